@@ -1,0 +1,51 @@
+# auditlog — developer and user entry points. Everything installs itself into .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo demo-stop test unit integration lint typecheck check bench es-start es-stop clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: local Elasticsearch + setup + agent + live demo events, then the TUI
+demo: $(STAMP)
+	$(BIN)/auditlog demo run
+
+demo-stop: $(STAMP)
+	$(BIN)/auditlog demo stop
+
+## make test: lint, types, unit tests and integration tests against a real Elasticsearch 9 node
+test: $(STAMP) lint typecheck
+	$(PY) -m pytest -q -p no:cacheprovider
+
+unit: $(STAMP)
+	$(PY) -m pytest -q -m "not integration"
+
+integration: $(STAMP)
+	$(PY) -m pytest -q -m integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check agent indexer tui tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+es-start: $(STAMP)
+	$(BIN)/auditlog es start
+
+es-stop: $(STAMP)
+	$(BIN)/auditlog es stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,31 @@
+"""The filter users set in the TUI and on the command line: one object for list, facets and export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the user is looking for; empty tuples and ``None`` mean "any"."""
+
+    tenant: str | None = None
+    workers: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"filter {name} must be timezone-aware: {value!r}")
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("filter since is after until")
+
+    def with_(self, **changes: object) -> Filter:
+        """Return a copy with ``changes`` applied (the dataclass is frozen)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

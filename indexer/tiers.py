@@ -1,0 +1,111 @@
+"""Subscription tiers, retention classes and daily index names: the one source of truth.
+
+ARCHITECTURE.md's table as data. Every part that needs to know where an event lives or how long it
+is kept (the agent's router, templates, ILM policies, the retention enforcer, the TUI's customer view)
+reads it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+DEFAULT_PREFIX = "audit"
+
+#: retention class -> days an index is kept, counted from the date in its name.
+RETENTION_DAYS: dict[str, int] = {"enterprise": 30, "business": 7, "professional": 3}
+
+#: subscription tier -> retention class. ``basic`` is configurable (see ``TierTable``).
+DEFAULT_TIER_CLASSES: dict[str, str] = {
+    "enterprise": "enterprise",
+    "business": "business",
+    "whitelabel": "business",
+    "professional": "professional",
+    "flatrate": "professional",
+    "basic": "professional",
+}
+
+#: tiers whose tenants may use the customer view (the seed's dashboard is Enterprise-only).
+CUSTOMER_VIEW_TIERS: frozenset[str] = frozenset({"enterprise"})
+
+
+class UnknownTierError(ValueError):
+    """An event names a tier that the table does not know."""
+
+
+@dataclass(frozen=True)
+class TierTable:
+    """Tier -> class -> index mapping for one index namespace (``prefix``)."""
+
+    prefix: str = DEFAULT_PREFIX
+    classes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TIER_CLASSES))
+
+    def __post_init__(self) -> None:
+        for tier, cls in self.classes.items():
+            if cls not in RETENTION_DAYS:
+                raise ValueError(f"tier {tier!r} maps to unknown retention class {cls!r}")
+        if not self.prefix or self.prefix != self.prefix.lower() or "*" in self.prefix:
+            raise ValueError(f"index prefix must be non-empty lowercase without '*': {self.prefix!r}")
+
+    @classmethod
+    def with_basic_class(cls, basic_class: str, prefix: str = DEFAULT_PREFIX) -> TierTable:
+        """Build the default table with ``basic`` routed to ``basic_class``.
+
+        Args:
+            basic_class: retention class for the ``basic`` tier.
+            prefix: index namespace.
+
+        Returns:
+            The table.
+
+        Raises:
+            ValueError: when ``basic_class`` is not a retention class.
+        """
+        classes = dict(DEFAULT_TIER_CLASSES)
+        classes["basic"] = basic_class
+        return cls(prefix=prefix, classes=classes)
+
+    def class_of(self, tier: str) -> str:
+        """Return the retention class of ``tier``.
+
+        Raises:
+            UnknownTierError: when the tier is not in the table.
+        """
+        try:
+            return self.classes[tier]
+        except KeyError:
+            raise UnknownTierError(f"unknown tier {tier!r} (known: {', '.join(sorted(self.classes))})") from None
+
+    def index_for_day(self, cls: str, day: date) -> str:
+        """Return the daily index name of retention class ``cls`` for ``day`` (UTC)."""
+        return f"{self.prefix}-{cls}-{day:%Y.%m.%d}"
+
+    def index_for(self, tier: str, timestamp: datetime) -> str:
+        """Return the index an event of ``tier`` at ``timestamp`` belongs to (its UTC day).
+
+        Raises:
+            UnknownTierError: when the tier is not in the table.
+        """
+        return self.index_for_day(self.class_of(tier), timestamp.astimezone(UTC).date())
+
+    def class_pattern(self, cls: str) -> str:
+        """Return the index pattern of one retention class, e.g. ``audit-enterprise-*``."""
+        return f"{self.prefix}-{cls}-*"
+
+    @property
+    def read_pattern(self) -> str:
+        """Index pattern that reads every class, e.g. ``audit-*``."""
+        return f"{self.prefix}-*"
+
+    def parse_index(self, index: str) -> tuple[str, date] | None:
+        """Split a daily index name into (class, day); ``None`` when it is not one of ours."""
+        head = f"{self.prefix}-"
+        if not index.startswith(head):
+            return None
+        cls, _, stamp = index[len(head):].rpartition("-")
+        if cls not in RETENTION_DAYS:
+            return None
+        try:
+            return cls, datetime.strptime(stamp, "%Y.%m.%d").date()
+        except ValueError:
+            return None

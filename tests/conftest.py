@@ -1,0 +1,85 @@
+"""Shared fixtures: a real Elasticsearch 9 node for the session and a clean index namespace per test.
+
+The node is started with the same code as ``auditlog es start`` on a free port, unless
+``AUDITLOG_TEST_ES_URL`` points at one already running. A node that cannot start fails the tests
+that need it, with the node's log tail in the message: nothing here skips.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from indexer.tiers import TierTable
+from tests.support.node import SecureNodeInfo, secure_node_info, start_test_node, stop_test_node
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark everything under tests/integration as an integration test."""
+    for item in items:
+        if "/tests/integration/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a running Elasticsearch 9 node (security off)."""
+    external = os.environ.get("AUDITLOG_TEST_ES_URL")
+    if external:
+        yield external
+        return
+    node = start_test_node(tmp_path_factory.mktemp("es-node"), secure=False)
+    try:
+        yield node.url
+    finally:
+        stop_test_node(node)
+
+
+@pytest.fixture(scope="session")
+def es(es_url: str) -> Iterator[Elasticsearch]:
+    """A client for the session's node."""
+    client = Elasticsearch(es_url, request_timeout=60)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def secure_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureNodeInfo]:
+    """A second node with security and TLS on (``auditlog es start --secure``)."""
+    info = secure_node_info()
+    if info is not None:
+        yield info
+        return
+    node = start_test_node(tmp_path_factory.mktemp("es-secure-node"), secure=True)
+    try:
+        yield SecureNodeInfo.from_node(node)
+    finally:
+        stop_test_node(node)
+
+
+def _cleanup(client: Elasticsearch, prefix: str) -> None:
+    client.options(ignore_status=404).indices.delete(
+        index=f"{prefix}-*", expand_wildcards="all", allow_no_indices=True
+    )
+    client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
+    client.options(ignore_status=404).cluster.delete_component_template(name=f"{prefix}-*")
+
+
+@pytest.fixture
+def namespace(es: Elasticsearch) -> Iterator[TierTable]:
+    """A tier table with an index prefix of its own, cleaned before and after the test."""
+    prefix = f"t{uuid.uuid4().hex[:10]}-audit"
+    tiers = TierTable(prefix=prefix)
+    yield tiers
+    _cleanup(es, prefix)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The repository's top folder."""
+    return Path(__file__).resolve().parents[1]

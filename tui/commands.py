@@ -1,0 +1,9 @@
+"""``auditlog`` subcommands owned by the ``tui`` package."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this package's subcommands to the root parser."""
