@@ -75,10 +75,12 @@ def make_client(settings: ConnectionSettings, **overrides: object) -> Elasticsea
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
     """Add the shared connection options to a command's parser."""
     group = parser.add_argument_group("connection")
-    group.add_argument("--es", dest="es_url", metavar="URL", help=f"Elasticsearch URL (env AUDITLOG_ES_URL, default {DEFAULT_URL})")
+    group.add_argument("--es", dest="es_url", metavar="URL",
+                       help=f"Elasticsearch URL (env AUDITLOG_ES_URL, default {DEFAULT_URL})")
     group.add_argument("--api-key", dest="es_api_key", metavar="KEY", help="API key (env AUDITLOG_ES_API_KEY)")
     group.add_argument("--user", dest="es_username", metavar="NAME", help="basic-auth user (env AUDITLOG_ES_USERNAME)")
-    group.add_argument("--password", dest="es_password", metavar="PW", help="basic-auth password (env AUDITLOG_ES_PASSWORD)")
+    group.add_argument("--password", dest="es_password", metavar="PW",
+                       help="basic-auth password (env AUDITLOG_ES_PASSWORD)")
     group.add_argument("--ca-certs", dest="es_ca_certs", metavar="FILE", help="CA bundle (env AUDITLOG_ES_CA_CERTS)")
     group.add_argument("--insecure", dest="es_insecure", action="store_true", help="turn TLS verification off")
 

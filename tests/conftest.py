@@ -16,7 +16,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from indexer.tiers import TierTable
-from tests.support.node import SecureNodeInfo, secure_node_info, start_test_node, stop_test_node
+from tests.support.node import SecureNodeInfo
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,6 +33,8 @@ def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
+    from tests.support.node import start_test_node, stop_test_node
+
     node = start_test_node(tmp_path_factory.mktemp("es-node"), secure=False)
     try:
         yield node.url
@@ -51,6 +53,8 @@ def es(es_url: str) -> Iterator[Elasticsearch]:
 @pytest.fixture(scope="session")
 def secure_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureNodeInfo]:
     """A second node with security and TLS on (``auditlog es start --secure``)."""
+    from tests.support.node import secure_node_info, start_test_node, stop_test_node
+
     info = secure_node_info()
     if info is not None:
         yield info
