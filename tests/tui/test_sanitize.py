@@ -1,0 +1,106 @@
+"""Tests for tui.sanitize: cells safe for Excel."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import openpyxl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tui.sanitize import MAX_CELL_CHARS, TRUNCATION_MARKER, cell_value, sanitize_text
+
+
+def _roundtrip(values: list[object]) -> list[object]:
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("t")
+    ws.append(values)
+    buf = io.BytesIO()
+    wb.save(buf)
+    buf.seek(0)
+    return [c.value for c in next(openpyxl.load_workbook(buf, read_only=True)["t"].iter_rows())]
+
+
+def test_formula_is_neutralised() -> None:
+    """A cell starting with = is prefixed with an apostrophe."""
+    expected = "'=HYPERLINK(\"http://x\")"
+    assert expected == sanitize_text('=HYPERLINK("http://x")')
+
+
+def test_each_dangerous_start_is_neutralised() -> None:
+    """Cells beginning with + - @ tab and CR are neutralised too (CR then becomes LF like any line end)."""
+    expected = ["'+1", "'-1", "'@SUM(A1)", "'\tx", "'\nx"]
+    assert expected == [sanitize_text(s) for s in ("+1", "-1", "@SUM(A1)", "\tx", "\rx")]
+
+
+def test_line_endings_become_lf() -> None:
+    """CRLF and lone CR inside text become LF, as an XML reader would read them."""
+    expected = "a\nb\nc"
+    assert expected == sanitize_text("a\r\nb\rc")
+
+
+def test_control_characters_become_visible_escapes() -> None:
+    """A bell character is shown as \\x07 instead of breaking the file."""
+    expected = "a\\x07b"
+    assert expected == sanitize_text("a\x07b")
+
+
+def test_long_text_is_truncated_with_marker() -> None:
+    """Text over the limit is cut to the limit and ends with the marker and the dropped count."""
+    out = sanitize_text("x" * 40_000)
+    kept = out.index(TRUNCATION_MARKER)
+    assert (True, f"{TRUNCATION_MARKER} {40_000 - kept} chars]") == (MAX_CELL_CHARS - 10 <= len(out) <= MAX_CELL_CHARS,
+                                                                      out[kept:])
+
+
+def test_astral_characters_count_twice_towards_the_limit() -> None:
+    """Characters outside the BMP take two UTF-16 units, as in Excel."""
+    out = sanitize_text("😀" * 20_000)
+    assert len(out.encode("utf-16-le")) // 2 <= MAX_CELL_CHARS
+
+
+def test_real_types_are_kept() -> None:
+    """Numbers, booleans and datetimes stay real values, not strings."""
+    when = datetime(2026, 1, 2, 3, 4, 5)
+    assert [1, 2.5, True, when, None] == [cell_value(v) for v in (1, 2.5, True, when, None)]
+
+
+def test_inexact_numbers_become_text() -> None:
+    """Integers beyond 2**53 and NaN are written as text so Excel cannot alter them."""
+    expected = ["9007199254740993", "nan"]
+    assert expected == [cell_value(2**53 + 1), cell_value(float("nan"))]
+
+
+def test_objects_become_json_text() -> None:
+    """Lists and objects are written as compact JSON."""
+    expected = '{"a": [1, 2]}'
+    assert expected == cell_value({"a": [1, 2]})
+
+
+@given(st.text())
+def test_sanitised_text_never_starts_a_formula(text: str) -> None:
+    """No sanitised text starts with a formula character."""
+    assert not sanitize_text(text).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@given(st.text(max_size=300), st.integers(min_value=60, max_value=400))
+def test_sanitised_text_fits_the_limit(text: str, limit: int) -> None:
+    """Sanitised text never exceeds the cell limit in UTF-16 units."""
+    assert len(sanitize_text(text, limit=limit).encode("utf-16-le", "surrogatepass")) // 2 <= limit
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=100))
+def test_safe_text_is_unchanged(text: str) -> None:
+    """Text without dangerous starts or illegal characters passes through unchanged."""
+    safe = text.lstrip("=+-@\t\r").replace("\r", "")
+    if not any(ch in safe for ch in map(chr, [*range(9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])):
+        assert safe == sanitize_text(safe)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=200), min_size=1, max_size=5))
+def test_any_text_survives_an_xlsx_roundtrip(texts: list[str]) -> None:
+    """openpyxl writes and reads back every sanitised value unchanged, whatever the input."""
+    cells = [cell_value(t) for t in texts]
+    assert [c if c != "" else None for c in cells] == _roundtrip(cells)

@@ -1,0 +1,99 @@
+"""Make any value safe for an Excel cell: no formula injection, no illegal XML, no over-long text.
+
+Pure logic (no openpyxl workbook, no I/O); the exporter calls ``cell_value`` for every cell.
+
+- Formula injection (OWASP "CSV injection", kibana#56081): a string beginning with ``= + - @``,
+  tab or carriage return is prefixed with an apostrophe, so neither Excel nor openpyxl (which
+  treats a leading ``=`` as a formula) evaluates it, and a later CSV round-trip stays inert.
+- Characters XML 1.0 forbids (openpyxl's ``ILLEGAL_CHARACTERS_RE``: C0 controls except tab, LF and
+  CR; plus lone surrogates and U+FFFE/U+FFFF, which would break the file's UTF-8) become a visible
+  escape such as ``\\x07``, so support staff see that something was there and what it was.
+- Line endings become LF (an XML reader would do so anyway).
+- Excel holds at most 32,767 characters (UTF-16 code units) per cell; longer text is cut and ends
+  with ``TRUNCATION_MARKER`` plus how many characters were dropped.
+- Numbers Excel cannot hold exactly (integers beyond 2**53, NaN, infinities) are written as text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, time
+from typing import Any
+
+from tui.values import display_value
+
+#: Excel's limit of characters in one cell.
+MAX_CELL_CHARS = 32_767
+#: what ends a truncated cell; followed by the number of dropped characters.
+TRUNCATION_MARKER = "…[truncated"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_MAX_EXACT_INT = 2**53
+CellValue = str | int | float | bool | datetime | date | time | None
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _utf16_len(text: str) -> int:
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) * 2 <= limit or _utf16_len(text) <= limit:
+        return text
+    # The marker's own length depends on the number it shows; reserve room for the widest number.
+    marker_room = len(f"{TRUNCATION_MARKER} {len(text)} chars]")
+    budget = limit - marker_room
+    kept: list[str] = []
+    used = 0
+    for ch in text:
+        width = 2 if ord(ch) > 0xFFFF else 1
+        if used + width > budget:
+            break
+        kept.append(ch)
+        used += width
+    dropped = len(text) - len(kept)
+    return "".join(kept) + f"{TRUNCATION_MARKER} {dropped} chars]"
+
+
+def sanitize_text(text: str, *, limit: int = MAX_CELL_CHARS) -> str:
+    """Return ``text`` made safe for one Excel cell.
+
+    Args:
+        text: any string, possibly hostile.
+        limit: maximum cell length in UTF-16 code units (Excel: 32,767); must leave room for the marker.
+
+    Returns:
+        The neutralised, escaped and (if needed) truncated text.
+    """
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    if _ILLEGAL.search(text):
+        text = _ILLEGAL.sub(_escape, text)
+    if "\r" in text:
+        # XML parsers turn CR and CRLF into LF anyway; doing it here keeps what we write == what Excel reads.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _truncate(text, limit)
+
+
+def cell_value(value: Any, *, limit: int = MAX_CELL_CHARS) -> CellValue:
+    """Convert a value to something safe to put into a cell, keeping real types where Excel has them.
+
+    Args:
+        value: a value from an event or computed by the exporter.
+        limit: maximum text length (see ``sanitize_text``).
+
+    Returns:
+        ``None``, a bool, an exactly representable number, a date/time, or sanitised text.
+    """
+    if value is None or isinstance(value, bool | datetime | date | time):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= _MAX_EXACT_INT else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    return sanitize_text(value if isinstance(value, str) else display_value(value), limit=limit)
