@@ -1,0 +1,171 @@
+"""``auditlog setup``: install templates, ILM policies, roles (and optionally API keys, Kibana objects).
+
+Idempotent and versioned: every object we install carries a version and a content digest
+(``indexer.templates``) or ``_meta.version`` (ILM policies); an object that is already installed at
+the same version and digest is left alone ("unchanged"), an older or different one is replaced
+("updated"), and one with a *higher* version (installed by a newer auditlog) is kept ("kept-newer")
+rather than downgraded. Running setup twice therefore changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch
+
+from indexer import ilm as ilm_mod
+from indexer.templates import RenderedTemplate, render_all
+from indexer.tiers import TierTable
+
+CREATED, UPDATED, UNCHANGED, KEPT_NEWER = "created", "updated", "unchanged", "kept-newer"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What setup did to one object: its kind, name and the action taken."""
+
+    kind: str
+    name: str
+    action: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        tail = f" ({self.detail})" if self.detail else ""
+        return f"{self.action:<10} {self.kind} {self.name}{tail}"
+
+
+@dataclass
+class SetupReport:
+    """Everything one ``run_setup`` did, in order, plus notes for the operator."""
+
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """True when anything was created or updated."""
+        return any(c.action in (CREATED, UPDATED) for c in self.changes)
+
+
+def _installed_template(client: Elasticsearch, template: RenderedTemplate) -> dict[str, Any] | None:
+    try:
+        if template.kind == "component":
+            found = client.cluster.get_component_template(name=template.name)
+            return dict(found["component_templates"][0]["component_template"])
+        found = client.indices.get_index_template(name=template.name)
+        return dict(found["index_templates"][0]["index_template"])
+    except ApiError as exc:
+        if exc.meta.status == 404:
+            return None
+        raise
+
+
+def _decide(installed_version: int | None, installed_digest: str | None, version: int, digest: str | None) -> str:
+    if installed_version is None:
+        return CREATED
+    if installed_version > version:
+        return KEPT_NEWER
+    if installed_version == version and installed_digest == digest:
+        return UNCHANGED
+    return UPDATED
+
+
+def sync_templates(client: Elasticsearch, tiers: TierTable, *, ilm: bool) -> list[Change]:
+    """Install or upgrade the component and index templates of a namespace.
+
+    Args:
+        client: a client with ``manage_index_templates``.
+        tiers: the namespace.
+        ilm: whether index templates carry ``index.lifecycle.*`` settings.
+
+    Returns:
+        One ``Change`` per template, components first.
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: on refusal or when the cluster is unreachable.
+    """
+    changes = []
+    for template in render_all(tiers, ilm=ilm):
+        installed = _installed_template(client, template)
+        meta = (installed or {}).get("_meta") or {}
+        action = _decide(
+            None if installed is None else int(installed.get("version") or 0),
+            meta.get("digest"),
+            template.version,
+            template.digest,
+        )
+        if action in (CREATED, UPDATED):
+            if template.kind == "component":
+                client.cluster.put_component_template(name=template.name, body=template.body)
+            else:
+                client.indices.put_index_template(name=template.name, body=template.body)
+        changes.append(Change(f"{template.kind} template", template.name, action, f"version {template.version}"))
+    return changes
+
+
+def install_templates(client: Elasticsearch, tiers: TierTable, *, ilm: bool | None = None) -> None:
+    """Make sure the namespace's templates are installed, so new daily indices are mapped correctly.
+
+    The entry point for anyone's integration test: call it before indexing into ``tiers``.
+
+    Args:
+        client: a client with ``manage_index_templates``.
+        tiers: the namespace (``tiers.prefix``).
+        ilm: add lifecycle settings; ``None`` detects ILM on the cluster.
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: on refusal or when the cluster is unreachable.
+    """
+    sync_templates(client, tiers, ilm=ilm_mod.has_ilm(client) if ilm is None else ilm)
+
+
+def sync_policies(client: Elasticsearch, tiers: TierTable) -> list[Change]:
+    """Install or upgrade the ILM delete policies of a namespace (only call where ILM exists).
+
+    Args:
+        client: a client with ``manage_ilm``.
+        tiers: the namespace (policy names ``<prefix>-<class>``).
+
+    Returns:
+        One ``Change`` per policy.
+    """
+    changes = []
+    for request in ilm_mod.policy_requests(tiers):
+        version = int(request.body["policy"]["_meta"]["version"])
+        installed = ilm_mod.installed_policy_version(client, request.name)
+        # ES bumps its own policy version on every PUT: compare ours in _meta, not ES's.
+        action = _decide(installed, None, version, None) if installed is not None else CREATED
+        if installed == version:
+            action = UNCHANGED
+        if action in (CREATED, UPDATED):
+            client.ilm.put_lifecycle(name=request.name, body=request.body)
+        changes.append(Change("ilm policy", request.name, action, f"version {version}"))
+    return changes
+
+
+def run_setup(client: Elasticsearch, tiers: TierTable) -> SetupReport:
+    """Install everything the indices need: ILM policies (where ILM exists) and templates.
+
+    Args:
+        client: a client with ``manage_index_templates`` (and ``manage_ilm`` where ILM exists).
+        tiers: the namespace.
+
+    Returns:
+        What was done, and a one-line note when retention falls to ``auditlog retention enforce``.
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: on refusal or when the cluster is unreachable.
+    """
+    report = SetupReport()
+    ilm = ilm_mod.has_ilm(client)
+    if ilm:
+        # Policies first: an index created between the two steps must find its policy.
+        report.changes += sync_policies(client, tiers)
+    else:
+        report.notes.append(
+            "ILM is not available on this cluster: no lifecycle policies installed; "
+            "run `auditlog retention enforce` daily (cron/systemd timer) to delete expired indices"
+        )
+    report.changes += sync_templates(client, tiers, ilm=ilm)
+    return report

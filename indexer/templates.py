@@ -1,0 +1,179 @@
+"""Render the Elasticsearch component and index templates for one index namespace (pure, no I/O).
+
+The JSON lives in ``indexer/templates/*.json.j2`` (Jinja2) so an Elasticsearch admin can read it as
+JSON; this module fills in the namespace, retention classes, limits and lifecycle settings and
+checks that the result is valid JSON.
+
+Layout (for prefix ``audit``):
+
+- component ``audit-settings``: shards, replicas (``0-1``), codec, default query fields;
+- component ``audit-mappings``: the ECS-aligned mapping of event contract v1, ``dynamic: false``;
+- index template ``audit-<class>`` per retention class, pattern ``audit-<class>-*``, composed of both
+  components, plus ``index.lifecycle.*`` settings only when the cluster has ILM.
+
+``audit.changes`` (the seed's "Raw") is mapped as ``flattened`` with ``ignore_above``: the whole object is
+kept in ``_source`` exactly as sent, and every leaf value is also searchable as a keyword
+(``audit.changes.status.new: cancelled`` in Kibana) without adding one mapping field per changed
+attribute. ``flattened`` exists in both the default and the minimal test distribution; ``ignore_above``
+keeps huge values (long texts, blobs) from ever rejecting an event: they stay in ``_source`` unindexed.
+
+Every body carries ``version`` (``TEMPLATE_VERSION``) and a ``_meta.digest`` of its content, so
+``indexer.setup`` can tell "unchanged" from "older, replace it" and never downgrades a newer install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from indexer.tiers import RETENTION_DAYS, TierTable
+
+#: Bump when any rendered body changes; setup replaces templates with a lower version.
+TEMPLATE_VERSION = 1
+
+#: Priority of our index templates: above the default distribution's built-in ``logs-*-*`` (100).
+INDEX_TEMPLATE_PRIORITY = 200
+
+#: Fields a query_string / Kibana free-text search looks at when it names none.
+DEFAULT_QUERY_FIELDS: tuple[str, ...] = (
+    "message",
+    "organization.name.text",
+    "user.name.text",
+    "user.email",
+    "event.action",
+    "audit.source",
+    "audit.changed_fields",
+    "url.full.text",
+)
+
+#: Mapping of ``audit.changes``: stored as sent, leaves searchable as keywords, never rejected for size.
+CHANGES_MAPPING: dict[str, Any] = {"type": "flattened", "ignore_above": 1024, "depth_limit": 20}
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RenderedTemplate:
+    """One template ready for ``PUT``: its kind (``component`` / ``index``), name and body."""
+
+    kind: str
+    name: str
+    body: Body
+
+    @property
+    def version(self) -> int:
+        """The ``version`` the body carries."""
+        return int(self.body["version"])
+
+    @property
+    def digest(self) -> str:
+        """Content digest stored in ``_meta.digest``."""
+        return str(self.body["_meta"]["digest"])
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("indexer", "templates"),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=True,
+)
+
+
+def _render(template: str, **context: Any) -> Body:
+    text = _ENV.get_template(template).render(**context)
+    try:
+        body: Body = json.loads(text)
+    except json.JSONDecodeError as exc:  # a broken .j2 is a programming error: say which file
+        raise ValueError(f"{template} rendered invalid JSON: {exc}") from exc
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    body.setdefault("_meta", {})["digest"] = digest
+    return body
+
+
+def component_names(tiers: TierTable) -> list[str]:
+    """Return the component template names of a namespace, in ``composed_of`` order."""
+    return [f"{tiers.prefix}-settings", f"{tiers.prefix}-mappings"]
+
+
+def index_template_name(tiers: TierTable, cls: str) -> str:
+    """Return the index template name of retention class ``cls``."""
+    return f"{tiers.prefix}-{cls}"
+
+
+def policy_name(tiers: TierTable, cls: str) -> str:
+    """Return the ILM policy name of retention class ``cls`` (``audit-enterprise`` for the default prefix)."""
+    return f"{tiers.prefix}-{cls}"
+
+
+def render_component_templates(tiers: TierTable, *, max_replicas: int = 1) -> list[RenderedTemplate]:
+    """Render the settings and mappings component templates.
+
+    Args:
+        tiers: the namespace (only its prefix is used for names).
+        max_replicas: upper bound of ``auto_expand_replicas``.
+
+    Returns:
+        The two component templates, settings first.
+    """
+    settings_name, mappings_name = component_names(tiers)
+    settings = _render(
+        "settings.json.j2",
+        version=TEMPLATE_VERSION,
+        shards=1,
+        max_replicas=max_replicas,
+        refresh_interval="1s",
+        default_fields=list(DEFAULT_QUERY_FIELDS),
+    )
+    mappings = _render(
+        "mappings.json.j2",
+        version=TEMPLATE_VERSION,
+        keyword_ignore_above=1024,
+        url_ignore_above=8191,
+        changes_mapping=CHANGES_MAPPING,
+    )
+    return [
+        RenderedTemplate("component", settings_name, settings),
+        RenderedTemplate("component", mappings_name, mappings),
+    ]
+
+
+def render_index_templates(tiers: TierTable, *, ilm: bool) -> list[RenderedTemplate]:
+    """Render one index template per retention class.
+
+    Args:
+        tiers: the namespace and tier -> class table.
+        ilm: whether to add ``index.lifecycle.*`` settings (only where the cluster has ILM; the
+            minimal distribution rejects them as unknown settings).
+
+    Returns:
+        The index templates, in ``RETENTION_DAYS`` order.
+    """
+    rendered = []
+    for cls, days in RETENTION_DAYS.items():
+        rendered.append(
+            RenderedTemplate(
+                "index",
+                index_template_name(tiers, cls),
+                _render(
+                    "index_template.json.j2",
+                    pattern=tiers.class_pattern(cls),
+                    priority=INDEX_TEMPLATE_PRIORITY,
+                    version=TEMPLATE_VERSION,
+                    composed_of=component_names(tiers),
+                    policy=policy_name(tiers, cls) if ilm else None,
+                    retention_class=cls,
+                    retention_days=days,
+                    tiers=sorted(t for t, c in tiers.classes.items() if c == cls),
+                ),
+            )
+        )
+    return rendered
+
+
+def render_all(tiers: TierTable, *, ilm: bool) -> list[RenderedTemplate]:
+    """Render every template of a namespace, components first (index templates depend on them)."""
+    return render_component_templates(tiers) + render_index_templates(tiers, ilm=ilm)
