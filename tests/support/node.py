@@ -42,7 +42,8 @@ def secure_node_info() -> SecureNodeInfo | None:
     )
 
 
-def _state_dir(tmp: Path) -> Path:
+def node_state_dir(tmp: Path) -> Path:
+    """Return a state folder the node user can enter (pytest temp folders are 0700)."""
     # As root the node runs as an unprivileged user that cannot enter pytest's 0700 temp folders.
     if os.geteuid() == 0:
         path = Path(tempfile.mkdtemp(prefix="auditlog-test-es-", dir="/var/tmp"))
@@ -55,7 +56,7 @@ def start_test_node(tmp: Path, *, secure: bool) -> NodeInfo:
     """Start a node on a free port; fail the test with the node's log tail when it cannot start."""
     from indexer.es_node import LocalNode, NodeConfig, NodeStartError
 
-    config = NodeConfig(state_dir=_state_dir(tmp), port=0, secure=secure, heap="768m")
+    config = NodeConfig(state_dir=node_state_dir(tmp), port=0, secure=secure, heap="768m")
     try:
         return LocalNode(config).start()
     except NodeStartError as exc:

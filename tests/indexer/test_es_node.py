@@ -1,0 +1,55 @@
+"""Local node configuration that needs no running Elasticsearch."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from indexer.es_node import LocalNode, NodeConfig, NodeStartError, _settings, _write_jvm_options
+
+
+def test_secure_settings_turn_on_tls_and_api_keys(tmp_path: Path) -> None:
+    """--secure enables security, TLS on HTTP with the generated certificate, and API keys."""
+    settings = _settings(tmp_path, 9200, secure=True)
+    assert settings["xpack.security.enabled"] is True
+    assert settings["xpack.security.http.ssl.enabled"] is True
+    assert settings["xpack.security.authc.api_key.enabled"] is True
+    assert settings["network.host"] == "127.0.0.1"
+
+
+def test_default_settings_bind_loopback_without_security(tmp_path: Path) -> None:
+    """The embedded default is a single node on 127.0.0.1 with security off."""
+    settings = _settings(tmp_path, 9250, secure=False)
+    assert (settings["network.host"], settings["http.port"], settings["discovery.type"]) == (
+        "127.0.0.1", 9250, "single-node")
+    assert settings["xpack.security.enabled"] is False
+
+
+def test_jvm_options_drop_modules_the_runtime_lacks(tmp_path: Path) -> None:
+    """An --add-modules line for a module the runtime does not have is left out; the heap is set."""
+    dist, conf, java = tmp_path / "dist", tmp_path / "conf", tmp_path / "java"
+    for folder in (dist, conf, java):
+        folder.mkdir()
+    (dist / "jvm.options").write_text("-XX:+UseG1GC\n20-:--add-modules=jdk.incubator.vector\n")
+    (java / "release").write_text('JAVA_VERSION="25"\nMODULES="java.base jdk.jdi"\n')
+    _write_jvm_options(dist, conf, java, "512m")
+    assert (conf / "jvm.options").read_text() == "-XX:+UseG1GC\n"
+    assert (conf / "jvm.options.d" / "heap.options").read_text() == "-Xms512m\n-Xmx512m\n"
+
+
+def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    """Starting on a port another program listens on fails before anything is downloaded."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(NodeStartError) as err:
+            LocalNode(NodeConfig(state_dir=tmp_path, port=port), log=lambda _: None).start()
+    assert f"port {port} on 127.0.0.1 is already in use" in str(err.value)
+
+
+def test_stop_without_a_node_is_a_no_op(tmp_path: Path) -> None:
+    """Stopping when nothing runs reports False and raises nothing (idempotent)."""
+    assert LocalNode(NodeConfig(state_dir=tmp_path, port=9299)).stop() is False
