@@ -1,0 +1,70 @@
+"""Read the fields the UI and the export show from a nested contract-v1 event (pure, no I/O).
+
+One place that knows where "date and time", "worker", "object id" etc. live in an event, so the list,
+the detail view, the summaries and the Excel export always show the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+_ID_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def field(event: Mapping[str, Any], path: str) -> Any:
+    """Return the value at dotted ``path`` (``"user.name"``), or ``None`` when any part is absent.
+
+    A literal dotted key (``{"user.name": ...}``, as some producers write) is found too.
+    """
+    if path in event:
+        return event[path]
+    node: Any = event
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def event_time(event: Mapping[str, Any]) -> datetime | None:
+    """Return the event's ``@timestamp`` as an aware datetime (``None`` when absent or unparseable)."""
+    raw = event.get("@timestamp")
+    if isinstance(raw, datetime):
+        return raw
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def event_worker(event: Mapping[str, Any]) -> str:
+    """Return the acting worker as people know them: name, else email, else id, else ``""``."""
+    for path in ("user.name", "user.email", "user.id"):
+        value = field(event, path)
+        if value:
+            return str(value)
+    return ""
+
+
+def object_id(event: Mapping[str, Any]) -> str | None:
+    """Return the id of the object acted on: ``audit.object_id`` or the last segment of ``url.full``.
+
+    The contract has no object id field; the product's URLs end in it (``.../appointments/4711``).
+    Only segments that look like an id (mostly digits, or word characters containing a digit) count.
+    """
+    explicit = field(event, "audit.object_id")
+    if explicit not in (None, ""):
+        return str(explicit)
+    url = field(event, "url.full")
+    if not isinstance(url, str):
+        return None
+    segment = url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    if _ID_SEGMENT.match(segment) and any(ch.isdigit() for ch in segment):
+        return segment
+    return None
