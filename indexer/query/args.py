@@ -1,0 +1,148 @@
+"""The filter flags every filtering command shares (``auditlog export``, ``auditlog tui``, ...).
+
+``--tenant ORG``, ``--worker ID`` / ``--action A`` / ``--source S`` (each repeatable; values are OR-ed
+within a flag and AND-ed across flags), ``--since`` / ``--until`` and ``--query TEXT``.
+
+Times are RFC 3339 with an offset or ``Z`` (``2026-11-20T10:00:00+01:00``), a bare date
+(``2026-11-20``, midnight UTC), ``now``, or a relative age ``<n><unit>`` with unit ``s``, ``m``, ``h``,
+``d`` or ``w`` (``15m``, ``24h``, ``7d``: that long before now). A relative time is resolved when
+``filter_from_args`` runs, so one command uses one "now". Actions are lowercased (the contract's
+actions are lowercase). A bad value stops the command with argparse's usage error naming the flag
+(exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Final
+
+from agent.errors import UsageError
+from indexer.query.filter import Filter
+
+_RELATIVE: Final = re.compile(r"^(\d{1,9})([smhdw])$")
+_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    """A ``--since`` / ``--until`` value: an absolute instant, or an age before "now"."""
+
+    absolute: datetime | None = None
+    ago: timedelta | None = None
+
+    def resolve(self, now: datetime) -> datetime:
+        """Return the instant, relative ones counted back from ``now``."""
+        if self.absolute is not None:
+            return self.absolute
+        return now - (self.ago or timedelta(0))
+
+
+def parse_time(text: str) -> TimeSpec:
+    """Parse a time flag value (see the module docs).
+
+    Args:
+        text: the value as typed.
+
+    Returns:
+        The parsed time.
+
+    Raises:
+        argparse.ArgumentTypeError: when the value is neither RFC 3339, a date, ``now`` nor ``<n><unit>``.
+    """
+    value = text.strip()
+    if value.lower() == "now":
+        return TimeSpec(ago=timedelta(0))
+    match = _RELATIVE.match(value)
+    if match:
+        return TimeSpec(ago=timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}))
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"invalid date {text!r}: {exc}") from None
+        return TimeSpec(absolute=datetime(day.year, day.month, day.day, tzinfo=UTC))
+    # RFC 3339 allows lowercase t/z; fromisoformat wants the uppercase letters.
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value):
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r}: use RFC 3339 with an offset (2026-11-20T10:00:00Z), "
+            "a date (2026-11-20), 'now' or a relative age like 15m, 24h, 7d"
+        )
+    try:
+        instant = datetime.fromisoformat(value.upper().replace(" ", "T"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: {exc}") from None
+    return TimeSpec(absolute=instant)
+
+
+def _value(text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def _action(text: str) -> str:
+    return _value(text).lower()
+
+
+def add_filter_args(parser: argparse.ArgumentParser) -> None:
+    """Add the shared filter flags to a command's parser.
+
+    Destinations: ``tenant``, ``workers``, ``actions``, ``sources``, ``since``, ``until`` (``TimeSpec``)
+    and ``text``; turn them into a ``Filter`` with ``filter_from_args``.
+    """
+    group = parser.add_argument_group("filters")
+    group.add_argument("--tenant", type=_value, metavar="ORG", help="only this tenant (organization.id)")
+    group.add_argument("--worker", dest="workers", type=_value, action="append", default=[], metavar="ID",
+                       help="only events by this worker (user.id); repeatable")
+    group.add_argument("--action", dest="actions", type=_action, action="append", default=[], metavar="A",
+                       help="only this type of action (auth, create, update, delete, ...); repeatable")
+    group.add_argument("--source", dest="sources", type=_value, action="append", default=[], metavar="S",
+                       help="only this source (appointments, slots, login, ...); repeatable")
+    group.add_argument("--since", type=parse_time, metavar="TIME",
+                       help="from this time: RFC 3339, a date, or relative like 15m, 24h, 7d")
+    group.add_argument("--until", type=parse_time, metavar="TIME",
+                       help="up to this time (inclusive): RFC 3339, a date, or relative")
+    group.add_argument("--query", dest="text", metavar="TEXT",
+                       help="free text in message, worker, organization, changed fields, URL, ...")
+
+
+def filter_from_args(
+    args: argparse.Namespace, *, now: datetime | None = None, parser: argparse.ArgumentParser | None = None
+) -> Filter:
+    """Build the ``Filter`` from flags added by ``add_filter_args``.
+
+    Args:
+        args: the parsed arguments.
+        now: "now" for relative times (defaults to the current time).
+        parser: report a contradiction with ``parser.error`` (exit 2) instead of raising.
+
+    Returns:
+        The filter.
+
+    Raises:
+        UsageError: when ``--since`` is after ``--until`` and no ``parser`` is given (exit status 2).
+    """
+    now = now or datetime.now(UTC)
+    since_spec: TimeSpec | None = getattr(args, "since", None)
+    until_spec: TimeSpec | None = getattr(args, "until", None)
+    since = since_spec.resolve(now) if since_spec else None
+    until = until_spec.resolve(now) if until_spec else None
+    if since is not None and until is not None and since > until:
+        message = f"argument --since: {since.isoformat()} is after --until {until.isoformat()}"
+        if parser is not None:
+            parser.error(message)
+        raise UsageError(message)
+    text = getattr(args, "text", None)
+    return Filter(
+        tenant=getattr(args, "tenant", None),
+        workers=tuple(dict.fromkeys(getattr(args, "workers", None) or ())),
+        actions=tuple(dict.fromkeys(getattr(args, "actions", None) or ())),
+        sources=tuple(dict.fromkeys(getattr(args, "sources", None) or ())),
+        since=since,
+        until=until,
+        text=text if text and text.strip() else None,
+    )

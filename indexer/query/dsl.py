@@ -1,0 +1,171 @@
+"""Filter -> Elasticsearch query DSL: pure functions, no I/O.
+
+Every reader of audit events (TUI list, facet counts, histogram, export, ``auditlog show``) builds its
+query here, so the same ``Filter`` always selects the same events.
+
+Mapping of the filter's dimensions (field layout = the nested event contract):
+
+* ``tenant``  -> ``term`` on ``organization.id``
+* ``workers`` -> ``terms`` on ``user.id``
+* ``actions`` -> ``terms`` on ``event.action``
+* ``sources`` -> ``terms`` on ``audit.source``
+* ``since`` / ``until`` -> ``range`` on ``@timestamp`` (both bounds inclusive, sent in UTC)
+* ``text`` -> ``simple_query_string`` over ``TEXT_FIELDS``
+
+All clauses go into ``bool.filter`` (no scoring: the order is always by time). Free text uses
+``simple_query_string`` because it never raises on bad syntax (an unbalanced quote or a stray ``+`` is
+read literally instead of failing the request); ``lenient`` keeps a word like ``abc`` from failing on
+the IP field, every term must match (``default_operator: and``, like a search box), and only the cheap
+operators are enabled (no fuzzy/slop/near, which are costly on keyword fields). The text is cut to
+``MAX_TEXT_TERMS`` words so that many words times many fields can never exceed the cluster's clause
+limit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from indexer.query.filter import Filter
+
+#: A JSON object of the query DSL.
+Query = dict[str, Any]
+
+#: The filter dimensions a facet can be computed for (see ``indexer.query.facets``).
+Dimension = Literal["workers", "actions", "sources"]
+
+#: Document field of each multi-select dimension.
+DIMENSION_FIELDS: Final[dict[Dimension, str]] = {
+    "workers": "user.id",
+    "actions": "event.action",
+    "sources": "audit.source",
+}
+
+TENANT_FIELD: Final = "organization.id"
+TIME_FIELD: Final = "@timestamp"
+
+#: Fields searched by the free-text box. Fields a cluster does not map are skipped by Elasticsearch.
+TEXT_FIELDS: Final[tuple[str, ...]] = (
+    "message",
+    "user.name",
+    "user.email",
+    "user.id",
+    "organization.name",
+    "organization.id",
+    "audit.changed_fields",
+    "audit.source",
+    "audit.login_type",
+    "event.action",
+    "event.id",
+    "url.full",
+    "user_agent.original",
+    "source.ip",
+)
+
+#: ``simple_query_string`` operators users may type: boolean logic, phrases and prefix search.
+TEXT_FLAGS: Final = "AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE"
+
+#: Words of free text kept; the rest are dropped (clause limit: words x fields must stay small).
+MAX_TEXT_TERMS: Final = 64
+
+#: Stable order of every listing: newest first, then the point-in-time's tiebreaker.
+#: ``unmapped_type`` keeps an empty or foreign index matched by the read pattern from failing the sort.
+SORT: Final[list[dict[str, Any]]] = [
+    {TIME_FIELD: {"order": "desc", "unmapped_type": "date"}},
+    {"_shard_doc": "asc"},
+]
+
+
+def format_time(value: datetime) -> str:
+    """Return ``value`` as an RFC 3339 UTC string with microseconds, as sent in range queries."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def time_range(since: datetime | None, until: datetime | None) -> Query | None:
+    """Return the ``range`` clause on ``@timestamp`` (inclusive bounds), or ``None`` when unbounded."""
+    bounds: dict[str, str] = {}
+    if since is not None:
+        bounds["gte"] = format_time(since)
+    if until is not None:
+        bounds["lte"] = format_time(until)
+    if not bounds:
+        return None
+    return {"range": {TIME_FIELD: {**bounds, "format": "strict_date_optional_time_nanos"}}}
+
+
+def text_query(text: str | None) -> Query | None:
+    """Return the free-text clause for ``text``, or ``None`` when it is empty or blank.
+
+    Args:
+        text: what the user typed; any string is safe (see the module docs).
+
+    Returns:
+        A ``simple_query_string`` clause.
+    """
+    if text is None:
+        return None
+    words = text.split()
+    if not words:
+        return None
+    return {
+        "simple_query_string": {
+            "query": " ".join(words[:MAX_TEXT_TERMS]),
+            "fields": list(TEXT_FIELDS),
+            "default_operator": "and",
+            "flags": TEXT_FLAGS,
+            "lenient": True,
+            "analyze_wildcard": True,
+        }
+    }
+
+
+def dimension_clause(flt: Filter, dimension: Dimension) -> Query | None:
+    """Return the ``terms`` clause of one multi-select dimension, or ``None`` when nothing is selected."""
+    values: tuple[str, ...] = getattr(flt, dimension)
+    if not values:
+        return None
+    return {"terms": {DIMENSION_FIELDS[dimension]: sorted(set(values))}}
+
+
+def filter_clauses(flt: Filter, *, exclude: Dimension | None = None) -> list[Query]:
+    """Return the ``bool.filter`` clauses for ``flt``.
+
+    Args:
+        flt: the filter.
+        exclude: a dimension to leave out (facet counts of that dimension ignore its own selection).
+
+    Returns:
+        The clauses in a fixed order (tenant, time, dimensions, text); empty means "match all".
+    """
+    clauses: list[Query] = []
+    if flt.tenant is not None:
+        clauses.append({"term": {TENANT_FIELD: flt.tenant}})
+    rng = time_range(flt.since, flt.until)
+    if rng is not None:
+        clauses.append(rng)
+    for dimension in DIMENSION_FIELDS:
+        if dimension == exclude:
+            continue
+        clause = dimension_clause(flt, dimension)
+        if clause is not None:
+            clauses.append(clause)
+    text = text_query(flt.text)
+    if text is not None:
+        clauses.append(text)
+    return clauses
+
+
+def build_query(flt: Filter, *, exclude: Dimension | None = None) -> Query:
+    """Return the query selecting the events of ``flt``.
+
+    Args:
+        flt: the filter.
+        exclude: a dimension whose selection is ignored (see ``filter_clauses``).
+
+    Returns:
+        A ``bool`` query (``match_all`` when the filter is empty).
+    """
+    clauses = filter_clauses(flt, exclude=exclude)
+    if not clauses:
+        return {"match_all": {}}
+    return {"bool": {"filter": clauses}}

@@ -1,0 +1,91 @@
+"""One ``search_after`` step inside a point in time, and the ``Hit`` it yields: shared by pager and export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from indexer.query.dsl import SORT, Query
+from indexer.query.pit import PointInTime
+
+#: The largest page Elasticsearch serves (``index.max_result_window``); ``search_after`` keeps from at 0.
+MAX_BATCH: Final = 10_000
+
+#: A ``search_after`` cursor: the sort values of the last hit seen.
+Cursor = list[Any]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One event as found: its document id, index, contract JSON (``source``) and sort cursor."""
+
+    id: str
+    index: str
+    source: dict[str, Any]
+    sort: Cursor
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> Hit:
+        """Build from one element of ``hits.hits``; ``event.id`` is filled from ``_id`` when absent."""
+        return cls(id=raw["_id"], index=raw["_index"], source=event_source(raw), sort=raw.get("sort", []))
+
+
+def event_source(raw: dict[str, Any]) -> dict[str, Any]:
+    """Return a hit's ``_source`` with ``event.id`` set (the document id is the event id by contract)."""
+    source: dict[str, Any] = raw.get("_source") or {}
+    event = source.get("event")
+    if not isinstance(event, dict):
+        event = {}
+        source["event"] = event
+    event.setdefault("id", raw["_id"])
+    return source
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The raw hits of one step and, when it was asked for, the exact total of the whole listing."""
+
+    hits: list[dict[str, Any]]
+    total: int | None
+
+
+def fetch_after(
+    pit: PointInTime,
+    query: Query,
+    *,
+    size: int,
+    after: Cursor | None,
+    with_source: bool = True,
+    track_total: bool = False,
+) -> Batch:
+    """Fetch the next ``size`` hits after ``after`` in the stable order ``SORT``.
+
+    Args:
+        pit: the snapshot to read.
+        query: the query (``indexer.query.dsl.build_query``).
+        size: hits to fetch, at most ``MAX_BATCH``.
+        after: the cursor of the last hit already seen; ``None`` starts at the newest event.
+        with_source: ``False`` fetches only sort values (cheap, for skipping ahead).
+        track_total: ask for the exact total (``track_total_hits: true``).
+
+    Returns:
+        The batch; fewer than ``size`` hits means the listing ended.
+
+    Raises:
+        PitExpiredError: when the snapshot expired.
+    """
+    body: dict[str, Any] = {
+        "query": query,
+        "sort": SORT,
+        "size": min(size, MAX_BATCH),
+        "track_total_hits": track_total,
+    }
+    if after is not None:
+        body["search_after"] = after
+    if not with_source:
+        body["source"] = False
+        body["filter_path"] = ["pit_id", "hits.total", "hits.hits.sort"]
+    response = pit.search(**body)
+    hits_part = response.get("hits", {})
+    total = hits_part.get("total", {}).get("value") if track_total else None
+    return Batch(hits=list(hits_part.get("hits", [])), total=total)

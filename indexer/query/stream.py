@@ -1,0 +1,103 @@
+"""Stream every event of a filter for export: point in time + ``search_after``, bounded memory.
+
+The stream reads one snapshot in the listing's stable order (newest first), one batch at a time, so
+memory stays at one batch however many events match, and the number of events yielded equals
+``total`` (the exact count of the same snapshot). Pass the TUI's own ``PointInTime`` to export exactly
+the snapshot on screen; otherwise the stream opens (and closes) its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from indexer.query.dsl import build_query
+from indexer.query.filter import Filter
+from indexer.query.hits import MAX_BATCH, Batch, Cursor, event_source, fetch_after
+from indexer.query.pit import DEFAULT_KEEP_ALIVE, PointInTime
+from indexer.tiers import TierTable
+
+DEFAULT_BATCH_SIZE = 2_000
+
+
+class EventStream:
+    """The events of one filter, iterable once, with their exact ``total`` known before the first yield."""
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        tiers: TierTable,
+        flt: Filter,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        keep_alive: str = DEFAULT_KEEP_ALIVE,
+        pit: PointInTime | None = None,
+        index: str | None = None,
+    ) -> None:
+        """Open the snapshot and fetch the first batch (so ``total`` is known at once).
+
+        Args:
+            client: the Elasticsearch client.
+            tiers: the index namespace (its ``read_pattern`` is read).
+            flt: what to export.
+            batch_size: events per request, 1 to 10,000.
+            keep_alive: how long the snapshot survives between two batches.
+            pit: an open snapshot to read (not closed by the stream); ``None`` opens one.
+            index: read this index or pattern instead of ``tiers.read_pattern`` (ignored with ``pit``).
+
+        Raises:
+            ValueError: on a batch size out of range.
+            elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
+        """
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH}: {batch_size}")
+        self.batch_size = batch_size
+        self._query = build_query(flt)
+        self._owns_pit = pit is None
+        self._pit = pit or PointInTime(client, index or tiers.read_pattern, keep_alive=keep_alive)
+        try:
+            self._first: Batch | None = fetch_after(self._pit, self._query, size=batch_size, after=None,
+                                                    track_total=True)
+        except BaseException:
+            self.close()
+            raise
+        assert self._first.total is not None
+        self.total: int = self._first.total
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """Yield each event's contract JSON (``event.id`` always set), newest first; closes at the end."""
+        batch, self._first = self._first, None
+        if batch is None:
+            raise RuntimeError("an EventStream can be iterated only once")
+        try:
+            while True:
+                after: Cursor | None = None
+                for raw in batch.hits:
+                    after = raw["sort"]
+                    yield event_source(raw)
+                if len(batch.hits) < self.batch_size:
+                    return
+                batch = fetch_after(self._pit, self._query, size=self.batch_size, after=after)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the snapshot if the stream opened it (safe to call twice)."""
+        if self._owns_pit:
+            self._pit.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def stream_events(client: Elasticsearch, tiers: TierTable, flt: Filter, **options: Any) -> Iterator[dict[str, Any]]:
+    """Yield every event matching ``flt`` (see ``EventStream``; ``options`` are its keyword arguments)."""
+    yield from EventStream(client, tiers, flt, **options)
