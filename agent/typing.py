@@ -1,0 +1,29 @@
+"""Type aliases shared by the emitter and the agent (in the spirit of ``structlog.typing``).
+
+``AuditEvent`` here is the *raw* nested JSON object of one event on its way through processors and
+the agent; :class:`agent.contract.AuditEvent` is the typed, validated model built from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any, TypeAlias
+
+from structlog.typing import EventDict, WrappedLogger
+
+__all__ = ["AuditEvent", "Changes", "ChangesInput", "EventDict", "ProblemReporter", "Processor", "WrappedLogger"]
+
+#: One event as a nested JSON object (``{"@timestamp": ..., "event": {...}, "audit": {...}, ...}``).
+AuditEvent: TypeAlias = dict[str, Any]
+
+#: ``audit.changes`` in contract form: field name -> ``{"old": v, "new": v}``.
+Changes: TypeAlias = dict[str, dict[str, Any]]
+
+#: What apps may pass as ``changes=``: contract form, or field name -> ``(old, new)`` pair.
+ChangesInput: TypeAlias = Mapping[str, "Mapping[str, Any] | tuple[Any, Any] | list[Any]"]
+
+#: A structlog processor: ``(logger, method_name, event_dict) -> event_dict`` (the last one returns the rendered line).
+Processor: TypeAlias = Callable[[WrappedLogger, str, EventDict], "EventDict | str | bytes"]
+
+#: Called by lenient validation with the offending event and its problems (see ``agent.processors.ContractValidator``).
+ProblemReporter: TypeAlias = Callable[[MutableMapping[str, Any], list[Any]], None]
