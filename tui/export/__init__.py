@@ -1,0 +1,1 @@
+"""Excel export of audit events (openpyxl, write-only, streaming)."""

@@ -1,0 +1,97 @@
+"""One event -> one spreadsheet row: the export's columns and how each is filled (pure, no I/O).
+
+Columns follow the seed and issue 5: time (in the export's zone, named in the header), organization,
+worker, type, source, summary, changed fields, old and new values, IP, URL, login type, message and
+event id, plus the ids and user agent support staff ask for next. Old/new values are one line per
+changed field (``field: value``), in the Raw view's order, so a row stays one event and the sheet's row
+count equals the number of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from tui.diff import ChangeKind, diff_changes
+from tui.eventview import event_time, event_worker, field
+from tui.sanitize import CellValue, cell_value
+from tui.summaries import Summarizer
+from tui.values import display_value
+
+#: (header, width) of every column after the time column.
+COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Organization", 28),
+    ("Organization ID", 14),
+    ("Worker", 22),
+    ("Worker ID", 16),
+    ("Type", 9),
+    ("Source", 16),
+    ("Outcome", 9),
+    ("Summary", 60),
+    ("Changed fields", 24),
+    ("Old values", 36),
+    ("New values", 36),
+    ("IP", 18),
+    ("URL", 48),
+    ("Login type", 10),
+    ("User agent", 40),
+    ("Message", 48),
+    ("Event ID", 38),
+)
+TIME_WIDTH = 20
+
+
+def time_header(zone_name: str) -> str:
+    """Return the time column's header, naming the zone (``Time (Europe/Zurich)``)."""
+    return f"Time ({zone_name})"
+
+
+def _values(changes: Any, side: str) -> str:
+    lines = []
+    for row in diff_changes(changes):
+        value = row.old if side == "old" else row.new
+        if (side == "old" and row.kind is ChangeKind.ADDED) or (side == "new" and row.kind is ChangeKind.REMOVED):
+            continue
+        lines.append(f"{row.field}: {display_value(value)}")
+    return "\n".join(lines)
+
+
+def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> list[CellValue]:
+    """Return the cells of one event: the time as a naive datetime in ``tz``, then ``COLUMNS``.
+
+    Args:
+        event: a nested contract-v1 event.
+        tz: the export's time zone (Excel dates carry no zone; the header names it).
+        summarizer: renders the summary column.
+
+    Returns:
+        Sanitised cell values, one per column.
+    """
+    moment = event_time(event)
+    local: datetime | None = moment.astimezone(tz).replace(tzinfo=None) if moment else None
+    changes = field(event, "audit.changes")
+    changed = field(event, "audit.changed_fields")
+    if not isinstance(changed, list):
+        changed = [row.field for row in diff_changes(changes)]
+    raw: list[Any] = [
+        local if local is not None else field(event, "@timestamp"),
+        field(event, "organization.name"),
+        field(event, "organization.id"),
+        event_worker(event),
+        field(event, "user.id"),
+        field(event, "event.action"),
+        field(event, "audit.source"),
+        field(event, "event.outcome"),
+        summarizer.summarize(event),
+        ", ".join(map(str, changed)),
+        _values(changes, "old"),
+        _values(changes, "new"),
+        field(event, "source.ip"),
+        field(event, "url.full"),
+        field(event, "audit.login_type"),
+        field(event, "user_agent.original"),
+        field(event, "message"),
+        field(event, "event.id"),
+    ]
+    return [cell_value(v) for v in raw]
