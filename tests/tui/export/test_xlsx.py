@@ -85,7 +85,8 @@ def test_cancel_leaves_no_file(tmp_path: Path) -> None:
     """A cancelled export raises and leaves neither the target nor a temporary file."""
     with pytest.raises(ExportCancelled):
         export_xlsx(_events(1200), tmp_path / "x.xlsx", cancelled=lambda: True)
-    assert [] == list(tmp_path.iterdir())
+    leftovers: list[Path] = []
+    assert leftovers == list(tmp_path.iterdir())
 
 
 def test_progress_reports_rows_and_total(tmp_path: Path) -> None:
