@@ -44,13 +44,18 @@ DIMENSION_FIELDS: Final[dict[Dimension, str]] = {
 TENANT_FIELD: Final = "organization.id"
 TIME_FIELD: Final = "@timestamp"
 
-#: Fields searched by the free-text box. Fields a cluster does not map are skipped by Elasticsearch.
+#: Fields searched by the free-text box. Names, URLs and user agents are keywords with a ``.text``
+#: sub-field (the ECS multi-field layout of ``indexer/templates``): the keyword matches a whole value
+#: (an id, an e-mail, ``Anna*``), the text sub-field single words ("keller" finds "Anna Keller").
+#: Fields a cluster does not map are skipped by Elasticsearch.
 TEXT_FIELDS: Final[tuple[str, ...]] = (
     "message",
     "user.name",
+    "user.name.text",
     "user.email",
     "user.id",
     "organization.name",
+    "organization.name.text",
     "organization.id",
     "audit.changed_fields",
     "audit.source",
@@ -58,7 +63,8 @@ TEXT_FIELDS: Final[tuple[str, ...]] = (
     "event.action",
     "event.id",
     "url.full",
-    "user_agent.original",
+    "url.full.text",
+    "user_agent.original.text",
     "source.ip",
 )
 
