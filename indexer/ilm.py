@@ -195,7 +195,7 @@ def policy_requests(tiers: TierTable, policies: list[PolicyFile] | None = None) 
 
 
 def installed_policy_version(client: Elasticsearch, name: str) -> int | None:
-    """Return ``policy._meta.version`` of an installed policy; ``None`` when absent or not ours."""
+    """Return ``policy._meta.version`` of an installed policy: ``None`` when absent, 0 when not ours."""
     try:
         found = client.ilm.get_lifecycle(name=name)
     except ApiError as exc:
@@ -203,5 +203,6 @@ def installed_policy_version(client: Elasticsearch, name: str) -> int | None:
             return None
         raise
     meta = found.get(name, {}).get("policy", {}).get("_meta") or {}
-    version = meta.get("version") if meta.get("managed_by") == "auditlog" else None
-    return int(version) if version is not None else None
+    if meta.get("managed_by") != "auditlog":
+        return 0  # someone else's policy under our name: replace it (reported as "updated")
+    return int(meta.get("version") or 0)

@@ -1,4 +1,4 @@
-"""``auditlog setup``: install templates, ILM policies, roles (and optionally API keys, Kibana objects).
+"""``auditlog setup``: install ILM policies, templates, roles (and optionally API keys, Kibana objects).
 
 Idempotent and versioned: every object we install carries a version and a content digest
 (``indexer.templates``) or ``_meta.version`` (ILM policies); an object that is already installed at
@@ -15,6 +15,8 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from indexer import ilm as ilm_mod
+from indexer import security
+from indexer.kibana import KibanaSettings, import_objects, load_objects
 from indexer.templates import RenderedTemplate, render_all
 from indexer.tiers import TierTable
 
@@ -41,6 +43,7 @@ class SetupReport:
 
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    api_keys: list[security.ApiKey] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -135,31 +138,71 @@ def sync_policies(client: Elasticsearch, tiers: TierTable) -> list[Change]:
         version = int(request.body["policy"]["_meta"]["version"])
         installed = ilm_mod.installed_policy_version(client, request.name)
         # ES bumps its own policy version on every PUT: compare ours in _meta, not ES's.
-        action = _decide(installed, None, version, None) if installed is not None else CREATED
-        if installed == version:
-            action = UNCHANGED
+        action = _decide(installed, None, version, None)
         if action in (CREATED, UPDATED):
             client.ilm.put_lifecycle(name=request.name, body=request.body)
         changes.append(Change("ilm policy", request.name, action, f"version {version}"))
     return changes
 
 
-def run_setup(client: Elasticsearch, tiers: TierTable) -> SetupReport:
-    """Install everything the indices need: ILM policies (where ILM exists) and templates.
+def sync_roles(client: Elasticsearch, tiers: TierTable) -> list[Change]:
+    """Install or upgrade the writer and reader roles of a namespace (only where security is on).
 
     Args:
-        client: a client with ``manage_index_templates`` (and ``manage_ilm`` where ILM exists).
+        client: a client with ``manage_security``.
         tiers: the namespace.
 
     Returns:
-        What was done, and a one-line note when retention falls to ``auditlog retention enforce``.
+        One ``Change`` per role.
+    """
+    changes = []
+    for name, descriptor in security.role_descriptors(tiers).items():
+        version = int(descriptor["metadata"]["version"])
+        action = _decide(security.installed_role_version(client, name), None, version, None)
+        if action in (CREATED, UPDATED):
+            security.put_role(client, name, descriptor)
+        changes.append(Change("role", name, action, f"version {version}"))
+    return changes
+
+
+class SetupError(Exception):
+    """Setup cannot do what was asked (e.g. API keys on a cluster without security); one line for the user."""
+
+
+def run_setup(
+    client: Elasticsearch,
+    tiers: TierTable,
+    *,
+    api_keys: bool = False,
+    key_expiration: str | None = None,
+    kibana: KibanaSettings | None = None,
+) -> SetupReport:
+    """Install everything the indices need, then optionally create API keys and import Kibana objects.
+
+    Order: ILM policies (where ILM exists), templates, roles (where security is on), API keys,
+    Kibana. Everything but the API keys is idempotent.
+
+    Args:
+        client: a client with ``manage_index_templates`` (+ ``manage_ilm``, ``manage_security`` where present).
+        tiers: the namespace.
+        api_keys: create a writer and a reader API key (needs security).
+        key_expiration: lifetime of those keys, e.g. ``"90d"``.
+        kibana: where to import the saved objects, if anywhere.
+
+    Returns:
+        What was done, the new keys, and one-line notes (no ILM, no security).
 
     Raises:
-        elasticsearch.ApiError / ConnectionError: on refusal or when the cluster is unreachable.
+        SetupError: API keys asked for on a cluster without security.
+        KibanaError: the Kibana import failed.
+        elasticsearch.ApiError / ConnectionError: refusal, missing privilege, or unreachable cluster.
     """
     report = SetupReport()
-    ilm = ilm_mod.has_ilm(client)
-    if ilm:
+    has_security = security.security_enabled(client)
+    if api_keys and not has_security:
+        raise SetupError("--api-keys needs a cluster with security enabled (xpack.security.enabled: true)")
+    has_ilm = ilm_mod.has_ilm(client)
+    if has_ilm:
         # Policies first: an index created between the two steps must find its policy.
         report.changes += sync_policies(client, tiers)
     else:
@@ -167,5 +210,15 @@ def run_setup(client: Elasticsearch, tiers: TierTable) -> SetupReport:
             "ILM is not available on this cluster: no lifecycle policies installed; "
             "run `auditlog retention enforce` daily (cron/systemd timer) to delete expired indices"
         )
-    report.changes += sync_templates(client, tiers, ilm=ilm)
+    report.changes += sync_templates(client, tiers, ilm=has_ilm)
+    if has_security:
+        report.changes += sync_roles(client, tiers)
+    else:
+        report.notes.append("security is off on this cluster: no roles installed, every client may write and delete")
+    if api_keys:
+        report.api_keys = security.create_api_keys(client, tiers, expiration=key_expiration)
+        report.changes += [Change("api key", k.name, CREATED, f"{k.role}, id {k.id}") for k in report.api_keys]
+    if kibana is not None:
+        result = import_objects(kibana, load_objects(tiers))
+        report.changes.append(Change("kibana objects", kibana.url, "imported", f"{result.success_count} objects"))
     return report

@@ -1,0 +1,144 @@
+"""Roles and API keys with the least privilege each auditlog component needs.
+
+Two roles on the namespace's read pattern (``audit-*``), modelled on Beats' writer/reader roles:
+
+- writer (the agent): index privileges ``create_doc`` (append only: it can neither overwrite nor
+  delete an event), ``create_index`` + ``auto_configure`` (the first event of a day creates its daily
+  index from our templates), cluster ``monitor`` (health and version checks). No ``read``: a leaked
+  agent key cannot read the audit trail.
+- reader (TUI, export, ``auditlog show``): ``read`` and ``view_index_metadata``; it cannot write,
+  delete or change anything.
+
+Roles are named ``<prefix>-writer`` / ``<prefix>-reader`` and carry ``metadata.version``; setup
+replaces an older role and leaves an equal one alone. API keys embed the same descriptors (an API
+key's privileges are the intersection of its descriptors and its creator's), so they keep working
+even if the named roles are later edited. Each ``--api-keys`` run makes *new* keys (a key's secret is
+shown only once); revoke old ones with ``POST _security/api_key/_invalidate`` or in Kibana.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch
+
+from indexer.tiers import TierTable
+
+#: Bump when a role descriptor changes.
+ROLE_VERSION = 1
+
+WRITER, READER = "writer", "reader"
+
+
+def role_name(tiers: TierTable, role: str) -> str:
+    """Return the role name for ``writer`` or ``reader`` in a namespace (``audit-writer``)."""
+    return f"{tiers.prefix}-{role}"
+
+
+def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
+    """Return the role descriptors (``PUT _security/role`` bodies) by role name (pure).
+
+    Args:
+        tiers: the namespace (its read pattern is what the roles may touch).
+
+    Returns:
+        ``{"<prefix>-writer": {...}, "<prefix>-reader": {...}}``.
+    """
+    meta = {"managed_by": "auditlog", "version": ROLE_VERSION}
+    return {
+        role_name(tiers, WRITER): {
+            "description": "auditlog agent: append audit events, create daily indices; no read, no delete",
+            "cluster": ["monitor"],
+            "indices": [{"names": [tiers.read_pattern],
+                         "privileges": ["create_doc", "create_index", "auto_configure"]}],
+            "metadata": {**meta, "role": WRITER},
+        },
+        role_name(tiers, READER): {
+            "description": "auditlog TUI/export: search and read audit events; no write, no delete",
+            "cluster": [],
+            "indices": [{"names": [tiers.read_pattern], "privileges": ["read", "view_index_metadata"]}],
+            "metadata": {**meta, "role": READER},
+        },
+    }
+
+
+def security_enabled(client: Elasticsearch) -> bool:
+    """Tell whether the cluster has security on (``GET _security/_authenticate`` answers).
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: on other failures (401 included).
+    """
+    try:
+        client.security.authenticate()
+    except ApiError as exc:
+        # security off: "no handler found" (400) or "Security must be explicitly enabled" (500)
+        if exc.meta.status in (400, 404, 405, 410) or (
+            exc.meta.status == 500 and "security" in str(exc.message).lower() + str(exc.body).lower()
+        ):
+            return False
+        raise
+    return True
+
+
+def installed_role_version(client: Elasticsearch, name: str) -> int | None:
+    """Return ``metadata.version`` of an installed role: ``None`` when absent, 0 when not ours."""
+    try:
+        found = client.security.get_role(name=name)
+    except ApiError as exc:
+        if exc.meta.status == 404:
+            return None
+        raise
+    meta = found.get(name, {}).get("metadata") or {}
+    return int(meta.get("version") or 0) if meta.get("managed_by") == "auditlog" else 0
+
+
+def put_role(client: Elasticsearch, name: str, descriptor: dict[str, Any]) -> None:
+    """Create or replace one role from its descriptor."""
+    client.security.put_role(name=name, body=descriptor)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A freshly created API key: which role it has, its id and name, and the secret to hand out."""
+
+    role: str
+    id: str
+    name: str
+    encoded: str
+
+    @property
+    def env_line(self) -> str:
+        """The environment line the consumer uses (``AUDITLOG_ES_API_KEY=...``)."""
+        return f"AUDITLOG_ES_API_KEY={self.encoded}"
+
+
+def create_api_keys(
+    client: Elasticsearch, tiers: TierTable, *, expiration: str | None = None, now: datetime | None = None
+) -> list[ApiKey]:
+    """Create one writer and one reader API key with the role descriptors embedded.
+
+    Args:
+        client: a client with ``manage_api_key`` (or ``manage_own_api_key``) and the privileges it delegates.
+        tiers: the namespace.
+        expiration: e.g. ``"90d"``; ``None`` means the keys do not expire.
+        now: timestamp used in the key names (injectable for tests).
+
+    Returns:
+        The writer key, then the reader key.
+    """
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    keys = []
+    for role, (name, descriptor) in zip((WRITER, READER), role_descriptors(tiers).items(), strict=True):
+        key_name = f"{name}-{stamp}"
+        kwargs: dict[str, Any] = {
+            "name": key_name,
+            "role_descriptors": {name: {k: v for k, v in descriptor.items() if k != "description"}},
+            "metadata": {"managed_by": "auditlog", "role": role, "namespace": tiers.prefix},
+        }
+        if expiration:
+            kwargs["expiration"] = expiration
+        created = client.security.create_api_key(**kwargs)
+        keys.append(ApiKey(role, str(created["id"]), key_name, str(created["encoded"])))
+    return keys

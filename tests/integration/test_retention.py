@@ -1,0 +1,82 @@
+"""Retention on the real node: back-dated daily indices expire by the date in their name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from elasticsearch import Elasticsearch
+
+from indexer import retention
+from indexer.setup import install_templates
+from indexer.tiers import TierTable
+
+NOW = datetime(2026, 11, 26, 10, 15, tzinfo=UTC)
+
+#: (class, age in days, expected to be deleted)
+CASES = [
+    ("enterprise", 31, True), ("enterprise", 29, False),
+    ("business", 8, True), ("business", 6, False),
+    ("professional", 4, True), ("professional", 2, False),
+]
+
+
+def _back_date(es: Elasticsearch, tiers: TierTable) -> dict[str, bool]:
+    install_templates(es, tiers, ilm=False)
+    expect = {}
+    for cls, age, goes in CASES:
+        name = tiers.index_for_day(cls, (NOW - timedelta(days=age)).date())
+        es.index(index=name, document={"@timestamp": f"{name[-10:].replace('.', '-')}T12:00:00Z"}, refresh=True)
+        expect[name] = goes
+    return expect
+
+
+def _existing(es: Elasticsearch, tiers: TierTable) -> set[str]:
+    return set(es.indices.get(index=tiers.read_pattern, expand_wildcards="all"))
+
+
+def test_enforce_deletes_exactly_the_expired_indices(es: Elasticsearch, namespace: TierTable) -> None:
+    """31-day enterprise, 8-day business and 4-day professional indices go; 29/6/2-day ones stay."""
+    expect = _back_date(es, namespace)
+    deleted = retention.enforce(es, namespace, NOW)
+    expected_gone = {name for name, goes in expect.items() if goes}
+    assert (expected_gone, set(expect) - expected_gone) == ({i.name for i in deleted}, _existing(es, namespace))
+
+
+def test_dry_run_lists_but_deletes_nothing(es: Elasticsearch, namespace: TierTable) -> None:
+    """--dry-run reports the same three expired indices and every index still exists afterwards."""
+    expect = _back_date(es, namespace)
+    would = retention.enforce(es, namespace, NOW, dry_run=True)
+    expected = ({name for name, goes in expect.items() if goes}, set(expect))
+    assert expected == ({i.name for i in would}, _existing(es, namespace))
+
+
+def test_enforce_leaves_other_namespaces_alone(es: Elasticsearch, namespace: TierTable) -> None:
+    """An expired index of another prefix that shares our pattern's start is never touched."""
+    _back_date(es, namespace)
+    foreign = f"{namespace.prefix}-other-enterprise-2020.01.01"
+    es.indices.create(index=foreign)
+    retention.enforce(es, namespace, NOW)
+    assert es.indices.exists(index=foreign)
+
+
+def test_status_reports_each_class(es: Elasticsearch, namespace: TierTable) -> None:
+    """Status shows per class two indices, the oldest day, doc totals, the overdue count and the enforcer."""
+    _back_date(es, namespace)
+    statuses = {s.retention_class: s for s in retention.status(es, namespace, NOW)}
+    expected = {
+        "enterprise": (2, (NOW - timedelta(days=31)).date(), 2, 1, "enforcer"),
+        "business": (2, (NOW - timedelta(days=8)).date(), 2, 1, "enforcer"),
+        "professional": (2, (NOW - timedelta(days=4)).date(), 2, 1, "enforcer"),
+    }
+    actual = {cls: (s.indices, s.oldest_day, s.docs, s.overdue, s.managed_by) for cls, s in statuses.items()}
+    assert expected == actual
+    assert all(s.bytes > 0 for s in statuses.values())
+
+
+def test_next_deletion_after_enforce_is_the_oldest_kept_index(es: Elasticsearch, namespace: TierTable) -> None:
+    """After enforcing, the enterprise class's next deletion is due 30 days after its 29-day-old index's date."""
+    _back_date(es, namespace)
+    retention.enforce(es, namespace, NOW)
+    enterprise = retention.status(es, namespace, NOW)[0]
+    expected = datetime.combine((NOW - timedelta(days=29)).date(), datetime.min.time(), UTC) + timedelta(days=30)
+    assert (expected, 0) == (enterprise.next_due, enterprise.overdue)
