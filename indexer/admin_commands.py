@@ -1,9 +1,264 @@
-"""Subcommands (see the module name) of ``auditlog``."""
+"""``auditlog setup`` and ``auditlog retention status|enforce``: the Elasticsearch admin's commands.
+
+Every failure to talk to the cluster becomes one line and exit status 1 (``CommandError``):
+unreachable, authentication failed (401), missing privilege (403, naming what the action needs),
+or any other refusal. Bad flags exit 2 (``UsageError``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch, TransportError
+from elasticsearch import ConnectionError as ESConnectionError
+
+from agent.errors import CommandError, UsageError
+from indexer import retention
+from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
+from indexer.kibana import KibanaError, KibanaSettings
+from indexer.setup import SetupError, run_setup
+from indexer.tiers import DEFAULT_PREFIX, TierTable
+
+#: What each command needs, named in the message when a privilege is missing.
+NEEDS = {
+    "setup": "cluster privileges manage_index_templates (+ manage_ilm with ILM, manage_security with security)",
+    "retention status": "cluster privilege monitor and index privilege monitor on the audit indices",
+    "retention enforce": "cluster privilege monitor and index privileges monitor + delete_index on the audit indices",
+}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add these subcommands to the root parser."""
+    setup = sub.add_parser(
+        "setup",
+        help="install index templates, ILM policies and roles (idempotent)",
+        description="Install what the audit indices need: ILM delete policies (where the cluster has ILM), "
+        "component and index templates per retention class, and writer/reader roles (where security is on). "
+        "Safe to run again: unchanged objects are left alone, older versions are upgraded.",
+    )
+    add_connection_args(setup)
+    _add_prefix_arg(setup)
+    setup.add_argument("--api-keys", action="store_true",
+                       help="also create a writer (agent) and a reader (TUI/export) API key and print them")
+    setup.add_argument("--key-expiration", metavar="TIME",
+                       help="lifetime of the new API keys, e.g. 90d (default: none)")
+    kibana = setup.add_argument_group("kibana")
+    kibana.add_argument("--kibana", metavar="URL", help="import the data view, saved search and dashboard into Kibana")
+    kibana.add_argument("--kibana-api-key", metavar="KEY",
+                        help="Kibana credentials: an Elasticsearch API key (env AUDITLOG_KIBANA_API_KEY)")
+    kibana.add_argument("--kibana-user", metavar="NAME", help="Kibana basic-auth user (env AUDITLOG_KIBANA_USERNAME)")
+    kibana.add_argument("--kibana-password", metavar="PW",
+                        help="Kibana basic-auth password (env AUDITLOG_KIBANA_PASSWORD)")
+    kibana.add_argument("--kibana-space", metavar="SPACE",
+                        help="Kibana space to import into (default: the default space)")
+    kibana.add_argument("--kibana-ca-certs", metavar="FILE", help="CA bundle for an https Kibana")
+    setup.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    setup.set_defaults(func=run_setup_command)
+
+    ret = sub.add_parser("retention", help="show or enforce per-tier retention of the audit indices",
+                         description="Retention by the date in each daily index's name: enterprise 30 d, "
+                         "business/whitelabel 7 d, professional/flatrate/basic 3 d.")
+    ret_sub = ret.add_subparsers(dest="retention_command", metavar="ACTION", required=True)
+    status = ret_sub.add_parser(
+        "status", help="per class: indices, oldest day, docs, bytes, next deletion, who deletes"
+    )
+    enforce = ret_sub.add_parser(
+        "enforce", help="delete indices older than their class's retention (for clusters without ILM, or audits)"
+    )
+    enforce.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    for parser in (status, enforce):
+        add_connection_args(parser)
+        _add_prefix_arg(parser)
+        parser.add_argument("--now", metavar="TIME", type=_parse_now,
+                            help="evaluate as of this RFC 3339 time or date instead of now (audits, tests)")
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.set_defaults(func=retention_status_command)
+    enforce.set_defaults(func=retention_enforce_command)
+
+
+def _add_prefix_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prefix", metavar="NAME",
+                        help=f"index namespace (env AUDITLOG_INDEX_PREFIX, default {DEFAULT_PREFIX!r})")
+
+
+def _parse_now(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 time or date: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _tiers(args: argparse.Namespace) -> TierTable:
+    prefix = args.prefix or os.environ.get("AUDITLOG_INDEX_PREFIX") or DEFAULT_PREFIX
+    try:
+        return TierTable(prefix=prefix)
+    except ValueError as exc:
+        raise UsageError(f"--prefix: {exc}") from None
+
+
+def _settings(args: argparse.Namespace) -> ConnectionSettings:
+    try:
+        return settings_from_args(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@contextmanager
+def cluster_errors(settings: ConnectionSettings, action: str) -> Iterator[None]:
+    """Turn client errors into one-line ``CommandError`` messages that say what to do."""
+    try:
+        yield
+    except AuthenticationException:
+        raise CommandError(
+            f"Elasticsearch at {settings.url} rejected the credentials (401): check --api-key / "
+            "AUDITLOG_ES_API_KEY or --user/--password"
+        ) from None
+    except AuthorizationException as exc:
+        raise CommandError(f"the credentials lack a privilege (403): {action} needs {NEEDS[action]}; "
+                           f"Elasticsearch said: {_reason(exc)}") from None
+    except ESConnectionError as exc:
+        raise CommandError(f"cannot reach Elasticsearch at {settings.url}: {_connection_reason(exc)}") from None
+    except ApiError as exc:
+        raise CommandError(f"Elasticsearch refused ({exc.meta.status}): {_reason(exc)}") from None
+    except TransportError as exc:
+        raise CommandError(f"Elasticsearch at {settings.url} failed: {exc.message}") from None
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("reason") or error.get("type") or exc.message)
+    return str(error or exc.message)
+
+
+def _connection_reason(exc: ESConnectionError) -> str:
+    text = str(exc.message or exc)
+    for hint in ("Connection refused", "certificate verify failed", "timed out", "Name or service not known"):
+        if hint.lower() in text.lower():
+            return hint
+    return text.splitlines()[0][:200]
+
+
+def _with_client(args: argparse.Namespace, action: str, work: Callable[[Elasticsearch], int]) -> int:
+    settings = _settings(args)
+    # One attempt: a human is waiting for "unreachable", not for three retries.
+    client = make_client(settings, max_retries=0, retry_on_timeout=False)
+    try:
+        with cluster_errors(settings, action):
+            return work(client)
+    finally:
+        client.close()
+
+
+def _kibana_settings(args: argparse.Namespace) -> KibanaSettings | None:
+    if not args.kibana:
+        return None
+    env = os.environ
+    try:
+        return KibanaSettings(
+            url=args.kibana,
+            api_key=args.kibana_api_key or env.get("AUDITLOG_KIBANA_API_KEY") or None,
+            username=args.kibana_user or env.get("AUDITLOG_KIBANA_USERNAME") or None,
+            password=args.kibana_password or env.get("AUDITLOG_KIBANA_PASSWORD") or None,
+            space=args.kibana_space,
+            ca_certs=args.kibana_ca_certs,
+            verify_certs=not args.es_insecure,
+        )
+    except ValueError as exc:
+        raise UsageError(f"--kibana: {exc}") from None
+
+
+def run_setup_command(args: argparse.Namespace) -> int:
+    """``auditlog setup``: print one line per object and what happened to it."""
+    tiers = _tiers(args)
+    kibana = _kibana_settings(args)
+
+    def work(client: Elasticsearch) -> int:
+        try:
+            report = run_setup(client, tiers, api_keys=args.api_keys, key_expiration=args.key_expiration,
+                               kibana=kibana)
+        except (SetupError, KibanaError) as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            print(json.dumps({
+                "changed": report.changed,
+                "changes": [vars(c) for c in report.changes],
+                "notes": report.notes,
+                "api_keys": [vars(k) for k in report.api_keys],
+            }))
+            return 0
+        for change in report.changes:
+            print(change)
+        for note in report.notes:
+            print(f"note: {note}")
+        for key in report.api_keys:
+            consumer = "agent" if key.role == "writer" else "TUI/export"
+            print(f"{key.role} API key for the {consumer} (shown once, id {key.id}): {key.env_line}")
+        return 0
+
+    return _with_client(args, "setup", work)
+
+
+def _human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"  # unreachable: the loop returns at TiB
+
+
+def retention_status_command(args: argparse.Namespace) -> int:
+    """``auditlog retention status``: one row per retention class."""
+    tiers = _tiers(args)
+
+    def work(client: Elasticsearch) -> int:
+        now = args.now or datetime.now(UTC)
+        rows = retention.status(client, tiers, now)
+        if args.json:
+            print(json.dumps({"now": now.isoformat(), "classes": [r.as_dict() for r in rows]}))
+            return 0
+        header = ("CLASS", "KEEP", "INDICES", "OLDEST", "DOCS", "SIZE", "NEXT DELETION (UTC)", "DELETED BY")
+        table = [header]
+        for r in rows:
+            due = "-" if r.next_due is None else r.next_due.strftime("%Y-%m-%d %H:%M")
+            if r.overdue:
+                due += f" ({r.overdue} overdue)"
+            table.append((r.retention_class, f"{r.retention_days}d", str(r.indices),
+                          r.oldest_day.isoformat() if r.oldest_day else "-", str(r.docs), _human_bytes(r.bytes),
+                          due, r.managed_by))
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        return 0
+
+    return _with_client(args, "retention status", work)
+
+
+def retention_enforce_command(args: argparse.Namespace) -> int:
+    """``auditlog retention enforce``: delete (or with ``--dry-run`` list) the expired indices."""
+    tiers = _tiers(args)
+
+    def work(client: Elasticsearch) -> int:
+        now = args.now or datetime.now(UTC)
+        due = retention.enforce(client, tiers, now, dry_run=args.dry_run)
+        verb = "would delete" if args.dry_run else "deleted"
+        if args.json:
+            print(json.dumps({"dry_run": args.dry_run, "now": now.isoformat(), verb.replace(" ", "_"): [
+                {"index": i.name, "class": i.retention_class, "day": i.day.isoformat(), "docs": i.docs,
+                 "due": i.due.isoformat()} for i in due]}))
+            return 0
+        for index in due:
+            due_at = f"{index.due:%Y-%m-%d %H:%M} UTC"
+            print(f"{verb} {index.name} ({index.retention_class}, {index.docs} docs, due {due_at})")
+        print(f"{verb} {len(due)} expired {'index' if len(due) == 1 else 'indices'}")
+        return 0
+
+    return _with_client(args, "retention enforce", work)
