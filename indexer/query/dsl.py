@@ -17,8 +17,8 @@ All clauses go into ``bool.filter`` (no scoring: the order is always by time). F
 read literally instead of failing the request); ``lenient`` keeps a word like ``abc`` from failing on
 the IP field, every term must match (``default_operator: and``, like a search box), and only the cheap
 operators are enabled (no fuzzy/slop/near, which are costly on keyword fields). The text is cut to
-``MAX_TEXT_TERMS`` words so that many words times many fields can never exceed the cluster's clause
-limit.
+``MAX_TEXT_TERMS`` words and ``MAX_TEXT_CHARS`` characters so that many words times many fields can
+never exceed the cluster's clause limit.
 """
 
 from __future__ import annotations
@@ -74,6 +74,9 @@ TEXT_FLAGS: Final = "AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE"
 #: Words of free text kept; the rest are dropped (clause limit: words x fields must stay small).
 MAX_TEXT_TERMS: Final = 64
 
+#: Characters of free text kept (one long "word" can still split into many tokens on text fields).
+MAX_TEXT_CHARS: Final = 512
+
 #: Stable order of every listing: newest first, then the point-in-time's tiebreaker.
 #: ``unmapped_type`` keeps an empty or foreign index matched by the read pattern from failing the sort.
 SORT: Final[list[dict[str, Any]]] = [
@@ -115,7 +118,7 @@ def text_query(text: str | None) -> Query | None:
         return None
     return {
         "simple_query_string": {
-            "query": " ".join(words[:MAX_TEXT_TERMS]),
+            "query": " ".join(words[:MAX_TEXT_TERMS])[:MAX_TEXT_CHARS],
             "fields": list(TEXT_FIELDS),
             "default_operator": "and",
             "flags": TEXT_FLAGS,

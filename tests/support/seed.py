@@ -122,7 +122,8 @@ def seed_events(
     def flush() -> None:
         if not lines:
             return
-        response = client.bulk(operations=b"".join(lines), refresh=False)
+        # NDJSON bytes go through as they are (typed as a list of actions, accepted as a body).
+        response = client.bulk(operations=b"".join(lines), refresh=False)  # type: ignore[arg-type]
         if response.get("errors"):
             failed = [item for item in response["items"] if "error" in next(iter(item.values()))]
             raise RuntimeError(f"{len(failed)} bulk items failed, e.g. {failed[:3]}")
