@@ -21,7 +21,8 @@ from agent.errors import CommandError, UsageError
 from indexer import retention
 from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
 from indexer.kibana import KibanaError, KibanaSettings
-from indexer.setup import SetupError, run_setup
+from indexer.security import roles_yml
+from indexer.setup import SecurityStoreError, SetupError, run_setup
 from indexer.tiers import DEFAULT_PREFIX, TierTable
 
 #: What each command needs, named in the message when a privilege is missing.
@@ -58,6 +59,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="Kibana space to import into (default: the default space)")
     kibana.add_argument("--kibana-ca-certs", metavar="FILE", help="CA bundle for an https Kibana")
     setup.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    setup.add_argument("--print-roles", action="store_true",
+                       help="print the writer/reader roles as a file-realm roles.yml and exit (no cluster needed)")
     setup.set_defaults(func=run_setup_command)
 
     ret = sub.add_parser("retention", help="show or enforce per-tier retention of the audit indices",
@@ -178,13 +181,16 @@ def _kibana_settings(args: argparse.Namespace) -> KibanaSettings | None:
 def run_setup_command(args: argparse.Namespace) -> int:
     """``auditlog setup``: print one line per object and what happened to it."""
     tiers = _tiers(args)
+    if args.print_roles:
+        print(roles_yml(tiers), end="")
+        return 0
     kibana = _kibana_settings(args)
 
     def work(client: Elasticsearch) -> int:
         try:
             report = run_setup(client, tiers, api_keys=args.api_keys, key_expiration=args.key_expiration,
                                kibana=kibana)
-        except (SetupError, KibanaError) as exc:
+        except (SetupError, SecurityStoreError, KibanaError) as exc:
             raise CommandError(str(exc)) from None
         if args.json:
             print(json.dumps({

@@ -24,6 +24,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
+from indexer.templates import ENV as _ENV
 from indexer.tiers import TierTable
 
 #: Bump when a role descriptor changes.
@@ -62,6 +63,22 @@ def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
             "metadata": {**meta, "role": READER},
         },
     }
+
+
+def roles_yml(tiers: TierTable) -> str:
+    """Render the roles as a file-realm ``roles.yml`` (pure).
+
+    For clusters that manage roles as files (config management, or no usable security index): the
+    same privileges as the API-stored roles.
+
+    Args:
+        tiers: the namespace.
+
+    Returns:
+        YAML text for ``config/roles.yml``.
+    """
+    template = _ENV.get_template("roles.yml.j2")
+    return template.render(roles=role_descriptors(tiers), prefix=tiers.prefix, version=ROLE_VERSION)
 
 
 def security_enabled(client: Elasticsearch) -> bool:

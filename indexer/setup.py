@@ -9,6 +9,8 @@ rather than downgraded. Running setup twice therefore changes nothing the second
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,15 +156,37 @@ def sync_roles(client: Elasticsearch, tiers: TierTable) -> list[Change]:
 
     Returns:
         One ``Change`` per role.
+
+    Raises:
+        SecurityStoreError: the cluster cannot store native roles (no usable security index).
     """
     changes = []
     for name, descriptor in security.role_descriptors(tiers).items():
         version = int(descriptor["metadata"]["version"])
         action = _decide(security.installed_role_version(client, name), None, version, None)
         if action in (CREATED, UPDATED):
-            security.put_role(client, name, descriptor)
+            with _security_store(f"role {name}"):
+                security.put_role(client, name, descriptor)
         changes.append(Change("role", name, action, f"version {version}"))
     return changes
+
+
+class SecurityStoreError(Exception):
+    """The cluster refused to store a role or API key in its security index (not a privilege problem)."""
+
+
+@contextmanager
+def _security_store(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ApiError as exc:
+        # 401/403 are the caller's credentials: let them through to the one-line privilege message.
+        if exc.meta.status in (401, 403):
+            raise
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error")
+        reason = error.get("reason") if isinstance(error, dict) else error
+        raise SecurityStoreError(f"cannot store {what} in the security index: {reason or exc.message}") from None
 
 
 class SetupError(Exception):
@@ -193,7 +217,8 @@ def run_setup(
         What was done, the new keys, and one-line notes (no ILM, no security).
 
     Raises:
-        SetupError: API keys asked for on a cluster without security.
+        SetupError: API keys asked for on a cluster without security or without a usable security index.
+        SecurityStoreError: the cluster refused to store the API keys.
         KibanaError: the Kibana import failed.
         elasticsearch.ApiError / ConnectionError: refusal, missing privilege, or unreachable cluster.
     """
@@ -212,11 +237,17 @@ def run_setup(
         )
     report.changes += sync_templates(client, tiers, ilm=has_ilm)
     if has_security:
-        report.changes += sync_roles(client, tiers)
+        try:
+            report.changes += sync_roles(client, tiers)
+        except SecurityStoreError as exc:
+            if api_keys:
+                raise SetupError(f"{exc}; API keys cannot be created either") from None
+            report.notes.append(f"{exc}; use file-based roles instead: `auditlog setup --print-roles` > roles.yml")
     else:
         report.notes.append("security is off on this cluster: no roles installed, every client may write and delete")
     if api_keys:
-        report.api_keys = security.create_api_keys(client, tiers, expiration=key_expiration)
+        with _security_store("API keys"):
+            report.api_keys = security.create_api_keys(client, tiers, expiration=key_expiration)
         report.changes += [Change("api key", k.name, CREATED, f"{k.role}, id {k.id}") for k in report.api_keys]
     if kibana is not None:
         result = import_objects(kibana, load_objects(tiers))

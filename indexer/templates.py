@@ -75,7 +75,8 @@ class RenderedTemplate:
         return str(self.body["_meta"]["digest"])
 
 
-_ENV = jinja2.Environment(
+#: The Jinja2 environment of ``indexer/templates`` (also renders ``roles.yml.j2`` for ``indexer.security``).
+ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("indexer", "templates"),
     undefined=jinja2.StrictUndefined,
     autoescape=False,
@@ -84,7 +85,7 @@ _ENV = jinja2.Environment(
 
 
 def _render(template: str, **context: Any) -> Body:
-    text = _ENV.get_template(template).render(**context)
+    text = ENV.get_template(template).render(**context)
     try:
         body: Body = json.loads(text)
     except json.JSONDecodeError as exc:  # a broken .j2 is a programming error: say which file
