@@ -1,9 +1,124 @@
-"""Subcommands (see the module name) of ``auditlog``."""
+"""``auditlog agent`` (run, ``status``) and ``auditlog dlq`` (``list``, ``replay``): the shipper's commands.
+
+- ``auditlog agent --config agent.toml`` or ``--path GLOB`` (repeatable) ``--state-dir DIR`` plus the
+  connection flags: ship until SIGTERM/SIGINT (exit 0), reload on SIGHUP.
+- ``auditlog agent status --state-dir DIR [--json] [--all]``: per file path, identity, offset, size, lag.
+- ``auditlog dlq list --state-dir DIR [--all]``: one JSON object per dead letter (``reason``, ``file``,
+  ``offset``, ``time``, ``line`` or ``line_b64``, ...).
+- ``auditlog dlq replay --state-dir DIR [--config FILE]``: re-validate and re-ship, idempotently.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+
+import orjson
+
+from agent.config import AgentConfig
+from agent.errors import CommandError, UsageError
+from indexer.client import add_connection_args
+
+
+def _add_config_args(p: argparse.ArgumentParser, *, state_required: bool = False) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML configuration (see deploy/agent.toml)")
+    p.add_argument("--state-dir", metavar="DIR", required=state_required,
+                   help="registry and dead-letter directory (state.dir; env AUDITLOG_AGENT_STATE_DIR)")
+    p.add_argument("--index-prefix", metavar="PREFIX", help="index namespace (elasticsearch.index_prefix)")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add these subcommands to the root parser."""
+    agent = sub.add_parser(
+        "agent", help="ship audit log files to Elasticsearch",
+        description="Tail JSON-lines audit logs and ship every line exactly once to Elasticsearch.",
+    )
+    _add_config_args(agent)
+    agent.add_argument("--path", dest="paths", action="append", metavar="GLOB",
+                       help="file glob to ship (repeatable; inputs.paths)")
+    agent.add_argument("--metrics-port", type=int, metavar="PORT", help="Prometheus /metrics port (metrics.port)")
+    add_connection_args(agent)
+    agent.set_defaults(func=_run_agent)
+    agent_sub = agent.add_subparsers(dest="agent_command", metavar="SUBCOMMAND")
+    status = agent_sub.add_parser("status", help="per-file offsets and lag from the registry",
+                                  description="Show each file's acknowledged offset, size and lag in bytes.")
+    status.add_argument("--state-dir", metavar="DIR", required=True, help="the agent's state directory")
+    status.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+    status.add_argument("--all", action="store_true", help="include closed and superseded files")
+    status.set_defaults(func=_status)
+
+    dlq = sub.add_parser("dlq", help="inspect and replay dead letters",
+                         description="Lines the agent could not ship, with the reason.")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
+    lst = dlq_sub.add_parser("list", help="print dead letters as JSON lines",
+                             description="Print one JSON object per dead letter.")
+    lst.add_argument("--state-dir", metavar="DIR", required=True, help="the agent's state directory")
+    lst.add_argument("--all", action="store_true", help="include entries already replayed")
+    lst.set_defaults(func=_dlq_list)
+    rep = dlq_sub.add_parser("replay", help="re-validate and re-ship dead letters (idempotent)",
+                             description="Re-validate dead letters with the current configuration and ship them.")
+    _add_config_args(rep)
+    add_connection_args(rep)
+    rep.set_defaults(func=_dlq_replay)
+
+
+def _load(args: argparse.Namespace) -> AgentConfig:
+    from agent import config
+
+    return config.load(args.config, args)
+
+
+def _run_agent(args: argparse.Namespace) -> int:
+    from agent import daemon
+
+    if not args.config and not args.state_dir:
+        raise UsageError("--state-dir: required without --config (where checkpoints and dead letters live)")
+    return daemon.run(_load(args), args)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from agent.status import as_dicts, collect, render_table
+
+    try:
+        reports = collect(args.state_dir, include_closed=args.all)
+    except FileNotFoundError:
+        raise CommandError(f"no registry in {args.state_dir} (has the agent run with this --state-dir?)") from None
+    if args.json:
+        print(json.dumps(as_dicts(reports), indent=2))
+    else:
+        print(render_table(reports))
+    return 0
+
+
+def _dlq_list(args: argparse.Namespace) -> int:
+    from agent.deadletter import read_records
+
+    out = sys.stdout.buffer
+    for rec in read_records(args.state_dir, include_replayed=args.all):
+        out.write(orjson.dumps(rec) + b"\n")
+    out.flush()
+    return 0
+
+
+def _dlq_replay(args: argparse.Namespace) -> int:
+    from agent.enrich import Enricher
+    from agent.parser import Parser
+    from agent.replay import replay
+    from agent.sink import RetrySettings
+    from indexer.client import make_client
+
+    if not args.config and not args.state_dir:
+        raise UsageError("--state-dir: required without --config")
+    cfg = _load(args)
+    client = make_client(cfg.connection(), max_retries=0, retry_on_timeout=False, retry_on_status=())
+    try:
+        result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), Enricher(cfg.tiers(), cfg.redactor()),
+                        retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])))
+    finally:
+        client.close()
+    for dl, reason in result.failed:
+        print(json.dumps({"identity": dl.identity, "offset": dl.offset, "file": dl.file, "reason": reason}),
+              file=sys.stderr)
+    print(f"replayed {result.delivered} dead letters; {len(result.failed)} still failing")
+    return 1 if result.failed else 0

@@ -1,0 +1,101 @@
+"""Batcher: bulk entries -> batches bounded by event count, bytes and latency.
+
+Shaped like elasticsearch-py's ``_ActionChunker`` (``feed()`` returns a full chunk, ``flush()``
+returns the rest) plus a latency bound. Besides entries, a batch records for every file identity the
+offset just after the last line it covers, including lines that were dead-lettered or blank, so
+acknowledging the batch can move that file's checkpoint (see :mod:`agent.acks`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+#: Where an entry came from: (file identity, path, line offset, original line bytes).
+Origin = tuple[str, str, int, bytes]
+
+
+@dataclass(slots=True)
+class Batch:
+    """Bulk entries ready to send, where they came from, and the file offsets they complete."""
+
+    seq: int
+    entries: list[bytes] = field(default_factory=list)
+    origins: list[Origin] = field(default_factory=list)
+    ends: dict[str, int] = field(default_factory=dict)
+    nbytes: int = 0
+    lines: int = 0  # lines covered, shipped or not (for metrics)
+    started: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Bounds of one bulk request."""
+
+    max_events: int = 2000
+    max_bytes: int = 4 * 1024 * 1024
+    max_latency: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_events < 1 or self.max_bytes < 1024 or self.max_latency <= 0:
+            raise ValueError("batch bounds must be positive (max_bytes >= 1024)")
+
+
+class Batcher:
+    """Accumulates entries; hands out a sealed :class:`Batch` when a bound is reached."""
+
+    def __init__(self, settings: BatchSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._seq = itertools.count(1)
+        self._batch = self._new()
+
+    def _new(self) -> Batch:
+        return Batch(next(self._seq))
+
+    def feed(self, entry: bytes, origin: Origin, end: int) -> Batch | None:
+        """Add one entry covering its file up to ``end``; return the sealed batch if it is now full."""
+        b = self._batch
+        if not b.lines and not b.ends:
+            b.started = self.clock()
+        b.entries.append(entry)
+        b.origins.append(origin)
+        b.ends[origin[0]] = end
+        b.nbytes += len(entry)
+        b.lines += 1
+        if len(b.entries) >= self.settings.max_events or b.nbytes >= self.settings.max_bytes:
+            return self.flush()
+        return None
+
+    def advance(self, key: str, end: int, lines: int = 1) -> None:
+        """Cover ``lines`` lines of ``key`` up to ``end`` that produce no entry (dead-lettered, blank)."""
+        b = self._batch
+        if not b.lines and not b.ends:
+            b.started = self.clock()
+        b.ends[key] = end
+        b.lines += lines
+
+    def due(self) -> bool:
+        """True when the open batch holds something and is older than the latency bound."""
+        b = self._batch
+        return bool(b.ends) and self.clock() - b.started >= self.settings.max_latency
+
+    def time_left(self) -> float | None:
+        """Seconds until the open batch is due, or None when it is empty."""
+        b = self._batch
+        if not b.ends:
+            return None
+        return max(0.0, self.settings.max_latency - (self.clock() - b.started))
+
+    def flush(self) -> Batch | None:
+        """Seal and return the open batch (None when it covers nothing)."""
+        b = self._batch
+        if not b.ends:
+            return None
+        self._batch = self._new()
+        return b

@@ -1,0 +1,251 @@
+"""Agent configuration: a TOML file (stdlib ``tomllib``), then environment, then command-line flags.
+
+Every key is declared once in :data:`SCHEMA` with its type, default and check; ``deploy/agent.toml``
+documents each one. An unknown section or key, a wrong type or an out-of-range value stops startup
+with :class:`agent.errors.UsageError` naming the key (``batch.max_events: must be >= 1, got 0``).
+
+Precedence (highest first): flags (``--path``, ``--state-dir``, ``--es``, ``--api-key``, ``--user``,
+``--password``, ``--ca-certs``, ``--insecure``, ``--metrics-port``), environment
+(``AUDITLOG_ES_URL``, ``AUDITLOG_ES_API_KEY``, ``AUDITLOG_ES_USERNAME``, ``AUDITLOG_ES_PASSWORD``,
+``AUDITLOG_ES_CA_CERTS``, ``AUDITLOG_AGENT_STATE_DIR``), the file, the defaults below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import UsageError
+from agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from indexer.client import DEFAULT_URL, ConnectionSettings
+from indexer.tiers import DEFAULT_PREFIX, RETENTION_DAYS, TierTable
+
+Check = Callable[[Any], str | None]
+
+
+def _min(lo: float) -> Check:
+    return lambda v: None if v >= lo else f"must be >= {lo}, got {v}"
+
+
+def _choice(*options: str) -> Check:
+    return lambda v: None if v in options else f"must be one of {', '.join(options)}, got {v!r}"
+
+
+def _nonempty_list(v: list[str]) -> str | None:
+    return None if all(s for s in v) else "entries must be non-empty strings"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type(s), default and an optional check."""
+
+    types: tuple[type, ...]
+    default: Any
+    check: Check | None = None
+    help: str = ""
+
+
+def _k(types: type | tuple[type, ...], default: Any, check: Check | None = None) -> Key:
+    return Key(types if isinstance(types, tuple) else (types,), default, check)
+
+
+#: section -> key -> declaration (defaults are what deploy/agent.toml shows).
+SCHEMA: dict[str, dict[str, Key]] = {
+    "inputs": {
+        "paths": _k(list, [], _nonempty_list),
+        "watcher": _k(str, "auto", _choice("auto", "watchdog", "polling")),
+        "rescan_interval": _k((int, float), 5.0, _min(0.05)),
+        "poll_interval": _k((int, float), 0.25, _min(0.01)),
+        "close_inactive": _k((int, float), 5.0, _min(0)),
+        "fingerprint_bytes": _k(int, 1024, _min(16)),
+        "max_line_bytes": _k(int, 1024 * 1024, _min(1024)),
+        "read_chunk_bytes": _k(int, 256 * 1024, _min(4096)),
+        "max_depth": _k(int, 20, _min(2)),
+    },
+    "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
+    "elasticsearch": {
+        "url": _k(str, DEFAULT_URL, lambda v: None if v.startswith(("http://", "https://"))
+                  else f"must start with http:// or https://, got {v!r}"),
+        "api_key": _k(str, ""),
+        "username": _k(str, ""),
+        "password": _k(str, ""),
+        "ca_certs": _k(str, ""),
+        "verify_certs": _k(bool, True),
+        "request_timeout": _k((int, float), 60.0, _min(1)),
+        "index_prefix": _k(str, DEFAULT_PREFIX),
+        "basic_class": _k(str, "professional", _choice(*RETENTION_DAYS)),
+    },
+    "batch": {
+        "max_events": _k(int, 2000, _min(1)),
+        "max_bytes": _k(int, 4 * 1024 * 1024, _min(1024)),
+        "max_latency": _k((int, float), 1.0, _min(0.001)),
+        "max_in_flight": _k(int, 4, _min(1)),
+        "workers": _k(int, 2, _min(1)),
+    },
+    "retry": {
+        "initial_backoff": _k((int, float), 0.1, _min(0.001)),
+        "max_backoff": _k((int, float), 30.0, _min(0.001)),
+    },
+    "redact": {
+        "enabled": _k(bool, True),
+        "keys": _k(list, list(DEFAULT_SECRET_KEYS), _nonempty_list),
+        "mode": _k(str, "substring", _choice("substring", "exact")),
+    },
+    "metrics": {
+        "enabled": _k(bool, True),
+        "host": _k(str, "127.0.0.1"),
+        "port": _k(int, 9108, lambda v: None if 0 <= v <= 65535 else f"must be a TCP port (0-65535), got {v}"),
+    },
+    "log": {"level": _k(str, "info", _choice("debug", "info", "warning", "error"))},
+    "shutdown": {"timeout": _k((int, float), 10.0, _min(0))},
+}
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The resolved configuration: ``values[section][key]`` plus where it came from."""
+
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str | None = None
+
+    def __getitem__(self, dotted: str) -> Any:
+        section, _, key = dotted.partition(".")
+        return self.values[section][key]
+
+    @property
+    def state_dir(self) -> Path:
+        """The state directory (registry, dead letters)."""
+        return Path(self["state.dir"])
+
+    def connection(self) -> ConnectionSettings:
+        """Connection settings for :func:`indexer.client.make_client`.
+
+        Raises:
+            UsageError: naming the ``elasticsearch.*`` key that is inconsistent.
+        """
+        try:
+            return ConnectionSettings(
+                url=self["elasticsearch.url"],
+                api_key=self["elasticsearch.api_key"] or None,
+                username=self["elasticsearch.username"] or None,
+                password=self["elasticsearch.password"] or None,
+                ca_certs=self["elasticsearch.ca_certs"] or None,
+                verify_certs=self["elasticsearch.verify_certs"],
+                request_timeout=float(self["elasticsearch.request_timeout"]),
+            )
+        except ValueError as exc:
+            raise UsageError(f"elasticsearch: {exc}") from None
+
+    def tiers(self) -> TierTable:
+        """The routing table."""
+        try:
+            return TierTable.with_basic_class(
+                self["elasticsearch.basic_class"], prefix=self["elasticsearch.index_prefix"]
+            )
+        except ValueError as exc:
+            raise UsageError(f"elasticsearch.index_prefix: {exc}") from None
+
+    def redactor(self) -> Redactor | None:
+        """The redactor, or None when redaction is off."""
+        if not self["redact.enabled"]:
+            return None
+        try:
+            return Redactor(self["redact.keys"], mode=self["redact.mode"])
+        except ValueError as exc:
+            raise UsageError(f"redact.keys: {exc}") from None
+
+
+def _check(section: str, key: str, value: Any) -> Any:
+    decl = SCHEMA[section][key]
+    name = f"{section}.{key}"
+    # bool is an int in Python: only accept it where a bool is declared
+    if (isinstance(value, bool) and bool not in decl.types) or not isinstance(value, decl.types):
+        want = " or ".join(t.__name__ for t in decl.types).replace("list", "array").replace("str", "string")
+        raise UsageError(f"{name}: must be {want}, got {type(value).__name__} {value!r}")
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{name}: must be an array of strings")
+    if decl.check is not None:
+        problem = decl.check(value)
+        if problem:
+            raise UsageError(f"{name}: {problem}")
+    return value
+
+
+def load(
+    path: str | Path | None = None,
+    args: argparse.Namespace | None = None,
+    env: Mapping[str, str] | None = None,
+) -> AgentConfig:
+    """Resolve the agent's configuration.
+
+    Args:
+        path: a TOML file, or None for defaults only.
+        args: parsed flags (see ``agent.agent_commands``).
+        env: environment (defaults to ``os.environ``).
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        UsageError: on an unreadable file, invalid TOML, an unknown key or an invalid value; the
+            message names the key.
+    """
+    env = os.environ if env is None else env
+    values = {s: {k: (list(d.default) if isinstance(d.default, list) else d.default) for k, d in keys.items()}
+              for s, keys in SCHEMA.items()}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text("utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"invalid TOML in {path}: {exc}") from None
+        for section, table in raw.items():
+            if section not in SCHEMA:
+                raise UsageError(f"{section}: unknown section (known: {', '.join(SCHEMA)})")
+            if not isinstance(table, dict):
+                raise UsageError(f"{section}: must be a table")
+            for key, value in table.items():
+                if key not in SCHEMA[section]:
+                    raise UsageError(f"{section}.{key}: unknown key (known: {', '.join(SCHEMA[section])})")
+                values[section][key] = _check(section, key, value)
+    for var, section, key in (
+        ("AUDITLOG_ES_URL", "elasticsearch", "url"),
+        ("AUDITLOG_ES_API_KEY", "elasticsearch", "api_key"),
+        ("AUDITLOG_ES_USERNAME", "elasticsearch", "username"),
+        ("AUDITLOG_ES_PASSWORD", "elasticsearch", "password"),
+        ("AUDITLOG_ES_CA_CERTS", "elasticsearch", "ca_certs"),
+        ("AUDITLOG_AGENT_STATE_DIR", "state", "dir"),
+    ):
+        if env.get(var):
+            values[section][key] = _check(section, key, env[var])
+    if args is not None:
+        for attr, section, key in (
+            ("paths", "inputs", "paths"),
+            ("state_dir", "state", "dir"),
+            ("es_url", "elasticsearch", "url"),
+            ("es_api_key", "elasticsearch", "api_key"),
+            ("es_username", "elasticsearch", "username"),
+            ("es_password", "elasticsearch", "password"),
+            ("es_ca_certs", "elasticsearch", "ca_certs"),
+            ("metrics_port", "metrics", "port"),
+            ("index_prefix", "elasticsearch", "index_prefix"),
+        ):
+            value = getattr(args, attr, None)
+            if value is not None and value != []:
+                values[section][key] = _check(section, key, value)
+        if getattr(args, "es_insecure", False):
+            values["elasticsearch"]["verify_certs"] = False
+    if values["retry"]["max_backoff"] < values["retry"]["initial_backoff"]:
+        raise UsageError("retry.max_backoff: must be >= retry.initial_backoff")
+    if (values["elasticsearch"]["username"] == "") != (values["elasticsearch"]["password"] == ""):
+        raise UsageError("elasticsearch.password: username and password go together")
+    cfg = AgentConfig(values, str(path) if path is not None else None)
+    cfg.tiers()  # prefix problems surface now, named
+    cfg.redactor()
+    return cfg

@@ -1,0 +1,149 @@
+"""The agent process: logging, metrics endpoint, signals, config reload around a :class:`Pipeline`.
+
+- SIGTERM / SIGINT: graceful stop (stop reading, flush in flight, checkpoint), exit status 0, within
+  ``shutdown.timeout`` seconds plus a second.
+- SIGHUP, or the config file's modification time changing: the file is re-read; when it is valid
+  the running pipeline stops gracefully and a new one starts with it (same process, same metrics
+  counters); when it is not, the error is logged with the key named and the agent keeps running.
+- The agent's own logs are structlog JSON lines on stderr; connection secrets are never logged
+  (:meth:`indexer.client.ConnectionSettings.redacted`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from types import FrameType
+
+import structlog
+
+from agent import config as agent_config
+from agent.config import AgentConfig
+from agent.errors import UsageError
+from agent.metrics import Metrics, MetricsServer
+from agent.pipeline import Pipeline
+from indexer.client import make_client
+
+log = structlog.get_logger("auditlog.agent")
+
+_CONFIG_CHECK_INTERVAL = 2.0
+
+
+def configure_logging(level: str = "info") -> None:
+    """Send structlog JSON lines to stderr at ``level``."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+class Agent:
+    """Runs pipelines until told to stop, reloading the configuration on request."""
+
+    def __init__(self, cfg: AgentConfig, args: argparse.Namespace | None = None) -> None:
+        self.cfg = cfg
+        self.args = args
+        self.metrics = Metrics()
+        self.pipeline: Pipeline | None = None
+        self._terminate = False
+        self._reload = False
+        self._next_cfg: AgentConfig | None = None
+        self._next_config_check = time.monotonic() + _CONFIG_CHECK_INTERVAL
+        self._config_mtime = self._mtime()
+
+    def _mtime(self) -> float | None:
+        try:
+            return os.stat(self.cfg.source).st_mtime if self.cfg.source else None
+        except OSError:
+            return None
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self._reload = True
+            log.info("SIGHUP: reloading configuration")
+        else:
+            self._terminate = True
+            log.info("stop signal received", signal=signal.Signals(signum).name)
+        if self.pipeline is not None and signum != signal.SIGHUP:
+            self.pipeline.request_stop()
+
+    def _tick(self) -> None:
+        """Called by the pipeline loop: apply a pending reload when the new config is valid."""
+        now = time.monotonic()
+        if not self._reload and self.cfg.source and now >= self._next_config_check:
+            self._next_config_check = now + _CONFIG_CHECK_INTERVAL
+            mtime = self._mtime()
+            if mtime is not None and mtime != self._config_mtime:
+                self._config_mtime = mtime
+                log.info("configuration file changed: reloading", path=self.cfg.source)
+                self._reload = True
+        if not self._reload:
+            return
+        self._reload = False
+        try:
+            new = agent_config.load(self.cfg.source, self.args)
+        except UsageError as exc:
+            log.error("configuration reload failed; keeping the running configuration", error=str(exc))
+            return
+        self._next_cfg = new
+        if self.pipeline is not None:
+            self.pipeline.request_stop()
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; return the exit status (0 after a graceful stop)."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        server: MetricsServer | None = None
+        port: int | None = None
+        try:
+            while not self._terminate:
+                cfg = self.cfg
+                configure_logging(cfg["log.level"])
+                want = (cfg["metrics.host"], cfg["metrics.port"]) if cfg["metrics.enabled"] else None
+                if server is not None and (want is None or want[1] != port):
+                    server.stop()
+                    server = None
+                if want is not None and server is None:
+                    try:
+                        server = MetricsServer(self.metrics, want[0], want[1])
+                    except OSError as exc:
+                        raise UsageError(f"metrics.port: cannot listen on {want[0]}:{want[1]}: {exc}") from None
+                    server.start()
+                    port = want[1]
+                    log.info("metrics endpoint", url=f"http://{want[0]}:{server.port}/metrics")
+                client = make_client(cfg.connection(), max_retries=0, retry_on_timeout=False, retry_on_status=())
+                self._next_cfg = None
+                self.pipeline = Pipeline(cfg, client, self.metrics)
+                self.pipeline.tick = self._tick
+                if self._terminate:
+                    self.pipeline.request_stop()
+                self.pipeline.run()
+                client.close()
+                self.pipeline = None
+                if self._next_cfg is not None and not self._terminate:
+                    self.cfg = self._next_cfg
+                    log.info("configuration reloaded", path=self.cfg.source)
+        finally:
+            if server is not None:
+                server.stop()
+        return 0
+
+
+def run(cfg: AgentConfig, args: argparse.Namespace | None = None) -> int:
+    """Run the agent in this process (blocking); return its exit status."""
+    if not cfg["inputs.paths"]:
+        raise UsageError("inputs.paths: no files to ship; give --path GLOB or inputs.paths in --config")
+    configure_logging(cfg["log.level"])
+    return Agent(cfg, args).run()

@@ -1,0 +1,170 @@
+"""Dead letters: lines the agent could not deliver, kept with the reason so nothing is lost.
+
+``<state-dir>/deadletter.jsonl`` holds one JSON object per line: ``time`` (RFC 3339 UTC), ``reason``,
+``stage`` (``parse``, ``enrich`` or ``index``), ``file``, ``identity``, ``offset`` (byte offset of the
+line in the file), ``line`` (the original text) or ``line_b64`` (base64, when it is not UTF-8), and
+``line_bytes`` (its full length). A line longer than the configured maximum is kept as its first
+``PREVIEW_BYTES`` with ``truncated: true``; the rest is not copied (that is what keeps memory flat).
+
+``auditlog dlq replay`` records every replayed entry's ``identity:offset`` in
+``deadletter.replayed``; ``dlq list`` hides those, so replay is idempotent and never rewrites the
+file the running agent appends to. After a crash a line may be dead-lettered twice (it is re-read
+from the last checkpoint); readers de-duplicate on ``identity:offset``.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+DEADLETTER_FILE = "deadletter.jsonl"
+REPLAYED_FILE = "deadletter.replayed"
+PREVIEW_BYTES = 4096
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A line that will not reach Elasticsearch as it is, and why."""
+
+    reason: str
+    line: bytes
+    offset: int
+    file: str = ""
+    identity: str = ""
+    stage: str = "parse"
+    line_bytes: int = -1
+    truncated: bool = False
+
+    @property
+    def key(self) -> str:
+        """``identity:offset``: what makes a dead letter unique."""
+        return f"{self.identity}:{self.offset}"
+
+    def to_json(self, now: datetime | None = None) -> bytes:
+        """Render the dead-letter record as one JSON line (with the trailing newline)."""
+        rec: dict[str, Any] = {
+            "time": (now or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "reason": self.reason,
+            "stage": self.stage,
+            "file": self.file,
+            "identity": self.identity,
+            "offset": self.offset,
+        }
+        try:
+            rec["line"] = self.line.decode("utf-8")
+        except UnicodeDecodeError:
+            rec["line_b64"] = base64.b64encode(self.line).decode("ascii")
+        rec["line_bytes"] = self.line_bytes if self.line_bytes >= 0 else len(self.line)
+        if self.truncated:
+            rec["truncated"] = True
+        return orjson.dumps(rec) + b"\n"
+
+    @classmethod
+    def from_json(cls, rec: dict[str, Any]) -> DeadLetter:
+        """Rebuild a dead letter from its JSON record."""
+        b64 = rec.get("line_b64")
+        line = base64.b64decode(b64) if b64 is not None else str(rec.get("line", "")).encode("utf-8")
+        return cls(
+            reason=str(rec.get("reason", "")),
+            line=line,
+            offset=int(rec.get("offset", -1)),
+            file=str(rec.get("file", "")),
+            identity=str(rec.get("identity", "")),
+            stage=str(rec.get("stage", "")),
+            line_bytes=int(rec.get("line_bytes", len(line))),
+            truncated=bool(rec.get("truncated", False)),
+        )
+
+
+class DeadLetterWriter:
+    """Appends dead letters to the state directory's file (thread- and process-safe)."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.path = Path(state_dir) / DEADLETTER_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._lock = threading.Lock()
+        self._dirty = False
+        self.count = 0
+
+    def write(self, dl: DeadLetter) -> None:
+        """Append one dead letter; it is in the kernel's hands (survives a killed agent) on return."""
+        data = dl.to_json()
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                os.write(self._fd, data)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._dirty = True
+            self.count += 1
+
+    def sync(self) -> None:
+        """fsync the file if anything was written since the last sync (before a checkpoint covers it)."""
+        with self._lock:
+            if self._dirty:
+                os.fsync(self._fd)
+                self._dirty = False
+
+    def close(self) -> None:
+        """Sync and close the file."""
+        self.sync()
+        os.close(self._fd)
+
+
+def read_records(state_dir: str | Path, *, include_replayed: bool = False) -> Iterator[dict[str, Any]]:
+    """Yield the dead-letter records of a state directory, once per ``identity:offset``.
+
+    Args:
+        state_dir: the agent's state directory.
+        include_replayed: also yield records that ``dlq replay`` already delivered.
+
+    Yields:
+        The JSON records, in the order they were written; unreadable lines are yielded as
+        ``{"reason": "corrupt dead-letter record", "raw": ...}`` rather than dropped.
+    """
+    path = Path(state_dir) / DEADLETTER_FILE
+    if not path.exists():
+        return
+    done = set() if include_replayed else replayed_keys(state_dir)
+    seen: set[str] = set()
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                rec = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                yield {"reason": "corrupt dead-letter record", "raw": raw.decode("utf-8", "replace")}
+                continue
+            key = f"{rec.get('identity', '')}:{rec.get('offset', '')}"
+            if key in seen or key in done:
+                continue
+            seen.add(key)
+            yield rec
+
+
+def replayed_keys(state_dir: str | Path) -> set[str]:
+    """Return the ``identity:offset`` keys that ``dlq replay`` delivered."""
+    path = Path(state_dir) / REPLAYED_FILE
+    if not path.exists():
+        return set()
+    return {ln for ln in path.read_text("utf-8").splitlines() if ln}
+
+
+def mark_replayed(state_dir: str | Path, keys: list[str]) -> None:
+    """Record delivered dead letters (appended and fsynced)."""
+    if not keys:
+        return
+    path = Path(state_dir) / REPLAYED_FILE
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write("".join(f"{k}\n" for k in keys))
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -1,0 +1,98 @@
+"""Enrich and route: ECS categories, redaction, changed fields, the event id and the target index.
+
+Per event (mutated in place, the parser hands over a fresh dict):
+
+- ``event.kind`` / ``event.category`` / ``event.type`` from ``event.action`` via
+  :func:`agent.categorize.categorize` when the event does not carry them (the emitter already does);
+- ``audit.changes`` redacted with :class:`agent.redact.Redactor`, ``audit.changed_fields`` = its
+  sorted keys (when absent);
+- ``event.id`` = :func:`agent.ids.deterministic_id` of (file identity, line offset) when absent, so
+  a re-read after a crash produces the same ``_id``;
+- index = :meth:`indexer.tiers.TierTable.index_for` (tier, UTC day of ``@timestamp``); an unknown
+  tier is rejected (dead-lettered: replay after fixing the tier table).
+
+Routing is deterministic (same line -> same index), which the exactly-once promise relies on: a
+re-sent event must hit the index that already holds it to be answered 409. Changing the tier table
+while events are in flight can therefore duplicate those few events; docs/agent.md says so.
+
+The output is one bulk ``create`` entry as bytes (action line + document), built with orjson.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date
+from typing import Any
+
+import orjson
+
+from agent.categorize import categorize
+from agent.contract import parse_timestamp
+from agent.ids import deterministic_id
+from agent.parser import Rejected
+from agent.redact import Redactor
+from indexer.tiers import TierTable, UnknownTierError
+
+_CACHE_LIMIT = 4096
+
+
+class Enricher:
+    """Callable: (event, file identity, offset) -> bulk ``create`` entry bytes, or :class:`Rejected`."""
+
+    __slots__ = ("_categories", "_indices", "redactor", "tiers")
+
+    def __init__(self, tiers: TierTable, redactor: Redactor | None = None) -> None:
+        """Fix the routing table and the redaction rules (``None`` turns redaction off)."""
+        self.tiers = tiers
+        self.redactor = redactor
+        self._categories: dict[str, dict[str, Any]] = {}
+        self._indices: dict[tuple[str, str], bytes] = {}  # (tier, UTC day) -> action-line prefix
+
+    def __call__(self, event: dict[str, Any], key: str, offset: int) -> bytes | Rejected:
+        """Enrich ``event`` in place and return its bulk entry.
+
+        Args:
+            event: a valid nested contract event.
+            key: the identity of the file the line came from.
+            offset: the line's byte offset in that file.
+
+        Returns:
+            ``{"create":{"_index":...,"_id":...}}\\n<document>\\n`` or why it cannot be routed.
+        """
+        ev = event["event"]
+        if "kind" not in ev or "category" not in ev or "type" not in ev:
+            cats = self._categories.get(ev["action"])
+            if cats is None:
+                cats = categorize(ev["action"])
+                if len(self._categories) < _CACHE_LIMIT:
+                    self._categories[ev["action"]] = cats
+            for k, v in cats.items():
+                ev.setdefault(k, v)
+        audit = event["audit"]
+        changes = audit.get("changes")
+        if changes:
+            if self.redactor is not None:
+                audit["changes"] = changes = self.redactor(changes)
+            if "changed_fields" not in audit:
+                audit["changed_fields"] = sorted(changes)
+        event_id = ev.get("id")
+        if not event_id:
+            ev["id"] = event_id = deterministic_id(key, offset)
+        prefix = self._route(audit["tier"], event["@timestamp"])
+        if type(prefix) is Rejected:
+            return prefix
+        return b"".join((prefix, orjson.dumps(event_id), b"}}\n", orjson.dumps(event), b"\n"))  # type: ignore[arg-type]
+
+    def _route(self, tier: str, ts: str) -> bytes | Rejected:
+        # "...Z" already names the UTC day; other offsets need the real conversion
+        day = ts[:10] if ts[-1] == "Z" else parse_timestamp(ts).astimezone(UTC).date().isoformat()
+        prefix = self._indices.get((tier, day))
+        if prefix is None:
+            try:
+                index = self.tiers.index_for_day(self.tiers.class_of(tier), date.fromisoformat(day))
+            except UnknownTierError as exc:
+                return Rejected(str(exc), "route")
+            prefix = b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":'
+            if len(self._indices) >= _CACHE_LIMIT:
+                self._indices.clear()
+            self._indices[(tier, day)] = prefix
+        return prefix

@@ -1,0 +1,170 @@
+"""Harvester: one reader per file identity, from the checkpointed offset, in bounded chunks.
+
+The harvester owns one open file descriptor and reads with ``pread`` at explicit positions, so a
+rename, a delete or a new file at the same path never changes what it reads: after rename+create it
+keeps reading the old file to its end, after a delete it drains the still-open file. Lines are
+returned whole (``\\n``-terminated); a trailing partial line waits for more data, and only becomes a
+line when the file is closed for good (:meth:`take_partial`).
+
+Memory is bounded by ``chunk_bytes + max_line_bytes``: a line that grows past ``max_line_bytes``
+is not buffered further; the harvester keeps only its first bytes as a preview, skips to its end
+and reports it as :class:`Overlong` so the pipeline dead-letters it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from agent.deadletter import PREVIEW_BYTES
+from agent.identity import FileIdentity
+
+DEFAULT_CHUNK_BYTES = 256 * 1024
+DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Overlong:
+    """A line longer than the limit: its full length and its first bytes."""
+
+    length: int
+    preview: bytes
+
+
+#: One line as read: (byte offset of its first byte, its bytes without ``\n`` or an Overlong).
+Line = tuple[int, "bytes | Overlong"]
+
+
+@dataclass(slots=True)
+class Block:
+    """Consecutive lines of one file identity and the offset just after the last one."""
+
+    key: str
+    path: str
+    lines: list[Line] = field(default_factory=list)
+    end: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FileStatus:
+    """What ``fstat`` says about the harvested file."""
+
+    size: int
+    nlink: int
+    truncated: bool
+
+
+class Harvester:
+    """Reads complete lines from one open file, starting at a checkpointed offset."""
+
+    def __init__(
+        self,
+        fd: int,
+        ident: FileIdentity,
+        path: str,
+        offset: int = 0,
+        *,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        """Take over ``fd`` (closed by :meth:`close`) and start reading at ``offset``."""
+        if chunk_bytes <= 0 or max_line_bytes <= 0:
+            raise ValueError("chunk_bytes and max_line_bytes must be positive")
+        self.fd = fd
+        self.ident = ident
+        self.key = ident.key
+        self.path = path
+        self.offset = offset  # start of the next line not yet returned
+        self.pos = offset  # next byte to read
+        self.size = 0
+        self.chunk_bytes = chunk_bytes
+        self.max_line_bytes = max_line_bytes
+        self._buf = b""
+        self._skip_start = -1  # >= 0 while skipping the rest of an overlong line
+        self._skip_len = 0
+        self._preview = b""
+
+    def read(self, budget: int) -> Block | None:
+        """Read up to about ``budget`` bytes and return the complete lines found.
+
+        Args:
+            budget: how many bytes to read at most in this call (fairness between files).
+
+        Returns:
+            A block (possibly with no lines but an advanced ``end``) or ``None`` when nothing new
+            was read.
+        """
+        out: list[Line] = []
+        got = False
+        max_line = self.max_line_bytes
+        while budget > 0:
+            data = os.pread(self.fd, min(self.chunk_bytes, budget), self.pos)
+            if not data:
+                break
+            got = True
+            n = len(data)
+            self.pos += n
+            budget -= n
+            if self._skip_start >= 0:
+                i = data.find(b"\n")
+                if i < 0:
+                    self._skip_len += n
+                    continue
+                self._skip_len += i
+                out.append((self._skip_start, Overlong(self._skip_len, self._preview)))
+                self.offset = self._skip_start + self._skip_len + 1
+                self._skip_start, self._skip_len, self._preview = -1, 0, b""
+                data = data[i + 1:]
+            buf = self._buf + data if self._buf else data
+            parts = buf.split(b"\n")
+            rest = parts.pop()
+            off = self.offset
+            if len(buf) > max_line:
+                for part in parts:
+                    ln = len(part)
+                    out.append((off, part if ln <= max_line else Overlong(ln, part[:PREVIEW_BYTES])))
+                    off += ln + 1
+            else:
+                for part in parts:
+                    out.append((off, part))
+                    off += len(part) + 1
+            self.offset = off
+            if len(rest) > max_line:
+                self._skip_start, self._skip_len, self._preview = off, len(rest), rest[:PREVIEW_BYTES]
+                self._buf = b""
+            else:
+                self._buf = rest
+        if not got:
+            return None
+        return Block(self.key, self.path, out, self.offset)
+
+    def take_partial(self) -> Block | None:
+        """Return the unterminated last line as a block (the file is closed for good), if any."""
+        if self._skip_start >= 0:
+            line: Line = (self._skip_start, Overlong(self._skip_len, self._preview))
+            self.offset = self._skip_start + self._skip_len
+            self._skip_start, self._skip_len, self._preview = -1, 0, b""
+        elif self._buf:
+            line = (self.offset, self._buf)
+            self.offset += len(self._buf)
+            self._buf = b""
+        else:
+            return None
+        return Block(self.key, self.path, [line], self.offset)
+
+    def status(self) -> FileStatus:
+        """Return size, link count and whether the file shrank below what was read (copytruncate)."""
+        st = os.fstat(self.fd)
+        self.size = st.st_size
+        return FileStatus(st.st_size, st.st_nlink, st.st_size < self.pos)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes read but not yet returned as lines (a partial last line)."""
+        return self.pos - self.offset
+
+    def close(self) -> None:
+        """Close the file descriptor."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

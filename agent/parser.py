@@ -1,0 +1,102 @@
+"""Parser: one line of bytes -> a valid nested contract event, or the reason it is not one.
+
+Checks, cheapest first: NUL bytes (a copytruncate hole or binary garbage), JSON (orjson; invalid
+UTF-8 is told apart from invalid JSON), a JSON object at the top, nesting depth, dotted-key
+expansion (:func:`agent.contract.expand_dotted`) and the contract (:func:`agent.contract.validate`).
+Rejections are values (:class:`Rejected`), never exceptions, so one bad line costs one dead letter.
+
+Nesting: Elasticsearch refuses objects deeper than ``index.mapping.depth.limit`` (20 by default), so
+deeper events are rejected here with a clear reason. The exact depth is computed only when the number
+of ``{`` and ``[`` in the line (an upper bound, two C-speed scans) exceeds the limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from agent.contract import ContractError, expand_dotted, validate
+
+DEFAULT_MAX_DEPTH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why a line cannot be shipped as it is."""
+
+    reason: str
+    stage: str = "parse"
+
+
+#: blank line: nothing to ship, nothing to dead-letter.
+BLANK = Rejected("blank line", "skip")
+
+
+def _depth(value: Any) -> int:
+    if type(value) is dict:
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if type(value) is list:
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+class Parser:
+    """Callable turning a line (bytes, no newline) into an event dict or a :class:`Rejected`."""
+
+    __slots__ = ("max_depth",)
+
+    def __init__(self, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        """Fix the nesting limit.
+
+        Raises:
+            ValueError: when ``max_depth`` < 2 (an event has at least ``event.action``).
+        """
+        if max_depth < 2:
+            raise ValueError(f"max_depth must be >= 2, got {max_depth}")
+        self.max_depth = max_depth
+
+    def __call__(self, line: bytes) -> dict[str, Any] | Rejected:
+        """Parse and validate one line.
+
+        Args:
+            line: the line's bytes without the trailing newline.
+
+        Returns:
+            The nested event (a fresh dict the caller may mutate) or why it was rejected.
+        """
+        nul = line.find(b"\x00")
+        if nul >= 0:
+            return Rejected(f"NUL byte in line at byte {nul}")
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            return self._undecodable(line, exc)
+        if type(obj) is not dict:
+            return Rejected(f"not a JSON object: top-level {type(obj).__name__.replace('NoneType', 'null')}")
+        if line.count(b"{") + line.count(b"[") > self.max_depth:
+            depth = _depth(obj)
+            if depth > self.max_depth:
+                return Rejected(f"nesting depth {depth} exceeds the limit of {self.max_depth}")
+        try:
+            event = expand_dotted(obj)
+        except ContractError as exc:
+            return Rejected(f"contract: {exc}")
+        problems = validate(event)
+        if problems:
+            return Rejected("contract: " + "; ".join(str(p) for p in problems))
+        return event
+
+    @staticmethod
+    def _undecodable(line: bytes, exc: orjson.JSONDecodeError) -> Rejected:
+        if not line.strip():
+            return BLANK
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as u:
+            return Rejected(f"invalid UTF-8 at byte {u.start}")
+        msg = str(exc)
+        if "depth limit" in msg or "recursion" in msg.lower():
+            return Rejected(f"nesting too deep to parse: {msg}")
+        return Rejected(f"invalid JSON: {msg}")

@@ -1,0 +1,165 @@
+"""Checkpoint registry: one row per file identity with the offset Elasticsearch acknowledged.
+
+Stored in SQLite (WAL journal) under the state directory. The ``offset`` column only ever holds an
+offset up to which every line was acknowledged by Elasticsearch or dead-lettered (the pipeline's
+:class:`agent.acks.AckTracker` decides that), so restarting from it re-sends at most the events of
+the batches in flight at a crash, which Elasticsearch answers with 409 (already delivered).
+
+``synchronous=NORMAL`` in WAL mode survives a killed process (the kernel has the pages); after a power
+loss the last commits may roll back, which only means re-sending more events, still exactly-once
+thanks to ``_id = event.id``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.identity import FileIdentity
+
+REGISTRY_FILE = "registry.sqlite"
+
+#: Row states: ``active`` is harvested (or will be again), ``done`` was drained and closed,
+#: ``truncated`` was superseded by copytruncate, ``gone`` vanished before it was fully shipped.
+STATES = ("active", "done", "truncated", "gone")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    identity TEXT PRIMARY KEY,
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    fp_len INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_dev_ino ON files (dev, ino);
+"""
+
+
+@dataclass(slots=True)
+class FileState:
+    """One registry row: a file identity, where it was last seen and its acknowledged offset."""
+
+    ident: FileIdentity
+    path: str
+    offset: int = 0
+    size: int = 0
+    state: str = "active"
+    updated: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """The identity string."""
+        return self.ident.key
+
+    @property
+    def lag(self) -> int:
+        """Bytes written but not yet acknowledged."""
+        return max(self.size - self.offset, 0)
+
+
+def _row_to_state(row: tuple[object, ...]) -> FileState:
+    _key, dev, ino, fp_len, fp, gen, path, offset, size, state, updated = row
+    ident = FileIdentity(int(dev), int(ino), int(fp_len), str(fp), int(gen))  # type: ignore[call-overload]
+    return FileState(ident, str(path), int(offset), int(size), str(state), float(updated))  # type: ignore[call-overload, arg-type]
+
+
+class Registry:
+    """Crash-safe store of per-identity checkpoints (thread-safe)."""
+
+    def __init__(self, state_dir: str | Path, *, readonly: bool = False) -> None:
+        """Open (and create unless ``readonly``) the registry in ``state_dir``.
+
+        Raises:
+            FileNotFoundError: when ``readonly`` and there is no registry yet.
+        """
+        self.path = Path(state_dir) / REGISTRY_FILE
+        self._lock = threading.Lock()
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(str(self.path))
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def all(self) -> list[FileState]:
+        """Return every row, most recently updated last."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM files ORDER BY updated, identity").fetchall()
+        return [_row_to_state(r) for r in rows]
+
+    def get(self, key: str) -> FileState | None:
+        """Return the row of identity ``key``."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM files WHERE identity = ?", (key,)).fetchone()
+        return _row_to_state(row) if row else None
+
+    def for_inode(self, dev: int, ino: int) -> list[FileState]:
+        """Return every identity recorded for one device+inode, newest generation first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM files WHERE dev = ? AND ino = ? ORDER BY generation DESC", (dev, ino)
+            ).fetchall()
+        return [_row_to_state(r) for r in rows]
+
+    def add(self, st: FileState) -> None:
+        """Insert a new identity (committed before anything of it is shipped, so its id is stable)."""
+        i = st.ident
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (i.key, i.dev, i.ino, i.fp_len, i.fingerprint, i.generation, st.path, st.offset, st.size,
+                 st.state, time.time()),
+            )
+
+    def commit_offsets(self, offsets: Mapping[str, int]) -> None:
+        """Record acknowledged offsets, all in one transaction (offsets never move backwards)."""
+        if not offsets:
+            return
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "UPDATE files SET offset = MAX(offset, ?), updated = ? WHERE identity = ?",
+                [(off, now, key) for key, off in offsets.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def update(self, key: str, *, path: str | None = None, size: int | None = None, state: str | None = None) -> None:
+        """Update where a file was seen, its size and/or its state."""
+        sets, args = [], []
+        for col, val in (("path", path), ("size", size), ("state", state)):
+            if val is not None:
+                sets.append(f"{col} = ?")
+                args.append(val)
+        if not sets:
+            return
+        with self._lock:
+            self._db.execute(
+                f"UPDATE files SET {', '.join(sets)}, updated = ? WHERE identity = ?", (*args, time.time(), key)
+            )
+
+    def update_sizes(self, sizes: Iterable[tuple[str, int]]) -> None:
+        """Record the latest known sizes of several files (for lag reporting)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("UPDATE files SET size = ? WHERE identity = ?", [(s, k) for k, s in sizes])
+            self._db.execute("COMMIT")

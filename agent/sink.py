@@ -1,0 +1,197 @@
+"""Sink: send a batch with bulk ``create`` and settle every item, retrying transient failures forever.
+
+Per item: 201 = shipped; 409 = already delivered (an earlier attempt or a re-read after a crash;
+counted, not an error); 429 and 5xx = re-sent (only those items) after a capped exponential
+backoff with full jitter; any other 4xx = dead-lettered with Elasticsearch's reason (mapping
+conflicts, oversized fields...). A whole request failing with a connection error, a timeout, 429,
+5xx or 401/403 (credentials being rotated) is retried the same way, forever: reading stops
+upstream because the batch queue is bounded, so the files are the buffer. The Elasticsearch client's
+own retries are off (``max_retries=0``); this loop owns them.
+
+``send`` returns only when every item is settled, or raises :class:`Abandoned` when the agent is
+shutting down and gave up waiting (the batch is then not acknowledged and is re-read next start).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+
+from agent.batcher import Batch
+from agent.deadletter import DeadLetter
+from agent.metrics import Metrics
+
+log = structlog.get_logger("auditlog.agent.sink")
+
+#: compact responses: only what settling needs.
+FILTER_PATH = "errors,items.*.status,items.*.error"
+RETRY_STATUSES = frozenset({401, 403, 408, 429})
+
+
+class Abandoned(Exception):
+    """The agent is stopping and the batch was not fully settled."""
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Backoff between attempts: ``min(max, initial * 2**attempt)`` with full jitter."""
+
+    initial: float = 0.1
+    maximum: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.initial <= 0 or self.maximum < self.initial:
+            raise ValueError("retry initial must be > 0 and maximum >= initial")
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before attempt ``attempt + 1``."""
+        cap = min(self.maximum, self.initial * (2 ** min(attempt, 30)))
+        return cap / 2 + rng.uniform(0, cap / 2)
+
+
+@dataclass(slots=True)
+class Settled:
+    """How a batch's items ended."""
+
+    created: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    retries: int = 0
+
+
+def item_reason(status: int, error: Any) -> str:
+    """Format Elasticsearch's item error as ``"<status> <type>: <reason> (caused by ...)"``."""
+    if not isinstance(error, dict):
+        return f"{status} {error}"
+    text = f"{status} {error.get('type', 'error')}: {error.get('reason', '')}"
+    cause = error.get("caused_by")
+    if isinstance(cause, dict):
+        text += f" (caused by {cause.get('type', '')}: {cause.get('reason', '')})"
+    return text
+
+
+class Sink:
+    """Sends batches to Elasticsearch and settles every item."""
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        *,
+        retry: RetrySettings | None = None,
+        metrics: Metrics | None = None,
+        dead_letter: Callable[[DeadLetter], None] | None = None,
+        stopping: threading.Event | None = None,
+        deadline: Callable[[], float | None] = lambda: None,
+    ) -> None:
+        """Wire the sink.
+
+        Args:
+            client: a client with its own retries off.
+            retry: backoff settings.
+            metrics: counters to update.
+            dead_letter: where permanently rejected items go.
+            stopping: set when the agent shuts down (waits become interruptible).
+            deadline: returns the monotonic time after which a stopping agent abandons a batch.
+        """
+        self.client = client.options(max_retries=0, retry_on_status=(), retry_on_timeout=False)
+        self.retry = retry or RetrySettings()
+        self.metrics = metrics or Metrics()
+        self.dead_letter = dead_letter or (lambda dl: None)
+        self.stopping = stopping or threading.Event()
+        self.deadline = deadline
+        self._rng = random.Random()
+
+    def send(self, batch: Batch) -> Settled:
+        """Deliver ``batch``; return when every item is created, a duplicate or dead-lettered.
+
+        Raises:
+            Abandoned: when the agent is stopping and its shutdown deadline passed.
+        """
+        result = Settled()
+        pending = list(range(len(batch.entries)))
+        attempt = 0
+        while pending:
+            body = b"".join([batch.entries[i] for i in pending])
+            started = time.monotonic()
+            try:
+                resp = self.client.bulk(operations=body, filter_path=FILTER_PATH)  # type: ignore[arg-type]
+            except ApiError as exc:
+                self.metrics.observe_bulk(time.monotonic() - started)
+                status = exc.meta.status
+                if status in RETRY_STATUSES or status >= 500:
+                    self._wait(attempt, f"bulk request failed with {status}", len(pending), result)
+                    attempt += 1
+                    continue
+                reason = item_reason(status, _error_of(exc.body))
+                for i in pending:
+                    self._dead(batch, i, reason, result)
+                break
+            except TransportError as exc:
+                self._wait(attempt, f"connection error: {exc.__class__.__name__}: {exc}", len(pending), result)
+                attempt += 1
+                continue
+            self.metrics.observe_bulk(time.monotonic() - started)
+            body_ = resp.body
+            if not body_.get("errors"):
+                result.created += len(pending)
+                break
+            retry: list[int] = []
+            for i, item in zip(pending, body_["items"], strict=True):
+                r = item.get("create") or next(iter(item.values()))
+                status = r["status"]
+                if status < 300:
+                    result.created += 1
+                elif status == 409:
+                    result.duplicates += 1
+                elif status == 429 or status >= 500:
+                    retry.append(i)
+                else:
+                    self._dead(batch, i, item_reason(status, r.get("error")), result)
+            pending = retry
+            if pending:
+                self._wait(attempt, "items rejected with 429/5xx", len(pending), result)
+                attempt += 1
+        self.metrics.events_shipped += result.created
+        self.metrics.events_duplicate += result.duplicates
+        return result
+
+    def _dead(self, batch: Batch, i: int, reason: str, result: Settled) -> None:
+        key, path, offset, line = batch.origins[i]
+        self.dead_letter(DeadLetter(reason, line, offset, path, key, "index"))
+        self.metrics.dead_lettered("index")
+        result.dead += 1
+
+    def _wait(self, attempt: int, why: str, items: int, result: Settled) -> None:
+        delay = self.retry.delay(attempt, self._rng)
+        result.retries += items
+        self.metrics.bulk_retries += items
+        log_fn = log.warning if attempt < 3 or attempt % 10 == 0 else log.debug
+        log_fn("bulk retry", reason=why, items=items, attempt=attempt + 1, delay=round(delay, 3))
+        if self.stopping.is_set():
+            deadline = self.deadline()
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise Abandoned(why)
+        end = time.monotonic() + delay
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.stopping.wait(min(left, 0.1))
+            if self.stopping.is_set():
+                deadline = self.deadline()
+                if deadline is not None and time.monotonic() > deadline:
+                    raise Abandoned(why)
+
+
+def _error_of(body: Any) -> Any:
+    if isinstance(body, dict):
+        return body.get("error", body)
+    return body

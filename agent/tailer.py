@@ -1,0 +1,277 @@
+"""Tailer: discovery + one harvester per file identity + the registry, i.e. the rotation rules.
+
+- A file is tracked by identity (:mod:`agent.identity`), never by path: a new file at a watched
+  path after rename+create is a new identity; the renamed one keeps its harvester and is read to
+  its end, then closed once it has been out of the globs (or deleted) and quiet for
+  ``close_inactive`` seconds.
+- Copytruncate: a file whose size drops below the read position (or whose first bytes changed)
+  gets a new identity and is read from 0. Bytes written after the last read and before the
+  truncation are lost (reported with a warning and counted); including the copy in the glob
+  (``audit.jsonl*``) shrinks that window to logrotate's own copy-then-truncate race, because the
+  copy's events are re-sent with the same ``event.id`` and answered 409.
+- Delete while open: the harvester drains the still-open file, then closes it.
+- Restart: a known identity resumes at its checkpoint; a registry row whose file left the globs is
+  searched next to its last path and drained; a row whose file is gone with unshipped bytes is
+  reported (``state = gone``) instead of silently forgotten.
+
+The tailer does no parsing and no I/O besides files and the registry: the model test drives it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import structlog
+
+from agent import discovery
+from agent.harvester import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, Block, Harvester
+from agent.identity import DEFAULT_FINGERPRINT_BYTES, FileIdentity, identify, matches
+from agent.registry import FileState, Registry
+
+log = structlog.get_logger("auditlog.agent.tailer")
+
+
+@dataclass(frozen=True)
+class TailerSettings:
+    """What to harvest and how."""
+
+    paths: tuple[str, ...]
+    fingerprint_bytes: int = DEFAULT_FINGERPRINT_BYTES
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    close_inactive: float = 5.0
+
+
+@dataclass(slots=True)
+class _Tracked:
+    harvester: Harvester
+    reachable: bool = True
+    last_data: float = 0.0
+    deleted: bool = False
+
+
+class Tailer:
+    """Keeps a harvester per live file identity and turns file changes into blocks of lines."""
+
+    def __init__(self, settings: TailerSettings, registry: Registry, *, clock: Callable[[], float] = time.monotonic):
+        self.settings = settings
+        self.registry = registry
+        self.clock = clock
+        self._tracked: dict[str, _Tracked] = {}
+        self._by_inode: dict[tuple[int, int], str] = {}
+        self.lost_bytes = 0  # bytes that were never read (copytruncate window, files removed unshipped)
+        self.on_lost: Callable[[str, str, int], None] | None = None
+
+    # -- discovery -------------------------------------------------------------------------------
+
+    def scan(self) -> None:
+        """Match the globs, open harvesters for new identities, notice files that left the globs."""
+        found = discovery.expand(self.settings.paths)
+        seen: set[str] = set()
+        for f in found:
+            key = self._by_inode.get((f.dev, f.ino))
+            if key is not None:
+                tr = self._tracked[key]
+                self._check_identity(tr)
+                key = self._by_inode.get((f.dev, f.ino))
+                if key is not None:
+                    tr = self._tracked[key]
+                    tr.reachable = True
+                    if tr.harvester.path != f.path:
+                        tr.harvester.path = f.path
+                        self.registry.update(key, path=f.path)
+                    seen.add(key)
+                    continue
+            if f.size == 0:
+                continue  # nothing to ship yet; its identity needs first bytes
+            key = self._open(f.path)
+            if key is not None:
+                seen.add(key)
+        for key, tr in self._tracked.items():
+            if key not in seen:
+                tr.reachable = False
+
+    def recover(self) -> None:
+        """After a start: drain files that left the globs while the agent was down; report lost ones."""
+        self.scan()
+        for row in self.registry.all():
+            if row.state != "active" or row.key in self._tracked:
+                continue
+            path = row.path if _same_inode(row.path, row.ident) else None
+            if path is None:
+                path = discovery.find_inode(os.path.dirname(row.path), row.ident.dev, row.ident.ino)
+            fd = _open_fd(path) if path is not None else None
+            if path is not None and fd is not None:
+                if matches(fd, row.ident) and os.fstat(fd).st_size >= row.offset:
+                    self._track(fd, row, path, reachable=False)
+                    continue
+                os.close(fd)
+            self._report_lost(row, "file removed before it was fully shipped", "gone")
+
+    def _open(self, path: str, *, reachable: bool = True, fd: int | None = None) -> str | None:
+        fd = _open_fd(path) if fd is None else fd
+        if fd is None:
+            return None
+        try:
+            st = os.fstat(fd)
+            row = self._resolve(fd, st.st_dev, st.st_ino, path)
+        except OSError as exc:
+            os.close(fd)
+            log.warning("cannot identify file", path=path, error=str(exc))
+            return None
+        if row is None:
+            os.close(fd)
+            return None
+        self._track(fd, row, path, reachable=reachable)
+        return row.key
+
+    def _track(self, fd: int, row: FileState, path: str, *, reachable: bool) -> None:
+        st = os.fstat(fd)
+        h = Harvester(fd, row.ident, path, row.offset, chunk_bytes=self.settings.chunk_bytes,
+                      max_line_bytes=self.settings.max_line_bytes)
+        h.size = st.st_size
+        self._tracked[row.key] = _Tracked(h, reachable=reachable, last_data=self.clock())
+        self._by_inode[(st.st_dev, st.st_ino)] = row.key
+        if row.state != "active" or row.path != path:
+            self.registry.update(row.key, path=path, state="active")
+        log.info("harvesting", path=path, identity=row.key, offset=row.offset, size=st.st_size)
+
+    def _resolve(self, fd: int, dev: int, ino: int, path: str) -> FileState | None:
+        """Return the registry row this open file continues, creating a new identity when none matches."""
+        rows = self.registry.for_inode(dev, ino)
+        size = os.fstat(fd).st_size
+        for row in rows:
+            if row.state != "truncated" and row.offset <= size and matches(fd, row.ident):
+                return row
+        for row in rows:  # an older identity on this inode: truncated or replaced while we were away
+            if row.state == "active":
+                self._report_lost(row, "file truncated or replaced before it was fully shipped", "truncated")
+        generation = rows[0].ident.generation + 1 if rows else 0
+        ident = identify(fd, self.settings.fingerprint_bytes, generation)
+        if ident is None:
+            return None
+        row = FileState(ident, path, 0, size, "active")
+        self.registry.add(row)
+        return row
+
+    def _report_lost(self, row: FileState, why: str, state: str) -> None:
+        lost = max(row.size - row.offset, 0)
+        self.registry.update(row.key, state=state if lost or state == "truncated" else "done")
+        if lost:
+            self._lost(row.path, row.key, lost, why, offset=row.offset, size=row.size)
+
+    def _lost(self, path: str, key: str, lost: int, why: str, **kw: int) -> None:
+        self.lost_bytes += lost
+        log.warning(why, path=path, identity=key, lost_bytes=lost, **kw)
+        if self.on_lost is not None:
+            self.on_lost(path, key, lost)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def poll(self, budget_per_file: int = 1 << 20) -> list[Block]:
+        """Read what is new in every tracked file; close drained files that are gone and quiet.
+
+        Args:
+            budget_per_file: the most bytes read from one file in this call.
+
+        Returns:
+            Blocks of complete lines (a block may carry no lines but still advance its end).
+        """
+        out: list[Block] = []
+        now = self.clock()
+        for key in list(self._tracked):
+            tr = self._tracked[key]
+            h = tr.harvester
+            prev_size = h.size
+            st = h.status()
+            if st.truncated:
+                self._truncated(tr, prev_size)
+                continue
+            block = h.read(budget_per_file)
+            if block is not None:
+                tr.last_data = now
+                out.append(block)
+                continue
+            if st.nlink == 0 and not tr.deleted:
+                tr.deleted = True
+                log.info("file deleted while open, draining", path=h.path, identity=key)
+            if (not tr.reachable or tr.deleted) and now - tr.last_data >= self.settings.close_inactive:
+                last = h.take_partial()
+                if last is not None:
+                    out.append(last)
+                self._close(key, "done")
+        return out
+
+    def _check_identity(self, tr: _Tracked) -> None:
+        """Copytruncate that already grew past the read position: the first bytes changed."""
+        h = tr.harvester
+        if not matches(h.fd, h.ident):
+            self._truncated(tr, h.size)
+
+    def _truncated(self, tr: _Tracked, prev_size: int) -> None:
+        """The file was truncated under us: what was not read is lost; its new content is a new identity."""
+        h = tr.harvester
+        key = h.key
+        lost = max(prev_size - h.offset, 0)
+        self.registry.update(key, state="truncated", size=max(prev_size, h.offset))
+        if lost:
+            self._lost(h.path, key, lost, "file truncated before it was fully read (copytruncate)",
+                       offset=h.offset, size=prev_size)
+        log.info("file truncated, starting a new identity", path=h.path, identity=key, read=h.pos)
+        path, fd = h.path, os.dup(h.fd)
+        self._close(key, None)
+        self._open(path, reachable=tr.reachable, fd=fd)
+
+    def _close(self, key: str, state: str | None) -> None:
+        tr = self._tracked.pop(key)
+        h = tr.harvester
+        if self._by_inode.get((h.ident.dev, h.ident.ino)) == key:
+            del self._by_inode[(h.ident.dev, h.ident.ino)]
+        if state is not None:
+            self.registry.update(key, state=state, size=h.pos)
+        h.close()
+        log.info("closed file", path=h.path, identity=key, state=state)
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def sizes(self) -> Iterable[tuple[str, str, int, int]]:
+        """Yield (path, identity, read position, size) of every tracked file, for lag metrics."""
+        for key, tr in self._tracked.items():
+            h = tr.harvester
+            yield h.path, key, h.pos, h.size
+
+    def save_sizes(self) -> None:
+        """Persist the latest sizes (``auditlog agent status`` shows lag from them)."""
+        self.registry.update_sizes([(key, tr.harvester.size) for key, tr in self._tracked.items()])
+
+    @property
+    def open_files(self) -> int:
+        """How many files are open."""
+        return len(self._tracked)
+
+    def close(self) -> None:
+        """Close every harvester (their identities stay active for the next start)."""
+        self.save_sizes()
+        for key in list(self._tracked):
+            tr = self._tracked.pop(key)
+            tr.harvester.close()
+        self._by_inode.clear()
+
+
+def _open_fd(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        log.warning("cannot open file", path=path, error=str(exc))
+        return None
+
+
+def _same_inode(path: str, ident: FileIdentity) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (ident.dev, ident.ino)
