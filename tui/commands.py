@@ -1,9 +1,151 @@
-"""``auditlog`` subcommands owned by the ``tui`` package."""
+"""``auditlog`` subcommands owned by the ``tui`` package: ``tui`` (browse) and ``export`` (Excel).
+
+``auditlog export [filters] -o FILE.xlsx [--tz ZONE]`` writes every event matching the shared filter
+flags (``indexer.query.add_filter_args``) to a workbook, newest first, through the same query layer
+the TUI lists with, so the file's row count is the count the TUI shows for the same filter.
+``auditlog tui [--tenant ORG]`` opens the browser: all tenants (support view), or the customer view
+of one enterprise tenant (refused, exit 1, for other tiers).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from agent.errors import CommandError, UsageError
+from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
+from indexer.query import EventStream, add_filter_args, filter_from_args
+from tui.errors import ES_ERRORS, describe_es_error
+from tui.options import add_view_args, summarizer_from_args, tiers_from_args, zone_from_args
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this package's subcommands to the root parser."""
+    export = sub.add_parser(
+        "export",
+        help="export matching events to an Excel workbook",
+        description="Export every event matching the filters to FILE.xlsx (newest first): an events sheet with "
+                    "times in the chosen zone, and a metadata sheet.",
+    )
+    export.add_argument("-o", "--output", required=True, metavar="FILE.xlsx", help="workbook to write")
+    add_filter_args(export)
+    add_view_args(export)
+    add_connection_args(export)
+    export.set_defaults(func=run_export)
+
+    tui = sub.add_parser(
+        "tui",
+        help="browse, inspect and export audit events in the terminal",
+        description="Support view of all tenants; with --tenant, the customer view of one enterprise tenant.",
+    )
+    tui.add_argument("--tenant", metavar="ORG", help="customer view: only this tenant (enterprise tier only)")
+    tui.add_argument("--export-dir", metavar="DIR", default=".", help="where `e` and `d` write workbooks (default .)")
+    add_view_args(tui)
+    add_connection_args(tui)
+    tui.set_defaults(func=run_tui)
+
+
+class _ProgressLine:
+    """Prints "exported n / total" on one terminal line (only when stderr is a terminal)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, rows: int, total: int | None) -> None:
+        if self.enabled:
+            of = f" / {total:,}" if total is not None else ""
+            self.stream.write(f"\rexported {rows:,}{of} events")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def _settings(args: argparse.Namespace) -> ConnectionSettings:
+    try:
+        return settings_from_args(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Run ``auditlog export``.
+
+    Returns:
+        0 on success.
+
+    Raises:
+        UsageError: bad output name, zone, language, prefix or filter (exit 2).
+        CommandError: the cluster failed or the file could not be written (exit 1).
+    """
+    from tui.export.xlsx import export_xlsx
+    from tui.filters import describe_filter
+
+    output = Path(args.output)
+    if output.suffix.lower() != ".xlsx":
+        raise UsageError(f"--output: {str(output)!r} must end in .xlsx")
+    if not output.parent.is_dir():
+        raise UsageError(f"--output: folder {str(output.parent)!r} does not exist")
+    flt = filter_from_args(args)
+    tiers = tiers_from_args(args)
+    zone = zone_from_args(args)
+    summarizer = summarizer_from_args(args)
+    client = make_client(_settings(args))
+    progress = _ProgressLine(sys.stderr)
+    try:
+        with EventStream(client, tiers, flt) as stream:
+            result = export_xlsx(stream, output, zone=zone, summarizer=summarizer, total=stream.total,
+                                 filters=describe_filter(flt, ZoneInfo(zone)), progress=progress)
+    except ES_ERRORS as exc:
+        raise CommandError(describe_es_error(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
+    finally:
+        progress.done()
+        client.close()
+    sheets = f" on {len(result.sheets)} sheets" if len(result.sheets) > 1 else ""
+    print(f"exported {result.rows:,} events{sheets} to {result.path}")
+    return 0
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """Run ``auditlog tui``.
+
+    Returns:
+        0 after the user quits.
+
+    Raises:
+        UsageError: bad zone, language, prefix or export folder (exit 2).
+        CommandError: the customer view is refused or the cluster cannot be asked (exit 1).
+    """
+    from tui.access import AccessDenied, customer_view
+    from tui.app import AppConfig, AuditLogApp
+
+    tiers = tiers_from_args(args)
+    zone = zone_from_args(args)
+    summarizer = summarizer_from_args(args)
+    export_dir = Path(args.export_dir)
+    if not export_dir.is_dir():
+        raise UsageError(f"--export-dir: {str(export_dir)!r} is not a folder")
+    settings = _settings(args)
+    client = make_client(settings)
+    try:
+        view = None
+        if args.tenant:
+            try:
+                view = customer_view(client, tiers, args.tenant)
+            except AccessDenied as exc:
+                raise CommandError(str(exc)) from None
+            except ES_ERRORS as exc:
+                raise CommandError(describe_es_error(exc)) from None
+        config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,
+                           export_dir=export_dir)
+        AuditLogApp(config).run()
+    finally:
+        client.close()
+    return 0

@@ -1,0 +1,70 @@
+"""Who may open which view: the customer view is for tenants on a tier in ``CUSTOMER_VIEW_TIERS``.
+
+The seed: the audit-log dashboard is Enterprise-only; other tiers' events are kept for support. A
+tenant's tier is read from its own newest event (``audit.tier``), since events carry it and there is
+no separate tenant registry. The customer view then reads only that tier's retention class
+(``TierTable.class_pattern``), fixed to the tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elasticsearch import Elasticsearch
+
+from indexer.query.dsl import SORT, TENANT_FIELD
+from indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
+
+
+class AccessDenied(Exception):
+    """The requested view is not available for this tenant; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """A tenant allowed the customer view, its tier and the index pattern it may read."""
+
+    tenant: str
+    tier: str
+    index: str
+
+
+def tenant_tier(client: Elasticsearch, tiers: TierTable, tenant: str) -> str | None:
+    """Return the tier recorded on ``tenant``'s newest event, ``None`` when it has no events.
+
+    Raises:
+        elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
+    """
+    response = client.search(
+        index=tiers.read_pattern,
+        allow_no_indices=True,
+        query={"term": {TENANT_FIELD: tenant}},
+        sort=SORT[:1],
+        size=1,
+        source_includes=["audit.tier"],
+        track_total_hits=False,
+    )
+    hits = response.get("hits", {}).get("hits", [])
+    if not hits:
+        return None
+    tier = (hits[0].get("_source") or {}).get("audit", {}).get("tier")
+    return str(tier) if tier else None
+
+
+def customer_view(client: Elasticsearch, tiers: TierTable, tenant: str) -> CustomerView:
+    """Check that ``tenant`` may use the customer view and return what it may read.
+
+    Raises:
+        AccessDenied: when the tenant has no events or its tier has no customer view.
+        elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
+    """
+    tier = tenant_tier(client, tiers, tenant)
+    allowed = ", ".join(sorted(CUSTOMER_VIEW_TIERS))
+    if tier is None:
+        raise AccessDenied(f"no audit events found for tenant {tenant!r}; the customer view needs a tenant "
+                           f"on tier {allowed} with events (support staff: run `auditlog tui` without --tenant)")
+    if tier not in CUSTOMER_VIEW_TIERS:
+        raise AccessDenied(f"tenant {tenant!r} is on tier {tier!r}: the customer view is available for {allowed} "
+                           "subscriptions only (its events are kept for support: run `auditlog tui` without "
+                           "--tenant and filter by tenant)")
+    return CustomerView(tenant=tenant, tier=tier, index=tiers.class_pattern(tiers.class_of(tier)))

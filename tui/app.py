@@ -1,0 +1,76 @@
+"""The Textual application: configuration, screens, and a command-palette entry for every key.
+
+Entry point: ``auditlog tui`` (``tui.commands``). Tests build ``AuditLogApp(AppConfig(...))`` directly
+with their own client, index namespace, clock and time zone, so screenshots are stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from elasticsearch import Elasticsearch
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from indexer.tiers import TierTable
+from tui.access import CustomerView
+from tui.screens.main import MainScreen
+from tui.summaries import Summarizer
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppConfig:
+    """Everything the app needs; injectable for tests (clock, zone, namespace)."""
+
+    client: Elasticsearch
+    tiers: TierTable = field(default_factory=TierTable)
+    zone: str = "UTC"
+    summarizer: Summarizer = field(default_factory=Summarizer)
+    customer: CustomerView | None = None
+    export_dir: Path = field(default_factory=lambda: Path("."))
+    clock: Callable[[], datetime] = _utc_now
+    live_interval: float = 2.0
+    page_size: int = 100
+
+
+class AuditLogApp(App[None]):
+    """Browse, inspect and export audit events."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "auditlog"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", show=False)]
+
+    def __init__(self, config: AppConfig) -> None:
+        super().__init__()
+        self.config = config
+        if config.customer is not None:
+            self.sub_title = f"{config.customer.tenant} (customer view)"
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen(self.config))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Offer every key binding of the active screen in the command palette, plus Textual's own."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or binding.action in ("app.quit", "quit"):
+                continue
+            seen.add(binding.action)
+            shown = binding.key_display or self.get_key_display(binding)
+            yield SystemCommand(binding.description, f"key: {shown or key}",
+                                partial(self._run_binding, active.node, binding.action))
+
+    async def _run_binding(self, node: object, action: str) -> None:
+        await self.run_action(action, node)  # type: ignore[arg-type]

@@ -1,0 +1,92 @@
+"""The TUI's data access, outside any widget: one filter -> listing, counts, histogram, export source.
+
+No Textual here (toolong's split): screens call these blocking methods from worker threads and hand
+the results to widgets. Everything goes through the query layer (``indexer.query``); the listing's
+point in time is shared with the facets, the histogram and the export, so the count on screen, the
+facet counts and the exported rows all come from one snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from indexer.query import EventStream, FacetCounts, Filter, Histogram, Pager, facet_counts, histogram
+from indexer.tiers import TierTable
+
+LIST_PAGE_SIZE = 100
+#: Sparkline width: buckets wanted across the range.
+HISTOGRAM_BUCKETS = 60
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A filter's snapshot: the pager over its events, its exact total, facets and histogram."""
+
+    filter: Filter
+    pager: Pager
+    total: int
+    facets: FacetCounts
+    histogram: Histogram | None
+
+
+class Backend:
+    """Reads events of one namespace (all of it, or one retention class for the customer view)."""
+
+    def __init__(self, client: Elasticsearch, tiers: TierTable, *, index: str | None = None,
+                 tenant: str | None = None, page_size: int = LIST_PAGE_SIZE) -> None:
+        """Args:
+            client: the Elasticsearch client.
+            tiers: the index namespace.
+            index: read this pattern instead of ``tiers.read_pattern`` (customer view: one class).
+            tenant: force every filter to this tenant (customer view).
+            page_size: rows per list page.
+        """
+        self.client = client
+        self.tiers = tiers
+        self.index = index or tiers.read_pattern
+        self.tenant = tenant
+        self.page_size = page_size
+
+    def scoped(self, flt: Filter) -> Filter:
+        """Return ``flt`` restricted to the forced tenant, if any."""
+        return flt if self.tenant is None or flt.tenant == self.tenant else flt.with_(tenant=self.tenant)
+
+    def open_listing(self, flt: Filter, *, zone: str, now: datetime, with_histogram: bool = True) -> Listing:
+        """Open a snapshot for ``flt`` and read its first page, facets and histogram.
+
+        Raises:
+            elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
+        """
+        flt = self.scoped(flt)
+        pager = Pager(self.client, self.tiers, flt, page_size=self.page_size, index=self.index)
+        try:
+            total = pager.total
+            pit = pager.snapshot()
+            facets = facet_counts(self.client, self.tiers, flt, pit=pit)
+            hist = histogram(self.client, self.tiers, flt, target=HISTOGRAM_BUCKETS, time_zone=zone, now=now,
+                             pit=pit) if with_histogram else None
+        except BaseException:
+            pager.close()
+            raise
+        return Listing(flt, pager, total, facets, hist)
+
+    def export_source(self, listing: Listing) -> Callable[[], tuple[Iterable[Mapping[str, Any]], int,
+                                                                     Callable[[], None]]]:
+        """Return an opener of every event of ``listing``'s snapshot (for the export dialog)."""
+        def opener() -> tuple[Iterable[Mapping[str, Any]], int, Callable[[], None]]:
+            stream = EventStream(self.client, self.tiers, listing.filter, pit=listing.pager.snapshot(),
+                                 index=self.index)
+            return stream, stream.total, stream.close
+        return opener
+
+    def ping(self) -> bool:
+        """Return whether the cluster answers."""
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False

@@ -1,0 +1,174 @@
+"""Detail of one event: Raw (old -> new per field), Meta (IP, URL, login type, user, agent), full JSON.
+
+Previous/next walk the list without closing; rows not in memory are fetched in a worker through the
+same callback the list uses, and the list's cursor follows, so closing returns to the event last seen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from tui.diff import ChangeKind, diff_changes
+from tui.errors import ES_ERRORS, describe_es_error
+from tui.eventview import field
+from tui.rowview import EventRow
+from tui.values import display_value
+
+#: Fetches the row at an index (blocking; called in a worker thread); ``None`` past the end.
+RowFetcher = Callable[[int], EventRow | None]
+
+_KIND_STYLE = {ChangeKind.ADDED: "green", ChangeKind.REMOVED: "red", ChangeKind.CHANGED: "yellow",
+               ChangeKind.UNCHANGED: "dim"}
+_KIND_MARK = {ChangeKind.ADDED: "+ added", ChangeKind.REMOVED: "- removed", ChangeKind.CHANGED: "~ changed",
+              ChangeKind.UNCHANGED: "= same"}
+META_FIELDS: tuple[tuple[str, str], ...] = (
+    ("IP address", "source.ip"),
+    ("URL", "url.full"),
+    ("Login type", "audit.login_type"),
+    ("Worker", "user.name"),
+    ("Worker ID", "user.id"),
+    ("Email", "user.email"),
+    ("Roles", "user.roles"),
+    ("User agent", "user_agent.original"),
+    ("Organization", "organization.name"),
+    ("Organization ID", "organization.id"),
+    ("Tier", "audit.tier"),
+    ("Outcome", "event.outcome"),
+    ("Category", "event.category"),
+    ("Message", "message"),
+    ("Event ID", "event.id"),
+)
+
+
+def raw_table(event: Mapping[str, Any]) -> Table | Text:
+    """Return the Raw view: one line per changed field, kind marked by word and colour."""
+    rows = diff_changes(field(event, "audit.changes"))
+    if not rows:
+        return Text("This event records no changed values.", style="italic dim")
+    table = Table(expand=True, box=None, header_style="bold")
+    table.add_column("Field", ratio=2, min_width=14, overflow="fold")
+    table.add_column("Change", width=10, no_wrap=True)
+    table.add_column("Old", ratio=3, overflow="fold")
+    table.add_column("New", ratio=3, overflow="fold")
+    for row in rows:
+        style = _KIND_STYLE[row.kind]
+        old = Text(display_value(row.old), style="red" if row.kind is not ChangeKind.UNCHANGED else "")
+        new = Text(display_value(row.new), style="green" if row.kind is not ChangeKind.UNCHANGED else "")
+        if row.kind is ChangeKind.ADDED:
+            old = Text("—", style="dim")
+        if row.kind is ChangeKind.REMOVED:
+            new = Text("—", style="dim")
+        table.add_row(row.field, Text(_KIND_MARK[row.kind], style=style), old, new)
+    return table
+
+
+def meta_table(event: Mapping[str, Any]) -> Table:
+    """Return the Meta view: IP, URL, login type, user details, user agent and context."""
+    table = Table(expand=True, box=None, show_header=False)
+    table.add_column("key", style="bold", width=16, no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for label, path in META_FIELDS:
+        value = field(event, path)
+        table.add_row(label, Text(display_value(value) if value is not None else "—",
+                                  style="" if value is not None else "dim"))
+    return table
+
+
+class DetailScreen(Screen[int]):
+    """One event's Raw, Meta and JSON; dismisses with the index last shown."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Back"),
+        Binding("left,p", "step(-1)", "Previous"),
+        Binding("right,n", "step(1)", "Next"),
+        Binding("1", "tab('raw')", "Raw"),
+        Binding("2", "tab('meta')", "Meta"),
+        Binding("3", "tab('json')", "JSON"),
+        Binding("d", "download", "Download"),
+    ]
+    DEFAULT_CSS = """
+    DetailScreen #heading { height: auto; padding: 0 1; background: $boost; }
+    DetailScreen TabbedContent { height: 1fr; }
+    DetailScreen VerticalScroll { height: 1fr; }
+    """
+
+    def __init__(self, index: int, row: EventRow, total: int, fetch: RowFetcher,
+                 on_move: Callable[[int], None], on_download: Callable[[EventRow], None]) -> None:
+        super().__init__()
+        self.index = index
+        self.row = row
+        self.total = total
+        self.fetch = fetch
+        self.on_move = on_move
+        self.on_download = on_download
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="heading")
+        with TabbedContent(initial="raw"):
+            with TabPane("Raw", id="raw"), VerticalScroll():
+                yield Static(id="raw-body")
+            with TabPane("Meta", id="meta"), VerticalScroll():
+                yield Static(id="meta-body")
+            with TabPane("JSON", id="json"), VerticalScroll():
+                yield Static(id="json-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show(self.index, self.row)
+
+    def show(self, index: int, row: EventRow) -> None:
+        """Display ``row`` (at list position ``index``)."""
+        self.index, self.row = index, row
+        event = row.event
+        heading = Text()
+        heading.append(f"{row.time}  ", style="bold")
+        heading.append(f"{row.source} · {row.action} · {row.worker or '—'}", style="bold")
+        heading.append(f"   {index + 1:,} of {self.total:,}\n", style="dim")
+        heading.append(row.summary)
+        self.query_one("#heading", Static).update(heading)
+        self.query_one("#raw-body", Static).update(raw_table(event))
+        self.query_one("#meta-body", Static).update(meta_table(event))
+        text = json.dumps(event, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+        self.query_one("#json-body", Static).update(Syntax(text, "json", word_wrap=True, theme="ansi_dark"))
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_step(self, delta: int) -> None:
+        target = self.index + delta
+        if 0 <= target < self.total:
+            self.load(target)
+        else:
+            self.notify("No more events in this direction.", timeout=2)
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def load(self, index: int) -> None:
+        try:
+            row = self.fetch(index)
+        except ES_ERRORS as exc:
+            self.app.call_from_thread(self.notify, describe_es_error(exc), severity="error")
+            return
+        if row is not None:
+            self.app.call_from_thread(self._moved, index, row)
+
+    def _moved(self, index: int, row: EventRow) -> None:
+        self.show(index, row)
+        self.on_move(index)
+
+    def action_download(self) -> None:
+        self.on_download(self.row)
+
+    def action_close(self) -> None:
+        self.dismiss(self.index)

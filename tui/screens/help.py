@@ -1,0 +1,50 @@
+"""``?``: every key of the list and detail views, in a dialog."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP_TEXT = """\
+[b]auditlog — keys[/b]
+
+[b]Event list[/b]
+  ↑ ↓ / j k    move          PgUp PgDn / Home End   page / first / last
+  Enter        open the selected event (Raw, Meta, JSON)
+  /            search text   f   show/hide the filter panel
+  r            next time range (today, 24 h, 7 d, 30 d, all)   R  custom range
+  c            clear filters  ctrl+r  reload
+  e            export all matching events to Excel
+  d            download the selected event to Excel
+  t            live tail on/off (new events on top, your place kept)
+  ctrl+p       command palette (every action)   q  quit
+
+[b]Filter panel[/b]
+  Space/Enter tick a worker, type or source; counts update live. Tab moves between lists.
+
+[b]Event detail[/b]
+  ← → / p n    previous / next event      1 2 3   Raw / Meta / JSON tab
+  d            download this event        Esc     back to the list
+
+Press Esc to close.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """The key reference."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 78; max-height: 22; border: round $accent; background: $surface;
+                                  padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(HELP_TEXT)

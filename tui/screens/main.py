@@ -1,0 +1,398 @@
+"""The main screen: filter bar, histogram, the windowed event list and a status line.
+
+Every Elasticsearch call runs in a thread worker. The listing query is ``exclusive``: a new filter
+cancels the stale query's worker, and a result that arrives for a filter no longer shown is dropped
+(its snapshot closed). Errors (cluster down, bad key, no results) become notifications.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
+from textual.worker import get_current_worker
+
+from indexer.query import Filter
+from tui.backend import Backend, Listing
+from tui.errors import ES_ERRORS, describe_es_error
+from tui.filters import describe_filter
+from tui.rowview import EventRow
+from tui.screens.custom_range import CustomRangeScreen, TimeRange
+from tui.screens.detail import DetailScreen
+from tui.screens.export import ExportScreen
+from tui.screens.help import HelpScreen
+from tui.timerange import PRESETS, preset_range
+from tui.widgets.event_list import EventList, ListHeader
+from tui.widgets.facet_list import FacetList
+from tui.widgets.histogram import EventHistogram
+
+if TYPE_CHECKING:
+    from tui.app import AppConfig
+
+_PRESET_KEYS = [key for key, _ in PRESETS if key != "custom"]
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+DEFAULT_PRESET = "7d"
+#: Below this width the filter panel starts hidden (toggle with `f`).
+NARROW_SCREEN = 110
+
+
+class MainScreen(Screen[None]):
+    """Find events: filters with live counts, histogram, list; open, export, live tail."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_search", "Search"),
+        Binding("f", "toggle_filters", "Filters"),
+        Binding("r", "next_range", "Range"),
+        Binding("R", "custom_range", "Custom range", show=False),
+        Binding("c", "clear_filters", "Clear"),
+        Binding("e", "export_all", "Export all"),
+        Binding("d", "export_one", "Download"),
+        Binding("t", "toggle_live", "Live"),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+        Binding("escape", "focus_list", "List", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, config: AppConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.tz = ZoneInfo(config.zone)
+        customer = config.customer
+        self.backend = Backend(config.client, config.tiers, index=customer.index if customer else None,
+                               tenant=customer.tenant if customer else None, page_size=config.page_size)
+        self.filter = Filter(tenant=customer.tenant if customer else None)
+        self.preset = DEFAULT_PRESET
+        self.listing: Listing | None = None
+        self.connected: bool | None = None
+        self.live_timer: Timer | None = None
+        self.loading = False
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            with VerticalScroll(id="filters"):
+                yield Label("Type", classes="facet-title")
+                yield FacetList(id="actions")
+                yield Label("Source", classes="facet-title")
+                yield FacetList(id="sources")
+                yield Label("Worker", classes="facet-title")
+                yield FacetList(id="workers")
+            with Vertical(id="main"):
+                with Horizontal(id="topbar"):
+                    yield Select([(label, key) for key, label in PRESETS], value=DEFAULT_PRESET, allow_blank=False,
+                                 id="range")
+                    if self.config.customer is None:
+                        yield Input(placeholder="tenant (org id)", id="tenant")
+                    yield Input(placeholder="search text… (/)", id="search")
+                yield EventHistogram(id="histogram")
+                yield ListHeader(id="list-header")
+                yield EventList(page_size=self.config.page_size, id="events")
+                yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.app.size.width < NARROW_SCREEN:
+            self.query_one("#filters").add_class("hidden")  # the list needs the width; `f` shows the panel
+        self.apply_range(*preset_range(DEFAULT_PRESET, self.config.clock(), self.tz), reload=False)
+        self.query_one(EventList).focus()
+        self.reload()
+
+    # -- filter changes -----------------------------------------------------------------------
+
+    def apply_range(self, since: datetime | None, until: datetime | None, *, reload: bool = True) -> None:
+        """Set the time range of the filter (and reload)."""
+        self.filter = self.filter.with_(since=since, until=until)
+        if reload:
+            self.reload()
+
+    @on(Select.Changed, "#range")
+    def range_chosen(self, event: Select.Changed) -> None:
+        key = str(event.value)
+        if key == self.preset:
+            return
+        if key == "custom":
+            self.action_custom_range()
+            return
+        self.preset = key
+        self.apply_range(*preset_range(key, self.config.clock(), self.tz))
+
+    @on(SelectionList.SelectedChanged)
+    def facet_ticked(self, event: SelectionList.SelectedChanged[str]) -> None:
+        dimension = event.selection_list.id
+        if dimension in ("workers", "actions", "sources"):
+            values = tuple(str(v) for v in event.selection_list.selected)
+            if values != getattr(self.filter, dimension):
+                self.filter = self.filter.with_(**{dimension: values})
+                self.reload()
+
+    @on(Input.Submitted, "#search")
+    def search_submitted(self, event: Input.Submitted) -> None:
+        self.filter = self.filter.with_(text=event.value.strip() or None)
+        self.reload()
+        self.query_one(EventList).focus()
+
+    @on(Input.Submitted, "#tenant")
+    def tenant_submitted(self, event: Input.Submitted) -> None:
+        self.filter = self.filter.with_(tenant=event.value.strip() or None)
+        self.reload()
+        self.query_one(EventList).focus()
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Query the current filter (a running query for an older filter is cancelled)."""
+        self.loading = True
+        self._status()
+        self.load_listing(self.filter)
+
+    @work(thread=True, exclusive=True, group="listing", exit_on_error=False)
+    def load_listing(self, flt: Filter) -> None:
+        worker = get_current_worker()
+        try:
+            listing = self.backend.open_listing(flt, zone=self.config.zone, now=self.config.clock())
+            first = self._rows(listing, 0, self.config.page_size)
+        except ES_ERRORS as exc:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._failed, exc)
+            return
+        if worker.is_cancelled:
+            listing.pager.close()
+            return
+        self.app.call_from_thread(self._show_listing, listing, first)
+
+    def _rows(self, listing: Listing, start: int, stop: int) -> list[EventRow]:
+        hits = listing.pager.rows(start, stop)
+        return [EventRow.from_event(hit.source, self.tz, self.config.summarizer) for hit in hits]
+
+    def _failed(self, exc: BaseException) -> None:
+        self.loading = False
+        self.connected = False
+        self.query_one(EventList).forget_pending()
+        self._status()
+        self.notify(describe_es_error(exc), title="Elasticsearch", severity="error", timeout=8)
+
+    def _show_listing(self, listing: Listing, first: list[EventRow], *, shift: int | None = None) -> None:
+        if listing.filter != self.backend.scoped(self.filter):
+            listing.pager.close()  # a newer filter is on screen: this answer is stale
+            return
+        old, self.listing = self.listing, listing
+        if old is not None and old.pager is not listing.pager:
+            self.close_pager(old)
+        self.loading = False
+        self.connected = True
+        events = self.query_one(EventList)
+        if shift is None:
+            events.reset(listing.total)
+        else:
+            events.shift(shift, listing.total)
+        events.put_rows(0, first)
+        self.query_one("#actions", FacetList).show_facet(listing.facets.actions)
+        self.query_one("#sources", FacetList).show_facet(listing.facets.sources)
+        self.query_one("#workers", FacetList).show_facet(listing.facets.workers)
+        if listing.histogram is not None:
+            self.query_one(EventHistogram).show(listing.histogram, self.tz)
+        self._status()
+        if listing.total == 0 and shift is None:
+            self.notify("No events match the filter.", timeout=4)
+
+    @work(thread=True, group="close", exit_on_error=False)
+    def close_pager(self, listing: Listing) -> None:
+        with contextlib.suppress(Exception):  # an expired or unreachable snapshot is gone anyway
+            listing.pager.close()
+
+    @on(EventList.NeedRows)
+    def need_rows(self, message: EventList.NeedRows) -> None:
+        if self.listing is not None:
+            self.load_rows(self.listing, message.start, message.end)
+
+    @work(thread=True, group="rows", exit_on_error=False)
+    def load_rows(self, listing: Listing, start: int, stop: int) -> None:
+        try:
+            rows = self._rows(listing, start, stop)
+        except ES_ERRORS as exc:
+            self.app.call_from_thread(self._failed, exc)
+            return
+        self.app.call_from_thread(self._put_rows, listing, start, rows)
+
+    def _put_rows(self, listing: Listing, start: int, rows: list[EventRow]) -> None:
+        if listing is self.listing:
+            self.query_one(EventList).put_rows(start, rows)
+
+    def fetch_row(self, index: int) -> EventRow | None:
+        """Return the row at ``index`` from memory or the snapshot (blocking: call from a worker)."""
+        listing = self.listing
+        if listing is None:
+            return None
+        row = self.query_one(EventList).row(index)
+        if row is not None:
+            return row
+        rows = self._rows(listing, index, index + 1)
+        return rows[0] if rows else None
+
+    # -- status -------------------------------------------------------------------------------
+
+    def _status(self) -> None:
+        parts = []
+        if self.loading:
+            parts.append("searching…")
+        elif self.listing is not None:
+            parts.append(f"{self.listing.total:,} events")
+        parts.append(self.config.zone)
+        if self.config.customer is not None:
+            parts.append(f"tenant {self.config.customer.tenant} ({self.config.customer.tier})")
+        parts.append({None: "○ connecting", True: "● connected", False: "✖ cluster unreachable"}[self.connected])
+        if self.live_timer is not None:
+            parts.append("LIVE")
+        self.query_one("#status", Static).update(" " + " · ".join(parts))
+
+    # -- live tail ----------------------------------------------------------------------------
+
+    def action_toggle_live(self) -> None:
+        """Start or stop following new events."""
+        if self.live_timer is None:
+            self.live_timer = self.set_interval(self.config.live_interval, self.live_tick)
+            self.notify("Live tail on: new events appear at the top.", timeout=3)
+        else:
+            self.live_timer.stop()
+            self.live_timer = None
+            self.notify("Live tail off.", timeout=3)
+        self._status()
+
+    def live_tick(self) -> None:
+        """Look for events newer than the ones listed (in a worker)."""
+        if self.listing is not None and not self.loading:
+            self.check_new(self.listing)
+
+    @work(thread=True, exclusive=True, group="live", exit_on_error=False)
+    def check_new(self, listing: Listing) -> None:
+        try:
+            top = listing.pager.rows(0, 1)
+            fresh = self.backend.open_listing(listing.filter, zone=self.config.zone, now=self.config.clock())
+        except ES_ERRORS as exc:
+            self.app.call_from_thread(self._failed, exc)
+            return
+        first = self._rows(fresh, 0, self.config.page_size)
+        ids = [row.event_id for row in first]
+        # Where the old top event sits now is exactly how many events arrived above it.
+        delta = ids.index(top[0].id) if top and top[0].id in ids else max(fresh.total - listing.total, 0)
+        if delta == 0 and fresh.total == listing.total:
+            fresh.pager.close()
+            return
+        self.app.call_from_thread(self._show_listing, fresh, first, shift=delta)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_list(self) -> None:
+        self.query_one(EventList).focus()
+
+    def action_toggle_filters(self) -> None:
+        self.query_one("#filters").toggle_class("hidden")
+
+    def action_next_range(self) -> None:
+        index = _PRESET_KEYS.index(self.preset) + 1 if self.preset in _PRESET_KEYS else 0
+        key = _PRESET_KEYS[index % len(_PRESET_KEYS)]
+        self.query_one("#range", Select).value = key  # Select.Changed applies it
+
+    def action_custom_range(self) -> None:
+        def chosen(result: TimeRange | None) -> None:
+            if result is not None:
+                self.preset = "custom"
+                self.apply_range(*result)
+            elif self.preset != "custom":
+                self.query_one("#range", Select).value = self.preset
+
+        self.app.push_screen(CustomRangeScreen(self.config.clock), chosen)
+
+    def action_clear_filters(self) -> None:
+        for facet in self.query(FacetList):
+            facet.clear_selection()
+        for box in self.query(Input):
+            box.value = ""
+        tenant = self.config.customer.tenant if self.config.customer else None
+        since, until = preset_range(self.preset, self.config.clock(), self.tz) if self.preset != "custom" else (
+            self.filter.since, self.filter.until)
+        self.filter = Filter(tenant=tenant, since=since, until=until)
+        self.reload()
+
+    def action_reload(self) -> None:
+        if self.preset != "custom":
+            since, until = preset_range(self.preset, self.config.clock(), self.tz)
+            self.filter = self.filter.with_(since=since, until=until)
+        self.reload()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    @on(EventList.Opened)
+    def open_event(self, message: EventList.Opened) -> None:
+        row = self.query_one(EventList).row(message.index)
+        if row is None or self.listing is None:
+            self.notify("That event is still loading.", timeout=2)
+            return
+        events = self.query_one(EventList)
+
+        def moved(index: int) -> None:
+            events.cursor = index
+
+        self.app.push_screen(DetailScreen(message.index, row, self.listing.total, self.fetch_row, moved,
+                                          self.export_row))
+
+    def _export_path(self, stem: str) -> Path:
+        stamp = self.config.clock().astimezone(self.tz).strftime("%Y%m%d-%H%M%S")
+        base = self.config.export_dir / f"{_UNSAFE_NAME.sub('_', stem)}-{stamp}"
+        path, n = base.with_suffix(".xlsx"), 1
+        while path.exists():
+            n += 1
+            path = base.with_name(f"{base.name}-{n}.xlsx")
+        return path
+
+    def action_export_all(self) -> None:
+        """Export every event of the current filter (the count on screen) to a workbook."""
+        listing = self.listing
+        if listing is None or listing.total == 0:
+            self.notify("Nothing to export: no events match the filter.", severity="warning")
+            return
+        self.app.push_screen(ExportScreen(
+            f"Exporting {listing.total:,} events", self.backend.export_source(listing),
+            self._export_path("auditlog-export"), zone=self.config.zone, summarizer=self.config.summarizer,
+            filters=describe_filter(listing.filter, self.tz)))
+
+    def action_export_one(self) -> None:
+        """Download the selected event to a workbook."""
+        events = self.query_one(EventList)
+        row = events.row(events.cursor) if events.total else None
+        if row is None:
+            self.notify("No event selected.", severity="warning")
+            return
+        self.export_row(row)
+
+    def export_row(self, row: EventRow) -> None:
+        """Export one event (the list's `d` and the detail view's `d`)."""
+        def source() -> tuple[Iterable[Mapping[str, Any]], int, Callable[[], None]]:
+            return [row.event], 1, lambda: None
+
+        self.app.push_screen(ExportScreen(
+            f"Downloading event {row.event_id}", source, self._export_path(f"auditlog-event-{row.event_id}"),
+            zone=self.config.zone, summarizer=self.config.summarizer, filters=[("Event ID", row.event_id)]))
+
+    def on_unmount(self) -> None:
+        if self.listing is not None:
+            with contextlib.suppress(Exception):
+                self.listing.pager.close()
