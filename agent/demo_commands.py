@@ -1,9 +1,278 @@
-"""Subcommands (see the module name) of ``auditlog``."""
+"""``auditlog demo emit|run|stop``: realistic events through the real emitter, and the whole pipeline.
+
+- ``auditlog demo emit --path FILE [--backfill-days N --count N] [--rate N --duration S]`` writes
+  fabricated events through the emitter into FILE: first a history, then a live trickle
+  (``--duration 0`` = until SIGTERM/Ctrl-C).
+- ``auditlog demo run`` (``make demo``): start the local node (unless ``--es``/``AUDITLOG_ES_URL``
+  names a cluster), run ``auditlog setup``, start the agent and the generator in the background,
+  wait until the first events are searchable, open the TUI; on quit print how to stop the rest.
+- ``auditlog demo stop`` (``make demo-stop``): stop the generator, the agent and the node it started.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from agent.demo import DemoGenerator, DemoPlan, emitter_writer
+from agent.demo_stack import (
+    DemoState,
+    auditlog_argv,
+    child_env,
+    default_state_dir,
+    running_parts,
+    spawn,
+    stop_part,
+)
+from agent.errors import CommandError, UsageError
+from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
+from indexer.tiers import TierTable
+
+DEMO_LOG = "audit.jsonl"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add these subcommands to the root parser."""
+    """Add ``auditlog demo`` to the root parser."""
+    demo = sub.add_parser("demo", help="realistic demo events and a one-command local pipeline",
+                          description="Realistic audit events through the real emitter, and `make demo`.")
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="ACTION", required=True)
+
+    emit = demo_sub.add_parser(
+        "emit", help="write demo events to a JSON-lines file through the emitter",
+        description="Write fabricated events (every tier, the seed's sources and types) through the emitter: "
+                    "first --count events spread over the last --backfill-days days, then --rate events per "
+                    "second for --duration seconds (0 = until stopped).")
+    emit.add_argument("--path", required=True, type=Path, metavar="FILE", help="JSON-lines file to append to")
+    _add_generator_args(emit)
+    emit.set_defaults(func=run_emit)
+
+    run = demo_sub.add_parser(
+        "run", help="local node + setup + agent + generator in the background, then the TUI (make demo)",
+        description="Start everything a demo needs and open the TUI. Background parts keep running after "
+                    "the TUI quits; stop them with `auditlog demo stop` (make demo-stop).")
+    _add_state_arg(run)
+    run.add_argument("--port", type=int, default=9200, help="port of the local node (default 9200)")
+    _add_generator_args(run, backfill_days=7, count=20_000, rate=2.0)
+    run.add_argument("--no-tui", action="store_true", help="start the background parts only")
+    run.add_argument("--wait", type=float, default=120.0, metavar="S",
+                     help="seconds to wait for the first events to be searchable (default 120)")
+    add_connection_args(run)
+    run.set_defaults(func=run_demo)
+
+    stop = demo_sub.add_parser("stop", help="stop what `demo run` started (make demo-stop)")
+    _add_state_arg(stop)
+    stop.set_defaults(func=run_stop)
+
+
+def _add_state_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                        help=f"demo state folder (default {default_state_dir()})")
+
+
+def _add_generator_args(parser: argparse.ArgumentParser, *, backfill_days: float = 0, count: int = 0,
+                        rate: float = 0) -> None:
+    group = parser.add_argument_group("events")
+    group.add_argument("--backfill-days", type=float, default=backfill_days, metavar="N",
+                       help=f"history window in days before now (default {backfill_days:g})")
+    group.add_argument("--count", type=int, default=count, metavar="N",
+                       help=f"events in the history window (default {count})")
+    group.add_argument("--rate", type=float, default=rate, metavar="N",
+                       help=f"live events per second after the history (default {rate:g}; 0 = none)")
+    group.add_argument("--duration", type=float, default=0, metavar="S",
+                       help="seconds of live events (default 0 = until stopped)")
+    group.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same history")
+
+
+def _plan(args: argparse.Namespace, *, require_output: bool) -> DemoPlan:
+    if args.count and not args.backfill_days:
+        raise UsageError("--count needs --backfill-days N (the history window)")
+    if args.backfill_days and not args.count:
+        raise UsageError("--backfill-days needs --count N (how many events in the window)")
+    if require_output and not args.count and not args.rate:
+        raise UsageError("nothing to write: give --backfill-days N --count N and/or --rate N")
+    try:
+        return DemoPlan(backfill_days=args.backfill_days, backfill_count=args.count, rate=args.rate,
+                        duration=args.duration or None, seed=args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run_emit(args: argparse.Namespace) -> int:
+    """``auditlog demo emit``: write the plan's events, stop cleanly on SIGTERM/SIGINT."""
+    plan = _plan(args, require_output=True)
+    path: Path = args.path
+    if path.is_dir():
+        raise UsageError(f"--path: {path} is a folder, give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write, close = emitter_writer(path)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+    generator = DemoGenerator(plan, write)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        generator.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stats = generator.run()
+    finally:
+        close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"wrote {stats.backfilled} back-filled and {stats.live} live events to {path}", file=sys.stderr)
+    return 0
+
+
+def _connection(args: argparse.Namespace) -> tuple[ConnectionSettings, bool]:
+    """Return the settings and whether the user named a cluster (else the demo runs the local node)."""
+    named = bool(args.es_url or os.environ.get("AUDITLOG_ES_URL"))
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return settings, named
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``auditlog demo run``: everything up, then the TUI."""
+    plan = _plan(args, require_output=True)
+    del plan  # validated here; the generator child re-parses the same flags
+    state_dir: Path = args.state_dir or default_state_dir()
+    existing = DemoState.load(state_dir)
+    if existing is not None and running_parts(existing):
+        print(f"the demo is already running ({', '.join(sorted(running_parts(existing)))}); opening the TUI")
+        settings = ConnectionSettings(url=existing.es_url)
+        return _open_tui(args, child_env(settings), state_dir)
+
+    settings, named = _connection(args)
+    state = DemoState(es_url=settings.url)
+    if not named:
+        settings, state = _start_node(args, state_dir)
+    state.save(state_dir)
+    env = child_env(settings)
+    _setup(settings)
+
+    logs = state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    state.processes["agent"] = spawn("agent", auditlog_argv(
+        "agent", "--path", str(logs / "audit*.jsonl"), "--state-dir", str(state_dir / "agent")), state_dir, env)
+    state.save(state_dir)
+    state.processes["generator"] = spawn("generator", auditlog_argv(
+        "demo", "emit", "--path", str(logs / DEMO_LOG), "--backfill-days", f"{args.backfill_days:g}",
+        "--count", str(args.count), "--rate", f"{args.rate:g}", "--duration", f"{args.duration:g}",
+        "--seed", str(args.seed)), state_dir, env)
+    state.save(state_dir)
+    print(f"agent (pid {state.processes['agent']}) and generator (pid {state.processes['generator']}) started; "
+          f"logs in {state_dir}")
+    _wait_for_events(settings, state, state_dir, args.wait)
+    if args.no_tui:
+        _print_stop_hint(state_dir)
+        return 0
+    return _open_tui(args, env, state_dir)
+
+
+def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSettings, DemoState]:
+    from indexer.es_node import LocalNode, NodeConfig, NodeStartError
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be 1-65535, got {args.port}")
+    print(f"starting the local Elasticsearch node on port {args.port} (first run downloads it)...")
+    node = LocalNode(NodeConfig(port=args.port), log=lambda line: print(line, file=sys.stderr))
+    try:
+        info = node.start()
+    except NodeStartError as exc:
+        raise CommandError(str(exc)) from exc
+    # A node that was already running is the user's: `demo stop` leaves it alone.
+    state = DemoState(es_url=info.url, node_port=None if info.already_running else info.port,
+                      node_state_dir=str(info.state_dir))
+    print(f"Elasticsearch {info.version} at {info.url}")
+    return ConnectionSettings(url=info.url), state
+
+
+def _setup(settings: ConnectionSettings) -> None:
+    from elasticsearch import ApiError, TransportError
+
+    from indexer.setup import run_setup
+
+    client = make_client(settings)
+    try:
+        report = run_setup(client, TierTable())
+    except (ApiError, TransportError) as exc:
+        raise CommandError(f"auditlog setup failed against {settings.url}: {exc}") from None
+    finally:
+        client.close()
+    print(f"setup: {len(report.changes)} objects checked" + (", some installed or upgraded" if report.changed else ""))
+
+
+def _wait_for_events(settings: ConnectionSettings, state: DemoState, state_dir: Path, timeout: float) -> None:
+    """Wait until the first events are searchable, or a background part died, or ``timeout`` passed."""
+    from elasticsearch import ApiError, TransportError
+
+    client = make_client(settings, max_retries=0)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            dead = sorted(set(state.processes) - set(running_parts(state)))
+            if "agent" in dead:
+                raise CommandError(f"the agent stopped; see {state_dir / 'agent.log'}, then `auditlog demo stop`")
+            try:
+                count = int(client.count(index=TierTable().read_pattern, allow_no_indices=True)["count"])
+            except (ApiError, TransportError):
+                count = 0
+            if count:
+                print(f"{count} events searchable")
+                return
+            time.sleep(1.0)
+        print(f"no events searchable after {timeout:g} s yet; see {state_dir}/*.log", file=sys.stderr)
+    finally:
+        client.close()
+
+
+def _open_tui(args: argparse.Namespace, env: dict[str, str], state_dir: Path) -> int:
+    if getattr(args, "no_tui", False):
+        return 0
+    try:
+        status = subprocess.call(auditlog_argv("tui"), env=env)
+    except KeyboardInterrupt:
+        status = 130
+    _print_stop_hint(state_dir)
+    return 0 if status in (0, 130) else status
+
+
+def _print_stop_hint(state_dir: Path) -> None:
+    state = DemoState.load(state_dir)
+    parts = running_parts(state) if state else {}
+    running = ", ".join(f"{name} (pid {pid})" for name, pid in sorted(parts.items()))
+    node = f"; Elasticsearch on port {state.node_port}" if state and state.node_port else ""
+    print(f"\nStill running in the background: {running or 'nothing'}{node}.")
+    print("Stop everything with:  make demo-stop   (or: auditlog demo stop"
+          + (f" --state-dir {state_dir}" if state_dir != default_state_dir() else "") + ")")
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    """``auditlog demo stop``: generator first (no new lines), then the agent, then the node."""
+    state_dir: Path = args.state_dir or default_state_dir()
+    state = DemoState.load(state_dir)
+    if state is None:
+        print(f"no demo state in {state_dir}: nothing to stop")
+        return 0
+    for name in ("generator", "agent", *sorted(set(state.processes) - {"generator", "agent"})):
+        pid = state.processes.get(name)
+        if pid is None:
+            continue
+        print(f"{name} (pid {pid}): {'stopped' if stop_part(pid) else 'was not running'}")
+    if state.node_port is not None:
+        from indexer.es_node import LocalNode, NodeConfig
+
+        node_dir = Path(state.node_state_dir) if state.node_state_dir else None
+        stopped = LocalNode(NodeConfig(port=state.node_port, state_dir=node_dir)).stop()
+        print(f"Elasticsearch on port {state.node_port}: {'stopped' if stopped else 'was not running'}")
+    DemoState.remove(state_dir)
+    return 0

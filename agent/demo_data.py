@@ -509,3 +509,38 @@ def _cumulative(weights: Sequence[float]) -> list[float]:
         total += weight
         out.append(total)
     return out
+
+
+#: contract path -> the emitter's friendly keyword (agent.processors.ALIASES, inverted for the demo's fields).
+_KEYWORDS: dict[tuple[str, str], str] = {
+    ("event", "id"): "event_id", ("event", "outcome"): "outcome",
+    ("audit", "source"): "source", ("audit", "tier"): "tier", ("audit", "changes"): "changes",
+    ("audit", "login_type"): "login_type",
+    ("organization", "id"): "tenant", ("organization", "name"): "tenant_name",
+    ("user", "id"): "worker_id", ("user", "name"): "worker_name", ("user", "email"): "worker_email",
+    ("user", "roles"): "worker_roles",
+    ("source", "ip"): "ip", ("url", "full"): "url", ("user_agent", "original"): "user_agent",
+}
+
+
+def emitter_call(event: dict[str, Any]) -> tuple[str, str | None, dict[str, Any]]:
+    """Turn a fabricated event into the app-style emitter call that writes it.
+
+    ``verb, message, kwargs = emitter_call(event)`` then ``getattr(audit_logger, verb)(message, **kwargs)``
+    is exactly how an application records the event (see agent.emitter.AuditLogger); fields the event
+    lacks (``@timestamp``, ``event.id``) are filled by the emitter.
+
+    Args:
+        event: a nested event as :func:`fabricate` yields it.
+
+    Returns:
+        The logger method (``auth``/``create``/``update``/``delete``), the message and the keyword arguments.
+    """
+    kwargs: dict[str, Any] = {}
+    for (group, key), keyword in _KEYWORDS.items():
+        value = event.get(group, {}).get(key)
+        if value is not None:
+            kwargs[keyword] = value
+    if "@timestamp" in event:
+        kwargs["timestamp"] = event["@timestamp"]
+    return event["event"]["action"], event.get("message"), kwargs

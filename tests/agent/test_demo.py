@@ -1,0 +1,196 @@
+"""Tests for the demo generator (agent.demo), its CLI (agent.demo_commands) and background parts (agent.demo_stack)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from agent.cli import main
+from agent.contract import parse_timestamp, validate
+from agent.demo import DemoGenerator, DemoPlan, emitter_writer
+from agent.demo_data import emitter_call, fabricate
+from agent.demo_stack import DemoState, child_env, spawn, stop_part
+from indexer.client import ConnectionSettings
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the generator waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.now += max(seconds, 0.001)
+        return False
+
+
+def _collect(plan: DemoPlan) -> tuple[list[dict[str, Any]], FakeClock]:
+    events: list[dict[str, Any]] = []
+    clock = FakeClock()
+    DemoGenerator(plan, events.append, clock=clock, wall_clock=lambda: NOW, wait=clock.wait).run()
+    return events, clock
+
+
+def test_backfill_writes_count_events_in_window() -> None:
+    """The back-fill writes exactly --count events within the last --backfill-days days."""
+    events, _ = _collect(DemoPlan(backfill_days=2, backfill_count=300))
+    moments = [parse_timestamp(e["@timestamp"]) for e in events]
+    assert len(events) == 300
+    assert min(moments) >= NOW - timedelta(days=2)
+    assert max(moments) < NOW
+
+
+def test_live_phase_paces_rate_times_duration() -> None:
+    """Ten events per second for three seconds is thirty events, spread over the three seconds."""
+    events, clock = _collect(DemoPlan(rate=10, duration=3))
+    assert len(events) == 30
+    assert 2.5 <= clock.now <= 3.5
+
+
+def test_live_events_leave_id_and_time_to_the_emitter() -> None:
+    """Live events carry neither @timestamp nor event.id (the emitter stamps them)."""
+    events, _ = _collect(DemoPlan(rate=5, duration=1))
+    assert all("@timestamp" not in e and "id" not in e["event"] for e in events)
+
+
+def test_stop_ends_an_endless_live_phase() -> None:
+    """stop() from the writer ends a --duration 0 run promptly."""
+    written: list[dict[str, Any]] = []
+    clock = FakeClock()
+    generator = DemoGenerator(DemoPlan(rate=100), written.append, clock=clock, wall_clock=lambda: NOW,
+                              wait=clock.wait)
+
+    def write(event: dict[str, Any]) -> None:
+        written.append(event)
+        if len(written) == 250:
+            generator.stop()
+
+    generator.writer = write
+    stats = generator.run()
+    assert stats.live == 250
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [({"backfill_count": 5}, "backfill"), ({"rate": -1}, "rate"), ({"duration": -2, "rate": 1}, "duration")],
+)
+def test_plan_rejects_bad_values(kwargs: dict[str, Any], fragment: str) -> None:
+    """A count without days, a negative rate or duration raise ValueError naming the value."""
+    with pytest.raises(ValueError, match=fragment):
+        DemoPlan(**kwargs)
+
+
+def test_emitter_writes_the_fabricated_event_plus_enrichment(tmp_path: Path) -> None:
+    """Each line the emitter writes is the fabricated event plus changed_fields and ECS categories."""
+    originals = list(fabricate(400, seed=5, start=NOW - timedelta(days=1), end=NOW))
+    write, close = emitter_writer(tmp_path / "audit.jsonl")
+    for event in originals:
+        write(copy.deepcopy(event))
+    close()
+    lines = [orjson.loads(line) for line in (tmp_path / "audit.jsonl").read_bytes().splitlines()]
+    assert len(originals) == len(lines)
+    for original, line in zip(originals, lines, strict=True):
+        assert validate(line) == []
+        assert {"kind", "category", "type"} <= set(line["event"])
+        for key in ("kind", "category", "type"):
+            del line["event"][key]
+        changes = original["audit"].get("changes")
+        if changes:
+            assert sorted(changes) == line["audit"].pop("changed_fields")
+            for name, change in changes.items():
+                if name == "secret":  # the emitter redacts secrets before they reach the file
+                    written = line["audit"]["changes"][name]
+                    assert {k: "[REDACTED]" for k, v in change.items() if v is not None} == {
+                        k: v for k, v in written.items() if v is not None}
+                    line["audit"]["changes"][name] = change
+        assert original == line
+
+
+def test_emitter_call_uses_the_app_facing_keywords() -> None:
+    """emitter_call maps an event to the verb, message and friendly keywords an app would pass."""
+    event = next(fabricate(1, seed=1, start=NOW - timedelta(hours=1), end=NOW))
+    verb, message, kwargs = emitter_call(event)
+    assert event["event"]["action"] == verb
+    assert event["message"] == message
+    assert event["organization"]["id"] == kwargs["tenant"]
+    assert event["user"]["email"] == kwargs["worker_email"]
+    assert event["@timestamp"] == kwargs["timestamp"]
+
+
+def test_cli_emit_writes_backfill_and_live(tmp_path: Path) -> None:
+    """`auditlog demo emit` writes the back-fill then the live events, all valid."""
+    out = tmp_path / "logs" / "audit.jsonl"
+    status = main(["demo", "emit", "--path", str(out), "--backfill-days", "1", "--count", "50",
+                   "--rate", "20", "--duration", "0.5"])
+    lines = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert status == 0
+    assert len(lines) == 60
+    assert [p for line in lines for p in validate(line)] == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "emit", "--path", "x.jsonl"],
+        ["demo", "emit", "--path", "x.jsonl", "--count", "5"],
+        ["demo", "emit", "--path", "x.jsonl", "--backfill-days", "2"],
+        ["demo", "emit", "--path", "x.jsonl", "--rate", "-3"],
+    ],
+)
+def test_cli_emit_bad_arguments_exit_2(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing to write, a count without days, days without a count or a negative rate exit 2."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_cli_stop_without_state_is_a_no_op(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`auditlog demo stop` with no demo state says so and exits 0."""
+    assert main(["demo", "stop", "--state-dir", str(tmp_path)]) == 0
+    assert "nothing to stop" in capsys.readouterr().out
+
+
+def test_state_round_trips(tmp_path: Path) -> None:
+    """demo.json stores the URL, the node port and the pids."""
+    state = DemoState(es_url="http://127.0.0.1:9299", node_port=9299, processes={"agent": 12, "generator": 13})
+    state.save(tmp_path)
+    assert state == DemoState.load(tmp_path)
+
+
+def test_child_env_passes_credentials_by_environment() -> None:
+    """Connection settings go to children as AUDITLOG_ES_* variables, stale ones removed."""
+    env = child_env(ConnectionSettings(url="https://es:9200", api_key="k"), base={"AUDITLOG_ES_PASSWORD": "old"})
+    assert env == {"AUDITLOG_ES_URL": "https://es:9200", "AUDITLOG_ES_API_KEY": "k"}
+
+
+def test_stop_part_stops_the_whole_process_group(tmp_path: Path) -> None:
+    """A spawned part and its own child are both gone after stop_part (no orphan)."""
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    pid = spawn("auditlog-fake", [sys.executable, "-c", script, "agent.cli"], tmp_path, os.environ)
+    deadline = time.monotonic() + 10
+    log = tmp_path / "auditlog-fake.log"
+    while time.monotonic() < deadline and not log.read_text().strip():
+        time.sleep(0.05)
+    grandchild = int(log.read_text().split()[0])
+    assert stop_part(pid, grace=5)
+    time.sleep(0.2)
+    assert not Path(f"/proc/{grandchild}").exists() or "Z" in Path(f"/proc/{grandchild}/stat").read_text().split()[2]
+    assert not stop_part(pid)
