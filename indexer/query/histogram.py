@@ -163,6 +163,7 @@ def histogram(
         if oldest is None:
             return Histogram(choose_interval(until - timedelta(days=1), until, target=target), None, until, ())
         since = min(datetime.fromtimestamp(oldest / 1000, UTC), until)
+    until = max(until, since)  # a start in the future: one empty range, not a refused request
     interval = choose_interval(since, until, target=target)
     response = search(**histogram_request(flt, since, until, interval, time_zone))
     raw = response.get("aggregations", {}).get("over_time", {}).get("buckets", [])

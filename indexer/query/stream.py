@@ -68,7 +68,13 @@ class EventStream:
         self.total: int = self._first.total
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        """Yield each event's contract JSON (``event.id`` always set), newest first; closes at the end."""
+        """Yield each event's contract JSON (``event.id`` always set), newest first; closes at the end.
+
+        Raises:
+            PitExpiredError: when the snapshot expired between two batches (the consumer paused longer
+                than ``keep_alive``, or a shared snapshot was renewed); nothing is silently skipped.
+            RuntimeError: when iterated a second time.
+        """
         batch, self._first = self._first, None
         if batch is None:
             raise RuntimeError("an EventStream can be iterated only once")

@@ -163,6 +163,13 @@ def test_histogram_sums_to_the_count_in_a_zone(es: Elasticsearch, seeded: Seeded
     assert hist.buckets[0].start.utcoffset() == timedelta(hours=1)
 
 
+def test_histogram_with_a_future_start_is_empty(es: Elasticsearch, seeded: Seeded) -> None:
+    """A since after now gives an empty histogram rather than a refused request."""
+    tiers, _, _ = seeded
+    hist = histogram(es, tiers, Filter(since=END + timedelta(days=400)), now=END)
+    assert hist.total == 0
+
+
 def test_snapshot_ignores_events_indexed_later(es: Elasticsearch, namespace: TierTable) -> None:
     """A pager keeps its snapshot: events indexed after it opened do not shift its pages."""
     seed_events(es, namespace, realistic_events(300, seed=1, start=START, end=END))
