@@ -32,7 +32,7 @@ from agent.demo_stack import (
 )
 from agent.errors import CommandError, UsageError
 from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
-from indexer.tiers import TierTable
+from indexer.tiers import DEFAULT_PREFIX, TierTable
 
 DEMO_LOG = "audit.jsonl"
 
@@ -59,6 +59,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_state_arg(run)
     run.add_argument("--port", type=int, default=9200, help="port of the local node (default 9200)")
     _add_generator_args(run, backfill_days=7, count=20_000, rate=2.0)
+    run.add_argument("--prefix", default=DEFAULT_PREFIX, metavar="NAME",
+                     help=f"index namespace for setup, agent and TUI (default {DEFAULT_PREFIX!r})")
+    run.add_argument("--metrics-port", type=int, default=0, metavar="PORT",
+                     help="the agent's Prometheus port (default 0: any free port, see agent.log)")
     run.add_argument("--no-tui", action="store_true", help="start the background parts only")
     run.add_argument("--wait", type=float, default=120.0, metavar="S",
                      help="seconds to wait for the first events to be searchable (default 120)")
@@ -142,14 +146,17 @@ def _connection(args: argparse.Namespace) -> tuple[ConnectionSettings, bool]:
 
 def run_demo(args: argparse.Namespace) -> int:
     """``auditlog demo run``: everything up, then the TUI."""
-    plan = _plan(args, require_output=True)
-    del plan  # validated here; the generator child re-parses the same flags
+    _plan(args, require_output=True)  # validated here; the generator child re-parses the same flags
+    try:
+        tiers = TierTable(prefix=args.prefix)
+    except ValueError as exc:
+        raise UsageError(f"--prefix: {exc}") from None
     state_dir: Path = args.state_dir or default_state_dir()
     existing = DemoState.load(state_dir)
     if existing is not None and running_parts(existing):
         print(f"the demo is already running ({', '.join(sorted(running_parts(existing)))}); opening the TUI")
         settings = ConnectionSettings(url=existing.es_url)
-        return _open_tui(args, child_env(settings), state_dir)
+        return _open_tui(args, child_env(settings), state_dir, tiers)
 
     settings, named = _connection(args)
     state = DemoState(es_url=settings.url)
@@ -157,12 +164,13 @@ def run_demo(args: argparse.Namespace) -> int:
         settings, state = _start_node(args, state_dir)
     state.save(state_dir)
     env = child_env(settings)
-    _setup(settings)
+    _setup(settings, tiers)
 
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     state.processes["agent"] = spawn("agent", auditlog_argv(
-        "agent", "--path", str(logs / "audit*.jsonl"), "--state-dir", str(state_dir / "agent")), state_dir, env)
+        "agent", "--path", str(logs / "audit*.jsonl"), "--state-dir", str(state_dir / "agent"),
+        "--index-prefix", tiers.prefix, "--metrics-port", str(args.metrics_port)), state_dir, env)
     state.save(state_dir)
     state.processes["generator"] = spawn("generator", auditlog_argv(
         "demo", "emit", "--path", str(logs / DEMO_LOG), "--backfill-days", f"{args.backfill_days:g}",
@@ -171,11 +179,11 @@ def run_demo(args: argparse.Namespace) -> int:
     state.save(state_dir)
     print(f"agent (pid {state.processes['agent']}) and generator (pid {state.processes['generator']}) started; "
           f"logs in {state_dir}")
-    _wait_for_events(settings, state, state_dir, args.wait)
+    _wait_for_events(settings, tiers, state, state_dir, args.wait)
     if args.no_tui:
         _print_stop_hint(state_dir)
         return 0
-    return _open_tui(args, env, state_dir)
+    return _open_tui(args, env, state_dir, tiers)
 
 
 def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSettings, DemoState]:
@@ -196,14 +204,14 @@ def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSe
     return ConnectionSettings(url=info.url), state
 
 
-def _setup(settings: ConnectionSettings) -> None:
+def _setup(settings: ConnectionSettings, tiers: TierTable) -> None:
     from elasticsearch import ApiError, TransportError
 
     from indexer.setup import run_setup
 
     client = make_client(settings)
     try:
-        report = run_setup(client, TierTable())
+        report = run_setup(client, tiers)
     except (ApiError, TransportError) as exc:
         raise CommandError(f"auditlog setup failed against {settings.url}: {exc}") from None
     finally:
@@ -211,7 +219,9 @@ def _setup(settings: ConnectionSettings) -> None:
     print(f"setup: {len(report.changes)} objects checked" + (", some installed or upgraded" if report.changed else ""))
 
 
-def _wait_for_events(settings: ConnectionSettings, state: DemoState, state_dir: Path, timeout: float) -> None:
+def _wait_for_events(
+    settings: ConnectionSettings, tiers: TierTable, state: DemoState, state_dir: Path, timeout: float
+) -> None:
     """Wait until the first events are searchable, or a background part died, or ``timeout`` passed."""
     from elasticsearch import ApiError, TransportError
 
@@ -223,7 +233,7 @@ def _wait_for_events(settings: ConnectionSettings, state: DemoState, state_dir: 
             if "agent" in dead:
                 raise CommandError(f"the agent stopped; see {state_dir / 'agent.log'}, then `auditlog demo stop`")
             try:
-                count = int(client.count(index=TierTable().read_pattern, allow_no_indices=True)["count"])
+                count = int(client.count(index=tiers.read_pattern, allow_no_indices=True)["count"])
             except (ApiError, TransportError):
                 count = 0
             if count:
@@ -235,11 +245,11 @@ def _wait_for_events(settings: ConnectionSettings, state: DemoState, state_dir: 
         client.close()
 
 
-def _open_tui(args: argparse.Namespace, env: dict[str, str], state_dir: Path) -> int:
-    if getattr(args, "no_tui", False):
+def _open_tui(args: argparse.Namespace, env: dict[str, str], state_dir: Path, tiers: TierTable) -> int:
+    if args.no_tui:
         return 0
     try:
-        status = subprocess.call(auditlog_argv("tui"), env=env)
+        status = subprocess.call(auditlog_argv("tui", "--prefix", tiers.prefix), env=env)
     except KeyboardInterrupt:
         status = 130
     _print_stop_hint(state_dir)
