@@ -1,0 +1,161 @@
+"""``python -m bench``: run the benchmarks, print the tables, write the results and the docs page.
+
+Usage:
+    python -m bench                  # full run: 1M events, 3 repetitions, every benchmark
+    python -m bench --quick          # sanity run: 20k events, 2 repetitions, short chaos scenarios
+    python -m bench --only ingest,emitter --size 200000
+
+The Elasticsearch node is ``AUDITLOG_BENCH_ES_URL`` when set, otherwise a dedicated node started for the
+run (``indexer.es_node``). Results go to ``bench/results/<date>[-quick].{md,json}``; ``docs/benchmarks.md``
+and ``docs/benchmarks.png`` are regenerated from the run (``--no-docs`` leaves them alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import emitter_cost, ingest, reliability, scale, tui_latency
+from bench.cluster import BENCH_URL_ENV, open_cluster
+from bench.events import EventFile, default_window, write_events
+from bench.machine import machine, versions
+from bench.report import write_outputs
+from bench.shippers.agent import AgentLauncher
+from bench.shippers.base import Launcher
+from bench.shippers.naive import NaiveLauncher
+from bench.shippers.rsyslog import RsyslogLauncher
+from indexer.tiers import TierTable
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = ("ingest", "reliability", "scale", "emitter", "tui")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fast sanity run (20k events, 2 repetitions)")
+    parser.add_argument("--size", type=int, help="largest ingest size in events (default 1,000,000; quick 20,000)")
+    parser.add_argument("--repeat", type=int, help="repetitions per measurement, medians reported (default 3)")
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
+    parser.add_argument("--batch-size", type=int, default=2000, help="events per _bulk request for every shipper")
+    parser.add_argument("--ceiling-workers", type=int, default=2, help="parallel connections of the ceiling")
+    parser.add_argument("--work-dir", type=Path, help="scratch folder for event files and state (default /var/tmp)")
+    parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and its plot")
+    parser.add_argument("--es-heap", default="2g", help="heap of a node started for the run")
+    return parser
+
+
+def _selected(args: argparse.Namespace) -> list[str]:
+    if not args.only:
+        return list(BENCHMARKS)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        raise SystemExit(f"python -m bench: unknown benchmark(s) {', '.join(unknown)} (known: {', '.join(BENCHMARKS)})")
+    return chosen
+
+
+def sizes_for(largest: int) -> list[int]:
+    """Return the input sizes of the scale series: largest/100, largest/10 and largest (at least 1,000)."""
+    return sorted({max(1000, largest // 100), max(1000, largest // 10), largest})
+
+
+def log(message: str) -> None:
+    """Print a progress line with the wall-clock time."""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected benchmarks and write the results.
+
+    Returns:
+        0 when every selected benchmark ran (missing peers are reported, not errors), 1 on a harness error.
+    """
+    args = build_parser().parse_args(argv)
+    selected = _selected(args)
+    largest = args.size or (20_000 if args.quick else 1_000_000)
+    repeats = args.repeat or (2 if args.quick else 3)
+    if largest < 1000 or repeats < 1 or args.batch_size < 1:
+        raise SystemExit("python -m bench: --size must be >= 1000, --repeat and --batch-size >= 1")
+    sizes = sizes_for(largest)
+    started = datetime.now(UTC)
+    work_dir = Path(tempfile.mkdtemp(prefix="auditlog-bench-", dir=args.work_dir or "/var/tmp"))
+    launchers: list[Launcher] = [AgentLauncher(), RsyslogLauncher(), NaiveLauncher()]
+    results: dict[str, Any] = {
+        "schema": 1,
+        "mode": "quick" if args.quick else "full",
+        "argv": list(sys.argv[1:] if argv is None else argv),
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions(REPO),
+        "settings": {"sizes": sizes, "repeats": repeats, "batch_size": args.batch_size,
+                     "ceiling_workers": args.ceiling_workers, "benchmarks": selected},
+    }
+    log(f"benchmarks {', '.join(selected)}; sizes {sizes}; {repeats} repetitions; work dir {work_dir}")
+    try:
+        with open_cluster(heap=args.es_heap) as cluster:
+            results["settings"]["es"] = (f"{BENCH_URL_ENV}={cluster.url}" if not cluster.started_here
+                                         else f"dedicated node started for the run ({cluster.url})")
+            results["versions"]["elasticsearch_node"] = cluster.version()
+            for launcher in launchers:
+                results["versions"][launcher.name] = launcher.version() if not launcher.unavailable() else "-"
+            files: dict[int, EventFile] = {}
+            window = default_window(started)
+
+            def events(count: int) -> EventFile:
+                if count not in files:
+                    log(f"writing {count:,} events")
+                    files[count] = write_events(work_dir / "data" / str(count) / "audit.jsonl", count,
+                                                window=window)
+                return files[count]
+
+            if "ingest" in selected or "scale" in selected:
+                ingest_files = [events(n) for n in sizes]
+                results["settings"]["events_source"] = ingest_files[-1].source
+                results["settings"]["mean_line_bytes"] = round(ingest_files[-1].mean_line_bytes, 1)
+                summaries = ingest.ingest_suite(cluster, ingest_files, launchers, repeats=repeats,
+                                                batch_size=args.batch_size, ceiling_workers=args.ceiling_workers,
+                                                work_dir=work_dir, log=log)
+                results["ingest"] = [s.to_json() for s in summaries]
+
+            def tui_bench(tiers: TierTable, tenant: str, count: int) -> None:
+                results["tui"] = tui_latency.run(cluster, tiers, events=count, tenant=tenant,
+                                                 repeats=max(10, repeats * 5), work_dir=work_dir, log=log)
+
+            if "scale" in selected:
+                results["scale"] = scale.run(cluster, [events(n) for n in sizes], repeats=max(5, repeats * 3),
+                                             batch_size=args.batch_size, work_dir=work_dir, log=log,
+                                             on_largest=tui_bench if "tui" in selected else None)
+            elif "tui" in selected:
+                loaded = scale.load(cluster, events(largest), args.batch_size, "tui")
+                try:
+                    tui_bench(loaded, scale.sample_tenant(events(largest)), largest)
+                finally:
+                    cluster.drop_namespace(loaded)
+            if "reliability" in selected:
+                results["reliability"] = reliability.run(cluster, launchers, quick=args.quick,
+                                                         batch_size=args.batch_size, work_dir=work_dir, log=log)
+        if "emitter" in selected:
+            results["emitter"] = emitter_cost.run(events=20_000 if args.quick else 100_000, repeats=max(3, repeats),
+                                                  work_dir=work_dir, log=log)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["duration_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+    paths = write_outputs(results, results_dir=args.results_dir, docs_dir=None if args.no_docs else REPO / "docs",
+                          repo=REPO)
+    for path in paths:
+        log(f"wrote {os.path.relpath(path, REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,373 @@
+"""Turn a run's results into ``bench/results/<date>.{json,md}``, ``docs/benchmarks.md`` and its plot.
+
+The JSON is the record; the Markdown tables and the plot are rendered from it, so a results file can be
+re-rendered later (``python -m bench.report bench/results/<file>.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.growth import growth
+from bench.ingest import CEILING
+
+AGENT = "auditlog agent"
+RSYSLOG = "rsyslog"
+MIB = 2**20
+
+
+def _f(value: float | None, digits: int = 0, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def _verdict(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("met" if ok else "**missed**")
+
+
+def ingest_rows(results: dict[str, Any], events: int) -> dict[str, dict[str, Any]]:
+    """Return the ingest summaries at one size, by shipper."""
+    return {s["shipper"]: s for s in results.get("ingest", []) if s["events"] == events}
+
+
+def _ingest_section(results: dict[str, Any], h: str) -> list[str]:
+    summaries = results.get("ingest")
+    if not summaries:
+        return []
+    sizes = sorted({s["events"] for s in summaries})
+    largest = sizes[-1]
+    by = ingest_rows(results, largest)
+    ceiling = by.get(CEILING, {}).get("median", {}).get("events_per_s")
+    rsyslog = by.get(RSYSLOG, {}).get("median", {}).get("events_per_s")
+    settings = results["settings"]
+    out = [
+        f"{h} 1. Ingest: file -> Elasticsearch until searchable ({largest:,} events)", "",
+        f"Median of {settings['repeats']} runs per shipper, shippers taking turns; batch size "
+        f"{settings['batch_size']}; events from {settings.get('events_source', '?')}, mean line "
+        f"{settings.get('mean_line_bytes', '?')} bytes; the clock stops when `_count` after `_refresh` equals "
+        "the number of lines. CPU and peak RSS are the shipper process's (from `/proc`), ES CPU is the node's.", "",
+        "| shipper | events/s | seconds | CPU s / 100k events | CPU µs / event | peak RSS | ES CPU s / 100k "
+        "| x ceiling | x rsyslog |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    notes = []
+    for name, s in by.items():
+        if s.get("unavailable"):
+            out.append(f"| {name} | {s['unavailable']} | | | | | | | |")
+            continue
+        m = s["median"]
+        if m["events_per_s"] is None:
+            out.append(f"| {name} | failed: {'; '.join(s['failures'])[:200]} | | | | | | | |")
+            continue
+        cpu = m["cpu_s_per_100k"]
+        out.append(
+            f"| {name} | {_f(m['events_per_s'])} | {_f(m['seconds'], 1)} | {_f(cpu, 2)} | "
+            f"{_f(None if cpu is None else cpu * 10, 1)} | "
+            f"{_f(None if m['peak_rss_bytes'] is None else m['peak_rss_bytes'] / MIB, 0, ' MiB')} | "
+            f"{_f(m['es_cpu_s_per_100k'], 2)} | {_f(_ratio(m['events_per_s'], ceiling), 2)} | "
+            f"{_f(_ratio(m['events_per_s'], rsyslog), 2)} |")
+        if s["failures"]:
+            notes.append(f"- {name}: {len(s['failures'])} failed run(s): {'; '.join(s['failures'])[:300]}")
+    out.append("")
+    out += notes
+    if CEILING in by:
+        out.append(f"- The ceiling's CPU column is the harness's own posting threads "
+                   f"({settings['ceiling_workers']} connections); it has no shipper process.")
+    out += ["", "Throughput (events/s, median) by input size:", "",
+            "| shipper | " + " | ".join(f"{n:,}" for n in sizes) + " |",
+            "|---|" + "---:|" * len(sizes)]
+    for name in by:
+        cells = []
+        for n in sizes:
+            row = ingest_rows(results, n).get(name, {})
+            cells.append(_f(row.get("median", {}).get("events_per_s")) if not row.get("unavailable") else "n/a")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", *_ingest_targets(by, ceiling, rsyslog), ""]
+    return out
+
+
+def _ingest_targets(by: dict[str, dict[str, Any]], ceiling: float | None, rsyslog: float | None) -> list[str]:
+    agent = by.get(AGENT)
+    if agent is None or agent.get("unavailable") or agent["median"]["events_per_s"] is None:
+        reason = agent.get("unavailable") if agent else "not run"
+        return [f"Targets (issue 3 / 7): agent not measured ({reason or 'all runs failed'})."]
+    m = agent["median"]
+    to_ceiling, to_rsyslog = _ratio(m["events_per_s"], ceiling), _ratio(m["events_per_s"], rsyslog)
+    cpu_us = None if m["cpu_s_per_100k"] is None else m["cpu_s_per_100k"] * 10
+    rss = None if m["peak_rss_bytes"] is None else m["peak_rss_bytes"] / MIB
+    return [
+        "Targets (issue 3 / 7):", "",
+        f"- agent >= 0.9x ceiling: {_f(to_ceiling, 2)}x, {_verdict(None if to_ceiling is None else to_ceiling >= 0.9)}",
+        f"- agent >= 1.0x rsyslog: {_f(to_rsyslog, 2)}x, {_verdict(None if to_rsyslog is None else to_rsyslog >= 1.0)}",
+        f"- agent CPU <= 10 µs/event: {_f(cpu_us, 1)} µs, {_verdict(None if cpu_us is None else cpu_us <= 10)}",
+        f"- agent RSS <= 100 MiB: {_f(rss)} MiB, {_verdict(None if rss is None else rss <= 100)}",
+    ]
+
+
+def _reliability_section(results: dict[str, Any], h: str) -> list[str]:
+    rel = results.get("reliability")
+    if rel is None:
+        return []
+    p = rel["params"]
+    out = [f"{h} 2. Reliability under load", "",
+           f"{p['events']:,} events written at {p['rate']:,}/s while the shipper runs; kill9 = {p['kills']} "
+           f"SIGKILLs + restarts; outage = Elasticsearch unreachable for {p['outage_s']:.0f} s; rotation every "
+           f"{p['rotate_every']:,} lines. Counted by a full scan of `event.id` after the shipper settles.", "",
+           "| shipper | scenario | written | documents | lost | duplicated | detail |",
+           "|---|---|---:|---:|---:|---:|---|"]
+    for r in rel["results"]:
+        detail = []
+        if "kills" in r:
+            detail.append(f"{r['kills']} kills")
+        if "rss_before_bytes" in r:
+            detail.append(f"RSS {r['rss_before_bytes'] / MIB:.0f} -> max {r['rss_max_during_bytes'] / MIB:.0f} "
+                          f"-> {r['rss_after_bytes'] / MIB:.0f} MiB across the outage")
+        if r.get("rotations"):
+            detail.append(f"{r['rotations']} rotations")
+        if r.get("note"):
+            detail.append(r["note"][:160].replace("\n", " "))
+        out.append(f"| {r['shipper']} | {r['scenario']} | {r['written']:,} | {r['documents']:,} | {r['lost']:,} | "
+                   f"{r['duplicated']:,} | {'; '.join(detail)} |")
+    for name, reason in rel.get("unavailable", {}).items():
+        out.append(f"| {name} | all | | | | | {reason} |")
+    return [*out, ""]
+
+
+def _scale_section(results: dict[str, Any], h: str) -> list[str]:
+    sc = results.get("scale")
+    if sc is None:
+        return []
+    rows = sc["rows"]
+    sizes = [r["events"] for r in rows]
+    agent_cpu = []
+    for n in sizes:
+        a = ingest_rows(results, n).get(AGENT, {})
+        cpu = a.get("median", {}).get("cpu_s_per_100k")
+        agent_cpu.append(None if cpu is None else cpu * 10)
+
+    def lat(r: dict[str, Any], key: str) -> str:
+        v = r.get(key)
+        return "n/a" if v is None else f"{v['median_ms']:.1f} ({v['p95_ms']:.1f})"
+
+    out = [f"{h} 3. Scale: cost against stored events", "",
+           "First page = 100 newest rows with the exact total: median (p95) ms. Query layer = "
+           "`indexer.query.Pager.page(0)` (opens a point in time), raw = one plain `_search` with the same sort. "
+           "Tenant = one tenant's updates. Export = every event: xlsx via the query layer's stream in its own "
+           "process vs a plain point-in-time scan.", "",
+           "| events | agent CPU µs/event | first page raw | first page query layer | tenant raw | tenant query layer "
+           "| scan all (raw) s | xlsx export s | export peak RSS |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r, cpu in zip(rows, agent_cpu, strict=True):
+        exp = r.get("export")
+        out.append(
+            f"| {r['events']:,} | {_f(cpu, 1)} | {lat(r, 'first_page_raw_all')} | {lat(r, 'first_page_layer_all')} | "
+            f"{lat(r, 'first_page_raw_tenant')} | {lat(r, 'first_page_layer_tenant')} | "
+            f"{_f(r['export_raw']['seconds'], 2)} | {_f(exp['seconds'] if exp else None, 2)} | "
+            f"{_f(exp['peak_rss_bytes'] / MIB if exp else None, 0, ' MiB')} |")
+
+    def series(key: str, field: str = "median_ms") -> list[float | None]:
+        return [(r[key][field] if key in r else None) for r in rows]
+
+    def export(field: str) -> list[float | None]:
+        return series("export", field)
+
+    out += ["", "Growth from the smallest to the largest size (log-log slope; flat < 0.25, linear ~ 1):", "",
+            f"- agent CPU per event: {growth(sizes, agent_cpu)}",
+            f"- first page, query layer: {growth(sizes, series('first_page_layer_all'))}; "
+            f"raw: {growth(sizes, series('first_page_raw_all'))}",
+            f"- first page for one tenant, query layer: {growth(sizes, series('first_page_layer_tenant'))}",
+            f"- xlsx export time: {growth(sizes, export('seconds'))}; "
+            f"raw scan: {growth(sizes, [r['export_raw']['seconds'] for r in rows])}",
+            f"- export peak RSS: {growth(sizes, export('peak_rss_bytes'))}",
+            ""]
+    for part, reason in sc.get("unavailable", {}).items():
+        if reason:
+            out.append(f"- {part}: {reason}")
+    return [*out, ""]
+
+
+def _emitter_section(results: dict[str, Any], h: str) -> list[str]:
+    em = results.get("emitter")
+    if em is None:
+        return []
+    out = [f"{h} 4. Emitter cost per event (in the application's process)", "",
+           f"{em['events']:,} calls per run, median of {em['repeats']} runs, writing to a local file.", "",
+           "| writer | µs / event | x baseline |", "|---|---:|---:|",
+           f"| baseline: {em['baseline']} | {_f(em['baseline_us_per_event'], 1)} | 1.00 |"]
+    if em.get("unavailable"):
+        out += [f"| auditlog emitter | {em['unavailable']} | |", ""]
+        return out
+    ratio, us = em["ratio"], em["emitter_us_per_event"]
+    out += [f"| auditlog emitter (`agent.emitter`) | {_f(us, 1)} | {_f(ratio, 2)} |", "",
+            f"- target emitter <= 0.6x baseline: {_f(ratio, 2)}x, {_verdict(ratio <= 0.6)}",
+            f"- target emitter <= 10 µs/event: {_f(us, 1)} µs, {_verdict(us <= 10)}", ""]
+    return out
+
+
+def _tui_section(results: dict[str, Any], h: str) -> list[str]:
+    tui = results.get("tui")
+    if tui is None:
+        return []
+    out = [f"{h} 5. TUI latency ({tui.get('events', 0):,} events stored)", ""]
+    base = tui.get("baseline", {})
+    out += ["| measurement | median ms | p95 ms | baseline (raw ES) median / p95 ms | target |",
+            "|---|---:|---:|---:|---|"]
+    for key, label, target, base_key in (
+        ("first_rows_start", "first rows after start", "p95 <= 500 ms", "first_page"),
+        ("first_rows_filter", "first rows after a filter change", "p95 <= 500 ms", "filtered_page"),
+        ("scroll_redraw", "keypress -> redraw while scrolling", "<= 50 ms", "next_page"),
+    ):
+        m, b = tui.get(key), base.get(base_key)
+        base_cell = f"{b['median_ms']:.1f} / {b['p95_ms']:.1f}" if b else "-"
+        if m is None:
+            out.append(f"| {label} | {tui.get('unavailable', 'not measured')} | | {base_cell} | {target} |")
+        else:
+            out.append(f"| {label} | {m['median_ms']:.1f} | {m['p95_ms']:.1f} | {base_cell} | {target} |")
+    exp = tui.get("export_100k")
+    if exp:
+        out += ["", f"Export of {exp['rows']:,} rows: {exp['seconds']:.1f} s, peak RSS "
+                f"{exp['peak_rss_bytes'] / MIB:.0f} MiB (targets <= 10 s, <= 250 MB); raw scan of the same rows "
+                f"{exp['raw_seconds']:.1f} s."]
+    return [*out, ""]
+
+
+def render(results: dict[str, Any], level: int = 2) -> str:
+    """Return the Markdown tables of one run (``level`` = heading depth of the sections)."""
+    h = "#" * level
+    m, v, s = results["machine"], results["versions"], results["settings"]
+    out = [
+        f"{h} Machine and versions", "",
+        f"Run {results['started']} ({results['mode']}, {results.get('duration_s', '?')} s, "
+        f"`python -m bench {' '.join(results['argv'])}`) on {m['cores']} cores "
+        f"({m['cores_usable']} usable), {m['memory_bytes'] / 2**30:.1f} GiB RAM, {m['cpu_model']}, "
+        f"Linux {m['kernel']}, load at start {m['load_at_start'][0]}.", "",
+        f"Elasticsearch: {s.get('es', '?')}; indices mapped by the product's templates "
+        "(`indexer.setup.install_templates`), one fresh prefix per measured run.", "",
+        "| component | version |", "|---|---|",
+        *[f"| {k} | {val} |" for k, val in v.items()], "",
+    ]
+    for section in (_ingest_section, _reliability_section, _scale_section, _emitter_section, _tui_section):
+        out += section(results, h)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> bool:
+    """Draw throughput and latency against input size into ``path`` (PNG); False when there is nothing to plot."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    summaries = results.get("ingest") or []
+    rows = (results.get("scale") or {}).get("rows") or []
+    if not summaries and not rows:
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    shippers = list(dict.fromkeys(s["shipper"] for s in summaries))
+    for name in shippers:
+        pts = [(s["events"], s["median"]["events_per_s"]) for s in summaries
+               if s["shipper"] == name and s["median"]["events_per_s"]]
+        if pts:
+            axes[0].plot(*zip(*pts, strict=True), marker="o", label=name)
+    axes[0].set(title="Ingest until searchable", xlabel="events", ylabel="events / s", xscale="log")
+    sizes = [r["events"] for r in rows]
+    for key, label in (("first_page_raw_all", "raw _search"), ("first_page_layer_all", "query layer"),
+                       ("first_page_raw_tenant", "raw, one tenant"), ("first_page_layer_tenant", "layer, one tenant")):
+        pts = [(n, r[key]["p95_ms"]) for n, r in zip(sizes, rows, strict=True) if key in r]
+        if pts:
+            axes[1].plot(*zip(*pts, strict=True), marker="o", label=label)
+    axes[1].set(title="First page (p95)", xlabel="events stored", ylabel="ms", xscale="log")
+    for key, label in (("export_raw", "raw PIT scan"), ("export", "xlsx export")):
+        pts = [(n, r[key]["seconds"]) for n, r in zip(sizes, rows, strict=True) if key in r]
+        if pts:
+            axes[2].plot(*zip(*pts, strict=True), marker="o", label=label)
+    axes[2].set(title="Export every event", xlabel="events stored", ylabel="seconds", xscale="log", yscale="log")
+    for ax in axes:
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"auditlog benchmarks {results['started'][:10]} ({results['mode']}, "
+                 f"{results['machine']['cores']} cores)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+_DOCS_INTRO = """# Benchmarks
+
+Numbers measured side by side in one run, on one machine, against one Elasticsearch node, by
+`make bench` (`python -m bench`; `python -m bench --quick` for a short sanity run; `--only ingest,emitter`,
+`--size N`, `--repeat N`). Every ratio is against a baseline measured in the same run:
+
+- **ingest**: the ceiling (pre-built `_bulk` bodies posted straight to the node, the physical limit), the
+  auditlog agent, rsyslog `imfile` + `omelasticsearch` (Debian's packages, expert config: bulk mode, JSON
+  pass-through, `create` with `event.id` as bulk id, per-class daily indices, disk-assisted queue, retry of
+  failed items; see `bench/shippers/rsyslog.py`), and a naive `helpers.streaming_bulk` reader;
+- **reliability**: lost / duplicated events after kill -9s, an Elasticsearch outage and rotations, agent vs rsyslog;
+- **scale**: agent CPU per event, first-page latency and export time at three input sizes;
+- **emitter**: cost per audit call against stdlib `logging` + `json.dumps`;
+- **TUI**: first rows, keypress-to-redraw, export of 100k rows, against the raw Elasticsearch query.
+
+A part that did not exist when the run happened is shown as "not available yet", never estimated.
+Raw records: `bench/results/*.json` (re-render with `python -m bench.report FILE.json`).
+
+Latest run: `{source}`.
+
+![throughput and latency against input size](benchmarks.png)
+
+"""
+
+
+def write_outputs(results: dict[str, Any], *, results_dir: Path, docs_dir: Path | None, repo: Path) -> list[Path]:
+    """Write the results JSON + Markdown and, unless ``docs_dir`` is None, the docs page and plot.
+
+    Returns:
+        The files written.
+    """
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stem = results["started"][:10] + ("-quick" if results["mode"] == "quick" else "")
+    json_path, md_path = results_dir / f"{stem}.json", results_dir / f"{stem}.md"
+    json_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    md_path.write_text(f"# Benchmark results {results['started']} ({results['mode']})\n\n" + render(results))
+    written = [json_path, md_path]
+    if docs_dir is not None:
+        png = docs_dir / "benchmarks.png"
+        has_plot = plot(results, png)
+        intro = _DOCS_INTRO.format(source=md_path.relative_to(repo) if md_path.is_relative_to(repo) else md_path)
+        if not has_plot:
+            intro = intro.replace("![throughput and latency against input size](benchmarks.png)\n",
+                                  "(plot not drawn: matplotlib missing, `pip install -e '.[bench]'`)\n")
+        page = docs_dir / "benchmarks.md"
+        page.write_text(intro + render(results, level=2))
+        written += [page] + ([png] if has_plot else [])
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Re-render the docs page and plot from a results JSON file."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m bench.report bench/results/<file>.json", file=sys.stderr)
+        return 2
+    repo = Path(__file__).resolve().parents[1]
+    results = json.loads(Path(args[0]).read_text())
+    for path in write_outputs(results, results_dir=Path(args[0]).parent, docs_dir=repo / "docs", repo=repo):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
