@@ -1,0 +1,136 @@
+"""`auditlog setup` and `auditlog retention` on the real node: idempotent, versioned, clear failures."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from agent.cli import main
+from indexer.setup import CREATED, KEPT_NEWER, UNCHANGED, UPDATED, install_templates, run_setup
+from indexer.templates import TEMPLATE_VERSION, index_template_name
+from indexer.tiers import TierTable
+
+
+def _installed(es: Elasticsearch, tiers: TierTable) -> dict[str, Any]:
+    components = es.cluster.get_component_template(name=f"{tiers.prefix}-*")["component_templates"]
+    indexes = es.indices.get_index_template(name=f"{tiers.prefix}-*")["index_templates"]
+    return {t["name"]: t for t in [*components, *indexes]}
+
+
+def test_setup_twice_changes_nothing(es: Elasticsearch, namespace: TierTable) -> None:
+    """The second setup reports every object unchanged and the installed templates are byte-identical."""
+    first = run_setup(es, namespace)
+    before = _installed(es, namespace)
+    second = run_setup(es, namespace)
+    expected = ([CREATED] * 5, [UNCHANGED] * 5, before)
+    assert expected == ([c.action for c in first.changes], [c.action for c in second.changes],
+                        _installed(es, namespace))
+
+
+def test_cli_setup_twice_exits_0(es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]) -> None:
+    """`auditlog setup --json` run twice exits 0 both times and reports changed=false the second time."""
+    codes = [main(["setup", "--es", es_url, "--prefix", namespace.prefix, "--json"]) for _ in range(2)]
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    expected = ([0, 0], [True, False])
+    assert expected == (codes, [r["changed"] for r in reports])
+
+
+def test_no_ilm_is_said_in_one_line(es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without ILM setup prints exactly one line about it, pointing to `auditlog retention enforce`."""
+    main(["setup", "--es", es_url, "--prefix", namespace.prefix])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "ILM" in line]
+    expected = (1, True)
+    assert expected == (len(lines), "auditlog retention enforce" in lines[0])
+
+
+def test_no_ilm_means_no_lifecycle_settings(es: Elasticsearch, namespace: TierTable) -> None:
+    """On a cluster without ILM the index templates carry no index.lifecycle settings, so indices can be created."""
+    run_setup(es, namespace)
+    index = namespace.index_for_day("enterprise", datetime.now(UTC).date())
+    es.indices.create(index=index)
+    settings = es.indices.get_settings(index=index)[index]["settings"]["index"]
+    assert "lifecycle" not in settings
+
+
+def test_older_template_is_upgraded(es: Elasticsearch, namespace: TierTable) -> None:
+    """An index template with a lower version (an older auditlog) is replaced by the current one."""
+    name = index_template_name(namespace, "business")
+    es.indices.put_index_template(name=name, index_patterns=[namespace.class_pattern("business")], priority=200,
+                                  version=TEMPLATE_VERSION - 1)
+    actions = {c.name: c.action for c in run_setup(es, namespace).changes}
+    expected = (UPDATED, TEMPLATE_VERSION)
+    assert expected == (actions[name], _installed(es, namespace)[name]["index_template"]["version"])
+
+
+def test_edited_template_of_same_version_is_repaired(es: Elasticsearch, namespace: TierTable) -> None:
+    """A template edited by hand (same version, different content) is put back as setup renders it."""
+    install_templates(es, namespace)
+    name = f"{namespace.prefix}-settings"
+    es.cluster.put_component_template(name=name, template={"settings": {"number_of_shards": 3}},
+                                      version=TEMPLATE_VERSION)
+    actions = {c.name: c.action for c in run_setup(es, namespace).changes}
+    shards = _installed(es, namespace)[name]["component_template"]["template"]["settings"]["index"]["number_of_shards"]
+    expected = (UPDATED, "1")
+    assert expected == (actions[name], shards)
+
+
+def test_newer_template_is_not_downgraded(es: Elasticsearch, namespace: TierTable) -> None:
+    """A template installed by a newer auditlog (higher version) is kept as it is."""
+    name = index_template_name(namespace, "enterprise")
+    es.indices.put_index_template(name=name, index_patterns=[namespace.class_pattern("enterprise")], priority=200,
+                                  version=TEMPLATE_VERSION + 1)
+    actions = {c.name: c.action for c in run_setup(es, namespace).changes}
+    expected = (KEPT_NEWER, TEMPLATE_VERSION + 1)
+    assert expected == (actions[name], _installed(es, namespace)[name]["index_template"]["version"])
+
+
+def test_unreachable_cluster_exits_1_with_one_line(namespace: TierTable, capsys: pytest.CaptureFixture[str]) -> None:
+    """Setup against a port nobody listens on exits 1 with one line naming the URL."""
+    code = main(["setup", "--es", "http://127.0.0.1:9", "--prefix", namespace.prefix])
+    err = capsys.readouterr().err.strip()
+    expected = (1, 1, True)
+    assert expected == (code, len(err.splitlines()), "cannot reach Elasticsearch at http://127.0.0.1:9" in err)
+
+
+def test_bad_prefix_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An index prefix with upper case is a usage error naming --prefix."""
+    code = main(["setup", "--es", "http://127.0.0.1:9", "--prefix", "Audit"])
+    expected = (2, True)
+    assert expected == (code, "--prefix" in capsys.readouterr().err)
+
+
+def test_retention_cli_status_and_enforce(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --now, status --json counts one overdue business index, enforce --dry-run lists it, enforce deletes it."""
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    install_templates(es, namespace)
+    old = namespace.index_for_day("business", (now - timedelta(days=8)).date())
+    kept = namespace.index_for_day("business", (now - timedelta(days=6)).date())
+    for index in (old, kept):
+        es.indices.create(index=index)
+    base = ["--es", es_url, "--prefix", namespace.prefix, "--now", now.isoformat(), "--json"]
+    main(["retention", "status", *base])
+    main(["retention", "enforce", "--dry-run", *base])
+    main(["retention", "enforce", *base])
+    status, dry, real = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    business = next(c for c in status["classes"] if c["class"] == "business")
+    expected = ((2, 1, "enforcer"), [old], [old], [kept])
+    assert expected == (
+        (business["indices"], business["overdue"], business["managed_by"]),
+        [i["index"] for i in dry["would_delete"]],
+        [i["index"] for i in real["deleted"]],
+        sorted(es.indices.get(index=namespace.read_pattern)),
+    )
+
+
+def test_retention_status_table(es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]) -> None:
+    """The human status output has a header and one row per retention class."""
+    code = main(["retention", "status", "--es", es_url, "--prefix", namespace.prefix])
+    rows = capsys.readouterr().out.splitlines()
+    expected = (0, ["CLASS", "enterprise", "business", "professional"])
+    assert expected == (code, [row.split()[0] for row in rows])
