@@ -1,0 +1,79 @@
+"""Agent configuration: TOML, env and flags; bad keys stop startup naming the key."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from agent import config
+from agent.errors import UsageError
+
+
+def toml(tmp: Path, text: str) -> Path:
+    p = tmp / "agent.toml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_without_file() -> None:
+    """Without a file every key has its documented default."""
+    cfg = config.load(None, env={})
+    assert (
+        cfg["batch.max_events"], cfg["inputs.max_line_bytes"], cfg["elasticsearch.url"]) == (2000, 1024 * 1024, "http://127.0.0.1:9200")
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    """An unknown key stops startup with its dotted name."""
+    with pytest.raises(UsageError, match=r"batch\.max_event: unknown key"):
+        config.load(toml(tmp_path, "[batch]\nmax_event = 5\n"), env={})
+
+
+def test_unknown_section_is_named(tmp_path: Path) -> None:
+    """An unknown section stops startup with its name."""
+    with pytest.raises(UsageError, match=r"^output: unknown section"):
+        config.load(toml(tmp_path, "[output]\nx = 1\n"), env={})
+
+
+def test_wrong_type_is_named(tmp_path: Path) -> None:
+    """A string where a number belongs names the key and the type."""
+    with pytest.raises(UsageError, match=r"batch\.max_events: must be int"):
+        config.load(toml(tmp_path, '[batch]\nmax_events = "many"\n'), env={})
+
+
+def test_out_of_range_is_named(tmp_path: Path) -> None:
+    """A zero batch size names the key and the bound."""
+    with pytest.raises(UsageError, match=r"batch\.max_events: must be >= 1"):
+        config.load(toml(tmp_path, "[batch]\nmax_events = 0\n"), env={})
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    """A syntax error is a usage error naming the file."""
+    with pytest.raises(UsageError, match="invalid TOML"):
+        config.load(toml(tmp_path, "[batch\n"), env={})
+
+
+def test_flags_beat_env_beat_file(tmp_path: Path) -> None:
+    """Flags override the environment, which overrides the file."""
+    path = toml(tmp_path, '[elasticsearch]\nurl = "http://file:9200"\napi_key = "from-file"\n[state]\ndir = "/s"\n')
+    args = argparse.Namespace(es_url="http://flag:9200", paths=["/x/*.log"])
+    cfg = config.load(path, args, env={"AUDITLOG_ES_URL": "http://env:9200", "AUDITLOG_ES_API_KEY": "from-env"})
+    got = (cfg["elasticsearch.url"], cfg["elasticsearch.api_key"], cfg["inputs.paths"], cfg["state.dir"])
+    assert got == ("http://flag:9200", "from-env", ["/x/*.log"], "/s")
+
+
+def test_sample_config_is_valid(repo_root: Path) -> None:
+    """deploy/agent.toml loads without errors and documents every key."""
+    sample = repo_root / "deploy" / "agent.toml"
+    cfg = config.load(sample, env={})
+    text = sample.read_text()
+    missing = [f"{s}.{k}" for s, keys in config.SCHEMA.items() for k in keys if f"\n{k} =" not in text
+               and f"\n# {k} =" not in text]
+    assert (missing, str(cfg.state_dir)) == ([], "/var/lib/auditlog-agent")
+
+
+def test_secrets_do_not_appear_in_redacted_connection(tmp_path: Path) -> None:
+    """The connection summary for logs has no API key."""
+    cfg = config.load(toml(tmp_path, '[elasticsearch]\napi_key = "SECRET"\n'), env={})
+    assert "SECRET" not in repr(cfg.connection().redacted())

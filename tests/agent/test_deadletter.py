@@ -1,0 +1,48 @@
+"""Dead-letter file: records with reason and original line, de-duplicated, replay bookkeeping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.deadletter import DeadLetter, DeadLetterWriter, mark_replayed, read_records
+
+
+def write(tmp: Path, *dls: DeadLetter) -> None:
+    w = DeadLetterWriter(tmp)
+    for d in dls:
+        w.write(d)
+    w.close()
+
+
+def test_utf8_line_is_kept_as_text() -> None:
+    """A UTF-8 line is stored verbatim under "line" with reason, file, offset and time."""
+    rec = __import__("orjson").loads(DeadLetter("bad", b'{"x":', 5, "/f", "id").to_json())
+    assert (rec["reason"], rec["file"], rec["offset"], rec["line"]) == ("bad", "/f", 5, '{"x":')
+    assert rec["time"].endswith("Z")
+
+
+def test_non_utf8_line_is_base64(tmp_path: Path) -> None:
+    """A line that is not UTF-8 is stored as line_b64 and decodes back to the same bytes."""
+    write(tmp_path, DeadLetter("invalid UTF-8", b"\xff\xfe", 0, "/f", "id"))
+    rec = next(read_records(tmp_path))
+    assert (rec["line_b64"], DeadLetter.from_json(rec).line) == ("//4=", b"\xff\xfe")
+
+
+def test_same_line_twice_is_listed_once(tmp_path: Path) -> None:
+    """A line dead-lettered again after a crash (same identity and offset) is listed once."""
+    write(tmp_path, DeadLetter("r", b"x", 1, "/f", "id"), DeadLetter("r", b"x", 1, "/f", "id"))
+    assert len(list(read_records(tmp_path))) == 1
+
+
+def test_replayed_entries_are_hidden(tmp_path: Path) -> None:
+    """Entries marked replayed are not listed unless asked for."""
+    write(tmp_path, DeadLetter("r", b"x", 1, "/f", "id"), DeadLetter("r", b"y", 2, "/f", "id"))
+    mark_replayed(tmp_path, ["id:1"])
+    assert ([r["offset"] for r in read_records(tmp_path)],
+                        len(list(read_records(tmp_path, include_replayed=True)))) == ([2], 2)
+
+
+def test_truncated_line_records_full_length() -> None:
+    """An overlong line keeps only a preview but records its full length and truncated flag."""
+    rec = __import__("orjson").loads(DeadLetter("too long", b"abc", 0, line_bytes=10_000_000, truncated=True).to_json())
+    assert (rec["line_bytes"], rec["truncated"]) == (10_000_000, True)

@@ -1,0 +1,107 @@
+"""Harvester: bounded reads of complete lines with offsets, overlong lines skipped with a preview."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+from pathlib import Path
+
+from agent.harvester import Harvester, Overlong
+from agent.identity import FileIdentity
+
+IDENT = FileIdentity(1, 2, 3, "fp")
+
+
+def open_h(path: Path, offset: int = 0, **kw: int) -> Harvester:
+    return Harvester(os.open(path, os.O_RDONLY), IDENT, str(path), offset, **kw)
+
+
+def test_lines_carry_their_byte_offsets(tmp_path: Path) -> None:
+    """Each line comes with the offset of its first byte; the block ends after the last newline."""
+    p = tmp_path / "f"
+    p.write_bytes(b"ab\ncde\n\nf")
+    h = open_h(p)
+    block = h.read(1 << 20)
+    assert block is not None
+    assert (block.lines, block.end) == ([(0, b"ab"), (3, b"cde"), (7, b"")], 8)
+
+
+def test_starts_at_offset(tmp_path: Path) -> None:
+    """Reading starts at the checkpointed offset."""
+    p = tmp_path / "f"
+    p.write_bytes(b"ab\ncd\n")
+    block = open_h(p, 3).read(100)
+    assert block is not None
+    assert block.lines == [(3, b"cd")]
+
+
+def test_nothing_new_returns_none(tmp_path: Path) -> None:
+    """At end of file the harvester returns None."""
+    p = tmp_path / "f"
+    p.write_bytes(b"ab\n")
+    h = open_h(p)
+    h.read(100)
+    assert h.read(100) is None
+
+
+def test_small_chunks_reassemble_lines(tmp_path: Path) -> None:
+    """Lines split across chunk boundaries come out whole."""
+    p = tmp_path / "f"
+    data = b"".join(b"line-%03d\n" % i for i in range(50))
+    p.write_bytes(data)
+    h = open_h(p, chunk_bytes=7)
+    block = h.read(1 << 20)
+    assert block is not None
+    assert [b"line-%03d" % i for i in range(50)] == [ln for _o, ln in block.lines]
+
+
+def test_take_partial_returns_unterminated_last_line(tmp_path: Path) -> None:
+    """When a file is closed for good, its unterminated last line becomes a line."""
+    p = tmp_path / "f"
+    p.write_bytes(b"a\nbc")
+    h = open_h(p)
+    h.read(100)
+    block = h.take_partial()
+    assert block is not None
+    assert (block.lines, block.end) == ([(2, b"bc")], 4)
+
+
+def test_overlong_line_is_skipped_with_preview(tmp_path: Path) -> None:
+    """A line over the limit becomes an Overlong with its length; the lines around it are intact."""
+    p = tmp_path / "f"
+    p.write_bytes(b"ok\n" + b"x" * 50_000 + b"\nafter\n")
+    h = open_h(p, chunk_bytes=4096, max_line_bytes=10_000)
+    lines = []
+    while (block := h.read(8192)) is not None:
+        lines += block.lines
+    assert lines[0] == (0, b"ok")
+    off, big = lines[1]
+    assert (off, isinstance(big, Overlong), big.length, big.preview[:100]) == (3, True, 50_000, b"x" * 100)  # type: ignore[union-attr]
+    assert lines[2] == (50_004, b"after")
+
+
+def test_ten_megabyte_line_keeps_memory_bounded(tmp_path: Path) -> None:
+    """Reading a 10 MB line with a 1 MiB limit allocates far less than the line's size."""
+    p = tmp_path / "f"
+    with p.open("wb") as fh:
+        fh.write(b"{" + b"a" * (10 * 1024 * 1024) + b"}\n{}\n")
+    h = open_h(p, chunk_bytes=64 * 1024, max_line_bytes=1024 * 1024)
+    tracemalloc.start()
+    out = []
+    while (block := h.read(1 << 20)) is not None:
+        out += block.lines
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert isinstance(out[0][1], Overlong)
+    assert (out[0][1].length, out[1][1]) == (10 * 1024 * 1024 + 2, b"{}")
+    assert peak < 4 * 1024 * 1024
+
+
+def test_status_detects_truncation(tmp_path: Path) -> None:
+    """A file shorter than what was read is reported truncated."""
+    p = tmp_path / "f"
+    p.write_bytes(b"abc\n")
+    h = open_h(p)
+    h.read(100)
+    os.truncate(p, 0)
+    assert h.status().truncated

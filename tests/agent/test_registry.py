@@ -1,0 +1,50 @@
+"""Registry: crash-safe per-identity checkpoints in SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.identity import FileIdentity
+from agent.registry import FileState, Registry
+
+
+def row(offset: int = 0) -> FileState:
+    return FileState(FileIdentity(1, 2, 10, "abc", 0), "/x/audit.log", offset, 100)
+
+
+def test_offsets_survive_reopen(tmp_path: Path) -> None:
+    """A committed offset is there after the registry is reopened."""
+    r = Registry(tmp_path)
+    r.add(row())
+    r.commit_offsets({row().key: 42})
+    r.close()
+    again = Registry(tmp_path).get(row().key)
+    assert again is not None
+    assert again.offset == 42
+
+
+def test_offsets_never_move_backwards(tmp_path: Path) -> None:
+    """Committing a smaller offset (a late ack) keeps the larger one."""
+    r = Registry(tmp_path)
+    r.add(row())
+    r.commit_offsets({row().key: 50})
+    r.commit_offsets({row().key: 20})
+    got = r.get(row().key)
+    assert got is not None
+    assert got.offset == 50
+
+
+def test_lookup_by_inode_newest_generation_first(tmp_path: Path) -> None:
+    """All identities of one inode are found, newest generation first."""
+    r = Registry(tmp_path)
+    r.add(row())
+    r.add(FileState(FileIdentity(1, 2, 10, "def", 1), "/x/audit.log"))
+    assert [s.ident.generation for s in r.for_inode(1, 2)] == [1, 0]
+
+
+def test_readonly_open_of_missing_registry_fails(tmp_path: Path) -> None:
+    """Status on a directory without a registry raises FileNotFoundError instead of creating one."""
+    with pytest.raises(FileNotFoundError):
+        Registry(tmp_path / "nothing", readonly=True)

@@ -1,0 +1,134 @@
+"""Sink: per-item settlement of bulk responses, retries of only the failed items (fake client)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import orjson
+import pytest
+from elastic_transport import ApiResponseMeta, ConnectionError, HttpHeaders, NodeConfig
+from elasticsearch import ApiError
+
+from agent.batcher import Batch
+from agent.deadletter import DeadLetter
+from agent.metrics import Metrics
+from agent.sink import Abandoned, RetrySettings, Sink
+
+FAST = RetrySettings(initial=0.001, maximum=0.002)
+
+
+class Resp:
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+
+def meta(status: int) -> ApiResponseMeta:
+    return ApiResponseMeta(status, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "localhost", 9200))
+
+
+class FakeES:
+    """Answers bulk requests from a script of per-item statuses (or exceptions)."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+        self.bodies: list[list[str]] = []
+
+    def options(self, **kw: Any) -> FakeES:
+        return self
+
+    def bulk(self, operations: bytes, filter_path: str) -> Resp:
+        ids = [orjson.loads(a)["create"]["_id"] for a in operations.split(b"\n")[0::2] if a]
+        self.bodies.append(ids)
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        statuses = step(ids) if callable(step) else step
+        items = []
+        for s in statuses:
+            item: dict[str, Any] = {"status": s}
+            if s >= 300:
+                item["error"] = {"type": "mapper_parsing_exception", "reason": "failed to parse field [x]"}
+            items.append({"create": item})
+        return Resp({"errors": any(s >= 300 for s in statuses), "items": items})
+
+
+def batch(n: int) -> Batch:
+    b = Batch(1)
+    for i in range(n):
+        b.entries.append(b'{"create":{"_index":"i","_id":"%d"}}\n{}\n' % i)
+        b.origins.append(("key", "/f", i * 3, b"{}"))
+    return b
+
+
+def sink(es: FakeES, dead: list[DeadLetter] | None = None, **kw: Any) -> Sink:
+    sink_dead = dead if dead is not None else []
+    return Sink(es, retry=FAST, metrics=Metrics(), dead_letter=sink_dead.append, **kw)  # type: ignore[arg-type]
+
+
+def test_all_created() -> None:
+    """A clean response counts every item as created."""
+    r = sink(FakeES([[201, 201]])).send(batch(2))
+    assert (r.created, r.duplicates, r.dead) == (2, 0, 0)
+
+
+def test_409_counts_as_delivered() -> None:
+    """A version conflict means the event is already there: a duplicate, not an error."""
+    r = sink(FakeES([[201, 409]])).send(batch(2))
+    assert (r.created, r.duplicates, r.dead) == (1, 1, 0)
+
+
+def test_only_failed_items_are_resent() -> None:
+    """After 429 and 503 items, the retry carries exactly those items."""
+    es = FakeES([[201, 429, 201, 503], [201, 201]])
+    sink(es).send(batch(4))
+    assert es.bodies == [["0", "1", "2", "3"], ["1", "3"]]
+
+
+def test_400_item_is_dead_lettered_with_reason() -> None:
+    """A mapping error is dead-lettered with Elasticsearch's type and reason, at the line's offset."""
+    dead: list[DeadLetter] = []
+    sink(FakeES([[201, 400]]), dead).send(batch(2))
+    got = [(d.reason, d.offset, d.stage) for d in dead]
+    assert got == [("400 mapper_parsing_exception: failed to parse field [x]", 3, "index")]
+
+
+def test_connection_error_is_retried() -> None:
+    """A connection error re-sends the whole pending batch until it goes through."""
+    es = FakeES([ConnectionError("refused"), ConnectionError("refused"), [201]])
+    r = sink(es).send(batch(1))
+    assert (r.created, r.retries) == (1, 2)
+
+
+def test_whole_request_503_is_retried() -> None:
+    """A 503 for the whole request is retried."""
+    es = FakeES([ApiError("unavailable", meta(503), {}), [201]])
+    assert sink(es).send(batch(1)).created == 1
+
+
+def test_whole_request_400_dead_letters_every_item() -> None:
+    """A 400 for the whole request dead-letters its items with the reason rather than looping."""
+    dead: list[DeadLetter] = []
+    es = FakeES([ApiError("bad", meta(400), {"error": {"type": "parse_exception", "reason": "bad body"}})])
+    sink(es, dead).send(batch(2))
+    assert [d.reason for d in dead] == ["400 parse_exception: bad body"] * 2
+
+
+def test_stopping_agent_abandons_after_deadline() -> None:
+    """When stopping and past the deadline, a failing batch is abandoned (not acknowledged)."""
+    stopping = threading.Event()
+    stopping.set()
+    es = FakeES([ConnectionError("down")] * 100)
+    with pytest.raises(Abandoned):
+        sink(es, stopping=stopping, deadline=lambda: 0.0).send(batch(1))
+
+
+def test_backoff_is_capped_with_jitter() -> None:
+    """Backoff grows exponentially up to the cap and stays within [cap/2, cap]."""
+    import random
+
+    rs = RetrySettings(initial=0.1, maximum=2.0)
+    rng = random.Random(1)
+    delays = [rs.delay(a, rng) for a in range(10)]
+    assert all(0.05 <= d <= 2.0 for d in delays)
+    assert all(1.0 <= d <= 2.0 for d in delays[5:])
