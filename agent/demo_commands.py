@@ -58,6 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "the TUI quits; stop them with `auditlog demo stop` (make demo-stop).")
     _add_state_arg(run)
     run.add_argument("--port", type=int, default=9200, help="port of the local node (default 9200)")
+    run.add_argument("--heap", default="1g", help="JVM heap of the local node, e.g. 512m (default 1g)")
     _add_generator_args(run, backfill_days=7, count=20_000, rate=2.0)
     run.add_argument("--prefix", default=DEFAULT_PREFIX, metavar="NAME",
                      help=f"index namespace for setup, agent and TUI (default {DEFAULT_PREFIX!r})")
@@ -192,7 +193,7 @@ def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSe
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be 1-65535, got {args.port}")
     print(f"starting the local Elasticsearch node on port {args.port} (first run downloads it)...")
-    node = LocalNode(NodeConfig(port=args.port), log=lambda line: print(line, file=sys.stderr))
+    node = LocalNode(NodeConfig(port=args.port, heap=args.heap), log=lambda line: print(line, file=sys.stderr))
     try:
         info = node.start()
     except NodeStartError as exc:

@@ -133,6 +133,8 @@ def is_ours(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return _alive(pid)  # no /proc (macOS): trust the recorded pid while it exists
+    if not cmdline:  # a process between fork and exec (or exiting) shows no command line yet
+        return _alive(pid)
     return any(marker in cmdline for marker in _OUR_MARKERS)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,3 +66,34 @@ def test_demo_run_ships_every_line_once_and_stop_leaves_nothing(
     hits = es.search(index=namespace.read_pattern, size=len(lines) + 10, source=False)["hits"]["hits"]
     assert {line["event"]["id"] for line in lines} == {hit["_id"] for hit in hits}
     assert len(lines) == len(hits)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_make_demo_path_starts_and_stops_its_own_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --es, `demo run` starts a local node (as `make demo` does) and `demo stop` stops it too."""
+    home = Path(tempfile.mkdtemp(prefix="auditlog-demo-", dir="/var/tmp"))
+    home.chmod(0o755)  # as root the node runs as another user that must enter this folder
+    port = _free_port()
+    monkeypatch.setenv("AUDITLOG_HOME", str(home))
+    monkeypatch.delenv("AUDITLOG_ES_URL", raising=False)
+    try:
+        status = main(["demo", "run", "--no-tui", "--port", str(port), "--heap", "512m", "--backfill-days", "1",
+                       "--count", "200", "--rate", "5", "--wait", "90"])
+        state = DemoState.load(home / "demo")
+        assert status == 0
+        assert state is not None
+        assert port == state.node_port
+        client = Elasticsearch(f"http://127.0.0.1:{port}", request_timeout=30)
+        assert client.count(index="audit-*")["count"] > 0
+        client.close()
+    finally:
+        main(["demo", "stop"])
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0  # nothing listens any more
+    assert running_parts(state) == {}
+    shutil.rmtree(home, ignore_errors=True)
