@@ -1,16 +1,15 @@
 """Event ids: UUIDv7 for new events (RFC 9562, section 5.7) and deterministic ids for lines without one.
 
-``uuid7()`` layout: 48-bit Unix time in milliseconds, version ``7``, a 12-bit ``rand_a`` used as a
-counter (RFC 9562 section 6.2, method 1) so ids made by one process in the same millisecond still sort in
-creation order, the variant bits ``10`` and 62 random bits. The counter starts each millisecond at a random
-value below 2048 (leaving headroom); if it runs out, the timestamp is advanced by a millisecond rather
-than breaking the order. If the clock steps back, the last timestamp is kept, so ids never go backwards
-within a process.
+``uuid7()`` layout: 48-bit Unix time in milliseconds, version ``7``, 12 bits of sub-millisecond time
+in ``rand_a`` (RFC 9562 section 6.2, method 3: "replace leftmost random bits with increased clock
+precision", about 244 ns steps), the variant bits ``10`` and 62 random bits. Ids therefore sort by
+creation time to a fraction of a microsecond without any shared counter or lock (the emitter calls this
+per event from any thread); uniqueness rests on the 62 random bits per 244 ns step.
 
 Randomness comes from a private ``random.Random`` seeded from ``os.urandom`` and reseeded in every
 forked child (``os.register_at_fork``): forked web workers never share a sequence, and an app calling
 ``random.seed()`` cannot make ids repeat. (A CSPRNG call per id costs more than the rest of the emitter;
-ids are unique, not secret.)
+ids must be unique, not secret.)
 
 ``deterministic_id(identity, offset)`` is a UUIDv5 (SHA-1, RFC 9562 section 5.5) of the line's file identity
 and byte offset under a fixed namespace: the agent re-derives the same id after a crash, so a re-sent
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -32,42 +30,29 @@ __all__ = ["ID_NAMESPACE", "deterministic_id", "uuid7", "uuid7_datetime"]
 ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:auditlog:event-id")
 
 _rng = random.Random(int.from_bytes(os.urandom(16), "big"))
-_lock = threading.Lock()
-_last_ms = 0
-_counter = 0
+_bits = _rng.getrandbits
 
 
 def _reseed() -> None:
-    global _last_ms, _counter
     _rng.seed(int.from_bytes(os.urandom(16), "big"))
-    _last_ms = 0
-    _counter = 0
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed)
 
+_VERSION_VARIANT = (0x7 << 76) | (0b10 << 62)
+
 
 def uuid7() -> str:
-    """Return a new UUIDv7 as a lowercase hyphenated string, monotonic within this process.
+    """Return a new UUIDv7 as a lowercase hyphenated string.
 
     Returns:
         e.g. ``"019363f5-8a2c-7d41-9b0e-5c1f2a3b4c5d"``.
     """
-    global _last_ms, _counter
-    now_ms = time.time_ns() // 1_000_000
-    with _lock:
-        if now_ms > _last_ms:
-            _last_ms = now_ms
-            _counter = _rng.getrandbits(11)
-        else:
-            _counter += 1
-            if _counter > 0xFFF:  # out of counter space this millisecond: borrow the next one
-                _last_ms += 1
-                _counter = _rng.getrandbits(11)
-        ms, counter = _last_ms, _counter
-        tail = _rng.getrandbits(62)
-    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | tail
+    ns = time.time_ns()
+    ms, sub = divmod(ns, 1_000_000)
+    # sub-millisecond fraction scaled to 12 bits (0..4095), per RFC 9562 method 3
+    value = (ms << 80) | ((sub * 4096 // 1_000_000) << 64) | _VERSION_VARIANT | _bits(62)
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 

@@ -28,6 +28,7 @@ REDACTED = "[REDACTED]"
 
 _DROP = str.maketrans("", "", "_-. ")
 _CACHE_LIMIT = 4096  # distinct field names remembered; apps use a few dozen
+_NESTED = (dict, list)
 
 
 def _normalise(name: str) -> str:
@@ -101,9 +102,19 @@ class Redactor:
             ``changes`` itself when nothing needed redaction, else a new dict (the input is never mutated).
         """
         out: dict[str, Any] | None = None
+        cache = self._cache
         for name, change in changes.items():
-            if isinstance(name, str) and self.is_secret(name):
+            secret = cache.get(name)
+            if secret is None:
+                secret = isinstance(name, str) and self.is_secret(name)
+            if secret:
                 new_value = self._blank(change)
+            elif type(change) is dict and len(change) == 2:
+                # the usual {"old", "new"} pair: only nested values can hide secrets
+                old, new = change.get("old"), change.get("new")
+                if type(old) not in _NESTED and type(new) not in _NESTED:
+                    continue
+                new_value = self._scrub(change)
             elif isinstance(change, dict | list):
                 new_value = self._scrub(change)
             else:

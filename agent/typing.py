@@ -6,10 +6,11 @@ the agent; :class:`agent.contract.AuditEvent` is the typed, validated model buil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 from structlog.typing import EventDict, WrappedLogger
+from structlog.typing import Processor as _StructlogProcessor
 
 __all__ = ["AuditEvent", "Changes", "ChangesInput", "EventDict", "ProblemReporter", "Processor", "WrappedLogger"]
 
@@ -22,8 +23,9 @@ Changes: TypeAlias = dict[str, dict[str, Any]]
 #: What apps may pass as ``changes=``: contract form, or field name -> ``(old, new)`` pair.
 ChangesInput: TypeAlias = Mapping[str, "Mapping[str, Any] | tuple[Any, Any] | list[Any]"]
 
-#: A structlog processor: ``(logger, method_name, event_dict) -> event_dict`` (the last one returns the rendered line).
-Processor: TypeAlias = Callable[[WrappedLogger, str, EventDict], "EventDict | str | bytes"]
+#: A structlog processor: ``(logger, method_name, event_dict) -> event_dict`` (the last one returns the rendered
+#: line). The same type as ``structlog.typing.Processor``, so our processors fit any structlog chain.
+Processor: TypeAlias = _StructlogProcessor
 
 #: Called by lenient validation with the offending event and its problems (see ``agent.processors.ContractValidator``).
-ProblemReporter: TypeAlias = Callable[[MutableMapping[str, Any], list[Any]], None]
+ProblemReporter: TypeAlias = Callable[[Mapping[str, Any], list[Any]], None]

@@ -1,0 +1,489 @@
+"""The app-facing audit emitter: ``configure()`` once, then ``get_audit_logger()`` and one call per audit event.
+
+Example::
+
+    from agent.emitter import audit_context, configure, get_audit_logger
+
+    configure(path="/var/log/app/audit.jsonl")
+    audit = get_audit_logger(source="appointments")
+
+    with audit_context(tenant="org-4711", tier="enterprise", worker_id="w-17", worker_name="Anna"):
+        audit.update("moved appointment 4711", changes={"start": ("10:00", "11:00")})
+
+writes one contract v1 line (docs/schema/audit-event-v1.json) to the file. The logger is a structlog
+bound logger (:class:`AuditLogger`) whose methods are the verbs (``auth``, ``logout``, ``create``,
+``update``, ``delete``; ``action("export", ...)`` for any other verb; ``emit(event)`` for a ready
+nested event). ``bind(...)`` works as in structlog. See docs/app-developer-guide.md.
+
+Writing: the file is opened ``O_WRONLY | O_APPEND | O_CREAT`` and every event is exactly one
+``os.write`` of one complete line, so several threads and processes can append to the same file
+without interleaving (the kernel appends each write atomically at the end of a local regular file).
+After ``logrotate``'s rename+create the writer notices within ``reopen_interval`` seconds and opens
+the new file; lines written meanwhile go to the renamed file, which the agent reads to its end.
+
+Bad events: *strict* mode raises :class:`agent.contract.ContractError` at the call; *lenient* mode
+reports the problems (callback, or one line on stderr) and writes nothing. Either way a bad line is
+never written. The default is strict while pytest is imported or ``AUDITLOG_STRICT=1``, lenient
+otherwise (``AUDITLOG_STRICT=0`` forces lenient): app tests fail loudly, production never crashes
+because of an audit call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import Token
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import structlog.contextvars
+from structlog import BoundLoggerBase, DropEvent
+from structlog.processors import EventRenamer
+
+from agent.contract import ContractError
+from agent.processors import (
+    CONTEXT_KEYS,
+    NO_MESSAGE,
+    AuditContext,
+    Categorizer,
+    ChangeRecorder,
+    ContractValidator,
+    EventIdentifier,
+    FieldMapper,
+    OrjsonRenderer,
+    UtcTimestamper,
+)
+from agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from agent.typing import ProblemReporter, Processor
+
+__all__ = [
+    "AppendWriter",
+    "AuditEmitter",
+    "AuditLogger",
+    "EmitterNotConfiguredError",
+    "LineWriter",
+    "audit_context",
+    "bind_audit_context",
+    "build_processors",
+    "clear_audit_context",
+    "configure",
+    "get_audit_logger",
+    "shutdown",
+]
+
+
+class LineWriter(Protocol):
+    """Where rendered lines go: ``write`` takes one complete line (bytes ending in ``\\n``)."""
+
+    def write(self, line: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class EmitterNotConfiguredError(RuntimeError):
+    """``get_audit_logger()`` was called before ``configure()``."""
+
+
+class AppendWriter:
+    """Append whole lines to a file with one ``os.write`` each (O_APPEND), reopening after rotation."""
+
+    def __init__(self, path: str | os.PathLike[str], *, mode: int = 0o640, reopen_interval: float = 1.0) -> None:
+        """Open the file for appending (created if missing).
+
+        Args:
+            path: the log file; its folder must exist.
+            mode: permission bits for a new file.
+            reopen_interval: seconds between checks that ``path`` is still the open file (rotation);
+                0 checks before every write.
+
+        Raises:
+            ValueError: when the folder does not exist, ``path`` is a folder, or ``reopen_interval`` < 0.
+            OSError: when the file cannot be opened (the message names the path).
+        """
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise ValueError(f"audit log folder does not exist: {self.path.parent}")
+        if self.path.is_dir():
+            raise ValueError(f"audit log path is a folder, not a file: {self.path}")
+        if reopen_interval < 0:
+            raise ValueError(f"reopen_interval must be >= 0 seconds, got {reopen_interval}")
+        self._mode = mode
+        self._interval = reopen_interval
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._identity = (0, 0)
+        self._next_check = 0.0
+        self._open()
+        if hasattr(os, "register_at_fork"):
+            # a lock held by another thread at fork() would stay locked forever in the child
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+    def _open(self) -> None:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags, self._mode)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot open audit log {self.path} for appending: {exc.strerror}") from None
+        st = os.fstat(fd)
+        old, self._fd = self._fd, fd
+        self._identity = (st.st_dev, st.st_ino)
+        self._next_check = time.monotonic() + self._interval
+        if old >= 0:
+            os.close(old)
+
+    def _rotated(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        return (st.st_dev, st.st_ino) != self._identity
+
+    def write(self, line: bytes) -> None:
+        """Append one complete line with a single write (looping only on a short write, e.g. a full disk).
+
+        Raises:
+            OSError: when writing fails (e.g. ENOSPC) or the writer is closed.
+        """
+        with self._lock:
+            if self._fd < 0:
+                raise OSError(f"audit log writer for {self.path} is closed")
+            if time.monotonic() >= self._next_check:
+                if self._rotated():
+                    self._open()
+                else:
+                    self._next_check = time.monotonic() + self._interval
+            view = memoryview(line)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+
+    def close(self) -> None:
+        """Close the file; idempotent."""
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+class _Policy:
+    """What happens to a rejected event: raise (strict) or report and drop (lenient)."""
+
+    __slots__ = ("on_problem", "rejected", "strict")
+
+    def __init__(self, strict: bool, on_problem: ProblemReporter | None) -> None:
+        self.strict = strict
+        self.on_problem = on_problem or _report_to_stderr
+        self.rejected = 0
+
+
+def _report_to_stderr(event: Mapping[str, Any], problems: list[Any]) -> None:
+    ev = event.get("event") if isinstance(event, Mapping) else None
+    action = ev.get("action") if isinstance(ev, Mapping) else None
+    reasons = "; ".join(str(p) for p in problems)
+    sys.stderr.write(f"auditlog: audit event not written (action={action!r}): {reasons}\n")
+
+
+class AuditLogger(BoundLoggerBase):
+    """A structlog bound logger whose methods are audit verbs; each call writes one event or none."""
+
+    _policy: _Policy
+
+    def __init__(self, logger: Any, processors: Iterable[Processor], context: dict[str, Any], policy: _Policy) -> None:
+        super().__init__(logger, processors, context)
+        self._policy = policy
+
+    def bind(self, **new_values: Any) -> AuditLogger:
+        """Return a logger with ``new_values`` added to every event (friendly names or contract paths)."""
+        return AuditLogger(self._logger, self._processors, {**self._context, **new_values}, self._policy)
+
+    def unbind(self, *keys: str) -> AuditLogger:
+        """Return a logger without ``keys`` (KeyError when one is not bound)."""
+        context = dict(self._context)
+        for key in keys:
+            del context[key]
+        return AuditLogger(self._logger, self._processors, context, self._policy)
+
+    def new(self, **new_values: Any) -> AuditLogger:
+        """Return a logger with only ``new_values`` bound."""
+        return AuditLogger(self._logger, self._processors, dict(new_values), self._policy)
+
+    def _proxy_to_logger(self, method_name: str, event: str | None = None, **event_kw: Any) -> Any:
+        return self._emit(method_name, event, event_kw)
+
+    def _emit(self, method_name: str, message: str | None, fields: dict[str, Any]) -> None:
+        """Run the processors on one event and write the line (structlog's ``_process_event`` inlined).
+
+        ``fields`` must be a dict the caller owns (the verbs pass their own ``**fields``): it becomes
+        the event dict without another copy when nothing is bound.
+        """
+        event_dict: Any = {**self._context, **fields} if self._context else fields
+        event_dict["event"] = NO_MESSAGE if message is None else message
+        logger = self._logger
+        try:
+            for proc in self._processors:
+                event_dict = proc(logger, method_name, event_dict)
+        except DropEvent:
+            return
+        except ContractError as exc:
+            policy = self._policy
+            policy.rejected += 1
+            if policy.strict:
+                raise
+            policy.on_problem(exc.event if exc.event is not None else fields, exc.problems)
+            return
+        if not isinstance(event_dict, bytes | bytearray | str):
+            raise TypeError(f"the last audit processor must render bytes or str, got {type(event_dict).__name__}")
+        logger.write(event_dict if not isinstance(event_dict, str) else event_dict.encode())
+
+    # -- the verbs -------------------------------------------------------------------------------
+    # Keyword names: source, tier, changes, outcome, tenant, tenant_name, worker_id, worker_name,
+    # worker_email, worker_roles, ip, url, user_agent, login_type, timestamp, event_id (see
+    # agent.processors.ALIASES), any dotted contract path, and extra fields (kept as they are).
+
+    def auth(self, message: str | None = None, **fields: Any) -> None:
+        """Record a login (``event.action = "auth"``), e.g. ``audit.auth("signed in", outcome="success")``."""
+        self._emit("auth", message, fields)
+
+    def logout(self, message: str | None = None, **fields: Any) -> None:
+        """Record a logout (``event.action = "logout"``)."""
+        self._emit("logout", message, fields)
+
+    def create(self, message: str | None = None, **fields: Any) -> None:
+        """Record a creation; ``changes=`` maps field -> ``(old, new)`` or ``{"old", "new"}`` (old = None)."""
+        self._emit("create", message, fields)
+
+    def update(self, message: str | None = None, **fields: Any) -> None:
+        """Record a change, e.g. ``audit.update("moved", changes={"start": ("10:00", "11:00")})``."""
+        self._emit("update", message, fields)
+
+    def delete(self, message: str | None = None, **fields: Any) -> None:
+        """Record a deletion; ``changes=`` may hold the removed values (new = None)."""
+        self._emit("delete", message, fields)
+
+    def action(self, verb: str, message: str | None = None, **fields: Any) -> None:
+        """Record any other verb, e.g. ``audit.action("export", "exported 120 rows", source="reports")``."""
+        fields["event.action"] = verb
+        self._emit("action", message, fields)
+
+    def emit(self, event: Mapping[str, Any]) -> None:
+        """Write a ready event (nested or dotted contract JSON); missing id/timestamp/categories are added.
+
+        Bound and context values fill only what ``event`` lacks. Used by the demo generator and by
+        code that builds events itself.
+        """
+        fields = dict(event)
+        message = fields.pop("message", None)
+        ev = fields.pop("event", None)
+        if isinstance(ev, Mapping):
+            for key, value in ev.items():
+                fields[f"event.{key}"] = value
+        elif ev is not None:
+            fields["event"] = ev  # not an object: let FieldMapper keep it so the validator names it
+        self._emit("emit", message, fields)
+
+
+def build_processors(redactor: Redactor | None = None, *, categorize: bool = True) -> list[Processor]:
+    """Return the emitter's processor chain (ending in the orjson renderer).
+
+    Args:
+        redactor: secret redaction for ``audit.changes`` (``None``: off).
+        categorize: add ECS ``event.kind/category/type``.
+
+    Returns:
+        The processors in order; apps embedding them elsewhere may swap the last one.
+    """
+    chain: list[Processor] = [
+        EventRenamer("message"),
+        FieldMapper(),
+        AuditContext(),
+        UtcTimestamper(),
+        EventIdentifier(),
+    ]
+    if categorize:
+        chain.append(Categorizer())
+    chain += [ChangeRecorder(redactor), ContractValidator(), OrjsonRenderer()]
+    return chain
+
+
+def _default_strict() -> bool:
+    flag = os.environ.get("AUDITLOG_STRICT", "").strip().lower()
+    if flag in ("1", "true", "yes", "on"):
+        return True
+    if flag in ("0", "false", "no", "off"):
+        return False
+    return "pytest" in sys.modules
+
+
+class AuditEmitter:
+    """A configured emitter: the writer, the processor chain and the bad-event policy."""
+
+    def __init__(
+        self,
+        writer: LineWriter,
+        processors: list[Processor],
+        *,
+        strict: bool,
+        on_problem: ProblemReporter | None = None,
+    ) -> None:
+        self.writer = writer
+        self.processors = processors
+        self._policy = _Policy(strict, on_problem)
+
+    @property
+    def strict(self) -> bool:
+        """Whether a bad event raises (True) or is reported and dropped (False)."""
+        return self._policy.strict
+
+    @property
+    def rejected(self) -> int:
+        """How many events were refused since configuration."""
+        return self._policy.rejected
+
+    def logger(self, **bindings: Any) -> AuditLogger:
+        """Return an audit logger with ``bindings`` added to every event."""
+        return AuditLogger(self.writer, self.processors, dict(bindings), self._policy)
+
+    def close(self) -> None:
+        """Close the writer."""
+        self.writer.close()
+
+
+_emitter: AuditEmitter | None = None
+_emitter_lock = threading.Lock()
+
+
+def configure(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    writer: LineWriter | None = None,
+    strict: bool | None = None,
+    on_problem: ProblemReporter | None = None,
+    redact_keys: Iterable[str] | None = DEFAULT_SECRET_KEYS,
+    redact_mode: Literal["substring", "exact"] = "substring",
+    categorize: bool = True,
+    file_mode: int = 0o640,
+    reopen_interval: float = 1.0,
+) -> AuditEmitter:
+    """Configure the process-wide audit emitter (replacing and closing a previous one).
+
+    Args:
+        path: the JSON-lines file to append to (its folder must exist). Exactly one of ``path``/``writer``.
+        writer: any object with ``write(line: bytes)`` and ``close()`` instead of a file.
+        strict: raise on a bad event (True) or report and drop it (False); ``None``: see the module doc.
+        on_problem: lenient-mode reporter ``(event, problems)``; default one line on stderr.
+        redact_keys: secret field names inside ``audit.changes``; ``None`` or empty turns redaction off.
+        redact_mode: ``"substring"`` (default) or ``"exact"`` (see agent.redact).
+        categorize: add ECS ``event.kind/category/type`` from the action.
+        file_mode: permission bits of a new log file.
+        reopen_interval: seconds between rotation checks of ``path``.
+
+    Returns:
+        The emitter (also used by :func:`get_audit_logger`).
+
+    Raises:
+        ValueError: on a bad option (the message names it) or a missing log folder.
+        OSError: when the file cannot be opened.
+    """
+    global _emitter
+    if (path is None) == (writer is None):
+        raise ValueError("configure() needs exactly one of path= or writer=")
+    if on_problem is not None and not callable(on_problem):
+        raise ValueError(f"on_problem must be callable(event, problems), got {on_problem!r}")
+    if strict is not None and not isinstance(strict, bool):
+        raise ValueError(f"strict must be True, False or None, got {strict!r}")
+    keys = [] if redact_keys is None else list(redact_keys)
+    redactor = Redactor(keys, mode=redact_mode) if keys else None
+    processors = build_processors(redactor, categorize=categorize)
+    sink: LineWriter = (
+        writer if writer is not None else AppendWriter(path, mode=file_mode, reopen_interval=reopen_interval)  # type: ignore[arg-type]
+    )
+    emitter = AuditEmitter(
+        sink, processors, strict=_default_strict() if strict is None else strict, on_problem=on_problem
+    )
+    with _emitter_lock:
+        previous, _emitter = _emitter, emitter
+    if previous is not None and previous.writer is not sink:
+        previous.close()
+    return emitter
+
+
+def get_audit_logger(**bindings: Any) -> AuditLogger:
+    """Return an audit logger of the configured emitter, with ``bindings`` on every event.
+
+    Raises:
+        EmitterNotConfiguredError: when :func:`configure` was not called.
+    """
+    emitter = _emitter
+    if emitter is None:
+        raise EmitterNotConfiguredError("the audit emitter is not configured: call agent.emitter.configure(path=...)")
+    return emitter.logger(**bindings)
+
+
+def shutdown() -> None:
+    """Close the configured emitter's file and forget it; idempotent."""
+    global _emitter
+    with _emitter_lock:
+        previous, _emitter = _emitter, None
+    if previous is not None:
+        previous.close()
+
+
+# -- request/task context (structlog.contextvars) ----------------------------------------------
+
+_CONTEXT_ARGS: dict[str, str] = {
+    "tenant": "organization.id",
+    "tenant_name": "organization.name",
+    "tier": "audit.tier",
+    "source": "audit.source",
+    "login_type": "audit.login_type",
+    "worker_id": "user.id",
+    "worker_name": "user.name",
+    "worker_email": "user.email",
+    "worker_roles": "user.roles",
+    "ip": "source.ip",
+    "url": "url.full",
+    "user_agent": "user_agent.original",
+}
+
+
+def _context_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(fields) - set(_CONTEXT_ARGS))
+    if unknown:
+        raise TypeError(f"unknown audit context field(s) {', '.join(unknown)}; known: {', '.join(_CONTEXT_ARGS)}")
+    return {_CONTEXT_ARGS[name]: value for name, value in fields.items() if value is not None}
+
+
+def bind_audit_context(**fields: Any) -> Mapping[str, Token[Any]]:
+    """Bind tenant / tier / worker (and other per-request fields) for every audit event in this context.
+
+    Args:
+        fields: any of tenant, tenant_name, tier, source, login_type, worker_id, worker_name,
+            worker_email, worker_roles, ip, url, user_agent (``None`` values are skipped).
+
+    Returns:
+        structlog's tokens, for ``structlog.contextvars.reset_contextvars(**tokens)``.
+
+    Raises:
+        TypeError: on an unknown field name.
+    """
+    return structlog.contextvars.bind_contextvars(**_context_values(fields))
+
+
+@contextlib.contextmanager
+def audit_context(**fields: Any) -> Iterator[None]:
+    """Bind audit context for a ``with`` block (restored afterwards); same fields as :func:`bind_audit_context`."""
+    with structlog.contextvars.bound_contextvars(**_context_values(fields)):
+        yield
+
+
+def clear_audit_context() -> None:
+    """Remove every audit context field bound in this context (other structlog context stays)."""
+    structlog.contextvars.unbind_contextvars(*CONTEXT_KEYS)
+

@@ -1,0 +1,410 @@
+"""The emitter's structlog processors: tiny callables ``(logger, method_name, event_dict) -> event_dict``.
+
+Each checks its options once in ``__init__`` and does only its one job per event. The emitter
+(:mod:`agent.emitter`) chains them in this order::
+
+    EventRenamer("message")   structlog's own: frees the "event" key for the ECS event object
+    FieldMapper()             verb -> event.action, friendly names -> contract paths, nesting
+    AuditContext()            tenant / tier / worker bound with structlog.contextvars fill gaps
+    UtcTimestamper()          "@timestamp" (UTC, RFC 3339, microseconds, "Z") unless given
+    EventIdentifier()         event.id = UUIDv7 unless given
+    Categorizer()             ECS event.kind / category / type from event.action
+    ChangeRecorder(redactor)  (old, new) pairs -> {"old", "new"}, secrets redacted, audit.changed_fields
+    ContractValidator()       raises ContractError when the event breaks the contract
+    OrjsonRenderer()          one bytes line, newline included
+
+Processors mutate only dicts the chain itself created (structlog hands each call a fresh copy of
+the bound context, and FieldMapper rebuilds every contract object), never the caller's values.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import PurePath
+from typing import Any
+
+import orjson
+import structlog.contextvars
+
+from agent.categorize import categorize
+from agent.contract import ContractError, Problem, expand_dotted, format_timestamp, validate
+from agent.ids import uuid7
+from agent.redact import Redactor
+from agent.typing import EventDict, WrappedLogger
+
+__all__ = [
+    "ALIASES",
+    "CONTEXT_KEYS",
+    "CONTRACT_OBJECTS",
+    "NO_MESSAGE",
+    "VERBS",
+    "AuditContext",
+    "Categorizer",
+    "ChangeRecorder",
+    "ContractValidator",
+    "EventIdentifier",
+    "FieldMapper",
+    "OrjsonRenderer",
+    "UtcTimestamper",
+]
+
+#: logger methods whose name is the event.action (others pass ``action=`` explicitly).
+VERBS: frozenset[str] = frozenset({"auth", "logout", "create", "update", "delete"})
+
+#: friendly keyword arguments apps may use -> contract paths. Dotted contract paths work as-is too.
+ALIASES: dict[str, str] = {
+    "action": "event.action",
+    "outcome": "event.outcome",
+    "event_id": "event.id",
+    "timestamp": "@timestamp",
+    "source": "audit.source",
+    "tier": "audit.tier",
+    "changes": "audit.changes",
+    "login_type": "audit.login_type",
+    "tenant": "organization.id",
+    "tenant_name": "organization.name",
+    "worker_id": "user.id",
+    "worker_name": "user.name",
+    "worker_email": "user.email",
+    "worker_roles": "user.roles",
+    "ip": "source.ip",
+    "url": "url.full",
+    "user_agent": "user_agent.original",
+}
+
+#: contract paths that may be bound per request/task with :mod:`structlog.contextvars`.
+CONTEXT_KEYS: tuple[str, ...] = (
+    "organization.id",
+    "organization.name",
+    "audit.tier",
+    "audit.source",
+    "audit.login_type",
+    "user.id",
+    "user.name",
+    "user.email",
+    "user.roles",
+    "source.ip",
+    "url.full",
+    "user_agent.original",
+)
+
+#: top-level contract objects; a nested value given for one is flattened and rebuilt (never mutated).
+CONTRACT_OBJECTS: frozenset[str] = frozenset({"event", "audit", "organization", "user", "source", "url", "user_agent"})
+
+
+class _NoMessage:
+    """Placeholder for "no message": structlog's EventRenamer needs an "event" key to rename."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_MESSAGE"
+
+
+#: pass as the log call's event when there is no message; FieldMapper removes it.
+NO_MESSAGE: Any = _NoMessage()
+
+
+_COMPLEX: Any = False  # path-cache marker: a key with more than one dot (handled by expand_dotted)
+_PATH_CACHE_LIMIT = 1024
+
+
+class FieldMapper:
+    """Set event.action from the verb method, map friendly names to contract paths and nest them.
+
+    Keys are resolved once into ``(top, leaf)`` pairs and cached, so the per-event work is one dict
+    lookup per key. Every contract object in the result is a dict created here (a nested object the
+    caller passed is copied one level), so later processors may fill it in without touching caller data.
+    When the same path is given twice (a bound value and a call argument), the later one wins.
+    """
+
+    __slots__ = ("_aliases", "_paths", "_verbs")
+
+    def __init__(self, aliases: Mapping[str, str] = ALIASES, verbs: Iterable[str] = VERBS) -> None:
+        """Check the alias table once.
+
+        Raises:
+            ValueError: when an alias target is not a dotted contract path or ``@timestamp``.
+        """
+        for name, path in aliases.items():
+            if path != "@timestamp" and ("." not in path or path.startswith(".") or path.endswith(".")):
+                raise ValueError(f"alias {name!r} must map to a dotted contract path, got {path!r}")
+        self._aliases = dict(aliases)
+        self._verbs = frozenset(verbs)
+        self._paths: dict[str, Any] = {}
+
+    def _path_of(self, key: str) -> Any:
+        target = self._aliases.get(key, key)
+        dots = target.count(".") if isinstance(target, str) else 0
+        if dots == 0:
+            path: Any = (target, None)
+        elif dots == 1 and not target.startswith(".") and not target.endswith("."):
+            path = tuple(target.split("."))
+        else:
+            path = _COMPLEX
+        if len(self._paths) < _PATH_CACHE_LIMIT:
+            self._paths[key] = path
+        return path
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        out: dict[str, Any] = {"@timestamp": None}  # first key of every line; UtcTimestamper fills it
+        paths = self._paths
+        for key, value in event_dict.items():
+            if value is None:
+                continue  # an optional field not given (None means absent: keeps lines short)
+            if type(value) is dict and key in CONTRACT_OBJECTS:
+                # a whole contract object, e.g. source={"ip": ...} next to the alias source="appointments"
+                obj = out.get(key)
+                if type(obj) is dict:
+                    obj.update(value)
+                else:
+                    out[key] = dict(value)
+                continue
+            path = paths.get(key)
+            if path is None:
+                path = self._path_of(key)
+            if path is _COMPLEX:
+                return self._nest_generally(method_name, event_dict)
+            top, leaf = path
+            if leaf is None:
+                if value is not NO_MESSAGE:
+                    out[top] = value
+                continue
+            obj = out.get(top)
+            if obj is None:
+                out[top] = {leaf: value}
+            elif type(obj) is dict:
+                obj[leaf] = value
+            else:
+                raise ContractError([Problem(key, f"conflicts with the non-object value given for {top!r}")], out)
+        if method_name in self._verbs:
+            ev = out.get("event")
+            if ev is None:
+                out["event"] = {"action": method_name}
+            elif type(ev) is dict:
+                ev.setdefault("action", method_name)
+        return out
+
+    def _nest_generally(self, method_name: str, event_dict: EventDict) -> EventDict:
+        """Slow path for keys with several dots (``labels.team.name``): flatten, then expand_dotted."""
+        flat: dict[str, Any] = {"@timestamp": None}
+        for key, value in event_dict.items():
+            if key in CONTRACT_OBJECTS and type(value) is dict:
+                for inner, item in value.items():
+                    flat[f"{key}.{inner}"] = item
+            elif value is not None and value is not NO_MESSAGE:
+                flat[self._aliases.get(key, key)] = value
+        if method_name in self._verbs:
+            flat.setdefault("event.action", method_name)
+        try:
+            return expand_dotted(flat)
+        except ContractError as exc:
+            raise ContractError(exc.problems, flat) from None
+
+
+class AuditContext:
+    """Fill contract fields the call did not give from values bound with ``structlog.contextvars``.
+
+    The keys are contract paths (``organization.id``, ``audit.tier``, ``user.id``...), bound with
+    :func:`agent.emitter.bind_audit_context` or directly with ``structlog.contextvars.bind_contextvars``.
+    Only these keys are read, so other context an app binds for its own logs stays out of audit events.
+    """
+
+    __slots__ = ("_vars",)
+
+    def __init__(self, keys: Iterable[str] = CONTEXT_KEYS) -> None:
+        """Look the context variables up once (through structlog's public API).
+
+        Raises:
+            ValueError: when a key is not a dotted contract path.
+        """
+        keys = tuple(keys)
+        for key in keys:
+            if "." not in key:
+                raise ValueError(f"context key must be a dotted contract path, got {key!r}")
+        # bind_contextvars returns tokens whose .var is structlog's ContextVar for each key; resetting
+        # right away leaves the context as it was. Reading those vars directly costs ~40 ns per key,
+        # where scanning the whole context (merge_contextvars) grows with everything the app binds.
+        tokens = structlog.contextvars.bind_contextvars(**dict.fromkeys(keys, Ellipsis))
+        structlog.contextvars.reset_contextvars(**tokens)
+        self._vars: tuple[tuple[str, str, contextvars.ContextVar[Any]], ...] = tuple(
+            (*key.split(".", 1), tokens[key].var) for key in keys  # type: ignore[misc]
+        )
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        for top, leaf, var in self._vars:
+            value = var.get(Ellipsis)
+            if value is Ellipsis or value is None:
+                continue
+            obj = event_dict.get(top)
+            if obj is None:
+                event_dict[top] = {leaf: value}
+            elif type(obj) is dict:
+                obj.setdefault(leaf, value)
+        return event_dict
+
+
+class UtcTimestamper:
+    """Set ``@timestamp`` to now (UTC, microseconds, ``Z``) unless given; format a given datetime."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache: tuple[int, str] = (-1, "")
+
+    def now(self) -> str:
+        """Return the current time as a contract timestamp (the formatted second is cached)."""
+        ns = time.time_ns()
+        sec, frac = divmod(ns, 1_000_000_000)
+        cache = self._cache
+        if cache[0] != sec:
+            cache = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+            self._cache = cache  # one tuple swap: threads never see a torn (second, text) pair
+        return f"{cache[1]}.{frac // 1000:06d}Z"
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        ts = event_dict.get("@timestamp")
+        if ts is None:
+            event_dict["@timestamp"] = self.now()
+        elif isinstance(ts, datetime):
+            try:
+                event_dict["@timestamp"] = format_timestamp(ts)
+            except ValueError as exc:
+                raise ContractError([Problem("@timestamp", str(exc))], event_dict) from None
+        return event_dict
+
+
+class EventIdentifier:
+    """Set ``event.id`` to a new UUIDv7 unless the event has one."""
+
+    __slots__ = ()
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        ev = event_dict.get("event")
+        if type(ev) is dict:
+            if ev.get("id") is None:
+                ev["id"] = uuid7()
+        elif ev is None:
+            event_dict["event"] = {"id": uuid7()}
+        return event_dict
+
+
+class Categorizer:
+    """Add ECS ``event.kind`` / ``event.category`` / ``event.type`` from ``event.action`` (given values win)."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[str, str, str]] = {}
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        ev = event_dict.get("event")
+        if type(ev) is dict:
+            action = ev.get("action")
+            if type(action) is str and action:
+                entry = self._cache.get(action)
+                if entry is None:
+                    ecs = categorize(action)
+                    entry = (ecs["kind"], ecs["category"][0], ecs["type"][0])
+                    if len(self._cache) < _PATH_CACHE_LIMIT:
+                        self._cache[action] = entry
+                if "kind" not in ev:
+                    ev["kind"] = entry[0]
+                if "category" not in ev:
+                    ev["category"] = [entry[1]]
+                if "type" not in ev:
+                    ev["type"] = [entry[2]]
+        return event_dict
+
+
+class ChangeRecorder:
+    """Turn ``(old, new)`` pairs into ``{"old", "new"}``, redact secrets, set sorted ``audit.changed_fields``."""
+
+    __slots__ = ("_redactor",)
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        """Keep the redactor (``None`` turns redaction off).
+
+        Raises:
+            TypeError: when ``redactor`` is not a Redactor.
+        """
+        if redactor is not None and not isinstance(redactor, Redactor):
+            raise TypeError(f"redactor must be an agent.redact.Redactor or None, got {type(redactor).__name__}")
+        self._redactor = redactor
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        audit = event_dict.get("audit")
+        if type(audit) is not dict:
+            return event_dict
+        changes = audit.get("changes")
+        if type(changes) is not dict and (changes is None or not isinstance(changes, Mapping)):
+            return event_dict  # absent, or wrong: the validator names it
+        pairs = None
+        for name, change in changes.items():
+            if type(change) is tuple or type(change) is list:
+                if len(change) != 2:
+                    raise ContractError(
+                        [Problem(f"audit.changes.{name}", f"a change pair needs (old, new), got {len(change)} items")],
+                        event_dict,
+                    )
+                if pairs is None:
+                    pairs = dict(changes)
+                pairs[name] = {"old": change[0], "new": change[1]}
+        if pairs is not None:
+            changes = pairs
+        if self._redactor is not None:
+            changes = self._redactor(changes)
+        audit["changes"] = changes
+        audit["changed_fields"] = sorted(changes, key=str)  # non-str keys: the renderer names them
+        return event_dict
+
+
+class ContractValidator:
+    """Raise :class:`agent.contract.ContractError` (with the event) when the event breaks the contract."""
+
+    __slots__ = ()
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        problems = validate(event_dict)
+        if problems:
+            raise ContractError(problems, event_dict)
+        return event_dict
+
+
+def _default(value: Any) -> Any:
+    """Serialise what orjson does not know natively, the way an auditor would read it."""
+    if isinstance(value, Decimal | PurePath):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class OrjsonRenderer:
+    """Render the event as one UTF-8 JSON line (bytes, ``\\n`` included), the last processor."""
+
+    __slots__ = ("_option",)
+
+    def __init__(self, *, sort_keys: bool = False) -> None:
+        """Choose orjson options once.
+
+        Args:
+            sort_keys: write keys sorted (stable diffs, a little slower).
+        """
+        option = orjson.OPT_APPEND_NEWLINE
+        if sort_keys:
+            option |= orjson.OPT_SORT_KEYS
+        self._option = option
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
+        try:
+            return orjson.dumps(event_dict, default=_default, option=self._option)
+        except orjson.JSONEncodeError as exc:
+            raise ContractError([Problem("$", f"not JSON-serialisable: {exc}")], event_dict) from None
