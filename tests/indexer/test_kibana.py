@@ -1,0 +1,54 @@
+"""Kibana saved objects in the repository and the import settings (pure)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from indexer.kibana import OBJECTS_DIR, KibanaSettings, load_objects
+from indexer.tiers import TierTable
+
+
+def test_every_line_is_a_saved_object() -> None:
+    """Each ndjson line parses and has type, id, attributes and references."""
+    lines = [line for path in OBJECTS_DIR.glob("*.ndjson") for line in path.read_text().splitlines() if line]
+    keys = {frozenset({"type", "id", "attributes", "references"}) <= set(json.loads(line)) for line in lines}
+    assert ({True}, 3) == (keys, len(lines))
+
+
+def test_data_view_follows_the_namespace() -> None:
+    """The data view's title is the namespace's read pattern and its time field @timestamp."""
+    view = next(o for o in load_objects(TierTable(prefix="z-audit")) if o["type"] == "index-pattern")
+    expected = ("z-audit-*", "@timestamp")
+    assert expected == (view["attributes"]["title"], view["attributes"]["timeFieldName"])
+
+
+def test_search_source_references_the_data_view() -> None:
+    """The saved search's searchSourceJSON names its index by reference to the data view."""
+    objects = {o["type"]: o for o in load_objects(TierTable())}
+    source = json.loads(objects["search"]["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    ref = next(r for r in objects["search"]["references"] if r["name"] == source["indexRefName"])
+    assert ("index-pattern", objects["index-pattern"]["id"]) == (ref["type"], ref["id"])
+
+
+def test_dashboard_panel_references_the_search() -> None:
+    """The dashboard's one panel shows the saved search through panelRefName."""
+    objects = {o["type"]: o for o in load_objects(TierTable())}
+    panels = json.loads(objects["dashboard"]["attributes"]["panelsJSON"])
+    refs = {r["name"]: (r["type"], r["id"]) for r in objects["dashboard"]["references"]}
+    assert [("search", objects["search"]["id"])] == [refs[p["panelRefName"]] for p in panels]
+
+
+def test_import_url_with_and_without_space() -> None:
+    """The import URL lives under /s/<space> when a space is given and always overwrites."""
+    urls = [KibanaSettings("http://k:5601/").import_url, KibanaSettings("http://k:5601", space="ops team").import_url]
+    expected = ["http://k:5601/api/saved_objects/_import?overwrite=true",
+                "http://k:5601/s/ops%20team/api/saved_objects/_import?overwrite=true"]
+    assert expected == urls
+
+
+def test_half_basic_auth_is_refused() -> None:
+    """A Kibana user without password is a configuration error."""
+    with pytest.raises(ValueError, match="username and password go together"):
+        KibanaSettings("http://k:5601", username="admin")

@@ -1,0 +1,64 @@
+"""Retention arithmetic: when a daily index is due, what is expired, per-class summaries (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from indexer.retention import DailyIndex, expired, summarize
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+MANAGED = {"enterprise": "enforcer", "business": "enforcer", "professional": "ILM policy audit-professional"}
+
+
+def _index(cls: str, day: date, docs: int = 1, size: int = 100) -> DailyIndex:
+    return DailyIndex(f"audit-{cls}-{day:%Y.%m.%d}", cls, day, docs, size)
+
+
+def test_due_is_retention_days_after_midnight_of_the_name_date() -> None:
+    """An enterprise index of 1 Nov is due at 1 Dec 00:00 UTC, like ILM's min_age with parse_origination_date."""
+    assert datetime(2026, 12, 1, tzinfo=UTC) == _index("enterprise", date(2026, 11, 1)).due
+
+
+def test_exactly_due_counts_as_expired() -> None:
+    """At the due instant the index is expired; one microsecond earlier it is not."""
+    index = _index("professional", date(2026, 11, 23))
+    expected = ([index], [])
+    assert expected == (expired([index], index.due), expired([index], index.due - timedelta(microseconds=1)))
+
+
+def test_acceptance_ages_per_class() -> None:
+    """31/8/4-day-old indices are expired and 29/6/2-day-old ones are not, oldest first."""
+    ages = {"enterprise": (31, 29), "business": (8, 6), "professional": (4, 2)}
+    indices = [_index(cls, (NOW - timedelta(days=age)).date()) for cls, pair in ages.items() for age in pair]
+    expected = sorted((i for i in indices if (NOW.date() - i.day).days in (31, 8, 4)), key=lambda i: i.day)
+    assert expected == expired(indices, NOW)
+
+
+def test_summary_per_class() -> None:
+    """Counts, oldest day, totals, next due and overdue count are aggregated per class, empty classes included."""
+    indices = [
+        _index("enterprise", date(2026, 10, 20), docs=5, size=1000),
+        _index("enterprise", date(2026, 11, 25), docs=7, size=2000),
+        _index("professional", date(2026, 11, 25), docs=1, size=10),
+    ]
+    rows = {s.retention_class: s for s in summarize(indices, NOW, MANAGED)}
+    enterprise, business, professional = rows["enterprise"], rows["business"], rows["professional"]
+    expected = (
+        (2, date(2026, 10, 20), 12, 3000, datetime(2026, 11, 19, tzinfo=UTC), 1, "enforcer"),
+        (0, None, 0, 0, None, 0),
+        (1, datetime(2026, 11, 28, tzinfo=UTC), "ILM policy audit-professional"),
+    )
+    assert expected == (
+        (enterprise.indices, enterprise.oldest_day, enterprise.docs, enterprise.bytes, enterprise.next_due,
+         enterprise.overdue, enterprise.managed_by),
+        (business.indices, business.oldest_day, business.docs, business.bytes, business.next_due, business.overdue),
+        (professional.indices, professional.next_due, professional.managed_by),
+    )
+
+
+def test_status_json_uses_iso_strings() -> None:
+    """as_dict renders dates as ISO strings and keeps the field names of `retention status --json`."""
+    row = summarize([_index("business", date(2026, 11, 20))], NOW, MANAGED)[1].as_dict()
+    expected = {"class": "business", "retention_days": 7, "indices": 1, "oldest_day": "2026-11-20", "docs": 1,
+                "bytes": 100, "next_deletion_due": "2026-11-27T00:00:00+00:00", "overdue": 0, "managed_by": "enforcer"}
+    assert expected == row

@@ -1,0 +1,46 @@
+"""Role descriptors and the file-realm roles.yml rendering (pure)."""
+
+from __future__ import annotations
+
+import json
+
+from indexer.security import READER, WRITER, role_descriptors, role_name, roles_yml
+from indexer.tiers import TierTable
+
+
+def test_writer_may_only_append_and_create_indices() -> None:
+    """The writer gets create_doc, create_index, auto_configure on the read pattern and cluster monitor."""
+    writer = role_descriptors(TierTable(prefix="x-audit"))["x-audit-writer"]
+    expected = (["monitor"], [{"names": ["x-audit-*"], "privileges": ["create_doc", "create_index", "auto_configure"]}])
+    assert expected == (writer["cluster"], writer["indices"])
+
+
+def test_reader_may_only_read() -> None:
+    """The reader gets read and view_index_metadata on the read pattern and no cluster privilege."""
+    reader = role_descriptors(TierTable(prefix="x-audit"))["x-audit-reader"]
+    expected = ([], [{"names": ["x-audit-*"], "privileges": ["read", "view_index_metadata"]}])
+    assert expected == (reader["cluster"], reader["indices"])
+
+
+def test_role_names_follow_the_namespace() -> None:
+    """Roles are <prefix>-writer and <prefix>-reader."""
+    expected = ["audit-writer", "audit-reader"]
+    assert expected == [role_name(TierTable(), WRITER), role_name(TierTable(), READER)]
+
+
+def test_roles_yml_holds_the_same_descriptors() -> None:
+    """Each role in roles.yml has the cluster, names and privileges of its API descriptor."""
+    tiers = TierTable(prefix="y-audit")
+    text = roles_yml(tiers)
+    parsed: dict[str, dict[str, object]] = {}
+    current: dict[str, object] = {}
+    for line in text.splitlines():
+        if line.startswith('"'):
+            current = parsed.setdefault(json.loads(line.rstrip(":")), {})
+        elif ": " in line and not line.lstrip().startswith("#"):
+            key, value = line.strip().lstrip("- ").split(": ", 1)
+            current[key] = json.loads(value)
+    expected = {name: {"cluster": d["cluster"], "names": d["indices"][0]["names"],
+                       "privileges": d["indices"][0]["privileges"], "metadata": d["metadata"]}
+                for name, d in role_descriptors(tiers).items()}
+    assert expected == parsed
