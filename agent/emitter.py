@@ -31,10 +31,12 @@ because of an audit call.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import Token
 from pathlib import Path
@@ -149,20 +151,27 @@ class AppendWriter:
         """Append one complete line with a single write (looping only on a short write, e.g. a full disk).
 
         Raises:
-            OSError: when writing fails (e.g. ENOSPC) or the writer is closed.
+            OSError: when writing fails (e.g. ENOSPC) or the writer is closed (EBADF).
         """
         with self._lock:
-            if self._fd < 0:
-                raise OSError(f"audit log writer for {self.path} is closed")
             if time.monotonic() >= self._next_check:
-                if self._rotated():
-                    self._open()
-                else:
-                    self._next_check = time.monotonic() + self._interval
-            view = memoryview(line)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+                self._check_rotation()
+            written = os.write(self._fd, line)
+            if written != len(line):
+                self._write_rest(line, written)
+
+    def _check_rotation(self) -> None:
+        if self._fd < 0:
+            raise OSError(errno.EBADF, f"audit log writer for {self.path} is closed")
+        if self._rotated():
+            self._open()
+        else:
+            self._next_check = time.monotonic() + self._interval
+
+    def _write_rest(self, line: bytes, written: int) -> None:
+        view = memoryview(line)[written:]
+        while view:
+            view = view[os.write(self._fd, view):]
 
     def close(self) -> None:
         """Close the file; idempotent."""
@@ -173,14 +182,20 @@ class AppendWriter:
 
 
 class _Policy:
-    """What happens to a rejected event: raise (strict) or report and drop (lenient)."""
+    """What one emitter shares with all its loggers: the bad-event policy, counters, the call targets."""
 
-    __slots__ = ("on_problem", "rejected", "strict")
+    __slots__ = ("calls", "on_problem", "rejected", "strict")
 
-    def __init__(self, strict: bool, on_problem: ProblemReporter | None) -> None:
+    def __init__(self, strict: bool, on_problem: ProblemReporter | None, processors: Iterable[Processor]) -> None:
         self.strict = strict
         self.on_problem = on_problem or _report_to_stderr
         self.rejected = 0
+        # Calling a bound __call__ skips the slot lookup an instance call pays (~45 ns per processor
+        # per event); the chain is fixed at construction, like structlog's cached loggers.
+        self.calls: tuple[Processor, ...] = tuple(
+            p if isinstance(p, types.FunctionType | types.BuiltinFunctionType | types.MethodType) else p.__call__  # type: ignore[operator]
+            for p in processors
+        )
 
 
 def _report_to_stderr(event: Mapping[str, Any], problems: list[Any]) -> None:
@@ -227,7 +242,7 @@ class AuditLogger(BoundLoggerBase):
         event_dict["event"] = NO_MESSAGE if message is None else message
         logger = self._logger
         try:
-            for proc in self._processors:
+            for proc in self._policy.calls:
                 event_dict = proc(logger, method_name, event_dict)
         except DropEvent:
             return
@@ -334,7 +349,7 @@ class AuditEmitter:
     ) -> None:
         self.writer = writer
         self.processors = processors
-        self._policy = _Policy(strict, on_problem)
+        self._policy = _Policy(strict, on_problem, processors)
 
     @property
     def strict(self) -> bool:
