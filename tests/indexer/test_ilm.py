@@ -106,7 +106,7 @@ def test_second_setup_with_ilm_sends_no_puts() -> None:
     first = run_setup(client, TierTable())
     log.clear()
     second = run_setup(client, TierTable())
-    expected = ([CREATED] * 8, [UNCHANGED] * 8, [])
+    expected: tuple[list[str], list[str], list[str]] = ([CREATED] * 8, [UNCHANGED] * 8, [])
     assert expected == ([c.action for c in first.changes], [c.action for c in second.changes],
                         [r.path for r in log if r.method == "PUT"])
 

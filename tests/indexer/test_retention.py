@@ -22,7 +22,7 @@ def test_due_is_retention_days_after_midnight_of_the_name_date() -> None:
 def test_exactly_due_counts_as_expired() -> None:
     """At the due instant the index is expired; one microsecond earlier it is not."""
     index = _index("professional", date(2026, 11, 23))
-    expected = ([index], [])
+    expected: tuple[list[DailyIndex], list[DailyIndex]] = ([index], [])
     assert expected == (expired([index], index.due), expired([index], index.due - timedelta(microseconds=1)))
 
 

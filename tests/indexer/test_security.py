@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from indexer.security import READER, WRITER, role_descriptors, role_name, roles_yml
 from indexer.tiers import TierTable
@@ -18,7 +19,8 @@ def test_writer_may_only_append_and_create_indices() -> None:
 def test_reader_may_only_read() -> None:
     """The reader gets read and view_index_metadata on the read pattern and no cluster privilege."""
     reader = role_descriptors(TierTable(prefix="x-audit"))["x-audit-reader"]
-    expected = ([], [{"names": ["x-audit-*"], "privileges": ["read", "view_index_metadata"]}])
+    indices = [{"names": ["x-audit-*"], "privileges": ["read", "view_index_metadata"]}]
+    expected: tuple[list[str], list[dict[str, Any]]] = ([], indices)
     assert expected == (reader["cluster"], reader["indices"])
 
 

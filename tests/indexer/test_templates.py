@@ -67,7 +67,7 @@ def test_every_keyword_has_ignore_above() -> None:
     """Long values never reject an event: every keyword (and the flattened Raw) sets ignore_above."""
     fields = _flatten(_mapping()["properties"])
     missing = [n for n, s in fields.items() if s["type"] in ("keyword", "flattened") and "ignore_above" not in s]
-    expected = []
+    expected: list[str] = []
     assert expected == missing
 
 
@@ -88,7 +88,7 @@ def test_index_templates_compose_the_namespace_components() -> None:
 
 def test_no_lifecycle_settings_without_ilm() -> None:
     """Without ILM the index templates set nothing (the minimal distribution rejects index.lifecycle.*)."""
-    expected = [{}] * 3
+    expected: list[dict[str, Any]] = [{}] * 3
     assert expected == [t.body["template"]["settings"] for t in render_index_templates(TierTable(), ilm=False)]
 
 
