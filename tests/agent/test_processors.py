@@ -43,7 +43,7 @@ def captured(**call: Any) -> dict[str, Any]:
     emitter = AuditEmitter(_Discard(), [*build_processors(Redactor())[:-1], capture], strict=True)
     emitter.logger().update(call.pop("message", None), **call)
     assert len(capture.entries) == 1
-    return capture.entries[0]
+    return dict(capture.entries[0])
 
 
 # ---------------------------------------------------------------------------------------------- FieldMapper
