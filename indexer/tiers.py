@@ -119,7 +119,8 @@ class TierTable:
 
 def add_prefix_arg(parser: argparse.ArgumentParser) -> None:
     """Add ``--prefix NAME`` (the index namespace) to a command's parser."""
-    parser.add_argument("--prefix", metavar="NAME", help=f"index namespace (env {PREFIX_ENV}, default {DEFAULT_PREFIX!r})")
+    parser.add_argument("--prefix", metavar="NAME",
+                        help=f"index namespace (env {PREFIX_ENV}, default {DEFAULT_PREFIX!r})")
 
 
 def tiers_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> TierTable:
