@@ -23,7 +23,7 @@ from indexer.client import ConnectionSettings, add_connection_args, make_client,
 from indexer.kibana import KibanaError, KibanaSettings
 from indexer.security import roles_yml
 from indexer.setup import SecurityStoreError, SetupError, run_setup
-from indexer.tiers import DEFAULT_PREFIX, TierTable
+from indexer.tiers import TierTable, add_prefix_arg, tiers_from_args
 
 #: What each command needs, named in the message when a privilege is missing.
 NEEDS = {
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "Safe to run again: unchanged objects are left alone, older versions are upgraded.",
     )
     add_connection_args(setup)
-    _add_prefix_arg(setup)
+    add_prefix_arg(setup)
     setup.add_argument("--api-keys", action="store_true",
                        help="also create a writer (agent) and a reader (TUI/export) API key and print them")
     setup.add_argument("--key-expiration", metavar="TIME",
@@ -76,17 +76,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     enforce.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     for parser in (status, enforce):
         add_connection_args(parser)
-        _add_prefix_arg(parser)
+        add_prefix_arg(parser)
         parser.add_argument("--now", metavar="TIME", type=_parse_now,
                             help="evaluate as of this RFC 3339 time or date instead of now (audits, tests)")
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(func=retention_status_command)
     enforce.set_defaults(func=retention_enforce_command)
-
-
-def _add_prefix_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prefix", metavar="NAME",
-                        help=f"index namespace (env AUDITLOG_INDEX_PREFIX, default {DEFAULT_PREFIX!r})")
 
 
 def _parse_now(value: str) -> datetime:
@@ -98,11 +93,10 @@ def _parse_now(value: str) -> datetime:
 
 
 def _tiers(args: argparse.Namespace) -> TierTable:
-    prefix = args.prefix or os.environ.get("AUDITLOG_INDEX_PREFIX") or DEFAULT_PREFIX
     try:
-        return TierTable(prefix=prefix)
+        return tiers_from_args(args)
     except ValueError as exc:
-        raise UsageError(f"--prefix: {exc}") from None
+        raise UsageError(str(exc)) from None
 
 
 def _settings(args: argparse.Namespace) -> ConnectionSettings:
