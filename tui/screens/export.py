@@ -30,7 +30,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
     ExportScreen { align: center middle; }
     ExportScreen > Vertical { width: 70; height: auto; border: round $accent; background: $surface; padding: 0 1; }
     ExportScreen ProgressBar { width: 100%; }
-    ExportScreen #path { color: $success; }
+    ExportScreen #path { color: $success; width: 100%; height: auto; }
     """
 
     def __init__(self, title: str, source: EventSource, path: Path, *, zone: str, summarizer: Summarizer,

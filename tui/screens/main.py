@@ -78,7 +78,9 @@ class MainScreen(Screen[None]):
         self.listing: Listing | None = None
         self.connected: bool | None = None
         self.live_timer: Timer | None = None
-        self.loading = False
+        #: The last Elasticsearch failure shown to the user (also in a notification).
+        self.last_error: str | None = None
+        self.searching = False
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -155,7 +157,7 @@ class MainScreen(Screen[None]):
 
     def reload(self) -> None:
         """Query the current filter (a running query for an older filter is cancelled)."""
-        self.loading = True
+        self.searching = True
         self._status()
         self.load_listing(self.filter)
 
@@ -179,11 +181,12 @@ class MainScreen(Screen[None]):
         return [EventRow.from_event(hit.source, self.tz, self.config.summarizer) for hit in hits]
 
     def _failed(self, exc: BaseException) -> None:
-        self.loading = False
+        self.searching = False
         self.connected = False
+        self.last_error = describe_es_error(exc)
         self.query_one(EventList).forget_pending()
         self._status()
-        self.notify(describe_es_error(exc), title="Elasticsearch", severity="error", timeout=8)
+        self.notify(self.last_error, title="Elasticsearch", severity="error", timeout=8)
 
     def _show_listing(self, listing: Listing, first: list[EventRow], *, shift: int | None = None) -> None:
         if listing.filter != self.backend.scoped(self.filter):
@@ -192,7 +195,7 @@ class MainScreen(Screen[None]):
         old, self.listing = self.listing, listing
         if old is not None and old.pager is not listing.pager:
             self.close_pager(old)
-        self.loading = False
+        self.searching = False
         self.connected = True
         events = self.query_one(EventList)
         if shift is None:
@@ -247,7 +250,7 @@ class MainScreen(Screen[None]):
 
     def _status(self) -> None:
         parts = []
-        if self.loading:
+        if self.searching:
             parts.append("searching…")
         elif self.listing is not None:
             parts.append(f"{self.listing.total:,} events")
@@ -274,7 +277,7 @@ class MainScreen(Screen[None]):
 
     def live_tick(self) -> None:
         """Look for events newer than the ones listed (in a worker)."""
-        if self.listing is not None and not self.loading:
+        if self.listing is not None and not self.searching:
             self.check_new(self.listing)
 
     @work(thread=True, exclusive=True, group="live", exit_on_error=False)
