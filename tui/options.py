@@ -1,7 +1,7 @@
 """Options shared by ``auditlog tui`` and ``auditlog export``: index namespace, time zone, language.
 
-- ``--prefix`` / ``AUDITLOG_INDEX_PREFIX`` (default ``audit``): the index namespace (``TierTable.prefix``),
-  so the tools can read a test or staging namespace next to production.
+- ``--prefix`` / ``AUDITLOG_INDEX_PREFIX`` (default ``audit``): the index namespace, resolved by
+  ``indexer.tiers.tiers_from_args`` like every other command.
 - ``--tz`` / ``AUDITLOG_TZ`` / ``TZ`` (an IANA name such as ``Europe/Zurich``), default ``UTC``: the zone
   times are shown and exported in. A named zone is required (Excel dates carry none, so the header
   names it); offsets like ``+01:00`` are refused because they ignore daylight saving.
@@ -18,7 +18,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.errors import UsageError
-from indexer.tiers import DEFAULT_PREFIX, TierTable
+from indexer.tiers import TierTable, add_prefix_arg
+from indexer.tiers import tiers_from_args as shared_tiers_from_args
 from tui.summaries import Summarizer
 
 
@@ -29,8 +30,7 @@ def add_view_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lang", metavar="LANG", help="language of the summaries: en or de (env AUDITLOG_LANG)")
     group.add_argument("--templates", metavar="DIR",
                        help="folder with your own summary templates, DIR/<lang>/*.j2 (env AUDITLOG_TEMPLATES)")
-    group.add_argument("--prefix", metavar="NAME",
-                       help=f"index namespace (env AUDITLOG_INDEX_PREFIX, default {DEFAULT_PREFIX})")
+    add_prefix_arg(parser)
 
 
 def _pick(args: argparse.Namespace, attr: str, env: Mapping[str, str], *names: str) -> str | None:
@@ -44,16 +44,15 @@ def _pick(args: argparse.Namespace, attr: str, env: Mapping[str, str], *names: s
 
 
 def tiers_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> TierTable:
-    """Return the tier table of the chosen namespace.
+    """Return the tier table of the chosen namespace (``indexer.tiers.tiers_from_args``, errors exit 2).
 
     Raises:
         UsageError: on an invalid prefix (the message names ``--prefix``).
     """
-    prefix = _pick(args, "prefix", os.environ if env is None else env, "AUDITLOG_INDEX_PREFIX") or DEFAULT_PREFIX
     try:
-        return TierTable(prefix=prefix)
+        return shared_tiers_from_args(args, env)
     except ValueError as exc:
-        raise UsageError(f"--prefix: {exc}") from None
+        raise UsageError(str(exc)) from None
 
 
 def zone_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> str:

@@ -1,0 +1,110 @@
+"""`auditlog export` and `auditlog tui --tenant` against the real node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from elasticsearch import Elasticsearch
+
+from agent.cli import main
+from indexer.query import EventStream, Filter
+from indexer.tiers import TierTable
+from tests.support.seed import SeedSummary, seeded_namespace
+from tests.tui.support import seed_events
+from tui.export.xlsx import export_xlsx
+
+
+@pytest.fixture(scope="module")
+def seeded(es: Elasticsearch) -> Iterator[tuple[TierTable, SeedSummary, list[dict[str, Any]]]]:
+    """A namespace with the TUI tests' deterministic events."""
+    events = seed_events()
+    with seeded_namespace(es, events, label="export") as (tiers, summary):
+        yield tiers, summary, events
+
+
+def _rows(path: Path, sheet: str = "Events") -> list[tuple[Any, ...]]:
+    return list(openpyxl.load_workbook(path, read_only=True)[sheet].iter_rows(values_only=True))
+
+
+def test_export_writes_every_matching_event(es_url: str, seeded: Any, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The command exports exactly the events the filter selects, newest first, and says where."""
+    tiers, summary, events = seeded
+    out = tmp_path / "deletes.xlsx"
+    status = main(["export", "--es", es_url, "--prefix", tiers.prefix, "--action", "delete", "--tenant", "org-1001",
+                   "--tz", "Europe/Zurich", "-o", str(out)])
+    rows = _rows(out)
+    wanted = sorted((e for e in events if e["event"]["action"] == "delete"
+                     and e["organization"]["id"] == "org-1001"), key=lambda e: e["@timestamp"], reverse=True)
+    expected = (0, summary.expected(Filter(tenant="org-1001", actions=("delete",))), [e["event"]["id"] for e in wanted])
+    assert expected == (status, len(rows) - 1, [r[-1] for r in rows[1:]])
+    assert f"to {out}" in capsys.readouterr().out
+
+
+def test_export_metadata_names_filters_and_zone(es_url: str, seeded: Any, tmp_path: Path) -> None:
+    """The metadata sheet records the filters, time zone and row count; times are real dates."""
+    tiers, summary, _ = seeded
+    out = tmp_path / "all.xlsx"
+    status = main(["export", "--es", es_url, "--prefix", tiers.prefix, "--source", "login", "--tz", "Asia/Tokyo",
+                   "-o", str(out)])
+    assert 0 == status  # noqa: SIM300
+    meta = dict(_rows(out, "Metadata"))
+    rows = _rows(out)
+    expected = ("login", "Asia/Tokyo", summary.expected(Filter(sources=("login",))), "Time (Asia/Tokyo)", True)
+    assert expected == (meta["Sources"], meta["Time zone"], meta["Rows"], rows[0][0], isinstance(rows[1][0], datetime))
+
+
+def test_export_continues_on_next_sheet_from_the_stream(es: Elasticsearch, seeded: Any, tmp_path: Path) -> None:
+    """Streaming a real listing with a small sheet limit spreads it over several sheets, losing nothing."""
+    tiers, summary, _ = seeded
+    with EventStream(es, tiers, Filter(), batch_size=100) as stream:
+        result = export_xlsx(stream, tmp_path / "split.xlsx", max_rows_per_sheet=250)
+    sizes = [len(_rows(result.path, name)) - 1 for name in result.sheets]
+    expected = (summary.count, summary.count, [250, 250, summary.count - 500])
+    assert expected == (result.rows, sum(sizes), sizes)
+
+
+def test_export_bad_zone_exits_2(es_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown time zone is a usage error naming --tz."""
+    status = main(["export", "--es", es_url, "--tz", "Mars/Olympus", "-o", str(tmp_path / "x.xlsx")])
+    expected = (2, True)
+    assert expected == (status, "--tz" in capsys.readouterr().err)
+
+
+def test_export_bad_output_name_exits_2(es_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An output that is not .xlsx is a usage error naming --output."""
+    status = main(["export", "--es", es_url, "-o", str(tmp_path / "x.csv")])
+    expected = (2, True)
+    assert expected == (status, "--output" in capsys.readouterr().err)
+
+
+def test_export_cluster_down_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unreachable cluster is a clear one-line error, exit 1, and no file."""
+    out = tmp_path / "x.xlsx"
+    status = main(["export", "--es", "http://127.0.0.1:9", "-o", str(out)])
+    expected = (1, True, False)
+    assert expected == (status, "cannot reach Elasticsearch" in capsys.readouterr().err, out.exists())
+
+
+def test_tui_customer_view_refused_for_business_tier(es_url: str, seeded: Any,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`auditlog tui --tenant` of a business tenant is refused with a message naming the tier, exit 1."""
+    tiers, _, _ = seeded
+    status = main(["tui", "--es", es_url, "--prefix", tiers.prefix, "--tenant", "org-2001"])
+    err = capsys.readouterr().err
+    expected = (1, True, True)
+    assert expected == (status, "'business'" in err, "enterprise" in err)
+
+
+def test_tui_customer_view_refused_for_unknown_tenant(es_url: str, seeded: Any,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A tenant without events is refused too (nothing to decide its tier from)."""
+    tiers, _, _ = seeded
+    status = main(["tui", "--es", es_url, "--prefix", tiers.prefix, "--tenant", "org-nope"])
+    expected = (1, True)
+    assert expected == (status, "no audit events found" in capsys.readouterr().err)
