@@ -1,0 +1,294 @@
+"""Helpers for the agent's integration tests: run ``auditlog agent`` as a subprocess, write logs,
+count what arrived, and put a cuttable TCP proxy or a 429-injecting HTTP proxy in front of the node."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from elasticsearch import Elasticsearch, helpers
+
+from indexer.tiers import TierTable
+
+TIERS = ("enterprise", "business", "professional", "whitelabel", "flatrate", "basic")
+
+
+def event_line(i: int, *, with_id: bool = True) -> bytes:
+    """A valid contract event line (with newline); ``event.id`` = ``ev-<i>`` unless ``with_id`` is False."""
+    ev: dict[str, Any] = {
+        "@timestamp": f"2026-01-{1 + i % 3:02d}T10:{i % 60:02d}:00.000Z",
+        "event": {"action": ("auth", "create", "update", "delete")[i % 4]},
+        "audit": {"source": "appointments", "tier": TIERS[i % len(TIERS)],
+                  "changes": {"start": {"old": "10:00", "new": "11:00"}}},
+        "organization": {"id": f"org-{i % 7}", "name": "Org"},
+        "user": {"id": f"w-{i % 13}", "name": "Worker"},
+        "message": f"line {i} " + "x" * 200,
+    }
+    if with_id:
+        ev["event"]["id"] = f"ev-{i:08d}"
+    return orjson.dumps(ev) + b"\n"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: Path, *, paths: Iterable[str], state: Path, es_url: str, prefix: str,
+                 metrics_port: int = 0, **sections: dict[str, Any]) -> Path:
+    """Write an agent TOML tuned for fast tests (short latencies and backoffs)."""
+    cfg: dict[str, dict[str, Any]] = {
+        "inputs": {"paths": list(paths), "rescan_interval": 0.5, "poll_interval": 0.05, "close_inactive": 1.0},
+        "state": {"dir": str(state)},
+        "elasticsearch": {"url": es_url, "index_prefix": prefix, "request_timeout": 10.0},
+        "batch": {"max_events": 500, "max_latency": 0.2},
+        "retry": {"initial_backoff": 0.05, "max_backoff": 0.5},
+        "metrics": {"port": metrics_port},
+        "shutdown": {"timeout": 5.0},
+    }
+    for name, values in sections.items():
+        cfg.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in cfg.items():
+        lines.append(f"[{name}]")
+        for k, v in values.items():
+            lines.append(f"{k} = {orjson.dumps(v).decode()}" if not isinstance(v, bool) else f"{k} = {str(v).lower()}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class AgentProcess:
+    """``auditlog agent --config FILE`` as a child process, its stderr kept in a file."""
+
+    config: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITLOG_ES_")}
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "agent.cli", "agent", "--config", str(self.config)],
+                stdout=subprocess.DEVNULL, stderr=err, env=env,
+            )
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM and wait; returns the exit status."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def rss_kib(self) -> int:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ensure_stopped(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def count(es: Elasticsearch, tiers: TierTable) -> int:
+    """Documents in the namespace after a refresh."""
+    es.options(ignore_status=404).indices.refresh(index=tiers.read_pattern, allow_no_indices=True)
+    return int(es.count(index=tiers.read_pattern, allow_no_indices=True)["count"])
+
+
+def wait_count(es: Elasticsearch, tiers: TierTable, expected: int, timeout: float = 60.0) -> int:
+    """Poll until the namespace holds ``expected`` documents (or the timeout); return the last count."""
+    end = time.monotonic() + timeout
+    n = -1
+    while time.monotonic() < end:
+        n = count(es, tiers)
+        if n >= expected:
+            return n
+        time.sleep(0.3)
+    return n
+
+
+def ids(es: Elasticsearch, tiers: TierTable) -> list[tuple[str, str | None]]:
+    """(_id, event.id) of every document in the namespace."""
+    es.indices.refresh(index=tiers.read_pattern)
+    return [(hit["_id"], hit["_source"].get("event", {}).get("id"))
+            for hit in helpers.scan(es, index=tiers.read_pattern, _source=["event.id"], size=5000)]
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to the node; ``cut()`` refuses and drops connections, ``restore()`` reopens."""
+
+    def __init__(self, target_url: str) -> None:
+        u = urlsplit(target_url)
+        self.target = (u.hostname or "127.0.0.1", u.port or 9200)
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def restore(self) -> None:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(64)
+        self._listener = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    start = restore
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the thread blocked in accept() (Linux)
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for c in self._conns:
+                with contextlib.suppress(OSError):
+                    c.shutdown(socket.SHUT_RDWR)
+                c.close()
+            self._conns.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+
+@dataclass
+class Reject429Proxy:
+    """HTTP proxy to the node answering 429 for the first ``budget`` bulk items it sees."""
+
+    target_url: str
+    budget: int
+    rejected: int = 0
+    bulk_requests: int = 0
+    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
+
+    def start(self) -> str:
+        proxy = self
+        u = urlsplit(self.target_url)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                conn.close()
+                return r.status, r.getheaders(), data
+
+            def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+                self.send_response(status)
+                for k, v in headers:
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if body and "/_bulk" in self.path:
+                    proxy.bulk_requests += 1
+                    lines = body.split(b"\n")
+                    pairs = [lines[i:i + 2] for i in range(0, len(lines) - 1, 2)]
+                    k = min(max(proxy.budget - proxy.rejected, 0), len(pairs))
+                    if k:
+                        proxy.rejected += k
+                        fake = [{"create": {"status": 429, "error": {"type": "es_rejected_execution_exception",
+                                                                     "reason": "injected by test proxy"}}}] * k
+                        items: list[Any] = []
+                        headers = [("X-Elastic-Product", "Elasticsearch"), ("Content-Type", "application/json")]
+                        if k < len(pairs):
+                            rest = b"".join(a + b"\n" + d + b"\n" for a, d in pairs[k:])
+                            _s, headers, data = self._forward(rest)
+                            items = orjson.loads(data)["items"]
+                        out = orjson.dumps({"errors": True, "took": 1, "items": fake + items})
+                        self._reply(200, headers, out)
+                        return
+                self._reply(*self._forward(body))
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def append_lines(path: Path, lines: Iterable[bytes]) -> None:
+    """Append lines with O_APPEND, one write each (like the emitter)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        for ln in lines:
+            os.write(fd, ln)
+    finally:
+        os.close(fd)
