@@ -93,3 +93,13 @@ def test_templates_carry_the_version(es: Elasticsearch, namespace: TierTable) ->
         i["index_template"]["version"] for i in indexes]
     expected = [TEMPLATE_VERSION] * 5
     assert expected == versions
+
+
+def test_query_without_fields_searches_the_default_fields(es: Elasticsearch, namespace: TierTable) -> None:
+    """A query_string without field names finds the event by tenant name, worker email and changed field."""
+    install_templates(es, namespace)
+    es.index(index=namespace.index_for("enterprise", WHEN), id="e1", document=_event(), refresh=True)
+    counts = [es.count(index=namespace.read_pattern, q=text)["count"] for text in ("Muster", "anna@example.com",
+                                                                                  "status")]
+    expected = [1, 1, 1]
+    assert expected == counts
