@@ -2,7 +2,8 @@
 
 - ``auditlog demo emit --path FILE [--backfill-days N --count N] [--rate N --duration S]`` writes
   fabricated events through the emitter into FILE: first a history, then a live trickle
-  (``--duration 0`` = until SIGTERM/Ctrl-C).
+  (``--duration 0`` = until SIGTERM/Ctrl-C). The history is written once per file: when FILE already
+  holds events (a restarted demo) only the live trickle is added, unless ``--again``.
 - ``auditlog demo run`` (``make demo``): start the local node (unless ``--es``/``AUDITLOG_ES_URL``
   names a cluster), run ``auditlog setup``, start the agent and the generator in the background,
   wait until the first events are searchable, open the TUI; on quit print how to stop the rest.
@@ -49,6 +50,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "first --count events spread over the last --backfill-days days, then --rate events per "
                     "second for --duration seconds (0 = until stopped).")
     emit.add_argument("--path", required=True, type=Path, metavar="FILE", help="JSON-lines file to append to")
+    emit.add_argument("--again", action="store_true",
+                      help="write the back-fill even when FILE already holds events (default: only once per file)")
     _add_generator_args(emit)
     emit.set_defaults(func=run_emit)
 
@@ -114,6 +117,11 @@ def run_emit(args: argparse.Namespace) -> int:
     path: Path = args.path
     if path.is_dir():
         raise UsageError(f"--path: {path} is a folder, give a file name")
+    if plan.backfill_count and not args.again and path.is_file() and path.stat().st_size:
+        # A restarted demo (container restart, `make demo` after `make demo-stop`) must not write a
+        # second, shifted history next to the first one: the history is written once per file.
+        print(f"{path} already holds events: skipping the back-fill (--again writes it anyway)", file=sys.stderr)
+        plan = DemoPlan(rate=plan.rate, duration=plan.duration, seed=plan.seed)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write, close = emitter_writer(path)
@@ -197,7 +205,10 @@ def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSe
     try:
         info = node.start()
     except NodeStartError as exc:
-        raise CommandError(str(exc)) from exc
+        hint = ""
+        if "already in use" in str(exc):
+            hint = f" (to use an Elasticsearch already listening there: --es http://127.0.0.1:{args.port})"
+        raise CommandError(f"{exc}{hint}") from exc
     # A node that was already running is the user's: `demo stop` leaves it alone.
     state = DemoState(es_url=info.url, node_port=None if info.already_running else info.port,
                       node_state_dir=str(info.state_dir))

@@ -194,3 +194,14 @@ def test_stop_part_stops_the_whole_process_group(tmp_path: Path) -> None:
     time.sleep(0.2)
     assert not Path(f"/proc/{grandchild}").exists() or "Z" in Path(f"/proc/{grandchild}/stat").read_text().split()[2]
     assert not stop_part(pid)
+
+
+def test_cli_emit_writes_the_history_once_per_file(tmp_path: Path) -> None:
+    """A second run on the same file skips the back-fill; --again writes it anyway."""
+    out = tmp_path / "audit.jsonl"
+    argv = ["demo", "emit", "--path", str(out), "--backfill-days", "1", "--count", "40"]
+    main(argv)
+    main([*argv, "--rate", "50", "--duration", "0.1"])
+    after_restart = len(out.read_bytes().splitlines())
+    main([*argv, "--again"])
+    assert (after_restart, len(out.read_bytes().splitlines())) == (45, 85)
