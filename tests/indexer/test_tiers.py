@@ -1,0 +1,76 @@
+"""The tier table: tier -> retention class -> daily index, routing by UTC day, parsing names back."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from indexer.tiers import RETENTION_DAYS, TierTable, UnknownTierError, tiers_from_args
+
+
+def test_table_matches_the_architecture() -> None:
+    """Tiers map to the classes and retention days of ARCHITECTURE.md."""
+    tiers = TierTable()
+    expected = {"enterprise": ("enterprise", 30), "business": ("business", 7), "whitelabel": ("business", 7),
+                "professional": ("professional", 3), "flatrate": ("professional", 3), "basic": ("professional", 3)}
+    assert expected == {t: (tiers.class_of(t), RETENTION_DAYS[tiers.class_of(t)]) for t in expected}
+
+
+def test_basic_class_is_configurable() -> None:
+    """with_basic_class routes basic elsewhere and leaves every other tier alone."""
+    tiers = TierTable.with_basic_class("enterprise")
+    expected = ("enterprise", "professional")
+    assert expected == (tiers.class_of("basic"), tiers.class_of("flatrate"))
+
+
+def test_unknown_basic_class_is_rejected() -> None:
+    """A basic class that is not a retention class fails at construction, naming it."""
+    with pytest.raises(ValueError, match="'gold'"):
+        TierTable.with_basic_class("gold")
+
+
+def test_unknown_tier_names_the_known_ones() -> None:
+    """Routing an unknown tier raises UnknownTierError listing the known tiers (the dead-letter reason)."""
+    with pytest.raises(UnknownTierError, match=r"unknown tier 'premium' \(known: basic, business, enterprise"):
+        TierTable().index_for("premium", datetime(2026, 11, 26, tzinfo=UTC))
+
+
+def test_routing_uses_the_utc_day() -> None:
+    """An event at 00:30 +02:00 on 27 Nov belongs to the 26 Nov (UTC) index."""
+    moment = datetime(2026, 11, 27, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    expected = "audit-business-2026.11.26"
+    assert expected == TierTable().index_for("whitelabel", moment)
+
+
+@given(st.sampled_from(sorted(TierTable().classes)), st.dates(date(2000, 1, 1), date(2099, 12, 31)))
+def test_parse_index_inverts_index_for_day(tier: str, day: date) -> None:
+    """Parsing a daily index name gives back its class and day, for every tier and date."""
+    tiers = TierTable(prefix="x-audit")
+    cls = tiers.class_of(tier)
+    assert (cls, day) == tiers.parse_index(tiers.index_for_day(cls, day))
+
+
+@pytest.mark.parametrize("name", ["audit-gold-2026.11.26", "audit-enterprise-2026.13.01", "audit-enterprise",
+                                  "other-enterprise-2026.11.26", "audit-x-audit-enterprise-2026.11.26"])
+def test_parse_index_ignores_foreign_names(name: str) -> None:
+    """Names of other classes, prefixes or malformed dates are not ours."""
+    assert TierTable().parse_index(name) is None
+
+
+@pytest.mark.parametrize("prefix", ["", "Audit", "audit*"])
+def test_bad_prefix_is_rejected(prefix: str) -> None:
+    """Empty, upper-case or wildcard prefixes cannot name indices."""
+    with pytest.raises(ValueError, match="prefix"):
+        TierTable(prefix=prefix)
+
+
+def test_prefix_flag_beats_environment() -> None:
+    """--prefix wins over AUDITLOG_INDEX_PREFIX, which wins over the default."""
+    env = {"AUDITLOG_INDEX_PREFIX": "env-audit"}
+    chosen = [tiers_from_args(argparse.Namespace(prefix=p), env).prefix for p in ("flag-audit", None)]
+    expected = (["flag-audit", "env-audit"], "audit")
+    assert expected == (chosen, tiers_from_args(argparse.Namespace(prefix=None), {}).prefix)
