@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from indexer.retention import DailyIndex, expired, summarize
+from indexer.retention import DailyIndex, expired, summarize, who_deletes
+from indexer.tiers import TierTable
+from tests.indexer.recording_es import not_found, recording_client
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 MANAGED = {"enterprise": "enforcer", "business": "enforcer", "professional": "ILM policy audit-professional"}
@@ -62,3 +64,19 @@ def test_status_json_uses_iso_strings() -> None:
     expected = {"class": "business", "retention_days": 7, "indices": 1, "oldest_day": "2026-11-20", "docs": 1,
                 "bytes": 100, "next_deletion_due": "2026-11-27T00:00:00+00:00", "overdue": 0, "managed_by": "enforcer"}
     assert expected == row
+
+
+def test_ilm_is_in_charge_where_its_policy_is_installed() -> None:
+    """On a cluster with ILM, a class whose policy exists is deleted by ILM and one without by the enforcer."""
+    def respond(method: str, path: str, body: object) -> tuple[int, object]:
+        if path == "/_nodes/_local/plugins":
+            return 200, {"nodes": {"n1": {"modules": [{"name": "x-pack-ilm"}]}}}
+        if path in ("/_ilm/policy/audit-enterprise", "/_ilm/policy/audit-business"):
+            name = path.rsplit("/", 1)[1]
+            return 200, {name: {"policy": {"_meta": {"managed_by": "auditlog", "version": 1}, "phases": {}}}}
+        return not_found(path)
+
+    client, _ = recording_client(respond)
+    expected = {"enterprise": "ILM policy audit-enterprise", "business": "ILM policy audit-business",
+                "professional": "enforcer"}
+    assert expected == who_deletes(client, TierTable())
