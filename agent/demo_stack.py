@@ -26,7 +26,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -138,17 +138,6 @@ def is_ours(pid: int) -> bool:
     return any(marker in cmdline for marker in _OUR_MARKERS)
 
 
-def _alive(pid: int) -> bool:
-    _reap(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _reap(pid: int) -> None:
     # When the part is our own child (tests, or `demo run` stopping what it just started), collect its
     # exit status so it does not linger as a zombie that still "exists".
@@ -156,15 +145,24 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _group_alive(pgid: int) -> bool:
-    _reap(pgid)
+def _probe(send: Callable[[int, int], None], pid: int) -> bool:
+    """Whether signal 0 reaches ``pid`` (``os.kill``) or process group ``pid`` (``os.killpg``)."""
+    _reap(pid)
     try:
-        os.killpg(pgid, 0)
+        send(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        return True  # it exists, it is just not ours to signal
     return True
+
+
+def _alive(pid: int) -> bool:
+    return _probe(os.kill, pid)
+
+
+def _group_alive(pgid: int) -> bool:
+    return _probe(os.killpg, pgid)
 
 
 def stop_part(pid: int, *, grace: float = 15.0) -> bool:
