@@ -4,7 +4,8 @@ Both sides get the same inputs per call (the bound tenant / tier / worker plus t
 changes and meta, taken from the fabricator before the clock starts) and write the same kind of line
 (timestamp, UUID, nested contract JSON) to a file. The baseline is what an application would write by
 hand: build the nested dict, ``json.dumps`` it, ``logger.info(line)`` through a ``FileHandler``.
-The emitter is the product's (``agent.emitter``) once it exists; until then it is reported as missing.
+The emitter is the product's (``agent.emitter``, called as in ``bench.emitter_adapter``); the emitter also
+validates, categorises and redacts, which the baseline does not.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def call_inputs(count: int) -> list[Call]:
             "action": event["event"]["action"], "source": audit.get("source"),
             "changes": audit.get("changes"), "message": event.get("message"),
             "meta": {k: event[k] for k in ("source", "url", "user_agent") if k in event},
+            "login_type": audit.get("login_type"),
         })
     return calls
 
@@ -63,6 +65,8 @@ def baseline_writer(path: Path) -> tuple[Callable[[Call], None], Callable[[], No
         if call["changes"]:
             event["audit"]["changes"] = call["changes"]
             event["audit"]["changed_fields"] = sorted(call["changes"])
+        if call.get("login_type"):
+            event["audit"]["login_type"] = call["login_type"]
         event.update(call["meta"])
         logger.info(json.dumps(event))
 
