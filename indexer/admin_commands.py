@@ -22,7 +22,7 @@ from indexer import retention
 from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
 from indexer.kibana import KibanaError, KibanaSettings
 from indexer.security import roles_yml
-from indexer.setup import SecurityStoreError, SetupError, run_setup
+from indexer.setup import SecurityStoreError, SetupError, error_reason, run_setup
 from indexer.tiers import TierTable, add_prefix_arg, tiers_from_args
 
 #: What each command needs, named in the message when a privilege is missing.
@@ -118,21 +118,13 @@ def cluster_errors(settings: ConnectionSettings, action: str) -> Iterator[None]:
         ) from None
     except AuthorizationException as exc:
         raise CommandError(f"the credentials lack a privilege (403): {action} needs {NEEDS[action]}; "
-                           f"Elasticsearch said: {_reason(exc)}") from None
+                           f"Elasticsearch said: {error_reason(exc)}") from None
     except ESConnectionError as exc:
         raise CommandError(f"cannot reach Elasticsearch at {settings.url}: {_connection_reason(exc)}") from None
     except ApiError as exc:
-        raise CommandError(f"Elasticsearch refused ({exc.meta.status}): {_reason(exc)}") from None
+        raise CommandError(f"Elasticsearch refused ({exc.meta.status}): {error_reason(exc)}") from None
     except TransportError as exc:
         raise CommandError(f"Elasticsearch at {settings.url} failed: {exc.message}") from None
-
-
-def _reason(exc: ApiError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("reason") or error.get("type") or exc.message)
-    return str(error or exc.message)
 
 
 def _connection_reason(exc: ESConnectionError) -> str:

@@ -1,10 +1,11 @@
 """``auditlog setup``: install ILM policies, templates, roles (and optionally API keys, Kibana objects).
 
-Idempotent and versioned: every object we install carries a version and a content digest
-(``indexer.templates``) or ``_meta.version`` (ILM policies); an object that is already installed at
-the same version and digest is left alone ("unchanged"), an older or different one is replaced
-("updated"), and one with a *higher* version (installed by a newer auditlog) is kept ("kept-newer")
-rather than downgraded. Running setup twice therefore changes nothing the second time.
+Idempotent and versioned: every object we install carries a version, plus a content digest for
+templates (``indexer.templates``); ILM policies carry ``policy._meta.version``, roles
+``metadata.version``. An object already installed at the same version (and digest) is left alone
+("unchanged"), an older or different one is replaced ("updated"), and one with a *higher* version
+(installed by a newer auditlog) is kept ("kept-newer") rather than downgraded. Running setup twice
+therefore changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -183,10 +184,16 @@ def _security_store(what: str) -> Iterator[None]:
         # 401/403 are the caller's credentials: let them through to the one-line privilege message.
         if exc.meta.status in (401, 403):
             raise
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error")
-        reason = error.get("reason") if isinstance(error, dict) else error
-        raise SecurityStoreError(f"cannot store {what} in the security index: {reason or exc.message}") from None
+        raise SecurityStoreError(f"cannot store {what} in the security index: {error_reason(exc)}") from None
+
+
+def error_reason(exc: ApiError) -> str:
+    """Return Elasticsearch's own one-line reason from an error response (``error.reason``)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("reason") or error.get("type") or exc.message)
+    return str(error or exc.message)
 
 
 class SetupError(Exception):
