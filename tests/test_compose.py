@@ -141,3 +141,21 @@ def test_demo_command_is_a_real_cli_invocation(compose: dict[str, Any]) -> None:
     argv = [re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", a) for a in compose["services"]["demo"]["command"]]
     args = build_parser().parse_args(argv)
     assert (args.command, args.demo_command) == ("demo", "emit")
+
+
+def test_setup_key_extraction_reads_the_real_setup_json(compose: dict[str, Any], tmp_path: Path) -> None:
+    """The setup service's key extraction understands `auditlog setup --api-keys --json` (ApiKey fields)."""
+    from dataclasses import asdict
+
+    from indexer.security import ApiKey
+
+    script = compose["services"]["setup"]["command"][2]
+    snippet = script.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
+    report = {"changed": True, "changes": [], "notes": [],
+              "api_keys": [asdict(ApiKey("writer", "id1", "audit-writer", "V1JJVEVS")),
+                           asdict(ApiKey("reader", "id2", "audit-reader", "UkVBREVS"))]}
+    (tmp_path / "setup.json").write_text(json.dumps(report))
+    snippet = snippet.replace("/tmp/setup.json", str(tmp_path / "setup.json")).replace("/secrets", str(tmp_path))
+    subprocess.run([sys.executable, "-c", snippet], check=True, timeout=30)
+    keys = ((tmp_path / "agent-api-key").read_text(), (tmp_path / "tui-api-key").read_text())
+    assert keys == ("V1JJVEVS", "UkVBREVS")
