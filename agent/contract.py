@@ -375,6 +375,31 @@ def _check_user(problems: list[Problem], user: Mapping[str, Any]) -> None:
 
 _IP_CACHE: dict[str, bool] = {}
 _IP_CACHE_LIMIT = 4096
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
+_HEX_GROUPS = re.compile(r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?\Z")
+
+
+def _parse_ip(text: str) -> bool:
+    """Whether ``text`` is an address ``ipaddress.ip_address`` accepts (the schema's ipv4/ipv6 formats).
+
+    Plain dotted quads and hex-colon IPv6 are checked with two regexes (~0.3 us); the rare forms
+    (embedded IPv4 ``::ffff:1.2.3.4``, zone ids ``fe80::1%eth0``) go to :mod:`ipaddress` (~3 us).
+    """
+    if ":" not in text:
+        return _IPV4.match(text) is not None
+    if "." in text or "%" in text:
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            return False
+        return True
+    head, double, tail = text.partition("::")
+    if not double:
+        return text.count(":") == 7 and _HEX_GROUPS.match(text) is not None
+    if "::" in tail or _HEX_GROUPS.match(head) is None or _HEX_GROUPS.match(tail) is None:
+        return False
+    groups = (head.count(":") + 1 if head else 0) + (tail.count(":") + 1 if tail else 0)
+    return groups <= 7
 
 
 def _is_ip(text: str) -> bool:
@@ -382,13 +407,9 @@ def _is_ip(text: str) -> bool:
     known = _IP_CACHE.get(text)
     if known is not None:
         return known
-    try:
-        ipaddress.ip_address(text)
-        ok = True
-    except ValueError:
-        ok = False
+    ok = _parse_ip(text)
     if len(_IP_CACHE) >= _IP_CACHE_LIMIT:
-        _IP_CACHE.clear()  # bounded; a burst of new addresses only costs the re-parse
+        _IP_CACHE.clear()  # bounded; a burst of new addresses only costs the re-check
     _IP_CACHE[text] = ok
     return ok
 

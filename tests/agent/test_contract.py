@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -476,3 +477,19 @@ def test_model_from_invalid_raises_with_problems() -> None:
     with pytest.raises(ContractError) as caught:
         AuditEvent.from_dict(with_field(valid_event(), "organization.id", ""))
     assert [Problem("organization.id", "must not be empty")] == caught.value.problems
+
+
+def _ipaddress_accepts(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet="0123456789abcdefABCDEF:.%", max_size=24) | st.ip_addresses().map(str))
+def test_property_source_ip_agrees_with_ipaddress(text: str) -> None:
+    """source.ip is accepted exactly when the standard library (and so the schema's format) accepts it."""
+    problems = validate(with_field(valid_event(), "source.ip", text))
+    assert (problems == []) == _ipaddress_accepts(text)
