@@ -159,3 +159,10 @@ def test_setup_key_extraction_reads_the_real_setup_json(compose: dict[str, Any],
     subprocess.run([sys.executable, "-c", snippet], check=True, timeout=30)
     keys = ((tmp_path / "agent-api-key").read_text(), (tmp_path / "tui-api-key").read_text())
     assert keys == ("V1JJVEVS", "UkVBREVS")
+
+
+def test_key_files_belong_to_the_image_user(compose: dict[str, Any], repo_root: Path) -> None:
+    """The API key files setup writes are chowned to the uid the Dockerfile gives the auditlog user."""
+    uid = re.search(r"useradd [^\n]*--uid (\d+)", (repo_root / "Dockerfile").read_text())
+    assert uid is not None
+    assert f"chown {uid.group(1)}:{uid.group(1)} /secrets/agent-api-key" in compose["services"]["setup"]["command"][2]
