@@ -90,11 +90,25 @@ def _add_generator_args(parser: argparse.ArgumentParser, *, backfill_days: float
                        help=f"history window in days before now (default {backfill_days:g})")
     group.add_argument("--count", type=int, default=count, metavar="N",
                        help=f"events in the history window (default {count})")
-    group.add_argument("--rate", type=float, default=rate, metavar="N",
-                       help=f"live events per second after the history (default {rate:g}; 0 = none)")
+    group.add_argument("--rate", type=_rate, default=rate, metavar="N",
+                       help=f"live events per second after the history, e.g. 5, 5/s or 120/m "
+                            f"(default {rate:g}; 0 = none)")
     group.add_argument("--duration", type=float, default=0, metavar="S",
                        help="seconds of live events (default 0 = until stopped)")
     group.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same history")
+
+
+def _rate(text: str) -> float:
+    """Parse ``N``, ``N/s`` or ``N/m`` into events per second."""
+    number, _, unit = text.strip().partition("/")
+    per = {"": 1.0, "s": 1.0, "m": 60.0}.get(unit.strip().lower())
+    try:
+        value = float(number)
+    except ValueError:
+        per = None
+    if per is None:
+        raise argparse.ArgumentTypeError(f"not a rate: {text!r} (use e.g. 5, 5/s or 120/m)")
+    return value / per
 
 
 def _plan(args: argparse.Namespace, *, require_output: bool) -> DemoPlan:

@@ -148,13 +148,31 @@ def test_cli_emit_writes_backfill_and_live(tmp_path: Path) -> None:
         ["demo", "emit", "--path", "x.jsonl", "--count", "5"],
         ["demo", "emit", "--path", "x.jsonl", "--backfill-days", "2"],
         ["demo", "emit", "--path", "x.jsonl", "--rate", "-3"],
+        ["demo", "emit", "--path", "x.jsonl", "--rate", "fast"],
     ],
 )
 def test_cli_emit_bad_arguments_exit_2(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing to write, a count without days, days without a count or a negative rate exit 2."""
+    """Nothing to write, a count without days, days without a count, a negative or unreadable rate exit 2."""
     monkeypatch.chdir(tmp_path)
-    assert main(argv) == 2
+    assert _exit_status(argv) == 2
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def _exit_status(argv: list[str]) -> int:
+    # Our handlers return 2 for usage errors; argparse itself raises SystemExit(2) on unreadable values.
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize(("text", "per_second"), [("5", 5.0), ("5/s", 5.0), ("120/m", 2.0)])
+def test_rate_accepts_per_second_and_per_minute(text: str, per_second: float) -> None:
+    """--rate takes N, N/s or N/m and means events per second."""
+    from agent.cli import build_parser
+
+    args = build_parser().parse_args(["demo", "emit", "--path", "x", "--rate", text])
+    assert per_second == args.rate
 
 
 def test_cli_stop_without_state_is_a_no_op(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
