@@ -14,24 +14,26 @@ HELP_TEXT = """\
 [b]auditlog — keys[/b]
 
 [b]Event list[/b]
-  ↑ ↓ / j k    move          PgUp PgDn / Home End   page / first / last
-  Enter        open the selected event (Raw, Meta, JSON)
-  /            search text   f   show/hide the filter panel
-  r            next time range (today, 24 h, 7 d, 30 d, all)   R  custom range
-  c            clear filters  ctrl+r  reload
-  e            export all matching events to Excel
-  d            download the selected event to Excel
-  t            live tail on/off (new events on top, your place kept)
-  ctrl+p       command palette (every action)   q  quit
+  ↑ ↓  j k      move             PgUp PgDn  Home End   page, first, last
+  Enter         open the selected event (Raw, Meta, JSON)
+  /             search text      f        show or hide the filter panel
+  r             next time range  R        custom time range
+  c             clear filters    ctrl+r   reload
+  e             export all matching events to Excel
+  d             download the selected event to Excel
+  t             live tail on/off (new events on top, your place kept)
+  ctrl+p        command palette (every action)        q   quit
 
 [b]Filter panel[/b]
-  Space/Enter tick a worker, type or source; counts update live. Tab moves between lists.
+  Space, Enter  tick a type, source or worker (counts follow the filter)
+  Tab           next list or box
 
 [b]Event detail[/b]
-  ← → / p n    previous / next event      1 2 3   Raw / Meta / JSON tab
-  d            download this event        Esc     back to the list
+  ← →  p n      previous / next event
+  1 2 3         Raw / Meta / JSON tab
+  d             download this event       Esc   back to the list
 
-Press Esc to close.
+Esc closes this help.
 """
 
 

@@ -8,7 +8,7 @@ from textual.widgets.selection_list import Selection
 from indexer.query.facets import Facet
 
 
-def option_label(value: str, label: str | None, count: int, width: int = 18) -> str:
+def option_label(value: str, label: str | None, count: int, width: int = 17) -> str:
     """Return "delete  1,234": the value (or worker name) and its count, fitted to ``width`` cells."""
     text = label or value
     number = f"{count:,}"
@@ -22,7 +22,7 @@ class FacetList(SelectionList[str]):
     """Options = facet buckets (value, count); the user's ticks survive every count update."""
 
     DEFAULT_CSS = """
-    FacetList { height: auto; max-height: 8; border: none; padding: 0; }
+    FacetList { height: auto; max-height: 8; border: none; padding: 0; scrollbar-size-vertical: 1; }
     """
 
     def show_facet(self, facet: Facet) -> None:
