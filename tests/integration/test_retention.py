@@ -22,11 +22,13 @@ CASES = [
 
 def _back_date(es: Elasticsearch, tiers: TierTable) -> dict[str, bool]:
     install_templates(es, tiers, ilm=False)
-    expect = {}
-    for cls, age, goes in CASES:
-        name = tiers.index_for_day(cls, (NOW - timedelta(days=age)).date())
-        es.index(index=name, document={"@timestamp": f"{name[-10:].replace('.', '-')}T12:00:00Z"}, refresh=True)
-        expect[name] = goes
+    expect = {tiers.index_for_day(cls, (NOW - timedelta(days=age)).date()): goes for cls, age, goes in CASES}
+    # one bulk request creates all six daily indices (one document each) from the templates
+    operations: list[dict[str, object]] = []
+    for name in expect:
+        operations += [{"create": {"_index": name}}, {"@timestamp": f"{name[-10:].replace('.', '-')}T12:00:00Z"}]
+    result = es.bulk(operations=operations, refresh=True)
+    assert not result["errors"]
     return expect
 
 
