@@ -31,20 +31,25 @@ POLICY_DIR = Path(__file__).resolve().parents[1] / "ilm_policies"
 #: Module or plugin names that provide ILM.
 ILM_COMPONENTS = frozenset({"x-pack-ilm"})
 
-#: ILM time units (``min_age``), from the Elasticsearch "API conventions: time units" page.
-_TIME_VALUE = re.compile(r"^\d+(d|h|m|s|ms|micros|nanos)$")
+#: ILM time units (``min_age``), from the Elasticsearch "API conventions: time units" page, in seconds.
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "micros": 1e-6, "nanos": 1e-9}
+_TIME_VALUE = re.compile(r"^(\d+)(d|h|m|s|ms|micros|nanos)$")
 
-#: The phases ILM knows and, for the ones we use, the actions allowed in them (ILM reference).
+#: The phases of a timeseries policy in execution order, each with the actions Elasticsearch allows in it
+#: (the ILM actions reference; ``TimeseriesLifecycleType`` in x-pack core enforces the same table).
 ALLOWED_ACTIONS: dict[str, frozenset[str]] = {
     "hot": frozenset({"set_priority", "unfollow", "rollover", "readonly", "downsample", "shrink", "forcemerge",
                       "searchable_snapshot"}),
     "warm": frozenset({"set_priority", "unfollow", "readonly", "downsample", "allocate", "migrate", "shrink",
                        "forcemerge"}),
     "cold": frozenset({"set_priority", "unfollow", "readonly", "downsample", "searchable_snapshot", "allocate",
-                       "migrate"}),
+                       "migrate", "freeze"}),
     "frozen": frozenset({"unfollow", "searchable_snapshot"}),
     "delete": frozenset({"wait_for_snapshot", "delete"}),
 }
+
+#: Hot-phase actions Elasticsearch only accepts together with ``rollover``.
+HOT_ACTIONS_NEEDING_ROLLOVER = frozenset({"readonly", "shrink", "forcemerge", "downsample", "searchable_snapshot"})
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,32 @@ def policy_problems(body: Any) -> list[str]:
                      if name not in ALLOWED_ACTIONS[phase]]
         problems += [f"{where}.actions.{name}: must be an object" for name, arg in actions.items()
                      if not isinstance(arg, dict)]
+        if phase == "hot" and "rollover" not in actions:
+            problems += [f"{where}.actions.{name}: needs rollover in the hot phase" for name in actions
+                         if name in HOT_ACTIONS_NEEDING_ROLLOVER]
+        if phase == "frozen" and "searchable_snapshot" not in actions:
+            problems.append(f"{where}.actions: the frozen phase needs searchable_snapshot")
+    return problems + _age_order_problems(phases)
+
+
+def _seconds(value: object) -> float | None:
+    match = _TIME_VALUE.match(value) if isinstance(value, str) else None
+    return int(match.group(1)) * _UNITS[match.group(2)] if match else None
+
+
+def _age_order_problems(phases: dict[str, Any]) -> list[str]:
+    """Later phases may not start before earlier ones (Elasticsearch rejects such policies)."""
+    problems = []
+    latest: tuple[str, float] | None = None
+    for phase in ALLOWED_ACTIONS:  # dict order = execution order
+        spec = phases.get(phase)
+        age = _seconds(spec.get("min_age", "0ms")) if isinstance(spec, dict) else None
+        if age is None or age == 0:
+            continue  # an unset (zero) min_age is not compared, as in Elasticsearch
+        if latest is not None and age < latest[1]:
+            problems.append(f"policy.phases.{phase}.min_age: earlier than the {latest[0]} phase's")
+        else:
+            latest = (phase, age)
     return problems
 
 

@@ -45,6 +45,12 @@ def test_policy_files_are_plain_json_bodies(repo_root: Path) -> None:
         (lambda b: b["policy"]["phases"]["delete"]["actions"].update(rollover={}),
          "policy.phases.delete.actions.rollover: not allowed in delete"),
         (lambda b: b["policy"].update(name="x"), "policy.name: unknown key"),
+        (lambda b: b["policy"]["phases"]["hot"]["actions"].update(forcemerge={"max_num_segments": 1}),
+         "policy.phases.hot.actions.forcemerge: needs rollover in the hot phase"),
+        (lambda b: b["policy"]["phases"].update(warm={"min_age": "90d", "actions": {}}),
+         "policy.phases.delete.min_age: earlier than the warm phase's"),
+        (lambda b: b["policy"]["phases"].update(frozen={"min_age": "1d", "actions": {}}),
+         "policy.phases.frozen.actions: the frozen phase needs searchable_snapshot"),
     ],
 )
 def test_structure_check_catches_malformed_policies(mutate: Any, problem: str) -> None:
