@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,7 +29,8 @@ from indexer.tiers import TierTable, add_prefix_arg, tiers_from_args
 #: What each command needs, named in the message when a privilege is missing.
 NEEDS = {
     "setup": "cluster privileges manage_index_templates (+ manage_ilm with ILM, manage_security with security)",
-    "retention status": "cluster privilege monitor and index privilege monitor on the audit indices",
+    "retention status": "cluster privilege monitor (+ read_ilm with ILM) and index privilege monitor on the audit "
+    "indices",
     "retention enforce": "cluster privilege monitor and index privileges monitor + delete_index on the audit indices",
 }
 
@@ -46,8 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_prefix_arg(setup)
     setup.add_argument("--api-keys", action="store_true",
                        help="also create a writer (agent) and a reader (TUI/export) API key and print them")
-    setup.add_argument("--key-expiration", metavar="TIME",
-                       help="lifetime of the new API keys, e.g. 90d (default: none)")
+    setup.add_argument("--key-expiration", metavar="TIME", type=_parse_duration,
+                       help="lifetime of the new API keys, e.g. 90d or 12h (default: none)")
     kibana = setup.add_argument_group("kibana")
     kibana.add_argument("--kibana", metavar="URL", help="import the data view, saved search and dashboard into Kibana")
     kibana.add_argument("--kibana-api-key", metavar="KEY",
@@ -82,6 +84,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(func=retention_status_command)
     enforce.set_defaults(func=retention_enforce_command)
+
+
+def _parse_duration(value: str) -> str:
+    if not re.fullmatch(r"[1-9]\d*(d|h|m|s)", value):
+        raise argparse.ArgumentTypeError(f"not a duration like 90d, 12h, 30m: {value!r}")
+    return value
 
 
 def _parse_now(value: str) -> datetime:
