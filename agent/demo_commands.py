@@ -178,17 +178,39 @@ def run_demo(args: argparse.Namespace) -> int:
     existing = DemoState.load(state_dir)
     if existing is not None and running_parts(existing):
         print(f"the demo is already running ({', '.join(sorted(running_parts(existing)))}); opening the TUI")
-        settings = ConnectionSettings(url=existing.es_url)
-        return _open_tui(args, child_env(settings), state_dir, tiers)
+        settings, named = _connection(args)
+        return _open_tui(args, child_env(settings if named else ConnectionSettings(url=existing.es_url)),
+                         state_dir, tiers)
 
     settings, named = _connection(args)
     state = DemoState(es_url=settings.url)
     if not named:
         settings, state = _start_node(args, state_dir)
     state.save(state_dir)
+    try:
+        env = _start_background(args, settings, tiers, state, state_dir)
+    except (CommandError, KeyboardInterrupt) as exc:
+        if not state.processes and state.node_port is None:
+            DemoState.remove(state_dir)  # nothing was started: nothing to stop later
+            raise
+        # Whatever started so far keeps running: say how to stop it instead of leaving it unnoticed.
+        stop = "auditlog demo stop" + (f" --state-dir {state_dir}" if state_dir != default_state_dir() else "")
+        if isinstance(exc, KeyboardInterrupt):
+            print(f"\ninterrupted; stop what was started with: {stop}", file=sys.stderr)
+            raise
+        raise CommandError(f"{exc} (stop what was started with: {stop})") from None
+    if args.no_tui:
+        _print_stop_hint(state_dir)
+        return 0
+    return _open_tui(args, env, state_dir, tiers)
+
+
+def _start_background(
+    args: argparse.Namespace, settings: ConnectionSettings, tiers: TierTable, state: DemoState, state_dir: Path
+) -> dict[str, str]:
+    """Run setup, start the agent and the generator, wait for the first events; return the children's env."""
     env = child_env(settings)
     _setup(settings, tiers)
-
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     state.processes["agent"] = spawn("agent", auditlog_argv(
@@ -203,10 +225,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"agent (pid {state.processes['agent']}) and generator (pid {state.processes['generator']}) started; "
           f"logs in {state_dir}")
     _wait_for_events(settings, tiers, state, state_dir, args.wait)
-    if args.no_tui:
-        _print_stop_hint(state_dir)
-        return 0
-    return _open_tui(args, env, state_dir, tiers)
+    return env
 
 
 def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSettings, DemoState]:
@@ -231,15 +250,16 @@ def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSe
 
 
 def _setup(settings: ConnectionSettings, tiers: TierTable) -> None:
-    from elasticsearch import ApiError, TransportError
+    """Run what `auditlog setup` runs, with its one-line cluster error messages."""
+    from indexer.admin_commands import cluster_errors
+    from indexer.setup import SetupError, run_setup
 
-    from indexer.setup import run_setup
-
-    client = make_client(settings)
+    client = make_client(settings, max_retries=0, retry_on_timeout=False)
     try:
-        report = run_setup(client, tiers)
-    except (ApiError, TransportError) as exc:
-        raise CommandError(f"auditlog setup failed against {settings.url}: {exc}") from None
+        with cluster_errors(settings, "setup"):
+            report = run_setup(client, tiers)
+    except SetupError as exc:
+        raise CommandError(str(exc)) from None
     finally:
         client.close()
     print(f"setup: {len(report.changes)} objects checked" + (", some installed or upgraded" if report.changed else ""))
@@ -256,8 +276,9 @@ def _wait_for_events(
     try:
         while time.monotonic() < deadline:
             dead = sorted(set(state.processes) - set(running_parts(state)))
-            if "agent" in dead:
-                raise CommandError(f"the agent stopped; see {state_dir / 'agent.log'}, then `auditlog demo stop`")
+            if dead:
+                logs = ", ".join(str(state_dir / f"{name}.log") for name in dead)
+                raise CommandError(f"the {' and the '.join(dead)} stopped unexpectedly; see {logs}")
             try:
                 count = int(client.count(index=tiers.read_pattern, allow_no_indices=True)["count"])
             except (ApiError, TransportError):
@@ -310,5 +331,7 @@ def run_stop(args: argparse.Namespace) -> int:
         node_dir = Path(state.node_state_dir) if state.node_state_dir else None
         stopped = LocalNode(NodeConfig(port=state.node_port, state_dir=node_dir)).stop()
         print(f"Elasticsearch on port {state.node_port}: {'stopped' if stopped else 'was not running'}")
+    if not state.processes and state.node_port is None:
+        print("nothing was running")
     DemoState.remove(state_dir)
     return 0

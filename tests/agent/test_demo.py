@@ -223,3 +223,10 @@ def test_cli_emit_writes_the_history_once_per_file(tmp_path: Path) -> None:
     after_restart = len(out.read_bytes().splitlines())
     main([*argv, "--again"])
     assert (after_restart, len(out.read_bytes().splitlines())) == (45, 85)
+
+
+def test_cli_run_unreachable_cluster_records_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo run --es` on a closed port exits 1 with one line naming the URL and records nothing."""
+    status = main(["demo", "run", "--no-tui", "--es", "http://127.0.0.1:1", "--state-dir", str(tmp_path)])
+    assert (status, DemoState.load(tmp_path)) == (1, None)
+    assert "cannot reach Elasticsearch at http://127.0.0.1:1" in capsys.readouterr().err
