@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from indexer.query import Filter
 from tui.backend import Backend, Listing
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 _PRESET_KEYS = [key for key, _ in PRESETS if key != "custom"]
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 DEFAULT_PRESET = "7d"
+#: How often an idle listing's point in time is kept alive (its keep_alive is 5 minutes).
+KEEPALIVE_SECONDS = 60.0
 #: Below this width the filter panel starts hidden (toggle with `f`).
 NARROW_SCREEN = 110
 
@@ -111,6 +113,7 @@ class MainScreen(Screen[None]):
             self.query_one("#filters").add_class("hidden")  # the list needs the width; `f` shows the panel
         self.apply_range(*preset_range(DEFAULT_PRESET, self.config.clock(), self.tz), reload=False)
         self.query_one(EventList).focus()
+        self.set_interval(KEEPALIVE_SECONDS, self.keep_alive)
         self.reload()
 
     # -- filter changes -----------------------------------------------------------------------
@@ -216,6 +219,26 @@ class MainScreen(Screen[None]):
     def close_pager(self, listing: Listing) -> None:
         with contextlib.suppress(Exception):  # an expired or unreachable snapshot is gone anyway
             listing.pager.close()
+
+    def keep_alive(self) -> None:
+        """Keep the listing's snapshot open while the user reads (so paging stays consistent)."""
+        if self.listing is not None:
+            self.touch_snapshot(self.listing)
+
+    @work(thread=True, group="keepalive", exit_on_error=False)
+    def touch_snapshot(self, listing: Listing) -> None:
+        with contextlib.suppress(*ES_ERRORS):  # a failure shows up on the next real request
+            listing.pager.touch()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Any unexpected failure in a worker becomes a notification, never a crash."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.last_error = describe_es_error(error)
+            self.searching = False
+            self.query_one(EventList).forget_pending()
+            self._status()
+            self.notify(self.last_error, title="Something went wrong", severity="error", timeout=8)
 
     @on(EventList.NeedRows)
     def need_rows(self, message: EventList.NeedRows) -> None:

@@ -1,0 +1,33 @@
+"""Tests for tui.errors: Elasticsearch failures as actionable sentences."""
+
+from __future__ import annotations
+
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import ApiError
+from elasticsearch import ConnectionError as EsConnectionError
+
+from tui.errors import describe_es_error
+
+
+def _api_error(status: int, body: object) -> ApiError:
+    meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
+                           node=NodeConfig("http", "localhost", 9200))
+    return ApiError("error", meta, body)
+
+
+def test_connection_error_says_unreachable() -> None:
+    """A connection failure tells the user the cluster cannot be reached."""
+    assert describe_es_error(EsConnectionError("refused")).startswith("cannot reach Elasticsearch")
+
+
+def test_bad_key_and_missing_privilege() -> None:
+    """401 names the credentials, 403 the missing read privilege."""
+    texts = [describe_es_error(_api_error(401, {})), describe_es_error(_api_error(403, {}))]
+    expected = (True, True)
+    assert expected == ("credentials" in texts[0], "reader key" in texts[1])
+
+
+def test_other_errors_carry_the_server_reason() -> None:
+    """Other API errors show the status and Elasticsearch's reason."""
+    expected = "Elasticsearch error 400: bad query"
+    assert expected == describe_es_error(_api_error(400, {"error": {"reason": "bad query"}}))

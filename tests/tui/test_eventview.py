@@ -1,0 +1,44 @@
+"""Tests for tui.eventview: reading the shown fields from an event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tui.eventview import event_time, event_worker, field, object_id
+
+
+def test_field_reads_nested_and_dotted_keys() -> None:
+    """A dotted path finds nested objects and literal dotted keys."""
+    expected = ("Anna", "x")
+    assert expected == (field({"user": {"name": "Anna"}}, "user.name"), field({"user.name": "x"}, "user.name"))
+
+
+def test_field_missing_is_none() -> None:
+    """A path through a missing or non-object part gives None."""
+    expected = (None, None)
+    assert expected == (field({}, "user.name"), field({"user": "flat"}, "user.name"))
+
+
+def test_event_time_parses_z_and_rejects_naive() -> None:
+    """RFC 3339 with Z is parsed; naive or garbage timestamps give None."""
+    expected = (datetime(2026, 11, 20, 10, 0, tzinfo=UTC), None, None)
+    assert expected == (event_time({"@timestamp": "2026-11-20T10:00:00Z"}),
+                        event_time({"@timestamp": "2026-11-20T10:00:00"}), event_time({"@timestamp": "soon"}))
+
+
+def test_worker_prefers_name_then_email_then_id() -> None:
+    """The worker is shown by name, else email, else id."""
+    expected = ["Anna", "a@x.example", "w1", ""]
+    assert expected == [event_worker({"user": u}) for u in ({"name": "Anna", "id": "w1"},
+                                                             {"email": "a@x.example", "id": "w1"}, {"id": "w1"}, {})]
+
+
+def test_object_id_from_url_or_explicit_field() -> None:
+    """The object id is audit.object_id, else an id-like last URL segment, else None."""
+    expected = ["4711", "abc-12", None, "7"]
+    assert expected == [
+        object_id({"url": {"full": "https://x.example/t/appointments/4711?tab=1"}}),
+        object_id({"url": {"full": "https://x.example/slots/abc-12/"}}),
+        object_id({"url": {"full": "https://x.example/login"}}),
+        object_id({"audit": {"object_id": 7}, "url": {"full": "https://x.example/a/1"}}),
+    ]
