@@ -226,7 +226,6 @@ def _tui_section(results: dict[str, Any], h: str) -> list[str]:
         ("first_rows_filter", "first rows after a filter change", "p95 <= 500 ms", "filtered_page"),
         ("scroll_redraw", "keypress -> redraw while scrolling (pagedown)", "<= 50 ms", "next_page"),
         ("cursor_redraw", "keypress -> redraw, cursor down", "<= 50 ms", None),
-        ("noop_key", "unbound key (Pilot's own overhead per press)", "-", None),
     ):
         m, b = tui.get(key), base.get(base_key) if base_key else None
         base_cell = f"{b['median_ms']:.1f} / {b['p95_ms']:.1f}" if b else "-"
