@@ -105,13 +105,13 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     from agent.enrich import Enricher
     from agent.parser import Parser
     from agent.replay import replay
-    from agent.sink import RetrySettings
+    from agent.sink import RetrySettings, client_options
     from indexer.client import make_client
 
     if not args.config and not args.state_dir:
         raise UsageError("--state-dir: required without --config")
     cfg = _load(args)
-    client = make_client(cfg.connection(), max_retries=0, retry_on_timeout=False, retry_on_status=())
+    client = make_client(cfg.connection(), **client_options())
     try:
         result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), Enricher(cfg.tiers(), cfg.redactor()),
                         retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])))

@@ -52,6 +52,8 @@ class Batcher:
     def __init__(self, settings: BatchSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.clock = clock
+        self._max_events = settings.max_events
+        self._max_bytes = settings.max_bytes
         self._seq = itertools.count(1)
         self._batch = self._new()
 
@@ -61,21 +63,22 @@ class Batcher:
     def feed(self, entry: bytes, origin: Origin, end: int) -> Batch | None:
         """Add one entry covering its file up to ``end``; return the sealed batch if it is now full."""
         b = self._batch
-        if not b.lines and not b.ends:
+        if not b.started:
             b.started = self.clock()
-        b.entries.append(entry)
+        entries = b.entries
+        entries.append(entry)
         b.origins.append(origin)
         b.ends[origin[0]] = end
         b.nbytes += len(entry)
         b.lines += 1
-        if len(b.entries) >= self.settings.max_events or b.nbytes >= self.settings.max_bytes:
+        if len(entries) >= self._max_events or b.nbytes >= self._max_bytes:
             return self.flush()
         return None
 
     def advance(self, key: str, end: int, lines: int = 1) -> None:
         """Cover ``lines`` lines of ``key`` up to ``end`` that produce no entry (dead-lettered, blank)."""
         b = self._batch
-        if not b.lines and not b.ends:
+        if not b.started:
             b.started = self.clock()
         b.ends[key] = end
         b.lines += lines

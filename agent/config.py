@@ -84,7 +84,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_events": _k(int, 2000, _min(1)),
         "max_bytes": _k(int, 4 * 1024 * 1024, _min(1024)),
         "max_latency": _k((int, float), 1.0, _min(0.001)),
-        "max_in_flight": _k(int, 4, _min(1)),
+        "max_in_flight": _k(int, 2, _min(1)),
         "workers": _k(int, 2, _min(1)),
     },
     "retry": {

@@ -65,8 +65,9 @@ class Enricher:
                 cats = categorize(ev["action"])
                 if len(self._categories) < _CACHE_LIMIT:
                     self._categories[ev["action"]] = cats
-            for k, v in cats.items():
-                ev.setdefault(k, v)
+            if "kind" in ev or "category" in ev or "type" in ev:
+                cats = {k: v for k, v in cats.items() if k not in ev}  # what the event says wins
+            ev.update(cats)
         audit = event["audit"]
         changes = audit.get("changes")
         if changes:
