@@ -174,6 +174,43 @@ async def test_detail_next_and_previous_follow_the_list(es: Elasticsearch, seede
         assert second == app.screen.query_one(EventList).cursor
 
 
+async def test_custom_range_dialog(es: Elasticsearch, seeded: Any, tmp_path: Path) -> None:
+    """`R` asks for a custom range; "2d" to "1d" lists exactly the events between those ages."""
+    tiers, _, events = seeded
+    app = make_app(es, tiers, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press(*"2d", "tab", *"1d", "enter")
+        await settle(pilot)
+        listing = _main(app).listing
+        assert listing is not None
+        low = (NOW - timedelta(days=2)).isoformat().replace("+00:00", "")
+        high = (NOW - timedelta(days=1)).isoformat().replace("+00:00", "")
+        expected = sum(1 for e in events if low <= e["@timestamp"].rstrip("Z") <= high)
+        assert expected == listing.total
+
+
+async def test_download_from_detail_view(es: Elasticsearch, seeded: Any, tmp_path: Path) -> None:
+    """`d` in the detail view downloads the event shown there."""
+    tiers, _, _ = seeded
+    app = make_app(es, tiers, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, DetailScreen)
+        screen = await _export(pilot, app, "d")
+        assert screen.result is not None
+        rows = list(openpyxl.load_workbook(screen.result.path, read_only=True)["Events"].iter_rows(values_only=True))
+        expected = (2, detail.row.event_id)
+        assert expected == (len(rows), rows[1][-1])
+
+
 async def test_scrolling_pages_in_on_demand(es: Elasticsearch, seeded: Any, tmp_path: Path) -> None:
     """Jumping to the end loads the last page only; memory holds a bounded number of rows."""
     tiers, summary, events = seeded
@@ -299,7 +336,7 @@ async def test_every_key_is_in_the_palette_and_help(es: Elasticsearch, seeded: A
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         titles = {command.title for command in app.get_system_commands(app.screen)}
-        wanted = {"Search", "Filters", "Range", "Custom range", "Clear", "Export all", "Download", "Live", "Reload",
+        wanted = {"Find", "Filters", "Range", "Custom range", "Clear", "Export", "Download", "Live", "Reload",
                   "Help", "Open"}
         assert wanted <= titles
         await pilot.press("question_mark")

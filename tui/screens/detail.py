@@ -123,7 +123,7 @@ class DetailScreen(Screen[int]):
                 yield Static(id="meta-body")
             with TabPane("JSON", id="json"), VerticalScroll():
                 yield Static(id="json-body")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.show(self.index, self.row)

@@ -54,12 +54,12 @@ class MainScreen(Screen[None]):
     """Find events: filters with live counts, histogram, list; open, export, live tail."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_search", "Search"),
+        Binding("slash", "focus_search", "Find"),
         Binding("f", "toggle_filters", "Filters"),
         Binding("r", "next_range", "Range"),
         Binding("R", "custom_range", "Custom range", show=False),
         Binding("c", "clear_filters", "Clear"),
-        Binding("e", "export_all", "Export all"),
+        Binding("e", "export_all", "Export"),
         Binding("d", "export_one", "Download"),
         Binding("t", "toggle_live", "Live"),
         Binding("ctrl+r", "reload", "Reload", show=False),
@@ -106,7 +106,7 @@ class MainScreen(Screen[None]):
                 yield ListHeader(id="list-header")
                 yield EventList(page_size=self.config.page_size, id="events")
                 yield Static("", id="status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         if self.app.size.width < NARROW_SCREEN:
