@@ -81,15 +81,20 @@ class AgentProcess:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
         self.starts += 1
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITLOG_ES_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITLOG_ES_")} | self.env
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "agent.cli", "agent", "--config", str(self.config)],
                 stdout=subprocess.DEVNULL, stderr=err, env=env,
             )
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
 
     def kill9(self) -> None:
         assert self.proc is not None
