@@ -441,6 +441,20 @@ def validate(event: Mapping[str, Any]) -> list[Problem]:
     return _problems(event)
 
 
+# The fast path remembers valid verbs (apps use a handful); bounded, cleared when full.
+_ACTIONS_SEEN: set[str] = set()
+_CACHE_LIMIT = 1024
+
+
+def _action_ok(action: str) -> bool:
+    if _ACTION.match(action) is None:
+        return False
+    if len(_ACTIONS_SEEN) >= _CACHE_LIMIT:
+        _ACTIONS_SEEN.clear()
+    _ACTIONS_SEEN.add(action)
+    return True
+
+
 def _str_items(value: Any) -> bool:
     if type(value) is not list:
         return False
@@ -464,7 +478,7 @@ def _plainly_valid(e: Any) -> bool:  # one straight line on purpose: the agent's
     if type(ev) is not dict:
         return False
     v = ev.get("action")
-    if type(v) is not str or _ACTION.match(v) is None:
+    if type(v) is not str or (v not in _ACTIONS_SEEN and not _action_ok(v)):
         return False
     v = ev.get("id")
     if v is not None and (type(v) is not str or _ID.match(v) is None):

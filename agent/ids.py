@@ -40,7 +40,7 @@ def _reseed() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed)
 
-_VERSION_VARIANT = (0x7 << 76) | (0b10 << 62)
+_VARIANT = 0b10 << 62
 
 
 def uuid7() -> str:
@@ -49,12 +49,12 @@ def uuid7() -> str:
     Returns:
         e.g. ``"019363f5-8a2c-7d41-9b0e-5c1f2a3b4c5d"``.
     """
-    ns = time.time_ns()
-    ms, sub = divmod(ns, 1_000_000)
-    # sub-millisecond fraction scaled to 12 bits (0..4095), per RFC 9562 method 3
-    value = (ms << 80) | ((sub * 4096 // 1_000_000) << 64) | _VERSION_VARIANT | _bits(62)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    ms, sub = divmod(time.time_ns(), 1_000_000)
+    # first 64 bits: unix_ts_ms (48) | ver 7 (4) | sub-millisecond fraction scaled to 12 bits (RFC 9562 method 3)
+    head = ((ms << 16) | 0x7000 | (sub * 4096 // 1_000_000)).to_bytes(8, "big").hex()
+    # last 64 bits: variant 10 (2) | rand_b (62); two 64-bit halves format faster than one 128-bit int
+    tail = (_VARIANT | _bits(62)).to_bytes(8, "big").hex()
+    return f"{head[:8]}-{head[8:12]}-{head[12:]}-{tail[:4]}-{tail[4:]}"
 
 
 def uuid7_datetime(value: str) -> datetime:
