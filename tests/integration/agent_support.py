@@ -142,6 +142,20 @@ def wait_count(es: Elasticsearch, tiers: TierTable, expected: int, timeout: floa
     return n
 
 
+def wait_stable(es: Elasticsearch, tiers: TierTable, quiet: float = 1.5, timeout: float = 60.0) -> int:
+    """Poll until the document count is non-zero and unchanged for ``quiet`` seconds; return it."""
+    end = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < end:
+        n = count(es, tiers)
+        if n != last:
+            last, since = n, time.monotonic()
+        elif n > 0 and time.monotonic() - since >= quiet:
+            return n
+        time.sleep(0.2)
+    return last
+
+
 def ids(es: Elasticsearch, tiers: TierTable) -> list[tuple[str, str | None]]:
     """(_id, event.id) of every document in the namespace."""
     es.indices.refresh(index=tiers.read_pattern)

@@ -12,7 +12,16 @@ from elasticsearch import Elasticsearch
 
 from indexer.setup import install_templates
 from indexer.tiers import TierTable
-from tests.integration.agent_support import AgentProcess, append_lines, event_line, ids, wait_count, write_config
+from tests.integration.agent_support import (
+    AgentProcess,
+    TcpProxy,
+    append_lines,
+    event_line,
+    ids,
+    wait_count,
+    wait_stable,
+    write_config,
+)
 
 LINES = int(os.environ.get("AUDITLOG_ROTATION_LINES", "20000"))
 
@@ -102,3 +111,47 @@ def test_copytruncate_without_copies_reports_its_loss_window(
     log = (tmp_path / "agent.log").read_text()
     assert dups == 0
     assert delivered == LINES or "copytruncate" in log, "a loss must be reported in the agent's log"
+
+
+def outage_copytruncate(es: Elasticsearch, es_url: str, tiers: TierTable, tmp: Path, pattern: str) -> tuple[int, str]:
+    """Copytruncate while the node is unreachable (reading paused); return (delivered, agent log)."""
+    install_templates(es, tiers)
+    proxy = TcpProxy(es_url)
+    log = tmp / "audit.log"
+    append_lines(log, (event_line(i) for i in range(6000)))
+    cfg = write_config(tmp / "agent.toml", paths=[pattern], state=tmp / "state", es_url=proxy.url,
+                       prefix=tiers.prefix, batch={"max_events": 500, "max_in_flight": 1, "workers": 1})
+    agent = AgentProcess(cfg, tmp / "agent.log")
+    agent.start()
+    try:
+        time.sleep(2.0)  # the agent reads ~1,000 lines, then backpressure stops it
+        shutil.copyfile(log, tmp / "audit.log.1")
+        os.truncate(log, 0)
+        append_lines(log, (event_line(i) for i in range(6000, 7000)))
+        time.sleep(1.0)
+        proxy.start()
+        wait_stable(es, tiers)
+        status = agent.stop()
+    finally:
+        agent.ensure_stopped()
+        proxy.cut()
+    docs = ids(es, tiers)
+    assert (status, len(docs)) == (0, len({d for d, _e in docs}))
+    return len(docs), (tmp / "agent.log").read_text()
+
+
+def test_copytruncate_during_outage_is_recovered_from_the_copy(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path
+) -> None:
+    """With copies in the glob, lines unread when the file was truncated are shipped from the copy, once."""
+    delivered, _log = outage_copytruncate(es, es_url, namespace, tmp_path, str(tmp_path / "audit.log*"))
+    assert delivered == 7000
+
+
+def test_copytruncate_during_outage_without_copies_loses_the_backlog_and_says_so(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path
+) -> None:
+    """With only the live file matched, the unread backlog is lost at truncation, and the agent reports it."""
+    delivered, log = outage_copytruncate(es, es_url, namespace, tmp_path, str(tmp_path / "audit.log"))
+    print(f"copytruncate during outage, live file only: lost {7000 - delivered} of 7000 lines")
+    assert (delivered < 7000, "file truncated before it was fully read" in log) == (True, True)
