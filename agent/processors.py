@@ -139,12 +139,14 @@ class FieldMapper:
         self._paths: dict[str, Any] = {}
 
     def _path_of(self, key: str) -> Any:
+        """Resolve ``key`` into ``(top, leaf, may_be_object)`` (``leaf`` None: a top-level key)."""
         target = self._aliases.get(key, key)
-        dots = target.count(".") if isinstance(target, str) else 0
+        dots = target.count(".")
         if dots == 0:
-            path: Any = (target, None)
+            path: Any = (target, None, key in CONTRACT_OBJECTS)
         elif dots == 1 and not target.startswith(".") and not target.endswith("."):
-            path = tuple(target.split("."))
+            top, leaf = target.split(".")
+            path = (top, leaf, key in CONTRACT_OBJECTS)
         else:
             path = _COMPLEX
         if len(self._paths) < _PATH_CACHE_LIMIT:
@@ -157,31 +159,30 @@ class FieldMapper:
         for key, value in event_dict.items():
             if value is None:
                 continue  # an optional field not given (None means absent: keeps lines short)
-            if type(value) is dict and key in CONTRACT_OBJECTS:
+            path = paths.get(key)
+            if path is None:
+                path = self._path_of(key)
+            if path is _COMPLEX:
+                return self._nest_generally(method_name, event_dict)
+            top, leaf, may_be_object = path
+            if may_be_object and type(value) is dict:
                 # a whole contract object, e.g. source={"ip": ...} next to the alias source="appointments"
                 obj = out.get(key)
                 if type(obj) is dict:
                     obj.update(value)
                 else:
                     out[key] = dict(value)
-                continue
-            path = paths.get(key)
-            if path is None:
-                path = self._path_of(key)
-            if path is _COMPLEX:
-                return self._nest_generally(method_name, event_dict)
-            top, leaf = path
-            if leaf is None:
+            elif leaf is None:
                 if value is not NO_MESSAGE:
                     out[top] = value
-                continue
-            obj = out.get(top)
-            if obj is None:
-                out[top] = {leaf: value}
-            elif type(obj) is dict:
-                obj[leaf] = value
             else:
-                raise ContractError([Problem(key, f"conflicts with the non-object value given for {top!r}")], out)
+                obj = out.get(top)
+                if obj is None:
+                    out[top] = {leaf: value}
+                elif type(obj) is dict:
+                    obj[leaf] = value
+                else:
+                    raise ContractError([Problem(key, f"conflicts with the non-object value given for {top!r}")], out)
         if method_name in self._verbs:
             ev = out.get("event")
             if ev is None:
@@ -360,7 +361,10 @@ class ChangeRecorder:
         if self._redactor is not None:
             changes = self._redactor(changes)
         audit["changes"] = changes
-        audit["changed_fields"] = sorted(changes, key=str)  # non-str keys: the renderer names them
+        try:
+            audit["changed_fields"] = sorted(changes)
+        except TypeError:  # mixed key types: the renderer rejects the non-str ones with a reason
+            audit["changed_fields"] = sorted(changes, key=str)
         return event_dict
 
 
