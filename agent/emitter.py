@@ -46,7 +46,7 @@ import structlog.contextvars
 from structlog import BoundLoggerBase, DropEvent
 from structlog.processors import EventRenamer
 
-from agent.contract import ContractError
+from agent.contract import ContractError, Problem
 from agent.processors import (
     CONTEXT_KEYS,
     NO_MESSAGE,
@@ -218,13 +218,6 @@ class AuditLogger(BoundLoggerBase):
         """Return a logger with ``new_values`` added to every event (friendly names or contract paths)."""
         return AuditLogger(self._logger, self._processors, {**self._context, **new_values}, self._policy)
 
-    def unbind(self, *keys: str) -> AuditLogger:
-        """Return a logger without ``keys`` (KeyError when one is not bound)."""
-        context = dict(self._context)
-        for key in keys:
-            del context[key]
-        return AuditLogger(self._logger, self._processors, context, self._policy)
-
     def new(self, **new_values: Any) -> AuditLogger:
         """Return a logger with only ``new_values`` bound."""
         return AuditLogger(self._logger, self._processors, dict(new_values), self._policy)
@@ -247,15 +240,19 @@ class AuditLogger(BoundLoggerBase):
         except DropEvent:
             return
         except ContractError as exc:
-            policy = self._policy
-            policy.rejected += 1
-            if policy.strict:
-                raise
-            policy.on_problem(exc.event if exc.event is not None else fields, exc.problems)
+            self._reject(exc, fields)
             return
         if not isinstance(event_dict, bytes | bytearray | str):
             raise TypeError(f"the last audit processor must render bytes or str, got {type(event_dict).__name__}")
         logger.write(event_dict if not isinstance(event_dict, str) else event_dict.encode())
+
+    def _reject(self, exc: ContractError, fields: Mapping[str, Any]) -> None:
+        """Apply the policy to a refused event: raise (strict) or report and drop (lenient)."""
+        policy = self._policy
+        policy.rejected += 1
+        if policy.strict:
+            raise exc
+        policy.on_problem(exc.event if exc.event is not None else fields, exc.problems)
 
     # -- the verbs -------------------------------------------------------------------------------
     # Keyword names: source, tier, changes, outcome, tenant, tenant_name, worker_id, worker_name,
@@ -300,7 +297,9 @@ class AuditLogger(BoundLoggerBase):
             for key, value in ev.items():
                 fields[f"event.{key}"] = value
         elif ev is not None:
-            fields["event"] = ev  # not an object: let FieldMapper keep it so the validator names it
+            problem = Problem("event", f"expected an object holding event.action, got {type(ev).__name__}")
+            self._reject(ContractError([problem], event), fields)
+            return
         self._emit("emit", message, fields)
 
 

@@ -140,6 +140,22 @@ def test_bound_values_apply_to_every_event(log_path: Path) -> None:
     assert [e["audit"]["source"] for e in lines(log_path)] == ["appointments", "appointments"]
 
 
+def test_emit_with_non_object_event_is_refused(log_path: Path) -> None:
+    """emit() of an event whose "event" is not an object is refused naming the field."""
+    configure(path=log_path, strict=True)
+    with pytest.raises(ContractError) as caught:
+        get_audit_logger(**TENANT).emit({"event": "update", "audit": {"source": "slots"}})
+    assert ([p.field for p in caught.value.problems], log_path.read_bytes()) == (["event"], b"")
+
+
+def test_unbind_removes_a_binding(log_path: Path) -> None:
+    """unbind() and try_unbind() return loggers without the key, structlog-style."""
+    configure(path=log_path, strict=True)
+    audit = get_audit_logger(**TENANT, worker_id="w-1").unbind("worker_id").try_unbind("missing")
+    audit.update("x", source="slots")
+    assert "user" not in lines(log_path)[0]
+
+
 def test_one_write_per_line(log_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each event is exactly one os.write of one complete line."""
     writes: list[bytes] = []
