@@ -48,6 +48,7 @@ from structlog.processors import EventRenamer
 
 from agent.contract import ContractError, Problem
 from agent.processors import (
+    ALIASES,
     CONTEXT_KEYS,
     NO_MESSAGE,
     AuditContext,
@@ -451,20 +452,8 @@ def shutdown() -> None:
 
 # -- request/task context (structlog.contextvars) ----------------------------------------------
 
-_CONTEXT_ARGS: dict[str, str] = {
-    "tenant": "organization.id",
-    "tenant_name": "organization.name",
-    "tier": "audit.tier",
-    "source": "audit.source",
-    "login_type": "audit.login_type",
-    "worker_id": "user.id",
-    "worker_name": "user.name",
-    "worker_email": "user.email",
-    "worker_roles": "user.roles",
-    "ip": "source.ip",
-    "url": "url.full",
-    "user_agent": "user_agent.original",
-}
+#: friendly context names -> contract paths: the logger's keyword names, restricted to bindable paths.
+_CONTEXT_ARGS: dict[str, str] = {name: path for name, path in ALIASES.items() if path in CONTEXT_KEYS}
 
 
 def _context_values(fields: Mapping[str, Any]) -> dict[str, Any]:
