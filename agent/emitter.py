@@ -25,7 +25,8 @@ Bad events: *strict* mode raises :class:`agent.contract.ContractError` at the ca
 reports the problems (callback, or one line on stderr) and writes nothing. Either way a bad line is
 never written. The default is strict while pytest is imported or ``AUDITLOG_STRICT=1``, lenient
 otherwise (``AUDITLOG_STRICT=0`` forces lenient): app tests fail loudly, production never crashes
-because of an audit call.
+because of a malformed audit call. I/O errors (disk full, closed writer) raise ``OSError`` in both
+modes: an event that cannot be recorded must not vanish silently.
 """
 
 from __future__ import annotations

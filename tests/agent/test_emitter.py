@@ -228,6 +228,18 @@ def test_context_is_isolated_per_thread(log_path: Path) -> None:
     assert (len(events), all(e["organization"]["id"] == e["user"]["id"] for e in events)) == (800, True)
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["tenant", "tenant_name", "tier", "source", "login_type", "worker_id", "worker_name", "worker_email",
+     "worker_roles", "ip", "url", "user_agent"],
+)
+def test_every_documented_context_field_binds(name: str) -> None:
+    """Each context field the guide lists is accepted and bound under its contract path."""
+    value: Any = ["admin"] if name == "worker_roles" else "10.0.0.1" if name == "ip" else "v"
+    tokens = bind_audit_context(**{name: value})
+    assert len(tokens) == 1 and "." in next(iter(tokens))
+
+
 def test_bind_audit_context_rejects_unknown_field() -> None:
     """A misspelt context field is an error naming it."""
     with pytest.raises(TypeError, match="tennant"):
