@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="fast sanity run (20k events, 2 repetitions)")
     parser.add_argument("--size", type=int, help="largest ingest size in events (default 1,000,000; quick 20,000)")
     parser.add_argument("--repeat", type=int, help="repetitions per measurement, medians reported (default 3)")
+    parser.add_argument("--repeat-largest", type=int,
+                        help="ingest repetitions at the largest size (default: --repeat, but 2 from 500k events)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     parser.add_argument("--batch-size", type=int, default=2000, help="events per _bulk request for every shipper")
     parser.add_argument("--ceiling-workers", type=int, default=2, help="parallel connections of the ceiling")
@@ -100,7 +102,8 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
             ingest_files = [events(n) for n in sizes]
             settings["events_source"] = ingest_files[-1].source
             settings["mean_line_bytes"] = round(ingest_files[-1].mean_line_bytes, 1)
-            summaries = ingest.ingest_suite(cluster, ingest_files, launchers, repeats=repeats,
+            summaries = ingest.ingest_suite(cluster, ingest_files, launchers,
+                                            repeats={n: settings["repeats_by_size"][str(n)] for n in sizes},
                                             batch_size=args.batch_size, ceiling_workers=args.ceiling_workers,
                                             work_dir=work_dir, log=log)
             results["ingest"] = [s.to_json() for s in summaries]
@@ -136,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats = args.repeat or (2 if args.quick else 3)
     if largest < 1000 or repeats < 1 or args.batch_size < 1:
         raise SystemExit("python -m bench: --size must be >= 1000, --repeat and --batch-size >= 1")
+    sizes = sizes_for(largest)
+    at_largest = args.repeat_largest or (min(repeats, 2) if largest >= 500_000 else repeats)
+    by_size = {str(n): (at_largest if n == largest else repeats) for n in sizes}
     started = datetime.now(UTC)
     work_dir = Path(tempfile.mkdtemp(prefix="auditlog-bench-", dir=args.work_dir or "/var/tmp"))
     results: dict[str, Any] = {
@@ -145,10 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions(REPO),
-        "settings": {"sizes": sizes_for(largest), "repeats": repeats, "batch_size": args.batch_size,
+        "settings": {"sizes": sizes, "repeats": repeats, "repeats_by_size": by_size, "batch_size": args.batch_size,
                      "ceiling_workers": args.ceiling_workers, "benchmarks": selected},
     }
-    log(f"benchmarks {', '.join(selected)}; sizes {sizes_for(largest)}; {repeats} repetitions; work dir {work_dir}")
+    log(f"benchmarks {', '.join(selected)}; sizes {sizes}; repetitions {by_size}; work dir {work_dir}")
     try:
         if "emitter" in selected:
             results["emitter"] = emitter_cost.run(events=20_000 if args.quick else 100_000, repeats=max(3, repeats),

@@ -193,9 +193,10 @@ def run_shipper(cluster: Cluster, launcher: Launcher, events: EventFile, batch_s
         shutil.rmtree(state, ignore_errors=True)
 
 
-def ingest_suite(cluster: Cluster, files: Sequence[EventFile], launchers: Sequence[Launcher], *, repeats: int,
-                 batch_size: int, ceiling_workers: int, work_dir: Path, log: Log = print) -> list[IngestSummary]:
-    """Run the ceiling and every available shipper ``repeats`` times at each size.
+def ingest_suite(cluster: Cluster, files: Sequence[EventFile], launchers: Sequence[Launcher], *,
+                 repeats: dict[int, int], batch_size: int, ceiling_workers: int, work_dir: Path,
+                 log: Log = print) -> list[IngestSummary]:
+    """Run the ceiling and every available shipper ``repeats[size]`` times at each size.
 
     Returns:
         One summary per (size, shipper), ceiling first.
@@ -204,11 +205,12 @@ def ingest_suite(cluster: Cluster, files: Sequence[EventFile], launchers: Sequen
     for events in files:
         row = [IngestSummary(CEILING, events.count, [], [])]
         row += [IngestSummary(x.name, events.count, [], [], x.unavailable()) for x in launchers]
-        for rep in range(repeats):
+        times = repeats[events.count]
+        for rep in range(times):
             for summary in row:
                 if summary.unavailable:
                     continue
-                log(f"ingest {events.count:>9,} events  {summary.shipper:<28} run {rep + 1}/{repeats}")
+                log(f"ingest {events.count:>9,} events  {summary.shipper:<28} run {rep + 1}/{times}")
                 try:
                     if summary.shipper == CEILING:
                         run = run_ceiling(cluster, events, batch_size, ceiling_workers)

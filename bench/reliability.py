@@ -58,7 +58,7 @@ class Params:
         """Short scenarios for ``--quick``, the issue's sizes otherwise."""
         if quick:
             return cls(events=20_000, rate=5_000, kills=3, outage_s=5, rotate_every=2_000, settle_s=20)
-        return cls(events=200_000, rate=10_000, kills=20, outage_s=60, rotate_every=5_000, settle_s=60)
+        return cls(events=200_000, rate=10_000, kills=20, outage_s=30, rotate_every=5_000, settle_s=45)
 
 
 class Writer(threading.Thread):

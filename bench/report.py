@@ -51,7 +51,8 @@ def _ingest_section(results: dict[str, Any], h: str) -> list[str]:
     settings = results["settings"]
     out = [
         f"{h} 1. Ingest: file -> Elasticsearch until searchable ({largest:,} events)", "",
-        f"Median of {settings['repeats']} runs per shipper, shippers taking turns; batch size "
+        f"Median of {settings.get('repeats_by_size', {}).get(str(largest), settings['repeats'])} runs per shipper "
+        f"(smaller sizes: {settings['repeats']}), shippers taking turns; batch size "
         f"{settings['batch_size']}; events from {settings.get('events_source', '?')}, mean line "
         f"{settings.get('mean_line_bytes', '?')} bytes; the clock stops when `_count` after `_refresh` equals "
         "the number of lines. CPU and peak RSS are the shipper process's (from `/proc`), ES CPU is the node's.", "",
