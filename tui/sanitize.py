@@ -27,7 +27,7 @@ from tui.values import display_value
 MAX_CELL_CHARS = 32_767
 #: what ends a truncated cell; followed by the number of dropped characters.
 TRUNCATION_MARKER = "…[truncated"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset("=+-@\t\r")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MAX_EXACT_INT = 2**53
 CellValue = str | int | float | bool | datetime | date | time | None
@@ -70,7 +70,7 @@ def sanitize_text(text: str, *, limit: int = MAX_CELL_CHARS) -> str:
     Returns:
         The neutralised, escaped and (if needed) truncated text.
     """
-    if text.startswith(_FORMULA_START):
+    if text[:1] in _FORMULA_FIRST:
         text = "'" + text
     if _ILLEGAL.search(text):
         text = _ILLEGAL.sub(_escape, text)
@@ -90,6 +90,8 @@ def cell_value(value: Any, *, limit: int = MAX_CELL_CHARS) -> CellValue:
     Returns:
         ``None``, a bool, an exactly representable number, a date/time, or sanitised text.
     """
+    if type(value) is str:  # the common case first: most cells are text
+        return sanitize_text(value, limit=limit)
     if value is None or isinstance(value, bool | datetime | date | time):
         return value
     if isinstance(value, int):

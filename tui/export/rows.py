@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from tui.diff import ChangeKind, diff_changes
+from tui.diff import ChangeKind, ChangeRow, diff_changes
 from tui.eventview import event_time, event_worker, field
 from tui.sanitize import CellValue, cell_value
 from tui.summaries import Summarizer
@@ -47,9 +47,9 @@ def time_header(zone_name: str) -> str:
     return f"Time ({zone_name})"
 
 
-def _values(changes: Any, side: str) -> str:
+def _values(rows: list[ChangeRow], side: str) -> str:
     lines = []
-    for row in diff_changes(changes):
+    for row in rows:
         value = row.old if side == "old" else row.new
         if (side == "old" and row.kind is ChangeKind.ADDED) or (side == "new" and row.kind is ChangeKind.REMOVED):
             continue
@@ -70,10 +70,10 @@ def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> l
     """
     moment = event_time(event)
     local: datetime | None = moment.astimezone(tz).replace(tzinfo=None) if moment else None
-    changes = field(event, "audit.changes")
+    rows = diff_changes(field(event, "audit.changes"))
     changed = field(event, "audit.changed_fields")
     if not isinstance(changed, list):
-        changed = [row.field for row in diff_changes(changes)]
+        changed = [row.field for row in rows]
     raw: list[Any] = [
         local if local is not None else field(event, "@timestamp"),
         field(event, "organization.name"),
@@ -83,10 +83,10 @@ def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> l
         field(event, "event.action"),
         field(event, "audit.source"),
         field(event, "event.outcome"),
-        summarizer.summarize(event),
+        summarizer.summarize(event, rows),
         ", ".join(map(str, changed)),
-        _values(changes, "old"),
-        _values(changes, "new"),
+        _values(rows, "old"),
+        _values(rows, "new"),
         field(event, "source.ip"),
         field(event, "url.full"),
         field(event, "audit.login_type"),

@@ -123,11 +123,12 @@ class Summarizer:
             self._chains[key] = chain
         return chain
 
-    def summarize(self, event: Mapping[str, Any]) -> str:
+    def summarize(self, event: Mapping[str, Any], rows: list[ChangeRow] | None = None) -> str:
         """Return the one-line summary of ``event`` (never raises, never empty).
 
         Args:
             event: a nested contract-v1 event (an Elasticsearch ``_source``).
+            rows: ``diff_changes`` of the event's ``audit.changes`` when the caller has it already.
 
         Returns:
             The summary without line breaks.
@@ -136,7 +137,8 @@ class Summarizer:
         assert isinstance(audit, Mapping)
         source = str(audit.get("source") or "")
         action = str(_get(event, "event", "action") or "")
-        rows = diff_changes(audit.get("changes"))
+        if rows is None:
+            rows = diff_changes(audit.get("changes"))
         context = {
             "e": event,
             "worker": event_worker(event) or _FALLBACK_SOMEONE.get(self.lang, "someone"),
