@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import Token
 from pathlib import Path
@@ -122,9 +123,7 @@ class AppendWriter:
         self._identity = (0, 0)
         self._next_check = 0.0
         self._open()
-        if hasattr(os, "register_at_fork"):
-            # a lock held by another thread at fork() would stay locked forever in the child
-            os.register_at_fork(after_in_child=self._after_fork)
+        _WRITERS.add(self)
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
@@ -181,6 +180,20 @@ class AppendWriter:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+
+
+# A lock held by another thread at fork() would stay locked forever in the child: every live writer
+# gets a fresh one there. (One registration for all writers; the weak set lets closed writers go.)
+_WRITERS: weakref.WeakSet[AppendWriter] = weakref.WeakSet()
+
+
+def _writers_after_fork() -> None:
+    for writer in list(_WRITERS):
+        writer._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_writers_after_fork)
 
 
 class _Policy:
