@@ -82,15 +82,29 @@ class AgentProcess:
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    _seen_started: int = 0
+
+    def _started_lines(self) -> int:
+        return self.log.read_text(errors="replace").count('"agent started"') if self.log.exists() else 0
 
     def start(self) -> None:
         self.starts += 1
+        self._seen_started = self._started_lines()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITLOG_ES_")} | self.env
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "agent.cli", "agent", "--config", str(self.config)],
                 stdout=subprocess.DEVNULL, stderr=err, env=env,
             )
+
+    def wait_started(self, timeout: float = 30.0) -> None:
+        """Wait until this run logged "agent started" (its signal handlers are in place)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.alive():
+            if self._started_lines() > self._seen_started:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"agent did not start; log tail: {self.log.read_text(errors='replace')[-2000:]}")
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None

@@ -60,6 +60,7 @@ def test_kill9_at_random_moments_loses_and_duplicates_nothing(
             agent.kill9()
         w.join()
         agent.start()
+        agent.wait_started()
         arrived = wait_count(es, namespace, LINES, timeout=120)
         status = agent.stop()
     finally:
