@@ -119,18 +119,24 @@ class Pipeline:
         woke = False
         try:
             while not self._stop_requested.is_set():
-                now = time.monotonic()
-                if now >= next_scan or (woke and now - last_scan >= _MIN_SCAN_GAP):
-                    self.tailer.scan()
-                    self.tailer.save_sizes()
-                    last_scan, next_scan = now, now + rescan
-                blocks = self.tailer.poll(budget)
-                for block in blocks:
-                    self._process(block)
-                self.metrics.open_files = self.tailer.open_files
-                if self.batcher.due():
-                    self._submit(self.batcher.flush())
-                self.tick()
+                blocks: list[Block] = []
+                try:
+                    now = time.monotonic()
+                    if now >= next_scan or (woke and now - last_scan >= _MIN_SCAN_GAP):
+                        self.tailer.scan()
+                        self.tailer.save_sizes()
+                        last_scan, next_scan = now, now + rescan
+                    blocks = self.tailer.poll(budget)
+                    for block in blocks:
+                        self._process(block)
+                    self.metrics.open_files = self.tailer.open_files
+                    if self.batcher.due():
+                        self._submit(self.batcher.flush())
+                    self.tick()
+                except Exception:  # e.g. a file became unreadable, the disk is full: keep going, say so
+                    log.exception("reader loop error; retrying in a second")
+                    self.watcher.wait(1.0)
+                    continue
                 if not blocks:
                     left = self.batcher.time_left()
                     timeout = min(poll, next_scan - time.monotonic(), left if left is not None else poll)
@@ -214,10 +220,24 @@ class Pipeline:
                 self.metrics.batches_in_flight -= 1
                 continue
             advanced = self.acks.ack(batch.seq, list(batch.ends))
-            self.dlq.sync()
-            self.registry.commit_offsets(advanced)
+            self._commit(advanced)
             self.committed.update(advanced)
             self.metrics.batches_in_flight -= 1
+
+    def _commit(self, advanced: dict[str, int]) -> None:
+        """Make dead letters durable, then checkpoints; retried until it works (e.g. disk full)."""
+        attempt = 0
+        while True:
+            try:
+                self.dlq.sync()
+                self.registry.commit_offsets(advanced)
+                return
+            except Exception:
+                log.exception("checkpoint commit failed; retrying")
+                time.sleep(min(0.1 * 2 ** min(attempt, 8), 10.0))
+                attempt += 1
+                if self.stopping.is_set() and self._deadline is not None and time.monotonic() > self._deadline:
+                    return
 
     def _send(self, batch: Batch) -> None:
         attempt = 0

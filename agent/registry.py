@@ -157,6 +157,14 @@ class Registry:
                 f"UPDATE files SET {', '.join(sets)}, updated = ? WHERE identity = ?", (*args, time.time(), key)
             )
 
+    def prune(self, max_age: float) -> int:
+        """Forget closed identities (not ``active``) untouched for ``max_age`` seconds; return how many."""
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM files WHERE state != 'active' AND updated < ?", (time.time() - max_age,)
+            )
+            return cur.rowcount
+
     def update_sizes(self, sizes: Iterable[tuple[str, int]]) -> None:
         """Record the latest known sizes of several files (for lag reporting)."""
         with self._lock:

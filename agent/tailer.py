@@ -33,6 +33,9 @@ from agent.registry import FileState, Registry
 
 log = structlog.get_logger("auditlog.agent.tailer")
 
+#: seconds after which closed identities (done, truncated, gone) leave the registry.
+PRUNE_AFTER = 7 * 86400
+
 
 @dataclass(frozen=True)
 class TailerSettings:
@@ -96,6 +99,9 @@ class Tailer:
 
     def recover(self) -> None:
         """After a start: drain files that left the globs while the agent was down; report lost ones."""
+        pruned = self.registry.prune(PRUNE_AFTER)
+        if pruned:
+            log.info("forgot closed files", count=pruned, older_than_days=PRUNE_AFTER // 86400)
         self.scan()
         for row in self.registry.all():
             if row.state != "active" or row.key in self._tracked:

@@ -48,3 +48,12 @@ def test_readonly_open_of_missing_registry_fails(tmp_path: Path) -> None:
     """Status on a directory without a registry raises FileNotFoundError instead of creating one."""
     with pytest.raises(FileNotFoundError):
         Registry(tmp_path / "nothing", readonly=True)
+
+
+def test_prune_forgets_only_old_closed_identities(tmp_path: Path) -> None:
+    """Closed rows older than the age limit are deleted; active ones stay whatever their age."""
+    r = Registry(tmp_path)
+    r.add(row())
+    closed = FileState(FileIdentity(1, 3, 10, "x", 0), "/x/old.log", state="done")
+    r.add(closed)
+    assert (r.prune(-1), [s.key for s in r.all()]) == (1, [row().key])
