@@ -190,6 +190,9 @@ async def test_custom_range_dialog(es: Elasticsearch, seeded: Any, tmp_path: Pat
         high = (NOW - timedelta(days=1)).isoformat().replace("+00:00", "")
         expected = sum(1 for e in events if low <= e["@timestamp"].rstrip("Z") <= high)
         assert expected == listing.total
+        shown = (type(app.screen).__name__, app.screen.query_one("#range").value)  # type: ignore[attr-defined]
+        wanted = ("MainScreen", "custom")
+        assert wanted == shown
 
 
 async def test_download_from_detail_view(es: Elasticsearch, seeded: Any, tmp_path: Path) -> None:

@@ -127,10 +127,10 @@ class MainScreen(Screen[None]):
     @on(Select.Changed, "#range")
     def range_chosen(self, event: Select.Changed) -> None:
         key = str(event.value)
-        if key == self.preset:
-            return
         if key == "custom":
             self.action_custom_range()
+            return
+        if key == self.preset:
             return
         self.preset = key
         self.apply_range(*preset_range(key, self.config.clock(), self.tz))
@@ -300,7 +300,8 @@ class MainScreen(Screen[None]):
 
     def live_tick(self) -> None:
         """Look for events newer than the ones listed (in a worker)."""
-        if self.listing is not None and not self.searching:
+        # Only while the list is on screen: the detail view holds list positions that must not shift.
+        if self.listing is not None and not self.searching and self.is_current:
             self.check_new(self.listing)
 
     @work(thread=True, exclusive=True, group="live", exit_on_error=False)
@@ -338,11 +339,14 @@ class MainScreen(Screen[None]):
 
     def action_custom_range(self) -> None:
         def chosen(result: TimeRange | None) -> None:
-            if result is not None:
-                self.preset = "custom"
-                self.apply_range(*result)
-            elif self.preset != "custom":
-                self.query_one("#range", Select).value = self.preset
+            selector = self.query_one("#range", Select)
+            with self.prevent(Select.Changed):  # showing the choice must not reopen the dialog
+                if result is not None:
+                    self.preset = "custom"
+                    selector.value = "custom"
+                    self.apply_range(*result)
+                else:
+                    selector.value = self.preset
 
         self.app.push_screen(CustomRangeScreen(self.config.clock), chosen)
 
