@@ -1,0 +1,37 @@
+"""Discovery: glob expansion to regular files, watch directories, and finding a file by inode."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agent.discovery import expand, find_inode, watch_dirs
+
+
+def test_expand_returns_regular_files_once_per_inode(tmp_path: Path) -> None:
+    """Directories are skipped and a hard-linked file appears once."""
+    (tmp_path / "a.log").write_text("x\n")
+    os.link(tmp_path / "a.log", tmp_path / "b.log")
+    (tmp_path / "dir.log").mkdir()
+    assert [f.path for f in expand([str(tmp_path / "*.log")])] == [str(tmp_path / "a.log")]
+
+
+def test_recursive_glob(tmp_path: Path) -> None:
+    """** matches files in subdirectories."""
+    (tmp_path / "x" / "y").mkdir(parents=True)
+    (tmp_path / "x" / "y" / "audit.jsonl").write_text("{}\n")
+    assert len(expand([str(tmp_path / "**" / "*.jsonl")])) == 1
+
+
+def test_watch_dirs_is_the_fixed_prefix(tmp_path: Path) -> None:
+    """The watched directory is the part of the pattern before the first wildcard."""
+    assert watch_dirs([str(tmp_path / "*.log"), str(tmp_path / "logs" / "*" / "a.log")]) == [str(tmp_path)]
+
+
+def test_find_inode_locates_a_renamed_file(tmp_path: Path) -> None:
+    """A file renamed within its directory is found again by device and inode."""
+    p = tmp_path / "audit.log"
+    p.write_text("x\n")
+    st = p.stat()
+    p.rename(tmp_path / "audit.log.1")
+    assert find_inode(str(tmp_path), st.st_dev, st.st_ino) == str(tmp_path / "audit.log.1")

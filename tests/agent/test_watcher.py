@@ -1,0 +1,43 @@
+"""Watchers: watchdog wakes the pipeline on a change; polling just times out; the factory picks one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.watcher import PollingWatcher, WatchdogWatcher, make_watcher
+
+
+def test_watchdog_wakes_on_append(tmp_path: Path) -> None:
+    """Appending to a file in a watched directory wakes the waiter well before the timeout."""
+    w = make_watcher("watchdog", [str(tmp_path)])
+    try:
+        assert isinstance(w, WatchdogWatcher)
+        threading.Timer(0.2, lambda: (tmp_path / "a.log").write_text("x\n")).start()
+        started = time.monotonic()
+        woke = w.wait(10.0)
+        assert (woke, time.monotonic() - started < 5.0) == (True, True)
+    finally:
+        w.stop()
+
+
+def test_polling_waits_for_the_timeout(tmp_path: Path) -> None:
+    """The polling watcher reports no event and returns after its timeout."""
+    w = make_watcher("polling", [str(tmp_path)])
+    assert (isinstance(w, PollingWatcher), w.wait(0.05)) == (True, False)
+
+
+def test_wake_interrupts_a_wait() -> None:
+    """wake() (used by signal handlers) ends a wait at once."""
+    w = PollingWatcher()
+    threading.Timer(0.1, w.wake).start()
+    assert w.wait(10.0) is True
+
+
+def test_unknown_kind_is_rejected() -> None:
+    """An unknown watcher kind raises at construction."""
+    with pytest.raises(ValueError, match="unknown watcher"):
+        make_watcher("inotify2")
