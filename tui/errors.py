@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from elasticsearch import ApiError, TransportError
+from elasticsearch import ApiError, SSLError, TransportError
 from elasticsearch import ConnectionError as EsConnectionError
 
 #: What a call into the query layer may raise when the cluster misbehaves.
@@ -18,6 +18,9 @@ def describe_es_error(exc: BaseException) -> str:
     Returns:
         One line: unreachable cluster, rejected key, missing privilege or the server's reason.
     """
+    if isinstance(exc, SSLError):
+        return (f"the cluster's TLS certificate is not trusted ({exc.message}); pass its CA with --ca-certs "
+                "(or AUDITLOG_ES_CA_CERTS)")
     if isinstance(exc, EsConnectionError):
         return f"cannot reach Elasticsearch ({exc.message}); is the cluster up and --es right?"
     if isinstance(exc, ApiError):

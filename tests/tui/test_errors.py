@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ApiError
+from elasticsearch import ApiError, SSLError
 from elasticsearch import ConnectionError as EsConnectionError
 
 from tui.errors import describe_es_error
@@ -18,6 +18,11 @@ def _api_error(status: int, body: object) -> ApiError:
 def test_connection_error_says_unreachable() -> None:
     """A connection failure tells the user the cluster cannot be reached."""
     assert describe_es_error(EsConnectionError("refused")).startswith("cannot reach Elasticsearch")
+
+
+def test_untrusted_certificate_names_the_ca_option() -> None:
+    """A TLS verification failure tells the user to pass the CA."""
+    assert "--ca-certs" in describe_es_error(SSLError("CERTIFICATE_VERIFY_FAILED"))
 
 
 def test_bad_key_and_missing_privilege() -> None:
