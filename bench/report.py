@@ -323,21 +323,37 @@ def plot(results: dict[str, Any], path: Path) -> bool:
 
 _DOCS_INTRO = """# Benchmarks
 
-Numbers measured side by side in one run, on one machine, against one Elasticsearch node, by
-`make bench` (`python -m bench`; `python -m bench --quick` for a short sanity run; `--only ingest,emitter`,
-`--size N`, `--repeat N`). Every ratio is against a baseline measured in the same run:
+Numbers measured side by side in one run, on one machine, against one Elasticsearch node. Run them with
+`make bench` (= `python -m bench`: 10k / 100k / 1M events, every benchmark, about 25-35 minutes on 2 cores)
+or `python -m bench --quick` (20k events, a few minutes). Options: `--only ingest,reliability,scale,emitter,tui`,
+`--size N`, `--repeat N`, `--repeat-largest N`, `--batch-size N`; `AUDITLOG_BENCH_ES_URL` uses an existing node
+instead of starting a dedicated one. Every ratio is against a baseline measured in the same run.
 
-- **ingest**: the ceiling (pre-built `_bulk` bodies posted straight to the node, the physical limit), the
-  auditlog agent, rsyslog `imfile` + `omelasticsearch` (Debian's packages, expert config: bulk mode, JSON
-  pass-through, `create` with `event.id` as bulk id, per-class daily indices, disk-assisted queue, retry of
-  failed items; see `bench/shippers/rsyslog.py`), and a naive `helpers.streaming_bulk` reader;
-- **reliability**: lost / duplicated events after kill -9s, an Elasticsearch outage and rotations, agent vs rsyslog;
-- **scale**: agent CPU per event, first-page latency and export time at three input sizes;
-- **emitter**: cost per audit call against stdlib `logging` + `json.dumps`;
-- **TUI**: first rows, keypress-to-redraw, export of 100k rows, against the raw Elasticsearch query.
+How each number is taken (code in `bench/`):
 
-A part that did not exist when the run happened is shown as "not available yet", never estimated.
-Raw records: `bench/results/*.json` (re-render with `python -m bench.report FILE.json`).
+- **Ingest** (`ingest.py`): a fresh index prefix with the product's templates per measured run; the clock
+  stops when `_count` after `_refresh` equals the number of lines. Contenders: the *ceiling* (pre-built
+  `_bulk` bodies posted straight to the node with urllib3, the physical limit of this node), the *auditlog
+  agent* (`auditlog agent --config`, started first on an empty folder, then the complete file is renamed in, so
+  interpreter start-up is neither timed nor counted), *rsyslog* `imfile` + `omelasticsearch` from Debian's
+  packages as a separate `rsyslogd -n` instance (bulk mode, JSON pass-through, `create` with `event.id` as bulk
+  id, per-class daily indices, bounded queues with imfile flow control, retry of failed items; the reasoning
+  is in `shippers/rsyslog.py`), and a *naive* `helpers.streaming_bulk` reader (timed from its start). Every
+  contender uses the same batch size. CPU and peak RSS (`VmHWM`) of the shipper process come from `/proc`;
+  "ES CPU" is what the node spent for the same events.
+- **Reliability** (`reliability.py`): events are appended at a steady rate while the shipper runs; kill -9s,
+  an outage staged by a proxy that refuses/resets connections, rename+create and copytruncate rotations;
+  afterwards every `event.id` in Elasticsearch is compared with the lines written.
+- **Scale** (`scale.py`): first page (100 rows + exact total) through the query layer vs one plain `_search`;
+  export of every event through the product's xlsx path in its own process vs a plain point-in-time scan;
+  the growth label comes from the log-log slope between the smallest and largest size.
+- **Emitter** (`emitter_cost.py`): the same per-call inputs through `agent.emitter` and through stdlib
+  `logging` + `json.dumps` writing the same nested line.
+- **TUI** (`tui_pilot.py`): the real app headless (`run_test()`), timed to the painted frame.
+
+A part that did not exist at run time is shown as "not available yet", never estimated; a target that is
+missed says **missed** with the measured ratio. Raw records: `bench/results/*.json` (re-render this page with
+`python -m bench.report bench/results/<file>.json`).
 
 Latest run: `{source}`.
 

@@ -13,9 +13,13 @@ Configuration choices (each is what rsyslog's own documentation recommends for E
 - ``writeoperation="create"`` with ``bulkid`` = ``event.id`` (``dynbulkid``), so a re-send yields 409, not a
   duplicate; ``searchType=""`` because Elasticsearch 8+ rejects ``_type``.
 - ``bulkmode`` with the same batch size as the other shippers (``queue.dequeueBatchSize``), 2 worker threads,
-  a disk-assisted action queue (spills during outages instead of dropping), ``action.resumeRetryCount="-1"``
-  (retry forever) and ``retryfailures`` with a retry ruleset that re-submits failed items (429/5xx), drops 409
-  on create (already delivered) and writes permanent 400-class errors to an error file.
+  ``action.resumeRetryCount="-1"`` (retry forever) and ``retryfailures`` with a retry ruleset that re-submits
+  failed items (429/5xx), drops 409 on create (already delivered) and writes permanent 400-class errors to
+  an error file.
+- Bounded in-memory queues (20,000 messages for parsing, 20,000 for the action) and no disk-assisted queue:
+  ``imfile`` is a delayable input, so when the queues are full it stops reading and the file itself is the
+  buffer (as with the agent). A disk-assisted queue would copy every backlog line to disk a second time, and
+  an unbounded memory queue grew to ~1 GB RSS on a 100k backlog in a trial run.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ template(name="audit-index" type="list") {{
 
 {inputs}
 
-ruleset(name="audit" queue.type="LinkedList" queue.size="100000" queue.dequeueBatchSize="{batch}") {{
+ruleset(name="audit" queue.type="LinkedList" queue.size="20000" queue.dequeueBatchSize="{batch}") {{
     action(type="mmjsonparse" cookie="" useRawMsg="on")
     if $parsesuccess != "OK" then {{
         action(type="omfile" file="{work}/unparsed.log")
@@ -77,8 +81,7 @@ ruleset(name="ship") {{
            bulkmode="on" maxbytes="20m" writeoperation="create" bulkid="audit-id" dynbulkid="on"
            retryfailures="on" retryruleset="ship" errorFile="{work}/es-errors.json"
            action.resumeRetryCount="-1" action.resumeInterval="1"
-           queue.type="LinkedList" queue.size="200000" queue.dequeueBatchSize="{batch}" queue.workerThreads="2"
-           queue.filename="es-action" queue.maxDiskSpace="2g" queue.saveOnShutdown="on")
+           queue.type="LinkedList" queue.size="20000" queue.dequeueBatchSize="{batch}" queue.workerThreads="2")
 }}
 """
 
@@ -111,7 +114,7 @@ class RsyslogLauncher:
             out = subprocess.run(["rsyslogd", "-v"], capture_output=True, text=True, timeout=10).stdout
         except (OSError, subprocess.TimeoutExpired):
             return "unknown"
-        return out.splitlines()[0].strip() if out else "unknown"
+        return out.splitlines()[0].split(" compiled")[0].strip() if out else "unknown"
 
     def render(self, target: ShipTarget) -> str:
         """Return the rsyslog configuration for ``target``."""
