@@ -201,6 +201,8 @@ class Pipeline:
                 self.queue.put(batch, timeout=0.25)
                 return
             except queue.Full:  # backpressure: Elasticsearch is slow or down, reading waits
+                if self._stop_requested.is_set():
+                    self._begin_stop()
                 if self._deadline is not None and time.monotonic() > self._deadline:
                     log.warning("shutdown deadline passed with batches unsent; they are re-read next start")
                     self.metrics.batches_in_flight -= 1
@@ -254,11 +256,17 @@ class Pipeline:
 
     # -- shutdown / reporting ------------------------------------------------------------------
 
+    def _begin_stop(self) -> None:
+        """Start the shutdown clock once: from now on the sink gives up after ``shutdown.timeout``."""
+        if self._deadline is None:
+            timeout = float(self.cfg["shutdown.timeout"])
+            self._deadline = time.monotonic() + timeout
+            self.stopping.set()
+            log.info("stopping: flushing in-flight batches", timeout=timeout)
+
     def _shutdown(self) -> None:
-        timeout = float(self.cfg["shutdown.timeout"])
-        self._deadline = time.monotonic() + timeout
-        self.stopping.set()
-        log.info("stopping: flushing in-flight batches", timeout=timeout)
+        self._begin_stop()
+        deadline = self._deadline or time.monotonic()
         try:
             self._submit(self.batcher.flush())
             for _ in self._workers:
@@ -267,10 +275,10 @@ class Pipeline:
                         self.queue.put(None, timeout=0.25)
                         break
                     except queue.Full:
-                        if time.monotonic() > self._deadline + 1:
+                        if time.monotonic() > deadline + 1:
                             break
             for t in self._workers:
-                t.join(max(self._deadline + 2 - time.monotonic(), 0.1))
+                t.join(max(deadline + 2 - time.monotonic(), 0.1))
         finally:
             if self.watcher is not None:
                 self.watcher.stop()

@@ -92,3 +92,31 @@ def test_429_items_are_retried_until_accepted(
     # every line is accounted for: read = shipped + already there (+ dead-lettered: none here)
     assert values["auditlog_agent_lines_read_total"] == (
         values["auditlog_agent_events_shipped_total"] + values["auditlog_agent_events_duplicate_total"])
+
+
+def test_sigterm_during_outage_exits_0_within_bound_and_resumes(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path
+) -> None:
+    """SIGTERM while the node is unreachable exits 0 within shutdown.timeout; the next run ships everything."""
+    install_templates(es, namespace)
+    proxy = TcpProxy(es_url)  # not started: nothing listens yet
+    log = tmp_path / "audit.log"
+    append_lines(log, (event_line(i) for i in range(3000)))
+    cfg = write_config(tmp_path / "agent.toml", paths=[str(log)], state=tmp_path / "state", es_url=proxy.url,
+                       prefix=namespace.prefix, shutdown={"timeout": 2.0})
+    agent = AgentProcess(cfg, tmp_path / "agent.log")
+    agent.start()
+    try:
+        agent.wait_started()
+        time.sleep(1.0)
+        started = time.monotonic()
+        status = agent.stop(timeout=30)
+        took = time.monotonic() - started
+        proxy.start()
+        agent.start()
+        arrived = wait_count(es, namespace, 3000)
+        second = agent.stop()
+    finally:
+        agent.ensure_stopped()
+        proxy.cut()
+    assert (status, took < 2.0 + 3.0, arrived, second) == (0, True, 3000, 0)
