@@ -3,12 +3,14 @@
 No Textual here (toolong's split): screens call these blocking methods from worker threads and hand
 the results to widgets. Everything goes through the query layer (``indexer.query``); the listing's
 point in time is shared with the facets, the histogram and the export, so the count on screen, the
-facet counts and the exported rows all come from one snapshot.
+facet counts and the exported rows all come from one snapshot. The list's first page is read alone
+(``open_listing``) so rows appear as early as possible; facet counts and histogram follow (``counts``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,11 +27,17 @@ HISTOGRAM_BUCKETS = 60
 
 @dataclass(frozen=True)
 class Listing:
-    """A filter's snapshot: the pager over its events, its exact total, facets and histogram."""
+    """A filter's snapshot: the pager over its events and their exact total."""
 
     filter: Filter
     pager: Pager
     total: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What the filter panel and the histogram show for a listing (same snapshot)."""
+
     facets: FacetCounts
     histogram: Histogram | None
 
@@ -56,8 +64,8 @@ class Backend:
         """Return ``flt`` restricted to the forced tenant, if any."""
         return flt if self.tenant is None or flt.tenant == self.tenant else flt.with_(tenant=self.tenant)
 
-    def open_listing(self, flt: Filter, *, zone: str, now: datetime, with_histogram: bool = True) -> Listing:
-        """Open a snapshot for ``flt`` and read its first page, facets and histogram.
+    def open_listing(self, flt: Filter) -> Listing:
+        """Open a snapshot for ``flt`` and read its first page (which gives the exact total).
 
         Raises:
             elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
@@ -66,14 +74,26 @@ class Backend:
         pager = Pager(self.client, self.tiers, flt, page_size=self.page_size, index=self.index)
         try:
             total = pager.total
-            pit = pager.snapshot()
-            facets = facet_counts(self.client, self.tiers, flt, pit=pit)
-            hist = histogram(self.client, self.tiers, flt, target=HISTOGRAM_BUCKETS, time_zone=zone, now=now,
-                             pit=pit) if with_histogram else None
         except BaseException:
             pager.close()
             raise
-        return Listing(flt, pager, total, facets, hist)
+        return Listing(flt, pager, total)
+
+    def counts(self, listing: Listing, *, zone: str, now: datetime, with_histogram: bool = True) -> Counts:
+        """Count ``listing``'s events per worker, type and source, and over time, in its snapshot.
+
+        The two requests run concurrently: the list is already on screen, the counts follow.
+
+        Raises:
+            elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
+        """
+        pit = listing.pager.snapshot()
+        flt = listing.filter
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="auditlog-counts") as pool:
+            facets = pool.submit(facet_counts, self.client, self.tiers, flt, pit=pit)
+            hist = pool.submit(histogram, self.client, self.tiers, flt, target=HISTOGRAM_BUCKETS, time_zone=zone,
+                               now=now, pit=pit) if with_histogram else None
+            return Counts(facets.result(), hist.result() if hist is not None else None)
 
     def export_source(self, listing: Listing) -> Callable[[], tuple[Iterable[Mapping[str, Any]], int,
                                                                      Callable[[], None]]]:

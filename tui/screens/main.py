@@ -25,7 +25,7 @@ from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from indexer.query import Filter
-from tui.backend import Backend, Listing
+from tui.backend import Backend, Counts, Listing
 from tui.errors import ES_ERRORS, describe_es_error
 from tui.filters import describe_filter
 from tui.rowview import EventRow
@@ -168,7 +168,7 @@ class MainScreen(Screen[None]):
     def load_listing(self, flt: Filter) -> None:
         worker = get_current_worker()
         try:
-            listing = self.backend.open_listing(flt, zone=self.config.zone, now=self.config.clock())
+            listing = self.backend.open_listing(flt)
             first = self._rows(listing, 0, self.config.page_size)
         except ES_ERRORS as exc:
             if not worker.is_cancelled:
@@ -178,6 +178,18 @@ class MainScreen(Screen[None]):
             listing.pager.close()
             return
         self.app.call_from_thread(self._show_listing, listing, first)
+        self._load_counts(listing, lambda: worker.is_cancelled)
+
+    def _load_counts(self, listing: Listing, cancelled: Callable[[], bool]) -> None:
+        """Read facets and histogram of ``listing`` and show them (called in a worker thread)."""
+        try:
+            counts = self.backend.counts(listing, zone=self.config.zone, now=self.config.clock())
+        except ES_ERRORS as exc:
+            if not cancelled():
+                self.app.call_from_thread(self._failed, exc)
+            return
+        if not cancelled():
+            self.app.call_from_thread(self._show_counts, listing, counts)
 
     def _rows(self, listing: Listing, start: int, stop: int) -> list[EventRow]:
         hits = listing.pager.rows(start, stop)
@@ -206,14 +218,18 @@ class MainScreen(Screen[None]):
         else:
             events.shift(shift, listing.total)
         events.put_rows(0, first)
-        self.query_one("#actions", FacetList).show_facet(listing.facets.actions)
-        self.query_one("#sources", FacetList).show_facet(listing.facets.sources)
-        self.query_one("#workers", FacetList).show_facet(listing.facets.workers)
-        if listing.histogram is not None:
-            self.query_one(EventHistogram).show(listing.histogram, self.tz)
         self._status()
         if listing.total == 0 and shift is None:
             self.notify("No events match the filter.", timeout=4)
+
+    def _show_counts(self, listing: Listing, counts: Counts) -> None:
+        if listing is not self.listing:
+            return  # the counts of a listing no longer shown
+        self.query_one("#actions", FacetList).show_facet(counts.facets.actions)
+        self.query_one("#sources", FacetList).show_facet(counts.facets.sources)
+        self.query_one("#workers", FacetList).show_facet(counts.facets.workers)
+        if counts.histogram is not None:
+            self.query_one(EventHistogram).show(counts.histogram, self.tz)
 
     @work(thread=True, group="close", exit_on_error=False)
     def close_pager(self, listing: Listing) -> None:
@@ -308,11 +324,11 @@ class MainScreen(Screen[None]):
     def check_new(self, listing: Listing) -> None:
         try:
             top = listing.pager.rows(0, 1)
-            fresh = self.backend.open_listing(listing.filter, zone=self.config.zone, now=self.config.clock())
+            fresh = self.backend.open_listing(listing.filter)
+            first = self._rows(fresh, 0, self.config.page_size)
         except ES_ERRORS as exc:
             self.app.call_from_thread(self._failed, exc)
             return
-        first = self._rows(fresh, 0, self.config.page_size)
         ids = [row.event_id for row in first]
         # Where the old top event sits now is exactly how many events arrived above it.
         delta = ids.index(top[0].id) if top and top[0].id in ids else max(fresh.total - listing.total, 0)
@@ -320,6 +336,8 @@ class MainScreen(Screen[None]):
             fresh.pager.close()
             return
         self.app.call_from_thread(self._show_listing, fresh, first, shift=delta)
+        worker = get_current_worker()
+        self._load_counts(fresh, lambda: worker.is_cancelled)
 
     # -- actions ------------------------------------------------------------------------------
 
