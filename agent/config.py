@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.discovery import DEFAULT_EXCLUDE
 from agent.errors import UsageError
 from agent.redact import DEFAULT_SECRET_KEYS, Redactor
 from indexer.client import DEFAULT_URL, ConnectionSettings
@@ -58,6 +59,7 @@ def _k(types: type | tuple[type, ...], default: Any, check: Check | None = None)
 SCHEMA: dict[str, dict[str, Key]] = {
     "inputs": {
         "paths": _k(list, [], _nonempty_list),
+        "exclude": _k(list, list(DEFAULT_EXCLUDE), _nonempty_list),
         "watcher": _k(str, "auto", _choice("auto", "watchdog", "polling")),
         "rescan_interval": _k((int, float), 5.0, _min(0.05)),
         "poll_interval": _k((int, float), 0.25, _min(0.01)),

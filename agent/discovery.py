@@ -8,6 +8,7 @@ agent was down (rename+create rotation) is found next to its old path and draine
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import stat
@@ -25,18 +26,26 @@ class Found:
     size: int
 
 
-def expand(patterns: Iterable[str]) -> list[Found]:
+#: file names never harvested by default: compressed rotations that a broad glob (audit.jsonl*) matches.
+DEFAULT_EXCLUDE: tuple[str, ...] = ("*.gz", "*.bz2", "*.xz", "*.zst", "*.zip", "*.lz4")
+
+
+def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE) -> list[Found]:
     """Return the regular files matched by ``patterns`` (``**`` recurses), once per inode.
 
     Args:
         patterns: glob patterns (absolute or relative to the working directory).
+        exclude: file-name patterns (``fnmatch``, matched against the base name) to leave out.
 
     Returns:
         The files, sorted by path; a file reachable under several names appears once.
     """
     out: dict[tuple[int, int], Found] = {}
+    skip = tuple(exclude)
     for pattern in patterns:
         for path in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+            if skip and any(fnmatch.fnmatch(os.path.basename(path), x) for x in skip):
+                continue
             try:
                 st = os.stat(path)
             except OSError:

@@ -60,6 +60,7 @@ class Pipeline:
         self.tailer = Tailer(
             TailerSettings(
                 paths=tuple(cfg["inputs.paths"]),
+                exclude=tuple(cfg["inputs.exclude"]),
                 fingerprint_bytes=cfg["inputs.fingerprint_bytes"],
                 chunk_bytes=cfg["inputs.read_chunk_bytes"],
                 max_line_bytes=cfg["inputs.max_line_bytes"],

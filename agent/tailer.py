@@ -42,6 +42,7 @@ class TailerSettings:
     """What to harvest and how."""
 
     paths: tuple[str, ...]
+    exclude: tuple[str, ...] = discovery.DEFAULT_EXCLUDE
     fingerprint_bytes: int = DEFAULT_FINGERPRINT_BYTES
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
@@ -72,7 +73,7 @@ class Tailer:
 
     def scan(self) -> None:
         """Match the globs, open harvesters for new identities, notice files that left the globs."""
-        found = discovery.expand(self.settings.paths)
+        found = discovery.expand(self.settings.paths, self.settings.exclude)
         seen: set[str] = set()
         for f in found:
             key = self._by_inode.get((f.dev, f.ino))

@@ -35,3 +35,10 @@ def test_find_inode_locates_a_renamed_file(tmp_path: Path) -> None:
     st = p.stat()
     p.rename(tmp_path / "audit.log.1")
     assert find_inode(str(tmp_path), st.st_dev, st.st_ino) == str(tmp_path / "audit.log.1")
+
+
+def test_compressed_rotations_are_excluded_by_default(tmp_path: Path) -> None:
+    """A broad glob does not pick up gzip'ed rotations."""
+    (tmp_path / "audit.jsonl").write_text("{}\n")
+    (tmp_path / "audit.jsonl.2.gz").write_bytes(b"\x1f\x8b")
+    assert [f.path for f in expand([str(tmp_path / "audit.jsonl*")])] == [str(tmp_path / "audit.jsonl")]
