@@ -226,7 +226,7 @@ async def test_scrolling_pages_in_on_demand(es: Elasticsearch, seeded: Any, tmp_
         last = events_list.row(summary.count - 1)
         assert last is not None
         assert _newest_first(events)[-1]["event"]["id"] == last.event_id
-        assert events_list.cached_rows <= 50 * 3
+        assert events_list.cached_rows <= 50 * 4  # first page, the last two, one prefetched: not all 600
 
 
 async def _export(pilot: Any, app: Any, key: str) -> ExportScreen:

@@ -164,6 +164,11 @@ class EventList(ScrollView, can_focus=True):
         if index >= self.total:
             return Strip.blank(width)
         row = self._rows.get(index)
+        if y in (0, self.size.height - 1):
+            # Prefetch half a page beyond either edge of the viewport, so scrolling rarely waits.
+            ahead = index + (self.page_size // 2 if y else -self.page_size // 2)
+            if 0 <= ahead < self.total and ahead not in self._rows:
+                self._want(ahead)
         if row is None:
             self._want(index)
             style = self.get_component_rich_style("event-list--loading")
