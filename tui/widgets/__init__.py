@@ -1,0 +1,1 @@
+"""Textual widgets of the TUI: the windowed event list, facet multi-selects, the histogram."""
