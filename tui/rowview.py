@@ -9,6 +9,7 @@ from typing import Any
 
 from tui.eventview import event_time, event_worker, field
 from tui.summaries import Summarizer
+from tui.values import printable
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -29,12 +30,14 @@ class EventRow:
     def from_event(cls, event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> EventRow:
         """Build the row of ``event`` with its time shown in ``tz``."""
         moment = event_time(event)
+        # Every shown string goes through printable(): event data must not drive the terminal.
         return cls(
             event_id=str(field(event, "event.id") or ""),
-            time=moment.astimezone(tz).strftime(TIME_FORMAT) if moment else str(event.get("@timestamp") or "?"),
-            source=str(field(event, "audit.source") or ""),
-            action=str(field(event, "event.action") or ""),
-            worker=event_worker(event),
-            summary=summarizer.summarize(event),
+            time=moment.astimezone(tz).strftime(TIME_FORMAT) if moment else printable(str(event.get("@timestamp")
+                                                                                             or "?")),
+            source=printable(str(field(event, "audit.source") or "")),
+            action=printable(str(field(event, "event.action") or "")),
+            worker=printable(event_worker(event)),
+            summary=printable(summarizer.summarize(event)),
             event=event,
         )

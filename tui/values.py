@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def display_value(value: Any) -> str:
@@ -25,3 +29,23 @@ def display_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value) if isinstance(value, float) else str(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "), default=str)
+
+
+def printable(text: str, *, multiline: bool = False) -> str:
+    """Make event text safe to draw on a terminal: control characters become visible ``\\xNN`` escapes.
+
+    Event data is untrusted; an ESC byte in a worker's name must not reach the terminal as an escape
+    sequence. Tabs become spaces; line breaks are kept only when ``multiline``.
+
+    Args:
+        text: any text from an event.
+        multiline: keep ``\\n`` (the detail view) instead of escaping it (one-line list rows).
+
+    Returns:
+        The text without control characters.
+    """
+    text = text.replace("\t", " ")
+    pattern = _CONTROL if multiline else _CONTROL_OR_BREAK
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -24,7 +24,7 @@ from tui.diff import ChangeKind, diff_changes
 from tui.errors import ES_ERRORS, describe_es_error
 from tui.eventview import field
 from tui.rowview import EventRow
-from tui.values import display_value
+from tui.values import display_value, printable
 
 #: Fetches the row at an index (blocking; called in a worker thread); ``None`` past the end.
 RowFetcher = Callable[[int], EventRow | None]
@@ -52,6 +52,10 @@ META_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _shown(value: Any) -> str:
+    return printable(display_value(value), multiline=True)
+
+
 def raw_table(event: Mapping[str, Any]) -> Table | Text:
     """Return the Raw view: one line per changed field, kind marked by word and colour."""
     rows = diff_changes(field(event, "audit.changes"))
@@ -64,13 +68,13 @@ def raw_table(event: Mapping[str, Any]) -> Table | Text:
     table.add_column("New", ratio=3, overflow="fold")
     for row in rows:
         style = _KIND_STYLE[row.kind]
-        old = Text(display_value(row.old), style="red" if row.kind is not ChangeKind.UNCHANGED else "")
-        new = Text(display_value(row.new), style="green" if row.kind is not ChangeKind.UNCHANGED else "")
+        old = Text(_shown(row.old), style="red" if row.kind is not ChangeKind.UNCHANGED else "")
+        new = Text(_shown(row.new), style="green" if row.kind is not ChangeKind.UNCHANGED else "")
         if row.kind is ChangeKind.ADDED:
             old = Text("—", style="dim")
         if row.kind is ChangeKind.REMOVED:
             new = Text("—", style="dim")
-        table.add_row(row.field, Text(_KIND_MARK[row.kind], style=style), old, new)
+        table.add_row(Text(printable(row.field)), Text(_KIND_MARK[row.kind], style=style), old, new)
     return table
 
 
@@ -81,7 +85,7 @@ def meta_table(event: Mapping[str, Any]) -> Table:
     table.add_column("value", overflow="fold")
     for label, path in META_FIELDS:
         value = field(event, path)
-        table.add_row(label, Text(display_value(value) if value is not None else "—",
+        table.add_row(label, Text(_shown(value) if value is not None else "—",
                                   style="" if value is not None else "dim"))
     return table
 

@@ -6,11 +6,12 @@ from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
 from indexer.query.facets import Facet
+from tui.values import printable
 
 
 def option_label(value: str, label: str | None, count: int, width: int = 17) -> str:
     """Return "delete  1,234": the value (or worker name) and its count, fitted to ``width`` cells."""
-    text = label or value
+    text = printable(label or value)
     number = f"{count:,}"
     room = max(width - len(number) - 1, 4)
     if len(text) > room:
