@@ -10,7 +10,12 @@ written (a full point-in-time scan, so duplicates with different ``_id`` would b
   the node refuses and resets connections); the shipper's RSS is sampled before, during and after;
 - ``rename``: logrotate-style rename + create every K lines (the old file is only reachable through an
   already open descriptor);
-- ``copytruncate``: copy + truncate every K lines (the classic lossy rotation; measures the loss window).
+- ``copytruncate``: copy + truncate every K lines (the classic lossy rotation; measures the loss window);
+- ``rename*`` / ``copytruncate*``: the same rotations with the shipper told to read ``audit.jsonl*`` (the live
+  file and its rotated copies), the usual Filebeat-style configuration.
+
+The plain rotation scenarios give the shipper the live file's path only: a file rotated away before the
+shipper opened it is then never read, so they measure how quickly new files are picked up.
 
 Only shippers that tail files (the agent, rsyslog) take part; the ceiling and the one-shot reader have no
 notion of a live file.
@@ -39,7 +44,7 @@ from bench.shippers.base import Launcher, ShipperProcess, ShipTarget
 from indexer.tiers import TierTable
 
 Log = Callable[[str], None]
-SCENARIOS = ("kill9", "outage", "rename", "copytruncate")
+SCENARIOS = ("kill9", "outage", "rename", "copytruncate", "rename*", "copytruncate*")
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Params:
         """Short scenarios for ``--quick``, the issue's sizes otherwise."""
         if quick:
             return cls(events=20_000, rate=5_000, kills=3, outage_s=5, rotate_every=2_000, settle_s=20)
-        return cls(events=200_000, rate=10_000, kills=20, outage_s=30, rotate_every=5_000, settle_s=45)
+        return cls(events=100_000, rate=10_000, kills=20, outage_s=30, rotate_every=5_000, settle_s=30)
 
 
 class Writer(threading.Thread):
@@ -148,20 +153,21 @@ def settle(cluster: Cluster, tiers: TierTable, expected: int, quiet_s: float) ->
 def run_scenario(cluster: Cluster, launcher: Launcher, scenario: str, lines: Sequence[bytes], ids: set[str],
                  params: Params, batch_size: int, work_dir: Path, seed: int = 11) -> dict[str, Any]:
     """Run one scenario against one shipper and count lost / duplicated events."""
-    tiers = cluster.new_namespace(f"rel{scenario}")
+    tiers = cluster.new_namespace(f"rel{scenario.rstrip('*')}")
     root = work_dir / f"rel-{tiers.prefix}"
     data = root / "in"
     data.mkdir(parents=True)
     live = data / "audit.jsonl"
     live.touch()
     proxy = CuttableProxy(cluster.url).start() if scenario == "outage" else None
-    target = ShipTarget(es_url=proxy.url if proxy else cluster.url, tiers=tiers, paths=(str(live),),
+    rotate = scenario.rstrip("*") if scenario.startswith(("rename", "copytruncate")) else None
+    paths = (str(live) + ("*" if scenario.endswith("*") else ""),)
+    target = ShipTarget(es_url=proxy.url if proxy else cluster.url, tiers=tiers, paths=paths,
                         state_dir=root / "state", batch_size=batch_size)
     target.state_dir.mkdir(parents=True)
     argv = launcher.command(target)
     log_path = root / "shipper.log"
     proc = ShipperProcess(argv, log_path=log_path)
-    rotate = scenario if scenario in ("rename", "copytruncate") else None
     writer = Writer(lines, live, params.rate, rotate, params.rotate_every)
     result: dict[str, Any] = {"shipper": launcher.name, "scenario": scenario, "written": len(lines)}
     try:

@@ -122,7 +122,8 @@ def _reliability_section(results: dict[str, Any], h: str) -> list[str]:
     out = [f"{h} 2. Reliability under load", "",
            f"{p['events']:,} events written at {p['rate']:,}/s while the shipper runs; kill9 = {p['kills']} "
            f"SIGKILLs + restarts; outage = Elasticsearch unreachable for {p['outage_s']:.0f} s; rotation every "
-           f"{p['rotate_every']:,} lines. Counted by a full scan of `event.id` after the shipper settles.", "",
+           f"{p['rotate_every']:,} lines; the shipper reads the live path only, or with `*` the live file and its "
+           "rotated copies (`audit.jsonl*`). Counted by a full scan of `event.id` after the shipper settles.", "",
            "| shipper | scenario | written | documents | lost | duplicated | detail |",
            "|---|---|---:|---:|---:|---:|---|"]
     for r in rel["results"]:
