@@ -1,9 +1,8 @@
-"""Run one export in its own process so its wall time and peak RSS can be measured in isolation.
+"""The export baseline in its own process: read every event with a plain point-in-time scan, no workbook.
 
-``python -m bench.export_probe --es URL --prefix P -o FILE [--raw]`` prints one JSON line
-``{"rows": N, "seconds": S}``. Without ``--raw`` it runs the product's export path: the query layer's
-``EventStream`` (point in time + ``search_after``) into ``tui.export.xlsx.export_xlsx``. With ``--raw`` it
-is the baseline: the same point-in-time scan with the plain client, ``_source`` only, no workbook.
+``python -m bench.export_probe --es URL --prefix P`` prints one JSON line ``{"rows": N, "seconds": S}``.
+It is what ``auditlog export`` cannot go below: the same documents, newest first, through the plain
+client with ``search_after``.
 """
 
 from __future__ import annotations
@@ -39,27 +38,15 @@ def raw_scan(client: Elasticsearch, pattern: str, batch: int = 2000) -> int:
         client.close_point_in_time(id=pit)
 
 
-def product_export(client: Elasticsearch, tiers: TierTable, out: str) -> int:
-    """Export every event of ``tiers`` to ``out`` the way ``auditlog export`` does; return the row count."""
-    from indexer.query import EventStream, Filter
-    from tui.export.xlsx import export_xlsx
-
-    stream = EventStream(client, tiers, Filter())
-    return export_xlsx(stream, out, zone="Europe/Zurich", total=stream.total).rows
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one export and print its row count and duration as JSON."""
+    """Scan every event and print the row count and duration as JSON."""
     parser = argparse.ArgumentParser(prog="python -m bench.export_probe")
     parser.add_argument("--es", required=True)
     parser.add_argument("--prefix", required=True)
-    parser.add_argument("-o", dest="out", required=True)
-    parser.add_argument("--raw", action="store_true")
     args = parser.parse_args(argv)
     client = Elasticsearch(args.es, request_timeout=300)
-    tiers = TierTable(prefix=args.prefix)
     start = time.perf_counter()
-    rows = raw_scan(client, tiers.read_pattern) if args.raw else product_export(client, tiers, args.out)
+    rows = raw_scan(client, TierTable(prefix=args.prefix).read_pattern)
     print(json.dumps({"rows": rows, "seconds": time.perf_counter() - start}))
     return 0
 

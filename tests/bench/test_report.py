@@ -1,0 +1,50 @@
+"""The results page says what was measured, the ratios, and what was not available."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.ingest import CEILING
+from bench.report import render
+
+
+def _summary(name: str, eps: float | None, unavailable: str | None = None) -> dict[str, Any]:
+    return {"shipper": name, "events": 1000, "unavailable": unavailable, "failures": [], "runs": [],
+            "median": {"events_per_s": eps, "seconds": None if eps is None else 1000 / eps, "cpu_s_per_100k": 0.5,
+                       "peak_rss_bytes": 50 * 2**20, "es_cpu_s_per_100k": 4.0}}
+
+
+def _results(**parts: Any) -> dict[str, Any]:
+    return {
+        "mode": "quick", "argv": ["--quick"], "started": "2026-11-26T10:00:00+00:00", "duration_s": 1.0,
+        "machine": {"cores": 2, "cores_usable": 2, "memory_bytes": 2**30, "cpu_model": "cpu", "kernel": "6",
+                    "load_at_start": [0.5, 0.5]},
+        "versions": {"python": "3.11"},
+        "settings": {"sizes": [1000], "repeats": 1, "batch_size": 100, "ceiling_workers": 2},
+        **parts,
+    }
+
+
+def test_ratios_to_ceiling_and_rsyslog_are_printed() -> None:
+    """An agent at 900 ev/s next to a 1000 ev/s ceiling and 450 ev/s rsyslog reads 0.90x and 2.00x."""
+    page = render(_results(ingest=[_summary(CEILING, 1000.0), _summary("auditlog agent", 900.0),
+                                   _summary("rsyslog", 450.0)]))
+    agent_row = next(line for line in page.splitlines() if line.startswith("| auditlog agent |"))
+    assert agent_row.endswith("| 0.90 | 2.00 |")
+    assert "agent >= 0.9x ceiling: 0.90x, met" in page
+    assert "agent CPU <= 10 µs/event: 5.0 µs, met" in page
+
+
+def test_missing_part_is_named_not_estimated() -> None:
+    """A shipper that did not exist yet appears with its reason and no numbers."""
+    page = render(_results(ingest=[_summary(CEILING, 1000.0),
+                                   _summary("auditlog agent", None, "not available yet: shipper")]))
+    assert "| auditlog agent | not available yet: shipper |" in page
+    assert "agent not measured (not available yet: shipper)" in page
+
+
+def test_emitter_target_missed_is_stated_plainly() -> None:
+    """An emitter at 0.8x the baseline misses the 0.6x target, and the page says so."""
+    page = render(_results(emitter={"events": 10, "repeats": 1, "baseline": "stdlib", "baseline_us_per_event": 20.0,
+                                    "emitter_us_per_event": 16.0, "ratio": 0.8}))
+    assert "target emitter <= 0.6x baseline: 0.80x, **missed**" in page
