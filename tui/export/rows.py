@@ -94,4 +94,5 @@ def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> l
         field(event, "message"),
         field(event, "event.id"),
     ]
-    return [cell_value(v) for v in raw]
+    # Empty text becomes an absent cell: openpyxl would otherwise write an empty <c> element for it.
+    return [None if v == "" else cell_value(v) for v in raw]
