@@ -17,7 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,33 +98,59 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
                 files[count] = write_events(work_dir / "data" / str(count) / "audit.jsonl", count, window=window)
             return files[count]
 
-        if "ingest" in selected or "scale" in selected:
+        def run_ingest() -> None:
             ingest_files = [events(n) for n in sizes]
             settings["events_source"] = ingest_files[-1].source
             settings["mean_line_bytes"] = round(ingest_files[-1].mean_line_bytes, 1)
-            summaries = ingest.ingest_suite(cluster, ingest_files, launchers,
-                                            repeats={n: settings["repeats_by_size"][str(n)] for n in sizes},
-                                            batch_size=args.batch_size, ceiling_workers=args.ceiling_workers,
-                                            work_dir=work_dir, log=log)
-            results["ingest"] = [s.to_json() for s in summaries]
+            live: list[ingest.IngestSummary] = []
+            try:
+                ingest.ingest_suite(cluster, ingest_files, launchers,
+                                    repeats={n: settings["repeats_by_size"][str(n)] for n in sizes},
+                                    batch_size=args.batch_size, ceiling_workers=args.ceiling_workers,
+                                    work_dir=work_dir, log=log, summaries=live)
+            finally:
+                results["ingest"] = [s.to_json() for s in live]
 
         def tui_bench(tiers: TierTable, tenant: str, count: int) -> None:
-            results["tui"] = tui_latency.run(cluster, tiers, events=count, tenant=tenant,
-                                             repeats=max(10, repeats * 5), work_dir=work_dir, log=log)
+            def run() -> None:
+                results["tui"] = tui_latency.run(cluster, tiers, events=count, tenant=tenant,
+                                                 repeats=max(10, repeats * 5), work_dir=work_dir, log=log)
 
-        if "scale" in selected:
+            guarded(results, "tui", run)
+
+        def run_scale() -> None:
             results["scale"] = scale.run(cluster, [events(n) for n in sizes], repeats=max(5, repeats * 3),
                                          batch_size=args.batch_size, work_dir=work_dir, log=log,
                                          on_largest=tui_bench if "tui" in selected else None)
-        elif "tui" in selected:
+
+        def run_tui_alone() -> None:
             loaded = scale.load(cluster, events(largest), args.batch_size, "tui")
             try:
                 tui_bench(loaded, scale.sample_tenant(events(largest)), largest)
             finally:
                 cluster.drop_namespace(loaded)
-        if "reliability" in selected:
+
+        def run_reliability() -> None:
             results["reliability"] = reliability.run(cluster, launchers, quick=args.quick,
                                                      batch_size=args.batch_size, work_dir=work_dir, log=log)
+
+        if "ingest" in selected or "scale" in selected:
+            guarded(results, "ingest", run_ingest)
+        if "scale" in selected:
+            guarded(results, "scale", run_scale)
+        elif "tui" in selected:
+            guarded(results, "tui", run_tui_alone)
+        if "reliability" in selected:
+            guarded(results, "reliability", run_reliability)
+
+
+def guarded(results: dict[str, Any], name: str, run: Callable[[], None]) -> None:
+    """Run one benchmark; a harness or product error is recorded in the results instead of ending the run."""
+    try:
+        run()
+    except Exception as exc:
+        results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"[:1000]
+        log(f"{name} FAILED: {type(exc).__name__}: {exc}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,10 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"benchmarks {', '.join(selected)}; sizes {sizes}; repetitions {by_size}; work dir {work_dir}")
     try:
         if "emitter" in selected:
-            results["emitter"] = emitter_cost.run(events=20_000 if args.quick else 100_000, repeats=max(3, repeats),
-                                                  work_dir=work_dir, log=log)
+            def run_emitter() -> None:
+                results["emitter"] = emitter_cost.run(events=20_000 if args.quick else 100_000,
+                                                      repeats=max(3, repeats), work_dir=work_dir, log=log)
+
+            guarded(results, "emitter", run_emitter)
         if any(name in selected for name in NODE_BENCHMARKS):
             node_benchmarks(args, selected, results, work_dir)
+    except KeyboardInterrupt:
+        results["interrupted"] = True
+        log("interrupted: writing what was measured so far")
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     finished = datetime.now(UTC)

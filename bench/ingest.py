@@ -195,16 +195,20 @@ def run_shipper(cluster: Cluster, launcher: Launcher, events: EventFile, batch_s
 
 def ingest_suite(cluster: Cluster, files: Sequence[EventFile], launchers: Sequence[Launcher], *,
                  repeats: dict[int, int], batch_size: int, ceiling_workers: int, work_dir: Path,
-                 log: Log = print) -> list[IngestSummary]:
+                 log: Log = print, summaries: list[IngestSummary] | None = None) -> list[IngestSummary]:
     """Run the ceiling and every available shipper ``repeats[size]`` times at each size.
+
+    Args:
+        summaries: list to fill as runs complete (so an interrupted suite keeps what it measured).
 
     Returns:
         One summary per (size, shipper), ceiling first.
     """
-    summaries: list[IngestSummary] = []
+    summaries = [] if summaries is None else summaries
     for events in files:
         row = [IngestSummary(CEILING, events.count, [], [])]
         row += [IngestSummary(x.name, events.count, [], [], x.unavailable()) for x in launchers]
+        summaries.extend(row)
         times = repeats[events.count]
         for rep in range(times):
             for summary in row:
@@ -224,7 +228,6 @@ def ingest_suite(cluster: Cluster, files: Sequence[EventFile], launchers: Sequen
                 summary.runs.append(run)
                 log(f"    {run.events_per_s:>10,.0f} ev/s  {run.seconds:7.1f} s  cpu/100k "
                     f"{_fmt(run.cpu_s_per_100k)} s  rss {_fmt_mib(run.peak_rss_bytes)}")
-        summaries.extend(row)
     return summaries
 
 

@@ -271,6 +271,12 @@ def render(results: dict[str, Any], level: int = 2) -> str:
         "| component | version |", "|---|---|",
         *[f"| {k} | {val} |" for k, val in v.items()], "",
     ]
+    if results.get("interrupted"):
+        out += ["**This run was interrupted; only the parts below were measured.**", ""]
+    for name, error in results.get("errors", {}).items():
+        out += [f"- {name} benchmark failed: `{error}`"]
+    if results.get("errors"):
+        out.append("")
     for section in (_ingest_section, _reliability_section, _scale_section, _emitter_section, _tui_section):
         out += section(results, h)
     return "\n".join(out).rstrip() + "\n"
