@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 from types import FrameType
@@ -24,7 +25,7 @@ import structlog
 
 from agent import config as agent_config
 from agent.config import AgentConfig
-from agent.errors import UsageError
+from agent.errors import CommandError, UsageError
 from agent.metrics import Metrics, MetricsServer
 from agent.pipeline import Pipeline
 from agent.sink import client_options
@@ -105,8 +106,7 @@ class Agent:
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; return the exit status (0 after a graceful stop)."""
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, self._on_signal)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         server: MetricsServer | None = None
         port: int | None = None
         try:
@@ -127,7 +127,10 @@ class Agent:
                     log.info("metrics endpoint", url=f"http://{want[0]}:{server.port}/metrics")
                 client = make_client(cfg.connection(), **client_options())
                 self._next_cfg = None
-                self.pipeline = Pipeline(cfg, client, self.metrics)
+                try:
+                    self.pipeline = Pipeline(cfg, client, self.metrics)
+                except (OSError, sqlite3.Error) as exc:
+                    raise CommandError(f"cannot use state directory {cfg.state_dir}: {exc}") from None
                 self.pipeline.tick = self._tick
                 if self._terminate:
                     self.pipeline.request_stop()
@@ -140,6 +143,8 @@ class Agent:
         finally:
             if server is not None:
                 server.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         return 0
 
 

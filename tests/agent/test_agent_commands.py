@@ -62,3 +62,12 @@ def test_dlq_list_prints_json_lines(tmp_path: Path, capsys: pytest.CaptureFixtur
     rec = json.loads(capsys.readouterr().out.strip())
     assert (rec["reason"], rec["file"], rec["offset"], rec["line"]) == ("invalid JSON: x", "/f.log", 12, "{oops")
     assert "time" in rec
+
+
+def test_unusable_state_dir_exits_1_with_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A state directory that cannot be created is a one-line command error, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main(["agent", "--path", str(tmp_path / "*.log"), "--state-dir", str(blocker / "state"),
+                 "--metrics-port", "0", "--es", "http://127.0.0.1:1"])
+    assert (code, "cannot use state directory" in capsys.readouterr().err) == (1, True)
