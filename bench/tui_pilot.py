@@ -46,36 +46,41 @@ async def _until(check: Callable[[], bool], what: str) -> None:
 
 
 class PaintProbe:
-    """Records when the event list last painted each row with data (wraps ``render_line``; measuring only).
+    """Records when the event list painted each row with data (wraps ``EventList.render_line``; measuring only).
 
-    A frame is what the user sees, so "rows shown" means: every row in the viewport has data and has been
-    painted after the moment the clock started.
+    A frame is what the user sees, so "rows shown" means: every row in the viewport has data of the current
+    listing and has been painted after the moment the clock started. The wrapper is installed on the class
+    for the duration of a ``with`` block, so paints that happen before the test code gets control count too.
     """
 
-    def __init__(self, events: EventList) -> None:
-        self.events = events
+    def __init__(self) -> None:
         #: row index -> (when painted, id of the listing it belonged to)
         self.painted: dict[int, tuple[float, int]] = {}
-        original = events.render_line
+        self._original: Callable[[EventList, int], Strip] | None = None
 
-        def render_line(y: int) -> Strip:
-            strip = original(y)
-            index = int(events.scroll_offset.y) + y
-            if events.row(index) is not None:
-                self.painted[index] = (time.perf_counter(), self._listing())
+    def __enter__(self) -> PaintProbe:
+        original = self._original = EventList.render_line
+        painted = self.painted
+
+        def render_line(widget: EventList, y: int) -> Strip:
+            strip = original(widget, y)
+            index = int(widget.scroll_offset.y) + y
+            if widget.row(index) is not None:
+                painted[index] = (time.perf_counter(), id(getattr(widget.screen, "listing", None)))
             return strip
 
-        events.render_line = render_line  # type: ignore[method-assign]
+        EventList.render_line = render_line  # type: ignore[method-assign,assignment]
+        return self
 
-    def _listing(self) -> int:
-        return id(getattr(self.events.screen, "listing", None))
+    def __exit__(self, *exc: object) -> None:
+        if self._original is not None:
+            EventList.render_line = self._original  # type: ignore[method-assign,assignment]
 
-    def viewport_painted_since(self, start: float) -> bool:
-        """Whether every row in the viewport shows the current listing's data painted after ``start``."""
-        events = self.events
+    def viewport_painted_since(self, events: EventList, start: float) -> bool:
+        """Whether every row in ``events``' viewport shows the current listing's data painted after ``start``."""
         top = int(events.scroll_offset.y)
         bottom = min(events.total, top + events.size.height)
-        current = self._listing()
+        current = id(getattr(events.screen, "listing", None))
         for i in range(top, bottom):
             when, listing = self.painted.get(i, (0.0, 0))
             if when <= start or listing != current:
@@ -96,6 +101,11 @@ def _listing_ready(app: AuditLogApp, tenant: str | None = None, *, any_tenant: b
     return any_tenant or screen.listing.filter.tenant == tenant
 
 
+def _tenant_painted(app: AuditLogApp, probe: PaintProbe, events: EventList, tenant: str | None,
+                    start: float) -> bool:
+    return _listing_ready(app, tenant) and probe.viewport_painted_since(events, start)
+
+
 def _press(app: AuditLogApp, key: str) -> None:
     """Deliver one key press the way the terminal driver does, without Pilot's idle waiting (not timed)."""
     event = events.Key(key, key if len(key) == 1 else None)
@@ -104,41 +114,44 @@ def _press(app: AuditLogApp, key: str) -> None:
 
 
 async def _first_rows_after_start(config: AppConfig) -> float:
-    start = time.perf_counter()
-    app = AuditLogApp(config)
-    probe: list[PaintProbe] = []
+    with PaintProbe() as probe:
+        start = time.perf_counter()
+        app = AuditLogApp(config)
 
-    def shown() -> bool:
-        screen = _main(app)
-        if screen is None:
-            return False
-        if not probe:
-            probe.append(PaintProbe(screen.query_one(EventList)))
-        return _listing_ready(app, any_tenant=True) and probe[0].viewport_painted_since(start)
+        def shown() -> bool:
+            screen = _main(app)
+            return (screen is not None and _listing_ready(app, any_tenant=True)
+                    and probe.viewport_painted_since(screen.query_one(EventList), start))
 
-    async with app.run_test(size=SIZE):
-        await _until(shown, "first rows")
-        elapsed = time.perf_counter() - start
+        async with app.run_test(size=SIZE):
+            await _until(shown, "first rows")
+            elapsed = time.perf_counter() - start
     return elapsed
 
 
 async def _session(config: AppConfig, tenants: list[str | None], repeats: int, out: dict[str, Any]) -> None:
     app = AuditLogApp(config)
-    async with app.run_test(size=SIZE) as pilot:
-        await _until(lambda: _listing_ready(app, any_tenant=True), "first rows")
-        screen = _main(app)
-        assert screen is not None
-        probe = PaintProbe(screen.query_one(EventList))
-        out["filter"] = await _filter_changes(app, pilot, screen, probe, tenants, repeats)
-        out["scroll"] = await _keys(app, pilot, screen, probe, repeats * 3, "pagedown")
-        out["cursor"] = await _keys(app, pilot, screen, probe, repeats * 3, "down")
-        out["export"] = await _export(app, pilot, screen, tenants[0])
+    with PaintProbe() as probe:
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(lambda: _listing_ready(app, any_tenant=True), "first rows")
+            screen = _main(app)
+            assert screen is not None
+            await _measure_session(app, pilot, screen, probe, tenants, repeats, out)
+
+
+async def _measure_session(app: AuditLogApp, pilot: Pilot[None], screen: MainScreen, probe: PaintProbe,
+                           tenants: list[str | None], repeats: int, out: dict[str, Any]) -> None:
+    out["filter"] = await _filter_changes(app, pilot, screen, probe, tenants, repeats)
+    out["scroll"] = await _keys(app, pilot, screen, probe, repeats * 3, "pagedown")
+    out["cursor"] = await _keys(app, pilot, screen, probe, repeats * 3, "down")
+    out["export"] = await _export(app, pilot, screen, tenants[0])
 
 
 async def _filter_changes(app: AuditLogApp, pilot: Pilot[None], screen: MainScreen, probe: PaintProbe,
                           tenants: list[str | None], repeats: int) -> list[float]:
     """Time Enter in the tenant box until that tenant's first rows are painted."""
     box = screen.query_one("#tenant", Input)
+    events = screen.query_one(EventList)
     samples = []
     for i in range(repeats):
         tenant = tenants[i % len(tenants)]
@@ -147,8 +160,7 @@ async def _filter_changes(app: AuditLogApp, pilot: Pilot[None], screen: MainScre
         await pilot.pause()
         start = time.perf_counter()
         _press(app, "enter")
-        await _until(lambda t=tenant, s=start: _listing_ready(app, t) and probe.viewport_painted_since(s),  # type: ignore[misc]
-                     f"rows of tenant {tenant}")
+        await _until(partial(_tenant_painted, app, probe, events, tenant, start), f"rows of tenant {tenant}")
         samples.append(time.perf_counter() - start)
     return samples
 
@@ -156,13 +168,14 @@ async def _filter_changes(app: AuditLogApp, pilot: Pilot[None], screen: MainScre
 async def _keys(app: AuditLogApp, pilot: Pilot[None], screen: MainScreen, probe: PaintProbe, presses: int,
                 key: str) -> list[float]:
     """Time ``presses`` presses of ``key`` in the list until the viewport's rows are painted again."""
-    screen.query_one(EventList).focus()
+    events = screen.query_one(EventList)
+    events.focus()
     await pilot.pause()
     samples = []
     for _ in range(presses):
         start = time.perf_counter()
         _press(app, key)
-        await _until(partial(probe.viewport_painted_since, start), f"repaint after {key}")
+        await _until(partial(probe.viewport_painted_since, events, start), f"repaint after {key}")
         samples.append(time.perf_counter() - start)
         await pilot.pause()
     return samples
