@@ -160,11 +160,7 @@ def run_emit(args: argparse.Namespace) -> int:
 def _connection(args: argparse.Namespace) -> tuple[ConnectionSettings, bool]:
     """Return the settings and whether the user named a cluster (else the demo runs the local node)."""
     named = bool(args.es_url or os.environ.get("AUDITLOG_ES_URL"))
-    try:
-        settings = settings_from_args(args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    return settings, named
+    return settings_from_args(args), named
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -251,12 +247,13 @@ def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSe
 
 def _setup(settings: ConnectionSettings, tiers: TierTable) -> None:
     """Run what `auditlog setup` runs, with its one-line cluster error messages."""
-    from indexer.admin_commands import cluster_errors
+    from indexer.admin_commands import NEEDS
+    from indexer.errors import cluster_errors
     from indexer.setup import SetupError, run_setup
 
     client = make_client(settings, max_retries=0, retry_on_timeout=False)
     try:
-        with cluster_errors(settings, "setup"):
+        with cluster_errors(settings.url, NEEDS["setup"]):
             report = run_setup(client, tiers)
     except SetupError as exc:
         raise CommandError(str(exc)) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     """Bad arguments or configuration; the message names the option or key. Exit status 2."""
 
 

@@ -11,20 +11,19 @@ import argparse
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch, TransportError
-from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import Elasticsearch
 
 from agent.errors import CommandError, UsageError
 from indexer import retention
-from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
+from indexer.client import add_connection_args, make_client, settings_from_args
+from indexer.errors import cluster_errors
 from indexer.kibana import KibanaError, KibanaSettings
 from indexer.security import roles_yml
-from indexer.setup import SecurityStoreError, SetupError, error_reason, run_setup
-from indexer.tiers import TierTable, add_prefix_arg, tiers_from_args
+from indexer.setup import SecurityStoreError, SetupError, run_setup
+from indexer.tiers import add_prefix_arg, tiers_from_args
 
 #: What each command needs, named in the message when a privilege is missing.
 NEEDS = {
@@ -100,55 +99,14 @@ def _parse_now(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _tiers(args: argparse.Namespace) -> TierTable:
-    try:
-        return tiers_from_args(args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _settings(args: argparse.Namespace) -> ConnectionSettings:
-    try:
-        return settings_from_args(args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-@contextmanager
-def cluster_errors(settings: ConnectionSettings, action: str) -> Iterator[None]:
-    """Turn client errors into one-line ``CommandError`` messages that say what to do."""
-    try:
-        yield
-    except AuthenticationException:
-        raise CommandError(
-            f"Elasticsearch at {settings.url} rejected the credentials (401): check --api-key / "
-            "AUDITLOG_ES_API_KEY or --user/--password"
-        ) from None
-    except AuthorizationException as exc:
-        raise CommandError(f"the credentials lack a privilege (403): {action} needs {NEEDS[action]}; "
-                           f"Elasticsearch said: {error_reason(exc)}") from None
-    except ESConnectionError as exc:
-        raise CommandError(f"cannot reach Elasticsearch at {settings.url}: {_connection_reason(exc)}") from None
-    except ApiError as exc:
-        raise CommandError(f"Elasticsearch refused ({exc.meta.status}): {error_reason(exc)}") from None
-    except TransportError as exc:
-        raise CommandError(f"Elasticsearch at {settings.url} failed: {exc.message}") from None
-
-
-def _connection_reason(exc: ESConnectionError) -> str:
-    text = str(exc.message or exc)
-    for hint in ("Connection refused", "certificate verify failed", "timed out", "Name or service not known"):
-        if hint.lower() in text.lower():
-            return hint
-    return text.splitlines()[0][:200]
 
 
 def _with_client(args: argparse.Namespace, action: str, work: Callable[[Elasticsearch], int]) -> int:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     # One attempt: a human is waiting for "unreachable", not for three retries.
     client = make_client(settings, max_retries=0, retry_on_timeout=False)
     try:
-        with cluster_errors(settings, action):
+        with cluster_errors(settings.url, NEEDS[action]):
             return work(client)
     finally:
         client.close()
@@ -174,7 +132,7 @@ def _kibana_settings(args: argparse.Namespace) -> KibanaSettings | None:
 
 def run_setup_command(args: argparse.Namespace) -> int:
     """``auditlog setup``: print one line per object and what happened to it."""
-    tiers = _tiers(args)
+    tiers = tiers_from_args(args)
     if args.print_roles:
         print(roles_yml(tiers), end="")
         return 0
@@ -217,7 +175,7 @@ def _human_bytes(count: int) -> str:
 
 def retention_status_command(args: argparse.Namespace) -> int:
     """``auditlog retention status``: one row per retention class."""
-    tiers = _tiers(args)
+    tiers = tiers_from_args(args)
 
     def work(client: Elasticsearch) -> int:
         now = args.now or datetime.now(UTC)
@@ -244,7 +202,7 @@ def retention_status_command(args: argparse.Namespace) -> int:
 
 def retention_enforce_command(args: argparse.Namespace) -> int:
     """``auditlog retention enforce``: delete (or with ``--dry-run`` list) the expired indices."""
-    tiers = _tiers(args)
+    tiers = tiers_from_args(args)
 
     def work(client: Elasticsearch) -> int:
         now = args.now or datetime.now(UTC)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
 
+from agent.errors import UsageError
+
 DEFAULT_URL = "http://127.0.0.1:9200"
 
 
@@ -96,7 +98,7 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         The settings.
 
     Raises:
-        ValueError: on contradictory or malformed settings (the message names the option).
+        UsageError: on contradictory or malformed settings (the message names the option; exit 2).
     """
     env = os.environ if env is None else env
 
@@ -104,11 +106,14 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         value = getattr(args, attr, None)
         return value if value is not None else (env.get(var) or None)
 
-    return ConnectionSettings(
-        url=pick("es_url", "AUDITLOG_ES_URL") or DEFAULT_URL,
-        api_key=pick("es_api_key", "AUDITLOG_ES_API_KEY"),
-        username=pick("es_username", "AUDITLOG_ES_USERNAME"),
-        password=pick("es_password", "AUDITLOG_ES_PASSWORD"),
-        ca_certs=pick("es_ca_certs", "AUDITLOG_ES_CA_CERTS"),
-        verify_certs=not getattr(args, "es_insecure", False),
-    )
+    try:
+        return ConnectionSettings(
+            url=pick("es_url", "AUDITLOG_ES_URL") or DEFAULT_URL,
+            api_key=pick("es_api_key", "AUDITLOG_ES_API_KEY"),
+            username=pick("es_username", "AUDITLOG_ES_USERNAME"),
+            password=pick("es_password", "AUDITLOG_ES_PASSWORD"),
+            ca_certs=pick("es_ca_certs", "AUDITLOG_ES_CA_CERTS"),
+            verify_certs=not getattr(args, "es_insecure", False),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

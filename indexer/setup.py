@@ -19,6 +19,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from indexer import ilm as ilm_mod
 from indexer import security
+from indexer.errors import error_reason
 from indexer.kibana import KibanaSettings, import_objects, load_objects
 from indexer.templates import RenderedTemplate, render_all
 from indexer.tiers import TierTable
@@ -186,14 +187,6 @@ def _security_store(what: str) -> Iterator[None]:
             raise
         raise SecurityStoreError(f"cannot store {what} in the security index: {error_reason(exc)}") from None
 
-
-def error_reason(exc: ApiError) -> str:
-    """Return Elasticsearch's own one-line reason from an error response (``error.reason``)."""
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("reason") or error.get("type") or exc.message)
-    return str(error or exc.message)
 
 
 class SetupError(Exception):

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+from agent.errors import UsageError
+
 DEFAULT_PREFIX = "audit"
 
 #: Environment variable naming the index namespace for every command (``--prefix`` wins).
@@ -127,11 +129,11 @@ def tiers_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = No
     """Build the tier table of the namespace chosen by ``--prefix``, ``AUDITLOG_INDEX_PREFIX`` or the default.
 
     Raises:
-        ValueError: when the prefix is not a valid index namespace (the message starts with ``--prefix``).
+        UsageError: when the prefix is not a valid index namespace (the message starts with ``--prefix``; exit 2).
     """
     env = os.environ if env is None else env
     prefix = getattr(args, "prefix", None) or env.get(PREFIX_ENV) or DEFAULT_PREFIX
     try:
         return TierTable(prefix=prefix)
     except ValueError as exc:
-        raise ValueError(f"--prefix: {exc}") from None
+        raise UsageError(f"--prefix: {exc}") from None

@@ -16,10 +16,11 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from agent.errors import CommandError, UsageError
-from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
+from indexer.client import add_connection_args, make_client, settings_from_args
+from indexer.errors import ES_ERRORS, describe_es_error
 from indexer.query import EventStream, add_filter_args, filter_from_args
-from tui.errors import ES_ERRORS, describe_es_error
-from tui.options import add_view_args, summarizer_from_args, tiers_from_args, zone_from_args
+from indexer.tiers import tiers_from_args
+from tui.options import add_view_args, summarizer_from_args, zone_from_args
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,12 +67,6 @@ class _ProgressLine:
             self.stream.write("\n")
 
 
-def _settings(args: argparse.Namespace) -> ConnectionSettings:
-    try:
-        return settings_from_args(args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``auditlog export``.
@@ -95,7 +90,7 @@ def run_export(args: argparse.Namespace) -> int:
     tiers = tiers_from_args(args)
     zone = zone_from_args(args)
     summarizer = summarizer_from_args(args)
-    client = make_client(_settings(args))
+    client = make_client(settings_from_args(args))
     progress = _ProgressLine(sys.stderr)
     try:
         with EventStream(client, tiers, flt) as stream:
@@ -132,7 +127,7 @@ def run_tui(args: argparse.Namespace) -> int:
     export_dir = Path(args.export_dir)
     if not export_dir.is_dir():
         raise UsageError(f"--export-dir: {str(export_dir)!r} is not a folder")
-    settings = _settings(args)
+    settings = settings_from_args(args)
     client = make_client(settings)
     try:
         view = None

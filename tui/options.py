@@ -18,8 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.errors import UsageError
-from indexer.tiers import TierTable, add_prefix_arg
-from indexer.tiers import tiers_from_args as shared_tiers_from_args
+from indexer.tiers import add_prefix_arg
 from tui.summaries import Summarizer
 
 
@@ -42,17 +41,6 @@ def _pick(args: argparse.Namespace, attr: str, env: Mapping[str, str], *names: s
             return env[name]
     return None
 
-
-def tiers_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> TierTable:
-    """Return the tier table of the chosen namespace (``indexer.tiers.tiers_from_args``, errors exit 2).
-
-    Raises:
-        UsageError: on an invalid prefix (the message names ``--prefix``).
-    """
-    try:
-        return shared_tiers_from_args(args, env)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def zone_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> str:

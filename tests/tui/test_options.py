@@ -7,7 +7,8 @@ import argparse
 import pytest
 
 from agent.errors import UsageError
-from tui.options import summarizer_from_args, tiers_from_args, zone_from_args
+from indexer.tiers import tiers_from_args
+from tui.options import summarizer_from_args, zone_from_args
 
 
 def _args(**values: object) -> argparse.Namespace:

@@ -20,8 +20,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from indexer.errors import ES_ERRORS, describe_es_error
 from tui.diff import ChangeKind, diff_changes
-from tui.errors import ES_ERRORS, describe_es_error
 from tui.eventview import field
 from tui.rowview import EventRow
 from tui.values import display_value, printable

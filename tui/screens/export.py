@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar
 
-from tui.errors import ES_ERRORS, describe_es_error
+from indexer.errors import ES_ERRORS, describe_es_error
 from tui.export.xlsx import ExportCancelled, ExportResult, export_xlsx
 from tui.summaries import Summarizer
 

@@ -24,9 +24,9 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from indexer.errors import ES_ERRORS, describe_es_error
 from indexer.query import Filter
 from tui.backend import Backend, Counts, Listing
-from tui.errors import ES_ERRORS, describe_es_error
 from tui.filters import describe_filter
 from tui.rowview import EventRow
 from tui.screens.custom_range import CustomRangeScreen, TimeRange

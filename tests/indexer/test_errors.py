@@ -1,12 +1,14 @@
-"""Tests for tui.errors: Elasticsearch failures as actionable sentences."""
+"""Elasticsearch failures as one actionable line (indexer.errors)."""
 
 from __future__ import annotations
 
+import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, SSLError
 from elasticsearch import ConnectionError as EsConnectionError
 
-from tui.errors import describe_es_error
+from agent.errors import CommandError
+from indexer.errors import cluster_errors, describe_es_error
 
 
 def _api_error(status: int, body: object) -> ApiError:
@@ -34,5 +36,20 @@ def test_bad_key_and_missing_privilege() -> None:
 
 def test_other_errors_carry_the_server_reason() -> None:
     """Other API errors show the status and Elasticsearch's reason."""
-    expected = "Elasticsearch error 400: bad query"
+    expected = "Elasticsearch refused (400): bad query"
     assert expected == describe_es_error(_api_error(400, {"error": {"reason": "bad query"}}))
+
+
+def test_forbidden_names_what_the_action_needs() -> None:
+    """On 403 the message names the privileges the caller said the action needs."""
+    text = describe_es_error(_api_error(403, {"error": {"reason": "action [x] is unauthorized"}}),
+                             needs="cluster privilege monitor")
+    assert "this needs cluster privilege monitor" in text
+    assert "action [x] is unauthorized" in text
+
+
+def test_cluster_errors_turns_client_errors_into_one_line_command_error() -> None:
+    """Inside cluster_errors a client error becomes a CommandError naming the URL."""
+    with pytest.raises(CommandError) as err, cluster_errors("http://127.0.0.1:1"):
+        raise EsConnectionError("Connection refused")
+    assert str(err.value).startswith("cannot reach Elasticsearch at http://127.0.0.1:1: Connection refused")

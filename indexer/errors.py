@@ -1,0 +1,84 @@
+"""Elasticsearch failures as one line a person can act on: every command and the TUI use this.
+
+401 names the credential options, 403 what the action needs, TLS failures ``--ca-certs``,
+connection failures the URL; anything else carries Elasticsearch's own ``error.reason``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from elasticsearch import ApiError, SSLError, TransportError
+from elasticsearch import ConnectionError as ESConnectionError
+
+from agent.errors import CommandError
+
+#: What a call into the client may raise when the cluster misbehaves.
+ES_ERRORS: tuple[type[Exception], ...] = (ApiError, TransportError)
+
+_CONNECTION_HINTS = ("Connection refused", "timed out", "Name or service not known")
+
+
+def error_reason(exc: ApiError) -> str:
+    """Return Elasticsearch's own one-line reason from an error response (``error.reason``)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("reason") or error.get("type") or exc.message)
+    return str(error or exc.message)
+
+
+def _connection_reason(exc: ESConnectionError) -> str:
+    text = str(exc.message or exc)
+    for hint in _CONNECTION_HINTS:
+        if hint.lower() in text.lower():
+            return hint
+    return (text.splitlines() or [""])[0][:200]
+
+
+def describe_es_error(exc: BaseException, *, url: str | None = None, needs: str | None = None) -> str:
+    """Return a short, actionable description of an Elasticsearch failure.
+
+    Args:
+        exc: an exception from the client (anything else is described generically).
+        url: the cluster's URL, named in connection and credential messages.
+        needs: the privileges the failed action requires, named on 403.
+
+    Returns:
+        One line.
+    """
+    at = f" at {url}" if url else ""
+    if isinstance(exc, SSLError):
+        return (f"the certificate of Elasticsearch{at} is not trusted ({exc.message}); pass its CA with "
+                "--ca-certs (or AUDITLOG_ES_CA_CERTS)")
+    if isinstance(exc, ESConnectionError):
+        return f"cannot reach Elasticsearch{at}: {_connection_reason(exc)}; is the cluster up and --es right?"
+    if isinstance(exc, ApiError):
+        if exc.meta.status == 401:
+            return (f"Elasticsearch{at} rejected the credentials (401): check --api-key / AUDITLOG_ES_API_KEY "
+                    "or --user/--password")
+        if exc.meta.status == 403:
+            what = needs or "read on the audit indices (a reader key: auditlog setup --api-keys)"
+            return f"the credentials lack a privilege (403): this needs {what}; Elasticsearch said: {error_reason(exc)}"
+        return f"Elasticsearch refused ({exc.meta.status}): {error_reason(exc)}"
+    if isinstance(exc, TransportError):
+        return f"Elasticsearch{at} failed: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+@contextmanager
+def cluster_errors(url: str, needs: str | None = None) -> Iterator[None]:
+    """Turn client errors raised inside the block into one-line ``CommandError`` (exit 1).
+
+    Args:
+        url: the cluster's URL, for the message.
+        needs: the privileges the action requires, named on 403.
+
+    Raises:
+        CommandError: for any Elasticsearch client error.
+    """
+    try:
+        yield
+    except ES_ERRORS as exc:
+        raise CommandError(describe_es_error(exc, url=url, needs=needs)) from None
