@@ -1,13 +1,14 @@
 """Parser: one line of bytes -> a valid nested contract event, or the reason it is not one.
 
-Checks, cheapest first: NUL bytes (a copytruncate hole or binary garbage), JSON (orjson; invalid
-UTF-8 is told apart from invalid JSON), a JSON object at the top, nesting depth, dotted-key
-expansion (:func:`agent.contract.expand_dotted`) and the contract (:func:`agent.contract.validate`).
+Checks: JSON (orjson; when it fails, the reason tells NUL bytes (a copytruncate hole or binary
+garbage), invalid UTF-8 and invalid JSON apart), a JSON object at the top, object nesting depth,
+dotted-key expansion (:func:`agent.contract.expand_dotted`) and the contract
+(:func:`agent.contract.validate`).
 Rejections are values (:class:`Rejected`), never exceptions, so one bad line costs one dead letter.
 
-Nesting: Elasticsearch refuses objects deeper than ``index.mapping.depth.limit`` (20 by default), so
-deeper events are rejected here with a clear reason. The exact depth is computed only when the number
-of ``{`` and ``[`` in the line (an upper bound, two C-speed scans) exceeds the limit.
+Nesting: Elasticsearch refuses objects nested deeper than ``index.mapping.depth.limit`` (20 by
+default; arrays do not count), so deeper events are rejected here with a clear reason. The exact depth
+is computed only when the number of ``{`` in the line (an upper bound, one C-speed scan) exceeds it.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ BLANK = Rejected("blank line", "skip")
 
 
 def _depth(value: Any) -> int:
+    """Object nesting depth as Elasticsearch counts it (arrays add no level)."""
     if type(value) is dict:
         return 1 + max((_depth(v) for v in value.values()), default=0)
     if type(value) is list:
-        return 1 + max((_depth(v) for v in value), default=0)
+        return max((_depth(v) for v in value), default=0)
     return 0
 
 
@@ -66,19 +68,16 @@ class Parser:
         Returns:
             The nested event (a fresh dict the caller may mutate) or why it was rejected.
         """
-        nul = line.find(b"\x00")
-        if nul >= 0:
-            return Rejected(f"NUL byte in line at byte {nul}")
         try:
-            obj = orjson.loads(line)
+            obj = orjson.loads(line)  # a raw NUL byte is never valid JSON: found on the error path
         except orjson.JSONDecodeError as exc:
             return self._undecodable(line, exc)
         if type(obj) is not dict:
             return Rejected(f"not a JSON object: top-level {type(obj).__name__.replace('NoneType', 'null')}")
-        if line.count(b"{") + line.count(b"[") > self.max_depth:
+        if line.count(b"{") > self.max_depth:
             depth = _depth(obj)
             if depth > self.max_depth:
-                return Rejected(f"nesting depth {depth} exceeds the limit of {self.max_depth}")
+                return Rejected(f"object nesting depth {depth} exceeds the limit of {self.max_depth}")
         try:
             event = expand_dotted(obj)
         except ContractError as exc:
@@ -92,6 +91,9 @@ class Parser:
     def _undecodable(line: bytes, exc: orjson.JSONDecodeError) -> Rejected:
         if not line.strip():
             return BLANK
+        nul = line.find(b"\x00")
+        if nul >= 0:
+            return Rejected(f"NUL byte in line at byte {nul}")
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as u:

@@ -36,7 +36,7 @@ def test_dotted_keys_are_expanded() -> None:
         (b'{"a": "\xff\xfe"}', "invalid UTF-8 at byte 7"),
         (b'{"a": "x\x00y"}', "NUL byte in line at byte 8"),
         (b"[1, 2]", "not a JSON object: top-level list"),
-        (b'{"a":' * 25 + b"1" + b"}" * 25, "nesting depth 25 exceeds the limit of 20"),
+        (b'{"a":' * 25 + b"1" + b"}" * 25, "object nesting depth 25 exceeds the limit of 20"),
         (b"[" * 5000 + b"]" * 5000, "nesting too deep to parse"),
     ],
     ids=["json", "utf8", "nul", "array", "deep", "deeper-than-orjson"],
