@@ -49,6 +49,15 @@ class Harness:
         self.tailer = self._new()
         self.tailer.recover()
 
+    def crash_step(self) -> None:
+        """Read what is new without committing, then crash (restart from the last checkpoints)."""
+        self.tailer.scan()
+        for b in self.tailer.poll():
+            for off, line in b.lines:
+                assert not isinstance(line, Overlong)
+                self.read.append((b.key, off, line))
+        self.restart()
+
     def step(self) -> int:
         """Scan, then poll until nothing new; commit every block's end; return lines read."""
         self.tailer.scan()

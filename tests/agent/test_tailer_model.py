@@ -65,6 +65,8 @@ class Model:
             self.h.restart()
         elif op == "step":
             self.h.step()
+        elif op == "crash":
+            self.h.crash_step()
         elif op == "wait":
             self.h.clock.now += 3.0
             self.h.step()
@@ -115,3 +117,18 @@ def test_no_line_is_read_twice_per_identity(ops: list[tuple[str, int]]) -> None:
     read = [line.decode() for _k, _o, line in m.h.read]
     assert len(read) == len(set(read)), "a line was delivered twice"
     assert set(read) <= set(m.written)
+
+
+crash_op = st.one_of(safe_op, st.just(("crash", 0)))
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(crash_op, max_size=30))
+def test_crash_rereads_exactly_the_unacknowledged_lines(ops: list[tuple[str, int]]) -> None:
+    """Crashes before acknowledging only cause re-reads of the same lines at the same (identity, offset)."""
+    m = run(ops)
+    by_position: dict[tuple[str, int], set[bytes]] = {}
+    for key, off, line in m.h.read:
+        by_position.setdefault((key, off), set()).add(line)
+    assert all(len(v) == 1 for v in by_position.values()), "a re-read returned different bytes"
+    assert sorted(m.written) == sorted(next(iter(v)).decode() for v in by_position.values())
