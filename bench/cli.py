@@ -119,9 +119,9 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
             guarded(results, "tui", run)
 
         def run_scale() -> None:
-            results["scale"] = scale.run(cluster, [events(n) for n in sizes], repeats=max(5, repeats * 3),
-                                         batch_size=args.batch_size, work_dir=work_dir, log=log,
-                                         on_largest=tui_bench if "tui" in selected else None)
+            scale.run(cluster, [events(n) for n in sizes], repeats=max(5, repeats * 3), batch_size=args.batch_size,
+                      work_dir=work_dir, log=log, on_largest=tui_bench if "tui" in selected else None,
+                      into=results.setdefault("scale", {}))
 
         def run_tui_alone() -> None:
             loaded = scale.load(cluster, events(largest), args.batch_size, "tui")
@@ -131,8 +131,8 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
                 cluster.drop_namespace(loaded)
 
         def run_reliability() -> None:
-            results["reliability"] = reliability.run(cluster, launchers, quick=args.quick,
-                                                     batch_size=args.batch_size, work_dir=work_dir, log=log)
+            reliability.run(cluster, launchers, quick=args.quick, batch_size=args.batch_size, work_dir=work_dir,
+                            log=log, into=results.setdefault("reliability", {}))
 
         if "ingest" in selected or "scale" in selected:
             guarded(results, "ingest", run_ingest)

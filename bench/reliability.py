@@ -221,8 +221,11 @@ def run_scenario(cluster: Cluster, launcher: Launcher, scenario: str, lines: Seq
 
 
 def run(cluster: Cluster, launchers: Sequence[Launcher], *, quick: bool, batch_size: int, work_dir: Path,
-        log: Log = print) -> dict[str, Any]:
+        log: Log = print, into: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run every scenario against every tailing shipper that is available.
+
+    Args:
+        into: dict to fill as scenarios complete (an interrupted run keeps what it measured).
 
     Returns:
         ``{"params": ..., "results": [...], "unavailable": {shipper: reason}}``.
@@ -232,6 +235,8 @@ def run(cluster: Cluster, launchers: Sequence[Launcher], *, quick: bool, batch_s
     ids = {str(orjson.loads(line)["event"]["id"]) for line in lines}
     results: list[dict[str, Any]] = []
     unavailable: dict[str, str] = {}
+    report = {} if into is None else into
+    report.update(params=params.__dict__, results=results, unavailable=unavailable)
     for launcher in launchers:
         if not launcher.tails:
             continue
@@ -245,4 +250,4 @@ def run(cluster: Cluster, launchers: Sequence[Launcher], *, quick: bool, batch_s
             log(f"    lost {outcome['lost']:,}  duplicated {outcome['duplicated']:,}  "
                 f"documents {outcome['documents']:,}/{outcome['written']:,}")
             results.append(outcome)
-    return {"params": params.__dict__, "results": results, "unavailable": unavailable}
+    return report

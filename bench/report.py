@@ -116,7 +116,7 @@ def _ingest_targets(by: dict[str, dict[str, Any]], ceiling: float | None, rsyslo
 
 def _reliability_section(results: dict[str, Any], h: str) -> list[str]:
     rel = results.get("reliability")
-    if rel is None:
+    if not rel or "params" not in rel:
         return []
     p = rel["params"]
     out = [f"{h} 2. Reliability under load", "",
@@ -146,7 +146,7 @@ def _reliability_section(results: dict[str, Any], h: str) -> list[str]:
 
 def _scale_section(results: dict[str, Any], h: str) -> list[str]:
     sc = results.get("scale")
-    if sc is None:
+    if not sc or not sc.get("rows"):
         return []
     rows = sc["rows"]
     sizes = [r["events"] for r in rows]

@@ -120,18 +120,22 @@ def export_missing() -> str | None:
 
 
 def run(cluster: Cluster, files: Sequence[EventFile], *, repeats: int, batch_size: int, work_dir: Path,
-        log: Log = print, on_largest: Callable[[TierTable, str, int], None] | None = None) -> dict[str, Any]:
+        log: Log = print, on_largest: Callable[[TierTable, str, int], None] | None = None,
+        into: dict[str, Any] | None = None) -> dict[str, Any]:
     """Measure first-page latency and export time at every size.
 
     Args:
         on_largest: called with (namespace, tenant, events) while the largest size is still loaded, so the
             TUI benchmark can reuse it instead of loading the same events again.
+        into: dict to fill as sizes complete (an interrupted run keeps what it measured).
 
     Returns:
         ``{"rows": [...per size...], "unavailable": {...}}`` for the results file.
     """
     no_layer, no_export = query_layer_missing(), export_missing()
     rows: list[dict[str, Any]] = []
+    report = {} if into is None else into
+    report.update(rows=rows, unavailable={"query_layer": no_layer, "export": no_export})
     for events in files:
         log(f"scale {events.count:>9,} events: loading")
         tiers = load(cluster, events, batch_size, f"scale{events.count}")
@@ -157,4 +161,4 @@ def run(cluster: Cluster, files: Sequence[EventFile], *, repeats: int, batch_siz
                 on_largest(tiers, tenant, events.count)
         finally:
             cluster.drop_namespace(tiers)
-    return {"rows": rows, "unavailable": {"query_layer": no_layer, "export": no_export}}
+    return report
