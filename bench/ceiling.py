@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import resource
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -85,10 +84,3 @@ def post_bodies(es_url: str, bodies: list[bytes], workers: int = 2) -> float:
     if failures:
         raise CeilingError(failures[0])
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def timed_post(es_url: str, bodies: list[bytes], workers: int) -> tuple[float, float]:
-    """Post the bodies and return ``(wall seconds, client CPU seconds)``."""
-    start = time.perf_counter()
-    cpu = post_bodies(es_url, bodies, workers)
-    return time.perf_counter() - start, cpu

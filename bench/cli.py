@@ -1,7 +1,7 @@
 """``python -m bench``: run the benchmarks, print the tables, write the results and the docs page.
 
 Usage:
-    python -m bench                  # full run: 1M events, 3 repetitions, every benchmark
+    python -m bench                  # full run: 10k/100k/1M events, 3 repetitions (2 at 1M), every benchmark
     python -m bench --quick          # sanity run: 20k events, 2 repetitions, short chaos scenarios
     python -m bench --only ingest,emitter --size 200000
 
