@@ -47,7 +47,8 @@ def run_agent(es: Elasticsearch, es_url: str, tiers: TierTable, tmp: Path, patte
     try:
         load.start()
         load.join()
-        wait_count(es, tiers, expected, timeout=60)
+        if wait_count(es, tiers, expected, timeout=60 if expected else 0) < expected or not expected:
+            wait_stable(es, tiers, quiet=2.0)  # some lines may be lost: wait until nothing more arrives
         time.sleep(1.5)  # anything extra (a duplicate) would show up now
         status = agent.stop()
     finally:
@@ -85,7 +86,8 @@ def copytruncate_run(es: Elasticsearch, es_url: str, tiers: TierTable, tmp: Path
         stop.set()
         rot.join()
 
-    status, docs = run_agent(es, es_url, tiers, tmp, pattern, threading.Thread(target=load), LINES)
+    expected = LINES if pattern.endswith("*") else 0  # live-file-only may lose lines: do not wait for all
+    status, docs = run_agent(es, es_url, tiers, tmp, pattern, threading.Thread(target=load), expected)
     assert status == 0
     unique = {d for d, _e in docs}
     assert unique <= {f"ev-{i:08d}" for i in range(LINES)}
