@@ -12,10 +12,11 @@ thanks to ``_id = event.id``.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,17 @@ class Registry:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN ... COMMIT, rolled back on error so the connection stays usable (caller holds the lock)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def close(self) -> None:
         """Close the database."""
         with self._lock:
@@ -135,13 +147,11 @@ class Registry:
         if not offsets:
             return
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN")
+        with self._lock, self._transaction():
             self._db.executemany(
                 "UPDATE files SET offset = MAX(offset, ?), updated = ? WHERE identity = ?",
                 [(off, now, key) for key, off in offsets.items()],
             )
-            self._db.execute("COMMIT")
 
     def update(self, key: str, *, path: str | None = None, size: int | None = None, state: str | None = None) -> None:
         """Update where a file was seen, its size and/or its state."""
@@ -167,7 +177,5 @@ class Registry:
 
     def update_sizes(self, sizes: Iterable[tuple[str, int]]) -> None:
         """Record the latest known sizes of several files (for lag reporting)."""
-        with self._lock:
-            self._db.execute("BEGIN")
+        with self._lock, self._transaction():
             self._db.executemany("UPDATE files SET size = ? WHERE identity = ?", [(s, k) for k, s in sizes])
-            self._db.execute("COMMIT")
