@@ -52,7 +52,7 @@ def test_export_metadata_names_filters_and_zone(es_url: str, seeded: Any, tmp_pa
     out = tmp_path / "all.xlsx"
     status = main(["export", "--es", es_url, "--prefix", tiers.prefix, "--source", "login", "--tz", "Asia/Tokyo",
                    "-o", str(out)])
-    assert 0 == status  # noqa: SIM300
+    assert 0 == status
     meta = dict(_rows(out, "Metadata"))
     rows = _rows(out)
     expected = ("login", "Asia/Tokyo", summary.expected(Filter(sources=("login",))), "Time (Asia/Tokyo)", True)
