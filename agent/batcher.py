@@ -1,7 +1,8 @@
 """Batcher: bulk entries -> batches bounded by event count, bytes and latency.
 
 Shaped like elasticsearch-py's ``_ActionChunker`` (``feed()`` returns a full chunk, ``flush()``
-returns the rest) plus a latency bound. Besides entries, a batch records for every file identity the
+returns the rest) plus a latency bound for files that keep trickling (the pipeline also flushes as
+soon as it has caught up with every file). Besides entries, a batch records for every file identity the
 offset just after the last line it covers, including lines that were dead-lettered or blank, so
 acknowledging the batch can move that file's checkpoint (see :mod:`agent.acks`).
 """
@@ -87,13 +88,6 @@ class Batcher:
         """True when the open batch holds something and is older than the latency bound."""
         b = self._batch
         return bool(b.ends) and self.clock() - b.started >= self.settings.max_latency
-
-    def time_left(self) -> float | None:
-        """Seconds until the open batch is due, or None when it is empty."""
-        b = self._batch
-        if not b.ends:
-            return None
-        return max(0.0, self.settings.max_latency - (self.clock() - b.started))
 
     def flush(self) -> Batch | None:
         """Seal and return the open batch (None when it covers nothing)."""

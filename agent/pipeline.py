@@ -139,8 +139,10 @@ class Pipeline:
                     self.watcher.wait(1.0)
                     continue
                 if not blocks:
-                    left = self.batcher.time_left()
-                    timeout = min(poll, next_scan - time.monotonic(), left if left is not None else poll)
+                    # Caught up with every file: send what is batched now rather than after max_latency,
+                    # so the tail of a burst is searchable within a poll interval.
+                    self._submit(self.batcher.flush())
+                    timeout = min(poll, next_scan - time.monotonic())
                     woke = self.watcher.wait(max(timeout, 0.0))
         finally:
             self._shutdown()
