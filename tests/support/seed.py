@@ -1,11 +1,10 @@
 """Bulk-index realistic audit events into a test namespace, fast, and remember what went in.
 
-Events come from the product's own fabrication (``agent.demo_data.fabricate``) and are enriched the
-way the agent does before shipping (``audit.changed_fields``, ECS categorisation), then written with
-the agent's delivery shape: bulk ``create`` with ``_id = event.id`` into the event's daily index
-(``TierTable.index_for``), under the namespace's real templates (``indexer.setup.install_templates``).
-Bulk bodies are built as NDJSON with orjson and the namespace is refreshed once at the end, so 50,000
-events take seconds.
+Events come from the product's own fabrication (``agent.demo_data.fabricate``) and go through the
+agent's own enrichment stage (``agent.enrich.Enricher``: ``audit.changed_fields``, ECS categorisation,
+routing), which also yields the agent's delivery shape: bulk ``create`` with ``_id = event.id`` into
+the event's daily index, under the namespace's real templates (``indexer.setup.install_templates``).
+The namespace is refreshed once at the end, so 50,000 events take seconds.
 
 ``SeedSummary`` is the test oracle: counts computed from the events themselves, independently of
 Elasticsearch, to compare query results with.
@@ -21,12 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from elasticsearch import Elasticsearch
 
-from agent.categorize import categorize
 from agent.contract import parse_timestamp
 from agent.demo_data import fabricate
+from agent.enrich import Enricher
 from indexer.query.filter import Filter
 from indexer.setup import install_templates
 from indexer.tiers import TierTable
@@ -83,12 +81,12 @@ class SeedSummary:
         return out
 
 
+_ENRICH = Enricher(TierTable(), redactor=None)
+
+
 def enrich(event: dict[str, Any]) -> dict[str, Any]:
-    """Add what the agent adds before shipping: ``audit.changed_fields`` and the ECS categorisation."""
-    changes = event.get("audit", {}).get("changes")
-    if changes:
-        event["audit"]["changed_fields"] = sorted(changes)
-    event["event"].update(categorize(event["event"]["action"]))
+    """Add what the agent adds before shipping (``audit.changed_fields``, ECS categorisation), in place."""
+    _ENRICH(event, "seed", 0)  # the agent's own enrichment stage; its bulk entry is not needed here
     return event
 
 
@@ -116,6 +114,7 @@ def seed_events(
         RuntimeError: when any bulk item fails (with the first failures in the message).
     """
     install_templates(client, tiers)
+    to_bulk = Enricher(tiers, redactor=None)
     summary = SeedSummary()
     lines: list[bytes] = []
 
@@ -129,12 +128,13 @@ def seed_events(
             raise RuntimeError(f"{len(failed)} bulk items failed, e.g. {failed[:3]}")
         lines.clear()
 
-    for event in events:
-        index = tiers.index_for(event["audit"]["tier"], parse_timestamp(event["@timestamp"]))
-        lines.append(orjson.dumps({"create": {"_index": index, "_id": event["event"]["id"]}}) + b"\n")
-        lines.append(orjson.dumps(event) + b"\n")
+    for n, event in enumerate(events):
+        entry = to_bulk(event, "seed", n)
+        if not isinstance(entry, bytes):
+            raise RuntimeError(f"event {event['event'].get('id')} cannot be routed: {entry}")
+        lines.append(entry)
         summary.add(event)
-        if len(lines) >= 2 * chunk_size:
+        if len(lines) >= chunk_size:
             flush()
     flush()
     client.indices.refresh(index=tiers.read_pattern, allow_no_indices=True)
