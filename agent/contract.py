@@ -425,18 +425,21 @@ def _check_ip(problems: list[Problem], source: Mapping[str, Any]) -> None:
         problems.append(Problem("source.ip", f"not an IPv4 or IPv6 address: {_shown(ip)}"))
 
 
-def validate(event: Mapping[str, Any]) -> list[Problem]:
+def validate(event: Mapping[str, Any], *, trusted_timestamp: str | None = None) -> list[Problem]:
     """Check one nested event against the contract v1.
 
     Args:
         event: the decoded JSON object (nested, not dotted; see :func:`expand_dotted`).
+        trusted_timestamp: a producer's own freshly formatted ``@timestamp`` (the emitter's); when the
+            event's ``@timestamp`` *is* this object, its format check is skipped. Any other value,
+            equal or not, is checked in full.
 
     Returns:
         Every problem found, in field order; an empty list means the event is valid.
     """
     # The common case (a valid event of plain dicts) takes the straight-line check; anything it is
     # unsure about goes to the detailed walk, which alone decides and explains.
-    if _plainly_valid(event):
+    if _plainly_valid(event, trusted_timestamp):
         return []
     return _problems(event)
 
@@ -464,16 +467,17 @@ def _str_items(value: Any) -> bool:
     return True
 
 
-def _plainly_valid(e: Any) -> bool:  # one straight line on purpose: the agent's hot path
+def _plainly_valid(e: Any, trusted_timestamp: str | None = None) -> bool:  # one straight line: the hot path
     """Return True only for a valid event (False may also mean "valid but unusual": ask ``_problems``)."""
     if type(e) is not dict:
         return False
     ts = e.get("@timestamp")
-    if type(ts) is not str:
-        return False
-    m = _TIMESTAMP.match(ts)
-    if m is None or (m.group(3) > "28" and _timestamp_reason(ts) is not None):
-        return False
+    if ts is not trusted_timestamp or ts is None:
+        if type(ts) is not str:
+            return False
+        m = _TIMESTAMP.match(ts)
+        if m is None or (m.group(3) > "28" and _timestamp_reason(ts) is not None):
+            return False
     ev = e.get("event")
     if type(ev) is not dict:
         return False
@@ -530,10 +534,15 @@ def _plainly_valid(e: Any) -> bool:  # one straight line on purpose: the agent's
     if user is not None:
         if type(user) is not dict:
             return False
-        for key in ("id", "name", "email"):
-            v = user.get(key)
-            if v is not None and type(v) is not str:
-                return False
+        v = user.get("id")  # unrolled: a loop over the three keys costs more than the checks
+        if v is not None and type(v) is not str:
+            return False
+        v = user.get("name")
+        if v is not None and type(v) is not str:
+            return False
+        v = user.get("email")
+        if v is not None and type(v) is not str:
+            return False
         v = user.get("roles")
         if v is not None and not _str_items(v):
             return False
@@ -545,11 +554,11 @@ def _plainly_valid(e: Any) -> bool:  # one straight line on purpose: the agent's
         if v is not None and (type(v) is not str or not (_IP_CACHE.get(v) or _is_ip(v))):
             return False
     obj = e.get("url")
-    if obj is not None and (type(obj) is not dict or (obj.get("full") is not None and type(obj["full"]) is not str)):
+    if obj is not None and (type(obj) is not dict or ((v := obj.get("full")) is not None and type(v) is not str)):
         return False
     obj = e.get("user_agent")
     if obj is not None and (
-        type(obj) is not dict or (obj.get("original") is not None and type(obj["original"]) is not str)
+        type(obj) is not dict or ((v := obj.get("original")) is not None and type(v) is not str)
     ):
         return False
     v = e.get("message")

@@ -7,11 +7,15 @@ Each checks its options once in ``__init__`` and does only its one job per event
     FieldMapper()             verb -> event.action, friendly names -> contract paths, nesting
     AuditContext()            tenant / tier / worker bound with structlog.contextvars fill gaps
     UtcTimestamper()          "@timestamp" (UTC, RFC 3339, microseconds, "Z") unless given
+    ChangeRecorder(redactor)  (old, new) pairs -> {"old", "new"}, secrets redacted, audit.changed_fields
+    ContractValidator(stamper) raises ContractError when the event breaks the contract
     EventIdentifier()         event.id = UUIDv7 unless given
     Categorizer()             ECS event.kind / category / type from event.action
-    ChangeRecorder(redactor)  (old, new) pairs -> {"old", "new"}, secrets redacted, audit.changed_fields
-    ContractValidator()       raises ContractError when the event breaks the contract
     OrjsonRenderer()          one bytes line, newline included
+
+The validator sees everything the caller supplied; what comes after it (a new UUIDv7, ECS categories
+from a validated action) is valid by construction, and it trusts the timestamp the chain's own
+stamper just generated, so generated values are not re-checked on every event.
 
 Processors mutate only dicts the chain itself created (structlog hands each call a fresh copy of
 the bound context, and FieldMapper rebuilds every contract object), never the caller's values.
@@ -110,7 +114,7 @@ class _NoMessage:
 NO_MESSAGE: Any = _NoMessage()
 
 
-_COMPLEX: Any = False  # path-cache marker: a key with more than one dot (handled by expand_dotted)
+_COMPLEX: Any = False  # _path_of's answer for a key with more than one dot (handled by expand_dotted)
 _PATH_CACHE_LIMIT = 1024
 
 
@@ -148,7 +152,7 @@ class FieldMapper:
             top, leaf = target.split(".")
             path = (top, leaf, key in CONTRACT_OBJECTS)
         else:
-            path = _COMPLEX
+            return _COMPLEX  # not cached: the cache holds only unpackable (top, leaf, may_be_object) triples
         if len(self._paths) < _PATH_CACHE_LIMIT:
             self._paths[key] = path
         return path
@@ -159,12 +163,13 @@ class FieldMapper:
         for key, value in event_dict.items():
             if value is None:
                 continue  # an optional field not given (None means absent: keeps lines short)
-            path = paths.get(key)
-            if path is None:
+            try:
+                top, leaf, may_be_object = paths[key]  # no exception cost on a hit (the usual case)
+            except KeyError:
                 path = self._path_of(key)
-            if path is _COMPLEX:
-                return self._nest_generally(method_name, event_dict)
-            top, leaf, may_be_object = path
+                if path is _COMPLEX:
+                    return self._nest_generally(method_name, event_dict)
+                top, leaf, may_be_object = path
             if may_be_object and type(value) is dict:
                 # a whole contract object, e.g. source={"ip": ...} next to the alias source="appointments"
                 obj = out.get(key)
@@ -253,10 +258,13 @@ class AuditContext:
 class UtcTimestamper:
     """Set ``@timestamp`` to now (UTC, microseconds, ``Z``) unless given; format a given datetime."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_cache", "last")
 
     def __init__(self) -> None:
         self._cache: tuple[int, str] = (-1, "")
+        #: the last timestamp this stamper generated (not a given one): ContractValidator trusts that
+        #: very object. Threads may overwrite it meanwhile; a mismatch only means a full check.
+        self.last: str | None = None
 
     def now(self) -> str:
         """Return the current time as a contract timestamp (the formatted second is cached)."""
@@ -271,7 +279,7 @@ class UtcTimestamper:
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         ts = event_dict.get("@timestamp")
         if ts is None:
-            event_dict["@timestamp"] = self.now()
+            event_dict["@timestamp"] = self.last = self.now()
         elif isinstance(ts, datetime):
             try:
                 event_dict["@timestamp"] = format_timestamp(ts)
@@ -371,10 +379,19 @@ class ChangeRecorder:
 class ContractValidator:
     """Raise :class:`agent.contract.ContractError` (with the event) when the event breaks the contract."""
 
-    __slots__ = ()
+    __slots__ = ("_stamper",)
+
+    def __init__(self, timestamper: UtcTimestamper | None = None) -> None:
+        """Remember the chain's timestamper, whose own output needs no format check (~0.35 us saved).
+
+        Args:
+            timestamper: the UtcTimestamper earlier in the same chain, or ``None`` to check every timestamp.
+        """
+        self._stamper = timestamper
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-        problems = validate(event_dict)
+        stamper = self._stamper
+        problems = validate(event_dict, trusted_timestamp=None if stamper is None else stamper.last)
         if problems:
             raise ContractError(problems, event_dict)
         return event_dict

@@ -205,6 +205,19 @@ def test_bad_timestamp_reason(timestamp: str, fragment: str) -> None:
     assert fragment in problems[0].reason
 
 
+def test_trusted_timestamp_object_is_not_rechecked() -> None:
+    """A producer's own timestamp object (trusted_timestamp) skips the format check on the fast path."""
+    stamp = "".join(["2024-05-01T10:00:00", ".000000Z"])
+    assert validate(with_field(valid_event(), "@timestamp", stamp), trusted_timestamp=stamp) == []
+
+
+def test_equal_but_other_timestamp_object_is_checked() -> None:
+    """Trust is by identity: an equal string that is another object is checked in full."""
+    trusted = "".join(["yester", "day"])
+    problems = validate(with_field(valid_event(), "@timestamp", "yesterday"), trusted_timestamp=trusted)
+    assert [p.field for p in problems] == ["@timestamp"]
+
+
 def test_leap_day_is_valid() -> None:
     """29 February exists in leap years."""
     assert validate(with_field(valid_event(), "@timestamp", "2024-02-29T23:59:59.999999999-05:30")) == []

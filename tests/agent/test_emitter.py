@@ -257,6 +257,32 @@ def test_strict_mode_raises_and_writes_nothing(log_path: Path) -> None:
     assert ([p.field for p in caught.value.problems], log_path.read_bytes()) == (["event.outcome"], b"")
 
 
+def test_given_bad_timestamp_is_refused_after_generated_ones(log_path: Path) -> None:
+    """A timestamp the app passes is checked even though the emitter's own stamps are trusted."""
+    configure(path=log_path, strict=True)
+    audit = get_audit_logger(**TENANT)
+    audit.update("x", source="slots")
+    with pytest.raises(ContractError) as caught:
+        audit.update("x", source="slots", timestamp="2024-05-01 10:00:00Z")
+    assert ([p.field for p in caught.value.problems], len(lines(log_path))) == (["@timestamp"], 1)
+
+
+def test_given_bad_event_id_is_refused(log_path: Path) -> None:
+    """An event id the app passes is checked (only generated ids skip the check)."""
+    configure(path=log_path, strict=True)
+    with pytest.raises(ContractError) as caught:
+        get_audit_logger(**TENANT).update("x", source="slots", event_id="has a space")
+    assert ([p.field for p in caught.value.problems], log_path.read_bytes()) == (["event.id"], b"")
+
+
+def test_given_bad_category_is_refused(log_path: Path) -> None:
+    """An ECS category the app passes is checked (only generated categories skip the check)."""
+    configure(path=log_path, strict=True)
+    with pytest.raises(ContractError) as caught:
+        get_audit_logger(**TENANT).update("x", source="slots", **{"event.category": [7]})
+    assert ([p.field for p in caught.value.problems], log_path.read_bytes()) == (["event.category[0]"], b"")
+
+
 def test_lenient_mode_reports_and_writes_nothing(log_path: Path) -> None:
     """In lenient mode the callback gets the problems and no line is written."""
     reports: list[list[Problem]] = []

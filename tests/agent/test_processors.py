@@ -166,6 +166,25 @@ def test_timestamper_refuses_naive_datetime() -> None:
         UtcTimestamper()(None, "x", {"@timestamp": datetime(2024, 5, 1)})
 
 
+def test_timestamper_remembers_only_generated_stamps() -> None:
+    """``last`` is the stamp the timestamper made, never a given one."""
+    stamper = UtcTimestamper()
+    made = stamper(None, "x", {"@timestamp": None})["@timestamp"]
+    stamper(None, "x", {"@timestamp": "2024-05-01T12:00:00+02:00"})
+    assert stamper.last is made
+
+
+def test_validator_checks_timestamps_its_stamper_did_not_make() -> None:
+    """With a stamper attached, a given bad timestamp is still refused."""
+    stamper = UtcTimestamper()
+    stamper(None, "x", {"@timestamp": None})
+    event = {"@timestamp": "2024-05-01 10:00:00Z", "event": {"action": "update"},
+             "audit": {"source": "slots", "tier": "basic"}, "organization": {"id": "org-1"}}
+    with pytest.raises(ContractError) as caught:
+        ContractValidator(stamper)(None, "x", event)
+    assert [p.field for p in caught.value.problems] == ["@timestamp"]
+
+
 def test_identifier_adds_uuid7() -> None:
     """A missing event.id becomes a UUIDv7."""
     out = EventIdentifier()(None, "x", {"event": {"action": "update"}})
