@@ -34,7 +34,7 @@ def product_writer(path: Path) -> tuple[Callable[[dict[str, Any]], None], Callab
             fields["changes"] = call["changes"]
         if call.get("login_type"):
             fields["login_type"] = call["login_type"]
-        fields = {k: v for k, v in fields.items() if v is not None}
+        # No None filter: the emitter drops None values itself (None = absent), so an app passes them as they come.
         action = call["action"]
         if action in VERBS:
             getattr(log, action)(call["message"], **fields)
