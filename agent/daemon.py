@@ -36,6 +36,10 @@ log = structlog.get_logger("auditlog.agent")
 _CONFIG_CHECK_INTERVAL = 2.0
 
 
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(sys.stderr)
+
+
 def configure_logging(level: str = "info") -> None:
     """Send structlog JSON lines to stderr at ``level``."""
     structlog.configure(
@@ -47,7 +51,9 @@ def configure_logging(level: str = "info") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # Resolve sys.stderr per logger, not once: whoever swaps it later (a test runner capturing
+        # output, a daemoniser) must not leave the agent printing into a closed stream.
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 
