@@ -355,7 +355,8 @@ class ChangeRecorder:
             return event_dict  # absent, or wrong: the validator names it
         pairs = None
         for name, change in changes.items():
-            if type(change) is tuple or type(change) is list:
+            kind = type(change)
+            if kind is tuple or kind is list:
                 if len(change) != 2:
                     raise ContractError(
                         [Problem(f"audit.changes.{name}", f"a change pair needs (old, new), got {len(change)} items")],
@@ -366,8 +367,9 @@ class ChangeRecorder:
                 pairs[name] = {"old": change[0], "new": change[1]}
         if pairs is not None:
             changes = pairs
-        if self._redactor is not None:
-            changes = self._redactor(changes)
+        redactor = self._redactor
+        if redactor is not None:
+            changes = redactor(changes)
         audit["changes"] = changes
         try:
             audit["changed_fields"] = sorted(changes)
