@@ -100,6 +100,20 @@ def test_field_mapper_conflict_raises_contract_error() -> None:
     assert [p.field for p in caught.value.problems] == ["labels.team"]
 
 
+def test_field_mapper_collects_interleaved_fields_of_one_object() -> None:
+    """Fields of one object given apart (other objects in between) still land in that one object."""
+    out = FieldMapper()(None, "update", {"worker_id": "w-1", "tenant": "org-1", "worker_name": "Anna", "ip": "::1"})
+    assert (out["user"], out["organization"], out["source"]) == ({"id": "w-1", "name": "Anna"}, {"id": "org-1"},
+                                                                 {"ip": "::1"})
+
+
+def test_field_mapper_value_replacing_an_object_conflicts_with_later_fields() -> None:
+    """A plain value given for an object between two of its fields is a conflict, not a lost field."""
+    with pytest.raises(ContractError) as caught:
+        FieldMapper()(None, "update", {"worker_id": "w-1", "user": "bob", "worker_name": "Anna"})
+    assert [p.field for p in caught.value.problems] == ["worker_name"]
+
+
 def test_field_mapper_rejects_bad_alias_at_construction() -> None:
     """An alias that does not name a contract path is a configuration error."""
     with pytest.raises(ValueError, match="dotted contract path"):
