@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 _ID_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -22,11 +23,22 @@ def field(event: Mapping[str, Any], path: str) -> Any:
     if path in event:
         return event[path]
     node: Any = event
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
+    for part in _parts(path):
+        # Decoded JSON is plain dicts: test that first (an ABC isinstance costs more than the lookup).
+        if type(node) is not dict and not isinstance(node, Mapping):
             return None
-        node = node[part]
+        node = node.get(part, _ABSENT)
+        if node is _ABSENT:
+            return None
     return node
+
+
+_ABSENT = object()
+
+
+@lru_cache(maxsize=512)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 def event_time(event: Mapping[str, Any]) -> datetime | None:

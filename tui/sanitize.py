@@ -29,7 +29,12 @@ MAX_CELL_CHARS = 32_767
 TRUNCATION_MARKER = "…[truncated"
 _FORMULA_FIRST = frozenset("=+-@\t\r")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: Matches wherever ``sanitize_text`` has work to do (a formula start, CR or an illegal character);
+#: most text has none, and one C-level search clears it.
+_NEEDS_WORK = re.compile(r"\A[=+\-@\t\r]|[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 _MAX_EXACT_INT = 2**53
+#: Types a cell keeps as they are (a tuple: a ``X | Y`` union would be built anew on every call).
+_KEPT_TYPES = (bool, datetime, date, time)
 CellValue = str | int | float | bool | datetime | date | time | None
 
 
@@ -70,6 +75,8 @@ def sanitize_text(text: str, *, limit: int = MAX_CELL_CHARS) -> str:
     Returns:
         The neutralised, escaped and (if needed) truncated text.
     """
+    if len(text) * 2 <= limit and _NEEDS_WORK.search(text) is None:
+        return text  # the common case: short, harmless text (at most 2 UTF-16 units per character)
     if text[:1] in _FORMULA_FIRST:
         text = "'" + text
     if _ILLEGAL.search(text):
@@ -92,7 +99,7 @@ def cell_value(value: Any, *, limit: int = MAX_CELL_CHARS) -> CellValue:
     """
     if type(value) is str:  # the common case first: most cells are text
         return sanitize_text(value, limit=limit)
-    if value is None or isinstance(value, bool | datetime | date | time):
+    if value is None or isinstance(value, _KEPT_TYPES):
         return value
     if isinstance(value, int):
         return value if abs(value) <= _MAX_EXACT_INT else str(value)

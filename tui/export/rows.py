@@ -15,7 +15,7 @@ from typing import Any
 
 from tui.diff import ChangeKind, ChangeRow, diff_changes
 from tui.eventview import event_time, event_worker, field
-from tui.sanitize import CellValue, cell_value
+from tui.sanitize import CellValue, cell_value, sanitize_text
 from tui.summaries import Summarizer
 from tui.values import display_value
 
@@ -95,4 +95,5 @@ def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> l
         field(event, "event.id"),
     ]
     # Empty text becomes an absent cell: openpyxl would otherwise write an empty <c> element for it.
-    return [None if v == "" else cell_value(v) for v in raw]
+    # Text is most cells: sanitise it directly rather than through cell_value's type dispatch.
+    return [(sanitize_text(v) if v else None) if type(v) is str else cell_value(v) for v in raw]

@@ -30,6 +30,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from tui.export.rows import COLUMNS, TIME_WIDTH, event_row, time_header
+from tui.export.sheetrows import FastRows
 from tui.sanitize import cell_value
 from tui.summaries import Summarizer
 
@@ -89,6 +90,8 @@ class _EventSheets:
             cell.font = self._bold
             header.append(cell)
         ws.append(header)
+        # Event rows are plain values: render them in one go (tui.export.sheetrows), same XML.
+        FastRows.install(ws)
         self.sheets.append(ws)
         self.rows_in_sheet = 0
         return ws
@@ -102,7 +105,7 @@ class _EventSheets:
         if not self.sheets or self.rows_in_sheet >= self.max_rows:
             self._new_sheet()
         # openpyxl gives datetime cells a date number format itself ("yyyy-mm-dd h:mm:ss"), so plain
-        # values suffice; a styled cell per row would cost a third of the write time.
+        # values suffice (FastRows uses the same style).
         self.sheets[-1].append(cells)
         self.rows_in_sheet += 1
 

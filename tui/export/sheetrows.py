@@ -1,0 +1,139 @@
+"""A faster row path for openpyxl's write-only worksheets: rows of plain values rendered in one go.
+
+openpyxl's write-only ``append`` builds a ``Cell`` per value (type inference, string checks, a
+coordinate) and streams it as four nested lxml elements, about 5 us per cell: more than half of a
+100k-row export. The exporter's values are already sanitised (``tui.sanitize.cell_value``) and of a
+handful of types, so ``row_xml`` renders a whole ``<row>`` as text, lxml parses it (in C, and a
+malformed row would raise instead of corrupting the file) and openpyxl's own stream writes it. The
+XML is the same openpyxl writes for those values (a test compares the two byte for byte); the
+workbook, styles, sheet properties and zip remain openpyxl's.
+
+A row holding anything else (styled ``WriteOnlyCell`` headers, dates without time, formulas,
+error codes, over-long text) takes openpyxl's normal path, so the result never depends on which
+path a row took. When an openpyxl release no longer has the hooks used here, ``install`` returns
+``False`` and every row takes the normal path (slower, same file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
+
+#: openpyxl's per-cell length limit (longer text takes its path, which truncates).
+_MAX_TEXT = 32_767
+_ERROR_CODES = frozenset(ERROR_CODES)
+
+
+def _escape(text: str) -> str:
+    # str.replace is a C scan that returns the text itself when there is nothing to replace. CR becomes
+    # a character reference: lxml's parser would turn a literal one into LF (openpyxl writes &#13;).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+class _Letters(dict[int, str]):
+    """Column index (from 0) -> column letter, computed on first use."""
+
+    def __missing__(self, index: int) -> str:
+        letter = self[index] = get_column_letter(index + 1)
+        return letter
+
+
+_LETTERS = _Letters()
+
+
+def row_xml(values: Sequence[Any], row: int, date_style: Callable[[], str], epoch: datetime) -> str | None:
+    """Render one worksheet row of plain values as openpyxl would write it.
+
+    Args:
+        values: the cells' values (``None`` = no cell): text, bool, int, finite float or naive datetime.
+        row: the row number (from 1).
+        date_style: returns the cell style id for datetimes (a date-time number format); asked only
+            when the row has one, as registering the style changes the workbook.
+        epoch: the workbook's date epoch (``Workbook.epoch``).
+
+    Returns:
+        The ``<row>`` element as text, or ``None`` when a value needs openpyxl's own handling.
+    """
+    r = str(row)
+    parts = [f'<row r="{r}">']
+    add = parts.append
+    for index, value in enumerate(values):
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is str:
+            if not value or len(value) > _MAX_TEXT or value[0] == "=" or value in _ERROR_CODES:
+                return None
+            space = ' xml:space="preserve"' if value != value.strip() else ""
+            add(f'<c r="{_LETTERS[index]}{r}" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>')
+        elif kind is datetime:
+            if value.tzinfo is not None:
+                return None
+            add(f'<c r="{_LETTERS[index]}{r}" s="{date_style()}" t="n"><v>{to_excel(value, epoch):.16g}</v></c>')
+        elif kind is bool:
+            add(f'<c r="{_LETTERS[index]}{r}" t="b"><v>{int(value)}</v></c>')
+        elif kind is int or (kind is float and value - value == 0):  # finite floats only (nan/inf: not)
+            add(f'<c r="{_LETTERS[index]}{r}" t="n"><v>{value:.16g}</v></c>')
+        else:
+            return None
+    if len(parts) == 1:
+        return None  # no cells: openpyxl writes an open and close tag, a parsed element would be <row/>
+    add("</row>")
+    return "".join(parts)
+
+
+class FastRows:
+    """Routes plain-value rows of one write-only worksheet through ``row_xml``."""
+
+    def __init__(self, ws: Any) -> None:
+        """Args:
+            ws: an openpyxl write-only worksheet whose writer exists (after its first ``append``).
+        """
+        self.ws = ws
+        self.rows_fast = 0
+        self._date_style: str | None = None
+        self._write_row = ws._writer.write_row
+        self._values_to_row = ws._values_to_row
+        # lxml parsers must not be shared between threads (exports run in worker threads).
+        self._parser = etree.XMLParser(resolve_entities=False, no_network=True)
+
+    @staticmethod
+    def install(ws: Any) -> FastRows | None:
+        """Hook the fast path into ``ws`` (after its first ``append``); ``None`` when openpyxl lacks the hooks."""
+        writer = getattr(ws, "_writer", None)
+        if writer is None or not callable(getattr(writer, "write_row", None)) \
+                or not callable(getattr(ws, "_values_to_row", None)):
+            return None
+        fast = FastRows(ws)
+        # openpyxl's row loop calls self._values_to_row(values, n) then self._writer.write_row(xf, row, n):
+        # values now reach write_row untouched and it picks the path per row.
+        ws._values_to_row = fast._pass_values
+        writer.write_row = fast._write
+        return fast
+
+    def date_style(self) -> str:
+        """The style id openpyxl gives a datetime cell (registered in the workbook on first use)."""
+        if self._date_style is None:
+            self._date_style = str(WriteOnlyCell(self.ws, value=datetime(2000, 1, 1)).style_id)
+        return self._date_style
+
+    @staticmethod
+    def _pass_values(values: Any, row: int) -> Any:
+        return values
+
+    def _write(self, xf: Any, values: Any, row: int) -> None:
+        text = None
+        if isinstance(values, list | tuple) and row not in self.ws.row_dimensions:
+            text = row_xml(values, row, self.date_style, self.ws.parent.epoch)
+        if text is None:
+            self._write_row(xf, self._values_to_row(values, row), row)
+            return
+        xf.write(etree.fromstring(text, self._parser))
+        self.rows_fast += 1
