@@ -154,12 +154,16 @@ class AppendWriter:
         Raises:
             OSError: when writing fails (e.g. ENOSPC) or the writer is closed (EBADF).
         """
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: the context-manager protocol costs ~70 ns more per line (3.11)
+        try:
             if time.monotonic() >= self._next_check:
                 self._check_rotation()
             written = os.write(self._fd, line)
             if written != len(line):
                 self._write_rest(line, written)
+        finally:
+            lock.release()
 
     def _check_rotation(self) -> None:
         if self._fd < 0:
