@@ -18,6 +18,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from indexer.query.pit import DEFAULT_KEEP_ALIVE
 from indexer.tiers import TierTable
 from tui.access import CustomerView
 from tui.screens.main import MainScreen
@@ -41,6 +42,10 @@ class AppConfig:
     clock: Callable[[], datetime] = _utc_now
     live_interval: float = 2.0
     page_size: int = 100
+    #: Seconds between touches of the listing's snapshot while the list is open (well under keep_alive).
+    keepalive_interval: float = 60.0
+    #: How long a listing's snapshot outlives its last use (Elasticsearch time unit).
+    snapshot_keep_alive: str = DEFAULT_KEEP_ALIVE
 
 
 class AuditLogApp(App[None]):

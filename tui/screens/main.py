@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 _PRESET_KEYS = [key for key, _ in PRESETS if key != "custom"]
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 DEFAULT_PRESET = "7d"
-#: How often an idle listing's point in time is kept alive (its keep_alive is 5 minutes).
-KEEPALIVE_SECONDS = 60.0
 #: Below this width the filter panel starts hidden (toggle with `f`).
 NARROW_SCREEN = 110
 
@@ -74,7 +72,8 @@ class MainScreen(Screen[None]):
         self.tz = ZoneInfo(config.zone)
         customer = config.customer
         self.backend = Backend(config.client, config.tiers, index=customer.index if customer else None,
-                               tenant=customer.tenant if customer else None, page_size=config.page_size)
+                               tenant=customer.tenant if customer else None, page_size=config.page_size,
+                               keep_alive=config.snapshot_keep_alive)
         self.filter = Filter(tenant=customer.tenant if customer else None)
         self.preset = DEFAULT_PRESET
         self.listing: Listing | None = None
@@ -113,7 +112,7 @@ class MainScreen(Screen[None]):
             self.query_one("#filters").add_class("hidden")  # the list needs the width; `f` shows the panel
         self.apply_range(*preset_range(DEFAULT_PRESET, self.config.clock(), self.tz), reload=False)
         self.query_one(EventList).focus()
-        self.set_interval(KEEPALIVE_SECONDS, self.keep_alive)
+        self.set_interval(self.config.keepalive_interval, self.keep_alive)
         self.reload()
 
     # -- filter changes -----------------------------------------------------------------------
@@ -245,6 +244,20 @@ class MainScreen(Screen[None]):
     def touch_snapshot(self, listing: Listing) -> None:
         with contextlib.suppress(*ES_ERRORS):  # a failure shows up on the next real request
             listing.pager.touch()
+        if listing.renewed:
+            self.app.call_from_thread(self.snapshot_renewed, listing)
+
+    def snapshot_renewed(self, listing: Listing) -> None:
+        """Reload when the listing's snapshot expired anyway: the pager now reads another set of events.
+
+        Rows from the new snapshot must not be mixed into the old list (positions and the count on
+        screen could be off), so the list is read afresh and the count on screen is that of the
+        snapshot the export will read.
+        """
+        if listing is not self.listing or self.searching:
+            return
+        self.notify("The list was idle too long and its snapshot expired; reloaded.", timeout=6)
+        self.reload()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Any unexpected failure in a worker becomes a notification, never a crash."""
@@ -267,6 +280,9 @@ class MainScreen(Screen[None]):
             rows = self._rows(listing, start, stop)
         except ES_ERRORS as exc:
             self.app.call_from_thread(self._failed, exc)
+            return
+        if listing.renewed:  # these rows come from a newer snapshot than the list on screen
+            self.app.call_from_thread(self.snapshot_renewed, listing)
             return
         self.app.call_from_thread(self._put_rows, listing, start, rows)
 
@@ -418,7 +434,8 @@ class MainScreen(Screen[None]):
             self.notify("Nothing to export: no events match the filter.", severity="warning")
             return
         self.app.push_screen(ExportScreen(
-            f"Exporting {listing.total:,} events", self.backend.export_source(listing),
+            f"Exporting {listing.total:,} events",
+            self.backend.export_source(listing, lambda: self.app.call_from_thread(self.snapshot_renewed, listing)),
             self._export_path("auditlog-export"), zone=self.config.zone, summarizer=self.config.summarizer,
             filters=describe_filter(listing.filter, self.tz)))
 
