@@ -25,7 +25,9 @@ def _add_config_args(p: argparse.ArgumentParser, *, state_required: bool = False
     p.add_argument("--config", metavar="FILE", help="TOML configuration (see deploy/agent.toml)")
     p.add_argument("--state-dir", metavar="DIR", required=state_required,
                    help="registry and dead-letter directory (state.dir; env AUDITLOG_AGENT_STATE_DIR)")
-    p.add_argument("--index-prefix", metavar="PREFIX", help="index namespace (elasticsearch.index_prefix)")
+    # --prefix like every other command; --index-prefix names the config key it sets.
+    p.add_argument("--prefix", "--index-prefix", dest="index_prefix", metavar="NAME",
+                   help="index namespace (elasticsearch.index_prefix; env AUDITLOG_INDEX_PREFIX)")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

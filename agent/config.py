@@ -24,7 +24,7 @@ from agent.discovery import DEFAULT_EXCLUDE
 from agent.errors import UsageError
 from agent.redact import DEFAULT_SECRET_KEYS, Redactor
 from indexer.client import DEFAULT_URL, ConnectionSettings
-from indexer.tiers import DEFAULT_PREFIX, RETENTION_DAYS, TierTable
+from indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
 
@@ -223,6 +223,7 @@ def load(
         ("AUDITLOG_ES_PASSWORD", "elasticsearch", "password"),
         ("AUDITLOG_ES_CA_CERTS", "elasticsearch", "ca_certs"),
         ("AUDITLOG_AGENT_STATE_DIR", "state", "dir"),
+        (PREFIX_ENV, "elasticsearch", "index_prefix"),
     ):
         if env.get(var):
             values[section][key] = _check(section, key, env[var])

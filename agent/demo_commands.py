@@ -211,7 +211,7 @@ def _start_background(
     logs.mkdir(parents=True, exist_ok=True)
     state.processes["agent"] = spawn("agent", auditlog_argv(
         "agent", "--path", str(logs / "audit*.jsonl"), "--state-dir", str(state_dir / "agent"),
-        "--index-prefix", tiers.prefix, "--metrics-port", str(args.metrics_port)), state_dir, env)
+        "--prefix", tiers.prefix, "--metrics-port", str(args.metrics_port)), state_dir, env)
     state.save(state_dir)
     state.processes["generator"] = spawn("generator", auditlog_argv(
         "demo", "emit", "--path", str(logs / DEMO_LOG), "--backfill-days", f"{args.backfill_days:g}",
@@ -220,7 +220,7 @@ def _start_background(
     state.save(state_dir)
     print(f"agent (pid {state.processes['agent']}) and generator (pid {state.processes['generator']}) started; "
           f"logs in {state_dir}")
-    _wait_for_events(settings, tiers, state, state_dir, args.wait)
+    _wait_for_events(settings, tiers, state, state_dir, args.wait, expected=args.count)
     return env
 
 
@@ -263,9 +263,13 @@ def _setup(settings: ConnectionSettings, tiers: TierTable) -> None:
 
 
 def _wait_for_events(
-    settings: ConnectionSettings, tiers: TierTable, state: DemoState, state_dir: Path, timeout: float
+    settings: ConnectionSettings, tiers: TierTable, state: DemoState, state_dir: Path, timeout: float,
+    expected: int,
 ) -> None:
-    """Wait until the first events are searchable, or a background part died, or ``timeout`` passed."""
+    """Wait until the back-filled history (``expected`` events) is searchable, a part died, or ``timeout`` passed.
+
+    The TUI opens on a snapshot, so opening it on a half-shipped history would show a half-empty week.
+    """
     from elasticsearch import ApiError, TransportError
 
     client = make_client(settings, max_retries=0)
@@ -280,10 +284,12 @@ def _wait_for_events(
                 count = int(client.count(index=tiers.read_pattern, allow_no_indices=True)["count"])
             except (ApiError, TransportError):
                 count = 0
-            if count:
+            if count >= expected:
                 print(f"{count} events searchable")
                 return
             time.sleep(1.0)
+            if count:
+                print(f"{count} of {expected} history events searchable...", end="\r", flush=True)
         print(f"no events searchable after {timeout:g} s yet; see {state_dir}/*.log", file=sys.stderr)
     finally:
         client.close()

@@ -77,3 +77,13 @@ def test_secrets_do_not_appear_in_redacted_connection(tmp_path: Path) -> None:
     """The connection summary for logs has no API key."""
     cfg = config.load(toml(tmp_path, '[elasticsearch]\napi_key = "SECRET"\n'), env={})
     assert "SECRET" not in repr(cfg.connection().redacted())
+
+
+def test_prefix_flag_and_environment_choose_the_namespace(tmp_path: Path) -> None:
+    """--prefix (as for every command) and AUDITLOG_INDEX_PREFIX set elasticsearch.index_prefix."""
+    from agent.cli import build_parser
+
+    args = build_parser().parse_args(["agent", "--path", str(tmp_path / "*.jsonl"), "--prefix", "flag-audit"])
+    from_flag = config.load(None, args, env={"AUDITLOG_INDEX_PREFIX": "env-audit"}).tiers().prefix
+    from_env = config.load(None, env={"AUDITLOG_INDEX_PREFIX": "env-audit"}).tiers().prefix
+    assert ("flag-audit", "env-audit") == (from_flag, from_env)
