@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextvars
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -236,7 +236,7 @@ class AuditContext:
     Only these keys are read, so other context an app binds for its own logs stays out of audit events.
     """
 
-    __slots__ = ("_vars",)
+    __slots__ = ("_index", "_vars")
 
     def __init__(self, keys: Iterable[str] = CONTEXT_KEYS) -> None:
         """Look the context variables up once (through structlog's public API).
@@ -249,25 +249,47 @@ class AuditContext:
             if "." not in key:
                 raise ValueError(f"context key must be a dotted contract path, got {key!r}")
         # bind_contextvars returns tokens whose .var is structlog's ContextVar for each key; resetting
-        # right away leaves the context as it was. Reading those vars directly costs ~40 ns per key,
-        # where scanning the whole context (merge_contextvars) grows with everything the app binds.
+        # right away leaves the context as it was.
         tokens = structlog.contextvars.bind_contextvars(**dict.fromkeys(keys, Ellipsis))
         structlog.contextvars.reset_contextvars(**tokens)
         self._vars: tuple[tuple[str, str, contextvars.ContextVar[Any]], ...] = tuple(
             (*key.split(".", 1), tokens[key].var) for key in keys  # type: ignore[misc]
         )
+        self._index: dict[contextvars.ContextVar[Any], int] = {var: i for i, (_, _, var) in enumerate(self._vars)}
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-        for top, leaf, var in self._vars:
-            value = var.get(Ellipsis)
+        # Usually few context variables are set: walking those (~30 ns each) beats one lookup per audit
+        # key (~30 ns x 12) and costs ~90 ns when none is set. When an app sets many, look ours up.
+        ctx = contextvars.copy_context()  # O(1): shares the current mapping
+        if len(ctx) <= _CONTEXT_SCAN_LIMIT:
+            index = self._index
+            hits: list[int] | None = None
+            for var in ctx:
+                if var in index:
+                    if hits is None:
+                        hits = [index[var]]
+                    else:
+                        hits.append(index[var])
+            if hits is None:
+                return event_dict
+            hits.sort()  # the documented key order, whatever order the context holds them in
+            variables: Sequence[tuple[str, str, contextvars.ContextVar[Any]]] = [self._vars[i] for i in hits]
+        else:
+            variables = self._vars
+        for top, leaf, var in variables:
+            value = ctx.get(var, Ellipsis)
             if value is Ellipsis or value is None:
-                continue
+                continue  # unbound (structlog marks unbound keys with Ellipsis) or given as None
             obj = event_dict.get(top)
             if obj is None:
                 event_dict[top] = {leaf: value}
             elif type(obj) is dict:
                 obj.setdefault(leaf, value)
         return event_dict
+
+
+#: up to this many set context variables AuditContext scans the context instead of looking its keys up.
+_CONTEXT_SCAN_LIMIT = 24
 
 
 class UtcTimestamper:

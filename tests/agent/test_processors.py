@@ -144,6 +144,22 @@ def test_context_ignores_unrelated_structlog_context() -> None:
     assert out == {}
 
 
+def test_context_fills_in_documented_key_order() -> None:
+    """Bound fields are added in CONTEXT_KEYS order, whatever order they were bound in."""
+    with structlog.contextvars.bound_contextvars(**{"user.id": "w-1"}), \
+            structlog.contextvars.bound_contextvars(**{"audit.tier": "basic", "organization.id": "org-7"}):
+        out = AuditContext()(None, "update", {})
+    assert list(out) == ["organization", "audit", "user"]
+
+
+def test_context_fills_when_the_app_binds_many_other_values() -> None:
+    """With more unrelated context than the scan limit, bound audit fields are still found."""
+    others = {f"app_key_{i}": i for i in range(40)}
+    with structlog.contextvars.bound_contextvars(**others, **{"organization.id": "org-7"}):
+        out = AuditContext()(None, "update", {"audit": {"source": "slots"}})
+    assert out == {"audit": {"source": "slots"}, "organization": {"id": "org-7"}}
+
+
 def test_context_rejects_undotted_key() -> None:
     """Context keys must be contract paths."""
     with pytest.raises(ValueError, match="dotted contract path"):
