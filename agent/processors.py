@@ -318,7 +318,8 @@ class UtcTimestamper:
                 sec = us // 1_000_000
                 cache = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
                 self._cache = cache  # one tuple swap: threads never see a torn (second, text) pair
-            event_dict["@timestamp"] = self.last = f"{cache[1]}.{us % 1_000_000:06d}Z"
+            # zero-padded microseconds as str(1xxxxxx)[1:]: a ":06d" format spec costs ~70 ns more
+            event_dict["@timestamp"] = self.last = f"{cache[1]}.{str(us % 1_000_000 + 1_000_000)[1:]}Z"
         elif isinstance(ts, datetime):
             try:
                 event_dict["@timestamp"] = format_timestamp(ts)
