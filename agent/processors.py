@@ -122,8 +122,9 @@ _PATH_CACHE_LIMIT = 1024
 class FieldMapper:
     """Set event.action from the verb method, map friendly names to contract paths and nest them.
 
-    Keys are resolved once into ``(top, leaf)`` pairs and cached, so the per-event work is one dict
-    lookup per key. Every contract object in the result is a dict created here (a nested object the
+    Keys are resolved once into ``(top, leaf, special)`` triples and cached, so the per-event work is
+    one dict lookup per key (and none for the object when the previous key filled the same one).
+    Every contract object in the result is a dict created here (a nested object the
     caller passed is copied one level), so later processors may fill it in without touching caller data.
     When the same path is given twice (a bound value and a call argument), the later one wins.
     """
