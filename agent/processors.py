@@ -181,7 +181,10 @@ class FieldMapper:
                 top, leaf, special = path
             if special:
                 last_top = None  # the value may replace an object the fast path would still fill
-                if type(value) is dict and key in CONTRACT_OBJECTS:
+                if type(value) is dict:
+                    if key not in CONTRACT_OBJECTS:  # an extra object, e.g. labels={...}: a copy, so a
+                        out[top] = dict(value)  # later "labels.team" fills ours, not the caller's
+                        continue
                     # a whole contract object, e.g. source={"ip": ...} next to the alias source="appointments"
                     obj = out.get(key)
                     if type(obj) is dict:

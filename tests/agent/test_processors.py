@@ -76,6 +76,13 @@ def test_field_mapper_copies_caller_objects() -> None:
     assert (out["user"], user) == ({"id": "w-1", "name": "Anna"}, {"id": "w-1"})
 
 
+def test_field_mapper_dotted_key_never_fills_the_callers_extra_object() -> None:
+    """labels={...} plus "labels.env" nests both, leaving the caller's labels dict as it was."""
+    labels = {"team": "care"}
+    out = FieldMapper()(None, "update", {"labels": labels, "labels.env": "prod"})
+    assert (out["labels"], labels) == ({"team": "care", "env": "prod"}, {"team": "care"})
+
+
 def test_field_mapper_treats_source_object_as_ecs_source() -> None:
     """source="x" is audit.source; source={"ip": ...} is the ECS source object."""
     out = FieldMapper()(None, "update", {"source": {"ip": "10.0.0.1"}, "audit.source": "slots"})
