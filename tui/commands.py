@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from elasticsearch import Elasticsearch, OrjsonSerializer
+
 from agent.errors import CommandError, UsageError
-from indexer.client import add_connection_args, make_client, settings_from_args
+from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
 from indexer.errors import ES_ERRORS, describe_es_error
 from indexer.query import EventStream, add_filter_args, filter_from_args
 from indexer.tiers import tiers_from_args
@@ -67,6 +69,11 @@ class _ProgressLine:
             self.stream.write("\n")
 
 
+def _client(settings: ConnectionSettings) -> Elasticsearch:
+    """The client for browsing and exporting: responses decoded by orjson (a 100k-event export reads
+    ~80 MB of JSON; the standard library's decoder took a sixth of the export's time)."""
+    return make_client(settings, serializer=OrjsonSerializer())
+
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``auditlog export``.
@@ -90,7 +97,7 @@ def run_export(args: argparse.Namespace) -> int:
     tiers = tiers_from_args(args)
     zone = zone_from_args(args)
     summarizer = summarizer_from_args(args)
-    client = make_client(settings_from_args(args))
+    client = _client(settings_from_args(args))
     progress = _ProgressLine(sys.stderr)
     try:
         with EventStream(client, tiers, flt) as stream:
@@ -128,7 +135,7 @@ def run_tui(args: argparse.Namespace) -> int:
     if not export_dir.is_dir():
         raise UsageError(f"--export-dir: {str(export_dir)!r} is not a folder")
     settings = settings_from_args(args)
-    client = make_client(settings)
+    client = _client(settings)
     try:
         view = None
         if args.tenant:
