@@ -484,21 +484,22 @@ def _plainly_valid(e: Any, trusted_timestamp: str | None = None) -> bool:  # one
     v = ev.get("action")
     if type(v) is not str or (v not in _ACTIONS_SEEN and not _action_ok(v)):
         return False
-    v = ev.get("id")
-    if v is not None and (type(v) is not str or _ID.match(v) is None):
-        return False
-    v = ev.get("outcome")
-    if v is not None and (type(v) is not str or v not in OUTCOMES):
-        return False
-    v = ev.get("kind")
-    if v is not None and type(v) is not str:
-        return False
-    v = ev.get("category")
-    if v is not None and type(v) is not str and not _str_items(v):
-        return False
-    v = ev.get("type")
-    if v is not None and type(v) is not str and not _str_items(v):
-        return False
+    if len(ev) > 1:  # only the action (the emitter validates before adding id and categories): nothing else
+        v = ev.get("id")
+        if v is not None and (type(v) is not str or _ID.match(v) is None):
+            return False
+        v = ev.get("outcome")
+        if v is not None and (type(v) is not str or v not in OUTCOMES):
+            return False
+        v = ev.get("kind")
+        if v is not None and type(v) is not str:
+            return False
+        v = ev.get("category")
+        if v is not None and type(v) is not str and not _str_items(v):
+            return False
+        v = ev.get("type")
+        if v is not None and type(v) is not str and not _str_items(v):
+            return False
     audit = e.get("audit")
     if type(audit) is not dict:
         return False
