@@ -11,6 +11,12 @@ exported. The workbook has:
 
 The file appears atomically: rows go to a hidden temporary file next to the target, renamed into
 place only when complete. A cancelled or failed export leaves no partial file behind.
+
+Speed (100k fabricated events, one core of the 2-core dev machine, no Elasticsearch): ~8 s and
+~52 MB peak RSS; through ``auditlog export`` against the dev node ~10.5 s, ~105 MB. Where the time
+goes: building rows ~45% (a third of it the Jinja2 summaries), rendering them ~35%
+(``tui.export.sheetrows``, same XML as openpyxl's per-cell path at about a third of its cost), the
+zip ~12%.
 """
 
 from __future__ import annotations
