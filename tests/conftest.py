@@ -18,12 +18,25 @@ from elasticsearch import Elasticsearch
 from indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
 
+_NODE_FACTS: dict[str, str] = {}
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark everything under tests/integration as an integration test."""
     for item in items:
         if "/tests/integration/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.integration)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which real Elasticsearch node the integration tests used, and how many ran."""
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
+               if getattr(r, "when", "") == "call" and "integration" in getattr(r, "keywords", {})]
+    if _NODE_FACTS:
+        terminalreporter.write_line(
+            f"integration: {len(reports)} tests ran against a real Elasticsearch "
+            f"{_NODE_FACTS.get('version', '?')} at {_NODE_FACTS.get('url', '?')} ({_NODE_FACTS.get('origin', '?')})"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +59,10 @@ def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def es(es_url: str) -> Iterator[Elasticsearch]:
     """A client for the session's node."""
     client = Elasticsearch(es_url, request_timeout=60)
+    nodes = client.nodes.info(node_id="_local")["nodes"]
+    _NODE_FACTS.update(url=es_url, version=next(iter(nodes.values()))["version"],
+                       origin="AUDITLOG_TEST_ES_URL" if os.environ.get("AUDITLOG_TEST_ES_URL") else
+                       "started by this test session")
     yield client
     client.close()
 
