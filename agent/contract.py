@@ -70,7 +70,9 @@ _TIMESTAMP_PATTERN = (
     r"(?!0000)(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)"
     r"(?:\.(\d{1,9}))?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
 )
-_TIMESTAMP = re.compile(_TIMESTAMP_PATTERN + r"\Z")
+# re.ASCII: in Python \d also matches other scripts' digits (e.g. Arabic-Indic), which the schema's
+# ECMA-262 \d and Elasticsearch's date parser do not accept.
+_TIMESTAMP = re.compile(_TIMESTAMP_PATTERN + r"\Z", re.ASCII)
 # Loose shape used only to explain *why* a timestamp failed.
 _TIMESTAMP_LOOSE = re.compile(
     r"(\d{4})-(\d{1,2})-(\d{1,2})(.)(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d*))?(.*)\Z", re.DOTALL
@@ -375,7 +377,9 @@ def _check_user(problems: list[Problem], user: Mapping[str, Any]) -> None:
 
 _IP_CACHE: dict[str, bool] = {}
 _IP_CACHE_LIMIT = 4096
-_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z", re.ASCII  # see _TIMESTAMP
+)
 _HEX_GROUPS = re.compile(r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?\Z")
 
 

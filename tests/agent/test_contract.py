@@ -122,6 +122,13 @@ def test_ipv6_source_is_valid() -> None:
     assert validate(with_field(valid_event(), "source.ip", "2001:db8::1")) == []
 
 
+@pytest.mark.parametrize(("path", "value"), [("@timestamp", "\u0662\u0660\u0662\u0664-05-01T10:00:00Z"),
+                                             ("source.ip", "\u0661.\u0661.\u0661.\u0661")])
+def test_non_ascii_digits_are_refused(path: str, value: str) -> None:
+    """Digits of other scripts (here Arabic-Indic) are not digits to the schema or to Elasticsearch."""
+    assert [p.field for p in validate(with_field(valid_event(), path, value))] == [path]
+
+
 def test_problem_str_names_field_and_reason() -> None:
     """str(Problem) reads "field: reason"."""
     assert str(Problem("event.action", "missing")) == "event.action: missing"
