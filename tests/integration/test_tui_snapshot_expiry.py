@@ -37,9 +37,10 @@ def _listing(app: Any) -> Listing:
     return listing
 
 
-def _expire_behind_the_apps_back(es: Elasticsearch, namespace: TierTable, listing: Listing) -> None:
+def _expire_behind_the_apps_back(es: Elasticsearch, namespace: TierTable, listing: Listing,
+                                 first: int = FIRST) -> None:
     """Index more events, then end the listing's snapshot on the cluster (as its expiry would)."""
-    seed_events(es, namespace, tui_events()[FIRST:FIRST + LATER])
+    seed_events(es, namespace, tui_events()[first:first + LATER])
     es.close_point_in_time(id=listing.pager.snapshot().id)
 
 
@@ -102,3 +103,21 @@ async def test_export_of_an_expired_list_is_refused_and_the_list_reloads(es: Ela
         assert (FIRST + LATER, True) == (after.total, after is not before)
         screen = await _export_all(pilot, app)
         assert after.total == _exported_rows(screen)
+
+
+async def test_rows_paged_in_from_a_renewed_snapshot_reload_the_list(es: Elasticsearch, tmp_path: Path,
+                                                                    namespace: TierTable) -> None:
+    """Scrolling to rows the expired snapshot no longer serves reloads the list instead of mixing in rows of a
+    newer snapshot."""
+    first = 200  # far more than a screen and its read-ahead
+    seed_events(es, namespace, tui_events()[:first])
+    app = make_app(es, namespace, tmp_path, keepalive_interval=3600, page_size=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = _listing(app)
+        _expire_behind_the_apps_back(es, namespace, before, first)
+        await pilot.press("end")  # the last page is not loaded yet: the pager reads it from a new snapshot
+        await settle(pilot)
+        after = _listing(app)
+        assert (True, first + LATER, False) == (after is not before, after.total, after.renewed)
+        assert f"{first + LATER:,} events" in screen_text(app)

@@ -299,6 +299,9 @@ class MainScreen(Screen[None]):
         if row is not None:
             return row
         rows = self._rows(listing, index, index + 1)
+        if listing.renewed:  # a row of another snapshot would not be the one at `index` on screen
+            self.app.call_from_thread(self.snapshot_renewed, listing)
+            return None
         return rows[0] if rows else None
 
     # -- status -------------------------------------------------------------------------------
