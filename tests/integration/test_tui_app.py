@@ -73,7 +73,7 @@ async def test_filter_by_each_dimension(es: Elasticsearch, seeded: Any, tmp_path
         await settle(pilot)
         listing = _main(app).listing
         assert listing is not None
-        expected = summary.expected(Filter(**{dimension: (value,)}))
+        expected = summary.expected(Filter(**{dimension: (value,)}))  # type: ignore[arg-type]
         assert (expected, (value,)) == (listing.total, getattr(listing.filter, dimension))
         row = app.screen.query_one(EventList).row(0)
         assert row is not None

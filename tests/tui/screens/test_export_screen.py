@@ -51,7 +51,7 @@ async def test_cancel_stops_the_export_and_leaves_no_file(tmp_path: Path) -> Non
         await pilot.pause(0.3)
         await pilot.press("escape")
         assert await _finished(pilot, app.dialog.finished)
-        expected = (None, "Export cancelled; no file written.", [])
+        expected: tuple[object, str, list[object]] = (None, "Export cancelled; no file written.", [])
         assert expected == (app.dialog.result, app.dialog.error, list(tmp_path.iterdir()))
         assert stop.is_set()  # the event source was closed
         await pilot.press("escape")
