@@ -4,6 +4,10 @@ Globs are expanded on every scan (triggered by the watcher and by a periodic res
 filesystem event never matters). Only regular files are returned. :func:`find_inode` looks for a
 device+inode in one directory: after a restart, a file that was renamed out of the globs while the
 agent was down (rename+create rotation) is found next to its old path and drained.
+:func:`rotated_siblings` lists the files next to a watched path whose names extend it
+(``audit.log.1``, ``audit.log-20261126``): where a file that was created and rotated away between
+two scans ends up. :func:`matches` tells whether a path (e.g. a move event's source) is one the globs
+name.
 """
 
 from __future__ import annotations
@@ -24,7 +28,11 @@ class Found:
     dev: int
     ino: int
     size: int
+    mtime: float = 0.0
 
+
+#: what may follow a watched file name in a rotated copy's name (audit.log.1, audit.log-2026..., audit.log_old).
+ROTATION_SEPARATORS = ".-_"
 
 #: file names never harvested by default: compressed rotations that a broad glob (audit.jsonl*) matches.
 DEFAULT_EXCLUDE: tuple[str, ...] = ("*.gz", "*.bz2", "*.xz", "*.zst", "*.zip", "*.lz4")
@@ -44,7 +52,7 @@ def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE) ->
     skip = tuple(exclude)
     for pattern in patterns:
         for path in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
-            if skip and any(fnmatch.fnmatch(os.path.basename(path), x) for x in skip):
+            if skip and excluded(path, skip):
                 continue
             try:
                 st = os.stat(path)
@@ -52,7 +60,8 @@ def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE) ->
                 continue  # vanished between glob and stat, or unreadable
             if not stat.S_ISREG(st.st_mode):
                 continue
-            out.setdefault((st.st_dev, st.st_ino), Found(os.path.abspath(path), st.st_dev, st.st_ino, st.st_size))
+            out.setdefault((st.st_dev, st.st_ino), Found(os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
+                                                             st.st_mtime))
     return sorted(out.values(), key=lambda f: f.path)
 
 
@@ -89,3 +98,66 @@ def find_inode(directory: str, dev: int, ino: int) -> str | None:
     except OSError:
         return None
     return None
+
+
+def matches(path: str, patterns: Iterable[str]) -> bool:
+    """Return True when ``path`` is a name one of the glob ``patterns`` matches.
+
+    Each path component is matched with ``fnmatch`` against the pattern's component; a pattern with
+    ``**`` is matched as a whole (``*`` then also crosses directories), which errs on matching.
+    """
+    full = os.path.abspath(path)
+    parts = full.split(os.sep)
+    for pattern in patterns:
+        pat = os.path.abspath(os.path.expanduser(pattern))
+        if "**" in pat:
+            if fnmatch.fnmatchcase(full, pat):
+                return True
+            continue
+        pat_parts = pat.split(os.sep)
+        if len(pat_parts) == len(parts) and all(
+            fnmatch.fnmatchcase(a, b) for a, b in zip(parts, pat_parts, strict=True)
+        ):
+            return True
+    return False
+
+
+def excluded(path: str, exclude: Iterable[str]) -> bool:
+    """Return True when the base name of ``path`` matches one of the ``exclude`` patterns."""
+    name = os.path.basename(path)
+    return any(fnmatch.fnmatch(name, x) for x in exclude)
+
+
+def rotated_siblings(path: str, exclude: Iterable[str] = DEFAULT_EXCLUDE) -> list[Found]:
+    """Return the regular files next to ``path`` whose names are ``path``'s name plus a rotation suffix.
+
+    A suffix starts with one of :data:`ROTATION_SEPARATORS` (``audit.log.1``, ``audit.log-20261126``;
+    never ``audit.logger``); names matching ``exclude`` (compressed rotations) are left out.
+
+    Args:
+        path: a watched file path (it need not exist any more).
+        exclude: file-name patterns to leave out.
+
+    Returns:
+        The siblings with device, inode, size and modification time, sorted by path.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    skip = tuple(exclude)
+    out: list[Found] = []
+    try:
+        with os.scandir(directory) as it:
+            for entry in it:
+                rest = entry.name[len(name):]
+                if not entry.name.startswith(name) or not rest or rest[0] not in ROTATION_SEPARATORS:
+                    continue
+                if skip and excluded(entry.name, skip):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    out.append(Found(entry.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime))
+    except OSError:
+        return []
+    return sorted(out, key=lambda f: f.path)

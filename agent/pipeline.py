@@ -124,7 +124,7 @@ class Pipeline:
                 try:
                     now = time.monotonic()
                     if now >= next_scan or (woke and now - last_scan >= _MIN_SCAN_GAP):
-                        self.tailer.scan()
+                        self.tailer.scan(self.watcher.take_moves())
                         self.tailer.save_sizes()
                         last_scan, next_scan = now, now + rescan
                     blocks = self.tailer.poll(budget)

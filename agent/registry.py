@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS files (
     updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_dev_ino ON files (dev, ino);
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value REAL NOT NULL
+);
 """
 
 
@@ -174,6 +178,20 @@ class Registry:
                 "DELETE FROM files WHERE state != 'active' AND updated < ?", (time.time() - max_age,)
             )
             return cur.rowcount
+
+    def last_scan(self) -> float | None:
+        """Return the wall-clock time the previous run last started matching the globs, if recorded."""
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT value FROM meta WHERE name = 'last_scan'").fetchone()
+            except sqlite3.OperationalError:  # a read-only registry written before the meta table existed
+                return None
+        return float(row[0]) if row else None
+
+    def set_last_scan(self, when: float) -> None:
+        """Record the wall-clock time a scan of the globs started (see :meth:`last_scan`)."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('last_scan', ?)", (when,))
 
     def update_sizes(self, sizes: Iterable[tuple[str, int]]) -> None:
         """Record the latest known sizes of several files (for lag reporting)."""

@@ -4,11 +4,19 @@
   path after rename+create is a new identity; the renamed one keeps its harvester and is read to
   its end, then closed once it has been out of the globs (or deleted) and quiet for
   ``close_inactive`` seconds.
-- Copytruncate: a file whose size drops below the read position (or whose first bytes changed)
-  gets a new identity and is read from 0. Bytes written after the last read and before the
-  truncation are lost (reported with a warning and counted); including the copy in the glob
-  (``audit.jsonl*``) shrinks that window to logrotate's own copy-then-truncate race, because the
-  copy's events are re-sent with the same ``event.id`` and answered 409.
+- Copytruncate: a file whose size drops below the read position (or whose first bytes changed,
+  checked before every read) gets a new identity and is read from 0. Bytes written after the last
+  read and before the truncation are lost (reported with a warning and counted); including the copy
+  in the glob (``audit.jsonl*``) shrinks that window to logrotate's own copy-then-truncate race,
+  because the copy's events are re-sent with the same ``event.id`` and answered 409.
+- A file rotated away before any scan saw it (created, filled and renamed between two scans: a
+  busy machine, backpressure, a restart): when the file at a watched path changed since the last
+  scan, or a literal watched path is absent, the files next to it whose names extend it
+  (``audit.log.1``, ``audit.log-2026...``; compressed ones excluded) and that were modified since
+  that scan are looked at; a rename the watcher reported away from a watched name is followed to
+  its destination, whatever its name. A file whose identity is unknown is read from 0 like any
+  rotated file; one the registry knows is left alone (never read twice). The scan time is kept in
+  the registry, so this also covers files rotated away while the agent was stopped.
 - Delete while open: the harvester drains the still-open file, then closes it.
 - Restart: a known identity resumes at its checkpoint; a registry row whose file left the globs is
   searched next to its last path and drained; a row whose file is gone with unshipped bytes is
@@ -19,7 +27,9 @@ The tailer does no parsing and no I/O besides files and the registry: the model 
 
 from __future__ import annotations
 
+import glob
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +45,10 @@ log = structlog.get_logger("auditlog.agent.tailer")
 
 #: seconds after which closed identities (done, truncated, gone) leave the registry.
 PRUNE_AFTER = 7 * 86400
+
+#: seconds of modification-time tolerance when looking for files rotated away since the last scan
+#: (file times are kernel-tick coarse and may trail the clock the scan time was taken from).
+MTIME_SLACK = 2.0
 
 
 @dataclass(frozen=True)
@@ -60,21 +74,39 @@ class _Tracked:
 class Tailer:
     """Keeps a harvester per live file identity and turns file changes into blocks of lines."""
 
-    def __init__(self, settings: TailerSettings, registry: Registry, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, settings: TailerSettings, registry: Registry, *, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time):
         self.settings = settings
         self.registry = registry
         self.clock = clock
+        self.wall = wall  # file modification times are wall-clock
         self._tracked: dict[str, _Tracked] = {}
         self._by_inode: dict[tuple[int, int], str] = {}
+        self._at_path: dict[str, tuple[int, int]] | None = None  # what the previous scan found at each path
+        self._last_scan: float | None = None  # wall-clock start of the previous scan
+        self._literal_paths = [os.path.abspath(os.path.expanduser(p)) for p in settings.paths
+                               if not glob.has_magic(p)]
         self.lost_bytes = 0  # bytes that were never read (copytruncate window, files removed unshipped)
         self.on_lost: Callable[[str, str, int], None] | None = None
 
     # -- discovery -------------------------------------------------------------------------------
 
-    def scan(self) -> None:
-        """Match the globs, open harvesters for new identities, notice files that left the globs."""
+    def scan(self, moves: Iterable[tuple[str, str]] = ()) -> None:
+        """Match the globs, open harvesters for new identities, notice files that left the globs.
+
+        Also picks up files that were rotated away before any scan saw them (see the module docs).
+
+        Args:
+            moves: (source, destination) renames the watcher saw since the last scan.
+        """
+        started = self.wall()
+        if self._at_path is None:  # first scan of this tailer: continue from the previous run's view
+            self._at_path = {row.path: (row.ident.dev, row.ident.ino)
+                             for row in self.registry.all() if row.state == "active"}
+            self._last_scan = self.registry.last_scan()
         found = discovery.expand(self.settings.paths, self.settings.exclude)
         seen: set[str] = set()
+        now_at = {f.path: (f.dev, f.ino) for f in found}
         for f in found:
             key = self._by_inode.get((f.dev, f.ino))
             if key is not None:
@@ -97,13 +129,59 @@ class Tailer:
         for key, tr in self._tracked.items():
             if key not in seen:
                 tr.reachable = False
+        self._adopt_rotated(now_at, moves)
+        self._at_path = now_at
+        self._last_scan = started
+        self.registry.set_last_scan(started)
+
+    def _adopt_rotated(self, now_at: dict[str, tuple[int, int]], moves: Iterable[tuple[str, str]]) -> None:
+        """Harvest files that left a watched path before any scan saw them there."""
+        before = self._at_path or {}
+        changed = {p for p in before.keys() | now_at.keys() if before.get(p) != now_at.get(p)}
+        # A named path absent now may have held a file between the scans (absent before too): look as well.
+        # A path whose file is unchanged is never searched, so copytruncate's copies are not taken for rotations.
+        changed.update(p for p in self._literal_paths if p not in now_at)
+        candidates: dict[tuple[int, int], discovery.Found] = {}
+        if changed and self._last_scan is not None:
+            since = self._last_scan - MTIME_SLACK
+            for path in changed:
+                for f in discovery.rotated_siblings(path, self.settings.exclude):
+                    if f.mtime >= since:
+                        candidates.setdefault((f.dev, f.ino), f)
+        for src, dest in moves:  # the watcher saw it leave a watched name: no time guess needed
+            if dest in now_at or not discovery.matches(src, self.settings.paths):
+                continue
+            if discovery.excluded(dest, self.settings.exclude):
+                continue
+            try:
+                st = os.stat(dest)
+            except OSError:
+                continue  # moved on again (or deleted); the sibling search may still find it
+            if stat.S_ISREG(st.st_mode):
+                candidates.setdefault((st.st_dev, st.st_ino), discovery.Found(dest, st.st_dev, st.st_ino, st.st_size))
+        for inode, f in sorted(candidates.items(), key=lambda kv: kv[1].path):
+            if inode in self._by_inode or f.path in now_at or f.size == 0:
+                continue
+            fd = _open_fd(f.path)
+            if fd is None:
+                continue
+            try:
+                st = os.fstat(fd)
+                known = any(matches(fd, row.ident) for row in self.registry.for_inode(st.st_dev, st.st_ino))
+            except OSError:
+                known = True
+            if known:  # already read (or being read after a restart): never twice
+                os.close(fd)
+                continue
+            log.info("found a file rotated away before it was discovered", path=f.path)
+            self._open(f.path, reachable=False, fd=fd)
 
     def recover(self) -> None:
         """After a start: drain files that left the globs while the agent was down; report lost ones."""
+        self.scan()  # before pruning: a closed identity still on disk is recognised, not taken for a new file
         pruned = self.registry.prune(PRUNE_AFTER)
         if pruned:
             log.info("forgot closed files", count=pruned, older_than_days=PRUNE_AFTER // 86400)
-        self.scan()
         for row in self.registry.all():
             if row.state != "active" or row.key in self._tracked:
                 continue
@@ -194,7 +272,10 @@ class Tailer:
             h = tr.harvester
             prev_size = h.size
             st = h.status()
-            if st.truncated:
+            # Before reading new bytes, make sure they still belong to this identity: a file truncated and
+            # rewritten to at least its old size between two looks (copytruncate, in-place rewrite) is not
+            # caught by the size check, and reading it here would attribute another file's lines to it.
+            if st.truncated or (st.size > h.pos and not matches(h.fd, h.ident)):
                 self._truncated(tr, prev_size)
                 continue
             block = h.read(budget_per_file)

@@ -3,16 +3,23 @@
 Both implement :class:`Watcher`; :func:`make_watcher` picks one (``auto`` = watchdog when an
 observer can start, polling otherwise, e.g. on filesystems without inotify). Events only shorten
 the wait: the pipeline also reads and rescans on a timer, so a lost event is never a lost line.
+The watchdog watcher also remembers file renames (:meth:`Watcher.take_moves`): a file renamed away
+from a watched name before any scan saw it is found where it went.
 """
 
 from __future__ import annotations
 
+import collections
+import os
 import threading
 from typing import Any, Protocol
 
 import structlog
 
 log = structlog.get_logger("auditlog.agent.watcher")
+
+#: renames remembered between two scans at most.
+MAX_MOVES = 10_000
 
 
 class Watcher(Protocol):
@@ -26,6 +33,9 @@ class Watcher(Protocol):
 
     def wake(self) -> None:
         """Wake a waiter (used by signal handlers and shutdown)."""
+
+    def take_moves(self) -> list[tuple[str, str]]:
+        """Return and forget the (source, destination) file renames seen since the last call."""
 
     def stop(self) -> None:
         """Stop watching."""
@@ -41,6 +51,10 @@ class PollingWatcher:
 
     def start(self, dirs: list[str]) -> None:
         """Nothing to start."""
+
+    def take_moves(self) -> list[tuple[str, str]]:
+        """Polling sees no renames."""
+        return []
 
     def wait(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` unless woken."""
@@ -65,6 +79,8 @@ class WatchdogWatcher(PollingWatcher):
     def __init__(self) -> None:
         super().__init__()
         self._observer: Any = None
+        # bounded: if the reader is stalled for long, old renames fall out and the sibling search covers them
+        self._moves: collections.deque[tuple[str, str]] = collections.deque(maxlen=MAX_MOVES)
 
     def start(self, dirs: list[str]) -> None:
         """Schedule an observer on every directory (recursively)."""
@@ -75,6 +91,8 @@ class WatchdogWatcher(PollingWatcher):
 
         class _Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type == "moved" and not event.is_directory:
+                    watcher._moves.append((os.fsdecode(event.src_path), os.fsdecode(event.dest_path)))
                 if event.event_type != "opened":
                     watcher.wake()
 
@@ -85,6 +103,15 @@ class WatchdogWatcher(PollingWatcher):
         observer.daemon = True
         observer.start()
         self._observer = observer
+
+    def take_moves(self) -> list[tuple[str, str]]:
+        """Return and forget the file renames seen since the last call (oldest first)."""
+        out: list[tuple[str, str]] = []
+        while True:
+            try:
+                out.append(self._moves.popleft())
+            except IndexError:
+                return out
 
     def stop(self) -> None:
         """Stop the observer thread."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.harvester import Overlong
 from agent.registry import Registry
 from agent.tailer import Tailer, TailerSettings
+from agent.watcher import Watcher
 
 
 class FakeClock:
@@ -91,3 +93,20 @@ def append(path: Path, *lines: str) -> None:
             os.write(fd, line.encode() + b"\n")
     finally:
         os.close(fd)
+
+
+def rotate(path: Path, n: int, *lines: str) -> None:
+    """Rename ``path`` to ``path.<n>`` (rename+create rotation), then write ``lines`` to a new ``path``."""
+    os.rename(path, path.with_name(f"{path.name}.{n}"))
+    if lines:
+        append(path, *lines)
+
+
+def wait_for_moves(watcher: Watcher, timeout: float = 10.0) -> list[tuple[str, str]]:
+    """Wait until the watcher reports at least one rename; return the renames it reported."""
+    moves: list[tuple[str, str]] = []
+    end = time.monotonic() + timeout
+    while not moves and time.monotonic() < end:
+        watcher.wait(0.1)
+        moves += watcher.take_moves()
+    return moves

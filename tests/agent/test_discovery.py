@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.discovery import expand, find_inode, watch_dirs
+from agent.discovery import expand, find_inode, matches, rotated_siblings, watch_dirs
 
 
 def test_expand_returns_regular_files_once_per_inode(tmp_path: Path) -> None:
@@ -42,3 +42,24 @@ def test_compressed_rotations_are_excluded_by_default(tmp_path: Path) -> None:
     (tmp_path / "audit.jsonl").write_text("{}\n")
     (tmp_path / "audit.jsonl.2.gz").write_bytes(b"\x1f\x8b")
     assert [f.path for f in expand([str(tmp_path / "audit.jsonl*")])] == [str(tmp_path / "audit.jsonl")]
+
+
+def test_rotated_siblings_are_names_extending_the_path(tmp_path: Path) -> None:
+    """Rotations of audit.log are found; other names, compressed rotations and the file itself are not."""
+    for name in ("audit.log", "audit.log.1", "audit.log-20261126", "audit.logger", "audit.log.2.gz", "other.log.1"):
+        (tmp_path / name).write_text("x\n")
+    (tmp_path / "audit.log.d").mkdir()
+    found = [os.path.basename(f.path) for f in rotated_siblings(str(tmp_path / "audit.log"))]
+    assert found == ["audit.log-20261126", "audit.log.1"]
+
+
+def test_rotated_siblings_of_a_missing_directory_is_empty(tmp_path: Path) -> None:
+    """A watched path whose directory is gone has no siblings (and raises nothing)."""
+    assert rotated_siblings(str(tmp_path / "gone" / "audit.log")) == []
+
+
+def test_matches_is_glob_matching_per_path_component(tmp_path: Path) -> None:
+    """A path matches a pattern when every component matches; * does not cross directories."""
+    patterns = [str(tmp_path / "audit*.log")]
+    assert (matches(str(tmp_path / "audit-a.log"), patterns), matches(str(tmp_path / "audit.log.1"), patterns),
+            matches(str(tmp_path / "audit" / "x.log"), patterns)) == (True, False, False)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from tests.agent.tailer_support import Harness, append
+from agent.watcher import make_watcher
+from tests.agent.tailer_support import Harness, append, rotate, wait_for_moves
 
 
 def lines_of(h: Harness) -> list[str]:
@@ -182,3 +184,104 @@ def test_inode_reuse_with_new_content_is_a_new_identity(tmp_path: Path) -> None:
     h.restart()
     h.step()
     assert lines_of(h) == ["old content line", "NEW content line"]
+
+
+def test_file_rotated_away_before_any_scan_is_read_from_zero(tmp_path: Path) -> None:
+    """A file created, filled and renamed out of the glob between two scans is still read, once."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    rotate(log, 1, "b1", "b2")  # a whole generation that no scan sees at audit.log
+    rotate(log, 2, "c")
+    h.settle()
+    assert sorted(lines_of(h)) == ["a", "b1", "b2", "c"]
+    assert h.tailer.open_files == 1
+
+
+def test_file_empty_at_scan_then_filled_and_rotated_is_read(tmp_path: Path) -> None:
+    """A file that was still empty when scanned, then filled and rotated away, is read."""
+    log = tmp_path / "audit.log"
+    log.touch()
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, "x")
+    rotate(log, 1, "y")
+    h.settle()
+    assert sorted(lines_of(h)) == ["x", "y"]
+
+
+def test_rotated_file_already_read_is_not_read_again(tmp_path: Path) -> None:
+    """A rotated sibling whose identity the registry knows (read and closed) is not read a second time."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    rotate(log, 1, "b")
+    h.settle()  # audit.log.1 is drained and closed: "done"
+    os.utime(tmp_path / "audit.log.1")  # touched since the last scan, still the same file
+    rotate(log, 2, "c")
+    h.settle()
+    assert sorted(lines_of(h)) == ["a", "b", "c"]
+
+
+def test_old_rotated_file_never_harvested_is_left_alone(tmp_path: Path) -> None:
+    """A rotated file older than the agent's last scan (e.g. from before it was installed) is not shipped."""
+    old = tmp_path / "audit.log.9"
+    old.write_text("from last month\n")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    rotate(log, 1, "b")
+    h.settle()
+    assert sorted(lines_of(h)) == ["a", "b"]
+
+
+def test_files_rotated_away_while_stopped_are_read_after_restart(tmp_path: Path) -> None:
+    """Generations created and rotated away while the agent was stopped are read at the next start."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    h.tailer.close()
+    rotate(log, 1, "b")
+    rotate(log, 2, "c")
+    h.restart()
+    h.settle()
+    assert sorted(lines_of(h)) == ["a", "b", "c"]
+    assert len({(k, off) for k, off, _l in h.read}) == 3
+
+
+def test_rename_event_leads_to_a_file_named_unlike_the_path(tmp_path: Path) -> None:
+    """A watcher-reported rename from a watched path is followed to any name, even one no glob matches."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    (tmp_path / "archive").mkdir()
+    dest = tmp_path / "archive" / "2026-11-26.jsonl"
+    os.rename(log, dest)
+    h.tailer.scan([(str(log), str(dest)), (str(tmp_path / "other.log"), str(tmp_path / "other.log.1"))])
+    append(log, "b")
+    os.rename(log, tmp_path / "archive" / "2026-11-27.jsonl")
+    h.tailer.scan([(str(log), str(tmp_path / "archive" / "2026-11-27.jsonl"))])
+    h.settle()
+    assert sorted(lines_of(h)) == ["a", "b"]
+
+
+def test_rename_seen_by_the_watcher_is_followed(tmp_path: Path) -> None:
+    """A file renamed from the watched path into a subdirectory is found through watchdog's move event."""
+    log = tmp_path / "audit.log"
+    (tmp_path / "old").mkdir()  # watched from the start (a directory made later is watched a moment later)
+    h = Harness(tmp_path, tmp_path / "state")
+    w = make_watcher("watchdog", [str(tmp_path)])
+    try:
+        append(log, "a")
+        os.rename(log, tmp_path / "old" / "a.jsonl")
+        h.tailer.scan(wait_for_moves(w))
+        h.settle()
+    finally:
+        w.stop()
+    assert lines_of(h) == ["a"]

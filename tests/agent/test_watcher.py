@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.watcher import PollingWatcher, WatchdogWatcher, make_watcher
+from tests.agent.tailer_support import wait_for_moves
 
 
 def test_watchdog_wakes_on_append(tmp_path: Path) -> None:
@@ -41,3 +43,20 @@ def test_unknown_kind_is_rejected() -> None:
     """An unknown watcher kind raises at construction."""
     with pytest.raises(ValueError, match="unknown watcher"):
         make_watcher("inotify2")
+
+
+def test_watchdog_remembers_renames_until_taken(tmp_path: Path) -> None:
+    """A file rename is reported once by take_moves() as (source, destination)."""
+    w = make_watcher("watchdog", [str(tmp_path)])
+    try:
+        (tmp_path / "audit.log").write_text("x\n")
+        os.rename(tmp_path / "audit.log", tmp_path / "audit.log.1")
+        moves = wait_for_moves(w)
+        assert (moves, w.take_moves()) == ([(str(tmp_path / "audit.log"), str(tmp_path / "audit.log.1"))], [])
+    finally:
+        w.stop()
+
+
+def test_polling_reports_no_renames() -> None:
+    """The polling watcher cannot see renames; the tailer's sibling search covers them."""
+    assert PollingWatcher().take_moves() == []
