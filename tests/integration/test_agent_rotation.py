@@ -157,3 +157,30 @@ def test_copytruncate_during_outage_without_copies_loses_the_backlog_and_says_so
     delivered, log = outage_copytruncate(es, es_url, namespace, tmp_path, str(tmp_path / "audit.log"))
     print(f"copytruncate during outage, live file only: lost {7000 - delivered} of 7000 lines")
     assert (delivered < 7000, "file truncated before it was fully read" in log) == (True, True)
+
+
+def test_files_rotated_away_between_two_scans_are_shipped(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path
+) -> None:
+    """Whole files created, filled and renamed out of the glob before any scan saw them arrive, once each."""
+    install_templates(es, namespace)
+    log = tmp_path / "audit.log"
+    # Polling (no rename events) and a rescan far longer than the writing below: no scan runs in between,
+    # like an agent starved of CPU or stuck behind backpressure on a loaded machine.
+    cfg = write_config(tmp_path / "agent.toml", paths=[str(log)], state=tmp_path / "state", es_url=es_url,
+                       prefix=namespace.prefix, inputs={"watcher": "polling", "rescan_interval": 4.0})
+    agent = AgentProcess(cfg, tmp_path / "agent.log")
+    agent.start()
+    try:
+        agent.wait_started()
+        for gen in range(3):
+            append_lines(log, (event_line(i) for i in range(gen * 300, (gen + 1) * 300)))
+            os.rename(log, log.with_name(f"audit.log.{gen + 1}"))
+        append_lines(log, (event_line(i) for i in range(900, 1000)))
+        wait_count(es, namespace, 1000, timeout=30)
+        time.sleep(1.5)  # anything extra (a duplicate) would show up now
+        status = agent.stop()
+    finally:
+        agent.ensure_stopped()
+    docs = ids(es, namespace)
+    assert (len(docs), len({d for d, _e in docs}), status) == (1000, 1000, 0)
