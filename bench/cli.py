@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -153,12 +154,21 @@ def guarded(results: dict[str, Any], name: str, run: Callable[[], None]) -> None
         log(f"{name} FAILED: {type(exc).__name__}: {exc}")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected benchmarks and write the results.
+
+    SIGINT and SIGTERM stop the run cleanly: children and a node started here are stopped, and what was
+    measured so far is written (marked as interrupted).
 
     Returns:
         0 when the selected benchmarks ran (parts not built yet are reported in the results, not errors).
     """
+    signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT is ignored
+    signal.signal(signal.SIGTERM, _interrupt)
     args = build_parser().parse_args(argv)
     selected = _selected(args)
     largest = args.size or (20_000 if args.quick else 1_000_000)

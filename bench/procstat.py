@@ -39,7 +39,8 @@ def _cpu_of(pid: int) -> float:
     return sum(int(v) for v in fields[11:15]) / _TICKS
 
 
-def _hwm_of(pid: int) -> int:
+def peak_rss_bytes(pid: int) -> int:
+    """Return the resident-set high-water mark (``VmHWM``) of ``pid``, 0 when it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -77,7 +78,7 @@ def usage(pid: int) -> Usage:
         CPU seconds so far and the peak resident set size in bytes.
     """
     tree = [pid, *descendants(pid)]
-    return Usage(cpu_seconds=sum(_cpu_of(p) for p in tree), peak_rss_bytes=max(_hwm_of(p) for p in tree))
+    return Usage(cpu_seconds=sum(_cpu_of(p) for p in tree), peak_rss_bytes=max(peak_rss_bytes(p) for p in tree))
 
 
 def current_rss_bytes(pid: int) -> int:

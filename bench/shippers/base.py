@@ -6,12 +6,13 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from bench.procstat import Usage, usage
+from bench.procstat import Usage, peak_rss_bytes, usage
 from indexer.tiers import TierTable
 
 
@@ -49,8 +50,10 @@ class Launcher(Protocol):
 class ShipperProcess:
     """One running shipper: start, measure from ``/proc``, stop gracefully or kill -9.
 
-    The child is reaped with ``os.wait4`` (never ``Popen.wait``) so the kernel's resource accounting of a
-    process that already exited (CPU seconds, peak RSS) is kept in ``reaped``.
+    The child is reaped with ``os.wait4`` (never ``Popen.wait``) so the kernel's CPU accounting of a process
+    that already exited is kept in ``reaped``. Its peak RSS is not taken from ``ru_maxrss``: Linux carries the
+    forked parent's (the harness's) high-water mark across ``exec`` into it. A sampler thread reads ``VmHWM``
+    (per address space, so the program's own) from ``/proc`` every 20 ms while the process lives instead.
     """
 
     def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
@@ -61,6 +64,7 @@ class ShipperProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._code: int | None = None
+        self._hwm = 0
 
     def start(self) -> None:
         """Start the process, appending its output to ``log_path``."""
@@ -72,6 +76,13 @@ class ShipperProcess:
                                       start_new_session=True)
         self._code = None
         self.reaped = None
+        self._hwm = 0
+        threading.Thread(target=self._sample_hwm, args=(self._proc.pid,), daemon=True, name="hwm").start()
+
+    def _sample_hwm(self, pid: int) -> None:
+        while self._code is None:
+            self._hwm = max(self._hwm, peak_rss_bytes(pid))
+            time.sleep(0.02)
 
     @property
     def pid(self) -> int:
@@ -85,7 +96,7 @@ class ShipperProcess:
             pid, status, ru = os.wait4(self.pid, os.WNOHANG)
             if pid:
                 self._code = os.waitstatus_to_exitcode(status)
-                self.reaped = Usage(ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024)
+                self.reaped = Usage(ru.ru_utime + ru.ru_stime, self._hwm)
                 assert self._proc is not None
                 self._proc.returncode = self._code  # keep Popen from reaping (or warning) again
                 self._close_log()
