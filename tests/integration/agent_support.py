@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import ApiError, Elasticsearch, helpers
 
 from indexer.tiers import TierTable
 
@@ -139,9 +139,16 @@ class AgentProcess:
 
 
 def count(es: Elasticsearch, tiers: TierTable) -> int:
-    """Documents in the namespace after a refresh."""
-    es.options(ignore_status=404).indices.refresh(index=tiers.read_pattern, allow_no_indices=True)
-    return int(es.count(index=tiers.read_pattern, allow_no_indices=True)["count"])
+    """Documents in the namespace after a refresh; -1 while a just-created index has no active shard yet."""
+    try:
+        es.options(ignore_status=404).indices.refresh(index=tiers.read_pattern, allow_no_indices=True)
+        return int(es.count(index=tiers.read_pattern, allow_no_indices=True)["count"])
+    except ApiError as exc:
+        # The agent creates daily indices on the fly; on a loaded machine a count can land before the new
+        # index's primary shard is active and gets 503 "all shards failed". That is "not yet", not an answer.
+        if exc.meta.status == 503:
+            return -1
+        raise
 
 
 def wait_count(es: Elasticsearch, tiers: TierTable, expected: int, timeout: float = 60.0) -> int:
