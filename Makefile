@@ -40,6 +40,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	command -v rsyslogd >/dev/null || { apt-get update -qq && apt-get install -y -qq rsyslog rsyslog-elasticsearch >/dev/null; }
 	$(PY) -m bench
 
 es-start: $(STAMP)

@@ -28,7 +28,9 @@ def test_routes_to_the_class_index_of_the_utc_day() -> None:
 
 def test_offset_timestamp_uses_its_utc_day() -> None:
     """A timestamp with a +02:00 offset early in the day lands in the previous UTC day's index."""
-    action, _doc = entry(event(**{"@timestamp": "2026-01-02T01:00:00+02:00"}))
+    offset_event = event()
+    offset_event["@timestamp"] = "2026-01-02T01:00:00+02:00"
+    action, _doc = entry(offset_event)
     assert action["create"]["_index"] == "audit-enterprise-2026.01.01"
 
 

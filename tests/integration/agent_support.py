@@ -268,7 +268,7 @@ class Reject429Proxy:
             protocol_version = "HTTP/1.1"
 
             def _forward(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
-                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+                conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 conn.request(self.command, self.path, body=body, headers=headers)
                 r = conn.getresponse()
