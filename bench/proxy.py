@@ -2,7 +2,8 @@
 
 While cut, the listening socket is closed (new connections are refused) and every open connection is
 reset, which is what a shipper sees when the node process is down. ``restore()`` listens again on the
-same port. This works with a shared node too, where stopping the real process is not an option.
+same port. This works with a shared node too, where stopping the real process is not an option. The agent's
+outage and rotation tests use the same proxy (tests/integration/agent_support.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
+from indexer.es_node import free_port
+
 
 class CuttableProxy:
     """Forward ``127.0.0.1:<port>`` to the node's host:port until cut."""
@@ -22,7 +25,8 @@ class CuttableProxy:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 9200)
         self.scheme = parts.scheme
         self._listener: socket.socket | None = None
-        self._port = 0
+        # Reserved now, so ``url`` can be handed to a shipper before anything listens (an outage from the start).
+        self._port = free_port()
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = False
@@ -34,7 +38,7 @@ class CuttableProxy:
         return f"{self.scheme}://127.0.0.1:{self._port}"
 
     def start(self) -> CuttableProxy:
-        """Listen (on a free port the first time, the same port after a cut) and accept in a thread."""
+        """Listen on the reserved port (again after a cut) and accept in a thread."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self._port))

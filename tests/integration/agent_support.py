@@ -3,7 +3,6 @@ count what arrived, and put a cuttable TCP proxy or a 429-injecting HTTP proxy i
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import signal
@@ -182,72 +181,6 @@ def ids(es: Elasticsearch, tiers: TierTable) -> list[tuple[str, str | None]]:
     es.indices.refresh(index=tiers.read_pattern)
     return [(hit["_id"], hit["_source"].get("event", {}).get("id"))
             for hit in helpers.scan(es, index=tiers.read_pattern, _source=["event.id"], size=5000)]
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:<port> to the node; ``cut()`` refuses and drops connections, ``restore()`` reopens."""
-
-    def __init__(self, target_url: str) -> None:
-        u = urlsplit(target_url)
-        self.target = (u.hostname or "127.0.0.1", u.port or 9200)
-        self.port = free_port()
-        self._listener: socket.socket | None = None
-        self._conns: set[socket.socket] = set()
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def restore(self) -> None:
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
-        s.listen(64)
-        self._listener = s
-        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
-
-    start = restore
-
-    def cut(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(OSError):  # wakes the thread blocked in accept() (Linux)
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            for c in self._conns:
-                with contextlib.suppress(OSError):
-                    c.shutdown(socket.SHUT_RDWR)
-                c.close()
-            self._conns.clear()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._conns.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.close()
 
 
 @dataclass

@@ -9,12 +9,12 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 
 from agent.status import collect
+from bench.proxy import CuttableProxy
 from indexer.setup import install_templates
 from indexer.tiers import TierTable
 from tests.integration.agent_support import (
     AgentProcess,
     Reject429Proxy,
-    TcpProxy,
     append_lines,
     count,
     event_line,
@@ -30,7 +30,7 @@ def test_outage_pauses_reading_and_loses_nothing(
 ) -> None:
     """With the node unreachable the agent stops reading and stays small; once it is back every line arrives."""
     install_templates(es, namespace)
-    proxy = TcpProxy(es_url)
+    proxy = CuttableProxy(es_url)
     proxy.start()
     log = tmp_path / "audit.log"
     append_lines(log, (event_line(i) for i in range(2000)))
@@ -99,7 +99,7 @@ def test_sigterm_during_outage_exits_0_within_bound_and_resumes(
 ) -> None:
     """SIGTERM while the node is unreachable exits 0 within shutdown.timeout; the next run ships everything."""
     install_templates(es, namespace)
-    proxy = TcpProxy(es_url)  # not started: nothing listens yet
+    proxy = CuttableProxy(es_url)  # not started: nothing listens yet
     log = tmp_path / "audit.log"
     append_lines(log, (event_line(i) for i in range(3000)))
     cfg = write_config(tmp_path / "agent.toml", paths=[str(log)], state=tmp_path / "state", es_url=proxy.url,

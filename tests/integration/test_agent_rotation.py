@@ -10,11 +10,11 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from bench.proxy import CuttableProxy
 from indexer.setup import install_templates
 from indexer.tiers import TierTable
 from tests.integration.agent_support import (
     AgentProcess,
-    TcpProxy,
     append_lines,
     event_line,
     ids,
@@ -118,7 +118,7 @@ def test_copytruncate_without_copies_reports_its_loss_window(
 def outage_copytruncate(es: Elasticsearch, es_url: str, tiers: TierTable, tmp: Path, pattern: str) -> tuple[int, str]:
     """Copytruncate while the node is unreachable (reading paused); return (delivered, agent log)."""
     install_templates(es, tiers)
-    proxy = TcpProxy(es_url)
+    proxy = CuttableProxy(es_url)
     log = tmp / "audit.log"
     append_lines(log, (event_line(i) for i in range(6000)))
     cfg = write_config(tmp / "agent.toml", paths=[pattern], state=tmp / "state", es_url=proxy.url,
