@@ -46,9 +46,13 @@ __all__ = [
     "Change",
     "ContractError",
     "Problem",
+    "action_ok",
     "expand_dotted",
     "format_timestamp",
+    "id_ok",
+    "is_ip",
     "parse_timestamp",
+    "timestamp_ok",
     "validate",
 ]
 
@@ -406,7 +410,7 @@ def _parse_ip(text: str) -> bool:
     return groups <= 7
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
     """Whether ``text`` is an IPv4/IPv6 address; answers are cached (client addresses repeat a lot)."""
     known = _IP_CACHE.get(text)
     if known is not None:
@@ -425,7 +429,7 @@ def _check_ip(problems: list[Problem], source: Mapping[str, Any]) -> None:
     if not isinstance(ip, str):
         problems.append(Problem("source.ip", _expected("an IPv4 or IPv6 address string", ip)))
         return
-    if not _is_ip(ip):
+    if not is_ip(ip):
         problems.append(Problem("source.ip", f"not an IPv4 or IPv6 address: {_shown(ip)}"))
 
 
@@ -451,6 +455,22 @@ def validate(event: Mapping[str, Any], *, trusted_timestamp: str | None = None) 
 # The fast path remembers valid verbs (apps use a handful); bounded, cleared when full.
 _ACTIONS_SEEN: set[str] = set()
 _CACHE_LIMIT = 1024
+
+
+def timestamp_ok(text: str) -> bool:
+    """Whether ``text`` (a str) is a contract ``@timestamp``: one regex; the calendar only past the 28th."""
+    m = _TIMESTAMP.match(text)
+    return m is not None and (m.group(3) <= "28" or _timestamp_reason(text) is None)
+
+
+def action_ok(action: str) -> bool:
+    """Whether ``action`` (a str) is a contract ``event.action``; valid verbs are remembered."""
+    return action in _ACTIONS_SEEN or _action_ok(action)
+
+
+def id_ok(event_id: str) -> bool:
+    """Whether ``event_id`` (a str) is a contract ``event.id`` (usable as Elasticsearch's ``_id``)."""
+    return _ID.match(event_id) is not None
 
 
 def _action_ok(action: str) -> bool:
@@ -479,8 +499,7 @@ def _plainly_valid(e: Any, trusted_timestamp: str | None = None) -> bool:  # one
     if ts is not trusted_timestamp or ts is None:
         if type(ts) is not str:
             return False
-        m = _TIMESTAMP.match(ts)
-        if m is None or (m.group(3) > "28" and _timestamp_reason(ts) is not None):
+        if not timestamp_ok(ts):
             return False
     ev = e.get("event")
     if type(ev) is not dict:
@@ -556,7 +575,7 @@ def _plainly_valid(e: Any, trusted_timestamp: str | None = None) -> bool:  # one
         if type(obj) is not dict:
             return False
         v = obj.get("ip")
-        if v is not None and (type(v) is not str or not (_IP_CACHE.get(v) or _is_ip(v))):
+        if v is not None and (type(v) is not str or not (_IP_CACHE.get(v) or is_ip(v))):
             return False
     obj = e.get("url")
     if obj is not None and (type(obj) is not dict or ((v := obj.get("full")) is not None and type(v) is not str)):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.demo_data import emitter_call, fabricate
-from agent.emitter import AppendWriter, AuditEmitter, build_processors
+from agent.emitter import AppendWriter, AuditEmitter, LineWriter, build_processors
 from agent.redact import DEFAULT_SECRET_KEYS, Redactor
 
 #: Writes one nested contract event (the emitter adds what is missing: id, timestamp, changed fields).
@@ -161,7 +161,7 @@ class DemoGenerator:
             chunk += 1
 
 
-def emitter_writer(path: Path) -> tuple[EventWriter, Callable[[], None]]:
+def emitter_writer(path: Path | LineWriter) -> tuple[EventWriter, Callable[[], None]]:
     """Return a writer that records events through the product's emitter into ``path``, and its closer.
 
     Each event becomes the call an application makes (``audit.update(message, changes=..., tenant=...)``,
@@ -171,7 +171,8 @@ def emitter_writer(path: Path) -> tuple[EventWriter, Callable[[], None]]:
     private to the demo (``configure()``'s process-wide one is left alone).
 
     Args:
-        path: the JSON-lines file to append to; its folder must exist.
+        path: the JSON-lines file to append to (its folder must exist), or a ready line writer (the
+            benchmarks collect the lines in memory).
 
     Returns:
         ``(write, close)``.
@@ -179,7 +180,8 @@ def emitter_writer(path: Path) -> tuple[EventWriter, Callable[[], None]]:
     Raises:
         ValueError / OSError: when the file cannot be opened (the message names it).
     """
-    emitter = AuditEmitter(AppendWriter(path), build_processors(Redactor(DEFAULT_SECRET_KEYS)), strict=True)
+    writer = AppendWriter(path) if isinstance(path, Path) else path
+    emitter = AuditEmitter(writer, build_processors(Redactor(DEFAULT_SECRET_KEYS)), strict=True)
     audit = emitter.logger()
 
     def write(event: dict[str, Any]) -> None:

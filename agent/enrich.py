@@ -78,12 +78,21 @@ class Enricher:
         event_id = ev.get("id")
         if not event_id:
             ev["id"] = event_id = deterministic_id(key, offset)
-        prefix = self._route(audit["tier"], event["@timestamp"])
+        prefix = self.route(audit["tier"], event["@timestamp"])
         if type(prefix) is Rejected:
             return prefix
         return b"".join((prefix, orjson.dumps(event_id), b"}}\n", orjson.dumps(event), b"\n"))  # type: ignore[arg-type]
 
-    def _route(self, tier: str, ts: str) -> bytes | Rejected:
+    def route(self, tier: str, ts: str) -> bytes | Rejected:
+        """Return the action-line prefix ``{"create":{"_index":"<index>","_id":`` for a tier and a valid timestamp.
+
+        Args:
+            tier: ``audit.tier``.
+            ts: a contract ``@timestamp``.
+
+        Returns:
+            The prefix (cached per tier and UTC day), or why the tier cannot be routed.
+        """
         # "...Z" already names the UTC day; other offsets need the real conversion
         day = ts[:10] if ts[-1] == "Z" else parse_timestamp(ts).astimezone(UTC).date().isoformat()
         prefix = self._indices.get((tier, day))

@@ -1,7 +1,8 @@
 """The shipping pipeline: tailer -> parser -> enricher -> batcher -> bounded queue -> sink workers -> acks.
 
 Threads: one reader (the caller of :meth:`Pipeline.run`) does discovery, reading, parsing,
-enrichment and batching; ``batch.workers`` sink threads send batches and acknowledge them. The queue
+enrichment and batching (a line the emitter wrote passes :mod:`agent.fastpath` and ships as written);
+``batch.workers`` sink threads send batches and acknowledge them. The queue
 between them holds at most ``batch.max_in_flight`` sealed batches: when Elasticsearch is down the
 sink retries, the queue fills, the reader blocks on ``put`` and stops reading; the files are the
 buffer and memory stays flat (bounded by batch size x in-flight batches).
@@ -31,6 +32,7 @@ from agent.config import AgentConfig
 from agent.deadletter import DeadLetter, DeadLetterWriter
 from agent.discovery import watch_dirs
 from agent.enrich import Enricher
+from agent.fastpath import PassThrough
 from agent.harvester import Block, Overlong
 from agent.metrics import Metrics
 from agent.parser import BLANK, Parser, Rejected
@@ -71,6 +73,7 @@ class Pipeline:
         self.tailer.on_lost = self._on_lost
         self.parser = Parser(cfg["inputs.max_depth"])
         self.enricher = Enricher(cfg.tiers(), cfg.redactor())
+        self.passthrough = PassThrough(self.enricher)
         self.batcher = Batcher(BatchSettings(cfg["batch.max_events"], cfg["batch.max_bytes"],
                                              float(cfg["batch.max_latency"])))
         self.acks = AckTracker()
@@ -151,25 +154,25 @@ class Pipeline:
 
     def _process(self, block: Block) -> None:
         key, path, block_end = block.key, block.path, block.end
-        parser, enrich, batcher, submit = self.parser, self.enricher, self.batcher, self._submit
+        fast, parser, enrich = self.passthrough, self.parser, self.enricher
+        batcher, submit = self.batcher, self._submit
         for off, line in block.lines:
             if type(line) is bytes:
                 end = off + len(line) + 1
                 if end > block_end:  # an unterminated last line of a closed file
                     end = block_end
-                rej: Rejected | dict[str, object] | bytes
+                rej: Rejected | bytes | None
                 try:
-                    ev = parser(line)
-                    if type(ev) is dict:
-                        entry = enrich(ev, key, off)
-                        if type(entry) is bytes:
-                            full = batcher.feed(entry, (key, path, off, line), end)
-                            if full is not None:
-                                submit(full)
-                            continue
-                        rej = entry
-                    else:
-                        rej = ev
+                    entry = fast(line)  # an emitter's line ships as written; anything else: the full path
+                    if entry is None:
+                        ev = parser(line)
+                        entry = ev if isinstance(ev, Rejected) else enrich(ev, key, off)
+                    if type(entry) is bytes:
+                        full = batcher.feed(entry, (key, path, off, line), end)
+                        if full is not None:
+                            submit(full)
+                        continue
+                    rej = entry
                 except Exception as exc:  # a bug must cost one dead letter, not the agent
                     log.exception("unexpected error processing a line", path=path, offset=off)
                     rej = Rejected(f"internal error: {exc.__class__.__name__}: {exc}", "enrich")

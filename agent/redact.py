@@ -91,6 +91,17 @@ class Redactor:
                 self._cache[name] = hit
         return hit
 
+    def any_secret(self, names: Iterable[str]) -> bool:
+        """Return whether any of ``names`` is a secret field's name (see :meth:`is_secret`)."""
+        cache = self._cache
+        for name in names:
+            hit = cache.get(name)
+            if hit is None:
+                hit = self.is_secret(name)
+            if hit:
+                return True
+        return False
+
     def __call__(self, changes: Mapping[str, Any]) -> Any:
         """Return ``changes`` with secrets replaced.
 

@@ -1,8 +1,11 @@
 """Realistic audit events for the benchmarks, written once per size and reused by every shipper.
 
 The events come from the product's own fabricator (``agent.demo_data.fabricate``: tenants across all
-tiers, workers, the seed's sources and types, Raw changes and Meta), so the benchmark ships what the demo
-and the tests ship.
+tiers, workers, the seed's sources and types, Raw changes and Meta) and are written through the product's
+emitter exactly as an application writes them (``agent.demo.emitter_writer``: validated, redacted, ECS
+categories and ``audit.changed_fields`` added), so the benchmark ships what production files hold and what
+the demo ships. Lines from producers other than the emitter lack the categories and changed fields and
+take the agent's full path (see ``agent/fastpath.py``); ``bench/stage_cost.py`` measures both paths.
 """
 
 from __future__ import annotations
@@ -12,11 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
-
+from agent.demo import emitter_writer
 from agent.demo_data import fabricate
 
-SOURCE = "agent.demo_data.fabricate"
+SOURCE = "agent.demo_data.fabricate through agent.demo.emitter_writer"
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,33 @@ def default_window(now: datetime | None = None) -> tuple[datetime, datetime]:
     return end - timedelta(days=2), end
 
 
-def write_events(path: Path, count: int, *, seed: int = 7, window: tuple[datetime, datetime] | None = None,
-                 drop_ids: bool = False) -> EventFile:
+class _Collected:
+    """Line writer that keeps what the emitter writes in memory."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write(self, line: bytes) -> None:
+        self.lines.append(line)
+
+    def close(self) -> None:
+        self.lines.clear()
+
+
+def event_lines(count: int, *, seed: int, window: tuple[datetime, datetime] | None = None) -> Iterator[bytes]:
+    """Yield ``count`` event lines (with newline) as the emitter writes them, without touching the disk."""
+    start, end = window or default_window()
+    collected = _Collected()
+    write, close = emitter_writer(collected)
+    for event in fabricate(count, seed=seed, start=start, end=end):
+        write(event)
+        yield from collected.lines
+        collected.lines.clear()
+    close()
+
+
+def write_events(path: Path, count: int, *, seed: int = 7,
+                 window: tuple[datetime, datetime] | None = None) -> EventFile:
     """Write ``count`` events as JSON lines to ``path`` (replacing it).
 
     Args:
@@ -49,20 +76,16 @@ def write_events(path: Path, count: int, *, seed: int = 7, window: tuple[datetim
         count: number of lines.
         seed: fabricator seed.
         window: ``(start, end)`` of the timestamps; default ``default_window()``.
-        drop_ids: leave ``event.id`` out (the agent then derives ids from file identity + offset).
 
     Returns:
         What was written.
     """
-    start, end = window or default_window()
     path.parent.mkdir(parents=True, exist_ok=True)
     size = 0
     with path.open("wb") as out:
         chunk: list[bytes] = []
-        for event in fabricate(count, seed=seed, start=start, end=end):
-            if drop_ids:
-                event.get("event", {}).pop("id", None)
-            chunk.append(orjson.dumps(event) + b"\n")
+        for line in event_lines(count, seed=seed, window=window):
+            chunk.append(line)
             if len(chunk) >= 5000:
                 data = b"".join(chunk)
                 size += len(data)
@@ -72,10 +95,3 @@ def write_events(path: Path, count: int, *, seed: int = 7, window: tuple[datetim
         size += len(data)
         out.write(data)
     return EventFile(path=path, count=count, size_bytes=size, source=SOURCE)
-
-
-def event_lines(count: int, *, seed: int, window: tuple[datetime, datetime] | None = None) -> Iterator[bytes]:
-    """Yield ``count`` serialised event lines (with newline) without touching the disk."""
-    start, end = window or default_window()
-    for event in fabricate(count, seed=seed, start=start, end=end):
-        yield orjson.dumps(event) + b"\n"

@@ -82,7 +82,7 @@ class CuttableProxy:
                     if not data:
                         return
                     peers[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # cut() closed a socket under us: select() sees fd -1 (ValueError)
             return
         finally:
             self._drop(a, b)

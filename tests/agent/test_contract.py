@@ -20,9 +20,12 @@ from agent.contract import (
     Change,
     ContractError,
     Problem,
+    action_ok,
     expand_dotted,
     format_timestamp,
+    id_ok,
     parse_timestamp,
+    timestamp_ok,
     validate,
 )
 
@@ -513,3 +516,14 @@ def test_property_source_ip_agrees_with_ipaddress(text: str) -> None:
     """source.ip is accepted exactly when the standard library (and so the schema's format) accepts it."""
     problems = validate(with_field(valid_event(), "source.ip", text))
     assert (problems == []) == _ipaddress_accepts(text)
+
+
+@settings(max_examples=300)
+@given(st.one_of(timestamps(), st.text(max_size=30)), st.text(max_size=20), st.text(max_size=20))
+def test_field_checks_agree_with_validate(timestamp: str, action: str, event_id: str) -> None:
+    """timestamp_ok, action_ok and id_ok accept exactly what validate accepts in those fields."""
+    def accepted(path: str, value: str) -> bool:
+        return validate(with_field(valid_event(), path, value)) == []
+
+    got = (timestamp_ok(timestamp), action_ok(action), id_ok(event_id))
+    assert got == (accepted("@timestamp", timestamp), accepted("event.action", action), accepted("event.id", event_id))

@@ -21,13 +21,19 @@ from urllib.parse import urlsplit
 import orjson
 from elasticsearch import ApiError, Elasticsearch, helpers
 
+from agent.categorize import categorize
 from indexer.tiers import TierTable
 
 TIERS = ("enterprise", "business", "professional", "whitelabel", "flatrate", "basic")
 
 
 def event_line(i: int, *, with_id: bool = True) -> bytes:
-    """A valid contract event line (with newline); ``event.id`` = ``ev-<i>`` unless ``with_id`` is False."""
+    """A valid contract event line (with newline); ``event.id`` = ``ev-<i>`` unless ``with_id`` is False.
+
+    Even lines with an id are shaped as the emitter writes them (ECS categories, ``audit.changed_fields``)
+    and ship through the agent's pass-through (``agent/fastpath.py``); the others lack those and take
+    its full path, so every agent test covers both.
+    """
     ev: dict[str, Any] = {
         "@timestamp": f"2026-01-{1 + i % 3:02d}T10:{i % 60:02d}:00.000Z",
         "event": {"action": ("auth", "create", "update", "delete")[i % 4]},
@@ -39,6 +45,9 @@ def event_line(i: int, *, with_id: bool = True) -> bytes:
     }
     if with_id:
         ev["event"]["id"] = f"ev-{i:08d}"
+        if i % 2 == 0:
+            ev["event"].update(categorize(ev["event"]["action"]))
+            ev["audit"]["changed_fields"] = ["start"]
     return orjson.dumps(ev) + b"\n"
 
 

@@ -1,8 +1,10 @@
 """Bad input against the real node: every bad line is dead-lettered with a reason, every good line arrives.
 
 One agent run ships a file that interleaves good lines with invalid JSON, invalid UTF-8, a 10 MB line,
-missing fields, wrong types, an unknown tier, deep nesting, NUL bytes and a mapping conflict; the tests
-below each check one consequence of that run.
+missing fields, wrong types, an unknown tier, deep nesting, NUL bytes, a mapping conflict and a duplicate
+key (shipped as written by the pass-through, refused by Elasticsearch); the tests below each check one
+consequence of that run. Even-numbered lines are emitter-shaped (see ``agent_support.event_line``), so
+both the pass-through and the full path meet bad input.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ BAD: dict[str, tuple[bytes, str]] = {
     "missing_field": (bad(9001, organization__id=None), "organization.id"),
     "wrong_type": (bad(9002, audit__source=17), "audit.source"),
     "unknown_tier": (bad(9003, audit__tier="platinum"), "unknown tier 'platinum'"),
+    "unknown_tier_emitter_shaped": (bad(9006, audit__tier="gold"), "unknown tier 'gold'"),
+    "duplicate_key": (event_line(9008).replace(b'"message":', b'"message":"first","message":', 1),
+                      "Duplicate field 'message'"),
     "deep_nesting": (bad(9004, extra=orjson.loads(b'{"a":' * 30 + b"1" + b"}" * 30)), "nesting depth"),
     "nul_bytes": (b'{"message": "a\x00b"}\n', "NUL byte"),
     "mapping_conflict": (bad(9005, log={"offset": "not-a-number"}), "document_parsing_exception"),
