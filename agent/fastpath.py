@@ -36,7 +36,7 @@ import orjson
 
 from agent.contract import action_ok, id_ok, is_ip, timestamp_ok
 from agent.enrich import Enricher
-from agent.parser import Rejected
+from agent.parser import Parser, Rejected
 
 _Scalar = str | int | float | bool | None
 _NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
@@ -169,3 +169,32 @@ class PassThrough:
         if type(prefix) is not bytes:
             return prefix
         return b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
+
+
+class EntryMaker:
+    """Line -> bulk entry or rejection: the pass-through when it applies, else parse, validate and enrich."""
+
+    __slots__ = ("enricher", "parser", "passthrough")
+
+    def __init__(self, parser: Parser, enricher: Enricher) -> None:
+        """Combine the full path's stages with a pass-through sharing the enricher."""
+        self.parser = parser
+        self.enricher = enricher
+        self.passthrough = PassThrough(enricher)
+
+    def __call__(self, line: bytes, key: str, offset: int) -> bytes | Rejected:
+        """Return the bulk entry for one line, or why it cannot be shipped.
+
+        Args:
+            line: the line's bytes without the trailing newline.
+            key: the identity of the file the line came from (for a derived ``event.id``).
+            offset: the line's byte offset in that file.
+
+        Returns:
+            ``{"create":...}\\n<document>\\n`` or a :class:`~agent.parser.Rejected`.
+        """
+        entry = self.passthrough(line)
+        if entry is None:
+            ev = self.parser(line)
+            entry = ev if isinstance(ev, Rejected) else self.enricher(ev, key, offset)
+        return entry

@@ -32,7 +32,7 @@ from agent.config import AgentConfig
 from agent.deadletter import DeadLetter, DeadLetterWriter
 from agent.discovery import watch_dirs
 from agent.enrich import Enricher
-from agent.fastpath import PassThrough
+from agent.fastpath import EntryMaker
 from agent.harvester import Block, Overlong
 from agent.metrics import Metrics
 from agent.parser import BLANK, Parser, Rejected
@@ -71,9 +71,7 @@ class Pipeline:
             self.registry,
         )
         self.tailer.on_lost = self._on_lost
-        self.parser = Parser(cfg["inputs.max_depth"])
-        self.enricher = Enricher(cfg.tiers(), cfg.redactor())
-        self.passthrough = PassThrough(self.enricher)
+        self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), Enricher(cfg.tiers(), cfg.redactor()))
         self.batcher = Batcher(BatchSettings(cfg["batch.max_events"], cfg["batch.max_bytes"],
                                              float(cfg["batch.max_latency"])))
         self.acks = AckTracker()
@@ -154,19 +152,15 @@ class Pipeline:
 
     def _process(self, block: Block) -> None:
         key, path, block_end = block.key, block.path, block.end
-        fast, parser, enrich = self.passthrough, self.parser, self.enricher
-        batcher, submit = self.batcher, self._submit
+        make, batcher, submit = self.entries, self.batcher, self._submit
         for off, line in block.lines:
             if type(line) is bytes:
                 end = off + len(line) + 1
                 if end > block_end:  # an unterminated last line of a closed file
                     end = block_end
-                rej: Rejected | bytes | None
+                rej: Rejected | bytes
                 try:
-                    entry = fast(line)  # an emitter's line ships as written; anything else: the full path
-                    if entry is None:
-                        ev = parser(line)
-                        entry = ev if isinstance(ev, Rejected) else enrich(ev, key, off)
+                    entry = make(line, key, off)
                     if type(entry) is bytes:
                         full = batcher.feed(entry, (key, path, off, line), end)
                         if full is not None:

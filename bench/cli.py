@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import emitter_cost, ingest, reliability, scale, tui_latency
+from bench import emitter_cost, ingest, reliability, scale, stage_cost, tui_latency
 from bench.cluster import BENCH_URL_ENV, open_cluster
 from bench.events import EventFile, default_window, write_events
 from bench.machine import machine, versions
@@ -198,6 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                       repeats=max(3, repeats), work_dir=work_dir, log=log)
 
             guarded(results, "emitter", run_emitter)
+
+            def run_agent_lines() -> None:
+                results["agent_lines"] = stage_cost.run(events=20_000 if args.quick else 100_000,
+                                                        repeats=max(3, repeats), log=log)
+
+            guarded(results, "agent_lines", run_agent_lines)
         if any(name in selected for name in NODE_BENCHMARKS):
             node_benchmarks(args, selected, results, work_dir)
     except KeyboardInterrupt:

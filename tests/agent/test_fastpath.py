@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from agent.demo import emitter_writer
 from agent.demo_data import fabricate
 from agent.enrich import Enricher
-from agent.fastpath import MISS_STREAK, RETRY_EVERY, PassThrough
+from agent.fastpath import MISS_STREAK, RETRY_EVERY, EntryMaker, PassThrough
 from agent.parser import Parser, Rejected
 from agent.redact import Redactor
 from indexer.tiers import TierTable
@@ -209,3 +209,19 @@ def test_pass_through_never_ships_what_the_full_path_would_not(base: bytes, edit
         assert fast == full
     else:
         same_shipment(fast, full)
+
+
+def test_entry_maker_uses_the_full_path_for_foreign_lines(enricher: Enricher) -> None:
+    """A line without categories gets them from the enricher; an emitter line ships as written."""
+    make = EntryMaker(Parser(), enricher)
+    own = emitter_lines(1)[0]
+    foreign_entry = make(orjson.dumps(event(7)), "key-1", 0)
+    assert isinstance(foreign_entry, bytes)
+    assert orjson.loads(foreign_entry.split(b"\n")[1])["event"]["kind"] == "event"
+    assert make(own, "key-1", 0) == PassThrough(enricher)(own)
+
+
+def test_entry_maker_rejects_what_the_parser_rejects(enricher: Enricher) -> None:
+    """Invalid JSON comes back as the parser's rejection."""
+    rejected = EntryMaker(Parser(), enricher)(b"{nope", "key-1", 0)
+    assert isinstance(rejected, Rejected) and rejected.reason.startswith("invalid JSON")

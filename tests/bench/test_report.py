@@ -48,3 +48,11 @@ def test_emitter_target_missed_is_stated_plainly() -> None:
     page = render(_results(emitter={"events": 10, "repeats": 1, "baseline": "stdlib", "baseline_us_per_event": 20.0,
                                     "emitter_us_per_event": 16.0, "ratio": 0.8}))
     assert "target emitter <= 0.6x baseline: 0.80x, **missed**" in page
+
+
+def test_agent_line_cost_by_producer_is_shown() -> None:
+    """The in-process line cost table names both paths and the extra cost of other producers' lines."""
+    page = render(_results(agent_lines={"events": 10, "repeats": 1, "emitter_lines_us": 3.5,
+                                        "foreign_lines_us": 7.25}))
+    assert "| pass-through (`agent/fastpath.py`) | 3.50 |" in page
+    assert "cost 3.8 µs more per line" in page

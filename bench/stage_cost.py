@@ -1,0 +1,61 @@
+"""The agent's per-line CPU in-process: emitter lines (pass-through) against lines from other producers (full path).
+
+The ingest benchmark ships what the emitter writes, so it measures the pass-through
+(``agent/fastpath.py``). Applications that write their own JSON lines without the ECS categories and
+``audit.changed_fields`` take the full path (decode, validate, enrich, re-encode). This measures both on
+the same fabricated events, through the agent's own :class:`agent.fastpath.EntryMaker`, without a
+node: CPU microseconds per line of turning a line into its bulk entry (reading, batching and sending
+are the same for both and are in the ingest numbers).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from agent.demo_data import fabricate
+from agent.enrich import Enricher
+from agent.fastpath import EntryMaker
+from agent.parser import Parser
+from agent.redact import Redactor
+from bench.events import default_window, event_lines
+from indexer.tiers import TierTable
+
+Log = Callable[[str], None]
+
+
+def foreign_lines(count: int, *, seed: int, window: tuple[datetime, datetime] | None = None) -> list[bytes]:
+    """The same fabricated events as :func:`bench.events.event_lines`, serialised as-is (no emitter)."""
+    start, end = window or default_window()
+    return [orjson.dumps(event) for event in fabricate(count, seed=seed, start=start, end=end)]
+
+
+def us_per_line(lines: list[bytes]) -> float:
+    """CPU microseconds per line of :class:`EntryMaker` over ``lines`` (a fresh maker, as a new agent has)."""
+    make = EntryMaker(Parser(), Enricher(TierTable(), Redactor()))
+    for i, line in enumerate(lines[:500]):  # warm the caches a running agent has warm
+        make(line, "bench", i)
+    start = time.process_time()
+    for i, line in enumerate(lines):
+        make(line, "bench", i)
+    return (time.process_time() - start) / len(lines) * 1e6
+
+
+def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
+    """Measure both kinds of line ``repeats`` times, alternating; return medians in µs per line."""
+    own = [line.rstrip(b"\n") for line in event_lines(events, seed=11)]
+    foreign = foreign_lines(events, seed=11)
+    fast, full = [], []
+    for rep in range(repeats):
+        fast.append(us_per_line(own))
+        full.append(us_per_line(foreign))
+        log(f"agent line cost run {rep + 1}/{repeats}: emitter lines {fast[-1]:.2f} us, "
+            f"other producers' lines {full[-1]:.2f} us")
+    return {"events": events, "repeats": repeats,
+            "emitter_lines_us": statistics.median(fast), "emitter_lines_runs": fast,
+            "foreign_lines_us": statistics.median(full), "foreign_lines_runs": full}

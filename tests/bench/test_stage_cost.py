@@ -1,0 +1,19 @@
+"""The agent's in-process line cost: both kinds of line are measured through the agent's own entry maker."""
+
+from __future__ import annotations
+
+import orjson
+
+from bench.stage_cost import foreign_lines, run
+
+
+def test_foreign_lines_lack_what_the_emitter_adds() -> None:
+    """Other producers' lines carry no ECS categories and no changed fields."""
+    event = orjson.loads(foreign_lines(1, seed=1)[0])
+    assert ("kind" in event["event"], "changed_fields" in event["audit"]) == (False, False)
+
+
+def test_run_reports_a_positive_cost_for_both_paths() -> None:
+    """A tiny run yields one positive median per kind of line."""
+    result = run(events=300, repeats=1, log=lambda _msg: None)
+    assert result["emitter_lines_us"] > 0 and result["foreign_lines_us"] > 0
