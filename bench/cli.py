@@ -5,6 +5,9 @@ Usage:
     python -m bench --quick          # sanity run: 20k events, 2 repetitions, short chaos scenarios
     python -m bench --only ingest,emitter --size 200000
 
+Ingest runs twice: with the node and the shippers sharing every core (as on one machine), then at the largest
+size with the node pinned to its own cores and the shippers to another (``bench/affinity.py``).
+
 The Elasticsearch node is ``AUDITLOG_BENCH_ES_URL`` when set, otherwise a dedicated node started for the
 run (``indexer.es_node``). Results go to ``bench/results/<date>[-quick].{md,json}``; ``docs/benchmarks.md``
 and ``docs/benchmarks.png`` are regenerated from the run (``--no-docs`` leaves them alone).
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import emitter_cost, ingest, reliability, scale, stage_cost, tui_latency
+from bench.affinity import split_cores
 from bench.cluster import BENCH_URL_ENV, open_cluster
 from bench.events import EventFile, default_window, write_events
 from bench.machine import machine, versions
@@ -112,6 +116,25 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
             finally:
                 results["ingest"] = [s.to_json() for s in live]
 
+        def run_split_ingest() -> None:
+            pid = cluster.local_pid()
+            split: dict[str, Any] = {"summaries": []}
+            results["ingest_split"] = split
+            if pid is None:
+                split["unavailable"] = "the node does not run on this machine (cannot pin it)"
+                return
+            live: list[ingest.IngestSummary] = []
+            try:
+                with split_cores(pid) as (node_cores, shipper_cores):
+                    split.update(node_cores=sorted(node_cores), shipper_cores=sorted(shipper_cores))
+                    log(f"ingest with the node on cores {sorted(node_cores)}, shippers on {sorted(shipper_cores)}")
+                    ingest.ingest_suite(cluster, [events(largest)], launchers,
+                                        repeats={largest: settings["repeats_by_size"][str(largest)]},
+                                        batch_size=args.batch_size, ceiling_workers=args.ceiling_workers,
+                                        work_dir=work_dir, log=log, summaries=live)
+            finally:
+                split["summaries"] = [s.to_json() for s in live]
+
         def tui_bench(tiers: TierTable, tenant: str, count: int) -> None:
             def run() -> None:
                 results["tui"] = tui_latency.run(cluster, tiers, events=count, tenant=tenant,
@@ -137,6 +160,8 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
 
         if "ingest" in selected or "scale" in selected:
             guarded(results, "ingest", run_ingest)
+        if "ingest" in selected:
+            guarded(results, "ingest_split", run_split_ingest)
         if "scale" in selected:
             guarded(results, "scale", run_scale)
         elif "tui" in selected:

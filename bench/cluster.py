@@ -79,6 +79,16 @@ class Cluster:
         node = next(iter(stats["nodes"].values()))
         return int(node["process"]["cpu"]["total_in_millis"])
 
+    def local_pid(self) -> int | None:
+        """Return the node's process id when it runs on this machine (a node elsewhere: ``None``)."""
+        nodes = self.client.nodes.info(node_id="_local", metric="process")["nodes"]
+        pid = int(next(iter(nodes.values()))["process"]["id"])
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return pid if b"elasticsearch" in cmdline else None
+
     def version(self) -> str:
         """Return the node's Elasticsearch version."""
         nodes = self.client.nodes.info(node_id="_local")["nodes"]

@@ -55,11 +55,31 @@ def _ingest_section(results: dict[str, Any], h: str) -> list[str]:
         f"(smaller sizes: {settings['repeats']}), shippers taking turns; batch size "
         f"{settings['batch_size']}; events from {settings.get('events_source', '?')}, mean line "
         f"{settings.get('mean_line_bytes', '?')} bytes; the clock stops when `_count` after `_refresh` equals "
-        "the number of lines. CPU and peak RSS are the shipper process's (from `/proc`), ES CPU is the node's.", "",
-        "| shipper | events/s | seconds | CPU s / 100k events | CPU µs / event | peak RSS | ES CPU s / 100k "
-        "| x ceiling | x rsyslog |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "the number of lines. CPU and peak RSS are the shipper process's (from `/proc`), ES CPU is the node's. "
+        "The node and the shippers share every core here, as on one machine.", "",
+        *_ingest_table(by, ceiling, rsyslog),
     ]
+    if CEILING in by:
+        out.append(f"- The ceiling's CPU column is the harness's own posting threads "
+                   f"({settings['ceiling_workers']} connections); it has no shipper process.")
+    out += ["", "Throughput (events/s, median) by input size:", "",
+            "| shipper | " + " | ".join(f"{n:,}" for n in sizes) + " |",
+            "|---|" + "---:|" * len(sizes)]
+    for name in by:
+        cells = []
+        for n in sizes:
+            row = ingest_rows(results, n).get(name, {})
+            cells.append(_f(row.get("median", {}).get("events_per_s")) if not row.get("unavailable") else "n/a")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", *_ingest_targets(by, ceiling, rsyslog), "", *_split_section(results)]
+    return out
+
+
+def _ingest_table(by: dict[str, dict[str, Any]], ceiling: float | None, rsyslog: float | None) -> list[str]:
+    """The per-shipper table (medians, ratios to the ceiling and to rsyslog) and notes on failed runs."""
+    out = ["| shipper | events/s | seconds | CPU s / 100k events | CPU µs / event | peak RSS | ES CPU s / 100k "
+           "| x ceiling | x rsyslog |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for name, s in by.items():
         if s.get("unavailable"):
@@ -78,21 +98,28 @@ def _ingest_section(results: dict[str, Any], h: str) -> list[str]:
             f"{_f(_ratio(m['events_per_s'], rsyslog), 2)} |")
         if s["failures"]:
             notes.append(f"- {name}: {len(s['failures'])} failed run(s): {'; '.join(s['failures'])[:300]}")
-    out.append("")
-    out += notes
-    if CEILING in by:
-        out.append(f"- The ceiling's CPU column is the harness's own posting threads "
-                   f"({settings['ceiling_workers']} connections); it has no shipper process.")
-    out += ["", "Throughput (events/s, median) by input size:", "",
-            "| shipper | " + " | ".join(f"{n:,}" for n in sizes) + " |",
-            "|---|" + "---:|" * len(sizes)]
-    for name in by:
-        cells = []
-        for n in sizes:
-            row = ingest_rows(results, n).get(name, {})
-            cells.append(_f(row.get("median", {}).get("events_per_s")) if not row.get("unavailable") else "n/a")
-        out.append(f"| {name} | " + " | ".join(cells) + " |")
-    out += ["", *_ingest_targets(by, ceiling, rsyslog), ""]
+    return [*out, "", *notes]
+
+
+def _split_section(results: dict[str, Any]) -> list[str]:
+    split = results.get("ingest_split")
+    if not split:
+        return []
+    if split.get("unavailable") or not split.get("summaries"):
+        return [f"Split cores: not measured ({split.get('unavailable') or 'no runs'}).", ""]
+    by = {s["shipper"]: s for s in split["summaries"]}
+    events = split["summaries"][0]["events"]
+    ceiling = by.get(CEILING, {}).get("median", {}).get("events_per_s")
+    rsyslog = by.get(RSYSLOG, {}).get("median", {}).get("events_per_s")
+    out = [f"The same {events:,} events with the node pinned to core(s) {split.get('node_cores')} and the shippers "
+           f"(and this harness) to core {split.get('shipper_cores')} (`bench/affinity.py`): the shipper no longer "
+           "takes CPU from the node, as when it runs on the application hosts and the node elsewhere. "
+           "\"x ceiling\" here says how well a shipper feeds the node, whatever its own CPU cost.", "",
+           *_ingest_table(by, ceiling, rsyslog)]
+    agent = by.get(AGENT, {}).get("median", {}).get("events_per_s")
+    ratio = _ratio(agent, ceiling)
+    out += [f"- agent >= 0.9x ceiling with the node on its own core(s): {_f(ratio, 2)}x, "
+            f"{_verdict(None if ratio is None else ratio >= 0.9)}", ""]
     return out
 
 

@@ -56,3 +56,21 @@ def test_agent_line_cost_by_producer_is_shown() -> None:
                                         "foreign_lines_us": 7.25}))
     assert "| pass-through (`agent/fastpath.py`) | 3.50 |" in page
     assert "cost 3.8 µs more per line" in page
+
+
+def test_split_cores_run_has_its_own_table_and_verdict() -> None:
+    """The split run is shown beside the shared one, with its own ratio and verdict."""
+    shared = [_summary(CEILING, 1000.0), _summary("auditlog agent", 850.0)]
+    split = {"node_cores": [0], "shipper_cores": [1],
+             "summaries": [_summary(CEILING, 500.0), _summary("auditlog agent", 490.0)]}
+    page = render(_results(ingest=shared, ingest_split=split))
+    assert "agent >= 0.9x ceiling: 0.85x, **missed**" in page
+    assert "agent >= 0.9x ceiling with the node on its own core(s): 0.98x, met" in page
+    assert "node pinned to core(s) [0]" in page
+
+
+def test_split_cores_not_measured_says_why() -> None:
+    """A node that is not local cannot be pinned, and the page says so."""
+    page = render(_results(ingest=[_summary(CEILING, 1000.0)],
+                           ingest_split={"summaries": [], "unavailable": "the node does not run on this machine"}))
+    assert "Split cores: not measured (the node does not run on this machine)." in page
