@@ -132,7 +132,7 @@ class Pipeline:
                     for block in blocks:
                         self._process(block)
                     self.metrics.open_files = self.tailer.open_files
-                    if self.batcher.due():
+                    if self.batcher.due() and not self.queue.full():
                         self._submit(self.batcher.flush())
                     self.tick()
                 except Exception:  # e.g. a file became unreadable, the disk is full: keep going, say so
@@ -141,8 +141,13 @@ class Pipeline:
                     continue
                 if not blocks:
                     # Caught up with every file: send what is batched now rather than after max_latency,
-                    # so the tail of a burst is searchable within a poll interval.
-                    self._submit(self.batcher.flush())
+                    # so the tail of a burst is searchable within a poll interval. But while every sink
+                    # slot is taken, a partial batch could not leave sooner anyway, and waiting for a slot
+                    # would stop reading: keep reading into the open batch instead (until it is full, which
+                    # does wait). Under a slow node the agent keeps up with the files a whole batch longer,
+                    # which is what copytruncate's loss window depends on, and sends fewer, fuller requests.
+                    if not self.queue.full():
+                        self._submit(self.batcher.flush())
                     timeout = min(poll, next_scan - time.monotonic())
                     woke = self.watcher.wait(max(timeout, 0.0))
         finally:
@@ -215,6 +220,8 @@ class Pipeline:
             batch = self.queue.get()
             if batch is None:
                 return
+            if self.watcher is not None:
+                self.watcher.wake()  # a slot is free: a reader holding a partial batch may send it now
             try:
                 if batch.entries:
                     self._send(batch)

@@ -82,6 +82,10 @@ class Tailer:
         self.wall = wall  # file modification times are wall-clock
         self._tracked: dict[str, _Tracked] = {}
         self._by_inode: dict[tuple[int, int], str] = {}
+        # Paths truncated to empty: no identity until the first bytes arrive. Polled on every poll() rather
+        # than left to the next scan (>= 0.5 s), which a fast copytruncate cycle would beat: the new
+        # content would be truncated away again before anyone opened it. Value: reachable flag.
+        self._awaiting_bytes: dict[str, bool] = {}
         self._at_path: dict[str, tuple[int, int]] | None = None  # what the previous scan found at each path
         self._last_scan: float | None = None  # wall-clock start of the previous scan
         self._literal_paths = [os.path.abspath(os.path.expanduser(p)) for p in settings.paths
@@ -267,6 +271,8 @@ class Tailer:
         """
         out: list[Block] = []
         now = self.clock()
+        if self._awaiting_bytes:
+            self._open_refilled()
         for key in list(self._tracked):
             tr = self._tracked[key]
             h = tr.harvester
@@ -311,7 +317,20 @@ class Tailer:
         log.info("file truncated, starting a new identity", path=h.path, identity=key, read=h.pos)
         path, fd = h.path, os.dup(h.fd)
         self._close(key, None)
-        self._open(path, reachable=tr.reachable, fd=fd)
+        if self._open(path, reachable=tr.reachable, fd=fd) is None:
+            self._awaiting_bytes[path] = tr.reachable  # empty now: open it the moment it has bytes
+
+    def _open_refilled(self) -> None:
+        """Open truncated paths that have bytes again (unless a scan already did)."""
+        for path, reachable in list(self._awaiting_bytes.items()):
+            try:
+                st = os.stat(path)
+            except OSError:  # gone: a scan deals with whatever appears there later
+                del self._awaiting_bytes[path]
+                continue
+            tracked = (st.st_dev, st.st_ino) in self._by_inode
+            if tracked or (st.st_size > 0 and self._open(path, reachable=reachable) is not None):
+                del self._awaiting_bytes[path]
 
     def _close(self, key: str, state: str | None) -> None:
         tr = self._tracked.pop(key)

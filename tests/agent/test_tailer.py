@@ -91,6 +91,19 @@ def test_copytruncate_starts_a_new_identity_from_zero(tmp_path: Path) -> None:
     assert (h.read[-1][1], len({k for k, _o, _l in h.read})) == (0, 2)
 
 
+def test_file_truncated_to_empty_is_reopened_by_poll_without_a_scan(tmp_path: Path) -> None:
+    """Lines written after a truncation are read by the next poll, before any scan (fast copytruncate cycles)."""
+    log = tmp_path / "audit.log"
+    append(log, "old-1")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    os.truncate(log, 0)
+    assert h.tailer.poll() == []  # truncation seen; the empty file has no identity yet
+    append(log, "fresh-1", "fresh-2")
+    blocks = h.tailer.poll()
+    assert [line for b in blocks for _off, line in b.lines] == [b"fresh-1", b"fresh-2"]
+
+
 def test_copytruncate_loss_is_counted(tmp_path: Path) -> None:
     """Bytes written but unread when the file was truncated are counted as lost."""
     log = tmp_path / "audit.log"

@@ -1,0 +1,98 @@
+"""Pipeline: while every sink slot is taken, the reader keeps reading into the open batch instead of waiting."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from agent.config import load
+from agent.pipeline import Pipeline
+from tests.agent.events import line
+
+
+class Resp:
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+
+class GatedES:
+    """A bulk endpoint that answers only while ``open`` is set, recording the ids it received."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.ids: list[str] = []
+
+    def options(self, **kw: Any) -> GatedES:
+        return self
+
+    def bulk(self, operations: bytes, filter_path: str) -> Resp:
+        self.open.wait()
+        self.ids += [orjson.loads(a)["create"]["_id"] for a in operations.split(b"\n")[0::2] if a]
+        return Resp({"errors": False})
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[Pipeline, GatedES, Path]]:
+    """A pipeline over tmp/audit.log with 1 worker, 1 queued batch, batches of 10, polling every 20 ms."""
+    log = tmp_path / "audit.log"
+    log.touch()
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{log}"]\npoll_interval = 0.02\nwatcher = "polling"\n'
+                      f'[state]\ndir = "{tmp_path / "state"}"\n'
+                      "[batch]\nmax_events = 10\nmax_in_flight = 1\nworkers = 1\nmax_latency = 30\n"
+                      "[metrics]\nenabled = false\n")
+    es = GatedES()
+    pipeline = Pipeline(load(config), es)  # type: ignore[arg-type]
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    yield pipeline, es, log
+    es.open.set()
+    pipeline.request_stop()
+    thread.join(10)
+
+
+def write(log: Path, first: int, count: int) -> None:
+    with log.open("ab") as fh:
+        fh.write(b"".join(line(i) + b"\n" for i in range(first, first + count)))
+
+
+def test_reader_keeps_reading_while_the_sink_is_full(running: tuple[Pipeline, GatedES, Path]) -> None:
+    """With the worker busy and the queue full, later lines are still read into the open batch (up to its size)."""
+    pipeline, _es, log = running
+    write(log, 0, 5)  # batch 1: taken by the worker, which waits on the node
+    assert wait_until(lambda: pipeline.metrics.lines_read == 5 and pipeline.queue.empty())
+    write(log, 5, 5)  # batch 2: fills the one queue slot
+    assert wait_until(lambda: pipeline.metrics.lines_read == 10 and pipeline.queue.full())
+    write(log, 10, 5)  # read, kept in the open batch (no slot to send it to)
+    assert wait_until(lambda: pipeline.metrics.lines_read == 15)
+    write(log, 15, 4)  # still read: the open batch holds 9 of its 10
+    assert wait_until(lambda: pipeline.metrics.lines_read == 19)
+
+
+def test_lines_held_while_full_are_delivered_once_the_node_answers(
+    running: tuple[Pipeline, GatedES, Path],
+) -> None:
+    """Everything read while the sink was full reaches the node, each line once."""
+    pipeline, es, log = running
+    write(log, 0, 5)
+    assert wait_until(lambda: pipeline.metrics.lines_read == 5 and pipeline.queue.empty())
+    write(log, 5, 12)
+    assert wait_until(lambda: pipeline.metrics.lines_read == 17)
+    es.open.set()
+    assert wait_until(lambda: len(es.ids) == 17)
+    assert sorted(es.ids) == sorted(f"ev-{i:08d}" for i in range(17))
