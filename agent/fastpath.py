@@ -19,12 +19,19 @@ refuses. The one answer it gives besides an entry is the router's: an unknown ti
 :class:`~agent.parser.Rejected` either way.
 
 Lines from other producers (no categories) miss every time; after :data:`MISS_STREAK` misses in a row
-only one line in :data:`RETRY_EVERY` is tried, so they pay ~0.01 us instead of ~2 us for the attempt.
+from one file only one line in :data:`RETRY_EVERY` of that file is tried, so they pay ~0.01 us instead
+of ~2 us for the attempt, and another file's emitter lines keep their pass-through.
 
-Because the document is the line itself, two things differ from a re-encoded document, both on the
-faithful side: numbers keep their spelling (an integer beyond 64 bits stays exact), and a line with a
-duplicate key reaches Elasticsearch as written, which refuses it (``400``), so it is dead-lettered with
-Elasticsearch's reason rather than shipped with the last value winning.
+A line with only the contract's fields nests :data:`LINE_DEPTH` objects deep at most (line, ``audit``,
+``changes``, one change); with ``inputs.max_depth`` below that the pass-through is off, so the parser's
+depth limit applies to every line.
+
+Because the document is the line itself, two things differ from a re-encoded document: numbers keep
+their spelling (an integer beyond 64 bits stays exact), and a line with a duplicate key reaches
+Elasticsearch as written, which refuses it (``400``), so it is dead-lettered with Elasticsearch's reason
+rather than shipped with the last value winning. Only the last copy of a duplicated key is checked here;
+the earlier ones never reach an index (Elasticsearch refuses the line) and the dead-letter file keeps the
+line as the source file already holds it.
 """
 
 from __future__ import annotations
@@ -36,14 +43,17 @@ import orjson
 
 from agent.contract import action_ok, id_ok, is_ip, timestamp_ok
 from agent.enrich import Enricher
-from agent.parser import Parser, Rejected
+from agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 
 _Scalar = str | int | float | bool | None
 _NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
-#: misses in a row after which attempts become rare, and how rare (one line in this many).
+#: misses in a row (per file) after which attempts become rare, and how rare (one line in this many).
 MISS_STREAK = 16
 RETRY_EVERY = 256
+#: object nesting depth of the deepest line the pass-through accepts (line > audit > changes > change).
+LINE_DEPTH = 4
+_STREAKS_LIMIT = 1024  # files remembered; a new file beyond that starts everyone's count afresh
 
 
 class _Change(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -113,34 +123,42 @@ class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False, rename={"times
 class PassThrough:
     """Callable: line -> bulk ``create`` entry carrying the line itself, a routing rejection, or None (full path)."""
 
-    __slots__ = ("_decode", "_misses", "_skip", "enricher")
+    __slots__ = ("_decode", "_enabled", "_streaks", "enricher")
 
-    def __init__(self, enricher: Enricher) -> None:
-        """Share the enricher's router and redaction rules."""
+    def __init__(self, enricher: Enricher, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        """Share the enricher's router and redaction rules; off when ``max_depth`` < :data:`LINE_DEPTH`."""
         self.enricher = enricher
+        self._enabled = max_depth >= LINE_DEPTH
         self._decode = msgspec.json.Decoder(_Line).decode
-        self._misses = 0
-        self._skip = 0
+        self._streaks: dict[str, list[int]] = {}  # file identity -> [misses in a row, lines left to skip]
 
-    def __call__(self, line: bytes) -> bytes | Rejected | None:
+    def __call__(self, line: bytes, key: str = "") -> bytes | Rejected | None:
         """Return ``{"create":...}\\n<line>\\n`` when the full path would ship ``line`` unchanged.
 
         Args:
             line: the line's bytes without the trailing newline.
+            key: the identity of the file it came from (misses are counted per file).
 
         Returns:
             The bulk entry; the router's rejection (unknown tier); or ``None``: take the full path.
         """
-        if self._skip:
-            self._skip -= 1
+        if not self._enabled:
+            return None
+        streak = self._streaks.get(key)
+        if streak is None:
+            if len(self._streaks) >= _STREAKS_LIMIT:
+                self._streaks.clear()
+            streak = self._streaks[key] = [0, 0]
+        if streak[1]:
+            streak[1] -= 1
             return None
         entry = self._accept(line)
         if entry is None:
-            self._misses += 1
-            if self._misses >= MISS_STREAK:
-                self._skip = RETRY_EVERY - 1
+            streak[0] += 1
+            if streak[0] >= MISS_STREAK:
+                streak[1] = RETRY_EVERY - 1
         else:
-            self._misses = 0
+            streak[0] = 0
         return entry
 
     def _accept(self, line: bytes) -> bytes | Rejected | None:
@@ -180,7 +198,7 @@ class EntryMaker:
         """Combine the full path's stages with a pass-through sharing the enricher."""
         self.parser = parser
         self.enricher = enricher
-        self.passthrough = PassThrough(enricher)
+        self.passthrough = PassThrough(enricher, parser.max_depth)
 
     def __call__(self, line: bytes, key: str, offset: int) -> bytes | Rejected:
         """Return the bulk entry for one line, or why it cannot be shipped.
@@ -193,7 +211,7 @@ class EntryMaker:
         Returns:
             ``{"create":...}\\n<document>\\n`` or a :class:`~agent.parser.Rejected`.
         """
-        entry = self.passthrough(line)
+        entry = self.passthrough(line, key)
         if entry is None:
             ev = self.parser(line)
             entry = ev if isinstance(ev, Rejected) else self.enricher(ev, key, offset)

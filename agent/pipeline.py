@@ -88,6 +88,7 @@ class Pipeline:
             deadline=lambda: self._deadline,
         )
         self.committed: dict[str, int] = {}
+        self._holding = False  # the reader caught up but kept its partial batch: every sink slot was taken
         self.watcher: Watcher | None = None
         self.tick: Callable[[], None] = lambda: None
         self._workers: list[threading.Thread] = []
@@ -146,7 +147,8 @@ class Pipeline:
                     # would stop reading: keep reading into the open batch instead (until it is full, which
                     # does wait). Under a slow node the agent keeps up with the files a whole batch longer,
                     # which is what copytruncate's loss window depends on, and sends fewer, fuller requests.
-                    if not self.queue.full():
+                    self._holding = self.queue.full()
+                    if not self._holding:
                         self._submit(self.batcher.flush())
                     timeout = min(poll, next_scan - time.monotonic())
                     woke = self.watcher.wait(max(timeout, 0.0))
@@ -220,8 +222,9 @@ class Pipeline:
             batch = self.queue.get()
             if batch is None:
                 return
-            if self.watcher is not None:
-                self.watcher.wake()  # a slot is free: a reader holding a partial batch may send it now
+            if self._holding and self.watcher is not None:
+                self._holding = False
+                self.watcher.wake()  # a slot is free: the reader holding a partial batch may send it now
             try:
                 if batch.entries:
                     self._send(batch)

@@ -206,6 +206,10 @@ class Tailer:
             return None
         try:
             st = os.fstat(fd)
+            tracked = self._by_inode.get((st.st_dev, st.st_ino))
+            if tracked is not None:  # the path now holds a file already harvested: never a second reader
+                os.close(fd)
+                return tracked
             row = self._resolve(fd, st.st_dev, st.st_ino, path)
         except OSError as exc:
             os.close(fd)
@@ -328,9 +332,9 @@ class Tailer:
             except OSError:  # gone: a scan deals with whatever appears there later
                 del self._awaiting_bytes[path]
                 continue
-            tracked = (st.st_dev, st.st_ino) in self._by_inode
-            if tracked or (st.st_size > 0 and self._open(path, reachable=reachable) is not None):
+            if st.st_size > 0:  # one attempt: if it cannot be opened, the next scan says why (once)
                 del self._awaiting_bytes[path]
+                self._open(path, reachable=reachable)
 
     def _close(self, key: str, state: str | None) -> None:
         tr = self._tracked.pop(key)

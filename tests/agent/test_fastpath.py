@@ -225,3 +225,20 @@ def test_entry_maker_rejects_what_the_parser_rejects(enricher: Enricher) -> None
     """Invalid JSON comes back as the parser's rejection."""
     rejected = EntryMaker(Parser(), enricher)(b"{nope", "key-1", 0)
     assert isinstance(rejected, Rejected) and rejected.reason.startswith("invalid JSON")
+
+
+def test_misses_in_one_file_do_not_slow_another(enricher: Enricher) -> None:
+    """A streak of foreign lines in one file leaves the pass-through on for another file's emitter lines."""
+    fast = PassThrough(enricher)
+    foreign, own = orjson.dumps(event(5)), orjson.dumps(completed(event(6)))
+    for _ in range(MISS_STREAK):
+        assert fast(foreign, "file-a") is None
+    assert (fast(own, "file-a"), isinstance(fast(own, "file-b"), bytes)) == (None, True)
+
+
+def test_depth_limit_below_a_line_with_changes_turns_the_pass_through_off(enricher: Enricher) -> None:
+    """With inputs.max_depth 3 a line with changes (4 objects deep) is refused by the parser, not passed."""
+    line = orjson.dumps(completed(event(8)))
+    rejected = EntryMaker(Parser(3), enricher)(line, "key-1", 0)
+    assert PassThrough(enricher, 3)(line) is None
+    assert isinstance(rejected, Rejected) and "nesting depth 4" in rejected.reason

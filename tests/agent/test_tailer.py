@@ -104,6 +104,19 @@ def test_file_truncated_to_empty_is_reopened_by_poll_without_a_scan(tmp_path: Pa
     assert [line for b in blocks for _off, line in b.lines] == [b"fresh-1", b"fresh-2"]
 
 
+def test_opening_a_path_whose_file_is_harvested_keeps_one_reader(tmp_path: Path) -> None:
+    """A path found again (scan or refill racing a rename) never gets a second harvester for its file."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.tailer.scan()
+    first = [line for b in h.tailer.poll() for _off, line in b.lines]  # read, not yet acknowledged
+    h.tailer._open(str(log))
+    append(log, "b")
+    again = [line for b in h.tailer.poll() for _off, line in b.lines]
+    assert (first, again, h.tailer.open_files) == ([b"a"], [b"b"], 1)
+
+
 def test_copytruncate_loss_is_counted(tmp_path: Path) -> None:
     """Bytes written but unread when the file was truncated are counted as lost."""
     log = tmp_path / "audit.log"
