@@ -12,38 +12,19 @@ from hypothesis import event as observe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.demo import emitter_writer
-from agent.demo_data import fabricate
 from agent.enrich import Enricher
 from agent.fastpath import MISS_STREAK, RETRY_EVERY, EntryMaker, PassThrough
 from agent.parser import Parser, Rejected
 from agent.redact import Redactor
+from bench.events import event_lines
 from indexer.tiers import TierTable
 from tests.agent.events import event
 
 
-class Collected:
-    """Line writer keeping the emitter's lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[bytes] = []
-
-    def write(self, line: bytes) -> None:
-        self.lines.append(line.rstrip(b"\n"))
-
-    def close(self) -> None:
-        pass
-
-
 def emitter_lines(count: int) -> list[bytes]:
-    """Fabricated events written by the real emitter chain (no newline)."""
-    sink = Collected()
-    write, close = emitter_writer(sink)
+    """Fabricated events written by the real emitter chain (no newline), as the benchmark writes them."""
     end = datetime(2026, 11, 20, tzinfo=UTC)
-    for ev in fabricate(count, seed=3, start=end - timedelta(days=2), end=end):
-        write(ev)
-    close()
-    return sink.lines
+    return [line.rstrip(b"\n") for line in event_lines(count, seed=3, window=(end - timedelta(days=2), end))]
 
 
 def completed(ev: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, helpers
 
 from agent.deadletter import read_records
 from indexer.setup import install_templates
@@ -103,6 +103,15 @@ def test_every_good_line_is_delivered(run: Run, es: Elasticsearch) -> None:
     """All good lines around the bad ones are in Elasticsearch, once each."""
     got = sorted(str(i) for _id, i in ids(es, run.tiers))
     assert got == [f"ev-{i:08d}" for i in range(GOOD)]
+
+
+def test_emitter_shaped_lines_are_stored_as_written(run: Run, es: Elasticsearch) -> None:
+    """A line the pass-through shipped is stored exactly as written; a foreign one gains its ECS categories."""
+    es.indices.refresh(index=run.tiers.read_pattern)
+    stored = {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=run.tiers.read_pattern, size=1000)}
+    own, foreign = orjson.loads(event_line(0)), orjson.loads(event_line(1))
+    assert stored[own["event"]["id"]] == own
+    assert stored[foreign["event"]["id"]]["event"]["kind"] == "event" and "kind" not in foreign["event"]
 
 
 @pytest.mark.parametrize("kind", list(BAD))
