@@ -10,6 +10,7 @@ ARG PYTHON_VERSION=3.12
 FROM python:${PYTHON_VERSION}-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY auditlog ./auditlog
 COPY agent ./agent
 COPY indexer ./indexer
 COPY tui ./tui

@@ -33,7 +33,7 @@ integration: $(STAMP)
 	$(PY) -m pytest -q -m integration
 
 lint: $(STAMP)
-	$(BIN)/ruff check agent indexer tui tests bench
+	$(BIN)/ruff check auditlog agent indexer tui tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

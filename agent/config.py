@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.discovery import DEFAULT_EXCLUDE
-from agent.errors import UsageError
-from agent.redact import DEFAULT_SECRET_KEYS, Redactor
-from indexer.client import DEFAULT_URL, ConnectionSettings
-from indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
+from auditlog.agent.discovery import DEFAULT_EXCLUDE
+from auditlog.agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from auditlog.core.errors import UsageError
+from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
+from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
 
@@ -187,7 +187,7 @@ def load(
 
     Args:
         path: a TOML file, or None for defaults only.
-        args: parsed flags (see ``agent.agent_commands``).
+        args: parsed flags (see ``auditlog.commands.agent``).
         env: environment (defaults to ``os.environ``).
 
     Returns:

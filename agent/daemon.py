@@ -22,14 +22,14 @@ from types import FrameType
 
 import structlog
 
-from agent import config as agent_config
-from agent.config import AgentConfig
-from agent.errors import CommandError, UsageError
-from agent.gc_tuning import relax_for_process
-from agent.metrics import Metrics, MetricsServer
-from agent.pipeline import Pipeline
-from agent.sink import client_options
-from indexer.client import make_client
+from auditlog.agent import config as agent_config
+from auditlog.agent.config import AgentConfig
+from auditlog.agent.metrics import Metrics, MetricsServer
+from auditlog.agent.pipeline import Pipeline
+from auditlog.agent.sink import client_options
+from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.gc_tuning import relax_for_process
+from auditlog.indexer.client import make_client
 
 log = structlog.get_logger("auditlog.agent")
 
@@ -159,5 +159,5 @@ def run(cfg: AgentConfig, args: argparse.Namespace | None = None) -> int:
     if not cfg["inputs.paths"]:
         raise UsageError("inputs.paths: no files to ship; give --path GLOB or inputs.paths in --config")
     configure_logging(cfg["log.level"])
-    relax_for_process()  # the full path allocates dozens of acyclic dicts per event (agent.gc_tuning)
+    relax_for_process()  # the full path allocates dozens of acyclic dicts per event (auditlog.core.gc_tuning)
     return Agent(cfg, args).run()

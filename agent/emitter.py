@@ -2,7 +2,7 @@
 
 Example::
 
-    from agent.emitter import audit_context, configure, get_audit_logger
+    from auditlog.agent.emitter import audit_context, configure, get_audit_logger
 
     configure(path="/var/log/app/audit.jsonl")
     audit = get_audit_logger(source="appointments")
@@ -48,8 +48,8 @@ import structlog.contextvars
 from structlog import BoundLoggerBase, DropEvent
 from structlog.processors import EventRenamer
 
-from agent.contract import ContractError, Problem
-from agent.processors import (
+from auditlog.agent.contract import ContractError, Problem
+from auditlog.agent.processors import (
     ALIASES,
     CONTEXT_KEYS,
     NO_MESSAGE,
@@ -62,8 +62,8 @@ from agent.processors import (
     OrjsonRenderer,
     UtcTimestamper,
 )
-from agent.redact import DEFAULT_SECRET_KEYS, Redactor
-from agent.typing import ProblemReporter, Processor
+from auditlog.agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from auditlog.agent.typing import ProblemReporter, Processor
 
 __all__ = [
     "AppendWriter",

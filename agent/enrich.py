@@ -25,12 +25,12 @@ from typing import Any
 
 import orjson
 
-from agent.categorize import categorize
-from agent.contract import parse_timestamp
-from agent.ids import deterministic_id
-from agent.parser import Rejected
-from agent.redact import Redactor
-from indexer.tiers import TierTable, UnknownTierError
+from auditlog.agent.categorize import categorize
+from auditlog.agent.contract import parse_timestamp
+from auditlog.agent.ids import deterministic_id
+from auditlog.agent.parser import Rejected
+from auditlog.agent.redact import Redactor
+from auditlog.indexer.tiers import TierTable, UnknownTierError
 
 _CACHE_LIMIT = 4096
 

@@ -41,9 +41,9 @@ from typing import Annotated, Literal
 import msgspec
 import orjson
 
-from agent.contract import action_ok, id_ok, is_ip, timestamp_ok
-from agent.enrich import Enricher
-from agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
+from auditlog.agent.contract import action_ok, id_ok, is_ip, timestamp_ok
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 
 _Scalar = str | int | float | bool | None
 _NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from agent.deadletter import PREVIEW_BYTES
-from agent.identity import FileIdentity
+from auditlog.agent.deadletter import PREVIEW_BYTES
+from auditlog.agent.identity import FileIdentity
 
 DEFAULT_CHUNK_BYTES = 256 * 1024
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from agent.contract import ContractError, expand_dotted, validate
+from auditlog.agent.contract import ContractError, expand_dotted, validate
 
 DEFAULT_MAX_DEPTH = 20
 

@@ -26,20 +26,20 @@ from collections.abc import Callable, Iterator
 import structlog
 from elasticsearch import Elasticsearch
 
-from agent.acks import AckTracker
-from agent.batcher import Batch, Batcher, BatchSettings
-from agent.config import AgentConfig
-from agent.deadletter import DeadLetter, DeadLetterWriter
-from agent.discovery import watch_dirs
-from agent.enrich import Enricher
-from agent.fastpath import EntryMaker
-from agent.harvester import Block, Overlong
-from agent.metrics import Metrics
-from agent.parser import BLANK, Parser, Rejected
-from agent.registry import Registry
-from agent.sink import Abandoned, RetrySettings, Settled, Sink
-from agent.tailer import Tailer, TailerSettings
-from agent.watcher import Watcher, make_watcher
+from auditlog.agent.acks import AckTracker
+from auditlog.agent.batcher import Batch, Batcher, BatchSettings
+from auditlog.agent.config import AgentConfig
+from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
+from auditlog.agent.discovery import watch_dirs
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import EntryMaker
+from auditlog.agent.harvester import Block, Overlong
+from auditlog.agent.metrics import Metrics
+from auditlog.agent.parser import BLANK, Parser, Rejected
+from auditlog.agent.registry import Registry
+from auditlog.agent.sink import Abandoned, RetrySettings, Settled, Sink
+from auditlog.agent.tailer import Tailer, TailerSettings
+from auditlog.agent.watcher import Watcher, make_watcher
 
 log = structlog.get_logger("auditlog.agent.pipeline")
 

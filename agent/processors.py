@@ -36,11 +36,11 @@ from typing import Any
 import orjson
 import structlog.contextvars
 
-from agent.categorize import categorize
-from agent.contract import ContractError, Problem, expand_dotted, format_timestamp, validate
-from agent.ids import uuid7
-from agent.redact import Redactor
-from agent.typing import EventDict, WrappedLogger
+from auditlog.agent.categorize import categorize
+from auditlog.agent.contract import ContractError, Problem, expand_dotted, format_timestamp, validate
+from auditlog.agent.ids import uuid7
+from auditlog.agent.redact import Redactor
+from auditlog.agent.typing import EventDict, WrappedLogger
 
 __all__ = [
     "ALIASES",

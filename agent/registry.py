@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.identity import FileIdentity
+from auditlog.agent.identity import FileIdentity
 
 REGISTRY_FILE = "registry.sqlite"
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from agent.batcher import Batch, Batcher, BatchSettings
-from agent.deadletter import DeadLetter, mark_replayed, read_records
-from agent.enrich import Enricher
-from agent.parser import BLANK, Parser
-from agent.sink import RetrySettings, Sink
+from auditlog.agent.batcher import Batch, Batcher, BatchSettings
+from auditlog.agent.deadletter import DeadLetter, mark_replayed, read_records
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.parser import BLANK, Parser
+from auditlog.agent.sink import RetrySettings, Sink
 
 
 @dataclass

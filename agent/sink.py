@@ -26,9 +26,9 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
-from agent.batcher import Batch
-from agent.deadletter import DeadLetter
-from agent.metrics import Metrics
+from auditlog.agent.batcher import Batch
+from auditlog.agent.deadletter import DeadLetter
+from auditlog.agent.metrics import Metrics
 
 log = structlog.get_logger("auditlog.agent.sink")
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agent.registry import Registry
+from auditlog.agent.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 
 import structlog
 
-from agent import discovery
-from agent.harvester import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, Block, Harvester
-from agent.identity import DEFAULT_FINGERPRINT_BYTES, FileIdentity, identify, matches
-from agent.registry import FileState, Registry
+from auditlog.agent import discovery
+from auditlog.agent.harvester import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, Block, Harvester
+from auditlog.agent.identity import DEFAULT_FINGERPRINT_BYTES, FileIdentity, identify, matches
+from auditlog.agent.registry import FileState, Registry
 
 log = structlog.get_logger("auditlog.agent.tailer")
 

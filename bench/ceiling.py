@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 import urllib3
 
-from indexer.tiers import TierTable
+from auditlog.indexer.tiers import TierTable
 
 
 class CeilingError(RuntimeError):

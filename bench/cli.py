@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from auditlog.indexer.tiers import TierTable
 from bench import emitter_cost, ingest, reliability, scale, stage_cost, tui_latency
 from bench.affinity import split_cores
 from bench.cluster import BENCH_URL_ENV, open_cluster
@@ -36,7 +37,6 @@ from bench.shippers.agent import AgentLauncher
 from bench.shippers.base import Launcher
 from bench.shippers.naive import NaiveLauncher
 from bench.shippers.rsyslog import RsyslogLauncher
-from indexer.tiers import TierTable
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = ("ingest", "reliability", "scale", "emitter", "tui")

@@ -22,8 +22,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 
 BENCH_URL_ENV = "AUDITLOG_BENCH_ES_URL"
 
@@ -125,7 +125,7 @@ def open_cluster(heap: str = "2g") -> Iterator[Cluster]:
     state_dir: Path | None = None
     if not url:
         try:
-            from indexer.es_node import LocalNode, NodeConfig
+            from auditlog.indexer.es_node import LocalNode, NodeConfig
         except ImportError as exc:
             raise RuntimeError(f"set {BENCH_URL_ENV} (indexer.es_node is not available: {exc})") from exc
         state_dir = Path(tempfile.mkdtemp(prefix="auditlog-bench-es-", dir="/var/tmp"))
@@ -143,7 +143,7 @@ def open_cluster(heap: str = "2g") -> Iterator[Cluster]:
         finally:
             client.close()
             if node_info is not None and state_dir is not None:
-                from indexer.es_node import LocalNode, NodeConfig
+                from auditlog.indexer.es_node import LocalNode, NodeConfig
 
                 LocalNode(NodeConfig(state_dir=state_dir, port=node_info.port), log=lambda _m: None).stop()
                 shutil.rmtree(state_dir, ignore_errors=True)

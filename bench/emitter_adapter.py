@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.emitter import configure, shutdown
-from agent.processors import VERBS
+from auditlog.agent.emitter import configure, shutdown
+from auditlog.agent.processors import VERBS
 
 
 def product_writer(path: Path) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:

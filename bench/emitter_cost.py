@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.demo_data import fabricate
+from auditlog.demo.data import fabricate
 from bench.events import default_window
 
 Log = Callable[[str], None]
@@ -80,7 +80,7 @@ def baseline_writer(path: Path) -> tuple[Callable[[Call], None], Callable[[], No
 def emitter_missing() -> str | None:
     """Return why the product emitter cannot be measured yet, or ``None``."""
     try:
-        import agent.emitter  # noqa: F401
+        import auditlog.agent.emitter  # noqa: F401
     except ImportError as exc:
         return f"not available yet: emitter (agent.emitter: {exc})"
     return None

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.demo import emitter_writer
-from agent.demo_data import fabricate
+from auditlog.demo.data import fabricate
+from auditlog.demo.generator import emitter_writer
 
 SOURCE = "agent.demo_data.fabricate through agent.demo.emitter_writer"
 

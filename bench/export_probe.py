@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from elasticsearch import Elasticsearch
 
-from indexer.tiers import TierTable
+from auditlog.indexer.tiers import TierTable
 
 
 def raw_scan(client: Elasticsearch, pattern: str, batch: int = 2000) -> int:

@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from auditlog.indexer.tiers import TierTable
 from bench.ceiling import build_bodies, post_bodies
 from bench.cluster import Cluster
 from bench.events import EventFile
 from bench.shippers.base import Launcher, ShipperProcess, ShipTarget
-from indexer.tiers import TierTable
 
 CEILING = "ceiling (pre-built _bulk)"
 Log = Callable[[str], None]

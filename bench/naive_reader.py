@@ -17,7 +17,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
-from indexer.tiers import TierTable
+from auditlog.indexer.tiers import TierTable
 
 
 def actions(paths: Sequence[str], tiers: TierTable) -> Iterator[dict[str, Any]]:

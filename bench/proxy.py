@@ -14,7 +14,7 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
-from indexer.es_node import free_port
+from auditlog.indexer.es_node import free_port
 
 
 class CuttableProxy:

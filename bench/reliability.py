@@ -36,12 +36,12 @@ from typing import Any
 import orjson
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.tiers import TierTable
 from bench.cluster import Cluster
 from bench.events import event_lines
 from bench.procstat import current_rss_bytes
 from bench.proxy import CuttableProxy
 from bench.shippers.base import Launcher, ShipperProcess, ShipTarget
-from indexer.tiers import TierTable
 
 Log = Callable[[str], None]
 SCENARIOS = ("kill9", "outage", "rename", "copytruncate", "rename*", "copytruncate*")

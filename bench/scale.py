@@ -22,13 +22,13 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.tiers import TierTable
 from bench.ceiling import build_bodies, post_bodies
 from bench.cluster import Cluster
 from bench.events import EventFile
 from bench.growth import latency_summary, timings
 from bench.ingest import wait_searchable
 from bench.shippers.base import ShipperProcess
-from indexer.tiers import TierTable
 
 Log = Callable[[str], None]
 PAGE_SIZE = 100
@@ -63,7 +63,7 @@ def raw_first_page(client: Elasticsearch, pattern: str, tenant: str | None) -> C
 
 def layer_first_page(client: Elasticsearch, tiers: TierTable, tenant: str | None) -> Callable[[], object]:
     """Return a call opening a fresh ``Pager`` and fetching page 0, as the TUI does on start / filter change."""
-    from indexer.query import Filter, Pager
+    from auditlog.indexer.query import Filter, Pager
 
     flt = Filter(tenant=tenant, actions=("update",)) if tenant else Filter()
 
@@ -84,7 +84,7 @@ def run_export(cluster: Cluster, tiers: TierTable, work_dir: Path, *, raw: bool)
     if raw:
         argv = [sys.executable, "-m", "bench.export_probe", "--es", cluster.url, "--prefix", tiers.prefix]
     else:
-        argv = [sys.executable, "-m", "agent.cli", "export", "-o", str(out), "--prefix", tiers.prefix,
+        argv = [sys.executable, "-m", "auditlog.cli", "export", "-o", str(out), "--prefix", tiers.prefix,
                 "--es", cluster.url, "--tz", "Europe/Zurich"]
     proc = ShipperProcess(argv, log_path=work_dir / f"{tiers.prefix}-export.log")
     start = time.perf_counter()
@@ -104,7 +104,7 @@ def run_export(cluster: Cluster, tiers: TierTable, work_dir: Path, *, raw: bool)
 def query_layer_missing() -> str | None:
     """Return why the query layer cannot be used yet, or ``None``."""
     try:
-        from indexer.query import EventStream, Pager  # noqa: F401
+        from auditlog.indexer.query import EventStream, Pager  # noqa: F401
     except ImportError as exc:
         return f"not available yet: query layer ({exc})"
     return None
@@ -113,7 +113,7 @@ def query_layer_missing() -> str | None:
 def export_missing() -> str | None:
     """Return why ``auditlog export`` cannot be used yet, or ``None``."""
     try:
-        from tui.commands import run_export  # noqa: F401
+        from auditlog.commands.tui import run_export  # noqa: F401
     except ImportError as exc:
         return f"not available yet: auditlog export ({exc})"
     return query_layer_missing()

@@ -18,13 +18,13 @@ from typing import Any
 
 import orjson
 
-from agent.demo_data import fabricate
-from agent.enrich import Enricher
-from agent.fastpath import EntryMaker
-from agent.parser import Parser
-from agent.redact import Redactor
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import EntryMaker
+from auditlog.agent.parser import Parser
+from auditlog.agent.redact import Redactor
+from auditlog.demo.data import fabricate
+from auditlog.indexer.tiers import TierTable
 from bench.events import default_window, event_lines
-from indexer.tiers import TierTable
 
 Log = Callable[[str], None]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.tiers import TierTable
 from bench.cluster import Cluster
 from bench.growth import latency_summary, timings
-from indexer.tiers import TierTable
 
 Log = Callable[[str], None]
 PAGE = 100
@@ -44,7 +44,7 @@ def baseline(client: Elasticsearch, tiers: TierTable, tenant: str, repeats: int)
 def tui_missing() -> str | None:
     """Return why the Textual app cannot be driven yet, or ``None``."""
     try:
-        from tui.app import AuditLogApp  # noqa: F401
+        from auditlog.tui.app import AuditLogApp  # noqa: F401
     except ImportError as exc:
         return f"not available yet: tui app (tui.app.AuditLogApp: {exc})"
     return None

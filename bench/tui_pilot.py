@@ -24,13 +24,13 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widgets import Input
 
+from auditlog.indexer.tiers import TierTable
+from auditlog.tui.app import AppConfig, AuditLogApp
+from auditlog.tui.screens.export import ExportScreen
+from auditlog.tui.screens.main import MainScreen
+from auditlog.tui.widgets.event_list import EventList
 from bench.cluster import Cluster
 from bench.growth import latency_summary
-from indexer.tiers import TierTable
-from tui.app import AppConfig, AuditLogApp
-from tui.screens.export import ExportScreen
-from tui.screens.main import MainScreen
-from tui.widgets.event_list import EventList
 
 Log = Callable[[str], None]
 SIZE = (120, 40)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from elasticsearch import ApiError, SSLError, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 
-from agent.errors import CommandError
+from auditlog.core.errors import CommandError
 
 #: What a call into the client may raise when the cluster misbehaves.
 ES_ERRORS: tuple[type[Exception], ...] = (ApiError, TransportError)

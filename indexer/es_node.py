@@ -42,8 +42,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from indexer.distribution import ES_VERSION, ensure_distribution, install_root
-from indexer.java import JavaHome, find_java
+from auditlog.indexer.distribution import ES_VERSION, ensure_distribution, install_root
+from auditlog.indexer.java import JavaHome, find_java
 
 RUN_USER = "auditlog-es"
 HOST = "127.0.0.1"
@@ -312,8 +312,8 @@ class LocalNode:
                 f"port {port} on {HOST} is already in use by another program; "
                 f"stop it or choose another port with --port"
             )
-        from indexer.distribution import DistributionError
-        from indexer.java import JavaNotFoundError
+        from auditlog.indexer.distribution import DistributionError
+        from auditlog.indexer.java import JavaNotFoundError
 
         try:
             home = ensure_distribution(self.config.version, self.log)

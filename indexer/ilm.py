@@ -23,8 +23,8 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
-from indexer.templates import policy_name
-from indexer.tiers import RETENTION_DAYS, TierTable
+from auditlog.indexer.templates import policy_name
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 
 def _policy_dir() -> Path:

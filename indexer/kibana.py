@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from indexer.tiers import TierTable
+from auditlog.indexer.tiers import TierTable
 
 OBJECTS_DIR = Path(__file__).resolve().parent / "kibana"
 

@@ -21,9 +21,9 @@ from typing import Any, cast
 
 from elasticsearch import Elasticsearch
 
-from indexer import ilm
-from indexer.templates import policy_name
-from indexer.tiers import RETENTION_DAYS, TierTable
+from auditlog.indexer import ilm
+from auditlog.indexer.templates import policy_name
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: Indices per DELETE request: keeps the URL short on namespaces with many days.
 DELETE_CHUNK = 50

@@ -24,8 +24,8 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
-from indexer.templates import ENV as _ENV
-from indexer.tiers import TierTable
+from auditlog.indexer.templates import ENV as _ENV
+from auditlog.indexer.tiers import TierTable
 
 #: Bump when a role descriptor changes.
 ROLE_VERSION = 1

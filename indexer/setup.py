@@ -17,12 +17,12 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
-from indexer import ilm as ilm_mod
-from indexer import security
-from indexer.errors import error_reason
-from indexer.kibana import KibanaSettings, import_objects, load_objects
-from indexer.templates import RenderedTemplate, render_all
-from indexer.tiers import TierTable
+from auditlog.indexer import ilm as ilm_mod
+from auditlog.indexer import security
+from auditlog.indexer.errors import error_reason
+from auditlog.indexer.kibana import KibanaSettings, import_objects, load_objects
+from auditlog.indexer.templates import RenderedTemplate, render_all
+from auditlog.indexer.tiers import TierTable
 
 CREATED, UPDATED, UNCHANGED, KEPT_NEWER = "created", "updated", "unchanged", "kept-newer"
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import jinja2
 
-from indexer.tiers import RETENTION_DAYS, TierTable
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: Bump when any rendered body changes; setup replaces templates with a lower version.
 TEMPLATE_VERSION = 1
@@ -77,7 +77,7 @@ class RenderedTemplate:
 
 #: The Jinja2 environment of ``indexer/templates`` (also renders ``roles.yml.j2`` for ``indexer.security``).
 ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("indexer", "templates"),
+    loader=jinja2.PackageLoader("auditlog.indexer", "templates"),
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     keep_trailing_newline=True,

@@ -7,13 +7,8 @@ reads it from here.
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-
-from agent.errors import UsageError
 
 DEFAULT_PREFIX = "audit"
 
@@ -117,23 +112,3 @@ class TierTable:
             return cls, datetime.strptime(stamp, "%Y.%m.%d").date()
         except ValueError:
             return None
-
-
-def add_prefix_arg(parser: argparse.ArgumentParser) -> None:
-    """Add ``--prefix NAME`` (the index namespace) to a command's parser."""
-    parser.add_argument("--prefix", metavar="NAME",
-                        help=f"index namespace (env {PREFIX_ENV}, default {DEFAULT_PREFIX!r})")
-
-
-def tiers_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> TierTable:
-    """Build the tier table of the namespace chosen by ``--prefix``, ``AUDITLOG_INDEX_PREFIX`` or the default.
-
-    Raises:
-        UsageError: when the prefix is not a valid index namespace (the message starts with ``--prefix``; exit 2).
-    """
-    env = os.environ if env is None else env
-    prefix = getattr(args, "prefix", None) or env.get(PREFIX_ENV) or DEFAULT_PREFIX
-    try:
-        return TierTable(prefix=prefix)
-    except ValueError as exc:
-        raise UsageError(f"--prefix: {exc}") from None

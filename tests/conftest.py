@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from indexer.tiers import TierTable
+from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
 
 _NODE_FACTS: dict[str, str] = {}

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 import yaml
 
-from indexer.distribution import ES_VERSION
+from auditlog.indexer.distribution import ES_VERSION
 
 WHEEL = "docker-compose==1.29.2"
 SCHEMA_MEMBER = "compose/config/compose_spec.json"
@@ -136,7 +136,7 @@ def test_shell_dollars_escaped_for_compose(compose_text: str) -> None:
 
 def test_demo_command_is_a_real_cli_invocation(compose: dict[str, Any]) -> None:
     """The demo service's command parses with the real `auditlog` parser (defaults substituted)."""
-    from agent.cli import build_parser
+    from auditlog.cli import build_parser
 
     argv = [re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", a) for a in compose["services"]["demo"]["command"]]
     args = build_parser().parse_args(argv)
@@ -147,7 +147,7 @@ def test_setup_key_extraction_reads_the_real_setup_json(compose: dict[str, Any],
     """The setup service's key extraction understands `auditlog setup --api-keys --json` (ApiKey fields)."""
     from dataclasses import asdict
 
-    from indexer.security import ApiKey
+    from auditlog.indexer.security import ApiKey
 
     script = compose["services"]["setup"]["command"][2]
     snippet = script.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]

@@ -176,11 +176,12 @@ def replay(instructions: list[Instruction], tmp_path_factory: pytest.TempPathFac
     return Replay(venv=venv, wheels=built)
 
 
-def test_wheel_carries_every_package_data_file(replay: Replay) -> None:
-    """Every non-Python file inside agent/, indexer/ and tui/ is installed by the image's wheel."""
+def test_wheel_carries_every_package_data_file(replay: Replay, tmp_path: Path) -> None:
+    """Every non-Python file inside agent/, indexer/ and tui/ is installed under auditlog/ by the image's wheel."""
     site = Path(subprocess.run([str(replay.venv / "bin" / "python"), "-c",
-                                "import indexer, pathlib; print(pathlib.Path(indexer.__file__).parents[1])"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+                                "import auditlog, pathlib; print(pathlib.Path(auditlog.__file__).parent)"],
+                               cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip())
+    assert not site.is_relative_to(ROOT)
     wanted = {
         str(p.relative_to(ROOT))
         for package in ("agent", "indexer", "tui")
@@ -194,12 +195,12 @@ def test_wheel_carries_every_package_data_file(replay: Replay) -> None:
 def test_installed_image_runs_setup_inputs(replay: Replay, tmp_path: Path) -> None:
     """In the replayed image, the CLI answers, and ILM policies, templates and Kibana objects load."""
     script = (
-        "import agent, pathlib\n"
-        f"assert not pathlib.Path(agent.__file__).is_relative_to({str(ROOT)!r}), agent.__file__\n"
-        "from indexer.tiers import TierTable\n"
-        "from indexer.ilm import load_policies\n"
-        "from indexer.templates import render_all\n"
-        "from indexer.kibana import load_objects\n"
+        "import auditlog.agent, pathlib\n"
+        f"assert not pathlib.Path(auditlog.agent.__file__).is_relative_to({str(ROOT)!r}), auditlog.agent.__file__\n"
+        "from auditlog.indexer.tiers import TierTable\n"
+        "from auditlog.indexer.ilm import load_policies\n"
+        "from auditlog.indexer.templates import render_all\n"
+        "from auditlog.indexer.kibana import load_objects\n"
         "print(len(load_policies()), len(render_all(TierTable(), ilm=True)) > 0, len(load_objects(TierTable())) > 0)\n"
     )
     result = subprocess.run([str(replay.venv / "bin" / "python"), "-c", script], cwd=tmp_path,
@@ -215,4 +216,15 @@ def test_wheel_is_pure_python(replay: Replay) -> None:
     assert len(replay.wheels) == 1
     ((name, members),) = replay.wheels.items()
     assert name.endswith("-py3-none-any.whl")
-    assert {"agent", "indexer", "tui"} <= {m.split("/", 1)[0] for m in members}
+    assert {"auditlog/agent", "auditlog/indexer", "auditlog/tui"} <= {"/".join(m.split("/", 2)[:2]) for m in members}
+
+
+def test_wheel_puts_nothing_generic_at_the_top(replay: Replay, tmp_path: Path) -> None:
+    """The wheel's only import package is ``auditlog``: no top-level agent, indexer or tui in site-packages."""
+    ((_, members),) = replay.wheels.items()
+    tops = {m.split("/", 1)[0] for m in members if not m.split("/", 1)[0].endswith((".dist-info", ".data"))}
+    assert {"auditlog"} == tops
+    probe = "import importlib.util as u; print([n for n in ('agent', 'indexer', 'tui') if u.find_spec(n)])"
+    found = subprocess.run([str(replay.venv / "bin" / "python"), "-c", probe], cwd=tmp_path,
+                           check=True, capture_output=True, text=True).stdout.strip()
+    assert "[]" == found

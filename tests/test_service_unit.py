@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import build_parser
+from auditlog.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "auditlog-agent.service"

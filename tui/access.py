@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
 
-from indexer.query.dsl import SORT, TENANT_FIELD
-from indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
+from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
+from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
 
 
 class AccessDenied(Exception):

@@ -1,51 +1,23 @@
 """The Textual application: configuration, screens, and a command-palette entry for every key.
 
-Entry point: ``auditlog tui`` (``tui.commands``). Tests build ``AuditLogApp(AppConfig(...))`` directly
+Entry point: ``auditlog tui`` (``auditlog.commands.tui``). Tests build ``AuditLogApp(AppConfig(...))`` directly
 with their own client, index namespace, clock and time zone, so screenshots are stable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from functools import partial
-from pathlib import Path
 from typing import ClassVar
 
-from elasticsearch import Elasticsearch
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from indexer.query.pit import DEFAULT_KEEP_ALIVE
-from indexer.tiers import TierTable
-from tui.access import CustomerView
-from tui.screens.main import MainScreen
-from tui.summaries import Summarizer
+from auditlog.tui.config import AppConfig
+from auditlog.tui.screens.main import MainScreen
 
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class AppConfig:
-    """Everything the app needs; injectable for tests (clock, zone, namespace)."""
-
-    client: Elasticsearch
-    tiers: TierTable = field(default_factory=TierTable)
-    zone: str = "UTC"
-    summarizer: Summarizer = field(default_factory=Summarizer)
-    customer: CustomerView | None = None
-    export_dir: Path = field(default_factory=lambda: Path("."))
-    clock: Callable[[], datetime] = _utc_now
-    live_interval: float = 2.0
-    page_size: int = 100
-    #: Seconds between touches of the listing's snapshot while the list is open (well under keep_alive).
-    keepalive_interval: float = 60.0
-    #: How long a listing's snapshot outlives its last use (Elasticsearch time unit).
-    snapshot_keep_alive: str = DEFAULT_KEEP_ALIVE
+__all__ = ["AppConfig", "AuditLogApp"]
 
 
 class AuditLogApp(App[None]):

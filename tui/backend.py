@@ -22,9 +22,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from indexer.query import EventStream, FacetCounts, Filter, Histogram, Pager, facet_counts, histogram
-from indexer.query.pit import DEFAULT_KEEP_ALIVE
-from indexer.tiers import TierTable
+from auditlog.indexer.query import EventStream, FacetCounts, Filter, Histogram, Pager, facet_counts, histogram
+from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE
+from auditlog.indexer.tiers import TierTable
 
 LIST_PAGE_SIZE = 100
 #: Sparkline width: buckets wanted across the range.

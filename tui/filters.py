@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from indexer.query.filter import Filter
+from auditlog.indexer.query.filter import Filter
 
 
 def _when(moment: datetime | None, tz: tzinfo) -> str:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
-from tui.eventview import event_time, event_worker, field
-from tui.summaries import Summarizer
-from tui.values import printable
+from auditlog.tui.eventview import event_time, event_worker, field
+from auditlog.tui.summaries import Summarizer
+from auditlog.tui.values import printable
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 

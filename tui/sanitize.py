@@ -21,7 +21,7 @@ import re
 from datetime import date, datetime, time
 from typing import Any
 
-from tui.values import display_value
+from auditlog.tui.values import display_value
 
 #: Excel's limit of characters in one cell.
 MAX_CELL_CHARS = 32_767

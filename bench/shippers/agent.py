@@ -14,7 +14,7 @@ import sys
 
 from bench.shippers.base import ShipTarget
 
-_ENTRY = [sys.executable, "-m", "agent.cli"]
+_ENTRY = [sys.executable, "-m", "auditlog.cli"]
 
 
 class AgentLauncher:

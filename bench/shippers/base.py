@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from auditlog.indexer.tiers import TierTable
 from bench.procstat import Usage, peak_rss_bytes, usage
-from indexer.tiers import TierTable
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,16 @@ make them agree exactly while events keep arriving.
 
 from __future__ import annotations
 
-from indexer.query.args import TimeSpec, add_filter_args, filter_from_args, parse_time
-from indexer.query.dsl import SORT, build_query, filter_clauses
-from indexer.query.events import get_event
-from indexer.query.facets import Facet, FacetBucket, FacetCounts, facet_counts
-from indexer.query.filter import Filter
-from indexer.query.histogram import Histogram, HistogramBucket, Interval, choose_interval, histogram
-from indexer.query.hits import Hit
-from indexer.query.pager import Page, Pager
-from indexer.query.pit import PitExpiredError, PointInTime
-from indexer.query.stream import EventStream, stream_events
+from auditlog.indexer.query.dsl import SORT, build_query, filter_clauses
+from auditlog.indexer.query.events import get_event
+from auditlog.indexer.query.facets import Facet, FacetBucket, FacetCounts, facet_counts
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.histogram import Histogram, HistogramBucket, Interval, choose_interval, histogram
+from auditlog.indexer.query.hits import Hit
+from auditlog.indexer.query.pager import Page, Pager
+from auditlog.indexer.query.pit import PitExpiredError, PointInTime
+from auditlog.indexer.query.stream import EventStream, stream_events
+from auditlog.indexer.query.timespec import TimeSpec, parse_time
 
 __all__ = [
     "SORT",
@@ -35,12 +35,10 @@ __all__ = [
     "PitExpiredError",
     "PointInTime",
     "TimeSpec",
-    "add_filter_args",
     "build_query",
     "choose_interval",
     "facet_counts",
     "filter_clauses",
-    "filter_from_args",
     "get_event",
     "histogram",
     "parse_time",

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from indexer.query.filter import Filter
+from auditlog.indexer.query.filter import Filter
 
 #: A JSON object of the query DSL.
 Query = dict[str, Any]

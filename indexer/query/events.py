@@ -6,9 +6,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from indexer.query.dsl import SORT
-from indexer.query.hits import event_source
-from indexer.tiers import TierTable
+from auditlog.indexer.query.dsl import SORT
+from auditlog.indexer.query.hits import event_source
+from auditlog.indexer.tiers import TierTable
 
 
 def get_event(

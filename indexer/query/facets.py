@@ -25,10 +25,10 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from indexer.query.dsl import DIMENSION_FIELDS, TIME_FIELD, Dimension, build_query
-from indexer.query.filter import Filter
-from indexer.query.pit import PointInTime
-from indexer.tiers import TierTable
+from auditlog.indexer.query.dsl import DIMENSION_FIELDS, TIME_FIELD, Dimension, build_query
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.pit import PointInTime
+from auditlog.indexer.tiers import TierTable
 
 DEFAULT_FACET_SIZE = 50
 

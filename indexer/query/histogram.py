@@ -17,10 +17,10 @@ from typing import Any, Final
 
 from elasticsearch import Elasticsearch
 
-from indexer.query.dsl import TIME_FIELD, build_query
-from indexer.query.filter import Filter
-from indexer.query.pit import PointInTime
-from indexer.tiers import TierTable
+from auditlog.indexer.query.dsl import TIME_FIELD, build_query
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.pit import PointInTime
+from auditlog.indexer.tiers import TierTable
 
 DEFAULT_TARGET_BUCKETS: Final = 60
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from indexer.query.dsl import SORT, Query
-from indexer.query.pit import PointInTime
+from auditlog.indexer.query.dsl import SORT, Query
+from auditlog.indexer.query.pit import PointInTime
 
 #: The largest page Elasticsearch serves (``index.max_result_window``); ``search_after`` keeps from at 0.
 MAX_BATCH: Final = 10_000

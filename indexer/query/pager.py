@@ -27,11 +27,11 @@ from types import TracebackType
 
 from elasticsearch import Elasticsearch
 
-from indexer.query.dsl import build_query
-from indexer.query.filter import Filter
-from indexer.query.hits import MAX_BATCH, Batch, Cursor, Hit, fetch_after
-from indexer.query.pit import DEFAULT_KEEP_ALIVE, PitExpiredError, PointInTime
-from indexer.tiers import TierTable
+from auditlog.indexer.query.dsl import build_query
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.hits import MAX_BATCH, Batch, Cursor, Hit, fetch_after
+from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE, PitExpiredError, PointInTime
+from auditlog.indexer.tiers import TierTable
 
 DEFAULT_PAGE_SIZE = 100
 

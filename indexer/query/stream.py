@@ -14,11 +14,11 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from indexer.query.dsl import build_query
-from indexer.query.filter import Filter
-from indexer.query.hits import MAX_BATCH, Batch, Cursor, event_source, fetch_after
-from indexer.query.pit import DEFAULT_KEEP_ALIVE, PointInTime
-from indexer.tiers import TierTable
+from auditlog.indexer.query.dsl import build_query
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.hits import MAX_BATCH, Batch, Cursor, event_source, fetch_after
+from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE, PointInTime
+from auditlog.indexer.tiers import TierTable
 
 DEFAULT_BATCH_SIZE = 2_000
 

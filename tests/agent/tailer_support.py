@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.harvester import Overlong
-from agent.registry import Registry
-from agent.tailer import Tailer, TailerSettings
-from agent.watcher import Watcher
+from auditlog.agent.harvester import Overlong
+from auditlog.agent.registry import Registry
+from auditlog.agent.tailer import Tailer, TailerSettings
+from auditlog.agent.watcher import Watcher
 
 
 class FakeClock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.acks import AckTracker
+from auditlog.agent.acks import AckTracker
 
 
 def test_in_order_acks_advance() -> None:

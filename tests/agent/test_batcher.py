@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.batcher import Batcher, BatchSettings
+from auditlog.agent.batcher import Batcher, BatchSettings
 from tests.agent.tailer_support import FakeClock
 
 

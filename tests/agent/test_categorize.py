@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.categorize import DEFAULT_CATEGORY, categorize
+from auditlog.agent.categorize import DEFAULT_CATEGORY, categorize
 
 
 @pytest.mark.parametrize(

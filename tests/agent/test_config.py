@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import config
-from agent.errors import UsageError
+from auditlog.agent import config
+from auditlog.core.errors import UsageError
 
 
 def toml(tmp: Path, text: str) -> Path:
@@ -81,7 +81,7 @@ def test_secrets_do_not_appear_in_redacted_connection(tmp_path: Path) -> None:
 
 def test_prefix_flag_and_environment_choose_the_namespace(tmp_path: Path) -> None:
     """--prefix (as for every command) and AUDITLOG_INDEX_PREFIX set elasticsearch.index_prefix."""
-    from agent.cli import build_parser
+    from auditlog.cli import build_parser
 
     args = build_parser().parse_args(["agent", "--path", str(tmp_path / "*.jsonl"), "--prefix", "flag-audit"])
     from_flag = config.load(None, args, env={"AUDITLOG_INDEX_PREFIX": "env-audit"}).tiers().prefix

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.contract import (
+from auditlog.agent.contract import (
     SCHEMA_ID,
     AuditEvent,
     Change,

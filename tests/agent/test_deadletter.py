@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.deadletter import DeadLetter, DeadLetterWriter, mark_replayed, read_records
+from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter, mark_replayed, read_records
 
 
 def write(tmp: Path, *dls: DeadLetter) -> None:

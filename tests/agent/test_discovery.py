@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.discovery import expand, find_inode, matches, rotated_siblings, watch_dirs
+from auditlog.agent.discovery import expand, find_inode, matches, rotated_siblings, watch_dirs
 
 
 def test_expand_returns_regular_files_once_per_inode(tmp_path: Path) -> None:

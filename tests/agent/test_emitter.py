@@ -14,9 +14,9 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-import agent.emitter as emitter_module
-from agent.contract import ContractError, Problem, validate
-from agent.emitter import (
+import auditlog.agent.emitter as emitter_module
+from auditlog.agent.contract import ContractError, Problem, validate
+from auditlog.agent.emitter import (
     AppendWriter,
     EmitterNotConfiguredError,
     audit_context,
@@ -26,7 +26,7 @@ from agent.emitter import (
     get_audit_logger,
     shutdown,
 )
-from agent.redact import REDACTED
+from auditlog.agent.redact import REDACTED
 
 TENANT = {"tenant": "org-4711", "tenant_name": "Praxis Muster", "tier": "enterprise"}
 

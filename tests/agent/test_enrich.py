@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import orjson
 
-from agent.enrich import Enricher
-from agent.ids import deterministic_id
-from agent.parser import Rejected
-from agent.redact import Redactor
-from indexer.tiers import TierTable
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.ids import deterministic_id
+from auditlog.agent.parser import Rejected
+from auditlog.agent.redact import Redactor
+from auditlog.indexer.tiers import TierTable
 from tests.agent.events import event
 
 

@@ -12,12 +12,12 @@ from hypothesis import event as observe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.enrich import Enricher
-from agent.fastpath import MISS_STREAK, RETRY_EVERY, EntryMaker, PassThrough
-from agent.parser import Parser, Rejected
-from agent.redact import Redactor
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import MISS_STREAK, RETRY_EVERY, EntryMaker, PassThrough
+from auditlog.agent.parser import Parser, Rejected
+from auditlog.agent.redact import Redactor
+from auditlog.indexer.tiers import TierTable
 from bench.events import event_lines
-from indexer.tiers import TierTable
 from tests.agent.events import event
 
 

@@ -6,8 +6,8 @@ import os
 import tracemalloc
 from pathlib import Path
 
-from agent.harvester import Harvester, Overlong
-from agent.identity import FileIdentity
+from auditlog.agent.harvester import Harvester, Overlong
+from auditlog.agent.identity import FileIdentity
 
 IDENT = FileIdentity(1, 2, 3, "fp")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.identity import identify, matches
+from auditlog.agent.identity import identify, matches
 
 
 def test_empty_file_has_no_identity_yet(tmp_path: Path) -> None:

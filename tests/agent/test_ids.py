@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.ids import deterministic_id, uuid7, uuid7_datetime
+from auditlog.agent.ids import deterministic_id, uuid7, uuid7_datetime
 
 
 def test_uuid7_has_version_7_and_rfc_variant() -> None:

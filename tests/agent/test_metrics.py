@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from agent.metrics import Metrics, MetricsServer
+from auditlog.agent.metrics import Metrics, MetricsServer
 
 
 def test_render_has_counters_histogram_and_lag() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from agent.parser import BLANK, Parser, Rejected
+from auditlog.agent.parser import BLANK, Parser, Rejected
 from tests.agent.events import event, line
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from agent.config import load
-from agent.pipeline import Pipeline
+from auditlog.agent.config import load
+from auditlog.agent.pipeline import Pipeline
 from tests.agent.events import line
 
 

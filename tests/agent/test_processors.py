@@ -13,9 +13,9 @@ import pytest
 import structlog.contextvars
 from structlog.testing import LogCapture
 
-from agent.contract import ContractError, validate
-from agent.emitter import AuditEmitter, build_processors
-from agent.processors import (
+from auditlog.agent.contract import ContractError, validate
+from auditlog.agent.emitter import AuditEmitter, build_processors
+from auditlog.agent.processors import (
     NO_MESSAGE,
     AuditContext,
     Categorizer,
@@ -26,7 +26,7 @@ from agent.processors import (
     OrjsonRenderer,
     UtcTimestamper,
 )
-from agent.redact import REDACTED, Redactor
+from auditlog.agent.redact import REDACTED, Redactor
 
 
 class _Discard:

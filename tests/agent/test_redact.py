@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.redact import REDACTED, Redactor
+from auditlog.agent.redact import REDACTED, Redactor
 
 
 def test_default_keys_catch_spelling_variants() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.identity import FileIdentity
-from agent.registry import FileState, Registry
+from auditlog.agent.identity import FileIdentity
+from auditlog.agent.registry import FileState, Registry
 
 
 def row(offset: int = 0) -> FileState:

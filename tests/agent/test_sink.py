@@ -10,10 +10,10 @@ import pytest
 from elastic_transport import ApiResponseMeta, ConnectionError, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
-from agent.batcher import Batch
-from agent.deadletter import DeadLetter
-from agent.metrics import Metrics
-from agent.sink import Abandoned, RetrySettings, Sink
+from auditlog.agent.batcher import Batch
+from auditlog.agent.deadletter import DeadLetter
+from auditlog.agent.metrics import Metrics
+from auditlog.agent.sink import Abandoned, RetrySettings, Sink
 
 FAST = RetrySettings(initial=0.001, maximum=0.002)
 

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from agent.watcher import make_watcher
+from auditlog.agent.watcher import make_watcher
 from tests.agent.tailer_support import Harness, append, rotate, wait_for_moves
 
 

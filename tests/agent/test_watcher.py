@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.watcher import PollingWatcher, WatchdogWatcher, make_watcher
+from auditlog.agent.watcher import PollingWatcher, WatchdogWatcher, make_watcher
 from tests.agent.tailer_support import wait_for_moves
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 
+from auditlog.indexer.tiers import TierTable
 from bench.ceiling import build_bodies
-from indexer.tiers import TierTable
 
 
 def _line(event_id: str, tier: str, ts: str) -> bytes:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from auditlog.indexer.tiers import TierTable
 from bench.shippers.base import ShipTarget
 from bench.shippers.rsyslog import RsyslogLauncher
-from indexer.tiers import TierTable
 
 
 def _config(tmp_path: Path) -> str:

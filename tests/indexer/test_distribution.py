@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.distribution import DistributionError, ensure_distribution, fetch_zip
+from auditlog.indexer.distribution import DistributionError, ensure_distribution, fetch_zip
 
 
 def _fake_zip(path: Path, version: str) -> None:

@@ -7,8 +7,8 @@ from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, SSLError
 from elasticsearch import ConnectionError as EsConnectionError
 
-from agent.errors import CommandError
-from indexer.errors import cluster_errors, describe_es_error
+from auditlog.core.errors import CommandError
+from auditlog.indexer.errors import cluster_errors, describe_es_error
 
 
 def _api_error(status: int, body: object) -> ApiError:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.es_node import LocalNode, NodeConfig, NodeStartError, _settings, _write_jvm_options
+from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError, _settings, _write_jvm_options
 
 
 def test_secure_settings_turn_on_tls_and_api_keys(tmp_path: Path) -> None:

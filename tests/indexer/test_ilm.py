@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from indexer import ilm
-from indexer.setup import CREATED, UNCHANGED, run_setup
-from indexer.tiers import RETENTION_DAYS, TierTable
+from auditlog.indexer import ilm
+from auditlog.indexer.setup import CREATED, UNCHANGED, run_setup
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 from tests.indexer.recording_es import no_handler, not_found, recording_client
 
 

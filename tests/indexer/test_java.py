@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.java import JavaNotFoundError, find_java, java_version
+from auditlog.indexer.java import JavaNotFoundError, find_java, java_version
 
 
 def _fake_home(root: Path, name: str, version: str) -> Path:

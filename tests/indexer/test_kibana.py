@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from indexer.kibana import OBJECTS_DIR, KibanaSettings, load_objects
-from indexer.tiers import TierTable
+from auditlog.indexer.kibana import OBJECTS_DIR, KibanaSettings, load_objects
+from auditlog.indexer.tiers import TierTable
 
 
 def test_every_line_is_a_saved_object() -> None:

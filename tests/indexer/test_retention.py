@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from indexer.retention import DailyIndex, expired, summarize, who_deletes
-from indexer.tiers import TierTable
+from auditlog.indexer.retention import DailyIndex, expired, summarize, who_deletes
+from auditlog.indexer.tiers import TierTable
 from tests.indexer.recording_es import not_found, recording_client
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

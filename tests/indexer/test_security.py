@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from indexer.security import READER, WRITER, role_descriptors, role_name, roles_yml
-from indexer.tiers import TierTable
+from auditlog.indexer.security import READER, WRITER, role_descriptors, role_name, roles_yml
+from auditlog.indexer.tiers import TierTable
 
 
 def test_writer_may_only_append_and_create_indices() -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from indexer.security import role_descriptors
-from indexer.setup import CREATED, SetupError, run_setup
-from indexer.tiers import TierTable
+from auditlog.indexer.security import role_descriptors
+from auditlog.indexer.setup import CREATED, SetupError, run_setup
+from auditlog.indexer.tiers import TierTable
 from tests.indexer.recording_es import not_found, recording_client
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.templates import (
+from auditlog.indexer.templates import (
     TEMPLATE_VERSION,
     component_names,
     render_all,
     render_component_templates,
     render_index_templates,
 )
-from indexer.tiers import RETENTION_DAYS, TierTable
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: Field -> type the brief asks for: keyword for every filter, ip, date, text, flattened Raw.
 EXPECTED_TYPES = {

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.tiers import RETENTION_DAYS, TierTable, UnknownTierError, tiers_from_args
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable, UnknownTierError
+from auditlog.options.tiers import tiers_from_args
 
 
 def test_table_matches_the_architecture() -> None:

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import orjson
 from elasticsearch import ApiError, Elasticsearch, helpers
 
-from agent.categorize import categorize
-from indexer.tiers import TierTable
+from auditlog.agent.categorize import categorize
+from auditlog.indexer.tiers import TierTable
 
 TIERS = ("enterprise", "business", "professional", "whitelabel", "flatrate", "basic")
 
@@ -101,7 +101,7 @@ class AgentProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITLOG_ES_")} | self.env
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agent.cli", "agent", "--config", str(self.config)],
+                [sys.executable, "-m", "auditlog.cli", "agent", "--config", str(self.config)],
                 stdout=subprocess.DEVNULL, stderr=err, env=env,
             )
 

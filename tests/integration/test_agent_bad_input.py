@@ -19,9 +19,9 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from agent.deadletter import read_records
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.agent.deadletter import read_records
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import AgentProcess, event_line, ids, wait_count, write_config
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import AgentProcess, append_lines, event_line, ids, wait_count, write_config
 
 LINES = int(os.environ.get("AUDITLOG_CRASH_LINES", "20000"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from agent.cli import main
-from agent.deadletter import read_records
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.agent.deadletter import read_records
+from auditlog.cli import main
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import AgentProcess, append_lines, count, event_line, wait_count, write_config
 
 
@@ -58,7 +58,7 @@ def test_replay_keeps_what_still_fails(
     append_lines(log, [b"{broken\n"])
     cfg = write_config(tmp_path / "agent.toml", paths=[str(log)], state=tmp_path / "state", es_url=es_url,
                        prefix=namespace.prefix)
-    from agent.deadletter import DeadLetter, DeadLetterWriter
+    from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
 
     w = DeadLetterWriter(tmp_path / "state")
     w.write(DeadLetter("invalid JSON", b"{broken", 0, str(log), "x:y:z:0"))

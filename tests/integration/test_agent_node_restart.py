@@ -13,9 +13,9 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from indexer.es_node import LocalNode, NodeConfig
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.indexer.es_node import LocalNode, NodeConfig
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import (
     AgentProcess,
     append_lines,

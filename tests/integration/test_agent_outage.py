@@ -8,10 +8,10 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from agent.status import collect
+from auditlog.agent.status import collect
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 from bench.proxy import CuttableProxy
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
 from tests.integration.agent_support import (
     AgentProcess,
     Reject429Proxy,

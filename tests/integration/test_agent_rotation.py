@@ -10,9 +10,9 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 from bench.proxy import CuttableProxy
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
 from tests.integration.agent_support import (
     AgentProcess,
     append_lines,

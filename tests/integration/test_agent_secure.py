@@ -7,8 +7,8 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import AgentProcess, append_lines, event_line, wait_count, write_config
 from tests.support.node import SecureNodeInfo
 

@@ -13,10 +13,10 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from agent.cli import main
-from agent.demo_stack import DemoState, running_parts
-from indexer.query.events import get_event
-from indexer.tiers import TierTable
+from auditlog.cli import main
+from auditlog.demo.stack import DemoState, running_parts
+from auditlog.indexer.query.events import get_event
+from auditlog.indexer.tiers import TierTable
 from tests.support.seed import seed_events
 
 

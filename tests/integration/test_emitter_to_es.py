@@ -11,11 +11,11 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from agent.contract import parse_timestamp
-from agent.emitter import audit_context, configure, get_audit_logger, shutdown
-from agent.redact import REDACTED
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.agent.contract import parse_timestamp
+from auditlog.agent.emitter import audit_context, configure, get_audit_logger, shutdown
+from auditlog.agent.redact import REDACTED
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 
 TENANTS = [("org-e1", "enterprise"), ("org-b1", "business"), ("org-p1", "basic")]
 

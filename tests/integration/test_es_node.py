@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from elasticsearch import AuthenticationException, Elasticsearch, helpers
 
-from indexer.es_node import free_port
-from indexer.tiers import TierTable
+from auditlog.indexer.es_node import free_port
+from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo, node_state_dir
 
 
 def _auditlog(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "auditlog.cli", *args], capture_output=True, text=True,
                           timeout=300, check=False)
 
 

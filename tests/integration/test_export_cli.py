@@ -11,12 +11,12 @@ import openpyxl
 import pytest
 from elasticsearch import Elasticsearch
 
-from agent.cli import main
-from indexer.query import EventStream, Filter
-from indexer.tiers import TierTable
+from auditlog.cli import main
+from auditlog.indexer.query import EventStream, Filter
+from auditlog.indexer.tiers import TierTable
+from auditlog.tui.export.xlsx import export_xlsx
 from tests.support.seed import SeedSummary, seeded_namespace
 from tests.tui.support import seed_events
-from tui.export.xlsx import export_xlsx
 
 
 @pytest.fixture(scope="module")

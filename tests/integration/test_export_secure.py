@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from elasticsearch import Elasticsearch
 
-from agent.cli import main
-from indexer.client import ConnectionSettings, make_client
-from indexer.tiers import TierTable
+from auditlog.cli import main
+from auditlog.indexer.client import ConnectionSettings, make_client
+from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
 from tests.support.seed import SeedSummary, realistic_events, seeded_namespace
 

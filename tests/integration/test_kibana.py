@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from agent.cli import main
-from indexer.tiers import TierTable
+from auditlog.cli import main
+from auditlog.indexer.tiers import TierTable
 
 
 @dataclass

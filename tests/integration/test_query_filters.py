@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from agent.contract import parse_timestamp
-from indexer.query import EventStream, Filter, Pager, facet_counts, get_event, histogram
-from indexer.tiers import TierTable
+from auditlog.agent.contract import parse_timestamp
+from auditlog.indexer.query import EventStream, Filter, Pager, facet_counts, get_event, histogram
+from auditlog.indexer.tiers import TierTable
 from tests.support.seed import SeedSummary, realistic_events, seed_events, seeded_namespace
 
 START = datetime(2026, 11, 10, tzinfo=UTC)

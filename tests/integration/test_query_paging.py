@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from indexer.query import EventStream, Filter, Pager, facet_counts, histogram
-from indexer.tiers import TierTable
+from auditlog.indexer.query import EventStream, Filter, Pager, facet_counts, histogram
+from auditlog.indexer.tiers import TierTable
 from tests.support.seed import SeedSummary, realistic_events, seeded_namespace
 
 COUNT = 50_000

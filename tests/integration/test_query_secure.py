@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import pytest
 from elasticsearch import Elasticsearch, SSLError
 
-from indexer.client import ConnectionSettings, make_client
-from indexer.query import EventStream, Filter, Pager, facet_counts, get_event, histogram
-from indexer.tiers import TierTable
+from auditlog.indexer.client import ConnectionSettings, make_client
+from auditlog.indexer.query import EventStream, Filter, Pager, facet_counts, get_event, histogram
+from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
 from tests.support.seed import SeedSummary, realistic_events, seeded_namespace
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from elasticsearch import Elasticsearch
 
-from agent.cli import main
-from indexer.tiers import TierTable
+from auditlog.cli import main
+from auditlog.indexer.tiers import TierTable
 from tests.support.seed import realistic_events, seed_events
 
 START = datetime(2026, 11, 15, tzinfo=UTC)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch
 
-from indexer import retention
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.indexer import retention
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 
 NOW = datetime(2026, 11, 26, 10, 15, tzinfo=UTC)
 

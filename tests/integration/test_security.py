@@ -23,10 +23,10 @@ import pytest
 from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
-from agent.cli import main
-from indexer.security import READER, WRITER, role_descriptors, role_name, roles_yml
-from indexer.setup import UNCHANGED, SetupError, run_setup
-from indexer.tiers import TierTable
+from auditlog.cli import main
+from auditlog.indexer.security import READER, WRITER, role_descriptors, role_name, roles_yml
+from auditlog.indexer.setup import UNCHANGED, SetupError, run_setup
+from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo, start_test_node, stop_test_node
 
 PASSWORDS = {WRITER: "writer-" + uuid.uuid4().hex, READER: "reader-" + uuid.uuid4().hex}

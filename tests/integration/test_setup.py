@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from agent.cli import main
-from indexer.setup import CREATED, KEPT_NEWER, UNCHANGED, UPDATED, install_templates, run_setup
-from indexer.templates import TEMPLATE_VERSION, index_template_name
-from indexer.tiers import TierTable
+from auditlog.cli import main
+from auditlog.indexer.setup import CREATED, KEPT_NEWER, UNCHANGED, UPDATED, install_templates, run_setup
+from auditlog.indexer.templates import TEMPLATE_VERSION, index_template_name
+from auditlog.indexer.tiers import TierTable
 
 
 def _installed(es: Elasticsearch, tiers: TierTable) -> dict[str, Any]:

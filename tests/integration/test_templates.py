@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from elasticsearch import Elasticsearch
 
-from indexer.setup import install_templates
-from indexer.templates import TEMPLATE_VERSION
-from indexer.tiers import RETENTION_DAYS, TierTable
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.templates import TEMPLATE_VERSION
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 WHEN = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 

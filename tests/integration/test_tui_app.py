@@ -12,18 +12,18 @@ import pytest
 from elasticsearch import Elasticsearch
 from textual.widgets import Label
 
-from indexer.query import Filter
-from indexer.tiers import TierTable
+from auditlog.indexer.query import Filter
+from auditlog.indexer.tiers import TierTable
+from auditlog.tui.access import customer_view
+from auditlog.tui.screens.detail import DetailScreen
+from auditlog.tui.screens.export import ExportScreen
+from auditlog.tui.screens.help import HelpScreen
+from auditlog.tui.screens.main import MainScreen
+from auditlog.tui.widgets.event_list import EventList
+from auditlog.tui.widgets.facet_list import FacetList
 from tests.support.seed import SeedSummary, seed_events, seeded_namespace
 from tests.tui.support import NOW, make_app, screen_text, settle
 from tests.tui.support import seed_events as tui_events
-from tui.access import customer_view
-from tui.screens.detail import DetailScreen
-from tui.screens.export import ExportScreen
-from tui.screens.help import HelpScreen
-from tui.screens.main import MainScreen
-from tui.widgets.event_list import EventList
-from tui.widgets.facet_list import FacetList
 
 SIZE = (120, 40)
 

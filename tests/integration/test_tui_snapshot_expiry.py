@@ -13,13 +13,13 @@ from typing import Any
 import openpyxl
 from elasticsearch import Elasticsearch
 
-from indexer.tiers import TierTable
+from auditlog.indexer.tiers import TierTable
+from auditlog.tui.backend import Listing
+from auditlog.tui.screens.export import ExportScreen
+from auditlog.tui.screens.main import MainScreen
 from tests.support.seed import seed_events
 from tests.tui.support import make_app, screen_text, settle
 from tests.tui.support import seed_events as tui_events
-from tui.backend import Listing
-from tui.screens.export import ExportScreen
-from tui.screens.main import MainScreen
 
 SIZE = (120, 40)
 FIRST, LATER = 40, 5

@@ -10,7 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from textual.pilot import Pilot
 
-from indexer.tiers import TierTable
+from auditlog.indexer.tiers import TierTable
 from tests.support.seed import seeded_namespace
 from tests.tui.support import make_app, seed_events, settle
 

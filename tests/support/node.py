@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from indexer.es_node import NodeInfo
+    from auditlog.indexer.es_node import NodeInfo
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def node_state_dir(tmp: Path) -> Path:
 
 def start_test_node(tmp: Path, *, secure: bool) -> NodeInfo:
     """Start a node on a free port; fail the test with the node's log tail when it cannot start."""
-    from indexer.es_node import LocalNode, NodeConfig, NodeStartError
+    from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError
 
     config = NodeConfig(state_dir=node_state_dir(tmp), port=0, secure=secure, heap="768m")
     try:
@@ -65,7 +65,7 @@ def start_test_node(tmp: Path, *, secure: bool) -> NodeInfo:
 
 def stop_test_node(node: NodeInfo) -> None:
     """Stop a node started by ``start_test_node`` and remove its files."""
-    from indexer.es_node import LocalNode, NodeConfig
+    from auditlog.indexer.es_node import LocalNode, NodeConfig
 
     LocalNode(NodeConfig(state_dir=node.state_dir, port=node.port)).stop()
     if str(node.state_dir).startswith("/var/tmp/auditlog-test-es-"):

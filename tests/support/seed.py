@@ -22,12 +22,12 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from agent.contract import parse_timestamp
-from agent.demo_data import fabricate
-from agent.enrich import Enricher
-from indexer.query.filter import Filter
-from indexer.setup import install_templates
-from indexer.tiers import TierTable
+from auditlog.agent.contract import parse_timestamp
+from auditlog.agent.enrich import Enricher
+from auditlog.demo.data import fabricate
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
 
 #: (tenant, action, source, worker or None) of one event: what dimension filters select on.
 Key = tuple[str, str, str, str | None]

@@ -11,10 +11,10 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from textual.pilot import Pilot
 
-from indexer.tiers import TierTable
+from auditlog.indexer.tiers import TierTable
+from auditlog.tui.app import AppConfig, AuditLogApp
+from auditlog.tui.summaries import Summarizer
 from tests.support.seed import realistic_events
-from tui.app import AppConfig, AuditLogApp
-from tui.summaries import Summarizer
 
 #: The frozen "now" of every TUI test: presets, histograms and file names derive from it.
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.diff import ChangeKind, ChangeRow, diff_changes
+from auditlog.tui.diff import ChangeKind, ChangeRow, diff_changes
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)

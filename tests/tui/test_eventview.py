@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tui.eventview import event_time, event_worker, field, object_id
+from auditlog.tui.eventview import event_time, event_worker, field, object_id
 
 
 def test_field_reads_nested_and_dotted_keys() -> None:

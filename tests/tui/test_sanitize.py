@@ -10,7 +10,7 @@ import openpyxl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.sanitize import MAX_CELL_CHARS, TRUNCATION_MARKER, cell_value, sanitize_text
+from auditlog.tui.sanitize import MAX_CELL_CHARS, TRUNCATION_MARKER, cell_value, sanitize_text
 
 
 def _roundtrip(values: Sequence[object]) -> list[object]:

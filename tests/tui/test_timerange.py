@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tui.timerange import preset_range
+from auditlog.tui.timerange import preset_range
 
 NOW = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)
 

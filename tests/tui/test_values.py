@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.values import display_value, printable
+from auditlog.tui.values import display_value, printable
 
 
 def test_display_value_forms() -> None:

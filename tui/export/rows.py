@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from tui.diff import ChangeKind, ChangeRow, diff_changes
-from tui.eventview import event_time, event_worker, field
-from tui.sanitize import CellValue, cell_value, sanitize_text
-from tui.summaries import Summarizer
-from tui.values import display_value
+from auditlog.tui.diff import ChangeKind, ChangeRow, diff_changes
+from auditlog.tui.eventview import event_time, event_worker, field
+from auditlog.tui.sanitize import CellValue, cell_value, sanitize_text
+from auditlog.tui.summaries import Summarizer
+from auditlog.tui.values import display_value
 
 #: (header, width) of every column after the time column.
 COLUMNS: tuple[tuple[str, int], ...] = (

@@ -14,7 +14,7 @@ place only when complete. A cancelled or failed export leaves no partial file be
 
 Speed (100k fabricated events, one core of the 2-core dev machine, no Elasticsearch): ~8 s and
 ~52 MB peak RSS; through ``auditlog export`` against the dev node ~8.9 s, ~100 MB (10.0 s before the
-row loop ran with relaxed GC thresholds, ``agent.gc_tuning``: each 2,000-hit response stays alive
+row loop ran with relaxed GC thresholds, ``auditlog.core.gc_tuning``: each 2,000-hit response stays alive
 while its rows are written, and every default gen-2 pass walked it). Where the time goes: building
 rows ~45% (a third of it the Jinja2 summaries), rendering them ~35% (``tui.export.sheetrows``, same
 XML as openpyxl's per-cell path at about a third of its cost), decoding responses ~7%, the zip ~12%.
@@ -36,11 +36,11 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from agent.gc_tuning import relaxed
-from tui.export.rows import COLUMNS, TIME_WIDTH, event_row, time_header
-from tui.export.sheetrows import FastRows
-from tui.sanitize import cell_value
-from tui.summaries import Summarizer
+from auditlog.core.gc_tuning import relaxed
+from auditlog.tui.export.rows import COLUMNS, TIME_WIDTH, event_row, time_header
+from auditlog.tui.export.sheetrows import FastRows
+from auditlog.tui.sanitize import cell_value
+from auditlog.tui.summaries import Summarizer
 
 #: Data rows per sheet: Excel's 1,048,576 rows minus the header.
 MAX_DATA_ROWS = 1_048_575
@@ -195,7 +195,7 @@ def export_xlsx(
     sheets = _EventSheets(wb, zone, max_rows_per_sheet)
     rows = 0
     try:
-        with relaxed():  # dozens of short-lived acyclic objects per row (agent.gc_tuning)
+        with relaxed():  # dozens of short-lived acyclic objects per row (auditlog.core.gc_tuning)
             for event in events:
                 sheets.append(event_row(event, tz, summarizer))
                 rows += 1

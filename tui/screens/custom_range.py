@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from indexer.query.args import parse_time
+from auditlog.indexer.query.timespec import parse_time
 
 TimeRange = tuple[datetime | None, datetime | None]
 

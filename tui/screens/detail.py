@@ -20,11 +20,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from indexer.errors import ES_ERRORS, describe_es_error
-from tui.diff import ChangeKind, diff_changes
-from tui.eventview import field
-from tui.rowview import EventRow
-from tui.values import display_value, printable
+from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.tui.diff import ChangeKind, diff_changes
+from auditlog.tui.eventview import field
+from auditlog.tui.rowview import EventRow
+from auditlog.tui.values import display_value, printable
 
 #: Fetches the row at an index (blocking; called in a worker thread); ``None`` past the end.
 RowFetcher = Callable[[int], EventRow | None]

@@ -14,9 +14,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar
 
-from indexer.errors import ES_ERRORS, describe_es_error
-from tui.export.xlsx import ExportCancelled, ExportResult, export_xlsx
-from tui.summaries import Summarizer
+from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.tui.export.xlsx import ExportCancelled, ExportResult, export_xlsx
+from auditlog.tui.summaries import Summarizer
 
 #: Opens the events to export (called in the worker thread): (events, expected count, closer).
 EventSource = Callable[[], tuple[Iterable[Mapping[str, Any]], int, Callable[[], None]]]

@@ -24,22 +24,22 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from indexer.errors import ES_ERRORS, describe_es_error
-from indexer.query import Filter
-from tui.backend import Backend, Counts, Listing
-from tui.filters import describe_filter
-from tui.rowview import EventRow
-from tui.screens.custom_range import CustomRangeScreen, TimeRange
-from tui.screens.detail import DetailScreen
-from tui.screens.export import ExportScreen
-from tui.screens.help import HelpScreen
-from tui.timerange import PRESETS, preset_range
-from tui.widgets.event_list import EventList, ListHeader
-from tui.widgets.facet_list import FacetList
-from tui.widgets.histogram import EventHistogram
+from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.indexer.query import Filter
+from auditlog.tui.backend import Backend, Counts, Listing
+from auditlog.tui.filters import describe_filter
+from auditlog.tui.rowview import EventRow
+from auditlog.tui.screens.custom_range import CustomRangeScreen, TimeRange
+from auditlog.tui.screens.detail import DetailScreen
+from auditlog.tui.screens.export import ExportScreen
+from auditlog.tui.screens.help import HelpScreen
+from auditlog.tui.timerange import PRESETS, preset_range
+from auditlog.tui.widgets.event_list import EventList, ListHeader
+from auditlog.tui.widgets.facet_list import FacetList
+from auditlog.tui.widgets.histogram import EventHistogram
 
 if TYPE_CHECKING:
-    from tui.app import AppConfig
+    from auditlog.tui.config import AppConfig
 
 _PRESET_KEYS = [key for key, _ in PRESETS if key != "custom"]
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")

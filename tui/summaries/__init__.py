@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tui.summaries.summarizer import LANGUAGES, Summarizer
+from auditlog.tui.summaries.summarizer import LANGUAGES, Summarizer
 
 __all__ = ["LANGUAGES", "Summarizer"]

@@ -33,9 +33,9 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from tui.diff import ChangeKind, ChangeRow, diff_changes
-from tui.eventview import event_worker, object_id
-from tui.values import display_value
+from auditlog.tui.diff import ChangeKind, ChangeRow, diff_changes
+from auditlog.tui.eventview import event_worker, object_id
+from auditlog.tui.values import display_value
 
 LANGUAGES: tuple[str, ...] = ("en", "de")
 _SHIPPED = Path(__file__).with_name("templates")

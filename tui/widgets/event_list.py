@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
-from tui.rowview import EventRow
+from auditlog.tui.rowview import EventRow
 
 MAX_CACHED_ROWS = 2_000
 #: Widths of the fixed columns (time, source, type, worker); the summary takes the rest.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
-from indexer.query.facets import Facet
-from tui.values import printable
+from auditlog.indexer.query.facets import Facet
+from auditlog.tui.values import printable
 
 
 def option_label(value: str, label: str | None, count: int, width: int = 17) -> str:

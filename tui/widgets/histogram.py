@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 
-from indexer.query.histogram import Histogram
+from auditlog.indexer.query.histogram import Histogram
 
 
 def histogram_caption(hist: Histogram | None, tz: tzinfo) -> str:

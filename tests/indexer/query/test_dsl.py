@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from indexer.query.dsl import (
+from auditlog.indexer.query.dsl import (
     MAX_TEXT_CHARS,
     MAX_TEXT_TERMS,
     SORT,
@@ -15,7 +15,7 @@ from indexer.query.dsl import (
     text_query,
     time_range,
 )
-from indexer.query.filter import Filter
+from auditlog.indexer.query.filter import Filter
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

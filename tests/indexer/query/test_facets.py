@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from indexer.query.dsl import build_query
-from indexer.query.facets import FacetBucket, facets_request, parse_facet
-from indexer.query.filter import Filter
+from auditlog.indexer.query.dsl import build_query
+from auditlog.indexer.query.facets import FacetBucket, facets_request, parse_facet
+from auditlog.indexer.query.filter import Filter
 
 FLT = Filter(tenant="org-1", workers=("w-1",), actions=("delete",), sources=("slots",))
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from indexer.query.filter import Filter
-from indexer.query.histogram import choose_interval, histogram_request
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.histogram import choose_interval, histogram_request
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.query.filter import Filter
-from indexer.query.pager import Pager
-from indexer.tiers import TierTable
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.pager import Pager
+from auditlog.indexer.tiers import TierTable
 from tests.indexer.query.fakes import FakeClient
 
 TIERS = TierTable(prefix="fake")

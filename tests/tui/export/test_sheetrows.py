@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from tui.export.sheetrows import FastRows, row_xml
-from tui.sanitize import cell_value
+from auditlog.tui.export.sheetrows import FastRows, row_xml
+from auditlog.tui.sanitize import cell_value
 
 EPOCH = Workbook().epoch
 ROWS: list[list[Any]] = [

@@ -9,8 +9,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from agent.demo_data import fabricate
-from tui.export.xlsx import ExportCancelled, export_xlsx
+from auditlog.demo.data import fabricate
+from auditlog.tui.export.xlsx import ExportCancelled, export_xlsx
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 

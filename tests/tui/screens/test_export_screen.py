@@ -11,8 +11,8 @@ from typing import Any
 from textual.app import App
 from textual.pilot import Pilot
 
-from tui.screens.export import ExportScreen
-from tui.summaries import Summarizer
+from auditlog.tui.screens.export import ExportScreen
+from auditlog.tui.summaries import Summarizer
 
 
 def _endless() -> Iterator[dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.summaries import Summarizer
+from auditlog.tui.summaries import Summarizer
 
 
 def _moved() -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 
-from tui.rowview import EventRow
-from tui.widgets.event_list import MAX_CACHED_ROWS, EventList, format_line
+from auditlog.tui.rowview import EventRow
+from auditlog.tui.widgets.event_list import MAX_CACHED_ROWS, EventList, format_line
 
 
 def _row(index: int) -> EventRow:

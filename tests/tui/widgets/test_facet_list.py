@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from indexer.query.histogram import Histogram, HistogramBucket, Interval
-from tui.widgets.facet_list import option_label
-from tui.widgets.histogram import histogram_caption
+from auditlog.indexer.query.histogram import Histogram, HistogramBucket, Interval
+from auditlog.tui.widgets.facet_list import option_label
+from auditlog.tui.widgets.histogram import histogram_caption
 
 
 def test_option_label_shows_name_and_count() -> None:

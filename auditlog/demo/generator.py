@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.demo_data import emitter_call, fabricate
-from agent.emitter import AppendWriter, AuditEmitter, LineWriter, build_processors
-from agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from auditlog.agent.emitter import AppendWriter, AuditEmitter, LineWriter, build_processors
+from auditlog.agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from auditlog.demo.data import emitter_call, fabricate
 
 #: Writes one nested contract event (the emitter adds what is missing: id, timestamp, changed fields).
 EventWriter = Callable[[dict[str, Any]], None]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.cli import main
-from indexer.security import roles_yml
-from indexer.tiers import TierTable
+from auditlog.cli import main
+from auditlog.indexer.security import roles_yml
+from auditlog.indexer.tiers import TierTable
 
 DEAD = "http://127.0.0.1:9"  # nobody listens: proves a command did not need the cluster
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.gc_tuning import RELAXED, relax_for_process, relaxed
+from auditlog.core.gc_tuning import RELAXED, relax_for_process, relaxed
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from agent.contract import parse_timestamp, validate
-from agent.demo_data import ACTIONS, DEFAULT_TENANTS, SOURCES, TIERS, Tenant, fabricate
+from auditlog.agent.contract import parse_timestamp, validate
+from auditlog.demo.data import ACTIONS, DEFAULT_TENANTS, SOURCES, TIERS, Tenant, fabricate
 
 END = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 START = END - timedelta(days=7)

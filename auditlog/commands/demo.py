@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from agent.demo import DemoGenerator, DemoPlan, emitter_writer
-from agent.demo_stack import (
+from auditlog.core.errors import CommandError, UsageError
+from auditlog.demo.generator import DemoGenerator, DemoPlan, emitter_writer
+from auditlog.demo.stack import (
     DemoState,
     auditlog_argv,
     child_env,
@@ -31,9 +32,9 @@ from agent.demo_stack import (
     spawn,
     stop_part,
 )
-from agent.errors import CommandError, UsageError
-from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
-from indexer.tiers import DEFAULT_PREFIX, TierTable
+from auditlog.indexer.client import ConnectionSettings, make_client
+from auditlog.indexer.tiers import DEFAULT_PREFIX, TierTable
+from auditlog.options.connection import add_connection_args, settings_from_args
 
 DEMO_LOG = "audit.jsonl"
 
@@ -225,7 +226,7 @@ def _start_background(
 
 
 def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSettings, DemoState]:
-    from indexer.es_node import LocalNode, NodeConfig, NodeStartError
+    from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be 1-65535, got {args.port}")
@@ -247,9 +248,9 @@ def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSe
 
 def _setup(settings: ConnectionSettings, tiers: TierTable) -> None:
     """Run what `auditlog setup` runs, with its one-line cluster error messages."""
-    from indexer.admin_commands import NEEDS
-    from indexer.errors import cluster_errors
-    from indexer.setup import SetupError, run_setup
+    from auditlog.commands.admin import NEEDS
+    from auditlog.indexer.errors import cluster_errors
+    from auditlog.indexer.setup import SetupError, run_setup
 
     client = make_client(settings, max_retries=0, retry_on_timeout=False)
     try:
@@ -329,7 +330,7 @@ def run_stop(args: argparse.Namespace) -> int:
             continue
         print(f"{name} (pid {pid}): {'stopped' if stop_part(pid) else 'was not running'}")
     if state.node_port is not None:
-        from indexer.es_node import LocalNode, NodeConfig
+        from auditlog.indexer.es_node import LocalNode, NodeConfig
 
         node_dir = Path(state.node_state_dir) if state.node_state_dir else None
         stopped = LocalNode(NodeConfig(port=state.node_port, state_dir=node_dir)).stop()

@@ -16,9 +16,9 @@ import sys
 
 import orjson
 
-from agent.config import AgentConfig
-from agent.errors import CommandError, UsageError
-from indexer.client import add_connection_args
+from auditlog.agent.config import AgentConfig
+from auditlog.core.errors import CommandError, UsageError
+from auditlog.options.connection import add_connection_args
 
 
 def _add_config_args(p: argparse.ArgumentParser, *, state_required: bool = False) -> None:
@@ -66,13 +66,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _load(args: argparse.Namespace) -> AgentConfig:
-    from agent import config
+    from auditlog.agent import config
 
     return config.load(args.config, args)
 
 
 def _run_agent(args: argparse.Namespace) -> int:
-    from agent import daemon
+    from auditlog.agent import daemon
 
     if not args.config and not args.state_dir:
         raise UsageError("--state-dir: required without --config (where checkpoints and dead letters live)")
@@ -80,7 +80,7 @@ def _run_agent(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from agent.status import as_dicts, collect, render_table
+    from auditlog.agent.status import as_dicts, collect, render_table
 
     try:
         reports = collect(args.state_dir, include_closed=args.all)
@@ -94,7 +94,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _dlq_list(args: argparse.Namespace) -> int:
-    from agent.deadletter import read_records
+    from auditlog.agent.deadletter import read_records
 
     out = sys.stdout.buffer
     for rec in read_records(args.state_dir, include_replayed=args.all):
@@ -104,11 +104,11 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 
 def _dlq_replay(args: argparse.Namespace) -> int:
-    from agent.enrich import Enricher
-    from agent.parser import Parser
-    from agent.replay import replay
-    from agent.sink import RetrySettings, client_options
-    from indexer.client import make_client
+    from auditlog.agent.enrich import Enricher
+    from auditlog.agent.parser import Parser
+    from auditlog.agent.replay import replay
+    from auditlog.agent.sink import RetrySettings, client_options
+    from auditlog.indexer.client import make_client
 
     if not args.config and not args.state_dir:
         raise UsageError("--state-dir: required without --config")

@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 
 from elasticsearch import Elasticsearch, OrjsonSerializer
 
-from agent.errors import CommandError, UsageError
-from indexer.client import ConnectionSettings, add_connection_args, make_client, settings_from_args
-from indexer.errors import ES_ERRORS, describe_es_error
-from indexer.query import EventStream, add_filter_args, filter_from_args
-from indexer.tiers import tiers_from_args
-from tui.options import add_view_args, summarizer_from_args, zone_from_args
+from auditlog.core.errors import CommandError, UsageError
+from auditlog.indexer.client import ConnectionSettings, make_client
+from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.indexer.query import EventStream
+from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.filters import add_filter_args, filter_from_args
+from auditlog.options.tiers import tiers_from_args
+from auditlog.options.view import add_view_args, summarizer_from_args, zone_from_args
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,8 +87,8 @@ def run_export(args: argparse.Namespace) -> int:
         UsageError: bad output name, zone, language, prefix or filter (exit 2).
         CommandError: the cluster failed or the file could not be written (exit 1).
     """
-    from tui.export.xlsx import export_xlsx
-    from tui.filters import describe_filter
+    from auditlog.tui.export.xlsx import export_xlsx
+    from auditlog.tui.filters import describe_filter
 
     output = Path(args.output)
     if output.suffix.lower() != ".xlsx":
@@ -125,8 +127,8 @@ def run_tui(args: argparse.Namespace) -> int:
         UsageError: bad zone, language, prefix or export folder (exit 2).
         CommandError: the customer view is refused or the cluster cannot be asked (exit 1).
     """
-    from tui.access import AccessDenied, customer_view
-    from tui.app import AppConfig, AuditLogApp
+    from auditlog.tui.access import AccessDenied, customer_view
+    from auditlog.tui.app import AppConfig, AuditLogApp
 
     tiers = tiers_from_args(args)
     zone = zone_from_args(args)

@@ -1,6 +1,6 @@
 """The ``auditlog`` command: one entry point, subcommands registered by each package.
 
-Each package owns a ``commands`` module with ``register(subparsers)``; a subcommand sets
+Each area has a module in ``auditlog.commands`` with ``register(subparsers)``; a subcommand sets
 ``func(args) -> int``. Errors: ``UsageError`` (bad flags, bad config) exits 2 with one line naming
 the option or key, ``CommandError`` exits 1 with one line saying what to do. argparse itself exits 2
 on malformed arguments.
@@ -12,23 +12,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from agent.errors import CommandError, UsageError
+from auditlog.core.errors import CommandError, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the root parser with every package's subcommands."""
-    from agent import commands as agent_commands
-    from indexer import commands as indexer_commands
-    from tui import commands as tui_commands
+    from auditlog import __version__
+    from auditlog.commands import admin, agent, demo, es, show, tui
 
     parser = argparse.ArgumentParser(
         prog="auditlog",
         description="Audit-log pipeline: emit, ship, index, retain, browse and export audit events.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    indexer_commands.register(sub)
-    agent_commands.register(sub)
-    tui_commands.register(sub)
+    for area in (es, admin, show, agent, demo, tui):
+        area.register(sub)
     return parser
 
 

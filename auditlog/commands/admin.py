@@ -16,14 +16,15 @@ from datetime import UTC, datetime
 
 from elasticsearch import Elasticsearch
 
-from agent.errors import CommandError, UsageError
-from indexer import retention
-from indexer.client import add_connection_args, make_client, settings_from_args
-from indexer.errors import cluster_errors
-from indexer.kibana import KibanaError, KibanaSettings
-from indexer.security import roles_yml
-from indexer.setup import SecurityStoreError, SetupError, run_setup
-from indexer.tiers import add_prefix_arg, tiers_from_args
+from auditlog.core.errors import CommandError, UsageError
+from auditlog.indexer import retention
+from auditlog.indexer.client import make_client
+from auditlog.indexer.errors import cluster_errors
+from auditlog.indexer.kibana import KibanaError, KibanaSettings
+from auditlog.indexer.security import roles_yml
+from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
+from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 #: What each command needs, named in the message when a privilege is missing.
 NEEDS = {

@@ -30,11 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from indexer.client import ConnectionSettings
+from auditlog.indexer.client import ConnectionSettings
 
 STATE_FILE = "demo.json"
 #: words one of which a background part's command line contains (see ``is_ours``).
-_OUR_MARKERS = (b"auditlog", b"agent.cli")
+_OUR_MARKERS = (b"auditlog", b"auditlog.cli")
 
 
 def default_state_dir() -> Path:
@@ -105,7 +105,7 @@ def child_env(settings: ConnectionSettings, base: Mapping[str, str] | None = Non
 
 def auditlog_argv(*args: str) -> list[str]:
     """Return the command line that runs ``auditlog ARGS`` with this interpreter."""
-    return [sys.executable, "-m", "agent.cli", *args]
+    return [sys.executable, "-m", "auditlog.cli", *args]
 
 
 def spawn(name: str, argv: Sequence[str], state_dir: Path, env: Mapping[str, str]) -> int:

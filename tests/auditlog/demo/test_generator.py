@@ -1,4 +1,4 @@
-"""Tests for the demo generator (agent.demo), its CLI (agent.demo_commands) and background parts (agent.demo_stack)."""
+"""Tests for the demo generator, its CLI (auditlog.commands.demo) and background parts (auditlog.demo.stack)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from typing import Any
 import orjson
 import pytest
 
-from agent.cli import main
-from agent.contract import parse_timestamp, validate
-from agent.demo import DemoGenerator, DemoPlan, emitter_writer
-from agent.demo_data import emitter_call, fabricate
-from agent.demo_stack import DemoState, child_env, spawn, stop_part
-from indexer.client import ConnectionSettings
+from auditlog.agent.contract import parse_timestamp, validate
+from auditlog.cli import main
+from auditlog.demo.data import emitter_call, fabricate
+from auditlog.demo.generator import DemoGenerator, DemoPlan, emitter_writer
+from auditlog.demo.stack import DemoState, child_env, spawn, stop_part
+from auditlog.indexer.client import ConnectionSettings
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -169,7 +169,7 @@ def _exit_status(argv: list[str]) -> int:
 @pytest.mark.parametrize(("text", "per_second"), [("5", 5.0), ("5/s", 5.0), ("120/m", 2.0)])
 def test_rate_accepts_per_second_and_per_minute(text: str, per_second: float) -> None:
     """--rate takes N, N/s or N/m and means events per second."""
-    from agent.cli import build_parser
+    from auditlog.cli import build_parser
 
     args = build_parser().parse_args(["demo", "emit", "--path", "x", "--rate", text])
     assert per_second == args.rate
@@ -202,7 +202,7 @@ def test_stop_part_stops_the_whole_process_group(tmp_path: Path) -> None:
         "print(child.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
-    pid = spawn("auditlog-fake", [sys.executable, "-c", script, "agent.cli"], tmp_path, os.environ)
+    pid = spawn("auditlog-fake", [sys.executable, "-c", script, "auditlog.cli"], tmp_path, os.environ)
     deadline = time.monotonic() + 10
     log = tmp_path / "auditlog-fake.log"
     while time.monotonic() < deadline and not log.read_text().strip():

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from agent.errors import UsageError
-from indexer.query.args import TimeSpec, add_filter_args, filter_from_args, parse_time
-from indexer.query.filter import Filter
+from auditlog.core.errors import UsageError
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.timespec import TimeSpec, parse_time
+from auditlog.options.filters import add_filter_args, filter_from_args
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.deadletter import DeadLetter, DeadLetterWriter
-from agent.identity import FileIdentity
-from agent.registry import FileState, Registry
+from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
+from auditlog.agent.identity import FileIdentity
+from auditlog.agent.registry import FileState, Registry
+from auditlog.cli import main
 
 
 def test_agent_without_paths_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,11 +11,12 @@ import argparse
 import json
 import sys
 
-from agent.errors import CommandError, UsageError
-from indexer.client import add_connection_args, make_client, settings_from_args
-from indexer.errors import cluster_errors
-from indexer.query.events import get_event
-from indexer.tiers import add_prefix_arg, tiers_from_args
+from auditlog.core.errors import CommandError, UsageError
+from auditlog.indexer.client import make_client
+from auditlog.indexer.errors import cluster_errors
+from auditlog.indexer.query.events import get_event
+from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

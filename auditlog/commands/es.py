@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from agent.errors import CommandError
-from indexer.es_node import LocalNode, NodeConfig, NodeStartError
+from auditlog.core.errors import CommandError
+from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _node(args: argparse.Namespace, **extra: object) -> LocalNode:
     if not 0 < args.port < 65536:
-        from agent.errors import UsageError
+        from auditlog.core.errors import UsageError
 
         raise UsageError(f"--port must be 1-65535, got {args.port}")
     return LocalNode(NodeConfig(state_dir=args.state_dir, port=args.port, **extra),  # type: ignore[arg-type]

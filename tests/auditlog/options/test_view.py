@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
-from agent.errors import UsageError
-from indexer.tiers import tiers_from_args
-from tui.options import summarizer_from_args, zone_from_args
+from auditlog.core.errors import UsageError
+from auditlog.options.tiers import tiers_from_args
+from auditlog.options.view import summarizer_from_args, zone_from_args
 
 
 def _args(**values: object) -> argparse.Namespace:

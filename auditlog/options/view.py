@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.errors import UsageError
-from indexer.tiers import add_prefix_arg
-from tui.summaries import Summarizer
+from auditlog.core.errors import UsageError
+from auditlog.options.tiers import add_prefix_arg
+from auditlog.tui.summaries import Summarizer
 
 
 def add_view_args(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,1 @@
+"""The ``auditlog`` subcommands, one module per area; each module has ``register(subparsers)``."""

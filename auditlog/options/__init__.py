@@ -1,0 +1,1 @@
+"""Command-line options several commands share: connection, index prefix, filters, display."""

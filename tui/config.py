@@ -1,0 +1,38 @@
+"""What the TUI app needs to run: client, namespace, zone, summaries, customer view, clock and timings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE
+from auditlog.indexer.tiers import TierTable
+from auditlog.tui.access import CustomerView
+from auditlog.tui.summaries import Summarizer
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppConfig:
+    """Everything the app needs; injectable for tests (clock, zone, namespace)."""
+
+    client: Elasticsearch
+    tiers: TierTable = field(default_factory=TierTable)
+    zone: str = "UTC"
+    summarizer: Summarizer = field(default_factory=Summarizer)
+    customer: CustomerView | None = None
+    export_dir: Path = field(default_factory=lambda: Path("."))
+    clock: Callable[[], datetime] = _utc_now
+    live_interval: float = 2.0
+    page_size: int = 100
+    #: Seconds between touches of the listing's snapshot while the list is open (well under keep_alive).
+    keepalive_interval: float = 60.0
+    #: How long a listing's snapshot outlives its last use (Elasticsearch time unit).
+    snapshot_keep_alive: str = DEFAULT_KEEP_ALIVE
