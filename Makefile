@@ -41,6 +41,8 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	command -v rsyslogd >/dev/null || { apt-get update -qq && apt-get install -y -qq rsyslog rsyslog-elasticsearch >/dev/null; }
+	command -v syslog-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends syslog-ng-core syslog-ng-mod-http syslog-ng-scl >/dev/null; }
+	PATH="$$PATH:/usr/local/go/bin" $(PY) -m bench.filebeat_build || echo "filebeat not built: the bench reports it as unavailable"
 	$(PY) -m bench
 
 es-start: $(STAMP)

@@ -35,8 +35,10 @@ from bench.machine import machine, versions
 from bench.report import render, write_outputs
 from bench.shippers.agent import AgentLauncher
 from bench.shippers.base import Launcher
+from bench.shippers.filebeat import FilebeatLauncher
 from bench.shippers.naive import NaiveLauncher
 from bench.shippers.rsyslog import RsyslogLauncher
+from bench.shippers.syslog_ng import SyslogNgLauncher
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = ("ingest", "reliability", "scale", "emitter", "tui")
@@ -87,7 +89,8 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
     """Run the benchmarks that need Elasticsearch, filling ``results``."""
     settings = results["settings"]
     sizes, repeats, largest = settings["sizes"], settings["repeats"], settings["sizes"][-1]
-    launchers: list[Launcher] = [AgentLauncher(), RsyslogLauncher(), NaiveLauncher()]
+    launchers: list[Launcher] = [AgentLauncher(), RsyslogLauncher(), SyslogNgLauncher(),
+                                 FilebeatLauncher(preset="throughput"), FilebeatLauncher(), NaiveLauncher()]
     with open_cluster(heap=args.es_heap) as cluster:
         settings["es"] = (f"{BENCH_URL_ENV}={cluster.url}" if not cluster.started_here
                           else f"dedicated node started for the run ({cluster.url})")

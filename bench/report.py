@@ -138,7 +138,30 @@ def _ingest_targets(by: dict[str, dict[str, Any]], ceiling: float | None, rsyslo
         f"- agent >= 1.0x rsyslog: {_f(to_rsyslog, 2)}x, {_verdict(None if to_rsyslog is None else to_rsyslog >= 1.0)}",
         f"- agent CPU <= 10 µs/event: {_f(cpu_us, 1)} µs, {_verdict(None if cpu_us is None else cpu_us <= 10)}",
         f"- agent RSS <= 100 MiB: {_f(rss)} MiB, {_verdict(None if rss is None else rss <= 100)}",
+        *_peer_targets(by),
     ]
+
+
+#: Contenders that are neither the product, the physical limit nor the strawman: the shippers users would pick.
+def _peers(by: dict[str, dict[str, Any]]) -> list[str]:
+    return [name for name in by if name not in (AGENT, CEILING) and not name.startswith("naive")]
+
+
+def _peer_targets(by: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per peer: agent >= 1.0x its throughput at <= half its CPU per event."""
+    agent = by[AGENT]["median"]
+    out = []
+    for name in _peers(by):
+        peer = by[name]
+        if peer.get("unavailable") or peer["median"]["events_per_s"] is None:
+            out.append(f"- agent vs {name}: not measured ({peer.get('unavailable') or 'all runs failed'})")
+            continue
+        speed = _ratio(agent["events_per_s"], peer["median"]["events_per_s"])
+        cpu = _ratio(agent["cpu_s_per_100k"], peer["median"]["cpu_s_per_100k"])
+        ok = None if speed is None or cpu is None else speed >= 1.0 and cpu <= 0.5
+        out.append(f"- agent >= 1.0x {name} throughput at <= 0.5x its CPU per event: {_f(speed, 2)}x throughput, "
+                   f"{_f(cpu, 2)}x CPU, {_verdict(ok)}")
+    return out
 
 
 def _reliability_section(results: dict[str, Any], h: str) -> list[str]:
@@ -391,7 +414,12 @@ How each number is taken (code in `bench/`):
   interpreter start-up is neither timed nor counted), *rsyslog* `imfile` + `omelasticsearch` from Debian's
   packages as a separate `rsyslogd -n` instance (bulk mode, JSON pass-through, `create` with `event.id` as bulk
   id, per-class daily indices, bounded queues with imfile flow control, retry of failed items; the reasoning
-  is in `shippers/rsyslog.py`), and a *naive* `helpers.streaming_bulk` reader (timed from its start). Every
+  is in `shippers/rsyslog.py`), *syslog-ng* (Debian's `syslog-ng-core` + `syslog-ng-mod-http`: `wildcard-file`,
+  `json-parser` for routing only, the `http()` destination with `create` actions and `event.id` as id, flow
+  control; `shippers/syslog_ng.py`), *Filebeat* built from the Go module proxy with a two-place handshake patch
+  for the test distribution's missing `GET /` (`filebeat_build.py`; `filestream` + `ndjson` into the root,
+  `copy_fields` of `event.id` to `@metadata._id`, per-class daily indices, its `throughput` preset and its
+  default; `shippers/filebeat.py`), and a *naive* `helpers.streaming_bulk` reader (timed from its start). Every
   contender uses the same batch size. CPU and peak RSS (`VmHWM`) of the shipper process come from `/proc`;
   "ES CPU" is what the node spent for the same events.
 - **Reliability** (`reliability.py`): events are appended at a steady rate while the shipper runs; kill -9s,

@@ -27,6 +27,14 @@ class ShipTarget:
     batch_size: int
 
 
+def tiers_by_class(target: ShipTarget) -> dict[str, list[str]]:
+    """Return the target's retention classes with the tiers routed to each, for shippers' routing rules."""
+    out: dict[str, list[str]] = {}
+    for tier, cls in target.tiers.classes.items():
+        out.setdefault(cls, []).append(tier)
+    return out
+
+
 class Launcher(Protocol):
     """Knows how to run one kind of shipper against a ``ShipTarget``."""
 

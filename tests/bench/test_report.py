@@ -74,3 +74,16 @@ def test_split_cores_not_measured_says_why() -> None:
     page = render(_results(ingest=[_summary(CEILING, 1000.0)],
                            ingest_split={"summaries": [], "unavailable": "the node does not run on this machine"}))
     assert "Split cores: not measured (the node does not run on this machine)." in page
+
+
+def test_every_peer_gets_a_throughput_and_cpu_verdict() -> None:
+    """Filebeat at half the agent's speed and twice its CPU meets the peer target; an unbuilt peer says why."""
+    slow = _summary("filebeat (throughput)", 450.0)
+    slow["median"]["cpu_s_per_100k"] = 1.0
+    page = render(_results(ingest=[_summary(CEILING, 1000.0), _summary("auditlog agent", 900.0), slow,
+                                   _summary("syslog-ng", None, "syslog-ng not installed"),
+                                   _summary("naive streaming_bulk", 300.0)]))
+    assert ("agent >= 1.0x filebeat (throughput) throughput at <= 0.5x its CPU per event: 2.00x throughput, "
+            "0.50x CPU, met") in page
+    assert "agent vs syslog-ng: not measured (syslog-ng not installed)" in page
+    assert "agent vs naive" not in page and "naive streaming_bulk throughput at" not in page
