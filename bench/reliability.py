@@ -39,6 +39,7 @@ from elasticsearch import Elasticsearch
 from auditlog.indexer.tiers import TierTable
 from bench.cluster import Cluster
 from bench.events import event_lines
+from bench.fidelity import FidelityTally
 from bench.procstat import current_rss_bytes
 from bench.proxy import CuttableProxy
 from bench.shippers.base import Launcher, ShipperProcess, ShipTarget
@@ -106,8 +107,16 @@ class Writer(threading.Thread):
         return out
 
 
-def scan_ids(client: Elasticsearch, pattern: str) -> Counter[str]:
-    """Return how often each ``event.id`` occurs in ``pattern`` (full point-in-time scan)."""
+def scan_ids(client: Elasticsearch, pattern: str, written: dict[str, bytes] | None = None,
+             tally: FidelityTally | None = None) -> Counter[str]:
+    """Return how often each ``event.id`` occurs in ``pattern`` (full point-in-time scan).
+
+    Args:
+        client: the cluster.
+        pattern: the indices to scan.
+        written: ``event.id`` -> the line written; when given, each document is compared with its line.
+        tally: filled with the documents that differ from their line and how (``bench.fidelity``).
+    """
     seen: Counter[str] = Counter()
     client.options(ignore_status=404).indices.refresh(index=pattern, allow_no_indices=True)
     if int(client.count(index=pattern, allow_no_indices=True)["count"]) == 0:
@@ -116,13 +125,17 @@ def scan_ids(client: Elasticsearch, pattern: str) -> Counter[str]:
     after = None
     try:
         while True:
-            body: dict[str, Any] = {"size": 10_000, "sort": [{"_shard_doc": "asc"}], "_source": ["event.id"],
+            body: dict[str, Any] = {"size": 10_000, "sort": [{"_shard_doc": "asc"}],
+                                    "_source": True if written is not None else ["event.id"],
                                     "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
             if after is not None:
                 body["search_after"] = after
             hits = client.search(body=body)["hits"]["hits"]
             for hit in hits:
-                seen[str(hit["_source"].get("event", {}).get("id") or f"_id:{hit['_id']}")] += 1
+                event_id = str(hit["_source"].get("event", {}).get("id") or f"_id:{hit['_id']}")
+                seen[event_id] += 1
+                if written is not None and tally is not None and event_id in written:
+                    tally.add(orjson.loads(written[event_id]), hit["_source"])
             if len(hits) < 10_000:
                 return seen
             after = hits[-1]["sort"]
@@ -152,7 +165,8 @@ def settle(cluster: Cluster, tiers: TierTable, expected: int, quiet_s: float) ->
 
 def run_scenario(cluster: Cluster, launcher: Launcher, scenario: str, lines: Sequence[bytes], ids: set[str],
                  params: Params, batch_size: int, work_dir: Path, seed: int = 11) -> dict[str, Any]:
-    """Run one scenario against one shipper and count lost / duplicated events."""
+    """Run one scenario against one shipper and count lost / duplicated / altered events."""
+    written = {str(orjson.loads(line)["event"]["id"]): line for line in lines}
     tiers = cluster.new_namespace(f"rel{scenario.rstrip('*')}")
     root = work_dir / f"rel-{tiers.prefix}"
     data = root / "in"
@@ -202,8 +216,11 @@ def run_scenario(cluster: Cluster, launcher: Launcher, scenario: str, lines: Seq
         result["settle_s"] = round(waited, 1)
         if proc.exit_code() not in (None, 0):
             result["note"] = f"shipper exited with {proc.exit_code()}: {proc.log_tail(400)}"
-        seen = scan_ids(cluster.client, tiers.read_pattern)
+        tally = FidelityTally()
+        seen = scan_ids(cluster.client, tiers.read_pattern, written, tally)
         result.update(
+            altered=tally.altered,
+            altered_kinds=tally.top(),
             documents=sum(seen.values()),
             lost=len(ids - set(seen)),
             duplicated=sum(n - 1 for n in seen.values() if n > 1),

@@ -173,9 +173,11 @@ def _reliability_section(results: dict[str, Any], h: str) -> list[str]:
            f"{p['events']:,} events written at {p['rate']:,}/s while the shipper runs; kill9 = {p['kills']} "
            f"SIGKILLs + restarts; outage = Elasticsearch unreachable for {p['outage_s']:.0f} s; rotation every "
            f"{p['rotate_every']:,} lines; the shipper reads the live path only, or with `*` the live file and its "
-           "rotated copies (`audit.jsonl*`). Counted by a full scan of `event.id` after the shipper settles.", "",
-           "| shipper | scenario | written | documents | lost | duplicated | detail |",
-           "|---|---|---:|---:|---:|---:|---|"]
+           "rotated copies (`audit.jsonl*`). Counted by a full scan after the shipper settles; *altered* = documents "
+           "whose stored fields differ from the line written (a missing or changed leaf; fields a shipper adds do "
+           "not count, `bench/fidelity.py`).", "",
+           "| shipper | scenario | written | documents | lost | duplicated | altered | detail |",
+           "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in rel["results"]:
         detail = []
         if "kills" in r:
@@ -185,12 +187,15 @@ def _reliability_section(results: dict[str, Any], h: str) -> list[str]:
                           f"-> {r['rss_after_bytes'] / MIB:.0f} MiB across the outage")
         if r.get("rotations"):
             detail.append(f"{r['rotations']} rotations")
+        if r.get("altered_kinds"):
+            detail.append("altered: " + ", ".join(f"{kind} ({n:,})" for kind, n in r["altered_kinds"].items()))
         if r.get("note"):
             detail.append(r["note"][:160].replace("\n", " "))
+        altered = r.get("altered")
         out.append(f"| {r['shipper']} | {r['scenario']} | {r['written']:,} | {r['documents']:,} | {r['lost']:,} | "
-                   f"{r['duplicated']:,} | {'; '.join(detail)} |")
+                   f"{r['duplicated']:,} | {'-' if altered is None else f'{altered:,}'} | {'; '.join(detail)} |")
     for name, reason in rel.get("unavailable", {}).items():
-        out.append(f"| {name} | all | | | | | {reason} |")
+        out.append(f"| {name} | all | | | | | | {reason} |")
     return [*out, ""]
 
 

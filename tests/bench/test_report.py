@@ -87,3 +87,13 @@ def test_every_peer_gets_a_throughput_and_cpu_verdict() -> None:
             "0.50x CPU, met") in page
     assert "agent vs syslog-ng: not measured (syslog-ng not installed)" in page
     assert "agent vs naive" not in page and "naive streaming_bulk throughput at" not in page
+
+
+def test_reliability_table_shows_altered_documents_and_how() -> None:
+    """A shipper that dropped nulls has its altered count and the kind of change in the row."""
+    rel = {"params": {"events": 100, "rate": 10, "kills": 1, "outage_s": 1.0, "rotate_every": 10},
+           "results": [{"shipper": "filebeat", "scenario": "kill9", "written": 100, "documents": 100, "lost": 0,
+                        "duplicated": 0, "altered": 37, "altered_kinds": {"audit.changes.*.old: null dropped": 37}}]}
+    page = render(_results(reliability=rel))
+    row = next(line for line in page.splitlines() if line.startswith("| filebeat | kill9 |"))
+    assert "| 100 | 100 | 0 | 0 | 37 | altered: audit.changes.*.old: null dropped (37) |" in row
