@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo demo-stop test unit integration lint typecheck check bench es-start es-stop clean
+.PHONY: install demo demo-stop test unit integration lint typecheck check bench bench-slow es-start es-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: $(STAMP)
 	command -v syslog-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends syslog-ng-core syslog-ng-mod-http syslog-ng-scl >/dev/null; }
 	PATH="$$PATH:/usr/local/go/bin" $(PY) -m bench.filebeat_build || echo "filebeat not built: the bench reports it as unavailable"
 	$(PY) -m bench
+
+## make bench-slow: the ingest benchmarks with every core at about half speed (a CPU-burning neighbour per core)
+bench-slow: $(STAMP)
+	$(PY) -m bench --only ingest --slow-cores --no-docs
 
 es-start: $(STAMP)
 	$(BIN)/auditlog es start

@@ -16,6 +16,7 @@ and ``docs/benchmarks.png`` are regenerated from the run (``--no-docs`` leaves t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -32,6 +33,7 @@ from bench.affinity import split_cores
 from bench.cluster import BENCH_URL_ENV, open_cluster
 from bench.events import EventFile, default_window, write_events
 from bench.machine import machine, versions
+from bench.neighbour import cpu_neighbours
 from bench.report import render, write_outputs
 from bench.shippers.agent import AgentLauncher
 from bench.shippers.base import Launcher
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and its plot")
     parser.add_argument("--es-heap", default="2g", help="heap of a node started for the run")
+    parser.add_argument("--slow-cores", action="store_true",
+                        help="run the ingest benchmarks beside one CPU-burning neighbour per core (about half-speed "
+                             "cores for the node and the shippers: the slow-machine case, reproducible)")
     return parser
 
 
@@ -106,7 +111,19 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
                 files[count] = write_events(work_dir / "data" / str(count) / "audit.jsonl", count, window=window)
             return files[count]
 
+        every_core = os.sched_getaffinity(0)
+
         def run_ingest() -> None:
+            with slowed():
+                run_shared_ingest()
+
+        def slowed() -> contextlib.AbstractContextManager[object]:
+            if not args.slow_cores:
+                return contextlib.nullcontext()
+            settings["slow_cores"] = "one busy-looping neighbour process per core during the ingest runs"
+            return cpu_neighbours(every_core)  # also in the split run, where this process is pinned to one core
+
+        def run_shared_ingest() -> None:
             ingest_files = [events(n) for n in sizes]
             settings["events_source"] = ingest_files[-1].source
             settings["mean_line_bytes"] = round(ingest_files[-1].mean_line_bytes, 1)
@@ -128,7 +145,7 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
                 return
             live: list[ingest.IngestSummary] = []
             try:
-                with split_cores(pid) as (node_cores, shipper_cores):
+                with split_cores(pid) as (node_cores, shipper_cores), slowed():
                     split.update(node_cores=sorted(node_cores), shipper_cores=sorted(shipper_cores))
                     log(f"ingest with the node on cores {sorted(node_cores)}, shippers on {sorted(shipper_cores)}")
                     ingest.ingest_suite(cluster, [events(largest)], launchers,

@@ -49,6 +49,11 @@ class IngestRun:
         return self.events / self.seconds
 
     @property
+    def node_cores_busy(self) -> float | None:
+        """How many cores the node kept busy on average while the run was timed (its CPU s / wall s)."""
+        return None if self.es_cpu_seconds is None else self.es_cpu_seconds / self.seconds
+
+    @property
     def cpu_s_per_100k(self) -> float | None:
         """Shipper CPU seconds per 100k events."""
         return None if self.cpu_seconds is None else self.cpu_seconds * 100_000 / self.events
@@ -80,6 +85,7 @@ class IngestSummary:
                 "cpu_s_per_100k": self.median("cpu_s_per_100k"),
                 "peak_rss_bytes": self.median("peak_rss_bytes"),
                 "es_cpu_s_per_100k": _per_100k(self.median("es_cpu_seconds"), self.events),
+                "node_cores_busy": self.median("node_cores_busy"),
             },
         }
 

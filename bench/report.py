@@ -56,7 +56,11 @@ def _ingest_section(results: dict[str, Any], h: str) -> list[str]:
         f"{settings['batch_size']}; events from {settings.get('events_source', '?')}, mean line "
         f"{settings.get('mean_line_bytes', '?')} bytes; the clock stops when `_count` after `_refresh` equals "
         "the number of lines. CPU and peak RSS are the shipper process's (from `/proc`), ES CPU is the node's. "
-        "The node and the shippers share every core here, as on one machine.", "",
+        "*Node cores busy* is the node's CPU seconds per wall second of the run: a shipper that keeps the node as "
+        "busy as the ceiling does feeds it well; the gap is node time left idle. "
+        "The node and the shippers share every core here, as on one machine."
+        + (f" **Slow cores:** {settings['slow_cores']} (`bench/neighbour.py`)." if settings.get("slow_cores") else ""),
+        "",
         *_ingest_table(by, ceiling, rsyslog),
     ]
     if CEILING in by:
@@ -78,23 +82,24 @@ def _ingest_section(results: dict[str, Any], h: str) -> list[str]:
 def _ingest_table(by: dict[str, dict[str, Any]], ceiling: float | None, rsyslog: float | None) -> list[str]:
     """The per-shipper table (medians, ratios to the ceiling and to rsyslog) and notes on failed runs."""
     out = ["| shipper | events/s | seconds | CPU s / 100k events | CPU µs / event | peak RSS | ES CPU s / 100k "
-           "| x ceiling | x rsyslog |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| node cores busy | x ceiling | x rsyslog |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for name, s in by.items():
         if s.get("unavailable"):
-            out.append(f"| {name} | {s['unavailable']} | | | | | | | |")
+            out.append(f"| {name} | {s['unavailable']} | | | | | | | | |")
             continue
         m = s["median"]
         if m["events_per_s"] is None:
-            out.append(f"| {name} | failed: {'; '.join(s['failures'])[:200]} | | | | | | | |")
+            out.append(f"| {name} | failed: {'; '.join(s['failures'])[:200]} | | | | | | | | |")
             continue
         cpu = m["cpu_s_per_100k"]
         out.append(
             f"| {name} | {_f(m['events_per_s'])} | {_f(m['seconds'], 1)} | {_f(cpu, 2)} | "
             f"{_f(None if cpu is None else cpu * 10, 1)} | "
             f"{_f(None if m['peak_rss_bytes'] is None else m['peak_rss_bytes'] / MIB, 0, ' MiB')} | "
-            f"{_f(m['es_cpu_s_per_100k'], 2)} | {_f(_ratio(m['events_per_s'], ceiling), 2)} | "
+            f"{_f(m['es_cpu_s_per_100k'], 2)} | {_f(m.get('node_cores_busy'), 2)} | "
+            f"{_f(_ratio(m['events_per_s'], ceiling), 2)} | "
             f"{_f(_ratio(m['events_per_s'], rsyslog), 2)} |")
         if s["failures"]:
             notes.append(f"- {name}: {len(s['failures'])} failed run(s): {'; '.join(s['failures'])[:300]}")

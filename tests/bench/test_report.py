@@ -97,3 +97,15 @@ def test_reliability_table_shows_altered_documents_and_how() -> None:
     page = render(_results(reliability=rel))
     row = next(line for line in page.splitlines() if line.startswith("| filebeat | kill9 |"))
     assert "| 100 | 100 | 0 | 0 | 37 | altered: audit.changes.*.old: null dropped (37) |" in row
+
+
+def test_node_cores_busy_and_slow_cores_are_reported() -> None:
+    """The node's busy cores appear per shipper, and a slow-cores run says so above the table."""
+    agent = _summary("auditlog agent", 900.0)
+    agent["median"]["node_cores_busy"] = 1.5
+    results = _results(ingest=[_summary(CEILING, 1000.0), agent])
+    results["settings"]["slow_cores"] = "one busy-looping neighbour process per core during the ingest runs"
+    page = render(results)
+    agent_row = next(line for line in page.splitlines() if line.startswith("| auditlog agent |"))
+    assert "| 1.50 | 0.90 |" in agent_row
+    assert "**Slow cores:** one busy-looping neighbour process per core" in page
