@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import resource
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -50,8 +51,11 @@ def build_bodies(path: Path, tiers: TierTable, batch_size: int) -> list[bytes]:
     return bodies
 
 
-def post_bodies(es_url: str, bodies: list[bytes], workers: int = 2) -> float:
-    """Post ``bodies`` to ``{es_url}/_bulk`` from ``workers`` threads; return this process's CPU seconds spent.
+def post_bodies(es_url: str, bodies: Iterable[bytes], workers: int = 2) -> float:
+    """Post ``bodies`` (a list, or a generator consumed once) to ``{es_url}/_bulk`` from ``workers`` threads.
+
+    Returns:
+        This process's CPU seconds spent.
 
     Raises:
         CeilingError: when any body is refused or has item errors.

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.indexer.tiers import TierTable
-from bench import emitter_cost, ingest, reliability, scale, stage_cost, tui_latency
+from bench import bigscale, emitter_cost, ingest, reliability, scale, stage_cost, tui_latency
 from bench.affinity import split_cores
 from bench.cluster import BENCH_URL_ENV, open_cluster
 from bench.events import EventFile, default_window, write_events
@@ -43,7 +43,7 @@ from bench.shippers.rsyslog import RsyslogLauncher
 from bench.shippers.syslog_ng import SyslogNgLauncher
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("ingest", "reliability", "scale", "emitter", "tui")
+BENCHMARKS = ("ingest", "reliability", "scale", "bigscale", "emitter", "tui")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +87,7 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-NODE_BENCHMARKS = ("ingest", "reliability", "scale", "tui")
+NODE_BENCHMARKS = ("ingest", "reliability", "scale", "bigscale", "tui")
 
 
 def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict[str, Any], work_dir: Path) -> None:
@@ -188,6 +188,13 @@ def node_benchmarks(args: argparse.Namespace, selected: list[str], results: dict
             guarded(results, "tui", run_tui_alone)
         if "reliability" in selected:
             guarded(results, "reliability", run_reliability)
+        if "bigscale" in selected:
+            def run_bigscale() -> None:
+                big_sizes = (20_000, 200_000) if args.quick else (1_000_000, 10_000_000)
+                bigscale.run(cluster, sizes=big_sizes, repeats=max(10, repeats * 5), work_dir=work_dir, log=log,
+                             into=results.setdefault("bigscale", {}))
+
+            guarded(results, "bigscale", run_bigscale)
 
 
 def guarded(results: dict[str, Any], name: str, run: Callable[[], None]) -> None:

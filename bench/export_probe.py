@@ -12,21 +12,24 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from auditlog.indexer.tiers import TierTable
 
 
-def raw_scan(client: Elasticsearch, pattern: str, batch: int = 2000) -> int:
-    """Read every document of ``pattern`` newest first with PIT + ``search_after``; return how many."""
+def raw_scan(client: Elasticsearch, pattern: str, batch: int = 2000, tenant: str | None = None) -> int:
+    """Read every document of ``pattern`` (or one tenant's) newest first with PIT + search_after; return the count."""
     pit = client.open_point_in_time(index=pattern, keep_alive="2m")["id"]
     rows = 0
     after = None
     try:
         while True:
-            body = {"size": batch, "sort": [{"@timestamp": "desc"}, {"_shard_doc": "asc"}],
-                    "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+            body: dict[str, Any] = {"size": batch, "sort": [{"@timestamp": "desc"}, {"_shard_doc": "asc"}],
+                                    "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+            if tenant is not None:
+                body["query"] = {"term": {"organization.id": tenant}}
             if after is not None:
                 body["search_after"] = after
             hits = client.search(body=body)["hits"]["hits"]
@@ -43,10 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.export_probe")
     parser.add_argument("--es", required=True)
     parser.add_argument("--prefix", required=True)
+    parser.add_argument("--tenant", help="only this tenant's events (organization.id)")
     args = parser.parse_args(argv)
     client = Elasticsearch(args.es, request_timeout=300)
     start = time.perf_counter()
-    rows = raw_scan(client, TierTable(prefix=args.prefix).read_pattern)
+    rows = raw_scan(client, TierTable(prefix=args.prefix).read_pattern, tenant=args.tenant)
     print(json.dumps({"rows": rows, "seconds": time.perf_counter() - start}))
     return 0
 

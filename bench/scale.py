@@ -74,8 +74,9 @@ def layer_first_page(client: Elasticsearch, tiers: TierTable, tenant: str | None
     return call
 
 
-def run_export(cluster: Cluster, tiers: TierTable, work_dir: Path, *, raw: bool) -> dict[str, Any]:
-    """Export every event of ``tiers`` in a child process; return rows, wall seconds and the child's peak RSS.
+def run_export(cluster: Cluster, tiers: TierTable, work_dir: Path, *, raw: bool,
+               tenant: str | None = None) -> dict[str, Any]:
+    """Export every event of ``tiers`` (or of one tenant) in a child process; return rows, wall seconds, peak RSS.
 
     ``raw=False`` runs ``auditlog export -o FILE.xlsx --prefix P`` exactly as a user does (interpreter start-up
     included); ``raw=True`` runs the baseline scan (``bench.export_probe``).
@@ -86,6 +87,8 @@ def run_export(cluster: Cluster, tiers: TierTable, work_dir: Path, *, raw: bool)
     else:
         argv = [sys.executable, "-m", "auditlog.cli", "export", "-o", str(out), "--prefix", tiers.prefix,
                 "--es", cluster.url, "--tz", "Europe/Zurich"]
+    if tenant is not None:
+        argv += ["--tenant", tenant]
     proc = ShipperProcess(argv, log_path=work_dir / f"{tiers.prefix}-export.log")
     start = time.perf_counter()
     proc.start()
@@ -95,8 +98,9 @@ def run_export(cluster: Cluster, tiers: TierTable, work_dir: Path, *, raw: bool)
     out.unlink(missing_ok=True)
     if code != 0:
         raise RuntimeError(f"export failed ({code}): {text[-800:]}")
-    found = re.search(r"exported ([\d,]+) events", text) if not raw else None
-    rows = int(found.group(1).replace(",", "")) if found else int(json.loads(text.strip().splitlines()[-1])["rows"])
+    # The log is appended to when one namespace is exported more than once: the last report is this run's.
+    found = re.findall(r"exported ([\d,]+) events", text) if not raw else None
+    rows = int(found[-1].replace(",", "")) if found else int(json.loads(text.strip().splitlines()[-1])["rows"])
     assert proc.reaped is not None
     return {"rows": rows, "seconds": seconds, "peak_rss_bytes": proc.reaped.peak_rss_bytes}
 
