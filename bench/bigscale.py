@@ -15,6 +15,7 @@ is timed through the query layer against the raw Elasticsearch call it wraps (me
 - filter change: a new ``Pager`` for one tenant's updates vs the filtered ``_search``;
 - live tail: one live tick (a fresh listing and its first page, as the TUI's ``check_new``) and the time from
   indexing an event until a live tick lists it (bounded below by the index refresh interval);
+- primary store bytes per event (as stored, before any force-merge), for the capacity model;
 - export of the tenant slice: ``auditlog export --tenant BIG_TENANT`` in its own process vs a plain
   point-in-time scan of the same slice (``bench.export_probe --tenant``).
 
@@ -167,6 +168,8 @@ def measure(cluster: Cluster, tiers: TierTable, events: int, *, repeats: int, wo
     for name, (layer, raw) in pairs.items():
         row[name] = {"layer": latency_summary(timings(layer, repeats)), "raw": latency_summary(timings(raw, repeats))}
     row["live_visibility_s"] = round(live_visibility(client, tiers, tick), 3)
+    stats = client.indices.stats(index=pattern, metric="store,docs")["_all"]["primaries"]
+    row["store_bytes_per_event"] = round(stats["store"]["size_in_bytes"] / max(stats["docs"]["count"], 1), 1)
     slice_count = int(client.count(index=pattern, query={"term": {"organization.id": BIG_TENANT}})["count"])
     row["tenant_slice"] = slice_count
     row["export"] = run_export(cluster, tiers, work_dir, raw=False, tenant=BIG_TENANT)

@@ -356,11 +356,11 @@ def _bigscale_section(results: dict[str, Any], h: str) -> list[str]:
         out.append(f"| {label} | " + " | ".join(f"{cell(r[key]['layer'])} | {cell(r[key]['raw'])}" for r in rows)
                    + " |")
     out += ["", "| events | new event visible in live tail | tenant slice rows | `auditlog export` s | raw scan s "
-            "| export peak RSS |", "|---:|---:|---:|---:|---:|---:|"]
+            "| export peak RSS | primary store bytes / event |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append(f"| {r['events']:,} | {r['live_visibility_s']:.2f} s | {r['tenant_slice']:,} | "
                    f"{r['export']['seconds']:.1f} | {r['export_raw']['seconds']:.1f} | "
-                   f"{r['export']['peak_rss_bytes'] / MIB:.0f} MiB |")
+                   f"{r['export']['peak_rss_bytes'] / MIB:.0f} MiB | {_f(r.get('store_bytes_per_event'))} |")
     largest = rows[-1]
     out += ["", f"Growth from {sizes[0]:,} to {sizes[-1]:,} events (log-log slope; flat < 0.25, linear ~ 1):", ""]
     for key, label in _BIG_READS:

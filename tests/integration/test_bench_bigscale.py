@@ -24,3 +24,4 @@ def test_bigscale_seeds_and_measures_every_read(es_url: str, es: Elasticsearch, 
         assert large[key]["layer"]["p95_ms"] > 0 and large[key]["raw"]["p95_ms"] > 0
     assert large["tenant_slice"] == large["export"]["rows"] == large["export_raw"]["rows"] > 0
     assert 0 < large["live_visibility_s"] < 30
+    assert 100 < large["store_bytes_per_event"] < 5_000
