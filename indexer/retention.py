@@ -10,6 +10,11 @@ therefore kept a little under ``days`` days; the first events a little over ``da
 (``--dry-run`` lists what is overdue). Like curator it works by name, never by creation date, so
 restored or re-indexed indices age correctly. It only ever touches indices whose names parse as one
 of the namespace's daily indices, and deletes them by exact name (no wildcards).
+
+An index that carries a class's name but whose date cannot be read (``audit-business-2026.13.45``,
+a year written with fewer than four digits) or whose deletion date lies beyond what a date can hold
+(``audit-business-9999.12.31``) is never deleted: ``scan`` lists it as ``Unreadable`` with the reason,
+the commands print it as a warning, and every other index is handled as usual.
 """
 
 from __future__ import annotations
@@ -43,6 +48,22 @@ class DailyIndex:
     def due(self) -> datetime:
         """When the index expires: 00:00 UTC of its date plus the class's retention days."""
         return datetime.combine(self.day, time(), UTC) + timedelta(days=RETENTION_DAYS[self.retention_class])
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An index named like one of a class's daily indices whose date cannot be used, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What ``scan`` found: the usable daily indices and the ones whose names cannot be used."""
+
+    indices: list[DailyIndex]
+    unreadable: list[Unreadable]
 
 
 @dataclass(frozen=True)
@@ -87,7 +108,37 @@ def expired(indices: Iterable[DailyIndex], now: datetime) -> list[DailyIndex]:
     return sorted((i for i in indices if i.due <= now), key=lambda i: (i.day, i.name))
 
 
-def list_indices(client: Elasticsearch, tiers: TierTable) -> list[DailyIndex]:
+def classify(name: str, tiers: TierTable, docs: int = 0, size: int = 0) -> DailyIndex | Unreadable | None:
+    """Tell whether ``name`` is a usable daily index of the namespace, an unusable one, or not ours (pure).
+
+    Args:
+        name: an index name.
+        tiers: the namespace.
+        docs: the index's document count.
+        size: the index's store size in bytes.
+
+    Returns:
+        A ``DailyIndex``; an ``Unreadable`` when the name starts like a class's daily index but its
+        date cannot be read or its deletion date is past the year 9999; ``None`` for other indices.
+    """
+    parsed = tiers.parse_index(name)
+    if parsed is None:
+        cls = next((c for c in RETENTION_DAYS if name.startswith(f"{tiers.prefix}-{c}-")), None)
+        if cls is None:
+            return None
+        stamp = name[len(f"{tiers.prefix}-{cls}-"):]
+        return Unreadable(name, f"{stamp!r} is not a date written YYYY.MM.DD")
+    cls, day = parsed
+    index = DailyIndex(name, cls, day, docs, size)
+    try:
+        index.due  # noqa: B018 - computing it is the check
+    except OverflowError:
+        return Unreadable(name, f"its deletion date ({day.isoformat()} + {RETENTION_DAYS[cls]} days) is past the "
+                                "year 9999")
+    return index
+
+
+def scan(client: Elasticsearch, tiers: TierTable) -> Inventory:
     """List the namespace's daily indices (open and closed) with doc counts and store size.
 
     Args:
@@ -95,21 +146,29 @@ def list_indices(client: Elasticsearch, tiers: TierTable) -> list[DailyIndex]:
         tiers: the namespace.
 
     Returns:
-        Daily indices sorted by class then day; other indices matching the pattern are ignored.
+        Usable daily indices sorted by class then day, and the unusable ones sorted by name;
+        other indices matching the pattern are ignored.
     """
     rows = client.cat.indices(
         index=tiers.read_pattern, format="json", bytes="b", h="index,docs.count,store.size", expand_wildcards="all"
     )
-    found = []
+    found: list[DailyIndex] = []
+    unreadable: list[Unreadable] = []
     table = cast("list[dict[str, Any]]", rows.body)  # format=json: a list of row objects
     for row in table:
-        parsed = tiers.parse_index(str(row["index"]))
-        if parsed is None:
-            continue
-        cls, day = parsed
-        found.append(DailyIndex(str(row["index"]), cls, day, int(row.get("docs.count") or 0),
-                                int(row.get("store.size") or 0)))
-    return sorted(found, key=lambda i: (list(RETENTION_DAYS).index(i.retention_class), i.day))
+        seen = classify(str(row["index"]), tiers, int(row.get("docs.count") or 0), int(row.get("store.size") or 0))
+        if isinstance(seen, DailyIndex):
+            found.append(seen)
+        elif seen is not None:
+            unreadable.append(seen)
+    found.sort(key=lambda i: (list(RETENTION_DAYS).index(i.retention_class), i.day))
+    unreadable.sort(key=lambda u: u.name)
+    return Inventory(found, unreadable)
+
+
+def list_indices(client: Elasticsearch, tiers: TierTable) -> list[DailyIndex]:
+    """Return the usable daily indices of the namespace (``scan`` without the unusable names)."""
+    return scan(client, tiers).indices
 
 
 def summarize(indices: list[DailyIndex], now: datetime, managed_by: dict[str, str]) -> list[ClassStatus]:
@@ -151,35 +210,45 @@ def who_deletes(client: Elasticsearch, tiers: TierTable) -> dict[str, str]:
     return result
 
 
-def status(client: Elasticsearch, tiers: TierTable, now: datetime | None = None) -> list[ClassStatus]:
+def status(
+    client: Elasticsearch, tiers: TierTable, now: datetime | None = None, *, inventory: Inventory | None = None
+) -> list[ClassStatus]:
     """Return the retention status of every class of the namespace.
 
     Args:
         client: a client with ``monitor`` on the namespace.
         tiers: the namespace.
         now: the current time (default: now, UTC); injectable for audits and tests.
+        inventory: what ``scan`` found (scanned here when ``None``).
 
     Returns:
-        One ``ClassStatus`` per retention class.
+        One ``ClassStatus`` per retention class (unusable index names are not counted).
     """
-    return summarize(list_indices(client, tiers), now or datetime.now(UTC), who_deletes(client, tiers))
+    indices = (inventory or scan(client, tiers)).indices
+    return summarize(indices, now or datetime.now(UTC), who_deletes(client, tiers))
 
 
 def enforce(
-    client: Elasticsearch, tiers: TierTable, now: datetime | None = None, *, dry_run: bool = False
+    client: Elasticsearch,
+    tiers: TierTable,
+    now: datetime | None = None,
+    *,
+    dry_run: bool = False,
+    inventory: Inventory | None = None,
 ) -> list[DailyIndex]:
-    """Delete the namespace's expired daily indices.
+    """Delete the namespace's expired daily indices (never an index whose name is unusable).
 
     Args:
         client: a client with ``delete_index`` on the namespace.
         tiers: the namespace.
         now: the current time (default: now, UTC); injectable for audits and tests.
         dry_run: only report what would be deleted.
+        inventory: what ``scan`` found (scanned here when ``None``).
 
     Returns:
         The expired indices (deleted unless ``dry_run``), oldest first.
     """
-    due = expired(list_indices(client, tiers), now or datetime.now(UTC))
+    due = expired((inventory or scan(client, tiers)).indices, now or datetime.now(UTC))
     if not dry_run:
         for start in range(0, len(due), DELETE_CHUNK):
             names = ",".join(i.name for i in due[start:start + DELETE_CHUNK])

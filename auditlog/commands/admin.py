@@ -11,13 +11,14 @@ import argparse
 import json
 import os
 import re
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from elasticsearch import Elasticsearch
 
 from auditlog.core.errors import CommandError, UsageError
-from auditlog.indexer import retention
+from auditlog.indexer import ahead, retention
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.kibana import KibanaError, KibanaSettings
@@ -28,10 +29,12 @@ from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 #: What each command needs, named in the message when a privilege is missing.
 NEEDS = {
-    "setup": "cluster privileges manage_index_templates (+ manage_ilm with ILM, manage_security with security)",
+    "setup": "cluster privileges manage_index_templates (+ manage_ilm with ILM, manage_security with security) "
+    "and index privilege create_index on the audit indices",
     "retention status": "cluster privilege monitor (+ read_ilm with ILM) and index privilege monitor on the audit "
     "indices",
-    "retention enforce": "cluster privilege monitor and index privileges monitor + delete_index on the audit indices",
+    "retention enforce": "cluster privileges monitor + manage_index_templates and index privileges monitor + "
+    "delete_index + create_index on the audit indices",
 }
 
 
@@ -145,16 +148,20 @@ def run_setup_command(args: argparse.Namespace) -> int:
                                kibana=kibana)
         except (SetupError, SecurityStoreError, KibanaError) as exc:
             raise CommandError(str(exc)) from None
+        created = [i for i in ahead.create_ahead(client, tiers, datetime.now(UTC)) if i.outcome == ahead.CREATED]
         if args.json:
             print(json.dumps({
-                "changed": report.changed,
+                "changed": report.changed or bool(created),
                 "changes": [vars(c) for c in report.changes],
                 "notes": report.notes,
                 "api_keys": [vars(k) for k in report.api_keys],
+                "created_ahead": [i.name for i in created],
             }))
             return 0
         for change in report.changes:
             print(change)
+        for index in created:
+            print(f"daily index {index.name}: created ahead")
         for note in report.notes:
             print(f"note: {note}")
         for key in report.api_keys:
@@ -174,15 +181,28 @@ def _human_bytes(count: int) -> str:
     return f"{count} B"  # unreachable: the loop returns at TiB
 
 
+def _warn_unreadable(inventory: retention.Inventory) -> None:
+    for item in inventory.unreadable:
+        print(f"warning: index {item.name}: {item.reason}; it is never deleted by retention, check and delete it "
+              "by hand", file=sys.stderr)
+
+
+def _unreadable_json(inventory: retention.Inventory) -> list[dict[str, str]]:
+    return [{"index": u.name, "reason": u.reason} for u in inventory.unreadable]
+
+
 def retention_status_command(args: argparse.Namespace) -> int:
-    """``auditlog retention status``: one row per retention class."""
+    """``auditlog retention status``: one row per retention class, a warning per unusable index name."""
     tiers = tiers_from_args(args)
 
     def work(client: Elasticsearch) -> int:
         now = args.now or datetime.now(UTC)
-        rows = retention.status(client, tiers, now)
+        inventory = retention.scan(client, tiers)
+        rows = retention.status(client, tiers, now, inventory=inventory)
+        _warn_unreadable(inventory)
         if args.json:
-            print(json.dumps({"now": now.isoformat(), "classes": [r.as_dict() for r in rows]}))
+            print(json.dumps({"now": now.isoformat(), "classes": [r.as_dict() for r in rows],
+                              "unreadable": _unreadable_json(inventory)}))
             return 0
         header = ("CLASS", "KEEP", "INDICES", "OLDEST", "DOCS", "SIZE", "NEXT DELETION (UTC)", "DELETED BY")
         table = [header]
@@ -202,22 +222,34 @@ def retention_status_command(args: argparse.Namespace) -> int:
 
 
 def retention_enforce_command(args: argparse.Namespace) -> int:
-    """``auditlog retention enforce``: delete (or with ``--dry-run`` list) the expired indices."""
+    """``auditlog retention enforce``: delete (or with ``--dry-run`` list) the expired indices, then create
+    today's and tomorrow's daily indices ahead (``indexer.ahead``)."""
     tiers = tiers_from_args(args)
 
     def work(client: Elasticsearch) -> int:
         now = args.now or datetime.now(UTC)
-        due = retention.enforce(client, tiers, now, dry_run=args.dry_run)
+        inventory = retention.scan(client, tiers)
+        due = retention.enforce(client, tiers, now, dry_run=args.dry_run, inventory=inventory)
+        made = ahead.create_ahead(client, tiers, now, dry_run=args.dry_run)
+        _warn_unreadable(inventory)
         verb = "would delete" if args.dry_run else "deleted"
+        create_verb = "would create ahead" if args.dry_run else "created ahead"
+        created = [i.name for i in made if i.outcome == ahead.CREATED]
+        skipped = [i for i in made if i.outcome == ahead.NO_TEMPLATE]
+        for item in skipped:
+            print(f"warning: daily index {item.name} not created ahead: {item.outcome}", file=sys.stderr)
         if args.json:
             print(json.dumps({"dry_run": args.dry_run, "now": now.isoformat(), verb.replace(" ", "_"): [
                 {"index": i.name, "class": i.retention_class, "day": i.day.isoformat(), "docs": i.docs,
-                 "due": i.due.isoformat()} for i in due]}))
+                 "due": i.due.isoformat()} for i in due], create_verb.replace(" ", "_"): created,
+                "unreadable": _unreadable_json(inventory)}))
             return 0
         for index in due:
             due_at = f"{index.due:%Y-%m-%d %H:%M} UTC"
             print(f"{verb} {index.name} ({index.retention_class}, {index.docs} docs, due {due_at})")
         print(f"{verb} {len(due)} expired {'index' if len(due) == 1 else 'indices'}")
+        for name in created:
+            print(f"{create_verb} {name}")
         return 0
 
     return _with_client(args, "retention enforce", work)

@@ -82,3 +82,30 @@ def test_next_deletion_after_enforce_is_the_oldest_kept_index(es: Elasticsearch,
     enterprise = retention.status(es, namespace, NOW)[0]
     expected = datetime.combine((NOW - timedelta(days=29)).date(), datetime.min.time(), UTC) + timedelta(days=30)
     assert (expected, 0) == (enterprise.next_due, enterprise.overdue)
+
+
+def _make_indices(es: Elasticsearch, names: list[str]) -> None:
+    for name in names:
+        es.indices.create(index=name)
+
+
+def test_unusable_names_are_listed_and_never_deleted(es: Elasticsearch, namespace: TierTable) -> None:
+    """Far-future, short-year and garbage dates are listed as unreadable; the expired index is still deleted."""
+    install_templates(es, namespace, ilm=False)
+    strange = [f"{namespace.prefix}-business-9999.12.31", f"{namespace.prefix}-business-999.12.31",
+               f"{namespace.prefix}-enterprise-2026.13.45", f"{namespace.prefix}-professional-garbage"]
+    expired_one = namespace.index_for_day("business", (NOW - timedelta(days=8)).date())
+    _make_indices(es, [*strange, expired_one])
+    inventory = retention.scan(es, namespace)
+    deleted = retention.enforce(es, namespace, NOW, inventory=inventory)
+    expected = (sorted(strange), [expired_one], set(strange))
+    assert expected == ([u.name for u in inventory.unreadable], [i.name for i in deleted], _existing(es, namespace))
+
+
+def test_status_survives_a_year_9999_index(es: Elasticsearch, namespace: TierTable) -> None:
+    """Status of a namespace holding audit-business-9999.12.31 counts only the readable business index."""
+    install_templates(es, namespace, ilm=False)
+    _make_indices(es, [f"{namespace.prefix}-business-9999.12.31",
+                       namespace.index_for_day("business", (NOW - timedelta(days=2)).date())])
+    business = retention.status(es, namespace, NOW)[1]
+    assert (1, (NOW - timedelta(days=2)).date()) == (business.indices, business.oldest_day)

@@ -106,7 +106,8 @@ def test_bad_prefix_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_retention_cli_status_and_enforce(
     es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """With --now, status --json counts one overdue business index, enforce --dry-run lists it, enforce deletes it."""
+    """With --now, status --json counts one overdue business index, enforce --dry-run lists it, enforce deletes it
+    (and creates the --now day's and the next day's indices ahead)."""
     now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     install_templates(es, namespace)
     old = namespace.index_for_day("business", (now - timedelta(days=8)).date())
@@ -119,7 +120,9 @@ def test_retention_cli_status_and_enforce(
     main(["retention", "enforce", *base])
     status, dry, real = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     business = next(c for c in status["classes"] if c["class"] == "business")
-    expected = ((2, 1, "enforcer"), [old], [old], [kept])
+    ahead = [namespace.index_for_day(cls, (now + timedelta(days=n)).date())
+             for cls in ("enterprise", "business", "professional") for n in (0, 1)]
+    expected = ((2, 1, "enforcer"), [old], [old], sorted([kept, *ahead]))
     assert expected == (
         (business["indices"], business["overdue"], business["managed_by"]),
         [i["index"] for i in dry["would_delete"]],

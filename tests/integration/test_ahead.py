@@ -1,0 +1,70 @@
+"""Daily indices created ahead on the real node: `auditlog setup` and `retention enforce` leave no midnight stall."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from auditlog.cli import main
+from auditlog.indexer import ahead
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
+
+NOW = datetime(2026, 11, 26, 23, 59, tzinfo=UTC)
+
+
+def _days(tiers: TierTable, now: datetime) -> set[str]:
+    return {tiers.index_for_day(cls, (now + timedelta(days=n)).date()) for cls in RETENTION_DAYS for n in (0, 1)}
+
+
+def _existing(es: Elasticsearch, tiers: TierTable) -> set[str]:
+    return set(es.indices.get(index=tiers.read_pattern, expand_wildcards="all"))
+
+
+def test_setup_creates_today_and_tomorrow_for_every_class(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `auditlog setup` the current and the next UTC day's index of each class exist."""
+    before = datetime.now(UTC)
+    code = main(["setup", "--es", es_url, "--prefix", namespace.prefix])
+    after = datetime.now(UTC)
+    capsys.readouterr()
+    assert (0, _days(namespace, before) | _days(namespace, after)) == (code, _existing(es, namespace))
+
+
+def test_indices_made_ahead_carry_the_templates(es: Elasticsearch, namespace: TierTable) -> None:
+    """An index created ahead has the audit mappings (dynamic false, @timestamp a date) from its template."""
+    install_templates(es, namespace, ilm=False)
+    ahead.create_ahead(es, namespace, NOW)
+    name = namespace.index_for_day("enterprise", (NOW + timedelta(days=1)).date())
+    mapping = es.indices.get_mapping(index=name)[name]["mappings"]
+    assert ("false", "date") == (str(mapping["dynamic"]).lower(), mapping["properties"]["@timestamp"]["type"])
+
+
+def test_create_ahead_is_idempotent(es: Elasticsearch, namespace: TierTable) -> None:
+    """The second run finds every index existing and creates nothing."""
+    install_templates(es, namespace, ilm=False)
+    first = ahead.create_ahead(es, namespace, NOW)
+    second = ahead.create_ahead(es, namespace, NOW)
+    expected = ([ahead.CREATED] * 6, [ahead.EXISTS] * 6)
+    assert expected == ([i.outcome for i in first], [i.outcome for i in second])
+
+
+def test_no_index_without_its_template(es: Elasticsearch, namespace: TierTable) -> None:
+    """Without templates nothing is created (an index must never lack the audit mappings)."""
+    made = ahead.create_ahead(es, namespace, NOW)
+    expected: tuple[set[str], set[str]] = ({ahead.NO_TEMPLATE}, set())
+    assert expected == ({i.outcome for i in made}, _existing(es, namespace))
+
+
+def test_enforce_creates_the_next_day_ahead(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`auditlog retention enforce` (the periodic admin job) creates today's and tomorrow's indices."""
+    install_templates(es, namespace, ilm=False)
+    code = main(["retention", "enforce", "--es", es_url, "--prefix", namespace.prefix, "--now", NOW.isoformat()])
+    out = capsys.readouterr().out
+    expected = (0, _days(namespace, NOW), 6)
+    assert expected == (code, _existing(es, namespace), out.count("created ahead"))
