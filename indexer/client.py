@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.decode import TolerantJsonSerializer
+
 DEFAULT_URL = "http://127.0.0.1:9200"
 
 
@@ -52,12 +54,15 @@ def make_client(settings: ConnectionSettings, **overrides: object) -> Elasticsea
         **overrides: extra keyword arguments for ``Elasticsearch`` (e.g. ``max_retries``).
 
     Returns:
-        A configured client (no request is made).
+        A configured client (no request is made). Responses are decoded by ``TolerantJsonSerializer``
+        (orjson, exact fallback), so no stored document can make an answer unreadable.
     """
     kwargs: dict[str, object] = {
         "request_timeout": settings.request_timeout,
         "verify_certs": settings.verify_certs,
     }
+    if "serializers" not in overrides:  # the agent's sink brings its own set (bulk bodies as bytes)
+        kwargs["serializer"] = TolerantJsonSerializer()
     if settings.api_key:
         kwargs["api_key"] = settings.api_key
     elif settings.username is not None and settings.password is not None:

@@ -1,7 +1,8 @@
 """Elasticsearch failures as one line a person can act on: every command and the TUI use this.
 
 401 names the credential options, 403 what the action needs, TLS failures ``--ca-certs``,
-connection failures the URL; anything else carries Elasticsearch's own ``error.reason``.
+connection failures the URL; anything else carries Elasticsearch's own ``error.reason``. Whatever
+the failure, the description is one line of at most ``MAX_MESSAGE`` characters: never a response body.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from elastic_transport import SerializationError
 from elasticsearch import ApiError, SSLError, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 
@@ -18,6 +20,15 @@ from auditlog.core.errors import CommandError
 ES_ERRORS: tuple[type[Exception], ...] = (ApiError, TransportError)
 
 _CONNECTION_HINTS = ("Connection refused", "timed out", "Name or service not known")
+
+#: The longest description shown to a person (a terminal line or two; a notification).
+MAX_MESSAGE = 300
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Return ``text`` on one line (line breaks and runs of spaces collapsed), cut to ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def error_reason(exc: ApiError) -> str:
@@ -38,7 +49,7 @@ def _connection_reason(exc: ESConnectionError) -> str:
 
 
 def describe_es_error(exc: BaseException, *, url: str | None = None, needs: str | None = None) -> str:
-    """Return a short, actionable description of an Elasticsearch failure.
+    """Return a short, actionable description of an Elasticsearch failure (one line, ``MAX_MESSAGE`` at most).
 
     Args:
         exc: an exception from the client (anything else is described generically).
@@ -48,6 +59,10 @@ def describe_es_error(exc: BaseException, *, url: str | None = None, needs: str 
     Returns:
         One line.
     """
+    return one_line(_describe(exc, url=url, needs=needs))
+
+
+def _describe(exc: BaseException, *, url: str | None, needs: str | None) -> str:
     at = f" at {url}" if url else ""
     if isinstance(exc, SSLError):
         return (f"the certificate of Elasticsearch{at} is not trusted ({exc.message}); pass its CA with "
@@ -62,6 +77,8 @@ def describe_es_error(exc: BaseException, *, url: str | None = None, needs: str 
             what = needs or "read on the audit indices (a reader key: auditlog setup --api-keys)"
             return f"the credentials lack a privilege (403): this needs {what}; Elasticsearch said: {error_reason(exc)}"
         return f"Elasticsearch refused ({exc.meta.status}): {error_reason(exc)}"
+    if isinstance(exc, SerializationError):
+        return f"the answer of Elasticsearch{at} could not be read: {str(exc.message)[:160]}"
     if isinstance(exc, TransportError):
         return f"Elasticsearch{at} failed: {exc.message}"
     return f"{type(exc).__name__}: {exc}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -53,6 +53,21 @@ def event_time(event: Mapping[str, Any]) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
+
+
+def local_time(event: Mapping[str, Any], tz: tzinfo) -> datetime | None:
+    """Return the event's time in ``tz``; ``None`` when absent, unparseable or not representable there.
+
+    A timestamp at the edge of the calendar (``9999-12-31T23:59:59Z`` shown east of UTC) has no local
+    time; the caller then shows the stored text instead of failing.
+    """
+    moment = event_time(event)
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(tz)
+    except (OverflowError, ValueError):
+        return None
 
 
 def event_worker(event: Mapping[str, Any]) -> str:

@@ -6,8 +6,9 @@ import json
 import re
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Lone surrogates too: a terminal cannot encode them (Elasticsearch stores "\ud800" escapes as given).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def display_value(value: Any) -> str:
@@ -32,7 +33,8 @@ def display_value(value: Any) -> str:
 
 
 def printable(text: str, *, multiline: bool = False) -> str:
-    """Make event text safe to draw on a terminal: control characters become visible ``\\xNN`` escapes.
+    """Make event text safe to draw on a terminal: control characters and lone surrogates become visible
+    ``\\xNN`` / ``\\uNNNN`` escapes.
 
     Event data is untrusted; an ESC byte in a worker's name must not reach the terminal as an escape
     sequence. Tabs become spaces; line breaks are kept only when ``multiline``.
@@ -48,4 +50,9 @@ def printable(text: str, *, multiline: bool = False) -> str:
     pattern = _CONTROL if multiline else _CONTROL_OR_BREAK
     if pattern.search(text) is None:
         return text
-    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return pattern.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

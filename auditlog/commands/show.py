@@ -58,6 +58,7 @@ def run_show(args: argparse.Namespace) -> int:
         client.close()
     if event is None:
         raise CommandError(f"event {event_id!r} not found in {tiers.read_pattern}")
-    json.dump(event, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    text = json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+    # A lone surrogate (Elasticsearch stores "\ud800" escapes) cannot be UTF-8: write it back as that escape.
+    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
     return 0

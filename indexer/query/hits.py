@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -13,6 +14,10 @@ MAX_BATCH: Final = 10_000
 
 #: A ``search_after`` cursor: the sort values of the last hit seen.
 Cursor = list[Any]
+
+#: Key of the placeholder event that stands for a hit whose ``_source`` could not be read; its value is
+#: the reason. Readers show such an event as a marked row ("undecodable event <id>") and count it.
+UNDECODABLE = "_auditlog_undecodable"
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,28 @@ class Hit:
         return cls(id=raw["_id"], index=raw["_index"], source=event_source(raw), sort=raw.get("sort", []))
 
 
+def undecodable_event(doc_id: str, reason: str) -> dict[str, Any]:
+    """Return the placeholder event of a hit that could not be read (``event.id`` and the reason only)."""
+    return {"event": {"id": doc_id}, UNDECODABLE: reason}
+
+
+def undecodable_reason(event: Mapping[str, Any]) -> str | None:
+    """Return why ``event`` is a placeholder for an unreadable hit, or ``None`` for a real event."""
+    reason = event.get(UNDECODABLE)
+    return None if reason is None else str(reason)
+
+
 def event_source(raw: dict[str, Any]) -> dict[str, Any]:
-    """Return a hit's ``_source`` with ``event.id`` set (the document id is the event id by contract)."""
-    source: dict[str, Any] = raw.get("_source") or {}
+    """Return a hit's ``_source`` with ``event.id`` set (the document id is the event id by contract).
+
+    A hit whose ``_source`` is not a JSON object becomes an ``undecodable_event`` placeholder, so one
+    odd document never stops a listing or an export.
+    """
+    source = raw.get("_source")
+    if source is None:
+        source = {}
+    if not isinstance(source, dict):
+        return undecodable_event(str(raw.get("_id", "")), f"_source is a {type(source).__name__}, not an object")
     event = source.get("event")
     if not isinstance(event, dict):
         event = {}

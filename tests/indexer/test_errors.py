@@ -53,3 +53,17 @@ def test_cluster_errors_turns_client_errors_into_one_line_command_error() -> Non
     with pytest.raises(CommandError) as err, cluster_errors("http://127.0.0.1:1"):
         raise EsConnectionError("Connection refused")
     assert str(err.value).startswith("cannot reach Elasticsearch at http://127.0.0.1:1: Connection refused")
+
+
+def test_every_description_is_one_short_line() -> None:
+    """A failure carrying a megabyte body with line breaks is described in one line of at most 300 characters."""
+    from elastic_transport import SerializationError
+
+    text = describe_es_error(SerializationError("Unable to deserialize as JSON: " + "x\n" * 500_000))
+    assert (True, False) == (len(text) <= 300, "\n" in text)
+
+
+def test_server_reasons_are_cut_to_one_line() -> None:
+    """A long multi-line reason from Elasticsearch is flattened and cut to 300 characters."""
+    text = describe_es_error(_api_error(400, {"error": {"reason": "bad\nquery " * 200}}))
+    assert (300, False, True) == (len(text), "\n" in text, text.endswith("…"))

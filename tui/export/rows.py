@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from auditlog.indexer.query.hits import undecodable_reason
 from auditlog.tui.diff import ChangeKind, ChangeRow, diff_changes
-from auditlog.tui.eventview import event_time, event_worker, field
+from auditlog.tui.eventview import event_worker, field, local_time
+from auditlog.tui.rowview import undecodable_label
 from auditlog.tui.sanitize import CellValue, cell_value, sanitize_text
 from auditlog.tui.summaries import Summarizer
 from auditlog.tui.values import display_value
@@ -68,8 +70,8 @@ def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> l
     Returns:
         Sanitised cell values, one per column.
     """
-    moment = event_time(event)
-    local: datetime | None = moment.astimezone(tz).replace(tzinfo=None) if moment else None
+    moment = local_time(event, tz)
+    local: datetime | None = moment.replace(tzinfo=None) if moment else None
     rows = diff_changes(field(event, "audit.changes"))
     changed = field(event, "audit.changed_fields")
     if not isinstance(changed, list):
@@ -97,3 +99,34 @@ def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> l
     # Empty text becomes an absent cell: openpyxl would otherwise write an empty <c> element for it.
     # Text is most cells: sanitise it directly rather than through cell_value's type dispatch.
     return [(sanitize_text(v) if v else None) if type(v) is str else cell_value(v) for v in raw]
+
+
+_SUMMARY_CELL = [name for name, _ in COLUMNS].index("Summary") + 1
+
+
+def undecodable_row(event: Mapping[str, Any]) -> list[CellValue]:
+    """Return the marked row of an event that could not be read: ``undecodable event <id>`` and its id."""
+    event_id = str(field(event, "event.id") or "")
+    cells: list[CellValue] = [None] * (len(COLUMNS) + 1)
+    cells[_SUMMARY_CELL] = sanitize_text(undecodable_label(event_id))
+    cells[-1] = sanitize_text(event_id) or None
+    return cells
+
+
+def checked_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> tuple[list[CellValue], bool]:
+    """Return the cells of ``event`` and whether it was readable; an unreadable one gets ``undecodable_row``.
+
+    Args:
+        event: a nested contract-v1 event, or a placeholder for a hit that could not be decoded.
+        tz: the export's time zone.
+        summarizer: renders the summary column.
+
+    Returns:
+        (cells, True) for a readable event; (the marked row, False) otherwise.
+    """
+    if undecodable_reason(event) is None:
+        try:
+            return event_row(event, tz, summarizer), True
+        except Exception:  # one odd event must not abort an export: it becomes a marked, counted row
+            pass
+    return undecodable_row(event), False

@@ -7,7 +7,12 @@ exported. The workbook has:
   ``tui.export.rows``). Excel holds 1,048,576 rows per sheet; after 1,048,575 events (plus the
   header) the export continues on the next sheet. Times are real Excel dates in the chosen zone,
   which the header names; the header row is frozen and carries an auto-filter.
-- ``Metadata``: the filters, time zone, row count, sheets, generation time and auditlog version.
+- ``Metadata``: the filters, time zone, row count, undecodable events, sheets, generation time and
+  auditlog version.
+
+An event that cannot be read (a placeholder from the query layer, or one whose row cannot be built)
+becomes a marked row ``undecodable event <id>`` and is counted in ``Undecodable events``: one odd
+document never aborts an export, and the row count still equals the number of events.
 
 The file appears atomically: rows go to a hidden temporary file next to the target, renamed into
 place only when complete. A cancelled or failed export leaves no partial file behind.
@@ -37,7 +42,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from auditlog.core.gc_tuning import relaxed
-from auditlog.tui.export.rows import COLUMNS, TIME_WIDTH, event_row, time_header
+from auditlog.tui.export.rows import COLUMNS, TIME_WIDTH, checked_row, time_header
 from auditlog.tui.export.sheetrows import FastRows
 from auditlog.tui.sanitize import cell_value
 from auditlog.tui.summaries import Summarizer
@@ -57,11 +62,12 @@ class ExportCancelled(Exception):
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What an export wrote: the file, the number of event rows and the event sheets' names."""
+    """What an export wrote: the file, its event rows, the event sheets' names and the undecodable rows."""
 
     path: Path
     rows: int
     sheets: tuple[str, ...]
+    undecodable: int = 0
 
 
 def auditlog_version() -> str:
@@ -193,12 +199,15 @@ def export_xlsx(
     temp = target.with_name(f".{target.name}.{os.getpid()}.part")
     wb = Workbook(write_only=True)
     sheets = _EventSheets(wb, zone, max_rows_per_sheet)
-    rows = 0
+    rows = undecodable = 0
     try:
         with relaxed():  # dozens of short-lived acyclic objects per row (auditlog.core.gc_tuning)
             for event in events:
-                sheets.append(event_row(event, tz, summarizer))
+                cells, readable = checked_row(event, tz, summarizer)
+                sheets.append(cells)
                 rows += 1
+                if not readable:
+                    undecodable += 1
                 if rows % PROGRESS_EVERY == 0:
                     if cancelled is not None and cancelled():
                         raise ExportCancelled(f"export cancelled after {rows} rows")
@@ -210,6 +219,7 @@ def export_xlsx(
             *(filters or []),
             ("Time zone", zone),
             ("Rows", rows),
+            ("Undecodable events", undecodable),
             ("Sheets", ", ".join(names)),
             ("Generated at", generated.replace(tzinfo=None)),
             ("Version", f"auditlog {auditlog_version()}"),
@@ -222,4 +232,4 @@ def export_xlsx(
         raise
     if progress is not None:
         progress(rows, total)
-    return ExportResult(path=target, rows=rows, sheets=names)
+    return ExportResult(path=target, rows=rows, sheets=names, undecodable=undecodable)

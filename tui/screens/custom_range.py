@@ -10,10 +10,12 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from auditlog.indexer.query.timespec import parse_time
+from auditlog.tui.values import printable
 
 TimeRange = tuple[datetime | None, datetime | None]
 
@@ -59,7 +61,7 @@ class CustomRangeScreen(ModalScreen[TimeRange | None]):
         try:
             self.dismiss(self._parse())
         except argparse.ArgumentTypeError as exc:
-            self.query_one("#error", Label).update(str(exc))
+            self.query_one("#error", Label).update(Content(printable(str(exc))))
 
     def on_input_submitted(self) -> None:
         self._apply()

@@ -141,10 +141,12 @@ class DetailScreen(Screen[int]):
         heading.append(f"{row.source} · {row.action} · {row.worker or '—'}", style="bold")
         heading.append(f"   {index + 1:,} of {self.total:,}\n", style="dim")
         heading.append(row.summary)
+        if row.problem:
+            heading.append(f"\n{row.problem}", style="dim")
         self.query_one("#heading", Static).update(heading)
         self.query_one("#raw-body", Static).update(raw_table(event))
         self.query_one("#meta-body", Static).update(meta_table(event))
-        text = json.dumps(event, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+        text = printable(json.dumps(event, indent=2, ensure_ascii=False, sort_keys=True, default=str), multiline=True)
         self.query_one("#json-body", Static).update(Syntax(text, "json", word_wrap=True, theme="ansi_dark"))
 
     def action_tab(self, tab: str) -> None:
@@ -162,10 +164,13 @@ class DetailScreen(Screen[int]):
         try:
             row = self.fetch(index)
         except ES_ERRORS as exc:
-            self.app.call_from_thread(self.notify, describe_es_error(exc), severity="error")
+            self.app.call_from_thread(self._failed, describe_es_error(exc))
             return
         if row is not None:
             self.app.call_from_thread(self._moved, index, row)
+
+    def _failed(self, message: str) -> None:
+        self.notify(message, severity="error", markup=False)
 
     def _moved(self, index: int, row: EventRow) -> None:
         self.show(index, row)

@@ -11,12 +11,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar
 
-from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.indexer.errors import ES_ERRORS, describe_es_error, one_line
 from auditlog.tui.export.xlsx import ExportCancelled, ExportResult, export_xlsx
 from auditlog.tui.summaries import Summarizer
+from auditlog.tui.values import printable
 
 #: Opens the events to export (called in the worker thread): (events, expected count, closer).
 EventSource = Callable[[], tuple[Iterable[Mapping[str, Any]], int, Callable[[], None]]]
@@ -49,7 +51,8 @@ class ExportScreen(ModalScreen[ExportResult | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="title")
+            # Titles, paths and errors carry event data (ids) or Elasticsearch's words: plain text, never markup.
+            yield Label(Content(printable(self.title_text)), id="title")
             yield ProgressBar(total=None, show_eta=False, id="bar")
             yield Label("starting…", id="status")
             yield Label("", id="path")
@@ -74,7 +77,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         except ES_ERRORS as exc:
             self.app.call_from_thread(self._done, None, f"Export failed: {describe_es_error(exc)}")
         except Exception as exc:  # a disk or data problem must not crash the app
-            self.app.call_from_thread(self._done, None, f"Export failed: {exc}")
+            self.app.call_from_thread(self._done, None, f"Export failed: {one_line(str(exc))}")
         else:
             self.app.call_from_thread(self._done, result, None)
         finally:
@@ -96,11 +99,15 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         if result is not None:
             self._progress(result.rows, result.rows)
             sheets = f" on {len(result.sheets)} sheets" if len(result.sheets) > 1 else ""
-            self.query_one("#path", Label).update(f"Saved {result.rows:,} events{sheets} to {result.path}")
-            self.app.notify(f"Exported {result.rows:,} events to {result.path}", title="Export done", timeout=10)
+            odd = f" ({result.undecodable:,} undecodable, marked)" if result.undecodable else ""
+            self.query_one("#path", Label).update(
+                Content(printable(f"Saved {result.rows:,} events{sheets} to {result.path}{odd}")))
+            self.app.notify(printable(f"Exported {result.rows:,} events to {result.path}{odd}"), title="Export done",
+                            timeout=10, markup=False)
         else:
-            self.query_one("#status", Label).update(error or "")
-            self.app.notify(error or "Export stopped", severity="warning" if self._cancel.is_set() else "error")
+            self.query_one("#status", Label).update(Content(printable(error or "")))
+            self.app.notify(printable(error or "Export stopped"),
+                            severity="warning" if self._cancel.is_set() else "error", markup=False)
 
     def action_cancel(self) -> None:
         if self.finished.is_set():

@@ -8,7 +8,6 @@ cancels the stale query's worker, and a result that arrives for a filter no long
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.indexer.query import Filter
 from auditlog.tui.backend import Backend, Counts, Listing
+from auditlog.tui.filenames import safe_stem
 from auditlog.tui.filters import describe_filter
 from auditlog.tui.rowview import EventRow
 from auditlog.tui.screens.custom_range import CustomRangeScreen, TimeRange
@@ -34,6 +35,7 @@ from auditlog.tui.screens.detail import DetailScreen
 from auditlog.tui.screens.export import ExportScreen
 from auditlog.tui.screens.help import HelpScreen
 from auditlog.tui.timerange import PRESETS, preset_range
+from auditlog.tui.values import printable
 from auditlog.tui.widgets.event_list import EventList, ListHeader
 from auditlog.tui.widgets.facet_list import FacetList
 from auditlog.tui.widgets.histogram import EventHistogram
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
     from auditlog.tui.config import AppConfig
 
 _PRESET_KEYS = [key for key, _ in PRESETS if key != "custom"]
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 DEFAULT_PRESET = "7d"
 #: Below this width the filter panel starts hidden (toggle with `f`).
 NARROW_SCREEN = 110
@@ -81,6 +82,8 @@ class MainScreen(Screen[None]):
         self.live_timer: Timer | None = None
         #: The last Elasticsearch failure shown to the user (also in a notification).
         self.last_error: str | None = None
+        #: Ids of the loaded rows of the current listing that could not be read (marked, counted in the status).
+        self.undecodable: set[str] = set()
         self.searching = False
 
     # -- layout -------------------------------------------------------------------------------
@@ -200,7 +203,7 @@ class MainScreen(Screen[None]):
         self.last_error = describe_es_error(exc)
         self.query_one(EventList).forget_pending()
         self._status()
-        self.notify(self.last_error, title="Elasticsearch", severity="error", timeout=8)
+        self.notify(self.last_error, title="Elasticsearch", severity="error", timeout=8, markup=False)
 
     def _show_listing(self, listing: Listing, first: list[EventRow], *, shift: int | None = None) -> None:
         if listing.filter != self.backend.scoped(self.filter):
@@ -214,12 +217,14 @@ class MainScreen(Screen[None]):
         events = self.query_one(EventList)
         if shift is None:
             events.reset(listing.total)
+            self.undecodable.clear()
         else:
             events.shift(shift, listing.total)
+        self._count_undecodable(first)
         events.put_rows(0, first)
         self._status()
         if listing.total == 0 and shift is None:
-            self.notify("No events match the filter.", timeout=4)
+            self.notify("No events match the filter.", timeout=4, markup=False)
 
     def _show_counts(self, listing: Listing, counts: Counts) -> None:
         if listing is not self.listing:
@@ -256,7 +261,7 @@ class MainScreen(Screen[None]):
         """
         if listing is not self.listing or self.searching:
             return
-        self.notify("The list was idle too long and its snapshot expired; reloaded.", timeout=6)
+        self.notify("The list was idle too long and its snapshot expired; reloaded.", timeout=6, markup=False)
         self.reload()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -267,7 +272,7 @@ class MainScreen(Screen[None]):
             self.searching = False
             self.query_one(EventList).forget_pending()
             self._status()
-            self.notify(self.last_error, title="Something went wrong", severity="error", timeout=8)
+            self.notify(self.last_error, title="Something went wrong", severity="error", timeout=8, markup=False)
 
     @on(EventList.NeedRows)
     def need_rows(self, message: EventList.NeedRows) -> None:
@@ -288,7 +293,12 @@ class MainScreen(Screen[None]):
 
     def _put_rows(self, listing: Listing, start: int, rows: list[EventRow]) -> None:
         if listing is self.listing:
+            self._count_undecodable(rows)
             self.query_one(EventList).put_rows(start, rows)
+            self._status()
+
+    def _count_undecodable(self, rows: list[EventRow]) -> None:
+        self.undecodable.update(row.event_id for row in rows if row.problem is not None)
 
     def fetch_row(self, index: int) -> EventRow | None:
         """Return the row at ``index`` from memory or the snapshot (blocking: call from a worker)."""
@@ -312,13 +322,16 @@ class MainScreen(Screen[None]):
             parts.append("searching…")
         elif self.listing is not None:
             parts.append(f"{self.listing.total:,} events")
+            if self.undecodable:
+                parts.append(f"{len(self.undecodable):,} undecodable")
         parts.append(self.config.zone)
         if self.config.customer is not None:
             parts.append(f"tenant {self.config.customer.tenant} ({self.config.customer.tier})")
         parts.append({None: "○ connecting", True: "● connected", False: "✖ cluster unreachable"}[self.connected])
         if self.live_timer is not None:
             parts.append("LIVE")
-        self.query_one("#status", Static).update(" " + " · ".join(parts))
+        # Content: the tenant is the user's (or an event's) text, never markup.
+        self.query_one("#status", Static).update(Content(printable(" " + " · ".join(parts))))
 
     # -- live tail ----------------------------------------------------------------------------
 
@@ -326,11 +339,11 @@ class MainScreen(Screen[None]):
         """Start or stop following new events."""
         if self.live_timer is None:
             self.live_timer = self.set_interval(self.config.live_interval, self.live_tick)
-            self.notify("Live tail on: new events appear at the top.", timeout=3)
+            self.notify("Live tail on: new events appear at the top.", timeout=3, markup=False)
         else:
             self.live_timer.stop()
             self.live_timer = None
-            self.notify("Live tail off.", timeout=3)
+            self.notify("Live tail off.", timeout=3, markup=False)
         self._status()
 
     def live_tick(self) -> None:
@@ -411,7 +424,7 @@ class MainScreen(Screen[None]):
     def open_event(self, message: EventList.Opened) -> None:
         row = self.query_one(EventList).row(message.index)
         if row is None or self.listing is None:
-            self.notify("That event is still loading.", timeout=2)
+            self.notify("That event is still loading.", timeout=2, markup=False)
             return
         events = self.query_one(EventList)
 
@@ -423,7 +436,7 @@ class MainScreen(Screen[None]):
 
     def _export_path(self, stem: str) -> Path:
         stamp = self.config.clock().astimezone(self.tz).strftime("%Y%m%d-%H%M%S")
-        base = self.config.export_dir / f"{_UNSAFE_NAME.sub('_', stem)}-{stamp}"
+        base = self.config.export_dir / f"{safe_stem(stem)}-{stamp}"
         path, n = base.with_suffix(".xlsx"), 1
         while path.exists():
             n += 1
@@ -434,7 +447,7 @@ class MainScreen(Screen[None]):
         """Export every event of the current filter (the count on screen) to a workbook."""
         listing = self.listing
         if listing is None or listing.total == 0:
-            self.notify("Nothing to export: no events match the filter.", severity="warning")
+            self.notify("Nothing to export: no events match the filter.", severity="warning", markup=False)
             return
         self.app.push_screen(ExportScreen(
             f"Exporting {listing.total:,} events",
@@ -447,7 +460,7 @@ class MainScreen(Screen[None]):
         events = self.query_one(EventList)
         row = events.row(events.cursor) if events.total else None
         if row is None:
-            self.notify("No event selected.", severity="warning")
+            self.notify("No event selected.", severity="warning", markup=False)
             return
         self.export_row(row)
 

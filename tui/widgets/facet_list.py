@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.content import Content
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
@@ -33,7 +34,8 @@ class FacetList(SelectionList[str]):
         with self.prevent(SelectionList.SelectedChanged, SelectionList.SelectionToggled):
             self.clear_options()
             self.add_options([
-                Selection(option_label(b.value, b.label, b.count), b.value, b.value in chosen or b.selected)
+                # Content, not str: a worker called "Anna [Admin]" is text, never markup.
+                Selection(Content(option_label(b.value, b.label, b.count)), b.value, b.value in chosen or b.selected)
                 for b in facet.buckets
             ])
             if highlighted is not None and self.option_count:

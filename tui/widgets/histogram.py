@@ -6,6 +6,7 @@ from datetime import tzinfo
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Label, Sparkline
 
 from auditlog.indexer.query.histogram import Histogram
@@ -39,4 +40,4 @@ class EventHistogram(Vertical):
         """Display ``hist`` (``None`` or empty: a flat line)."""
         counts = [float(b.count) for b in hist.buckets] if hist and hist.buckets else [0.0]
         self.query_one(Sparkline).data = counts
-        self.query_one("#caption", Label).update(histogram_caption(hist, tz))
+        self.query_one("#caption", Label).update(Content(histogram_caption(hist, tz)))

@@ -108,3 +108,18 @@ def test_unknown_zone_is_refused(tmp_path: Path) -> None:
     """An unknown zone is a ValueError naming it, before any file is written."""
     with pytest.raises(ValueError, match="Mars/Base"):
         export_xlsx([], tmp_path / "z.xlsx", zone="Mars/Base")
+
+
+def test_undecodable_events_are_marked_rows_counted_in_metadata(tmp_path: Path) -> None:
+    """A placeholder and an event at the calendar's end are exported as rows, and the placeholder is counted."""
+    from auditlog.indexer.query.hits import undecodable_event
+
+    edge = {"@timestamp": "9999-12-31T23:59:59Z", "event": {"id": "edge", "action": "create"}}
+    events = [_events(1)[0], undecodable_event("bad-1", "_source is a list"), edge]
+    result = export_xlsx(events, tmp_path / "u.xlsx", zone="Pacific/Kiritimati")
+    header, *rows = _sheet(result.path, "Events")
+    marked = dict(zip(header, rows[1], strict=True))
+    meta = dict(_sheet(result.path, "Metadata"))
+    expected = (3, 1, "undecodable event bad-1", "bad-1", 1, "9999-12-31T23:59:59Z")
+    assert expected == (result.rows, result.undecodable, marked["Summary"], marked["Event ID"],
+                        meta["Undecodable events"], rows[2][0])

@@ -1,0 +1,75 @@
+"""Decode Elasticsearch's JSON answers so that no single stored document can make a whole answer unreadable.
+
+orjson decodes fast but is strict where Elasticsearch is not: a lone UTF-16 surrogate escape
+(``"\\ud800"``) anywhere in one document's ``_source`` makes it reject the whole response, an integer
+beyond 64 bits but within float range comes back as a rounded float, and one beyond float range is an
+error. Elasticsearch stores all of those (numbers up to 1,000 digits), so one hostile event used to
+break every listing and export that touched it.
+
+``TolerantJsonSerializer`` keeps orjson for the common case and decodes with the standard library,
+which keeps integers exact and accepts lone surrogates, when the body holds a long digit run (found by
+one C-level regex scan) or orjson refuses it. What a reader does with odd values (escape a surrogate,
+write a huge integer as text) is the reader's job (``tui.values.printable``, ``tui.sanitize``).
+When neither decoder can read the body, the error says so in one line, without the body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+from elastic_transport import SerializationError
+from elasticsearch.serializer import OrjsonSerializer
+
+#: A JSON number of 20 or more digits: orjson would round it (or fail), so decode exactly.
+_LONG_INT = re.compile(rb"[:\[,]\s*-?\d{20}")
+
+#: Above this many digits ``int()`` refuses (Python's int/str conversion limit); keep the digits as text.
+_MAX_INT_DIGITS = 4_000
+
+
+def _exact_int(text: str) -> int | str:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else text
+
+
+def exact_loads(data: bytes | str) -> Any:
+    """Decode JSON with exact integers and lone surrogates kept (the standard library's decoder).
+
+    Args:
+        data: a JSON document (bytes are read as UTF-8; invalid bytes become U+FFFD).
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        SerializationError: when the text is not JSON; the message is one line without the text.
+    """
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else data
+    try:
+        return json.loads(text, parse_int=_exact_int)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise SerializationError(
+            message=f"Elasticsearch's answer ({len(data):,} bytes) is not valid JSON: {str(exc)[:120]}",
+            errors=(exc,),
+        ) from None
+
+
+class TolerantJsonSerializer(OrjsonSerializer):
+    """orjson for speed; the exact standard-library decoder when orjson would fail or lose digits."""
+
+    def loads(self, data: bytes) -> Any:
+        """Decode one response body (see the module docs).
+
+        Raises:
+            SerializationError: when no decoder can read it (one line, never the body).
+        """
+        if data == b"":
+            return None
+        if _LONG_INT.search(data if isinstance(data, bytes | bytearray) else data.encode()) is None:
+            try:
+                return orjson.loads(data)
+            except orjson.JSONDecodeError:
+                pass  # e.g. a lone surrogate escape in one document: the exact decoder accepts it
+        return exact_loads(data)

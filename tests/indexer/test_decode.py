@@ -1,0 +1,44 @@
+"""Decoding Elasticsearch's answers (indexer.decode): exact where orjson would fail or round, one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+from elastic_transport import SerializationError
+
+from auditlog.indexer.decode import TolerantJsonSerializer, exact_loads
+
+
+def test_a_400_digit_integer_is_decoded_exactly() -> None:
+    """A 400-digit integer (orjson: out of range) comes back as the exact Python int."""
+    big = int("9" * 400)
+    assert {"hits": [{"n": big}, {"n": 1}]} == TolerantJsonSerializer().loads(
+        b'{"hits":[{"n":' + str(big).encode() + b'},{"n":1}]}')
+
+
+def test_a_25_digit_integer_is_not_rounded() -> None:
+    """An integer beyond 64 bits but within float range keeps every digit (orjson would round it)."""
+    assert [1234567890123456789012345] == TolerantJsonSerializer().loads(b"[1234567890123456789012345]")
+
+
+def test_a_lone_surrogate_escape_does_not_spoil_the_answer() -> None:
+    """A lone surrogate escape in one document decodes, and the other documents with it."""
+    assert ["a\ud800b", "ok"] == TolerantJsonSerializer().loads(b'["a\\ud800b","ok"]')
+
+
+def test_ordinary_answers_are_decoded() -> None:
+    """A plain answer decodes to the same value as ever."""
+    assert {"a": [1, 2.5, "x", None, True]} == TolerantJsonSerializer().loads(b'{"a":[1,2.5,"x",null,true]}')
+
+
+def test_digits_inside_strings_are_kept_as_text() -> None:
+    """A long digit run inside a string stays a string on the exact path."""
+    assert {"phone": ",12345678901234567890123"} == TolerantJsonSerializer().loads(
+        b'{"phone":",12345678901234567890123"}')
+
+
+def test_invalid_json_fails_in_one_short_line() -> None:
+    """A body that is not JSON raises a SerializationError whose message holds no body and no line break."""
+    with pytest.raises(SerializationError) as caught:
+        exact_loads(b"{" + b"x" * 100_000)
+    message = str(caught.value.message)
+    assert (True, False) == (len(message) < 300, "\n" in message)
