@@ -4,7 +4,11 @@ Pure logic (no openpyxl workbook, no I/O); the exporter calls ``cell_value`` for
 
 - Formula injection (OWASP "CSV injection", kibana#56081): a string beginning with ``= + - @``,
   tab or carriage return is prefixed with an apostrophe, so neither Excel nor openpyxl (which
-  treats a leading ``=`` as a formula) evaluates it, and a later CSV round-trip stays inert.
+  treats a leading ``=`` as a formula) evaluates it, and a later CSV round-trip stays inert. So is
+  one whose formula character (also the full-width ``＝ ＋ － ＠``, which spreadsheet imports fold to
+  ASCII) follows only whitespace, line breaks or zero-width characters: tools that trim a cell
+  would otherwise reveal the formula.
+- Sheet titles go through ``sheet_title``: no ``[ ] : * ? / \\``, at most 31 characters, never empty.
 - Characters XML 1.0 forbids (openpyxl's ``ILLEGAL_CHARACTERS_RE``: C0 controls except tab, LF and
   CR; plus lone surrogates and U+FFFE/U+FFFF, which would break the file's UTF-8) become a visible
   escape such as ``\\x07``, so support staff see that something was there and what it was.
@@ -28,10 +32,16 @@ MAX_CELL_CHARS = 32_767
 #: what ends a truncated cell; followed by the number of dropped characters.
 TRUNCATION_MARKER = "…[truncated"
 _FORMULA_FIRST = frozenset("=+-@\t\r")
+#: Characters that show nothing (or only space) and may hide a formula character behind them.
+_INVISIBLE = "\u200b-\u200f\u2060-\u2064\ufeff\u180e"
+#: A formula character (ASCII or full-width), possibly behind whitespace or invisible characters.
+_HIDDEN_FORMULA = re.compile(rf"\A[\s{_INVISIBLE}]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: Matches wherever ``sanitize_text`` has work to do (a formula start, CR or an illegal character);
 #: most text has none, and one C-level search clears it.
-_NEEDS_WORK = re.compile(r"\A[=+\-@\t\r]|[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+_NEEDS_WORK = re.compile(
+    rf"\A[=+\-@\t\r\s{_INVISIBLE}\uff1d\uff0b\uff0d\uff20]|[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]"
+)
 _MAX_EXACT_INT = 2**53
 #: Types a cell keeps as they are (a tuple: a ``X | Y`` union would be built anew on every call).
 _KEPT_TYPES = (bool, datetime, date, time)
@@ -77,7 +87,7 @@ def sanitize_text(text: str, *, limit: int = MAX_CELL_CHARS) -> str:
     """
     if len(text) * 2 <= limit and _NEEDS_WORK.search(text) is None:
         return text  # the common case: short, harmless text (at most 2 UTF-16 units per character)
-    if text[:1] in _FORMULA_FIRST:
+    if text[:1] in _FORMULA_FIRST or _HIDDEN_FORMULA.match(text):
         text = "'" + text
     if _ILLEGAL.search(text):
         text = _ILLEGAL.sub(_escape, text)
@@ -106,3 +116,22 @@ def cell_value(value: Any, *, limit: int = MAX_CELL_CHARS) -> CellValue:
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     return sanitize_text(value if isinstance(value, str) else display_value(value), limit=limit)
+
+
+#: Characters Excel forbids in sheet titles, and its title length limit.
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+MAX_SHEET_TITLE = 31
+
+
+def sheet_title(text: str) -> str:
+    """Return ``text`` as a valid sheet title: forbidden characters become ``_``, cut to 31 characters.
+
+    Args:
+        text: the wanted title.
+
+    Returns:
+        A title Excel accepts (never empty, no leading or trailing apostrophe, no control characters).
+    """
+    title = _SHEET_FORBIDDEN.sub("_", sanitize_text(text).lstrip("'"))
+    title = _ILLEGAL.sub("_", title).replace("\n", " ")[:MAX_SHEET_TITLE].strip("'")
+    return title or "Sheet"

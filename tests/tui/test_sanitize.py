@@ -94,7 +94,11 @@ def test_sanitised_text_fits_the_limit(text: str, limit: int) -> None:
 @given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=100))
 def test_safe_text_is_unchanged(text: str) -> None:
     """Text without dangerous starts or illegal characters passes through unchanged."""
-    safe = text.lstrip("=+-@\t\r").replace("\r", "")
+    # Strip anything that may start (or hide the start of) a formula: whitespace, invisible characters,
+    # ASCII and full-width formula characters.
+    safe = text.lstrip("=+-@\t\r\uff1d\uff0b\uff0d\uff20\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
+                       "\u2063\u2064\ufeff\u180e" + "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()))
+    safe = safe.replace("\r", "")
     if not any(ch in safe for ch in map(chr, [*range(9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])):
         assert safe == sanitize_text(safe)
 
@@ -105,3 +109,43 @@ def test_any_text_survives_an_xlsx_roundtrip(texts: list[str]) -> None:
     """openpyxl writes and reads back every sanitised value unchanged, whatever the input."""
     cells = [cell_value(t) for t in texts]
     assert [c if c != "" else None for c in cells] == _roundtrip(cells)
+
+
+def test_whitespace_and_line_breaks_before_a_formula_are_neutralised() -> None:
+    """A formula character behind spaces, a tab, a line break or a no-break space is neutralised."""
+    expected = ["' =1+1", "'\n=cmd", "'  @SUM(A1)", "'\xa0+1", "'\n\t-2"]
+    assert expected == [sanitize_text(s) for s in (" =1+1", "\n=cmd", "  @SUM(A1)", "\xa0+1", "\n\t-2")]
+
+
+def test_full_width_formula_characters_are_neutralised() -> None:
+    """The full-width forms ＝ ＋ － ＠ at the start are neutralised like their ASCII twins."""
+    expected = ["'＝1+1", "'＋1", "'－1", "'＠SUM(A1)"]
+    assert expected == [sanitize_text(s) for s in ("＝1+1", "＋1", "－1", "＠SUM(A1)")]
+
+
+def test_zero_width_characters_before_a_formula_are_neutralised() -> None:
+    """Zero-width space, joiner, word joiner and BOM in front of a formula character do not hide it."""
+    texts = ["\u200b=1", "\u200d\u200c+1", "\u2060@x", "\ufeff-1", "\u200b ＝1"]
+    assert [True] * len(texts) == [sanitize_text(t).startswith("'") for t in texts]
+
+
+def test_innocent_leading_space_is_kept() -> None:
+    """Text that merely starts with a space (no formula behind it) is unchanged."""
+    assert " hello = world" == sanitize_text(" hello = world")
+
+
+def test_sheet_titles_are_valid() -> None:
+    """Forbidden characters become _, titles are cut to 31 characters and never empty."""
+    from auditlog.tui.sanitize import sheet_title
+
+    expected = ["Events (2)", "a_b__c_", "x" * 31, "Sheet"]
+    assert expected == [sheet_title(t) for t in ("Events (2)", "a[b]:c*", "x" * 40, "'")]
+
+
+@given(st.text())
+def test_no_formula_hides_behind_blanks(text: str) -> None:
+    """Sanitised text never starts with blanks or invisible characters followed by a formula character."""
+    import re
+
+    hidden = re.compile(r"\A[\s\u200b-\u200f\u2060-\u2064\ufeff\u180e]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
+    assert hidden.match(sanitize_text(text)) is None

@@ -44,7 +44,7 @@ from openpyxl.utils import get_column_letter
 from auditlog.core.gc_tuning import relaxed
 from auditlog.tui.export.rows import COLUMNS, TIME_WIDTH, checked_row, time_header
 from auditlog.tui.export.sheetrows import FastRows
-from auditlog.tui.sanitize import cell_value
+from auditlog.tui.sanitize import cell_value, sanitize_text, sheet_title
 from auditlog.tui.summaries import Summarizer
 
 #: Data rows per sheet: Excel's 1,048,576 rows minus the header.
@@ -93,14 +93,14 @@ class _EventSheets:
     def _new_sheet(self) -> Any:
         self._finish_sheet()
         title = "Events" if not self.sheets else f"Events ({len(self.sheets) + 1})"
-        ws: Any = self.wb.create_sheet(title)
+        ws: Any = self.wb.create_sheet(sheet_title(title))
         ws.column_dimensions["A"].width = TIME_WIDTH
         for index, (_, width) in enumerate(COLUMNS, start=2):
             ws.column_dimensions[get_column_letter(index)].width = width
         ws.freeze_panes = "A2"
         header = []
         for name in self.header:
-            cell = WriteOnlyCell(ws, value=name)
+            cell = WriteOnlyCell(ws, value=sanitize_text(name))
             cell.font = self._bold
             header.append(cell)
         ws.append(header)
@@ -140,12 +140,13 @@ class _EventSheets:
 
 
 def _metadata_sheet(wb: Workbook, pairs: list[tuple[str, Any]]) -> None:
-    ws: Any = wb.create_sheet("Metadata")
+    ws: Any = wb.create_sheet(sheet_title("Metadata"))
     ws.column_dimensions["A"].width = 18
     ws.column_dimensions["B"].width = 60
     bold = Font(bold=True)
     for key, value in pairs:
-        label = WriteOnlyCell(ws, value=key)
+        # Every cell is sanitised, labels too: a filter's label may one day carry user text.
+        label = WriteOnlyCell(ws, value=sanitize_text(str(key)))
         label.font = bold
         cell = WriteOnlyCell(ws, value=cell_value(value))  # type: ignore[arg-type]
         if isinstance(value, datetime):

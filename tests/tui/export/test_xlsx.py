@@ -123,3 +123,24 @@ def test_undecodable_events_are_marked_rows_counted_in_metadata(tmp_path: Path) 
     expected = (3, 1, "undecodable event bad-1", "bad-1", 1, "9999-12-31T23:59:59Z")
     assert expected == (result.rows, result.undecodable, marked["Summary"], marked["Event ID"],
                         meta["Undecodable events"], rows[2][0])
+
+
+def test_no_cell_of_a_hostile_export_is_a_formula(tmp_path: Path) -> None:
+    """Read back with openpyxl, every hostile value is text starting with an apostrophe and no cell is a formula."""
+    hostile = [" =1+1", "\n=cmd|' /C calc'!A0", "＝HYPERLINK(\"http://x\")", "\u200b@SUM(A1)", "\ufeff-2+3"]
+    events = []
+    for n, text in enumerate(hostile):
+        event = _events(1)[0]
+        event["event"]["id"] = f"h{n}"
+        event["message"] = text
+        event["user"] = {"id": text, "name": text}
+        events.append(event)
+    filters = [(" =label", "=value"), ("＠x", "\u200b+y")]
+    result = export_xlsx(events, tmp_path / "h.xlsx", filters=filters)
+    wb = openpyxl.load_workbook(result.path)
+    cells = [cell for ws in wb.worksheets for row in ws.iter_rows() for cell in row if cell.value is not None]
+    header = [c.value for c in wb["Events"][1]]
+    messages = [row[header.index("Message")] for row in _sheet(result.path, "Events")[1:]]
+    meta = _sheet(result.path, "Metadata")[:2]
+    expected: tuple[list[str], list[str], list[tuple[Any, ...]]] = ([], ["'" + t.replace("\r", "\n") for t in hostile], [("' =label", "'=value"), ("'＠x", "'\u200b+y")])
+    assert expected == ([c.coordinate for c in cells if c.data_type == "f"], messages, meta)
