@@ -47,7 +47,10 @@ def tenant_tier(client: Elasticsearch, tiers: TierTable, tenant: str) -> str | N
     hits = response.get("hits", {}).get("hits", [])
     if not hits:
         return None
-    tier = (hits[0].get("_source") or {}).get("audit", {}).get("tier")
+    source = hits[0].get("_source")
+    audit = source.get("audit") if isinstance(source, dict) else None
+    # One odd newest event (``audit`` not an object) must not break the view: no tier, not an error.
+    tier = audit.get("tier") if isinstance(audit, dict) else None
     return str(tier) if tier else None
 
 

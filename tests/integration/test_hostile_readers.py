@@ -67,3 +67,4 @@ def test_list_and_facets_read_every_document(es_url: str, namespace: TierTable, 
         client.close()
     expected = (len(hostile), len(hostile), True)
     assert expected == (len(ids), counts.total, LONG_ID in ids)
+
