@@ -7,24 +7,27 @@ error. Elasticsearch stores all of those (numbers up to 1,000 digits), so one ho
 break every listing and export that touched it.
 
 ``TolerantJsonSerializer`` keeps orjson for the common case and decodes with the standard library,
-which keeps integers exact and accepts lone surrogates, when the body holds a long digit run (found by
-one C-level regex scan) or orjson refuses it. What a reader does with odd values (escape a surrogate,
-write a huge integer as text) is the reader's job (``tui.values.printable``, ``tui.sanitize``).
+which keeps integers exact and accepts lone surrogates, when the body holds a run of 20 digits (found
+by one C-level translate and substring search) or orjson refuses it. What a reader does with odd
+values (escape a surrogate, write a huge integer as text) is the reader's job
+(``tui.values.printable``, ``tui.sanitize``).
 When neither decoder can read the body, the error says so in one line, without the body.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 from elastic_transport import SerializationError
 from elasticsearch.serializer import OrjsonSerializer
 
-#: A JSON number of 20 or more digits: orjson would round it (or fail), so decode exactly.
-_LONG_INT = re.compile(rb"[:\[,]\s*-?\d{20}")
+#: Every digit becomes "0", every other byte " ": a run of 20 digits (a number orjson would round or
+#: refuse, or digits inside a string) is then one fast substring search, ~1 ms per 1.6 MB answer
+#: where orjson takes ~47 ms (a regex took 34 ms). A match inside a string only costs the exact path.
+_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_RUN = b"0" * 20
 
 #: Above this many digits ``int()`` refuses (Python's int/str conversion limit); keep the digits as text.
 _MAX_INT_DIGITS = 4_000
@@ -67,7 +70,8 @@ class TolerantJsonSerializer(OrjsonSerializer):
         """
         if data == b"":
             return None
-        if _LONG_INT.search(data if isinstance(data, bytes | bytearray) else data.encode()) is None:
+        raw = data if isinstance(data, bytes | bytearray) else data.encode()
+        if _LONG_RUN not in raw.translate(_DIGITS):
             try:
                 return orjson.loads(data)
             except orjson.JSONDecodeError:
