@@ -12,9 +12,10 @@ restored or re-indexed indices age correctly. It only ever touches indices whose
 of the namespace's daily indices, and deletes them by exact name (no wildcards).
 
 An index that carries a class's name but whose date cannot be read (``audit-business-2026.13.45``,
-a year written with fewer than four digits) or whose deletion date lies beyond what a date can hold
-(``audit-business-9999.12.31``) is never deleted: ``scan`` lists it as ``Unreadable`` with the reason,
-the commands print it as a warning, and every other index is handled as usual.
+a year written with fewer than four digits), lies before the year 1000 (``audit-business-0999.12.31``)
+or whose deletion date lies beyond what a date can hold (``audit-business-9999.12.31``) is never
+deleted: ``scan`` lists it as ``Unreadable`` with the reason, the commands print it as a warning,
+and every other index is handled as usual.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: Indices per DELETE request: keeps the URL short on namespaces with many days.
 DELETE_CHUNK = 50
+#: Names dated before this year are out of range (listed with a warning, never deleted).
+MIN_YEAR = 1000
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ def classify(name: str, tiers: TierTable, docs: int = 0, size: int = 0) -> Daily
 
     Returns:
         A ``DailyIndex``; an ``Unreadable`` when the name starts like a class's daily index but its
-        date cannot be read or its deletion date is past the year 9999; ``None`` for other indices.
+        date cannot be read, is before ``MIN_YEAR`` or its deletion date is past the year 9999;
+        ``None`` for other indices.
     """
     parsed = tiers.parse_index(name)
     if parsed is None:
@@ -129,6 +133,9 @@ def classify(name: str, tiers: TierTable, docs: int = 0, size: int = 0) -> Daily
         stamp = name[len(f"{tiers.prefix}-{cls}-"):]
         return Unreadable(name, f"{stamp!r} is not a date written YYYY.MM.DD")
     cls, day = parsed
+    if day.year < MIN_YEAR:
+        # No event of ours is that old: the name comes from a bogus timestamp. Leave it to a person.
+        return Unreadable(name, f"its date {day.isoformat()} is before the year {MIN_YEAR}")
     index = DailyIndex(name, cls, day, docs, size)
     try:
         index.due  # noqa: B018 - computing it is the check

@@ -80,3 +80,15 @@ def test_ilm_is_in_charge_where_its_policy_is_installed() -> None:
     expected = {"enterprise": "ILM policy audit-enterprise", "business": "ILM policy audit-business",
                 "professional": "enforcer"}
     assert expected == who_deletes(client, TierTable())
+
+
+def test_classify_sorts_names_into_usable_unusable_and_foreign() -> None:
+    """Readable dates are daily indices; bad, pre-1000 and year-9999 dates are unusable; other names are not ours."""
+    from auditlog.indexer.retention import classify
+
+    tiers = TierTable()
+    names = ["audit-business-2026.11.20", "audit-business-2026.13.45", "audit-business-999.12.31",
+             "audit-business-0999.12.31", "audit-enterprise-9999.12.31", "audit-other-2026.11.20", "logs-1"]
+    kinds = [type(classify(name, tiers)).__name__ for name in names]
+    expected = ["DailyIndex", "Unreadable", "Unreadable", "Unreadable", "Unreadable", "NoneType", "NoneType"]
+    assert expected == kinds

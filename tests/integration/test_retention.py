@@ -90,9 +90,10 @@ def _make_indices(es: Elasticsearch, names: list[str]) -> None:
 
 
 def test_unusable_names_are_listed_and_never_deleted(es: Elasticsearch, namespace: TierTable) -> None:
-    """Far-future, short-year and garbage dates are listed as unreadable; the expired index is still deleted."""
+    """Year-9999, short-year, pre-1000 and garbage dates are listed as unreadable; the expired index is deleted."""
     install_templates(es, namespace, ilm=False)
     strange = [f"{namespace.prefix}-business-9999.12.31", f"{namespace.prefix}-business-999.12.31",
+               f"{namespace.prefix}-business-0999.12.31",
                f"{namespace.prefix}-enterprise-2026.13.45", f"{namespace.prefix}-professional-garbage"]
     expired_one = namespace.index_for_day("business", (NOW - timedelta(days=8)).date())
     _make_indices(es, [*strange, expired_one])
