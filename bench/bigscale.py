@@ -187,7 +187,8 @@ def run(cluster: Cluster, *, sizes: tuple[int, ...] = (1_000_000, 10_000_000), r
     report = {} if into is None else into
     rows: list[dict[str, Any]] = []
     report.update(rows=rows, targets_ms=TARGETS_MS, days=DAYS, tenant=BIG_TENANT)
-    tiers = cluster.new_namespace("big")
+    now = datetime.now(UTC)
+    tiers = cluster.new_namespace("big", ahead=(now - timedelta(days=DAYS), now))
     try:
         loaded, copy = 0, 0
         for size in sorted(sizes):

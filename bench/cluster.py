@@ -17,13 +17,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.ahead import create_ahead
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
+from bench.events import default_window
 
 BENCH_URL_ENV = "AUDITLOG_BENCH_ES_URL"
 
@@ -38,11 +41,16 @@ class Cluster:
     _counter: int = 0
     _live: list[str] = field(default_factory=list)
 
-    def new_namespace(self, label: str) -> TierTable:
-        """Create a fresh prefix for one measured run and install templates for it.
+    def new_namespace(self, label: str, ahead: tuple[datetime, datetime] | None = None) -> TierTable:
+        """Create a fresh prefix for one measured run, install templates and create its daily indices ahead.
+
+        Production creates each day's indices before the day starts (``auditlog setup`` and the periodic
+        ``auditlog retention enforce``: ``indexer.ahead``), so no shipper waits on index creation; a namespace
+        here gets the same for every day of ``ahead`` (default: the bench's event window), before any clock runs.
 
         Args:
             label: short name of what runs in it (for humans reading ``_cat/indices``).
+            ahead: first and last moment whose days' indices are created (``None``: ``default_window()``).
 
         Returns:
             The tier table of the new prefix.
@@ -52,6 +60,11 @@ class Cluster:
         tiers = TierTable(prefix=f"b{self.run_id}-{self._counter}{safe}-audit")
         install_templates(self.client, tiers)
         self._live.append(tiers.prefix)
+        start, end = ahead or default_window()
+        day = start
+        while day <= end:
+            create_ahead(self.client, tiers, day)  # that day and the next, as the admin job does
+            day += timedelta(days=1)
         return tiers
 
     def drop_namespace(self, tiers: TierTable) -> None:
