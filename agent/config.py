@@ -68,6 +68,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_line_bytes": _k(int, 1024 * 1024, _min(1024)),
         "read_chunk_bytes": _k(int, 256 * 1024, _min(4096)),
         "max_depth": _k(int, 20, _min(2)),
+        "follow_symlinks": _k(bool, False),
     },
     "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
     "elasticsearch": {

@@ -1,7 +1,10 @@
 """Discovery: which files the agent harvests (globs) and where a rotated-away file went.
 
 Globs are expanded on every scan (triggered by the watcher and by a periodic rescan, so a missed
-filesystem event never matters). Only regular files are returned. :func:`find_inode` looks for a
+filesystem event never matters). Only regular files are returned. Unless ``follow_symlinks`` is set,
+a match that is a symbolic link, or that a wildcard reached through a linked directory, is left out:
+a link dropped into the log folder must not ship another file (the fixed directory part of a
+pattern, which the operator wrote, may contain links). :func:`find_inode` looks for a
 device+inode in one directory: after a restart, a file that was renamed out of the globs while the
 agent was down (rename+create rotation) is found next to its old path and drained.
 :func:`rotated_siblings` lists the files next to a watched path whose names extend it
@@ -38,31 +41,60 @@ ROTATION_SEPARATORS = ".-_"
 DEFAULT_EXCLUDE: tuple[str, ...] = ("*.gz", "*.bz2", "*.xz", "*.zst", "*.zip", "*.lz4")
 
 
-def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE) -> list[Found]:
+def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE, *,
+           follow_symlinks: bool = False) -> list[Found]:
     """Return the regular files matched by ``patterns`` (``**`` recurses), once per inode.
 
     Args:
         patterns: glob patterns (absolute or relative to the working directory).
         exclude: file-name patterns (``fnmatch``, matched against the base name) to leave out.
+        follow_symlinks: also return files reached through a symbolic link that a wildcard matched
+            (the link itself, or a linked directory below the pattern's fixed part).
 
     Returns:
         The files, sorted by path; a file reachable under several names appears once.
     """
     out: dict[tuple[int, int], Found] = {}
     skip = tuple(exclude)
+    stat_ = os.stat if follow_symlinks else os.lstat
     for pattern in patterns:
-        for path in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+        pattern = os.path.expanduser(pattern)
+        # Below the fixed head every component came from a wildcard: those are the ones checked for links.
+        head_parts = len(_fixed_head(pattern).split(os.sep)) if glob.has_magic(os.path.dirname(pattern)) else 0
+        for path in sorted(glob.glob(pattern, recursive=True)):
             if skip and excluded(path, skip):
                 continue
             try:
-                st = os.stat(path)
+                st = stat_(path)
             except OSError:
                 continue  # vanished between glob and stat, or unreadable
             if not stat.S_ISREG(st.st_mode):
+                continue  # a directory, a device, or (unless followed) a symbolic link
+            if head_parts and not follow_symlinks and _linked_dir(path, head_parts):
                 continue
             out.setdefault((st.st_dev, st.st_ino), Found(os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
                                                              st.st_mtime))
     return sorted(out.values(), key=lambda f: f.path)
+
+
+def _fixed_head(pattern: str) -> str:
+    """The directory part of ``pattern`` before its first wildcard."""
+    head = pattern
+    while glob.has_magic(head):
+        head = os.path.dirname(head)
+    return head
+
+
+def _linked_dir(path: str, head_parts: int) -> bool:
+    """True when a directory of ``path`` after its first ``head_parts`` components is a symbolic link."""
+    parts = path.split(os.sep)
+    for i in range(max(head_parts, 1), len(parts) - 1):
+        try:
+            if stat.S_ISLNK(os.lstat(os.sep.join(parts[: i + 1]) or os.sep).st_mode):
+                return True
+        except OSError:
+            return True  # vanished: not worth shipping from a path that may have been swapped
+    return False
 
 
 def watch_dirs(patterns: Iterable[str]) -> list[str]:

@@ -67,6 +67,7 @@ class Pipeline:
                 chunk_bytes=cfg["inputs.read_chunk_bytes"],
                 max_line_bytes=cfg["inputs.max_line_bytes"],
                 close_inactive=float(cfg["inputs.close_inactive"]),
+                follow_symlinks=cfg["inputs.follow_symlinks"],
             ),
             self.registry,
         )

@@ -61,6 +61,7 @@ class TailerSettings:
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     close_inactive: float = 5.0
+    follow_symlinks: bool = False
 
 
 @dataclass(slots=True)
@@ -88,6 +89,9 @@ class Tailer:
         self._awaiting_bytes: dict[str, bool] = {}
         self._at_path: dict[str, tuple[int, int]] | None = None  # what the previous scan found at each path
         self._last_scan: float | None = None  # wall-clock start of the previous scan
+        # O_NOFOLLOW: a file swapped for a link between the scan's lstat and the open is refused too.
+        self._open_flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | (
+            0 if settings.follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
         self._literal_paths = [os.path.abspath(os.path.expanduser(p)) for p in settings.paths
                                if not glob.has_magic(p)]
         self.lost_bytes = 0  # bytes that were never read (copytruncate window, files removed unshipped)
@@ -108,7 +112,8 @@ class Tailer:
             self._at_path = {row.path: (row.ident.dev, row.ident.ino)
                              for row in self.registry.all() if row.state == "active"}
             self._last_scan = self.registry.last_scan()
-        found = discovery.expand(self.settings.paths, self.settings.exclude)
+        found = discovery.expand(self.settings.paths, self.settings.exclude,
+                                 follow_symlinks=self.settings.follow_symlinks)
         seen: set[str] = set()
         now_at = {f.path: (f.dev, f.ino) for f in found}
         for f in found:
@@ -158,7 +163,7 @@ class Tailer:
             if discovery.excluded(dest, self.settings.exclude):
                 continue
             try:
-                st = os.stat(dest)
+                st = os.stat(dest) if self.settings.follow_symlinks else os.lstat(dest)
             except OSError:
                 continue  # moved on again (or deleted); the sibling search may still find it
             if stat.S_ISREG(st.st_mode):
@@ -166,7 +171,7 @@ class Tailer:
         for inode, f in sorted(candidates.items(), key=lambda kv: kv[1].path):
             if inode in self._by_inode or f.path in now_at or f.size == 0:
                 continue
-            fd = _open_fd(f.path)
+            fd = self._open_fd(f.path)
             if fd is None:
                 continue
             try:
@@ -192,7 +197,7 @@ class Tailer:
             path = row.path if _same_inode(row.path, row.ident) else None
             if path is None:
                 path = discovery.find_inode(os.path.dirname(row.path), row.ident.dev, row.ident.ino)
-            fd = _open_fd(path) if path is not None else None
+            fd = self._open_fd(path) if path is not None else None
             if path is not None and fd is not None:
                 if matches(fd, row.ident) and os.fstat(fd).st_size >= row.offset:
                     self._track(fd, row, path, reachable=False)
@@ -201,7 +206,7 @@ class Tailer:
             self._report_lost(row, "file removed before it was fully shipped", "gone")
 
     def _open(self, path: str, *, reachable: bool = True, fd: int | None = None) -> str | None:
-        fd = _open_fd(path) if fd is None else fd
+        fd = self._open_fd(path) if fd is None else fd
         if fd is None:
             return None
         try:
@@ -363,6 +368,13 @@ class Tailer:
         """How many files are open."""
         return len(self._tracked)
 
+    def _open_fd(self, path: str) -> int | None:
+        try:
+            return os.open(path, self._open_flags)
+        except OSError as exc:
+            log.warning("cannot open file", path=path, error=str(exc))
+            return None
+
     def close(self) -> None:
         """Close every harvester (their identities stay active for the next start)."""
         self.save_sizes()
@@ -370,14 +382,6 @@ class Tailer:
             tr = self._tracked.pop(key)
             tr.harvester.close()
         self._by_inode.clear()
-
-
-def _open_fd(path: str) -> int | None:
-    try:
-        return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        log.warning("cannot open file", path=path, error=str(exc))
-        return None
 
 
 def _same_inode(path: str, ident: FileIdentity) -> bool:

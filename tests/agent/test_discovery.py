@@ -63,3 +63,45 @@ def test_matches_is_glob_matching_per_path_component(tmp_path: Path) -> None:
     patterns = [str(tmp_path / "audit*.log")]
     assert (matches(str(tmp_path / "audit-a.log"), patterns), matches(str(tmp_path / "audit.log.1"), patterns),
             matches(str(tmp_path / "audit" / "x.log"), patterns)) == (True, False, False)
+
+
+def test_symlinked_match_is_not_followed_by_default(tmp_path: Path) -> None:
+    """A link dropped into the log folder is not a file to ship, wherever it points."""
+    secret = tmp_path / "elsewhere.txt"
+    secret.write_text("not an audit log\n")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "audit.log").write_text("x\n")
+    (logs / "audit-link.log").symlink_to(secret)
+    assert [f.path for f in expand([str(logs / "*.log")])] == [str(logs / "audit.log")]
+
+
+def test_symlinked_match_is_followed_when_configured(tmp_path: Path) -> None:
+    """With follow_symlinks the link's target is shipped under the link's name."""
+    target = tmp_path / "target.txt"
+    target.write_text("x\n")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "audit.log").symlink_to(target)
+    assert [f.path for f in expand([str(logs / "*.log")], follow_symlinks=True)] == [str(logs / "audit.log")]
+
+
+def test_linked_directory_under_a_wildcard_is_not_followed(tmp_path: Path) -> None:
+    """A directory link that a wildcard reaches does not bring its files in."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "audit.log").write_text("x\n")
+    logs = tmp_path / "logs"
+    (logs / "real").mkdir(parents=True)
+    (logs / "real" / "audit.log").write_text("y\n")
+    (logs / "linked").symlink_to(other)
+    assert [f.path for f in expand([str(logs / "*" / "audit.log")])] == [str(logs / "real" / "audit.log")]
+
+
+def test_link_in_the_fixed_directory_part_is_followed(tmp_path: Path) -> None:
+    """A directory link the operator wrote into the pattern itself is used as given."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "audit.log").write_text("x\n")
+    (tmp_path / "app").symlink_to(data)
+    assert [f.path for f in expand([str(tmp_path / "app" / "*.log")])] == [str(tmp_path / "app" / "audit.log")]

@@ -311,3 +311,13 @@ def test_rename_seen_by_the_watcher_is_followed(tmp_path: Path) -> None:
     finally:
         w.stop()
     assert lines_of(h) == ["a"]
+
+
+def test_symlink_into_the_log_folder_ships_nothing(tmp_path: Path) -> None:
+    """A link matching the glob is neither read nor registered, so its target's lines never ship."""
+    target = tmp_path / "passwd"
+    append(target, "root:x:0:0")
+    (tmp_path / "audit.log").symlink_to(target)
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    assert (lines_of(h), h.registry.all()) == ([], [])
