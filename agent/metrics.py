@@ -6,7 +6,9 @@ the GIL). Exposed families (all prefixed ``auditlog_agent_``):
 
 - ``lines_read_total``, ``events_shipped_total`` (201), ``events_duplicate_total`` (409: already
   delivered), ``dead_letters_total{stage}``, ``bulk_retries_total`` (items re-sent),
-  ``bulk_requests_total``, ``bulk_latency_seconds`` (histogram), ``lost_bytes_total``;
+  ``backpressure_total{cause}`` (items held because the cluster refused writes, see
+  :mod:`agent.responses`), ``bulk_requests_total``, ``bulk_latency_seconds`` (histogram),
+  ``lost_bytes_total``;
 - ``lag_bytes{path,identity}`` (file size minus acknowledged offset), ``open_files``,
   ``batches_in_flight``, ``up``.
 """
@@ -40,6 +42,7 @@ class Metrics:
         self.events_shipped = 0
         self.events_duplicate = 0
         self.dead_letters: dict[str, int] = {}
+        self.backpressure: dict[str, int] = {}
         self.bulk_retries = 0
         self.bulk_requests = 0
         self.lost_bytes = 0
@@ -54,6 +57,11 @@ class Metrics:
         """Count ``n`` dead letters of ``stage``."""
         with self._lock:
             self.dead_letters[stage] = self.dead_letters.get(stage, 0) + n
+
+    def held_back(self, cause: str, n: int) -> None:
+        """Count ``n`` items held back (not dead-lettered) because the cluster refuses writes for ``cause``."""
+        with self._lock:
+            self.backpressure[cause] = self.backpressure.get(cause, 0) + n
 
     def observe_bulk(self, seconds: float) -> None:
         """Record one bulk request's latency."""
@@ -82,11 +90,17 @@ class Metrics:
                 self.events_duplicate)
         with self._lock:
             dls = dict(self.dead_letters)
+            held = dict(self.backpressure)
             counts, total = list(self._lat_counts), self._lat_sum
         out.append(f"# HELP {p}dead_letters_total Lines written to the dead-letter file.\n"
                    f"# TYPE {p}dead_letters_total counter")
         for stage in sorted(dls or {"parse": 0}):
             out.append(f'{p}dead_letters_total{{stage="{_label(stage)}"}} {dls.get(stage, 0)}')
+        out.append(f"# HELP {p}backpressure_total Bulk items held back and re-sent because the cluster refused "
+                   f"writes (write block, shard limit, credentials...), by cause.\n"
+                   f"# TYPE {p}backpressure_total counter")
+        for cause in sorted(held or {"cluster_block": 0}):
+            out.append(f'{p}backpressure_total{{cause="{_label(cause)}"}} {held.get(cause, 0)}')
         counter("bulk_retries_total", "Bulk items re-sent after 429/5xx/connection errors.", self.bulk_retries)
         counter("lost_bytes_total", "Bytes that could not be read (truncated or removed before shipping).",
                 self.lost_bytes)

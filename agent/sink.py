@@ -1,12 +1,15 @@
 """Sink: send a batch with bulk ``create`` and settle every item, retrying transient failures forever.
 
-Per item: 201 = shipped; 409 = already delivered (an earlier attempt or a re-read after a crash;
-counted, not an error); 429 and 5xx = re-sent (only those items) after a capped exponential
-backoff with full jitter; any other 4xx = dead-lettered with Elasticsearch's reason (mapping
-conflicts, oversized fields...). A whole request failing with a connection error, a timeout, 429,
-5xx or 401/403 (credentials being rotated) is retried the same way, forever: reading stops
-upstream because the batch queue is bounded, so the files are the buffer. The Elasticsearch client's
-own retries are off (``max_retries=0``); this loop owns them.
+What each answer means is :data:`agent.responses.POLICY`: per item, 201 = shipped; 409 = already
+delivered (an earlier attempt or a re-read after a crash; counted, not an error); 429 and 5xx =
+re-sent (only those items) after a capped exponential backoff with full jitter; a cluster's refusal
+(write block, shard limit, missing index, credentials) = backpressure: held and re-sent the same way,
+with a loud log line and ``auditlog_agent_backpressure_total{cause}``; any other 4xx = dead-lettered
+with Elasticsearch's reason. A whole request failing with a connection error, 408/429/5xx, 401/403
+or 404 is retried the same way, forever: reading stops upstream because the batch queue is bounded,
+so the files are the buffer. A whole request refused as too large (413) or as a bad body (other 4xx)
+is split in halves, down to the one document that is dead-lettered. The Elasticsearch client's own
+retries are off (``max_retries=0``); this loop owns them.
 
 ``send`` returns only when every item is settled, or raises :class:`Abandoned` when the agent is
 shutting down and gave up waiting (the batch is then not acknowledged and is re-read next start).
@@ -29,12 +32,12 @@ from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 from auditlog.agent.batcher import Batch
 from auditlog.agent.deadletter import DeadLetter
 from auditlog.agent.metrics import Metrics
+from auditlog.agent.responses import ITEM, NO_ANSWER, REQUEST, Action, Rule, decide
 
 log = structlog.get_logger("auditlog.agent.sink")
 
 #: compact responses: only what settling needs.
 FILTER_PATH = "errors,items.*.status,items.*.error"
-RETRY_STATUSES = frozenset({401, 403, 408, 429})
 
 
 class _BytesNdjson(NdjsonSerializer):
@@ -147,7 +150,13 @@ class Sink:
             Abandoned: when the agent is stopping and its shutdown deadline passed.
         """
         result = Settled()
-        pending = list(range(len(batch.entries)))
+        self._settle(batch, list(range(len(batch.entries))), result)
+        self.metrics.events_shipped += result.created
+        self.metrics.events_duplicate += result.duplicates
+        return result
+
+    def _settle(self, batch: Batch, pending: list[int], result: Settled) -> None:
+        """Send the entries ``pending`` (indices into ``batch``) until each is settled, per :data:`POLICY`."""
         attempt = 0
         while pending:
             body = b"".join([batch.entries[i] for i in pending])
@@ -156,43 +165,62 @@ class Sink:
                 resp = self.client.bulk(operations=body, filter_path=FILTER_PATH)  # type: ignore[arg-type]
             except ApiError as exc:
                 self.metrics.observe_bulk(time.monotonic() - started)
-                status = exc.meta.status
-                if status in RETRY_STATUSES or status >= 500:
-                    self._wait(attempt, f"bulk request failed with {status}", len(pending), result)
-                    attempt += 1
-                    continue
-                reason = item_reason(status, _error_of(exc.body))
-                for i in pending:
-                    self._dead(batch, i, reason, result)
-                break
+                status, error = exc.meta.status, _error_of(exc.body)
             except TransportError as exc:
-                self._wait(attempt, f"connection error: {exc.__class__.__name__}: {exc}", len(pending), result)
+                status, error = NO_ANSWER, f"connection error: {exc.__class__.__name__}: {exc}"
+            else:
+                self.metrics.observe_bulk(time.monotonic() - started)
+                pending = self._items(batch, pending, resp.body, result, attempt)
                 attempt += 1
                 continue
-            self.metrics.observe_bulk(time.monotonic() - started)
-            body_ = resp.body
-            if not body_.get("errors"):
-                result.created += len(pending)
-                break
-            retry: list[int] = []
-            for i, item in zip(pending, body_["items"], strict=True):
-                r = item.get("create") or next(iter(item.values()))
-                status = r["status"]
-                if status < 300:
-                    result.created += 1
-                elif status == 409:
-                    result.duplicates += 1
-                elif status == 429 or status >= 500:
-                    retry.append(i)
-                else:
+            rule = decide(REQUEST, status, error)
+            if rule.action is Action.SPLIT:
+                if len(pending) == 1:
+                    self._dead(batch, pending[0], _whole_reason(status, error, len(body)), result)
+                    return
+                half = len(pending) // 2
+                log.warning("bulk request refused as a whole; sending each half on its own",
+                            status=status, items=len(pending), bytes=len(body))
+                self._settle(batch, pending[:half], result)
+                self._settle(batch, pending[half:], result)
+                return
+            if rule.action is Action.DEAD_LETTER:
+                for i in pending:
+                    self._dead(batch, i, item_reason(status, error), result)
+                return
+            why = error if status == NO_ANSWER else f"bulk request failed with {item_reason(status, error)}"
+            self._wait(attempt, str(why), len(pending), result, rule)
+            attempt += 1
+
+    def _items(self, batch: Batch, pending: list[int], body: Any, result: Settled, attempt: int) -> list[int]:
+        """Settle a bulk response's items; return those to send again (after the wait this also does)."""
+        if not body.get("errors"):
+            result.created += len(pending)
+            return []
+        retry: list[int] = []
+        held: Rule | None = None
+        held_why = ""
+        for i, item in zip(pending, body["items"], strict=True):
+            r = item.get("create") or next(iter(item.values()))
+            status = r["status"]
+            if status < 300:
+                result.created += 1
+            elif status == 409:
+                result.duplicates += 1
+            else:
+                rule = decide(ITEM, status, r.get("error"))
+                if rule.action is Action.DEAD_LETTER:
                     self._dead(batch, i, item_reason(status, r.get("error")), result)
-            pending = retry
-            if pending:
-                self._wait(attempt, "items rejected with 429/5xx", len(pending), result)
-                attempt += 1
-        self.metrics.events_shipped += result.created
-        self.metrics.events_duplicate += result.duplicates
-        return result
+                    continue
+                retry.append(i)
+                if rule.action is Action.BACKPRESSURE and held is None:
+                    held, held_why = rule, item_reason(status, r.get("error"))
+        if retry:
+            if held is not None:
+                self._wait(attempt, held_why, len(retry), result, held)
+            else:
+                self._wait(attempt, "items rejected with 429/5xx", len(retry), result)
+        return retry
 
     def _dead(self, batch: Batch, i: int, reason: str, result: Settled) -> None:
         key, path, offset, line = batch.origins[i]
@@ -200,12 +228,20 @@ class Sink:
         self.metrics.dead_lettered("index")
         result.dead += 1
 
-    def _wait(self, attempt: int, why: str, items: int, result: Settled) -> None:
+    def _wait(self, attempt: int, why: str, items: int, result: Settled, rule: Rule | None = None) -> None:
         delay = self.retry.delay(attempt, self._rng)
         result.retries += items
         self.metrics.bulk_retries += items
-        log_fn = log.warning if attempt < 3 or attempt % 10 == 0 else log.debug
-        log_fn("bulk retry", reason=why, items=items, attempt=attempt + 1, delay=round(delay, 3))
+        loud = attempt < 3 or attempt % 10 == 0
+        if rule is not None and rule.action is Action.BACKPRESSURE:
+            # Not a document's fault: say so loudly (it needs an operator) and hold every item.
+            self.metrics.held_back(rule.cause, items)
+            (log.error if loud else log.debug)(
+                "backpressure: Elasticsearch refuses writes for a reason no document causes; holding the items",
+                cause=rule.cause, reason=why[:300], items=items, attempt=attempt + 1, delay=round(delay, 3))
+        else:
+            (log.warning if loud else log.debug)(
+                "bulk retry", reason=why[:300], items=items, attempt=attempt + 1, delay=round(delay, 3))
         if self.stopping.is_set():
             deadline = self.deadline()
             if deadline is not None and time.monotonic() + delay > deadline:
@@ -220,6 +256,13 @@ class Sink:
                 deadline = self.deadline()
                 if deadline is not None and time.monotonic() > deadline:
                     raise Abandoned(why)
+
+
+def _whole_reason(status: int, error: Any, nbytes: int) -> str:
+    """Why one document alone was refused as a whole request."""
+    if status == 413:
+        return f"413 request entity too large: this document's bulk entry ({nbytes} bytes) exceeds the request limit"
+    return item_reason(status, error)
 
 
 def _error_of(body: Any) -> Any:

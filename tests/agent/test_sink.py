@@ -46,11 +46,15 @@ class FakeES:
         statuses = step(ids) if callable(step) else step
         items = []
         for s in statuses:
+            if isinstance(s, tuple):  # (status, error type, reason)
+                s, kind, why = s
+                items.append({"create": {"status": s, "error": {"type": kind, "reason": why}}})
+                continue
             item: dict[str, Any] = {"status": s}
             if s >= 300:
                 item["error"] = {"type": "mapper_parsing_exception", "reason": "failed to parse field [x]"}
             items.append({"create": item})
-        return Resp({"errors": any(s >= 300 for s in statuses), "items": items})
+        return Resp({"errors": any(i["create"]["status"] >= 300 for i in items), "items": items})
 
 
 def batch(n: int) -> Batch:
@@ -106,12 +110,14 @@ def test_whole_request_503_is_retried() -> None:
     assert sink(es).send(batch(1)).created == 1
 
 
-def test_whole_request_400_dead_letters_every_item() -> None:
-    """A 400 for the whole request dead-letters its items with the reason rather than looping."""
+def test_whole_request_400_isolates_the_refused_document() -> None:
+    """A 400 for the whole request is narrowed down by halves: only the document that causes it is dead-lettered."""
     dead: list[DeadLetter] = []
-    es = FakeES([ApiError("bad", meta(400), {"error": {"type": "parse_exception", "reason": "bad body"}})])
-    sink(es, dead).send(batch(2))
-    assert [d.reason for d in dead] == ["400 parse_exception: bad body"] * 2
+    bad = ApiError("bad", meta(400), {"error": {"type": "parse_exception", "reason": "bad body"}})
+    es = FakeES([bad, [201], bad])
+    r = sink(es, dead).send(batch(2))
+    got = ([d.offset for d in dead], [d.reason for d in dead], r.created)
+    assert got == ([3], ["400 parse_exception: bad body"], 1)
 
 
 def test_stopping_agent_abandons_after_deadline() -> None:
@@ -132,3 +138,32 @@ def test_backoff_is_capped_with_jitter() -> None:
     delays = [rs.delay(a, rng) for a in range(10)]
     assert all(0.05 <= d <= 2.0 for d in delays)
     assert all(1.0 <= d <= 2.0 for d in delays[5:])
+
+
+def test_whole_request_413_splits_down_to_the_one_oversized_document() -> None:
+    """A 413 halves the request until only the document over the limit is left, which is dead-lettered."""
+    dead: list[DeadLetter] = []
+    too_big = ApiError("too large", meta(413), "")
+    es = FakeES([too_big, [201, 201], too_big, too_big, [201]])  # [0,1] ok; [2,3] too big; [2] too big; [3] ok
+    r = sink(es, dead).send(batch(4))
+    got = ([d.offset for d in dead], dead[0].reason.split(":")[0], r.created, es.bodies)
+    assert got == ([6], "413 request entity too large", 3, [["0", "1", "2", "3"], ["0", "1"], ["2", "3"], ["2"], ["3"]])
+
+
+def test_item_write_block_is_held_and_counted_not_dead_lettered() -> None:
+    """A cluster_block_exception item is re-sent until the block goes, counted as backpressure."""
+    dead: list[DeadLetter] = []
+    block = (403, "cluster_block_exception", "index [a] blocked by: [FORBIDDEN/8/index write (api)];")
+    m = Metrics()
+    es = FakeES([[201, block], [block], [201]])
+    r = Sink(es, retry=FAST, metrics=m, dead_letter=dead.append).send(batch(2))  # type: ignore[arg-type]
+    assert (r.created, dead, m.backpressure) == (2, [], {"cluster_block": 2})
+
+
+def test_whole_request_401_is_backpressure() -> None:
+    """Rejected credentials hold the whole request (counted as 'unauthorized') instead of dead-lettering it."""
+    m = Metrics()
+    es = FakeES([ApiError("auth", meta(401), {"error": {"type": "security_exception", "reason": "unable to "
+                                                                   "authenticate"}}), [201, 201]])
+    r = Sink(es, retry=FAST, metrics=m).send(batch(2))  # type: ignore[arg-type]
+    assert (r.created, r.dead, m.backpressure) == (2, 0, {"unauthorized": 2})

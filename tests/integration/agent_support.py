@@ -274,3 +274,92 @@ def append_lines(path: Path, lines: Iterable[bytes]) -> None:
             os.write(fd, ln)
     finally:
         os.close(fd)
+
+
+#: an interception: (status, content type, body) to answer instead of forwarding, or None to forward.
+Answer = tuple[int, str, bytes]
+
+
+@dataclass
+class InterceptProxy:
+    """HTTP proxy to the node whose ``intercept(method, path, body)`` may answer a request itself.
+
+    Stages what a reverse proxy in front of Elasticsearch does (a body-size limit answered 413, a
+    wrong path answered 404) while every other request reaches the real node.
+    """
+
+    target_url: str
+    intercept: Any = None  # Callable[[str, str, bytes], Answer | None]
+    intercepted: int = 0
+    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
+
+    def start(self) -> str:
+        proxy = self
+        u = urlsplit(self.target_url)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                answer = proxy.intercept(self.command, self.path, body) if proxy.intercept else None
+                if answer is not None:
+                    proxy.intercepted += 1
+                    status, ctype, data = answer
+                    headers = [("Content-Type", ctype)]
+                else:
+                    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=30)
+                    fwd = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                    conn.request(self.command, self.path, body=body or None, headers=fwd)
+                    r = conn.getresponse()
+                    data = r.read()
+                    conn.close()
+                    status, headers = r.status, [(k, v) for k, v in r.getheaders()
+                                                 if k.lower() not in ("content-length", "transfer-encoding",
+                                                                      "connection")]
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The agent's /metrics as {series (with labels): value}."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+            if ln.startswith("auditlog_agent_")}
+
+
+def wait_metric(port: int, series: str, minimum: float = 1, timeout: float = 60.0) -> float:
+    """Poll /metrics until ``series`` reaches ``minimum``; return its last value."""
+    end = time.monotonic() + timeout
+    value = 0.0
+    while time.monotonic() < end:
+        try:
+            value = scrape(port).get(series, 0.0)
+        except OSError:
+            value = 0.0
+        if value >= minimum:
+            return value
+        time.sleep(0.2)
+    return value
