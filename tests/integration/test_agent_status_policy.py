@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 from elasticsearch import Elasticsearch
@@ -29,7 +30,7 @@ from tests.support.node import SecureNodeInfo
 HELD = 'auditlog_agent_backpressure_total{{cause="{}"}}'
 
 
-def _agent(tmp: Path, url: str, prefix: str, port: int, log: Path, **sections: dict[str, object]) -> AgentProcess:
+def _agent(tmp: Path, url: str, prefix: str, port: int, log: Path, **sections: dict[str, Any]) -> AgentProcess:
     cfg = write_config(tmp / "agent.toml", paths=[str(log)], state=tmp / "state", es_url=url, prefix=prefix,
                        metrics_port=port, **sections)
     return AgentProcess(cfg, tmp / "agent.log")
