@@ -70,9 +70,13 @@ class DeadLetter:
 
     @classmethod
     def from_json(cls, rec: dict[str, Any]) -> DeadLetter:
-        """Rebuild a dead letter from its JSON record."""
+        """Rebuild a dead letter from its JSON record.
+
+        Raises:
+            ValueError: for a record that cannot be one (bad base64, an offset that is not a number).
+        """
         b64 = rec.get("line_b64")
-        line = base64.b64decode(b64) if b64 is not None else str(rec.get("line", "")).encode("utf-8")
+        line = base64.b64decode(b64, validate=True) if b64 is not None else str(rec.get("line", "")).encode("utf-8")
         return cls(
             reason=str(rec.get("reason", "")),
             line=line,
@@ -142,6 +146,8 @@ def read_records(state_dir: str | Path, *, include_replayed: bool = False) -> It
             try:
                 rec = orjson.loads(raw)
             except orjson.JSONDecodeError:
+                rec = None
+            if not isinstance(rec, dict):
                 yield {"reason": "corrupt dead-letter record", "raw": raw.decode("utf-8", "replace")}
                 continue
             key = f"{rec.get('identity', '')}:{rec.get('offset', '')}"

@@ -3,16 +3,24 @@
 Each dead letter is parsed, validated and routed again with the current configuration (a fixed
 tier table, a raised limit...) and sent with bulk ``create`` under the same ``_id`` it would have had
 (its own ``event.id``, or the deterministic id of its original file identity and offset). Created
-(201) and already-present (409) entries are recorded in ``deadletter.replayed`` and no longer listed;
-entries that still fail stay, with the new reason reported. Running replay twice ships nothing twice.
-Truncated entries (lines over ``inputs.max_line_bytes``) hold only a preview and cannot be replayed
-from the dead-letter file.
+(201) and already-present (409) entries are recorded in ``deadletter.replayed`` and no longer listed,
+so running replay twice ships nothing twice.
+
+Every record gets its own :class:`Outcome`, and no record can stop the others: a record that is not
+JSON, has bad base64 or a bad offset, fails validation again, is refused by Elasticsearch, or meets an
+internal error is ``rejected`` with the reason; a batch that Elasticsearch did not answer before the
+deadline (node away, credentials refused: the agent's backpressure) is ``not_sent``. Truncated entries
+(lines over ``inputs.max_line_bytes``) hold only a preview and are ``rejected``.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -20,15 +28,47 @@ from auditlog.agent.batcher import Batch, Batcher, BatchSettings
 from auditlog.agent.deadletter import DeadLetter, mark_replayed, read_records
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import BLANK, Parser
-from auditlog.agent.sink import RetrySettings, Sink
+from auditlog.agent.sink import Abandoned, RetrySettings, Sink
+
+#: outcomes of one record.
+REPLAYED, REJECTED, NOT_SENT, SKIPPED = "replayed", "rejected", "not_sent", "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What replay did with one dead-letter record."""
+
+    outcome: str
+    reason: str = ""
+    identity: str = ""
+    offset: int | None = None
+    file: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as ``dlq replay`` prints it (one JSON object per line)."""
+        return {"outcome": self.outcome, "reason": self.reason, "identity": self.identity,
+                "offset": self.offset, "file": self.file}
 
 
 @dataclass
 class ReplayResult:
-    """What a replay did."""
+    """Every record's outcome, in file order."""
 
-    delivered: int = 0
-    failed: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        """How many records ended with ``outcome``."""
+        return sum(1 for o in self.outcomes if o.outcome == outcome)
+
+    def summary(self) -> str:
+        """One line: how many were replayed, still rejected, not sent."""
+        return (f"replayed {self.count(REPLAYED)} dead letters; {self.count(REJECTED)} still rejected; "
+                f"{self.count(NOT_SENT)} not sent")
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is left to replay."""
+        return not any(o.outcome in (REJECTED, NOT_SENT) for o in self.outcomes)
 
 
 def replay(
@@ -39,8 +79,10 @@ def replay(
     *,
     batch: BatchSettings | None = None,
     retry: RetrySettings | None = None,
+    timeout: float = 30.0,
+    on_outcome: Callable[[Outcome], None] = lambda o: None,
 ) -> ReplayResult:
-    """Re-ship the dead letters of ``state_dir``.
+    """Re-ship the dead letters of ``state_dir``, each to its own outcome.
 
     Args:
         state_dir: the agent's state directory.
@@ -48,54 +90,86 @@ def replay(
         parser: the parser built from the current configuration.
         enricher: the enricher built from the current configuration.
         batch: bulk request bounds.
-        retry: backoff for transient errors (retried until they succeed, like the agent).
+        retry: backoff for transient errors and backpressure.
+        timeout: seconds after which a batch Elasticsearch keeps refusing or not answering is given up
+            (its records are ``not_sent``; later batches are tried once more each).
+        on_outcome: called with every outcome as it is decided (for printing as it goes).
 
     Returns:
-        How many were delivered and which still fail, with the reason.
+        Every record's outcome.
     """
     result = ReplayResult()
     batcher = Batcher(batch or BatchSettings())
-    failures: dict[str, str] = {}
+    failures: dict[int, str] = {}
+
+    def decided(o: Outcome) -> None:
+        result.outcomes.append(o)
+        on_outcome(o)
 
     def dead(dl: DeadLetter) -> None:
-        failures[dl.key] = dl.reason
+        failures[dl.offset] = dl.reason  # keyed by the origin's slot (see send), not the file offset
 
-    sink = Sink(client, retry=retry, dead_letter=dead)
+    give_up = threading.Event()
+    give_up.set()  # "stopping" from the start: the sink gives up once the deadline passes
+    deadline = time.monotonic() + timeout
+    sink = Sink(client, retry=retry, dead_letter=dead, stopping=give_up, deadline=lambda: deadline)
+    records: list[DeadLetter] = []
 
     def send(b: Batch | None) -> None:
         if b is None or not b.entries:
             return
-        sink.send(b)
+        pending = [records[slot] for _key, _path, slot, _line in b.origins]
+        failures.clear()
+        try:
+            sink.send(b)
+        except Abandoned as exc:
+            for dl in pending:
+                decided(Outcome(NOT_SENT, f"Elasticsearch did not take the batch within {timeout:g} s: {exc}"[:300],
+                                dl.identity, dl.offset, dl.file))
+            return
         done = []
-        for key, _path, offset, _line in b.origins:
-            k = f"{key}:{offset}"
-            if k in failures:
-                continue
-            done.append(k)
+        for (_key, _path, slot, _line), dl in zip(b.origins, pending, strict=True):
+            if slot in failures:
+                decided(Outcome(REJECTED, failures[slot], dl.identity, dl.offset, dl.file))
+            else:
+                done.append(dl.key)
+                decided(Outcome(REPLAYED, "", dl.identity, dl.offset, dl.file))
         mark_replayed(state_dir, done)
-        result.delivered += len(done)
 
     for rec in read_records(state_dir):
-        dl = DeadLetter.from_json(rec)
-        if "raw" in rec:
+        try:
+            entry = _entry(rec, parser, enricher)
+        except Exception as exc:  # whatever is wrong with this record stays with this record
+            decided(Outcome(REJECTED, f"unreadable dead-letter record: {exc.__class__.__name__}: {exc}"[:300],
+                            str(rec.get("identity", "")), None, str(rec.get("file", ""))))
             continue
-        if dl.truncated:
-            result.failed.append((dl, "truncated line: only a preview was kept, it cannot be replayed"))
+        if isinstance(entry, Outcome):
+            if entry.outcome == SKIPPED:
+                mark_replayed(state_dir, [f"{entry.identity}:{entry.offset}"])
+            decided(entry)
             continue
-        ev = parser(dl.line)
-        if ev is BLANK:
-            mark_replayed(state_dir, [dl.key])
-            continue
-        if not isinstance(ev, dict):
-            result.failed.append((dl, ev.reason))
-            continue
-        entry = enricher(ev, dl.identity or dl.file or "dead-letter", dl.offset)
-        if not isinstance(entry, bytes):
-            result.failed.append((dl, entry.reason))
-            continue
-        send(batcher.feed(entry, (dl.identity, dl.file, dl.offset, dl.line), dl.offset + len(dl.line) + 1))
+        dl, doc = entry
+        # The origin's offset slot carries the record's index, so sink failures map back to their record.
+        records.append(dl)
+        send(batcher.feed(doc, (dl.identity, dl.file, len(records) - 1, dl.line), len(records)))
     send(batcher.flush())
-    for key, reason in failures.items():
-        identity, _, offset = key.rpartition(":")
-        result.failed.append((DeadLetter(reason, b"", int(offset), "", identity, "index"), reason))
     return result
+
+
+def _entry(rec: dict[str, Any], parser: Parser, enricher: Enricher) -> tuple[DeadLetter, bytes] | Outcome:
+    """Turn one record into its bulk entry, or into its final outcome when it cannot be sent."""
+    if "raw" in rec:
+        return Outcome(REJECTED, "corrupt dead-letter record (not a JSON object)", "", None, "")
+    dl = DeadLetter.from_json(rec)
+    if dl.truncated:
+        return Outcome(REJECTED, "truncated line: only a preview was kept, it cannot be replayed",
+                       dl.identity, dl.offset, dl.file)
+    ev = parser(dl.line)
+    if ev is BLANK:
+        return Outcome(SKIPPED, "blank line", dl.identity, dl.offset, dl.file)
+    if not isinstance(ev, dict):
+        return Outcome(REJECTED, ev.reason, dl.identity, dl.offset, dl.file)
+    doc = enricher(ev, dl.identity or dl.file or "dead-letter", dl.offset)
+    if not isinstance(doc, bytes):
+        return Outcome(REJECTED, doc.reason, dl.identity, dl.offset, dl.file)
+    return dl, doc

@@ -5,7 +5,10 @@
 - ``auditlog agent status --state-dir DIR [--json] [--all]``: per file path, identity, offset, size, lag.
 - ``auditlog dlq list --state-dir DIR [--all]``: one JSON object per dead letter (``reason``, ``file``,
   ``offset``, ``time``, ``line`` or ``line_b64``, ...).
-- ``auditlog dlq replay --state-dir DIR [--config FILE]``: re-validate and re-ship, idempotently.
+- ``auditlog dlq replay --state-dir DIR [--config FILE] [--timeout S]``: re-validate and re-ship,
+  idempotently; one JSON object per record on stdout (``outcome`` replayed / rejected / not_sent /
+  skipped, ``reason``, ``identity``, ``offset``, ``file``), the summary on stderr; exit 1 when any record
+  is left.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep = dlq_sub.add_parser("replay", help="re-validate and re-ship dead letters (idempotent)",
                              description="Re-validate dead letters with the current configuration and ship them.")
     _add_config_args(rep)
+    rep.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                     help="give up on a batch Elasticsearch refuses or does not answer for this long (default 30)")
     add_connection_args(rep)
     rep.set_defaults(func=_dlq_replay)
 
@@ -104,23 +109,31 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 
 def _dlq_replay(args: argparse.Namespace) -> int:
+    from auditlog.agent.daemon import configure_logging
     from auditlog.agent.enrich import Enricher
     from auditlog.agent.parser import Parser
-    from auditlog.agent.replay import replay
+    from auditlog.agent.replay import Outcome, replay
     from auditlog.agent.sink import RetrySettings, client_options
     from auditlog.indexer.client import make_client
 
     if not args.config and not args.state_dir:
         raise UsageError("--state-dir: required without --config")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout: must be > 0, got {args.timeout}")
     cfg = _load(args)
+    configure_logging(cfg["log.level"])  # stdout is for the outcomes
     client = make_client(cfg.connection(), **client_options())
+    out = sys.stdout
+
+    def show(outcome: Outcome) -> None:
+        out.write(json.dumps(outcome.to_dict()) + "\n")
+
     try:
         result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), Enricher(cfg.tiers(), cfg.redactor()),
-                        retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])))
+                        retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])),
+                        timeout=args.timeout, on_outcome=show)
     finally:
         client.close()
-    for dl, reason in result.failed:
-        print(json.dumps({"identity": dl.identity, "offset": dl.offset, "file": dl.file, "reason": reason}),
-              file=sys.stderr)
-    print(f"replayed {result.delivered} dead letters; {len(result.failed)} still failing")
-    return 1 if result.failed else 0
+    out.flush()
+    print(result.summary(), file=sys.stderr)
+    return 0 if result.ok else 1

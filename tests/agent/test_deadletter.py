@@ -46,3 +46,17 @@ def test_truncated_line_records_full_length() -> None:
     """An overlong line keeps only a preview but records its full length and truncated flag."""
     rec = __import__("orjson").loads(DeadLetter("too long", b"abc", 0, line_bytes=10_000_000, truncated=True).to_json())
     assert (rec["line_bytes"], rec["truncated"]) == (10_000_000, True)
+
+
+def test_bad_base64_is_an_error_not_an_empty_line() -> None:
+    """A record whose line_b64 is not base64 raises ValueError instead of decoding to nothing."""
+    import pytest
+
+    with pytest.raises(ValueError):
+        DeadLetter.from_json({"reason": "x", "offset": 1, "line_b64": "***"})
+
+
+def test_a_record_that_is_not_an_object_is_reported_corrupt(tmp_path: Path) -> None:
+    """A JSON line that is not an object is yielded as a corrupt record, and reading goes on."""
+    (tmp_path / "deadletter.jsonl").write_bytes(b'[1, 2]\n' + DeadLetter("r", b"x", 1, "/f", "id").to_json())
+    assert [r["reason"] for r in read_records(tmp_path)] == ["corrupt dead-letter record", "r"]

@@ -1,53 +1,113 @@
-"""Dead letters rejected by Elasticsearch and `auditlog dlq replay` after the cause is fixed (idempotent)."""
+"""`auditlog dlq replay`: ships dead letters once after the cause is fixed; every record gets its own outcome."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from auditlog.agent.deadletter import read_records
+from auditlog.agent.deadletter import DEADLETTER_FILE, DeadLetter, DeadLetterWriter, read_records
 from auditlog.cli import main
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
-from tests.integration.agent_support import AgentProcess, append_lines, count, event_line, wait_count, write_config
+from tests.integration.agent_support import (
+    AgentProcess,
+    append_lines,
+    event_line,
+    free_port,
+    wait_count,
+    write_config,
+)
 
 
 def test_replay_after_fix_ships_once(
     es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Items refused by a write block are dead-lettered; after unblocking, replay ships them, twice is a no-op."""
+    """Lines refused under a too-low inputs.max_depth are dead-lettered; after raising it, replay ships them once."""
     install_templates(es, namespace)
     log = tmp_path / "audit.log"
-    append_lines(log, (event_line(i) for i in range(60)))
+    append_lines(log, (event_line(i) for i in range(30)))
     cfg = write_config(tmp_path / "agent.toml", paths=[str(log)], state=tmp_path / "state", es_url=es_url,
-                       prefix=namespace.prefix)
+                       prefix=namespace.prefix, inputs={"max_depth": 3})
     agent = AgentProcess(cfg, tmp_path / "agent.log")
     agent.start()
     try:
-        assert wait_count(es, namespace, 60) == 60
-        es.indices.put_settings(index=namespace.read_pattern, settings={"index.blocks.write": True})
-        append_lines(log, (event_line(i) for i in range(60, 90)))
-        for _ in range(100):
+        for _ in range(300):
             if len(list(read_records(tmp_path / "state"))) >= 30:
                 break
-            wait_count(es, namespace, 10**9, timeout=0.2)
+            time.sleep(0.1)
         assert agent.stop() == 0
     finally:
         agent.ensure_stopped()
     records = list(read_records(tmp_path / "state"))
-    assert (len(records), "cluster_block_exception" in records[0]["reason"]) == (30, True)
-    es.indices.put_settings(index=namespace.read_pattern, settings={"index.blocks.write": False})
+    assert (len(records), "nesting depth 4" in records[0]["reason"]) == (30, True)
+    write_config(cfg, paths=[str(log)], state=tmp_path / "state", es_url=es_url, prefix=namespace.prefix)
     assert main(["dlq", "replay", "--config", str(cfg)]) == 0
-    first = capsys.readouterr().out
+    first = capsys.readouterr()
     assert main(["dlq", "replay", "--config", str(cfg)]) == 0
-    second = capsys.readouterr().out
+    second = capsys.readouterr()
     assert main(["dlq", "list", "--state-dir", str(tmp_path / "state")]) == 0
     listed = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln]
-    assert (count(es, namespace), first.strip(), second.strip(), listed) == (
-        90, "replayed 30 dead letters; 0 still failing", "replayed 0 dead letters; 0 still failing", [])
+    outcomes = [json.loads(ln)["outcome"] for ln in first.out.splitlines()]
+    assert (wait_count(es, namespace, 30), outcomes, first.err.strip(), second.out, second.err.strip(), listed) == (
+        30, ["replayed"] * 30, "replayed 30 dead letters; 0 still rejected; 0 not sent", "",
+        "replayed 0 dead letters; 0 still rejected; 0 not sent", [])
+
+
+def test_replay_gives_every_record_its_own_outcome(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Corrupt JSON, bad base64, a bad offset, an invalid line and an Elasticsearch refusal stop nothing."""
+    install_templates(es, namespace)
+    state = tmp_path / "state"
+    state.mkdir()
+    refused = orjson.loads(event_line(1))
+    refused["log"] = {"offset": "not a number"}
+    good = [DeadLetter("was refused", event_line(i).rstrip(b"\n"), 100 * i, "/f", "id:1:2:0").to_json()
+            for i in (0, 2)]
+    (state / DEADLETTER_FILE).write_bytes(b"".join([
+        good[0],
+        b"{this is not json\n",
+        b'{"reason": "x", "identity": "id:1:2:0", "offset": 7, "line_b64": "***"}\n',
+        b'{"reason": "x", "identity": "id:1:2:0", "offset": "seven", "line": "{}"}\n',
+        b"[1, 2]\n",
+        DeadLetter("invalid JSON", b"{broken", 9, "/f", "id:1:2:0").to_json(),
+        DeadLetter("was refused", orjson.dumps(refused), 11, "/f", "id:1:2:0").to_json(),
+        good[1],
+    ]))
+    cfg = write_config(tmp_path / "agent.toml", paths=[str(tmp_path / "*.log")], state=state, es_url=es_url,
+                       prefix=namespace.prefix)
+    status = main(["dlq", "replay", "--config", str(cfg)])
+    out = capsys.readouterr()
+    got = [(o["outcome"], o["offset"], o["reason"][:40]) for o in map(json.loads, out.out.splitlines())]
+    assert (status, wait_count(es, namespace, 2), out.err.strip()) == (
+        1, 2, "replayed 2 dead letters; 6 still rejected; 0 not sent")
+    assert [(o, off) for o, off, _r in got] == [
+        ("rejected", None), ("rejected", None), ("rejected", None), ("rejected", None), ("rejected", 9),
+        ("replayed", 0), ("rejected", 11), ("replayed", 200)]
+    reasons = [r for _o, _off, r in got]
+    assert (reasons[4][:13], reasons[6][:31]) == ("invalid JSON:", "400 document_parsing_exception:")
+
+
+def test_replay_with_the_node_away_reports_not_sent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With nothing listening, every record is 'not_sent' within the timeout and stays listed."""
+    state = tmp_path / "state"
+    w = DeadLetterWriter(state)
+    for i in range(3):
+        w.write(DeadLetter("was refused", event_line(i).rstrip(b"\n"), 100 * i, "/f", "id:1:2:0"))
+    w.close()
+    cfg = write_config(tmp_path / "agent.toml", paths=[str(tmp_path / "*.log")], state=state,
+                       es_url=f"http://127.0.0.1:{free_port()}", prefix="t-nowhere-audit")
+    started = time.monotonic()
+    status = main(["dlq", "replay", "--config", str(cfg), "--timeout", "1"])
+    took = time.monotonic() - started
+    out = capsys.readouterr()
+    outcomes = [json.loads(ln)["outcome"] for ln in out.out.splitlines()]
+    assert (status, outcomes, took < 10, len(list(read_records(state)))) == (1, ["not_sent"] * 3, True, 3)
 
 
 def test_replay_keeps_what_still_fails(
@@ -58,11 +118,9 @@ def test_replay_keeps_what_still_fails(
     append_lines(log, [b"{broken\n"])
     cfg = write_config(tmp_path / "agent.toml", paths=[str(log)], state=tmp_path / "state", es_url=es_url,
                        prefix=namespace.prefix)
-    from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
-
     w = DeadLetterWriter(tmp_path / "state")
     w.write(DeadLetter("invalid JSON", b"{broken", 0, str(log), "x:y:z:0"))
     w.close()
     assert main(["dlq", "replay", "--config", str(cfg)]) == 1
-    err = capsys.readouterr().err
-    assert ("invalid JSON" in err, len(list(read_records(tmp_path / "state")))) == (True, 1)
+    out = capsys.readouterr().out
+    assert ("invalid JSON" in out, len(list(read_records(tmp_path / "state")))) == (True, 1)
