@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.agent.discovery import DEFAULT_EXCLUDE
+from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, Redactor
 from auditlog.core.errors import UsageError
 from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
@@ -90,6 +91,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_in_flight": _k(int, 2, _min(1)),
         "workers": _k(int, 2, _min(1)),
     },
+    "ids": {"window": _k(int, 1_000_000, _min(0))},
     "retry": {
         "initial_backoff": _k((int, float), 0.1, _min(0.001)),
         "max_backoff": _k((int, float), 30.0, _min(0.001)),
@@ -152,6 +154,11 @@ class AgentConfig:
             )
         except ValueError as exc:
             raise UsageError(f"elasticsearch.index_prefix: {exc}") from None
+
+    def id_record(self) -> IdRecord | None:
+        """The record of sent ids and content checksums (``ids.sqlite``), or None when ``ids.window`` is 0."""
+        window = self["ids.window"]
+        return IdRecord(self.state_dir, window) if window else None
 
     def redactor(self) -> Redactor | None:
         """The redactor, or None when redaction is off."""

@@ -5,7 +5,8 @@ stage; reads from the HTTP thread may be a batch stale, never torn (int assignme
 the GIL). Exposed families (all prefixed ``auditlog_agent_``):
 
 - ``lines_read_total``, ``events_shipped_total`` (201), ``events_duplicate_total`` (409: already
-  delivered), ``dead_letters_total{stage}``, ``bulk_retries_total`` (items re-sent),
+  delivered), ``id_conflicts_total`` (409 for an id sent before with other content: dead-lettered),
+  ``dead_letters_total{stage}``, ``bulk_retries_total`` (items re-sent),
   ``backpressure_total{cause}`` (items held because the cluster refused writes, see
   :mod:`agent.responses`), ``bulk_requests_total``, ``bulk_latency_seconds`` (histogram),
   ``lost_bytes_total``;
@@ -44,6 +45,7 @@ class Metrics:
         self.dead_letters: dict[str, int] = {}
         self.backpressure: dict[str, int] = {}
         self.bulk_retries = 0
+        self.id_conflicts = 0
         self.bulk_requests = 0
         self.lost_bytes = 0
         self.open_files = 0
@@ -101,6 +103,8 @@ class Metrics:
                    f"# TYPE {p}backpressure_total counter")
         for cause in sorted(held or {"cluster_block": 0}):
             out.append(f'{p}backpressure_total{{cause="{_label(cause)}"}} {held.get(cause, 0)}')
+        counter("id_conflicts_total", "Events answered 409 whose id was sent before with other content "
+                "(dead-lettered as id_conflict).", self.id_conflicts)
         counter("bulk_retries_total", "Bulk items re-sent after 429/5xx/connection errors.", self.bulk_retries)
         counter("lost_bytes_total", "Bytes that could not be read (truncated or removed before shipping).",
                 self.lost_bytes)

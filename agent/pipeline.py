@@ -59,6 +59,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.registry = Registry(cfg.state_dir)
         self.dlq = DeadLetterWriter(cfg.state_dir)
+        self.ids = cfg.id_record()
         self.tailer = Tailer(
             TailerSettings(
                 paths=tuple(cfg["inputs.paths"]),
@@ -87,6 +88,7 @@ class Pipeline:
             dead_letter=self.dlq.write,
             stopping=self.stopping,
             deadline=lambda: self._deadline,
+            ids=self.ids,
         )
         self.committed: dict[str, int] = {}
         self._holding = False  # the reader caught up but kept its partial batch: every sink slot was taken
@@ -295,6 +297,8 @@ class Pipeline:
                 self.watcher.stop()
             self.tailer.close()
             self.dlq.close()
+            if self.ids is not None:
+                self.ids.close()
             self.registry.close()
             log.info("stopped", in_flight=self.acks.in_flight(), shipped=self.metrics.events_shipped,
                      duplicates=self.metrics.events_duplicate, dead_letters=self.metrics.dead_lettered_total)

@@ -27,6 +27,7 @@ from elasticsearch import Elasticsearch
 from auditlog.agent.batcher import Batch, Batcher, BatchSettings
 from auditlog.agent.deadletter import DeadLetter, mark_replayed, read_records
 from auditlog.agent.enrich import Enricher
+from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import BLANK, Parser
 from auditlog.agent.sink import Abandoned, RetrySettings, Sink
 
@@ -80,6 +81,7 @@ def replay(
     batch: BatchSettings | None = None,
     retry: RetrySettings | None = None,
     timeout: float = 30.0,
+    ids: IdRecord | None = None,
     on_outcome: Callable[[Outcome], None] = lambda o: None,
 ) -> ReplayResult:
     """Re-ship the dead letters of ``state_dir``, each to its own outcome.
@@ -93,6 +95,7 @@ def replay(
         retry: backoff for transient errors and backpressure.
         timeout: seconds after which a batch Elasticsearch keeps refusing or not answering is given up
             (its records are ``not_sent``; later batches are tried once more each).
+        ids: the agent's id record, so that an id sent before with other content stays ``id_conflict``.
         on_outcome: called with every outcome as it is decided (for printing as it goes).
 
     Returns:
@@ -112,7 +115,7 @@ def replay(
     give_up = threading.Event()
     give_up.set()  # "stopping" from the start: the sink gives up once the deadline passes
     deadline = time.monotonic() + timeout
-    sink = Sink(client, retry=retry, dead_letter=dead, stopping=give_up, deadline=lambda: deadline)
+    sink = Sink(client, retry=retry, dead_letter=dead, stopping=give_up, deadline=lambda: deadline, ids=ids)
     records: list[DeadLetter] = []
 
     def send(b: Batch | None) -> None:

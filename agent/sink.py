@@ -31,6 +31,7 @@ from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from auditlog.agent.batcher import Batch
 from auditlog.agent.deadletter import DeadLetter
+from auditlog.agent.idrecord import IdRecord, entry_id
 from auditlog.agent.metrics import Metrics
 from auditlog.agent.responses import ITEM, NO_ANSWER, REQUEST, Action, Rule, decide
 
@@ -124,6 +125,7 @@ class Sink:
         dead_letter: Callable[[DeadLetter], None] | None = None,
         stopping: threading.Event | None = None,
         deadline: Callable[[], float | None] = lambda: None,
+        ids: IdRecord | None = None,
     ) -> None:
         """Wire the sink.
 
@@ -134,6 +136,8 @@ class Sink:
             dead_letter: where permanently rejected items go.
             stopping: set when the agent shuts down (waits become interruptible).
             deadline: returns the monotonic time after which a stopping agent abandons a batch.
+            ids: where sent ids and content checksums are kept, so a 409 for an id sent before with
+                other content is dead-lettered as ``id_conflict`` (None: every 409 is delivered).
         """
         self.client = client.options(max_retries=0, retry_on_status=(), retry_on_timeout=False)
         self.retry = retry or RetrySettings()
@@ -141,6 +145,7 @@ class Sink:
         self.dead_letter = dead_letter or (lambda dl: None)
         self.stopping = stopping or threading.Event()
         self.deadline = deadline
+        self.ids = ids
         self._rng = random.Random()
 
     def send(self, batch: Batch) -> Settled:
@@ -150,6 +155,8 @@ class Sink:
             Abandoned: when the agent is stopping and its shutdown deadline passed.
         """
         result = Settled()
+        if self.ids is not None:  # before sending: a crash after Elasticsearch took it must still know it
+            self.ids.remember(batch.entries, [o[3] for o in batch.origins])
         self._settle(batch, list(range(len(batch.entries))), result)
         self.metrics.events_shipped += result.created
         self.metrics.events_duplicate += result.duplicates
@@ -200,13 +207,14 @@ class Sink:
         retry: list[int] = []
         held: Rule | None = None
         held_why = ""
+        dups: list[int] = []
         for i, item in zip(pending, body["items"], strict=True):
             r = item.get("create") or next(iter(item.values()))
             status = r["status"]
             if status < 300:
                 result.created += 1
             elif status == 409:
-                result.duplicates += 1
+                dups.append(i)
             else:
                 rule = decide(ITEM, status, r.get("error"))
                 if rule.action is Action.DEAD_LETTER:
@@ -215,12 +223,30 @@ class Sink:
                 retry.append(i)
                 if rule.action is Action.BACKPRESSURE and held is None:
                     held, held_why = rule, item_reason(status, r.get("error"))
+        if dups:
+            self._duplicates(batch, dups, result)
         if retry:
             if held is not None:
                 self._wait(attempt, held_why, len(retry), result, held)
             else:
                 self._wait(attempt, "items rejected with 429/5xx", len(retry), result)
         return retry
+
+    def _duplicates(self, batch: Batch, dups: list[int], result: Settled) -> None:
+        """409s: delivered, unless this id was sent before with other content (then ``id_conflict``)."""
+        if self.ids is None:
+            result.duplicates += len(dups)
+            return
+        flags = self.ids.conflicts([batch.entries[i] for i in dups], [batch.origins[i][3] for i in dups])
+        for i, conflict in zip(dups, flags, strict=True):
+            if not conflict:
+                result.duplicates += 1
+                continue
+            event_id = entry_id(batch.entries[i]).decode("utf-8", "replace")[:200]
+            self._dead(batch, i, f"id_conflict: event.id {event_id} was already sent with other content", result)
+            self.metrics.id_conflicts += 1
+            log.error("id conflict: a different event reuses an id already sent; dead-lettered",
+                      event_id=event_id, file=batch.origins[i][1], offset=batch.origins[i][2])
 
     def _dead(self, batch: Batch, i: int, reason: str, result: Settled) -> None:
         key, path, offset, line = batch.origins[i]

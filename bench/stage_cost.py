@@ -11,6 +11,7 @@ are the same for both and are in the ingest numbers).
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +21,7 @@ import orjson
 
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
+from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import Parser
 from auditlog.agent.redact import Redactor
 from auditlog.demo.data import fabricate
@@ -46,6 +48,28 @@ def us_per_line(lines: list[bytes]) -> float:
     return (time.process_time() - start) / len(lines) * 1e6
 
 
+def id_record_us(lines: list[bytes], batch: int = 2000) -> tuple[float, float]:
+    """CPU µs per event of the sink's id record: remembering a batch before it is sent, and judging 409s.
+
+    Every line gets its own id (as emitter lines have), the record grows from empty over ``lines``, in
+    batches of ``batch`` as the sink sends them; then every entry is judged as if answered 409.
+    """
+    make = EntryMaker(Parser(), Enricher(TierTable(), Redactor()))
+    entries = [e for i, line in enumerate(lines) if type(e := make(line, "bench", i)) is bytes]
+    with tempfile.TemporaryDirectory() as tmp:
+        ids = IdRecord(tmp)
+        start = time.process_time()
+        for i in range(0, len(entries), batch):
+            ids.remember(entries[i:i + batch], lines[i:i + batch])
+        remember = (time.process_time() - start) / len(entries) * 1e6
+        start = time.process_time()
+        for i in range(0, len(entries), batch):
+            ids.conflicts(entries[i:i + batch], lines[i:i + batch])
+        judge = (time.process_time() - start) / len(entries) * 1e6
+        ids.close()
+    return remember, judge
+
+
 def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
     """Measure both kinds of line ``repeats`` times, alternating; return medians in µs per line."""
     own = [line.rstrip(b"\n") for line in event_lines(events, seed=11)]
@@ -56,6 +80,8 @@ def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
         full.append(us_per_line(foreign))
         log(f"agent line cost run {rep + 1}/{repeats}: emitter lines {fast[-1]:.2f} us, "
             f"other producers' lines {full[-1]:.2f} us")
-    return {"events": events, "repeats": repeats,
+    remember, judge = id_record_us(own)
+    log(f"id record: {remember:.2f} us per event remembered before sending, {judge:.2f} us per 409 judged")
+    return {"events": events, "repeats": repeats, "id_record_remember_us": remember, "id_record_409_us": judge,
             "emitter_lines_us": statistics.median(fast), "emitter_lines_runs": fast,
             "foreign_lines_us": statistics.median(full), "foreign_lines_runs": full}

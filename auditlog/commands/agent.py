@@ -123,6 +123,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     cfg = _load(args)
     configure_logging(cfg["log.level"])  # stdout is for the outcomes
     client = make_client(cfg.connection(), **client_options())
+    ids = cfg.id_record()
     out = sys.stdout
 
     def show(outcome: Outcome) -> None:
@@ -131,9 +132,11 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     try:
         result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), Enricher(cfg.tiers(), cfg.redactor()),
                         retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])),
-                        timeout=args.timeout, on_outcome=show)
+                        timeout=args.timeout, ids=ids, on_outcome=show)
     finally:
         client.close()
+        if ids is not None:
+            ids.close()
     out.flush()
     print(result.summary(), file=sys.stderr)
     return 0 if result.ok else 1

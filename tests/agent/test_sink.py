@@ -167,3 +167,30 @@ def test_whole_request_401_is_backpressure() -> None:
                                                                    "authenticate"}}), [201, 201]])
     r = Sink(es, retry=FAST, metrics=m).send(batch(2))  # type: ignore[arg-type]
     assert (r.created, r.dead, m.backpressure) == (2, 0, {"unauthorized": 2})
+
+
+def test_409_for_an_id_sent_with_other_content_is_an_id_conflict(tmp_path: Any) -> None:
+    """With the id record, a 409 whose line differs from the one first sent is dead-lettered as id_conflict."""
+    from auditlog.agent.idrecord import IdRecord
+
+    ids, m = IdRecord(tmp_path), Metrics()
+    dead: list[DeadLetter] = []
+    first, second = batch(1), batch(1)
+    second.origins[0] = ("key", "/f", 99, b"another line")
+    s = Sink(FakeES([[201], [409]]), retry=FAST, metrics=m, dead_letter=dead.append, ids=ids)  # type: ignore[arg-type]
+    s.send(first)
+    r = s.send(second)
+    got = (r.duplicates, r.dead, m.id_conflicts, [(d.offset, d.reason.split(":")[0]) for d in dead])
+    assert got == (0, 1, 1, [(99, "id_conflict")])
+
+
+def test_409_for_the_same_line_stays_a_duplicate(tmp_path: Any) -> None:
+    """With the id record, a re-send of the same line answered 409 is delivered, silently."""
+    from auditlog.agent.idrecord import IdRecord
+
+    dead: list[DeadLetter] = []
+    s = Sink(FakeES([[201], [409]]), retry=FAST, metrics=Metrics(), dead_letter=dead.append,  # type: ignore[arg-type]
+             ids=IdRecord(tmp_path))
+    s.send(batch(1))
+    r = s.send(batch(1))
+    assert (r.duplicates, dead) == (1, [])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from auditlog.agent.deadletter import read_records
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import AgentProcess, append_lines, event_line, ids, wait_count, write_config
@@ -71,3 +72,5 @@ def test_kill9_at_random_moments_loses_and_duplicates_nothing(
     assert with_id <= {e for _d, e in docs}
     assert all(d == e for d, e in docs), "document _id must equal event.id"
     assert (agent.starts, status) == (KILLS + 1, 0)
+    conflicts = [r for r in read_records(tmp_path / "state") if r["reason"].startswith("id_conflict")]
+    assert conflicts == [], "a re-send after a crash is a duplicate, never an id conflict"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from auditlog.agent.deadletter import read_records
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from bench.proxy import CuttableProxy
@@ -138,7 +139,8 @@ def outage_copytruncate(es: Elasticsearch, es_url: str, tiers: TierTable, tmp: P
         agent.ensure_stopped()
         proxy.cut()
     docs = ids(es, tiers)
-    assert (status, len(docs)) == (0, len({d for d, _e in docs}))
+    conflicts = [r for r in read_records(tmp / "state") if r["reason"].startswith("id_conflict")]
+    assert (status, len(docs), conflicts) == (0, len({d for d, _e in docs}), [])
     return len(docs), (tmp / "agent.log").read_text()
 
 
