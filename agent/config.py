@@ -70,6 +70,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "read_chunk_bytes": _k(int, 256 * 1024, _min(4096)),
         "max_depth": _k(int, 20, _min(2)),
         "follow_symlinks": _k(bool, False),
+        "max_open_files": _k(int, 0, _min(0)),
     },
     "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
     "elasticsearch": {

@@ -6,6 +6,9 @@ keeps reading the old file to its end, after a delete it drains the still-open f
 returned whole (``\\n``-terminated); a trailing partial line waits for more data, and only becomes a
 line when the file is closed for good (:meth:`take_partial`).
 
+A harvester can be parked (descriptor closed, positions kept) when the agent tracks more files than
+it may keep open, and resumed with a new descriptor of the same file.
+
 Memory is bounded by ``chunk_bytes + max_line_bytes``: a line that grows past ``max_line_bytes``
 is not buffered further; the harvester keeps only its first bytes as a preview, skips to its end
 and reports it as :class:`Overlong` so the pipeline dead-letters it.
@@ -162,6 +165,20 @@ class Harvester:
     def pending_bytes(self) -> int:
         """Bytes read but not yet returned as lines (a partial last line)."""
         return self.pos - self.offset
+
+    @property
+    def parked(self) -> bool:
+        """True while the file is closed to save a descriptor (see :meth:`park`)."""
+        return self.fd < 0
+
+    def park(self) -> None:
+        """Close the descriptor but keep the read state (positions, a partial last line) for :meth:`resume`."""
+        self.close()
+
+    def resume(self, fd: int, path: str) -> None:
+        """Continue reading from the same positions through ``fd``, a new descriptor of the same file."""
+        self.fd = fd
+        self.path = path
 
     def close(self) -> None:
         """Close the file descriptor."""

@@ -69,6 +69,7 @@ class Pipeline:
                 max_line_bytes=cfg["inputs.max_line_bytes"],
                 close_inactive=float(cfg["inputs.close_inactive"]),
                 follow_symlinks=cfg["inputs.follow_symlinks"],
+                max_open_files=cfg["inputs.max_open_files"],
             ),
             self.registry,
         )
@@ -116,6 +117,7 @@ class Pipeline:
         self.committed.update({row.key: row.offset for row in self.registry.all() if row.state == "active"})
         self.watcher = make_watcher(cfg["inputs.watcher"], watch_dirs(cfg["inputs.paths"]))
         log.info("agent started", paths=cfg["inputs.paths"], state_dir=str(cfg.state_dir),
+                 max_open_files=self.tailer.max_open_files,
                  watcher=getattr(self.watcher, "name", "?"), es=cfg.connection().redacted())
         rescan = float(cfg["inputs.rescan_interval"])
         poll = float(cfg["inputs.poll_interval"])
@@ -128,7 +130,9 @@ class Pipeline:
                 blocks: list[Block] = []
                 try:
                     now = time.monotonic()
-                    if now >= next_scan or (woke and now - last_scan >= _MIN_SCAN_GAP):
+                    # Files that found no free descriptor wait for the next scan: make it soon.
+                    soon = woke or self.tailer.waiting > 0
+                    if now >= next_scan or (soon and now - last_scan >= _MIN_SCAN_GAP):
                         self.tailer.scan(self.watcher.take_moves())
                         self.tailer.save_sizes()
                         last_scan, next_scan = now, now + rescan

@@ -18,6 +18,16 @@
   rotated file; one the registry knows is left alone (never read twice). The scan time is kept in
   the registry, so this also covers files rotated away while the agent was stopped.
 - Delete while open: the harvester drains the still-open file, then closes it.
+- Many files: at most ``max_open_files`` descriptors are open (default: the process's RLIMIT_NOFILE
+  minus a reserve for the registry, sockets and the watcher). Past that, the file quiet for longest
+  that was read to its end is parked: its descriptor is closed, its identity, positions and partial
+  line are kept. A scan that finds a parked file's size changed reopens it (checking device and inode;
+  the first bytes are checked before the next read, as always), parking another idle one if needed;
+  a new file that finds no room waits for the next scan (soon: :attr:`Tailer.waiting`). A parked file
+  that leaves the globs is reopened where it went and drained. An open that fails with EMFILE parks an
+  idle file and tries once more; otherwise the file waits: tracked files are never taken for gone.
+  EMFILE also lowers the cap to 16 below the files open at that moment (other descriptors need room)
+  and parks idle files down to it.
 - Restart: a known identity resumes at its checkpoint; a registry row whose file left the globs is
   searched next to its last path and drained; a row whose file is gone with unshipped bytes is
   reported (``state = gone``) instead of silently forgotten.
@@ -27,8 +37,10 @@ The tailer does no parsing and no I/O besides files and the registry: the model 
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
+import resource
 import stat
 import time
 from collections.abc import Callable, Iterable
@@ -62,6 +74,20 @@ class TailerSettings:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     close_inactive: float = 5.0
     follow_symlinks: bool = False
+    max_open_files: int = 0  # 0: derived from RLIMIT_NOFILE (derive_max_open_files)
+
+
+#: descriptors left for everything that is not a harvested file (SQLite, sockets, the watcher, stdio).
+FD_RESERVE = 64
+
+
+def derive_max_open_files(soft_limit: int | None = None) -> int:
+    """How many log files may be open at once, given the soft RLIMIT_NOFILE (read when None)."""
+    if soft_limit is None:
+        soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft_limit == resource.RLIM_INFINITY or soft_limit > 1 << 20:
+        soft_limit = 1 << 20
+    return max(soft_limit - FD_RESERVE, soft_limit // 2, 1)
 
 
 @dataclass(slots=True)
@@ -94,6 +120,11 @@ class Tailer:
             0 if settings.follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
         self._literal_paths = [os.path.abspath(os.path.expanduser(p)) for p in settings.paths
                                if not glob.has_magic(p)]
+        self.max_open_files = settings.max_open_files or derive_max_open_files()
+        self._open_count = 0
+        # Open identities, the one that had data longest ago first: who is parked when room is needed.
+        self._lru: dict[str, None] = {}
+        self.waiting = 0  # files that found no room in the last scan: scan again soon
         self.lost_bytes = 0  # bytes that were never read (copytruncate window, files removed unshipped)
         self.on_lost: Callable[[str, str, int], None] | None = None
 
@@ -116,8 +147,19 @@ class Tailer:
                                  follow_symlinks=self.settings.follow_symlinks)
         seen: set[str] = set()
         now_at = {f.path: (f.dev, f.ino) for f in found}
+        parked_sizes: dict[str, int] = {}
+        self.waiting = 0
         for f in found:
             key = self._by_inode.get((f.dev, f.ino))
+            if key is not None and self._tracked[key].harvester.parked:
+                tr = self._tracked[key]
+                tr.reachable = True
+                if tr.harvester.path != f.path:
+                    tr.harvester.path = f.path
+                    self.registry.update(key, path=f.path)
+                seen.add(key)
+                parked_sizes[key] = f.size
+                continue
             if key is not None:
                 tr = self._tracked[key]
                 self._check_identity(tr)
@@ -132,12 +174,16 @@ class Tailer:
                     continue
             if f.size == 0:
                 continue  # nothing to ship yet; its identity needs first bytes
+            if not self._room():
+                self.waiting += 1
+                continue  # every slot is busy: a later scan opens it
             key = self._open(f.path)
             if key is not None:
                 seen.add(key)
         for key, tr in self._tracked.items():
             if key not in seen:
                 tr.reachable = False
+        self._fill(parked_sizes)
         self._adopt_rotated(now_at, moves)
         self._at_path = now_at
         self._last_scan = started
@@ -171,6 +217,7 @@ class Tailer:
         for inode, f in sorted(candidates.items(), key=lambda kv: kv[1].path):
             if inode in self._by_inode or f.path in now_at or f.size == 0:
                 continue
+            self._room()  # a rotated file is never deferred (no later scan may look for it): make room if we can
             fd = self._open_fd(f.path)
             if fd is None:
                 continue
@@ -197,13 +244,16 @@ class Tailer:
             path = row.path if _same_inode(row.path, row.ident) else None
             if path is None:
                 path = discovery.find_inode(os.path.dirname(row.path), row.ident.dev, row.ident.ino)
-            fd = self._open_fd(path) if path is not None else None
-            if path is not None and fd is not None:
-                if matches(fd, row.ident) and os.fstat(fd).st_size >= row.offset:
-                    self._track(fd, row, path, reachable=False)
-                    continue
-                os.close(fd)
-            self._report_lost(row, "file removed before it was fully shipped", "gone")
+            if path is None:
+                self._report_lost(row, "file removed before it was fully shipped", "gone")
+                continue
+            # Tracked parked (no descriptor yet): opened as room allows; a file still at a watched path
+            # that found no room in the scan above is one of these too. Its first bytes and size are
+            # checked before the first read: a replaced or shrunk file becomes a new identity.
+            reachable = discovery.matches(path, self.settings.paths) and not discovery.excluded(
+                path, self.settings.exclude)
+            self._track_parked(row, path, reachable=reachable)
+        self._fill({})
 
     def _open(self, path: str, *, reachable: bool = True, fd: int | None = None) -> str | None:
         fd = self._open_fd(path) if fd is None else fd
@@ -233,9 +283,103 @@ class Tailer:
         h.size = st.st_size
         self._tracked[row.key] = _Tracked(h, reachable=reachable, last_data=self.clock())
         self._by_inode[(st.st_dev, st.st_ino)] = row.key
+        self._open_count += 1
+        self._lru[row.key] = None
         if row.state != "active" or row.path != path:
             self.registry.update(row.key, path=path, state="active")
         log.info("harvesting", path=path, identity=row.key, offset=row.offset, size=st.st_size)
+
+    def _track_parked(self, row: FileState, path: str, *, reachable: bool) -> None:
+        """Track a known identity without opening it: a scan or :meth:`_fill` opens it when there is room."""
+        h = Harvester(-1, row.ident, path, row.offset, chunk_bytes=self.settings.chunk_bytes,
+                      max_line_bytes=self.settings.max_line_bytes)
+        h.size = row.size
+        self._tracked[row.key] = _Tracked(h, reachable=reachable, last_data=self.clock())
+        self._by_inode[(row.ident.dev, row.ident.ino)] = row.key
+        if row.path != path:
+            self.registry.update(row.key, path=path)
+
+    # -- the open-file budget ----------------------------------------------------------------------
+
+    def _room(self) -> bool:
+        """True when one more file may be opened, parking the longest-quiet idle file if that is needed."""
+        if self._open_count < self.max_open_files:
+            return True
+        return self._park_one()
+
+    def _shrink(self) -> None:
+        """The process ran out of descriptors below max_open_files: lower it, leaving some for sockets and SQLite."""
+        cap = max(1, self._open_count - FD_RESERVE // 4)
+        if cap < self.max_open_files:
+            log.warning("out of file descriptors: lowering max_open_files", was=self.max_open_files, now=cap)
+            self.max_open_files = cap
+        while self._open_count > self.max_open_files and self._park_one():
+            pass
+
+    def _park_one(self) -> bool:
+        for key in self._lru:  # longest without data first
+            tr = self._tracked[key]
+            h = tr.harvester
+            if tr.reachable and not tr.deleted and h.pos >= h.size:  # read to its end, still at a watched path
+                self._park(key)
+                return True
+        return False
+
+    def _park(self, key: str) -> None:
+        self._tracked[key].harvester.park()
+        self._open_count -= 1
+        del self._lru[key]
+
+    def _resume(self, key: str, path: str) -> bool:
+        """Reopen a parked identity at ``path``; False when it cannot be opened or is another file now."""
+        tr = self._tracked[key]
+        h = tr.harvester
+        fd = self._open_fd(path)
+        if fd is None:
+            return False
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (h.ident.dev, h.ident.ino):
+            os.close(fd)
+            return False
+        h.resume(fd, path)
+        self._open_count += 1
+        self._lru[key] = None
+        tr.last_data = self.clock()
+        return True
+
+    def _fill(self, sizes: dict[str, int]) -> None:
+        """Reopen parked files: those that left the globs (to drain them), those whose size changed (room allowing).
+
+        Args:
+            sizes: the current size of parked files a scan found at a watched path (others are stat'ed).
+        """
+        for key in [k for k, tr in self._tracked.items() if tr.harvester.parked]:
+            tr = self._tracked[key]
+            h = tr.harvester
+            if not tr.reachable:
+                path = h.path if _same_inode(h.path, h.ident) else discovery.find_inode(
+                    os.path.dirname(h.path), h.ident.dev, h.ident.ino)
+                if path is None:
+                    self._lost(h.path, key, max(h.size - h.offset, 0),
+                               "parked file vanished; lines written to it after it was parked cannot be read",
+                               offset=h.offset, size=h.size)
+                    self._close(key, "gone")
+                    continue
+                self._room()
+                self._resume(key, path)  # drained, then closed after close_inactive, like any rotated file
+                continue
+            size = sizes.get(key)
+            if size is None:
+                try:
+                    size = os.stat(h.path).st_size
+                except OSError:
+                    continue  # the next scan says where it went
+            if size == h.pos:
+                continue
+            if not self._room():
+                self.waiting += 1
+                continue
+            self._resume(key, h.path)
 
     def _resolve(self, fd: int, dev: int, ino: int, path: str) -> FileState | None:
         """Return the registry row this open file continues, creating a new identity when none matches."""
@@ -282,7 +426,9 @@ class Tailer:
         now = self.clock()
         if self._awaiting_bytes:
             self._open_refilled()
-        for key in list(self._tracked):
+        for key in list(self._lru):
+            if key not in self._lru:
+                continue  # parked or closed meanwhile (room made for a reopened file)
             tr = self._tracked[key]
             h = tr.harvester
             prev_size = h.size
@@ -296,6 +442,8 @@ class Tailer:
             block = h.read(budget_per_file)
             if block is not None:
                 tr.last_data = now
+                del self._lru[key]
+                self._lru[key] = None  # most recently active: parked last
                 out.append(block)
                 continue
             if st.nlink == 0 and not tr.deleted:
@@ -324,7 +472,8 @@ class Tailer:
             self._lost(h.path, key, lost, "file truncated before it was fully read (copytruncate)",
                        offset=h.offset, size=prev_size)
         log.info("file truncated, starting a new identity", path=h.path, identity=key, read=h.pos)
-        path, fd = h.path, os.dup(h.fd)
+        path, fd = h.path, h.fd
+        h.fd = -1  # the descriptor moves on to the new identity of the same file
         self._close(key, None)
         if self._open(path, reachable=tr.reachable, fd=fd) is None:
             self._awaiting_bytes[path] = tr.reachable  # empty now: open it the moment it has bytes
@@ -344,6 +493,8 @@ class Tailer:
     def _close(self, key: str, state: str | None) -> None:
         tr = self._tracked.pop(key)
         h = tr.harvester
+        if self._lru.pop(key, 0) is None:  # it was open
+            self._open_count -= 1
         if self._by_inode.get((h.ident.dev, h.ident.ino)) == key:
             del self._by_inode[(h.ident.dev, h.ident.ino)]
         if state is not None:
@@ -365,14 +516,31 @@ class Tailer:
 
     @property
     def open_files(self) -> int:
-        """How many files are open."""
+        """How many files are open (tracked files that are parked are not)."""
+        return self._open_count
+
+    @property
+    def tracked_files(self) -> int:
+        """How many file identities are tracked, open or parked."""
         return len(self._tracked)
 
     def _open_fd(self, path: str) -> int | None:
         try:
             return os.open(path, self._open_flags)
         except OSError as exc:
-            log.warning("cannot open file", path=path, error=str(exc))
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                self._shrink()
+                if self._room():
+                    try:  # a descriptor was freed: one more try
+                        return os.open(path, self._open_flags)
+                    except OSError as again:
+                        exc = again
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                self.waiting += 1
+                log.warning("too many open files; the file waits for a free slot (lower inputs.max_open_files)",
+                            path=path, open_files=self._open_count)
+            else:
+                log.warning("cannot open file", path=path, error=str(exc))
             return None
 
     def close(self) -> None:
@@ -382,6 +550,8 @@ class Tailer:
             tr = self._tracked.pop(key)
             tr.harvester.close()
         self._by_inode.clear()
+        self._lru.clear()
+        self._open_count = 0
 
 
 def _same_inode(path: str, ident: FileIdentity) -> bool:

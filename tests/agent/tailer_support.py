@@ -32,6 +32,7 @@ class Harness:
     pattern: str = "audit.log"
     close_inactive: float = 1.0
     fingerprint_bytes: int = 64
+    max_open_files: int = 0
     clock: FakeClock = field(default_factory=FakeClock)
     read: list[tuple[str, int, bytes]] = field(default_factory=list)
 
@@ -42,7 +43,8 @@ class Harness:
 
     def _new(self) -> Tailer:
         settings = TailerSettings((str(self.dir / self.pattern),), fingerprint_bytes=self.fingerprint_bytes,
-                                  chunk_bytes=4096, max_line_bytes=64 * 1024, close_inactive=self.close_inactive)
+                                  chunk_bytes=4096, max_line_bytes=64 * 1024, close_inactive=self.close_inactive,
+                                  max_open_files=self.max_open_files)
         return Tailer(settings, self.registry, clock=self.clock)
 
     def restart(self) -> None:

@@ -321,3 +321,52 @@ def test_symlink_into_the_log_folder_ships_nothing(tmp_path: Path) -> None:
     h = Harness(tmp_path, tmp_path / "state")
     h.step()
     assert (lines_of(h), h.registry.all()) == ([], [])
+
+
+def test_more_files_than_max_open_files_are_read_once_with_at_most_the_cap_open(tmp_path: Path) -> None:
+    """20 files under a cap of 4: every line is read exactly once, twice over, and never more than 4 are open."""
+    for i in range(20):
+        append(tmp_path / f"a{i:02d}.log", f"{i}-first")
+    h = Harness(tmp_path, tmp_path / "state", pattern="*.log", max_open_files=4)
+    most_open = 0
+    for _ in range(10):
+        h.step()
+        most_open = max(most_open, h.tailer.open_files)
+    for i in range(20):
+        append(tmp_path / f"a{i:02d}.log", f"{i}-second")
+    for _ in range(10):
+        h.step()
+        most_open = max(most_open, h.tailer.open_files)
+    expected = sorted([f"{i}-first" for i in range(20)] + [f"{i}-second" for i in range(20)])
+    assert (sorted(lines_of(h)), most_open, h.tailer.tracked_files) == (expected, 4, 20)
+
+
+def test_restart_with_more_files_than_the_cap_resumes_each_at_its_checkpoint(tmp_path: Path) -> None:
+    """After a restart under a cap of 3, the 12 known files are reopened as room allows, none read twice."""
+    for i in range(12):
+        append(tmp_path / f"a{i:02d}.log", f"{i}-before")
+    h = Harness(tmp_path, tmp_path / "state", pattern="*.log", max_open_files=3)
+    for _ in range(6):
+        h.step()
+    h.restart()
+    for i in range(12):
+        append(tmp_path / f"a{i:02d}.log", f"{i}-after")
+    for _ in range(8):
+        h.step()
+    expected = sorted([f"{i}-before" for i in range(12)] + [f"{i}-after" for i in range(12)])
+    assert (sorted(lines_of(h)), h.tailer.open_files <= 3) == (expected, True)
+
+
+def test_parked_file_renamed_out_of_the_globs_is_drained(tmp_path: Path) -> None:
+    """A parked file that is rotated away (rename+create) keeps its identity and its new lines are read."""
+    for i in range(4):
+        append(tmp_path / f"a{i}.log", f"{i}-first")
+    h = Harness(tmp_path, tmp_path / "state", pattern="*.log", max_open_files=2)
+    for _ in range(4):
+        h.step()
+    append(tmp_path / "a0.log", "0-late")
+    os.rename(tmp_path / "a0.log", tmp_path / "rotated-a0.old")
+    for _ in range(4):
+        h.step()
+    h.settle()
+    assert sorted(lines_of(h)) == sorted([f"{i}-first" for i in range(4)] + ["0-late"])

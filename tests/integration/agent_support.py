@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -90,6 +91,7 @@ class AgentProcess:
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the agent process
     _seen_started: int = 0
 
     def _started_lines(self) -> int:
@@ -102,8 +104,12 @@ class AgentProcess:
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "auditlog.cli", "agent", "--config", str(self.config)],
-                stdout=subprocess.DEVNULL, stderr=err, env=env,
+                stdout=subprocess.DEVNULL, stderr=err, env=env, preexec_fn=self._limits,
             )
+
+    def _limits(self) -> None:
+        if self.nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def wait_started(self, timeout: float = 30.0) -> None:
         """Wait until this run logged "agent started" (its signal handlers are in place)."""
