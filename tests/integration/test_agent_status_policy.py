@@ -173,3 +173,75 @@ def test_404_from_a_proxy_is_backpressure(es: Elasticsearch, es_url: str, namesp
         agent.ensure_stopped()
         proxy.stop()
     assert (held > 0, arrived, list(read_records(tmp_path / "state")), status) == (True, 30, [], 0)
+
+
+def _held_then_arrive(es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path, cause: str,
+                      block: dict[str, Any], lift: dict[str, Any], *, index_level: bool) -> tuple[bool, int, int]:
+    """Ship 20 lines, apply ``block`` (index or cluster settings), write 20 more, wait for backpressure of
+    ``cause``, lift it; return (held, count while held, count after)."""
+    install_templates(es, namespace)
+    log, port = tmp_path / "audit.log", free_port()
+    append_lines(log, (event_line(i) for i in range(20)))
+    agent = _agent(tmp_path, es_url, namespace.prefix, port, log)
+    agent.start()
+
+    def apply(settings: dict[str, Any]) -> None:
+        if index_level:
+            es.indices.put_settings(index=f"{namespace.prefix}-*", settings=settings)
+        else:
+            es.cluster.put_settings(persistent=settings)
+
+    try:
+        assert wait_count(es, namespace, 20) == 20
+        apply(block)
+        append_lines(log, (event_line(i) for i in range(20, 40)))
+        held = wait_metric(port, HELD.format(cause)) > 0
+        during = count(es, namespace)
+        apply(lift)
+        arrived = wait_count(es, namespace, 40)
+        assert agent.stop() == 0
+    finally:
+        apply(lift)
+        agent.ensure_stopped()
+    assert list(read_records(tmp_path / "state")) == []
+    return held, during, arrived
+
+
+def test_flood_stage_block_holds_lines_until_lifted(es: Elasticsearch, es_url: str, namespace: TierTable,
+                                                    tmp_path: Path) -> None:
+    """The flood-stage watermark's read_only_allow_delete block (items answered 429) is backpressure."""
+    got = _held_then_arrive(es, es_url, namespace, tmp_path, "cluster_block",
+                            {"index.blocks.read_only_allow_delete": True},
+                            {"index.blocks.read_only_allow_delete": None}, index_level=True)
+    assert got == (True, 20, 40)
+
+
+def test_cluster_read_only_holds_lines_until_lifted(es: Elasticsearch, es_url: str, namespace: TierTable,
+                                                   tmp_path: Path) -> None:
+    """cluster.blocks.read_only (the whole request answered 403 cluster_block_exception) is backpressure."""
+    got = _held_then_arrive(es, es_url, namespace, tmp_path, "cluster_block", {"cluster.blocks.read_only": True},
+                            {"cluster.blocks.read_only": None}, index_level=False)
+    assert got == (True, 20, 40)
+
+
+def test_missing_index_without_auto_create_holds_lines(es: Elasticsearch, es_url: str, namespace: TierTable,
+                                                       tmp_path: Path) -> None:
+    """With action.auto_create_index off, a new day's index is missing (items 404): held until it is allowed."""
+    install_templates(es, namespace)
+    log, port = tmp_path / "audit.log", free_port()
+    append_lines(log, (event_line(i) for i in range(20)))
+    es.cluster.put_settings(persistent={"action.auto_create_index": "false"})
+    try:
+        agent = _agent(tmp_path, es_url, namespace.prefix, port, log)
+        agent.start()
+        try:
+            held = wait_metric(port, HELD.format("index_missing"))
+            during = count(es, namespace)
+            es.cluster.put_settings(persistent={"action.auto_create_index": None})
+            arrived = wait_count(es, namespace, 20)
+            status = agent.stop()
+        finally:
+            agent.ensure_stopped()
+    finally:
+        es.cluster.put_settings(persistent={"action.auto_create_index": None})
+    assert (held > 0, during <= 0, arrived, list(read_records(tmp_path / "state")), status) == (True, True, 20, [], 0)
