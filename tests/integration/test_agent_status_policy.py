@@ -245,3 +245,4 @@ def test_missing_index_without_auto_create_holds_lines(es: Elasticsearch, es_url
     finally:
         es.cluster.put_settings(persistent={"action.auto_create_index": None})
     assert (held > 0, during <= 0, arrived, list(read_records(tmp_path / "state")), status) == (True, True, 20, [], 0)
+
