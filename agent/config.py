@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.agent.discovery import DEFAULT_EXCLUDE
+from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
 from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
@@ -32,6 +34,13 @@ Check = Callable[[Any], str | None]
 
 def _min(lo: float) -> Check:
     return lambda v: None if v >= lo else f"must be >= {lo}, got {v}"
+
+
+def _range(lo: float, hi: float) -> Check:
+    return lambda v: None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, got {v}"
+
+
+_MAX_SPAN = 100 * 366 * 86400.0  # seconds: a century is plenty for a clock skew or a retention margin
 
 
 def _choice(*options: str) -> Check:
@@ -84,6 +93,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "request_timeout": _k((int, float), 60.0, _min(1)),
         "index_prefix": _k(str, DEFAULT_PREFIX),
         "basic_class": _k(str, "professional", _choice(*RETENTION_DAYS)),
+    },
+    "routing": {
+        "max_future_skew": _k((int, float), DEFAULT_MAX_FUTURE_SKEW, _range(0, _MAX_SPAN)),
+        "max_age_margin": _k((int, float), DEFAULT_MAX_AGE_MARGIN, _range(0, _MAX_SPAN)),
     },
     "batch": {
         "max_events": _k(int, 2000, _min(1)),
@@ -160,6 +173,17 @@ class AgentConfig:
         """The record of sent ids and content checksums (``ids.sqlite``), or None when ``ids.window`` is 0."""
         window = self["ids.window"]
         return IdRecord(self.state_dir, window) if window else None
+
+    def time_bounds(self) -> TimeBounds:
+        """The router's time bounds (``routing.*``) over this configuration's tier table."""
+        return TimeBounds(
+            self.tiers(),
+            BoundsSettings(float(self["routing.max_future_skew"]), float(self["routing.max_age_margin"])),
+        )
+
+    def enricher(self) -> Enricher:
+        """The enricher the agent routes with: this tier table, redaction rules and time bounds."""
+        return Enricher(self.tiers(), self.redactor(), self.time_bounds())
 
     def redactor(self) -> Redactor | None:
         """The redactor, or None when redaction is off."""

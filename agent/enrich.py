@@ -9,7 +9,8 @@ Per event (mutated in place, the parser hands over a fresh dict):
 - ``event.id`` = :func:`agent.ids.deterministic_id` of (file identity, line offset) when absent, so
   a re-read after a crash produces the same ``_id``;
 - index = :meth:`indexer.tiers.TierTable.index_for` (tier, UTC day of ``@timestamp``); an unknown
-  tier is rejected (dead-lettered: replay after fixing the tier table).
+  tier is rejected (dead-lettered: replay after fixing the tier table), and so is a timestamp outside
+  the agent's time bounds (:mod:`agent.timebounds`, reason ``timestamp_out_of_range``).
 
 Routing is deterministic (same line -> same index), which the exactly-once promise relies on: a
 re-sent event must hit the index that already holds it to be answered 409. Changing the tier table
@@ -28,8 +29,9 @@ import orjson
 from auditlog.agent.categorize import categorize
 from auditlog.agent.contract import parse_timestamp
 from auditlog.agent.ids import deterministic_id
-from auditlog.agent.parser import Rejected
+from auditlog.agent.parser import NUMBER_OUT_OF_RANGE, Rejected
 from auditlog.agent.redact import Redactor
+from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
 from auditlog.indexer.tiers import TierTable, UnknownTierError
 
 _CACHE_LIMIT = 4096
@@ -38,12 +40,16 @@ _CACHE_LIMIT = 4096
 class Enricher:
     """Callable: (event, file identity, offset) -> bulk ``create`` entry bytes, or :class:`Rejected`."""
 
-    __slots__ = ("_categories", "_indices", "redactor", "tiers")
+    __slots__ = ("_categories", "_indices", "bounds", "redactor", "tiers")
 
-    def __init__(self, tiers: TierTable, redactor: Redactor | None = None) -> None:
-        """Fix the routing table and the redaction rules (``None`` turns redaction off)."""
+    def __init__(self, tiers: TierTable, redactor: Redactor | None = None, bounds: TimeBounds | None = None) -> None:
+        """Fix the routing table, the redaction rules (``None``: off) and the time bounds (``None``: any date).
+
+        The agent always routes within bounds; ``None`` is for tools that index fixed historic data.
+        """
         self.tiers = tiers
         self.redactor = redactor
+        self.bounds = bounds
         self._categories: dict[str, dict[str, Any]] = {}
         self._indices: dict[tuple[str, str], bytes] = {}  # (tier, UTC day) -> action-line prefix
 
@@ -81,7 +87,11 @@ class Enricher:
         prefix = self.route(audit["tier"], event["@timestamp"])
         if type(prefix) is Rejected:
             return prefix
-        return b"".join((prefix, orjson.dumps(event_id), b"}}\n", orjson.dumps(event), b"\n"))  # type: ignore[arg-type]
+        try:
+            doc = orjson.dumps(event)
+        except orjson.JSONEncodeError as exc:  # the parser keeps integers exact; orjson stops at 64 bits
+            return Rejected(f"{NUMBER_OUT_OF_RANGE}: {exc} (readers decode 64-bit integers only)", "enrich")
+        return b"".join((prefix, orjson.dumps(event_id), b"}}\n", doc, b"\n"))  # type: ignore[arg-type]
 
     def route(self, tier: str, ts: str) -> bytes | Rejected:
         """Return the action-line prefix ``{"create":{"_index":"<index>","_id":`` for a tier and a valid timestamp.
@@ -91,10 +101,22 @@ class Enricher:
             ts: a contract ``@timestamp``.
 
         Returns:
-            The prefix (cached per tier and UTC day), or why the tier cannot be routed.
+            The prefix (cached per tier and UTC day), or why the tier or the time cannot be routed.
         """
-        # "...Z" already names the UTC day; other offsets need the real conversion
-        day = ts[:10] if ts[-1] == "Z" else parse_timestamp(ts).astimezone(UTC).date().isoformat()
+        # "...Z" already names the UTC second; other offsets need the real conversion
+        if ts[-1] == "Z":
+            second = ts[:19]
+        else:
+            try:
+                second = parse_timestamp(ts).astimezone(UTC).isoformat()[:19]
+            except OverflowError:  # e.g. 0001-01-01T00:30:00+01:00 is in year 0 in UTC
+                return Rejected(f"{TIMESTAMP_OUT_OF_RANGE}: {ts} is outside the years 0001-9999 in UTC", "route")
+        bounds = self.bounds
+        if bounds is not None:
+            reason = bounds(second)
+            if reason is not None:
+                return Rejected(reason, "route")
+        day = second[:10]
         prefix = self._indices.get((tier, day))
         if prefix is None:
             try:

@@ -14,8 +14,9 @@ wrong type, a missing required field); any field the contract does not name, at 
 fields are allowed, but may be dotted keys the full path expands or nest deeper than the depth limit;
 with the contract's fields only, a line nests four objects deep at most); a missing ``event.id``,
 ``kind``, ``category``, ``type`` or ``audit.changed_fields`` (the enricher would add them); a change
-whose name looks secret or whose value holds an object (the redactor would act); any value the contract
-refuses. The one answer it gives besides an entry is the router's: an unknown tier is the same
+whose name looks secret or whose value holds an object (the redactor would act); an integer outside
+the signed 64-bit range or a number that overflows a double (the full path names those); any value the
+contract refuses. The one answer it gives besides an entry is the router's: an unknown tier is the same
 :class:`~agent.parser.Rejected` either way.
 
 Lines from other producers (no categories) miss every time; after :data:`MISS_STREAK` misses in a row
@@ -27,7 +28,7 @@ A line with only the contract's fields nests :data:`LINE_DEPTH` objects deep at 
 depth limit applies to every line.
 
 Because the document is the line itself, two things differ from a re-encoded document: numbers keep
-their spelling (an integer beyond 64 bits stays exact), and a line with a duplicate key reaches
+their spelling (``1.50`` stays ``1.50``; the value is the same), and a line with a duplicate key reaches
 Elasticsearch as written, which refuses it (``400``), so it is dead-lettered with Elasticsearch's reason
 rather than shipped with the last value winning. Only the last copy of a duplicated key is checked here;
 the earlier ones never reach an index (Elasticsearch refuses the line) and the dead-letter file keeps the
@@ -45,7 +46,10 @@ from auditlog.agent.contract import action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 
-_Scalar = str | int | float | bool | None
+# msgspec bounds ints to int64 only; larger ones (exact in the line) take the full path, which refuses
+# those beyond 64 bits by name. Floats that overflow a double are refused by msgspec itself.
+_Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_Scalar = str | _Int | float | bool | None
 _NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
 #: misses in a row (per file) after which attempts become rare, and how rare (one line in this many).

@@ -1,10 +1,17 @@
 """Parser: one line of bytes -> a valid nested contract event, or the reason it is not one.
 
-Checks: JSON (orjson; when it fails, the reason tells NUL bytes (a copytruncate hole or binary
-garbage), invalid UTF-8 and invalid JSON apart), a JSON object at the top, object nesting depth,
+Checks: JSON (msgspec; when it fails, the reason tells NUL bytes (a copytruncate hole or binary
+garbage), invalid UTF-8, numbers out of range and invalid JSON apart), a JSON object at the top, object nesting depth,
 dotted-key expansion (:func:`agent.contract.expand_dotted`) and the contract
 (:func:`agent.contract.validate`).
 Rejections are values (:class:`Rejected`), never exceptions, so one bad line costs one dead letter.
+
+Numbers: the line is decoded with msgspec, which keeps every integer exact (orjson would turn one beyond
+64 bits into a rounded float and ship a different number). Numbers that Elasticsearch or the project's
+readers (orjson: 64-bit integers, finite doubles) cannot round-trip are refused with a reason that starts
+with :data:`NUMBER_OUT_OF_RANGE`: a literal that overflows a double (``1e400``, a 400-digit integer) and
+the non-JSON tokens ``NaN`` / ``Infinity`` here; an integer beyond the 64-bit range
+(``-2**63 .. 2**64-1``) when the enricher encodes the document (orjson refuses it; no extra walk per line).
 
 Nesting: Elasticsearch refuses objects nested deeper than ``index.mapping.depth.limit`` (20 by
 default; arrays do not count), so deeper events are rejected here with a clear reason. The exact depth
@@ -13,14 +20,23 @@ is computed only when the number of ``{`` in the line (an upper bound, one C-spe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from auditlog.agent.contract import ContractError, expand_dotted, validate
 
 DEFAULT_MAX_DEPTH = 20
+
+#: the reason's first word for a number Elasticsearch or the readers cannot round-trip.
+NUMBER_OUT_OF_RANGE = "number_out_of_range"
+
+_decode = msgspec.json.Decoder().decode
+# NaN / Infinity written as bare values (not inside a string): some serialisers emit them, JSON has no such token
+_NON_FINITE_TOKEN = re.compile(rb'[:\[,]\s*[-+]?(?:NaN|Infinity|inf|nan)\b')
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +85,8 @@ class Parser:
             The nested event (a fresh dict the caller may mutate) or why it was rejected.
         """
         try:
-            obj = orjson.loads(line)  # a raw NUL byte is never valid JSON: found on the error path
-        except orjson.JSONDecodeError as exc:
+            obj = _decode(line)  # a raw NUL byte is never valid JSON: found on the error path
+        except (msgspec.DecodeError, RecursionError) as exc:
             return self._undecodable(line, exc)
         if type(obj) is not dict:
             return Rejected(f"not a JSON object: top-level {type(obj).__name__.replace('NoneType', 'null')}")
@@ -88,7 +104,7 @@ class Parser:
         return event
 
     @staticmethod
-    def _undecodable(line: bytes, exc: orjson.JSONDecodeError) -> Rejected:
+    def _undecodable(line: bytes, exc: Exception) -> Rejected:
         if not line.strip():
             return BLANK
         nul = line.find(b"\x00")
@@ -98,7 +114,16 @@ class Parser:
             line.decode("utf-8")
         except UnicodeDecodeError as u:
             return Rejected(f"invalid UTF-8 at byte {u.start}")
-        msg = str(exc)
+        if "out of range" in str(exc):
+            return Rejected(f"{NUMBER_OUT_OF_RANGE}: a number overflows a double (it would become infinity)")
+        if _NON_FINITE_TOKEN.search(line):
+            return Rejected(f"{NUMBER_OUT_OF_RANGE}: NaN and Infinity are not JSON numbers")
+        try:  # orjson's messages say where the JSON breaks (line and column)
+            orjson.loads(line)
+        except orjson.JSONDecodeError as oexc:
+            msg = str(oexc)
+        else:
+            msg = str(exc)
         if "depth limit" in msg or "recursion" in msg.lower():
             return Rejected(f"nesting too deep to parse: {msg}")
         return Rejected(f"invalid JSON: {msg}")

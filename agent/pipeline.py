@@ -31,7 +31,6 @@ from auditlog.agent.batcher import Batch, Batcher, BatchSettings
 from auditlog.agent.config import AgentConfig
 from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
 from auditlog.agent.discovery import watch_dirs
-from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.harvester import Block, Overlong
 from auditlog.agent.metrics import Metrics
@@ -74,7 +73,7 @@ class Pipeline:
             self.registry,
         )
         self.tailer.on_lost = self._on_lost
-        self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), Enricher(cfg.tiers(), cfg.redactor()))
+        self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher())
         self.batcher = Batcher(BatchSettings(cfg["batch.max_events"], cfg["batch.max_bytes"],
                                              float(cfg["batch.max_latency"])))
         self.acks = AckTracker()

@@ -24,6 +24,7 @@ the bound context, and FieldMapper rebuilds every contract object), never the ca
 from __future__ import annotations
 
 import contextvars
+import math
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -454,6 +455,26 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _non_finite(value: Any, path: str) -> str | None:
+    """Return the dotted path of the first NaN or infinity inside ``value``, or ``None``."""
+    kind = type(value)
+    if kind is float:
+        return None if math.isfinite(value) else path
+    if kind is dict:
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif kind is list or kind is tuple:
+        for i, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    elif isinstance(value, float):
+        return None if math.isfinite(value) else path
+    return None
+
+
 class OrjsonRenderer:
     """Render the event as one UTF-8 JSON line (bytes, ``\\n`` included), the last processor."""
 
@@ -472,6 +493,14 @@ class OrjsonRenderer:
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
         try:
-            return orjson.dumps(event_dict, default=_default, option=self._option)
-        except orjson.JSONEncodeError as exc:
+            line = orjson.dumps(event_dict, default=_default, option=self._option)
+        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which readers cannot decode
             raise ContractError([Problem("$", f"not JSON-serialisable: {exc}")], event_dict) from None
+        # orjson writes NaN and infinities as null, silently; only a line with a null can hide one
+        if b"null" in line:
+            path = _non_finite(event_dict, "")
+            if path is not None:
+                raise ContractError(
+                    [Problem(path or "$", "NaN or infinity cannot be stored (JSON has no such number)")], event_dict
+                )
+        return line

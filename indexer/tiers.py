@@ -7,10 +7,13 @@ reads it from here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 DEFAULT_PREFIX = "audit"
+
+_DAY_STAMP = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})", re.ASCII)
 
 #: Environment variable naming the index namespace for every command (``--prefix`` wins).
 PREFIX_ENV = "AUDITLOG_INDEX_PREFIX"
@@ -80,8 +83,9 @@ class TierTable:
             raise UnknownTierError(f"unknown tier {tier!r} (known: {', '.join(sorted(self.classes))})") from None
 
     def index_for_day(self, cls: str, day: date) -> str:
-        """Return the daily index name of retention class ``cls`` for ``day`` (UTC)."""
-        return f"{self.prefix}-{cls}-{day:%Y.%m.%d}"
+        """Return the daily index name of retention class ``cls`` for ``day`` (UTC); the year always has four digits."""
+        # not strftime("%Y"): it writes year 999 as "999", which parse_index could not read back
+        return f"{self.prefix}-{cls}-{day.year:04d}.{day.month:02d}.{day.day:02d}"
 
     def index_for(self, tier: str, timestamp: datetime) -> str:
         """Return the index an event of ``tier`` at ``timestamp`` belongs to (its UTC day).
@@ -108,7 +112,10 @@ class TierTable:
         cls, _, stamp = index[len(head):].rpartition("-")
         if cls not in RETENTION_DAYS:
             return None
+        m = _DAY_STAMP.fullmatch(stamp)
+        if m is None:
+            return None
         try:
-            return cls, datetime.strptime(stamp, "%Y.%m.%d").date()
-        except ValueError:
+            return cls, date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:  # a day that does not exist, e.g. 2026.02.30
             return None

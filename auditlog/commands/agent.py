@@ -110,7 +110,6 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 def _dlq_replay(args: argparse.Namespace) -> int:
     from auditlog.agent.daemon import configure_logging
-    from auditlog.agent.enrich import Enricher
     from auditlog.agent.parser import Parser
     from auditlog.agent.replay import Outcome, replay
     from auditlog.agent.sink import RetrySettings, client_options
@@ -130,7 +129,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         out.write(json.dumps(outcome.to_dict()) + "\n")
 
     try:
-        result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), Enricher(cfg.tiers(), cfg.redactor()),
+        result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), cfg.enricher(),
                         retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])),
                         timeout=args.timeout, ids=ids, on_outcome=show)
     finally:

@@ -87,3 +87,16 @@ def test_prefix_flag_and_environment_choose_the_namespace(tmp_path: Path) -> Non
     from_flag = config.load(None, args, env={"AUDITLOG_INDEX_PREFIX": "env-audit"}).tiers().prefix
     from_env = config.load(None, env={"AUDITLOG_INDEX_PREFIX": "env-audit"}).tiers().prefix
     assert ("flag-audit", "env-audit") == (from_flag, from_env)
+
+
+@pytest.mark.parametrize("text", ["max_future_skew = -1", "max_age_margin = 1e12", 'max_future_skew = "1d"'])
+def test_bad_time_bounds_are_named(tmp_path: Path, text: str) -> None:
+    """A negative, absurd or non-numeric time bound stops startup naming the routing key."""
+    with pytest.raises(UsageError, match=r"^routing\.max_"):
+        config.load(toml(tmp_path, f"[routing]\n{text}\n"), env={})
+
+
+def test_time_bounds_come_from_the_routing_keys(tmp_path: Path) -> None:
+    """routing.max_future_skew and max_age_margin set the router's bounds."""
+    bounds = config.load(toml(tmp_path, "[routing]\nmax_future_skew = 60\nmax_age_margin = 0\n"), env={}).time_bounds()
+    assert (bounds.max_future_skew, bounds.max_age) == (60.0, 30 * 86400.0)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import orjson
+from datetime import date
 
+import orjson
+import pytest
+
+from auditlog.agent.contract import parse_timestamp
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.ids import deterministic_id
-from auditlog.agent.parser import Rejected
+from auditlog.agent.parser import NUMBER_OUT_OF_RANGE, Rejected
 from auditlog.agent.redact import Redactor
+from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
 from auditlog.indexer.tiers import TierTable
 from tests.agent.events import event
 
@@ -67,3 +72,62 @@ def test_secrets_in_changes_are_redacted_and_fields_listed() -> None:
     _a, doc = entry(ev)
     got = (doc["audit"]["changes"]["password"]["new"], doc["audit"]["changed_fields"])
     assert got == ("[REDACTED]", ["email", "password"])
+
+
+def stamped(stamp: str) -> dict:
+    ev = event()
+    ev["@timestamp"] = stamp
+    return ev
+
+
+def _bounded(now: str) -> Enricher:
+    clock = parse_timestamp(now).timestamp()
+    return Enricher(TierTable(), Redactor(), TimeBounds(TierTable(), clock=lambda: clock))
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["9999-12-31T23:59:59Z", "2026-01-04T03:04:06Z", "2025-12-01T00:00:00Z", "0999-01-01T00:00:00Z",
+     "2026-01-04T06:00:00+02:00"],
+    ids=["year-9999", "a-day-and-a-second-ahead", "past-retention", "year-999", "ahead-with-offset"],
+)
+def test_timestamp_outside_the_bounds_is_not_routed(stamp: str) -> None:
+    """An event beyond the skew or the longest retention plus margin is refused at routing, naming the reason."""
+    out = _bounded("2026-01-03T03:04:05Z")(stamped(stamp), "k", 0)
+    assert isinstance(out, Rejected) and (out.stage, out.reason.split(":")[0]) == ("route", TIMESTAMP_OUT_OF_RANGE)
+
+
+def test_timestamp_inside_the_bounds_is_routed() -> None:
+    """An event a day old goes to its day's index as usual."""
+    out = _bounded("2026-01-03T03:04:05Z")(event(), "k", 0)
+    assert isinstance(out, bytes) and b'"audit-enterprise-2026.01.02"' in out
+
+
+def test_offset_reaching_into_year_zero_is_refused_not_raised() -> None:
+    """0001-01-01T00:30:00+01:00 is year 0 in UTC: refused as out of range even without bounds."""
+    out = Enricher(TierTable())(stamped("0001-01-01T00:30:00+01:00"), "k", 0)
+    assert isinstance(out, Rejected) and out.reason.startswith(TIMESTAMP_OUT_OF_RANGE)
+
+
+def test_year_below_1000_routes_to_a_readable_index_name() -> None:
+    """Without bounds (historic data), year 999 gets a zero-padded index name parse_index reads back."""
+    action, _doc = entry(stamped("0999-03-04T00:00:00Z"))
+    assert ("enterprise", date(999, 3, 4)) == TierTable(prefix="audit").parse_index(action["create"]["_index"])
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**400])
+def test_integer_beyond_64_bits_is_refused(number: int) -> None:
+    """An integer the readers cannot decode is refused with number_out_of_range, never shipped."""
+    ev = event()
+    ev["audit"]["changes"]["start"]["new"] = number
+    out = Enricher(TierTable())(ev, "k", 0)
+    assert isinstance(out, Rejected) and out.reason.startswith(NUMBER_OUT_OF_RANGE + ":")
+
+
+@pytest.mark.parametrize("number", [2**64 - 1, -(2**63)])
+def test_integer_at_the_64_bit_limits_ships_exactly(number: int) -> None:
+    """The extreme 64-bit integers still ship, digit for digit."""
+    ev = event()
+    ev["audit"]["changes"]["start"]["new"] = number
+    _action, doc = entry(ev)
+    assert number == doc["audit"]["changes"]["start"]["new"]

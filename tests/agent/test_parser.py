@@ -38,12 +38,24 @@ def test_dotted_keys_are_expanded() -> None:
         (b"[1, 2]", "not a JSON object: top-level list"),
         (b'{"a":' * 25 + b"1" + b"}" * 25, "object nesting depth 25 exceeds the limit of 20"),
         (b"[" * 5000 + b"]" * 5000, "nesting too deep to parse"),
+        (b'{"a": 1e400}', "number_out_of_range: a number overflows a double"),
+        (b'{"a": ' + b"9" * 400 + b'.5}', "number_out_of_range: a number overflows a double"),
+        (b'{"a": NaN}', "number_out_of_range: NaN and Infinity are not JSON numbers"),
+        (b'{"a": [1, -Infinity]}', "number_out_of_range: NaN and Infinity are not JSON numbers"),
     ],
-    ids=["json", "utf8", "nul", "array", "deep", "deeper-than-orjson"],
+    ids=["json", "utf8", "nul", "array", "deep", "deeper-than-orjson", "overflow", "long-float", "nan", "infinity"],
 )
 def test_bad_lines_are_rejected_with_reason(raw: bytes, expected: str) -> None:
     """Each kind of malformed line is rejected with a reason saying what is wrong."""
     assert reason(raw).startswith(expected)
+
+
+def test_integers_beyond_64_bits_stay_exact() -> None:
+    """The parser keeps a 400-digit integer exact, so the enricher can refuse it by name instead of rounding it."""
+    ev = event()
+    ev["audit"]["changes"]["start"]["new"] = "BIG"
+    out = Parser()(orjson.dumps(ev).replace(b'"BIG"', b"1" + b"0" * 400))
+    assert isinstance(out, dict) and out["audit"]["changes"]["start"]["new"] == 10**400
 
 
 def test_missing_required_field_names_the_field() -> None:

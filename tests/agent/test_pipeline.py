@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import orjson
 import pytest
 
 from auditlog.agent.config import load
+from auditlog.agent.contract import format_timestamp
 from auditlog.agent.pipeline import Pipeline
 from tests.agent.events import line
 
@@ -67,8 +69,10 @@ def running(tmp_path: Path) -> Iterator[tuple[Pipeline, GatedES, Path]]:
 
 
 def write(log: Path, first: int, count: int) -> None:
+    now = format_timestamp(datetime.now(UTC)).encode()  # inside the agent's time bounds
     with log.open("ab") as fh:
-        fh.write(b"".join(line(i) + b"\n" for i in range(first, first + count)))
+        fh.write(b"".join(line(i).replace(b"2026-01-02T03:04:05.000Z", now) + b"\n"
+                          for i in range(first, first + count)))
 
 
 def test_reader_keeps_reading_while_the_sink_is_full(running: tuple[Pipeline, GatedES, Path]) -> None:

@@ -306,6 +306,20 @@ def test_renderer_unserialisable_value_is_contract_error() -> None:
         OrjsonRenderer()(None, "x", {"thing": object()})
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+def test_renderer_refuses_non_finite_numbers(number: float) -> None:
+    """NaN and infinities (which orjson would write as null) are refused, naming the field."""
+    with pytest.raises(ContractError) as caught:
+        OrjsonRenderer()(None, "x", {"audit": {"changes": {"ratio": {"old": 1.0, "new": number}}}})
+    assert caught.value.problems[0].field == "audit.changes.ratio.new"
+
+
+def test_renderer_refuses_integers_beyond_64_bits() -> None:
+    """An integer the readers could not decode is refused, not written."""
+    with pytest.raises(ContractError, match="64-bit"):
+        OrjsonRenderer()(None, "x", {"count": 2**64})
+
+
 # ---------------------------------------------------------------------------------------------- the whole chain
 
 

@@ -47,15 +47,27 @@ def test_routing_uses_the_utc_day() -> None:
     assert expected == TierTable().index_for("whitelabel", moment)
 
 
-@given(st.sampled_from(sorted(TierTable().classes)), st.dates(date(2000, 1, 1), date(2099, 12, 31)))
+@given(st.sampled_from(sorted(TierTable().classes)), st.dates(date(1, 1, 1), date(9999, 12, 31)))
 def test_parse_index_inverts_index_for_day(tier: str, day: date) -> None:
-    """Parsing a daily index name gives back its class and day, for every tier and date."""
+    """Parsing a daily index name gives back its class and day, for every tier and every date from year 1 to 9999."""
     tiers = TierTable(prefix="x-audit")
     cls = tiers.class_of(tier)
     assert (cls, day) == tiers.parse_index(tiers.index_for_day(cls, day))
 
 
-@pytest.mark.parametrize("name", ["audit-gold-2026.11.26", "audit-enterprise-2026.13.01", "audit-enterprise",
+@pytest.mark.parametrize(
+    ("day", "name"),
+    [(date(999, 3, 4), "audit-business-0999.03.04"), (date(1, 1, 1), "audit-business-0001.01.01"),
+     (date(9999, 12, 31), "audit-business-9999.12.31")],
+)
+def test_index_name_has_a_four_digit_year(day: date, name: str) -> None:
+    """Years below 1000 are zero-padded, so the name sorts and parses like any other."""
+    assert (name, ("business", day)) == (TierTable().index_for_day("business", day), TierTable().parse_index(name))
+
+
+@pytest.mark.parametrize("name", ["audit-gold-2026.11.26", "audit-enterprise-999.01.01", "audit-enterprise-2026.02.30",
+                                  "audit-enterprise-2026.1.01", "audit-enterprise-+2026.11.26",
+                                  "audit-enterprise-2026.13.01", "audit-enterprise",
                                   "other-enterprise-2026.11.26", "audit-x-audit-enterprise-2026.11.26"])
 def test_parse_index_ignores_foreign_names(name: str) -> None:
     """Names of other classes, prefixes or malformed dates are not ours."""

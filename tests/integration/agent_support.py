@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ from auditlog.indexer.tiers import TierTable
 TIERS = ("enterprise", "business", "professional", "whitelabel", "flatrate", "basic")
 
 
+#: the first of the three days test events are spread over: recent, so inside the agent's time bounds
+BASE_DAY = datetime.now(UTC).date() - timedelta(days=3)
+
+
 def event_line(i: int, *, with_id: bool = True) -> bytes:
     """A valid contract event line (with newline); ``event.id`` = ``ev-<i>`` unless ``with_id`` is False.
 
@@ -36,7 +41,7 @@ def event_line(i: int, *, with_id: bool = True) -> bytes:
     its full path, so every agent test covers both.
     """
     ev: dict[str, Any] = {
-        "@timestamp": f"2026-01-{1 + i % 3:02d}T10:{i % 60:02d}:00.000Z",
+        "@timestamp": f"{BASE_DAY + timedelta(days=i % 3)}T10:{i % 60:02d}:00.000Z",
         "event": {"action": ("auth", "create", "update", "delete")[i % 4]},
         "audit": {"source": "appointments", "tier": TIERS[i % len(TIERS)],
                   "changes": {"start": {"old": "10:00", "new": "11:00"}}},
