@@ -23,7 +23,7 @@ from typing import Any
 from auditlog.agent.discovery import DEFAULT_EXCLUDE
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
-from auditlog.agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
 from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
@@ -113,7 +113,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "redact": {
         "enabled": _k(bool, True),
         "keys": _k(list, list(DEFAULT_SECRET_KEYS), _nonempty_list),
+        "words": _k(list, list(DEFAULT_SECRET_WORDS), _nonempty_list),
         "mode": _k(str, "substring", _choice("substring", "exact")),
+        "raw_dead_letters": _k(bool, False),
     },
     "metrics": {
         "enabled": _k(bool, True),
@@ -190,9 +192,14 @@ class AgentConfig:
         if not self["redact.enabled"]:
             return None
         try:
-            return Redactor(self["redact.keys"], mode=self["redact.mode"])
+            return Redactor(self["redact.keys"], words=self["redact.words"], mode=self["redact.mode"])
         except ValueError as exc:
-            raise UsageError(f"redact.keys: {exc}") from None
+            raise UsageError(f"redact.{'words' if 'words' in str(exc) else 'keys'}: {exc}") from None
+
+    def dead_letter_redaction(self) -> Callable[[bytes], bytes] | None:
+        """What the dead-letter writer applies to each line: the redactor's, unless raw lines are asked for."""
+        redactor = self.redactor()
+        return None if redactor is None or self["redact.raw_dead_letters"] else redactor.line
 
 
 def _check(section: str, key: str, value: Any) -> Any:

@@ -3,7 +3,9 @@
 ``<state-dir>/deadletter.jsonl`` holds one JSON object per line: ``time`` (RFC 3339 UTC), ``reason``,
 ``stage`` (``parse``, ``enrich`` or ``index``), ``file``, ``identity``, ``offset`` (byte offset of the
 line in the file), ``line`` (the original text) or ``line_b64`` (base64, when it is not UTF-8), and
-``line_bytes`` (its full length). A line longer than the configured maximum is kept as its first
+``line_bytes`` (its full length). Secrets in the line are redacted before it is written (the
+redactor's rules, :meth:`agent.redact.Redactor.line`) unless ``redact.raw_dead_letters`` is set; the
+file is created with mode 0600 either way. A line longer than the configured maximum is kept as its first
 ``PREVIEW_BYTES`` with ``truncated: true``; the rest is not copied (that is what keeps memory flat).
 
 ``auditlog dlq replay`` records every replayed entry's ``identity:offset`` in
@@ -18,8 +20,8 @@ import base64
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,18 +92,29 @@ class DeadLetter:
 
 
 class DeadLetterWriter:
-    """Appends dead letters to the state directory's file (thread- and process-safe)."""
+    """Appends dead letters to the state directory's file (thread- and process-safe), mode 0600."""
 
-    def __init__(self, state_dir: str | Path) -> None:
+    def __init__(self, state_dir: str | Path, redact: Callable[[bytes], bytes] | None = None) -> None:
+        """Open (or create) the file, readable by the agent's user only.
+
+        Args:
+            state_dir: the agent's state directory.
+            redact: applied to every line before it is written (e.g. :meth:`agent.redact.Redactor.line`);
+                ``None`` keeps lines as read (``redact.raw_dead_letters``).
+        """
         self.path = Path(state_dir) / DEADLETTER_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(self._fd, 0o600)  # a file created earlier (or by another tool) may be wider
+        self._redact = redact
         self._lock = threading.Lock()
         self._dirty = False
         self.count = 0
 
     def write(self, dl: DeadLetter) -> None:
         """Append one dead letter; it is in the kernel's hands (survives a killed agent) on return."""
+        if self._redact is not None:
+            dl = replace(dl, line=self._redact(dl.line))
         data = dl.to_json()
         with self._lock:
             fcntl.flock(self._fd, fcntl.LOCK_EX)

@@ -62,7 +62,7 @@ from auditlog.agent.processors import (
     OrjsonRenderer,
     UtcTimestamper,
 )
-from auditlog.agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
 from auditlog.agent.typing import ProblemReporter, Processor
 
 __all__ = [
@@ -351,7 +351,7 @@ def build_processors(redactor: Redactor | None = None, *, categorize: bool = Tru
     ]
     if categorize:
         chain.append(Categorizer())
-    chain.append(OrjsonRenderer())
+    chain.append(OrjsonRenderer(redactor=redactor))
     return chain
 
 
@@ -410,6 +410,7 @@ def configure(
     on_problem: ProblemReporter | None = None,
     redact_keys: Iterable[str] | None = DEFAULT_SECRET_KEYS,
     redact_mode: Literal["substring", "exact"] = "substring",
+    redact_words: Iterable[str] = DEFAULT_SECRET_WORDS,
     categorize: bool = True,
     file_mode: int = 0o640,
     reopen_interval: float = 1.0,
@@ -421,8 +422,10 @@ def configure(
         writer: any object with ``write(line: bytes)`` and ``close()`` instead of a file.
         strict: raise on a bad event (True) or report and drop it (False); ``None``: see the module doc.
         on_problem: lenient-mode reporter ``(event, problems)``; default one line on stderr.
-        redact_keys: secret field names inside ``audit.changes``; ``None`` or empty turns redaction off.
+        redact_keys: secret field names (in ``audit.changes`` and fields the contract does not define);
+            ``None`` or empty turns redaction off, value shapes (bearer tokens, JWTs, ...) included.
         redact_mode: ``"substring"`` (default) or ``"exact"`` (see agent.redact).
+        redact_words: short secret names matched as whole words of a field name (``pass``, ``sid``, ``pin``).
         categorize: add ECS ``event.kind/category/type`` from the action.
         file_mode: permission bits of a new log file.
         reopen_interval: seconds between rotation checks of ``path``.
@@ -442,7 +445,7 @@ def configure(
     if strict is not None and not isinstance(strict, bool):
         raise ValueError(f"strict must be True, False or None, got {strict!r}")
     keys = [] if redact_keys is None else list(redact_keys)
-    redactor = Redactor(keys, mode=redact_mode) if keys else None
+    redactor = Redactor(keys, words=redact_words, mode=redact_mode) if keys else None
     processors = build_processors(redactor, categorize=categorize)
     sink: LineWriter = (
         writer if writer is not None else AppendWriter(path, mode=file_mode, reopen_interval=reopen_interval)  # type: ignore[arg-type]

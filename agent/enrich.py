@@ -4,8 +4,9 @@ Per event (mutated in place, the parser hands over a fresh dict):
 
 - ``event.kind`` / ``event.category`` / ``event.type`` from ``event.action`` via
   :func:`agent.categorize.categorize` when the event does not carry them (the emitter already does);
-- ``audit.changes`` redacted with :class:`agent.redact.Redactor`, ``audit.changed_fields`` = its
-  sorted keys (when absent);
+- secrets redacted with :meth:`agent.redact.Redactor.event` (names in ``audit.changes`` and unknown
+  fields; value shapes in ``audit.changes``, ``url.full``, ``message`` and unknown fields),
+  ``audit.changed_fields`` = the sorted keys of ``audit.changes`` (when absent);
 - ``event.id`` = :func:`agent.ids.deterministic_id` of (file identity, line offset) when absent, so
   a re-read after a crash produces the same ``_id``;
 - index = :meth:`indexer.tiers.TierTable.index_for` (tier, UTC day of ``@timestamp``); an unknown
@@ -53,17 +54,22 @@ class Enricher:
         self._categories: dict[str, dict[str, Any]] = {}
         self._indices: dict[tuple[str, str], bytes] = {}  # (tier, UTC day) -> action-line prefix
 
-    def __call__(self, event: dict[str, Any], key: str, offset: int) -> bytes | Rejected:
-        """Enrich ``event`` in place and return its bulk entry.
+    def __call__(self, event: dict[str, Any], key: str, offset: int, line: bytes | None = None) -> bytes | Rejected:
+        """Enrich ``event`` (in place where the redactor does not copy) and return its bulk entry.
 
         Args:
             event: a valid nested contract event.
             key: the identity of the file the line came from.
             offset: the line's byte offset in that file.
+            line: the line ``event`` was decoded from, when known: the value-shape redaction runs only
+                when :meth:`agent.redact.Redactor.suspect` finds the line suspect (else on every event).
 
         Returns:
             ``{"create":{"_index":...,"_id":...}}\\n<document>\\n`` or why it cannot be routed.
         """
+        redactor = self.redactor
+        if redactor is not None:
+            event = redactor.event(event, text=line is None or redactor.suspect(line))
         ev = event["event"]
         if "kind" not in ev or "category" not in ev or "type" not in ev:
             cats = self._categories.get(ev["action"])
@@ -76,11 +82,8 @@ class Enricher:
             ev.update(cats)
         audit = event["audit"]
         changes = audit.get("changes")
-        if changes:
-            if self.redactor is not None:
-                audit["changes"] = changes = self.redactor(changes)
-            if "changed_fields" not in audit:
-                audit["changed_fields"] = sorted(changes)
+        if changes and "changed_fields" not in audit:
+            audit["changed_fields"] = sorted(changes)
         event_id = ev.get("id")
         if not event_id:
             ev["id"] = event_id = deterministic_id(key, offset)

@@ -14,7 +14,8 @@ wrong type, a missing required field); any field the contract does not name, at 
 fields are allowed, but may be dotted keys the full path expands or nest deeper than the depth limit;
 with the contract's fields only, a line nests four objects deep at most); a missing ``event.id``,
 ``kind``, ``category``, ``type`` or ``audit.changed_fields`` (the enricher would add them); a change
-whose name looks secret or whose value holds an object (the redactor would act); an integer outside
+whose name looks secret or whose value holds an object, or a line the redactor finds suspect of a
+value-shaped secret (:meth:`~agent.redact.Redactor.suspect`: the redactor would act); an integer outside
 the signed 64-bit range or a number that overflows a double (the full path names those); any value the
 contract refuses. The one answer it gives besides an entry is the router's: an unknown tier is the same
 :class:`~agent.parser.Rejected` either way.
@@ -178,11 +179,32 @@ class PassThrough:
             return None
         audit = e.audit
         changes = audit.changes
+        redactor = self.enricher.redactor
         if changes:
             if audit.changed_fields is None:
                 return None
-            redactor = self.enricher.redactor
             if redactor is not None and redactor.any_secret(changes):
+                return None
+        if redactor is not None:
+            # the texts the value-shape rules read, as decoded (escapes resolved): one joined check
+            texts = [e.message or ""]
+            url = e.url
+            if url is not None and url.full:
+                texts.append(url.full)
+            if changes:
+                add = texts.append
+                for change in changes.values():
+                    value = change.old  # unrolled: a loop over (old, new) costs more than the checks
+                    if type(value) is str:
+                        add(value)
+                    elif type(value) is list:
+                        texts += [v for v in value if type(v) is str]
+                    value = change.new
+                    if type(value) is str:
+                        add(value)
+                    elif type(value) is list:
+                        texts += [v for v in value if type(v) is str]
+            if redactor.suspect_text("\n".join(texts)):
                 return None
         source = e.source
         if source is not None and source.ip is not None and not is_ip(source.ip):
@@ -218,5 +240,5 @@ class EntryMaker:
         entry = self.passthrough(line, key)
         if entry is None:
             ev = self.parser(line)
-            entry = ev if isinstance(ev, Rejected) else self.enricher(ev, key, offset)
+            entry = ev if isinstance(ev, Rejected) else self.enricher(ev, key, offset, line)
         return entry

@@ -57,7 +57,7 @@ class Pipeline:
         self.cfg = cfg
         self.metrics = metrics or Metrics()
         self.registry = Registry(cfg.state_dir)
-        self.dlq = DeadLetterWriter(cfg.state_dir)
+        self.dlq = DeadLetterWriter(cfg.state_dir, cfg.dead_letter_redaction())
         self.ids = cfg.id_record()
         self.tailer = Tailer(
             TailerSettings(

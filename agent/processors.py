@@ -7,11 +7,12 @@ Each checks its options once in ``__init__`` and does only its one job per event
     FieldMapper()             verb -> event.action, friendly names -> contract paths, nesting
     AuditContext()            tenant / tier / worker bound with structlog.contextvars fill gaps
     UtcTimestamper()          "@timestamp" (UTC, RFC 3339, microseconds, "Z") unless given
-    ChangeRecorder(redactor)  (old, new) pairs -> {"old", "new"}, secrets redacted, audit.changed_fields
+    ChangeRecorder(redactor)  (old, new) pairs -> {"old", "new"}, secret names redacted, audit.changed_fields
     ContractValidator(stamper) raises ContractError when the event breaks the contract
     EventIdentifier()         event.id = UUIDv7 unless given
     Categorizer()             ECS event.kind / category / type from event.action
-    OrjsonRenderer()          one bytes line, newline included
+    OrjsonRenderer(redactor)  one bytes line, newline included; NaN/infinity refused; a line suspect of
+                              a value-shaped secret (bearer token, JWT, ...) is rendered again redacted
 
 The validator sees everything the caller supplied; what comes after it (a new UUIDv7, ECS categories
 from a validated action) is valid by construction, and it trusts the timestamp the chain's own
@@ -377,7 +378,7 @@ class Categorizer:
 
 
 class ChangeRecorder:
-    """Turn ``(old, new)`` pairs into ``{"old", "new"}``, redact secrets, set sorted ``audit.changed_fields``."""
+    """Turn ``(old, new)`` pairs into ``{"old", "new"}``, redact secret names, set sorted ``audit.changed_fields``."""
 
     __slots__ = ("_redactor",)
 
@@ -412,10 +413,13 @@ class ChangeRecorder:
                 pairs[name] = {"old": change[0], "new": change[1]}
         if pairs is not None:
             changes = pairs
+        audit["changes"] = changes
         redactor = self._redactor
         if redactor is not None:
-            changes = redactor(changes)
-        audit["changes"] = changes
+            # names in changes and in fields the contract does not define; value shapes: the renderer
+            event_dict = redactor.event(event_dict, text=False)
+            audit = event_dict["audit"]
+            changes = audit["changes"]
         try:
             audit["changed_fields"] = sorted(changes)
         except TypeError:  # mixed key types: the renderer rejects the non-str ones with a reason
@@ -476,20 +480,27 @@ def _non_finite(value: Any, path: str) -> str | None:
 
 
 class OrjsonRenderer:
-    """Render the event as one UTF-8 JSON line (bytes, ``\\n`` included), the last processor."""
+    """Render the event as one UTF-8 JSON line (bytes, ``\\n`` included), the last processor.
 
-    __slots__ = ("_option",)
+    With a redactor, a line that :meth:`agent.redact.Redactor.suspect` finds suspect is rendered again
+    with value-shaped secrets (bearer tokens, JWTs, URL passwords, ...) redacted; a clean line costs
+    only the check.
+    """
 
-    def __init__(self, *, sort_keys: bool = False) -> None:
+    __slots__ = ("_option", "_redactor")
+
+    def __init__(self, *, sort_keys: bool = False, redactor: Redactor | None = None) -> None:
         """Choose orjson options once.
 
         Args:
             sort_keys: write keys sorted (stable diffs, a little slower).
+            redactor: redact value-shaped secrets in the written line (``None``: off).
         """
         option = orjson.OPT_APPEND_NEWLINE
         if sort_keys:
             option |= orjson.OPT_SORT_KEYS
         self._option = option
+        self._redactor = redactor
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
         try:
@@ -503,4 +514,9 @@ class OrjsonRenderer:
                 raise ContractError(
                     [Problem(path or "$", "NaN or infinity cannot be stored (JSON has no such number)")], event_dict
                 )
+        redactor = self._redactor
+        if redactor is not None and redactor.suspect(line):
+            clean = redactor.event(event_dict)
+            if clean is not event_dict:
+                line = orjson.dumps(clean, default=_default, option=self._option)
         return line

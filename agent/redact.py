@@ -1,33 +1,84 @@
-"""Redaction of secrets inside ``audit.changes`` before an event is written or shipped.
+"""Redaction of secrets before an event is written, shipped or dead-lettered.
 
-Matching rule (the choice, and why): a changed field is secret when its *normalised* name contains
-one of the configured keys, where normalising lowercases and drops ``_``, ``-``, ``.`` and spaces.
-So the default key ``api_key`` catches ``api_key``, ``apiKey``, ``X-Api-Key`` and ``smtp.api_key``,
-and ``password`` catches ``new_password`` and ``PasswordHash``. Substring matching over-redacts a
-little (``token`` also hides ``token_count``); for an audit log that is the safe side: a leaked
-secret cannot be taken back, a hidden counter can be looked up elsewhere. ``mode="exact"`` matches
-whole normalised names only, for deployments that need it.
+Two rules, both configurable:
 
-Values: ``old`` and ``new`` of a secret field become ``"[REDACTED]"``; a ``null`` stays ``null`` so the
-trail still shows "password was set" versus "password was changed". Objects and arrays inside
-change values are scrubbed recursively (``{"smtp": {"password": ...}}``).
+**By name** (at any depth inside ``audit.changes`` and inside fields the contract does not define): a
+name is secret when its *normalised* form (lowercased, ``_ - .`` and spaces dropped) contains one of
+the configured ``keys``, or when one of its *words* (split at non-letters and camelCase humps:
+``dbPass`` -> ``db``, ``pass``) is one of the configured ``words``. So ``api_key`` catches ``apiKey``,
+``X-Api-Key`` and ``smtp.api_key``; ``password`` catches ``new_password``; the word ``pass`` catches
+``db_pass`` and ``smtpPass`` but not ``passenger`` or ``bypass``. Substring matching over-redacts a
+little (``token`` also hides ``token_count``); for an audit log that is the safe side: a leaked secret
+cannot be taken back, a hidden counter can be looked up elsewhere. ``mode="exact"`` matches whole
+normalised names only, for deployments that need it (words match the same either way).
+
+Values of a secret field become ``"[REDACTED]"``; a ``null`` stays ``null`` so the trail still shows
+"password was set" versus "password was changed".
+
+**By value shape**, under any name, in ``audit.changes``' strings, ``url.full``, ``message`` and the
+strings of fields the contract does not define: ``Bearer`` / ``Basic`` credentials, JWTs, URL userinfo
+(``scheme://user:pw@``: the password, or a userinfo without one, becomes ``[REDACTED]``),
+``name=value`` pairs with a secret name (query parameters, ``password=...`` in a message), JSON-style
+``"name": value`` pairs with a secret name inside a string, and PEM blocks. Only the secret part is
+replaced; the rest of the text stays readable.
+
+:meth:`Redactor.suspect` is the cheap question the agent's full path and the emitter ask about a
+whole serialised line, :meth:`Redactor.suspect_text` the one the pass-through asks about the decoded
+texts the rules apply to: ``False`` guarantees the value-shape rules would change nothing, so only
+suspect lines pay for the walk.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_SECRET_KEYS", "REDACTED", "Redactor"]
+import msgspec
+import orjson
 
-#: secret field names redacted by default (ARCHITECTURE.md), in normalised or plain form.
-DEFAULT_SECRET_KEYS: tuple[str, ...] = ("password", "passwd", "token", "secret", "api_key", "private_key")
+__all__ = ["DEFAULT_SECRET_KEYS", "DEFAULT_SECRET_WORDS", "REDACTED", "Redactor"]
+
+#: secret field names redacted by default (ARCHITECTURE.md), matched as substrings once normalised.
+DEFAULT_SECRET_KEYS: tuple[str, ...] = (
+    "password", "passwd", "passphrase", "passwort", "kennwort", "pwd", "secret", "token", "api_key", "apikey",
+    "authorization", "cookie", "credential", "dsn", "jwt", "private_key", "session_id", "sessid",
+)
+#: short secret names matched only as whole words of a name (``pass`` would otherwise hide ``passenger``).
+DEFAULT_SECRET_WORDS: tuple[str, ...] = ("pass", "sid", "pin")
 
 #: the value a redacted secret is replaced with.
 REDACTED = "[REDACTED]"
 
 _DROP = str.maketrans("", "", "_-. ")
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _CACHE_LIMIT = 4096  # distinct field names remembered; apps use a few dozen
+
+# Value shapes. ASCII-only classes and flags on purpose: Redactor.suspect tests a line's raw bytes for a
+# literal each pattern needs, which is only a sound test when the patterns match no more than it sees.
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,64})-----.*?(?:-----END \1-----|\Z)", re.S)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+_AUTH = re.compile(r"\b(bearer|basic)( +)([A-Za-z0-9._~+/-]{8,}=*)", re.I | re.A)
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/\s?#@]*)@", re.A)
+_NAME = r"[A-Za-z0-9_.\-\[\]]"
+_PARAM = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})=([^\s&#;,\"']*)")
+_PAIR = re.compile(r'"([^"\\]{1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^\s,}\]]+)')
+_PARAM_BYTES = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})=".encode())  # the same names, in a raw line
+_USERINFO_BYTES = re.compile(rb'://[^/\s?#@"]*@')
+_USERINFO_HINT = re.compile(r"://[^/\s?#@]*@", re.A)  # what _USERINFO needs, with a literal to search for
+
+#: the contract's own fields per object: strings there are not free text; other keys are scrubbed.
+_CONTRACT: dict[str, frozenset[str]] = {
+    "event": frozenset({"action", "id", "kind", "category", "type", "outcome"}),
+    "audit": frozenset({"source", "tier", "changes", "changed_fields", "login_type"}),
+    "organization": frozenset({"id", "name"}),
+    "user": frozenset({"id", "name", "email", "roles"}),
+    "source": frozenset({"ip"}),
+    "url": frozenset({"full"}),
+    "user_agent": frozenset({"original"}),
+}
+_TOP = frozenset({"@timestamp", "message", *_CONTRACT})
+_decode = msgspec.json.Decoder().decode
 
 
 def _normalise(name: str) -> str:
@@ -35,14 +86,15 @@ def _normalise(name: str) -> str:
 
 
 class Redactor:
-    """Callable that returns ``audit.changes`` with the values of secret fields replaced."""
+    """Callable that returns ``audit.changes`` with the values of secret fields replaced; see the module doc."""
 
-    __slots__ = ("_cache", "_keys", "_mode", "replacement")
+    __slots__ = ("_cache", "_keys", "_mode", "_words", "replacement")
 
     def __init__(
         self,
         keys: Iterable[str] = DEFAULT_SECRET_KEYS,
         *,
+        words: Iterable[str] = DEFAULT_SECRET_WORDS,
         mode: Literal["substring", "exact"] = "substring",
         replacement: str = REDACTED,
     ) -> None:
@@ -50,23 +102,15 @@ class Redactor:
 
         Args:
             keys: secret names (see the module doc for how they match).
-            mode: ``"substring"`` (default) or ``"exact"``.
+            words: secret names matched only as whole words of a field name.
+            mode: ``"substring"`` (default) or ``"exact"`` for ``keys``.
             replacement: the string secrets become.
 
         Raises:
-            ValueError: when ``keys`` is a bare string, empty, holds a non-string or an empty name,
-                or ``mode`` is unknown.
+            ValueError: when ``keys`` or ``words`` is a bare string, ``keys`` is empty, a name is not a
+                string or empty once normalised, or ``mode`` is unknown.
         """
-        if isinstance(keys, str):
-            raise ValueError(f"keys must be a list of names, not the string {keys!r}")
-        normalised: list[str] = []
-        for key in keys:
-            if not isinstance(key, str):
-                raise ValueError(f"secret key names must be strings, got {key!r}")
-            norm = _normalise(key)
-            if not norm:
-                raise ValueError(f"secret key name {key!r} is empty once normalised")
-            normalised.append(norm)
+        normalised = self._names(keys, "keys")
         if not normalised:
             raise ValueError("at least one secret key name is required (pass redact=False to turn redaction off)")
         if mode not in ("substring", "exact"):
@@ -74,12 +118,29 @@ class Redactor:
         if not isinstance(replacement, str):
             raise ValueError(f"replacement must be a string, got {replacement!r}")
         self._keys: tuple[str, ...] = tuple(dict.fromkeys(normalised))
+        self._words: frozenset[str] = frozenset(self._names(words, "words"))
         self._mode = mode
         self.replacement = replacement
         self._cache: dict[str, bool] = {}
 
+    @staticmethod
+    def _names(names: Iterable[str], what: str) -> list[str]:
+        if isinstance(names, str):
+            raise ValueError(f"{what} must be a list of names, not the string {names!r}")
+        out: list[str] = []
+        for name in names:
+            if not isinstance(name, str):
+                raise ValueError(f"secret key names must be strings, got {name!r}")
+            norm = _normalise(name)
+            if not norm:
+                raise ValueError(f"secret key name {name!r} is empty once normalised")
+            out.append(norm)
+        return out
+
     def __repr__(self) -> str:
-        return f"Redactor(keys={list(self._keys)!r}, mode={self._mode!r})"
+        return f"Redactor(keys={list(self._keys)!r}, words={sorted(self._words)!r}, mode={self._mode!r})"
+
+    # -- names ----------------------------------------------------------------------------------
 
     def is_secret(self, name: str) -> bool:
         """Return whether a field called ``name`` holds a secret."""
@@ -87,6 +148,8 @@ class Redactor:
         if hit is None:
             norm = _normalise(name)
             hit = norm in self._keys if self._mode == "exact" else any(key in norm for key in self._keys)
+            if not hit and self._words:
+                hit = any(word.lower() in self._words for word in _WORDS.findall(name))
             if len(self._cache) < _CACHE_LIMIT:
                 self._cache[name] = hit
         return hit
@@ -103,7 +166,7 @@ class Redactor:
         return False
 
     def __call__(self, changes: Mapping[str, Any]) -> Any:
-        """Return ``changes`` with secrets replaced.
+        """Return ``changes`` with the values of secret-named fields replaced (names only; see :meth:`event`).
 
         Args:
             changes: ``{field: {"old": v, "new": v}}`` (other shapes are scrubbed as plain values).
@@ -127,9 +190,9 @@ class Redactor:
                         break
                 else:
                     continue
-                new_value = self._scrub(change)
+                new_value = self._deep(change, text=False)
             elif isinstance(change, dict | list):
-                new_value = self._scrub(change)
+                new_value = self._deep(change, text=False)
             else:
                 continue
             if new_value is not change:
@@ -147,15 +210,17 @@ class Redactor:
             return blanked
         return None if change is None else self.replacement
 
-    def _scrub(self, value: Any) -> Any:
-        """Redact secret keys anywhere inside nested objects/arrays; return ``value`` itself when clean."""
+    def _deep(self, value: Any, *, text: bool, names: bool = True) -> Any:
+        """Redact secret names (``names``) and value shapes in strings (``text``) at any depth; ``value`` when clean."""
+        if type(value) is str:
+            return self.scrub_text(value) if text else value
         if isinstance(value, dict):
-            out: dict[str, Any] | None = None
+            out: dict[Any, Any] | None = None
             for key, item in value.items():
-                if isinstance(key, str) and self.is_secret(key):
+                if names and isinstance(key, str) and self.is_secret(key):
                     replaced: Any = None if item is None else self.replacement
-                elif isinstance(item, dict | list):
-                    replaced = self._scrub(item)
+                elif isinstance(item, dict | list) or (text and type(item) is str):
+                    replaced = self._deep(item, text=text, names=names)
                 else:
                     continue
                 if replaced is not item:
@@ -164,6 +229,158 @@ class Redactor:
                     out[key] = replaced
             return value if out is None else out
         if isinstance(value, list):
-            items = [self._scrub(item) if isinstance(item, dict | list) else item for item in value]
+            items = [self._deep(item, text=text, names=names) for item in value]
             return value if all(a is b for a, b in zip(items, value, strict=True)) else items
         return value
+
+    # -- value shapes ---------------------------------------------------------------------------
+
+    def scrub_text(self, text: str) -> str:
+        """Return ``text`` with value-shaped secrets replaced (``text`` itself when there is none)."""
+        original = text
+        if "-----BEGIN" in text:
+            text = _PEM.sub(lambda m: f"-----BEGIN {m[1]}-----{self.replacement}-----END {m[1]}-----", text)
+        if "eyJ" in text:
+            text = _JWT.sub(self.replacement, text)
+        low = text.lower()
+        if "bearer" in low or "basic" in low:
+            text = _AUTH.sub(self._auth, text)
+        if "://" in text:
+            text = _USERINFO.sub(self._userinfo, text)
+        if "=" in text:
+            text = _PARAM.sub(self._param, text)
+        if '"' in text:
+            text = _PAIR.sub(self._pair, text)
+        return original if text == original else text  # a sub that kept every match still copies
+
+    def _auth(self, m: re.Match[str]) -> str:
+        credential = m[3]
+        if credential.isalpha() and credential.islower():  # a word ("basic subscription"), not a credential
+            return m[0]
+        return f"{m[1]}{m[2]}{self.replacement}"
+
+    def _userinfo(self, m: re.Match[str]) -> str:
+        user, colon, _password = m[2].partition(":")
+        return f"{m[1]}{user}:{self.replacement}@" if colon else f"{m[1]}{self.replacement}@"
+
+    def _param(self, m: re.Match[str]) -> str:
+        return f"{m[1]}={self.replacement}" if m[2] and self.is_secret(m[1]) else m[0]
+
+    def _pair(self, m: re.Match[str]) -> str:
+        return f'"{m[1]}"{m[2]}"{self.replacement}"' if m[3] != "null" and self.is_secret(m[1]) else m[0]
+
+    def suspect_text(self, text: str) -> bool:
+        """Return whether :meth:`scrub_text` could change ``text`` (or any of several texts joined by newlines).
+
+        ``False`` is a guarantee, ``True`` only means "look closer"; cheaper than scrubbing.
+        """
+        if "eyJ" in text or "-----BEGIN" in text or '"' in text:
+            return True
+        low = text.lower()
+        if "bearer" in low or "basic" in low:
+            return True
+        if "@" in text and _USERINFO_HINT.search(text) is not None:
+            return True
+        if "=" in text:
+            for m in _PARAM.finditer(text):
+                if m[2] and self.is_secret(m[1]):
+                    return True
+        return False
+
+    def suspect(self, line: bytes) -> bool:
+        """Return whether the value-shape rules could change any string of the JSON ``line``.
+
+        ``False`` is a guarantee (each rule needs a literal this looks for; an escape could spell one
+        in disguise, so any backslash answers ``True``); ``True`` only means "look closer".
+        """
+        if b"\\" in line or b"eyJ" in line or b"-----BEGIN" in line:
+            return True
+        low = line.lower()
+        if b"bearer" in low or b"basic " in low:
+            return True
+        if b"://" in line and _USERINFO_BYTES.search(line) is not None:
+            return True
+        if b"=" in line:
+            for m in _PARAM_BYTES.finditer(line):
+                if self.is_secret(m[1].decode("ascii")):
+                    return True
+        return False
+
+    # -- whole events and lines -----------------------------------------------------------------
+
+    def event(self, event: Mapping[str, Any], *, text: bool = True) -> Any:
+        """Return ``event`` with every secret redacted: names and (``text``) value shapes; see the module doc.
+
+        Args:
+            event: a decoded event (nested; other shapes are handled without raising).
+            text: also apply the value-shape rules (``False`` when :meth:`suspect` said the line is clean).
+
+        Returns:
+            ``event`` itself when nothing changed, else a copy (the input is never mutated).
+        """
+        out: Any = event
+        audit = event.get("audit")
+        if type(audit) is dict:
+            changes = audit.get("changes")
+            if type(changes) is dict and changes:
+                new = self(changes)
+                if text:
+                    new = self._deep(new, text=True, names=False)
+                if new is not changes:
+                    out = dict(event)
+                    out["audit"] = {**audit, "changes": new}
+        if text:
+            for obj, key in (("url", "full"), ("", "message")):
+                holder = out.get(obj) if obj else out
+                value = holder.get(key) if type(holder) is dict else None
+                if type(value) is str:
+                    scrubbed = self.scrub_text(value)
+                    if scrubbed is not value:
+                        out = dict(out) if out is event else out
+                        if obj:
+                            out[obj] = {**holder, key: scrubbed}
+                        else:
+                            out[key] = scrubbed
+        if not out.keys() <= _TOP:
+            for key in out.keys() - _TOP:
+                value = out[key]
+                replaced: Any
+                if isinstance(key, str) and self.is_secret(key):
+                    replaced = None if value is None else self.replacement
+                else:
+                    replaced = self._deep(value, text=text)
+                if replaced is not value:
+                    out = dict(out) if out is event else out
+                    out[key] = replaced
+        for name, known in _CONTRACT.items():
+            obj = out.get(name)
+            if type(obj) is dict and not obj.keys() <= known:
+                extra = {k: obj[k] for k in obj.keys() - known}
+                clean = self._deep(extra, text=text)
+                if clean is not extra:
+                    out = dict(out) if out is event else out
+                    out[name] = {**obj, **clean}
+        return out
+
+    def line(self, line: bytes) -> bytes:
+        """Return a raw line (e.g. for a dead letter) with its secrets redacted; ``line`` itself when clean.
+
+        A JSON line is redacted as a whole event (:meth:`event`) and re-encoded; anything else (invalid
+        JSON, a truncated preview, bytes that are not UTF-8) gets the value-shape rules and JSON-style
+        ``"name": value`` pairs with a secret name over its text.
+        """
+        try:
+            obj = _decode(line)
+        except (msgspec.DecodeError, RecursionError):
+            obj = None
+        if obj is not None:
+            clean = self.event(obj) if type(obj) is dict else self._deep(obj, text=True)
+            if clean is obj:
+                return line
+            try:
+                return orjson.dumps(clean)
+            except orjson.JSONEncodeError:  # an integer beyond 64 bits: redact the text instead
+                pass
+        text = line.decode("utf-8", "surrogateescape")
+        scrubbed = self.scrub_text(text)
+        return line if scrubbed is text else scrubbed.encode("utf-8", "surrogateescape")

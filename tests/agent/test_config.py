@@ -100,3 +100,10 @@ def test_time_bounds_come_from_the_routing_keys(tmp_path: Path) -> None:
     """routing.max_future_skew and max_age_margin set the router's bounds."""
     bounds = config.load(toml(tmp_path, "[routing]\nmax_future_skew = 60\nmax_age_margin = 0\n"), env={}).time_bounds()
     assert (bounds.max_future_skew, bounds.max_age) == (60.0, 30 * 86400.0)
+
+
+def test_dead_letters_are_redacted_unless_raw_is_asked_for(tmp_path: Path) -> None:
+    """By default dead letters get the redactor's line rule; redact.raw_dead_letters = true keeps lines raw."""
+    default = config.load(None, env={}).dead_letter_redaction()
+    raw = config.load(toml(tmp_path, "[redact]\nraw_dead_letters = true\n"), env={}).dead_letter_redaction()
+    assert (default is not None and b"hunter2" not in default(b'{"pwd": "hunter2"}'), raw) == (True, None)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
-from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter, mark_replayed, read_records
+from auditlog.agent.deadletter import DEADLETTER_FILE, DeadLetter, DeadLetterWriter, mark_replayed, read_records
+from auditlog.agent.redact import REDACTED, Redactor
 
 
 def write(tmp: Path, *dls: DeadLetter) -> None:
@@ -60,3 +63,28 @@ def test_a_record_that_is_not_an_object_is_reported_corrupt(tmp_path: Path) -> N
     """A JSON line that is not an object is yielded as a corrupt record, and reading goes on."""
     (tmp_path / "deadletter.jsonl").write_bytes(b'[1, 2]\n' + DeadLetter("r", b"x", 1, "/f", "id").to_json())
     assert [r["reason"] for r in read_records(tmp_path)] == ["corrupt dead-letter record", "r"]
+
+
+def test_lines_are_redacted_before_they_are_written(tmp_path: Path) -> None:
+    """With the redactor's line rule, a dead letter keeps the line minus its secrets, valid JSON or not."""
+    w = DeadLetterWriter(tmp_path, Redactor().line)
+    w.write(DeadLetter("r", b'{"password": "hunter2", "url": {"full": "https://u:pw1@h/"}}', 1, "/f", "id"))
+    w.write(DeadLetter("r", b'{"api_key": "k-123", "x": ', 2, "/f", "id"))
+    w.close()
+    text = (tmp_path / DEADLETTER_FILE).read_text()
+    assert ([s for s in ("hunter2", "pw1", "k-123") if s in text], text.count(REDACTED)) == ([], 3)
+
+
+def test_raw_lines_are_kept_without_a_redactor(tmp_path: Path) -> None:
+    """Without a redaction rule (redact.raw_dead_letters) the line is stored as read."""
+    write(tmp_path, DeadLetter("r", b'{"password": "hunter2"}', 1, "/f", "id"))
+    assert next(read_records(tmp_path))["line"] == '{"password": "hunter2"}'
+
+
+def test_file_is_readable_by_the_owner_only(tmp_path: Path) -> None:
+    """The dead-letter file is mode 0600, also when it existed with wider permissions."""
+    path = tmp_path / DEADLETTER_FILE
+    path.touch()
+    os.chmod(path, 0o644)
+    write(tmp_path, DeadLetter("r", b"x", 1, "/f", "id"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

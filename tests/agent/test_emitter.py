@@ -103,6 +103,26 @@ def test_secrets_in_changes_are_redacted(log_path: Path) -> None:
     assert lines(log_path)[0]["audit"]["changes"] == {"smtp_password": {"old": REDACTED, "new": REDACTED}}
 
 
+def test_value_shaped_secrets_are_redacted_in_url_message_and_changes(log_path: Path) -> None:
+    """A URL password, a bearer token in the message and a JWT in a change value are written redacted."""
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    configure(path=log_path, strict=True)
+    get_audit_logger(**TENANT).update(
+        "sent header Authorization: Bearer Zm9vYmFyYmF6cXV4", source="settings",
+        url="https://admin:hunter2@app.example/s?access_token=abc123&page=2", changes={"note": (None, jwt)})
+    text = log_path.read_text()
+    assert [s for s in ("hunter2", "Zm9vYmFyYmF6cXV4", "abc123", jwt) if s in text] == []
+    assert lines(log_path)[0]["url"]["full"] == f"https://admin:{REDACTED}@app.example/s?access_token={REDACTED}&page=2"
+
+
+def test_secret_named_extra_field_is_redacted(log_path: Path) -> None:
+    """A field the contract does not define is redacted by name at any depth."""
+    configure(path=log_path, strict=True)
+    get_audit_logger(**TENANT).emit({"event": {"action": "update"}, "audit.source": "settings",
+                                     "http": {"request": {"headers": {"Cookie": "sid=abc", "Accept": "x"}}}})
+    assert lines(log_path)[0]["http"] == {"request": {"headers": {"Cookie": REDACTED, "Accept": "x"}}}
+
+
 def test_redaction_can_be_turned_off(log_path: Path) -> None:
     """redact_keys=None writes change values as given."""
     configure(path=log_path, strict=True, redact_keys=None)

@@ -1,8 +1,11 @@
-"""Redaction of secrets inside audit.changes."""
+"""Redaction of secrets: by name at any depth, by value shape in text, over whole events and raw lines."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditlog.agent.redact import REDACTED, Redactor
 
@@ -84,3 +87,110 @@ def test_any_secret_names_a_hit_among_field_names() -> None:
     """any_secret is true when one name is secret and false for only plain names."""
     redactor = Redactor()
     assert (redactor.any_secret(["start", "X-Api-Key"]), redactor.any_secret(["start", "end"])) == (True, False)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["pwd", "db_pass", "smtpPass", "PASS", "passwd", "passphrase", "Secret", "client_secret", "token", "api_key",
+     "apikey", "X-API-KEY", "Authorization", "cookie", "Set-Cookie", "credentials", "dsn", "SENTRY_DSN", "jwt",
+     "private_key", "session_id", "sessionId", "SESSIONID", "JSESSIONID", "PHPSESSID", "sid", "Passwort",
+     "altes_Kennwort", "pin"],
+)
+def test_secret_names_are_caught_in_any_spelling(name: str) -> None:
+    """Each secret name of the default list is caught, case-insensitively and inside longer names."""
+    assert Redactor().is_secret(name) is True
+
+
+@pytest.mark.parametrize("name", ["passenger", "bypass", "compass", "start", "customer_name", "side", "pinned"])
+def test_short_words_do_not_hide_ordinary_names(name: str) -> None:
+    """pass, sid and pin match whole words only, so ordinary names that contain them stay visible."""
+    assert Redactor().is_secret(name) is False
+
+
+def test_secret_names_are_redacted_at_any_depth_in_changes() -> None:
+    """A secret key deep inside a change value is redacted; its siblings are kept."""
+    changes = {"smtp": {"old": None, "new": {"server": {"host": "mx", "Passwort": "geheim"}}}}
+    assert Redactor()(changes) == {"smtp": {"old": None, "new": {"server": {"host": "mx", "Passwort": REDACTED}}}}
+
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.abcDEF123_-x"
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        ("Authorization: Bearer abcdef123456XYZ", "abcdef123456XYZ", "Authorization: Bearer "),
+        ("auth basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy", "auth basic "),
+        (f"token {JWT} seen", JWT, " seen"),
+        ("https://admin:hunter2@db.example/x", "hunter2", "https://admin:"),
+        ("https://ghp_abcdefgh@github.com/x", "ghp_abcdefgh", "@github.com/x"),
+        ("https://app.example/cb?code=7&access_token=abc123&x=1", "abc123", "code=7&access_token="),
+        ("reset done, password=hunter2 for anna", "hunter2", "for anna"),
+        ("cookie sid=s3cr3t; lang=de", "s3cr3t", "lang=de"),
+        (f"key:\n{PEM}\nend", "MIIEow", "-----BEGIN RSA PRIVATE KEY-----"),
+        ('payload {"client_secret": "cs-99", "id": 4}', "cs-99", '"id": 4'),
+    ],
+    ids=["bearer", "basic", "jwt", "userinfo", "token-as-user", "query", "message-pair", "cookie", "pem", "json"],
+)
+def test_value_shaped_secrets_are_redacted_and_the_rest_kept(text: str, secret: str, kept: str) -> None:
+    """A secret recognised by its shape is replaced; the text around it stays."""
+    out = Redactor().scrub_text(text)
+    assert (secret in out, REDACTED in out, kept in out) == (False, True, True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["upgraded to the basic plan", "https://app.example/a?page=2&sort=name", "the bearer of news", "x = 1",
+     "mail anna@example.org about https://app.example/x"],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    """Words, plain query parameters and e-mail addresses next to URLs are not secrets."""
+    assert Redactor().scrub_text(text) is text
+
+
+def test_event_redacts_url_message_changes_and_unknown_fields_but_not_contract_fields() -> None:
+    """Value shapes in url.full, message and change strings and names in unknown fields go; contract fields stay."""
+    ev = {"@timestamp": "2026-01-02T03:04:05Z", "event": {"action": "update", "token": "t-1"},
+          "audit": {"source": "s", "tier": "basic", "changes": {"note": {"old": None, "new": "Bearer abcdefgh1234"}}},
+          "organization": {"id": "o"}, "user": {"name": "Pass Word"}, "url": {"full": "https://u:p4ss@h/"},
+          "message": "password=hunter2", "labels": {"dsn": "postgres://x"}}
+    out = Redactor().event(ev)
+    got = (out["event"]["token"], out["audit"]["changes"]["note"]["new"], out["url"]["full"], out["message"],
+           out["labels"], out["user"])
+    assert got == (REDACTED, f"Bearer {REDACTED}", f"https://u:{REDACTED}@h/", f"password={REDACTED}",
+                   {"dsn": REDACTED}, {"name": "Pass Word"})
+    assert ev["message"] == "password=hunter2"  # the input is not mutated
+
+
+def test_clean_event_is_returned_as_is() -> None:
+    """An event without secrets comes back as the same object (no copy on the hot path)."""
+    ev = {"audit": {"changes": {"start": {"old": "10:00", "new": "11:00"}}}, "message": "moved", "url": {"full": "x"}}
+    assert Redactor().event(ev) is ev
+
+
+def test_line_keeps_bytes_that_are_not_utf8() -> None:
+    """An undecodable line keeps its bytes except the secret part."""
+    assert Redactor().line(b'\xff{"password": "hunter2"') == b'\xff{"password": "[REDACTED]"'
+
+
+# ---------------------------------------------------------------------------------------------- property
+
+_FRAGMENTS = st.sampled_from(
+    ["Bearer ", "bearer\t", "BASIC ", "basic", "eyJ", "eyJab.eyJcd.ef", ".", "://", "https://", "u:p@", "@", "=",
+     "?token=", "&", "password", "pass", "sid=", "-----BEGIN X-----", "-----END X-----", '"', '"pwd": ', "\\",
+     "\n", " ", "abcdefgh12", "x", "é", "\u00a0", "Z", ";", "#", "/", "[", "]", ":"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(_FRAGMENTS | st.text(max_size=4), max_size=8))
+def test_suspect_is_a_guarantee(parts: list[str]) -> None:
+    """When neither suspect check fires on a text (raw in a JSON line, or decoded), scrubbing leaves it unchanged."""
+    redactor = Redactor()
+    text = "".join(parts)
+    line = orjson.dumps({"message": text, "url": {"full": text}})
+    if not redactor.suspect(line):
+        assert redactor.scrub_text(text) == text
+    if not redactor.suspect_text(text):
+        assert redactor.scrub_text(text) == text
