@@ -16,6 +16,7 @@ from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import MISS_STREAK, RETRY_EVERY, EntryMaker, PassThrough
 from auditlog.agent.parser import Parser, Rejected
 from auditlog.agent.redact import Redactor
+from auditlog.agent.timebounds import TimeBounds
 from auditlog.indexer.tiers import TierTable
 from bench.events import event_lines
 from tests.agent.events import event
@@ -223,3 +224,102 @@ def test_depth_limit_below_a_line_with_changes_turns_the_pass_through_off(enrich
     rejected = EntryMaker(Parser(3), enricher)(line, "key-1", 0)
     assert PassThrough(enricher, 3)(line) is None
     assert isinstance(rejected, Rejected) and "nesting depth 4" in rejected.reason
+
+
+# ---------------------------------------------------------------------------------------------- hostile lines
+
+_NUMBER_TOKENS = st.sampled_from(
+    [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400", b"9" * 400, b"-" + b"9" * 30, b"1" + b"0" * 25 + b".0",
+     b"18446744073709551615", b"18446744073709551616", b"9223372036854775807", b"9223372036854775808",
+     b"-9223372036854775808", b"-9223372036854775809", b"1.50", b"1E5", b"-0", b"0.1e-400", b"1e308"]
+) | st.integers().map(lambda i: str(i).encode()) | st.floats(allow_nan=False, allow_infinity=False).map(
+    lambda f: repr(f).encode())
+_TEXT = st.lists(
+    st.sampled_from(["Bearer ", "basic ", "eyJab.eyJcd.ef", "https://", "u:pw@h/", "?access_token=", "&page=",
+                     "password=", "sid=", "-----BEGIN KEY-----", '"pwd": ', "abc12345", "\x01", " ", "x", "@"])
+    | st.text(max_size=3),
+    max_size=6,
+).map("".join)
+#: raw escapes written in place of \x01 in a text: spell letters of a secret in disguise
+_ESCAPES = st.sampled_from([b"\\u0065", b"\\/", b"\\u0042", b"\\u0040", b"\\u003d", b"\\n", b'\\"'])
+_STAMPS = st.sampled_from(
+    ["9999-12-31T23:59:59Z", "0999-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00",
+     "2026-11-21T00:00:01Z", "2026-11-20T23:59:59Z", "2026-10-20T00:00:00Z", "2026-10-19T23:59:59Z",
+     "2026-11-19T10:00:00+14:00", "2026-02-29T00:00:00Z", "2026-11-19T10:00:00.123456789Z"]
+)
+_HOSTILE_PATHS = [*_PATHS, "audit.changes.start.new", "audit.changes.note.old"]
+_NOW = datetime(2026, 11, 20, tzinfo=UTC).timestamp()
+
+
+@st.composite
+def hostile_lines(draw: st.DrawFn) -> bytes:
+    """An emitter line with a few fields replaced by hostile numbers, texts, times or JSON, some of it escaped."""
+    ev = orjson.loads(draw(st.sampled_from(emitter_lines(40))))
+    tokens: list[bytes] = []
+    for _ in range(draw(st.integers(1, 2))):
+        kind = draw(st.sampled_from(["number", "number", "text", "text", "text", "time", "json"]))
+        values = ["audit.changes.start.new", "audit.changes.note.old", "message", "url.full"]
+        path = draw(st.sampled_from(values if kind in ("number", "text") else _HOSTILE_PATHS))
+        if kind == "number":
+            tokens.append(draw(_NUMBER_TOKENS))
+            _put(ev, path, f"\x02{len(tokens) - 1}\x02")
+            if path.startswith("audit.changes."):
+                ev["audit"]["changed_fields"] = sorted(ev["audit"]["changes"])
+        elif kind == "text":
+            _put(ev, path, draw(_TEXT))
+            if path.startswith("audit.changes."):
+                ev["audit"]["changed_fields"] = sorted(ev["audit"]["changes"])
+        elif kind == "time":
+            _put(ev, "@timestamp", draw(_STAMPS))
+        else:
+            _put(ev, path, draw(_json))
+    line = orjson.dumps(ev)
+    for i, token in enumerate(tokens):
+        line = line.replace(f'"\\u0002{i}\\u0002"'.encode(), token)
+    while b"\\u0001" in line:
+        line = line.replace(b"\\u0001", draw(_ESCAPES), 1)
+    return line
+
+
+@settings(max_examples=1500, deadline=None)
+@given(line=hostile_lines())
+def test_pass_through_ships_only_what_the_full_path_ships(line: bytes) -> None:
+    """For hostile lines (big numbers, NaN, secrets, escapes, far dates) the pass-through ships the full path's entry or defers."""
+    enricher = Enricher(TierTable(prefix="audit"), Redactor(), TimeBounds(TierTable(), clock=lambda: _NOW))
+    fast = PassThrough(enricher)(line)
+    observe("pass-through" if isinstance(fast, bytes) else "rejected" if fast is not None else "full path")
+    if fast is None:
+        return
+    full = full_path(enricher, line)
+    if isinstance(fast, Rejected):
+        assert fast == full
+    else:
+        same_shipment(fast, full)
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [(b"9" * 400, "number_out_of_range"), (b"18446744073709551616", "number_out_of_range"),
+     (b"NaN", "number_out_of_range"), (b"1e400", "number_out_of_range")],
+)
+def test_numbers_readers_cannot_decode_are_dead_lettered_on_both_paths(enricher: Enricher, edit: bytes,
+                                                                       reason: str) -> None:
+    """An emitter line with an out-of-range number in a change is refused with number_out_of_range, never passed."""
+    line = emitter_lines(1)[0]
+    ev = orjson.loads(line)
+    ev["audit"]["changes"] = {"n": {"old": None, "new": "\x02"}}
+    ev["audit"]["changed_fields"] = ["n"]
+    hostile = orjson.dumps(ev).replace(b'"\\u0002"', edit)
+    out = EntryMaker(Parser(), enricher)(hostile, "k", 0)
+    assert PassThrough(enricher)(hostile) is None
+    assert isinstance(out, Rejected) and out.reason.startswith(reason)
+
+
+def test_value_shaped_secret_in_an_emitter_line_takes_the_full_path_and_is_redacted(enricher: Enricher) -> None:
+    """A bearer token in url.full makes the pass-through defer; the full path ships it redacted."""
+    ev = orjson.loads(emitter_lines(1)[0])
+    ev["url"] = {"full": "https://app.example/x?access_token=abcdef123"}
+    line = orjson.dumps(ev)
+    entry = EntryMaker(Parser(), enricher)(line, "k", 0)
+    assert PassThrough(enricher)(line) is None
+    assert isinstance(entry, bytes) and b"abcdef123" not in entry and b"[REDACTED]" in entry
