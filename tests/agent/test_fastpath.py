@@ -284,7 +284,7 @@ def hostile_lines(draw: st.DrawFn) -> bytes:
 @settings(max_examples=1500, deadline=None)
 @given(line=hostile_lines())
 def test_pass_through_ships_only_what_the_full_path_ships(line: bytes) -> None:
-    """For hostile lines (big numbers, NaN, secrets, escapes, far dates) the pass-through ships the full path's entry or defers."""
+    """For hostile lines (big numbers, NaN, secrets, escapes, far dates) it ships the full path's entry or defers."""
     enricher = Enricher(TierTable(prefix="audit"), Redactor(), TimeBounds(TierTable(), clock=lambda: _NOW))
     fast = PassThrough(enricher)(line)
     observe("pass-through" if isinstance(fast, bytes) else "rejected" if fast is not None else "full path")
