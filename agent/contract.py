@@ -452,15 +452,32 @@ def validate(event: Mapping[str, Any], *, trusted_timestamp: str | None = None) 
     return _problems(event)
 
 
-# The fast path remembers valid verbs (apps use a handful); bounded, cleared when full.
+# The fast path remembers valid verbs (apps use a handful) and dates; bounded, cleared when full.
 _ACTIONS_SEEN: set[str] = set()
+_DAYS_SEEN: dict[str, bool] = {}
 _CACHE_LIMIT = 1024
+# _TIMESTAMP_PATTERN from the 12th character on (after "YYYY-MM-DDT"), without groups
+_TIME_OF_DAY = re.compile(
+    r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)\Z", re.ASCII
+)
 
 
 def timestamp_ok(text: str) -> bool:
-    """Whether ``text`` (a str) is a contract ``@timestamp``: one regex; the calendar only past the 28th."""
-    m = _TIMESTAMP.match(text)
-    return m is not None and (m.group(3) <= "28" or _timestamp_reason(text) is None)
+    """Whether ``text`` (a str) is a contract ``@timestamp``.
+
+    The date part (``YYYY-MM-DDT``, always 11 characters) repeats for a whole day's events, so its
+    answer (regex and calendar) is remembered; only the time of day is matched per call (~2x faster).
+    """
+    day = text[:11]
+    ok = _DAYS_SEEN.get(day)
+    if ok is None:
+        probe = day + "00:00:00Z"
+        m = _TIMESTAMP.match(probe)
+        ok = m is not None and (m.group(3) <= "28" or _timestamp_reason(probe) is None)
+        if len(_DAYS_SEEN) >= _CACHE_LIMIT:
+            _DAYS_SEEN.clear()
+        _DAYS_SEEN[day] = ok
+    return ok and _TIME_OF_DAY.match(text, 11) is not None
 
 
 def action_ok(action: str) -> bool:
@@ -470,7 +487,9 @@ def action_ok(action: str) -> bool:
 
 def id_ok(event_id: str) -> bool:
     """Whether ``event_id`` (a str) is a contract ``event.id`` (usable as Elasticsearch's ``_id``)."""
-    return _ID.match(event_id) is not None
+    # _ID's [!-~]{1,512} with three C string checks instead of a regex call (about half the cost)
+    return 0 < len(event_id) <= MAX_ID_LENGTH and event_id.isascii() and event_id.isprintable() \
+        and " " not in event_id
 
 
 def _action_ok(action: str) -> bool:

@@ -351,7 +351,7 @@ def build_processors(redactor: Redactor | None = None, *, categorize: bool = Tru
     ]
     if categorize:
         chain.append(Categorizer())
-    chain.append(OrjsonRenderer(redactor=redactor))
+    chain.append(OrjsonRenderer())
     return chain
 
 

@@ -54,22 +54,20 @@ class Enricher:
         self._categories: dict[str, dict[str, Any]] = {}
         self._indices: dict[tuple[str, str], bytes] = {}  # (tier, UTC day) -> action-line prefix
 
-    def __call__(self, event: dict[str, Any], key: str, offset: int, line: bytes | None = None) -> bytes | Rejected:
+    def __call__(self, event: dict[str, Any], key: str, offset: int) -> bytes | Rejected:
         """Enrich ``event`` (in place where the redactor does not copy) and return its bulk entry.
 
         Args:
             event: a valid nested contract event.
             key: the identity of the file the line came from.
             offset: the line's byte offset in that file.
-            line: the line ``event`` was decoded from, when known: the value-shape redaction runs only
-                when :meth:`agent.redact.Redactor.suspect` finds the line suspect (else on every event).
 
         Returns:
             ``{"create":{"_index":...,"_id":...}}\\n<document>\\n`` or why it cannot be routed.
         """
         redactor = self.redactor
         if redactor is not None:
-            event = redactor.event(event, text=line is None or redactor.suspect(line))
+            event = redactor.event(event)
         ev = event["event"]
         if "kind" not in ev or "category" not in ev or "type" not in ev:
             cats = self._categories.get(ev["action"])

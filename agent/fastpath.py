@@ -14,8 +14,9 @@ wrong type, a missing required field); any field the contract does not name, at 
 fields are allowed, but may be dotted keys the full path expands or nest deeper than the depth limit;
 with the contract's fields only, a line nests four objects deep at most); a missing ``event.id``,
 ``kind``, ``category``, ``type`` or ``audit.changed_fields`` (the enricher would add them); a change
-whose name looks secret or whose value holds an object, or a line the redactor finds suspect of a
-value-shaped secret (:meth:`~agent.redact.Redactor.suspect`: the redactor would act); an integer outside
+whose name looks secret or whose value holds an object, or texts the redactor finds suspect of a
+value-shaped secret (:meth:`~agent.redact.Redactor.suspect_text` over the same texts the full path
+asks about: the redactor would act); an integer outside
 the signed 64-bit range or a number that overflows a double (the full path names those); any value the
 contract refuses. The one answer it gives besides an entry is the router's: an unknown tier is the same
 :class:`~agent.parser.Rejected` either way.
@@ -180,20 +181,22 @@ class PassThrough:
         audit = e.audit
         changes = audit.changes
         redactor = self.enricher.redactor
-        if changes:
-            if audit.changed_fields is None:
-                return None
-            if redactor is not None and redactor.any_secret(changes):
-                return None
         if redactor is not None:
-            # the texts the value-shape rules read, as decoded (escapes resolved): one joined check
-            texts = [e.message or ""]
+            # the texts the value-shape rules read, as decoded, in the order the full path joins them
+            message = e.message
+            texts = [message] if message is not None else []
             url = e.url
-            if url is not None and url.full:
+            if url is not None and url.full is not None:
                 texts.append(url.full)
             if changes:
+                if audit.changed_fields is None:
+                    return None
+                known = redactor.known
                 add = texts.append
-                for change in changes.values():
+                for name, change in changes.items():
+                    hit = known(name)
+                    if hit or (hit is None and redactor.is_secret(name)):
+                        return None
                     value = change.old  # unrolled: a loop over (old, new) costs more than the checks
                     if type(value) is str:
                         add(value)
@@ -206,6 +209,8 @@ class PassThrough:
                         texts += [v for v in value if type(v) is str]
             if redactor.suspect_text("\n".join(texts)):
                 return None
+        elif changes and audit.changed_fields is None:
+            return None
         source = e.source
         if source is not None and source.ip is not None and not is_ip(source.ip):
             return None
@@ -240,5 +245,5 @@ class EntryMaker:
         entry = self.passthrough(line, key)
         if entry is None:
             ev = self.parser(line)
-            entry = ev if isinstance(ev, Rejected) else self.enricher(ev, key, offset, line)
+            entry = ev if isinstance(ev, Rejected) else self.enricher(ev, key, offset)
         return entry

@@ -7,12 +7,11 @@ Each checks its options once in ``__init__`` and does only its one job per event
     FieldMapper()             verb -> event.action, friendly names -> contract paths, nesting
     AuditContext()            tenant / tier / worker bound with structlog.contextvars fill gaps
     UtcTimestamper()          "@timestamp" (UTC, RFC 3339, microseconds, "Z") unless given
-    ChangeRecorder(redactor)  (old, new) pairs -> {"old", "new"}, secret names redacted, audit.changed_fields
+    ChangeRecorder(redactor)  (old, new) pairs -> {"old", "new"}, secrets redacted, audit.changed_fields
     ContractValidator(stamper) raises ContractError when the event breaks the contract
     EventIdentifier()         event.id = UUIDv7 unless given
     Categorizer()             ECS event.kind / category / type from event.action
-    OrjsonRenderer(redactor)  one bytes line, newline included; NaN/infinity refused; a line suspect of
-                              a value-shaped secret (bearer token, JWT, ...) is rendered again redacted
+    OrjsonRenderer()          one bytes line, newline included; NaN/infinity refused
 
 The validator sees everything the caller supplied; what comes after it (a new UUIDv7, ECS categories
 from a validated action) is valid by construction, and it trusts the timestamp the chain's own
@@ -394,36 +393,38 @@ class ChangeRecorder:
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         audit = event_dict.get("audit")
-        if type(audit) is not dict:
-            return event_dict
-        changes = audit.get("changes")
+        changes = audit.get("changes") if type(audit) is dict else None
         if type(changes) is not dict and (changes is None or not isinstance(changes, Mapping)):
-            return event_dict  # absent, or wrong: the validator names it
-        pairs = None
-        for name, change in changes.items():
-            kind = type(change)
-            if kind is tuple or kind is list:
-                if len(change) != 2:
-                    raise ContractError(
-                        [Problem(f"audit.changes.{name}", f"a change pair needs (old, new), got {len(change)} items")],
-                        event_dict,
-                    )
-                if pairs is None:
-                    pairs = dict(changes)
-                pairs[name] = {"old": change[0], "new": change[1]}
-        if pairs is not None:
-            changes = pairs
-        audit["changes"] = changes
+            changes = None  # absent, or wrong: the validator names it
+        else:
+            pairs = None
+            for name, change in changes.items():
+                kind = type(change)
+                if kind is tuple or kind is list:
+                    if len(change) != 2:
+                        raise ContractError(
+                            [Problem(f"audit.changes.{name}",
+                                     f"a change pair needs (old, new), got {len(change)} items")],
+                            event_dict,
+                        )
+                    if pairs is None:
+                        pairs = dict(changes)
+                    pairs[name] = {"old": change[0], "new": change[1]}
+            if pairs is not None:
+                changes = pairs
+            audit["changes"] = changes  # type: ignore[index]
         redactor = self._redactor
         if redactor is not None:
-            # names in changes and in fields the contract does not define; value shapes: the renderer
-            event_dict = redactor.event(event_dict, text=False)
-            audit = event_dict["audit"]
-            changes = audit["changes"]
-        try:
-            audit["changed_fields"] = sorted(changes)
-        except TypeError:  # mixed key types: the renderer rejects the non-str ones with a reason
-            audit["changed_fields"] = sorted(changes, key=str)
+            # names in changes and in fields the contract does not define, value shapes in texts
+            event_dict = redactor.event(event_dict)
+            if changes is not None:
+                audit = event_dict["audit"]
+                changes = audit["changes"]
+        if changes is not None:
+            try:
+                audit["changed_fields"] = sorted(changes)  # type: ignore[index]
+            except TypeError:  # mixed key types: the renderer rejects the non-str ones with a reason
+                audit["changed_fields"] = sorted(changes, key=str)  # type: ignore[index]
         return event_dict
 
 
@@ -480,27 +481,20 @@ def _non_finite(value: Any, path: str) -> str | None:
 
 
 class OrjsonRenderer:
-    """Render the event as one UTF-8 JSON line (bytes, ``\\n`` included), the last processor.
+    """Render the event as one UTF-8 JSON line (bytes, ``\\n`` included), the last processor."""
 
-    With a redactor, a line that :meth:`agent.redact.Redactor.suspect` finds suspect is rendered again
-    with value-shaped secrets (bearer tokens, JWTs, URL passwords, ...) redacted; a clean line costs
-    only the check.
-    """
+    __slots__ = ("_option",)
 
-    __slots__ = ("_option", "_redactor")
-
-    def __init__(self, *, sort_keys: bool = False, redactor: Redactor | None = None) -> None:
+    def __init__(self, *, sort_keys: bool = False) -> None:
         """Choose orjson options once.
 
         Args:
             sort_keys: write keys sorted (stable diffs, a little slower).
-            redactor: redact value-shaped secrets in the written line (``None``: off).
         """
         option = orjson.OPT_APPEND_NEWLINE
         if sort_keys:
             option |= orjson.OPT_SORT_KEYS
         self._option = option
-        self._redactor = redactor
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
         try:
@@ -514,9 +508,4 @@ class OrjsonRenderer:
                 raise ContractError(
                     [Problem(path or "$", "NaN or infinity cannot be stored (JSON has no such number)")], event_dict
                 )
-        redactor = self._redactor
-        if redactor is not None and redactor.suspect(line):
-            clean = redactor.event(event_dict)
-            if clean is not event_dict:
-                line = orjson.dumps(clean, default=_default, option=self._option)
         return line

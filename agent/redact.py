@@ -22,10 +22,11 @@ strings of fields the contract does not define: ``Bearer`` / ``Basic`` credentia
 ``"name": value`` pairs with a secret name inside a string, and PEM blocks. Only the secret part is
 replaced; the rest of the text stays readable.
 
-:meth:`Redactor.suspect` is the cheap question the agent's full path and the emitter ask about a
-whole serialised line, :meth:`Redactor.suspect_text` the one the pass-through asks about the decoded
-texts the rules apply to: ``False`` guarantees the value-shape rules would change nothing, so only
-suspect lines pay for the walk.
+:meth:`Redactor.suspect_text` is the cheap question asked before the value-shape rules run: the
+texts those rules read (``message``, ``url.full``, the strings in ``audit.changes``) joined into one
+string, searched for the literal each rule needs. ``False`` guarantees the rules would change nothing
+(a property test checks it), so only suspect events pay for the walk; the agent's pass-through asks the
+same question about the same texts, so both paths decide alike.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ _DROP = str.maketrans("", "", "_-. ")
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _CACHE_LIMIT = 4096  # distinct field names remembered; apps use a few dozen
 
-# Value shapes. ASCII-only classes and flags on purpose: Redactor.suspect tests a line's raw bytes for a
-# literal each pattern needs, which is only a sound test when the patterns match no more than it sees.
+# Value shapes. ASCII-only classes and flags on purpose: Redactor.suspect_text looks for a literal each
+# pattern needs (case-folded for bearer/basic), which is only sound when the patterns match no more.
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,64})-----.*?(?:-----END \1-----|\Z)", re.S)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _AUTH = re.compile(r"\b(bearer|basic)( +)([A-Za-z0-9._~+/-]{8,}=*)", re.I | re.A)
@@ -63,8 +64,6 @@ _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/\s?#@]*)@", re.A)
 _NAME = r"[A-Za-z0-9_.\-\[\]]"
 _PARAM = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})=([^\s&#;,\"']*)")
 _PAIR = re.compile(r'"([^"\\]{1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^\s,}\]]+)')
-_PARAM_BYTES = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})=".encode())  # the same names, in a raw line
-_USERINFO_BYTES = re.compile(rb'://[^/\s?#@"]*@')
 _USERINFO_HINT = re.compile(r"://[^/\s?#@]*@", re.A)  # what _USERINFO needs, with a literal to search for
 
 #: the contract's own fields per object: strings there are not free text; other keys are scrubbed.
@@ -85,10 +84,35 @@ def _normalise(name: str) -> str:
     return name.lower().translate(_DROP)
 
 
+def _texts(event: Mapping[str, Any]) -> list[str]:
+    """The texts the value-shape rules read in an event: ``message``, ``url.full``, strings in ``audit.changes``."""
+    texts: list[str] = []
+    message = event.get("message")
+    if type(message) is str:
+        texts.append(message)
+    url = event.get("url")
+    if type(url) is dict and type(full := url.get("full")) is str:
+        texts.append(full)
+    audit = event.get("audit")
+    if type(audit) is dict and type(changes := audit.get("changes")) is dict:
+        _strings(changes, texts)
+    return texts
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    """Append every string value found inside ``value`` (not the keys) to ``out``."""
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if kind is str:
+            out.append(item)
+        elif kind is dict or kind is list:
+            _strings(item, out)
+
+
 class Redactor:
     """Callable that returns ``audit.changes`` with the values of secret fields replaced; see the module doc."""
 
-    __slots__ = ("_cache", "_keys", "_mode", "_words", "replacement")
+    __slots__ = ("_cache", "_keys", "_mode", "_words", "known", "replacement")
 
     def __init__(
         self,
@@ -122,6 +146,8 @@ class Redactor:
         self._mode = mode
         self.replacement = replacement
         self._cache: dict[str, bool] = {}
+        #: ``name -> bool | None``: the remembered answer of :meth:`is_secret` (``None``: not asked yet)
+        self.known = self._cache.get
 
     @staticmethod
     def _names(names: Iterable[str], what: str) -> list[str]:
@@ -287,37 +313,22 @@ class Redactor:
                     return True
         return False
 
-    def suspect(self, line: bytes) -> bool:
-        """Return whether the value-shape rules could change any string of the JSON ``line``.
-
-        ``False`` is a guarantee (each rule needs a literal this looks for; an escape could spell one
-        in disguise, so any backslash answers ``True``); ``True`` only means "look closer".
-        """
-        if b"\\" in line or b"eyJ" in line or b"-----BEGIN" in line:
-            return True
-        low = line.lower()
-        if b"bearer" in low or b"basic " in low:
-            return True
-        if b"://" in line and _USERINFO_BYTES.search(line) is not None:
-            return True
-        if b"=" in line:
-            for m in _PARAM_BYTES.finditer(line):
-                if self.is_secret(m[1].decode("ascii")):
-                    return True
-        return False
-
     # -- whole events and lines -----------------------------------------------------------------
 
-    def event(self, event: Mapping[str, Any], *, text: bool = True) -> Any:
-        """Return ``event`` with every secret redacted: names and (``text``) value shapes; see the module doc.
+    def event(self, event: Mapping[str, Any], *, text: bool | None = None) -> Any:
+        """Return ``event`` with every secret redacted: names and value shapes; see the module doc.
 
         Args:
             event: a decoded event (nested; other shapes are handled without raising).
-            text: also apply the value-shape rules (``False`` when :meth:`suspect` said the line is clean).
+            text: apply the value-shape rules to ``message``, ``url.full`` and ``audit.changes``: always
+                (``True``), never (``False``), or when :meth:`suspect_text` finds those texts suspect
+                (``None``). Fields the contract does not define always get both rules.
 
         Returns:
             ``event`` itself when nothing changed, else a copy (the input is never mutated).
         """
+        if text is None:
+            text = self.suspect_text("\n".join(_texts(event)))
         out: Any = event
         audit = event.get("audit")
         if type(audit) is dict:
@@ -348,7 +359,7 @@ class Redactor:
                 if isinstance(key, str) and self.is_secret(key):
                     replaced = None if value is None else self.replacement
                 else:
-                    replaced = self._deep(value, text=text)
+                    replaced = self._deep(value, text=True)
                 if replaced is not value:
                     out = dict(out) if out is event else out
                     out[key] = replaced
@@ -356,7 +367,7 @@ class Redactor:
             obj = out.get(name)
             if type(obj) is dict and not obj.keys() <= known:
                 extra = {k: obj[k] for k in obj.keys() - known}
-                clean = self._deep(extra, text=text)
+                clean = self._deep(extra, text=True)
                 if clean is not extra:
                     out = dict(out) if out is event else out
                     out[name] = {**obj, **clean}
@@ -374,7 +385,7 @@ class Redactor:
         except (msgspec.DecodeError, RecursionError):
             obj = None
         if obj is not None:
-            clean = self.event(obj) if type(obj) is dict else self._deep(obj, text=True)
+            clean = self.event(obj, text=True) if type(obj) is dict else self._deep(obj, text=True)
             if clean is obj:
                 return line
             try:

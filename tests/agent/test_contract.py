@@ -20,6 +20,7 @@ from auditlog.agent.contract import (
     Change,
     ContractError,
     Problem,
+    _timestamp_reason,
     action_ok,
     expand_dotted,
     format_timestamp,
@@ -527,3 +528,14 @@ def test_field_checks_agree_with_validate(timestamp: str, action: str, event_id:
 
     got = (timestamp_ok(timestamp), action_ok(action), id_ok(event_id))
     assert got == (accepted("@timestamp", timestamp), accepted("event.action", action), accepted("event.id", event_id))
+
+
+@settings(max_examples=500)
+@given(st.one_of(timestamps(), timestamps().map(lambda t: t[:-1] + "z"),
+                 st.text(alphabet="0123456789-:.TZ+", max_size=30),
+                 st.dates().map(lambda d: f"{d.year:04d}-{d.month:02d}-{d.day:02d}T23:59:60Z"),
+                 st.sampled_from(["2024-02-29T00:00:00Z", "2023-02-29T00:00:00Z", "0000-01-01T00:00:00Z",
+                                  "2026-04-31T10:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T10:00:00+24:00"])))
+def test_timestamp_ok_agrees_with_the_full_diagnosis(text: str) -> None:
+    """The day-remembering timestamp_ok accepts exactly the timestamps the detailed check finds no fault with."""
+    assert timestamp_ok(text) == (_timestamp_reason(text) is None)
