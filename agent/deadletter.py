@@ -111,10 +111,20 @@ class DeadLetterWriter:
         self._dirty = False
         self.count = 0
 
+    def prepare(self, dl: DeadLetter) -> DeadLetter:
+        """Return the record as it will be written: line and reason redacted (unless raw lines were asked for)."""
+        if self._redact is None:
+            return dl
+        # a reason may quote a value (e.g. a malformed field), so it gets the same rules as the line
+        reason = self._redact(dl.reason.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+        return replace(dl, line=self._redact(dl.line), reason=reason)
+
     def write(self, dl: DeadLetter) -> None:
-        """Append one dead letter; it is in the kernel's hands (survives a killed agent) on return."""
-        if self._redact is not None:
-            dl = replace(dl, line=self._redact(dl.line))
+        """Append one dead letter (:meth:`prepare` d); it is in the kernel's hands on return."""
+        self.append(self.prepare(dl))
+
+    def append(self, dl: DeadLetter) -> None:
+        """Append one dead letter exactly as given; it is in the kernel's hands (survives a killed agent) on return."""
         data = dl.to_json()
         with self._lock:
             fcntl.flock(self._fd, fcntl.LOCK_EX)

@@ -197,7 +197,8 @@ class Pipeline:
         self.metrics.lines_read += len(block.lines)
 
     def _dead(self, dl: DeadLetter) -> None:
-        self.dlq.write(dl)
+        dl = self.dlq.prepare(dl)  # the logged reason is the redacted one
+        self.dlq.append(dl)
         self.metrics.dead_lettered(dl.stage)
         log.warning("dead letter", reason=dl.reason, file=dl.file, offset=dl.offset, stage=dl.stage)
 

@@ -88,3 +88,11 @@ def test_file_is_readable_by_the_owner_only(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     write(tmp_path, DeadLetter("r", b"x", 1, "/f", "id"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_reason_quoting_a_secret_is_redacted(tmp_path: Path) -> None:
+    """A reason that quotes a bad value (here a bearer token) is redacted like the line."""
+    w = DeadLetterWriter(tmp_path, Redactor().line)
+    w.write(DeadLetter("event.action: got 'Bearer abcdef123456'", b"{}", 1, "/f", "id"))
+    w.close()
+    assert next(read_records(tmp_path))["reason"] == f"event.action: got 'Bearer {REDACTED}'"
