@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 __all__ = [
+    "IP_KNOWN",
     "OUTCOMES",
     "REQUIRED_FIELDS",
     "SCHEMA_ID",
@@ -380,6 +381,8 @@ def _check_user(problems: list[Problem], user: Mapping[str, Any]) -> None:
 
 
 _IP_CACHE: dict[str, bool] = {}
+#: :func:`is_ip`'s remembered answers (address -> bool), for callers that look up before calling.
+IP_KNOWN = _IP_CACHE
 _IP_CACHE_LIMIT = 4096
 _IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z", re.ASCII  # see _TIMESTAMP

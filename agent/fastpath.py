@@ -44,7 +44,7 @@ from typing import Annotated, Literal
 import msgspec
 import orjson
 
-from auditlog.agent.contract import action_ok, id_ok, is_ip, timestamp_ok
+from auditlog.agent.contract import IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 
@@ -60,6 +60,7 @@ RETRY_EVERY = 256
 #: object nesting depth of the deepest line the pass-through accepts (line > audit > changes > change).
 LINE_DEPTH = 4
 _STREAKS_LIMIT = 1024  # files remembered; a new file beyond that starts everyone's count afresh
+ip_known = IP_KNOWN.get  # is_ip's remembered answers, looked up without the call
 
 
 class _Change(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -212,7 +213,7 @@ class PassThrough:
         elif changes and audit.changed_fields is None:
             return None
         source = e.source
-        if source is not None and source.ip is not None and not is_ip(source.ip):
+        if source is not None and (ip := source.ip) is not None and not (ip_known(ip) or is_ip(ip)):
             return None
         prefix = self.enricher.route(audit.tier, e.timestamp)
         if type(prefix) is not bytes:
