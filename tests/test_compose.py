@@ -1,4 +1,6 @@
-"""docker-compose.yml: valid per the Compose specification's JSON schema, and internally consistent.
+"""docker-compose.yml: valid per the Compose specification's JSON schema, internally consistent, and
+every service's effective argv (image ENTRYPOINT/CMD plus the service's overrides) is runnable: each
+`auditlog ...` parses with the real CLI parser, each shell script passes `sh -n`.
 
 No Docker engine runs here, so the file is checked statically. The schema comes from the
 ``docker-compose`` 1.29.2 wheel (``compose/config/compose_spec.json``), fetched once with
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,6 +24,21 @@ import pytest
 import yaml
 
 from auditlog.indexer.distribution import ES_VERSION
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# ENTRYPOINT and CMD of the official images, as their Dockerfiles declare them. The Elasticsearch
+# image's docker-entrypoint.sh starts Elasticsearch for `eswrapper` and otherwise execs its arguments.
+OFFICIAL_IMAGES: dict[str, tuple[list[str], list[str]]] = {
+    "docker.elastic.co/elasticsearch/elasticsearch": (
+        ["/bin/tini", "--", "/usr/local/bin/docker-entrypoint.sh"], ["eswrapper"]),
+    "docker.elastic.co/kibana/kibana": (["/bin/tini", "--"], ["/usr/local/bin/kibana-docker"]),
+}
+# What the official images run when nobody overrides them: their own server processes.
+OFFICIAL_PROGRAMS = {"eswrapper", "/usr/local/bin/kibana-docker"}
+SHELLS = {"sh", "bash"}
+# Words that may stand before a command in a shell script without being the command.
+PREFIX_WORDS = {"exec", "then", "else", "do", "if", "while", "until", "!", "{"}
 
 WHEEL = "docker-compose==1.29.2"
 SCHEMA_MEMBER = "compose/config/compose_spec.json"
@@ -149,7 +168,7 @@ def test_setup_key_extraction_reads_the_real_setup_json(compose: dict[str, Any],
 
     from auditlog.indexer.security import ApiKey
 
-    script = compose["services"]["setup"]["command"][2]
+    script = compose["services"]["setup"]["command"][0]
     snippet = script.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
     report = {"changed": True, "changes": [], "notes": [],
               "api_keys": [asdict(ApiKey("writer", "id1", "audit-writer", "V1JJVEVS")),
@@ -165,4 +184,174 @@ def test_key_files_belong_to_the_image_user(compose: dict[str, Any], repo_root: 
     """The API key files setup writes are chowned to the uid the Dockerfile gives the auditlog user."""
     uid = re.search(r"useradd [^\n]*--uid (\d+)", (repo_root / "Dockerfile").read_text())
     assert uid is not None
-    assert f"chown {uid.group(1)}:{uid.group(1)} /secrets/agent-api-key" in compose["services"]["setup"]["command"][2]
+    assert f"chown {uid.group(1)}:{uid.group(1)} /secrets/agent-api-key" in compose["services"]["setup"]["command"][0]
+
+
+# ---- effective argv: what each container really executes -------------------------------------------
+
+
+def _interpolate(text: str) -> str:
+    """Compose's interpolation with an empty environment: `${VAR:-default}` -> default, `$$` -> `$`."""
+    text = re.sub(r"(?<!\$)\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}", lambda m: m.group(1) or "", text)
+    return text.replace("$$", "$")
+
+
+def _as_argv(value: str | list[str]) -> list[str]:
+    return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+
+
+def _dockerfile_exec_form(instruction: str) -> list[str]:
+    match = re.search(rf"^{instruction}\s+(\[.*\])\s*$", (REPO_ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert match is not None, f"Dockerfile has no exec-form {instruction}"
+    return list(json.loads(match.group(1)))
+
+
+def _image_defaults(service: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The image's ENTRYPOINT and CMD: our Dockerfile for a built service, else the official image's."""
+    if "build" in service:
+        return _dockerfile_exec_form("ENTRYPOINT"), _dockerfile_exec_form("CMD")
+    repository = _interpolate(str(service["image"])).rsplit(":", 1)[0]
+    return OFFICIAL_IMAGES[repository]
+
+
+def effective_argv(service: dict[str, Any]) -> list[str]:
+    """The argv a service's container executes, after the image's wrappers (tini, docker-entrypoint.sh).
+
+    Docker's rules: a service `entrypoint` replaces the image's ENTRYPOINT and drops the image's CMD;
+    a service `command` replaces CMD.
+    """
+    entrypoint, cmd = _image_defaults(service)
+    if "entrypoint" in service:
+        entrypoint, cmd = _as_argv(service["entrypoint"]), []
+    if "command" in service:
+        cmd = _as_argv(service["command"])
+    argv = [_interpolate(a) for a in entrypoint + cmd]
+    if argv[:2] == ["/bin/tini", "--"]:
+        argv = argv[2:]
+    if argv[:1] == ["/usr/local/bin/docker-entrypoint.sh"] and argv[1:2] != ["eswrapper"]:
+        argv = argv[1:]
+    if argv[:1] == ["/usr/local/bin/docker-entrypoint.sh"]:
+        argv = argv[1:2]
+    return argv
+
+
+def _shell_script(argv: list[str]) -> str | None:
+    """The script of `sh -c SCRIPT` / `bash -ec SCRIPT`, else None."""
+    if len(argv) >= 3 and argv[0] in SHELLS and argv[1].startswith("-") and "c" in argv[1]:
+        return argv[2]
+    return None
+
+
+def _without_heredocs(script: str) -> str:
+    lines, out, end = script.splitlines(), [], None
+    for line in lines:
+        if end is not None:
+            end = None if line.strip() == end else end
+            continue
+        out.append(line)
+        heredoc = re.search(r"<<-?\s*'?\"?(\w+)", line)
+        end = heredoc.group(1) if heredoc else None
+    return "\n".join(out)
+
+
+def auditlog_calls(script: str) -> list[list[str]]:
+    """Every `auditlog ...` command of a shell script as an argv (env assignments, `exec`, redirections cut)."""
+    calls: list[list[str]] = []
+    text = _without_heredocs(script).replace("\\\n", " ")
+    for line in text.splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()<>")
+        lexer.whitespace_split = True
+        words: list[str] = []
+        for token in [*lexer, ";"]:
+            if token and set(token) <= set(";&|()<>"):
+                while words and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]) or words[0] in PREFIX_WORDS):
+                    words.pop(0)
+                if words[:1] == ["auditlog"]:
+                    calls.append(words)
+                # a redirection's target is not an argument: skip it with the next word
+                words = ["<redirect>"] if token in {">", ">>", "<", "2>"} else []
+                continue
+            if words[:1] == ["<redirect>"]:
+                words = []
+                continue
+            words.append(token)
+    return calls
+
+
+def _compose_services() -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"])
+
+
+SERVICES = sorted(_compose_services())
+
+
+def _auditlog_argvs(argv: list[str]) -> list[list[str]]:
+    script = _shell_script(argv)
+    if script is not None:
+        return auditlog_calls(script)
+    return [argv] if argv[:1] == ["auditlog"] else []
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_runs_a_known_program(name: str) -> None:
+    """Each service's effective argv starts with `auditlog`, a shell with a script, or an official server."""
+    argv = effective_argv(_compose_services()[name])
+    assert argv[0] in {"auditlog", *OFFICIAL_PROGRAMS} or _shell_script(argv) is not None, argv
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_auditlog_argv_parses_with_the_real_cli(name: str) -> None:
+    """Every `auditlog ...` a service runs (directly or inside its script) is accepted by the real parser."""
+    from auditlog.cli import build_parser
+
+    failures = []
+    for argv in _auditlog_argvs(effective_argv(_compose_services()[name])):
+        try:
+            build_parser().parse_args(argv[1:])
+        except SystemExit as exc:
+            failures.append((argv, exc.code))
+    assert [] == failures
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_shell_script_passes_sh_n(name: str) -> None:
+    """Every script a service or its healthcheck runs is valid syntax for the shell that runs it."""
+    service = _compose_services()[name]
+    scripts: list[tuple[str, str]] = []
+    argv = effective_argv(service)
+    script = _shell_script(argv)
+    if script is not None:
+        scripts.append((argv[0], script))
+    test = service.get("healthcheck", {}).get("test")
+    if isinstance(test, list) and test[:1] == ["CMD-SHELL"]:
+        scripts.append(("sh", _interpolate(test[1])))
+    errors = []
+    for shell, text in scripts:
+        done = subprocess.run([shutil.which(shell) or shell, "-n", "-c", text], capture_output=True, text=True,
+                              timeout=30)
+        if done.returncode:
+            errors.append((shell, done.stderr.strip()))
+    assert [] == errors
+
+
+def test_the_services_that_ship_run_auditlog() -> None:
+    """setup, agent, demo and tui each end up running at least one `auditlog` command."""
+    services = _compose_services()
+    runs = {name: [a[1] for a in _auditlog_argvs(effective_argv(services[name]))]
+            for name in ("setup", "agent", "demo", "tui")}
+    assert {"setup": ["setup", "setup"], "agent": ["agent"], "demo": ["demo"], "tui": ["tui"]} == runs
+
+
+def test_argv_of_a_shell_without_entrypoint_goes_to_the_image_entrypoint() -> None:
+    """A `sh -ec` command without an entrypoint override becomes `auditlog sh -ec ...` (the bug this guards)."""
+    argv = effective_argv({"build": {"context": "."}, "command": ["sh", "-ec", "echo hi"]})
+    assert ["auditlog", "sh", "-ec", "echo hi"] == argv
+
+
+def test_auditlog_calls_cut_assignments_exec_and_redirections() -> None:
+    """The script scanner returns only the auditlog words of each simple command."""
+    script = ('X="$(cat k)" exec auditlog agent --path \'/a b/*.jsonl\' \\\n  --state-dir /s\n'
+              "if [ -s f ]; then auditlog setup --json > /tmp/o.json; fi\ncat <<'PY'\nauditlog nope\nPY\n")
+    expected = [["auditlog", "agent", "--path", "/a b/*.jsonl", "--state-dir", "/s"],
+                ["auditlog", "setup", "--json"]]
+    assert expected == auditlog_calls(script)
