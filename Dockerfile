@@ -14,6 +14,7 @@ COPY auditlog ./auditlog
 COPY agent ./agent
 COPY indexer ./indexer
 COPY tui ./tui
+COPY deploy ./deploy
 COPY ilm_policies ./ilm_policies
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
@@ -28,7 +29,8 @@ RUN groupadd --system --gid 10001 auditlog \
  && chown auditlog:auditlog /var/log/app
 COPY --from=build /wheels /wheels
 # The wheel carries ilm_policies/ as data (<prefix>/share/auditlog/ilm_policies), where indexer.ilm finds it.
-RUN python -m pip install --no-cache-dir /wheels/*.whl \
+# [all]: the image runs setup, the agent, the demo and the TUI (an app needs only the bare emitter).
+RUN python -m pip install --no-cache-dir "$(ls /wheels/*.whl)[all]" \
  && rm -rf /wheels \
  && auditlog --help >/dev/null
 USER auditlog

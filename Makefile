@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,7 +39,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[all,dev,bench]'
 	command -v rsyslogd >/dev/null || { apt-get update -qq && apt-get install -y -qq rsyslog rsyslog-elasticsearch >/dev/null; }
 	command -v syslog-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends syslog-ng-core syslog-ng-mod-http syslog-ng-scl >/dev/null; }
 	PATH="$$PATH:/usr/local/go/bin" $(PY) -m bench.filebeat_build || echo "filebeat not built: the bench reports it as unavailable"

@@ -10,8 +10,10 @@ Example::
     with audit_context(tenant="org-4711", tier="enterprise", worker_id="w-17", worker_name="Anna"):
         audit.update("moved appointment 4711", changes={"start": ("10:00", "11:00")})
 
-writes one contract v1 line (docs/schema/audit-event-v1.json) to the file. The logger is a structlog
-bound logger (:class:`AuditLogger`) whose methods are the verbs (``auth``, ``logout``, ``create``,
+writes one contract v1 line (docs/schema/audit-event-v1.json) to the file. ``get_audit_logger()`` may
+run before ``configure()`` (module level): it returns a lazy proxy that finds the configured emitter at
+its first call and again after each re-configuration. The logger behind it is a structlog bound
+logger (:class:`AuditLogger`) whose methods are the verbs (``auth``, ``logout``, ``create``,
 ``update``, ``delete``; ``action("export", ...)`` for any other verb; ``emit(event)`` for a ready
 nested event). ``bind(...)`` works as in structlog. See docs/app-developer-guide.md.
 
@@ -69,6 +71,7 @@ __all__ = [
     "AppendWriter",
     "AuditEmitter",
     "AuditLogger",
+    "AuditLoggerProxy",
     "EmitterNotConfiguredError",
     "LineWriter",
     "audit_context",
@@ -76,6 +79,7 @@ __all__ = [
     "build_processors",
     "clear_audit_context",
     "configure",
+    "current_emitter",
     "get_audit_logger",
     "shutdown",
 ]
@@ -90,7 +94,7 @@ class LineWriter(Protocol):
 
 
 class EmitterNotConfiguredError(RuntimeError):
-    """``get_audit_logger()`` was called before ``configure()``."""
+    """An audit logger was used while no emitter was configured (call ``configure()`` first)."""
 
 
 class AppendWriter:
@@ -460,16 +464,114 @@ def configure(
     return emitter
 
 
-def get_audit_logger(**bindings: Any) -> AuditLogger:
-    """Return an audit logger of the configured emitter, with ``bindings`` on every event.
+class AuditLoggerProxy:
+    """A lazy audit logger: bound to the configured emitter at first use, re-bound after ``configure()``.
 
-    Raises:
-        EmitterNotConfiguredError: when :func:`configure` was not called.
+    What :func:`get_audit_logger` returns, so ``audit = get_audit_logger(...)`` works at module level
+    (before ``configure()``), keeps working after a re-configuration (tests pointing the emitter at a
+    temporary file) and in forked workers. Its methods are :class:`AuditLogger`'s.
     """
-    emitter = _emitter
-    if emitter is None:
-        raise EmitterNotConfiguredError("the audit emitter is not configured: call agent.emitter.configure(path=...)")
-    return emitter.logger(**bindings)
+
+    __slots__ = ("_bindings", "_cache")
+
+    def __init__(self, bindings: dict[str, Any]) -> None:
+        self._bindings = bindings
+        # (emitter, its logger) in one tuple: threads re-binding at once can never pair them wrongly
+        self._cache: tuple[AuditEmitter, AuditLogger] | None = None
+
+    def bound(self) -> AuditLogger:
+        """Return the real logger of the emitter configured now (cached until the next ``configure()``).
+
+        Raises:
+            EmitterNotConfiguredError: when no emitter is configured.
+        """
+        emitter, cache = _emitter, self._cache
+        if cache is not None and cache[0] is emitter:
+            return cache[1]
+        if emitter is None:
+            raise EmitterNotConfiguredError(
+                "the audit emitter is not configured: call auditlog.agent.emitter.configure(path=...) first")
+        logger = emitter.logger(**self._bindings)
+        self._cache = (emitter, logger)
+        return logger
+
+    def bind(self, **new_values: Any) -> AuditLoggerProxy:
+        """Return a lazy logger with ``new_values`` added to every event."""
+        return AuditLoggerProxy({**self._bindings, **new_values})
+
+    def new(self, **new_values: Any) -> AuditLoggerProxy:
+        """Return a lazy logger with only ``new_values`` bound."""
+        return AuditLoggerProxy(dict(new_values))
+
+    def unbind(self, *keys: str) -> AuditLoggerProxy:
+        """Return a lazy logger without ``keys``.
+
+        Raises:
+            KeyError: when a key is not bound.
+        """
+        missing = [key for key in keys if key not in self._bindings]
+        if missing:
+            raise KeyError(missing[0])
+        return self.try_unbind(*keys)
+
+    def try_unbind(self, *keys: str) -> AuditLoggerProxy:
+        """Return a lazy logger without ``keys`` (missing ones are ignored)."""
+        return AuditLoggerProxy({k: v for k, v in self._bindings.items() if k not in keys})
+
+    # The verbs call the bound logger's _emit with their own **fields dict (no second copy).
+    def auth(self, message: str | None = None, **fields: Any) -> None:
+        """See :meth:`AuditLogger.auth`."""
+        self.bound()._emit("auth", message, fields)
+
+    def logout(self, message: str | None = None, **fields: Any) -> None:
+        """See :meth:`AuditLogger.logout`."""
+        self.bound()._emit("logout", message, fields)
+
+    def create(self, message: str | None = None, **fields: Any) -> None:
+        """See :meth:`AuditLogger.create`."""
+        self.bound()._emit("create", message, fields)
+
+    def update(self, message: str | None = None, **fields: Any) -> None:
+        """See :meth:`AuditLogger.update`."""
+        self.bound()._emit("update", message, fields)
+
+    def delete(self, message: str | None = None, **fields: Any) -> None:
+        """See :meth:`AuditLogger.delete`."""
+        self.bound()._emit("delete", message, fields)
+
+    def action(self, verb: str, message: str | None = None, **fields: Any) -> None:
+        """See :meth:`AuditLogger.action`."""
+        fields["event.action"] = verb
+        self.bound()._emit("action", message, fields)
+
+    def emit(self, event: Mapping[str, Any]) -> None:
+        """See :meth:`AuditLogger.emit`."""
+        self.bound().emit(event)
+
+    def __repr__(self) -> str:
+        return f"<AuditLoggerProxy bindings={self._bindings!r}>"
+
+
+def get_audit_logger(**bindings: Any) -> AuditLoggerProxy:
+    """Return a lazy audit logger with ``bindings`` on every event; safe to call before :func:`configure`.
+
+    The logger finds the configured emitter at its first call and again after every ``configure()``;
+    calling a verb while nothing is configured raises :class:`EmitterNotConfiguredError`.
+    """
+    return AuditLoggerProxy(dict(bindings))
+
+
+def _swap_emitter(emitter: AuditEmitter | None) -> AuditEmitter | None:
+    """Install ``emitter`` as the process-wide one without closing the previous; return the previous."""
+    global _emitter
+    with _emitter_lock:
+        previous, _emitter = _emitter, emitter
+    return previous
+
+
+def current_emitter() -> AuditEmitter | None:
+    """Return the configured emitter, or None."""
+    return _emitter
 
 
 def shutdown() -> None:

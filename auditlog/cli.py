@@ -9,16 +9,21 @@ on malformed arguments.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.extras import AREAS, MODULE_EXTRA, missing_extra_message, optional_module
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the root parser with every package's subcommands."""
+    """Return the root parser with every package's subcommands.
+
+    An area whose optional dependencies are not installed still gets its commands, as stubs that say
+    which extra to install.
+    """
     from auditlog import __version__
-    from auditlog.commands import admin, agent, demo, es, show, tui
 
     parser = argparse.ArgumentParser(
         prog="auditlog",
@@ -26,9 +31,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for area in (es, admin, show, agent, demo, tui):
-        area.register(sub)
+    for area in AREAS:
+        try:
+            module = importlib.import_module(f"auditlog.commands.{area.module}")
+        except ModuleNotFoundError as exc:
+            missing = optional_module(exc)
+            if missing is None:
+                raise
+            for command in area.commands:
+                stub = sub.add_parser(command, add_help=False,
+                                      help=f"(needs: pip install 'auditlog-pipeline[{area.extra}]')")
+                stub.set_defaults(func=_needs_extra(area.extra, missing), missing_extra=True)
+            continue
+        module.register(sub)
     return parser
+
+
+def _needs_extra(extra: str, module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        raise CommandError(missing_extra_message(extra, module))
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,9 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit status.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # parse_args = parse_known_args + an error on leftovers; a stub for a missing extra takes any arguments
+    args, leftover = parser.parse_known_args(argv)
+    if leftover and not getattr(args, "missing_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(leftover)}")
     try:
         return int(args.func(args) or 0)
+    except ModuleNotFoundError as exc:
+        missing = optional_module(exc)
+        if missing is None:
+            raise
+        print(f"auditlog {args.command}: {missing_extra_message(MODULE_EXTRA[missing], missing)}", file=sys.stderr)
+        return 1
     except UsageError as exc:
         print(f"auditlog {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """The import graph: shell -> domain -> shared, imports only going down, no cycle, nothing generic on top.
 
-Layers (docs/architecture.md): the shell (``auditlog.cli``, ``auditlog.commands``, ``auditlog.options``,
-``auditlog.demo``) imports anything and nothing imports it; the domain packages (``auditlog.agent``,
-``auditlog.indexer``, ``auditlog.tui``) import each other only along agent -> indexer and tui -> indexer;
+Layers (docs/architecture.md): the shell (``auditlog.cli``, ``auditlog.extras``, ``auditlog.commands``,
+``auditlog.options``, ``auditlog.demo``) imports anything and nothing imports it; the domain packages
+(``auditlog.agent``, ``auditlog.indexer``, ``auditlog.tui``) import each other only along agent -> indexer and tui -> indexer;
 ``auditlog.core`` imports nothing of the project. Every import counts, also those inside functions.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIRS = {"auditlog": ROOT / "auditlog", "auditlog.agent": ROOT / "agent",
                "auditlog.indexer": ROOT / "indexer", "auditlog.tui": ROOT / "tui"}
-SHELL = ("auditlog.cli", "auditlog.__main__", "auditlog.commands", "auditlog.options", "auditlog.demo")
+SHELL = ("auditlog.cli", "auditlog.__main__", "auditlog.extras", "auditlog.commands", "auditlog.options",
+         "auditlog.demo")
 DOMAIN = ("auditlog.agent", "auditlog.indexer", "auditlog.tui")
 #: domain package -> the other domain packages it may import.
 LATERAL = {"auditlog.agent": {"auditlog.indexer"}, "auditlog.tui": {"auditlog.indexer"}, "auditlog.indexer": set()}

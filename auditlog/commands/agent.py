@@ -2,6 +2,8 @@
 
 - ``auditlog agent --config agent.toml`` or ``--path GLOB`` (repeatable) ``--state-dir DIR`` plus the
   connection flags: ship until SIGTERM/SIGINT (exit 0), reload on SIGHUP.
+- ``auditlog agent --print-config`` / ``--print-unit``: write the sample ``agent.toml`` (every key
+  documented) or the hardened systemd unit that the wheel carries, to start an installation from.
 - ``auditlog agent status --state-dir DIR [--json] [--all]``: per file path, identity, offset, size, lag.
 - ``auditlog dlq list --state-dir DIR [--all]``: one JSON object per dead letter (``reason``, ``file``,
   ``offset``, ``time``, ``line`` or ``line_b64``, ...).
@@ -33,6 +35,17 @@ def _add_config_args(p: argparse.ArgumentParser, *, state_required: bool = False
                    help="index namespace (elasticsearch.index_prefix; env AUDITLOG_INDEX_PREFIX)")
 
 
+SAMPLE_CONFIG = "agent.toml"
+SAMPLE_UNIT = "auditlog-agent.service"
+
+
+def sample_text(name: str) -> str:
+    """Return a deploy sample the package carries (``agent.toml`` or ``auditlog-agent.service``)."""
+    from importlib.resources import files
+
+    return (files("auditlog.agent") / "deploy" / name).read_text(encoding="utf-8")
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add these subcommands to the root parser."""
     agent = sub.add_parser(
@@ -43,6 +56,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent.add_argument("--path", dest="paths", action="append", metavar="GLOB",
                        help="file glob to ship (repeatable; inputs.paths)")
     agent.add_argument("--metrics-port", type=int, metavar="PORT", help="Prometheus /metrics port (metrics.port)")
+    samples = agent.add_mutually_exclusive_group()
+    samples.add_argument("--print-config", dest="print_sample", action="store_const", const=SAMPLE_CONFIG,
+                         help="print the sample agent.toml (every key documented) and exit")
+    samples.add_argument("--print-unit", dest="print_sample", action="store_const", const=SAMPLE_UNIT,
+                         help="print the systemd unit auditlog-agent.service and exit")
     add_connection_args(agent)
     agent.set_defaults(func=_run_agent)
     agent_sub = agent.add_subparsers(dest="agent_command", metavar="SUBCOMMAND")
@@ -79,6 +97,9 @@ def _load(args: argparse.Namespace) -> AgentConfig:
 def _run_agent(args: argparse.Namespace) -> int:
     from auditlog.agent import daemon
 
+    if args.print_sample:
+        sys.stdout.write(sample_text(args.print_sample))
+        return 0
     if not args.config and not args.state_dir:
         raise UsageError("--state-dir: required without --config (where checkpoints and dead letters live)")
     return daemon.run(_load(args), args)

@@ -335,10 +335,56 @@ def test_env_can_force_lenient(log_path: Path, monkeypatch: pytest.MonkeyPatch) 
 # ---------------------------------------------------------------------------------------------- configuration
 
 
-def test_logger_before_configure_raises() -> None:
-    """Asking for a logger before configure() says what to do."""
+def test_logger_used_before_configure_raises() -> None:
+    """A logger may be created before configure(), but an event written through it then says what to do."""
+    audit = get_audit_logger(**TENANT)
     with pytest.raises(EmitterNotConfiguredError, match="configure"):
-        get_audit_logger()
+        audit.update("x", source="slots")
+
+
+def test_module_level_logger_created_before_configure_writes_after_it(log_path: Path) -> None:
+    """A logger made before configure() (module level) binds to the emitter at its first call."""
+    audit = get_audit_logger(**TENANT, source="slots")
+    configure(path=log_path, strict=True)
+    audit.update("moved")
+    assert [("update", "slots")] == [(e["event"]["action"], e["audit"]["source"]) for e in lines(log_path)]
+
+
+def test_logger_follows_reconfiguration(tmp_path: Path) -> None:
+    """After a second configure() the same logger writes to the new file (the old writer is closed)."""
+    audit = get_audit_logger(**TENANT, source="slots")
+    configure(path=tmp_path / "first.jsonl", strict=True)
+    audit.update("one")
+    configure(path=tmp_path / "second.jsonl", strict=True)
+    audit.update("two")
+    assert (["one"], ["two"]) == ([e["message"] for e in lines(tmp_path / "first.jsonl")],
+                                  [e["message"] for e in lines(tmp_path / "second.jsonl")])
+
+
+def test_bind_on_a_lazy_logger_stays_lazy(log_path: Path) -> None:
+    """bind() before configure() returns a logger that also binds at first use, with both bindings."""
+    audit = get_audit_logger(**TENANT).bind(source="appointments", worker_id="w-1")
+    configure(path=log_path, strict=True)
+    audit.try_unbind("worker_id", "missing").create("made")
+    (event,) = lines(log_path)
+    assert ("appointments", None) == (event["audit"]["source"], event.get("user"))
+
+
+def test_logger_works_in_a_forked_child(log_path: Path) -> None:
+    """A logger already used in the parent writes from a forked child into the same file."""
+    audit = get_audit_logger(**TENANT, source="slots")
+    configure(path=log_path, strict=True)
+    audit.update("parent")
+    pid = os.fork()
+    if pid == 0:  # the child: write one event and leave without running pytest's teardown
+        code = 1
+        try:
+            audit.update("child")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert (0, ["parent", "child"]) == (status, [e["message"] for e in lines(log_path)])
 
 
 def test_configure_needs_exactly_one_sink(log_path: Path) -> None:
