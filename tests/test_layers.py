@@ -2,8 +2,8 @@
 
 Layers (docs/architecture.md): the shell (``auditlog.cli``, ``auditlog.extras``, ``auditlog.commands``,
 ``auditlog.options``, ``auditlog.demo``) imports anything and nothing imports it; the domain packages
-(``auditlog.agent``, ``auditlog.indexer``, ``auditlog.tui``) import each other only along agent -> indexer and tui -> indexer;
-``auditlog.core`` imports nothing of the project. Every import counts, also those inside functions.
+(``auditlog.agent``, ``auditlog.indexer``, ``auditlog.tui``) import each other only along agent -> indexer
+and tui -> indexer; ``auditlog.core`` imports nothing of the project. Every import counts, also those inside functions.
 """
 
 from __future__ import annotations
