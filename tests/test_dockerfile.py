@@ -228,3 +228,12 @@ def test_wheel_puts_nothing_generic_at_the_top(replay: Replay, tmp_path: Path) -
     found = subprocess.run([str(replay.venv / "bin" / "python"), "-c", probe], cwd=tmp_path,
                            check=True, capture_output=True, text=True).stdout.strip()
     assert "[]" == found
+
+
+@pytest.mark.parametrize(("flag", "sample"), [("--print-config", "agent.toml"),
+                                              ("--print-unit", "auditlog-agent.service")])
+def test_installed_wheel_prints_the_deploy_samples(replay: Replay, tmp_path: Path, flag: str, sample: str) -> None:
+    """The image's wheel carries deploy/'s samples: `auditlog agent --print-config/--print-unit` write them."""
+    done = subprocess.run([str(replay.venv / "bin" / "auditlog"), "agent", flag], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONNOUSERSITE="1"))
+    assert (0, (ROOT / "deploy" / sample).read_text()) == (done.returncode, done.stdout)

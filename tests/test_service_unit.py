@@ -102,3 +102,31 @@ def test_systemd_security_exposure_is_low(tmp_path: Path) -> None:
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
     assert match, result.stdout[-500:] + result.stderr
     assert float(match.group(1)) <= 2.0
+
+
+def _operations_systemd_steps() -> str:
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text.split("### systemd\n", 1)[1]
+    return section.split("```\n", 2)[1]
+
+
+def test_operations_guide_installs_from_the_wheel_alone() -> None:
+    """The guide's systemd steps take agent.toml and the unit from the installed command, not a checkout."""
+    steps = _operations_systemd_steps()
+    assert ("deploy/" not in steps, "auditlog agent --print-config" in steps, "auditlog agent --print-unit" in steps) \
+        == (True, True, True)
+
+
+def test_operations_guide_auditlog_steps_parse() -> None:
+    """Every `auditlog ...` step of the guide's systemd block is accepted by the real parser."""
+    from tests.test_compose import auditlog_calls
+
+    steps = _operations_systemd_steps().replace("/opt/auditlog/bin/auditlog", "auditlog")
+    calls = auditlog_calls(steps)
+    failures = []
+    for argv in calls:
+        try:
+            build_parser().parse_args(argv[1:])
+        except SystemExit as exc:
+            failures.append((argv, exc.code))
+    assert (2, []) == (len(calls), failures)

@@ -71,3 +71,18 @@ def test_unusable_state_dir_exits_1_with_message(tmp_path: Path, capsys: pytest.
     code = main(["agent", "--path", str(tmp_path / "*.log"), "--state-dir", str(blocker / "state"),
                  "--metrics-port", "0", "--es", "http://127.0.0.1:1"])
     assert (code, "cannot use state directory" in capsys.readouterr().err) == (1, True)
+
+
+@pytest.mark.parametrize(("flag", "sample"), [("--print-config", "agent.toml"),
+                                              ("--print-unit", "auditlog-agent.service")])
+def test_print_sample_writes_the_deploy_file(flag: str, sample: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--print-config / --print-unit write deploy/agent.toml / deploy/auditlog-agent.service unchanged."""
+    deploy = Path(__file__).resolve().parents[3] / "deploy"
+    assert (0, (deploy / sample).read_text()) == (main(["agent", flag]), capsys.readouterr().out)
+
+
+def test_print_config_and_unit_together_exit_2() -> None:
+    """The two print flags exclude each other."""
+    with pytest.raises(SystemExit) as exc:
+        main(["agent", "--print-config", "--print-unit"])
+    assert 2 == exc.value.code

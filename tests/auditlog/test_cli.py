@@ -1,0 +1,53 @@
+"""The root command: --version, unknown arguments, and commands whose optional extra is not installed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from auditlog import __version__
+from auditlog.cli import main
+
+
+def _run_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a child interpreter where importing ``module`` fails as if it were not installed."""
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
+            "from auditlog.cli import main\n"
+            f"sys.exit(main({list(argv)!r}))\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_version_prints_the_distribution_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """auditlog --version prints the installed distribution's version."""
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert (0, f"auditlog {__version__}") == (exc.value.code, capsys.readouterr().out.strip())
+
+
+def test_unknown_argument_still_exits_2() -> None:
+    """An argument no command knows is a usage error (exit 2)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["show", "some-id", "--no-such-flag"])
+    assert 2 == exc.value.code
+
+
+def test_setup_without_elasticsearch_names_the_agent_extra() -> None:
+    """Without the Elasticsearch client, setup exits 1 with one line naming the [agent] extra."""
+    done = _run_without("elasticsearch", "setup", "--kibana", "http://kibana:5601", "--api-keys")
+    assert (1, ["auditlog setup: not installed (no module 'elasticsearch'): pip install 'auditlog-pipeline[agent]'"]) \
+        == (done.returncode, done.stderr.splitlines())
+
+
+def test_tui_without_textual_names_the_tui_extra() -> None:
+    """Without Textual, tui exits 1 with one line naming the [tui] extra."""
+    done = _run_without("textual", "tui")
+    assert (1, ["auditlog tui: not installed (no module 'textual'): pip install 'auditlog-pipeline[tui]'"]) \
+        == (done.returncode, done.stderr.splitlines())
+
+
+def test_help_lists_commands_whose_extra_is_missing() -> None:
+    """auditlog --help still lists setup when its extra is missing, with what to install."""
+    done = _run_without("elasticsearch", "--help")
+    assert (0, True) == (done.returncode, "setup     (needs: pip install 'auditlog-pipeline[agent]')" in done.stdout)
