@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -59,10 +60,31 @@ class Key:
     default: Any
     check: Check | None = None
     help: str = ""
+    duration: bool = False  # seconds as a number, or text with a unit: "250ms", "30s", "5m", "1h"
 
 
 def _k(types: type | tuple[type, ...], default: Any, check: Check | None = None) -> Key:
     return Key(types if isinstance(types, tuple) else (types,), default, check)
+
+
+def _d(default: float, check: Check | None = None) -> Key:
+    return Key((int, float, str), default, check, duration=True)
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Return the seconds of a duration like ``"250ms"``, ``"30s"``, ``"5m"`` or ``"1h"``.
+
+    Raises:
+        ValueError: when ``text`` is not a number followed by ms, s, m or h.
+    """
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(f"must be seconds or a duration like 250ms, 30s, 5m, 1h, got {text!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 #: section -> key -> declaration (defaults are what deploy/agent.toml shows).
@@ -71,9 +93,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "paths": _k(list, [], _nonempty_list),
         "exclude": _k(list, list(DEFAULT_EXCLUDE), _nonempty_list),
         "watcher": _k(str, "auto", _choice("auto", "watchdog", "polling")),
-        "rescan_interval": _k((int, float), 5.0, _min(0.05)),
-        "poll_interval": _k((int, float), 0.25, _min(0.01)),
-        "close_inactive": _k((int, float), 5.0, _min(0)),
+        "rescan_interval": _d(5.0, _min(0.05)),
+        "poll_interval": _d(0.25, _min(0.01)),
+        "close_inactive": _d(5.0, _min(0)),
         "fingerprint_bytes": _k(int, 1024, _min(16)),
         "max_line_bytes": _k(int, 1024 * 1024, _min(1024)),
         "read_chunk_bytes": _k(int, 256 * 1024, _min(4096)),
@@ -90,7 +112,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "password": _k(str, ""),
         "ca_certs": _k(str, ""),
         "verify_certs": _k(bool, True),
-        "request_timeout": _k((int, float), 60.0, _min(1)),
+        "request_timeout": _d(60.0, _min(1)),
         "index_prefix": _k(str, DEFAULT_PREFIX),
         "basic_class": _k(str, "professional", _choice(*RETENTION_DAYS)),
     },
@@ -101,14 +123,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "batch": {
         "max_events": _k(int, 2000, _min(1)),
         "max_bytes": _k(int, 4 * 1024 * 1024, _min(1024)),
-        "max_latency": _k((int, float), 1.0, _min(0.001)),
+        "max_latency": _d(1.0, _min(0.001)),
         "max_in_flight": _k(int, 2, _min(1)),
         "workers": _k(int, 2, _min(1)),
     },
     "ids": {"window": _k(int, 1_000_000, _min(0))},
     "retry": {
-        "initial_backoff": _k((int, float), 0.1, _min(0.001)),
-        "max_backoff": _k((int, float), 30.0, _min(0.001)),
+        "initial_backoff": _d(0.1, _min(0.001)),
+        "max_backoff": _d(30.0, _min(0.001)),
     },
     "redact": {
         "enabled": _k(bool, True),
@@ -123,7 +145,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "port": _k(int, 9108, lambda v: None if 0 <= v <= 65535 else f"must be a TCP port (0-65535), got {v}"),
     },
     "log": {"level": _k(str, "info", _choice("debug", "info", "warning", "error"))},
-    "shutdown": {"timeout": _k((int, float), 10.0, _min(0))},
+    "shutdown": {"timeout": _d(10.0, _min(0))},
 }
 
 
@@ -205,6 +227,11 @@ class AgentConfig:
 def _check(section: str, key: str, value: Any) -> Any:
     decl = SCHEMA[section][key]
     name = f"{section}.{key}"
+    if decl.duration and isinstance(value, str):
+        try:
+            value = parse_duration(value)
+        except ValueError as exc:
+            raise UsageError(f"{name}: {exc}") from None
     # bool is an int in Python: only accept it where a bool is declared
     if (isinstance(value, bool) and bool not in decl.types) or not isinstance(value, decl.types):
         want = " or ".join(t.__name__ for t in decl.types).replace("list", "array").replace("str", "string")

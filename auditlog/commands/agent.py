@@ -4,20 +4,27 @@
   connection flags: ship until SIGTERM/SIGINT (exit 0), reload on SIGHUP.
 - ``auditlog agent --print-config`` / ``--print-unit``: write the sample ``agent.toml`` (every key
   documented) or the hardened systemd unit that the wheel carries, to start an installation from.
-- ``auditlog agent status --state-dir DIR [--json] [--all]``: per file path, identity, offset, size, lag.
-- ``auditlog dlq list --state-dir DIR [--all]``: one JSON object per dead letter (``reason``, ``file``,
-  ``offset``, ``time``, ``line`` or ``line_b64``, ...).
-- ``auditlog dlq replay --state-dir DIR [--config FILE] [--timeout S]``: re-validate and re-ship,
+- ``auditlog agent status [--state-dir DIR | --config FILE] [--json] [--all]``: per file path, identity,
+  offset, size, lag.
+- ``auditlog dlq list [--state-dir DIR | --config FILE] [--all] [--json]``: one JSON object per line per
+  dead letter (``reason``, ``file``, ``offset``, ``time``, ``line`` or ``line_b64``, ...); ``--json``: one
+  JSON array.
+- ``auditlog dlq replay [--state-dir DIR | --config FILE] [--timeout S]``: re-validate and re-ship,
   idempotently; one JSON object per record on stdout (``outcome`` replayed / rejected / not_sent /
   skipped, ``reason``, ``identity``, ``offset``, ``file``), the summary on stderr; exit 1 when any record
   is left.
+
+The state directory comes from ``--state-dir``, else ``AUDITLOG_AGENT_STATE_DIR``, else the config
+file's ``state.dir``; one of the three is required.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 import orjson
 
@@ -25,11 +32,17 @@ from auditlog.agent.config import AgentConfig
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.options.connection import add_connection_args
 
+STATE_ENV = "AUDITLOG_AGENT_STATE_DIR"
 
-def _add_config_args(p: argparse.ArgumentParser, *, state_required: bool = False) -> None:
-    p.add_argument("--config", metavar="FILE", help="TOML configuration (see deploy/agent.toml)")
-    p.add_argument("--state-dir", metavar="DIR", required=state_required,
-                   help="registry and dead-letter directory (state.dir; env AUDITLOG_AGENT_STATE_DIR)")
+
+def _add_state_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML configuration (auditlog agent --print-config shows one)")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help=f"registry and dead-letter directory (state.dir; env {STATE_ENV})")
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    _add_state_args(p)
     # --prefix like every other command; --index-prefix names the config key it sets.
     p.add_argument("--prefix", "--index-prefix", dest="index_prefix", metavar="NAME",
                    help="index namespace (elasticsearch.index_prefix; env AUDITLOG_INDEX_PREFIX)")
@@ -66,7 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent_sub = agent.add_subparsers(dest="agent_command", metavar="SUBCOMMAND")
     status = agent_sub.add_parser("status", help="per-file offsets and lag from the registry",
                                   description="Show each file's acknowledged offset, size and lag in bytes.")
-    status.add_argument("--state-dir", metavar="DIR", required=True, help="the agent's state directory")
+    _add_state_args(status)
     status.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     status.add_argument("--all", action="store_true", help="include closed and superseded files")
     status.set_defaults(func=_status)
@@ -76,8 +89,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dlq_sub = dlq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
     lst = dlq_sub.add_parser("list", help="print dead letters as JSON lines",
                              description="Print one JSON object per dead letter.")
-    lst.add_argument("--state-dir", metavar="DIR", required=True, help="the agent's state directory")
+    _add_state_args(lst)
     lst.add_argument("--all", action="store_true", help="include entries already replayed")
+    lst.add_argument("--json", action="store_true", help="print one JSON array instead of JSON lines")
     lst.set_defaults(func=_dlq_list)
     rep = dlq_sub.add_parser("replay", help="re-validate and re-ship dead letters (idempotent)",
                              description="Re-validate dead letters with the current configuration and ship them.")
@@ -89,9 +103,33 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _load(args: argparse.Namespace) -> AgentConfig:
+    """The configuration, after checking that a state directory was chosen somewhere.
+
+    Raises:
+        UsageError: when neither --state-dir, AUDITLOG_AGENT_STATE_DIR nor --config names one.
+    """
     from auditlog.agent import config
 
+    if not args.config and not args.state_dir and not os.environ.get(STATE_ENV):
+        raise UsageError(f"--state-dir: required without --config or {STATE_ENV} "
+                         "(where checkpoints and dead letters live)")
     return config.load(args.config, args)
+
+
+def _existing_state_dir(args: argparse.Namespace) -> Path:
+    """The chosen state directory, which must hold the agent's registry or dead letters.
+
+    Raises:
+        CommandError: when it holds neither (not a state directory, or the agent never ran there).
+    """
+    from auditlog.agent.deadletter import DEADLETTER_FILE
+    from auditlog.agent.registry import REGISTRY_FILE
+
+    state = _load(args).state_dir
+    if not ((state / REGISTRY_FILE).is_file() or (state / DEADLETTER_FILE).is_file()):
+        raise CommandError(f"{state} is not an agent state directory (no {REGISTRY_FILE} or {DEADLETTER_FILE}; "
+                           "has the agent run with this --state-dir?)")
+    return state
 
 
 def _run_agent(args: argparse.Namespace) -> int:
@@ -100,18 +138,17 @@ def _run_agent(args: argparse.Namespace) -> int:
     if args.print_sample:
         sys.stdout.write(sample_text(args.print_sample))
         return 0
-    if not args.config and not args.state_dir:
-        raise UsageError("--state-dir: required without --config (where checkpoints and dead letters live)")
     return daemon.run(_load(args), args)
 
 
 def _status(args: argparse.Namespace) -> int:
     from auditlog.agent.status import as_dicts, collect, render_table
 
+    state = _load(args).state_dir
     try:
-        reports = collect(args.state_dir, include_closed=args.all)
+        reports = collect(state, include_closed=args.all)
     except FileNotFoundError:
-        raise CommandError(f"no registry in {args.state_dir} (has the agent run with this --state-dir?)") from None
+        raise CommandError(f"no registry in {state} (has the agent run with this --state-dir?)") from None
     if args.json:
         print(json.dumps(as_dicts(reports), indent=2))
     else:
@@ -122,9 +159,13 @@ def _status(args: argparse.Namespace) -> int:
 def _dlq_list(args: argparse.Namespace) -> int:
     from auditlog.agent.deadletter import read_records
 
+    records = read_records(_existing_state_dir(args), include_replayed=args.all)
     out = sys.stdout.buffer
-    for rec in read_records(args.state_dir, include_replayed=args.all):
-        out.write(orjson.dumps(rec) + b"\n")
+    if args.json:
+        out.write(orjson.dumps(list(records), option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        for rec in records:
+            out.write(orjson.dumps(rec) + b"\n")
     out.flush()
     return 0
 
@@ -136,8 +177,6 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     from auditlog.agent.sink import RetrySettings, client_options
     from auditlog.indexer.client import make_client
 
-    if not args.config and not args.state_dir:
-        raise UsageError("--state-dir: required without --config")
     if not args.timeout > 0:
         raise UsageError(f"--timeout: must be > 0, got {args.timeout}")
     cfg = _load(args)

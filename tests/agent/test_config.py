@@ -107,3 +107,40 @@ def test_dead_letters_are_redacted_unless_raw_is_asked_for(tmp_path: Path) -> No
     default = config.load(None, env={}).dead_letter_redaction()
     raw = config.load(toml(tmp_path, "[redact]\nraw_dead_letters = true\n"), env={}).dead_letter_redaction()
     assert (default is not None and b"hunter2" not in default(b'{"pwd": "hunter2"}'), raw) == (True, None)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [('"30s"', 30.0), ('"5m"', 300.0), ('"1h"', 3600.0),
+                                               ('"250ms"', 0.25), ("2.5", 2.5)])
+def test_duration_accepts_units(tmp_path: Path, text: str, seconds: float) -> None:
+    """A duration key takes seconds as a number or text with ms, s, m or h."""
+    cfg = config.load(toml(tmp_path, f"[retry]\nmax_backoff = {text}\n"), env={})
+    assert seconds == cfg["retry.max_backoff"]
+
+
+def test_every_duration_key_accepts_units(tmp_path: Path) -> None:
+    """All interval, timeout and backoff keys accept a unit."""
+    text = ('[inputs]\nrescan_interval = "10s"\npoll_interval = "500ms"\nclose_inactive = "1m"\n'
+            '[elasticsearch]\nrequest_timeout = "2m"\n[batch]\nmax_latency = "2s"\n'
+            '[retry]\ninitial_backoff = "200ms"\nmax_backoff = "1m"\n[shutdown]\ntimeout = "30s"\n')
+    cfg = config.load(toml(tmp_path, text), env={})
+    keys = ("inputs.rescan_interval", "inputs.poll_interval", "inputs.close_inactive", "elasticsearch.request_timeout",
+            "batch.max_latency", "retry.initial_backoff", "retry.max_backoff", "shutdown.timeout")
+    assert (10.0, 0.5, 60.0, 120.0, 2.0, 0.2, 60.0, 30.0) == tuple(cfg[k] for k in keys)
+
+
+def test_bad_duration_is_named(tmp_path: Path) -> None:
+    """A duration with an unknown unit stops startup naming the key."""
+    with pytest.raises(UsageError, match=r"batch\.max_latency: must be seconds or a duration like"):
+        config.load(toml(tmp_path, '[batch]\nmax_latency = "2 days"\n'), env={})
+
+
+def test_duration_range_checked_after_units(tmp_path: Path) -> None:
+    """The range check applies to the converted seconds."""
+    with pytest.raises(UsageError, match=r"elasticsearch\.request_timeout: must be >= 1"):
+        config.load(toml(tmp_path, '[elasticsearch]\nrequest_timeout = "500ms"\n'), env={})
+
+
+def test_non_duration_key_refuses_text(tmp_path: Path) -> None:
+    """A count key does not take text with a unit."""
+    with pytest.raises(UsageError, match=r"batch\.max_events: must be int"):
+        config.load(toml(tmp_path, '[batch]\nmax_events = "5m"\n'), env={})

@@ -86,3 +86,91 @@ def test_print_config_and_unit_together_exit_2() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["agent", "--print-config", "--print-unit"])
     assert 2 == exc.value.code
+
+
+def _registry_with_one_file(tmp_path: Path) -> Path:
+    """A state directory whose registry knows one file, 40 of 100 bytes shipped."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"x" * 100)
+    st = log.stat()
+    reg = Registry(tmp_path / "state")
+    reg.add(FileState(FileIdentity(st.st_dev, st.st_ino, 100, "fp"), str(log), 40, 100))
+    reg.close()
+    return tmp_path / "state"
+
+
+def _dead_letter_dir(tmp_path: Path) -> Path:
+    """A state directory with one dead letter."""
+    state = tmp_path / "state"
+    w = DeadLetterWriter(state)
+    w.write(DeadLetter("invalid JSON: x", b"{oops", 12, "/f.log", "id"))
+    w.close()
+    return state
+
+
+def test_status_takes_the_state_dir_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """agent status without --state-dir uses AUDITLOG_AGENT_STATE_DIR, as its help says."""
+    monkeypatch.setenv("AUDITLOG_AGENT_STATE_DIR", str(_registry_with_one_file(tmp_path)))
+    assert (0, [60]) == (main(["agent", "status", "--json"]),
+                         [r["lag_bytes"] for r in json.loads(capsys.readouterr().out)])
+
+
+def test_status_takes_the_state_dir_from_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """agent status --config FILE reads state.dir from the file."""
+    state = _registry_with_one_file(tmp_path)
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text(f'[state]\ndir = "{state}"\n')
+    assert (0, [40]) == (main(["agent", "status", "--config", str(cfg), "--json"]),
+                         [r["offset"] for r in json.loads(capsys.readouterr().out)])
+
+
+def test_status_without_any_state_dir_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --state-dir, AUDITLOG_AGENT_STATE_DIR or --config, status is a usage error naming all three."""
+    monkeypatch.delenv("AUDITLOG_AGENT_STATE_DIR", raising=False)
+    assert 2 == main(["agent", "status"])
+    assert "--state-dir: required without --config or AUDITLOG_AGENT_STATE_DIR" in capsys.readouterr().err
+
+
+def test_agent_takes_the_state_dir_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The agent accepts AUDITLOG_AGENT_STATE_DIR instead of --state-dir (then it asks for paths, not state)."""
+    monkeypatch.setenv("AUDITLOG_AGENT_STATE_DIR", str(tmp_path))
+    assert 2 == main(["agent"])
+    err = capsys.readouterr().err
+    assert ("inputs.paths" in err, "--state-dir" in err) == (True, False)
+
+
+def test_dlq_list_takes_the_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """dlq list --config FILE reads the dead letters of the file's state.dir."""
+    state = _dead_letter_dir(tmp_path)
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text(f'[state]\ndir = "{state}"\n')
+    assert (0, "invalid JSON: x") == (main(["dlq", "list", "--config", str(cfg)]),
+                                      json.loads(capsys.readouterr().out)["reason"])
+
+
+def test_dlq_list_json_prints_one_array(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """dlq list --json prints the dead letters as one JSON array."""
+    state = _dead_letter_dir(tmp_path)
+    assert (0, [12]) == (main(["dlq", "list", "--state-dir", str(state), "--json"]),
+                         [r["offset"] for r in json.loads(capsys.readouterr().out)])
+
+
+def test_dlq_list_on_a_folder_that_is_no_state_dir_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """dlq list on a folder without registry or dead letters exits 1 with one line."""
+    code = main(["dlq", "list", "--state-dir", str(tmp_path)])
+    err = capsys.readouterr().err.splitlines()
+    assert (1, 1, True) == (code, len(err), "is not an agent state directory" in err[0])
+
+
+def test_dlq_list_of_a_state_dir_without_dead_letters_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A state directory with a registry and no dead letters lists nothing and exits 0."""
+    state = _registry_with_one_file(tmp_path)
+    assert (0, "") == (main(["dlq", "list", "--state-dir", str(state)]), capsys.readouterr().out)
