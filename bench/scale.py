@@ -65,7 +65,7 @@ def layer_first_page(client: Elasticsearch, tiers: TierTable, tenant: str | None
     """Return a call opening a fresh ``Pager`` and fetching page 0, as the TUI does on start / filter change."""
     from auditlog.indexer.query import Filter, Pager
 
-    flt = Filter(tenant=tenant, actions=("update",)) if tenant else Filter()
+    flt = Filter(tenants=(tenant,), actions=("update",)) if tenant else Filter()
 
     def call() -> object:
         with Pager(client, tiers, flt, page_size=PAGE_SIZE) as pager:

@@ -98,7 +98,7 @@ def _listing_ready(app: AuditLogApp, tenant: str | None = None, *, any_tenant: b
     screen = _main(app)
     if screen is None or screen.listing is None or screen.searching:
         return False
-    return any_tenant or screen.listing.filter.tenant == tenant
+    return any_tenant or screen.listing.filter.tenants == (tenant,)
 
 
 def _tenant_painted(app: AuditLogApp, probe: PaintProbe, events: EventList, tenant: str | None,

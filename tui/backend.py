@@ -81,7 +81,8 @@ class Backend:
 
     def scoped(self, flt: Filter) -> Filter:
         """Return ``flt`` restricted to the forced tenant, if any."""
-        return flt if self.tenant is None or flt.tenant == self.tenant else flt.with_(tenant=self.tenant)
+        forced = (self.tenant,)
+        return flt if self.tenant is None or flt.tenants == forced else flt.with_(tenants=forced)
 
     def open_listing(self, flt: Filter) -> Listing:
         """Open a snapshot for ``flt`` and read its first page (which gives the exact total).

@@ -22,7 +22,7 @@ def describe_filter(flt: Filter, tz: tzinfo) -> list[tuple[str, str]]:
         Pairs in a fixed order: tenant, workers, types, sources, since, until, text.
     """
     return [
-        ("Tenant", flt.tenant or "any"),
+        ("Tenants", ", ".join(flt.tenants) or "any"),
         ("Workers", ", ".join(flt.workers) or "any"),
         ("Types", ", ".join(flt.actions) or "any"),
         ("Sources", ", ".join(flt.sources) or "any"),

@@ -46,7 +46,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="browse, inspect and export audit events in the terminal",
         description="Support view of all tenants; with --tenant, the customer view of one enterprise tenant.",
     )
-    tui.add_argument("--tenant", metavar="ORG", help="customer view: only this tenant (enterprise tier only)")
+    # append, not store: a second --tenant is refused instead of silently replacing the first
+    tui.add_argument("--tenant", action="append", metavar="ORG",
+                     help="customer view: only this tenant (enterprise tier only; one tenant)")
     tui.add_argument("--export-dir", metavar="DIR", default=".", help="where `e` and `d` write workbooks (default .)")
     add_view_args(tui)
     add_connection_args(tui)
@@ -131,6 +133,8 @@ def run_tui(args: argparse.Namespace) -> int:
     from auditlog.tui.access import AccessDenied, customer_view
     from auditlog.tui.app import AppConfig, AuditLogApp
 
+    if args.tenant and len(args.tenant) > 1:
+        raise UsageError("--tenant: the customer view shows one tenant (export takes --tenant several times)")
     tiers = tiers_from_args(args)
     zone = zone_from_args(args)
     summarizer = summarizer_from_args(args)
@@ -143,7 +147,7 @@ def run_tui(args: argparse.Namespace) -> int:
         view = None
         if args.tenant:
             try:
-                view = customer_view(client, tiers, args.tenant)
+                view = customer_view(client, tiers, args.tenant[0])
             except AccessDenied as exc:
                 raise CommandError(str(exc)) from None
             except ES_ERRORS as exc:

@@ -1,6 +1,6 @@
 """The filter flags every filtering command shares (``auditlog export``, ``auditlog tui``, ...).
 
-``--tenant ORG``, ``--worker ID`` / ``--action A`` / ``--source S`` (each repeatable; values are OR-ed
+``--tenant ORG`` / ``--worker ID`` / ``--action A`` / ``--source S`` (each repeatable; values are OR-ed
 within a flag and AND-ed across flags), ``--since`` / ``--until`` and ``--query TEXT``.
 
 Times are RFC 3339 with an offset or ``Z`` (``2026-11-20T10:00:00+01:00``), a bare date
@@ -35,11 +35,12 @@ def _action(text: str) -> str:
 def add_filter_args(parser: argparse.ArgumentParser) -> None:
     """Add the shared filter flags to a command's parser.
 
-    Destinations: ``tenant``, ``workers``, ``actions``, ``sources``, ``since``, ``until`` (``TimeSpec``)
+    Destinations: ``tenants``, ``workers``, ``actions``, ``sources``, ``since``, ``until`` (``TimeSpec``)
     and ``text``; turn them into a ``Filter`` with ``filter_from_args``.
     """
     group = parser.add_argument_group("filters")
-    group.add_argument("--tenant", type=_value, metavar="ORG", help="only this tenant (organization.id)")
+    group.add_argument("--tenant", dest="tenants", type=_value, action="append", default=[], metavar="ORG",
+                       help="only this tenant (organization.id); repeatable")
     group.add_argument("--worker", dest="workers", type=_value, action="append", default=[], metavar="ID",
                        help="only events by this worker (user.id); repeatable")
     group.add_argument("--action", dest="actions", type=_action, action="append", default=[], metavar="A",
@@ -82,7 +83,7 @@ def filter_from_args(
         raise UsageError(message)
     text = getattr(args, "text", None)
     return Filter(
-        tenant=getattr(args, "tenant", None),
+        tenants=tuple(dict.fromkeys(getattr(args, "tenants", None) or ())),
         workers=tuple(dict.fromkeys(getattr(args, "workers", None) or ())),
         actions=tuple(dict.fromkeys(getattr(args, "actions", None) or ())),
         sources=tuple(dict.fromkeys(getattr(args, "sources", None) or ())),

@@ -147,8 +147,10 @@ def filter_clauses(flt: Filter, *, exclude: Dimension | None = None) -> list[Que
         The clauses in a fixed order (tenant, time, dimensions, text); empty means "match all".
     """
     clauses: list[Query] = []
-    if flt.tenant is not None:
-        clauses.append({"term": {TENANT_FIELD: flt.tenant}})
+    if len(flt.tenants) == 1:
+        clauses.append({"term": {TENANT_FIELD: flt.tenants[0]}})
+    elif flt.tenants:
+        clauses.append({"terms": {TENANT_FIELD: sorted(set(flt.tenants))}})
     rng = time_range(flt.since, flt.until)
     if rng is not None:
         clauses.append(rng)

@@ -8,9 +8,9 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Filter:
-    """What the user is looking for; empty tuples and ``None`` mean "any"."""
+    """What the user is looking for; empty tuples and ``None`` mean "any" (values in a tuple are OR-ed)."""
 
-    tenant: str | None = None
+    tenants: tuple[str, ...] = ()
     workers: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()

@@ -41,7 +41,7 @@ def _expected(events: list[dict[str, Any]], keep: Any) -> set[str]:
 def test_filter_by_tenant(es: Elasticsearch, seeded: Seeded) -> None:
     """--tenant selects exactly that organization's events."""
     tiers, _, events = seeded
-    got = _ids(es, tiers, Filter(tenant="org-2001"))
+    got = _ids(es, tiers, Filter(tenants=("org-2001",)))
     assert _expected(events, lambda e: e["organization"]["id"] == "org-2001") == set(got)
     assert got
 
@@ -82,7 +82,7 @@ def test_all_dimensions_combine_with_and(es: Elasticsearch, seeded: Seeded) -> N
     """Tenant, action, source and time together select their intersection."""
     tiers, _, events = seeded
     since = START + timedelta(hours=30)
-    flt = Filter(tenant="org-1001", actions=("update", "create"), sources=("appointments",), since=since)
+    flt = Filter(tenants=("org-1001",), actions=("update", "create"), sources=("appointments",), since=since)
     got = _ids(es, tiers, flt)
     assert _expected(events, lambda e: e["organization"]["id"] == "org-1001"
                      and e["event"]["action"] in ("update", "create") and e["audit"]["source"] == "appointments"
@@ -156,7 +156,7 @@ def test_empty_namespace_gives_empty_results(es: Elasticsearch, namespace: TierT
 def test_histogram_sums_to_the_count_in_a_zone(es: Elasticsearch, seeded: Seeded) -> None:
     """The histogram of a filter in a local zone sums to the filter's count."""
     tiers, _, events = seeded
-    flt = Filter(tenant="org-1002", since=START, until=END)
+    flt = Filter(tenants=("org-1002",), since=START, until=END)
     hist = histogram(es, tiers, flt, time_zone="Europe/Zurich", target=24)
     assert hist.interval.name == "2h"
     assert hist.total == len(_expected(events, lambda e: e["organization"]["id"] == "org-1002"))

@@ -137,7 +137,7 @@ def test_facets_of_the_whole_set_account_for_every_event(es: Elasticsearch,
 def test_facet_excludes_its_own_selection(es: Elasticsearch, seeded: tuple[TierTable, SeedSummary]) -> None:
     """A facet counts under every other dimension, not its own: the multi-select rule."""
     tiers, summary = seeded
-    flt = Filter(tenant="org-1001", actions=("delete",), sources=("appointments", "slots"))
+    flt = Filter(tenants=("org-1001",), actions=("delete",), sources=("appointments", "slots"))
     counts = facet_counts(es, tiers, flt)
     assert counts.total == summary.expected(flt)
     for bucket in counts.actions.buckets:

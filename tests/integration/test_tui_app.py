@@ -92,13 +92,28 @@ async def test_filter_by_tenant_and_text(es: Elasticsearch, seeded: Any, tmp_pat
         await settle(pilot)
         listing = _main(app).listing
         assert listing is not None
-        assert summary.expected(Filter(tenant="org-2001")) == listing.total
+        assert summary.expected(Filter(tenants=("org-2001",))) == listing.total
         await pilot.press("slash", *"signed", "enter")
         await settle(pilot)
         listing = _main(app).listing
         assert listing is not None
         expected = sum(1 for e in events if e["organization"]["id"] == "org-2001" and "signed" in e["message"])
         assert expected == listing.total
+
+
+async def test_tenant_box_takes_several_tenants(es: Elasticsearch, seeded: Any, tmp_path: Path) -> None:
+    """Tenant ids separated by a comma in the tenant box list the events of either tenant."""
+    tiers, summary, _ = seeded
+    app = make_app(es, tiers, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.click("#tenant")
+        await pilot.press(*"org-2001, org-1001", "enter")
+        await settle(pilot)
+        listing = _main(app).listing
+        assert listing is not None
+        both = summary.expected(Filter(tenants=("org-2001", "org-1001")))
+        assert (both, ("org-2001", "org-1001")) == (listing.total, listing.filter.tenants)
 
 
 async def test_time_preset_limits_the_range(es: Elasticsearch, seeded: Any, tmp_path: Path) -> None:
@@ -328,7 +343,7 @@ async def test_customer_view_shows_only_its_tenant(es: Elasticsearch, seeded: An
         await settle(pilot)
         listing = _main(app).listing
         assert listing is not None
-        assert (summary.expected(Filter(tenant="org-1001")), 0) == (listing.total,
+        assert (summary.expected(Filter(tenants=("org-1001",))), 0) == (listing.total,
                                                                     len(app.screen.query("#tenant")))
 
 

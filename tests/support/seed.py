@@ -67,7 +67,7 @@ class SeedSummary:
             raise ValueError("SeedSummary answers tenant/worker/action/source filters only")
         return sum(
             n for (tenant, action, source, worker), n in self.keys.items()
-            if (flt.tenant is None or tenant == flt.tenant)
+            if (not flt.tenants or tenant in flt.tenants)
             and (not flt.actions or action in flt.actions)
             and (not flt.sources or source in flt.sources)
             and (not flt.workers or worker in flt.workers)

@@ -75,7 +75,7 @@ class MainScreen(Screen[None]):
         self.backend = Backend(config.client, config.tiers, index=customer.index if customer else None,
                                tenant=customer.tenant if customer else None, page_size=config.page_size,
                                keep_alive=config.snapshot_keep_alive)
-        self.filter = Filter(tenant=customer.tenant if customer else None)
+        self.filter = Filter(tenants=(customer.tenant,) if customer else ())
         self.preset = DEFAULT_PRESET
         self.listing: Listing | None = None
         self.connected: bool | None = None
@@ -154,7 +154,9 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#tenant")
     def tenant_submitted(self, event: Input.Submitted) -> None:
-        self.filter = self.filter.with_(tenant=event.value.strip() or None)
+        # several tenants separated by commas or spaces, as --tenant repeats on the command line
+        tenants = tuple(dict.fromkeys(t for t in re.split(r"[,\s]+", event.value) if t))
+        self.filter = self.filter.with_(tenants=tenants)
         self.reload()
         self.query_one(EventList).focus()
 
@@ -408,7 +410,7 @@ class MainScreen(Screen[None]):
         tenant = self.config.customer.tenant if self.config.customer else None
         since, until = preset_range(self.preset, self.config.clock(), self.tz) if self.preset != "custom" else (
             self.filter.since, self.filter.until)
-        self.filter = Filter(tenant=tenant, since=since, until=until)
+        self.filter = Filter(tenants=(tenant,) if tenant else (), since=since, until=until)
         self.reload()
 
     def action_reload(self) -> None:

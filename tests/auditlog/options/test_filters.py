@@ -44,7 +44,7 @@ def test_every_flag_lands_in_the_filter() -> None:
                   "--source", "slots", "--since", "2026-11-20T10:00:00Z", "--until", "2026-11-21T10:00:00+01:00",
                   "--query", "anna keller")
     assert Filter(
-        tenant="org-1",
+        tenants=("org-1",),
         workers=("w-1", "w-2"),
         actions=("delete",),
         sources=("slots",),
@@ -119,3 +119,31 @@ def test_blank_query_means_no_text() -> None:
 def test_missing_attributes_mean_any() -> None:
     """A namespace without filter attributes gives the empty filter (commands may add only some flags)."""
     assert Filter() == filter_from_args(argparse.Namespace(), now=NOW)
+
+
+#: every repeatable filter flag -> the Filter field it fills
+REPEATABLE = {"--tenant": "tenants", "--worker": "workers", "--action": "actions", "--source": "sources"}
+
+
+def _commands_with_filters() -> list[str]:
+    """The commands of the real CLI whose parser has the filter flags."""
+    from auditlog.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(name for name, parser in sub.choices.items()
+                  if any("--worker" in a.option_strings for a in parser._actions))
+
+
+def test_export_is_the_command_with_filter_flags() -> None:
+    """The filter flags belong to export (tui's --tenant is the single-tenant customer view)."""
+    assert ["export"] == _commands_with_filters()
+
+
+@pytest.mark.parametrize("command", _commands_with_filters())
+@pytest.mark.parametrize("flag", sorted(REPEATABLE))
+def test_repeated_flag_keeps_both_values(command: str, flag: str) -> None:
+    """`FLAG a FLAG b` on a command of the real CLI puts both values into the filter, in order."""
+    from auditlog.cli import build_parser
+
+    args = build_parser().parse_args([command, "-o", "x.xlsx", flag, "b-value", flag, "a-value"])
+    assert ("b-value", "a-value") == getattr(filter_from_args(args, now=NOW), REPEATABLE[flag])

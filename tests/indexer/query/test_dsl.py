@@ -27,7 +27,7 @@ def test_empty_filter_matches_all() -> None:
 
 def test_tenant_is_a_term_on_organization_id() -> None:
     """The tenant becomes an exact term on organization.id."""
-    assert filter_clauses(Filter(tenant="org-1001")) == [{"term": {"organization.id": "org-1001"}}]
+    assert filter_clauses(Filter(tenants=("org-1001",))) == [{"term": {"organization.id": "org-1001"}}]
 
 
 def test_workers_are_terms_on_user_id() -> None:
@@ -47,7 +47,7 @@ def test_actions_and_sources_are_terms() -> None:
 
 def test_dimensions_are_anded_in_bool_filter() -> None:
     """All clauses go into bool.filter, so dimensions combine with AND and nothing is scored."""
-    flt = Filter(tenant="org-1", actions=("update",), sources=("slots",))
+    flt = Filter(tenants=("org-1",), actions=("update",), sources=("slots",))
     query = build_query(flt)
     assert list(query["bool"]) == ["filter"]
     assert len(query["bool"]["filter"]) == 3
@@ -121,7 +121,7 @@ def test_text_is_capped_in_words_and_characters() -> None:
 
 def test_exclude_leaves_out_one_dimension() -> None:
     """exclude drops that dimension's clause but keeps tenant and the others (facet rule)."""
-    flt = Filter(tenant="org-1", workers=("w-1",), actions=("delete",))
+    flt = Filter(tenants=("org-1",), workers=("w-1",), actions=("delete",))
     clauses = filter_clauses(flt, exclude="actions")
     assert clauses == [{"term": {"organization.id": "org-1"}}, {"terms": {"user.id": ["w-1"]}}]
 

@@ -6,7 +6,7 @@ from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.facets import FacetBucket, facets_request, parse_facet
 from auditlog.indexer.query.filter import Filter
 
-FLT = Filter(tenant="org-1", workers=("w-1",), actions=("delete",), sources=("slots",))
+FLT = Filter(tenants=("org-1",), workers=("w-1",), actions=("delete",), sources=("slots",))
 
 
 def test_query_is_the_full_filter_with_exact_total() -> None:
