@@ -21,9 +21,12 @@ from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer import ahead, retention
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
-from auditlog.indexer.kibana import KibanaError, KibanaSettings
+from auditlog.indexer.ilm import policy_requests
+from auditlog.indexer.kibana import KibanaError, KibanaSettings, load_objects
 from auditlog.indexer.security import roles_yml
 from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
+from auditlog.indexer.templates import render_all
+from auditlog.indexer.tiers import TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
@@ -36,6 +39,32 @@ NEEDS = {
     "retention enforce": "cluster privileges monitor + manage_index_templates and index privileges monitor + "
     "delete_index + create_index on the audit indices",
 }
+
+
+PRINTABLE = ("template", "policies", "kibana", "roles")
+
+
+def printable(what: str, tiers: TierTable, *, ilm: bool = True) -> str:
+    """Render what ``auditlog setup`` installs, without a cluster (like ``filebeat export``).
+
+    Args:
+        what: ``template`` and ``policies`` give Kibana Dev Tools requests (``PUT path`` + JSON body),
+            ``kibana`` the saved objects as ndjson, ``roles`` a file-realm ``roles.yml``.
+        tiers: the namespace.
+        ilm: render the index templates for a cluster with ILM.
+
+    Returns:
+        The text, ending in a newline.
+    """
+    if what == "roles":
+        return roles_yml(tiers)
+    if what == "kibana":
+        return "".join(json.dumps(obj, ensure_ascii=False) + "\n" for obj in load_objects(tiers))
+    if what == "policies":
+        requests = [(f"_ilm/policy/{r.name}", r.body) for r in policy_requests(tiers)]
+    else:
+        requests = [(f"_{t.kind}_template/{t.name}", t.body) for t in render_all(tiers, ilm=ilm)]
+    return "\n".join(f"PUT {path}\n{json.dumps(body, indent=2, ensure_ascii=False)}\n" for path, body in requests)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,8 +93,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         help="Kibana space to import into (default: the default space)")
     kibana.add_argument("--kibana-ca-certs", metavar="FILE", help="CA bundle for an https Kibana")
     setup.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    setup.add_argument("--print-roles", action="store_true",
-                       help="print the writer/reader roles as a file-realm roles.yml and exit (no cluster needed)")
+    setup.add_argument("--print", dest="print_what", choices=PRINTABLE, metavar="WHAT",
+                       help="print what setup would install and exit, no cluster needed: template (component and "
+                       "index templates) or policies (ILM) as Dev Tools requests, kibana (saved objects, ndjson), "
+                       "roles (file-realm roles.yml)")
+    setup.add_argument("--no-ilm", dest="ilm", action="store_false",
+                       help="with --print template: the templates for a cluster without ILM")
+    setup.add_argument("--print-roles", action="store_true", help="the same as --print roles")
     setup.set_defaults(func=run_setup_command)
 
     ret = sub.add_parser("retention", help="show or enforce per-tier retention of the audit indices",
@@ -137,8 +171,9 @@ def _kibana_settings(args: argparse.Namespace) -> KibanaSettings | None:
 def run_setup_command(args: argparse.Namespace) -> int:
     """``auditlog setup``: print one line per object and what happened to it."""
     tiers = tiers_from_args(args)
-    if args.print_roles:
-        print(roles_yml(tiers), end="")
+    what = "roles" if args.print_roles else args.print_what
+    if what:
+        print(printable(what, tiers, ilm=args.ilm), end="")
         return 0
     kibana = _kibana_settings(args)
 

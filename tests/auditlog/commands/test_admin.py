@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from auditlog.cli import main
+from auditlog.indexer.ilm import policy_requests
+from auditlog.indexer.kibana import load_objects
 from auditlog.indexer.security import roles_yml
+from auditlog.indexer.templates import render_all
 from auditlog.indexer.tiers import TierTable
 
 DEAD = "http://127.0.0.1:9"  # nobody listens: proves a command did not need the cluster
@@ -67,3 +72,55 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     expected = [0, 0, 0, 0]
     assert expected == codes
     assert "--dry-run" in capsys.readouterr().out
+
+
+def _dev_tools_requests(text: str) -> list[tuple[str, object]]:
+    """Parse `PUT path` + JSON body blocks back into (path, body) pairs."""
+    out = []
+    for block in text.split("PUT ")[1:]:
+        path, _, body = block.partition("\n")
+        out.append((path, json.loads(body)))
+    return out
+
+
+def test_print_template_is_what_setup_installs(capsys: pytest.CaptureFixture[str]) -> None:
+    """setup --print template writes every component and index template setup would PUT, with its body."""
+    assert 0 == main(["setup", "--print", "template", "--prefix", "shop"])
+    expected = [(f"_{t.kind}_template/{t.name}", t.body) for t in render_all(TierTable(prefix="shop"), ilm=True)]
+    assert expected == _dev_tools_requests(capsys.readouterr().out)
+
+
+def test_print_template_without_ilm_has_no_lifecycle(capsys: pytest.CaptureFixture[str]) -> None:
+    """--no-ilm renders the templates for a cluster without ILM (no lifecycle setting)."""
+    assert 0 == main(["setup", "--print", "template", "--no-ilm"])
+    out = capsys.readouterr().out
+    assert (False, True) == ("lifecycle" in out, out.startswith("PUT _component_template/"))
+
+
+def test_print_policies_is_one_put_per_class(capsys: pytest.CaptureFixture[str]) -> None:
+    """setup --print policies writes the ILM policies named after the namespace's classes."""
+    assert 0 == main(["setup", "--print", "policies"])
+    expected = [(f"_ilm/policy/{r.name}", r.body) for r in policy_requests(TierTable())]
+    assert expected == _dev_tools_requests(capsys.readouterr().out)
+
+
+def test_print_kibana_is_the_saved_objects_ndjson(capsys: pytest.CaptureFixture[str]) -> None:
+    """setup --print kibana writes one saved object per line, the data view on the namespace's pattern."""
+    from auditlog.indexer.tiers import TierTable
+
+    assert 0 == main(["setup", "--print", "kibana", "--prefix", "shop"])
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert load_objects(TierTable(prefix="shop")) == printed
+
+
+def test_print_roles_is_the_roles_yml(capsys: pytest.CaptureFixture[str]) -> None:
+    """setup --print roles writes the same roles.yml as --print-roles."""
+    assert 0 == main(["setup", "--print", "roles"])
+    assert roles_yml(TierTable()) == capsys.readouterr().out
+
+
+def test_print_unknown_object_exits_2() -> None:
+    """--print only knows template, policies, kibana and roles."""
+    with pytest.raises(SystemExit) as exc:
+        main(["setup", "--print", "pipelines"])
+    assert 2 == exc.value.code
