@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -51,3 +52,30 @@ def test_help_lists_commands_whose_extra_is_missing() -> None:
     """auditlog --help still lists setup when its extra is missing, with what to install."""
     done = _run_without("elasticsearch", "--help")
     assert (0, True) == (done.returncode, "setup     (needs: pip install 'auditlog-pipeline[agent]')" in done.stdout)
+
+
+def _leaf_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every command and subcommand of the real CLI by its full name ('agent status', 'dlq list', ...)."""
+    from auditlog.cli import build_parser
+
+    found: dict[str, argparse.ArgumentParser] = {}
+
+    def walk(prefix: str, parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    full = f"{prefix} {name}".strip()
+                    found[full] = child
+                    walk(full, child)
+
+    walk("", build_parser())
+    return found
+
+
+def test_every_list_and_status_command_has_json() -> None:
+    """Each `... list` and `... status` command takes --json."""
+    missing = sorted(name for name, parser in _leaf_parsers().items()
+                     if name.split()[-1] in ("list", "status")
+                     and not any("--json" in a.option_strings for a in parser._actions))
+    names = sorted(n for n in _leaf_parsers() if n.split()[-1] in ("list", "status"))
+    assert ([], ["agent status", "dlq list", "es status", "retention status"]) == (missing, names)
