@@ -20,8 +20,9 @@ from elasticsearch import ApiError, Elasticsearch
 from auditlog.indexer import ilm as ilm_mod
 from auditlog.indexer import security
 from auditlog.indexer.errors import error_reason
+from auditlog.indexer.features import detect_features
 from auditlog.indexer.kibana import KibanaSettings, import_objects, load_objects
-from auditlog.indexer.templates import RenderedTemplate, render_all
+from auditlog.indexer.templates import MappingFeatures, RenderedTemplate, render_all
 from auditlog.indexer.tiers import TierTable
 
 CREATED, UPDATED, UNCHANGED, KEPT_NEWER = "created", "updated", "unchanged", "kept-newer"
@@ -78,13 +79,16 @@ def _decide(installed_version: int | None, installed_digest: str | None, version
     return UPDATED
 
 
-def sync_templates(client: Elasticsearch, tiers: TierTable, *, ilm: bool) -> list[Change]:
+def sync_templates(
+    client: Elasticsearch, tiers: TierTable, *, ilm: bool, features: MappingFeatures | None = None
+) -> list[Change]:
     """Install or upgrade the component and index templates of a namespace.
 
     Args:
         client: a client with ``manage_index_templates``.
         tiers: the namespace.
         ilm: whether index templates carry ``index.lifecycle.*`` settings.
+        features: the ECS field types to use; ``None`` asks the cluster.
 
     Returns:
         One ``Change`` per template, components first.
@@ -93,7 +97,8 @@ def sync_templates(client: Elasticsearch, tiers: TierTable, *, ilm: bool) -> lis
         elasticsearch.ApiError / ConnectionError: on refusal or when the cluster is unreachable.
     """
     changes = []
-    for template in render_all(tiers, ilm=ilm):
+    features = detect_features(client) if features is None else features
+    for template in render_all(tiers, ilm=ilm, features=features):
         installed = _installed_template(client, template)
         meta = (installed or {}).get("_meta") or {}
         action = _decide(

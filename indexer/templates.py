@@ -33,7 +33,7 @@ import jinja2
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: Bump when any rendered body changes; setup replaces templates with a lower version.
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 
 #: Priority of our index templates: above the default distribution's built-in ``logs-*-*`` (100).
 INDEX_TEMPLATE_PRIORITY = 200
@@ -54,6 +54,19 @@ DEFAULT_QUERY_FIELDS: tuple[str, ...] = (
 CHANGES_MAPPING: dict[str, Any] = {"type": "flattened", "ignore_above": 1024, "depth_limit": 20}
 
 Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MappingFeatures:
+    """Field types the cluster offers beyond the minimal distribution (ECS uses them where it can)."""
+
+    match_only_text: bool = False  # module mapper-extras: ECS's type of message and the .text multi-fields
+    wildcard: bool = False  # module wildcard: ECS's type of url.full
+
+    @classmethod
+    def ecs(cls) -> MappingFeatures:
+        """Everything ECS uses (the default distribution)."""
+        return cls(match_only_text=True, wildcard=True)
 
 
 @dataclass(frozen=True)
@@ -110,12 +123,15 @@ def policy_name(tiers: TierTable, cls: str) -> str:
     return f"{tiers.prefix}-{cls}"
 
 
-def render_component_templates(tiers: TierTable, *, max_replicas: int = 1) -> list[RenderedTemplate]:
+def render_component_templates(
+    tiers: TierTable, *, max_replicas: int = 1, features: MappingFeatures | None = None
+) -> list[RenderedTemplate]:
     """Render the settings and mappings component templates.
 
     Args:
         tiers: the namespace (only its prefix is used for names).
         max_replicas: upper bound of ``auto_expand_replicas``.
+        features: the field types the cluster offers (default: none beyond the minimal distribution).
 
     Returns:
         The two component templates, settings first.
@@ -129,9 +145,12 @@ def render_component_templates(tiers: TierTable, *, max_replicas: int = 1) -> li
         refresh_interval="1s",
         default_fields=list(DEFAULT_QUERY_FIELDS),
     )
+    features = features or MappingFeatures()
     mappings = _render(
         "mappings.json.j2",
         version=TEMPLATE_VERSION,
+        text_type="match_only_text" if features.match_only_text else "text",
+        url_type="wildcard" if features.wildcard else "keyword",
         keyword_ignore_above=1024,
         url_ignore_above=8191,
         changes_mapping=CHANGES_MAPPING,
@@ -175,6 +194,6 @@ def render_index_templates(tiers: TierTable, *, ilm: bool) -> list[RenderedTempl
     return rendered
 
 
-def render_all(tiers: TierTable, *, ilm: bool) -> list[RenderedTemplate]:
+def render_all(tiers: TierTable, *, ilm: bool, features: MappingFeatures | None = None) -> list[RenderedTemplate]:
     """Render every template of a namespace, components first (index templates depend on them)."""
-    return render_component_templates(tiers) + render_index_templates(tiers, ilm=ilm)
+    return render_component_templates(tiers, features=features) + render_index_templates(tiers, ilm=ilm)

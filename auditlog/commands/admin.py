@@ -25,7 +25,7 @@ from auditlog.indexer.ilm import policy_requests
 from auditlog.indexer.kibana import KibanaError, KibanaSettings, load_objects
 from auditlog.indexer.security import roles_yml
 from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
-from auditlog.indexer.templates import render_all
+from auditlog.indexer.templates import MappingFeatures, render_all
 from auditlog.indexer.tiers import TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
@@ -44,14 +44,15 @@ NEEDS = {
 PRINTABLE = ("template", "policies", "kibana", "roles")
 
 
-def printable(what: str, tiers: TierTable, *, ilm: bool = True) -> str:
+def printable(what: str, tiers: TierTable, *, minimal: bool = False) -> str:
     """Render what ``auditlog setup`` installs, without a cluster (like ``filebeat export``).
 
     Args:
         what: ``template`` and ``policies`` give Kibana Dev Tools requests (``PUT path`` + JSON body),
             ``kibana`` the saved objects as ndjson, ``roles`` a file-realm ``roles.yml``.
         tiers: the namespace.
-        ilm: render the index templates for a cluster with ILM.
+        minimal: render the templates for the minimal distribution (no ILM, no ECS-only field types)
+            instead of the default distribution.
 
     Returns:
         The text, ending in a newline.
@@ -63,7 +64,9 @@ def printable(what: str, tiers: TierTable, *, ilm: bool = True) -> str:
     if what == "policies":
         requests = [(f"_ilm/policy/{r.name}", r.body) for r in policy_requests(tiers)]
     else:
-        requests = [(f"_{t.kind}_template/{t.name}", t.body) for t in render_all(tiers, ilm=ilm)]
+        features = MappingFeatures() if minimal else MappingFeatures.ecs()
+        requests = [(f"_{t.kind}_template/{t.name}", t.body)
+                    for t in render_all(tiers, ilm=not minimal, features=features)]
     return "\n".join(f"PUT {path}\n{json.dumps(body, indent=2, ensure_ascii=False)}\n" for path, body in requests)
 
 
@@ -94,11 +97,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kibana.add_argument("--kibana-ca-certs", metavar="FILE", help="CA bundle for an https Kibana")
     setup.add_argument("--json", action="store_true", help="print the report as one JSON object")
     setup.add_argument("--print", dest="print_what", choices=PRINTABLE, metavar="WHAT",
-                       help="print what setup would install and exit, no cluster needed: template (component and "
-                       "index templates) or policies (ILM) as Dev Tools requests, kibana (saved objects, ndjson), "
-                       "roles (file-realm roles.yml)")
-    setup.add_argument("--no-ilm", dest="ilm", action="store_false",
-                       help="with --print template: the templates for a cluster without ILM")
+                       help="print what setup would install and exit, no cluster needed: template (component "
+                       "and index templates, default distribution) or policies (ILM) as Dev Tools requests, "
+                       "kibana (saved objects, ndjson), roles (file-realm roles.yml)")
+    setup.add_argument("--minimal-cluster", action="store_true",
+                       help="with --print template: for a cluster without ILM, match_only_text and wildcard "
+                       "(the minimal test distribution; default: the default distribution)")
     setup.add_argument("--print-roles", action="store_true", help="the same as --print roles")
     setup.set_defaults(func=run_setup_command)
 
@@ -173,7 +177,7 @@ def run_setup_command(args: argparse.Namespace) -> int:
     tiers = tiers_from_args(args)
     what = "roles" if args.print_roles else args.print_what
     if what:
-        print(printable(what, tiers, ilm=args.ilm), end="")
+        print(printable(what, tiers, minimal=args.minimal_cluster), end="")
         return 0
     kibana = _kibana_settings(args)
 

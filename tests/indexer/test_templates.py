@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import Any
 
 from auditlog.indexer.templates import (
     TEMPLATE_VERSION,
+    MappingFeatures,
     component_names,
     render_all,
     render_component_templates,
@@ -56,7 +59,7 @@ def test_mapping_is_not_dynamic() -> None:
 
 
 def test_only_types_of_both_distributions_are_used() -> None:
-    """No wildcard or match_only_text (absent from the minimal distribution), in fields or sub-fields."""
+    """Without ECS features: no wildcard or match_only_text (absent from the minimal distribution), anywhere."""
     fields = _flatten(_mapping()["properties"])
     types = {spec["type"] for spec in fields.values()} | {
         sub["type"] for spec in fields.values() for sub in spec.get("fields", {}).values()}
@@ -116,3 +119,46 @@ def test_index_template_meta_lists_the_tiers_of_its_class() -> None:
     expected = {"enterprise": ["enterprise"], "business": ["basic", "business", "whitelabel"],
                 "professional": ["flatrate", "professional"]}
     assert expected == meta
+
+
+ECS_TYPES_CSV = Path(__file__).parent / "data" / "ecs_field_types.csv"
+#: What each ECS-only type falls back on where the cluster lacks its module.
+FALLBACK = {"match_only_text": "text", "wildcard": "keyword"}
+
+
+def _ecs_types() -> dict[str, str]:
+    """ECS's own field -> type table for the ECS fields we map (test data from elastic/ecs)."""
+    lines = [ln for ln in ECS_TYPES_CSV.read_text().splitlines() if ln and not ln.startswith("#")]
+    return {row["field"]: row["type"] for row in csv.DictReader(lines)}
+
+
+def _all_field_types(features: MappingFeatures) -> dict[str, str]:
+    """Every mapped field and multi-field of the rendered mapping -> its type."""
+    mapping = render_component_templates(TierTable(), features=features)[1].body["template"]["mappings"]
+    out = {}
+    for name, spec in _flatten(mapping["properties"]).items():
+        out[name] = spec["type"]
+        for sub, sub_spec in spec.get("fields", {}).items():
+            out[f"{name}.{sub}"] = sub_spec["type"]
+    return out
+
+
+def test_mapping_with_ecs_features_has_ecs_types() -> None:
+    """Where the cluster offers ECS's types, every ECS field we map has exactly ECS's type."""
+    ecs = _ecs_types()
+    mapped = _all_field_types(MappingFeatures.ecs())
+    assert ecs == {name: mapped.get(name) for name in ecs}
+
+
+def test_mapping_without_features_falls_back_per_type() -> None:
+    """On the minimal distribution, match_only_text becomes text and wildcard keyword; the rest is ECS's."""
+    ecs = _ecs_types()
+    mapped = _all_field_types(MappingFeatures())
+    assert {name: FALLBACK.get(t, t) for name, t in ecs.items()} == {name: mapped.get(name) for name in ecs}
+
+
+def test_ecs_table_covers_every_ecs_field_we_map() -> None:
+    """Every mapped field of an ECS field set (all but audit.* and log.offset) is in the ECS table."""
+    ours = {n for n in _all_field_types(MappingFeatures.ecs())
+            if not n.startswith("audit.") and n not in ("log.offset", "message.keyword")}
+    assert set() == ours - set(_ecs_types())

@@ -137,3 +137,22 @@ def test_retention_status_table(es_url: str, namespace: TierTable, capsys: pytes
     rows = capsys.readouterr().out.splitlines()
     expected = (0, ["CLASS", "enterprise", "business", "professional"])
     assert expected == (code, [row.split()[0] for row in rows])
+
+
+def test_test_node_offers_no_ecs_only_types(es: Elasticsearch) -> None:
+    """The test distribution has neither mapper-extras nor wildcard: detection says so."""
+    from auditlog.indexer.features import detect_features
+    from auditlog.indexer.templates import MappingFeatures
+
+    assert MappingFeatures() == detect_features(es)
+
+
+def test_setup_falls_back_to_text_on_the_test_node(es: Elasticsearch, namespace: TierTable) -> None:
+    """On the test node setup maps message as text and url.full as keyword, and the index takes an event."""
+    install_templates(es, namespace)
+    index = namespace.index_for_day("enterprise", datetime(2026, 11, 26, tzinfo=UTC).date())
+    es.index(index=index, document={"@timestamp": "2026-11-26T10:00:00Z", "message": "moved appointment",
+                                    "url": {"full": "https://example.com/a?b=c"}}, refresh=True)
+    props = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert ("text", "keyword", 1) == (props["message"]["type"], props["url"]["properties"]["full"]["type"],
+                                      es.count(index=index, query={"match": {"message": "appointment"}})["count"])

@@ -10,7 +10,7 @@ from auditlog.cli import main
 from auditlog.indexer.ilm import policy_requests
 from auditlog.indexer.kibana import load_objects
 from auditlog.indexer.security import roles_yml
-from auditlog.indexer.templates import render_all
+from auditlog.indexer.templates import MappingFeatures, render_all
 from auditlog.indexer.tiers import TierTable
 
 DEAD = "http://127.0.0.1:9"  # nobody listens: proves a command did not need the cluster
@@ -84,17 +84,19 @@ def _dev_tools_requests(text: str) -> list[tuple[str, object]]:
 
 
 def test_print_template_is_what_setup_installs(capsys: pytest.CaptureFixture[str]) -> None:
-    """setup --print template writes every component and index template setup would PUT, with its body."""
+    """setup --print template writes every template setup would PUT on the default distribution, with its body."""
     assert 0 == main(["setup", "--print", "template", "--prefix", "shop"])
-    expected = [(f"_{t.kind}_template/{t.name}", t.body) for t in render_all(TierTable(prefix="shop"), ilm=True)]
+    expected = [(f"_{t.kind}_template/{t.name}", t.body)
+                for t in render_all(TierTable(prefix="shop"), ilm=True, features=MappingFeatures.ecs())]
     assert expected == _dev_tools_requests(capsys.readouterr().out)
 
 
-def test_print_template_without_ilm_has_no_lifecycle(capsys: pytest.CaptureFixture[str]) -> None:
-    """--no-ilm renders the templates for a cluster without ILM (no lifecycle setting)."""
-    assert 0 == main(["setup", "--print", "template", "--no-ilm"])
+def test_print_template_for_a_minimal_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    """--minimal-cluster renders without lifecycle settings and without ECS-only field types."""
+    assert 0 == main(["setup", "--print", "template", "--minimal-cluster"])
     out = capsys.readouterr().out
-    assert (False, True) == ("lifecycle" in out, out.startswith("PUT _component_template/"))
+    assert (False, False, False, True) == ("lifecycle" in out, "match_only_text" in out, "wildcard" in out,
+                                          out.startswith("PUT _component_template/"))
 
 
 def test_print_policies_is_one_put_per_class(capsys: pytest.CaptureFixture[str]) -> None:
