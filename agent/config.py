@@ -25,6 +25,7 @@ from auditlog.agent.discovery import DEFAULT_EXCLUDE
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
+from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
 from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
@@ -205,9 +206,10 @@ class AgentConfig:
             BoundsSettings(float(self["routing.max_future_skew"]), float(self["routing.max_age_margin"])),
         )
 
-    def enricher(self) -> Enricher:
-        """The enricher the agent routes with: this tier table, redaction rules and time bounds."""
-        return Enricher(self.tiers(), self.redactor(), self.time_bounds())
+    def enricher(self, shipper: ShipperFields | None = None) -> Enricher:
+        """The enricher the agent routes with: this tier table, redaction rules and time bounds, plus the
+        shipper's ECS fields when given."""
+        return Enricher(self.tiers(), self.redactor(), self.time_bounds(), shipper)
 
     def redactor(self) -> Redactor | None:
         """The redactor, or None when redaction is off."""

@@ -11,7 +11,8 @@ Per event (mutated in place, the parser hands over a fresh dict):
   a re-read after a crash produces the same ``_id``;
 - index = :meth:`indexer.tiers.TierTable.index_for` (tier, UTC day of ``@timestamp``); an unknown
   tier is rejected (dead-lettered: replay after fixing the tier table), and so is a timestamp outside
-  the agent's time bounds (:mod:`agent.timebounds`, reason ``timestamp_out_of_range``).
+  the agent's time bounds (:mod:`agent.timebounds`, reason ``timestamp_out_of_range``);
+- with :class:`agent.shipper.ShipperFields`: ``ecs.version``, ``event.ingested``, ``agent.*``, ``host.name``.
 
 Routing is deterministic (same line -> same index), which the exactly-once promise relies on: a
 re-sent event must hit the index that already holds it to be answered 409. Changing the tier table
@@ -33,6 +34,7 @@ from auditlog.agent.ids import deterministic_id
 from auditlog.agent.parser import NUMBER_OUT_OF_RANGE, Rejected
 from auditlog.agent.redact import Redactor
 from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
+from auditlog.agent.shipper import ShipperFields
 from auditlog.indexer.tiers import TierTable, UnknownTierError
 
 _CACHE_LIMIT = 4096
@@ -41,16 +43,19 @@ _CACHE_LIMIT = 4096
 class Enricher:
     """Callable: (event, file identity, offset) -> bulk ``create`` entry bytes, or :class:`Rejected`."""
 
-    __slots__ = ("_categories", "_indices", "bounds", "redactor", "tiers")
+    __slots__ = ("_categories", "_indices", "bounds", "redactor", "shipper", "tiers")
 
-    def __init__(self, tiers: TierTable, redactor: Redactor | None = None, bounds: TimeBounds | None = None) -> None:
-        """Fix the routing table, the redaction rules (``None``: off) and the time bounds (``None``: any date).
+    def __init__(self, tiers: TierTable, redactor: Redactor | None = None, bounds: TimeBounds | None = None,
+                 shipper: ShipperFields | None = None) -> None:
+        """Fix the routing table, the redaction rules (``None``: off), the time bounds (``None``: any date)
+        and the shipper's ECS fields (``None``: none).
 
         The agent always routes within bounds; ``None`` is for tools that index fixed historic data.
         """
         self.tiers = tiers
         self.redactor = redactor
         self.bounds = bounds
+        self.shipper = shipper
         self._categories: dict[str, dict[str, Any]] = {}
         self._indices: dict[tuple[str, str], bytes] = {}  # (tier, UTC day) -> action-line prefix
 
@@ -88,6 +93,8 @@ class Enricher:
         prefix = self.route(audit["tier"], event["@timestamp"])
         if type(prefix) is Rejected:
             return prefix
+        if self.shipper is not None:
+            self.shipper.add_to(event)
         try:
             doc = orjson.dumps(event)
         except orjson.JSONEncodeError as exc:  # the parser keeps integers exact; orjson stops at 64 bits

@@ -218,6 +218,12 @@ class PassThrough:
         prefix = self.enricher.route(audit.tier, e.timestamp)
         if type(prefix) is not bytes:
             return prefix
+        shipper = self.enricher.shipper
+        if shipper is not None:  # the same fields the full path adds (agent.shipper)
+            spliced = shipper.splice(line, event_id, e.organization.id, e.user.id if e.user is not None else None)
+            if spliced is None:
+                return None
+            line = spliced
         return b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
 
 

@@ -36,6 +36,7 @@ from auditlog.agent.harvester import Block, Overlong
 from auditlog.agent.metrics import Metrics
 from auditlog.agent.parser import BLANK, Parser, Rejected
 from auditlog.agent.registry import Registry
+from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.sink import Abandoned, RetrySettings, Settled, Sink
 from auditlog.agent.tailer import Tailer, TailerSettings
 from auditlog.agent.watcher import Watcher, make_watcher
@@ -73,7 +74,7 @@ class Pipeline:
             self.registry,
         )
         self.tailer.on_lost = self._on_lost
-        self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher())
+        self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher(ShipperFields.for_this_process()))
         self.batcher = Batcher(BatchSettings(cfg["batch.max_events"], cfg["batch.max_bytes"],
                                              float(cfg["batch.max_latency"])))
         self.acks = AckTracker()

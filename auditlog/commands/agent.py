@@ -174,6 +174,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     from auditlog.agent.daemon import configure_logging
     from auditlog.agent.parser import Parser
     from auditlog.agent.replay import Outcome, replay
+    from auditlog.agent.shipper import ShipperFields
     from auditlog.agent.sink import RetrySettings, client_options
     from auditlog.indexer.client import make_client
 
@@ -189,7 +190,8 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         out.write(json.dumps(outcome.to_dict()) + "\n")
 
     try:
-        result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), cfg.enricher(),
+        enricher = cfg.enricher(ShipperFields.for_this_process())
+        result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), enricher,
                         retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])),
                         timeout=args.timeout, ids=ids, on_outcome=show)
     finally:

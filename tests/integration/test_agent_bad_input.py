@@ -9,6 +9,7 @@ both the pass-through and the full path meet bad input.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from auditlog.agent.deadletter import read_records
+from auditlog.agent.shipper import ECS_VERSION
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import AgentProcess, event_line, ids, wait_count, write_config
@@ -105,13 +107,36 @@ def test_every_good_line_is_delivered(run: Run, es: Elasticsearch) -> None:
     assert got == [f"ev-{i:08d}" for i in range(GOOD)]
 
 
+SHIPPER_OBJECTS = ("ecs", "agent", "host")
+
+
+def _as_written(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document without the fields the agent adds as a shipper."""
+    out = {k: v for k, v in doc.items() if k not in SHIPPER_OBJECTS}
+    out["event"] = {k: v for k, v in doc["event"].items() if k != "ingested"}
+    return out
+
+
 def test_emitter_shaped_lines_are_stored_as_written(run: Run, es: Elasticsearch) -> None:
-    """A line the pass-through shipped is stored exactly as written; a foreign one gains its ECS categories."""
+    """A line the pass-through shipped is stored as written plus the shipper's fields; a foreign one gains its
+    ECS categories."""
     es.indices.refresh(index=run.tiers.read_pattern)
     stored = {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=run.tiers.read_pattern, size=1000)}
     own, foreign = orjson.loads(event_line(0)), orjson.loads(event_line(1))
-    assert stored[own["event"]["id"]] == own
+    assert _as_written(stored[own["event"]["id"]]) == own
     assert stored[foreign["event"]["id"]]["event"]["kind"] == "event" and "kind" not in foreign["event"]
+
+
+def test_both_paths_store_the_same_shipper_fields(run: Run, es: Elasticsearch) -> None:
+    """The pass-through's and the full path's documents carry the same ecs, agent and host objects and an
+    event.ingested."""
+    es.indices.refresh(index=run.tiers.read_pattern)
+    stored = {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=run.tiers.read_pattern, size=1000)}
+    own, foreign = (stored[orjson.loads(event_line(i))["event"]["id"]] for i in (0, 1))
+    shipper = {k: own[k] for k in SHIPPER_OBJECTS}
+    assert (shipper, ECS_VERSION, socket.gethostname(), True, True) == (
+        {k: foreign[k] for k in SHIPPER_OBJECTS}, own["ecs"]["version"], own["host"]["name"],
+        "ingested" in own["event"], "ingested" in foreign["event"])
 
 
 @pytest.mark.parametrize("kind", list(BAD))

@@ -1,0 +1,117 @@
+"""The ECS fields a shipper adds to every event: ``ecs.version``, ``event.ingested``, ``agent.*``, ``host.name``.
+
+Filebeat and Elastic Agent add these; so does ``auditlog agent``, on both of its paths with the same
+result: the full path (:class:`agent.enrich.Enricher`) sets them on the event dict; the pass-through
+(:mod:`agent.fastpath`) splices the same values into the line's bytes (``event.ingested`` right after
+``event.id``, the other objects before the closing brace), so the document Elasticsearch gets is the
+same either way (tests/agent/test_shipper.py proves it for generated events).
+
+An object the event already carries is kept as it is (a producer's own ``host`` or ``agent`` wins),
+and so is an ``event.ingested`` it set; the pass-through only takes lines without them (their fields
+are not the contract's). ``event.ingested`` is when the agent read the line (millisecond precision,
+UTC), which precedes Elasticsearch's own arrival time by the batching delay only.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+#: The ECS version the mapping follows (its field types are compared with this release's table).
+ECS_VERSION = "9.4.0"
+AGENT_TYPE = "auditlog"
+
+
+class IngestClock:
+    """Callable: the current UTC time as RFC 3339 with milliseconds, formatted at most once per millisecond."""
+
+    __slots__ = ("_ms", "_text")
+
+    def __init__(self) -> None:
+        self._ms = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        """Return the time (cached within one millisecond: the hot path calls this per line)."""
+        ms = time.time_ns() // 1_000_000
+        if ms != self._ms:
+            moment = datetime.fromtimestamp(ms / 1000, UTC)
+            self._text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+            self._ms = ms
+        return self._text
+
+
+class ShipperFields:
+    """The shipper's fields for one agent process: constant objects plus the ingest time per event."""
+
+    __slots__ = ("_clock", "_constant", "_ingested", "_suffix")
+
+    def __init__(self, *, host_name: str, agent_version: str, ephemeral_id: str,
+                 clock: Callable[[], str] | None = None) -> None:
+        """Fix the values once (the hot path only reads them).
+
+        Args:
+            host_name: ``host.name`` and ``agent.name`` (ECS: the agent's name defaults to the host's).
+            agent_version: ``agent.version``.
+            ephemeral_id: ``agent.ephemeral_id``, new per process.
+            clock: ``event.ingested`` source (default :class:`IngestClock`).
+        """
+        self._clock = clock or IngestClock()
+        self._ingested = ("", b"")  # the clock's last text and its ',"ingested":"..."' bytes
+        self._constant: dict[str, dict[str, str]] = {
+            "ecs": {"version": ECS_VERSION},
+            "agent": {"type": AGENT_TYPE, "name": host_name, "version": agent_version, "ephemeral_id": ephemeral_id},
+            "host": {"name": host_name},
+        }
+        # ',"ecs":{...},"agent":{...},"host":{...}}': what the pass-through puts before a line's last brace
+        self._suffix = b"," + orjson.dumps(self._constant)[1:]
+
+    @classmethod
+    def for_this_process(cls) -> ShipperFields:
+        """The fields of this host and agent process."""
+        from auditlog import __version__
+
+        return cls(host_name=socket.gethostname(), agent_version=__version__, ephemeral_id=str(uuid.uuid4()))
+
+    def add_to(self, event: dict[str, Any]) -> None:
+        """Add the fields to a nested event in place (objects the event already has are kept)."""
+        for name, value in self._constant.items():
+            if name not in event:
+                event[name] = dict(value)
+        event["event"].setdefault("ingested", self._clock())
+
+    def splice(self, line: bytes, event_id: str, *other_ids: str | None) -> bytes | None:
+        """Return ``line`` with the fields spliced in, or None when the place of ``event.id`` is not certain.
+
+        Args:
+            line: a contract line whose fields are only the contract's (no ecs, agent, host,
+                event.ingested), ending in ``}``.
+            event_id: its ``event.id``.
+            other_ids: the line's other ``id`` values (organization, user): if one equals the event's,
+                the id alone does not say where the event object is.
+
+        Returns:
+            The document's bytes, or None (then the full path handles the line).
+        """
+        if event_id in other_ids:
+            return None
+        # Only the event, organization and user objects have an "id" string member in a contract-only
+        # line (a change is {"old", "new"}; strings elsewhere escape their quotes), so with the other ids
+        # different, the first '"id":"<event id>"' is the event's.
+        needle = b'"id":' + orjson.dumps(event_id)
+        at = line.find(needle)
+        if at < 0:  # spelled with other escapes or spaces: leave it to the full path
+            return None
+        end = at + len(needle)
+        now = self._clock()
+        last, ingested = self._ingested
+        if now is not last:
+            ingested = b',"ingested":"' + now.encode() + b'"'
+            self._ingested = (now, ingested)
+        return b"".join((line[:end], ingested, line[end:-1], self._suffix))

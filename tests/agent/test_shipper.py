@@ -1,0 +1,111 @@
+"""The shipper's ECS fields: the same document on the pass-through and on the full path."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import PassThrough
+from auditlog.agent.redact import Redactor
+from auditlog.agent.shipper import AGENT_TYPE, ECS_VERSION, IngestClock, ShipperFields
+from auditlog.indexer.tiers import TierTable
+from tests.agent.events import event
+from tests.agent.test_fastpath import _PATHS, _json, _put, completed, emitter_lines, full_path, same_shipment
+
+INGESTED = "2026-12-02T05:20:00.123Z"
+
+
+def _shipper() -> ShipperFields:
+    return ShipperFields(host_name="app-1", agent_version="1.2.3", ephemeral_id="e-1", clock=lambda: INGESTED)
+
+
+@pytest.fixture
+def enricher() -> Enricher:
+    """An enricher that adds the shipper's fields with a fixed ingest time."""
+    return Enricher(TierTable(prefix="audit"), Redactor(), _shipper())
+
+
+def _document(entry: bytes | object) -> dict[str, Any]:
+    assert isinstance(entry, bytes), entry
+    return dict(orjson.loads(entry.split(b"\n")[1]))
+
+
+def test_full_path_adds_every_shipper_field(enricher: Enricher) -> None:
+    """A foreign line gets ecs.version, event.ingested, agent.* and host.name."""
+    doc = _document(full_path(enricher, orjson.dumps(event(1))))
+    expected = (ECS_VERSION, INGESTED, {"type": AGENT_TYPE, "name": "app-1", "version": "1.2.3", "ephemeral_id": "e-1"},
+                {"name": "app-1"})
+    assert expected == (doc["ecs"]["version"], doc["event"]["ingested"], doc["agent"], doc["host"])
+
+
+def test_pass_through_adds_the_same_fields(enricher: Enricher) -> None:
+    """An emitter line still takes the pass-through and its document equals the full path's."""
+    line = emitter_lines(1)[0]
+    fast = PassThrough(enricher)(line)
+    assert isinstance(fast, bytes)
+    same_shipment(fast, full_path(enricher, line))
+    assert INGESTED == _document(fast)["event"]["ingested"]
+
+
+def test_every_emitter_line_stays_on_the_pass_through(enricher: Enricher) -> None:
+    """Adding the fields never sends an emitter line to the full path."""
+    fast = PassThrough(enricher)
+    assert [] == [line for line in emitter_lines(40) if not isinstance(fast(line), bytes)]
+
+
+def test_producers_own_objects_are_kept(enricher: Enricher) -> None:
+    """A line that carries its own host and event.ingested keeps them; the missing fields are added."""
+    ev = event(2)
+    ev["host"] = {"name": "db-7", "os": {"type": "linux"}}
+    ev["event"]["ingested"] = "2026-01-01T00:00:00Z"
+    doc = _document(full_path(enricher, orjson.dumps(ev)))
+    assert ({"name": "db-7", "os": {"type": "linux"}}, "2026-01-01T00:00:00Z", ECS_VERSION) == (
+        doc["host"], doc["event"]["ingested"], doc["ecs"]["version"])
+
+
+def test_splice_refuses_an_id_shared_with_the_organization() -> None:
+    """When organization.id equals event.id the splice cannot tell the objects apart and declines."""
+    ev = completed(event(3))
+    ev["organization"]["id"] = ev["event"]["id"]
+    assert None is _shipper().splice(orjson.dumps(ev), ev["event"]["id"], ev["organization"]["id"], None)
+
+
+def test_splice_declines_an_id_spelled_with_escapes() -> None:
+    """An event.id written with a JSON escape is not found as spelled; the full path takes the line."""
+    ev = completed(event(4))
+    line = orjson.dumps(ev).replace(f'"id":"{ev["event"]["id"]}"'.encode(),
+                                    b'"id":"\\u00' + ev["event"]["id"][0].encode().hex().encode() +
+                                    ev["event"]["id"][1:].encode() + b'"')
+    assert None is _shipper().splice(line, ev["event"]["id"])
+
+
+def test_ingest_clock_is_rfc3339_milliseconds_now() -> None:
+    """The clock gives UTC with milliseconds, within a second of now."""
+    text = IngestClock()()
+    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert (True, True) == (bool(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text)),
+                            abs((datetime.now(UTC) - moment).total_seconds()) < 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from(emitter_lines(40)),
+    edits=st.lists(st.tuples(st.sampled_from(_PATHS), _json), max_size=2),
+)
+def test_both_paths_add_identical_shipper_fields(base: bytes, edits: list[tuple[str, Any]]) -> None:
+    """For emitter lines with random fields replaced, a pass-through document equals the full path's."""
+    enricher = Enricher(TierTable(prefix="audit"), Redactor(), _shipper())
+    ev = orjson.loads(base)
+    for path, value in edits:
+        _put(ev, path, value)
+    line = orjson.dumps(ev)
+    fast = PassThrough(enricher)(line)
+    if isinstance(fast, bytes):
+        same_shipment(fast, full_path(enricher, line))
