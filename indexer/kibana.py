@@ -10,7 +10,7 @@ it can also be imported by hand in Stack Management > Saved objects):
 ``import_objects`` sends them with ``POST /api/saved_objects/_import?overwrite=true`` (multipart field
 ``file``, header ``kbn-xsrf``), the same request Kibana's UI makes, so re-running it replaces our
 objects instead of duplicating them. For a namespace other than ``audit`` the data view's pattern
-becomes ``<prefix>-*``. Only the standard library is used: Kibana is optional and talks plain HTTP.
+becomes ``<prefix>-*`` and the ids ``auditlog-<prefix>-...`` (:func:`object_id`), so namespaces share a space. Only the standard library is used: Kibana is optional and talks plain HTTP.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.tiers import DEFAULT_PREFIX, TierTable
 
 OBJECTS_DIR = Path(__file__).resolve().parent / "kibana"
 
@@ -69,11 +69,26 @@ class ImportResult:
     ids: list[str]
 
 
+def object_id(tiers: TierTable, base_id: str) -> str:
+    """Return the saved-object id of one of our objects in a namespace.
+
+    The default namespace keeps the ids of the files (``auditlog-data-view``...), so re-importing after
+    an upgrade replaces the objects; another prefix gets ``auditlog-<prefix>-...``, so several namespaces'
+    objects live side by side in one Kibana space.
+    """
+    if tiers.prefix == DEFAULT_PREFIX:
+        return base_id
+    return base_id.replace("auditlog-", f"auditlog-{tiers.prefix}-", 1)
+
+
 def load_objects(tiers: TierTable, directory: Path = OBJECTS_DIR) -> list[dict[str, Any]]:
-    """Read every saved object of ``directory/*.ndjson``, the data view pointed at the namespace.
+    """Read every saved object of ``directory/*.ndjson`` for a namespace.
+
+    The data view points at the namespace's read pattern; ids and the references between the objects
+    follow :func:`object_id`, and outside the default namespace titles name the prefix.
 
     Args:
-        tiers: the namespace (the data view's title becomes ``tiers.read_pattern``).
+        tiers: the namespace.
         directory: folder with the ndjson files.
 
     Returns:
@@ -85,8 +100,15 @@ def load_objects(tiers: TierTable, directory: Path = OBJECTS_DIR) -> list[dict[s
             if not line.strip():
                 continue
             obj = json.loads(line)
+            attributes = obj["attributes"]
             if obj["type"] == "index-pattern":
-                obj["attributes"]["title"] = tiers.read_pattern
+                attributes["title"] = tiers.read_pattern
+            obj["id"] = object_id(tiers, obj["id"])
+            for ref in obj.get("references", []):
+                ref["id"] = object_id(tiers, ref["id"])
+            if tiers.prefix != DEFAULT_PREFIX:
+                label = "name" if obj["type"] == "index-pattern" else "title"
+                attributes[label] = f"{attributes[label]} ({tiers.prefix})"
             objects.append(obj)
     return objects
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,33 @@ def test_half_basic_auth_is_refused() -> None:
     """A Kibana user without password is a configuration error."""
     with pytest.raises(ValueError, match="username and password go together"):
         KibanaSettings("http://k:5601", username="admin")
+
+
+def _ids(objects: list[dict[str, Any]]) -> set[str]:
+    return {o["id"] for o in objects} | {r["id"] for o in objects for r in o["references"]}
+
+
+def test_default_namespace_keeps_the_file_ids() -> None:
+    """The default prefix imports under the ids of the files, so an upgrade replaces the same objects."""
+    assert {"auditlog-data-view", "auditlog-search", "auditlog-dashboard"} == _ids(load_objects(TierTable()))
+
+
+def test_two_namespaces_have_disjoint_ids() -> None:
+    """Objects of two prefixes never share an id, so both fit in one Kibana space."""
+    assert set() == _ids(load_objects(TierTable())) & _ids(load_objects(TierTable(prefix="staging")))
+
+
+def test_references_stay_inside_their_namespace() -> None:
+    """Every reference of a namespace's objects names an object of the same namespace."""
+    objects = load_objects(TierTable(prefix="staging"))
+    own = {o["id"] for o in objects}
+    assert (set(), {"auditlog-staging-data-view", "auditlog-staging-search", "auditlog-staging-dashboard"}) == (
+        {r["id"] for o in objects for r in o["references"]} - own, own)
+
+
+def test_titles_name_a_non_default_prefix() -> None:
+    """Outside the default namespace the data view's name and the titles say which prefix they show."""
+    objects = {o["type"]: o for o in load_objects(TierTable(prefix="staging"))}
+    assert ("Audit log events (staging)", "Audit log (staging)", "Audit log (staging)") == (
+        objects["index-pattern"]["attributes"]["name"], objects["search"]["attributes"]["title"],
+        objects["dashboard"]["attributes"]["title"])

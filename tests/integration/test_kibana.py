@@ -101,11 +101,20 @@ def test_import_carries_data_view_search_and_dashboard(
     by_type = {o["type"]: o for o in objects}
     data_view = by_type["index-pattern"]["attributes"]
     search = by_type["search"]["attributes"]
-    expected = ({"index-pattern", "search", "dashboard"}, namespace.read_pattern, "@timestamp", "Audit log",
-                [["@timestamp", "desc"]])
+    expected = ({"index-pattern", "search", "dashboard"}, namespace.read_pattern, "@timestamp",
+                f"Audit log ({namespace.prefix})", [["@timestamp", "desc"]])
     assert expected == (set(by_type), data_view["title"], data_view["timeFieldName"], search["title"], search["sort"])
     ids = {(o["type"], o["id"]) for o in objects}
     assert all((ref["type"], ref["id"]) in ids for o in objects for ref in o["references"])
+
+
+def test_two_namespaces_import_distinct_objects(es_url: str, namespace: TierTable, kibana: KibanaStub) -> None:
+    """Setup for two prefixes sends objects with disjoint ids, so one Kibana space holds both."""
+    other = TierTable(prefix=f"{namespace.prefix}-b")
+    _setup(es_url, namespace, "--kibana", kibana.url)
+    _setup(es_url, other, "--kibana", kibana.url)
+    first, second = ({o["id"] for o in kibana.objects(r)} for r in kibana.requests)
+    assert (3, 3, set()) == (len(first), len(second), first & second)
 
 
 def test_saved_search_shows_the_seed_columns(es_url: str, namespace: TierTable, kibana: KibanaStub) -> None:
