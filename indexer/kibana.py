@@ -10,7 +10,8 @@ it can also be imported by hand in Stack Management > Saved objects):
 ``import_objects`` sends them with ``POST /api/saved_objects/_import?overwrite=true`` (multipart field
 ``file``, header ``kbn-xsrf``), the same request Kibana's UI makes, so re-running it replaces our
 objects instead of duplicating them. For a namespace other than ``audit`` the data view's pattern
-becomes ``<prefix>-*`` and the ids ``auditlog-<prefix>-...`` (:func:`object_id`), so namespaces share a space. Only the standard library is used: Kibana is optional and talks plain HTTP.
+becomes ``<prefix>-*`` and the ids ``auditlog-<prefix>-...`` (:func:`object_id`), so namespaces share
+a space. Only the standard library is used: Kibana is optional and talks plain HTTP.
 """
 
 from __future__ import annotations
