@@ -105,6 +105,7 @@ class Metrics:
             out.append(f'{p}backpressure_total{{cause="{_label(cause)}"}} {held.get(cause, 0)}')
         counter("id_conflicts_total", "Events answered 409 whose id was sent before with other content "
                 "(dead-lettered as id_conflict).", self.id_conflicts)
+        counter("bulk_requests_total", "Bulk requests sent (retries included).", self.bulk_requests)
         counter("bulk_retries_total", "Bulk items re-sent after 429/5xx/connection errors.", self.bulk_retries)
         counter("lost_bytes_total", "Bytes that could not be read (truncated or removed before shipping).",
                 self.lost_bytes)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
+from pathlib import Path
 
 from auditlog.agent.metrics import Metrics, MetricsServer
 
@@ -32,3 +34,49 @@ def test_served_on_metrics_path() -> None:
     finally:
         server.stop()
     assert "auditlog_agent_events_shipped_total 7" in body
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _scraped_families() -> set[str]:
+    """The metric families a real /metrics scrape announces (``# TYPE`` lines), every labelled one present."""
+    m = Metrics()
+    m.dead_lettered("parse")
+    m.lag = lambda: [("/var/log/a.jsonl", "id1", 1)]
+    server = MetricsServer(m, "127.0.0.1", 0)
+    server.start()
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5).read().decode()
+    finally:
+        server.stop()
+    return {line.split()[2] for line in body.splitlines() if line.startswith("# TYPE ")}
+
+
+def _operations_table_families() -> set[str]:
+    """The metric names of the table in docs/operations.md (section "Metrics and alerting")."""
+    section = (ROOT / "docs" / "operations.md").read_text().split("## Metrics and alerting", 1)[1]
+    table = section.split("| metric | meaning |", 1)[1].split("\n\n", 1)[0]
+    names = set()
+    for row in table.splitlines()[2:]:
+        first_cell = row.split("|")[1]
+        names |= {"auditlog_agent_" + re.sub(r"\{.*\}", "", n) for n in re.findall(r"`([^`]+)`", first_cell)}
+    return names
+
+
+def _agent_guide_families() -> set[str]:
+    """The metric names listed under Observability in docs/agent.md (``auditlog_agent_x``, ``_y``, ...)."""
+    text = (ROOT / "docs" / "agent.md").read_text()
+    bullet = text.split("- Metrics: ", 1)[1].split("\n- ", 1)[0]
+    return {re.sub(r"\{.*\}", "", n if n.startswith("auditlog_agent_") else "auditlog_agent" + n)
+            for n in re.findall(r"`(auditlog_agent_[a-z_]+(?:\{[^}]*\})?|_[a-z_]+(?:\{[^}]*\})?)`", bullet)}
+
+
+def test_operations_guide_table_names_the_emitted_metrics() -> None:
+    """The metrics table of docs/operations.md lists exactly the families a /metrics scrape shows."""
+    assert _scraped_families() == _operations_table_families()
+
+
+def test_agent_guide_names_the_emitted_metrics() -> None:
+    """docs/agent.md's metrics list is the scrape's families without `up`."""
+    assert _scraped_families() - {"auditlog_agent_up"} == _agent_guide_families()
