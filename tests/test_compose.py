@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -190,9 +191,14 @@ def test_key_files_belong_to_the_image_user(compose: dict[str, Any], repo_root: 
 # ---- effective argv: what each container really executes -------------------------------------------
 
 
-def _interpolate(text: str) -> str:
-    """Compose's interpolation with an empty environment: `${VAR:-default}` -> default, `$$` -> `$`."""
-    text = re.sub(r"(?<!\$)\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}", lambda m: m.group(1) or "", text)
+def interpolate(text: str, env: Mapping[str, str] | None = None) -> str:
+    """Compose's interpolation: `${VAR:-default}` -> env's VAR or the default, `$$` -> `$`."""
+    env = env or {}
+
+    def value(m: re.Match[str]) -> str:
+        return env.get(m.group(1)) or m.group(2) or ""
+
+    text = re.sub(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}", value, text)
     return text.replace("$$", "$")
 
 
@@ -210,22 +216,22 @@ def _image_defaults(service: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The image's ENTRYPOINT and CMD: our Dockerfile for a built service, else the official image's."""
     if "build" in service:
         return _dockerfile_exec_form("ENTRYPOINT"), _dockerfile_exec_form("CMD")
-    repository = _interpolate(str(service["image"])).rsplit(":", 1)[0]
+    repository = interpolate(str(service["image"])).rsplit(":", 1)[0]
     return OFFICIAL_IMAGES[repository]
 
 
-def effective_argv(service: dict[str, Any]) -> list[str]:
+def effective_argv(service: dict[str, Any], env: Mapping[str, str] | None = None) -> list[str]:
     """The argv a service's container executes, after the image's wrappers (tini, docker-entrypoint.sh).
 
     Docker's rules: a service `entrypoint` replaces the image's ENTRYPOINT and drops the image's CMD;
-    a service `command` replaces CMD.
+    a service `command` replaces CMD. ``env`` is the environment Compose interpolates from.
     """
     entrypoint, cmd = _image_defaults(service)
     if "entrypoint" in service:
         entrypoint, cmd = _as_argv(service["entrypoint"]), []
     if "command" in service:
         cmd = _as_argv(service["command"])
-    argv = [_interpolate(a) for a in entrypoint + cmd]
+    argv = [interpolate(a, env) for a in entrypoint + cmd]
     if argv[:2] == ["/bin/tini", "--"]:
         argv = argv[2:]
     if argv[:1] == ["/usr/local/bin/docker-entrypoint.sh"] and argv[1:2] != ["eswrapper"]:
@@ -235,7 +241,7 @@ def effective_argv(service: dict[str, Any]) -> list[str]:
     return argv
 
 
-def _shell_script(argv: list[str]) -> str | None:
+def shell_script(argv: list[str]) -> str | None:
     """The script of `sh -c SCRIPT` / `bash -ec SCRIPT`, else None."""
     if len(argv) >= 3 and argv[0] in SHELLS and argv[1].startswith("-") and "c" in argv[1]:
         return argv[2]
@@ -278,15 +284,15 @@ def auditlog_calls(script: str) -> list[list[str]]:
     return calls
 
 
-def _compose_services() -> dict[str, Any]:
+def compose_services() -> dict[str, Any]:
     return dict(yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"])
 
 
-SERVICES = sorted(_compose_services())
+SERVICES = sorted(compose_services())
 
 
 def _auditlog_argvs(argv: list[str]) -> list[list[str]]:
-    script = _shell_script(argv)
+    script = shell_script(argv)
     if script is not None:
         return auditlog_calls(script)
     return [argv] if argv[:1] == ["auditlog"] else []
@@ -295,8 +301,8 @@ def _auditlog_argvs(argv: list[str]) -> list[list[str]]:
 @pytest.mark.parametrize("name", SERVICES)
 def test_every_service_runs_a_known_program(name: str) -> None:
     """Each service's effective argv starts with `auditlog`, a shell with a script, or an official server."""
-    argv = effective_argv(_compose_services()[name])
-    assert argv[0] in {"auditlog", *OFFICIAL_PROGRAMS} or _shell_script(argv) is not None, argv
+    argv = effective_argv(compose_services()[name])
+    assert argv[0] in {"auditlog", *OFFICIAL_PROGRAMS} or shell_script(argv) is not None, argv
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -305,7 +311,7 @@ def test_every_auditlog_argv_parses_with_the_real_cli(name: str) -> None:
     from auditlog.cli import build_parser
 
     failures = []
-    for argv in _auditlog_argvs(effective_argv(_compose_services()[name])):
+    for argv in _auditlog_argvs(effective_argv(compose_services()[name])):
         try:
             build_parser().parse_args(argv[1:])
         except SystemExit as exc:
@@ -316,15 +322,15 @@ def test_every_auditlog_argv_parses_with_the_real_cli(name: str) -> None:
 @pytest.mark.parametrize("name", SERVICES)
 def test_every_shell_script_passes_sh_n(name: str) -> None:
     """Every script a service or its healthcheck runs is valid syntax for the shell that runs it."""
-    service = _compose_services()[name]
+    service = compose_services()[name]
     scripts: list[tuple[str, str]] = []
     argv = effective_argv(service)
-    script = _shell_script(argv)
+    script = shell_script(argv)
     if script is not None:
         scripts.append((argv[0], script))
     test = service.get("healthcheck", {}).get("test")
     if isinstance(test, list) and test[:1] == ["CMD-SHELL"]:
-        scripts.append(("sh", _interpolate(test[1])))
+        scripts.append(("sh", interpolate(test[1])))
     errors = []
     for shell, text in scripts:
         done = subprocess.run([shutil.which(shell) or shell, "-n", "-c", text], capture_output=True, text=True,
@@ -336,7 +342,7 @@ def test_every_shell_script_passes_sh_n(name: str) -> None:
 
 def test_the_services_that_ship_run_auditlog() -> None:
     """setup, agent, demo and tui each end up running at least one `auditlog` command."""
-    services = _compose_services()
+    services = compose_services()
     runs = {name: [a[1] for a in _auditlog_argvs(effective_argv(services[name]))]
             for name in ("setup", "agent", "demo", "tui")}
     assert {"setup": ["setup", "setup"], "agent": ["agent"], "demo": ["demo"], "tui": ["tui"]} == runs

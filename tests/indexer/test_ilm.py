@@ -64,9 +64,9 @@ def _ilm_cluster(installed: dict[str, Any]) -> Any:
     """Answer like a default-distribution cluster with ILM, security off, holding ``installed`` objects."""
 
     def respond(method: str, path: str, body: Any) -> tuple[int, Any]:
-        if path == "/_nodes/_local/plugins":
-            return 200, {"nodes": {"n1": {"modules": [{"name": "x-pack-core"}, {"name": "x-pack-ilm"}],
-                                          "plugins": []}}}
+        if path in ("/_nodes/_local/plugins", "/_nodes/plugins"):
+            modules = ["x-pack-core", "x-pack-ilm", "mapper-extras", "wildcard"]
+            return 200, {"nodes": {"n1": {"modules": [{"name": m} for m in modules], "plugins": []}}}
         if path == "/_security/_authenticate":
             return no_handler(method, path)
         if method == "PUT":
@@ -143,3 +143,12 @@ def test_detection_falls_back_to_ilm_status_without_monitor_privilege() -> None:
     client, log = recording_client(respond)
     expected = (False, ["/_nodes/_local/plugins", "/_ilm/status"])
     assert expected == (ilm.has_ilm(client), [r.path for r in log])
+
+
+def test_setup_on_the_default_distribution_maps_ecs_types() -> None:
+    """Where every node has mapper-extras and wildcard, setup PUTs message as match_only_text, url.full as wildcard."""
+    installed: dict[str, Any] = {}
+    client, _ = recording_client(_ilm_cluster(installed))
+    run_setup(client, TierTable())
+    props = installed["/_component_template/audit-mappings"]["template"]["mappings"]["properties"]
+    assert ("match_only_text", "wildcard") == (props["message"]["type"], props["url"]["properties"]["full"]["type"])

@@ -18,7 +18,7 @@ def _secure_cluster(store_ok: bool = True) -> Any:
     def respond(method: str, path: str, body: Any) -> tuple[int, Any]:
         if path == "/_security/_authenticate":
             return 200, {"username": "elastic", "roles": ["superuser"]}
-        if path == "/_nodes/_local/plugins":
+        if path in ("/_nodes/_local/plugins", "/_nodes/plugins"):
             return 200, {"nodes": {"n1": {"modules": [{"name": "x-pack-security"}], "plugins": []}}}
         if path.startswith(("/_security/role/", "/_security/api_key")) and method in ("PUT", "POST"):
             if not store_ok:
