@@ -133,7 +133,7 @@ def measure(cluster: Cluster, tiers: TierTable, events: int, *, repeats: int, wo
     """Time every TUI read and the tenant export at the namespace's current size."""
     client, pattern = cluster.client, tiers.read_pattern
     everything = Filter()
-    filtered = Filter(tenant=BIG_TENANT, actions=("update",))
+    filtered = Filter(tenants=(BIG_TENANT,), actions=("update",))
     now = datetime.now(UTC)
     since = now - timedelta(days=DAYS)
     interval = choose_interval(since, now)
