@@ -8,6 +8,7 @@ cancels the stale query's worker, and a result that arrives for a filter no long
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
