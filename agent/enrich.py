@@ -33,8 +33,8 @@ from auditlog.agent.contract import parse_timestamp
 from auditlog.agent.ids import deterministic_id
 from auditlog.agent.parser import NUMBER_OUT_OF_RANGE, Rejected
 from auditlog.agent.redact import Redactor
-from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
 from auditlog.agent.shipper import ShipperFields
+from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
 from auditlog.indexer.tiers import TierTable, UnknownTierError
 
 _CACHE_LIMIT = 4096

@@ -34,7 +34,6 @@ MODULE_EXTRA: dict[str, str] = {
     "elasticsearch": "agent",
     "elastic_transport": "agent",
     "watchdog": "agent",
-    "msgspec": "agent",
     "jinja2": "agent",
     "textual": "tui",
     "rich": "tui",

@@ -24,8 +24,8 @@ from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import Parser
 from auditlog.agent.redact import Redactor
-from auditlog.agent.timebounds import TimeBounds
 from auditlog.agent.shipper import ShipperFields
+from auditlog.agent.timebounds import TimeBounds
 from auditlog.demo.data import fabricate
 from auditlog.indexer.tiers import TierTable
 from bench.events import default_window, event_lines

@@ -29,7 +29,7 @@ def _shipper() -> ShipperFields:
 @pytest.fixture
 def enricher() -> Enricher:
     """An enricher that adds the shipper's fields with a fixed ingest time."""
-    return Enricher(TierTable(prefix="audit"), Redactor(), _shipper())
+    return Enricher(TierTable(prefix="audit"), Redactor(), shipper=_shipper())
 
 
 def _document(entry: bytes | object) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def test_ingest_clock_is_rfc3339_milliseconds_now() -> None:
 )
 def test_both_paths_add_identical_shipper_fields(base: bytes, edits: list[tuple[str, Any]]) -> None:
     """For emitter lines with random fields replaced, a pass-through document equals the full path's."""
-    enricher = Enricher(TierTable(prefix="audit"), Redactor(), _shipper())
+    enricher = Enricher(TierTable(prefix="audit"), Redactor(), shipper=_shipper())
     ev = orjson.loads(base)
     for path, value in edits:
         _put(ev, path, value)

@@ -37,9 +37,9 @@ def test_every_optional_requirement_has_its_extra() -> None:
 
 
 def test_core_dependencies_are_only_the_emitters() -> None:
-    """The core distribution depends on structlog and orjson only."""
+    """The core distribution depends on structlog, orjson and msgspec only."""
     core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert ["orjson", "structlog"] == sorted(re.split(r"[<>=]", r, maxsplit=1)[0] for r in core)
+    assert ["msgspec", "orjson", "structlog"] == sorted(re.split(r"[<>=]", r, maxsplit=1)[0] for r in core)
 
 
 def test_message_is_one_line_with_the_pip_command() -> None:
