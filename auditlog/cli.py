@@ -18,7 +18,7 @@ from auditlog.core.errors import CommandError, UsageError
 def build_parser() -> argparse.ArgumentParser:
     """Return the root parser with every package's subcommands."""
     from auditlog import __version__
-    from auditlog.commands import admin, agent, demo, es, show, tui
+    from auditlog.commands import admin, agent, demo, es, keys, show, tui
 
     parser = argparse.ArgumentParser(
         prog="auditlog",
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for area in (es, admin, show, agent, demo, tui):
+    for area in (es, admin, keys, show, agent, demo, tui):
         area.register(sub)
     return parser
 

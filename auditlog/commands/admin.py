@@ -150,13 +150,16 @@ def run_setup_command(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
         created = [i for i in ahead.create_ahead(client, tiers, datetime.now(UTC)) if i.outcome == ahead.CREATED]
         if args.json:
-            print(json.dumps({
+            document: dict[str, object] = {
                 "changed": report.changed or bool(created),
                 "changes": [vars(c) for c in report.changes],
                 "notes": report.notes,
                 "api_keys": [vars(k) for k in report.api_keys],
                 "created_ahead": [i.name for i in created],
-            }))
+            }
+            # the keys by role, so a deployment script can take `.writer.encoded` for the agent
+            document.update({k.role: {"id": k.id, "name": k.name, "encoded": k.encoded} for k in report.api_keys})
+            print(json.dumps(document))
             return 0
         for change in report.changes:
             print(change)
