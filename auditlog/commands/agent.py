@@ -3,6 +3,7 @@
 - ``auditlog agent --config agent.toml`` or ``--path GLOB`` (repeatable) ``--state-dir DIR`` plus the
   connection flags: ship until SIGTERM/SIGINT (exit 0), reload on SIGHUP.
 - ``auditlog agent status --state-dir DIR [--json] [--all]``: per file path, identity, offset, size, lag.
+- ``auditlog agent check [--config FILE]``: the pre-flight checks (``agent.preflight``), one line each.
 - ``auditlog dlq list --state-dir DIR [--all]``: one JSON object per dead letter (``reason``, ``file``,
   ``offset``, ``time``, ``line`` or ``line_b64``, ...).
 - ``auditlog dlq replay --state-dir DIR [--config FILE] [--timeout S]``: re-validate and re-ship,
@@ -53,6 +54,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.add_argument("--all", action="store_true", help="include closed and superseded files")
     status.set_defaults(func=_status)
 
+    check = agent_sub.add_parser(
+        "check", help="pre-flight: config, reachability, TLS, credentials, writer privileges, templates",
+        description="Check, one line each, that this configuration can ship: config valid, node reachable, TLS "
+                    "verified, credentials accepted, writer privileges (_has_privileges), templates installed. "
+                    "Exit 0 when nothing failed, 1 otherwise (2 for a bad configuration). The agent runs the same "
+                    "checks at start.")
+    _add_config_args(check)
+    add_connection_args(check)
+    check.set_defaults(func=_check)
+
     dlq = sub.add_parser("dlq", help="inspect and replay dead letters",
                          description="Lines the agent could not ship, with the reason.")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", metavar="SUBCOMMAND", required=True)
@@ -82,6 +93,21 @@ def _run_agent(args: argparse.Namespace) -> int:
     if not args.config and not args.state_dir:
         raise UsageError("--state-dir: required without --config (where checkpoints and dead letters live)")
     return daemon.run(_load(args), args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from auditlog.agent.preflight import CheckResult, check
+    from auditlog.indexer.client import make_client
+
+    try:
+        cfg = _load(args)
+    except UsageError as exc:
+        print(CheckResult("config", "fail", str(exc)).line())
+        return 2
+    report = check(cfg.connection(), cfg.tiers(), make_client)
+    for result in report.results:
+        print(result.line())
+    return 0 if report.ok else 1
 
 
 def _status(args: argparse.Namespace) -> int:
