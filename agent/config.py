@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,10 +27,13 @@ from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
-from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
+from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, safe_url
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
+
+#: Keys whose values are secrets: never echoed in a message; a config file holding one should be 0600.
+SECRET_KEYS = frozenset({"elasticsearch.api_key", "elasticsearch.password"})
 
 
 def _min(lo: float) -> Check:
@@ -84,7 +88,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
     "elasticsearch": {
         "url": _k(str, DEFAULT_URL, lambda v: None if v.startswith(("http://", "https://"))
-                  else f"must start with http:// or https://, got {v!r}"),
+                  else f"must start with http:// or https://, got {safe_url(v)!r}"),
         "api_key": _k(str, ""),
         "username": _k(str, ""),
         "password": _k(str, ""),
@@ -133,6 +137,8 @@ class AgentConfig:
 
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None
+    #: warnings for the operator (e.g. a config file holding a secret that others may read)
+    warnings: tuple[str, ...] = ()
 
     def __getitem__(self, dotted: str) -> Any:
         section, _, key = dotted.partition(".")
@@ -208,7 +214,8 @@ def _check(section: str, key: str, value: Any) -> Any:
     # bool is an int in Python: only accept it where a bool is declared
     if (isinstance(value, bool) and bool not in decl.types) or not isinstance(value, decl.types):
         want = " or ".join(t.__name__ for t in decl.types).replace("list", "array").replace("str", "string")
-        raise UsageError(f"{name}: must be {want}, got {type(value).__name__} {value!r}")
+        shown = "" if name in SECRET_KEYS else f" {value!r}"  # a secret's value never goes into a message
+        raise UsageError(f"{name}: must be {want}, got {type(value).__name__}{shown}")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise UsageError(f"{name}: must be an array of strings")
     if decl.check is not None:
@@ -288,7 +295,15 @@ def load(
         raise UsageError("retry.max_backoff: must be >= retry.initial_backoff")
     if (values["elasticsearch"]["username"] == "") != (values["elasticsearch"]["password"] == ""):
         raise UsageError("elasticsearch.password: username and password go together")
-    cfg = AgentConfig(values, str(path) if path is not None else None)
+    notes: list[str] = []
+    if path is not None:
+        secrets_in_file = [f"{s}.{k}" for s, table in raw.items() for k, v in table.items()
+                           if f"{s}.{k}" in SECRET_KEYS and v]
+        mode = stat.S_IMODE(Path(path).stat().st_mode)
+        if secrets_in_file and mode & 0o077:
+            notes.append(f"{path} holds {', '.join(secrets_in_file)} and may be read by other users (mode {mode:04o}); "
+                         f"chmod 600 {path}, or use AUDITLOG_ES_API_KEY_FILE")
+    cfg = AgentConfig(values, str(path) if path is not None else None, tuple(notes))
     cfg.tiers()  # prefix problems surface now, named
     cfg.redactor()
     return cfg

@@ -25,7 +25,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, SSLError, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 
-from auditlog.indexer.client import ConnectionSettings
+from auditlog.indexer.client import ConnectionSettings, safe_url
 from auditlog.indexer.errors import error_reason
 from auditlog.indexer.security import WRITER_PRIVILEGES
 from auditlog.indexer.templates import index_template_name
@@ -86,7 +86,7 @@ def check(settings: ConnectionSettings, tiers: TierTable, client_factory: Callab
     Returns:
         The report; checks after a failed prerequisite are ``skip``.
     """
-    results = [CheckResult("config", OK, f"valid; shipping to {settings.url} as {_auth_kind(settings)}, "
+    results = [CheckResult("config", OK, f"valid; shipping to {safe_url(settings.url)} as {_auth_kind(settings)}, "
                                          f"namespace {tiers.prefix}")]
     client = client_factory(settings, request_timeout=TIMEOUT, max_retries=0, retry_on_timeout=False)
     try:
@@ -103,24 +103,25 @@ def _auth_kind(settings: ConnectionSettings) -> str:
 
 def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: TierTable) -> list[CheckResult]:
     https = settings.url.startswith("https://")
+    url = safe_url(settings.url)
     try:
         who: dict[str, Any] | None = dict(client.security.authenticate())
         auth_error: ApiError | None = None
     except SSLError as exc:
-        return [CheckResult("reach", OK, f"{settings.url} answers"),
+        return [CheckResult("reach", OK, f"{url} answers"),
                 CheckResult("tls", FAIL, f"certificate not verified ({exc.message}); set elasticsearch.ca_certs "
                                          "(or --ca-certs) to the cluster's CA"),
                 *_skipped("auth", "privileges", "templates")]
     except ESConnectionError as exc:
-        return [CheckResult("reach", FAIL, f"cannot reach {settings.url} ({str(exc.message).splitlines()[0][:160]}); "
+        return [CheckResult("reach", FAIL, f"cannot reach {url} ({str(exc.message).splitlines()[0][:160]}); "
                                            "is the cluster up and elasticsearch.url right?"),
                 *_skipped("tls", "auth", "privileges", "templates")]
     except TransportError as exc:
-        return [CheckResult("reach", FAIL, f"{settings.url} failed: {exc.message}"),
+        return [CheckResult("reach", FAIL, f"{url} failed: {exc.message}"),
                 *_skipped("tls", "auth", "privileges", "templates")]
     except ApiError as exc:
         who, auth_error = None, exc
-    results = [CheckResult("reach", OK, f"{settings.url} answers")]
+    results = [CheckResult("reach", OK, f"{url} answers")]
     if not https:
         results.append(CheckResult("tls", WARN, "plain http: traffic and credentials are not encrypted"))
     elif not settings.verify_certs:

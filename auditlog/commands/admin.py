@@ -25,6 +25,7 @@ from auditlog.indexer.kibana import KibanaError, KibanaSettings
 from auditlog.indexer.security import roles_yml
 from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
 from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.secrets import flag_warning, warn_stderr
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 #: What each command needs, named in the message when a privilege is missing.
@@ -56,10 +57,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kibana = setup.add_argument_group("kibana")
     kibana.add_argument("--kibana", metavar="URL", help="import the data view, saved search and dashboard into Kibana")
     kibana.add_argument("--kibana-api-key", metavar="KEY",
-                        help="Kibana credentials: an Elasticsearch API key (env AUDITLOG_KIBANA_API_KEY)")
+                        help="Kibana credentials: an Elasticsearch API key (shows in ps: prefer env "
+                             "AUDITLOG_KIBANA_API_KEY)")
     kibana.add_argument("--kibana-user", metavar="NAME", help="Kibana basic-auth user (env AUDITLOG_KIBANA_USERNAME)")
     kibana.add_argument("--kibana-password", metavar="PW",
-                        help="Kibana basic-auth password (env AUDITLOG_KIBANA_PASSWORD)")
+                        help="Kibana basic-auth password (shows in ps: prefer env AUDITLOG_KIBANA_PASSWORD)")
     kibana.add_argument("--kibana-space", metavar="SPACE",
                         help="Kibana space to import into (default: the default space)")
     kibana.add_argument("--kibana-ca-certs", metavar="FILE", help="CA bundle for an https Kibana")
@@ -120,6 +122,10 @@ def _kibana_settings(args: argparse.Namespace) -> KibanaSettings | None:
     if not args.kibana:
         return None
     env = os.environ
+    for value, flag, var in ((args.kibana_api_key, "--kibana-api-key", "AUDITLOG_KIBANA_API_KEY"),
+                             (args.kibana_password, "--kibana-password", "AUDITLOG_KIBANA_PASSWORD")):
+        if value is not None:
+            warn_stderr(flag_warning(flag, var, None))
     try:
         return KibanaSettings(
             url=args.kibana,

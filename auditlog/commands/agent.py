@@ -83,8 +83,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _load(args: argparse.Namespace) -> AgentConfig:
     from auditlog.agent import config
+    from auditlog.options.connection import resolve_secrets
+    from auditlog.options.secrets import warn_stderr
 
-    return config.load(args.config, args)
+    resolve_secrets(args)
+    cfg = config.load(args.config, args)
+    for warning in cfg.warnings:
+        warn_stderr(warning)
+    return cfg
 
 
 def _run_agent(args: argparse.Namespace) -> int:

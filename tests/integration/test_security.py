@@ -244,32 +244,35 @@ def test_setup_on_secure_node_stores_roles_and_is_idempotent(secure_node: Secure
         _cleanup(secure_node, tiers)
 
 
-def test_cli_setup_without_ca_fails_on_tls(secure_node: SecureNodeInfo, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_setup_without_ca_fails_on_tls(
+    secure_node: SecureNodeInfo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`auditlog setup` against the TLS node without its CA exits 1 with one line about the certificate."""
-    code = main(["setup", "--es", secure_node.url, "--user", secure_node.username,
-                 "--password", secure_node.password, "--prefix", "tnoca-audit"])
+    monkeypatch.setenv("AUDITLOG_ES_PASSWORD", secure_node.password)
+    code = main(["setup", "--es", secure_node.url, "--user", secure_node.username, "--prefix", "tnoca-audit"])
     err = capsys.readouterr().err.strip()
     expected = (1, 1, True)
     assert expected == (code, len(err.splitlines()), "certificate verify failed" in err)
 
 
 def test_cli_setup_with_bad_password_fails_with_401_line(
-    secure_node: SecureNodeInfo, capsys: pytest.CaptureFixture[str]
+    secure_node: SecureNodeInfo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`auditlog setup` with wrong credentials exits 1 with one line saying they were rejected."""
+    monkeypatch.setenv("AUDITLOG_ES_PASSWORD", "wrong")
     code = main(["setup", "--es", secure_node.url, "--ca-certs", secure_node.ca_certs,
-                 "--user", secure_node.username, "--password", "wrong", "--prefix", "tbadpw-audit"])
+                 "--user", secure_node.username, "--prefix", "tbadpw-audit"])
     err = capsys.readouterr().err.strip()
     expected = (1, 1, True)
     assert expected == (code, len(err.splitlines()), "rejected the credentials (401)" in err)
 
 
 def test_cli_setup_with_reader_key_fails_naming_the_privilege(
-    keyed: KeyedNamespace, capsys: pytest.CaptureFixture[str]
+    keyed: KeyedNamespace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`auditlog setup` with the reader key exits 1 with one line naming the privilege it needs."""
-    code = main(["setup", "--es", keyed.node.url, "--ca-certs", keyed.node.ca_certs,
-                 "--api-key", keyed.key(READER)["encoded"], "--prefix", keyed.tiers.prefix])
+    monkeypatch.setenv("AUDITLOG_ES_API_KEY", keyed.key(READER)["encoded"])
+    code = main(["setup", "--es", keyed.node.url, "--ca-certs", keyed.node.ca_certs, "--prefix", keyed.tiers.prefix])
     err = capsys.readouterr().err.strip()
     expected = (1, 1, True)
     assert expected == (code, len(err.splitlines()), "manage_index_templates" in err)

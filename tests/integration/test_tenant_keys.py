@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import openpyxl
 import pytest
@@ -53,11 +55,12 @@ class TenantSetup:
 
     def cli(self, *args: str, key: str | None = None) -> tuple[int, str, str]:
         """Run `auditlog ARGS` against the node (admin credentials, or ``key``); return status, stdout, stderr."""
-        auth = ["--api-key", key] if key else ["--user", self.node.username, "--password", self.node.password]
+        # secrets through the environment, as the docs recommend (a flag would add a `ps` warning)
+        secrets = {"AUDITLOG_ES_API_KEY": key} if key else {"AUDITLOG_ES_USERNAME": self.node.username,
+                                                            "AUDITLOG_ES_PASSWORD": self.node.password}
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([*args, "--es", self.node.url, "--ca-certs", self.node.ca_certs, *auth,
-                         "--prefix", self.tiers.prefix])
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), mock.patch.dict(os.environ, secrets):
+            code = main([*args, "--es", self.node.url, "--ca-certs", self.node.ca_certs, "--prefix", self.tiers.prefix])
         return code, out.getvalue(), err.getvalue()
 
     def other_enterprise(self) -> str:
