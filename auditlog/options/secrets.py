@@ -60,8 +60,12 @@ def read_secret_file(path: str, option: str, warn: Warn = warn_stderr) -> str:
     return lines[0].strip()
 
 
-def prompt_password(user: str, prompt: Callable[[str], str] = getpass.getpass) -> str:
+def prompt_password(user: str, prompt: Callable[[str], str] | None = None) -> str:
     """Ask for ``user``'s password on the terminal without echo.
+
+    Args:
+        user: named in the prompt.
+        prompt: asks and returns the answer (``getpass.getpass`` by default).
 
     Raises:
         UsageError: stdin is not a terminal (the message names the non-interactive sources).
@@ -69,4 +73,4 @@ def prompt_password(user: str, prompt: Callable[[str], str] = getpass.getpass) -
     if not sys.stdin.isatty():
         raise UsageError("--user: no password given; set AUDITLOG_ES_PASSWORD or --password-file FILE "
                          "(no terminal to prompt on)")
-    return prompt(f"Elasticsearch password for {user}: ")
+    return (prompt or getpass.getpass)(f"Elasticsearch password for {user}: ")
