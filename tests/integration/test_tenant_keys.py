@@ -20,7 +20,7 @@ from unittest import mock
 
 import openpyxl
 import pytest
-from elasticsearch import AuthenticationException, Elasticsearch
+from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
 
 from auditlog.cli import main
 from auditlog.indexer.keys import KeyRefused, TenantScope, key_scope, require_dls
@@ -266,3 +266,18 @@ def test_basic_licence_refuses_tenant_keys_in_one_line(es: Elasticsearch) -> Non
     message = str(refused.value)
     expected = (True, True, 1)
     assert expected == ("document-level security" in message, "basic" in message, len(message.splitlines()))
+
+
+def test_key_cannot_change_its_own_metadata(tenant_setup: TenantSetup) -> None:
+    """A tenant key rewriting its own metadata to another tenant is refused with 403."""
+    with pytest.raises(AuthorizationException) as refused:
+        tenant_setup.client().security.update_api_key(id=tenant_setup.key["id"],
+                                                      metadata={"tenant": tenant_setup.other_enterprise()})
+    assert 403 == refused.value.meta.status
+
+
+def test_revoking_an_unknown_id_exits_1_naming_it(tenant_setup: TenantSetup) -> None:
+    """`auditlog keys revoke` with an id Elasticsearch does not know exits 1 with one line naming the id."""
+    code, _, err = tenant_setup.cli("keys", "revoke", "no-such-key-id")
+    expected = (1, 1, True)
+    assert expected == (code, len(err.strip().splitlines()), "no-such-key-id" in err)
