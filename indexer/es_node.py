@@ -384,7 +384,7 @@ class LocalNode:
         stays on the basic licence, and ``auditlog keys tenant`` then says what it needs.
         """
         try:
-            licence = _request(info, "/_license")["license"]
+            licence = self._wait_for_licence(info)
             if licence.get("type") != "basic":
                 return
             answer = _request(info, "/_license/start_trial?acknowledge=true", method="POST")
@@ -393,6 +393,18 @@ class LocalNode:
             return
         if not answer.get("trial_was_started"):
             self.log(f"no trial licence: {answer.get('error_message', 'refused')}; tenant keys need one")
+
+    def _wait_for_licence(self, info: NodeInfo, timeout: float = 60.0) -> dict[str, Any]:
+        """Return the node's licence; a new cluster generates its basic licence a moment after it is ready."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return dict(_request(info, "/_license")["license"])
+            except (OSError, KeyError):
+                # 404 (or an empty answer) until the self-generated licence is in the cluster state
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.5)
 
     def _prepare_state(self, home: Path, java_home: Path, port: int) -> None:
         for sub in ("data", "logs", "tmp", "config"):

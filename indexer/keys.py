@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
 from auditlog.indexer.security import READER_PRIVILEGES
@@ -92,8 +92,12 @@ def tenant_descriptor(tiers: TierTable, tenant: str) -> dict[str, Any]:
 
 
 def licence_type(client: Elasticsearch) -> tuple[str, str]:
-    """Return the cluster's licence type and status (``("trial", "active")``)."""
-    licence = client.license.get()["license"]
+    """Return the cluster's licence type and status (``("trial", "active")``; ``("none", "missing")`` without one)."""
+    try:
+        licence = client.license.get()["license"]
+    except NotFoundError:
+        # a cluster generates its basic licence a moment after it first forms
+        return "none", "missing"
     return str(licence.get("type", "")), str(licence.get("status", ""))
 
 

@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,8 +260,17 @@ def test_revoked_tenant_key_gets_401(tenant_setup: TenantSetup) -> None:
     assert expected == (before, revoked, _status(lambda: client.search(index=tenant_setup.tiers.read_pattern)))
 
 
+def _wait_for_licence(client: Elasticsearch, timeout: float = 60.0) -> None:
+    """Wait until a freshly started node has generated its licence."""
+    deadline = time.monotonic() + timeout
+    while client.options(ignore_status=404).license.get().meta.status == 404:
+        assert time.monotonic() < deadline, "the node generated no licence"
+        time.sleep(0.5)
+
+
 def test_basic_licence_refuses_tenant_keys_in_one_line(es: Elasticsearch) -> None:
     """On a cluster with the basic licence (the plain node) tenant keys are refused, naming the licence."""
+    _wait_for_licence(es)
     with pytest.raises(KeyRefused) as refused:
         require_dls(es)
     message = str(refused.value)
