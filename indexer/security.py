@@ -3,8 +3,9 @@
 Two roles on the namespace's read pattern (``audit-*``), modelled on Beats' writer/reader roles:
 
 - writer (the agent): index privileges ``create_doc`` (append only: it can neither overwrite nor
-  delete an event) and ``auto_configure`` (the first event of a day auto-creates its daily index, which
-  then takes its settings and mappings from our templates). Nothing else: no ``create_index`` (a
+  delete an event) and ``auto_configure`` (an event for a day whose index does not exist yet, e.g. a
+  late one, auto-creates it, with settings and mappings from our templates; setup and retention
+  enforce create today's and tomorrow's ahead). Nothing else: no ``create_index`` (a
   leaked agent key cannot pre-create tomorrow's index with a write block or a mapping of its own), no
   ``read`` (it cannot read the audit trail), no cluster privilege (the agent's pre-flight uses
   ``_has_privileges`` and ``_authenticate``, which need none).

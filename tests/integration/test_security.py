@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
@@ -111,12 +111,16 @@ def test_setup_json_prints_writer_and_reader_keys(keyed: KeyedNamespace) -> None
     assert expected == names
 
 
-def test_writer_creates_todays_index_from_the_templates(keyed: KeyedNamespace) -> None:
-    """The writer's first event of the day auto-creates the daily index, mapped by our templates (dynamic=false)."""
-    index = _write_one(keyed, "w-ok")
+def test_writer_auto_creates_a_missing_daily_index_from_the_templates(keyed: KeyedNamespace) -> None:
+    """An event for a day whose index does not exist (a late event) auto-creates it, mapped by our templates."""
+    moment = datetime.now(UTC) - timedelta(days=3)  # setup creates only today's and tomorrow's ahead
+    index = keyed.tiers.index_for("enterprise", moment)
+    existed = bool(keyed.admin.indices.exists(index=index))
+    event = {**_event("w-late"), "@timestamp": moment.isoformat()}
+    result = keyed.as_key(WRITER).bulk(operations=[{"create": {"_index": index, "_id": "w-late"}}, event])
     mapping = keyed.admin.indices.get_mapping(index=index)[index]["mappings"]
-    expected = ("false", True)
-    assert expected == (str(mapping["dynamic"]).lower(), keyed.admin.get(index=index, id="w-ok")["found"])
+    expected = (False, [201], "false")
+    assert expected == (existed, [i["create"]["status"] for i in result["items"]], str(mapping["dynamic"]).lower())
 
 
 def test_writer_cannot_read_change_or_delete(keyed: KeyedNamespace) -> None:
