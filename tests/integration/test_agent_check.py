@@ -175,3 +175,27 @@ def _send(sink: Sink, batch: Batch, outcome: list[BaseException]) -> None:
         sink.send(batch)
     except Abandoned as exc:
         outcome.append(exc)
+
+
+def test_writer_key_of_another_namespace_is_backpressure_per_item(keys: Keys) -> None:
+    """A writer key writing outside its namespace gets an item-level 403: held as backpressure, never dead-lettered."""
+    other = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
+    client = Elasticsearch(keys.node.url, api_key=keys.writer, ca_certs=keys.node.ca_certs)
+    dead: list[DeadLetter] = []
+    metrics, stopping = Metrics(), threading.Event()
+    sink = Sink(client, retry=RetrySettings(0.05, 0.1), metrics=metrics, dead_letter=dead.append, stopping=stopping,
+                deadline=lambda: time.monotonic())
+    index = other.index_for("enterprise", datetime.now(UTC))
+    batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"x2"}}\n{"message":"x"}\n' % index.encode()],
+                  origins=[("key", "/f", 0, b"{}")])
+    outcome: list[BaseException] = []
+    sender = threading.Thread(target=lambda: _send(sink, batch, outcome))
+    sender.start()
+    deadline = time.monotonic() + 10
+    while metrics.backpressure.get("unauthorized", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopping.set()
+    sender.join(10)
+    expected: tuple[bool, list[DeadLetter], list[type[BaseException]], bool] = (True, [], [Abandoned], False)
+    assert expected == (metrics.backpressure.get("unauthorized", 0) >= 3, dead, [type(e) for e in outcome],
+                        bool(keys.admin.indices.exists(index=index)))
