@@ -5,8 +5,8 @@
 - SIGHUP, or the config file's modification time changing: the file is re-read; when it is valid
   the running pipeline stops gracefully and a new one starts with it (same process, same metrics
   counters); when it is not, the error is logged with the key named and the agent keeps running.
-- Start runs the pre-flight checks (``agent.preflight``, also ``auditlog agent check``), logging each;
-  rejected credentials, an unverifiable certificate or missing writer privileges stop it (exit 1).
+- Start runs the pre-flight checks (``agent.preflight``, also ``auditlog agent check``) and logs each;
+  a failing check is an error line, and the agent starts anyway (what failed is then backpressure).
 - The agent's own logs are structlog JSON lines on stderr; connection secrets are never logged
   (:meth:`indexer.client.ConnectionSettings.redacted`).
 """
@@ -158,22 +158,16 @@ class Agent:
 
 
 def preflight(cfg: AgentConfig) -> None:
-    """Run the pre-flight checks and log each; refuse to start on a failure waiting cannot fix.
+    """Run the pre-flight checks and log each line; a failure is an error line, and the agent starts anyway.
 
-    An unreachable node or missing templates are logged as errors and the agent starts anyway: it
-    retries with the files as buffer. Rejected credentials, an unverifiable certificate or missing
-    writer privileges stop it here, before it reads anything.
-
-    Raises:
-        CommandError: the first fatal check, with what to do (exit 1).
+    Whatever fails (unreachable node, rejected credentials, unverifiable certificate, missing writer
+    privileges or templates) is what the sink then meets as backpressure: lines are held, never
+    dead-lettered, until the configuration is fixed and reloaded (SIGHUP) or the cluster recovers.
     """
     report = preflight_checks.check(cfg.connection(), cfg.tiers(), make_client)
     for result in report.results:
         emit = {"ok": log.info, "skip": log.info, "warn": log.warning}.get(result.outcome, log.error)
         emit("pre-flight", check=result.name, outcome=result.outcome, detail=result.detail)
-    fatal = report.fatal
-    if fatal is not None:
-        raise CommandError(f"pre-flight {fatal.name}: {fatal.detail}")
 
 
 def run(cfg: AgentConfig, args: argparse.Namespace | None = None) -> int:

@@ -1,9 +1,9 @@
 """The agent's pre-flight check: can this configuration ship to this cluster? One line per check.
 
-``auditlog agent check`` runs it and prints every line; the daemon runs it at start and stops when a
-check fails that waiting cannot fix (credentials rejected, TLS not verifiable, writer privileges
-missing); an unreachable node or missing templates are logged loudly and the agent starts anyway (it
-retries, with the files as buffer). Checks, in order, each depending on the one before:
+``auditlog agent check`` runs it, prints every line and exits 1 when one failed; the daemon runs it
+at start and logs every line (a failure as an error) and starts anyway: what failed is then
+backpressure (lines held, never dead-lettered) until the configuration is fixed and reloaded.
+Checks, in order, each depending on the one before:
 
 1. config    the configuration loaded (the caller did it; a bad key never gets here)
 2. reach     the node answers HTTP at ``elasticsearch.url``
@@ -33,9 +33,6 @@ from auditlog.indexer.tiers import TierTable
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
-#: Failures that waiting cannot fix: the daemon does not start with them.
-FATAL_CHECKS = frozenset({"tls", "auth", "privileges"})
-
 #: Seconds per request: a human waits for the answer.
 TIMEOUT = 4.0
 
@@ -63,11 +60,6 @@ class Report:
     def ok(self) -> bool:
         """No check failed."""
         return all(r.outcome != FAIL for r in self.results)
-
-    @property
-    def fatal(self) -> CheckResult | None:
-        """The first failure the daemon must not start with, if any."""
-        return next((r for r in self.results if r.outcome == FAIL and r.name in FATAL_CHECKS), None)
 
 
 def _security_off(exc: ApiError) -> bool:

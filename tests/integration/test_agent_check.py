@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import threading
@@ -133,16 +134,21 @@ def test_bad_config_key_exits_2_with_one_line(tmp_path: Path) -> None:
     assert expected == (code, len(lines), lines[0].startswith("FAIL") and "urll" in lines[0])
 
 
-def test_agent_refuses_to_start_with_a_rejected_key(keys: Keys, tmp_path: Path) -> None:
-    """The daemon's start-up pre-flight stops it with exit 1 and one line when the key is rejected."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(["agent", "--path", str(tmp_path / "*.jsonl"), "--state-dir", str(tmp_path / "state"),
-                     "--es", keys.node.url, "--ca-certs", keys.node.ca_certs,
-                     "--api-key", "bm90LWEta2V5Om5vdC1hLXNlY3JldA==", "--prefix", keys.tiers.prefix])
-    last = err.getvalue().strip().splitlines()[-1]
-    expected = (1, True)
-    assert expected == (code, last.startswith("auditlog agent: pre-flight auth:") and "rejected" in last)
+def test_agent_start_logs_the_rejected_key_as_an_error(keys: Keys) -> None:
+    """The daemon's start-up pre-flight logs the rejected key as an error line (the agent then holds lines)."""
+    from structlog.testing import capture_logs
+
+    from auditlog.agent import config, daemon
+
+    cfg = config.load(None, argparse.Namespace(es_url=keys.node.url, es_ca_certs=keys.node.ca_certs,
+                                               es_api_key="bm90LWEta2V5Om5vdC1hLXNlY3JldA==",
+                                               index_prefix=keys.tiers.prefix), env={})
+    with capture_logs() as logged:
+        daemon.preflight(cfg)
+    failed = [e for e in logged if e.get("outcome") == "fail"]
+    expected = (["auth"], ["error"], True)
+    assert expected == ([e["check"] for e in failed], [e["log_level"] for e in failed],
+                        "rejected" in failed[0]["detail"])
 
 
 def test_revoked_key_at_run_time_is_backpressure_not_dead_letters(keys: Keys) -> None:
