@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,10 +29,13 @@ from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Red
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
-from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
+from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, safe_url
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
+
+#: Keys whose values are secrets: never echoed in a message; a config file holding one should be 0600.
+SECRET_KEYS = frozenset({"elasticsearch.api_key", "elasticsearch.password"})
 
 
 def _min(lo: float) -> Check:
@@ -107,7 +111,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
     "elasticsearch": {
         "url": _k(str, DEFAULT_URL, lambda v: None if v.startswith(("http://", "https://"))
-                  else f"must start with http:// or https://, got {v!r}"),
+                  else f"must start with http:// or https://, got {safe_url(v)!r}"),
         "api_key": _k(str, ""),
         "username": _k(str, ""),
         "password": _k(str, ""),
@@ -156,6 +160,8 @@ class AgentConfig:
 
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str | None = None
+    #: warnings for the operator (e.g. a config file holding a secret that others may read)
+    warnings: tuple[str, ...] = ()
 
     def __getitem__(self, dotted: str) -> Any:
         section, _, key = dotted.partition(".")
@@ -237,7 +243,8 @@ def _check(section: str, key: str, value: Any) -> Any:
     # bool is an int in Python: only accept it where a bool is declared
     if (isinstance(value, bool) and bool not in decl.types) or not isinstance(value, decl.types):
         want = " or ".join(t.__name__ for t in decl.types).replace("list", "array").replace("str", "string")
-        raise UsageError(f"{name}: must be {want}, got {type(value).__name__} {value!r}")
+        shown = "" if name in SECRET_KEYS else f" {value!r}"  # a secret's value never goes into a message
+        raise UsageError(f"{name}: must be {want}, got {type(value).__name__}{shown}")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise UsageError(f"{name}: must be an array of strings")
     if decl.check is not None:
@@ -317,7 +324,15 @@ def load(
         raise UsageError("retry.max_backoff: must be >= retry.initial_backoff")
     if (values["elasticsearch"]["username"] == "") != (values["elasticsearch"]["password"] == ""):
         raise UsageError("elasticsearch.password: username and password go together")
-    cfg = AgentConfig(values, str(path) if path is not None else None)
+    notes: list[str] = []
+    if path is not None:
+        secrets_in_file = [f"{s}.{k}" for s, table in raw.items() for k, v in table.items()
+                           if f"{s}.{k}" in SECRET_KEYS and v]
+        mode = stat.S_IMODE(Path(path).stat().st_mode)
+        if secrets_in_file and mode & 0o077:
+            notes.append(f"{path} holds {', '.join(secrets_in_file)} and may be read by other users (mode {mode:04o}); "
+                         f"chmod 600 {path}, or use AUDITLOG_ES_API_KEY_FILE")
+    cfg = AgentConfig(values, str(path) if path is not None else None, tuple(notes))
     cfg.tiers()  # prefix problems surface now, named
     cfg.redactor()
     return cfg

@@ -5,6 +5,8 @@
 - SIGHUP, or the config file's modification time changing: the file is re-read; when it is valid
   the running pipeline stops gracefully and a new one starts with it (same process, same metrics
   counters); when it is not, the error is logged with the key named and the agent keeps running.
+- Start runs the pre-flight checks (``agent.preflight``, also ``auditlog agent check``) and logs each;
+  a failing check is an error line, and the agent starts anyway (what failed is then backpressure).
 - The agent's own logs are structlog JSON lines on stderr; connection secrets are never logged
   (:meth:`indexer.client.ConnectionSettings.redacted`).
 """
@@ -23,6 +25,7 @@ from types import FrameType
 import structlog
 
 from auditlog.agent import config as agent_config
+from auditlog.agent import preflight as preflight_checks
 from auditlog.agent.config import AgentConfig
 from auditlog.agent.metrics import Metrics, MetricsServer
 from auditlog.agent.pipeline import Pipeline
@@ -154,10 +157,24 @@ class Agent:
         return 0
 
 
+def preflight(cfg: AgentConfig) -> None:
+    """Run the pre-flight checks and log each line; a failure is an error line, and the agent starts anyway.
+
+    Whatever fails (unreachable node, rejected credentials, unverifiable certificate, missing writer
+    privileges or templates) is what the sink then meets as backpressure: lines are held, never
+    dead-lettered, until the configuration is fixed and reloaded (SIGHUP) or the cluster recovers.
+    """
+    report = preflight_checks.check(cfg.connection(), cfg.tiers(), make_client)
+    for result in report.results:
+        emit = {"ok": log.info, "skip": log.info, "warn": log.warning}.get(result.outcome, log.error)
+        emit("pre-flight", check=result.name, outcome=result.outcome, detail=result.detail)
+
+
 def run(cfg: AgentConfig, args: argparse.Namespace | None = None) -> int:
     """Run the agent in this process (blocking); return its exit status."""
     if not cfg["inputs.paths"]:
         raise UsageError("inputs.paths: no files to ship; give --path GLOB or inputs.paths in --config")
     configure_logging(cfg["log.level"])
+    preflight(cfg)
     relax_for_process()  # the full path allocates dozens of acyclic dicts per event (auditlog.core.gc_tuning)
     return Agent(cfg, args).run()

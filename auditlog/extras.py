@@ -23,6 +23,7 @@ class Area:
 AREAS: tuple[Area, ...] = (
     Area("es", ("es",), "agent"),
     Area("admin", ("setup", "retention"), "agent"),
+    Area("keys", ("keys",), "agent"),
     Area("show", ("show",), "agent"),
     Area("agent", ("agent", "dlq"), "agent"),
     Area("demo", ("demo",), "all"),

@@ -18,6 +18,17 @@ from auditlog.indexer.decode import TolerantJsonSerializer
 DEFAULT_URL = "http://127.0.0.1:9200"
 
 
+def safe_url(url: str) -> str:
+    """Return ``url`` without credentials in its user-info part (``https://***@host:9200``), for messages (pure)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.split("@", 1)[1] if "@" in url.split("/", 1)[0] else url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     """How to reach and authenticate to one Elasticsearch cluster."""
@@ -32,14 +43,14 @@ class ConnectionSettings:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"es url must start with http:// or https://: {self.url!r}")
+            raise ValueError(f"es url must start with http:// or https://: {safe_url(self.url)!r}")
         if (self.username is None) != (self.password is None):
             raise ValueError("es username and password go together")
 
     def redacted(self) -> dict[str, object]:
         """Return the settings as a dict without secrets, for logs and status output."""
         return {
-            "url": self.url,
+            "url": safe_url(self.url),
             "auth": "api_key" if self.api_key else ("basic" if self.username else "none"),
             "ca_certs": self.ca_certs,
             "verify_certs": self.verify_certs,

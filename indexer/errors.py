@@ -15,6 +15,7 @@ from elasticsearch import ApiError, SSLError, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 
 from auditlog.core.errors import CommandError
+from auditlog.indexer.client import safe_url
 
 #: What a call into the client may raise when the cluster misbehaves.
 ES_ERRORS: tuple[type[Exception], ...] = (ApiError, TransportError)
@@ -63,7 +64,7 @@ def describe_es_error(exc: BaseException, *, url: str | None = None, needs: str 
 
 
 def _describe(exc: BaseException, *, url: str | None, needs: str | None) -> str:
-    at = f" at {url}" if url else ""
+    at = f" at {safe_url(url)}" if url else ""
     if isinstance(exc, SSLError):
         return (f"the certificate of Elasticsearch{at} is not trusted ({exc.message}); pass its CA with "
                 "--ca-certs (or AUDITLOG_ES_CA_CERTS)")

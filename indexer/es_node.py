@@ -14,6 +14,12 @@ Choices, written down:
 - Security is off by default. ``secure=True`` turns on security with TLS on HTTP: a CA and an HTTP
   certificate for 127.0.0.1/localhost are generated with the distribution's ``elasticsearch-certutil``;
   the ``elastic`` password is generated and set through the keystore's ``bootstrap.password``.
+  All of it is made by the first start only: a later start on the same state folder reuses the CA,
+  certificates, keystore, password and data; ``reset_credentials`` makes new credentials (data stays).
+- The secure node runs from a home of its own (``<state>/home``: the distribution's ``bin``, ``lib``
+  and ``modules`` linked, plus ``plugins/``) holding our security-analysis plugin
+  (``indexer.esplugin_build``), so its ``.security-7`` index, API keys and native roles work. It
+  starts Elasticsearch's self-generated trial licence once, for document-level security.
 - The disk-watermark allocator is off so a nearly full developer disk does not make indices read-only,
   and ``action.destructive_requires_name`` is off so tests may clean up by pattern.
 - The test distribution has no ``GET /`` handler (the rest-root module is not in it), so the version
@@ -43,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.indexer.distribution import ES_VERSION, ensure_distribution, install_root
+from auditlog.indexer.esplugin_build import PluginBuildError, ensure_plugin, find_javac, install_plugin
 from auditlog.indexer.java import JavaHome, find_java
 
 RUN_USER = "auditlog-es"
@@ -63,6 +70,7 @@ class NodeConfig:
     heap: str = "1g"
     version: str = ES_VERSION
     start_timeout: float = 240.0
+    reset_credentials: bool = False
 
     def resolved_state_dir(self, port: int) -> Path:
         """Return the state folder for a node on ``port``."""
@@ -334,8 +342,10 @@ class LocalNode:
         password: str | None = None
         password_file: Path | None = None
         ca_path: Path | None = None
+        launch_home = home
         if self.config.secure:
             password, password_file, ca_path = self._prepare_security(home, env)
+            launch_home = self._node_home(home, java)
         user = _ensure_user() if as_root else None
         if user is not None:
             for path in [self.state, *self.state.rglob("*")]:
@@ -345,7 +355,7 @@ class LocalNode:
         scheme = "https" if self.config.secure else "http"
         with log_path.open("ab") as console:
             proc = subprocess.Popen(
-                [str(home / "bin" / "elasticsearch")],
+                [str(launch_home / "bin" / "elasticsearch")],
                 cwd=self.state,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -363,7 +373,38 @@ class LocalNode:
         )
         self._info_path().write_text(json.dumps(info.to_json(), indent=2))
         self._wait_ready(info, proc)
+        if self.config.secure:
+            self._ensure_trial(info)
         return info
+
+    def _ensure_trial(self, info: NodeInfo) -> None:
+        """Give the secure node a self-generated trial licence, for document-level security (tenant keys).
+
+        Elasticsearch issues the trial itself (30 days, once per cluster); a node whose trial has ended
+        stays on the basic licence, and ``auditlog keys tenant`` then says what it needs.
+        """
+        try:
+            licence = self._wait_for_licence(info)
+            if licence.get("type") != "basic":
+                return
+            answer = _request(info, "/_license/start_trial?acknowledge=true", method="POST")
+        except (OSError, ValueError, KeyError) as exc:
+            self.log(f"could not start the trial licence (tenant keys need it): {exc}")
+            return
+        if not answer.get("trial_was_started"):
+            self.log(f"no trial licence: {answer.get('error_message', 'refused')}; tenant keys need one")
+
+    def _wait_for_licence(self, info: NodeInfo, timeout: float = 60.0) -> dict[str, Any]:
+        """Return the node's licence; a new cluster generates its basic licence a moment after it is ready."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return dict(_request(info, "/_license")["license"])
+            except (OSError, KeyError):
+                # 404 (or an empty answer) until the self-generated licence is in the cluster state
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.5)
 
     def _prepare_state(self, home: Path, java_home: Path, port: int) -> None:
         for sub in ("data", "logs", "tmp", "config"):
@@ -379,9 +420,44 @@ class LocalNode:
         lines = [f"{key}: {json.dumps(value)}" for key, value in settings.items()]
         (config / "elasticsearch.yml").write_text("# written by auditlog es start\n" + "\n".join(lines) + "\n")
 
+    def _node_home(self, home: Path, java: JavaHome) -> Path:
+        """Return the node's own ``ES_HOME``: the distribution's folders linked, plus a ``plugins/`` of its own.
+
+        The distribution is shared by every local node; only the secure node gets the security-analysis
+        plugin, so it runs from ``<state>/home`` whose ``bin``, ``lib`` and ``modules`` link to the
+        distribution (Elasticsearch takes its home from the launcher's path without resolving links).
+        """
+        node_home = self.state / "home"
+        node_home.mkdir(exist_ok=True)
+        for name in ("bin", "lib", "modules"):
+            link = node_home / name
+            if link.is_symlink() and link.readlink() == home / name:
+                continue
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            elif link.is_dir():
+                shutil.rmtree(link)
+            link.symlink_to(home / name, target_is_directory=True)
+        try:
+            build = ensure_plugin(home, self.config.version, find_javac(java.home), self.log)
+            install_plugin(build, node_home / "plugins")
+        except PluginBuildError as exc:
+            raise NodeStartError(str(exc)) from exc
+        return node_home
+
     def _prepare_security(self, home: Path, env: dict[str, str]) -> tuple[str, Path, Path]:
+        """Create the CA, certificates, password and keystore once; a later start reuses them all.
+
+        ``reset_credentials`` throws the credentials away first (never the data), so a new CA, HTTP
+        certificate and ``elastic`` password are made.
+        """
         config = self.state / "config"
         certs = config / "certs"
+        password_file = self.state / "elastic-password"
+        if self.config.reset_credentials:
+            shutil.rmtree(certs, ignore_errors=True)
+            password_file.unlink(missing_ok=True)
+            (config / "elasticsearch.keystore").unlink(missing_ok=True)
         certutil = str(home / "bin" / "elasticsearch-certutil")
         if not (certs / "http" / "http.crt").is_file():
             certs.mkdir(exist_ok=True)
@@ -393,18 +469,21 @@ class LocalNode:
                   "--ip", HOST, "--dns", "localhost", "--out", str(certs / "http.zip")], env)
             with zipfile.ZipFile(certs / "http.zip") as archive:
                 archive.extractall(certs)
-        password_file = self.state / "elastic-password"
         if password_file.is_file():
             password = password_file.read_text().strip()
         else:
+            # a keystore without its password file holds a password nobody knows: start both afresh
+            (config / "elasticsearch.keystore").unlink(missing_ok=True)
             password = secrets.token_urlsafe(18)
             fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(password + "\n")
         keystore = str(home / "bin" / "elasticsearch-keystore")
         if not (config / "elasticsearch.keystore").is_file():
+            # Only a new keystore is written: as root the existing one belongs to the node's user, and the
+            # keystore tool refuses to rewrite a file it would have to change the owner of.
             _run([keystore, "create"], env)
-        _run([keystore, "add", "--force", "--stdin", "bootstrap.password"], env, stdin=password)
+            _run([keystore, "add", "--force", "--stdin", "bootstrap.password"], env, stdin=password)
         # a copy of the CA outside the node's own config, for clients
         ca_path = self.state / "ca.crt"
         shutil.copy(certs / "ca" / "ca.crt", ca_path)
@@ -487,8 +566,8 @@ def _run(cmd: list[str], env: dict[str, str], stdin: str | None = None) -> None:
         raise NodeStartError(f"{Path(cmd[0]).name} {cmd[1]} failed: {(proc.stdout + proc.stderr).strip()[-500:]}")
 
 
-def _request(info: NodeInfo, path: str, timeout: float = 5.0) -> dict[str, Any]:
-    request = urllib.request.Request(info.url + path)
+def _request(info: NodeInfo, path: str, timeout: float = 5.0, method: str = "GET") -> dict[str, Any]:
+    request = urllib.request.Request(info.url + path, method=method)
     context: ssl.SSLContext | None = None
     if info.secure:
         context = ssl.create_default_context(cafile=str(info.ca_path) if info.ca_path else None)

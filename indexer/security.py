@@ -3,17 +3,21 @@
 Two roles on the namespace's read pattern (``audit-*``), modelled on Beats' writer/reader roles:
 
 - writer (the agent): index privileges ``create_doc`` (append only: it can neither overwrite nor
-  delete an event), ``create_index`` + ``auto_configure`` (the first event of a day creates its daily
-  index from our templates), cluster ``monitor`` (health and version checks). No ``read``: a leaked
-  agent key cannot read the audit trail.
-- reader (TUI, export, ``auditlog show``): ``read`` and ``view_index_metadata``; it cannot write,
-  delete or change anything.
+  delete an event) and ``auto_configure`` (an event for a day whose index does not exist yet, e.g. a
+  late one, auto-creates it, with settings and mappings from our templates; setup and retention
+  enforce create today's and tomorrow's ahead). Nothing else: no ``create_index`` (a
+  leaked agent key cannot pre-create tomorrow's index with a write block or a mapping of its own), no
+  ``read`` (it cannot read the audit trail), no cluster privilege (the agent's pre-flight uses
+  ``_has_privileges`` and ``_authenticate``, which need none).
+- reader (TUI, export, ``auditlog show``, support staff): ``read`` and ``view_index_metadata``; it
+  cannot write, delete or change anything. It reads every tenant: customers get tenant keys
+  (``indexer.keys``), never the reader key.
 
 Roles are named ``<prefix>-writer`` / ``<prefix>-reader`` and carry ``metadata.version``; setup
 replaces an older role and leaves an equal one alone. API keys embed the same descriptors (an API
 key's privileges are the intersection of its descriptors and its creator's), so they keep working
 even if the named roles are later edited. Each ``--api-keys`` run makes *new* keys (a key's secret is
-shown only once); revoke old ones with ``POST _security/api_key/_invalidate`` or in Kibana.
+shown only once); revoke old ones with ``auditlog keys revoke`` (or ``POST _security/api_key/_invalidate``).
 """
 
 from __future__ import annotations
@@ -28,9 +32,14 @@ from auditlog.indexer.templates import ENV as _ENV
 from auditlog.indexer.tiers import TierTable
 
 #: Bump when a role descriptor changes.
-ROLE_VERSION = 1
+ROLE_VERSION = 2
 
 WRITER, READER = "writer", "reader"
+
+#: The agent's index privileges: append, and auto-create the day's index through the templates.
+WRITER_PRIVILEGES = ("create_doc", "auto_configure")
+#: Support staff's index privileges (TUI, export, show).
+READER_PRIVILEGES = ("read", "view_index_metadata")
 
 
 def role_name(tiers: TierTable, role: str) -> str:
@@ -50,16 +59,15 @@ def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
     meta = {"managed_by": "auditlog", "version": ROLE_VERSION}
     return {
         role_name(tiers, WRITER): {
-            "description": "auditlog agent: append audit events, create daily indices; no read, no delete",
-            "cluster": ["monitor"],
-            "indices": [{"names": [tiers.read_pattern],
-                         "privileges": ["create_doc", "create_index", "auto_configure"]}],
+            "description": "auditlog agent: append audit events (auto-creating the day's index); no read, no delete",
+            "cluster": [],
+            "indices": [{"names": [tiers.read_pattern], "privileges": list(WRITER_PRIVILEGES)}],
             "metadata": {**meta, "role": WRITER},
         },
         role_name(tiers, READER): {
             "description": "auditlog TUI/export: search and read audit events; no write, no delete",
             "cluster": [],
-            "indices": [{"names": [tiers.read_pattern], "privileges": ["read", "view_index_metadata"]}],
+            "indices": [{"names": [tiers.read_pattern], "privileges": list(READER_PRIVILEGES)}],
             "metadata": {**meta, "role": READER},
         },
     }

@@ -1,8 +1,13 @@
 """Who may open which view: the customer view is for tenants on a tier in ``CUSTOMER_VIEW_TIERS``.
 
-The seed: the audit-log dashboard is Enterprise-only; other tiers' events are kept for support. A
-tenant's tier is read from its own newest event (``audit.tier``), since events carry it and there is
-no separate tenant registry. The customer view then reads only that tier's retention class
+The seed: the audit-log dashboard is Enterprise-only; other tiers' events are kept for support.
+Customers authenticate with a tenant key (``indexer.keys``): the key's own metadata names the tenant,
+Elasticsearch filters every read to it, and ``key_view`` opens that tenant's customer view, which the
+user cannot leave. Entitlement comes from the key, which is made only for enterprise tenants.
+
+Support staff (reader key) may open a tenant's customer view with ``--tenant``; then the tenant's
+tier is read from its own newest event (``audit.tier``), since events carry it and there is no
+separate tenant registry. The customer view reads only that tier's retention class
 (``TierTable.class_pattern``), fixed to the tenant.
 """
 
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.keys import TENANT_CLASS, key_scope
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
 from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
 
@@ -27,6 +33,8 @@ class CustomerView:
     tenant: str
     tier: str
     index: str
+    #: set when a tenant key opened the view: the namespace the key was made for
+    namespace: str | None = None
 
 
 def tenant_tier(client: Elasticsearch, tiers: TierTable, tenant: str) -> str | None:
@@ -71,3 +79,22 @@ def customer_view(client: Elasticsearch, tiers: TierTable, tenant: str) -> Custo
                            "subscriptions only (its events are kept for support: run `auditlog tui` without "
                            "--tenant and filter by tenant)")
     return CustomerView(tenant=tenant, tier=tier, index=tiers.class_pattern(tiers.class_of(tier)))
+
+
+def key_view(client: Elasticsearch, requested: str | None = None) -> CustomerView | None:
+    """Return the customer view a tenant key fixes, ``None`` when the client does not use a tenant key.
+
+    Args:
+        client: a client authenticating with the user's credentials.
+        requested: the tenant the user asked for (``--tenant``), if any.
+
+    Raises:
+        AccessDenied: when ``requested`` is another tenant than the key's.
+        elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails (401 for a revoked key).
+    """
+    scope = key_scope(client)
+    if scope is None:
+        return None
+    if requested is not None and requested != scope.tenant:
+        raise AccessDenied(f"this API key reads only tenant {scope.tenant!r}, not {requested!r}")
+    return CustomerView(tenant=scope.tenant, tier=TENANT_CLASS, index=scope.index, namespace=scope.namespace)

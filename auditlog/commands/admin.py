@@ -28,6 +28,7 @@ from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
 from auditlog.indexer.templates import MappingFeatures, render_all
 from auditlog.indexer.tiers import TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.secrets import flag_warning, warn_stderr
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 #: What each command needs, named in the message when a privilege is missing.
@@ -88,10 +89,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kibana = setup.add_argument_group("kibana")
     kibana.add_argument("--kibana", metavar="URL", help="import the data view, saved search and dashboard into Kibana")
     kibana.add_argument("--kibana-api-key", metavar="KEY",
-                        help="Kibana credentials: an Elasticsearch API key (env AUDITLOG_KIBANA_API_KEY)")
+                        help="Kibana credentials: an Elasticsearch API key (shows in ps: prefer env "
+                             "AUDITLOG_KIBANA_API_KEY)")
     kibana.add_argument("--kibana-user", metavar="NAME", help="Kibana basic-auth user (env AUDITLOG_KIBANA_USERNAME)")
     kibana.add_argument("--kibana-password", metavar="PW",
-                        help="Kibana basic-auth password (env AUDITLOG_KIBANA_PASSWORD)")
+                        help="Kibana basic-auth password (shows in ps: prefer env AUDITLOG_KIBANA_PASSWORD)")
     kibana.add_argument("--kibana-space", metavar="SPACE",
                         help="Kibana space to import into (default: the default space)")
     kibana.add_argument("--kibana-ca-certs", metavar="FILE", help="CA bundle for an https Kibana")
@@ -158,6 +160,10 @@ def _kibana_settings(args: argparse.Namespace) -> KibanaSettings | None:
     if not args.kibana:
         return None
     env = os.environ
+    for value, flag, var in ((args.kibana_api_key, "--kibana-api-key", "AUDITLOG_KIBANA_API_KEY"),
+                             (args.kibana_password, "--kibana-password", "AUDITLOG_KIBANA_PASSWORD")):
+        if value is not None:
+            warn_stderr(flag_warning(flag, var, None))
     try:
         return KibanaSettings(
             url=args.kibana,
@@ -189,13 +195,16 @@ def run_setup_command(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
         created = [i for i in ahead.create_ahead(client, tiers, datetime.now(UTC)) if i.outcome == ahead.CREATED]
         if args.json:
-            print(json.dumps({
+            document: dict[str, object] = {
                 "changed": report.changed or bool(created),
                 "changes": [vars(c) for c in report.changes],
                 "notes": report.notes,
                 "api_keys": [vars(k) for k in report.api_keys],
                 "created_ahead": [i.name for i in created],
-            }))
+            }
+            # the keys by role, so a deployment script can take `.writer.encoded` for the agent
+            document.update({k.role: {"id": k.id, "name": k.name, "encoded": k.encoded} for k in report.api_keys})
+            print(json.dumps(document))
             return 0
         for change in report.changes:
             print(change)

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     common(start)
     start.add_argument("--secure", action="store_true",
                        help="security on: TLS on HTTP with a generated CA and a generated 'elastic' password")
+    start.add_argument("--reset-credentials", action="store_true",
+                       help="with --secure: make a new CA, HTTP certificate and 'elastic' password (the data stays); "
+                            "without it a restart reuses the ones made by the first start")
     start.add_argument("--heap", default="1g", help="JVM heap, e.g. 512m or 1g (default 1g)")
     start.set_defaults(func=_start)
 
@@ -50,7 +53,11 @@ def _node(args: argparse.Namespace, **extra: object) -> LocalNode:
 
 
 def _start(args: argparse.Namespace) -> int:
-    node = _node(args, secure=args.secure, heap=args.heap)
+    if args.reset_credentials and not args.secure:
+        from auditlog.core.errors import UsageError
+
+        raise UsageError("--reset-credentials needs --secure (only the secure node has credentials)")
+    node = _node(args, secure=args.secure, heap=args.heap, reset_credentials=args.reset_credentials)
     try:
         info = node.start()
     except NodeStartError as exc:

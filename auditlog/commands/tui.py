@@ -4,7 +4,8 @@
 flags (``indexer.query.add_filter_args``) to a workbook, newest first, through the same query layer
 the TUI lists with, so the file's row count is the count the TUI shows for the same filter.
 ``auditlog tui [--tenant ORG]`` opens the browser: all tenants (support view), or the customer view
-of one enterprise tenant (refused, exit 1, for other tiers).
+of one enterprise tenant (refused, exit 1, for other tiers). With a tenant API key both commands
+follow the key: the customer view (and export) of the key's tenant, which the flags cannot leave.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.indexer.query import EventStream
+from auditlog.indexer.tiers import TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.filters import add_filter_args, filter_from_args
 from auditlog.options.tiers import tiers_from_args
 from auditlog.options.view import add_view_args, summarizer_from_args, zone_from_args
+from auditlog.tui.access import AccessDenied, CustomerView, key_view
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,6 +83,30 @@ def _client(settings: ConnectionSettings) -> Elasticsearch:
     return make_client(settings)
 
 
+def _key_view(client: Elasticsearch, settings: ConnectionSettings,
+              requested: tuple[str, ...]) -> CustomerView | None:
+    """The customer view a tenant key fixes (only API keys can be tenant keys: no request otherwise).
+
+    Raises:
+        AccessDenied: when a requested tenant is not the key's.
+    """
+    if not settings.api_key:
+        return None
+    view = key_view(client)
+    if view is not None:
+        for tenant in requested:
+            if tenant != view.tenant:
+                raise AccessDenied(f"this API key reads only tenant {view.tenant!r}, not {tenant!r}")
+    return view
+
+
+def _namespace(tiers: TierTable, view: CustomerView) -> TierTable:
+    """The namespace a tenant key was made for (it reads nothing else)."""
+    if view.namespace is None or view.namespace == tiers.prefix:
+        return tiers
+    return TierTable(prefix=view.namespace)
+
+
 def run_export(args: argparse.Namespace) -> int:
     """Run ``auditlog export``.
 
@@ -102,14 +129,24 @@ def run_export(args: argparse.Namespace) -> int:
     tiers = tiers_from_args(args)
     zone = zone_from_args(args)
     summarizer = summarizer_from_args(args)
-    client = _client(settings_from_args(args))
+    settings = settings_from_args(args)
+    client = _client(settings)
     progress = _ProgressLine(sys.stderr)
     try:
-        with EventStream(client, tiers, flt) as stream:
+        view = _key_view(client, settings, flt.tenants)
+        index = None
+        if view is not None:
+            # a tenant key: its tenant, its class and its namespace, whatever the flags said
+            flt = flt.with_(tenants=(view.tenant,))
+            tiers = _namespace(tiers, view)
+            index = view.index
+        with EventStream(client, tiers, flt, index=index) as stream:
             result = export_xlsx(stream, output, zone=zone, summarizer=summarizer, total=stream.total,
                                  filters=describe_filter(flt, ZoneInfo(zone)), progress=progress)
     except ES_ERRORS as exc:
         raise CommandError(describe_es_error(exc)) from None
+    except AccessDenied as exc:
+        raise CommandError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
     finally:
@@ -130,7 +167,7 @@ def run_tui(args: argparse.Namespace) -> int:
         UsageError: bad zone, language, prefix or export folder (exit 2).
         CommandError: the customer view is refused or the cluster cannot be asked (exit 1).
     """
-    from auditlog.tui.access import AccessDenied, customer_view
+    from auditlog.tui.access import customer_view
     from auditlog.tui.app import AppConfig, AuditLogApp
 
     if args.tenant and len(args.tenant) > 1:
@@ -144,14 +181,16 @@ def run_tui(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     client = _client(settings)
     try:
-        view = None
-        if args.tenant:
-            try:
+        try:
+            view = _key_view(client, settings, tuple(args.tenant or ()))
+            if view is not None:
+                tiers = _namespace(tiers, view)
+            elif args.tenant:
                 view = customer_view(client, tiers, args.tenant[0])
-            except AccessDenied as exc:
-                raise CommandError(str(exc)) from None
-            except ES_ERRORS as exc:
-                raise CommandError(describe_es_error(exc)) from None
+        except AccessDenied as exc:
+            raise CommandError(str(exc)) from None
+        except ES_ERRORS as exc:
+            raise CommandError(describe_es_error(exc)) from None
         config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,
                            export_dir=export_dir)
         AuditLogApp(config).run()

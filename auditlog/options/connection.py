@@ -1,5 +1,11 @@
 """The connection flags every command shares: ``--es``, ``--api-key``, ``--user``/``--password``,
-``--ca-certs``, ``--insecure``, each with its ``AUDITLOG_ES_*`` environment variable (flags win)."""
+``--ca-certs``, ``--insecure``, each with its ``AUDITLOG_ES_*`` environment variable (flags win).
+
+Secrets (``auditlog.options.secrets``): ``AUDITLOG_ES_API_KEY`` / ``AUDITLOG_ES_PASSWORD``, or a file
+(``--api-key-file`` / ``--password-file``, or ``AUDITLOG_ES_API_KEY_FILE`` / ``AUDITLOG_ES_PASSWORD_FILE``;
+a warning when the file is not 0600), or for ``--user`` without a password a prompt on the terminal.
+``--api-key`` and ``--password`` still work and warn that they show in ``ps``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from collections.abc import Mapping
 
 from auditlog.core.errors import UsageError
 from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
+from auditlog.options.secrets import Warn, flag_warning, prompt_password, read_secret_file, warn_stderr
 
 
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
@@ -16,10 +23,16 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
     group.add_argument("--es", dest="es_url", metavar="URL",
                        help=f"Elasticsearch URL (env AUDITLOG_ES_URL, default {DEFAULT_URL})")
-    group.add_argument("--api-key", dest="es_api_key", metavar="KEY", help="API key (env AUDITLOG_ES_API_KEY)")
+    group.add_argument("--api-key", dest="es_api_key", metavar="KEY",
+                       help="API key (shows in ps: prefer env AUDITLOG_ES_API_KEY or --api-key-file)")
+    group.add_argument("--api-key-file", dest="es_api_key_file", metavar="FILE",
+                       help="read the API key from FILE, mode 0600 (env AUDITLOG_ES_API_KEY_FILE)")
     group.add_argument("--user", dest="es_username", metavar="NAME", help="basic-auth user (env AUDITLOG_ES_USERNAME)")
     group.add_argument("--password", dest="es_password", metavar="PW",
-                       help="basic-auth password (env AUDITLOG_ES_PASSWORD)")
+                       help="basic-auth password (shows in ps: prefer env AUDITLOG_ES_PASSWORD or --password-file; "
+                            "asked for on a terminal when --user has none)")
+    group.add_argument("--password-file", dest="es_password_file", metavar="FILE",
+                       help="read the password from FILE, mode 0600 (env AUDITLOG_ES_PASSWORD_FILE)")
     group.add_argument("--ca-certs", dest="es_ca_certs", metavar="FILE", help="CA bundle (env AUDITLOG_ES_CA_CERTS)")
     group.add_argument("--insecure", dest="es_insecure", action="store_true", help="turn TLS verification off")
 
@@ -38,6 +51,7 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         UsageError: on contradictory or malformed settings (the message names the option; exit 2).
     """
     env = os.environ if env is None else env
+    resolve_secrets(args, env)
 
     def pick(attr: str, var: str) -> str | None:
         value = getattr(args, attr, None)
@@ -54,3 +68,38 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def resolve_secrets(args: argparse.Namespace, env: Mapping[str, str] | None = None, warn: Warn = warn_stderr) -> None:
+    """Fill ``args.es_api_key`` / ``args.es_password`` from files or a prompt, warning about flag secrets.
+
+    Idempotent (a second call neither warns nor reads again). Precedence: the flag, then its file flag,
+    then the environment variable (read later by the caller), then its ``*_FILE`` variable, then, for
+    ``--user`` without any password, a prompt on the terminal.
+
+    Args:
+        args: parsed arguments from a parser that had ``add_connection_args``.
+        env: environment (defaults to ``os.environ``).
+        warn: where warnings go.
+
+    Raises:
+        UsageError: a secret file cannot be read, or no password and no terminal to ask on.
+    """
+    if getattr(args, "_secrets_resolved", False):
+        return
+    env = os.environ if env is None else env
+    for attr, flag, var, file_flag in (("es_api_key", "--api-key", "AUDITLOG_ES_API_KEY", "--api-key-file"),
+                                       ("es_password", "--password", "AUDITLOG_ES_PASSWORD", "--password-file")):
+        if getattr(args, attr, None) is not None:
+            warn(flag_warning(flag, var, file_flag))
+            continue
+        path = getattr(args, attr + "_file", None)
+        if path:
+            setattr(args, attr, read_secret_file(path, file_flag, warn))
+        elif not env.get(var) and env.get(var + "_FILE"):
+            setattr(args, attr, read_secret_file(str(env[var + "_FILE"]), var + "_FILE", warn))
+    user = getattr(args, "es_username", None) or env.get("AUDITLOG_ES_USERNAME")
+    if user and getattr(args, "es_password", None) is None and not env.get("AUDITLOG_ES_PASSWORD") \
+            and not getattr(args, "es_api_key", None) and not env.get("AUDITLOG_ES_API_KEY"):
+        args.es_password = prompt_password(user)
+    args._secrets_resolved = True

@@ -144,3 +144,28 @@ def test_non_duration_key_refuses_text(tmp_path: Path) -> None:
     """A count key does not take text with a unit."""
     with pytest.raises(UsageError, match=r"batch\.max_events: must be int"):
         config.load(toml(tmp_path, '[batch]\nmax_events = "5m"\n'), env={})
+
+
+def test_wrong_type_of_a_secret_names_the_key_without_its_value(tmp_path: Path) -> None:
+    """A secret key of the wrong type names the key and the type, never the value."""
+    with pytest.raises(UsageError) as refused:
+        config.load(toml(tmp_path, '[elasticsearch]\npassword = ["hunter2-secret"]\n'), env={})
+    expected = (True, False)
+    assert expected == ("elasticsearch.password: must be string, got list" in str(refused.value),
+                        "hunter2-secret" in str(refused.value))
+
+
+def test_readable_config_holding_a_key_is_warned_about(tmp_path: Path) -> None:
+    """A config file with an API key that other users may read loads with a warning to chmod 600 it."""
+    path = toml(tmp_path, '[elasticsearch]\napi_key = "the-key"\n')
+    path.chmod(0o644)
+    warnings = config.load(path, env={}).warnings
+    expected = (1, True, False)
+    assert expected == (len(warnings), "chmod 600" in warnings[0], "the-key" in warnings[0])
+
+
+def test_private_config_holding_a_key_gives_no_warning(tmp_path: Path) -> None:
+    """The same file with mode 0600 loads without a warning."""
+    path = toml(tmp_path, '[elasticsearch]\napi_key = "the-key"\n')
+    path.chmod(0o600)
+    assert () == config.load(path, env={}).warnings

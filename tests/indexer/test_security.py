@@ -9,10 +9,11 @@ from auditlog.indexer.security import READER, WRITER, role_descriptors, role_nam
 from auditlog.indexer.tiers import TierTable
 
 
-def test_writer_may_only_append_and_create_indices() -> None:
-    """The writer gets create_doc, create_index, auto_configure on the read pattern and cluster monitor."""
+def test_writer_may_only_append() -> None:
+    """The writer gets create_doc and auto_configure on the read pattern, and no cluster privilege."""
     writer = role_descriptors(TierTable(prefix="x-audit"))["x-audit-writer"]
-    expected = (["monitor"], [{"names": ["x-audit-*"], "privileges": ["create_doc", "create_index", "auto_configure"]}])
+    indices = [{"names": ["x-audit-*"], "privileges": ["create_doc", "auto_configure"]}]
+    expected: tuple[list[str], list[dict[str, Any]]] = ([], indices)
     assert expected == (writer["cluster"], writer["indices"])
 
 

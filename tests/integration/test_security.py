@@ -1,114 +1,97 @@
-"""Security on real TLS nodes: the writer/reader roles grant exactly what each component needs.
+"""Security on the real secure node: writer and reader API keys hold exactly what each component needs.
 
-Two nodes: the shared secure node (``secure_node``: TLS, 401s, setup and the CLI's error lines) and a
-node of our own whose file realm carries the roles exactly as ``auditlog setup --print-roles`` renders
-them, with one user per role. The minimal test distribution cannot create the ``.security`` index
-(it lacks the analysis-common module), so roles and API keys cannot be stored through the API there;
-the file realm applies the very same descriptors that setup stores and embeds in API keys.
+The keys come from ``auditlog setup --api-keys --json`` through the real API (the secure node's
+security-analysis plugin gives it a working ``.security-7`` index); every claim is a real request
+made with the key and answered by Elasticsearch.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
-import time
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
 from auditlog.cli import main
-from auditlog.indexer.security import READER, WRITER, role_descriptors, role_name, roles_yml
-from auditlog.indexer.setup import UNCHANGED, SetupError, run_setup
+from auditlog.indexer.security import READER, WRITER, role_descriptors
+from auditlog.indexer.setup import UNCHANGED, run_setup
 from auditlog.indexer.tiers import TierTable
-from tests.support.node import SecureNodeInfo, start_test_node, stop_test_node
-
-PASSWORDS = {WRITER: "writer-" + uuid.uuid4().hex, READER: "reader-" + uuid.uuid4().hex}
+from tests.support.node import SecureNodeInfo
 
 
-def _pbkdf2(password: str) -> str:
-    """Hash a password in Elasticsearch's ``{PBKDF2}`` users-file format (PBKDF2-HMAC-SHA512, 256-bit key)."""
-    salt, cost = os.urandom(32), 10_000
-    key = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, cost, 32)
-    return f"{{PBKDF2}}{cost}${base64.b64encode(salt).decode()}${base64.b64encode(key).decode()}"
+def _admin(node: SecureNodeInfo) -> Elasticsearch:
+    return Elasticsearch(node.url, basic_auth=(node.username, node.password), ca_certs=node.ca_certs,
+                         request_timeout=60)
+
+
+def _cleanup(node: SecureNodeInfo, tiers: TierTable) -> None:
+    admin = _admin(node)
+    admin.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
+    admin.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
+    admin.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
+    for name in role_descriptors(tiers):
+        admin.options(ignore_status=404).security.delete_role(name=name)
+    admin.options(ignore_status=404).security.invalidate_api_key(name=f"{tiers.prefix}-*")
+    admin.close()
 
 
 @dataclass(frozen=True)
-class RoleNode:
-    """A secure node whose file realm has a writer and a reader user holding our roles."""
+class KeyedNamespace:
+    """A namespace on the secure node with the writer and reader keys `auditlog setup --api-keys --json` printed."""
 
-    url: str
-    ca_certs: str
+    node: SecureNodeInfo
     tiers: TierTable
     admin: Elasticsearch
+    setup_output: dict[str, object]
 
-    def as_user(self, role: str, password: str | None = None) -> Elasticsearch:
-        """Return a client logged in as the user holding ``role`` (TLS verified against the node's CA)."""
-        return Elasticsearch(self.url, basic_auth=(role, password or PASSWORDS[role]), ca_certs=self.ca_certs,
+    def key(self, role: str) -> dict[str, str]:
+        """The ``{"id", "name", "encoded"}`` object setup printed for ``role``."""
+        value = self.setup_output[role]
+        assert isinstance(value, dict)
+        return value
+
+    def as_key(self, role: str) -> Elasticsearch:
+        """A client authenticating with the role's API key over TLS verified against the node's CA."""
+        return Elasticsearch(self.node.url, api_key=self.key(role)["encoded"], ca_certs=self.node.ca_certs,
                              request_timeout=30, max_retries=0)
 
 
 @pytest.fixture(scope="module")
-def role_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoleNode]:
-    """Start a secure node, install templates, and give it file-realm users with the rendered roles."""
-    node = start_test_node(tmp_path_factory.mktemp("es-roles"), secure=True)
+def keyed(secure_node: SecureNodeInfo) -> Iterator[KeyedNamespace]:
+    """Run `auditlog setup --api-keys --json` in a namespace of the module's own and keep what it printed."""
+    import contextlib
+    import io
+
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["setup", "--api-keys", "--json", "--es", secure_node.url, "--ca-certs", secure_node.ca_certs,
+                     "--user", secure_node.username, "--password", secure_node.password, "--prefix", tiers.prefix])
+    assert code == 0, out.getvalue()
+    admin = _admin(secure_node)
     try:
-        assert node.ca_path is not None and node.password is not None
-        tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
-        admin = Elasticsearch(node.url, basic_auth=("elastic", node.password), ca_certs=str(node.ca_path),
-                              request_timeout=60)
-        run_setup(admin, tiers)
-        config = node.state_dir / "config"
-        files = {
-            "roles.yml": roles_yml(tiers),
-            "users": "".join(f"{role}:{_pbkdf2(pw)}\n" for role, pw in PASSWORDS.items()),
-            "users_roles": "".join(f"{role_name(tiers, role)}:{role}\n" for role in PASSWORDS),
-        }
-        for name, text in files.items():
-            path = Path(config / name)
-            path.write_text(text)
-            path.chmod(0o644)
-        role_node = RoleNode(node.url, str(node.ca_path), tiers, admin)
-        _wait_for_file_realm(role_node)
-        yield role_node
-        admin.close()
+        yield KeyedNamespace(secure_node, tiers, admin, json.loads(out.getvalue()))
     finally:
-        stop_test_node(node)
+        admin.close()
+        _cleanup(secure_node, tiers)
 
 
-def _wait_for_file_realm(node: RoleNode, timeout: float = 60.0) -> None:
-    """Wait until Elasticsearch has reloaded the users and roles files (it polls them every few seconds)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            roles = [node.as_user(role).security.authenticate()["roles"] for role in PASSWORDS]
-            if roles == [[role_name(node.tiers, role)] for role in PASSWORDS]:
-                return
-        except AuthenticationException:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError("the node did not load the file-realm users and roles")
-        time.sleep(0.5)
-
-
-def _event(event_id: str) -> dict[str, object]:
+def _event(event_id: str, tenant: str = "org-1") -> dict[str, object]:
     return {"@timestamp": datetime.now(UTC).isoformat(), "event": {"id": event_id, "action": "update"},
-            "audit": {"source": "appointments", "tier": "enterprise"}, "organization": {"id": "org-1"}}
+            "audit": {"source": "appointments", "tier": "enterprise"}, "organization": {"id": tenant}}
 
 
-def _write_one(node: RoleNode, event_id: str) -> str:
-    """Create one event as the writer (auto-creating today's index) and return the index."""
-    index = node.tiers.index_for("enterprise", datetime.now(UTC))
-    result = node.as_user(WRITER).bulk(operations=[{"create": {"_index": index, "_id": event_id}}, _event(event_id)])
-    expected = [201]
-    assert expected == [item["create"]["status"] for item in result["items"]]
-    node.admin.indices.refresh(index=index)
+def _write_one(ns: KeyedNamespace, event_id: str) -> str:
+    """Create one event with the writer key (auto-creating today's index) and return the index."""
+    index = ns.tiers.index_for("enterprise", datetime.now(UTC))
+    result = ns.as_key(WRITER).bulk(operations=[{"create": {"_index": index, "_id": event_id}}, _event(event_id)])
+    assert [201] == [item["create"]["status"] for item in result["items"]], result
+    ns.admin.indices.refresh(index=index)
     return index
 
 
@@ -121,41 +104,60 @@ def _status(call: Callable[[], object]) -> int:
     return 200
 
 
-def test_writer_creates_todays_index_and_appends(role_node: RoleNode) -> None:
-    """The writer auto-creates today's index from the templates (mapped with dynamic=false) and appends."""
-    index = _write_one(role_node, "w-ok")
-    mapping = role_node.admin.indices.get_mapping(index=index)[index]["mappings"]
-    expected = ("false", True)
-    assert expected == (str(mapping["dynamic"]).lower(), role_node.admin.get(index=index, id="w-ok")["found"])
+def test_setup_json_prints_writer_and_reader_keys(keyed: KeyedNamespace) -> None:
+    """`setup --api-keys --json` prints {"writer": {id, encoded}, "reader": {...}} and each key authenticates."""
+    names = [keyed.as_key(role).security.authenticate()["api_key"]["id"] for role in (WRITER, READER)]
+    expected = [keyed.key(WRITER)["id"], keyed.key(READER)["id"]]
+    assert expected == names
 
 
-def test_writer_cannot_search_read_delete_or_overwrite(role_node: RoleNode) -> None:
-    """Search, get, overwrite, delete-document and delete-index as the writer are all refused with 403."""
-    index = _write_one(role_node, "w-1")
-    writer = role_node.as_user(WRITER)
+def test_writer_auto_creates_a_missing_daily_index_from_the_templates(keyed: KeyedNamespace) -> None:
+    """An event for a day whose index does not exist (a late event) auto-creates it, mapped by our templates."""
+    moment = datetime.now(UTC) - timedelta(days=3)  # setup creates only today's and tomorrow's ahead
+    index = keyed.tiers.index_for("enterprise", moment)
+    existed = bool(keyed.admin.indices.exists(index=index))
+    event = {**_event("w-late"), "@timestamp": moment.isoformat()}
+    result = keyed.as_key(WRITER).bulk(operations=[{"create": {"_index": index, "_id": "w-late"}}, event])
+    mapping = keyed.admin.indices.get_mapping(index=index)[index]["mappings"]
+    expected = (False, [201], "false")
+    assert expected == (existed, [i["create"]["status"] for i in result["items"]], str(mapping["dynamic"]).lower())
+
+
+def test_writer_cannot_read_change_or_delete(keyed: KeyedNamespace) -> None:
+    """Search, get, update, overwrite, delete-document and delete-index with the writer key are refused with 403."""
+    index = _write_one(keyed, "w-1")
+    writer = keyed.as_key(WRITER)
     statuses = [
-        _status(lambda: writer.search(index=role_node.tiers.read_pattern, query={"match_all": {}})),
+        _status(lambda: writer.search(index=keyed.tiers.read_pattern, query={"match_all": {}})),
         _status(lambda: writer.get(index=index, id="w-1")),
+        _status(lambda: writer.update(index=index, id="w-1", doc={"message": "changed"})),
         _status(lambda: writer.index(index=index, id="w-1", document=_event("w-1"))),
         _status(lambda: writer.delete(index=index, id="w-1")),
         _status(lambda: writer.indices.delete(index=index)),
     ]
-    expected = [403] * 5
+    expected = [403] * 6
     assert expected == statuses
-    assert role_node.admin.get(index=index, id="w-1")["found"]
 
 
-def test_writer_may_check_cluster_health(role_node: RoleNode) -> None:
-    """The writer's cluster monitor privilege lets the agent check health before shipping."""
-    expected = 200
-    assert expected == _status(lambda: role_node.as_user(WRITER).cluster.health())
+def test_writer_cannot_create_an_index_of_its_own_or_touch_templates(keyed: KeyedNamespace) -> None:
+    """Creating tomorrow's index with a write block, or changing a template, with the writer key is refused with 403."""
+    writer = keyed.as_key(WRITER)
+    tomorrow = keyed.tiers.index_for("enterprise", datetime(2099, 1, 1, tzinfo=UTC))
+    statuses = [
+        _status(lambda: writer.indices.create(index=tomorrow, settings={"index.blocks.write": True})),
+        _status(lambda: writer.indices.put_index_template(name=f"{keyed.tiers.prefix}-enterprise",
+                                                          index_patterns=[f"{keyed.tiers.prefix}-enterprise-*"])),
+        _status(lambda: writer.indices.delete_index_template(name=f"{keyed.tiers.prefix}-enterprise")),
+    ]
+    expected = ([403] * 3, False)
+    assert expected == (statuses, bool(keyed.admin.indices.exists(index=tomorrow)))
 
 
-def test_reader_searches_with_point_in_time(role_node: RoleNode) -> None:
-    """The reader opens a point in time, pages through it and closes it."""
-    index = _write_one(role_node, "r-ok")
-    reader = role_node.as_user(READER)
-    pit = reader.open_point_in_time(index=role_node.tiers.read_pattern, keep_alive="1m")["id"]
+def test_reader_searches_with_point_in_time(keyed: KeyedNamespace) -> None:
+    """The reader key opens a point in time, pages through it and closes it."""
+    index = _write_one(keyed, "r-ok")
+    reader = keyed.as_key(READER)
+    pit = reader.open_point_in_time(index=keyed.tiers.read_pattern, keep_alive="1m")["id"]
     try:
         hits = reader.search(pit={"id": pit, "keep_alive": "1m"}, query={"ids": {"values": ["r-ok"]}},
                              sort=[{"@timestamp": "desc"}])["hits"]["hits"]
@@ -164,66 +166,55 @@ def test_reader_searches_with_point_in_time(role_node: RoleNode) -> None:
     assert [index] == [h["_index"] for h in hits]
 
 
-def test_reader_cannot_write_or_delete(role_node: RoleNode) -> None:
-    """Create, overwrite, delete-document, delete-index and template changes as the reader are refused with 403."""
-    index = _write_one(role_node, "r-1")
-    reader = role_node.as_user(READER)
+def test_reader_cannot_write_delete_or_read_other_indices(keyed: KeyedNamespace) -> None:
+    """Create, overwrite, delete, template changes and reading a non-audit index with the reader key get 403."""
+    index = _write_one(keyed, "r-1")
+    other = f"{keyed.tiers.prefix}x-other"
+    keyed.admin.index(index=other, id="1", document={"secret": "not audit"}, refresh=True)
+    reader = keyed.as_key(READER)
     statuses = [
         _status(lambda: reader.create(index=index, id="r-new", document=_event("r-new"))),
         _status(lambda: reader.index(index=index, id="r-1", document=_event("r-1"))),
         _status(lambda: reader.delete(index=index, id="r-1")),
         _status(lambda: reader.indices.delete(index=index)),
-        _status(lambda: reader.indices.delete_index_template(name=f"{role_node.tiers.prefix}-enterprise")),
+        _status(lambda: reader.indices.delete_index_template(name=f"{keyed.tiers.prefix}-enterprise")),
+        _status(lambda: reader.get(index=other, id="1")),
+        _status(lambda: reader.search(index=other)),
     ]
-    expected = [403] * 5
+    keyed.admin.indices.delete(index=other)
+    expected = [403] * 7
     assert expected == statuses
 
 
-def test_each_role_holds_exactly_its_privileges(role_node: RoleNode) -> None:
-    """_has_privileges reports for writer and reader exactly the privileges of their descriptors, nothing more."""
+def test_each_key_holds_exactly_its_privileges(keyed: KeyedNamespace) -> None:
+    """_has_privileges with each key grants exactly the privileges of its role descriptor, nothing more."""
     index_privileges = ["create_doc", "create_index", "auto_configure", "read", "view_index_metadata",
                         "index", "write", "delete", "delete_index", "manage"]
-    cluster_privileges = ["monitor", "manage_index_templates", "manage_ilm", "manage_security", "all"]
+    cluster_privileges = ["monitor", "manage_index_templates", "manage_ilm", "manage_security", "manage_api_key",
+                          "all"]
     expected, actual = {}, {}
     for role in (WRITER, READER):
-        descriptor = role_descriptors(role_node.tiers)[role_name(role_node.tiers, role)]
+        descriptor = role_descriptors(keyed.tiers)[f"{keyed.tiers.prefix}-{role}"]
         expected[role] = (set(descriptor["cluster"]), set(descriptor["indices"][0]["privileges"]))
-        answer = role_node.as_user(role).security.has_privileges(
+        answer = keyed.as_key(role).security.has_privileges(
             cluster=cluster_privileges,
-            index=[{"names": [role_node.tiers.read_pattern], "privileges": index_privileges}],
+            index=[{"names": [keyed.tiers.read_pattern], "privileges": index_privileges}],
         )
-        granted = answer["index"][role_node.tiers.read_pattern]
+        granted = answer["index"][keyed.tiers.read_pattern]
         actual[role] = ({p for p, ok in answer["cluster"].items() if ok}, {p for p, ok in granted.items() if ok})
     assert expected == actual
 
 
-def test_wrong_password_gets_401(role_node: RoleNode) -> None:
-    """A wrong password for an existing role user is rejected with 401."""
-    expected = 401
-    assert expected == _status(lambda: role_node.as_user(READER, "wrong").search(index=role_node.tiers.read_pattern))
-
-
-# -- the shared secure node ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def secure_tiers(secure_node: SecureNodeInfo) -> Iterator[TierTable]:
-    """A unique namespace on the shared secure node, removed afterwards."""
-    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
-    yield tiers
-    admin = _admin(secure_node)
-    admin.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
-    admin.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
-    admin.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
-    for name in role_descriptors(tiers):
-        admin.options(ignore_status=(400, 404, 500)).security.delete_role(name=name)
-    admin.options(ignore_status=(400, 404, 500)).security.invalidate_api_key(name=f"{tiers.prefix}-*")
-    admin.close()
-
-
-def _admin(node: SecureNodeInfo) -> Elasticsearch:
-    return Elasticsearch(node.url, basic_auth=(node.username, node.password), ca_certs=node.ca_certs,
-                         request_timeout=60)
+def test_revoked_key_gets_401(secure_node: SecureNodeInfo, keyed: KeyedNamespace) -> None:
+    """A reader key revoked with `auditlog keys revoke` is rejected with 401 from then on."""
+    created = run_setup(keyed.admin, keyed.tiers, api_keys=True, key_expiration="1h").api_keys
+    reader = next(k for k in created if k.role == READER)
+    client = Elasticsearch(secure_node.url, api_key=reader.encoded, ca_certs=secure_node.ca_certs, max_retries=0)
+    before = _status(lambda: client.search(index=keyed.tiers.read_pattern))
+    code = main(["keys", "revoke", reader.id, "--es", secure_node.url, "--ca-certs", secure_node.ca_certs,
+                 "--user", secure_node.username, "--password", secure_node.password, "--prefix", keyed.tiers.prefix])
+    expected = (200, 0, 401)
+    assert expected == (before, code, _status(lambda: client.search(index=keyed.tiers.read_pattern)))
 
 
 def test_wrong_api_key_gets_401(secure_node: SecureNodeInfo) -> None:
@@ -244,58 +235,61 @@ def test_tls_is_verified_against_the_node_ca(secure_node: SecureNodeInfo) -> Non
     assert _admin(secure_node).cluster.health()["status"] in ("green", "yellow")
 
 
-def test_setup_on_secure_node_is_idempotent(secure_node: SecureNodeInfo, secure_tiers: TierTable) -> None:
-    """Setup installs templates and roles (or says in a note why roles must be files); a second run changes nothing."""
-    admin = _admin(secure_node)
-    first = run_setup(admin, secure_tiers)
-    roles_done = {c.name for c in first.changes if c.kind == "role"} == set(role_descriptors(secure_tiers))
-    roles_noted = any("--print-roles" in note for note in first.notes)
-    second = run_setup(admin, secure_tiers)
-    assert (True, [UNCHANGED] * len(second.changes)) == (roles_done or roles_noted, [c.action for c in second.changes])
-
-
-def test_api_keys_authenticate_or_fail_in_one_line(secure_node: SecureNodeInfo, secure_tiers: TierTable) -> None:
-    """--api-keys yields a writer and a reader key that authenticate, or a SetupError naming the security index."""
+def test_setup_on_secure_node_stores_roles_and_is_idempotent(secure_node: SecureNodeInfo) -> None:
+    """Setup stores both roles in the security index; a second run changes nothing."""
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
     admin = _admin(secure_node)
     try:
-        keys = run_setup(admin, secure_tiers, api_keys=True, key_expiration="1h").api_keys
-    except SetupError as exc:
-        assert "security index" in str(exc) and "\n" not in str(exc)
-        return
-    roles = [Elasticsearch(secure_node.url, api_key=k.encoded, ca_certs=secure_node.ca_certs)
-             .security.authenticate()["api_key"]["name"].rsplit("-", 2)[1] for k in keys]
-    expected = [WRITER, READER]
-    assert expected == roles
+        first = run_setup(admin, tiers)
+        second = run_setup(admin, tiers)
+        expected = (set(role_descriptors(tiers)), [UNCHANGED] * len(second.changes))
+        assert expected == ({c.name for c in first.changes if c.kind == "role"}, [c.action for c in second.changes])
+    finally:
+        _cleanup(secure_node, tiers)
 
 
 def test_cli_setup_without_ca_fails_on_tls(
-    secure_node: SecureNodeInfo, secure_tiers: TierTable, capsys: pytest.CaptureFixture[str]
+    secure_node: SecureNodeInfo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`auditlog setup` against the TLS node without its CA exits 1 with one line about the certificate."""
-    code = main(["setup", "--es", secure_node.url, "--user", secure_node.username,
-                 "--password", secure_node.password, "--prefix", secure_tiers.prefix])
+    monkeypatch.setenv("AUDITLOG_ES_PASSWORD", secure_node.password)
+    code = main(["setup", "--es", secure_node.url, "--user", secure_node.username, "--prefix", "tnoca-audit"])
     err = capsys.readouterr().err.strip()
     expected = (1, 1, True)
     assert expected == (code, len(err.splitlines()), "certificate verify failed" in err)
 
 
 def test_cli_setup_with_bad_password_fails_with_401_line(
-    secure_node: SecureNodeInfo, secure_tiers: TierTable, capsys: pytest.CaptureFixture[str]
+    secure_node: SecureNodeInfo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`auditlog setup` with wrong credentials exits 1 with one line saying they were rejected."""
+    monkeypatch.setenv("AUDITLOG_ES_PASSWORD", "wrong")
     code = main(["setup", "--es", secure_node.url, "--ca-certs", secure_node.ca_certs,
-                 "--user", secure_node.username, "--password", "wrong", "--prefix", secure_tiers.prefix])
+                 "--user", secure_node.username, "--prefix", "tbadpw-audit"])
     err = capsys.readouterr().err.strip()
     expected = (1, 1, True)
     assert expected == (code, len(err.splitlines()), "rejected the credentials (401)" in err)
 
 
-def test_cli_setup_as_reader_fails_naming_the_privilege(
-    role_node: RoleNode, capsys: pytest.CaptureFixture[str]
+def test_cli_setup_with_reader_key_fails_naming_the_privilege(
+    keyed: KeyedNamespace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`auditlog setup` as a user without template privileges exits 1 with one line naming what it needs."""
-    code = main(["setup", "--es", role_node.url, "--ca-certs", role_node.ca_certs, "--user", READER,
-                 "--password", PASSWORDS[READER], "--prefix", role_node.tiers.prefix])
+    """`auditlog setup` with the reader key exits 1 with one line naming the privilege it needs."""
+    monkeypatch.setenv("AUDITLOG_ES_API_KEY", keyed.key(READER)["encoded"])
+    code = main(["setup", "--es", keyed.node.url, "--ca-certs", keyed.node.ca_certs, "--prefix", keyed.tiers.prefix])
     err = capsys.readouterr().err.strip()
     expected = (1, 1, True)
     assert expected == (code, len(err.splitlines()), "manage_index_templates" in err)
+
+
+def test_keys_embed_the_role_descriptors(keyed: KeyedNamespace) -> None:
+    """The stored writer and reader keys carry exactly their role's index privileges (read back from the cluster)."""
+    stored = {}
+    for role in (WRITER, READER):
+        key = keyed.admin.security.get_api_key(id=keyed.key(role)["id"])["api_keys"][0]
+        (descriptor,) = key["role_descriptors"].values()
+        entry = descriptor["indices"][0]
+        stored[role] = (descriptor["cluster"], entry["names"], entry["privileges"])
+    expected = {role: (d["cluster"], d["indices"][0]["names"], d["indices"][0]["privileges"])
+                for role, d in zip((WRITER, READER), role_descriptors(keyed.tiers).values(), strict=True)}
+    assert expected == stored

@@ -1,0 +1,175 @@
+"""The agent's pre-flight check: can this configuration ship to this cluster? One line per check.
+
+``auditlog agent check`` runs it, prints every line and exits 1 when one failed; the daemon runs it
+at start and logs every line (a failure as an error) and starts anyway: what failed is then
+backpressure (lines held, never dead-lettered) until the configuration is fixed and reloaded.
+Checks, in order, each depending on the one before:
+
+1. config    the configuration loaded (the caller did it; a bad key never gets here)
+2. reach     the node answers HTTP at ``elasticsearch.url``
+3. tls       the certificate verified (``https``), not verified (``verify_certs = false``), or plain http
+4. auth      ``GET _security/_authenticate`` accepted the credentials (or security is off)
+5. privileges ``_has_privileges``: ``create_doc`` and ``auto_configure`` on the namespace's indices
+6. templates the namespace's index templates exist (a writer key may not read templates: then "skipped")
+
+Every request has a short timeout and no retries, so a wrong key is reported in well under 5 seconds.
+No message ever carries a credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, SSLError, TransportError
+from elasticsearch import ConnectionError as ESConnectionError
+
+from auditlog.indexer.client import ConnectionSettings, safe_url
+from auditlog.indexer.errors import error_reason
+from auditlog.indexer.security import WRITER_PRIVILEGES
+from auditlog.indexer.templates import index_template_name
+from auditlog.indexer.tiers import TierTable
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+
+#: Seconds per request: a human waits for the answer.
+TIMEOUT = 4.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One pre-flight check: its name, outcome (ok/warn/fail/skip) and one line saying what was found or what to do."""
+
+    name: str
+    outcome: str
+    detail: str
+
+    def line(self) -> str:
+        """The line ``auditlog agent check`` prints."""
+        return f"{self.outcome.upper():<4}  {self.name:<10}  {self.detail}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """All checks in order."""
+
+    results: tuple[CheckResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        """No check failed."""
+        return all(r.outcome != FAIL for r in self.results)
+
+
+def _security_off(exc: ApiError) -> bool:
+    text = (str(exc.message) + str(exc.body)).lower()
+    return exc.meta.status in (400, 404, 405, 410) or (exc.meta.status == 500 and "security" in text)
+
+
+def check(settings: ConnectionSettings, tiers: TierTable, client_factory: Callable[..., Elasticsearch]) -> Report:
+    """Run every check against the cluster the settings name.
+
+    Args:
+        settings: where and how the agent connects (already validated).
+        tiers: the namespace the agent writes into.
+        client_factory: ``make_client``-like: builds a client from settings and keyword overrides.
+
+    Returns:
+        The report; checks after a failed prerequisite are ``skip``.
+    """
+    results = [CheckResult("config", OK, f"valid; shipping to {safe_url(settings.url)} as {_auth_kind(settings)}, "
+                                         f"namespace {tiers.prefix}")]
+    client = client_factory(settings, request_timeout=TIMEOUT, max_retries=0, retry_on_timeout=False)
+    try:
+        results += _remote_checks(client, settings, tiers)
+    finally:
+        client.close()
+    return Report(tuple(results))
+
+
+def _auth_kind(settings: ConnectionSettings) -> str:
+    return {"api_key": "an API key", "basic": f"user {settings.username!r}", "none": "no credentials"}[
+        str(settings.redacted()["auth"])]
+
+
+def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: TierTable) -> list[CheckResult]:
+    https = settings.url.startswith("https://")
+    url = safe_url(settings.url)
+    try:
+        who: dict[str, Any] | None = dict(client.security.authenticate())
+        auth_error: ApiError | None = None
+    except SSLError as exc:
+        return [CheckResult("reach", OK, f"{url} answers"),
+                CheckResult("tls", FAIL, f"certificate not verified ({exc.message}); set elasticsearch.ca_certs "
+                                         "(or --ca-certs) to the cluster's CA"),
+                *_skipped("auth", "privileges", "templates")]
+    except ESConnectionError as exc:
+        return [CheckResult("reach", FAIL, f"cannot reach {url} ({str(exc.message).splitlines()[0][:160]}); "
+                                           "is the cluster up and elasticsearch.url right?"),
+                *_skipped("tls", "auth", "privileges", "templates")]
+    except TransportError as exc:
+        return [CheckResult("reach", FAIL, f"{url} failed: {exc.message}"),
+                *_skipped("tls", "auth", "privileges", "templates")]
+    except ApiError as exc:
+        who, auth_error = None, exc
+    results = [CheckResult("reach", OK, f"{url} answers")]
+    if not https:
+        results.append(CheckResult("tls", WARN, "plain http: traffic and credentials are not encrypted"))
+    elif not settings.verify_certs:
+        results.append(CheckResult("tls", WARN, "https without certificate verification (verify_certs = false)"))
+    else:
+        results.append(CheckResult("tls", OK, "certificate verified"))
+    if auth_error is not None:
+        status = auth_error.meta.status
+        if status == 401:
+            what = "API key was" if settings.api_key else "credentials were"
+            return [*results, CheckResult("auth", FAIL, f"the {what} rejected (401); create a writer key with "
+                                                        "`auditlog setup --api-keys` and set elasticsearch.api_key "
+                                                        "(or AUDITLOG_ES_API_KEY)"),
+                    *_skipped("privileges", "templates")]
+        if _security_off(auth_error):
+            results += [CheckResult("auth", WARN, "security is off on this cluster: anyone may write and delete"),
+                        CheckResult("privileges", SKIP, "security is off")]
+            return [*results, _templates(client, tiers)]
+        return [*results, CheckResult("auth", FAIL, f"authentication failed ({status}): {error_reason(auth_error)}"),
+                *_skipped("privileges", "templates")]
+    assert who is not None
+    key = who.get("api_key") or {}
+    name = f"API key {key.get('name')!r}" if key else f"user {who.get('username')!r}"
+    results.append(CheckResult("auth", OK, f"accepted: {name}"))
+    results.append(_privileges(client, tiers))
+    return [*results, _templates(client, tiers)]
+
+
+def _skipped(*names: str) -> list[CheckResult]:
+    return [CheckResult(name, SKIP, "not checked: an earlier check failed") for name in names]
+
+
+def _privileges(client: Elasticsearch, tiers: TierTable) -> CheckResult:
+    try:
+        answer = client.security.has_privileges(
+            index=[{"names": [tiers.read_pattern], "privileges": list(WRITER_PRIVILEGES)}])
+    except ApiError as exc:
+        return CheckResult("privileges", FAIL, f"_has_privileges failed ({exc.meta.status}): {error_reason(exc)}")
+    granted = answer.get("index", {}).get(tiers.read_pattern, {})
+    missing = [p for p in WRITER_PRIVILEGES if not granted.get(p)]
+    if missing:
+        return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {tiers.read_pattern}; use a writer "
+                                               f"key from `auditlog setup --api-keys --prefix {tiers.prefix}`")
+    return CheckResult("privileges", OK, f"{', '.join(WRITER_PRIVILEGES)} on {tiers.read_pattern}")
+
+
+def _templates(client: Elasticsearch, tiers: TierTable) -> CheckResult:
+    names = [index_template_name(tiers, cls) for cls in sorted(set(tiers.classes.values()))]
+    try:
+        missing = [n for n in names if not client.indices.exists_index_template(name=n)]
+    except ApiError as exc:
+        if exc.meta.status == 403:
+            return CheckResult("templates", SKIP, "this key may not read templates (the writer needs no such "
+                                                  "privilege); `auditlog setup` reports them")
+        return CheckResult("templates", FAIL, f"cannot read templates ({exc.meta.status}): {error_reason(exc)}")
+    if missing:
+        return CheckResult("templates", FAIL, f"missing {', '.join(missing)}: run `auditlog setup --prefix "
+                                              f"{tiers.prefix}` so new daily indices get the audit mappings")
+    return CheckResult("templates", OK, f"{len(names)} index templates installed")

@@ -1,0 +1,122 @@
+"""``auditlog keys tenant|list|revoke``: API keys for customers (tenant keys) and their lifecycle.
+
+A tenant key reads only one enterprise tenant's events, enforced by Elasticsearch with
+document-level security (``indexer.keys``); ``list`` shows the namespace's auditlog keys without
+secrets; ``revoke`` invalidates keys by id (they get 401 from then on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+
+from elasticsearch import Elasticsearch
+
+from auditlog.core.errors import CommandError
+from auditlog.indexer import keys
+from auditlog.indexer.client import make_client
+from auditlog.indexer.errors import cluster_errors
+from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.tiers import add_prefix_arg, tiers_from_args
+
+NEEDS = "cluster privilege manage_api_key (or manage_own_api_key) and read on the audit indices"
+
+
+def _duration(value: str) -> str:
+    if not re.fullmatch(r"[1-9]\d*(d|h|m)", value):
+        raise argparse.ArgumentTypeError(f"not a duration like 30d, 12h, 90m: {value!r}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``auditlog keys`` to the root parser."""
+    parser = sub.add_parser("keys", help="tenant API keys for customers; list and revoke auditlog keys",
+                            description="API keys enforced by Elasticsearch: a tenant key reads only its tenant's "
+                                        "enterprise events (document-level security, needs a licence with it).")
+    keys_sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+
+    tenant = keys_sub.add_parser("tenant", help="create a key that reads only ORG's enterprise events")
+    tenant.add_argument("org", metavar="ORG", help="the tenant (organization.id)")
+    tenant.add_argument("--expires", type=_duration, metavar="TIME", help="lifetime, e.g. 30d (default: never)")
+    tenant.add_argument("--force", action="store_true",
+                        help="create it even though the tenant's newest event is not on an enterprise tier")
+    tenant.add_argument("--json", action="store_true", help="print one JSON object (holds the secret)")
+    tenant.set_defaults(func=tenant_command)
+
+    listing = keys_sub.add_parser("list", help="the namespace's auditlog keys (never their secrets)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    listing.add_argument("--json", action="store_true", help="print one JSON object per key")
+    listing.set_defaults(func=list_command)
+
+    revoke = keys_sub.add_parser("revoke", help="invalidate keys by id (they get 401 from then on)")
+    revoke.add_argument("ids", nargs="+", metavar="ID", help="key id (from `auditlog keys list`)")
+    revoke.set_defaults(func=revoke_command)
+
+    for command in (tenant, listing, revoke):
+        add_connection_args(command)
+        add_prefix_arg(command)
+
+
+def _with_client(args: argparse.Namespace, work: Callable[[Elasticsearch], int]) -> int:
+    settings = settings_from_args(args)
+    client = make_client(settings, max_retries=0, retry_on_timeout=False)
+    try:
+        with cluster_errors(settings.url, NEEDS):
+            try:
+                return work(client)
+            except keys.KeyRefused as exc:
+                raise CommandError(str(exc)) from None
+    finally:
+        client.close()
+
+
+def tenant_command(args: argparse.Namespace) -> int:
+    """``auditlog keys tenant ORG``: create a tenant key and print it once."""
+    tiers = tiers_from_args(args)
+
+    def work(client: Elasticsearch) -> int:
+        key = keys.create_tenant_key(client, tiers, args.org, expiration=args.expires, force=args.force)
+        if args.json:
+            print(json.dumps({"id": key.id, "name": key.name, "tenant": key.tenant, "encoded": key.encoded,
+                              "expires": key.expires}))
+            return 0
+        until = f", expires {key.expires}" if key.expires else ""
+        print(f"tenant key for {key.tenant} (id {key.id}{until}); hand it to the customer's admin, it is shown once:")
+        print(f"AUDITLOG_ES_API_KEY={key.encoded}")
+        return 0
+
+    return _with_client(args, work)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    """``auditlog keys list``: one line (or JSON object) per key."""
+    tiers = tiers_from_args(args)
+
+    def work(client: Elasticsearch) -> int:
+        found = keys.list_keys(client, tiers, include_invalidated=args.all)
+        for key in found:
+            if args.json:
+                print(json.dumps(vars(key)))
+                continue
+            who = f"tenant {key.tenant}" if key.tenant else key.role
+            state = "revoked" if key.invalidated else f"expires {key.expires}" if key.expires else "no expiry"
+            print(f"{key.id}  {who:<24} created {key.created}  {state}  {key.name}")
+        if not found and not args.json:
+            print(f"no auditlog keys in namespace {tiers.prefix}")
+        return 0
+
+    return _with_client(args, work)
+
+
+def revoke_command(args: argparse.Namespace) -> int:
+    """``auditlog keys revoke ID...``: invalidate keys."""
+
+    def work(client: Elasticsearch) -> int:
+        now = keys.revoke_keys(client, list(args.ids))
+        for key_id in args.ids:
+            print(f"revoked {key_id}" if key_id in now else f"{key_id} was already revoked")
+        return 0
+
+    return _with_client(args, work)

@@ -1,0 +1,254 @@
+"""Tenant API keys: a customer's key reads only its own enterprise events, enforced by Elasticsearch.
+
+A tenant key's role descriptor grants ``read`` and ``view_index_metadata`` on the enterprise class's
+indices only (``<prefix>-enterprise-*``) with a document-level-security query
+``{"term": {"organization.id": ORG}}``: every search, point in time, aggregation, count and get by id
+made with the key sees only that tenant's documents, whatever the client asks for. The key's
+metadata (``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespace": PREFIX}``) tells
+the TUI and export which customer view to open; a key may read its own metadata
+(``GET _security/api_key?id=<own id>``) and cannot change it.
+
+Document-level security needs a licence that includes it (trial, platinum, enterprise); on a basic
+licence Elasticsearch refuses to create such a key, so ``create_tenant_key`` checks first and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+
+from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
+from auditlog.indexer.security import READER_PRIVILEGES
+from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
+
+TENANT = "tenant"
+MANAGED_BY = "auditlog"
+#: Licence types whose feature set includes document-level security.
+DLS_LICENCES = frozenset({"trial", "platinum", "enterprise"})
+#: The retention class a tenant key may read: the customer view is for enterprise tenants only.
+TENANT_CLASS = "enterprise"
+
+
+class KeyRefused(Exception):
+    """A key operation cannot be done (licence, unknown key); the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """What a tenant key may read: its tenant, the namespace it was made for and the index pattern."""
+
+    tenant: str
+    namespace: str
+    index: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """One auditlog API key as ``auditlog keys list`` shows it (never the secret)."""
+
+    id: str
+    name: str
+    role: str
+    tenant: str | None
+    created: str
+    expires: str | None
+    invalidated: bool
+
+
+@dataclass(frozen=True)
+class TenantKey:
+    """A freshly created tenant key: id, name, tenant and the secret (shown once)."""
+
+    id: str
+    name: str
+    tenant: str
+    encoded: str
+    expires: str | None
+
+
+def tenant_descriptor(tiers: TierTable, tenant: str) -> dict[str, Any]:
+    """Return the role descriptor of a tenant key: read ``tenant``'s enterprise events only (pure).
+
+    Args:
+        tiers: the namespace.
+        tenant: the ``organization.id`` the key may read.
+
+    Returns:
+        A role descriptor with a document-level-security query.
+    """
+    return {
+        "cluster": [],
+        "indices": [{
+            "names": [tiers.class_pattern(TENANT_CLASS)],
+            "privileges": list(READER_PRIVILEGES),
+            "query": {"term": {TENANT_FIELD: tenant}},
+        }],
+        "metadata": {"managed_by": MANAGED_BY, "role": TENANT},
+    }
+
+
+def licence_type(client: Elasticsearch) -> tuple[str, str]:
+    """Return the cluster's licence type and status (``("trial", "active")``; ``("none", "missing")`` without one)."""
+    try:
+        licence = client.license.get()["license"]
+    except NotFoundError:
+        # a cluster generates its basic licence a moment after it first forms
+        return "none", "missing"
+    return str(licence.get("type", "")), str(licence.get("status", ""))
+
+
+def require_dls(client: Elasticsearch) -> None:
+    """Raise ``KeyRefused`` unless the cluster's licence includes document-level security.
+
+    Raises:
+        KeyRefused: one line naming the licence requirement and the documented alternative.
+    """
+    kind, status = licence_type(client)
+    if kind not in DLS_LICENCES or status != "active":
+        raise KeyRefused(
+            f"tenant keys need document-level security, which this cluster's licence ({kind or 'none'}, {status}) "
+            "does not include (trial, platinum or enterprise needed); see docs/elastic-admin.md "
+            "'Tenant keys without document-level security' for the alternative"
+        )
+
+
+def tenant_tier(client: Elasticsearch, tiers: TierTable, tenant: str) -> str | None:
+    """Return the tier on ``tenant``'s newest event, ``None`` when it has none.
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: when the cluster fails.
+    """
+    response = client.search(
+        index=tiers.read_pattern, allow_no_indices=True, query={"term": {TENANT_FIELD: tenant}},
+        sort=SORT[:1], size=1, source_includes=["audit.tier"], track_total_hits=False,
+    )
+    hits = response.get("hits", {}).get("hits", [])
+    if not hits:
+        return None
+    tier = (hits[0].get("_source") or {}).get("audit", {}).get("tier")
+    return str(tier) if tier else None
+
+
+def create_tenant_key(
+    client: Elasticsearch, tiers: TierTable, tenant: str, *, expiration: str | None = None, force: bool = False,
+    now: datetime | None = None,
+) -> TenantKey:
+    """Create a tenant key that reads only ``tenant``'s enterprise events.
+
+    Args:
+        client: a client with ``manage_api_key`` (or ``manage_own_api_key``) and read on the audit indices.
+        tiers: the namespace.
+        tenant: the ``organization.id``.
+        expiration: lifetime, e.g. ``"30d"``; ``None`` never expires.
+        force: create it even when the tenant's newest event is not on an enterprise-class tier.
+        now: timestamp used in the key name (injectable for tests).
+
+    Returns:
+        The key with its secret (shown once).
+
+    Raises:
+        KeyRefused: the licence lacks document-level security, or the tenant is not enterprise (without ``force``).
+    """
+    require_dls(client)
+    if not force:
+        tier = tenant_tier(client, tiers, tenant)
+        if tier not in CUSTOMER_VIEW_TIERS:
+            found = "has no events" if tier is None else f"is on tier {tier!r}"
+            raise KeyRefused(f"tenant {tenant!r} {found}: tenant keys are for {', '.join(sorted(CUSTOMER_VIEW_TIERS))} "
+                            "tenants (the customer view); add --force to create one anyway")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    name = f"{tiers.prefix}-{TENANT}-{tenant}-{stamp}"
+    body: dict[str, Any] = {
+        "name": name,
+        "role_descriptors": {f"{tiers.prefix}-{TENANT}": tenant_descriptor(tiers, tenant)},
+        "metadata": {"managed_by": MANAGED_BY, "role": TENANT, "tenant": tenant, "namespace": tiers.prefix},
+    }
+    if expiration:
+        body["expiration"] = expiration
+    created = client.security.create_api_key(**body)
+    expires = created.get("expiration")
+    return TenantKey(id=str(created["id"]), name=name, tenant=tenant, encoded=str(created["encoded"]),
+                     expires=_iso(expires) if expires else None)
+
+
+def _iso(millis: int) -> str:
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="seconds")
+
+
+def list_keys(client: Elasticsearch, tiers: TierTable, *, include_invalidated: bool = False) -> list[KeyInfo]:
+    """Return the namespace's auditlog keys (writer, reader, tenant), oldest first, without secrets.
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: when the cluster refuses or fails.
+    """
+    found = client.security.query_api_keys(
+        query={"bool": {"filter": [{"term": {"metadata.managed_by": MANAGED_BY}},
+                                   {"term": {"metadata.namespace": tiers.prefix}}]}},
+        sort=["creation"], size=1000,
+    )
+    keys = []
+    for key in found.get("api_keys", []):
+        invalidated = bool(key.get("invalidated"))
+        if invalidated and not include_invalidated:
+            continue
+        meta = key.get("metadata") or {}
+        keys.append(KeyInfo(
+            id=str(key["id"]), name=str(key.get("name") or ""), role=str(meta.get("role") or "?"),
+            tenant=meta.get("tenant"), created=_iso(int(key["creation"])),
+            expires=_iso(int(key["expiration"])) if key.get("expiration") else None, invalidated=invalidated,
+        ))
+    return keys
+
+
+def revoke_keys(client: Elasticsearch, ids: list[str]) -> list[str]:
+    """Invalidate API keys by id; a revoked key gets 401 from then on.
+
+    Returns:
+        The ids Elasticsearch invalidated now (already invalid ones are not repeated).
+
+    Raises:
+        KeyRefused: an id Elasticsearch does not know.
+    """
+    try:
+        answer = client.security.invalidate_api_key(ids=ids)
+    except ApiError as exc:
+        if exc.meta.status == 404:
+            raise KeyRefused(f"no API key with id {', '.join(ids)}") from None
+        raise
+    done = [str(i) for i in answer.get("invalidated_api_keys", [])] + \
+        [str(i) for i in answer.get("previously_invalidated_api_keys", [])]
+    unknown = [i for i in ids if i not in done]
+    if unknown:
+        raise KeyRefused(f"no API key with id {', '.join(unknown)}")
+    return [str(i) for i in answer.get("invalidated_api_keys", [])]
+
+
+def key_scope(client: Elasticsearch) -> TenantScope | None:
+    """Return the tenant scope when the client authenticates with an auditlog tenant key, else ``None``.
+
+    The key's own metadata says which tenant it reads (a key may read its own record and cannot change it).
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: when the cluster refuses or fails.
+    """
+    try:
+        who = client.security.authenticate()
+    except ApiError as exc:
+        if exc.meta.status in (401, 403):
+            raise
+        return None  # security is off: there is no key to follow
+    if who.get("authentication_type") != "api_key":
+        return None
+    key_id = str((who.get("api_key") or {}).get("id") or "")
+    keys = client.security.get_api_key(id=key_id).get("api_keys", [])
+    meta = (keys[0].get("metadata") or {}) if keys else {}
+    if meta.get("managed_by") != MANAGED_BY or meta.get("role") != TENANT or not meta.get("tenant"):
+        return None
+    namespace = str(meta.get("namespace") or "audit")
+    return TenantScope(tenant=str(meta["tenant"]), namespace=namespace,
+                       index=TierTable(prefix=namespace).class_pattern(TENANT_CLASS), key_id=key_id)
+

@@ -1,0 +1,207 @@
+"""`auditlog agent check` and the agent's start-up pre-flight, against the real secure and plain nodes."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from auditlog.agent.batcher import Batch
+from auditlog.agent.deadletter import DeadLetter
+from auditlog.agent.metrics import Metrics
+from auditlog.agent.sink import Abandoned, RetrySettings, Sink
+from auditlog.cli import main
+from auditlog.indexer.setup import install_templates, run_setup
+from auditlog.indexer.tiers import TierTable
+from tests.support.node import SecureNodeInfo
+
+
+@dataclass(frozen=True)
+class Keys:
+    """A namespace on the secure node with its templates, a writer and a reader key."""
+
+    node: SecureNodeInfo
+    tiers: TierTable
+    writer: str
+    reader: str
+    admin: Elasticsearch
+
+
+@pytest.fixture(scope="module")
+def keys(secure_node: SecureNodeInfo) -> Iterator[Keys]:
+    """Setup with API keys in a namespace of the module's own."""
+    admin = Elasticsearch(secure_node.url, basic_auth=(secure_node.username, secure_node.password),
+                          ca_certs=secure_node.ca_certs, request_timeout=60)
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
+    made = {k.role: k.encoded for k in run_setup(admin, tiers, api_keys=True).api_keys}
+    try:
+        yield Keys(secure_node, tiers, made["writer"], made["reader"], admin)
+    finally:
+        admin.options(ignore_status=404).security.invalidate_api_key(name=f"{tiers.prefix}-*")
+        admin.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
+        admin.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
+        admin.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
+        admin.close()
+
+
+def _check(*args: str) -> tuple[int, list[str], float]:
+    out = io.StringIO()
+    started = time.monotonic()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["agent", "check", *args])
+    return code, out.getvalue().splitlines(), time.monotonic() - started
+
+
+def _outcomes(lines: list[str]) -> dict[str, str]:
+    return {line.split()[1]: line.split()[0] for line in lines}
+
+
+def test_good_writer_config_passes_every_check(keys: Keys) -> None:
+    """With the writer key and the CA every check prints a line and none fails: exit 0."""
+    code, lines, _ = _check("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--api-key", keys.writer,
+                            "--prefix", keys.tiers.prefix)
+    expected = (0, {"config": "OK", "reach": "OK", "tls": "OK", "auth": "OK", "privileges": "OK", "templates": "SKIP"})
+    assert expected == (code, _outcomes(lines))
+
+
+def test_wrong_key_fails_fast_naming_the_rejection(keys: Keys) -> None:
+    """A key the cluster does not know: exit 1 in under 5 seconds, one failing line saying the key was rejected."""
+    code, lines, elapsed = _check("--es", keys.node.url, "--ca-certs", keys.node.ca_certs,
+                                  "--api-key", "bm90LWEta2V5Om5vdC1hLXNlY3JldA==", "--prefix", keys.tiers.prefix)
+    failing = [line for line in lines if line.startswith("FAIL")]
+    expected = (1, True, 1, True)
+    assert expected == (code, elapsed < 5.0, len(failing), "API key was rejected (401)" in failing[0])
+
+
+def test_missing_ca_fails_the_tls_check(keys: Keys) -> None:
+    """Without the cluster's CA the tls check fails and names elasticsearch.ca_certs."""
+    code, lines, _ = _check("--es", keys.node.url, "--api-key", keys.writer, "--prefix", keys.tiers.prefix)
+    failing = [line for line in lines if line.startswith("FAIL")]
+    expected = (1, 1, True)
+    assert expected == (code, len(failing), "tls" in failing[0] and "ca_certs" in failing[0])
+
+
+def test_reader_key_lacks_writer_privileges(keys: Keys) -> None:
+    """The reader key authenticates but _has_privileges shows create_doc and auto_configure missing."""
+    code, lines, _ = _check("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--api-key", keys.reader,
+                            "--prefix", keys.tiers.prefix)
+    failing = [line for line in lines if line.startswith("FAIL")]
+    expected = (1, 1, True)
+    assert expected == (code, len(failing), "missing create_doc, auto_configure" in failing[0])
+
+
+def test_unreachable_node_fails_the_reach_check() -> None:
+    """Nothing listening at the URL: the reach check fails and the later checks are skipped."""
+    code, lines, _ = _check("--es", "http://127.0.0.1:9")
+    expected = (1, {"config": "OK", "reach": "FAIL", "tls": "SKIP", "auth": "SKIP", "privileges": "SKIP",
+                    "templates": "SKIP"})
+    assert expected == (code, _outcomes(lines))
+
+
+def test_missing_templates_fail_on_the_plain_node(es_url: str) -> None:
+    """On a cluster without our templates for the namespace the templates check fails naming `auditlog setup`."""
+    code, lines, _ = _check("--es", es_url, "--prefix", f"t{uuid.uuid4().hex[:10]}-audit")
+    failing = [line for line in lines if line.startswith("FAIL")]
+    expected = (1, 1, True)
+    assert expected == (code, len(failing), "templates" in failing[0] and "auditlog setup" in failing[0])
+
+
+def test_installed_templates_pass_on_the_plain_node(es: Elasticsearch, namespace: TierTable) -> None:
+    """With the namespace's templates installed the plain node passes (security off is a warning, not a failure)."""
+    install_templates(es, namespace)
+    es_url = es.transport.node_pool.get().base_url
+    code, lines, _ = _check("--es", es_url, "--prefix", namespace.prefix)
+    expected = (0, "OK", "WARN")
+    assert expected == (code, _outcomes(lines)["templates"], _outcomes(lines)["auth"])
+
+
+def test_bad_config_key_exits_2_with_one_line(tmp_path: Path) -> None:
+    """A configuration with an unknown key exits 2 with one failing config line naming the key."""
+    config = tmp_path / "agent.toml"
+    config.write_text('[elasticsearch]\nurll = "http://x"\n')
+    code, lines, _ = _check("--config", str(config))
+    expected = (2, 1, True)
+    assert expected == (code, len(lines), lines[0].startswith("FAIL") and "urll" in lines[0])
+
+
+def test_agent_start_logs_the_rejected_key_as_an_error(keys: Keys) -> None:
+    """The daemon's start-up pre-flight logs the rejected key as an error line (the agent then holds lines)."""
+    from structlog.testing import capture_logs
+
+    from auditlog.agent import config, daemon
+
+    cfg = config.load(None, argparse.Namespace(es_url=keys.node.url, es_ca_certs=keys.node.ca_certs,
+                                               es_api_key="bm90LWEta2V5Om5vdC1hLXNlY3JldA==",
+                                               index_prefix=keys.tiers.prefix), env={})
+    with capture_logs() as logged:
+        daemon.preflight(cfg)
+    failed = [e for e in logged if e.get("outcome") == "fail"]
+    expected = (["auth"], ["error"], True)
+    assert expected == ([e["check"] for e in failed], [e["log_level"] for e in failed],
+                        "rejected" in failed[0]["detail"])
+
+
+def test_revoked_key_at_run_time_is_backpressure_not_dead_letters(keys: Keys) -> None:
+    """A writer key revoked while shipping: the batch is held and retried, counted, never dead-lettered."""
+    created = run_setup(keys.admin, keys.tiers, api_keys=True).api_keys
+    writer = next(k for k in created if k.role == "writer")
+    keys.admin.security.invalidate_api_key(ids=[writer.id])
+    client = Elasticsearch(keys.node.url, api_key=writer.encoded, ca_certs=keys.node.ca_certs)
+    dead: list[DeadLetter] = []
+    metrics, stopping = Metrics(), threading.Event()
+    sink = Sink(client, retry=RetrySettings(0.05, 0.1), metrics=metrics, dead_letter=dead.append, stopping=stopping,
+                deadline=lambda: time.monotonic())
+    index = keys.tiers.index_for("enterprise", datetime.now(UTC))
+    batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"x1"}}\n{"message":"x"}\n' % index.encode()],
+                  origins=[("key", "/f", 0, b"{}")])
+    outcome: list[BaseException] = []
+    sender = threading.Thread(target=lambda: _send(sink, batch, outcome))
+    sender.start()
+    deadline = time.monotonic() + 10
+    while metrics.backpressure.get("unauthorized", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopping.set()
+    sender.join(10)
+    expected: tuple[bool, list[DeadLetter], list[type[BaseException]]] = (True, [], [Abandoned])
+    assert expected == (metrics.backpressure.get("unauthorized", 0) >= 3, dead, [type(e) for e in outcome])
+
+
+def _send(sink: Sink, batch: Batch, outcome: list[BaseException]) -> None:
+    try:
+        sink.send(batch)
+    except Abandoned as exc:
+        outcome.append(exc)
+
+
+def test_writer_key_of_another_namespace_is_backpressure_per_item(keys: Keys) -> None:
+    """A writer key writing outside its namespace gets an item-level 403: held as backpressure, never dead-lettered."""
+    other = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
+    client = Elasticsearch(keys.node.url, api_key=keys.writer, ca_certs=keys.node.ca_certs)
+    dead: list[DeadLetter] = []
+    metrics, stopping = Metrics(), threading.Event()
+    sink = Sink(client, retry=RetrySettings(0.05, 0.1), metrics=metrics, dead_letter=dead.append, stopping=stopping,
+                deadline=lambda: time.monotonic())
+    index = other.index_for("enterprise", datetime.now(UTC))
+    batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"x2"}}\n{"message":"x"}\n' % index.encode()],
+                  origins=[("key", "/f", 0, b"{}")])
+    outcome: list[BaseException] = []
+    sender = threading.Thread(target=lambda: _send(sink, batch, outcome))
+    sender.start()
+    deadline = time.monotonic() + 10
+    while metrics.backpressure.get("unauthorized", 0) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopping.set()
+    sender.join(10)
+    expected: tuple[bool, list[DeadLetter], list[type[BaseException]], bool] = (True, [], [Abandoned], False)
+    assert expected == (metrics.backpressure.get("unauthorized", 0) >= 3, dead, [type(e) for e in outcome],
+                        bool(keys.admin.indices.exists(index=index)))

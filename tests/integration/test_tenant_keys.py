@@ -1,0 +1,293 @@
+"""Tenant keys on the secure node: Elasticsearch itself keeps every other tenant's events out of reach.
+
+`auditlog keys tenant ORG` makes an API key whose role descriptor carries a document-level-security
+query on ORG (the secure local node runs a self-generated trial licence for it). Every read path the
+TUI, export and `auditlog show` use is run here with that key and a filter that does *not* name the
+tenant, so only Elasticsearch can be what hides the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import openpyxl
+import pytest
+from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
+
+from auditlog.cli import main
+from auditlog.indexer.keys import KeyRefused, TenantScope, key_scope, require_dls
+from auditlog.indexer.query import EventStream, Filter, Pager, facet_counts, get_event, histogram
+from auditlog.indexer.tiers import TierTable
+from auditlog.tui.access import AccessDenied, key_view
+from auditlog.tui.screens.main import MainScreen
+from tests.support.node import SecureNodeInfo
+from tests.support.seed import SeedSummary, seeded_namespace
+from tests.tui.support import NOW, make_app, settle
+from tests.tui.support import seed_events as tui_events
+
+TENANT = "org-1001"
+
+
+@dataclass(frozen=True)
+class TenantSetup:
+    """A seeded namespace on the secure node, a tenant key for ``TENANT`` and what the oracle says."""
+
+    node: SecureNodeInfo
+    tiers: TierTable
+    admin: Elasticsearch
+    key: dict[str, Any]
+    summary: SeedSummary
+    tier_of: dict[str, str]
+    ids_of: dict[str, set[str]]
+
+    def client(self) -> Elasticsearch:
+        """A client authenticating with the tenant key."""
+        return Elasticsearch(self.node.url, api_key=self.key["encoded"], ca_certs=self.node.ca_certs,
+                             request_timeout=30, max_retries=0)
+
+    def cli(self, *args: str, key: str | None = None) -> tuple[int, str, str]:
+        """Run `auditlog ARGS` against the node (admin credentials, or ``key``); return status, stdout, stderr."""
+        # secrets through the environment, as the docs recommend (a flag would add a `ps` warning)
+        secrets = {"AUDITLOG_ES_API_KEY": key} if key else {"AUDITLOG_ES_USERNAME": self.node.username,
+                                                            "AUDITLOG_ES_PASSWORD": self.node.password}
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), mock.patch.dict(os.environ, secrets):
+            code = main([*args, "--es", self.node.url, "--ca-certs", self.node.ca_certs, "--prefix", self.tiers.prefix])
+        return code, out.getvalue(), err.getvalue()
+
+    def other_enterprise(self) -> str:
+        """An enterprise tenant other than ``TENANT``."""
+        return sorted(t for t, tier in self.tier_of.items() if tier == "enterprise" and t != TENANT)[0]
+
+    def of_tier(self, tier: str) -> str:
+        """Some tenant on ``tier``."""
+        return sorted(t for t, found in self.tier_of.items() if found == tier)[0]
+
+
+@pytest.fixture(scope="module")
+def tenant_setup(secure_node: SecureNodeInfo) -> Iterator[TenantSetup]:
+    """The TUI's 600 events on the secure node and a tenant key for org-1001 made by `auditlog keys tenant --json`."""
+    admin = Elasticsearch(secure_node.url, basic_auth=(secure_node.username, secure_node.password),
+                          ca_certs=secure_node.ca_certs, request_timeout=60)
+    events = tui_events()
+    tier_of = {e["organization"]["id"]: e["audit"]["tier"] for e in events}
+    ids_of: dict[str, set[str]] = {}
+    for event in events:
+        ids_of.setdefault(event["organization"]["id"], set()).add(event["event"]["id"])
+    try:
+        with seeded_namespace(admin, events, label="tenant") as (tiers, summary):
+            setup = TenantSetup(secure_node, tiers, admin, {}, summary, tier_of, ids_of)
+            code, out, err = setup.cli("keys", "tenant", TENANT, "--expires", "1d", "--json")
+            assert code == 0, err
+            setup.key.update(json.loads(out))
+            try:
+                yield setup
+            finally:
+                admin.options(ignore_status=404).security.invalidate_api_key(name=f"{tiers.prefix}-*")
+    finally:
+        admin.close()
+
+
+def _status(call: Callable[[], object]) -> int:
+    try:
+        call()
+    except AuthenticationException as exc:
+        return exc.meta.status
+    return 200
+
+
+def test_seed_has_the_tenants_the_tests_need(tenant_setup: TenantSetup) -> None:
+    """The seed holds TENANT on enterprise, another enterprise tenant and a business tenant (test precondition)."""
+    expected = ("enterprise", True, True)
+    assert expected == (tenant_setup.tier_of[TENANT], bool(tenant_setup.other_enterprise()),
+                        bool(tenant_setup.of_tier("business")))
+
+
+def test_search_without_a_filter_returns_only_the_keys_tenant(tenant_setup: TenantSetup) -> None:
+    """A match_all over every audit index with the tenant key returns exactly the tenant's events."""
+    found = tenant_setup.client().search(index=tenant_setup.tiers.read_pattern, query={"match_all": {}}, size=1000,
+                                         source=False)
+    assert tenant_setup.ids_of[TENANT] == {hit["_id"] for hit in found["hits"]["hits"]}
+
+
+def test_point_in_time_paging_sees_only_the_tenant(tenant_setup: TenantSetup) -> None:
+    """Paging the whole namespace through a point in time with the tenant key yields only the tenant's events."""
+    with Pager(tenant_setup.client(), tenant_setup.tiers, Filter(), page_size=50) as pager:
+        ids = {hit.id for page in pager.pages() for hit in page.hits}
+    assert tenant_setup.ids_of[TENANT] == ids
+
+
+def test_facets_count_only_the_tenant(tenant_setup: TenantSetup) -> None:
+    """Facet counts over the whole namespace with the tenant key total only the tenant's events."""
+    counts = facet_counts(tenant_setup.client(), tenant_setup.tiers, Filter())
+    assert len(tenant_setup.ids_of[TENANT]) == counts.total
+
+
+def test_histogram_counts_only_the_tenant(tenant_setup: TenantSetup) -> None:
+    """The histogram over the whole namespace with the tenant key counts only the tenant's events."""
+    found = histogram(tenant_setup.client(), tenant_setup.tiers, Filter(), now=NOW)
+    assert len(tenant_setup.ids_of[TENANT]) == found.total
+
+
+def test_export_stream_yields_only_the_tenant(tenant_setup: TenantSetup) -> None:
+    """The export stream over the whole namespace with the tenant key yields only the tenant's events."""
+    with EventStream(tenant_setup.client(), tenant_setup.tiers, Filter()) as stream:
+        ids = {event["event"]["id"] for event in stream}
+    assert tenant_setup.ids_of[TENANT] == ids
+
+
+def test_filter_for_another_tenant_finds_nothing(tenant_setup: TenantSetup) -> None:
+    """Asking for another enterprise tenant by filter with the tenant key finds nothing."""
+    other = tenant_setup.other_enterprise()
+    counts = facet_counts(tenant_setup.client(), tenant_setup.tiers, Filter(tenants=(other,)))
+    assert 0 == counts.total
+
+
+def test_get_by_id_of_another_tenant_finds_nothing(tenant_setup: TenantSetup) -> None:
+    """Another tenant's event fetched by id (ids search and a direct GET on its index) is not found."""
+    other = tenant_setup.other_enterprise()
+    event_id = sorted(tenant_setup.ids_of[other])[0]
+    client = tenant_setup.client()
+    index = tenant_setup.admin.search(index=tenant_setup.tiers.read_pattern, query={"ids": {"values": [event_id]}},
+                                      source=False)["hits"]["hits"][0]["_index"]
+    direct = client.options(ignore_status=404).get(index=index, id=event_id)
+    expected = (None, False)
+    assert expected == (get_event(client, tenant_setup.tiers, event_id), direct["found"])
+
+
+def test_get_by_id_of_own_event_is_found(tenant_setup: TenantSetup) -> None:
+    """The tenant's own event is found by id with its key (the filter hides others, not everything)."""
+    event_id = sorted(tenant_setup.ids_of[TENANT])[0]
+    found = get_event(tenant_setup.client(), tenant_setup.tiers, event_id)
+    assert event_id == (found or {}).get("event", {}).get("id")
+
+
+def test_cli_export_with_the_key_writes_only_the_tenant(tenant_setup: TenantSetup, tmp_path: Path) -> None:
+    """`auditlog export` with the tenant key and no --tenant writes exactly the tenant's events."""
+    output = tmp_path / "tenant.xlsx"
+    code, _, err = tenant_setup.cli("export", "-o", str(output), "--since", "2026-01-01T00:00:00Z",
+                                    key=tenant_setup.key["encoded"])
+    assert code == 0, err
+    rows = list(openpyxl.load_workbook(output, read_only=True)["Events"].iter_rows(values_only=True))[1:]
+    assert tenant_setup.ids_of[TENANT] == {row[-1] for row in rows}
+
+
+def test_cli_export_cannot_leave_the_keys_tenant(tenant_setup: TenantSetup, tmp_path: Path) -> None:
+    """`auditlog export --tenant OTHER` with a tenant key exits 1 with one line naming the key's tenant."""
+    code, _, err = tenant_setup.cli("export", "-o", str(tmp_path / "x.xlsx"), "--tenant",
+                                    tenant_setup.other_enterprise(), key=tenant_setup.key["encoded"])
+    expected = (1, 1, True)
+    assert expected == (code, len(err.strip().splitlines()), f"reads only tenant {TENANT!r}" in err)
+
+
+def test_key_metadata_names_tenant_and_namespace(tenant_setup: TenantSetup) -> None:
+    """The key reads its own metadata: tenant, namespace and the enterprise class pattern."""
+    scope = key_scope(tenant_setup.client())
+    expected = TenantScope(tenant=TENANT, namespace=tenant_setup.tiers.prefix,
+                           index=tenant_setup.tiers.class_pattern("enterprise"), key_id=tenant_setup.key["id"])
+    assert expected == scope
+
+
+def test_key_view_refuses_another_tenant(tenant_setup: TenantSetup) -> None:
+    """Asking the TUI for another tenant with a tenant key is refused."""
+    with pytest.raises(AccessDenied, match=f"reads only tenant '{TENANT}'"):
+        key_view(tenant_setup.client(), tenant_setup.other_enterprise())
+
+
+def test_admin_credentials_open_no_key_view(tenant_setup: TenantSetup) -> None:
+    """Basic-auth credentials are not a tenant key: no customer view is forced."""
+    assert key_view(tenant_setup.admin) is None
+
+
+async def test_tui_with_the_key_opens_the_customer_view(tenant_setup: TenantSetup, tmp_path: Path) -> None:
+    """The TUI opened with the key's view lists the tenant's events and offers no tenant box."""
+    client = tenant_setup.client()
+    view = key_view(client)
+    app = make_app(client, tenant_setup.tiers, tmp_path, customer=view)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        assert screen.listing is not None
+        expected = (len(tenant_setup.ids_of[TENANT]), 0)
+        assert expected == (screen.listing.total, len(screen.query("#tenant")))
+
+
+def test_business_tenant_is_refused_without_force(tenant_setup: TenantSetup) -> None:
+    """`auditlog keys tenant` for a business tenant exits 1 with one line saying tenant keys are for enterprise."""
+    code, _, err = tenant_setup.cli("keys", "tenant", tenant_setup.of_tier("business"))
+    expected = (1, 1, True)
+    assert expected == (code, len(err.strip().splitlines()), "--force" in err)
+
+
+def test_business_tenant_with_force_gets_a_key(tenant_setup: TenantSetup) -> None:
+    """With --force a key is made for a business tenant; it still reads the enterprise class only (nothing)."""
+    code, out, err = tenant_setup.cli("keys", "tenant", tenant_setup.of_tier("business"), "--force", "--json")
+    assert code == 0, err
+    client = Elasticsearch(tenant_setup.node.url, api_key=json.loads(out)["encoded"],
+                           ca_certs=tenant_setup.node.ca_certs)
+    assert 0 == facet_counts(client, tenant_setup.tiers, Filter()).total
+
+
+def test_keys_list_shows_the_tenant_key_without_its_secret(tenant_setup: TenantSetup) -> None:
+    """`auditlog keys list --json` names the tenant key with its tenant, and never prints a secret."""
+    code, out, _ = tenant_setup.cli("keys", "list", "--json")
+    listed = [json.loads(line) for line in out.splitlines()]
+    mine = [k for k in listed if k["id"] == tenant_setup.key["id"]]
+    expected = (0, [TENANT], False)
+    assert expected == (code, [k["tenant"] for k in mine], tenant_setup.key["encoded"] in out)
+
+
+def test_revoked_tenant_key_gets_401(tenant_setup: TenantSetup) -> None:
+    """A tenant key revoked with `auditlog keys revoke` is rejected with 401."""
+    code, out, err = tenant_setup.cli("keys", "tenant", TENANT, "--json")
+    assert code == 0, err
+    key = json.loads(out)
+    client = Elasticsearch(tenant_setup.node.url, api_key=key["encoded"], ca_certs=tenant_setup.node.ca_certs,
+                           max_retries=0)
+    before = _status(lambda: client.search(index=tenant_setup.tiers.read_pattern))
+    revoked, _, _ = tenant_setup.cli("keys", "revoke", key["id"])
+    expected = (200, 0, 401)
+    assert expected == (before, revoked, _status(lambda: client.search(index=tenant_setup.tiers.read_pattern)))
+
+
+def _wait_for_licence(client: Elasticsearch, timeout: float = 60.0) -> None:
+    """Wait until a freshly started node has generated its licence."""
+    deadline = time.monotonic() + timeout
+    while client.options(ignore_status=404).license.get().meta.status == 404:
+        assert time.monotonic() < deadline, "the node generated no licence"
+        time.sleep(0.5)
+
+
+def test_basic_licence_refuses_tenant_keys_in_one_line(es: Elasticsearch) -> None:
+    """On a cluster with the basic licence (the plain node) tenant keys are refused, naming the licence."""
+    _wait_for_licence(es)
+    with pytest.raises(KeyRefused) as refused:
+        require_dls(es)
+    message = str(refused.value)
+    expected = (True, True, 1)
+    assert expected == ("document-level security" in message, "basic" in message, len(message.splitlines()))
+
+
+def test_key_cannot_change_its_own_metadata(tenant_setup: TenantSetup) -> None:
+    """A tenant key rewriting its own metadata to another tenant is refused with 403."""
+    with pytest.raises(AuthorizationException) as refused:
+        tenant_setup.client().security.update_api_key(id=tenant_setup.key["id"],
+                                                      metadata={"tenant": tenant_setup.other_enterprise()})
+    assert 403 == refused.value.meta.status
+
+
+def test_revoking_an_unknown_id_exits_1_naming_it(tenant_setup: TenantSetup) -> None:
+    """`auditlog keys revoke` with an id Elasticsearch does not know exits 1 with one line naming the id."""
+    code, _, err = tenant_setup.cli("keys", "revoke", "no-such-key-id")
+    expected = (1, 1, True)
+    assert expected == (code, len(err.strip().splitlines()), "no-such-key-id" in err)
