@@ -1,0 +1,143 @@
+"""Tamper evidence, the shared definitions: the event hash, the digest document and its signature.
+
+Written by the agent (:mod:`agent.digest`) and checked by :mod:`indexer.verify`; both read every rule
+from here so the two can never disagree.
+
+- **Event hash**: SHA-256 of the exact ``_source`` bytes shipped (the bulk document, which for an
+  emitter line is the line itself). Elasticsearch stores ``_source`` as sent and returns it byte for
+  byte in a search response without ``filter_path``, so :mod:`indexer.verify` hashes the same bytes.
+- **Digest**: one document per window (one events index, at most ``max_events`` events) listing the
+  covered event ids and hashes in delivery order, the sequence ranges per emitter stream, the events'
+  time span, and the link to the previous digest of the same agent (``prev`` = :func:`digest_hash` of
+  it), signed with the agent's Ed25519 key over :func:`signed_bytes`.
+- **Names**: digests of events index ``<prefix>-<class>-<day>`` go to
+  :meth:`~indexer.tiers.TierTable.digest_index_for_day` (``<prefix>.digest-<class>-<day>``) with
+  ``_id`` = :func:`digest_id`; they are kept one day longer than the events (:data:`DIGEST_EXTRA_DAYS`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+#: digests outlive the events they cover by this many days, so an expired day still has its proof.
+DIGEST_EXTRA_DAYS = 1
+#: length of an event hash in bytes (SHA-256).
+HASH_BYTES = 32
+
+
+def event_hash(source: bytes | memoryview) -> bytes:
+    """Return the canonical hash of one event: SHA-256 of its exact ``_source`` bytes.
+
+    Args:
+        source: the document as shipped to (and returned by) Elasticsearch.
+
+    Returns:
+        32 bytes.
+    """
+    return hashlib.sha256(source).digest()
+
+
+def key_id(public_raw: bytes) -> str:
+    """Return the short id of an agent's public key (first 16 hex digits of its SHA-256)."""
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def digest_id(agent: str, seq: int) -> str:
+    """Return the ``_id`` of an agent's ``seq``-th digest (create-only: a second write is a 409)."""
+    return f"{agent}-{seq:012d}"
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
+    """Compress sequence numbers into sorted inclusive ``[first, last]`` ranges (pure)."""
+    out: list[list[int]] = []
+    for n in sorted(set(seqs)):
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What a digest keeps of one delivered event."""
+
+    index: str
+    id: str
+    hash: bytes
+    timestamp: str
+    stream: str | None = None
+    seq: int | None = None
+
+
+def digest_body(
+    *,
+    agent: str,
+    public_key: str,
+    seq: int,
+    prev: str | None,
+    prev_index: str | None,
+    index: str,
+    records: list[Record],
+) -> dict[str, Any]:
+    """Build the unsigned ``digest`` object of one window (pure, deterministic).
+
+    Args:
+        agent: the agent's key id.
+        public_key: the agent's raw Ed25519 public key, base64 (verify uses it unless a key is pinned).
+        seq: the digest's position in the agent's chain, from 1.
+        prev: :func:`digest_hash` of the previous digest (``None`` for the first).
+        prev_index: the index holding the previous digest.
+        index: the events index every record belongs to.
+        records: the covered events, in delivery order.
+
+    Returns:
+        The ``digest`` object.
+    """
+    streams: dict[str, list[int]] = {}
+    for r in records:
+        if r.stream is not None and r.seq is not None:
+            streams.setdefault(r.stream, []).append(r.seq)
+    stamps = [r.timestamp for r in records]
+    return {
+        "agent": agent,
+        "key": public_key,
+        "seq": seq,
+        "prev": prev,
+        "prev_index": prev_index,
+        "index": index,
+        "count": len(records),
+        "first": min(stamps) if stamps else None,
+        "last": max(stamps) if stamps else None,
+        "ids": [r.id for r in records],
+        "hashes": base64.b64encode(b"".join(r.hash for r in records)).decode(),
+        "streams": {s: seq_ranges(v) for s, v in sorted(streams.items())},
+    }
+
+
+def signed_bytes(digest: dict[str, Any]) -> bytes:
+    """Return the bytes a digest's signature covers: its ``digest`` object as sorted-key compact JSON."""
+    return orjson.dumps(digest, option=orjson.OPT_SORT_KEYS)
+
+
+def digest_hash(digest: dict[str, Any]) -> str:
+    """Return the chain link to a digest: hex SHA-256 of :func:`signed_bytes`."""
+    return hashlib.sha256(signed_bytes(digest)).hexdigest()
+
+
+def digest_hashes(digest: dict[str, Any]) -> list[bytes]:
+    """Split a digest's ``hashes`` field into the per-event hashes (in ``ids`` order).
+
+    Raises:
+        ValueError: when the field is not base64 of ``count`` hashes.
+    """
+    raw = base64.b64decode(digest["hashes"], validate=True)
+    if len(raw) != HASH_BYTES * len(digest["ids"]):
+        raise ValueError("hashes do not match ids")
+    return [raw[i:i + HASH_BYTES] for i in range(0, len(raw), HASH_BYTES)]
