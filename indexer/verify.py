@@ -1,0 +1,441 @@
+"""Verify the audit trail against the agents' signed digests: deleted, altered, inserted, lost, forged.
+
+:func:`verify` reads, for the days a :class:`~indexer.query.filter.Filter` spans, every digest
+(:mod:`indexer.integrity`) and every event, and reports:
+
+- ``signature``: a digest whose Ed25519 signature does not verify (with ``--pubkey``: not by a pinned key);
+- ``chain``: a digest whose ``prev`` is not the hash of the agent's previous digest;
+- ``digest-missing``: digests absent from the middle of an agent's chain (not by retention);
+- ``deleted``: an event a digest lists that no index holds;
+- ``altered``: an event whose ``_source`` hash differs from the one its digest signed;
+- ``inserted``: an event in no digest although digests of its index already cover its time;
+- ``gap``: sequence numbers missing from an emitter stream (neither stored nor listed by a digest).
+
+Indices that retention deleted (their day is past the class's retention; digests one day later) are
+``expired``, never tampered. Events newer than the last digest of their index are ``pending``.
+
+Event hashes are recomputed from the exact ``_source`` bytes, which Elasticsearch returns verbatim
+only without ``filter_path``; so the client must hand back raw response bytes: build it with
+:func:`raw_client_options` (every other request here parses those bytes itself).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from elastic_transport import Serializer
+from elasticsearch import Elasticsearch
+
+from auditlog.indexer.integrity import (
+    DIGEST_EXTRA_DAYS,
+    digest_hash,
+    digest_hashes,
+    event_hash,
+    key_id,
+    signed_bytes,
+)
+from auditlog.indexer.query.dsl import build_query
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
+
+PAGE = 5000
+_IDS_CHUNK = 5000
+
+KINDS = ("signature", "chain", "digest-missing", "deleted", "altered", "inserted", "gap")
+
+
+class _Raw(Serializer):
+    """Requests as JSON (orjson); responses as the raw bytes Elasticsearch sent."""
+
+    mimetype = "application/json"
+
+    def loads(self, data: bytes) -> Any:
+        return bytes(data)
+
+    def dumps(self, data: Any) -> bytes:
+        return data if isinstance(data, bytes) else orjson.dumps(data)
+
+
+def raw_client_options() -> dict[str, Any]:
+    """Keyword arguments for :func:`indexer.client.make_client` building the client :func:`verify` needs."""
+    raw = _Raw()
+    return {"serializers": {"application/json": raw, "application/vnd.elasticsearch+json": raw}}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that is wrong, with where it is."""
+
+    kind: str
+    index: str
+    detail: str
+    event_id: str | None = None
+    digest_id: str | None = None
+
+    def line(self) -> str:
+        """One human line: ``<kind> <index> [<event id>]: <detail>``."""
+        who = f" {self.event_id}" if self.event_id else ""
+        return f"{self.kind} {self.index}{who}: {self.detail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"kind": self.kind, "index": self.index, "event_id": self.event_id, "digest_id": self.digest_id,
+                "detail": self.detail}
+
+
+@dataclass
+class Report:
+    """The result of one verification."""
+
+    problems: list[Problem] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    events: int = 0
+    proven: int = 0
+    pending: int = 0
+    digests: int = 0
+    agents: list[str] = field(default_factory=list)
+    covered_until: str | None = None
+    pinned: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether everything checked is proven."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line: verdict and counts."""
+        head = "verified" if self.ok else f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        parts = [f"{self.events} events", f"{self.proven} proven", f"{self.pending} pending",
+                 f"{self.digests} digests", f"{len(self.agents)} agents"]
+        if self.expired:
+            parts.append(f"{len(self.expired)} expired")
+        if self.covered_until:
+            parts.append(f"covered to {self.covered_until}")
+        if not self.pinned:
+            parts.append("keys not pinned (--pubkey)")
+        return f"{head}: " + ", ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"ok": self.ok, "events": self.events, "proven": self.proven, "pending": self.pending,
+                "digests": self.digests, "agents": self.agents, "covered_until": self.covered_until,
+                "pinned": self.pinned, "expired": self.expired, "problems": [p.as_dict() for p in self.problems]}
+
+
+@dataclass
+class _Digest:
+    doc_id: str
+    body: dict[str, Any]
+    index: str
+    hash: str
+
+
+def load_public_keys(pem: bytes) -> list[bytes]:
+    """Read one or more PEM public keys (``auditlog agent key --public`` output) as raw Ed25519 keys.
+
+    Raises:
+        ValueError: when no Ed25519 public key is found.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    keys = []
+    marker = b"-----END PUBLIC KEY-----"
+    for chunk in pem.split(marker):
+        if b"-----BEGIN PUBLIC KEY-----" not in chunk:
+            continue
+        key = serialization.load_pem_public_key(chunk + marker + b"\n")
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("not an Ed25519 public key")
+        keys.append(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+    if not keys:
+        raise ValueError("no PEM public key found")
+    return keys
+
+
+def _json(resp: Any) -> Any:
+    body = resp.body if hasattr(resp, "body") else resp
+    if isinstance(body, bytes | bytearray):
+        return orjson.loads(body)
+    return body
+
+
+def _source_spans(raw: bytes, hits: list[dict[str, Any]]) -> list[memoryview | None]:
+    """Locate each hit's ``_source`` bytes in the raw response (hits appear in order)."""
+    view = memoryview(raw)
+    spans: list[memoryview | None] = []
+    pos = 0
+    for h in hits:
+        start = raw.find(b'"_source":', pos)
+        suffix = b',"sort":' + orjson.dumps(h.get("sort")) + b"}"
+        end = raw.find(suffix, start) if start >= 0 else -1
+        if start < 0 or end < 0:
+            spans.append(None)
+            continue
+        spans.append(view[start + 10:end])
+        pos = end
+    return spans
+
+
+def _scan(client: Elasticsearch, index: str, query: dict[str, Any],
+          source: bool = True) -> Iterator[tuple[list[dict[str, Any]], list[memoryview | None]]]:
+    """Page through ``index`` in a point in time; yield hits with their raw ``_source`` spans."""
+    opened = _json(client.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
+                                             allow_partial_search_results=False))
+    pit = opened["id"]
+    after: list[Any] | None = None
+    try:
+        while True:
+            body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
+                                    "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+            if not source:
+                body["_source"] = False
+            if after is not None:
+                body["search_after"] = after
+            resp = client.perform_request("POST", "/_search", body=body,
+                                          headers={"content-type": "application/json", "accept": "application/json"})
+            raw = resp.body if isinstance(resp.body, bytes) else orjson.dumps(resp.body)
+            data = orjson.loads(raw)
+            pit = data.get("pit_id", pit)
+            hits = data["hits"]["hits"]
+            if not hits:
+                return
+            yield hits, (_source_spans(raw, hits) if source else [None] * len(hits))
+            after = hits[-1]["sort"]
+    finally:
+        client.options(ignore_status=404).close_point_in_time(id=pit)
+
+
+def _existing(client: Elasticsearch, pattern: str) -> set[str]:
+    rows = _json(client.cat.indices(index=pattern, format="json", h="index", expand_wildcards="all"))
+    return {str(r["index"]) for r in rows}
+
+
+def _due(cls: str, day: date, extra: int, now: datetime) -> bool:
+    return datetime.combine(day, time(), UTC) + timedelta(days=RETENTION_DAYS[cls] + extra) <= now
+
+
+def _days(flt: Filter) -> tuple[date | None, date | None]:
+    lo = flt.since.astimezone(UTC).date() if flt.since else None
+    hi = flt.until.astimezone(UTC).date() if flt.until else None
+    return lo, hi
+
+
+def _in(day: date, lo: date | None, hi: date | None) -> bool:
+    return (lo is None or day >= lo) and (hi is None or day <= hi)
+
+
+def _ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def verify(
+    client: Elasticsearch,
+    tiers: TierTable,
+    flt: Filter | None = None,
+    *,
+    pubkeys: list[bytes] | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Check the events and digests of the days ``flt`` spans.
+
+    Args:
+        client: a client built with :func:`raw_client_options` that may read the namespace.
+        tiers: the namespace.
+        flt: which events (time range and filters); the whole namespace when ``None``.
+        pubkeys: raw Ed25519 keys the digests must be signed with (``None``: the key each digest names).
+        now: the current time (retention decisions); default now.
+
+    Returns:
+        The report.
+    """
+    flt = flt or Filter()
+    now = now or datetime.now(UTC)
+    report = Report(pinned=pubkeys is not None)
+    lo, hi = _days(flt)
+    event_indices = {i for i in _existing(client, tiers.read_pattern)
+                     if (p := tiers.parse_index(i)) is not None and _in(p[1], lo, hi)}
+    digest_indices = {i for i in _existing(client, tiers.digest_pattern)
+                      if (p := tiers.parse_digest_index(i)) is not None and _in(p[1], lo, hi)}
+    digests = _load_digests(client, sorted(digest_indices), pubkeys, report)
+    _check_chains(digests, digest_indices, tiers, (lo, hi), now, report)
+    by_index: dict[str, list[_Digest]] = {}
+    for d in digests:
+        by_index.setdefault(str(d.body["index"]), []).append(d)
+    known: dict[str, set[int]] = {}
+    for d in digests:
+        for stream, ranges in (d.body.get("streams") or {}).items():
+            seqs = known.setdefault(stream, set())
+            for a, b in ranges:
+                seqs.update(range(int(a), int(b) + 1))
+    lasts = [t for d in digests if (t := d.body.get("last"))]
+    report.covered_until = max(lasts, key=lambda s: _ts(s) or datetime.min.replace(tzinfo=UTC)) if lasts else None
+    query = build_query(flt)
+    narrowed = any((flt.tenant, flt.workers, flt.actions, flt.sources, flt.text, flt.since, flt.until))
+    for index in sorted(event_indices | set(by_index)):
+        _check_index(client, tiers, index, index in event_indices, by_index.get(index, []), query, narrowed,
+                     known, now, report)
+    for stream, seqs in sorted(known.items()):
+        _gaps(stream, seqs, report)
+    report.agents = sorted({str(d.body["agent"]) for d in digests})
+    report.digests = len(digests)
+    return report
+
+
+def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes] | None,
+                  report: Report) -> list[_Digest]:
+    out: list[_Digest] = []
+    for start in range(0, len(indices), 50):
+        names = ",".join(indices[start:start + 50])
+        for hits, _spans in _scan(client, names, {"match_all": {}}):
+            for h in hits:
+                src = h.get("_source") or {}
+                body = src.get("digest")
+                if not isinstance(body, dict):
+                    report.problems.append(Problem("signature", h["_index"], "not a digest document",
+                                                   digest_id=h["_id"]))
+                    continue
+                d = _Digest(h["_id"], body, h["_index"], digest_hash(body))
+                why = _signature_problem(body, src.get("signature"), pubkeys)
+                if why:
+                    report.problems.append(Problem("signature", h["_index"], f"digest {h['_id']}: {why}",
+                                                   digest_id=h["_id"]))
+                out.append(d)
+    return out
+
+
+def _signature_problem(body: dict[str, Any], signature: Any, pinned: list[bytes] | None) -> str | None:
+    try:
+        key = base64.b64decode(body["key"], validate=True)
+        sig = base64.b64decode(signature, validate=True)
+    except (KeyError, binascii.Error, TypeError, ValueError):
+        return "no readable public key or signature"
+    if pinned is not None and key not in pinned:
+        return "signed by a key that is not pinned (--pubkey)"
+    if key_id(key) != body.get("agent"):
+        return "agent id does not match its public key"
+    try:
+        Ed25519PublicKey.from_public_bytes(key).verify(sig, signed_bytes(body))
+    except (InvalidSignature, ValueError):
+        return "bad signature"
+    return None
+
+
+def _check_chains(digests: list[_Digest], digest_indices: set[str], tiers: TierTable, days: tuple[date | None,
+                  date | None], now: datetime, report: Report) -> None:
+    chains: dict[str, list[_Digest]] = {}
+    for d in digests:
+        chains.setdefault(str(d.body["agent"]), []).append(d)
+    for agent, chain in chains.items():
+        chain.sort(key=lambda d: int(d.body["seq"]))
+        prev: _Digest | None = None
+        for d in chain:
+            seq = int(d.body["seq"])
+            last = int(prev.body["seq"]) if prev is not None else 0
+            if prev is not None and last == seq:
+                report.problems.append(Problem("chain", d.index, f"agent {agent}: two digests with seq {seq}",
+                                               digest_id=d.doc_id))
+            elif prev is not None and last == seq - 1:
+                if d.body.get("prev") != prev.hash:
+                    report.problems.append(Problem("chain", d.index, f"agent {agent}: digest {seq} does not "
+                                                   f"link to digest {seq - 1}", digest_id=d.doc_id))
+            elif seq > 1:
+                # digests last+1 .. seq-1 are not here; the newest of them lived in d's prev_index
+                where = str(d.body.get("prev_index") or "")
+                parsed = tiers.parse_digest_index(where)
+                missing = str(seq - 1) if last + 1 == seq - 1 or prev is None else f"{last + 1}..{seq - 1}"
+                if where in digest_indices:
+                    report.problems.append(Problem("digest-missing", where, f"agent {agent}: digest {missing} "
+                                                   "missing from the chain", digest_id=d.doc_id))
+                elif parsed is not None and _due(parsed[0], parsed[1], DIGEST_EXTRA_DAYS, now):
+                    report.expired.append(f"{where}: digests {missing} of agent {agent} (retention)")
+                elif parsed is not None and _in(parsed[1], *days):
+                    report.problems.append(Problem("digest-missing", where, f"agent {agent}: digest {missing} "
+                                                   "missing with its whole index", digest_id=d.doc_id))
+                # else: the previous digest lies outside the days checked
+            prev = d
+
+
+def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bool, digests: list[_Digest],
+                 query: dict[str, Any], narrowed: bool, known: dict[str, set[int]], now: datetime,
+                 report: Report) -> None:
+    expected: dict[str, tuple[bytes, str]] = {}
+    for d in digests:
+        try:
+            hashes = digest_hashes(d.body)
+        except (ValueError, binascii.Error, KeyError):
+            report.problems.append(Problem("signature", d.index, f"digest {d.doc_id}: unreadable hashes",
+                                           digest_id=d.doc_id))
+            continue
+        for event_id, signed in zip(d.body["ids"], hashes, strict=True):
+            expected[str(event_id)] = (signed, d.doc_id)
+    if not exists:
+        parsed = tiers.parse_index(index)
+        if parsed is not None and _due(parsed[0], parsed[1], 0, now):
+            report.expired.append(f"{index}: {len(expected)} events (retention)")
+        elif expected:
+            report.problems.append(Problem("deleted", index, f"index missing: {len(expected)} signed events gone"))
+        return
+    covered = max((t for d in digests if (t := _ts(d.body.get("last"))) is not None), default=None)
+
+    for hits, spans in _scan(client, index, query):
+        for h, span in zip(hits, spans, strict=True):
+            report.events += 1
+            source: dict[str, Any] = h.get("_source") or {}
+            audit = source.get("audit")
+            stream, seq = (audit.get("stream"), audit.get("seq")) if isinstance(audit, dict) else (None, None)
+            if isinstance(stream, str) and type(seq) is int:
+                known.setdefault(stream, set()).add(seq)
+            event_id = h["_id"]
+            want = expected.pop(event_id, None)
+            if want is None:
+                stamp = source.get("@timestamp")
+                ts = _ts(stamp if isinstance(stamp, str) else None)
+                if covered is not None and ts is not None and ts <= covered:
+                    report.problems.append(Problem("inserted", index, "in no digest, inside the signed time span",
+                                                   event_id=event_id))
+                else:
+                    report.pending += 1
+                continue
+            if span is None or event_hash(span) != want[0]:
+                report.problems.append(Problem("altered", index, f"hash differs from digest {want[1]}",
+                                               event_id=event_id, digest_id=want[1]))
+            else:
+                report.proven += 1
+    if not expected:
+        return
+    missing = set(expected)
+    if narrowed:  # filtered out is not deleted: ask for the rest by id
+        ids = sorted(missing)
+        for start in range(0, len(ids), _IDS_CHUNK):
+            chunk = ids[start:start + _IDS_CHUNK]
+            for hits, _ in _scan(client, index, {"ids": {"values": chunk}}, source=False):
+                missing.difference_update(h["_id"] for h in hits)
+    for event_id in sorted(missing):
+        ref = expected[event_id][1]
+        report.problems.append(Problem("deleted", index, f"listed in digest {ref}, not stored",
+                                       event_id=event_id, digest_id=ref))
+
+
+def _gaps(stream: str, seqs: set[int], report: Report) -> None:
+    if not seqs:
+        return
+    ordered = sorted(seqs)
+    for a, b in itertools.pairwise(ordered):
+        if b - a > 1:
+            what = f"seq {a + 1}" if b - a == 2 else f"seq {a + 1}..{b - 1}"
+            report.problems.append(Problem("gap", f"stream {stream}", f"{what} never arrived ({b - a - 1} lines)"))
+
