@@ -14,7 +14,9 @@ same records, none is lost, and no two digests share a seq (no fork).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 
 import orjson
@@ -24,7 +26,15 @@ from elasticsearch import Elasticsearch
 from auditlog.agent.digest import PENDING_SCHEMA, unpack
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import SigningKey
-from auditlog.indexer.integrity import Record, digest_body, digest_hash, digest_id, signed_bytes
+from auditlog.indexer.integrity import (
+    Record,
+    digest_body,
+    digest_hash,
+    digest_id,
+    merge_ranges,
+    seq_ranges,
+    signed_bytes,
+)
 from auditlog.indexer.tiers import TierTable
 
 log = structlog.get_logger("auditlog.agent.digest")
@@ -35,7 +45,10 @@ _SCHEMA = (
     " body BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS digest_head (agent TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL,"
     " idx TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS digest_streams (stream TEXT PRIMARY KEY, ranges TEXT NOT NULL, updated REAL NOT NULL)",
 )
+#: streams whose last line is older than this (seconds) are forgotten (their ranges are in the digests).
+STREAM_KEEP = 40 * 86400.0
 _LOAD_ROWS = 2000  # pending rows (batches) sealed per transaction
 
 
@@ -96,11 +109,24 @@ class DigestWriter:
             seq, prev, prev_index = (int(head[0]), str(head[1]), str(head[2])) if head else (0, None, None)
             built = 0
             step = self.settings.max_events
+            # every digest of this seal carries its streams' ranges as of the whole seal: the newest digest
+            # left after retention then accounts for every number up to its own events
+            delivered = self._delivered(db, {r.stream for rs in groups.values() for r in rs if r.stream is not None})
+            fresh: dict[str, list[int]] = {}
+            for rs in groups.values():
+                for r in rs:
+                    if r.stream is not None and r.seq is not None:
+                        fresh.setdefault(r.stream, []).append(r.seq)
+            for stream, seqs in fresh.items():
+                delivered[stream] = merge_ranges(delivered.get(stream, []), seq_ranges(seqs))
             for index, records in groups.items():
                 for start in range(0, len(records), step):
                     seq += 1
+                    chunk = records[start:start + step]
+                    mine = {r.stream for r in chunk if r.stream is not None and r.seq is not None}
                     body = digest_body(agent=agent, public_key=self.key.public_b64, seq=seq, prev=prev,
-                                       prev_index=prev_index, index=index, records=records[start:start + step])
+                                       prev_index=prev_index, index=index, records=chunk,
+                                       delivered={s: delivered[s] for s in mine})
                     doc = {"@timestamp": body["last"], "digest": body, "signature": self.key.sign(signed_bytes(body))}
                     target = self._digest_index(index)
                     db.execute("INSERT INTO digest_outbox VALUES (?,?,?,?)",
@@ -108,8 +134,21 @@ class DigestWriter:
                     prev, prev_index = digest_hash(body), target
                     built += 1
             db.execute("INSERT OR REPLACE INTO digest_head VALUES (?,?,?,?)", (agent, seq, prev, prev_index))
+            now = time.time()
+            db.executemany("INSERT OR REPLACE INTO digest_streams VALUES (?,?,?)",
+                           [(s, orjson.dumps(r).decode(), now) for s, r in delivered.items()])
+            db.execute("DELETE FROM digest_streams WHERE updated < ?", (now - STREAM_KEEP,))
             db.execute("DELETE FROM digest_pending WHERE id <= ?", (rows[-1][0],))
         return built
+
+    @staticmethod
+    def _delivered(db: sqlite3.Connection, streams: set[str]) -> dict[str, list[list[int]]]:
+        out: dict[str, list[list[int]]] = {}
+        for stream in streams:
+            row = db.execute("SELECT ranges FROM digest_streams WHERE stream = ?", (stream,)).fetchone()
+            if row:
+                out[stream] = orjson.loads(row[0])
+        return out
 
     def send(self) -> int:
         """Create every outbox digest in Elasticsearch; return how many are now stored there.

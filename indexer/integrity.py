@@ -7,9 +7,10 @@ from here so the two can never disagree.
   emitter line is the line itself). Elasticsearch stores ``_source`` as sent and returns it byte for
   byte in a search response without ``filter_path``, so :mod:`indexer.verify` hashes the same bytes.
 - **Digest**: one document per window (one events index, at most ``max_events`` events) listing the
-  covered event ids and hashes in delivery order, the sequence ranges per emitter stream, the events'
-  time span, and the link to the previous digest of the same agent (``prev`` = :func:`digest_hash` of
-  it), signed with the agent's Ed25519 key over :func:`signed_bytes`.
+  covered event ids and hashes in delivery order, per emitter stream the sequence ranges it covers and
+  all ranges the agent delivered so far, the events' time span, and the link to the previous digest
+  of the same agent (``prev`` = :func:`digest_hash` of it), signed with the agent's Ed25519 key over
+  :func:`signed_bytes`.
 - **Names**: digests of events index ``<prefix>-<class>-<day>`` go to
   :meth:`~indexer.tiers.TierTable.digest_index_for_day` (``<prefix>.digest-<class>-<day>``) with
   ``_id`` = :func:`digest_id`; they are kept one day longer than the events (:data:`DIGEST_EXTRA_DAYS`).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +66,22 @@ def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
     return out
 
 
+def merge_ranges(*parts: list[list[int]]) -> list[list[int]]:
+    """Union of inclusive ``[first, last]`` range lists, merged where they touch or overlap (pure)."""
+    out: list[list[int]] = []
+    for a, b in sorted((int(r[0]), int(r[1])) for part in parts for r in part):
+        if out and a <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def holes(ranges: list[list[int]]) -> list[tuple[int, int]]:
+    """Return the inclusive ``(first, last)`` runs missing between merged ranges (pure)."""
+    return [(x[1] + 1, y[0] - 1) for x, y in itertools.pairwise(ranges) if y[0] > x[1] + 1]
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """What a digest keeps of one delivered event."""
@@ -85,6 +103,7 @@ def digest_body(
     prev_index: str | None,
     index: str,
     records: list[Record],
+    delivered: dict[str, list[list[int]]] | None = None,
 ) -> dict[str, Any]:
     """Build the unsigned ``digest`` object of one window (pure, deterministic).
 
@@ -96,6 +115,9 @@ def digest_body(
         prev_index: the index holding the previous digest.
         index: the events index every record belongs to.
         records: the covered events, in delivery order.
+        delivered: per stream of these records, every sequence range this agent has delivered so far
+            (this digest included). It outlives expired digests: a hole in it is a line that never
+            arrived, while numbers that expired with their day are still accounted for.
 
     Returns:
         The ``digest`` object.
@@ -117,7 +139,8 @@ def digest_body(
         "last": max(stamps) if stamps else None,
         "ids": [r.id for r in records],
         "hashes": base64.b64encode(b"".join(r.hash for r in records)).decode(),
-        "streams": {s: seq_ranges(v) for s, v in sorted(streams.items())},
+        "streams": {s: {"seqs": seq_ranges(v), "delivered": (delivered or {}).get(s, seq_ranges(v))}
+                    for s, v in sorted(streams.items())},
     }
 
 

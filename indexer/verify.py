@@ -9,7 +9,9 @@
 - ``deleted``: an event a digest lists that no index holds;
 - ``altered``: an event whose ``_source`` hash differs from the one its digest signed;
 - ``inserted``: an event in no digest although digests of its index already cover its time;
-- ``gap``: sequence numbers missing from an emitter stream (neither stored nor listed by a digest).
+- ``gap``: sequence numbers an emitter stream skipped in what the agents delivered (a line that never
+  reached Elasticsearch); each digest carries its agent's delivered ranges per stream, so numbers whose
+  events and digests expired are still accounted for.
 
 Indices that retention deleted (their day is past the class's retention; digests one day later) are
 ``expired``, never tampered. Events newer than the last digest of their index are ``pending``.
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -40,7 +41,9 @@ from auditlog.indexer.integrity import (
     digest_hash,
     digest_hashes,
     event_hash,
+    holes,
     key_id,
+    merge_ranges,
     signed_bytes,
 )
 from auditlog.indexer.query.dsl import build_query
@@ -275,21 +278,22 @@ def verify(
     by_index: dict[str, list[_Digest]] = {}
     for d in digests:
         by_index.setdefault(str(d.body["index"]), []).append(d)
-    known: dict[str, set[int]] = {}
+    delivered: dict[str, list[list[int]]] = {}
     for d in digests:
-        for stream, ranges in (d.body.get("streams") or {}).items():
-            seqs = known.setdefault(stream, set())
-            for a, b in ranges:
-                seqs.update(range(int(a), int(b) + 1))
+        for stream, info in (d.body.get("streams") or {}).items():
+            if isinstance(info, dict):
+                delivered[stream] = merge_ranges(delivered.get(stream, []), info.get("delivered") or [])
     lasts = [t for d in digests if (t := d.body.get("last"))]
     report.covered_until = max(lasts, key=lambda s: _ts(s) or datetime.min.replace(tzinfo=UTC)) if lasts else None
     query = build_query(flt)
     narrowed = any((flt.tenant, flt.workers, flt.actions, flt.sources, flt.text, flt.since, flt.until))
     for index in sorted(event_indices | set(by_index)):
         _check_index(client, tiers, index, index in event_indices, by_index.get(index, []), query, narrowed,
-                     known, now, report)
-    for stream, seqs in sorted(known.items()):
-        _gaps(stream, seqs, report)
+                     now, report)
+    for stream, ranges in sorted(delivered.items()):
+        for a, b in holes(ranges):
+            what = f"seq {a}" if a == b else f"seq {a}..{b}"
+            report.problems.append(Problem("gap", f"stream {stream}", f"{what} never arrived ({b - a + 1} lines)"))
     report.agents = sorted({str(d.body["agent"]) for d in digests})
     report.digests = len(digests)
     return report
@@ -370,8 +374,7 @@ def _check_chains(digests: list[_Digest], digest_indices: set[str], tiers: TierT
 
 
 def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bool, digests: list[_Digest],
-                 query: dict[str, Any], narrowed: bool, known: dict[str, set[int]], now: datetime,
-                 report: Report) -> None:
+                 query: dict[str, Any], narrowed: bool, now: datetime, report: Report) -> None:
     expected: dict[str, tuple[bytes, str]] = {}
     for d in digests:
         try:
@@ -395,10 +398,6 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
         for h, span in zip(hits, spans, strict=True):
             report.events += 1
             source: dict[str, Any] = h.get("_source") or {}
-            audit = source.get("audit")
-            stream, seq = (audit.get("stream"), audit.get("seq")) if isinstance(audit, dict) else (None, None)
-            if isinstance(stream, str) and type(seq) is int:
-                known.setdefault(stream, set()).add(seq)
             event_id = h["_id"]
             want = expected.pop(event_id, None)
             if want is None:
@@ -428,14 +427,4 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
         ref = expected[event_id][1]
         report.problems.append(Problem("deleted", index, f"listed in digest {ref}, not stored",
                                        event_id=event_id, digest_id=ref))
-
-
-def _gaps(stream: str, seqs: set[int], report: Report) -> None:
-    if not seqs:
-        return
-    ordered = sorted(seqs)
-    for a, b in itertools.pairwise(ordered):
-        if b - a > 1:
-            what = f"seq {a + 1}" if b - a == 2 else f"seq {a + 1}..{b - 1}"
-            report.problems.append(Problem("gap", f"stream {stream}", f"{what} never arrived ({b - a - 1} lines)"))
 

@@ -1,0 +1,224 @@
+"""Tamper evidence end to end: emitter lines shipped by a real agent (kill -9 included), then `auditlog verify`.
+
+The agent writes signed digests while it ships; tampering is done afterwards with an all-powerful client,
+as an operator with cluster access could.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from elasticsearch import Elasticsearch
+
+from auditlog.cli import main
+from auditlog.indexer import retention
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.verify import Report, raw_client_options, verify
+from bench.events import event_lines
+from tests.integration.agent_support import AgentProcess, append_lines, wait_count, write_config
+
+LINES = int(os.environ.get("AUDITLOG_TAMPER_LINES", "20000"))
+KILLS = int(os.environ.get("AUDITLOG_TAMPER_KILLS", "5"))
+
+
+@pytest.fixture
+def raw(es_url: str) -> Iterator[Elasticsearch]:
+    """A client that returns raw response bytes, as verify needs."""
+    client = Elasticsearch(es_url, request_timeout=60, **raw_client_options())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def digests_cleaned(es: Elasticsearch, namespace: TierTable) -> Iterator[TierTable]:
+    """The namespace, with its digest indices removed afterwards too."""
+    yield namespace
+    es.options(ignore_status=404).indices.delete(index=namespace.digest_pattern, expand_wildcards="all",
+                                                 allow_no_indices=True)
+    es.options(ignore_status=404).indices.delete_index_template(name=f"{namespace.prefix}.digest-*")
+
+
+@dataclass
+class Shipping:
+    """One agent shipping one folder of logs into a namespace."""
+
+    es: Elasticsearch
+    tiers: TierTable
+    logs: Path
+    agent: AgentProcess
+
+
+def _shipping(es: Elasticsearch, es_url: str, tiers: TierTable, tmp_path: Path, **digest: object) -> Shipping:
+    install_templates(es, tiers)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    cfg = write_config(tmp_path / "agent.toml", paths=[f"{logs}/*.jsonl"], state=tmp_path / "state",
+                       es_url=es_url, prefix=tiers.prefix, digest={"interval": 0.3, **digest})
+    return Shipping(es, tiers, logs, AgentProcess(cfg, tmp_path / "agent.log"))
+
+
+def _lines(count: int, seed: int, *, day: datetime | None = None) -> list[bytes]:
+    end = day or datetime.now(UTC) - timedelta(seconds=5)
+    start = end - timedelta(hours=1) if day is None else end - timedelta(hours=2)
+    if day is None and start.date() != end.date():  # keep every event in today's indices
+        start = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    return list(event_lines(count, seed=seed, window=(start, end)))
+
+
+def _settled(raw: Elasticsearch, tiers: TierTable, events: int, timeout: float = 120.0) -> Report:
+    """Verify until every one of ``events`` is covered by a digest (the agent seals every 0.3 s)."""
+    end = time.monotonic() + timeout
+    while True:
+        patterns = f"{tiers.read_pattern},{tiers.digest_pattern}"
+        raw.cluster.health(index=patterns, wait_for_status="yellow", timeout="30s")
+        raw.indices.refresh(index=patterns, allow_no_indices=True)
+        report = verify(raw, tiers)
+        if (report.events == events and report.pending == 0) or time.monotonic() > end:
+            return report
+        time.sleep(0.5)
+
+
+def _cli(es_url: str, tiers: TierTable, *args: str) -> int:
+    return main(["verify", "--es", es_url, "--prefix", tiers.prefix, *args])
+
+
+def _stored(es: Elasticsearch, tiers: TierTable, size: int = 10) -> list[dict[str, object]]:
+    es.indices.refresh(index=tiers.read_pattern)
+    hits = es.search(index=tiers.read_pattern, size=size, sort=[{"@timestamp": "asc"}])["hits"]["hits"]
+    return list(hits)
+
+
+def test_kill9_shipping_verifies_then_reports_exactly_the_four_tamperings(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, digests_cleaned: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """20k events across kill -9s verify (exit 0); a delete, an edit, an insert and a dropped line are the 4 problems."""
+    tiers = digests_cleaned
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    streams = [_lines(LINES // 4, seed=s) for s in (1, 2, 3, 4)]  # four emitter instances: four streams
+    rng = random.Random(15)
+
+    def writer() -> None:
+        for burst in range(0, LINES // 4, 100):
+            for n, lines in enumerate(streams):
+                append_lines(ship.logs / f"app{n}.jsonl", lines[burst:burst + 100])
+            time.sleep(0.03)
+
+    w = threading.Thread(target=writer, daemon=True)
+    w.start()
+    try:
+        for _ in range(KILLS):
+            ship.agent.start()
+            time.sleep(rng.uniform(0.8, 2.0))
+            ship.agent.kill9()
+        w.join()
+        ship.agent.start()
+        ship.agent.wait_started()
+        wait_count(es, tiers, LINES, timeout=180)
+        first = _settled(raw, tiers, LINES)
+        assert (first.events, first.proven, first.problems) == (LINES, LINES, [])
+        assert _cli(es_url, tiers) == 0
+
+        # a fifth stream ships with one line dropped from its file
+        later = _lines(50, seed=9)
+        dropped = orjson.loads(later[20])["audit"]
+        append_lines(ship.logs / "late.jsonl", later[:20] + later[21:])
+        wait_count(es, tiers, LINES + 49, timeout=60)
+        assert _settled(raw, tiers, LINES + 49).pending == 0
+        status = ship.agent.stop()
+    finally:
+        ship.agent.ensure_stopped()
+    assert status == 0
+
+    victims = _stored(es, tiers, 3)
+    deleted, edited, model = victims
+    es.delete(index=deleted["_index"], id=deleted["_id"], refresh=True)
+    es.update(index=edited["_index"], id=edited["_id"], doc={"message": "nothing happened here"}, refresh=True)
+    forged = dict(model["_source"])  # type: ignore[arg-type]
+    forged["event"] = {**forged["event"], "id": "forged-0001"}
+    es.index(index=model["_index"], id="forged-0001", document=forged, refresh=True)
+
+    report = verify(raw, tiers)
+    found = sorted((p.kind, p.event_id or p.index) for p in report.problems)
+    assert found == sorted([
+        ("deleted", deleted["_id"]),
+        ("altered", edited["_id"]),
+        ("inserted", "forged-0001"),
+        ("gap", f"stream {dropped['stream']}"),
+    ])
+    assert f"seq {dropped['seq']} never arrived" in next(p.detail for p in report.problems if p.kind == "gap")
+    capsys.readouterr()
+    assert _cli(es_url, tiers) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("4 problems:") and len(out) == 5
+
+
+def test_forged_signature_and_removed_digest_are_reported(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, digests_cleaned: TierTable, tmp_path: Path
+) -> None:
+    """A digest with a wrong signature and a digest deleted from the middle of the chain are both problems."""
+    tiers = digests_cleaned
+    ship = _shipping(es, es_url, tiers, tmp_path, max_events=100)
+    append_lines(ship.logs / "app.jsonl", _lines(600, seed=5))
+    try:
+        ship.agent.start()
+        wait_count(es, tiers, 600, timeout=60)
+        assert _settled(raw, tiers, 600).problems == []
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    es.indices.refresh(index=tiers.digest_pattern)
+    digests = es.search(index=tiers.digest_pattern, size=100, sort=[{"digest.seq": "asc"}])["hits"]["hits"]
+    assert len(digests) >= 6
+    forged, removed = digests[1], digests[3]
+    other = digests[0]["_source"]["signature"]
+    es.update(index=forged["_index"], id=forged["_id"], doc={"signature": other}, refresh=True)
+    es.delete(index=removed["_index"], id=removed["_id"], refresh=True)
+
+    report = verify(raw, tiers)
+    kinds = {(p.kind, p.digest_id) for p in report.problems if p.kind in ("signature", "digest-missing")}
+    assert kinds == {("signature", forged["_id"]), ("digest-missing", digests[4]["_id"])}
+    assert _cli(es_url, tiers) == 1
+
+
+def test_a_day_deleted_by_retention_is_expired_not_tampered(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, digests_cleaned: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After the retention enforcer deletes an old day and its digests, verify says "expired" and exits 0."""
+    tiers = digests_cleaned
+    ship = _shipping(es, es_url, tiers, tmp_path, max_events=50)
+    old_day = (datetime.now(UTC) - timedelta(days=10)).replace(hour=12, minute=0, second=0, microsecond=0)
+    old, new = _lines(200, seed=11, day=old_day), _lines(200, seed=12)
+    mixed = [line for pair in zip(old, new, strict=True) for line in pair]  # digests of both days interleave
+    append_lines(ship.logs / "app.jsonl", mixed)
+    try:
+        ship.agent.start()
+        wait_count(es, tiers, 400, timeout=60)
+        assert _settled(raw, tiers, 400).problems == []
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    deleted = retention.enforce(es, tiers)
+    old_stamp = f"{old_day:%Y.%m.%d}"
+    assert deleted and all(old_stamp in i.name for i in deleted)
+    assert any(".digest-" in i.name for i in deleted)
+
+    report = verify(raw, tiers)
+    assert report.problems == []
+    assert report.expired and all(old_stamp in note for note in report.expired)
+    es.indices.refresh(index=tiers.read_pattern)
+    assert report.events == es.count(index=tiers.read_pattern)["count"] >= len(new)
+    capsys.readouterr()
+    assert _cli(es_url, tiers) == 0
+    assert "expired" in capsys.readouterr().out
