@@ -6,6 +6,7 @@
 - ``signature``: a digest whose Ed25519 signature does not verify (with ``--pubkey``: not by a pinned key);
 - ``chain``: a digest whose ``prev`` is not the hash of the agent's previous digest;
 - ``digest-missing``: digests absent from the middle of an agent's chain (not by retention);
+- ``covered-twice``: an event listed by two digests (the agent's exactly-once coverage broke);
 - ``deleted``: an event a digest lists that no index holds;
 - ``altered``: an event whose ``_source`` hash differs from the one its digest signed;
 - ``inserted``: an event in no digest although digests of its index already cover its time;
@@ -53,7 +54,7 @@ from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 PAGE = 5000
 _IDS_CHUNK = 5000
 
-KINDS = ("signature", "chain", "digest-missing", "deleted", "altered", "inserted", "gap")
+KINDS = ("signature", "chain", "digest-missing", "covered-twice", "deleted", "altered", "inserted", "gap")
 
 
 class _Raw(Serializer):
@@ -384,6 +385,10 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
                                            digest_id=d.doc_id))
             continue
         for event_id, signed in zip(d.body["ids"], hashes, strict=True):
+            twice = expected.get(str(event_id))
+            if twice is not None:
+                report.problems.append(Problem("covered-twice", index, f"in digests {twice[1]} and {d.doc_id}",
+                                               event_id=str(event_id), digest_id=d.doc_id))
             expected[str(event_id)] = (signed, d.doc_id)
     if not exists:
         parsed = tiers.parse_index(index)

@@ -108,25 +108,29 @@ def test_kill9_shipping_verifies_then_reports_exactly_the_four_tamperings(
     streams = [_lines(LINES // 4, seed=s) for s in (1, 2, 3, 4)]  # four emitter instances: four streams
     rng = random.Random(15)
 
-    def writer() -> None:
-        for burst in range(0, LINES // 4, 100):
+    def writer() -> None:  # spread over the kills, so they land while lines are written and shipped
+        bursts = range(0, LINES // 4, 100)
+        for burst in bursts:
             for n, lines in enumerate(streams):
                 append_lines(ship.logs / f"app{n}.jsonl", lines[burst:burst + 100])
-            time.sleep(0.03)
+            time.sleep(KILLS * 1.2 / len(bursts))
 
     w = threading.Thread(target=writer, daemon=True)
     w.start()
     try:
         for _ in range(KILLS):
             ship.agent.start()
-            time.sleep(rng.uniform(0.8, 2.0))
+            ship.agent.wait_started()
+            time.sleep(rng.uniform(0.2, 1.2))
             ship.agent.kill9()
         w.join()
         ship.agent.start()
         ship.agent.wait_started()
         wait_count(es, tiers, LINES, timeout=180)
         first = _settled(raw, tiers, LINES)
+        # proven == events: every event in a digest; no problem: none in two, no fork in the chain
         assert (first.events, first.proven, first.problems) == (LINES, LINES, [])
+        assert ship.agent.starts == KILLS + 1
         assert _cli(es_url, tiers) == 0
 
         # a fifth stream ships with one line dropped from its file
