@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from auditlog.agent.signing import KEY_FILE, KeyFileError, load_key
@@ -41,4 +42,5 @@ def test_signature_verifies_with_the_printed_public_key(tmp_path: Path) -> None:
     """What ``agent key --public`` prints verifies the agent's signatures."""
     key = load_key(tmp_path)
     public = load_pem_public_key(key.public_pem().encode())
-    public.verify(base64.b64decode(key.sign(b"digest")), b"digest")  # type: ignore[call-arg]
+    assert isinstance(public, Ed25519PublicKey)
+    public.verify(base64.b64decode(key.sign(b"digest")), b"digest")

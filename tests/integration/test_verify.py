@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -92,7 +93,7 @@ def _cli(es_url: str, tiers: TierTable, *args: str) -> int:
     return main(["verify", "--es", es_url, "--prefix", tiers.prefix, *args])
 
 
-def _stored(es: Elasticsearch, tiers: TierTable, size: int = 10) -> list[dict[str, object]]:
+def _stored(es: Elasticsearch, tiers: TierTable, size: int = 10) -> list[dict[str, Any]]:
     es.indices.refresh(index=tiers.read_pattern)
     hits = es.search(index=tiers.read_pattern, size=size, sort=[{"@timestamp": "asc"}])["hits"]["hits"]
     return list(hits)
@@ -102,7 +103,7 @@ def test_kill9_shipping_verifies_then_reports_exactly_the_four_tamperings(
     es: Elasticsearch, es_url: str, raw: Elasticsearch, digests_cleaned: TierTable, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """20k events across kill -9s verify (exit 0); a delete, an edit, an insert and a dropped line are the 4 problems."""
+    """20k events across kill -9s verify (exit 0); a delete, an edit, an insert and a dropped line are 4 problems."""
     tiers = digests_cleaned
     ship = _shipping(es, es_url, tiers, tmp_path)
     streams = [_lines(LINES // 4, seed=s) for s in (1, 2, 3, 4)]  # four emitter instances: four streams
@@ -148,7 +149,7 @@ def test_kill9_shipping_verifies_then_reports_exactly_the_four_tamperings(
     deleted, edited, model = victims
     es.delete(index=deleted["_index"], id=deleted["_id"], refresh=True)
     es.update(index=edited["_index"], id=edited["_id"], doc={"message": "nothing happened here"}, refresh=True)
-    forged = dict(model["_source"])  # type: ignore[arg-type]
+    forged = dict(model["_source"])
     forged["event"] = {**forged["event"], "id": "forged-0001"}
     es.index(index=model["_index"], id="forged-0001", document=forged, refresh=True)
 
