@@ -21,11 +21,9 @@ from auditlog.indexer.tiers import TierTable
 
 @pytest.fixture
 def tiers(es: Elasticsearch, namespace: TierTable) -> Iterator[TierTable]:
-    """The namespace with its templates, digest indices removed afterwards."""
+    """The namespace with its templates installed."""
     install_templates(es, namespace)
     yield namespace
-    es.options(ignore_status=404).indices.delete(index=namespace.digest_pattern, allow_no_indices=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{namespace.prefix}.digest-*")
 
 
 def _pending(registry: Registry, tiers: TierTable, *ids: str) -> None:

@@ -40,15 +40,6 @@ def raw(es_url: str) -> Iterator[Elasticsearch]:
     client.close()
 
 
-@pytest.fixture
-def digests_cleaned(es: Elasticsearch, namespace: TierTable) -> Iterator[TierTable]:
-    """The namespace, with its digest indices removed afterwards too."""
-    yield namespace
-    es.options(ignore_status=404).indices.delete(index=namespace.digest_pattern, expand_wildcards="all",
-                                                 allow_no_indices=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{namespace.prefix}.digest-*")
-
-
 @dataclass
 class Shipping:
     """One agent shipping one folder of logs into a namespace."""
@@ -100,11 +91,11 @@ def _stored(es: Elasticsearch, tiers: TierTable, size: int = 10) -> list[dict[st
 
 
 def test_kill9_shipping_verifies_then_reports_exactly_the_four_tamperings(
-    es: Elasticsearch, es_url: str, raw: Elasticsearch, digests_cleaned: TierTable, tmp_path: Path,
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """20k events across kill -9s verify (exit 0); a delete, an edit, an insert and a dropped line are 4 problems."""
-    tiers = digests_cleaned
+    tiers = namespace
     ship = _shipping(es, es_url, tiers, tmp_path)
     streams = [_lines(LINES // 4, seed=s) for s in (1, 2, 3, 4)]  # four emitter instances: four streams
     rng = random.Random(15)
@@ -169,10 +160,10 @@ def test_kill9_shipping_verifies_then_reports_exactly_the_four_tamperings(
 
 
 def test_forged_signature_and_removed_digest_are_reported(
-    es: Elasticsearch, es_url: str, raw: Elasticsearch, digests_cleaned: TierTable, tmp_path: Path
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
 ) -> None:
     """A digest with a wrong signature and a digest deleted from the middle of the chain are both problems."""
-    tiers = digests_cleaned
+    tiers = namespace
     ship = _shipping(es, es_url, tiers, tmp_path, max_events=100)
     append_lines(ship.logs / "app.jsonl", _lines(600, seed=5))
     try:
@@ -197,11 +188,11 @@ def test_forged_signature_and_removed_digest_are_reported(
 
 
 def test_a_day_deleted_by_retention_is_expired_not_tampered(
-    es: Elasticsearch, es_url: str, raw: Elasticsearch, digests_cleaned: TierTable, tmp_path: Path,
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """After the retention enforcer deletes an old day and its digests, verify says "expired" and exits 0."""
-    tiers = digests_cleaned
+    tiers = namespace
     ship = _shipping(es, es_url, tiers, tmp_path, max_events=50)
     old_day = (datetime.now(UTC) - timedelta(days=10)).replace(hour=12, minute=0, second=0, microsecond=0)
     old, new = _lines(200, seed=11, day=old_day), _lines(200, seed=12)
