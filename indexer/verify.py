@@ -109,6 +109,8 @@ class Report:
     agents: list[str] = field(default_factory=list)
     covered_until: str | None = None
     pinned: bool = False
+    first_digest: str | None = None
+    last_digest: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -131,7 +133,8 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {"ok": self.ok, "events": self.events, "proven": self.proven, "pending": self.pending,
-                "digests": self.digests, "agents": self.agents, "covered_until": self.covered_until,
+                "digests": self.digests, "first_digest": self.first_digest, "last_digest": self.last_digest,
+                "agents": self.agents, "covered_until": self.covered_until,
                 "pinned": self.pinned, "expired": self.expired, "problems": [p.as_dict() for p in self.problems]}
 
 
@@ -297,7 +300,76 @@ def verify(
             report.problems.append(Problem("gap", f"stream {stream}", f"{what} never arrived ({b - a + 1} lines)"))
     report.agents = sorted({str(d.body["agent"]) for d in digests})
     report.digests = len(digests)
+    if digests:
+        ids = sorted(d.doc_id for d in digests)
+        report.first_digest, report.last_digest = ids[0], ids[-1]
     return report
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Why one event is (or is not) proven: its hash now, and the signed digest that lists it."""
+
+    event_id: str
+    index: str | None
+    hash: str | None
+    digest_id: str | None = None
+    signed_hash: str | None = None
+    agent: str | None = None
+    digest_seq: int | None = None
+    signature: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``proven``, ``altered``, ``not yet in a digest``, ``missing`` or ``bad digest signature``."""
+        if self.hash is None:
+            return "missing"
+        if self.digest_id is None:
+            return "not yet in a digest"
+        if self.signature:
+            return "bad digest signature"
+        return "proven" if self.signed_hash == self.hash else "altered"
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(label, value) rows for a detail view or an export's Metadata sheet."""
+        rows = [("Proof", self.status), ("Event hash (SHA-256)", self.hash or "-")]
+        if self.digest_id is not None:
+            rows += [("Digest", f"{self.digest_id} (agent {self.agent}, seq {self.digest_seq})"),
+                     ("Signed hash", self.signed_hash or "-")]
+        if self.signature:
+            rows.append(("Digest signature", self.signature))
+        return rows
+
+
+def event_proof(client: Elasticsearch, tiers: TierTable, event_id: str,
+                pubkeys: list[bytes] | None = None) -> Proof:
+    """Look up one event's stored bytes and the digest that lists it.
+
+    Args:
+        client: a client built with :func:`raw_client_options`.
+        tiers: the namespace.
+        event_id: the event's ``_id``.
+        pubkeys: pinned keys (``None``: the digest's own key).
+
+    Returns:
+        The proof (its ``status`` says whether it holds).
+    """
+    index: str | None = None
+    found: str | None = None
+    for hits, spans in _scan(client, tiers.read_pattern, {"ids": {"values": [event_id]}}):
+        for h, span in zip(hits, spans, strict=True):
+            index = h["_index"]
+            found = event_hash(span).hex() if span is not None else None
+    for hits, _spans in _scan(client, tiers.digest_pattern, {"term": {"digest.ids": event_id}}):
+        for h in hits:
+            body = (h.get("_source") or {}).get("digest") or {}
+            try:
+                signed = digest_hashes(body)[list(body["ids"]).index(event_id)].hex()
+            except (ValueError, KeyError, binascii.Error):
+                signed = None
+            why = _signature_problem(body, (h.get("_source") or {}).get("signature"), pubkeys)
+            return Proof(event_id, index, found, h["_id"], signed, str(body.get("agent")), body.get("seq"), why)
+    return Proof(event_id, index, found)
 
 
 def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes] | None,

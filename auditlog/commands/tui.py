@@ -21,6 +21,7 @@ from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.indexer.query import EventStream
+from auditlog.indexer.verify import raw_client_options
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.filters import add_filter_args, filter_from_args
 from auditlog.options.tiers import tiers_from_args
@@ -152,9 +153,15 @@ def run_tui(args: argparse.Namespace) -> int:
                 raise CommandError(str(exc)) from None
             except ES_ERRORS as exc:
                 raise CommandError(describe_es_error(exc)) from None
+        # tamper evidence in the operator's view only: digests list every tenant's event ids
+        verifier = None if view is not None else make_client(settings, **raw_client_options())
         config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,
-                           export_dir=export_dir)
-        AuditLogApp(config).run()
+                           export_dir=export_dir, verify_client=verifier)
+        try:
+            AuditLogApp(config).run()
+        finally:
+            if verifier is not None:
+                verifier.close()
     finally:
         client.close()
     return 0
