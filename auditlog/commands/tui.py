@@ -21,7 +21,7 @@ from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.indexer.query import EventStream
-from auditlog.indexer.verify import raw_client_options
+from auditlog.indexer.verify import raw_client_options, verify
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.filters import add_filter_args, filter_from_args
 from auditlog.options.tiers import tiers_from_args
@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "times in the chosen zone, and a metadata sheet.",
     )
     export.add_argument("-o", "--output", required=True, metavar="FILE.xlsx", help="workbook to write")
+    export.add_argument("--verify", action="store_true",
+                        help="verify the exported events against the signed digests first and put the result "
+                             "(and the digest range) in the Metadata sheet; exit 1 when it finds problems")
     add_filter_args(export)
     add_view_args(export)
     add_connection_args(export)
@@ -93,6 +96,7 @@ def run_export(args: argparse.Namespace) -> int:
     """
     from auditlog.tui.export.xlsx import export_xlsx
     from auditlog.tui.filters import describe_filter
+    from auditlog.tui.verification import export_pairs
 
     output = Path(args.output)
     if output.suffix.lower() != ".xlsx":
@@ -103,12 +107,21 @@ def run_export(args: argparse.Namespace) -> int:
     tiers = tiers_from_args(args)
     zone = zone_from_args(args)
     summarizer = summarizer_from_args(args)
-    client = _client(settings_from_args(args))
+    settings = settings_from_args(args)
+    client = _client(settings)
     progress = _ProgressLine(sys.stderr)
+    report = None
     try:
+        if args.verify:
+            verifier = make_client(settings, **raw_client_options())
+            try:
+                report = verify(verifier, tiers, flt)
+            finally:
+                verifier.close()
+        extra = export_pairs(report) if args.verify else []
         with EventStream(client, tiers, flt) as stream:
             result = export_xlsx(stream, output, zone=zone, summarizer=summarizer, total=stream.total,
-                                 filters=describe_filter(flt, ZoneInfo(zone)), progress=progress)
+                                 filters=describe_filter(flt, ZoneInfo(zone)) + extra, progress=progress)
     except ES_ERRORS as exc:
         raise CommandError(describe_es_error(exc)) from None
     except OSError as exc:
@@ -118,6 +131,9 @@ def run_export(args: argparse.Namespace) -> int:
         client.close()
     sheets = f" on {len(result.sheets)} sheets" if len(result.sheets) > 1 else ""
     print(f"exported {result.rows:,} events{sheets} to {result.path}")
+    if report is not None:
+        print(report.summary())
+        return 0 if report.ok else 1
     return 0
 
 

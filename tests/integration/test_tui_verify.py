@@ -19,6 +19,7 @@ from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.parser import Parser
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import load_key
+from auditlog.cli import main
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from auditlog.indexer.verify import raw_client_options
@@ -132,3 +133,16 @@ async def test_exports_carry_the_verification_and_the_event_proof(
     assert str(everything["Verification"]).startswith(f"verified: {COUNT} events, {COUNT} proven")
     assert ".." in str(everything["Digest range"])
     assert (one["Proof"], len(str(one["Event hash (SHA-256)"]))) == ("proven", 64)
+
+
+def test_cli_export_with_verify_writes_the_result(
+    es: Elasticsearch, es_url: str, namespace: TierTable, shipped: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """`auditlog export --verify` puts the verification and digest range in Metadata and exits 0 when proven."""
+    out = tmp_path / "all.xlsx"
+    status = main(["export", "--verify", "-o", str(out), "--es", es_url, "--prefix", namespace.prefix,
+                   "--since", "2026-11-01T00:00:00Z"])
+    sheet = openpyxl.load_workbook(out, read_only=True)["Metadata"]
+    meta = {row[0]: row[1] for row in sheet.iter_rows(values_only=True)}
+    assert (status, str(meta["Verification"]).split(",")[0]) == (0, f"verified: {COUNT} events")
+    assert ".." in str(meta["Digest range"])
