@@ -22,7 +22,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 import msgspec
-import orjson
 
 from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch
@@ -54,6 +53,10 @@ class _Create(msgspec.Struct, gc=False):
 
 _decode_stamp = msgspec.json.Decoder(_Stamp).decode
 _decode_action = msgspec.json.Decoder(_Create).decode
+_HEAD = b'{"create":{"_index":"'
+_ID = b'","_id":"'
+_encode_rows = msgspec.msgpack.Encoder().encode
+_decode_rows = msgspec.msgpack.Decoder(list[Record]).decode
 
 
 def record_of(entry: bytes) -> Record:
@@ -63,26 +66,31 @@ def record_of(entry: bytes) -> Record:
         ValueError: when the entry is not an action line and a document (a bug upstream).
     """
     nl = entry.index(b"\n")
-    action = _decode_action(entry[:nl]).create
+    cut = entry.find(_ID, 21, nl)
+    if entry.startswith(_HEAD) and cut > 0 and entry.find(b"\\", 0, nl) < 0:  # the enricher's plain form
+        index, event_id = entry[21:cut].decode(), entry[cut + 9:nl - 3].decode()
+    else:  # escapes in the index or id: decode properly
+        action = _decode_action(entry[:nl]).create
+        index, event_id = action._index, action._id
     doc = memoryview(entry)[nl + 1:-1]
     try:
         stamp = _decode_stamp(doc)
     except (msgspec.DecodeError, ValueError):  # a type the contract allows but this struct does not
-        stamp = _Stamp()
+        return Record(index, event_id, event_hash(doc), "")
     audit = stamp.audit
     if audit is None:
-        return Record(action._index, action._id, event_hash(doc), stamp.timestamp)
-    return Record(action._index, action._id, event_hash(doc), stamp.timestamp, audit.stream, audit.seq)
+        return Record(index, event_id, event_hash(doc), stamp.timestamp)
+    return Record(index, event_id, event_hash(doc), stamp.timestamp, audit.stream, audit.seq)
 
 
 def pack(records: Iterable[Record]) -> bytes:
-    """Serialise records for ``digest_pending`` (JSON rows)."""
-    return orjson.dumps([[r.index, r.id, r.hash.hex(), r.timestamp, r.stream, r.seq] for r in records])
+    """Serialise records for ``digest_pending`` (MessagePack rows)."""
+    return _encode_rows(list(records))
 
 
 def unpack(blob: bytes) -> list[Record]:
     """Read records written by :func:`pack`."""
-    return [Record(i, e, bytes.fromhex(h), t, s, q) for i, e, h, t, s, q in orjson.loads(blob)]
+    return _decode_rows(blob)
 
 
 class _Pending:

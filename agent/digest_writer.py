@@ -104,7 +104,7 @@ class DigestWriter:
             groups: dict[str, list[Record]] = {}
             for _id, blob in rows:
                 for r in unpack(blob):
-                    groups.setdefault(r.index, []).append(r)
+                    groups.setdefault(r.events_index, []).append(r)
             head = db.execute("SELECT seq, hash, idx FROM digest_head WHERE agent = ?", (agent,)).fetchone()
             seq, prev, prev_index = (int(head[0]), str(head[1]), str(head[2])) if head else (0, None, None)
             built = 0

@@ -22,8 +22,7 @@ import base64
 import hashlib
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -82,11 +81,10 @@ def holes(ranges: list[list[int]]) -> list[tuple[int, int]]:
     return [(x[1] + 1, y[0] - 1) for x, y in itertools.pairwise(ranges) if y[0] > x[1] + 1]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """What a digest keeps of one delivered event."""
+class Record(NamedTuple):
+    """What a digest keeps of one delivered event (a tuple: the agent makes one per event)."""
 
-    index: str
+    events_index: str
     id: str
     hash: bytes
     timestamp: str
