@@ -1,6 +1,7 @@
 """Roles and API keys with the least privilege each auditlog component needs.
 
-Two roles on the namespace's read pattern (``audit-*``), modelled on Beats' writer/reader roles:
+Two roles on the namespace's read pattern (``audit-*``) and its digest indices (``audit.digest-*``, tamper
+evidence: the agent appends signed digests there, verify reads them), modelled on Beats' writer/reader roles:
 
 - writer (the agent): index privileges ``create_doc`` (append only: it can neither overwrite nor
   delete an event), ``create_index`` + ``auto_configure`` (the first event of a day creates its daily
@@ -28,7 +29,7 @@ from auditlog.indexer.templates import ENV as _ENV
 from auditlog.indexer.tiers import TierTable
 
 #: Bump when a role descriptor changes.
-ROLE_VERSION = 1
+ROLE_VERSION = 2
 
 WRITER, READER = "writer", "reader"
 
@@ -52,14 +53,15 @@ def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
         role_name(tiers, WRITER): {
             "description": "auditlog agent: append audit events, create daily indices; no read, no delete",
             "cluster": ["monitor"],
-            "indices": [{"names": [tiers.read_pattern],
+            "indices": [{"names": [tiers.read_pattern, tiers.digest_pattern],
                          "privileges": ["create_doc", "create_index", "auto_configure"]}],
             "metadata": {**meta, "role": WRITER},
         },
         role_name(tiers, READER): {
             "description": "auditlog TUI/export: search and read audit events; no write, no delete",
             "cluster": [],
-            "indices": [{"names": [tiers.read_pattern], "privileges": ["read", "view_index_metadata"]}],
+            "indices": [{"names": [tiers.read_pattern, tiers.digest_pattern],
+                         "privileges": ["read", "view_index_metadata"]}],
             "metadata": {**meta, "role": READER},
         },
     }

@@ -12,18 +12,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
+from auditlog.agent.digest import pack
+from auditlog.agent.digest_writer import DigestWriter
+from auditlog.agent.registry import Registry
+from auditlog.agent.signing import load_key
 from auditlog.cli import main
+from auditlog.indexer.integrity import Record
 from auditlog.indexer.security import READER, WRITER, role_descriptors, role_name, roles_yml
 from auditlog.indexer.setup import UNCHANGED, SetupError, run_setup
 from auditlog.indexer.tiers import TierTable
@@ -195,6 +201,28 @@ def test_each_role_holds_exactly_its_privileges(role_node: RoleNode) -> None:
         granted = answer["index"][role_node.tiers.read_pattern]
         actual[role] = ({p for p, ok in answer["cluster"].items() if ok}, {p for p, ok in granted.items() if ok})
     assert expected == actual
+
+
+def test_writer_appends_digests_and_reader_cannot_forge_them(role_node: RoleNode, tmp_path: Path) -> None:
+    """The writer user stores the agent's digests; the reader user can read them but is refused a write (403)."""
+    tiers = role_node.tiers
+    registry = Registry(tmp_path)
+    writer = DigestWriter(registry, role_node.as_user(WRITER), load_key(tmp_path), tiers)
+    index = tiers.index_for_day("enterprise", date(2026, 12, 2))
+    blob = pack([Record(index, "ev-1", b"\x01" * 32, "2026-12-02T10:00:00Z", "s", 1)])
+
+    def store(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO digest_pending (records) VALUES (?)", (blob,))
+
+    registry.commit_offsets({}, store)
+    sealed, sent = writer.seal(), writer.send()
+    registry.close()
+    role_node.admin.indices.refresh(index=tiers.digest_pattern)
+    reader = role_node.as_user(READER)
+    stored = reader.count(index=tiers.digest_pattern)["count"]
+    forged = _status(lambda: reader.index(index=tiers.digest_index_for_day("enterprise", date(2026, 12, 2)),
+                                          id="forged", document={"digest": {"seq": 99}}))
+    assert (sealed, sent, stored, forged) == (1, 1, 1, 403)
 
 
 def test_wrong_password_gets_401(role_node: RoleNode) -> None:
