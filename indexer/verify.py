@@ -356,15 +356,28 @@ def event_proof(client: Elasticsearch, tiers: TierTable, event_id: str,
     """
     index: str | None = None
     found: str | None = None
+    stamp: str | None = None
     for hits, spans in _scan(client, tiers.read_pattern, {"ids": {"values": [event_id]}}):
         for h, span in zip(hits, spans, strict=True):
             index = h["_index"]
             found = event_hash(span).hex() if span is not None else None
-    for hits, _spans in _scan(client, tiers.digest_pattern, {"term": {"digest.ids": event_id}}):
+            value = (h.get("_source") or {}).get("@timestamp")
+            stamp = value if isinstance(value, str) else None
+    if index is None or stamp is None:
+        return Proof(event_id, index, found)
+    # digest ids are not indexed (they are most of a digest's size): find the windows around the event
+    parsed = tiers.parse_index(index)
+    where = tiers.digest_index_for_day(*parsed) if parsed is not None else tiers.digest_pattern
+    near = {"bool": {"filter": [{"term": {"digest.index": index}}, {"range": {"digest.first": {"lte": stamp}}},
+                                {"range": {"digest.last": {"gte": stamp}}}]}}
+    for hits, _spans in _scan(client, where, near):
         for h in hits:
             body = (h.get("_source") or {}).get("digest") or {}
+            ids = list(body.get("ids") or [])
+            if event_id not in ids:
+                continue
             try:
-                signed = digest_hashes(body)[list(body["ids"]).index(event_id)].hex()
+                signed = digest_hashes(body)[ids.index(event_id)].hex()
             except (ValueError, KeyError, binascii.Error):
                 signed = None
             why = _signature_problem(body, (h.get("_source") or {}).get("signature"), pubkeys)
