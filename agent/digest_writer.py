@@ -87,13 +87,16 @@ class DigestWriter:
 
     def seal(self) -> int:
         """Build digests from every pending record; return how many were built."""
-        built = 0
         with self._lock:
-            while True:
-                n = self._seal_some()
-                built += n
-                if n == 0:
-                    return built
+            return self._seal_all()
+
+    def _seal_all(self) -> int:
+        built = 0
+        while True:
+            n = self._seal_some()
+            built += n
+            if n == 0:
+                return built
 
     def _seal_some(self) -> int:
         agent = self.key.agent_id
@@ -150,44 +153,62 @@ class DigestWriter:
                 out[stream] = orjson.loads(row[0])
         return out
 
-    def send(self) -> int:
+    def send(self, timeout: float | None = None) -> int:
         """Create every outbox digest in Elasticsearch; return how many are now stored there.
 
         A digest Elasticsearch refuses stays in the outbox and is retried at the next call.
+
+        Args:
+            timeout: seconds the request may take (``None``: the client's own timeout).
         """
         with self._lock:
-            with self.registry.transaction() as db:
-                rows = db.execute("SELECT seq, idx, doc_id, body FROM digest_outbox ORDER BY seq").fetchall()
-            if not rows:
-                return 0
-            body = b"".join(
-                b'{"create":{"_index":' + orjson.dumps(idx) + b',"_id":' + orjson.dumps(doc_id) + b"}}\n"
-                + bytes(doc) + b"\n"
-                for _seq, idx, doc_id, doc in rows
-            )
-            resp = self.client.bulk(operations=body, filter_path="items.*.status,items.*.error")  # type: ignore[arg-type]
-            done = []
-            for (seq, idx, _doc_id, _doc), item in zip(rows, resp.body["items"], strict=True):
-                r = item.get("create") or next(iter(item.values()))
-                if r["status"] < 300 or r["status"] == 409:
-                    done.append((seq,))
-                else:
-                    log.warning("digest not stored; retrying later", index=idx, seq=seq, status=r["status"],
-                                error=str(r.get("error"))[:200])
-            with self.registry.transaction() as db:
-                db.executemany("DELETE FROM digest_outbox WHERE seq = ?", done)
-            self.written += len(done)
-            return len(done)
+            return self._send(timeout)
 
-    def flush(self) -> None:
-        """Seal and send now; log (never raise) when Elasticsearch cannot take them (retried next time)."""
+    def _send(self, timeout: float | None) -> int:
+        with self.registry.transaction() as db:
+            rows = db.execute("SELECT seq, idx, doc_id, body FROM digest_outbox ORDER BY seq").fetchall()
+        if not rows:
+            return 0
+        body = b"".join(
+            b'{"create":{"_index":' + orjson.dumps(idx) + b',"_id":' + orjson.dumps(doc_id) + b"}}\n"
+            + bytes(doc) + b"\n"
+            for _seq, idx, doc_id, doc in rows
+        )
+        client = self.client if timeout is None else self.client.options(request_timeout=timeout)
+        resp = client.bulk(operations=body, filter_path="items.*.status,items.*.error")  # type: ignore[arg-type]
+        done = []
+        for (seq, idx, _doc_id, _doc), item in zip(rows, resp.body["items"], strict=True):
+            r = item.get("create") or next(iter(item.values()))
+            if r["status"] < 300 or r["status"] == 409:
+                done.append((seq,))
+            else:
+                log.warning("digest not stored; retrying later", index=idx, seq=seq, status=r["status"],
+                            error=str(r.get("error"))[:200])
+        with self.registry.transaction() as db:
+            db.executemany("DELETE FROM digest_outbox WHERE seq = ?", done)
+        self.written += len(done)
+        return len(done)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Seal and send now; log (never raise) when Elasticsearch cannot take them (retried next time).
+
+        Args:
+            timeout: seconds this may wait for a flush already running and for the send (a stopping
+                agent has a deadline); what is not sent stays in the outbox for the next start.
+        """
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            log.warning("digests not sent before the deadline; they go out at the next start")
+            return
         try:
-            self.seal()
-            self.send()
+            self._seal_all()
+            self._send(timeout)
         except Exception as exc:  # connection errors, refusals, a full disk: pending and outbox keep them
             log.warning("digest write failed; retrying later", error=f"{exc.__class__.__name__}: {exc}")
+        finally:
+            self._lock.release()
 
     def run(self, stop: threading.Event) -> None:
-        """Flush every ``interval`` seconds until ``stop`` is set (the pipeline flushes once more after)."""
+        """Flush at once, then every ``interval`` seconds until ``stop`` is set (the pipeline flushes once more)."""
+        self.flush()
         while not stop.wait(self.settings.interval):
             self.flush()

@@ -130,8 +130,7 @@ class Pipeline:
             t = threading.Thread(target=self._worker, name=f"sink-{i}", daemon=True)
             t.start()
             self._workers.append(t)
-        if self.digests is not None:
-            self.digests.flush()  # what a killed run sealed or left in the outbox goes out first
+        if self.digests is not None:  # its first flush sends what a killed run sealed or left pending
             threading.Thread(target=self.digests.run, args=(self._digests_stop,), name="digests", daemon=True).start()
         self.tailer.recover()
         self.committed.update({row.key: row.offset for row in self.registry.all() if row.state == "active"})
@@ -323,8 +322,8 @@ class Pipeline:
             for t in self._workers:
                 t.join(max(deadline + 2 - time.monotonic(), 0.1))
             self._digests_stop.set()
-            if self.digests is not None:
-                self.digests.flush()
+            if self.digests is not None:  # seal what was acknowledged; send it if the deadline allows
+                self.digests.flush(timeout=max(deadline + 1 - time.monotonic(), 0.5))
         finally:
             if self.watcher is not None:
                 self.watcher.stop()

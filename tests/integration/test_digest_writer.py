@@ -17,6 +17,7 @@ from auditlog.agent.signing import load_key
 from auditlog.indexer.integrity import Record, digest_hash
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
+from tests.integration.agent_support import free_port
 
 
 @pytest.fixture
@@ -89,3 +90,17 @@ def test_resent_digest_counts_as_stored(es: Elasticsearch, tiers: TierTable, tmp
         assert db.execute("SELECT COUNT(*) FROM digest_outbox").fetchone() == (0,)
     registry.close()
     assert len(_digests(es, tiers)) == 1
+
+
+def test_unreachable_cluster_keeps_the_digest_for_later(es: Elasticsearch, tiers: TierTable, tmp_path: Path) -> None:
+    """A flush while the cluster is unreachable returns, keeps the sealed digest, and a later send stores it."""
+    registry = Registry(tmp_path)
+    down = Elasticsearch(f"http://127.0.0.1:{free_port()}", max_retries=0, request_timeout=2)
+    writer = DigestWriter(registry, down, load_key(tmp_path), tiers)
+    _pending(registry, tiers, "a")
+    writer.flush(timeout=1)
+    with registry.transaction() as db:
+        kept = db.execute("SELECT COUNT(*) FROM digest_outbox").fetchone()[0]
+    later = DigestWriter(registry, es, load_key(tmp_path), tiers).send()
+    registry.close()
+    assert (kept, later, [d["ids"] for d in _digests(es, tiers)]) == (1, 1, [["a"]])
