@@ -187,6 +187,36 @@ def test_forged_signature_and_removed_digest_are_reported(
     assert _cli(es_url, tiers) == 1
 
 
+def test_pinned_key_proves_authorship_and_a_foreign_key_does_not(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With the agent's own public key pinned verify exits 0; pinned to another key every digest is refused."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    append_lines(ship.logs / "app.jsonl", _lines(200, seed=6))
+    try:
+        ship.agent.start()
+        wait_count(es, tiers, 200, timeout=60)
+        assert _settled(raw, tiers, 200).problems == []
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    capsys.readouterr()
+    assert main(["agent", "key", "--public", "--state-dir", str(tmp_path / "state")]) == 0
+    (tmp_path / "agent.pem").write_text(capsys.readouterr().out)
+    assert main(["agent", "key", "--public", "--state-dir", str(tmp_path / "other")]) == 0
+    (tmp_path / "other.pem").write_text(capsys.readouterr().out)
+
+    assert _cli(es_url, tiers, "--pubkey", str(tmp_path / "agent.pem"), "--json") == 0
+    pinned = orjson.loads(capsys.readouterr().out)
+    assert _cli(es_url, tiers, "--pubkey", str(tmp_path / "other.pem"), "--json") == 1
+    foreign = orjson.loads(capsys.readouterr().out)
+    assert (pinned["ok"], pinned["pinned"], pinned["proven"]) == (True, True, 200)
+    assert {p["kind"] for p in foreign["problems"]} == {"signature"}
+    assert all("not pinned" in p["detail"] for p in foreign["problems"])
+
+
 def test_a_day_deleted_by_retention_is_expired_not_tampered(
     es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
