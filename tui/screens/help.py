@@ -22,6 +22,7 @@ HELP_TEXT = """\
   e             export all matching events to Excel
   d             download the selected event to Excel
   t             live tail on/off (new events on top, your place kept)
+  v             verification problems (support view: ✓/✖ badge in the status line)
   ctrl+p        command palette (every action)        q   quit
 
 [b]Filter panel[/b]
@@ -30,7 +31,7 @@ HELP_TEXT = """\
 
 [b]Event detail[/b]
   ← →  p n      previous / next event
-  1 2 3         Raw / Meta / JSON tab
+  1 2 3 4       Raw / Meta / JSON / Proof tab (Proof: support view)
   d             download this event       Esc   back to the list
 
 Esc closes this help.
@@ -43,7 +44,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 78; max-height: 22; border: round $accent; background: $surface;
+    HelpScreen > VerticalScroll { width: 78; max-height: 24; border: round $accent; background: $surface;
                                   padding: 0 1; }
     """
 
