@@ -22,7 +22,7 @@ HELP_TEXT = """\
   e             export all matching events to Excel
   d             download the selected event to Excel
   t             live tail on/off (new events on top, your place kept)
-  v             verification problems (support view: ✓/✖ badge in the status line)
+  v             verification problems behind the ✓/✖ badge (support)
   ctrl+p        command palette (every action)        q   quit
 
 [b]Filter panel[/b]
@@ -44,7 +44,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 78; max-height: 24; border: round $accent; background: $surface;
+    HelpScreen > VerticalScroll { width: 78; max-height: 22; border: round $accent; background: $surface;
                                   padding: 0 1; }
     """
 
