@@ -93,6 +93,13 @@ def unpack(blob: bytes) -> list[Record]:
     return _decode_rows(blob)
 
 
+def store_pending(db: sqlite3.Connection, records: list[Record]) -> None:
+    """Add delivered events' records to the registry's pending table (the next seal signs them)."""
+    db.execute(PENDING_SCHEMA)
+    if records:
+        db.execute("INSERT INTO digest_pending (records) VALUES (?)", (pack(records),))
+
+
 class _Pending:
     __slots__ = ("acked", "records", "remaining", "seq")
 

@@ -214,7 +214,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         enricher = cfg.enricher(ShipperFields.for_this_process())
         result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), enricher,
                         retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])),
-                        timeout=args.timeout, ids=ids, on_outcome=show)
+                        timeout=args.timeout, ids=ids, on_outcome=show, digests=cfg["digest.enabled"])
     finally:
         client.close()
         if ids is not None:

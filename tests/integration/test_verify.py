@@ -20,6 +20,7 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
+from auditlog.agent.deadletter import read_records
 from auditlog.cli import main
 from auditlog.indexer import retention
 from auditlog.indexer.setup import install_templates
@@ -248,3 +249,32 @@ def test_a_day_deleted_by_retention_is_expired_not_tampered(
     capsys.readouterr()
     assert _cli(es_url, tiers) == 0
     assert "expired" in capsys.readouterr().out
+
+
+def test_replayed_dead_letters_are_proven_after_the_next_run(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Events refused, then shipped by `dlq replay`, are in the next run's digests: verify proves every one."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    lines = _lines(90, seed=8)
+    append_lines(ship.logs / "app.jsonl", lines[:60])
+    try:
+        ship.agent.start()
+        wait_count(es, tiers, 60, timeout=60)
+        es.indices.put_settings(index=tiers.read_pattern, settings={"index.blocks.write": True})
+        append_lines(ship.logs / "app.jsonl", lines[60:])
+        end = time.monotonic() + 60
+        while len(list(read_records(tmp_path / "state"))) < 30 and time.monotonic() < end:
+            time.sleep(0.2)
+        assert ship.agent.stop() == 0
+        es.indices.put_settings(index=tiers.read_pattern, settings={"index.blocks.write": False})
+        assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 0
+        ship.agent.start()  # seals what replay recorded
+        report = _settled(raw, tiers, 90)
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    capsys.readouterr()
+    assert (report.events, report.proven, report.problems) == (90, 90, [])
