@@ -27,9 +27,10 @@ from auditlog.agent.parser import Parser
 from auditlog.agent.redact import Redactor
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import load_key
+from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
-from auditlog.indexer.verify import raw_client_options, verify
+from auditlog.indexer.verify import verify
 from bench.events import event_lines
 
 CHUNK = 5000

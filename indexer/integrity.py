@@ -19,12 +19,16 @@ from here so the two can never disagree.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import itertools
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 #: digests outlive the events they cover by this many days, so an expired day still has its proof.
 DIGEST_EXTRA_DAYS = 1
@@ -162,3 +166,50 @@ def digest_hashes(digest: dict[str, Any]) -> list[bytes]:
     if len(raw) != HASH_BYTES * len(digest["ids"]):
         raise ValueError("hashes do not match ids")
     return [raw[i:i + HASH_BYTES] for i in range(0, len(raw), HASH_BYTES)]
+
+
+def load_public_keys(pem: bytes) -> list[bytes]:
+    """Read one or more PEM public keys (``auditlog agent key --public`` output) as raw Ed25519 keys.
+
+    Raises:
+        ValueError: when no Ed25519 public key is found.
+    """
+    keys = []
+    marker = b"-----END PUBLIC KEY-----"
+    for chunk in pem.split(marker):
+        if b"-----BEGIN PUBLIC KEY-----" not in chunk:
+            continue
+        key = serialization.load_pem_public_key(chunk + marker + b"\n")
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("not an Ed25519 public key")
+        keys.append(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+    if not keys:
+        raise ValueError("no PEM public key found")
+    return keys
+
+
+def signature_problem(body: dict[str, Any], signature: Any, pinned: list[bytes] | None) -> str | None:
+    """Return why a digest's signature does not hold, or ``None`` when it does.
+
+    Args:
+        body: the ``digest`` object.
+        signature: the document's ``signature`` (base64).
+        pinned: raw public keys the digest must be signed with (``None``: the key the digest names).
+
+    Returns:
+        ``None``, or one line (bad signature, unpinned key, id not matching the key).
+    """
+    try:
+        key = base64.b64decode(body["key"], validate=True)
+        sig = base64.b64decode(signature, validate=True)
+    except (KeyError, binascii.Error, TypeError, ValueError):
+        return "no readable public key or signature"
+    if pinned is not None and key not in pinned:
+        return "signed by a key that is not pinned (--pubkey)"
+    if key_id(key) != body.get("agent"):
+        return "agent id does not match its public key"
+    try:
+        Ed25519PublicKey.from_public_bytes(key).verify(sig, signed_bytes(body))
+    except (InvalidSignature, ValueError):
+        return "bad signature"
+    return None

@@ -19,22 +19,17 @@ Indices that retention deleted (their day is past the class's retention; digests
 
 Event hashes are recomputed from the exact ``_source`` bytes, which Elasticsearch returns verbatim
 only without ``filter_path``; so the client must hand back raw response bytes: build it with
-:func:`raw_client_options` (every other request here parses those bytes itself).
+:func:`indexer.rawsource.raw_client_options` (every other request here parses those bytes itself).
+:mod:`indexer.proof` gives one event's proof for the TUI and exports.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from elastic_transport import Serializer
 from elasticsearch import Elasticsearch
 
 from auditlog.indexer.integrity import (
@@ -43,36 +38,17 @@ from auditlog.indexer.integrity import (
     digest_hashes,
     event_hash,
     holes,
-    key_id,
     merge_ranges,
-    signed_bytes,
+    signature_problem,
 )
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.rawsource import existing_indices, scan
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
-PAGE = 5000
 _IDS_CHUNK = 5000
 
 KINDS = ("signature", "chain", "digest-missing", "covered-twice", "deleted", "altered", "inserted", "gap")
-
-
-class _Raw(Serializer):
-    """Requests as JSON (orjson); responses as the raw bytes Elasticsearch sent."""
-
-    mimetype = "application/json"
-
-    def loads(self, data: bytes) -> Any:
-        return bytes(data)
-
-    def dumps(self, data: Any) -> bytes:
-        return data if isinstance(data, bytes) else orjson.dumps(data)
-
-
-def raw_client_options() -> dict[str, Any]:
-    """Keyword arguments for :func:`indexer.client.make_client` building the client :func:`verify` needs."""
-    raw = _Raw()
-    return {"serializers": {"application/json": raw, "application/vnd.elasticsearch+json": raw}}
 
 
 @dataclass(frozen=True)
@@ -146,86 +122,6 @@ class _Digest:
     hash: str
 
 
-def load_public_keys(pem: bytes) -> list[bytes]:
-    """Read one or more PEM public keys (``auditlog agent key --public`` output) as raw Ed25519 keys.
-
-    Raises:
-        ValueError: when no Ed25519 public key is found.
-    """
-    from cryptography.hazmat.primitives import serialization
-
-    keys = []
-    marker = b"-----END PUBLIC KEY-----"
-    for chunk in pem.split(marker):
-        if b"-----BEGIN PUBLIC KEY-----" not in chunk:
-            continue
-        key = serialization.load_pem_public_key(chunk + marker + b"\n")
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError("not an Ed25519 public key")
-        keys.append(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
-    if not keys:
-        raise ValueError("no PEM public key found")
-    return keys
-
-
-def _json(resp: Any) -> Any:
-    body = resp.body if hasattr(resp, "body") else resp
-    if isinstance(body, bytes | bytearray):
-        return orjson.loads(body)
-    return body
-
-
-def _source_spans(raw: bytes, hits: list[dict[str, Any]]) -> list[memoryview | None]:
-    """Locate each hit's ``_source`` bytes in the raw response (hits appear in order)."""
-    view = memoryview(raw)
-    spans: list[memoryview | None] = []
-    pos = 0
-    for h in hits:
-        start = raw.find(b'"_source":', pos)
-        suffix = b',"sort":' + orjson.dumps(h.get("sort")) + b"}"
-        end = raw.find(suffix, start) if start >= 0 else -1
-        if start < 0 or end < 0:
-            spans.append(None)
-            continue
-        spans.append(view[start + 10:end])
-        pos = end
-    return spans
-
-
-def _scan(client: Elasticsearch, index: str, query: dict[str, Any],
-          source: bool = True) -> Iterator[tuple[list[dict[str, Any]], list[memoryview | None]]]:
-    """Page through ``index`` in a point in time; yield hits with their raw ``_source`` spans."""
-    opened = _json(client.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
-                                             allow_partial_search_results=False))
-    pit = opened["id"]
-    after: list[Any] | None = None
-    try:
-        while True:
-            body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
-                                    "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
-            if not source:
-                body["_source"] = False
-            if after is not None:
-                body["search_after"] = after
-            resp = client.perform_request("POST", "/_search", body=body,
-                                          headers={"content-type": "application/json", "accept": "application/json"})
-            raw = resp.body if isinstance(resp.body, bytes) else orjson.dumps(resp.body)
-            data = orjson.loads(raw)
-            pit = data.get("pit_id", pit)
-            hits = data["hits"]["hits"]
-            if not hits:
-                return
-            yield hits, (_source_spans(raw, hits) if source else [None] * len(hits))
-            after = hits[-1]["sort"]
-    finally:
-        client.options(ignore_status=404).close_point_in_time(id=pit)
-
-
-def _existing(client: Elasticsearch, pattern: str) -> set[str]:
-    rows = _json(client.cat.indices(index=pattern, format="json", h="index", expand_wildcards="all"))
-    return {str(r["index"]) for r in rows}
-
-
 def _due(cls: str, day: date, extra: int, now: datetime) -> bool:
     return datetime.combine(day, time(), UTC) + timedelta(days=RETENTION_DAYS[cls] + extra) <= now
 
@@ -260,7 +156,7 @@ def verify(
     """Check the events and digests of the days ``flt`` spans.
 
     Args:
-        client: a client built with :func:`raw_client_options` that may read the namespace.
+        client: a client built with :func:`indexer.rawsource.raw_client_options` that may read the namespace.
         tiers: the namespace.
         flt: which events (time range and filters); the whole namespace when ``None``.
         pubkeys: raw Ed25519 keys the digests must be signed with (``None``: the key each digest names).
@@ -273,9 +169,9 @@ def verify(
     now = now or datetime.now(UTC)
     report = Report(pinned=pubkeys is not None)
     lo, hi = _days(flt)
-    event_indices = {i for i in _existing(client, tiers.read_pattern)
+    event_indices = {i for i in existing_indices(client, tiers.read_pattern)
                      if (p := tiers.parse_index(i)) is not None and _in(p[1], lo, hi)}
-    digest_indices = {i for i in _existing(client, tiers.digest_pattern)
+    digest_indices = {i for i in existing_indices(client, tiers.digest_pattern)
                       if (p := tiers.parse_digest_index(i)) is not None and _in(p[1], lo, hi)}
     digests = _load_digests(client, sorted(digest_indices), pubkeys, report)
     _check_chains(digests, digest_indices, tiers, (lo, hi), now, report)
@@ -306,91 +202,12 @@ def verify(
     return report
 
 
-@dataclass(frozen=True)
-class Proof:
-    """Why one event is (or is not) proven: its hash now, and the signed digest that lists it."""
-
-    event_id: str
-    index: str | None
-    hash: str | None
-    digest_id: str | None = None
-    signed_hash: str | None = None
-    agent: str | None = None
-    digest_seq: int | None = None
-    signature: str | None = None
-
-    @property
-    def status(self) -> str:
-        """``proven``, ``altered``, ``not yet in a digest``, ``missing`` or ``bad digest signature``."""
-        if self.hash is None:
-            return "missing"
-        if self.digest_id is None:
-            return "not yet in a digest"
-        if self.signature:
-            return "bad digest signature"
-        return "proven" if self.signed_hash == self.hash else "altered"
-
-    def pairs(self) -> list[tuple[str, str]]:
-        """(label, value) rows for a detail view or an export's Metadata sheet."""
-        rows = [("Proof", self.status), ("Event hash (SHA-256)", self.hash or "-")]
-        if self.digest_id is not None:
-            rows += [("Digest", f"{self.digest_id} (agent {self.agent}, seq {self.digest_seq})"),
-                     ("Signed hash", self.signed_hash or "-")]
-        if self.signature:
-            rows.append(("Digest signature", self.signature))
-        return rows
-
-
-def event_proof(client: Elasticsearch, tiers: TierTable, event_id: str,
-                pubkeys: list[bytes] | None = None) -> Proof:
-    """Look up one event's stored bytes and the digest that lists it.
-
-    Args:
-        client: a client built with :func:`raw_client_options`.
-        tiers: the namespace.
-        event_id: the event's ``_id``.
-        pubkeys: pinned keys (``None``: the digest's own key).
-
-    Returns:
-        The proof (its ``status`` says whether it holds).
-    """
-    index: str | None = None
-    found: str | None = None
-    stamp: str | None = None
-    for hits, spans in _scan(client, tiers.read_pattern, {"ids": {"values": [event_id]}}):
-        for h, span in zip(hits, spans, strict=True):
-            index = h["_index"]
-            found = event_hash(span).hex() if span is not None else None
-            value = (h.get("_source") or {}).get("@timestamp")
-            stamp = value if isinstance(value, str) else None
-    if index is None or stamp is None:
-        return Proof(event_id, index, found)
-    # digest ids are not indexed (they are most of a digest's size): find the windows around the event
-    parsed = tiers.parse_index(index)
-    where = tiers.digest_index_for_day(*parsed) if parsed is not None else tiers.digest_pattern
-    near = {"bool": {"filter": [{"term": {"digest.index": index}}, {"range": {"digest.first": {"lte": stamp}}},
-                                {"range": {"digest.last": {"gte": stamp}}}]}}
-    for hits, _spans in _scan(client, where, near):
-        for h in hits:
-            body = (h.get("_source") or {}).get("digest") or {}
-            ids = list(body.get("ids") or [])
-            if event_id not in ids:
-                continue
-            try:
-                signed = digest_hashes(body)[ids.index(event_id)].hex()
-            except (ValueError, KeyError, binascii.Error):
-                signed = None
-            why = _signature_problem(body, (h.get("_source") or {}).get("signature"), pubkeys)
-            return Proof(event_id, index, found, h["_id"], signed, str(body.get("agent")), body.get("seq"), why)
-    return Proof(event_id, index, found)
-
-
 def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes] | None,
                   report: Report) -> list[_Digest]:
     out: list[_Digest] = []
     for start in range(0, len(indices), 50):
         names = ",".join(indices[start:start + 50])
-        for hits, _spans in _scan(client, names, {"match_all": {}}):
+        for hits, _spans in scan(client, names, {"match_all": {}}):
             for h in hits:
                 src = h.get("_source") or {}
                 body = src.get("digest")
@@ -399,29 +216,12 @@ def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes
                                                    digest_id=h["_id"]))
                     continue
                 d = _Digest(h["_id"], body, h["_index"], digest_hash(body))
-                why = _signature_problem(body, src.get("signature"), pubkeys)
+                why = signature_problem(body, src.get("signature"), pubkeys)
                 if why:
                     report.problems.append(Problem("signature", h["_index"], f"digest {h['_id']}: {why}",
                                                    digest_id=h["_id"]))
                 out.append(d)
     return out
-
-
-def _signature_problem(body: dict[str, Any], signature: Any, pinned: list[bytes] | None) -> str | None:
-    try:
-        key = base64.b64decode(body["key"], validate=True)
-        sig = base64.b64decode(signature, validate=True)
-    except (KeyError, binascii.Error, TypeError, ValueError):
-        return "no readable public key or signature"
-    if pinned is not None and key not in pinned:
-        return "signed by a key that is not pinned (--pubkey)"
-    if key_id(key) != body.get("agent"):
-        return "agent id does not match its public key"
-    try:
-        Ed25519PublicKey.from_public_bytes(key).verify(sig, signed_bytes(body))
-    except (InvalidSignature, ValueError):
-        return "bad signature"
-    return None
 
 
 def _check_chains(digests: list[_Digest], digest_indices: set[str], tiers: TierTable, days: tuple[date | None,
@@ -484,7 +284,7 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
         return
     covered = max((t for d in digests if (t := _ts(d.body.get("last"))) is not None), default=None)
 
-    for hits, spans in _scan(client, index, query):
+    for hits, spans in scan(client, index, query):
         for h, span in zip(hits, spans, strict=True):
             report.events += 1
             source: dict[str, Any] = h.get("_source") or {}
@@ -511,7 +311,7 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
         ids = sorted(missing)
         for start in range(0, len(ids), _IDS_CHUNK):
             chunk = ids[start:start + _IDS_CHUNK]
-            for hits, _ in _scan(client, index, {"ids": {"values": chunk}}, source=False):
+            for hits, _ in scan(client, index, {"ids": {"values": chunk}}, source=False):
                 missing.difference_update(h["_id"] for h in hits)
     for event_id in sorted(missing):
         ref = expected[event_id][1]

@@ -21,7 +21,8 @@ from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.indexer.query import EventStream
-from auditlog.indexer.verify import raw_client_options, verify
+from auditlog.indexer.rawsource import raw_client_options
+from auditlog.indexer.verify import verify
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.filters import add_filter_args, filter_from_args
 from auditlog.options.tiers import tiers_from_args

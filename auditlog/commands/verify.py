@@ -16,7 +16,9 @@ from pathlib import Path
 from auditlog.core.errors import UsageError
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
-from auditlog.indexer.verify import load_public_keys, raw_client_options, verify
+from auditlog.indexer.integrity import load_public_keys
+from auditlog.indexer.rawsource import raw_client_options
+from auditlog.indexer.verify import verify
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.filters import add_filter_args, filter_from_args
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args

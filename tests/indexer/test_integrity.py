@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
+from auditlog.agent.signing import load_key
 from auditlog.indexer.integrity import (
     Record,
     digest_body,
@@ -13,6 +15,7 @@ from auditlog.indexer.integrity import (
     digest_hashes,
     digest_id,
     holes,
+    load_public_keys,
     merge_ranges,
     seq_ranges,
 )
@@ -63,3 +66,15 @@ def test_digest_hashes_refuses_a_wrong_length() -> None:
 def test_digest_ids_sort_by_seq() -> None:
     """Digest ids are zero-padded so they sort in chain order."""
     assert sorted([digest_id("a", 10), digest_id("a", 9)]) == [digest_id("a", 9), digest_id("a", 10)]
+
+
+def test_public_keys_are_read_from_pem(tmp_path: Path) -> None:
+    """Two concatenated PEM keys give both raw keys."""
+    a, b = load_key(tmp_path / "a"), load_key(tmp_path / "b")
+    assert load_public_keys((a.public_pem() + b.public_pem()).encode()) == [a.public_raw, b.public_raw]
+
+
+def test_text_without_a_key_is_refused() -> None:
+    """A file without a PEM public key is a usage error, not an empty pin list."""
+    with pytest.raises(ValueError, match="no PEM public key"):
+        load_public_keys(b"hello")

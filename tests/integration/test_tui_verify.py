@@ -20,9 +20,9 @@ from auditlog.agent.parser import Parser
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import load_key
 from auditlog.cli import main
+from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
-from auditlog.indexer.verify import raw_client_options
 from auditlog.tui.screens.detail import DetailScreen
 from auditlog.tui.screens.export import ExportScreen
 from auditlog.tui.screens.main import MainScreen

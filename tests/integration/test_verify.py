@@ -23,9 +23,10 @@ from elasticsearch import Elasticsearch
 from auditlog.agent.deadletter import read_records
 from auditlog.cli import main
 from auditlog.indexer import retention
+from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
-from auditlog.indexer.verify import Report, raw_client_options, verify
+from auditlog.indexer.verify import Report, verify
 from bench.events import event_lines
 from tests.integration.agent_support import AgentProcess, append_lines, wait_count, write_config
 

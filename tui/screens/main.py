@@ -26,8 +26,9 @@ from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.indexer.proof import event_proof
 from auditlog.indexer.query import Filter
-from auditlog.indexer.verify import Report, event_proof, verify
+from auditlog.indexer.verify import Report, verify
 from auditlog.tui.backend import Backend, Counts, Listing
 from auditlog.tui.filenames import safe_stem
 from auditlog.tui.filters import describe_filter
