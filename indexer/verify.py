@@ -9,7 +9,8 @@
 - ``covered-twice``: an event listed by two digests (the agent's exactly-once coverage broke);
 - ``deleted``: an event a digest lists that no index holds;
 - ``altered``: an event whose ``_source`` hash differs from the one its digest signed;
-- ``inserted``: an event in no digest although digests of its index already cover its time;
+- ``inserted``: an event in no digest although an agent already delivered its stream number, or (for
+  events without numbers) although digests of its index already cover its time;
 - ``gap``: sequence numbers an emitter stream skipped in what the agents delivered (a line that never
   reached Elasticsearch); each digest carries its agent's delivered ranges per stream, so numbers whose
   events and digests expired are still accounted for.
@@ -189,7 +190,7 @@ def verify(
     narrowed = any((flt.tenant, flt.workers, flt.actions, flt.sources, flt.text, flt.since, flt.until))
     for index in sorted(event_indices | set(by_index)):
         _check_index(client, tiers, index, index in event_indices, by_index.get(index, []), query, narrowed,
-                     now, report)
+                     delivered, now, report)
     for stream, ranges in sorted(delivered.items()):
         for a, b in holes(ranges):
             what = f"seq {a}" if a == b else f"seq {a}..{b}"
@@ -259,8 +260,31 @@ def _check_chains(digests: list[_Digest], digest_indices: set[str], tiers: TierT
             prev = d
 
 
+def _unlisted(source: dict[str, Any], covered: datetime | None, delivered: dict[str, list[list[int]]]) -> str | None:
+    """Why an event no digest lists is inserted, or ``None`` when it may simply not be sealed yet.
+
+    A numbered event is inserted when an agent already delivered its number (under another event):
+    shipping order then cannot explain it. A numbered event beyond what was delivered is pending (an
+    agent lagging on its file). An event without numbers is inserted when digests of its index already
+    cover its time (lagging files of other producers can show here until their digest is written).
+    """
+    audit = source.get("audit")
+    stream, seq = (audit.get("stream"), audit.get("seq")) if isinstance(audit, dict) else (None, None)
+    if isinstance(stream, str) and type(seq) is int:
+        for a, b in delivered.get(stream, ()):
+            if a <= seq <= b:
+                return f"in no digest, but stream {stream} seq {seq} was delivered"
+        return None
+    stamp = source.get("@timestamp")
+    ts = _ts(stamp if isinstance(stamp, str) else None)
+    if covered is not None and ts is not None and ts <= covered:
+        return "in no digest, inside the signed time span"
+    return None
+
+
 def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bool, digests: list[_Digest],
-                 query: dict[str, Any], narrowed: bool, now: datetime, report: Report) -> None:
+                 query: dict[str, Any], narrowed: bool, delivered: dict[str, list[list[int]]], now: datetime,
+                 report: Report) -> None:
     expected: dict[str, tuple[bytes, str]] = {}
     for d in digests:
         try:
@@ -291,13 +315,11 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
             event_id = h["_id"]
             want = expected.pop(event_id, None)
             if want is None:
-                stamp = source.get("@timestamp")
-                ts = _ts(stamp if isinstance(stamp, str) else None)
-                if covered is not None and ts is not None and ts <= covered:
-                    report.problems.append(Problem("inserted", index, "in no digest, inside the signed time span",
-                                                   event_id=event_id))
-                else:
+                why = _unlisted(source, covered, delivered)
+                if why is None:
                     report.pending += 1
+                else:
+                    report.problems.append(Problem("inserted", index, why, event_id=event_id))
                 continue
             if span is None or event_hash(span) != want[0]:
                 report.problems.append(Problem("altered", index, f"hash differs from digest {want[1]}",
