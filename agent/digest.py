@@ -1,8 +1,8 @@
 """Digest feed: the acknowledged events of each batch, handed over in the checkpoint's own transaction.
 
 Every event must be covered by exactly one digest, also across kill -9. The feed guarantees it by
-releasing a batch's records only when the checkpoint moves past the whole batch, and by storing
-them (table ``digest_pending``) in the same SQLite transaction as that checkpoint:
+releasing a batch's records of one file only when that file's checkpoint moves past the batch, and by
+storing them (table ``digest_pending``) in the same SQLite transaction as that checkpoint:
 
 - before that commit a crash re-reads the batch (its events come back as 409 duplicates and are
   recorded then, once);
@@ -101,17 +101,17 @@ def store_pending(db: sqlite3.Connection, records: list[Record]) -> None:
 
 
 class _Pending:
-    __slots__ = ("acked", "records", "remaining", "seq")
+    __slots__ = ("acked", "by_key", "remaining")
 
-    def __init__(self, seq: int, keys: int) -> None:
-        self.seq = seq
+    def __init__(self, keys: int) -> None:
         self.remaining = keys
         self.acked = False
-        self.records: list[Record] = []
+        self.by_key: dict[str, list[Record]] = {}
 
 
 class DigestFeed:
-    """Tracks batches in seal order per file and releases their records when the checkpoint passes them."""
+    """Tracks batches in seal order per file; releases a batch's records of a file when that file's checkpoint
+    passes the batch (exactly when :class:`~agent.acks.AckTracker` advances it)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -122,14 +122,17 @@ class DigestFeed:
         """Record batch ``seq`` (call where the ack tracker registers it, in seal order)."""
         keys = list(keys)
         with self._lock:
-            self._batches[seq] = _Pending(seq, len(keys))
+            self._batches[seq] = _Pending(len(keys))
             for key in keys:
                 self._order.setdefault(key, deque()).append(seq)
 
     def ack(
         self, acks: AckTracker, batch: Batch, dead: Iterable[int] = ()
     ) -> tuple[dict[str, int], Callable[[sqlite3.Connection], None] | None]:
-        """Acknowledge ``batch`` in ``acks`` and collect the records the checkpoint now passes.
+        """Acknowledge ``batch`` in ``acks`` and collect the records the checkpoints now pass.
+
+        Checkpoints advance per file, so records are released per file too: a batch holding lines of
+        two files may be past one file's checkpoint while the other waits for an earlier batch.
 
         Args:
             acks: the pipeline's ack tracker (acknowledged under this feed's lock, so both agree).
@@ -140,28 +143,30 @@ class DigestFeed:
             The advanced offsets, and a write for the checkpoint's transaction (``None``: nothing to add).
         """
         skip = set(dead)
-        records = [record_of(e) for i, e in enumerate(batch.entries) if i not in skip]
-        ready: list[int] = []
+        by_key: dict[str, list[Record]] = {}
+        for i, (entry, origin) in enumerate(zip(batch.entries, batch.origins, strict=True)):
+            if i not in skip:
+                by_key.setdefault(origin[0], []).append(record_of(entry))
+        out: list[Record] = []
         with self._lock:
             advanced = acks.ack(batch.seq, list(batch.ends))
             mine = self._batches.get(batch.seq)
             if mine is None:  # never registered: nothing to hold it back
-                mine = self._batches[batch.seq] = _Pending(batch.seq, 0)
-            mine.acked, mine.records = True, records
-            if mine.remaining == 0:
-                ready.append(batch.seq)
+                mine = self._batches[batch.seq] = _Pending(0)
+            mine.acked, mine.by_key = True, by_key
             for key in batch.ends:
                 q = self._order.get(key)
                 while q and self._batches[q[0]].acked:
-                    p = self._batches[q.popleft()]
+                    seq = q.popleft()
+                    p = self._batches[seq]
+                    out += p.by_key.pop(key, ())
                     p.remaining -= 1
-                    if p.remaining == 0:
-                        ready.append(p.seq)
+                    if p.remaining <= 0:
+                        del self._batches[seq]
                 if q is not None and not q:
                     del self._order[key]
-            out: list[Record] = []
-            for s in sorted(set(ready)):
-                out += self._batches.pop(s).records
+            if mine.remaining <= 0:
+                self._batches.pop(batch.seq, None)
         if not out:
             return advanced, None
         blob = pack(out)
@@ -170,4 +175,3 @@ class DigestFeed:
             db.execute("INSERT INTO digest_pending (records) VALUES (?)", (blob,))
 
         return advanced, store
-

@@ -27,9 +27,14 @@ def _entry(event_id: str, doc: bytes, index: str = "audit-enterprise-2026.12.02"
 
 
 def _batch(seq: int, ends: dict[str, int], *ids: str) -> Batch:
+    """A batch whose entries ``"<file>/<id>"`` (or ``"<id>"``: the first file) come from the files in ``ends``."""
+    first = next(iter(ends))
+    keys = [i.split("/")[0] if "/" in i else first for i in ids]
+    names = [i.split("/")[-1] for i in ids]
     docs = [orjson.dumps({"@timestamp": "2026-12-02T10:00:00Z", "audit": {"stream": "s", "seq": n}})
             for n in range(len(ids))]
-    return Batch(seq, [_entry(i, d) for i, d in zip(ids, docs, strict=True)], [], dict(ends))
+    return Batch(seq, [_entry(i, d) for i, d in zip(names, docs, strict=True)],
+                 [(k, "path", n, b"line") for n, k in enumerate(keys)], dict(ends))
 
 
 def _stored(also: object) -> list[Record]:
@@ -73,15 +78,17 @@ def test_batch_acked_before_an_earlier_one_waits_for_it() -> None:
     assert (advanced, [r.id for r in _stored(also)]) == ({"f": 20}, ["a", "b"])
 
 
-def test_batch_over_two_files_waits_for_both() -> None:
-    """A batch covering two files is released only when both files' checkpoints pass it."""
+def test_batch_over_two_files_is_released_per_file() -> None:
+    """A batch over two files gives up one file's records as soon as that file's checkpoint passes it."""
     feed, acks = DigestFeed(), AckTracker()
-    held, both = _batch(1, {"g": 5}, "g1"), _batch(2, {"f": 10, "g": 9}, "x")
+    held, both = _batch(1, {"g": 5}, "g/g1"), _batch(2, {"f": 10, "g": 9}, "f/f1", "g/g2")
     for b in (held, both):
         acks.register(b.seq, b.ends)
         feed.register(b.seq, b.ends)
-    assert feed.ack(acks, both)[1] is None
-    assert [r.id for r in _stored(feed.ack(acks, held)[1])] == ["g1", "x"]
+    advanced, also = feed.ack(acks, both)
+    assert (advanced, [r.id for r in _stored(also)]) == ({"f": 10}, ["f1"])
+    advanced, also = feed.ack(acks, held)
+    assert (advanced, [r.id for r in _stored(also)]) == ({"g": 9}, ["g1", "g2"])
 
 
 def test_dead_lettered_items_are_left_out() -> None:
