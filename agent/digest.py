@@ -25,7 +25,7 @@ import msgspec
 
 from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch
-from auditlog.indexer.integrity import Record, event_hash
+from auditlog.indexer.integrity import UNKNOWN_HASH, Record, event_hash
 
 PENDING_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS digest_pending (id INTEGER PRIMARY KEY AUTOINCREMENT, records BLOB NOT NULL)"
@@ -127,7 +127,7 @@ class DigestFeed:
                 self._order.setdefault(key, deque()).append(seq)
 
     def ack(
-        self, acks: AckTracker, batch: Batch, dead: Iterable[int] = ()
+        self, acks: AckTracker, batch: Batch, dead: Iterable[int] = (), duplicates: Iterable[int] = ()
     ) -> tuple[dict[str, int], Callable[[sqlite3.Connection], None] | None]:
         """Acknowledge ``batch`` in ``acks`` and collect the records the checkpoints now pass.
 
@@ -138,15 +138,19 @@ class DigestFeed:
             acks: the pipeline's ack tracker (acknowledged under this feed's lock, so both agree).
             batch: the settled batch.
             dead: indices of the batch's entries that were dead-lettered.
+            duplicates: indices answered 409: listed with :data:`~indexer.integrity.UNKNOWN_HASH`.
 
         Returns:
             The advanced offsets, and a write for the checkpoint's transaction (``None``: nothing to add).
         """
-        skip = set(dead)
+        skip, stored_before = set(dead), set(duplicates)
         by_key: dict[str, list[Record]] = {}
         for i, (entry, origin) in enumerate(zip(batch.entries, batch.origins, strict=True)):
             if i not in skip:
-                by_key.setdefault(origin[0], []).append(record_of(entry))
+                record = record_of(entry)
+                if i in stored_before:
+                    record = record._replace(hash=UNKNOWN_HASH)
+                by_key.setdefault(origin[0], []).append(record)
         out: list[Record] = []
         with self._lock:
             advanced = acks.ack(batch.seq, list(batch.ends))

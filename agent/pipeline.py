@@ -264,7 +264,8 @@ class Pipeline:
             if self.digest_feed is None:
                 advanced, also = self.acks.ack(batch.seq, list(batch.ends)), None
             else:
-                advanced, also = self.digest_feed.ack(self.acks, batch, settled.dead_items if settled else ())
+                advanced, also = self.digest_feed.ack(self.acks, batch, settled.dead_items if settled else (),
+                                                      settled.duplicate_items if settled else ())
             self._commit(advanced, also)
             self.committed.update(advanced)
             self.metrics.batches_in_flight -= 1

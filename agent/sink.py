@@ -101,6 +101,7 @@ class Settled:
     dead: int = 0
     retries: int = 0
     dead_items: list[int] = field(default_factory=list)  # which entries were dead-lettered (digests skip them)
+    duplicate_items: list[int] = field(default_factory=list)  # answered 409 (digests cannot know their bytes)
 
 
 def item_reason(status: int, error: Any) -> str:
@@ -225,6 +226,7 @@ class Sink:
                 if rule.action is Action.BACKPRESSURE and held is None:
                     held, held_why = rule, item_reason(status, r.get("error"))
         if dups:
+            result.duplicate_items += dups
             self._duplicates(batch, dups, result)
         if retry:
             if held is not None:

@@ -34,6 +34,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 DIGEST_EXTRA_DAYS = 1
 #: length of an event hash in bytes (SHA-256).
 HASH_BYTES = 32
+#: the hash a digest lists for an event Elasticsearch answered 409 (already stored by an earlier attempt
+#: of a crashed run): the agent's re-sent bytes differ (``event.ingested``, ``agent.ephemeral_id``) and
+#: it may not read the stored ones, so the digest proves the event's presence, not its content.
+UNKNOWN_HASH = bytes(HASH_BYTES)
 
 
 def event_hash(source: bytes | memoryview) -> bytes:

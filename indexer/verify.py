@@ -35,6 +35,7 @@ from elasticsearch import Elasticsearch
 
 from auditlog.indexer.integrity import (
     DIGEST_EXTRA_DAYS,
+    UNKNOWN_HASH,
     digest_hash,
     digest_hashes,
     event_hash,
@@ -81,6 +82,7 @@ class Report:
     expired: list[str] = field(default_factory=list)
     events: int = 0
     proven: int = 0
+    present: int = 0  # listed with an unknown hash (re-sent after a crash): present, content not provable
     pending: int = 0
     digests: int = 0
     agents: list[str] = field(default_factory=list)
@@ -98,6 +100,7 @@ class Report:
         """One line: verdict and counts."""
         head = "verified" if self.ok else f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
         parts = [f"{self.events} events", f"{self.proven} proven", f"{self.pending} pending",
+                 *([f"{self.present} present (content unknown after a crash)"] if self.present else []),
                  f"{self.digests} digests", f"{len(self.agents)} agents"]
         if self.expired:
             parts.append(f"{len(self.expired)} expired")
@@ -109,7 +112,8 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"ok": self.ok, "events": self.events, "proven": self.proven, "pending": self.pending,
+        return {"ok": self.ok, "events": self.events, "proven": self.proven, "present": self.present,
+                "pending": self.pending,
                 "digests": self.digests, "first_digest": self.first_digest, "last_digest": self.last_digest,
                 "agents": self.agents, "covered_until": self.covered_until,
                 "pinned": self.pinned, "expired": self.expired, "problems": [p.as_dict() for p in self.problems]}
@@ -187,7 +191,7 @@ def verify(
     lasts = [t for d in digests if (t := d.body.get("last"))]
     report.covered_until = max(lasts, key=lambda s: _ts(s) or datetime.min.replace(tzinfo=UTC)) if lasts else None
     query = build_query(flt)
-    narrowed = any((flt.tenant, flt.workers, flt.actions, flt.sources, flt.text, flt.since, flt.until))
+    narrowed = any((flt.tenants, flt.workers, flt.actions, flt.sources, flt.text, flt.since, flt.until))
     for index in sorted(event_indices | set(by_index)):
         _check_index(client, tiers, index, index in event_indices, by_index.get(index, []), query, narrowed,
                      delivered, now, report)
@@ -321,7 +325,9 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
                 else:
                     report.problems.append(Problem("inserted", index, why, event_id=event_id))
                 continue
-            if span is None or event_hash(span) != want[0]:
+            if want[0] == UNKNOWN_HASH:  # re-sent after a crash, stored by the earlier attempt
+                report.present += 1
+            elif span is None or event_hash(span) != want[0]:
                 report.problems.append(Problem("altered", index, f"hash differs from digest {want[1]}",
                                                event_id=event_id, digest_id=want[1]))
             else:
