@@ -151,6 +151,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "log": {"level": _k(str, "info", _choice("debug", "info", "warning", "error"))},
     "shutdown": {"timeout": _d(10.0, _min(0))},
+    "digest": {
+        "enabled": _k(bool, True),
+        "interval": _d(10.0, _min(0.05)),
+        "max_events": _k(int, 20000, _min(1)),
+    },
 }
 
 

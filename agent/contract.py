@@ -371,6 +371,12 @@ def _check_audit(problems: list[Problem], audit: Mapping[str, Any], event: Mappi
         _check_changes(problems, changes)
     _str_list(problems, audit.get("changed_fields"), "audit.changed_fields", allow_str=False)
     _optional_str(problems, audit, "login_type", "audit.login_type")
+    stream = audit.get("stream")
+    if stream is not None and (not isinstance(stream, str) or not stream):
+        problems.append(Problem("audit.stream", _expected("a non-empty string", stream)))
+    seq = audit.get("seq")
+    if seq is not None and (type(seq) is not int or seq < 1):
+        problems.append(Problem("audit.seq", _expected("an integer >= 1", seq)))
 
 
 def _check_user(problems: list[Problem], user: Mapping[str, Any]) -> None:
@@ -566,6 +572,12 @@ def _plainly_valid(e: Any, trusted_timestamp: str | None = None) -> bool:  # one
         return False
     v = audit.get("login_type")
     if v is not None and type(v) is not str:
+        return False
+    v = audit.get("stream")
+    if v is not None and (type(v) is not str or not v):
+        return False
+    v = audit.get("seq")
+    if v is not None and (type(v) is not int or v < 1):
         return False
     org = e.get("organization")
     if type(org) is not dict:

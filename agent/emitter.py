@@ -65,6 +65,7 @@ from auditlog.agent.processors import (
     UtcTimestamper,
 )
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
+from auditlog.agent.sequence import StreamSequencer
 from auditlog.agent.typing import ProblemReporter, Processor
 
 __all__ = [
@@ -355,6 +356,7 @@ def build_processors(redactor: Redactor | None = None, *, categorize: bool = Tru
     ]
     if categorize:
         chain.append(Categorizer())
+    chain.append(StreamSequencer())  # last before rendering: a refused event never takes a number
     chain.append(OrjsonRenderer())
     return chain
 

@@ -53,6 +53,7 @@ from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 _Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _Scalar = str | _Int | float | bool | None
 _NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+_Seq = Annotated[int, msgspec.Meta(ge=1)]
 
 #: misses in a row (per file) after which attempts become rare, and how rare (one line in this many).
 MISS_STREAK = 16
@@ -87,6 +88,8 @@ class _Audit(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     changes: dict[str, _Change] | None = None
     changed_fields: list[str] | None = None
     login_type: str | None = None
+    stream: _NonEmpty | None = None
+    seq: _Seq | None = None
 
 
 class _Organization(msgspec.Struct, forbid_unknown_fields=True, gc=False):

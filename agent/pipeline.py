@@ -19,6 +19,7 @@ read again at the next start (and answered 409 if it had in fact arrived).
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,8 @@ from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch, Batcher, BatchSettings
 from auditlog.agent.config import AgentConfig
 from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
+from auditlog.agent.digest import DigestFeed
+from auditlog.agent.digest_writer import DigestSettings, DigestWriter
 from auditlog.agent.discovery import watch_dirs
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.harvester import Block, Overlong
@@ -37,9 +40,11 @@ from auditlog.agent.metrics import Metrics
 from auditlog.agent.parser import BLANK, Parser, Rejected
 from auditlog.agent.registry import Registry
 from auditlog.agent.shipper import ShipperFields
+from auditlog.agent.signing import KeyFileError, load_key
 from auditlog.agent.sink import Abandoned, RetrySettings, Settled, Sink
 from auditlog.agent.tailer import Tailer, TailerSettings
 from auditlog.agent.watcher import Watcher, make_watcher
+from auditlog.core.errors import UsageError
 
 log = structlog.get_logger("auditlog.agent.pipeline")
 
@@ -91,6 +96,18 @@ class Pipeline:
             deadline=lambda: self._deadline,
             ids=self.ids,
         )
+        # tamper evidence: records of acknowledged events -> signed digests (agent/digest*.py)
+        self.digest_feed: DigestFeed | None = None
+        self.digests: DigestWriter | None = None
+        if cfg["digest.enabled"]:
+            self.digest_feed = DigestFeed()
+            try:
+                key = load_key(cfg.state_dir)
+            except KeyFileError as exc:
+                raise UsageError(f"state.dir: {exc}") from None
+            self.digests = DigestWriter(self.registry, client, key, cfg.tiers(),
+                                        DigestSettings(float(cfg["digest.interval"]), cfg["digest.max_events"]))
+        self._digests_stop = threading.Event()
         self.committed: dict[str, int] = {}
         self._holding = False  # the reader caught up but kept its partial batch: every sink slot was taken
         self.watcher: Watcher | None = None
@@ -113,6 +130,8 @@ class Pipeline:
             t = threading.Thread(target=self._worker, name=f"sink-{i}", daemon=True)
             t.start()
             self._workers.append(t)
+        if self.digests is not None:  # its first flush sends what a killed run sealed or left pending
+            threading.Thread(target=self.digests.run, args=(self._digests_stop,), name="digests", daemon=True).start()
         self.tailer.recover()
         self.committed.update({row.key: row.offset for row in self.registry.all() if row.state == "active"})
         self.watcher = make_watcher(cfg["inputs.watcher"], watch_dirs(cfg["inputs.paths"]))
@@ -210,6 +229,8 @@ class Pipeline:
         if batch is None:
             return
         self.acks.register(batch.seq, batch.ends)
+        if self.digest_feed is not None:
+            self.digest_feed.register(batch.seq, batch.ends)
         self.metrics.batches_in_flight += 1
         while True:
             try:
@@ -233,24 +254,29 @@ class Pipeline:
             if self._holding and self.watcher is not None:
                 self._holding = False
                 self.watcher.wake()  # a slot is free: the reader holding a partial batch may send it now
+            settled = None
             try:
                 if batch.entries:
-                    self._send(batch)
+                    settled = self._send(batch)
             except Abandoned:
                 self.metrics.batches_in_flight -= 1
                 continue
-            advanced = self.acks.ack(batch.seq, list(batch.ends))
-            self._commit(advanced)
+            if self.digest_feed is None:
+                advanced, also = self.acks.ack(batch.seq, list(batch.ends)), None
+            else:
+                advanced, also = self.digest_feed.ack(self.acks, batch, settled.dead_items if settled else (),
+                                                      settled.duplicate_items if settled else ())
+            self._commit(advanced, also)
             self.committed.update(advanced)
             self.metrics.batches_in_flight -= 1
 
-    def _commit(self, advanced: dict[str, int]) -> None:
-        """Make dead letters durable, then checkpoints; retried until it works (e.g. disk full)."""
+    def _commit(self, advanced: dict[str, int], also: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Make dead letters durable, then checkpoints (with ``also`` in their transaction); retried until it works."""
         attempt = 0
         while True:
             try:
                 self.dlq.sync()
-                self.registry.commit_offsets(advanced)
+                self.registry.commit_offsets(advanced, also)
                 return
             except Exception:
                 log.exception("checkpoint commit failed; retrying")
@@ -259,12 +285,11 @@ class Pipeline:
                 if self.stopping.is_set() and self._deadline is not None and time.monotonic() > self._deadline:
                     return
 
-    def _send(self, batch: Batch) -> None:
+    def _send(self, batch: Batch) -> Settled:
         attempt = 0
         while True:
             try:
-                self.sink.send(batch)
-                return
+                return self.sink.send(batch)
             except Abandoned:
                 raise
             except Exception:  # an unexpected failure must not drop the batch: retry it
@@ -297,6 +322,9 @@ class Pipeline:
                             break
             for t in self._workers:
                 t.join(max(deadline + 2 - time.monotonic(), 0.1))
+            self._digests_stop.set()
+            if self.digests is not None:  # seal what was acknowledged; send it if the deadline allows
+                self.digests.flush(timeout=max(deadline + 1 - time.monotonic(), 0.5))
         finally:
             if self.watcher is not None:
                 self.watcher.stop()

@@ -16,7 +16,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,9 +146,16 @@ class Registry:
                  st.state, time.time()),
             )
 
-    def commit_offsets(self, offsets: Mapping[str, int]) -> None:
-        """Record acknowledged offsets, all in one transaction (offsets never move backwards)."""
-        if not offsets:
+    def commit_offsets(
+        self, offsets: Mapping[str, int], also: Callable[[sqlite3.Connection], None] | None = None
+    ) -> None:
+        """Record acknowledged offsets, all in one transaction (offsets never move backwards).
+
+        Args:
+            offsets: identity -> acknowledged offset.
+            also: more writes that must land in the same transaction (the digest feed's records).
+        """
+        if not offsets and also is None:
             return
         now = time.time()
         with self._lock, self._transaction():
@@ -156,6 +163,14 @@ class Registry:
                 "UPDATE files SET offset = MAX(offset, ?), updated = ? WHERE identity = ?",
                 [(off, now, key) for key, off in offsets.items()],
             )
+            if also is not None:
+                also(self._db)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the registry for one transaction of another component's tables (e.g. the digest chain)."""
+        with self._lock, self._transaction():
+            yield self._db
 
     def update(self, key: str, *, path: str | None = None, size: int | None = None, state: str | None = None) -> None:
         """Update where a file was seen, its size and/or its state."""

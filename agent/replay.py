@@ -10,7 +10,9 @@ Every record gets its own :class:`Outcome`, and no record can stop the others: a
 JSON, has bad base64 or a bad offset, fails validation again, is refused by Elasticsearch, or meets an
 internal error is ``rejected`` with the reason; a batch that Elasticsearch did not answer before the
 deadline (node away, credentials refused: the agent's backpressure) is ``not_sent``. Truncated entries
-(lines over ``inputs.max_line_bytes``) hold only a preview and are ``rejected``.
+(lines over ``inputs.max_line_bytes``) hold only a preview and are ``rejected``. Delivered entries are
+also recorded for the agent's signed digests (the next agent run seals them), so ``auditlog verify``
+proves them like any other event.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from elasticsearch import Elasticsearch
 
 from auditlog.agent.batcher import Batch, Batcher, BatchSettings
 from auditlog.agent.deadletter import DeadLetter, mark_replayed, read_records
+from auditlog.agent.digest import record_of, store_pending
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import BLANK, Parser
+from auditlog.agent.registry import Registry
 from auditlog.agent.sink import Abandoned, RetrySettings, Sink
 
 #: outcomes of one record.
@@ -83,6 +87,7 @@ def replay(
     timeout: float = 30.0,
     ids: IdRecord | None = None,
     on_outcome: Callable[[Outcome], None] = lambda o: None,
+    digests: bool = True,
 ) -> ReplayResult:
     """Re-ship the dead letters of ``state_dir``, each to its own outcome.
 
@@ -97,6 +102,8 @@ def replay(
             (its records are ``not_sent``; later batches are tried once more each).
         ids: the agent's id record, so that an id sent before with other content stays ``id_conflict``.
         on_outcome: called with every outcome as it is decided (for printing as it goes).
+        digests: record what was delivered for the agent's signed digests (``digest.enabled``), so
+            replayed events are proven like the others instead of showing as inserted.
 
     Returns:
         Every record's outcome.
@@ -130,13 +137,21 @@ def replay(
                 decided(Outcome(NOT_SENT, f"Elasticsearch did not take the batch within {timeout:g} s: {exc}"[:300],
                                 dl.identity, dl.offset, dl.file))
             return
-        done = []
-        for (_key, _path, slot, _line), dl in zip(b.origins, pending, strict=True):
+        done, delivered = [], []
+        for entry, (_key, _path, slot, _line), dl in zip(b.entries, b.origins, pending, strict=True):
             if slot in failures:
                 decided(Outcome(REJECTED, failures[slot], dl.identity, dl.offset, dl.file))
             else:
                 done.append(dl.key)
+                delivered.append(record_of(entry))
                 decided(Outcome(REPLAYED, "", dl.identity, dl.offset, dl.file))
+        if digests:  # before marking them replayed: a crash in between re-sends (409) rather than loses
+            registry = Registry(state_dir)
+            try:
+                with registry.transaction() as db:
+                    store_pending(db, delivered)
+            finally:
+                registry.close()
         mark_replayed(state_dir, done)
 
     for rec in read_records(state_dir):

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -100,6 +100,8 @@ class Settled:
     duplicates: int = 0
     dead: int = 0
     retries: int = 0
+    dead_items: list[int] = field(default_factory=list)  # which entries were dead-lettered (digests skip them)
+    duplicate_items: list[int] = field(default_factory=list)  # answered 409 (digests cannot know their bytes)
 
 
 def item_reason(status: int, error: Any) -> str:
@@ -224,6 +226,7 @@ class Sink:
                 if rule.action is Action.BACKPRESSURE and held is None:
                     held, held_why = rule, item_reason(status, r.get("error"))
         if dups:
+            result.duplicate_items += dups
             self._duplicates(batch, dups, result)
         if retry:
             if held is not None:
@@ -253,6 +256,7 @@ class Sink:
         self.dead_letter(DeadLetter(reason, line, offset, path, key, "index"))
         self.metrics.dead_lettered("index")
         result.dead += 1
+        result.dead_items.append(i)
 
     def _wait(self, attempt: int, why: str, items: int, result: Settled, rule: Rule | None = None) -> None:
         delay = self.retry.delay(attempt, self._rng)

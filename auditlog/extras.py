@@ -28,6 +28,7 @@ AREAS: tuple[Area, ...] = (
     Area("agent", ("agent", "dlq"), "agent"),
     Area("demo", ("demo",), "all"),
     Area("tui", ("tui", "export"), "tui"),
+    Area("verify", ("verify",), "agent"),
 )
 
 #: Top-level import names the extras bring, with the extra that brings each.
@@ -36,6 +37,7 @@ MODULE_EXTRA: dict[str, str] = {
     "elastic_transport": "agent",
     "watchdog": "agent",
     "jinja2": "agent",
+    "cryptography": "agent",
     "textual": "tui",
     "rich": "tui",
     "openpyxl": "tui",

@@ -5,7 +5,8 @@ The ingest benchmark ships what the emitter writes, so it measures the pass-thro
 ``audit.changed_fields`` take the full path (decode, validate, enrich, re-encode). This measures both on
 the same fabricated events, through the agent's own :class:`agent.fastpath.EntryMaker`, without a
 node: CPU microseconds per line of turning a line into its bulk entry (reading, batching and sending
-are the same for both and are in the ingest numbers).
+are the same for both and are in the ingest numbers). It also measures what tamper evidence adds per
+event in the agent (digest records, packing, signing) and the digests' size against the events'.
 """
 
 from __future__ import annotations
@@ -18,15 +19,19 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auditlog.agent.digest import pack, record_of, unpack
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import Parser
 from auditlog.agent.redact import Redactor
 from auditlog.agent.shipper import ShipperFields
+from auditlog.agent.signing import SigningKey
 from auditlog.agent.timebounds import TimeBounds
 from auditlog.demo.data import fabricate
+from auditlog.indexer.integrity import digest_body, digest_hash, signed_bytes
 from auditlog.indexer.tiers import TierTable
 from bench.events import default_window, event_lines
 
@@ -74,18 +79,61 @@ def id_record_us(lines: list[bytes], batch: int = 2000) -> tuple[float, float]:
     return remember, judge
 
 
+def digest_us_per_line(entries: list[bytes], *, window: int = 20_000, batch: int = 2000) -> float:
+    """CPU microseconds per event of tamper evidence in the agent (``agent/digest*.py``), without I/O.
+
+    Per event: the record read off the bulk entry (SHA-256 of the document, a skipping decode for the
+    timestamp and stream number); per batch: packing the records for the pending table; per window:
+    the digest body, its chain hash and the Ed25519 signature. SQLite and the digest's bulk request are
+    left out (one row per batch, one request per window).
+    """
+    key = SigningKey(Ed25519PrivateKey.generate())
+    start = time.process_time()
+    records = []
+    for i in range(0, len(entries), batch):
+        chunk = [record_of(e) for e in entries[i:i + batch]]
+        unpack(pack(chunk))
+        records += chunk
+    for i in range(0, len(records), window):
+        body = digest_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev=None, prev_index=None,
+                           index=records[i].events_index, records=records[i:i + window])
+        key.sign(signed_bytes(body))
+        digest_hash(body)
+        orjson.dumps(body)
+    return (time.process_time() - start) / len(entries) * 1e6
+
+
+def digest_share(entries: list[bytes], *, window: int = 20_000) -> float:
+    """Digest bytes as a share of the events' ``_source`` bytes (both before Elasticsearch's compression)."""
+    records = [record_of(e) for e in entries]
+    key = SigningKey(Ed25519PrivateKey.generate())
+    digest_bytes = 0
+    for i in range(0, len(records), window):
+        body = digest_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev="0" * 64, prev_index="x",
+                           index=records[i].events_index, records=records[i:i + window])
+        digest_bytes += len(orjson.dumps({"@timestamp": body["last"], "digest": body,
+                                          "signature": key.sign(signed_bytes(body))}))
+    event_bytes = sum(len(e) - e.index(b"\n") - 2 for e in entries)
+    return digest_bytes / event_bytes
+
+
 def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
     """Measure both kinds of line ``repeats`` times, alternating; return medians in µs per line."""
     own = [line.rstrip(b"\n") for line in event_lines(events, seed=11)]
     foreign = foreign_lines(events, seed=11)
-    fast, full = [], []
+    make = EntryMaker(Parser(), Enricher(TierTable(), Redactor()))
+    entries = [e for i, line in enumerate(own) if isinstance(e := make(line, "bench", i), bytes)]
+    fast, full, digest = [], [], []
     for rep in range(repeats):
         fast.append(us_per_line(own))
         full.append(us_per_line(foreign))
+        digest.append(digest_us_per_line(entries))
         log(f"agent line cost run {rep + 1}/{repeats}: emitter lines {fast[-1]:.2f} us, "
-            f"other producers' lines {full[-1]:.2f} us")
+            f"other producers' lines {full[-1]:.2f} us, digests {digest[-1]:.2f} us")
     remember, judge = id_record_us(own)
     log(f"id record: {remember:.2f} us per event remembered before sending, {judge:.2f} us per 409 judged")
     return {"events": events, "repeats": repeats, "id_record_remember_us": remember, "id_record_409_us": judge,
             "emitter_lines_us": statistics.median(fast), "emitter_lines_runs": fast,
-            "foreign_lines_us": statistics.median(full), "foreign_lines_runs": full}
+            "foreign_lines_us": statistics.median(full), "foreign_lines_runs": full,
+            "digest_us": statistics.median(digest), "digest_runs": digest,
+            "digest_share": digest_share(entries)}

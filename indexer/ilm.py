@@ -14,6 +14,7 @@ used in tests has no ILM at all (``GET _ilm/status`` answers 400 "no handler fou
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import sys
@@ -23,7 +24,8 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
-from auditlog.indexer.templates import policy_name
+from auditlog.indexer.integrity import DIGEST_EXTRA_DAYS
+from auditlog.indexer.templates import digest_name, policy_name
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 
@@ -232,6 +234,30 @@ def policy_requests(tiers: TierTable, policies: list[PolicyFile] | None = None) 
     """
     files = load_policies() if policies is None else policies
     return [PolicyRequest(policy_name(tiers, p.retention_class), p.body) for p in files]
+
+
+def digest_policy_requests(tiers: TierTable, policies: list[PolicyFile] | None = None) -> list[PolicyRequest]:
+    """Return the digest indices' policies: each class's policy with deletion one day later (pure).
+
+    Args:
+        tiers: the namespace (policy names are ``<prefix>.digest-<class>``).
+        policies: the files (default: ``load_policies()``).
+
+    Returns:
+        One request per retention class.
+    """
+    files = load_policies() if policies is None else policies
+    requests = []
+    for p in files:
+        body = copy.deepcopy(p.body)
+        days = delete_after_days(body)
+        if days is not None:
+            body["policy"]["phases"]["delete"]["min_age"] = f"{days + DIGEST_EXTRA_DAYS}d"
+        body["policy"]["_meta"]["description"] = (
+            f"auditlog digests of class {p.retention_class}: kept {DIGEST_EXTRA_DAYS} day longer than the events"
+        )
+        requests.append(PolicyRequest(digest_name(tiers, p.retention_class), body))
+    return requests
 
 
 def installed_policy_version(client: Elasticsearch, name: str) -> int | None:

@@ -6,6 +6,9 @@ the date in its name. That is exactly when ILM deletes it (delete phase ``min_ag
 enterprise index of 1 November is deleted on 1 December, 00:00 UTC. (The last events of a day are
 therefore kept a little under ``days`` days; the first events a little over ``days - 1``.)
 
+Digest indices (``<prefix>.digest-<class>-YYYY.MM.DD``, tamper evidence) expire one day after the
+events they cover, so ``auditlog verify`` can still tell an expired day from a tampered one.
+
 ``enforce`` is for clusters without ILM (run it daily from cron or a systemd timer) and for audits
 (``--dry-run`` lists what is overdue). Like curator it works by name, never by creation date, so
 restored or re-indexed indices age correctly. It only ever touches indices whose names parse as one
@@ -28,6 +31,7 @@ from typing import Any, cast
 from elasticsearch import Elasticsearch
 
 from auditlog.indexer import ilm
+from auditlog.indexer.integrity import DIGEST_EXTRA_DAYS
 from auditlog.indexer.templates import policy_name
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
@@ -46,11 +50,13 @@ class DailyIndex:
     day: date
     docs: int = 0
     bytes: int = 0
+    extra_days: int = 0  # digest indices outlive their events (indexer.integrity.DIGEST_EXTRA_DAYS)
 
     @property
     def due(self) -> datetime:
-        """When the index expires: 00:00 UTC of its date plus the class's retention days."""
-        return datetime.combine(self.day, time(), UTC) + timedelta(days=RETENTION_DAYS[self.retention_class])
+        """When the index expires: 00:00 UTC of its date plus the class's retention days (plus extra days)."""
+        days = RETENTION_DAYS[self.retention_class] + self.extra_days
+        return datetime.combine(self.day, time(), UTC) + timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,30 @@ def list_indices(client: Elasticsearch, tiers: TierTable) -> list[DailyIndex]:
     return scan(client, tiers).indices
 
 
+def list_digest_indices(client: Elasticsearch, tiers: TierTable) -> list[DailyIndex]:
+    """List the namespace's digest indices (``<prefix>.digest-<class>-<day>``), due one day after their events.
+
+    Args:
+        client: a client with ``monitor`` on the digest indices.
+        tiers: the namespace.
+
+    Returns:
+        Digest indices sorted by class then day.
+    """
+    rows = client.cat.indices(
+        index=tiers.digest_pattern, format="json", bytes="b", h="index,docs.count,store.size", expand_wildcards="all"
+    )
+    found = []
+    for row in cast("list[dict[str, Any]]", rows.body):
+        parsed = tiers.parse_digest_index(str(row["index"]))
+        if parsed is None or parsed[1].year < MIN_YEAR or \
+                parsed[1] > date.max - timedelta(days=RETENTION_DAYS[parsed[0]] + DIGEST_EXTRA_DAYS + 1):
+            continue  # like an unusable events index name: never deleted
+        found.append(DailyIndex(str(row["index"]), parsed[0], parsed[1], int(row.get("docs.count") or 0),
+                                int(row.get("store.size") or 0), extra_days=DIGEST_EXTRA_DAYS))
+    return sorted(found, key=lambda i: (list(RETENTION_DAYS).index(i.retention_class), i.day))
+
+
 def summarize(indices: list[DailyIndex], now: datetime, managed_by: dict[str, str]) -> list[ClassStatus]:
     """Aggregate daily indices into one status per retention class (pure).
 
@@ -255,7 +285,9 @@ def enforce(
     Returns:
         The expired indices (deleted unless ``dry_run``), oldest first.
     """
-    due = expired((inventory or scan(client, tiers)).indices, now or datetime.now(UTC))
+    # digest indices (tamper evidence) are deleted one day after the events they cover
+    indices = (inventory or scan(client, tiers)).indices + list_digest_indices(client, tiers)
+    due = expired(indices, now or datetime.now(UTC))
     if not dry_run:
         for start in range(0, len(due), DELETE_CHUNK):
             names = ",".join(i.name for i in due[start:start + DELETE_CHUNK])

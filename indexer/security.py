@@ -1,6 +1,7 @@
 """Roles and API keys with the least privilege each auditlog component needs.
 
-Two roles on the namespace's read pattern (``audit-*``), modelled on Beats' writer/reader roles:
+Two roles on the namespace's read pattern (``audit-*``) and its digest indices (``audit.digest-*``, tamper
+evidence: the agent appends signed digests there, verify reads them), modelled on Beats' writer/reader roles:
 
 - writer (the agent): index privileges ``create_doc`` (append only: it can neither overwrite nor
   delete an event) and ``auto_configure`` (an event for a day whose index does not exist yet, e.g. a
@@ -61,13 +62,13 @@ def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
         role_name(tiers, WRITER): {
             "description": "auditlog agent: append audit events (auto-creating the day's index); no read, no delete",
             "cluster": [],
-            "indices": [{"names": [tiers.read_pattern], "privileges": list(WRITER_PRIVILEGES)}],
+            "indices": [{"names": [tiers.read_pattern, tiers.digest_pattern], "privileges": list(WRITER_PRIVILEGES)}],
             "metadata": {**meta, "role": WRITER},
         },
         role_name(tiers, READER): {
             "description": "auditlog TUI/export: search and read audit events; no write, no delete",
             "cluster": [],
-            "indices": [{"names": [tiers.read_pattern], "privileges": list(READER_PRIVILEGES)}],
+            "indices": [{"names": [tiers.read_pattern, tiers.digest_pattern], "privileges": list(READER_PRIVILEGES)}],
             "metadata": {**meta, "role": READER},
         },
     }

@@ -22,7 +22,7 @@ from auditlog.indexer import security
 from auditlog.indexer.errors import error_reason
 from auditlog.indexer.features import detect_features
 from auditlog.indexer.kibana import KibanaSettings, import_objects, load_objects
-from auditlog.indexer.templates import MappingFeatures, RenderedTemplate, render_all
+from auditlog.indexer.templates import MappingFeatures, RenderedTemplate, render_all, render_digest_templates
 from auditlog.indexer.tiers import TierTable
 
 CREATED, UPDATED, UNCHANGED, KEPT_NEWER = "created", "updated", "unchanged", "kept-newer"
@@ -98,7 +98,7 @@ def sync_templates(
     """
     changes = []
     features = detect_features(client) if features is None else features
-    for template in render_all(tiers, ilm=ilm, features=features):
+    for template in render_all(tiers, ilm=ilm, features=features) + render_digest_templates(tiers, ilm=ilm):
         installed = _installed_template(client, template)
         meta = (installed or {}).get("_meta") or {}
         action = _decide(
@@ -143,7 +143,7 @@ def sync_policies(client: Elasticsearch, tiers: TierTable) -> list[Change]:
         One ``Change`` per policy.
     """
     changes = []
-    for request in ilm_mod.policy_requests(tiers):
+    for request in ilm_mod.policy_requests(tiers) + ilm_mod.digest_policy_requests(tiers):
         version = int(request.body["policy"]["_meta"]["version"])
         installed = ilm_mod.installed_policy_version(client, request.name)
         # ES bumps its own policy version on every PUT: compare ours in _meta, not ES's.

@@ -30,6 +30,7 @@ from typing import Any
 
 import jinja2
 
+from auditlog.indexer.integrity import DIGEST_EXTRA_DAYS
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: Bump when any rendered body changes; setup replaces templates with a lower version.
@@ -192,6 +193,35 @@ def render_index_templates(tiers: TierTable, *, ilm: bool) -> list[RenderedTempl
             )
         )
     return rendered
+
+
+def digest_name(tiers: TierTable, cls: str) -> str:
+    """Return the digest index template and ILM policy name of class ``cls`` (``audit.digest-enterprise``)."""
+    return f"{tiers.prefix}.digest-{cls}"
+
+
+def render_digest_templates(tiers: TierTable, *, ilm: bool) -> list[RenderedTemplate]:
+    """Render one index template per retention class for the digest indices (kept one day longer).
+
+    Args:
+        tiers: the namespace.
+        ilm: whether to add ``index.lifecycle.*`` settings.
+
+    Returns:
+        The digest index templates, in ``RETENTION_DAYS`` order.
+    """
+    return [
+        RenderedTemplate("index", digest_name(tiers, cls), _render(
+            "digest_template.json.j2",
+            pattern=f"{digest_name(tiers, cls)}-*",
+            priority=INDEX_TEMPLATE_PRIORITY,
+            version=TEMPLATE_VERSION,
+            policy=digest_name(tiers, cls) if ilm else None,
+            retention_class=cls,
+            retention_days=days + DIGEST_EXTRA_DAYS,
+        ))
+        for cls, days in RETENTION_DAYS.items()
+    ]
 
 
 def render_all(tiers: TierTable, *, ilm: bool, features: MappingFeatures | None = None) -> list[RenderedTemplate]:

@@ -104,6 +104,26 @@ class TierTable:
         """Index pattern that reads every class, e.g. ``audit-*``."""
         return f"{self.prefix}-*"
 
+    def digest_index_for_day(self, cls: str, day: date) -> str:
+        """Return the daily digest index of class ``cls`` for ``day``, e.g. ``audit.digest-enterprise-2026.12.02``.
+
+        Digests (signed lists of event hashes, :mod:`indexer.integrity`) live beside the events but
+        outside :attr:`read_pattern`, so lists, facets, exports and Kibana never show them as events.
+        """
+        return f"{self.prefix}.digest-{cls}-{day:%Y.%m.%d}"
+
+    @property
+    def digest_pattern(self) -> str:
+        """Index pattern of every digest index of the namespace, e.g. ``audit.digest-*``."""
+        return f"{self.prefix}.digest-*"
+
+    def parse_digest_index(self, index: str) -> tuple[str, date] | None:
+        """Split a digest index name into (class, day); ``None`` when it is not one of ours."""
+        head = f"{self.prefix}.digest-"
+        if not index.startswith(head):
+            return None
+        return self.parse_index(f"{self.prefix}-{index[len(head):]}")
+
     def parse_index(self, index: str) -> tuple[str, date] | None:
         """Split a daily index name into (class, day); ``None`` when it is not one of ours."""
         head = f"{self.prefix}-"

@@ -84,10 +84,9 @@ def secure_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureNode
 
 
 def _cleanup(client: Elasticsearch, prefix: str) -> None:
-    client.options(ignore_status=404).indices.delete(
-        index=f"{prefix}-*", expand_wildcards="all", allow_no_indices=True
-    )
-    client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
+    for pattern in (f"{prefix}-*", f"{prefix}.digest-*"):  # events, and the digests that prove them
+        client.options(ignore_status=404).indices.delete(index=pattern, expand_wildcards="all", allow_no_indices=True)
+        client.options(ignore_status=404).indices.delete_index_template(name=pattern)
     client.options(ignore_status=404).cluster.delete_component_template(name=f"{prefix}-*")
 
 

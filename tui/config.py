@@ -36,3 +36,6 @@ class AppConfig:
     keepalive_interval: float = 60.0
     #: How long a listing's snapshot outlives its last use (Elasticsearch time unit).
     snapshot_keep_alive: str = DEFAULT_KEEP_ALIVE
+    #: A client returning raw response bytes (``indexer.verify.raw_client_options``): turns on the
+    #: background verification (status badge, ``v``, proof tab, export metadata). ``None``: off.
+    verify_client: Elasticsearch | None = None

@@ -11,6 +11,7 @@
   dead letter (``reason``, ``file``, ``offset``, ``time``, ``line`` or ``line_b64``, ...); ``--json``: one
   JSON array.
 - ``auditlog dlq replay [--state-dir DIR | --config FILE] [--timeout S]``: re-validate and re-ship,
+- ``auditlog agent key --public --state-dir DIR``: the public half of the digest signing key (PEM).
   idempotently; one JSON object per record on stdout (``outcome`` replayed / rejected / not_sent /
   skipped, ``reason``, ``identity``, ``offset``, ``file``), the summary on stderr; exit 1 when any record
   is left.
@@ -84,6 +85,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     status.add_argument("--all", action="store_true", help="include closed and superseded files")
     status.set_defaults(func=_status)
+    key = agent_sub.add_parser("key", help="the agent's digest signing key (tamper evidence)",
+                               description="Print the public half of the Ed25519 key the agent signs digests with "
+                               "(created in the state directory, mode 0600, when there is none yet). Pin it with "
+                               "`auditlog verify --pubkey FILE`.")
+    key.add_argument("--state-dir", metavar="DIR", required=True, help="the agent's state directory")
+    key.add_argument("--public", action="store_true", required=True, help="print the public key as PEM")
+    key.set_defaults(func=_key)
 
     check = agent_sub.add_parser(
         "check", help="pre-flight: config, reachability, TLS, credentials, writer privileges, templates",
@@ -188,6 +196,19 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key(args: argparse.Namespace) -> int:
+    from auditlog.agent.signing import KeyFileError, load_key
+
+    try:
+        key = load_key(args.state_dir)
+    except KeyFileError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot use state directory {args.state_dir}: {exc.strerror or exc}") from None
+    sys.stdout.write(key.public_pem())
+    return 0
+
+
 def _dlq_list(args: argparse.Namespace) -> int:
     from auditlog.agent.deadletter import read_records
 
@@ -225,7 +246,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         enricher = cfg.enricher(ShipperFields.for_this_process())
         result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), enricher,
                         retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])),
-                        timeout=args.timeout, ids=ids, on_outcome=show)
+                        timeout=args.timeout, ids=ids, on_outcome=show, digests=cfg["digest.enabled"])
     finally:
         client.close()
         if ids is not None:

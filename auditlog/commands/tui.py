@@ -22,7 +22,9 @@ from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.indexer.query import EventStream
+from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.verify import verify
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.filters import add_filter_args, filter_from_args
 from auditlog.options.tiers import tiers_from_args
@@ -39,6 +41,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "times in the chosen zone, and a metadata sheet.",
     )
     export.add_argument("-o", "--output", required=True, metavar="FILE.xlsx", help="workbook to write")
+    export.add_argument("--verify", action="store_true",
+                        help="verify the exported events against the signed digests first and put the result "
+                             "(and the digest range) in the Metadata sheet; exit 1 when it finds problems")
     add_filter_args(export)
     add_view_args(export)
     add_connection_args(export)
@@ -119,6 +124,7 @@ def run_export(args: argparse.Namespace) -> int:
     """
     from auditlog.tui.export.xlsx import export_xlsx
     from auditlog.tui.filters import describe_filter
+    from auditlog.tui.verification import export_pairs
 
     output = Path(args.output)
     if output.suffix.lower() != ".xlsx":
@@ -132,6 +138,7 @@ def run_export(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     client = _client(settings)
     progress = _ProgressLine(sys.stderr)
+    report = None
     try:
         view = _key_view(client, settings, flt.tenants)
         index = None
@@ -140,9 +147,18 @@ def run_export(args: argparse.Namespace) -> int:
             flt = flt.with_(tenants=(view.tenant,))
             tiers = _namespace(tiers, view)
             index = view.index
+            if args.verify:
+                raise CommandError("--verify: digests list every tenant's events; verify with the reader key")
+        if args.verify:
+            verifier = make_client(settings, **raw_client_options())
+            try:
+                report = verify(verifier, tiers, flt)
+            finally:
+                verifier.close()
+        extra = export_pairs(report) if args.verify else []
         with EventStream(client, tiers, flt, index=index) as stream:
             result = export_xlsx(stream, output, zone=zone, summarizer=summarizer, total=stream.total,
-                                 filters=describe_filter(flt, ZoneInfo(zone)), progress=progress)
+                                 filters=describe_filter(flt, ZoneInfo(zone)) + extra, progress=progress)
     except ES_ERRORS as exc:
         raise CommandError(describe_es_error(exc)) from None
     except AccessDenied as exc:
@@ -154,6 +170,9 @@ def run_export(args: argparse.Namespace) -> int:
         client.close()
     sheets = f" on {len(result.sheets)} sheets" if len(result.sheets) > 1 else ""
     print(f"exported {result.rows:,} events{sheets} to {result.path}")
+    if report is not None:
+        print(report.summary())
+        return 0 if report.ok else 1
     return 0
 
 
@@ -191,9 +210,15 @@ def run_tui(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
         except ES_ERRORS as exc:
             raise CommandError(describe_es_error(exc)) from None
+        # tamper evidence in the operator's view only: digests list every tenant's event ids
+        verifier = None if view is not None else make_client(settings, **raw_client_options())
         config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,
-                           export_dir=export_dir)
-        AuditLogApp(config).run()
+                           export_dir=export_dir, verify_client=verifier)
+        try:
+            AuditLogApp(config).run()
+        finally:
+            if verifier is not None:
+                verifier.close()
     finally:
         client.close()
     return 0

@@ -17,3 +17,9 @@ def test_run_reports_a_positive_cost_for_both_paths() -> None:
     """A tiny run yields one positive median per kind of line."""
     result = run(events=300, repeats=1, log=lambda _msg: None)
     assert result["emitter_lines_us"] > 0 and result["foreign_lines_us"] > 0
+
+
+def test_run_reports_the_digest_cost_and_share() -> None:
+    """A tiny run also yields the tamper-evidence cost per event and the digests' share of the event bytes."""
+    result = run(events=300, repeats=1, log=lambda _msg: None)
+    assert result["digest_us"] > 0 and 0 < result["digest_share"] < 1

@@ -91,7 +91,15 @@ def test_setup_puts_each_policy_file_verbatim_before_templates() -> None:
     puts = [(r.path, r.body) for r in log if r.method == "PUT"]
     expected = [(f"/_ilm/policy/audit-{p.retention_class}", p.body) for p in ilm.load_policies()]
     assert expected == puts[:3]
-    assert all("template" in path for path, _ in puts[3:])
+    # then the digest indices' policies (tamper evidence), then the templates
+    assert [path for path, _ in puts[3:6]] == [f"/_ilm/policy/audit.digest-{c}" for c in RETENTION_DAYS]
+    assert all("template" in path for path, _ in puts[6:])
+
+
+def test_digest_policies_delete_one_day_after_the_events() -> None:
+    """Each class's digest policy is its events policy with the delete phase one day later."""
+    days = {r.name: ilm.delete_after_days(r.body) for r in ilm.digest_policy_requests(TierTable())}
+    assert days == {f"audit.digest-{c}": d + 1 for c, d in RETENTION_DAYS.items()}
 
 
 def test_index_templates_carry_lifecycle_settings_where_ilm_exists() -> None:
@@ -99,7 +107,7 @@ def test_index_templates_carry_lifecycle_settings_where_ilm_exists() -> None:
     client, log = recording_client(_ilm_cluster({}))
     run_setup(client, TierTable())
     settings = {r.path: r.body["template"]["settings"] for r in log
-                if r.method == "PUT" and r.path.startswith("/_index_template/")}
+                if r.method == "PUT" and r.path.startswith("/_index_template/") and ".digest-" not in r.path}
     expected = {f"/_index_template/audit-{cls}": {"index": {"lifecycle": {
         "name": f"audit-{cls}", "parse_origination_date": True}}} for cls in RETENTION_DAYS}
     assert expected == settings
@@ -112,7 +120,7 @@ def test_second_setup_with_ilm_sends_no_puts() -> None:
     first = run_setup(client, TierTable())
     log.clear()
     second = run_setup(client, TierTable())
-    expected: tuple[list[str], list[str], list[str]] = ([CREATED] * 8, [UNCHANGED] * 8, [])
+    expected: tuple[list[str], list[str], list[str]] = ([CREATED] * 14, [UNCHANGED] * 14, [])
     assert expected == ([c.action for c in first.changes], [c.action for c in second.changes],
                         [r.path for r in log if r.method == "PUT"])
 

@@ -53,7 +53,7 @@ def test_unusable_security_index_becomes_a_note() -> None:
     client, _ = recording_client(_secure_cluster(store_ok=False))
     report = run_setup(client, TierTable())
     notes = [n for n in report.notes if "--print-roles" in n]
-    expected = (1, 5, True)
+    expected = (1, 8, True)  # 2 components, 3 event and 3 digest index templates
     templates = [c for c in report.changes if "template" in c.kind]
     assert expected == (len(notes), len(templates), "pattern_capture" in notes[0])
 

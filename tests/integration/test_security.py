@@ -8,10 +8,12 @@ made with the key and answered by Elasticsearch.
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from elasticsearch import AuthenticationException, AuthorizationException, Elasticsearch
@@ -293,3 +295,33 @@ def test_keys_embed_the_role_descriptors(keyed: KeyedNamespace) -> None:
     expected = {role: (d["cluster"], d["indices"][0]["names"], d["indices"][0]["privileges"])
                 for role, d in zip((WRITER, READER), role_descriptors(keyed.tiers).values(), strict=True)}
     assert expected == stored
+
+
+def test_writer_key_appends_digests_and_reader_key_cannot_forge_them(keyed: KeyedNamespace, tmp_path: Path) -> None:
+    """The writer key stores the agent's digests (auto-creating the digest index); the reader key reads them but
+    is refused a write (403), so it cannot forge a digest."""
+    from auditlog.agent.digest import pack
+    from auditlog.agent.digest_writer import DigestWriter
+    from auditlog.agent.registry import Registry
+    from auditlog.agent.signing import load_key
+    from auditlog.indexer.integrity import Record
+
+    tiers = keyed.tiers
+    registry = Registry(tmp_path)
+    writer = DigestWriter(registry, keyed.as_key(WRITER), load_key(tmp_path), tiers)
+    day = datetime.now(UTC).date()
+    index = tiers.index_for_day("enterprise", day)
+    blob = pack([Record(index, "ev-1", b"\x01" * 32, f"{day.isoformat()}T10:00:00Z", "s", 1)])
+
+    def store(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO digest_pending (records) VALUES (?)", (blob,))
+
+    registry.commit_offsets({}, store)
+    sealed, sent = writer.seal(), writer.send()
+    registry.close()
+    keyed.admin.indices.refresh(index=tiers.digest_pattern)
+    reader = keyed.as_key(READER)
+    stored = reader.count(index=tiers.digest_pattern)["count"]
+    forged = _status(lambda: reader.index(index=tiers.digest_index_for_day("enterprise", day), id="forged",
+                                          document={"digest": {"seq": 99}}))
+    assert (sealed, sent, stored, forged) == (1, 1, 1, 403)

@@ -26,7 +26,7 @@ def test_setup_twice_changes_nothing(es: Elasticsearch, namespace: TierTable) ->
     first = run_setup(es, namespace)
     before = _installed(es, namespace)
     second = run_setup(es, namespace)
-    expected = ([CREATED] * 5, [UNCHANGED] * 5, before)
+    expected = ([CREATED] * 8, [UNCHANGED] * 8, before)  # 2 components, 3 event + 3 digest templates
     assert expected == ([c.action for c in first.changes], [c.action for c in second.changes],
                         _installed(es, namespace))
 

@@ -100,6 +100,7 @@ class DetailScreen(Screen[int]):
         Binding("1", "tab('raw')", "Raw"),
         Binding("2", "tab('meta')", "Meta"),
         Binding("3", "tab('json')", "JSON"),
+        Binding("4", "tab('proof')", "Proof"),
         Binding("d", "download", "Download"),
     ]
     DEFAULT_CSS = """
@@ -109,8 +110,11 @@ class DetailScreen(Screen[int]):
     """
 
     def __init__(self, index: int, row: EventRow, total: int, fetch: RowFetcher,
-                 on_move: Callable[[int], None], on_download: Callable[[EventRow], None]) -> None:
+                 on_move: Callable[[int], None], on_download: Callable[[EventRow], None], *,
+                 prove: Callable[[EventRow], list[tuple[str, str]]] | None = None) -> None:
+        """``prove`` (blocking, run in a worker) adds a Proof tab: the event's hash and its signed digest."""
         super().__init__()
+        self.prove = prove
         self.index = index
         self.row = row
         self.total = total
@@ -127,7 +131,33 @@ class DetailScreen(Screen[int]):
                 yield Static(id="meta-body")
             with TabPane("JSON", id="json"), VerticalScroll():
                 yield Static(id="json-body")
+            if self.prove is not None:
+                with TabPane("Proof", id="proof"), VerticalScroll():
+                    yield Static("checking…", id="proof-body")
         yield Footer(compact=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The Proof tab's key only where there is a Proof tab."""
+        if action == "tab" and parameters == ("proof",):
+            return self.prove is not None
+        return True
+
+    @work(thread=True, exclusive=True, group="proof", exit_on_error=False)
+    def load_proof(self, row: EventRow) -> None:
+        assert self.prove is not None
+        try:
+            rows = self.prove(row)
+        except ES_ERRORS as exc:
+            rows = [("Proof", f"not available: {describe_es_error(exc)}")]
+        self.app.call_from_thread(self._show_proof, row, rows)
+
+    def _show_proof(self, row: EventRow, rows: list[tuple[str, str]]) -> None:
+        if row is not self.row:
+            return
+        table = Table(show_header=False, box=None)
+        for label, value in rows:
+            table.add_row(Text(label, style="bold"), Text(value))
+        self.query_one("#proof-body", Static).update(table)
 
     def on_mount(self) -> None:
         self.show(self.index, self.row)
@@ -148,6 +178,9 @@ class DetailScreen(Screen[int]):
         self.query_one("#meta-body", Static).update(meta_table(event))
         text = printable(json.dumps(event, indent=2, ensure_ascii=False, sort_keys=True, default=str), multiline=True)
         self.query_one("#json-body", Static).update(Syntax(text, "json", word_wrap=True, theme="ansi_dark"))
+        if self.prove is not None:
+            self.query_one("#proof-body", Static).update("checking…")
+            self.load_proof(row)
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

@@ -36,7 +36,9 @@ class ExportScreen(ModalScreen[ExportResult | None]):
     """
 
     def __init__(self, title: str, source: EventSource, path: Path, *, zone: str, summarizer: Summarizer,
-                 filters: list[tuple[str, str]]) -> None:
+                 filters: list[tuple[str, str]],
+                 metadata: Callable[[], list[tuple[str, str]]] | None = None) -> None:
+        """``metadata`` adds Metadata rows computed in the worker (e.g. a single event's proof)."""
         super().__init__()
         self.title_text = title
         self.source = source
@@ -44,6 +46,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         self.zone = zone
         self.summarizer = summarizer
         self.filters = filters
+        self.metadata = metadata
         self.result: ExportResult | None = None
         self.error: str | None = None
         self._cancel = threading.Event()
@@ -67,8 +70,9 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         try:
             events, total, closer = self.source()
             self.app.call_from_thread(self._progress, 0, total)
+            pairs = self.filters + (self.metadata() if self.metadata is not None else [])
             result = export_xlsx(
-                events, self.path, zone=self.zone, summarizer=self.summarizer, filters=self.filters, total=total,
+                events, self.path, zone=self.zone, summarizer=self.summarizer, filters=pairs, total=total,
                 progress=lambda n, t: self.app.call_from_thread(self._progress, n, t),
                 cancelled=self._cancel.is_set,
             )

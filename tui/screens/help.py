@@ -22,6 +22,7 @@ HELP_TEXT = """\
   e             export all matching events to Excel
   d             download the selected event to Excel
   t             live tail on/off (new events on top, your place kept)
+  v             verification problems behind the ✓/✖ badge (support)
   ctrl+p        command palette (every action)        q   quit
 
 [b]Filter panel[/b]
@@ -30,7 +31,7 @@ HELP_TEXT = """\
 
 [b]Event detail[/b]
   ← →  p n      previous / next event
-  1 2 3         Raw / Meta / JSON tab
+  1 2 3 4       Raw / Meta / JSON / Proof tab (Proof: support view)
   d             download this event       Esc   back to the list
 
 Esc closes this help.

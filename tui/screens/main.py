@@ -26,7 +26,9 @@ from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.indexer.proof import event_proof
 from auditlog.indexer.query import Filter
+from auditlog.indexer.verify import Report, verify
 from auditlog.tui.backend import Backend, Counts, Listing
 from auditlog.tui.filenames import safe_stem
 from auditlog.tui.filters import describe_filter
@@ -35,8 +37,10 @@ from auditlog.tui.screens.custom_range import CustomRangeScreen, TimeRange
 from auditlog.tui.screens.detail import DetailScreen
 from auditlog.tui.screens.export import ExportScreen
 from auditlog.tui.screens.help import HelpScreen
+from auditlog.tui.screens.verify import VerifyScreen
 from auditlog.tui.timerange import PRESETS, preset_range
 from auditlog.tui.values import printable
+from auditlog.tui.verification import badge, export_pairs
 from auditlog.tui.widgets.event_list import EventList, ListHeader
 from auditlog.tui.widgets.facet_list import FacetList
 from auditlog.tui.widgets.histogram import EventHistogram
@@ -62,6 +66,7 @@ class MainScreen(Screen[None]):
         Binding("e", "export_all", "Export"),
         Binding("d", "export_one", "Download"),
         Binding("t", "toggle_live", "Live"),
+        Binding("v", "verification", "Verify"),
         Binding("ctrl+r", "reload", "Reload", show=False),
         Binding("escape", "focus_list", "List", show=False),
         Binding("question_mark", "help", "Help"),
@@ -86,6 +91,10 @@ class MainScreen(Screen[None]):
         #: Ids of the loaded rows of the current listing that could not be read (marked, counted in the status).
         self.undecodable: set[str] = set()
         self.searching = False
+        #: tamper evidence of the filter on screen (None: not run, or running)
+        self.verification: Report | None = None
+        self.verifying = False
+        self.verify_failed = False
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -228,6 +237,46 @@ class MainScreen(Screen[None]):
         self._status()
         if listing.total == 0 and shift is None:
             self.notify("No events match the filter.", timeout=4, markup=False)
+        if shift is None and self.config.verify_client is not None:
+            self.verification, self.verifying, self.verify_failed = None, True, False
+            self._status()
+            self.run_verification(listing.filter)
+
+    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
+    def run_verification(self, flt: Filter) -> None:
+        """Verify the filter's events against the signed digests (background; the badge shows the result)."""
+        client = self.config.verify_client
+        assert client is not None
+        worker = get_current_worker()
+        try:
+            report: Report | None = verify(client, self.config.tiers, flt)
+        except ES_ERRORS:
+            report = None
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_verification, flt, report)
+
+    def _show_verification(self, flt: Filter, report: Report | None) -> None:
+        if self.listing is None or self.listing.filter != flt:
+            return  # verified a filter no longer on screen
+        self.verification, self.verifying, self.verify_failed = report, False, report is None
+        self._status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer `v` only where verification is on (the operator's view with a verify client)."""
+        if action == "verification":
+            return self.config.verify_client is not None
+        return True
+
+    def action_verification(self) -> None:
+        """List the problems the background verification found."""
+        self.app.push_screen(VerifyScreen(self.verification))
+
+    def prove(self, row: EventRow) -> list[tuple[str, str]]:
+        """Return an event's proof rows (blocking: call from a worker)."""
+        client = self.config.verify_client
+        if client is None:
+            return []
+        return event_proof(client, self.config.tiers, row.event_id).pairs()
 
     def _show_counts(self, listing: Listing, counts: Counts) -> None:
         if listing is not self.listing:
@@ -333,6 +382,10 @@ class MainScreen(Screen[None]):
         parts.append({None: "○ connecting", True: "● connected", False: "✖ cluster unreachable"}[self.connected])
         if self.live_timer is not None:
             parts.append("LIVE")
+        if self.config.verify_client is not None:
+            shown = badge(self.verification, self.tz, running=self.verifying, failed=self.verify_failed)
+            if shown:
+                parts.append(shown)
         # Content: the tenant is the user's (or an event's) text, never markup.
         self.query_one("#status", Static).update(Content(printable(" " + " · ".join(parts))))
 
@@ -435,7 +488,8 @@ class MainScreen(Screen[None]):
             events.cursor = index
 
         self.app.push_screen(DetailScreen(message.index, row, self.listing.total, self.fetch_row, moved,
-                                          self.export_row))
+                                          self.export_row,
+                                          prove=self.prove if self.config.verify_client is not None else None))
 
     def _export_path(self, stem: str) -> Path:
         stamp = self.config.clock().astimezone(self.tz).strftime("%Y%m%d-%H%M%S")
@@ -456,7 +510,15 @@ class MainScreen(Screen[None]):
             f"Exporting {listing.total:,} events",
             self.backend.export_source(listing, lambda: self.app.call_from_thread(self.snapshot_renewed, listing)),
             self._export_path("auditlog-export"), zone=self.config.zone, summarizer=self.config.summarizer,
-            filters=describe_filter(listing.filter, self.tz)))
+            filters=describe_filter(listing.filter, self.tz) + self._verification_rows(listing)))
+
+    def _verification_rows(self, listing: Listing) -> list[tuple[str, str]]:
+        """The export's verification rows: the result for exactly this filter, or why there is none."""
+        if self.config.verify_client is None:
+            return []
+        if self.verifying or self.verification is None:
+            return [("Verification", "still running when exported" if self.verifying else "failed")]
+        return export_pairs(self.verification)
 
     def action_export_one(self) -> None:
         """Download the selected event to a workbook."""
@@ -472,9 +534,11 @@ class MainScreen(Screen[None]):
         def source() -> tuple[Iterable[Mapping[str, Any]], int, Callable[[], None]]:
             return [row.event], 1, lambda: None
 
+        prove = self.prove if self.config.verify_client is not None else None
         self.app.push_screen(ExportScreen(
             f"Downloading event {row.event_id}", source, self._export_path(f"auditlog-event-{row.event_id}"),
-            zone=self.config.zone, summarizer=self.config.summarizer, filters=[("Event ID", row.event_id)]))
+            zone=self.config.zone, summarizer=self.config.summarizer, filters=[("Event ID", row.event_id)],
+            metadata=(lambda: prove(row)) if prove is not None else None))
 
     def on_unmount(self) -> None:
         if self.listing is not None:

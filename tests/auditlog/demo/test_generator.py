@@ -94,7 +94,7 @@ def test_plan_rejects_bad_values(kwargs: dict[str, Any], fragment: str) -> None:
 
 
 def test_emitter_writes_the_fabricated_event_plus_enrichment(tmp_path: Path) -> None:
-    """Each line the emitter writes is the fabricated event plus changed_fields and ECS categories."""
+    """Each line the emitter writes is the fabricated event plus changed_fields, ECS categories and its number."""
     originals = list(fabricate(400, seed=5, start=NOW - timedelta(days=1), end=NOW))
     write, close = emitter_writer(tmp_path / "audit.jsonl")
     for event in originals:
@@ -102,8 +102,10 @@ def test_emitter_writes_the_fabricated_event_plus_enrichment(tmp_path: Path) -> 
     close()
     lines = [orjson.loads(line) for line in (tmp_path / "audit.jsonl").read_bytes().splitlines()]
     assert len(originals) == len(lines)
-    for original, line in zip(originals, lines, strict=True):
+    stream = lines[0]["audit"]["stream"]
+    for n, (original, line) in enumerate(zip(originals, lines, strict=True), start=1):
         assert validate(line) == []
+        assert (line["audit"].pop("seq"), line["audit"].pop("stream")) == (n, stream)
         assert {"kind", "category", "type"} <= set(line["event"])
         for key in ("kind", "category", "type"):
             del line["event"][key]

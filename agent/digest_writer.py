@@ -1,0 +1,214 @@
+"""Digest writer: turns acknowledged records into signed, chained digests and ships them create-only.
+
+Every ``digest.interval`` seconds (and once more at shutdown) :meth:`DigestWriter.seal` takes the
+pending records (:mod:`agent.digest`), groups them per events index (at most ``digest.max_events`` a
+digest), and builds the next digests of this agent's chain (:mod:`indexer.integrity`). In one SQLite
+transaction it removes those records, stores the finished documents in ``digest_outbox`` and moves the
+chain head (``digest_head``: last seq, its hash, its index). :meth:`send` then creates the outbox
+documents in Elasticsearch (``_id`` = agent + seq, so a re-send after a crash is a 409 for a document
+that is byte for byte the same) and deletes them from the outbox once created.
+
+So after kill -9 at any point the chain continues from the registry: no digest is built twice from the
+same records, none is lost, and no two digests share a seq (no fork).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+import orjson
+import structlog
+from elasticsearch import Elasticsearch
+
+from auditlog.agent.digest import PENDING_SCHEMA, unpack
+from auditlog.agent.registry import Registry
+from auditlog.agent.signing import SigningKey
+from auditlog.indexer.integrity import (
+    Record,
+    digest_body,
+    digest_hash,
+    digest_id,
+    merge_ranges,
+    seq_ranges,
+    signed_bytes,
+)
+from auditlog.indexer.tiers import TierTable
+
+log = structlog.get_logger("auditlog.agent.digest")
+
+_SCHEMA = (
+    PENDING_SCHEMA,
+    "CREATE TABLE IF NOT EXISTS digest_outbox (seq INTEGER PRIMARY KEY, idx TEXT NOT NULL, doc_id TEXT NOT NULL,"
+    " body BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS digest_head (agent TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL,"
+    " idx TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS digest_streams (stream TEXT PRIMARY KEY, ranges TEXT NOT NULL, updated REAL NOT NULL)",
+)
+#: streams whose last line is older than this (seconds) are forgotten (their ranges are in the digests).
+STREAM_KEEP = 40 * 86400.0
+_LOAD_ROWS = 2000  # pending rows (batches) sealed per transaction
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """How often digests are written and how many events one lists at most."""
+
+    interval: float = 10.0
+    max_events: int = 20000
+
+
+class DigestWriter:
+    """Seals pending records into signed digests and ships them (one per agent, thread-safe)."""
+
+    def __init__(
+        self, registry: Registry, client: Elasticsearch, key: SigningKey, tiers: TierTable,
+        settings: DigestSettings | None = None,
+    ) -> None:
+        """Create the digest tables in the registry when missing."""
+        self.registry = registry
+        self.client = client
+        self.key = key
+        self.tiers = tiers
+        self.settings = settings or DigestSettings()
+        self._lock = threading.Lock()
+        self.written = 0
+        with registry.transaction() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+
+    def _digest_index(self, events_index: str) -> str:
+        parsed = self.tiers.parse_index(events_index)
+        if parsed is None:  # not a daily index of the namespace: keep its proof next to it anyway
+            return f"{events_index}.digest"
+        return self.tiers.digest_index_for_day(*parsed)
+
+    def seal(self) -> int:
+        """Build digests from every pending record; return how many were built."""
+        with self._lock:
+            return self._seal_all()
+
+    def _seal_all(self) -> int:
+        built = 0
+        while True:
+            n = self._seal_some()
+            built += n
+            if n == 0:
+                return built
+
+    def _seal_some(self) -> int:
+        agent = self.key.agent_id
+        with self.registry.transaction() as db:
+            rows = db.execute("SELECT id, records FROM digest_pending ORDER BY id LIMIT ?", (_LOAD_ROWS,)).fetchall()
+            if not rows:
+                return 0
+            groups: dict[str, list[Record]] = {}
+            for _id, blob in rows:
+                for r in unpack(blob):
+                    groups.setdefault(r.events_index, []).append(r)
+            head = db.execute("SELECT seq, hash, idx FROM digest_head WHERE agent = ?", (agent,)).fetchone()
+            seq, prev, prev_index = (int(head[0]), str(head[1]), str(head[2])) if head else (0, None, None)
+            built = 0
+            step = self.settings.max_events
+            # every digest of this seal carries its streams' ranges as of the whole seal: the newest digest
+            # left after retention then accounts for every number up to its own events
+            delivered = self._delivered(db, {r.stream for rs in groups.values() for r in rs if r.stream is not None})
+            fresh: dict[str, list[int]] = {}
+            for rs in groups.values():
+                for r in rs:
+                    if r.stream is not None and r.seq is not None:
+                        fresh.setdefault(r.stream, []).append(r.seq)
+            for stream, seqs in fresh.items():
+                delivered[stream] = merge_ranges(delivered.get(stream, []), seq_ranges(seqs))
+            for index, records in groups.items():
+                for start in range(0, len(records), step):
+                    seq += 1
+                    chunk = records[start:start + step]
+                    mine = {r.stream for r in chunk if r.stream is not None and r.seq is not None}
+                    body = digest_body(agent=agent, public_key=self.key.public_b64, seq=seq, prev=prev,
+                                       prev_index=prev_index, index=index, records=chunk,
+                                       delivered={s: delivered[s] for s in mine})
+                    doc = {"@timestamp": body["last"], "digest": body, "signature": self.key.sign(signed_bytes(body))}
+                    target = self._digest_index(index)
+                    db.execute("INSERT INTO digest_outbox VALUES (?,?,?,?)",
+                               (seq, target, digest_id(agent, seq), orjson.dumps(doc)))
+                    prev, prev_index = digest_hash(body), target
+                    built += 1
+            db.execute("INSERT OR REPLACE INTO digest_head VALUES (?,?,?,?)", (agent, seq, prev, prev_index))
+            now = time.time()
+            db.executemany("INSERT OR REPLACE INTO digest_streams VALUES (?,?,?)",
+                           [(s, orjson.dumps(r).decode(), now) for s, r in delivered.items()])
+            db.execute("DELETE FROM digest_streams WHERE updated < ?", (now - STREAM_KEEP,))
+            db.execute("DELETE FROM digest_pending WHERE id <= ?", (rows[-1][0],))
+        return built
+
+    @staticmethod
+    def _delivered(db: sqlite3.Connection, streams: set[str]) -> dict[str, list[list[int]]]:
+        out: dict[str, list[list[int]]] = {}
+        for stream in streams:
+            row = db.execute("SELECT ranges FROM digest_streams WHERE stream = ?", (stream,)).fetchone()
+            if row:
+                out[stream] = orjson.loads(row[0])
+        return out
+
+    def send(self, timeout: float | None = None) -> int:
+        """Create every outbox digest in Elasticsearch; return how many are now stored there.
+
+        A digest Elasticsearch refuses stays in the outbox and is retried at the next call.
+
+        Args:
+            timeout: seconds the request may take (``None``: the client's own timeout).
+        """
+        with self._lock:
+            return self._send(timeout)
+
+    def _send(self, timeout: float | None) -> int:
+        with self.registry.transaction() as db:
+            rows = db.execute("SELECT seq, idx, doc_id, body FROM digest_outbox ORDER BY seq").fetchall()
+        if not rows:
+            return 0
+        body = b"".join(
+            b'{"create":{"_index":' + orjson.dumps(idx) + b',"_id":' + orjson.dumps(doc_id) + b"}}\n"
+            + bytes(doc) + b"\n"
+            for _seq, idx, doc_id, doc in rows
+        )
+        client = self.client if timeout is None else self.client.options(request_timeout=timeout)
+        resp = client.bulk(operations=body, filter_path="items.*.status,items.*.error")  # type: ignore[arg-type]
+        done = []
+        for (seq, idx, _doc_id, _doc), item in zip(rows, resp.body["items"], strict=True):
+            r = item.get("create") or next(iter(item.values()))
+            if r["status"] < 300 or r["status"] == 409:
+                done.append((seq,))
+            else:
+                log.warning("digest not stored; retrying later", index=idx, seq=seq, status=r["status"],
+                            error=str(r.get("error"))[:200])
+        with self.registry.transaction() as db:
+            db.executemany("DELETE FROM digest_outbox WHERE seq = ?", done)
+        self.written += len(done)
+        return len(done)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Seal and send now; log (never raise) when Elasticsearch cannot take them (retried next time).
+
+        Args:
+            timeout: seconds this may wait for a flush already running and for the send (a stopping
+                agent has a deadline); what is not sent stays in the outbox for the next start.
+        """
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            log.warning("digests not sent before the deadline; they go out at the next start")
+            return
+        try:
+            self._seal_all()
+            self._send(timeout)
+        except Exception as exc:  # connection errors, refusals, a full disk: pending and outbox keep them
+            log.warning("digest write failed; retrying later", error=f"{exc.__class__.__name__}: {exc}")
+        finally:
+            self._lock.release()
+
+    def run(self, stop: threading.Event) -> None:
+        """Flush at once, then every ``interval`` seconds until ``stop`` is set (the pipeline flushes once more)."""
+        self.flush()
+        while not stop.wait(self.settings.interval):
+            self.flush()

@@ -1,0 +1,143 @@
+"""Digest feed: records read off bulk entries, released only when the checkpoint passes their whole batch."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import orjson
+from hypothesis import event as observe
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditlog.agent.acks import AckTracker
+from auditlog.agent.batcher import Batch
+from auditlog.agent.digest import PENDING_SCHEMA, DigestFeed, pack, record_of, unpack
+from auditlog.agent.emitter import AuditEmitter, build_processors
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import PassThrough
+from auditlog.agent.parser import Parser
+from auditlog.agent.redact import Redactor
+from auditlog.indexer.integrity import Record
+from auditlog.indexer.tiers import TierTable
+
+
+def _entry(event_id: str, doc: bytes, index: str = "audit-enterprise-2026.12.02") -> bytes:
+    return b'{"create":{"_index":"' + index.encode() + b'","_id":"' + event_id.encode() + b'"}}\n' + doc + b"\n"
+
+
+def _batch(seq: int, ends: dict[str, int], *ids: str) -> Batch:
+    """A batch whose entries ``"<file>/<id>"`` (or ``"<id>"``: the first file) come from the files in ``ends``."""
+    first = next(iter(ends))
+    keys = [i.split("/")[0] if "/" in i else first for i in ids]
+    names = [i.split("/")[-1] for i in ids]
+    docs = [orjson.dumps({"@timestamp": "2026-12-02T10:00:00Z", "audit": {"stream": "s", "seq": n}})
+            for n in range(len(ids))]
+    return Batch(seq, [_entry(i, d) for i, d in zip(names, docs, strict=True)],
+                 [(k, "path", n, b"line") for n, k in enumerate(keys)], dict(ends))
+
+
+def _stored(also: object) -> list[Record]:
+    db = sqlite3.connect(":memory:")
+    db.execute(PENDING_SCHEMA)
+    assert callable(also)
+    also(db)
+    return [r for (blob,) in db.execute("SELECT records FROM digest_pending") for r in unpack(blob)]
+
+
+def test_record_holds_index_id_hash_of_the_document_and_stream() -> None:
+    """The record names the entry's index and id, hashes exactly the document bytes and reads stream/seq."""
+    doc = b'{"@timestamp":"2026-12-02T10:00:00Z","audit":{"stream":"abc","seq":7},"x":1}'
+    expected = Record("audit-enterprise-2026.12.02", "e-1", hashlib.sha256(doc).digest(), "2026-12-02T10:00:00Z",
+                      "abc", 7)
+    assert record_of(_entry("e-1", doc)) == expected
+
+
+def test_record_of_an_event_without_stream_has_none() -> None:
+    """Lines from other producers carry no stream: the record says so instead of failing."""
+    doc = b'{"@timestamp":"2026-12-02T10:00:00Z","audit":{"source":"x"}}'
+    assert (record_of(_entry("e", doc)).stream, record_of(_entry("e", doc)).seq) == (None, None)
+
+
+def test_pack_and_unpack_round_trip() -> None:
+    """Records survive the pending table's serialisation unchanged."""
+    records = [Record("i", "a", b"\x01" * 32, "t", "s", 1), Record("i", "b", b"\x02" * 32, "t", None, None)]
+    assert unpack(pack(records)) == records
+
+
+def test_batch_acked_before_an_earlier_one_waits_for_it() -> None:
+    """A later batch's records are released together with the earlier batch that holds the checkpoint back."""
+    feed, acks = DigestFeed(), AckTracker()
+    first, second = _batch(1, {"f": 10}, "a"), _batch(2, {"f": 20}, "b")
+    for b in (first, second):
+        acks.register(b.seq, b.ends)
+        feed.register(b.seq, b.ends)
+    advanced, also = feed.ack(acks, second)
+    assert (advanced, also) == ({}, None)
+    advanced, also = feed.ack(acks, first)
+    assert (advanced, [r.id for r in _stored(also)]) == ({"f": 20}, ["a", "b"])
+
+
+def test_batch_over_two_files_is_released_per_file() -> None:
+    """A batch over two files gives up one file's records as soon as that file's checkpoint passes it."""
+    feed, acks = DigestFeed(), AckTracker()
+    held, both = _batch(1, {"g": 5}, "g/g1"), _batch(2, {"f": 10, "g": 9}, "f/f1", "g/g2")
+    for b in (held, both):
+        acks.register(b.seq, b.ends)
+        feed.register(b.seq, b.ends)
+    advanced, also = feed.ack(acks, both)
+    assert (advanced, [r.id for r in _stored(also)]) == ({"f": 10}, ["f1"])
+    advanced, also = feed.ack(acks, held)
+    assert (advanced, [r.id for r in _stored(also)]) == ({"g": 9}, ["g1", "g2"])
+
+
+def test_dead_lettered_items_are_left_out() -> None:
+    """Entries Elasticsearch refused are in no index, so no digest lists them."""
+    feed, acks = DigestFeed(), AckTracker()
+    batch = _batch(1, {"f": 30}, "ok-1", "refused", "ok-2")
+    acks.register(1, batch.ends)
+    feed.register(1, batch.ends)
+    assert [r.id for r in _stored(feed.ack(acks, batch, [1])[1])] == ["ok-1", "ok-2"]
+
+
+_ENRICHER = Enricher(TierTable(), Redactor())
+_scalar = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False,
+                                                                                   allow_infinity=False) | st.text()
+
+
+@st.composite
+def emitter_lines(draw: st.DrawFn) -> bytes:
+    """One line the real emitter writes for an app call with arbitrary text, numbers and changes."""
+    lines = _Lines()
+    emitter = AuditEmitter(lines, build_processors(Redactor()), strict=True)
+    log = emitter.logger().bind(tenant=draw(st.text(min_size=1)), tier=draw(st.sampled_from(["enterprise", "basic"])),
+                                source=draw(st.text(min_size=1)))
+    changes = draw(st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True),
+                                   st.tuples(_scalar, _scalar | st.lists(_scalar, max_size=3)), max_size=3))
+    log.update(draw(st.text()), changes=changes)
+    return lines.lines[0].rstrip(b"\n")
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write(self, line: bytes) -> None:
+        self.lines.append(line)
+
+    def close(self) -> None:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(emitter_lines())
+def test_pass_through_and_full_path_give_the_same_hash(line: bytes) -> None:
+    """For an emitter line, the pass-through and the full path (parse, validate, enrich) hash to the same value."""
+    fast = PassThrough(_ENRICHER)(line)
+    event = Parser()(line)
+    assert isinstance(event, dict)
+    full = _ENRICHER(event, "key", 0)
+    assert isinstance(full, bytes)
+    if isinstance(fast, bytes):  # else the full path ships it either way
+        observe("pass-through")
+        assert record_of(fast).hash == record_of(full).hash

@@ -1,0 +1,279 @@
+"""Tamper evidence end to end: emitter lines shipped by a real agent (kill -9 included), then `auditlog verify`.
+
+The agent writes signed digests while it ships; tampering is done afterwards with an all-powerful client,
+as an operator with cluster access could.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from elasticsearch import Elasticsearch
+
+from auditlog.agent.deadletter import read_records
+from auditlog.cli import main
+from auditlog.indexer import retention
+from auditlog.indexer.rawsource import raw_client_options
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.verify import Report, verify
+from bench.events import event_lines
+from tests.integration.agent_support import AgentProcess, append_lines, wait_count, write_config
+
+LINES = int(os.environ.get("AUDITLOG_TAMPER_LINES", "20000"))
+KILLS = int(os.environ.get("AUDITLOG_TAMPER_KILLS", "5"))
+
+
+@pytest.fixture
+def raw(es_url: str) -> Iterator[Elasticsearch]:
+    """A client that returns raw response bytes, as verify needs."""
+    client = Elasticsearch(es_url, request_timeout=60, **raw_client_options())
+    yield client
+    client.close()
+
+
+@dataclass
+class Shipping:
+    """One agent shipping one folder of logs into a namespace."""
+
+    es: Elasticsearch
+    tiers: TierTable
+    logs: Path
+    agent: AgentProcess
+
+
+def _shipping(es: Elasticsearch, es_url: str, tiers: TierTable, tmp_path: Path, **digest: object) -> Shipping:
+    install_templates(es, tiers)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    cfg = write_config(tmp_path / "agent.toml", paths=[f"{logs}/*.jsonl"], state=tmp_path / "state",
+                       es_url=es_url, prefix=tiers.prefix, digest={"interval": 0.3, **digest})
+    return Shipping(es, tiers, logs, AgentProcess(cfg, tmp_path / "agent.log"))
+
+
+def _lines(count: int, seed: int, *, day: datetime | None = None) -> list[bytes]:
+    end = day or datetime.now(UTC) - timedelta(seconds=5)
+    start = end - timedelta(hours=1) if day is None else end - timedelta(hours=2)
+    if day is None and start.date() != end.date():  # keep every event in today's indices
+        start = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    return list(event_lines(count, seed=seed, window=(start, end)))
+
+
+def _settled(raw: Elasticsearch, tiers: TierTable, events: int, problems: int = 0, timeout: float = 120.0) -> Report:
+    """Verify until every one of ``events`` is proven (the agent seals every 0.3 s; a digest request being
+    indexed can be half visible to a refresh, which verify sees as a missing digest for that moment)."""
+    end = time.monotonic() + timeout
+    while True:
+        patterns = f"{tiers.read_pattern},{tiers.digest_pattern}"
+        raw.cluster.health(index=patterns, wait_for_status="yellow", timeout="30s")
+        raw.indices.refresh(index=patterns, allow_no_indices=True)
+        report = verify(raw, tiers)
+        done = report.events == report.proven + report.present == events and len(report.problems) == problems
+        if done or time.monotonic() > end:
+            return report
+        time.sleep(0.5)
+
+
+def _cli(es_url: str, tiers: TierTable, *args: str) -> int:
+    return main(["verify", "--es", es_url, "--prefix", tiers.prefix, *args])
+
+
+def test_kill9_shipping_verifies_then_reports_exactly_the_four_tamperings(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """20k events across kill -9s verify (exit 0); a delete, an edit, an insert and a dropped line are 4 problems."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    streams = [_lines(LINES // 4, seed=s) for s in (1, 2, 3, 4)]  # four emitter instances: four streams
+    rng = random.Random(15)
+
+    def writer() -> None:  # spread over the kills, so they land while lines are written and shipped
+        bursts = range(0, LINES // 4, 100)
+        for burst in bursts:
+            for n, lines in enumerate(streams):
+                append_lines(ship.logs / f"app{n}.jsonl", lines[burst:burst + 100])
+            time.sleep(KILLS * 1.2 / len(bursts))
+
+    w = threading.Thread(target=writer, daemon=True)
+    w.start()
+    try:
+        for _ in range(KILLS):
+            ship.agent.start()
+            ship.agent.wait_started()
+            time.sleep(rng.uniform(0.2, 1.2))
+            ship.agent.kill9()
+        w.join()
+        ship.agent.start()
+        ship.agent.wait_started()
+        wait_count(es, tiers, LINES, timeout=180)
+        first = _settled(raw, tiers, LINES)
+        # every event in a digest (re-sent ones after a kill -9 as present); no problem: none in two, no fork
+        assert (first.events, first.proven + first.present, [p.line() for p in first.problems][:20]) == (
+            LINES, LINES, [])
+        assert ship.agent.starts == KILLS + 1
+        assert _cli(es_url, tiers) == 0
+
+        # a fifth stream ships with one line dropped from its file
+        later = _lines(50, seed=9)
+        dropped = orjson.loads(later[20])["audit"]
+        append_lines(ship.logs / "late.jsonl", later[:20] + later[21:])
+        wait_count(es, tiers, LINES + 49, timeout=60)
+        assert _settled(raw, tiers, LINES + 49, problems=1).pending == 0  # the gap
+        status = ship.agent.stop()
+    finally:
+        ship.agent.ensure_stopped()
+    assert status == 0
+
+    # victims from the stream shipped without kills: their digests hold their hashes (not re-sent)
+    es.indices.refresh(index=tiers.read_pattern)
+    deleted, edited, model = (es.search(index=tiers.read_pattern, query={"ids": {"values": [
+        orjson.loads(line)["event"]["id"]]}})["hits"]["hits"][0] for line in later[:3])
+    es.delete(index=deleted["_index"], id=deleted["_id"], refresh=True)
+    es.update(index=edited["_index"], id=edited["_id"], doc={"message": "nothing happened here"}, refresh=True)
+    forged = dict(model["_source"])
+    forged["event"] = {**forged["event"], "id": "forged-0001"}
+    es.index(index=model["_index"], id="forged-0001", document=forged, refresh=True)
+
+    report = verify(raw, tiers)
+    found = sorted((p.kind, p.event_id or p.index) for p in report.problems)
+    assert found == sorted([
+        ("deleted", deleted["_id"]),
+        ("altered", edited["_id"]),
+        ("inserted", "forged-0001"),
+        ("gap", f"stream {dropped['stream']}"),
+    ])
+    assert f"seq {dropped['seq']} never arrived" in next(p.detail for p in report.problems if p.kind == "gap")
+    capsys.readouterr()
+    assert _cli(es_url, tiers) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("4 problems:") and len(out) == 5
+
+
+def test_forged_signature_and_removed_digest_are_reported(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A digest with a wrong signature and a digest deleted from the middle of the chain are both problems."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path, max_events=100)
+    append_lines(ship.logs / "app.jsonl", _lines(600, seed=5))
+    try:
+        ship.agent.start()
+        wait_count(es, tiers, 600, timeout=60)
+        assert _settled(raw, tiers, 600).problems == []
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    es.indices.refresh(index=tiers.digest_pattern)
+    digests = es.search(index=tiers.digest_pattern, size=100, sort=[{"digest.seq": "asc"}])["hits"]["hits"]
+    assert len(digests) >= 6
+    forged, removed = digests[1], digests[3]
+    other = digests[0]["_source"]["signature"]
+    es.update(index=forged["_index"], id=forged["_id"], doc={"signature": other}, refresh=True)
+    es.delete(index=removed["_index"], id=removed["_id"], refresh=True)
+
+    report = verify(raw, tiers)
+    kinds = {(p.kind, p.digest_id) for p in report.problems if p.kind in ("signature", "digest-missing")}
+    assert kinds == {("signature", forged["_id"]), ("digest-missing", digests[4]["_id"])}
+    assert _cli(es_url, tiers) == 1
+
+
+def test_pinned_key_proves_authorship_and_a_foreign_key_does_not(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With the agent's own public key pinned verify exits 0; pinned to another key every digest is refused."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    append_lines(ship.logs / "app.jsonl", _lines(200, seed=6))
+    try:
+        ship.agent.start()
+        wait_count(es, tiers, 200, timeout=60)
+        assert _settled(raw, tiers, 200).problems == []
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    capsys.readouterr()
+    assert main(["agent", "key", "--public", "--state-dir", str(tmp_path / "state")]) == 0
+    (tmp_path / "agent.pem").write_text(capsys.readouterr().out)
+    assert main(["agent", "key", "--public", "--state-dir", str(tmp_path / "other")]) == 0
+    (tmp_path / "other.pem").write_text(capsys.readouterr().out)
+
+    assert _cli(es_url, tiers, "--pubkey", str(tmp_path / "agent.pem"), "--json") == 0
+    pinned = orjson.loads(capsys.readouterr().out)
+    assert _cli(es_url, tiers, "--pubkey", str(tmp_path / "other.pem"), "--json") == 1
+    foreign = orjson.loads(capsys.readouterr().out)
+    assert (pinned["ok"], pinned["pinned"], pinned["proven"]) == (True, True, 200)
+    assert {p["kind"] for p in foreign["problems"]} == {"signature"}
+    assert all("not pinned" in p["detail"] for p in foreign["problems"])
+
+
+def test_a_day_deleted_by_retention_is_expired_not_tampered(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After the retention enforcer deletes an old day and its digests, verify says "expired" and exits 0."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path, max_events=50)
+    old_day = (datetime.now(UTC) - timedelta(days=10)).replace(hour=12, minute=0, second=0, microsecond=0)
+    old, new = _lines(200, seed=11, day=old_day), _lines(200, seed=12)
+    mixed = [line for pair in zip(old, new, strict=True) for line in pair]  # digests of both days interleave
+    append_lines(ship.logs / "app.jsonl", mixed)
+    try:
+        ship.agent.start()
+        wait_count(es, tiers, 400, timeout=60)
+        assert _settled(raw, tiers, 400).problems == []
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    deleted = retention.enforce(es, tiers)
+    old_stamp = f"{old_day:%Y.%m.%d}"
+    assert deleted and all(old_stamp in i.name for i in deleted)
+    assert any(".digest-" in i.name for i in deleted)
+
+    report = verify(raw, tiers)
+    assert report.problems == []
+    assert report.expired and all(old_stamp in note for note in report.expired)
+    es.indices.refresh(index=tiers.read_pattern)
+    assert report.events == es.count(index=tiers.read_pattern)["count"] >= len(new)
+    capsys.readouterr()
+    assert _cli(es_url, tiers) == 0
+    assert "expired" in capsys.readouterr().out
+
+
+def test_replayed_dead_letters_are_proven_after_the_next_run(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Events refused, then shipped by `dlq replay`, are in the next run's digests: verify proves every one."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    lines = _lines(90, seed=8)
+    append_lines(ship.logs / "app.jsonl", lines[:60])
+    try:
+        ship.agent.start()
+        wait_count(es, tiers, 60, timeout=60)
+        es.indices.put_settings(index=tiers.read_pattern, settings={"index.blocks.write": True})
+        append_lines(ship.logs / "app.jsonl", lines[60:])
+        end = time.monotonic() + 60
+        while len(list(read_records(tmp_path / "state"))) < 30 and time.monotonic() < end:
+            time.sleep(0.2)
+        assert ship.agent.stop() == 0
+        es.indices.put_settings(index=tiers.read_pattern, settings={"index.blocks.write": False})
+        assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 0
+        ship.agent.start()  # seals what replay recorded
+        report = _settled(raw, tiers, 90)
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    capsys.readouterr()
+    assert (report.events, report.proven + report.present, report.problems) == (90, 90, [])
