@@ -121,8 +121,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep.set_defaults(func=_dlq_replay)
 
 
-def _load(args: argparse.Namespace) -> AgentConfig:
-    """The configuration, after checking that a state directory was chosen somewhere.
+def _load(args: argparse.Namespace, *, need_state: bool = True) -> AgentConfig:
+    """The configuration, after checking that a state directory was chosen somewhere (when ``need_state``).
 
     Raises:
         UsageError: when neither --state-dir, AUDITLOG_AGENT_STATE_DIR nor --config names one.
@@ -131,7 +131,7 @@ def _load(args: argparse.Namespace) -> AgentConfig:
     from auditlog.options.connection import resolve_secrets
     from auditlog.options.secrets import warn_stderr
 
-    if not args.config and not args.state_dir and not os.environ.get(STATE_ENV):
+    if need_state and not args.config and not getattr(args, "state_dir", None) and not os.environ.get(STATE_ENV):
         raise UsageError(f"--state-dir: required without --config or {STATE_ENV} "
                          "(where checkpoints and dead letters live)")
     resolve_secrets(args)
@@ -171,7 +171,7 @@ def _check(args: argparse.Namespace) -> int:
     from auditlog.indexer.client import make_client
 
     try:
-        cfg = _load(args)
+        cfg = _load(args, need_state=False)  # the checks read nothing of the state directory
     except UsageError as exc:
         print(CheckResult("config", "fail", str(exc)).line())
         return 2

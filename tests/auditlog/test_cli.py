@@ -78,4 +78,4 @@ def test_every_list_and_status_command_has_json() -> None:
                      if name.split()[-1] in ("list", "status")
                      and not any("--json" in a.option_strings for a in parser._actions))
     names = sorted(n for n in _leaf_parsers() if n.split()[-1] in ("list", "status"))
-    assert ([], ["agent status", "dlq list", "es status", "retention status"]) == (missing, names)
+    assert ([], ["agent status", "dlq list", "es status", "keys list", "retention status"]) == (missing, names)

@@ -134,9 +134,13 @@ def _commands_with_filters() -> list[str]:
                   if any("--worker" in a.option_strings for a in parser._actions))
 
 
-def test_export_is_the_command_with_filter_flags() -> None:
-    """The filter flags belong to export (tui's --tenant is the single-tenant customer view)."""
-    assert ["export"] == _commands_with_filters()
+def test_export_and_verify_are_the_commands_with_filter_flags() -> None:
+    """The filter flags belong to export and verify (tui's --tenant is the single-tenant customer view)."""
+    assert ["export", "verify"] == _commands_with_filters()
+
+
+#: arguments a command requires besides the filter flags
+_REQUIRED = {"export": ["-o", "x.xlsx"]}
 
 
 @pytest.mark.parametrize("command", _commands_with_filters())
@@ -145,5 +149,5 @@ def test_repeated_flag_keeps_both_values(command: str, flag: str) -> None:
     """`FLAG a FLAG b` on a command of the real CLI puts both values into the filter, in order."""
     from auditlog.cli import build_parser
 
-    args = build_parser().parse_args([command, "-o", "x.xlsx", flag, "b-value", flag, "a-value"])
+    args = build_parser().parse_args([command, *_REQUIRED.get(command, []), flag, "b-value", flag, "a-value"])
     assert ("b-value", "a-value") == getattr(filter_from_args(args, now=NOW), REPEATABLE[flag])
