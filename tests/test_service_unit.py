@@ -129,4 +129,4 @@ def test_operations_guide_auditlog_steps_parse() -> None:
             build_parser().parse_args(argv[1:])
         except SystemExit as exc:
             failures.append((argv, exc.code))
-    assert (2, []) == (len(calls), failures)
+    assert (3, []) == (len(calls), failures)  # --print-config, --print-unit, agent check

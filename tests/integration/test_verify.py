@@ -68,7 +68,7 @@ def _lines(count: int, seed: int, *, day: datetime | None = None) -> list[bytes]
     return list(event_lines(count, seed=seed, window=(start, end)))
 
 
-def _settled(raw: Elasticsearch, tiers: TierTable, events: int, problems: int = 0, timeout: float = 120.0) -> Report:
+def _settled(raw: Elasticsearch, tiers: TierTable, events: int, problems: int = 0, timeout: float = 300.0) -> Report:
     """Verify until every one of ``events`` is proven (the agent seals every 0.3 s; a digest request being
     indexed can be half visible to a refresh, which verify sees as a missing digest for that moment)."""
     end = time.monotonic() + timeout
