@@ -24,6 +24,10 @@ Choices, written down:
   and ``action.destructive_requires_name`` is off so tests may clean up by pattern.
 - The test distribution has no ``GET /`` handler (the rest-root module is not in it), so the version
   is read from ``GET _nodes/_local``.
+- A node may be one member of a local cluster (``indexer.es_cluster``): ``NodeConfig.peers`` then
+  replaces ``discovery.type: single-node`` with its own transport port, the seed hosts and the initial
+  master nodes; a secure member also encrypts the transport layer (Elasticsearch requires it with
+  security on and more than one node) with a certificate from the same CA (``indexer.certs``).
 """
 
 from __future__ import annotations
@@ -54,10 +58,21 @@ from auditlog.indexer.java import JavaHome, find_java
 
 RUN_USER = "auditlog-es"
 HOST = "127.0.0.1"
+#: a cluster member's transport port is its HTTP port plus this (9200 -> 9300, as Elasticsearch's defaults)
+TRANSPORT_OFFSET = 100
 
 
 class NodeStartError(RuntimeError):
     """The node could not be started; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Peers:
+    """How one member of a local cluster finds the others (``None`` in ``NodeConfig``: a single node)."""
+
+    transport_port: int
+    seed_hosts: tuple[str, ...]
+    initial_master_nodes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,7 @@ class NodeConfig:
     version: str = ES_VERSION
     start_timeout: float = 240.0
     reset_credentials: bool = False
+    peers: Peers | None = None
 
     def resolved_state_dir(self, port: int) -> Path:
         """Return the state folder for a node on ``port``."""
@@ -161,7 +177,8 @@ def _pid_alive(pid: int) -> bool:
     return b"elasticsearch" in cmdline
 
 
-def _log_tail(path: Path, lines: int = 25) -> str:
+def log_tail(path: Path, lines: int = 25) -> str:
+    """Return the last ``lines`` lines of a node's log, for error messages."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
@@ -238,19 +255,42 @@ def _write_jvm_options(dist_config: Path, config: Path, java_home: Path, heap: s
     (options_d / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
 
 
-def _settings(state: Path, port: int, secure: bool) -> dict[str, Any]:
+def node_name(port: int) -> str:
+    """Return the name of the local node whose HTTP port is ``port``."""
+    return f"auditlog-{port}"
+
+
+def _settings(state: Path, port: int, secure: bool, peers: Peers | None = None) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "cluster.name": "auditlog-local",
-        "node.name": f"auditlog-{port}",
+        "node.name": node_name(port),
         "network.host": HOST,
         "http.port": port,
-        "discovery.type": "single-node",
+    }
+    if peers is None:
+        settings["discovery.type"] = "single-node"
+    else:
+        settings.update({
+            "transport.port": peers.transport_port,
+            "discovery.seed_hosts": list(peers.seed_hosts),
+            # only read while the cluster forms for the first time; a member with data ignores it
+            "cluster.initial_master_nodes": list(peers.initial_master_nodes),
+        })
+    settings.update({
         "path.data": str(state / "data"),
         "path.logs": str(state / "logs"),
         "cluster.routing.allocation.disk.threshold_enabled": False,
         "action.destructive_requires_name": False,
         "xpack.security.enabled": secure,
-    }
+    })
+    if secure and peers is not None:
+        settings.update({
+            "xpack.security.transport.ssl.enabled": True,
+            "xpack.security.transport.ssl.verification_mode": "certificate",
+            "xpack.security.transport.ssl.key": "certs/transport/transport.key",
+            "xpack.security.transport.ssl.certificate": "certs/transport/transport.crt",
+            "xpack.security.transport.ssl.certificate_authorities": "certs/ca/ca.crt",
+        })
     if secure:
         settings.update({
             "xpack.security.http.ssl.enabled": True,
@@ -289,8 +329,8 @@ class LocalNode:
         if info is None:
             return NodeStatus(running=False, detail=f"no node running from {self.state}")
         try:
-            health = _request(info, "/_cluster/health")["status"]
-            nodes = _request(info, "/_nodes/_local")["nodes"]
+            health = request_json(info, "/_cluster/health")["status"]
+            nodes = request_json(info, "/_nodes/_local")["nodes"]
             version = next(iter(nodes.values()))["version"]
         except (OSError, ValueError, KeyError) as exc:
             return NodeStatus(running=True, url=info.url, pid=info.pid, detail=f"not answering: {exc}")
@@ -310,6 +350,29 @@ class LocalNode:
         if existing is not None:
             existing.already_running = True
             return existing
+        info, proc = self.launch()
+        self._wait_ready(info, proc)
+        if self.config.secure:
+            self.ensure_trial(info)
+        return info
+
+    def launch(
+        self, home: Path | None = None, java: JavaHome | None = None
+    ) -> tuple[NodeInfo, subprocess.Popen[bytes]]:
+        """Prepare the state folder and start the node's process, without waiting for it to answer.
+
+        A cluster launches every member before it waits (no member becomes ready alone).
+
+        Args:
+            home: the unpacked distribution (``None``: fetch or find it).
+            java: the Java runtime (``None``: find one).
+
+        Returns:
+            Where the node will listen, and its launcher process.
+
+        Raises:
+            NodeStartError: port in use, no Java, failed download or certificate tools.
+        """
         port = self.port or free_port()
         if self.port == 0:
             self.port = port
@@ -320,12 +383,18 @@ class LocalNode:
                 f"port {port} on {HOST} is already in use by another program; "
                 f"stop it or choose another port with --port"
             )
+        peers = self.config.peers
+        if peers is not None and port_in_use(peers.transport_port):
+            raise NodeStartError(
+                f"transport port {peers.transport_port} on {HOST} is already in use by another program; "
+                f"choose another --port (transport ports are the HTTP ports + {TRANSPORT_OFFSET})"
+            )
         from auditlog.indexer.distribution import DistributionError
         from auditlog.indexer.java import JavaNotFoundError
 
         try:
-            home = ensure_distribution(self.config.version, self.log)
-            java = find_java()
+            home = home or ensure_distribution(self.config.version, self.log)
+            java = java or find_java()
         except (DistributionError, JavaNotFoundError) as exc:
             raise NodeStartError(str(exc)) from exc
         as_root = os.geteuid() == 0
@@ -372,12 +441,9 @@ class LocalNode:
             ca_path=ca_path, password_file=password_file, password=password,
         )
         self._info_path().write_text(json.dumps(info.to_json(), indent=2))
-        self._wait_ready(info, proc)
-        if self.config.secure:
-            self._ensure_trial(info)
-        return info
+        return info, proc
 
-    def _ensure_trial(self, info: NodeInfo) -> None:
+    def ensure_trial(self, info: NodeInfo) -> None:
         """Give the secure node a self-generated trial licence, for document-level security (tenant keys).
 
         Elasticsearch issues the trial itself (30 days, once per cluster); a node whose trial has ended
@@ -387,7 +453,7 @@ class LocalNode:
             licence = self._wait_for_licence(info)
             if licence.get("type") != "basic":
                 return
-            answer = _request(info, "/_license/start_trial?acknowledge=true", method="POST")
+            answer = request_json(info, "/_license/start_trial?acknowledge=true", method="POST")
         except (OSError, ValueError, KeyError) as exc:
             self.log(f"could not start the trial licence (tenant keys need it): {exc}")
             return
@@ -399,7 +465,7 @@ class LocalNode:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                return dict(_request(info, "/_license")["license"])
+                return dict(request_json(info, "/_license")["license"])
             except (OSError, KeyError):
                 # 404 (or an empty answer) until the self-generated licence is in the cluster state
                 if time.monotonic() > deadline:
@@ -416,7 +482,7 @@ class LocalNode:
             if (dist_config / name).is_file() and not (config / name).exists():
                 shutil.copy(dist_config / name, config / name)
         _write_jvm_options(dist_config, config, java_home, self.config.heap)
-        settings = _settings(self.state, port, self.config.secure)
+        settings = _settings(self.state, port, self.config.secure, self.config.peers)
         lines = [f"{key}: {json.dumps(value)}" for key, value in settings.items()]
         (config / "elasticsearch.yml").write_text("# written by auditlog es start\n" + "\n".join(lines) + "\n")
 
@@ -469,6 +535,10 @@ class LocalNode:
                   "--ip", HOST, "--dns", "localhost", "--out", str(certs / "http.zip")], env)
             with zipfile.ZipFile(certs / "http.zip") as archive:
                 archive.extractall(certs)
+        if self.config.peers is not None and not (certs / "transport" / "transport.crt").is_file():
+            from auditlog.indexer.certs import write_transport_certificate
+
+            write_transport_certificate(certs / "ca", certs / "transport", HOST)
         if password_file.is_file():
             password = password_file.read_text().strip()
         else:
@@ -498,10 +568,10 @@ class LocalNode:
             if code is not None:
                 raise NodeStartError(
                     f"Elasticsearch exited with status {code} during start; log {info.log_path}:\n"
-                    f"{_log_tail(info.log_path)}"
+                    f"{log_tail(info.log_path)}"
                 )
             try:
-                health = _request(info, "/_cluster/health?wait_for_status=yellow&timeout=2s")
+                health = request_json(info, "/_cluster/health?wait_for_status=yellow&timeout=2s")
                 if health.get("status") in ("yellow", "green"):
                     return
                 last_error = f"health {health.get('status')}"
@@ -511,7 +581,7 @@ class LocalNode:
         self.stop()
         raise NodeStartError(
             f"Elasticsearch did not become ready within {self.config.start_timeout:.0f}s ({last_error}); "
-            f"log {info.log_path}:\n{_log_tail(info.log_path)}"
+            f"log {info.log_path}:\n{log_tail(info.log_path)}"
         )
 
     # -- stop -------------------------------------------------------------------------------------------------
@@ -531,22 +601,24 @@ class LocalNode:
         stopped = False
         if _pid_alive(info.pid):
             stopped = True
-            _signal_group(info.pid, signal.SIGTERM)
+            signal_group(info.pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _group_alive(info.pid) and time.monotonic() < deadline:
+            while group_alive(info.pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _group_alive(info.pid):
-                _signal_group(info.pid, signal.SIGKILL)
+            if group_alive(info.pid):
+                signal_group(info.pid, signal.SIGKILL)
         self._info_path().unlink(missing_ok=True)
         return stopped
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to the process group a node was started in (nothing when it is gone)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Return whether any live process is left in process group ``pgid`` (a node's launcher and JVM)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -566,7 +638,21 @@ def _run(cmd: list[str], env: dict[str, str], stdin: str | None = None) -> None:
         raise NodeStartError(f"{Path(cmd[0]).name} {cmd[1]} failed: {(proc.stdout + proc.stderr).strip()[-500:]}")
 
 
-def _request(info: NodeInfo, path: str, timeout: float = 5.0, method: str = "GET") -> dict[str, Any]:
+def request_json(info: NodeInfo, path: str, timeout: float = 5.0, method: str = "GET") -> dict[str, Any]:
+    """Send one request to a local node (as ``elastic`` on a secure one) and return the decoded object.
+
+    Raises:
+        OSError: unreachable, refused, or an HTTP error status (named in the message).
+    """
+    return dict(request_any(info, path, timeout, method))
+
+
+def request_any(info: NodeInfo, path: str, timeout: float = 5.0, method: str = "GET") -> Any:
+    """Like :func:`request_json` for answers that are not objects (``_cat`` APIs answer lists).
+
+    Raises:
+        OSError: unreachable, refused, or an HTTP error status (named in the message).
+    """
     request = urllib.request.Request(info.url + path, method=method)
     context: ssl.SSLContext | None = None
     if info.secure:
@@ -577,6 +663,6 @@ def _request(info: NodeInfo, path: str, timeout: float = 5.0, method: str = "GET
         request.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
-            return dict(json.loads(resp.read()))
+            return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         raise OSError(f"HTTP {exc.code} from {path}") from exc
