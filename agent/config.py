@@ -29,7 +29,7 @@ from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Red
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
-from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, safe_url
+from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, safe_url, split_urls
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
@@ -110,8 +110,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
     "elasticsearch": {
-        "url": _k(str, DEFAULT_URL, lambda v: None if v.startswith(("http://", "https://"))
-                  else f"must start with http:// or https://, got {safe_url(v)!r}"),
+        "url": _k(str, DEFAULT_URL, lambda v: None if split_urls(v) and all(
+            u.startswith(("http://", "https://")) for u in split_urls(v))
+                  else f"must be http:// or https:// URLs (comma-separated), got {safe_url(v)!r}"),
         "api_key": _k(str, ""),
         "username": _k(str, ""),
         "password": _k(str, ""),

@@ -1,7 +1,9 @@
 """Elasticsearch client factory: one place that turns connection settings into a client.
 
 Every command takes the same connection options (ARCHITECTURE.md): ``--es URL`` /
-``AUDITLOG_ES_URL`` (default ``http://127.0.0.1:9200``), ``AUDITLOG_ES_API_KEY``, user/password
+``AUDITLOG_ES_URL`` (default ``http://127.0.0.1:9200``; several nodes of one cluster comma-separated,
+``http://a:9200,http://b:9200``: the client spreads requests over them and leaves a node that stops
+answering for the others until it answers again), ``AUDITLOG_ES_API_KEY``, user/password
 (``AUDITLOG_ES_USERNAME`` / ``AUDITLOG_ES_PASSWORD``), ``--ca-certs`` / ``AUDITLOG_ES_CA_CERTS``.
 TLS verification is on unless ``--insecure`` is given explicitly. The flags themselves live in the shell
 (``auditlog.options.connection``); this module only builds clients.
@@ -18,8 +20,18 @@ from auditlog.indexer.decode import TolerantJsonSerializer
 DEFAULT_URL = "http://127.0.0.1:9200"
 
 
+def split_urls(url: str) -> list[str]:
+    """Return the node URLs of a comma-separated list (one URL: itself), blanks dropped (pure)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 def safe_url(url: str) -> str:
-    """Return ``url`` without credentials in its user-info part (``https://***@host:9200``), for messages (pure)."""
+    """Return ``url`` without credentials in its user-info part (``https://***@host:9200``), for messages (pure).
+
+    A comma-separated list of URLs is cleaned URL by URL.
+    """
+    if "," in url:
+        return ",".join(safe_url(part) for part in split_urls(url))
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url.split("@", 1)[1] if "@" in url.split("/", 1)[0] else url
@@ -42,8 +54,12 @@ class ConnectionSettings:
     request_timeout: float = 30.0
 
     def __post_init__(self) -> None:
-        if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"es url must start with http:// or https://: {safe_url(self.url)!r}")
+        urls = split_urls(self.url)
+        if not urls:
+            raise ValueError("es url must not be empty")
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"es url must start with http:// or https://: {safe_url(url)!r}")
         if (self.username is None) != (self.password is None):
             raise ValueError("es username and password go together")
 
@@ -83,4 +99,4 @@ def make_client(settings: ConnectionSettings, **overrides: object) -> Elasticsea
     if not settings.verify_certs:
         kwargs["ssl_show_warn"] = False
     kwargs.update(overrides)
-    return Elasticsearch(settings.url, **kwargs)  # type: ignore[arg-type]
+    return Elasticsearch(split_urls(settings.url), **kwargs)  # type: ignore[arg-type]

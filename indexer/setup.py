@@ -10,7 +10,7 @@ therefore changes nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from auditlog.indexer import ilm as ilm_mod
+from auditlog.indexer import replicas as replicas_mod
 from auditlog.indexer import security
 from auditlog.indexer.errors import error_reason
 from auditlog.indexer.features import detect_features
@@ -49,6 +50,7 @@ class SetupReport:
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     api_keys: list[security.ApiKey] = field(default_factory=list)
+    replicas: list[replicas_mod.ReplicaChoice] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -80,7 +82,8 @@ def _decide(installed_version: int | None, installed_digest: str | None, version
 
 
 def sync_templates(
-    client: Elasticsearch, tiers: TierTable, *, ilm: bool, features: MappingFeatures | None = None
+    client: Elasticsearch, tiers: TierTable, *, ilm: bool, features: MappingFeatures | None = None,
+    replicas: Mapping[str, int] | None = None,
 ) -> list[Change]:
     """Install or upgrade the component and index templates of a namespace.
 
@@ -89,6 +92,7 @@ def sync_templates(
         tiers: the namespace.
         ilm: whether index templates carry ``index.lifecycle.*`` settings.
         features: the ECS field types to use; ``None`` asks the cluster.
+        replicas: ``number_of_replicas`` per class; ``None`` keeps the auto-expanded ``0-1``.
 
     Returns:
         One ``Change`` per template, components first.
@@ -98,7 +102,9 @@ def sync_templates(
     """
     changes = []
     features = detect_features(client) if features is None else features
-    for template in render_all(tiers, ilm=ilm, features=features) + render_digest_templates(tiers, ilm=ilm):
+    rendered = render_all(tiers, ilm=ilm, features=features, replicas=replicas) + render_digest_templates(
+        tiers, ilm=ilm, replicas=replicas)
+    for template in rendered:
         installed = _installed_template(client, template)
         meta = (installed or {}).get("_meta") or {}
         action = _decide(
@@ -194,6 +200,39 @@ def _security_store(what: str) -> Iterator[None]:
 
 
 
+def _choose_replicas(
+    client: Elasticsearch, report: SetupReport, overrides: Mapping[str, int] | None
+) -> list[replicas_mod.ReplicaChoice]:
+    try:
+        nodes = replicas_mod.data_node_count(client)
+    except ApiError as exc:
+        if exc.meta.status != 403:
+            raise
+        report.notes.append("cannot count the data nodes (needs cluster privilege monitor): replicas stay "
+                            "auto-expanded 0-1 per index")
+        return []
+    return replicas_mod.choose_replicas(nodes, overrides)
+
+
+def _existing_replicas(client: Elasticsearch, tiers: TierTable, report: SetupReport) -> list[Change]:
+    changes = []
+    for choice in report.replicas:
+        try:
+            stale = replicas_mod.stale_indices(client, tiers, choice)
+            if stale:
+                replicas_mod.apply_to_existing(client, stale, choice.replicas)
+        except ApiError as exc:
+            if exc.meta.status != 403:
+                raise
+            report.notes.append(f"existing {choice.retention_class} indices keep their replicas (changing them "
+                                f"needs index privilege manage); new ones get {choice.replicas}")
+            continue
+        if stale:
+            changes.append(Change("index settings", tiers.class_pattern(choice.retention_class), UPDATED,
+                                  f"number_of_replicas {choice.replicas} on {len(stale)} existing indices"))
+    return changes
+
+
 class SetupError(Exception):
     """Setup cannot do what was asked (e.g. API keys on a cluster without security); one line for the user."""
 
@@ -205,11 +244,13 @@ def run_setup(
     api_keys: bool = False,
     key_expiration: str | None = None,
     kibana: KibanaSettings | None = None,
+    replicas: Mapping[str, int] | None = None,
 ) -> SetupReport:
     """Install everything the indices need, then optionally create API keys and import Kibana objects.
 
-    Order: ILM policies (where ILM exists), templates, roles (where security is on), API keys,
-    Kibana. Everything but the API keys is idempotent.
+    Order: ILM policies (where ILM exists), replicas per class (from the data nodes, ``indexer.replicas``),
+    templates, existing indices' replicas, roles (where security is on), API keys, Kibana. Everything
+    but the API keys is idempotent.
 
     Args:
         client: a client with ``manage_index_templates`` (+ ``manage_ilm``, ``manage_security`` where present).
@@ -217,12 +258,14 @@ def run_setup(
         api_keys: create a writer and a reader API key (needs security).
         key_expiration: lifetime of those keys, e.g. ``"90d"``.
         kibana: where to import the saved objects, if anywhere.
+        replicas: class -> ``number_of_replicas`` the operator fixed (the others follow the data nodes).
 
     Returns:
         What was done, the new keys, and one-line notes (no ILM, no security).
 
     Raises:
         SetupError: API keys asked for on a cluster without security or without a usable security index.
+        ValueError: ``replicas`` names an unknown class or a negative number.
         SecurityStoreError: the cluster refused to store the API keys.
         KibanaError: the Kibana import failed.
         elasticsearch.ApiError / ConnectionError: refusal, missing privilege, or unreachable cluster.
@@ -240,7 +283,10 @@ def run_setup(
             "ILM is not available on this cluster: no lifecycle policies installed; "
             "run `auditlog retention enforce` daily (cron/systemd timer) to delete expired indices"
         )
-    report.changes += sync_templates(client, tiers, ilm=has_ilm)
+    report.replicas = _choose_replicas(client, report, replicas)
+    chosen = {c.retention_class: c.replicas for c in report.replicas} if report.replicas else None
+    report.changes += sync_templates(client, tiers, ilm=has_ilm, replicas=chosen)
+    report.changes += _existing_replicas(client, tiers, report)
     if has_security:
         try:
             report.changes += sync_roles(client, tiers)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,13 +163,19 @@ def render_component_templates(
     ]
 
 
-def render_index_templates(tiers: TierTable, *, ilm: bool) -> list[RenderedTemplate]:
+#: retention class -> number of replicas its indices get (``auditlog setup`` chooses it, ``indexer.replicas``)
+Replicas = Mapping[str, int]
+
+
+def render_index_templates(tiers: TierTable, *, ilm: bool, replicas: Replicas | None = None) -> list[RenderedTemplate]:
     """Render one index template per retention class.
 
     Args:
         tiers: the namespace and tier -> class table.
         ilm: whether to add ``index.lifecycle.*`` settings (only where the cluster has ILM; the
             minimal distribution rejects them as unknown settings).
+        replicas: a fixed ``number_of_replicas`` per class; a class without one keeps the shared
+            ``auto_expand_replicas`` of the settings component.
 
     Returns:
         The index templates, in ``RETENTION_DAYS`` order.
@@ -189,6 +196,7 @@ def render_index_templates(tiers: TierTable, *, ilm: bool) -> list[RenderedTempl
                     retention_class=cls,
                     retention_days=days,
                     tiers=sorted(t for t, c in tiers.classes.items() if c == cls),
+                    replicas=(replicas or {}).get(cls),
                 ),
             )
         )
@@ -200,12 +208,15 @@ def digest_name(tiers: TierTable, cls: str) -> str:
     return f"{tiers.prefix}.digest-{cls}"
 
 
-def render_digest_templates(tiers: TierTable, *, ilm: bool) -> list[RenderedTemplate]:
+def render_digest_templates(
+    tiers: TierTable, *, ilm: bool, replicas: Replicas | None = None
+) -> list[RenderedTemplate]:
     """Render one index template per retention class for the digest indices (kept one day longer).
 
     Args:
         tiers: the namespace.
         ilm: whether to add ``index.lifecycle.*`` settings.
+        replicas: a fixed ``number_of_replicas`` per class (as its events); without one ``0-1`` auto-expanded.
 
     Returns:
         The digest index templates, in ``RETENTION_DAYS`` order.
@@ -219,11 +230,15 @@ def render_digest_templates(tiers: TierTable, *, ilm: bool) -> list[RenderedTemp
             policy=digest_name(tiers, cls) if ilm else None,
             retention_class=cls,
             retention_days=days + DIGEST_EXTRA_DAYS,
+            replicas=(replicas or {}).get(cls),
         ))
         for cls, days in RETENTION_DAYS.items()
     ]
 
 
-def render_all(tiers: TierTable, *, ilm: bool, features: MappingFeatures | None = None) -> list[RenderedTemplate]:
+def render_all(
+    tiers: TierTable, *, ilm: bool, features: MappingFeatures | None = None, replicas: Replicas | None = None
+) -> list[RenderedTemplate]:
     """Render every template of a namespace, components first (index templates depend on them)."""
-    return render_component_templates(tiers, features=features) + render_index_templates(tiers, ilm=ilm)
+    return render_component_templates(tiers, features=features) + render_index_templates(
+        tiers, ilm=ilm, replicas=replicas)

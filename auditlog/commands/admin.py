@@ -26,15 +26,15 @@ from auditlog.indexer.kibana import KibanaError, KibanaSettings, load_objects
 from auditlog.indexer.security import roles_yml
 from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
 from auditlog.indexer.templates import MappingFeatures, render_all
-from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.secrets import flag_warning, warn_stderr
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 #: What each command needs, named in the message when a privilege is missing.
 NEEDS = {
-    "setup": "cluster privileges manage_index_templates (+ manage_ilm with ILM, manage_security with security) "
-    "and index privilege create_index on the audit indices",
+    "setup": "cluster privileges monitor + manage_index_templates (+ manage_ilm with ILM, manage_security with "
+    "security) and index privileges create_index + manage on the audit indices",
     "retention status": "cluster privilege monitor (+ read_ilm with ILM) and index privilege monitor on the audit "
     "indices",
     "retention enforce": "cluster privileges monitor + manage_index_templates and index privileges monitor + "
@@ -97,6 +97,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kibana.add_argument("--kibana-space", metavar="SPACE",
                         help="Kibana space to import into (default: the default space)")
     kibana.add_argument("--kibana-ca-certs", metavar="FILE", help="CA bundle for an https Kibana")
+    setup.add_argument("--replicas", metavar="CLASS=N", action="append", type=_parse_replicas, default=[],
+                       help="fix number_of_replicas of one retention class (enterprise, business, professional); "
+                            "repeatable; default per class: 0 on one data node, 1 with two or more")
     setup.add_argument("--json", action="store_true", help="print the report as one JSON object")
     setup.add_argument("--print", dest="print_what", choices=PRINTABLE, metavar="WHAT",
                        help="print what setup would install and exit, no cluster needed: template (component "
@@ -133,6 +136,14 @@ def _parse_duration(value: str) -> str:
     if not re.fullmatch(r"[1-9]\d*(d|h|m|s)", value):
         raise argparse.ArgumentTypeError(f"not a duration like 90d, 12h, 30m: {value!r}")
     return value
+
+
+def _parse_replicas(value: str) -> tuple[str, int]:
+    cls, sep, number = value.partition("=")
+    if not sep or cls not in RETENTION_DAYS or not number.isdigit() or int(number) > 9:
+        raise argparse.ArgumentTypeError(
+            f"not CLASS=N with CLASS one of {', '.join(RETENTION_DAYS)} and N 0-9: {value!r}")
+    return cls, int(number)
 
 
 def _parse_now(value: str) -> datetime:
@@ -190,7 +201,7 @@ def run_setup_command(args: argparse.Namespace) -> int:
     def work(client: Elasticsearch) -> int:
         try:
             report = run_setup(client, tiers, api_keys=args.api_keys, key_expiration=args.key_expiration,
-                               kibana=kibana)
+                               kibana=kibana, replicas=dict(args.replicas))
         except (SetupError, SecurityStoreError, KibanaError) as exc:
             raise CommandError(str(exc)) from None
         created = [i for i in ahead.create_ahead(client, tiers, datetime.now(UTC)) if i.outcome == ahead.CREATED]
@@ -199,6 +210,7 @@ def run_setup_command(args: argparse.Namespace) -> int:
                 "changed": report.changed or bool(created),
                 "changes": [vars(c) for c in report.changes],
                 "notes": report.notes,
+                "replicas": [vars(c) for c in report.replicas],
                 "api_keys": [vars(k) for k in report.api_keys],
                 "created_ahead": [i.name for i in created],
             }
@@ -206,6 +218,8 @@ def run_setup_command(args: argparse.Namespace) -> int:
             document.update({k.role: {"id": k.id, "name": k.name, "encoded": k.encoded} for k in report.api_keys})
             print(json.dumps(document))
             return 0
+        for choice in report.replicas:
+            print(f"{'replicas':<10} {choice}")
         for change in report.changes:
             print(change)
         for index in created:

@@ -22,7 +22,8 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     """Add the shared connection options to a command's parser."""
     group = parser.add_argument_group("connection")
     group.add_argument("--es", dest="es_url", metavar="URL",
-                       help=f"Elasticsearch URL (env AUDITLOG_ES_URL, default {DEFAULT_URL})")
+                       help=f"Elasticsearch URL, or several nodes of one cluster comma-separated "
+                            f"(env AUDITLOG_ES_URL, default {DEFAULT_URL})")
     group.add_argument("--api-key", dest="es_api_key", metavar="KEY",
                        help="API key (shows in ps: prefer env AUDITLOG_ES_API_KEY or --api-key-file)")
     group.add_argument("--api-key-file", dest="es_api_key_file", metavar="FILE",
