@@ -169,3 +169,15 @@ def test_private_config_holding_a_key_gives_no_warning(tmp_path: Path) -> None:
     path = toml(tmp_path, '[elasticsearch]\napi_key = "the-key"\n')
     path.chmod(0o600)
     assert () == config.load(path, env={}).warnings
+
+
+def test_several_node_urls_are_accepted(tmp_path: Path) -> None:
+    """elasticsearch.url may list the nodes of one cluster, comma-separated."""
+    urls = "http://127.0.0.1:9200,http://127.0.0.1:9201"
+    assert urls == config.load(toml(tmp_path, f'[elasticsearch]\nurl = "{urls}"\n'), env={})["elasticsearch.url"]
+
+
+def test_a_bad_url_among_several_is_named(tmp_path: Path) -> None:
+    """One URL of the list without http(s) stops startup naming the key."""
+    with pytest.raises(UsageError, match=r"elasticsearch\.url: must be http"):
+        config.load(toml(tmp_path, '[elasticsearch]\nurl = "http://a:9200,b:9200"\n'), env={})

@@ -67,3 +67,12 @@ def no_handler(method: str, path: str) -> tuple[int, Any]:
 
 
 __all__ = ["Request", "Responder", "no_handler", "not_found", "recording_client"]
+
+
+def one_node_reads(method: str, path: str) -> tuple[int, Any] | None:
+    """Answer what setup reads before choosing replicas: one data node, no existing index; ``None`` otherwise."""
+    if path == "/_cluster/health":
+        return 200, {"number_of_nodes": 1, "number_of_data_nodes": 1}
+    if method == "GET" and "/_settings" in path:
+        return 200, {}
+    return None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError, _settings, _write_jvm_options
+from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError, Peers, _settings, _write_jvm_options
 
 
 def test_secure_settings_turn_on_tls_and_api_keys(tmp_path: Path) -> None:
@@ -53,3 +53,29 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
 def test_stop_without_a_node_is_a_no_op(tmp_path: Path) -> None:
     """Stopping when nothing runs reports False and raises nothing (idempotent)."""
     assert LocalNode(NodeConfig(state_dir=tmp_path, port=9299)).stop() is False
+
+
+def _peers() -> Peers:
+    return Peers(transport_port=9300, seed_hosts=("127.0.0.1:9300", "127.0.0.1:9301"),
+                 initial_master_nodes=("auditlog-9200", "auditlog-9201"))
+
+
+def test_cluster_member_settings_replace_single_node_discovery(tmp_path: Path) -> None:
+    """A cluster member has its transport port, the seed hosts and initial masters, and no single-node discovery."""
+    settings = _settings(tmp_path, 9200, secure=False, peers=_peers())
+    assert ("discovery.type" in settings, settings["transport.port"], settings["discovery.seed_hosts"],
+            settings["cluster.initial_master_nodes"]) == (
+        False, 9300, ["127.0.0.1:9300", "127.0.0.1:9301"], ["auditlog-9200", "auditlog-9201"])
+
+
+def test_secure_cluster_member_encrypts_transport(tmp_path: Path) -> None:
+    """A secure cluster member turns on transport TLS with the transport certificate of the node's CA."""
+    settings = _settings(tmp_path, 9200, secure=True, peers=_peers())
+    assert (settings["xpack.security.transport.ssl.enabled"], settings["xpack.security.transport.ssl.certificate"],
+            settings["xpack.security.transport.ssl.certificate_authorities"]) == (
+        True, "certs/transport/transport.crt", "certs/ca/ca.crt")
+
+
+def test_secure_single_node_leaves_transport_alone(tmp_path: Path) -> None:
+    """A secure single node needs no transport TLS, so none is configured."""
+    assert not any(key.startswith("xpack.security.transport") for key in _settings(tmp_path, 9200, secure=True))

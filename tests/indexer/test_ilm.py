@@ -12,7 +12,7 @@ import pytest
 from auditlog.indexer import ilm
 from auditlog.indexer.setup import CREATED, UNCHANGED, run_setup
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
-from tests.indexer.recording_es import no_handler, not_found, recording_client
+from tests.indexer.recording_es import no_handler, not_found, one_node_reads, recording_client
 
 
 def test_one_policy_file_per_class_deletes_after_its_retention() -> None:
@@ -64,6 +64,8 @@ def _ilm_cluster(installed: dict[str, Any]) -> Any:
     """Answer like a default-distribution cluster with ILM, security off, holding ``installed`` objects."""
 
     def respond(method: str, path: str, body: Any) -> tuple[int, Any]:
+        if (read := one_node_reads(method, path)) is not None:
+            return read
         if path in ("/_nodes/_local/plugins", "/_nodes/plugins"):
             modules = ["x-pack-core", "x-pack-ilm", "mapper-extras", "wildcard"]
             return 200, {"nodes": {"n1": {"modules": [{"name": m} for m in modules], "plugins": []}}}
@@ -103,13 +105,17 @@ def test_digest_policies_delete_one_day_after_the_events() -> None:
 
 
 def test_index_templates_carry_lifecycle_settings_where_ilm_exists() -> None:
-    """With ILM each class's index template names its policy and parses the origination date from the name."""
+    """With ILM each class's index template names its policy and parses the origination date from the name.
+
+    The fake cluster has one data node, so setup also fixes 0 replicas per class beside the lifecycle.
+    """
     client, log = recording_client(_ilm_cluster({}))
     run_setup(client, TierTable())
     settings = {r.path: r.body["template"]["settings"] for r in log
                 if r.method == "PUT" and r.path.startswith("/_index_template/") and ".digest-" not in r.path}
-    expected = {f"/_index_template/audit-{cls}": {"index": {"lifecycle": {
-        "name": f"audit-{cls}", "parse_origination_date": True}}} for cls in RETENTION_DAYS}
+    expected = {f"/_index_template/audit-{cls}": {"index": {
+        "number_of_replicas": 0, "auto_expand_replicas": "false",
+        "lifecycle": {"name": f"audit-{cls}", "parse_origination_date": True}}} for cls in RETENTION_DAYS}
     assert expected == settings
 
 

@@ -12,7 +12,7 @@ import pytest
 from auditlog.indexer.security import role_descriptors
 from auditlog.indexer.setup import CREATED, SetupError, run_setup
 from auditlog.indexer.tiers import TierTable
-from tests.indexer.recording_es import not_found, recording_client
+from tests.indexer.recording_es import not_found, one_node_reads, recording_client
 
 
 def _secure_cluster(store_ok: bool = True) -> Any:
@@ -21,6 +21,8 @@ def _secure_cluster(store_ok: bool = True) -> Any:
     def respond(method: str, path: str, body: Any) -> tuple[int, Any]:
         if path == "/_security/_authenticate":
             return 200, {"username": "elastic", "roles": ["superuser"]}
+        if (read := one_node_reads(method, path)) is not None:
+            return read
         if path in ("/_nodes/_local/plugins", "/_nodes/plugins"):
             return 200, {"nodes": {"n1": {"modules": [{"name": "x-pack-security"}], "plugins": []}}}
         if path.startswith(("/_security/role/", "/_security/api_key")) and method in ("PUT", "POST"):

@@ -12,6 +12,7 @@ from auditlog.indexer.templates import (
     component_names,
     render_all,
     render_component_templates,
+    render_digest_templates,
     render_index_templates,
 )
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
@@ -162,3 +163,23 @@ def test_ecs_table_covers_every_ecs_field_we_map() -> None:
     ours = {n for n in _all_field_types(MappingFeatures.ecs())
             if not n.startswith("audit.") and n not in ("log.offset", "message.keyword")}
     assert set() == ours - set(_ecs_types())
+
+
+def test_chosen_replicas_are_fixed_in_the_class_template() -> None:
+    """A class with a chosen number gets it in its index template, with auto-expansion off."""
+    templates = {t.name: t for t in render_index_templates(TierTable(), ilm=False, replicas={"enterprise": 2})}
+    assert {"number_of_replicas": 2, "auto_expand_replicas": "false"} == (
+        templates["audit-enterprise"].body["template"]["settings"]["index"])
+
+
+def test_without_a_choice_the_class_template_sets_no_replicas() -> None:
+    """A class without a chosen number keeps the shared auto-expanded replicas (no index setting of its own)."""
+    templates = {t.name: t for t in render_index_templates(TierTable(), ilm=False, replicas={"enterprise": 2})}
+    assert {} == templates["audit-business"].body["template"]["settings"]
+
+
+def test_digest_template_follows_its_class_replicas() -> None:
+    """A class's digest indices get the same fixed number of replicas as its events."""
+    enterprise = render_digest_templates(TierTable(), ilm=True, replicas={"enterprise": 1})[0]
+    settings = enterprise.body["template"]["settings"]
+    assert (1, "false") == (settings["index"]["number_of_replicas"], settings["index"]["auto_expand_replicas"])
