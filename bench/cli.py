@@ -4,6 +4,7 @@ Usage:
     python -m bench                  # full run: 10k/100k/1M events, 3 repetitions (2 at 1M), every benchmark
     python -m bench --quick          # sanity run: 20k events, 2 repetitions, short chaos scenarios
     python -m bench --only ingest,emitter --size 200000
+    python -m bench --only nodeloss  # a three-node cluster loses its busiest node under load (200k events)
 
 Ingest runs twice: with the node and the shippers sharing every core (as on one machine), then at the largest
 size with the node pinned to its own cores and the shippers to another (``bench/affinity.py``).
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.indexer.tiers import TierTable
-from bench import bigscale, emitter_cost, ingest, reliability, scale, stage_cost, tui_latency
+from bench import bigscale, emitter_cost, ingest, node_loss, reliability, scale, stage_cost, tui_latency
 from bench.affinity import split_cores
 from bench.cluster import BENCH_URL_ENV, open_cluster
 from bench.events import EventFile, default_window, write_events
@@ -43,7 +44,7 @@ from bench.shippers.rsyslog import RsyslogLauncher
 from bench.shippers.syslog_ng import SyslogNgLauncher
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("ingest", "reliability", "scale", "bigscale", "emitter", "tui")
+BENCHMARKS = ("ingest", "reliability", "nodeloss", "scale", "bigscale", "emitter", "tui")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,6 +259,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             guarded(results, "agent_lines", run_agent_lines)
         if any(name in selected for name in NODE_BENCHMARKS):
             node_benchmarks(args, selected, results, work_dir)
+        if "nodeloss" in selected:
+            # a three-node cluster of its own, started after the single bench node is gone
+            def run_node_loss() -> None:
+                node_loss.run(node_loss.NodeLossParams.for_mode(args.quick), work_dir, log=log,
+                              into=results.setdefault("nodeloss", {}))
+
+            guarded(results, "nodeloss", run_node_loss)
     except KeyboardInterrupt:
         results["interrupted"] = True
         log("interrupted: writing what was measured so far")

@@ -17,7 +17,7 @@ The scenario (``run_scenario``), shared by ``tests/integration/test_agent_node_l
 
 Delivery is followed through the agent's own ``/metrics`` (201 created + 409 duplicate = delivered), sampled
 every 0.2 s: the longest stall is the longest time without delivery progress while lines were waiting, the
-catch-up the time from the writer's last line until the last one was delivered.
+catch-up the time from the writer's last line until the last one was delivered (0 when the agent kept up).
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ class NodeLossResult:
     replicas: dict[str, int] = field(default_factory=dict)
     node_down_s: float = 0.0
     longest_stall_s: float = 0.0
+    stall_began_after_kill_s: float | None = None
     catch_up_s: float = 0.0
     duration_s: float = 0.0
     probes: list[Probe] = field(default_factory=list)
@@ -142,9 +143,9 @@ class DeliveryWatch(threading.Thread):
         self._halt.set()
         self.join(5)
 
-    def longest_stall(self) -> float:
-        """Longest time without delivery progress while written lines were not yet delivered."""
-        longest, since = 0.0, None
+    def longest_stall(self) -> tuple[float, float | None]:
+        """Return the longest time without delivery progress while written lines waited, and when it began."""
+        longest, began, since = 0.0, None, None
         last = -1
         for moment, written, delivered in self.samples:
             if delivered != last or delivered >= written:
@@ -153,8 +154,13 @@ class DeliveryWatch(threading.Thread):
                 continue
             if since is None:
                 since = moment
-            longest = max(longest, moment - since)
-        return longest
+            if moment - since > longest:
+                longest, began = moment - since, since
+        return longest, began
+
+    def written_at(self, total: int) -> float | None:
+        """Return when the writer had written ``total`` lines (``None``: never)."""
+        return next((moment for moment, written, _d in self.samples if written >= total), None)
 
     def caught_up_at(self, total: int) -> float | None:
         """Return when ``total`` events had been delivered (``None``: never)."""
@@ -282,7 +288,6 @@ def run_scenario(cluster: LocalCluster, params: NodeLossParams, work_dir: Path, 
         result.node_down_s = round(time.monotonic() - killed_at, 1)
         writer.join()
         result.written = writer.written
-        written_at = time.monotonic()
         quiet_since, last = time.monotonic(), -1
         while True:
             delivered = watch.delivered()
@@ -295,9 +300,13 @@ def run_scenario(cluster: LocalCluster, params: NodeLossParams, work_dir: Path, 
                 break
             time.sleep(0.2)
         watch.stop()
-        caught = watch.caught_up_at(len(lines))
-        result.catch_up_s = round(max(0.0, (caught or time.monotonic()) - written_at), 1)
-        result.longest_stall_s = round(watch.longest_stall(), 1)
+        caught, written_at = watch.caught_up_at(len(lines)), watch.written_at(len(lines))
+        if written_at is not None:
+            result.catch_up_s = round(max(0.0, (caught or time.monotonic()) - written_at), 1)
+        stall, stall_began = watch.longest_stall()
+        result.longest_stall_s = round(stall, 1)
+        if stall_began is not None:
+            result.stall_began_after_kill_s = round(stall_began - killed_at, 1)
         client.cluster.health(wait_for_status="green", timeout="120s")
         seen = scan_ids(client, tiers.read_pattern)
         result.documents = sum(seen.values())

@@ -380,6 +380,42 @@ def _bigscale_section(results: dict[str, Any], h: str) -> list[str]:
     return [*out, ""]
 
 
+def _stall_when(r: dict[str, Any]) -> str:
+    began = r.get("stall_began_after_kill_s")
+    if began is None:
+        return ""
+    return f" (from {began} s after the kill)" if began >= 0 else f" ({-began} s before the kill)"
+
+
+def _node_loss_section(results: dict[str, Any], h: str) -> list[str]:
+    loss = results.get("nodeloss")
+    if not loss or "result" not in loss:
+        return []
+    p, r = loss["params"], loss["result"]
+    replicas = ", ".join(f"{cls} {n}" for cls, n in r["replicas"].items())
+    out = [f"{h} Node loss (three-node cluster)", "",
+           f"A local three-node cluster (`auditlog es start --nodes 3`'s code, 512 MB heap per node, started in "
+           f"{loss.get('cluster_start_s', '?')} s), replicas chosen by `auditlog setup` ({replicas}); the agent, given "
+           f"all three URLs, ships {p['events']:,} events written at a steady {p['rate']:,}/s. After a third of the "
+           f"lines the node holding the most started primaries ({r['killed_node']}, "
+           f"{r['primaries_before'].get(r['killed_node'], 0)} primaries) is SIGKILLed, restarted after "
+           f"{p['down_s']:.0f} s and rejoins; while it is down the TUI's first page and facets and an `auditlog "
+           "export` of one tenant run through the three URLs (`bench/node_loss.py`). Delivered = the agent's "
+           "201 + 409 counts; lost / duplicated from a full scan of every `event.id`.", "",
+           "| written | documents | lost | duplicated | dead letters | node down (kill to rejoined) | longest stall | "
+           "catch-up after the last line |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|",
+           f"| {r['written']:,} | {r['documents']:,} | {r['lost']:,} | {r['duplicated']:,} | {r['dead_letters']:,} | "
+           f"{r['node_down_s']} s | {r['longest_stall_s']} s{_stall_when(r)} | {r['catch_up_s']} s |", "",
+           "| read while the node is down | answered | time |", "|---|---|---:|"]
+    for probe in r["probes"]:
+        answer = "yes" if probe["ok"] else f"**no**: {probe['detail'][:120]}"
+        out.append(f"| {probe['what']} | {answer} | {probe['seconds']:.2f} s |")
+    if r.get("note"):
+        out += ["", f"Note: {r['note'][:300]}"]
+    return [*out, ""]
+
+
 def render(results: dict[str, Any], level: int = 2) -> str:
     """Return the Markdown tables of one run (``level`` = heading depth of the sections)."""
     h = "#" * level
@@ -401,8 +437,8 @@ def render(results: dict[str, Any], level: int = 2) -> str:
         out += [f"- {name} benchmark failed: `{error}`"]
     if results.get("errors"):
         out.append("")
-    for section in (_ingest_section, _reliability_section, _scale_section, _bigscale_section, _emitter_section,
-                    _tui_section):
+    for section in (_ingest_section, _reliability_section, _node_loss_section, _scale_section, _bigscale_section,
+                    _emitter_section, _tui_section):
         out += section(results, h)
     return "\n".join(out).rstrip() + "\n"
 
@@ -455,11 +491,12 @@ def plot(results: dict[str, Any], path: Path) -> bool:
 
 _DOCS_INTRO = """# Benchmarks
 
-Numbers measured side by side in one run, on one machine, against one Elasticsearch node. Run them with
-`make bench` (= `python -m bench`: 10k / 100k / 1M events, every benchmark, about 25-35 minutes on 2 cores)
-or `python -m bench --quick` (20k events, a few minutes). Options: `--only ingest,reliability,scale,emitter,tui`,
-`--size N`, `--repeat N`, `--repeat-largest N`, `--batch-size N`; `AUDITLOG_BENCH_ES_URL` uses an existing node
-instead of starting a dedicated one. Every ratio is against a baseline measured in the same run.
+Numbers measured side by side in one run, on one machine, against one Elasticsearch node (the node-loss
+scenario: a three-node cluster of its own). Run them with `make bench` (= `python -m bench`: 10k / 100k / 1M
+events, every benchmark, about 25-35 minutes on 2 cores) or `python -m bench --quick` (20k events, a few
+minutes). Options: `--only ingest,reliability,nodeloss,scale,bigscale,emitter,tui`, `--size N`, `--repeat N`,
+`--repeat-largest N`, `--batch-size N`; `AUDITLOG_BENCH_ES_URL` uses an existing node instead of starting a
+dedicated one. Every ratio is against a baseline measured in the same run.
 
 How each number is taken (code in `bench/`):
 
@@ -485,6 +522,8 @@ How each number is taken (code in `bench/`):
 - **Reliability** (`reliability.py`): events are appended at a steady rate while the shipper runs; kill -9s,
   an outage staged by a proxy that refuses/resets connections, rename+create and copytruncate rotations;
   afterwards every `event.id` in Elasticsearch is compared with the lines written.
+- **Node loss** (`node_loss.py`): a three-node cluster of its own; the agent ships at a steady rate while the
+  node with the most primaries is SIGKILLed and later restarted; lists, facets and an export run while it is down.
 - **Scale** (`scale.py`): first page (100 rows + exact total) through the query layer vs one plain `_search`;
   export of every event with `auditlog export` (own process, wall time, peak RSS) vs a plain point-in-time scan;
   the growth label comes from the log-log slope between the smallest and largest size.

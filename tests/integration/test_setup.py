@@ -156,3 +156,31 @@ def test_setup_falls_back_to_text_on_the_test_node(es: Elasticsearch, namespace:
     props = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
     assert ("text", "keyword", 1) == (props["message"]["type"], props["url"]["properties"]["full"]["type"],
                                       es.count(index=index, query={"match": {"message": "appointment"}})["count"])
+
+
+def test_setup_on_one_node_chooses_no_replicas(es_url: str, namespace: TierTable,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """On the single test node `auditlog setup --json` reports 0 replicas for every class, from 1 data node."""
+    main(["setup", "--es", es_url, "--prefix", namespace.prefix, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert [("enterprise", 0, "1 data node"), ("business", 0, "1 data node"), ("professional", 0, "1 data node")] == [
+        (c["retention_class"], c["replicas"], c["reason"]) for c in report["replicas"]]
+
+
+def test_replicas_override_is_fixed_in_the_class_template(es: Elasticsearch, namespace: TierTable) -> None:
+    """`--replicas enterprise=1` puts number_of_replicas 1 into the enterprise index template only."""
+    run_setup(es, namespace, replicas={"enterprise": 1})
+    settings = {cls: es.indices.get_index_template(name=index_template_name(namespace, cls))["index_templates"][0]
+                ["index_template"]["template"].get("settings", {}).get("index", {}).get("number_of_replicas")
+                for cls in ("enterprise", "business")}
+    assert {"enterprise": "1", "business": "0"} == settings
+
+
+def test_setup_brings_existing_indices_to_the_chosen_replicas(es: Elasticsearch, namespace: TierTable) -> None:
+    """An index made under the old auto-expanding template gets the fixed number setup chose."""
+    install_templates(es, namespace)
+    index = namespace.index_for_day("business", datetime.now(UTC).date())
+    es.indices.create(index=index)
+    run_setup(es, namespace)
+    found = es.indices.get_settings(index=index, flat_settings=True)[index]["settings"]
+    assert ("false", "0") == (found["index.auto_expand_replicas"], found["index.number_of_replicas"])
