@@ -18,6 +18,8 @@ The scenario (``run_scenario``), shared by ``tests/integration/test_agent_node_l
 Delivery is followed through the agent's own ``/metrics`` (201 created + 409 duplicate = delivered), sampled
 every 0.2 s: the longest stall is the longest time without delivery progress while lines were waiting, the
 catch-up the time from the writer's last line until the last one was delivered (0 when the agent kept up).
+The agent's own counts of items re-sent and of 409 answers (re-sent events Elasticsearch already held) say
+how it got there.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class NodeLossResult:
     longest_stall_s: float = 0.0
     stall_began_after_kill_s: float | None = None
     catch_up_s: float = 0.0
+    duplicates_answered: int = 0
+    items_retried: int = 0
     duration_s: float = 0.0
     probes: list[Probe] = field(default_factory=list)
     agent_exit: int | None = None
@@ -119,17 +123,22 @@ class DeliveryWatch(threading.Thread):
         self.samples: list[tuple[float, int, int]] = []  # (monotonic, written, delivered)
         self._halt = threading.Event()
 
-    def delivered(self) -> int | None:
-        """Return the agent's delivered events now (``None`` while its endpoint does not answer)."""
+    def counters(self) -> dict[str, int] | None:
+        """Return the agent's unlabelled counters now (``None`` while its endpoint does not answer)."""
         try:
             text = urllib.request.urlopen(self.url, timeout=2).read().decode()
         except OSError:
             return None
-        total = 0
-        for line in text.splitlines():
-            if line.startswith(("auditlog_agent_events_shipped_total ", "auditlog_agent_events_duplicate_total ")):
-                total += int(float(line.rsplit(" ", 1)[1]))
-        return total
+        return {line.split(" ", 1)[0]: int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+                if line.startswith("auditlog_agent_") and "{" not in line}
+
+    def delivered(self) -> int | None:
+        """Return the agent's delivered events now: created (201) + duplicate (409)."""
+        counters = self.counters()
+        if counters is None:
+            return None
+        return counters.get("auditlog_agent_events_shipped_total", 0) + counters.get(
+            "auditlog_agent_events_duplicate_total", 0)
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -299,6 +308,9 @@ def run_scenario(cluster: LocalCluster, params: NodeLossParams, work_dir: Path, 
                 result.note = f"delivery stopped at {last:,} of {len(lines):,}"
                 break
             time.sleep(0.2)
+        counters = watch.counters() or {}
+        result.duplicates_answered = counters.get("auditlog_agent_events_duplicate_total", 0)
+        result.items_retried = counters.get("auditlog_agent_bulk_retries_total", 0)
         watch.stop()
         caught, written_at = watch.caught_up_at(len(lines)), watch.written_at(len(lines))
         if written_at is not None:

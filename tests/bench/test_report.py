@@ -129,3 +129,29 @@ def test_bigscale_section_gives_growth_and_target_verdicts() -> None:
     assert "- first page <= 500 ms p95: 600 ms (1.20x the limit), **missed**" in page
     assert "- facets <= 1000 ms p95: 600 ms (0.60x the limit), met" in page
     assert "- export of 1M rows <= 60 s: 100 s per 1M rows (from the tenant slice), **missed**" in page
+
+
+def _node_loss() -> dict[str, Any]:
+    from bench.node_loss import NodeLossResult, Probe
+
+    result = NodeLossResult(events=200, rate=20, written=200, documents=200, killed_node="auditlog-9201",
+                            primaries_before={"auditlog-9201": 5}, replicas={"enterprise": 1},
+                            node_down_s=40.0, longest_stall_s=12.5, stall_began_after_kill_s=0.4, catch_up_s=3.0,
+                            items_retried=700, duplicates_answered=90,
+                            probes=[Probe("tui first page", True, 1.25, "100 hits of 150"),
+                                    Probe("export", False, 30.0, "exit 1: unreachable")])
+    return {"params": {"events": 200, "rate": 20, "down_s": 30.0, "settle_s": 60.0}, "cluster_start_s": 50.0,
+            "result": result.to_json()}
+
+
+def test_node_loss_row_gives_loss_stall_and_catch_up() -> None:
+    """The node-loss table shows lost, duplicated, dead letters, re-sends, downtime, the stall and the catch-up."""
+    page = render(_results(nodeloss=_node_loss()))
+    assert "| 200 | 200 | 0 | 0 | 0 | 700 / 90 | 40.0 s | 12.5 s (from 0.4 s after the kill) | 3.0 s |" in page
+
+
+def test_node_loss_reads_during_the_outage_say_whether_they_answered() -> None:
+    """Each read made while the node was down has a row; one that failed says so with its reason."""
+    page = render(_results(nodeloss=_node_loss()))
+    assert ["| tui first page | yes | 1.25 s |", "| export | **no**: exit 1: unreachable | 30.00 s |"] == [
+        line for line in page.splitlines() if line.startswith(("| tui first page", "| export"))]
