@@ -38,10 +38,13 @@ def test_prefix_from_environment(capsys: pytest.CaptureFixture[str], monkeypatch
         ["retention", "status", "--now", "yesterday"],
         ["retention", "enforce", "--dry-run", "--now", "2026-13-01"],
         ["setup", "--api-keys", "--key-expiration", "90 days"],
+        ["setup", "--replicas", "gold=1"],
+        ["setup", "--replicas", "enterprise"],
+        ["setup", "--replicas", "enterprise=-1"],
     ],
 )
 def test_bad_arguments_exit_2(argv: list[str]) -> None:
-    """A missing or unknown action, an unparsable --now or key lifetime are usage errors (exit 2)."""
+    """A missing or unknown action, an unparsable --now, key lifetime or replica count are usage errors (exit 2)."""
     with pytest.raises(SystemExit) as caught:
         main(argv)
     expected = 2

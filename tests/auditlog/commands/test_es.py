@@ -1,0 +1,41 @@
+"""Argument handling of `auditlog es` (no node is started)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditlog.cli import main
+
+
+@pytest.mark.parametrize("nodes", ["0", "10"])
+def test_nodes_out_of_range_is_a_usage_error(nodes: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--nodes outside 1-9 exits 2 with one line naming the flag."""
+    code = main(["es", "start", "--nodes", nodes, "--state-dir", str(tmp_path)])
+    assert (2, True) == (code, "--nodes must be 1-9" in capsys.readouterr().err)
+
+
+def test_other_size_than_the_recorded_cluster_is_a_usage_error(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A state folder holding a three-node cluster refuses --nodes 2 instead of mixing layouts."""
+    (tmp_path / "cluster.json").write_text(json.dumps({"nodes": 3, "port": 9200, "secure": False}))
+    code = main(["es", "start", "--nodes", "2", "--state-dir", str(tmp_path)])
+    assert (2, True) == (code, "holds a 3-node cluster" in capsys.readouterr().err)
+
+
+def test_status_of_a_stopped_cluster_lists_every_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`es status` on a cluster folder with nothing running exits 3 and names each node's port."""
+    (tmp_path / "cluster.json").write_text(json.dumps({"nodes": 3, "port": 9200, "secure": False}))
+    code = main(["es", "status", "--port", "9200", "--state-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert (3, ["  port 9200: not running", "  port 9201: not running", "  port 9202: not running"]) == (
+        code, [line for line in out.splitlines() if line.startswith("  port")])
+
+
+def test_stop_of_a_stopped_cluster_is_a_no_op(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`es stop` on a cluster folder with nothing running exits 0 and says there was nothing to do."""
+    (tmp_path / "cluster.json").write_text(json.dumps({"nodes": 3, "port": 9200, "secure": False}))
+    code = main(["es", "stop", "--port", "9200", "--state-dir", str(tmp_path)])
+    assert (0, True) == (code, "nothing to do" in capsys.readouterr().out)
