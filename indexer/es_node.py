@@ -273,7 +273,8 @@ def _settings(state: Path, port: int, secure: bool, peers: Peers | None = None) 
         settings.update({
             "transport.port": peers.transport_port,
             "discovery.seed_hosts": list(peers.seed_hosts),
-            # only read while the cluster forms for the first time; a member with data ignores it
+            # only used while the cluster forms for the first time; a member that has data rejoins its cluster
+            # (Elasticsearch then logs that the setting may be removed)
             "cluster.initial_master_nodes": list(peers.initial_master_nodes),
         })
     settings.update({
