@@ -262,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "nodeloss" in selected:
             # a three-node cluster of its own, started after the single bench node is gone
             def run_node_loss() -> None:
+                results["settings"].setdefault("es", "a three-node cluster started for the node-loss run")
                 node_loss.run(node_loss.NodeLossParams.for_mode(args.quick), work_dir, log=log,
                               into=results.setdefault("nodeloss", {}))
 

@@ -16,7 +16,8 @@ The scenario (``run_scenario``), shared by ``tests/integration/test_agent_node_l
    counted (point-in-time scan) and the agent's dead-letter file is read.
 
 Delivery is followed through the agent's own ``/metrics`` (201 created + 409 duplicate = delivered), sampled
-every 0.2 s: the longest stall is the longest time without delivery progress while lines were waiting, the
+every 0.2 s: the longest stall is the longest time without delivery progress while lines were waiting (over
+the whole run, and from the kill on, which is the part the lost node can cause), the
 catch-up the time from the writer's last line until the last one was delivered (0 when the agent kept up).
 The agent's own counts of items re-sent and of 409 answers (re-sent events Elasticsearch already held) say
 how it got there.
@@ -100,6 +101,7 @@ class NodeLossResult:
     node_down_s: float = 0.0
     longest_stall_s: float = 0.0
     stall_began_after_kill_s: float | None = None
+    longest_stall_after_kill_s: float = 0.0
     catch_up_s: float = 0.0
     duplicates_answered: int = 0
     items_retried: int = 0
@@ -152,11 +154,17 @@ class DeliveryWatch(threading.Thread):
         self._halt.set()
         self.join(5)
 
-    def longest_stall(self) -> tuple[float, float | None]:
-        """Return the longest time without delivery progress while written lines waited, and when it began."""
+    def longest_stall(self, after: float | None = None) -> tuple[float, float | None]:
+        """Return the longest time without delivery progress while written lines waited, and when it began.
+
+        Args:
+            after: only count samples from this moment on (``None``: the whole run).
+        """
         longest, began, since = 0.0, None, None
         last = -1
         for moment, written, delivered in self.samples:
+            if after is not None and moment < after:
+                continue
             if delivered != last or delivered >= written:
                 since = moment if delivered < written else None
                 last = delivered
@@ -319,6 +327,7 @@ def run_scenario(cluster: LocalCluster, params: NodeLossParams, work_dir: Path, 
         result.longest_stall_s = round(stall, 1)
         if stall_began is not None:
             result.stall_began_after_kill_s = round(stall_began - killed_at, 1)
+        result.longest_stall_after_kill_s = round(watch.longest_stall(after=killed_at)[0], 1)
         client.cluster.health(wait_for_status="green", timeout="120s")
         seen = scan_ids(client, tiers.read_pattern)
         result.documents = sum(seen.values())

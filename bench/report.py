@@ -403,11 +403,12 @@ def _node_loss_section(results: dict[str, Any], h: str) -> list[str]:
            "export` of one tenant run through the three URLs (`bench/node_loss.py`). Delivered = the agent's "
            "201 + 409 counts; lost / duplicated from a full scan of every `event.id`.", "",
            "| written | documents | lost | duplicated | dead letters | items re-sent / answered 409 | node down (kill "
-           "to rejoined) | longest stall | catch-up after the last line |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+           "to rejoined) | longest stall, whole run | longest stall from the kill on | catch-up after the last line |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
            f"| {r['written']:,} | {r['documents']:,} | {r['lost']:,} | {r['duplicated']:,} | {r['dead_letters']:,} | "
            f"{r.get('items_retried', 0):,} / {r.get('duplicates_answered', 0):,} | {r['node_down_s']} s | "
-           f"{r['longest_stall_s']} s{_stall_when(r)} | {r['catch_up_s']} s |", "",
+           f"{r['longest_stall_s']} s{_stall_when(r)} | {r.get('longest_stall_after_kill_s', '-')} s | "
+           f"{r['catch_up_s']} s |", "",
            "| read while the node is down | answered | time |", "|---|---|---:|"]
     for probe in r["probes"]:
         answer = "yes" if probe["ok"] else f"**no**: {probe['detail'][:120]}"

@@ -136,7 +136,8 @@ def _node_loss() -> dict[str, Any]:
 
     result = NodeLossResult(events=200, rate=20, written=200, documents=200, killed_node="auditlog-9201",
                             primaries_before={"auditlog-9201": 5}, replicas={"enterprise": 1},
-                            node_down_s=40.0, longest_stall_s=12.5, stall_began_after_kill_s=0.4, catch_up_s=3.0,
+                            node_down_s=40.0, longest_stall_s=12.5, stall_began_after_kill_s=0.4,
+                            longest_stall_after_kill_s=12.5, catch_up_s=3.0,
                             items_retried=700, duplicates_answered=90,
                             probes=[Probe("tui first page", True, 1.25, "100 hits of 150"),
                                     Probe("export", False, 30.0, "exit 1: unreachable")])
@@ -147,7 +148,7 @@ def _node_loss() -> dict[str, Any]:
 def test_node_loss_row_gives_loss_stall_and_catch_up() -> None:
     """The node-loss table shows lost, duplicated, dead letters, re-sends, downtime, the stall and the catch-up."""
     page = render(_results(nodeloss=_node_loss()))
-    assert "| 200 | 200 | 0 | 0 | 0 | 700 / 90 | 40.0 s | 12.5 s (from 0.4 s after the kill) | 3.0 s |" in page
+    assert "| 200 | 200 | 0 | 0 | 0 | 700 / 90 | 40.0 s | 12.5 s (from 0.4 s after the kill) | 12.5 s | 3.0 s |" in page
 
 
 def test_node_loss_reads_during_the_outage_say_whether_they_answered() -> None:
