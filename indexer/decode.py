@@ -17,6 +17,7 @@ When neither decoder can read the body, the error says so in one line, without t
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import orjson
@@ -33,8 +34,23 @@ _LONG_RUN = b"0" * 20
 _MAX_INT_DIGITS = 4_000
 
 
+#: Elasticsearch stores documents nested up to 1,000 arrays and objects deep (its JSON parser's limit) and an
+#: answer wraps each in a few more levels; the standard library's decoder spends one level of Python's
+#: recursion limit (1,000 by default) per nesting level, so such an answer needs more room.
+_ANSWER_DEPTH = 1_100
+
+
 def _exact_int(text: str) -> int | str:
     return int(text) if len(text) <= _MAX_INT_DIGITS else text
+
+
+def _make_room(levels: int) -> None:
+    """Raise Python's recursion limit (never lower it) so that ``levels`` more nested calls fit here."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    # Only raised, never restored: a reader thread may be decoding such an answer at the same moment.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), depth + levels + 100))
 
 
 def exact_loads(data: bytes | str) -> Any:
@@ -51,7 +67,11 @@ def exact_loads(data: bytes | str) -> Any:
     """
     text = data.decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else data
     try:
-        return json.loads(text, parse_int=_exact_int)
+        try:
+            return json.loads(text, parse_int=_exact_int)
+        except RecursionError:  # a deeply nested document Elasticsearch accepted: rare, so only then make room
+            _make_room(_ANSWER_DEPTH)
+            return json.loads(text, parse_int=_exact_int)
     except (ValueError, TypeError, RecursionError) as exc:
         raise SerializationError(
             message=f"Elasticsearch's answer ({len(data):,} bytes) is not valid JSON: {str(exc)[:120]}",

@@ -25,6 +25,16 @@ def test_a_lone_surrogate_escape_does_not_spoil_the_answer() -> None:
     assert ["a\ud800b", "ok"] == TolerantJsonSerializer().loads(b'["a\\ud800b","ok"]')
 
 
+def test_a_document_nested_1000_levels_next_to_a_big_integer_decodes() -> None:
+    """An answer with a 996-deep array (Elasticsearch's nesting limit) and a 25-digit integer decodes in full."""
+    deep = b"[" * 996 + b"]" * 996
+    answer = TolerantJsonSerializer().loads(b'{"hits":[{"_source":{"extra":' + deep + b'}},{"n":1234567890123456789012345}]}')
+    inner, levels = answer["hits"][0]["_source"]["extra"], 1
+    while inner:
+        inner, levels = inner[0], levels + 1
+    assert (996, 1234567890123456789012345) == (levels, answer["hits"][1]["n"])
+
+
 def test_ordinary_answers_are_decoded() -> None:
     """A plain answer decodes to the same value as ever."""
     assert {"a": [1, 2.5, "x", None, True]} == TolerantJsonSerializer().loads(b'{"a":[1,2.5,"x",null,true]}')
