@@ -28,7 +28,8 @@ def test_a_lone_surrogate_escape_does_not_spoil_the_answer() -> None:
 def test_a_document_nested_1000_levels_next_to_a_big_integer_decodes() -> None:
     """An answer with a 996-deep array (Elasticsearch's nesting limit) and a 25-digit integer decodes in full."""
     deep = b"[" * 996 + b"]" * 996
-    answer = TolerantJsonSerializer().loads(b'{"hits":[{"_source":{"extra":' + deep + b'}},{"n":1234567890123456789012345}]}')
+    body = b'{"hits":[{"_source":{"extra":' + deep + b'}},{"n":1234567890123456789012345}]}'
+    answer = TolerantJsonSerializer().loads(body)
     inner, levels = answer["hits"][0]["_source"]["extra"], 1
     while inner:
         inner, levels = inner[0], levels + 1
