@@ -47,7 +47,7 @@ def _exact_int(text: str) -> int | str:
 def _make_room(levels: int) -> None:
     """Raise Python's recursion limit (never lower it) so that ``levels`` more nested calls fit here."""
     depth, frame = 0, sys._getframe()
-    while frame is not None:
+    while frame.f_back is not None:
         depth, frame = depth + 1, frame.f_back
     # Only raised, never restored: a reader thread may be decoding such an answer at the same moment.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), depth + levels + 100))
