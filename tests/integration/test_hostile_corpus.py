@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -86,7 +87,10 @@ def _good_line(i: int) -> bytes:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "auditlog.cli", *args], capture_output=True, text=True, timeout=120)
+    """Run the real ``auditlog`` CLI (connection only from the flags, like the agent's test process)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITLOG_ES_")}
+    return subprocess.run([sys.executable, "-m", "auditlog.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
 
 
 def _indices(es: Elasticsearch, tiers: TierTable) -> set[str]:
@@ -103,8 +107,8 @@ def _store_directly(es: Elasticsearch, tiers: TierTable) -> None:
     assert failed == [], failed
 
 
-def _seed_retention(es: Elasticsearch, tiers: TierTable) -> tuple[list[str], list[str]]:
-    """Create expired daily indices, a young one and names retention cannot read; return (expired, all)."""
+def _seed_retention(es: Elasticsearch, tiers: TierTable) -> list[str]:
+    """Create expired daily indices, a young one and names retention cannot read; return the expired ones."""
     today = NOW.date()
     expired = [tiers.index_for_day("enterprise", today - timedelta(days=40)),
                tiers.index_for_day("business", today - timedelta(days=9)),
@@ -114,22 +118,24 @@ def _seed_retention(es: Elasticsearch, tiers: TierTable) -> tuple[list[str], lis
             f"{tiers.prefix}-enterprise-2026.02.30"]
     for name in expired + kept:
         es.options(ignore_status=400).indices.create(index=name)  # 400: the agent made it already
-    return expired, expired + kept
+    return expired
 
 
-@pytest.fixture(scope="module")
-def corpus(es: Elasticsearch, es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
-    tmp = tmp_path_factory.mktemp("hostile-corpus")
-    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-corpus")
-    install_templates(es, tiers, ilm=False)  # retention enforce is the deleter (no ILM racing it)
-    log, offsets, position = tmp / "audit.jsonl", {}, 0
-    with log.open("wb") as fh:
+def _write_log(path: Path) -> dict[str, int]:
+    """Write the good lines interleaved with the corpus; return each class's byte offset in the file."""
+    offsets, position = {}, 0
+    with path.open("wb") as fh:
         for i in range(max(GOOD, len(LINES))):
             if i < GOOD:
                 position += fh.write(_good_line(i))
             if i < len(LINES):
                 offsets[LINES[i].name] = position
                 position += fh.write(LINES[i].line)
+    return offsets
+
+
+def _ship(es: Elasticsearch, es_url: str, tiers: TierTable, tmp: Path, log: Path) -> tuple[Path, int]:
+    """Run the real agent over ``log`` until everything arrived and was dead-lettered; return (state, count)."""
     state = tmp / "state"
     agent = AgentProcess(write_config(tmp / "agent.toml", paths=[str(log)], state=state, es_url=es_url,
                                       prefix=tiers.prefix, inputs={"max_line_bytes": MAX_LINE_BYTES},
@@ -143,10 +149,22 @@ def corpus(es: Elasticsearch, es_url: str, tmp_path_factory: pytest.TempPathFact
         assert agent.stop() == 0, agent.log.read_text(errors="replace")[-3000:]
     finally:
         agent.ensure_stopped()
+    return state, arrived
+
+
+@pytest.fixture(scope="module")
+def corpus(es: Elasticsearch, es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+    """The corpus shipped by the agent, the stored documents indexed, retention run: see the module doc."""
+    tmp = tmp_path_factory.mktemp("hostile-corpus")
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-corpus")
     try:
+        install_templates(es, tiers, ilm=False)  # retention enforce is the deleter (no ILM racing it)
+        log = tmp / "audit.jsonl"
+        offsets = _write_log(log)
+        state, arrived = _ship(es, es_url, tiers, tmp, log)
         agent_indices = sorted(_indices(es, tiers))
         _store_directly(es, tiers)
-        seeded_expired, _ = _seed_retention(es, tiers)
+        seeded_expired = _seed_retention(es, tiers)
         status = _cli("retention", "status", "--es", es_url, "--prefix", tiers.prefix)
         before = _indices(es, tiers)
         enforce = _cli("retention", "enforce", "--es", es_url, "--prefix", tiers.prefix, "--json")
