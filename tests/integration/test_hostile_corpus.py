@@ -31,9 +31,12 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from auditlog.agent.deadletter import DEADLETTER_FILE, read_records
+from auditlog.cli import main
+from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.decode import exact_loads
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
+from auditlog.tui.screens.detail import DetailScreen
 from auditlog.tui.screens.main import MainScreen
 from tests.integration.agent_support import AgentProcess, count, wait_count, write_config
 from tests.support.corpus import (
@@ -324,15 +327,50 @@ def test_export_holds_every_stored_event_by_id(corpus: Corpus, export: Any) -> N
     assert (set(), True) == (_stored_ids(corpus) - exported, LONG_ID in exported)
 
 
+@pytest.fixture(scope="module")
+def reader(es_url: str) -> Iterator[Elasticsearch]:
+    """The client ``auditlog tui`` reads with (the product's, with its tolerant decoder)."""
+    client = make_client(ConnectionSettings(url=es_url))
+    yield client
+    client.close()
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-async def test_tui_list_count_equals_the_elasticsearch_count(corpus: Corpus, es: Elasticsearch, tmp_path: Path,
-                                                            size: tuple[int, int]) -> None:
+async def test_tui_list_count_equals_the_elasticsearch_count(corpus: Corpus, es: Elasticsearch, reader: Elasticsearch,
+                                                            tmp_path: Path, size: tuple[int, int]) -> None:
     """The TUI's event list loads over the corpus and its total equals `_count` for the namespace."""
     # the clock a day ahead: the default range (7 days up to now) then also holds the hour-ahead event
-    app = make_app(es, corpus.tiers, tmp_path, clock=lambda: NOW + timedelta(days=1, hours=1), zone="UTC")
+    app = make_app(reader, corpus.tiers, tmp_path, clock=lambda: NOW + timedelta(days=1, hours=1), zone="UTC")
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, MainScreen)
         assert screen.listing is not None
         assert (count(es, corpus.tiers), False) == (screen.listing.total, "undecodable" in screen_text(app))
+
+
+@pytest.mark.parametrize("doc", STORED, ids=lambda d: d.name)
+def test_show_prints_every_stored_document_as_valid_json(corpus: Corpus, doc: Any,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`auditlog show` exits 0 and prints JSON that parses, for each document the agent refuses."""
+    code = main(["show", "--es", corpus.es_url, "--prefix", corpus.tiers.prefix, doc.doc_id])
+    out, err = capsys.readouterr()
+    shown = exact_loads(out) if code == 0 else {}
+    assert (0, doc.doc_id) == (code, shown.get("event", {}).get("id")), err[-500:]
+
+
+async def test_tui_detail_json_tab_opens_on_the_deepest_document(corpus: Corpus, reader: Elasticsearch,
+                                                                tmp_path: Path) -> None:
+    """The detail of the document nested ~1,000 levels deep opens and its JSON tab shows it."""
+    app = make_app(reader, corpus.tiers, tmp_path, clock=lambda: NOW + timedelta(days=1, hours=1), zone="UTC")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MainScreen) and screen.listing is not None
+        rows = [screen.fetch_row(i) for i in range(screen.listing.total)]
+        position = [row.event_id if row else None for row in rows].index("st-deep")
+        if "hidden" not in screen.query_one("#filters").classes:
+            await pilot.press("escape")  # from the facet panel to the list
+        await pilot.press(*["down"] * position, "enter", "3")
+        await settle(pilot)
+        assert (True, True) == (isinstance(app.screen, DetailScreen), '"st-deep"' in screen_text(app))
