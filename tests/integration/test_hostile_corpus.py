@@ -5,7 +5,9 @@ ships a file interleaving good lines with every class of ``tests.support.corpus.
 agent refuses but another producer could still write (``STORED``) go in with a raw bulk request through an
 admin client; expired daily indices (and names retention cannot read) are seeded by name; then the real
 CLI runs ``retention status``, ``retention enforce`` and ``export``. The tests below each check one
-consequence of that run, and the TUI's list is driven with Textual's Pilot over the same namespace.
+consequence of that run; ``auditlog show`` prints each stored document, the TUI's list and detail are
+driven with Textual's Pilot over the same namespace, and ``dlq replay`` re-ships a copy of the dead
+letters into a namespace of its own.
 Digests are off in this run: they have their own tests, and the expired-index set stays exact.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -374,3 +377,41 @@ async def test_tui_detail_json_tab_opens_on_the_deepest_document(corpus: Corpus,
         await pilot.press(*["down"] * position, "enter", "3")
         await settle(pilot)
         assert (True, True) == (isinstance(app.screen, DetailScreen), '"st-deep"' in screen_text(app))
+
+
+@dataclass
+class Replay:
+    """``auditlog dlq replay`` over a copy of the corpus's dead letters into a namespace of its own."""
+
+    done: subprocess.CompletedProcess[str]
+    outcomes: dict[int, dict[str, Any]]
+    tiers: TierTable
+
+
+@pytest.fixture(scope="module")
+def replay(corpus: Corpus, es: Elasticsearch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
+    """Replay every dead letter with the real CLI; a copy of the state and another namespace keep the corpus as is."""
+    state = tmp_path_factory.mktemp("corpus-replay") / "state"
+    shutil.copytree(corpus.state, state)
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-replay")
+    try:
+        install_templates(es, tiers, ilm=False)
+        done = _cli("dlq", "replay", "--state-dir", str(state), "--es", corpus.es_url, "--prefix", tiers.prefix)
+        outcomes = {record["offset"]: record for record in map(orjson.loads, done.stdout.splitlines())}
+        yield Replay(done, outcomes, tiers)
+    finally:
+        cleanup_namespace(es, tiers)
+
+
+def test_replay_gives_every_dead_letter_its_own_outcome(replay: Replay, corpus: Corpus) -> None:
+    """`dlq replay` over the corpus exits 1 with a summary, no traceback and one outcome per dead letter."""
+    expected = (1, sorted(corpus.offsets[c.name] for c in REJECTED), False, True)
+    assert expected == (replay.done.returncode, sorted(replay.outcomes), "Traceback" in replay.done.stderr,
+                        "still rejected" in replay.done.stderr)
+
+
+@pytest.mark.parametrize("case", REJECTED, ids=lambda c: c.name)
+def test_replay_outcome_of_each_dead_letter(replay: Replay, corpus: Corpus, case: Case) -> None:
+    """Replayed into an empty namespace, a dead letter is shipped only when its class says so."""
+    record = replay.outcomes.get(corpus.offsets[case.name], {})
+    assert ("replayed" if case.replays else "rejected") == record.get("outcome")
