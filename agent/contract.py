@@ -330,7 +330,7 @@ def _check_event(problems: list[Problem], ev: Mapping[str, Any], event: Mapping[
                 Problem("event.id", f"must be 1-{MAX_ID_LENGTH} printable ASCII characters without spaces")
             )
     outcome = ev.get("outcome")
-    if outcome is not None and outcome not in OUTCOMES:
+    if outcome is not None and (type(outcome) is not str or outcome not in OUTCOMES):  # a list is unhashable
         if isinstance(outcome, str):
             problems.append(
                 Problem("event.outcome", f"unknown outcome {_shown(outcome)}; use one of failure, success, unknown")

@@ -98,6 +98,9 @@ class Enricher:
         try:
             doc = orjson.dumps(event)
         except orjson.JSONEncodeError as exc:  # the parser keeps integers exact; orjson stops at 64 bits
+            if "Recursion limit" in str(exc):  # arrays and objects nested deeper than orjson writes (254)
+                return Rejected(f"nesting too deep to encode: {exc} (at most 254 nested arrays and objects)",
+                                "enrich")
             return Rejected(f"{NUMBER_OUT_OF_RANGE}: {exc} (readers decode 64-bit integers only)", "enrich")
         return b"".join((prefix, orjson.dumps(event_id), b"}}\n", doc, b"\n"))  # type: ignore[arg-type]
 

@@ -7,16 +7,19 @@ error. Elasticsearch stores all of those (numbers up to 1,000 digits), so one ho
 break every listing and export that touched it.
 
 ``TolerantJsonSerializer`` keeps orjson for the common case and decodes with the standard library,
-which keeps integers exact and accepts lone surrogates, when the body holds a run of 20 digits (found
-by one C-level translate and substring search) or orjson refuses it. What a reader does with odd
-values (escape a surrogate, write a huge integer as text) is the reader's job
-(``tui.values.printable``, ``tui.sanitize``).
+which keeps integers exact (and a float literal beyond a double's range as its text) and accepts lone
+surrogates, when the body holds a run of 20 digits (found by one C-level translate and substring search)
+or orjson refuses it. ``dumps_deep`` encodes such documents back (``auditlog show``, the TUI's JSON
+tab). What a reader does with odd values (escape a surrogate, write a huge integer as text) is the
+reader's job (``tui.values.printable``, ``tui.sanitize``).
 When neither decoder can read the body, the error says so in one line, without the body.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 from typing import Any
 
 import orjson
@@ -33,8 +36,29 @@ _LONG_RUN = b"0" * 20
 _MAX_INT_DIGITS = 4_000
 
 
+#: Elasticsearch stores documents nested up to 1,000 arrays and objects deep (its JSON parser's limit) and an
+#: answer wraps each in a few more levels; the standard library's decoder spends one level of Python's
+#: recursion limit (1,000 by default) per nesting level, so such an answer needs more room.
+_ANSWER_DEPTH = 1_100
+
+
 def _exact_int(text: str) -> int | str:
     return int(text) if len(text) <= _MAX_INT_DIGITS else text
+
+
+def _exact_float(text: str) -> float | str:
+    # a literal beyond a double's range (1e400, stored by Elasticsearch as written) keeps its text, not "inf"
+    value = float(text)
+    return text if math.isinf(value) else value
+
+
+def _make_room(levels: int) -> None:
+    """Raise Python's recursion limit (never lower it) so that ``levels`` more nested calls fit here."""
+    depth, frame = 0, sys._getframe()
+    while frame.f_back is not None:
+        depth, frame = depth + 1, frame.f_back
+    # Only raised, never restored: a reader thread may be decoding such an answer at the same moment.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), depth + levels + 100))
 
 
 def exact_loads(data: bytes | str) -> Any:
@@ -51,12 +75,36 @@ def exact_loads(data: bytes | str) -> Any:
     """
     text = data.decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else data
     try:
-        return json.loads(text, parse_int=_exact_int)
+        try:
+            return json.loads(text, parse_int=_exact_int, parse_float=_exact_float)
+        except RecursionError:  # a deeply nested document Elasticsearch accepted: rare, so only then make room
+            _make_room(_ANSWER_DEPTH)
+            return json.loads(text, parse_int=_exact_int, parse_float=_exact_float)
     except (ValueError, TypeError, RecursionError) as exc:
         raise SerializationError(
             message=f"Elasticsearch's answer ({len(data):,} bytes) is not valid JSON: {str(exc)[:120]}",
             errors=(exc,),
         ) from None
+
+
+def dumps_deep(value: Any, **options: Any) -> str:
+    """``json.dumps(value, **options)``, also for a document nested as deep as Elasticsearch stores them.
+
+    The standard library's encoder (the pure-Python one with ``indent``) spends a level or two of
+    Python's recursion limit per nesting level; such a document gets the room it needs.
+
+    Args:
+        value: the value to encode.
+        **options: ``json.dumps`` keyword arguments.
+
+    Returns:
+        The JSON text.
+    """
+    try:
+        return json.dumps(value, **options)
+    except RecursionError:
+        _make_room(2 * _ANSWER_DEPTH)
+        return json.dumps(value, **options)
 
 
 class TolerantJsonSerializer(OrjsonSerializer):

@@ -8,11 +8,11 @@ The namespace is ``--prefix`` / ``AUDITLOG_INDEX_PREFIX`` (default ``audit``), a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.client import make_client
+from auditlog.indexer.decode import dumps_deep
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.query.events import get_event
 from auditlog.options.connection import add_connection_args, settings_from_args
@@ -58,7 +58,7 @@ def run_show(args: argparse.Namespace) -> int:
         client.close()
     if event is None:
         raise CommandError(f"event {event_id!r} not found in {tiers.read_pattern}")
-    text = json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+    text = dumps_deep(event, indent=2, ensure_ascii=False) + "\n"
     # A lone surrogate (Elasticsearch stores "\ud800" escapes) cannot be UTF-8: write it back as that escape.
     sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
     return 0

@@ -154,6 +154,13 @@ def test_wrong_type_reason_names_json_type_and_value() -> None:
     assert [Problem("audit.tier", "expected a non-empty string, got number 3")] == problems
 
 
+@pytest.mark.parametrize("outcome", [{"ok": True}, ["success"]])
+def test_outcome_of_an_unhashable_type_is_a_problem_not_an_error(outcome: object) -> None:
+    """An object or list as event.outcome is reported as a problem of that field, never raised as a TypeError."""
+    problems = validate(with_field(valid_event(), "event.outcome", outcome))
+    assert [p.field for p in problems] == ["event.outcome"]
+
+
 def test_unknown_outcome_is_explained() -> None:
     """An outcome outside success/failure/unknown lists the allowed values."""
     problems = validate(with_field(valid_event(), "event.outcome", "ok"))

@@ -124,6 +124,17 @@ def test_integer_beyond_64_bits_is_refused(number: int) -> None:
     assert isinstance(out, Rejected) and out.reason.startswith(NUMBER_OUT_OF_RANGE + ":")
 
 
+def test_arrays_nested_too_deep_to_encode_are_refused_as_nesting_not_numbers() -> None:
+    """300 nested arrays (no object depth, so the parser lets them by) are refused as nesting, not as a number."""
+    ev = event()
+    deep: list[object] = []
+    for _ in range(300):
+        deep = [deep]
+    ev["extra"] = deep
+    out = Enricher(TierTable())(ev, "k", 0)
+    assert isinstance(out, Rejected) and out.reason.startswith("nesting too deep to encode:")
+
+
 @pytest.mark.parametrize("number", [2**64 - 1, -(2**63)])
 def test_integer_at_the_64_bit_limits_ships_exactly(number: int) -> None:
     """The extreme 64-bit integers still ship, digit for digit."""

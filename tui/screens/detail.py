@@ -6,7 +6,6 @@ same callback the list uses, and the list's cursor follows, so closing returns t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -20,6 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from auditlog.indexer.decode import dumps_deep
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.tui.diff import ChangeKind, diff_changes
 from auditlog.tui.eventview import field
@@ -176,7 +176,7 @@ class DetailScreen(Screen[int]):
         self.query_one("#heading", Static).update(heading)
         self.query_one("#raw-body", Static).update(raw_table(event))
         self.query_one("#meta-body", Static).update(meta_table(event))
-        text = printable(json.dumps(event, indent=2, ensure_ascii=False, sort_keys=True, default=str), multiline=True)
+        text = printable(dumps_deep(event, indent=2, ensure_ascii=False, sort_keys=True, default=str), multiline=True)
         self.query_one("#json-body", Static).update(Syntax(text, "json", word_wrap=True, theme="ansi_dark"))
         if self.prove is not None:
             self.query_one("#proof-body", Static).update("checking…")
