@@ -42,6 +42,7 @@ from auditlog.agent.contract import ContractError, Problem, expand_dotted, forma
 from auditlog.agent.ids import uuid7
 from auditlog.agent.redact import Redactor
 from auditlog.agent.typing import EventDict, WrappedLogger
+from auditlog.core.cache import BoundedCache
 
 __all__ = [
     "ALIASES",
@@ -117,7 +118,7 @@ NO_MESSAGE: Any = _NoMessage()
 
 
 _COMPLEX: Any = False  # _path_of's answer for a key with more than one dot (handled by expand_dotted)
-_PATH_CACHE_LIMIT = 1024
+_CACHE_LIMIT = 1024  # distinct keys (FieldMapper) and actions (Categorizer) remembered
 
 
 class FieldMapper:
@@ -143,7 +144,7 @@ class FieldMapper:
                 raise ValueError(f"alias {name!r} must map to a dotted contract path, got {path!r}")
         self._aliases = dict(aliases)
         self._verbs = frozenset(verbs)
-        self._paths: dict[str, Any] = {}
+        self._paths: BoundedCache[str, Any] = BoundedCache(_CACHE_LIMIT)
 
     def _path_of(self, key: str) -> Any:
         """Resolve ``key`` into ``(top, leaf, special)``: ``leaf`` None is a top-level key; ``special`` marks
@@ -159,13 +160,11 @@ class FieldMapper:
             path = (sys.intern(top), leaf, key in CONTRACT_OBJECTS)
         else:
             return _COMPLEX  # not cached: the cache holds only unpackable (top, leaf, special) triples
-        if len(self._paths) < _PATH_CACHE_LIMIT:
-            self._paths[key] = path
-        return path
+        return self._paths.put(key, path)
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         out: dict[str, Any] = {"@timestamp": None}  # first key of every line; UtcTimestamper fills it
-        paths = self._paths
+        path_of = self._paths.get
         # the object the previous key went into: apps pass fields of one object together (worker_id,
         # worker_name, ...), and reusing it skips the lookup and checks (~50 ns per such key)
         last_top: str | None = None
@@ -173,13 +172,12 @@ class FieldMapper:
         for key, value in event_dict.items():
             if value is None:
                 continue  # an optional field not given (None means absent: keeps lines short)
-            try:
-                top, leaf, special = paths[key]  # no exception cost on a hit (the usual case)
-            except KeyError:
+            path = path_of(key)
+            if path is None:
                 path = self._path_of(key)
                 if path is _COMPLEX:
                     return self._nest_generally(method_name, event_dict)
-                top, leaf, special = path
+            top, leaf, special = path
             if special:
                 last_top = None  # the value may replace an object the fast path would still fill
                 if type(value) is dict:
@@ -354,7 +352,7 @@ class Categorizer:
     __slots__ = ("_cache",)
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[str, str, str]] = {}
+        self._cache: BoundedCache[str, tuple[str, str, str]] = BoundedCache(_CACHE_LIMIT)
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         ev = event_dict.get("event")
@@ -364,9 +362,7 @@ class Categorizer:
                 entry = self._cache.get(action)
                 if entry is None:
                     ecs = categorize(action)
-                    entry = (ecs["kind"], ecs["category"][0], ecs["type"][0])
-                    if len(self._cache) < _PATH_CACHE_LIMIT:
-                        self._cache[action] = entry
+                    entry = self._cache.put(action, (ecs["kind"], ecs["category"][0], ecs["type"][0]))
                 if "kind" not in ev:
                     ev["kind"] = entry[0]
                 if "category" not in ev:
