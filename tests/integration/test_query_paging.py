@@ -16,6 +16,7 @@ from elasticsearch import Elasticsearch
 
 from auditlog.indexer.query import EventStream, Filter, Pager, facet_counts, histogram
 from auditlog.indexer.tiers import TierTable
+from tests.support.paging import all_pages
 from tests.support.seed import SeedSummary, realistic_events, seeded_namespace
 
 COUNT = 50_000
@@ -60,7 +61,7 @@ def test_walking_all_pages_loses_and_repeats_nothing(es: Elasticsearch, seeded: 
     ids: list[str] = []
     stamps: list[str] = []
     with Pager(es, tiers, Filter(), page_size=500) as pager:
-        for page in pager.pages():
+        for page in all_pages(pager):
             ids.extend(hit.id for hit in page.hits)
             stamps.extend(hit.source["@timestamp"] for hit in page.hits)
         assert pager.total == COUNT
