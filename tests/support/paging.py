@@ -5,6 +5,11 @@ from __future__ import annotations
 from auditlog.indexer.query.pager import Page, Pager
 
 
+def page_count(pager: Pager) -> int:
+    """Return how many pages ``pager`` lists (0 when nothing matches; reads the total first)."""
+    return -(-pager.total // pager.page_size)
+
+
 def all_pages(pager: Pager) -> list[Page]:
     """Return every page of ``pager`` in order (none when nothing matches).
 
@@ -14,4 +19,4 @@ def all_pages(pager: Pager) -> list[Page]:
     Returns:
         Pages 0 to the last, each fetched with ``Pager.page``.
     """
-    return [pager.page(number) for number in range(-(-pager.total // pager.page_size))]
+    return [pager.page(number) for number in range(page_count(pager))]
