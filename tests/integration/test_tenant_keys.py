@@ -201,7 +201,7 @@ def test_key_metadata_names_tenant_and_namespace(tenant_setup: TenantSetup) -> N
 def test_key_view_refuses_another_tenant(tenant_setup: TenantSetup) -> None:
     """Asking the TUI for another tenant with a tenant key is refused."""
     with pytest.raises(AccessDenied, match=f"reads only tenant '{TENANT}'"):
-        key_view(tenant_setup.client(), tenant_setup.other_enterprise())
+        key_view(tenant_setup.client(), (tenant_setup.other_enterprise(),))
 
 
 def test_admin_credentials_open_no_key_view(tenant_setup: TenantSetup) -> None:
