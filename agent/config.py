@@ -2,7 +2,7 @@
 
 Every key is declared once in :data:`SCHEMA` with its type, default and check; ``deploy/agent.toml``
 documents each one. An unknown section or key, a wrong type or an out-of-range value stops startup
-with :class:`agent.errors.UsageError` naming the key (``batch.max_events: must be >= 1, got 0``).
+with :class:`auditlog.core.errors.UsageError` naming the key (``batch.max_events: must be >= 1, got 0``).
 
 Precedence (highest first): flags (``--path``, ``--state-dir``, ``--es``, ``--api-key``, ``--user``,
 ``--password``, ``--ca-certs``, ``--insecure``, ``--metrics-port``), environment

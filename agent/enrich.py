@@ -1,6 +1,7 @@
 """Enrich and route: ECS categories, redaction, changed fields, the event id and the target index.
 
-Per event (mutated in place, the parser hands over a fresh dict):
+Per event (mutated in place, the parser hands over a fresh dict; the redactor returns a copy when it
+changes something):
 
 - ``event.kind`` / ``event.category`` / ``event.type`` from ``event.action`` via
   :func:`agent.categorize.categorize` when the event does not carry them (the emitter already does);
@@ -9,7 +10,7 @@ Per event (mutated in place, the parser hands over a fresh dict):
   ``audit.changed_fields`` = the sorted keys of ``audit.changes`` (when absent);
 - ``event.id`` = :func:`agent.ids.deterministic_id` of (file identity, line offset) when absent, so
   a re-read after a crash produces the same ``_id``;
-- index = :meth:`indexer.tiers.TierTable.index_for` (tier, UTC day of ``@timestamp``); an unknown
+- index = :meth:`indexer.tiers.TierTable.index_for_day` (tier's class, UTC day of ``@timestamp``); an unknown
   tier is rejected (dead-lettered: replay after fixing the tier table), and so is a timestamp outside
   the agent's time bounds (:mod:`agent.timebounds`, reason ``timestamp_out_of_range``);
 - with :class:`agent.shipper.ShipperFields`: ``ecs.version``, ``event.ingested``, ``agent.*``, ``host.name``.
@@ -70,7 +71,8 @@ class Enricher:
             offset: the line's byte offset in that file.
 
         Returns:
-            ``{"create":{"_index":...,"_id":...}}\\n<document>\\n`` or why it cannot be routed.
+            ``{"create":{"_index":...,"_id":...}}\\n<document>\\n``, or why it cannot be shipped: it cannot
+            be routed (tier, time) or holds an integer beyond 64 bits.
         """
         redactor = self.redactor
         if redactor is not None:

@@ -148,7 +148,7 @@ class Redactor:
         self._mode = mode
         self.replacement = replacement
         self._cache: BoundedCache[str, bool] = BoundedCache(_CACHE_LIMIT)
-        #: ``name -> bool | None``: the remembered answer of :meth:`is_secret` (``None``: not asked yet)
+        #: ``name -> bool | None``: the remembered answer of :meth:`is_secret` (``None``: not asked yet, or forgotten)
         self.known = self._cache.get
 
     @staticmethod

@@ -1,6 +1,6 @@
 """Bulk-index realistic audit events into a test namespace, fast, and remember what went in.
 
-Events come from the product's own fabrication (``agent.demo_data.fabricate``) and go through the
+Events come from the product's own fabrication (``auditlog.demo.data.fabricate``) and go through the
 agent's own enrichment stage (``agent.enrich.Enricher``: ``audit.changed_fields``, ECS categorisation,
 routing), which also yields the agent's delivery shape: bulk ``create`` with ``_id = event.id`` into
 the event's daily index, under the namespace's real templates (``indexer.setup.install_templates``).
