@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.ingest import CEILING
-from bench.report import render
+from bench.report import HAND_WRITTEN, render, write_outputs
 
 
 def _summary(name: str, eps: float | None, unavailable: str | None = None) -> dict[str, Any]:
@@ -129,3 +130,15 @@ def test_bigscale_section_gives_growth_and_target_verdicts() -> None:
     assert "- first page <= 500 ms p95: 600 ms (1.20x the limit), **missed**" in page
     assert "- facets <= 1000 ms p95: 600 ms (0.60x the limit), met" in page
     assert "- export of 1M rows <= 60 s: 100 s per 1M rows (from the tenant slice), **missed**" in page
+
+
+def test_a_new_run_keeps_the_hand_written_end_of_the_docs_page(tmp_path: Path) -> None:
+    """Rewriting docs/benchmarks.md keeps everything from the HAND_WRITTEN marker on, after the new tables."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    tail = f"{HAND_WRITTEN}\n\n## Measured by hand\n\nexport 8.9 s\n"
+    (docs / "benchmarks.md").write_text(f"# old generated page\n\n{tail}")
+    write_outputs(_results(ingest=[_summary(CEILING, 1000.0)]), results_dir=tmp_path / "results",
+                  docs_dir=docs, repo=tmp_path)
+    page = (docs / "benchmarks.md").read_text()
+    assert (False, True) == ("# old generated page" in page, page.endswith("\n" + tail))
