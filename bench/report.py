@@ -548,7 +548,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m bench.report bench/results/<file>.json", file=sys.stderr)
         return 2
     repo = Path(__file__).resolve().parents[1]
-    results = json.loads(Path(args[0]).read_text())
+    try:
+        results = json.loads(Path(args[0]).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"python -m bench.report: {args[0]}: not a readable results file ({exc})", file=sys.stderr)
+        return 2
     for path in write_outputs(results, results_dir=Path(args[0]).parent, docs_dir=repo / "docs", repo=repo):
         print(path)
     return 0

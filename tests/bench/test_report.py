@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.ingest import CEILING
-from bench.report import HAND_WRITTEN, render, write_outputs
+from bench.report import HAND_WRITTEN, main, render, write_outputs
 
 
 def _summary(name: str, eps: float | None, unavailable: str | None = None) -> dict[str, Any]:
@@ -142,3 +144,15 @@ def test_a_new_run_keeps_the_hand_written_end_of_the_docs_page(tmp_path: Path) -
                   docs_dir=docs, repo=tmp_path)
     page = (docs / "benchmarks.md").read_text()
     assert (False, True) == ("# old generated page" in page, page.endswith("\n" + tail))
+
+
+@pytest.mark.parametrize("content", [None, "{not json"])
+def test_re_rendering_a_missing_or_broken_results_file_exits_2(tmp_path: Path, content: str | None,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """python -m bench.report with a file that is missing or not JSON prints one line and exits 2."""
+    results = tmp_path / "results.json"
+    if content is not None:
+        results.write_text(content)
+    code = main([str(results)])
+    err = capsys.readouterr().err
+    assert (2, 1, True) == (code, len(err.strip().splitlines()), "not a readable results file" in err)
