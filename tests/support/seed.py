@@ -142,11 +142,11 @@ def seed_events(
 
 
 def cleanup_namespace(client: Elasticsearch, tiers: TierTable) -> None:
-    """Delete the namespace's indices and templates (what the ``namespace`` fixture does per test)."""
+    """Delete the namespace's indices and templates, its digests' too (what the ``namespace`` fixture does)."""
     prefix = tiers.prefix
-    client.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all",
-                                                      allow_no_indices=True)
-    client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
+    for pattern in (f"{prefix}-*", f"{prefix}.digest-*"):  # events, and the digests that prove them
+        client.options(ignore_status=404).indices.delete(index=pattern, expand_wildcards="all", allow_no_indices=True)
+        client.options(ignore_status=404).indices.delete_index_template(name=pattern)
     client.options(ignore_status=404).cluster.delete_component_template(name=f"{prefix}-*")
 
 
