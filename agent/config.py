@@ -2,7 +2,7 @@
 
 Every key is declared once in :data:`SCHEMA` with its type, default and check; ``deploy/agent.toml``
 documents each one. An unknown section or key, a wrong type or an out-of-range value stops startup
-with :class:`agent.errors.UsageError` naming the key (``batch.max_events: must be >= 1, got 0``).
+with :class:`auditlog.core.errors.UsageError` naming the key (``batch.max_events: must be >= 1, got 0``).
 
 Precedence (highest first): flags (``--path``, ``--state-dir``, ``--es``, ``--api-key``, ``--user``,
 ``--password``, ``--ca-certs``, ``--insecure``, ``--metrics-port``), environment
@@ -65,7 +65,7 @@ class Key:
     default: Any
     check: Check | None = None
     help: str = ""
-    duration: bool = False  # seconds as a number, or text with a unit: "250ms", "30s", "5m", "1h"
+    duration: bool = False  # seconds as a number, or text with a unit: "250ms", "30s", "5m", "1h", "1d"
 
 
 def _k(types: type | tuple[type, ...], default: Any, check: Check | None = None) -> Key:
@@ -76,19 +76,19 @@ def _d(default: float, check: Check | None = None) -> Key:
     return Key((int, float, str), default, check, duration=True)
 
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(text: str) -> float:
-    """Return the seconds of a duration like ``"250ms"``, ``"30s"``, ``"5m"`` or ``"1h"``.
+    """Return the seconds of a duration like ``"250ms"``, ``"30s"``, ``"5m"``, ``"1h"`` or ``"1d"``.
 
     Raises:
-        ValueError: when ``text`` is not a number followed by ms, s, m or h.
+        ValueError: when ``text`` is not a number followed by ms, s, m, h or d.
     """
     match = _DURATION.fullmatch(text)
     if match is None:
-        raise ValueError(f"must be seconds or a duration like 250ms, 30s, 5m, 1h, got {text!r}")
+        raise ValueError(f"must be seconds or a duration like 250ms, 30s, 5m, 1h, 1d, got {text!r}")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
@@ -123,8 +123,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "basic_class": _k(str, "professional", _choice(*RETENTION_DAYS)),
     },
     "routing": {
-        "max_future_skew": _k((int, float), DEFAULT_MAX_FUTURE_SKEW, _range(0, _MAX_SPAN)),
-        "max_age_margin": _k((int, float), DEFAULT_MAX_AGE_MARGIN, _range(0, _MAX_SPAN)),
+        "max_future_skew": _d(DEFAULT_MAX_FUTURE_SKEW, _range(0, _MAX_SPAN)),
+        "max_age_margin": _d(DEFAULT_MAX_AGE_MARGIN, _range(0, _MAX_SPAN)),
     },
     "batch": {
         "max_events": _k(int, 2000, _min(1)),

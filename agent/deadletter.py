@@ -1,12 +1,13 @@
 """Dead letters: lines the agent could not deliver, kept with the reason so nothing is lost.
 
 ``<state-dir>/deadletter.jsonl`` holds one JSON object per line: ``time`` (RFC 3339 UTC), ``reason``,
-``stage`` (``parse``, ``enrich`` or ``index``), ``file``, ``identity``, ``offset`` (byte offset of the
-line in the file), ``line`` (the original text) or ``line_b64`` (base64, when it is not UTF-8), and
-``line_bytes`` (its full length). Secrets in the line are redacted before it is written (the
-redactor's rules, :meth:`agent.redact.Redactor.line`) unless ``redact.raw_dead_letters`` is set; the
-file is created with mode 0600 either way. A line longer than the configured maximum is kept as its first
-``PREVIEW_BYTES`` with ``truncated: true``; the rest is not copied (that is what keeps memory flat).
+``stage`` (``parse``, ``enrich``, ``route`` or ``index``), ``file``, ``identity``, ``offset`` (byte offset
+of the line in the file), ``line`` (the line's text) or ``line_b64`` (base64, when it is not UTF-8), and
+``line_bytes`` (its full length). Secrets in the line and in the reason (which may quote a value) are
+redacted before the record is written (the redactor's rules, :meth:`agent.redact.Redactor.line`)
+unless ``redact.raw_dead_letters`` is set; the file is created with mode 0600 either way. A line longer
+than ``inputs.max_line_bytes`` arrives here as its first ``PREVIEW_BYTES`` (the harvester never holds
+the rest) and is kept with ``truncated: true``.
 
 ``auditlog dlq replay`` records every replayed entry's ``identity:offset`` in
 ``deadletter.replayed``; ``dlq list`` hides those, so replay is idempotent and never rewrites the

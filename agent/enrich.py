@@ -1,6 +1,7 @@
 """Enrich and route: ECS categories, redaction, changed fields, the event id and the target index.
 
-Per event (mutated in place, the parser hands over a fresh dict):
+Per event (mutated in place, the parser hands over a fresh dict; the redactor returns a copy when it
+changes something):
 
 - ``event.kind`` / ``event.category`` / ``event.type`` from ``event.action`` via
   :func:`agent.categorize.categorize` when the event does not carry them (the emitter already does);
@@ -9,7 +10,7 @@ Per event (mutated in place, the parser hands over a fresh dict):
   ``audit.changed_fields`` = the sorted keys of ``audit.changes`` (when absent);
 - ``event.id`` = :func:`agent.ids.deterministic_id` of (file identity, line offset) when absent, so
   a re-read after a crash produces the same ``_id``;
-- index = :meth:`indexer.tiers.TierTable.index_for` (tier, UTC day of ``@timestamp``); an unknown
+- index = :meth:`indexer.tiers.TierTable.index_for_day` (tier's class, UTC day of ``@timestamp``); an unknown
   tier is rejected (dead-lettered: replay after fixing the tier table), and so is a timestamp outside
   the agent's time bounds (:mod:`agent.timebounds`, reason ``timestamp_out_of_range``);
 - with :class:`agent.shipper.ShipperFields`: ``ecs.version``, ``event.ingested``, ``agent.*``, ``host.name``.
@@ -35,9 +36,10 @@ from auditlog.agent.parser import NUMBER_OUT_OF_RANGE, Rejected
 from auditlog.agent.redact import Redactor
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
+from auditlog.core.cache import BoundedCache
 from auditlog.indexer.tiers import TierTable, UnknownTierError
 
-_CACHE_LIMIT = 4096
+_CACHE_LIMIT = 4096  # distinct actions, and (tier, day) pairs, remembered
 
 
 class Enricher:
@@ -56,8 +58,9 @@ class Enricher:
         self.redactor = redactor
         self.bounds = bounds
         self.shipper = shipper
-        self._categories: dict[str, dict[str, Any]] = {}
-        self._indices: dict[tuple[str, str], bytes] = {}  # (tier, UTC day) -> action-line prefix
+        self._categories: BoundedCache[str, dict[str, Any]] = BoundedCache(_CACHE_LIMIT)
+        # (tier, UTC day) -> action-line prefix
+        self._indices: BoundedCache[tuple[str, str], bytes] = BoundedCache(_CACHE_LIMIT)
 
     def __call__(self, event: dict[str, Any], key: str, offset: int) -> bytes | Rejected:
         """Enrich ``event`` (in place where the redactor does not copy) and return its bulk entry.
@@ -68,7 +71,8 @@ class Enricher:
             offset: the line's byte offset in that file.
 
         Returns:
-            ``{"create":{"_index":...,"_id":...}}\\n<document>\\n`` or why it cannot be routed.
+            ``{"create":{"_index":...,"_id":...}}\\n<document>\\n``, or why it cannot be shipped: it cannot
+            be routed (tier, time) or holds an integer beyond 64 bits.
         """
         redactor = self.redactor
         if redactor is not None:
@@ -77,9 +81,7 @@ class Enricher:
         if "kind" not in ev or "category" not in ev or "type" not in ev:
             cats = self._categories.get(ev["action"])
             if cats is None:
-                cats = categorize(ev["action"])
-                if len(self._categories) < _CACHE_LIMIT:
-                    self._categories[ev["action"]] = cats
+                cats = self._categories.put(ev["action"], categorize(ev["action"]))
             if "kind" in ev or "category" in ev or "type" in ev:
                 cats = {k: v for k, v in cats.items() if k not in ev}  # what the event says wins
             ev.update(cats)
@@ -134,8 +136,5 @@ class Enricher:
                 index = self.tiers.index_for_day(self.tiers.class_of(tier), date.fromisoformat(day))
             except UnknownTierError as exc:
                 return Rejected(str(exc), "route")
-            prefix = b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":'
-            if len(self._indices) >= _CACHE_LIMIT:
-                self._indices.clear()
-            self._indices[(tier, day)] = prefix
+            prefix = self._indices.put((tier, day), b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":')
         return prefix

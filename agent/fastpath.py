@@ -47,6 +47,7 @@ import orjson
 from auditlog.agent.contract import IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
+from auditlog.core.cache import BoundedCache
 
 # msgspec bounds ints to int64 only; larger ones (exact in the line) take the full path, which refuses
 # those beyond 64 bits by name. Floats that overflow a double are refused by msgspec itself.
@@ -60,7 +61,7 @@ MISS_STREAK = 16
 RETRY_EVERY = 256
 #: object nesting depth of the deepest line the pass-through accepts (line > audit > changes > change).
 LINE_DEPTH = 4
-_STREAKS_LIMIT = 1024  # files remembered; a new file beyond that starts everyone's count afresh
+_STREAKS_LIMIT = 1024  # files remembered; a file forgotten starts its count afresh
 ip_known = IP_KNOWN.get  # is_ip's remembered answers, looked up without the call
 
 
@@ -140,7 +141,8 @@ class PassThrough:
         self.enricher = enricher
         self._enabled = max_depth >= LINE_DEPTH
         self._decode = msgspec.json.Decoder(_Line).decode
-        self._streaks: dict[str, list[int]] = {}  # file identity -> [misses in a row, lines left to skip]
+        # file identity -> [misses in a row, lines left to skip]
+        self._streaks: BoundedCache[str, list[int]] = BoundedCache(_STREAKS_LIMIT)
 
     def __call__(self, line: bytes, key: str = "") -> bytes | Rejected | None:
         """Return ``{"create":...}\\n<line>\\n`` when the full path would ship ``line`` unchanged.
@@ -156,9 +158,7 @@ class PassThrough:
             return None
         streak = self._streaks.get(key)
         if streak is None:
-            if len(self._streaks) >= _STREAKS_LIMIT:
-                self._streaks.clear()
-            streak = self._streaks[key] = [0, 0]
+            streak = self._streaks.put(key, [0, 0])
         if streak[1]:
             streak[1] -= 1
             return None

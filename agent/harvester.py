@@ -162,11 +162,6 @@ class Harvester:
         return FileStatus(st.st_size, st.st_nlink, st.st_size < self.pos)
 
     @property
-    def pending_bytes(self) -> int:
-        """Bytes read but not yet returned as lines (a partial last line)."""
-        return self.pos - self.offset
-
-    @property
     def parked(self) -> bool:
         """True while the file is closed to save a descriptor (see :meth:`park`)."""
         return self.fd < 0

@@ -55,7 +55,7 @@ def uuid7() -> str:
     head = ((ns // 1_000_000 << 16) | 0x7000 | (ns % 1_000_000 * 4096 // 1_000_000)).to_bytes(8, "big").hex("-", 2)
     # last 64 bits: variant 10 (2) | rand_b (62); two 64-bit halves format faster than one 128-bit int.
     # bytes.hex() inserts the dashes in C: head "xxxx-xxxx-xxxx-xxxx" loses its first one, the tail is
-    # grouped 2-6 bytes from the right ("xxxx-xxxxxxxxxxxx"); ~90 ns less than slicing five groups.
+    # grouped 2-6 bytes from the right ("xxxx-xxxxxxxxxxxx"); cheaper than slicing five groups.
     tail = (_VARIANT | _bits(62)).to_bytes(8, "big").hex("-", 6)
     return f"{head[:4]}{head[5:]}-{tail}"
 

@@ -58,7 +58,7 @@ class Pipeline:
         """Open the registry and dead-letter file and build every stage (no thread starts yet).
 
         Raises:
-            agent.errors.UsageError: when the configuration cannot be turned into stages.
+            auditlog.core.errors.UsageError: when the configuration cannot be turned into stages.
         """
         self.cfg = cfg
         self.metrics = metrics or Metrics()

@@ -38,6 +38,8 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
+from auditlog.core.cache import BoundedCache
+
 __all__ = ["DEFAULT_SECRET_KEYS", "DEFAULT_SECRET_WORDS", "REDACTED", "Redactor"]
 
 #: secret field names redacted by default (ARCHITECTURE.md), matched as substrings once normalised.
@@ -145,8 +147,8 @@ class Redactor:
         self._words: frozenset[str] = frozenset(self._names(words, "words"))
         self._mode = mode
         self.replacement = replacement
-        self._cache: dict[str, bool] = {}
-        #: ``name -> bool | None``: the remembered answer of :meth:`is_secret` (``None``: not asked yet)
+        self._cache: BoundedCache[str, bool] = BoundedCache(_CACHE_LIMIT)
+        #: ``name -> bool | None``: the remembered answer of :meth:`is_secret` (``None``: not asked yet, or forgotten)
         self.known = self._cache.get
 
     @staticmethod
@@ -176,20 +178,8 @@ class Redactor:
             hit = norm in self._keys if self._mode == "exact" else any(key in norm for key in self._keys)
             if not hit and self._words:
                 hit = any(word.lower() in self._words for word in _WORDS.findall(name))
-            if len(self._cache) < _CACHE_LIMIT:
-                self._cache[name] = hit
+            self._cache.put(name, hit)
         return hit
-
-    def any_secret(self, names: Iterable[str]) -> bool:
-        """Return whether any of ``names`` is a secret field's name (see :meth:`is_secret`)."""
-        cache = self._cache
-        for name in names:
-            hit = cache.get(name)
-            if hit is None:
-                hit = self.is_secret(name)
-            if hit:
-                return True
-        return False
 
     def __call__(self, changes: Mapping[str, Any]) -> Any:
         """Return ``changes`` with the values of secret-named fields replaced (names only; see :meth:`event`).
@@ -201,9 +191,9 @@ class Redactor:
             ``changes`` itself when nothing needed redaction, else a new dict (the input is never mutated).
         """
         out: dict[str, Any] | None = None
-        cache = self._cache
+        known = self.known
         for name, change in changes.items():
-            secret = cache.get(name)
+            secret = known(name)
             if secret is None:
                 secret = isinstance(name, str) and self.is_secret(name)
             if secret:

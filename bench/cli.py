@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import signal
 import sys
@@ -68,14 +69,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _selected(args: argparse.Namespace) -> list[str]:
+def _selected(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
     if not args.only:
         return list(BENCHMARKS)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in BENCHMARKS]
-    if unknown:
-        raise SystemExit(f"python -m bench: unknown benchmark(s) {', '.join(unknown)} (known: {', '.join(BENCHMARKS)})")
+    if unknown or not chosen:
+        parser.error(f"--only: unknown benchmark(s) {', '.join(unknown) or repr(args.only)} "
+                     f"(known: {', '.join(BENCHMARKS)})")
     return chosen
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse bad flags before anything runs, one line and exit 2 (a run takes hours; failing at its end loses it).
+
+    The work folder must exist (its scratch subfolder is made and removed inside it); the results folder
+    is created when missing, so an unwritable one is found now rather than after the run.
+    """
+    for flag, value in (("--repeat", args.repeat), ("--repeat-largest", args.repeat_largest)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
+    if args.size is not None and args.size < 1000:
+        parser.error(f"--size must be >= 1000, got {args.size}")
+    for flag, value in (("--batch-size", args.batch_size), ("--ceiling-workers", args.ceiling_workers)):
+        if value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
+    if not re.fullmatch(r"[1-9]\d*[kmgKMG]", args.es_heap):
+        parser.error(f"--es-heap must be a size like 512m or 2g, got {args.es_heap!r}")
+    if args.work_dir is not None and not args.work_dir.is_dir():
+        parser.error(f"--work-dir {args.work_dir}: not an existing folder")
+    if args.work_dir is not None and not os.access(args.work_dir, os.W_OK | os.X_OK):
+        parser.error(f"--work-dir {args.work_dir}: not writable")
+    try:
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--results-dir {args.results_dir}: cannot create it ({exc.strerror or exc})")
+    if not os.access(args.results_dir, os.W_OK):
+        parser.error(f"--results-dir {args.results_dir}: not writable")
 
 
 def sizes_for(largest: int) -> list[int]:
@@ -222,12 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     signal.signal(signal.SIGINT, _interrupt)  # also when started in the background, where SIGINT is ignored
     signal.signal(signal.SIGTERM, _interrupt)
-    args = build_parser().parse_args(argv)
-    selected = _selected(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    selected = _selected(parser, args)
     largest = args.size or (20_000 if args.quick else 1_000_000)
     repeats = args.repeat or (2 if args.quick else 3)
-    if largest < 1000 or repeats < 1 or args.batch_size < 1:
-        raise SystemExit("python -m bench: --size must be >= 1000, --repeat and --batch-size >= 1")
     sizes = sizes_for(largest)
     at_largest = args.repeat_largest or (min(repeats, 2) if largest >= 500_000 else repeats)
     by_size = {str(n): (at_largest if n == largest else repeats) for n in sizes}

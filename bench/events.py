@@ -1,8 +1,8 @@
 """Realistic audit events for the benchmarks, written once per size and reused by every shipper.
 
-The events come from the product's own fabricator (``agent.demo_data.fabricate``: tenants across all
+The events come from the product's own fabricator (``auditlog.demo.data.fabricate``: tenants across all
 tiers, workers, the seed's sources and types, Raw changes and Meta) and are written through the product's
-emitter exactly as an application writes them (``agent.demo.emitter_writer``: validated, redacted, ECS
+emitter exactly as an application writes them (``auditlog.demo.generator.emitter_writer``: validated, redacted, ECS
 categories and ``audit.changed_fields`` added), so the benchmark ships what production files hold and what
 the demo ships. Lines from producers other than the emitter lack the categories and changed fields and
 take the agent's full path (see ``agent/fastpath.py``); ``bench/stage_cost.py`` measures both paths.
@@ -18,7 +18,7 @@ from pathlib import Path
 from auditlog.demo.data import fabricate
 from auditlog.demo.generator import emitter_writer
 
-SOURCE = "agent.demo_data.fabricate through agent.demo.emitter_writer"
+SOURCE = "auditlog.demo.data.fabricate through auditlog.demo.generator.emitter_writer"
 
 
 @dataclass(frozen=True)

@@ -502,7 +502,7 @@ dedicated one. Every ratio is against a baseline measured in the same run.
 
 How each number is taken (code in `bench/`):
 
-- **Events** (`events.py`): fabricated by `agent.demo_data` (every tier, the seed's sources and types, Raw
+- **Events** (`events.py`): fabricated by `auditlog.demo.data` (every tier, the seed's sources and types, Raw
   changes and Meta) and written through the product's emitter, as an application writes them; the agent
   ships such lines on its pass-through (`agent/fastpath.py`), and the in-process line cost of lines from
   other producers (full path) is measured beside the emitter (`stage_cost.py`).
@@ -544,6 +544,19 @@ Latest run: `{source}`.
 """
 
 
+#: docs/benchmarks.md from this line on is written by hand (measurements outside ``python -m bench``); kept.
+HAND_WRITTEN = "<!-- written by hand from here on: python -m bench keeps this part of the page -->"
+
+
+def hand_written_tail(page: Path) -> str:
+    """Return the hand-written end of an existing docs page (from :data:`HAND_WRITTEN` on), or ``""``."""
+    if not page.is_file():
+        return ""
+    text = page.read_text(encoding="utf-8")
+    start = text.find(HAND_WRITTEN)
+    return "" if start < 0 else "\n" + text[start:]
+
+
 def write_outputs(results: dict[str, Any], *, results_dir: Path, docs_dir: Path | None, repo: Path) -> list[Path]:
     """Write the results JSON + Markdown and, unless ``docs_dir`` is None, the docs page and plot.
 
@@ -564,7 +577,7 @@ def write_outputs(results: dict[str, Any], *, results_dir: Path, docs_dir: Path 
             intro = intro.replace("![throughput and latency against input size](benchmarks.png)\n",
                                   "(plot not drawn: matplotlib missing, `pip install -e '.[bench]'`)\n")
         page = docs_dir / "benchmarks.md"
-        page.write_text(intro + render(results, level=2))
+        page.write_text(intro + render(results, level=2) + hand_written_tail(page))
         written += [page] + ([png] if has_plot else [])
     return written
 
@@ -576,7 +589,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: python -m bench.report bench/results/<file>.json", file=sys.stderr)
         return 2
     repo = Path(__file__).resolve().parents[1]
-    results = json.loads(Path(args[0]).read_text())
+    try:
+        results = json.loads(Path(args[0]).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"python -m bench.report: {args[0]}: not a readable results file ({exc})", file=sys.stderr)
+        return 2
     for path in write_outputs(results, results_dir=Path(args[0]).parent, docs_dir=repo / "docs", repo=repo):
         print(path)
     return 0

@@ -179,11 +179,6 @@ def scan(client: Elasticsearch, tiers: TierTable) -> Inventory:
     return Inventory(found, unreadable)
 
 
-def list_indices(client: Elasticsearch, tiers: TierTable) -> list[DailyIndex]:
-    """Return the usable daily indices of the namespace (``scan`` without the unusable names)."""
-    return scan(client, tiers).indices
-
-
 def list_digest_indices(client: Elasticsearch, tiers: TierTable) -> list[DailyIndex]:
     """List the namespace's digest indices (``<prefix>.digest-<class>-<day>``), due one day after their events.
 

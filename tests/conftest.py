@@ -17,6 +17,7 @@ from elasticsearch import Elasticsearch
 
 from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
+from tests.support.seed import cleanup_namespace
 
 _NODE_FACTS: dict[str, str] = {}
 
@@ -83,20 +84,13 @@ def secure_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureNode
         stop_test_node(node)
 
 
-def _cleanup(client: Elasticsearch, prefix: str) -> None:
-    for pattern in (f"{prefix}-*", f"{prefix}.digest-*"):  # events, and the digests that prove them
-        client.options(ignore_status=404).indices.delete(index=pattern, expand_wildcards="all", allow_no_indices=True)
-        client.options(ignore_status=404).indices.delete_index_template(name=pattern)
-    client.options(ignore_status=404).cluster.delete_component_template(name=f"{prefix}-*")
-
-
 @pytest.fixture
 def namespace(es: Elasticsearch) -> Iterator[TierTable]:
-    """A tier table with an index prefix of its own, cleaned before and after the test."""
+    """A tier table with an index prefix of its own; its indices, digests and templates are deleted afterwards."""
     prefix = f"t{uuid.uuid4().hex[:10]}-audit"
     tiers = TierTable(prefix=prefix)
     yield tiers
-    _cleanup(es, prefix)
+    cleanup_namespace(es, tiers)
 
 
 @pytest.fixture

@@ -81,20 +81,21 @@ def customer_view(client: Elasticsearch, tiers: TierTable, tenant: str) -> Custo
     return CustomerView(tenant=tenant, tier=tier, index=tiers.class_pattern(tiers.class_of(tier)))
 
 
-def key_view(client: Elasticsearch, requested: str | None = None) -> CustomerView | None:
+def key_view(client: Elasticsearch, requested: tuple[str, ...] = ()) -> CustomerView | None:
     """Return the customer view a tenant key fixes, ``None`` when the client does not use a tenant key.
 
     Args:
         client: a client authenticating with the user's credentials.
-        requested: the tenant the user asked for (``--tenant``), if any.
+        requested: the tenants the user asked for (``--tenant``, repeatable), if any.
 
     Raises:
-        AccessDenied: when ``requested`` is another tenant than the key's.
+        AccessDenied: when one of ``requested`` is another tenant than the key's.
         elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails (401 for a revoked key).
     """
     scope = key_scope(client)
     if scope is None:
         return None
-    if requested is not None and requested != scope.tenant:
-        raise AccessDenied(f"this API key reads only tenant {scope.tenant!r}, not {requested!r}")
+    for tenant in requested:
+        if tenant != scope.tenant:
+            raise AccessDenied(f"this API key reads only tenant {scope.tenant!r}, not {tenant!r}")
     return CustomerView(tenant=scope.tenant, tier=TENANT_CLASS, index=scope.index, namespace=scope.namespace)

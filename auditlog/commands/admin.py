@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
 from auditlog.indexer.templates import MappingFeatures, render_all
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.lifetime import key_lifetime
 from auditlog.options.secrets import flag_warning, warn_stderr
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_prefix_arg(setup)
     setup.add_argument("--api-keys", action="store_true",
                        help="also create a writer (agent) and a reader (TUI/export) API key and print them")
-    setup.add_argument("--key-expiration", metavar="TIME", type=_parse_duration,
+    setup.add_argument("--key-expiration", metavar="TIME", type=key_lifetime,
                        help="lifetime of the new API keys, e.g. 90d or 12h (default: none)")
     kibana = setup.add_argument_group("kibana")
     kibana.add_argument("--kibana", metavar="URL", help="import the data view, saved search and dashboard into Kibana")
@@ -130,12 +130,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(func=retention_status_command)
     enforce.set_defaults(func=retention_enforce_command)
-
-
-def _parse_duration(value: str) -> str:
-    if not re.fullmatch(r"[1-9]\d*(d|h|m|s)", value):
-        raise argparse.ArgumentTypeError(f"not a duration like 90d, 12h, 30m: {value!r}")
-    return value
 
 
 def _parse_replicas(value: str) -> tuple[str, int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections.abc import Callable
 
 from elasticsearch import Elasticsearch
@@ -19,15 +18,10 @@ from auditlog.indexer import keys
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
 from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.lifetime import key_lifetime
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 NEEDS = "cluster privilege manage_api_key (or manage_own_api_key) and read on the audit indices"
-
-
-def _duration(value: str) -> str:
-    if not re.fullmatch(r"[1-9]\d*(d|h|m)", value):
-        raise argparse.ArgumentTypeError(f"not a duration like 30d, 12h, 90m: {value!r}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     tenant = keys_sub.add_parser("tenant", help="create a key that reads only ORG's enterprise events")
     tenant.add_argument("org", metavar="ORG", help="the tenant (organization.id)")
-    tenant.add_argument("--expires", type=_duration, metavar="TIME", help="lifetime, e.g. 30d (default: never)")
+    tenant.add_argument("--expires", type=key_lifetime, metavar="TIME", help="lifetime, e.g. 30d (default: never)")
     tenant.add_argument("--force", action="store_true",
                         help="create it even though the tenant's newest event is not on an enterprise tier")
     tenant.add_argument("--json", action="store_true", help="print one JSON object (holds the secret)")

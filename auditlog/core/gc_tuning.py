@@ -3,8 +3,8 @@
 The agent's parser and the export's row builder allocate dozens of dicts and lists per event that
 reference counting frees at once; none form cycles. With the default gen-0 threshold (700 allocations)
 the cyclic collector runs every few events and, worse, every gen-2 pass walks every live object (an
-export holds a 2,000-hit response). Raising the thresholds saves 5-10% CPU in both (measured: export
-of 100k events 10.0 -> 8.9 s). Reference cycles are still collected, only less often.
+export holds a 2,000-hit response). Raising the thresholds saves CPU in both (docs/benchmarks.md,
+"Measurements behind code choices"). Reference cycles are still collected, only less often.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The demo app: fabricated events written through the real emitter, as a history and as a live trickle.
 
-``DemoGenerator`` takes events from :func:`agent.demo_data.fabricate` and hands each one to an
+``DemoGenerator`` takes events from :func:`auditlog.demo.data.fabricate` and hands each one to an
 ``EventWriter`` (normally :func:`emitter_writer`, the product's own emitter writing JSON lines to a
 file), in two phases:
 
@@ -165,7 +165,7 @@ def emitter_writer(path: Path | LineWriter) -> tuple[EventWriter, Callable[[], N
     """Return a writer that records events through the product's emitter into ``path``, and its closer.
 
     Each event becomes the call an application makes (``audit.update(message, changes=..., tenant=...)``,
-    see :func:`agent.demo_data.emitter_call`), through the same processor chain as ``configure()`` builds
+    see :func:`auditlog.demo.data.emitter_call`), through the same processor chain as ``configure()`` builds
     (redaction of secrets in changes, ECS categorisation, changed fields, validation, one ``os.write`` per
     line). Strict: an event the contract refuses raises instead of being dropped silently. The emitter is
     private to the demo (``configure()``'s process-wide one is left alone).

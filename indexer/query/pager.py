@@ -20,13 +20,12 @@ Thread-safety: every public method holds one lock, so a UI may call it from work
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
 from elasticsearch import Elasticsearch
 
+from auditlog.core.cache import BoundedCache
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.hits import MAX_BATCH, Batch, Cursor, Hit, fetch_after
@@ -104,7 +103,7 @@ class Pager:
         #: _cursors[n] is the search_after of page n (None for the first page).
         self._cursors: list[Cursor | None] = [None]
         self._total: int | None = None
-        self._cache: OrderedDict[int, Page] = OrderedDict()
+        self._cache: BoundedCache[int, Page] | None = BoundedCache(self._cached_pages) if self._cached_pages else None
 
     # -- snapshot -----------------------------------------------------------------------------
 
@@ -158,11 +157,6 @@ class Pager:
             assert self._total is not None
             return self._total
 
-    @property
-    def page_count(self) -> int:
-        """How many pages the listing has (0 when nothing matches)."""
-        return -(-self.total // self.page_size)
-
     def page(self, number: int) -> Page:
         """Return page ``number`` (from 0); a page past the end is empty.
 
@@ -186,10 +180,9 @@ class Pager:
                 return self._page(number)
 
     def _page(self, number: int) -> Page:
-        cached = self._cache.get(number)
-        if cached is not None:
-            self._cache.move_to_end(number)
-            return cached
+        cache = self._cache
+        if cache is not None and (cached := cache.get(number)) is not None:
+            return cache.put(number, cached)  # stored again: the page scrolled back to stays longest
         if self._total is not None and number * self.page_size >= self._total:
             return self._make_page(number, [])
         found, after = self._cursor_for(number)
@@ -200,10 +193,8 @@ class Pager:
         if len(hits) == self.page_size and len(self._cursors) == number + 1:
             self._cursors.append(hits[-1].sort)
         page = self._make_page(number, hits)
-        if self._cached_pages:
-            self._cache[number] = page
-            while len(self._cache) > self._cached_pages:
-                self._cache.popitem(last=False)
+        if cache is not None:
+            cache.put(number, page)
         return page
 
     def _make_page(self, number: int, hits: list[Hit]) -> Page:
@@ -231,17 +222,6 @@ class Pager:
         if len(self._cursors) <= number:
             return False, None
         return True, self._cursors[number]
-
-    def pages(self, start: int = 0) -> Iterator[Page]:
-        """Yield the pages from ``start`` to the last one (each fetched when the consumer asks for it)."""
-        number = start
-        while True:
-            page = self.page(number)
-            if page.hits:
-                yield page
-            if page.is_last or not page.hits:
-                return
-            number += 1
 
     def rows(self, start: int, stop: int) -> list[Hit]:
         """Return the hits at row indices ``start`` (inclusive) to ``stop`` (exclusive), for a virtual list.

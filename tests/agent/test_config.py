@@ -89,9 +89,10 @@ def test_prefix_flag_and_environment_choose_the_namespace(tmp_path: Path) -> Non
     assert ("flag-audit", "env-audit") == (from_flag, from_env)
 
 
-@pytest.mark.parametrize("text", ["max_future_skew = -1", "max_age_margin = 1e12", 'max_future_skew = "1d"'])
+@pytest.mark.parametrize("text", ["max_future_skew = -1", "max_age_margin = 1e12", 'max_future_skew = "1 fortnight"',
+                                  'max_age_margin = "-1d"', "max_age_margin = true"])
 def test_bad_time_bounds_are_named(tmp_path: Path, text: str) -> None:
-    """A negative, absurd or non-numeric time bound stops startup naming the routing key."""
+    """A negative, absurd, unitless-text or non-numeric time bound stops startup naming the routing key."""
     with pytest.raises(UsageError, match=r"^routing\.max_"):
         config.load(toml(tmp_path, f"[routing]\n{text}\n"), env={})
 
@@ -102,6 +103,18 @@ def test_time_bounds_come_from_the_routing_keys(tmp_path: Path) -> None:
     assert (bounds.max_future_skew, bounds.max_age) == (60.0, 30 * 86400.0)
 
 
+@pytest.mark.parametrize(("skew", "margin", "expected"), [
+    ('"1d"', '"36h"', (86400.0, 30 * 86400.0 + 36 * 3600.0)),
+    ('"90m"', '"30s"', (5400.0, 30 * 86400.0 + 30.0)),
+])
+def test_time_bounds_accept_durations_with_units(tmp_path: Path, skew: str, margin: str,
+                                                 expected: tuple[float, float]) -> None:
+    """routing.max_future_skew and max_age_margin take "1d", "36h", "90m", "30s" like every duration key."""
+    text = f"[routing]\nmax_future_skew = {skew}\nmax_age_margin = {margin}\n"
+    bounds = config.load(toml(tmp_path, text), env={}).time_bounds()
+    assert expected == (bounds.max_future_skew, bounds.max_age)
+
+
 def test_dead_letters_are_redacted_unless_raw_is_asked_for(tmp_path: Path) -> None:
     """By default dead letters get the redactor's line rule; redact.raw_dead_letters = true keeps lines raw."""
     default = config.load(None, env={}).dead_letter_redaction()
@@ -110,9 +123,9 @@ def test_dead_letters_are_redacted_unless_raw_is_asked_for(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("text", "seconds"), [('"30s"', 30.0), ('"5m"', 300.0), ('"1h"', 3600.0),
-                                               ('"250ms"', 0.25), ("2.5", 2.5)])
+                                               ('"250ms"', 0.25), ('"1d"', 86400.0), ("2.5", 2.5)])
 def test_duration_accepts_units(tmp_path: Path, text: str, seconds: float) -> None:
-    """A duration key takes seconds as a number or text with ms, s, m or h."""
+    """A duration key takes seconds as a number or text with ms, s, m, h or d."""
     cfg = config.load(toml(tmp_path, f"[retry]\nmax_backoff = {text}\n"), env={})
     assert seconds == cfg["retry.max_backoff"]
 

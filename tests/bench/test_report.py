@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.ingest import CEILING
-from bench.report import render
+from bench.report import HAND_WRITTEN, main, render, write_outputs
 
 
 def _summary(name: str, eps: float | None, unavailable: str | None = None) -> dict[str, Any]:
@@ -156,3 +159,27 @@ def test_node_loss_reads_during_the_outage_say_whether_they_answered() -> None:
     page = render(_results(nodeloss=_node_loss()))
     assert ["| tui first page | yes | 1.25 s |", "| export | **no**: exit 1: unreachable | 30.00 s |"] == [
         line for line in page.splitlines() if line.startswith(("| tui first page", "| export"))]
+
+
+def test_a_new_run_keeps_the_hand_written_end_of_the_docs_page(tmp_path: Path) -> None:
+    """Rewriting docs/benchmarks.md keeps everything from the HAND_WRITTEN marker on, after the new tables."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    tail = f"{HAND_WRITTEN}\n\n## Measured by hand\n\nexport 8.9 s\n"
+    (docs / "benchmarks.md").write_text(f"# old generated page\n\n{tail}")
+    write_outputs(_results(ingest=[_summary(CEILING, 1000.0)]), results_dir=tmp_path / "results",
+                  docs_dir=docs, repo=tmp_path)
+    page = (docs / "benchmarks.md").read_text()
+    assert (False, True) == ("# old generated page" in page, page.endswith("\n" + tail))
+
+
+@pytest.mark.parametrize("content", [None, "{not json"])
+def test_re_rendering_a_missing_or_broken_results_file_exits_2(tmp_path: Path, content: str | None,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """python -m bench.report with a file that is missing or not JSON prints one line and exits 2."""
+    results = tmp_path / "results.json"
+    if content is not None:
+        results.write_text(content)
+    code = main([str(results)])
+    err = capsys.readouterr().err
+    assert (2, 1, True) == (code, len(err.strip().splitlines()), "not a readable results file" in err)

@@ -12,6 +12,7 @@ import pytest
 from auditlog.indexer import ilm
 from auditlog.indexer.setup import CREATED, UNCHANGED, run_setup
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
+from tests.indexer.policy_format import policy_problems
 from tests.indexer.recording_es import no_handler, not_found, one_node_reads, recording_client
 
 
@@ -24,7 +25,7 @@ def test_one_policy_file_per_class_deletes_after_its_retention() -> None:
 def test_policy_files_follow_the_documented_format() -> None:
     """Every policy file has only {"policy": {"_meta", "phases"}} with known phases, actions and time values."""
     expected: dict[str, list[str]] = {cls: [] for cls in RETENTION_DAYS}
-    assert expected == {p.retention_class: ilm.policy_problems(p.body) for p in ilm.load_policies()}
+    assert expected == {p.retention_class: policy_problems(p.body) for p in ilm.load_policies()}
 
 
 def test_policy_files_are_plain_json_bodies(repo_root: Path) -> None:
@@ -57,7 +58,7 @@ def test_structure_check_catches_malformed_policies(mutate: Any, problem: str) -
     """Each kind of malformation is named by the structure check (so the file test above is not vacuous)."""
     body = copy.deepcopy(ilm.load_policies()[0].body)
     mutate(body)
-    assert problem in ilm.policy_problems(body)
+    assert problem in policy_problems(body)
 
 
 def _ilm_cluster(installed: dict[str, Any]) -> Any:

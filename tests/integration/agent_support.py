@@ -1,5 +1,6 @@
-"""Helpers for the agent's integration tests: run ``auditlog agent`` as a subprocess, write logs,
-count what arrived, and put a cuttable TCP proxy or a 429-injecting HTTP proxy in front of the node."""
+"""Helpers for the agent's integration tests: run ``auditlog agent`` as a subprocess (or one whole run over a
+prepared log, :func:`agent_run`), write logs, count what arrived, and put an HTTP proxy in front of the node
+(:class:`NodeProxy`: one that injects 429s, one whose callback answers requests itself)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +27,10 @@ import orjson
 from elasticsearch import ApiError, Elasticsearch, helpers
 
 from auditlog.agent.categorize import categorize
+from auditlog.agent.deadletter import read_records
+from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
+from tests.support.seed import cleanup_namespace
 
 TIERS = ("enterprise", "business", "professional", "whitelabel", "flatrate", "basic")
 
@@ -157,6 +163,62 @@ class AgentProcess:
             self.proc.wait(10)
 
 
+@dataclass
+class AgentRun:
+    """One finished agent run over a prepared log: its namespace, state folder, log, exit status and arrivals."""
+
+    tiers: TierTable
+    state: Path
+    log: Path
+    exit_status: int
+    arrived: int
+
+
+@contextmanager
+def agent_run(es: Elasticsearch, es_url: str, folder: Path, lines: Iterable[bytes], *, arrivals: int,
+              dead_letters: int) -> Iterator[AgentRun]:
+    """Ship ``lines`` (one log file) with ``auditlog agent`` into a new namespace; yield the finished run.
+
+    The agent is stopped (SIGTERM) once ``arrivals`` documents arrived and ``dead_letters`` records were
+    written (a document Elasticsearch refuses is dead-lettered only when its batch is answered); the
+    namespace is deleted afterwards.
+    """
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
+    install_templates(es, tiers)
+    log = folder / "audit.jsonl"
+    with log.open("wb") as fh:
+        fh.writelines(lines)
+    state = folder / "state"
+    agent = AgentProcess(write_config(folder / "agent.toml", paths=[str(log)], state=state, es_url=es_url,
+                                      prefix=tiers.prefix), folder / "agent.log")
+    agent.start()
+    try:
+        arrived = wait_count(es, tiers, arrivals)
+        for _ in range(50):
+            if len(list(read_records(state))) >= dead_letters:
+                break
+            wait_count(es, tiers, arrivals + 1, timeout=0.2)
+        status = agent.stop()
+    finally:
+        agent.ensure_stopped()
+    try:
+        yield AgentRun(tiers, state, log, status, arrived)
+    finally:
+        cleanup_namespace(es, tiers)
+
+
+def stored_documents(es: Elasticsearch, tiers: TierTable) -> dict[str, dict[str, Any]]:
+    """Every document of the namespace as ``{_id: _source}`` (after a refresh)."""
+    es.indices.refresh(index=tiers.read_pattern)
+    return {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=tiers.read_pattern, size=1000)}
+
+
+def dead_letter_at(run: AgentRun, line: bytes) -> dict[str, Any] | None:
+    """The dead-letter record of ``line`` (found by its offset in the run's log), or ``None``."""
+    offset = run.log.read_bytes().index(line)
+    return {r["offset"]: r for r in read_records(run.state)}.get(offset)
+
+
 def count(es: Elasticsearch, tiers: TierTable) -> int:
     """Documents in the namespace after a refresh; -1 while a just-created index has no active shard yet."""
     try:
@@ -203,78 +265,106 @@ def ids(es: Elasticsearch, tiers: TierTable) -> list[tuple[str, str | None]]:
             for hit in helpers.scan(es, index=tiers.read_pattern, _source=["event.id"], size=5000)]
 
 
+#: one HTTP reply: status, headers, body.
+Reply = tuple[int, list[tuple[str, str]], bytes]
+_HOP_HEADERS = ("content-length", "transfer-encoding", "connection")
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    """Reads one request, asks the proxy for the reply and writes it (hop-by-hop headers replaced)."""
+
+    protocol_version = "HTTP/1.1"
+    server: _ProxyServer
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, headers, data = self.server.proxy.answer(self.command, self.path, dict(self.headers.items()), body)
+        self.send_response(status)
+        for k, v in headers:
+            if k.lower() not in _HOP_HEADERS:
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, proxy: NodeProxy) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.proxy = proxy
+
+
 @dataclass
-class Reject429Proxy:
-    """HTTP proxy to the node answering 429 for the first ``budget`` bulk items it sees."""
+class NodeProxy:
+    """HTTP proxy on a free local port in front of the node; subclasses decide replies in :meth:`answer`."""
 
     target_url: str
-    budget: int
-    rejected: int = 0
-    bulk_requests: int = 0
-    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
+    _server: _ProxyServer | None = field(default=None, init=False, repr=False)
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Return the reply to one request (the base forwards it unchanged)."""
+        return self.forward(method, path, headers, body)
+
+    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Send the request to the node and return its reply."""
+        u = urlsplit(self.target_url)
+        conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=30)
+        fwd = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
+        conn.request(method, path, body=body or None, headers=fwd)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r.status, r.getheaders(), data
 
     def start(self) -> str:
-        proxy = self
-        u = urlsplit(self.target_url)
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _forward(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
-                conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                r = conn.getresponse()
-                data = r.read()
-                conn.close()
-                return r.status, r.getheaders(), data
-
-            def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
-                self.send_response(status)
-                for k, v in headers:
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                if body and "/_bulk" in self.path:
-                    proxy.bulk_requests += 1
-                    lines = body.split(b"\n")
-                    pairs = [lines[i:i + 2] for i in range(0, len(lines) - 1, 2)]
-                    k = min(max(proxy.budget - proxy.rejected, 0), len(pairs))
-                    if k:
-                        proxy.rejected += k
-                        fake = [{"create": {"status": 429, "error": {"type": "es_rejected_execution_exception",
-                                                                     "reason": "injected by test proxy"}}}] * k
-                        items: list[Any] = []
-                        headers = [("X-Elastic-Product", "Elasticsearch"), ("Content-Type", "application/json")]
-                        if k < len(pairs):
-                            rest = b"".join(a + b"\n" + d + b"\n" for a, d in pairs[k:])
-                            _s, headers, data = self._forward(rest)
-                            items = orjson.loads(data)["items"]
-                        out = orjson.dumps({"errors": True, "took": 1, "items": fake + items})
-                        self._reply(200, headers, out)
-                        return
-                self._reply(*self._forward(body))
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        """Start serving in a daemon thread; return the proxy's URL."""
+        self._server = _ProxyServer(self)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+@dataclass
+class Reject429Proxy(NodeProxy):
+    """HTTP proxy to the node answering 429 for the first ``budget`` bulk items it sees."""
+
+    budget: int = 0
+    rejected: int = 0
+    bulk_requests: int = 0
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Answer the first ``budget`` bulk items 429 and forward the rest of their request."""
+        if not body or "/_bulk" not in path:
+            return self.forward(method, path, headers, body)
+        self.bulk_requests += 1
+        lines = body.split(b"\n")
+        pairs = [lines[i:i + 2] for i in range(0, len(lines) - 1, 2)]
+        k = min(max(self.budget - self.rejected, 0), len(pairs))
+        if not k:
+            return self.forward(method, path, headers, body)
+        self.rejected += k
+        fake = [{"create": {"status": 429, "error": {"type": "es_rejected_execution_exception",
+                                                     "reason": "injected by test proxy"}}}] * k
+        items: list[Any] = []
+        reply_headers = [("X-Elastic-Product", "Elasticsearch"), ("Content-Type", "application/json")]
+        if k < len(pairs):
+            rest = b"".join(a + b"\n" + d + b"\n" for a, d in pairs[k:])
+            _status, reply_headers, data = self.forward(method, path, headers, rest)
+            items = orjson.loads(data)["items"]
+        return 200, reply_headers, orjson.dumps({"errors": True, "took": 1, "items": fake + items})
 
 
 def append_lines(path: Path, lines: Iterable[bytes]) -> None:
@@ -292,64 +382,24 @@ Answer = tuple[int, str, bytes]
 
 
 @dataclass
-class InterceptProxy:
+class InterceptProxy(NodeProxy):
     """HTTP proxy to the node whose ``intercept(method, path, body)`` may answer a request itself.
 
     Stages what a reverse proxy in front of Elasticsearch does (a body-size limit answered 413, a
     wrong path answered 404) while every other request reaches the real node.
     """
 
-    target_url: str
     intercept: Any = None  # Callable[[str, str, bytes], Answer | None]
     intercepted: int = 0
-    _server: ThreadingHTTPServer | None = field(default=None, repr=False)
 
-    def start(self) -> str:
-        proxy = self
-        u = urlsplit(self.target_url)
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                answer = proxy.intercept(self.command, self.path, body) if proxy.intercept else None
-                if answer is not None:
-                    proxy.intercepted += 1
-                    status, ctype, data = answer
-                    headers = [("Content-Type", ctype)]
-                else:
-                    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=30)
-                    fwd = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                    conn.request(self.command, self.path, body=body or None, headers=fwd)
-                    r = conn.getresponse()
-                    data = r.read()
-                    conn.close()
-                    status, headers = r.status, [(k, v) for k, v in r.getheaders()
-                                                 if k.lower() not in ("content-length", "transfer-encoding",
-                                                                      "connection")]
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Answer with ``intercept``'s reply when it gives one, else forward."""
+        caught = self.intercept(method, path, body) if self.intercept else None
+        if caught is None:
+            return self.forward(method, path, headers, body)
+        self.intercepted += 1
+        status, ctype, data = caught
+        return status, [("Content-Type", ctype)], data
 
 
 def scrape(port: int) -> dict[str, float]:

@@ -8,21 +8,16 @@ that run.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch
 
 from auditlog.agent.deadletter import DEADLETTER_FILE, read_records
-from auditlog.indexer.setup import install_templates
-from auditlog.indexer.tiers import TierTable
-from tests.integration.agent_support import AgentProcess, event_line, wait_count, write_config
+from tests.integration.agent_support import AgentRun, agent_run, dead_letter_at, event_line, stored_documents
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJTM0NSRVQtand0In0.c2lnLWp3dA"
 ESCAPED_JWT_PAYLOAD = "eyJTM0NSRVQtZXNjIn0"
@@ -121,75 +116,46 @@ SHIPPED: dict[str, bytes] = {
 GOOD = 40
 
 
-@dataclass
-class Run:
-    tiers: TierTable
-    state: Path
-    log: Path
-    arrived: int
+def _lines() -> Iterator[bytes]:
+    """The run's log: each hostile line after a good one, then the rest of the good lines."""
+    hostile_lines = [line for line, _reason in REJECTED.values()] + list(SHIPPED.values())
+    for i, line in enumerate(hostile_lines):
+        yield event_line(i)
+        yield line
+    for i in range(len(hostile_lines), GOOD):
+        yield event_line(i)
 
 
 @pytest.fixture(scope="module")
-def run(es: Elasticsearch, es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    tmp = tmp_path_factory.mktemp("agent-admission")
-    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
-    install_templates(es, tiers)
-    log = tmp / "audit.jsonl"
-    hostile_lines = [line for line, _reason in REJECTED.values()] + list(SHIPPED.values())
-    with log.open("wb") as fh:
-        for i, line in enumerate(hostile_lines):
-            fh.write(event_line(i))
-            fh.write(line)
-        for i in range(len(hostile_lines), GOOD):
-            fh.write(event_line(i))
-    state = tmp / "state"
-    agent = AgentProcess(write_config(tmp / "agent.toml", paths=[str(log)], state=state, es_url=es_url,
-                                      prefix=tiers.prefix), tmp / "agent.log")
-    agent.start()
-    try:
-        arrived = wait_count(es, tiers, GOOD + len(SHIPPED))
-        for _ in range(50):
-            if len(list(read_records(state))) >= len(REJECTED):
-                break
-            wait_count(es, tiers, GOOD + len(SHIPPED) + 1, timeout=0.2)
-        agent.stop()
-    finally:
-        agent.ensure_stopped()
-    yield Run(tiers, state, log, arrived)
-    es.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
-    es.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
+def run(es: Elasticsearch, es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentRun]:
+    with agent_run(es, es_url, tmp_path_factory.mktemp("agent-admission"), _lines(), arrivals=GOOD + len(SHIPPED),
+                   dead_letters=len(REJECTED)) as done:
+        yield done
 
 
-def stored(es: Elasticsearch, tiers: TierTable) -> dict[str, dict[str, Any]]:
-    es.indices.refresh(index=tiers.read_pattern)
-    return {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=tiers.read_pattern, size=1000)}
-
-
-def test_good_and_acceptable_hostile_lines_arrive_once(run: Run, es: Elasticsearch) -> None:
+def test_good_and_acceptable_hostile_lines_arrive_once(run: AgentRun, es: Elasticsearch) -> None:
     """Every good line and every hostile line that may be shipped is in Elasticsearch, and nothing else."""
-    ids = sorted(stored(es, run.tiers))
+    ids = sorted(stored_documents(es, run.tiers))
     expected = sorted([f"ev-{i:08d}" for i in range(GOOD)]
                       + [orjson.loads(line)["event"]["id"] for line in SHIPPED.values()])
     assert (run.arrived, ids) == (GOOD + len(SHIPPED), expected)
 
 
 @pytest.mark.parametrize("kind", list(REJECTED))
-def test_rejected_line_is_dead_lettered_with_its_reason(run: Run, kind: str) -> None:
+def test_rejected_line_is_dead_lettered_with_its_reason(run: AgentRun, kind: str) -> None:
     """Each hostile line that must not be shipped is in the dead-letter file at its offset with its reason."""
     line, fragment = REJECTED[kind]
-    offset = run.log.read_bytes().index(line)
-    records = {r["offset"]: r for r in read_records(run.state)}
-    assert offset in records, f"{kind} not dead-lettered"
-    assert fragment in records[offset]["reason"]
+    record = dead_letter_at(run, line)
+    assert record is not None, f"{kind} not dead-lettered"
+    assert fragment in record["reason"]
 
 
-def test_dead_letter_count_matches_the_rejected_lines(run: Run) -> None:
+def test_dead_letter_count_matches_the_rejected_lines(run: AgentRun) -> None:
     """Exactly one dead letter per rejected line: nothing else was refused."""
     assert len(list(read_records(run.state))) == len(REJECTED)
 
 
-def test_no_index_outside_the_time_bounds_exists(run: Run, es: Elasticsearch) -> None:
+def test_no_index_outside_the_time_bounds_exists(run: AgentRun, es: Elasticsearch) -> None:
     """Every index the agent created is a readable daily name between 31 days ago and tomorrow."""
     names = list(es.indices.get(index=f"{run.tiers.prefix}-*", expand_wildcards="all"))
     days = [parsed[1] if (parsed := run.tiers.parse_index(name)) else None for name in names]
@@ -197,27 +163,27 @@ def test_no_index_outside_the_time_bounds_exists(run: Run, es: Elasticsearch) ->
     assert names and [n for n, d in zip(names, days, strict=True) if d is None or not earliest <= d <= latest] == []
 
 
-def test_no_secret_reaches_elasticsearch(run: Run, es: Elasticsearch) -> None:
+def test_no_secret_reaches_elasticsearch(run: AgentRun, es: Elasticsearch) -> None:
     """None of the corpus's secrets is in any stored document."""
-    text = orjson.dumps(stored(es, run.tiers)).decode()
+    text = orjson.dumps(stored_documents(es, run.tiers)).decode()
     assert [s for s in SECRETS if s in text] == []
 
 
-def test_no_secret_reaches_the_dead_letter_file(run: Run) -> None:
+def test_no_secret_reaches_the_dead_letter_file(run: AgentRun) -> None:
     """Dead letters keep the lines redacted: none of the corpus's secrets is in the file."""
     text = (run.state / DEADLETTER_FILE).read_text()
     assert ([s for s in SECRETS if s in text], "[REDACTED]" in text) == ([], True)
 
 
-def test_redacted_fields_keep_their_readable_part(run: Run, es: Elasticsearch) -> None:
+def test_redacted_fields_keep_their_readable_part(run: AgentRun, es: Elasticsearch) -> None:
     """Redaction replaces only the secret: the user name in a URL and the other query parameters stay."""
-    docs = stored(es, run.tiers)
+    docs = stored_documents(es, run.tiers)
     urls = {docs[orjson.loads(SHIPPED[k])["event"]["id"]]["url"]["full"] for k in ("url_userinfo", "url_query_token")}
     assert urls == {"https://admin:[REDACTED]@db.example/x",
                     "https://app.example/cb?access_token=[REDACTED]&page=2"}
 
 
-def test_largest_64_bit_integer_is_stored_exactly(run: Run, es: Elasticsearch) -> None:
+def test_largest_64_bit_integer_is_stored_exactly(run: AgentRun, es: Elasticsearch) -> None:
     """2**64-1 is within the readers' range and arrives digit for digit."""
-    doc = stored(es, run.tiers)[orjson.loads(SHIPPED["u64_max"])["event"]["id"]]
+    doc = stored_documents(es, run.tiers)[orjson.loads(SHIPPED["u64_max"])["event"]["id"]]
     assert doc["audit"]["changes"]["n"]["new"] == 2**64 - 1

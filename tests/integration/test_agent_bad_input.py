@@ -10,21 +10,16 @@ both the pass-through and the full path meet bad input.
 from __future__ import annotations
 
 import socket
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch
 
 from auditlog.agent.deadletter import read_records
 from auditlog.agent.shipper import ECS_VERSION
-from auditlog.indexer.setup import install_templates
-from auditlog.indexer.tiers import TierTable
-from tests.integration.agent_support import AgentProcess, event_line, ids, wait_count, write_config
+from tests.integration.agent_support import AgentRun, agent_run, dead_letter_at, event_line, ids, stored_documents
 
 
 def bad(i: int, **change: Any) -> bytes:
@@ -59,49 +54,25 @@ BAD: dict[str, tuple[bytes, str]] = {
 GOOD = 60
 
 
-@dataclass
-class Run:
-    tiers: TierTable
-    state: Path
-    log: Path
-    exit_status: int
-    arrived: int
+def _lines() -> Iterator[bytes]:
+    """The run's log: each bad line after its share of good lines, then the rest of the good ones."""
+    good = iter(range(GOOD))
+    for line, _reason in BAD.values():
+        for _ in range(GOOD // len(BAD)):
+            yield event_line(next(good))
+        yield line
+    for i in good:
+        yield event_line(i)
 
 
 @pytest.fixture(scope="module")
-def run(es: Elasticsearch, es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    tmp = tmp_path_factory.mktemp("agent-bad")
-    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
-    install_templates(es, tiers)
-    log = tmp / "audit.jsonl"
-    with log.open("wb") as fh:
-        good = iter(range(GOOD))
-        for line, _reason in BAD.values():
-            for _ in range(GOOD // len(BAD)):
-                fh.write(event_line(next(good)))
-            fh.write(line)
-        for i in good:
-            fh.write(event_line(i))
-    state = tmp / "state"
-    agent = AgentProcess(write_config(tmp / "agent.toml", paths=[str(log)], state=state, es_url=es_url,
-                                      prefix=tiers.prefix), tmp / "agent.log")
-    agent.start()
-    try:
-        arrived = wait_count(es, tiers, GOOD)
-        for _ in range(50):  # the mapping conflict is dead-lettered when its batch is answered
-            if len(list(read_records(state))) >= len(BAD):
-                break
-            wait_count(es, tiers, GOOD + 1, timeout=0.2)
-        status = agent.stop()
-    finally:
-        agent.ensure_stopped()
-    yield Run(tiers, state, log, status, arrived)
-    es.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
-    es.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
+def run(es: Elasticsearch, es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentRun]:
+    with agent_run(es, es_url, tmp_path_factory.mktemp("agent-bad"), _lines(), arrivals=GOOD,
+                   dead_letters=len(BAD)) as done:
+        yield done
 
 
-def test_every_good_line_is_delivered(run: Run, es: Elasticsearch) -> None:
+def test_every_good_line_is_delivered(run: AgentRun, es: Elasticsearch) -> None:
     """All good lines around the bad ones are in Elasticsearch, once each."""
     got = sorted(str(i) for _id, i in ids(es, run.tiers))
     assert got == [f"ev-{i:08d}" for i in range(GOOD)]
@@ -117,21 +88,19 @@ def _as_written(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_emitter_shaped_lines_are_stored_as_written(run: Run, es: Elasticsearch) -> None:
+def test_emitter_shaped_lines_are_stored_as_written(run: AgentRun, es: Elasticsearch) -> None:
     """A line the pass-through shipped is stored as written plus the shipper's fields; a foreign one gains its
     ECS categories."""
-    es.indices.refresh(index=run.tiers.read_pattern)
-    stored = {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=run.tiers.read_pattern, size=1000)}
+    stored = stored_documents(es, run.tiers)
     own, foreign = orjson.loads(event_line(0)), orjson.loads(event_line(1))
     assert _as_written(stored[own["event"]["id"]]) == own
     assert stored[foreign["event"]["id"]]["event"]["kind"] == "event" and "kind" not in foreign["event"]
 
 
-def test_both_paths_store_the_same_shipper_fields(run: Run, es: Elasticsearch) -> None:
+def test_both_paths_store_the_same_shipper_fields(run: AgentRun, es: Elasticsearch) -> None:
     """The pass-through's and the full path's documents carry the same ecs, agent and host objects and an
     event.ingested."""
-    es.indices.refresh(index=run.tiers.read_pattern)
-    stored = {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=run.tiers.read_pattern, size=1000)}
+    stored = stored_documents(es, run.tiers)
     own, foreign = (stored[orjson.loads(event_line(i))["event"]["id"]] for i in (0, 1))
     shipper = {k: own[k] for k in SHIPPER_OBJECTS}
     assert (shipper, ECS_VERSION, socket.gethostname(), True, True) == (
@@ -140,27 +109,26 @@ def test_both_paths_store_the_same_shipper_fields(run: Run, es: Elasticsearch) -
 
 
 @pytest.mark.parametrize("kind", list(BAD))
-def test_bad_line_is_dead_lettered_with_reason(run: Run, kind: str) -> None:
+def test_bad_line_is_dead_lettered_with_reason(run: AgentRun, kind: str) -> None:
     """Each kind of bad line is in the dead-letter file at its offset with a reason saying why."""
     line, fragment = BAD[kind]
-    offset = run.log.read_bytes().index(line)
-    records = {r["offset"]: r for r in read_records(run.state)}
-    assert offset in records, f"{kind} not dead-lettered"
-    assert fragment in records[offset]["reason"]
+    record = dead_letter_at(run, line)
+    assert record is not None, f"{kind} not dead-lettered"
+    assert fragment in record["reason"]
 
 
-def test_dead_letter_count_matches_bad_lines(run: Run) -> None:
+def test_dead_letter_count_matches_bad_lines(run: AgentRun) -> None:
     """Exactly one dead letter per bad line: nothing else was rejected."""
     assert len(list(read_records(run.state))) == len(BAD)
 
 
-def test_huge_line_keeps_a_preview_and_its_length(run: Run) -> None:
+def test_huge_line_keeps_a_preview_and_its_length(run: AgentRun) -> None:
     """The 10 MB line is recorded truncated with its full length, not copied whole."""
     rec = next(r for r in read_records(run.state) if r.get("truncated"))
     assert (rec["line_bytes"], len(rec["line"]) <= 4096) == (len(BAD["huge_line"][0]) - 1, True)
 
 
-def test_invalid_utf8_is_kept_as_base64(run: Run) -> None:
+def test_invalid_utf8_is_kept_as_base64(run: AgentRun) -> None:
     """A line that is not UTF-8 is kept byte for byte as line_b64."""
     import base64
 
@@ -168,6 +136,6 @@ def test_invalid_utf8_is_kept_as_base64(run: Run) -> None:
     assert base64.b64decode(rec["line_b64"]) + b"\n" == BAD["invalid_utf8"][0]
 
 
-def test_agent_exits_0_on_sigterm(run: Run) -> None:
+def test_agent_exits_0_on_sigterm(run: AgentRun) -> None:
     """The agent stopped gracefully with exit status 0."""
     assert run.exit_status == 0

@@ -24,6 +24,7 @@ from auditlog.cli import main
 from auditlog.indexer.setup import install_templates, run_setup
 from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
+from tests.support.seed import cleanup_namespace
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,7 @@ def keys(secure_node: SecureNodeInfo) -> Iterator[Keys]:
         yield Keys(secure_node, tiers, made["writer"], made["reader"], admin)
     finally:
         admin.options(ignore_status=404).security.invalidate_api_key(name=f"{tiers.prefix}-*")
-        admin.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
-        admin.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
-        admin.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
+        cleanup_namespace(admin, tiers)
         admin.close()
 
 
@@ -157,51 +156,46 @@ def test_revoked_key_at_run_time_is_backpressure_not_dead_letters(keys: Keys) ->
     writer = next(k for k in created if k.role == "writer")
     keys.admin.security.invalidate_api_key(ids=[writer.id])
     client = Elasticsearch(keys.node.url, api_key=writer.encoded, ca_certs=keys.node.ca_certs)
+    index = keys.tiers.index_for("enterprise", datetime.now(UTC))
+    held, dead, outcome = _send_until_held(client, index, "x1")
+    expected: tuple[bool, list[DeadLetter], list[type[BaseException]]] = (True, [], [Abandoned])
+    assert expected == (held >= 3, dead, [type(e) for e in outcome])
+
+
+def _send_until_held(client: Elasticsearch, index: str, doc_id: str) -> tuple[int, list[DeadLetter],
+                                                                             list[BaseException]]:
+    """Send one document through a Sink until it was held as ``unauthorized`` backpressure three times (or 10 s),
+    then stop the sink; return how often it was held, the dead letters and what ``send`` raised."""
     dead: list[DeadLetter] = []
     metrics, stopping = Metrics(), threading.Event()
     sink = Sink(client, retry=RetrySettings(0.05, 0.1), metrics=metrics, dead_letter=dead.append, stopping=stopping,
                 deadline=lambda: time.monotonic())
-    index = keys.tiers.index_for("enterprise", datetime.now(UTC))
-    batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"x1"}}\n{"message":"x"}\n' % index.encode()],
+    batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"%s"}}\n{"message":"x"}\n'
+                              % (index.encode(), doc_id.encode())],
                   origins=[("key", "/f", 0, b"{}")])
     outcome: list[BaseException] = []
-    sender = threading.Thread(target=lambda: _send(sink, batch, outcome))
+
+    def send() -> None:
+        try:
+            sink.send(batch)
+        except Abandoned as exc:
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
     sender.start()
     deadline = time.monotonic() + 10
     while metrics.backpressure.get("unauthorized", 0) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     stopping.set()
     sender.join(10)
-    expected: tuple[bool, list[DeadLetter], list[type[BaseException]]] = (True, [], [Abandoned])
-    assert expected == (metrics.backpressure.get("unauthorized", 0) >= 3, dead, [type(e) for e in outcome])
-
-
-def _send(sink: Sink, batch: Batch, outcome: list[BaseException]) -> None:
-    try:
-        sink.send(batch)
-    except Abandoned as exc:
-        outcome.append(exc)
+    return metrics.backpressure.get("unauthorized", 0), dead, outcome
 
 
 def test_writer_key_of_another_namespace_is_backpressure_per_item(keys: Keys) -> None:
     """A writer key writing outside its namespace gets an item-level 403: held as backpressure, never dead-lettered."""
     other = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
     client = Elasticsearch(keys.node.url, api_key=keys.writer, ca_certs=keys.node.ca_certs)
-    dead: list[DeadLetter] = []
-    metrics, stopping = Metrics(), threading.Event()
-    sink = Sink(client, retry=RetrySettings(0.05, 0.1), metrics=metrics, dead_letter=dead.append, stopping=stopping,
-                deadline=lambda: time.monotonic())
     index = other.index_for("enterprise", datetime.now(UTC))
-    batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"x2"}}\n{"message":"x"}\n' % index.encode()],
-                  origins=[("key", "/f", 0, b"{}")])
-    outcome: list[BaseException] = []
-    sender = threading.Thread(target=lambda: _send(sink, batch, outcome))
-    sender.start()
-    deadline = time.monotonic() + 10
-    while metrics.backpressure.get("unauthorized", 0) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stopping.set()
-    sender.join(10)
+    held, dead, outcome = _send_until_held(client, index, "x2")
     expected: tuple[bool, list[DeadLetter], list[type[BaseException]], bool] = (True, [], [Abandoned], False)
-    assert expected == (metrics.backpressure.get("unauthorized", 0) >= 3, dead, [type(e) for e in outcome],
-                        bool(keys.admin.indices.exists(index=index)))
+    assert expected == (held >= 3, dead, [type(e) for e in outcome], bool(keys.admin.indices.exists(index=index)))

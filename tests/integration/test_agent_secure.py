@@ -11,6 +11,7 @@ from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import AgentProcess, append_lines, event_line, wait_count, write_config
 from tests.support.node import SecureNodeInfo
+from tests.support.seed import cleanup_namespace
 
 
 def test_ships_over_tls_with_credentials_from_env(secure_node: SecureNodeInfo, tmp_path: Path) -> None:
@@ -31,9 +32,7 @@ def test_ships_over_tls_with_credentials_from_env(secure_node: SecureNodeInfo, t
         status = agent.stop()
     finally:
         agent.ensure_stopped()
-        es.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
-        es.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
-        es.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
+        cleanup_namespace(es, tiers)
         es.close()
     logged = (tmp_path / "agent.log").read_text()
     assert (arrived, status, secure_node.password in logged, '"auth": "basic"' in logged) == (300, 0, False, True)

@@ -26,6 +26,7 @@ from tests.integration.agent_support import (
     write_config,
 )
 from tests.support.node import SecureNodeInfo
+from tests.support.seed import cleanup_namespace
 
 HELD = 'auditlog_agent_backpressure_total{{cause="{}"}}'
 
@@ -65,25 +66,34 @@ def test_write_block_holds_lines_until_lifted(es: Elasticsearch, es_url: str, na
 def test_shard_limit_holds_a_new_day_until_raised(es: Elasticsearch, es_url: str, namespace: TierTable,
                                                  tmp_path: Path) -> None:
     """Lines for a daily index over cluster.max_shards_per_node wait (no dead letters) until the limit rises."""
+    shards = es.cluster.health()["active_shards"]
+    held, during, arrived, dead, status = _held_while_set(es, es_url, namespace, tmp_path, "shard_limit",
+                                                          "cluster.max_shards_per_node", max(shards, 1))
+    assert (held > 0, during <= 0, arrived, dead, status) == (True, True, 20, [], 0)
+
+
+def _held_while_set(es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path, cause: str,
+                    setting: str, value: Any) -> tuple[float, int, int, list[dict[str, Any]], int]:
+    """Set the cluster ``setting`` to ``value``, ship 20 lines, wait for backpressure of ``cause``, reset it;
+    return (held count, documents while held, documents after, dead letters, the agent's exit status)."""
     install_templates(es, namespace)
     log, port = tmp_path / "audit.log", free_port()
-    shards = es.cluster.health()["active_shards"]
-    es.cluster.put_settings(persistent={"cluster.max_shards_per_node": max(shards, 1)})
+    append_lines(log, (event_line(i) for i in range(20)))
+    es.cluster.put_settings(persistent={setting: value})
     try:
-        append_lines(log, (event_line(i) for i in range(20)))
         agent = _agent(tmp_path, es_url, namespace.prefix, port, log)
         agent.start()
         try:
-            held = wait_metric(port, HELD.format("shard_limit"))
+            held = wait_metric(port, HELD.format(cause))
             during = count(es, namespace)
-            es.cluster.put_settings(persistent={"cluster.max_shards_per_node": None})
+            es.cluster.put_settings(persistent={setting: None})
             arrived = wait_count(es, namespace, 20)
             status = agent.stop()
         finally:
             agent.ensure_stopped()
     finally:
-        es.cluster.put_settings(persistent={"cluster.max_shards_per_node": None})
-    assert (held > 0, during <= 0, arrived, list(read_records(tmp_path / "state")), status) == (True, True, 20, [], 0)
+        es.cluster.put_settings(persistent={setting: None})
+    return held, during, arrived, list(read_records(tmp_path / "state")), status
 
 
 def test_wrong_credentials_hold_lines_until_fixed(secure_node: SecureNodeInfo, tmp_path: Path) -> None:
@@ -108,9 +118,7 @@ def test_wrong_credentials_hold_lines_until_fixed(secure_node: SecureNodeInfo, t
         status = agent.stop()
     finally:
         agent.ensure_stopped()
-        es.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
-        es.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
-        es.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
+        cleanup_namespace(es, tiers)
         es.close()
     logged = (tmp_path / "agent.log").read_text()
     assert (held > 0, during <= 0, arrived, list(read_records(tmp_path / "state")), status) == (True, True, 50, [], 0)
@@ -227,22 +235,7 @@ def test_cluster_read_only_holds_lines_until_lifted(es: Elasticsearch, es_url: s
 def test_missing_index_without_auto_create_holds_lines(es: Elasticsearch, es_url: str, namespace: TierTable,
                                                        tmp_path: Path) -> None:
     """With action.auto_create_index off, a new day's index is missing (items 404): held until it is allowed."""
-    install_templates(es, namespace)
-    log, port = tmp_path / "audit.log", free_port()
-    append_lines(log, (event_line(i) for i in range(20)))
-    es.cluster.put_settings(persistent={"action.auto_create_index": "false"})
-    try:
-        agent = _agent(tmp_path, es_url, namespace.prefix, port, log)
-        agent.start()
-        try:
-            held = wait_metric(port, HELD.format("index_missing"))
-            during = count(es, namespace)
-            es.cluster.put_settings(persistent={"action.auto_create_index": None})
-            arrived = wait_count(es, namespace, 20)
-            status = agent.stop()
-        finally:
-            agent.ensure_stopped()
-    finally:
-        es.cluster.put_settings(persistent={"action.auto_create_index": None})
-    assert (held > 0, during <= 0, arrived, list(read_records(tmp_path / "state")), status) == (True, True, 20, [], 0)
+    held, during, arrived, dead, status = _held_while_set(es, es_url, namespace, tmp_path, "index_missing",
+                                                          "action.auto_create_index", "false")
+    assert (held > 0, during <= 0, arrived, dead, status) == (True, True, 20, [], 0)
 

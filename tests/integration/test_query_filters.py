@@ -12,6 +12,7 @@ from elasticsearch import Elasticsearch
 from auditlog.agent.contract import parse_timestamp
 from auditlog.indexer.query import EventStream, Filter, Pager, facet_counts, get_event, histogram
 from auditlog.indexer.tiers import TierTable
+from tests.support.paging import all_pages
 from tests.support.seed import SeedSummary, realistic_events, seed_events, seeded_namespace
 
 START = datetime(2026, 11, 10, tzinfo=UTC)
@@ -176,7 +177,7 @@ def test_snapshot_ignores_events_indexed_later(es: Elasticsearch, namespace: Tie
     with Pager(es, namespace, Filter(), page_size=50) as pager:
         first = [h.id for h in pager.page(0).hits]
         seed_events(es, namespace, realistic_events(100, seed=2, start=END, end=END + timedelta(hours=1)))
-        ids = [h.id for page in pager.pages() for h in page.hits]
+        ids = [h.id for page in all_pages(pager) for h in page.hits]
         assert (pager.total, len(set(ids))) == (300, 300)
         assert first == ids[:50]
     with Pager(es, namespace, Filter()) as fresh:

@@ -20,6 +20,7 @@ from auditlog.indexer.security import READER
 from auditlog.indexer.setup import run_setup
 from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
+from tests.support.paging import all_pages
 from tests.support.seed import SeedSummary, realistic_events, seeded_namespace
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -59,7 +60,7 @@ def test_pages_with_point_in_time_over_tls(reader: Elasticsearch, seeded: tuple[
     """Every page of a point in time is walked with the reader key over verified TLS, then closed."""
     tiers, summary = seeded
     with Pager(reader, tiers, Filter(), page_size=200) as pager:
-        ids = [hit.id for page in pager.pages() for hit in page.hits]
+        ids = [hit.id for page in all_pages(pager) for hit in page.hits]
         assert summary.count == pager.total
     assert summary.ids == set(ids)
     assert len(ids) == summary.count

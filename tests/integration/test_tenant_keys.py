@@ -30,6 +30,7 @@ from auditlog.indexer.tiers import TierTable
 from auditlog.tui.access import AccessDenied, key_view
 from auditlog.tui.screens.main import MainScreen
 from tests.support.node import SecureNodeInfo
+from tests.support.paging import all_pages
 from tests.support.seed import SeedSummary, seeded_namespace
 from tests.tui.support import NOW, make_app, settle
 from tests.tui.support import seed_events as tui_events
@@ -122,7 +123,7 @@ def test_search_without_a_filter_returns_only_the_keys_tenant(tenant_setup: Tena
 def test_point_in_time_paging_sees_only_the_tenant(tenant_setup: TenantSetup) -> None:
     """Paging the whole namespace through a point in time with the tenant key yields only the tenant's events."""
     with Pager(tenant_setup.client(), tenant_setup.tiers, Filter(), page_size=50) as pager:
-        ids = {hit.id for page in pager.pages() for hit in page.hits}
+        ids = {hit.id for page in all_pages(pager) for hit in page.hits}
     assert tenant_setup.ids_of[TENANT] == ids
 
 
@@ -200,7 +201,7 @@ def test_key_metadata_names_tenant_and_namespace(tenant_setup: TenantSetup) -> N
 def test_key_view_refuses_another_tenant(tenant_setup: TenantSetup) -> None:
     """Asking the TUI for another tenant with a tenant key is refused."""
     with pytest.raises(AccessDenied, match=f"reads only tenant '{TENANT}'"):
-        key_view(tenant_setup.client(), tenant_setup.other_enterprise())
+        key_view(tenant_setup.client(), (tenant_setup.other_enterprise(),))
 
 
 def test_admin_credentials_open_no_key_view(tenant_setup: TenantSetup) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from auditlog.tui.screens.main import MainScreen
 from auditlog.tui.summaries import Summarizer
 from tests.support.hostile import LONG_ID, MARKUP_ID, MARKUP_NAMES, MARKUP_TENANT, Hostile, index_hostile
 from tests.support.seed import cleanup_namespace
-from tests.tui.support import NOW, make_app, screen_text, settle
+from tests.tui.support import NOW, make_app, press, screen_text, settle
 
 SIZES = [(80, 24), (120, 40)]
 #: List positions (newest first) of the corpus in tests.support.hostile.
@@ -49,9 +50,18 @@ async def _start(pilot: Any, app: Any) -> MainScreen:
     return screen
 
 
+@asynccontextmanager
+async def _started(es: Elasticsearch, hostile: Any, tmp_path: Path,
+                   size: tuple[int, int]) -> AsyncIterator[tuple[Any, Any, MainScreen]]:
+    """The app on the hostile namespace at ``size``, started (filter panel shown): (app, pilot, main screen)."""
+    tiers, _ = hostile
+    app = make_app(es, tiers, tmp_path)
+    async with app.run_test(size=size) as pilot:
+        yield app, pilot, await _start(pilot, app)
+
+
 async def _open_row(pilot: Any, app: Any, row: int) -> DetailScreen:
-    await pilot.press(*["down"] * row, "enter")
-    await settle(pilot)
+    await press(pilot, *["down"] * row, "enter")
     detail = app.screen
     assert isinstance(detail, DetailScreen)
     return detail
@@ -61,10 +71,8 @@ async def _open_row(pilot: Any, app: Any, row: int) -> DetailScreen:
 async def test_list_and_facets_show_markup_literally(es: Elasticsearch, hostile: Any, tmp_path: Path,
                                                      size: tuple[int, int]) -> None:
     """Worker names like "Anna [Admin]" and "[b]x" appear as written in the list and the facet panel."""
-    tiers, docs = hostile
-    app = make_app(es, tiers, tmp_path)
-    async with app.run_test(size=size) as pilot:
-        screen = await _start(pilot, app)
+    _, docs = hostile
+    async with _started(es, hostile, tmp_path, size) as (app, _pilot, screen):
         text = screen_text(app)
         listing = screen.listing
         assert listing is not None
@@ -76,10 +84,7 @@ async def test_list_and_facets_show_markup_literally(es: Elasticsearch, hostile:
 async def test_detail_shows_markup_literally(es: Elasticsearch, hostile: Any, tmp_path: Path,
                                              size: tuple[int, int]) -> None:
     """The detail of "Anna [Admin]"'s event shows the name, the changed field and the "[/]" value as written."""
-    tiers, _ = hostile
-    app = make_app(es, tiers, tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await _start(pilot, app)
+    async with _started(es, hostile, tmp_path, size) as (app, pilot, _screen):
         await pilot.press("escape")  # back to the list from the facet panel
         detail = await _open_row(pilot, app, FIRST_NAME_ROW)
         text = screen_text(app)
@@ -91,14 +96,10 @@ async def test_detail_shows_markup_literally(es: Elasticsearch, hostile: Any, tm
 async def test_json_tab_shows_a_lone_surrogate_as_its_escape(es: Elasticsearch, hostile: Any, tmp_path: Path,
                                                              size: tuple[int, int]) -> None:
     """The JSON tab of the event with a lone surrogate draws it as the visible escape \\ud800."""
-    tiers, _ = hostile
-    app = make_app(es, tiers, tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await _start(pilot, app)
+    async with _started(es, hostile, tmp_path, size) as (app, pilot, _screen):
         await pilot.press("escape")
         await _open_row(pilot, app, SURROGATE_ROW)
-        await pilot.press("3")
-        await settle(pilot)
+        await press(pilot, "3")
         assert "a\\ud800b" in screen_text(app)
 
 
@@ -117,10 +118,7 @@ async def _download(pilot: Any, app: Any, row: int) -> ExportScreen:
 async def test_download_dialog_title_shows_a_markup_id_literally(es: Elasticsearch, hostile: Any, tmp_path: Path,
                                                                  size: tuple[int, int]) -> None:
     """`d` on the event with id "[b]evil[/b]" titles its dialog with that id as written and saves the file."""
-    tiers, _ = hostile
-    app = make_app(es, tiers, tmp_path)
-    async with app.run_test(size=size) as pilot:
-        await _start(pilot, app)
+    async with _started(es, hostile, tmp_path, size) as (app, pilot, _screen):
         screen = await _download(pilot, app, MARKUP_ID_ROW)
         text = screen_text(app)
         assert (True, True) == (f"Downloading event {MARKUP_ID}" in text, screen.result is not None)
@@ -129,10 +127,7 @@ async def test_download_dialog_title_shows_a_markup_id_literally(es: Elasticsear
 async def test_download_of_a_512_character_id_writes_a_valid_file(es: Elasticsearch, hostile: Any,
                                                                   tmp_path: Path) -> None:
     """`d` on an event with a 512-character id writes a file with a short name holding that event."""
-    tiers, _ = hostile
-    app = make_app(es, tiers, tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await _start(pilot, app)
+    async with _started(es, hostile, tmp_path, (120, 40)) as (app, pilot, _screen):
         screen = await _download(pilot, app, LONG_ID_ROW)
         assert screen.result is not None, screen.error
         rows = list(openpyxl.load_workbook(screen.result.path, read_only=True)["Events"].iter_rows(values_only=True))
@@ -160,20 +155,15 @@ async def test_palette_opens_over_hostile_events(es: Elasticsearch, hostile: Any
         await settle(pilot)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"Downl")
-        await settle(pilot)
+        await press(pilot, *"Downl")
         found = "Download" in screen_text(app)
-        await pilot.press("escape")
-        await settle(pilot)
+        await press(pilot, "escape")
         assert (True, True) == (found, isinstance(app.screen, MainScreen))
 
 
 async def test_status_line_counts_undecodable_rows(es: Elasticsearch, hostile: Any, tmp_path: Path) -> None:
     """A marked row handed to the list is counted in the status line as "1 undecodable"."""
-    tiers, _ = hostile
-    app = make_app(es, tiers, tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        screen = await _start(pilot, app)
+    async with _started(es, hostile, tmp_path, (120, 40)) as (app, pilot, screen):
         assert screen.listing is not None
         marked = EventRow.from_event(undecodable_event("odd-1", "_source is a list"), screen.tz, Summarizer("en"))
         screen._put_rows(screen.listing, 0, [marked])

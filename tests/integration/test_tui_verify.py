@@ -28,7 +28,7 @@ from auditlog.tui.screens.export import ExportScreen
 from auditlog.tui.screens.main import MainScreen
 from auditlog.tui.screens.verify import VerifyScreen
 from bench.events import event_lines
-from tests.tui.support import NOW, make_app, screen_text, settle
+from tests.tui.support import NOW, make_app, press, screen_text, settle
 
 SIZE = (140, 40)
 COUNT = 120
@@ -85,11 +85,9 @@ async def test_badge_shows_verified_then_the_problem_after_an_edit(
 
         victim = shipped[0]
         es.update(index=victim["_index"], id=victim["_id"], doc={"message": "edited"}, refresh=True)
-        await pilot.press("ctrl+r")
-        await settle(pilot)
+        await press(pilot, "ctrl+r")
         assert "✖ 1 problem" in screen_text(app)
-        await pilot.press("v")
-        await settle(pilot)
+        await press(pilot, "v")
         assert isinstance(app.screen, VerifyScreen)
         assert f"altered {victim['_index']} {victim['_id']}" in screen_text(app)
 
@@ -101,11 +99,9 @@ async def test_detail_proof_tab_names_the_digest(
     app = make_app(es, namespace, tmp_path, verify_client=raw)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await press(pilot, "enter")
         assert isinstance(app.screen, DetailScreen)
-        await pilot.press("4")
-        await settle(pilot)
+        await press(pilot, "4")
         text = screen_text(app)
         assert "proven" in text and "Digest" in text
 
@@ -127,8 +123,7 @@ async def test_exports_carry_the_verification_and_the_event_proof(
             assert screen.finished.wait(30) and screen.result is not None
             sheet = openpyxl.load_workbook(screen.result.path, read_only=True)["Metadata"]
             metas.append({row[0]: row[1] for row in sheet.iter_rows(values_only=True)})
-            await pilot.press("escape")
-            await settle(pilot)
+            await press(pilot, "escape")
     everything, one = metas
     assert str(everything["Verification"]).startswith(f"verified: {COUNT} events, {COUNT} proven")
     assert ".." in str(everything["Digest range"])

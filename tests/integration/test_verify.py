@@ -83,6 +83,17 @@ def _settled(raw: Elasticsearch, tiers: TierTable, events: int, problems: int = 
         time.sleep(0.5)
 
 
+def _ship_until_proven(raw: Elasticsearch, ship: Shipping, events: int) -> None:
+    """Run the agent until all ``events`` arrived and verify proves them without a problem, then stop it (exit 0)."""
+    try:
+        ship.agent.start()
+        wait_count(ship.es, ship.tiers, events, timeout=60)
+        assert _settled(raw, ship.tiers, events).problems == []
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+
+
 def _cli(es_url: str, tiers: TierTable, *args: str) -> int:
     return main(["verify", "--es", es_url, "--prefix", tiers.prefix, *args])
 
@@ -166,13 +177,7 @@ def test_forged_signature_and_removed_digest_are_reported(
     tiers = namespace
     ship = _shipping(es, es_url, tiers, tmp_path, max_events=100)
     append_lines(ship.logs / "app.jsonl", _lines(600, seed=5))
-    try:
-        ship.agent.start()
-        wait_count(es, tiers, 600, timeout=60)
-        assert _settled(raw, tiers, 600).problems == []
-        assert ship.agent.stop() == 0
-    finally:
-        ship.agent.ensure_stopped()
+    _ship_until_proven(raw, ship, 600)
     es.indices.refresh(index=tiers.digest_pattern)
     digests = es.search(index=tiers.digest_pattern, size=100, sort=[{"digest.seq": "asc"}])["hits"]["hits"]
     assert len(digests) >= 6
@@ -195,13 +200,7 @@ def test_pinned_key_proves_authorship_and_a_foreign_key_does_not(
     tiers = namespace
     ship = _shipping(es, es_url, tiers, tmp_path)
     append_lines(ship.logs / "app.jsonl", _lines(200, seed=6))
-    try:
-        ship.agent.start()
-        wait_count(es, tiers, 200, timeout=60)
-        assert _settled(raw, tiers, 200).problems == []
-        assert ship.agent.stop() == 0
-    finally:
-        ship.agent.ensure_stopped()
+    _ship_until_proven(raw, ship, 200)
     capsys.readouterr()
     assert main(["agent", "key", "--public", "--state-dir", str(tmp_path / "state")]) == 0
     (tmp_path / "agent.pem").write_text(capsys.readouterr().out)
@@ -228,13 +227,7 @@ def test_a_day_deleted_by_retention_is_expired_not_tampered(
     old, new = _lines(200, seed=11, day=old_day), _lines(200, seed=12)
     mixed = [line for pair in zip(old, new, strict=True) for line in pair]  # digests of both days interleave
     append_lines(ship.logs / "app.jsonl", mixed)
-    try:
-        ship.agent.start()
-        wait_count(es, tiers, 400, timeout=60)
-        assert _settled(raw, tiers, 400).problems == []
-        assert ship.agent.stop() == 0
-    finally:
-        ship.agent.ensure_stopped()
+    _ship_until_proven(raw, ship, 400)
     deleted = retention.enforce(es, tiers)
     old_stamp = f"{old_day:%Y.%m.%d}"
     assert deleted and all(old_stamp in i.name for i in deleted)

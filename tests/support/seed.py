@@ -1,6 +1,6 @@
 """Bulk-index realistic audit events into a test namespace, fast, and remember what went in.
 
-Events come from the product's own fabrication (``agent.demo_data.fabricate``) and go through the
+Events come from the product's own fabrication (``auditlog.demo.data.fabricate``) and go through the
 agent's own enrichment stage (``agent.enrich.Enricher``: ``audit.changed_fields``, ECS categorisation,
 routing), which also yields the agent's delivery shape: bulk ``create`` with ``_id = event.id`` into
 the event's daily index, under the namespace's real templates (``indexer.setup.install_templates``).
@@ -142,11 +142,11 @@ def seed_events(
 
 
 def cleanup_namespace(client: Elasticsearch, tiers: TierTable) -> None:
-    """Delete the namespace's indices and templates (what the ``namespace`` fixture does per test)."""
+    """Delete the namespace's indices and templates, its digests' too (what the ``namespace`` fixture does)."""
     prefix = tiers.prefix
-    client.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all",
-                                                      allow_no_indices=True)
-    client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-*")
+    for pattern in (f"{prefix}-*", f"{prefix}.digest-*"):  # events, and the digests that prove them
+        client.options(ignore_status=404).indices.delete(index=pattern, expand_wildcards="all", allow_no_indices=True)
+        client.options(ignore_status=404).indices.delete_index_template(name=pattern)
     client.options(ignore_status=404).cluster.delete_component_template(name=f"{prefix}-*")
 
 

@@ -43,6 +43,12 @@ async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
         await pilot.pause()
 
 
+async def press(pilot: Pilot[Any], *keys: str) -> None:
+    """Press ``keys`` and wait until the screen settled (see :func:`settle`)."""
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
 def screen_text(app: AuditLogApp) -> str:
     """Return the visible text of the app's screen, line by line (from its SVG screenshot)."""
     svg = app.export_screenshot()

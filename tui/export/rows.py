@@ -1,6 +1,6 @@
 """One event -> one spreadsheet row: the export's columns and how each is filled (pure, no I/O).
 
-Columns follow the seed and issue 5: time (in the export's zone, named in the header), organization,
+Columns follow the seed's fields: time (in the export's zone, named in the header), organization,
 worker, type, source, summary, changed fields, old and new values, IP, URL, login type, message and
 event id, plus the ids and user agent support staff ask for next. Old/new values are one line per
 changed field (``field: value``), in the Raw view's order, so a row stays one event and the sheet's row

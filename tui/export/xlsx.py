@@ -17,12 +17,10 @@ document never aborts an export, and the row count still equals the number of ev
 The file appears atomically: rows go to a hidden temporary file next to the target, renamed into
 place only when complete. A cancelled or failed export leaves no partial file behind.
 
-Speed (100k fabricated events, one core of the 2-core dev machine, no Elasticsearch): ~8 s and
-~52 MB peak RSS; through ``auditlog export`` against the dev node ~8.9 s, ~100 MB (10.0 s before the
-row loop ran with relaxed GC thresholds, ``auditlog.core.gc_tuning``: each 2,000-hit response stays alive
-while its rows are written, and every default gen-2 pass walked it). Where the time goes: building
-rows ~45% (a third of it the Jinja2 summaries), rendering them ~35% (``tui.export.sheetrows``, same
-XML as openpyxl's per-cell path at about a third of its cost), decoding responses ~7%, the zip ~12%.
+The row loop runs with relaxed GC thresholds (``auditlog.core.gc_tuning``): each 2,000-hit response
+stays alive while its rows are written, and every default gen-2 pass would walk it. Plain-value rows
+are rendered by ``tui.export.sheetrows`` (the same XML as openpyxl's own path, about half the export's
+CPU saved). Speed and memory: docs/benchmarks.md ("Measurements behind code choices").
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ height, not on the number of events (a DataTable with every row slows down past 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -22,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from auditlog.core.cache import BoundedCache
 from auditlog.tui.rowview import EventRow
 
 MAX_CACHED_ROWS = 2_000
@@ -98,7 +98,7 @@ class EventList(ScrollView, can_focus=True):
         self.page_size = page_size
         self.total = 0
         self.empty_message = "No events match the filter."
-        self._rows: OrderedDict[int, EventRow] = OrderedDict()
+        self._rows: BoundedCache[int, EventRow] = BoundedCache(MAX_CACHED_ROWS)
         self._pending: set[int] = set()
 
     # -- data ---------------------------------------------------------------------------------
@@ -118,10 +118,7 @@ class EventList(ScrollView, can_focus=True):
         """Store loaded rows beginning at index ``start`` (older rows are evicted past the cache bound)."""
         self._pending.discard(start // self.page_size)
         for offset, row in enumerate(rows):
-            self._rows[start + offset] = row
-            self._rows.move_to_end(start + offset)
-        while len(self._rows) > MAX_CACHED_ROWS:
-            self._rows.popitem(last=False)
+            self._rows.put(start + offset, row)
         self.refresh()
 
     def forget_pending(self) -> None:

@@ -1,4 +1,4 @@
-"""Tests for agent.demo_data: deterministic, realistic, contract-valid fabricated events."""
+"""Tests for auditlog.demo.data: deterministic, realistic, contract-valid fabricated events."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for tui.options: zone, language and namespace flags."""
+"""Tests for auditlog.options.view: zone, language and namespace flags."""
 
 from __future__ import annotations
 
