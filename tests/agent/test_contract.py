@@ -1,4 +1,4 @@
-"""The event contract v1: validate() reasons, the published JSON Schema agreeing with it, expand_dotted, the model."""
+"""The event contract v1: validate() reasons, the published JSON Schema agreeing with it, expand_dotted, timestamps."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from hypothesis import strategies as st
 
 from auditlog.agent.contract import (
     SCHEMA_ID,
-    AuditEvent,
-    Change,
     ContractError,
     Problem,
     _timestamp_reason,
@@ -458,7 +456,7 @@ def test_expand_dotted_conflict_names_the_key() -> None:
     assert [p.field for p in caught.value.problems] == ["event.action"]
 
 
-# ---------------------------------------------------------------------------------------------- model
+# ---------------------------------------------------------------------------------------------- timestamps
 
 
 def test_parse_timestamp_keeps_offset_and_truncates_to_microseconds() -> None:
@@ -483,31 +481,6 @@ def test_format_timestamp_rejects_naive() -> None:
     """A naive datetime is refused instead of guessed."""
     with pytest.raises(ValueError, match="naive"):
         format_timestamp(datetime(2024, 5, 1))
-
-
-def test_model_from_dict_reads_typed_fields() -> None:
-    """from_dict exposes typed fields and the parsed changes."""
-    model = AuditEvent.from_dict(valid_event())
-    assert (datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC), "update", "enterprise") == (
-        model.timestamp,
-        model.action,
-        model.tier,
-    )
-    assert {"start": Change("10:00", "11:00")} == model.changes
-    assert model.changed_fields == ["start"]
-
-
-def test_model_round_trips_to_the_same_json() -> None:
-    """to_dict() of a parsed complete event is the event again."""
-    event = valid_event()
-    assert event == AuditEvent.from_dict(event).to_dict()
-
-
-def test_model_from_invalid_raises_with_problems() -> None:
-    """from_dict on a broken event raises ContractError listing the problems."""
-    with pytest.raises(ContractError) as caught:
-        AuditEvent.from_dict(with_field(valid_event(), "organization.id", ""))
-    assert [Problem("organization.id", "must not be empty")] == caught.value.problems
 
 
 def _ipaddress_accepts(text: str) -> bool:
