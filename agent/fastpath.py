@@ -4,8 +4,8 @@ Most lines come from the emitter, which has already validated, categorised, reda
 an ``event.id``. For such a line the full path (decode to dicts, :func:`agent.contract.validate`,
 :class:`agent.enrich.Enricher`, re-encode) produces the same document again, at ~6 us per line. This
 stage proves the same thing in ~2.5 us: one typed decode with msgspec (in C) against the contract's own
-fields (structs made from :mod:`auditlog.core.contract` by :func:`line_type`), a few checks that reuse the contract's and the redactor's functions, and the line's bytes
-become the bulk document as they are.
+fields (structs made from :mod:`auditlog.core.contract` by :func:`line_type`), a few checks that reuse
+the contract's and the redactor's functions, and the line's bytes become the bulk document as they are.
 
 It never rejects a line on its own: any doubt returns ``None`` and the line takes the full path, which
 alone decides and explains (the same split as ``validate``'s fast check). Doubt means: not a

@@ -42,6 +42,7 @@ from auditlog.agent.contract import ContractError, Problem, expand_dotted, forma
 from auditlog.agent.ids import uuid7
 from auditlog.agent.redact import Redactor
 from auditlog.agent.typing import EventDict, WrappedLogger
+from auditlog.core.contract import CONTRACT
 
 __all__ = [
     "ALIASES",
@@ -62,45 +63,15 @@ __all__ = [
 #: logger methods whose name is the event.action (others pass ``action=`` explicitly).
 VERBS: frozenset[str] = frozenset({"auth", "logout", "create", "update", "delete"})
 
-#: friendly keyword arguments apps may use -> contract paths. Dotted contract paths work as-is too.
-ALIASES: dict[str, str] = {
-    "action": "event.action",
-    "outcome": "event.outcome",
-    "event_id": "event.id",
-    "timestamp": "@timestamp",
-    "source": "audit.source",
-    "tier": "audit.tier",
-    "changes": "audit.changes",
-    "login_type": "audit.login_type",
-    "tenant": "organization.id",
-    "tenant_name": "organization.name",
-    "worker_id": "user.id",
-    "worker_name": "user.name",
-    "worker_email": "user.email",
-    "worker_roles": "user.roles",
-    "ip": "source.ip",
-    "url": "url.full",
-    "user_agent": "user_agent.original",
-}
+#: friendly keyword arguments apps may use -> contract paths (each field's ``alias`` in the contract
+#: definition). Dotted contract paths work as-is too.
+ALIASES: dict[str, str] = CONTRACT.aliases()
 
-#: contract paths that may be bound per request/task with :mod:`structlog.contextvars`.
-CONTEXT_KEYS: tuple[str, ...] = (
-    "organization.id",
-    "organization.name",
-    "audit.tier",
-    "audit.source",
-    "audit.login_type",
-    "user.id",
-    "user.name",
-    "user.email",
-    "user.roles",
-    "source.ip",
-    "url.full",
-    "user_agent.original",
-)
+#: contract paths that may be bound per request/task with :mod:`structlog.contextvars` (``context`` fields).
+CONTEXT_KEYS: tuple[str, ...] = CONTRACT.context_keys()
 
 #: top-level contract objects; a nested value given for one is flattened and rebuilt (never mutated).
-CONTRACT_OBJECTS: frozenset[str] = frozenset({"event", "audit", "organization", "user", "source", "url", "user_agent"})
+CONTRACT_OBJECTS: frozenset[str] = frozenset(CONTRACT.object_names())
 
 
 class _NoMessage:
