@@ -37,8 +37,8 @@ from typing import Any
 import orjson
 import structlog.contextvars
 
-from auditlog.agent.categorize import categorize
 from auditlog.agent.contract import ContractError, Problem, expand_dotted, format_timestamp, validate
+from auditlog.agent.enrichment import ActionCategories, changed_fields_of
 from auditlog.agent.ids import uuid7
 from auditlog.agent.redact import Redactor
 from auditlog.agent.typing import EventDict, WrappedLogger
@@ -322,28 +322,17 @@ class EventIdentifier:
 class Categorizer:
     """Add ECS ``event.kind`` / ``event.category`` / ``event.type`` from ``event.action`` (given values win)."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_categories",)
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[str, str, str]] = {}
+        self._categories = ActionCategories()  # the contract's enrichment rules, as the agent's Enricher applies them
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         ev = event_dict.get("event")
         if type(ev) is dict:
             action = ev.get("action")
             if type(action) is str and action:
-                entry = self._cache.get(action)
-                if entry is None:
-                    ecs = categorize(action)
-                    entry = (ecs["kind"], ecs["category"][0], ecs["type"][0])
-                    if len(self._cache) < _PATH_CACHE_LIMIT:
-                        self._cache[action] = entry
-                if "kind" not in ev:
-                    ev["kind"] = entry[0]
-                if "category" not in ev:
-                    ev["category"] = [entry[1]]
-                if "type" not in ev:
-                    ev["type"] = [entry[2]]
+                self._categories.fill(ev)
         return event_dict
 
 
@@ -392,10 +381,7 @@ class ChangeRecorder:
                 audit = event_dict["audit"]
                 changes = audit["changes"]
         if changes is not None:
-            try:
-                audit["changed_fields"] = sorted(changes)  # type: ignore[index]
-            except TypeError:  # mixed key types: the renderer rejects the non-str ones with a reason
-                audit["changed_fields"] = sorted(changes, key=str)  # type: ignore[index]
+            audit["changed_fields"] = changed_fields_of(changes)  # type: ignore[index]
         return event_dict
 
 

@@ -83,14 +83,16 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Enrichment:
-    """A field the producer may leave out because the enricher fills it (the emitter writes it always).
+    """A field a producer may leave out because the enricher fills it (the emitter always writes it).
 
-    ``when``: the enricher fills it only when that field is non-empty (``None``: always). ``source``:
-    what the value comes from, for the docs.
+    Filled only when absent (a given value wins), and only when ``when`` (a path) is non-empty, if set.
     """
 
     path: str
-    source: str
+    #: the path the value derives from, or ``None`` when it comes from outside the event (an id).
+    source: str | None
+    #: how, for the docs.
+    how: str
     when: str | None = None
 
 
@@ -116,7 +118,7 @@ class Contract:
         if len(set(aliases)) != len(aliases):
             raise ValueError(f"an alias names one field: {aliases}")
         for e in self.enrichments:
-            if e.path not in paths or (e.when is not None and e.when not in paths):
+            if any(p is not None and p not in paths for p in (e.path, e.source, e.when)):
                 raise ValueError(f"enrichment of {e.path!r} names a field the contract lacks")
 
     def __iter__(self) -> Iterator[Field]:
@@ -228,11 +230,11 @@ CONTRACT = Contract(
     ),
     objects={"user": "The acting worker (the seed's Worker)."},
     enrichments=(
-        Enrichment("event.id", "a UUIDv7 (emitter) or the line's file identity and offset (agent)"),
-        Enrichment("event.kind", "event.action (auditlog.agent.categorize)"),
-        Enrichment("event.category", "event.action (auditlog.agent.categorize)"),
-        Enrichment("event.type", "event.action (auditlog.agent.categorize)"),
-        Enrichment("audit.changed_fields", "the sorted keys of audit.changes", when="audit.changes"),
+        Enrichment("event.id", None, "a UUIDv7 (emitter), a digest of the line's file identity and offset (agent)"),
+        Enrichment("event.kind", "event.action", "ECS categorisation of the verb (auditlog.agent.categorize)"),
+        Enrichment("event.category", "event.action", "ECS categorisation of the verb (auditlog.agent.categorize)"),
+        Enrichment("event.type", "event.action", "ECS categorisation of the verb (auditlog.agent.categorize)"),
+        Enrichment("audit.changed_fields", "audit.changes", "the sorted keys of audit.changes", when="audit.changes"),
     ),
 )
 
