@@ -365,7 +365,11 @@ _FAST_PATTERNS: dict[str, str] = {
 
 
 def _fast_test(f: Field, names: dict[str, Any]) -> str:
-    """Return a Python expression true when ``v`` (not None) is a valid value of ``f`` (plain types only)."""
+    """Return a Python expression true when ``v`` (not None) is a valid value of ``f`` (plain types only).
+
+    Raises:
+        ValueError: for a type or format this module has no check for.
+    """
     if f.type == "integer":
         return "type(v) is int" + (f" and v >= {f.minimum}" if f.minimum is not None else "")
     if f.type == "string_list":
@@ -374,6 +378,8 @@ def _fast_test(f: Field, names: dict[str, Any]) -> str:
         return "(type(v) is str or _str_items(v))"
     if f.type == "changes":
         return "_changes_ok(v)"
+    if f.type != "string" or f.format not in (None, "date-time", "ip"):
+        raise ValueError(f"{f.path}: the validator has no check for type {f.type!r} with format {f.format!r}")
     parts = ["type(v) is str"]
     if f.format == "date-time":
         parts.append("timestamp_ok(v)")

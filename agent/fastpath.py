@@ -79,7 +79,8 @@ def _value_type(f: Field) -> Any:
     """The msgspec type of one field's value (patterns and formats of :data:`CHECKED_AFTER_DECODE` aside).
 
     Raises:
-        ValueError: for a format outside :data:`CHECKED_AFTER_DECODE`, which msgspec cannot check.
+        ValueError: for a type it has no msgspec type for, or a format outside :data:`CHECKED_AFTER_DECODE`
+            (msgspec cannot check it).
     """
     checked_after = f.path in CHECKED_AFTER_DECODE
     if f.format is not None and not checked_after:
@@ -92,6 +93,8 @@ def _value_type(f: Field) -> Any:
         return str | list[str]
     if f.type == "changes":
         return dict[str, _Change]
+    if f.type != "string":
+        raise ValueError(f"{f.path}: the pass-through has no msgspec type for {f.type!r}")
     if f.enum:
         return Literal[f.enum]
     pattern = None if checked_after or f.pattern is None else f"^(?:{f.pattern})\\Z"

@@ -121,3 +121,17 @@ def test_example_export_gives_the_field_a_column() -> None:
     """The export adds one column for the new labelled field, and none for contract v1."""
     assert (["audit.object_id"], []) == ([f.path for f in extra_fields(EXTENDED)], list(extra_fields(CONTRACT)))
 
+
+
+def test_a_type_the_validator_cannot_check_is_refused_when_built() -> None:
+    """A field type without a check in the validator stops make_validator, not a later event."""
+    odd = CONTRACT.with_field(Field("audit.score", type="number"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"audit\.score"):
+        make_validator(odd)
+
+
+def test_a_type_the_pass_through_cannot_decode_is_refused_when_built() -> None:
+    """A field type without a msgspec type stops line_type."""
+    odd = CONTRACT.with_field(Field("audit.score", type="number"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"audit\.score"):
+        line_type(odd)
