@@ -386,15 +386,14 @@ def _fast_test(f: Field, names: dict[str, Any]) -> str:
     elif f.format == "ip":
         parts.append("(_IP_CACHE.get(v) or is_ip(v))")
     if f.enum:
-        name = names.setdefault(f"E{len(names)}", frozenset(f.enum))
-        parts.append(f"v in {_name_of(names, name)}")
+        parts.append(f"v in {_bind(names, frozenset(f.enum))}")
     fast = _FAST_PATTERNS.get(f.pattern or "") if f.format != "date-time" else None
     if fast is not None:  # the equivalent embodies the pattern and its limits
         parts.append(fast)
     else:
         if f.pattern is not None and f.format != "date-time":
-            match = names.setdefault(f"M{len(names)}", re.compile(f.pattern + r"\Z", re.ASCII).match)
-            parts.append(f"{_name_of(names, match)}(v) is not None")
+            match = _bind(names, re.compile(f.pattern + r"\Z", re.ASCII).match)
+            parts.append(f"{match}(v) is not None")
         if f.min_length:
             parts.append("v" if f.min_length == 1 else f"len(v) >= {f.min_length}")
         if f.max_length is not None:
@@ -402,8 +401,11 @@ def _fast_test(f: Field, names: dict[str, Any]) -> str:
     return " and ".join(parts)
 
 
-def _name_of(names: dict[str, Any], value: Any) -> str:
-    return next(k for k, v in names.items() if v is value)
+def _bind(names: dict[str, Any], value: Any) -> str:
+    """Give ``value`` a name in the generated code's namespace and return the name."""
+    name = f"_C{len(names)}"
+    names[name] = value
+    return name
 
 
 def _fast_source(contract: Contract, names: dict[str, Any]) -> str:

@@ -23,10 +23,12 @@ from auditlog.agent.contract import (
     expand_dotted,
     format_timestamp,
     id_ok,
+    make_validator,
     parse_timestamp,
     timestamp_ok,
     validate,
 )
+from auditlog.core.contract import CONTRACT, Field
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "schema" / "audit-event-v1.json"
 DELETE: Any = object()
@@ -519,3 +521,23 @@ def test_field_checks_agree_with_validate(timestamp: str, action: str, event_id:
 def test_timestamp_ok_agrees_with_the_full_diagnosis(text: str) -> None:
     """The day-remembering timestamp_ok accepts exactly the timestamps the detailed check finds no fault with."""
     assert timestamp_ok(text) == (_timestamp_reason(text) is None)
+
+
+# ---------------------------------------------------------------------------------------------- other contracts
+
+
+TICKET = Field("audit.ticket", pattern=r"[A-Z]+-[0-9]+", rule="a ticket key like 'OPS-12'")
+
+
+@pytest.mark.parametrize(("value", "problems"), [("OPS-12", []), ("ops-12", ["audit.ticket"]), (12, ["audit.ticket"])])
+def test_validator_of_a_contract_with_a_pattern_field_checks_it(value: Any, problems: list[str]) -> None:
+    """make_validator turns a new field's pattern into a check that accepts a match and names anything else."""
+    check = make_validator(CONTRACT.with_field(TICKET))
+    assert problems == [p.field for p in check(with_field(valid_event(), "audit.ticket", value))]
+
+
+def test_pattern_reason_quotes_the_fields_rule() -> None:
+    """A value that misses a field's pattern is explained with the field's rule in words."""
+    check = make_validator(CONTRACT.with_field(TICKET))
+    problems = check(with_field(valid_event(), "audit.ticket", "ops-12"))
+    assert [Problem("audit.ticket", "must be a ticket key like 'OPS-12', got 'ops-12'")] == problems
