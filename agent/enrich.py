@@ -57,7 +57,7 @@ class Enricher:
         self.redactor = redactor
         self.bounds = bounds
         self.shipper = shipper
-        self._categories = ActionCategories()
+        self._categories = ActionCategories(fresh_lists=False)  # the event is serialised right away
         self._indices: dict[tuple[str, str], bytes] = {}  # (tier, UTC day) -> action-line prefix
 
     def __call__(self, event: dict[str, Any], key: str, offset: int) -> bytes | Rejected:

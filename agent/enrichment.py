@@ -32,13 +32,21 @@ _CACHE_LIMIT = 1024
 class ActionCategories:
     """Fill an ``event`` object's missing ECS categories from its action; each verb is categorised once."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_cache", "_fresh")
 
-    def __init__(self) -> None:
+    def __init__(self, *, fresh_lists: bool = True) -> None:
+        """Choose whether each event gets its own lists.
+
+        Args:
+            fresh_lists: ``True`` when the filled event is handed on and may be changed (the emitter's
+                events reach apps' tests); ``False`` when it is serialised and dropped (the agent), which
+                may then share the remembered lists.
+        """
         self._cache: dict[str, dict[str, Any]] = {}
+        self._fresh = fresh_lists
 
     def fill(self, ev: dict[str, Any]) -> None:
-        """Add each of :data:`CATEGORY_KEYS` that ``ev`` lacks (fresh lists: the event may be handed on and changed).
+        """Add each of :data:`CATEGORY_KEYS` that ``ev`` lacks.
 
         Args:
             ev: the ``event`` object, holding a string ``action``.
@@ -49,10 +57,13 @@ class ActionCategories:
             values = categorize(action)
             if len(self._cache) < _CACHE_LIMIT:  # apps use a handful of verbs; a flood of new ones is not kept
                 self._cache[action] = values
+        if not self._fresh and ev.keys().isdisjoint(values):  # the usual line without categories: one update
+            ev.update(values)
+            return
         for key in CATEGORY_KEYS:
             if key not in ev:
                 value = values[key]
-                ev[key] = value[:] if type(value) is list else value
+                ev[key] = value[:] if self._fresh and type(value) is list else value
 
 
 def changed_fields_of(changes: Any) -> list[Any]:

@@ -50,3 +50,14 @@ def test_changed_fields_are_the_sorted_keys() -> None:
 def test_changed_fields_of_mixed_key_types_sort_by_text() -> None:
     """Keys of mixed types (an app's mistake the renderer reports) still sort, by their text."""
     assert [1, "a"] == changed_fields_of({"a": {}, 1: {}})
+
+
+def test_shared_lists_fill_the_same_values() -> None:
+    """Without fresh lists (the agent's choice) an event gets the same categories, and given ones still win."""
+    categories = ActionCategories(fresh_lists=False)
+    bare: dict[str, Any] = {"action": "delete"}
+    given: dict[str, Any] = {"action": "delete", "type": ["end"]}
+    categories.fill(bare)
+    categories.fill(given)
+    assert ({"action": "delete", "kind": "event", "category": ["configuration"], "type": ["deletion"]},
+            {"action": "delete", "kind": "event", "category": ["configuration"], "type": ["end"]}) == (bare, given)
