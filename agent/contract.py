@@ -343,15 +343,6 @@ def _str_items(value: Any) -> bool:
     return True
 
 
-def _changes_ok(value: Any) -> bool:
-    if type(value) is not dict:
-        return False
-    for change in value.values():
-        if type(change) is not dict or len(change) != 2 or "old" not in change or "new" not in change:
-            return False
-    return True
-
-
 # Patterns with a faster equivalent than a regex call; tests/agent/test_contract.py proves each agrees
 # with the walk, which always matches the definition's pattern itself.
 _FAST_PATTERNS: dict[str, str] = {
@@ -376,8 +367,6 @@ def _fast_test(f: Field, names: dict[str, Any]) -> str:
         return "_str_items(v)"
     if f.type == "string_or_list":
         return "(type(v) is str or _str_items(v))"
-    if f.type == "changes":
-        return "_changes_ok(v)"
     if f.type != "string" or f.format not in (None, "date-time", "ip"):
         raise ValueError(f"{f.path}: the validator has no check for type {f.type!r} with format {f.format!r}")
     parts = ["type(v) is str"]
@@ -408,6 +397,26 @@ def _bind(names: dict[str, Any], value: Any) -> str:
     return name
 
 
+def _check_lines(f: Field, indent: str, names: dict[str, Any]) -> list[str]:
+    """Source lines returning False unless ``v`` (the field's value, ``None`` when absent) is valid for ``f``."""
+    fail = f"{indent}    return False"
+    if f.type == "changes":  # inline: a call per event costs more than the loop
+        guard = [] if f.required else [f"{indent}if v is not None:"]
+        inner = indent if f.required else indent + "    "
+        return [*guard, f"{inner}if type(v) is not dict:", f"{inner}    return False", f"{inner}for c in v.values():",
+                f"{inner}    if type(c) is not dict or len(c) != 2 or 'old' not in c or 'new' not in c:",
+                f"{inner}        return False"]
+    test = _fast_test(f, names)
+    if f.format == "date-time":  # a producer's own freshly made timestamp object needs no check
+        if f.required:
+            return [f"{indent}if v is not trusted or v is None:", f"{indent}    if not ({test}):",
+                    f"{indent}        return False"]
+        return [f"{indent}if v is not None and v is not trusted and not ({test}):", fail]
+    if f.required:
+        return [f"{indent}if not ({test}):", fail]
+    return [f"{indent}if v is not None and not ({test}):", fail]
+
+
 def _fast_source(contract: Contract, names: dict[str, Any]) -> str:
     """Python source of ``plainly_valid(e, trusted)``: one straight line of checks, in field order."""
     lines = [
@@ -418,19 +427,8 @@ def _fast_source(contract: Contract, names: dict[str, Any]) -> str:
     for top in contract.tops():
         members = contract.members(top)
         if not members:  # a top-level field
-            f = contract[top]
             lines.append(f"    v = e.get({top!r})")
-            test = _fast_test(f, names)
-            if f.format == "date-time":  # a producer's own freshly made timestamp object needs no check
-                if f.required:
-                    lines += ["    if v is not trusted or v is None:", f"        if not ({test}):",
-                              "            return False"]
-                else:
-                    lines += [f"    if v is not None and v is not trusted and not ({test}):", "        return False"]
-            elif f.required:
-                lines += [f"    if not ({test}):", "        return False"]
-            else:
-                lines += [f"    if v is not None and not ({test}):", "        return False"]
+            lines += _check_lines(contract[top], "    ", names)
             continue
         required = [f for f in members if f.required]
         optional = [f for f in members if not f.required]
@@ -442,16 +440,13 @@ def _fast_source(contract: Contract, names: dict[str, Any]) -> str:
             lines += ["    if obj is not None:", "        if type(obj) is not dict:", "            return False"]
             indent = "        "
         for f in required:
-            lines += [f"{indent}v = obj.get({f.leaf!r})", f"{indent}if not ({_fast_test(f, names)}):",
-                      f"{indent}    return False"]
+            lines += [f"{indent}v = obj.get({f.leaf!r})", *_check_lines(f, indent, names)]
         if optional:
             if required:  # an object holding only its required fields (the usual event) skips the rest
                 lines.append(f"{indent}if len(obj) > {len(required)}:")
                 indent += "    "
             for f in optional:
-                lines += [f"{indent}v = obj.get({f.leaf!r})",
-                          f"{indent}if v is not None and not ({_fast_test(f, names)}):",
-                          f"{indent}    return False"]
+                lines += [f"{indent}v = obj.get({f.leaf!r})", *_check_lines(f, indent, names)]
     lines.append("    return True")
     return "\n".join(lines) + "\n"
 
@@ -461,7 +456,7 @@ def _compile_fast(contract: Contract) -> Callable[[Any, str | None], bool]:
     names: dict[str, Any] = {}
     source = _fast_source(contract, names)
     namespace: dict[str, Any] = {
-        "_str_items": _str_items, "_changes_ok": _changes_ok, "timestamp_ok": timestamp_ok, "id_ok": id_ok,
+        "_str_items": _str_items, "timestamp_ok": timestamp_ok, "id_ok": id_ok,
         "_ACTIONS_SEEN": _ACTIONS_SEEN, "_action_ok": _action_ok, "_IP_CACHE": _IP_CACHE, "is_ip": is_ip, **names,
     }
     exec(compile(source, f"<contract checks: {len(contract.fields)} fields>", "exec"), namespace)
