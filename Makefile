@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo demo-stop test unit integration lint typecheck check bench bench-slow es-start es-stop clean
+.PHONY: install demo demo-stop test unit integration lint typecheck check schema bench bench-slow es-start es-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## make schema: regenerate docs/schema/audit-event-v1.json from the contract definition (auditlog/core/contract.py)
+schema: $(STAMP)
+	$(PY) -m auditlog.core.schema
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[all,dev,bench]'

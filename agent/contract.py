@@ -1,80 +1,68 @@
-"""The audit event contract v1 as code: a validator with precise reasons, a typed model, dotted-key expansion.
+"""The audit event contract v1 as code: a validator with precise reasons, generated from the one definition.
 
-One event is one JSON object per line (UTF-8, ``\\n``-terminated), ECS-aligned and *nested*
-(``{"event": {"action": "update"}}``, never ``{"event.action": ...}``; see :func:`expand_dotted`).
-``docs/schema/audit-event-v1.json`` publishes the same rules as JSON Schema 2020-12 for other
-languages; ``tests/agent/test_contract.py`` proves the two agree.
+The fields, their types, limits and enums are declared once in :mod:`auditlog.core.contract`; this
+module turns that definition into checks. One event is one JSON object per line (UTF-8,
+``\\n``-terminated), ECS-aligned and *nested* (``{"event": {"action": "update"}}``, never
+``{"event.action": ...}``; see :func:`expand_dotted`). ``docs/schema/audit-event-v1.json`` is generated
+from the same definition (``python -m auditlog.core.jsonschema``); ``tests/agent/test_contract.py``
+proves the two agree.
 
-Rules beyond ARCHITECTURE.md's table (decided here, mirrored in the schema):
+Rules the definition's field types carry (see :class:`auditlog.core.contract.Field`):
 
 * ``@timestamp`` is RFC 3339 in the profile Elasticsearch's ``strict_date_optional_time`` parses:
   uppercase ``T`` and ``Z``, an explicit offset (``Z`` or ``+hh:mm``), 1-9 fraction digits, seconds
   00-59 (no leap second ``60``), year 0001-9999, and a day that exists in its month.
-* Required strings (``event.action``, ``audit.source``, ``audit.tier``, ``organization.id``) are
-  non-empty. ``event.action`` is a lowercase ASCII verb (``[a-z0-9][a-z0-9_.:-]*``, at most 128 chars);
-  verbs other than auth/create/update/delete are allowed.
+* Required strings are non-empty; a field's ``pattern`` (``event.action``'s lowercase verb, ``event.id``'s
+  1-512 printable ASCII characters: it becomes Elasticsearch's ``_id``) and ``enum`` (``event.outcome``)
+  hold where the field is present.
 * ``audit.tier`` is any non-empty string here: whether the tier is *known* depends on the deployment's
   tier table, so the agent's router (not the contract) dead-letters unknown tiers.
-* ``event.id`` is 1-512 printable ASCII characters without spaces (it becomes Elasticsearch's ``_id``,
-  which is limited to 512 bytes).
 * Optional fields may be absent or ``null`` (other languages' serialisers often write nulls).
 * ``audit.changes`` maps a field name to exactly ``{"old": v, "new": v}`` (any JSON values, ``null``
   for "did not exist"); field names are kept verbatim, dots included.
-* ``event.category`` / ``event.type`` are a string or an array of strings (ECS keywords).
 * ``source.ip`` is an IPv4 or IPv6 address (Elasticsearch's ``ip`` type rejects anything else).
 * Unknown extra fields are allowed everywhere and kept.
 
-:func:`validate` is hand-written for the agent's per-line budget (about 1-2 us for a valid event):
-no schema engine, no exceptions on the happy path.
+:func:`make_validator` builds two checks from a :class:`~auditlog.core.contract.Contract`: a straight-line
+check of plain dicts, generated as Python source once at import (the agent's per-line budget: no loop
+over fields, no schema engine, no exceptions on the happy path), and a walk that explains every problem,
+run only when the straight-line check is unsure.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
+
+from auditlog.core.contract import CONTRACT, SCHEMA_ID, Contract, Field
 
 __all__ = [
     "IP_KNOWN",
-    "OUTCOMES",
-    "REQUIRED_FIELDS",
     "SCHEMA_ID",
-    "AuditEvent",
-    "Change",
     "ContractError",
     "Problem",
+    "Validate",
     "action_ok",
     "expand_dotted",
     "format_timestamp",
     "id_ok",
     "is_ip",
+    "make_validator",
     "parse_timestamp",
     "timestamp_ok",
     "validate",
 ]
 
-#: ``$id`` of the published JSON Schema (docs/schema/audit-event-v1.json).
-SCHEMA_ID = "urn:auditlog:schema:audit-event:v1"
-
-#: values allowed in ``event.outcome`` (ECS).
-OUTCOMES: frozenset[str] = frozenset({"success", "failure", "unknown"})
-
-#: fields every event must carry (dotted paths into the nested object).
-REQUIRED_FIELDS: tuple[str, ...] = ("@timestamp", "event.action", "audit.source", "audit.tier", "organization.id")
-
-MAX_ID_LENGTH = 512
-MAX_ACTION_LENGTH = 128
-
-# The schema's "pattern" for @timestamp, character for character (minus anchors); day-of-month
-# validity is checked separately (the schema uses "format": "date-time" for that).
-_TIMESTAMP_PATTERN = (
-    r"(?!0000)(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)"
-    r"(?:\.(\d{1,9}))?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
-)
+_ID_FIELD = CONTRACT["event.id"]
+_ACTION_FIELD = CONTRACT["event.action"]
+MAX_ID_LENGTH: int = _ID_FIELD.max_length or 0
+# The definition's pattern for @timestamp; day-of-month validity is checked separately (the schema
+# says "format": "date-time" for that).
+_TIMESTAMP_PATTERN: str = CONTRACT["@timestamp"].pattern or ""
 # re.ASCII: in Python \d also matches other scripts' digits (e.g. Arabic-Indic), which the schema's
 # ECMA-262 \d and Elasticsearch's date parser do not accept.
 _TIMESTAMP = re.compile(_TIMESTAMP_PATTERN + r"\Z", re.ASCII)
@@ -83,8 +71,7 @@ _TIMESTAMP_LOOSE = re.compile(
     r"(\d{4})-(\d{1,2})-(\d{1,2})(.)(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d*))?(.*)\Z", re.DOTALL
 )
 _OFFSET_LOOSE = re.compile(r"[+-](\d{2}):?(\d{2})\Z")
-_ACTION = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,127}\Z")
-_ID = re.compile(r"[!-~]{1,512}\Z")
+_ACTION = re.compile(f"{_ACTION_FIELD.pattern}\\Z", re.ASCII)
 
 _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -250,140 +237,7 @@ def format_timestamp(moment: datetime) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# validation
-
-
-def _missing(event: Mapping[str, Any], path: str, hint: str = "") -> Problem:
-    if path in event:
-        return Problem(path, f"missing; found a top-level dotted key {path!r}: nest it (see expand_dotted)")
-    return Problem(path, "missing" + hint)
-
-
-def _required_str(
-    problems: list[Problem], obj: Mapping[str, Any], key: str, path: str, event: Mapping[str, Any]
-) -> Any:
-    value = obj.get(key, _MISSING)
-    if value is _MISSING:
-        problems.append(_missing(event, path))
-    elif not isinstance(value, str):
-        problems.append(Problem(path, _expected("a non-empty string", value)))
-    elif not value:
-        problems.append(Problem(path, "must not be empty"))
-    else:
-        return value
-    return None
-
-
-def _optional_str(problems: list[Problem], obj: Mapping[str, Any], key: str, path: str) -> None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        problems.append(Problem(path, _expected("a string", value)))
-
-
-def _str_list(problems: list[Problem], value: Any, path: str, allow_str: bool) -> None:
-    if value is None or (allow_str and isinstance(value, str)):
-        return
-    if not isinstance(value, list):
-        what = "a string or an array of strings" if allow_str else "an array of strings"
-        problems.append(Problem(path, _expected(what, value)))
-        return
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            problems.append(Problem(f"{path}[{i}]", _expected("a string", item)))
-
-
-def _object(problems: list[Problem], event: Mapping[str, Any], key: str, required: tuple[str, ...] = ()) -> Any:
-    """Return the nested object ``event[key]`` or ``None``, recording why it is unusable."""
-    value = event.get(key, _MISSING)
-    if value is _MISSING or value is None:
-        if required:
-            holding = " and ".join(required)
-            if value is None:
-                problems.append(Problem(key, f"expected an object holding {holding}, got null"))
-            elif any(leaf in event for leaf in required):
-                problems.extend(_missing(event, leaf) for leaf in required)
-            else:
-                problems.append(Problem(key, f"missing (required object holding {holding})"))
-        return None
-    if not isinstance(value, dict) and not isinstance(value, Mapping):
-        problems.append(Problem(key, _expected("an object", value)))
-        return None
-    return value
-
-
-def _check_event(problems: list[Problem], ev: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-    action = _required_str(problems, ev, "action", "event.action", event)
-    if action is not None and _ACTION.match(action) is None:
-        problems.append(
-            Problem(
-                "event.action",
-                f"must be a lowercase verb like 'update' (a-z 0-9 _ . : -, at most {MAX_ACTION_LENGTH} chars), "
-                f"got {_shown(action)}",
-            )
-        )
-    event_id = ev.get("id")
-    if event_id is not None:
-        if not isinstance(event_id, str):
-            problems.append(Problem("event.id", _expected("a string", event_id)))
-        elif _ID.match(event_id) is None:
-            problems.append(
-                Problem("event.id", f"must be 1-{MAX_ID_LENGTH} printable ASCII characters without spaces")
-            )
-    outcome = ev.get("outcome")
-    if outcome is not None and (type(outcome) is not str or outcome not in OUTCOMES):  # a list is unhashable
-        if isinstance(outcome, str):
-            problems.append(
-                Problem("event.outcome", f"unknown outcome {_shown(outcome)}; use one of failure, success, unknown")
-            )
-        else:
-            problems.append(Problem("event.outcome", _expected("one of failure, success, unknown", outcome)))
-    _optional_str(problems, ev, "kind", "event.kind")
-    _str_list(problems, ev.get("category"), "event.category", allow_str=True)
-    _str_list(problems, ev.get("type"), "event.type", allow_str=True)
-
-
-def _check_changes(problems: list[Problem], changes: Any) -> None:
-    if not isinstance(changes, dict) and not isinstance(changes, Mapping):
-        problems.append(Problem("audit.changes", _expected('an object {field: {"old": v, "new": v}}', changes)))
-        return
-    for name, change in changes.items():
-        path = f"audit.changes.{name}"
-        if not isinstance(change, dict) and not isinstance(change, Mapping):
-            problems.append(Problem(path, _expected('an object {"old": v, "new": v}', change)))
-            continue
-        if len(change) == 2 and "old" in change and "new" in change:
-            continue
-        absent = [k for k in ("old", "new") if k not in change]
-        extra = sorted(str(k) for k in change if k not in ("old", "new"))
-        parts = []
-        if absent:
-            parts.append("lacks " + " and ".join(repr(k) for k in absent))
-        if extra:
-            parts.append("has unexpected keys " + ", ".join(repr(k) for k in extra))
-        problems.append(Problem(path, 'must be exactly {"old": v, "new": v}: ' + "; ".join(parts)))
-
-
-def _check_audit(problems: list[Problem], audit: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-    _required_str(problems, audit, "source", "audit.source", event)
-    _required_str(problems, audit, "tier", "audit.tier", event)
-    changes = audit.get("changes")
-    if changes is not None:
-        _check_changes(problems, changes)
-    _str_list(problems, audit.get("changed_fields"), "audit.changed_fields", allow_str=False)
-    _optional_str(problems, audit, "login_type", "audit.login_type")
-    stream = audit.get("stream")
-    if stream is not None and (not isinstance(stream, str) or not stream):
-        problems.append(Problem("audit.stream", _expected("a non-empty string", stream)))
-    seq = audit.get("seq")
-    if seq is not None and (type(seq) is not int or seq < 1):
-        problems.append(Problem("audit.seq", _expected("an integer >= 1", seq)))
-
-
-def _check_user(problems: list[Problem], user: Mapping[str, Any]) -> None:
-    _optional_str(problems, user, "id", "user.id")
-    _optional_str(problems, user, "name", "user.name")
-    _optional_str(problems, user, "email", "user.email")
-    _str_list(problems, user.get("roles"), "user.roles", allow_str=False)
+# single-field checks (shared with the pass-through)
 
 
 _IP_CACHE: dict[str, bool] = {}
@@ -399,8 +253,8 @@ _HEX_GROUPS = re.compile(r"(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4})*)?\Z")
 def _parse_ip(text: str) -> bool:
     """Whether ``text`` is an address ``ipaddress.ip_address`` accepts (the schema's ipv4/ipv6 formats).
 
-    Plain dotted quads and hex-colon IPv6 are checked with two regexes (~0.3 us); the rare forms
-    (embedded IPv4 ``::ffff:1.2.3.4``, zone ids ``fe80::1%eth0``) go to :mod:`ipaddress` (~3 us).
+    Plain dotted quads and hex-colon IPv6 are checked with two regexes; the rare forms (embedded IPv4
+    ``::ffff:1.2.3.4``, zone ids ``fe80::1%eth0``) go to :mod:`ipaddress`, about ten times slower.
     """
     if ":" not in text:
         return _IPV4.match(text) is not None
@@ -431,37 +285,7 @@ def is_ip(text: str) -> bool:
     return ok
 
 
-def _check_ip(problems: list[Problem], source: Mapping[str, Any]) -> None:
-    ip = source.get("ip")
-    if ip is None:
-        return
-    if not isinstance(ip, str):
-        problems.append(Problem("source.ip", _expected("an IPv4 or IPv6 address string", ip)))
-        return
-    if not is_ip(ip):
-        problems.append(Problem("source.ip", f"not an IPv4 or IPv6 address: {_shown(ip)}"))
-
-
-def validate(event: Mapping[str, Any], *, trusted_timestamp: str | None = None) -> list[Problem]:
-    """Check one nested event against the contract v1.
-
-    Args:
-        event: the decoded JSON object (nested, not dotted; see :func:`expand_dotted`).
-        trusted_timestamp: a producer's own freshly formatted ``@timestamp`` (the emitter's); when the
-            event's ``@timestamp`` *is* this object, its format check is skipped. Any other value,
-            equal or not, is checked in full.
-
-    Returns:
-        Every problem found, in field order; an empty list means the event is valid.
-    """
-    # The common case (a valid event of plain dicts) takes the straight-line check; anything it is
-    # unsure about goes to the detailed walk, which alone decides and explains.
-    if _plainly_valid(event, trusted_timestamp):
-        return []
-    return _problems(event)
-
-
-# The fast path remembers valid verbs (apps use a handful) and dates; bounded, cleared when full.
+# The straight-line check remembers valid verbs (apps use a handful) and dates; bounded, cleared when full.
 _ACTIONS_SEEN: set[str] = set()
 _DAYS_SEEN: dict[str, bool] = {}
 _CACHE_LIMIT = 1024
@@ -475,7 +299,7 @@ def timestamp_ok(text: str) -> bool:
     """Whether ``text`` (a str) is a contract ``@timestamp``.
 
     The date part (``YYYY-MM-DDT``, always 11 characters) repeats for a whole day's events, so its
-    answer (regex and calendar) is remembered; only the time of day is matched per call (~2x faster).
+    answer (regex and calendar) is remembered; only the time of day is matched per call.
     """
     day = text[:11]
     ok = _DAYS_SEEN.get(day)
@@ -496,7 +320,7 @@ def action_ok(action: str) -> bool:
 
 def id_ok(event_id: str) -> bool:
     """Whether ``event_id`` (a str) is a contract ``event.id`` (usable as Elasticsearch's ``_id``)."""
-    # _ID's [!-~]{1,512} with three C string checks instead of a regex call (about half the cost)
+    # the pattern [!-~]{1,512} as three C string checks instead of a regex call (about half the cost)
     return 0 < len(event_id) <= MAX_ID_LENGTH and event_id.isascii() and event_id.isprintable() \
         and " " not in event_id
 
@@ -519,151 +343,317 @@ def _str_items(value: Any) -> bool:
     return True
 
 
-def _plainly_valid(e: Any, trusted_timestamp: str | None = None) -> bool:  # one straight line: the hot path
-    """Return True only for a valid event (False may also mean "valid but unusual": ask ``_problems``)."""
-    if type(e) is not dict:
-        return False
-    ts = e.get("@timestamp")
-    if ts is not trusted_timestamp or ts is None:
-        if type(ts) is not str:
-            return False
-        if not timestamp_ok(ts):
-            return False
-    ev = e.get("event")
-    if type(ev) is not dict:
-        return False
-    v = ev.get("action")
-    if type(v) is not str or (v not in _ACTIONS_SEEN and not _action_ok(v)):
-        return False
-    if len(ev) > 1:  # only the action (the emitter validates before adding id and categories): nothing else
-        v = ev.get("id")
-        if v is not None and (type(v) is not str or _ID.match(v) is None):
-            return False
-        v = ev.get("outcome")
-        if v is not None and (type(v) is not str or v not in OUTCOMES):
-            return False
-        v = ev.get("kind")
-        if v is not None and type(v) is not str:
-            return False
-        v = ev.get("category")
-        if v is not None and type(v) is not str and not _str_items(v):
-            return False
-        v = ev.get("type")
-        if v is not None and type(v) is not str and not _str_items(v):
-            return False
-    audit = e.get("audit")
-    if type(audit) is not dict:
-        return False
-    v = audit.get("source")
-    if type(v) is not str or not v:
-        return False
-    v = audit.get("tier")
-    if type(v) is not str or not v:
-        return False
-    v = audit.get("changes")
-    if v is not None:
-        if type(v) is not dict:
-            return False
-        for change in v.values():
-            if type(change) is not dict or len(change) != 2 or "old" not in change or "new" not in change:
-                return False
-    v = audit.get("changed_fields")
-    if v is not None and not _str_items(v):
-        return False
-    v = audit.get("login_type")
-    if v is not None and type(v) is not str:
-        return False
-    v = audit.get("stream")
-    if v is not None and (type(v) is not str or not v):
-        return False
-    v = audit.get("seq")
-    if v is not None and (type(v) is not int or v < 1):
-        return False
-    org = e.get("organization")
-    if type(org) is not dict:
-        return False
-    v = org.get("id")
-    if type(v) is not str or not v:
-        return False
-    v = org.get("name")
-    if v is not None and type(v) is not str:
-        return False
-    user = e.get("user")
-    if user is not None:
-        if type(user) is not dict:
-            return False
-        v = user.get("id")  # unrolled: a loop over the three keys costs more than the checks
-        if v is not None and type(v) is not str:
-            return False
-        v = user.get("name")
-        if v is not None and type(v) is not str:
-            return False
-        v = user.get("email")
-        if v is not None and type(v) is not str:
-            return False
-        v = user.get("roles")
-        if v is not None and not _str_items(v):
-            return False
-    obj = e.get("source")
-    if obj is not None:
-        if type(obj) is not dict:
-            return False
-        v = obj.get("ip")
-        if v is not None and (type(v) is not str or not (_IP_CACHE.get(v) or is_ip(v))):
-            return False
-    obj = e.get("url")
-    if obj is not None and (type(obj) is not dict or ((v := obj.get("full")) is not None and type(v) is not str)):
-        return False
-    obj = e.get("user_agent")
-    if obj is not None and (
-        type(obj) is not dict or ((v := obj.get("original")) is not None and type(v) is not str)
-    ):
-        return False
-    v = e.get("message")
-    return v is None or type(v) is str
+# Patterns with a faster equivalent than a regex call; tests/agent/test_contract.py proves each agrees
+# with the walk, which always matches the definition's pattern itself.
+_FAST_PATTERNS: dict[str, str] = {
+    _ID_FIELD.pattern or "": "id_ok(v)",
+    _ACTION_FIELD.pattern or "": "(v in _ACTIONS_SEEN or _action_ok(v))",
+}
 
 
-def _problems(event: Any) -> list[Problem]:
-    """Walk the whole event and return every problem with its reason."""
-    if not isinstance(event, dict) and not isinstance(event, Mapping):
-        return [Problem("$", _expected("a JSON object", event))]
-    problems: list[Problem] = []
+# ---------------------------------------------------------------------------------------------
+# the straight-line check, generated from the definition
 
-    ts = event.get("@timestamp", _MISSING)
-    if ts is _MISSING:
-        problems.append(Problem("@timestamp", "missing"))
-    elif not isinstance(ts, str):
-        problems.append(Problem("@timestamp", _expected("an RFC 3339 date-time string", ts)))
+
+def _fast_test(f: Field, names: dict[str, Any]) -> str:
+    """Return a Python expression true when ``v`` (not None) is a valid value of ``f`` (plain types only).
+
+    Raises:
+        ValueError: for a type or format this module has no check for.
+    """
+    if f.type == "integer":
+        return "type(v) is int" + (f" and v >= {f.minimum}" if f.minimum is not None else "")
+    if f.type == "string_list":
+        return "_str_items(v)"
+    if f.type == "string_or_list":
+        return "(type(v) is str or _str_items(v))"
+    if f.type != "string" or f.format not in (None, "date-time", "ip"):
+        raise ValueError(f"{f.path}: the validator has no check for type {f.type!r} with format {f.format!r}")
+    parts = ["type(v) is str"]
+    if f.format == "date-time":
+        parts.append("timestamp_ok(v)")
+    elif f.format == "ip":
+        parts.append("(_IP_CACHE.get(v) or is_ip(v))")
+    if f.enum:
+        parts.append(f"v in {_bind(names, frozenset(f.enum))}")
+    fast = _FAST_PATTERNS.get(f.pattern or "") if f.format != "date-time" else None
+    if fast is not None:  # the equivalent embodies the pattern and its limits
+        parts.append(fast)
     else:
-        reason = _timestamp_reason(ts)
+        if f.pattern is not None and f.format != "date-time":
+            match = _bind(names, re.compile(f.pattern + r"\Z", re.ASCII).match)
+            parts.append(f"{match}(v) is not None")
+        if f.min_length:
+            parts.append("v" if f.min_length == 1 else f"len(v) >= {f.min_length}")
+        if f.max_length is not None:
+            parts.append(f"len(v) <= {f.max_length}")
+    return " and ".join(parts)
+
+
+def _bind(names: dict[str, Any], value: Any) -> str:
+    """Give ``value`` a name in the generated code's namespace and return the name."""
+    name = f"_C{len(names)}"
+    names[name] = value
+    return name
+
+
+def _check_lines(f: Field, indent: str, names: dict[str, Any]) -> list[str]:
+    """Source lines returning False unless ``v`` (the field's value, ``None`` when absent) is valid for ``f``."""
+    fail = f"{indent}    return False"
+    if f.type == "changes":  # inline: a call per event costs more than the loop
+        guard = [] if f.required else [f"{indent}if v is not None:"]
+        inner = indent if f.required else indent + "    "
+        return [*guard, f"{inner}if type(v) is not dict:", f"{inner}    return False", f"{inner}for c in v.values():",
+                f"{inner}    if type(c) is not dict or len(c) != 2 or 'old' not in c or 'new' not in c:",
+                f"{inner}        return False"]
+    test = _fast_test(f, names)
+    if f.format == "date-time":  # a producer's own freshly made timestamp object needs no check
+        if f.required:
+            return [f"{indent}if v is not trusted or v is None:", f"{indent}    if not ({test}):",
+                    f"{indent}        return False"]
+        return [f"{indent}if v is not None and v is not trusted and not ({test}):", fail]
+    if f.required:
+        return [f"{indent}if not ({test}):", fail]
+    return [f"{indent}if v is not None and not ({test}):", fail]
+
+
+def _fast_source(contract: Contract, names: dict[str, Any]) -> str:
+    """Python source of ``plainly_valid(e, trusted)``: one straight line of checks, in field order."""
+    lines = [
+        "def plainly_valid(e, trusted=None):",
+        "    if type(e) is not dict:",
+        "        return False",
+    ]
+    for top in contract.tops():
+        members = contract.members(top)
+        if not members:  # a top-level field
+            lines.append(f"    v = e.get({top!r})")
+            lines += _check_lines(contract[top], "    ", names)
+            continue
+        required = [f for f in members if f.required]
+        optional = [f for f in members if not f.required]
+        lines.append(f"    obj = e.get({top!r})")
+        indent = "    "
+        if required:
+            lines += ["    if type(obj) is not dict:", "        return False"]
+        else:
+            lines += ["    if obj is not None:", "        if type(obj) is not dict:", "            return False"]
+            indent = "        "
+        for f in required:
+            lines += [f"{indent}v = obj.get({f.leaf!r})", *_check_lines(f, indent, names)]
+        if optional:
+            if required:  # an object holding only its required fields (the usual event) skips the rest
+                lines.append(f"{indent}if len(obj) > {len(required)}:")
+                indent += "    "
+            for f in optional:
+                lines += [f"{indent}v = obj.get({f.leaf!r})", *_check_lines(f, indent, names)]
+    lines.append("    return True")
+    return "\n".join(lines) + "\n"
+
+
+def _compile_fast(contract: Contract) -> Callable[[Any, str | None], bool]:
+    """Compile the straight-line check (True only for a valid event; False may mean "ask the walk")."""
+    names: dict[str, Any] = {}
+    source = _fast_source(contract, names)
+    namespace: dict[str, Any] = {
+        "_str_items": _str_items, "timestamp_ok": timestamp_ok, "id_ok": id_ok,
+        "_ACTIONS_SEEN": _ACTIONS_SEEN, "_action_ok": _action_ok, "_IP_CACHE": _IP_CACHE, "is_ip": is_ip, **names,
+    }
+    exec(compile(source, f"<contract checks: {len(contract.fields)} fields>", "exec"), namespace)
+    check: Callable[[Any, str | None], bool] = namespace["plainly_valid"]
+    check.__doc__ = source  # what was generated, for a reader in a debugger
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# the walk that explains
+
+
+def _missing(event: Mapping[str, Any], path: str) -> Problem:
+    if path in event:
+        return Problem(path, f"missing; found a top-level dotted key {path!r}: nest it (see expand_dotted)")
+    return Problem(path, "missing")
+
+
+def _what(f: Field) -> str:
+    """What a value of ``f`` must be, for "expected ..." reasons."""
+    if f.type == "integer":
+        return "an integer" + (f" >= {f.minimum}" if f.minimum is not None else "")
+    if f.type == "string_list":
+        return "an array of strings"
+    if f.type == "string_or_list":
+        return "a string or an array of strings"
+    if f.type == "changes":
+        return 'an object {field: {"old": v, "new": v}}'
+    if f.format == "date-time":
+        return "an RFC 3339 date-time string"
+    if f.format == "ip":
+        return "an IPv4 or IPv6 address string"
+    if f.enum:
+        return "one of " + ", ".join(sorted(f.enum))
+    return "a non-empty string" if f.min_length else "a string"
+
+
+def _str_list_problems(problems: list[Problem], f: Field, value: Any) -> None:
+    if f.type == "string_or_list" and isinstance(value, str):
+        return
+    if not isinstance(value, list):
+        problems.append(Problem(f.path, _expected(_what(f), value)))
+        return
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            problems.append(Problem(f"{f.path}[{i}]", _expected("a string", item)))
+
+
+def _changes_problems(problems: list[Problem], f: Field, changes: Any) -> None:
+    if not isinstance(changes, dict) and not isinstance(changes, Mapping):
+        problems.append(Problem(f.path, _expected(_what(f), changes)))
+        return
+    for name, change in changes.items():
+        path = f"{f.path}.{name}"
+        if not isinstance(change, dict) and not isinstance(change, Mapping):
+            problems.append(Problem(path, _expected('an object {"old": v, "new": v}', change)))
+            continue
+        if len(change) == 2 and "old" in change and "new" in change:
+            continue
+        absent = [k for k in ("old", "new") if k not in change]
+        extra = sorted(str(k) for k in change if k not in ("old", "new"))
+        parts = []
+        if absent:
+            parts.append("lacks " + " and ".join(repr(k) for k in absent))
+        if extra:
+            parts.append("has unexpected keys " + ", ".join(repr(k) for k in extra))
+        problems.append(Problem(path, 'must be exactly {"old": v, "new": v}: ' + "; ".join(parts)))
+
+
+def _string_problem(f: Field, value: str, pattern: re.Pattern[str] | None) -> str | None:
+    if f.format == "date-time":
+        return _timestamp_reason(value)
+    if f.min_length and len(value) < f.min_length:
+        return "must not be empty" if f.min_length == 1 else f"must have at least {f.min_length} characters"
+    if f.enum and value not in f.enum:
+        return f"unknown {f.path.rsplit('.', 1)[-1]} {_shown(value)}; use one of {', '.join(sorted(f.enum))}"
+    if pattern is not None and pattern.match(value) is None:
+        return f"must be {f.rule or 'like ' + repr(f.pattern)}, got {_shown(value)}"
+    if f.max_length is not None and len(value) > f.max_length:
+        return f"must have at most {f.max_length} characters, got {len(value)}"
+    if f.format == "ip" and not is_ip(value):
+        return f"not an IPv4 or IPv6 address: {_shown(value)}"
+    return None
+
+
+def _field_problems(
+    problems: list[Problem], f: Field, value: Any, event: Mapping[str, Any], pattern: re.Pattern[str] | None
+) -> None:
+    if value is _MISSING or value is None:
+        if f.required:
+            missing = value is _MISSING
+            problems.append(_missing(event, f.path) if missing else Problem(f.path, _expected(_what(f), None)))
+        return
+    if f.type in ("string_list", "string_or_list"):
+        _str_list_problems(problems, f, value)
+    elif f.type == "changes":
+        _changes_problems(problems, f, value)
+    elif f.type == "integer":
+        if type(value) is not int or (f.minimum is not None and value < f.minimum):
+            problems.append(Problem(f.path, _expected(_what(f), value)))
+    elif not isinstance(value, str):
+        problems.append(Problem(f.path, _expected(_what(f), value)))
+    else:
+        reason = _string_problem(f, value, pattern)
         if reason is not None:
-            problems.append(Problem("@timestamp", reason))
+            problems.append(Problem(f.path, reason))
 
-    ev = _object(problems, event, "event", ("event.action",))
-    if ev is not None:
-        _check_event(problems, ev, event)
-    audit = _object(problems, event, "audit", ("audit.source", "audit.tier"))
-    if audit is not None:
-        _check_audit(problems, audit, event)
-    org = _object(problems, event, "organization", ("organization.id",))
-    if org is not None:
-        _required_str(problems, org, "id", "organization.id", event)
-        _optional_str(problems, org, "name", "organization.name")
 
-    user = _object(problems, event, "user")
-    if user is not None:
-        _check_user(problems, user)
-    source = _object(problems, event, "source")
-    if source is not None:
-        _check_ip(problems, source)
-    url = _object(problems, event, "url")
-    if url is not None:
-        _optional_str(problems, url, "full", "url.full")
-    agent = _object(problems, event, "user_agent")
-    if agent is not None:
-        _optional_str(problems, agent, "original", "user_agent.original")
-    _optional_str(problems, event, "message", "message")
-    return problems
+def _object(problems: list[Problem], event: Mapping[str, Any], key: str, required: tuple[str, ...]) -> Any:
+    """Return the nested object ``event[key]`` or ``None``, recording why it is unusable."""
+    value = event.get(key, _MISSING)
+    if value is _MISSING or value is None:
+        if required:
+            holding = " and ".join(required)
+            if value is None:
+                problems.append(Problem(key, f"expected an object holding {holding}, got null"))
+            elif any(leaf in event for leaf in required):
+                problems.extend(_missing(event, leaf) for leaf in required)
+            else:
+                problems.append(Problem(key, f"missing (required object holding {holding})"))
+        return None
+    if not isinstance(value, dict) and not isinstance(value, Mapping):
+        problems.append(Problem(key, _expected("an object", value)))
+        return None
+    return value
+
+
+_Walk = Callable[[Any], list[Problem]]
+
+
+def _compile_walk(contract: Contract) -> _Walk:
+    """Return the walk over every field of ``contract`` that names each problem with its reason."""
+    patterns = {f.path: re.compile(f.pattern + r"\Z", re.ASCII) for f in contract if f.pattern}
+    plan: list[tuple[str, tuple[Field, ...], tuple[str, ...]]] = []
+    for top in contract.tops():
+        members = contract.members(top)
+        plan.append((top, members, tuple(f.path for f in members if f.required)))
+
+    def problems_of(event: Any) -> list[Problem]:
+        if not isinstance(event, dict) and not isinstance(event, Mapping):
+            return [Problem("$", _expected("a JSON object", event))]
+        problems: list[Problem] = []
+        for top, members, required in plan:
+            if not members:
+                f = contract[top]
+                _field_problems(problems, f, event.get(top, _MISSING), event, patterns.get(f.path))
+                continue
+            obj = _object(problems, event, top, required)
+            if obj is not None:
+                for f in members:
+                    _field_problems(problems, f, obj.get(f.leaf, _MISSING), event, patterns.get(f.path))
+        return problems
+
+    return problems_of
+
+
+class Validate(Protocol):
+    """The signature of :func:`validate` (and of every validator :func:`make_validator` builds)."""
+
+    def __call__(self, event: Mapping[str, Any], *, trusted_timestamp: str | None = None) -> list[Problem]: ...
+
+
+def make_validator(contract: Contract) -> Validate:
+    """Build the validator of one contract: a generated straight-line check, and the walk for reasons.
+
+    Args:
+        contract: the definition (:data:`auditlog.core.contract.CONTRACT` for v1).
+
+    Returns:
+        ``validate(event, *, trusted_timestamp=None) -> list[Problem]``, as :func:`validate` documents.
+    """
+    plainly_valid = _compile_fast(contract)
+    walk = _compile_walk(contract)
+
+    def validate(event: Mapping[str, Any], *, trusted_timestamp: str | None = None) -> list[Problem]:
+        """Check one nested event against the contract.
+
+        Args:
+            event: the decoded JSON object (nested, not dotted; see :func:`expand_dotted`).
+            trusted_timestamp: a producer's own freshly formatted ``@timestamp`` (the emitter's); when the
+                event's ``@timestamp`` *is* this object, its format check is skipped. Any other value,
+                equal or not, is checked in full.
+
+        Returns:
+            Every problem found, in field order; an empty list means the event is valid.
+        """
+        # The common case (a valid event of plain dicts) takes the straight-line check; anything it is
+        # unsure about goes to the walk, which alone decides and explains.
+        if plainly_valid(event, trusted_timestamp):
+            return []
+        return walk(event)
+
+    return validate
+
+
+#: The validator of event contract v1: ``validate(event, *, trusted_timestamp=None) -> list[Problem]``.
+validate: Validate = make_validator(CONTRACT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -753,148 +743,3 @@ def _merge_into(target: dict[str, Any], source: Mapping[str, Any], path: str, co
                 continue
             raise ContractError([Problem(f"{path}.{key}", "given twice (dotted and nested)")])
         target[key] = value
-
-
-# ---------------------------------------------------------------------------------------------
-# the typed model
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One changed field's original and new value (``audit.changes[field]``)."""
-
-    old: Any
-    new: Any
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """A validated contract v1 event as typed fields; ``raw`` keeps the full object, unknown fields included."""
-
-    timestamp: datetime
-    action: str
-    source: str
-    tier: str
-    organization_id: str
-    id: str | None = None
-    outcome: str | None = None
-    organization_name: str | None = None
-    user_id: str | None = None
-    user_name: str | None = None
-    user_email: str | None = None
-    user_roles: tuple[str, ...] = ()
-    changes: Mapping[str, Change] = field(default_factory=dict)
-    source_ip: str | None = None
-    url: str | None = None
-    user_agent: str | None = None
-    login_type: str | None = None
-    message: str | None = None
-    kind: str | None = None
-    category: tuple[str, ...] = ()
-    type: tuple[str, ...] = ()
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def from_dict(cls, event: Mapping[str, Any]) -> AuditEvent:
-        """Build the model from a decoded event (dotted keys are expanded first).
-
-        Args:
-            event: the JSON object.
-
-        Returns:
-            The typed event.
-
-        Raises:
-            ContractError: when the event breaks the contract; ``problems`` lists every reason.
-        """
-        nested = expand_dotted(event)
-        problems = validate(nested)
-        if problems:
-            raise ContractError(problems)
-        ev: Mapping[str, Any] = nested["event"]
-        audit: Mapping[str, Any] = nested["audit"]
-        org: Mapping[str, Any] = nested["organization"]
-        user: Mapping[str, Any] = nested.get("user") or {}
-        changes = audit.get("changes") or {}
-        return cls(
-            timestamp=parse_timestamp(nested["@timestamp"]),
-            action=ev["action"],
-            source=audit["source"],
-            tier=audit["tier"],
-            organization_id=org["id"],
-            id=ev.get("id"),
-            outcome=ev.get("outcome"),
-            organization_name=org.get("name"),
-            user_id=user.get("id"),
-            user_name=user.get("name"),
-            user_email=user.get("email"),
-            user_roles=tuple(user.get("roles") or ()),
-            changes={name: Change(c["old"], c["new"]) for name, c in changes.items()},
-            source_ip=(nested.get("source") or {}).get("ip"),
-            url=(nested.get("url") or {}).get("full"),
-            user_agent=(nested.get("user_agent") or {}).get("original"),
-            login_type=audit.get("login_type"),
-            message=nested.get("message"),
-            kind=ev.get("kind"),
-            category=_as_tuple(ev.get("category")),
-            type=_as_tuple(ev.get("type")),
-            raw=nested,
-        )
-
-    @property
-    def changed_fields(self) -> list[str]:
-        """Sorted names of the changed fields (what ``audit.changed_fields`` holds)."""
-        return sorted(self.changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the nested contract JSON object of the typed fields (``raw``'s unknown fields are not included)."""
-        ev: dict[str, Any] = {"action": self.action}
-        _put(ev, "id", self.id)
-        _put(ev, "outcome", self.outcome)
-        _put(ev, "kind", self.kind)
-        if self.category:
-            ev["category"] = list(self.category)
-        if self.type:
-            ev["type"] = list(self.type)
-        audit: dict[str, Any] = {"source": self.source, "tier": self.tier}
-        if self.changes:
-            audit["changes"] = {k: {"old": c.old, "new": c.new} for k, c in self.changes.items()}
-            audit["changed_fields"] = self.changed_fields
-        _put(audit, "login_type", self.login_type)
-        org: dict[str, Any] = {"id": self.organization_id}
-        _put(org, "name", self.organization_name)
-        out: dict[str, Any] = {
-            "@timestamp": format_timestamp(self.timestamp),
-            "event": ev,
-            "audit": audit,
-            "organization": org,
-        }
-        user: dict[str, Any] = {}
-        _put(user, "id", self.user_id)
-        _put(user, "name", self.user_name)
-        _put(user, "email", self.user_email)
-        if self.user_roles:
-            user["roles"] = list(self.user_roles)
-        if user:
-            out["user"] = user
-        if self.source_ip is not None:
-            out["source"] = {"ip": self.source_ip}
-        if self.url is not None:
-            out["url"] = {"full": self.url}
-        if self.user_agent is not None:
-            out["user_agent"] = {"original": self.user_agent}
-        _put(out, "message", self.message)
-        return out
-
-
-def _put(target: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None:
-        target[key] = value
-
-
-def _as_tuple(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)

@@ -4,7 +4,8 @@ Per event (mutated in place, the parser hands over a fresh dict; the redactor re
 changes something):
 
 - ``event.kind`` / ``event.category`` / ``event.type`` from ``event.action`` via
-  :func:`agent.categorize.categorize` when the event does not carry them (the emitter already does);
+  :func:`agent.categorize.categorize` when the event does not carry them (the emitter already does):
+  the contract's enrichment rules, applied by :mod:`agent.enrichment` as in the emitter;
 - secrets redacted with :meth:`agent.redact.Redactor.event` (names in ``audit.changes`` and unknown
   fields; value shapes in ``audit.changes``, ``url.full``, ``message`` and unknown fields),
   ``audit.changed_fields`` = the sorted keys of ``audit.changes`` (when absent);
@@ -29,8 +30,8 @@ from typing import Any
 
 import orjson
 
-from auditlog.agent.categorize import categorize
 from auditlog.agent.contract import parse_timestamp
+from auditlog.agent.enrichment import ActionCategories, changed_fields_of
 from auditlog.agent.ids import deterministic_id
 from auditlog.agent.parser import NUMBER_OUT_OF_RANGE, Rejected
 from auditlog.agent.redact import Redactor
@@ -39,7 +40,7 @@ from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
 from auditlog.core.cache import BoundedCache
 from auditlog.indexer.tiers import TierTable, UnknownTierError
 
-_CACHE_LIMIT = 4096  # distinct actions, and (tier, day) pairs, remembered
+_CACHE_LIMIT = 4096  # distinct (tier, day) pairs remembered
 
 
 class Enricher:
@@ -58,7 +59,7 @@ class Enricher:
         self.redactor = redactor
         self.bounds = bounds
         self.shipper = shipper
-        self._categories: BoundedCache[str, dict[str, Any]] = BoundedCache(_CACHE_LIMIT)
+        self._categories = ActionCategories(fresh_lists=False)  # the event is serialised right away
         # (tier, UTC day) -> action-line prefix
         self._indices: BoundedCache[tuple[str, str], bytes] = BoundedCache(_CACHE_LIMIT)
 
@@ -78,17 +79,11 @@ class Enricher:
         if redactor is not None:
             event = redactor.event(event)
         ev = event["event"]
-        if "kind" not in ev or "category" not in ev or "type" not in ev:
-            cats = self._categories.get(ev["action"])
-            if cats is None:
-                cats = self._categories.put(ev["action"], categorize(ev["action"]))
-            if "kind" in ev or "category" in ev or "type" in ev:
-                cats = {k: v for k, v in cats.items() if k not in ev}  # what the event says wins
-            ev.update(cats)
+        self._categories.fill(ev)  # the contract's enrichment rules (agent.enrichment); given values win
         audit = event["audit"]
         changes = audit.get("changes")
         if changes and "changed_fields" not in audit:
-            audit["changed_fields"] = sorted(changes)
+            audit["changed_fields"] = changed_fields_of(changes)
         event_id = ev.get("id")
         if not event_id:
             ev["id"] = event_id = deterministic_id(key, offset)

@@ -4,8 +4,8 @@ Most lines come from the emitter, which has already validated, categorised, reda
 an ``event.id``. For such a line the full path (decode to dicts, :func:`agent.contract.validate`,
 :class:`agent.enrich.Enricher`, re-encode) produces the same document again, at ~6 us per line. This
 stage proves the same thing in ~2.5 us: one typed decode with msgspec (in C) against the contract's own
-fields, a few checks that reuse the contract's and the redactor's functions, and the line's bytes
-become the bulk document as they are.
+fields (structs made from :mod:`auditlog.core.contract` by :func:`line_type`), a few checks that reuse
+the contract's and the redactor's functions, and the line's bytes become the bulk document as they are.
 
 It never rejects a line on its own: any doubt returns ``None`` and the line takes the full path, which
 alone decides and explains (the same split as ``validate``'s fast check). Doubt means: not a
@@ -39,7 +39,7 @@ line as the source file already holds it.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -48,13 +48,12 @@ from auditlog.agent.contract import IP_KNOWN, action_ok, id_ok, is_ip, timestamp
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 from auditlog.core.cache import BoundedCache
+from auditlog.core.contract import CONTRACT, Contract, Field
 
 # msgspec bounds ints to int64 only; larger ones (exact in the line) take the full path, which refuses
 # those beyond 64 bits by name. Floats that overflow a double are refused by msgspec itself.
 _Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _Scalar = str | _Int | float | bool | None
-_NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
-_Seq = Annotated[int, msgspec.Meta(ge=1)]
 
 #: misses in a row (per file) after which attempts become rare, and how rare (one line in this many).
 MISS_STREAK = 16
@@ -72,63 +71,85 @@ class _Change(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     new: _Scalar | list[_Scalar]
 
 
-class _Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """What the emitter always writes: the action, an id and the ECS categories (absent: the enricher adds)."""
-
-    action: str
-    id: _NonEmpty
-    kind: str
-    category: str | list[str]
-    type: str | list[str]
-    outcome: Literal["success", "failure", "unknown"] | None = None
+#: fields whose pattern or format ``PassThrough._accept`` checks after the decode, with the validator's own
+#: fast checks (id_ok, action_ok, timestamp_ok, is_ip); any other field's pattern is checked by msgspec.
+CHECKED_AFTER_DECODE = frozenset({"@timestamp", "event.id", "event.action", "source.ip"})
 
 
-class _Audit(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    source: _NonEmpty
-    tier: _NonEmpty
-    changes: dict[str, _Change] | None = None
-    changed_fields: list[str] | None = None
-    login_type: str | None = None
-    stream: _NonEmpty | None = None
-    seq: _Seq | None = None
+def _value_type(f: Field) -> Any:
+    """The msgspec type of one field's value (patterns and formats of :data:`CHECKED_AFTER_DECODE` aside).
+
+    Raises:
+        ValueError: for a type it has no msgspec type for, or a format outside :data:`CHECKED_AFTER_DECODE`
+            (msgspec cannot check it).
+    """
+    checked_after = f.path in CHECKED_AFTER_DECODE
+    if f.format is not None and not checked_after:
+        raise ValueError(f"{f.path}: the pass-through has no check for the format {f.format!r}")
+    if f.type == "integer":
+        return Annotated[int, msgspec.Meta(ge=f.minimum)] if f.minimum is not None else _Int
+    if f.type == "string_list":
+        return list[str]
+    if f.type == "string_or_list":
+        return str | list[str]
+    if f.type == "changes":
+        return dict[str, _Change]
+    if f.type != "string":
+        raise ValueError(f"{f.path}: the pass-through has no msgspec type for {f.type!r}")
+    if f.enum:
+        return Literal[f.enum]
+    pattern = None if checked_after or f.pattern is None else f"^(?:{f.pattern})\\Z"
+    if f.min_length is None and f.max_length is None and pattern is None:
+        return str
+    return Annotated[str, msgspec.Meta(min_length=f.min_length, max_length=f.max_length, pattern=pattern)]
 
 
-class _Organization(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    id: _NonEmpty
-    name: str | None = None
+def _struct(name: str, fields: list[tuple[str, Any, bool]]) -> Any:
+    """A closed struct (unknown keys refused: they take the full path) of ``(key, type, required)`` fields."""
+    specs: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    rename: dict[str, str] = {}
+    for key, kind, required in fields:
+        attr = key.lstrip("@")
+        if attr != key:
+            rename[attr] = key
+        specs.append((attr, kind) if required else (attr, kind | None, None))
+    return msgspec.defstruct(name, specs, kw_only=True, forbid_unknown_fields=True, gc=False, rename=rename or None,
+                             module=__name__)
 
 
-class _User(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    id: str | None = None
-    name: str | None = None
-    email: str | None = None
-    roles: list[str] | None = None
+def line_type(contract: Contract = CONTRACT) -> Any:
+    """Build the typed decode of a line the pass-through may ship as written, from the contract's definition.
+
+    Only the contract's fields, nothing else, at any level. Required: the contract's required fields and
+    what the enricher always adds (``event.id``, the ECS categories: absent, the full path must add them);
+    a field the enricher adds only ``when`` another is present stays optional here and is checked after.
+
+    Args:
+        contract: the definition (:data:`auditlog.core.contract.CONTRACT`).
+
+    Returns:
+        The msgspec Struct type of one line (``@timestamp`` is its ``timestamp`` attribute).
+    """
+    enriched = contract.enriched()
+
+    def needed(f: Field) -> bool:
+        rule = enriched.get(f.path)
+        return f.required or (rule is not None and rule.when is None)
+
+    top: list[tuple[str, Any, bool]] = []
+    for key in contract.tops():
+        members = contract.members(key)
+        if not members:
+            f = contract[key]
+            top.append((key, _value_type(f), needed(f)))
+            continue
+        inner = [(f.leaf or "", _value_type(f), needed(f)) for f in members]
+        holder = _struct(f"_{key.title().replace('_', '')}", inner)
+        top.append((key, holder, any(needed for _, _, needed in inner)))
+    return _struct("_Line", top)
 
 
-class _Source(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    ip: str | None = None
-
-
-class _Url(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    full: str | None = None
-
-
-class _UserAgent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    original: str | None = None
-
-
-class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False, rename={"timestamp": "@timestamp"}):
-    """The contract's fields of one line, nothing else."""
-
-    timestamp: str
-    event: _Event
-    audit: _Audit
-    organization: _Organization
-    user: _User | None = None
-    source: _Source | None = None
-    url: _Url | None = None
-    user_agent: _UserAgent | None = None
-    message: str | None = None
+_Line = line_type()
 
 
 class PassThrough:

@@ -37,12 +37,13 @@ from typing import Any
 import orjson
 import structlog.contextvars
 
-from auditlog.agent.categorize import categorize
 from auditlog.agent.contract import ContractError, Problem, expand_dotted, format_timestamp, validate
+from auditlog.agent.enrichment import ActionCategories, changed_fields_of
 from auditlog.agent.ids import uuid7
 from auditlog.agent.redact import Redactor
 from auditlog.agent.typing import EventDict, WrappedLogger
 from auditlog.core.cache import BoundedCache
+from auditlog.core.contract import CONTRACT
 
 __all__ = [
     "ALIASES",
@@ -63,45 +64,15 @@ __all__ = [
 #: logger methods whose name is the event.action (others pass ``action=`` explicitly).
 VERBS: frozenset[str] = frozenset({"auth", "logout", "create", "update", "delete"})
 
-#: friendly keyword arguments apps may use -> contract paths. Dotted contract paths work as-is too.
-ALIASES: dict[str, str] = {
-    "action": "event.action",
-    "outcome": "event.outcome",
-    "event_id": "event.id",
-    "timestamp": "@timestamp",
-    "source": "audit.source",
-    "tier": "audit.tier",
-    "changes": "audit.changes",
-    "login_type": "audit.login_type",
-    "tenant": "organization.id",
-    "tenant_name": "organization.name",
-    "worker_id": "user.id",
-    "worker_name": "user.name",
-    "worker_email": "user.email",
-    "worker_roles": "user.roles",
-    "ip": "source.ip",
-    "url": "url.full",
-    "user_agent": "user_agent.original",
-}
+#: friendly keyword arguments apps may use -> contract paths (each field's ``alias`` in the contract
+#: definition). Dotted contract paths work as-is too.
+ALIASES: dict[str, str] = CONTRACT.aliases()
 
-#: contract paths that may be bound per request/task with :mod:`structlog.contextvars`.
-CONTEXT_KEYS: tuple[str, ...] = (
-    "organization.id",
-    "organization.name",
-    "audit.tier",
-    "audit.source",
-    "audit.login_type",
-    "user.id",
-    "user.name",
-    "user.email",
-    "user.roles",
-    "source.ip",
-    "url.full",
-    "user_agent.original",
-)
+#: contract paths that may be bound per request/task with :mod:`structlog.contextvars` (``context`` fields).
+CONTEXT_KEYS: tuple[str, ...] = CONTRACT.context_keys()
 
 #: top-level contract objects; a nested value given for one is flattened and rebuilt (never mutated).
-CONTRACT_OBJECTS: frozenset[str] = frozenset({"event", "audit", "organization", "user", "source", "url", "user_agent"})
+CONTRACT_OBJECTS: frozenset[str] = frozenset(CONTRACT.object_names())
 
 
 class _NoMessage:
@@ -350,26 +321,17 @@ class EventIdentifier:
 class Categorizer:
     """Add ECS ``event.kind`` / ``event.category`` / ``event.type`` from ``event.action`` (given values win)."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_categories",)
 
     def __init__(self) -> None:
-        self._cache: BoundedCache[str, tuple[str, str, str]] = BoundedCache(_CACHE_LIMIT)
+        self._categories = ActionCategories()  # the contract's enrichment rules, as the agent's Enricher applies them
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         ev = event_dict.get("event")
         if type(ev) is dict:
             action = ev.get("action")
             if type(action) is str and action:
-                entry = self._cache.get(action)
-                if entry is None:
-                    ecs = categorize(action)
-                    entry = self._cache.put(action, (ecs["kind"], ecs["category"][0], ecs["type"][0]))
-                if "kind" not in ev:
-                    ev["kind"] = entry[0]
-                if "category" not in ev:
-                    ev["category"] = [entry[1]]
-                if "type" not in ev:
-                    ev["type"] = [entry[2]]
+                self._categories.fill(ev)
         return event_dict
 
 
@@ -418,10 +380,7 @@ class ChangeRecorder:
                 audit = event_dict["audit"]
                 changes = audit["changes"]
         if changes is not None:
-            try:
-                audit["changed_fields"] = sorted(changes)  # type: ignore[index]
-            except TypeError:  # mixed key types: the renderer rejects the non-str ones with a reason
-                audit["changed_fields"] = sorted(changes, key=str)  # type: ignore[index]
+            audit["changed_fields"] = changed_fields_of(changes)  # type: ignore[index]
         return event_dict
 
 

@@ -1,7 +1,7 @@
 """Type aliases shared by the emitter and the agent (in the spirit of ``structlog.typing``).
 
-``AuditEvent`` here is the *raw* nested JSON object of one event on its way through processors and
-the agent; :class:`agent.contract.AuditEvent` is the typed, validated model built from it.
+``AuditEvent`` here is the nested JSON object of one event on its way through processors and the
+agent; its fields are declared in :mod:`auditlog.core.contract`.
 """
 
 from __future__ import annotations

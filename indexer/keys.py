@@ -20,6 +20,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
+from auditlog.core.contract import F
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
 from auditlog.indexer.security import READER_PRIVILEGES
 from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
@@ -124,7 +125,7 @@ def tenant_tier(client: Elasticsearch, tiers: TierTable, tenant: str) -> str | N
     """
     response = client.search(
         index=tiers.read_pattern, allow_no_indices=True, query={"term": {TENANT_FIELD: tenant}},
-        sort=SORT[:1], size=1, source_includes=["audit.tier"], track_total_hits=False,
+        sort=SORT[:1], size=1, source_includes=[F.tier], track_total_hits=False,
     )
     hits = response.get("hits", {}).get("hits", [])
     if not hits:

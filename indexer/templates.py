@@ -31,6 +31,7 @@ from typing import Any
 
 import jinja2
 
+from auditlog.core.contract import F
 from auditlog.indexer.integrity import DIGEST_EXTRA_DAYS
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
@@ -42,14 +43,14 @@ INDEX_TEMPLATE_PRIORITY = 200
 
 #: Fields a query_string / Kibana free-text search looks at when it names none.
 DEFAULT_QUERY_FIELDS: tuple[str, ...] = (
-    "message",
-    "organization.name.text",
-    "user.name.text",
-    "user.email",
-    "event.action",
-    "audit.source",
-    "audit.changed_fields",
-    "url.full.text",
+    F.message,
+    f"{F.tenant_name}.text",
+    f"{F.worker_name}.text",
+    F.worker_email,
+    F.action,
+    F.source,
+    F.changed_fields,
+    f"{F.url}.text",
 )
 
 #: Mapping of ``audit.changes``: stored as sent, leaves searchable as keywords, never rejected for size.

@@ -24,6 +24,7 @@ import pytest
 
 from auditlog.agent.contract import validate
 from auditlog.agent.emitter import shutdown
+from auditlog.core.contract import CONTRACT, F
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "app-developer-guide.md"
@@ -125,3 +126,11 @@ def test_go_example_writes_a_valid_event(tmp_path: Path) -> None:
         assert 0 == done.returncode, done.stderr
     (event,) = [orjson.loads(line) for line in (tmp_path / "audit.jsonl").read_bytes().splitlines()]
     assert ([], "update") == (validate(event), event["event"]["action"])
+
+
+def test_keyword_table_is_the_contracts_aliases() -> None:
+    """The guide's keyword table lists exactly the contract definition's aliases (the action is the method's verb)."""
+    rows = re.findall(r"^\| `(\w+)` \| `([@\w.]+)`[^|]*\| `(\w+)` \| `([\w.]+)` \|$", GUIDE.read_text(), re.M)
+    documented = {k: v for a, b, c, d in rows for k, v in ((a, b), (c, d))}
+    expected = {alias: path for alias, path in CONTRACT.aliases().items() if path != F.action}
+    assert expected == documented

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
 
+from auditlog.core.contract import F
 from auditlog.indexer.keys import TENANT_CLASS, key_scope
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
 from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
@@ -49,7 +50,7 @@ def tenant_tier(client: Elasticsearch, tiers: TierTable, tenant: str) -> str | N
         query={"term": {TENANT_FIELD: tenant}},
         sort=SORT[:1],
         size=1,
-        source_includes=["audit.tier"],
+        source_includes=[F.tier],
         track_total_hits=False,
     )
     hits = response.get("hits", {}).get("hits", [])

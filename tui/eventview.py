@@ -12,6 +12,8 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
+from auditlog.core.contract import F
+
 _ID_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
@@ -43,7 +45,7 @@ def _parts(path: str) -> tuple[str, ...]:
 
 def event_time(event: Mapping[str, Any]) -> datetime | None:
     """Return the event's ``@timestamp`` as an aware datetime (``None`` when absent or unparseable)."""
-    raw = event.get("@timestamp")
+    raw = event.get(F.timestamp)
     if isinstance(raw, datetime):
         return raw
     if not isinstance(raw, str):
@@ -72,7 +74,7 @@ def local_time(event: Mapping[str, Any], tz: tzinfo) -> datetime | None:
 
 def event_worker(event: Mapping[str, Any]) -> str:
     """Return the acting worker as people know them: name, else email, else id, else ``""``."""
-    for path in ("user.name", "user.email", "user.id"):
+    for path in (F.worker_name, F.worker_email, F.worker_id):
         value = field(event, path)
         if value:
             return str(value)
@@ -88,7 +90,7 @@ def object_id(event: Mapping[str, Any]) -> str | None:
     explicit = field(event, "audit.object_id")
     if explicit not in (None, ""):
         return str(explicit)
-    url = field(event, "url.full")
+    url = field(event, F.url)
     if not isinstance(url, str):
         return None
     segment = url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]

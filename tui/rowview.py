@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
+from auditlog.core.contract import F
 from auditlog.indexer.query.hits import undecodable_reason
 from auditlog.tui.eventview import event_worker, field, local_time
 from auditlog.tui.summaries import Summarizer
@@ -40,7 +41,7 @@ class EventRow:
     @classmethod
     def from_event(cls, event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> EventRow:
         """Build the row of ``event`` with its time shown in ``tz``; a marked row when it cannot be read."""
-        event_id = str(field(event, "event.id") or "")
+        event_id = str(field(event, F.id) or "")
         reason = undecodable_reason(event)
         if reason is None:
             try:
@@ -56,9 +57,9 @@ class EventRow:
         # Every shown string goes through printable(): event data must not drive the terminal.
         return cls(
             event_id=event_id,
-            time=moment.strftime(TIME_FORMAT) if moment else printable(str(event.get("@timestamp") or "?")),
-            source=printable(str(field(event, "audit.source") or "")),
-            action=printable(str(field(event, "event.action") or "")),
+            time=moment.strftime(TIME_FORMAT) if moment else printable(str(event.get(F.timestamp) or "?")),
+            source=printable(str(field(event, F.source) or "")),
+            action=printable(str(field(event, F.action) or "")),
             worker=printable(event_worker(event)),
             summary=printable(summarizer.summarize(event)),
             event=event,

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from auditlog.core.contract import CONTRACT, F
+
 TIERS: tuple[str, ...] = ("enterprise", "business", "whitelabel", "professional", "flatrate", "basic")
 ACTIONS: tuple[str, ...] = ("auth", "create", "update", "delete")
 LOGIN_TYPES: tuple[str, ...] = ("password", "sso", "api")
@@ -511,15 +513,10 @@ def _cumulative(weights: Sequence[float]) -> list[float]:
     return out
 
 
-#: contract path -> the emitter's friendly keyword (agent.processors.ALIASES, inverted for the demo's fields).
+#: (object, key) -> the emitter's friendly keyword, from the contract definition's aliases (the action is the
+#: logger method, the timestamp a top-level field).
 _KEYWORDS: dict[tuple[str, str], str] = {
-    ("event", "id"): "event_id", ("event", "outcome"): "outcome",
-    ("audit", "source"): "source", ("audit", "tier"): "tier", ("audit", "changes"): "changes",
-    ("audit", "login_type"): "login_type",
-    ("organization", "id"): "tenant", ("organization", "name"): "tenant_name",
-    ("user", "id"): "worker_id", ("user", "name"): "worker_name", ("user", "email"): "worker_email",
-    ("user", "roles"): "worker_roles",
-    ("source", "ip"): "ip", ("url", "full"): "url", ("user_agent", "original"): "user_agent",
+    (f.top, f.leaf): f.alias for f in CONTRACT if f.alias and f.leaf is not None and f.path != F.action
 }
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+from auditlog.core.contract import F
 from auditlog.indexer.query.filter import Filter
 
 #: A JSON object of the query DSL.
@@ -36,36 +37,36 @@ Dimension = Literal["workers", "actions", "sources"]
 
 #: Document field of each multi-select dimension.
 DIMENSION_FIELDS: Final[dict[Dimension, str]] = {
-    "workers": "user.id",
-    "actions": "event.action",
-    "sources": "audit.source",
+    "workers": F.worker_id,
+    "actions": F.action,
+    "sources": F.source,
 }
 
-TENANT_FIELD: Final = "organization.id"
-TIME_FIELD: Final = "@timestamp"
+TENANT_FIELD: Final = F.tenant
+TIME_FIELD: Final = F.timestamp
 
 #: Fields searched by the free-text box. Names, URLs and user agents are keywords with a ``.text``
 #: sub-field (the ECS multi-field layout of ``indexer/templates``): the keyword matches a whole value
 #: (an id, an e-mail, ``Anna*``), the text sub-field single words ("keller" finds "Anna Keller").
 #: Fields a cluster does not map are skipped by Elasticsearch.
 TEXT_FIELDS: Final[tuple[str, ...]] = (
-    "message",
-    "user.name",
-    "user.name.text",
-    "user.email",
-    "user.id",
-    "organization.name",
-    "organization.name.text",
-    "organization.id",
-    "audit.changed_fields",
-    "audit.source",
-    "audit.login_type",
-    "event.action",
-    "event.id",
-    "url.full",
-    "url.full.text",
-    "user_agent.original.text",
-    "source.ip",
+    F.message,
+    F.worker_name,
+    f"{F.worker_name}.text",
+    F.worker_email,
+    F.worker_id,
+    F.tenant_name,
+    f"{F.tenant_name}.text",
+    F.tenant,
+    F.changed_fields,
+    F.source,
+    F.login_type,
+    F.action,
+    F.id,
+    F.url,
+    f"{F.url}.text",
+    f"{F.user_agent}.text",
+    F.ip,
 )
 
 #: ``simple_query_string`` operators users may type: boolean logic, phrases and prefix search.

@@ -25,6 +25,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from auditlog.core.contract import F
 from auditlog.indexer.query.dsl import DIMENSION_FIELDS, TIME_FIELD, Dimension, build_query
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.pit import PointInTime
@@ -33,7 +34,7 @@ from auditlog.indexer.tiers import TierTable
 DEFAULT_FACET_SIZE = 50
 
 #: Field shown as the label of a worker bucket (the latest event's value).
-WORKER_LABEL_FIELD = "user.name"
+WORKER_LABEL_FIELD = F.worker_name
 
 
 @dataclass(frozen=True)

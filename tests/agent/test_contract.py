@@ -1,4 +1,4 @@
-"""The event contract v1: validate() reasons, the published JSON Schema agreeing with it, expand_dotted, the model."""
+"""The event contract v1: validate() reasons, the published JSON Schema agreeing with it, expand_dotted, timestamps."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from hypothesis import strategies as st
 
 from auditlog.agent.contract import (
     SCHEMA_ID,
-    AuditEvent,
-    Change,
     ContractError,
     Problem,
     _timestamp_reason,
@@ -25,10 +23,12 @@ from auditlog.agent.contract import (
     expand_dotted,
     format_timestamp,
     id_ok,
+    make_validator,
     parse_timestamp,
     timestamp_ok,
     validate,
 )
+from auditlog.core.contract import CONTRACT, Field
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "schema" / "audit-event-v1.json"
 DELETE: Any = object()
@@ -465,7 +465,7 @@ def test_expand_dotted_conflict_names_the_key() -> None:
     assert [p.field for p in caught.value.problems] == ["event.action"]
 
 
-# ---------------------------------------------------------------------------------------------- model
+# ---------------------------------------------------------------------------------------------- timestamps
 
 
 def test_parse_timestamp_keeps_offset_and_truncates_to_microseconds() -> None:
@@ -490,31 +490,6 @@ def test_format_timestamp_rejects_naive() -> None:
     """A naive datetime is refused instead of guessed."""
     with pytest.raises(ValueError, match="naive"):
         format_timestamp(datetime(2024, 5, 1))
-
-
-def test_model_from_dict_reads_typed_fields() -> None:
-    """from_dict exposes typed fields and the parsed changes."""
-    model = AuditEvent.from_dict(valid_event())
-    assert (datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC), "update", "enterprise") == (
-        model.timestamp,
-        model.action,
-        model.tier,
-    )
-    assert {"start": Change("10:00", "11:00")} == model.changes
-    assert model.changed_fields == ["start"]
-
-
-def test_model_round_trips_to_the_same_json() -> None:
-    """to_dict() of a parsed complete event is the event again."""
-    event = valid_event()
-    assert event == AuditEvent.from_dict(event).to_dict()
-
-
-def test_model_from_invalid_raises_with_problems() -> None:
-    """from_dict on a broken event raises ContractError listing the problems."""
-    with pytest.raises(ContractError) as caught:
-        AuditEvent.from_dict(with_field(valid_event(), "organization.id", ""))
-    assert [Problem("organization.id", "must not be empty")] == caught.value.problems
 
 
 def _ipaddress_accepts(text: str) -> bool:
@@ -553,3 +528,23 @@ def test_field_checks_agree_with_validate(timestamp: str, action: str, event_id:
 def test_timestamp_ok_agrees_with_the_full_diagnosis(text: str) -> None:
     """The day-remembering timestamp_ok accepts exactly the timestamps the detailed check finds no fault with."""
     assert timestamp_ok(text) == (_timestamp_reason(text) is None)
+
+
+# ---------------------------------------------------------------------------------------------- other contracts
+
+
+TICKET = Field("audit.ticket", pattern=r"[A-Z]+-[0-9]+", rule="a ticket key like 'OPS-12'")
+
+
+@pytest.mark.parametrize(("value", "problems"), [("OPS-12", []), ("ops-12", ["audit.ticket"]), (12, ["audit.ticket"])])
+def test_validator_of_a_contract_with_a_pattern_field_checks_it(value: Any, problems: list[str]) -> None:
+    """make_validator turns a new field's pattern into a check that accepts a match and names anything else."""
+    check = make_validator(CONTRACT.with_field(TICKET))
+    assert problems == [p.field for p in check(with_field(valid_event(), "audit.ticket", value))]
+
+
+def test_pattern_reason_quotes_the_fields_rule() -> None:
+    """A value that misses a field's pattern is explained with the field's rule in words."""
+    check = make_validator(CONTRACT.with_field(TICKET))
+    problems = check(with_field(valid_event(), "audit.ticket", "ops-12"))
+    assert [Problem("audit.ticket", "must be a ticket key like 'OPS-12', got 'ops-12'")] == problems

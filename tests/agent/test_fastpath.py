@@ -17,6 +17,7 @@ from auditlog.agent.fastpath import MISS_STREAK, RETRY_EVERY, EntryMaker, PassTh
 from auditlog.agent.parser import Parser, Rejected
 from auditlog.agent.redact import Redactor
 from auditlog.agent.timebounds import TimeBounds
+from auditlog.core.contract import ENRICHMENTS, Enrichment
 from auditlog.indexer.tiers import TierTable
 from bench.events import event_lines
 from tests.agent.events import event
@@ -111,6 +112,16 @@ def test_doubtful_line_takes_the_full_path(enricher: Enricher, name: str, mutate
     ev = completed(event(1, user={"id": "w-1", "name": "Anna"}))
     mutate(ev)
     assert PassThrough(enricher)(orjson.dumps(ev)) is None, name
+
+
+@pytest.mark.parametrize("rule", ENRICHMENTS, ids=lambda rule: rule.path)
+def test_line_lacking_what_an_enrichment_rule_fills_takes_the_full_path(enricher: Enricher, rule: Enrichment) -> None:
+    """For every enrichment rule of the contract, a line without its field (where the rule applies) is not passed."""
+    ev = completed(event(1, user={"id": "w-1", "name": "Anna"}))  # with changes: every rule applies
+    passed = PassThrough(enricher)(orjson.dumps(ev))
+    top, leaf = rule.path.split(".", 1)
+    del ev[top][leaf]
+    assert (True, None) == (type(passed) is bytes, PassThrough(enricher)(orjson.dumps(ev)))
 
 
 @pytest.mark.parametrize("line", [b' {"a": 1}', b'{"a": 1} ', b"[1]", b"", b'{"message": "caf\xe9"}', b"{"])

@@ -156,7 +156,7 @@ def test_context_fills_in_documented_key_order() -> None:
     with structlog.contextvars.bound_contextvars(**{"user.id": "w-1"}), \
             structlog.contextvars.bound_contextvars(**{"audit.tier": "basic", "organization.id": "org-7"}):
         out = AuditContext()(None, "update", {})
-    assert list(out) == ["organization", "audit", "user"]
+    assert ["audit", "organization", "user"] == list(out)  # the contract definition's field order
 
 
 def test_context_fills_when_the_app_binds_many_other_values() -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from auditlog.core.contract import CONTRACT, Contract, F, Field
 from auditlog.indexer.query.hits import undecodable_reason
 from auditlog.tui.diff import ChangeKind, ChangeRow, diff_changes
 from auditlog.tui.eventview import event_worker, field, local_time
@@ -41,6 +42,23 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("Message", 48),
     ("Event ID", 38),
 )
+#: labelled contract fields the sheet shows in a column above (or through the Worker column), or leaves out:
+#: the tier and categories say nothing a support reader filters the sheet by; roles are the worker's, not the event's.
+_COVERED: frozenset[str] = frozenset({
+    F.tenant_name, F.tenant, F.worker_name, F.worker_email, F.worker_id, F.outcome, F.ip, F.url, F.login_type,
+    F.user_agent, F.message, F.id, F.tier, F.category, F.worker_roles,
+})
+EXTRA_WIDTH = 24
+
+
+def extra_fields(contract: Contract = CONTRACT) -> tuple[Field, ...]:
+    """Return the labelled fields of ``contract`` the fixed columns do not cover: each gets a column at the end."""
+    return tuple(f for f in contract.labelled() if f.path not in _COVERED)
+
+
+#: the contract's other labelled fields, one column each after ``Event ID`` (none in contract v1).
+EXTRA_FIELDS: tuple[Field, ...] = extra_fields()
+COLUMNS += tuple((f.label or f.path, EXTRA_WIDTH) for f in EXTRA_FIELDS)
 TIME_WIDTH = 20
 
 
@@ -72,29 +90,30 @@ def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> l
     """
     moment = local_time(event, tz)
     local: datetime | None = moment.replace(tzinfo=None) if moment else None
-    rows = diff_changes(field(event, "audit.changes"))
-    changed = field(event, "audit.changed_fields")
+    rows = diff_changes(field(event, F.changes))
+    changed = field(event, F.changed_fields)
     if not isinstance(changed, list):
         changed = [row.field for row in rows]
     raw: list[Any] = [
-        local if local is not None else field(event, "@timestamp"),
-        field(event, "organization.name"),
-        field(event, "organization.id"),
+        local if local is not None else field(event, F.timestamp),
+        field(event, F.tenant_name),
+        field(event, F.tenant),
         event_worker(event),
-        field(event, "user.id"),
-        field(event, "event.action"),
-        field(event, "audit.source"),
-        field(event, "event.outcome"),
+        field(event, F.worker_id),
+        field(event, F.action),
+        field(event, F.source),
+        field(event, F.outcome),
         summarizer.summarize(event, rows),
         ", ".join(map(str, changed)),
         _values(rows, "old"),
         _values(rows, "new"),
-        field(event, "source.ip"),
-        field(event, "url.full"),
-        field(event, "audit.login_type"),
-        field(event, "user_agent.original"),
-        field(event, "message"),
-        field(event, "event.id"),
+        field(event, F.ip),
+        field(event, F.url),
+        field(event, F.login_type),
+        field(event, F.user_agent),
+        field(event, F.message),
+        field(event, F.id),
+        *[field(event, f.path) for f in EXTRA_FIELDS],
     ]
     # Empty text becomes an absent cell: openpyxl would otherwise write an empty <c> element for it.
     # Text is most cells: sanitise it directly rather than through cell_value's type dispatch.
@@ -106,7 +125,7 @@ _SUMMARY_CELL = [name for name, _ in COLUMNS].index("Summary") + 1
 
 def undecodable_row(event: Mapping[str, Any]) -> list[CellValue]:
     """Return the marked row of an event that could not be read: ``undecodable event <id>`` and its id."""
-    event_id = str(field(event, "event.id") or "")
+    event_id = str(field(event, F.id) or "")
     cells: list[CellValue] = [None] * (len(COLUMNS) + 1)
     cells[_SUMMARY_CELL] = sanitize_text(undecodable_label(event_id))
     cells[-1] = sanitize_text(event_id) or None

@@ -19,6 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from auditlog.core.contract import CONTRACT, Contract, F
 from auditlog.indexer.decode import dumps_deep
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.tui.diff import ChangeKind, diff_changes
@@ -33,23 +34,21 @@ _KIND_STYLE = {ChangeKind.ADDED: "green", ChangeKind.REMOVED: "red", ChangeKind.
                ChangeKind.UNCHANGED: "dim"}
 _KIND_MARK = {ChangeKind.ADDED: "+ added", ChangeKind.REMOVED: "- removed", ChangeKind.CHANGED: "~ changed",
               ChangeKind.UNCHANGED: "= same"}
-META_FIELDS: tuple[tuple[str, str], ...] = (
-    ("IP address", "source.ip"),
-    ("URL", "url.full"),
-    ("Login type", "audit.login_type"),
-    ("Worker", "user.name"),
-    ("Worker ID", "user.id"),
-    ("Email", "user.email"),
-    ("Roles", "user.roles"),
-    ("User agent", "user_agent.original"),
-    ("Organization", "organization.name"),
-    ("Organization ID", "organization.id"),
-    ("Tier", "audit.tier"),
-    ("Outcome", "event.outcome"),
-    ("Category", "event.category"),
-    ("Message", "message"),
-    ("Event ID", "event.id"),
-)
+#: the Meta tab's order: labelled contract fields as support staff read them (where, who, whose, what).
+_META_ORDER: tuple[str, ...] = (F.ip, F.url, F.login_type, F.worker_name, F.worker_id, F.worker_email,
+                                F.worker_roles, F.user_agent, F.tenant_name, F.tenant, F.tier, F.outcome,
+                                F.category, F.message, F.id)
+
+
+def meta_fields(contract: Contract = CONTRACT) -> tuple[tuple[str, str], ...]:
+    """Return the Meta tab's ``(label, path)`` rows: every labelled field of ``contract``, in ``_META_ORDER``
+    first, then any other labelled field in the definition's order (a new field shows without an edit here)."""
+    labels = {f.path: f.label or f.path for f in contract.labelled()}
+    paths = [p for p in _META_ORDER if p in labels] + [p for p in labels if p not in _META_ORDER]
+    return tuple((labels[p], p) for p in paths)
+
+
+META_FIELDS: tuple[tuple[str, str], ...] = meta_fields()
 
 
 def _shown(value: Any) -> str:
@@ -58,7 +57,7 @@ def _shown(value: Any) -> str:
 
 def raw_table(event: Mapping[str, Any]) -> Table | Text:
     """Return the Raw view: one line per changed field, kind marked by word and colour."""
-    rows = diff_changes(field(event, "audit.changes"))
+    rows = diff_changes(field(event, F.changes))
     if not rows:
         return Text("This event records no changed values.", style="italic dim")
     table = Table(expand=True, box=None, header_style="bold")
