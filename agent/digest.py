@@ -10,8 +10,10 @@ storing them (table ``digest_pending``) in the same SQLite transaction as that c
 
 Items Elasticsearch refused (dead-lettered) are not in any index and are left out. What a record
 holds (:class:`indexer.integrity.Record`) is read off the bulk entry itself: the index and id from the
-action line, the hash of the exact document bytes, and ``@timestamp`` / ``audit.stream`` /
-``audit.seq`` from one skipping msgspec decode. This runs in the sink workers, not the reader.
+action line and the hash of the exact document bytes; ``@timestamp`` / ``audit.stream`` /
+``audit.seq`` come with the batch (:attr:`agent.batcher.Batch.stamps`: the pass-through decoded them
+already), or for an entry without a stamp (the full path) from one skipping msgspec decode. This runs
+in the sink workers, not the reader.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from auditlog.agent.acks import AckTracker
-from auditlog.agent.batcher import Batch
+from auditlog.agent.batcher import Batch, Stamp
 from auditlog.indexer.integrity import UNKNOWN_HASH, Record, event_hash
 
 PENDING_SCHEMA = (
@@ -59,8 +61,13 @@ _encode_rows = msgspec.msgpack.Encoder().encode
 _decode_rows = msgspec.msgpack.Decoder(list[Record]).decode
 
 
-def record_of(entry: bytes) -> Record:
+def record_of(entry: bytes, stamp: Stamp | None = None) -> Record:
     """Return what a digest keeps of one bulk ``create`` entry (``action\\ndocument\\n``).
+
+    Args:
+        entry: the bulk entry.
+        stamp: the document's ``@timestamp``, ``audit.stream`` and ``audit.seq`` when the caller has
+            them (the pass-through's decode); ``None``: read them from the document.
 
     Raises:
         ValueError: when the entry is not an action line and a document (a bug upstream).
@@ -73,14 +80,16 @@ def record_of(entry: bytes) -> Record:
         action = _decode_action(entry[:nl]).create
         index, event_id = action._index, action._id
     doc = memoryview(entry)[nl + 1:-1]
+    if stamp is not None:
+        return Record(index, event_id, event_hash(doc), *stamp)
     try:
-        stamp = _decode_stamp(doc)
+        read = _decode_stamp(doc)
     except (msgspec.DecodeError, ValueError):  # a type the contract allows but this struct does not
         return Record(index, event_id, event_hash(doc), "")
-    audit = stamp.audit
+    audit = read.audit
     if audit is None:
-        return Record(index, event_id, event_hash(doc), stamp.timestamp)
-    return Record(index, event_id, event_hash(doc), stamp.timestamp, audit.stream, audit.seq)
+        return Record(index, event_id, event_hash(doc), read.timestamp)
+    return Record(index, event_id, event_hash(doc), read.timestamp, audit.stream, audit.seq)
 
 
 def pack(records: Iterable[Record]) -> bytes:
@@ -145,9 +154,10 @@ class DigestFeed:
         """
         skip, stored_before = set(dead), set(duplicates)
         by_key: dict[str, list[Record]] = {}
+        stamps = batch.stamps if len(batch.stamps) == len(batch.entries) else [None] * len(batch.entries)
         for i, (entry, origin) in enumerate(zip(batch.entries, batch.origins, strict=True)):
             if i not in skip:
-                record = record_of(entry)
+                record = record_of(entry, stamps[i])
                 if i in stored_before:
                     record = record._replace(hash=UNKNOWN_HASH)
                 by_key.setdefault(origin[0], []).append(record)

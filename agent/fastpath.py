@@ -44,6 +44,7 @@ from typing import Annotated, Literal
 import msgspec
 import orjson
 
+from auditlog.agent.batcher import Stamp
 from auditlog.agent.contract import IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
@@ -131,9 +132,13 @@ class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False, rename={"times
 
 
 class PassThrough:
-    """Callable: line -> bulk ``create`` entry carrying the line itself, a routing rejection, or None (full path)."""
+    """Callable: line -> bulk ``create`` entry carrying the line itself, a routing rejection, or None (full path).
 
-    __slots__ = ("_decode", "_enabled", "_streaks", "enricher")
+    After an entry, :attr:`stamp` holds the line's ``@timestamp``, ``audit.stream`` and ``audit.seq``
+    (what tamper evidence needs, :mod:`agent.digest`), so nothing decodes the document again.
+    """
+
+    __slots__ = ("_decode", "_enabled", "_streaks", "enricher", "stamp")
 
     def __init__(self, enricher: Enricher, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         """Share the enricher's router and redaction rules; off when ``max_depth`` < :data:`LINE_DEPTH`."""
@@ -141,6 +146,7 @@ class PassThrough:
         self._enabled = max_depth >= LINE_DEPTH
         self._decode = msgspec.json.Decoder(_Line).decode
         self._streaks: dict[str, list[int]] = {}  # file identity -> [misses in a row, lines left to skip]
+        self.stamp: Stamp | None = None
 
     def __call__(self, line: bytes, key: str = "") -> bytes | Rejected | None:
         """Return ``{"create":...}\\n<line>\\n`` when the full path would ship ``line`` unchanged.
@@ -227,19 +233,25 @@ class PassThrough:
             if spliced is None:
                 return None
             line = spliced
+        self.stamp = (e.timestamp, audit.stream, audit.seq)
         return b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
 
 
 class EntryMaker:
-    """Line -> bulk entry or rejection: the pass-through when it applies, else parse, validate and enrich."""
+    """Line -> bulk entry or rejection: the pass-through when it applies, else parse, validate and enrich.
 
-    __slots__ = ("enricher", "parser", "passthrough")
+    After an entry, :attr:`stamp` is the pass-through's :attr:`PassThrough.stamp` for it, or ``None``
+    when the full path made it (then :func:`agent.digest.record_of` reads the document).
+    """
+
+    __slots__ = ("enricher", "parser", "passthrough", "stamp")
 
     def __init__(self, parser: Parser, enricher: Enricher) -> None:
         """Combine the full path's stages with a pass-through sharing the enricher."""
         self.parser = parser
         self.enricher = enricher
         self.passthrough = PassThrough(enricher, parser.max_depth)
+        self.stamp: Stamp | None = None
 
     def __call__(self, line: bytes, key: str, offset: int) -> bytes | Rejected:
         """Return the bulk entry for one line, or why it cannot be shipped.
@@ -252,7 +264,12 @@ class EntryMaker:
         Returns:
             ``{"create":...}\\n<document>\\n`` or a :class:`~agent.parser.Rejected`.
         """
-        entry = self.passthrough(line, key)
+        passthrough = self.passthrough
+        entry = passthrough(line, key)
+        if type(entry) is bytes:
+            self.stamp = passthrough.stamp
+            return entry
+        self.stamp = None
         if entry is None:
             ev = self.parser(line)
             entry = ev if isinstance(ev, Rejected) else self.enricher(ev, key, offset)
