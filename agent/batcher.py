@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 #: Where an entry came from: (file identity, path, line offset, original line bytes).
 Origin = tuple[str, str, int, bytes]
-#: What tamper evidence needs of a document that the pass-through decoded anyway:
-#: (``@timestamp``, ``audit.stream``, ``audit.seq``); ``None`` when the entry has none at hand.
-Stamp = tuple[str, str | None, int | None]
+#: What tamper evidence needs of an entry that the pass-through knows anyway: (index, ``event.id``,
+#: ``@timestamp``, ``audit.stream``, ``audit.seq``); ``None`` when the entry has none at hand.
+Stamp = tuple[str, str, str, str | None, int | None]
 
 
 @dataclass(slots=True)

@@ -134,11 +134,11 @@ class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False, rename={"times
 class PassThrough:
     """Callable: line -> bulk ``create`` entry carrying the line itself, a routing rejection, or None (full path).
 
-    After an entry, :attr:`stamp` holds the line's ``@timestamp``, ``audit.stream`` and ``audit.seq``
-    (what tamper evidence needs, :mod:`agent.digest`), so nothing decodes the document again.
+    After an entry, :attr:`stamp` holds its index, ``event.id``, ``@timestamp``, ``audit.stream`` and
+    ``audit.seq`` (what tamper evidence needs, :mod:`agent.digest`), so nothing reads the entry again.
     """
 
-    __slots__ = ("_decode", "_enabled", "_streaks", "enricher", "stamp")
+    __slots__ = ("_decode", "_enabled", "_index_names", "_streaks", "enricher", "stamp")
 
     def __init__(self, enricher: Enricher, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         """Share the enricher's router and redaction rules; off when ``max_depth`` < :data:`LINE_DEPTH`."""
@@ -146,6 +146,7 @@ class PassThrough:
         self._enabled = max_depth >= LINE_DEPTH
         self._decode = msgspec.json.Decoder(_Line).decode
         self._streaks: dict[str, list[int]] = {}  # file identity -> [misses in a row, lines left to skip]
+        self._index_names: dict[bytes, str] = {}  # the router's action-line prefix -> its index name
         self.stamp: Stamp | None = None
 
     def __call__(self, line: bytes, key: str = "") -> bytes | Rejected | None:
@@ -228,13 +229,28 @@ class PassThrough:
         if type(prefix) is not bytes:
             return prefix
         shipper = self.enricher.shipper
-        if shipper is not None:  # the same fields the full path adds (agent.shipper)
-            spliced = shipper.splice(line, event_id, e.organization.id, e.user.id if e.user is not None else None)
-            if spliced is None:
+        entry: bytes | None
+        if shipper is None:
+            entry = b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
+        else:  # the same fields the full path adds (agent.shipper), spliced while the entry is built
+            entry = shipper.entry(prefix, line, orjson.dumps(event_id), event_id, e.organization.id,
+                                  e.user.id if e.user is not None else None)
+            if entry is None:
                 return None
-            line = spliced
-        self.stamp = (e.timestamp, audit.stream, audit.seq)
-        return b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
+        index = self._index_names.get(prefix)
+        if index is None:
+            index = self._index_name(prefix)
+        self.stamp = (index, event_id, e.timestamp, audit.stream, audit.seq)
+        return entry
+
+
+    def _index_name(self, prefix: bytes) -> str:
+        """The index a ``{"create":{"_index":<name>,"_id":`` prefix names (remembered, bounded)."""
+        index = str(orjson.loads(prefix[prefix.index(b":", 10) + 1:prefix.rindex(b",")]))
+        if len(self._index_names) >= _STREAKS_LIMIT:
+            self._index_names.clear()
+        self._index_names[prefix] = index
+        return index
 
 
 class EntryMaker:
