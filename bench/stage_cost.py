@@ -32,7 +32,7 @@ from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.signing import SigningKey
 from auditlog.agent.timebounds import TimeBounds
 from auditlog.demo.data import fabricate
-from auditlog.indexer.integrity import digest_body, digest_hash, signed_bytes
+from auditlog.indexer.integrity import Record, digest_body, digest_hash, seq_ranges, signed_bytes
 from auditlog.indexer.tiers import TierTable
 from bench.events import default_window, event_lines
 
@@ -97,23 +97,46 @@ def digest_us_per_line(entries: list[bytes], stamps: list[Stamp | None] | None =
     blobs = [pack([record_of(e, m) for e, m in zip(entries[i:i + batch], marks[i:i + batch], strict=True)])
              for i in range(0, len(entries), batch)]
     records = [r for blob in blobs for r in unpack(blob)]
-    for i in range(0, len(records), window):
+    delivered = _delivered(records)
+    for index, chunk in _windows(records, window):
         body = digest_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev=None, prev_index=None,
-                           index=records[i].events_index, records=records[i:i + window])
+                           index=index, records=chunk, delivered=delivered)
         key.sign(signed_bytes(body))
         digest_hash(body)
         orjson.dumps(body)
     return (time.process_time() - start) / len(entries) * 1e6
 
 
+def _delivered(records: list[Record]) -> dict[str, list[list[int]]]:
+    """Per stream the ranges delivered, as the digest writer keeps them across seals."""
+    seqs: dict[str, list[int]] = {}
+    for r in records:
+        if r.stream is not None and r.seq is not None:
+            seqs.setdefault(r.stream, []).append(r.seq)
+    return {stream: seq_ranges(numbers) for stream, numbers in seqs.items()}
+
+
+def _windows(records: list[Record], window: int) -> list[tuple[str, list[Record]]]:
+    """Group records per events index and cut each group into windows, as the digest writer seals them."""
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        groups.setdefault(r.events_index, []).append(r)
+    return [(index, rs[i:i + window]) for index, rs in groups.items() for i in range(0, len(rs), window)]
+
+
 def digest_share(entries: list[bytes], *, window: int = 20_000) -> float:
-    """Digest bytes as a share of the events' ``_source`` bytes (both before Elasticsearch's compression)."""
-    records = [record_of(e) for e in entries]
+    """Digest bytes as a share of the events' ``_source`` bytes (both before Elasticsearch's compression).
+
+    Digests are cut per events index as the agent cuts them: one stream's numbers are then spread over
+    the indices of its tiers, which is what the listing's ``runs`` must encode.
+    """
     key = SigningKey(Ed25519PrivateKey.generate())
     digest_bytes = 0
-    for i in range(0, len(records), window):
+    records = [record_of(e) for e in entries]
+    delivered = _delivered(records)
+    for index, chunk in _windows(records, window):
         body = digest_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev="0" * 64, prev_index="x",
-                           index=records[i].events_index, records=records[i:i + window])
+                           index=index, records=chunk, delivered=delivered)
         digest_bytes += len(orjson.dumps({"@timestamp": body["last"], "digest": body,
                                           "signature": key.sign(signed_bytes(body))}))
     event_bytes = sum(len(e) - e.index(b"\n") - 2 for e in entries)
