@@ -179,7 +179,7 @@ def digest_body(
         "ids": [r.id for r in by_id],
         "width": SHORT_HASH_BYTES,
         "hashes": base64.b64encode(b"".join([h[:SHORT_HASH_BYTES] for h in full])).decode(),
-        "unknown": [i for i, h in enumerate(full) if h == UNKNOWN_HASH],
+        "unknown": [i for i, h in enumerate(full) if h == UNKNOWN_HASH] if UNKNOWN_HASH in full else [],
         "root": hash_root(full),
     }
 
