@@ -303,7 +303,8 @@ class _Listed:
     """The digests of one events index as a lookup: event -> (digest, position), and what was seen where.
 
     Numbered events are found by stream and number (sorted runs, bisected), the rest by id. Per
-    position ``seen`` is 0 (not yet), 1 (proven or present) or 2 (only documents whose hash differs).
+    position ``seen`` is 0 (not yet), 1 (proven or present), 2 (only documents whose hash differs) or
+    3 (a number another digest lists too: reported as covered twice, looked up in the other).
     """
 
     def __init__(self, digests: list[_Digest], index: str, report: Report, keep_full: bool) -> None:
@@ -336,12 +337,15 @@ class _Listed:
         self.firsts: dict[str, list[int]] = {}
         for stream, runs in self.runs.items():
             runs.sort()
-            for (_a1, b1, k1, _p1), (a2, b2, k2, _p2) in itertools.pairwise(runs):
+            for (a1, b1, k1, p1), (a2, b2, k2, _p2) in itertools.pairwise(runs):
                 if a2 <= b1:
-                    what = f"seq {a2}" if a2 == min(b1, b2) else f"seq {a2}..{min(b1, b2)}"
+                    last = min(b1, b2)
+                    what = f"seq {a2}" if a2 == last else f"seq {a2}..{last}"
                     report.problems.append(Problem(
                         "covered-twice", index, f"stream {stream} {what} in digests {self.digests[k1].doc_id} and "
                         f"{self.digests[k2].doc_id}", digest_id=self.digests[k2].doc_id, stream=stream, seq=a2))
+                    # the later digest's places are the ones looked up; the earlier one's are accounted for
+                    self.seen[k1][p1 + a2 - a1:p1 + last - a1 + 1] = b"\3" * (last - a2 + 1)
             self.firsts[stream] = [r[0] for r in runs]
 
     def find(self, event_id: str, stream: str | None, seq: int | None) -> tuple[int, int] | None:

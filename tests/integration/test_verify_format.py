@@ -75,14 +75,17 @@ def _format1(key: SigningKey) -> Body:
 
 
 def _store_digests(es: Elasticsearch, tiers: TierTable, key: SigningKey, records: list[Record], make: Body,
-                   change: Callable[[dict[str, Any]], None] = lambda body: None) -> None:
-    """Write one signed, chained digest per events index (``change`` edits each body before it is signed)."""
+                   change: Callable[[dict[str, Any]], None] = lambda body: None,
+                   windows: list[list[Record]] | None = None) -> None:
+    """Write one signed, chained digest per events index, or per given window (``change`` edits each body
+    before it is signed)."""
     groups: dict[str, list[Record]] = {}
     for r in records:
         groups.setdefault(r.events_index, []).append(r)
     prev: str | None = None
     prev_index: str | None = None
-    for seq, (index, group) in enumerate(sorted(groups.items()), start=1):
+    chosen = [(w[0].events_index, w) for w in windows] if windows is not None else sorted(groups.items())
+    for seq, (index, group) in enumerate(chosen, start=1):
         body = make(seq, prev, prev_index, index, group)
         change(body)
         parsed = tiers.parse_index(index)
@@ -146,3 +149,20 @@ def test_a_filtered_check_names_a_deleted_event_outside_the_filter_by_stream_num
     report = verify(raw, namespace, flt)
     audit = outside["_source"]["audit"]
     assert [(p.kind, p.event) for p in report.problems] == [("deleted", f"stream {audit['stream']} seq {audit['seq']}")]
+
+
+def test_numbers_listed_by_two_digests_are_covered_twice_and_not_deleted(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """Numbers two digests both list are covered twice (nothing else: not deleted); every event is proven once."""
+    records = _ship(es, namespace, 60)
+    index = max({r.events_index for r in records}, key=lambda i: sum(r.events_index == i for r in records))
+    mine = [r for r in records if r.events_index == index]
+    others = [r for r in records if r.events_index != index]
+    key = load_key(tmp_path)
+    half = len(mine) // 2
+    windows = [mine[:half + 3], mine[half - 3:]] + [[r] for r in others]
+    _store_digests(es, namespace, key, records, _format2(key), windows=windows)
+
+    report = verify(raw, namespace)
+    assert ({p.kind for p in report.problems}, report.proven, report.pending) == ({"covered-twice"}, 60, 0)
