@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 #: Where an entry came from: (file identity, path, line offset, original line bytes).
 Origin = tuple[str, str, int, bytes]
+#: What tamper evidence needs of an entry that the pass-through knows anyway: (index, ``event.id``,
+#: ``@timestamp``, ``audit.stream``, ``audit.seq``); ``None`` when the entry has none at hand.
+Stamp = tuple[str, str, str, str | None, int | None]
 
 
 @dataclass(slots=True)
@@ -29,6 +32,7 @@ class Batch:
     nbytes: int = 0
     lines: int = 0  # lines covered, shipped or not (for metrics)
     started: float = 0.0
+    stamps: list[Stamp | None] = field(default_factory=list)  # one per fed entry (agent.digest reads them)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -61,7 +65,7 @@ class Batcher:
     def _new(self) -> Batch:
         return Batch(next(self._seq))
 
-    def feed(self, entry: bytes, origin: Origin, end: int) -> Batch | None:
+    def feed(self, entry: bytes, origin: Origin, end: int, stamp: Stamp | None = None) -> Batch | None:
         """Add one entry covering its file up to ``end``; return the sealed batch if it is now full."""
         b = self._batch
         if not b.started:
@@ -69,6 +73,7 @@ class Batcher:
         entries = b.entries
         entries.append(entry)
         b.origins.append(origin)
+        b.stamps.append(stamp)
         b.ends[origin[0]] = end
         b.nbytes += len(entry)
         b.lines += 1

@@ -11,11 +11,14 @@ storing them (table ``digest_pending``) in the same SQLite transaction as that c
 Items Elasticsearch refused (dead-lettered) are not in any index and are left out. What a record
 holds (:class:`indexer.integrity.Record`) is read off the bulk entry itself: the index and id from the
 action line, the hash of the exact document bytes, and ``@timestamp`` / ``audit.stream`` /
-``audit.seq`` from one skipping msgspec decode. This runs in the sink workers, not the reader.
+``audit.seq``. All but the hash come with the batch (:attr:`agent.batcher.Batch.stamps`: the
+pass-through has them from its own decode); for an entry without a stamp (the full path) they are cut
+from the action line and read with one skipping msgspec decode. This runs in the sink workers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections import deque
@@ -24,7 +27,7 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from auditlog.agent.acks import AckTracker
-from auditlog.agent.batcher import Batch
+from auditlog.agent.batcher import Batch, Stamp
 from auditlog.indexer.integrity import UNKNOWN_HASH, Record, event_hash
 
 PENDING_SCHEMA = (
@@ -51,6 +54,8 @@ class _Create(msgspec.Struct, gc=False):
     create: _Action
 
 
+_new = tuple.__new__
+_sha256 = hashlib.sha256  # integrity.event_hash, inlined on the hot path
 _decode_stamp = msgspec.json.Decoder(_Stamp).decode
 _decode_action = msgspec.json.Decoder(_Create).decode
 _HEAD = b'{"create":{"_index":"'
@@ -59,13 +64,21 @@ _encode_rows = msgspec.msgpack.Encoder().encode
 _decode_rows = msgspec.msgpack.Decoder(list[Record]).decode
 
 
-def record_of(entry: bytes) -> Record:
+def record_of(entry: bytes, stamp: Stamp | None = None) -> Record:
     """Return what a digest keeps of one bulk ``create`` entry (``action\\ndocument\\n``).
+
+    Args:
+        entry: the bulk entry.
+        stamp: its index, id, ``@timestamp``, ``audit.stream`` and ``audit.seq`` when the caller has them
+            (the pass-through's decode); ``None``: read them from the entry.
 
     Raises:
         ValueError: when the entry is not an action line and a document (a bug upstream).
     """
     nl = entry.index(b"\n")
+    if stamp is not None:  # the agent's usual case: built without Record's Python-level __new__ (~3x cheaper)
+        index, event_id, timestamp, stream, seq = stamp
+        return _new(Record, (index, event_id, _sha256(memoryview(entry)[nl + 1:-1]).digest(), timestamp, stream, seq))
     cut = entry.find(_ID, 21, nl)
     if entry.startswith(_HEAD) and cut > 0 and entry.find(b"\\", 0, nl) < 0:  # the enricher's plain form
         index, event_id = entry[21:cut].decode(), entry[cut + 9:nl - 3].decode()
@@ -74,13 +87,13 @@ def record_of(entry: bytes) -> Record:
         index, event_id = action._index, action._id
     doc = memoryview(entry)[nl + 1:-1]
     try:
-        stamp = _decode_stamp(doc)
+        read = _decode_stamp(doc)
     except (msgspec.DecodeError, ValueError):  # a type the contract allows but this struct does not
         return Record(index, event_id, event_hash(doc), "")
-    audit = stamp.audit
+    audit = read.audit
     if audit is None:
-        return Record(index, event_id, event_hash(doc), stamp.timestamp)
-    return Record(index, event_id, event_hash(doc), stamp.timestamp, audit.stream, audit.seq)
+        return Record(index, event_id, event_hash(doc), read.timestamp)
+    return Record(index, event_id, event_hash(doc), read.timestamp, audit.stream, audit.seq)
 
 
 def pack(records: Iterable[Record]) -> bytes:
@@ -145,9 +158,10 @@ class DigestFeed:
         """
         skip, stored_before = set(dead), set(duplicates)
         by_key: dict[str, list[Record]] = {}
+        stamps = batch.stamps if len(batch.stamps) == len(batch.entries) else [None] * len(batch.entries)
         for i, (entry, origin) in enumerate(zip(batch.entries, batch.origins, strict=True)):
             if i not in skip:
-                record = record_of(entry)
+                record = record_of(entry, stamps[i])
                 if i in stored_before:
                     record = record._replace(hash=UNKNOWN_HASH)
                 by_key.setdefault(origin[0], []).append(record)

@@ -44,6 +44,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import orjson
 
+from auditlog.agent.batcher import Stamp
 from auditlog.agent.contract import IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
@@ -153,9 +154,13 @@ _Line = line_type()
 
 
 class PassThrough:
-    """Callable: line -> bulk ``create`` entry carrying the line itself, a routing rejection, or None (full path)."""
+    """Callable: line -> bulk ``create`` entry carrying the line itself, a routing rejection, or None (full path).
 
-    __slots__ = ("_decode", "_enabled", "_streaks", "enricher")
+    After an entry, :attr:`stamp` holds its index, ``event.id``, ``@timestamp``, ``audit.stream`` and
+    ``audit.seq`` (what tamper evidence needs, :mod:`agent.digest`), so nothing reads the entry again.
+    """
+
+    __slots__ = ("_decode", "_enabled", "_index_names", "_streaks", "enricher", "stamp")
 
     def __init__(self, enricher: Enricher, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         """Share the enricher's router and redaction rules; off when ``max_depth`` < :data:`LINE_DEPTH`."""
@@ -164,6 +169,9 @@ class PassThrough:
         self._decode = msgspec.json.Decoder(_Line).decode
         # file identity -> [misses in a row, lines left to skip]
         self._streaks: BoundedCache[str, list[int]] = BoundedCache(_STREAKS_LIMIT)
+        # the router's action-line prefix -> its index name
+        self._index_names: BoundedCache[bytes, str] = BoundedCache(_STREAKS_LIMIT)
+        self.stamp: Stamp | None = None
 
     def __call__(self, line: bytes, key: str = "") -> bytes | Rejected | None:
         """Return ``{"create":...}\\n<line>\\n`` when the full path would ship ``line`` unchanged.
@@ -243,24 +251,41 @@ class PassThrough:
         if type(prefix) is not bytes:
             return prefix
         shipper = self.enricher.shipper
-        if shipper is not None:  # the same fields the full path adds (agent.shipper)
-            spliced = shipper.splice(line, event_id, e.organization.id, e.user.id if e.user is not None else None)
-            if spliced is None:
+        entry: bytes | None
+        if shipper is None:
+            entry = b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
+        else:  # the same fields the full path adds (agent.shipper), spliced while the entry is built
+            entry = shipper.entry(prefix, line, orjson.dumps(event_id), event_id, e.organization.id,
+                                  e.user.id if e.user is not None else None)
+            if entry is None:
                 return None
-            line = spliced
-        return b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
+        index = self._index_names.get(prefix)
+        if index is None:
+            index = self._index_name(prefix)
+        self.stamp = (index, event_id, e.timestamp, audit.stream, audit.seq)
+        return entry
+
+    def _index_name(self, prefix: bytes) -> str:
+        """The index a ``{"create":{"_index":<name>,"_id":`` prefix names (remembered, bounded)."""
+        index = str(orjson.loads(prefix[prefix.index(b":", 10) + 1:prefix.rindex(b",")]))
+        return self._index_names.put(prefix, index)
 
 
 class EntryMaker:
-    """Line -> bulk entry or rejection: the pass-through when it applies, else parse, validate and enrich."""
+    """Line -> bulk entry or rejection: the pass-through when it applies, else parse, validate and enrich.
 
-    __slots__ = ("enricher", "parser", "passthrough")
+    After an entry, :attr:`stamp` is the pass-through's :attr:`PassThrough.stamp` for it, or ``None``
+    when the full path made it (then :func:`agent.digest.record_of` reads the document).
+    """
+
+    __slots__ = ("enricher", "parser", "passthrough", "stamp")
 
     def __init__(self, parser: Parser, enricher: Enricher) -> None:
         """Combine the full path's stages with a pass-through sharing the enricher."""
         self.parser = parser
         self.enricher = enricher
         self.passthrough = PassThrough(enricher, parser.max_depth)
+        self.stamp: Stamp | None = None
 
     def __call__(self, line: bytes, key: str, offset: int) -> bytes | Rejected:
         """Return the bulk entry for one line, or why it cannot be shipped.
@@ -273,7 +298,12 @@ class EntryMaker:
         Returns:
             ``{"create":...}\\n<document>\\n`` or a :class:`~agent.parser.Rejected`.
         """
-        entry = self.passthrough(line, key)
+        passthrough = self.passthrough
+        entry = passthrough(line, key)
+        if type(entry) is bytes:
+            self.stamp = passthrough.stamp
+            return entry
+        self.stamp = None
         if entry is None:
             ev = self.parser(line)
             entry = ev if isinstance(ev, Rejected) else self.enricher(ev, key, offset)

@@ -195,7 +195,7 @@ class Pipeline:
                 try:
                     entry = make(line, key, off)
                     if type(entry) is bytes:
-                        full = batcher.feed(entry, (key, path, off, line), end)
+                        full = batcher.feed(entry, (key, path, off, line), end, make.stamp)
                         if full is not None:
                             submit(full)
                         continue

@@ -99,19 +99,33 @@ class ShipperFields:
         Returns:
             The document's bytes, or None (then the full path handles the line).
         """
+        return self.entry(b"", line, orjson.dumps(event_id), event_id, *other_ids, tail=b"")
+
+    def entry(self, head: bytes, line: bytes, id_json: bytes, event_id: str, *other_ids: str | None,
+              tail: bytes = b"}}\n") -> bytes | None:
+        """Return ``head + id_json + tail`` followed by the spliced document and a newline: a bulk entry in one copy.
+
+        The pass-through builds its entry with this (``head`` the router's action-line prefix, ``id_json``
+        the JSON of ``event_id``), so the line is copied once instead of once for the document and once
+        more for the entry. ``tail=b""`` gives the document alone (:meth:`splice`), without the newline.
+
+        Returns:
+            The bytes, or None when the place of ``event.id`` is not certain (see :meth:`splice`).
+        """
         if event_id in other_ids:
             return None
         # Only the event, organization and user objects have an "id" string member in a contract-only
         # line (a change is {"old", "new"}; strings elsewhere escape their quotes), so with the other ids
         # different, the first '"id":"<event id>"' is the event's.
-        needle = b'"id":' + orjson.dumps(event_id)
-        at = line.find(needle)
+        at = line.find(b'"id":' + id_json)
         if at < 0:  # spelled with other escapes or spaces: leave it to the full path
             return None
-        end = at + len(needle)
+        end = at + 5 + len(id_json)
         now = self._clock()
         last, ingested = self._ingested
         if now is not last:
             ingested = b',"ingested":"' + now.encode() + b'"'
             self._ingested = (now, ingested)
-        return b"".join((line[:end], ingested, line[end:-1], self._suffix))
+        if not tail:
+            return b"".join((line[:end], ingested, line[end:-1], self._suffix))
+        return b"".join((head, id_json, tail, line[:end], ingested, line[end:-1], self._suffix, b"\n"))

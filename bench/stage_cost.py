@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auditlog.agent.batcher import Stamp
 from auditlog.agent.digest import pack, record_of, unpack
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
@@ -31,7 +32,7 @@ from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.signing import SigningKey
 from auditlog.agent.timebounds import TimeBounds
 from auditlog.demo.data import fabricate
-from auditlog.indexer.integrity import digest_body, digest_hash, signed_bytes
+from auditlog.indexer.integrity import Record, digest_body, digest_hash, seq_ranges, signed_bytes
 from auditlog.indexer.tiers import TierTable
 from bench.events import default_window, event_lines
 
@@ -61,7 +62,8 @@ def id_record_us(lines: list[bytes], batch: int = 2000) -> tuple[float, float]:
     """CPU µs per event of the sink's id record: remembering a batch before it is sent, and judging 409s.
 
     Every line gets its own id (as emitter lines have), the record grows from empty over ``lines``, in
-    batches of ``batch`` as the sink sends them; then every entry is judged as if answered 409.
+    batches of ``batch`` as the sink sends them (one SQLite row per batch); then every entry is judged as
+    if answered 409 (which reads the batches back: a 409 is rare, after a crash or a replay).
     """
     make = EntryMaker(Parser(), Enricher(TierTable(), Redactor()))
     entries = [e for i, line in enumerate(lines) if type(e := make(line, "bench", i)) is bytes]
@@ -79,38 +81,62 @@ def id_record_us(lines: list[bytes], batch: int = 2000) -> tuple[float, float]:
     return remember, judge
 
 
-def digest_us_per_line(entries: list[bytes], *, window: int = 20_000, batch: int = 2000) -> float:
+def digest_us_per_line(entries: list[bytes], stamps: list[Stamp | None] | None = None, *, window: int = 20_000,
+                       batch: int = 2000) -> float:
     """CPU microseconds per event of tamper evidence in the agent (``agent/digest*.py``), without I/O.
 
-    Per event: the record read off the bulk entry (SHA-256 of the document, a skipping decode for the
-    timestamp and stream number); per batch: packing the records for the pending table; per window:
-    the digest body, its chain hash and the Ed25519 signature. SQLite and the digest's bulk request are
-    left out (one row per batch, one request per window).
+    Per event: the record read off the bulk entry (SHA-256 of the document; ``@timestamp`` and the
+    stream number from ``stamps``, which the pass-through hands over as the agent's batches carry them,
+    or a skipping decode where a stamp is ``None``); per batch: packing the records for the pending
+    table; per window: unpacking them, the digest body, its chain hash and the Ed25519 signature.
+    SQLite and the digest's bulk request are left out (one row per batch, one request per window).
     """
     key = SigningKey(Ed25519PrivateKey.generate())
+    marks = stamps if stamps is not None else [None] * len(entries)
     start = time.process_time()
-    records = []
-    for i in range(0, len(entries), batch):
-        chunk = [record_of(e) for e in entries[i:i + batch]]
-        unpack(pack(chunk))
-        records += chunk
-    for i in range(0, len(records), window):
+    blobs = [pack([record_of(e, m) for e, m in zip(entries[i:i + batch], marks[i:i + batch], strict=True)])
+             for i in range(0, len(entries), batch)]
+    records = [r for blob in blobs for r in unpack(blob)]
+    delivered = _delivered(records)
+    for index, chunk in _windows(records, window):
         body = digest_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev=None, prev_index=None,
-                           index=records[i].events_index, records=records[i:i + window])
+                           index=index, records=chunk, delivered=delivered)
         key.sign(signed_bytes(body))
         digest_hash(body)
         orjson.dumps(body)
     return (time.process_time() - start) / len(entries) * 1e6
 
 
+def _delivered(records: list[Record]) -> dict[str, list[list[int]]]:
+    """Per stream the ranges delivered, as the digest writer keeps them across seals."""
+    seqs: dict[str, list[int]] = {}
+    for r in records:
+        if r.stream is not None and r.seq is not None:
+            seqs.setdefault(r.stream, []).append(r.seq)
+    return {stream: seq_ranges(numbers) for stream, numbers in seqs.items()}
+
+
+def _windows(records: list[Record], window: int) -> list[tuple[str, list[Record]]]:
+    """Group records per events index and cut each group into windows, as the digest writer seals them."""
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        groups.setdefault(r.events_index, []).append(r)
+    return [(index, rs[i:i + window]) for index, rs in groups.items() for i in range(0, len(rs), window)]
+
+
 def digest_share(entries: list[bytes], *, window: int = 20_000) -> float:
-    """Digest bytes as a share of the events' ``_source`` bytes (both before Elasticsearch's compression)."""
-    records = [record_of(e) for e in entries]
+    """Digest bytes as a share of the events' ``_source`` bytes (both before Elasticsearch's compression).
+
+    Digests are cut per events index as the agent cuts them: one stream's numbers are then spread over
+    the indices of its tiers, which is what the listing's ``runs`` must encode.
+    """
     key = SigningKey(Ed25519PrivateKey.generate())
     digest_bytes = 0
-    for i in range(0, len(records), window):
+    records = [record_of(e) for e in entries]
+    delivered = _delivered(records)
+    for index, chunk in _windows(records, window):
         body = digest_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev="0" * 64, prev_index="x",
-                           index=records[i].events_index, records=records[i:i + window])
+                           index=index, records=chunk, delivered=delivered)
         digest_bytes += len(orjson.dumps({"@timestamp": body["last"], "digest": body,
                                           "signature": key.sign(signed_bytes(body))}))
     event_bytes = sum(len(e) - e.index(b"\n") - 2 for e in entries)
@@ -122,12 +148,17 @@ def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
     own = [line.rstrip(b"\n") for line in event_lines(events, seed=11)]
     foreign = foreign_lines(events, seed=11)
     make = EntryMaker(Parser(), Enricher(TierTable(), Redactor()))
-    entries = [e for i, line in enumerate(own) if isinstance(e := make(line, "bench", i), bytes)]
+    entries: list[bytes] = []
+    stamps: list[Stamp | None] = []
+    for i, line in enumerate(own):
+        if isinstance(e := make(line, "bench", i), bytes):
+            entries.append(e)
+            stamps.append(make.stamp)
     fast, full, digest = [], [], []
     for rep in range(repeats):
         fast.append(us_per_line(own))
         full.append(us_per_line(foreign))
-        digest.append(digest_us_per_line(entries))
+        digest.append(digest_us_per_line(entries, stamps))
         log(f"agent line cost run {rep + 1}/{repeats}: emitter lines {fast[-1]:.2f} us, "
             f"other producers' lines {full[-1]:.2f} us, digests {digest[-1]:.2f} us")
     remember, judge = id_record_us(own)

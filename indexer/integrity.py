@@ -7,10 +7,13 @@ from here so the two can never disagree.
   emitter line is the line itself). Elasticsearch stores ``_source`` as sent and returns it byte for
   byte in a search response without ``filter_path``, so :mod:`indexer.verify` hashes the same bytes.
 - **Digest**: one document per window (one events index, at most ``max_events`` events) listing the
-  covered event ids and hashes in delivery order, per emitter stream the sequence ranges it covers and
-  all ranges the agent delivered so far, the events' time span, and the link to the previous digest
-  of the same agent (``prev`` = :func:`digest_hash` of it), signed with the agent's Ed25519 key over
-  :func:`signed_bytes`.
+  covered events, per emitter stream the sequence ranges it covers and all ranges the agent delivered
+  so far, the events' time span, and the link to the previous digest of the same agent (``prev`` =
+  :func:`digest_hash` of it), signed with the agent's Ed25519 key over :func:`signed_bytes`. Format 2
+  (:data:`DIGEST_VERSION`, ``"v": 2``) lists numbered events by their stream position and the rest by
+  id, each with the first :data:`SHORT_HASH_BYTES` bytes of its hash, plus a ``root`` over the full
+  hashes (about 5.3 bytes per event instead of ~80); format 1 (no ``v``, written before) listed every
+  id with its full hash. :func:`digest_listing` reads both.
 - **Names**: digests of events index ``<prefix>-<class>-<day>`` go to
   :meth:`~indexer.tiers.TierTable.digest_index_for_day` (``<prefix>.digest-<class>-<day>``) with
   ``_id`` = :func:`digest_id`; they are kept one day longer than the events (:data:`DIGEST_EXTRA_DAYS`).
@@ -34,6 +37,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 DIGEST_EXTRA_DAYS = 1
 #: length of an event hash in bytes (SHA-256).
 HASH_BYTES = 32
+#: the digest format the agent writes (1: ids and full hashes; 2: positions, shortened hashes and a root).
+DIGEST_VERSION = 2
+#: bytes of each event's hash a format-2 digest lists: enough to name an edited event (a random edit
+#: keeps them with odds of 1 in 4 billion); the ``root`` over the full hashes is what proves the window.
+SHORT_HASH_BYTES = 4
 #: the hash a digest lists for an event Elasticsearch answered 409 (already stored by an earlier attempt
 #: of a crashed run): the agent's re-sent bytes differ (``event.ingested``, ``agent.ephemeral_id``) and
 #: it may not read the stored ones, so the digest proves the event's presence, not its content.
@@ -111,7 +119,15 @@ def digest_body(
     records: list[Record],
     delivered: dict[str, list[list[int]]] | None = None,
 ) -> dict[str, Any]:
-    """Build the unsigned ``digest`` object of one window (pure, deterministic).
+    """Build the unsigned ``digest`` object of one window in format :data:`DIGEST_VERSION` (pure, deterministic).
+
+    Events that carry a stream number are listed by position: per stream (sorted by name) its numbers
+    in ascending order, as ``runs`` (:func:`encode_runs`: one stream's numbers in one events index are
+    often every second or third, so a list of ranges would cost more than the hashes); the others
+    (and a second event with a number already listed) by ``ids``, in delivery order, after them.
+    ``hashes`` holds each listed event's hash cut to ``width`` bytes in that order, ``root`` the
+    SHA-256 of the full hashes in that order, ``unknown`` the positions whose hash the agent could not
+    know (:data:`UNKNOWN_HASH`).
 
     Args:
         agent: the agent's key id.
@@ -128,12 +144,28 @@ def digest_body(
     Returns:
         The ``digest`` object.
     """
-    streams: dict[str, list[int]] = {}
+    numbered: dict[str, dict[int, Record]] = {}
+    by_id: list[Record] = []
     for r in records:
         if r.stream is not None and r.seq is not None:
-            streams.setdefault(r.stream, []).append(r.seq)
+            slot = numbered.setdefault(r.stream, {})
+            if r.seq not in slot:
+                slot[r.seq] = r
+                continue
+        by_id.append(r)
+    ordered: list[Record] = []
+    streams: dict[str, dict[str, Any]] = {}
+    for stream in sorted(numbered):
+        slot = numbered[stream]
+        seqs = sorted(slot)
+        ordered += [slot[n] for n in seqs]
+        ranges = seq_ranges(seqs)
+        streams[stream] = {"runs": encode_runs(ranges), "delivered": (delivered or {}).get(stream, ranges)}
+    ordered += by_id
+    full = [r.hash for r in ordered]
     stamps = [r.timestamp for r in records]
     return {
+        "v": DIGEST_VERSION,
         "agent": agent,
         "key": public_key,
         "seq": seq,
@@ -143,11 +175,135 @@ def digest_body(
         "count": len(records),
         "first": min(stamps) if stamps else None,
         "last": max(stamps) if stamps else None,
-        "ids": [r.id for r in records],
-        "hashes": base64.b64encode(b"".join(r.hash for r in records)).decode(),
-        "streams": {s: {"seqs": seq_ranges(v), "delivered": (delivered or {}).get(s, seq_ranges(v))}
-                    for s, v in sorted(streams.items())},
+        "streams": streams,
+        "ids": [r.id for r in by_id],
+        "width": SHORT_HASH_BYTES,
+        "hashes": base64.b64encode(b"".join([h[:SHORT_HASH_BYTES] for h in full])).decode(),
+        "unknown": [i for i, h in enumerate(full) if h == UNKNOWN_HASH] if UNKNOWN_HASH in full else [],
+        "root": hash_root(full),
     }
+
+
+def encode_runs(ranges: list[list[int]]) -> str:
+    """Encode sorted, disjoint ``[first, last]`` ranges compactly: base64 of LEB128 varints (pure).
+
+    The numbers are the first range's start, then per range its length minus one and the distance
+    from its end to the next range's start: ``[[3, 4], [7, 7]]`` -> 3, 1, 3, 0.
+    """
+    out = bytearray()
+    previous = 0
+    for a, b in ranges:
+        for n in (a - previous, b - a):
+            while n >= 0x80:
+                out.append((n & 0x7F) | 0x80)
+                n >>= 7
+            out.append(n)
+        previous = b
+    return base64.b64encode(bytes(out)).decode()
+
+
+def decode_runs(text: str) -> list[list[int]]:
+    """Read :func:`encode_runs` back into ranges.
+
+    Raises:
+        ValueError: when the text is not base64 of complete varint pairs.
+    """
+    numbers: list[int] = []
+    n = shift = 0
+    for byte in base64.b64decode(text, validate=True):
+        n |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            continue
+        numbers.append(n)
+        n = shift = 0
+    if shift or len(numbers) % 2:
+        raise ValueError("truncated runs")
+    ranges: list[list[int]] = []
+    previous = 0
+    for i in range(0, len(numbers), 2):
+        a = previous + numbers[i]
+        b = a + numbers[i + 1]
+        if ranges and a <= previous:
+            raise ValueError("runs overlap")
+        ranges.append([a, b])
+        previous = b
+    return ranges
+
+
+def hash_root(hashes: Iterable[bytes]) -> str:
+    """Return a v2 digest's ``root``: hex SHA-256 of the listed events' full hashes, concatenated in order."""
+    return hashlib.sha256(b"".join(hashes)).hexdigest()
+
+
+class Listing(NamedTuple):
+    """What one digest lists, position by position (both formats): where each event is and its signed hash.
+
+    Positions ``0 .. numbered - 1`` are stream numbers (``runs``), the rest are ``ids`` in order.
+    """
+
+    runs: list[tuple[str, int, int, int]]  # (stream, first seq, last seq, position of first), by stream
+    ids: list[str]
+    hashes: bytes  # ``width`` bytes per position
+    width: int
+    unknown: frozenset[int]
+    root: str | None  # v2: the full hashes' root; v1 lists full hashes (None)
+
+    @property
+    def numbered(self) -> int:
+        """How many positions are stream numbers."""
+        return sum(b - a + 1 for _s, a, b, _p in self.runs)
+
+    def __len__(self) -> int:
+        return self.numbered + len(self.ids)
+
+    def signed(self, position: int) -> bytes:
+        """The signed (possibly shortened) hash at ``position``."""
+        return self.hashes[position * self.width:(position + 1) * self.width]
+
+    def where(self, position: int) -> str:
+        """Name the event at ``position``: ``stream S seq N`` or its id."""
+        if position >= self.numbered:
+            return self.ids[position - self.numbered]
+        for stream, a, b, at in self.runs:
+            if at <= position <= at + b - a:
+                return f"stream {stream} seq {a + position - at}"
+        raise IndexError(position)
+
+
+def digest_listing(digest: dict[str, Any]) -> Listing:
+    """Read what a digest (format 1 or 2) lists.
+
+    Format 1 (no ``v``) lists every event by id with its full hash; format 2 see :func:`digest_body`.
+
+    Raises:
+        ValueError: when ``hashes`` does not hold one hash per listed event (or the fields are malformed).
+    """
+    version = digest.get("v", 1)
+    raw = base64.b64decode(digest["hashes"], validate=True)
+    ids = [str(i) for i in digest["ids"]]
+    if version == 1:
+        if len(raw) != HASH_BYTES * len(ids):
+            raise ValueError("hashes do not match ids")
+        unknown = frozenset(i for i in range(len(ids)) if raw[i * HASH_BYTES:(i + 1) * HASH_BYTES] == UNKNOWN_HASH)
+        return Listing([], ids, raw, HASH_BYTES, unknown, None)
+    if version != DIGEST_VERSION:
+        raise ValueError(f"unknown digest format {version}")
+    width = int(digest["width"])
+    if not 1 <= width <= HASH_BYTES:
+        raise ValueError("bad hash width")
+    runs: list[tuple[str, int, int, int]] = []
+    at = 0
+    for stream, info in sorted(digest["streams"].items()):
+        for a, b in decode_runs(info["runs"]):
+            if b < a:
+                raise ValueError("bad seq range")
+            runs.append((str(stream), a, b, at))
+            at += b - a + 1
+    if len(raw) != width * (at + len(ids)):
+        raise ValueError("hashes do not match the listed events")
+    return Listing(runs, ids, raw, width, frozenset(int(i) for i in digest.get("unknown") or ()),
+                   str(digest["root"]))
 
 
 def signed_bytes(digest: dict[str, Any]) -> bytes:
@@ -161,15 +317,13 @@ def digest_hash(digest: dict[str, Any]) -> str:
 
 
 def digest_hashes(digest: dict[str, Any]) -> list[bytes]:
-    """Split a digest's ``hashes`` field into the per-event hashes (in ``ids`` order).
+    """Split a digest's ``hashes`` field into the signed per-event hashes, position by position.
 
     Raises:
-        ValueError: when the field is not base64 of ``count`` hashes.
+        ValueError: when the field does not hold one hash per listed event.
     """
-    raw = base64.b64decode(digest["hashes"], validate=True)
-    if len(raw) != HASH_BYTES * len(digest["ids"]):
-        raise ValueError("hashes do not match ids")
-    return [raw[i:i + HASH_BYTES] for i in range(0, len(raw), HASH_BYTES)]
+    listing = digest_listing(digest)
+    return [listing.signed(i) for i in range(len(listing))]
 
 
 def load_public_keys(pem: bytes) -> list[bytes]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
 
-from auditlog.indexer.integrity import digest_hashes, event_hash, signature_problem
-from auditlog.indexer.rawsource import scan
+from auditlog.indexer.integrity import Listing, digest_listing, event_hash, signature_problem
+from auditlog.indexer.rawsource import read_stamp, scan, scan_sources
 from auditlog.indexer.tiers import TierTable
 
 
@@ -34,7 +34,8 @@ class Proof:
             return "not yet in a digest"
         if self.signature:
             return "bad digest signature"
-        return "proven" if self.signed_hash == self.hash else "altered"
+        # a format-2 digest signs the hash's first bytes (its root covers the rest)
+        return "proven" if self.signed_hash and self.hash.startswith(self.signed_hash) else "altered"
 
     def pairs(self) -> list[tuple[str, str]]:
         """(label, value) rows for a detail view or an export's Metadata sheet."""
@@ -62,30 +63,43 @@ def event_proof(client: Elasticsearch, tiers: TierTable, event_id: str,
     """
     index: str | None = None
     found: str | None = None
-    stamp: str | None = None
-    for hits, spans in scan(client, tiers.read_pattern, {"ids": {"values": [event_id]}}):
-        for h, span in zip(hits, spans, strict=True):
-            index = h["_index"]
-            found = event_hash(span).hex() if span is not None else None
-            value = (h.get("_source") or {}).get("@timestamp")
-            stamp = value if isinstance(value, str) else None
-    if index is None or stamp is None:
+    stamp = read_stamp(None)
+    for page in scan_sources(client, tiers.read_pattern, {"ids": {"values": [event_id]}}):
+        for hit in page:
+            index = hit._index
+            found = event_hash(hit._source).hex() if hit._source else None
+            stamp = read_stamp(hit._source)
+    if index is None or stamp.timestamp is None:
         return Proof(event_id, index, found)
-    # digest ids are not indexed (they are most of a digest's size): find the windows around the event
+    # digests are not searchable by event (their listings are most of their size): find the windows around it
     parsed = tiers.parse_index(index)
     where = tiers.digest_index_for_day(*parsed) if parsed is not None else tiers.digest_pattern
-    near = {"bool": {"filter": [{"term": {"digest.index": index}}, {"range": {"digest.first": {"lte": stamp}}},
-                                {"range": {"digest.last": {"gte": stamp}}}]}}
+    near = {"bool": {"filter": [{"term": {"digest.index": index}},
+                                {"range": {"digest.first": {"lte": stamp.timestamp}}},
+                                {"range": {"digest.last": {"gte": stamp.timestamp}}}]}}
     for hits, _spans in scan(client, where, near):
         for h in hits:
             body = (h.get("_source") or {}).get("digest") or {}
-            ids = list(body.get("ids") or [])
-            if event_id not in ids:
-                continue
             try:
-                signed = digest_hashes(body)[ids.index(event_id)].hex()
-            except (ValueError, KeyError, binascii.Error):
-                signed = None
+                listing = digest_listing(body)
+                position = _position(listing, event_id, stamp.stream, stamp.seq)
+            except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+                continue
+            if position is None:
+                continue
+            signed = None if position in listing.unknown else listing.signed(position).hex()
             why = signature_problem(body, (h.get("_source") or {}).get("signature"), pubkeys)
             return Proof(event_id, index, found, h["_id"], signed, str(body.get("agent")), body.get("seq"), why)
     return Proof(event_id, index, found)
+
+
+def _position(listing: Listing, event_id: str, stream: str | None, seq: int | None) -> int | None:
+    """Where a digest lists the event: by id, else by its stream number (``None``: not in this digest)."""
+    if event_id in listing.ids:
+        return listing.numbered + listing.ids.index(event_id)
+    if stream is None or seq is None:
+        return None
+    for s, a, b, at in listing.runs:
+        if s == stream and a <= seq <= b:
+            return at + seq - a
+    return None

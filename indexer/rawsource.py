@@ -9,14 +9,82 @@ is what :mod:`indexer.verify` hashes.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import orjson
 from elastic_transport import Serializer
 from elasticsearch import Elasticsearch
 
 PAGE = 5000
+
+
+_EMPTY = msgspec.Raw()
+
+
+class Hit(msgspec.Struct, gc=False):
+    """One search hit: where it is and its ``_source`` exactly as stored (empty when not fetched)."""
+
+    _index: str
+    _id: str
+    _source: msgspec.Raw = _EMPTY  # empty when not fetched
+    sort: list[Any] | None = None
+
+
+class _Hits(msgspec.Struct, gc=False):
+    hits: list[Hit]
+
+
+class _Page(msgspec.Struct, gc=False):
+    hits: _Hits
+    pit_id: str | None = None
+
+
+class _AuditStamp(msgspec.Struct, gc=False):
+    stream: Any = None
+    seq: Any = None
+
+
+class _Stamped(msgspec.Struct, gc=False, rename={"timestamp": "@timestamp"}):
+    timestamp: Any = None
+    audit: msgspec.Raw = _EMPTY
+
+
+class Stamp(msgspec.Struct, gc=False, frozen=True):
+    """What tamper evidence reads of an event besides its hash: ``@timestamp`` and its stream number."""
+
+    timestamp: str | None = None
+    stream: str | None = None
+    seq: int | None = None
+
+
+_decode_page = msgspec.json.Decoder(_Page).decode
+_decode_stamped = msgspec.json.Decoder(_Stamped).decode
+_decode_audit = msgspec.json.Decoder(_AuditStamp).decode
+_NO_STAMP = Stamp()
+
+
+def read_stamp(source: bytes | msgspec.Raw | None) -> Stamp:
+    """Read ``@timestamp``, ``audit.stream`` and ``audit.seq`` of a stored event (missing or mistyped: ``None``)."""
+    if not source:
+        return _NO_STAMP
+    try:
+        doc = _decode_stamped(source)
+    except (msgspec.DecodeError, ValueError):
+        return _NO_STAMP
+    ts = doc.timestamp if type(doc.timestamp) is str else None
+    if not doc.audit:
+        return Stamp(ts)
+    try:
+        audit = _decode_audit(doc.audit)
+    except (msgspec.DecodeError, ValueError):  # not an object
+        return Stamp(ts)
+    stream, seq = audit.stream, audit.seq
+    return Stamp(ts, stream if type(stream) is str else None, seq if type(seq) is int else None)
 
 
 class _Raw(Serializer):
@@ -104,6 +172,107 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
             after = hits[-1]["sort"]
     finally:
         client.options(ignore_status=404).close_point_in_time(id=pit)
+
+
+def scan_sources(client: Elasticsearch, index: str, query: dict[str, Any], source: bool | list[str] = True,
+                 slices: int = 1) -> Iterator[list[Hit]]:
+    """Page through ``index`` like :func:`scan`, yielding each page's hits with their raw ``_source`` bytes.
+
+    The response is decoded without building the documents (``_source`` stays the stored bytes), which
+    is most of a page's decoding cost. With ``slices`` > 1 the point in time is read as that many
+    slices at once, each by its own thread, so Elasticsearch prepares the next pages while this
+    process works on one (pages then come in no particular order).
+
+    Args:
+        client: a client built with :func:`raw_client_options`.
+        index: index names or patterns (missing ones are skipped).
+        query: the query DSL.
+        source: fetch ``_source`` (``False``: hits only; a list: only those fields, no longer the stored bytes).
+        slices: how many slices to read in parallel.
+
+    Yields:
+        One page of hits at a time.
+
+    Raises:
+        TypeError: when the client decodes responses itself.
+    """
+    opened = as_json(client.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
+                                             allow_partial_search_results=False))
+    pit = opened["id"]
+    try:
+        if slices <= 1:
+            yield from _pages(client, pit, query, source, None)
+            return
+        yield from _parallel(client, pit, query, source, slices)
+    finally:
+        client.options(ignore_status=404).close_point_in_time(id=pit)
+
+
+def _pages(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
+           part: dict[str, int] | None) -> Iterator[list[Hit]]:
+    after: list[Any] | None = None
+    while True:
+        body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
+                                "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+        if source is not True:
+            body["_source"] = source
+        if part is not None:
+            body["slice"] = part
+        if after is not None:
+            body["search_after"] = after
+        resp = client.perform_request("POST", "/_search", body=body,
+                                      headers={"content-type": "application/json", "accept": "application/json"})
+        raw = resp.body
+        if not isinstance(raw, bytes):  # a decoded body lost the stored bytes: hashes would all differ
+            raise TypeError("scan needs a client built with raw_client_options()")
+        hits = _decode_page(raw).hits.hits
+        if not hits:
+            return
+        yield hits
+        after = hits[-1].sort
+
+
+def _parallel(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
+              slices: int) -> Iterator[list[Hit]]:
+    pages: queue.Queue[list[Hit] | BaseException | None] = queue.Queue(maxsize=slices)  # bounded: memory
+    stop = threading.Event()
+
+    def read(i: int) -> None:
+        try:
+            for page in _pages(client, pit, query, source, {"id": i, "max": slices}):
+                while not stop.is_set():
+                    try:
+                        pages.put(page, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            pages.put(exc)
+            return
+        pages.put(None)
+
+    threads = [threading.Thread(target=read, args=(i,), name=f"scan-slice-{i}", daemon=True) for i in range(slices)]
+    for t in threads:
+        t.start()
+    try:
+        running = slices
+        while running:
+            item = pages.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        while any(t.is_alive() for t in threads):  # let blocked readers finish before the point in time closes
+            with contextlib.suppress(queue.Empty):
+                pages.get(timeout=0.05)
+        for t in threads:
+            t.join()
 
 
 def existing_indices(client: Elasticsearch, pattern: str) -> set[str]:

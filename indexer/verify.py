@@ -27,6 +27,9 @@ only without ``filter_path``; so the client must hand back raw response bytes: b
 from __future__ import annotations
 
 import binascii
+import bisect
+import hashlib
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -35,9 +38,11 @@ from elasticsearch import Elasticsearch
 
 from auditlog.indexer.integrity import (
     DIGEST_EXTRA_DAYS,
+    HASH_BYTES,
     UNKNOWN_HASH,
+    Listing,
     digest_hash,
-    digest_hashes,
+    digest_listing,
     event_hash,
     holes,
     merge_ranges,
@@ -45,10 +50,12 @@ from auditlog.indexer.integrity import (
 )
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
-from auditlog.indexer.rawsource import existing_indices, scan
+from auditlog.indexer.rawsource import Stamp, existing_indices, read_stamp, scan, scan_sources
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 _IDS_CHUNK = 5000
+#: slices of an events index read at once: Elasticsearch fetches the next pages while this process hashes.
+SLICES = 2
 
 KINDS = ("signature", "chain", "digest-missing", "covered-twice", "deleted", "altered", "inserted", "gap")
 
@@ -62,16 +69,25 @@ class Problem:
     detail: str
     event_id: str | None = None
     digest_id: str | None = None
+    stream: str | None = None  # an event a digest lists by stream number (no id), e.g. a deleted one
+    seq: int | None = None
+
+    @property
+    def event(self) -> str | None:
+        """The event concerned: its id, else ``stream S seq N``."""
+        if self.event_id:
+            return self.event_id
+        return f"stream {self.stream} seq {self.seq}" if self.stream is not None else None
 
     def line(self) -> str:
-        """One human line: ``<kind> <index> [<event id>]: <detail>``."""
-        who = f" {self.event_id}" if self.event_id else ""
+        """One human line: ``<kind> <index> [<event id> | stream <S> seq <N>]: <detail>``."""
+        who = f" {self.event}" if self.event else ""
         return f"{self.kind} {self.index}{who}: {self.detail}"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {"kind": self.kind, "index": self.index, "event_id": self.event_id, "digest_id": self.digest_id,
-                "detail": self.detail}
+                "stream": self.stream, "seq": self.seq, "detail": self.detail}
 
 
 @dataclass
@@ -264,7 +280,7 @@ def _check_chains(digests: list[_Digest], digest_indices: set[str], tiers: TierT
             prev = d
 
 
-def _unlisted(source: dict[str, Any], covered: datetime | None, delivered: dict[str, list[list[int]]]) -> str | None:
+def _unlisted(stamp: Stamp, covered: datetime | None, delivered: dict[str, list[list[int]]]) -> str | None:
     """Why an event no digest lists is inserted, or ``None`` when it may simply not be sealed yet.
 
     A numbered event is inserted when an agent already delivered its number (under another event):
@@ -272,77 +288,208 @@ def _unlisted(source: dict[str, Any], covered: datetime | None, delivered: dict[
     agent lagging on its file). An event without numbers is inserted when digests of its index already
     cover its time (lagging files of other producers can show here until their digest is written).
     """
-    audit = source.get("audit")
-    stream, seq = (audit.get("stream"), audit.get("seq")) if isinstance(audit, dict) else (None, None)
-    if isinstance(stream, str) and type(seq) is int:
-        for a, b in delivered.get(stream, ()):
-            if a <= seq <= b:
-                return f"in no digest, but stream {stream} seq {seq} was delivered"
+    if stamp.stream is not None and stamp.seq is not None:
+        for a, b in delivered.get(stamp.stream, ()):
+            if a <= stamp.seq <= b:
+                return f"in no digest, but stream {stamp.stream} seq {stamp.seq} was delivered"
         return None
-    stamp = source.get("@timestamp")
-    ts = _ts(stamp if isinstance(stamp, str) else None)
+    ts = _ts(stamp.timestamp)
     if covered is not None and ts is not None and ts <= covered:
         return "in no digest, inside the signed time span"
     return None
 
 
+class _Listed:
+    """The digests of one events index as a lookup: event -> (digest, position), and what was seen where.
+
+    Numbered events are found by stream and number (sorted runs, bisected), the rest by id. Per
+    position ``seen`` is 0 (not yet), 1 (proven or present), 2 (only documents whose hash differs) or
+    3 (a number another digest lists too: reported as covered twice, looked up in the other).
+    """
+
+    def __init__(self, digests: list[_Digest], index: str, report: Report, keep_full: bool) -> None:
+        self.digests: list[_Digest] = []
+        self.listings: list[Listing] = []
+        for d in digests:
+            try:
+                listing = digest_listing(d.body)
+            except (ValueError, binascii.Error, KeyError, TypeError, AttributeError):
+                report.problems.append(Problem("signature", d.index, f"digest {d.doc_id}: unreadable listing",
+                                               digest_id=d.doc_id))
+                continue
+            self.digests.append(d)
+            self.listings.append(listing)
+        self.seen = [bytearray(len(lst)) for lst in self.listings]
+        # full hashes by position, to check a format-2 digest's root
+        self.full = [bytearray(HASH_BYTES * len(lst)) if keep_full and lst.root else None for lst in self.listings]
+        self.runs: dict[str, list[tuple[int, int, int, int]]] = {}  # stream -> sorted (first, last, digest, position)
+        self.by_id: dict[str, tuple[int, int]] = {}
+        for k, lst in enumerate(self.listings):
+            for stream, a, b, at in lst.runs:
+                self.runs.setdefault(stream, []).append((a, b, k, at))
+            for j, event_id in enumerate(lst.ids):
+                twice = self.by_id.get(event_id)
+                if twice is not None:
+                    report.problems.append(Problem(
+                        "covered-twice", index, f"in digests {self.digests[twice[0]].doc_id} and "
+                        f"{self.digests[k].doc_id}", event_id=event_id, digest_id=self.digests[k].doc_id))
+                self.by_id[event_id] = (k, lst.numbered + j)
+        self.firsts: dict[str, list[int]] = {}
+        for stream, runs in self.runs.items():
+            runs.sort()
+            for (a1, b1, k1, p1), (a2, b2, k2, _p2) in itertools.pairwise(runs):
+                if a2 <= b1:
+                    last = min(b1, b2)
+                    what = f"seq {a2}" if a2 == last else f"seq {a2}..{last}"
+                    report.problems.append(Problem(
+                        "covered-twice", index, f"stream {stream} {what} in digests {self.digests[k1].doc_id} and "
+                        f"{self.digests[k2].doc_id}", digest_id=self.digests[k2].doc_id, stream=stream, seq=a2))
+                    # the later digest's places are the ones looked up; the earlier one's are accounted for
+                    self.seen[k1][p1 + a2 - a1:p1 + last - a1 + 1] = b"\3" * (last - a2 + 1)
+            self.firsts[stream] = [r[0] for r in runs]
+
+    def find(self, event_id: str, stream: str | None, seq: int | None) -> tuple[int, int] | None:
+        """The (digest, position) listing an event: by id, else by its stream number."""
+        where = self.by_id.get(event_id)
+        if where is not None or stream is None or seq is None:
+            return where
+        runs = self.runs.get(stream)
+        if runs is None:
+            return None
+        i = bisect.bisect_right(self.firsts[stream], seq) - 1
+        while i >= 0:  # runs may overlap (covered twice): the latest run starting at or before seq that holds it
+            a, b, k, at = runs[i]
+            if seq <= b:
+                return k, at + seq - a
+            if i == 0 or runs[i - 1][1] < a:
+                return None
+            i -= 1
+        return None
+
+
 def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bool, digests: list[_Digest],
                  query: dict[str, Any], narrowed: bool, delivered: dict[str, list[list[int]]], now: datetime,
                  report: Report) -> None:
-    expected: dict[str, tuple[bytes, str]] = {}
-    for d in digests:
-        try:
-            hashes = digest_hashes(d.body)
-        except (ValueError, binascii.Error, KeyError):
-            report.problems.append(Problem("signature", d.index, f"digest {d.doc_id}: unreadable hashes",
-                                           digest_id=d.doc_id))
-            continue
-        for event_id, signed in zip(d.body["ids"], hashes, strict=True):
-            twice = expected.get(str(event_id))
-            if twice is not None:
-                report.problems.append(Problem("covered-twice", index, f"in digests {twice[1]} and {d.doc_id}",
-                                               event_id=str(event_id), digest_id=d.doc_id))
-            expected[str(event_id)] = (signed, d.doc_id)
+    listed = _Listed(digests, index, report, keep_full=not narrowed)
+    total = sum(len(lst) for lst in listed.listings)
     if not exists:
         parsed = tiers.parse_index(index)
         if parsed is not None and _due(parsed[0], parsed[1], 0, now):
-            report.expired.append(f"{index}: {len(expected)} events (retention)")
-        elif expected:
-            report.problems.append(Problem("deleted", index, f"index missing: {len(expected)} signed events gone"))
+            report.expired.append(f"{index}: {total} events (retention)")
+        elif total:
+            report.problems.append(Problem("deleted", index, f"index missing: {total} signed events gone"))
         return
     covered = max((t for d in digests if (t := _ts(d.body.get("last"))) is not None), default=None)
+    differing: dict[tuple[int, int], list[str]] = {}  # (digest, position) -> ids of documents whose hash differs
 
-    for hits, spans in scan(client, index, query):
-        for h, span in zip(hits, spans, strict=True):
-            report.events += 1
-            source: dict[str, Any] = h.get("_source") or {}
-            event_id = h["_id"]
-            want = expected.pop(event_id, None)
-            if want is None:
-                why = _unlisted(source, covered, delivered)
+    for hits in scan_sources(client, index, query, slices=SLICES):
+        report.events += len(hits)
+        for h in hits:
+            event_id, source = h._id, h._source
+            stamp = read_stamp(source)
+            where = listed.find(event_id, stamp.stream, stamp.seq)
+            if where is None:
+                why = _unlisted(stamp, covered, delivered)
                 if why is None:
                     report.pending += 1
                 else:
                     report.problems.append(Problem("inserted", index, why, event_id=event_id))
                 continue
-            if want[0] == UNKNOWN_HASH:  # re-sent after a crash, stored by the earlier attempt
+            k, pos = where
+            lst, seen = listed.listings[k], listed.seen[k]
+            ref = listed.digests[k].doc_id
+            if seen[pos] == 1:  # a second document in a place a digest already accounts for
+                report.problems.append(Problem("inserted", index, f"a second document for {lst.where(pos)}, "
+                                               f"which digest {ref} lists once", event_id=event_id, digest_id=ref))
+                continue
+            full = event_hash(source) if source else None
+            if pos in lst.unknown:  # re-sent after a crash, stored by the earlier attempt
                 report.present += 1
-            elif span is None or event_hash(span) != want[0]:
-                report.problems.append(Problem("altered", index, f"hash differs from digest {want[1]}",
-                                               event_id=event_id, digest_id=want[1]))
+                seen[pos] = 1
+            elif full is not None and full[:lst.width] == lst.signed(pos):
+                report.proven += 1  # documents seen before in this place with another hash are intruders
+                seen[pos] = 1
+                keep = listed.full[k]
+                if keep is not None:
+                    keep[pos * HASH_BYTES:(pos + 1) * HASH_BYTES] = full
             else:
-                report.proven += 1
-    if not expected:
+                seen[pos] = 2
+                differing.setdefault(where, []).append(event_id)
+    for (k, pos), ids in sorted(differing.items()):
+        ref = listed.digests[k].doc_id
+        for event_id in ids:
+            if listed.seen[k][pos] == 1:
+                detail = f"claims {listed.listings[k].where(pos)}, which digest {ref} proves for another document"
+                report.problems.append(Problem("inserted", index, detail, event_id=event_id, digest_id=ref))
+            else:
+                report.problems.append(Problem("altered", index, f"hash differs from digest {ref}",
+                                               event_id=event_id, digest_id=ref))
+    if not narrowed:
+        _check_roots(listed, index, report)
+    unseen = [(k, pos) for k, seen in enumerate(listed.seen) for pos in _zeros(seen)]
+    if not unseen:
         return
-    missing = set(expected)
-    if narrowed:  # filtered out is not deleted: ask for the rest by id
-        ids = sorted(missing)
-        for start in range(0, len(ids), _IDS_CHUNK):
-            chunk = ids[start:start + _IDS_CHUNK]
-            for hits, _ in scan(client, index, {"ids": {"values": chunk}}, source=False):
-                missing.difference_update(h["_id"] for h in hits)
-    for event_id in sorted(missing):
-        ref = expected[event_id][1]
-        report.problems.append(Problem("deleted", index, f"listed in digest {ref}, not stored",
-                                       event_id=event_id, digest_id=ref))
+    if narrowed:  # filtered out is not deleted: ask for the rest by id or by stream number
+        unseen = _outside_filter(client, index, listed, unseen)
+    for k, pos in unseen:
+        lst, ref = listed.listings[k], listed.digests[k].doc_id
+        place = lst.where(pos)
+        if pos >= lst.numbered:
+            report.problems.append(Problem("deleted", index, f"listed in digest {ref}, not stored",
+                                           event_id=place, digest_id=ref))
+        else:
+            stream, seq = _split_place(place)
+            report.problems.append(Problem("deleted", index, f"listed in digest {ref}, not stored",
+                                           digest_id=ref, stream=stream, seq=seq))
 
+
+def _zeros(seen: bytearray) -> list[int]:
+    """Positions not seen (0), found in C rather than by a Python loop over every position."""
+    out: list[int] = []
+    at = seen.find(0)
+    while at >= 0:
+        out.append(at)
+        at = seen.find(0, at + 1)
+    return out
+
+
+def _split_place(place: str) -> tuple[str, int]:
+    _word, stream, _seq, number = place.split(" ")
+    return stream, int(number)
+
+
+def _check_roots(listed: _Listed, index: str, report: Report) -> None:
+    """A format-2 digest whose every event matched its short hash must also match its root."""
+    for k, lst in enumerate(listed.listings):
+        full = listed.full[k]
+        if full is None or lst.root is None or listed.seen[k].count(1) != len(lst):
+            continue  # a problem in this window is reported already
+        for pos in lst.unknown:
+            full[pos * HASH_BYTES:(pos + 1) * HASH_BYTES] = UNKNOWN_HASH
+        if hashlib.sha256(full).hexdigest() != lst.root:
+            ref = listed.digests[k].doc_id
+            report.problems.append(Problem(
+                "altered", index, f"digest {ref}: its events match their short hashes but not its root (an "
+                "edit made to match a short hash)", digest_id=ref))
+
+
+def _outside_filter(client: Elasticsearch, index: str, listed: _Listed,
+                    unseen: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Of the unseen positions, those no document of the index holds (the others are outside the filter)."""
+    ids = [listed.listings[k].ids[pos - listed.listings[k].numbered] for k, pos in unseen
+           if pos >= listed.listings[k].numbered]
+    present: set[str] = set()
+    for start in range(0, len(ids), _IDS_CHUNK):
+        chunk = ids[start:start + _IDS_CHUNK]
+        for hits in scan_sources(client, index, {"ids": {"values": chunk}}, source=False):
+            present.update(h._id for h in hits)
+    numbered = {listed.listings[k].where(pos) for k, pos in unseen if pos < listed.listings[k].numbered}
+    streams = sorted({_split_place(p)[0] for p in numbered})
+    for start in range(0, len(streams), _IDS_CHUNK):
+        chunk = streams[start:start + _IDS_CHUNK]
+        for hits in scan_sources(client, index, {"terms": {"audit.stream": chunk}}, source=["audit"]):
+            for h in hits:
+                stamp = read_stamp(h._source)
+                if stamp.stream is not None and stamp.seq is not None:
+                    present.add(f"stream {stamp.stream} seq {stamp.seq}")
+    return [(k, pos) for k, pos in unseen if listed.listings[k].where(pos) not in present]

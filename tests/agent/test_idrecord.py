@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from auditlog.agent.idrecord import IdRecord, checksum, entry_id
@@ -43,7 +44,7 @@ def test_record_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_an_id_is_kept_for_one_window_then_forgotten(tmp_path: Path) -> None:
-    """With a window of 2, an id is judged after 2 more ids (older generation) and forgotten after 4."""
+    """With a window of 2, an id is judged after 2 more ids and forgotten once more than 2 later ones are kept."""
     ids = IdRecord(tmp_path, window=2)
     ids.remember([entry("x"), entry("a")], [b"one", b"a"])
     ids.remember([entry("b"), entry("c")], [b"b", b"c"])
@@ -52,7 +53,26 @@ def test_an_id_is_kept_for_one_window_then_forgotten(tmp_path: Path) -> None:
     assert (kept, ids.conflicts([entry("x")], [b"two"])) == ([True], [False])
 
 
-def test_checksum_fits_sqlite_integers() -> None:
-    """Checksums are signed 64-bit integers and differ for lines of equal length."""
-    sums = [checksum(b"\xff" * 4096), checksum(b"a"), checksum(b"b")]
-    assert (all(-(2**63) <= s < 2**63 for s in sums), sums[1] != sums[2]) == (True, True)
+def test_checksum_holds_crc_and_length() -> None:
+    """Checksums differ for lines of equal length and for lines of equal CRC-32 but other length."""
+    assert (checksum(b"a") != checksum(b"b"), checksum(b"\xff" * 4096) & 0xFFFFFFFF) == (True, 4096)
+
+
+def test_a_batch_of_409s_is_judged_against_the_first_batch_that_sent_each_id(tmp_path: Path) -> None:
+    """Ids from several remembered batches are each judged against the line sent first under them."""
+    ids = IdRecord(tmp_path)
+    ids.remember([entry("a"), entry("b")], [b"a1", b"b1"])
+    ids.remember([entry("c"), entry("a")], [b"c1", b"a2"])
+    assert ids.conflicts([entry("c"), entry("a"), entry("b"), entry("z")], [b"c1", b"a2", b"b1", b"z"]) == [
+        False, True, False, False]
+
+
+def test_an_upgrade_drops_the_per_id_tables_of_earlier_versions(tmp_path: Path) -> None:
+    """A state directory written by the per-id version opens, and its old tables are gone."""
+    db = sqlite3.connect(tmp_path / "ids.sqlite")
+    db.execute("CREATE TABLE ids_a (id BLOB PRIMARY KEY, sum INTEGER NOT NULL) WITHOUT ROWID")
+    db.commit()
+    db.close()
+    IdRecord(tmp_path).close()
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "ids.sqlite").execute("SELECT name FROM sqlite_master")}
+    assert "ids_a" not in tables and "sent" in tables

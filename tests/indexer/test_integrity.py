@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from auditlog.agent.signing import load_key
 from auditlog.indexer.integrity import (
+    SHORT_HASH_BYTES,
+    UNKNOWN_HASH,
     Record,
+    decode_runs,
     digest_body,
     digest_hash,
     digest_hashes,
     digest_id,
+    digest_listing,
+    encode_runs,
     holes,
     load_public_keys,
     merge_ranges,
@@ -40,14 +46,64 @@ def test_holes_are_the_missing_runs() -> None:
     assert holes([[1, 5], [7, 7], [10, 12]]) == [(6, 6), (8, 9)]
 
 
-def test_digest_body_lists_ids_hashes_and_streams() -> None:
-    """A digest lists ids in order, the concatenated hashes, its time span and the stream ranges."""
+def test_digest_body_lists_numbered_events_by_position() -> None:
+    """Numbered events are listed by their stream ranges (no ids), with short hashes in that order, and a root."""
+    records = list(reversed(_records()))  # delivery order does not matter: positions follow the numbers
     body = digest_body(agent="a", public_key="k", seq=3, prev="p", prev_index="i", index="audit-basic-x",
-                       records=_records(), delivered={"s": [[1, 4]]})
-    assert (body["ids"], body["first"], body["last"], body["streams"]) == (
-        ["e1", "e2", "e4"], "2026-12-02T10:00:01Z", "2026-12-02T10:00:04Z",
-        {"s": {"seqs": [[1, 2], [4, 4]], "delivered": [[1, 4]]}})
-    assert digest_hashes(body) == [r.hash for r in _records()]
+                       records=records, delivered={"s": [[1, 4]]})
+    assert (body["v"], body["ids"], body["first"], body["last"], body["streams"]) == (
+        2, [], "2026-12-02T10:00:01Z", "2026-12-02T10:00:04Z",
+        {"s": {"runs": encode_runs([[1, 2], [4, 4]]), "delivered": [[1, 4]]}})
+    assert digest_hashes(body) == [r.hash[:SHORT_HASH_BYTES] for r in _records()]
+    assert body["root"] == hashlib.sha256(b"".join(r.hash for r in _records())).hexdigest()
+
+
+def test_digest_body_lists_unnumbered_and_repeated_events_by_id_after_the_numbered() -> None:
+    """Events without a number, and a second event with a number already listed, are listed by id, in order."""
+    records = [*_records(), Record("x", "other", b"\7" * 32, "2026-12-02T10:00:05Z"),
+               Record("x", "again", b"\x08" * 32, "2026-12-02T10:00:06Z", "s", 2)]
+    listing = digest_listing(digest_body(agent="a", public_key="k", seq=1, prev=None, prev_index=None,
+                                         index="x", records=records))
+    assert [listing.where(i) for i in range(len(listing))] == [
+        "stream s seq 1", "stream s seq 2", "stream s seq 4", "other", "again"]
+    assert [listing.signed(i) for i in (3, 4)] == [b"\7" * SHORT_HASH_BYTES, b"\x08" * SHORT_HASH_BYTES]
+
+
+def test_digest_body_marks_unknown_hashes_by_position() -> None:
+    """An event whose hash the agent could not know (a 409 re-send) is listed as unknown at its position."""
+    records = [r._replace(hash=UNKNOWN_HASH) if r.seq == 2 else r for r in _records()]
+    body = digest_body(agent="a", public_key="k", seq=1, prev=None, prev_index=None, index="x", records=records)
+    assert digest_listing(body).unknown == {1}
+
+
+def test_digest_listing_reads_format_1() -> None:
+    """A digest written before format 2 (ids and full hashes, no ``v``) still reads: every event by id."""
+    body = {"ids": ["e1", "e2"], "hashes": base64.b64encode(b"\1" * 32 + bytes(32)).decode(),
+            "streams": {"s": {"seqs": [[1, 2]], "delivered": [[1, 2]]}}}
+    listing = digest_listing(body)
+    assert ([listing.where(0), listing.where(1)], listing.signed(0), listing.unknown, listing.root) == (
+        ["e1", "e2"], b"\1" * 32, {1}, None)
+
+
+def test_digest_listing_refuses_hashes_that_do_not_fit_the_positions() -> None:
+    """A format-2 digest with one hash too few is unreadable, not silently shifted."""
+    body = digest_body(agent="a", public_key="k", seq=1, prev=None, prev_index=None, index="x", records=_records())
+    body["hashes"] = base64.b64encode(base64.b64decode(body["hashes"])[:-SHORT_HASH_BYTES]).decode()
+    with pytest.raises(ValueError, match="do not match"):
+        digest_listing(body)
+
+
+def test_runs_round_trip_through_their_compact_form() -> None:
+    """Ranges, large numbers and long gaps included, come back from the varint form unchanged."""
+    ranges = [[1, 1], [3, 200], [202, 202], [10**12, 10**12 + 5]]
+    assert decode_runs(encode_runs(ranges)) == ranges
+
+
+def test_runs_cut_short_are_refused() -> None:
+    """A runs field missing its last varint is an error, not a shorter listing."""
+    text = encode_runs([[5, 6]])
+    with pytest.raises(ValueError, match="truncated"):
+        decode_runs(base64.b64encode(base64.b64decode(text)[:-1]).decode())
 
 
 def test_digest_hash_ignores_key_order() -> None:

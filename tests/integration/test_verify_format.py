@@ -1,0 +1,168 @@
+"""Digest formats on the real node: the root of format 2, filtered checks by stream position, format 1 still read.
+
+Events are shipped as the agent ships them (its entry maker, bulk ``create``); the digests are built and
+signed here with the agent's own functions, so a test can also write a digest the agent never would.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from auditlog.agent.digest import record_of
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import EntryMaker
+from auditlog.agent.parser import Parser
+from auditlog.agent.signing import SigningKey, load_key
+from auditlog.indexer.integrity import Record, digest_body, digest_hash, digest_id, seq_ranges, signed_bytes
+from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.rawsource import raw_client_options
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.verify import verify
+from bench.events import event_lines
+
+Body = Callable[[int, str | None, str | None, str, list[Record]], dict[str, Any]]
+
+
+@pytest.fixture
+def raw(es_url: str) -> Iterator[Elasticsearch]:
+    """A client that returns raw response bytes, as verify needs."""
+    client = Elasticsearch(es_url, request_timeout=60, **raw_client_options())
+    yield client
+    client.close()
+
+
+def _ship(es: Elasticsearch, tiers: TierTable, count: int) -> list[Record]:
+    """Ship ``count`` emitter lines into ``tiers`` and return what a digest keeps of each."""
+    install_templates(es, tiers)
+    end = datetime.now(UTC) - timedelta(minutes=1)
+    start = max(end - timedelta(hours=1), end.replace(hour=0, minute=0, second=0, microsecond=0))
+    make = EntryMaker(Parser(), Enricher(tiers))
+    entries = [make(line.rstrip(b"\n"), "file", n) for n, line in enumerate(event_lines(count, seed=21,
+                                                                                        window=(start, end)))]
+    assert all(isinstance(e, bytes) for e in entries)
+    es.bulk(operations=b"".join(e for e in entries if isinstance(e, bytes)), refresh=True)  # type: ignore[arg-type]
+    return [record_of(e) for e in entries if isinstance(e, bytes)]
+
+
+def _format2(key: SigningKey) -> Body:
+    def body(seq: int, prev: str | None, prev_index: str | None, index: str, records: list[Record]) -> dict[str, Any]:
+        return digest_body(agent=key.agent_id, public_key=key.public_b64, seq=seq, prev=prev, prev_index=prev_index,
+                           index=index, records=records)
+    return body
+
+
+def _format1(key: SigningKey) -> Body:
+    """The digest body the agent wrote before format 2: every id with its full hash."""
+    def body(seq: int, prev: str | None, prev_index: str | None, index: str, records: list[Record]) -> dict[str, Any]:
+        streams: dict[str, list[int]] = {}
+        for r in records:
+            if r.stream is not None and r.seq is not None:
+                streams.setdefault(r.stream, []).append(r.seq)
+        stamps = [r.timestamp for r in records]
+        return {"agent": key.agent_id, "key": key.public_b64, "seq": seq, "prev": prev, "prev_index": prev_index,
+                "index": index, "count": len(records), "first": min(stamps), "last": max(stamps),
+                "ids": [r.id for r in records], "hashes": base64.b64encode(b"".join(r.hash for r in records)).decode(),
+                "streams": {s: {"seqs": seq_ranges(v), "delivered": seq_ranges(v)} for s, v in sorted(streams.items())}}
+    return body
+
+
+def _store_digests(es: Elasticsearch, tiers: TierTable, key: SigningKey, records: list[Record], make: Body,
+                   change: Callable[[dict[str, Any]], None] = lambda body: None,
+                   windows: list[list[Record]] | None = None) -> None:
+    """Write one signed, chained digest per events index, or per given window (``change`` edits each body
+    before it is signed)."""
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        groups.setdefault(r.events_index, []).append(r)
+    prev: str | None = None
+    prev_index: str | None = None
+    chosen = [(w[0].events_index, w) for w in windows] if windows is not None else sorted(groups.items())
+    for seq, (index, group) in enumerate(chosen, start=1):
+        body = make(seq, prev, prev_index, index, group)
+        change(body)
+        parsed = tiers.parse_index(index)
+        assert parsed is not None
+        target = tiers.digest_index_for_day(*parsed)
+        es.create(index=target, id=digest_id(key.agent_id, seq), refresh=True,
+                  document={"@timestamp": body["last"], "digest": body, "signature": key.sign(signed_bytes(body))})
+        prev, prev_index = digest_hash(body), target
+
+
+def test_events_matching_their_short_hashes_but_not_the_root_are_reported_altered(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A signed root that the stored events do not hash to is an alteration, although every short hash matches."""
+    records = _ship(es, namespace, 60)
+    key = load_key(tmp_path)
+    wrong = {"root": "0" * 64}
+    first_index = min(r.events_index for r in records)
+
+    def break_root(body: dict[str, Any]) -> None:
+        if body["index"] == first_index:
+            body.update(wrong)
+
+    _store_digests(es, namespace, key, records, _format2(key), break_root)
+
+    report = verify(raw, namespace)
+    assert [(p.kind, p.index, "root" in p.detail) for p in report.problems] == [("altered", first_index, True)]
+    assert report.proven == 60
+
+
+def test_format_1_digests_still_prove_events_and_name_an_altered_one(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """Digests written before format 2 (ids and full hashes) prove their events, and an edit is named by id."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _format1(key))
+    assert (verify(raw, namespace).proven, verify(raw, namespace).problems) == (40, [])
+    victim = records[7]
+    es.update(index=victim.events_index, id=victim.id, doc={"message": "rewritten"}, refresh=True)
+
+    report = verify(raw, namespace)
+    assert [(p.kind, p.event_id) for p in report.problems] == [("altered", victim.id)]
+
+
+def test_a_filtered_check_names_a_deleted_event_outside_the_filter_by_stream_number(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """With a filter, numbered events it leaves out are not deleted, but one really deleted is, by its number."""
+    records = _ship(es, namespace, 80)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _format2(key))
+    first = es.search(index=namespace.read_pattern, size=1)
+    tenant = first["hits"]["hits"][0]["_source"]["organization"]["id"]
+    outside = es.search(index=namespace.read_pattern, size=1,
+                        query={"bool": {"must_not": {"term": {"organization.id": tenant}}}})["hits"]["hits"][0]
+    flt = Filter(tenants=(tenant,))
+    assert verify(raw, namespace, flt).problems == []
+    es.delete(index=outside["_index"], id=outside["_id"], refresh=True)
+
+    report = verify(raw, namespace, flt)
+    audit = outside["_source"]["audit"]
+    assert [(p.kind, p.event) for p in report.problems] == [("deleted", f"stream {audit['stream']} seq {audit['seq']}")]
+
+
+def test_numbers_listed_by_two_digests_are_covered_twice_and_not_deleted(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """Numbers two digests both list are covered twice (nothing else: not deleted); every event is proven once."""
+    records = _ship(es, namespace, 60)
+    index = max({r.events_index for r in records}, key=lambda i: sum(r.events_index == i for r in records))
+    mine = [r for r in records if r.events_index == index]
+    others = [r for r in records if r.events_index != index]
+    key = load_key(tmp_path)
+    half = len(mine) // 2
+    windows = [mine[:half + 3], mine[half - 3:]] + [[r] for r in others]
+    _store_digests(es, namespace, key, records, _format2(key), windows=windows)
+
+    report = verify(raw, namespace)
+    assert ({p.kind for p in report.problems}, report.proven, report.pending) == ({"covered-twice"}, 60, 0)
