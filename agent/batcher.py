@@ -29,6 +29,8 @@ class Batch:
     nbytes: int = 0
     lines: int = 0  # lines covered, shipped or not (for metrics)
     started: float = 0.0
+    body: bytes = b""  # the bulk request body, built once at sealing (the entries joined)
+    prepared: bool = False  # what must precede sending is done (agent.sink.Sink.prepare)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -95,4 +97,6 @@ class Batcher:
         if not b.ends:
             return None
         self._batch = self._new()
+        # Built here, by the reader, so a sender that gets an answer finds the next body ready.
+        b.body = b"".join(b.entries)
         return b

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.discovery import DEFAULT_EXCLUDE
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
@@ -204,6 +205,10 @@ class AgentConfig:
             )
         except ValueError as exc:
             raise UsageError(f"elasticsearch.index_prefix: {exc}") from None
+
+    def backoff(self) -> EqualJitterBackoff:
+        """The retry policy (``retry.initial_backoff``, ``retry.max_backoff``)."""
+        return EqualJitterBackoff(float(self["retry.initial_backoff"]), float(self["retry.max_backoff"]))
 
     def id_record(self) -> IdRecord | None:
         """The record of sent ids and content checksums (``ids.sqlite``), or None when ``ids.window`` is 0."""

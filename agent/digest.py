@@ -11,7 +11,7 @@ storing them (table ``digest_pending``) in the same SQLite transaction as that c
 Items Elasticsearch refused (dead-lettered) are not in any index and are left out. What a record
 holds (:class:`indexer.integrity.Record`) is read off the bulk entry itself: the index and id from the
 action line, the hash of the exact document bytes, and ``@timestamp`` / ``audit.stream`` /
-``audit.seq`` from one skipping msgspec decode. This runs in the sink workers, not the reader.
+``audit.seq`` from one skipping msgspec decode. This runs on the pipeline's acknowledger thread, not the reader.
 """
 
 from __future__ import annotations

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.batcher import Batch
 from auditlog.agent.deadletter import DeadLetter
 from auditlog.agent.metrics import Metrics
-from auditlog.agent.sink import Abandoned, RetrySettings, Sink
+from auditlog.agent.sink import Abandoned, Sink
 from auditlog.cli import main
 from auditlog.indexer.setup import install_templates, run_setup
 from auditlog.indexer.tiers import TierTable
@@ -159,7 +160,8 @@ def test_revoked_key_at_run_time_is_backpressure_not_dead_letters(keys: Keys) ->
     client = Elasticsearch(keys.node.url, api_key=writer.encoded, ca_certs=keys.node.ca_certs)
     dead: list[DeadLetter] = []
     metrics, stopping = Metrics(), threading.Event()
-    sink = Sink(client, retry=RetrySettings(0.05, 0.1), metrics=metrics, dead_letter=dead.append, stopping=stopping,
+    sink = Sink(client, backoff=EqualJitterBackoff(0.05, 0.1), metrics=metrics, dead_letter=dead.append,
+                stopping=stopping,
                 deadline=lambda: time.monotonic())
     index = keys.tiers.index_for("enterprise", datetime.now(UTC))
     batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"x1"}}\n{"message":"x"}\n' % index.encode()],
@@ -189,7 +191,8 @@ def test_writer_key_of_another_namespace_is_backpressure_per_item(keys: Keys) ->
     client = Elasticsearch(keys.node.url, api_key=keys.writer, ca_certs=keys.node.ca_certs)
     dead: list[DeadLetter] = []
     metrics, stopping = Metrics(), threading.Event()
-    sink = Sink(client, retry=RetrySettings(0.05, 0.1), metrics=metrics, dead_letter=dead.append, stopping=stopping,
+    sink = Sink(client, backoff=EqualJitterBackoff(0.05, 0.1), metrics=metrics, dead_letter=dead.append,
+                stopping=stopping,
                 deadline=lambda: time.monotonic())
     index = other.index_for("enterprise", datetime.now(UTC))
     batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"x2"}}\n{"message":"x"}\n' % index.encode()],
