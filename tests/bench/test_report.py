@@ -129,3 +129,17 @@ def test_bigscale_section_gives_growth_and_target_verdicts() -> None:
     assert "- first page <= 500 ms p95: 600 ms (1.20x the limit), **missed**" in page
     assert "- facets <= 1000 ms p95: 600 ms (0.60x the limit), met" in page
     assert "- export of 1M rows <= 60 s: 100 s per 1M rows (from the tenant slice), **missed**" in page
+
+
+def test_agent_time_split_is_shown_next_to_node_cpu() -> None:
+    """An agent run with a time split gets a line with each part and the node's busy cores beside the ceiling's."""
+    agent = _summary("auditlog agent", 900.0)
+    agent["median"].update(node_cores_busy=1.2, time_shares={"reading": 0.05, "building": 0.3, "slot_wait": 0.4,
+                                                             "response_wait": 1.9, "acknowledging": 0.02})
+    ceiling = _summary(CEILING, 1000.0)
+    ceiling["median"]["node_cores_busy"] = 1.8
+    page = render(_results(ingest=[ceiling, agent]))
+    expected = ("- auditlog agent time split (seconds per wall second of the run, medians): reading 0.05, building "
+                "bodies 0.30, waiting for a free request slot 0.40, acknowledging 0.02; requests in flight on average "
+                "1.90; node cores busy 1.20 against the ceiling's 1.80.")
+    assert expected in page.splitlines()
