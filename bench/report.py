@@ -500,8 +500,9 @@ How each number is taken (code in `bench/`):
   contender uses the same batch size. CPU and peak RSS (`VmHWM`) of the shipper process come from `/proc`;
   "ES CPU" is what the node spent for the same events.
 - **Reliability** (`reliability.py`): events are appended at a steady rate while the shipper runs; kill -9s,
-  an outage staged by a proxy that refuses/resets connections, rename+create and copytruncate rotations;
-  afterwards every `event.id` in Elasticsearch is compared with the lines written.
+  an outage staged by a proxy that refuses/resets connections, rename+create and copytruncate rotations, and
+  copytruncate while the events cross the next UTC midnight (both days' indices created ahead, as production
+  does); afterwards every `event.id` in Elasticsearch is compared with the lines written.
 - **Scale** (`scale.py`): first page (100 rows + exact total) through the query layer vs one plain `_search`;
   export of every event with `auditlog export` (own process, wall time, peak RSS) vs a plain point-in-time scan;
   the growth label comes from the log-log slope between the smallest and largest size.

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 import urllib.request
 from pathlib import Path
-
-import threading
 
 from auditlog.agent.metrics import Counter, Gauge, Metrics, MetricsServer, Part
 
