@@ -131,7 +131,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_bytes": _k(int, 4 * 1024 * 1024, _min(1024)),
         "max_latency": _d(1.0, _min(0.001)),
         "max_in_flight": _k(int, 2, _min(1)),
-        "workers": _k(int, 2, _min(1)),
+        "workers": _k(int, 4, _min(1)),
     },
     "ids": {"window": _k(int, 1_000_000, _min(0))},
     "retry": {
