@@ -200,6 +200,8 @@ class Sink:
                 failed = status in (-1, NO_ANSWER, 408, 429) or status >= 500
                 self.slots.release(elapsed, len(pending), saturated=saturated, failed=failed)
                 self.metrics.observe_bulk(elapsed, answered=status > 0)
+            if whole:
+                batch.body = b""  # sent once: retries send subsets, and the memory is better spent ahead
             if resp is not None:
                 pending = self._items(batch, pending, resp.body, result, attempt)
                 attempt += 1
