@@ -33,6 +33,8 @@ class Batch:
     lines: int = 0  # lines covered, shipped or not (for metrics)
     started: float = 0.0
     stamps: list[Stamp | None] = field(default_factory=list)  # one per fed entry (agent.digest reads them)
+    body: bytes = b""  # the bulk request body, built once at sealing (the entries joined)
+    prepared: bool = False  # what must precede sending is done (agent.sink.Sink.prepare)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -100,4 +102,6 @@ class Batcher:
         if not b.ends:
             return None
         self._batch = self._new()
+        # Built here, by the reader, so a sender that gets an answer finds the next body ready.
+        b.body = b"".join(b.entries)
         return b

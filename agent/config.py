@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.discovery import DEFAULT_EXCLUDE
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
@@ -131,7 +132,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_bytes": _k(int, 4 * 1024 * 1024, _min(1024)),
         "max_latency": _d(1.0, _min(0.001)),
         "max_in_flight": _k(int, 2, _min(1)),
-        "workers": _k(int, 2, _min(1)),
+        "workers": _k(int, 4, _min(1)),
     },
     "ids": {"window": _k(int, 1_000_000, _min(0))},
     "retry": {
@@ -205,6 +206,10 @@ class AgentConfig:
             )
         except ValueError as exc:
             raise UsageError(f"elasticsearch.index_prefix: {exc}") from None
+
+    def backoff(self) -> EqualJitterBackoff:
+        """The retry policy (``retry.initial_backoff``, ``retry.max_backoff``)."""
+        return EqualJitterBackoff(float(self["retry.initial_backoff"]), float(self["retry.max_backoff"]))
 
     def id_record(self) -> IdRecord | None:
         """The record of sent ids and content checksums (``ids.sqlite``), or None when ``ids.window`` is 0."""

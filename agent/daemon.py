@@ -20,6 +20,7 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from types import FrameType
 
 import structlog
@@ -91,6 +92,11 @@ class Agent:
         if self.pipeline is not None and signum != signal.SIGHUP:
             self.pipeline.request_stop()
 
+    def _lag(self) -> Iterator[tuple[str, str, int]]:
+        """The running pipeline's lag per file (none between pipelines)."""
+        pipeline = self.pipeline
+        return pipeline.lag() if pipeline is not None else iter(())
+
     def _tick(self) -> None:
         """Called by the pipeline loop: apply a pending reload when the new config is valid."""
         now = time.monotonic()
@@ -128,7 +134,7 @@ class Agent:
                     server = None
                 if want is not None and server is None:
                     try:
-                        server = MetricsServer(self.metrics, want[0], want[1])
+                        server = MetricsServer(self.metrics, want[0], want[1], lag=self._lag)
                     except OSError as exc:
                         raise UsageError(f"metrics.port: cannot listen on {want[0]}:{want[1]}: {exc}") from None
                     server.start()
@@ -137,10 +143,9 @@ class Agent:
                 client = make_client(cfg.connection(), **client_options())
                 self._next_cfg = None
                 try:
-                    self.pipeline = Pipeline(cfg, client, self.metrics)
+                    self.pipeline = Pipeline(cfg, client, self.metrics, tick=self._tick)
                 except (OSError, sqlite3.Error) as exc:
                     raise CommandError(f"cannot use state directory {cfg.state_dir}: {exc}") from None
-                self.pipeline.tick = self._tick
                 if self._terminate:
                     self.pipeline.request_stop()
                 self.pipeline.run()

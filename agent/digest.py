@@ -13,7 +13,8 @@ holds (:class:`indexer.integrity.Record`) is read off the bulk entry itself: the
 action line, the hash of the exact document bytes, and ``@timestamp`` / ``audit.stream`` /
 ``audit.seq``. All but the hash come with the batch (:attr:`agent.batcher.Batch.stamps`: the
 pass-through has them from its own decode); for an entry without a stamp (the full path) they are cut
-from the action line and read with one skipping msgspec decode. This runs in the sink workers.
+from the action line and read with one skipping msgspec decode. This runs on the pipeline's acknowledger
+thread, not the reader.
 """
 
 from __future__ import annotations

@@ -1,25 +1,39 @@
-"""The shipping pipeline: tailer -> parser -> enricher -> batcher -> bounded queue -> sink workers -> acks.
+"""The shipping pipeline: tailer -> parser -> enricher -> batcher -> senders -> acknowledger.
 
-Threads: one reader (the caller of :meth:`Pipeline.run`) does discovery, reading, parsing,
-enrichment and batching (a line the emitter wrote passes :mod:`agent.fastpath` and ships as written);
-``batch.workers`` sink threads send batches and acknowledge them. The queue
-between them holds at most ``batch.max_in_flight`` sealed batches: when Elasticsearch is down the
-sink retries, the queue fills, the reader blocks on ``put`` and stops reading; the files are the
-buffer and memory stays flat (bounded by batch size x in-flight batches).
+Threads:
+
+- one **reader** (the caller of :meth:`Pipeline.run`) does discovery, reading, parsing, enrichment
+  and batching (a line the emitter wrote passes :mod:`agent.fastpath` and ships as written). When it
+  seals a batch it also builds the batch's request body and records its ids (:meth:`Sink.prepare`), so
+  bodies are ready before a request slot frees up. Sealed batches wait in a queue of at most
+  ``batch.max_in_flight`` (the memory bound: batch size x (queued + sending + acknowledging) batches).
+- ``batch.workers`` **senders** take prepared batches and send them; the sink's
+  :class:`agent.concurrency.RequestSlots` lets at most its adaptive limit (``1 .. batch.workers``) of
+  them be in flight. A sender that gets its answer settles the items and takes the next prepared batch
+  at once: nothing between an answer and the next request waits on another thread.
+- one **acknowledger** commits checkpoints for settled batches (:class:`agent.checkpoints.Checkpointer`):
+  dead letters fsynced, offsets and digest records in one SQLite transaction, off the senders' path.
+
+When Elasticsearch is down the sink retries, the queue fills, the reader blocks and stops reading:
+the files are the buffer and memory stays flat.
 
 Accounting: every line read is, at any moment, shipped (201/409), dead-lettered, or in flight; the
 file checkpoint moves past a line only once its batch (and every earlier batch of that file) is
 settled, with the dead-letter file fsynced first.
 
-Shutdown (:meth:`request_stop`): stop reading, seal the open batch, let the workers drain the queue
+Time split (``auditlog_agent_time_seconds_total{part}``, :class:`agent.metrics.Part`): the reader's
+time reading, building and waiting for a slot is measured per block and per batch, the requests'
+time in flight by the sink, the acknowledger's time by the checkpointer.
+
+Shutdown (:meth:`request_stop`): stop reading, seal the open batch, let the senders drain the queue
 within ``shutdown.timeout`` seconds, commit checkpoints, close. What was not acknowledged by then is
 read again at the next start (and answered 409 if it had in fact arrived).
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,8 +41,9 @@ from collections.abc import Callable, Iterator
 import structlog
 from elasticsearch import Elasticsearch
 
-from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch, Batcher, BatchSettings
+from auditlog.agent.checkpoints import Checkpointer
+from auditlog.agent.concurrency import AdaptiveLimit, RequestSlots
 from auditlog.agent.config import AgentConfig
 from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
 from auditlog.agent.digest import DigestFeed
@@ -36,12 +51,12 @@ from auditlog.agent.digest_writer import DigestSettings, DigestWriter
 from auditlog.agent.discovery import watch_dirs
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.harvester import Block, Overlong
-from auditlog.agent.metrics import Metrics
+from auditlog.agent.metrics import Counter, Gauge, Metrics, Part
 from auditlog.agent.parser import BLANK, Parser, Rejected
 from auditlog.agent.registry import Registry
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.signing import KeyFileError, load_key
-from auditlog.agent.sink import Abandoned, RetrySettings, Settled, Sink
+from auditlog.agent.sink import Abandoned, Settled, Sink
 from auditlog.agent.tailer import Tailer, TailerSettings
 from auditlog.agent.watcher import Watcher, make_watcher
 from auditlog.core.errors import UsageError
@@ -49,19 +64,29 @@ from auditlog.core.errors import UsageError
 log = structlog.get_logger("auditlog.agent.pipeline")
 
 _MIN_SCAN_GAP = 0.5  # seconds: watchdog events trigger rescans at most this often
+#: requests in flight when the agent starts, before it has measured anything (within 1 .. batch.workers)
+INITIAL_IN_FLIGHT = 2
 
 
 class Pipeline:
     """One running configuration of the agent."""
 
-    def __init__(self, cfg: AgentConfig, client: Elasticsearch, metrics: Metrics | None = None) -> None:
+    def __init__(self, cfg: AgentConfig, client: Elasticsearch, metrics: Metrics | None = None, *,
+                 tick: Callable[[], None] = lambda: None) -> None:
         """Open the registry and dead-letter file and build every stage (no thread starts yet).
+
+        Args:
+            cfg: the configuration.
+            client: an Elasticsearch client with :func:`agent.sink.client_options`.
+            metrics: the counters to update (shared across reloads by the daemon).
+            tick: called once per reader loop (the daemon applies a pending reload there).
 
         Raises:
             auditlog.core.errors.UsageError: when the configuration cannot be turned into stages.
         """
         self.cfg = cfg
         self.metrics = metrics or Metrics()
+        self.tick = tick
         self.registry = Registry(cfg.state_dir)
         self.dlq = DeadLetterWriter(cfg.state_dir, cfg.dead_letter_redaction())
         self.ids = cfg.id_record()
@@ -77,24 +102,28 @@ class Pipeline:
                 max_open_files=cfg["inputs.max_open_files"],
             ),
             self.registry,
+            on_lost=self._on_lost,
         )
-        self.tailer.on_lost = self._on_lost
         self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher(ShipperFields.for_this_process()))
         self.batcher = Batcher(BatchSettings(cfg["batch.max_events"], cfg["batch.max_bytes"],
                                              float(cfg["batch.max_latency"])))
-        self.acks = AckTracker()
+        workers = cfg["batch.workers"]
         self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=cfg["batch.max_in_flight"])
+        # settled batches for the acknowledger; bounded by the batches that can be past the queue at once
+        self._settled: queue.Queue[tuple[Batch, Settled | None] | None] = queue.Queue(maxsize=workers + 1)
         self.stopping = threading.Event()
         self._stop_requested = threading.Event()
         self._deadline: float | None = None
+        backoff = cfg.backoff()
         self.sink = Sink(
             client,
-            retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])),
+            backoff=backoff,
             metrics=self.metrics,
             dead_letter=self.dlq.write,
             stopping=self.stopping,
-            deadline=lambda: self._deadline,
+            deadline=self._deadline_at,
             ids=self.ids,
+            slots=RequestSlots(AdaptiveLimit(workers, INITIAL_IN_FLIGHT), self.metrics),
         )
         # tamper evidence: records of acknowledged events -> signed digests (agent/digest*.py)
         self.digest_feed: DigestFeed | None = None
@@ -107,13 +136,18 @@ class Pipeline:
                 raise UsageError(f"state.dir: {exc}") from None
             self.digests = DigestWriter(self.registry, client, key, cfg.tiers(),
                                         DigestSettings(float(cfg["digest.interval"]), cfg["digest.max_events"]))
+        self.checkpoints = Checkpointer(self.registry, self.dlq, self.metrics, backoff=backoff,
+                                        stopping=self.stopping, deadline=self._deadline_at,
+                                        digest_feed=self.digest_feed)
         self._digests_stop = threading.Event()
-        self.committed: dict[str, int] = {}
         self._holding = False  # the reader caught up but kept its partial batch: every sink slot was taken
         self.watcher: Watcher | None = None
-        self.tick: Callable[[], None] = lambda: None
-        self._workers: list[threading.Thread] = []
-        self.metrics.lag = self._lag
+        self._senders: list[threading.Thread] = []
+        self._acknowledger: threading.Thread | None = None
+        self._slot_wait = 0.0  # the reader's seconds blocked on a full queue (kept apart from building time)
+
+    def _deadline_at(self) -> float | None:
+        return self._deadline
 
     # -- control -----------------------------------------------------------------------------
 
@@ -123,17 +157,24 @@ class Pipeline:
         if self.watcher is not None:
             self.watcher.wake()
 
+    def lag(self) -> Iterator[tuple[str, str, int]]:
+        """Yield (path, identity, bytes written but not yet acknowledged) per harvested file."""
+        for path, key, _pos, size in list(self.tailer.sizes()):
+            yield path, key, max(size - self.checkpoints.committed(key), 0)
+
     def run(self) -> None:
         """Ship until :meth:`request_stop`; return after the graceful shutdown."""
         cfg = self.cfg
         for i in range(cfg["batch.workers"]):
-            t = threading.Thread(target=self._worker, name=f"sink-{i}", daemon=True)
+            t = threading.Thread(target=self._sender, name=f"sink-{i}", daemon=True)
             t.start()
-            self._workers.append(t)
+            self._senders.append(t)
+        self._acknowledger = threading.Thread(target=self._acknowledge, name="acks", daemon=True)
+        self._acknowledger.start()
         if self.digests is not None:  # its first flush sends what a killed run sealed or left pending
             threading.Thread(target=self.digests.run, args=(self._digests_stop,), name="digests", daemon=True).start()
         self.tailer.recover()
-        self.committed.update({row.key: row.offset for row in self.registry.all() if row.state == "active"})
+        self.checkpoints.load()
         self.watcher = make_watcher(cfg["inputs.watcher"], watch_dirs(cfg["inputs.paths"]))
         log.info("agent started", paths=cfg["inputs.paths"], state_dir=str(cfg.state_dir),
                  max_open_files=self.tailer.max_open_files,
@@ -144,10 +185,12 @@ class Pipeline:
         next_scan = time.monotonic() + rescan
         last_scan = time.monotonic()
         woke = False
+        metrics, clock = self.metrics, time.perf_counter
         try:
             while not self._stop_requested.is_set():
                 blocks: list[Block] = []
                 try:
+                    started = clock()
                     now = time.monotonic()
                     # Files that found no free descriptor wait for the next scan: make it soon.
                     soon = woke or self.tailer.waiting > 0
@@ -156,11 +199,15 @@ class Pipeline:
                         self.tailer.save_sizes()
                         last_scan, next_scan = now, now + rescan
                     blocks = self.tailer.poll(budget)
+                    read = clock()
+                    metrics.spent(Part.READING, read - started)
+                    waited = self._slot_wait
                     for block in blocks:
                         self._process(block)
-                    self.metrics.open_files = self.tailer.open_files
+                    metrics.set(Gauge.OPEN_FILES, self.tailer.open_files)
                     if self.batcher.due() and not self.queue.full():
                         self._submit(self.batcher.flush())
+                    metrics.spent(Part.BUILDING, clock() - read - (self._slot_wait - waited))
                     self.tick()
                 except Exception:  # e.g. a file became unreadable, the disk is full: keep going, say so
                     log.exception("reader loop error; retrying in a second")
@@ -214,7 +261,7 @@ class Pipeline:
                                       line.preview, off, path, key, "parse", line.length, truncated=True))
                 batcher.advance(key, min(off + line.length + 1, block_end))
         batcher.advance(key, block_end, 0)
-        self.metrics.lines_read += len(block.lines)
+        self.metrics.add(Counter.LINES_READ, len(block.lines))
 
     def _dead(self, dl: DeadLetter) -> None:
         dl = self.dlq.prepare(dl)  # the logged reason is the redacted one
@@ -223,30 +270,40 @@ class Pipeline:
         log.warning("dead letter", reason=dl.reason, file=dl.file, offset=dl.offset, stage=dl.stage)
 
     def _on_lost(self, path: str, key: str, lost: int) -> None:
-        self.metrics.lost_bytes += lost
+        self.metrics.add(Counter.LOST_BYTES, lost)
 
     def _submit(self, batch: Batch | None) -> None:
         if batch is None:
             return
-        self.acks.register(batch.seq, batch.ends)
-        if self.digest_feed is not None:
-            self.digest_feed.register(batch.seq, batch.ends)
-        self.metrics.batches_in_flight += 1
-        while True:
-            try:
-                self.queue.put(batch, timeout=0.25)
-                return
-            except queue.Full:  # backpressure: Elasticsearch is slow or down, reading waits
-                if self._stop_requested.is_set():
-                    self._begin_stop()
-                if self._deadline is not None and time.monotonic() > self._deadline:
-                    log.warning("shutdown deadline passed with batches unsent; they are re-read next start")
-                    self.metrics.batches_in_flight -= 1
+        self.checkpoints.register(batch)
+        self.sink.prepare(batch)
+        self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, 1)
+        try:
+            self.queue.put_nowait(batch)
+            return
+        except queue.Full:
+            pass
+        started = time.perf_counter()
+        try:
+            while True:
+                try:
+                    self.queue.put(batch, timeout=0.25)
                     return
+                except queue.Full:  # backpressure: Elasticsearch is slow or down, reading waits
+                    if self._stop_requested.is_set():
+                        self._begin_stop()
+                    if self._deadline is not None and time.monotonic() > self._deadline:
+                        log.warning("shutdown deadline passed with batches unsent; they are re-read next start")
+                        self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
+                        return
+        finally:
+            waited = time.perf_counter() - started
+            self._slot_wait += waited
+            self.metrics.spent(Part.SLOT_WAIT, waited)
 
-    # -- sending -----------------------------------------------------------------------------
+    # -- sending and acknowledging -------------------------------------------------------------
 
-    def _worker(self) -> None:
+    def _sender(self) -> None:
         while True:
             batch = self.queue.get()
             if batch is None:
@@ -254,50 +311,22 @@ class Pipeline:
             if self._holding and self.watcher is not None:
                 self._holding = False
                 self.watcher.wake()  # a slot is free: the reader holding a partial batch may send it now
-            settled = None
             try:
-                if batch.entries:
-                    settled = self._send(batch)
+                settled = self.sink.send(batch) if batch.entries else None
             except Abandoned:
-                self.metrics.batches_in_flight -= 1
+                self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
                 continue
-            if self.digest_feed is None:
-                advanced, also = self.acks.ack(batch.seq, list(batch.ends)), None
-            else:
-                advanced, also = self.digest_feed.ack(self.acks, batch, settled.dead_items if settled else (),
-                                                      settled.duplicate_items if settled else ())
-            self._commit(advanced, also)
-            self.committed.update(advanced)
-            self.metrics.batches_in_flight -= 1
+            self._settled.put((batch, settled))
 
-    def _commit(self, advanced: dict[str, int], also: Callable[[sqlite3.Connection], None] | None = None) -> None:
-        """Make dead letters durable, then checkpoints (with ``also`` in their transaction); retried until it works."""
-        attempt = 0
+    def _acknowledge(self) -> None:
         while True:
-            try:
-                self.dlq.sync()
-                self.registry.commit_offsets(advanced, also)
+            done = self._settled.get()
+            if done is None:
                 return
-            except Exception:
-                log.exception("checkpoint commit failed; retrying")
-                time.sleep(min(0.1 * 2 ** min(attempt, 8), 10.0))
-                attempt += 1
-                if self.stopping.is_set() and self._deadline is not None and time.monotonic() > self._deadline:
-                    return
+            self.checkpoints.settle(*done)
+            self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
 
-    def _send(self, batch: Batch) -> Settled:
-        attempt = 0
-        while True:
-            try:
-                return self.sink.send(batch)
-            except Abandoned:
-                raise
-            except Exception:  # an unexpected failure must not drop the batch: retry it
-                log.exception("bulk send failed unexpectedly; retrying the batch")
-                self.sink._wait(attempt, "unexpected error", len(batch.entries), Settled())
-                attempt += 1
-
-    # -- shutdown / reporting ------------------------------------------------------------------
+    # -- shutdown ------------------------------------------------------------------------------
 
     def _begin_stop(self) -> None:
         """Start the shutdown clock once: from now on the sink gives up after ``shutdown.timeout``."""
@@ -312,7 +341,7 @@ class Pipeline:
         deadline = self._deadline or time.monotonic()
         try:
             self._submit(self.batcher.flush())
-            for _ in self._workers:
+            for _ in self._senders:
                 while True:
                     try:
                         self.queue.put(None, timeout=0.25)
@@ -320,8 +349,12 @@ class Pipeline:
                     except queue.Full:
                         if time.monotonic() > deadline + 1:
                             break
-            for t in self._workers:
+            for t in self._senders:
                 t.join(max(deadline + 2 - time.monotonic(), 0.1))
+            if self._acknowledger is not None:
+                with contextlib.suppress(queue.Full):  # a stuck commit: the join below gives up at the deadline
+                    self._settled.put(None, timeout=max(deadline + 1 - time.monotonic(), 0.1))
+                self._acknowledger.join(max(deadline + 2 - time.monotonic(), 0.1))
             self._digests_stop.set()
             if self.digests is not None:  # seal what was acknowledged; send it if the deadline allows
                 self.digests.flush(timeout=max(deadline + 1 - time.monotonic(), 0.5))
@@ -333,9 +366,5 @@ class Pipeline:
             if self.ids is not None:
                 self.ids.close()
             self.registry.close()
-            log.info("stopped", in_flight=self.acks.in_flight(), shipped=self.metrics.events_shipped,
+            log.info("stopped", in_flight=self.checkpoints.in_flight(), shipped=self.metrics.events_shipped,
                      duplicates=self.metrics.events_duplicate, dead_letters=self.metrics.dead_lettered_total)
-
-    def _lag(self) -> Iterator[tuple[str, str, int]]:
-        for path, key, _pos, size in list(self.tailer.sizes()):
-            yield path, key, max(size - self.committed.get(key, 0), 0)

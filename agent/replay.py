@@ -26,6 +26,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.batcher import Batch, Batcher, BatchSettings
 from auditlog.agent.deadletter import DeadLetter, mark_replayed, read_records
 from auditlog.agent.digest import record_of, store_pending
@@ -33,7 +34,7 @@ from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import BLANK, Parser
 from auditlog.agent.registry import Registry
-from auditlog.agent.sink import Abandoned, RetrySettings, Sink
+from auditlog.agent.sink import Abandoned, Sink
 
 #: outcomes of one record.
 REPLAYED, REJECTED, NOT_SENT, SKIPPED = "replayed", "rejected", "not_sent", "skipped"
@@ -83,7 +84,7 @@ def replay(
     enricher: Enricher,
     *,
     batch: BatchSettings | None = None,
-    retry: RetrySettings | None = None,
+    backoff: EqualJitterBackoff | None = None,
     timeout: float = 30.0,
     ids: IdRecord | None = None,
     on_outcome: Callable[[Outcome], None] = lambda o: None,
@@ -97,7 +98,7 @@ def replay(
         parser: the parser built from the current configuration.
         enricher: the enricher built from the current configuration.
         batch: bulk request bounds.
-        retry: backoff for transient errors and backpressure.
+        backoff: wait between attempts for transient errors and backpressure.
         timeout: seconds after which a batch Elasticsearch keeps refusing or not answering is given up
             (its records are ``not_sent``; later batches are tried once more each).
         ids: the agent's id record, so that an id sent before with other content stays ``id_conflict``.
@@ -122,7 +123,7 @@ def replay(
     give_up = threading.Event()
     give_up.set()  # "stopping" from the start: the sink gives up once the deadline passes
     deadline = time.monotonic() + timeout
-    sink = Sink(client, retry=retry, dead_letter=dead, stopping=give_up, deadline=lambda: deadline, ids=ids)
+    sink = Sink(client, backoff=backoff, dead_letter=dead, stopping=give_up, deadline=lambda: deadline, ids=ids)
     records: list[DeadLetter] = []
 
     def send(b: Batch | None) -> None:

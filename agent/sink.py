@@ -2,7 +2,8 @@
 
 What each answer means is :data:`agent.responses.POLICY`: per item, 201 = shipped; 409 = already
 delivered (an earlier attempt or a re-read after a crash; counted, not an error); 429 and 5xx =
-re-sent (only those items) after a capped exponential backoff with full jitter; a cluster's refusal
+re-sent (only those items) after a capped exponential backoff with equal jitter
+(:class:`agent.backoff.EqualJitterBackoff`); a cluster's refusal
 (write block, shard limit, missing index, credentials) = backpressure: held and re-sent the same way,
 with a loud log line and ``auditlog_agent_backpressure_total{cause}``; any other 4xx = dead-lettered
 with Elasticsearch's reason. A whole request failing with a connection error, 408/429/5xx, 401/403
@@ -13,11 +14,14 @@ retries are off (``max_retries=0``); this loop owns them.
 
 ``send`` returns only when every item is settled, or raises :class:`Abandoned` when the agent is
 shutting down and gave up waiting (the batch is then not acknowledged and is re-read next start).
+Every request passes the :class:`agent.concurrency.RequestSlots` gate, which bounds the requests in
+flight and learns that bound from the latencies it sees. What must precede a send (the id record,
+the body) is done by :meth:`Sink.prepare` ahead of time, by the reader, so the thread that gets an
+answer sends the next request without doing anything else first.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -29,10 +33,12 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
+from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.batcher import Batch
+from auditlog.agent.concurrency import RequestSlots, unlimited
 from auditlog.agent.deadletter import DeadLetter
 from auditlog.agent.idrecord import IdRecord, entry_id
-from auditlog.agent.metrics import Metrics
+from auditlog.agent.metrics import Counter, Metrics
 from auditlog.agent.responses import ITEM, NO_ANSWER, REQUEST, Action, Rule, decide
 
 log = structlog.get_logger("auditlog.agent.sink")
@@ -75,23 +81,6 @@ class Abandoned(Exception):
     """The agent is stopping and the batch was not fully settled."""
 
 
-@dataclass(frozen=True)
-class RetrySettings:
-    """Backoff between attempts: ``min(max, initial * 2**attempt)`` with full jitter."""
-
-    initial: float = 0.1
-    maximum: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.initial <= 0 or self.maximum < self.initial:
-            raise ValueError("retry initial must be > 0 and maximum >= initial")
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait before attempt ``attempt + 1``."""
-        cap = min(self.maximum, self.initial * (2 ** min(attempt, 30)))
-        return cap / 2 + rng.uniform(0, cap / 2)
-
-
 @dataclass(slots=True)
 class Settled:
     """How a batch's items ended."""
@@ -122,63 +111,98 @@ class Sink:
         self,
         client: Elasticsearch,
         *,
-        retry: RetrySettings | None = None,
+        backoff: EqualJitterBackoff | None = None,
         metrics: Metrics | None = None,
         dead_letter: Callable[[DeadLetter], None] | None = None,
         stopping: threading.Event | None = None,
         deadline: Callable[[], float | None] = lambda: None,
         ids: IdRecord | None = None,
+        slots: RequestSlots | None = None,
     ) -> None:
         """Wire the sink.
 
         Args:
             client: a client with its own retries off.
-            retry: backoff settings.
+            backoff: how long to wait between attempts.
             metrics: counters to update.
             dead_letter: where permanently rejected items go.
             stopping: set when the agent shuts down (waits become interruptible).
             deadline: returns the monotonic time after which a stopping agent abandons a batch.
             ids: where sent ids and content checksums are kept, so a 409 for an id sent before with
                 other content is dead-lettered as ``id_conflict`` (None: every 409 is delivered).
+            slots: the gate bounding requests in flight (None: no bound).
         """
         self.client = client.options(max_retries=0, retry_on_status=(), retry_on_timeout=False)
-        self.retry = retry or RetrySettings()
+        self.backoff = backoff or EqualJitterBackoff()
         self.metrics = metrics or Metrics()
+        self.slots = slots or unlimited(self.metrics)
         self.dead_letter = dead_letter or (lambda dl: None)
         self.stopping = stopping or threading.Event()
         self.deadline = deadline
         self.ids = ids
-        self._rng = random.Random()
+
+    def prepare(self, batch: Batch) -> None:
+        """Do what must precede sending ``batch``: record its ids (a crash after the node took it must know them).
+
+        The pipeline's reader calls this when it seals a batch, so no sender spends time on it between an
+        answer and the next request; :meth:`send` calls it for a batch nobody prepared.
+        """
+        if self.ids is not None:
+            self.ids.remember(batch.entries, [o[3] for o in batch.origins])
+        batch.prepared = True
 
     def send(self, batch: Batch) -> Settled:
         """Deliver ``batch``; return when every item is created, a duplicate or dead-lettered.
 
+        An unexpected failure (a bug) retries the whole batch after a backoff: items that had arrived
+        come back as 409, nothing is dropped.
+
         Raises:
             Abandoned: when the agent is stopping and its shutdown deadline passed.
         """
-        result = Settled()
-        if self.ids is not None:  # before sending: a crash after Elasticsearch took it must still know it
-            self.ids.remember(batch.entries, [o[3] for o in batch.origins])
-        self._settle(batch, list(range(len(batch.entries))), result)
-        self.metrics.events_shipped += result.created
-        self.metrics.events_duplicate += result.duplicates
+        if not batch.prepared:
+            self.prepare(batch)
+        attempt = 0
+        while True:
+            result = Settled()
+            try:
+                self._settle(batch, list(range(len(batch.entries))), result)
+                break
+            except Abandoned:
+                raise
+            except Exception:  # an unexpected failure must not drop the batch: retry it
+                log.exception("bulk send failed unexpectedly; retrying the batch")
+                self._wait(attempt, "unexpected error", len(batch.entries), result)
+                attempt += 1
+        self.metrics.add(Counter.EVENTS_SHIPPED, result.created)
+        self.metrics.add(Counter.EVENTS_DUPLICATE, result.duplicates)
         return result
 
     def _settle(self, batch: Batch, pending: list[int], result: Settled) -> None:
         """Send the entries ``pending`` (indices into ``batch``) until each is settled, per :data:`POLICY`."""
         attempt = 0
         while pending:
-            body = b"".join([batch.entries[i] for i in pending])
+            whole = len(pending) == len(batch.entries) and batch.body
+            body = batch.body if whole else b"".join([batch.entries[i] for i in pending])
+            saturated = self.slots.acquire()
             started = time.monotonic()
+            status, error, resp = -1, None, None  # -1: the client raised something unexpected (see send)
             try:
                 resp = self.client.bulk(operations=body, filter_path=FILTER_PATH)  # type: ignore[arg-type]
             except ApiError as exc:
-                self.metrics.observe_bulk(time.monotonic() - started)
                 status, error = exc.meta.status, _error_of(exc.body)
             except TransportError as exc:
                 status, error = NO_ANSWER, f"connection error: {exc.__class__.__name__}: {exc}"
             else:
-                self.metrics.observe_bulk(time.monotonic() - started)
+                status, error = 200, None
+            finally:
+                elapsed = time.monotonic() - started
+                failed = status in (-1, NO_ANSWER, 408, 429) or status >= 500
+                self.slots.release(elapsed, len(pending), saturated=saturated, failed=failed)
+                self.metrics.observe_bulk(elapsed, answered=status > 0)
+            if whole:
+                batch.body = b""  # sent once: retries send subsets, and the memory is better spent ahead
+            if resp is not None:
                 pending = self._items(batch, pending, resp.body, result, attempt)
                 attempt += 1
                 continue
@@ -247,7 +271,7 @@ class Sink:
                 continue
             event_id = entry_id(batch.entries[i]).decode("utf-8", "replace")[:200]
             self._dead(batch, i, f"id_conflict: event.id {event_id} was already sent with other content", result)
-            self.metrics.id_conflicts += 1
+            self.metrics.add(Counter.ID_CONFLICTS)
             log.error("id conflict: a different event reuses an id already sent; dead-lettered",
                       event_id=event_id, file=batch.origins[i][1], offset=batch.origins[i][2])
 
@@ -259,9 +283,9 @@ class Sink:
         result.dead_items.append(i)
 
     def _wait(self, attempt: int, why: str, items: int, result: Settled, rule: Rule | None = None) -> None:
-        delay = self.retry.delay(attempt, self._rng)
+        delay = self.backoff.delay(attempt)
         result.retries += items
-        self.metrics.bulk_retries += items
+        self.metrics.add(Counter.BULK_RETRIES, items)
         loud = attempt < 3 or attempt % 10 == 0
         if rule is not None and rule.action is Action.BACKPRESSURE:
             # Not a document's fault: say so loudly (it needs an operator) and hold every item.

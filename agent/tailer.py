@@ -102,7 +102,16 @@ class Tailer:
     """Keeps a harvester per live file identity and turns file changes into blocks of lines."""
 
     def __init__(self, settings: TailerSettings, registry: Registry, *, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time):
+                 wall: Callable[[], float] = time.time, on_lost: Callable[[str, str, int], None] | None = None):
+        """Set up tailing (nothing is opened before :meth:`recover` or :meth:`scan`).
+
+        Args:
+            settings: what to tail and how.
+            registry: the checkpoints.
+            clock: monotonic time source.
+            wall: wall-clock time source (file modification times are wall-clock).
+            on_lost: called with (path, identity, bytes) for bytes that can no longer be read.
+        """
         self.settings = settings
         self.registry = registry
         self.clock = clock
@@ -126,7 +135,7 @@ class Tailer:
         self._lru: dict[str, None] = {}
         self.waiting = 0  # files that found no room in the last scan: scan again soon
         self.lost_bytes = 0  # bytes that were never read (copytruncate window, files removed unshipped)
-        self.on_lost: Callable[[str, str, int], None] | None = None
+        self.on_lost = on_lost
 
     # -- discovery -------------------------------------------------------------------------------
 

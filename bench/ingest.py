@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.indexer.tiers import TierTable
+from bench import agent_split
 from bench.ceiling import build_bodies, post_bodies
 from bench.cluster import Cluster
 from bench.events import EventFile
@@ -42,6 +43,14 @@ class IngestRun:
     peak_rss_bytes: int | None
     es_cpu_seconds: float | None
     startup_cpu_seconds: float | None = None
+    #: the agent's own time split over the run, seconds per part (``bench/agent_split.py``); None for others
+    time_split: dict[str, float] | None = None
+
+    def time_share(self, part: str) -> float | None:
+        """Seconds of ``part`` per wall second of the run (for ``response_wait``: requests in flight on average)."""
+        if self.time_split is None or part not in self.time_split:
+            return None
+        return self.time_split[part] / self.seconds
 
     @property
     def events_per_s(self) -> float:
@@ -74,6 +83,16 @@ class IngestSummary:
         values = [v for v in (getattr(r, attr) for r in self.runs) if v is not None]
         return statistics.median(values) if values else None
 
+    def median_shares(self) -> dict[str, float] | None:
+        """Median share of the wall time per part of the agent's time split (None without a split)."""
+        parts = sorted({p for r in self.runs for p in (r.time_split or {})})
+        out = {}
+        for part in parts:
+            values = [v for v in (r.time_share(part) for r in self.runs) if v is not None]
+            if values:
+                out[part] = round(statistics.median(values), 3)
+        return out or None
+
     def to_json(self) -> dict[str, Any]:
         """Serialise with the medians spelled out."""
         return {
@@ -86,6 +105,7 @@ class IngestSummary:
                 "peak_rss_bytes": self.median("peak_rss_bytes"),
                 "es_cpu_s_per_100k": _per_100k(self.median("es_cpu_seconds"), self.events),
                 "node_cores_busy": self.median("node_cores_busy"),
+                "time_shares": self.median_shares(),
             },
         }
 
@@ -175,11 +195,15 @@ def run_shipper(cluster: Cluster, launcher: Launcher, events: EventFile, batch_s
     proc = ShipperProcess(launcher.command(target), log_path=state / "shipper.log")
     try:
         startup_cpu: float | None = None
+        url: str | None = None
+        parts_before: dict[str, float] = {}
         if launcher.tails:
             staged = state / "audit.jsonl"
             os.link(events.path, staged)
             proc.start()
             startup_cpu = wait_idle(proc)
+            url = agent_split.metrics_url(proc.log_path)
+            parts_before = agent_split.scrape_parts(url) if url else {}
             es_before = cluster.cpu_millis()
             start = time.perf_counter()
             staged.rename(inbox / staged.name)
@@ -191,8 +215,9 @@ def run_shipper(cluster: Cluster, launcher: Launcher, events: EventFile, batch_s
         seconds = time.perf_counter() - start
         use = proc.usage()
         es_cpu = (cluster.cpu_millis() - es_before) / 1000
+        split = agent_split.difference(parts_before, agent_split.scrape_parts(url)) if url else None
         return IngestRun(launcher.name, events.count, seconds, use.cpu_seconds - (startup_cpu or 0.0),
-                         use.peak_rss_bytes, es_cpu, startup_cpu)
+                         use.peak_rss_bytes, es_cpu, startup_cpu, split)
     finally:
         proc.stop()
         cluster.drop_namespace(tiers)

@@ -12,7 +12,11 @@ written (a full point-in-time scan, so duplicates with different ``_id`` would b
   already open descriptor);
 - ``copytruncate``: copy + truncate every K lines (the classic lossy rotation; measures the loss window);
 - ``rename*`` / ``copytruncate*``: the same rotations with the shipper told to read ``audit.jsonl*`` (the live
-  file and its rotated copies), the usual Filebeat-style configuration.
+  file and its rotated copies), the usual Filebeat-style configuration;
+- ``copytruncate@midnight``: copytruncate on the live path while the events' timestamps cross the next UTC
+  midnight at the pace they are written (the day's first events go to the new day's indices mid-run), the
+  indices of both days created ahead as production does (``indexer.ahead``): a stall at the day's first
+  write would show here as lines lost to the truncation.
 
 The plain rotation scenarios give the shipper the live file's path only: a file rotated away before the
 shipper opened it is then never read, so they measure how quickly new files are picked up.
@@ -30,6 +34,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +50,8 @@ from bench.proxy import CuttableProxy
 from bench.shippers.base import Launcher, ShipperProcess, ShipTarget
 
 Log = Callable[[str], None]
-SCENARIOS = ("kill9", "outage", "rename", "copytruncate", "rename*", "copytruncate*")
+MIDNIGHT = "copytruncate@midnight"
+SCENARIOS = ("kill9", "outage", "rename", "copytruncate", "rename*", "copytruncate*", MIDNIGHT)
 
 
 @dataclass(frozen=True)
@@ -163,18 +169,32 @@ def settle(cluster: Cluster, tiers: TierTable, expected: int, quiet_s: float) ->
         time.sleep(0.5)
 
 
+def midnight_window(params: Params, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Event times for the midnight scenario: the writing time centred on the next UTC midnight."""
+    now = now or datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    half = timedelta(seconds=params.events / params.rate / 2)
+    return midnight - half, midnight + half
+
+
 def run_scenario(cluster: Cluster, launcher: Launcher, scenario: str, lines: Sequence[bytes], ids: set[str],
-                 params: Params, batch_size: int, work_dir: Path, seed: int = 11) -> dict[str, Any]:
-    """Run one scenario against one shipper and count lost / duplicated / altered events."""
+                 params: Params, batch_size: int, work_dir: Path, seed: int = 11,
+                 ahead: tuple[datetime, datetime] | None = None) -> dict[str, Any]:
+    """Run one scenario against one shipper and count lost / duplicated / altered events.
+
+    Args:
+        ahead: first and last event time whose days' indices are created before the run (default: the
+            bench's event window).
+    """
     written = {str(orjson.loads(line)["event"]["id"]): line for line in lines}
-    tiers = cluster.new_namespace(f"rel{scenario.rstrip('*')}")
+    tiers = cluster.new_namespace(f"rel{scenario.rstrip('*')}", ahead)
     root = work_dir / f"rel-{tiers.prefix}"
     data = root / "in"
     data.mkdir(parents=True)
     live = data / "audit.jsonl"
     live.touch()
     proxy = CuttableProxy(cluster.url).start() if scenario == "outage" else None
-    rotate = scenario.rstrip("*") if scenario.startswith(("rename", "copytruncate")) else None
+    rotate = scenario.rstrip("*").split("@")[0] if scenario.startswith(("rename", "copytruncate")) else None
     paths = (str(live) + ("*" if scenario.endswith("*") else ""),)
     target = ShipTarget(es_url=proxy.url if proxy else cluster.url, tiers=tiers, paths=paths,
                         state_dir=root / "state", batch_size=batch_size)
@@ -250,6 +270,9 @@ def run(cluster: Cluster, launchers: Sequence[Launcher], *, quick: bool, batch_s
     params = Params.for_mode(quick)
     lines = list(event_lines(params.events, seed=23))
     ids = {str(orjson.loads(line)["event"]["id"]) for line in lines}
+    window = midnight_window(params)
+    night = list(event_lines(params.events, seed=29, window=window))
+    night_ids = {str(orjson.loads(line)["event"]["id"]) for line in night}
     results: list[dict[str, Any]] = []
     unavailable: dict[str, str] = {}
     report = {} if into is None else into
@@ -263,7 +286,11 @@ def run(cluster: Cluster, launchers: Sequence[Launcher], *, quick: bool, batch_s
             continue
         for scenario in SCENARIOS:
             log(f"reliability {launcher.name:<16} {scenario:<13} {params.events:,} events")
-            outcome = run_scenario(cluster, launcher, scenario, lines, ids, params, batch_size, work_dir)
+            if scenario == MIDNIGHT:
+                outcome = run_scenario(cluster, launcher, scenario, night, night_ids, params, batch_size, work_dir,
+                                       ahead=window)
+            else:
+                outcome = run_scenario(cluster, launcher, scenario, lines, ids, params, batch_size, work_dir)
             log(f"    lost {outcome['lost']:,}  duplicated {outcome['duplicated']:,}  "
                 f"documents {outcome['documents']:,}/{outcome['written']:,}")
             results.append(outcome)

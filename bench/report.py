@@ -103,7 +103,24 @@ def _ingest_table(by: dict[str, dict[str, Any]], ceiling: float | None, rsyslog:
             f"{_f(_ratio(m['events_per_s'], rsyslog), 2)} |")
         if s["failures"]:
             notes.append(f"- {name}: {len(s['failures'])} failed run(s): {'; '.join(s['failures'])[:300]}")
+        shares = m.get("time_shares")
+        if shares:
+            notes.append(time_split_note(name, shares, m.get("node_cores_busy"),
+                                         by.get(CEILING, {}).get("median", {}).get("node_cores_busy")))
     return [*out, "", *notes]
+
+
+#: the agent's time split parts (``auditlog_agent_time_seconds_total{part}``) as the report words them.
+_PARTS = (("reading", "reading"), ("building", "building bodies"), ("slot_wait", "waiting for a free request slot"),
+          ("acknowledging", "acknowledging"))
+
+
+def time_split_note(name: str, shares: dict[str, float], busy: float | None, ceiling_busy: float | None) -> str:
+    """One line: where the agent's time went during its runs, next to how busy it kept the node."""
+    parts = ", ".join(f"{label} {_f(shares.get(part), 2)}" for part, label in _PARTS)
+    return (f"- {name} time split (seconds per wall second of the run, medians): {parts}; requests in flight on "
+            f"average {_f(shares.get('response_wait'), 2)}; node cores busy {_f(busy, 2)} against the ceiling's "
+            f"{_f(ceiling_busy, 2)}.")
 
 
 def _split_section(results: dict[str, Any]) -> list[str]:
@@ -522,8 +539,9 @@ How each number is taken (code in `bench/`):
   contender uses the same batch size. CPU and peak RSS (`VmHWM`) of the shipper process come from `/proc`;
   "ES CPU" is what the node spent for the same events.
 - **Reliability** (`reliability.py`): events are appended at a steady rate while the shipper runs; kill -9s,
-  an outage staged by a proxy that refuses/resets connections, rename+create and copytruncate rotations;
-  afterwards every `event.id` in Elasticsearch is compared with the lines written.
+  an outage staged by a proxy that refuses/resets connections, rename+create and copytruncate rotations, and
+  copytruncate while the events cross the next UTC midnight (both days' indices created ahead, as production
+  does); afterwards every `event.id` in Elasticsearch is compared with the lines written.
 - **Node loss** (`node_loss.py`): a three-node cluster of its own; the agent ships at a steady rate while the
   node with the most primaries is SIGKILLed and later restarted; lists, facets and an export run while it is down.
 - **Scale** (`scale.py`): first page (100 rows + exact total) through the query layer vs one plain `_search`;

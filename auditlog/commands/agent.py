@@ -228,7 +228,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     from auditlog.agent.parser import Parser
     from auditlog.agent.replay import Outcome, replay
     from auditlog.agent.shipper import ShipperFields
-    from auditlog.agent.sink import RetrySettings, client_options
+    from auditlog.agent.sink import client_options
     from auditlog.indexer.client import make_client
 
     if not args.timeout > 0:
@@ -245,7 +245,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     try:
         enricher = cfg.enricher(ShipperFields.for_this_process())
         result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), enricher,
-                        retry=RetrySettings(float(cfg["retry.initial_backoff"]), float(cfg["retry.max_backoff"])),
+                        backoff=cfg.backoff(),
                         timeout=args.timeout, ids=ids, on_outcome=show, digests=cfg["digest.enabled"])
     finally:
         client.close()

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import re
+import threading
 import urllib.request
 from pathlib import Path
 
-from auditlog.agent.metrics import Metrics, MetricsServer
+from auditlog.agent.metrics import Counter, Gauge, Metrics, MetricsServer, Part
 
 
 def test_render_has_counters_histogram_and_lag() -> None:
     """The exposition carries counters, dead letters by stage, latency buckets and lag per file."""
     m = Metrics()
-    m.lines_read = 10
+    m.add(Counter.LINES_READ, 10)
     m.dead_lettered("parse", 2)
     m.observe_bulk(0.02)
-    m.lag = lambda: [("/var/log/a.jsonl", "id1", 123)]
-    text = m.render()
+    text = m.render([("/var/log/a.jsonl", "id1", 123)])
     for expected in ('auditlog_agent_lines_read_total 10', 'auditlog_agent_dead_letters_total{stage="parse"} 2',
                      'auditlog_agent_bulk_latency_seconds_bucket{le="0.025"} 1',
                      'auditlog_agent_lag_bytes{path="/var/log/a.jsonl",identity="id1"} 123'):
@@ -26,7 +26,7 @@ def test_render_has_counters_histogram_and_lag() -> None:
 def test_served_on_metrics_path() -> None:
     """GET /metrics on the configured port answers the exposition."""
     m = Metrics()
-    m.events_shipped = 7
+    m.add(Counter.EVENTS_SHIPPED, 7)
     server = MetricsServer(m, "127.0.0.1", 0)
     server.start()
     try:
@@ -36,6 +36,53 @@ def test_served_on_metrics_path() -> None:
     assert "auditlog_agent_events_shipped_total 7" in body
 
 
+def test_every_counter_gauge_and_time_part_is_exported() -> None:
+    """Each member of Counter, Gauge and Part appears in the exposition with the value it was given."""
+    m = Metrics()
+    expected, lines = [], []
+    for i, c in enumerate(Counter, start=11):
+        m.add(c, i)
+        expected.append(True)
+        lines.append(f"auditlog_agent_{c}_total {i}")
+    for i, g in enumerate(Gauge, start=101):
+        m.set(g, i)
+        expected.append(True)
+        lines.append(f"auditlog_agent_{g} {i}")
+    for i, p in enumerate(Part, start=1):
+        m.spent(p, i + 0.5)
+        expected.append(True)
+        lines.append(f'auditlog_agent_time_seconds_total{{part="{p}"}} {i + 0.5}')
+    text = m.render().splitlines()
+    assert expected == [line in text for line in lines]
+
+
+def test_bulk_requests_are_counted_and_exported() -> None:
+    """Every request observed, answered or not, counts in bulk_requests_total and in the response wait."""
+    m = Metrics()
+    m.observe_bulk(0.5)
+    m.observe_bulk(0.25, answered=False)
+    text = m.render().splitlines()
+    got = ("auditlog_agent_bulk_requests_total 2" in text, "auditlog_agent_bulk_latency_seconds_count 1" in text,
+           m.time_spent()[Part.RESPONSE_WAIT])
+    assert (True, True, 0.75) == got
+
+
+def test_counters_added_from_many_threads_lose_nothing() -> None:
+    """Eight threads adding 20,000 times each to one counter leave exactly 160,000."""
+    m = Metrics()
+
+    def work() -> None:
+        for _ in range(20_000):
+            m.add(Counter.LINES_READ)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 160_000 == m.lines_read
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,8 +90,7 @@ def _scraped_families() -> set[str]:
     """The metric families a real /metrics scrape announces (``# TYPE`` lines), every labelled one present."""
     m = Metrics()
     m.dead_lettered("parse")
-    m.lag = lambda: [("/var/log/a.jsonl", "id1", 1)]
-    server = MetricsServer(m, "127.0.0.1", 0)
+    server = MetricsServer(m, "127.0.0.1", 0, lag=lambda: [("/var/log/a.jsonl", "id1", 1)])
     server.start()
     try:
         body = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5).read().decode()

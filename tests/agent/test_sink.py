@@ -10,12 +10,13 @@ import pytest
 from elastic_transport import ApiResponseMeta, ConnectionError, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
+from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.batcher import Batch
 from auditlog.agent.deadletter import DeadLetter
 from auditlog.agent.metrics import Metrics
-from auditlog.agent.sink import Abandoned, RetrySettings, Sink
+from auditlog.agent.sink import Abandoned, Sink
 
-FAST = RetrySettings(initial=0.001, maximum=0.002)
+FAST = EqualJitterBackoff(initial=0.001, maximum=0.002)
 
 
 class Resp:
@@ -67,7 +68,7 @@ def batch(n: int) -> Batch:
 
 def sink(es: FakeES, dead: list[DeadLetter] | None = None, **kw: Any) -> Sink:
     sink_dead = dead if dead is not None else []
-    return Sink(es, retry=FAST, metrics=Metrics(), dead_letter=sink_dead.append, **kw)  # type: ignore[arg-type]
+    return Sink(es, backoff=FAST, metrics=Metrics(), dead_letter=sink_dead.append, **kw)  # type: ignore[arg-type]
 
 
 def test_all_created() -> None:
@@ -129,17 +130,6 @@ def test_stopping_agent_abandons_after_deadline() -> None:
         sink(es, stopping=stopping, deadline=lambda: 0.0).send(batch(1))
 
 
-def test_backoff_is_capped_with_jitter() -> None:
-    """Backoff grows exponentially up to the cap and stays within [cap/2, cap]."""
-    import random
-
-    rs = RetrySettings(initial=0.1, maximum=2.0)
-    rng = random.Random(1)
-    delays = [rs.delay(a, rng) for a in range(10)]
-    assert all(0.05 <= d <= 2.0 for d in delays)
-    assert all(1.0 <= d <= 2.0 for d in delays[5:])
-
-
 def test_whole_request_413_splits_down_to_the_one_oversized_document() -> None:
     """A 413 halves the request until only the document over the limit is left, which is dead-lettered."""
     dead: list[DeadLetter] = []
@@ -156,7 +146,7 @@ def test_item_write_block_is_held_and_counted_not_dead_lettered() -> None:
     block = (403, "cluster_block_exception", "index [a] blocked by: [FORBIDDEN/8/index write (api)];")
     m = Metrics()
     es = FakeES([[201, block], [block], [201]])
-    r = Sink(es, retry=FAST, metrics=m, dead_letter=dead.append).send(batch(2))  # type: ignore[arg-type]
+    r = Sink(es, backoff=FAST, metrics=m, dead_letter=dead.append).send(batch(2))  # type: ignore[arg-type]
     assert (r.created, dead, m.backpressure) == (2, [], {"cluster_block": 2})
 
 
@@ -165,7 +155,7 @@ def test_whole_request_401_is_backpressure() -> None:
     m = Metrics()
     es = FakeES([ApiError("auth", meta(401), {"error": {"type": "security_exception", "reason": "unable to "
                                                                    "authenticate"}}), [201, 201]])
-    r = Sink(es, retry=FAST, metrics=m).send(batch(2))  # type: ignore[arg-type]
+    r = Sink(es, backoff=FAST, metrics=m).send(batch(2))  # type: ignore[arg-type]
     assert (r.created, r.dead, m.backpressure) == (2, 0, {"unauthorized": 2})
 
 
@@ -177,7 +167,7 @@ def test_409_for_an_id_sent_with_other_content_is_an_id_conflict(tmp_path: Any) 
     dead: list[DeadLetter] = []
     first, second = batch(1), batch(1)
     second.origins[0] = ("key", "/f", 99, b"another line")
-    s = Sink(FakeES([[201], [409]]), retry=FAST, metrics=m, dead_letter=dead.append, ids=ids)  # type: ignore[arg-type]
+    s = Sink(FakeES([[201], [409]]), backoff=FAST, metrics=m, dead_letter=dead.append, ids=ids)  # type: ignore[arg-type]
     s.send(first)
     r = s.send(second)
     got = (r.duplicates, r.dead, m.id_conflicts, [(d.offset, d.reason.split(":")[0]) for d in dead])
@@ -189,7 +179,7 @@ def test_409_for_the_same_line_stays_a_duplicate(tmp_path: Any) -> None:
     from auditlog.agent.idrecord import IdRecord
 
     dead: list[DeadLetter] = []
-    s = Sink(FakeES([[201], [409]]), retry=FAST, metrics=Metrics(), dead_letter=dead.append,  # type: ignore[arg-type]
+    s = Sink(FakeES([[201], [409]]), backoff=FAST, metrics=Metrics(), dead_letter=dead.append,  # type: ignore[arg-type]
              ids=IdRecord(tmp_path))
     s.send(batch(1))
     r = s.send(batch(1))

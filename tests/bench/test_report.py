@@ -183,3 +183,17 @@ def test_re_rendering_a_missing_or_broken_results_file_exits_2(tmp_path: Path, c
     code = main([str(results)])
     err = capsys.readouterr().err
     assert (2, 1, True) == (code, len(err.strip().splitlines()), "not a readable results file" in err)
+
+
+def test_agent_time_split_is_shown_next_to_node_cpu() -> None:
+    """An agent run with a time split gets a line with each part and the node's busy cores beside the ceiling's."""
+    agent = _summary("auditlog agent", 900.0)
+    agent["median"].update(node_cores_busy=1.2, time_shares={"reading": 0.05, "building": 0.3, "slot_wait": 0.4,
+                                                             "response_wait": 1.9, "acknowledging": 0.02})
+    ceiling = _summary(CEILING, 1000.0)
+    ceiling["median"]["node_cores_busy"] = 1.8
+    page = render(_results(ingest=[ceiling, agent]))
+    expected = ("- auditlog agent time split (seconds per wall second of the run, medians): reading 0.05, building "
+                "bodies 0.30, waiting for a free request slot 0.40, acknowledging 0.02; requests in flight on average "
+                "1.90; node cores busy 1.20 against the ceiling's 1.80.")
+    assert expected in page.splitlines()

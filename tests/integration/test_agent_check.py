@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.batcher import Batch
 from auditlog.agent.deadletter import DeadLetter
 from auditlog.agent.metrics import Metrics
-from auditlog.agent.sink import Abandoned, RetrySettings, Sink
+from auditlog.agent.sink import Abandoned, Sink
 from auditlog.cli import main
 from auditlog.indexer.setup import install_templates, run_setup
 from auditlog.indexer.tiers import TierTable
@@ -168,7 +169,8 @@ def _send_until_held(client: Elasticsearch, index: str, doc_id: str) -> tuple[in
     then stop the sink; return how often it was held, the dead letters and what ``send`` raised."""
     dead: list[DeadLetter] = []
     metrics, stopping = Metrics(), threading.Event()
-    sink = Sink(client, retry=RetrySettings(0.05, 0.1), metrics=metrics, dead_letter=dead.append, stopping=stopping,
+    sink = Sink(client, backoff=EqualJitterBackoff(0.05, 0.1), metrics=metrics, dead_letter=dead.append,
+                stopping=stopping,
                 deadline=lambda: time.monotonic())
     batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"%s"}}\n{"message":"x"}\n'
                               % (index.encode(), doc_id.encode())],
