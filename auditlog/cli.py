@@ -66,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     # parse_args = parse_known_args + an error on leftovers; a stub for a missing extra takes any arguments
     args, leftover = parser.parse_known_args(argv)
+    operands = getattr(args, "dash_operands", None)
+    if operands is not None and leftover:  # ids that start with '-' (see the command's register)
+        dashed = [a for a in leftover if a.startswith("-") and not a.startswith("--")]
+        setattr(args, operands, [*getattr(args, operands), *dashed])
+        leftover = [a for a in leftover if a not in dashed]
     if leftover and not getattr(args, "missing_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(leftover)}")
     try:

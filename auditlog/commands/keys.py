@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from elasticsearch import Elasticsearch
 
-from auditlog.core.errors import CommandError
+from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer import keys
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
@@ -45,8 +45,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.set_defaults(func=list_command)
 
     revoke = keys_sub.add_parser("revoke", help="invalidate keys by id (they get 401 from then on)")
-    revoke.add_argument("ids", nargs="+", metavar="ID", help="key id (from `auditlog keys list`)")
-    revoke.set_defaults(func=revoke_command)
+    # Elasticsearch key ids are base64url and may start with '-': argparse would take such an id for an
+    # unknown flag, so the shell hands single-dash leftovers to ``ids`` (``dash_operands``); ``--`` works too.
+    revoke.add_argument("ids", nargs="*", metavar="ID", help="key id (from `auditlog keys list`)")
+    revoke.set_defaults(func=revoke_command, dash_operands="ids")
 
     for command in (tenant, listing, revoke):
         add_connection_args(command)
@@ -105,7 +107,13 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def revoke_command(args: argparse.Namespace) -> int:
-    """``auditlog keys revoke ID...``: invalidate keys."""
+    """``auditlog keys revoke ID...``: invalidate keys.
+
+    Raises:
+        UsageError: when no id is given.
+    """
+    if not args.ids:
+        raise UsageError("give at least one key id (from `auditlog keys list`)")
 
     def work(client: Elasticsearch) -> int:
         now = keys.revoke_keys(client, list(args.ids))

@@ -1,0 +1,31 @@
+"""Argument handling of ``auditlog keys`` (the real revoke against a node is in tests/integration/test_tenant_keys.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditlog.cli import main
+
+UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing answers, so a parsed command fails at connecting
+
+
+def test_revoke_without_an_id_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`keys revoke` with no id is a usage error: exit 2 and one line saying what to give."""
+    code = main(["keys", "revoke", "--es", UNREACHABLE])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (2, 1, True) == (code, len(err), "give at least one key id" in err[0])
+
+
+@pytest.mark.parametrize("argv", [["-Xk3f9a2LmQp0Zr1Tt7w"], ["abc", "-Xk3f9a2LmQp0Zr1Tt7w"], ["--", "-Xk3f9a2LmQp0Zr1Tt7w"]])
+def test_revoke_takes_an_id_that_starts_with_a_dash(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """An id beginning with '-' (base64url allows it) is an id, not an unknown flag: parsing passes, connecting fails."""
+    code = main(["keys", "revoke", "--es", UNREACHABLE, *argv])
+    err = capsys.readouterr().err
+    assert (1, False) == (code, "unrecognized arguments" in err or "required" in err)
+
+
+def test_revoke_still_refuses_an_unknown_long_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """A leftover starting with '--' is still an unknown flag: exit 2."""
+    with pytest.raises(SystemExit) as exc:
+        main(["keys", "revoke", "--es", UNREACHABLE, "abc", "--bogus"])
+    assert (2, True) == (exc.value.code, "unrecognized arguments: --bogus" in capsys.readouterr().err)
