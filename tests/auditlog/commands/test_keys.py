@@ -1,4 +1,4 @@
-"""Argument handling of ``auditlog keys`` (the real revoke against a node is in tests/integration/test_tenant_keys.py)."""
+"""Argument handling of ``auditlog keys`` (the real revoke: tests/integration/test_tenant_keys.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ def test_revoke_without_an_id_exits_2_with_one_line(capsys: pytest.CaptureFixtur
     assert (2, 1, True) == (code, len(err), "give at least one key id" in err[0])
 
 
-@pytest.mark.parametrize("argv", [["-Xk3f9a2LmQp0Zr1Tt7w"], ["abc", "-Xk3f9a2LmQp0Zr1Tt7w"], ["--", "-Xk3f9a2LmQp0Zr1Tt7w"]])
+DASHED = "-Xk3f9a2LmQp0Zr1Tt7w"
+
+
+@pytest.mark.parametrize("argv", [[DASHED], ["abc", DASHED], ["--", DASHED]])
 def test_revoke_takes_an_id_that_starts_with_a_dash(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    """An id beginning with '-' (base64url allows it) is an id, not an unknown flag: parsing passes, connecting fails."""
+    """An id beginning with '-' (base64url allows it) is an id, not a flag: parsing passes, connecting fails."""
     code = main(["keys", "revoke", "--es", UNREACHABLE, *argv])
     err = capsys.readouterr().err
     assert (1, False) == (code, "unrecognized arguments" in err or "required" in err)
