@@ -4,7 +4,7 @@ The fields, their types, limits and enums are declared once in :mod:`auditlog.co
 module turns that definition into checks. One event is one JSON object per line (UTF-8,
 ``\\n``-terminated), ECS-aligned and *nested* (``{"event": {"action": "update"}}``, never
 ``{"event.action": ...}``; see :func:`expand_dotted`). ``docs/schema/audit-event-v1.json`` is generated
-from the same definition (``python -m auditlog.core.jsonschema``); ``tests/agent/test_contract.py``
+from the same definition (``python -m auditlog.core.schema``); ``tests/agent/test_contract.py``
 proves the two agree.
 
 Rules the definition's field types carry (see :class:`auditlog.core.contract.Field`):
@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
+from auditlog.core.cache import BoundedCache
 from auditlog.core.contract import CONTRACT, SCHEMA_ID, Contract, Field
 
 __all__ = [
@@ -240,10 +241,10 @@ def format_timestamp(moment: datetime) -> str:
 # single-field checks (shared with the pass-through)
 
 
-_IP_CACHE: dict[str, bool] = {}
+_IP_CACHE_LIMIT = 4096
+_IP_CACHE: BoundedCache[str, bool] = BoundedCache(_IP_CACHE_LIMIT)
 #: :func:`is_ip`'s remembered answers (address -> bool), for callers that look up before calling.
 IP_KNOWN = _IP_CACHE
-_IP_CACHE_LIMIT = 4096
 _IPV4 = re.compile(
     r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z", re.ASCII  # see _TIMESTAMP
 )
@@ -278,17 +279,13 @@ def is_ip(text: str) -> bool:
     known = _IP_CACHE.get(text)
     if known is not None:
         return known
-    ok = _parse_ip(text)
-    if len(_IP_CACHE) >= _IP_CACHE_LIMIT:
-        _IP_CACHE.clear()  # bounded; a burst of new addresses only costs the re-check
-    _IP_CACHE[text] = ok
-    return ok
+    return _IP_CACHE.put(text, _parse_ip(text))
 
 
-# The straight-line check remembers valid verbs (apps use a handful) and dates; bounded, cleared when full.
-_ACTIONS_SEEN: set[str] = set()
-_DAYS_SEEN: dict[str, bool] = {}
+# The straight-line check remembers valid verbs (apps use a handful) and dates, bounded.
 _CACHE_LIMIT = 1024
+_ACTIONS_SEEN: BoundedCache[str, bool] = BoundedCache(_CACHE_LIMIT)
+_DAYS_SEEN: BoundedCache[str, bool] = BoundedCache(_CACHE_LIMIT)
 # _TIMESTAMP_PATTERN from the 12th character on (after "YYYY-MM-DDT"), without groups
 _TIME_OF_DAY = re.compile(
     r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)\Z", re.ASCII
@@ -306,16 +303,13 @@ def timestamp_ok(text: str) -> bool:
     if ok is None:
         probe = day + "00:00:00Z"
         m = _TIMESTAMP.match(probe)
-        ok = m is not None and (m.group(3) <= "28" or _timestamp_reason(probe) is None)
-        if len(_DAYS_SEEN) >= _CACHE_LIMIT:
-            _DAYS_SEEN.clear()
-        _DAYS_SEEN[day] = ok
+        ok = _DAYS_SEEN.put(day, m is not None and (m.group(3) <= "28" or _timestamp_reason(probe) is None))
     return ok and _TIME_OF_DAY.match(text, 11) is not None
 
 
 def action_ok(action: str) -> bool:
     """Whether ``action`` (a str) is a contract ``event.action``; valid verbs are remembered."""
-    return action in _ACTIONS_SEEN or _action_ok(action)
+    return _ACTIONS_SEEN.get(action) or _action_ok(action)
 
 
 def id_ok(event_id: str) -> bool:
@@ -328,10 +322,7 @@ def id_ok(event_id: str) -> bool:
 def _action_ok(action: str) -> bool:
     if _ACTION.match(action) is None:
         return False
-    if len(_ACTIONS_SEEN) >= _CACHE_LIMIT:
-        _ACTIONS_SEEN.clear()
-    _ACTIONS_SEEN.add(action)
-    return True
+    return _ACTIONS_SEEN.put(action, True)
 
 
 def _str_items(value: Any) -> bool:
@@ -347,7 +338,7 @@ def _str_items(value: Any) -> bool:
 # with the walk, which always matches the definition's pattern itself.
 _FAST_PATTERNS: dict[str, str] = {
     _ID_FIELD.pattern or "": "id_ok(v)",
-    _ACTION_FIELD.pattern or "": "(v in _ACTIONS_SEEN or _action_ok(v))",
+    _ACTION_FIELD.pattern or "": "(_ACTIONS_SEEN.get(v) or _action_ok(v))",
 }
 
 

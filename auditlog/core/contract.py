@@ -4,7 +4,7 @@ Everything that knows the event's shape derives from :data:`CONTRACT`:
 
 * the validator (``auditlog.agent.contract.validate``: its checks are generated from the fields);
 * the pass-through's typed decode (``auditlog.agent.fastpath``: msgspec structs made from the fields);
-* the published JSON Schema ``docs/schema/audit-event-v1.json`` (``python -m auditlog.core.jsonschema``);
+* the published JSON Schema ``docs/schema/audit-event-v1.json`` (``python -m auditlog.core.schema``);
 * the emitter's friendly keywords and context keys (``auditlog.agent.processors.ALIASES``, ``CONTEXT_KEYS``);
 * the paths and labels the TUI, the export and the query layer read (:data:`F`, :meth:`Contract.labelled`);
 * the enrichment rules (:data:`ENRICHMENTS`): what the emitter, the agent's ``Enricher`` and the
