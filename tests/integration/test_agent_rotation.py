@@ -116,6 +116,16 @@ def test_copytruncate_without_copies_reports_its_loss_window(
     assert delivered == LINES or "copytruncate" in log, "a loss must be reported in the agent's log"
 
 
+def _wait_for_log(path: Path, text: str, timeout: float = 60.0) -> None:
+    """Wait until the agent's log at ``path`` holds ``text``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"agent never logged {text!r}; log tail: {path.read_text(errors='replace')[-2000:]}")
+
+
 def outage_copytruncate(es: Elasticsearch, es_url: str, tiers: TierTable, tmp: Path, pattern: str) -> tuple[int, str]:
     """Copytruncate while the node is unreachable (reading paused); return (delivered, agent log)."""
     install_templates(es, tiers)
@@ -127,7 +137,11 @@ def outage_copytruncate(es: Elasticsearch, es_url: str, tiers: TierTable, tmp: P
     agent = AgentProcess(cfg, tmp / "agent.log")
     agent.start()
     try:
-        time.sleep(2.0)  # the agent reads ~1,000 lines, then backpressure stops it
+        # The agent reads ~1,000 lines, then backpressure stops it: wait for its first failed send (a fixed
+        # sleep raced a slow start on a loaded machine: nothing read before the truncation, nothing to report).
+        agent.wait_started()
+        _wait_for_log(tmp / "agent.log", "bulk retry")
+        time.sleep(1.0)  # the reader fills what the queue holds
         shutil.copyfile(log, tmp / "audit.log.1")
         os.truncate(log, 0)
         append_lines(log, (event_line(i) for i in range(6000, 7000)))
