@@ -61,7 +61,9 @@ class Stack:
 
     def mapped(self, text: str) -> str:
         """Container paths and host names -> this machine's."""
-        for container, here in (("https://es01:9200", self.es_url), ("http://kibana:5601", self.kibana_url),
+        # /tmp first: each container has its own, and the paths mapped below may lie under this machine's /tmp
+        for container, here in (("/tmp/", str(self.root / "tmp") + "/"), ("https://es01:9200", self.es_url),
+                                ("http://kibana:5601", self.kibana_url),
                                 ("/var/lib/auditlog", str(self.root / "agentstate")),
                                 ("/var/log/app", str(self.root / "applogs")),
                                 ("/secrets", str(self.root / "secrets")), ("/certs", str(self.root / "certs"))):
@@ -131,7 +133,7 @@ def kibana_stub() -> Iterator[str]:
 @pytest.fixture
 def stack(secure_node: SecureNodeInfo, kibana_stub: str, tmp_path: Path) -> Iterator[Stack]:
     """The volumes as the certs service leaves them: the CA and the elastic password in place."""
-    for folder in ("secrets", "certs/ca", "applogs", "agentstate"):
+    for folder in ("secrets", "certs/ca", "applogs", "agentstate", "tmp"):
         (tmp_path / folder).mkdir(parents=True)
     shutil.copy(secure_node.ca_certs, tmp_path / "certs" / "ca" / "ca.crt")
     (tmp_path / "secrets" / "elastic-password").write_text(secure_node.password)
