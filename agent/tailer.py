@@ -16,7 +16,11 @@
   that scan are looked at; a rename the watcher reported away from a watched name is followed to
   its destination, whatever its name. A file whose identity is unknown is read from 0 like any
   rotated file; one the registry knows is left alone (never read twice). The scan time is kept in
-  the registry, so this also covers files rotated away while the agent was stopped.
+  the registry, so this also covers files rotated away while the agent was stopped. On a first start
+  (no scan recorded) "since the last scan" means since this process started: files rotated away while
+  the agent was starting up (imports, pre-flight checks, a loaded machine) are read, older ones are not.
+  A chain of renames the watcher reported (``audit.log`` -> ``audit.log.1`` -> ``archive/x``) is followed
+  to its end.
 - Delete while open: the harvester drains the still-open file, then closes it.
 - Many files: at most ``max_open_files`` descriptors are open (default: the process's RLIMIT_NOFILE
   minus a reserve for the registry, sockets and the watcher). Past that, the file quiet for longest
@@ -90,6 +94,25 @@ def derive_max_open_files(soft_limit: int | None = None) -> int:
     return max(soft_limit - FD_RESERVE, soft_limit // 2, 1)
 
 
+def process_started() -> float:
+    """Return the wall-clock time this process started (Linux ``/proc``), or now where that is unknown.
+
+    The interpreter's start-up and the agent's pre-flight checks come before the first scan; on a busy
+    machine files are rotated away in that time, and they count as rotated since the agent started.
+    """
+    now = time.time()
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()  # the command name may hold spaces and parentheses
+        with open("/proc/uptime", "rb") as fh:
+            uptime = float(fh.read().split()[0])
+        ticks = int(fields[19])  # field 22, starttime: clock ticks after boot
+        started = now - uptime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return now
+    return min(started, now)
+
+
 @dataclass(slots=True)
 class _Tracked:
     harvester: Harvester
@@ -102,7 +125,8 @@ class Tailer:
     """Keeps a harvester per live file identity and turns file changes into blocks of lines."""
 
     def __init__(self, settings: TailerSettings, registry: Registry, *, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time, on_lost: Callable[[str, str, int], None] | None = None):
+                 wall: Callable[[], float] = time.time, on_lost: Callable[[str, str, int], None] | None = None,
+                 started: float | None = None):
         """Set up tailing (nothing is opened before :meth:`recover` or :meth:`scan`).
 
         Args:
@@ -111,6 +135,8 @@ class Tailer:
             clock: monotonic time source.
             wall: wall-clock time source (file modification times are wall-clock).
             on_lost: called with (path, identity, bytes) for bytes that can no longer be read.
+            started: wall-clock time the agent started, the horizon for rotated files on a first start
+                (no scan recorded yet); default: when this process started.
         """
         self.settings = settings
         self.registry = registry
@@ -124,6 +150,7 @@ class Tailer:
         self._awaiting_bytes: dict[str, bool] = {}
         self._at_path: dict[str, tuple[int, int]] | None = None  # what the previous scan found at each path
         self._last_scan: float | None = None  # wall-clock start of the previous scan
+        self._started = process_started() if started is None else started
         # O_NOFOLLOW: a file swapped for a link between the scan's lstat and the open is refused too.
         self._open_flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | (
             0 if settings.follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
@@ -152,6 +179,8 @@ class Tailer:
             self._at_path = {row.path: (row.ident.dev, row.ident.ino)
                              for row in self.registry.all() if row.state == "active"}
             self._last_scan = self.registry.last_scan()
+            if self._last_scan is None:  # first start: whatever was rotated away since the agent started counts
+                self._last_scan = self._started
         found = discovery.expand(self.settings.paths, self.settings.exclude,
                                  follow_symlinks=self.settings.follow_symlinks)
         seen: set[str] = set()
@@ -212,15 +241,13 @@ class Tailer:
                 for f in discovery.rotated_siblings(path, self.settings.exclude):
                     if f.mtime >= since:
                         candidates.setdefault((f.dev, f.ino), f)
-        for src, dest in moves:  # the watcher saw it leave a watched name: no time guess needed
-            if dest in now_at or not discovery.matches(src, self.settings.paths):
-                continue
-            if discovery.excluded(dest, self.settings.exclude):
+        for dest in follow_moves(moves, self.settings.paths):  # the watcher saw it leave a watched name
+            if dest in now_at or discovery.excluded(dest, self.settings.exclude):
                 continue
             try:
                 st = os.stat(dest) if self.settings.follow_symlinks else os.lstat(dest)
             except OSError:
-                continue  # moved on again (or deleted); the sibling search may still find it
+                continue  # deleted, or moved out of the watched tree (watchdog reports that as a delete)
             if stat.S_ISREG(st.st_mode):
                 candidates.setdefault((st.st_dev, st.st_ino), discovery.Found(dest, st.st_dev, st.st_ino, st.st_size))
         for inode, f in sorted(candidates.items(), key=lambda kv: kv[1].path):
@@ -561,6 +588,29 @@ class Tailer:
         self._by_inode.clear()
         self._lru.clear()
         self._open_count = 0
+
+
+def follow_moves(moves: Iterable[tuple[str, str]], patterns: Iterable[str]) -> list[str]:
+    """Return where the files renamed away from a watched name are now, following each chain of renames.
+
+    Args:
+        moves: (source, destination) renames in the order they happened.
+        patterns: the watched globs.
+
+    Returns:
+        The last destination of every file that left a name ``patterns`` match, oldest first.
+    """
+    patterns = tuple(patterns)
+    at: dict[str, None] = {}  # current names of files that left a watched name (ordered: oldest first)
+    for src, dest in moves:
+        if src in at:  # renamed again (logrotate's numbering shift, an archiver)
+            del at[src]
+        elif not discovery.matches(src, patterns):
+            at.pop(dest, None)  # another file renamed over it: what was there is gone
+            continue
+        at.pop(dest, None)
+        at[dest] = None
+    return list(at)
 
 
 def _same_inode(path: str, ident: FileIdentity) -> bool:

@@ -33,6 +33,7 @@ class Harness:
     close_inactive: float = 1.0
     fingerprint_bytes: int = 64
     max_open_files: int = 0
+    started: float | None = None  # the agent's start (wall clock) on a first start; None: this process's
     clock: FakeClock = field(default_factory=FakeClock)
     read: list[tuple[str, int, bytes]] = field(default_factory=list)
 
@@ -45,7 +46,7 @@ class Harness:
         settings = TailerSettings((str(self.dir / self.pattern),), fingerprint_bytes=self.fingerprint_bytes,
                                   chunk_bytes=4096, max_line_bytes=64 * 1024, close_inactive=self.close_inactive,
                                   max_open_files=self.max_open_files)
-        return Tailer(settings, self.registry, clock=self.clock)
+        return Tailer(settings, self.registry, clock=self.clock, started=self.started)
 
     def restart(self) -> None:
         """Stop the tailer (acks were all committed) and start a fresh one on the same registry."""

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+from auditlog.agent.tailer import follow_moves, process_started
 from auditlog.agent.watcher import make_watcher
 from tests.agent.tailer_support import Harness, append, rotate, wait_for_moves
 
@@ -265,6 +266,36 @@ def test_old_rotated_file_never_harvested_is_left_alone(tmp_path: Path) -> None:
     assert sorted(lines_of(h)) == ["a", "b"]
 
 
+def test_files_rotated_away_between_start_and_first_scan_are_read(tmp_path: Path) -> None:
+    """On a first start, whole files rotated away after the agent started and before its first scan are read."""
+    log = tmp_path / "audit.log"
+    started = time.time()
+    append(log, "a")
+    rotate(log, 1, "b")
+    rotate(log, 2, "c")
+    h = Harness(tmp_path, tmp_path / "state", started=started)
+    h.settle()
+    assert sorted(lines_of(h)) == ["a", "b", "c"]
+
+
+def test_first_start_leaves_files_rotated_before_the_agent_started_alone(tmp_path: Path) -> None:
+    """On a first start, a rotated file last written before the agent started is not shipped."""
+    log = tmp_path / "audit.log"
+    append(log, "old")
+    rotate(log, 1, "live")
+    os.utime(tmp_path / "audit.log.1", (time.time() - 60, time.time() - 60))
+    h = Harness(tmp_path, tmp_path / "state", started=time.time() - 10)
+    h.settle()
+    assert lines_of(h) == ["live"]
+
+
+def test_process_started_is_before_now_and_after_boot() -> None:
+    """The process start time lies in the past, later than the machine's boot."""
+    with open("/proc/uptime") as fh:
+        booted = time.time() - float(fh.read().split()[0])
+    assert booted - 1 <= process_started() <= time.time()
+
+
 def test_files_rotated_away_while_stopped_are_read_after_restart(tmp_path: Path) -> None:
     """Generations created and rotated away while the agent was stopped are read at the next start."""
     log = tmp_path / "audit.log"
@@ -295,6 +326,33 @@ def test_rename_event_leads_to_a_file_named_unlike_the_path(tmp_path: Path) -> N
     h.tailer.scan([(str(log), str(tmp_path / "archive" / "2026-11-27.jsonl"))])
     h.settle()
     assert sorted(lines_of(h)) == ["a", "b"]
+
+
+def test_chain_of_renames_is_followed_to_its_end(tmp_path: Path) -> None:
+    """A file renamed from the watched path to a sibling and on into a subdirectory before a scan is read."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    (tmp_path / "archive").mkdir()
+    rotate(log, 1, "b")
+    os.rename(tmp_path / "audit.log.1", tmp_path / "archive" / "a.jsonl")
+    rotate(log, 1, "c")
+    os.rename(tmp_path / "audit.log.1", tmp_path / "archive" / "b.jsonl")
+    h.tailer.scan([(str(log), str(tmp_path / "audit.log.1")),
+                   (str(tmp_path / "audit.log.1"), str(tmp_path / "archive" / "a.jsonl")),
+                   (str(log), str(tmp_path / "audit.log.1")),
+                   (str(tmp_path / "audit.log.1"), str(tmp_path / "archive" / "b.jsonl"))])
+    h.settle()
+    assert sorted(lines_of(h)) == ["a", "b", "c"]
+
+
+def test_follow_moves_gives_each_chain_s_last_name() -> None:
+    """Renames from a watched name are followed through later renames; one renamed over is dropped."""
+    moves = [("/l/audit.log", "/l/audit.log.1"), ("/l/audit.log.1", "/l/audit.log.2"),
+             ("/l/audit.log", "/l/audit.log.1"), ("/l/x", "/l/y"),
+             ("/l/audit.log", "/l/a.json"), ("/l/b.json", "/l/a.json")]
+    assert follow_moves(moves, ["/l/audit.log"]) == ["/l/audit.log.2", "/l/audit.log.1"]
 
 
 def test_rename_seen_by_the_watcher_is_followed(tmp_path: Path) -> None:
