@@ -146,23 +146,11 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
     Raises:
         TypeError: when the client decodes responses itself.
     """
-    opened = as_json(client.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
-                                             allow_partial_search_results=False))
-    pit = opened["id"]
+    pit = _open_pit(client, index)
     after: list[Any] | None = None
     try:
         while True:
-            body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
-                                    "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
-            if not source:
-                body["_source"] = False
-            if after is not None:
-                body["search_after"] = after
-            resp = client.perform_request("POST", "/_search", body=body,
-                                          headers={"content-type": "application/json", "accept": "application/json"})
-            raw = resp.body
-            if not isinstance(raw, bytes):  # a decoded body lost the stored bytes: hashes would all differ
-                raise TypeError("scan needs a client built with raw_client_options()")
+            raw = _raw_page(client, pit, query, source, None, after)
             data = orjson.loads(raw)
             pit = data.get("pit_id", pit)
             hits = data["hits"]["hits"]
@@ -196,9 +184,7 @@ def scan_sources(client: Elasticsearch, index: str, query: dict[str, Any], sourc
     Raises:
         TypeError: when the client decodes responses itself.
     """
-    opened = as_json(client.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
-                                             allow_partial_search_results=False))
-    pit = opened["id"]
+    pit = _open_pit(client, index)
     try:
         if slices <= 1:
             yield from _pages(client, pit, query, source, None)
@@ -208,24 +194,41 @@ def scan_sources(client: Elasticsearch, index: str, query: dict[str, Any], sourc
         client.options(ignore_status=404).close_point_in_time(id=pit)
 
 
+def _open_pit(client: Elasticsearch, index: str) -> str:
+    """Open a point in time over ``index`` (missing indices skipped, no partial results); return its id."""
+    opened = as_json(client.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
+                                             allow_partial_search_results=False))
+    return str(opened["id"])
+
+
+def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
+              part: dict[str, int] | None, after: list[Any] | None) -> bytes:
+    """One page of the point in time in ``_shard_doc`` order, as the response's bytes.
+
+    Raises:
+        TypeError: when the client decodes responses itself.
+    """
+    body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
+                            "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+    if source is not True:
+        body["_source"] = source
+    if part is not None:
+        body["slice"] = part
+    if after is not None:
+        body["search_after"] = after
+    resp = client.perform_request("POST", "/_search", body=body,
+                                  headers={"content-type": "application/json", "accept": "application/json"})
+    raw = resp.body
+    if not isinstance(raw, bytes):  # a decoded body lost the stored bytes: hashes would all differ
+        raise TypeError("scan needs a client built with raw_client_options()")
+    return raw
+
+
 def _pages(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
            part: dict[str, int] | None) -> Iterator[list[Hit]]:
     after: list[Any] | None = None
     while True:
-        body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
-                                "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
-        if source is not True:
-            body["_source"] = source
-        if part is not None:
-            body["slice"] = part
-        if after is not None:
-            body["search_after"] = after
-        resp = client.perform_request("POST", "/_search", body=body,
-                                      headers={"content-type": "application/json", "accept": "application/json"})
-        raw = resp.body
-        if not isinstance(raw, bytes):  # a decoded body lost the stored bytes: hashes would all differ
-            raise TypeError("scan needs a client built with raw_client_options()")
-        hits = _decode_page(raw).hits.hits
+        hits = _decode_page(_raw_page(client, pit, query, source, part, after)).hits.hits
         if not hits:
             return
         yield hits
