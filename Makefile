@@ -45,7 +45,8 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[all,dev,bench]'
 	command -v rsyslogd >/dev/null || { apt-get update -qq && apt-get install -y -qq rsyslog rsyslog-elasticsearch >/dev/null; }
-	command -v syslog-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends syslog-ng-core syslog-ng-mod-http syslog-ng-scl >/dev/null; }
+	# Debian's rsyslog and syslog-ng-core conflict: syslog-ng runs from its unpacked packages (bench/debian_unpack.py)
+	$(PY) -m bench.debian_unpack syslog-ng
 	PATH="$$PATH:/usr/local/go/bin" $(PY) -m bench.filebeat_build || echo "filebeat not built: the bench reports it as unavailable"
 	$(PY) -m bench
 
