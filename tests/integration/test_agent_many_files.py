@@ -41,7 +41,8 @@ def test_5000_files_under_a_limit_of_256_arrive_once(es: Elasticsearch, es_url: 
     agent.start()
     most_open, total, grown = 0, 2 * FILES, False
     try:
-        agent.wait_started()
+        # the first scan registers 5,000 files before "agent started"; on a loaded machine that takes minutes
+        agent.wait_started(timeout=180)
         end = time.monotonic() + 600
         while time.monotonic() < end:
             metrics = scrape(port)
