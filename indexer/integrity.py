@@ -9,11 +9,12 @@ from here so the two can never disagree.
 - **Digest**: one document per window (one events index, at most ``max_events`` events) listing the
   covered events, per emitter stream the sequence ranges it covers and all ranges the agent delivered
   so far, the events' time span, and the link to the previous digest of the same agent (``prev`` =
-  :func:`digest_hash` of it), signed with the agent's Ed25519 key over :func:`signed_bytes`. Format 2
-  (:data:`DIGEST_VERSION`, ``"v": 2``) lists numbered events by their stream position and the rest by
-  id, each with the first :data:`SHORT_HASH_BYTES` bytes of its hash, plus a ``root`` over the full
-  hashes (about 5.3 bytes per event instead of ~80); format 1 (no ``v``, written before) listed every
-  id with its full hash. :func:`digest_listing` reads both.
+  :func:`digest_hash` of it), signed with the agent's Ed25519 key over :func:`signed_bytes`. Format 3
+  (:data:`DIGEST_VERSION`, ``"v": 3``) lists numbered events by their stream position (per stream the
+  numbers as MessagePack gaps) and the rest by id, each with the first :data:`SHORT_HASH_BYTES` bytes
+  of its hash, plus a ``root`` over the full hashes; format 2 (``"v": 2``) had the numbers as varint
+  runs and 4-byte hashes, format 1 (no ``v``) every id with its full hash. :func:`digest_listing`
+  reads all three, and one agent's chain may hold all three.
 - **Names**: digests of events index ``<prefix>-<class>-<day>`` go to
   :meth:`~indexer.tiers.TierTable.digest_index_for_day` (``<prefix>.digest-<class>-<day>``) with
   ``_id`` = :func:`digest_id`; they are kept one day longer than the events (:data:`DIGEST_EXTRA_DAYS`).
