@@ -8,28 +8,31 @@ storing them (table ``digest_pending``) in the same SQLite transaction as that c
   recorded then, once);
 - after it the records are durable and the batch is never read again.
 
-Items Elasticsearch refused (dead-lettered) are not in any index and are left out. What a record
-holds (:class:`indexer.integrity.Record`) is read off the bulk entry itself: the index and id from the
-action line, the hash of the exact document bytes, and ``@timestamp`` / ``audit.stream`` /
-``audit.seq``. All but the hash come with the batch (:attr:`agent.batcher.Batch.stamps`: the
-pass-through has them from its own decode); for an entry without a stamp (the full path) they are cut
-from the action line and read with one skipping msgspec decode. This runs on the pipeline's acknowledger
-thread, not the reader.
+Items Elasticsearch refused (dead-lettered) are not in any index and are left out. What a digest
+keeps of an event (a row of :class:`indexer.integrity.Columns`) is read off the bulk entry itself: the
+index and id from the action line, the hash of the exact document bytes, and ``@timestamp`` /
+``audit.stream`` / ``audit.seq``. All but the hash come with the batch
+(:attr:`agent.batcher.Batch.stamps`: the pass-through has them from its own decode); for an entry
+without a stamp (the full path) they are cut from the action line and read with one skipping msgspec
+decode. A batch is kept as columns (one list per field, one MessagePack array of them in the pending
+table), so the only work per event is its hash and a few C-level list operations. This runs on the
+pipeline's acknowledger thread, not the reader.
 """
 
 from __future__ import annotations
 
 import hashlib
+import operator
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import msgspec
 
 from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch, Stamp
-from auditlog.indexer.integrity import UNKNOWN_HASH, Record, event_hash
+from auditlog.indexer.integrity import UNKNOWN_HASH, Columns, Record, event_hash
 
 PENDING_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS digest_pending (id INTEGER PRIMARY KEY AUTOINCREMENT, records BLOB NOT NULL)"
@@ -55,14 +58,38 @@ class _Create(msgspec.Struct, gc=False):
     create: _Action
 
 
-_new = tuple.__new__
 _sha256 = hashlib.sha256  # integrity.event_hash, inlined on the hot path
 _decode_stamp = msgspec.json.Decoder(_Stamp).decode
 _decode_action = msgspec.json.Decoder(_Create).decode
 _HEAD = b'{"create":{"_index":"'
 _ID = b'","_id":"'
-_encode_rows = msgspec.msgpack.Encoder().encode
-_decode_rows = msgspec.msgpack.Decoder(list[Record]).decode
+_encode = msgspec.msgpack.Encoder().encode
+_decode_parts = msgspec.msgpack.Decoder(list[Columns]).decode
+_decode_rows = msgspec.msgpack.Decoder(list[Record]).decode  # what agents before columns stored
+_file_of = operator.itemgetter(0)
+
+
+def stamp_of(entry: bytes) -> Stamp:
+    """Read what a digest keeps of one bulk ``create`` entry besides its hash, off the entry itself.
+
+    Raises:
+        ValueError: when the entry is not an action line and a document (a bug upstream).
+    """
+    nl = entry.index(b"\n")
+    cut = entry.find(_ID, 21, nl)
+    if entry.startswith(_HEAD) and cut > 0 and entry.find(b"\\", 0, nl) < 0:  # the enricher's plain form
+        index, event_id = entry[21:cut].decode(), entry[cut + 9:nl - 3].decode()
+    else:  # escapes in the index or id: decode properly
+        action = _decode_action(entry[:nl]).create
+        index, event_id = action._index, action._id
+    try:
+        read = _decode_stamp(memoryview(entry)[nl + 1:-1])
+    except (msgspec.DecodeError, ValueError):  # a type the contract allows but this struct does not
+        return index, event_id, "", None, None
+    audit = read.audit
+    if audit is None:
+        return index, event_id, read.timestamp, None, None
+    return index, event_id, read.timestamp, audit.stream, audit.seq
 
 
 def record_of(entry: bytes, stamp: Stamp | None = None) -> Record:
@@ -76,35 +103,57 @@ def record_of(entry: bytes, stamp: Stamp | None = None) -> Record:
     Raises:
         ValueError: when the entry is not an action line and a document (a bug upstream).
     """
-    nl = entry.index(b"\n")
-    if stamp is not None:  # the agent's usual case: built without Record's Python-level __new__ (~3x cheaper)
-        index, event_id, timestamp, stream, seq = stamp
-        return _new(Record, (index, event_id, _sha256(memoryview(entry)[nl + 1:-1]).digest(), timestamp, stream, seq))
-    cut = entry.find(_ID, 21, nl)
-    if entry.startswith(_HEAD) and cut > 0 and entry.find(b"\\", 0, nl) < 0:  # the enricher's plain form
-        index, event_id = entry[21:cut].decode(), entry[cut + 9:nl - 3].decode()
-    else:  # escapes in the index or id: decode properly
-        action = _decode_action(entry[:nl]).create
-        index, event_id = action._index, action._id
-    doc = memoryview(entry)[nl + 1:-1]
-    try:
-        read = _decode_stamp(doc)
-    except (msgspec.DecodeError, ValueError):  # a type the contract allows but this struct does not
-        return Record(index, event_id, event_hash(doc), "")
-    audit = read.audit
-    if audit is None:
-        return Record(index, event_id, event_hash(doc), read.timestamp)
-    return Record(index, event_id, event_hash(doc), read.timestamp, audit.stream, audit.seq)
+    index, event_id, timestamp, stream, seq = stamp if stamp is not None else stamp_of(entry)
+    return Record(index, event_id, event_hash(memoryview(entry)[entry.index(b"\n") + 1:-1]), timestamp, stream, seq)
+
+
+def columns_of(entries: Sequence[bytes], stamps: Sequence[Stamp | None]) -> Columns:
+    """Return what digests keep of a batch's entries, as columns (one hash per entry, no object per entry).
+
+    Args:
+        entries: bulk entries.
+        stamps: one per entry, as :attr:`agent.batcher.Batch.stamps` holds them (``None``: read off the entry).
+
+    Raises:
+        ValueError: when an entry is not an action line and a document (a bug upstream).
+    """
+    if not entries:
+        return Columns([], [], [], [], [], [])
+    hashes = [_sha256(e[e.index(b"\n") + 1:-1]).digest() for e in entries]
+    if None in stamps:  # full-path entries: read off the entry (found by C-level scans, not a loop per entry)
+        stamps = list(stamps)
+        at = stamps.index(None)
+        while True:
+            stamps[at] = stamp_of(entries[at])
+            try:
+                at = stamps.index(None, at + 1)
+            except ValueError:
+                break
+    indices, ids, times, streams, seqs = map(list, zip(*stamps, strict=True))
+    return Columns(indices, ids, hashes, times, streams, seqs)
 
 
 def pack(records: Iterable[Record]) -> bytes:
-    """Serialise records for ``digest_pending`` (MessagePack rows)."""
-    return _encode_rows(list(records))
+    """Serialise records for ``digest_pending`` (one part of MessagePack columns)."""
+    return pack_parts([Columns.of(records)])
+
+
+def pack_parts(parts: list[Columns]) -> bytes:
+    """Serialise column parts for ``digest_pending``."""
+    return _encode(parts)
+
+
+def unpack_parts(blob: bytes) -> list[Columns]:
+    """Read a ``digest_pending`` row as column parts (also rows of records, as earlier agents stored them)."""
+    try:
+        return _decode_parts(blob)
+    except msgspec.ValidationError:
+        return [Columns.of(_decode_rows(blob))]
 
 
 def unpack(blob: bytes) -> list[Record]:
-    """Read records written by :func:`pack`."""
-    return _decode_rows(blob)
+    """Read a ``digest_pending`` row as records."""
+    return [r for part in unpack_parts(blob) for r in part.records()]
 
 
 def store_pending(db: sqlite3.Connection, records: list[Record]) -> None:
@@ -114,13 +163,31 @@ def store_pending(db: sqlite3.Connection, records: list[Record]) -> None:
         db.execute("INSERT INTO digest_pending (records) VALUES (?)", (pack(records),))
 
 
+def _per_file(batch: Batch, events: Columns, dead: Iterable[int], duplicates: Iterable[int]) -> dict[str, Columns]:
+    """Split a batch's columns by the file each entry came from, without the dead-lettered entries."""
+    skip, stored_before = set(dead), set(duplicates)
+    files = set(map(_file_of, batch.origins))
+    if not skip and not stored_before and len(files) == 1:  # the usual batch: one file, everything stored
+        return {files.pop(): events}
+    if stored_before:
+        hashes = list(events.hashes)
+        for i in stored_before:
+            hashes[i] = UNKNOWN_HASH
+        events = events._replace(hashes=hashes)
+    positions: dict[str, list[int]] = {}
+    for i, origin in enumerate(batch.origins):
+        if i not in skip:
+            positions.setdefault(origin[0], []).append(i)
+    return {key: events.pick(at) for key, at in positions.items()}
+
+
 class _Pending:
     __slots__ = ("acked", "by_key", "remaining")
 
     def __init__(self, keys: int) -> None:
         self.remaining = keys
         self.acked = False
-        self.by_key: dict[str, list[Record]] = {}
+        self.by_key: dict[str, Columns] = {}
 
 
 class DigestFeed:
@@ -157,16 +224,9 @@ class DigestFeed:
         Returns:
             The advanced offsets, and a write for the checkpoint's transaction (``None``: nothing to add).
         """
-        skip, stored_before = set(dead), set(duplicates)
-        by_key: dict[str, list[Record]] = {}
         stamps = batch.stamps if len(batch.stamps) == len(batch.entries) else [None] * len(batch.entries)
-        for i, (entry, origin) in enumerate(zip(batch.entries, batch.origins, strict=True)):
-            if i not in skip:
-                record = record_of(entry, stamps[i])
-                if i in stored_before:
-                    record = record._replace(hash=UNKNOWN_HASH)
-                by_key.setdefault(origin[0], []).append(record)
-        out: list[Record] = []
+        by_key = _per_file(batch, columns_of(batch.entries, stamps), dead, duplicates)
+        out: list[Columns] = []
         with self._lock:
             advanced = acks.ack(batch.seq, list(batch.ends))
             mine = self._batches.get(batch.seq)
@@ -178,7 +238,9 @@ class DigestFeed:
                 while q and self._batches[q[0]].acked:
                     seq = q.popleft()
                     p = self._batches[seq]
-                    out += p.by_key.pop(key, ())
+                    part = p.by_key.pop(key, None)
+                    if part is not None and part.ids:
+                        out.append(part)
                     p.remaining -= 1
                     if p.remaining <= 0:
                         del self._batches[seq]
@@ -188,7 +250,7 @@ class DigestFeed:
                 self._batches.pop(batch.seq, None)
         if not out:
             return advanced, None
-        blob = pack(out)
+        blob = pack_parts(out)
 
         def store(db: sqlite3.Connection) -> None:
             db.execute("INSERT INTO digest_pending (records) VALUES (?)", (blob,))

@@ -14,26 +14,28 @@ same records, none is lost, and no two digests share a seq (no fork).
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
 import structlog
 from elasticsearch import Elasticsearch
 
-from auditlog.agent.digest import PENDING_SCHEMA, unpack
+from auditlog.agent.digest import PENDING_SCHEMA, unpack_parts
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import SigningKey
 from auditlog.indexer.integrity import (
-    Record,
-    digest_body,
+    Columns,
     digest_hash,
     digest_id,
     merge_ranges,
-    seq_ranges,
     signed_bytes,
+    stream_ranges,
+    window_body,
 )
 from auditlog.indexer.tiers import TierTable
 
@@ -58,6 +60,25 @@ class DigestSettings:
 
     interval: float = 10.0
     max_events: int = 20000
+
+
+def per_index(indices: list[str]) -> list[tuple[str, Sequence[int]]]:
+    """Group event positions by events index, each group in delivery order (pure; C-level sort, no loop per event).
+
+    Args:
+        indices: the events index of each event, in delivery order.
+
+    Returns:
+        ``(index, positions)`` per index, by index name.
+    """
+    names = dict.fromkeys(indices)
+    if len(names) <= 1:
+        return [(name, range(len(indices))) for name in names]
+    rank = {name: n for n, name in enumerate(sorted(names))}
+    codes = list(map(rank.__getitem__, indices))
+    order = sorted(range(len(indices)), key=codes.__getitem__)  # stable: delivery order within an index
+    return [(name, list(group)) for name, group in zip(sorted(names), (
+        list(g) for _code, g in itertools.groupby(order, key=codes.__getitem__)), strict=True)]
 
 
 class DigestWriter:
@@ -104,32 +125,23 @@ class DigestWriter:
             rows = db.execute("SELECT id, records FROM digest_pending ORDER BY id LIMIT ?", (_LOAD_ROWS,)).fetchall()
             if not rows:
                 return 0
-            groups: dict[str, list[Record]] = {}
-            for _id, blob in rows:
-                for r in unpack(blob):
-                    groups.setdefault(r.events_index, []).append(r)
+            events = Columns.joined([part for _id, blob in rows for part in unpack_parts(blob)])
             head = db.execute("SELECT seq, hash, idx FROM digest_head WHERE agent = ?", (agent,)).fetchone()
             seq, prev, prev_index = (int(head[0]), str(head[1]), str(head[2])) if head else (0, None, None)
             built = 0
             step = self.settings.max_events
             # every digest of this seal carries its streams' ranges as of the whole seal: the newest digest
             # left after retention then accounts for every number up to its own events
-            delivered = self._delivered(db, {r.stream for rs in groups.values() for r in rs if r.stream is not None})
-            fresh: dict[str, list[int]] = {}
-            for rs in groups.values():
-                for r in rs:
-                    if r.stream is not None and r.seq is not None:
-                        fresh.setdefault(r.stream, []).append(r.seq)
-            for stream, seqs in fresh.items():
-                delivered[stream] = merge_ranges(delivered.get(stream, []), seq_ranges(seqs))
-            for index, records in groups.items():
-                for start in range(0, len(records), step):
+            fresh = stream_ranges(events.streams, events.seqs)
+            delivered = self._delivered(db, set(fresh))
+            for stream, ranges in fresh.items():
+                delivered[stream] = merge_ranges(delivered.get(stream, []), ranges)
+            for index, positions in per_index(events.indices):
+                for start in range(0, len(positions), step):
                     seq += 1
-                    chunk = records[start:start + step]
-                    mine = {r.stream for r in chunk if r.stream is not None and r.seq is not None}
-                    body = digest_body(agent=agent, public_key=self.key.public_b64, seq=seq, prev=prev,
-                                       prev_index=prev_index, index=index, records=chunk,
-                                       delivered={s: delivered[s] for s in mine})
+                    body = window_body(agent=agent, public_key=self.key.public_b64, seq=seq, prev=prev,
+                                       prev_index=prev_index, index=index, events=events,
+                                       at=positions[start:start + step], delivered=delivered)
                     doc = {"@timestamp": body["last"], "digest": body, "signature": self.key.sign(signed_bytes(body))}
                     target = self._digest_index(index)
                     db.execute("INSERT INTO digest_outbox VALUES (?,?,?,?)",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,8 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auditlog.agent.batcher import Stamp
-from auditlog.agent.digest import pack, record_of, unpack
+from auditlog.agent.digest import columns_of, pack_parts, unpack_parts
+from auditlog.agent.digest_writer import per_index
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.idrecord import IdRecord
@@ -32,7 +33,7 @@ from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.signing import SigningKey
 from auditlog.agent.timebounds import TimeBounds
 from auditlog.demo.data import fabricate
-from auditlog.indexer.integrity import Record, digest_body, digest_hash, seq_ranges, signed_bytes
+from auditlog.indexer.integrity import Columns, digest_hash, signed_bytes, stream_ranges, window_body
 from auditlog.indexer.tiers import TierTable
 from bench.events import default_window, event_lines
 
@@ -81,47 +82,50 @@ def id_record_us(lines: list[bytes], batch: int = 2000) -> tuple[float, float]:
     return remember, judge
 
 
+def emitter_entries(lines: list[bytes]) -> tuple[list[bytes], list[Stamp | None]]:
+    """The pass-through's entries for ``lines`` and the stamps it hands the batch with them (as the agent batches)."""
+    make = EntryMaker(Parser(), Enricher(TierTable(), Redactor()))
+    entries: list[bytes] = []
+    stamps: list[Stamp | None] = []
+    for i, line in enumerate(lines):
+        if isinstance(e := make(line, "bench", i), bytes):
+            entries.append(e)
+            stamps.append(make.stamp)
+    return entries, stamps
+
+
 def digest_us_per_line(entries: list[bytes], stamps: list[Stamp | None] | None = None, *, window: int = 20_000,
                        batch: int = 2000) -> float:
     """CPU microseconds per event of tamper evidence in the agent (``agent/digest*.py``), without I/O.
 
-    Per event: the record read off the bulk entry (SHA-256 of the document; ``@timestamp`` and the
-    stream number from ``stamps``, which the pass-through hands over as the agent's batches carry them,
-    or a skipping decode where a stamp is ``None``); per batch: packing the records for the pending
-    table; per window: unpacking them, the digest body, its chain hash and the Ed25519 signature.
-    SQLite and the digest's bulk request are left out (one row per batch, one request per window).
+    Per batch (as :class:`agent.digest.DigestFeed` does): the columns read off the bulk entries
+    (SHA-256 of each document; ``@timestamp`` and the stream number from ``stamps``, which the
+    pass-through hands over as the agent's batches carry them, or a skipping decode where a stamp is
+    ``None``) and packed for the pending table; per seal (as :class:`agent.digest_writer.DigestWriter`
+    does): unpacking them, the streams' ranges, grouping per events index, per window the digest body,
+    its chain hash and the Ed25519 signature. SQLite and the digest's bulk request are left out (one
+    row per batch, one request per window).
     """
     key = SigningKey(Ed25519PrivateKey.generate())
     marks = stamps if stamps is not None else [None] * len(entries)
     start = time.process_time()
-    blobs = [pack([record_of(e, m) for e, m in zip(entries[i:i + batch], marks[i:i + batch], strict=True)])
+    blobs = [pack_parts([columns_of(entries[i:i + batch], marks[i:i + batch])])
              for i in range(0, len(entries), batch)]
-    records = [r for blob in blobs for r in unpack(blob)]
-    delivered = _delivered(records)
-    for index, chunk in _windows(records, window):
-        body = digest_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev=None, prev_index=None,
-                           index=index, records=chunk, delivered=delivered)
+    events = Columns.joined([part for blob in blobs for part in unpack_parts(blob)])
+    delivered = stream_ranges(events.streams, events.seqs)
+    for index, chunk in _windows(events, window):
+        body = window_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev=None, prev_index=None,
+                           index=index, events=events, at=chunk, delivered=delivered)
         key.sign(signed_bytes(body))
         digest_hash(body)
         orjson.dumps(body)
     return (time.process_time() - start) / len(entries) * 1e6
 
 
-def _delivered(records: list[Record]) -> dict[str, list[list[int]]]:
-    """Per stream the ranges delivered, as the digest writer keeps them across seals."""
-    seqs: dict[str, list[int]] = {}
-    for r in records:
-        if r.stream is not None and r.seq is not None:
-            seqs.setdefault(r.stream, []).append(r.seq)
-    return {stream: seq_ranges(numbers) for stream, numbers in seqs.items()}
-
-
-def _windows(records: list[Record], window: int) -> list[tuple[str, list[Record]]]:
-    """Group records per events index and cut each group into windows, as the digest writer seals them."""
-    groups: dict[str, list[Record]] = {}
-    for r in records:
-        groups.setdefault(r.events_index, []).append(r)
-    return [(index, rs[i:i + window]) for index, rs in groups.items() for i in range(0, len(rs), window)]
+def _windows(events: Columns, window: int) -> list[tuple[str, Sequence[int]]]:
+    """Group event positions per events index and cut each group into windows, as the digest writer seals them."""
+    return [(index, positions[i:i + window]) for index, positions in per_index(events.indices)
+            for i in range(0, len(positions), window)]
 
 
 def digest_share(entries: list[bytes], *, window: int = 20_000) -> float:
@@ -132,11 +136,11 @@ def digest_share(entries: list[bytes], *, window: int = 20_000) -> float:
     """
     key = SigningKey(Ed25519PrivateKey.generate())
     digest_bytes = 0
-    records = [record_of(e) for e in entries]
-    delivered = _delivered(records)
-    for index, chunk in _windows(records, window):
-        body = digest_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev="0" * 64, prev_index="x",
-                           index=index, records=chunk, delivered=delivered)
+    events = columns_of(entries, [None] * len(entries))
+    delivered = stream_ranges(events.streams, events.seqs)
+    for index, chunk in _windows(events, window):
+        body = window_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev="0" * 64, prev_index="x",
+                           index=index, events=events, at=chunk, delivered=delivered)
         digest_bytes += len(orjson.dumps({"@timestamp": body["last"], "digest": body,
                                           "signature": key.sign(signed_bytes(body))}))
     event_bytes = sum(len(e) - e.index(b"\n") - 2 for e in entries)
@@ -147,13 +151,7 @@ def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
     """Measure both kinds of line ``repeats`` times, alternating; return medians in µs per line."""
     own = [line.rstrip(b"\n") for line in event_lines(events, seed=11)]
     foreign = foreign_lines(events, seed=11)
-    make = EntryMaker(Parser(), Enricher(TierTable(), Redactor()))
-    entries: list[bytes] = []
-    stamps: list[Stamp | None] = []
-    for i, line in enumerate(own):
-        if isinstance(e := make(line, "bench", i), bytes):
-            entries.append(e)
-            stamps.append(make.stamp)
+    entries, stamps = emitter_entries(own)
     fast, full, digest = [], [], []
     for rep in range(repeats):
         fast.append(us_per_line(own))

@@ -9,11 +9,12 @@ from here so the two can never disagree.
 - **Digest**: one document per window (one events index, at most ``max_events`` events) listing the
   covered events, per emitter stream the sequence ranges it covers and all ranges the agent delivered
   so far, the events' time span, and the link to the previous digest of the same agent (``prev`` =
-  :func:`digest_hash` of it), signed with the agent's Ed25519 key over :func:`signed_bytes`. Format 2
-  (:data:`DIGEST_VERSION`, ``"v": 2``) lists numbered events by their stream position and the rest by
-  id, each with the first :data:`SHORT_HASH_BYTES` bytes of its hash, plus a ``root`` over the full
-  hashes (about 5.3 bytes per event instead of ~80); format 1 (no ``v``, written before) listed every
-  id with its full hash. :func:`digest_listing` reads both.
+  :func:`digest_hash` of it), signed with the agent's Ed25519 key over :func:`signed_bytes`. Format 3
+  (:data:`DIGEST_VERSION`, ``"v": 3``) lists numbered events by their stream position (per stream the
+  numbers as MessagePack gaps) and the rest by id, each with the first :data:`SHORT_HASH_BYTES` bytes
+  of its hash, plus a ``root`` over the full hashes; format 2 (``"v": 2``) had the numbers as varint
+  runs and 4-byte hashes, format 1 (no ``v``) every id with its full hash. :func:`digest_listing`
+  reads all three, and one agent's chain may hold all three.
 - **Names**: digests of events index ``<prefix>-<class>-<day>`` go to
   :meth:`~indexer.tiers.TierTable.digest_index_for_day` (``<prefix>.digest-<class>-<day>``) with
   ``_id`` = :func:`digest_id`; they are kept one day longer than the events (:data:`DIGEST_EXTRA_DAYS`).
@@ -25,9 +26,11 @@ import base64
 import binascii
 import hashlib
 import itertools
-from collections.abc import Iterable
+import operator
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -37,11 +40,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 DIGEST_EXTRA_DAYS = 1
 #: length of an event hash in bytes (SHA-256).
 HASH_BYTES = 32
-#: the digest format the agent writes (1: ids and full hashes; 2: positions, shortened hashes and a root).
-DIGEST_VERSION = 2
-#: bytes of each event's hash a format-2 digest lists: enough to name an edited event (a random edit
-#: keeps them with odds of 1 in 4 billion); the ``root`` over the full hashes is what proves the window.
-SHORT_HASH_BYTES = 4
+#: the digest format the agent writes (1: ids and full hashes; 2: positions as runs, 4-byte hashes and a
+#: root; 3: positions as gaps, 2-byte hashes and a root).
+DIGEST_VERSION = 3
+#: bytes of each event's hash a format-3 digest lists. They only name which event changed: a random edit
+#: keeps them with odds of 1 in 65,536, and then verify names the window, not the event. The ``root``
+#: over the full hashes is what proves the window. Format 2 listed 4 bytes, which do not compress: as
+#: stored they made digests 1.46 % of the events' bytes.
+SHORT_HASH_BYTES = 2
 #: the hash a digest lists for an event Elasticsearch answered 409 (already stored by an earlier attempt
 #: of a crashed run): the agent's re-sent bytes differ (``event.ingested``, ``agent.ephemeral_id``) and
 #: it may not read the stored ones, so the digest proves the event's presence, not its content.
@@ -72,13 +78,16 @@ def digest_id(agent: str, seq: int) -> str:
 
 def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
     """Compress sequence numbers into sorted inclusive ``[first, last]`` ranges (pure)."""
-    out: list[list[int]] = []
-    for n in sorted(set(seqs)):
-        if out and out[-1][1] == n - 1:
-            out[-1][1] = n
-        else:
-            out.append([n, n])
-    return out
+    return _ascending_ranges(sorted(set(seqs)))
+
+
+def _ascending_ranges(ns: Sequence[int]) -> list[list[int]]:
+    """Ranges of strictly ascending numbers; the breaks are found by C-level maps, not a loop per number."""
+    if not ns:
+        return []
+    # a range starts wherever a number is not its predecessor + 1
+    starts = [0, *itertools.compress(range(1, len(ns)), map(operator.ne, ns[1:], map((1).__add__, ns))), len(ns)]
+    return [[ns[a], ns[b - 1]] for a, b in itertools.pairwise(starts)]
 
 
 def merge_ranges(*parts: list[list[int]]) -> list[list[int]]:
@@ -98,7 +107,7 @@ def holes(ranges: list[list[int]]) -> list[tuple[int, int]]:
 
 
 class Record(NamedTuple):
-    """What a digest keeps of one delivered event (a tuple: the agent makes one per event)."""
+    """What a digest keeps of one delivered event (one event's row of :class:`Columns`)."""
 
     events_index: str
     id: str
@@ -106,6 +115,90 @@ class Record(NamedTuple):
     timestamp: str
     stream: str | None = None
     seq: int | None = None
+
+
+class Columns(NamedTuple):
+    """What digests keep of delivered events, one list per field: the agent's hot path makes no object per event."""
+
+    indices: list[str]
+    ids: list[str]
+    hashes: list[bytes]
+    times: list[str]
+    streams: list[str | None]
+    seqs: list[int | None]
+
+    @classmethod
+    def of(cls, records: Iterable[Record]) -> Columns:
+        """Turn records into columns."""
+        rows = list(records)
+        if not rows:
+            return cls([], [], [], [], [], [])
+        indices, ids, hashes, times, streams, seqs = map(list, zip(*rows, strict=True))
+        return cls(indices, ids, hashes, times, streams, seqs)
+
+    @classmethod
+    def joined(cls, parts: list[Columns]) -> Columns:
+        """Concatenate columns in order."""
+        if len(parts) == 1:
+            return parts[0]
+        out: list[list[Any]] = [[], [], [], [], [], []]
+        for part in parts:
+            for mine, theirs in zip(out, part, strict=True):
+                mine += theirs  # type: ignore[arg-type]  # a NamedTuple's items are typed object when iterated
+        return cls(*out)
+
+    def pick(self, positions: Sequence[int]) -> Columns:
+        """The events at ``positions``, in that order."""
+        picked: list[list[Any]] = [list(map(column.__getitem__, positions)) for column in self]
+        return Columns(*picked)
+
+    def records(self) -> list[Record]:
+        """The same events as records."""
+        return [Record(*row) for row in zip(*self, strict=True)]
+
+
+def stream_ranges(streams: Sequence[str | None], seqs: Sequence[int | None]) -> dict[str, list[list[int]]]:
+    """Per stream the sequence ranges of the numbered events among ``streams``/``seqs`` (pure)."""
+    return {stream: _ascending_ranges(numbers) for stream, _positions, numbers in by_stream(streams, seqs)}
+
+
+def by_stream(streams: Sequence[str | None], seqs: Sequence[int | None]) -> list[tuple[str, list[int], list[int]]]:
+    """Order the numbered events by stream and number (pure; C-level sorts and maps, no loop per event).
+
+    A later event under a number already taken is left out (a digest lists it by id).
+
+    Args:
+        streams: each event's ``audit.stream`` (``None``: not numbered).
+        seqs: each event's ``audit.seq`` (``None``: not numbered).
+
+    Returns:
+        Per stream, by name: the positions of its events by ascending number (the first event under
+        each number), and those numbers.
+    """
+    count = len(streams)
+    numbered: Sequence[int] = range(count)
+    if None in streams or None in seqs:  # other producers' events carry no number
+        numbered = [i for i in range(count) if streams[i] is not None and seqs[i] is not None]
+    names = set(streams) if len(numbered) == count else set(map(streams.__getitem__, numbered))
+    if len(names) == 1:
+        groups = [(str(names.pop()), list(numbered))]
+    else:
+        rank = {name: n for n, name in enumerate(sorted(names))}  # type: ignore[type-var]
+        codes = list(map(rank.__getitem__, map(streams.__getitem__, numbered)))
+        order = sorted(range(len(codes)), key=codes.__getitem__)  # stable: delivery order within a stream
+        groups = [(str(streams[numbered[group[0]]]), list(map(numbered.__getitem__, group)))
+                  for group in (list(g) for _code, g in itertools.groupby(order, key=codes.__getitem__))]
+    out: list[tuple[str, list[int], list[int]]] = []
+    get_seq = seqs.__getitem__
+    for stream, positions in groups:
+        numbers: list[int] = list(map(get_seq, positions))  # type: ignore[arg-type]
+        if not all(map(operator.lt, numbers, itertools.islice(numbers, 1, None))):  # not shipped in order
+            positions.sort(key=get_seq)  # type: ignore[arg-type]  # stable: the first under a number stays first
+            numbers = list(map(get_seq, positions))  # type: ignore[arg-type]
+            fresh = [True, *map(operator.ne, itertools.islice(numbers, 1, None), numbers)]
+            positions, numbers = list(itertools.compress(positions, fresh)), list(itertools.compress(numbers, fresh))
+        out.append((stream, positions, numbers))
+    return out
 
 
 def digest_body(
@@ -119,15 +212,48 @@ def digest_body(
     records: list[Record],
     delivered: dict[str, list[list[int]]] | None = None,
 ) -> dict[str, Any]:
+    """Build the unsigned ``digest`` object of one window from records (see :func:`window_body`).
+
+    Args:
+        agent: the agent's key id.
+        public_key: the agent's raw Ed25519 public key, base64.
+        seq: the digest's position in the agent's chain, from 1.
+        prev: :func:`digest_hash` of the previous digest (``None`` for the first).
+        prev_index: the index holding the previous digest.
+        index: the events index every record belongs to.
+        records: the covered events, in delivery order.
+        delivered: per stream, every sequence range this agent has delivered so far.
+
+    Returns:
+        The ``digest`` object.
+    """
+    return window_body(agent=agent, public_key=public_key, seq=seq, prev=prev, prev_index=prev_index, index=index,
+                       events=Columns.of(records), delivered=delivered)
+
+
+def window_body(
+    *,
+    agent: str,
+    public_key: str,
+    seq: int,
+    prev: str | None,
+    prev_index: str | None,
+    index: str,
+    events: Columns,
+    at: Sequence[int] | None = None,
+    delivered: dict[str, list[list[int]]] | None = None,
+) -> dict[str, Any]:
     """Build the unsigned ``digest`` object of one window in format :data:`DIGEST_VERSION` (pure, deterministic).
 
     Events that carry a stream number are listed by position: per stream (sorted by name) its numbers
-    in ascending order, as ``runs`` (:func:`encode_runs`: one stream's numbers in one events index are
-    often every second or third, so a list of ranges would cost more than the hashes); the others
-    (and a second event with a number already listed) by ``ids``, in delivery order, after them.
+    in ascending order, as ``seqs`` (:func:`encode_seqs`: the first number and the gaps to the next,
+    one byte each while below 128: one stream's numbers in one events index are often every second or
+    third, and a run of gaps of 1 compresses to almost nothing); the others (and a second event with a
+    number already listed) by ``ids``, in delivery order, after them.
     ``hashes`` holds each listed event's hash cut to ``width`` bytes in that order, ``root`` the
     SHA-256 of the full hashes in that order, ``unknown`` the positions whose hash the agent could not
-    know (:data:`UNKNOWN_HASH`).
+    know (:data:`UNKNOWN_HASH`). The work is done by C-level sorts and maps over the columns, not a
+    Python loop per event: the agent seals every event it ships.
 
     Args:
         agent: the agent's key id.
@@ -135,35 +261,35 @@ def digest_body(
         seq: the digest's position in the agent's chain, from 1.
         prev: :func:`digest_hash` of the previous digest (``None`` for the first).
         prev_index: the index holding the previous digest.
-        index: the events index every record belongs to.
-        records: the covered events, in delivery order.
-        delivered: per stream of these records, every sequence range this agent has delivered so far
-            (this digest included). It outlives expired digests: a hole in it is a line that never
-            arrived, while numbers that expired with their day are still accounted for.
+        index: the events index every event belongs to.
+        events: the covered events, in delivery order (or columns holding them).
+        at: the covered events' positions in ``events``, in delivery order (``None``: all of them); the
+            agent's seal passes each window's positions rather than copying every column.
+        delivered: per stream (at least those of these events), every sequence range this agent has
+            delivered so far (this digest included). It outlives expired digests: a hole in it is a
+            line that never arrived, while numbers that expired with their day are still accounted for.
 
     Returns:
         The ``digest`` object.
     """
-    numbered: dict[str, dict[int, Record]] = {}
-    by_id: list[Record] = []
-    for r in records:
-        if r.stream is not None and r.seq is not None:
-            slot = numbered.setdefault(r.stream, {})
-            if r.seq not in slot:
-                slot[r.seq] = r
-                continue
-        by_id.append(r)
-    ordered: list[Record] = []
-    streams: dict[str, dict[str, Any]] = {}
-    for stream in sorted(numbered):
-        slot = numbered[stream]
-        seqs = sorted(slot)
-        ordered += [slot[n] for n in seqs]
-        ranges = seq_ranges(seqs)
-        streams[stream] = {"runs": encode_runs(ranges), "delivered": (delivered or {}).get(stream, ranges)}
-    ordered += by_id
-    full = [r.hash for r in ordered]
-    stamps = [r.timestamp for r in records]
+    count = len(events.hashes) if at is None else len(at)
+
+    def column(values: list[Any]) -> list[Any]:
+        return values if at is None else list(map(values.__getitem__, at))
+
+    streams, seqs = column(events.streams), column(events.seqs)
+    listed: list[int] = []
+    runs: dict[str, dict[str, Any]] = {}
+    for stream, positions, numbers in by_stream(streams, seqs):
+        known = (delivered or {}).get(stream)
+        runs[stream] = {"seqs": encode_seqs(numbers),
+                        "delivered": known if known is not None else _ascending_ranges(numbers)}
+        listed += positions
+    by_id = sorted(set(range(count)).difference(listed)) if len(listed) < count else []
+    if at is not None:  # positions in the window -> positions in the columns
+        listed, by_id = list(map(at.__getitem__, listed)), list(map(at.__getitem__, by_id))
+    full = list(map(events.hashes.__getitem__, listed + by_id))
+    times = events.times if at is None else list(map(events.times.__getitem__, at))
     return {
         "v": DIGEST_VERSION,
         "agent": agent,
@@ -172,20 +298,54 @@ def digest_body(
         "prev": prev,
         "prev_index": prev_index,
         "index": index,
-        "count": len(records),
-        "first": min(stamps) if stamps else None,
-        "last": max(stamps) if stamps else None,
-        "streams": streams,
-        "ids": [r.id for r in by_id],
+        "count": count,
+        "first": min(times) if times else None,
+        "last": max(times) if times else None,
+        "streams": runs,
+        "ids": list(map(events.ids.__getitem__, by_id)),
         "width": SHORT_HASH_BYTES,
-        "hashes": base64.b64encode(b"".join([h[:SHORT_HASH_BYTES] for h in full])).decode(),
+        "hashes": base64.b64encode(b"".join(map(_short, full))).decode(),
         "unknown": [i for i, h in enumerate(full) if h == UNKNOWN_HASH] if UNKNOWN_HASH in full else [],
         "root": hash_root(full),
     }
 
 
+_short = operator.itemgetter(slice(0, SHORT_HASH_BYTES))
+
+
+def encode_seqs(numbers: list[int]) -> str:
+    """Encode strictly ascending numbers: base64 of a MessagePack array of the first and the gaps (pure).
+
+    ``[3, 4, 7]`` -> ``[3, 1, 3]``. MessagePack writes an integer below 128 as one byte, and both ways
+    run in C (msgspec), with no Python loop per number.
+    """
+    if not numbers:
+        return base64.b64encode(_encode_ints([])).decode()
+    gaps = [numbers[0], *map(operator.sub, itertools.islice(numbers, 1, None), numbers)]
+    return base64.b64encode(_encode_ints(gaps)).decode()
+
+
+def decode_seqs(text: str) -> list[int]:
+    """Read :func:`encode_seqs` back into the numbers.
+
+    Raises:
+        ValueError: when the text is not base64 of a MessagePack array of a number >= 0 and gaps >= 1.
+    """
+    try:
+        gaps = _decode_ints(base64.b64decode(text, validate=True))
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"bad seqs: {exc}") from None
+    if gaps and (gaps[0] < 0 or (len(gaps) > 1 and min(itertools.islice(gaps, 1, None)) < 1)):
+        raise ValueError("seqs not strictly ascending")
+    return list(itertools.accumulate(gaps))
+
+
+_encode_ints = msgspec.msgpack.Encoder().encode
+_decode_ints = msgspec.msgpack.Decoder(list[int]).decode
+
+
 def encode_runs(ranges: list[list[int]]) -> str:
-    """Encode sorted, disjoint ``[first, last]`` ranges compactly: base64 of LEB128 varints (pure).
+    """Encode sorted, disjoint ``[first, last]`` ranges compactly: base64 of LEB128 varints (format 2; pure).
 
     The numbers are the first range's start, then per range its length minus one and the distance
     from its end to the next range's start: ``[[3, 4], [7, 7]]`` -> 3, 1, 3, 0.
@@ -232,7 +392,7 @@ def decode_runs(text: str) -> list[list[int]]:
 
 
 def hash_root(hashes: Iterable[bytes]) -> str:
-    """Return a v2 digest's ``root``: hex SHA-256 of the listed events' full hashes, concatenated in order."""
+    """Return a v2/v3 digest's ``root``: hex SHA-256 of the listed events' full hashes, concatenated in order."""
     return hashlib.sha256(b"".join(hashes)).hexdigest()
 
 
@@ -247,7 +407,7 @@ class Listing(NamedTuple):
     hashes: bytes  # ``width`` bytes per position
     width: int
     unknown: frozenset[int]
-    root: str | None  # v2: the full hashes' root; v1 lists full hashes (None)
+    root: str | None  # v2, v3: the full hashes' root; v1 lists full hashes (None)
 
     @property
     def numbered(self) -> int:
@@ -272,9 +432,10 @@ class Listing(NamedTuple):
 
 
 def digest_listing(digest: dict[str, Any]) -> Listing:
-    """Read what a digest (format 1 or 2) lists.
+    """Read what a digest (format 1, 2 or 3) lists.
 
-    Format 1 (no ``v``) lists every event by id with its full hash; format 2 see :func:`digest_body`.
+    Format 1 (no ``v``) lists every event by id with its full hash; format 3 see :func:`window_body`;
+    format 2 is format 3 with each stream's numbers as ``runs`` (:func:`encode_runs`) instead of ``seqs``.
 
     Raises:
         ValueError: when ``hashes`` does not hold one hash per listed event (or the fields are malformed).
@@ -287,7 +448,7 @@ def digest_listing(digest: dict[str, Any]) -> Listing:
             raise ValueError("hashes do not match ids")
         unknown = frozenset(i for i in range(len(ids)) if raw[i * HASH_BYTES:(i + 1) * HASH_BYTES] == UNKNOWN_HASH)
         return Listing([], ids, raw, HASH_BYTES, unknown, None)
-    if version != DIGEST_VERSION:
+    if version not in (2, 3):
         raise ValueError(f"unknown digest format {version}")
     width = int(digest["width"])
     if not 1 <= width <= HASH_BYTES:
@@ -295,7 +456,8 @@ def digest_listing(digest: dict[str, Any]) -> Listing:
     runs: list[tuple[str, int, int, int]] = []
     at = 0
     for stream, info in sorted(digest["streams"].items()):
-        for a, b in decode_runs(info["runs"]):
+        ranges = decode_runs(info["runs"]) if version == 2 else _ascending_ranges(decode_seqs(info["seqs"]))
+        for a, b in ranges:
             if b < a:
                 raise ValueError("bad seq range")
             runs.append((str(stream), a, b, at))

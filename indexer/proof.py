@@ -34,7 +34,7 @@ class Proof:
             return "not yet in a digest"
         if self.signature:
             return "bad digest signature"
-        # a format-2 digest signs the hash's first bytes (its root covers the rest)
+        # a format-2/3 digest signs the hash's first bytes (its root covers the rest; verify checks it)
         return "proven" if self.signed_hash and self.hash.startswith(self.signed_hash) else "altered"
 
     def pairs(self) -> list[tuple[str, str]]:

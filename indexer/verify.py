@@ -320,7 +320,7 @@ class _Listed:
             self.digests.append(d)
             self.listings.append(listing)
         self.seen = [bytearray(len(lst)) for lst in self.listings]
-        # full hashes by position, to check a format-2 digest's root
+        # full hashes by position, to check a format-2/3 digest's root
         self.full = [bytearray(HASH_BYTES * len(lst)) if keep_full and lst.root else None for lst in self.listings]
         self.runs: dict[str, list[tuple[int, int, int, int]]] = {}  # stream -> sorted (first, last, digest, position)
         self.by_id: dict[str, tuple[int, int]] = {}
@@ -459,7 +459,7 @@ def _split_place(place: str) -> tuple[str, int]:
 
 
 def _check_roots(listed: _Listed, index: str, report: Report) -> None:
-    """A format-2 digest whose every event matched its short hash must also match its root."""
+    """A format-2/3 digest whose every event matched its short hash must also match its root."""
     for k, lst in enumerate(listed.listings):
         full = listed.full[k]
         if full is None or lst.root is None or listed.seen[k].count(1) != len(lst):
@@ -469,8 +469,9 @@ def _check_roots(listed: _Listed, index: str, report: Report) -> None:
         if hashlib.sha256(full).hexdigest() != lst.root:
             ref = listed.digests[k].doc_id
             report.problems.append(Problem(
-                "altered", index, f"digest {ref}: its events match their short hashes but not its root (an "
-                "edit made to match a short hash)", digest_id=ref))
+                "altered", index, f"digest {ref}: its {len(lst)} events match their {lst.width}-byte hashes but "
+                "not its root: one of them was altered and could not be singled out (its short hash matches, by "
+                f"chance at 1 in {256 ** lst.width:,} or by an edit made to match)", digest_id=ref))
 
 
 def _outside_filter(client: Elasticsearch, index: str, listed: _Listed,

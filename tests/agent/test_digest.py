@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+import msgspec
 import orjson
 from hypothesis import event as observe
 from hypothesis import given, settings
@@ -12,13 +13,13 @@ from hypothesis import strategies as st
 
 from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch
-from auditlog.agent.digest import PENDING_SCHEMA, DigestFeed, pack, record_of, unpack
+from auditlog.agent.digest import PENDING_SCHEMA, DigestFeed, columns_of, pack, record_of, unpack, unpack_parts
 from auditlog.agent.emitter import AuditEmitter, build_processors
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import PassThrough
 from auditlog.agent.parser import Parser
 from auditlog.agent.redact import Redactor
-from auditlog.indexer.integrity import Record
+from auditlog.indexer.integrity import UNKNOWN_HASH, Columns, Record
 from auditlog.indexer.tiers import TierTable
 
 
@@ -65,6 +66,21 @@ def test_pack_and_unpack_round_trip() -> None:
     assert unpack(pack(records)) == records
 
 
+def test_columns_of_a_batch_hold_the_same_as_its_records() -> None:
+    """Columns read off entries, with a stamp or without (the full path), give each entry's record."""
+    docs = [b'{"@timestamp":"2026-12-02T10:00:0%dZ","audit":{"stream":"s","seq":%d}}' % (n, n) for n in (1, 2)]
+    entries = [_entry(f"e-{n}", d) for n, d in enumerate(docs)]
+    stamped = record_of(entries[0])
+    stamps = [(stamped.events_index, stamped.id, stamped.timestamp, stamped.stream, stamped.seq), None]
+    assert columns_of(entries, stamps).records() == [record_of(e) for e in entries]
+
+
+def test_rows_stored_by_earlier_agents_are_still_read() -> None:
+    """A pending row of records (as agents stored them before columns) reads as the same events."""
+    records = [Record("i", "a", b"\x01" * 32, "t", "s", 1), Record("i", "b", b"\x02" * 32, "t", None, None)]
+    assert unpack_parts(msgspec.msgpack.encode(records)) == [Columns.of(records)]
+
+
 def test_batch_acked_before_an_earlier_one_waits_for_it() -> None:
     """A later batch's records are released together with the earlier batch that holds the checkpoint back."""
     feed, acks = DigestFeed(), AckTracker()
@@ -98,6 +114,16 @@ def test_dead_lettered_items_are_left_out() -> None:
     acks.register(1, batch.ends)
     feed.register(1, batch.ends)
     assert [r.id for r in _stored(feed.ack(acks, batch, [1])[1])] == ["ok-1", "ok-2"]
+
+
+def test_items_answered_409_are_listed_with_an_unknown_hash() -> None:
+    """A duplicate (stored by a killed run's attempt) is listed, with the hash no document has."""
+    feed, acks = DigestFeed(), AckTracker()
+    batch = _batch(1, {"f": 30}, "new", "stored-before")
+    acks.register(1, batch.ends)
+    feed.register(1, batch.ends)
+    stored = _stored(feed.ack(acks, batch, duplicates=[1])[1])
+    assert [(r.id, r.hash == UNKNOWN_HASH) for r in stored] == [("new", False), ("stored-before", True)]
 
 
 _ENRICHER = Enricher(TierTable(), Redactor())

@@ -12,18 +12,24 @@ from auditlog.agent.signing import load_key
 from auditlog.indexer.integrity import (
     SHORT_HASH_BYTES,
     UNKNOWN_HASH,
+    Columns,
     Record,
+    by_stream,
     decode_runs,
+    decode_seqs,
     digest_body,
     digest_hash,
     digest_hashes,
     digest_id,
     digest_listing,
     encode_runs,
+    encode_seqs,
+    hash_root,
     holes,
     load_public_keys,
     merge_ranges,
     seq_ranges,
+    window_body,
 )
 
 
@@ -47,13 +53,13 @@ def test_holes_are_the_missing_runs() -> None:
 
 
 def test_digest_body_lists_numbered_events_by_position() -> None:
-    """Numbered events are listed by their stream ranges (no ids), with short hashes in that order, and a root."""
+    """Numbered events are listed by their stream numbers (no ids), with short hashes in that order, and a root."""
     records = list(reversed(_records()))  # delivery order does not matter: positions follow the numbers
     body = digest_body(agent="a", public_key="k", seq=3, prev="p", prev_index="i", index="audit-basic-x",
                        records=records, delivered={"s": [[1, 4]]})
-    assert (body["v"], body["ids"], body["first"], body["last"], body["streams"]) == (
-        2, [], "2026-12-02T10:00:01Z", "2026-12-02T10:00:04Z",
-        {"s": {"runs": encode_runs([[1, 2], [4, 4]]), "delivered": [[1, 4]]}})
+    assert (body["v"], body["width"], body["ids"], body["first"], body["last"], body["streams"]) == (
+        3, 2, [], "2026-12-02T10:00:01Z", "2026-12-02T10:00:04Z",
+        {"s": {"seqs": encode_seqs([1, 2, 4]), "delivered": [[1, 4]]}})
     assert digest_hashes(body) == [r.hash[:SHORT_HASH_BYTES] for r in _records()]
     assert body["root"] == hashlib.sha256(b"".join(r.hash for r in _records())).hexdigest()
 
@@ -91,6 +97,47 @@ def test_digest_listing_refuses_hashes_that_do_not_fit_the_positions() -> None:
     body["hashes"] = base64.b64encode(base64.b64decode(body["hashes"])[:-SHORT_HASH_BYTES]).decode()
     with pytest.raises(ValueError, match="do not match"):
         digest_listing(body)
+
+
+def test_digest_listing_reads_format_2() -> None:
+    """A format-2 digest (stream numbers as varint runs, 4-byte hashes) still reads position by position."""
+    hashes = [bytes([i]) * 32 for i in (1, 2, 3)]
+    body = {"v": 2, "streams": {"s": {"runs": encode_runs([[1, 2], [5, 5]]), "delivered": [[1, 5]]}}, "ids": [],
+            "width": 4, "hashes": base64.b64encode(b"".join(h[:4] for h in hashes)).decode(), "unknown": [],
+            "root": hash_root(hashes)}
+    listing = digest_listing(body)
+    assert ([listing.where(i) for i in range(3)], listing.signed(2), listing.root) == (
+        ["stream s seq 1", "stream s seq 2", "stream s seq 5"], b"\3" * 4, hash_root(hashes))
+
+
+def test_seqs_round_trip_through_their_gap_form() -> None:
+    """Numbers, large ones and long gaps included, come back from the MessagePack gaps unchanged."""
+    numbers = [1, 3, 4, 200, 202, 10**12, 10**12 + 5]
+    assert decode_seqs(encode_seqs(numbers)) == numbers
+
+
+def test_seqs_that_do_not_ascend_are_refused() -> None:
+    """A gap of zero (a number listed twice) is an error, not a listing with a repeated position."""
+    with pytest.raises(ValueError, match="ascending"):
+        decode_seqs(base64.b64encode(bytes([0x93, 5, 1, 0])).decode())
+
+
+def test_by_stream_orders_interleaved_streams_and_leaves_out_repeats() -> None:
+    """Streams come by name, numbers ascending, other producers' events and a repeated number left out."""
+    streams = ["b", "a", "b", None, "a", "b"]
+    seqs = [7, 2, 5, None, 1, 7]
+    assert by_stream(streams, seqs) == [("a", [4, 1], [1, 2]), ("b", [2, 0], [5, 7])]
+
+
+def test_window_over_positions_is_the_window_of_those_events() -> None:
+    """A body built from positions in larger columns equals the body built from just those events."""
+    others = [Record("audit-basic-y", f"o{i}", bytes([9 + i]) * 32, "2026-12-02T11:00:00Z", "s", 10 + i)
+              for i in range(3)]
+    mixed = [others[0], *_records()[:2], others[1], _records()[2], others[2]]
+    window = window_body(agent="a", public_key="k", seq=1, prev=None, prev_index=None, index="audit-basic-x",
+                         events=Columns.of(mixed), at=[1, 2, 4])
+    assert window == digest_body(agent="a", public_key="k", seq=1, prev=None, prev_index=None, index="audit-basic-x",
+                                 records=_records())
 
 
 def test_runs_round_trip_through_their_compact_form() -> None:

@@ -1,4 +1,5 @@
-"""Digest formats on the real node: the root of format 2, filtered checks by stream position, format 1 still read.
+"""Digest formats on the real node: the root of format 3, filtered checks by stream position, formats 1 and 2
+still read (also in one chain with format 3), an edit whose 2-byte hash collides.
 
 Events are shipped as the agent ships them (its entry maker, bulk ``create``); the digests are built and
 signed here with the agent's own functions, so a test can also write a digest the agent never would.
@@ -7,11 +8,14 @@ signed here with the agent's own functions, so a test can also write a digest th
 from __future__ import annotations
 
 import base64
+import hashlib
+import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
@@ -20,7 +24,17 @@ from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.parser import Parser
 from auditlog.agent.signing import SigningKey, load_key
-from auditlog.indexer.integrity import Record, digest_body, digest_hash, digest_id, seq_ranges, signed_bytes
+from auditlog.indexer.integrity import (
+    SHORT_HASH_BYTES,
+    Record,
+    digest_body,
+    digest_hash,
+    digest_id,
+    digest_listing,
+    encode_runs,
+    seq_ranges,
+    signed_bytes,
+)
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.setup import install_templates
@@ -41,6 +55,11 @@ def raw(es_url: str) -> Iterator[Elasticsearch]:
 
 def _ship(es: Elasticsearch, tiers: TierTable, count: int) -> list[Record]:
     """Ship ``count`` emitter lines into ``tiers`` and return what a digest keeps of each."""
+    return [record_of(e) for e in _shipped(es, tiers, count)]
+
+
+def _shipped(es: Elasticsearch, tiers: TierTable, count: int) -> list[bytes]:
+    """Ship ``count`` emitter lines into ``tiers`` and return their bulk entries."""
     install_templates(es, tiers)
     end = datetime.now(UTC) - timedelta(minutes=1)
     start = max(end - timedelta(hours=1), end.replace(hour=0, minute=0, second=0, microsecond=0))
@@ -49,13 +68,30 @@ def _ship(es: Elasticsearch, tiers: TierTable, count: int) -> list[Record]:
                                                                                         window=(start, end)))]
     assert all(isinstance(e, bytes) for e in entries)
     es.bulk(operations=b"".join(e for e in entries if isinstance(e, bytes)), refresh=True)  # type: ignore[arg-type]
-    return [record_of(e) for e in entries if isinstance(e, bytes)]
+    return [e for e in entries if isinstance(e, bytes)]
 
 
-def _format2(key: SigningKey) -> Body:
+def _current(key: SigningKey) -> Body:
     def body(seq: int, prev: str | None, prev_index: str | None, index: str, records: list[Record]) -> dict[str, Any]:
         return digest_body(agent=key.agent_id, public_key=key.public_b64, seq=seq, prev=prev, prev_index=prev_index,
                            index=index, records=records)
+    return body
+
+
+def _format2(key: SigningKey) -> Body:
+    """The digest body the agent wrote before format 3: stream numbers as varint runs, 4-byte hashes."""
+    def body(seq: int, prev: str | None, prev_index: str | None, index: str, records: list[Record]) -> dict[str, Any]:
+        out = _current(key)(seq, prev, prev_index, index, records)
+        listing = digest_listing(out)
+        numbered = {(r.stream, r.seq): r for r in reversed(records)}  # the first under a number is listed
+        by_id = {r.id: r for r in records}
+        ordered = [numbered[(s, n)] for s, a, b, _at in listing.runs for n in range(a, b + 1)]
+        ordered += [by_id[i] for i in listing.ids]
+        runs = {s: [[a, b] for _s, a, b, _at in group] for s, group in itertools.groupby(listing.runs, lambda r: r[0])}
+        out.update(v=2, width=4, hashes=base64.b64encode(b"".join(r.hash[:4] for r in ordered)).decode(),
+                   streams={s: {"runs": encode_runs(runs[s]), "delivered": info["delivered"]}
+                            for s, info in out["streams"].items()})
+        return out
     return body
 
 
@@ -109,20 +145,22 @@ def test_events_matching_their_short_hashes_but_not_the_root_are_reported_altere
         if body["index"] == first_index:
             body.update(wrong)
 
-    _store_digests(es, namespace, key, records, _format2(key), break_root)
+    _store_digests(es, namespace, key, records, _current(key), break_root)
 
     report = verify(raw, namespace)
     assert [(p.kind, p.index, "root" in p.detail) for p in report.problems] == [("altered", first_index, True)]
     assert report.proven == 60
 
 
-def test_format_1_digests_still_prove_events_and_name_an_altered_one(
-    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+@pytest.mark.parametrize("writer", [_format1, _format2], ids=["format-1", "format-2"])
+def test_older_formats_still_prove_events_and_name_an_altered_one(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path, writer: Callable[[SigningKey], Body]
 ) -> None:
-    """Digests written before format 2 (ids and full hashes) prove their events, and an edit is named by id."""
+    """Digests written before format 3 (format 1: ids and full hashes; 2: runs, 4-byte hashes) prove their
+    events, and an edit is named by id."""
     records = _ship(es, namespace, 40)
     key = load_key(tmp_path)
-    _store_digests(es, namespace, key, records, _format1(key))
+    _store_digests(es, namespace, key, records, writer(key))
     assert (verify(raw, namespace).proven, verify(raw, namespace).problems) == (40, [])
     victim = records[7]
     es.update(index=victim.events_index, id=victim.id, doc={"message": "rewritten"}, refresh=True)
@@ -137,7 +175,7 @@ def test_a_filtered_check_names_a_deleted_event_outside_the_filter_by_stream_num
     """With a filter, numbered events it leaves out are not deleted, but one really deleted is, by its number."""
     records = _ship(es, namespace, 80)
     key = load_key(tmp_path)
-    _store_digests(es, namespace, key, records, _format2(key))
+    _store_digests(es, namespace, key, records, _current(key))
     first = es.search(index=namespace.read_pattern, size=1)
     tenant = first["hits"]["hits"][0]["_source"]["organization"]["id"]
     outside = es.search(index=namespace.read_pattern, size=1,
@@ -162,7 +200,54 @@ def test_numbers_listed_by_two_digests_are_covered_twice_and_not_deleted(
     key = load_key(tmp_path)
     half = len(mine) // 2
     windows = [mine[:half + 3], mine[half - 3:]] + [[r] for r in others]
-    _store_digests(es, namespace, key, records, _format2(key), windows=windows)
+    _store_digests(es, namespace, key, records, _current(key), windows=windows)
 
     report = verify(raw, namespace)
     assert ({p.kind for p in report.problems}, report.proven, report.pending) == ({"covered-twice"}, 60, 0)
+
+
+def test_a_chain_mixing_formats_1_2_and_3_proves_every_event(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """One agent's chain whose digests were written in formats 1, 2 and 3 (an upgraded agent) links and proves."""
+    records = _ship(es, namespace, 90)
+    key = load_key(tmp_path)
+    index = max({r.events_index for r in records}, key=lambda i: sum(r.events_index == i for r in records))
+    mine = [r for r in records if r.events_index == index]
+    third = len(mine) // 3
+    windows = [mine[:third], mine[third:2 * third], mine[2 * third:]]
+    windows += [[r for r in records if r.events_index == other] for other in sorted({r.events_index for r in records})
+                if other != index]
+    writers = [_format1(key), _format2(key), _current(key)]
+    written: list[int] = []
+
+    def by_seq(seq: int, prev: str | None, prev_index: str | None, index: str, group: list[Record]) -> dict[str, Any]:
+        body = writers[min(seq - 1, 2)](seq, prev, prev_index, index, group)
+        written.append(body.get("v", 1))
+        return body
+
+    _store_digests(es, namespace, key, records, by_seq, windows=windows)
+
+    report = verify(raw, namespace)
+    assert (written[:3], report.problems, report.proven, report.digests) == ([1, 2, 3], [], 90, len(windows))
+
+
+def test_an_edit_whose_short_hash_collides_names_its_window(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """An edit that keeps the event's 2-byte hash is still reported altered: the window, not the event, is named."""
+    entries = _shipped(es, namespace, 30)
+    records = [record_of(e) for e in entries]
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    victim, entry = records[5], entries[5]
+    doc = entry[entry.index(b"\n") + 1:-1]
+    name = doc.index(b'"name":"') + len(b'"name":"')
+    forged = next(d for n in itertools.count() if hashlib.sha256(
+        d := doc[:name] + b"%d " % n + doc[name:]).digest()[:SHORT_HASH_BYTES] == victim.hash[:SHORT_HASH_BYTES])
+    action = orjson.dumps({"index": {"_index": victim.events_index, "_id": victim.id}})
+    es.bulk(operations=action + b"\n" + forged + b"\n", refresh=True)  # type: ignore[arg-type]
+
+    report = verify(raw, namespace)
+    assert [(p.kind, p.index, p.event_id, "could not be singled out" in p.detail) for p in report.problems] == [
+        ("altered", victim.events_index, None, True)]
