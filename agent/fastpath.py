@@ -2,10 +2,12 @@
 
 Most lines come from the emitter, which has already validated, categorised, redacted and given them
 an ``event.id``. For such a line the full path (decode to dicts, :func:`agent.contract.validate`,
-:class:`agent.enrich.Enricher`, re-encode) produces the same document again, at ~6 us per line. This
-stage proves the same thing in ~2.5 us: one typed decode with msgspec (in C) against the contract's own
-fields (structs made from :mod:`auditlog.core.contract` by :func:`line_type`), a few checks that reuse
-the contract's and the redactor's functions, and the line's bytes become the bulk document as they are.
+:class:`agent.enrich.Enricher`, re-encode) produces the same document again, at about twice the cost
+(docs/benchmarks.md sections 4 and 9 have the costs per line). This stage proves the same thing: one
+typed decode with msgspec (in C) against the contract's own fields (structs made from
+:mod:`auditlog.core.contract` by :func:`line_type`), a few checks that reuse the contract's and the
+redactor's functions and remembered answers (valid verbs, addresses, change names found not secret:
+one set comparison clears all of a line's names), and the line's bytes become the bulk document as they are.
 
 It never rejects a line on its own: any doubt returns ``None`` and the line takes the full path, which
 alone decides and explains (the same split as ``validate``'s fast check). Doubt means: not a
@@ -45,7 +47,7 @@ import msgspec
 import orjson
 
 from auditlog.agent.batcher import Stamp
-from auditlog.agent.contract import IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
+from auditlog.agent.contract import ACTIONS_KNOWN, IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 from auditlog.core.cache import BoundedCache
@@ -63,6 +65,7 @@ RETRY_EVERY = 256
 LINE_DEPTH = 4
 _STREAKS_LIMIT = 1024  # files remembered; a file forgotten starts its count afresh
 ip_known = IP_KNOWN.get  # is_ip's remembered answers, looked up without the call
+action_known = ACTIONS_KNOWN.get  # the same for action_ok's valid verbs
 
 
 class _Change(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -209,10 +212,13 @@ class PassThrough:
             return None
         ev = e.event
         event_id = ev.id
-        if not id_ok(event_id) or not action_ok(ev.action) or not timestamp_ok(e.timestamp):
+        action = ev.action
+        if not (id_ok(event_id) and (action_known(action) or action_ok(action)) and timestamp_ok(e.timestamp)):
             return None
         audit = e.audit
         changes = audit.changes
+        if changes and audit.changed_fields is None:
+            return None
         redactor = self.enricher.redactor
         if redactor is not None:
             # the texts the value-shape rules read, as decoded, in the order the full path joins them
@@ -222,14 +228,11 @@ class PassThrough:
             if url is not None and url.full is not None:
                 texts.append(url.full)
             if changes:
-                if audit.changed_fields is None:
+                # names cleared before need no look-up each; any other is asked (and cleared for next time)
+                if not changes.keys() <= redactor.clean_names and any(map(redactor.is_secret, changes)):
                     return None
-                known = redactor.known
                 add = texts.append
-                for name, change in changes.items():
-                    hit = known(name)
-                    if hit or (hit is None and redactor.is_secret(name)):
-                        return None
+                for change in changes.values():
                     value = change.old  # unrolled: a loop over (old, new) costs more than the checks
                     if type(value) is str:
                         add(value)
@@ -242,8 +245,6 @@ class PassThrough:
                         texts += [v for v in value if type(v) is str]
             if redactor.suspect_text("\n".join(texts)):
                 return None
-        elif changes and audit.changed_fields is None:
-            return None
         source = e.source
         if source is not None and (ip := source.ip) is not None and not (ip_known(ip) or is_ip(ip)):
             return None
@@ -255,8 +256,9 @@ class PassThrough:
         if shipper is None:
             entry = b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
         else:  # the same fields the full path adds (agent.shipper), spliced while the entry is built
+            user = e.user
             entry = shipper.entry(prefix, line, orjson.dumps(event_id), event_id, e.organization.id,
-                                  e.user.id if e.user is not None else None)
+                                  user.id if user is not None else None)
             if entry is None:
                 return None
         index = self._index_names.get(prefix)
