@@ -16,7 +16,8 @@ wrong type, a missing required field); any field the contract does not name, at 
 fields are allowed, but may be dotted keys the full path expands or nest deeper than the depth limit;
 with the contract's fields only, a line nests four objects deep at most); a missing ``event.id``,
 ``kind``, ``category``, ``type`` or ``audit.changed_fields`` (the enricher would add them); a change
-whose name looks secret or whose value holds an object, or texts the redactor finds suspect of a
+whose name looks secret and whose values are not yet the redactor's replacement or ``null``, a change
+whose value holds an object, or texts the redactor finds suspect of a
 value-shaped secret (:meth:`~agent.redact.Redactor.suspect_text` over the same texts the full path
 asks about: the redactor would act); an integer outside
 the signed 64-bit range or a number that overflows a double (the full path names those); any value the
@@ -50,6 +51,7 @@ from auditlog.agent.batcher import Stamp
 from auditlog.agent.contract import ACTIONS_KNOWN, IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
+from auditlog.agent.redact import Redactor
 from auditlog.core.cache import BoundedCache
 from auditlog.core.contract import CONTRACT, Contract, Field
 
@@ -156,6 +158,18 @@ def line_type(contract: Contract = CONTRACT) -> Any:
 _Line = line_type()
 
 
+def _redactor_acts(redactor: Redactor, changes: dict[str, Any]) -> bool:
+    """Whether the redactor would blank a change for its name: a secret name with a value not yet blanked.
+
+    The emitter blanks secret-named changes before it writes them, so such a change already holds the
+    replacement or ``null`` on each side, which blanking again leaves as it is.
+    """
+    blank = (None, redactor.replacement)
+    is_secret = redactor.is_secret
+    return any(is_secret(name) and (change.old not in blank or change.new not in blank)
+               for name, change in changes.items())
+
+
 class PassThrough:
     """Callable: line -> bulk ``create`` entry carrying the line itself, a routing rejection, or None (full path).
 
@@ -229,7 +243,7 @@ class PassThrough:
                 texts.append(url.full)
             if changes:
                 # names cleared before need no look-up each; any other is asked (and cleared for next time)
-                if not changes.keys() <= redactor.clean_names and any(map(redactor.is_secret, changes)):
+                if not changes.keys() <= redactor.clean_names and _redactor_acts(redactor, changes):
                     return None
                 add = texts.append
                 for change in changes.values():
