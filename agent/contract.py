@@ -42,6 +42,7 @@ from auditlog.core.cache import BoundedCache
 from auditlog.core.contract import CONTRACT, SCHEMA_ID, Contract, Field
 
 __all__ = [
+    "ACTIONS_KNOWN",
     "IP_KNOWN",
     "SCHEMA_ID",
     "ContractError",
@@ -285,6 +286,8 @@ def is_ip(text: str) -> bool:
 # The straight-line check remembers valid verbs (apps use a handful) and dates, bounded.
 _CACHE_LIMIT = 1024
 _ACTIONS_SEEN: BoundedCache[str, bool] = BoundedCache(_CACHE_LIMIT)
+#: :func:`action_ok`'s remembered valid verbs (verb -> True), for callers that look up before calling.
+ACTIONS_KNOWN = _ACTIONS_SEEN
 _DAYS_SEEN: BoundedCache[str, bool] = BoundedCache(_CACHE_LIMIT)
 # _TIMESTAMP_PATTERN from the 12th character on (after "YYYY-MM-DDT"), without groups
 _TIME_OF_DAY = re.compile(

@@ -2,10 +2,12 @@
 
 Most lines come from the emitter, which has already validated, categorised, redacted and given them
 an ``event.id``. For such a line the full path (decode to dicts, :func:`agent.contract.validate`,
-:class:`agent.enrich.Enricher`, re-encode) produces the same document again, at ~6 us per line. This
-stage proves the same thing in ~2.5 us: one typed decode with msgspec (in C) against the contract's own
-fields (structs made from :mod:`auditlog.core.contract` by :func:`line_type`), a few checks that reuse
-the contract's and the redactor's functions, and the line's bytes become the bulk document as they are.
+:class:`agent.enrich.Enricher`, re-encode) produces the same document again, at about twice the cost
+(docs/benchmarks.md sections 4 and 9 have the costs per line). This stage proves the same thing: one
+typed decode with msgspec (in C) against the contract's own fields (structs made from
+:mod:`auditlog.core.contract` by :func:`line_type`), a few checks that reuse the contract's and the
+redactor's functions and remembered answers (valid verbs, addresses, change names found not secret:
+one set comparison clears all of a line's names), and the line's bytes become the bulk document as they are.
 
 It never rejects a line on its own: any doubt returns ``None`` and the line takes the full path, which
 alone decides and explains (the same split as ``validate``'s fast check). Doubt means: not a
@@ -14,7 +16,8 @@ wrong type, a missing required field); any field the contract does not name, at 
 fields are allowed, but may be dotted keys the full path expands or nest deeper than the depth limit;
 with the contract's fields only, a line nests four objects deep at most); a missing ``event.id``,
 ``kind``, ``category``, ``type`` or ``audit.changed_fields`` (the enricher would add them); a change
-whose name looks secret or whose value holds an object, or texts the redactor finds suspect of a
+whose name looks secret and whose values are not yet the redactor's replacement or ``null``, a change
+whose value holds an object, or texts the redactor finds suspect of a
 value-shaped secret (:meth:`~agent.redact.Redactor.suspect_text` over the same texts the full path
 asks about: the redactor would act); an integer outside
 the signed 64-bit range or a number that overflows a double (the full path names those); any value the
@@ -45,9 +48,10 @@ import msgspec
 import orjson
 
 from auditlog.agent.batcher import Stamp
-from auditlog.agent.contract import IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
+from auditlog.agent.contract import ACTIONS_KNOWN, IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
+from auditlog.agent.redact import Redactor
 from auditlog.core.cache import BoundedCache
 from auditlog.core.contract import CONTRACT, Contract, Field
 
@@ -63,6 +67,7 @@ RETRY_EVERY = 256
 LINE_DEPTH = 4
 _STREAKS_LIMIT = 1024  # files remembered; a file forgotten starts its count afresh
 ip_known = IP_KNOWN.get  # is_ip's remembered answers, looked up without the call
+action_known = ACTIONS_KNOWN.get  # the same for action_ok's valid verbs
 
 
 class _Change(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -153,6 +158,18 @@ def line_type(contract: Contract = CONTRACT) -> Any:
 _Line = line_type()
 
 
+def _redactor_acts(redactor: Redactor, changes: dict[str, Any]) -> bool:
+    """Whether the redactor would blank a change for its name: a secret name with a value not yet blanked.
+
+    The emitter blanks secret-named changes before it writes them, so such a change already holds the
+    replacement or ``null`` on each side, which blanking again leaves as it is.
+    """
+    blank = (None, redactor.replacement)
+    is_secret = redactor.is_secret
+    return any(is_secret(name) and (change.old not in blank or change.new not in blank)
+               for name, change in changes.items())
+
+
 class PassThrough:
     """Callable: line -> bulk ``create`` entry carrying the line itself, a routing rejection, or None (full path).
 
@@ -209,10 +226,13 @@ class PassThrough:
             return None
         ev = e.event
         event_id = ev.id
-        if not id_ok(event_id) or not action_ok(ev.action) or not timestamp_ok(e.timestamp):
+        action = ev.action
+        if not (id_ok(event_id) and (action_known(action) or action_ok(action)) and timestamp_ok(e.timestamp)):
             return None
         audit = e.audit
         changes = audit.changes
+        if changes and audit.changed_fields is None:
+            return None
         redactor = self.enricher.redactor
         if redactor is not None:
             # the texts the value-shape rules read, as decoded, in the order the full path joins them
@@ -222,14 +242,11 @@ class PassThrough:
             if url is not None and url.full is not None:
                 texts.append(url.full)
             if changes:
-                if audit.changed_fields is None:
+                # names cleared before need no look-up each; any other is asked (and cleared for next time)
+                if not changes.keys() <= redactor.clean_names and _redactor_acts(redactor, changes):
                     return None
-                known = redactor.known
                 add = texts.append
-                for name, change in changes.items():
-                    hit = known(name)
-                    if hit or (hit is None and redactor.is_secret(name)):
-                        return None
+                for change in changes.values():
                     value = change.old  # unrolled: a loop over (old, new) costs more than the checks
                     if type(value) is str:
                         add(value)
@@ -242,8 +259,6 @@ class PassThrough:
                         texts += [v for v in value if type(v) is str]
             if redactor.suspect_text("\n".join(texts)):
                 return None
-        elif changes and audit.changed_fields is None:
-            return None
         source = e.source
         if source is not None and (ip := source.ip) is not None and not (ip_known(ip) or is_ip(ip)):
             return None
@@ -255,8 +270,9 @@ class PassThrough:
         if shipper is None:
             entry = b"".join((prefix, orjson.dumps(event_id), b"}}\n", line, b"\n"))
         else:  # the same fields the full path adds (agent.shipper), spliced while the entry is built
+            user = e.user
             entry = shipper.entry(prefix, line, orjson.dumps(event_id), event_id, e.organization.id,
-                                  e.user.id if e.user is not None else None)
+                                  user.id if user is not None else None)
             if entry is None:
                 return None
         index = self._index_names.get(prefix)

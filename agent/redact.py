@@ -114,7 +114,7 @@ def _strings(value: Any, out: list[str]) -> None:
 class Redactor:
     """Callable that returns ``audit.changes`` with the values of secret fields replaced; see the module doc."""
 
-    __slots__ = ("_cache", "_keys", "_mode", "_words", "known", "replacement")
+    __slots__ = ("_cache", "_clean", "_keys", "_mode", "_words", "clean_names", "known", "replacement")
 
     def __init__(
         self,
@@ -150,6 +150,10 @@ class Redactor:
         self._cache: BoundedCache[str, bool] = BoundedCache(_CACHE_LIMIT)
         #: ``name -> bool | None``: the remembered answer of :meth:`is_secret` (``None``: not asked yet, or forgotten)
         self.known = self._cache.get
+        self._clean: BoundedCache[str, bool] = BoundedCache(_CACHE_LIMIT)
+        #: names :meth:`is_secret` found not secret (a live set-like view, bounded): ``changes.keys() <=
+        #: clean_names`` clears every name of an event at once; a name missing from it has to be asked
+        self.clean_names = self._clean.keys()
 
     @staticmethod
     def _names(names: Iterable[str], what: str) -> list[str]:
@@ -179,6 +183,8 @@ class Redactor:
             if not hit and self._words:
                 hit = any(word.lower() in self._words for word in _WORDS.findall(name))
             self._cache.put(name, hit)
+            if not hit:
+                self._clean.put(name, True)
         return hit
 
     def __call__(self, changes: Mapping[str, Any]) -> Any:

@@ -69,8 +69,9 @@ class ShipperFields:
             "agent": {"type": AGENT_TYPE, "name": host_name, "version": agent_version, "ephemeral_id": ephemeral_id},
             "host": {"name": host_name},
         }
-        # ',"ecs":{...},"agent":{...},"host":{...}}': what the pass-through puts before a line's last brace
-        self._suffix = b"," + orjson.dumps(self._constant)[1:]
+        # ',"ecs":{...},"agent":{...},"host":{...}}' and the entry's last newline: what the pass-through
+        # puts in place of a line's last brace
+        self._suffix = b"," + orjson.dumps(self._constant)[1:] + b"\n"
 
     @classmethod
     def for_this_process(cls) -> ShipperFields:
@@ -99,20 +100,32 @@ class ShipperFields:
         Returns:
             The document's bytes, or None (then the full path handles the line).
         """
-        return self.entry(b"", line, orjson.dumps(event_id), event_id, *other_ids, tail=b"")
+        if event_id in other_ids:
+            return None
+        id_json = orjson.dumps(event_id)
+        entry = self.entry(b"", line, id_json, event_id, None, None)
+        return None if entry is None else entry[len(id_json) + 3:-1]  # the document alone: no action line, newline
 
-    def entry(self, head: bytes, line: bytes, id_json: bytes, event_id: str, *other_ids: str | None,
-              tail: bytes = b"}}\n") -> bytes | None:
-        """Return ``head + id_json + tail`` followed by the spliced document and a newline: a bulk entry in one copy.
+    def entry(self, head: bytes, line: bytes, id_json: bytes, event_id: str, org_id: str | None,
+              user_id: str | None) -> bytes | None:
+        """Return ``head + id_json + "}}"``, a newline, the spliced document and a newline: a bulk entry in one copy.
 
         The pass-through builds its entry with this (``head`` the router's action-line prefix, ``id_json``
         the JSON of ``event_id``), so the line is copied once instead of once for the document and once
-        more for the entry. ``tail=b""`` gives the document alone (:meth:`splice`), without the newline.
+        more for the entry.
+
+        Args:
+            head: the action line up to its ``_id`` value.
+            line: as for :meth:`splice`.
+            id_json: ``event_id`` as JSON.
+            event_id: the line's ``event.id``.
+            org_id: its ``organization.id``.
+            user_id: its ``user.id`` (``None`` when it has no user).
 
         Returns:
             The bytes, or None when the place of ``event.id`` is not certain (see :meth:`splice`).
         """
-        if event_id in other_ids:
+        if event_id in (org_id, user_id):
             return None
         # Only the event, organization and user objects have an "id" string member in a contract-only
         # line (a change is {"old", "new"}; strings elsewhere escape their quotes), so with the other ids
@@ -126,6 +139,4 @@ class ShipperFields:
         if now is not last:
             ingested = b',"ingested":"' + now.encode() + b'"'
             self._ingested = (now, ingested)
-        if not tail:
-            return b"".join((line[:end], ingested, line[end:-1], self._suffix))
-        return b"".join((head, id_json, tail, line[:end], ingested, line[end:-1], self._suffix, b"\n"))
+        return b"".join((head, id_json, b"}}\n", line[:end], ingested, line[end:-1], self._suffix))

@@ -12,7 +12,7 @@ eviction per new key and never stops the cache from learning the keys that do re
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 from typing import Generic, TypeVar
 
 __all__ = ["BoundedCache"]
@@ -59,6 +59,15 @@ class BoundedCache(Generic[K, V]):
             data.popitem(last=False)
         data[key] = value
         return value
+
+    def keys(self) -> KeysView[K]:
+        """The keys remembered, as a live view (it follows later puts and evictions).
+
+        Returns:
+            A set-like view: ``mapping.keys() <= cache.keys()`` asks whether every key is remembered
+            in one C-level call.
+        """
+        return self._data.keys()
 
     def clear(self) -> None:
         """Forget every entry."""

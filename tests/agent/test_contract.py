@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditlog.agent.contract import (
+    ACTIONS_KNOWN,
     SCHEMA_ID,
     ContractError,
     Problem,
@@ -548,3 +549,10 @@ def test_pattern_reason_quotes_the_fields_rule() -> None:
     check = make_validator(CONTRACT.with_field(TICKET))
     problems = check(with_field(valid_event(), "audit.ticket", "ops-12"))
     assert [Problem("audit.ticket", "must be a ticket key like 'OPS-12', got 'ops-12'")] == problems
+
+
+def test_actions_known_remembers_valid_verbs_only() -> None:
+    """A verb action_ok accepted is remembered as True in ACTIONS_KNOWN; a refused one is not remembered."""
+    action_ok("remembered.verb")
+    action_ok("Refused Verb")
+    assert (ACTIONS_KNOWN.get("remembered.verb"), ACTIONS_KNOWN.get("Refused Verb")) == (True, None)

@@ -334,3 +334,27 @@ def test_value_shaped_secret_in_an_emitter_line_takes_the_full_path_and_is_redac
     entry = EntryMaker(Parser(), enricher)(line, "k", 0)
     assert PassThrough(enricher)(line) is None
     assert isinstance(entry, bytes) and b"abcdef123" not in entry and b"[REDACTED]" in entry
+
+
+@pytest.mark.parametrize("change", [{"old": "[REDACTED]", "new": None}, {"old": None, "new": "[REDACTED]"},
+                                    {"old": "[REDACTED]", "new": "[REDACTED]"}])
+def test_secret_change_the_emitter_blanked_ships_as_the_full_path_does(enricher: Enricher,
+                                                                      change: dict[str, Any]) -> None:
+    """A secret-named change already holding the replacement or null passes, with the full path's document."""
+    ev = completed(event(1, user={"id": "w-1", "name": "Anna"}))
+    ev["audit"]["changes"]["password"] = change
+    ev["audit"]["changed_fields"] = sorted(ev["audit"]["changes"])
+    line = orjson.dumps(ev)
+    entry = PassThrough(enricher)(line)
+    assert isinstance(entry, bytes)
+    same_shipment(entry, full_path(enricher, line))
+
+
+@pytest.mark.parametrize("change", [{"old": "[REDACTED]", "new": "hunter2"}, {"old": ["[REDACTED]"], "new": None},
+                                    {"old": "[redacted]", "new": None}])
+def test_secret_change_not_fully_blanked_takes_the_full_path(enricher: Enricher, change: dict[str, Any]) -> None:
+    """A secret-named change with any side other than the replacement or null is left to the full path."""
+    ev = completed(event(1, user={"id": "w-1", "name": "Anna"}))
+    ev["audit"]["changes"]["password"] = change
+    ev["audit"]["changed_fields"] = sorted(ev["audit"]["changes"])
+    assert PassThrough(enricher)(orjson.dumps(ev)) is None

@@ -186,3 +186,17 @@ def test_suspect_is_a_guarantee(parts: list[str]) -> None:
     observe("suspect" if redactor.suspect_text(text) else "clean")
     if not redactor.suspect_text(text):
         assert redactor.scrub_text(text) == text
+
+
+def test_clean_names_hold_only_names_found_not_secret() -> None:
+    """Names asked about join ``clean_names`` only when they are not secret."""
+    redactor = Redactor()
+    answers = (redactor.is_secret("email"), redactor.is_secret("new_password"))
+    assert answers == (False, True)
+    assert ({"email": 1}.keys() <= redactor.clean_names, {"new_password": 1}.keys() <= redactor.clean_names) \
+        == (True, False)
+
+
+def test_clean_names_start_empty() -> None:
+    """A name never asked about is not in ``clean_names``, so callers must ask."""
+    assert not {"email": 1}.keys() <= Redactor().clean_names

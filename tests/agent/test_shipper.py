@@ -109,3 +109,17 @@ def test_both_paths_add_identical_shipper_fields(base: bytes, edits: list[tuple[
     fast = PassThrough(enricher)(line)
     if isinstance(fast, bytes):
         same_shipment(fast, full_path(enricher, line))
+
+
+@pytest.mark.parametrize("org_id, user_id", [("e-1", None), ("org-1", "e-1")])
+def test_entry_declines_when_another_id_equals_the_event_id(org_id: str, user_id: str | None) -> None:
+    """An organization or user id equal to event.id makes the place of event.id uncertain: None."""
+    line = orjson.dumps({"event": {"id": "e-1"}, "organization": {"id": org_id}, "user": {"id": user_id}})
+    assert _shipper().entry(b"head", line, b'"e-1"', "e-1", org_id, user_id) is None
+
+
+def test_entry_is_the_action_line_and_the_spliced_document() -> None:
+    """entry() gives head, id and the action line's end, then what splice() gives, then a newline."""
+    line = orjson.dumps({"event": {"id": "e-1"}, "organization": {"id": "org-1"}})
+    entry = _shipper().entry(b"head:", line, b'"e-1"', "e-1", "org-1", None)
+    assert entry == b'head:"e-1"}}\n' + (_shipper().splice(line, "e-1", "org-1") or b"") + b"\n"

@@ -53,3 +53,14 @@ def test_limit_below_one_is_refused() -> None:
     """A cache that could hold nothing is a configuration error."""
     with pytest.raises(ValueError, match="limit=0"):
         BoundedCache(0)
+
+
+def test_keys_view_follows_puts_and_evictions() -> None:
+    """The keys view taken once answers subset questions about the cache's current keys."""
+    cache: BoundedCache[str, bool] = BoundedCache(2)
+    keys = cache.keys()
+    cache.put("a", True)
+    cache.put("b", True)
+    held = {"a": 1, "b": 2}.keys() <= keys
+    cache.put("c", True)
+    assert (held, {"a": 1}.keys() <= keys, {"b": 1, "c": 2}.keys() <= keys) == (True, False, True)
