@@ -96,14 +96,15 @@ class _EventSheets:
         for index, (_, width) in enumerate(COLUMNS, start=2):
             ws.column_dimensions[get_column_letter(index)].width = width
         ws.freeze_panes = "A2"
+        # Event rows are plain values: written as text (tui.export.sheetrows), same XML; before the
+        # first append, as it gives the sheet the stream the rows go to.
+        FastRows.install(ws)
         header = []
         for name in self.header:
             cell = WriteOnlyCell(ws, value=sanitize_text(name))
             cell.font = self._bold
             header.append(cell)
         ws.append(header)
-        # Event rows are plain values: render them in one go (tui.export.sheetrows), same XML.
-        FastRows.install(ws)
         self.sheets.append(ws)
         self.rows_in_sheet = 0
         return ws
