@@ -37,6 +37,7 @@ from openpyxl.utils.datetime import to_excel
 #: openpyxl's per-cell length limit (longer text takes its path, which truncates).
 _MAX_TEXT = 32_767
 _ERROR_CODES = frozenset(ERROR_CODES)
+_BUFFER = 1 << 20
 
 
 def _escape(text: str) -> str:
@@ -135,7 +136,8 @@ class FastRows:
         except ImportError:
             return None
         path = create_temporary_file()
-        out = open(path, "wb")  # noqa: SIM115 -- closed by the hooked close (or discard) of the sheet
+        # a large buffer: the rows are about a kilobyte each, and every flush is a system call
+        out = open(path, "wb", buffering=_BUFFER)  # noqa: SIM115 -- closed by the sheet's hooked close
         try:
             writer: Any = WorksheetWriter(ws, out=out)
             if not callable(getattr(writer, "write_row", None)) or not callable(getattr(writer, "write_top", None)):
