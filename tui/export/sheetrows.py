@@ -8,7 +8,7 @@ own writer streams (the sheet's top, rows it renders itself, ``</sheetData>`` an
 are the ones openpyxl writes for those values (non-ASCII as decimal character references, like its
 lxml stream; a test compares the two workbooks byte for byte); the workbook, styles, sheet properties
 and zip remain openpyxl's. Well-formedness holds by construction: the values are of known types,
-text is escaped by ``_escape`` and ``tui.sanitize`` already removed what XML 1.0 forbids.
+text is escaped by ``row_xml`` and ``tui.sanitize`` already removed what XML 1.0 forbids.
 
 To write into the stream, ``FastRows.install`` gives the sheet its writer before the first ``append``,
 streaming into a Python file object instead of a file libxml2 opens itself, and hooks ``close`` so the
@@ -38,12 +38,6 @@ from openpyxl.utils.datetime import to_excel
 _MAX_TEXT = 32_767
 _ERROR_CODES = frozenset(ERROR_CODES)
 _BUFFER = 1 << 20
-
-
-def _escape(text: str) -> str:
-    # str.replace is a C scan that returns the text itself when there is nothing to replace. CR becomes
-    # a character reference: lxml's parser would turn a literal one into LF (openpyxl writes &#13;).
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 class _Letters(dict[int, str]):
@@ -81,7 +75,11 @@ def row_xml(values: Sequence[Any], row: int, date_style: Callable[[], str], epoc
             if not value or len(value) > _MAX_TEXT or value[0] == "=" or value in _ERROR_CODES:
                 return None
             space = ' xml:space="preserve"' if value != value.strip() else ""
-            add(f'<c r="{_LETTERS[index]}{r}" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>')
+            # Escaped in line (a call per cell costs more than the scans): str.replace is a C scan that
+            # returns the text itself when there is nothing to replace. CR becomes a character reference,
+            # as openpyxl's lxml stream writes it (an XML reader would turn a literal one into LF).
+            text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+            add(f'<c r="{_LETTERS[index]}{r}" t="inlineStr"><is><t{space}>{text}</t></is></c>')
         elif kind is datetime:
             if value.tzinfo is not None:
                 return None
@@ -93,7 +91,7 @@ def row_xml(values: Sequence[Any], row: int, date_style: Callable[[], str], epoc
         else:
             return None
     if len(parts) == 1:
-        return None  # no cells: openpyxl writes an open and close tag, a parsed element would be <row/>
+        return None  # no cells: left to openpyxl, which writes an open and a close tag
     add("</row>")
     return "".join(parts)
 
