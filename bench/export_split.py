@@ -12,7 +12,6 @@ sheet at zlib's default level and at the level the export uses. The events are h
 
 from __future__ import annotations
 
-import argparse
 import gc
 import io
 import json
@@ -37,6 +36,7 @@ from auditlog.tui.export.rows import checked_row
 from auditlog.tui.export.sheetrows import row_xml
 from auditlog.tui.export.xlsx import DEFLATE_LEVEL
 from auditlog.tui.summaries import Summarizer
+from bench.export_probe import target_args
 
 
 class _Clock:
@@ -98,11 +98,7 @@ def split(url: str, prefix: str, tenant: str | None) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print the report as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m bench.export_split")
-    parser.add_argument("--es", required=True)
-    parser.add_argument("--prefix", required=True)
-    parser.add_argument("--tenant", help="only this tenant's events (organization.id)")
-    args = parser.parse_args(argv)
+    args = target_args("python -m bench.export_split", argv)
     gc.disable()
     print(json.dumps(split(args.es, args.prefix, args.tenant), indent=1))
     return 0
