@@ -41,13 +41,18 @@ def raw_scan(client: Elasticsearch, pattern: str, batch: int = 2000, tenant: str
         client.close_point_in_time(id=pit)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Scan every event and print the row count and duration as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m bench.export_probe")
+def target_args(prog: str, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the flags naming what an export measurement reads: ``--es``, ``--prefix``, ``--tenant``."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--es", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--tenant", help="only this tenant's events (organization.id)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Scan every event and print the row count and duration as JSON."""
+    args = target_args("python -m bench.export_probe", argv)
     client = Elasticsearch(args.es, request_timeout=300)
     start = time.perf_counter()
     rows = raw_scan(client, TierTable(prefix=args.prefix).read_pattern, tenant=args.tenant)

@@ -7,7 +7,7 @@ the detail view, the summaries and the Excel export always show the same thing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -36,6 +36,37 @@ def field(event: Mapping[str, Any], path: str) -> Any:
 
 
 _ABSENT = object()
+
+
+def field_getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    """Return a reader of dotted ``path`` that answers exactly as ``field(event, path)`` does.
+
+    For the export's row loop, which reads the same paths from every event: a one- or two-part path
+    on plain dicts is read without the general walk; anything else takes ``field`` itself.
+
+    Args:
+        path: a dotted field path (``"organization.name"``).
+
+    Returns:
+        A function of one event.
+    """
+    parts = _parts(path)
+    if len(parts) == 1:
+        return lambda event: event.get(path) if type(event) is dict else field(event, path)
+    if len(parts) > 2:
+        return lambda event: field(event, path)
+    group, key = parts
+
+    def read(event: Mapping[str, Any]) -> Any:
+        if type(event) is dict and path not in event:
+            node = event.get(group)
+            if type(node) is dict:
+                return node.get(key)
+            if node is None:
+                return None
+        return field(event, path)
+
+    return read
 
 
 @lru_cache(maxsize=512)

@@ -1,7 +1,8 @@
 """Stream every event of a filter for export: point in time + ``search_after``, bounded memory.
 
-The stream reads one snapshot in the listing's stable order (newest first), one batch at a time, so
-memory stays at one batch however many events match, and the number of events yielded equals
+The stream reads one snapshot in the listing's stable order (newest first), one batch at a time (the
+next one is fetched in a background thread while this one is consumed), so memory stays at two
+batches however many events match, and the number of events yielded equals
 ``total`` (the exact count of the same snapshot). Pass the TUI's own ``PointInTime`` to export exactly
 the snapshot on screen; otherwise the stream opens (and closes) its own.
 """
@@ -9,6 +10,7 @@ the snapshot on screen; otherwise the stream opens (and closes) its own.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -16,7 +18,7 @@ from elasticsearch import Elasticsearch
 
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
-from auditlog.indexer.query.hits import MAX_BATCH, Batch, Cursor, event_source, fetch_after
+from auditlog.indexer.query.hits import MAX_BATCH, Batch, event_source, fetch_after
 from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE, PointInTime
 from auditlog.indexer.tiers import TierTable
 
@@ -78,16 +80,24 @@ class EventStream:
         batch, self._first = self._first, None
         if batch is None:
             raise RuntimeError("an EventStream can be iterated only once")
+        # The next batch is asked for while this one is consumed: the cluster prepares it and the
+        # response arrives (the thread waits with the GIL released) while the consumer renders rows.
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-fetch")
         try:
             while True:
-                after: Cursor | None = None
+                full = len(batch.hits) == self.batch_size
+                following: Future[Batch] | None = None
+                if full:
+                    following = ahead.submit(fetch_after, self._pit, self._query, size=self.batch_size,
+                                             after=batch.hits[-1]["sort"])
                 for raw in batch.hits:
-                    after = raw["sort"]
                     yield event_source(raw)
-                if len(batch.hits) < self.batch_size:
+                if following is None:
                     return
-                batch = fetch_after(self._pit, self._query, size=self.batch_size, after=after)
+                batch = following.result()
         finally:
+            # a request still running must end before its point in time closes
+            ahead.shutdown(wait=True, cancel_futures=True)
             self.close()
 
     def close(self) -> None:

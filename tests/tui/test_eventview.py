@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
 
-from auditlog.tui.eventview import event_time, event_worker, field, object_id
+import pytest
+
+from auditlog.tui.eventview import event_time, event_worker, field, field_getter, object_id
 
 
 def test_field_reads_nested_and_dotted_keys() -> None:
@@ -42,3 +47,24 @@ def test_object_id_from_url_or_explicit_field() -> None:
         object_id({"url": {"full": "https://x.example/login"}}),
         object_id({"audit": {"object_id": 7}, "url": {"full": "https://x.example/a/1"}}),
     ]
+
+
+_SHAPES: list[Mapping[str, Any]] = [
+    {},
+    {"user": {"name": "Anna"}},
+    {"user": {"name": None}},
+    {"user": None},
+    {"user": "not an object"},
+    {"user": ["a", "list"]},
+    {"user": MappingProxyType({"name": "Proxy"})},
+    {"user.name": "dotted", "user": {"name": "nested"}},
+    {"message": "hello", "a": {"b": {"c": 1}}},
+    MappingProxyType({"user": {"name": "in a proxy"}, "message": "m"}),
+]
+
+
+@pytest.mark.parametrize("event", _SHAPES)
+@pytest.mark.parametrize("path", ["user.name", "message", "a.b.c", "a.b", "missing", "missing.too"])
+def test_field_getter_answers_as_field(event: Mapping[str, Any], path: str) -> None:
+    """A path's reader returns what field returns for the same event, whatever the event's shape."""
+    assert field(event, path) == field_getter(path)(event)

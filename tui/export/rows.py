@@ -16,7 +16,7 @@ from typing import Any
 from auditlog.core.contract import CONTRACT, Contract, F, Field
 from auditlog.indexer.query.hits import undecodable_reason
 from auditlog.tui.diff import ChangeKind, ChangeRow, diff_changes
-from auditlog.tui.eventview import event_worker, field, local_time
+from auditlog.tui.eventview import event_worker, field, field_getter, local_time
 from auditlog.tui.rowview import undecodable_label
 from auditlog.tui.sanitize import CellValue, cell_value, sanitize_text
 from auditlog.tui.summaries import Summarizer
@@ -77,6 +77,14 @@ def _values(rows: list[ChangeRow], side: str) -> str:
     return "\n".join(lines)
 
 
+# Readers of the paths every row reads (field_getter: the same answers as ``field``, fewer calls).
+_TIMESTAMP, _TENANT_NAME, _TENANT, _WORKER_ID, _ACTION, _SOURCE, _OUTCOME = map(field_getter, (
+    F.timestamp, F.tenant_name, F.tenant, F.worker_id, F.action, F.source, F.outcome))
+_CHANGES, _CHANGED_FIELDS, _IP, _URL, _LOGIN_TYPE, _USER_AGENT, _MESSAGE, _ID = map(field_getter, (
+    F.changes, F.changed_fields, F.ip, F.url, F.login_type, F.user_agent, F.message, F.id))
+_EXTRA_READERS = tuple(field_getter(f.path) for f in EXTRA_FIELDS)
+
+
 def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> list[CellValue]:
     """Return the cells of one event: the time as a naive datetime in ``tz``, then ``COLUMNS``.
 
@@ -90,30 +98,30 @@ def event_row(event: Mapping[str, Any], tz: tzinfo, summarizer: Summarizer) -> l
     """
     moment = local_time(event, tz)
     local: datetime | None = moment.replace(tzinfo=None) if moment else None
-    rows = diff_changes(field(event, F.changes))
-    changed = field(event, F.changed_fields)
+    rows = diff_changes(_CHANGES(event))
+    changed = _CHANGED_FIELDS(event)
     if not isinstance(changed, list):
         changed = [row.field for row in rows]
     raw: list[Any] = [
-        local if local is not None else field(event, F.timestamp),
-        field(event, F.tenant_name),
-        field(event, F.tenant),
+        local if local is not None else _TIMESTAMP(event),
+        _TENANT_NAME(event),
+        _TENANT(event),
         event_worker(event),
-        field(event, F.worker_id),
-        field(event, F.action),
-        field(event, F.source),
-        field(event, F.outcome),
+        _WORKER_ID(event),
+        _ACTION(event),
+        _SOURCE(event),
+        _OUTCOME(event),
         summarizer.summarize(event, rows),
         ", ".join(map(str, changed)),
         _values(rows, "old"),
         _values(rows, "new"),
-        field(event, F.ip),
-        field(event, F.url),
-        field(event, F.login_type),
-        field(event, F.user_agent),
-        field(event, F.message),
-        field(event, F.id),
-        *[field(event, f.path) for f in EXTRA_FIELDS],
+        _IP(event),
+        _URL(event),
+        _LOGIN_TYPE(event),
+        _USER_AGENT(event),
+        _MESSAGE(event),
+        _ID(event),
+        *[read(event) for read in _EXTRA_READERS],
     ]
     # Empty text becomes an absent cell: openpyxl would otherwise write an empty <c> element for it.
     # Text is most cells: sanitise it directly rather than through cell_value's type dispatch.

@@ -1,32 +1,34 @@
-"""A faster row path for openpyxl's write-only worksheets: rows of plain values rendered in one go.
+"""A faster row path for openpyxl's write-only worksheets: rows of plain values written as text.
 
 openpyxl's write-only ``append`` builds a ``Cell`` per value (type inference, string checks, a
 coordinate) and streams it as four nested lxml elements. The exporter's values are already sanitised
 (``tui.sanitize.cell_value``) and of a handful of types, so ``row_xml`` renders a whole ``<row>`` as
-text, lxml parses it (in C, and a malformed row would raise instead of corrupting the file) and
-openpyxl's own stream writes it. The XML is the same openpyxl writes for those values (a test compares
-the two byte for byte); the workbook, styles, sheet properties and zip remain openpyxl's.
+text and ``FastRows`` writes its bytes straight into the sheet's stream, between the parts openpyxl's
+own writer streams (the sheet's top, rows it renders itself, ``</sheetData>`` and the tail). The bytes
+are the ones openpyxl writes for those values (non-ASCII as decimal character references, like its
+lxml stream; a test compares the two workbooks byte for byte); the workbook, styles, sheet properties
+and zip remain openpyxl's. Well-formedness holds by construction: the values are of known types,
+text is escaped by ``row_xml`` and ``tui.sanitize`` already removed what XML 1.0 forbids.
 
-A row holding anything else (styled ``WriteOnlyCell`` headers, dates without time, formulas,
-error codes, over-long text) takes openpyxl's normal path, so the result never depends on which
-path a row took. When an openpyxl release no longer has the hooks used here, ``install`` returns
-``None`` and every row takes the normal path (slower, same file).
+To write into the stream, ``FastRows.install`` gives the sheet its writer before the first ``append``,
+streaming into a Python file object instead of a file libxml2 opens itself, and hooks ``close`` so the
+writer names the finished file again when openpyxl zips it. A row holding anything else (styled
+``WriteOnlyCell`` headers, dates without time, formulas, error codes, over-long text) takes openpyxl's
+normal path, so the result never depends on which path a row took. When an openpyxl release no longer
+has the hooks used here, ``install`` returns ``None`` and every row takes the normal path (slower, same
+file).
 
-Why this reaches into openpyxl's private ``_writer.write_row`` and ``_values_to_row`` instead of using
-its public API only (``Workbook(write_only=True)`` + ``append`` of plain values, lxml installed),
-measured with ``python -m bench.export_cost`` (100,000 fabricated events, CPU seconds, medians, on the
-2-core VM shared with other jobs, two sessions): 8.9 s and 10.0 s with this renderer, 17.2 s and 17.8 s
-with openpyxl's own path for every row. The public API alone would cost the export 75-95 % more CPU,
-where it may lose 5 %; docs/benchmarks.md keeps the numbers.
+Why this reaches into openpyxl's private ``_writer`` and ``_values_to_row`` instead of using its public
+API only: docs/benchmarks.md (section 6 and "Export of 1M rows") keeps the measurements.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
-from lxml import etree
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.utils import get_column_letter
@@ -35,12 +37,7 @@ from openpyxl.utils.datetime import to_excel
 #: openpyxl's per-cell length limit (longer text takes its path, which truncates).
 _MAX_TEXT = 32_767
 _ERROR_CODES = frozenset(ERROR_CODES)
-
-
-def _escape(text: str) -> str:
-    # str.replace is a C scan that returns the text itself when there is nothing to replace. CR becomes
-    # a character reference: lxml's parser would turn a literal one into LF (openpyxl writes &#13;).
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+_BUFFER = 1 << 20
 
 
 class _Letters(dict[int, str]):
@@ -78,7 +75,11 @@ def row_xml(values: Sequence[Any], row: int, date_style: Callable[[], str], epoc
             if not value or len(value) > _MAX_TEXT or value[0] == "=" or value in _ERROR_CODES:
                 return None
             space = ' xml:space="preserve"' if value != value.strip() else ""
-            add(f'<c r="{_LETTERS[index]}{r}" t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>')
+            # Escaped in line (a call per cell costs more than the scans): str.replace is a C scan that
+            # returns the text itself when there is nothing to replace. CR becomes a character reference,
+            # as openpyxl's lxml stream writes it (an XML reader would turn a literal one into LF).
+            text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+            add(f'<c r="{_LETTERS[index]}{r}" t="inlineStr"><is><t{space}>{text}</t></is></c>')
         elif kind is datetime:
             if value.tzinfo is not None:
                 return None
@@ -90,38 +91,68 @@ def row_xml(values: Sequence[Any], row: int, date_style: Callable[[], str], epoc
         else:
             return None
     if len(parts) == 1:
-        return None  # no cells: openpyxl writes an open and close tag, a parsed element would be <row/>
+        return None  # no cells: left to openpyxl, which writes an open and a close tag
     add("</row>")
     return "".join(parts)
 
 
 class FastRows:
-    """Routes plain-value rows of one write-only worksheet through ``row_xml``."""
+    """Writes plain-value rows of one write-only worksheet as ``row_xml`` text into its stream."""
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, out: BinaryIO, path: str) -> None:
         """Args:
-            ws: an openpyxl write-only worksheet whose writer exists (after its first ``append``).
+            ws: an openpyxl write-only worksheet whose writer streams into ``out``.
+            out: the open file the sheet's XML goes to.
+            path: the name of that file (what openpyxl zips when the workbook is saved).
         """
         self.ws = ws
         self.rows_fast = 0
+        self._out = out
+        self._path = path
         self._date_style: str | None = None
         self._write_row = ws._writer.write_row
         self._values_to_row = ws._values_to_row
-        # lxml parsers must not be shared between threads (exports run in worker threads).
-        self._parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        self._close_sheet = ws.close
+        # lxml's stream buffers what openpyxl writes: flushed before own bytes follow it.
+        self._stream_dirty = True
 
     @staticmethod
     def install(ws: Any) -> FastRows | None:
-        """Hook the fast path into ``ws`` (after its first ``append``); ``None`` when openpyxl lacks the hooks."""
-        writer = getattr(ws, "_writer", None)
-        if writer is None or not callable(getattr(writer, "write_row", None)) \
-                or not callable(getattr(ws, "_values_to_row", None)):
+        """Hook the fast path into ``ws`` before its first ``append``; ``None`` when openpyxl lacks the hooks.
+
+        Args:
+            ws: a write-only worksheet nothing was appended to yet.
+
+        Returns:
+            The installed path, or ``None`` (every row then takes openpyxl's own path).
+        """
+        if getattr(ws, "_writer", False) is not None or not callable(getattr(ws, "_values_to_row", None)) \
+                or not callable(getattr(ws, "close", None)):
             return None
-        fast = FastRows(ws)
+        try:
+            from openpyxl.worksheet._writer import WorksheetWriter, create_temporary_file
+        except ImportError:
+            return None
+        path = create_temporary_file()
+        # a large buffer: the rows are about a kilobyte each, and every flush is a system call
+        out = open(path, "wb", buffering=_BUFFER)  # noqa: SIM115 -- closed by the sheet's hooked close
+        try:
+            writer: Any = WorksheetWriter(ws, out=out)
+            if not callable(getattr(writer, "write_row", None)) or not callable(getattr(writer, "write_top", None)):
+                raise TypeError("openpyxl's worksheet writer has changed")
+            ws._writer = writer
+            writer.write_top()  # what openpyxl's own first append would do (``_get_writer``)
+        except Exception:
+            out.close()
+            os.remove(path)
+            ws._writer = None
+            return None
+        fast = FastRows(ws, out, path)
         # openpyxl's row loop calls self._values_to_row(values, n) then self._writer.write_row(xf, row, n):
         # values now reach write_row untouched and it picks the path per row.
         ws._values_to_row = fast._pass_values
         writer.write_row = fast._write
+        ws.close = fast.close
         return fast
 
     def date_style(self) -> str:
@@ -129,6 +160,14 @@ class FastRows:
         if self._date_style is None:
             self._date_style = str(WriteOnlyCell(self.ws, value=datetime(2000, 1, 1)).style_id)
         return self._date_style
+
+    def close(self) -> None:
+        """Finish the sheet (openpyxl's ``close``), close its file and let the writer name the file again."""
+        try:
+            self._close_sheet()
+        finally:
+            self._out.close()
+            self.ws._writer.out = self._path
 
     @staticmethod
     def _pass_values(values: Any, row: int) -> Any:
@@ -140,6 +179,11 @@ class FastRows:
             text = row_xml(values, row, self.date_style, self.ws.parent.epoch)
         if text is None:
             self._write_row(xf, self._values_to_row(values, row), row)
+            self._stream_dirty = True
             return
-        xf.write(etree.fromstring(text, self._parser))
+        if self._stream_dirty:
+            xf.flush()
+            self._stream_dirty = False
+        # ASCII with character references: the bytes lxml's stream writes for the same text.
+        self._out.write(text.encode("ascii", "xmlcharrefreplace"))
         self.rows_fast += 1

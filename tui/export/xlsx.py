@@ -32,12 +32,14 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.writer.excel import ExcelWriter
 
 from auditlog.core.gc_tuning import relaxed
 from auditlog.tui.export.rows import COLUMNS, TIME_WIDTH, checked_row, time_header
@@ -48,6 +50,9 @@ from auditlog.tui.summaries import Summarizer
 #: Data rows per sheet: Excel's 1,048,576 rows minus the header.
 MAX_DATA_ROWS = 1_048_575
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
+#: zlib level of the workbook's parts: the event sheets' XML is most of an export's bytes, and level 1
+#: deflates it several times faster than zlib's default for a somewhat larger file (docs/benchmarks.md).
+DEFLATE_LEVEL = 1
 #: How often (in rows) progress is reported and cancellation checked.
 PROGRESS_EVERY = 500
 
@@ -96,14 +101,15 @@ class _EventSheets:
         for index, (_, width) in enumerate(COLUMNS, start=2):
             ws.column_dimensions[get_column_letter(index)].width = width
         ws.freeze_panes = "A2"
+        # Event rows are plain values: written as text (tui.export.sheetrows), same XML; before the
+        # first append, as it gives the sheet the stream the rows go to.
+        FastRows.install(ws)
         header = []
         for name in self.header:
             cell = WriteOnlyCell(ws, value=sanitize_text(name))
             cell.font = self._bold
             header.append(cell)
         ws.append(header)
-        # Event rows are plain values: render them in one go (tui.export.sheetrows), same XML.
-        FastRows.install(ws)
         self.sheets.append(ws)
         self.rows_in_sheet = 0
         return ws
@@ -150,6 +156,13 @@ def _metadata_sheet(wb: Workbook, pairs: list[tuple[str, Any]]) -> None:
         if isinstance(value, datetime):
             cell.number_format = DATE_FORMAT
         ws.append([label, cell])
+
+
+def _save(wb: Workbook, path: Path) -> None:
+    """Save ``wb`` as ``Workbook.save`` does, with the deflate level ``DEFLATE_LEVEL``."""
+    wb.properties.modified = datetime.now(UTC).replace(tzinfo=None)
+    with ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=DEFLATE_LEVEL) as archive:
+        ExcelWriter(wb, archive).save()
 
 
 def export_xlsx(
@@ -223,7 +236,7 @@ def export_xlsx(
             ("Generated at", generated.replace(tzinfo=None)),
             ("Version", f"auditlog {auditlog_version()}"),
         ])
-        wb.save(temp)
+        _save(wb, temp)
         os.replace(temp, target)
     except BaseException:
         sheets.discard()

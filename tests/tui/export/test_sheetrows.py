@@ -32,8 +32,8 @@ ROWS: list[list[Any]] = [
 def _write(path: Path, rows: Sequence[Sequence[Any]], *, fast: bool) -> FastRows | None:
     wb = Workbook(write_only=True)
     ws: Any = wb.create_sheet("Events")
-    ws.append(["header"])
     hooked = FastRows.install(ws) if fast else None
+    ws.append(["header"])
     for row in rows:
         ws.append(list(row))
     wb.save(path)
@@ -56,7 +56,16 @@ def test_plain_rows_take_the_fast_path(tmp_path: Path) -> None:
     """Rows of text, numbers, booleans and naive datetimes are rendered by row_xml, the rest by openpyxl."""
     hooked = _write(tmp_path / "fast.xlsx", ROWS, fast=True)
     assert hooked is not None
-    assert 3 == hooked.rows_fast  # formula/error/date, no cells at all, over-long text: openpyxl
+    # the plain header and three rows; formula/error/date, no cells at all, over-long text: openpyxl
+    assert 4 == hooked.rows_fast
+
+
+def test_rows_keep_their_order_across_both_paths(tmp_path: Path) -> None:
+    """Rows alternating between openpyxl's path and the fast one land in the sheet in the order appended."""
+    mixed: list[list[Any]] = [["=1+1"], ["plain"], [date(2026, 1, 2)], ["after"], ["#N/A"]]
+    _write(tmp_path / "slow.xlsx", mixed, fast=False)
+    _write(tmp_path / "fast.xlsx", mixed, fast=True)
+    assert _parts(tmp_path / "slow.xlsx") == _parts(tmp_path / "fast.xlsx")
 
 
 def test_dates_read_back_as_datetimes(tmp_path: Path) -> None:
