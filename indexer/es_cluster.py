@@ -47,6 +47,10 @@ from auditlog.indexer.java import JavaHome, find_java
 CLUSTER_FILE = "cluster.json"
 
 
+#: the health answers that satisfy a wanted status
+_AT_LEAST = {"yellow": ("yellow", "green"), "green": ("green",)}
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """How to run a local cluster of ``nodes`` members."""
@@ -153,7 +157,7 @@ class LocalCluster:
 
     # -- start ------------------------------------------------------------------------------------------------
     def start(self) -> ClusterInfo:
-        """Start every member that is not running and wait until all have joined a yellow or green cluster.
+        """Start every member that is not running and wait until all have joined a green cluster.
 
         Returns:
             The members, with ``already_running`` set when all of them were up before.
@@ -187,7 +191,8 @@ class LocalCluster:
                     info, proc = member.launch(home, java)
                     launched.append((info, proc))
                 infos.append(info)
-            self._wait_formed(infos, launched)
+            # a fresh cluster is green as soon as the replicas of its own system indices are placed
+            self._wait_formed(infos, launched, status="green")
         except NodeStartError:
             self.stop()
             raise
@@ -222,7 +227,7 @@ class LocalCluster:
             shutil.copy2(source / "elastic-password", target / "elastic-password")
 
     def _wait_formed(self, infos: list[NodeInfo], launched: list[tuple[NodeInfo, Any]],
-                     timeout: float | None = None) -> None:
+                     timeout: float | None = None, status: str = "yellow") -> None:
         deadline = time.monotonic() + (timeout or self.config.start_timeout)
         want = self.config.nodes
         last = "no answer yet"
@@ -237,17 +242,18 @@ class LocalCluster:
             for info in infos:
                 try:
                     health = request_json(
-                        info, f"/_cluster/health?wait_for_nodes={want}&wait_for_status=yellow&timeout=2s")
+                        info, f"/_cluster/health?wait_for_nodes={want}&wait_for_status={status}&timeout=2s")
                 except (OSError, ValueError) as exc:
                     last = f"port {info.port}: {exc}"
                     continue
-                if health.get("number_of_nodes") == want and health.get("status") in ("yellow", "green"):
+                if health.get("number_of_nodes") == want and health.get("status") in _AT_LEAST[status]:
                     return
                 last = f"health {health.get('status')}, {health.get('number_of_nodes')} of {want} nodes"
                 break
             time.sleep(1.0)
         raise NodeStartError(
-            f"the {want}-node cluster did not form within {timeout or self.config.start_timeout:.0f}s ({last}); "
+            f"the {want}-node cluster did not become {status} within "
+            f"{timeout or self.config.start_timeout:.0f}s ({last}); "
             f"logs under {self.state}:\n{log_tail(infos[0].log_path)}"
         )
 
