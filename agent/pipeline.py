@@ -198,6 +198,7 @@ class Pipeline:
                         self.tailer.scan(self.watcher.take_moves())
                         self.tailer.save_sizes()
                         last_scan, next_scan = now, now + rescan
+                        woke = False
                     blocks = self.tailer.poll(budget)
                     read = clock()
                     metrics.spent(Part.READING, read - started)
@@ -224,7 +225,9 @@ class Pipeline:
                     if not self._holding:
                         self._submit(self.batcher.flush())
                     timeout = min(poll, next_scan - time.monotonic())
-                    woke = self.watcher.wait(max(timeout, 0.0))
+                    # a change signalled within the scan gap is kept until a scan has seen it: dropping it
+                    # left a file renamed into the folder unread until the next periodic rescan
+                    woke = self.watcher.wait(max(timeout, 0.0)) or woke
         finally:
             self._shutdown()
 

@@ -1,4 +1,4 @@
-"""Pipeline: while every sink slot is taken, the reader keeps reading into the open batch instead of waiting."""
+"""Pipeline: the reader keeps reading while the sink is full, and a watcher's wake is never dropped."""
 
 from __future__ import annotations
 
@@ -100,3 +100,28 @@ def test_lines_held_while_full_are_delivered_once_the_node_answers(
     es.open.set()
     assert wait_until(lambda: len(es.ids) == 17)
     assert sorted(es.ids) == sorted(f"ev-{i:08d}" for i in range(17))
+
+
+def test_a_file_renamed_in_right_after_a_scan_is_read_without_waiting_for_the_rescan(tmp_path: Path) -> None:
+    """A watchdog wake inside the gap between two scans is kept until a scan ran, not dropped for the rescan."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    staged = tmp_path / "audit.jsonl"
+    write(staged, 0, 7)
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{inbox}/*.jsonl"]\npoll_interval = 0.02\nwatcher = "watchdog"\n'
+                      "rescan_interval = 120\n"
+                      f'[state]\ndir = "{tmp_path / "state"}"\n'
+                      "[batch]\nmax_events = 10\nmax_latency = 0.05\n[metrics]\nenabled = false\n")
+    es = GatedES()
+    es.open.set()
+    pipeline = Pipeline(load(config), es)  # type: ignore[arg-type]
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: pipeline.watcher is not None)
+        staged.rename(inbox / staged.name)  # within the first scan gap: the loop has just set its last scan
+        assert wait_until(lambda: len(es.ids) == 7, timeout=30.0), "the file waited for the periodic rescan"
+    finally:
+        pipeline.request_stop()
+        thread.join(10)
