@@ -51,15 +51,19 @@ _SCHEMA = (
 )
 #: streams whose last line is older than this (seconds) are forgotten (their ranges are in the digests).
 STREAM_KEEP = 40 * 86400.0
-_LOAD_ROWS = 2000  # pending rows (batches) sealed per transaction
 
 
 @dataclass(frozen=True)
 class DigestSettings:
-    """How often digests are written and how many events one lists at most."""
+    """How often digests are written, how many events one lists at most, and how many one seal step loads."""
 
     interval: float = 10.0
     max_events: int = 20000
+    #: pending events read per seal transaction (at least one pending row): what bounds the seal's memory.
+    #: A loaded event costs about 450 bytes of Python objects; unbounded, a seal after ten seconds at
+    #: 20,000 events/s held 200,000 of them at once. Windows never span two steps, so a step of fewer
+    #: events than ``max_events`` per index gives more, smaller digests (a few hundred bytes each).
+    seal_events: int = 50_000
 
 
 def per_index(indices: list[str]) -> list[tuple[str, Sequence[int]]]:
@@ -122,10 +126,10 @@ class DigestWriter:
     def _seal_some(self) -> int:
         agent = self.key.agent_id
         with self.registry.transaction() as db:
-            rows = db.execute("SELECT id, records FROM digest_pending ORDER BY id LIMIT ?", (_LOAD_ROWS,)).fetchall()
-            if not rows:
+            parts, last = self._load(db)
+            if last is None:
                 return 0
-            events = Columns.joined([part for _id, blob in rows for part in unpack_parts(blob)])
+            events = Columns.joined(parts)
             head = db.execute("SELECT seq, hash, idx FROM digest_head WHERE agent = ?", (agent,)).fetchone()
             seq, prev, prev_index = (int(head[0]), str(head[1]), str(head[2])) if head else (0, None, None)
             built = 0
@@ -153,8 +157,30 @@ class DigestWriter:
             db.executemany("INSERT OR REPLACE INTO digest_streams VALUES (?,?,?)",
                            [(s, orjson.dumps(r).decode(), now) for s, r in delivered.items()])
             db.execute("DELETE FROM digest_streams WHERE updated < ?", (now - STREAM_KEEP,))
-            db.execute("DELETE FROM digest_pending WHERE id <= ?", (rows[-1][0],))
+            db.execute("DELETE FROM digest_pending WHERE id <= ?", (last,))
         return built
+
+    def _load(self, db: sqlite3.Connection) -> tuple[list[Columns], int | None]:
+        """Read the oldest pending rows up to :attr:`DigestSettings.seal_events` events (at least one row).
+
+        Returns:
+            The rows' columns in order, and the id of the last row read (``None``: nothing is pending).
+        """
+        parts: list[Columns] = []
+        last: int | None = None
+        loaded = 0
+        rows = db.execute("SELECT id, records FROM digest_pending ORDER BY id")  # stepped lazily, row by row
+        try:
+            for row_id, blob in rows:
+                got = unpack_parts(blob)
+                parts += got
+                last = int(row_id)
+                loaded += sum(len(part.ids) for part in got)
+                if loaded >= self.settings.seal_events:
+                    break
+        finally:
+            rows.close()
+        return parts, last
 
     @staticmethod
     def _delivered(db: sqlite3.Connection, streams: set[str]) -> dict[str, list[list[int]]]:

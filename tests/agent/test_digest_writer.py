@@ -1,8 +1,21 @@
-"""Digest writer's pure part: events grouped per events index before they are cut into windows."""
+"""Digest writer without a node: events grouped per events index, and sealing pending rows in bounded steps."""
 
 from __future__ import annotations
 
-from auditlog.agent.digest_writer import per_index
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+from elasticsearch import Elasticsearch
+
+from auditlog.agent.digest import pack
+from auditlog.agent.digest_writer import DigestSettings, DigestWriter, per_index
+from auditlog.agent.registry import Registry
+from auditlog.agent.signing import load_key
+from auditlog.indexer.integrity import Record, digest_hash
+from auditlog.indexer.tiers import TierTable
 
 
 def test_per_index_groups_positions_by_index_in_delivery_order() -> None:
@@ -13,3 +26,38 @@ def test_per_index_groups_positions_by_index_in_delivery_order() -> None:
 def test_per_index_of_one_index_is_every_position() -> None:
     """A seal over one index keeps every position, in order."""
     assert [(i, list(p)) for i, p in per_index(["x", "x", "x"])] == [("x", [0, 1, 2])]
+
+
+def _sealed(tmp_path: Path, rows: list[list[str]], settings: DigestSettings) -> list[dict[str, Any]]:
+    """Store ``rows`` as pending rows (events by id, one index), seal them, return the outbox's digests in order."""
+    tiers = TierTable()
+    index = tiers.index_for_day("professional", date(2026, 12, 2))
+    registry = Registry(tmp_path)
+    # the node is never asked: seal only reads and writes the registry
+    writer = DigestWriter(registry, Elasticsearch("http://127.0.0.1:9"), load_key(tmp_path), tiers, settings)
+    blobs = [pack([Record(index, i, b"\x07" * 32, "2026-12-02T10:00:00Z") for i in ids]) for ids in rows]
+
+    def store(db: sqlite3.Connection) -> None:
+        db.executemany("INSERT INTO digest_pending (records) VALUES (?)", [(b,) for b in blobs])
+
+    registry.commit_offsets({}, store)
+    writer.seal()
+    with registry.transaction() as db:
+        docs = [orjson.loads(body)["digest"] for (body,) in db.execute("SELECT body FROM digest_outbox ORDER BY seq")]
+        left = db.execute("SELECT COUNT(*) FROM digest_pending").fetchone()[0]
+    registry.close()
+    assert left == 0
+    return docs
+
+
+def test_seal_reads_pending_rows_in_steps_of_bounded_events(tmp_path: Path) -> None:
+    """Pending rows beyond ``seal_events`` are sealed in later steps: every event once, in order, one chain."""
+    docs = _sealed(tmp_path, [["a", "b"], ["c", "d"], ["e"]], DigestSettings(max_events=10, seal_events=3))
+    assert [d["ids"] for d in docs] == [["a", "b", "c", "d"], ["e"]]
+    assert [d["prev"] for d in docs] == [None, digest_hash(docs[0])]
+
+
+def test_seal_step_takes_a_whole_row_beyond_the_bound(tmp_path: Path) -> None:
+    """A row holding more events than ``seal_events`` is sealed whole (rows are never split)."""
+    docs = _sealed(tmp_path, [["a", "b", "c"], ["d"]], DigestSettings(max_events=10, seal_events=1))
+    assert [d["ids"] for d in docs] == [["a", "b", "c"], ["d"]]

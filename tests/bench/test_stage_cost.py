@@ -23,3 +23,9 @@ def test_run_reports_the_digest_cost_and_share() -> None:
     """A tiny run also yields the tamper-evidence cost per event and the digests' share of the event bytes."""
     result = run(events=300, repeats=1, log=lambda _msg: None)
     assert result["digest_us"] > 0 and 0 < result["digest_share"] < 1
+
+
+def test_run_reports_the_hash_floor_of_the_digest_cost() -> None:
+    """A tiny run also yields what SHA-256 of the documents alone costs per event, the digest cost's floor."""
+    result = run(events=300, repeats=1, log=lambda _msg: None)
+    assert result["digest_hash_us"] > 0
