@@ -98,7 +98,12 @@ def _listing_ready(app: AuditLogApp, tenant: str | None = None, *, any_tenant: b
     screen = _main(app)
     if screen is None or screen.listing is None or screen.searching:
         return False
-    return any_tenant or screen.listing.filter.tenants == (tenant,)
+    return any_tenant or screen.listing.filter.tenants == tenants_of(tenant)
+
+
+def tenants_of(tenant: str | None) -> tuple[str, ...]:
+    """The filter's tenants after ``tenant`` (``None``: an empty box, no tenant) is entered in the tenant box."""
+    return (tenant,) if tenant else ()
 
 
 def _tenant_painted(app: AuditLogApp, probe: PaintProbe, events: EventList, tenant: str | None,
