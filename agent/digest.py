@@ -107,6 +107,11 @@ def record_of(entry: bytes, stamp: Stamp | None = None) -> Record:
     return Record(index, event_id, event_hash(memoryview(entry)[entry.index(b"\n") + 1:-1]), timestamp, stream, seq)
 
 
+def entry_hashes(entries: Sequence[bytes]) -> list[bytes]:
+    """Return :func:`~indexer.integrity.event_hash` of each bulk entry's document (one call per batch)."""
+    return [_sha256(e[e.index(b"\n") + 1:-1]).digest() for e in entries]
+
+
 def columns_of(entries: Sequence[bytes], stamps: Sequence[Stamp | None]) -> Columns:
     """Return what digests keep of a batch's entries, as columns (one hash per entry, no object per entry).
 
@@ -119,7 +124,7 @@ def columns_of(entries: Sequence[bytes], stamps: Sequence[Stamp | None]) -> Colu
     """
     if not entries:
         return Columns([], [], [], [], [], [])
-    hashes = [_sha256(e[e.index(b"\n") + 1:-1]).digest() for e in entries]
+    hashes = entry_hashes(entries)
     if None in stamps:  # full-path entries: read off the entry (found by C-level scans, not a loop per entry)
         stamps = list(stamps)
         at = stamps.index(None)

@@ -24,6 +24,7 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widgets import Input
 
+from auditlog.indexer.query import tenants_in
 from auditlog.indexer.tiers import TierTable
 from auditlog.tui.app import AppConfig, AuditLogApp
 from auditlog.tui.screens.export import ExportScreen
@@ -98,12 +99,8 @@ def _listing_ready(app: AuditLogApp, tenant: str | None = None, *, any_tenant: b
     screen = _main(app)
     if screen is None or screen.listing is None or screen.searching:
         return False
-    return any_tenant or screen.listing.filter.tenants == tenants_of(tenant)
-
-
-def tenants_of(tenant: str | None) -> tuple[str, ...]:
-    """The filter's tenants after ``tenant`` (``None``: an empty box, no tenant) is entered in the tenant box."""
-    return (tenant,) if tenant else ()
+    # what the box's text becomes in the app (``None``: an emptied box, no tenant filter)
+    return any_tenant or screen.listing.filter.tenants == tenants_in(tenant or "")
 
 
 def _tenant_painted(app: AuditLogApp, probe: PaintProbe, events: EventList, tenant: str | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -29,3 +30,12 @@ class Filter:
     def with_(self, **changes: object) -> Filter:
         """Return a copy with ``changes`` applied (the dataclass is frozen)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def tenants_in(text: str) -> tuple[str, ...]:
+    """Read the tenants typed into one box: separated by commas or spaces (as ``--tenant`` repeats), each once.
+
+    Returns:
+        The tenants in the order typed; ``()`` (no tenant filter) for an empty or blank box.
+    """
+    return tuple(dict.fromkeys(t for t in re.split(r"[,\s]+", text) if t))

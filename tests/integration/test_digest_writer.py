@@ -44,9 +44,11 @@ def _digests(es: Elasticsearch, tiers: TierTable) -> list[dict[str, object]]:
     return [h["_source"]["digest"] for h in hits]
 
 
-def _writer(es: Elasticsearch, tiers: TierTable, state: Path) -> tuple[Registry, DigestWriter]:
+def _writer(es: Elasticsearch, tiers: TierTable, state: Path,
+            settings: DigestSettings | None = None) -> tuple[Registry, DigestWriter]:
     registry = Registry(state)
-    return registry, DigestWriter(registry, es, load_key(state), tiers, DigestSettings(interval=1, max_events=2))
+    return registry, DigestWriter(registry, es, load_key(state), tiers,
+                                  settings or DigestSettings(interval=1, max_events=2))
 
 
 def test_chain_continues_after_restart(es: Elasticsearch, tiers: TierTable, tmp_path: Path) -> None:
@@ -105,3 +107,15 @@ def test_unreachable_cluster_keeps_the_digest_for_later(es: Elasticsearch, tiers
     later = DigestWriter(registry, es, load_key(tmp_path), tiers).send()
     registry.close()
     assert (kept, later, [d["ids"] for d in _digests(es, tiers)]) == (1, 1, [["a"]])
+
+
+def test_seal_in_bounded_steps_stores_one_unbroken_chain(es: Elasticsearch, tiers: TierTable, tmp_path: Path) -> None:
+    """Pending rows sealed a step at a time are stored as one chain covering every event once, in order."""
+    registry, writer = _writer(es, tiers, tmp_path, DigestSettings(interval=1, max_events=10, seal_events=2))
+    for ids in (("a", "b"), ("c",), ("d", "e")):
+        _pending(registry, tiers, *ids)
+    writer.flush()
+    registry.close()
+    chain = _digests(es, tiers)
+    assert [d["ids"] for d in chain] == [["a", "b"], ["c", "d", "e"]]
+    assert [d["prev"] for d in chain] == [None, digest_hash(chain[0])]

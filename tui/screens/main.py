@@ -8,7 +8,6 @@ cancels the stale query's worker, and a result that arrives for a filter no long
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from auditlog.indexer.errors import ES_ERRORS, describe_es_error
 from auditlog.indexer.proof import event_proof
-from auditlog.indexer.query import Filter
+from auditlog.indexer.query import Filter, tenants_in
 from auditlog.indexer.verify import Report, verify
 from auditlog.tui.backend import Backend, Counts, Listing
 from auditlog.tui.filenames import safe_stem
@@ -164,9 +163,7 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#tenant")
     def tenant_submitted(self, event: Input.Submitted) -> None:
-        # several tenants separated by commas or spaces, as --tenant repeats on the command line
-        tenants = tuple(dict.fromkeys(t for t in re.split(r"[,\s]+", event.value) if t))
-        self.filter = self.filter.with_(tenants=tenants)
+        self.filter = self.filter.with_(tenants=tenants_in(event.value))
         self.reload()
         self.query_one(EventList).focus()
 
