@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import subprocess
 import sys
 
@@ -79,3 +80,26 @@ def test_every_list_and_status_command_has_json() -> None:
                      and not any("--json" in a.option_strings for a in parser._actions))
     names = sorted(n for n in _leaf_parsers() if n.split()[-1] in ("list", "status"))
     assert ([], ["agent status", "dlq list", "es status", "keys list", "retention status"]) == (missing, names)
+
+
+def test_a_command_imports_only_its_own_area() -> None:
+    """Running `auditlog agent --help` imports the agent's command module and no other area's."""
+    code = ("import sys\nfrom auditlog.cli import main\n"
+            "try:\n    main(['agent', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('auditlog.commands.')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert ["auditlog.commands.agent"] == ast.literal_eval(done.stdout.splitlines()[-1])
+
+
+def test_a_command_parses_alike_alone_and_among_all() -> None:
+    """Each command's parser built for it alone takes the same options as in the full parser."""
+    from auditlog.cli import build_parser
+    from auditlog.extras import AREAS
+
+    def options(root: argparse.ArgumentParser, command: str) -> list[list[str]]:
+        sub = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
+        return sorted(a.option_strings for a in sub.choices[command]._actions)
+
+    full = build_parser()
+    for command in (c for area in AREAS for c in area.commands):
+        assert (command, options(full, command)) == (command, options(build_parser(command), command))
