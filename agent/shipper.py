@@ -28,42 +28,33 @@ ECS_VERSION = "9.4.0"
 AGENT_TYPE = "auditlog"
 
 
-class IngestClock:
-    """Callable: the current UTC time as RFC 3339 with milliseconds, formatted at most once per millisecond."""
-
-    __slots__ = ("_ms", "_text")
-
-    def __init__(self) -> None:
-        self._ms = -1
-        self._text = ""
-
-    def __call__(self) -> str:
-        """Return the time (cached within one millisecond: the hot path calls this per line)."""
-        ms = time.time_ns() // 1_000_000
-        if ms != self._ms:
-            moment = datetime.fromtimestamp(ms / 1000, UTC)
-            self._text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-            self._ms = ms
-        return self._text
+def ingest_text(ms: int) -> str:
+    """Format milliseconds since the epoch as ``event.ingested``: UTC, RFC 3339 with milliseconds."""
+    moment = datetime.fromtimestamp(ms // 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 class ShipperFields:
     """The shipper's fields for one agent process: constant objects plus the ingest time per event."""
 
-    __slots__ = ("_clock", "_constant", "_ingested", "_suffix")
+    __slots__ = ("_clock", "_constant", "_ingested", "_ms", "_suffix", "_text")
 
     def __init__(self, *, host_name: str, agent_version: str, ephemeral_id: str,
-                 clock: Callable[[], str] | None = None) -> None:
+                 clock: Callable[[], int] = time.time_ns) -> None:
         """Fix the values once (the hot path only reads them).
 
         Args:
             host_name: ``host.name`` and ``agent.name`` (ECS: the agent's name defaults to the host's).
             agent_version: ``agent.version``.
             ephemeral_id: ``agent.ephemeral_id``, new per process.
-            clock: ``event.ingested`` source (default :class:`IngestClock`).
+            clock: ``event.ingested`` source, nanoseconds since the epoch (default :func:`time.time_ns`).
         """
-        self._clock = clock or IngestClock()
-        self._ingested = ("", b"")  # the clock's last text and its ',"ingested":"..."' bytes
+        self._clock = clock
+        # the millisecond last formatted, its text and its ',"ingested":"..."' bytes: the hot path reads the
+        # clock per line (a C call, no Python frame) and formats once per millisecond
+        self._ms = -1
+        self._text = ""
+        self._ingested = b""
         self._constant: dict[str, dict[str, str]] = {
             "ecs": {"version": ECS_VERSION},
             "agent": {"type": AGENT_TYPE, "name": host_name, "version": agent_version, "ephemeral_id": ephemeral_id},
@@ -85,7 +76,15 @@ class ShipperFields:
         for name, value in self._constant.items():
             if name not in event:
                 event[name] = dict(value)
-        event["event"].setdefault("ingested", self._clock())
+        ms = self._clock() // 1_000_000
+        if ms != self._ms:
+            self._tick(ms)
+        event["event"].setdefault("ingested", self._text)
+
+    def _tick(self, ms: int) -> None:
+        """Format a new millisecond (at most once per millisecond)."""
+        self._ms, self._text = ms, ingest_text(ms)
+        self._ingested = b',"ingested":"' + self._text.encode() + b'"'
 
     def splice(self, line: bytes, event_id: str, *other_ids: str | None) -> bytes | None:
         """Return ``line`` with the fields spliced in, or None when the place of ``event.id`` is not certain.
@@ -134,9 +133,7 @@ class ShipperFields:
         if at < 0:  # spelled with other escapes or spaces: leave it to the full path
             return None
         end = at + 5 + len(id_json)
-        now = self._clock()
-        last, ingested = self._ingested
-        if now is not last:
-            ingested = b',"ingested":"' + now.encode() + b'"'
-            self._ingested = (now, ingested)
-        return b"".join((head, id_json, b"}}\n", line[:end], ingested, line[end:-1], self._suffix))
+        ms = self._clock() // 1_000_000
+        if ms != self._ms:
+            self._tick(ms)
+        return b"".join((head, id_json, b"}}\n", line[:end], self._ingested, line[end:-1], self._suffix))

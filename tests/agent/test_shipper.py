@@ -14,16 +14,17 @@ from hypothesis import strategies as st
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import PassThrough
 from auditlog.agent.redact import Redactor
-from auditlog.agent.shipper import AGENT_TYPE, ECS_VERSION, IngestClock, ShipperFields
+from auditlog.agent.shipper import AGENT_TYPE, ECS_VERSION, ShipperFields, ingest_text
 from auditlog.indexer.tiers import TierTable
 from tests.agent.events import event
 from tests.agent.test_fastpath import _PATHS, _json, _put, completed, emitter_lines, full_path, same_shipment
 
 INGESTED = "2026-12-02T05:20:00.123Z"
+INGESTED_NS = int(datetime(2026, 12, 2, 5, 20, tzinfo=UTC).timestamp()) * 10**9 + 123_456_789
 
 
 def _shipper() -> ShipperFields:
-    return ShipperFields(host_name="app-1", agent_version="1.2.3", ephemeral_id="e-1", clock=lambda: INGESTED)
+    return ShipperFields(host_name="app-1", agent_version="1.2.3", ephemeral_id="e-1", clock=lambda: INGESTED_NS)
 
 
 @pytest.fixture
@@ -86,9 +87,16 @@ def test_splice_declines_an_id_spelled_with_escapes() -> None:
     assert None is _shipper().splice(line, ev["event"]["id"])
 
 
-def test_ingest_clock_is_rfc3339_milliseconds_now() -> None:
-    """The clock gives UTC with milliseconds, within a second of now."""
-    text = IngestClock()()
+def test_ingest_text_is_rfc3339_milliseconds() -> None:
+    """A millisecond is formatted as UTC with three digits of milliseconds, cut, not rounded."""
+    assert INGESTED == ingest_text(INGESTED_NS // 1_000_000)
+
+
+def test_ingest_time_is_now_by_default() -> None:
+    """Without a clock the shipper's ingest time is the current UTC time, within a second."""
+    event: dict[str, Any] = {"event": {}}
+    ShipperFields(host_name="h", agent_version="1", ephemeral_id="e").add_to(event)
+    text = event["event"]["ingested"]
     moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert (True, True) == (bool(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text)),
                             abs((datetime.now(UTC) - moment).total_seconds()) < 1)
@@ -123,3 +131,16 @@ def test_entry_is_the_action_line_and_the_spliced_document() -> None:
     line = orjson.dumps({"event": {"id": "e-1"}, "organization": {"id": "org-1"}})
     entry = _shipper().entry(b"head:", line, b'"e-1"', "e-1", "org-1", None)
     assert entry == b'head:"e-1"}}\n' + (_shipper().splice(line, "e-1", "org-1") or b"") + b"\n"
+
+
+def test_ingest_time_follows_the_clock_per_millisecond() -> None:
+    """Two events a millisecond apart get different ingest times; two within one millisecond the same."""
+    now = [INGESTED_NS]
+    fields = ShipperFields(host_name="h", agent_version="1", ephemeral_id="e", clock=lambda: now[0])
+    seen = []
+    for step in (0, 400_000, 600_000):  # +0.4 ms stays in .123, +1.0 ms in total reaches .124
+        now[0] += step
+        event: dict[str, Any] = {"event": {}}
+        fields.add_to(event)
+        seen.append(event["event"]["ingested"])
+    assert [INGESTED, INGESTED, INGESTED.replace(".123Z", ".124Z")] == seen
