@@ -7,6 +7,7 @@ import sqlite3
 
 import msgspec
 import orjson
+import pytest
 from hypothesis import event as observe
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -84,6 +85,13 @@ def test_columns_of_a_batch_hold_the_same_as_its_records() -> None:
     stamped = record_of(entries[0])
     stamps = [(stamped.events_index, stamped.id, stamped.timestamp, stamped.stream, stamped.seq), None]
     assert columns_of(entries, stamps).records() == [record_of(e) for e in entries]
+
+
+def test_columns_of_refuses_a_stamp_without_five_fields() -> None:
+    """A stamp short of a field (a bug upstream) fails the batch instead of shifting the columns."""
+    entries = [_entry(f"e-{n}", b'{"@timestamp":"t"}') for n in range(2)]
+    with pytest.raises(ValueError, match="stamp"):
+        columns_of(entries, [("i", "e-0", "t", None, None), ("i", "e-1", "t", None)])  # type: ignore[list-item]
 
 
 def test_rows_stored_by_earlier_agents_are_still_read() -> None:
