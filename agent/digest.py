@@ -27,7 +27,7 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -140,7 +140,7 @@ def columns_of(entries: Sequence[bytes], stamps: Sequence[Stamp | None]) -> Colu
     # transposed by laying the stamps end to end and taking every fifth item: half the instructions of
     # zip(*stamps) (docs/benchmarks.md, section 7c)
     flat: list[Any] = []
-    deque(map(flat.extend, stamps), maxlen=0)
+    deque(map(flat.extend, cast("Sequence[Stamp]", stamps)), maxlen=0)  # no None left
     if len(flat) != _STAMP_FIELDS * len(stamps):
         raise ValueError("a stamp is not (index, id, timestamp, stream, seq)")
     return Columns(flat[0::5], flat[1::5], hashes, flat[2::5], flat[3::5], flat[4::5])
