@@ -86,6 +86,8 @@ def _ascending_ranges(ns: Sequence[int]) -> list[list[int]]:
     """Ranges of strictly ascending numbers; the breaks are found by C-level maps, not a loop per number."""
     if not ns:
         return []
+    if ns[-1] - ns[0] == len(ns) - 1:  # strictly ascending numbers spanning just their count are one run
+        return [[ns[0], ns[-1]]]
     # a range starts wherever a number is not its predecessor + 1
     starts = [0, *itertools.compress(range(1, len(ns)), map(operator.ne, ns[1:], map((1).__add__, ns))), len(ns)]
     return [[ns[a], ns[b - 1]] for a, b in itertools.pairwise(starts)]
@@ -178,9 +180,10 @@ def by_stream(streams: Sequence[str | None], seqs: Sequence[int | None]) -> list
     """
     count = len(streams)
     numbered: Sequence[int] = range(count)
-    if None in streams or None in seqs:  # other producers' events carry no number
+    names = set(streams)  # also answers whether a stream is missing, without a second scan of the column
+    if None in names or None in seqs:  # other producers' events carry no number
         numbered = [i for i in range(count) if streams[i] is not None and seqs[i] is not None]
-    names = set(streams) if len(numbered) == count else set(map(streams.__getitem__, numbered))
+        names = set(map(streams.__getitem__, numbered))
     if len(names) == 1:
         groups = [(str(names.pop()), list(numbered))]
     else:

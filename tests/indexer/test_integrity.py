@@ -47,6 +47,11 @@ def test_seq_ranges_compress_runs() -> None:
     assert seq_ranges([5, 1, 2, 3, 9, 10]) == [[1, 3], [5, 5], [9, 10]]
 
 
+def test_seq_ranges_of_gapless_numbers_are_one_range() -> None:
+    """Numbers without a gap are one range (the shortcut), and one gap still splits them."""
+    assert (seq_ranges(range(7, 20_007)), seq_ranges([*range(3, 10), 11])) == ([[7, 20_006]], [[3, 9], [11, 11]])
+
+
 def test_merge_ranges_joins_touching_runs() -> None:
     """Touching and overlapping runs merge into one."""
     assert merge_ranges([[1, 3], [8, 9]], [[4, 5]], [[9, 12]]) == [[1, 5], [8, 12]]
