@@ -195,7 +195,8 @@ def by_stream(streams: Sequence[str | None], seqs: Sequence[int | None]) -> list
     out: list[tuple[str, list[int], list[int]]] = []
     get_seq = seqs.__getitem__
     for stream, positions in groups:
-        numbers: list[int] = list(map(get_seq, positions))  # type: ignore[arg-type]
+        # a group as long as the columns is every event in order (the usual seal: one emitter, all numbered)
+        numbers: list[int] = list(seqs) if len(positions) == count else list(map(get_seq, positions))  # type: ignore[arg-type]
         if not all(map(operator.lt, numbers, itertools.islice(numbers, 1, None))):  # not shipped in order
             positions.sort(key=get_seq)  # type: ignore[arg-type]  # stable: the first under a number stays first
             numbers = list(map(get_seq, positions))  # type: ignore[arg-type]
