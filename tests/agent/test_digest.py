@@ -94,6 +94,13 @@ def test_columns_of_refuses_a_stamp_without_five_fields() -> None:
         columns_of(entries, [("i", "e-0", "t", None, None), ("i", "e-1", "t", None)])  # type: ignore[list-item]
 
 
+def test_columns_of_refuses_a_stamp_that_is_not_a_tuple() -> None:
+    """A stamp of another type (a bug upstream) fails the batch with the same error as a short one."""
+    entries = [_entry(f"e-{n}", b'{"@timestamp":"t"}') for n in range(2)]
+    with pytest.raises(ValueError, match="stamp"):
+        columns_of(entries, [None, 7])  # type: ignore[list-item]
+
+
 def test_rows_stored_by_earlier_agents_are_still_read() -> None:
     """A pending row of records (as agents stored them before columns) reads as the same events."""
     records = [Record("i", "a", b"\x01" * 32, "t", "s", 1), Record("i", "b", b"\x02" * 32, "t", None, None)]
