@@ -301,7 +301,9 @@ def window_body(
     joined = b"".join(full)  # one copy serves the short hashes, the unknown ones and the root
     if len(joined) != HASH_BYTES * len(full):
         raise ValueError("an event hash is not 32 bytes")
-    times = events.times if at is None else list(map(events.times.__getitem__, at))
+    # sorted, not min() and max(): times come nearly in order, so the sort is about one pass of its
+    # specialised string compare, about half the instructions of the two generic scans
+    times = sorted(events.times if at is None else map(events.times.__getitem__, at))
     return {
         "v": DIGEST_VERSION,
         "agent": agent,
@@ -311,8 +313,8 @@ def window_body(
         "prev_index": prev_index,
         "index": index,
         "count": count,
-        "first": min(times) if times else None,
-        "last": max(times) if times else None,
+        "first": times[0] if times else None,
+        "last": times[-1] if times else None,
         "streams": runs,
         "ids": list(map(events.ids.__getitem__, by_id)),
         "width": SHORT_HASH_BYTES,
