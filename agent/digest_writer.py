@@ -25,7 +25,7 @@ import orjson
 import structlog
 from elasticsearch import Elasticsearch
 
-from auditlog.agent.digest import PENDING_SCHEMA, unpack_parts
+from auditlog.agent.digest import PENDING_SCHEMA, PendingMirror, row_parts
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import SigningKey
 from auditlog.indexer.integrity import (
@@ -90,14 +90,24 @@ class DigestWriter:
 
     def __init__(
         self, registry: Registry, client: Elasticsearch, key: SigningKey, tiers: TierTable,
-        settings: DigestSettings | None = None,
+        settings: DigestSettings | None = None, mirror: PendingMirror | None = None,
     ) -> None:
-        """Create the digest tables in the registry when missing."""
+        """Create the digest tables in the registry when missing.
+
+        Args:
+            registry: holds the pending rows, the outbox and the chain head.
+            client: where digests are created.
+            key: this agent's signing key.
+            tiers: names the digest index of each events index.
+            settings: interval and sizes (``None``: the defaults).
+            mirror: the feed's pending rows as it packed them (``None``: every row is unpacked).
+        """
         self.registry = registry
         self.client = client
         self.key = key
         self.tiers = tiers
         self.settings = settings or DigestSettings()
+        self._mirror = mirror
         self._lock = threading.Lock()
         self.written = 0
         with registry.transaction() as db:
@@ -158,6 +168,8 @@ class DigestWriter:
                            [(s, orjson.dumps(r).decode(), now) for s, r in delivered.items()])
             db.execute("DELETE FROM digest_streams WHERE updated < ?", (now - STREAM_KEEP,))
             db.execute("DELETE FROM digest_pending WHERE id <= ?", (last,))
+        if self._mirror is not None:  # only once the rows are gone: a failed seal reads them again
+            self._mirror.forget(last)
         return built
 
     def _load(self, db: sqlite3.Connection) -> tuple[list[Columns], int | None]:
@@ -172,7 +184,7 @@ class DigestWriter:
         rows = db.execute("SELECT id, records FROM digest_pending ORDER BY id")  # stepped lazily, row by row
         try:
             for row_id, blob in rows:
-                got = unpack_parts(blob)
+                got = row_parts(self._mirror, int(row_id), blob)
                 parts += got
                 last = int(row_id)
                 loaded += sum(len(part.ids) for part in got)

@@ -46,7 +46,7 @@ from auditlog.agent.checkpoints import Checkpointer
 from auditlog.agent.concurrency import AdaptiveLimit, RequestSlots
 from auditlog.agent.config import AgentConfig
 from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
-from auditlog.agent.digest import DigestFeed
+from auditlog.agent.digest import DigestFeed, PendingMirror
 from auditlog.agent.digest_writer import DigestSettings, DigestWriter
 from auditlog.agent.discovery import watch_dirs
 from auditlog.agent.fastpath import EntryMaker
@@ -129,13 +129,16 @@ class Pipeline:
         self.digest_feed: DigestFeed | None = None
         self.digests: DigestWriter | None = None
         if cfg["digest.enabled"]:
-            self.digest_feed = DigestFeed()
+            settings = DigestSettings(float(cfg["digest.interval"]), cfg["digest.max_events"])
+            # the seal takes the rows this process stored from memory instead of unpacking them; one seal
+            # step's worth at most, so the memory stays bounded when sealing falls behind
+            mirror = PendingMirror(settings.seal_events)
+            self.digest_feed = DigestFeed(mirror)
             try:
                 key = load_key(cfg.state_dir)
             except KeyFileError as exc:
                 raise UsageError(f"state.dir: {exc}") from None
-            self.digests = DigestWriter(self.registry, client, key, cfg.tiers(),
-                                        DigestSettings(float(cfg["digest.interval"]), cfg["digest.max_events"]))
+            self.digests = DigestWriter(self.registry, client, key, cfg.tiers(), settings, mirror)
         self.checkpoints = Checkpointer(self.registry, self.dlq, self.metrics, backoff=backoff,
                                         stopping=self.stopping, deadline=self._deadline_at,
                                         digest_feed=self.digest_feed)

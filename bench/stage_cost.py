@@ -22,8 +22,8 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auditlog.agent.batcher import Stamp
-from auditlog.agent.digest import columns_of, entry_hashes, pack_parts, unpack_parts
-from auditlog.agent.digest_writer import per_index
+from auditlog.agent.digest import PendingMirror, columns_of, entry_hashes, pack_parts, row_parts
+from auditlog.agent.digest_writer import DigestSettings, per_index
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.idrecord import IdRecord
@@ -103,15 +103,25 @@ def digest_us_per_line(entries: list[bytes], stamps: list[Stamp | None] | None =
     pass-through hands over as the agent's batches carry them, or a skipping decode where a stamp is
     ``None``) and packed for the pending table; per seal (as :class:`agent.digest_writer.DigestWriter`
     does): unpacking them, the streams' ranges, grouping per events index, per window the digest body,
-    its chain hash and the Ed25519 signature. SQLite and the digest's bulk request are left out (one
-    row per batch, one request per window).
+    its chain hash and the Ed25519 signature. As in the agent, the feed mirrors each row it stores
+    (:class:`agent.digest.PendingMirror`, at most :attr:`DigestSettings.seal_events` events) and the seal
+    takes a row's columns from there when the bytes read back are the stored ones, unpacking the rest.
+    SQLite and the digest's bulk request are left out (one row per batch, one request per window): the
+    rows' bytes are copied outside the timed part, as SQLite hands the seal copies.
     """
     key = SigningKey(Ed25519PrivateKey.generate())
     marks = stamps if stamps is not None else [None] * len(entries)
+    mirror = PendingMirror(DigestSettings().seal_events)
     start = time.process_time()
-    blobs = [pack_parts([columns_of(entries[i:i + batch], marks[i:i + batch])])
-             for i in range(0, len(entries), batch)]
-    events = Columns.joined([part for blob in blobs for part in unpack_parts(blob)])
+    blobs = []
+    for row_id, at in enumerate(range(0, len(entries), batch), 1):
+        parts = [columns_of(entries[at:at + batch], marks[at:at + batch])]
+        blobs.append(pack_parts(parts))
+        mirror.add(row_id, blobs[-1], parts)
+    spent = time.process_time() - start
+    rows = [(row_id, bytes(bytearray(blob))) for row_id, blob in enumerate(blobs, 1)]  # what SQLite reads back
+    start = time.process_time()
+    events = Columns.joined([part for row_id, blob in rows for part in row_parts(mirror, row_id, blob)])
     delivered = stream_ranges(events.streams, events.seqs)
     for index, chunk in _windows(events, window):
         body = window_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev=None, prev_index=None,
@@ -119,7 +129,8 @@ def digest_us_per_line(entries: list[bytes], stamps: list[Stamp | None] | None =
         key.sign(signed_bytes(body))
         digest_hash(body)
         orjson.dumps(body)
-    return (time.process_time() - start) / len(entries) * 1e6
+    mirror.forget(len(rows))
+    return (spent + time.process_time() - start) / len(entries) * 1e6
 
 
 def hash_us_per_line(entries: list[bytes]) -> float:

@@ -7,13 +7,25 @@ import sqlite3
 
 import msgspec
 import orjson
+import pytest
 from hypothesis import event as observe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch
-from auditlog.agent.digest import PENDING_SCHEMA, DigestFeed, columns_of, pack, record_of, unpack, unpack_parts
+from auditlog.agent.digest import (
+    PENDING_SCHEMA,
+    DigestFeed,
+    PendingMirror,
+    columns_of,
+    pack,
+    pack_parts,
+    record_of,
+    row_parts,
+    unpack,
+    unpack_parts,
+)
 from auditlog.agent.emitter import AuditEmitter, build_processors
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import PassThrough
@@ -75,6 +87,20 @@ def test_columns_of_a_batch_hold_the_same_as_its_records() -> None:
     assert columns_of(entries, stamps).records() == [record_of(e) for e in entries]
 
 
+def test_columns_of_refuses_a_stamp_without_five_fields() -> None:
+    """A stamp short of a field (a bug upstream) fails the batch instead of shifting the columns."""
+    entries = [_entry(f"e-{n}", b'{"@timestamp":"t"}') for n in range(2)]
+    with pytest.raises(ValueError, match="stamp"):
+        columns_of(entries, [("i", "e-0", "t", None, None), ("i", "e-1", "t", None)])  # type: ignore[list-item]
+
+
+def test_columns_of_refuses_a_stamp_that_is_not_a_tuple() -> None:
+    """A stamp of another type (a bug upstream) fails the batch with the same error as a short one."""
+    entries = [_entry(f"e-{n}", b'{"@timestamp":"t"}') for n in range(2)]
+    with pytest.raises(ValueError, match="stamp"):
+        columns_of(entries, [None, 7])  # type: ignore[list-item]
+
+
 def test_rows_stored_by_earlier_agents_are_still_read() -> None:
     """A pending row of records (as agents stored them before columns) reads as the same events."""
     records = [Record("i", "a", b"\x01" * 32, "t", "s", 1), Record("i", "b", b"\x02" * 32, "t", None, None)]
@@ -124,6 +150,88 @@ def test_items_answered_409_are_listed_with_an_unknown_hash() -> None:
     feed.register(1, batch.ends)
     stored = _stored(feed.ack(acks, batch, duplicates=[1])[1])
     assert [(r.id, r.hash == UNKNOWN_HASH) for r in stored] == [("new", False), ("stored-before", True)]
+
+
+def _columns(*ids: str) -> list[Columns]:
+    return [Columns.of(Record("i", i, b"\x03" * 32, "t", "s", n) for n, i in enumerate(ids))]
+
+
+def _pending_db() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.execute(PENDING_SCHEMA)
+    return db
+
+
+def _released(feed: DigestFeed, batch: Batch) -> object:
+    """Register ``batch`` alone and acknowledge it: the feed's write for the checkpoint's transaction."""
+    acks = AckTracker()
+    acks.register(batch.seq, batch.ends)
+    feed.register(batch.seq, batch.ends)
+    return feed.ack(acks, batch)[1]
+
+
+def test_feed_mirrors_the_row_it_stores() -> None:
+    """The seal reads a row the feed stored from the mirror, as the columns that were packed into it."""
+    mirror = PendingMirror(100)
+    also, db = _released(DigestFeed(mirror), _batch(1, {"f": 10}, "a", "b")), _pending_db()
+    assert callable(also)
+    also(db)
+    row_id, blob = db.execute("SELECT id, records FROM digest_pending").fetchone()
+    mirrored = mirror.parts(row_id, blob)
+    assert mirrored is not None and mirrored == unpack_parts(blob) and mirrored[0].ids == ["a", "b"]
+
+
+def test_mirror_ignores_a_row_whose_bytes_differ() -> None:
+    """A row read back with other bytes than the mirrored ones is unpacked from those bytes (SQLite is the truth)."""
+    mirror = PendingMirror(100)
+    mirror.add(1, pack_parts(_columns("a")), _columns("a"))
+    stored = pack_parts(_columns("b"))
+    assert (mirror.parts(1, stored), row_parts(mirror, 1, stored)) == (None, _columns("b"))
+
+
+def test_insert_rolled_back_leaves_no_entry_that_a_later_row_matches() -> None:
+    """After a rolled-back insert, the row that later takes its id is read as itself, mirrored or not."""
+    mirror = PendingMirror(100)
+    feed, db = DigestFeed(mirror), _pending_db()
+    lost = _released(feed, _batch(1, {"f": 10}, "lost"))
+    assert callable(lost)
+    db.execute("BEGIN")
+    lost(db)
+    db.execute("ROLLBACK")
+    kept = _released(feed, _batch(2, {"g": 10}, "kept"))
+    assert callable(kept)
+    db.execute("BEGIN")
+    kept(db)
+    db.execute("COMMIT")
+    db.execute("BEGIN")  # another writer (a replay) takes the next id, which a rolled-back insert also used
+    lost(db)
+    db.execute("ROLLBACK")
+    other = pack_parts(_columns("other"))
+    db.execute("INSERT INTO digest_pending (records) VALUES (?)", (other,))
+    rows = db.execute("SELECT id, records FROM digest_pending ORDER BY id").fetchall()
+    assert [row_id for row_id, _blob in rows] == [1, 2]  # both ids were first taken by the rolled-back inserts
+    assert [row_parts(mirror, row_id, blob)[0].ids for row_id, blob in rows] == [["kept"], ["other"]]
+    assert mirror.parts(*rows[0]) is not None and mirror.parts(*rows[1]) is None
+
+
+def test_mirror_holds_at_most_its_limit_of_events() -> None:
+    """A row that would take the mirror past its limit is not mirrored (the seal unpacks it)."""
+    mirror = PendingMirror(3)
+    for row_id, ids in enumerate([("a", "b"), ("c", "d"), ("e",)], 1):
+        mirror.add(row_id, pack_parts(_columns(*ids)), _columns(*ids))
+    held = [mirror.parts(row_id, pack_parts(_columns(*ids))) is not None
+            for row_id, ids in enumerate([("a", "b"), ("c", "d"), ("e",)], 1)]
+    assert (held, mirror.events) == ([True, False, True], 3)
+
+
+def test_mirror_forgets_rows_up_to_the_sealed_id() -> None:
+    """Sealed rows leave the mirror, which frees room for the next ones."""
+    mirror = PendingMirror(10)
+    for row_id in (1, 2, 3):
+        mirror.add(row_id, pack_parts(_columns("a")), _columns("a"))
+    mirror.forget(2)
+    assert ([mirror.parts(r, pack_parts(_columns("a"))) is not None for r in (1, 2, 3)], mirror.events) == (
+        [False, False, True], 1)
 
 
 _ENRICHER = Enricher(TierTable(), Redactor())

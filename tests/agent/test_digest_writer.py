@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from elasticsearch import Elasticsearch
 
-from auditlog.agent.digest import pack
+import auditlog.agent.digest as digest_module
+from auditlog.agent.digest import PendingMirror, pack, pack_parts
 from auditlog.agent.digest_writer import DigestSettings, DigestWriter, per_index
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import load_key
-from auditlog.indexer.integrity import Record, digest_hash
+from auditlog.indexer.integrity import Columns, Record, digest_hash
 from auditlog.indexer.tiers import TierTable
 
 
@@ -61,3 +64,56 @@ def test_seal_step_takes_a_whole_row_beyond_the_bound(tmp_path: Path) -> None:
     """A row holding more events than ``seal_events`` is sealed whole (rows are never split)."""
     docs = _sealed(tmp_path, [["a", "b", "c"], ["d"]], DigestSettings(max_events=10, seal_events=1))
     assert [d["ids"] for d in docs] == [["a", "b", "c"], ["d"]]
+
+
+def _mirrored_seal(tmp_path: Path, mirror: PendingMirror, stored: list[bytes],
+                   before: Callable[[], None] = lambda: None) -> list[dict[str, Any]]:
+    """Store ``stored`` as pending rows, call ``before``, seal with ``mirror``; return the digests in order."""
+    registry = Registry(tmp_path)
+    writer = DigestWriter(registry, Elasticsearch("http://127.0.0.1:9"), load_key(tmp_path), TierTable(),
+                          mirror=mirror)
+
+    def store(db: sqlite3.Connection) -> None:
+        db.executemany("INSERT INTO digest_pending (records) VALUES (?)", [(b,) for b in stored])
+
+    registry.commit_offsets({}, store)
+    before()
+    writer.seal()
+    with registry.transaction() as db:
+        docs = [orjson.loads(body)["digest"] for (body,) in db.execute("SELECT body FROM digest_outbox ORDER BY seq")]
+    registry.close()
+    return docs
+
+
+def _parts(*ids: str) -> list[Columns]:
+    index = TierTable().index_for_day("professional", date(2026, 12, 2))
+    return [Columns.of(Record(index, i, b"\x07" * 32, "2026-12-02T10:00:00Z") for i in ids)]
+
+
+def test_seal_takes_mirrored_rows_without_unpacking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row whose stored bytes are the mirrored ones is sealed from the mirror's columns."""
+    mirror = PendingMirror(10)
+    mirror.add(1, pack_parts(_parts("a", "b")), _parts("a", "b"))
+
+    def refuse(blob: bytes) -> list[Columns]:
+        raise AssertionError("unpacked a mirrored row")
+
+    docs = _mirrored_seal(tmp_path, mirror, [pack_parts(_parts("a", "b"))],
+                          lambda: monkeypatch.setattr(digest_module, "unpack_parts", refuse))
+    assert [d["ids"] for d in docs] == [["a", "b"]]
+
+
+def test_seal_reads_a_row_from_sqlite_when_the_mirror_differs(tmp_path: Path) -> None:
+    """A mirrored entry whose bytes are not the stored row's is ignored: the digest lists what SQLite holds."""
+    mirror = PendingMirror(10)
+    mirror.add(1, pack_parts(_parts("stale")), _parts("stale"))
+    docs = _mirrored_seal(tmp_path, mirror, [pack_parts(_parts("stored"))])
+    assert [d["ids"] for d in docs] == [["stored"]]
+
+
+def test_seal_forgets_the_rows_it_sealed(tmp_path: Path) -> None:
+    """Once sealed, rows leave the mirror (its memory is freed for the next rows)."""
+    mirror = PendingMirror(10)
+    mirror.add(1, pack_parts(_parts("a")), _parts("a"))
+    _mirrored_seal(tmp_path, mirror, [pack_parts(_parts("a"))])
+    assert mirror.events == 0

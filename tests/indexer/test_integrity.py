@@ -6,7 +6,10 @@ import base64
 import hashlib
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditlog.agent.signing import load_key
 from auditlog.indexer.integrity import (
@@ -29,8 +32,10 @@ from auditlog.indexer.integrity import (
     load_public_keys,
     merge_ranges,
     seq_ranges,
+    stream_ranges,
     window_body,
 )
+from tests.indexer import integrity_before
 
 
 def _records() -> list[Record]:
@@ -40,6 +45,11 @@ def _records() -> list[Record]:
 def test_seq_ranges_compress_runs() -> None:
     """Numbers become sorted inclusive runs."""
     assert seq_ranges([5, 1, 2, 3, 9, 10]) == [[1, 3], [5, 5], [9, 10]]
+
+
+def test_seq_ranges_of_gapless_numbers_are_one_range() -> None:
+    """Numbers without a gap are one range (the shortcut), and one gap still splits them."""
+    assert (seq_ranges(range(7, 20_007)), seq_ranges([*range(3, 10), 11])) == ([[7, 20_006]], [[3, 9], [11, 11]])
 
 
 def test_merge_ranges_joins_touching_runs() -> None:
@@ -181,3 +191,49 @@ def test_text_without_a_key_is_refused() -> None:
     """A file without a PEM public key is a usage error, not an empty pin list."""
     with pytest.raises(ValueError, match="no PEM public key"):
         load_public_keys(b"hello")
+
+
+_hash = st.sampled_from([UNKNOWN_HASH, bytes(16) + b"\x01" * 16, b"\x01" * 16 + bytes(16)]) | st.binary(
+    min_size=32, max_size=32)
+
+
+@st.composite
+def _seal(draw: st.DrawFn) -> tuple[Columns, list[int] | None]:
+    """Columns as a seal loads them (numbered or not, repeats, out of order, unknown hashes, any times) and a window."""
+    count = draw(st.integers(0, 60))
+    column = st.lists
+    streams = draw(column(st.sampled_from([None, "a", "b", "c"]), min_size=count, max_size=count))
+    seqs = draw(column(st.none() | st.integers(0, 40) | st.integers(0, 2**40), min_size=count, max_size=count))
+    events = Columns(draw(column(st.sampled_from(["i1", "i2"]), min_size=count, max_size=count)),
+                     [f"e{i}" for i in range(count)], draw(column(_hash, min_size=count, max_size=count)),
+                     draw(column(st.sampled_from(["2026-12-02T10:00:00Z", "2026-12-01T23:59:59.5Z", ""]) | st.text(
+                         max_size=3), min_size=count, max_size=count)), streams, seqs)
+    at = draw(st.none() | st.lists(st.integers(0, max(count - 1, 0)), unique=True).map(sorted)) if count else None
+    return events, at
+
+
+@settings(max_examples=400, deadline=None)
+@given(_seal(), st.booleans())
+def test_window_body_is_byte_for_byte_the_body_before_the_seal_was_made_cheaper(
+        seal: tuple[Columns, list[int] | None], with_delivered: bool) -> None:
+    """The cheaper body (joined hashes, one set for the streams, sorted times, the one-range shortcut) is unchanged."""
+    events, at = seal
+    delivered = stream_ranges(events.streams, events.seqs) if with_delivered else None
+    args: dict[str, object] = {"agent": "a", "public_key": "k", "seq": 3, "prev": "p", "prev_index": "x",
+                               "index": "i1", "events": events, "at": at, "delivered": delivered}
+    assert orjson.dumps(window_body(**args)) == orjson.dumps(integrity_before.window_body(**args))  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_seal())
+def test_stream_ranges_are_the_ranges_before_the_seal_was_made_cheaper(seal: tuple[Columns, list[int] | None]) -> None:
+    """Per stream the delivered ranges come out as before (the shortcut for one gapless range included)."""
+    events, _at = seal
+    assert stream_ranges(events.streams, events.seqs) == integrity_before.stream_ranges(events.streams, events.seqs)
+
+
+def test_window_body_refuses_a_hash_that_is_not_32_bytes() -> None:
+    """Short hashes are cut from the hashes end to end, so a hash of another length fails the window."""
+    events = Columns(["i"], ["e"], [b"\x01" * 31], ["t"], [None], [None])
+    with pytest.raises(ValueError, match="32 bytes"):
+        window_body(agent="a", public_key="k", seq=1, prev=None, prev_index=None, index="i", events=events)
