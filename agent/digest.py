@@ -206,7 +206,8 @@ class PendingMirror:
     its blob, and the seal's :meth:`forget` drops it once the seal passes its id. The mirror holds at most
     ``limit`` events (the pipeline passes :attr:`agent.digest_writer.DigestSettings.seal_events`: one seal
     step's worth): rows beyond that are not mirrored and are unpacked at the seal, which keeps the agent's
-    memory bounded when sealing falls behind.
+    memory bounded when sealing falls behind. :attr:`full` tells the digest writer to seal before its
+    interval is over, so a fast agent (more than ``limit`` events per interval) still seals from memory.
     """
 
     def __init__(self, limit: int) -> None:
@@ -215,6 +216,12 @@ class PendingMirror:
         self._lock = threading.Lock()  # add runs on the acknowledger thread, parts/forget on the digest thread
         self._rows: dict[int, tuple[bytes, list[Columns], int]] = {}
         self._events = 0
+        self._refused = False  # a row was left out since the last seal: seal now
+
+    @property
+    def full(self) -> bool:
+        """Whether the mirror holds ``limit`` events or had to leave a row out (the seal should run now)."""
+        return self._refused or self._events >= self.limit
 
     @property
     def events(self) -> int:
@@ -237,6 +244,8 @@ class PendingMirror:
             if self._events + events <= self.limit:
                 self._rows[row_id] = (blob, parts, events)
                 self._events += events
+            else:
+                self._refused = True
 
     def parts(self, row_id: int, blob: bytes) -> list[Columns] | None:
         """Return row ``row_id``'s columns when ``blob`` (read from SQLite) is the mirrored one, else ``None``."""
@@ -251,6 +260,7 @@ class PendingMirror:
         with self._lock:
             for row_id in [r for r in self._rows if r <= last]:
                 self._events -= self._rows.pop(row_id)[2]
+            self._refused = False
 
 
 def row_parts(mirror: PendingMirror | None, row_id: int, blob: bytes) -> list[Columns]:

@@ -1,12 +1,13 @@
 """Digest writer: turns acknowledged records into signed, chained digests and ships them create-only.
 
-Every ``digest.interval`` seconds (and once more at shutdown) :meth:`DigestWriter.seal` takes the
-pending records (:mod:`agent.digest`), groups them per events index (at most ``digest.max_events`` a
-digest), and builds the next digests of this agent's chain (:mod:`indexer.integrity`). In one SQLite
-transaction it removes those records, stores the finished documents in ``digest_outbox`` and moves the
-chain head (``digest_head``: last seq, its hash, its index). :meth:`send` then creates the outbox
-documents in Elasticsearch (``_id`` = agent + seq, so a re-send after a crash is a 409 for a document
-that is byte for byte the same) and deletes them from the outbox once created.
+Every ``digest.interval`` seconds (sooner when the pending rows' mirror is full, and once more at
+shutdown) :meth:`DigestWriter.seal` takes the pending records (:mod:`agent.digest`), groups them per
+events index (at most ``digest.max_events`` a digest), and builds the next digests of this agent's chain
+(:mod:`indexer.integrity`). In one SQLite transaction it removes those records, stores the finished
+documents in ``digest_outbox`` and moves the chain head (``digest_head``: last seq, its hash, its
+index). :meth:`send` then creates the outbox documents in Elasticsearch (``_id`` = agent + seq, so a
+re-send after a crash is a 409 for a document that is byte for byte the same) and deletes them from the
+outbox once created.
 
 So after kill -9 at any point the chain continues from the registry: no digest is built twice from the
 same records, none is lost, and no two digests share a seq (no fork).
@@ -49,6 +50,8 @@ _SCHEMA = (
     " idx TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS digest_streams (stream TEXT PRIMARY KEY, ranges TEXT NOT NULL, updated REAL NOT NULL)",
 )
+#: seconds between the digest thread's looks at a full mirror (a handful of wake-ups a second, no work)
+_FULL_POLL = 0.25
 #: streams whose last line is older than this (seconds) are forgotten (their ranges are in the digests).
 STREAM_KEEP = 40 * 86400.0
 
@@ -258,7 +261,16 @@ class DigestWriter:
             self._lock.release()
 
     def run(self, stop: threading.Event) -> None:
-        """Flush at once, then every ``interval`` seconds until ``stop`` is set (the pipeline flushes once more)."""
+        """Flush at once, then every ``interval`` seconds until ``stop`` is set (the pipeline flushes once more).
+
+        Sooner when the mirror is full: an agent shipping more than one seal step's worth of events per
+        interval seals each step's worth from memory instead of unpacking most of it from the registry
+        (which also keeps the pending rows at about one step).
+        """
         self.flush()
-        while not stop.wait(self.settings.interval):
-            self.flush()
+        due = time.monotonic() + self.settings.interval
+        mirror = self._mirror
+        while not stop.wait(min(_FULL_POLL, self.settings.interval)):
+            if time.monotonic() >= due or (mirror is not None and mirror.full):
+                self.flush()
+                due = time.monotonic() + self.settings.interval

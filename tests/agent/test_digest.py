@@ -224,6 +224,25 @@ def test_mirror_holds_at_most_its_limit_of_events() -> None:
     assert (held, mirror.events) == ([True, False, True], 3)
 
 
+def test_mirror_is_full_at_its_limit_or_after_leaving_a_row_out() -> None:
+    """The mirror asks for a seal once it holds its limit, or once it had to leave a row out."""
+    at_limit, refused = PendingMirror(2), PendingMirror(2)
+    at_limit.add(1, pack_parts(_columns("a", "b")), _columns("a", "b"))
+    refused.add(1, pack_parts(_columns("a")), _columns("a"))
+    before = refused.full
+    refused.add(2, pack_parts(_columns("b", "c")), _columns("b", "c"))
+    assert (at_limit.full, before, refused.full, refused.events) == (True, False, True, 1)
+
+
+def test_mirror_is_no_longer_full_once_the_seal_forgets_its_rows() -> None:
+    """After the seal forgets what it sealed, the mirror takes rows again and asks for no seal."""
+    mirror = PendingMirror(1)
+    mirror.add(1, pack_parts(_columns("a")), _columns("a"))
+    mirror.add(2, pack_parts(_columns("b")), _columns("b"))  # left out
+    mirror.forget(2)
+    assert (mirror.full, mirror.events) == (False, 0)
+
+
 def test_mirror_forgets_rows_up_to_the_sealed_id() -> None:
     """Sealed rows leave the mirror, which frees room for the next ones."""
     mirror = PendingMirror(10)

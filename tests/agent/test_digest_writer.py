@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -117,3 +119,31 @@ def test_seal_forgets_the_rows_it_sealed(tmp_path: Path) -> None:
     mirror.add(1, pack_parts(_parts("a")), _parts("a"))
     _mirrored_seal(tmp_path, mirror, [pack_parts(_parts("a"))])
     assert mirror.events == 0
+
+
+def test_run_seals_before_the_interval_when_the_mirror_is_full(tmp_path: Path) -> None:
+    """With a full mirror the digest thread seals within a second, not after its (one hour) interval."""
+    registry = Registry(tmp_path)
+    mirror = PendingMirror(2)
+    writer = DigestWriter(registry, Elasticsearch("http://127.0.0.1:9", max_retries=0), load_key(tmp_path),
+                          TierTable(), DigestSettings(interval=3600.0), mirror)
+    stop = threading.Event()
+    thread = threading.Thread(target=writer.run, args=(stop,), daemon=True)
+    thread.start()
+    blob = pack_parts(_parts("a", "b"))
+
+    def store(db: sqlite3.Connection) -> None:
+        row_id = db.execute("INSERT INTO digest_pending (records) VALUES (?)", (blob,)).lastrowid
+        assert row_id is not None
+        mirror.add(row_id, blob, _parts("a", "b"))
+
+    registry.commit_offsets({}, store)
+    deadline = time.monotonic() + 10
+    while mirror.events and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    with registry.transaction() as db:
+        sealed = [orjson.loads(body)["digest"]["ids"] for (body,) in db.execute("SELECT body FROM digest_outbox")]
+    registry.close()
+    assert (mirror.events, sealed) == (0, [["a", "b"]])
