@@ -62,12 +62,12 @@ def test_agent_line_cost_by_producer_is_shown() -> None:
 
 
 def test_digest_cost_is_shown_beside_its_hash_floor() -> None:
-    """The tamper-evidence line gives the verdict against 1.5 µs and the same run's SHA-256 cost beside it."""
+    """The tamper-evidence line gives the verdict against 1.5 µs, the same run's SHA-256 cost and the ratio to it."""
     page = render(_results(agent_lines={"events": 10, "repeats": 1, "emitter_lines_us": 3.5,
                                         "foreign_lines_us": 7.25, "digest_us": 4.2, "digest_hash_us": 1.7,
                                         "digest_share": 0.005}))
     assert "target <= 1.5 µs: **missed**), of which SHA-256 of the document alone" in page
-    assert "is 1.70 µs in the same run" in page
+    assert "is 1.70 µs in the same run (the bookkeeping beside it 2.50 µs; the whole 2.5x the hash" in page
 
 
 def test_split_cores_run_has_its_own_table_and_verdict() -> None:
