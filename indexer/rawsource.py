@@ -12,15 +12,21 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import orjson
 from elastic_transport import Serializer
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 PAGE = 5000
+#: seconds opening a point in time waits for shards that are still starting. A daily index created a
+#: moment ago (the agent's first event or digest of a day) has no started primary yet, and the node
+#: refuses the point in time with 503 ``no_shard_available_action_exception``; partial results are not
+#: an option (verify would miss events), so the open is retried with growing pauses, then refused.
+SHARD_WAIT = 10.0
 
 
 _EMPTY = msgspec.Raw()
@@ -194,11 +200,29 @@ def scan_sources(client: Elasticsearch, index: str, query: dict[str, Any], sourc
         client.options(ignore_status=404).close_point_in_time(id=pit)
 
 
-def _open_pit(client: Elasticsearch, index: str) -> str:
-    """Open a point in time over ``index`` (missing indices skipped, no partial results); return its id."""
-    opened = as_json(client.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
-                                             allow_partial_search_results=False))
-    return str(opened["id"])
+def _open_pit(client: Elasticsearch, index: str, wait: float = SHARD_WAIT) -> str:
+    """Open a point in time over ``index`` (missing indices skipped, no partial results); return its id.
+
+    Args:
+        client: the client.
+        index: index names or patterns.
+        wait: seconds to keep retrying while the node answers 503 (shards still starting).
+
+    Raises:
+        ApiError: the node's refusal (a 503 once ``wait`` is over).
+    """
+    deadline = time.monotonic() + wait
+    pause = 0.1
+    while True:
+        try:
+            opened = as_json(client.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
+                                                     allow_partial_search_results=False))
+            return str(opened["id"])
+        except ApiError as exc:
+            if exc.meta.status != 503 or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],

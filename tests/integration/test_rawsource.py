@@ -1,0 +1,52 @@
+"""Point-in-time scans on the real node: an index whose shard is still starting is waited for, then refused."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+from auditlog.indexer.rawsource import _open_pit, raw_client_options, scan_sources
+from auditlog.indexer.tiers import TierTable
+
+#: an allocation filter no node matches: the index exists, its primary is never started
+_NOWHERE = {"number_of_replicas": 0, "index.routing.allocation.require._name": "no-such-node"}
+
+
+@pytest.fixture
+def raw(es_url: str) -> Iterator[Elasticsearch]:
+    """A client that returns raw response bytes, as the scans need."""
+    client = Elasticsearch(es_url, request_timeout=60, max_retries=0, **raw_client_options())
+    yield client
+    client.close()
+
+
+def _unstarted(es: Elasticsearch, namespace: TierTable, name: str) -> str:
+    index = f"{namespace.prefix}-{name}"
+    es.indices.create(index=index, settings=_NOWHERE, wait_for_active_shards="0")
+    return index
+
+
+def test_scan_waits_for_a_shard_that_is_still_starting(es: Elasticsearch, raw: Elasticsearch,
+                                                       namespace: TierTable) -> None:
+    """A scan of an index whose primary starts a second later reads it instead of failing with 503."""
+    index = _unstarted(es, namespace, "starting")
+    start = threading.Timer(1.0, lambda: es.indices.put_settings(
+        index=index, settings={"index.routing.allocation.require._name": None}))
+    start.start()
+    try:
+        pages = list(scan_sources(raw, index, {"match_all": {}}))
+    finally:
+        start.join()
+    assert pages == []
+
+
+def test_a_shard_that_never_starts_is_refused_after_the_wait(es: Elasticsearch, raw: Elasticsearch,
+                                                            namespace: TierTable) -> None:
+    """Opening a point in time over an index whose shard never starts raises the node's 503 once the wait is over."""
+    index = _unstarted(es, namespace, "never")
+    with pytest.raises(ApiError) as refused:
+        _open_pit(raw, index, wait=0.5)
+    assert 503 == refused.value.meta.status
