@@ -35,7 +35,7 @@ from auditlog.indexer.integrity import (
     stream_ranges,
     window_body,
 )
-from tests.indexer import integrity_before
+from tests.indexer import integrity_reference
 
 
 def _records() -> list[Record]:
@@ -214,22 +214,22 @@ def _seal(draw: st.DrawFn) -> tuple[Columns, list[int] | None]:
 
 @settings(max_examples=400, deadline=None)
 @given(_seal(), st.booleans())
-def test_window_body_is_byte_for_byte_the_body_before_the_seal_was_made_cheaper(
+def test_window_body_is_byte_for_byte_the_plain_reference(
         seal: tuple[Columns, list[int] | None], with_delivered: bool) -> None:
-    """The cheaper body (joined hashes, one set for the streams, sorted times, the one-range shortcut) is unchanged."""
+    """The C-level body (joined hashes, one set of streams, sorted times, one-range shortcut) is the reference's."""
     events, at = seal
     delivered = stream_ranges(events.streams, events.seqs) if with_delivered else None
     args: dict[str, object] = {"agent": "a", "public_key": "k", "seq": 3, "prev": "p", "prev_index": "x",
                                "index": "i1", "events": events, "at": at, "delivered": delivered}
-    assert orjson.dumps(window_body(**args)) == orjson.dumps(integrity_before.window_body(**args))  # type: ignore[arg-type]
+    assert orjson.dumps(window_body(**args)) == orjson.dumps(integrity_reference.window_body(**args))  # type: ignore[arg-type]
 
 
 @settings(max_examples=300, deadline=None)
 @given(_seal())
-def test_stream_ranges_are_the_ranges_before_the_seal_was_made_cheaper(seal: tuple[Columns, list[int] | None]) -> None:
-    """Per stream the delivered ranges come out as before (the shortcut for one gapless range included)."""
+def test_stream_ranges_are_the_plain_reference_ranges(seal: tuple[Columns, list[int] | None]) -> None:
+    """Per stream the delivered ranges are the reference's (the shortcut for one gapless range included)."""
     events, _at = seal
-    assert stream_ranges(events.streams, events.seqs) == integrity_before.stream_ranges(events.streams, events.seqs)
+    assert stream_ranges(events.streams, events.seqs) == integrity_reference.stream_ranges(events.streams, events.seqs)
 
 
 def test_window_body_refuses_a_hash_that_is_not_32_bytes() -> None:
