@@ -53,6 +53,55 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def glue_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """Join a one-value option with a following value that starts with ``-``.
+
+    argparse reads any token that starts with ``-`` as an option, so ``--password -r_9l...`` (a
+    generated password or API key may start with ``-``) failed with "expected one argument". Like
+    getopt, the token after a one-value option is its value, unless it is one of the command's own
+    option strings: ``--password --user`` still says the value is missing. ``--`` ends the options.
+
+    Args:
+        parser: the root parser from ``build_parser``.
+        argv: the arguments without the program name.
+
+    Returns:
+        ``argv`` with such pairs written as ``--option=value``.
+    """
+    options = _option_arities(parser)
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            return out + list(argv[i:])
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if (options.get(token) is True and following is not None and following.startswith("-")
+                and following not in ("-", "--") and following.split("=", 1)[0] not in options):
+            out.append(f"{token}={following}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def _option_arities(parser: argparse.ArgumentParser) -> dict[str, bool]:
+    """Map every option string of ``parser`` and its subparsers to whether it takes exactly one value."""
+    arities: dict[str, bool] = {}
+    pending = [parser]
+    while pending:
+        current = pending.pop()
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend(action.choices.values())
+            one_value = action.nargs is None and isinstance(action, (argparse._StoreAction, argparse._AppendAction))
+            for flag in action.option_strings:
+                # a flag that takes one value in one subcommand and none in another is left to argparse
+                arities[flag] = arities.get(flag, one_value) and one_value
+    return arities
+
+
 def _needs_extra(extra: str, module: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         raise CommandError(missing_extra_message(extra, module))
@@ -72,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else list(argv)
     # the subcommand is the first argument (the root parser's own options end the run: --help, --version)
     parser = build_parser(args_in[0] if args_in else None)
+    args_in = glue_dash_values(parser, args_in)
     # parse_args = parse_known_args + an error on leftovers; a stub for a missing extra takes any arguments
     args, leftover = parser.parse_known_args(args_in)
     operands = getattr(args, "dash_operands", None)

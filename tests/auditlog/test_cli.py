@@ -103,3 +103,28 @@ def test_a_command_parses_alike_alone_and_among_all() -> None:
     full = build_parser()
     for command in (c for area in AREAS for c in area.commands):
         assert (command, options(full, command)) == (command, options(build_parser(command), command))
+
+
+def test_a_password_that_starts_with_a_dash_is_the_password() -> None:
+    """`--password -r_9l...` (a generated password may start with '-') parses as that password, not as an option."""
+    from auditlog.cli import build_parser, glue_dash_values
+
+    parser = build_parser("setup")
+    args = parser.parse_args(glue_dash_values(parser, ["setup", "--user", "elastic", "--password", "-r_9l-x",
+                                                       "--prefix", "p"]))
+    assert ("-r_9l-x", "p") == (args.es_password, args.prefix)
+
+
+def test_an_option_after_a_one_value_option_is_still_a_missing_value(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--password --user x` still exits 2 saying --password has no value: a known option is never taken as one."""
+    with pytest.raises(SystemExit) as exc:
+        main(["setup", "--password", "--user", "x"])
+    assert (2, True) == (exc.value.code, "argument --password: expected one argument" in capsys.readouterr().err)
+
+
+def test_arguments_after_double_dash_are_left_alone() -> None:
+    """Nothing after `--` is joined: it ends the options."""
+    from auditlog.cli import build_parser, glue_dash_values
+
+    argv = ["keys", "revoke", "--", "--password", "-x"]
+    assert argv == glue_dash_values(build_parser("keys"), argv)
