@@ -54,36 +54,51 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def glue_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
-    """Join a one-value option with a following value that starts with ``-``.
+    """Make values that start with ``-`` reach argparse as values, not as options.
 
     argparse reads any token that starts with ``-`` as an option, so ``--password -r_9l...`` (a
-    generated password or API key may start with ``-``) failed with "expected one argument". Like
-    getopt, the token after a one-value option is its value, unless it is one of the command's own
-    option strings: ``--password --user`` still says the value is missing. ``--`` ends the options.
+    generated password may start with ``-``) failed with "expected one argument", and ``show -a1b2``
+    (an event id from another producer) or ``keys revoke -Xk3...`` (base64url key ids) with "required:
+    ID". Like getopt, the token after a one-value option is its value, unless it is one of the
+    command's own option strings (``--password --user`` still says the value is missing). A token
+    after the command that starts with a single ``-`` and is no option of the command (nor a short
+    option with its value attached, ``-oout.xlsx``) is an operand: it moves behind ``--``, so a
+    command that takes operands gets it and one that takes none still exits 2 naming it. A token
+    that starts with ``--`` and is no option stays an unknown option. ``--`` ends the options.
 
     Args:
         parser: the root parser from ``build_parser``.
         argv: the arguments without the program name.
 
     Returns:
-        ``argv`` with such pairs written as ``--option=value``.
+        ``argv`` with such values written as ``--option=value`` and such operands behind ``--``.
     """
     options = _option_arities(parser)
     out: list[str] = []
+    operands: list[str] = []
     i = 0
     while i < len(argv):
         token = argv[i]
         if token == "--":
-            return out + list(argv[i:])
+            operands += argv[i + 1:]
+            break
         following = argv[i + 1] if i + 1 < len(argv) else None
-        if (options.get(token) is True and following is not None and following.startswith("-")
-                and following not in ("-", "--") and following.split("=", 1)[0] not in options):
+        if (options.get(token) is True and following is not None and _dashed(following)
+                and following.split("=", 1)[0] not in options):
             out.append(f"{token}={following}")
             i += 2
             continue
-        out.append(token)
+        if i > 0 and _dashed(token) and not token.startswith("--") and token not in options \
+                and token[:2] not in options:
+            operands.append(token)
+        else:
+            out.append(token)
         i += 1
-    return out
+    return [*out, "--", *operands] if operands or "--" in argv else out
+
+
+def _dashed(token: str) -> bool:
+    return token.startswith("-") and token not in ("-", "--")
 
 
 def _option_arities(parser: argparse.ArgumentParser) -> dict[str, bool]:
@@ -124,11 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_in = glue_dash_values(parser, args_in)
     # parse_args = parse_known_args + an error on leftovers; a stub for a missing extra takes any arguments
     args, leftover = parser.parse_known_args(args_in)
-    operands = getattr(args, "dash_operands", None)
-    if operands is not None and leftover:  # ids that start with '-' (see the command's register)
-        dashed = [a for a in leftover if a.startswith("-") and not a.startswith("--")]
-        setattr(args, operands, [*getattr(args, operands), *dashed])
-        leftover = [a for a in leftover if a not in dashed]
+    leftover = [a for a in leftover if a != "--"]  # the end of options, not an argument of its own
     if leftover and not getattr(args, "missing_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(leftover)}")
     try:

@@ -45,10 +45,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.set_defaults(func=list_command)
 
     revoke = keys_sub.add_parser("revoke", help="invalidate keys by id (they get 401 from then on)")
-    # Elasticsearch key ids are base64url and may start with '-': argparse would take such an id for an
-    # unknown flag, so the shell hands single-dash leftovers to ``ids`` (``dash_operands``); ``--`` works too.
+    # Elasticsearch key ids are base64url and may start with '-': auditlog.cli.glue_dash_values hands them
+    # to ``ids`` as operands; ``--`` works too.
     revoke.add_argument("ids", nargs="*", metavar="ID", help="key id (from `auditlog keys list`)")
-    revoke.set_defaults(func=revoke_command, dash_operands="ids")
+    revoke.set_defaults(func=revoke_command)
 
     for command in (tenant, listing, revoke):
         add_connection_args(command)

@@ -12,6 +12,8 @@ import pytest
 from auditlog import __version__
 from auditlog.cli import main
 
+UNREACHABLE = "http://127.0.0.1:9"  # discard port: a parsed command fails at connecting
+
 
 def _run_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a child interpreter where importing ``module`` fails as if it were not installed."""
@@ -128,3 +130,26 @@ def test_arguments_after_double_dash_are_left_alone() -> None:
 
     argv = ["keys", "revoke", "--", "--password", "-x"]
     assert argv == glue_dash_values(build_parser("keys"), argv)
+
+
+@pytest.mark.parametrize("argv", [["show", "-a1b2c3", "--es", UNREACHABLE], ["show", "--es", UNREACHABLE, "-a1b2c3"],
+                                  ["keys", "tenant", "-org1", "--es", UNREACHABLE]])
+def test_an_operand_that_starts_with_a_dash_is_an_operand(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """An event id or tenant starting with '-' parses as the operand: the command gets as far as connecting (exit 1)."""
+    code = main(argv)
+    assert (1, True) == (code, "cannot reach Elasticsearch" in capsys.readouterr().err)
+
+
+def test_an_unknown_short_flag_is_still_refused_by_its_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """`show x -z` exits 2 with 'unrecognized arguments: -z' (no '--' of the rewrite in the message)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["show", "x", "-z"])
+    assert (2, True) == (exc.value.code, "unrecognized arguments: -z\n" in capsys.readouterr().err)
+
+
+def test_a_short_option_with_its_value_attached_stays_an_option() -> None:
+    """`-oout.xlsx` is export's -o with its value, not an operand."""
+    from auditlog.cli import build_parser, glue_dash_values
+
+    argv = ["export", "-oout.xlsx", "--since", "-1h"]
+    assert ["export", "-oout.xlsx", "--since=-1h"] == glue_dash_values(build_parser("export"), argv)
