@@ -12,9 +12,14 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import TextIO, cast
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.terminal import ShownStream
 from auditlog.extras import AREAS, MODULE_EXTRA, missing_extra_message, optional_module
+
+#: commands that draw the terminal themselves (Textual renders event text as text, tui/): their output is not filtered.
+DRAWS_ITS_OWN_SCREEN = frozenset({"tui"})
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -142,6 +147,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     leftover = [a for a in leftover if a != "--"]  # the end of options, not an argument of its own
     if leftover and not getattr(args, "missing_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(leftover)}")
+    if args.command in DRAWS_ITS_OWN_SCREEN:
+        return _run(args)
+    # file names, ids, index names and the cluster's reasons reach the output: escapes are shown, not obeyed
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = cast(TextIO, ShownStream(out)), cast(TextIO, ShownStream(err))
+    try:
+        return _run(args)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; map the project's errors to one line and an exit status."""
     try:
         return int(args.func(args) or 0)
     except ModuleNotFoundError as exc:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from elasticsearch import Elasticsearch
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.terminal import shown_cell
 from auditlog.indexer import ahead, retention
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
@@ -239,8 +240,8 @@ def _human_bytes(count: int) -> str:
 
 def _warn_unreadable(inventory: retention.Inventory) -> None:
     for item in inventory.unreadable:
-        print(f"warning: index {item.name}: {item.reason}; it is never deleted by retention, check and delete it "
-              "by hand", file=sys.stderr)
+        print(f"warning: index {shown_cell(item.name)}: {item.reason}; it is never deleted by retention, "
+              "check and delete it by hand", file=sys.stderr)
 
 
 def _unreadable_json(inventory: retention.Inventory) -> list[dict[str, str]]:

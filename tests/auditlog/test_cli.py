@@ -6,6 +6,7 @@ import argparse
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,18 @@ def test_a_short_option_with_its_value_attached_stays_an_option() -> None:
 
     argv = ["export", "-oout.xlsx", "--since", "-1h"]
     assert ["export", "-oout.xlsx", "--since=-1h"] == glue_dash_values(build_parser("export"), argv)
+
+
+def test_an_error_line_shows_an_escape_sequence_instead_of_sending_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A command's one-line error holding ESC (here from a path) reaches stderr as the text '\\x1b', not the byte."""
+    code = main(["agent", "status", "--state-dir", str(tmp_path / "x\x1b]0;owned\x07")])
+    err = capsys.readouterr().err
+    assert (1, False, True) == (code, "\x1b" in err, "x\\x1b]0;owned\\x07" in err)
+
+
+def test_the_streams_are_given_back_after_a_command() -> None:
+    """main() restores sys.stdout and sys.stderr, also when the command fails."""
+    before = (sys.stdout, sys.stderr)
+    main(["agent", "status", "--state-dir", "/nonexistent-auditlog-state"])
+    assert before == (sys.stdout, sys.stderr)

@@ -174,3 +174,16 @@ def test_dlq_list_of_a_state_dir_without_dead_letters_is_empty(
     """A state directory with a registry and no dead letters lists nothing and exits 0."""
     state = _registry_with_one_file(tmp_path)
     assert (0, "") == (main(["dlq", "list", "--state-dir", str(state)]), capsys.readouterr().out)
+
+
+def test_status_shows_a_hostile_file_name_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file name with an escape sequence and a line break is one row with both shown as escapes."""
+    log = tmp_path / "a\x1b]0;owned\x07\nfake row.log"
+    log.write_bytes(b"x" * 10)
+    st = log.stat()
+    reg = Registry(tmp_path / "state")
+    reg.add(FileState(FileIdentity(st.st_dev, st.st_ino, 10, "fp"), str(log), 10, 10))
+    reg.close()
+    assert main(["agent", "status", "--state-dir", str(tmp_path / "state")]) == 0
+    out = capsys.readouterr().out
+    assert (2, False, True) == (len(out.splitlines()), "\x1b" in out, "a\\x1b]0;owned\\x07\\nfake row.log" in out)
