@@ -63,6 +63,12 @@ class DeadLetter:
             "offset": self.offset,
         }
         try:
+            self.file.encode("utf-8")
+        except UnicodeEncodeError:  # a file name that is not UTF-8: readable with escapes, exact in base64
+            raw = os.fsencode(self.file)
+            rec["file"] = raw.decode("utf-8", "backslashreplace")
+            rec["file_b64"] = base64.b64encode(raw).decode("ascii")
+        try:
             rec["line"] = self.line.decode("utf-8")
         except UnicodeDecodeError:
             rec["line_b64"] = base64.b64encode(self.line).decode("ascii")
@@ -84,7 +90,8 @@ class DeadLetter:
             reason=str(rec.get("reason", "")),
             line=line,
             offset=int(rec.get("offset", -1)),
-            file=str(rec.get("file", "")),
+            file=os.fsdecode(base64.b64decode(rec["file_b64"], validate=True)) if "file_b64" in rec
+            else str(rec.get("file", "")),
             identity=str(rec.get("identity", "")),
             stage=str(rec.get("stage", "")),
             line_bytes=int(rec.get("line_bytes", len(line))),

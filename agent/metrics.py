@@ -85,6 +85,8 @@ _HELP: dict[str, str] = {
 
 
 def _label(value: str) -> str:
+    # a file name that is not UTF-8 holds lone surrogates, which the UTF-8 exposition cannot carry
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 

@@ -13,6 +13,7 @@ thanks to ``_id = event.id``.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -72,10 +73,24 @@ class FileState:
         return max(self.size - self.offset, 0)
 
 
+def _stored_path(path: str) -> str | bytes:
+    """The path as the ``path`` column holds it: text, or the name's raw bytes when they are not UTF-8.
+
+    A file name may hold any bytes but ``/`` and NUL; Python decodes the others to lone surrogates, which
+    SQLite's text cannot take. SQLite keeps a column's values as given, so those rows hold a blob.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
 def _row_to_state(row: tuple[object, ...]) -> FileState:
     _key, dev, ino, fp_len, fp, gen, path, offset, size, state, updated = row
     ident = FileIdentity(int(dev), int(ino), int(fp_len), str(fp), int(gen))  # type: ignore[call-overload]
-    return FileState(ident, str(path), int(offset), int(size), str(state), float(updated))  # type: ignore[call-overload, arg-type]
+    name = os.fsdecode(path) if isinstance(path, bytes) else str(path)
+    return FileState(ident, name, int(offset), int(size), str(state), float(updated))  # type: ignore[call-overload, arg-type]
 
 
 class Registry:
@@ -142,7 +157,7 @@ class Registry:
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (i.key, i.dev, i.ino, i.fp_len, i.fingerprint, i.generation, st.path, st.offset, st.size,
+                (i.key, i.dev, i.ino, i.fp_len, i.fingerprint, i.generation, _stored_path(st.path), st.offset, st.size,
                  st.state, time.time()),
             )
 
@@ -175,7 +190,7 @@ class Registry:
     def update(self, key: str, *, path: str | None = None, size: int | None = None, state: str | None = None) -> None:
         """Update where a file was seen, its size and/or its state."""
         sets, args = [], []
-        for col, val in (("path", path), ("size", size), ("state", state)):
+        for col, val in (("path", None if path is None else _stored_path(path)), ("size", size), ("state", state)):
             if val is not None:
                 sets.append(f"{col} = ?")
                 args.append(val)

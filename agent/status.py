@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from auditlog.agent.registry import Registry
-from auditlog.core.terminal import shown_cell
+from auditlog.core.terminal import shown
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ def render_table(reports: list[FileReport]) -> str:
     """A plain-text table, one file per row."""
     header = ("PATH", "IDENTITY", "OFFSET", "SIZE", "LAG", "STATE")
     # a file name may hold a line break or an escape: one file stays one row, shown and not obeyed
-    rows = [(shown_cell(r.path), shown_cell(r.identity), str(r.offset), str(r.size), str(r.lag_bytes), r.state)
-            for r in reports]
+    rows = [(shown(r.path, line_breaks=False), shown(r.identity, line_breaks=False), str(r.offset), str(r.size),
+             str(r.lag_bytes), r.state) for r in reports]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     for row in rows:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-# Lone surrogates too: a terminal cannot encode them (Elasticsearch stores "\ud800" escapes as given).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+from auditlog.core.terminal import shown
 
 
 def display_value(value: Any) -> str:
@@ -33,8 +30,8 @@ def display_value(value: Any) -> str:
 
 
 def printable(text: str, *, multiline: bool = False) -> str:
-    """Make event text safe to draw on a terminal: control characters and lone surrogates become visible
-    ``\\xNN`` / ``\\uNNNN`` escapes.
+    """Make event text safe to draw on a terminal: control characters, bidirectional overrides and lone
+    surrogates become visible ``\\xNN`` / ``\\uNNNN`` escapes (:func:`auditlog.core.terminal.shown`).
 
     Event data is untrusted; an ESC byte in a worker's name must not reach the terminal as an escape
     sequence. Tabs become spaces; line breaks are kept only when ``multiline``.
@@ -46,13 +43,4 @@ def printable(text: str, *, multiline: bool = False) -> str:
     Returns:
         The text without control characters.
     """
-    text = text.replace("\t", " ")
-    pattern = _CONTROL if multiline else _CONTROL_OR_BREAK
-    if pattern.search(text) is None:
-        return text
-    return pattern.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return shown(text.replace("\t", " "), line_breaks=multiline)

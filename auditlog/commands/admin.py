@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from elasticsearch import Elasticsearch
 
 from auditlog.core.errors import CommandError, UsageError
-from auditlog.core.terminal import shown_cell
+from auditlog.core.terminal import shown
 from auditlog.indexer import ahead, retention
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
@@ -240,8 +240,9 @@ def _human_bytes(count: int) -> str:
 
 def _warn_unreadable(inventory: retention.Inventory) -> None:
     for item in inventory.unreadable:
-        print(f"warning: index {shown_cell(item.name)}: {item.reason}; it is never deleted by retention, "
-              "check and delete it by hand", file=sys.stderr)
+        name = shown(item.name, line_breaks=False)
+        print(f"warning: index {name}: {item.reason}; it is never deleted by retention, check and delete it by hand",
+              file=sys.stderr)
 
 
 def _unreadable_json(inventory: retention.Inventory) -> list[dict[str, str]]:

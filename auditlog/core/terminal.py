@@ -1,43 +1,48 @@
 """Text bound for a terminal: control characters are shown, never obeyed.
 
-File names, event ids, index names and Elasticsearch's error reasons reach the commands' human
-output; any of them may carry an escape sequence (``\\x1b]0;...`` retitles the window, ``\\x1b[2J``
-clears it, ``\\r`` overwrites what a line said) or a bidirectional override that shows text in another
-order than it is stored ("Trojan Source"). :func:`shown` writes each such character as its escape
-(``\\x1b``, ``\\u202e``) and leaves everything else, umlauts and emoji included, as it is.
-:class:`ShownStream` does that for whole streams: ``auditlog/cli.py`` puts it in front of stdout and
-stderr for every command that does not draw a UI of its own. JSON output needs nothing: its encoders
-escape control characters already.
+File names, event ids, index names and Elasticsearch's error reasons reach the commands' output, and
+event text reaches the TUI; any of them may carry an escape sequence (``\\x1b]0;...`` retitles the
+window, ``\\x1b[2J`` clears it, ``\\r`` overwrites what a line said), a bidirectional override that
+shows text in another order than it is stored ("Trojan Source"), or a lone surrogate (Elasticsearch
+stores ``"\\ud800"`` as given; a file name with bytes that are not UTF-8 decodes to one) that a UTF-8
+terminal cannot even encode. :func:`shown` writes each such character as its escape (``\\x1b``,
+``\\u202e``, ``\\udc80``) and leaves everything else, umlauts and emoji included, as it is; it is the one
+definition the commands (:class:`ShownStream`, put in front of stdout and stderr by ``auditlog/cli.py``)
+and the TUI (``tui/values.printable``) share. JSON output needs nothing: its encoders escape already.
 """
 
 from __future__ import annotations
 
 from typing import Any, TextIO
 
-#: C0 controls but tab and line feed, DEL, C1 controls, and the bidirectional marks and overrides.
+
+def _escape(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+#: C0 controls but tab and line feed, DEL, C1 controls, bidirectional marks and overrides, lone surrogates.
 _ESCAPES: dict[int, str] = {
-    **{c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A)},
-    **{c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+    code: _escape(code)
+    for code in (*range(0x20), 0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                 *range(0x2066, 0x206A), *range(0xD800, 0xE000))
+    if code not in (0x09, 0x0A)
 }
-#: the same and tab and line feed too: for one cell of a table or one field of a line.
-_CELL_ESCAPES: dict[int, str] = {**_ESCAPES, 0x09: "\\t", 0x0A: "\\n"}
+#: the same and tab and line feed too: one line stays one line.
+_ONE_LINE_ESCAPES: dict[int, str] = {**_ESCAPES, 0x09: _escape(0x09), 0x0A: _escape(0x0A)}
 
 
-def shown(text: str) -> str:
-    """Return ``text`` with every character a terminal would obey written as its escape (line breaks kept).
+def shown(text: str, *, line_breaks: bool = True) -> str:
+    """Return ``text`` with every character a terminal would obey (or cannot encode) written as its escape.
 
     Args:
         text: anything bound for a terminal.
+        line_breaks: keep line feeds and tabs; ``False`` escapes them too, so a table cell or a list row
+            stays on its line.
 
     Returns:
         The text, unchanged when it holds no such character.
     """
-    return text.translate(_ESCAPES)
-
-
-def shown_cell(text: str) -> str:
-    """Return ``text`` as :func:`shown` does, line breaks and tabs escaped too (one row stays one row)."""
-    return text.translate(_CELL_ESCAPES)
+    return text.translate(_ESCAPES if line_breaks else _ONE_LINE_ESCAPES)
 
 
 class ShownStream:

@@ -96,3 +96,13 @@ def test_reason_quoting_a_secret_is_redacted(tmp_path: Path) -> None:
     w.write(DeadLetter("event.action: got 'Bearer abcdef123456'", b"{}", 1, "/f", "id"))
     w.close()
     assert next(read_records(tmp_path))["reason"] == f"event.action: got 'Bearer {REDACTED}'"
+
+
+def test_a_file_name_that_is_not_utf8_is_recorded_readable_and_exact(tmp_path: Path) -> None:
+    """The record shows the name with escapes in ``file`` and holds its bytes in ``file_b64``; it reads back exact."""
+    path = os.fsdecode(b"/logs/audit-\xff.jsonl")
+    writer = DeadLetterWriter(tmp_path)
+    writer.write(DeadLetter("invalid JSON", b"{", 0, path, "id1"))
+    writer.close()
+    [record] = list(read_records(tmp_path))
+    assert ("/logs/audit-\\xff.jsonl", path) == (record["file"], DeadLetter.from_json(record).file)

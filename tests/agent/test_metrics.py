@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import urllib.request
@@ -126,3 +127,9 @@ def test_operations_guide_table_names_the_emitted_metrics() -> None:
 def test_agent_guide_names_the_emitted_metrics() -> None:
     """docs/agent.md's metrics list is the scrape's families without `up`."""
     assert _scraped_families() - {"auditlog_agent_up"} == _agent_guide_families()
+
+
+def test_a_lag_label_of_a_file_name_that_is_not_utf8_is_exposed_escaped() -> None:
+    """A path holding lone surrogates (bytes that are not UTF-8) renders as an escaped label that encodes as UTF-8."""
+    text = Metrics().render([(os.fsdecode(b"/var/log/a-\xff.jsonl"), "id1", 5)])
+    assert 'path="/var/log/a-\\\\xff.jsonl"' in text.encode("utf-8").decode()

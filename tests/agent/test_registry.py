@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,12 @@ def test_prune_forgets_only_old_closed_identities(tmp_path: Path) -> None:
     closed = FileState(FileIdentity(1, 3, 10, "x", 0), "/x/old.log", state="done")
     r.add(closed)
     assert (r.prune(-1), [s.key for s in r.all()]) == (1, [row().key])
+
+
+def test_a_path_that_is_not_utf8_is_kept_exactly(tmp_path: Path) -> None:
+    """A file name of bytes that are not UTF-8 is stored and read back as the same path (as a blob)."""
+    path = os.fsdecode(b"/var/log/audit-\xff\xfe.jsonl")
+    reg = Registry(tmp_path)
+    reg.add(FileState(FileIdentity(1, 2, 64, "fp"), path))
+    reg.update(FileIdentity(1, 2, 64, "fp").key, path=path + "-moved")
+    assert [path + "-moved"] == [row.path for row in reg.all()]

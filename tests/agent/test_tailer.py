@@ -428,3 +428,12 @@ def test_parked_file_renamed_out_of_the_globs_is_drained(tmp_path: Path) -> None
         h.step()
     h.settle()
     assert sorted(lines_of(h)) == sorted([f"{i}-first" for i in range(4)] + ["0-late"])
+
+
+def test_a_file_named_in_bytes_that_are_not_utf8_is_harvested(tmp_path: Path) -> None:
+    """A log whose name is not UTF-8 is read and checkpointed like any other (its path kept exactly)."""
+    bad = Path(os.fsdecode(bytes(tmp_path) + b"/audit-\xff.log"))
+    append(bad, "a")
+    h = Harness(tmp_path, tmp_path / "state", pattern="audit-*.log")
+    h.step()
+    assert (["a"], [str(bad)]) == (lines_of(h), [row.path for row in h.registry.all()])

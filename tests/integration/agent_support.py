@@ -176,20 +176,22 @@ class AgentRun:
 
 @contextmanager
 def agent_run(es: Elasticsearch, es_url: str, folder: Path, lines: Iterable[bytes], *, arrivals: int,
-              dead_letters: int) -> Iterator[AgentRun]:
+              dead_letters: int, name: bytes = b"audit.jsonl") -> Iterator[AgentRun]:
     """Ship ``lines`` (one log file) with ``auditlog agent`` into a new namespace; yield the finished run.
 
     The agent is stopped (SIGTERM) once ``arrivals`` documents arrived and ``dead_letters`` records were
     written (a document Elasticsearch refuses is dead-lettered only when its batch is answered); the
-    namespace is deleted afterwards.
+    namespace is deleted afterwards. ``name`` is the log's file name (any bytes: the configuration then
+    names the folder's ``*.jsonl``, as TOML holds text only).
     """
     tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
     install_templates(es, tiers)
-    log = folder / "audit.jsonl"
+    log = folder / os.fsdecode(name)
     with log.open("wb") as fh:
         fh.writelines(lines)
     state = folder / "state"
-    agent = AgentProcess(write_config(folder / "agent.toml", paths=[str(log)], state=state, es_url=es_url,
+    pattern = str(log) if name == b"audit.jsonl" else str(folder / "*.jsonl")
+    agent = AgentProcess(write_config(folder / "agent.toml", paths=[pattern], state=state, es_url=es_url,
                                       prefix=tiers.prefix), folder / "agent.log")
     agent.start()
     try:

@@ -186,4 +186,4 @@ def test_status_shows_a_hostile_file_name_as_text(tmp_path: Path, capsys: pytest
     reg.close()
     assert main(["agent", "status", "--state-dir", str(tmp_path / "state")]) == 0
     out = capsys.readouterr().out
-    assert (2, False, True) == (len(out.splitlines()), "\x1b" in out, "a\\x1b]0;owned\\x07\\nfake row.log" in out)
+    assert (2, False, True) == (len(out.splitlines()), "\x1b" in out, "a\\x1b]0;owned\\x07\\x0afake row.log" in out)

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from auditlog.core.terminal import ShownStream, shown, shown_cell
+from auditlog.core.terminal import ShownStream, shown
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -27,9 +27,14 @@ def test_ordinary_text_line_breaks_and_tabs_stay() -> None:
     assert text == shown(text)
 
 
-def test_a_cell_keeps_to_one_line() -> None:
-    """shown_cell() escapes line breaks and tabs too, so a file name cannot add a row."""
-    assert "a\\nb\\tc\\x1b" == shown_cell("a\nb\tc\x1b")
+def test_one_line_form_escapes_line_breaks_and_tabs() -> None:
+    """shown(line_breaks=False) escapes line breaks and tabs too, so a file name cannot add a row."""
+    assert "a\\x0ab\\x09c\\x1b" == shown("a\nb\tc\x1b", line_breaks=False)
+
+
+def test_a_lone_surrogate_is_shown_so_a_utf8_terminal_can_write_it() -> None:
+    """A lone surrogate (a non-UTF-8 file name byte, a stored "\\ud800") becomes its escape and encodes."""
+    assert "log-\\udcff.txt" == shown("log-\udcff.txt").encode("utf-8").decode()
 
 
 def test_the_stream_escapes_what_it_writes_and_passes_the_rest() -> None:
