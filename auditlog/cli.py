@@ -176,6 +176,11 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a path the command was given or derived: too long, missing, a file not a folder
+        name = str(exc.filename) if exc.filename is not None else ""
+        where = f"{name if len(name) <= 160 else name[:100] + '…' + name[-59:]}: " if name else ""
+        print(f"auditlog {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -62,6 +62,12 @@ class ConnectionSettings:
                 raise ValueError(f"es url must start with http:// or https://: {safe_url(url)!r}")
         if (self.username is None) != (self.password is None):
             raise ValueError("es username and password go together")
+        # an HTTP header carries the key: anything but printable ASCII is no key (and the value is never shown)
+        if self.api_key is not None and not (self.api_key.isascii() and self.api_key.isprintable()
+                                             and " " not in self.api_key):
+            raise ValueError("es api key must be printable ASCII without spaces (as Elasticsearch issues them)")
+        if self.ca_certs and not all(url.startswith("https://") for url in urls):
+            raise ValueError("es ca_certs applies to https:// URLs only; the URL is http://")
 
     def redacted(self) -> dict[str, object]:
         """Return the settings as a dict without secrets, for logs and status output."""

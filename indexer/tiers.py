@@ -39,6 +39,27 @@ class UnknownTierError(ValueError):
     """An event names a tier that the table does not know."""
 
 
+#: characters Elasticsearch refuses in an index name (and ':' it refuses since 7.0)
+_INDEX_NAME_FORBIDDEN = frozenset('\\/*?"<>| ,#:')
+#: bytes left for the prefix in a 255-byte index name after "-digest-enterprise-YYYY.MM.DD" and a margin
+MAX_PREFIX_BYTES = 200
+
+
+def _prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` cannot start index names (Elasticsearch's rules, and text a terminal can show), or None."""
+    if not prefix:
+        return "must not be empty"
+    if prefix != prefix.lower():
+        return "must be lowercase"
+    if prefix[0] in "-_+.":
+        return "must not start with '-', '_', '+' or '.'"
+    if not prefix.isprintable() or not _INDEX_NAME_FORBIDDEN.isdisjoint(prefix):
+        return "must be printable without spaces or any of \\ / * ? \" < > | , # :"
+    if len(prefix.encode("utf-8")) > MAX_PREFIX_BYTES:  # printable: no lone surrogates, so it encodes
+        return f"must be at most {MAX_PREFIX_BYTES} bytes"
+    return None
+
+
 @dataclass(frozen=True)
 class TierTable:
     """Tier -> class -> index mapping for one index namespace (``prefix``)."""
@@ -50,8 +71,9 @@ class TierTable:
         for tier, cls in self.classes.items():
             if cls not in RETENTION_DAYS:
                 raise ValueError(f"tier {tier!r} maps to unknown retention class {cls!r}")
-        if not self.prefix or self.prefix != self.prefix.lower() or "*" in self.prefix:
-            raise ValueError(f"index prefix must be non-empty lowercase without '*': {self.prefix!r}")
+        reason = _prefix_problem(self.prefix)
+        if reason is not None:
+            raise ValueError(f"index prefix {reason}: {self.prefix.encode('utf-8', 'backslashreplace').decode()!r}")
 
     @classmethod
     def with_basic_class(cls, basic_class: str, prefix: str = DEFAULT_PREFIX) -> TierTable:

@@ -169,3 +169,22 @@ def test_the_streams_are_given_back_after_a_command() -> None:
     before = (sys.stdout, sys.stderr)
     main(["agent", "status", "--state-dir", "/nonexistent-auditlog-state"])
     assert before == (sys.stdout, sys.stderr)
+
+
+@pytest.mark.parametrize("argv", [
+    ["show", "x", "--prefix", "a\udcff"],
+    ["show", "x", "--api-key", "schlüssel"],
+    ["show", "x", "--es", "http://127.0.0.1:9", "--ca-certs", "/etc/ssl/ca.crt"],
+])
+def test_a_hostile_option_value_is_refused_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A value no request can carry exits 2 with one error line (after --api-key's usual warning), never a traceback."""
+    code = main(argv)
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("auditlog: warning:")]
+    assert (2, 1, False) == (code, len(err), "Traceback" in "".join(err))
+
+
+def test_a_path_the_system_refuses_is_one_line_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    """A state directory whose name is too long exits 1 with one short line saying so."""
+    code = main(["agent", "status", "--state-dir", "x" * 5000])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (1, 1, True, True) == (code, len(err), "File name too long" in err[0], len(err[0]) <= 300)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from auditlog.indexer.client import ConnectionSettings, make_client, safe_url, split_urls
@@ -30,3 +32,17 @@ def test_a_bad_url_in_the_list_is_refused() -> None:
 def test_credentials_are_hidden_in_every_url_of_a_list() -> None:
     """safe_url hides the user-info part of each URL in a list."""
     assert "https://***@a:9200,https://***@b:9200" == safe_url("https://u:p@a:9200,https://u:p@b:9200")
+
+
+@pytest.mark.parametrize("key", ["schlüssel", "a b", "id:\x1b[2J", os.fsdecode(b"\xff")])
+def test_an_api_key_that_no_header_can_carry_is_refused_without_showing_it(key: str) -> None:
+    """A key that is not printable ASCII is a settings error whose message does not contain the key."""
+    with pytest.raises(ValueError, match="printable ASCII") as exc:
+        ConnectionSettings(api_key=key)
+    assert key not in str(exc.value)
+
+
+def test_a_ca_bundle_with_an_http_url_is_refused() -> None:
+    """ca_certs with an http:// URL is a settings error, not the client's ValueError later."""
+    with pytest.raises(ValueError, match="https:// URLs only"):
+        ConnectionSettings(url="http://127.0.0.1:9200", ca_certs="/etc/ssl/ca.crt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -87,3 +88,19 @@ def test_prefix_flag_beats_environment() -> None:
     chosen = [tiers_from_args(argparse.Namespace(prefix=p), env).prefix for p in ("flag-audit", None)]
     expected = (["flag-audit", "env-audit"], "audit")
     assert expected == (chosen, tiers_from_args(argparse.Namespace(prefix=None), {}).prefix)
+
+
+@pytest.mark.parametrize(("prefix", "reason"), [
+    ("a b", "printable without spaces"), ("a:b", "printable without spaces"), ("-audit", "must not start"),
+    ("a\x1b", "printable"), (os.fsdecode(b"\xff"), "printable"), ("x" * 201, "at most 200 bytes"),
+    ("Audit", "lowercase"), ("", "empty"),
+])
+def test_a_prefix_elasticsearch_or_a_terminal_cannot_take_is_refused(prefix: str, reason: str) -> None:
+    """A namespace that cannot start an index name (or be shown) is refused with the rule it breaks."""
+    with pytest.raises(ValueError, match=reason):
+        TierTable(prefix=prefix)
+
+
+def test_a_lowercase_unicode_prefix_is_accepted() -> None:
+    """Elasticsearch takes lowercase non-ASCII index names, so the namespace may be one."""
+    assert "über-enterprise-2026.12.03" == TierTable(prefix="über").index_for_day("enterprise", date(2026, 12, 3))
