@@ -12,6 +12,7 @@ TLS verification is on unless ``--insecure`` is given explicitly. The flags them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from elasticsearch import Elasticsearch
 
@@ -23,6 +24,16 @@ DEFAULT_URL = "http://127.0.0.1:9200"
 def split_urls(url: str) -> list[str]:
     """Return the node URLs of a comma-separated list (one URL: itself), blanks dropped (pure)."""
     return [part.strip() for part in url.split(",") if part.strip()]
+
+
+def _host_and_port_ok(url: str) -> bool:
+    """Whether ``url`` names a host and, if it has one, a valid port (the client would raise on either)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number or out of range
+        return False
+    return bool(parts.hostname) and port != 0 and url.isprintable()
 
 
 def safe_url(url: str) -> str:
@@ -60,6 +71,8 @@ class ConnectionSettings:
         for url in urls:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"es url must start with http:// or https://: {safe_url(url)!r}")
+            if not _host_and_port_ok(url):
+                raise ValueError(f"es url needs a host and a port between 1 and 65535 if any: {safe_url(url)!r}")
         if (self.username is None) != (self.password is None):
             raise ValueError("es username and password go together")
         # an HTTP header carries the key: anything but printable ASCII is no key (and the value is never shown)

@@ -188,3 +188,12 @@ def test_a_path_the_system_refuses_is_one_line_not_a_traceback(capsys: pytest.Ca
     code = main(["agent", "status", "--state-dir", "x" * 5000])
     err = capsys.readouterr().err.strip().splitlines()
     assert (1, 1, True, True) == (code, len(err), "File name too long" in err[0], len(err[0]) <= 300)
+
+
+def test_a_malformed_url_in_the_environment_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """AUDITLOG_ES_URL=http://[::1 (an unclosed bracket) exits 2 with one line naming the es url."""
+    monkeypatch.setenv("AUDITLOG_ES_URL", "http://[::1")
+    code = main(["show", "x1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (2, 1, True) == (code, len(err), "es url needs a host" in err[0])
