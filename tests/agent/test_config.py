@@ -194,3 +194,10 @@ def test_a_bad_url_among_several_is_named(tmp_path: Path) -> None:
     """One URL of the list without http(s) stops startup naming the key."""
     with pytest.raises(UsageError, match=r"elasticsearch\.url: must be http"):
         config.load(toml(tmp_path, '[elasticsearch]\nurl = "http://a:9200,b:9200"\n'), env={})
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e309", '"99999999999d"'])
+def test_a_duration_beyond_a_century_is_named(tmp_path: Path, value: str) -> None:
+    """An infinite, NaN or century-plus duration stops startup naming the key (it overflowed the clock at shutdown)."""
+    with pytest.raises(UsageError, match=r"shutdown\.timeout: must be a finite number of seconds up to a century"):
+        config.load(toml(tmp_path, f"[shutdown]\ntimeout = {value}\n"), env={})
