@@ -201,3 +201,12 @@ def test_a_duration_beyond_a_century_is_named(tmp_path: Path, value: str) -> Non
     """An infinite, NaN or century-plus duration stops startup naming the key (it overflowed the clock at shutdown)."""
     with pytest.raises(UsageError, match=r"shutdown\.timeout: must be a finite number of seconds up to a century"):
         config.load(toml(tmp_path, f"[shutdown]\ntimeout = {value}\n"), env={})
+
+
+@pytest.mark.parametrize("name", sorted(f"{s}.{k}" for s, keys in config.SCHEMA.items() for k, d in keys.items()
+                                        if d.duration))
+def test_every_duration_key_refuses_infinity(tmp_path: Path, name: str) -> None:
+    """No duration key takes inf: each would reach a clock or a sleep that cannot hold it."""
+    section, key = name.split(".")
+    with pytest.raises(UsageError, match=rf"{name}: must be a finite number of seconds"):
+        config.load(toml(tmp_path, f"[{section}]\n{key} = inf\n"), env={})
