@@ -26,7 +26,7 @@ from elasticsearch import ApiError, Elasticsearch, SSLError, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 
 from auditlog.indexer.client import ConnectionSettings, safe_url
-from auditlog.indexer.errors import error_reason
+from auditlog.indexer.errors import ANSWER_ERRORS, describe_answer_error, error_reason
 from auditlog.indexer.security import WRITER_PRIVILEGES
 from auditlog.indexer.templates import index_template_name
 from auditlog.indexer.tiers import TierTable
@@ -83,6 +83,9 @@ def check(settings: ConnectionSettings, tiers: TierTable, client_factory: Callab
     client = client_factory(settings, request_timeout=TIMEOUT, max_retries=0, retry_on_timeout=False)
     try:
         results += _remote_checks(client, settings, tiers)
+    except ANSWER_ERRORS as exc:  # an answer of another shape (a proxy's page, another product)
+        results += [CheckResult("reach", FAIL, describe_answer_error(exc, url=settings.url)),
+                    *_skipped("tls", "auth", "privileges", "templates")]
     finally:
         client.close()
     return Report(tuple(results))

@@ -14,11 +14,17 @@ from elastic_transport import SerializationError
 from elasticsearch import ApiError, SSLError, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 
-from auditlog.core.errors import CommandError
+from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.client import safe_url
 
 #: What a call into the client may raise when the cluster misbehaves.
 ES_ERRORS: tuple[type[Exception], ...] = (ApiError, TransportError)
+
+#: What reading an answer of an unexpected shape raises (``hits`` a number, a missing key, a list for an object).
+ANSWER_ERRORS: tuple[type[Exception], ...] = (KeyError, TypeError, AttributeError, IndexError, ValueError)
+#: Everything a read from the cluster may end in: the client's errors and an answer of another shape.
+READ_ERRORS: tuple[type[Exception], ...] = (*ES_ERRORS, *ANSWER_ERRORS)
+
 
 _CONNECTION_HINTS = ("Connection refused", "timed out", "Name or service not known")
 
@@ -82,6 +88,8 @@ def _describe(exc: BaseException, *, url: str | None, needs: str | None) -> str:
         return f"the answer of Elasticsearch{at} could not be read: {str(exc.message)[:160]}"
     if isinstance(exc, TransportError):
         return f"Elasticsearch{at} failed: {exc.message}"
+    if isinstance(exc, ANSWER_ERRORS):
+        return describe_answer_error(exc, url=url)
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -100,3 +108,17 @@ def cluster_errors(url: str, needs: str | None = None) -> Iterator[None]:
         yield
     except ES_ERRORS as exc:
         raise CommandError(describe_es_error(exc, url=url, needs=needs)) from None
+    except UsageError:
+        raise
+    except ANSWER_ERRORS as exc:
+        raise CommandError(describe_answer_error(exc, url=url)) from None
+
+
+def describe_answer_error(exc: Exception, *, url: str | None = None) -> str:
+    """One line for an answer whose shape the command cannot read (a proxy's page, another product, a bug).
+
+    The exception's type and text stay in the line, so a bug of ours is still told apart from a bad answer.
+    """
+    at = f" at {safe_url(url)}" if url else ""
+    return one_line(f"the answer of Elasticsearch{at} is not what this command reads ({type(exc).__name__}: "
+                    f"{str(exc)[:120]}); is --es an Elasticsearch 9 cluster, reached without a proxy that rewrites it?")

@@ -20,7 +20,7 @@ from elasticsearch import Elasticsearch
 
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.client import ConnectionSettings, make_client
-from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.indexer.errors import ANSWER_ERRORS, ES_ERRORS, describe_answer_error, describe_es_error
 from auditlog.indexer.query import EventStream
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.tiers import TierTable
@@ -160,6 +160,10 @@ def run_export(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
+    except UsageError:
+        raise
+    except ANSWER_ERRORS as exc:
+        raise CommandError(describe_answer_error(exc)) from None
     finally:
         progress.done()
         client.close()
@@ -205,6 +209,10 @@ def run_tui(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
         except ES_ERRORS as exc:
             raise CommandError(describe_es_error(exc)) from None
+        except UsageError:
+            raise
+        except ANSWER_ERRORS as exc:
+            raise CommandError(describe_answer_error(exc)) from None
         # tamper evidence in the operator's view only: digests list every tenant's event ids
         verifier = None if view is not None else make_client(settings, **raw_client_options())
         config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,

@@ -21,7 +21,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from auditlog.core.contract import CONTRACT, Contract, F
 from auditlog.indexer.decode import dumps_deep
-from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.indexer.errors import READ_ERRORS, describe_es_error
 from auditlog.tui.diff import ChangeKind, diff_changes
 from auditlog.tui.eventview import field
 from auditlog.tui.rowview import EventRow
@@ -146,7 +146,7 @@ class DetailScreen(Screen[int]):
         assert self.prove is not None
         try:
             rows = self.prove(row)
-        except ES_ERRORS as exc:
+        except READ_ERRORS as exc:
             rows = [("Proof", f"not available: {describe_es_error(exc)}")]
         self.app.call_from_thread(self._show_proof, row, rows)
 
@@ -195,7 +195,7 @@ class DetailScreen(Screen[int]):
     def load(self, index: int) -> None:
         try:
             row = self.fetch(index)
-        except ES_ERRORS as exc:
+        except READ_ERRORS as exc:
             self.app.call_from_thread(self._failed, describe_es_error(exc))
             return
         if row is not None:

@@ -24,7 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from auditlog.indexer.errors import ES_ERRORS, describe_es_error
+from auditlog.indexer.errors import READ_ERRORS, describe_es_error
 from auditlog.indexer.proof import event_proof
 from auditlog.indexer.query import Filter, tenants_in
 from auditlog.indexer.verify import Report, verify
@@ -181,7 +181,7 @@ class MainScreen(Screen[None]):
         try:
             listing = self.backend.open_listing(flt)
             first = self._rows(listing, 0, self.config.page_size)
-        except ES_ERRORS as exc:
+        except READ_ERRORS as exc:
             if not worker.is_cancelled:
                 self.app.call_from_thread(self._failed, exc)
             return
@@ -195,7 +195,7 @@ class MainScreen(Screen[None]):
         """Read facets and histogram of ``listing`` and show them (called in a worker thread)."""
         try:
             counts = self.backend.counts(listing, zone=self.config.zone, now=self.config.clock())
-        except ES_ERRORS as exc:
+        except READ_ERRORS as exc:
             if not cancelled():
                 self.app.call_from_thread(self._failed, exc)
             return
@@ -247,7 +247,7 @@ class MainScreen(Screen[None]):
         worker = get_current_worker()
         try:
             report: Report | None = verify(client, self.config.tiers, flt)
-        except ES_ERRORS:
+        except READ_ERRORS:
             report = None
         if not worker.is_cancelled:
             self.app.call_from_thread(self._show_verification, flt, report)
@@ -296,7 +296,7 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, group="keepalive", exit_on_error=False)
     def touch_snapshot(self, listing: Listing) -> None:
-        with contextlib.suppress(*ES_ERRORS):  # a failure shows up on the next real request
+        with contextlib.suppress(*READ_ERRORS):  # a failure shows up on the next real request
             listing.pager.touch()
         if listing.renewed:
             self.app.call_from_thread(self.snapshot_renewed, listing)
@@ -332,7 +332,7 @@ class MainScreen(Screen[None]):
     def load_rows(self, listing: Listing, start: int, stop: int) -> None:
         try:
             rows = self._rows(listing, start, stop)
-        except ES_ERRORS as exc:
+        except READ_ERRORS as exc:
             self.app.call_from_thread(self._failed, exc)
             return
         if listing.renewed:  # these rows come from a newer snapshot than the list on screen
@@ -411,7 +411,7 @@ class MainScreen(Screen[None]):
             top = listing.pager.rows(0, 1)
             fresh = self.backend.open_listing(listing.filter)
             first = self._rows(fresh, 0, self.config.page_size)
-        except ES_ERRORS as exc:
+        except READ_ERRORS as exc:
             self.app.call_from_thread(self._failed, exc)
             return
         ids = [row.event_id for row in first]
