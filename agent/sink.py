@@ -47,6 +47,19 @@ log = structlog.get_logger("auditlog.agent.sink")
 FILTER_PATH = "errors,items.*.status,items.*.error"
 
 
+def _is_bulk_answer(body: Any, items: int) -> bool:
+    """Whether ``body`` is what ``_bulk`` with :data:`FILTER_PATH` answers for ``items`` entries."""
+    return (type(body) is dict and type(body.get("errors")) is bool and type(found := body.get("items")) is list
+            and len(found) == items)
+
+
+def _shape(body: Any) -> str:
+    """A short description of an answer's shape for the log (never its content: it may quote events)."""
+    if type(body) is dict:
+        return f"an object with keys {sorted(str(k)[:40] for k in body)[:8]}"
+    return f"a {type(body).__name__}"
+
+
 class _BytesNdjson(NdjsonSerializer):
     """NDJSON serializer that passes a ready bulk body (bytes ending in a newline) through uncopied."""
 
@@ -195,6 +208,10 @@ class Sink:
                 status, error = NO_ANSWER, f"connection error: {exc.__class__.__name__}: {exc}"
             else:
                 status, error = 200, None
+                if not _is_bulk_answer(resp.body, len(pending)):
+                    # A proxy's {} or a rewritten page is no acknowledgement: counted as created, the lines'
+                    # checkpoints would move past events that were never stored. Retried like no answer.
+                    status, error, resp = NO_ANSWER, f"an answer that is not a bulk response: {_shape(resp.body)}", None
             finally:
                 elapsed = time.monotonic() - started
                 failed = status in (-1, NO_ANSWER, 408, 429) or status >= 500

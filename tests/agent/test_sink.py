@@ -28,8 +28,15 @@ def meta(status: int) -> ApiResponseMeta:
     return ApiResponseMeta(status, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "localhost", 9200))
 
 
+class Raw:
+    """A script step answering exactly this body (of any shape)."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+
 class FakeES:
-    """Answers bulk requests from a script of per-item statuses (or exceptions)."""
+    """Answers bulk requests from a script of per-item statuses (or exceptions, or raw bodies)."""
 
     def __init__(self, script: list[Any]) -> None:
         self.script = script
@@ -44,6 +51,8 @@ class FakeES:
         step = self.script.pop(0)
         if isinstance(step, Exception):
             raise step
+        if isinstance(step, Raw):
+            return Resp(step.body)
         statuses = step(ids) if callable(step) else step
         items = []
         for s in statuses:
@@ -184,3 +193,11 @@ def test_409_for_the_same_line_stays_a_duplicate(tmp_path: Any) -> None:
     s.send(batch(1))
     r = s.send(batch(1))
     assert (r.duplicates, dead) == (1, [])
+
+
+def test_an_answer_that_is_not_a_bulk_response_acknowledges_nothing() -> None:
+    """{} (a proxy's), errors without items, or fewer items than sent are retried, never counted as created."""
+    es = FakeES([Raw({}), Raw({"errors": False}), Raw({"errors": False, "items": [{"create": {"status": 201}}]}),
+                 Raw(["not", "an", "object"]), [201, 201]])
+    r = sink(es).send(batch(2))
+    assert ((2, 0, 0), 5) == ((r.created, r.duplicates, r.dead), len(es.bodies))
