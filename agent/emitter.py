@@ -222,11 +222,20 @@ class _Policy:
         )
 
 
+def _safe_text(value: Any, limit: int = 200) -> str:
+    """``repr``-free text of an app's value for a report: a value whose ``str`` raises must not raise here."""
+    try:
+        text = str(value)
+    except Exception:  # an object whose __str__ fails (an ORM object after its session closed)
+        text = f"<{type(value).__name__} that cannot be shown>"
+    return text[:limit]
+
+
 def _report_to_stderr(event: Mapping[str, Any], problems: list[Any]) -> None:
     ev = event.get("event") if isinstance(event, Mapping) else None
     action = ev.get("action") if isinstance(ev, Mapping) else None
-    reasons = "; ".join(str(p) for p in problems)
-    sys.stderr.write(f"auditlog: audit event not written (action={action!r}): {reasons}\n")
+    reasons = "; ".join(_safe_text(p, 1000) for p in problems)
+    sys.stderr.write(f"auditlog: audit event not written (action={_safe_text(action, 80)!r}): {reasons}\n")
 
 
 class AuditLogger(BoundLoggerBase):
@@ -265,6 +274,12 @@ class AuditLogger(BoundLoggerBase):
             return
         except ContractError as exc:
             self._reject(exc, fields)
+            return
+        except OSError:
+            raise  # an event that cannot be recorded must not vanish silently (module doc)
+        except Exception as exc:  # a value that cannot be turned into text: circular, or its repr raises
+            problem = Problem("(event)", f"cannot be written: {type(exc).__name__}: {_safe_text(exc)}")
+            self._reject(ContractError([problem]), fields)
             return
         if type(event_dict) is bytes:  # the renderer's output: skip the general checks below
             logger.write(event_dict)

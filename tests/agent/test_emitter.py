@@ -321,6 +321,39 @@ def test_lenient_mode_survives_unserialisable_value(log_path: Path) -> None:
     assert (len(reports), log_path.read_bytes()) == (1, b"")
 
 
+class _Unshowable:
+    """An app object whose str and repr raise (an ORM object whose session is gone)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("session closed")
+
+    __repr__ = __str__
+
+
+def _circular() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    return loop
+
+
+@pytest.mark.parametrize("fields", [{"changes": {"when": _Unshowable()}}, {"changes": {"when": _circular()}},
+                                    {"extra": _circular()}, {"changes": _Unshowable()}])
+def test_lenient_mode_survives_values_that_cannot_become_text(log_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              fields: dict[str, Any]) -> None:
+    """A circular value or one whose str raises is reported on stderr in one line; the app call returns."""
+    configure(path=log_path, strict=False)
+    get_audit_logger(**TENANT).update("x", source="slots", **fields)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (log_path.read_bytes(), 1, True) == (b"", len(err), "audit event not written" in err[0])
+
+
+def test_strict_mode_names_a_value_that_cannot_become_text(log_path: Path) -> None:
+    """In strict mode the same value raises ContractError saying why, not the object's own error."""
+    configure(path=log_path, strict=True)
+    with pytest.raises(ContractError, match="cannot be written: RecursionError"):
+        get_audit_logger(**TENANT).update("x", source="slots", changes={"when": _circular()})
+
+
 def test_default_is_strict_under_pytest(log_path: Path) -> None:
     """With strict=None the emitter is strict while pytest runs."""
     assert configure(path=log_path).strict is True
