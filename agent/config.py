@@ -297,6 +297,8 @@ def load(
             raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"invalid TOML in {path}: {exc}") from None
+        except UnicodeDecodeError as exc:  # TOML is UTF-8: a binary file or another encoding
+            raise UsageError(f"invalid TOML in {path}: not UTF-8 text (byte {exc.start})") from None
         for section, table in raw.items():
             if section not in SCHEMA:
                 raise UsageError(f"{section}: unknown section (known: {', '.join(SCHEMA)})")

@@ -210,3 +210,11 @@ def test_every_duration_key_refuses_infinity(tmp_path: Path, name: str) -> None:
     section, key = name.split(".")
     with pytest.raises(UsageError, match=rf"{name}: must be a finite number of seconds"):
         config.load(toml(tmp_path, f"[{section}]\n{key} = inf\n"), env={})
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    """A binary or UTF-16 file stops startup with one line naming the file, not a UnicodeDecodeError."""
+    path = tmp_path / "agent.toml"
+    path.write_bytes("[inputs]\n".encode("utf-16"))
+    with pytest.raises(UsageError, match=r"invalid TOML in .*agent\.toml: not UTF-8 text"):
+        config.load(path, env={})

@@ -3,9 +3,10 @@
 Each command runs in-process against an address where nothing answers (so a parsed command ends at
 connecting), from a temporary working directory with its own home, once per option and value: empty,
 a lone dash, 5,000 characters, an escape sequence, non-numbers and overflowing numbers, an impossible
-date, ``=`` forms, a glob, malformed URLs, bytes that are not UTF-8, a folder where a file belongs and
-a file where a folder belongs. Commands that start a server, a daemon or a UI (``es start``, ``es stop``, ``demo run``,
-``agent`` itself, ``tui``) are left out: their options are parsed by the same code and checked elsewhere.
+date, ``=`` forms, a glob, malformed URLs, bytes that are not UTF-8, a folder where a file belongs,
+a file where a folder belongs, and files of binary or UTF-16 content. Commands that start a server, a
+daemon or a UI (``es start``, ``es stop``, ``demo run``, ``agent`` itself, ``tui``) are left out: their
+options are parsed by the same code and checked elsewhere.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def test_every_option_takes_hostile_values_without_a_traceback(
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("AUDITLOG_ES_URL", UNREACHABLE)
     (tmp_path / "a-file").write_text("x")
+    (tmp_path / "binary").write_bytes(bytes(range(256)) * 16)
+    (tmp_path / "utf16").write_bytes("[inputs]\n".encode("utf-16"))
     parser = COMMANDS[command]
     operands = ["x1"] if any(not a.option_strings for a in parser._actions) else []
     state = ["--state-dir", str(tmp_path / "state")] if any("--state-dir" in a.option_strings
@@ -75,7 +78,8 @@ def test_every_option_takes_hostile_values_without_a_traceback(
         if not action.option_strings or isinstance(action, argparse._HelpAction):
             continue
         flag = action.option_strings[-1]
-        values = [None] if action.nargs == 0 else [*VALUES, str(tmp_path), str(tmp_path / "a-file")]
+        values = [None] if action.nargs == 0 else [*VALUES, *(str(tmp_path / name) for name in
+                                                               ("", "a-file", "binary", "utf16"))]
         for value in values:
             argv = [*command.split(), *operands, *([flag] if value is None else [flag, value])]
             if flag != "--state-dir":
