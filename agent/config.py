@@ -30,6 +30,7 @@ from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Red
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
+from auditlog.core.files import FileTooLargeError, read_limited
 from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, safe_url, split_urls
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
@@ -47,6 +48,8 @@ def _range(lo: float, hi: float) -> Check:
     return lambda v: None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, got {v}"
 
 
+#: the most a configuration file may hold (the sample with every key is 10 kB)
+CONFIG_FILE_LIMIT = 1024 * 1024
 _MAX_SPAN = 100 * 366 * 86400.0  # seconds: a century is plenty for a clock skew or a retention margin
 
 
@@ -292,9 +295,11 @@ def load(
               for s, keys in SCHEMA.items()}
     if path is not None:
         try:
-            raw = tomllib.loads(Path(path).read_text("utf-8"))
+            raw = tomllib.loads(read_limited(path, CONFIG_FILE_LIMIT).decode("utf-8"))
         except OSError as exc:
             raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        except FileTooLargeError as exc:
+            raise UsageError(f"cannot read config: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"invalid TOML in {path}: {exc}") from None
         except UnicodeDecodeError as exc:  # TOML is UTF-8: a binary file or another encoding

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from auditlog.core.errors import UsageError
+from auditlog.core.files import read_limited
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.integrity import load_public_keys
@@ -43,13 +43,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run_verify)
 
 
+#: the most a --pubkey file may hold (a PEM public key is under 200 bytes; a file of pinned keys stays small)
+PUBKEY_FILE_LIMIT = 1024 * 1024
+
+
 def _pubkeys(files: list[str]) -> list[bytes] | None:
     if not files:
         return None
     keys: list[bytes] = []
     for name in files:
         try:
-            keys += load_public_keys(Path(name).read_bytes())
+            keys += load_public_keys(read_limited(name, PUBKEY_FILE_LIMIT))
         except OSError as exc:
             raise UsageError(f"--pubkey {name}: {exc.strerror or exc}") from None
         except ValueError as exc:

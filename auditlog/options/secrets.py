@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from auditlog.core.errors import UsageError
+from auditlog.core.files import FileTooLargeError, read_limited
 
 Warn = Callable[[str], None]
 
@@ -28,6 +29,10 @@ def flag_warning(flag: str, env_var: str, file_flag: str | None) -> str:
     """Return the warning for a secret given as a command-line flag (pure)."""
     safer = f"{env_var}" + (f" or {file_flag} FILE" if file_flag else "")
     return f"{flag} shows in `ps` and in shell history; prefer {safer}"
+
+
+#: the most a secret file may hold (a password or an API key is a line; a 64 KiB file is not one)
+SECRET_FILE_LIMIT = 64 * 1024
 
 
 def read_secret_file(path: str, option: str, warn: Warn = warn_stderr) -> str:
@@ -47,9 +52,11 @@ def read_secret_file(path: str, option: str, warn: Warn = warn_stderr) -> str:
     file = Path(path)
     try:
         mode = stat.S_IMODE(file.stat().st_mode)
-        text = file.read_text(encoding="utf-8")
+        text = read_limited(file, SECRET_FILE_LIMIT).decode("utf-8")
     except OSError as exc:
         raise UsageError(f"{option}: cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    except FileTooLargeError as exc:
+        raise UsageError(f"{option}: {exc}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{option}: {path} is not UTF-8 text") from None
     lines = text.strip().splitlines()

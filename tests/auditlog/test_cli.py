@@ -197,3 +197,12 @@ def test_a_malformed_url_in_the_environment_is_one_line(monkeypatch: pytest.Monk
     code = main(["show", "x1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert (2, 1, True) == (code, len(err), "es url needs a host" in err[0])
+
+
+@pytest.mark.parametrize("argv", [["show", "x1", "--user", "u", "--password-file", "/dev/zero"],
+                                  ["verify", "--pubkey", "/dev/zero"], ["agent", "check", "--config", "/dev/zero"]])
+def test_an_endless_file_is_refused_in_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """/dev/zero named as a secret, key or config file exits 2 saying it is too large (it used to read for ever)."""
+    code = main([*argv, "--es", UNREACHABLE])
+    captured = capsys.readouterr()
+    assert (2, True) == (code, "/dev/zero is larger than" in captured.err + captured.out)

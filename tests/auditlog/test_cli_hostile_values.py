@@ -4,7 +4,7 @@ Each command runs in-process against an address where nothing answers (so a pars
 connecting), from a temporary working directory with its own home, once per option and value: empty,
 a lone dash, 5,000 characters, an escape sequence, non-numbers and overflowing numbers, an impossible
 date, ``=`` forms, a glob, malformed URLs, bytes that are not UTF-8, a folder where a file belongs,
-a file where a folder belongs, and files of binary or UTF-16 content. Commands that start a server, a
+a file where a folder belongs, files of binary or UTF-16 content, and /dev/zero. Commands that start a server, a
 daemon or a UI (``es start``, ``es stop``, ``demo run``, ``agent`` itself, ``tui``) are left out: their
 options are parsed by the same code and checked elsewhere.
 """
@@ -27,7 +27,7 @@ UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing answers
 LEFT_OUT = {("es", "start"), ("es", "stop"), ("demo", "run"), ("agent",), ("tui",)}
 VALUES = ["", "-", "x" * 5000, "\x1b[2J\x1b]0;owned\x07", "nan", "-1", "0", "1e309", os.fsdecode(b"\xff\xfe"),
           "2026-13-45", "9999-12-31T00:00:00Z", "=", "a=b=c", "enterprise=99999999999999999999", "*", "http://[::1",
-          "https://x:99999"]
+          "https://x:99999", "/dev/zero"]
 
 
 def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...],
