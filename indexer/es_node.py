@@ -37,6 +37,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -73,6 +74,29 @@ class Peers:
     transport_port: int
     seed_hosts: tuple[str, ...]
     initial_master_nodes: tuple[str, ...]
+
+
+#: the smallest JVM heap a node starts with (the test distribution's own floor is lower; below this it thrashes)
+MIN_HEAP_MIB = 256
+
+
+def heap_size(text: str) -> str:
+    """Return a JVM heap size (``512m``, ``2g``) in lowercase, checked before the JVM sees it.
+
+    The launcher answers a malformed or impossible ``-Xmx`` with a Java stack trace after seconds of
+    start-up; here it is one line. Usable as an argparse ``type``.
+
+    Raises:
+        ValueError: not a whole number of MiB or GiB, below :data:`MIN_HEAP_MIB` or above this machine's memory.
+    """
+    match = re.fullmatch(r"([1-9][0-9]{0,6})([mg])", text.strip().lower())
+    if match is None:
+        raise ValueError(f"must be a size like 512m or 2g, got {text!r}")
+    mib = int(match[1]) * (1024 if match[2] == "g" else 1)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    if not MIN_HEAP_MIB <= mib <= memory:
+        raise ValueError(f"must be between {MIN_HEAP_MIB}m and this machine's memory ({memory}m), got {text}")
+    return match[0]
 
 
 @dataclass(frozen=True)

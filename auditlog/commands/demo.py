@@ -35,6 +35,7 @@ from auditlog.demo.stack import (
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.tiers import DEFAULT_PREFIX, TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.node import heap_arg
 
 DEMO_LOG = "audit.jsonl"
 
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "the TUI quits; stop them with `auditlog demo stop` (make demo-stop).")
     _add_state_arg(run)
     run.add_argument("--port", type=int, default=9200, help="port of the local node (default 9200)")
-    run.add_argument("--heap", default="1g", help="JVM heap of the local node, e.g. 512m (default 1g)")
+    run.add_argument("--heap", default="1g", type=heap_arg, help="JVM heap of the local node, e.g. 512m (default 1g)")
     _add_generator_args(run, backfill_days=7, count=20_000, rate=2.0)
     run.add_argument("--prefix", default=DEFAULT_PREFIX, metavar="NAME",
                      help=f"index namespace for setup, agent and TUI (default {DEFAULT_PREFIX!r})")

@@ -14,6 +14,7 @@ from pathlib import Path
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.es_cluster import ClusterConfig, LocalCluster, recorded_nodes
 from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError
+from auditlog.options.node import heap_arg
 
 #: JVM heap of a single node and of each cluster member, unless --heap says otherwise
 SINGLE_HEAP, MEMBER_HEAP = "1g", "512m"
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     start.add_argument("--reset-credentials", action="store_true",
                        help="with --secure: make a new CA, HTTP certificate and 'elastic' password (the data stays); "
                             "without it a restart reuses the ones made by the first start")
-    start.add_argument("--heap", default=None,
+    start.add_argument("--heap", default=None, type=heap_arg,
                        help=f"JVM heap per node, e.g. 512m or 1g "
                             f"(default {SINGLE_HEAP}, {MEMBER_HEAP} per cluster member)")
     start.set_defaults(func=_start)

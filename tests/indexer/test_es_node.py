@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError, Peers, _settings, _write_jvm_options
+from auditlog.indexer.es_node import (
+    LocalNode,
+    NodeConfig,
+    NodeStartError,
+    Peers,
+    _settings,
+    _write_jvm_options,
+    heap_size,
+)
 
 
 def test_secure_settings_turn_on_tls_and_api_keys(tmp_path: Path) -> None:
@@ -79,3 +87,17 @@ def test_secure_cluster_member_encrypts_transport(tmp_path: Path) -> None:
 def test_secure_single_node_leaves_transport_alone(tmp_path: Path) -> None:
     """A secure single node needs no transport TLS, so none is configured."""
     assert not any(key.startswith("xpack.security.transport") for key in _settings(tmp_path, 9200, secure=True))
+
+
+@pytest.mark.parametrize(("text", "expected"), [("512m", "512m"), ("1G", "1g"), (" 2g ", "2g")])
+def test_a_heap_size_is_read_in_mib_or_gib(text: str, expected: str) -> None:
+    """Whole MiB or GiB, any case, come back in the form -Xmx takes."""
+    assert expected == heap_size(text)
+
+
+@pytest.mark.parametrize(("text", "reason"), [("abc", "a size like"), ("-1m", "a size like"), ("1.5g", "a size like"),
+                                              ("100m", "between 256m"), ("99999g", "this machine's memory")])
+def test_a_heap_the_jvm_would_refuse_is_refused_first(text: str, reason: str) -> None:
+    """A malformed or impossible heap is a ValueError naming the rule, not a Java stack trace at start."""
+    with pytest.raises(ValueError, match=reason):
+        heap_size(text)

@@ -39,3 +39,11 @@ def test_stop_of_a_stopped_cluster_is_a_no_op(tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "cluster.json").write_text(json.dumps({"nodes": 3, "port": 9200, "secure": False}))
     code = main(["es", "stop", "--port", "9200", "--state-dir", str(tmp_path)])
     assert (0, True) == (code, "nothing to do" in capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("command", [["es", "start"], ["demo", "run", "--no-tui"]])
+def test_a_bad_heap_exits_2_before_anything_starts(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """--heap abc is a usage error naming the option and the rule."""
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--heap", "abc"])
+    assert (2, True) == (exc.value.code, "argument --heap: must be a size like 512m or 2g" in capsys.readouterr().err)
