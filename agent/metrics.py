@@ -263,8 +263,14 @@ class MetricsServer:
         self._server.server_close()
 
 
+#: seconds a scrape connection may stay silent: one that never sends (slowloris) must not hold a thread for ever
+REQUEST_TIMEOUT = 10.0
+
+
 def _handler(metrics: Metrics, lag: LagProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = REQUEST_TIMEOUT  # socket timeout of each connection (StreamRequestHandler applies it)
+
         def do_GET(self) -> None:
             if self.path.split("?")[0] != "/metrics":
                 self.send_error(404, "only /metrics here")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import threading
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from auditlog.agent.metrics import Counter, Gauge, Metrics, MetricsServer, Part
 
@@ -133,3 +136,19 @@ def test_a_lag_label_of_a_file_name_that_is_not_utf8_is_exposed_escaped() -> Non
     """A path holding lone surrogates (bytes that are not UTF-8) renders as an escaped label that encodes as UTF-8."""
     text = Metrics().render([(os.fsdecode(b"/var/log/a-\xff.jsonl"), "id1", 5)])
     assert 'path="/var/log/a-\\\\xff.jsonl"' in text.encode("utf-8").decode()
+
+
+def test_a_silent_connection_is_closed_and_scrapes_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that connects and never sends is dropped after the request timeout; a scrape still answers."""
+    monkeypatch.setattr("auditlog.agent.metrics.REQUEST_TIMEOUT", 0.3)
+    server = MetricsServer(Metrics(), "127.0.0.1", 0)
+    server.start()
+    try:
+        silent = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        silent.settimeout(5)
+        closed = silent.recv(1) == b""  # the server gives up on it: end of stream
+        silent.close()
+        body = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5).read()
+    finally:
+        server.stop()
+    assert (True, True) == (closed, b"auditlog_agent_lines_read_total" in body)
