@@ -32,6 +32,10 @@ from auditlog.indexer.tiers import DEFAULT_PREFIX, TierTable
 OBJECTS_DIR = Path(__file__).resolve().parent / "kibana"
 
 
+#: the most of an import answer read (one entry per object, a few hundred bytes each)
+ANSWER_LIMIT = 16 * 1024 * 1024
+
+
 class KibanaError(Exception):
     """Kibana could not be reached or refused the import; the message says what to fix."""
 
@@ -165,7 +169,11 @@ def import_objects(settings: KibanaSettings, objects: list[dict[str, Any]]) -> I
     request = urllib.request.Request(settings.import_url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=settings.timeout, context=_ssl_context(settings)) as response:
-            answer = json.loads(response.read() or b"{}")
+            raw = response.read(ANSWER_LIMIT + 1)
+        if len(raw) > ANSWER_LIMIT:
+            raise KibanaError(f"Kibana at {settings.url} answered with more than {ANSWER_LIMIT:,} bytes; "
+                              "is the URL Kibana's?")
+        answer = json.loads(raw or b"{}")
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode("utf-8", "replace")
         if exc.code == 401:
@@ -178,11 +186,26 @@ def import_objects(settings: KibanaSettings, objects: list[dict[str, Any]]) -> I
         raise KibanaError(f"cannot reach Kibana at {settings.url}: {reason}") from None
     except json.JSONDecodeError:
         raise KibanaError(f"Kibana at {settings.url} answered with something that is not JSON") from None
+    try:
+        return _import_result(answer, len(objects))
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:  # not the import API's shape
+        raise KibanaError(f"Kibana at {settings.url} answered in a shape its import API does not use "
+                          f"({type(exc).__name__}: {str(exc)[:120]}); is the URL Kibana's?") from None
+
+
+def _import_result(answer: Any, sent: int) -> ImportResult:
+    """Read the import API's answer.
+
+    Raises:
+        KibanaError: the import failed for an object (Kibana's first error is named).
+        AttributeError, TypeError, ValueError, KeyError, IndexError: the answer has another shape.
+    """
     if not answer.get("success", False):
         errors = answer.get("errors") or []
         first = errors[0] if errors else {}
         raise KibanaError(
-            f"Kibana imported {answer.get('successCount', 0)} of {len(objects)} objects; "
-            f"{first.get('type', '?')} {first.get('id', '?')}: {json.dumps(first.get('error', first))}"
+            f"Kibana imported {answer.get('successCount', 0)} of {sent} objects; "
+            f"{first.get('type', '?')} {first.get('id', '?')}: {json.dumps(first.get('error', first))[:300]}"
         )
-    return ImportResult(int(answer.get("successCount", 0)), [r.get("id", "") for r in answer.get("successResults", [])])
+    ids = [str(r.get("id", "")) for r in answer.get("successResults", [])]
+    return ImportResult(int(answer.get("successCount", 0)), ids)

@@ -1,4 +1,4 @@
-"""Kibana saved objects in the repository and the import settings (pure)."""
+"""Kibana saved objects in the repository, the import settings, and the import against hostile answers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from auditlog.indexer.kibana import OBJECTS_DIR, KibanaSettings, load_objects
+from auditlog.indexer.kibana import OBJECTS_DIR, KibanaError, KibanaSettings, import_objects, load_objects
 from auditlog.indexer.tiers import TierTable
+from tests.support.hostile_cluster import SHAPES, hostile_cluster
 
 
 def test_every_line_is_a_saved_object() -> None:
@@ -83,3 +84,12 @@ def test_titles_name_a_non_default_prefix() -> None:
     assert ("Audit log events (staging)", "Audit log (staging)", "Audit log (staging)") == (
         objects["index-pattern"]["attributes"]["name"], objects["search"]["attributes"]["title"],
         objects["dashboard"]["attributes"]["title"])
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_an_answer_that_is_not_the_import_apis_is_one_kibana_error(shape: str) -> None:
+    """Whatever a wrong URL or a proxy answers, the import ends in KibanaError of one short line."""
+    with hostile_cluster(shape) as url, pytest.raises(KibanaError) as caught:
+        import_objects(KibanaSettings(url, timeout=10), load_objects(TierTable()))
+    text = str(caught.value)
+    assert (1, True) == (len(text.splitlines()), len(text) <= 600)
