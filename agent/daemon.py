@@ -31,6 +31,7 @@ from auditlog.agent.config import AgentConfig
 from auditlog.agent.metrics import Metrics, MetricsServer
 from auditlog.agent.pipeline import Pipeline
 from auditlog.agent.sink import client_options
+from auditlog.agent.statelock import hold_state_dir
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.gc_tuning import relax_for_process
 from auditlog.indexer.client import make_client
@@ -179,7 +180,8 @@ def run(cfg: AgentConfig, args: argparse.Namespace | None = None) -> int:
     """Run the agent in this process (blocking); return its exit status."""
     if not cfg["inputs.paths"]:
         raise UsageError("inputs.paths: no files to ship; give --path GLOB or inputs.paths in --config")
-    configure_logging(cfg["log.level"])
-    preflight(cfg)
-    relax_for_process()  # the full path allocates dozens of acyclic dicts per event (auditlog.core.gc_tuning)
-    return Agent(cfg, args).run()
+    with hold_state_dir(cfg.state_dir):  # one agent per state directory (agent/statelock.py)
+        configure_logging(cfg["log.level"])
+        preflight(cfg)
+        relax_for_process()  # the full path allocates dozens of acyclic dicts per event (auditlog.core.gc_tuning)
+        return Agent(cfg, args).run()

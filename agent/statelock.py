@@ -1,0 +1,48 @@
+"""One agent per state directory: an exclusive lock held for the life of the process.
+
+Two agents on one state directory (a systemd unit plus a hand-started copy, two containers on one
+volume) would both tail the same files, commit offsets into one registry and, worst for tamper
+evidence, sign digests with the same key on two branches: a forked chain that ``verify`` reports as
+broken. The second agent therefore refuses to start, naming the first one's pid. The lock is a
+``flock`` on ``<state dir>/agent.lock``: the kernel drops it when the process ends in any way
+(``kill -9`` included), so a crashed agent never blocks its successor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from auditlog.core.errors import CommandError
+
+LOCK_FILE = "agent.lock"
+
+
+@contextlib.contextmanager
+def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the state directory's lock while the block runs.
+
+    Args:
+        state_dir: the agent's state directory (created when missing, as the agent would).
+
+    Raises:
+        CommandError: another process holds the lock (its pid is named when it wrote one).
+    """
+    path = Path(state_dir) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise CommandError(f"state.dir {state_dir} is in use by another agent (pid {holder}); stop it, "
+                               "or give this agent a state.dir of its own") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
