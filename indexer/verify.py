@@ -236,6 +236,11 @@ def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes
                     report.problems.append(Problem("signature", h["_index"], "not a digest document",
                                                    digest_id=h["_id"]))
                     continue
+                malformed = _malformed(body)
+                if malformed is not None:  # forged or broken: reported, and kept out of every later step
+                    report.problems.append(Problem("signature", h["_index"], f"digest {h['_id']}: malformed "
+                                                   f"({malformed})", digest_id=h["_id"]))
+                    continue
                 d = _Digest(h["_id"], body, h["_index"], digest_hash(body))
                 why = signature_problem(body, src.get("signature"), pubkeys)
                 if why:
@@ -243,6 +248,41 @@ def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes
                                                    digest_id=h["_id"]))
                 out.append(d)
     return out
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # bool is an int to Python, not to a digest
+
+
+def _malformed(body: dict[str, Any]) -> str | None:
+    """Why a digest document cannot be one (the fields the chain, grouping and gap checks read), or ``None``.
+
+    Anyone who may write to a digest index can put any JSON there; one such document must not stop the
+    verification of everything else (its listing is checked later, by :func:`digest_listing`).
+    """
+    if not isinstance(body.get("agent"), str) or not body["agent"]:
+        return "agent is not a text"
+    if not _is_int(body.get("seq")) or body["seq"] < 1:
+        return "seq is not a whole number from 1"
+    for name in ("prev", "prev_index", "first", "last"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            return f"{name} is not a text"
+    if not isinstance(body.get("index"), str):
+        return "index is not a text"
+    streams = body.get("streams")
+    if streams is None:
+        return None
+    if not isinstance(streams, dict):
+        return "streams is not an object"
+    for info in streams.values():
+        if not isinstance(info, dict):
+            return "a stream is not an object"
+        delivered = info.get("delivered") or []
+        if not isinstance(delivered, list) or not all(
+                isinstance(r, list) and len(r) == 2 and _is_int(r[0]) and _is_int(r[1]) and 0 <= r[0] <= r[1]
+                for r in delivered):
+            return "delivered is not a list of [first, last] numbers"
+    return None
 
 
 def _check_chains(digests: list[_Digest], digest_indices: set[str], tiers: TierTable, days: tuple[date | None,

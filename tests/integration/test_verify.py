@@ -271,3 +271,25 @@ def test_replayed_dead_letters_are_proven_after_the_next_run(
         ship.agent.ensure_stopped()
     capsys.readouterr()
     assert (report.events, report.proven + report.present, report.problems) == (90, 90, [])
+
+
+def test_a_malformed_digest_document_is_reported_and_the_rest_still_verified(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """Digest documents of wrong types (prev a number, delivered not pairs) are each one 'malformed' problem;
+    every event is still proven and verify exits 1 instead of failing as a whole."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    append_lines(ship.logs / "app.jsonl", _lines(200, seed=8))
+    _ship_until_proven(raw, ship, 200)
+    es.indices.refresh(index=tiers.digest_pattern)
+    real = es.search(index=tiers.digest_pattern, size=1)["hits"]["hits"][0]
+    body = real["_source"]["digest"]
+    broken = {"prev-number": {**body, "seq": 900, "prev": 5},
+              "delivered-nested": {**body, "seq": 901, "streams": {"s": {"seqs": "", "delivered": [[[1]]]}}}}
+    for name, digest in broken.items():
+        es.index(index=real["_index"], id=name, document={**real["_source"], "digest": digest}, refresh=True)
+
+    report = verify(raw, tiers)
+    malformed = sorted(p.digest_id or "" for p in report.problems if "malformed" in p.detail)
+    assert (["delivered-nested", "prev-number"], 200, 1) == (malformed, report.proven, _cli(es_url, tiers))
