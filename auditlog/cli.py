@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO, cast
@@ -176,6 +177,10 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`auditlog dlq list | head`): nothing to tell it
+        # point stdout at /dev/null, or the interpreter's final flush raises again (Python's signal docs)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno() if sys.__stdout__ else 1)
+        return 1
     except OSError as exc:  # a path the command was given or derived: too long, missing, a file not a folder
         name = str(exc.filename) if exc.filename is not None else ""
         where = f"{name if len(name) <= 160 else name[:100] + '…' + name[-59:]}: " if name else ""

@@ -206,3 +206,20 @@ def test_an_endless_file_is_refused_in_one_line(argv: list[str], capsys: pytest.
     code = main([*argv, "--es", UNREACHABLE])
     captured = capsys.readouterr()
     assert (2, True) == (code, "/dev/zero is larger than" in captured.err + captured.out)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`auditlog dlq list | head -1`: the closed pipe ends the command with exit 1 and nothing on stderr."""
+    from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
+
+    writer = DeadLetterWriter(tmp_path)
+    for i in range(5000):  # far more than a pipe buffer holds
+        writer.write(DeadLetter("invalid JSON", b"{" * 100, i, "/f", "id1"))
+    writer.close()
+    child = subprocess.Popen([sys.executable, "-m", "auditlog.cli", "dlq", "list", "--state-dir", str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None and child.stderr is not None
+    first = child.stdout.readline()
+    child.stdout.close()
+    err = child.stderr.read()
+    assert (True, 1, b"") == (first.startswith(b"{"), child.wait(60), err)
