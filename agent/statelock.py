@@ -29,11 +29,15 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
         state_dir: the agent's state directory (created when missing, as the agent would).
 
     Raises:
-        CommandError: another process holds the lock (its pid is named when it wrote one).
+        CommandError: another process holds the lock (its pid is named when it wrote one), or the
+            directory cannot be created or written.
     """
     path = Path(state_dir) / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise CommandError(f"cannot use state directory {state_dir}: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

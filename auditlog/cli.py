@@ -13,14 +13,33 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO, cast
+from typing import NoReturn, TextIO, cast
 
 from auditlog.core.errors import CommandError, UsageError
-from auditlog.core.terminal import ShownStream
+from auditlog.core.terminal import ShownStream, shown
 from auditlog.extras import AREAS, MODULE_EXTRA, missing_extra_message, optional_module
 
 #: commands that draw the terminal themselves (Textual renders event text as text, tui/): their output is not filtered.
 DRAWS_ITS_OWN_SCREEN = frozenset({"tui"})
+
+
+#: the longest error line argparse may print (a 5,000-character value echoed back helps nobody)
+MAX_ERROR = 300
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose error line shows escapes as text and stays short (subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and one line (escaped, at most :data:`MAX_ERROR` characters), then exit 2."""
+        self.print_usage(sys.stderr)
+        self.exit(2, _error_line(f"{self.prog}: error: {message}") + "\n")
+
+
+def _error_line(text: str) -> str:
+    """``text`` as one line a terminal shows as it is (escapes as text), cut to :data:`MAX_ERROR` characters."""
+    line = shown(text, line_breaks=False)
+    return line if len(line) <= MAX_ERROR else line[:MAX_ERROR - 1] + "…"
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -36,7 +55,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """
     from auditlog import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="auditlog",
         description="Audit-log pipeline: emit, ship, index, retain, browse and export audit events.",
     )
@@ -167,13 +186,14 @@ def _run(args: argparse.Namespace) -> int:
         missing = optional_module(exc)
         if missing is None:
             raise
-        print(f"auditlog {args.command}: {missing_extra_message(MODULE_EXTRA[missing], missing)}", file=sys.stderr)
+        print(_error_line(f"auditlog {args.command}: {missing_extra_message(MODULE_EXTRA[missing], missing)}"),
+              file=sys.stderr)
         return 1
     except UsageError as exc:
-        print(f"auditlog {args.command}: {exc}", file=sys.stderr)
+        print(_error_line(f"auditlog {args.command}: {exc}"), file=sys.stderr)
         return 2
     except CommandError as exc:
-        print(f"auditlog {args.command}: {exc}", file=sys.stderr)
+        print(_error_line(f"auditlog {args.command}: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -182,9 +202,8 @@ def _run(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno() if sys.__stdout__ else 1)
         return 1
     except OSError as exc:  # a path the command was given or derived: too long, missing, a file not a folder
-        name = str(exc.filename) if exc.filename is not None else ""
-        where = f"{name if len(name) <= 160 else name[:100] + '…' + name[-59:]}: " if name else ""
-        print(f"auditlog {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+        where = f": {exc.filename}" if exc.filename is not None else ""  # last: a long path is what gets cut
+        print(_error_line(f"auditlog {args.command}: {exc.strerror or exc}{where}"), file=sys.stderr)
         return 1
 
 

@@ -35,8 +35,10 @@ class GatedES:
 
     def bulk(self, operations: bytes, filter_path: str) -> Resp:
         self.open.wait()
-        self.ids += [orjson.loads(a)["create"]["_id"] for a in operations.split(b"\n")[0::2] if a]
-        return Resp({"errors": False})
+        ids = [orjson.loads(a)["create"]["_id"] for a in operations.split(b"\n")[0::2] if a]
+        self.ids += ids
+        # as Elasticsearch answers with the sink's filter_path: errors, and one item per document
+        return Resp({"errors": False, "items": [{"create": {"status": 201}} for _ in ids]})
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -12,16 +12,14 @@ options are parsed by the same code and checked elsewhere.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from auditlog.cli import build_parser, main
+from auditlog.cli import build_parser
+from tests.support.cli_run import run_for_findings
 
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing answers
 LEFT_OUT = {("es", "start"), ("es", "stop"), ("demo", "run"), ("agent",), ("tui",)}
@@ -42,19 +40,6 @@ def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> 
 
 
 COMMANDS = {" ".join(name): parser for name, parser in _commands(build_parser()) if name not in LEFT_OUT}
-
-
-def _outcome(argv: list[str]) -> str | None:
-    """Run ``argv``; return what went wrong (a traceback's last line), or None for an exit status and lines."""
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main(argv)
-    except SystemExit:
-        pass
-    except Exception:  # the point: any exception escaping main is a finding
-        return traceback.format_exc().strip().splitlines()[-1][:200]
-    return "a traceback on stderr" if "Traceback" in err.getvalue() else None
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -84,7 +69,7 @@ def test_every_option_takes_hostile_values_without_a_traceback(
             argv = [*command.split(), *operands, *([flag] if value is None else [flag, value])]
             if flag != "--state-dir":
                 argv += state
-            problem = _outcome(argv)
+            problem = run_for_findings(argv)
             if problem is not None:
                 found.append(f"{flag} {value!r:.40}: {problem}")
     assert [] == found

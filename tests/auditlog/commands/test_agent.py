@@ -88,9 +88,9 @@ def test_print_config_and_unit_together_exit_2() -> None:
     assert 2 == exc.value.code
 
 
-def _registry_with_one_file(tmp_path: Path) -> Path:
-    """A state directory whose registry knows one file, 40 of 100 bytes shipped."""
-    log = tmp_path / "a.log"
+def _registry_with_one_file(tmp_path: Path, name: str = "a.log") -> Path:
+    """A state directory whose registry knows one file (``name``), 40 of 100 bytes shipped."""
+    log = tmp_path / name
     log.write_bytes(b"x" * 100)
     st = log.stat()
     reg = Registry(tmp_path / "state")
@@ -178,12 +178,7 @@ def test_dlq_list_of_a_state_dir_without_dead_letters_is_empty(
 
 def test_status_shows_a_hostile_file_name_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A file name with an escape sequence and a line break is one row with both shown as escapes."""
-    log = tmp_path / "a\x1b]0;owned\x07\nfake row.log"
-    log.write_bytes(b"x" * 10)
-    st = log.stat()
-    reg = Registry(tmp_path / "state")
-    reg.add(FileState(FileIdentity(st.st_dev, st.st_ino, 10, "fp"), str(log), 10, 10))
-    reg.close()
-    assert main(["agent", "status", "--state-dir", str(tmp_path / "state")]) == 0
+    state = _registry_with_one_file(tmp_path, "a\x1b]0;owned\x07\nfake row.log")
+    assert main(["agent", "status", "--state-dir", str(state)]) == 0
     out = capsys.readouterr().out
     assert (2, False, True) == (len(out.splitlines()), "\x1b" in out, "a\\x1b]0;owned\\x07\\x0afake row.log" in out)
