@@ -26,6 +26,7 @@ CPU saved). Speed and memory: docs/benchmarks.md ("Measurements behind code choi
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -208,10 +209,14 @@ def export_xlsx(
         raise ValueError(f"unknown time zone {zone!r}") from exc
     summarizer = summarizer or Summarizer("en")
     target = Path(path)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.part")
     wb = Workbook(write_only=True)
     sheets = _EventSheets(wb, zone, max_rows_per_sheet)
     rows = undecodable = 0
+    # a name nobody can guess, created exclusively: in a shared folder (/tmp) a link planted at a predictable
+    # temporary name would have sent the workbook into whatever file the link names
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    temp = Path(temp_name)
     try:
         with relaxed():  # dozens of short-lived acyclic objects per row (auditlog.core.gc_tuning)
             for event in events:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,15 @@ def test_no_cell_of_a_hostile_export_is_a_formula(tmp_path: Path) -> None:
     expected: tuple[list[str], list[str], list[tuple[Any, ...]]] = (
         [], neutralised, [("' =label", "'=value"), ("'＠x", "'\u200b+y")])
     assert expected == ([c.coordinate for c in cells if c.data_type == "f"], messages, meta)
+
+
+def test_a_link_planted_at_the_old_temporary_name_is_not_followed(tmp_path: Path) -> None:
+    """In a shared folder, a link at '.<name>.<pid>.part' (the name the export once wrote through) is left alone:
+    the victim file keeps its content, the workbook lands at its own name, and no temporary file remains."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / f".out.xlsx.{os.getpid()}.part").symlink_to(victim)
+    export_xlsx(_events(3), tmp_path / "out.xlsx")
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".part") and not p.is_symlink())
+    assert ("keep me", 4, []) == (victim.read_text(), openpyxl.load_workbook(tmp_path / "out.xlsx")["Events"].max_row,
+                                  leftovers)
