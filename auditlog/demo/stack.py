@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from auditlog.core.errors import CommandError
 from auditlog.indexer.client import ConnectionSettings
 
 STATE_FILE = "demo.json"
@@ -65,13 +66,26 @@ class DemoState:
 
     @classmethod
     def load(cls, state_dir: Path) -> DemoState | None:
-        """Read ``demo.json``; ``None`` when there is none."""
+        """Read ``demo.json``; ``None`` when there is none.
+
+        Raises:
+            CommandError: the file is not a demo state (edited, cut short): nothing is signalled on its word.
+        """
         path = state_dir / STATE_FILE
         if not path.is_file():
             return None
-        data = json.loads(path.read_text())
-        return cls(es_url=data["es_url"], node_port=data.get("node_port"), node_state_dir=data.get("node_state_dir"),
-                   processes={str(k): int(v) for k, v in data.get("processes", {}).items()})
+        try:
+            data = json.loads(path.read_bytes())
+            processes = {str(k): int(v) for k, v in data.get("processes", {}).items()}
+            if not isinstance(data["es_url"], str) or any(pid <= 1 for pid in processes.values()):
+                raise ValueError("an es_url that is not a text or a pid below 2")
+            port, where = data.get("node_port"), data.get("node_state_dir")
+            if not (port is None or type(port) is int) or not (where is None or isinstance(where, str)):
+                raise ValueError("node_port or node_state_dir of another type")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+            raise CommandError(f"{path} is not a demo state ({type(exc).__name__}: {str(exc)[:80]}); remove it "
+                               "and stop what it started by hand (auditlog es stop --port PORT)") from None
+        return cls(es_url=data["es_url"], node_port=port, node_state_dir=where, processes=processes)
 
     @staticmethod
     def remove(state_dir: Path) -> None:

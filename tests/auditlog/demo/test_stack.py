@@ -1,0 +1,37 @@
+"""The demo's state file: a damaged one is refused in one line, and nothing is signalled on its word."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditlog.cli import main
+from auditlog.core.errors import CommandError
+from auditlog.demo.stack import STATE_FILE, DemoState
+
+
+@pytest.mark.parametrize("content", ['{"processes": {"agent": "x"}}', "[1, 2]", "not json", "",
+                                     '{"es_url": "http://127.0.0.1:9", "processes": {"agent": -1}}',
+                                     '{"es_url": "http://127.0.0.1:9", "node_port": "9200"}'])
+def test_a_damaged_state_file_is_refused(tmp_path: Path, content: str) -> None:
+    """Wrong types, a pid of -1 (which kill would take as every process), or no JSON: CommandError naming it."""
+    (tmp_path / STATE_FILE).write_text(content)
+    with pytest.raises(CommandError, match="is not a demo state"):
+        DemoState.load(tmp_path)
+
+
+def test_demo_stop_on_a_damaged_state_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo stop` exits 1 with one line saying what to do, not a KeyError traceback."""
+    (tmp_path / STATE_FILE).write_text('{"processes": {}}')
+    code = main(["demo", "stop", "--state-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (1, 1, True) == (code, len(err), "remove it and stop what it started by hand" in err[0])
+
+
+def test_a_sound_state_file_loads(tmp_path: Path) -> None:
+    """What save() writes, load() reads back."""
+    DemoState(es_url="http://127.0.0.1:9200", node_port=9200, node_state_dir="/x", processes={"agent": 4242}).save(
+        tmp_path)
+    state = DemoState.load(tmp_path)
+    assert state is not None and (state.processes, state.node_port) == ({"agent": 4242}, 9200)
