@@ -26,6 +26,9 @@ from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
+from auditlog.agent.registry import damaged_database
+from auditlog.core.errors import CommandError
+
 IDS_FILE = "ids.sqlite"
 _SCHEMA = "CREATE TABLE IF NOT EXISTS sent (batch INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL," \
           " ids BLOB NOT NULL, crcs BLOB NOT NULL, lens BLOB NOT NULL)"
@@ -61,13 +64,18 @@ class IdRecord:
         path = Path(state_dir) / IDS_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute(_SCHEMA)
-            for old in ("ids_a", "ids_b", "meta"):  # the per-id tables of earlier versions (their ids are dropped)
-                self._db.execute(f"DROP TABLE IF EXISTS {old}")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._lock:
+                self._db.execute(_SCHEMA)
+                for old in ("ids_a", "ids_b", "meta"):  # the per-id tables of earlier versions (ids dropped)
+                    self._db.execute(f"DROP TABLE IF EXISTS {old}")
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise CommandError(damaged_database(path, exc, "a conflict with an id sent before then goes "
+                                                           "undetected (409s count as delivered)")) from None
 
     def remember(self, entries: Sequence[bytes], lines: Sequence[bytes]) -> None:
         """Store the entries' ids with their lines' checksums (one row), then drop batches beyond the window.

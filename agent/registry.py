@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditlog.agent.identity import FileIdentity
+from auditlog.core.errors import CommandError
 
 REGISTRY_FILE = "registry.sqlite"
 
@@ -73,6 +74,15 @@ class FileState:
         return max(self.size - self.offset, 0)
 
 
+#: what moving a damaged registry aside means (the message of :func:`damaged_database`)
+REREAD = "files are then read again from their start and Elasticsearch answers 409 for what it has (nothing twice)"
+
+
+def damaged_database(path: Path, exc: sqlite3.DatabaseError, afresh: str = REREAD) -> str:
+    """The one line for a state database that SQLite cannot read: which, why, and what starting afresh means."""
+    return f"{path} cannot be read ({exc}); move it aside to start afresh: {afresh}"
+
+
 def _stored_path(path: str) -> str | bytes:
     """The path as the ``path`` column holds it: text, or the name's raw bytes when they are not UTF-8.
 
@@ -111,9 +121,15 @@ class Registry:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("SELECT count(*) FROM sqlite_master")  # reads the header: a damaged file fails here
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise CommandError(damaged_database(self.path, exc)) from None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

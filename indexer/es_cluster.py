@@ -113,9 +113,10 @@ def holds_cluster(state_dir: Path) -> bool:
 def recorded_nodes(state_dir: Path) -> int | None:
     """Return how many members the cluster in ``state_dir`` has (``None``: no cluster there)."""
     try:
-        return int(json.loads((state_dir / CLUSTER_FILE).read_text())["nodes"])
+        nodes = int(json.loads((state_dir / CLUSTER_FILE).read_text())["nodes"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return nodes if 1 <= nodes <= 9 else None  # what es start --nodes allows; anything else is not our file
 
 
 def free_port_block(nodes: int, attempts: int = 200) -> int:

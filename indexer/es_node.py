@@ -161,6 +161,8 @@ class NodeInfo:
             ca_path=Path(data["ca_path"]) if data.get("ca_path") else None,
             password_file=Path(data["password_file"]) if data.get("password_file") else None,
         )
+        if info.pid <= 1:  # 0 is the caller's own process group to killpg, -1 every process: never signalled
+            raise ValueError(f"node.json holds pid {info.pid}")
         if info.password_file and info.password_file.is_file():
             info.password = info.password_file.read_text().strip()
         return info
@@ -344,7 +346,7 @@ class LocalNode:
         """Return the recorded node when its process is still alive."""
         try:
             info = NodeInfo.from_json(json.loads(self._info_path().read_text()))
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # no node.json, or not one of ours
             return None
         return info if _pid_alive(info.pid) else None
 
@@ -621,7 +623,7 @@ class LocalNode:
         """
         try:
             info = NodeInfo.from_json(json.loads(self._info_path().read_text()))
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # no node.json, or not one of ours
             return False
         stopped = False
         if _pid_alive(info.pid):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from auditlog.agent.idrecord import IdRecord, checksum, entry_id
+from auditlog.core.errors import CommandError
 
 
 def entry(event_id: str) -> bytes:
@@ -76,3 +79,10 @@ def test_an_upgrade_drops_the_per_id_tables_of_earlier_versions(tmp_path: Path) 
     IdRecord(tmp_path).close()
     tables = {r[0] for r in sqlite3.connect(tmp_path / "ids.sqlite").execute("SELECT name FROM sqlite_master")}
     assert "ids_a" not in tables and "sent" in tables
+
+
+def test_a_damaged_id_record_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    """An ids.sqlite SQLite cannot read is a CommandError naming it and what starting afresh loses."""
+    (tmp_path / "ids.sqlite").write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(CommandError, match=r"ids\.sqlite cannot be read .*goes undetected"):
+        IdRecord(tmp_path)

@@ -9,6 +9,7 @@ import pytest
 
 from auditlog.agent.identity import FileIdentity
 from auditlog.agent.registry import FileState, Registry
+from auditlog.core.errors import CommandError
 
 
 def row(offset: int = 0) -> FileState:
@@ -67,3 +68,11 @@ def test_a_path_that_is_not_utf8_is_kept_exactly(tmp_path: Path) -> None:
     reg.add(FileState(FileIdentity(1, 2, 64, "fp"), path))
     reg.update(FileIdentity(1, 2, 64, "fp").key, path=path + "-moved")
     assert [path + "-moved"] == [row.path for row in reg.all()]
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_damaged_registry_is_one_line_saying_what_to_do(tmp_path: Path, readonly: bool) -> None:
+    """A registry file SQLite cannot read is a CommandError naming it and what moving it aside means."""
+    (tmp_path / "registry.sqlite").write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read .*move it aside"):
+        Registry(tmp_path, readonly=readonly)

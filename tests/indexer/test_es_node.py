@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from auditlog.indexer.es_cluster import CLUSTER_FILE, recorded_nodes
 from auditlog.indexer.es_node import (
     LocalNode,
     NodeConfig,
@@ -101,3 +102,21 @@ def test_a_heap_the_jvm_would_refuse_is_refused_first(text: str, reason: str) ->
     """A malformed or impossible heap is a ValueError naming the rule, not a Java stack trace at start."""
     with pytest.raises(ValueError, match=reason):
         heap_size(text)
+
+
+@pytest.mark.parametrize("content", ["[1]", '{"port": "x"', "",
+                                     '{"url": "http://x", "port": 1, "pid": 0, "state_dir": "/x", "secure": false, '
+                                     '"version": "9", "log_path": "/x"}'])
+def test_a_damaged_node_file_means_no_node_and_signals_nothing(tmp_path: Path, content: str) -> None:
+    """node.json of another shape, or pid 0 (killpg's own process group), is no running node: status and stop
+    report nothing running instead of a TypeError or a signal to the caller's own group."""
+    (tmp_path / "node.json").write_text(content)
+    node = LocalNode(NodeConfig(state_dir=tmp_path, port=19800))
+    assert (None, False) == (node.running_info(), node.stop())
+
+
+@pytest.mark.parametrize("nodes", ["-5", "0", "1000", '"x"'])
+def test_a_cluster_file_with_an_impossible_count_is_no_cluster(tmp_path: Path, nodes: str) -> None:
+    """cluster.json naming fewer than 1 or more than 9 members is not taken for a cluster."""
+    (tmp_path / CLUSTER_FILE).write_text(f'{{"nodes": {nodes}}}')
+    assert recorded_nodes(tmp_path) is None
