@@ -193,7 +193,8 @@ def replayed_keys(state_dir: str | Path) -> set[str]:
     path = Path(state_dir) / REPLAYED_FILE
     if not path.exists():
         return set()
-    return {ln for ln in path.read_text("utf-8").splitlines() if ln}
+    # keys are ASCII; a damaged byte spoils only its own line (it matches no record), never the listing
+    return {ln for ln in path.read_text("utf-8", errors="replace").splitlines() if ln}
 
 
 def mark_replayed(state_dir: str | Path, keys: list[str]) -> None:

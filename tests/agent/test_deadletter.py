@@ -106,3 +106,13 @@ def test_a_file_name_that_is_not_utf8_is_recorded_readable_and_exact(tmp_path: P
     writer.close()
     [record] = list(read_records(tmp_path))
     assert ("/logs/audit-\\xff.jsonl", path) == (record["file"], DeadLetter.from_json(record).file)
+
+
+def test_a_damaged_replayed_file_spoils_only_its_own_lines(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 in deadletter.replayed do not stop the listing; the intact keys still count."""
+    writer = DeadLetterWriter(tmp_path)
+    writer.write(DeadLetter("invalid JSON", b"{", 1, "/f", "id1"))
+    writer.write(DeadLetter("invalid JSON", b"[", 2, "/f", "id1"))
+    writer.close()
+    (tmp_path / "deadletter.replayed").write_bytes(b"\xff\xfe\x00garbage\nid1:1\n")
+    assert [2] == [r["offset"] for r in read_records(tmp_path)]
