@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.terminal import unfiltered
 from auditlog.demo.generator import DemoGenerator, DemoPlan, emitter_writer
 from auditlog.demo.stack import (
     DemoState,
@@ -291,7 +292,8 @@ def _wait_for_events(
                 return
             time.sleep(1.0)
             if count:
-                print(f"{count} of {expected} history events searchable...", end="\r", flush=True)
+                print(f"{count} of {expected} history events searchable...", end="\r", flush=True,
+                      file=unfiltered(sys.stdout))  # the "\r" is ours: the line holds only numbers
         print(f"no events searchable after {timeout:g} s yet; see {state_dir}/*.log", file=sys.stderr)
     finally:
         client.close()

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from elasticsearch import Elasticsearch
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.terminal import unfiltered
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ANSWER_ERRORS, ES_ERRORS, describe_answer_error, describe_es_error
 from auditlog.indexer.query import EventStream
@@ -132,7 +133,7 @@ def run_export(args: argparse.Namespace) -> int:
     summarizer = summarizer_from_args(args)
     settings = settings_from_args(args)
     client = _client(settings)
-    progress = _ProgressLine(sys.stderr)
+    progress = _ProgressLine(unfiltered(sys.stderr))  # its "\r" is ours; the line holds only numbers
     report = None
     try:
         view = _key_view(client, settings, flt.tenants)

@@ -68,3 +68,9 @@ class ShownStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
+
+
+def unfiltered(stream: TextIO) -> TextIO:
+    """The stream under a :class:`ShownStream`, for the command's own control characters (a progress
+    line's ``\\r``) in text that holds nothing else from outside (numbers); any other stream as it is."""
+    return stream.stream if isinstance(stream, ShownStream) else stream

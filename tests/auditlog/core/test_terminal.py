@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from auditlog.core.terminal import ShownStream, shown
+from auditlog.core.terminal import ShownStream, shown, unfiltered
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -44,3 +44,10 @@ def test_the_stream_escapes_what_it_writes_and_passes_the_rest() -> None:
     count = stream.write("x\x1b[2J\n")
     stream.writelines(["\x07", "y"])
     assert (6, "x\\x1b[2J\n\\x07y", False) == (count, target.getvalue(), stream.isatty())
+
+
+def test_unfiltered_hands_the_command_its_own_stream_back() -> None:
+    """A progress line's carriage return goes to the stream under ShownStream; other streams pass as they are."""
+    target = io.StringIO()
+    unfiltered(ShownStream(target)).write("\rexported 5 events")
+    assert ("\rexported 5 events", True) == (target.getvalue(), unfiltered(target) is target)
