@@ -76,7 +76,7 @@ class Peers:
     initial_master_nodes: tuple[str, ...]
 
 
-#: the smallest JVM heap a node starts with (the test distribution's own floor is lower; below this it thrashes)
+#: the smallest JVM heap accepted for a node (a floor of our choosing: the tests run nodes with 512m and more)
 MIN_HEAP_MIB = 256
 
 
@@ -84,7 +84,7 @@ def heap_size(text: str) -> str:
     """Return a JVM heap size (``512m``, ``2g``) in lowercase, checked before the JVM sees it.
 
     The launcher answers a malformed or impossible ``-Xmx`` with a Java stack trace after seconds of
-    start-up; here it is one line. Usable as an argparse ``type``.
+    start-up; here it is one line (``auditlog.options.node.heap_arg`` makes it an argparse ``type``).
 
     Raises:
         ValueError: not a whole number of MiB or GiB, below :data:`MIN_HEAP_MIB` or above this machine's memory.
