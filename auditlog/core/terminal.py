@@ -70,7 +70,7 @@ class ShownStream:
         return getattr(self.stream, name)
 
 
-def unfiltered(stream: TextIO) -> TextIO:
+def unfiltered(stream: TextIO | ShownStream) -> TextIO:
     """The stream under a :class:`ShownStream`, for the command's own control characters (a progress
     line's ``\\r``) in text that holds nothing else from outside (numbers); any other stream as it is."""
     return stream.stream if isinstance(stream, ShownStream) else stream
