@@ -13,6 +13,7 @@ and the TUI (``tui/values.printable``) share. JSON output needs nothing: its enc
 
 from __future__ import annotations
 
+import re
 from typing import Any, TextIO
 
 
@@ -29,6 +30,10 @@ _ESCAPES: dict[int, str] = {
 }
 #: the same and tab and line feed too: one line stays one line.
 _ONE_LINE_ESCAPES: dict[int, str] = {**_ESCAPES, 0x09: _escape(0x09), 0x0A: _escape(0x0A)}
+# translate() looks every character of a non-ASCII text up in the table (about 60 ns each: 50 µs for a
+# 900-character line with one umlaut); one regex search finds out first whether there is anything to do
+_ANY = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_ANY_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def shown(text: str, *, line_breaks: bool = True) -> str:
@@ -42,7 +47,9 @@ def shown(text: str, *, line_breaks: bool = True) -> str:
     Returns:
         The text, unchanged when it holds no such character.
     """
-    return text.translate(_ESCAPES if line_breaks else _ONE_LINE_ESCAPES)
+    if line_breaks:
+        return text if _ANY.search(text) is None else text.translate(_ESCAPES)
+    return text if _ANY_ONE_LINE.search(text) is None else text.translate(_ONE_LINE_ESCAPES)
 
 
 class ShownStream:
@@ -58,7 +65,7 @@ class ShownStream:
         Returns:
             The number of characters given (as a text stream reports).
         """
-        self.stream.write(text.translate(_ESCAPES))
+        self.stream.write(shown(text))
         return len(text)
 
     def writelines(self, lines: Any) -> None:

@@ -51,3 +51,11 @@ def test_unfiltered_hands_the_command_its_own_stream_back() -> None:
     target = io.StringIO()
     unfiltered(ShownStream(target)).write("\rexported 5 events")
     assert ("\rexported 5 events", True) == (target.getvalue(), unfiltered(target) is target)
+
+
+def test_the_quick_check_and_the_table_agree_on_every_code_point() -> None:
+    """The regex that decides whether to translate matches exactly the characters the table escapes."""
+    from auditlog.core import terminal
+
+    for pattern, table in ((terminal._ANY, terminal._ESCAPES), (terminal._ANY_ONE_LINE, terminal._ONE_LINE_ESCAPES)):
+        assert set(table) == {code for code in range(0x110000) if pattern.match(chr(code))}
