@@ -194,6 +194,10 @@ class LocalCluster:
                 infos.append(info)
             # a fresh cluster is green as soon as the replicas of its own system indices are placed
             self._wait_formed(infos, launched, status="green")
+            if self.config.secure:
+                # ... but a secure one creates `.security-7` only after it formed, so green before that index
+                # exists is a moment too early (a health query right after `es start` once saw yellow)
+                self._wait_formed(infos, launched, status="green", index=".security")
         except NodeStartError:
             self.stop()
             raise
@@ -228,10 +232,16 @@ class LocalCluster:
             shutil.copy2(source / "elastic-password", target / "elastic-password")
 
     def _wait_formed(self, infos: list[NodeInfo], launched: list[tuple[NodeInfo, Any]],
-                     timeout: float | None = None, status: str = "yellow") -> None:
+                     timeout: float | None = None, status: str = "yellow", index: str = "") -> None:
+        """Wait until every member has joined and the cluster (or ``index``, once it exists) has ``status``.
+
+        Raises:
+            NodeStartError: a launched member exited, or the cluster was not there within the timeout.
+        """
         deadline = time.monotonic() + (timeout or self.config.start_timeout)
         want = self.config.nodes
         last = "no answer yet"
+        health_path = f"/_cluster/health/{index}" if index else "/_cluster/health"
         while time.monotonic() < deadline:
             for info, proc in launched:
                 code = proc.poll()
@@ -243,7 +253,7 @@ class LocalCluster:
             for info in infos:
                 try:
                     health = request_json(
-                        info, f"/_cluster/health?wait_for_nodes={want}&wait_for_status={status}&timeout=2s")
+                        info, f"{health_path}?wait_for_nodes={want}&wait_for_status={status}&timeout=2s")
                 except (OSError, ValueError) as exc:
                     last = f"port {info.port}: {exc}"
                     continue

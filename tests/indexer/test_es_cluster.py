@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from auditlog.indexer import es_cluster
 from auditlog.indexer.es_cluster import ClusterConfig, LocalCluster, free_port_block, holds_cluster, recorded_nodes
-from auditlog.indexer.es_node import NodeStartError, port_in_use
+from auditlog.indexer.es_node import NodeInfo, NodeStartError, port_in_use
 
 
 def _cluster(tmp_path: Path, port: int = 9200) -> LocalCluster:
@@ -69,3 +71,28 @@ def test_free_port_block_is_free() -> None:
 def test_stop_without_members_is_a_no_op(tmp_path: Path) -> None:
     """Stopping a cluster of which nothing runs reports False (idempotent)."""
     assert _cluster(tmp_path).stop() is False
+
+
+def test_waiting_for_an_index_asks_its_health_until_it_exists_and_is_green(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait for ``.security`` asks that index's health and goes on past "missing" and yellow until green."""
+    answers: list[dict[str, Any] | OSError] = [
+        OSError("HTTP 408 from /_cluster/health/.security"),
+        {"status": "yellow", "number_of_nodes": 3},
+        {"status": "green", "number_of_nodes": 3},
+    ]
+    asked: list[str] = []
+
+    def answer(_info: NodeInfo, path: str, *_args: object, **_kwargs: object) -> dict[str, Any]:
+        asked.append(path.split("?")[0])
+        reply = answers.pop(0)
+        if isinstance(reply, OSError):
+            raise reply
+        return reply
+
+    monkeypatch.setattr(es_cluster, "request_json", answer)
+    monkeypatch.setattr(es_cluster.time, "sleep", lambda _s: None)
+    info = NodeInfo(url="https://127.0.0.1:9200", port=9200, pid=2, state_dir=tmp_path, secure=True,
+                    version="9.5.4", log_path=tmp_path / "log")
+    _cluster(tmp_path)._wait_formed([info], [], timeout=60, status="green", index=".security")
+    assert (["/_cluster/health/.security"] * 3, []) == (asked, answers)
