@@ -39,6 +39,7 @@ import msgspec
 import orjson
 
 from auditlog.core.cache import BoundedCache
+from auditlog.core.contract import CONTRACT
 
 __all__ = ["DEFAULT_SECRET_KEYS", "DEFAULT_SECRET_WORDS", "REDACTED", "Redactor"]
 
@@ -68,17 +69,13 @@ _PARAM = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})=([^\s&#;,\"']*)")
 _PAIR = re.compile(r'"([^"\\]{1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^\s,}\]]+)')
 _USERINFO_HINT = re.compile(r"://[^/\s?#@]*@", re.A)  # what _USERINFO needs, with a literal to search for
 
-#: the contract's own fields per object: strings there are not free text; other keys are scrubbed.
+#: the contract's own fields per object, from its one definition: strings there are not free text (ids,
+#: names, verbs; the texts the value-shape rules read are named in the module doc); other keys are scrubbed.
+#: The pass-through decodes against the same definition, so both paths leave the same fields alone.
 _CONTRACT: dict[str, frozenset[str]] = {
-    "event": frozenset({"action", "id", "kind", "category", "type", "outcome"}),
-    "audit": frozenset({"source", "tier", "changes", "changed_fields", "login_type"}),
-    "organization": frozenset({"id", "name"}),
-    "user": frozenset({"id", "name", "email", "roles"}),
-    "source": frozenset({"ip"}),
-    "url": frozenset({"full"}),
-    "user_agent": frozenset({"original"}),
+    top: frozenset(f.leaf for f in CONTRACT.members(top) if f.leaf) for top in CONTRACT.tops() if CONTRACT.members(top)
 }
-_TOP = frozenset({"@timestamp", "message", *_CONTRACT})
+_TOP = frozenset(CONTRACT.tops())
 _decode = msgspec.json.Decoder().decode
 
 

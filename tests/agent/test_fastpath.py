@@ -17,7 +17,7 @@ from auditlog.agent.fastpath import MISS_STREAK, RETRY_EVERY, EntryMaker, PassTh
 from auditlog.agent.parser import Parser, Rejected
 from auditlog.agent.redact import Redactor
 from auditlog.agent.timebounds import TimeBounds
-from auditlog.core.contract import ENRICHMENTS, Enrichment
+from auditlog.core.contract import CONTRACT, ENRICHMENTS, Enrichment
 from auditlog.indexer.tiers import TierTable
 from bench.events import event_lines
 from tests.agent.events import event
@@ -166,8 +166,8 @@ _json = st.recursive(
 _PATHS = [
     "@timestamp", "event", "event.id", "event.action", "event.kind", "event.category", "event.type",
     "event.outcome", "audit", "audit.source", "audit.tier", "audit.changes", "audit.changed_fields",
-    "audit.login_type", "organization", "organization.id", "organization.name", "user", "user.roles",
-    "user.email", "source", "source.ip", "url.full", "user_agent.original", "message", "extra",
+    "audit.login_type", "audit.stream", "audit.seq", "organization", "organization.id", "organization.name",
+    "user", "user.roles", "user.email", "source", "source.ip", "url.full", "user_agent.original", "message", "extra",
 ]
 
 
@@ -202,6 +202,24 @@ def test_pass_through_never_ships_what_the_full_path_would_not(base: bytes, edit
         assert fast == full
     else:
         same_shipment(fast, full)
+
+
+_SECRET_SHAPES = ["s-1?token=abc", "Bearer abcdefgh1234", "https://u:pw@h/", "eyJab.eyJcd.ef", '{"pwd": "x"}']
+
+
+@pytest.mark.parametrize("path", [f.path for f in CONTRACT.fields if f.type == "string"])
+def test_secret_shaped_text_in_any_contract_field_ships_as_on_the_full_path(enricher: Enricher, path: str) -> None:
+    """A secret-shaped value in any string field of the contract is shipped (or not) as the full path ships it."""
+    base = orjson.loads(emitter_lines(1)[0])
+    for text in _SECRET_SHAPES:
+        ev = copy.deepcopy(base)
+        _put(ev, path, text)
+        line = orjson.dumps(ev)
+        fast = PassThrough(enricher)(line)
+        if isinstance(fast, bytes):
+            same_shipment(fast, full_path(enricher, line))
+        elif isinstance(fast, Rejected):
+            assert fast == full_path(enricher, line)
 
 
 def test_entry_maker_uses_the_full_path_for_foreign_lines(enricher: Enricher) -> None:
