@@ -288,7 +288,8 @@ def hostile_lines(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(1, 2))):
         kind = draw(st.sampled_from(["number", "number", "text", "text", "text", "time", "json"]))
         values = ["audit.changes.start.new", "audit.changes.note.old", "message", "url.full"]
-        path = draw(st.sampled_from(values if kind in ("number", "text") else _HOSTILE_PATHS))
+        numbers = [*values, *(f.path for f in CONTRACT.fields if f.type == "integer")]  # audit.seq too
+        path = draw(st.sampled_from(numbers if kind == "number" else values if kind == "text" else _HOSTILE_PATHS))
         if kind == "number":
             tokens.append(draw(_NUMBER_TOKENS))
             _put(ev, path, f"\x02{len(tokens) - 1}\x02")
@@ -342,6 +343,18 @@ def test_numbers_readers_cannot_decode_are_dead_lettered_on_both_paths(enricher:
     out = EntryMaker(Parser(), enricher)(hostile, "k", 0)
     assert PassThrough(enricher)(hostile) is None
     assert isinstance(out, Rejected) and out.reason.startswith(reason)
+
+
+@pytest.mark.parametrize("path", [f.path for f in CONTRACT.fields if f.type == "integer"])
+@pytest.mark.parametrize("edit", [b"18446744073709551616", b"9" * 100])
+def test_an_integer_field_beyond_64_bits_is_never_passed(enricher: Enricher, path: str, edit: bytes) -> None:
+    """A contract integer (``audit.seq``) beyond 64 bits takes the full path, which refuses it by name."""
+    ev = orjson.loads(emitter_lines(1)[0])
+    _put(ev, path, 7_777_777)
+    hostile = orjson.dumps(ev).replace(b"7777777", edit)
+    out = EntryMaker(Parser(), enricher)(hostile, "k", 0)
+    assert (PassThrough(enricher)(hostile), isinstance(out, Rejected) and out.reason.split(":")[0]) == (
+        None, "number_out_of_range")
 
 
 def test_value_shaped_secret_in_an_emitter_line_takes_the_full_path_and_is_redacted(enricher: Enricher) -> None:
