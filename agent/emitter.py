@@ -67,6 +67,7 @@ from auditlog.agent.processors import (
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
 from auditlog.agent.sequence import StreamSequencer
 from auditlog.agent.typing import ProblemReporter, Processor
+from auditlog.core.terminal import shown
 
 __all__ = [
     "AppendWriter",
@@ -235,7 +236,11 @@ def _report_to_stderr(event: Mapping[str, Any], problems: list[Any]) -> None:
     ev = event.get("event") if isinstance(event, Mapping) else None
     action = ev.get("action") if isinstance(ev, Mapping) else None
     reasons = "; ".join(_safe_text(p, 1000) for p in problems)
-    sys.stderr.write(f"auditlog: audit event not written (action={_safe_text(action, 80)!r}): {reasons}\n")
+    # the reasons quote the app's field names and values: escaped, so a name with a line break or an escape
+    # sequence can neither forge a line in the app's log nor drive the terminal that shows it
+    report = shown(f"auditlog: audit event not written (action={_safe_text(action, 80)!r}): {reasons}",
+                   line_breaks=False)
+    sys.stderr.write(report + "\n")
 
 
 class AuditLogger(BoundLoggerBase):

@@ -347,6 +347,15 @@ def test_lenient_mode_survives_values_that_cannot_become_text(log_path: Path, ca
     assert (log_path.read_bytes(), 1, True) == (b"", len(err), "audit event not written" in err[0])
 
 
+def test_lenient_report_escapes_names_that_would_drive_a_terminal(log_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A change name with ESC and a line break is reported in one line, escaped: no forged line, no sequence."""
+    configure(path=log_path, strict=False)
+    get_audit_logger(**TENANT).update("x", source="slots", changes={"a\x1b]0;owned\x07\nforged": ("only-one",)})
+    err = capsys.readouterr().err
+    assert (1, "\x1b" in err, "\\x1b" in err) == (len(err.strip().splitlines()), False, True)
+
+
 def test_strict_mode_names_a_value_that_cannot_become_text(log_path: Path) -> None:
     """In strict mode the same value raises ContractError saying why, not the object's own error."""
     configure(path=log_path, strict=True)
