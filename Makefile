@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo demo-stop test unit integration lint typecheck check schema bench bench-slow es-start es-stop clean
+.PHONY: install demo demo-stop test unit integration lint typecheck check schema bench bench-slow fuzz es-start es-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench: $(STAMP)
 	$(PY) -m bench.debian_unpack syslog-ng
 	PATH="$$PATH:/usr/local/go/bin" $(PY) -m bench.filebeat_build || echo "filebeat not built: the bench reports it as unavailable"
 	$(PY) -m bench
+
+## make fuzz: each differential fuzz target (tests/fuzz/targets.py) under atheris for FUZZ_SECONDS seconds
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz passthrough -max_len=4096 -max_total_time=$(FUZZ_SECONDS)
+	$(PY) -m tests.fuzz redaction -max_len=2048 -max_total_time=$(FUZZ_SECONDS)
 
 ## make bench-slow: the ingest benchmarks with every core at about half speed (a CPU-burning neighbour per core)
 bench-slow: $(STAMP)
