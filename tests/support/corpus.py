@@ -244,6 +244,12 @@ LINES: Final[list[Case]] = [
                                       put("message", "IBAN CH9300762011623852957, ref 12345678901234567890123")),
          SHIPPED),
     Case("keyword_beyond_ignore_above", line("keyword_beyond_ignore_above", put("user.name", "N" * 2000)), SHIPPED),
+    # tamper-evidence fields the two admission paths must read alike (found by tests/fuzz)
+    Case("seq_beyond_64_bits", line("seq_beyond_64_bits", both(put("audit.stream", "s-hostile"),
+                                                               put("audit.seq", 7_777_777)),
+                                    raw=(b"7777777", b"1" * 100)), DEAD, "number_out_of_range"),
+    Case("stream_shaped_like_a_query", line("stream_shaped_like_a_query",
+                                            both(put("audit.stream", "s-1?token=abc"), put("audit.seq", 1))), SHIPPED),
     # ids (item 5, item 11)
     Case("id_512_chars", line("id_512_chars", put("event.id", LONG_ID)), SHIPPED),
     Case("id_513_bytes", line("id_513_bytes", put("event.id", "M" * 513), emitter=False), DEAD, "id"),
