@@ -4,7 +4,7 @@ Each target takes raw bytes and raises ``AssertionError`` when the rule breaks:
 
 * ``passthrough``: the agent's pass-through (:mod:`agent.fastpath`) ships a line only as the full path
   (parse, validate, enrich) ships it, and the full path never raises, whatever the bytes. Checked with
-  and without time bounds and the shipper's ECS fields, as tools and the agent build their enrichers.
+  and without time bounds, the shipper's ECS fields and redaction, as tools and the agent build enrichers.
 * ``redaction``: :meth:`Redactor.suspect_text` answering ``False`` guarantees that the value-shape rules
   change nothing; a whole event redacts the same whether the cheap question was asked or skipped; a
   raw line (a dead letter) is redacted without raising.
@@ -24,6 +24,7 @@ Run one by hand: ``python -m tests.fuzz passthrough [libFuzzer options]``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,9 +40,12 @@ from auditlog.agent.timebounds import TimeBounds
 from auditlog.indexer.tiers import TierTable
 from bench.events import event_lines
 
+_NOW = time.time()  # both paths judge time bounds against one frozen moment (a second may pass between them)
+_BOUNDS = TimeBounds(TierTable(), clock=lambda: _NOW)
 _ENRICHERS = (
     Enricher(TierTable(prefix="audit"), Redactor()),  # tools that index fixed data: no bounds, no ECS fields
-    Enricher(TierTable(), Redactor(), TimeBounds(TierTable()), ShipperFields.for_this_process()),  # the agent
+    Enricher(TierTable(), Redactor(), _BOUNDS, ShipperFields.for_this_process()),  # as the agent builds it
+    Enricher(TierTable(), None, _BOUNDS),  # an agent whose redaction is turned off
 )
 _PARSER = Parser()
 _REDACTOR = Redactor()
@@ -94,8 +98,8 @@ TARGETS: dict[str, Callable[[bytes], None]] = {"passthrough": passthrough, "reda
 
 
 def seeds(count: int = 60) -> list[bytes]:
-    """Emitter lines of the last six hours (inside every time bound) plus secret-shaped texts."""
-    now = datetime.now(UTC)
+    """Emitter lines of the six hours before the frozen moment (inside every time bound), secret-shaped texts."""
+    now = datetime.fromtimestamp(_NOW, UTC)
     lines = [line.rstrip(b"\n") for line in event_lines(count, seed=5, window=(now - timedelta(hours=6), now))]
     return [*lines, b"Bearer abcdefghij", b"https://u:p@h/x?token=1", b"password=x", b'{"pwd": 1}',
             b"-----BEGIN A-----x-----END A-----", b"eyJab.eyJcd.ef"]
