@@ -207,19 +207,32 @@ def test_pass_through_never_ships_what_the_full_path_would_not(base: bytes, edit
 _SECRET_SHAPES = ["s-1?token=abc", "Bearer abcdefgh1234", "https://u:pw@h/", "eyJab.eyJcd.ef", '{"pwd": "x"}']
 
 
-@pytest.mark.parametrize("path", [f.path for f in CONTRACT.fields if f.type == "string"])
-def test_secret_shaped_text_in_any_contract_field_ships_as_on_the_full_path(enricher: Enricher, path: str) -> None:
-    """A secret-shaped value in any string field of the contract is shipped (or not) as the full path ships it."""
+def _ships_alike(fast: bytes | Rejected, full: bytes | Rejected) -> bool:
+    """Whether both paths give the same rejection, or the same action line and an equal document."""
+    if isinstance(fast, Rejected) or isinstance(full, Rejected):
+        return fast == full
+    (fast_action, fast_doc, _), (full_action, full_doc, _) = fast.split(b"\n"), full.split(b"\n")
+    return fast_action == full_action and orjson.loads(fast_doc) == orjson.loads(full_doc)
+
+
+def test_secret_shaped_text_in_any_contract_field_ships_as_on_the_full_path(enricher: Enricher) -> None:
+    """A secret-shaped value in any string field of the contract is shipped by the pass-through only as on the
+    full path (``audit.stream`` once was not: the full path redacted it)."""
     base = orjson.loads(emitter_lines(1)[0])
-    for text in _SECRET_SHAPES:
-        ev = copy.deepcopy(base)
-        _put(ev, path, text)
-        line = orjson.dumps(ev)
-        fast = PassThrough(enricher)(line)
-        if isinstance(fast, bytes):
-            same_shipment(fast, full_path(enricher, line))
-        elif isinstance(fast, Rejected):
-            assert fast == full_path(enricher, line)
+    passed: list[str] = []
+    differ: list[tuple[str, str]] = []
+    for path in (f.path for f in CONTRACT.fields if f.type == "string"):
+        for text in _SECRET_SHAPES:
+            ev = copy.deepcopy(base)
+            _put(ev, path, text)
+            line = orjson.dumps(ev)
+            fast = PassThrough(enricher)(line)
+            if fast is None:  # deferred: the full path decides alone
+                continue
+            passed.append(path)
+            if not _ships_alike(fast, full_path(enricher, line)):
+                differ.append((path, text))
+    assert ([], True) == (differ, "audit.stream" in passed)
 
 
 def test_entry_maker_uses_the_full_path_for_foreign_lines(enricher: Enricher) -> None:
