@@ -356,7 +356,8 @@ def _fast_test(f: Field, names: dict[str, Any]) -> str:
         ValueError: for a type or format this module has no check for.
     """
     if f.type == "integer":
-        return "type(v) is int" + (f" and v >= {f.minimum}" if f.minimum is not None else "")
+        low, high = f.bounds
+        return f"type(v) is int and {low} <= v <= {high}"
     if f.type == "string_list":
         return "_str_items(v)"
     if f.type == "string_or_list":
@@ -472,7 +473,8 @@ def _missing(event: Mapping[str, Any], path: str) -> Problem:
 def _what(f: Field) -> str:
     """What a value of ``f`` must be, for "expected ..." reasons."""
     if f.type == "integer":
-        return "an integer" + (f" >= {f.minimum}" if f.minimum is not None else "")
+        low, high = f.bounds
+        return f"an integer from {low} to {high}"
     if f.type == "string_list":
         return "an array of strings"
     if f.type == "string_or_list":
@@ -549,7 +551,8 @@ def _field_problems(
     elif f.type == "changes":
         _changes_problems(problems, f, value)
     elif f.type == "integer":
-        if type(value) is not int or (f.minimum is not None and value < f.minimum):
+        low, high = f.bounds
+        if type(value) is not int or not low <= value <= high:
             problems.append(Problem(f.path, _expected(_what(f), value)))
     elif not isinstance(value, str):
         problems.append(Problem(f.path, _expected(_what(f), value)))

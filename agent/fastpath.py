@@ -53,12 +53,11 @@ from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 from auditlog.agent.redact import Redactor
 from auditlog.core.cache import BoundedCache
-from auditlog.core.contract import CONTRACT, Contract, Field
+from auditlog.core.contract import CONTRACT, LONG_MAX, LONG_MIN, Contract, Field
 
 # msgspec bounds ints to int64 only; larger ones (exact in the line) take the full path, which refuses
 # those beyond 64 bits by name. Floats that overflow a double are refused by msgspec itself.
-_INT64 = (-(2**63), 2**63 - 1)
-_Int = Annotated[int, msgspec.Meta(ge=_INT64[0], le=_INT64[1])]
+_Int = Annotated[int, msgspec.Meta(ge=LONG_MIN, le=LONG_MAX)]
 _Scalar = str | _Int | float | bool | None
 
 #: misses in a row (per file) after which attempts become rare, and how rare (one line in this many).
@@ -94,11 +93,10 @@ def _value_type(f: Field) -> Any:
     if f.format is not None and not checked_after:
         raise ValueError(f"{f.path}: the pass-through has no check for the format {f.format!r}")
     if f.type == "integer":
-        if f.minimum is None:
-            return _Int
-        # a minimum narrows the 64-bit range, never replaces it: `audit.seq` (minimum 1) once took any
-        # integer, so a 100-digit one was shipped as written while the full path refused it
-        return Annotated[int, msgspec.Meta(ge=max(f.minimum, _INT64[0]), le=_INT64[1])]
+        # the contract's range (a minimum narrows the 64-bit one, never replaces it: `audit.seq`, minimum 1,
+        # once took any integer, so a 100-digit one was shipped as written while the full path refused it)
+        low, high = f.bounds
+        return Annotated[int, msgspec.Meta(ge=low, le=high)]
     if f.type == "string_list":
         return list[str]
     if f.type == "string_or_list":

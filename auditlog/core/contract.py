@@ -23,6 +23,8 @@ from typing import Any, Literal
 __all__ = [
     "CONTRACT",
     "ENRICHMENTS",
+    "LONG_MAX",
+    "LONG_MIN",
     "SCHEMA_ID",
     "Contract",
     "Enrichment",
@@ -41,6 +43,11 @@ FieldType = Literal["string", "integer", "string_list", "string_or_list", "chang
 
 #: A string's format beyond its pattern: ``date-time`` (a day that exists in its month), ``ip`` (IPv4/IPv6).
 Format = Literal["date-time", "ip"]
+
+#: the range of every ``integer`` field: Elasticsearch's ``long`` (signed 64 bits), which the index templates
+#: map them to; a value outside it is the agent's refusal with the field's name, not Elasticsearch's.
+LONG_MIN = -(2**63)
+LONG_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,11 @@ class Field:
     context: bool = False
     #: how the TUI's detail view and the export name it; ``None``: not shown on its own.
     label: str | None = None
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """The smallest and largest value of an ``integer`` field: its ``minimum`` (if any) within a ``long``."""
+        return (LONG_MIN if self.minimum is None else max(self.minimum, LONG_MIN), LONG_MAX)
 
     @property
     def top(self) -> str:

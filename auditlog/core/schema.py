@@ -57,8 +57,7 @@ def _field_schema(f: Field) -> dict[str, Any]:
     out: dict[str, Any] = {"description": f.description} if f.description else {}
     if f.type == "integer":
         out["type"] = _types("integer", nullable)
-        if f.minimum is not None:
-            out["minimum"] = f.minimum
+        out["minimum"], out["maximum"] = f.bounds
     elif f.type == "string_list":
         out.update(type=_types("array", nullable), items=_ITEMS)
     elif f.type == "string_or_list":
