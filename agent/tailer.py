@@ -541,14 +541,19 @@ class Tailer:
     # -- reporting -------------------------------------------------------------------------------
 
     def sizes(self) -> Iterable[tuple[str, str, int, int]]:
-        """Yield (path, identity, read position, size) of every tracked file, for lag metrics."""
-        for key, tr in self._tracked.items():
+        """Yield (path, identity, read position, size) of every tracked file, for lag metrics.
+
+        Called from the metrics endpoint's thread while the tailer's own thread tracks new files: it walks a
+        copy taken in one C call (atomic under the GIL), as the live dict changed size mid-walk once
+        (``RuntimeError``, and the scrape got no answer) while 5,000 files were being found.
+        """
+        for key, tr in list(self._tracked.items()):
             h = tr.harvester
             yield h.path, key, h.pos, h.size
 
     def save_sizes(self) -> None:
         """Persist the latest sizes (``auditlog agent status`` shows lag from them)."""
-        self.registry.update_sizes([(key, tr.harvester.size) for key, tr in self._tracked.items()])
+        self.registry.update_sizes([(key, tr.harvester.size) for key, tr in list(self._tracked.items())])
 
     @property
     def open_files(self) -> int:

@@ -437,3 +437,16 @@ def test_a_file_named_in_bytes_that_are_not_utf8_is_harvested(tmp_path: Path) ->
     h = Harness(tmp_path, tmp_path / "state", pattern="audit-*.log")
     h.step()
     assert (["a"], [str(bad)]) == (lines_of(h), [row.path for row in h.registry.all()])
+
+
+def test_sizes_survive_a_file_found_while_they_are_read(tmp_path: Path) -> None:
+    """The lag metrics' walk over tracked files goes on when another file is tracked meanwhile (another thread)."""
+    h = Harness(tmp_path, tmp_path / "state", pattern="*.log")
+    for name in ("a.log", "b.log"):
+        append(tmp_path / name, f"{name} 1")
+    h.step()
+    walk = iter(h.tailer.sizes())
+    first = next(walk)
+    append(tmp_path / "c.log", "c.log 1")
+    h.step()  # the tailer tracks c.log between two steps of the walk
+    assert (3, 2) == (h.tailer.tracked_files, len([first, *walk]))
