@@ -90,8 +90,8 @@ def _lines(midnight: datetime) -> list[bytes]:
 
 def test_rollover_under_load_stalls_no_request(es: Elasticsearch, es_url: str, namespace: TierTable,
                                                tmp_path: Path) -> None:
-    """The new day's first requests are no slower than the slowest other request of the run (or two median ones):
-    with the indices created ahead the rollover has nothing to wait for."""
+    """The new day's indices exist before the agent writes anything, and its first requests are not slower than
+    twice the slowest other request of the run (or four median ones): the rollover has nothing to wait for."""
     now = datetime.now(UTC)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     install_templates(es, namespace, ilm=False)  # what `auditlog setup` does, then the create-ahead job
@@ -112,6 +112,7 @@ def test_rollover_under_load_stalls_no_request(es: Elasticsearch, es_url: str, n
     deadline = time.monotonic() + 60
     while pipeline.watcher is None and time.monotonic() < deadline:  # started: recovered, watching
         time.sleep(0.05)
+    writing_from_ms = time.time() * 1000  # every request of the run is sent after this moment
     try:
         per_chunk = LINES // CHUNKS
         start = time.monotonic()
@@ -127,12 +128,18 @@ def test_rollover_under_load_stalls_no_request(es: Elasticsearch, es_url: str, n
         client.close()
     days = {name.rsplit("-", 1)[1] for name in es.indices.get(index=namespace.read_pattern)
             if es.count(index=name)["count"]}
+    created = es.indices.get_settings(index=namespace.read_pattern, name="index.creation_date", flat_settings=True)
+    made_late = [name for name, answer in created.items() if new_day.decode() in name
+                 and int(answer["settings"]["index.creation_date"]) >= writing_from_ms]
     normal = metrics.requests[WARM_UP:]
     around = [s for new, s in normal if new][:FIRST_OF_DAY]
     elsewhere = [s for new, s in normal if not new] + [s for new, s in normal if new][FIRST_OF_DAY:]
     median = statistics.median([s for _, s in normal] or [0.0])
-    bound = max(2 * median, max(elsewhere, default=0.0))
+    # twice the noise: a quiet CI run once saw 45 ms at the rollover against 37 ms elsewhere; a stall on index
+    # creation (create-ahead off) measured 6.0 s against at most 1.0 s elsewhere (docs/agent.md, Midnight)
+    bound = 2 * max(2 * median, max(elsewhere, default=0.0))
     worst = max(around, default=float("inf"))
+    assert [] == made_late
     assert (LINES, 2, True) == (arrived, len(days), worst <= bound), (
         f"around the rollover max {worst:.3f}s of {len(around)}; elsewhere max {max(elsewhere, default=0):.3f}s; "
         f"median {median:.3f}s over {len(normal)} requests")
