@@ -553,7 +553,8 @@ class Tailer:
 
     def save_sizes(self) -> None:
         """Persist the latest sizes (``auditlog agent status`` shows lag from them)."""
-        self.registry.update_sizes([(key, tr.harvester.size) for key, tr in list(self._tracked.items())])
+        # on the tailer's own thread (after a scan, at close): the live dict cannot change meanwhile
+        self.registry.update_sizes([(key, tr.harvester.size) for key, tr in self._tracked.items()])
 
     @property
     def open_files(self) -> int:

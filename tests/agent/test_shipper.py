@@ -17,7 +17,8 @@ from auditlog.agent.redact import Redactor
 from auditlog.agent.shipper import AGENT_TYPE, ECS_VERSION, ShipperFields, ingest_text
 from auditlog.indexer.tiers import TierTable
 from tests.agent.events import event
-from tests.agent.test_fastpath import _PATHS, _json, _put, completed, emitter_lines, full_path, same_shipment
+from tests.agent.test_fastpath import _PATHS, _json, _put, completed, emitter_lines
+from tests.support.admission import full_path, same_shipment
 
 INGESTED = "2026-12-02T05:20:00.123Z"
 INGESTED_NS = int(datetime(2026, 12, 2, 5, 20, tzinfo=UTC).timestamp()) * 10**9 + 123_456_789
