@@ -46,7 +46,7 @@ _CACHE_LIMIT = 4096  # distinct (tier, day) pairs remembered
 class Enricher:
     """Callable: (event, file identity, offset) -> bulk ``create`` entry bytes, or :class:`Rejected`."""
 
-    __slots__ = ("_categories", "_indices", "bounds", "redactor", "shipper", "tiers")
+    __slots__ = ("_categories", "_indices", "_window", "bounds", "redactor", "shipper", "tiers")
 
     def __init__(self, tiers: TierTable, redactor: Redactor | None = None, bounds: TimeBounds | None = None,
                  shipper: ShipperFields | None = None) -> None:
@@ -62,6 +62,8 @@ class Enricher:
         self._categories = ActionCategories(fresh_lists=False)  # the event is serialised right away
         # (tier, UTC day) -> action-line prefix
         self._indices: BoundedCache[tuple[str, str], bytes] = BoundedCache(_CACHE_LIMIT)
+        # the bounds' last window (TimeBounds.window): a second inside it is routable without the call
+        self._window: tuple[str, str, float] = ("", "", float("-inf"))
 
     def __call__(self, event: dict[str, Any], key: str, offset: int) -> bytes | Rejected:
         """Enrich ``event`` (in place where the redactor does not copy) and return its bulk entry.
@@ -121,9 +123,12 @@ class Enricher:
                 return Rejected(f"{TIMESTAMP_OUT_OF_RANGE}: {ts} is outside the years 0001-9999 in UTC", "route")
         bounds = self.bounds
         if bounds is not None:
-            reason = bounds(second)
-            if reason is not None:
-                return Rejected(reason, "route")
+            earliest, latest, until = self._window
+            if not earliest <= second <= latest or bounds.clock() >= until:
+                reason = bounds(second)
+                if reason is not None:
+                    return Rejected(reason, "route")
+                self._window = bounds.window()
         day = second[:10]
         prefix = self._indices.get((tier, day))
         if prefix is None:

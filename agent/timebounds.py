@@ -52,7 +52,7 @@ class BoundsSettings:
 class TimeBounds:
     """Callable: a UTC second ``YYYY-MM-DDTHH:MM:SS`` -> ``None`` when routable, else the reason."""
 
-    __slots__ = ("_clock", "_earliest", "_latest", "_next", "max_age", "max_future_skew", "retention_days")
+    __slots__ = ("_earliest", "_latest", "_next", "clock", "max_age", "max_future_skew", "retention_days")
 
     def __init__(
         self,
@@ -76,7 +76,8 @@ class TimeBounds:
         self.retention_days = max(RETENTION_DAYS[cls] for cls in {*tiers.classes.values()} or RETENTION_DAYS)
         self.max_future_skew = float(settings.max_future_skew)
         self.max_age = self.retention_days * 86400.0 + settings.max_age_margin
-        self._clock = clock
+        #: the clock the bounds are computed from (seconds since the epoch)
+        self.clock = clock
         self._next = float("-inf")
         self._earliest = ""
         self._latest = ""
@@ -93,6 +94,19 @@ class TimeBounds:
             self._latest = "9999-12-31T23:59:59"
         self._next = now + _REFRESH
 
+    def window(self) -> tuple[str, str, float]:
+        """The bounds as last computed: ``(earliest, latest, until)``.
+
+        Until the clock reaches ``until`` (when :meth:`__call__` recomputes them), a second from ``earliest``
+        to ``latest`` is routable without asking; a caller on the hot path compares with these and calls
+        only for a second outside them or after ``until``.
+
+        Returns:
+            The earliest and latest routable seconds (``YYYY-MM-DDTHH:MM:SS``) and the clock reading
+            (:attr:`clock`) from which they are stale.
+        """
+        return self._earliest, self._latest, self._next
+
     def __call__(self, second: str) -> str | None:
         """Check one event's UTC second.
 
@@ -102,7 +116,7 @@ class TimeBounds:
         Returns:
             ``None`` when an index may be created for it, else the dead-letter reason.
         """
-        now = self._clock()
+        now = self.clock()
         if now >= self._next:
             self._refresh(now)
         if second > self._latest:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import orjson
 import pytest
@@ -12,7 +12,7 @@ from auditlog.agent.enrich import Enricher
 from auditlog.agent.ids import deterministic_id
 from auditlog.agent.parser import NUMBER_OUT_OF_RANGE, Rejected
 from auditlog.agent.redact import Redactor
-from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
+from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, BoundsSettings, TimeBounds
 from auditlog.indexer.tiers import TierTable
 from tests.agent.events import event
 
@@ -142,3 +142,22 @@ def test_integer_at_the_64_bit_limits_ships_exactly(number: int) -> None:
     ev["audit"]["changes"]["start"]["new"] = number
     _action, doc = entry(ev)
     assert number == doc["audit"]["changes"]["start"]["new"]
+
+
+def test_route_asks_the_bounds_again_once_their_window_is_stale() -> None:
+    """A second routable a moment ago is refused once the clock moved the bounds past it (no stale window)."""
+    now = [datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC).timestamp()]
+    enricher = Enricher(TierTable(), Redactor(), TimeBounds(TierTable(), BoundsSettings(0, 0), clock=lambda: now[0]))
+    assert isinstance(enricher.route("business", "2026-05-16T12:00:00Z"), bytes)
+    now[0] += 2
+    refused = enricher.route("business", "2026-05-16T12:00:00Z")
+    assert isinstance(refused, Rejected) and refused.reason.startswith(TIMESTAMP_OUT_OF_RANGE)
+
+
+def test_route_asks_the_bounds_for_a_second_outside_their_window() -> None:
+    """Inside the window a second is routed without asking; outside it, the bounds give their reason."""
+    now = datetime(2026, 6, 15, 12, 0, 0, tzinfo=UTC).timestamp()
+    enricher = Enricher(TierTable(), Redactor(), TimeBounds(TierTable(), BoundsSettings(0, 0), clock=lambda: now))
+    assert isinstance(enricher.route("business", "2026-06-15T12:00:00Z"), bytes)
+    refused = enricher.route("business", "2026-06-15T12:00:01Z")
+    assert isinstance(refused, Rejected) and "ahead of the agent's clock" in refused.reason

@@ -69,3 +69,11 @@ def test_negative_settings_are_refused() -> None:
     """A negative skew is a configuration error."""
     with pytest.raises(ValueError):
         bounds(skew=-1)
+
+
+def test_window_is_what_a_call_compares_with() -> None:
+    """After a call, the window holds the bounds it compared with and when they go stale (a second later)."""
+    tb = bounds(skew=0, margin=0)
+    assert tb("2026-06-15T12:00:00") is None
+    earliest, latest, until = tb.window()
+    assert ("2026-05-16T12:00:00", "2026-06-15T12:00:00", NOW + 1.0) == (earliest, latest, until)
