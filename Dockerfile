@@ -6,8 +6,10 @@
 
 ARG PYTHON_VERSION=3.12
 
-# ---- build: a wheel of the project (nothing of the build toolchain reaches the final image)
-FROM python:${PYTHON_VERSION}-slim AS build
+# ---- build: a wheel of the project (nothing of the build toolchain reaches the final image). The full image
+# has the C compiler that builds the pass-through's C line check (agent/linescan.py) into the wheel; the
+# runtime below is the slim image of the same Debian release, so the compiled module loads there.
+FROM python:${PYTHON_VERSION} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY auditlog ./auditlog

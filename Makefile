@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo demo-stop test unit integration lint typecheck check schema bench bench-slow fuzz es-start es-stop clean
 
-$(STAMP): pyproject.toml
+# agent/_linescan.c: the install builds the pass-through's C line check in place (agent/linescan.py)
+$(STAMP): pyproject.toml agent/_linescan.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[all,dev]'

@@ -9,6 +9,13 @@ typed decode with msgspec (in C) against the contract's own fields (structs made
 redactor's functions and remembered answers (valid verbs, addresses, change names found not secret:
 one set comparison clears all of a line's names), and the line's bytes become the bulk document as they are.
 
+Most lines get that answer in C: :mod:`agent.linescan` (``agent/_linescan.c``, built at install) reads the
+line against the same contract table without making an object per field, and hands back what the rest
+needs (id, time, tier, stream, sequence number, the id's place); wherever it is not sure it gives no
+answer and the typed decode below decides, so both give the same answer for every line (property tests
+and the ``passthrough`` fuzz target compare them). Where the extension is not built, the typed decode
+answers every line.
+
 It never rejects a line on its own: any doubt returns ``None`` and the line takes the full path, which
 alone decides and explains (the same split as ``validate``'s fast check). Doubt means: not a
 ``{...}`` object from the first byte to the last; anything msgspec refuses (invalid JSON or UTF-8, a
@@ -50,6 +57,7 @@ import orjson
 from auditlog.agent.batcher import Stamp
 from auditlog.agent.contract import ACTIONS_KNOWN, IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
+from auditlog.agent.linescan import Scan, needed, scanner_for
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 from auditlog.agent.redact import Redactor
 from auditlog.core.cache import BoundedCache
@@ -139,20 +147,14 @@ def line_type(contract: Contract = CONTRACT) -> Any:
     Returns:
         The msgspec Struct type of one line (``@timestamp`` is its ``timestamp`` attribute).
     """
-    enriched = contract.enriched()
-
-    def needed(f: Field) -> bool:
-        rule = enriched.get(f.path)
-        return f.required or (rule is not None and rule.when is None)
-
     top: list[tuple[str, Any, bool]] = []
     for key in contract.tops():
         members = contract.members(key)
         if not members:
             f = contract[key]
-            top.append((key, _value_type(f), needed(f)))
+            top.append((key, _value_type(f), needed(contract, f)))
             continue
-        inner = [(f.leaf or "", _value_type(f), needed(f)) for f in members]
+        inner = [(f.leaf or "", _value_type(f), needed(contract, f)) for f in members]
         holder = _struct(f"_{key.title().replace('_', '')}", inner)
         top.append((key, holder, any(needed for _, _, needed in inner)))
     return _struct("_Line", top)
@@ -180,13 +182,26 @@ class PassThrough:
     ``audit.seq`` (what tamper evidence needs, :mod:`agent.digest`), so nothing reads the entry again.
     """
 
-    __slots__ = ("_decode", "_enabled", "_index_names", "_streaks", "enricher", "stamp")
+    __slots__ = ("_decode", "_enabled", "_index_names", "_scan", "_streaks", "enricher", "stamp")
 
-    def __init__(self, enricher: Enricher, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
-        """Share the enricher's router and redaction rules; off when ``max_depth`` < :data:`LINE_DEPTH`."""
+    def __init__(self, enricher: Enricher, max_depth: int = DEFAULT_MAX_DEPTH, *, native: bool = True) -> None:
+        """Share the enricher's router and redaction rules; off when ``max_depth`` < :data:`LINE_DEPTH`.
+
+        Args:
+            enricher: the full path's enricher (router, redactor, shipper fields).
+            max_depth: the parser's depth limit.
+            native: check lines in C first where it is built (:mod:`agent.linescan`); ``False``: the Python
+                path alone (the reference the tests compare the C check with).
+        """
         self.enricher = enricher
         self._enabled = max_depth >= LINE_DEPTH
         self._decode = msgspec.json.Decoder(_Line).decode
+        # the same check in C for the lines it is sure of (agent/linescan.py); None where it is not built
+        redactor = enricher.redactor
+        self._scan: Scan | None = None
+        if native:
+            self._scan = scanner_for(None if redactor is None else redactor.clean_names,
+                                     "" if redactor is None else redactor.replacement)
         # file identity -> [misses in a row, lines left to skip]
         self._streaks: BoundedCache[str, list[int]] = BoundedCache(_STREAKS_LIMIT)
         # the router's action-line prefix -> its index name
@@ -221,6 +236,33 @@ class PassThrough:
         return entry
 
     def _accept(self, line: bytes) -> bytes | Rejected | None:
+        """The C line check's answer (:mod:`agent.linescan`), or the Python path's where it has none."""
+        scan = self._scan
+        found = None if scan is None else scan(line)
+        if found is None:
+            return self._decoded(line)
+        event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts = found
+        # texts is set when one holds '@' or '=': the redactor's regexes decide, as on the Python path
+        if texts is not None and self.enricher.redactor.suspect_text(texts):  # type: ignore[union-attr]
+            return self._decoded(line)
+        if ip is not None and not (ip_known(ip) or is_ip(ip)):  # None: no address, or a dotted quad checked in C
+            return None
+        prefix = self.enricher.route(tier, timestamp)
+        if type(prefix) is not bytes:
+            return prefix
+        shipper = self.enricher.shipper
+        if shipper is None:
+            entry = b"".join((prefix, id_json, b"}}\n", line, b"\n"))
+        else:
+            entry = shipper.entry_at(prefix, line, id_json, id_end)
+        index = self._index_names.get(prefix)
+        if index is None:
+            index = self._index_name(prefix)
+        self.stamp = (index, event_id, timestamp, stream, seq)
+        return entry
+
+    def _decoded(self, line: bytes) -> bytes | Rejected | None:
+        """The pass-through in Python: the reference, and the answer wherever the C check is not sure."""
         if line[:1] != b"{" or line[-1:] != b"}":
             return None
         try:

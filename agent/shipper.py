@@ -132,7 +132,22 @@ class ShipperFields:
         at = line.find(b'"id":' + id_json)
         if at < 0:  # spelled with other escapes or spaces: leave it to the full path
             return None
-        end = at + 5 + len(id_json)
+        return self.entry_at(head, line, id_json, at + 5 + len(id_json))
+
+    def entry_at(self, head: bytes, line: bytes, id_json: bytes, end: int) -> bytes:
+        """Return the bulk entry of :meth:`entry` when the place of ``event.id`` is known.
+
+        The pass-through's C line check (:mod:`agent.linescan`) knows where the event's id ends: it read it.
+
+        Args:
+            head: the action line up to its ``_id`` value.
+            line: as for :meth:`splice`.
+            id_json: the JSON of the line's ``event.id``.
+            end: the offset in ``line`` right after that value's closing quote.
+
+        Returns:
+            The bytes.
+        """
         ms = self._clock() // 1_000_000
         if ms != self._ms:
             self._tick(ms)

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auditlog.agent import linescan
 from auditlog.agent.batcher import Stamp
 from auditlog.agent.digest import PendingMirror, columns_of, entry_hashes, pack_parts, row_parts
 from auditlog.agent.digest_writer import DigestSettings, per_index
@@ -184,7 +185,10 @@ def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
             f"(SHA-256 alone {hashed[-1]:.2f} us)")
     remember, judge = id_record_us(own)
     log(f"id record: {remember:.2f} us per event remembered before sending, {judge:.2f} us per 409 judged")
+    line_check = "in C" if linescan.AVAILABLE else "in Python (the C extension is not built here)"
+    log(f"the pass-through's line check ran {line_check}")
     return {"events": events, "repeats": repeats, "id_record_remember_us": remember, "id_record_409_us": judge,
+            "line_check": line_check,
             "emitter_lines_us": statistics.median(fast), "emitter_lines_runs": fast,
             "foreign_lines_us": statistics.median(full), "foreign_lines_runs": full,
             "digest_us": statistics.median(digest), "digest_runs": digest,

@@ -211,12 +211,19 @@ def test_installed_image_runs_setup_inputs(replay: Replay, tmp_path: Path) -> No
     assert help_run.returncode == 0, help_run.stderr
 
 
-def test_wheel_is_pure_python(replay: Replay) -> None:
-    """The build stage makes exactly one py3-none-any wheel (no compiler needed) holding the packages."""
+def test_wheel_holds_the_packages_and_the_c_line_check(replay: Replay) -> None:
+    """The build stage makes exactly one wheel, for this Python, holding the packages and the compiled line check."""
     assert len(replay.wheels) == 1
     ((name, members),) = replay.wheels.items()
-    assert name.endswith("-py3-none-any.whl")
+    assert f"-cp{sys.version_info.major}{sys.version_info.minor}-" in name
     assert {"auditlog/agent", "auditlog/indexer", "auditlog/tui"} <= {"/".join(m.split("/", 2)[:2]) for m in members}
+    assert [m for m in members if m.startswith("auditlog/agent/_linescan.") and m.endswith(".so")]
+
+
+def test_build_stage_has_a_compiler_and_the_runtime_is_its_slim_sibling(instructions: list[Instruction]) -> None:
+    """The build stage's image carries gcc (the full python image); the runtime is the slim one of the same tag."""
+    froms = [i.args for i in instructions if i.keyword == "FROM"]
+    assert ["python:${PYTHON_VERSION} AS build", "python:${PYTHON_VERSION}-slim"] == froms
 
 
 def test_wheel_puts_nothing_generic_at_the_top(replay: Replay, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 
 from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import PassThrough
 from auditlog.agent.parser import Parser, Rejected
 
 
@@ -21,3 +22,15 @@ def same_shipment(fast: bytes, full: bytes | Rejected) -> None:
     full_action, full_doc, full_tail = full.split(b"\n")
     assert (fast_action, fast_tail, full_tail) == (full_action, b"", b"")
     assert orjson.loads(fast_doc) == orjson.loads(full_doc)
+
+
+def native_answer(enricher: Enricher, line: bytes) -> bytes | Rejected | None:
+    """The pass-through's answer for ``line`` with its C check, asserted equal to the Python path's (stamp too)."""
+    native = PassThrough(enricher)
+    got = native(line)
+    python = PassThrough(enricher, native=False)
+    want = python(line)
+    assert got == want, line
+    if isinstance(got, bytes):
+        assert native.stamp == python.stamp, line
+    return got

@@ -1,0 +1,911 @@
+/*
+ * auditlog.agent._linescan: the pass-through's check of an emitter line in one C call.
+ *
+ * agent/fastpath.py decides whether a line may be shipped as written. Its Python implementation (a
+ * typed msgspec decode plus checks) stays the reference and the fallback; this scanner answers the
+ * same question for the lines the emitter writes, without making a Python object per field. It is
+ * deliberately narrower than the Python path: whatever it is not sure of (an escape in a string,
+ * whitespace between tokens, a duplicate key, a number it does not parse exactly, a text the redactor
+ * might act on, a change name not yet cleared) returns None, and the caller runs the Python path,
+ * which decides. So this file never rejects a line; it only saves work on lines it fully understands.
+ * tests/agent/test_linescan.py and tests/fuzz hold it equal to the Python path.
+ *
+ * The field table comes from Python (agent/linescan.py builds it from the contract's one definition);
+ * nothing about the contract's fields is written here except the three string shapes the Python path
+ * also checks by hand (event.id, event.action, @timestamp).
+ *
+ * Hostile input: every read is bounded by the line's end; nesting is fixed by the table (no
+ * recursion); strings are validated as UTF-8 by the rules CPython's decoder applies.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* field kinds (agent/linescan.py's KIND_* values) */
+enum { K_STR = 0, K_INT = 1, K_STRLIST = 2, K_STR_OR_LIST = 3, K_CHANGES = 4, K_TIMESTAMP = 5, K_ID = 6,
+       K_ACTION = 7 };
+/* what a field's value is to the caller (agent/linescan.py's ROLE_* values) */
+enum { R_NONE = 0, R_ID, R_TS, R_TIER, R_STREAM, R_SEQ, R_ORG, R_USER, R_IP, R_MSG, R_URL, R_CHANGES,
+       R_CHANGED_FIELDS, R_COUNT };
+
+#define MAX_KEY 64
+#define MAX_ENUM 8
+#define MAX_MEMBERS 16
+#define MAX_TOPS 16
+#define MAX_TEXTS 256
+
+typedef struct {
+    char key[MAX_KEY];
+    Py_ssize_t keylen;
+    int kind, role, required;
+    Py_ssize_t minlen, maxlen; /* in code points; maxlen -1: none */
+    int64_t lo, hi;
+    int nenum;
+    char enums[MAX_ENUM][MAX_KEY];
+    Py_ssize_t enumlens[MAX_ENUM];
+} FieldSpec;
+
+typedef struct {
+    FieldSpec f;      /* the key, and the field itself when not an object */
+    int is_object;
+    int nmembers;
+    FieldSpec members[MAX_MEMBERS];
+} TopSpec;
+
+typedef struct {
+    PyObject_HEAD
+    int ntops;
+    TopSpec tops[MAX_TOPS];
+    PyObject *clean_names; /* the redactor's names found not secret (a container), or NULL: no redactor */
+    PyObject *replacement; /* bytes: the redactor's replacement text */
+    /* the last text returned per role (tier, stream, ip repeat from line to line): handed out again when
+     * the line holds the same bytes, so the caller's look-ups find its hash already computed */
+    PyObject *memo[R_COUNT];
+} Scanner;
+
+typedef struct { const unsigned char *s; Py_ssize_t n; } Span;
+
+typedef struct {
+    Span val[R_COUNT];    /* string values by role (s NULL: absent) */
+    int64_t seq;
+    int has_seq;
+    int changes_nonempty;
+    int needs_python_texts; /* a text holds '@' or '=': the redactor's regexes decide, in Python */
+    Span texts_changes[MAX_TEXTS];
+    int ntexts;
+    /* change names to look up, and whether their values were already blanked */
+    Span names[MAX_TEXTS];
+    int nnames;
+} Found;
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+#define DOUBT 0
+#define OK 1
+
+/* ---- strings ------------------------------------------------------------------------------------ */
+
+/* A JSON string without escapes at *pp (which points at its opening quote); valid UTF-8 by CPython's
+ * rules (no overlong forms, no surrogates, nothing above U+10FFFF). On OK, *pp is past the closing quote,
+ * the span holds the contents and *chars their code points. */
+static int
+scan_string(const unsigned char **pp, const unsigned char *end, Span *out, Py_ssize_t *chars)
+{
+    const unsigned char *p = *pp;
+    if (p >= end || *p != '"')
+        return DOUBT;
+    p++;
+    const unsigned char *start = p;
+    Py_ssize_t count = 0;
+    while (p < end) {
+        /* eight bytes at a time: skip plain ASCII (no quote, backslash, control or non-ASCII byte), stop at
+         * the first other byte (the lowest flagged byte of these tests is exact: Bit Twiddling Hacks'
+         * "has a zero byte" and "has a byte less than n") */
+        if (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+            uint64_t flagged = (((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((b - ONES) & ~b) | w) & HIGHS;
+            if (flagged == 0) {
+                p += 8;
+                count += 8;
+                continue;
+            }
+            int plain = __builtin_ctzll(flagged) >> 3;
+            p += plain;
+            count += plain;
+        }
+        unsigned char c = *p;
+        if (c == '"') {
+            out->s = start;
+            out->n = p - start;
+            *chars = count;
+            *pp = p + 1;
+            return OK;
+        }
+        if (c == '\\' || c < 0x20)
+            return DOUBT;
+        if (c < 0x80) {
+            p++;
+        }
+        else if (c >= 0xC2 && c <= 0xDF) {
+            if (end - p < 2 || (p[1] & 0xC0) != 0x80)
+                return DOUBT;
+            p += 2;
+        }
+        else if (c >= 0xE0 && c <= 0xEF) {
+            if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+                return DOUBT;
+            if (c == 0xE0 && p[1] < 0xA0)
+                return DOUBT; /* overlong */
+            if (c == 0xED && p[1] >= 0xA0)
+                return DOUBT; /* surrogate */
+            p += 3;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
+            if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+                return DOUBT;
+            if (c == 0xF0 && p[1] < 0x90)
+                return DOUBT; /* overlong */
+            if (c == 0xF4 && p[1] >= 0x90)
+                return DOUBT; /* above U+10FFFF */
+            p += 4;
+        }
+        else {
+            return DOUBT;
+        }
+        count++;
+    }
+    return DOUBT;
+}
+
+static int
+digits(const unsigned char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int
+two(const unsigned char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/* The contract's @timestamp: YYYY-MM-DDTHH:MM:SS(.f{1,9})?(Z|[+-]HH:MM), year not 0000, a day its month has. */
+static int
+timestamp_ok(Span v)
+{
+    const unsigned char *s = v.s;
+    Py_ssize_t n = v.n;
+    if (n < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
+        s[10] != 'T' || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' ||
+        !digits(s + 17, 2))
+        return 0;
+    int year = two(s) * 100 + two(s + 2), month = two(s + 5), day = two(s + 8);
+    if (year == 0 || month < 1 || month > 12 || day < 1 || two(s + 11) > 23 || two(s + 14) > 59 ||
+        two(s + 17) > 59)
+        return 0;
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int last = days[month - 1];
+    if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+        last = 29;
+    if (day > last)
+        return 0;
+    Py_ssize_t i = 19;
+    if (s[i] == '.') {
+        Py_ssize_t f = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i - f < 1 || i - f > 9)
+            return 0;
+    }
+    if (i < n && s[i] == 'Z')
+        return i + 1 == n;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        return n - i == 6 && digits(s + i + 1, 2) && s[i + 3] == ':' && digits(s + i + 4, 2) &&
+               two(s + i + 1) <= 23 && two(s + i + 4) <= 59;
+    return 0;
+}
+
+/* event.id: [!-~]{1,512} (its length is the table's) */
+static int
+id_ok(Span v)
+{
+    for (Py_ssize_t i = 0; i < v.n; i++)
+        if (v.s[i] < '!' || v.s[i] > '~')
+            return 0;
+    return 1;
+}
+
+/* event.action: [a-z0-9][a-z0-9_.:-]{0,127} (its length is the table's) */
+static int
+action_ok(Span v)
+{
+    for (Py_ssize_t i = 0; i < v.n; i++) {
+        unsigned char c = v.s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != ':' && c != '-')))
+            return 0;
+    }
+    return 1;
+}
+
+/* A dotted quad as agent/contract.py's _IPV4 reads it: four decimal numbers 0-255 without leading zeros. */
+static int
+ipv4_ok(Span v)
+{
+    const unsigned char *s = v.s, *end = v.s + v.n;
+    for (int part = 0; part < 4; part++) {
+        if (part && (s >= end || *s++ != '.'))
+            return 0;
+        const unsigned char *d = s;
+        int value = 0;
+        while (s < end && *s >= '0' && *s <= '9' && s - d < 3)
+            value = value * 10 + (*s++ - '0');
+        if (s == d || value > 255 || (s - d > 1 && *d == '0'))
+            return 0;
+    }
+    return s == end;
+}
+
+/* ---- numbers and other scalars ------------------------------------------------------------------ */
+
+/* A JSON number at *pp that msgspec decodes to an int within [lo, hi] (when *is_int) or to a finite
+ * double. Refused (DOUBT): anything else, including numbers it would accept but this does not parse
+ * exactly (long mantissas, large exponents). */
+static int
+scan_number(const unsigned char **pp, const unsigned char *end, int *is_int, int64_t *value)
+{
+    const unsigned char *p = *pp;
+    int neg = 0;
+    if (p < end && *p == '-') {
+        neg = 1;
+        p++;
+    }
+    const unsigned char *d = p;
+    if (p >= end || *p < '0' || *p > '9')
+        return DOUBT;
+    if (*p == '0') {
+        p++;
+    }
+    else {
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    Py_ssize_t ndigits = p - d;
+    int frac = 0, exp = 0;
+    if (p < end && *p == '.') {
+        p++;
+        const unsigned char *f = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == f)
+            return DOUBT;
+        frac = 1;
+        ndigits += p - f;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        const unsigned char *e = p;
+        int evalue = 0;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (p - e >= 3)
+                return DOUBT;
+            evalue = evalue * 10 + (*p - '0');
+            p++;
+        }
+        if (p == e || evalue > 280)
+            return DOUBT;
+        exp = 1;
+    }
+    if (frac || exp) {
+        /* a finite double: at most 24 digits times at most 10^280 */
+        if (ndigits > 24)
+            return DOUBT;
+        *is_int = 0;
+        *pp = p;
+        return OK;
+    }
+    /* an integer of at most 19 digits, checked against int64 without overflow */
+    if (ndigits > 19)
+        return DOUBT;
+    uint64_t u = 0;
+    for (const unsigned char *q = d; q < p; q++)
+        u = u * 10 + (uint64_t)(*q - '0');
+    if (neg ? u > (uint64_t)INT64_MAX + 1 : u > (uint64_t)INT64_MAX)
+        return DOUBT;
+    *value = neg ? (int64_t)(0 - u) : (int64_t)u;
+    *is_int = 1;
+    *pp = p;
+    return OK;
+}
+
+static int
+literal(const unsigned char **pp, const unsigned char *end, const char *word, Py_ssize_t n)
+{
+    if (end - *pp < n || memcmp(*pp, word, n) != 0)
+        return DOUBT;
+    *pp += n;
+    return OK;
+}
+
+/* ---- texts the redactor reads ------------------------------------------------------------------- */
+
+/* the redactor's cheap checks (agent/redact.py Redactor.suspect_text) as one pass over a text's bytes:
+ * 'eyJ', '-----BEGIN', 'bearer' or 'basic' in any ASCII case (str.lower() finds no more here: the only
+ * non-ASCII characters it lowers to ASCII letters are U+0130, to "i" plus a combining dot, and U+212A, to
+ * "k"; neither completes a needle) mean it might act; '@' or '=' mean its regexes decide (in Python) */
+static unsigned char interesting[256];
+
+static void
+init_interesting(void)
+{
+    const char *c = "eEbB-@=";
+    for (; *c; c++)
+        interesting[(unsigned char)*c] = 1;
+}
+
+static int
+folded(const unsigned char *s, Py_ssize_t n, const char *lower, Py_ssize_t k)
+{
+    if (n < k)
+        return 0;
+    for (Py_ssize_t j = 0; j < k; j++)
+        if ((s[j] | 0x20) != (unsigned char)lower[j])
+            return 0;
+    return 1;
+}
+
+/* 1: the cheap checks clear this text (*python set when a regex must look); 0: the redactor might act */
+static int
+text_clear(Span v, int *python)
+{
+    const unsigned char *s = v.s;
+    Py_ssize_t n = v.n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!interesting[s[i]])
+            continue;
+        const unsigned char *t = s + i;
+        Py_ssize_t left = n - i;
+        switch (*t) {
+        case '@':
+        case '=':
+            *python = 1;
+            break;
+        case '-':
+            if (left >= 10 && memcmp(t, "-----BEGIN", 10) == 0)
+                return 0;
+            break;
+        case 'e':
+            if (left >= 3 && t[1] == 'y' && t[2] == 'J')
+                return 0;
+            break;
+        default: /* b or B */
+            if (folded(t, left, "bearer", 6) || folded(t, left, "basic", 5))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- the line ----------------------------------------------------------------------------------- */
+
+/* a scalar inside a change: string, number, true, false or null; strings are kept as texts */
+static int
+scan_scalar(const unsigned char **pp, const unsigned char *end, Found *fd, int *blank, Scanner *self)
+{
+    const unsigned char *p = *pp;
+    if (p >= end)
+        return DOUBT;
+    *blank = 0;
+    if (*p == '"') {
+        Span v;
+        Py_ssize_t chars;
+        if (!scan_string(pp, end, &v, &chars))
+            return DOUBT;
+        if (fd->ntexts >= MAX_TEXTS)
+            return DOUBT;
+        fd->texts_changes[fd->ntexts++] = v;
+        *blank = v.n == PyBytes_GET_SIZE(self->replacement) &&
+                 memcmp(v.s, PyBytes_AS_STRING(self->replacement), v.n) == 0;
+        return OK;
+    }
+    if (*p == 'n') {
+        *blank = 1;
+        return literal(pp, end, "null", 4);
+    }
+    if (*p == 't')
+        return literal(pp, end, "true", 4);
+    if (*p == 'f')
+        return literal(pp, end, "false", 5);
+    int is_int;
+    int64_t ignored;
+    return scan_number(pp, end, &is_int, &ignored);
+}
+
+/* Containers: `opened` at the opening byte (1: items follow, 0: empty and consumed, -1: not this
+ * container); `after_item` past an item (1: another follows, 0: closed and consumed, -1: anything else). */
+static int
+opened(const unsigned char **pp, const unsigned char *end, unsigned char open, unsigned char close)
+{
+    const unsigned char *p = *pp;
+    if (p >= end || *p != open)
+        return -1;
+    p++;
+    if (p < end && *p == close) {
+        *pp = p + 1;
+        return 0;
+    }
+    *pp = p;
+    return 1;
+}
+
+static int
+after_item(const unsigned char **pp, const unsigned char *end, unsigned char close)
+{
+    if (*pp < end && (**pp == ',' || **pp == close)) {
+        return *(*pp)++ == ',';
+    }
+    return -1;
+}
+
+/* a change's old or new: a scalar or an array of scalars */
+static int
+scan_change_value(const unsigned char **pp, const unsigned char *end, Found *fd, int *blank, Scanner *self)
+{
+    int items = opened(pp, end, '[', ']'), more = items, ignored;
+    if (items < 0)
+        return scan_scalar(pp, end, fd, blank, self);
+    *blank = 0;
+    while (more == 1) {
+        if (!scan_scalar(pp, end, fd, &ignored, self))
+            return DOUBT;
+        more = after_item(pp, end, ']');
+    }
+    return more == 0;
+}
+
+/* audit.changes: {name: {"old": v, "new": v}, ...}; each change has exactly old and new, once each */
+static int
+scan_changes(const unsigned char **pp, const unsigned char *end, Found *fd, Scanner *self)
+{
+    int more = opened(pp, end, '{', '}');
+    while (more == 1) {
+        Span name;
+        Py_ssize_t chars;
+        if (!scan_string(pp, end, &name, &chars) || !literal(pp, end, ":", 1) || opened(pp, end, '{', '}') != 1)
+            return DOUBT;
+        int seen_old = 0, seen_new = 0, all_blank = 1, inner = 1;
+        while (inner == 1) {
+            int blank, *seen = literal(pp, end, "\"old\":", 6) ? &seen_old : literal(pp, end, "\"new\":", 6) ? &seen_new : NULL;
+            if (seen == NULL || *seen || !scan_change_value(pp, end, fd, &blank, self))
+                return DOUBT;
+            *seen = 1;
+            all_blank &= blank;
+            inner = after_item(pp, end, '}');
+        }
+        if (inner < 0 || !seen_old || !seen_new)
+            return DOUBT;
+        fd->changes_nonempty = 1;
+        /* a name whose values are already blank needs no look-up (the redactor would not act) */
+        if (!all_blank) {
+            if (fd->nnames >= MAX_TEXTS)
+                return DOUBT;
+            fd->names[fd->nnames++] = name;
+        }
+        more = after_item(pp, end, '}');
+    }
+    return more == 0;
+}
+
+/* an array of strings */
+static int
+scan_string_list(const unsigned char **pp, const unsigned char *end)
+{
+    int more = opened(pp, end, '[', ']');
+    while (more == 1) {
+        Span v;
+        Py_ssize_t chars;
+        if (!scan_string(pp, end, &v, &chars))
+            return DOUBT;
+        more = after_item(pp, end, ']');
+    }
+    return more == 0;
+}
+
+static int
+scan_field(const unsigned char **pp, const unsigned char *end, const FieldSpec *f, Found *fd, Scanner *self)
+{
+    const unsigned char *p = *pp;
+    if (p < end && *p == 'n') { /* null: an optional field left out */
+        if (f->required || !literal(pp, end, "null", 4))
+            return DOUBT;
+        return OK;
+    }
+    switch (f->kind) {
+    case K_INT: {
+        int is_int;
+        int64_t v;
+        if (!scan_number(pp, end, &is_int, &v) || !is_int || v < f->lo || v > f->hi)
+            return DOUBT;
+        if (f->role == R_SEQ) {
+            fd->seq = v;
+            fd->has_seq = 1;
+        }
+        return OK;
+    }
+    case K_STRLIST:
+        if (f->role == R_CHANGED_FIELDS)
+            fd->val[R_CHANGED_FIELDS].s = p;
+        return scan_string_list(pp, end);
+    case K_STR_OR_LIST:
+        if (p < end && *p == '[')
+            return scan_string_list(pp, end);
+        break; /* a string, below */
+    case K_CHANGES:
+        return scan_changes(pp, end, fd, self);
+    default:
+        break;
+    }
+    Span v;
+    Py_ssize_t chars;
+    if (!scan_string(pp, end, &v, &chars))
+        return DOUBT;
+    if (chars < f->minlen || (f->maxlen >= 0 && chars > f->maxlen))
+        return DOUBT;
+    if (f->nenum) {
+        int found = 0;
+        for (int i = 0; i < f->nenum && !found; i++)
+            found = v.n == f->enumlens[i] && memcmp(v.s, f->enums[i], v.n) == 0;
+        if (!found)
+            return DOUBT;
+    }
+    if ((f->kind == K_TIMESTAMP && !timestamp_ok(v)) || (f->kind == K_ID && !id_ok(v)) ||
+        (f->kind == K_ACTION && !action_ok(v)))
+        return DOUBT;
+    if (f->role != R_NONE)
+        fd->val[f->role] = v;
+    return OK;
+}
+
+/* the key at *pp among n specs; returns its index, or -1 */
+/* The key at *pp among n specs, tried from `next` on (lines list their keys in the contract's order, so the
+ * first try usually matches); returns its index, or -1 (a key the table does not name, or one spelled with
+ * an escape: the table's keys are plain ASCII, so comparing the bytes up to the closing quote is exact). */
+static int
+scan_key(const unsigned char **pp, const unsigned char *end, const FieldSpec *specs, int n, Py_ssize_t stride,
+         int next)
+{
+    const unsigned char *p = *pp;
+    if (p >= end || *p != '"')
+        return -1;
+    p++;
+    Py_ssize_t left = end - p;
+    for (int j = 0; j < n; j++) {
+        int i = next + j < n ? next + j : next + j - n;
+        const FieldSpec *f = (const FieldSpec *)((const char *)specs + i * stride);
+        Py_ssize_t k = f->keylen;
+        if (left > k + 1 && p[k] == '"' && p[k + 1] == ':' && memcmp(p, f->key, k) == 0) {
+            *pp = p + k + 2;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int
+scan_object(const unsigned char **pp, const unsigned char *end, const TopSpec *t, Found *fd, Scanner *self)
+{
+    if (*pp < end && **pp == 'n')
+        return !t->f.required && literal(pp, end, "null", 4);
+    int more = opened(pp, end, '{', '}'), next = 0;
+    uint32_t seen = 0;
+    while (more == 1) {
+        int i = scan_key(pp, end, t->members, t->nmembers, sizeof(FieldSpec), next);
+        if (i < 0 || (seen & (1u << i)) || !scan_field(pp, end, &t->members[i], fd, self))
+            return DOUBT;
+        seen |= 1u << i;
+        next = i + 1;
+        more = after_item(pp, end, '}');
+    }
+    for (int i = 0; i < t->nmembers; i++)
+        if (t->members[i].required && !(seen & (1u << i)))
+            return DOUBT;
+    return more == 0;
+}
+
+static int
+scan_line(Scanner *self, const unsigned char *p, const unsigned char *end, Found *fd)
+{
+    int more = opened(&p, end, '{', '}'), next = 0;
+    uint32_t seen = 0;
+    while (more == 1) {
+        int i = scan_key(&p, end, &self->tops[0].f, self->ntops, sizeof(TopSpec), next);
+        if (i < 0 || (seen & (1u << i)))
+            return DOUBT;
+        const TopSpec *t = &self->tops[i];
+        if (t->is_object ? !scan_object(&p, end, t, fd, self) : !scan_field(&p, end, &t->f, fd, self))
+            return DOUBT;
+        seen |= 1u << i;
+        next = i + 1;
+        more = after_item(&p, end, '}');
+    }
+    if (more != 0 || p != end)
+        return DOUBT;
+    for (int i = 0; i < self->ntops; i++)
+        if (self->tops[i].f.required && !(seen & (1u << i)))
+            return DOUBT;
+    return OK;
+}
+
+static PyObject *
+text_of(Span v)
+{
+    if (v.s == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8((const char *)v.s, v.n, NULL);
+}
+
+static PyObject *
+memo_text(Scanner *self, int role, Span v)
+{
+    if (v.s == NULL)
+        Py_RETURN_NONE;
+    PyObject *m = self->memo[role];
+    if (m != NULL) {
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(m, &n);
+        if (u != NULL && n == v.n && memcmp(u, v.s, n) == 0)
+            return Py_NewRef(m);
+        PyErr_Clear();
+    }
+    PyObject *text = text_of(v);
+    if (text != NULL)
+        Py_XSETREF(self->memo[role], Py_NewRef(text));
+    return text;
+}
+
+static int
+same(Span a, Span b)
+{
+    return a.s != NULL && b.s != NULL && a.n == b.n && memcmp(a.s, b.s, a.n) == 0;
+}
+
+/* the texts joined by newlines as the Python path joins them: message, url.full, then the changes' strings */
+static PyObject *
+joined_texts(Found *fd)
+{
+    Span parts[MAX_TEXTS + 2];
+    int n = 0;
+    if (fd->val[R_MSG].s != NULL)
+        parts[n++] = fd->val[R_MSG];
+    if (fd->val[R_URL].s != NULL)
+        parts[n++] = fd->val[R_URL];
+    for (int i = 0; i < fd->ntexts; i++)
+        parts[n++] = fd->texts_changes[i];
+    Py_ssize_t size = n ? n - 1 : 0;
+    for (int i = 0; i < n; i++)
+        size += parts[i].n;
+    char *buf = PyMem_Malloc(size ? size : 1);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    char *w = buf;
+    for (int i = 0; i < n; i++) {
+        if (i)
+            *w++ = '\n';
+        memcpy(w, parts[i].s, parts[i].n);
+        w += parts[i].n;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8(buf, size, NULL);
+    PyMem_Free(buf);
+    return text;
+}
+
+/* Scanner.scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts) or None */
+static PyObject *
+Scanner_scan(Scanner *self, PyObject *line)
+{
+    if (!PyBytes_CheckExact(line) || self->replacement == NULL)
+        Py_RETURN_NONE;
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(line);
+    const unsigned char *end = p + PyBytes_GET_SIZE(line);
+    Found fd;
+    memset(fd.val, 0, sizeof(fd.val));
+    fd.has_seq = fd.changes_nonempty = fd.needs_python_texts = fd.ntexts = fd.nnames = 0;
+    fd.seq = 0;
+    if (!scan_line(self, p, end, &fd))
+        Py_RETURN_NONE;
+    Span id = fd.val[R_ID];
+    /* the enricher would add event.id or the changed fields; an id shared with the organization or the
+     * user leaves the splice's place uncertain (the shipper's rule) */
+    if (id.s == NULL || (fd.changes_nonempty && fd.val[R_CHANGED_FIELDS].s == NULL) || same(id, fd.val[R_ORG]) ||
+        same(id, fd.val[R_USER]))
+        Py_RETURN_NONE;
+    if (self->clean_names != NULL) {
+        int python = 0;
+        if ((fd.val[R_MSG].s != NULL && !text_clear(fd.val[R_MSG], &python)) ||
+            (fd.val[R_URL].s != NULL && !text_clear(fd.val[R_URL], &python)))
+            Py_RETURN_NONE;
+        for (int i = 0; i < fd.ntexts; i++)
+            if (!text_clear(fd.texts_changes[i], &python))
+                Py_RETURN_NONE;
+        fd.needs_python_texts = python;
+        for (int i = 0; i < fd.nnames; i++) {
+            PyObject *name = text_of(fd.names[i]);
+            if (name == NULL)
+                return NULL;
+            int clean = PySequence_Contains(self->clean_names, name);
+            Py_DECREF(name);
+            if (clean < 0)
+                return NULL;
+            if (!clean)
+                Py_RETURN_NONE; /* not cleared yet: the Python path asks the redactor (and clears it) */
+        }
+    }
+    const char *base = PyBytes_AS_STRING(line);
+    PyObject *seq = fd.has_seq ? PyLong_FromLongLong(fd.seq) : Py_NewRef(Py_None);
+    PyObject *texts = fd.needs_python_texts ? joined_texts(&fd) : Py_NewRef(Py_None);
+    PyObject *out = NULL;
+    /* an address this reads exactly (a dotted quad) is checked here; any other goes back for agent.contract.is_ip */
+    Span ip = fd.val[R_IP];
+    if (ip.s != NULL && ipv4_ok(ip))
+        ip.s = NULL;
+    PyObject *items[8] = {text_of(id), text_of(fd.val[R_TS]), memo_text(self, R_TIER, fd.val[R_TIER]),
+                          memo_text(self, R_STREAM, fd.val[R_STREAM]), seq,
+                          PyBytes_FromStringAndSize((const char *)id.s - 1, id.n + 2),
+                          PyLong_FromSsize_t((const char *)id.s + id.n + 1 - base), text_of(ip)};
+    int failed = texts == NULL;
+    for (int i = 0; i < 8; i++)
+        failed |= items[i] == NULL;
+    if (!failed)
+        out = PyTuple_New(9);
+    if (out == NULL) {
+        for (int i = 0; i < 8; i++)
+            Py_XDECREF(items[i]);
+        Py_XDECREF(texts);
+        return NULL;
+    }
+    for (int i = 0; i < 8; i++)
+        PyTuple_SET_ITEM(out, i, items[i]);
+    PyTuple_SET_ITEM(out, 8, texts);
+    return out;
+}
+
+/* ---- construction ------------------------------------------------------------------------------- */
+
+static int
+copy_bytes(PyObject *b, char *dst, Py_ssize_t *len, const char *what)
+{
+    if (!PyBytes_Check(b) || PyBytes_GET_SIZE(b) >= MAX_KEY) {
+        PyErr_Format(PyExc_ValueError, "%s: bytes shorter than %d expected", what, MAX_KEY);
+        return -1;
+    }
+    *len = PyBytes_GET_SIZE(b);
+    memcpy(dst, PyBytes_AS_STRING(b), *len);
+    dst[*len] = 0;
+    return 0;
+}
+
+/* (key: bytes, kind, role, required, minlen, maxlen, lo, hi, enums: tuple[bytes, ...]) */
+static int
+field_from(PyObject *t, FieldSpec *f)
+{
+    PyObject *key, *enums;
+    long long lo, hi;
+    if (!PyArg_ParseTuple(t, "SiipnnLLO!", &key, &f->kind, &f->role, &f->required, &f->minlen, &f->maxlen, &lo,
+                          &hi, &PyTuple_Type, &enums))
+        return -1;
+    if (f->kind < K_STR || f->kind > K_ACTION || f->role < R_NONE || f->role >= R_COUNT) {
+        PyErr_SetString(PyExc_ValueError, "unknown kind or role");
+        return -1;
+    }
+    f->lo = lo;
+    f->hi = hi;
+    if (copy_bytes(key, f->key, &f->keylen, "key") < 0)
+        return -1;
+    f->nenum = (int)PyTuple_GET_SIZE(enums);
+    if (f->nenum > MAX_ENUM) {
+        PyErr_SetString(PyExc_ValueError, "too many enum values");
+        return -1;
+    }
+    for (int i = 0; i < f->nenum; i++)
+        if (copy_bytes(PyTuple_GET_ITEM(enums, i), f->enums[i], &f->enumlens[i], "enum value") < 0)
+            return -1;
+    return 0;
+}
+
+/* Scanner(tops, clean_names, replacement): tops is a tuple of (field, members) where members is None for a
+ * top-level field or a tuple of fields; clean_names None: no redactor */
+static int
+Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *tops, *clean, *replacement;
+    static char *kwlist[] = {"tops", "clean_names", "replacement", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OS", kwlist, &PyTuple_Type, &tops, &clean, &replacement))
+        return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(tops);
+    if (n > MAX_TOPS) {
+        PyErr_SetString(PyExc_ValueError, "too many top-level keys");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *top = PyTuple_GET_ITEM(tops, i), *field, *members;
+        TopSpec *t = &self->tops[i];
+        if (!PyArg_ParseTuple(top, "O!O", &PyTuple_Type, &field, &members) || field_from(field, &t->f) < 0)
+            return -1;
+        t->is_object = members != Py_None;
+        t->nmembers = 0;
+        if (t->is_object) {
+            if (!PyTuple_Check(members) || PyTuple_GET_SIZE(members) > MAX_MEMBERS) {
+                PyErr_SetString(PyExc_ValueError, "members: a tuple of at most 16 fields expected");
+                return -1;
+            }
+            t->nmembers = (int)PyTuple_GET_SIZE(members);
+            for (int j = 0; j < t->nmembers; j++)
+                if (field_from(PyTuple_GET_ITEM(members, j), &t->members[j]) < 0)
+                    return -1;
+        }
+    }
+    self->ntops = (int)n;
+    Py_XSETREF(self->replacement, Py_NewRef(replacement));
+    Py_XSETREF(self->clean_names, clean == Py_None ? NULL : Py_NewRef(clean));
+    return 0;
+}
+
+static void
+Scanner_dealloc(Scanner *self)
+{
+    Py_XDECREF(self->clean_names);
+    Py_XDECREF(self->replacement);
+    for (int i = 0; i < R_COUNT; i++)
+        Py_XDECREF(self->memo[i]);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Scanner_methods[] = {
+    {"scan", (PyCFunction)Scanner_scan, METH_O,
+     "scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts) or None (not sure)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "auditlog.agent._linescan.Scanner",
+    .tp_basicsize = sizeof(Scanner),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The pass-through's line check in C for a field table (see agent/linescan.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Scanner_init,
+    .tp_dealloc = (destructor)Scanner_dealloc,
+    .tp_methods = Scanner_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_linescan",
+    .m_doc = "The pass-through's line check in C (agent/linescan.py).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__linescan(void)
+{
+    init_interesting();
+    if (PyType_Ready(&ScannerType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Scanner", (PyObject *)&ScannerType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

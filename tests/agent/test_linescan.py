@@ -1,0 +1,279 @@
+"""The pass-through's C line check: built here, derived from the contract, and never a different answer."""
+
+from __future__ import annotations
+
+import tracemalloc
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from auditlog.agent.contract import action_ok, id_ok, is_ip, timestamp_ok
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import PassThrough
+from auditlog.agent.linescan import AVAILABLE, ROLES, Scan, scanner_for, table
+from auditlog.agent.redact import REDACTED, Redactor
+from auditlog.agent.shipper import ShipperFields
+from auditlog.agent.timebounds import TimeBounds
+from auditlog.core.contract import CONTRACT, Field
+from auditlog.indexer.tiers import TierTable
+from tests.agent.test_fastpath import _NOW, emitter_lines, hostile_lines
+from tests.support.admission import native_answer
+from tests.support.corpus import put
+
+_SHIPPER = ShipperFields(host_name="h", agent_version="0", ephemeral_id="e", clock=lambda: int(_NOW * 1e9))
+
+
+def _enricher() -> Enricher:
+    """As the agent builds it (bounds, ECS fields, redaction), on a frozen clock."""
+    return Enricher(TierTable(), Redactor(), TimeBounds(TierTable(), clock=lambda: _NOW), _SHIPPER)
+
+
+def _line(edit: dict[str, Any], raw: dict[str, bytes] | None = None) -> bytes:
+    """The first emitter line with ``edit`` (path -> value) applied and placeholders swapped for raw bytes."""
+    ev = orjson.loads(emitter_lines(1)[0])
+    for path, value in edit.items():
+        put(path, value)(ev)
+    line = orjson.dumps(ev)
+    for placeholder, token in (raw or {}).items():
+        line = line.replace(orjson.dumps(placeholder), token)
+    return line
+
+
+def _changed(old: Any, new: Any, raw: dict[str, bytes] | None = None) -> bytes:
+    """The first emitter line with one change, ``start``, from ``old`` to ``new``."""
+    return _line({"audit.changes": {"start": {"old": old, "new": new}}, "audit.changed_fields": ["start"]}, raw)
+
+
+def _warm(enricher: Enricher) -> Enricher:
+    """The enricher after the Python path has seen the emitter's lines (their change names are cleared)."""
+    python = PassThrough(enricher, native=False)
+    for line in [*emitter_lines(200), _changed(1, 2)]:
+        python(line)
+    return enricher
+
+
+_WARM = _warm(_enricher())
+
+
+def _scan(enricher: Enricher = _WARM) -> Scan:
+    redactor = enricher.redactor
+    assert redactor is not None
+    scan = scanner_for(redactor.clean_names, redactor.replacement)
+    assert scan is not None
+    return scan
+
+
+def test_the_c_line_check_is_built_in_this_installation() -> None:
+    """`make install` builds the extension (CI and the benchmarks measure it, not the fallback)."""
+    assert AVAILABLE
+
+
+def test_the_table_holds_every_contract_field_once() -> None:
+    """Every contract path appears in the table under its top-level key, in the contract's order."""
+    paths = []
+    for (key, *_), members in table():
+        if members is None:
+            paths.append(key.decode())
+        else:
+            paths += [f"{key.decode()}.{member[0].decode()}" for member in members]
+    assert [f.path for f in CONTRACT.fields] == paths
+    assert set(ROLES) <= set(paths)
+
+
+def test_a_pattern_the_c_check_does_not_know_stops_the_table() -> None:
+    """A new field with a pattern cannot be passed unchecked: building the table fails and names it."""
+    contract = CONTRACT.with_field(Field("audit.ticket", pattern=r"T-\d+"))
+    with pytest.raises(ValueError, match=r"audit\.ticket"):
+        table(contract)
+
+
+def test_a_changed_pattern_of_a_field_checked_in_c_stops_the_table() -> None:
+    """The three shapes written in C must be the contract's: a changed one fails the build of the table."""
+    fields = tuple(replace(f, pattern=r"[a-z]{1,16}") if f.path == "event.action" else f for f in CONTRACT.fields)
+    with pytest.raises(ValueError, match=r"event\.action"):
+        table(replace(CONTRACT, fields=fields))
+
+
+def test_emitter_lines_are_checked_in_c() -> None:
+    """At least 95% of the emitter's lines are answered in C once their change names are cleared."""
+    scan = _scan()
+    lines = emitter_lines(500)
+    assert sum(scan(line) is not None for line in lines) >= 0.95 * len(lines)
+
+
+def test_emitter_lines_ship_as_the_python_path_ships_them() -> None:
+    """For 500 emitter lines, entry and stamp equal the Python path's, with and without redaction."""
+    for enricher in (_WARM, Enricher(TierTable(), None, TimeBounds(TierTable(), clock=lambda: _NOW), _SHIPPER)):
+        for line in emitter_lines(500):
+            native_answer(enricher, line)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(line=hostile_lines())
+def test_hostile_lines_ship_as_the_python_path_ships_them(line: bytes) -> None:
+    """Big numbers, secrets, escapes, far dates, JSON in odd places: the same answer as the Python path."""
+    native_answer(_WARM, line)
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("escape in a string", _line({"message": "a\nb"})),
+        ("escaped slash", _line({"message": "x"}).replace(b'"x"', b'"\\/"')),
+        ("space between tokens", _line({}).replace(b'"event":', b'"event": ')),
+        ("duplicate top-level key", _line({})[:-1] + b',"message":"x","message":"y"}'),
+        ("duplicate member", _line({}).replace(b'"source":', b'"source":"a","source":', 1)),
+        ("unknown key", _line({"audit.extra": 1})),
+        ("trailing bytes", _line({}) + b" "),
+        ("integer beyond a long", _line({"audit.seq": "S"}, {"S": b"9223372036854775808"})),
+        ("leading zero", _changed(None, "N", {"N": b"01"})),
+        ("exponent beyond 280", _changed(None, "N", {"N": b"1e281"})),
+        ("overlong UTF-8", _line({"message": "M"}, {"M": b'"\xc0\xaf"'})),
+        ("surrogate in UTF-8", _line({"message": "M"}, {"M": b'"\xed\xa0\x80"'})),
+        ("above U+10FFFF", _line({"message": "M"}, {"M": b'"\xf4\x90\x80\x80"'})),
+        ("bearer credentials", _line({"message": "sent BeArEr abc"})),
+        ("JWT shape", _changed(None, "eyJhbGciOi")),
+        ("PEM block", _line({"url.full": "x-----BEGIN KEY"})),
+        ("required field null", _line({"audit.tier": None})),
+        ("changed fields missing", _changed(1, 2).replace(b',"changed_fields":["start"]', b"")),
+        ("change without new", _changed(1, 2).replace(b',"new":2', b"")),
+        ("id shared with the organization", _line({"event.id": "org-1", "organization.id": "org-1"})),
+    ],
+)
+def test_what_the_c_check_is_not_sure_of_is_left_to_python(name: str, line: bytes) -> None:
+    """A line outside what the C check reads exactly gets no answer from it (the Python path decides)."""
+    assert _scan()(line) is None, name
+    native_answer(_WARM, line)
+
+
+@pytest.mark.parametrize("token", [b"0", b"-0", b"-9223372036854775808", b"1.5", b"1E5", b"2.5e-280", b"true", b"null",
+                                   b"[1,\"a\",null]", b"[]"])
+def test_numbers_and_literals_it_reads_exactly_are_answered_in_c(token: bytes) -> None:
+    """Numbers within a long or a double's safe range, literals and arrays of them are read in C."""
+    line = _changed(None, "N", {"N": token})
+    assert _scan()(line) is not None
+    native_answer(_WARM, line)
+
+
+def test_text_with_an_at_sign_is_handed_to_the_redactors_regexes() -> None:
+    """'@' or '=' in a text: the texts come back joined as the Python path joins them, for suspect_text."""
+    line = _changed("x", ["y"])
+    line = line.replace(b'"message":"', b'"message":"from a@b ').replace(b'"full":"', b'"full":"https://h/?page=2#')
+    found = _scan()(line)
+    assert found is not None
+    ev = orjson.loads(line)
+    changes = ev["audit"]["changes"]
+    strings = [s for c in changes.values() for v in (c["old"], c["new"]) for s in (v if type(v) is list else [v])
+               if type(s) is str]
+    assert "\n".join([ev["message"], ev["url"]["full"], *strings]) == found[8]
+
+
+def test_a_change_name_not_yet_cleared_is_left_to_python() -> None:
+    """A change name the redactor has not answered for gets no answer in C; after the Python path, it does."""
+    enricher = _enricher()
+    line = _line({"audit.changes": {"colour": {"old": "red", "new": "blue"}}, "audit.changed_fields": ["colour"]})
+    assert _scan(enricher)(line) is None
+    PassThrough(enricher, native=False)(line)
+    assert _scan(enricher)(line) is not None
+
+
+def test_a_blanked_secret_change_needs_no_clearing() -> None:
+    """A change already blank on both sides (the emitter redacted it) is answered in C without a look-up."""
+    line = _line({"audit.changes": {"password": {"old": REDACTED, "new": None}}, "audit.changed_fields": ["password"]})
+    assert _scan(_enricher())(line) is not None
+    native_answer(_enricher(), line)
+
+
+@settings(max_examples=600, deadline=None)
+@given(raw=st.binary(max_size=12))
+def test_a_string_is_read_in_c_exactly_when_it_is_plain_utf8(raw: bytes) -> None:
+    """Bytes in a text pass in C only when they decode as UTF-8 with no quote, backslash or control character."""
+    assume(not any(needle in raw.lower() for needle in (b"eyj", b"-----begin", b"bearer", b"basic")))
+    line = _line({"message": "M"}, {"M": b'"' + raw + b'"'})
+    try:
+        text = raw.decode()
+        plain = not any(c in text for c in '"\\') and all(c >= " " for c in text)
+    except UnicodeDecodeError:
+        plain = False
+    assert plain == (_scan()(line) is not None)
+
+
+_DIGITS = st.text("0123456789", min_size=1, max_size=3)
+_FRACTIONS = st.sampled_from(["", ".", ".5", ".123456789", ".1234567890"])
+_ZONES = st.sampled_from(["Z", "z", "+01:00", "-23:59", "+24:00", "+01:60", "", "+0100"])
+
+
+@settings(max_examples=800, deadline=None)
+@given(parts=st.tuples(_DIGITS, _DIGITS, _DIGITS, _DIGITS, _DIGITS, _DIGITS, _FRACTIONS, _ZONES))
+def test_timestamps_are_read_in_c_as_timestamp_ok_reads_them(parts: tuple[str, ...]) -> None:
+    """The C check accepts exactly the @timestamp values the contract's check accepts (calendar included)."""
+    year, month, day, hour, minute, second, fraction, zone = parts
+    stamp = f"{year.zfill(4)}-{month.zfill(2)}-{day.zfill(2)}T{hour.zfill(2)}:{minute.zfill(2)}:{second.zfill(2)}"
+    stamp += fraction + zone
+    found = _scan()(_line({"@timestamp": stamp}))
+    assert timestamp_ok(stamp) == (found is not None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(action=st.text(st.sampled_from("az09_.:-A !é"), max_size=130))
+def test_actions_are_read_in_c_as_action_ok_reads_them(action: str) -> None:
+    """The C check accepts exactly the event.action values the contract's check accepts."""
+    found = _scan()(_line({"event.action": action}))
+    assert (0 < len(action) <= 128 and action_ok(action)) == (found is not None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(event_id=st.text(st.sampled_from("a~!Z \x7fé-"), max_size=514))
+def test_event_ids_are_read_in_c_as_id_ok_reads_them(event_id: str) -> None:
+    """The C check accepts exactly the event.id values the contract's check accepts."""
+    found = _scan()(_line({"event.id": event_id}))
+    assert id_ok(event_id) == (found is not None)
+
+
+def test_lengths_count_characters_not_bytes() -> None:
+    """A one-character non-ASCII tier meets min_length 1 (as msgspec counts it), an empty one does not."""
+    assert _scan()(_line({"audit.source": "ü"})) is not None
+    assert _scan()(_line({"audit.source": ""})) is None
+
+
+def test_the_answer_is_read_from_the_line() -> None:
+    """The answer carries the id, time, tier, stream, sequence number and the id as spelled, ending at its offset."""
+    line = emitter_lines(1)[0]
+    ev = orjson.loads(line)
+    event_id, stamp, tier, stream, seq, id_json, end, _, _ = _scan()(line) or ()
+    assert (event_id, stamp, tier, stream, seq) == (
+        ev["event"]["id"], ev["@timestamp"], ev["audit"]["tier"], ev["audit"]["stream"], ev["audit"]["seq"])
+    assert line[end - len(id_json):end] == id_json == orjson.dumps(event_id)
+
+
+@settings(max_examples=500, deadline=None)
+@given(ip=st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str),
+                    st.text(st.sampled_from("0123456789.:af%"), max_size=20)))
+def test_a_dotted_quad_is_checked_in_c_as_is_ip_checks_it(ip: str) -> None:
+    """An address comes back for is_ip unless C read it as a valid dotted quad; the C check never passes a bad one."""
+    found = _scan()(_line({"source.ip": ip}))
+    assert found is not None
+    if found[7] is None:
+        assert is_ip(ip) and ":" not in ip
+    else:
+        assert found[7] == ip
+    native_answer(_WARM, _line({"source.ip": ip}))
+
+
+def test_answering_lines_keeps_no_memory() -> None:
+    """20,000 answers leave the traced memory where it was (the C side keeps no reference to what it made)."""
+    scan, line = _scan(), emitter_lines(1)[0]
+    scan(line)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(20_000):
+            scan(line)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after - before < 4096
