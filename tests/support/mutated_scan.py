@@ -1,0 +1,76 @@
+"""Feed mutated emitter lines to a build of the C line check (run by tests/agent/test_linescan.py under ASan).
+
+``python -m tests.support.mutated_scan SO_PATH COUNT SEED`` loads the extension at ``SO_PATH`` (a build
+with sanitizers, beside the installed one) and scans ``COUNT`` lines made from emitter lines by random
+cuts, insertions of JSON's and UTF-8's edge bytes, overwritten bytes and splices; a memory error aborts
+the process (the sanitizers' ``halt_on_error``). It prints how many lines the check answered.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import random
+import sys
+from typing import Any
+
+from auditlog.agent.linescan import table
+from auditlog.agent.redact import Redactor
+from tests.fuzz.targets import seeds
+
+#: bytes that sit at the edges of what the check reads: structure, escapes, broken and edge UTF-8,
+#: numbers at their limits, the redactor's needles
+EDGES = [b'"', b"\\", b"{", b"}", b"[", b"]", b",", b":", b"\xc0", b"\xed\xa0\x80", b"\xf4\x90", b"\xe2\x82",
+         b"\x00", b"null", b"1e999", b"-", b"9" * 25, b"eyJ", b"@", b"=", b"\xff", b"\x7f", b"  "]
+
+
+def load(path: str) -> Any:
+    """The ``_linescan`` module built at ``path``."""
+    loader = importlib.machinery.ExtensionFileLoader("_linescan", path)
+    spec = importlib.util.spec_from_file_location("_linescan", path, loader=loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def mutated(rnd: random.Random, base: list[bytes]) -> bytes:
+    """One line: an emitter line with one to four random edits."""
+    line = bytearray(rnd.choice(base))
+    for _ in range(rnd.randint(1, 4)):
+        op, at = rnd.random(), rnd.randrange(len(line) + 1)
+        if op < 0.3:
+            del line[at:at + rnd.randint(1, 8)]
+        elif op < 0.6:
+            line[at:at] = rnd.choice(EDGES)
+        elif op < 0.8 and line:
+            line[at % len(line)] = rnd.randrange(256)
+        elif op < 0.9:
+            del line[at:]
+        else:
+            other = rnd.choice(base)
+            start = rnd.randrange(len(other))
+            line[at:at] = other[start:start + rnd.randint(1, 80)]
+    return bytes(line)
+
+
+def main(argv: list[str]) -> int:
+    """Scan the mutated lines; print how many were answered."""
+    module = load(argv[1])
+    redactor = Redactor()
+    names = {"old": 1}  # a cleared name, so that lines with changes are read to the end
+    scans = [module.Scanner(table(), redactor.clean_names, redactor.replacement.encode()).scan,
+             module.Scanner(table(), names.keys(), b"x").scan, module.Scanner(table(), None, b"").scan]
+    base = seeds(60)
+    rnd = random.Random(int(argv[3]))
+    answered = 0
+    for _ in range(int(argv[2])):
+        line = mutated(rnd, base)
+        for scan in scans:
+            answered += scan(line) is not None
+    print(f"answered {answered}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
