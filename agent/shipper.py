@@ -23,6 +23,17 @@ from typing import Any
 
 import orjson
 
+
+def _joined(head: bytes, id_json: bytes, line: bytes, end: int, ingested: bytes, suffix: bytes) -> bytes:
+    """The bulk entry of :meth:`ShipperFields.entry_at` (where the C line check's copy of it is not built)."""
+    return b"".join((head, id_json, b"}}\n", line[:end], ingested, line[end:-1], suffix))
+
+
+try:  # the same in one copy, beside the C line check (agent/linescan.py): about 0.4 us less per event
+    from auditlog.agent._linescan import entry as _entry
+except ImportError:
+    _entry = _joined
+
 #: The ECS version the mapping follows (its field types are compared with this release's table).
 ECS_VERSION = "9.4.0"
 AGENT_TYPE = "auditlog"
@@ -151,4 +162,4 @@ class ShipperFields:
         ms = self._clock() // 1_000_000
         if ms != self._ms:
             self._tick(ms)
-        return b"".join((head, id_json, b"}}\n", line[:end], self._ingested, line[end:-1], self._suffix))
+        return _entry(head, id_json, line, end, self._ingested, self._suffix)

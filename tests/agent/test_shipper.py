@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from auditlog.agent import shipper as shipper_module
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import PassThrough
 from auditlog.agent.redact import Redactor
@@ -145,3 +146,26 @@ def test_ingest_time_follows_the_clock_per_millisecond() -> None:
         fields.add_to(event)
         seen.append(event["event"]["ingested"])
     assert [INGESTED, INGESTED, INGESTED.replace(".123Z", ".124Z")] == seen
+
+
+@settings(max_examples=300, deadline=None)
+@given(head=st.binary(max_size=40), id_json=st.binary(max_size=20), line=st.binary(min_size=1, max_size=200),
+       ingested=st.binary(max_size=30), suffix=st.binary(max_size=60), cut=st.integers(0, 199))
+def test_the_entry_in_one_copy_equals_the_joined_one(head: bytes, id_json: bytes, line: bytes, ingested: bytes,
+                                                     suffix: bytes, cut: int) -> None:
+    """The C copy of the bulk entry (beside the line check) gives the Python join's bytes for any input."""
+    end = cut % len(line)
+    assert shipper_module._joined(head, id_json, line, end, ingested, suffix) == \
+        shipper_module._entry(head, id_json, line, end, ingested, suffix)
+
+
+@pytest.mark.parametrize("end", [-1, 5, 99])
+def test_the_entry_refuses_an_offset_outside_the_line(end: int) -> None:
+    """An id offset outside the line is a ValueError, not a read beyond it."""
+    with pytest.raises(ValueError):
+        shipper_module._entry(b"h", b'"i"', b"{...}", end, b"", b"}")
+
+
+def test_the_entry_is_copied_in_c_in_this_installation() -> None:
+    """Where the line check is built, the entry is copied by it (the benchmarks measure that one)."""
+    assert shipper_module._entry is not shipper_module._joined
