@@ -282,8 +282,8 @@ def _agent_lines(results: dict[str, Any]) -> list[str]:
     return ["Agent: CPU to turn one line into its bulk entry, in-process (no node; "
             f"{lines['events']:,} lines, median of {lines['repeats']} runs; `bench/stage_cost.py`):", "",
             "| line written by | path | µs / line |", "|---|---|---:|",
-            f"| the emitter (what section 1 ships) | pass-through (`agent/fastpath.py`; line check "
-            f"{lines.get('line_check', 'in C')}) | {_f(fast, 2)} |",
+            f"| the emitter (what section 1 ships) | pass-through (`agent/fastpath.py`"
+            f"{'; line check ' + lines['line_check'] if lines.get('line_check') else ''}) | {_f(fast, 2)} |",
             f"| another producer (no ECS categories, no changed fields) | full path: decode, validate, enrich, "
             f"re-encode | {_f(full, 2)} |", "",
             f"- Lines from other producers cost {_f(full - fast, 1)} µs more per line than section 1's agent "

@@ -59,6 +59,15 @@ def test_agent_line_cost_by_producer_is_shown() -> None:
                                         "foreign_lines_us": 7.25}))
     assert "| pass-through (`agent/fastpath.py`) | 3.50 |" in page
     assert "cost 3.8 µs more per line" in page
+    assert "The emitter's lines against the pass-through's budget of 4 µs: met." in page
+
+
+def test_agent_line_cost_names_where_the_line_check_ran() -> None:
+    """A run that recorded where the line check ran says so in the row, and a cost over 4 µs is missed."""
+    page = render(_results(agent_lines={"events": 10, "repeats": 1, "emitter_lines_us": 4.48,
+                                        "foreign_lines_us": 9.0, "line_check": "in C"}))
+    assert "| pass-through (`agent/fastpath.py`; line check in C) | 4.48 |" in page
+    assert "budget of 4 µs: **missed**" in page
 
 
 def test_digest_cost_is_shown_beside_its_hash_floor() -> None:
