@@ -1,8 +1,9 @@
 """The pass-through's line check in C: the field table it reads, built from the contract, and its loading.
 
 ``agent/_linescan.c`` answers the pass-through's question (may this line be shipped as written?) for the
-lines the emitter writes, in one C call that makes no Python object per field: about a third of the
-pure-Python path's instructions per line (docs/benchmarks.md section 16). It is narrower than the Python
+lines the emitter writes, in one C call that makes no Python object per field: with it the whole
+pass-through takes less than half the instructions per line of the pure-Python path (docs/benchmarks.md
+section 16). It is narrower than the Python
 path (:mod:`agent.fastpath`) by design: a string with an escape, whitespace between tokens, a duplicate
 key, a number it does not parse exactly, a change name the redactor has not cleared yet, a text the
 redactor's cheap checks flag: any of them returns ``None`` and the Python path decides, as before. So it
@@ -16,8 +17,9 @@ all the work at its own cost. ``make bench`` says which one it measured; the tes
 
 The table is the contract's one definition (:data:`auditlog.core.contract.CONTRACT`) in the C side's
 terms; the only shapes written in C are the three the Python path also checks by hand
-(:data:`NATIVE_PATTERNS`), and building the table fails for a contract that gives any other field a
-pattern or format the C side does not check.
+(:data:`NATIVE_PATTERNS`) and the dotted-quad address of :func:`agent.contract.is_ip` (any other address
+goes back to it), and building the table fails for a contract that gives any other field a pattern or
+format the C side does not check.
 """
 
 from __future__ import annotations
