@@ -89,6 +89,18 @@ def test_splice_declines_an_id_spelled_with_escapes() -> None:
     assert None is _shipper().splice(line, ev["event"]["id"])
 
 
+def test_ingested_time_formatted_per_second_equals_the_whole_format() -> None:
+    """Across millisecond, second and day boundaries the shipper's event.ingested is ingest_text of its clock."""
+    now = [0]
+    fields = ShipperFields(host_name="h", agent_version="0", ephemeral_id="e", clock=lambda: now[0] * 1_000_000)
+    start = int(datetime(2026, 12, 31, 23, 59, 58, 990000, tzinfo=UTC).timestamp() * 1000)
+    for ms in [*range(start, start + 2100, 7), start + 86_400_000, start]:
+        now[0] = ms
+        ev: dict[str, Any] = {"event": {}}
+        fields.add_to(ev)
+        assert ingest_text(ms) == ev["event"]["ingested"]
+
+
 def test_ingest_text_is_rfc3339_milliseconds() -> None:
     """A millisecond is formatted as UTC with three digits of milliseconds, cut, not rounded."""
     assert INGESTED == ingest_text(INGESTED_NS // 1_000_000)
