@@ -103,6 +103,8 @@ scan_string(const unsigned char **pp, const unsigned char *end, Span *out, Py_ss
         /* eight bytes at a time: skip plain ASCII (no quote, backslash, control or non-ASCII byte), stop at
          * the first other byte (the lowest flagged byte of these tests is exact: Bit Twiddling Hacks'
          * "has a zero byte" and "has a byte less than n") */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+        /* (the lowest flagged byte is the first in memory on little-endian machines only; elsewhere bytewise) */
         if (end - p >= 8) {
             uint64_t w;
             memcpy(&w, p, 8);
@@ -117,6 +119,7 @@ scan_string(const unsigned char **pp, const unsigned char *end, Span *out, Py_ss
             p += plain;
             count += plain;
         }
+#endif
         unsigned char c = *p;
         if (c == '"') {
             out->s = start;
@@ -662,9 +665,10 @@ memo_text(Scanner *self, int role, Span v)
     if (m != NULL) {
         Py_ssize_t n;
         const char *u = PyUnicode_AsUTF8AndSize(m, &n);
-        if (u != NULL && n == v.n && memcmp(u, v.s, n) == 0)
+        if (u == NULL)
+            PyErr_Clear(); /* its own failure only: the memo is then made afresh */
+        else if (n == v.n && memcmp(u, v.s, n) == 0)
             return Py_NewRef(m);
-        PyErr_Clear();
     }
     PyObject *text = text_of(v);
     if (text != NULL)
@@ -750,31 +754,33 @@ Scanner_scan(Scanner *self, PyObject *line)
         }
     }
     const char *base = PyBytes_AS_STRING(line);
-    PyObject *seq = fd.has_seq ? PyLong_FromLongLong(fd.seq) : Py_NewRef(Py_None);
-    PyObject *texts = fd.needs_python_texts ? joined_texts(&fd) : Py_NewRef(Py_None);
-    PyObject *out = NULL;
     /* an address this reads exactly (a dotted quad) is checked here; any other goes back for agent.contract.is_ip */
     Span ip = fd.val[R_IP];
     if (ip.s != NULL && ipv4_ok(ip))
         ip.s = NULL;
-    PyObject *items[8] = {text_of(id), text_of(fd.val[R_TS]), memo_text(self, R_TIER, fd.val[R_TIER]),
-                          memo_text(self, R_STREAM, fd.val[R_STREAM]), seq,
-                          PyBytes_FromStringAndSize((const char *)id.s - 1, id.n + 2),
-                          PyLong_FromSsize_t((const char *)id.s + id.n + 1 - base), text_of(ip)};
-    int failed = texts == NULL;
-    for (int i = 0; i < 8; i++)
-        failed |= items[i] == NULL;
-    if (!failed)
-        out = PyTuple_New(9);
-    if (out == NULL) {
-        for (int i = 0; i < 8; i++)
-            Py_XDECREF(items[i]);
-        Py_XDECREF(texts);
+    PyObject *out = PyTuple_New(9);
+    if (out == NULL)
         return NULL;
+    /* filled one by one, stopping at the first failure (no C-API call while an exception is set) */
+    for (int i = 0; i < 9; i++) {
+        PyObject *item;
+        switch (i) {
+        case 0: item = text_of(id); break;
+        case 1: item = text_of(fd.val[R_TS]); break;
+        case 2: item = memo_text(self, R_TIER, fd.val[R_TIER]); break;
+        case 3: item = memo_text(self, R_STREAM, fd.val[R_STREAM]); break;
+        case 4: item = fd.has_seq ? PyLong_FromLongLong(fd.seq) : Py_NewRef(Py_None); break;
+        case 5: item = PyBytes_FromStringAndSize((const char *)id.s - 1, id.n + 2); break;
+        case 6: item = PyLong_FromSsize_t((const char *)id.s + id.n + 1 - base); break;
+        case 7: item = text_of(ip); break;
+        default: item = fd.needs_python_texts ? joined_texts(&fd) : Py_NewRef(Py_None);
+        }
+        if (item == NULL) {
+            Py_DECREF(out); /* the unfilled slots are NULL, which the tuple's deallocation skips */
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, item);
     }
-    for (int i = 0; i < 8; i++)
-        PyTuple_SET_ITEM(out, i, items[i]);
-    PyTuple_SET_ITEM(out, 8, texts);
     return out;
 }
 
@@ -831,6 +837,7 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OS", kwlist, &PyTuple_Type, &tops, &clean, &replacement))
         return -1;
     Py_ssize_t n = PyTuple_GET_SIZE(tops);
+    self->ntops = 0; /* until the whole table is read: a failed (re-)initialisation leaves a scanner that answers nothing */
     if (n > MAX_TOPS) {
         PyErr_SetString(PyExc_ValueError, "too many top-level keys");
         return -1;

@@ -130,7 +130,8 @@ def scanner_for(clean_names: Any, replacement: str, contract: Contract = CONTRAC
     Args:
         clean_names: the redactor's container of change names found not secret (read live, so names the
             Python path clears count on the next line), or ``None`` when nothing is redacted.
-        replacement: the redactor's replacement text (a change already holding it on both sides is blank).
+        replacement: the redactor's replacement text (a change already holding it on both sides is blank),
+            read once: a redactor's replacement is fixed when it is made.
         contract: the definition.
 
     Returns:

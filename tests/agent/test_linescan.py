@@ -299,3 +299,15 @@ def test_mutated_lines_cause_no_memory_error_under_sanitizers(tmp_path: Path) ->
                          cwd=Path(__file__).parents[2], env=env, capture_output=True, text=True, timeout=600)
     assert 0 == run.returncode, run.stderr[-3000:]
     assert int(run.stdout.split()[-1]) > 1000  # enough lines were read to the end, not refused at the first byte
+
+
+def test_a_failed_reinitialisation_leaves_a_scanner_that_answers_nothing() -> None:
+    """Initialising a scanner again with a bad table raises and leaves it answering None (no stale table)."""
+    redactor = Redactor()
+    scan = scanner_for(redactor.clean_names, redactor.replacement)
+    assert scan is not None
+    scanner = scan.__self__  # type: ignore[attr-defined]
+    bad = ((b"message", 0, 100_000, False, 0, -1, 0, 0, ()), None)
+    with pytest.raises(ValueError):
+        scanner.__init__((bad,), redactor.clean_names, b"x")
+    assert scan(emitter_lines(1)[0]) is None
