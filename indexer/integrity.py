@@ -37,6 +37,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from auditlog.core.ranges import ascending_ranges
+
 #: digests outlive the events they cover by this many days, so an expired day still has its proof.
 DIGEST_EXTRA_DAYS = 1
 #: length of an event hash in bytes (SHA-256).
@@ -79,18 +81,7 @@ def digest_id(agent: str, seq: int) -> str:
 
 def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
     """Compress sequence numbers into sorted inclusive ``[first, last]`` ranges (pure)."""
-    return _ascending_ranges(sorted(set(seqs)))
-
-
-def _ascending_ranges(ns: Sequence[int]) -> list[list[int]]:
-    """Ranges of strictly ascending numbers; the breaks are found by C-level maps, not a loop per number."""
-    if not ns:
-        return []
-    if ns[-1] - ns[0] == len(ns) - 1:  # strictly ascending numbers spanning just their count are one run
-        return [[ns[0], ns[-1]]]
-    # a range starts wherever a number is not its predecessor + 1
-    starts = [0, *itertools.compress(range(1, len(ns)), map(operator.ne, ns[1:], map((1).__add__, ns))), len(ns)]
-    return [[ns[a], ns[b - 1]] for a, b in itertools.pairwise(starts)]
+    return ascending_ranges(sorted(set(seqs)))
 
 
 def merge_ranges(*parts: list[list[int]]) -> list[list[int]]:
@@ -162,7 +153,7 @@ class Columns(NamedTuple):
 
 def stream_ranges(streams: Sequence[str | None], seqs: Sequence[int | None]) -> dict[str, list[list[int]]]:
     """Per stream the sequence ranges of the numbered events among ``streams``/``seqs`` (pure)."""
-    return {stream: _ascending_ranges(numbers) for stream, _positions, numbers in by_stream(streams, seqs)}
+    return {stream: ascending_ranges(numbers) for stream, _positions, numbers in by_stream(streams, seqs)}
 
 
 def by_stream(streams: Sequence[str | None], seqs: Sequence[int | None]) -> list[tuple[str, list[int], list[int]]]:
@@ -292,7 +283,7 @@ def window_body(
     for stream, positions, numbers in by_stream(streams, seqs):
         known = (delivered or {}).get(stream)
         runs[stream] = {"seqs": encode_seqs(numbers),
-                        "delivered": known if known is not None else _ascending_ranges(numbers)}
+                        "delivered": known if known is not None else ascending_ranges(numbers)}
         listed += positions
     by_id = sorted(set(range(count)).difference(listed)) if len(listed) < count else []
     if at is not None:  # positions in the window -> positions in the columns
@@ -494,7 +485,7 @@ def digest_listing(digest: dict[str, Any]) -> Listing:
     runs: list[tuple[str, int, int, int]] = []
     at = 0
     for stream, info in sorted(digest["streams"].items()):
-        ranges = decode_runs(info["runs"]) if version == 2 else _ascending_ranges(decode_seqs(info["seqs"]))
+        ranges = decode_runs(info["runs"]) if version == 2 else ascending_ranges(decode_seqs(info["seqs"]))
         for a, b in ranges:
             if b < a:
                 raise ValueError("bad seq range")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any, TextIO
 
+from auditlog.core.ranges import ascending_ranges
+
 
 def _escape(code: int) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
@@ -34,13 +36,7 @@ _ONE_LINE_ESCAPES: dict[int, str] = {**_ESCAPES, 0x09: _escape(0x09), 0x0A: _esc
 
 def _any_of(table: dict[int, str]) -> re.Pattern[str]:
     """A regex matching any character ``table`` escapes (its code points as ranges: one character class)."""
-    codes = sorted(table)
-    runs: list[list[int]] = []
-    for code in codes:
-        if runs and code == runs[-1][1] + 1:
-            runs[-1][1] = code
-        else:
-            runs.append([code, code])
+    runs = ascending_ranges(sorted(table))
     return re.compile("[" + "".join(f"{_escape(a)}-{_escape(b)}" if a < b else _escape(a) for a, b in runs) + "]")
 
 
