@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo demo-stop test unit integration lint typecheck check schema bench bench-slow fuzz es-start es-stop clean
 
-# agent/_linescan.c: the install builds the pass-through's C line check in place (agent/linescan.py)
-$(STAMP): pyproject.toml agent/_linescan.c
+# agent/_linescan.c, agent/_entryhash.c: the install builds the C line check (agent/linescan.py) and the
+# digests' entry hashes (agent/digest.py) in place
+$(STAMP): pyproject.toml agent/_linescan.c agent/_entryhash.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[all,dev]'

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import sysconfig
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +22,7 @@ from auditlog.agent.timebounds import TimeBounds
 from auditlog.core.contract import CONTRACT, Field
 from auditlog.indexer.tiers import TierTable
 from tests.agent.test_fastpath import _NOW, emitter_lines, hostile_lines
+from tests.support import sanitized
 from tests.support.admission import native_answer
 from tests.support.corpus import put
 
@@ -286,17 +283,7 @@ def test_answering_lines_keeps_no_memory() -> None:
 
 def test_mutated_lines_cause_no_memory_error_under_sanitizers(tmp_path: Path) -> None:
     """A build with AddressSanitizer and UBSan reads 40,000 mutated lines (three redactor states) without an error."""
-    source = Path(__file__).parents[2] / "agent" / "_linescan.c"
-    built = tmp_path / "_linescan.so"
-    subprocess.run(["gcc", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-                    "-fno-omit-frame-pointer", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}",
-                    str(source), "-o", str(built)], check=True, capture_output=True, timeout=120)
-    runtimes = [subprocess.run(["gcc", f"-print-file-name={lib}"], check=True, capture_output=True, text=True)
-                .stdout.strip() for lib in ("libasan.so", "libubsan.so")]
-    env = dict(os.environ, LD_PRELOAD=" ".join(runtimes), ASAN_OPTIONS="detect_leaks=0:halt_on_error=1",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    run = subprocess.run([sys.executable, "-m", "tests.support.mutated_scan", str(built), "40000", "7"],
-                         cwd=Path(__file__).parents[2], env=env, capture_output=True, text=True, timeout=600)
+    run = sanitized.run("tests.support.mutated_scan", str(sanitized.build("_linescan", tmp_path)), "40000", "7")
     assert 0 == run.returncode, run.stderr[-3000:]
     assert int(run.stdout.split()[-1]) > 1000  # enough lines were read to the end, not refused at the first byte
 

@@ -8,30 +8,18 @@ the process (the sanitizers' ``halt_on_error``). It prints how many lines the ch
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import random
 import sys
-from typing import Any
 
 from auditlog.agent.linescan import table
 from auditlog.agent.redact import Redactor
 from tests.fuzz.targets import seeds
+from tests.support.sanitized import load
 
 #: bytes that sit at the edges of what the check reads: structure, escapes, broken and edge UTF-8,
 #: numbers at their limits, the redactor's needles
 EDGES = [b'"', b"\\", b"{", b"}", b"[", b"]", b",", b":", b"\xc0", b"\xed\xa0\x80", b"\xf4\x90", b"\xe2\x82",
          b"\x00", b"null", b"1e999", b"-", b"9" * 25, b"eyJ", b"@", b"=", b"\xff", b"\x7f", b"  "]
-
-
-def load(path: str) -> Any:
-    """The ``_linescan`` module built at ``path``."""
-    loader = importlib.machinery.ExtensionFileLoader("_linescan", path)
-    spec = importlib.util.spec_from_file_location("_linescan", path, loader=loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def mutated(rnd: random.Random, base: list[bytes]) -> bytes:
@@ -56,7 +44,7 @@ def mutated(rnd: random.Random, base: list[bytes]) -> bytes:
 
 def main(argv: list[str]) -> int:
     """Scan the mutated lines; print how many were answered."""
-    module = load(argv[1])
+    module = load(argv[1], "_linescan")
     redactor = Redactor()
     names = {"old": 1}  # a cleared name, so that lines with changes are read to the end
     scans = [module.Scanner(table(), redactor.clean_names, redactor.replacement.encode()).scan,

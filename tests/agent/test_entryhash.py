@@ -1,0 +1,116 @@
+"""The digests' entry hashes in C: built here, and always the reference's answer (agent/_entryhash.c)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditlog.agent import digest
+from auditlog.agent.digest import entry_hashes, entry_hashes_py
+from tests.agent.test_fastpath import emitter_lines
+from tests.support import sanitized
+
+
+def _entries(count: int) -> list[bytes]:
+    """Bulk entries as the shipper builds them: an action line, then the emitter's document."""
+    return [b'{"create":{"_index":"audit-x","_id":"%d"}}\n%s\n' % (i, line)
+            for i, line in enumerate(emitter_lines(count))]
+
+
+def test_the_extension_is_built_in_this_installation() -> None:
+    """pip install built the C hashes here, so the tests and the benchmarks measure what users run."""
+    assert digest.NATIVE_HASHES
+
+
+def test_emitter_entries_hash_as_the_reference_does() -> None:
+    """500 shipped entries get the reference's digests, in order."""
+    entries = _entries(500)
+    assert entry_hashes(entries) == entry_hashes_py(entries)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.binary(max_size=300), st.binary(max_size=3000)), max_size=20))
+def test_any_entries_hash_as_the_reference_does(parts: list[tuple[bytes, bytes]]) -> None:
+    """Any bytes around the first newline (more newlines, an empty or one-byte document) hash as the reference."""
+    entries = [head.replace(b"\n", b"") + b"\n" + body for head, body in parts]
+    assert entry_hashes(entries) == entry_hashes_py(entries)
+
+
+@pytest.mark.parametrize("entry", [b"\n", b"a\n", b"\n\n", b"\nx", b"a\nb", b"a\n\n\n"])
+def test_edge_shapes_hash_as_the_reference_does(entry: bytes) -> None:
+    """A newline at the very start or end cuts the same (possibly empty) document as the reference's slice."""
+    assert entry_hashes([entry]) == entry_hashes_py([entry])
+
+
+def test_an_entry_without_a_newline_is_refused_as_by_the_reference() -> None:
+    """An entry with no action line raises ValueError on both paths (a bug upstream, never a wrong hash)."""
+    for hashes in (entry_hashes, entry_hashes_py):
+        with pytest.raises(ValueError):
+            hashes([*_entries(2), b"no newline"])
+
+
+def test_an_entry_that_is_not_bytes_is_refused() -> None:
+    """A str or bytearray among the entries raises TypeError rather than being read as something else."""
+    for odd in ("a\nb", bytearray(b"a\nb"), None):
+        with pytest.raises(TypeError):
+            entry_hashes([*_entries(1), odd])  # type: ignore[list-item]
+
+
+def test_a_refused_batch_keeps_no_reference_to_its_entries() -> None:
+    """The references taken before hashing are given back when a later entry is refused."""
+    entries = _entries(3)
+    before = [sys.getrefcount(e) for e in entries]
+    for _ in range(100):
+        with pytest.raises(ValueError):
+            entry_hashes([*entries, b"no newline"])
+    assert [sys.getrefcount(e) for e in entries] == before
+
+
+def test_hashing_keeps_no_memory() -> None:
+    """2,000 batches leave the traced memory where it was (buffers and references are freed)."""
+    entries = _entries(50)
+    entry_hashes(entries)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(2_000):
+            entry_hashes(entries)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after - before < 4096
+
+
+def test_a_list_changed_by_another_thread_hashes_as_it_was_at_the_call() -> None:
+    """The GIL is released while hashing, so another thread swaps the list's items: each answer is one whole state."""
+    first, second = _entries(300), [e + b"x" for e in _entries(300)]
+    answers = {tuple(entry_hashes_py(first)), tuple(entry_hashes_py(second))}
+    shared, stop = list(first), threading.Event()
+
+    def swap() -> None:
+        while not stop.is_set():
+            shared[:] = second
+            shared[:] = first
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    try:
+        seen = [tuple(entry_hashes(shared)) for _ in range(300)]
+    finally:
+        stop.set()
+        swapper.join()
+    assert set(seen) <= answers
+
+
+def test_random_entries_cause_no_memory_error_under_sanitizers(tmp_path: Path) -> None:
+    """A build with AddressSanitizer and UBSan hashes 3,000 batches of random entries as the reference does."""
+    built = sanitized.build("_entryhash", tmp_path, libraries=("crypto",))
+    run = sanitized.run("tests.support.hashed_entries", str(built), "3000", "5")
+    assert 0 == run.returncode, run.stderr[-3000:]
+    assert int(run.stdout.split()[-1]) > 10_000  # most batches were hashed, not refused at their first entry
