@@ -7,9 +7,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo demo-stop test unit integration lint typecheck check schema bench bench-slow fuzz es-start es-stop clean
 
-# agent/_linescan.c, agent/_entryhash.c: the install builds the C line check (agent/linescan.py) and the
-# digests' entry hashes (agent/digest.py) in place
-$(STAMP): pyproject.toml agent/_linescan.c agent/_entryhash.c
+# agent/_linescan.c, agent/_entries.c: the install builds the C line check (agent/linescan.py) and the
+# per-batch work on bulk entries (agent/digest.py, agent/idrecord.py) in place
+$(STAMP): pyproject.toml agent/_linescan.c agent/_entries.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[all,dev]'

@@ -35,8 +35,8 @@ from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch, Stamp
 from auditlog.indexer.integrity import UNKNOWN_HASH, Columns, Record, event_hash
 
-try:  # built by pip install where OpenSSL's headers are (an optional extension: the install goes on without)
-    from auditlog.agent._entryhash import documents as _native_hashes
+try:  # built by pip install where OpenSSL's and zlib's headers are (optional: the install goes on without)
+    from auditlog.agent._entries import hashes as _native_hashes
 except ImportError:  # pragma: no cover - only where the extension could not be built
     _native_hashes = None
 #: whether :func:`entry_hashes` runs in C in this installation
@@ -120,8 +120,8 @@ def record_of(entry: bytes, stamp: Stamp | None = None) -> Record:
 def entry_hashes(entries: Sequence[bytes]) -> list[bytes]:
     """Return :func:`~indexer.integrity.event_hash` of each bulk entry's document (one call per batch).
 
-    Uses the C extension ``_entryhash`` where it is built (no copy of each document, the GIL released
-    while hashing), else :func:`entry_hashes_py`; tests/agent/test_entryhash.py holds the two equal.
+    Uses the C extension ``_entries`` where it is built (no copy of each document, the GIL released
+    while hashing), else :func:`entry_hashes_py`; tests/agent/test_entries.py holds the two equal.
 
     Raises:
         ValueError: when an entry has no newline (not an action line and a document).

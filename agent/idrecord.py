@@ -29,6 +29,13 @@ from pathlib import Path
 from auditlog.agent.registry import damaged_database
 from auditlog.core.errors import CommandError
 
+try:  # built by pip install where OpenSSL's and zlib's headers are (optional: the install goes on without)
+    from auditlog.agent._entries import sent as _native_sent
+except ImportError:  # pragma: no cover - only where the extension could not be built
+    _native_sent = None
+#: whether :func:`sent` runs in C in this installation
+NATIVE_SENT = _native_sent is not None
+
 IDS_FILE = "ids.sqlite"
 _SCHEMA = "CREATE TABLE IF NOT EXISTS sent (batch INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL," \
           " ids BLOB NOT NULL, crcs BLOB NOT NULL, lens BLOB NOT NULL)"
@@ -38,6 +45,34 @@ def entry_id(entry: bytes) -> bytes:
     """Return the JSON-encoded ``_id`` of a bulk entry (``{"create":{"_index":..,"_id":<id>}}\\n<doc>\\n``)."""
     start = entry.index(b'"_id":') + 6
     return entry[start:entry.index(b"}}\n", start)]
+
+
+def sent(entries: Sequence[bytes], lines: Sequence[bytes]) -> tuple[bytes, bytes, bytes]:
+    """What :meth:`IdRecord.remember` stores for a batch: its ids newline-joined, its lines' CRC-32s and lengths.
+
+    Uses the C extension ``_entries`` where it is built (one call, the GIL released while it reads),
+    else :func:`sent_py`; tests/agent/test_entries.py holds the two equal.
+
+    Args:
+        entries: bulk entries.
+        lines: the original line of each entry (same order).
+
+    Returns:
+        ``(ids, crcs, lens)``: the JSON ``_id`` of each entry joined by newlines (JSON strings escape
+        newlines: a safe separator), and ``array("I")`` bytes of each line's CRC-32 and length.
+
+    Raises:
+        ValueError: when the counts differ or an entry has no ``_id``.
+    """
+    return _native_sent(entries, lines) if _native_sent is not None else sent_py(entries, lines)
+
+
+def sent_py(entries: Sequence[bytes], lines: Sequence[bytes]) -> tuple[bytes, bytes, bytes]:
+    """The reference for :func:`sent`: one :func:`entry_id` and one ``zlib.crc32`` per event."""
+    if len(entries) != len(lines):
+        raise ValueError("one line per entry")
+    return (b"\n".join([entry_id(e) for e in entries]), array("I", map(zlib.crc32, lines)).tobytes(),
+            array("I", map(len, lines)).tobytes())
 
 
 def checksum(line: bytes) -> int:
@@ -83,14 +118,13 @@ class IdRecord:
         Args:
             entries: bulk entries about to be sent.
             lines: the original line of each entry (same order).
+
+        Raises:
+            ValueError: when the counts differ or an entry has no ``_id`` (bugs upstream).
         """
-        if len(entries) != len(lines):
-            raise ValueError("one line per entry")
+        ids, crcs, lens = sent(entries, lines)
         if not entries:
             return
-        ids = b"\n".join([entry_id(e) for e in entries])  # JSON strings escape newlines: a safe separator
-        crcs = array("I", map(zlib.crc32, lines)).tobytes()
-        lens = array("I", map(len, lines)).tobytes()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

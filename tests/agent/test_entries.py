@@ -1,4 +1,4 @@
-"""The digests' entry hashes in C: built here, and always the reference's answer (agent/_entryhash.c)."""
+"""The per-batch work on bulk entries in C: built here, and always the references' answers (agent/_entries.c)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditlog.agent import digest
+from auditlog.agent import digest, idrecord
 from auditlog.agent.digest import entry_hashes, entry_hashes_py
+from auditlog.agent.idrecord import sent, sent_py
 from tests.agent.test_fastpath import emitter_lines
 from tests.support import sanitized
 
@@ -24,8 +25,9 @@ def _entries(count: int) -> list[bytes]:
 
 
 def test_the_extension_is_built_in_this_installation() -> None:
-    """pip install built the C hashes here, so the tests and the benchmarks measure what users run."""
+    """pip install built the C side of both here, so the tests and the benchmarks measure what users run."""
     assert digest.NATIVE_HASHES
+    assert idrecord.NATIVE_SENT
 
 
 def test_emitter_entries_hash_as_the_reference_does() -> None:
@@ -109,8 +111,56 @@ def test_a_list_changed_by_another_thread_hashes_as_it_was_at_the_call() -> None
 
 
 def test_random_entries_cause_no_memory_error_under_sanitizers(tmp_path: Path) -> None:
-    """A build with AddressSanitizer and UBSan hashes 3,000 batches of random entries as the reference does."""
-    built = sanitized.build("_entryhash", tmp_path, libraries=("crypto",))
-    run = sanitized.run("tests.support.hashed_entries", str(built), "3000", "5")
+    """A build with AddressSanitizer and UBSan answers 3,000 batches of random entries as the references do."""
+    built = sanitized.build("_entries", tmp_path, libraries=("crypto", "z"))
+    run = sanitized.run("tests.support.random_entries", str(built), "3000", "5")
     assert 0 == run.returncode, run.stderr[-3000:]
-    assert int(run.stdout.split()[-1]) > 10_000  # most batches were hashed, not refused at their first entry
+    hashed, recorded = map(int, run.stdout.split())
+    assert hashed > 10_000  # most batches were hashed, not refused at their first entry
+    assert recorded > 10_000
+
+
+def test_emitter_entries_are_recorded_as_the_reference_records_them() -> None:
+    """500 shipped entries give the reference's joined ids, CRC-32s and lengths."""
+    entries = _entries(500)
+    lines = emitter_lines(500)
+    assert sent(entries, lines) == sent_py(entries, lines)
+
+
+_ID = st.one_of(st.text(max_size=40).map(lambda t: '"' + t.replace('"', "").replace("\\", "") + '"'),
+                st.integers().map(str), st.just('"a}}b"'))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=30), _ID, st.binary(max_size=2000), st.binary(max_size=3000)),
+                max_size=20))
+def test_any_entries_are_recorded_as_the_reference_records_them(
+        parts: list[tuple[str, str, bytes, bytes]]) -> None:
+    """Any ids (numbers, empty, with '}}' inside) and any documents and lines are recorded as the reference does."""
+    entries = [f'{{"create":{{"_index":"{index.replace(chr(34), "")}","_id":{key}}}}}\n'.encode() + body + b"\n"
+               for index, key, body, _line in parts]
+    lines = [line for *_, line in parts]
+    assert sent(entries, lines) == sent_py(entries, lines)
+
+
+def test_an_empty_batch_is_recorded_as_nothing() -> None:
+    """No entries give empty ids, checksums and lengths on both paths."""
+    assert sent([], []) == sent_py([], []) == (b"", b"", b"")
+
+
+@pytest.mark.parametrize("entries, lines", [
+    ([b'{"create":{"_index":"x"}}\n{}\n'], [b"{}"]),          # no _id
+    ([b'{"create":{"_index":"x","_id":"a"}\n{}\n'], [b"{}"]),  # no closing "}}\n"
+    ([b'{"create":{"_index":"x","_id":"a"}}\n{}\n'], []),      # one line short
+])
+def test_a_batch_the_reference_refuses_is_refused(entries: list[bytes], lines: list[bytes]) -> None:
+    """An entry without an _id, or counts that differ, raise ValueError on both paths."""
+    for record in (sent, sent_py):
+        with pytest.raises(ValueError):
+            record(entries, lines)
+
+
+def test_a_line_that_is_not_bytes_is_refused() -> None:
+    """A str among the lines raises TypeError rather than being checksummed as something else."""
+    with pytest.raises(TypeError):
+        sent(_entries(2), [*emitter_lines(1), "text"])  # type: ignore[list-item]
