@@ -34,6 +34,9 @@ enum { R_NONE = 0, R_ID, R_TS, R_TIER, R_STREAM, R_SEQ, R_ORG, R_USER, R_IP, R_M
 #define MAX_MEMBERS 16
 #define MAX_TOPS 16
 #define MAX_TEXTS 256
+#define MAX_ROUTES 16
+#define SECOND_LEN 19 /* YYYY-MM-DDTHH:MM:SS */
+#define DAY_LEN 10    /* YYYY-MM-DD */
 
 typedef struct {
     char key[MAX_KEY];
@@ -62,6 +65,19 @@ typedef struct {
     /* the last text returned per role (tier, stream, ip repeat from line to line): handed out again when
      * the line holds the same bytes, so the caller's look-ups find its hash already computed */
     PyObject *memo[R_COUNT];
+    /* the route memo (agent/fastpath.py): the router's answers per tier and UTC day, as Python worked them
+     * out, handed back for a "...Z" timestamp whose second lies in the time bounds' window while the
+     * bounds' clock reads before the window's end; anything else is routed in Python, which decides */
+    PyObject *clock; /* the bounds' clock; NULL: no window yet, the memo answers nothing */
+    char earliest[SECOND_LEN], latest[SECOND_LEN];
+    double until;
+    int nroutes, next_route;
+    struct {
+        char tier[MAX_KEY];
+        Py_ssize_t tierlen;
+        char day[DAY_LEN];
+        PyObject *prefix, *index; /* bytes: the action line's start; str: the index name */
+    } routes[MAX_ROUTES];
 } Scanner;
 
 typedef struct { const unsigned char *s; Py_ssize_t n; } Span;
@@ -713,6 +729,44 @@ joined_texts(Found *fd)
 }
 
 /* Scanner.scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts) or None */
+/* The memo's route for a line's tier and timestamp: 1 (*at set), 0 (route in Python), -1 (the clock failed). */
+static int
+route_of(Scanner *self, Span tier, Span ts, int *at)
+{
+    if (self->clock == NULL || ts.n < SECOND_LEN + 1 || ts.s[ts.n - 1] != 'Z' ||
+        memcmp(ts.s, self->earliest, SECOND_LEN) < 0 || memcmp(ts.s, self->latest, SECOND_LEN) > 0)
+        return 0;
+    for (int i = 0; i < self->nroutes; i++) {
+        if (self->routes[i].tierlen != tier.n || memcmp(self->routes[i].day, ts.s, DAY_LEN) != 0 ||
+            memcmp(self->routes[i].tier, tier.s, (size_t)tier.n) != 0)
+            continue;
+        PyObject *reading = PyObject_CallNoArgs(self->clock);
+        if (reading == NULL)
+            return -1;
+        double now = PyFloat_AsDouble(reading);
+        Py_DECREF(reading);
+        if (now == -1.0 && PyErr_Occurred())
+            return -1;
+        if (!(now < self->until))
+            return 0;
+        *at = i;
+        return 1;
+    }
+    return 0;
+}
+
+/* Forget the route memo and its window (the memo answers nothing until the next remember_route). */
+static void
+forget_routes(Scanner *self)
+{
+    for (int i = 0; i < self->nroutes; i++) {
+        Py_CLEAR(self->routes[i].prefix);
+        Py_CLEAR(self->routes[i].index);
+    }
+    self->nroutes = self->next_route = 0;
+    Py_CLEAR(self->clock);
+}
+
 static PyObject *
 Scanner_scan(Scanner *self, PyObject *line)
 {
@@ -758,11 +812,15 @@ Scanner_scan(Scanner *self, PyObject *line)
     Span ip = fd.val[R_IP];
     if (ip.s != NULL && ipv4_ok(ip))
         ip.s = NULL;
-    PyObject *out = PyTuple_New(9);
+    int route = -1;
+    int routed = fd.val[R_TIER].s == NULL || fd.val[R_TS].s == NULL ? 0 : route_of(self, fd.val[R_TIER], fd.val[R_TS], &route);
+    if (routed < 0)
+        return NULL;
+    PyObject *out = PyTuple_New(11);
     if (out == NULL)
         return NULL;
     /* filled one by one, stopping at the first failure (no C-API call while an exception is set) */
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 11; i++) {
         PyObject *item;
         switch (i) {
         case 0: item = text_of(id); break;
@@ -773,7 +831,9 @@ Scanner_scan(Scanner *self, PyObject *line)
         case 5: item = PyBytes_FromStringAndSize((const char *)id.s - 1, id.n + 2); break;
         case 6: item = PyLong_FromSsize_t((const char *)id.s + id.n + 1 - base); break;
         case 7: item = text_of(ip); break;
-        default: item = fd.needs_python_texts ? joined_texts(&fd) : Py_NewRef(Py_None);
+        case 8: item = fd.needs_python_texts ? joined_texts(&fd) : Py_NewRef(Py_None); break;
+        case 9: item = Py_NewRef(routed ? self->routes[route].prefix : Py_None); break;
+        default: item = Py_NewRef(routed ? self->routes[route].index : Py_None);
         }
         if (item == NULL) {
             Py_DECREF(out); /* the unfilled slots are NULL, which the tuple's deallocation skips */
@@ -838,6 +898,7 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
         return -1;
     Py_ssize_t n = PyTuple_GET_SIZE(tops);
     self->ntops = 0; /* until the whole table is read: a failed (re-)initialisation leaves a scanner that answers nothing */
+    forget_routes(self);
     if (n > MAX_TOPS) {
         PyErr_SetString(PyExc_ValueError, "too many top-level keys");
         return -1;
@@ -866,10 +927,83 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* A window's bound as the memo keeps it: exactly SECOND_LEN ASCII bytes, else -1 (the memo is not used). */
+static int
+second_from(PyObject *text, char *out)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+    if (s == NULL)
+        return -2;
+    if (n != SECOND_LEN)
+        return -1;
+    memcpy(out, s, SECOND_LEN);
+    return 0;
+}
+
+static PyObject *
+Scanner_remember_route(Scanner *self, PyObject *args)
+{
+    PyObject *tier, *timestamp, *prefix, *index, *earliest, *latest, *clock;
+    double until;
+    if (!PyArg_ParseTuple(args, "UUSUUUdO:remember_route", &tier, &timestamp, &prefix, &index, &earliest, &latest,
+                          &until, &clock))
+        return NULL;
+    Py_ssize_t tierlen, tslen;
+    const char *tier_s = PyUnicode_AsUTF8AndSize(tier, &tierlen), *ts = PyUnicode_AsUTF8AndSize(timestamp, &tslen);
+    if (tier_s == NULL || ts == NULL)
+        return NULL;
+    char first[SECOND_LEN], last[SECOND_LEN];
+    int a = second_from(earliest, first), b = second_from(latest, last);
+    if (a == -2 || b == -2)
+        return NULL;
+    /* a window or a key the memo cannot hold exactly: forget the window, so nothing stale is answered */
+    if (a < 0 || b < 0 || tierlen >= MAX_KEY || tslen < DAY_LEN) {
+        forget_routes(self);
+        Py_RETURN_FALSE;
+    }
+    memcpy(self->earliest, first, SECOND_LEN);
+    memcpy(self->latest, last, SECOND_LEN);
+    self->until = until;
+    Py_XSETREF(self->clock, Py_NewRef(clock));
+    int at = -1;
+    for (int i = 0; i < self->nroutes && at < 0; i++)
+        if (self->routes[i].tierlen == tierlen && memcmp(self->routes[i].tier, tier_s, (size_t)tierlen) == 0 &&
+            memcmp(self->routes[i].day, ts, DAY_LEN) == 0)
+            at = i;
+    if (at < 0) { /* a new key: the next free slot, else the oldest filled */
+        at = self->nroutes < MAX_ROUTES ? self->nroutes++ : self->next_route;
+        self->next_route = (at + 1) % MAX_ROUTES;
+    }
+    memcpy(self->routes[at].tier, tier_s, (size_t)tierlen);
+    self->routes[at].tierlen = tierlen;
+    memcpy(self->routes[at].day, ts, DAY_LEN);
+    Py_XSETREF(self->routes[at].prefix, Py_NewRef(prefix));
+    Py_XSETREF(self->routes[at].index, Py_NewRef(index));
+    Py_RETURN_TRUE;
+}
+
+static int
+Scanner_traverse(Scanner *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->clean_names);
+    Py_VISIT(self->clock);
+    return 0;
+}
+
+static int
+Scanner_clear(Scanner *self)
+{
+    Py_CLEAR(self->clean_names);
+    forget_routes(self);
+    return 0;
+}
+
 static void
 Scanner_dealloc(Scanner *self)
 {
-    Py_XDECREF(self->clean_names);
+    PyObject_GC_UnTrack(self);
+    Scanner_clear(self);
     Py_XDECREF(self->replacement);
     for (int i = 0; i < R_COUNT; i++)
         Py_XDECREF(self->memo[i]);
@@ -926,7 +1060,11 @@ static PyMethodDef module_methods[] = {
 
 static PyMethodDef Scanner_methods[] = {
     {"scan", (PyCFunction)Scanner_scan, METH_O,
-     "scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts) or None (not sure)"},
+     "scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index) or None "
+     "(not sure); prefix and index are the route memo's, or None (route in Python)"},
+    {"remember_route", (PyCFunction)Scanner_remember_route, METH_VARARGS,
+     "remember_route(tier, timestamp, prefix, index, earliest, latest, until, clock) -> whether it was kept: the "
+     "router's answer for the tier and the timestamp's day, and the window it holds in (agent/fastpath.py)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -934,8 +1072,11 @@ static PyTypeObject ScannerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "auditlog.agent._linescan.Scanner",
     .tp_basicsize = sizeof(Scanner),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "The pass-through's line check in C for a field table (see agent/linescan.py).",
+    .tp_traverse = (traverseproc)Scanner_traverse,
+    .tp_clear = (inquiry)Scanner_clear,
+    .tp_free = PyObject_GC_Del,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Scanner_init,
     .tp_dealloc = (destructor)Scanner_dealloc,

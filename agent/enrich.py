@@ -25,6 +25,7 @@ The output is one bulk ``create`` entry as bytes (action line + document), built
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date
 from typing import Any
 
@@ -102,6 +103,21 @@ class Enricher:
                                 "enrich")
             return Rejected(f"{NUMBER_OUT_OF_RANGE}: {exc} (readers decode 64-bit integers only)", "enrich")
         return b"".join((prefix, orjson.dumps(event_id), b"}}\n", doc, b"\n"))  # type: ignore[arg-type]
+
+    def route_window(self) -> tuple[str, str, float, Callable[[], float]] | None:
+        """The window in which :meth:`route` answers from its cache, and the clock it reads; ``None`` without bounds.
+
+        While ``clock()`` reads below ``until``, :meth:`route` answers a ``"...Z"`` timestamp whose second lies
+        from ``earliest`` to ``latest`` from its cache alone (per tier and UTC day), without asking the bounds.
+        The C line check keeps a memo of those answers for the same conditions (:mod:`agent.linescan`).
+
+        Returns:
+            ``(earliest, latest, until, clock)`` as :meth:`route` last compared with, or ``None``.
+        """
+        if self.bounds is None:
+            return None
+        earliest, latest, until = self._window
+        return earliest, latest, until, self.bounds.clock
 
     def route(self, tier: str, ts: str) -> bytes | Rejected:
         """Return the action-line prefix ``{"create":{"_index":"<index>","_id":`` for a tier and a valid timestamp.

@@ -57,7 +57,7 @@ import orjson
 from auditlog.agent.batcher import Stamp
 from auditlog.agent.contract import ACTIONS_KNOWN, IP_KNOWN, action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
-from auditlog.agent.linescan import Scan, needed, scanner_for
+from auditlog.agent.linescan import Scan, Scanner, needed, scanner_for
 from auditlog.agent.parser import DEFAULT_MAX_DEPTH, Parser, Rejected
 from auditlog.agent.redact import Redactor
 from auditlog.core.cache import BoundedCache
@@ -182,7 +182,7 @@ class PassThrough:
     ``audit.seq`` (what tamper evidence needs, :mod:`agent.digest`), so nothing reads the entry again.
     """
 
-    __slots__ = ("_decode", "_enabled", "_index_names", "_scan", "_streaks", "enricher", "stamp")
+    __slots__ = ("_decode", "_enabled", "_index_names", "_scan", "_scanner", "_streaks", "enricher", "stamp")
 
     def __init__(self, enricher: Enricher, max_depth: int = DEFAULT_MAX_DEPTH, *, native: bool = True) -> None:
         """Share the enricher's router and redaction rules; off when ``max_depth`` < :data:`LINE_DEPTH`.
@@ -198,10 +198,11 @@ class PassThrough:
         self._decode = msgspec.json.Decoder(_Line).decode
         # the same check in C for the lines it is sure of (agent/linescan.py); None where it is not built
         redactor = enricher.redactor
-        self._scan: Scan | None = None
+        self._scanner: Scanner | None = None
         if native:
-            self._scan = scanner_for(None if redactor is None else redactor.clean_names,
-                                     "" if redactor is None else redactor.replacement)
+            self._scanner = scanner_for(None if redactor is None else redactor.clean_names,
+                                        "" if redactor is None else redactor.replacement)
+        self._scan: Scan | None = None if self._scanner is None else self._scanner.scan
         # file identity -> [misses in a row, lines left to skip]
         self._streaks: BoundedCache[str, list[int]] = BoundedCache(_STREAKS_LIMIT)
         # the router's action-line prefix -> its index name
@@ -241,25 +242,34 @@ class PassThrough:
         found = None if scan is None else scan(line)
         if found is None:
             return self._decoded(line)
-        event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts = found
+        event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index = found
         # texts is set when one holds '@' or '=': the redactor's regexes decide, as on the Python path
         if texts is not None and self.enricher.redactor.suspect_text(texts):  # type: ignore[union-attr]
             return self._decoded(line)
         if ip is not None and not (ip_known(ip) or is_ip(ip)):  # None: no address, or a dotted quad checked in C
             return None
-        prefix = self.enricher.route(tier, timestamp)
-        if type(prefix) is not bytes:
-            return prefix
+        if prefix is None:  # the route memo had no answer: the router decides, and the memo learns it
+            prefix = self.enricher.route(tier, timestamp)
+            if type(prefix) is not bytes:
+                return prefix
+            index = self._index_names.get(prefix)
+            if index is None:
+                index = self._index_name(prefix)
+            self._remember_route(tier, timestamp, prefix, index)
         shipper = self.enricher.shipper
         if shipper is None:
             entry = b"".join((prefix, id_json, b"}}\n", line, b"\n"))
         else:
             entry = shipper.entry_at(prefix, line, id_json, id_end)
-        index = self._index_names.get(prefix)
-        if index is None:
-            index = self._index_name(prefix)
         self.stamp = (index, event_id, timestamp, stream, seq)
         return entry
+
+    def _remember_route(self, tier: str, timestamp: str, prefix: bytes, index: str) -> None:
+        """Give the C check's route memo the router's answer and the window it holds in (a "...Z" timestamp only:
+        the router converts other offsets first)."""
+        window = self.enricher.route_window()
+        if window is not None and timestamp[-1] == "Z" and self._scanner is not None:
+            self._scanner.remember_route(tier, timestamp, prefix, index, *window)
 
     def _decoded(self, line: bytes) -> bytes | Rejected | None:
         """The pass-through in Python: the reference, and the answer wherever the C check is not sure."""

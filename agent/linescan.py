@@ -24,6 +24,7 @@ format the C side does not check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from auditlog.core.contract import CONTRACT, Contract, Field
@@ -58,13 +59,37 @@ Spec = tuple[bytes, int, int, bool, int, int, int, int, tuple[bytes, ...]]
 
 
 class Scan(Protocol):
-    """Line -> ``(event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts)`` or ``None``.
+    """Line -> ``(event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index)`` or ``None``.
 
     ``id_json`` is the id as the line spells it (quotes included), ``id_end`` the offset after it; ``ip`` is
-    ``None`` for a dotted quad checked in C; ``texts`` the redactor's texts joined, when its regexes must look.
+    ``None`` for a dotted quad checked in C; ``texts`` the redactor's texts joined, when its regexes must look;
+    ``prefix`` and ``index`` the route memo's answer (:meth:`Scanner.remember_route`), or ``None`` for both:
+    route in Python.
     """
 
     def __call__(self, line: bytes, /) -> tuple[Any, ...] | None: ...
+
+
+class Scanner(Protocol):
+    """The C line check for one field table and redactor state, with its route memo."""
+
+    scan: Scan
+
+    def remember_route(self, tier: str, timestamp: str, prefix: bytes, index: str, earliest: str, latest: str,
+                       until: float, clock: Callable[[], float], /) -> bool:
+        """Keep the router's answer for ``tier`` and the UTC day of ``timestamp`` (a "...Z" one) and its window.
+
+        From then on :attr:`scan` hands ``prefix`` and ``index`` back for a line of that tier and day whose
+        "...Z" second lies from ``earliest`` to ``latest`` while ``clock()`` reads below ``until`` (the time
+        bounds' window, :meth:`agent.timebounds.TimeBounds.window`): exactly when the router would answer it
+        from its cache without asking the bounds. The window given replaces the last one; the memo keeps the
+        16 tier-and-day keys given last.
+
+        Returns:
+            False when the window's bounds are not ``YYYY-MM-DDTHH:MM:SS`` or the key is too long to keep
+            exactly: then the memo forgets its window and answers nothing until the next call.
+        """
+        ...
 
 
 def needed(contract: Contract, f: Field) -> bool:
@@ -124,7 +149,7 @@ def table(contract: Contract = CONTRACT) -> tuple[tuple[Spec, tuple[Spec, ...] |
     return tuple(tops)
 
 
-def scanner_for(clean_names: Any, replacement: str, contract: Contract = CONTRACT) -> Scan | None:
+def scanner_for(clean_names: Any, replacement: str, contract: Contract = CONTRACT) -> Scanner | None:
     """The C line check for a redactor's state, or ``None`` when the extension is not built here.
 
     Args:
@@ -135,12 +160,12 @@ def scanner_for(clean_names: Any, replacement: str, contract: Contract = CONTRAC
         contract: the definition.
 
     Returns:
-        The scanner's ``scan`` method, or ``None``.
+        The scanner, or ``None``.
     """
     if _Scanner is None:
         return None
-    scan: Scan = _Scanner(_TABLE if contract is CONTRACT else table(contract), clean_names, replacement.encode()).scan
-    return scan
+    scanner: Scanner = _Scanner(_TABLE if contract is CONTRACT else table(contract), clean_names, replacement.encode())
+    return scanner
 
 
 _TABLE = table()  # built at import: a contract the C side cannot check fails here, not on the first line

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,10 @@ from auditlog.agent.contract import action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import PassThrough
 from auditlog.agent.linescan import AVAILABLE, ROLES, Scan, scanner_for, table
+from auditlog.agent.parser import Rejected
 from auditlog.agent.redact import REDACTED, Redactor
 from auditlog.agent.shipper import ShipperFields
-from auditlog.agent.timebounds import TimeBounds
+from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
 from auditlog.core.contract import CONTRACT, Field
 from auditlog.indexer.tiers import TierTable
 from tests.agent.test_fastpath import _NOW, emitter_lines, hostile_lines
@@ -64,9 +67,9 @@ _WARM = _warm(_enricher())
 def _scan(enricher: Enricher = _WARM) -> Scan:
     redactor = enricher.redactor
     assert redactor is not None
-    scan = scanner_for(redactor.clean_names, redactor.replacement)
-    assert scan is not None
-    return scan
+    scanner = scanner_for(redactor.clean_names, redactor.replacement)
+    assert scanner is not None
+    return scanner.scan
 
 
 def test_the_c_line_check_is_built_in_this_installation() -> None:
@@ -246,10 +249,11 @@ def test_the_answer_is_read_from_the_line() -> None:
     """The answer carries the id, time, tier, stream, sequence number and the id as spelled, ending at its offset."""
     line = emitter_lines(1)[0]
     ev = orjson.loads(line)
-    event_id, stamp, tier, stream, seq, id_json, end, _, _ = _scan()(line) or ()
+    event_id, stamp, tier, stream, seq, id_json, end, _, _, prefix, index = _scan()(line) or ()
     assert (event_id, stamp, tier, stream, seq) == (
         ev["event"]["id"], ev["@timestamp"], ev["audit"]["tier"], ev["audit"]["stream"], ev["audit"]["seq"])
     assert line[end - len(id_json):end] == id_json == orjson.dumps(event_id)
+    assert (prefix, index) == (None, None)  # a new scanner's route memo is empty: the router decides
 
 
 @settings(max_examples=500, deadline=None)
@@ -282,19 +286,135 @@ def test_answering_lines_keeps_no_memory() -> None:
 
 
 def test_mutated_lines_cause_no_memory_error_under_sanitizers(tmp_path: Path) -> None:
-    """A build with AddressSanitizer and UBSan reads 40,000 mutated lines (three redactor states) without an error."""
+    """A build with AddressSanitizer and UBSan reads 40,000 mutated lines (three redactor states, two route memos)."""
     run = sanitized.run("tests.support.mutated_scan", str(sanitized.build("_linescan", tmp_path)), "40000", "7")
     assert 0 == run.returncode, run.stderr[-3000:]
-    assert int(run.stdout.split()[-1]) > 1000  # enough lines were read to the end, not refused at the first byte
+    _, answered, _, routed = run.stdout.split()
+    assert int(answered) > 1000  # enough lines were read to the end, not refused at the first byte
+    assert int(routed) > 500  # and the route memo answered for some of them
 
 
 def test_a_failed_reinitialisation_leaves_a_scanner_that_answers_nothing() -> None:
     """Initialising a scanner again with a bad table raises and leaves it answering None (no stale table)."""
     redactor = Redactor()
-    scan = scanner_for(redactor.clean_names, redactor.replacement)
-    assert scan is not None
-    scanner = scan.__self__  # type: ignore[attr-defined]
+    scanner = scanner_for(redactor.clean_names, redactor.replacement)
+    assert scanner is not None
     bad = ((b"message", 0, 100_000, False, 0, -1, 0, 0, ()), None)
     with pytest.raises(ValueError):
-        scanner.__init__((bad,), redactor.clean_names, b"x")
-    assert scan(emitter_lines(1)[0]) is None
+        scanner.__init__((bad,), redactor.clean_names, b"x")  # type: ignore[misc]
+    assert scanner.scan(emitter_lines(1)[0]) is None
+
+
+# -- the route memo: the router's answers kept in C, handed back only where the router would not ask the bounds --
+
+def _stamp(seconds: float) -> str:
+    """A contract ``@timestamp`` ("...Z", milliseconds) for seconds since the epoch."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _pair(enricher: Enricher) -> tuple[PassThrough, PassThrough]:
+    """A pass-through with the C check (and its memo) and the Python reference, sharing one enricher."""
+    return PassThrough(enricher), PassThrough(enricher, native=False)
+
+
+def _same(native: PassThrough, python: PassThrough, line: bytes) -> bytes | Rejected | None:
+    """Assert both answer ``line`` alike (the stamp too); return the answer."""
+    got, want = native(line), python(line)
+    assert got == want, line
+    if isinstance(got, bytes):
+        assert native.stamp == python.stamp, line
+    return got
+
+
+def _memo_answers(native: PassThrough, lines: list[bytes]) -> int:
+    """How many of ``lines`` the C check answers with a route from its memo."""
+    scanner = native._scanner  # the memo's state is what this counts
+    assert scanner is not None
+    return sum(1 for line in lines if (found := scanner.scan(line)) is not None and found[9] is not None)
+
+
+def test_a_warm_route_memo_answers_emitter_lines_as_the_router_does() -> None:
+    """After one line per tier and day, the memo routes almost every emitter line, with the router's entry and stamp."""
+    native, python = _pair(_warm(_enricher()))
+    lines = emitter_lines(500)
+    for line in lines:
+        _same(native, python, line)
+    assert _memo_answers(native, lines) >= 0.95 * len(lines)
+    for line in lines:
+        _same(native, python, line)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(hostile_lines(), min_size=1, max_size=12))
+def test_a_warm_route_memo_answers_hostile_lines_as_the_router_does(lines: list[bytes]) -> None:
+    """Hostile lines (times, tiers, texts) through a pass-through whose memo is warm get the reference's answers."""
+    native, python = _pair(_WARM)
+    for line in emitter_lines(40):
+        native(line)
+    for line in lines:
+        _same(native, python, line)
+
+
+def test_the_memo_stops_answering_when_the_bounds_window_ends() -> None:
+    """A line near the oldest bound is routed while the window holds, and refused once the moved clock ends it."""
+    now = [_NOW]
+    enricher = _warm(Enricher(TierTable(), Redactor(), TimeBounds(TierTable(), clock=lambda: now[0]), _SHIPPER))
+    native, python = _pair(enricher)
+    edge = _line({"@timestamp": _stamp(_NOW - 31 * 86400 + 5)})  # 31 days: the longest retention plus the margin
+    assert isinstance(_same(native, python, edge), bytes)
+    now[0] = _NOW + 0.5  # the window still holds: the memo answers
+    assert _memo_answers(native, [edge]) == 1
+    assert isinstance(_same(native, python, edge), bytes)
+    now[0] = _NOW + 10  # past the window's end: the router asks the bounds again, which refuse the line
+    assert _memo_answers(native, [edge]) == 0
+    refused = _same(native, python, edge)
+    assert isinstance(refused, Rejected) and TIMESTAMP_OUT_OF_RANGE in refused.reason
+
+
+def test_the_memo_answers_no_second_outside_the_window_on_a_day_it_knows() -> None:
+    """Seconds just past either bound, on a day the memo holds, are refused as the router refuses them."""
+    noon = _NOW + 43_200  # both bounds fall at noon: a day holds seconds on either side of each
+    enricher = _warm(Enricher(TierTable(), Redactor(), TimeBounds(TierTable(), clock=lambda: noon), _SHIPPER))
+    native, python = _pair(enricher)
+    for bound in (noon - 31 * 86400, noon + 86400):  # the longest retention plus the margin; the skew
+        steps = (5, -5) if bound < noon else (-5, 5)
+        inside, outside = (_line({"@timestamp": _stamp(bound + step)}) for step in steps)
+        assert isinstance(_same(native, python, inside), bytes)
+        assert _memo_answers(native, [inside, outside]) == 1
+        refused = _same(native, python, outside)
+        assert isinstance(refused, Rejected) and TIMESTAMP_OUT_OF_RANGE in refused.reason
+
+
+def test_more_tier_and_day_keys_than_the_memo_holds_are_all_routed_right() -> None:
+    """Forty days by three tiers (past the memo's 16 keys) route as the router does, twice over."""
+    native, python = _pair(_warm(_enricher()))
+    lines = [_line({"@timestamp": _stamp(_NOW - day * 86400 + 60), "audit.tier": tier})
+             for day in range(40) for tier in ("enterprise", "business", "flatrate")]
+    for _ in range(2):
+        for line in lines:
+            _same(native, python, line)
+
+
+def test_a_window_the_memo_cannot_hold_exactly_is_refused() -> None:
+    """remember_route with a bound that is not a whole second returns False, and the memo answers nothing."""
+    native, _python = _pair(_warm(_enricher()))
+    line = emitter_lines(1)[0]
+    native(line)
+    assert _memo_answers(native, [line]) == 1
+    scanner = native._scanner
+    assert scanner is not None
+    ev = orjson.loads(line)
+    assert not scanner.remember_route(ev["audit"]["tier"], ev["@timestamp"], b"x", "x", "2026-11",
+                                      "9999-12-31T23:59:59", float("inf"), lambda: 0.0)
+    assert _memo_answers(native, [line]) == 0
+
+
+def test_the_memo_shows_its_clock_to_the_garbage_collector() -> None:
+    """The scanner lists the clock it holds, so a cycle through a clock can be collected."""
+    def clock() -> float:
+        return 0.0
+    scanner = scanner_for(None, "")
+    assert scanner is not None
+    assert scanner.remember_route("business", "2026-11-20T00:00:00.000Z", b"p", "i", "2026-11-01T00:00:00",
+                                  "2026-12-01T00:00:00", 1.0, clock)
+    assert clock in gc.get_referents(scanner)

@@ -3,13 +3,18 @@
 ``python -m tests.support.mutated_scan SO_PATH COUNT SEED`` loads the extension at ``SO_PATH`` (a build
 with sanitizers, beside the installed one) and scans ``COUNT`` lines made from emitter lines by random
 cuts, insertions of JSON's and UTF-8's edge bytes, overwritten bytes and splices; a memory error aborts
-the process (the sanitizers' ``halt_on_error``). It prints how many lines the check answered.
+the process (the sanitizers' ``halt_on_error``). Two of the three scanners hold a route memo of the seeds'
+tiers and days. It prints how many lines the check answered, and how many of those the memo routed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
+import time
+
+import orjson
 
 from auditlog.agent.linescan import table
 from auditlog.agent.redact import Redactor
@@ -47,16 +52,25 @@ def main(argv: list[str]) -> int:
     module = load(argv[1], "_linescan")
     redactor = Redactor()
     names = {"old": 1}  # a cleared name, so that lines with changes are read to the end
-    scans = [module.Scanner(table(), redactor.clean_names, redactor.replacement.encode()).scan,
-             module.Scanner(table(), names.keys(), b"x").scan, module.Scanner(table(), None, b"").scan]
+    scanners = [module.Scanner(table(), redactor.clean_names, redactor.replacement.encode()),
+                module.Scanner(table(), names.keys(), b"x"), module.Scanner(table(), None, b"")]
     base = seeds(60)
+    for scanner in scanners[1:]:  # a route memo holding the seeds' tiers and days (more keys than it keeps)
+        for line in base:
+            with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                ev = orjson.loads(line)
+                scanner.remember_route(ev["audit"]["tier"], ev["@timestamp"], b"prefix", "index",
+                                       "0001-01-01T00:00:00", "9999-12-31T23:59:59", float("inf"), time.time)
+    scans = [scanner.scan for scanner in scanners]
     rnd = random.Random(int(argv[3]))
-    answered = 0
+    answered = routed = 0
     for _ in range(int(argv[2])):
         line = mutated(rnd, base)
         for scan in scans:
-            answered += scan(line) is not None
-    print(f"answered {answered}")
+            found = scan(line)
+            answered += found is not None
+            routed += found is not None and found[9] is not None
+    print(f"answered {answered} routed {routed}")
     return 0
 
 
