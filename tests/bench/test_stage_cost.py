@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
-from bench.stage_cost import foreign_lines, run
+from auditlog.agent import digest
+from auditlog.agent.digest_writer import DigestSettings
+from auditlog.indexer.integrity import Columns
+from bench import stage_cost
+from bench.events import event_lines
+from bench.stage_cost import emitter_entries, foreign_lines, run
 
 
 def test_foreign_lines_lack_what_the_emitter_adds() -> None:
@@ -29,3 +35,20 @@ def test_run_reports_the_hash_floor_of_the_digest_cost() -> None:
     """A tiny run also yields what SHA-256 of the documents alone costs per event, the digest cost's floor."""
     result = run(events=300, repeats=1, log=lambda _msg: None)
     assert result["digest_hash_us"] > 0
+
+
+def test_the_digest_cost_seals_as_the_agent_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealing as soon as the mirror is full (every seal_events events), no row is unpacked again, as in the agent."""
+    own = [line.rstrip(b"\n") for line in event_lines(3000, seed=11)]
+    entries, stamps = emitter_entries(own)
+    unpacked: list[bytes] = []
+    real = digest.unpack_parts
+
+    def counted(blob: bytes) -> list[Columns]:
+        unpacked.append(blob)
+        return real(blob)
+
+    monkeypatch.setattr(digest, "unpack_parts", counted)
+    monkeypatch.setattr(stage_cost, "DigestSettings", lambda: DigestSettings(seal_events=1000))
+    assert stage_cost.digest_us_per_line(entries, stamps, batch=200) > 0
+    assert unpacked == []
