@@ -747,7 +747,8 @@ route_of(Scanner *self, Span tier, Span ts, int *at)
         Py_DECREF(reading);
         if (now == -1.0 && PyErr_Occurred())
             return -1;
-        if (!(now < self->until))
+        /* the clock ran Python, which may have changed the memo: answer only from what is still there */
+        if (!(now < self->until) || self->clock == NULL || i >= self->nroutes || self->routes[i].prefix == NULL)
             return 0;
         *at = i;
         return 1;

@@ -418,3 +418,20 @@ def test_the_memo_shows_its_clock_to_the_garbage_collector() -> None:
     assert scanner.remember_route("business", "2026-11-20T00:00:00.000Z", b"p", "i", "2026-11-01T00:00:00",
                                   "2026-12-01T00:00:00", 1.0, clock)
     assert clock in gc.get_referents(scanner)
+
+
+def test_a_clock_that_empties_the_memo_while_it_is_read_gets_no_answer_from_it() -> None:
+    """A clock that makes the memo forget its window mid-scan leaves the line to the router (no stale route)."""
+    scanner = scanner_for(None, "")
+    assert scanner is not None
+    line = emitter_lines(1)[0]
+    ev = orjson.loads(line)
+    tier, stamp = ev["audit"]["tier"], ev["@timestamp"]
+
+    def clock() -> float:
+        scanner.remember_route(tier, stamp, b"x", "x", "bad", "bad", 0.0, clock)  # refused: forgets everything
+        return 0.0
+
+    assert scanner.remember_route(tier, stamp, b"p", "i", "0001-01-01T00:00:00", "9999-12-31T23:59:59", 1.0, clock)
+    found = scanner.scan(line)
+    assert found is not None and found[9:] == (None, None)
