@@ -66,11 +66,15 @@ typedef struct {
      * the line holds the same bytes, so the caller's look-ups find its hash already computed */
     PyObject *memo[R_COUNT];
     /* the route memo (agent/fastpath.py): the router's answers per tier and UTC day, as Python worked them
-     * out, handed back for a "...Z" timestamp whose second lies in the time bounds' window while the
-     * bounds' clock reads before the window's end; anything else is routed in Python, which decides */
-    PyObject *clock; /* the bounds' clock; NULL: no window yet, the memo answers nothing */
+     * out, handed back for a "...Z" timestamp whose second lies in the time bounds' window while that
+     * window is still the router's own (owner.bounds_window is the very tuple learnt) and the bounds'
+     * clock reads before the window's end; anything else is routed in Python, which decides */
+    PyObject *owner;  /* the router (agent.enrich.Enricher); NULL: no window yet, the memo answers nothing */
+    PyObject *window; /* the (earliest, latest, until) tuple the window was learnt from */
+    PyObject *clock;  /* the bounds' clock */
     char earliest[SECOND_LEN], latest[SECOND_LEN];
     double until;
+    unsigned long generation; /* changes whenever the memo does: Python run from here cannot leave it stale */
     int nroutes, next_route;
     struct {
         char tier[MAX_KEY];
@@ -729,31 +733,63 @@ joined_texts(Found *fd)
 }
 
 /* Scanner.scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts) or None */
-/* The memo's route for a line's tier and timestamp: 1 (*at set), 0 (route in Python), -1 (the clock failed). */
+static PyObject *str_bounds_window; /* "bounds_window", interned at import */
+
+/* Whether the memo's window is still the router's: owner.bounds_window is the learnt tuple. Any failure: no. */
 static int
-route_of(Scanner *self, Span tier, Span ts, int *at)
+window_current(Scanner *self)
 {
-    if (self->clock == NULL || ts.n < SECOND_LEN + 1 || ts.s[ts.n - 1] != 'Z' ||
+    PyObject *current = PyObject_GetAttr(self->owner, str_bounds_window);
+    if (current == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int same = current == self->window;
+    Py_DECREF(current);
+    return same;
+}
+
+/* The memo's route for a line's tier and timestamp: 1 with new references in *prefix and *index, else 0 (route
+ * in Python). Python runs here (the attribute read, the clock); whatever it does to the memo, the answer is
+ * given only when the memo is unchanged (its generation), and from references held across the calls. A
+ * failing clock is left to the router, which reads it again and fails the same way. */
+static int
+route_of(Scanner *self, Span tier, Span ts, PyObject **prefix, PyObject **index)
+{
+    if (self->owner == NULL || ts.n < SECOND_LEN + 1 || ts.s[ts.n - 1] != 'Z' ||
         memcmp(ts.s, self->earliest, SECOND_LEN) < 0 || memcmp(ts.s, self->latest, SECOND_LEN) > 0)
         return 0;
-    for (int i = 0; i < self->nroutes; i++) {
-        if (self->routes[i].tierlen != tier.n || memcmp(self->routes[i].day, ts.s, DAY_LEN) != 0 ||
-            memcmp(self->routes[i].tier, tier.s, (size_t)tier.n) != 0)
-            continue;
-        PyObject *reading = PyObject_CallNoArgs(self->clock);
-        if (reading == NULL)
-            return -1;
-        double now = PyFloat_AsDouble(reading);
-        Py_DECREF(reading);
-        if (now == -1.0 && PyErr_Occurred())
-            return -1;
-        /* the clock ran Python, which may have changed the memo: answer only from what is still there */
-        if (!(now < self->until) || self->clock == NULL || i >= self->nroutes || self->routes[i].prefix == NULL)
-            return 0;
-        *at = i;
-        return 1;
+    int at = -1;
+    for (int i = 0; i < self->nroutes && at < 0; i++)
+        if (self->routes[i].tierlen == tier.n && memcmp(self->routes[i].day, ts.s, DAY_LEN) == 0 &&
+            memcmp(self->routes[i].tier, tier.s, (size_t)tier.n) == 0)
+            at = i;
+    if (at < 0)
+        return 0;
+    unsigned long generation = self->generation;
+    PyObject *p = Py_NewRef(self->routes[at].prefix), *x = Py_NewRef(self->routes[at].index);
+    PyObject *clock = Py_NewRef(self->clock);
+    double until = self->until;
+    int ok = window_current(self) && generation == self->generation;
+    if (ok) {
+        PyObject *reading = PyObject_CallNoArgs(clock);
+        double now = reading == NULL ? -1.0 : PyFloat_AsDouble(reading);
+        Py_XDECREF(reading);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            ok = 0;
+        }
+        ok = ok && now < until && generation == self->generation;
     }
-    return 0;
+    Py_DECREF(clock);
+    if (!ok) {
+        Py_DECREF(p);
+        Py_DECREF(x);
+        return 0;
+    }
+    *prefix = p;
+    *index = x;
+    return 1;
 }
 
 /* Forget the route memo and its window (the memo answers nothing until the next remember_route). */
@@ -765,6 +801,9 @@ forget_routes(Scanner *self)
         Py_CLEAR(self->routes[i].index);
     }
     self->nroutes = self->next_route = 0;
+    self->generation++;
+    Py_CLEAR(self->owner);
+    Py_CLEAR(self->window);
     Py_CLEAR(self->clock);
 }
 
@@ -813,13 +852,15 @@ Scanner_scan(Scanner *self, PyObject *line)
     Span ip = fd.val[R_IP];
     if (ip.s != NULL && ipv4_ok(ip))
         ip.s = NULL;
-    int route = -1;
-    int routed = fd.val[R_TIER].s == NULL || fd.val[R_TS].s == NULL ? 0 : route_of(self, fd.val[R_TIER], fd.val[R_TS], &route);
-    if (routed < 0)
-        return NULL;
+    PyObject *prefix = NULL, *index = NULL; /* the memo's answer: new references, or NULL */
+    if (fd.val[R_TIER].s != NULL && fd.val[R_TS].s != NULL && !route_of(self, fd.val[R_TIER], fd.val[R_TS], &prefix, &index))
+        prefix = index = NULL;
     PyObject *out = PyTuple_New(11);
-    if (out == NULL)
+    if (out == NULL) {
+        Py_XDECREF(prefix);
+        Py_XDECREF(index);
         return NULL;
+    }
     /* filled one by one, stopping at the first failure (no C-API call while an exception is set) */
     for (int i = 0; i < 11; i++) {
         PyObject *item;
@@ -833,10 +874,12 @@ Scanner_scan(Scanner *self, PyObject *line)
         case 6: item = PyLong_FromSsize_t((const char *)id.s + id.n + 1 - base); break;
         case 7: item = text_of(ip); break;
         case 8: item = fd.needs_python_texts ? joined_texts(&fd) : Py_NewRef(Py_None); break;
-        case 9: item = Py_NewRef(routed ? self->routes[route].prefix : Py_None); break;
-        default: item = Py_NewRef(routed ? self->routes[route].index : Py_None);
+        case 9: item = prefix != NULL ? prefix : Py_NewRef(Py_None); prefix = NULL; break;
+        default: item = index != NULL ? index : Py_NewRef(Py_None); index = NULL;
         }
         if (item == NULL) {
+            Py_XDECREF(prefix);
+            Py_XDECREF(index);
             Py_DECREF(out); /* the unfilled slots are NULL, which the tuple's deallocation skips */
             return NULL;
         }
@@ -945,10 +988,12 @@ second_from(PyObject *text, char *out)
 static PyObject *
 Scanner_remember_route(Scanner *self, PyObject *args)
 {
-    PyObject *tier, *timestamp, *prefix, *index, *earliest, *latest, *clock;
+    PyObject *tier, *timestamp, *prefix, *index, *owner, *window, *clock, *earliest, *latest;
     double until;
-    if (!PyArg_ParseTuple(args, "UUSUUUdO:remember_route", &tier, &timestamp, &prefix, &index, &earliest, &latest,
-                          &until, &clock))
+    if (!PyArg_ParseTuple(args, "UUSUOO!O:remember_route", &tier, &timestamp, &prefix, &index, &owner, &PyTuple_Type,
+                          &window, &clock))
+        return NULL;
+    if (!PyArg_ParseTuple(window, "UUd:remember_route's window", &earliest, &latest, &until))
         return NULL;
     Py_ssize_t tierlen, tslen;
     const char *tier_s = PyUnicode_AsUTF8AndSize(tier, &tierlen), *ts = PyUnicode_AsUTF8AndSize(timestamp, &tslen);
@@ -959,13 +1004,16 @@ Scanner_remember_route(Scanner *self, PyObject *args)
     if (a == -2 || b == -2)
         return NULL;
     /* a window or a key the memo cannot hold exactly: forget the window, so nothing stale is answered */
-    if (a < 0 || b < 0 || tierlen >= MAX_KEY || tslen < DAY_LEN) {
+    if (a < 0 || b < 0 || tierlen >= MAX_KEY || tslen < SECOND_LEN + 1 || ts[tslen - 1] != 'Z') {
         forget_routes(self);
         Py_RETURN_FALSE;
     }
+    self->generation++;
     memcpy(self->earliest, first, SECOND_LEN);
     memcpy(self->latest, last, SECOND_LEN);
     self->until = until;
+    Py_XSETREF(self->owner, Py_NewRef(owner));
+    Py_XSETREF(self->window, Py_NewRef(window));
     Py_XSETREF(self->clock, Py_NewRef(clock));
     int at = -1;
     for (int i = 0; i < self->nroutes && at < 0; i++)
@@ -988,13 +1036,23 @@ static int
 Scanner_traverse(Scanner *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->clean_names);
+    Py_VISIT(self->replacement);
+    Py_VISIT(self->owner);
+    Py_VISIT(self->window);
     Py_VISIT(self->clock);
+    for (int i = 0; i < R_COUNT; i++)
+        Py_VISIT(self->memo[i]);
+    for (int i = 0; i < self->nroutes; i++) {
+        Py_VISIT(self->routes[i].prefix);
+        Py_VISIT(self->routes[i].index);
+    }
     return 0;
 }
 
 static int
 Scanner_clear(Scanner *self)
 {
+    self->ntops = 0; /* a cleared scanner answers nothing (clean_names NULL alone would mean "no redactor") */
     Py_CLEAR(self->clean_names);
     forget_routes(self);
     return 0;
@@ -1064,8 +1122,9 @@ static PyMethodDef Scanner_methods[] = {
      "scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index) or None "
      "(not sure); prefix and index are the route memo's, or None (route in Python)"},
     {"remember_route", (PyCFunction)Scanner_remember_route, METH_VARARGS,
-     "remember_route(tier, timestamp, prefix, index, earliest, latest, until, clock) -> whether it was kept: the "
-     "router's answer for the tier and the timestamp's day, and the window it holds in (agent/fastpath.py)"},
+     "remember_route(tier, timestamp, prefix, index, owner, window, clock) -> whether it was kept: the router's "
+     "answer for the tier and the \"...Z\" timestamp's day, the router (whose bounds_window must stay this "
+     "(earliest, latest, until) window) and the bounds' clock (agent/fastpath.py)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1096,6 +1155,8 @@ PyMODINIT_FUNC
 PyInit__linescan(void)
 {
     init_interesting();
+    if (str_bounds_window == NULL && (str_bounds_window = PyUnicode_InternFromString("bounds_window")) == NULL)
+        return NULL;
     if (PyType_Ready(&ScannerType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -25,7 +25,6 @@ The output is one bulk ``create`` entry as bytes (action line + document), built
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date
 from typing import Any
 
@@ -47,7 +46,7 @@ _CACHE_LIMIT = 4096  # distinct (tier, day) pairs remembered
 class Enricher:
     """Callable: (event, file identity, offset) -> bulk ``create`` entry bytes, or :class:`Rejected`."""
 
-    __slots__ = ("_categories", "_indices", "_window", "bounds", "redactor", "shipper", "tiers")
+    __slots__ = ("_categories", "_indices", "bounds", "bounds_window", "redactor", "shipper", "tiers")
 
     def __init__(self, tiers: TierTable, redactor: Redactor | None = None, bounds: TimeBounds | None = None,
                  shipper: ShipperFields | None = None) -> None:
@@ -63,8 +62,11 @@ class Enricher:
         self._categories = ActionCategories(fresh_lists=False)  # the event is serialised right away
         # (tier, UTC day) -> action-line prefix
         self._indices: BoundedCache[tuple[str, str], bytes] = BoundedCache(_CACHE_LIMIT)
-        # the bounds' last window (TimeBounds.window): a second inside it is routable without the call
-        self._window: tuple[str, str, float] = ("", "", float("-inf"))
+        #: the bounds' window :meth:`route` last compared with (:meth:`TimeBounds.window`): until the bounds'
+        #: clock reads ``until``, a "...Z" second from ``earliest`` to ``latest`` is routed from the cache
+        #: alone. Replaced, never changed in place: the C line check's route memo (agent/linescan.py) answers
+        #: only while this is still the very tuple it learnt.
+        self.bounds_window: tuple[str, str, float] = ("", "", float("-inf"))
 
     def __call__(self, event: dict[str, Any], key: str, offset: int) -> bytes | Rejected:
         """Enrich ``event`` (in place where the redactor does not copy) and return its bulk entry.
@@ -104,21 +106,6 @@ class Enricher:
             return Rejected(f"{NUMBER_OUT_OF_RANGE}: {exc} (readers decode 64-bit integers only)", "enrich")
         return b"".join((prefix, orjson.dumps(event_id), b"}}\n", doc, b"\n"))  # type: ignore[arg-type]
 
-    def route_window(self) -> tuple[str, str, float, Callable[[], float]] | None:
-        """The window in which :meth:`route` answers from its cache, and the clock it reads; ``None`` without bounds.
-
-        While ``clock()`` reads below ``until``, :meth:`route` answers a ``"...Z"`` timestamp whose second lies
-        from ``earliest`` to ``latest`` from its cache alone (per tier and UTC day), without asking the bounds.
-        The C line check keeps a memo of those answers for the same conditions (:mod:`agent.linescan`).
-
-        Returns:
-            ``(earliest, latest, until, clock)`` as :meth:`route` last compared with, or ``None``.
-        """
-        if self.bounds is None:
-            return None
-        earliest, latest, until = self._window
-        return earliest, latest, until, self.bounds.clock
-
     def route(self, tier: str, ts: str) -> bytes | Rejected:
         """Return the action-line prefix ``{"create":{"_index":"<index>","_id":`` for a tier and a valid timestamp.
 
@@ -139,12 +126,12 @@ class Enricher:
                 return Rejected(f"{TIMESTAMP_OUT_OF_RANGE}: {ts} is outside the years 0001-9999 in UTC", "route")
         bounds = self.bounds
         if bounds is not None:
-            earliest, latest, until = self._window
+            earliest, latest, until = self.bounds_window
             if not earliest <= second <= latest or bounds.clock() >= until:
                 reason = bounds(second)
                 if reason is not None:
                     return Rejected(reason, "route")
-                self._window = bounds.window()
+                self.bounds_window = bounds.window()
         day = second[:10]
         prefix = self._indices.get((tier, day))
         if prefix is None:

@@ -266,10 +266,11 @@ class PassThrough:
 
     def _remember_route(self, tier: str, timestamp: str, prefix: bytes, index: str) -> None:
         """Give the C check's route memo the router's answer and the window it holds in (a "...Z" timestamp only:
-        the router converts other offsets first)."""
-        window = self.enricher.route_window()
-        if window is not None and timestamp[-1] == "Z" and self._scanner is not None:
-            self._scanner.remember_route(tier, timestamp, prefix, index, *window)
+        the router converts other offsets first; without bounds the router has no window)."""
+        enricher = self.enricher
+        bounds = enricher.bounds
+        if bounds is not None and timestamp[-1] == "Z" and self._scanner is not None:
+            self._scanner.remember_route(tier, timestamp, prefix, index, enricher, enricher.bounds_window, bounds.clock)
 
     def _decoded(self, line: bytes) -> bytes | Rejected | None:
         """The pass-through in Python: the reference, and the answer wherever the C check is not sure."""

@@ -75,19 +75,22 @@ class Scanner(Protocol):
 
     scan: Scan
 
-    def remember_route(self, tier: str, timestamp: str, prefix: bytes, index: str, earliest: str, latest: str,
-                       until: float, clock: Callable[[], float], /) -> bool:
-        """Keep the router's answer for ``tier`` and the UTC day of ``timestamp`` (a "...Z" one) and its window.
+    def remember_route(self, tier: str, timestamp: str, prefix: bytes, index: str, owner: Any,
+                       window: tuple[str, str, float], clock: Callable[[], float], /) -> bool:
+        """Keep the router's answer for ``tier`` and the UTC day of the "...Z" ``timestamp``, and its window.
 
         From then on :attr:`scan` hands ``prefix`` and ``index`` back for a line of that tier and day whose
-        "...Z" second lies from ``earliest`` to ``latest`` while ``clock()`` reads below ``until`` (the time
-        bounds' window, :meth:`agent.timebounds.TimeBounds.window`): exactly when the router would answer it
-        from its cache without asking the bounds. The window given replaces the last one; the memo keeps the
-        16 tier-and-day keys given last.
+        "...Z" second lies from ``earliest`` to ``latest`` of ``window`` while ``owner.bounds_window`` is still
+        that very tuple and ``clock()`` reads below its ``until``: exactly when the router
+        (:meth:`agent.enrich.Enricher.route`) would answer from its cache without asking the bounds. Whatever
+        Python does meanwhile (the attribute read and the clock run Python), an answer comes only from a memo
+        unchanged across those calls; a failing clock gets no answer (the router reads it again). The memo
+        keeps the 16 tier-and-day keys given last.
 
         Returns:
-            False when the window's bounds are not ``YYYY-MM-DDTHH:MM:SS`` or the key is too long to keep
-            exactly: then the memo forgets its window and answers nothing until the next call.
+            False when the window's bounds are not ``YYYY-MM-DDTHH:MM:SS``, the timestamp does not end in
+            "Z" or the tier is too long to keep exactly: then the memo forgets everything and answers
+            nothing until the next call.
         """
         ...
 

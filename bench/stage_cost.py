@@ -125,12 +125,12 @@ def digest_us_per_line(entries: list[bytes], stamps: list[Stamp | None] | None =
         spent += time.process_time() - start
         stored.append((row_id, blob))
         if mirror.full or at + batch >= len(entries):
-            spent += _seal_us(key, mirror, stored, window)
+            spent += _seal_seconds(key, mirror, stored, window)
             stored = []
     return spent / len(entries) * 1e6
 
 
-def _seal_us(key: SigningKey, mirror: PendingMirror, stored: list[tuple[int, bytes]], window: int) -> float:
+def _seal_seconds(key: SigningKey, mirror: PendingMirror, stored: list[tuple[int, bytes]], window: int) -> float:
     """CPU seconds of one seal of the rows ``stored`` (as :class:`agent.digest_writer.DigestWriter` seals them)."""
     rows = [(row_id, bytes(bytearray(blob))) for row_id, blob in stored]  # what SQLite reads back
     start = time.process_time()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
+import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -90,7 +94,7 @@ def test_hashing_keeps_no_memory() -> None:
 
 
 def test_a_list_changed_by_another_thread_hashes_as_it_was_at_the_call() -> None:
-    """The GIL is released while hashing, so another thread swaps the list's items: each answer is one whole state."""
+    """Another thread swapping the list's items between calls never mixes two states in one answer."""
     first, second = _entries(300), [e + b"x" for e in _entries(300)]
     answers = {tuple(entry_hashes_py(first)), tuple(entry_hashes_py(second))}
     shared, stop = list(first), threading.Event()
@@ -164,3 +168,45 @@ def test_a_line_that_is_not_bytes_is_refused() -> None:
     """A str among the lines raises TypeError rather than being checksummed as something else."""
     with pytest.raises(TypeError):
         sent(_entries(2), [*emitter_lines(1), "text"])  # type: ignore[list-item]
+
+
+def test_other_threads_run_while_a_batch_is_hashed() -> None:
+    """The GIL is released while hashing: a thread waking every 10 ms keeps waking during a long call."""
+    entries = [b"{}\n" + b"x" * 4_000_000 + b"\n"] * 150  # about 600 MB hashed, about half a second or more
+    wakes: list[float] = []
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.is_set():
+            time.sleep(0.01)
+            wakes.append(time.perf_counter())
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        time.sleep(0.05)
+        start = time.perf_counter()
+        entry_hashes(entries)
+        end = time.perf_counter()
+    finally:
+        stop.set()
+        ticker.join()
+    during = [start, *(w for w in wakes if start < w < end), end]
+    longest = max(b - a for a, b in itertools.pairwise(during))
+    assert longest < (end - start) / 2, (longest, end - start)  # with the GIL held the thread could not wake at all
+
+
+@pytest.mark.parametrize("refused", [
+    lambda entries, lines: (entries, lines[:-1]),                             # one line short
+    lambda entries, lines: ([*entries, b'{"create":{}}\n{}\n'], [*lines, b"{}"]),  # an entry without an _id
+    lambda entries, lines: (entries, [*lines[:-1], "text"]),                  # a line that is not bytes
+])
+def test_a_refused_record_keeps_no_reference_to_its_entries_or_lines(
+        refused: Callable[[list[bytes], list[bytes]], tuple[list[Any], list[Any]]]) -> None:
+    """The references taken before reading are given back whichever way sent refuses a batch."""
+    entries, lines = _entries(3), emitter_lines(3)
+    before = [sys.getrefcount(o) for o in (*entries, *lines)]
+    for _ in range(100):
+        with pytest.raises((ValueError, TypeError)):
+            sent(*refused(entries, lines))
+    assert [sys.getrefcount(o) for o in (*entries, *lines)] == before

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 from auditlog.agent.contract import action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import PassThrough
-from auditlog.agent.linescan import AVAILABLE, ROLES, Scan, scanner_for, table
+from auditlog.agent.linescan import AVAILABLE, ROLES, Scan, Scanner, scanner_for, table
 from auditlog.agent.parser import Rejected
 from auditlog.agent.redact import REDACTED, Redactor
 from auditlog.agent.shipper import ShipperFields
@@ -395,43 +397,128 @@ def test_more_tier_and_day_keys_than_the_memo_holds_are_all_routed_right() -> No
             _same(native, python, line)
 
 
-def test_a_window_the_memo_cannot_hold_exactly_is_refused() -> None:
-    """remember_route with a bound that is not a whole second returns False, and the memo answers nothing."""
-    native, _python = _pair(_warm(_enricher()))
-    line = emitter_lines(1)[0]
-    native(line)
-    assert _memo_answers(native, [line]) == 1
-    scanner = native._scanner
-    assert scanner is not None
-    ev = orjson.loads(line)
-    assert not scanner.remember_route(ev["audit"]["tier"], ev["@timestamp"], b"x", "x", "2026-11",
-                                      "9999-12-31T23:59:59", float("inf"), lambda: 0.0)
-    assert _memo_answers(native, [line]) == 0
+class _Router:
+    """Stands in for the enricher in direct calls: the memo reads only its ``bounds_window``."""
+
+    def __init__(self, window: tuple[str, str, float]) -> None:
+        self.bounds_window = window
 
 
-def test_the_memo_shows_its_clock_to_the_garbage_collector() -> None:
-    """The scanner lists the clock it holds, so a cycle through a clock can be collected."""
-    def clock() -> float:
-        return 0.0
-    scanner = scanner_for(None, "")
-    assert scanner is not None
-    assert scanner.remember_route("business", "2026-11-20T00:00:00.000Z", b"p", "i", "2026-11-01T00:00:00",
-                                  "2026-12-01T00:00:00", 1.0, clock)
-    assert clock in gc.get_referents(scanner)
+_WHOLE = ("0001-01-01T00:00:00", "9999-12-31T23:59:59", float("inf"))  # every second, never stale
 
 
-def test_a_clock_that_empties_the_memo_while_it_is_read_gets_no_answer_from_it() -> None:
-    """A clock that makes the memo forget its window mid-scan leaves the line to the router (no stale route)."""
+def _taught(clock: Callable[[], float], router: _Router | None = None) -> tuple[Scanner, bytes, str, str]:
+    """A scanner whose memo holds the first emitter line's tier and day; that line, its tier and its stamp."""
     scanner = scanner_for(None, "")
     assert scanner is not None
     line = emitter_lines(1)[0]
     ev = orjson.loads(line)
     tier, stamp = ev["audit"]["tier"], ev["@timestamp"]
+    router = router or _Router(_WHOLE)
+    assert scanner.remember_route(tier, stamp, b"p", "i", router, router.bounds_window, clock)
+    found = scanner.scan(line)
+    assert found is not None and found[9:] == (b"p", "i")
+    return scanner, line, tier, stamp
+
+
+def test_a_window_the_memo_cannot_hold_exactly_is_refused() -> None:
+    """remember_route with a bound that is not a whole second returns False, and the memo answers nothing."""
+    scanner, line, tier, stamp = _taught(lambda: 0.0)
+    bad = ("2026-11", "9999-12-31T23:59:59", float("inf"))
+    assert not scanner.remember_route(tier, stamp, b"x", "x", _Router(bad), bad, lambda: 0.0)
+    assert scanner.scan(line)[9:] == (None, None)  # type: ignore[index]
+
+
+def test_a_timestamp_with_an_offset_is_not_kept() -> None:
+    """remember_route with a "+01:00" timestamp (whose day the router converts first) returns False and forgets."""
+    scanner, line, tier, stamp = _taught(lambda: 0.0)
+    assert not scanner.remember_route(tier, stamp[:-1] + "+01:00", b"x", "x", _Router(_WHOLE), _WHOLE, lambda: 0.0)
+    assert scanner.scan(line)[9:] == (None, None)  # type: ignore[index]
+
+
+def test_the_memo_answers_only_while_the_router_keeps_the_window_it_learnt() -> None:
+    """A router that replaced its window (even by an equal one) gets no answer until the memo learns the new one."""
+    router = _Router(_WHOLE)
+    scanner, line, _tier, _stamp = _taught(lambda: 0.0, router)
+    router.bounds_window = tuple(list(_WHOLE))  # type: ignore[assignment]  # equal, not the same tuple
+    assert scanner.scan(line)[9:] == (None, None)  # type: ignore[index]
+
+
+def test_a_window_refreshed_elsewhere_then_a_clock_stepping_back_is_routed_as_the_router_does() -> None:
+    """A window refreshed by a line the memo never sees, then the clock stepping back: refused as the router does."""
+    now = [_NOW + 43_200 + 0.2]
+    enricher = _warm(Enricher(TierTable(), Redactor(), TimeBounds(TierTable(), clock=lambda: now[0]), _SHIPPER))
+    native, python = _pair(enricher)
+    oldest = _NOW + 43_200 - 31 * 86400  # the oldest bound at noon
+    assert isinstance(_same(native, python, _line({"@timestamp": _stamp(oldest + 1)})), bytes)  # the memo learns W0
+    now[0] = _NOW + 43_200 + 4.5  # past W0's end: a "+00:00" line (routed in Python) refreshes the window to W1
+    offset = _stamp(_NOW - 86400).replace("Z", "+00:00")
+    assert isinstance(_same(native, python, _line({"@timestamp": offset})), bytes)
+    now[0] = _NOW + 43_200 + 0.5  # the wall clock steps back, below W0's end
+    refused = _same(native, python, _line({"@timestamp": _stamp(oldest + 2)}))  # inside W0, before W1's oldest
+    assert isinstance(refused, Rejected) and TIMESTAMP_OUT_OF_RANGE in refused.reason
+
+
+def test_the_memo_lets_the_garbage_collector_free_a_cycle_through_its_clock() -> None:
+    """A clock that refers back to its scanner forms a cycle the collector frees (the scanner lists what it holds)."""
+    class Sentinel:
+        pass
+
+    def cycle() -> weakref.ref[Sentinel]:
+        """Build scanner -> clock -> holder -> scanner, with a sentinel in it; drop every outside reference."""
+        holder: list[Any] = [Sentinel()]
+
+        def clock() -> float:
+            return float(len(holder))
+
+        scanner, *_ = _taught(clock)
+        holder.append(scanner)
+        return weakref.ref(holder[0])
+
+    alive = cycle()
+    gc.collect()
+    assert alive() is None
+
+
+def test_a_clock_that_empties_the_memo_while_it_is_read_gets_no_answer_from_it() -> None:
+    """A clock that makes the memo forget its window mid-scan leaves the line to the router (no stale route)."""
+    state: dict[str, Any] = {}
 
     def clock() -> float:
-        scanner.remember_route(tier, stamp, b"x", "x", "bad", "bad", 0.0, clock)  # refused: forgets everything
+        bad = ("bad", "bad", 0.0)
+        state["scanner"].remember_route(state["tier"], state["stamp"], b"x", "x", _Router(bad), bad, clock)
         return 0.0
 
-    assert scanner.remember_route(tier, stamp, b"p", "i", "0001-01-01T00:00:00", "9999-12-31T23:59:59", 1.0, clock)
-    found = scanner.scan(line)
-    assert found is not None and found[9:] == (None, None)
+    state["scanner"], line, state["tier"], state["stamp"] = _taught(lambda: 0.0)
+    scanner = state["scanner"]
+    assert scanner.remember_route(state["tier"], state["stamp"], b"p", "i", _Router(_WHOLE), _WHOLE, clock)
+    assert scanner.scan(line)[9:] == (None, None)
+
+
+def test_a_clock_that_refills_the_memo_while_it_is_read_gets_no_answer_from_it() -> None:
+    """A clock that overwrites every slot with other keys mid-scan leaves the line to the router (no other route)."""
+    state: dict[str, Any] = {}
+    router = _Router(_WHOLE)
+
+    def clock() -> float:
+        for day in range(1, 17):
+            state["scanner"].remember_route("enterprise", f"2020-01-{day:02}T00:00:00.000Z", b"WRONG", "wrong",
+                                            router, _WHOLE, clock)
+        return 0.0
+
+    state["scanner"], line, tier, stamp = _taught(lambda: 0.0, router)
+    scanner = state["scanner"]
+    assert scanner.remember_route(tier, stamp, b"p", "i", router, _WHOLE, clock)
+    assert scanner.scan(line)[9:] == (None, None)
+
+
+def test_a_clock_that_fails_leaves_the_line_to_the_router() -> None:
+    """A clock that raises, or answers something that is not a number, gets no memo answer and no exception."""
+    def broken() -> float:
+        raise RuntimeError("clock")
+
+    clocks: list[Callable[[], Any]] = [broken, lambda: "noon"]
+    for clock in clocks:
+        scanner, line, tier, stamp = _taught(lambda: 0.0)
+        assert scanner.remember_route(tier, stamp, b"p", "i", _Router(_WHOLE), _WHOLE, clock)
+        assert scanner.scan(line)[9:] == (None, None)  # type: ignore[index]

@@ -47,6 +47,16 @@ def mutated(rnd: random.Random, base: list[bytes]) -> bytes:
     return bytes(line)
 
 
+#: a window holding every second, never stale
+WHOLE = ("0001-01-01T00:00:00", "9999-12-31T23:59:59", float("inf"))
+
+
+class Router:
+    """The memo's owner in this harness: a router whose window stays :data:`WHOLE`."""
+
+    bounds_window = WHOLE
+
+
 def main(argv: list[str]) -> int:
     """Scan the mutated lines; print how many were answered."""
     module = load(argv[1], "_linescan")
@@ -55,12 +65,13 @@ def main(argv: list[str]) -> int:
     scanners = [module.Scanner(table(), redactor.clean_names, redactor.replacement.encode()),
                 module.Scanner(table(), names.keys(), b"x"), module.Scanner(table(), None, b"")]
     base = seeds(60)
+    router = Router()
     for scanner in scanners[1:]:  # a route memo holding the seeds' tiers and days (more keys than it keeps)
         for line in base:
             with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
                 ev = orjson.loads(line)
-                scanner.remember_route(ev["audit"]["tier"], ev["@timestamp"], b"prefix", "index",
-                                       "0001-01-01T00:00:00", "9999-12-31T23:59:59", float("inf"), time.time)
+                scanner.remember_route(ev["audit"]["tier"], ev["@timestamp"], b"prefix", "index", router, WHOLE,
+                                       time.time)
     scans = [scanner.scan for scanner in scanners]
     rnd = random.Random(int(argv[3]))
     answered = routed = 0
