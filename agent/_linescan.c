@@ -71,7 +71,6 @@ typedef struct {
      * clock reads before the window's end; anything else is routed in Python, which decides */
     PyObject *owner;  /* the router (agent.enrich.Enricher); NULL: no window yet, the memo answers nothing */
     PyObject *window; /* the (earliest, latest, until) tuple the window was learnt from */
-    PyObject *clock;  /* the bounds' clock */
     char earliest[SECOND_LEN], latest[SECOND_LEN];
     double until;
     unsigned long generation; /* changes whenever the memo does: Python run from here cannot leave it stale */
@@ -732,27 +731,29 @@ joined_texts(Found *fd)
     return text;
 }
 
-/* Scanner.scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts) or None */
-static PyObject *str_bounds_window; /* "bounds_window", interned at import */
+static PyObject *str_bounds_window, *str_bounds, *str_clock; /* interned at import */
 
-/* Whether the memo's window is still the router's: owner.bounds_window is the learnt tuple. Any failure: no. */
-static int
-window_current(Scanner *self)
+/* The router's clock (owner.bounds.clock, read now, as the router reads it), when owner.bounds_window is still the
+ * tuple learnt; else NULL, with no exception (any failure: the router decides). */
+static PyObject *
+current_clock(PyObject *owner, PyObject *learnt)
 {
-    PyObject *current = PyObject_GetAttr(self->owner, str_bounds_window);
-    if (current == NULL) {
+    PyObject *window = PyObject_GetAttr(owner, str_bounds_window), *bounds = NULL, *clock = NULL;
+    if (window != NULL && window == learnt && (bounds = PyObject_GetAttr(owner, str_bounds)) != NULL)
+        clock = PyObject_GetAttr(bounds, str_clock);
+    Py_XDECREF(window);
+    Py_XDECREF(bounds);
+    if (clock == NULL)
         PyErr_Clear();
-        return 0;
-    }
-    int same = current == self->window;
-    Py_DECREF(current);
-    return same;
+    return clock;
 }
 
 /* The memo's route for a line's tier and timestamp: 1 with new references in *prefix and *index, else 0 (route
- * in Python). Python runs here (the attribute read, the clock); whatever it does to the memo, the answer is
- * given only when the memo is unchanged (its generation), and from references held across the calls. A
- * failing clock is left to the router, which reads it again and fails the same way. */
+ * in Python). Python runs here (three attribute reads, the clock); whatever it does to the memo, the answer is
+ * given only when the memo is unchanged (its generation), from references held across the calls. A failing
+ * clock is left to the router, which reads it again and fails the same way. When the memo declines after
+ * reading the clock, the router reads the clock once more: with a wall clock the line is only judged a moment
+ * later. */
 static int
 route_of(Scanner *self, Span tier, Span ts, PyObject **prefix, PyObject **index)
 {
@@ -767,10 +768,11 @@ route_of(Scanner *self, Span tier, Span ts, PyObject **prefix, PyObject **index)
     if (at < 0)
         return 0;
     unsigned long generation = self->generation;
-    PyObject *p = Py_NewRef(self->routes[at].prefix), *x = Py_NewRef(self->routes[at].index);
-    PyObject *clock = Py_NewRef(self->clock);
     double until = self->until;
-    int ok = window_current(self) && generation == self->generation;
+    PyObject *p = Py_NewRef(self->routes[at].prefix), *x = Py_NewRef(self->routes[at].index);
+    PyObject *owner = Py_NewRef(self->owner), *learnt = Py_NewRef(self->window);
+    PyObject *clock = current_clock(owner, learnt);
+    int ok = clock != NULL && generation == self->generation;
     if (ok) {
         PyObject *reading = PyObject_CallNoArgs(clock);
         double now = reading == NULL ? -1.0 : PyFloat_AsDouble(reading);
@@ -781,7 +783,9 @@ route_of(Scanner *self, Span tier, Span ts, PyObject **prefix, PyObject **index)
         }
         ok = ok && now < until && generation == self->generation;
     }
-    Py_DECREF(clock);
+    Py_XDECREF(clock);
+    Py_DECREF(owner);
+    Py_DECREF(learnt);
     if (!ok) {
         Py_DECREF(p);
         Py_DECREF(x);
@@ -792,21 +796,28 @@ route_of(Scanner *self, Span tier, Span ts, PyObject **prefix, PyObject **index)
     return 1;
 }
 
-/* Forget the route memo and its window (the memo answers nothing until the next remember_route). */
+/* Forget the route memo and its window (the memo answers nothing until the next remember_route). The memo is
+ * emptied before anything is released: a release can run Python, which then finds an empty memo. */
 static void
 forget_routes(Scanner *self)
 {
+    PyObject *old[2 * MAX_ROUTES + 2];
+    int n = 0;
     for (int i = 0; i < self->nroutes; i++) {
-        Py_CLEAR(self->routes[i].prefix);
-        Py_CLEAR(self->routes[i].index);
+        old[n++] = self->routes[i].prefix;
+        old[n++] = self->routes[i].index;
+        self->routes[i].prefix = self->routes[i].index = NULL;
     }
+    old[n++] = self->owner;
+    old[n++] = self->window;
+    self->owner = self->window = NULL;
     self->nroutes = self->next_route = 0;
     self->generation++;
-    Py_CLEAR(self->owner);
-    Py_CLEAR(self->window);
-    Py_CLEAR(self->clock);
+    for (int i = 0; i < n; i++)
+        Py_XDECREF(old[i]);
 }
 
+/* Scanner.scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index) or None */
 static PyObject *
 Scanner_scan(Scanner *self, PyObject *line)
 {
@@ -988,11 +999,16 @@ second_from(PyObject *text, char *out)
 static PyObject *
 Scanner_remember_route(Scanner *self, PyObject *args)
 {
-    PyObject *tier, *timestamp, *prefix, *index, *owner, *window, *clock, *earliest, *latest;
+    PyObject *tier, *timestamp, *prefix, *index, *owner, *window, *earliest, *latest;
     double until;
-    if (!PyArg_ParseTuple(args, "UUSUOO!O:remember_route", &tier, &timestamp, &prefix, &index, &owner, &PyTuple_Type,
-                          &window, &clock))
+    if (!PyArg_ParseTuple(args, "UUSUOO:remember_route", &tier, &timestamp, &prefix, &index, &owner, &window))
         return NULL;
+    /* exact types: releasing them runs no Python (a finaliser could otherwise see a half-written slot) */
+    if (!PyUnicode_CheckExact(tier) || !PyUnicode_CheckExact(timestamp) || !PyBytes_CheckExact(prefix) ||
+        !PyUnicode_CheckExact(index) || !PyTuple_CheckExact(window)) {
+        PyErr_SetString(PyExc_TypeError, "remember_route(): str, str, bytes, str, router, tuple expected");
+        return NULL;
+    }
     if (!PyArg_ParseTuple(window, "UUd:remember_route's window", &earliest, &latest, &until))
         return NULL;
     Py_ssize_t tierlen, tslen;
@@ -1008,13 +1024,6 @@ Scanner_remember_route(Scanner *self, PyObject *args)
         forget_routes(self);
         Py_RETURN_FALSE;
     }
-    self->generation++;
-    memcpy(self->earliest, first, SECOND_LEN);
-    memcpy(self->latest, last, SECOND_LEN);
-    self->until = until;
-    Py_XSETREF(self->owner, Py_NewRef(owner));
-    Py_XSETREF(self->window, Py_NewRef(window));
-    Py_XSETREF(self->clock, Py_NewRef(clock));
     int at = -1;
     for (int i = 0; i < self->nroutes && at < 0; i++)
         if (self->routes[i].tierlen == tierlen && memcmp(self->routes[i].tier, tier_s, (size_t)tierlen) == 0 &&
@@ -1024,11 +1033,21 @@ Scanner_remember_route(Scanner *self, PyObject *args)
         at = self->nroutes < MAX_ROUTES ? self->nroutes++ : self->next_route;
         self->next_route = (at + 1) % MAX_ROUTES;
     }
+    /* everything written before anything is released (a release can run Python, which then sees a whole memo) */
+    PyObject *old[4] = {self->owner, self->window, self->routes[at].prefix, self->routes[at].index};
+    memcpy(self->earliest, first, SECOND_LEN);
+    memcpy(self->latest, last, SECOND_LEN);
+    self->until = until;
+    self->owner = Py_NewRef(owner);
+    self->window = Py_NewRef(window);
     memcpy(self->routes[at].tier, tier_s, (size_t)tierlen);
     self->routes[at].tierlen = tierlen;
     memcpy(self->routes[at].day, ts, DAY_LEN);
-    Py_XSETREF(self->routes[at].prefix, Py_NewRef(prefix));
-    Py_XSETREF(self->routes[at].index, Py_NewRef(index));
+    self->routes[at].prefix = Py_NewRef(prefix);
+    self->routes[at].index = Py_NewRef(index);
+    self->generation++;
+    for (int i = 0; i < 4; i++)
+        Py_XDECREF(old[i]);
     Py_RETURN_TRUE;
 }
 
@@ -1039,7 +1058,6 @@ Scanner_traverse(Scanner *self, visitproc visit, void *arg)
     Py_VISIT(self->replacement);
     Py_VISIT(self->owner);
     Py_VISIT(self->window);
-    Py_VISIT(self->clock);
     for (int i = 0; i < R_COUNT; i++)
         Py_VISIT(self->memo[i]);
     for (int i = 0; i < self->nroutes; i++) {
@@ -1122,9 +1140,9 @@ static PyMethodDef Scanner_methods[] = {
      "scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index) or None "
      "(not sure); prefix and index are the route memo's, or None (route in Python)"},
     {"remember_route", (PyCFunction)Scanner_remember_route, METH_VARARGS,
-     "remember_route(tier, timestamp, prefix, index, owner, window, clock) -> whether it was kept: the router's "
-     "answer for the tier and the \"...Z\" timestamp's day, the router (whose bounds_window must stay this "
-     "(earliest, latest, until) window) and the bounds' clock (agent/fastpath.py)"},
+     "remember_route(tier, timestamp, prefix, index, owner, window) -> whether it was kept: the router's answer "
+     "for the tier and the \"...Z\" timestamp's day, and the router (whose bounds_window must stay this "
+     "(earliest, latest, until) window; its bounds.clock is read per answer) (agent/fastpath.py)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1155,7 +1173,9 @@ PyMODINIT_FUNC
 PyInit__linescan(void)
 {
     init_interesting();
-    if (str_bounds_window == NULL && (str_bounds_window = PyUnicode_InternFromString("bounds_window")) == NULL)
+    if ((str_bounds_window == NULL && (str_bounds_window = PyUnicode_InternFromString("bounds_window")) == NULL) ||
+        (str_bounds == NULL && (str_bounds = PyUnicode_InternFromString("bounds")) == NULL) ||
+        (str_clock == NULL && (str_clock = PyUnicode_InternFromString("clock")) == NULL))
         return NULL;
     if (PyType_Ready(&ScannerType) < 0)
         return NULL;

@@ -270,7 +270,7 @@ class PassThrough:
         enricher = self.enricher
         bounds = enricher.bounds
         if bounds is not None and timestamp[-1] == "Z" and self._scanner is not None:
-            self._scanner.remember_route(tier, timestamp, prefix, index, enricher, enricher.bounds_window, bounds.clock)
+            self._scanner.remember_route(tier, timestamp, prefix, index, enricher, enricher.bounds_window)
 
     def _decoded(self, line: bytes) -> bytes | Rejected | None:
         """The pass-through in Python: the reference, and the answer wherever the C check is not sure."""

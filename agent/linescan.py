@@ -24,7 +24,6 @@ format the C side does not check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from auditlog.core.contract import CONTRACT, Contract, Field
@@ -76,21 +75,25 @@ class Scanner(Protocol):
     scan: Scan
 
     def remember_route(self, tier: str, timestamp: str, prefix: bytes, index: str, owner: Any,
-                       window: tuple[str, str, float], clock: Callable[[], float], /) -> bool:
+                       window: tuple[str, str, float], /) -> bool:
         """Keep the router's answer for ``tier`` and the UTC day of the "...Z" ``timestamp``, and its window.
 
         From then on :attr:`scan` hands ``prefix`` and ``index`` back for a line of that tier and day whose
         "...Z" second lies from ``earliest`` to ``latest`` of ``window`` while ``owner.bounds_window`` is still
-        that very tuple and ``clock()`` reads below its ``until``: exactly when the router
-        (:meth:`agent.enrich.Enricher.route`) would answer from its cache without asking the bounds. Whatever
-        Python does meanwhile (the attribute read and the clock run Python), an answer comes only from a memo
-        unchanged across those calls; a failing clock gets no answer (the router reads it again). The memo
-        keeps the 16 tier-and-day keys given last.
+        that very tuple and ``owner.bounds.clock()`` (read per answer, as the router reads it) is below its
+        ``until``: exactly when the router (:meth:`agent.enrich.Enricher.route`) would answer from its cache
+        without asking the bounds. Whatever Python does meanwhile (the attribute reads and the clock run
+        Python), an answer comes only from a memo unchanged across those calls; a failing clock gets no
+        answer (the router reads it again). The memo keeps the 16 tier-and-day keys given last. The texts and
+        the prefix must be exactly ``str`` and ``bytes`` and the window a ``tuple``.
 
         Returns:
             False when the window's bounds are not ``YYYY-MM-DDTHH:MM:SS``, the timestamp does not end in
             "Z" or the tier is too long to keep exactly: then the memo forgets everything and answers
             nothing until the next call.
+
+        Raises:
+            TypeError: for an argument of another type (a subclass included).
         """
         ...
 

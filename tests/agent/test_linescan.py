@@ -397,51 +397,117 @@ def test_more_tier_and_day_keys_than_the_memo_holds_are_all_routed_right() -> No
             _same(native, python, line)
 
 
-class _Router:
-    """Stands in for the enricher in direct calls: the memo reads only its ``bounds_window``."""
+class _Bounds:
+    """Stands in for the time bounds: the memo reads only its ``clock``."""
 
-    def __init__(self, window: tuple[str, str, float]) -> None:
-        self.bounds_window = window
+    def __init__(self, clock: Callable[[], Any]) -> None:
+        self.clock = clock
+
+
+class _Router:
+    """Stands in for the enricher in direct calls: the memo reads only ``bounds_window`` and ``bounds.clock``."""
+
+    def __init__(self, clock: Callable[[], Any] = lambda: 0.0,
+                 window: tuple[str, str, float] | None = None) -> None:
+        self.bounds_window = window or _WHOLE
+        self.bounds = _Bounds(clock)
 
 
 _WHOLE = ("0001-01-01T00:00:00", "9999-12-31T23:59:59", float("inf"))  # every second, never stale
 
 
-def _taught(clock: Callable[[], float], router: _Router | None = None) -> tuple[Scanner, bytes, str, str]:
+def _taught(router: _Router) -> tuple[Scanner, bytes, str, str]:
     """A scanner whose memo holds the first emitter line's tier and day; that line, its tier and its stamp."""
     scanner = scanner_for(None, "")
     assert scanner is not None
     line = emitter_lines(1)[0]
     ev = orjson.loads(line)
     tier, stamp = ev["audit"]["tier"], ev["@timestamp"]
-    router = router or _Router(_WHOLE)
-    assert scanner.remember_route(tier, stamp, b"p", "i", router, router.bounds_window, clock)
-    found = scanner.scan(line)
-    assert found is not None and found[9:] == (b"p", "i")
+    assert scanner.remember_route(tier, stamp, b"p", "i", router, router.bounds_window)
     return scanner, line, tier, stamp
+
+
+def _routed(scanner: Scanner, line: bytes) -> tuple[Any, Any]:
+    """The memo's answer for ``line`` (``(None, None)``: none)."""
+    found = scanner.scan(line)
+    assert found is not None
+    return found[9], found[10]
+
+
+def test_a_taught_memo_answers_with_what_it_was_taught() -> None:
+    """After remember_route, a line of that tier and day inside the window gets the prefix and index given."""
+    scanner, line, _tier, _stamp = _taught(_Router())
+    assert _routed(scanner, line) == (b"p", "i")
 
 
 def test_a_window_the_memo_cannot_hold_exactly_is_refused() -> None:
     """remember_route with a bound that is not a whole second returns False, and the memo answers nothing."""
-    scanner, line, tier, stamp = _taught(lambda: 0.0)
+    scanner, line, tier, stamp = _taught(_Router())
     bad = ("2026-11", "9999-12-31T23:59:59", float("inf"))
-    assert not scanner.remember_route(tier, stamp, b"x", "x", _Router(bad), bad, lambda: 0.0)
-    assert scanner.scan(line)[9:] == (None, None)  # type: ignore[index]
+    assert not scanner.remember_route(tier, stamp, b"x", "x", _Router(window=bad), bad)
+    assert _routed(scanner, line) == (None, None)
 
 
 def test_a_timestamp_with_an_offset_is_not_kept() -> None:
     """remember_route with a "+01:00" timestamp (whose day the router converts first) returns False and forgets."""
-    scanner, line, tier, stamp = _taught(lambda: 0.0)
-    assert not scanner.remember_route(tier, stamp[:-1] + "+01:00", b"x", "x", _Router(_WHOLE), _WHOLE, lambda: 0.0)
-    assert scanner.scan(line)[9:] == (None, None)  # type: ignore[index]
+    scanner, line, tier, stamp = _taught(_Router())
+    assert not scanner.remember_route(tier, stamp[:-1] + "+01:00", b"x", "x", _Router(), _WHOLE)
+    assert _routed(scanner, line) == (None, None)
+
+
+def test_an_offset_line_on_a_day_the_memo_knows_is_left_to_the_router() -> None:
+    """A "+14:00" line whose local date is a day the memo holds (its UTC day is the one before) gets no memo answer."""
+    scanner, _taught_line, _tier, stamp = _taught(_Router())
+    local = _line({"@timestamp": stamp[:10] + "T05:00:00.000+14:00"})
+    assert _routed(scanner, local) == (None, None)
+
+
+def test_arguments_of_other_types_are_refused() -> None:
+    """A bytes or str subclass, or a window that is a list, raises TypeError (their release could run Python)."""
+    class Text(str):
+        pass
+
+    class Data(bytes):
+        pass
+
+    scanner, _taught_line, tier, stamp = _taught(_Router())
+    keys: list[tuple[str, str, bytes, str]] = [(Text(tier), stamp, b"p", "i"), (tier, stamp, Data(b"p"), "i"),
+                                               (tier, stamp, b"p", Text("i"))]
+    for key_tier, key_stamp, prefix, index in keys:
+        with pytest.raises(TypeError):
+            scanner.remember_route(key_tier, key_stamp, prefix, index, _Router(), _WHOLE)
+    with pytest.raises(TypeError):
+        scanner.remember_route(tier, stamp, b"p", "i", _Router(), list(_WHOLE))  # type: ignore[arg-type]
 
 
 def test_the_memo_answers_only_while_the_router_keeps_the_window_it_learnt() -> None:
     """A router that replaced its window (even by an equal one) gets no answer until the memo learns the new one."""
-    router = _Router(_WHOLE)
-    scanner, line, _tier, _stamp = _taught(lambda: 0.0, router)
+    router = _Router()
+    scanner, line, _tier, _stamp = _taught(router)
     router.bounds_window = tuple(list(_WHOLE))  # type: ignore[assignment]  # equal, not the same tuple
-    assert scanner.scan(line)[9:] == (None, None)  # type: ignore[index]
+    assert _routed(scanner, line) == (None, None)
+
+
+def test_the_memo_reads_the_routers_clock_as_it_is_now() -> None:
+    """A clock replaced on the router's bounds after teaching is the one read: past the window's end, no answer."""
+    window = ("0001-01-01T00:00:00", "9999-12-31T23:59:59", 100.0)
+    router = _Router(lambda: 0.0, window)
+    scanner, line, _tier, _stamp = _taught(router)
+    assert _routed(scanner, line) == (b"p", "i")
+    router.bounds.clock = lambda: 100.0
+    assert _routed(scanner, line) == (None, None)
+
+
+def test_a_clock_replaced_on_the_enrichers_bounds_is_routed_as_the_router_does() -> None:
+    """Replacing TimeBounds.clock of a warm pass-through's enricher: a line now too old is refused on both paths."""
+    enricher = _warm(_enricher())
+    native, python = _pair(enricher)
+    line = emitter_lines(1)[0]
+    assert isinstance(_same(native, python, line), bytes)
+    assert enricher.bounds is not None
+    enricher.bounds.clock = lambda: _NOW + 40 * 86400  # the line is now older than 31 days
+    refused = _same(native, python, line)
+    assert isinstance(refused, Rejected) and TIMESTAMP_OUT_OF_RANGE in refused.reason
 
 
 def test_a_window_refreshed_elsewhere_then_a_clock_stepping_back_is_routed_as_the_router_does() -> None:
@@ -459,19 +525,15 @@ def test_a_window_refreshed_elsewhere_then_a_clock_stepping_back_is_routed_as_th
     assert isinstance(refused, Rejected) and TIMESTAMP_OUT_OF_RANGE in refused.reason
 
 
-def test_the_memo_lets_the_garbage_collector_free_a_cycle_through_its_clock() -> None:
-    """A clock that refers back to its scanner forms a cycle the collector frees (the scanner lists what it holds)."""
+def test_the_memo_lets_the_garbage_collector_free_a_cycle_through_its_router() -> None:
+    """A router whose clock refers back to the scanner forms a cycle the collector frees (the scanner lists it)."""
     class Sentinel:
         pass
 
     def cycle() -> weakref.ref[Sentinel]:
-        """Build scanner -> clock -> holder -> scanner, with a sentinel in it; drop every outside reference."""
+        """Build scanner -> router -> clock -> holder -> scanner, with a sentinel in it; keep no outside reference."""
         holder: list[Any] = [Sentinel()]
-
-        def clock() -> float:
-            return float(len(holder))
-
-        scanner, *_ = _taught(clock)
+        scanner, *_ = _taught(_Router(lambda: float(len(holder))))
         holder.append(scanner)
         return weakref.ref(holder[0])
 
@@ -483,33 +545,44 @@ def test_the_memo_lets_the_garbage_collector_free_a_cycle_through_its_clock() ->
 def test_a_clock_that_empties_the_memo_while_it_is_read_gets_no_answer_from_it() -> None:
     """A clock that makes the memo forget its window mid-scan leaves the line to the router (no stale route)."""
     state: dict[str, Any] = {}
+    bad = ("bad", "bad", 0.0)
 
     def clock() -> float:
-        bad = ("bad", "bad", 0.0)
-        state["scanner"].remember_route(state["tier"], state["stamp"], b"x", "x", _Router(bad), bad, clock)
+        state["scanner"].remember_route(state["tier"], state["stamp"], b"x", "x", _Router(window=bad), bad)
         return 0.0
 
-    state["scanner"], line, state["tier"], state["stamp"] = _taught(lambda: 0.0)
-    scanner = state["scanner"]
-    assert scanner.remember_route(state["tier"], state["stamp"], b"p", "i", _Router(_WHOLE), _WHOLE, clock)
-    assert scanner.scan(line)[9:] == (None, None)
+    state["scanner"], line, state["tier"], state["stamp"] = _taught(_Router(clock))
+    assert _routed(state["scanner"], line) == (None, None)
 
 
 def test_a_clock_that_refills_the_memo_while_it_is_read_gets_no_answer_from_it() -> None:
     """A clock that overwrites every slot with other keys mid-scan leaves the line to the router (no other route)."""
     state: dict[str, Any] = {}
-    router = _Router(_WHOLE)
 
     def clock() -> float:
         for day in range(1, 17):
             state["scanner"].remember_route("enterprise", f"2020-01-{day:02}T00:00:00.000Z", b"WRONG", "wrong",
-                                            router, _WHOLE, clock)
+                                            router, _WHOLE)
         return 0.0
 
-    state["scanner"], line, tier, stamp = _taught(lambda: 0.0, router)
-    scanner = state["scanner"]
-    assert scanner.remember_route(tier, stamp, b"p", "i", router, _WHOLE, clock)
-    assert scanner.scan(line)[9:] == (None, None)
+    router = _Router(clock)
+    state["scanner"], line, _tier, _stamp = _taught(router)
+    assert _routed(state["scanner"], line) == (None, None)
+
+
+def test_a_finaliser_run_while_the_memo_is_emptied_finds_it_empty() -> None:
+    """A router released by forgetting whose finaliser scans again gets no answer from a half-emptied memo."""
+    seen: list[tuple[Any, Any]] = []
+    state: dict[str, Any] = {}
+
+    class Dying(_Router):
+        def __del__(self) -> None:
+            seen.append(_routed(state["scanner"], state["line"]))
+
+    state["scanner"], state["line"], tier, stamp = _taught(Dying())
+    bad = ("bad", "bad", 0.0)
+    assert not state["scanner"].remember_route(tier, stamp, b"x", "x", _Router(window=bad), bad)
+    assert seen == [(None, None)]
 
 
 def test_a_clock_that_fails_leaves_the_line_to_the_router() -> None:
@@ -519,6 +592,5 @@ def test_a_clock_that_fails_leaves_the_line_to_the_router() -> None:
 
     clocks: list[Callable[[], Any]] = [broken, lambda: "noon"]
     for clock in clocks:
-        scanner, line, tier, stamp = _taught(lambda: 0.0)
-        assert scanner.remember_route(tier, stamp, b"p", "i", _Router(_WHOLE), _WHOLE, clock)
-        assert scanner.scan(line)[9:] == (None, None)  # type: ignore[index]
+        scanner, line, _tier, _stamp = _taught(_Router(clock))
+        assert _routed(scanner, line) == (None, None)

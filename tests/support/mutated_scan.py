@@ -51,10 +51,17 @@ def mutated(rnd: random.Random, base: list[bytes]) -> bytes:
 WHOLE = ("0001-01-01T00:00:00", "9999-12-31T23:59:59", float("inf"))
 
 
+class Bounds:
+    """The router's time bounds in this harness: the wall clock."""
+
+    clock = staticmethod(time.time)
+
+
 class Router:
     """The memo's owner in this harness: a router whose window stays :data:`WHOLE`."""
 
     bounds_window = WHOLE
+    bounds = Bounds()
 
 
 def main(argv: list[str]) -> int:
@@ -70,8 +77,7 @@ def main(argv: list[str]) -> int:
         for line in base:
             with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
                 ev = orjson.loads(line)
-                scanner.remember_route(ev["audit"]["tier"], ev["@timestamp"], b"prefix", "index", router, WHOLE,
-                                       time.time)
+                scanner.remember_route(ev["audit"]["tier"], ev["@timestamp"], b"prefix", "index", router, WHOLE)
     scans = [scanner.scan for scanner in scanners]
     rnd = random.Random(int(argv[3]))
     answered = routed = 0
