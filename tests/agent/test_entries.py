@@ -6,7 +6,6 @@ import itertools
 import sys
 import threading
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from auditlog.agent.digest import entry_hashes, entry_hashes_py
 from auditlog.agent.idrecord import sent, sent_py
 from tests.agent.test_fastpath import emitter_lines
 from tests.support import sanitized
+from tests.support.memory import retained_bytes
 
 
 def _entries(count: int) -> list[bytes]:
@@ -78,19 +78,11 @@ def test_a_refused_batch_keeps_no_reference_to_its_entries() -> None:
     assert [sys.getrefcount(e) for e in entries] == before
 
 
-def test_hashing_keeps_no_memory() -> None:
-    """2,000 batches leave the traced memory where it was (buffers and references are freed)."""
-    entries = _entries(50)
-    entry_hashes(entries)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(2_000):
-            entry_hashes(entries)
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert after - before < 4096
+def test_hashing_and_recording_keep_no_memory() -> None:
+    """2,000 batches through each function leave the traced memory where it was (buffers and references freed)."""
+    entries, lines = _entries(50), emitter_lines(50)
+    assert retained_bytes(lambda: entry_hashes(entries), 2_000) < 4096
+    assert retained_bytes(lambda: sent(entries, lines), 2_000) < 4096
 
 
 def test_a_list_changed_by_another_thread_hashes_as_it_was_at_the_call() -> None:
