@@ -7,9 +7,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo demo-stop test unit integration lint typecheck check schema bench bench-slow fuzz es-start es-stop clean
 
-# agent/_linescan.c, agent/_entries.c: the install builds the C line check (agent/linescan.py) and the
-# per-batch work on bulk entries (agent/digest.py, agent/idrecord.py) in place
-$(STAMP): pyproject.toml agent/_linescan.c agent/_entries.c
+# agent/_linescan.c, agent/_entries.c, indexer/_layout.c: the install builds the C line check (agent/linescan.py),
+# the per-batch work on bulk entries (agent/digest.py, agent/idrecord.py) and the digest seal's bookkeeping
+# (indexer/integrity.py) in place
+$(STAMP): pyproject.toml agent/_linescan.c agent/_entries.c indexer/_layout.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[all,dev]'

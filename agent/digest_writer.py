@@ -15,11 +15,9 @@ same records, none is lost, and no two digests share a seq (no fork).
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -33,10 +31,10 @@ from auditlog.indexer.integrity import (
     Columns,
     digest_hash,
     digest_id,
+    layout_body,
     merge_ranges,
+    seal_layout,
     signed_bytes,
-    stream_ranges,
-    window_body,
 )
 from auditlog.indexer.tiers import TierTable
 
@@ -67,25 +65,6 @@ class DigestSettings:
     #: 20,000 events/s held 200,000 of them at once. Windows never span two steps, so a step of fewer
     #: events than ``max_events`` per index gives more, smaller digests (a few hundred bytes each).
     seal_events: int = 50_000
-
-
-def per_index(indices: list[str]) -> list[tuple[str, Sequence[int]]]:
-    """Group event positions by events index, each group in delivery order (pure; C-level sort, no loop per event).
-
-    Args:
-        indices: the events index of each event, in delivery order.
-
-    Returns:
-        ``(index, positions)`` per index, by index name.
-    """
-    names = dict.fromkeys(indices)
-    if len(names) <= 1:
-        return [(name, range(len(indices))) for name in names]
-    rank = {name: n for n, name in enumerate(sorted(names))}
-    codes = list(map(rank.__getitem__, indices))
-    order = sorted(range(len(indices)), key=codes.__getitem__)  # stable: delivery order within an index
-    return [(name, list(group)) for name, group in zip(sorted(names), (
-        list(g) for _code, g in itertools.groupby(order, key=codes.__getitem__)), strict=True)]
 
 
 class DigestWriter:
@@ -142,29 +121,27 @@ class DigestWriter:
             parts, last = self._load(db)
             if last is None:
                 return 0
-            events = Columns.joined(parts)
             head = db.execute("SELECT seq, hash, idx FROM digest_head WHERE agent = ?", (agent,)).fetchone()
             seq, prev, prev_index = (int(head[0]), str(head[1]), str(head[2])) if head else (0, None, None)
             built = 0
             step = self.settings.max_events
             # every digest of this seal carries its streams' ranges as of the whole seal: the newest digest
             # left after retention then accounts for every number up to its own events
-            fresh = stream_ranges(events.streams, events.seqs)
-            delivered = self._delivered(db, set(fresh))
-            for stream, ranges in fresh.items():
+            sealed = seal_layout(parts, step)  # per events index, step events a window; the streams' ranges
+            delivered = self._delivered(db, set(sealed.ranges))
+            for stream, ranges in sealed.ranges.items():
                 delivered[stream] = merge_ranges(delivered.get(stream, []), ranges)
-            for index, positions in per_index(events.indices):
-                for start in range(0, len(positions), step):
-                    seq += 1
-                    body = window_body(agent=agent, public_key=self.key.public_b64, seq=seq, prev=prev,
-                                       prev_index=prev_index, index=index, events=events,
-                                       at=positions[start:start + step], delivered=delivered)
-                    doc = {"@timestamp": body["last"], "digest": body, "signature": self.key.sign(signed_bytes(body))}
-                    target = self._digest_index(index)
-                    db.execute("INSERT INTO digest_outbox VALUES (?,?,?,?)",
-                               (seq, target, digest_id(agent, seq), orjson.dumps(doc)))
-                    prev, prev_index = digest_hash(body), target
-                    built += 1
+            for index, count, laid in sealed.windows:
+                seq += 1
+                body = layout_body(agent=agent, public_key=self.key.public_b64, seq=seq, prev=prev,
+                                   prev_index=prev_index, index=index, count=count, laid=laid, ids=sealed.ids,
+                                   delivered=delivered)
+                doc = {"@timestamp": body["last"], "digest": body, "signature": self.key.sign(signed_bytes(body))}
+                target = self._digest_index(index)
+                db.execute("INSERT INTO digest_outbox VALUES (?,?,?,?)",
+                           (seq, target, digest_id(agent, seq), orjson.dumps(doc)))
+                prev, prev_index = digest_hash(body), target
+                built += 1
             db.execute("INSERT OR REPLACE INTO digest_head VALUES (?,?,?,?)", (agent, seq, prev, prev_index))
             now = time.time()
             db.executemany("INSERT OR REPLACE INTO digest_streams VALUES (?,?,?)",

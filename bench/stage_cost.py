@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from auditlog.agent import linescan
 from auditlog.agent.batcher import Stamp
 from auditlog.agent.digest import PendingMirror, columns_of, entry_hashes, pack_parts, row_parts
-from auditlog.agent.digest_writer import DigestSettings, per_index
+from auditlog.agent.digest_writer import DigestSettings
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.idrecord import IdRecord
@@ -34,7 +34,7 @@ from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.signing import SigningKey
 from auditlog.agent.timebounds import TimeBounds
 from auditlog.demo.data import fabricate
-from auditlog.indexer.integrity import Columns, digest_hash, signed_bytes, stream_ranges, window_body
+from auditlog.indexer.integrity import digest_hash, layout_body, seal_layout, signed_bytes
 from auditlog.indexer.tiers import TierTable
 from bench.events import default_window, event_lines
 
@@ -134,11 +134,10 @@ def _seal_seconds(key: SigningKey, mirror: PendingMirror, stored: list[tuple[int
     """CPU seconds of one seal of the rows ``stored`` (as :class:`agent.digest_writer.DigestWriter` seals them)."""
     rows = [(row_id, bytes(bytearray(blob))) for row_id, blob in stored]  # what SQLite reads back
     start = time.process_time()
-    events = Columns.joined([part for row_id, blob in rows for part in row_parts(mirror, row_id, blob)])
-    delivered = stream_ranges(events.streams, events.seqs)
-    for index, chunk in _windows(events, window):
-        body = window_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev=None, prev_index=None,
-                           index=index, events=events, at=chunk, delivered=delivered)
+    sealed = seal_layout([part for row_id, blob in rows for part in row_parts(mirror, row_id, blob)], window)
+    for index, count, laid in sealed.windows:
+        body = layout_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev=None, prev_index=None,
+                           index=index, count=count, laid=laid, ids=sealed.ids, delivered=sealed.ranges)
         key.sign(signed_bytes(body))
         digest_hash(body)
         orjson.dumps(body)
@@ -156,12 +155,6 @@ def hash_us_per_line(entries: list[bytes]) -> float:
     return (time.process_time() - start) / len(entries) * 1e6
 
 
-def _windows(events: Columns, window: int) -> list[tuple[str, Sequence[int]]]:
-    """Group event positions per events index and cut each group into windows, as the digest writer seals them."""
-    return [(index, positions[i:i + window]) for index, positions in per_index(events.indices)
-            for i in range(0, len(positions), window)]
-
-
 def digest_share(entries: list[bytes], *, window: int = 20_000) -> float:
     """Digest bytes as a share of the events' ``_source`` bytes (both before Elasticsearch's compression).
 
@@ -171,10 +164,10 @@ def digest_share(entries: list[bytes], *, window: int = 20_000) -> float:
     key = SigningKey(Ed25519PrivateKey.generate())
     digest_bytes = 0
     events = columns_of(entries, [None] * len(entries))
-    delivered = stream_ranges(events.streams, events.seqs)
-    for index, chunk in _windows(events, window):
-        body = window_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev="0" * 64, prev_index="x",
-                           index=index, events=events, at=chunk, delivered=delivered)
+    sealed = seal_layout([events], window)
+    for index, count, laid in sealed.windows:
+        body = layout_body(agent=key.agent_id, public_key=key.public_b64, seq=1, prev="0" * 64, prev_index="x",
+                           index=index, count=count, laid=laid, ids=sealed.ids, delivered=sealed.ranges)
         digest_bytes += len(orjson.dumps({"@timestamp": body["last"], "digest": body,
                                           "signature": key.sign(signed_bytes(body))}))
     event_bytes = sum(len(e) - e.index(b"\n") - 2 for e in entries)

@@ -39,6 +39,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from auditlog.core.ranges import ascending_ranges
 
+try:  # built by pip install (optional: without a C compiler the install goes on and Python does the same work)
+    from auditlog.indexer import _layout
+except ImportError:  # pragma: no cover - only where the extension could not be built
+    _layout = None  # type: ignore[assignment]
+#: whether the seal's bookkeeping (:func:`seal_layout`, :func:`window_layout`, :func:`stream_ranges`) runs in C here
+NATIVE_LAYOUT = _layout is not None
+
 #: digests outlive the events they cover by this many days, so an expired day still has its proof.
 DIGEST_EXTRA_DAYS = 1
 #: length of an event hash in bytes (SHA-256).
@@ -153,7 +160,73 @@ class Columns(NamedTuple):
 
 def stream_ranges(streams: Sequence[str | None], seqs: Sequence[int | None]) -> dict[str, list[list[int]]]:
     """Per stream the sequence ranges of the numbered events among ``streams``/``seqs`` (pure)."""
+    found = _layout.ranges(streams, seqs) if _layout is not None else None
+    return dict(found) if found is not None else stream_ranges_py(streams, seqs)
+
+
+def stream_ranges_py(streams: Sequence[str | None], seqs: Sequence[int | None]) -> dict[str, list[list[int]]]:
+    """The reference for :func:`stream_ranges` (which runs in C where ``_layout`` is built and reads the columns)."""
     return {stream: ascending_ranges(numbers) for stream, _positions, numbers in by_stream(streams, seqs)}
+
+
+class Layout(NamedTuple):
+    """What one digest window lists, in its order (:func:`window_layout`)."""
+
+    runs: list[tuple[str, list[int]]]  # per stream, by name: its first number, then the gap to each next (ascending)
+    by_id: list[int]  # column positions of every other event, in window order
+    joined: bytes  # the full hashes of the numbered events (stream by stream), then of the others, end to end
+    first: str | None  # the smallest timestamp (None for an empty window)
+    last: str | None  # the largest
+
+
+def window_layout(events: Columns, at: Sequence[int] | None = None) -> Layout:
+    """Lay out one window's events as a digest lists them (pure; see :func:`window_body` for the rules).
+
+    One C call (``_layout.window``) where the extension is built and reads the columns exactly, else
+    :func:`window_layout_py`; tests/indexer/test_layout.py holds the two equal on any columns.
+
+    Raises:
+        ValueError: when a listed hash is not :data:`HASH_BYTES` long.
+        IndexError: when a position is outside the columns.
+    """
+    if _layout is not None:
+        if at is None:
+            laid = _layout.window(None, 0, len(events.hashes), events.streams, events.seqs, events.hashes, events.times)
+        elif type(at) is range and at.step == 1:
+            laid = _layout.window(None, at.start, at.stop, events.streams, events.seqs, events.hashes, events.times)
+        else:
+            laid = _layout.window(at, 0, 0, events.streams, events.seqs, events.hashes, events.times)
+        if laid is not None:
+            return Layout(*laid)
+    return window_layout_py(events, at)
+
+
+def window_layout_py(events: Columns, at: Sequence[int] | None = None) -> Layout:
+    """The reference for :func:`window_layout`: C-level sorts and maps over the columns (:func:`by_stream`).
+
+    Raises:
+        ValueError: when a listed hash is not :data:`HASH_BYTES` long.
+    """
+    count = len(events.hashes) if at is None else len(at)
+
+    def column(values: list[Any]) -> list[Any]:
+        return values if at is None else list(map(values.__getitem__, at))
+
+    runs: list[tuple[str, list[int]]] = []
+    listed: list[int] = []
+    for stream, positions, numbers in by_stream(column(events.streams), column(events.seqs)):
+        runs.append((stream, _gaps(numbers)))
+        listed += positions
+    by_id = sorted(set(range(count)).difference(listed)) if len(listed) < count else []
+    if at is not None:  # positions in the window -> positions in the columns
+        listed, by_id = list(map(at.__getitem__, listed)), list(map(at.__getitem__, by_id))
+    joined = b"".join(map(events.hashes.__getitem__, listed + by_id))
+    if len(joined) != HASH_BYTES * count:
+        raise ValueError("an event hash is not 32 bytes")
+    # sorted, not min() and max(): times come nearly in order, so the sort is about one pass of its
+    # specialised string compare, about half the instructions of the two generic scans
+    times = sorted(events.times if at is None else map(events.times.__getitem__, at))
+    return Layout(runs, by_id, joined, times[0] if times else None, times[-1] if times else None)
 
 
 def by_stream(streams: Sequence[str | None], seqs: Sequence[int | None]) -> list[tuple[str, list[int], list[int]]]:
@@ -195,6 +268,71 @@ def by_stream(streams: Sequence[str | None], seqs: Sequence[int | None]) -> list
             positions, numbers = list(itertools.compress(positions, fresh)), list(itertools.compress(numbers, fresh))
         out.append((stream, positions, numbers))
     return out
+
+
+def per_index(indices: list[str]) -> list[tuple[str, Sequence[int]]]:
+    """Group event positions by events index, each group in delivery order (pure; C-level sort, no loop per event).
+
+    Args:
+        indices: the events index of each event, in delivery order.
+
+    Returns:
+        ``(index, positions)`` per index, by index name.
+    """
+    names = dict.fromkeys(indices)
+    if len(names) <= 1:
+        return [(name, range(len(indices))) for name in names]
+    rank = {name: n for n, name in enumerate(sorted(names))}
+    codes = list(map(rank.__getitem__, indices))
+    order = sorted(range(len(indices)), key=codes.__getitem__)  # stable: delivery order within an index
+    return [(name, list(group)) for name, group in zip(sorted(names), (
+        list(g) for _code, g in itertools.groupby(order, key=codes.__getitem__)), strict=True)]
+
+
+class Sealed(NamedTuple):
+    """A seal's windows laid out, and its streams' ranges (:func:`seal_layout`)."""
+
+    windows: list[tuple[str, int, Layout]]  # (events index, count, layout) per window, in chain order
+    ranges: dict[str, list[list[int]]]  # per stream, by name, the ranges of its numbers (:func:`stream_ranges`)
+    ids: Sequence[str]  # the seal's ids end to end, which the layouts' ``by_id`` positions point into
+
+
+def seal_layout(parts: list[Columns], step: int) -> Sealed:
+    """Cut a seal's events into digest windows and lay each out: per events index (by name), ``step`` at a time.
+
+    One C call (``_layout.seal``: one pass over the column parts as they were loaded, where a call per
+    window reads the events' objects index by index and joining the parts touches each of them again)
+    where the extension is built and reads the columns exactly, else :func:`seal_layout_py` over the parts
+    joined; tests/indexer/test_layout.py holds the two equal.
+
+    Args:
+        parts: the seal's events in delivery order, as column parts (the pending rows' columns).
+        step: the most events a window lists (:attr:`agent.digest_writer.DigestSettings.max_events`), at least 1.
+
+    Returns:
+        ``(index, count, layout)`` per window, in the order the writer chains them, the streams' ranges over
+        every event (:func:`stream_ranges`), and the ids the layouts point into.
+
+    Raises:
+        ValueError: when a hash is not :data:`HASH_BYTES` long, or ``step`` is below 1.
+    """
+    if step < 1:
+        raise ValueError("a window lists at least one event")
+    laid = _layout.seal(parts, step) if _layout is not None else None
+    if laid is None:
+        return seal_layout_py(Columns.joined(parts), step)
+    windows = [(index, count, Layout(*layout)) for index, count, layout in laid[0]]
+    by_id = any(layout.by_id for _index, _count, layout in windows)  # only events without a stream number
+    return Sealed(windows, dict(laid[1]), [i for part in parts for i in part.ids] if by_id else [])
+
+
+def seal_layout_py(events: Columns, step: int) -> Sealed:
+    """The reference for :func:`seal_layout` over the parts joined: :func:`per_index`, cut ``step`` at a time,
+    each :func:`window_layout_py`, and :func:`stream_ranges_py`."""
+    return Sealed([(index, len(chunk), window_layout_py(events, chunk))
+                   for index, positions in per_index(events.indices)
+                   for chunk in (positions[start:start + step] for start in range(0, len(positions), step))],
+                  stream_ranges_py(events.streams, events.seqs), events.ids)
 
 
 def digest_body(
@@ -248,8 +386,9 @@ def window_body(
     number already listed) by ``ids``, in delivery order, after them.
     ``hashes`` holds each listed event's hash cut to ``width`` bytes in that order, ``root`` the
     SHA-256 of the full hashes in that order, ``unknown`` the positions whose hash the agent could not
-    know (:data:`UNKNOWN_HASH`). The work is done by C-level sorts and maps over the columns, not a
-    Python loop per event: the agent seals every event it ships.
+    know (:data:`UNKNOWN_HASH`). The columns are laid out by :func:`window_layout` (one C call where the
+    extension is built, else C-level sorts and maps), not a Python loop per event: the agent seals every
+    event it ships.
 
     Args:
         agent: the agent's key id.
@@ -273,28 +412,41 @@ def window_body(
             the hashes laid end to end).
     """
     count = len(events.hashes) if at is None else len(at)
+    return layout_body(agent=agent, public_key=public_key, seq=seq, prev=prev, prev_index=prev_index, index=index,
+                       count=count, laid=window_layout(events, at), ids=events.ids, delivered=delivered)
 
-    def column(values: list[Any]) -> list[Any]:
-        return values if at is None else list(map(values.__getitem__, at))
 
-    streams, seqs = column(events.streams), column(events.seqs)
-    listed: list[int] = []
+def layout_body(
+    *,
+    agent: str,
+    public_key: str,
+    seq: int,
+    prev: str | None,
+    prev_index: str | None,
+    index: str,
+    count: int,
+    laid: Layout,
+    ids: Sequence[str],
+    delivered: dict[str, list[list[int]]] | None = None,
+) -> dict[str, Any]:
+    """Build the unsigned ``digest`` object of one window already laid out (:func:`window_body` has the rules).
+
+    Args:
+        agent, public_key, seq, prev, prev_index, index: the window's place in the chain, as for :func:`window_body`.
+        count: how many events the window covers.
+        laid: the window's events as :func:`window_layout` or :func:`seal_layout` lays them out.
+        ids: the ids column the layout's ``by_id`` positions point into.
+        delivered: per stream, every sequence range this agent has delivered so far (see :func:`window_body`).
+
+    Returns:
+        The ``digest`` object.
+    """
     runs: dict[str, dict[str, Any]] = {}
-    for stream, positions, numbers in by_stream(streams, seqs):
+    for stream, gaps in laid.runs:
         known = (delivered or {}).get(stream)
-        runs[stream] = {"seqs": encode_seqs(numbers),
-                        "delivered": known if known is not None else ascending_ranges(numbers)}
-        listed += positions
-    by_id = sorted(set(range(count)).difference(listed)) if len(listed) < count else []
-    if at is not None:  # positions in the window -> positions in the columns
-        listed, by_id = list(map(at.__getitem__, listed)), list(map(at.__getitem__, by_id))
-    full = list(map(events.hashes.__getitem__, listed + by_id))
-    joined = b"".join(full)  # one copy serves the short hashes, the unknown ones and the root
-    if len(joined) != HASH_BYTES * len(full):
-        raise ValueError("an event hash is not 32 bytes")
-    # sorted, not min() and max(): times come nearly in order, so the sort is about one pass of its
-    # specialised string compare, about half the instructions of the two generic scans
-    times = sorted(events.times if at is None else map(events.times.__getitem__, at))
+        runs[stream] = {"seqs": encode_gaps(gaps),
+                        "delivered": known if known is not None else ascending_ranges(list(itertools.accumulate(gaps)))}
+    joined = laid.joined  # one copy serves the short hashes, the unknown ones and the root
     return {
         "v": DIGEST_VERSION,
         "agent": agent,
@@ -304,13 +456,13 @@ def window_body(
         "prev_index": prev_index,
         "index": index,
         "count": count,
-        "first": times[0] if times else None,
-        "last": times[-1] if times else None,
+        "first": laid.first,
+        "last": laid.last,
         "streams": runs,
-        "ids": list(map(events.ids.__getitem__, by_id)),
+        "ids": list(map(ids.__getitem__, laid.by_id)),
         "width": SHORT_HASH_BYTES,
         "hashes": base64.b64encode(_short_hashes(joined)).decode(),
-        "unknown": _unknown_positions(full, joined),
+        "unknown": _unknown_positions(joined),
         "root": hash_root((joined,)),  # the hashes already joined: a one-item join hands them back uncopied
     }
 
@@ -331,15 +483,16 @@ def _short_hashes(joined: bytes) -> bytes:
     return bytes(memoryview(joined).cast(_SHORT_FORMAT)[::HASH_BYTES // SHORT_HASH_BYTES])
 
 
-def _unknown_positions(full: list[bytes], joined: bytes) -> list[int]:
-    """The positions of :data:`UNKNOWN_HASH` in ``full`` (``joined``: the same hashes end to end).
+def _unknown_positions(joined: bytes) -> list[int]:
+    """The positions of :data:`UNKNOWN_HASH` among ``joined`` (full hashes end to end).
 
-    A substring search of the joined bytes rules them out in one C-level pass; a hit (almost always an
-    unknown hash, rarely zeros across two hashes) is confirmed hash by hash.
+    A substring search rules them out in one C-level pass; a hit (almost always an unknown hash, rarely
+    zeros across two hashes) is confirmed hash by hash.
     """
     if joined.find(UNKNOWN_HASH) < 0:
         return []
-    return [i for i, h in enumerate(full) if h == UNKNOWN_HASH]
+    return [i for i in range(len(joined) // HASH_BYTES)
+            if joined[i * HASH_BYTES:(i + 1) * HASH_BYTES] == UNKNOWN_HASH]
 
 
 def encode_seqs(numbers: list[int]) -> str:
@@ -348,10 +501,19 @@ def encode_seqs(numbers: list[int]) -> str:
     ``[3, 4, 7]`` -> ``[3, 1, 3]``. MessagePack writes an integer below 128 as one byte, and both ways
     run in C (msgspec), with no Python loop per number.
     """
-    if not numbers:
-        return base64.b64encode(_encode_ints([])).decode()
-    gaps = [numbers[0], *map(operator.sub, itertools.islice(numbers, 1, None), numbers)]
+    return encode_gaps(_gaps(numbers))
+
+
+def encode_gaps(gaps: list[int]) -> str:
+    """:func:`encode_seqs` of numbers given as the first and the gaps to each next one (what a layout holds)."""
     return base64.b64encode(_encode_ints(gaps)).decode()
+
+
+def _gaps(numbers: list[int]) -> list[int]:
+    """Ascending numbers as the first and the gap to each next one (``[3, 4, 7]`` -> ``[3, 1, 3]``)."""
+    if not numbers:
+        return []
+    return [numbers[0], *map(operator.sub, itertools.islice(numbers, 1, None), numbers)]
 
 
 def decode_seqs(text: str) -> list[int]:

@@ -16,21 +16,11 @@ from elasticsearch import Elasticsearch
 
 import auditlog.agent.digest as digest_module
 from auditlog.agent.digest import PendingMirror, pack, pack_parts
-from auditlog.agent.digest_writer import DigestSettings, DigestWriter, per_index
+from auditlog.agent.digest_writer import DigestSettings, DigestWriter
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import load_key
 from auditlog.indexer.integrity import Columns, Record, digest_hash
 from auditlog.indexer.tiers import TierTable
-
-
-def test_per_index_groups_positions_by_index_in_delivery_order() -> None:
-    """Each index gets its events' positions in the order they were delivered, indices by name."""
-    assert per_index(["b", "a", "b", "a", "c"]) == [("a", [1, 3]), ("b", [0, 2]), ("c", [4])]
-
-
-def test_per_index_of_one_index_is_every_position() -> None:
-    """A seal over one index keeps every position, in order."""
-    assert [(i, list(p)) for i, p in per_index(["x", "x", "x"])] == [("x", [0, 1, 2])]
 
 
 def _sealed(tmp_path: Path, rows: list[list[str]], settings: DigestSettings) -> list[dict[str, Any]]:

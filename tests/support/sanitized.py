@@ -1,4 +1,4 @@
-"""Build one of the agent's C extensions with AddressSanitizer and UBSan, and run a check against that build.
+"""Build one of the project's C extensions with AddressSanitizer and UBSan, and run a check against that build.
 
 The installed build is optimised and unchecked; a memory error there may pass unseen. The tests build the
 same source again beside it with the sanitizers (``halt_on_error``: the first error aborts) and load that
@@ -19,12 +19,12 @@ from typing import Any
 ROOT = Path(__file__).parents[2]
 
 
-def build(name: str, out_dir: Path, libraries: tuple[str, ...] = ()) -> Path:
-    """Compile ``agent/<name>.c`` with the sanitizers into ``out_dir``; return the shared object's path."""
+def build(name: str, out_dir: Path, libraries: tuple[str, ...] = (), package: str = "agent") -> Path:
+    """Compile ``<package>/<name>.c`` with the sanitizers into ``out_dir``; return the shared object's path."""
     built = out_dir / f"{name}.so"
     subprocess.run(["gcc", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
                     "-fno-omit-frame-pointer", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}",
-                    str(ROOT / "agent" / f"{name}.c"), "-o", str(built), *(f"-l{lib}" for lib in libraries)],
+                    str(ROOT / package / f"{name}.c"), "-o", str(built), *(f"-l{lib}" for lib in libraries)],
                    check=True, capture_output=True, timeout=120)
     return built
 
