@@ -43,6 +43,21 @@ cells(size_t count, size_t size)
     return PyMem_Calloc(count ? count : 1, size);
 }
 
+_Static_assert(sizeof(long long) == sizeof(Py_ssize_t), "a long long is not a Py_ssize_t here");
+
+/* An exact int into *out: 1; 0 when it is not an exact int. *overflow: -1 or 1 when it does not fit (then
+ * *out is the nearest bound), else 0. Raises nothing. */
+static int
+exact_size(PyObject *number, Py_ssize_t *out, int *overflow)
+{
+    *overflow = 0;
+    if (!PyLong_CheckExact(number))
+        return 0;
+    long long value = PyLong_AsLongLongAndOverflow(number, overflow);
+    *out = *overflow > 0 ? PY_SSIZE_T_MAX : *overflow < 0 ? PY_SSIZE_T_MIN : (Py_ssize_t)value;
+    return 1;
+}
+
 /* ---- the events index of each event ------------------------------------------------------------------ */
 
 /* Each key's group number (order of first appearance) into gid and each new key, in that order, appended
@@ -184,12 +199,13 @@ read_columns(const Plan *plan, const Cols *cols, Read *read)
             }
         }
         PyObject *name = cols->streams[p], *number = cols->seqs[p];
+        /* also beside a None: Python hashes every stream and compares every number with None */
+        if ((name != Py_None && !PyUnicode_CheckExact(name)) || (number != Py_None && !PyLong_CheckExact(number)))
+            return 0;
         if (name == Py_None || number == Py_None) {
             read->stream[e] = -1;
             continue;
         }
-        if (!PyUnicode_CheckExact(name) || !PyLong_CheckExact(number))
-            return 0;
         int overflow = 0;
         read->number[e] = PyLong_AsLongLongAndOverflow(number, &overflow);
         if (overflow || read->number[e] > NUMBER_LIMIT || read->number[e] < -NUMBER_LIMIT)
@@ -513,11 +529,11 @@ window(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *at = args[0] == Py_None ? NULL : args[0];
     PyObject *hashes = args[5] == Py_None ? NULL : args[5], *times = args[6] == Py_None ? NULL : args[6];
-    Py_ssize_t lo = PyLong_AsSsize_t(args[1]), hi = PyLong_AsSsize_t(args[2]);
-    if ((lo == -1 || hi == -1) && PyErr_Occurred())
-        return NULL;
-    if (at != NULL && !PyList_CheckExact(at))
-        Py_RETURN_NONE;
+    Py_ssize_t lo = 0, hi = 0;
+    int lo_over = 0, hi_over = 0;
+    if (!exact_size(args[1], &lo, &lo_over) || !exact_size(args[2], &hi, &hi_over) || lo_over || hi_over
+        || (at != NULL && !PyList_CheckExact(at)))
+        Py_RETURN_NONE; /* bounds no list can reach: Python raises its IndexError */
     PyObject *names = PyDict_New(), *result = NULL;
     Plan plan = {.windows = 1};
     Cols cols;
@@ -613,11 +629,10 @@ seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *parts = args[0];
-    Py_ssize_t step = PyLong_AsSsize_t(args[1]);
-    if (step == -1 && PyErr_Occurred())
-        return NULL;
-    if (step < 1 || !PyList_CheckExact(parts))
-        Py_RETURN_NONE;
+    Py_ssize_t step = 0;
+    int over = 0;
+    if (!exact_size(args[1], &step, &over) || step < 1 || !PyList_CheckExact(parts))
+        Py_RETURN_NONE; /* a step beyond 64 bits is PY_SSIZE_T_MAX here: every index fits one window either way */
     /* every container the collector tracks first: nothing below may run a finaliser once items are copied */
     PyObject *index_names = PyList_New(0), *seen = PyDict_New(), *names = PyDict_New();
     PyObject *result = NULL, *windows = NULL, *laid = NULL, *ranges_found = NULL;
@@ -663,6 +678,8 @@ seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             goto fallback;
         goto done;
     }
+    if (step > length) /* one window per index either way; and sizes[g] + step stays far from overflow */
+        step = length > 0 ? length : 1;
     Py_ssize_t groups = PyList_GET_SIZE(index_names);
     sizes = cells((size_t)groups, sizeof(Py_ssize_t));
     base = cells((size_t)groups, sizeof(Py_ssize_t));
@@ -681,7 +698,7 @@ seal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t total = 0;
     for (Py_ssize_t k = 0; k < groups; k++) { /* windows numbered by index name, then in delivery order */
         base[order[k].id] = total;
-        total += (sizes[order[k].id] + step - 1) / step;
+        total += sizes[order[k].id] / step + (sizes[order[k].id] % step != 0);
     }
     owner = cells((size_t)total, sizeof(Py_ssize_t));
     if (owner == NULL) {

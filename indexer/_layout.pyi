@@ -1,7 +1,8 @@
 """Types of the C extension indexer/_layout.c (the digest seal's bookkeeping; see indexer/integrity.py).
 
 Every function takes any sequence and answers None for what it does not read exactly (a column that is not a
-list included), which the caller's Python path then does.
+list, a bound or step that is not an int included), which the caller's Python path then does. Only a wrong
+number of arguments raises (TypeError), or MemoryError.
 """
 
 from collections.abc import Sequence

@@ -190,8 +190,10 @@ def window_layout(events: Columns, at: Sequence[int] | None = None) -> Layout:
         IndexError: when a position is outside the columns.
     """
     if _layout is not None:
-        if at is None:
-            laid = _layout.window(None, 0, len(events.hashes), events.streams, events.seqs, events.hashes, events.times)
+        if at is None:  # the reference reads whole columns then: the C side only columns of one length
+            even = len(events.hashes) == len(events.streams) == len(events.seqs) == len(events.times)
+            laid = _layout.window(None, 0, len(events.hashes), events.streams, events.seqs, events.hashes,
+                                  events.times) if even else None
         elif type(at) is range and at.step == 1:
             laid = _layout.window(None, at.start, at.stop, events.streams, events.seqs, events.hashes, events.times)
         else:
@@ -318,7 +320,8 @@ def seal_layout(parts: list[Columns], step: int) -> Sealed:
     """
     if step < 1:
         raise ValueError("a window lists at least one event")
-    laid = _layout.seal(parts, step) if _layout is not None else None
+    native = _layout is not None and all(type(part) is Columns for part in parts)  # what the reference reads too
+    laid = _layout.seal(parts, step) if native else None
     if laid is None:
         return seal_layout_py(Columns.joined(parts), step)
     windows = [(index, count, Layout(*layout)) for index, count, layout in laid[0]]

@@ -78,6 +78,12 @@ def test_a_window_of_positions_reads_only_those() -> None:
 def test_any_window_is_laid_out_as_the_reference_does(seed: int) -> None:
     """Random columns (repeats, disorder, names and times beyond ASCII, odd items) and windows: the reference's."""
     rnd = random.Random(seed)
+    events = Columns.joined(random_parts(rnd, odd=0))
+    at = random_window(rnd, len(events.ids))
+    laid = native_window(_layout, events, at)
+    if at is None or type(at) is range or all(type(p) is int and 0 <= p < len(events.ids) for p in at):
+        assert laid is not None  # the C side answered: this compares it, not Python with Python
+    assert outcome(lambda: window_layout(events, at)) == outcome(lambda: window_layout_py(events, at))
     events = Columns.joined(random_parts(rnd, odd=0.01))
     at = random_window(rnd, len(events.ids))
     assert outcome(lambda: window_layout(events, at)) == outcome(lambda: window_layout_py(events, at))
@@ -88,7 +94,8 @@ def test_any_window_is_laid_out_as_the_reference_does(seed: int) -> None:
 def test_any_seal_is_laid_out_as_the_reference_does(seed: int, step: int) -> None:
     """Random column parts cut ``step`` at a time: the same windows, ranges and ids as the reference's over the join."""
     rnd = random.Random(seed)
-    parts = random_parts(rnd, odd=0.01)
+    parts = random_parts(rnd, odd=0.01 if seed % 2 else 0)
+    assert seed % 2 or _layout.seal(parts, step) is not None  # without odd items the C side answers
     sealed, expected = outcome(lambda: seal_layout(parts, step)), outcome(lambda: seal_layout_py(Columns.joined(parts),
                                                                                                  step))
     if isinstance(expected, type):
@@ -126,6 +133,7 @@ def test_any_streams_get_the_reference_ranges(seed: int) -> None:
     items (which the C side leaves to Python) the Python path's."""
     rnd = random.Random(seed)
     events = Columns.joined(random_parts(rnd, odd=0))
+    assert _layout.ranges(events.streams, events.seqs) is not None
     assert stream_ranges(events.streams, events.seqs) == integrity_reference.stream_ranges(events.streams, events.seqs)
     events = Columns.joined(random_parts(rnd, odd=0.01))
     assert outcome(lambda: stream_ranges(events.streams, events.seqs)) == outcome(
@@ -134,6 +142,8 @@ def test_any_streams_get_the_reference_ranges(seed: int) -> None:
 
 @pytest.mark.parametrize(("streams", "seqs", "hashes", "times"), [
     (["a"], [True], None, None),  # a bool is an int to Python, not to the C side
+    ([[1]], [None], None, None),  # an unhashable stream beside a None: Python's set() of streams raises
+    ([None], [7.5], None, None),  # a number that is not an int beside a None stream
     (["a"], [2**62], None, None),  # beyond +-(2**62 - 1): a gap might not fit 64 bits
     (["a"], [-(2**62)], None, None),
     (["a"], [2**70], None, None),
@@ -158,6 +168,32 @@ def test_positions_python_reads_differently_are_left_to_python() -> None:
     for at in ([-1, 0], [True, 2], [0, 3], (0, 1)):
         assert native_window(_layout, events, at) is None
         assert outcome(lambda: window_layout(events, at)) == outcome(lambda: window_layout_py(events, at))  # noqa: B023
+
+
+def test_columns_of_uneven_length_are_read_as_the_reference_reads_them() -> None:
+    """A whole window over columns of different lengths gives the reference's answer (which reads every column)."""
+    events = _columns(["a", "a"], [1, 2], times=["b", "a"])._replace(hashes=[bytes(32)])
+    assert outcome(lambda: window_layout(events)) == outcome(lambda: window_layout_py(events))
+    events = _columns(["a"], [1], times=["b", "a"])
+    assert outcome(lambda: window_layout(events)) == outcome(lambda: window_layout_py(events))
+
+
+@pytest.mark.parametrize("step", [5, 2**31, 2**63 - 1, 2**64, 10**30])
+def test_any_step_cuts_as_the_reference_cuts(step: int) -> None:
+    """Steps past the events, at the edge of 64 bits and beyond cut each index into one window, as the reference."""
+    rnd = random.Random(step % 1000)
+    parts = [*random_parts(rnd, odd=0), _columns(["a", "b", "a"], [1, 2, 3])._replace(indices=["x", "y", "x"])]
+    assert _layout.seal(parts, step) is not None
+    assert seal_layout(parts, step)[:2] == seal_layout_py(Columns.joined(parts), step)[:2]
+
+
+def test_huge_window_bounds_are_left_to_python() -> None:
+    """A range beyond 64 bits is not read by the C side; the wrapper raises what the reference raises."""
+    events = _columns(["a"], [1])
+    assert _layout.window(None, 0, 2**64, events.streams, events.seqs, events.hashes, events.times) is None
+    for layout in (window_layout, window_layout_py):
+        with pytest.raises(OverflowError):
+            layout(events, range(0, 2**64))
 
 
 def test_columns_of_another_kind_or_length_are_left_to_python() -> None:

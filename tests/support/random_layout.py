@@ -103,6 +103,8 @@ def random_window(rnd: random.Random, count: int) -> Any:
         at.sort()
     elif kind == 3 and at:
         at[rnd.randrange(len(at))] = rnd.choice([-1, count, 2**64, True])
+    elif kind == 4:  # a position twice: the second time a repeat of its own number
+        at += at[:rnd.randrange(3)]
     return at
 
 
@@ -160,21 +162,29 @@ class _Replacer:
     """Cyclic garbage whose finaliser swaps every item of the columns for a copy and leaves another such object.
 
     While armed, every collection (at every allocation of a tracked container, with the thresholds at 1)
-    frees the items a call was given: a call that still used one it had only borrowed reads freed memory.
+    frees the items a call was given (all but one-character strings and small ints, which CPython shares),
+    and every other time moves each list's item storage too: a call that still used an item or a list's
+    storage it had only borrowed reads freed memory.
     """
 
     armed = False
 
-    def __init__(self, columns: list[list[Any]]) -> None:
+    def __init__(self, columns: list[list[Any]], moves: int = 0) -> None:
         self.columns = columns
+        self.moves = moves
         self.me = self
 
     def __del__(self) -> None:
         if not _Replacer.armed:
             return
         for column in self.columns:
-            column[:] = list(map(_copy, column))
-        _Replacer(self.columns)
+            if self.moves % 2:  # the same items (copies) in new storage: grown past its room, then cut back
+                size = len(column)
+                column.extend(map(_copy, column * 4))
+                column[:] = column[size:size * 2]
+            else:
+                column[:] = list(map(_copy, column))
+        _Replacer(self.columns, self.moves + 1)
 
 
 def replaced_while_read(module: Any, rnd: random.Random) -> int:
