@@ -319,6 +319,31 @@ async def test_live_tail_adds_new_events_on_top_keeping_the_place(es: Elasticsea
             else None)
 
 
+async def test_two_looks_at_the_same_new_events_shift_the_list_once(es: Elasticsearch, tmp_path: Path,
+                                                                     namespace: TierTable) -> None:
+    """Two live-tail looks computed against the same listing (a slow tick overtaken by the next) move the place once."""
+    seed_events(es, namespace, tui_events()[:100])
+    app = make_app(es, namespace, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down")
+        screen, events_list = _main(app), app.screen.query_one(EventList)
+        chosen, listing = events_list.row(1), screen.listing
+        assert chosen is not None and listing is not None
+        fresh = tui_events()[100:103]
+        for offset, event in enumerate(fresh):
+            event["@timestamp"] = (NOW + timedelta(seconds=offset + 1)).isoformat().replace("+00:00", "Z")
+        seed_events(es, namespace, fresh)
+        # what two live-tail workers deliver when the second starts before the first's answer is shown (a worker
+        # thread is not stopped by the next tick): both found the same three events above the same listing
+        looks = [screen.backend.open_listing(listing.filter) for _ in range(2)]
+        for look in looks:
+            screen._show_listing(look, screen._rows(look, 0, 100), shift=3, base=listing)
+        await settle(pilot)
+        assert (103, 4, chosen.event_id, looks[0]) == (events_list.total, events_list.cursor,
+                                                       (events_list.row(4) or chosen).event_id, screen.listing)
+
+
 async def test_cluster_down_is_a_notification(tmp_path: Path, namespace: TierTable) -> None:
     """An unreachable cluster shows an error and a status, and the app keeps running."""
     client = Elasticsearch("http://127.0.0.1:9", request_timeout=2, max_retries=0)

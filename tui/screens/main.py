@@ -85,6 +85,7 @@ class MainScreen(Screen[None]):
         self.listing: Listing | None = None
         self.connected: bool | None = None
         self.live_timer: Timer | None = None
+        self._looking = False  # a live-tail look is in flight (set on the app's thread, cleared by its worker)
         #: The last Elasticsearch failure shown to the user (also in a notification).
         self.last_error: str | None = None
         #: Ids of the loaded rows of the current listing that could not be read (marked, counted in the status).
@@ -214,9 +215,12 @@ class MainScreen(Screen[None]):
         self._status()
         self.notify(self.last_error, title="Elasticsearch", severity="error", timeout=8, markup=False)
 
-    def _show_listing(self, listing: Listing, first: list[EventRow], *, shift: int | None = None) -> None:
-        if listing.filter != self.backend.scoped(self.filter):
-            listing.pager.close()  # a newer filter is on screen: this answer is stale
+    def _show_listing(self, listing: Listing, first: list[EventRow], *, shift: int | None = None,
+                      base: Listing | None = None) -> None:
+        """Show ``listing``: a new list, or (``shift``) the same list with ``shift`` new events on top of ``base``."""
+        stale = shift is not None and self.listing is not base  # another tick's answer moved the list already
+        if stale or listing.filter != self.backend.scoped(self.filter):
+            listing.pager.close()  # a newer filter or a newer look is on screen: this answer is stale
             return
         old, self.listing = self.listing, listing
         if old is not None and old.pager is not listing.pager:
@@ -401,12 +405,21 @@ class MainScreen(Screen[None]):
 
     def live_tick(self) -> None:
         """Look for events newer than the ones listed (in a worker)."""
-        # Only while the list is on screen: the detail view holds list positions that must not shift.
-        if self.listing is not None and not self.searching and self.is_current:
+        # Only while the list is on screen: the detail view holds list positions that must not shift. One look at
+        # a time: on a slow cluster a look outlasts the interval, and a worker thread is not stopped by the next.
+        if self.listing is not None and not self.searching and self.is_current and not self._looking:
+            self._looking = True
             self.check_new(self.listing)
 
     @work(thread=True, exclusive=True, group="live", exit_on_error=False)
     def check_new(self, listing: Listing) -> None:
+        try:
+            self._look(listing)
+        finally:
+            self._looking = False
+
+    def _look(self, listing: Listing) -> None:
+        """Show the events that arrived above ``listing`` (in the live tail's worker)."""
         try:
             top = listing.pager.rows(0, 1)
             fresh = self.backend.open_listing(listing.filter)
@@ -420,7 +433,9 @@ class MainScreen(Screen[None]):
         if delta == 0 and fresh.total == listing.total:
             fresh.pager.close()
             return
-        self.app.call_from_thread(self._show_listing, fresh, first, shift=delta)
+        # The answer applies only while the listing it counted from is still the one on screen (a reload, or a
+        # second look, may have replaced it meanwhile): the same new events are never counted twice.
+        self.app.call_from_thread(self._show_listing, fresh, first, shift=delta, base=listing)
         worker = get_current_worker()
         self._load_counts(fresh, lambda: worker.is_cancelled)
 
