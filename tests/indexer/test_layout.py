@@ -209,7 +209,11 @@ def test_columns_of_another_kind_or_length_are_left_to_python() -> None:
 
 
 def test_a_long_seal_keeps_no_memory() -> None:
-    """Laying out, sealing, ranging and refusing leave nothing behind (tracemalloc over 300 calls each)."""
+    """Laying out, sealing, ranging and refusing leave nothing behind (tracemalloc over 1,500 calls each).
+
+    Below 8 bytes a call: a leaked object of any kind (at least 16 bytes) per call is 24 KiB; what the first few
+    hundred calls settle into (a seal keeps up to 3.8 KiB of caches over its first 300 calls, 0.6 KiB later) is not.
+    """
     rnd = random.Random(3)
     parts = [part for _ in range(20) for part in random_parts(rnd, odd=0)]
     events = Columns.joined(parts)
@@ -217,7 +221,7 @@ def test_a_long_seal_keeps_no_memory() -> None:
     for call in (lambda: seal_layout(parts, 7), lambda: window_layout(events, list(range(0, len(events.ids), 2))),
                  lambda: stream_ranges(events.streams, events.seqs), lambda: _layout.seal([odd], 2),
                  lambda: native_window(_layout, odd, None)):
-        assert retained_bytes(call, 300) < 4096
+        assert retained_bytes(call, 1500) < 12_000
 
 
 def test_items_freed_by_a_collection_during_a_call_are_never_used() -> None:
