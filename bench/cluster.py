@@ -86,6 +86,18 @@ class Cluster:
                                                                  expand_wildcards="open")
         return int(self.client.count(index=pattern, allow_no_indices=True)["count"])
 
+    def indexed(self, tiers: TierTable) -> int:
+        """Return how many documents the namespace's primaries have indexed, without a search or a refresh.
+
+        Index statistics are neither a search nor a refresh, so reading them leaves the shards as the
+        shipper's writes alone would: search-idle shards are not refreshed on their schedule (Elasticsearch's
+        ``index.search.idle.after``). A ``_count`` would wake them, and a forced refresh every poll would
+        add small segments (and their merges) to the node's work that the ceiling's run does not have.
+        """
+        stats = self.client.options(ignore_status=404).indices.stats(
+            index=tiers.read_pattern, metric="indexing", expand_wildcards="open")
+        return int(stats.get("_all", {}).get("primaries", {}).get("indexing", {}).get("index_total", 0))
+
     def cpu_millis(self) -> int:
         """Return the node process's total CPU time so far (from node stats)."""
         stats = self.client.nodes.stats(node_id="_local", metric="process")
