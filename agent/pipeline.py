@@ -68,6 +68,24 @@ _MIN_SCAN_GAP = 0.5  # seconds: watchdog events trigger rescans at most this oft
 INITIAL_IN_FLIGHT = 2
 
 
+def reader_wait(now: float, *, poll: float, next_scan: float, scan_due: float | None) -> float:
+    """Return how long the reader may sleep once it has caught up with every file.
+
+    Args:
+        now: the monotonic clock.
+        poll: ``inputs.poll_interval``: the longest sleep between reads.
+        next_scan: when the periodic rescan is due.
+        scan_due: when a scan held back by the scan gap may run (a change was signalled, or files wait for a
+            descriptor), else None. The sleep ends then rather than at the next poll tick: a file renamed into
+            the folder just after a scan was otherwise read up to a poll interval after the gap had passed.
+
+    Returns:
+        Seconds, at least 0.
+    """
+    until = next_scan if scan_due is None else min(next_scan, scan_due)
+    return max(0.0, min(poll, until - now))
+
+
 class Pipeline:
     """One running configuration of the agent."""
 
@@ -227,10 +245,12 @@ class Pipeline:
                     self._holding = self.queue.full()
                     if not self._holding:
                         self._submit(self.batcher.flush())
-                    timeout = min(poll, next_scan - time.monotonic())
+                    held = woke or self.tailer.waiting > 0
+                    timeout = reader_wait(time.monotonic(), poll=poll, next_scan=next_scan,
+                                          scan_due=last_scan + _MIN_SCAN_GAP if held else None)
                     # a change signalled within the scan gap is kept until a scan has seen it: dropping it
                     # left a file renamed into the folder unread until the next periodic rescan
-                    woke = self.watcher.wait(max(timeout, 0.0)) or woke
+                    woke = self.watcher.wait(timeout) or woke
         finally:
             self._shutdown()
 

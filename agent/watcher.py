@@ -96,7 +96,10 @@ class WatchdogWatcher(PollingWatcher):
                 if event.event_type != "opened":
                     watcher.wake()
 
-        self.stop()
+        # Not self.stop(): that also wakes any waiter, which left a fresh watcher signalled; the pipeline took
+        # the signal for a change, scanned half a second after start, and held a file arriving just after
+        # that scan until the scan gap had passed (up to 0.75 s before its first line was read).
+        self._stop_observer()
         observer = Observer()
         for d in dirs:
             observer.schedule(_Handler(), d, recursive=True)
@@ -114,8 +117,11 @@ class WatchdogWatcher(PollingWatcher):
                 return out
 
     def stop(self) -> None:
-        """Stop the observer thread."""
+        """Stop the observer thread and wake any waiter."""
         super().stop()
+        self._stop_observer()
+
+    def _stop_observer(self) -> None:
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)

@@ -14,7 +14,7 @@ import pytest
 
 from auditlog.agent.config import load
 from auditlog.agent.contract import format_timestamp
-from auditlog.agent.pipeline import Pipeline
+from auditlog.agent.pipeline import Pipeline, reader_wait
 from tests.agent.events import line
 
 
@@ -127,3 +127,15 @@ def test_a_file_renamed_in_right_after_a_scan_is_read_without_waiting_for_the_re
     finally:
         pipeline.request_stop()
         thread.join(10)
+
+
+def test_caught_up_reader_sleeps_one_poll_interval_without_a_pending_scan() -> None:
+    """With no change held back, the reader sleeps a poll interval (or until the periodic rescan)."""
+    assert (reader_wait(10.0, poll=0.25, next_scan=15.0, scan_due=None),
+            reader_wait(10.0, poll=0.25, next_scan=10.1, scan_due=None)) == (0.25, pytest.approx(0.1))
+
+
+def test_caught_up_reader_wakes_when_a_held_back_scan_may_run() -> None:
+    """A change signalled within the scan gap ends the sleep when the gap has passed, not at the next poll tick."""
+    assert (reader_wait(10.0, poll=0.25, next_scan=15.0, scan_due=10.05),
+            reader_wait(10.0, poll=0.25, next_scan=15.0, scan_due=9.0)) == (pytest.approx(0.05), 0.0)

@@ -26,6 +26,15 @@ def test_watchdog_wakes_on_append(tmp_path: Path) -> None:
         w.stop()
 
 
+def test_a_fresh_watchdog_watcher_signals_nothing(tmp_path: Path) -> None:
+    """Starting a watcher is not a change: its first wait without any event reports none."""
+    w = make_watcher("watchdog", [str(tmp_path)])
+    try:
+        assert w.wait(0.05) is False
+    finally:
+        w.stop()
+
+
 def test_polling_waits_for_the_timeout(tmp_path: Path) -> None:
     """The polling watcher reports no event and returns after its timeout."""
     w = make_watcher("polling", [str(tmp_path)])
