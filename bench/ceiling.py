@@ -4,24 +4,86 @@ Everything a shipper must do (read, parse, route, serialise) happens before the 
 is timed is only posting the bodies (same batch size as the shippers, ``workers`` connections in
 parallel) until the node has indexed them. No shipper can beat this on the same node, so
 "agent / ceiling" says how much of the node's capacity the agent leaves on the table.
+
+The ceiling posts the lines as written. A second one posts the documents the agent makes of the same lines
+(:func:`agent_entries`: the agent's own code adds ``event.ingested``, ``ecs``, ``agent`` and ``host``), so the
+gap between the two is what those fields cost the node, and the agent's gap to the second is what its own
+CPU and pacing cost. On shared cores both gaps count against "agent / ceiling".
 """
 
 from __future__ import annotations
 
 import resource
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import orjson
 import urllib3
 
+from auditlog.agent.enrich import Enricher
+from auditlog.agent.fastpath import EntryMaker
+from auditlog.agent.parser import Parser
+from auditlog.agent.redact import Redactor
+from auditlog.agent.shipper import ShipperFields
+from auditlog.agent.timebounds import TimeBounds
 from auditlog.indexer.tiers import TierTable
 
 
 class CeilingError(RuntimeError):
     """The node refused a pre-built bulk body."""
+
+
+def line_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
+    """Yield a ``create`` action and the line as written, for every line of ``path`` (the ceiling's documents).
+
+    Args:
+        path: JSON lines of contract events.
+        tiers: routes each event to its daily index.
+    """
+    with path.open("rb") as lines:
+        for line in lines:
+            doc = orjson.loads(line)
+            index = tiers.index_for(doc["audit"]["tier"], datetime.fromisoformat(doc["@timestamp"]))
+            yield (orjson.dumps({"create": {"_index": index, "_id": doc["event"]["id"]}}) + b"\n"
+                   + (line if line.endswith(b"\n") else line + b"\n"))
+
+
+def agent_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
+    """Yield the bulk entry the agent makes of every line of ``path``: its own code, ECS fields and routing.
+
+    These are the documents the agent stores (``event.ingested``, ``ecs``, ``agent``, ``host`` added), so a
+    ceiling posted from them is the node's limit for the agent's documents rather than for the raw lines.
+
+    Args:
+        path: JSON lines of contract events.
+        tiers: the namespace the entries route to.
+
+    Raises:
+        CeilingError: when the agent would not ship a line (a bench event file holds only valid events).
+    """
+    make = EntryMaker(Parser(), Enricher(tiers, Redactor(), TimeBounds(tiers), ShipperFields.for_this_process()))
+    with path.open("rb") as lines:
+        for offset, line in enumerate(lines):
+            entry = make(line.rstrip(b"\n"), "ceiling", offset)
+            if not isinstance(entry, bytes):
+                raise CeilingError(f"the agent would not ship line {offset + 1}: {entry.reason}")
+            yield entry
+
+
+def bodies_of(entries: Iterable[bytes], batch_size: int) -> list[bytes]:
+    """Return ``_bulk`` bodies of ``batch_size`` entries each, in order."""
+    bodies: list[bytes] = []
+    batch: list[bytes] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) >= batch_size:
+            bodies.append(b"".join(batch))
+            batch.clear()
+    if batch:
+        bodies.append(b"".join(batch))
+    return bodies
 
 
 def build_bodies(path: Path, tiers: TierTable, batch_size: int) -> list[bytes]:
@@ -35,20 +97,7 @@ def build_bodies(path: Path, tiers: TierTable, batch_size: int) -> list[bytes]:
     Returns:
         The request bodies, in file order.
     """
-    bodies: list[bytes] = []
-    parts: list[bytes] = []
-    with path.open("rb") as lines:
-        for line in lines:
-            doc = orjson.loads(line)
-            index = tiers.index_for(doc["audit"]["tier"], datetime.fromisoformat(doc["@timestamp"]))
-            parts.append(orjson.dumps({"create": {"_index": index, "_id": doc["event"]["id"]}}) + b"\n")
-            parts.append(line if line.endswith(b"\n") else line + b"\n")
-            if len(parts) >= 2 * batch_size:
-                bodies.append(b"".join(parts))
-                parts.clear()
-    if parts:
-        bodies.append(b"".join(parts))
-    return bodies
+    return bodies_of(line_entries(path, tiers), batch_size)
 
 
 def post_bodies(es_url: str, bodies: Iterable[bytes], workers: int = 2) -> float:

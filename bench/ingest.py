@@ -19,12 +19,14 @@ from typing import Any
 
 from auditlog.indexer.tiers import TierTable
 from bench import agent_split
-from bench.ceiling import build_bodies, post_bodies
+from bench.ceiling import agent_entries, bodies_of, line_entries, post_bodies
 from bench.cluster import Cluster
 from bench.events import EventFile
 from bench.shippers.base import Launcher, ShipperProcess, ShipTarget
 
 CEILING = "ceiling (pre-built _bulk)"
+#: the same, of the documents the agent makes of the lines (its ECS fields added): the node's limit for them
+CEILING_AGENT_DOCS = "ceiling, agent's documents"
 Log = Callable[[str], None]
 
 
@@ -147,18 +149,24 @@ def wait_searchable(cluster: Cluster, tiers: TierTable, expected: int, *, proc: 
             time.sleep(poll_s)
 
 
-def run_ceiling(cluster: Cluster, events: EventFile, batch_size: int, workers: int) -> IngestRun:
-    """Measure the ceiling once in a fresh namespace."""
-    tiers = cluster.new_namespace("ceiling")
+def run_ceiling(cluster: Cluster, events: EventFile, batch_size: int, workers: int, *,
+                agent_documents: bool = False) -> IngestRun:
+    """Measure the ceiling once in a fresh namespace.
+
+    Args:
+        agent_documents: post the documents the agent makes of the lines (``CEILING_AGENT_DOCS``), not the lines.
+    """
+    tiers = cluster.new_namespace("ceilingagent" if agent_documents else "ceiling")
     try:
-        bodies = build_bodies(events.path, tiers, batch_size)
+        entries = agent_entries(events.path, tiers) if agent_documents else line_entries(events.path, tiers)
+        bodies = bodies_of(entries, batch_size)
         es_before = cluster.cpu_millis()
         start = time.perf_counter()
         cpu = post_bodies(cluster.url, bodies, workers)
         wait_searchable(cluster, tiers, events.count)
         seconds = time.perf_counter() - start
         es_cpu = (cluster.cpu_millis() - es_before) / 1000
-        return IngestRun(CEILING, events.count, seconds, cpu, None, es_cpu)
+        return IngestRun(CEILING_AGENT_DOCS if agent_documents else CEILING, events.count, seconds, cpu, None, es_cpu)
     finally:
         cluster.drop_namespace(tiers)
 
@@ -244,7 +252,7 @@ def ingest_suite(cluster: Cluster, files: Sequence[EventFile], launchers: Sequen
     """
     summaries = [] if summaries is None else summaries
     for events in files:
-        row = [IngestSummary(CEILING, events.count, [], [])]
+        row = [IngestSummary(CEILING, events.count, [], []), IngestSummary(CEILING_AGENT_DOCS, events.count, [], [])]
         row += [IngestSummary(x.name, events.count, [], [], x.unavailable()) for x in launchers]
         summaries.extend(row)
         times = repeats[events.count]
@@ -254,8 +262,9 @@ def ingest_suite(cluster: Cluster, files: Sequence[EventFile], launchers: Sequen
                     continue
                 log(f"ingest {events.count:>9,} events  {summary.shipper:<28} run {rep + 1}/{times}")
                 try:
-                    if summary.shipper == CEILING:
-                        run = run_ceiling(cluster, events, batch_size, ceiling_workers)
+                    if summary.shipper in (CEILING, CEILING_AGENT_DOCS):
+                        run = run_ceiling(cluster, events, batch_size, ceiling_workers,
+                                          agent_documents=summary.shipper == CEILING_AGENT_DOCS)
                     else:
                         launcher = next(x for x in launchers if x.name == summary.shipper)
                         run = run_shipper(cluster, launcher, events, batch_size, work_dir)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.ingest import CEILING
+from bench.ingest import CEILING, CEILING_AGENT_DOCS
 from bench.report import HAND_WRITTEN, main, render, write_outputs
 
 
@@ -95,6 +95,15 @@ def test_split_cores_not_measured_says_why() -> None:
     page = render(_results(ingest=[_summary(CEILING, 1000.0)],
                            ingest_split={"summaries": [], "unavailable": "the node does not run on this machine"}))
     assert "Split cores: not measured (the node does not run on this machine)." in page
+
+
+def test_the_ceiling_of_the_agents_documents_splits_the_gap_and_is_no_peer() -> None:
+    """With the agent's documents at 800 ev/s under a 1000 ev/s ceiling, an agent at 720 ev/s reads 0.80x and 0.90x."""
+    page = render(_results(ingest=[_summary(CEILING, 1000.0), _summary(CEILING_AGENT_DOCS, 800.0),
+                                   _summary("auditlog agent", 720.0)]))
+    assert ("(the ceiling of the agent's own documents is 0.80x the ceiling; the agent ships 0.90x that one)"
+            in page)
+    assert f"agent vs {CEILING_AGENT_DOCS}" not in page and f"{CEILING_AGENT_DOCS} throughput at" not in page
 
 
 def test_every_peer_gets_a_throughput_and_cpu_verdict() -> None:
