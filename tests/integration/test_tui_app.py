@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -44,6 +45,14 @@ def _main(app: Any) -> MainScreen:
 
 def _newest_first(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(events, key=lambda e: e["@timestamp"], reverse=True)
+
+
+def _newer_events(count: int) -> list[dict[str, Any]]:
+    """The TUI's events from the 101st on, dated 1 .. ``count`` s after the frozen now (newer than the first 100)."""
+    fresh = tui_events()[100:100 + count]
+    for offset, event in enumerate(fresh):
+        event["@timestamp"] = (NOW + timedelta(seconds=offset + 1)).isoformat().replace("+00:00", "Z")
+    return fresh
 
 
 async def test_list_shows_every_event_newest_first(es: Elasticsearch, seeded: Any, tmp_path: Path) -> None:
@@ -304,9 +313,7 @@ async def test_live_tail_adds_new_events_on_top_keeping_the_place(es: Elasticsea
         chosen = events_list.row(1)
         assert chosen is not None
         await pilot.press("t")
-        fresh = tui_events()[100:103]
-        for offset, event in enumerate(fresh):
-            event["@timestamp"] = (NOW + timedelta(seconds=offset + 1)).isoformat().replace("+00:00", "Z")
+        fresh = _newer_events(3)
         seed_events(es, namespace, fresh)
         for _ in range(150):  # up to 15 s on a busy CI machine; usually a few ticks of 0.2 s
             await pilot.pause(0.1)
@@ -330,9 +337,7 @@ async def test_two_looks_at_the_same_new_events_shift_the_list_once(es: Elastics
         screen, events_list = _main(app), app.screen.query_one(EventList)
         chosen, listing = events_list.row(1), screen.listing
         assert chosen is not None and listing is not None
-        fresh = tui_events()[100:103]
-        for offset, event in enumerate(fresh):
-            event["@timestamp"] = (NOW + timedelta(seconds=offset + 1)).isoformat().replace("+00:00", "Z")
+        fresh = _newer_events(3)
         seed_events(es, namespace, fresh)
         # what two live-tail workers deliver when the second starts before the first's answer is shown (a worker
         # thread is not stopped by the next tick): both found the same three events above the same listing
@@ -342,6 +347,41 @@ async def test_two_looks_at_the_same_new_events_shift_the_list_once(es: Elastics
         await settle(pilot)
         assert (103, 4, chosen.event_id, looks[0]) == (events_list.total, events_list.cursor,
                                                        (events_list.row(4) or chosen).event_id, screen.listing)
+
+
+async def test_a_live_tick_starts_no_look_while_one_is_in_flight(es: Elasticsearch, tmp_path: Path,
+                                                                  namespace: TierTable) -> None:
+    """Ticks that come while a live-tail look waits on the cluster start no second look; the next one does."""
+    seed_events(es, namespace, tui_events()[:100])
+    app = make_app(es, namespace, tmp_path, live_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _main(app)
+        opened, release = [], threading.Event()
+        real_open = screen.backend.open_listing
+
+        def slow_open(flt: Filter) -> Any:
+            opened.append(flt)
+            release.wait(10)  # a cluster slower than many live intervals
+            return real_open(flt)
+
+        screen.backend.open_listing = slow_open  # type: ignore[method-assign]
+        await pilot.press("t")
+        for _ in range(100):  # the first look starts within a tick or two
+            await pilot.pause(0.02)
+            if opened:
+                break
+        await pilot.pause(0.5)  # about ten more ticks while that look waits
+        during = len(opened)
+        seed_events(es, namespace, _newer_events(3))
+        release.set()
+        for _ in range(150):
+            await pilot.pause(0.1)
+            if len(opened) > during and screen.query_one(EventList).total == 103:
+                break
+        await pilot.press("t")
+        await settle(pilot)
+        assert (during, len(opened) > during, screen.query_one(EventList).total) == (1, True, 103)
 
 
 async def test_cluster_down_is_a_notification(tmp_path: Path, namespace: TierTable) -> None:
