@@ -194,9 +194,11 @@ class Pipeline:
         self._acknowledger.start()
         if self.digests is not None:  # its first flush sends what a killed run sealed or left pending
             threading.Thread(target=self.digests.run, args=(self._digests_stop,), name="digests", daemon=True).start()
+        # Watch before the recovering scan: a file created or renamed in while it runs is then signalled, and
+        # a scan follows within the scan gap, rather than at the periodic rescan.
+        self.watcher = make_watcher(cfg["inputs.watcher"], watch_dirs(cfg["inputs.paths"]))
         self.tailer.recover()
         self.checkpoints.load()
-        self.watcher = make_watcher(cfg["inputs.watcher"], watch_dirs(cfg["inputs.paths"]))
         log.info("agent started", paths=cfg["inputs.paths"], state_dir=str(cfg.state_dir),
                  max_open_files=self.tailer.max_open_files,
                  watcher=getattr(self.watcher, "name", "?"), es=cfg.connection().redacted())
@@ -233,7 +235,7 @@ class Pipeline:
                     self.tick()
                 except Exception:  # e.g. a file became unreadable, the disk is full: keep going, say so
                     log.exception("reader loop error; retrying in a second")
-                    self.watcher.wait(1.0)
+                    woke = self.watcher.wait(1.0) or woke  # a change signalled meanwhile still gets its scan
                     continue
                 if not blocks:
                     # Caught up with every file: send what is batched now rather than after max_latency,

@@ -59,7 +59,8 @@ class PollingWatcher:
     def wait(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` unless woken."""
         woke = self._event.wait(timeout)
-        self._event.clear()
+        if woke:  # after a timeout, a wake that came since is kept for the next wait rather than cleared unseen
+            self._event.clear()
         return woke
 
     def wake(self) -> None:

@@ -129,6 +129,34 @@ def test_a_file_renamed_in_right_after_a_scan_is_read_without_waiting_for_the_re
         thread.join(10)
 
 
+def test_a_file_created_while_the_agent_recovers_is_read_within_the_scan_gap(tmp_path: Path) -> None:
+    """A file that appears during start-up's recovering scan is read soon, not at the next poll or periodic rescan."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{inbox}/*.jsonl"]\npoll_interval = 60\nwatcher = "watchdog"\n'
+                      "rescan_interval = 120\n"
+                      f'[state]\ndir = "{tmp_path / "state"}"\n'
+                      "[batch]\nmax_events = 10\nmax_latency = 0.05\n[metrics]\nenabled = false\n")
+    es = GatedES()
+    es.open.set()
+    pipeline = Pipeline(load(config), es)  # type: ignore[arg-type]
+    recover = pipeline.tailer.recover
+
+    def recover_then_write() -> None:
+        recover()
+        write(inbox / "audit.jsonl", 0, 7)  # after the recovering scan looked, before the reader's first wait
+
+    pipeline.tailer.recover = recover_then_write  # type: ignore[method-assign]
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: len(es.ids) == 7, timeout=30.0), "the file waited for a poll tick or the rescan"
+    finally:
+        pipeline.request_stop()
+        thread.join(10)
+
+
 def test_caught_up_reader_sleeps_one_poll_interval_without_a_pending_scan() -> None:
     """With no change held back, the reader sleeps a poll interval (or until the periodic rescan)."""
     assert (reader_wait(10.0, poll=0.25, next_scan=15.0, scan_due=None),

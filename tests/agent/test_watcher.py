@@ -48,6 +48,20 @@ def test_wake_interrupts_a_wait() -> None:
     assert w.wait(10.0) is True
 
 
+def test_a_wake_just_after_a_timed_out_wait_is_kept_for_the_next() -> None:
+    """A change signalled between a wait's timeout and its return wakes the next wait instead of being lost."""
+
+    class LateWake(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            woke = super().wait(0)
+            self.set()  # the watcher's thread signals right after the waiter timed out
+            return woke
+
+    w = PollingWatcher()
+    w._event = LateWake()
+    assert (w.wait(0.01), w.wait(0.01)) == (False, True)
+
+
 def test_unknown_kind_is_rejected() -> None:
     """An unknown watcher kind raises at construction."""
     with pytest.raises(ValueError, match="unknown watcher"):
