@@ -41,6 +41,9 @@ def line_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
     Args:
         path: JSON lines of contract events.
         tiers: routes each event to its daily index.
+
+    Yields:
+        ``{"create":...}\n<line>\n`` per line, in file order.
     """
     with path.open("rb") as lines:
         for line in lines:
@@ -60,6 +63,9 @@ def agent_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
         path: JSON lines of contract events.
         tiers: the namespace the entries route to.
 
+    Yields:
+        ``{"create":...}\n<document>\n`` per line, in file order.
+
     Raises:
         CeilingError: when the agent would not ship a line (a bench event file holds only valid events).
     """
@@ -73,7 +79,15 @@ def agent_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
 
 
 def bodies_of(entries: Iterable[bytes], batch_size: int) -> list[bytes]:
-    """Return ``_bulk`` bodies of ``batch_size`` entries each, in order."""
+    """Join bulk entries into request bodies.
+
+    Args:
+        entries: ``{"create":...}\n<document>\n`` entries.
+        batch_size: entries per body.
+
+    Returns:
+        Bodies of ``batch_size`` entries each (the last may hold fewer), in order.
+    """
     bodies: list[bytes] = []
     batch: list[bytes] = []
     for entry in entries:

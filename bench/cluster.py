@@ -89,10 +89,15 @@ class Cluster:
     def indexed(self, tiers: TierTable) -> int:
         """Return how many documents the namespace's primaries have indexed, without a search or a refresh.
 
-        Index statistics are neither a search nor a refresh, so reading them leaves the shards as the
-        shipper's writes alone would: search-idle shards are not refreshed on their schedule (Elasticsearch's
-        ``index.search.idle.after``). A ``_count`` would wake them, and a forced refresh every poll would
-        add small segments (and their merges) to the node's work that the ceiling's run does not have.
+        Reading index statistics forces no refresh, so the shards refresh on their own schedule only (the
+        templates' explicit ``refresh_interval`` of 1 s), as while the ceiling posts. A ``_refresh`` at every
+        poll added refreshes, small segments and their merges to the node's work in a shipper's run only.
+
+        Args:
+            tiers: the namespace.
+
+        Returns:
+            The primaries' ``indexing.index_total`` (0 when no index matches).
         """
         stats = self.client.options(ignore_status=404).indices.stats(
             index=tiers.read_pattern, metric="indexing", expand_wildcards="open")

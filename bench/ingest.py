@@ -121,10 +121,11 @@ def wait_searchable(cluster: Cluster, tiers: TierTable, expected: int, *, proc: 
     """Block until ``expected`` documents are searchable in ``tiers``' namespace.
 
     While the shipper writes, only the primaries' indexing statistics are read (``Cluster.indexed``): no
-    search, no refresh. Once they reach ``expected``, the namespace is refreshed and counted until the
-    count is exact. So a shipper's run and the ceiling's see the same node work (the ceiling posts
-    everything before its first count): before this, the poll forced a refresh of every index each
-    half-second of a shipper's run only, which cost the node small segments and their merges.
+    forced refresh. Once they reach ``expected``, the namespace is refreshed and counted until the count
+    is exact, as for the ceiling, which posts everything before its first count. Before this, the poll
+    forced a refresh of every index each half-second of a shipper's run (on top of the scheduled one a
+    second that both runs have), which cost the node small segments and their merges in shippers' runs
+    only. What remains unlike the ceiling's run is the statistics read every ``poll_s``.
 
     Raises:
         RunFailed: when the progress stops for ``stall_s`` seconds, overshoots, or the process fails.
@@ -155,6 +156,9 @@ def run_ceiling(cluster: Cluster, events: EventFile, batch_size: int, workers: i
 
     Args:
         agent_documents: post the documents the agent makes of the lines (``CEILING_AGENT_DOCS``), not the lines.
+
+    Returns:
+        The run, named ``CEILING`` or ``CEILING_AGENT_DOCS``.
     """
     tiers = cluster.new_namespace("ceilingagent" if agent_documents else "ceiling")
     try:

@@ -55,8 +55,8 @@ def _ingest_section(results: dict[str, Any], h: str) -> list[str]:
         f"(smaller sizes: {settings['repeats']}), shippers taking turns; batch size "
         f"{settings['batch_size']}; events from {settings.get('events_source', '?')}, mean line "
         f"{settings.get('mean_line_bytes', '?')} bytes; the clock stops when `_count` after `_refresh` equals "
-        "the number of lines (polled once the indices' statistics show them all indexed: nothing refreshes the "
-        "indices while a shipper writes, as nothing does while the ceiling posts). CPU and peak RSS are the "
+        "the number of lines (polled once the indices' statistics show them all indexed: no refresh is forced "
+        "while a shipper writes, as none is while the ceiling posts). CPU and peak RSS are the "
         "shipper process's (from `/proc`), ES CPU is the node's. "
         "*Node cores busy* is the node's CPU seconds per wall second of the run: a shipper that keeps the node as "
         "busy as the ceiling does feeds it well; the gap is node time left idle. "
@@ -542,8 +542,8 @@ How each number is taken (code in `bench/`):
   other producers (full path) is measured beside the emitter (`stage_cost.py`).
 - **Ingest** (`ingest.py`): a fresh index prefix with the product's templates per measured run; the clock
   stops when `_count` after `_refresh` equals the number of lines, polled once the indices' statistics show
-  them all indexed (nothing refreshes the indices while a shipper writes, as nothing does while the ceiling
-  posts; section 19). Contenders: the *ceiling* (pre-built
+  them all indexed (no refresh is forced while a shipper writes, as none is while the ceiling posts;
+  section 19). Contenders: the *ceiling* (pre-built
   `_bulk` bodies posted straight to the node with urllib3, the physical limit of this node; a second one
   posts the documents the agent's own code makes of the same lines, ECS fields added), the *auditlog
   agent* (`auditlog agent --config`, started first on an empty folder, then the complete file is renamed in, so
