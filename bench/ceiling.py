@@ -22,12 +22,10 @@ from pathlib import Path
 import orjson
 import urllib3
 
-from auditlog.agent.enrich import Enricher
+from auditlog.agent.config import AgentConfig, load
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.parser import Parser
-from auditlog.agent.redact import Redactor
 from auditlog.agent.shipper import ShipperFields
-from auditlog.agent.timebounds import TimeBounds
 from auditlog.indexer.tiers import TierTable
 
 
@@ -56,8 +54,10 @@ def line_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
 def agent_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
     """Yield the bulk entry the agent makes of every line of ``path``: its own code, ECS fields and routing.
 
-    These are the documents the agent stores (``event.ingested``, ``ecs``, ``agent``, ``host`` added), so a
-    ceiling posted from them is the node's limit for the agent's documents rather than for the raw lines.
+    These are the documents the agent stores (``event.ingested``, ``ecs``, ``agent``, ``host`` added), made as
+    the agent makes them under the bench's configuration (every setting at its default but the namespace:
+    redaction, time bounds, depth limit), so a ceiling posted from them is the node's limit for the agent's
+    documents rather than for the raw lines.
 
     Args:
         path: JSON lines of contract events.
@@ -69,7 +69,11 @@ def agent_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
     Raises:
         CeilingError: when the agent would not ship a line (a bench event file holds only valid events).
     """
-    make = EntryMaker(Parser(), Enricher(tiers, Redactor(), TimeBounds(tiers), ShipperFields.for_this_process()))
+    defaults = load(env={})  # the agent's configuration with nothing set but the namespace, as the bench runs it
+    values = {section: dict(keys) for section, keys in defaults.values.items()}
+    values["elasticsearch"]["index_prefix"] = tiers.prefix
+    cfg = AgentConfig(values)
+    make = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher(ShipperFields.for_this_process()))
     with path.open("rb") as lines:
         for offset, line in enumerate(lines):
             entry = make(line.rstrip(b"\n"), "ceiling", offset)
