@@ -197,8 +197,12 @@ class Pipeline:
         # Watch before the recovering scan: a file created or renamed in while it runs is then signalled, and
         # a scan follows within the scan gap, rather than at the periodic rescan.
         self.watcher = make_watcher(cfg["inputs.watcher"], watch_dirs(cfg["inputs.paths"]))
-        self.tailer.recover()
-        self.checkpoints.load()
+        try:
+            self.tailer.recover()
+            self.checkpoints.load()
+        except BaseException:  # a start that fails leaves no observer thread behind (a reload builds a new one)
+            self.watcher.stop()
+            raise
         log.info("agent started", paths=cfg["inputs.paths"], state_dir=str(cfg.state_dir),
                  max_open_files=self.tailer.max_open_files,
                  watcher=getattr(self.watcher, "name", "?"), es=cfg.connection().redacted())

@@ -15,6 +15,7 @@ import pytest
 from auditlog.agent.config import load
 from auditlog.agent.contract import format_timestamp
 from auditlog.agent.pipeline import Pipeline, reader_wait
+from auditlog.agent.watcher import WatchdogWatcher
 from tests.agent.events import line
 
 
@@ -155,6 +156,22 @@ def test_a_file_created_while_the_agent_recovers_is_read_within_the_scan_gap(tmp
     finally:
         pipeline.request_stop()
         thread.join(10)
+
+
+def test_a_start_that_fails_to_recover_leaves_no_watcher_running(tmp_path: Path) -> None:
+    """When the recovering scan raises, run() raises it and the watcher it started is stopped again."""
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\nwatcher = "watchdog"\n'
+                      f'[state]\ndir = "{tmp_path / "state"}"\n[metrics]\nenabled = false\n')
+    pipeline = Pipeline(load(config), GatedES())  # type: ignore[arg-type]
+
+    def broken() -> None:
+        raise OSError("registry unreadable")
+
+    pipeline.tailer.recover = broken  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="registry unreadable"):
+        pipeline.run()
+    assert isinstance(pipeline.watcher, WatchdogWatcher) and pipeline.watcher._observer is None
 
 
 def test_caught_up_reader_sleeps_one_poll_interval_without_a_pending_scan() -> None:
