@@ -43,13 +43,10 @@ class AgentLauncher:
         return None
 
     def version(self) -> str:
-        """Return the installed auditlog version."""
-        from importlib.metadata import PackageNotFoundError, version
+        """Return the installed auditlog version (``auditlog.__version__``, of the ``auditlog-pipeline`` package)."""
+        from auditlog import __version__
 
-        try:
-            return f"auditlog {version('auditlog')}"
-        except PackageNotFoundError:
-            return "auditlog (not installed)"
+        return f"auditlog {__version__}"
 
     def render(self, target: ShipTarget) -> str:
         """Return the agent's TOML configuration for ``target``."""

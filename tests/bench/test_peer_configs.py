@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from auditlog import __version__
 from auditlog.indexer.tiers import TierTable
+from bench.shippers.agent import AgentLauncher
 from bench.shippers.base import ShipTarget
 from bench.shippers.filebeat import FilebeatLauncher
 from bench.shippers.syslog_ng import SyslogNgLauncher
@@ -59,3 +61,8 @@ def test_filebeat_preset_variant_leaves_batching_to_the_preset(tmp_path: Path) -
     assert "throughput" == output["preset"]
     assert "bulk_max_size" not in output
     assert "filebeat (throughput)" == launcher.name
+
+
+def test_the_agent_reports_the_installed_version() -> None:
+    """The results record names the agent's version as installed, not "not installed"."""
+    assert AgentLauncher().version() == f"auditlog {__version__}" != "auditlog 0+unknown"

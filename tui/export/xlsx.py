@@ -30,7 +30,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from zipfile import ZIP_DEFLATED, ZipFile
@@ -75,11 +74,13 @@ class ExportResult:
 
 
 def auditlog_version() -> str:
-    """Return the installed auditlog version (``unknown`` when not installed as a package)."""
-    try:
-        return metadata.version("auditlog")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    """Return the installed auditlog version (``auditlog.__version__``: the ``auditlog-pipeline`` distribution's).
+
+    It asked for a distribution named ``auditlog``, which does not exist, so every workbook said ``unknown``.
+    """
+    from auditlog import __version__
+
+    return __version__
 
 
 class _EventSheets:
