@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,43 +106,46 @@ def test_lines_held_while_full_are_delivered_once_the_node_answers(
     assert sorted(es.ids) == sorted(f"ev-{i:08d}" for i in range(17))
 
 
-def test_a_file_renamed_in_right_after_a_scan_is_read_without_waiting_for_the_rescan(tmp_path: Path) -> None:
-    """A watchdog wake inside the gap between two scans is kept until a scan ran, not dropped for the rescan."""
+def _inbox_pipeline(tmp_path: Path, poll: float) -> tuple[Pipeline, GatedES, Path]:
+    """A watchdog pipeline over tmp/in/*.jsonl (periodic rescan every 120 s), its node answering at once."""
     inbox = tmp_path / "in"
     inbox.mkdir()
-    staged = tmp_path / "audit.jsonl"
-    write(staged, 0, 7)
     config = tmp_path / "agent.toml"
-    config.write_text(f'[inputs]\npaths = ["{inbox}/*.jsonl"]\npoll_interval = 0.02\nwatcher = "watchdog"\n'
+    config.write_text(f'[inputs]\npaths = ["{inbox}/*.jsonl"]\npoll_interval = {poll}\nwatcher = "watchdog"\n'
                       "rescan_interval = 120\n"
                       f'[state]\ndir = "{tmp_path / "state"}"\n'
                       "[batch]\nmax_events = 10\nmax_latency = 0.05\n[metrics]\nenabled = false\n")
     es = GatedES()
     es.open.set()
-    pipeline = Pipeline(load(config), es)  # type: ignore[arg-type]
+    return Pipeline(load(config), es), es, inbox  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _running(pipeline: Pipeline) -> Iterator[None]:
+    """Run ``pipeline`` in a thread for the block, then stop it."""
     thread = threading.Thread(target=pipeline.run, daemon=True)
     thread.start()
     try:
-        assert wait_until(lambda: pipeline.watcher is not None)
-        staged.rename(inbox / staged.name)  # within the first scan gap: the loop has just set its last scan
-        assert wait_until(lambda: len(es.ids) == 7, timeout=30.0), "the file waited for the periodic rescan"
+        yield
     finally:
         pipeline.request_stop()
         thread.join(10)
 
 
+def test_a_file_renamed_in_right_after_a_scan_is_read_without_waiting_for_the_rescan(tmp_path: Path) -> None:
+    """A watchdog wake inside the gap between two scans is kept until a scan ran, not dropped for the rescan."""
+    staged = tmp_path / "audit.jsonl"
+    write(staged, 0, 7)
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, poll=0.02)
+    with _running(pipeline):
+        assert wait_until(lambda: pipeline.watcher is not None)
+        staged.rename(inbox / staged.name)  # within the first scan gap: the loop has just set its last scan
+        assert wait_until(lambda: len(es.ids) == 7, timeout=30.0), "the file waited for the periodic rescan"
+
+
 def test_a_file_created_while_the_agent_recovers_is_read_within_the_scan_gap(tmp_path: Path) -> None:
     """A file that appears during start-up's recovering scan is read soon, not at the next poll or periodic rescan."""
-    inbox = tmp_path / "in"
-    inbox.mkdir()
-    config = tmp_path / "agent.toml"
-    config.write_text(f'[inputs]\npaths = ["{inbox}/*.jsonl"]\npoll_interval = 60\nwatcher = "watchdog"\n'
-                      "rescan_interval = 120\n"
-                      f'[state]\ndir = "{tmp_path / "state"}"\n'
-                      "[batch]\nmax_events = 10\nmax_latency = 0.05\n[metrics]\nenabled = false\n")
-    es = GatedES()
-    es.open.set()
-    pipeline = Pipeline(load(config), es)  # type: ignore[arg-type]
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, poll=60)
     recover = pipeline.tailer.recover
 
     def recover_then_write() -> None:
@@ -149,13 +153,8 @@ def test_a_file_created_while_the_agent_recovers_is_read_within_the_scan_gap(tmp
         write(inbox / "audit.jsonl", 0, 7)  # after the recovering scan looked, before the reader's first wait
 
     pipeline.tailer.recover = recover_then_write  # type: ignore[method-assign]
-    thread = threading.Thread(target=pipeline.run, daemon=True)
-    thread.start()
-    try:
+    with _running(pipeline):
         assert wait_until(lambda: len(es.ids) == 7, timeout=30.0), "the file waited for a poll tick or the rescan"
-    finally:
-        pipeline.request_stop()
-        thread.join(10)
 
 
 def test_a_start_that_fails_to_recover_leaves_no_watcher_running(tmp_path: Path) -> None:
