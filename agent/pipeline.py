@@ -251,9 +251,9 @@ class Pipeline:
                     self._holding = self.queue.full()
                     if not self._holding:
                         self._submit(self.batcher.flush())
-                    held = woke or self.tailer.waiting > 0
+                    soon = woke or self.tailer.waiting > 0  # as at the loop's top: a scan is wanted after the gap
                     timeout = reader_wait(time.monotonic(), poll=poll, next_scan=next_scan,
-                                          scan_due=last_scan + _MIN_SCAN_GAP if held else None)
+                                          scan_due=last_scan + _MIN_SCAN_GAP if soon else None)
                     # a change signalled within the scan gap is kept until a scan has seen it: dropping it
                     # left a file renamed into the folder unread until the next periodic rescan
                     woke = self.watcher.wait(timeout) or woke

@@ -22,11 +22,11 @@ from pathlib import Path
 import orjson
 import urllib3
 
-from auditlog.agent.config import AgentConfig, load
+from auditlog.agent.config import load
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.parser import Parser
 from auditlog.agent.shipper import ShipperFields
-from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.tiers import PREFIX_ENV, TierTable
 
 
 class CeilingError(RuntimeError):
@@ -69,10 +69,7 @@ def agent_entries(path: Path, tiers: TierTable) -> Iterator[bytes]:
     Raises:
         CeilingError: when the agent would not ship a line (a bench event file holds only valid events).
     """
-    defaults = load(env={})  # the agent's configuration with nothing set but the namespace, as the bench runs it
-    values = {section: dict(keys) for section, keys in defaults.values.items()}
-    values["elasticsearch"]["index_prefix"] = tiers.prefix
-    cfg = AgentConfig(values)
+    cfg = load(env={PREFIX_ENV: tiers.prefix})  # nothing set but the namespace, as the bench runs the agent
     make = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher(ShipperFields.for_this_process()))
     with path.open("rb") as lines:
         for offset, line in enumerate(lines):

@@ -41,6 +41,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
+from auditlog import __version__
 from auditlog.core.gc_tuning import relaxed
 from auditlog.tui.export.rows import COLUMNS, TIME_WIDTH, checked_row, time_header
 from auditlog.tui.export.sheetrows import FastRows
@@ -71,16 +72,6 @@ class ExportResult:
     rows: int
     sheets: tuple[str, ...]
     undecodable: int = 0
-
-
-def auditlog_version() -> str:
-    """Return the installed auditlog version (``auditlog.__version__``: the ``auditlog-pipeline`` distribution's).
-
-    It asked for a distribution named ``auditlog``, which does not exist, so every workbook said ``unknown``.
-    """
-    from auditlog import __version__
-
-    return __version__
 
 
 class _EventSheets:
@@ -240,7 +231,7 @@ def export_xlsx(
             ("Undecodable events", undecodable),
             ("Sheets", ", ".join(names)),
             ("Generated at", generated.replace(tzinfo=None)),
-            ("Version", f"auditlog {auditlog_version()}"),
+            ("Version", f"auditlog {__version__}"),
         ])
         _save(wb, temp)
         os.replace(temp, target)
