@@ -817,55 +817,72 @@ forget_routes(Scanner *self)
         Py_XDECREF(old[i]);
 }
 
+/* The line check shared by Scanner.scan and Scanner.run: OK with *fd filled, *ip the address left for
+ * agent.contract.is_ip (s NULL: none, or a dotted quad checked here) and *prefix, *index the route memo's answer
+ * (new references, or NULL: the router decides); DOUBT: the Python path decides; -1: an exception is set. */
+static int
+check_line(Scanner *self, PyObject *line, Found *fd, Span *ip, PyObject **prefix, PyObject **index)
+{
+    *prefix = *index = NULL;
+    if (!PyBytes_CheckExact(line) || self->replacement == NULL)
+        return DOUBT;
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(line);
+    const unsigned char *end = p + PyBytes_GET_SIZE(line);
+    memset(fd->val, 0, sizeof(fd->val));
+    fd->has_seq = fd->changes_nonempty = fd->needs_python_texts = fd->ntexts = fd->nnames = 0;
+    fd->seq = 0;
+    if (!scan_line(self, p, end, fd))
+        return DOUBT;
+    Span id = fd->val[R_ID];
+    /* the enricher would add event.id or the changed fields; an id shared with the organization or the
+     * user leaves the splice's place uncertain (the shipper's rule) */
+    if (id.s == NULL || (fd->changes_nonempty && fd->val[R_CHANGED_FIELDS].s == NULL) || same(id, fd->val[R_ORG]) ||
+        same(id, fd->val[R_USER]))
+        return DOUBT;
+    if (self->clean_names != NULL) {
+        int python = 0;
+        if ((fd->val[R_MSG].s != NULL && !text_clear(fd->val[R_MSG], &python)) ||
+            (fd->val[R_URL].s != NULL && !text_clear(fd->val[R_URL], &python)))
+            return DOUBT;
+        for (int i = 0; i < fd->ntexts; i++)
+            if (!text_clear(fd->texts_changes[i], &python))
+                return DOUBT;
+        fd->needs_python_texts = python;
+        for (int i = 0; i < fd->nnames; i++) {
+            PyObject *name = text_of(fd->names[i]);
+            if (name == NULL)
+                return -1;
+            int clean = PySequence_Contains(self->clean_names, name);
+            Py_DECREF(name);
+            if (clean < 0)
+                return -1;
+            if (!clean)
+                return DOUBT; /* not cleared yet: the Python path asks the redactor (and clears it) */
+        }
+    }
+    /* an address this reads exactly (a dotted quad) is checked here; any other goes back for agent.contract.is_ip */
+    *ip = fd->val[R_IP];
+    if (ip->s != NULL && ipv4_ok(*ip))
+        ip->s = NULL;
+    if (fd->val[R_TIER].s != NULL && fd->val[R_TS].s != NULL && !route_of(self, fd->val[R_TIER], fd->val[R_TS], prefix, index))
+        *prefix = *index = NULL;
+    return OK;
+}
+
 /* Scanner.scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index) or None */
 static PyObject *
 Scanner_scan(Scanner *self, PyObject *line)
 {
-    if (!PyBytes_CheckExact(line) || self->replacement == NULL)
-        Py_RETURN_NONE;
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(line);
-    const unsigned char *end = p + PyBytes_GET_SIZE(line);
     Found fd;
-    memset(fd.val, 0, sizeof(fd.val));
-    fd.has_seq = fd.changes_nonempty = fd.needs_python_texts = fd.ntexts = fd.nnames = 0;
-    fd.seq = 0;
-    if (!scan_line(self, p, end, &fd))
+    Span ip;
+    PyObject *prefix, *index; /* the memo's answer: new references, or NULL */
+    int checked = check_line(self, line, &fd, &ip, &prefix, &index);
+    if (checked < 0)
+        return NULL;
+    if (checked == DOUBT)
         Py_RETURN_NONE;
     Span id = fd.val[R_ID];
-    /* the enricher would add event.id or the changed fields; an id shared with the organization or the
-     * user leaves the splice's place uncertain (the shipper's rule) */
-    if (id.s == NULL || (fd.changes_nonempty && fd.val[R_CHANGED_FIELDS].s == NULL) || same(id, fd.val[R_ORG]) ||
-        same(id, fd.val[R_USER]))
-        Py_RETURN_NONE;
-    if (self->clean_names != NULL) {
-        int python = 0;
-        if ((fd.val[R_MSG].s != NULL && !text_clear(fd.val[R_MSG], &python)) ||
-            (fd.val[R_URL].s != NULL && !text_clear(fd.val[R_URL], &python)))
-            Py_RETURN_NONE;
-        for (int i = 0; i < fd.ntexts; i++)
-            if (!text_clear(fd.texts_changes[i], &python))
-                Py_RETURN_NONE;
-        fd.needs_python_texts = python;
-        for (int i = 0; i < fd.nnames; i++) {
-            PyObject *name = text_of(fd.names[i]);
-            if (name == NULL)
-                return NULL;
-            int clean = PySequence_Contains(self->clean_names, name);
-            Py_DECREF(name);
-            if (clean < 0)
-                return NULL;
-            if (!clean)
-                Py_RETURN_NONE; /* not cleared yet: the Python path asks the redactor (and clears it) */
-        }
-    }
     const char *base = PyBytes_AS_STRING(line);
-    /* an address this reads exactly (a dotted quad) is checked here; any other goes back for agent.contract.is_ip */
-    Span ip = fd.val[R_IP];
-    if (ip.s != NULL && ipv4_ok(ip))
-        ip.s = NULL;
-    PyObject *prefix = NULL, *index = NULL; /* the memo's answer: new references, or NULL */
-    if (fd.val[R_TIER].s != NULL && fd.val[R_TS].s != NULL && !route_of(self, fd.val[R_TIER], fd.val[R_TS], &prefix, &index))
-        prefix = index = NULL;
     PyObject *out = PyTuple_New(11);
     if (out == NULL) {
         Py_XDECREF(prefix);
@@ -897,6 +914,177 @@ Scanner_scan(Scanner *self, PyObject *line)
         PyTuple_SET_ITEM(out, i, item);
     }
     return out;
+}
+
+/* Undo a run's appends past the lengths it found (a failed append must not leave the three lists unequal). */
+static void
+truncate_to(PyObject *lists[3], Py_ssize_t lens[3])
+{
+    for (int k = 0; k < 3; k++)
+        if (PyList_GET_SIZE(lists[k]) > lens[k] && PyList_SetSlice(lists[k], lens[k], PY_SSIZE_T_MAX, NULL) < 0)
+            PyErr_Clear();
+}
+
+/* A Python answer to a yes/no question (the redactor's suspect_text, agent.contract.is_ip) about one text:
+ * 1 yes, 0 no, -1 no answer (the exception cleared: the Python path asks again and decides). */
+static int
+ask(PyObject *question, PyObject *text)
+{
+    if (text == NULL || question == Py_None) {
+        Py_XDECREF(text);
+        PyErr_Clear();
+        return -1;
+    }
+    PyObject *answer = PyObject_CallOneArg(question, text);
+    Py_DECREF(text);
+    int yes = answer == NULL ? -1 : PyObject_IsTrue(answer);
+    Py_XDECREF(answer);
+    if (yes < 0)
+        PyErr_Clear();
+    return yes;
+}
+
+/* head + id_json + '}}\n' + line[:id_end] + ingested + line[id_end:-1] + suffix: agent/shipper.py's bulk entry of a
+ * line, in one copy (no slices of the line); the caller guarantees 0 <= id_end < len(line). */
+static PyObject *
+spliced(Span head, Span id_json, PyObject *line, Py_ssize_t id_end, PyObject *ingested, PyObject *suffix)
+{
+    const char *base = PyBytes_AS_STRING(line);
+    struct { const char *s; Py_ssize_t n; } parts[7] = {
+        {(const char *)head.s, head.n}, {(const char *)id_json.s, id_json.n}, {"}}\n", 3}, {base, id_end},
+        {PyBytes_AS_STRING(ingested), PyBytes_GET_SIZE(ingested)}, {base + id_end, PyBytes_GET_SIZE(line) - 1 - id_end},
+        {PyBytes_AS_STRING(suffix), PyBytes_GET_SIZE(suffix)},
+    };
+    Py_ssize_t size = 0;
+    for (int i = 0; i < 7; i++)
+        size += parts[i].n;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL)
+        return NULL;
+    char *w = PyBytes_AS_STRING(out);
+    for (int i = 0; i < 7; i++) {
+        memcpy(w, parts[i].s, parts[i].n);
+        w += parts[i].n;
+    }
+    return out;
+}
+
+static Span
+span_of(PyObject *bytes)
+{
+    Span s = {(const unsigned char *)PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes)};
+    return s;
+}
+
+/* The bulk entry of a checked line: its id as the line spells it (quotes included) after the action line's head. */
+static PyObject *
+entry_of(PyObject *prefix, Span id, PyObject *line, PyObject *ingested, PyObject *suffix)
+{
+    Span id_json = {id.s - 1, id.n + 2};
+    return spliced(span_of(prefix), id_json, line, (const char *)id.s + id.n + 1 - PyBytes_AS_STRING(line), ingested,
+                   suffix);
+}
+
+/* Scanner.run(lines, start, key, path, block_end, room_events, room_bytes, ingested, suffix, suspect, ip_ok,
+ *             entries, origins, stamps) -> (next, added, nbytes, end)
+ *
+ * The pass-through for a run of a block's (offset, line) items from lines[start], as PassThrough.__call__ and
+ * the pipeline's per-line loop do it line by line, without a Python frame per line: each line this is sure of
+ * gets its entry, its origin (key, path, offset, line) and its stamp appended to the three lists (the open
+ * batch's), up to room_events entries or room_bytes bytes. It stops at the first line it is not sure of (the
+ * check doubts, the route memo has no answer, suspect(texts) is true, ip_ok(address) is false, any failure):
+ * next is that line's index, and the per-line path decides it, as it would have. end is the file offset the
+ * last appended line completes (capped at block_end, as for an unterminated last line), -1 when none was. */
+static PyObject *
+Scanner_run(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError, "run() takes 14 arguments");
+        return NULL;
+    }
+    PyObject *lines = args[0], *key = args[2], *path = args[3], *ingested = args[7], *suffix = args[8];
+    PyObject *suspect = args[9], *ip_ok = args[10];
+    PyObject *lists[3] = {args[11], args[12], args[13]};
+    if (!PyList_CheckExact(lines) || !PyBytes_CheckExact(ingested) || !PyBytes_CheckExact(suffix) ||
+        !PyList_CheckExact(lists[0]) || !PyList_CheckExact(lists[1]) || !PyList_CheckExact(lists[2])) {
+        PyErr_SetString(PyExc_TypeError, "run(): list, int, str, str, int, int, int, bytes, bytes, callable, "
+                                         "callable, list, list, list expected");
+        return NULL;
+    }
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]), room_events = PyLong_AsSsize_t(args[5]),
+               room_bytes = PyLong_AsSsize_t(args[6]);
+    long long block_end = PyLong_AsLongLong(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (i < 0)
+        i = 0;
+    Py_ssize_t added = 0, nbytes = 0;
+    long long last_end = -1;
+    while (i < PyList_GET_SIZE(lines) && added < room_events && nbytes < room_bytes) {
+        PyObject *item = PyList_GET_ITEM(lines, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
+            !PyLong_CheckExact(PyTuple_GET_ITEM(item, 0)) || !PyBytes_CheckExact(PyTuple_GET_ITEM(item, 1)))
+            break; /* an overlong line's marker, or anything unexpected: the per-line path */
+        Py_INCREF(item); /* held: the Python the check may run (the clock, the questions) cannot free it */
+        PyObject *offset = PyTuple_GET_ITEM(item, 0), *line = PyTuple_GET_ITEM(item, 1);
+        long long off = PyLong_AsLongLong(offset);
+        Found fd;
+        Span ip = {NULL, 0};
+        PyObject *prefix = NULL, *index = NULL, *entry = NULL, *origin = NULL, *stamp = NULL;
+        int ok = !(off == -1 && PyErr_Occurred()) && check_line(self, line, &fd, &ip, &prefix, &index) == OK &&
+                 prefix != NULL;
+        /* the order of PassThrough._accept: the texts, then the address */
+        if (ok && fd.needs_python_texts)
+            ok = ask(suspect, joined_texts(&fd)) == 0;
+        if (ok && ip.s != NULL)
+            ok = ask(ip_ok, text_of(ip)) == 1;
+        if (ok) {
+            entry = entry_of(prefix, fd.val[R_ID], line, ingested, suffix);
+            origin = PyTuple_Pack(4, key, path, offset, line);
+            stamp = PyTuple_New(5);
+            ok = entry != NULL && origin != NULL && stamp != NULL;
+            for (int k = 0; ok && k < 5; k++) {
+                PyObject *v;
+                switch (k) {
+                case 0: v = Py_NewRef(index); break;
+                case 1: v = text_of(fd.val[R_ID]); break;
+                case 2: v = text_of(fd.val[R_TS]); break;
+                case 3: v = memo_text(self, R_STREAM, fd.val[R_STREAM]); break;
+                default: v = fd.has_seq ? PyLong_FromLongLong(fd.seq) : Py_NewRef(Py_None);
+                }
+                if (v == NULL)
+                    ok = 0;
+                else
+                    PyTuple_SET_ITEM(stamp, k, v);
+            }
+        }
+        if (ok) {
+            Py_ssize_t lens[3] = {PyList_GET_SIZE(lists[0]), PyList_GET_SIZE(lists[1]), PyList_GET_SIZE(lists[2])};
+            if (PyList_Append(lists[0], entry) < 0 || PyList_Append(lists[1], origin) < 0 ||
+                PyList_Append(lists[2], stamp) < 0) {
+                truncate_to(lists, lens);
+                ok = 0;
+            }
+        }
+        if (ok) {
+            added++;
+            nbytes += PyBytes_GET_SIZE(entry);
+            last_end = off + PyBytes_GET_SIZE(line) + 1;
+            if (last_end > block_end)
+                last_end = block_end;
+        }
+        PyErr_Clear(); /* whatever failed is the per-line path's to meet again, and to report */
+        Py_XDECREF(prefix);
+        Py_XDECREF(index);
+        Py_XDECREF(entry);
+        Py_XDECREF(origin);
+        Py_XDECREF(stamp);
+        Py_DECREF(item);
+        if (!ok)
+            break;
+        i++;
+    }
+    return Py_BuildValue("(nnnL)", i, added, nbytes, last_end);
 }
 
 /* ---- construction ------------------------------------------------------------------------------- */
@@ -1104,29 +1292,11 @@ entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t id_end = PyLong_AsSsize_t(args[3]);
     if (id_end == -1 && PyErr_Occurred())
         return NULL;
-    Py_ssize_t n = PyBytes_GET_SIZE(args[2]);
-    if (id_end < 0 || id_end >= n) {
+    if (id_end < 0 || id_end >= PyBytes_GET_SIZE(args[2])) {
         PyErr_SetString(PyExc_ValueError, "entry(): id_end outside the line");
         return NULL;
     }
-    const char *line = PyBytes_AS_STRING(args[2]);
-    struct { const char *s; Py_ssize_t n; } parts[7] = {
-        {PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0])}, {PyBytes_AS_STRING(args[1]), PyBytes_GET_SIZE(args[1])},
-        {"}}\n", 3}, {line, id_end}, {PyBytes_AS_STRING(args[4]), PyBytes_GET_SIZE(args[4])},
-        {line + id_end, n - 1 - id_end}, {PyBytes_AS_STRING(args[5]), PyBytes_GET_SIZE(args[5])},
-    };
-    Py_ssize_t size = 0;
-    for (int i = 0; i < 7; i++)
-        size += parts[i].n;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
-    if (out == NULL)
-        return NULL;
-    char *w = PyBytes_AS_STRING(out);
-    for (int i = 0; i < 7; i++) {
-        memcpy(w, parts[i].s, parts[i].n);
-        w += parts[i].n;
-    }
-    return out;
+    return spliced(span_of(args[0]), span_of(args[1]), args[2], id_end, args[4], args[5]);
 }
 
 static PyMethodDef module_methods[] = {
@@ -1136,6 +1306,9 @@ static PyMethodDef module_methods[] = {
 };
 
 static PyMethodDef Scanner_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))Scanner_run, METH_FASTCALL,
+     PyDoc_STR("run(lines, start, key, path, block_end, room_events, room_bytes, ingested, suffix, suspect, ip_ok, "
+               "entries, origins, stamps) -> (next, added, nbytes, end): the pass-through for a run of lines")},
     {"scan", (PyCFunction)Scanner_scan, METH_O,
      "scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index) or None "
      "(not sure); prefix and index are the route memo's, or None (route in Python)"},

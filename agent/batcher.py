@@ -83,6 +83,28 @@ class Batcher:
             return self.flush()
         return None
 
+    def room(self) -> tuple[list[bytes], list[Origin], list[Stamp | None], int, int]:
+        """The open batch's entry, origin and stamp lists, and the entries and bytes it takes before it is full.
+
+        For a caller that appends to the three lists itself (the pass-through's run of lines,
+        :meth:`agent.fastpath.PassThrough.run`), then reports with :meth:`took`.
+        """
+        b = self._batch
+        return b.entries, b.origins, b.stamps, self._max_events - len(b.entries), self._max_bytes - b.nbytes
+
+    def took(self, key: str, added: int, nbytes: int, end: int) -> Batch | None:
+        """Account for ``added`` entries of ``nbytes`` bytes appended to :meth:`room`'s lists, covering ``key`` up to
+        ``end``; return the sealed batch if it is now full (as :meth:`feed` does per entry)."""
+        b = self._batch
+        if not b.started:
+            b.started = self.clock()
+        b.ends[key] = end
+        b.nbytes += nbytes
+        b.lines += added
+        if len(b.entries) >= self._max_events or b.nbytes >= self._max_bytes:
+            return self.flush()
+        return None
+
     def advance(self, key: str, end: int, lines: int = 1) -> None:
         """Cover ``lines`` lines of ``key`` up to ``end`` that produce no entry (dead-lettered, blank)."""
         b = self._batch

@@ -6,7 +6,9 @@ pass-through takes less than half the instructions per line of the pure-Python p
 section 16). It is narrower than the Python
 path (:mod:`agent.fastpath`) by design: a string with an escape, whitespace between tokens, a duplicate
 key, a number it does not parse exactly, a change name the redactor has not cleared yet, a text the
-redactor's cheap checks flag: any of them returns ``None`` and the Python path decides, as before. So it
+redactor's cheap checks flag: any of them returns ``None`` and the Python path decides, as before.
+:meth:`Scanner.run` asks the same question for a run of a block's lines in one call and stops at the
+first line it would answer ``None`` for (or whose route, texts or address Python must decide). So it
 never rejects a line and never ships one the Python path would not ship differently; tests/agent/
 test_linescan.py and the fuzz target ``passthrough`` hold the two equal.
 
@@ -24,6 +26,7 @@ format the C side does not check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from auditlog.core.contract import CONTRACT, Contract, Field
@@ -73,6 +76,30 @@ class Scanner(Protocol):
     """The C line check for one field table and redactor state, with its route memo."""
 
     scan: Scan
+
+    def run(self, lines: list[Any], start: int, key: str, path: str, block_end: int, room_events: int,
+            room_bytes: int, ingested: bytes, suffix: bytes, suspect: Callable[[str], bool] | None,
+            ip_ok: Callable[[str], bool], entries: list[bytes], origins: list[Any], stamps: list[Any],
+            /) -> tuple[int, int, int, int]:
+        """The pass-through for a run of a block's ``(offset, line)`` items from ``lines[start]``, in one C call.
+
+        Per line, what :meth:`agent.fastpath.PassThrough.__call__` and the pipeline's per-line loop do: the
+        check of :attr:`scan`, ``suspect(texts)`` where the redactor's regexes must look (``None``: no
+        redactor), ``ip_ok(address)`` for an address other than a dotted quad, the route memo's answer, and
+        the entry spliced with ``ingested`` and ``suffix`` (:meth:`agent.shipper.ShipperFields.parts_now`).
+        Its entry, its origin ``(key, path, offset, line)`` and its stamp are appended to the three lists,
+        until ``room_events`` entries or ``room_bytes`` bytes were appended.
+
+        Returns:
+            ``(next, added, nbytes, end)``: the index of the first line not taken (one the check is not
+            sure of, the memo has no route for, a question said no to, or anything failed on: the per-line
+            path decides it), the entries appended and their bytes, and the file offset the last one
+            completes (at most ``block_end``; -1 when none was appended).
+
+        Raises:
+            TypeError: for arguments of other types.
+        """
+        ...
 
     def remember_route(self, tier: str, timestamp: str, prefix: bytes, index: str, owner: Any,
                        window: tuple[str, str, float], /) -> bool:

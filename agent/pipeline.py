@@ -265,7 +265,24 @@ class Pipeline:
     def _process(self, block: Block) -> None:
         key, path, block_end = block.key, block.path, block.end
         make, batcher, submit = self.entries, self.batcher, self._submit
-        for off, line in block.lines:
+        run = make.passthrough.run
+        lines = block.lines
+        count, i = len(lines), 0
+        while i < count:
+            # the lines the C check takes whole go into the batch in one call; the first it does not take, line
+            # by line below, which decides it as before
+            try:
+                i, full = run(lines, i, key, path, block_end, batcher)
+            except Exception:  # before anything joined the batch (the C side keeps its own failures): per line
+                log.exception("unexpected error in the pass-through's run of lines", path=path)
+                full = None
+            if full is not None:
+                submit(full)
+                continue
+            if i >= count:
+                break
+            off, line = lines[i]
+            i += 1
             if type(line) is bytes:
                 end = off + len(line) + 1
                 if end > block_end:  # an unterminated last line of a closed file

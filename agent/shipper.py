@@ -9,7 +9,9 @@ same either way (tests/agent/test_shipper.py proves it for generated events).
 An object the event already carries is kept as it is (a producer's own ``host`` or ``agent`` wins),
 and so is an ``event.ingested`` it set; the pass-through only takes lines without them (their fields
 are not the contract's). ``event.ingested`` is when the agent read the line (millisecond precision,
-UTC), which precedes Elasticsearch's own arrival time by the batching delay only.
+UTC), which precedes Elasticsearch's own arrival time by the batching delay only; the lines the
+pass-through takes in one run (:meth:`agent.fastpath.PassThrough.run`, at most a batch) share the
+reading at the run's start.
 """
 
 from __future__ import annotations
@@ -156,6 +158,20 @@ class ShipperFields:
         if at < 0:  # spelled with other escapes or spaces: leave it to the full path
             return None
         return self.entry_at(head, line, id_json, at + 5 + len(id_json))
+
+    def parts_now(self) -> tuple[bytes, bytes]:
+        """Return what a bulk entry splices into a line now: ``,"ingested":"<now>"`` and the closing objects.
+
+        The pass-through's run of lines (:meth:`agent.fastpath.PassThrough.run`) reads the clock once per run
+        (at most a batch, a few milliseconds of lines), where :meth:`entry_at` reads it per line.
+
+        Returns:
+            The ``event.ingested`` member and the suffix that replaces the line's closing brace.
+        """
+        ms = self._clock() // 1_000_000
+        if ms != self._ms:
+            self._tick(ms)
+        return self._ingested, self._suffix
 
     def entry_at(self, head: bytes, line: bytes, id_json: bytes, end: int) -> bytes:
         """Return the bulk entry of :meth:`entry` when the place of ``event.id`` is known.

@@ -15,9 +15,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from auditlog.agent.batcher import Batcher, BatchSettings
 from auditlog.agent.contract import action_ok, id_ok, is_ip, timestamp_ok
 from auditlog.agent.enrich import Enricher
-from auditlog.agent.fastpath import PassThrough
+from auditlog.agent.fastpath import MISS_STREAK, PassThrough
+from auditlog.agent.harvester import Overlong
 from auditlog.agent.linescan import AVAILABLE, ROLES, Scan, Scanner, scanner_for, table
 from auditlog.agent.parser import Rejected
 from auditlog.agent.redact import REDACTED, Redactor
@@ -279,12 +281,14 @@ def test_answering_lines_keeps_no_memory() -> None:
 
 
 def test_mutated_lines_cause_no_memory_error_under_sanitizers(tmp_path: Path) -> None:
-    """A build with AddressSanitizer and UBSan reads 40,000 mutated lines (three redactor states, two route memos)."""
+    """A build with AddressSanitizer and UBSan reads 40,000 mutated lines (three redactor states, two route memos),
+    and runs of them."""
     run = sanitized.run("tests.support.mutated_scan", str(sanitized.build("_linescan", tmp_path)), "40000", "7")
     assert 0 == run.returncode, run.stderr[-3000:]
-    _, answered, _, routed = run.stdout.split()
+    _, answered, _, routed, _, taken = run.stdout.split()
     assert int(answered) > 1000  # enough lines were read to the end, not refused at the first byte
     assert int(routed) > 500  # and the route memo answered for some of them
+    assert int(taken) > 1000  # and runs of them took lines whole
 
 
 def test_a_failed_reinitialisation_leaves_a_scanner_that_answers_nothing() -> None:
@@ -585,3 +589,168 @@ def test_a_clock_that_fails_leaves_the_line_to_the_router() -> None:
     for clock in clocks:
         scanner, line, _tier, _stamp = _taught(_Router(clock))
         assert _routed(scanner, line) == (None, None)
+
+
+# -- runs of lines: the pass-through for a block's lines in one call (Scanner.run, PassThrough.run) --
+
+def _items(lines: list[Any]) -> list[tuple[int, Any]]:
+    """``(offset, line)`` items as a block holds them (each line and its newline after the one before)."""
+    items, off = [], 0
+    for line in lines:
+        items.append((off, line))
+        off += (line.length if isinstance(line, Overlong) else len(line)) + 1
+    return items
+
+
+def _warm_pass() -> PassThrough:
+    """A pass-through with the C check whose route memo knows the emitter lines' tiers and days."""
+    native = PassThrough(_WARM)
+    for line in emitter_lines(40):
+        native(line)
+    return native
+
+
+def _run(native: PassThrough, items: list[tuple[int, Any]], start: int = 0, *, events: int = 10_000,
+         nbytes: int = 1 << 30, suspect: Any = None, ip_ok: Any = is_ip) -> tuple[tuple[int, int, int, int], list[Any]]:
+    """Scanner.run over ``items`` with the redactor's question unless given; its answer and the three lists."""
+    scanner = native._scanner
+    redactor = _WARM.redactor
+    assert scanner is not None and redactor is not None
+    lists: list[list[Any]] = [[], [], []]
+    ingested, suffix = _SHIPPER.parts_now()
+    answer = scanner.run(items, start, "k", "p", 1 << 40, events, nbytes, ingested, suffix,
+                         suspect or redactor.suspect_text, ip_ok, *lists)
+    return answer, lists
+
+
+def _by_runs(native: PassThrough, items: list[tuple[int, Any]]) -> tuple[list[tuple[Any, ...]], int]:
+    """Each line's (entry, stamp, origin) as runs and the per-line answers between them give them (as the pipeline
+    does); and how many lines runs took. Checks each run's bytes and end on the way."""
+    got: list[tuple[Any, ...]] = []
+    taken = start = 0
+    while start < len(items):
+        (at, added, size, end), (entries, origins, stamps) = _run(native, items, start)
+        got += zip(entries, stamps, origins, strict=True)
+        taken += added
+        assert size == sum(map(len, entries))
+        assert end == (items[at - 1][0] + len(items[at - 1][1]) + 1 if added else -1)
+        if at < len(items):
+            got.append(_answer(native, *items[at]))
+        start = at + 1
+    return got, taken
+
+
+def _answer(native: PassThrough, off: int, line: bytes) -> tuple[Any, ...]:
+    """One line's per-line (answer, stamp or None, origin)."""
+    answer = native(line)
+    return answer, native.stamp if isinstance(answer, bytes) else None, ("k", "p", off, line)
+
+
+def _per_line(native: PassThrough, items: list[tuple[int, Any]]) -> list[tuple[Any, ...]]:
+    """Each line's (answer, stamp, origin) answered line by line."""
+    return [_answer(native, off, line) for off, line in items]
+
+
+def test_a_run_appends_what_the_pass_through_answers_line_by_line() -> None:
+    """Lines taken by runs (the others answered per line between them) get the entry, stamp and ``(key, path,
+    offset, line)`` origin of answering every line per line; the run's bytes and end add up."""
+    items = _items(emitter_lines(300))
+    got, taken = _by_runs(_warm_pass(), items)
+    assert got == _per_line(_warm_pass(), items)
+    assert taken >= 0.9 * len(items)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(hostile_lines(), st.sampled_from(emitter_lines(40))), min_size=1, max_size=30))
+def test_runs_over_hostile_lines_answer_as_the_pass_through_does_line_by_line(lines: list[bytes]) -> None:
+    """Hostile lines among emitter lines: runs and the per-line answers between them give every line its per-line
+    answer."""
+    items = _items(lines)
+    assert _by_runs(_warm_pass(), items)[0] == _per_line(_warm_pass(), items)
+
+
+def test_a_run_stops_at_the_first_line_it_is_not_sure_of() -> None:
+    """A line the check doubts, an overlong line's marker, a route the memo does not know, a text the redactor's
+    regexes flag or an address is_ip refuses ends the run there, and nothing of it is appended."""
+    native = _warm_pass()
+    good = emitter_lines(6)
+    doubtful: list[Any] = [b"", b"not json", _line({"message": "a\nb"}), Overlong(10, b"x"),
+                           _line({"@timestamp": "2019-01-01T00:00:00.000Z"}), _line({"message": "token=abc"}),
+                           _line({"source.ip": "1:2:3:4:5:6:7:8:9"})]
+    for odd in doubtful:
+        (at, added, _size, _end), lists = _run(native, _items([*good[:3], odd, *good[3:]]))
+        assert (at, added) == (3, 3), odd
+        assert [len(one) for one in lists] == [3, 3, 3]
+
+
+def test_a_run_takes_at_most_the_room_it_is_given() -> None:
+    """A run ends once it appended ``room_events`` entries or at least ``room_bytes`` bytes (as a batch fills)."""
+    native = _warm_pass()
+    items = _items(emitter_lines(10))
+    assert _run(native, items, 2, events=3)[0][:2] == (5, 3)
+    (at, added, size, _end), _lists = _run(native, items, nbytes=1)
+    assert (at, added) == (1, 1) and size > 1
+
+
+def test_a_question_that_raises_ends_the_run_at_its_line_without_an_exception() -> None:
+    """A redactor question or address check that raises leaves the line to the per-line path (which meets the error
+    again and reports it); the lists stay of one length."""
+    native = _warm_pass()
+    def broken(text: str) -> bool:
+        raise RuntimeError("question")
+
+    lines = emitter_lines(4)
+    flagged = _line({"message": "mail a@b.c", "source.ip": "2a02:168::1"})
+    (at, added, _s, _e), lists = _run(native, _items([*lines, flagged]), suspect=broken)
+    assert (at, added) == (4, 4) and [len(one) for one in lists] == [4, 4, 4]
+    (at, added, _s, _e), lists = _run(native, _items([*lines, flagged]), ip_ok=broken)
+    assert (at, added) == (4, 4) and [len(one) for one in lists] == [4, 4, 4]
+
+
+def test_run_arguments_of_other_types_are_refused_before_anything_is_appended() -> None:
+    """Lists that are not exactly lists, or texts that are not bytes, raise TypeError and append nothing."""
+    native = _warm_pass()
+    scanner = native._scanner
+    assert scanner is not None
+    items = _items(emitter_lines(2))
+    lists: list[list[Any]] = [[], [], []]
+    with pytest.raises(TypeError):
+        scanner.run(tuple(items), 0, "k", "p", 99, 9, 9, b"", b"}", None, is_ip, *lists)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        scanner.run(items, 0, "k", "p", 99, 9, 9, "", b"}", None, is_ip, *lists)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        scanner.run(items, 0, "k", "p", 99, 9, 9, b"", b"}", None)  # type: ignore[call-arg]
+    assert lists == [[], [], []]
+
+
+def test_runs_keep_no_memory() -> None:
+    """5,000 runs of 20 lines leave the traced memory where it was (once their results are dropped)."""
+    native = _warm_pass()
+    items = _items(emitter_lines(20))
+    assert retained_bytes(lambda: _run(native, items), 5_000) < 4096
+
+
+def test_a_file_whose_lines_keep_missing_is_left_to_the_per_line_path() -> None:
+    """While the per-line path skips a file's lines (after MISS_STREAK misses), a run takes none of them."""
+    native = _warm_pass()
+    for _ in range(MISS_STREAK):
+        native(b"not json", "k")
+    batcher = Batcher(BatchSettings())
+    assert native.run(_items(emitter_lines(5)), 0, "k", "p", 10**9, batcher) == (0, None)
+    assert native.run(_items(emitter_lines(5)), 0, "other", "p", 10**9, batcher)[0] == 5
+
+
+def test_event_ingested_is_read_once_per_run() -> None:
+    """Every entry of one run carries the clock's reading at the run's start, however the clock moves meanwhile."""
+    ticks = iter(range(10**12, 10**13, 10**9))  # a second later at every reading
+    shipper = ShipperFields(host_name="h", agent_version="0", ephemeral_id="e", clock=lambda: next(ticks))
+    native = PassThrough(Enricher(TierTable(), _WARM.redactor, TimeBounds(TierTable(), clock=lambda: _NOW), shipper))
+    lines = emitter_lines(40)
+    for line in lines:
+        native(line)
+    batcher = Batcher(BatchSettings())
+    assert native.run(_items(lines), 0, "k", "p", 10**9, batcher)[0] >= 10
+    batch = batcher.flush()
+    assert batch is not None
+    stamps = {orjson.loads(entry.split(b"\n")[1])["event"]["ingested"] for entry in batch.entries}
+    assert len(stamps) == 1

@@ -15,9 +15,13 @@ import pytest
 
 from auditlog.agent.config import load
 from auditlog.agent.contract import format_timestamp
+from auditlog.agent.fastpath import PassThrough
+from auditlog.agent.harvester import Block, Overlong
 from auditlog.agent.pipeline import Pipeline, reader_wait
+from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.watcher import WatchdogWatcher
 from tests.agent.events import line
+from tests.agent.test_fastpath import _NOW, emitter_lines
 
 
 class Resp:
@@ -183,3 +187,79 @@ def test_caught_up_reader_wakes_when_a_held_back_scan_may_run() -> None:
     """A change signalled within the scan gap ends the sleep when the gap has passed, not at the next poll tick."""
     assert (reader_wait(10.0, poll=0.25, next_scan=15.0, scan_due=10.05),
             reader_wait(10.0, poll=0.25, next_scan=15.0, scan_due=9.0)) == (pytest.approx(0.05), 0.0)
+
+
+# -- the pass-through's runs of lines: the same batches and dead letters as line by line --
+
+def _mixed_block(key: str, path: str) -> Block:
+    """Emitter lines with lines the C check leaves to the per-line path among them: blank, broken, overlong,
+    hostile numbers and texts, a time outside the bounds, an unknown tier, an IPv6 address, an '@' in a text."""
+    base = emitter_lines(120)
+    odd = [b"", b"not json", b"{}", base[0].replace(b'"seq":', b'"seq":99999999999999999999999,"x":'),
+           base[1].replace(base[1][2:14], b'@timestamp":'), base[2][:-1] + b',"extra":1}',
+           _stamped(base[3], "2099-01-01T00:00:00.000Z"), base[4].replace(b'"enterprise"', b'"platinum"'),
+           base[5].replace(b'"message":"', b'"message":"Bearer abc '),
+           base[6].replace(b'"message":"', b'"message":"a@b.c ')]
+    lines: list[bytes | Overlong] = []
+    for i, one in enumerate(base):
+        lines.append(one)
+        if i % 9 == 4:
+            lines.append(odd[(i // 9) % len(odd)])
+        if i == 60:
+            lines.append(Overlong(5_000_000, one[:100]))
+    items: list[tuple[int, bytes | Overlong]] = []
+    off = 0
+    for item in lines:
+        items.append((off, item))
+        off += (item.length if isinstance(item, Overlong) else len(item)) + 1
+    return Block(key, path, items, off - 3)  # the last line unterminated: completes at the block's end
+
+
+def _stamped(line_: bytes, timestamp: str) -> bytes:
+    """``line_`` with another ``@timestamp``."""
+    ev = orjson.loads(line_)
+    ev["@timestamp"] = timestamp
+    return orjson.dumps(ev)
+
+
+def _process_block(tmp_path: Path, batch: str, block: Block) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The batches (entries, origins, stamps, ends, bytes, lines) and dead letters a fresh pipeline makes of
+    ``block``, its clocks frozen at the emitter lines' time."""
+    tmp_path.mkdir()
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n[state]\ndir = "{tmp_path / "state"}"\n'
+                      f"[batch]\n{batch}\n[metrics]\nenabled = false\n")
+    pipeline = Pipeline(load(config), GatedES())  # type: ignore[arg-type]
+    enricher = pipeline.entries.enricher
+    assert enricher.bounds is not None
+    enricher.shipper = ShipperFields(host_name="h", agent_version="0", ephemeral_id="e", clock=lambda: int(_NOW * 1e9))
+    enricher.bounds.clock = lambda: _NOW
+    batches: list[Any] = []
+    dead: list[tuple[Any, ...]] = []
+    pipeline._submit = lambda b: batches.append(b) if b is not None else None  # type: ignore[method-assign,assignment]
+    pipeline._dead = lambda dl: dead.append((dl.reason, dl.line, dl.offset, dl.key))  # type: ignore[method-assign]
+    try:
+        pipeline._process(block)
+        batches.append(pipeline.batcher.flush())
+    finally:  # what the reader's shutdown closes (no thread was started)
+        pipeline.tailer.close()
+        pipeline.dlq.close()
+        if pipeline.ids is not None:
+            pipeline.ids.close()
+        pipeline.registry.close()
+    return [(b.entries, b.origins, b.stamps, b.ends, b.nbytes, b.lines) for b in batches if b is not None], dead
+
+
+@pytest.mark.parametrize("batch", ["max_events = 7", "max_bytes = 4096", "max_events = 2000"])
+def test_runs_of_lines_make_the_batches_and_dead_letters_line_by_line_makes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: str) -> None:
+    """A block of emitter lines with odd ones among them gives the same batches, split alike, with and without runs."""
+    block = _mixed_block("key-1", str(tmp_path / "a.jsonl"))
+    with_runs = _process_block(tmp_path / "runs", batch, block)
+    monkeypatch.setattr(PassThrough, "run", lambda self, lines, start, *rest: (start, None))
+    line_by_line = _process_block(tmp_path / "lines", batch, block)
+    assert with_runs == line_by_line
+    batches, dead = with_runs
+    stamps = [stamp for b in batches for stamp in b[2]]
+    # every path was taken: runs and the per-line pass-through (stamps), the full path (None), dead letters
+    assert len(stamps) >= 120 and None in stamps and len(dead) >= 5
