@@ -17,7 +17,7 @@ and the ``passthrough`` fuzz target compare them). Where the extension is not bu
 answers every line. The pipeline's reader hands it a block's lines a run at a time (:meth:`PassThrough.run`):
 the C side appends each line's entry, origin and stamp to the open batch and stops at the first line it is
 not sure of, which then goes through :meth:`PassThrough.__call__` like any other; so no Python frame runs
-per line it takes (about 1.5 us of the agent's CPU per event, docs/benchmarks.md section 20).
+per line it takes (1.7-1.9 us of the agent's CPU per event, docs/benchmarks.md section 20).
 
 It never rejects a line on its own: any doubt returns ``None`` and the line takes the full path, which
 alone decides and explains (the same split as ``validate``'s fast check). Doubt means: not a

@@ -9,6 +9,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from auditlog import __version__
+
 
 def _meminfo_total() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
@@ -58,7 +60,7 @@ def versions(repo: Path) -> dict[str, str]:
     """Return versions of Python and the libraries the benchmarks exercise."""
     return {
         "python": platform.python_version(),
-        "auditlog": _pkg("auditlog"),
+        "auditlog": __version__,  # the package is auditlog-pipeline; a look-up of "auditlog" found nothing
         "auditlog_commit": git_commit(repo),
         "elasticsearch_client": _pkg("elasticsearch"),
         "structlog": _pkg("structlog"),
