@@ -920,27 +920,28 @@ Scanner_scan(Scanner *self, PyObject *line)
 static void
 truncate_to(PyObject *lists[3], Py_ssize_t lens[3])
 {
+    PyObject *type, *value, *traceback; /* the failure that brought us here, kept across the C-API calls */
+    PyErr_Fetch(&type, &value, &traceback);
     for (int k = 0; k < 3; k++)
         if (PyList_GET_SIZE(lists[k]) > lens[k] && PyList_SetSlice(lists[k], lens[k], PY_SSIZE_T_MAX, NULL) < 0)
             PyErr_Clear();
+    PyErr_Restore(type, value, traceback);
 }
 
 /* A Python answer to a yes/no question (the redactor's suspect_text, agent.contract.is_ip) about one text:
- * 1 yes, 0 no, -1 no answer (the exception cleared: the Python path asks again and decides). */
+ * 1 yes, 0 no, -1 no answer. An Exception is cleared (the Python path asks again, meets it and reports it); any
+ * other (KeyboardInterrupt, SystemExit) stays set for the caller to pass on. */
 static int
 ask(PyObject *question, PyObject *text)
 {
     if (text == NULL || question == Py_None) {
         Py_XDECREF(text);
-        PyErr_Clear();
         return -1;
     }
     PyObject *answer = PyObject_CallOneArg(question, text);
     Py_DECREF(text);
     int yes = answer == NULL ? -1 : PyObject_IsTrue(answer);
     Py_XDECREF(answer);
-    if (yes < 0)
-        PyErr_Clear();
     return yes;
 }
 
@@ -1011,15 +1012,24 @@ Scanner_run(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
                                          "callable, list, list, list expected");
         return NULL;
     }
-    Py_ssize_t i = PyLong_AsSsize_t(args[1]), room_events = PyLong_AsSsize_t(args[5]),
-               room_bytes = PyLong_AsSsize_t(args[6]);
-    long long block_end = PyLong_AsLongLong(args[4]);
-    if (PyErr_Occurred())
+    Py_ssize_t i, room_events, room_bytes;
+    long long block_end;
+    /* one at a time: a conversion may run Python (__index__), which must not start with an exception set */
+    if ((i = PyLong_AsSsize_t(args[1])) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((room_events = PyLong_AsSsize_t(args[5])) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((room_bytes = PyLong_AsSsize_t(args[6])) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((block_end = PyLong_AsLongLong(args[4])) == -1 && PyErr_Occurred())
         return NULL;
     if (i < 0)
         i = 0;
     Py_ssize_t added = 0, nbytes = 0;
     long long last_end = -1;
+    /* what the lists held before: a run that cannot report what it appended takes it all back */
+    Py_ssize_t initial[3] = {PyList_GET_SIZE(lists[0]), PyList_GET_SIZE(lists[1]), PyList_GET_SIZE(lists[2])};
+    int fatal = 0;
     while (i < PyList_GET_SIZE(lines) && added < room_events && nbytes < room_bytes) {
         PyObject *item = PyList_GET_ITEM(lines, i);
         if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2 ||
@@ -1073,18 +1083,28 @@ Scanner_run(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
             if (last_end > block_end)
                 last_end = block_end;
         }
-        PyErr_Clear(); /* whatever failed is the per-line path's to meet again, and to report */
+        /* an Exception is the per-line path's to meet again and report; anything else (KeyboardInterrupt,
+         * SystemExit) ends the run and goes on up, with the run taken back */
+        if (PyErr_Occurred()) {
+            if (PyErr_ExceptionMatches(PyExc_Exception))
+                PyErr_Clear();
+            else
+                fatal = 1;
+        }
         Py_XDECREF(prefix);
         Py_XDECREF(index);
         Py_XDECREF(entry);
         Py_XDECREF(origin);
         Py_XDECREF(stamp);
         Py_DECREF(item);
-        if (!ok)
+        if (!ok || fatal)
             break;
         i++;
     }
-    return Py_BuildValue("(nnnL)", i, added, nbytes, last_end);
+    PyObject *out = fatal ? NULL : Py_BuildValue("(nnnL)", i, added, nbytes, last_end);
+    if (out == NULL) /* nothing appended may stay unreported: the caller's accounting would miss it */
+        truncate_to(lists, initial);
+    return out;
 }
 
 /* ---- construction ------------------------------------------------------------------------------- */

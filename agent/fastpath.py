@@ -16,8 +16,11 @@ answer and the typed decode below decides, so both give the same answer for ever
 and the ``passthrough`` fuzz target compare them). Where the extension is not built, the typed decode
 answers every line. The pipeline's reader hands it a block's lines a run at a time (:meth:`PassThrough.run`):
 the C side appends each line's entry, origin and stamp to the open batch and stops at the first line it is
-not sure of, which then goes through :meth:`PassThrough.__call__` like any other; so no Python frame runs
-per line it takes (1.7-1.9 us of the agent's CPU per event, docs/benchmarks.md section 20).
+not sure of, which then goes through :meth:`PassThrough.__call__` like any other (and is checked a second
+time there); so no Python frame of ours runs per line it takes, apart from the redactor's regexes for a text
+with '@' or '=' and :func:`agent.contract.is_ip` for an address other than a dotted quad (1.7-1.9 us of the
+agent's CPU per event, docs/benchmarks.md section 20). The reader tries a run again only after the per-line
+pass-through took a line, so a file the pass-through keeps missing costs no run per line.
 
 It never rejects a line on its own: any doubt returns ``None`` and the line takes the full path, which
 alone decides and explains (the same split as ``validate``'s fast check). Doubt means: not a

@@ -96,8 +96,14 @@ class Scanner(Protocol):
             path decides it), the entries appended and their bytes, and the file offset the last one
             completes (at most ``block_end``; -1 when none was appended).
 
+        A negative ``start`` counts as 0. A question that raises an ``Exception`` ends the run at its line (the
+        per-line path asks again and meets it); any other exception (``KeyboardInterrupt``) is raised, with
+        everything the run appended taken back off the lists.
+
         Raises:
-            TypeError: for arguments of other types.
+            TypeError: when ``lines`` or the three lists are not exactly lists, or ``ingested`` and ``suffix``
+                not exactly bytes.
+            OverflowError: for an integer argument beyond the platform's range.
         """
         ...
 

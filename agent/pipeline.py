@@ -50,7 +50,7 @@ from auditlog.agent.digest import DigestFeed, PendingMirror
 from auditlog.agent.digest_writer import DigestSettings, DigestWriter
 from auditlog.agent.discovery import watch_dirs
 from auditlog.agent.fastpath import EntryMaker
-from auditlog.agent.harvester import Block, Overlong
+from auditlog.agent.harvester import Block, Line, Overlong
 from auditlog.agent.metrics import Counter, Gauge, Metrics, Part
 from auditlog.agent.parser import BLANK, Parser, Rejected
 from auditlog.agent.registry import Registry
@@ -123,6 +123,9 @@ class Pipeline:
             on_lost=self._on_lost,
         )
         self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher(ShipperFields.for_this_process()))
+        # the pass-through's runs of lines (None once one failed unexpectedly: the per-line path does it all)
+        self._run: Callable[[list[Line], int, str, str, int, Batcher], tuple[int, Batch | None]] | None = (
+            self.entries.passthrough.run)
         self.batcher = Batcher(BatchSettings(cfg["batch.max_events"], cfg["batch.max_bytes"],
                                              float(cfg["batch.max_latency"])))
         workers = cfg["batch.workers"]
@@ -265,20 +268,31 @@ class Pipeline:
     def _process(self, block: Block) -> None:
         key, path, block_end = block.key, block.path, block.end
         make, batcher, submit = self.entries, self.batcher, self._submit
-        run = make.passthrough.run
+        run = self._run
         lines = block.lines
         count, i = len(lines), 0
+        # Runs are only a faster way to the same answers (the per-line path below is the reference), so they are
+        # tried where they pay: again after the per-line pass-through took a line, not after a line it left to
+        # the full path (another producer's file then costs no attempt per line).
+        try_run = run is not None
         while i < count:
-            # the lines the C check takes whole go into the batch in one call; the first it does not take, line
-            # by line below, which decides it as before
-            try:
-                i, full = run(lines, i, key, path, block_end, batcher)
-            except Exception:  # before anything joined the batch (the C side keeps its own failures): per line
-                log.exception("unexpected error in the pass-through's run of lines", path=path)
-                full = None
-            if full is not None:
-                submit(full)
-                continue
+            # the lines the C check takes whole go into the batch in one call; the first it does not take goes
+            # line by line below, which decides it as before
+            if try_run:
+                assert run is not None
+                start = i
+                try:
+                    i, full = run(lines, i, key, path, block_end, batcher)
+                except Exception:  # a run the C side cannot report it takes back off the batch: go line by line
+                    log.exception("unexpected error in the pass-through's run of lines; runs are off from now on",
+                                  path=path)
+                    self._run = run = None
+                    try_run, full = False, None
+                if full is not None:
+                    submit(full)
+                    continue
+                if i == start:
+                    try_run = False
             if i >= count:
                 break
             off, line = lines[i]
@@ -291,9 +305,11 @@ class Pipeline:
                 try:
                     entry = make(line, key, off)
                     if type(entry) is bytes:
-                        full = batcher.feed(entry, (key, path, off, line), end, make.stamp)
+                        stamp = make.stamp
+                        full = batcher.feed(entry, (key, path, off, line), end, stamp)
                         if full is not None:
                             submit(full)
+                        try_run = run is not None and stamp is not None  # the pass-through took it
                         continue
                     rej = entry
                 except Exception as exc:  # a bug must cost one dead letter, not the agent

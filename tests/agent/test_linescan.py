@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -624,16 +625,21 @@ def _run(native: PassThrough, items: list[tuple[int, Any]], start: int = 0, *, e
 
 
 def _by_runs(native: PassThrough, items: list[tuple[int, Any]]) -> tuple[list[tuple[Any, ...]], int]:
-    """Each line's (entry, stamp, origin) as runs and the per-line answers between them give them (as the pipeline
-    does); and how many lines runs took. Checks each run's bytes and end on the way."""
+    """Each line's (answer, stamp, origin) as :meth:`PassThrough.run` and the per-line answers between its runs give
+    them (as the pipeline does, batches of 7), and how many lines runs took. Checks each run's accounting on the way."""
     got: list[tuple[Any, ...]] = []
+    batcher = Batcher(BatchSettings(max_events=7))
     taken = start = 0
     while start < len(items):
-        (at, added, size, end), (entries, origins, stamps) = _run(native, items, start)
-        got += zip(entries, stamps, origins, strict=True)
-        taken += added
-        assert size == sum(map(len, entries))
-        assert end == (items[at - 1][0] + len(items[at - 1][1]) + 1 if added else -1)
+        entries, origins, stamps, _room, _bytes = batcher.room()
+        before = len(entries)
+        at, full = native.run(items, start, "", "p", 1 << 40, batcher)
+        if at > start:
+            if full is not None:
+                entries, origins, stamps = full.entries, full.origins, full.stamps
+            got += zip(entries[before:], stamps[before:], origins[before:], strict=True)
+            assert len(entries) - before == at - start
+            taken += at - start
         if at < len(items):
             got.append(_answer(native, *items[at]))
         start = at + 1
@@ -641,9 +647,9 @@ def _by_runs(native: PassThrough, items: list[tuple[int, Any]]) -> tuple[list[tu
 
 
 def _answer(native: PassThrough, off: int, line: bytes) -> tuple[Any, ...]:
-    """One line's per-line (answer, stamp or None, origin)."""
+    """One line's per-line (answer, stamp or None, origin), for the file ``""`` at path ``p``."""
     answer = native(line)
-    return answer, native.stamp if isinstance(answer, bytes) else None, ("k", "p", off, line)
+    return answer, native.stamp if isinstance(answer, bytes) else None, ("", "p", off, line)
 
 
 def _per_line(native: PassThrough, items: list[tuple[int, Any]]) -> list[tuple[Any, ...]]:
@@ -657,7 +663,7 @@ def test_a_run_appends_what_the_pass_through_answers_line_by_line() -> None:
     items = _items(emitter_lines(300))
     got, taken = _by_runs(_warm_pass(), items)
     assert got == _per_line(_warm_pass(), items)
-    assert taken >= 0.9 * len(items)
+    assert taken >= 0.8 * len(items)
 
 
 @settings(max_examples=300, deadline=None)
@@ -754,3 +760,56 @@ def test_event_ingested_is_read_once_per_run() -> None:
     assert batch is not None
     stamps = {orjson.loads(entry.split(b"\n")[1])["event"]["ingested"] for entry in batch.entries}
     assert len(stamps) == 1
+
+
+def test_lines_a_run_takes_end_a_files_miss_streak() -> None:
+    """15 misses, a run that takes lines, then one more miss: the file is not skipped (the run reset the streak)."""
+    native = _warm_pass()
+    for _ in range(MISS_STREAK - 1):
+        native(b"not json", "k")
+    batcher = Batcher(BatchSettings())
+    items = _items(emitter_lines(5))
+    assert native.run(items, 0, "k", "p", 10**9, batcher)[0] == 5
+    native(b"not json", "k")
+    assert native.run(items, 0, "k", "p", 10**9, batcher)[0] == 5
+
+
+def test_runs_leave_the_reference_counts_of_what_they_read_as_they_were() -> None:
+    """The lines, the file's key and path, and the memo's index name are held by nothing once a run's results go."""
+    native = _warm_pass()
+    lines = emitter_lines(20)
+    items = _items(lines)
+    key, path = "key-" + "x" * 3, "path-" + "y" * 3  # made here: nothing else holds them
+    scanner = native._scanner
+    assert scanner is not None
+    index = scanner.scan(lines[0])[10]  # type: ignore[index]
+    counts = [sys.getrefcount(one) for one in (*lines, key, path, index)]
+    for _ in range(50):
+        lists: list[list[Any]] = [[], [], []]
+        ingested, suffix = _SHIPPER.parts_now()
+        scanner.run(items, 0, key, path, 1 << 40, 100, 1 << 30, ingested, suffix, _WARM.redactor.suspect_text,  # type: ignore[union-attr]
+                    is_ip, *lists)
+        assert len(lists[0]) == 20
+        del lists
+    assert [sys.getrefcount(one) for one in (*lines, key, path, index)] == counts
+
+
+def test_an_interrupt_in_a_question_ends_the_run_takes_it_back_and_goes_on_up() -> None:
+    """A KeyboardInterrupt raised by the redactor's question is not swallowed: it propagates, and the lines appended
+    before it are taken back (nothing unreported stays in the batch)."""
+    native = _warm_pass()
+    def interrupted(text: str) -> bool:
+        raise KeyboardInterrupt
+
+    lines = emitter_lines(4)
+    flagged = _line({"message": "mail a@b.c"})
+    with pytest.raises(KeyboardInterrupt):
+        _run(native, _items([*lines, flagged]), suspect=interrupted)
+    lists: list[list[Any]] = [[b"kept"], [b"kept"], [b"kept"]]
+    ingested, suffix = _SHIPPER.parts_now()
+    scanner = native._scanner
+    assert scanner is not None
+    with pytest.raises(KeyboardInterrupt):
+        scanner.run(_items([*lines, flagged]), 0, "k", "p", 1 << 40, 100, 1 << 30, ingested, suffix, interrupted,
+                    is_ip, *lists)
+    assert lists == [[b"kept"], [b"kept"], [b"kept"]]

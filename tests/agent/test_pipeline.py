@@ -195,11 +195,13 @@ def _mixed_block(key: str, path: str) -> Block:
     """Emitter lines with lines the C check leaves to the per-line path among them: blank, broken, overlong,
     hostile numbers and texts, a time outside the bounds, an unknown tier, an IPv6 address, an '@' in a text."""
     base = emitter_lines(120)
-    odd = [b"", b"not json", b"{}", base[0].replace(b'"seq":', b'"seq":99999999999999999999999,"x":'),
-           base[1].replace(base[1][2:14], b'@timestamp":'), base[2][:-1] + b',"extra":1}',
-           _stamped(base[3], "2099-01-01T00:00:00.000Z"), base[4].replace(b'"enterprise"', b'"platinum"'),
-           base[5].replace(b'"message":"', b'"message":"Bearer abc '),
-           base[6].replace(b'"message":"', b'"message":"a@b.c ')]
+    edited = [base[0].replace(b'"seq":', b'"seq":99999999999999999999999,"x":'),
+              base[1].replace(b'"@timestamp":', b'"@timestamp":"x","@timestamp":', 1), base[2][:-1] + b',"extra":1}',
+              _edited(base[3], "@timestamp", "2099-01-01T00:00:00.000Z"), _edited(base[4], "tier", "platinum"),
+              base[5].replace(b'"message":"', b'"message":"Bearer abc '),
+              base[6].replace(b'"message":"', b'"message":"a@b.c ')]
+    assert all(one != base[n] for n, one in enumerate(edited))  # each edit took
+    odd = [b"", b"not json", b"{}", *edited]
     lines: list[bytes | Overlong] = []
     for i, one in enumerate(base):
         lines.append(one)
@@ -215,16 +217,17 @@ def _mixed_block(key: str, path: str) -> Block:
     return Block(key, path, items, off - 3)  # the last line unterminated: completes at the block's end
 
 
-def _stamped(line_: bytes, timestamp: str) -> bytes:
-    """``line_`` with another ``@timestamp``."""
+def _edited(line_: bytes, key: str, value: str) -> bytes:
+    """``line_`` with another ``@timestamp`` or ``audit.<key>``."""
     ev = orjson.loads(line_)
-    ev["@timestamp"] = timestamp
+    (ev if key.startswith("@") else ev["audit"])[key] = value
     return orjson.dumps(ev)
 
 
-def _process_block(tmp_path: Path, batch: str, block: Block) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _process_block(tmp_path: Path, batch: str, block: Block,
+                   blocks: int = 1) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The batches (entries, origins, stamps, ends, bytes, lines) and dead letters a fresh pipeline makes of
-    ``block``, its clocks frozen at the emitter lines' time."""
+    ``block`` (the last of ``blocks`` passes over it), its clocks frozen at the emitter lines' time."""
     tmp_path.mkdir()
     config = tmp_path / "agent.toml"
     config.write_text(f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n[state]\ndir = "{tmp_path / "state"}"\n'
@@ -239,8 +242,11 @@ def _process_block(tmp_path: Path, batch: str, block: Block) -> tuple[list[tuple
     pipeline._submit = lambda b: batches.append(b) if b is not None else None  # type: ignore[method-assign,assignment]
     pipeline._dead = lambda dl: dead.append((dl.reason, dl.line, dl.offset, dl.key))  # type: ignore[method-assign]
     try:
-        pipeline._process(block)
-        batches.append(pipeline.batcher.flush())
+        for _ in range(blocks):
+            batches.clear()
+            dead.clear()
+            pipeline._process(block)
+            batches.append(pipeline.batcher.flush())
     finally:  # what the reader's shutdown closes (no thread was started)
         pipeline.tailer.close()
         pipeline.dlq.close()
@@ -255,7 +261,17 @@ def test_runs_of_lines_make_the_batches_and_dead_letters_line_by_line_makes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: str) -> None:
     """A block of emitter lines with odd ones among them gives the same batches, split alike, with and without runs."""
     block = _mixed_block("key-1", str(tmp_path / "a.jsonl"))
+    taken: list[int] = []
+    real_run = PassThrough.run
+
+    def counted(self: PassThrough, lines: list[Any], start: int, *rest: Any) -> tuple[int, Any]:
+        at, full = real_run(self, lines, start, *rest)
+        taken.append(at - start)
+        return at, full
+
+    monkeypatch.setattr(PassThrough, "run", counted)
     with_runs = _process_block(tmp_path / "runs", batch, block)
+    assert sum(taken) >= 60  # most lines went in runs
     monkeypatch.setattr(PassThrough, "run", lambda self, lines, start, *rest: (start, None))
     line_by_line = _process_block(tmp_path / "lines", batch, block)
     assert with_runs == line_by_line
@@ -263,3 +279,20 @@ def test_runs_of_lines_make_the_batches_and_dead_letters_line_by_line_makes(
     stamps = [stamp for b in batches for stamp in b[2]]
     # every path was taken: runs and the per-line pass-through (stamps), the full path (None), dead letters
     assert len(stamps) >= 120 and None in stamps and len(dead) >= 5
+
+
+def test_a_run_that_fails_turns_runs_off_and_the_lines_go_line_by_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error in a run is logged once; that block and the next go line by line, with the same batches."""
+    block = _mixed_block("key-1", str(tmp_path / "a.jsonl"))
+    calls: list[int] = []
+
+    def broken(self: PassThrough, lines: list[Any], start: int, *rest: Any) -> tuple[int, Any]:
+        calls.append(start)
+        raise RuntimeError("run")
+
+    monkeypatch.setattr(PassThrough, "run", lambda self, lines, start, *rest: (start, None))
+    line_by_line = _process_block(tmp_path / "lines", "max_events = 7", block)
+    monkeypatch.setattr(PassThrough, "run", broken)
+    assert _process_block(tmp_path / "broken", "max_events = 7", block, blocks=2) == line_by_line
+    assert calls == [0]

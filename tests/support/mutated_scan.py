@@ -14,6 +14,7 @@ import contextlib
 import random
 import sys
 import time
+from typing import Any
 
 import orjson
 
@@ -95,12 +96,15 @@ def main(argv: list[str]) -> int:
             for scanner in scanners[1:]:
                 start = 0
                 while start < len(items):
-                    lists: list[list[object]] = [[], [], []]
-                    at, added, _size, _end = scanner.run(items, start, "k", "p", 1 << 40, rnd.randint(1, 64),
+                    lists: list[list[Any]] = [[], [], []]
+                    at, added, size, _end = scanner.run(items, start, "k", "p", 1 << 40, rnd.randint(1, 64),
                                                          rnd.randint(1, 1 << 16), b',"i":1', b"}\n", _question,
                                                          _question, *lists)
+                    # the run's account of itself: what it appended, in three lists of one length
+                    assert at >= start and len(lists[0]) == len(lists[1]) == len(lists[2]) == added == at - start
+                    assert size == sum(len(entry) for entry in lists[0])
                     taken += added
-                    start = max(at, start) + 1
+                    start = at + 1
             items = []
     print(f"answered {answered} routed {routed} taken {taken}")
     return 0
