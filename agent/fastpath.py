@@ -256,7 +256,8 @@ class PassThrough:
         Args:
             lines: a block's ``(offset, line)`` items.
             start: the index to begin at.
-            key: the file's identity; path: its path (the entries' origins).
+            key: the file's identity (the entries' origins).
+            path: the file's path (the entries' origins).
             block_end: the offset the block ends at (an unterminated last line completes at most that).
             batcher: whose open batch the entries join.
 
