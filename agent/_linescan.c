@@ -869,6 +869,20 @@ check_line(Scanner *self, PyObject *line, Found *fd, Span *ip, PyObject **prefix
     return OK;
 }
 
+/* A checked line's value by its place in Scanner.scan's tuple: 0 event_id, 1 timestamp, 2 tier, 3 stream, 4 seq
+ * (a new reference, or NULL with an exception set). Scanner.run's stamps hold the same values. */
+static PyObject *
+found_part(Scanner *self, Found *fd, int k)
+{
+    switch (k) {
+    case 0: return text_of(fd->val[R_ID]);
+    case 1: return text_of(fd->val[R_TS]);
+    case 2: return memo_text(self, R_TIER, fd->val[R_TIER]);
+    case 3: return memo_text(self, R_STREAM, fd->val[R_STREAM]);
+    default: return fd->has_seq ? PyLong_FromLongLong(fd->seq) : Py_NewRef(Py_None);
+    }
+}
+
 /* Scanner.scan(line) -> (event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index) or None */
 static PyObject *
 Scanner_scan(Scanner *self, PyObject *line)
@@ -893,11 +907,7 @@ Scanner_scan(Scanner *self, PyObject *line)
     for (int i = 0; i < 11; i++) {
         PyObject *item;
         switch (i) {
-        case 0: item = text_of(id); break;
-        case 1: item = text_of(fd.val[R_TS]); break;
-        case 2: item = memo_text(self, R_TIER, fd.val[R_TIER]); break;
-        case 3: item = memo_text(self, R_STREAM, fd.val[R_STREAM]); break;
-        case 4: item = fd.has_seq ? PyLong_FromLongLong(fd.seq) : Py_NewRef(Py_None); break;
+        case 0: case 1: case 2: case 3: case 4: item = found_part(self, &fd, i); break;
         case 5: item = PyBytes_FromStringAndSize((const char *)id.s - 1, id.n + 2); break;
         case 6: item = PyLong_FromSsize_t((const char *)id.s + id.n + 1 - base); break;
         case 7: item = text_of(ip); break;
@@ -1053,15 +1063,10 @@ Scanner_run(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
             origin = PyTuple_Pack(4, key, path, offset, line);
             stamp = PyTuple_New(5);
             ok = entry != NULL && origin != NULL && stamp != NULL;
+            /* (index, event_id, timestamp, stream, seq): PassThrough.stamp's order */
+            static const int parts[5] = {-1, 0, 1, 3, 4};
             for (int k = 0; ok && k < 5; k++) {
-                PyObject *v;
-                switch (k) {
-                case 0: v = Py_NewRef(index); break;
-                case 1: v = text_of(fd.val[R_ID]); break;
-                case 2: v = text_of(fd.val[R_TS]); break;
-                case 3: v = memo_text(self, R_STREAM, fd.val[R_STREAM]); break;
-                default: v = fd.has_seq ? PyLong_FromLongLong(fd.seq) : Py_NewRef(Py_None);
-                }
+                PyObject *v = k == 0 ? Py_NewRef(index) : found_part(self, &fd, parts[k]);
                 if (v == NULL)
                     ok = 0;
                 else

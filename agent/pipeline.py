@@ -274,12 +274,11 @@ class Pipeline:
         # Runs are only a faster way to the same answers (the per-line path below is the reference), so they are
         # tried where they pay: again after the per-line pass-through took a line, not after a line it left to
         # the full path (another producer's file then costs no attempt per line).
-        try_run = run is not None
+        try_run = True
         while i < count:
             # the lines the C check takes whole go into the batch in one call; the first it does not take goes
             # line by line below, which decides it as before
-            if try_run:
-                assert run is not None
+            if try_run and run is not None:
                 start = i
                 try:
                     i, full = run(lines, i, key, path, block_end, batcher)
@@ -287,7 +286,7 @@ class Pipeline:
                     log.exception("unexpected error in the pass-through's run of lines; runs are off from now on",
                                   path=path)
                     self._run = run = None
-                    try_run, full = False, None
+                    full = None
                 if full is not None:
                     submit(full)
                     continue
@@ -309,7 +308,7 @@ class Pipeline:
                         full = batcher.feed(entry, (key, path, off, line), end, stamp)
                         if full is not None:
                             submit(full)
-                        try_run = run is not None and stamp is not None  # the pass-through took it
+                        try_run = stamp is not None  # the pass-through took it
                         continue
                     rej = entry
                 except Exception as exc:  # a bug must cost one dead letter, not the agent

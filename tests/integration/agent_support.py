@@ -215,6 +215,17 @@ def stored_documents(es: Elasticsearch, tiers: TierTable) -> dict[str, dict[str,
     return {hit["_id"]: hit["_source"] for hit in helpers.scan(es, index=tiers.read_pattern, size=1000)}
 
 
+#: the objects the agent adds to every document as a shipper (besides ``event.ingested``)
+SHIPPER_OBJECTS = ("ecs", "agent", "host")
+
+
+def as_written(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document without the fields the agent adds as a shipper."""
+    out = {k: v for k, v in doc.items() if k not in SHIPPER_OBJECTS}
+    out["event"] = {k: v for k, v in doc["event"].items() if k != "ingested"}
+    return out
+
+
 def dead_letter_at(run: AgentRun, line: bytes) -> dict[str, Any] | None:
     """The dead-letter record of ``line`` (found by its offset in the run's log), or ``None``."""
     offset = run.log.read_bytes().index(line)

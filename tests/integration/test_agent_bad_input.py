@@ -19,7 +19,16 @@ from elasticsearch import Elasticsearch
 
 from auditlog.agent.deadletter import read_records
 from auditlog.agent.shipper import ECS_VERSION
-from tests.integration.agent_support import AgentRun, agent_run, dead_letter_at, event_line, ids, stored_documents
+from tests.integration.agent_support import (
+    SHIPPER_OBJECTS,
+    AgentRun,
+    agent_run,
+    as_written,
+    dead_letter_at,
+    event_line,
+    ids,
+    stored_documents,
+)
 
 
 def bad(i: int, **change: Any) -> bytes:
@@ -78,22 +87,12 @@ def test_every_good_line_is_delivered(run: AgentRun, es: Elasticsearch) -> None:
     assert got == [f"ev-{i:08d}" for i in range(GOOD)]
 
 
-SHIPPER_OBJECTS = ("ecs", "agent", "host")
-
-
-def _as_written(doc: dict[str, Any]) -> dict[str, Any]:
-    """A stored document without the fields the agent adds as a shipper."""
-    out = {k: v for k, v in doc.items() if k not in SHIPPER_OBJECTS}
-    out["event"] = {k: v for k, v in doc["event"].items() if k != "ingested"}
-    return out
-
-
 def test_emitter_shaped_lines_are_stored_as_written(run: AgentRun, es: Elasticsearch) -> None:
     """A line the pass-through shipped is stored as written plus the shipper's fields; a foreign one gains its
     ECS categories."""
     stored = stored_documents(es, run.tiers)
     own, foreign = orjson.loads(event_line(0)), orjson.loads(event_line(1))
-    assert _as_written(stored[own["event"]["id"]]) == own
+    assert as_written(stored[own["event"]["id"]]) == own
     assert stored[foreign["event"]["id"]]["event"]["kind"] == "event" and "kind" not in foreign["event"]
 
 
