@@ -307,6 +307,9 @@ def _agent_lines(results: dict[str, Any]) -> list[str]:
                   if lines.get("digest_hash_us") else "")
                + f"; digests are {_f(100 * lines['digest_share'], 1)} % of the "
                "events' `_source` bytes before compression (target <= 1 %)."] if "digest_us" in lines else []),
+            *([f"- The agent's state work around sending costs {_f(lines['state_us'], 2)} µs per event with SQLite "
+               "(the id record before a batch is sent, the checkpoint commit with the digest feed's pending row, "
+               "the seals; one file, in a fresh state folder)."] if "state_us" in lines else []),
             ""]
 
 

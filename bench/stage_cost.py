@@ -16,20 +16,24 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auditlog.agent import linescan
-from auditlog.agent.batcher import Stamp
-from auditlog.agent.digest import PendingMirror, columns_of, entry_hashes, pack_parts, row_parts
-from auditlog.agent.digest_writer import DigestSettings
+from auditlog.agent.acks import AckTracker
+from auditlog.agent.batcher import Batch, Stamp
+from auditlog.agent.digest import DigestFeed, PendingMirror, columns_of, entry_hashes, pack_parts, row_parts
+from auditlog.agent.digest_writer import DigestSettings, DigestWriter
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
+from auditlog.agent.identity import FileIdentity
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import Parser
 from auditlog.agent.redact import Redactor
+from auditlog.agent.registry import FileState, Registry
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.signing import SigningKey
 from auditlog.agent.timebounds import TimeBounds
@@ -81,6 +85,56 @@ def id_record_us(lines: list[bytes], batch: int = 2000) -> tuple[float, float]:
         judge = (time.process_time() - start) / len(entries) * 1e6
         ids.close()
     return remember, judge
+
+
+def state_writes_us(entries: list[bytes], stamps: list[Stamp | None], lines: list[bytes], *,
+                    batch: int = 2000) -> float:
+    """CPU µs per event of the agent's state work around sending, SQLite included, in a fresh state directory.
+
+    Per batch, as the agent does it: the id record remembers the batch before it is sent
+    (:meth:`agent.idrecord.IdRecord.remember`); once acknowledged, the digest feed takes its columns and the
+    checkpoint commit stores them as a pending row in the same transaction (:class:`agent.digest.DigestFeed`,
+    :meth:`agent.registry.Registry.commit_offsets`); the digest writer seals as soon as its mirror is full
+    (:meth:`agent.digest_writer.DigestWriter.seal`, digests into the outbox; sending them is left out). This is
+    :func:`digest_us_per_line` plus what SQLite costs for the three (``ids.sqlite`` and ``registry.sqlite``
+    in a temporary folder), one file, one writer thread.
+
+    Args:
+        entries: the pass-through's bulk entries.
+        stamps: their stamps, as the batches carry them.
+        lines: the line of each entry (what the id record checksums).
+        batch: entries per batch.
+
+    Returns:
+        CPU µs per event.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp)
+        reg, ids = Registry(state), IdRecord(state)
+        ident = FileIdentity(1, 1, 0, "bench", 0)
+        reg.add(FileState(ident, "/bench/audit.jsonl"))
+        mirror = PendingMirror(DigestSettings().seal_events)
+        feed, acks = DigestFeed(mirror), AckTracker()
+        key = SigningKey(Ed25519PrivateKey.generate())
+        writer = DigestWriter(reg, None, key, TierTable(), mirror=mirror)  # type: ignore[arg-type]  # only seals
+        file = ident.key
+        batches = [Batch(seq, entries[at:at + batch], [(file, "/bench", 0, line) for line in lines[at:at + batch]],
+                         {file: at + batch}, stamps=stamps[at:at + batch])
+                   for seq, at in enumerate(range(0, len(entries), batch), 1)]  # as the reader hands them over
+        start = time.process_time()
+        for sealed in batches:
+            ids.remember(sealed.entries, [origin[3] for origin in sealed.origins])
+            acks.register(sealed.seq, sealed.ends)
+            feed.register(sealed.seq, sealed.ends)
+            advanced, also = feed.ack(acks, sealed)
+            reg.commit_offsets(advanced, also)
+            if mirror.full:
+                writer.seal()
+        writer.seal()
+        ids.close()  # each copies the rest of its log into the database: the copies of a longer run
+        reg.close()
+        spent = time.process_time() - start
+    return spent / len(entries) * 1e6
 
 
 def emitter_entries(lines: list[bytes]) -> tuple[list[bytes], list[Stamp | None]]:
@@ -188,6 +242,12 @@ def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
         log(f"agent line cost run {rep + 1}/{repeats}: emitter lines {fast[-1]:.2f} us, "
             f"other producers' lines {full[-1]:.2f} us, digests {digest[-1]:.2f} us "
             f"(SHA-256 alone {hashed[-1]:.2f} us)")
+    if len(entries) != len(own):
+        raise RuntimeError("the pass-through refused a bench line")  # every fabricated event is valid
+    state = []
+    for rep in range(repeats):
+        state.append(state_writes_us(entries, stamps, own))
+        log(f"agent state work run {rep + 1}/{repeats}: {state[-1]:.2f} us per event")
     remember, judge = id_record_us(own)
     log(f"id record: {remember:.2f} us per event remembered before sending, {judge:.2f} us per 409 judged")
     line_check = "in C" if linescan.AVAILABLE else "in Python (the C extension is not built here)"
@@ -198,4 +258,5 @@ def run(*, events: int, repeats: int, log: Log = print) -> dict[str, Any]:
             "foreign_lines_us": statistics.median(full), "foreign_lines_runs": full,
             "digest_us": statistics.median(digest), "digest_runs": digest,
             "digest_hash_us": statistics.median(hashed),
+            "state_us": statistics.median(state), "state_runs": state,
             "digest_share": digest_share(entries)}

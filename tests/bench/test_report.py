@@ -224,3 +224,10 @@ def test_agent_time_split_is_shown_next_to_node_cpu() -> None:
                 "bodies 0.30, waiting for a free request slot 0.40, acknowledging 0.02; requests in flight on average "
                 "1.90; node cores busy 1.20 against the ceiling's 1.80.")
     assert expected in page.splitlines()
+
+
+def test_the_agents_state_work_is_shown_when_measured() -> None:
+    """The agent-lines section names the state work's µs per event when the run measured it."""
+    page = render(_results(agent_lines={"events": 10, "repeats": 1, "emitter_lines_us": 2.5,
+                                        "foreign_lines_us": 7.25, "state_us": 2.71}))
+    assert "state work around sending costs 2.71 µs per event" in page
