@@ -18,8 +18,8 @@ decode. A batch is kept as columns (one list per field), so the only work per ev
 few C-level list operations. This runs on the pipeline's acknowledger thread, not the reader.
 
 In the pending table a part of columns is one MessagePack array (:class:`_StoredPart`) whose indices and
-streams are stored as a table of their distinct values and one small integer per event (a part holds one
-file's events, which name a few daily indices and usually one stream), the other columns as they are:
+streams are stored as a table of their distinct values and one small little-endian integer per event (a part
+holds one file's events, which name a few daily indices and usually one stream), the other columns as they are:
 about 104 bytes per event instead of 183 for the bench's events. SQLite's cost of a pending row follows its
 pages, and those rows are most of what the agent writes to SQLite (docs/benchmarks.md, section 21). Rows
 stored by earlier agents (plain columns, or records) are still read.
@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import sqlite3
+import sys
 import threading
 from array import array
 from collections import deque
@@ -96,8 +97,7 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode_stored = msgspec.msgpack.Decoder(list[_StoredPart]).decode
 _decode_parts = msgspec.msgpack.Decoder(list[Columns]).decode  # what agents before 2026-12-04 stored
 _decode_rows = msgspec.msgpack.Decoder(list[Record]).decode  # what agents before columns stored
-#: array type codes by width: a code is as wide as the number of distinct values needs
-_CODE_TYPES = {array(code).itemsize: code for code in "BHI"}
+_BIG_ENDIAN = sys.byteorder == "big"  # coded columns are stored little-endian
 _file_of = operator.itemgetter(0)
 _STAMP_FIELDS = 5  # index, id, @timestamp, audit.stream, audit.seq
 
@@ -209,7 +209,7 @@ def _filled(entries: Sequence[bytes], stamps: Sequence[Stamp | None]) -> list[St
 
 
 def pack(records: Iterable[Record]) -> bytes:
-    """Serialise records for ``digest_pending`` (one part of MessagePack columns)."""
+    """Serialise records for ``digest_pending`` (one part of coded columns, :class:`_StoredPart`)."""
     return pack_parts([Columns.of(records)])
 
 
@@ -224,15 +224,25 @@ def pack_parts(parts: list[Columns]) -> bytes:
     return _encode(stored)
 
 
+def _code_type(values: int) -> str:
+    """The array type of the positions among ``values`` distinct values: the narrowest of 1, 2 or 4 bytes."""
+    return "B" if values <= 0x100 else "H" if values <= 0x10000 else "I"
+
+
 def _coded(column: list[Any]) -> tuple[list[Any], bytes]:
-    """A column as its distinct values and, per item, the position of its value among them (native unsigned
-    integers of the narrowest of 1, 2 or 4 bytes that holds every position; no bytes when there is one value)."""
+    """A column as its distinct values and, per item, the position of its value among them.
+
+    Positions are little-endian unsigned integers of :func:`_code_type`'s width; a column of one value (or none)
+    has no positions.
+    """
     table = list(dict.fromkeys(column))
     if len(table) <= 1:
         return table, b""
-    code = "B" if len(table) <= 0x100 else "H" if len(table) <= 0x10000 else "I"
     position = {value: at for at, value in enumerate(table)}
-    return table, array(code, map(position.__getitem__, column)).tobytes()
+    codes = array(_code_type(len(table)), map(position.__getitem__, column))
+    if _BIG_ENDIAN:  # a state folder may move to another machine: one byte order on disk
+        codes.byteswap()
+    return table, codes.tobytes()
 
 
 def _decoded(table: list[Any], codes: bytes, count: int) -> list[Any]:
@@ -245,11 +255,14 @@ def _decoded(table: list[Any], codes: bytes, count: int) -> list[Any]:
         if len(table) != (1 if count else 0):
             raise msgspec.DecodeError("a pending row's coded column does not fit its events")
         return table * count
-    code = _CODE_TYPES.get(len(codes) // count) if count and len(codes) % count == 0 else None
-    if code is None:
+    positions = array(_code_type(len(table)))
+    if len(table) < 2 or len(codes) != count * positions.itemsize:
         raise msgspec.DecodeError("a pending row's coded column does not fit its events")
+    positions.frombytes(codes)
+    if _BIG_ENDIAN:
+        positions.byteswap()
     try:
-        return list(map(table.__getitem__, array(code, codes)))
+        return list(map(table.__getitem__, positions))
     except IndexError:
         raise msgspec.DecodeError("a pending row's coded column names a value it does not hold") from None
 

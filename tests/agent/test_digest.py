@@ -160,6 +160,24 @@ def test_a_damaged_coded_column_is_a_decode_error(codes: bytes) -> None:
         unpack_parts(msgspec.msgpack.encode([row]))
 
 
+def test_an_earlier_agent_cannot_read_coded_rows() -> None:
+    """Coded rows are refused by the decoders of agents before them (why docs/operations.md says to stop gracefully)."""
+    blob = pack_parts([_part(["i", "j"], ["s", None], [1, None])])
+    for earlier in (list[Columns], list[Record]):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.msgpack.Decoder(earlier).decode(blob)
+
+
+@pytest.mark.parametrize("field", [1, 6])
+def test_codes_wider_than_their_table_needs_are_a_decode_error(field: int) -> None:
+    """Two-byte positions for a table of two values (index or stream column) do not fit: a damaged row."""
+    row = [["a", "b"], b"\x00\x01", ["x", "y"], [b"h" * 32] * 2, ["t"] * 2, ["s", "u"], b"\x01\x00", [1, 2]]
+    assert unpack_parts(msgspec.msgpack.encode([row]))[0].streams == ["u", "s"]  # as stored, the row is sound
+    row[field] = b"\x00\x00\x01\x00"
+    with pytest.raises(msgspec.DecodeError):
+        unpack_parts(msgspec.msgpack.encode([row]))
+
+
 def test_batch_acked_before_an_earlier_one_waits_for_it() -> None:
     """A later batch's records are released together with the earlier batch that holds the checkpoint back."""
     feed, acks = DigestFeed(), AckTracker()
