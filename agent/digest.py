@@ -14,9 +14,15 @@ index and id from the action line, the hash of the exact document bytes, and ``@
 ``audit.stream`` / ``audit.seq``. All but the hash come with the batch
 (:attr:`agent.batcher.Batch.stamps`: the pass-through has them from its own decode); for an entry
 without a stamp (the full path) they are cut from the action line and read with one skipping msgspec
-decode. A batch is kept as columns (one list per field, one MessagePack array of them in the pending
-table), so the only work per event is its hash and a few C-level list operations. This runs on the
-pipeline's acknowledger thread, not the reader.
+decode. A batch is kept as columns (one list per field), so the only work per event is its hash and a
+few C-level list operations. This runs on the pipeline's acknowledger thread, not the reader.
+
+In the pending table a part of columns is one MessagePack array (:class:`_StoredPart`) whose indices and
+streams are stored as a table of their distinct values and one small little-endian integer per event (a part
+holds one file's events, which name a few daily indices and usually one stream), the other columns as they are:
+about 104 bytes per event instead of 183 for the bench's events. SQLite's cost of a pending row follows its
+pages, and those rows are most of what the agent writes to SQLite (docs/benchmarks.md, section 21). Rows
+stored by earlier agents (plain columns, or records) are still read.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from __future__ import annotations
 import hashlib
 import operator
 import sqlite3
+import sys
 import threading
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -66,6 +74,19 @@ class _Create(msgspec.Struct, gc=False):
     create: _Action
 
 
+class _StoredPart(msgspec.Struct, array_like=True, gc=False):
+    """A part of columns as the pending table stores it: indices and streams coded against their distinct values."""
+
+    indices: list[str]  # the distinct indices, in order of first appearance
+    index_codes: bytes  # per event its position in ``indices`` (see _coded); empty when there is one index
+    ids: list[str]
+    hashes: list[bytes]
+    times: list[str]
+    streams: list[str | None]  # the distinct streams
+    stream_codes: bytes
+    seqs: list[int | None]
+
+
 _sha256 = hashlib.sha256  # integrity.event_hash, inlined on the hot path
 
 _decode_stamp = msgspec.json.Decoder(_Stamp).decode
@@ -73,8 +94,10 @@ _decode_action = msgspec.json.Decoder(_Create).decode
 _HEAD = b'{"create":{"_index":"'
 _ID = b'","_id":"'
 _encode = msgspec.msgpack.Encoder().encode
-_decode_parts = msgspec.msgpack.Decoder(list[Columns]).decode
+_decode_stored = msgspec.msgpack.Decoder(list[_StoredPart]).decode
+_decode_parts = msgspec.msgpack.Decoder(list[Columns]).decode  # what agents before 2026-12-04 stored
 _decode_rows = msgspec.msgpack.Decoder(list[Record]).decode  # what agents before columns stored
+_BIG_ENDIAN = sys.byteorder == "big"  # coded columns are stored little-endian
 _file_of = operator.itemgetter(0)
 _STAMP_FIELDS = 5  # index, id, @timestamp, audit.stream, audit.seq
 
@@ -186,17 +209,77 @@ def _filled(entries: Sequence[bytes], stamps: Sequence[Stamp | None]) -> list[St
 
 
 def pack(records: Iterable[Record]) -> bytes:
-    """Serialise records for ``digest_pending`` (one part of MessagePack columns)."""
+    """Serialise records for ``digest_pending`` (one part of coded columns, :class:`_StoredPart`)."""
     return pack_parts([Columns.of(records)])
 
 
 def pack_parts(parts: list[Columns]) -> bytes:
-    """Serialise column parts for ``digest_pending``."""
-    return _encode(parts)
+    """Serialise column parts for ``digest_pending`` (as :class:`_StoredPart`)."""
+    stored = []
+    for part in parts:
+        indices, index_codes = _coded(part.indices)
+        streams, stream_codes = _coded(part.streams)
+        stored.append(_StoredPart(indices, index_codes, part.ids, part.hashes, part.times, streams, stream_codes,
+                                  part.seqs))
+    return _encode(stored)
+
+
+def _code_type(values: int) -> str:
+    """The array type of the positions among ``values`` distinct values: the narrowest of 1, 2 or 4 bytes."""
+    return "B" if values <= 0x100 else "H" if values <= 0x10000 else "I"
+
+
+def _coded(column: list[Any]) -> tuple[list[Any], bytes]:
+    """A column as its distinct values and, per item, the position of its value among them.
+
+    Positions are little-endian unsigned integers of :func:`_code_type`'s width; a column of one value (or none)
+    has no positions.
+    """
+    table = list(dict.fromkeys(column))
+    if len(table) <= 1:
+        return table, b""
+    position = {value: at for at, value in enumerate(table)}
+    codes = array(_code_type(len(table)), map(position.__getitem__, column))
+    if _BIG_ENDIAN:  # a state folder may move to another machine: one byte order on disk
+        codes.byteswap()
+    return table, codes.tobytes()
+
+
+def _decoded(table: list[Any], codes: bytes, count: int) -> list[Any]:
+    """The column :func:`_coded` made ``table`` and ``codes`` of, ``count`` items long.
+
+    Raises:
+        msgspec.DecodeError: when the codes do not fit the table or the count (a damaged row).
+    """
+    if not codes:
+        if len(table) != (1 if count else 0):
+            raise msgspec.DecodeError("a pending row's coded column does not fit its events")
+        return table * count
+    positions = array(_code_type(len(table)))
+    if len(table) < 2 or len(codes) != count * positions.itemsize:
+        raise msgspec.DecodeError("a pending row's coded column does not fit its events")
+    positions.frombytes(codes)
+    if _BIG_ENDIAN:
+        positions.byteswap()
+    try:
+        return list(map(table.__getitem__, positions))
+    except IndexError:
+        raise msgspec.DecodeError("a pending row's coded column names a value it does not hold") from None
 
 
 def unpack_parts(blob: bytes) -> list[Columns]:
-    """Read a ``digest_pending`` row as column parts (also rows of records, as earlier agents stored them)."""
+    """Read a ``digest_pending`` row as column parts (also plain columns or records, as earlier agents stored them).
+
+    Raises:
+        msgspec.DecodeError: when ``blob`` is not a pending row.
+    """
+    try:
+        stored = _decode_stored(blob)
+    except msgspec.ValidationError:
+        pass
+    else:
+        return [Columns(_decoded(p.indices, p.index_codes, len(p.ids)), p.ids, p.hashes, p.times,
+                        _decoded(p.streams, p.stream_codes, len(p.ids)), p.seqs) for p in stored]
     try:
         return _decode_parts(blob)
     except msgspec.ValidationError:

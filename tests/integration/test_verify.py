@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -293,3 +294,34 @@ def test_a_malformed_digest_document_is_reported_and_the_rest_still_verified(
     report = verify(raw, tiers)
     malformed = sorted(p.digest_id or "" for p in report.problems if "malformed" in p.detail)
     assert (["delivered-nested", "prev-number"], 200, 1) == (malformed, report.proven, _cli(es_url, tiers))
+
+
+def _pending(state: Path) -> int:
+    """How many pending digest rows the agent's registry holds (read beside the running agent)."""
+    db = sqlite3.connect(f"file:{state / 'registry.sqlite'}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM digest_pending").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_a_graceful_stop_seals_every_pending_record(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+) -> None:
+    """With no seal due while it ships, a stopped agent leaves no pending record and its digests prove every event.
+
+    This is what makes going back to an earlier agent safe after a graceful stop (docs/operations.md, Upgrades).
+    """
+    ship = _shipping(es, es_url, namespace, tmp_path, interval=3600)
+    try:
+        ship.agent.start()
+        append_lines(ship.logs / "audit.jsonl", _lines(300, seed=21))
+        wait_count(es, namespace, 300, timeout=60)
+        deadline = time.monotonic() + 30
+        while _pending(tmp_path / "state") == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the acknowledgements are committed just after the events became searchable
+        before = _pending(tmp_path / "state")
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    assert (before > 0, _pending(tmp_path / "state"), _settled(raw, namespace, 300).problems) == (True, 0, [])
