@@ -47,14 +47,14 @@ import os
 import resource
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import structlog
 
 from auditlog.agent import discovery
 from auditlog.agent.harvester import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE_BYTES, Block, Harvester
-from auditlog.agent.identity import DEFAULT_FINGERPRINT_BYTES, FileIdentity, identify, matches
+from auditlog.agent.identity import DEFAULT_FINGERPRINT_BYTES, FileIdentity, fingerprint, identify, matches
 from auditlog.agent.registry import FileState, Registry
 
 log = structlog.get_logger("auditlog.agent.tailer")
@@ -146,8 +146,12 @@ class Tailer:
         self._by_inode: dict[tuple[int, int], str] = {}
         # Paths truncated to empty: no identity until the first bytes arrive. Polled on every poll() rather
         # than left to the next scan (>= 0.5 s), which a fast copytruncate cycle would beat: the new
-        # content would be truncated away again before anyone opened it. Value: reachable flag.
-        self._awaiting_bytes: dict[str, bool] = {}
+        # content would be truncated away again before anyone opened it. Value: reachable flag and the
+        # file's modification time (ns) when last looked at: a change while still empty means contents came
+        # and went between two looks (their copies are looked for).
+        self._awaiting_bytes: dict[str, tuple[bool, int]] = {}
+        self._poll_started: float | None = None  # wall-clock start of the latest poll() and of the one before
+        self._poll_before: float | None = None
         self._at_path: dict[str, tuple[int, int]] | None = None  # what the previous scan found at each path
         self._last_scan: float | None = None  # wall-clock start of the previous scan
         self._started = process_started() if started is None else started
@@ -280,16 +284,26 @@ class Tailer:
             path = row.path if _same_inode(row.path, row.ident) else None
             if path is None:
                 path = discovery.find_inode(os.path.dirname(row.path), row.ident.dev, row.ident.ino)
+            if path is None or (row.ident.dev, row.ident.ino) in self._by_inode or not _starts_with(
+                    path, row.ident, self._open_flags):
+                # Its file is gone or holds another content now: it may have been read from logrotate's copy.
+                if self._resume_in_copy(row, row.path if path is None else path):
+                    continue
+                if path is not None:
+                    self._report_lost(row, "file truncated or replaced before it was fully shipped", "truncated")
+                    continue
             if path is None:
                 self._report_lost(row, "file removed before it was fully shipped", "gone")
                 continue
             # Tracked parked (no descriptor yet): opened as room allows; a file still at a watched path
             # that found no room in the scan above is one of these too. Its first bytes and size are
             # checked before the first read: a replaced or shrunk file becomes a new identity.
-            reachable = discovery.matches(path, self.settings.paths) and not discovery.excluded(
-                path, self.settings.exclude)
-            self._track_parked(row, path, reachable=reachable)
+            self._track_parked(row, path, reachable=self._watched(path))
         self._fill({})
+
+    def _watched(self, path: str) -> bool:
+        """True when ``path`` matches the globs (and no exclude): a scan reads such a file on its own."""
+        return discovery.matches(path, self.settings.paths) and not discovery.excluded(path, self.settings.exclude)
 
     def _open(self, path: str, *, reachable: bool = True, fd: int | None = None) -> str | None:
         fd = self._open_fd(path) if fd is None else fd
@@ -312,16 +326,21 @@ class Tailer:
         self._track(fd, row, path, reachable=reachable)
         return row.key
 
-    def _track(self, fd: int, row: FileState, path: str, *, reachable: bool) -> None:
+    def _track(self, fd: int, row: FileState, path: str, *, reachable: bool, at: FileIdentity | None = None) -> None:
+        """Harvest ``row`` through ``fd``; ``at``: the identity of logrotate's copy when ``fd`` is that copy."""
         st = os.fstat(fd)
-        h = Harvester(fd, row.ident, path, row.offset, chunk_bytes=self.settings.chunk_bytes,
+        h = Harvester(fd, at or row.ident, path, row.offset, chunk_bytes=self.settings.chunk_bytes,
                       max_line_bytes=self.settings.max_line_bytes)
+        h.key = row.key
         h.size = st.st_size
         self._tracked[row.key] = _Tracked(h, reachable=reachable, last_data=self.clock())
         self._by_inode[(st.st_dev, st.st_ino)] = row.key
         self._open_count += 1
         self._lru[row.key] = None
-        if row.state != "active" or row.path != path:
+        if at is not None:  # the row keeps its own path: a restart looks for the copy next to it again
+            if row.state != "active":
+                self.registry.update(row.key, state="active")
+        elif row.state != "active" or row.path != path:
             self.registry.update(row.key, path=path, state="active")
         log.info("harvesting", path=path, identity=row.key, offset=row.offset, size=st.st_size)
 
@@ -421,11 +440,12 @@ class Tailer:
         """Return the registry row this open file continues, creating a new identity when none matches."""
         rows = self.registry.for_inode(dev, ino)
         size = os.fstat(fd).st_size
-        for row in rows:
-            if row.state != "truncated" and row.offset <= size and matches(fd, row.ident):
+        for row in rows:  # (a tracked one is being read elsewhere: logrotate's copy)
+            if row.state != "truncated" and row.key not in self._tracked and row.offset <= size and matches(
+                    fd, row.ident):
                 return row
         for row in rows:  # an older identity on this inode: truncated or replaced while we were away
-            if row.state == "active":
+            if row.state == "active" and row.key not in self._tracked and not self._resume_in_copy(row, path):
                 self._report_lost(row, "file truncated or replaced before it was fully shipped", "truncated")
         generation = rows[0].ident.generation + 1 if rows else 0
         ident = identify(fd, self.settings.fingerprint_bytes, generation)
@@ -433,6 +453,8 @@ class Tailer:
             return None
         row = FileState(ident, path, 0, size, "active")
         self.registry.add(row)
+        if rows:
+            self._adopt_unseen_copies(path, dev, ino)
         return row
 
     def _report_lost(self, row: FileState, why: str, state: str) -> None:
@@ -460,6 +482,7 @@ class Tailer:
         """
         out: list[Block] = []
         now = self.clock()
+        self._poll_before, self._poll_started = self._poll_started, self.wall()
         if self._awaiting_bytes:
             self._open_refilled()
         for key in list(self._lru):
@@ -499,8 +522,11 @@ class Tailer:
             self._truncated(tr, h.size)
 
     def _truncated(self, tr: _Tracked, prev_size: int) -> None:
-        """The file was truncated under us: what was not read is lost; its new content is a new identity."""
+        """The file was truncated under us: its new content is a new identity; the rest of the old is read
+        from logrotate's copy next to it when there is one, else what was not read is lost."""
         h = tr.harvester
+        if self._follow_copy(tr, prev_size):
+            return
         key = h.key
         lost = max(prev_size - h.offset, 0)
         self.registry.update(key, state="truncated", size=max(prev_size, h.offset))
@@ -508,15 +534,158 @@ class Tailer:
             self._lost(h.path, key, lost, "file truncated before it was fully read (copytruncate)",
                        offset=h.offset, size=prev_size)
         log.info("file truncated, starting a new identity", path=h.path, identity=key, read=h.pos)
-        path, fd = h.path, h.fd
+        path, fd, (dev, ino), reachable = h.path, h.fd, (h.ident.dev, h.ident.ino), tr.reachable
         h.fd = -1  # the descriptor moves on to the new identity of the same file
         self._close(key, None)
-        if self._open(path, reachable=tr.reachable, fd=fd) is None:
-            self._awaiting_bytes[path] = tr.reachable  # empty now: open it the moment it has bytes
+        self._reopen(path, fd, dev, ino, reachable=reachable)
+
+    def _reopen(self, path: str, fd: int, dev: int, ino: int, *, reachable: bool) -> None:
+        """Give the truncated file's new content (descriptor ``fd``) its identity, or wait for its first bytes."""
+        if self._open(path, reachable=reachable, fd=fd) is None:
+            self._adopt_unseen_copies(path, dev, ino)  # (opening a new identity does this in _resolve)
+            try:
+                mtime = os.stat(path).st_mtime_ns
+            except OSError:
+                mtime = 0
+            self._awaiting_bytes[path] = (reachable, mtime)  # empty now: open it the moment it has bytes
+
+    def _follow_copy(self, tr: _Tracked, prev_size: int) -> bool:
+        """Continue a truncated identity in its copy (copytruncate); its path's new content gets a new identity.
+
+        The copy holds the identity's bytes up to the moment logrotate copied them, so reading goes on there
+        at the same position under the same identity (deterministic ids and checkpoints unchanged). Only
+        bytes written between the copy and the truncation are lost (counted, as logrotate's own race).
+
+        Returns:
+            False when no copy holds at least the bytes already read (nothing changed then).
+        """
+        h = tr.harvester
+        found = self._find_copy(h.path, h.ident, h.pos)
+        if found is None:
+            return False
+        copy_path, copy_fd, copy_ident = found
+        key, path, live_fd, (dev, ino) = h.key, h.path, h.fd, (h.ident.dev, h.ident.ino)
+        if self._by_inode.get((h.ident.dev, h.ident.ino)) == key:
+            del self._by_inode[(h.ident.dev, h.ident.ino)]
+        h.resume(copy_fd, copy_path)
+        h.ident = copy_ident
+        h.size = os.fstat(copy_fd).st_size
+        self._by_inode[(copy_ident.dev, copy_ident.ino)] = key
+        reachable = tr.reachable
+        tr.reachable = False  # a copy is never a watched file (see _find_copy): drained, then closed
+        tr.last_data = self.clock()
+        self._remember_copy(copy_ident, copy_path, h.size)
+        log.info("file truncated (copytruncate): reading the rest from its copy", path=path, copy=copy_path,
+                 identity=key, offset=h.pos, size=h.size)
+        if prev_size > h.size:  # written after logrotate's copy, before its truncation
+            self._lost(path, key, prev_size - h.size, "lines written between logrotate's copy and its truncation",
+                       offset=h.size, size=prev_size)
+        self._room()  # the live file's descriptor goes to its new identity: one more open file
+        self._reopen(path, live_fd, dev, ino, reachable=reachable)
+        return True
+
+    def _resume_in_copy(self, row: FileState, path: str) -> bool:
+        """After a restart: go on reading an identity whose file holds another content now from its copy.
+
+        Args:
+            row: an active identity that is not tracked.
+            path: its file's path (the watched path; its copy is next to it).
+
+        Returns:
+            True when a copy was found and is being read (from the acknowledged offset).
+        """
+        found = self._find_copy(path, row.ident, row.offset)
+        if found is None:
+            return False
+        copy_path, fd, copy_ident = found
+        self._room()
+        self._track(fd, row, copy_path, reachable=False, at=copy_ident)
+        self._remember_copy(copy_ident, copy_path, os.fstat(fd).st_size)
+        log.info("reading the rest of a truncated file from its copy", path=path, copy=copy_path,
+                 identity=row.key, offset=row.offset)
+        return True
+
+    def _remember_copy(self, copy: FileIdentity, path: str, size: int) -> None:
+        """Record the copy's own inode as read (state ``done``), so no later search takes it for a new file."""
+        self.registry.add(FileState(copy, path, size, size, "done"))
+
+    def _find_copy(self, path: str, ident: FileIdentity, min_size: int) -> tuple[str, int, FileIdentity] | None:
+        """Find the copy of identity ``ident`` next to ``path``: a file that is not tracked, starts with the
+        same bytes and holds at least ``min_size`` of them.
+
+        Files the globs match (``audit.jsonl*``) are left to the scan, which reads each as its own file, as
+        before this search existed: following one here would have the scan read it again once closed.
+
+        Returns:
+            (path, open descriptor, the copy's identity under the same fingerprint), or None.
+        """
+        for f, fd in self._copies_next_to(path, min_size=max(min_size, 1), newest_first=True):
+            if (f.dev, f.ino) == (ident.dev, ident.ino):
+                os.close(fd)
+                continue
+            try:
+                st = os.fstat(fd)
+                copy = FileIdentity(st.st_dev, st.st_ino, ident.fp_len, ident.fingerprint, ident.generation)
+                # a file the registry knows as something else (a rotated file, another identity's copy) is not it
+                rows = self.registry.for_inode(st.st_dev, st.st_ino)
+                other = any(r.key != copy.key and matches(fd, r.ident) for r in rows)
+                if stat.S_ISREG(st.st_mode) and st.st_size >= min_size and not other and fingerprint(
+                        fd, ident.fp_len) == ident.fingerprint:
+                    return f.path, fd, copy
+            except OSError:
+                pass
+            os.close(fd)
+        return None
+
+    def _copies_next_to(self, path: str, *, min_size: int, since: float | None = None,
+                        newest_first: bool = False) -> Iterator[tuple[discovery.Found, int]]:
+        """Yield the files next to ``path`` that may be logrotate's copies, each with an open descriptor.
+
+        Candidates: rotated siblings (names extending the path's, not excluded) that are not tracked, not
+        matched by the globs (the scan reads those as files of their own), at least ``min_size`` bytes and
+        modified since ``since``. The caller owns (and closes) each descriptor.
+        """
+        siblings = discovery.rotated_siblings(path, self.settings.exclude)
+        if newest_first:  # this rotation's copy before an older file with the same first bytes
+            siblings.sort(key=lambda f: -f.mtime)
+        for f in siblings:
+            if f.size < min_size or (since is not None and f.mtime < since) or (f.dev, f.ino) in self._by_inode or (
+                    self._watched(f.path)):
+                continue
+            fd = self._open_fd(f.path)
+            if fd is not None:
+                yield f, fd
+
+    def _adopt_unseen_copies(self, path: str, dev: int, ino: int) -> None:
+        """Read the copies of contents the file at ``path`` held only between two looks (copytruncate).
+
+        Called when the file got a new identity: under a busy reader, logrotate may have copied and truncated
+        it more than once since the agent last looked. A copy next to it, modified since the previous scan,
+        that no identity of this file (nor of its own inode) explains, is such a content: read from its start.
+        """
+        looks = [t for t in (self._last_scan, self._poll_before) if t is not None]
+        if not looks:
+            return
+        since = min(looks) - MTIME_SLACK  # the previous look at this file (a scan or the poll before this one)
+        rows = self.registry.for_inode(dev, ino)
+        for f, fd in self._copies_next_to(path, min_size=1, since=since):
+            try:
+                st = os.fstat(fd)
+                known = any(fingerprint(fd, row.ident.fp_len) == row.ident.fingerprint for row in rows) or any(
+                    matches(fd, row.ident) for row in self.registry.for_inode(st.st_dev, st.st_ino))
+            except OSError:
+                known = True
+            if known:
+                os.close(fd)
+                continue
+            log.info("found the copy of a content truncated away before it was read (copytruncate)", path=f.path,
+                     of=path)
+            self._room()
+            self._open(f.path, reachable=False, fd=fd)
 
     def _open_refilled(self) -> None:
         """Open truncated paths that have bytes again (unless a scan already did)."""
-        for path, reachable in list(self._awaiting_bytes.items()):
+        for path, (reachable, mtime) in list(self._awaiting_bytes.items()):
             try:
                 st = os.stat(path)
             except OSError:  # gone: a scan deals with whatever appears there later
@@ -525,6 +694,9 @@ class Tailer:
             if st.st_size > 0:  # one attempt: if it cannot be opened, the next scan says why (once)
                 del self._awaiting_bytes[path]
                 self._open(path, reachable=reachable)
+            elif st.st_mtime_ns != mtime:  # written and truncated again since the last look: find the copies
+                self._adopt_unseen_copies(path, st.st_dev, st.st_ino)
+                self._awaiting_bytes[path] = (reachable, st.st_mtime_ns)
 
     def _close(self, key: str, state: str | None) -> None:
         tr = self._tracked.pop(key)
@@ -617,6 +789,20 @@ def follow_moves(moves: Iterable[tuple[str, str]], patterns: Iterable[str]) -> l
         at.pop(dest, None)
         at[dest] = None
     return list(at)
+
+
+def _starts_with(path: str, ident: FileIdentity, flags: int) -> bool:
+    """True when the file at ``path`` starts with ``ident``'s fingerprinted bytes (or cannot be read to tell)."""
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return True  # cannot tell: the first read checks again
+    try:
+        return fingerprint(fd, ident.fp_len) == ident.fingerprint
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _same_inode(path: str, ident: FileIdentity) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -131,6 +132,185 @@ def test_copytruncate_loss_is_counted(tmp_path: Path) -> None:
     h.step()
     assert h.tailer.lost_bytes == 7
     assert lines_of(h) == ["a", "b"]
+
+
+def logrotate_copytruncate(log: Path, copy: Path) -> None:
+    """What logrotate's copytruncate does: copy the file's bytes to ``copy``, then truncate it."""
+    shutil.copyfile(log, copy)
+    os.truncate(log, 0)
+
+
+def test_copytruncate_reads_the_unread_rest_from_the_copy(tmp_path: Path) -> None:
+    """Lines unread when the file was truncated are read from logrotate's copy, once, under the same identity."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, "unread-1", "unread-2")
+    h.tailer.poll(budget_per_file=0)  # sees the new size, reads nothing
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    append(log, "b")
+    h.settle()
+    keys = [k for k, _o, _l in h.read]
+    assert (lines_of(h), h.tailer.lost_bytes) == (["a", "unread-1", "unread-2", "b"], 0)
+    assert keys[0] == keys[1] == keys[2] != keys[3]
+
+
+def test_lines_written_between_the_copy_and_the_truncation_are_counted_lost(tmp_path: Path) -> None:
+    """Only what logrotate's copy missed (written after it, before the truncation) is lost and counted."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, "in-copy")
+    shutil.copyfile(log, tmp_path / "audit.log.1")
+    append(log, "late")
+    h.tailer.poll(budget_per_file=0)
+    os.truncate(log, 0)
+    h.settle()
+    assert (lines_of(h), h.tailer.lost_bytes) == (["a", "in-copy"], len(b"late\n"))
+
+
+def test_a_file_next_to_it_with_other_first_bytes_is_not_taken_for_the_copy(tmp_path: Path) -> None:
+    """A rotated file whose first bytes differ is not the copy: the unread lines are counted lost."""
+    log = tmp_path / "audit.log"
+    append(tmp_path / "audit.log.1", "an older rotation, already shipped elsewhere")
+    os.utime(tmp_path / "audit.log.1", (1, 1))
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, "unread")
+    h.tailer.poll(budget_per_file=0)
+    os.truncate(log, 0)
+    append(log, "b")
+    h.settle()
+    assert (lines_of(h), h.tailer.lost_bytes) == (["a", "b"], 7)
+
+
+def test_contents_truncated_away_between_two_looks_are_read_from_their_copies(tmp_path: Path) -> None:
+    """Contents that came and went between two looks (a busy reader) are read from their copies, once each."""
+    log = tmp_path / "audit.log"
+    append(log, "gen0-a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, "gen0-b")
+    for gen in range(1, 4):  # logrotate with rotate 3: the copies shift, the newest is .1
+        for n in range(3, 1, -1):
+            if (tmp_path / f"audit.log.{n - 1}").exists():
+                os.rename(tmp_path / f"audit.log.{n - 1}", tmp_path / f"audit.log.{n}")
+        logrotate_copytruncate(log, tmp_path / "audit.log.1")
+        append(log, f"gen{gen}-a", f"gen{gen}-b")
+    h.settle()
+    expected = ["gen0-a", "gen0-b"] + [f"gen{g}-{x}" for g in range(1, 4) for x in "ab"]
+    assert (sorted(lines_of(h)), h.tailer.lost_bytes) == (expected, 0)
+
+
+def test_the_last_content_truncated_away_is_read_from_its_copy_while_the_file_stays_empty(tmp_path: Path) -> None:
+    """A content copied and truncated away before any look is read from its copy though no new content follows."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    logrotate_copytruncate(log, tmp_path / "audit.log.2")
+    append(log, "b1", "b2")
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    h.settle()
+    assert (lines_of(h), h.tailer.lost_bytes) == (["a", "b1", "b2"], 0)
+
+
+def test_contents_that_came_and_went_while_the_file_was_empty_are_read_from_their_copies(tmp_path: Path) -> None:
+    """While the truncated file waits for bytes, a content written and truncated away meanwhile is found by its copy."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    os.truncate(log, 0)
+    h.step()  # empty: waiting for its first bytes
+    time.sleep(0.05)  # file times move in kernel ticks
+    append(log, "c1", "c2")
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    h.settle()
+    assert (lines_of(h), h.tailer.lost_bytes) == (["a", "c1", "c2"], 0)
+
+
+def test_a_crash_while_reading_the_copy_continues_in_it_after_the_next_rotation(tmp_path: Path) -> None:
+    """A crash mid-copy, then a rotation while the agent is down: both copies' unread lines arrive, once each."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, *(f"unread-{i:03d}" for i in range(50)))
+    h.tailer.poll(budget_per_file=0)
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    append(log, "new")
+    h.tailer.scan()  # the truncation is seen: reading moves to the copy
+    part = [line for b in h.tailer.poll(budget_per_file=200) for _o, line in b.lines]  # read, never acknowledged
+    os.rename(tmp_path / "audit.log.1", tmp_path / "audit.log.2")  # the next rotation, while the agent is down
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    append(log, "newer")
+    h.restart()
+    h.settle()
+    expected = sorted(["a", *(f"unread-{i:03d}" for i in range(50)), "new", "newer"])
+    assert 0 < len(part) < 51
+    assert (sorted(lines_of(h)), h.tailer.lost_bytes) == (expected, 0)
+
+
+def test_new_content_with_the_same_first_bytes_is_not_taken_for_the_identity_read_from_the_copy(
+        tmp_path: Path) -> None:
+    """New content starting like the old (a constant header) is a new identity while the old is read from its copy."""
+    log = tmp_path / "audit.log"
+    header = "#" * 70  # longer than the fingerprint
+    append(log, header, "a1")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, *(f"unread-{i:03d}" for i in range(20)))
+    in_flight = h.tailer.poll()  # read, acknowledged only later: the checkpoint still ends before them
+    h.read += [(b.key, off, line) for b in in_flight for off, line in b.lines if isinstance(line, bytes)]
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    append(log, header, "b1")  # shorter than what was read: a truncation, and it starts like the old content
+    seen = h.tailer.poll()  # the truncation is seen before the acknowledgement arrives
+    h.read += [(b.key, off, line) for b in seen for off, line in b.lines if isinstance(line, bytes)]
+    for b in in_flight + seen:
+        h.registry.commit_offsets({b.key: b.end})
+    h.settle()
+    by_key: dict[str, list[str]] = {}
+    for key, _o, line in h.read:
+        by_key.setdefault(key, []).append(line.decode())
+    assert sorted(by_key.values()) == [[header, "a1", *(f"unread-{i:03d}" for i in range(20))], [header, "b1"]]
+    assert (h.tailer.lost_bytes, h.tailer.open_files) == (0, 1)
+
+
+def test_a_copy_read_to_its_end_is_not_read_again_when_the_file_is_recreated(tmp_path: Path) -> None:
+    """The copy's own inode is recorded as read: a later rotation of the watched file does not read it again."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, "x1", "x2")
+    h.tailer.poll(budget_per_file=0)
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    append(log, "b")
+    h.settle()  # the copy was read to its end and closed
+    log.unlink()
+    append(log, "c")  # the app recreates its file: the path changed, its siblings are looked at
+    h.settle()
+    assert sorted(lines_of(h)) == ["a", "b", "c", "x1", "x2"]
+
+
+def test_copies_the_globs_match_are_left_to_the_scan(tmp_path: Path) -> None:
+    """With the copies in the glob, a copy is read as a file of its own from 0, as before (its ids are 409s)."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state", pattern="audit.log*")
+    h.step()
+    append(log, "unread")
+    h.tailer.poll(budget_per_file=0)
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    append(log, "b")
+    h.settle()
+    keys = {line.decode(): key for key, _o, line in h.read}
+    assert sorted(lines_of(h)) == ["a", "a", "b", "unread"]
+    assert len({keys["unread"], keys["b"], h.read[0][0]}) == 3
 
 
 def test_copytruncate_regrown_past_offset_is_detected_by_fingerprint(tmp_path: Path) -> None:
