@@ -27,8 +27,9 @@ from auditlog.core.errors import CommandError
 REGISTRY_FILE = "registry.sqlite"
 
 #: Row states: ``active`` is harvested (or will be again), ``done`` was drained and closed,
-#: ``truncated`` was superseded by copytruncate, ``gone`` vanished before it was fully shipped.
-STATES = ("active", "done", "truncated", "gone")
+#: ``truncated`` was superseded by copytruncate, ``gone`` vanished before it was fully shipped,
+#: ``copy`` is the inode of logrotate's copy of another identity (read under that identity's key).
+STATES = ("active", "done", "truncated", "gone", "copy")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (

@@ -150,6 +150,7 @@ class Tailer:
         # file's modification time (ns) when last looked at: a change while still empty means contents came
         # and went between two looks (their copies are looked for).
         self._awaiting_bytes: dict[str, tuple[bool, int]] = {}
+        self._moving: str | None = None  # the identity being moved to its copy: never parked meanwhile
         self._poll_started: float | None = None  # wall-clock start of the latest poll() and of the one before
         self._poll_before: float | None = None
         self._at_path: dict[str, tuple[int, int]] | None = None  # what the previous scan found at each path
@@ -373,6 +374,8 @@ class Tailer:
 
     def _park_one(self) -> bool:
         for key in self._lru:  # longest without data first
+            if key == self._moving:
+                continue
             tr = self._tracked[key]
             h = tr.harvester
             if tr.reachable and not tr.deleted and h.pos >= h.size:  # read to its end, still at a watched path
@@ -441,8 +444,9 @@ class Tailer:
         rows = self.registry.for_inode(dev, ino)
         size = os.fstat(fd).st_size
         for row in rows:  # (a tracked one is being read elsewhere: logrotate's copy)
-            if row.state != "truncated" and row.key not in self._tracked and row.offset <= size and matches(
-                    fd, row.ident):
+            if row.state in ("truncated", "copy") or row.key in self._tracked or row.offset > size:
+                continue
+            if matches(fd, row.ident) and (row.state != "active" or _line_starts_at(fd, row.offset)):
                 return row
         for row in rows:  # an older identity on this inode: truncated or replaced while we were away
             if row.state == "active" and row.key not in self._tracked and not self._resume_in_copy(row, path):
@@ -560,7 +564,11 @@ class Tailer:
             False when no copy holds at least the bytes already read (nothing changed then).
         """
         h = tr.harvester
-        found = self._find_copy(h.path, h.ident, h.pos)
+        self._moving = h.key  # opening candidates may need room (EMFILE): not by parking this one
+        try:
+            found = self._find_copy(h.path, h.ident, h.pos, h.offset)
+        finally:
+            self._moving = None
         if found is None:
             return False
         copy_path, copy_fd, copy_ident = found
@@ -594,24 +602,36 @@ class Tailer:
         Returns:
             True when a copy was found and is being read (from the acknowledged offset).
         """
-        found = self._find_copy(path, row.ident, row.offset)
+        found = self._find_copy(path, row.ident, row.offset, row.offset)
         if found is None:
             return False
         copy_path, fd, copy_ident = found
         self._room()
         self._track(fd, row, copy_path, reachable=False, at=copy_ident)
         self._remember_copy(copy_ident, copy_path, os.fstat(fd).st_size)
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None
+        if st is not None and st.st_size == 0 and path not in self._awaiting_bytes and self._watched(path):
+            self._awaiting_bytes[path] = (True, st.st_mtime_ns)  # contents that come and go are looked for
         log.info("reading the rest of a truncated file from its copy", path=path, copy=copy_path,
                  identity=row.key, offset=row.offset)
         return True
 
     def _remember_copy(self, copy: FileIdentity, path: str, size: int) -> None:
-        """Record the copy's own inode as read (state ``done``), so no later search takes it for a new file."""
-        self.registry.add(FileState(copy, path, size, size, "done"))
+        """Record the copy's own inode as read (state ``copy``), so no later search takes it for a new file.
 
-    def _find_copy(self, path: str, ident: FileIdentity, min_size: int) -> tuple[str, int, FileIdentity] | None:
+        A ``copy`` row is never resumed (:meth:`_resolve` skips it, as it skips ``truncated`` ones): its bytes
+        belong to the other identity's key.
+        """
+        self.registry.add(FileState(copy, path, size, size, "copy"))
+
+    def _find_copy(self, path: str, ident: FileIdentity, min_size: int,
+                   line_start: int) -> tuple[str, int, FileIdentity] | None:
         """Find the copy of identity ``ident`` next to ``path``: a file that is not tracked, starts with the
-        same bytes and holds at least ``min_size`` of them.
+        same bytes, holds at least ``min_size`` of them and has a line end just before ``line_start`` (where
+        reading goes on: another content with the same first bytes rarely has one there).
 
         Files the globs match (``audit.jsonl*``) are left to the scan, which reads each as its own file, as
         before this search existed: following one here would have the scan read it again once closed.
@@ -630,7 +650,7 @@ class Tailer:
                 rows = self.registry.for_inode(st.st_dev, st.st_ino)
                 other = any(r.key != copy.key and matches(fd, r.ident) for r in rows)
                 if stat.S_ISREG(st.st_mode) and st.st_size >= min_size and not other and fingerprint(
-                        fd, ident.fp_len) == ident.fingerprint:
+                        fd, ident.fp_len) == ident.fingerprint and _line_starts_at(fd, line_start):
                     return f.path, fd, copy
             except OSError:
                 pass
@@ -789,6 +809,15 @@ def follow_moves(moves: Iterable[tuple[str, str]], patterns: Iterable[str]) -> l
         at.pop(dest, None)
         at[dest] = None
     return list(at)
+
+
+def _line_starts_at(fd: int, offset: int) -> bool:
+    """True when ``offset`` is the start of a line of ``fd`` (0, or just after a newline).
+
+    An acknowledged offset of an active identity always is: a file with the same first bytes where it is not
+    holds another content.
+    """
+    return offset == 0 or os.pread(fd, 1, offset - 1) == b"\n"
 
 
 def _starts_with(path: str, ident: FileIdentity, flags: int) -> bool:

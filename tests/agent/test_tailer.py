@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
 from pathlib import Path
+
+import pytest
 
 from auditlog.agent.tailer import follow_moves, process_started
 from auditlog.agent.watcher import make_watcher
@@ -280,6 +283,57 @@ def test_new_content_with_the_same_first_bytes_is_not_taken_for_the_identity_rea
     assert (h.tailer.lost_bytes, h.tailer.open_files) == (0, 1)
 
 
+def test_after_a_restart_new_content_with_the_same_first_bytes_is_a_new_identity(tmp_path: Path) -> None:
+    """New content written while the agent was down, starting like the one read from its copy, is not taken for it."""
+    log = tmp_path / "audit.log"
+    header = "#" * 70  # longer than the fingerprint
+    append(log, header, "a1")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, *(f"unread-{i:03d}" for i in range(20)))
+    h.tailer.poll(budget_per_file=0)
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    h.tailer.scan()  # reading moves to the copy; the live file is empty
+    h.tailer.close()  # stopped before reading any of the copy
+    append(log, header, *(f"new-{i:03d}" for i in range(20)))
+    h.restart()
+    h.settle()
+    by_key: dict[str, list[str]] = {}
+    for key, _o, line in h.read:
+        by_key.setdefault(key, []).append(line.decode())
+    assert sorted(by_key.values()) == [[header, "a1", *(f"unread-{i:03d}" for i in range(20))],
+                                       [header, *(f"new-{i:03d}" for i in range(20))]]
+    assert h.tailer.lost_bytes == 0
+
+
+def test_out_of_descriptors_while_looking_for_the_copy_counts_the_loss_and_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EMFILE while opening the copy: the truncated file is not parked under the search; its loss is counted."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state", pattern="*.log")
+    h.step()
+    append(tmp_path / "other.log", "o")
+    h.clock.now += 1
+    h.step()
+    append(log, *(f"unread-{i}" for i in range(5)))
+    h.tailer.poll(budget_per_file=0)
+    logrotate_copytruncate(log, tmp_path / "audit.log.1")
+    real_open = os.open
+
+    def no_descriptor_for_the_copy(path: str, *args: int) -> int:
+        if str(path).endswith("audit.log.1"):
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", no_descriptor_for_the_copy)
+    h.tailer.poll()
+    monkeypatch.setattr(os, "open", real_open)
+    append(log, "after")
+    h.settle()
+    assert (sorted(lines_of(h)), h.tailer.lost_bytes) == (["a", "after", "o"], 45)
+
+
 def test_a_copy_read_to_its_end_is_not_read_again_when_the_file_is_recreated(tmp_path: Path) -> None:
     """The copy's own inode is recorded as read: a later rotation of the watched file does not read it again."""
     log = tmp_path / "audit.log"
@@ -295,6 +349,25 @@ def test_a_copy_read_to_its_end_is_not_read_again_when_the_file_is_recreated(tmp
     append(log, "c")  # the app recreates its file: the path changed, its siblings are looked at
     h.settle()
     assert sorted(lines_of(h)) == ["a", "b", "c", "x1", "x2"]
+
+
+def test_the_copy_row_is_never_resumed_for_new_content_on_its_inode(tmp_path: Path) -> None:
+    """The copy's inode, reused for new content with the same first bytes, gets a new identity read from 0."""
+    log, copy = tmp_path / "audit.log", tmp_path / "audit.log.1"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    append(log, "x1", "x2")
+    h.tailer.poll(budget_per_file=0)
+    logrotate_copytruncate(log, copy)
+    h.settle()  # the copy was read to its end and closed
+    copy_row = next(r for r in h.registry.all() if r.state == "copy")
+    with copy.open("r+b") as fh:  # same inode, new content starting like the copy
+        fh.truncate(0)
+        fh.write(b"a\nnew-1\nnew-2\nnew-3\n")
+    key = h.tailer._open(str(copy), reachable=False)
+    lines = [(off, line) for b in h.tailer.poll() for off, line in b.lines]
+    assert (key != copy_row.key, lines[0]) == (True, (0, b"a"))
 
 
 def test_copies_the_globs_match_are_left_to_the_scan(tmp_path: Path) -> None:
