@@ -19,6 +19,14 @@ def lines_of(h: Harness) -> list[str]:
     return [line.decode() for _k, _o, line in h.read]
 
 
+def lines_by_key(h: Harness) -> list[list[str]]:
+    """The lines read, grouped by file identity, in reading order within each; groups sorted."""
+    by_key: dict[str, list[str]] = {}
+    for key, _o, line in h.read:
+        by_key.setdefault(key, []).append(line.decode())
+    return sorted(by_key.values())
+
+
 def test_reads_lines_appended_after_start(tmp_path: Path) -> None:
     """Lines written before and after the first read all arrive, in order."""
     log = tmp_path / "audit.log"
@@ -276,10 +284,8 @@ def test_new_content_with_the_same_first_bytes_is_not_taken_for_the_identity_rea
     for b in in_flight + seen:
         h.registry.commit_offsets({b.key: b.end})
     h.settle()
-    by_key: dict[str, list[str]] = {}
-    for key, _o, line in h.read:
-        by_key.setdefault(key, []).append(line.decode())
-    assert sorted(by_key.values()) == [[header, "a1", *(f"unread-{i:03d}" for i in range(20))], [header, "b1"]]
+    by_key = lines_by_key(h)
+    assert by_key == [[header, "a1", *(f"unread-{i:03d}" for i in range(20))], [header, "b1"]]
     assert (h.tailer.lost_bytes, h.tailer.open_files) == (0, 1)
 
 
@@ -298,11 +304,9 @@ def test_after_a_restart_new_content_with_the_same_first_bytes_is_a_new_identity
     append(log, header, *(f"new-{i:03d}" for i in range(20)))
     h.restart()
     h.settle()
-    by_key: dict[str, list[str]] = {}
-    for key, _o, line in h.read:
-        by_key.setdefault(key, []).append(line.decode())
-    assert sorted(by_key.values()) == [[header, "a1", *(f"unread-{i:03d}" for i in range(20))],
-                                       [header, *(f"new-{i:03d}" for i in range(20))]]
+    by_key = lines_by_key(h)
+    assert by_key == [[header, "a1", *(f"unread-{i:03d}" for i in range(20))],
+                      [header, *(f"new-{i:03d}" for i in range(20))]]
     assert h.tailer.lost_bytes == 0
 
 
