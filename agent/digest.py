@@ -41,7 +41,7 @@ import msgspec
 
 from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch, Stamp
-from auditlog.indexer.integrity import UNKNOWN_HASH, Columns, Record, event_hash
+from auditlog.indexer.integrity import HASH_BYTES, UNKNOWN_HASH, Columns, Record, event_hash
 
 try:  # built by pip install where OpenSSL's and zlib's headers are (optional: the install goes on without)
     from auditlog.agent._entries import hashes as _native_hashes
@@ -278,12 +278,30 @@ def unpack_parts(blob: bytes) -> list[Columns]:
     except msgspec.ValidationError:
         pass
     else:
-        return [Columns(_decoded(p.indices, p.index_codes, len(p.ids)), p.ids, p.hashes, p.times,
-                        _decoded(p.streams, p.stream_codes, len(p.ids)), p.seqs) for p in stored]
+        return _checked([Columns(_decoded(p.indices, p.index_codes, len(p.ids)), p.ids, p.hashes, p.times,
+                                 _decoded(p.streams, p.stream_codes, len(p.ids)), p.seqs) for p in stored])
     try:
-        return _decode_parts(blob)
+        return _checked(_decode_parts(blob))
     except msgspec.ValidationError:
-        return [Columns.of(_decode_rows(blob))]
+        return _checked([Columns.of(_decode_rows(blob))])
+
+
+def _checked(parts: list[Columns]) -> list[Columns]:
+    """``parts`` when each is whole: columns of one length, every hash :data:`HASH_BYTES` long.
+
+    A row that decodes but is not whole would make wrong digests (a short column is cut off where the
+    layout reads it) or fail every seal after it (a short hash); the writer quarantines it instead.
+
+    Raises:
+        msgspec.DecodeError: when a part's columns differ in length or a hash is not a full SHA-256.
+    """
+    for part in parts:
+        count = len(part.ids)
+        if any(len(column) != count for column in part):
+            raise msgspec.DecodeError("a pending row's columns differ in length")
+        if count and set(map(len, part.hashes)) != {HASH_BYTES}:  # C-level: no Python loop per event
+            raise msgspec.DecodeError(f"a pending row holds a hash that is not {HASH_BYTES} bytes")
+    return parts
 
 
 def unpack(blob: bytes) -> list[Record]:

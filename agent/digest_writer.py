@@ -11,6 +11,12 @@ outbox once created.
 
 So after kill -9 at any point the chain continues from the registry: no digest is built twice from the
 same records, none is lost, and no two digests share a seq (no fork).
+
+A pending row that cannot be read back whole (a damaged registry page, an edit by hand) is moved to
+``digest_quarantine`` with the reason, logged as an error and counted
+(``auditlog_agent_digest_rows_quarantined_total``); the seal goes on with the other rows. Its events stay
+in Elasticsearch but in no digest, so ``auditlog verify`` reports their stream numbers as a ``gap``: one
+row never stops every later event from being sealed, and what it held is not proven (nor hidden).
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ import threading
 import time
 from dataclasses import dataclass
 
+import msgspec
 import orjson
 import structlog
 from elasticsearch import Elasticsearch
 
 from auditlog.agent.digest import PENDING_SCHEMA, PendingMirror, row_parts
+from auditlog.agent.metrics import Counter, Metrics
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import SigningKey
 from auditlog.indexer.integrity import (
@@ -47,6 +55,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS digest_head (agent TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL,"
     " idx TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS digest_streams (stream TEXT PRIMARY KEY, ranges TEXT NOT NULL, updated REAL NOT NULL)",
+    # pending rows that could not be read back whole: kept as they were, with why and when, for a look by hand
+    "CREATE TABLE IF NOT EXISTS digest_quarantine (id INTEGER PRIMARY KEY, records BLOB NOT NULL, reason TEXT NOT NULL,"
+    " at REAL NOT NULL)",
 )
 #: seconds between the digest thread's looks at a full mirror (a handful of wake-ups a second, no work)
 _FULL_POLL = 0.25
@@ -73,6 +84,7 @@ class DigestWriter:
     def __init__(
         self, registry: Registry, client: Elasticsearch, key: SigningKey, tiers: TierTable,
         settings: DigestSettings | None = None, mirror: PendingMirror | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """Create the digest tables in the registry when missing.
 
@@ -83,6 +95,7 @@ class DigestWriter:
             tiers: names the digest index of each events index.
             settings: interval and sizes (``None``: the defaults).
             mirror: the feed's pending rows as it packed them (``None``: every row is unpacked).
+            metrics: counts quarantined rows (``None``: counted in :attr:`quarantined` only).
         """
         self.registry = registry
         self.client = client
@@ -91,7 +104,9 @@ class DigestWriter:
         self.settings = settings or DigestSettings()
         self._mirror = mirror
         self._lock = threading.Lock()
+        self._metrics = metrics
         self.written = 0
+        self.quarantined = 0  # pending rows moved to digest_quarantine by this writer
         with registry.transaction() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -155,16 +170,25 @@ class DigestWriter:
     def _load(self, db: sqlite3.Connection) -> tuple[list[Columns], int | None]:
         """Read the oldest pending rows up to :attr:`DigestSettings.seal_events` events (at least one row).
 
+        A row that cannot be read back whole is quarantined (:meth:`_quarantine`) and the reading goes on.
+
         Returns:
             The rows' columns in order, and the id of the last row read (``None``: nothing is pending).
         """
         parts: list[Columns] = []
         last: int | None = None
         loaded = 0
+        damaged: list[tuple[int, object, str]] = []
         rows = db.execute("SELECT id, records FROM digest_pending ORDER BY id")  # stepped lazily, row by row
         try:
             for row_id, blob in rows:
-                got = row_parts(self._mirror, int(row_id), blob)
+                try:
+                    if not isinstance(blob, bytes):  # SQLite keeps any type in a BLOB column: text, a number
+                        raise TypeError(f"a pending row holds {type(blob).__name__}, not bytes")
+                    got = row_parts(self._mirror, int(row_id), blob)
+                except (msgspec.DecodeError, ValueError, TypeError) as exc:  # whatever it holds, it is not a row
+                    damaged.append((int(row_id), blob, f"{exc.__class__.__name__}: {exc}"[:200]))
+                    continue
                 parts += got
                 last = int(row_id)
                 loaded += sum(len(part.ids) for part in got)
@@ -172,7 +196,23 @@ class DigestWriter:
                     break
         finally:
             rows.close()
+        for row_id, blob, reason in damaged:
+            self._quarantine(db, row_id, blob, reason)
         return parts, last
+
+    def _quarantine(self, db: sqlite3.Connection, row_id: int, blob: object, reason: str) -> None:
+        """Move pending row ``row_id`` to ``digest_quarantine`` in the seal's transaction, and say so loudly.
+
+        Its events are in no digest then: ``verify`` reports their stream numbers as a gap (not proven, not
+        hidden), and every later row is still sealed.
+        """
+        db.execute("INSERT OR REPLACE INTO digest_quarantine VALUES (?,?,?,?)", (row_id, blob, reason, time.time()))
+        db.execute("DELETE FROM digest_pending WHERE id = ?", (row_id,))
+        self.quarantined += 1
+        if self._metrics is not None:
+            self._metrics.add(Counter.DIGEST_ROWS_QUARANTINED)
+        log.error("pending digest row damaged; quarantined, its events stay unproven (verify reports their "
+                  "numbers as a gap)", row=row_id, reason=reason)
 
     @staticmethod
     def _delivered(db: sqlite3.Connection, streams: set[str]) -> dict[str, list[list[int]]]:

@@ -12,7 +12,9 @@ Exposed families (all prefixed ``auditlog_agent_``):
   delivered), ``id_conflicts_total`` (409 for an id sent before with other content: dead-lettered),
   ``dead_letters_total{stage}``, ``bulk_requests_total`` (requests sent, retries included),
   ``bulk_retries_total`` (items re-sent), ``backpressure_total{cause}`` (items held because the cluster
-  refused writes, see :mod:`agent.responses`), ``bulk_latency_seconds`` (histogram), ``lost_bytes_total``;
+  refused writes, see :mod:`agent.responses`), ``bulk_latency_seconds`` (histogram), ``lost_bytes_total``,
+  ``digest_rows_quarantined_total`` (pending digest rows that could not be read back, see
+  :mod:`agent.digest_writer`);
 - ``time_seconds_total{part}``: where the agent's time goes (:class:`Part`);
 - ``lag_bytes{path,identity}`` (file size minus acknowledged offset), ``open_files``,
   ``batches_in_flight``, ``requests_in_flight``, ``request_slots``, ``up``.
@@ -47,6 +49,7 @@ class Counter(StrEnum):
     BULK_REQUESTS = "bulk_requests"
     BULK_RETRIES = "bulk_retries"
     LOST_BYTES = "lost_bytes"
+    DIGEST_ROWS_QUARANTINED = "digest_rows_quarantined"
 
 
 class Gauge(StrEnum):
@@ -77,6 +80,8 @@ _HELP: dict[str, str] = {
     Counter.BULK_REQUESTS: "Bulk requests sent (retries included).",
     Counter.BULK_RETRIES: "Bulk items re-sent after 429/5xx/connection errors.",
     Counter.LOST_BYTES: "Bytes that could not be read (truncated or removed before shipping).",
+    Counter.DIGEST_ROWS_QUARANTINED: "Pending digest rows that could not be read back, moved aside (their events "
+                                     "stay unproven).",
     Gauge.OPEN_FILES: "Files being harvested.",
     Gauge.BATCHES_IN_FLIGHT: "Batches sealed but not yet acknowledged.",
     Gauge.REQUESTS_IN_FLIGHT: "Bulk requests sent and not yet answered.",

@@ -159,7 +159,7 @@ class Pipeline:
                 key = load_key(cfg.state_dir)
             except KeyFileError as exc:
                 raise UsageError(f"state.dir: {exc}") from None
-            self.digests = DigestWriter(self.registry, client, key, cfg.tiers(), settings, mirror)
+            self.digests = DigestWriter(self.registry, client, key, cfg.tiers(), settings, mirror, self.metrics)
         self.checkpoints = Checkpointer(self.registry, self.dlq, self.metrics, backoff=backoff,
                                         stopping=self.stopping, deadline=self._deadline_at,
                                         digest_feed=self.digest_feed)

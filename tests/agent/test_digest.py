@@ -168,6 +168,27 @@ def test_an_earlier_agent_cannot_read_coded_rows() -> None:
             msgspec.msgpack.Decoder(earlier).decode(blob)
 
 
+@pytest.mark.parametrize("row", [
+    # coded: three ids, two hashes (a short column the layout would cut off silently)
+    [["a"], b"", ["x", "y", "z"], [b"h" * 32] * 2, ["t"] * 3, ["s"], b"", [1, 2, 3]],
+    # coded: a hash of 4 bytes (every later seal would fail on it)
+    [["a"], b"", ["x", "y"], [b"h" * 32, b"h" * 4], ["t"] * 2, ["s"], b"", [1, 2]],
+    # coded: one seq too few
+    [["a"], b"", ["x", "y"], [b"h" * 32] * 2, ["t"] * 2, ["s"], b"", [1]],
+], ids=["short-hashes", "short-hash", "short-seqs"])
+def test_a_coded_row_that_is_not_whole_is_a_decode_error(row: list[object]) -> None:
+    """A coded row whose columns differ in length or hold a short hash is refused, not sealed into a wrong digest."""
+    with pytest.raises(msgspec.DecodeError):
+        unpack_parts(msgspec.msgpack.encode([row]))
+
+
+def test_an_earlier_agents_plain_row_that_is_not_whole_is_a_decode_error() -> None:
+    """Plain columns (agents before 2026-12-04) with a column short are refused too."""
+    part = Columns(["i"] * 2, ["x", "y"], [b"h" * 32] * 2, ["t"] * 2, ["s"] * 2, [1])
+    with pytest.raises(msgspec.DecodeError):
+        unpack_parts(msgspec.msgpack.encode([part]))
+
+
 @pytest.mark.parametrize("field", [1, 6])
 def test_codes_wider_than_their_table_needs_are_a_decode_error(field: int) -> None:
     """Two-byte positions for a table of two values (index or stream column) do not fit: a damaged row."""

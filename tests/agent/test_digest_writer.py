@@ -17,6 +17,7 @@ from elasticsearch import Elasticsearch
 import auditlog.agent.digest as digest_module
 from auditlog.agent.digest import PendingMirror, pack, pack_parts
 from auditlog.agent.digest_writer import DigestSettings, DigestWriter
+from auditlog.agent.metrics import Metrics
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import load_key
 from auditlog.indexer.integrity import Columns, Record, digest_hash
@@ -109,6 +110,53 @@ def test_seal_forgets_the_rows_it_sealed(tmp_path: Path) -> None:
     mirror.add(1, pack_parts(_parts("a")), _parts("a"))
     _mirrored_seal(tmp_path, mirror, [pack_parts(_parts("a"))])
     assert mirror.events == 0
+
+
+def _quarantined(tmp_path: Path, stored: list[object]) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], int]:
+    """Store ``stored`` as pending rows, seal; return the digests, the quarantine's rows and the metric's count."""
+    registry = Registry(tmp_path)
+    metrics = Metrics()
+    writer = DigestWriter(registry, Elasticsearch("http://127.0.0.1:9"), load_key(tmp_path), TierTable(),
+                          metrics=metrics)
+
+    def store(db: sqlite3.Connection) -> None:
+        db.executemany("INSERT INTO digest_pending (records) VALUES (?)", [(b,) for b in stored])
+
+    registry.commit_offsets({}, store)
+    writer.seal()
+    with registry.transaction() as db:
+        docs = [orjson.loads(body)["digest"] for (body,) in db.execute("SELECT body FROM digest_outbox ORDER BY seq")]
+        moved = db.execute("SELECT id, records, reason FROM digest_quarantine ORDER BY id").fetchall()
+        left = db.execute("SELECT COUNT(*) FROM digest_pending").fetchone()[0]
+    registry.close()
+    assert left == 0
+    count = next(int(line.split()[1]) for line in metrics.render().splitlines()
+                 if line.startswith("auditlog_agent_digest_rows_quarantined_total "))
+    return docs, moved, count
+
+
+def test_a_damaged_pending_row_is_quarantined_and_the_rows_around_it_are_sealed(tmp_path: Path) -> None:
+    """A row that does not decode moves to digest_quarantine as it was (counted); the rows around it are sealed."""
+    damaged = pack_parts(_parts("b"))[:-7]
+    docs, moved, count = _quarantined(tmp_path, [pack_parts(_parts("a")), damaged, pack_parts(_parts("c"))])
+    assert ([d["ids"] for d in docs], [(row_id, blob) for row_id, blob, _reason in moved], count) == (
+        [["a", "c"]], [(2, damaged)], 1)
+    assert "DecodeError" in moved[0][2]
+
+
+def test_a_pending_row_that_is_not_a_blob_is_quarantined(tmp_path: Path) -> None:
+    """SQLite lets a BLOB column hold text or a number: such a row is quarantined too, never a failing seal."""
+    docs, moved, count = _quarantined(tmp_path, ["not a row", 7, pack_parts(_parts("a"))])
+    assert ([d["ids"] for d in docs], [(row_id, blob) for row_id, blob, _reason in moved], count) == (
+        [["a"]], [(1, "not a row"), (2, 7)], 2)
+
+
+def test_a_row_with_a_short_column_is_quarantined_not_sealed_short(tmp_path: Path) -> None:
+    """A row that decodes but whose columns differ in length is quarantined instead of making a wrong digest."""
+    whole = _parts("x", "y")[0]
+    short = pack_parts([whole._replace(hashes=whole.hashes[:1])])
+    docs, moved, count = _quarantined(tmp_path, [short, pack_parts(_parts("z"))])
+    assert ([d["ids"] for d in docs], [row_id for row_id, _blob, _reason in moved], count) == ([["z"]], [1], 1)
 
 
 def test_run_seals_before_the_interval_when_the_mirror_is_full(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from auditlog.indexer.verify import Problem, Report
+import pytest
+
+from auditlog.indexer.verify import Problem, Report, split_hole
 
 
 def test_summary_counts_problems_and_says_keys_are_not_pinned() -> None:
@@ -15,3 +17,15 @@ def test_summary_counts_problems_and_says_keys_are_not_pinned() -> None:
 def test_problem_line_names_kind_index_and_event() -> None:
     """One problem is one line: kind, index, event id, detail."""
     assert Problem("altered", "audit-basic-x", "hash differs", "e9").line() == "altered audit-basic-x e9: hash differs"
+
+
+@pytest.mark.parametrize(("stored", "runs"), [
+    ([], [(5, 10, False)]),
+    ([5, 6, 7, 8, 9, 10], [(5, 10, True)]),
+    ([1, 6, 7, 9, 20], [(5, 5, False), (6, 7, True), (8, 8, False), (9, 9, True), (10, 10, False)]),
+    ([4, 5], [(5, 5, True), (6, 10, False)]),
+    ([10, 11], [(5, 9, False), (10, 10, True)]),
+], ids=["none-stored", "all-stored", "alternating", "stored-run-starts-before", "stored-run-ends-after"])
+def test_a_hole_is_cut_into_stored_and_never_seen_runs(stored: list[int], runs: list[tuple[int, int, bool]]) -> None:
+    """A stream's hole 5..10 splits into runs of numbers stored in no digest and numbers never seen, in order."""
+    assert split_hole(5, 10, stored) == runs

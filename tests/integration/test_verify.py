@@ -21,6 +21,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from auditlog.agent.deadletter import read_records
+from auditlog.agent.digest import unpack_parts
 from auditlog.cli import main
 from auditlog.indexer import retention
 from auditlog.indexer.rawsource import raw_client_options
@@ -325,3 +326,62 @@ def test_a_graceful_stop_seals_every_pending_record(
     finally:
         ship.agent.ensure_stopped()
     assert (before > 0, _pending(tmp_path / "state"), _settled(raw, namespace, 300).problems) == (True, 0, [])
+
+
+def _pending_rows(state: Path) -> list[tuple[int, bytes]]:
+    """The pending digest rows of a stopped agent's registry, oldest first."""
+    db = sqlite3.connect(state / "registry.sqlite")
+    try:
+        return [(int(i), bytes(b)) for i, b in db.execute("SELECT id, records FROM digest_pending ORDER BY id")]
+    finally:
+        db.close()
+
+
+def test_a_damaged_pending_row_is_quarantined_and_verify_reports_its_events_unproven(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+) -> None:
+    """A pending row damaged while the agent was down is quarantined at the next start; the rest is sealed and
+    verify names exactly that row's stream numbers as stored but unsealed (before, no later event was sealed)."""
+    state = tmp_path / "state"
+    ship = _shipping(es, es_url, namespace, tmp_path, interval=3600)
+    lines = _lines(300, seed=31)  # one emitter instance: one stream, numbers 1..300
+    try:
+        ship.agent.start()
+        ship.agent.wait_started()
+        for burst in range(3):  # three acknowledgements, three pending rows at least
+            append_lines(ship.logs / "audit.jsonl", lines[burst * 100:(burst + 1) * 100])
+            wait_count(es, namespace, (burst + 1) * 100, timeout=60)
+            deadline = time.monotonic() + 30
+            while _pending(state) <= burst and time.monotonic() < deadline:
+                time.sleep(0.05)
+        ship.agent.kill9()  # no graceful stop: the rows stay pending
+    finally:
+        ship.agent.ensure_stopped()
+    rows = _pending_rows(state)
+    assert len(rows) >= 3
+    victim, blob = rows[1]
+    numbers = sorted(n for part in unpack_parts(blob) for n in part.seqs if n is not None)
+    db = sqlite3.connect(state / "registry.sqlite")
+    with db:
+        db.execute("UPDATE digest_pending SET records = ? WHERE id = ?", (blob[:-7], victim))
+    db.close()
+
+    try:
+        ship.agent.start()
+        ship.agent.wait_started()  # the start's seal meets the damaged row
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    db = sqlite3.connect(state / "registry.sqlite")
+    try:
+        moved = db.execute("SELECT id, records FROM digest_quarantine").fetchall()
+    finally:
+        db.close()
+    assert (moved, _pending(state)) == ([(victim, blob[:-7])], 0)
+    assert "pending digest row damaged" in ship.agent.log.read_text()
+    patterns = f"{namespace.read_pattern},{namespace.digest_pattern}"
+    raw.indices.refresh(index=patterns)  # the stopped agent sent every digest it sealed
+    report = verify(raw, namespace)
+    assert [(p.kind, p.detail.split(":")[0]) for p in report.problems] == [
+        ("unsealed", f"seq {numbers[0]}..{numbers[-1]} stored but in no digest ({len(numbers)} events)")]
+    assert (report.events, report.proven, report.pending) == (300, 300 - len(numbers), 0)
