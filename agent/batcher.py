@@ -63,6 +63,7 @@ class Batcher:
         self._max_bytes = settings.max_bytes
         self._seq = itertools.count(1)
         self._batch = self._new()
+        self._sealed_ends: dict[str, int] = {}  # per file, the end the sealed batches cover (see handled)
 
     def _new(self) -> Batch:
         return Batch(next(self._seq))
@@ -113,6 +114,15 @@ class Batcher:
         b.ends[key] = end
         b.lines += lines
 
+    def handled(self, key: str) -> int | None:
+        """The offset up to which lines of ``key`` were handed to this batcher (fed or covered), if any.
+
+        What the reader re-reads from when processing a block failed halfway (:meth:`agent.tailer.Tailer.unread`):
+        every line before it is in a batch already, none after it.
+        """
+        end = self._batch.ends.get(key)
+        return end if end is not None else self._sealed_ends.get(key)
+
     def due(self) -> bool:
         """True when the open batch holds something and is older than the latency bound."""
         b = self._batch
@@ -124,6 +134,7 @@ class Batcher:
         if not b.ends:
             return None
         self._batch = self._new()
+        self._sealed_ends.update(b.ends)
         # Built here, by the reader, so a sender that gets an answer finds the next body ready.
         b.body = b"".join(b.entries)
         return b

@@ -19,6 +19,7 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from types import FrameType
@@ -61,6 +62,22 @@ def configure_logging(level: str = "info") -> None:
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+    threading.excepthook = _log_thread_death
+
+
+def _log_thread_death(args: threading.ExceptHookArgs) -> None:
+    """A thread dying on an error: one JSON log line, not a traceback on stderr.
+
+    The agent's own threads catch their errors; what reaches here is a library's, in practice watchdog's (its
+    recursive walk of a folder nested a thousand deep raises ``RecursionError`` in its thread). File-system
+    events may stop then, which costs latency only: the periodic rescan still finds every change.
+    """
+    if args.exc_type is SystemExit:
+        return
+    structlog.get_logger("auditlog.agent").error(
+        "a thread stopped on an error; file-system events may have stopped, the periodic rescan "
+        "(inputs.rescan_interval) still finds every change", thread=getattr(args.thread, "name", "?"),
+        error=f"{args.exc_type.__name__}: {str(args.exc_value)[:300]}")
 
 
 class Agent:

@@ -18,6 +18,7 @@ from the last checkpoint); readers de-duplicate on ``identity:offset``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import os
 import threading
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 
 DEADLETTER_FILE = "deadletter.jsonl"
 REPLAYED_FILE = "deadletter.replayed"
@@ -99,8 +101,27 @@ class DeadLetter:
         )
 
 
+log = structlog.get_logger("auditlog.agent.deadletter")
+
+#: bytes of records written since the last sync that are kept to be written again (see DeadLetterWriter)
+_UNSYNCED_KEPT = 16 << 20
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` (``os.write`` may write fewer); raise the error that stops it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 class DeadLetterWriter:
-    """Appends dead letters to the state directory's file (thread- and process-safe), mode 0600."""
+    """Appends dead letters to the state directory's file (thread- and process-safe), mode 0600.
+
+    A record is written whole or not at all: a write that fails (a full disk) is cut back off the file and
+    raised, so the caller holds the line instead of a checkpoint passing it. The file is looked up before every
+    write and sync: one removed or rotated away while the agent runs is created again at its path, and the
+    records written since the last sync (which the checkpoint does not cover yet) are written to it again.
+    """
 
     def __init__(self, state_dir: str | Path, redact: Callable[[bytes], bytes] | None = None) -> None:
         """Open (or create) the file, readable by the agent's user only.
@@ -112,12 +133,40 @@ class DeadLetterWriter:
         """
         self.path = Path(state_dir) / DEADLETTER_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.fchmod(self._fd, 0o600)  # a file created earlier (or by another tool) may be wider
+        self._fd = self._open()
         self._redact = redact
         self._lock = threading.Lock()
         self._dirty = False
+        self._unsynced: list[bytes] = []  # records since the last sync: written again to a recreated file
+        self._unsynced_bytes = 0
         self.count = 0
+
+    def _open(self) -> int:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)  # a file created earlier (or by another tool) may be wider
+        return fd
+
+    def _still_there(self) -> None:
+        """Make sure the descriptor is the file at :attr:`path`; open a new one there when it was removed or moved."""
+        own = os.fstat(self._fd)
+        try:
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
+                return
+        except FileNotFoundError:
+            pass
+        fd = self._open()  # the state directory itself gone: raises, and the caller holds the line
+        try:
+            for record in self._unsynced:
+                _write_all(fd, record)
+        except OSError:
+            os.close(fd)
+            raise
+        old, self._fd = self._fd, fd
+        with contextlib.suppress(OSError):
+            os.close(old)
+        log.warning("dead-letter file was removed or moved away; writing a new one", path=str(self.path),
+                    rewritten=len(self._unsynced))
 
     def prepare(self, dl: DeadLetter) -> DeadLetter:
         """Return the record as it will be written: line and reason redacted (unless raw lines were asked for)."""
@@ -135,20 +184,38 @@ class DeadLetterWriter:
         """Append one dead letter exactly as given; it is in the kernel's hands (survives a killed agent) on return."""
         data = dl.to_json()
         with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._still_there()
+            fd = self._fd
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                os.write(self._fd, data)
+                start = os.fstat(fd).st_size
+                try:
+                    _write_all(fd, data)
+                except OSError:
+                    with contextlib.suppress(OSError):  # all or nothing: no half record for the next to glue onto
+                        os.ftruncate(fd, start)
+                    raise
             finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
             self._dirty = True
             self.count += 1
+            self._unsynced.append(data)
+            self._unsynced_bytes += len(data)
+            if self._unsynced_bytes > _UNSYNCED_KEPT:  # a flood while no checkpoint commits: bound the memory
+                self._sync()
 
     def sync(self) -> None:
         """fsync the file if anything was written since the last sync (before a checkpoint covers it)."""
         with self._lock:
-            if self._dirty:
-                os.fsync(self._fd)
-                self._dirty = False
+            self._sync()
+
+    def _sync(self) -> None:
+        if self._dirty:
+            self._still_there()
+            os.fsync(self._fd)
+            self._dirty = False
+            self._unsynced.clear()
+            self._unsynced_bytes = 0
 
     def close(self) -> None:
         """Sync and close the file."""

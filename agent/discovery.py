@@ -19,7 +19,7 @@ import fnmatch
 import glob
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 
@@ -41,15 +41,30 @@ ROTATION_SEPARATORS = ".-_"
 DEFAULT_EXCLUDE: tuple[str, ...] = ("*.gz", "*.bz2", "*.xz", "*.zst", "*.zip", "*.lz4")
 
 
+#: directories below a pattern's fixed part that ``**`` walks at most (deeper ones are reported, not walked)
+MAX_DEPTH = 32
+
+#: told why a matched path is not harvested: (path, reason)
+SkipReport = Callable[[str, str], None]
+
+
 def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE, *,
-           follow_symlinks: bool = False) -> list[Found]:
+           follow_symlinks: bool = False, on_skip: SkipReport | None = None) -> list[Found]:
     """Return the regular files matched by ``patterns`` (``**`` recurses), once per inode.
+
+    ``**`` is walked here rather than by :func:`glob.glob`, which follows directory links while it recurses
+    (a link loop in the log folder made it list paths without end) and recurses in Python (a deep tree
+    raised ``RecursionError`` at every scan): the walk never enters a linked directory unless
+    ``follow_symlinks`` is set (then never one it is already inside), and stops :data:`MAX_DEPTH`
+    directories below the pattern's fixed part.
 
     Args:
         patterns: glob patterns (absolute or relative to the working directory).
         exclude: file-name patterns (``fnmatch``, matched against the base name) to leave out.
         follow_symlinks: also return files reached through a symbolic link that a wildcard matched
             (the link itself, or a linked directory below the pattern's fixed part).
+        on_skip: told about every matched path that is not returned because of what it is (not a regular
+            file, a link not followed, too deep), with the reason; excluded names are not reported.
 
     Returns:
         The files, sorted by path; a file reachable under several names appears once.
@@ -57,11 +72,13 @@ def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE, *,
     out: dict[tuple[int, int], Found] = {}
     skip = tuple(exclude)
     stat_ = os.stat if follow_symlinks else os.lstat
+    said = on_skip or (lambda path, why: None)
     for pattern in patterns:
         pattern = os.path.expanduser(pattern)
         # Below the fixed head every component came from a wildcard: those are the ones checked for links.
         head_parts = len(_fixed_head(pattern).split(os.sep)) if glob.has_magic(os.path.dirname(pattern)) else 0
-        for path in sorted(glob.glob(pattern, recursive=True)):
+        names = walk(pattern, follow_symlinks, said) if "**" in pattern.split(os.sep) else glob.glob(pattern)
+        for path in sorted(names):
             if skip and excluded(path, skip):
                 continue
             try:
@@ -69,12 +86,116 @@ def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE, *,
             except OSError:
                 continue  # vanished between glob and stat, or unreadable
             if not stat.S_ISREG(st.st_mode):
-                continue  # a directory, a device, or (unless followed) a symbolic link
+                if not stat.S_ISDIR(st.st_mode):  # a directory matched by a wildcard is not worth a word
+                    said(path, _not_regular(st.st_mode))
+                continue
             if head_parts and not follow_symlinks and _linked_dir(path, head_parts):
+                said(path, "reached through a linked directory (inputs.follow_symlinks is off)")
                 continue
             out.setdefault((st.st_dev, st.st_ino), Found(os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
                                                              st.st_mtime))
     return sorted(out.values(), key=lambda f: f.path)
+
+
+def _not_regular(mode: int) -> str:
+    """Why a matched path whose mode is ``mode`` is not harvested."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link (inputs.follow_symlinks is off)"
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return f"not a regular file ({name})"
+    return "not a regular file"
+
+
+def walk(pattern: str, follow_symlinks: bool = False, on_skip: SkipReport | None = None) -> list[str]:
+    """Return the paths below ``pattern``'s fixed part that match it, where ``**`` is any run of directories.
+
+    Matching is :func:`glob.glob`'s: each component with ``fnmatch`` (case-sensitive), a name starting with a
+    dot only by a pattern component starting with one, ``**`` never through such a name. The walk is iterative,
+    enters a linked directory only when ``follow_symlinks`` is set (and never one it is already inside, by
+    device and inode), and goes at most :data:`MAX_DEPTH` directories deep (``on_skip`` is told where it stopped).
+
+    Args:
+        pattern: a glob pattern with ``**`` as one of its components.
+        follow_symlinks: descend into linked directories.
+        on_skip: told about each directory not walked because it is too deep.
+
+    Returns:
+        Matching paths (files and directories alike), unsorted.
+    """
+    head = _fixed_head(pattern)
+    rest = [part for part in pattern[len(head):].split(os.sep) if part]
+    out: list[str] = []
+    start = head or os.curdir
+    try:
+        first = os.stat(start)
+    except OSError:
+        return out
+    inside = {(first.st_dev, first.st_ino)}
+    stack: list[tuple[str, tuple[str, ...], frozenset[tuple[int, int]]]] = [(start, (), frozenset(inside))]
+    while stack:
+        directory, rel, above = stack.pop()
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError:
+            continue  # vanished or unreadable: what else is there is still walked
+        for entry in listed:
+            names = (*rel, entry.name)
+            path = entry.path if head else entry.path[len(os.curdir) + 1:]
+            if _match(names, rest):
+                out.append(path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
+            except OSError:
+                continue
+            if not is_dir or not _may_lead(names, rest):
+                continue
+            if len(names) >= MAX_DEPTH:
+                if on_skip is not None:
+                    on_skip(path, f"more than {MAX_DEPTH} directories below the pattern's fixed part: not walked")
+                continue
+            seen = above
+            if follow_symlinks:  # links are entered then: never one leading to a directory this walk is inside
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) in above:
+                    continue
+                seen = above | {(st.st_dev, st.st_ino)}
+            stack.append((path if head else os.path.join(os.curdir, path), names, seen))
+    return out
+
+
+def _component(name: str, part: str) -> bool:
+    """Whether one path component matches one pattern component (a leading dot only by a leading dot)."""
+    if name.startswith(".") and not part.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(name, part)
+
+
+def _match(names: tuple[str, ...], parts: list[str]) -> bool:
+    """Whether the components ``names`` match the pattern components ``parts`` (``**``: any run of them)."""
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        if _match(names, parts[1:]):
+            return True
+        return bool(names) and not names[0].startswith(".") and _match(names[1:], parts)
+    return bool(names) and _component(names[0], parts[0]) and _match(names[1:], parts[1:])
+
+
+def _may_lead(names: tuple[str, ...], parts: list[str]) -> bool:
+    """Whether a directory at ``names`` can have a path below it that matches ``parts`` (prunes the walk)."""
+    if not names:
+        return True
+    if not parts:
+        return False
+    if parts[0] == "**":
+        return _may_lead(names, parts[1:]) or (not names[0].startswith(".") and _may_lead(names[1:], parts))
+    return _component(names[0], parts[0]) and _may_lead(names[1:], parts[1:])
 
 
 def _fixed_head(pattern: str) -> str:

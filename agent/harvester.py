@@ -101,7 +101,12 @@ class Harvester:
         got = False
         max_line = self.max_line_bytes
         while budget > 0:
-            data = os.pread(self.fd, min(self.chunk_bytes, budget), self.pos)
+            try:
+                data = os.pread(self.fd, min(self.chunk_bytes, budget), self.pos)
+            except OSError:
+                if not got:
+                    raise
+                break  # the lines read so far are returned (the offsets moved past them); the error comes back next
             if not data:
                 break
             got = True
@@ -140,6 +145,12 @@ class Harvester:
         if not got:
             return None
         return Block(self.key, self.path, out, self.offset)
+
+    def rewind(self, offset: int) -> None:
+        """Read again from ``offset`` (a line start at or before :attr:`offset`): lines returned but never handled."""
+        self.offset = self.pos = min(offset, self.offset)
+        self._buf = b""
+        self._skip_start, self._skip_len, self._preview = -1, 0, b""
 
     def take_partial(self) -> Block | None:
         """Return the unterminated last line as a block (the file is closed for good), if any."""

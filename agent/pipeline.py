@@ -165,6 +165,7 @@ class Pipeline:
                                         digest_feed=self.digest_feed)
         self._digests_stop = threading.Event()
         self._holding = False  # the reader caught up but kept its partial batch: every sink slot was taken
+        self._scan_failing: type[BaseException] | None = None  # the error the last scan raised (said once)
         self.watcher: Watcher | None = None
         self._senders: list[threading.Thread] = []
         self._acknowledger: threading.Thread | None = None
@@ -219,29 +220,33 @@ class Pipeline:
         try:
             while not self._stop_requested.is_set():
                 blocks: list[Block] = []
+                handled = 0  # blocks of ``blocks`` whose every line is in a batch
                 try:
                     started = clock()
                     now = time.monotonic()
                     # Files that found no free descriptor wait for the next scan: make it soon.
                     soon = woke or self.tailer.waiting > 0
                     if now >= next_scan or (soon and now - last_scan >= _MIN_SCAN_GAP):
-                        self.tailer.scan(self.watcher.take_moves())
-                        self.tailer.save_sizes()
+                        # a scan that fails (a full disk, a tree it cannot walk) is tried at the next rescan, and
+                        # the files already read go on being read meanwhile
                         last_scan, next_scan = now, now + rescan
                         woke = False
+                        self._scan()
                     blocks = self.tailer.poll(budget)
                     read = clock()
                     metrics.spent(Part.READING, read - started)
                     waited = self._slot_wait
                     for block in blocks:
                         self._process(block)
+                        handled += 1
                     metrics.set(Gauge.OPEN_FILES, self.tailer.open_files)
                     if self.batcher.due() and not self.queue.full():
                         self._submit(self.batcher.flush())
                     metrics.spent(Part.BUILDING, clock() - read - (self._slot_wait - waited))
                     self.tick()
-                except Exception:  # e.g. a file became unreadable, the disk is full: keep going, say so
+                except Exception:  # a bug, or a resource gone: keep going, say so, and lose no line
                     log.exception("reader loop error; retrying in a second")
+                    self._unread(blocks[handled:])
                     woke = self.watcher.wait(1.0) or woke  # a change signalled meanwhile still gets its scan
                     continue
                 if not blocks:
@@ -264,6 +269,33 @@ class Pipeline:
             self._shutdown()
 
     # -- reading -----------------------------------------------------------------------------
+
+    def _scan(self) -> None:
+        """Scan the globs; a failure is logged (once per kind of error in a row) and does not stop the reading."""
+        try:
+            self.tailer.scan(self.watcher.take_moves() if self.watcher is not None else ())
+            self.tailer.save_sizes()
+        except Exception as exc:
+            if self._scan_failing is not type(exc):
+                log.exception("scan failed; the files already found are still read, the scan is tried again at "
+                              "the next rescan")
+            self._scan_failing = type(exc)
+        else:
+            self._scan_failing = None
+
+    def _unread(self, blocks: list[Block]) -> None:
+        """Hand blocks read but not (wholly) handled back to their files: their lines are read again, none lost.
+
+        The first may be handled in part: the batcher says up to where (every line before that is in a batch); the
+        others were not touched.
+        """
+        for n, block in enumerate(blocks):
+            start = block.lines[0][0] if block.lines else block.end
+            if n == 0:
+                done = self.batcher.handled(block.key)
+                if done is not None and start <= done <= block.end:
+                    start = done
+            self.tailer.unread(block, start)
 
     def _process(self, block: Block) -> None:
         key, path, block_end = block.key, block.path, block.end
@@ -329,7 +361,22 @@ class Pipeline:
 
     def _dead(self, dl: DeadLetter) -> None:
         dl = self.dlq.prepare(dl)  # the logged reason is the redacted one
-        self.dlq.append(dl)
+        held = False
+        while True:
+            try:
+                self.dlq.append(dl)
+                break
+            except OSError as exc:
+                # A line neither shipped nor durably dead-lettered must hold the reader (never be passed by a
+                # checkpoint): a full or failing state disk is backpressure, said once, tried every second.
+                if not held:
+                    held = True
+                    log.error("dead-letter file cannot be written; reading is held until it can",
+                              path=str(self.dlq.path), error=str(exc), file=dl.file, offset=dl.offset)
+                if self._stop_requested.wait(1.0):
+                    raise  # stopping: the line stays behind the checkpoint and is read again at the next start
+        if held:
+            log.warning("dead-letter file writable again; reading goes on", path=str(self.dlq.path))
         self.metrics.dead_lettered(dl.stage)
         log.warning("dead letter", reason=dl.reason, file=dl.file, offset=dl.offset, stage=dl.stage)
 

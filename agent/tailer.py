@@ -157,8 +157,12 @@ class Tailer:
         self._last_scan: float | None = None  # wall-clock start of the previous scan
         self._started = process_started() if started is None else started
         # O_NOFOLLOW: a file swapped for a link between the scan's lstat and the open is refused too.
-        self._open_flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | (
+        # O_NONBLOCK: one swapped for a FIFO would block the open until a writer came (the reader, and the
+        # agent's stop, with it); every descriptor is checked to be a regular file (_open_regular) anyway.
+        self._open_flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK | (
             0 if settings.follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
+        self._refused: dict[str, str] = {}  # path -> why it could not be opened, as last logged (said once)
+        self._failing: dict[str, type[BaseException]] = {}  # identity -> the error its last poll raised (said once)
         self._literal_paths = [os.path.abspath(os.path.expanduser(p)) for p in settings.paths
                                if not glob.has_magic(p)]
         self.max_open_files = settings.max_open_files or derive_max_open_files()
@@ -187,7 +191,7 @@ class Tailer:
             if self._last_scan is None:  # first start: whatever was rotated away since the agent started counts
                 self._last_scan = self._started
         found = discovery.expand(self.settings.paths, self.settings.exclude,
-                                 follow_symlinks=self.settings.follow_symlinks)
+                                 follow_symlinks=self.settings.follow_symlinks, on_skip=self._refuse)
         seen: set[str] = set()
         now_at = {f.path: (f.dev, f.ino) for f in found}
         parked_sizes: dict[str, int] = {}
@@ -492,32 +496,60 @@ class Tailer:
         for key in list(self._lru):
             if key not in self._lru:
                 continue  # parked or closed meanwhile (room made for a reopened file)
-            tr = self._tracked[key]
-            h = tr.harvester
-            prev_size = h.size
-            st = h.status()
-            # Before reading new bytes, make sure they still belong to this identity: a file truncated and
-            # rewritten to at least its old size between two looks (copytruncate, in-place rewrite) is not
-            # caught by the size check, and reading it here would attribute another file's lines to it.
-            if st.truncated or (st.size > h.pos and not matches(h.fd, h.ident)):
-                self._truncated(tr, prev_size)
-                continue
-            block = h.read(budget_per_file)
-            if block is not None:
-                tr.last_data = now
-                del self._lru[key]
-                self._lru[key] = None  # most recently active: parked last
-                out.append(block)
-                continue
-            if st.nlink == 0 and not tr.deleted:
-                tr.deleted = True
-                log.info("file deleted while open, draining", path=h.path, identity=key)
-            if (not tr.reachable or tr.deleted) and now - tr.last_data >= self.settings.close_inactive:
-                last = h.take_partial()
-                if last is not None:
-                    out.append(last)
-                self._close(key, "done")
+            try:
+                self._poll_one(key, now, budget_per_file, out)
+            except Exception as exc:  # e.g. the registry on a full disk: the blocks of other files are kept
+                if self._failing.get(key) is not type(exc):
+                    self._failing[key] = type(exc)
+                    log.exception("error reading a file; it is tried again at the next poll", identity=key)
+            else:
+                self._failing.pop(key, None)
         return out
+
+    def _poll_one(self, key: str, now: float, budget_per_file: int, out: list[Block]) -> None:
+        """:meth:`poll`'s work on one open file: add its block to ``out``, or handle truncation, deletion, closing."""
+        tr = self._tracked[key]
+        h = tr.harvester
+        prev_size = h.size
+        st = h.status()
+        # Before reading new bytes, make sure they still belong to this identity: a file truncated and
+        # rewritten to at least its old size between two looks (copytruncate, in-place rewrite) is not
+        # caught by the size check, and reading it here would attribute another file's lines to it.
+        if st.truncated or (st.size > h.pos and not matches(h.fd, h.ident)):
+            self._truncated(tr, prev_size)
+            return
+        block = h.read(budget_per_file)
+        if block is not None:
+            tr.last_data = now
+            del self._lru[key]
+            self._lru[key] = None  # most recently active: parked last
+            out.append(block)
+            return
+        if st.nlink == 0 and not tr.deleted:
+            tr.deleted = True
+            log.info("file deleted while open, draining", path=h.path, identity=key)
+        if (not tr.reachable or tr.deleted) and now - tr.last_data >= self.settings.close_inactive:
+            last = h.take_partial()
+            if last is not None:
+                out.append(last)
+            self._close(key, "done")
+
+    def unread(self, block: Block, offset: int) -> None:
+        """Give back the lines of ``block`` from ``offset`` on: the next poll returns them again.
+
+        For a block whose lines were read but not handled (processing failed): its file's harvester reads again from
+        there. A file closed meanwhile (drained and gone) cannot be read again: those bytes are counted as lost.
+
+        Args:
+            block: a block :meth:`poll` returned.
+            offset: the first of its lines not handled (the block's first line when none was).
+        """
+        tr = self._tracked.get(block.key)
+        if tr is not None:
+            tr.harvester.rewind(offset)
+        elif block.end > offset:
+            self._lost(block.path, block.key, block.end - offset, "lines read but not handled, and the file is "
+                       "closed; lost", offset=offset)
 
     def _check_identity(self, tr: _Tracked) -> None:
         """Copytruncate that already grew past the read position: the first bytes changed."""
@@ -760,22 +792,36 @@ class Tailer:
 
     def _open_fd(self, path: str) -> int | None:
         try:
-            return os.open(path, self._open_flags)
+            fd = _open_regular(path, self._open_flags)
         except OSError as exc:
             if exc.errno in (errno.EMFILE, errno.ENFILE):
                 self._shrink()
                 if self._room():
                     try:  # a descriptor was freed: one more try
-                        return os.open(path, self._open_flags)
+                        fd = _open_regular(path, self._open_flags)
                     except OSError as again:
                         exc = again
+                    else:
+                        self._refused.pop(path, None)
+                        return fd
             if exc.errno in (errno.EMFILE, errno.ENFILE):
                 self.waiting += 1
                 log.warning("too many open files; the file waits for a free slot (lower inputs.max_open_files)",
                             path=path, open_files=self._open_count)
             else:
-                log.warning("cannot open file", path=path, error=str(exc))
+                self._refuse(path, exc.strerror or str(exc))
             return None
+        self._refused.pop(path, None)
+        return fd
+
+    def _refuse(self, path: str, why: str) -> None:
+        """Say once that ``path`` is not read and why (again only when the reason changes), not at every scan."""
+        if self._refused.get(path) == why:
+            return
+        if len(self._refused) >= _REFUSED_KEPT:  # bounded: a flood of refused names is said again, not kept
+            self._refused.clear()
+        self._refused[path] = why
+        log.warning("not reading file (said once until the reason changes)", path=path, reason=why)
 
     def close(self) -> None:
         """Close every harvester (their identities stay active for the next start)."""
@@ -820,12 +866,46 @@ def _line_starts_at(fd: int, offset: int) -> bool:
     return offset == 0 or os.pread(fd, 1, offset - 1) == b"\n"
 
 
+#: paths whose refusal (:meth:`Tailer._refuse`) is remembered so that it is logged once
+_REFUSED_KEPT = 4096
+
+
+def _open_regular(path: str, flags: int) -> int:
+    """Open ``path`` and return its descriptor when it is a regular file.
+
+    The type is checked on the descriptor, not on the path: between a scan's look and this open the name may
+    have been swapped for a FIFO (opened without blocking, see ``Tailer._open_flags``), a socket or a device.
+
+    Raises:
+        OSError: when it cannot be opened, or (``EINVAL``, "not a regular file") is something else.
+    """
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"not a regular file ({_kind(mode)})", path)
+    return fd
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not regular is, in a word."""
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "of another type"
+
+
 def _starts_with(path: str, ident: FileIdentity, flags: int) -> bool:
     """True when the file at ``path`` starts with ``ident``'s fingerprinted bytes (or cannot be read to tell)."""
     try:
-        fd = os.open(path, flags)
-    except OSError:
-        return True  # cannot tell: the first read checks again
+        fd = _open_regular(path, flags)
+    except OSError as exc:
+        return exc.errno != errno.EINVAL  # cannot tell: the first read checks again; not a regular file: no
     try:
         return fingerprint(fd, ident.fp_len) == ident.fingerprint
     except OSError:

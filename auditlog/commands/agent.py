@@ -32,6 +32,7 @@ import orjson
 
 from auditlog.agent.config import AgentConfig
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.terminal import json_shown
 from auditlog.options.connection import add_connection_args
 
 STATE_ENV = "AUDITLOG_AGENT_STATE_DIR"
@@ -213,12 +214,12 @@ def _dlq_list(args: argparse.Namespace) -> int:
     from auditlog.agent.deadletter import read_records
 
     records = read_records(_existing_state_dir(args), include_replayed=args.all)
-    out = sys.stdout.buffer
+    out = sys.stdout.buffer  # records hold file names and lines as read: C1 controls and bidi marks escaped
     if args.json:
-        out.write(orjson.dumps(list(records), option=orjson.OPT_INDENT_2) + b"\n")
+        out.write(json_shown(orjson.dumps(list(records), option=orjson.OPT_INDENT_2)) + b"\n")
     else:
         for rec in records:
-            out.write(orjson.dumps(rec) + b"\n")
+            out.write(json_shown(orjson.dumps(rec)) + b"\n")
     out.flush()
     return 0
 

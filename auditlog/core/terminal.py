@@ -8,7 +8,9 @@ stores ``"\\ud800"`` as given; a file name with bytes that are not UTF-8 decodes
 terminal cannot even encode. :func:`shown` writes each such character as its escape (``\\x1b``,
 ``\\u202e``, ``\\udc80``) and leaves everything else, umlauts and emoji included, as it is; it is the one
 definition the commands (:class:`ShownStream`, put in front of stdout and stderr by ``auditlog/cli.py``)
-and the TUI (``tui/values.printable``) share. JSON output needs nothing: its encoders escape already.
+and the TUI (``tui/values.printable``) share. JSON written with ``json.dumps`` (ASCII only) needs nothing; JSON
+from orjson keeps C1 controls and bidirectional marks as they are, so :func:`json_shown` escapes them the JSON
+way (``\u009b``), which leaves the JSON what it was.
 """
 
 from __future__ import annotations
@@ -40,10 +42,17 @@ def _any_of(table: dict[int, str]) -> re.Pattern[str]:
     return re.compile("[" + "".join(f"{_escape(a)}-{_escape(b)}" if a < b else _escape(a) for a, b in runs) + "]")
 
 
+#: what :func:`json_shown` escapes: the same set above C0 (JSON encoders escape C0), lone surrogates aside
+#: (a JSON encoder never writes one), plus the line and paragraph separators a JSON string may hold raw.
+_JSON_ESCAPES: dict[int, str] = {code: f"\\u{code:04x}" for code in (*_ESCAPES, 0x2028, 0x2029)
+                                 if code >= 0x7F and not 0xD800 <= code < 0xE000}
+
+
 # translate() looks every character of a non-ASCII text up in the table (about 60 ns each: 50 µs for a
 # 900-character line with one umlaut); one regex search finds out first whether there is anything to do
 _ANY = _any_of(_ESCAPES)
 _ANY_ONE_LINE = _any_of(_ONE_LINE_ESCAPES)
+_JSON_ANY = _any_of(_JSON_ESCAPES)
 
 
 def shown(text: str, *, line_breaks: bool = True) -> str:
@@ -60,6 +69,21 @@ def shown(text: str, *, line_breaks: bool = True) -> str:
     if line_breaks:
         return text if _ANY.search(text) is None else text.translate(_ESCAPES)
     return text if _ANY_ONE_LINE.search(text) is None else text.translate(_ONE_LINE_ESCAPES)
+
+
+def json_shown(data: bytes) -> bytes:
+    """Return UTF-8 JSON with every character a terminal would obey written as a JSON escape (still the same JSON).
+
+    Args:
+        data: JSON as an encoder wrote it (C0 controls already escaped).
+
+    Returns:
+        ``data`` itself when it is ASCII or holds nothing to escape.
+    """
+    if data.isascii():
+        return data
+    text = data.decode("utf-8")
+    return text.translate(_JSON_ESCAPES).encode("utf-8") if _JSON_ANY.search(text) else data
 
 
 class ShownStream:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
+
+import pytest
 
 from auditlog.agent.deadletter import DEADLETTER_FILE, DeadLetter, DeadLetterWriter, mark_replayed, read_records
 from auditlog.agent.redact import REDACTED, Redactor
@@ -116,3 +119,39 @@ def test_a_damaged_replayed_file_spoils_only_its_own_lines(tmp_path: Path) -> No
     writer.close()
     (tmp_path / "deadletter.replayed").write_bytes(b"\xff\xfe\x00garbage\nid1:1\n")
     assert [2] == [r["offset"] for r in read_records(tmp_path)]
+
+
+def test_a_write_cut_short_by_a_full_disk_leaves_no_half_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record the disk takes only in part is cut back off and the error raised; the file holds whole records."""
+    w = DeadLetterWriter(tmp_path)
+    w.append(DeadLetter("first", b"one", 0, "/f", "k"))
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes | memoryview) -> int:
+        if len(data) > 10:
+            real_write(fd, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError):
+        w.append(DeadLetter("second", b"two", 4, "/f", "k"))
+    monkeypatch.undo()
+    w.append(DeadLetter("third", b"three", 8, "/f", "k"))
+    w.close()
+    assert [r["reason"] for r in read_records(tmp_path)] == ["first", "third"]
+
+
+def test_a_dead_letter_file_removed_while_running_is_written_again_with_what_was_not_synced(tmp_path: Path) -> None:
+    """Removed under the agent, the file comes back at its path with the records its checkpoint did not cover yet."""
+    w = DeadLetterWriter(tmp_path)
+    w.append(DeadLetter("synced", b"one", 0, "/f", "k"))
+    w.sync()  # a checkpoint covered it: the operator's removal takes it
+    w.append(DeadLetter("unsynced", b"two", 4, "/f", "k"))
+    (tmp_path / DEADLETTER_FILE).unlink()
+    w.append(DeadLetter("after", b"three", 8, "/f", "k"))
+    w.close()
+    assert [r["reason"] for r in read_records(tmp_path)] == ["unsynced", "after"]
+    assert stat.S_IMODE((tmp_path / DEADLETTER_FILE).stat().st_mode) == 0o600

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import threading
 from pathlib import Path
 
-from auditlog.agent.discovery import expand, find_inode, matches, rotated_siblings, watch_dirs
+import pytest
+
+from auditlog.agent.discovery import MAX_DEPTH, expand, find_inode, matches, rotated_siblings, walk, watch_dirs
 
 
 def test_expand_returns_regular_files_once_per_inode(tmp_path: Path) -> None:
@@ -105,3 +109,95 @@ def test_link_in_the_fixed_directory_part_is_followed(tmp_path: Path) -> None:
     (data / "audit.log").write_text("x\n")
     (tmp_path / "app").symlink_to(data)
     assert [f.path for f in expand([str(tmp_path / "app" / "*.log")])] == [str(tmp_path / "app" / "audit.log")]
+
+
+def _tree(root: Path) -> None:
+    """Files at several depths, hidden names among them."""
+    for rel in ("1.jsonl", "a/2.jsonl", "a/b/3.jsonl", "a/b/c/4.log", ".h/5.jsonl", "a/.6.jsonl", "d/e/7.jsonl"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("{}\n")
+
+
+@pytest.mark.parametrize("pattern", ["**/*.jsonl", "a/**/*.jsonl", "**/b/**/*", "**/.h/*.jsonl", "**/.*.jsonl",
+                                     "**/c", "**"])
+def test_the_walk_matches_what_glob_matches_without_links(tmp_path: Path, pattern: str) -> None:
+    """On a tree without links ``**`` finds the files glob.glob finds (hidden names included or not alike)."""
+    _tree(tmp_path)
+    files = [p for p in glob.glob(str(tmp_path / pattern), recursive=True) if os.path.isfile(p)]
+    assert sorted(p for p in walk(str(tmp_path / pattern)) if os.path.isfile(p)) == sorted(files)
+
+
+def test_a_link_loop_under_a_recursive_glob_ends_and_is_not_followed(tmp_path: Path) -> None:
+    """Links to the folder itself under ``**`` are reported and not walked: the scan ends, each file found once."""
+    _tree(tmp_path)
+    (tmp_path / "a" / "loop1").symlink_to(tmp_path / "a")
+    (tmp_path / "a" / "loop2").symlink_to(tmp_path)
+    skipped: list[tuple[str, str]] = []
+    found: list[str] = []
+    worker = threading.Thread(target=lambda: found.extend(
+        f.path for f in expand([str(tmp_path / "**" / "*.jsonl")], on_skip=lambda p, why: skipped.append((p, why)))),
+        daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "the scan did not end"
+    assert found == [str(tmp_path / rel) for rel in ("1.jsonl", "a/2.jsonl", "a/b/3.jsonl", "d/e/7.jsonl")]
+
+
+def test_followed_links_never_lead_into_a_folder_the_walk_is_inside(tmp_path: Path) -> None:
+    """With follow_symlinks, a link back up the tree is not entered again: each file once, the walk ends."""
+    _tree(tmp_path)
+    (tmp_path / "a" / "b" / "up").symlink_to(tmp_path / "a")
+    paths = walk(str(tmp_path / "**" / "2.jsonl"), follow_symlinks=True)
+    assert paths == [str(tmp_path / "a" / "2.jsonl")]
+
+
+def test_a_tree_deeper_than_the_bound_is_reported_not_walked(tmp_path: Path) -> None:
+    """A folder nested far deeper than MAX_DEPTH (where glob raised RecursionError) stops the walk with a word."""
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for _ in range(1100):  # os.makedirs recurses per component: built one level at a time
+            os.mkdir("a")
+            os.chdir("a")
+        Path("x.jsonl").write_text("{}\n")
+    finally:
+        os.chdir(here)
+    skipped: list[str] = []
+    try:
+        assert expand([str(tmp_path / "**" / "*.jsonl")], on_skip=lambda p, why: skipped.append(why)) == []
+    finally:
+        _remove_deep(tmp_path / "a")  # pytest's recursive clean-up of old temporary folders would choke on it
+    assert skipped == [f"more than {MAX_DEPTH} directories below the pattern's fixed part: not walked"]
+
+
+def _remove_deep(top: Path) -> None:
+    """Remove a chain of nested folders named ``a`` from ``top`` down, one level at a time (no recursion)."""
+    here = os.getcwd()
+    try:
+        os.chdir(top)
+        depth = 0
+        while os.path.isdir("a"):
+            os.chdir("a")
+            depth += 1
+        for name in os.listdir("."):
+            os.unlink(name)
+        for _ in range(depth):
+            os.chdir("..")
+            os.rmdir("a")
+        os.chdir("..")
+        os.rmdir(top.name)
+    finally:
+        os.chdir(here)
+
+
+def test_what_a_glob_matches_but_cannot_harvest_is_reported(tmp_path: Path) -> None:
+    """A FIFO and a link (not followed) that the glob matches are named with why; a directory is not."""
+    (tmp_path / "good.jsonl").write_text("{}\n")
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "good.jsonl")
+    (tmp_path / "dir.jsonl").mkdir()
+    skipped: list[tuple[str, str]] = []
+    found = expand([str(tmp_path / "*.jsonl")], on_skip=lambda p, why: skipped.append((os.path.basename(p), why)))
+    assert ([f.path for f in found], sorted(skipped)) == ([str(tmp_path / "good.jsonl")], [
+        ("fifo.jsonl", "not a regular file (a FIFO)"),
+        ("link.jsonl", "a symbolic link (inputs.follow_symlinks is off)")])

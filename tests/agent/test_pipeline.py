@@ -15,6 +15,7 @@ import pytest
 
 from auditlog.agent.config import load
 from auditlog.agent.contract import format_timestamp
+from auditlog.agent.deadletter import read_records
 from auditlog.agent.fastpath import PassThrough
 from auditlog.agent.harvester import Block, Overlong
 from auditlog.agent.pipeline import Pipeline, reader_wait
@@ -296,3 +297,85 @@ def test_a_run_that_fails_turns_runs_off_and_the_lines_go_line_by_line(
     monkeypatch.setattr(PassThrough, "run", broken)
     assert _process_block(tmp_path / "broken", "max_events = 7", block, blocks=2) == line_by_line
     assert calls == [0]
+
+
+def _inbox_lines(inbox: Path, name: str, lines: list[bytes]) -> None:
+    with (inbox / name).open("ab") as fh:
+        fh.write(b"".join(ln + b"\n" for ln in lines))
+
+
+def _events(es: GatedES) -> list[str]:
+    """The event ids the node received, sorted (digests, sent through the same client, left out)."""
+    return sorted(i for i in es.ids if i.startswith("ev-"))
+
+
+def _now_line(i: int) -> bytes:
+    return line(i).replace(b"2026-01-02T03:04:05.000Z", format_timestamp(datetime.now(UTC)).encode())
+
+
+def test_a_dead_letter_that_cannot_be_written_holds_the_reader_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the dead-letter file cannot be written (a full disk) reading waits; then every line arrives once."""
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    real, failures = pipeline.dlq.append, [2]
+
+    def full_disk(dl: Any) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError(28, "No space left on device")
+        real(dl)
+
+    monkeypatch.setattr(pipeline.dlq, "append", full_disk)
+    _inbox_lines(inbox, "a.jsonl", [*map(_now_line, range(5)), b"not json", *map(_now_line, range(5, 10)),
+                                    b"{broken", *map(_now_line, range(10, 15))])
+    with _running(pipeline):
+        assert wait_until(lambda: len(_events(es)) >= 15 and pipeline.dlq.count == 2, timeout=20)
+    assert _events(es) == [f"ev-{i:08d}" for i in range(15)]
+    assert [r["line"] for r in read_records(tmp_path / "state")] == ["not json", "{broken"]
+
+
+def test_a_block_that_fails_halfway_is_read_again_from_its_first_unhandled_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An error in the middle of a block gives its unhandled lines back to the file: each line arrives once."""
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    real = pipeline._process
+    failed: list[Block] = []
+
+    def half_then_fail(block: Block) -> None:
+        if not failed and len(block.lines) > 4:
+            failed.append(block)
+            cut = block.lines[3][0]  # the first three lines are handled, then something breaks
+            real(Block(block.key, block.path, block.lines[:3], cut))
+            raise RuntimeError("injected")
+        real(block)
+
+    monkeypatch.setattr(pipeline, "_process", half_then_fail)
+    _inbox_lines(inbox, "a.jsonl", list(map(_now_line, range(12))))
+    with _running(pipeline):
+        assert wait_until(lambda: len(_events(es)) >= 12, timeout=20)
+        time.sleep(0.3)  # a line sent twice would show here
+    assert (failed != [], _events(es)) == (True, [f"ev-{i:08d}" for i in range(12)])
+
+
+def test_a_scan_that_keeps_failing_does_not_stop_reading_the_files_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the scans fail (a tree they cannot walk), lines appended to files already found still arrive."""
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    _inbox_lines(inbox, "a.jsonl", list(map(_now_line, range(3))))
+    with _running(pipeline):
+        assert wait_until(lambda: len(_events(es)) == 3)
+
+        scans: list[object] = []
+
+        def fail(moves: object = ()) -> None:
+            scans.append(moves)
+            raise RecursionError("maximum recursion depth exceeded")
+
+        monkeypatch.setattr(pipeline.tailer, "scan", fail)
+        (inbox / "b.jsonl").touch()  # the watcher's wake asks for a scan, which fails
+        assert wait_until(lambda: len(scans) >= 1)
+        _inbox_lines(inbox, "a.jsonl", list(map(_now_line, range(3, 6))))
+        assert wait_until(lambda: len(_events(es)) == 6, timeout=10)

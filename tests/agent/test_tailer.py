@@ -5,11 +5,15 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import structlog
 
+from auditlog.agent import discovery
+from auditlog.agent.harvester import FileStatus
 from auditlog.agent.tailer import follow_moves, process_started
 from auditlog.agent.watcher import make_watcher
 from tests.agent.tailer_support import Harness, append, rotate, wait_for_moves
@@ -707,3 +711,54 @@ def test_sizes_survive_a_file_found_while_they_are_read(tmp_path: Path) -> None:
     append(tmp_path / "c.log", "c.log 1")
     h.step()  # the tailer tracks c.log between two steps of the walk
     assert (3, 2) == (h.tailer.tracked_files, len([first, *walk]))
+
+
+def test_a_name_swapped_for_a_fifo_after_the_scan_looked_is_refused_without_blocking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A FIFO at a path the scan saw as a regular file is opened without blocking, refused and named once."""
+    fifo = tmp_path / "audit.log"
+    h = Harness(tmp_path, tmp_path / "state")
+    os.mkfifo(fifo)
+    st = os.lstat(fifo)
+    # the scan's look saw a regular file here: the race an attacker wins by swapping names in a loop
+    monkeypatch.setattr(discovery, "expand", lambda *a, **k: [discovery.Found(str(fifo), st.st_dev, st.st_ino, 100)])
+    done = threading.Event()
+    with structlog.testing.capture_logs() as logs:
+        def scan_twice() -> None:
+            h.tailer.scan()
+            h.tailer.scan()
+            done.set()
+
+        worker = threading.Thread(target=scan_twice, daemon=True)
+        worker.start()
+        assert done.wait(5), "the scan blocked opening a FIFO"
+    said = [e for e in logs if e["event"].startswith("not reading file")]
+    assert ([e["reason"] for e in said], h.tailer.open_files) == (["not a regular file (a FIFO)"], 0)
+
+
+def test_one_file_failing_in_a_poll_keeps_the_blocks_of_the_others(tmp_path: Path) -> None:
+    """An error reading one file (e.g. its registry update on a full disk) loses no block another file gave."""
+    append(tmp_path / "a.log", "a1")
+    append(tmp_path / "b.log", "b1")
+    h = Harness(tmp_path, tmp_path / "state", pattern="*.log")
+    h.tailer.scan()
+    broken = next(tr.harvester for tr in h.tailer._tracked.values() if tr.harvester.path.endswith("a.log"))
+
+    def fail() -> FileStatus:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    broken.status = fail  # type: ignore[method-assign]
+    blocks = h.tailer.poll()
+    assert [line for b in blocks for _off, line in b.lines] == [b"b1"]
+
+
+def test_unread_lines_come_back_at_the_next_poll(tmp_path: Path) -> None:
+    """A block given back from its second line on is read again from there, once."""
+    log = tmp_path / "audit.log"
+    append(log, "a", "b", "c")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.tailer.scan()
+    (block,) = h.tailer.poll()
+    h.tailer.unread(block, block.lines[1][0])
+    assert [line for b in h.tailer.poll() for _off, line in b.lines] == [b"b", b"c"]

@@ -223,3 +223,17 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
     child.stdout.close()
     err = child.stderr.read()
     assert (True, 1, b"") == (first.startswith(b"{"), child.wait(60), err)
+
+
+def test_dlq_list_escapes_what_a_terminal_would_obey_in_file_names_and_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """C1 controls and a bidi override in a dead letter's file name and line reach the terminal as JSON escapes."""
+    from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
+
+    writer = DeadLetterWriter(tmp_path)
+    writer.write(DeadLetter("invalid JSON", "x\u009b2J\u202e".encode(), 0, "/logs/a\u009d0;t\u009c.jsonl", "id1"))
+    writer.close()
+    assert main(["dlq", "list", "--state-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert ([c for c in out if 0x80 <= ord(c) < 0xA0 or c == "\u202e"], out.count("\\u009")) == ([], 3)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
-from auditlog.core.terminal import ShownStream, shown, unfiltered
+from auditlog.core.terminal import ShownStream, json_shown, shown, unfiltered
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -59,3 +60,10 @@ def test_the_quick_check_and_the_table_agree_on_every_code_point() -> None:
 
     for pattern, table in ((terminal._ANY, terminal._ESCAPES), (terminal._ANY_ONE_LINE, terminal._ONE_LINE_ESCAPES)):
         assert set(table) == {code for code in range(0x110000) if pattern.match(chr(code))}
+
+
+def test_json_from_orjson_gets_its_c1_controls_and_bidi_marks_escaped_and_stays_the_same_json() -> None:
+    """8-bit CSI/OSC, a right-to-left override and a line separator become JSON escapes; umlauts stay as they are."""
+    raw = '{"file":"c1\u009b31mX\u009d0;p\u202eevil\u2028.jsonl \u00e4"}'.encode()
+    out = json_shown(raw)
+    assert (json.loads(out), out.decode().count("\\u"), "ä" in out.decode()) == (json.loads(raw), 4, True)
