@@ -31,7 +31,14 @@ from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
 from auditlog.core.files import FileTooLargeError, read_limited
-from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, safe_url, split_urls
+from auditlog.indexer.client import (
+    DEFAULT_URL,
+    ConnectionSettings,
+    credential_problem,
+    safe_url,
+    split_urls,
+    url_problem,
+)
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
@@ -96,6 +103,12 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def _url_check(v: str) -> str | None:
+    if not (split_urls(v) and all(u.startswith(("http://", "https://")) for u in split_urls(v))):
+        return f"must be http:// or https:// URLs (comma-separated), got {safe_url(v)!r}"
+    return url_problem(v)  # a host the client cannot parse (its error would quote the password)
+
+
 #: section -> key -> declaration (defaults are what deploy/agent.toml shows).
 SCHEMA: dict[str, dict[str, Key]] = {
     "inputs": {
@@ -114,12 +127,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
     "elasticsearch": {
-        "url": _k(str, DEFAULT_URL, lambda v: None if split_urls(v) and all(
-            u.startswith(("http://", "https://")) for u in split_urls(v))
-                  else f"must be http:// or https:// URLs (comma-separated), got {safe_url(v)!r}"),
+        "url": _k(str, DEFAULT_URL, _url_check),
         "api_key": _k(str, ""),
-        "username": _k(str, ""),
-        "password": _k(str, ""),
+        "username": _k(str, "", lambda v: credential_problem(v, username=True) if v else None),
+        "password": _k(str, "", lambda v: credential_problem(v) if v else None),
         "ca_certs": _k(str, ""),
         "verify_certs": _k(bool, True),
         "request_timeout": _d(60.0, _min(1)),

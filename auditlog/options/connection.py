@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 
 from auditlog.core.errors import UsageError
-from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
+from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, credential_problem, url_problem
 from auditlog.options.secrets import Warn, flag_warning, prompt_password, read_secret_file, warn_stderr
 
 
@@ -58,9 +58,21 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         value = getattr(args, attr, None)
         return value if value is not None else (env.get(var) or None)
 
+    url = pick("es_url", "AUDITLOG_ES_URL") or DEFAULT_URL
+    problem = url_problem(url)
+    if problem:  # name where the URL came from; the message shows it without a password
+        raise UsageError(f"{'--es' if getattr(args, 'es_url', None) is not None else 'AUDITLOG_ES_URL'}: {problem}")
+    for attr, flag, var in (("es_username", "--user", "AUDITLOG_ES_USERNAME"),
+                            ("es_password", "--password", "AUDITLOG_ES_PASSWORD")):
+        value = pick(attr, var)
+        if value is not None and (problem := credential_problem(value, username=attr == "es_username")):
+            source = flag if getattr(args, attr, None) is not None else var
+            if attr == "es_password" and getattr(args, "es_password_file", None):
+                source = "--password-file"
+            raise UsageError(f"{source}: {problem}")  # never the value
     try:
         return ConnectionSettings(
-            url=pick("es_url", "AUDITLOG_ES_URL") or DEFAULT_URL,
+            url=url,
             api_key=pick("es_api_key", "AUDITLOG_ES_API_KEY"),
             username=pick("es_username", "AUDITLOG_ES_USERNAME"),
             password=pick("es_password", "AUDITLOG_ES_PASSWORD"),

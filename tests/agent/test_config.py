@@ -218,3 +218,19 @@ def test_a_config_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path.write_bytes("[inputs]\n".encode("utf-16"))
     with pytest.raises(UsageError, match=r"invalid TOML in .*agent\.toml: not UTF-8 text"):
         config.load(path, env={})
+
+
+def test_a_url_the_client_cannot_parse_is_named_without_its_password(tmp_path: Path) -> None:
+    """elasticsearch.url with a space in the host stops startup naming the key, the password hidden."""
+    with pytest.raises(UsageError) as refused:
+        config.load(toml(tmp_path, '[elasticsearch]\nurl = "http://elastic:hunter2@es node:9200"\n'), env={})
+    assert (True, False) == (str(refused.value).startswith("elasticsearch.url: "), "hunter2" in str(refused.value))
+
+
+def test_a_non_ascii_password_is_named_without_its_value(tmp_path: Path) -> None:
+    """elasticsearch.password with an umlaut stops startup naming the key, never the value."""
+    path = toml(tmp_path, '[elasticsearch]\nusername = "u"\npassword = "h\u00fcnter2"\n')
+    with pytest.raises(UsageError) as refused:
+        config.load(path, env={})
+    assert (True, False) == (str(refused.value).startswith("elasticsearch.password: must be printable ASCII"),
+                             "h\u00fcnter2" in str(refused.value))
