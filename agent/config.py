@@ -162,7 +162,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "metrics": {
         "enabled": _k(bool, True),
-        "host": _k(str, "127.0.0.1"),
+        "host": _k(str, "127.0.0.1", lambda v: None if v and v.isprintable() and v.strip() == v else
+                   f"must be an address or host name to listen on (0.0.0.0 for all interfaces), got {v!r}"),
         "port": _k(int, 9108, lambda v: None if 0 <= v <= 65535 else f"must be a TCP port (0-65535), got {v}"),
     },
     "log": {"level": _k(str, "info", _choice("debug", "info", "warning", "error"))},

@@ -234,3 +234,10 @@ def test_a_non_ascii_password_is_named_without_its_value(tmp_path: Path) -> None
         config.load(path, env={})
     assert (True, False) == (str(refused.value).startswith("elasticsearch.password: must be printable ASCII"),
                              "h\u00fcnter2" in str(refused.value))
+
+
+@pytest.mark.parametrize("host", ['""', '" "', '"a\\u0000b"'])
+def test_an_empty_metrics_host_is_named(tmp_path: Path, host: str) -> None:
+    """metrics.host must name an address: an empty one (silently all interfaces) stops startup naming the key."""
+    with pytest.raises(UsageError, match=r"metrics\.host: must be an address"):
+        config.load(toml(tmp_path, f'[metrics]\nhost = {host}\n'), env={})
