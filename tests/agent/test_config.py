@@ -241,3 +241,15 @@ def test_an_empty_metrics_host_is_named(tmp_path: Path, host: str) -> None:
     """metrics.host must name an address: an empty one (silently all interfaces) stops startup naming the key."""
     with pytest.raises(UsageError, match=r"metrics\.host: must be an address"):
         config.load(toml(tmp_path, f'[metrics]\nhost = {host}\n'), env={})
+
+
+def test_a_named_pipe_without_a_writer_as_config_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO nothing writes to, given as the config file, is a usage error after the wait, not a hang."""
+    import os
+
+    from auditlog.core import files
+
+    monkeypatch.setattr(files, "NAMED_PIPE_WAIT", 0.2)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(UsageError, match=r"cannot read config .*fifo: a named pipe that nothing wrote to"):
+        config.load(tmp_path / "fifo", env={})
