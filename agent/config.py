@@ -55,6 +55,24 @@ def _range(lo: float, hi: float) -> Check:
     return lambda v: None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, got {v}"
 
 
+def _bounded(lo: int, hi: int) -> Check:
+    return lambda v: f"must be >= {lo}, got {v}" if v < lo else (f"must be <= {hi}, got {v}" if v > hi else None)
+
+
+# Upper bounds of sizes and counts: beyond them the agent started, then failed at run time (a read size
+# the OS cannot take, threads until the user's quota ran out, counts that overflow the pass-through's C).
+#: bytes per read() call (64 MiB)
+MAX_READ_CHUNK_BYTES = 64 * 1024 * 1024
+#: events per bulk request
+MAX_BATCH_EVENTS = 1_000_000
+#: bytes per bulk request: Elasticsearch's default http.max_content_length (100 MiB) refuses larger ones
+MAX_BATCH_BYTES = 100 * 1024 * 1024
+#: sender threads
+MAX_WORKERS = 64
+#: sealed batches waiting for a sender (each holds up to batch.max_bytes)
+MAX_IN_FLIGHT = 64
+
+
 #: the most a configuration file may hold (the sample with every key is 10 kB)
 CONFIG_FILE_LIMIT = 1024 * 1024
 _MAX_SPAN = 100 * 366 * 86400.0  # seconds: a century is plenty for a clock skew or a retention margin
@@ -120,7 +138,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "close_inactive": _d(5.0, _min(0)),
         "fingerprint_bytes": _k(int, 1024, _min(16)),
         "max_line_bytes": _k(int, 1024 * 1024, _min(1024)),
-        "read_chunk_bytes": _k(int, 256 * 1024, _min(4096)),
+        "read_chunk_bytes": _k(int, 256 * 1024, _bounded(4096, MAX_READ_CHUNK_BYTES)),
         "max_depth": _k(int, 20, _min(2)),
         "follow_symlinks": _k(bool, False),
         "max_open_files": _k(int, 0, _min(0)),
@@ -142,11 +160,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_age_margin": _d(DEFAULT_MAX_AGE_MARGIN, _range(0, _MAX_SPAN)),
     },
     "batch": {
-        "max_events": _k(int, 2000, _min(1)),
-        "max_bytes": _k(int, 4 * 1024 * 1024, _min(1024)),
+        "max_events": _k(int, 2000, _bounded(1, MAX_BATCH_EVENTS)),
+        "max_bytes": _k(int, 4 * 1024 * 1024, _bounded(1024, MAX_BATCH_BYTES)),
         "max_latency": _d(1.0, _min(0.001)),
-        "max_in_flight": _k(int, 2, _min(1)),
-        "workers": _k(int, 4, _min(1)),
+        "max_in_flight": _k(int, 2, _bounded(1, MAX_IN_FLIGHT)),
+        "workers": _k(int, 4, _bounded(1, MAX_WORKERS)),
     },
     "ids": {"window": _k(int, 1_000_000, _min(0))},
     "retry": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,25 @@ def test_a_named_pipe_without_a_writer_as_config_is_one_error(tmp_path: Path, mo
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(UsageError, match=r"cannot read config .*fifo: a named pipe that nothing wrote to"):
         config.load(tmp_path / "fifo", env={})
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("[inputs]\nread_chunk_bytes = 68719476736", "inputs.read_chunk_bytes: must be <= 67108864"),
+    ("[batch]\nworkers = 10000000000000000000000000000000", "batch.workers: must be <= 64"),
+    ("[batch]\nworkers = 100000", "batch.workers: must be <= 64"),
+    ("[batch]\nmax_events = 9223372036854775808", "batch.max_events: must be <= 1000000"),
+    ("[batch]\nmax_bytes = 9223372036854775808", "batch.max_bytes: must be <= 104857600"),
+    ("[batch]\nmax_in_flight = 100000", "batch.max_in_flight: must be <= 64"),
+])
+def test_a_size_or_count_beyond_its_maximum_is_named(tmp_path: Path, text: str, named: str) -> None:
+    """A size or count the agent cannot run with (it used to start and fail later) stops startup naming the key."""
+    with pytest.raises(UsageError, match=re.escape(named)):
+        config.load(toml(tmp_path, text + "\n"), env={})
+
+
+def test_the_sample_config_states_each_maximum(repo_root: Path) -> None:
+    """deploy/agent.toml tells the operator each size and count maximum the loader enforces."""
+    sample = (repo_root / "deploy" / "agent.toml").read_text()
+    maxima = [config.MAX_READ_CHUNK_BYTES, config.MAX_BATCH_EVENTS, config.MAX_BATCH_BYTES, config.MAX_WORKERS,
+              config.MAX_IN_FLIGHT]
+    assert [] == [m for m in maxima if f"to {m}" not in sample]
