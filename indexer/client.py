@@ -80,13 +80,15 @@ def url_problem(url: str) -> str | None:
     if not urls:
         return "es url must not be empty"
     for one in urls:
+        # a password holding ',' splits its URL in two: a part before the '@' must not be shown
+        shown = repr(safe_url(one)) if "@" in one or "@" not in url else "(not shown: the list holds credentials)"
         if not one.startswith(("http://", "https://")):
-            return f"es url must start with http:// or https://: {safe_url(one)!r}"
+            return f"es url must start with http:// or https://: {shown}"
         if not _host_and_port_ok(one):
-            return f"es url needs a host and a port between 1 and 65535 if any: {safe_url(one)!r}"
+            return f"es url needs a host and a port between 1 and 65535 if any: {shown}"
         problem = _host_problem(one)
         if problem:
-            return f"es url {problem}: {safe_url(one)!r}"
+            return f"es url {problem}: {shown}"
     return None
 
 

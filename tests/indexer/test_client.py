@@ -72,3 +72,10 @@ def test_a_credential_that_basic_auth_cannot_carry_is_refused_without_showing_it
     with pytest.raises(ValueError, match=f"es {field}") as exc:
         ConnectionSettings(**other)  # type: ignore[arg-type]
     assert value not in str(exc.value)
+
+
+def test_a_password_holding_a_comma_is_not_shown_in_part() -> None:
+    """A password with ',' splits the URL list; the refusal does not show the half before the '@'."""
+    with pytest.raises(ValueError, match="es url") as exc:
+        ConnectionSettings(url="http://elastic:s3cr,3tPW@host:9200")
+    assert "s3cr" not in str(exc.value)
