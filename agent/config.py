@@ -291,6 +291,9 @@ def _check(section: str, key: str, value: Any) -> Any:
         raise UsageError(f"{name}: must be {want}, got {type(value).__name__}{shown}")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise UsageError(f"{name}: must be an array of strings")
+    if any("\0" in v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)):
+        # no path, host or header can hold it (open() and bind() raised, a glob silently matched nothing)
+        raise UsageError(f"{name}: must not contain a NUL character (\\u0000)")
     if decl.duration and isinstance(value, int | float) and not -_MAX_SPAN <= value <= _MAX_SPAN:
         # inf (TOML's 1e309 or inf) or "99999999999d" passed a minimum, then overflowed the clock at shutdown
         raise UsageError(f"{name}: must be a finite number of seconds up to a century ({_MAX_SPAN:.0f}), got {value!r}")
