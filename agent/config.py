@@ -34,6 +34,7 @@ from auditlog.core.files import FileTooLargeError, read_limited
 from auditlog.indexer.client import (
     DEFAULT_URL,
     ConnectionSettings,
+    ca_file_problem,
     credential_problem,
     safe_url,
     split_urls,
@@ -219,7 +220,7 @@ class AgentConfig:
             UsageError: naming the ``elasticsearch.*`` key that is inconsistent.
         """
         try:
-            return ConnectionSettings(
+            settings = ConnectionSettings(
                 url=self["elasticsearch.url"],
                 api_key=self["elasticsearch.api_key"] or None,
                 username=self["elasticsearch.username"] or None,
@@ -230,6 +231,10 @@ class AgentConfig:
             )
         except ValueError as exc:
             raise UsageError(f"elasticsearch: {exc}") from None
+        ca_certs = self["elasticsearch.ca_certs"]
+        if ca_certs and (problem := ca_file_problem(ca_certs)):
+            raise UsageError(f"elasticsearch.ca_certs: {problem}")
+        return settings
 
     def tiers(self) -> TierTable:
         """The routing table."""

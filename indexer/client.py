@@ -11,6 +11,7 @@ TLS verification is on unless ``--insecure`` is given explicitly. The flags them
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -109,6 +110,27 @@ def credential_problem(value: str, *, username: bool = False) -> str | None:
         return "must be printable ASCII (the client cannot send other characters)"
     if username and ":" in value:
         return "must not contain ':' (basic auth separates user and password with it)"
+    return None
+
+
+def ca_file_problem(path: str) -> str | None:
+    """Return why the CA bundle ``path`` cannot be used, or None (it is a readable file).
+
+    Checked where a command starts: the client only opens it with the first request, and its error then
+    reads as "the certificate of Elasticsearch is not trusted".
+
+    Args:
+        path: the CA bundle named by ``--ca-certs``, ``AUDITLOG_ES_CA_CERTS`` or ``elasticsearch.ca_certs``.
+
+    Returns:
+        None when it is a regular file this process may read, else a one-line reason naming the path.
+    """
+    if not os.path.exists(path):
+        return f"no such file: {path}"
+    if not os.path.isfile(path):
+        return f"not a file: {path}"
+    if not os.access(path, os.R_OK):
+        return f"cannot read {path}: permission denied"
     return None
 
 

@@ -14,7 +14,13 @@ import os
 from collections.abc import Mapping
 
 from auditlog.core.errors import UsageError
-from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, credential_problem, url_problem
+from auditlog.indexer.client import (
+    DEFAULT_URL,
+    ConnectionSettings,
+    ca_file_problem,
+    credential_problem,
+    url_problem,
+)
 from auditlog.options.secrets import Warn, flag_warning, prompt_password, read_secret_file, warn_stderr
 
 
@@ -71,7 +77,7 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
                 source = "--password-file"
             raise UsageError(f"{source}: {problem}")  # never the value
     try:
-        return ConnectionSettings(
+        settings = ConnectionSettings(
             url=url,
             api_key=pick("es_api_key", "AUDITLOG_ES_API_KEY"),
             username=pick("es_username", "AUDITLOG_ES_USERNAME"),
@@ -81,6 +87,10 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if settings.ca_certs and (problem := ca_file_problem(settings.ca_certs)):
+        source = "--ca-certs" if getattr(args, "es_ca_certs", None) is not None else "AUDITLOG_ES_CA_CERTS"
+        raise UsageError(f"{source}: {problem}")
+    return settings
 
 
 def resolve_secrets(args: argparse.Namespace, env: Mapping[str, str] | None = None, warn: Warn = warn_stderr) -> None:

@@ -286,3 +286,11 @@ def test_a_nul_character_in_a_string_is_named(tmp_path: Path, text: str, name: s
     """A NUL in a path, host or glob stops startup naming the key (it was a traceback or silently matched nothing)."""
     with pytest.raises(UsageError, match=re.escape(f"{name}: must not contain a NUL")):
         config.load(toml(tmp_path, text + "\n"), env={})
+
+
+def test_a_missing_ca_bundle_is_named_when_the_connection_is_made(tmp_path: Path) -> None:
+    """elasticsearch.ca_certs naming no file is a usage error naming the key where the connection is resolved."""
+    cfg = config.load(toml(tmp_path, f'[elasticsearch]\nurl = "https://127.0.0.1:9200"\n'
+                                     f'ca_certs = "{tmp_path}/none.crt"\n'), env={})
+    with pytest.raises(UsageError, match=r"^elasticsearch\.ca_certs: no such file"):
+        cfg.connection()

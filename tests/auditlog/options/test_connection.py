@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,19 @@ def test_a_non_ascii_user_flag_is_named() -> None:
     """--user with a non-ASCII name is a usage error naming --user."""
     with pytest.raises(UsageError, match=r"^--user: must be printable ASCII"):
         settings_from_args(_args("--user", "j\u00fcrgen"), env={"AUDITLOG_ES_PASSWORD": "pw"})
+
+
+@pytest.mark.parametrize("make", ["missing", "directory"])
+def test_a_ca_bundle_that_is_no_file_names_the_flag(tmp_path: Path, make: str) -> None:
+    """--ca-certs naming a missing file or a directory is a usage error naming the flag, up front."""
+    path = tmp_path / "ca.crt"
+    if make == "directory":
+        path.mkdir()
+    with pytest.raises(UsageError, match=r"^--ca-certs: (no such file|not a file)"):
+        settings_from_args(_args("--es", "https://127.0.0.1:9200", "--ca-certs", str(path)), env={})
+
+
+def test_a_ca_bundle_in_the_environment_that_is_missing_names_the_variable(tmp_path: Path) -> None:
+    """AUDITLOG_ES_CA_CERTS naming a missing file is a usage error naming the variable."""
+    with pytest.raises(UsageError, match=r"^AUDITLOG_ES_CA_CERTS: no such file"):
+        settings_from_args(_args("--es", "https://127.0.0.1:9200"), env={"AUDITLOG_ES_CA_CERTS": str(tmp_path / "x")})
