@@ -60,6 +60,8 @@ def _host_problem(url: str) -> str | None:
         return "has a host name with characters a URL cannot carry (spaces, non-ASCII letters: use the xn-- form)"
     if len(name) > 253 or any(len(label) > 63 for label in name.split(".")):
         return "has a host name longer than DNS allows (63 characters a label, 253 in all)"
+    if name and "" in name.removesuffix(".").split("."):  # a..b, .a: urllib3 fails on it at the first request
+        return "has an empty label in its host name (two dots in a row, or a leading dot)"
     try:
         url_to_node_config(url)
     except ValueError:

@@ -50,7 +50,8 @@ def test_a_ca_bundle_with_an_http_url_is_refused() -> None:
 
 @pytest.mark.parametrize("url", ["http://user:s3cr3tPW@a b", "http://user:s3cr3tPW@[::1]x:9",
                                  "http://user:s3cr3tPW@\uff41:9", f"http://user:s3cr3tPW@{'a' * 64}:9",
-                                 "http://user:s3cr3tPW@localhost"])
+                                 "http://user:s3cr3tPW@localhost", "http://user:s3cr3tPW@a..b:9",
+                                 "http://user:s3cr3tPW@.a:9"])
 def test_a_host_the_client_cannot_parse_is_refused_without_the_password(url: str) -> None:
     """A URL whose host the client would choke on is a settings error whose message hides the password."""
     with pytest.raises(ValueError, match="es url") as exc:
