@@ -19,6 +19,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -165,7 +166,8 @@ class Agent:
         return True
 
     def _cannot_listen(self, want: tuple[str, int], exc: OSError, reloading: bool) -> bool:
-        message = f"metrics.port: cannot listen on {want[0]}:{want[1]}: {exc}"
+        key = "metrics.host" if isinstance(exc, socket.gaierror) else "metrics.port"  # a name that does not resolve
+        message = f"{key}: cannot listen on {want[0]}:{want[1]}: {exc}"
         if not reloading:
             raise UsageError(message)
         log.error("configuration reload failed; keeping the running configuration", error=message)

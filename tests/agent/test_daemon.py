@@ -149,3 +149,14 @@ def test_a_reload_whose_pipeline_cannot_start_goes_back_to_the_running_one(tmp_p
                                lambda a: (_wait(lambda: a.cfg["batch.max_events"] != 7), a.cfg["batch.max_events"])[1])
     errors = _errors(recorded)
     assert (0, 2000, 1, True) == (code, running, len(errors), "cannot use state directory" in errors[0])
+
+
+def test_a_metrics_host_that_does_not_resolve_is_named_at_start(tmp_path: Path, recorded: _Log) -> None:
+    """At start, a metrics.host no resolver knows stops the agent naming metrics.host (not metrics.port)."""
+    from auditlog.core.errors import UsageError
+
+    (tmp_path / "logs").mkdir()
+    path = _toml(tmp_path / "agent.toml", tmp_path, metrics__enabled="true", metrics__port="0",
+                 metrics__host='"no-such-host.invalid"')
+    with pytest.raises(UsageError, match=r"^metrics\.host: cannot listen on no-such-host\.invalid:0"):
+        Agent(config.load(path, env={})).run()
