@@ -197,6 +197,11 @@ def run_setup_command(args: argparse.Namespace) -> int:
     """``auditlog setup``: print one line per object and what happened to it."""
     tiers = tiers_from_args(args)
     what = "roles" if args.print_roles else args.print_what
+    # flags that would do nothing here: say so instead of silently ignoring them
+    if args.minimal_cluster and what != "template":
+        raise UsageError("--minimal-cluster: applies to --print template only")
+    if args.key_expiration and not args.api_keys:
+        raise UsageError("--key-expiration: applies to the keys --api-keys creates; add --api-keys")
     if what:
         print(printable(what, tiers, minimal=args.minimal_cluster), end="")
         return 0
