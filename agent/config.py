@@ -31,7 +31,15 @@ from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
 from auditlog.core.files import FileTooLargeError, read_limited
-from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings, safe_url, split_urls
+from auditlog.indexer.client import (
+    DEFAULT_URL,
+    ConnectionSettings,
+    ca_file_problem,
+    credential_problem,
+    safe_url,
+    split_urls,
+    url_problem,
+)
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
@@ -46,6 +54,24 @@ def _min(lo: float) -> Check:
 
 def _range(lo: float, hi: float) -> Check:
     return lambda v: None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, got {v}"
+
+
+def _bounded(lo: int, hi: int) -> Check:
+    return lambda v: f"must be >= {lo}, got {v}" if v < lo else (f"must be <= {hi}, got {v}" if v > hi else None)
+
+
+# Upper bounds of sizes and counts: beyond them the agent started, then failed at run time (a read size
+# the OS cannot take, threads until the user's quota ran out, counts that overflow the pass-through's C).
+#: bytes per read() call (64 MiB)
+MAX_READ_CHUNK_BYTES = 64 * 1024 * 1024
+#: events per bulk request
+MAX_BATCH_EVENTS = 1_000_000
+#: bytes per bulk request: Elasticsearch's default http.max_content_length (100 MiB) refuses larger ones
+MAX_BATCH_BYTES = 100 * 1024 * 1024
+#: sender threads
+MAX_WORKERS = 64
+#: sealed batches waiting for a sender (each holds up to batch.max_bytes)
+MAX_IN_FLIGHT = 64
 
 
 #: the most a configuration file may hold (the sample with every key is 10 kB)
@@ -96,6 +122,12 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def _url_check(v: str) -> str | None:
+    if not (split_urls(v) and all(u.startswith(("http://", "https://")) for u in split_urls(v))):
+        return f"must be http:// or https:// URLs (comma-separated), got {safe_url(v)!r}"
+    return url_problem(v)  # a host the client cannot parse (its error would quote the password)
+
+
 #: section -> key -> declaration (defaults are what deploy/agent.toml shows).
 SCHEMA: dict[str, dict[str, Key]] = {
     "inputs": {
@@ -107,19 +139,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "close_inactive": _d(5.0, _min(0)),
         "fingerprint_bytes": _k(int, 1024, _min(16)),
         "max_line_bytes": _k(int, 1024 * 1024, _min(1024)),
-        "read_chunk_bytes": _k(int, 256 * 1024, _min(4096)),
+        "read_chunk_bytes": _k(int, 256 * 1024, _bounded(4096, MAX_READ_CHUNK_BYTES)),
         "max_depth": _k(int, 20, _min(2)),
         "follow_symlinks": _k(bool, False),
         "max_open_files": _k(int, 0, _min(0)),
     },
     "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
     "elasticsearch": {
-        "url": _k(str, DEFAULT_URL, lambda v: None if split_urls(v) and all(
-            u.startswith(("http://", "https://")) for u in split_urls(v))
-                  else f"must be http:// or https:// URLs (comma-separated), got {safe_url(v)!r}"),
+        "url": _k(str, DEFAULT_URL, _url_check),
         "api_key": _k(str, ""),
-        "username": _k(str, ""),
-        "password": _k(str, ""),
+        "username": _k(str, "", lambda v: credential_problem(v, username=True) if v else None),
+        "password": _k(str, "", lambda v: credential_problem(v) if v else None),
         "ca_certs": _k(str, ""),
         "verify_certs": _k(bool, True),
         "request_timeout": _d(60.0, _min(1)),
@@ -131,11 +161,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_age_margin": _d(DEFAULT_MAX_AGE_MARGIN, _range(0, _MAX_SPAN)),
     },
     "batch": {
-        "max_events": _k(int, 2000, _min(1)),
-        "max_bytes": _k(int, 4 * 1024 * 1024, _min(1024)),
+        "max_events": _k(int, 2000, _bounded(1, MAX_BATCH_EVENTS)),
+        "max_bytes": _k(int, 4 * 1024 * 1024, _bounded(1024, MAX_BATCH_BYTES)),
         "max_latency": _d(1.0, _min(0.001)),
-        "max_in_flight": _k(int, 2, _min(1)),
-        "workers": _k(int, 4, _min(1)),
+        "max_in_flight": _k(int, 2, _bounded(1, MAX_IN_FLIGHT)),
+        "workers": _k(int, 4, _bounded(1, MAX_WORKERS)),
     },
     "ids": {"window": _k(int, 1_000_000, _min(0))},
     "retry": {
@@ -151,7 +181,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "metrics": {
         "enabled": _k(bool, True),
-        "host": _k(str, "127.0.0.1"),
+        "host": _k(str, "127.0.0.1", lambda v: None if v and v.isprintable() and v.strip() == v else
+                   f"must be an address or host name to listen on (0.0.0.0 for all interfaces), got {v!r}"),
         "port": _k(int, 9108, lambda v: None if 0 <= v <= 65535 else f"must be a TCP port (0-65535), got {v}"),
     },
     "log": {"level": _k(str, "info", _choice("debug", "info", "warning", "error"))},
@@ -189,7 +220,7 @@ class AgentConfig:
             UsageError: naming the ``elasticsearch.*`` key that is inconsistent.
         """
         try:
-            return ConnectionSettings(
+            settings = ConnectionSettings(
                 url=self["elasticsearch.url"],
                 api_key=self["elasticsearch.api_key"] or None,
                 username=self["elasticsearch.username"] or None,
@@ -200,6 +231,10 @@ class AgentConfig:
             )
         except ValueError as exc:
             raise UsageError(f"elasticsearch: {exc}") from None
+        ca_certs = self["elasticsearch.ca_certs"]
+        if ca_certs and (problem := ca_file_problem(ca_certs)):
+            raise UsageError(f"elasticsearch.ca_certs: {problem}")
+        return settings
 
     def tiers(self) -> TierTable:
         """The routing table."""
@@ -261,6 +296,9 @@ def _check(section: str, key: str, value: Any) -> Any:
         raise UsageError(f"{name}: must be {want}, got {type(value).__name__}{shown}")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise UsageError(f"{name}: must be an array of strings")
+    if any("\0" in v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)):
+        # no path, host or header can hold it (open() and bind() raised, a glob silently matched nothing)
+        raise UsageError(f"{name}: must not contain a NUL character (\\u0000)")
     if decl.duration and isinstance(value, int | float) and not -_MAX_SPAN <= value <= _MAX_SPAN:
         # inf (TOML's 1e309 or inf) or "99999999999d" passed a minimum, then overflowed the clock at shutdown
         raise UsageError(f"{name}: must be a finite number of seconds up to a century ({_MAX_SPAN:.0f}), got {value!r}")

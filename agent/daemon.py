@@ -4,7 +4,9 @@
   ``shutdown.timeout`` seconds plus a second.
 - SIGHUP, or the config file's modification time changing: the file is re-read; when it is valid
   the running pipeline stops gracefully and a new one starts with it (same process, same metrics
-  counters); when it is not, the error is logged with the key named and the agent keeps running.
+  counters); when it is not, the error is logged with the key named and the agent keeps running. A
+  valid file that cannot be applied (metrics address in use, state that cannot be opened) is logged
+  the same way and the running configuration kept; ``state.dir`` cannot change on a reload (its lock).
 - Start runs the pre-flight checks (``agent.preflight``, also ``auditlog agent check``) and logs each;
   a failing check is an error line, and the agent starts anyway (what failed is then backpressure).
 - The agent's own logs are structlog JSON lines on stderr; connection secrets are never logged
@@ -17,6 +19,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import threading
@@ -91,6 +94,8 @@ class Agent:
         self._terminate = False
         self._reload = False
         self._next_cfg: AgentConfig | None = None
+        self._server: MetricsServer | None = None
+        self._server_at: tuple[str, int] | None = None  # the (host, port) asked for, port 0 included
         self._next_config_check = time.monotonic() + _CONFIG_CHECK_INTERVAL
         self._config_mtime = self._mtime()
 
@@ -130,54 +135,142 @@ class Agent:
         self._reload = False
         try:
             new = agent_config.load(self.cfg.source, self.args)
+            new.connection()  # inconsistent elasticsearch.* keys are refused now, not when the client is built
+            refused = reload_problem(self.cfg, new)
         except UsageError as exc:
-            log.error("configuration reload failed; keeping the running configuration", error=str(exc))
+            refused = str(exc)
+        if refused:
+            log.error("configuration reload failed; keeping the running configuration", error=refused)
             return
         self._next_cfg = new
         if self.pipeline is not None:
             self.pipeline.request_stop()
 
-    def run(self) -> int:
-        """Run until SIGTERM/SIGINT; return the exit status (0 after a graceful stop)."""
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-        server: MetricsServer | None = None
-        port: int | None = None
+    def _switch_metrics(self, cfg: AgentConfig, *, reloading: bool) -> bool:
+        """Serve metrics as ``cfg`` asks (host and port); return whether that worked.
+
+        At start a port that cannot be bound raises ``UsageError`` (exit 2). On a reload it is an error
+        line and False: the running endpoint (and configuration) stays.
+        """
+        want = (cfg["metrics.host"], cfg["metrics.port"]) if cfg["metrics.enabled"] else None
+        if want == self._server_at:
+            return True
+        if want is None:
+            if self._server is not None:
+                self._server.stop()
+            self._server, self._server_at = None, None
+            return True
+        old, old_at = self._server, self._server_at
         try:
+            server = MetricsServer(self.metrics, want[0], want[1], lag=self._lag)
+        except OSError as exc:
+            if old is None or old_at is None or old_at[1] != want[1] or want[1] == 0:
+                return self._cannot_listen(want, exc, reloading)
+            # the same port on another host: the running endpoint holds it; free it and try again
+            old.stop()
+            self._server, self._server_at = None, None
+            try:
+                server = MetricsServer(self.metrics, want[0], want[1], lag=self._lag)
+            except OSError as again:
+                self._restore_metrics(old_at)
+                return self._cannot_listen(want, again, reloading)
+            old = None
+        if old is not None:
+            old.stop()
+        server.start()
+        self._server, self._server_at = server, want
+        log.info("metrics endpoint", url=f"http://{want[0]}:{server.port}/metrics")
+        return True
+
+    def _cannot_listen(self, want: tuple[str, int], exc: OSError, reloading: bool) -> bool:
+        key = "metrics.host" if isinstance(exc, socket.gaierror) else "metrics.port"  # a name that does not resolve
+        message = f"{key}: cannot listen on {want[0]}:{want[1]}: {exc}"
+        if not reloading:
+            raise UsageError(message)
+        log.error("configuration reload failed; keeping the running configuration", error=message)
+        return False
+
+    def _restore_metrics(self, at: tuple[str, int]) -> None:
+        """Serve the previous endpoint again after a failed move (an error line if even that fails)."""
+        try:
+            server = MetricsServer(self.metrics, at[0], at[1], lag=self._lag)
+        except OSError as exc:
+            log.error("metrics endpoint lost; it comes back with the next reload",
+                      error=f"metrics.port: cannot listen on {at[0]}:{at[1]}: {exc}")
+            return
+        server.start()
+        self._server, self._server_at = server, at
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; return the exit status (0 after a graceful stop).
+
+        Returns:
+            0 after a graceful stop.
+
+        Raises:
+            UsageError: the metrics port cannot be bound at start.
+            CommandError: the state directory cannot be used at start.
+        """
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        fallback: AgentConfig | None = None  # the configuration before a reload, until the new one runs
+        try:
+            configure_logging(self.cfg["log.level"])
+            self._switch_metrics(self.cfg, reloading=False)
             while not self._terminate:
                 cfg = self.cfg
                 configure_logging(cfg["log.level"])
-                want = (cfg["metrics.host"], cfg["metrics.port"]) if cfg["metrics.enabled"] else None
-                if server is not None and (want is None or want[1] != port):
-                    server.stop()
-                    server = None
-                if want is not None and server is None:
-                    try:
-                        server = MetricsServer(self.metrics, want[0], want[1], lag=self._lag)
-                    except OSError as exc:
-                        raise UsageError(f"metrics.port: cannot listen on {want[0]}:{want[1]}: {exc}") from None
-                    server.start()
-                    port = want[1]
-                    log.info("metrics endpoint", url=f"http://{want[0]}:{server.port}/metrics")
                 client = make_client(cfg.connection(), **client_options())
                 self._next_cfg = None
                 try:
                     self.pipeline = Pipeline(cfg, client, self.metrics, tick=self._tick)
                 except (OSError, sqlite3.Error) as exc:
-                    raise CommandError(f"cannot use state directory {cfg.state_dir}: {exc}") from None
+                    client.close()
+                    message = f"cannot use state directory {cfg.state_dir}: {exc}"
+                    if fallback is None:
+                        raise CommandError(message) from None
+                    log.error("configuration reload failed; going back to the previous configuration", error=message)
+                    self.cfg, fallback = fallback, None
+                    self._switch_metrics(self.cfg, reloading=True)
+                    continue
+                fallback = None
                 if self._terminate:
                     self.pipeline.request_stop()
                 self.pipeline.run()
                 client.close()
                 self.pipeline = None
-                if self._next_cfg is not None and not self._terminate:
-                    self.cfg = self._next_cfg
+                if self._next_cfg is not None and not self._terminate \
+                        and self._switch_metrics(self._next_cfg, reloading=True):
+                    fallback, self.cfg = self.cfg, self._next_cfg
                     log.info("configuration reloaded", path=self.cfg.source)
         finally:
-            if server is not None:
-                server.stop()
+            if self._server is not None:
+                self._server.stop()
+                self._server, self._server_at = None, None
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 0
+
+
+def reload_problem(running: AgentConfig, new: AgentConfig) -> str | None:
+    """Return why ``new`` cannot replace ``running`` in the same process, or None (pure).
+
+    A reload keeps the state directory: the lock that keeps a second agent off a registry is held on the
+    directory the agent started with, so moving to another one needs a restart. A reload without
+    ``inputs.paths`` is refused like a start without them.
+
+    Args:
+        running: the configuration in use.
+        new: the configuration just read.
+
+    Returns:
+        A one-line reason naming the key, or None when the reload may go ahead.
+    """
+    if not new["inputs.paths"]:
+        return "inputs.paths: no files to ship"
+    if new.state_dir != running.state_dir:
+        return (f"state.dir: a reload cannot move the state directory ({running.state_dir} is locked by this agent); "
+                f"restart the agent to use {new.state_dir}")
+    return None
 
 
 def preflight(cfg: AgentConfig) -> None:

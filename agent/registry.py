@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,10 @@ CREATE TABLE IF NOT EXISTS meta (
     value REAL NOT NULL
 );
 """
+
+#: the columns of ``files``, in the order ``_row_to_state`` reads them
+_COLUMNS = ("identity", "dev", "ino", "fp_len", "fingerprint", "generation", "path", "offset", "size", "state",
+            "updated")
 
 
 @dataclass(slots=True)
@@ -118,13 +123,21 @@ class Registry:
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(str(self.path))
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            # the path goes into a URI: '?', '#' or '%' in it must not end it (and drop the mode=ro after it)
+            uri = f"file:{urllib.parse.quote(os.fsencode(self.path))}?mode=ro"
+            try:
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            except sqlite3.DatabaseError as exc:  # a directory in its place
+                raise CommandError(damaged_database(self.path, exc)) from None
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.execute("SELECT count(*) FROM sqlite_master")  # reads the header: a damaged file fails here
-            if not readonly:
+            if readonly:  # an empty file or another program's database: nothing to create it with here
+                self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files LIMIT 0")
+                self._db.execute("SELECT name, value FROM meta LIMIT 0")
+            else:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)

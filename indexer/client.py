@@ -11,9 +11,12 @@ TLS verification is on unless ``--insecure`` is given explicitly. The flags them
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch
 
 from auditlog.indexer.decode import TolerantJsonSerializer
@@ -36,6 +39,103 @@ def _host_and_port_ok(url: str) -> bool:
     return bool(parts.hostname) and port != 0 and url.isprintable()
 
 
+_HOST_NAME = re.compile(r"[\w.~%!$&'()*+,;=-]+", re.ASCII)
+
+
+def _host_problem(url: str) -> str | None:
+    """Why the client cannot parse ``url``'s host part, or None (pure; the message never holds the URL).
+
+    ``urlsplit`` checks neither the host's characters nor its labels, and the client raises a bare
+    ``ValueError`` quoting the whole URL (its password included) when it cannot: a space, a character
+    that is not ASCII (a full-width letter), text after an IPv6 bracket, a label over 63 characters.
+    """
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    if host.startswith("["):  # [IPv6] or [IPv6]:port, nothing else after the bracket
+        if not re.fullmatch(r"\[[^\]]*\](:\d+)?", host):
+            return "has text after the IPv6 address"
+        name = ""
+    else:
+        name = host.rpartition(":")[0] if ":" in host else host
+    if name and not _HOST_NAME.fullmatch(name):
+        return "has a host name with characters a URL cannot carry (spaces, non-ASCII letters: use the xn-- form)"
+    if len(name) > 253 or any(len(label) > 63 for label in name.split(".")):
+        return "has a host name longer than DNS allows (63 characters a label, 253 in all)"
+    if name and "" in name.removesuffix(".").split("."):  # a..b, .a: urllib3 fails on it at the first request
+        return "has an empty label in its host name (two dots in a row, or a leading dot)"
+    try:
+        url_to_node_config(url)
+    except ValueError:
+        return "cannot be parsed by the Elasticsearch client (http:// URLs need a port: http://host:9200)"
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    """Return why ``url`` (one or several comma-separated) cannot be used as the Elasticsearch address.
+
+    Args:
+        url: one URL or several comma-separated.
+
+    Returns:
+        None when every URL is usable, else a message starting ``es url`` that shows the URL only through
+        :func:`safe_url` (never a password).
+    """
+    urls = split_urls(url)
+    if not urls:
+        return "es url must not be empty"
+    for one in urls:
+        # a password holding ',' splits its URL in two: a part before the '@' must not be shown
+        shown = repr(safe_url(one)) if "@" in one or "@" not in url else "(not shown: the list holds credentials)"
+        if not one.startswith(("http://", "https://")):
+            return f"es url must start with http:// or https://: {shown}"
+        if not _host_and_port_ok(one):
+            return f"es url needs a host and a port between 1 and 65535 if any: {shown}"
+        problem = _host_problem(one)
+        if problem:
+            return f"es url {problem}: {shown}"
+    return None
+
+
+def credential_problem(value: str, *, username: bool = False) -> str | None:
+    """Return why a basic-auth user name or password cannot be sent, or None (pure; never shows the value).
+
+    The client encodes ``user:password`` as ASCII for the ``Authorization`` header: any other character
+    ends every request in a ``UnicodeEncodeError``. A colon in the user name would split it wrongly.
+
+    Args:
+        value: the user name or password.
+        username: whether ``value`` is the user name (no colon allowed).
+
+    Returns:
+        None when the client can send it, else a message like ``must be printable ASCII ...``.
+    """
+    if not (value.isascii() and value.isprintable()):
+        return "must be printable ASCII (the client cannot send other characters)"
+    if username and ":" in value:
+        return "must not contain ':' (basic auth separates user and password with it)"
+    return None
+
+
+def ca_file_problem(path: str) -> str | None:
+    """Return why the CA bundle ``path`` cannot be used, or None (it is a readable file).
+
+    Checked where a command starts: the client only opens it with the first request, and its error then
+    reads as "the certificate of Elasticsearch is not trusted".
+
+    Args:
+        path: the CA bundle named by ``--ca-certs``, ``AUDITLOG_ES_CA_CERTS`` or ``elasticsearch.ca_certs``.
+
+    Returns:
+        None when it is a regular file this process may read, else a one-line reason naming the path.
+    """
+    if not os.path.exists(path):
+        return f"no such file: {path}"
+    if not os.path.isfile(path):
+        return f"not a file: {path}"
+    if not os.access(path, os.R_OK):
+        return f"cannot read {path}: permission denied"
+    return None
+
+
 def safe_url(url: str) -> str:
     """Return ``url`` without credentials in its user-info part (``https://***@host:9200``), for messages (pure).
 
@@ -45,11 +145,10 @@ def safe_url(url: str) -> str:
         return ",".join(safe_url(part) for part in split_urls(url))
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url.split("@", 1)[1] if "@" in url.split("/", 1)[0] else url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rsplit("@", 1)[1]
-    return f"{scheme}{sep}{authority}{slash}{path}"
+        return url.rsplit("@", 1)[1] if "@" in url else url
+    if "@" in rest:  # up to the last "@": a password may hold "/", "?" or "#" that end the authority early
+        return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
+    return url
 
 
 @dataclass(frozen=True)
@@ -65,20 +164,20 @@ class ConnectionSettings:
     request_timeout: float = 30.0
 
     def __post_init__(self) -> None:
+        problem = url_problem(self.url)
+        if problem:
+            raise ValueError(problem)
         urls = split_urls(self.url)
-        if not urls:
-            raise ValueError("es url must not be empty")
-        for url in urls:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"es url must start with http:// or https://: {safe_url(url)!r}")
-            if not _host_and_port_ok(url):
-                raise ValueError(f"es url needs a host and a port between 1 and 65535 if any: {safe_url(url)!r}")
         if (self.username is None) != (self.password is None):
             raise ValueError("es username and password go together")
         # an HTTP header carries the key: anything but printable ASCII is no key (and the value is never shown)
         if self.api_key is not None and not (self.api_key.isascii() and self.api_key.isprintable()
                                              and " " not in self.api_key):
             raise ValueError("es api key must be printable ASCII without spaces (as Elasticsearch issues them)")
+        if self.username is not None and (problem := credential_problem(self.username, username=True)):
+            raise ValueError(f"es username {problem}")
+        if self.password is not None and (problem := credential_problem(self.password)):
+            raise ValueError(f"es password {problem}")
         if self.ca_certs and not all(url.startswith("https://") for url in urls):
             raise ValueError("es ca_certs applies to https:// URLs only; the URL is http://")
 

@@ -17,7 +17,9 @@ a space. Only the standard library is used: Kibana is optional and talks plain H
 from __future__ import annotations
 
 import base64
+import http.client
 import json
+import re
 import ssl
 import urllib.error
 import urllib.request
@@ -25,8 +27,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from auditlog.indexer.client import safe_url
 from auditlog.indexer.tiers import DEFAULT_PREFIX, TierTable
 
 OBJECTS_DIR = Path(__file__).resolve().parent / "kibana"
@@ -55,9 +58,18 @@ class KibanaSettings:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"kibana url must start with http:// or https://: {self.url!r}")
+            raise ValueError(f"kibana url must start with http:// or https://: {safe_url(self.url)!r}")
+        problem = _url_problem(self.url)
+        if problem:
+            raise ValueError(f"kibana url {problem}: {safe_url(self.url)!r}")
         if (self.username is None) != (self.password is None):
             raise ValueError("kibana username and password go together")
+        # the key goes into a header as it is: anything but printable ASCII cannot be sent (never shown)
+        if self.api_key is not None and not (self.api_key.isascii() and self.api_key.isprintable()
+                                             and " " not in self.api_key):
+            raise ValueError("kibana api key must be printable ASCII without spaces (as Elasticsearch issues them)")
+        if self.username is not None and ":" in self.username:
+            raise ValueError("kibana username must not contain ':' (basic auth separates user and password with it)")
 
     @property
     def import_url(self) -> str:
@@ -72,6 +84,29 @@ class ImportResult:
 
     success_count: int
     ids: list[str]
+
+
+_HOST = re.compile(r"[\w.~%!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\]", re.ASCII)
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be requested, or None (pure): urllib would raise ``InvalidURL`` or ``ValueError``
+    only when the import is sent, after everything else of ``setup`` was done."""
+    if not url.isprintable():
+        return "has control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number or out of range
+        return "needs a host and a port between 1 and 65535 if any"
+    host = parts.netloc.rpartition("@")[2]
+    if port is not None:
+        host = host.rsplit(":", 1)[0]
+    if "@" in parts.netloc:
+        return "must not hold credentials (use --kibana-user/--kibana-password or --kibana-api-key)"
+    if not host or port == 0 or not _HOST.fullmatch(host):
+        return "needs a host (ASCII letters, digits, '-' and '.', or [IPv6]) and a port between 1 and 65535 if any"
+    return None
 
 
 def object_id(tiers: TierTable, base_id: str) -> str:
@@ -166,30 +201,31 @@ def import_objects(settings: KibanaSettings, objects: list[dict[str, Any]]) -> I
     auth = _auth_header(settings)
     if auth:
         headers["Authorization"] = auth
+    url = safe_url(settings.url)  # for messages
     request = urllib.request.Request(settings.import_url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=settings.timeout, context=_ssl_context(settings)) as response:
             raw = response.read(ANSWER_LIMIT + 1)
         if len(raw) > ANSWER_LIMIT:
-            raise KibanaError(f"Kibana at {settings.url} answered with more than {ANSWER_LIMIT:,} bytes; "
+            raise KibanaError(f"Kibana at {url} answered with more than {ANSWER_LIMIT:,} bytes; "
                               "is the URL Kibana's?")
         answer = json.loads(raw or b"{}")
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode("utf-8", "replace")
         if exc.code == 401:
-            raise KibanaError(f"Kibana at {settings.url} rejected the credentials (401)") from None
+            raise KibanaError(f"Kibana at {url} rejected the credentials (401)") from None
         if exc.code == 403:
             raise KibanaError(f"the Kibana user lacks the saved-objects privilege (403): {detail}") from None
         raise KibanaError(f"Kibana import failed with HTTP {exc.code}: {detail}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise KibanaError(f"cannot reach Kibana at {settings.url}: {reason}") from None
-    except json.JSONDecodeError:
-        raise KibanaError(f"Kibana at {settings.url} answered with something that is not JSON") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise KibanaError(f"Kibana at {url} answered with something that is not JSON") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)  # ValueError, InvalidURL: a URL urllib cannot request
+        raise KibanaError(f"cannot reach Kibana at {url}: {reason}") from None
     try:
         return _import_result(answer, len(objects))
     except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:  # not the import API's shape
-        raise KibanaError(f"Kibana at {settings.url} answered in a shape its import API does not use "
+        raise KibanaError(f"Kibana at {url} answered in a shape its import API does not use "
                           f"({type(exc).__name__}: {str(exc)[:120]}); is the URL Kibana's?") from None
 
 

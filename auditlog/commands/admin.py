@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch
 
@@ -23,6 +23,7 @@ from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.ilm import policy_requests
 from auditlog.indexer.kibana import KibanaError, KibanaSettings, load_objects
+from auditlog.indexer.query.timespec import in_calendar
 from auditlog.indexer.security import roles_yml
 from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
 from auditlog.indexer.templates import MappingFeatures, render_all
@@ -146,7 +147,15 @@ def _parse_now(value: str) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an RFC 3339 time or date: {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not in_calendar(moment, timedelta(days=NOW_EDGE_DAYS)):  # retention counts days on from it
+        raise argparse.ArgumentTypeError(f"out of range: {value!r} (it must be {NOW_EDGE_DAYS} days or more "
+                                         "from the calendar's ends, years 1 and 9999)")
+    return moment
+
+
+#: room --now leaves to the calendar's ends: the retention and ahead checks count days from it
+NOW_EDGE_DAYS = 400
 
 
 
@@ -188,6 +197,11 @@ def run_setup_command(args: argparse.Namespace) -> int:
     """``auditlog setup``: print one line per object and what happened to it."""
     tiers = tiers_from_args(args)
     what = "roles" if args.print_roles else args.print_what
+    # flags that would do nothing here: say so instead of silently ignoring them
+    if args.minimal_cluster and what != "template":
+        raise UsageError("--minimal-cluster: applies to --print template only")
+    if args.key_expiration and not args.api_keys:
+        raise UsageError("--key-expiration: applies to the keys --api-keys creates; add --api-keys")
     if what:
         print(printable(what, tiers, minimal=args.minimal_cluster), end="")
         return 0

@@ -18,12 +18,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.terminal import unfiltered
-from auditlog.demo.generator import DemoGenerator, DemoPlan, emitter_writer
+from auditlog.demo.generator import MAX_BACKFILL_DAYS, DemoGenerator, DemoPlan, emitter_writer
 from auditlog.demo.stack import (
     DemoState,
     auditlog_argv,
@@ -39,6 +40,12 @@ from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.node import heap_arg
 
 DEMO_LOG = "audit.jsonl"
+#: the most events per second the generator is asked for (far beyond what one emitter writes)
+MAX_RATE = 1_000_000.0
+#: the longest live phase, in seconds: a century (0 = until stopped)
+MAX_DURATION = 36_500 * 86_400.0
+#: the longest wait for the first searchable events, in seconds: a day
+MAX_WAIT = 86_400.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,15 +70,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Start everything a demo needs and open the TUI. Background parts keep running after "
                     "the TUI quits; stop them with `auditlog demo stop` (make demo-stop).")
     _add_state_arg(run)
-    run.add_argument("--port", type=int, default=9200, help="port of the local node (default 9200)")
+    run.add_argument("--port", type=_port(1), default=9200, help="port of the local node (default 9200)")
     run.add_argument("--heap", default="1g", type=heap_arg, help="JVM heap of the local node, e.g. 512m (default 1g)")
     _add_generator_args(run, backfill_days=7, count=20_000, rate=2.0)
     run.add_argument("--prefix", default=DEFAULT_PREFIX, metavar="NAME",
                      help=f"index namespace for setup, agent and TUI (default {DEFAULT_PREFIX!r})")
-    run.add_argument("--metrics-port", type=int, default=0, metavar="PORT",
+    run.add_argument("--metrics-port", type=_port(0), default=0, metavar="PORT",
                      help="the agent's Prometheus port (default 0: any free port, see agent.log)")
     run.add_argument("--no-tui", action="store_true", help="start the background parts only")
-    run.add_argument("--wait", type=float, default=120.0, metavar="S",
+    run.add_argument("--wait", type=_number(0, MAX_WAIT, "seconds"), default=120.0, metavar="S",
                      help="seconds to wait for the first events to be searchable (default 120)")
     add_connection_args(run)
     run.set_defaults(func=run_demo)
@@ -89,14 +96,15 @@ def _add_state_arg(parser: argparse.ArgumentParser) -> None:
 def _add_generator_args(parser: argparse.ArgumentParser, *, backfill_days: float = 0, count: int = 0,
                         rate: float = 0) -> None:
     group = parser.add_argument_group("events")
-    group.add_argument("--backfill-days", type=float, default=backfill_days, metavar="N",
+    group.add_argument("--backfill-days", type=_number(0, MAX_BACKFILL_DAYS, "days"), default=backfill_days,
+                       metavar="N",
                        help=f"history window in days before now (default {backfill_days:g})")
     group.add_argument("--count", type=int, default=count, metavar="N",
                        help=f"events in the history window (default {count})")
     group.add_argument("--rate", type=_rate, default=rate, metavar="N",
                        help=f"live events per second after the history, e.g. 5, 5/s or 120/m "
                             f"(default {rate:g}; 0 = none)")
-    group.add_argument("--duration", type=float, default=0, metavar="S",
+    group.add_argument("--duration", type=_number(0, MAX_DURATION, "seconds"), default=0, metavar="S",
                        help="seconds of live events (default 0 = until stopped)")
     group.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same history")
 
@@ -111,7 +119,39 @@ def _rate(text: str) -> float:
         per = None
     if per is None:
         raise argparse.ArgumentTypeError(f"not a rate: {text!r} (use e.g. 5, 5/s or 120/m)")
+    if not 0 <= value / per <= MAX_RATE:  # nan and inf fail this too
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_RATE:,.0f} events per second, got {text!r}")
     return value / per
+
+
+def _number(lo: float, hi: float, unit: str) -> Callable[[str], float]:
+    """An argparse type: a finite number from ``lo`` to ``hi`` (nan, inf and huge values are usage errors)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not lo <= value <= hi:  # nan fails every comparison
+            raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:,.0f} {unit}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _port(lo: int) -> Callable[[str], int]:
+    """An argparse type: a TCP port from ``lo`` to 65535."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a port: {text!r}") from None
+        if not lo <= value <= 65535:
+            raise argparse.ArgumentTypeError(f"must be a TCP port ({lo}-65535), got {value}")
+        return value
+
+    return parse
 
 
 def _plan(args: argparse.Namespace, *, require_output: bool) -> DemoPlan:
@@ -285,7 +325,7 @@ def _wait_for_events(
                 raise CommandError(f"the {' and the '.join(dead)} stopped unexpectedly; see {logs}")
             try:
                 count = int(client.count(index=tiers.read_pattern, allow_no_indices=True)["count"])
-            except (ApiError, TransportError):
+            except (ApiError, TransportError, KeyError, TypeError, ValueError):  # also an answer of another shape
                 count = 0
             if count >= expected:
                 print(f"{count} events searchable")

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys_sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
 
     tenant = keys_sub.add_parser("tenant", help="create a key that reads only ORG's enterprise events")
-    tenant.add_argument("org", metavar="ORG", help="the tenant (organization.id)")
+    tenant.add_argument("org", metavar="ORG", type=_tenant, help="the tenant (organization.id)")
     tenant.add_argument("--expires", type=key_lifetime, metavar="TIME", help="lifetime, e.g. 30d (default: never)")
     tenant.add_argument("--force", action="store_true",
                         help="create it even though the tenant's newest event is not on an enterprise tier")
@@ -66,6 +66,13 @@ def _with_client(args: argparse.Namespace, work: Callable[[Elasticsearch], int])
                 raise CommandError(str(exc)) from None
     finally:
         client.close()
+
+
+def _tenant(text: str) -> str:
+    """An argparse type: a non-empty organization id (an empty one made a key that matched nothing)."""
+    if not text.strip() or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"must be an organization.id, got {text!r}")
+    return text
 
 
 def tenant_command(args: argparse.Namespace) -> int:

@@ -123,6 +123,8 @@ def run_export(args: argparse.Namespace) -> int:
     from auditlog.tui.verification import export_pairs
 
     output = Path(args.output)
+    if output.name.lower() == ".xlsx":  # Path(".xlsx").suffix is "": the name alone looked like no .xlsx
+        raise UsageError(f"--output: {str(output)!r} needs a name before .xlsx (e.g. audit.xlsx)")
     if output.suffix.lower() != ".xlsx":
         raise UsageError(f"--output: {str(output)!r} must end in .xlsx")
     if not output.parent.is_dir():

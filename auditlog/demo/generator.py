@@ -16,6 +16,7 @@ handler or another thread); it never buffers more than one event.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,9 @@ from auditlog.demo.data import emitter_call, fabricate
 #: Writes one nested contract event (the emitter adds what is missing: id, timestamp, changed fields).
 EventWriter = Callable[[dict[str, Any]], None]
 
+#: the longest history window: a century (more leaves the calendar)
+MAX_BACKFILL_DAYS = 36_500.0
+
 _LIVE_CHUNK = 1000  # live events are fabricated in chunks of this many (each chunk its own seed)
 
 
@@ -45,8 +49,13 @@ class DemoPlan:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        numbers = (self.backfill_days, self.rate, 0.0 if self.duration is None else self.duration)
+        if not all(math.isfinite(n) for n in numbers):  # nan passes "< 0", inf overflows the clock later
+            raise ValueError("backfill days, rate and duration must be finite numbers")
         if self.backfill_days < 0 or self.backfill_count < 0:
             raise ValueError("backfill days and count must be >= 0")
+        if self.backfill_days > MAX_BACKFILL_DAYS:
+            raise ValueError(f"backfill days must be at most {MAX_BACKFILL_DAYS:g}, got {self.backfill_days:g}")
         if self.backfill_count and not self.backfill_days:
             raise ValueError("a back-fill count needs --backfill-days > 0")
         if self.rate < 0:

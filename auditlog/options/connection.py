@@ -14,7 +14,13 @@ import os
 from collections.abc import Mapping
 
 from auditlog.core.errors import UsageError
-from auditlog.indexer.client import DEFAULT_URL, ConnectionSettings
+from auditlog.indexer.client import (
+    DEFAULT_URL,
+    ConnectionSettings,
+    ca_file_problem,
+    credential_problem,
+    url_problem,
+)
 from auditlog.options.secrets import Warn, flag_warning, prompt_password, read_secret_file, warn_stderr
 
 
@@ -58,9 +64,21 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         value = getattr(args, attr, None)
         return value if value is not None else (env.get(var) or None)
 
+    url = pick("es_url", "AUDITLOG_ES_URL") or DEFAULT_URL
+    problem = url_problem(url)
+    if problem:  # name where the URL came from; the message shows it without a password
+        raise UsageError(f"{'--es' if getattr(args, 'es_url', None) is not None else 'AUDITLOG_ES_URL'}: {problem}")
+    for attr, flag, var in (("es_username", "--user", "AUDITLOG_ES_USERNAME"),
+                            ("es_password", "--password", "AUDITLOG_ES_PASSWORD")):
+        value = pick(attr, var)
+        if value is not None and (problem := credential_problem(value, username=attr == "es_username")):
+            source = flag if getattr(args, attr, None) is not None else var
+            if attr == "es_password" and getattr(args, "es_password_file", None):
+                source = "--password-file"
+            raise UsageError(f"{source}: {problem}")  # never the value
     try:
-        return ConnectionSettings(
-            url=pick("es_url", "AUDITLOG_ES_URL") or DEFAULT_URL,
+        settings = ConnectionSettings(
+            url=url,
             api_key=pick("es_api_key", "AUDITLOG_ES_API_KEY"),
             username=pick("es_username", "AUDITLOG_ES_USERNAME"),
             password=pick("es_password", "AUDITLOG_ES_PASSWORD"),
@@ -69,6 +87,10 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if settings.ca_certs and (problem := ca_file_problem(settings.ca_certs)):
+        source = "--ca-certs" if getattr(args, "es_ca_certs", None) is not None else "AUDITLOG_ES_CA_CERTS"
+        raise UsageError(f"{source}: {problem}")
+    return settings
 
 
 def resolve_secrets(args: argparse.Namespace, env: Mapping[str, str] | None = None, warn: Warn = warn_stderr) -> None:

@@ -20,11 +20,13 @@ def tiers_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = No
     """Build the tier table of the namespace chosen by ``--prefix``, ``AUDITLOG_INDEX_PREFIX`` or the default.
 
     Raises:
-        UsageError: when the prefix is not a valid index namespace (the message starts with ``--prefix``; exit 2).
+        UsageError: when the prefix is not a valid index namespace (the message starts with ``--prefix``, or
+            with ``AUDITLOG_INDEX_PREFIX`` when the value came from there; exit 2).
     """
     env = os.environ if env is None else env
-    prefix = getattr(args, "prefix", None) or env.get(PREFIX_ENV) or DEFAULT_PREFIX
+    flag = getattr(args, "prefix", None)
+    prefix = flag or env.get(PREFIX_ENV) or DEFAULT_PREFIX
     try:
         return TierTable(prefix=prefix)
     except ValueError as exc:
-        raise UsageError(f"--prefix: {exc}") from None
+        raise UsageError(f"{'--prefix' if flag else PREFIX_ENV}: {exc}") from None

@@ -54,9 +54,10 @@ def zone_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = Non
     zone = explicit or env.get("TZ", "").lstrip(":") or "UTC"
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         if explicit:
-            raise UsageError(f"--tz: unknown time zone {zone!r} (use an IANA name like Europe/Zurich)") from None
+            shown = zone if len(zone) <= 80 else f"{zone[:60]}... ({len(zone):,} characters)"
+            raise UsageError(f"--tz: unknown time zone {shown!r} (use an IANA name like Europe/Zurich)") from None
         return "UTC"  # an odd TZ variable of the shell is not the user's choice here
     return zone
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,78 @@ def test_a_config_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path.write_bytes("[inputs]\n".encode("utf-16"))
     with pytest.raises(UsageError, match=r"invalid TOML in .*agent\.toml: not UTF-8 text"):
         config.load(path, env={})
+
+
+def test_a_url_the_client_cannot_parse_is_named_without_its_password(tmp_path: Path) -> None:
+    """elasticsearch.url with a space in the host stops startup naming the key, the password hidden."""
+    with pytest.raises(UsageError) as refused:
+        config.load(toml(tmp_path, '[elasticsearch]\nurl = "http://elastic:hunter2@es node:9200"\n'), env={})
+    assert (True, False) == (str(refused.value).startswith("elasticsearch.url: "), "hunter2" in str(refused.value))
+
+
+def test_a_non_ascii_password_is_named_without_its_value(tmp_path: Path) -> None:
+    """elasticsearch.password with an umlaut stops startup naming the key, never the value."""
+    path = toml(tmp_path, '[elasticsearch]\nusername = "u"\npassword = "h\u00fcnter2"\n')
+    with pytest.raises(UsageError) as refused:
+        config.load(path, env={})
+    assert (True, False) == (str(refused.value).startswith("elasticsearch.password: must be printable ASCII"),
+                             "h\u00fcnter2" in str(refused.value))
+
+
+@pytest.mark.parametrize("host", ['""', '" "'])
+def test_an_empty_metrics_host_is_named(tmp_path: Path, host: str) -> None:
+    """metrics.host must name an address: an empty one (silently all interfaces) stops startup naming the key."""
+    with pytest.raises(UsageError, match=r"metrics\.host: must be an address"):
+        config.load(toml(tmp_path, f'[metrics]\nhost = {host}\n'), env={})
+
+
+def test_a_named_pipe_without_a_writer_as_config_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO nothing writes to, given as the config file, is a usage error after the wait, not a hang."""
+    import os
+
+    from auditlog.core import files
+
+    monkeypatch.setattr(files, "NAMED_PIPE_WAIT", 0.2)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(UsageError, match=r"cannot read config .*fifo: a named pipe that nothing wrote to"):
+        config.load(tmp_path / "fifo", env={})
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("[inputs]\nread_chunk_bytes = 68719476736", "inputs.read_chunk_bytes: must be <= 67108864"),
+    ("[batch]\nworkers = 10000000000000000000000000000000", "batch.workers: must be <= 64"),
+    ("[batch]\nworkers = 100000", "batch.workers: must be <= 64"),
+    ("[batch]\nmax_events = 9223372036854775808", "batch.max_events: must be <= 1000000"),
+    ("[batch]\nmax_bytes = 9223372036854775808", "batch.max_bytes: must be <= 104857600"),
+    ("[batch]\nmax_in_flight = 100000", "batch.max_in_flight: must be <= 64"),
+])
+def test_a_size_or_count_beyond_its_maximum_is_named(tmp_path: Path, text: str, named: str) -> None:
+    """A size or count the agent cannot run with (it used to start and fail later) stops startup naming the key."""
+    with pytest.raises(UsageError, match=re.escape(named)):
+        config.load(toml(tmp_path, text + "\n"), env={})
+
+
+def test_the_sample_config_states_each_maximum(repo_root: Path) -> None:
+    """deploy/agent.toml tells the operator each size and count maximum the loader enforces."""
+    sample = (repo_root / "deploy" / "agent.toml").read_text()
+    maxima = [config.MAX_READ_CHUNK_BYTES, config.MAX_BATCH_EVENTS, config.MAX_BATCH_BYTES, config.MAX_WORKERS,
+              config.MAX_IN_FLIGHT]
+    assert [] == [m for m in maxima if f"to {m}" not in sample]
+
+
+@pytest.mark.parametrize(("text", "name"), [('[state]\ndir = "/x\\u0000y"', "state.dir"),
+                                            ('[metrics]\nhost = "a\\u0000b"', "metrics.host"),
+                                            ('[inputs]\npaths = ["/x/\\u0000y"]', "inputs.paths"),
+                                            ('[elasticsearch]\nca_certs = "/x\\u0000y"', "elasticsearch.ca_certs")])
+def test_a_nul_character_in_a_string_is_named(tmp_path: Path, text: str, name: str) -> None:
+    """A NUL in a path, host or glob stops startup naming the key (it was a traceback or silently matched nothing)."""
+    with pytest.raises(UsageError, match=re.escape(f"{name}: must not contain a NUL")):
+        config.load(toml(tmp_path, text + "\n"), env={})
+
+
+def test_a_missing_ca_bundle_is_named_when_the_connection_is_made(tmp_path: Path) -> None:
+    """elasticsearch.ca_certs naming no file is a usage error naming the key where the connection is resolved."""
+    cfg = config.load(toml(tmp_path, f'[elasticsearch]\nurl = "https://127.0.0.1:9200"\n'
+                                     f'ca_certs = "{tmp_path}/none.crt"\n'), env={})
+    with pytest.raises(UsageError, match=r"^elasticsearch\.ca_certs: no such file"):
+        cfg.connection()

@@ -1,9 +1,167 @@
-"""The agent's process setup: its log lines."""
+"""The agent process: a reload that cannot be applied keeps the running configuration (no exit); its log lines."""
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditlog.agent import config, daemon
+from auditlog.agent.daemon import Agent
+
+UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing is shipped, nothing hangs
+
+
+class _Log:
+    """Records the agent's log calls as (level, event, fields)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __getattr__(self, level: str) -> Callable[..., None]:
+        return lambda event, **kw: self.records.append((level, event, kw))
+
+    def has(self, event: str) -> bool:
+        return any(e == event for _, e, _ in list(self.records))
+
+
+def _toml(path: Path, tmp: Path, **keys: str) -> Path:
+    values = {"inputs.paths": f'["{tmp}/logs/*.jsonl"]', "state.dir": f'"{tmp}/state"',
+              "elasticsearch.url": f'"{UNREACHABLE}"', "metrics.enabled": "false",
+              "shutdown.timeout": '"1s"', "inputs.rescan_interval": '"100ms"'}
+    values.update({k.replace("__", "."): v for k, v in keys.items()})
+    sections: dict[str, list[str]] = {}
+    for dotted, value in values.items():
+        section, _, key = dotted.partition(".")
+        sections.setdefault(section, []).append(f"{key} = {value}")
+    path.write_text("".join(f"[{s}]\n" + "\n".join(lines) + "\n" for s, lines in sections.items()))
+    return path
+
+
+def _wait(check: Callable[[], bool], timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Log]:
+    log = _Log()
+    monkeypatch.setattr(daemon, "log", log)
+    yield log
+
+
+def _reload(tmp_path: Path, log: _Log, first: dict[str, str], then: dict[str, str],
+            look: Callable[[Agent], Any]) -> tuple[int, Agent, Any]:
+    """Run an agent on ``first``, reload it with ``then``, return its exit status, itself and ``look(agent)``
+    taken once the reload was decided and a pipeline runs again."""
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    path = _toml(tmp_path / "agent.toml", tmp_path, **first)
+    agent = Agent(config.load(path, env={}))
+    seen: list[Any] = []
+
+    def drive() -> None:
+        try:
+            if _wait(lambda: agent.pipeline is not None):
+                _toml(path, tmp_path, **then)
+                agent._reload = True
+                decided = ("configuration reload failed; keeping the running configuration", "configuration reloaded")
+                _wait(lambda: any(log.has(e) for e in decided))
+                _wait(lambda: agent.pipeline is not None)
+                seen.append(look(agent))
+        finally:
+            agent._on_signal(signal.SIGTERM, None)
+
+    helper = threading.Thread(target=drive, daemon=True)
+    helper.start()
+    code = agent.run()
+    helper.join(30)
+    return code, agent, seen[0] if seen else None
+
+
+def _errors(log: _Log) -> list[str]:
+    return [str(kw.get("error")) for level, _, kw in log.records if level == "error"]
+
+
+def test_a_reload_to_a_metrics_port_in_use_keeps_the_agent_running(tmp_path: Path, recorded: _Log) -> None:
+    """A reload to a port another process listens on is one error line; the agent runs on and exits 0."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, running = _reload(tmp_path, recorded, {"metrics__enabled": "true", "metrics__port": "0"},
+                                       {"metrics__enabled": "true", "metrics__port": str(port)},
+                                       lambda a: a.cfg["metrics.port"])
+    errors = _errors(recorded)
+    named = f"metrics.port: cannot listen on 127.0.0.1:{port}" in errors[0]
+    assert (0, 0, 1, True) == (code, running, len(errors), named)
+
+
+def test_a_reload_that_moves_the_state_directory_is_refused(tmp_path: Path, recorded: _Log) -> None:
+    """A reload changing state.dir is one error line naming the key; the agent keeps its locked directory."""
+    code, _, running = _reload(tmp_path, recorded, {}, {"state__dir": f'"{tmp_path}/other"'},
+                               lambda a: a.cfg.state_dir)
+    errors = _errors(recorded)
+    assert (0, tmp_path / "state", 1, True, False) == (code, running, len(errors), errors[0].startswith("state.dir:"),
+                                                       (tmp_path / "other").exists())
+
+
+def test_a_reload_without_paths_is_refused(tmp_path: Path, recorded: _Log) -> None:
+    """A reload with inputs.paths = [] is refused like a start without paths; the old paths stay."""
+    code, _, running = _reload(tmp_path, recorded, {}, {"inputs__paths": "[]"}, lambda a: a.cfg["inputs.paths"])
+    errors = _errors(recorded)
+    assert (0, [f"{tmp_path}/logs/*.jsonl"], ["inputs.paths: no files to ship"]) == (code, running, errors)
+
+
+def test_a_reload_that_changes_the_metrics_host_moves_the_endpoint(tmp_path: Path, recorded: _Log) -> None:
+    """A reload changing only metrics.host (same port) serves the endpoint on the new host."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, _, at = _reload(tmp_path, recorded, {"metrics__enabled": "true", "metrics__host": '"0.0.0.0"',
+                                               "metrics__port": str(port)},
+                          {"metrics__enabled": "true", "metrics__host": '"127.0.0.1"', "metrics__port": str(port)},
+                          lambda a: a._server_at)
+    assert (0, ("127.0.0.1", port), []) == (code, at, _errors(recorded))
+
+
+def test_a_reload_whose_pipeline_cannot_start_goes_back_to_the_running_one(tmp_path: Path, recorded: _Log,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the new configuration's pipeline cannot open its state, the previous configuration runs on."""
+    real = daemon.Pipeline
+
+    def pipeline(cfg: config.AgentConfig, *args: Any, **kwargs: Any) -> Any:
+        if cfg["batch.max_events"] == 7:
+            raise OSError(13, "Permission denied")
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(daemon, "Pipeline", pipeline)
+    code, _, running = _reload(tmp_path, recorded, {}, {"batch__max_events": "7"},
+                               lambda a: (_wait(lambda: a.cfg["batch.max_events"] != 7), a.cfg["batch.max_events"])[1])
+    errors = _errors(recorded)
+    assert (0, 2000, 1, True) == (code, running, len(errors), "cannot use state directory" in errors[0])
+
+
+def test_a_metrics_host_that_does_not_resolve_is_named_at_start(tmp_path: Path, recorded: _Log) -> None:
+    """At start, a metrics.host no resolver knows stops the agent naming metrics.host (not metrics.port)."""
+    from auditlog.core.errors import UsageError
+
+    (tmp_path / "logs").mkdir()
+    path = _toml(tmp_path / "agent.toml", tmp_path, metrics__enabled="true", metrics__port="0",
+                 metrics__host='"no-such-host.invalid"')
+    with pytest.raises(UsageError, match=r"^metrics\.host: cannot listen on no-such-host\.invalid:0"):
+        Agent(config.load(path, env={})).run()
 
 
 def test_a_library_thread_dying_is_one_json_log_line_not_a_traceback() -> None:

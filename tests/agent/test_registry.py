@@ -76,3 +76,39 @@ def test_a_damaged_registry_is_one_line_saying_what_to_do(tmp_path: Path, readon
     (tmp_path / "registry.sqlite").write_bytes(bytes(range(256)) * 20)
     with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read .*move it aside"):
         Registry(tmp_path, readonly=readonly)
+
+
+@pytest.mark.parametrize("name", ["q?x", "h#x", "p%41x", "sp ace"])
+def test_a_state_dir_with_uri_characters_is_opened_read_only_where_it_is(tmp_path: Path, name: str) -> None:
+    """A read-only open of a directory named with '?', '#' or '%' reads its registry and creates nothing else."""
+    state = tmp_path / name
+    writer = Registry(state)
+    writer.add(row())
+    writer.close()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    reader = Registry(state, readonly=True)
+    keys = [r.key for r in reader.all()]
+    reader.close()
+    assert ([row().key], before) == (keys, sorted(p.name for p in tmp_path.iterdir()))
+
+
+@pytest.mark.parametrize("content", [b"", "wrong schema"])
+def test_a_registry_that_is_no_registry_is_one_line_when_read(tmp_path: Path, content: bytes | str) -> None:
+    """An empty registry file, or an SQLite file without the agent's tables, is a CommandError on a read-only open."""
+    import sqlite3
+
+    path = tmp_path / "registry.sqlite"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE files (identity TEXT)")
+    with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read"):
+        Registry(tmp_path, readonly=True)
+
+
+def test_a_directory_in_place_of_the_registry_is_one_line_when_read(tmp_path: Path) -> None:
+    """A directory named registry.sqlite is a CommandError on a read-only open, not a disk I/O traceback."""
+    (tmp_path / "registry.sqlite").mkdir()
+    with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read"):
+        Registry(tmp_path, readonly=True)

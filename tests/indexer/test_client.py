@@ -46,3 +46,37 @@ def test_a_ca_bundle_with_an_http_url_is_refused() -> None:
     """ca_certs with an http:// URL is a settings error, not the client's ValueError later."""
     with pytest.raises(ValueError, match="https:// URLs only"):
         ConnectionSettings(url="http://127.0.0.1:9200", ca_certs="/etc/ssl/ca.crt")
+
+
+@pytest.mark.parametrize("url", ["http://user:s3cr3tPW@a b", "http://user:s3cr3tPW@[::1]x:9",
+                                 "http://user:s3cr3tPW@\uff41:9", f"http://user:s3cr3tPW@{'a' * 64}:9",
+                                 "http://user:s3cr3tPW@localhost", "http://user:s3cr3tPW@a..b:9",
+                                 "http://user:s3cr3tPW@.a:9"])
+def test_a_host_the_client_cannot_parse_is_refused_without_the_password(url: str) -> None:
+    """A URL whose host the client would choke on is a settings error whose message hides the password."""
+    with pytest.raises(ValueError, match="es url") as exc:
+        ConnectionSettings(url=url)
+    assert "s3cr3tPW" not in str(exc.value)
+
+
+def test_a_password_holding_a_slash_is_hidden_in_messages() -> None:
+    """safe_url hides the user-info up to the last '@' even when the password holds a '/'."""
+    assert "http://***@h:9200" == safe_url("http://u:pa/ss@h:9200")
+
+
+@pytest.mark.parametrize(("field", "value"), [("username", "j\u00fcrgen"), ("password", "p\u00e4sswort"),
+                                              ("password", "pw\x1b[2J"), ("username", "a:b")])
+def test_a_credential_that_basic_auth_cannot_carry_is_refused_without_showing_it(field: str, value: str) -> None:
+    """A user name or password the client cannot encode is a settings error naming the field, not the value."""
+    other = {"username": "u", "password": "p"}
+    other[field] = value
+    with pytest.raises(ValueError, match=f"es {field}") as exc:
+        ConnectionSettings(**other)  # type: ignore[arg-type]
+    assert value not in str(exc.value)
+
+
+def test_a_password_holding_a_comma_is_not_shown_in_part() -> None:
+    """A password with ',' splits the URL list; the refusal does not show the half before the '@'."""
+    with pytest.raises(ValueError, match="es url") as exc:
+        ConnectionSettings(url="http://elastic:s3cr,3tPW@host:9200")
+    assert "s3cr" not in str(exc.value)

@@ -93,3 +93,34 @@ def test_an_answer_that_is_not_the_import_apis_is_one_kibana_error(shape: str) -
         import_objects(KibanaSettings(url, timeout=10), load_objects(TierTable()))
     text = str(caught.value)
     assert (1, True) == (len(text.splitlines()), len(text) <= 600)
+
+
+@pytest.mark.parametrize("url", ["http://a b:5601", "http://[::1", "http://\uff41:5601", "http://k:5601\n"])
+def test_a_kibana_url_urllib_cannot_request_is_refused_up_front(url: str) -> None:
+    """A Kibana URL with a bad host is a settings error, before setup writes anything to the cluster."""
+    with pytest.raises(ValueError, match="kibana url"):
+        KibanaSettings(url)
+
+
+def test_credentials_in_the_kibana_url_are_refused_without_showing_them() -> None:
+    """A password in the Kibana URL is refused pointing at the credential flags, the password hidden."""
+    with pytest.raises(ValueError, match="must not hold credentials") as caught:
+        KibanaSettings("http://elastic:S3cr3tPW@127.0.0.1:9")
+    assert "S3cr3tPW" not in str(caught.value)
+
+
+def test_a_kibana_api_key_no_header_can_carry_is_refused_without_showing_it() -> None:
+    """A non-ASCII Kibana API key is a settings error that does not contain the key."""
+    with pytest.raises(ValueError, match="kibana api key must be printable ASCII") as caught:
+        KibanaSettings("http://k:5601", api_key="p\u00e4\u20ac")
+    assert "p\u00e4\u20ac" not in str(caught.value)
+
+
+def test_an_unreachable_kibana_is_named_without_the_password_of_its_url() -> None:
+    """The 'cannot reach Kibana' line shows the URL through safe_url even if settings were built around checks."""
+    settings = KibanaSettings("http://127.0.0.1:9", timeout=5)
+    object.__setattr__(settings, "url", "http://u:S3cr3tPW@127.0.0.1:9")
+    with pytest.raises(KibanaError) as caught:
+        import_objects(settings, load_objects(TierTable()))
+    assert (True, False) == ("cannot reach Kibana at http://***@127.0.0.1:9" in str(caught.value),
+                             "S3cr3tPW" in str(caught.value))

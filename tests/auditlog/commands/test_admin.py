@@ -129,3 +129,24 @@ def test_print_unknown_object_exits_2() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["setup", "--print", "pipelines"])
     assert 2 == exc.value.code
+
+
+@pytest.mark.parametrize("now", ["9999-12-31", "0001-01-01T00:00:00+23:59", "9999-06-01"])
+def test_a_now_at_the_calendar_edge_exits_2(now: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """retention --now too close to the calendar's ends for the days it adds exits 2 with one 'out of range' line."""
+    with pytest.raises(SystemExit) as caught:
+        main(["retention", "enforce", "--dry-run", "--es", DEAD, "--now", now])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (2, True) == (caught.value.code, "argument --now: out of range" in err[-1])
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["setup", "--key-expiration", "1d"], "--key-expiration"),
+    (["setup", "--minimal-cluster"], "--minimal-cluster"),
+    (["setup", "--print", "policies", "--minimal-cluster"], "--minimal-cluster"),
+])
+def test_a_flag_that_would_do_nothing_exits_2(argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--key-expiration without --api-keys, or --minimal-cluster without --print template, exits 2 naming it."""
+    code = main([*argv, "--es", DEAD])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (2, 1, True) == (code, len(err), f"{named}: applies to" in err[0])

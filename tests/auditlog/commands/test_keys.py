@@ -32,3 +32,11 @@ def test_revoke_still_refuses_an_unknown_long_flag(capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit) as exc:
         main(["keys", "revoke", "--es", UNREACHABLE, "abc", "--bogus"])
     assert (2, True) == (exc.value.code, "unrecognized arguments: --bogus" in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("org", ["", "   ", "org\n1"])
+def test_an_empty_tenant_exits_2_without_the_cluster(org: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """keys tenant with an empty or blank ORG is a usage error before any request (it used to ask the cluster)."""
+    with pytest.raises(SystemExit) as caught:
+        main(["keys", "tenant", org, "--es", "http://127.0.0.1:9"])
+    assert (2, True) == (caught.value.code, "argument ORG: must be an organization.id" in capsys.readouterr().err)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,4 +38,31 @@ def test_a_pipe_is_read_as_it_comes(tmp_path: Path) -> None:
     writer.start()
     data = read_limited(fifo, 1024)
     writer.join(5)
+    assert b"secret\n" == data
+
+
+def test_a_named_pipe_without_a_writer_is_refused_after_the_wait(tmp_path: Path) -> None:
+    """A FIFO nobody writes to ends in an OSError saying so after the wait, instead of blocking for ever."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match=r"nothing wrote to within 0\.2 seconds"):
+        read_limited(fifo, 1024, pipe_wait=0.2)
+
+
+def test_a_shell_pipe_is_read_without_the_wait() -> None:
+    """A pipe handed over as /dev/fd/N (<(cmd)) is read as it comes, however slow its writer."""
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        time.sleep(0.5)
+        os.write(write_end, b"secret\n")
+        os.close(write_end)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        data = read_limited(f"/dev/fd/{read_end}", 1024, pipe_wait=0.1)
+    finally:
+        writer.join(5)
+        os.close(read_end)
     assert b"secret\n" == data

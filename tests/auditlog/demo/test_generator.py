@@ -232,3 +232,39 @@ def test_cli_run_unreachable_cluster_records_nothing(tmp_path: Path, capsys: pyt
     status = main(["demo", "run", "--no-tui", "--es", "http://127.0.0.1:1", "--state-dir", str(tmp_path)])
     assert (status, DemoState.load(tmp_path)) == (1, None)
     assert "cannot reach Elasticsearch at http://127.0.0.1:1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--rate", "nan"], ["--rate", "inf"], ["--rate", "5", "--duration", "nan"],
+                                   ["--rate", "5", "--duration", "inf"], ["--count", "5", "--backfill-days", "nan"],
+                                   ["--count", "5", "--backfill-days", "inf"],
+                                   ["--count", "5", "--backfill-days", "100000000"],
+                                   ["--count", "5", "--backfill-days", "1e21"]])
+def test_demo_emit_refuses_numbers_that_are_not_finite_or_too_large(
+        tmp_path: Path, flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """nan, inf or a history beyond a century exits 2 naming the flag, and writes nothing."""
+    with pytest.raises(SystemExit) as caught:
+        main(["demo", "emit", "--path", str(tmp_path / "e.jsonl"), *flags])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (2, True, False) == (caught.value.code, f"argument {flags[-2]}:" in err[-1], (tmp_path / "e.jsonl").exists())
+
+
+@pytest.mark.parametrize("flags", [["--metrics-port", "-5"], ["--port", "70000"], ["--wait", "inf"],
+                                   ["--rate", "nan"]])
+def test_demo_run_refuses_bad_values_before_starting_anything(
+        tmp_path: Path, flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """demo run with an invalid port, wait or rate exits 2 naming the flag before any part starts."""
+    from auditlog.cli import build_parser
+
+    with pytest.raises(SystemExit) as caught:  # parsing only: a regression must not start a node or an agent
+        build_parser().parse_args(["demo", "run", "--state-dir", str(tmp_path / "d"), "--no-tui", *flags])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (2, True, False) == (caught.value.code, f"argument {flags[0]}:" in err[-1], (tmp_path / "d").exists())
+
+
+@pytest.mark.parametrize("field", ["backfill_days", "rate", "duration"])
+def test_a_plan_with_a_number_that_is_not_finite_is_refused(field: str) -> None:
+    """DemoPlan refuses nan for the window, rate or duration (nan passed the '< 0' checks)."""
+    values: dict[str, Any] = {"backfill_days": 1.0, "backfill_count": 1, "rate": 1.0, "duration": 1.0}
+    values[field] = float("nan")
+    with pytest.raises(ValueError, match="finite"):
+        DemoPlan(**values)

@@ -58,3 +58,16 @@ def test_bad_prefix_is_a_usage_error() -> None:
     """An invalid namespace is a usage error."""
     with pytest.raises(UsageError, match="prefix"):
         tiers_from_args(_args(prefix="Bad*"), {})
+
+
+def test_a_zone_name_too_long_for_a_file_is_a_short_usage_error() -> None:
+    """--tz of 5000 characters is a usage error naming --tz in one short line, not 'File name too long'."""
+    with pytest.raises(UsageError, match=r"^--tz: unknown time zone") as refused:
+        zone_from_args(argparse.Namespace(tz="a" * 5000), env={})
+    assert len(str(refused.value)) <= 200
+
+
+def test_a_bad_prefix_from_the_environment_names_the_variable() -> None:
+    """An invalid AUDITLOG_INDEX_PREFIX without --prefix is a usage error naming the variable, not --prefix."""
+    with pytest.raises(UsageError, match=r"^AUDITLOG_INDEX_PREFIX: "):
+        tiers_from_args(_args(), {"AUDITLOG_INDEX_PREFIX": "BAD"})
