@@ -13,6 +13,7 @@ Precedence (highest first): flags (``--path``, ``--state-dir``, ``--es``, ``--ap
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import re
 import stat
@@ -87,6 +88,20 @@ def _nonempty_list(v: list[str]) -> str | None:
     return None if all(s for s in v) else "entries must be non-empty strings"
 
 
+def _log_paths(v: list[str]) -> str | None:
+    """Entries are non-empty, and none without a wildcard names a directory (it would ship nothing, and the
+    watcher would watch everything below it: ``/`` meant the whole file system)."""
+    problem = _nonempty_list(v)
+    if problem is not None:
+        return problem
+    for entry in v:
+        path = os.path.expanduser(entry)
+        if not glob.has_magic(path) and os.path.isdir(path):
+            shown = entry.encode("utf-8", "backslashreplace").decode()[:200]
+            return f"{shown!r} is a folder: name its files, e.g. {os.path.join(shown, '*.jsonl')!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class Key:
     """One configuration key: its type(s), default and an optional check."""
@@ -131,7 +146,7 @@ def _url_check(v: str) -> str | None:
 #: section -> key -> declaration (defaults are what deploy/agent.toml shows).
 SCHEMA: dict[str, dict[str, Key]] = {
     "inputs": {
-        "paths": _k(list, [], _nonempty_list),
+        "paths": _k(list, [], _log_paths),
         "exclude": _k(list, list(DEFAULT_EXCLUDE), _nonempty_list),
         "watcher": _k(str, "auto", _choice("auto", "watchdog", "polling")),
         "rescan_interval": _d(5.0, _min(0.05)),

@@ -210,6 +210,10 @@ def _key(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the longest ``dlq replay --timeout`` (a day): long enough for any outage worth waiting out, finite
+MAX_REPLAY_TIMEOUT = 86400.0
+
+
 def _dlq_list(args: argparse.Namespace) -> int:
     from auditlog.agent.deadletter import read_records
 
@@ -232,8 +236,8 @@ def _dlq_replay(args: argparse.Namespace) -> int:
     from auditlog.agent.sink import client_options
     from auditlog.indexer.client import make_client
 
-    if not args.timeout > 0:
-        raise UsageError(f"--timeout: must be > 0, got {args.timeout}")
+    if not 0 < args.timeout <= MAX_REPLAY_TIMEOUT:  # nan and inf too: inf retried for ever
+        raise UsageError(f"--timeout: must be > 0 and <= {MAX_REPLAY_TIMEOUT:g} seconds, got {args.timeout}")
     cfg = _load(args)
     configure_logging(cfg["log.level"])  # stdout is for the outcomes
     client = make_client(cfg.connection(), **client_options())

@@ -294,3 +294,17 @@ def test_a_missing_ca_bundle_is_named_when_the_connection_is_made(tmp_path: Path
                                      f'ca_certs = "{tmp_path}/none.crt"\n'), env={})
     with pytest.raises(UsageError, match=r"^elasticsearch\.ca_certs: no such file"):
         cfg.connection()
+
+
+@pytest.mark.parametrize("entry", ["/", "{tmp}"])
+def test_a_folder_named_as_a_log_path_stops_startup_naming_the_key(tmp_path: Path, entry: str) -> None:
+    """inputs.paths naming a folder (no wildcard) would ship nothing and watch all below it: refused, key named."""
+    path = toml(tmp_path, f'[inputs]\npaths = ["{entry.format(tmp=tmp_path)}"]\n')
+    with pytest.raises(UsageError, match=r"inputs\.paths: .* is a folder: name its files, e\.g\. .*\*\.jsonl"):
+        config.load(path, env={})
+
+
+def test_a_log_path_with_a_wildcard_below_a_folder_is_accepted(tmp_path: Path) -> None:
+    """The usual form, a folder and a wildcard, is not taken for a folder."""
+    assert config.load(toml(tmp_path, f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n'), env={})["inputs.paths"] == [
+        f"{tmp_path}/*.jsonl"]

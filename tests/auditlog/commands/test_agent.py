@@ -182,3 +182,13 @@ def test_status_shows_a_hostile_file_name_as_text(tmp_path: Path, capsys: pytest
     assert main(["agent", "status", "--state-dir", str(state)]) == 0
     out = capsys.readouterr().out
     assert (2, False, True) == (len(out.splitlines()), "\x1b" in out, "a\\x1b]0;owned\\x07\\x0afake row.log" in out)
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "0", "86401"])
+def test_dlq_replay_refuses_a_timeout_it_would_wait_for_ever(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], timeout: str,
+) -> None:
+    """--timeout must be a finite number of seconds up to a day: inf retried for ever, nan is no number."""
+    DeadLetterWriter(tmp_path).close()
+    code = main(["dlq", "replay", "--state-dir", str(tmp_path), "--es", "http://127.0.0.1:9", "--timeout", timeout])
+    assert (code, "--timeout: must be > 0 and <= 86400 seconds" in capsys.readouterr().err) == (2, True)
