@@ -114,6 +114,10 @@ class Batcher:
         b.ends[key] = end
         b.lines += lines
 
+    def forget_sealed(self) -> None:
+        """Forget what sealed batches covered (:meth:`handled` needs it only for the blocks being processed)."""
+        self._sealed_ends.clear()
+
     def handled(self, key: str) -> int | None:
         """The offset up to which lines of ``key`` were handed to this batcher (fed or covered), if any.
 

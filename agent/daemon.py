@@ -78,9 +78,9 @@ def _log_thread_death(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit:
         return
     structlog.get_logger("auditlog.agent").error(
-        "a thread stopped on an error; file-system events may have stopped, the periodic rescan "
-        "(inputs.rescan_interval) still finds every change", thread=getattr(args.thread, "name", "?"),
-        error=f"{args.exc_type.__name__}: {str(args.exc_value)[:300]}")
+        "a thread stopped on an error (if it was the file-system watcher's, file-system events may have stopped; "
+        "the periodic rescan, inputs.rescan_interval, still finds every change)",
+        thread=getattr(args.thread, "name", "?"), error=f"{args.exc_type.__name__}: {str(args.exc_value)[:300]}")
 
 
 class Agent:

@@ -157,8 +157,17 @@ class DeadLetterWriter:
             pass
         fd = self._open()  # the state directory itself gone: raises, and the caller holds the line
         try:
-            for record in self._unsynced:
-                _write_all(fd, record)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            start = os.fstat(fd).st_size
+            try:
+                for record in self._unsynced:
+                    _write_all(fd, record)
+            except OSError:
+                with contextlib.suppress(OSError):  # all or nothing here too: the retry writes them again
+                    os.ftruncate(fd, start)
+                raise
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError:
             os.close(fd)
             raise
@@ -202,7 +211,8 @@ class DeadLetterWriter:
             self._unsynced.append(data)
             self._unsynced_bytes += len(data)
             if self._unsynced_bytes > _UNSYNCED_KEPT:  # a flood while no checkpoint commits: bound the memory
-                self._sync()
+                with contextlib.suppress(OSError):  # the record is written: the checkpoint's own sync raises it
+                    self._sync()
 
     def sync(self) -> None:
         """fsync the file if anything was written since the last sync (before a checkpoint covers it)."""

@@ -15,7 +15,7 @@ same records, none is lost, and no two digests share a seq (no fork).
 A pending row that cannot be read back whole (a damaged registry page, an edit by hand) is moved to
 ``digest_quarantine`` with the reason, logged as an error and counted
 (``auditlog_agent_digest_rows_quarantined_total``); the seal goes on with the other rows. Its events stay
-in Elasticsearch but in no digest, so ``auditlog verify`` reports their stream numbers as a ``gap``: one
+in Elasticsearch but in no digest, so ``auditlog verify`` reports their stream numbers as ``unsealed``: one
 row never stops every later event from being sealed, and what it held is not proven (nor hidden).
 """
 
@@ -131,9 +131,15 @@ class DigestWriter:
                 return built
 
     def _seal_some(self) -> int:
+        moved: list[tuple[int, str]] = []
+        built = self._seal_step(moved)
+        self._announce(moved)  # only once committed: a seal that rolled back moves (and counts) them again
+        return built
+
+    def _seal_step(self, moved: list[tuple[int, str]]) -> int:
         agent = self.key.agent_id
         with self.registry.transaction() as db:
-            parts, last = self._load(db)
+            parts, last = self._load(db, moved)
             if last is None:
                 return 0
             head = db.execute("SELECT seq, hash, idx FROM digest_head WHERE agent = ?", (agent,)).fetchone()
@@ -167,10 +173,11 @@ class DigestWriter:
             self._mirror.forget(last)
         return built
 
-    def _load(self, db: sqlite3.Connection) -> tuple[list[Columns], int | None]:
+    def _load(self, db: sqlite3.Connection, moved: list[tuple[int, str]]) -> tuple[list[Columns], int | None]:
         """Read the oldest pending rows up to :attr:`DigestSettings.seal_events` events (at least one row).
 
-        A row that cannot be read back whole is quarantined (:meth:`_quarantine`) and the reading goes on.
+        A row that cannot be read back whole is quarantined (:meth:`_quarantine`; its id and why added to
+        ``moved``) and the reading goes on.
 
         Returns:
             The rows' columns in order, and the id of the last row read (``None``: nothing is pending).
@@ -198,21 +205,27 @@ class DigestWriter:
             rows.close()
         for row_id, blob, reason in damaged:
             self._quarantine(db, row_id, blob, reason)
+            moved.append((row_id, reason))
         return parts, last
 
-    def _quarantine(self, db: sqlite3.Connection, row_id: int, blob: object, reason: str) -> None:
-        """Move pending row ``row_id`` to ``digest_quarantine`` in the seal's transaction, and say so loudly.
+    @staticmethod
+    def _quarantine(db: sqlite3.Connection, row_id: int, blob: object, reason: str) -> None:
+        """Move pending row ``row_id`` to ``digest_quarantine`` in the seal's transaction.
 
-        Its events are in no digest then: ``verify`` reports their stream numbers as a gap (not proven, not
-        hidden), and every later row is still sealed.
+        Its events are in no digest then: ``verify`` reports their stream numbers as ``unsealed`` (not proven,
+        not hidden), and every later row is still sealed.
         """
         db.execute("INSERT OR REPLACE INTO digest_quarantine VALUES (?,?,?,?)", (row_id, blob, reason, time.time()))
         db.execute("DELETE FROM digest_pending WHERE id = ?", (row_id,))
-        self.quarantined += 1
-        if self._metrics is not None:
-            self._metrics.add(Counter.DIGEST_ROWS_QUARANTINED)
-        log.error("pending digest row damaged; quarantined, its events stay unproven (verify reports their "
-                  "numbers as a gap)", row=row_id, reason=reason)
+
+    def _announce(self, moved: list[tuple[int, str]]) -> None:
+        """Count and log the rows a committed seal quarantined."""
+        for row_id, reason in moved:
+            self.quarantined += 1
+            if self._metrics is not None:
+                self._metrics.add(Counter.DIGEST_ROWS_QUARANTINED)
+            log.error("pending digest row damaged; quarantined, its events stay unproven (verify reports their "
+                      "numbers as unsealed)", row=row_id, reason=reason)
 
     @staticmethod
     def _delivered(db: sqlite3.Connection, streams: set[str]) -> dict[str, list[list[int]]]:

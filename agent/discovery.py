@@ -113,8 +113,10 @@ def walk(pattern: str, follow_symlinks: bool = False, on_skip: SkipReport | None
 
     Matching is :func:`glob.glob`'s: each component with ``fnmatch`` (case-sensitive), a name starting with a
     dot only by a pattern component starting with one, ``**`` never through such a name. The walk is iterative,
-    enters a linked directory only when ``follow_symlinks`` is set (and never one it is already inside, by
-    device and inode), and goes at most :data:`MAX_DEPTH` directories deep (``on_skip`` is told where it stopped).
+    enters a linked directory only when ``follow_symlinks`` is set (and then each directory once, by device and
+    inode: loops end, and links that rejoin cost no more than the folders they reach), goes at most
+    :data:`MAX_DEPTH` directories deep (``on_skip`` is told where it stopped), and in a folder it may enter but
+    not list finds a literal last name, as ``glob`` does.
 
     Args:
         pattern: a glob pattern with ``**`` as one of its components.
@@ -132,15 +134,23 @@ def walk(pattern: str, follow_symlinks: bool = False, on_skip: SkipReport | None
         first = os.stat(start)
     except OSError:
         return out
-    inside = {(first.st_dev, first.st_ino)}
-    stack: list[tuple[str, tuple[str, ...], frozenset[tuple[int, int]]]] = [(start, (), frozenset(inside))]
+    visited = {(first.st_dev, first.st_ino)}  # with follow_symlinks: every folder entered, under any name
+    last = rest[-1] if rest else ""
+    stack: list[tuple[str, tuple[str, ...]]] = [(start, ())]
     while stack:
-        directory, rel, above = stack.pop()
+        directory, rel = stack.pop()
         try:
             with os.scandir(directory) as entries:
                 listed = list(entries)
+        except PermissionError:
+            # a folder one may enter but not list (mode 0711): glob still found a literal last name in it
+            if last and not glob.has_magic(last) and _match((*rel, last), rest):
+                path = os.path.join(directory, last)
+                if os.path.lexists(path):
+                    out.append(path if head else path[len(os.curdir) + 1:])
+            continue
         except OSError:
-            continue  # vanished or unreadable: what else is there is still walked
+            continue  # vanished: what else is there is still walked
         for entry in listed:
             names = (*rel, entry.name)
             path = entry.path if head else entry.path[len(os.curdir) + 1:]
@@ -156,16 +166,15 @@ def walk(pattern: str, follow_symlinks: bool = False, on_skip: SkipReport | None
                 if on_skip is not None:
                     on_skip(path, f"more than {MAX_DEPTH} directories below the pattern's fixed part: not walked")
                 continue
-            seen = above
-            if follow_symlinks:  # links are entered then: never one leading to a directory this walk is inside
+            if follow_symlinks:  # links are entered then: each folder once, whatever the links (loops, rejoins)
                 try:
                     st = entry.stat()
                 except OSError:
                     continue
-                if (st.st_dev, st.st_ino) in above:
+                if (st.st_dev, st.st_ino) in visited:
                     continue
-                seen = above | {(st.st_dev, st.st_ino)}
-            stack.append((path if head else os.path.join(os.curdir, path), names, seen))
+                visited.add((st.st_dev, st.st_ino))
+            stack.append((path if head else os.path.join(os.curdir, path), names))
     return out
 
 

@@ -239,6 +239,7 @@ class Pipeline:
                     for block in blocks:
                         self._process(block)
                         handled += 1
+                    self.batcher.forget_sealed()  # every block handled: nothing to give back (keeps it small)
                     metrics.set(Gauge.OPEN_FILES, self.tailer.open_files)
                     if self.batcher.due() and not self.queue.full():
                         self._submit(self.batcher.flush())
@@ -387,7 +388,13 @@ class Pipeline:
         if batch is None:
             return
         self.checkpoints.register(batch)
-        self.sink.prepare(batch)
+        try:
+            self.sink.prepare(batch)
+        except Exception as exc:  # e.g. the id record on a full disk: the batch must not be dropped (its lines
+            # would be passed by nothing and hold their file's checkpoint for the run); the sender prepares it
+            # before sending, retrying with backoff until it can
+            log.warning("recording a batch's ids failed; its sender tries again before sending it",
+                        error=f"{exc.__class__.__name__}: {exc}"[:300])
         self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, 1)
         try:
             self.queue.put_nowait(batch)

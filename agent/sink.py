@@ -173,12 +173,12 @@ class Sink:
         Raises:
             Abandoned: when the agent is stopping and its shutdown deadline passed.
         """
-        if not batch.prepared:
-            self.prepare(batch)
         attempt = 0
         while True:
             result = Settled()
             try:
+                if not batch.prepared:  # here too when the reader's try failed (the id record on a full disk)
+                    self.prepare(batch)
                 self._settle(batch, list(range(len(batch.entries))), result)
                 break
             except Abandoned:

@@ -818,8 +818,9 @@ class Tailer:
         """Say once that ``path`` is not read and why (again only when the reason changes), not at every scan."""
         if self._refused.get(path) == why:
             return
-        if len(self._refused) >= _REFUSED_KEPT:  # bounded: a flood of refused names is said again, not kept
-            self._refused.clear()
+        self._refused.pop(path, None)
+        if len(self._refused) >= _REFUSED_KEPT:  # bounded: the oldest is forgotten (said again if seen again)
+            del self._refused[next(iter(self._refused))]
         self._refused[path] = why
         log.warning("not reading file (said once until the reason changes)", path=path, reason=why)
 

@@ -155,3 +155,25 @@ def test_a_dead_letter_file_removed_while_running_is_written_again_with_what_was
     w.close()
     assert [r["reason"] for r in read_records(tmp_path)] == ["unsynced", "after"]
     assert stat.S_IMODE((tmp_path / DEADLETTER_FILE).stat().st_mode) == 0o600
+
+
+def test_a_recreated_dead_letter_file_that_fills_up_holds_no_half_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Writing the unsynced records again into a recreated file is all or nothing too: the retry leaves no junk."""
+    w = DeadLetterWriter(tmp_path)
+    w.append(DeadLetter("r1", b"one", 0, "/f", "k"))
+    (tmp_path / DEADLETTER_FILE).unlink()
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes | memoryview) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(OSError):
+        w.append(DeadLetter("r2", b"two", 4, "/f", "k"))
+    monkeypatch.undo()
+    w.append(DeadLetter("r2", b"two", 4, "/f", "k"))  # the reader's retry
+    w.close()
+    assert [r["reason"] for r in read_records(tmp_path)] == ["r1", "r2"]

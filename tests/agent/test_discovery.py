@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import threading
 from pathlib import Path
@@ -201,3 +202,41 @@ def test_what_a_glob_matches_but_cannot_harvest_is_reported(tmp_path: Path) -> N
     assert ([f.path for f in found], sorted(skipped)) == ([str(tmp_path / "good.jsonl")], [
         ("fifo.jsonl", "not a regular file (a FIFO)"),
         ("link.jsonl", "a symbolic link (inputs.follow_symlinks is off)")])
+
+
+def test_followed_links_that_rejoin_walk_each_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two links from each folder to the next (2**12 routes, no loop) cost one listing per folder, not one per route."""
+    folders = [tmp_path / f"d{i}" for i in range(13)]
+    for folder in folders:
+        folder.mkdir()
+    for here, there in itertools.pairwise(folders):
+        (here / "x").symlink_to(there)
+        (here / "y").symlink_to(there)
+    (folders[-1] / "audit.jsonl").write_text("{}\n")
+    listed: list[str] = []
+    real = os.scandir
+
+    def counted(path: str) -> object:
+        listed.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    found = walk(str(folders[0] / "**" / "audit.jsonl"), follow_symlinks=True)
+    assert (len(found), len(listed) <= len(folders) + 1) == (1, True)
+
+
+def test_a_literal_name_in_a_folder_that_cannot_be_listed_is_still_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a folder one may enter but not list (mode 0711), ``**/audit.jsonl`` finds the file, as glob does."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "audit.jsonl").write_text("{}\n")
+    real = os.scandir
+
+    def unlistable(path: str) -> object:
+        if str(path).endswith("app"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", unlistable)
+    assert walk(str(tmp_path / "**" / "audit.jsonl")) == [str(tmp_path / "app" / "audit.jsonl")]

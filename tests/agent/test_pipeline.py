@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -379,3 +380,26 @@ def test_a_scan_that_keeps_failing_does_not_stop_reading_the_files_found(
         assert wait_until(lambda: len(scans) >= 1)
         _inbox_lines(inbox, "a.jsonl", list(map(_now_line, range(3, 6))))
         assert wait_until(lambda: len(_events(es)) == 6, timeout=10)
+
+
+def test_a_batch_whose_ids_cannot_be_recorded_is_sent_once_they_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The id record failing as a batch is sealed (a full state disk) neither drops the batch nor stalls its file."""
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    real, fails = pipeline.sink.prepare, [1]
+
+    def full(batch: Any) -> None:
+        if fails[0] and len(batch.entries) == 10:
+            fails[0] -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        real(batch)
+
+    monkeypatch.setattr(pipeline.sink, "prepare", full)
+    _inbox_lines(inbox, "a.jsonl", list(map(_now_line, range(25))))
+    with _running(pipeline):
+        assert wait_until(lambda: len(_events(es)) >= 25, timeout=20)
+        key = next(iter(pipeline.tailer._tracked))
+        size = (inbox / "a.jsonl").stat().st_size
+        assert wait_until(lambda: pipeline.checkpoints.committed(key) == size)
+    assert (fails, _events(es)) == ([0], [f"ev-{i:08d}" for i in range(25)])
