@@ -173,10 +173,11 @@ def _check(args: argparse.Namespace) -> int:
 
     try:
         cfg = _load(args, need_state=False)  # the checks read nothing of the state directory
+        connection = cfg.connection()  # the elasticsearch.* keys that only make sense together (an api_key's form)
     except UsageError as exc:
         print(CheckResult("config", "fail", str(exc)).line())
         return 2
-    report = check(cfg.connection(), cfg.tiers(), make_client)
+    report = check(connection, cfg.tiers(), make_client)
     for result in report.results:
         print(result.line())
     return 0 if report.ok else 1

@@ -192,3 +192,14 @@ def test_dlq_replay_refuses_a_timeout_it_would_wait_for_ever(
     DeadLetterWriter(tmp_path).close()
     code = main(["dlq", "replay", "--state-dir", str(tmp_path), "--es", "http://127.0.0.1:9", "--timeout", timeout])
     assert (code, "--timeout: must be > 0 and <= 86400 seconds" in capsys.readouterr().err) == (2, True)
+
+
+def test_agent_check_reports_a_malformed_api_key_as_its_failing_config_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An api_key Elasticsearch could never have issued is the check's own `FAIL config` line (exit 2), on stdout."""
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n[elasticsearch]\napi_key = "not base64 \u00e4"\n')
+    code = main(["agent", "check", "--config", str(config)])
+    out = capsys.readouterr().out
+    assert (code, out.startswith("FAIL  config"), "api key must be printable ASCII" in out) == (2, True, True)
