@@ -23,6 +23,7 @@ Exposed families (all prefixed ``auditlog_agent_``):
 from __future__ import annotations
 
 import bisect
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from enum import StrEnum
@@ -236,6 +237,12 @@ def _labelled(name: str, help_: str, label: str, values: dict[str, int] | dict[s
     return "\n".join(lines)
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    """The same server on an IPv6 socket (``http.server`` binds IPv4 only)."""
+
+    address_family = socket.AF_INET6
+
+
 class MetricsServer:
     """A tiny ``http.server`` in a daemon thread serving ``GET /metrics``."""
 
@@ -253,7 +260,8 @@ class MetricsServer:
             OSError: when the address is taken.
         """
         handler = _handler(metrics, lag)
-        self._server = ThreadingHTTPServer((host, port), handler)
+        server_class = _IPv6Server if ":" in host else ThreadingHTTPServer  # "::1", "::": an IPv6 address
+        self._server = server_class((host, port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)

@@ -40,6 +40,19 @@ def test_served_on_metrics_path() -> None:
     assert "auditlog_agent_events_shipped_total 7" in body
 
 
+def test_served_on_an_ipv6_address() -> None:
+    """metrics.host = "::1" listens on IPv6 (the HTTP server binds IPv4 unless told otherwise)."""
+    m = Metrics()
+    m.add(Counter.EVENTS_SHIPPED, 3)
+    server = MetricsServer(m, "::1", 0)
+    server.start()
+    try:
+        body = urllib.request.urlopen(f"http://[::1]:{server.port}/metrics", timeout=5).read().decode()
+    finally:
+        server.stop()
+    assert "auditlog_agent_events_shipped_total 3" in body
+
+
 def test_every_counter_gauge_and_time_part_is_exported() -> None:
     """Each member of Counter, Gauge and Part appears in the exposition with the value it was given."""
     m = Metrics()
