@@ -159,3 +159,22 @@ def test_a_link_planted_at_the_old_temporary_name_is_not_followed(tmp_path: Path
     leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".part") and not p.is_symlink())
     assert ("keep me", 4, []) == (victim.read_text(), openpyxl.load_workbook(tmp_path / "out.xlsx")["Events"].max_row,
                                   leftovers)
+
+
+def test_an_export_that_fails_leaves_the_file_it_would_replace_as_it_was(tmp_path: Path) -> None:
+    """`-o` replaces an existing file only once the new workbook is complete: a cancelled export keeps the old one."""
+    target = tmp_path / "out.xlsx"
+    target.write_bytes(b"the previous export")
+    with pytest.raises(ExportCancelled):
+        export_xlsx(_events(1200), target, cancelled=lambda: True)  # asked every PROGRESS_EVERY rows
+    assert target.read_bytes() == b"the previous export"
+
+
+def test_a_link_at_the_output_name_is_replaced_not_followed(tmp_path: Path) -> None:
+    """A symbolic link named like the output is replaced by the workbook; the file it pointed to is untouched."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "out.xlsx").symlink_to(victim)
+    export_xlsx(_events(2), tmp_path / "out.xlsx")
+    assert (victim.read_text(), (tmp_path / "out.xlsx").is_symlink(),
+            openpyxl.load_workbook(tmp_path / "out.xlsx")["Events"].max_row) == ("keep me", False, 3)
