@@ -31,6 +31,8 @@ from typing import Any
 import orjson
 import structlog
 
+from auditlog.core.files import write_all
+
 DEADLETTER_FILE = "deadletter.jsonl"
 REPLAYED_FILE = "deadletter.replayed"
 PREVIEW_BYTES = 4096
@@ -107,11 +109,23 @@ log = structlog.get_logger("auditlog.agent.deadletter")
 _UNSYNCED_KEPT = 16 << 20
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """Write every byte of ``data`` (``os.write`` may write fewer); raise the error that stops it."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def _append_whole(fd: int, records: list[bytes]) -> None:
+    """Append ``records`` under the file's lock, all or none: a write that fails is cut back off and raised.
+
+    Without the cut a half record (a full disk) would stay, and the next record would be glued onto it.
+    """
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            for record in records:
+                write_all(fd, record)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class DeadLetterWriter:
@@ -136,8 +150,8 @@ class DeadLetterWriter:
         self._fd = self._open()
         self._redact = redact
         self._lock = threading.Lock()
-        self._dirty = False
-        self._unsynced: list[bytes] = []  # records since the last sync: written again to a recreated file
+        self._unsynced: list[bytes] = []  # records since the last sync (the next sync's work); written again
+        # to a recreated file
         self._unsynced_bytes = 0
         self.count = 0
 
@@ -157,17 +171,7 @@ class DeadLetterWriter:
             pass
         fd = self._open()  # the state directory itself gone: raises, and the caller holds the line
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            start = os.fstat(fd).st_size
-            try:
-                for record in self._unsynced:
-                    _write_all(fd, record)
-            except OSError:
-                with contextlib.suppress(OSError):  # all or nothing here too: the retry writes them again
-                    os.ftruncate(fd, start)
-                raise
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            _append_whole(fd, self._unsynced)  # all or nothing here too: the retry writes them again
         except OSError:
             os.close(fd)
             raise
@@ -194,19 +198,7 @@ class DeadLetterWriter:
         data = dl.to_json()
         with self._lock:
             self._still_there()
-            fd = self._fd
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                start = os.fstat(fd).st_size
-                try:
-                    _write_all(fd, data)
-                except OSError:
-                    with contextlib.suppress(OSError):  # all or nothing: no half record for the next to glue onto
-                        os.ftruncate(fd, start)
-                    raise
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            self._dirty = True
+            _append_whole(self._fd, [data])
             self.count += 1
             self._unsynced.append(data)
             self._unsynced_bytes += len(data)
@@ -220,10 +212,9 @@ class DeadLetterWriter:
             self._sync()
 
     def _sync(self) -> None:
-        if self._dirty:
+        if self._unsynced:
             self._still_there()
             os.fsync(self._fd)
-            self._dirty = False
             self._unsynced.clear()
             self._unsynced_bytes = 0
 

@@ -87,7 +87,7 @@ def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE, *,
                 continue  # vanished between glob and stat, or unreadable
             if not stat.S_ISREG(st.st_mode):
                 if not stat.S_ISDIR(st.st_mode):  # a directory matched by a wildcard is not worth a word
-                    said(path, _not_regular(st.st_mode))
+                    said(path, not_regular(st.st_mode))
                 continue
             if head_parts and not follow_symlinks and _linked_dir(path, head_parts):
                 said(path, "reached through a linked directory (inputs.follow_symlinks is off)")
@@ -97,8 +97,8 @@ def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE, *,
     return sorted(out.values(), key=lambda f: f.path)
 
 
-def _not_regular(mode: int) -> str:
-    """Why a matched path whose mode is ``mode`` is not harvested."""
+def not_regular(mode: int) -> str:
+    """Why a path whose mode is ``mode`` is not harvested (a link, a FIFO, ...), in a few words."""
     if stat.S_ISLNK(mode):
         return "a symbolic link (inputs.follow_symlinks is off)"
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),

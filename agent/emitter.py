@@ -67,6 +67,7 @@ from auditlog.agent.processors import (
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
 from auditlog.agent.sequence import StreamSequencer
 from auditlog.agent.typing import ProblemReporter, Processor
+from auditlog.core.files import write_all
 from auditlog.core.terminal import shown
 
 __all__ = [
@@ -180,9 +181,7 @@ class AppendWriter:
             self._next_check = time.monotonic() + self._interval
 
     def _write_rest(self, line: bytes, written: int) -> None:
-        view = memoryview(line)[written:]
-        while view:
-            view = view[os.write(self._fd, view):]
+        write_all(self._fd, memoryview(line)[written:])
 
     def close(self) -> None:
         """Close the file; idempotent."""

@@ -888,17 +888,8 @@ def _open_regular(path: str, flags: int) -> int:
         raise
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise OSError(errno.EINVAL, f"not a regular file ({_kind(mode)})", path)
+        raise OSError(errno.EINVAL, discovery.not_regular(mode), path)
     return fd
-
-
-def _kind(mode: int) -> str:
-    """What a file that is not regular is, in a word."""
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return name
-    return "of another type"
 
 
 def _starts_with(path: str, ident: FileIdentity, flags: int) -> bool:

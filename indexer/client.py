@@ -42,13 +42,22 @@ def _host_and_port_ok(url: str) -> bool:
 _HOST_NAME = re.compile(r"[\w.~%!$&'()*+,;=-]+", re.ASCII)
 
 
-def _host_problem(url: str) -> str | None:
-    """Why the client cannot parse ``url``'s host part, or None (pure; the message never holds the URL).
+def host_problem(url: str) -> str | None:
+    """Why ``url``'s host and port cannot be requested, or None (pure; the message never holds the URL).
 
-    ``urlsplit`` checks neither the host's characters nor its labels, and the client raises a bare
-    ``ValueError`` quoting the whole URL (its password included) when it cannot: a space, a character
-    that is not ASCII (a full-width letter), text after an IPv6 bracket, a label over 63 characters.
+    ``urlsplit`` checks neither the host's characters nor its labels, and HTTP clients raise a bare
+    ``ValueError`` quoting the whole URL (its password included) when they cannot: a space, a character
+    that is not ASCII (a full-width letter), text after an IPv6 bracket, a label over 63 characters. Shared
+    by the Elasticsearch URL (:func:`url_problem`) and Kibana's (:mod:`indexer.kibana`).
+
+    Args:
+        url: one ``http(s)://`` URL.
+
+    Returns:
+        None when host and port are usable, else the reason (``has ...`` / ``needs ...``).
     """
+    if not _host_and_port_ok(url):
+        return "needs a host and a port between 1 and 65535 if any"
     host = urlsplit(url).netloc.rpartition("@")[2]
     if host.startswith("["):  # [IPv6] or [IPv6]:port, nothing else after the bracket
         if not re.fullmatch(r"\[[^\]]*\](:\d+)?", host):
@@ -62,11 +71,21 @@ def _host_problem(url: str) -> str | None:
         return "has a host name longer than DNS allows (63 characters a label, 253 in all)"
     if name and "" in name.removesuffix(".").split("."):  # a..b, .a: urllib3 fails on it at the first request
         return "has an empty label in its host name (two dots in a row, or a leading dot)"
-    try:
-        url_to_node_config(url)
-    except ValueError:
-        return "cannot be parsed by the Elasticsearch client (http:// URLs need a port: http://host:9200)"
     return None
+
+
+def api_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be an API key sent in a header, or None (pure; never shows the key).
+
+    Args:
+        key: an Elasticsearch API key (also Kibana's, which Elasticsearch issues).
+
+    Returns:
+        None when it is printable ASCII without spaces, else the reason.
+    """
+    if key.isascii() and key.isprintable() and " " not in key:
+        return None
+    return "must be printable ASCII without spaces (as Elasticsearch issues them)"
 
 
 def url_problem(url: str) -> str | None:
@@ -87,11 +106,14 @@ def url_problem(url: str) -> str | None:
         shown = repr(safe_url(one)) if "@" in one or "@" not in url else "(not shown: the list holds credentials)"
         if not one.startswith(("http://", "https://")):
             return f"es url must start with http:// or https://: {shown}"
-        if not _host_and_port_ok(one):
-            return f"es url needs a host and a port between 1 and 65535 if any: {shown}"
-        problem = _host_problem(one)
+        problem = host_problem(one)
         if problem:
             return f"es url {problem}: {shown}"
+        try:
+            url_to_node_config(one)
+        except ValueError:
+            return ("es url cannot be parsed by the Elasticsearch client (http:// URLs need a port: "
+                    f"http://host:9200): {shown}")
     return None
 
 
@@ -171,9 +193,8 @@ class ConnectionSettings:
         if (self.username is None) != (self.password is None):
             raise ValueError("es username and password go together")
         # an HTTP header carries the key: anything but printable ASCII is no key (and the value is never shown)
-        if self.api_key is not None and not (self.api_key.isascii() and self.api_key.isprintable()
-                                             and " " not in self.api_key):
-            raise ValueError("es api key must be printable ASCII without spaces (as Elasticsearch issues them)")
+        if self.api_key is not None and (problem := api_key_problem(self.api_key)):
+            raise ValueError(f"es api key {problem}")
         if self.username is not None and (problem := credential_problem(self.username, username=True)):
             raise ValueError(f"es username {problem}")
         if self.password is not None and (problem := credential_problem(self.password)):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import re
 import ssl
 import urllib.error
 import urllib.request
@@ -27,9 +26,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from auditlog.indexer.client import safe_url
+from auditlog.indexer.client import api_key_problem, host_problem, safe_url
 from auditlog.indexer.tiers import DEFAULT_PREFIX, TierTable
 
 OBJECTS_DIR = Path(__file__).resolve().parent / "kibana"
@@ -65,9 +64,8 @@ class KibanaSettings:
         if (self.username is None) != (self.password is None):
             raise ValueError("kibana username and password go together")
         # the key goes into a header as it is: anything but printable ASCII cannot be sent (never shown)
-        if self.api_key is not None and not (self.api_key.isascii() and self.api_key.isprintable()
-                                             and " " not in self.api_key):
-            raise ValueError("kibana api key must be printable ASCII without spaces (as Elasticsearch issues them)")
+        if self.api_key is not None and (problem := api_key_problem(self.api_key)):
+            raise ValueError(f"kibana api key {problem}")
         if self.username is not None and ":" in self.username:
             raise ValueError("kibana username must not contain ':' (basic auth separates user and password with it)")
 
@@ -86,27 +84,14 @@ class ImportResult:
     ids: list[str]
 
 
-_HOST = re.compile(r"[\w.~%!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\]", re.ASCII)
-
-
 def _url_problem(url: str) -> str | None:
     """Why ``url`` cannot be requested, or None (pure): urllib would raise ``InvalidURL`` or ``ValueError``
     only when the import is sent, after everything else of ``setup`` was done."""
     if not url.isprintable():
         return "has control characters"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number or out of range
-        return "needs a host and a port between 1 and 65535 if any"
-    host = parts.netloc.rpartition("@")[2]
-    if port is not None:
-        host = host.rsplit(":", 1)[0]
-    if "@" in parts.netloc:
+    if "@" in url.partition("://")[2].partition("/")[0]:
         return "must not hold credentials (use --kibana-user/--kibana-password or --kibana-api-key)"
-    if not host or port == 0 or not _HOST.fullmatch(host):
-        return "needs a host (ASCII letters, digits, '-' and '.', or [IPv6]) and a port between 1 and 65535 if any"
-    return None
+    return host_problem(url)
 
 
 def object_id(tiers: TierTable, base_id: str) -> str:

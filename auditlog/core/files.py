@@ -27,6 +27,17 @@ class FileTooLargeError(ValueError):
         super().__init__(f"{self.path} is larger than {limit:,} bytes; is it the right file?")
 
 
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write every byte of ``data`` to ``fd`` (``os.write`` may take fewer: a full disk, a signal).
+
+    Raises:
+        OSError: the error that stopped the writing (what was written before it stays written).
+    """
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _named_pipe(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a FIFO made in the file system (``mkfifo``), not a pipe a shell handed over.
 
