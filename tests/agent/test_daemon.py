@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 
 from auditlog.agent import config, daemon
 from auditlog.agent.daemon import Agent
+from tests.support.waiting import wait_until
 
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing is shipped, nothing hangs
 
@@ -46,13 +46,8 @@ def _toml(path: Path, tmp: Path, **keys: str) -> Path:
     return path
 
 
-def _wait(check: Callable[[], bool], timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
+def _wait(check: Callable[[], bool]) -> bool:
+    return wait_until(check, timeout=20.0)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from auditlog.agent.discovery import MAX_DEPTH, expand, find_inode, matches, rotated_siblings, walk, watch_dirs
+from tests.support.deep_tree import nest, unnest
 
 
 def test_expand_returns_regular_files_once_per_inode(tmp_path: Path) -> None:
@@ -154,41 +155,13 @@ def test_followed_links_never_lead_into_a_folder_the_walk_is_inside(tmp_path: Pa
 
 def test_a_tree_deeper_than_the_bound_is_reported_not_walked(tmp_path: Path) -> None:
     """A folder nested far deeper than MAX_DEPTH (where glob raised RecursionError) stops the walk with a word."""
-    here = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        for _ in range(1100):  # os.makedirs recurses per component: built one level at a time
-            os.mkdir("a")
-            os.chdir("a")
-        Path("x.jsonl").write_text("{}\n")
-    finally:
-        os.chdir(here)
+    nest(tmp_path, 1100, "x.jsonl", b"{}\n")
     skipped: list[str] = []
     try:
         assert expand([str(tmp_path / "**" / "*.jsonl")], on_skip=lambda p, why: skipped.append(why)) == []
     finally:
-        _remove_deep(tmp_path / "a")  # pytest's recursive clean-up of old temporary folders would choke on it
+        unnest(tmp_path)
     assert skipped == [f"more than {MAX_DEPTH} directories below the pattern's fixed part: not walked"]
-
-
-def _remove_deep(top: Path) -> None:
-    """Remove a chain of nested folders named ``a`` from ``top`` down, one level at a time (no recursion)."""
-    here = os.getcwd()
-    try:
-        os.chdir(top)
-        depth = 0
-        while os.path.isdir("a"):
-            os.chdir("a")
-            depth += 1
-        for name in os.listdir("."):
-            os.unlink(name)
-        for _ in range(depth):
-            os.chdir("..")
-            os.rmdir("a")
-        os.chdir("..")
-        os.rmdir(top.name)
-    finally:
-        os.chdir(here)
 
 
 def test_what_a_glob_matches_but_cannot_harvest_is_reported(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.watcher import WatchdogWatcher
 from tests.agent.events import line
 from tests.agent.test_fastpath import _NOW, emitter_lines
+from tests.support.waiting import wait_until
 
 
 class Resp:
@@ -47,15 +48,6 @@ class GatedES:
         self.ids += ids
         # as Elasticsearch answers with the sink's filter_path: errors, and one item per document
         return Resp({"errors": False, "items": [{"create": {"status": 201}} for _ in ids]})
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 @pytest.fixture
@@ -310,6 +302,20 @@ def _events(es: GatedES) -> list[str]:
     return sorted(i for i in es.ids if i.startswith("ev-"))
 
 
+def _failing(real: Callable[[Any], None], times: int, error: Exception,
+             when: Callable[[Any], bool] = lambda arg: True) -> tuple[Callable[[Any], None], list[int]]:
+    """``real`` that raises ``error`` on its first ``times`` calls for which ``when`` holds, and the count left."""
+    left = [times]
+
+    def call(arg: Any) -> None:
+        if left[0] and when(arg):
+            left[0] -= 1
+            raise error
+        real(arg)
+
+    return call, left
+
+
 def _now_line(i: int) -> bytes:
     return line(i).replace(b"2026-01-02T03:04:05.000Z", format_timestamp(datetime.now(UTC)).encode())
 
@@ -319,14 +325,7 @@ def test_a_dead_letter_that_cannot_be_written_holds_the_reader_and_loses_nothing
 ) -> None:
     """While the dead-letter file cannot be written (a full disk) reading waits; then every line arrives once."""
     pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
-    real, failures = pipeline.dlq.append, [2]
-
-    def full_disk(dl: Any) -> None:
-        if failures[0]:
-            failures[0] -= 1
-            raise OSError(28, "No space left on device")
-        real(dl)
-
+    full_disk, _left = _failing(pipeline.dlq.append, 2, OSError(28, "No space left on device"))
     monkeypatch.setattr(pipeline.dlq, "append", full_disk)
     _inbox_lines(inbox, "a.jsonl", [*map(_now_line, range(5)), b"not json", *map(_now_line, range(5, 10)),
                                     b"{broken", *map(_now_line, range(10, 15))])
@@ -387,14 +386,8 @@ def test_a_batch_whose_ids_cannot_be_recorded_is_sent_once_they_can(
 ) -> None:
     """The id record failing as a batch is sealed (a full state disk) neither drops the batch nor stalls its file."""
     pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
-    real, fails = pipeline.sink.prepare, [1]
-
-    def full(batch: Any) -> None:
-        if fails[0] and len(batch.entries) == 10:
-            fails[0] -= 1
-            raise sqlite3.OperationalError("database or disk is full")
-        real(batch)
-
+    full, fails = _failing(pipeline.sink.prepare, 1, sqlite3.OperationalError("database or disk is full"),
+                           lambda batch: len(batch.entries) == 10)
     monkeypatch.setattr(pipeline.sink, "prepare", full)
     _inbox_lines(inbox, "a.jsonl", list(map(_now_line, range(25))))
     with _running(pipeline):

@@ -31,6 +31,15 @@ def lines_by_key(h: Harness) -> list[list[str]]:
     return sorted(by_key.values())
 
 
+def _read_a(tmp_path: Path) -> tuple[Path, Harness]:
+    """``tmp/audit.log`` holding line "a", and a harness that has read it (the start of the rotation tests)."""
+    log = tmp_path / "audit.log"
+    append(log, "a")
+    h = Harness(tmp_path, tmp_path / "state")
+    h.step()
+    return log, h
+
+
 def test_reads_lines_appended_after_start(tmp_path: Path) -> None:
     """Lines written before and after the first read all arrive, in order."""
     log = tmp_path / "audit.log"
@@ -136,10 +145,7 @@ def test_opening_a_path_whose_file_is_harvested_keeps_one_reader(tmp_path: Path)
 
 def test_copytruncate_loss_is_counted(tmp_path: Path) -> None:
     """Bytes written but unread when the file was truncated are counted as lost."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     append(log, "unread")
     h.tailer.poll(budget_per_file=0)  # sees the new size, reads nothing
     os.truncate(log, 0)
@@ -157,10 +163,7 @@ def logrotate_copytruncate(log: Path, copy: Path) -> None:
 
 def test_copytruncate_reads_the_unread_rest_from_the_copy(tmp_path: Path) -> None:
     """Lines unread when the file was truncated are read from logrotate's copy, once, under the same identity."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     append(log, "unread-1", "unread-2")
     h.tailer.poll(budget_per_file=0)  # sees the new size, reads nothing
     logrotate_copytruncate(log, tmp_path / "audit.log.1")
@@ -173,10 +176,7 @@ def test_copytruncate_reads_the_unread_rest_from_the_copy(tmp_path: Path) -> Non
 
 def test_lines_written_between_the_copy_and_the_truncation_are_counted_lost(tmp_path: Path) -> None:
     """Only what logrotate's copy missed (written after it, before the truncation) is lost and counted."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     append(log, "in-copy")
     shutil.copyfile(log, tmp_path / "audit.log.1")
     append(log, "late")
@@ -222,10 +222,7 @@ def test_contents_truncated_away_between_two_looks_are_read_from_their_copies(tm
 
 def test_the_last_content_truncated_away_is_read_from_its_copy_while_the_file_stays_empty(tmp_path: Path) -> None:
     """A content copied and truncated away before any look is read from its copy though no new content follows."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     logrotate_copytruncate(log, tmp_path / "audit.log.2")
     append(log, "b1", "b2")
     logrotate_copytruncate(log, tmp_path / "audit.log.1")
@@ -235,10 +232,7 @@ def test_the_last_content_truncated_away_is_read_from_its_copy_while_the_file_st
 
 def test_contents_that_came_and_went_while_the_file_was_empty_are_read_from_their_copies(tmp_path: Path) -> None:
     """While the truncated file waits for bytes, a content written and truncated away meanwhile is found by its copy."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     os.truncate(log, 0)
     h.step()  # empty: waiting for its first bytes
     time.sleep(0.05)  # file times move in kernel ticks
@@ -250,10 +244,7 @@ def test_contents_that_came_and_went_while_the_file_was_empty_are_read_from_thei
 
 def test_a_crash_while_reading_the_copy_continues_in_it_after_the_next_rotation(tmp_path: Path) -> None:
     """A crash mid-copy, then a rotation while the agent is down: both copies' unread lines arrive, once each."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     append(log, *(f"unread-{i:03d}" for i in range(50)))
     h.tailer.poll(budget_per_file=0)
     logrotate_copytruncate(log, tmp_path / "audit.log.1")
@@ -344,10 +335,7 @@ def test_out_of_descriptors_while_looking_for_the_copy_counts_the_loss_and_goes_
 
 def test_a_copy_read_to_its_end_is_not_read_again_when_the_file_is_recreated(tmp_path: Path) -> None:
     """The copy's own inode is recorded as read: a later rotation of the watched file does not read it again."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     append(log, "x1", "x2")
     h.tailer.poll(budget_per_file=0)
     logrotate_copytruncate(log, tmp_path / "audit.log.1")
@@ -408,10 +396,7 @@ def test_copytruncate_regrown_past_offset_is_detected_by_fingerprint(tmp_path: P
 
 def test_delete_while_open_drains_then_closes(tmp_path: Path) -> None:
     """A deleted file that is still open is read to its end, then closed."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     append(log, "b", "c")
     log.unlink()
     h.settle()
@@ -433,10 +418,7 @@ def test_restart_resumes_at_checkpoint(tmp_path: Path) -> None:
 
 def test_rotation_while_stopped_is_found_next_to_old_path(tmp_path: Path) -> None:
     """A file renamed out of the globs while the agent was down is found by inode and drained."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     h.tailer.close()
     append(log, "b")
     os.rename(log, tmp_path / "audit.log.1")
@@ -448,10 +430,7 @@ def test_rotation_while_stopped_is_found_next_to_old_path(tmp_path: Path) -> Non
 
 def test_file_removed_unshipped_while_stopped_is_reported(tmp_path: Path) -> None:
     """A registry entry whose file vanished with unread bytes is marked gone and counted."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     append(log, "bb")
     h.tailer.poll(budget_per_file=0)
     h.tailer.close()  # saves the size it saw
@@ -476,10 +455,7 @@ def test_inode_reuse_with_new_content_is_a_new_identity(tmp_path: Path) -> None:
 
 def test_file_rotated_away_before_any_scan_is_read_from_zero(tmp_path: Path) -> None:
     """A file created, filled and renamed out of the glob between two scans is still read, once."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     rotate(log, 1, "b1", "b2")  # a whole generation that no scan sees at audit.log
     rotate(log, 2, "c")
     h.settle()
@@ -501,10 +477,7 @@ def test_file_empty_at_scan_then_filled_and_rotated_is_read(tmp_path: Path) -> N
 
 def test_rotated_file_already_read_is_not_read_again(tmp_path: Path) -> None:
     """A rotated sibling whose identity the registry knows (read and closed) is not read a second time."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     rotate(log, 1, "b")
     h.settle()  # audit.log.1 is drained and closed: "done"
     os.utime(tmp_path / "audit.log.1")  # touched since the last scan, still the same file
@@ -518,10 +491,7 @@ def test_old_rotated_file_never_harvested_is_left_alone(tmp_path: Path) -> None:
     old = tmp_path / "audit.log.9"
     old.write_text("from last month\n")
     os.utime(old, (time.time() - 3600, time.time() - 3600))
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     rotate(log, 1, "b")
     h.settle()
     assert sorted(lines_of(h)) == ["a", "b"]
@@ -559,10 +529,7 @@ def test_process_started_is_before_now_and_after_boot() -> None:
 
 def test_files_rotated_away_while_stopped_are_read_after_restart(tmp_path: Path) -> None:
     """Generations created and rotated away while the agent was stopped are read at the next start."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     h.tailer.close()
     rotate(log, 1, "b")
     rotate(log, 2, "c")
@@ -574,10 +541,7 @@ def test_files_rotated_away_while_stopped_are_read_after_restart(tmp_path: Path)
 
 def test_rename_event_leads_to_a_file_named_unlike_the_path(tmp_path: Path) -> None:
     """A watcher-reported rename from a watched path is followed to any name, even one no glob matches."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     (tmp_path / "archive").mkdir()
     dest = tmp_path / "archive" / "2026-11-26.jsonl"
     os.rename(log, dest)
@@ -591,10 +555,7 @@ def test_rename_event_leads_to_a_file_named_unlike_the_path(tmp_path: Path) -> N
 
 def test_chain_of_renames_is_followed_to_its_end(tmp_path: Path) -> None:
     """A file renamed from the watched path to a sibling and on into a subdirectory before a scan is read."""
-    log = tmp_path / "audit.log"
-    append(log, "a")
-    h = Harness(tmp_path, tmp_path / "state")
-    h.step()
+    log, h = _read_a(tmp_path)
     (tmp_path / "archive").mkdir()
     rotate(log, 1, "b")
     os.rename(tmp_path / "audit.log.1", tmp_path / "archive" / "a.jsonl")

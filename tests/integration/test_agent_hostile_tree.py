@@ -21,37 +21,7 @@ from tests.integration.agent_support import (
     wait_count,
     write_config,
 )
-
-
-def _nest(top: Path, depth: int) -> None:
-    """``depth`` folders named ``a`` under ``top``, made one level at a time (os.makedirs recurses)."""
-    here = os.getcwd()
-    try:
-        os.chdir(top)
-        for _ in range(depth):
-            os.mkdir("a")
-            os.chdir("a")
-        Path("deep.jsonl").write_bytes(event_line(999))
-    finally:
-        os.chdir(here)
-
-
-def _unnest(top: Path) -> None:
-    """Remove what :func:`_nest` made, one level at a time (pytest's clean-up would recurse too deep)."""
-    here = os.getcwd()
-    try:
-        os.chdir(top)
-        depth = 0
-        while os.path.isdir("a"):
-            os.chdir("a")
-            depth += 1
-        for name in os.listdir("."):
-            os.unlink(name)
-        for _ in range(depth):
-            os.chdir("..")
-            os.rmdir("a")
-    finally:
-        os.chdir(here)
+from tests.support.deep_tree import nest, unnest
 
 
 def test_a_link_loop_a_deep_folder_and_a_fifo_under_a_recursive_glob_stop_nothing(
@@ -70,7 +40,7 @@ def test_a_link_loop_a_deep_folder_and_a_fifo_under_a_recursive_glob_stop_nothin
         wait_count(es, tiers, 3, timeout=60)
         (logs / "app" / "loop").symlink_to(logs / "app")  # ln -s . loop: glob.glob walked it without end
         (logs / "app" / "up").symlink_to(logs)
-        _nest(logs / "app", 1100)  # glob.glob raised RecursionError at every scan from here on
+        nest(logs / "app", 1100, "deep.jsonl", event_line(999))  # glob.glob raised RecursionError at every scan
         os.mkfifo(logs / "app" / "pipe.jsonl")
         time.sleep(1.5)  # three rescans
         append_lines(logs / "app" / "audit.jsonl", [event_line(i) for i in range(3, 6)])
@@ -79,7 +49,7 @@ def test_a_link_loop_a_deep_folder_and_a_fifo_under_a_recursive_glob_stop_nothin
         status = agent.stop()
     finally:
         agent.ensure_stopped()
-        _unnest(logs / "app")
+        unnest(logs / "app")
         cleanup_namespace(es, tiers)
     said = agent.log.read_text()
     assert (status, said.count("not a regular file (a FIFO)"), said.count("directories below the pattern")) == (
