@@ -19,6 +19,7 @@ from tests.integration.agent_support import (
     append_lines,
     event_line,
     free_port,
+    ids,
     wait_count,
     write_config,
 )
@@ -124,3 +125,33 @@ def test_replay_keeps_what_still_fails(
     assert main(["dlq", "replay", "--config", str(cfg)]) == 1
     out = capsys.readouterr().out
     assert ("invalid JSON" in out, len(list(read_records(tmp_path / "state")))) == (True, 1)
+
+
+def test_a_dead_letter_file_that_cannot_be_written_holds_reading_and_loses_no_line(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path,
+) -> None:
+    """The real agent with its dead-letter path blocked (a folder in its place): reading waits at the bad line;
+    once the path is free the file is made again and every line arrives, the bad one dead-lettered, none twice."""
+    install_templates(es, namespace)
+    logs, state = tmp_path / "logs", tmp_path / "state"
+    logs.mkdir()
+    agent = AgentProcess(write_config(tmp_path / "agent.toml", paths=[f"{logs}/*.jsonl"], state=state,
+                                      es_url=es_url, prefix=namespace.prefix), tmp_path / "agent.log")
+    try:
+        agent.start()
+        append_lines(logs / "a.jsonl", [event_line(i) for i in range(3)])
+        assert wait_count(es, namespace, 3) == 3
+        (state / DEADLETTER_FILE).unlink()
+        (state / DEADLETTER_FILE).mkdir()  # nothing can be written there: as a full disk, for this file
+        append_lines(logs / "a.jsonl", [event_line(3), b"not json\n", event_line(4)])
+        time.sleep(3.0)  # the bad line is held, and with it the batch it would have closed and the line after it
+        held = wait_count(es, namespace, 4, timeout=0.5)
+        (state / DEADLETTER_FILE).rmdir()
+        assert wait_count(es, namespace, 5) == 5
+        assert agent.stop() == 0
+    finally:
+        agent.ensure_stopped()
+    said = agent.log.read_text()
+    assert (held, [r["line"] for r in read_records(state)]) == (3, ["not json"])
+    assert said.count("dead-letter file cannot be written; reading is held until it can") == 1
+    assert sorted(str(i) for _id, i in ids(es, namespace)) == [f"ev-{i:08d}" for i in range(5)]
