@@ -531,7 +531,10 @@ class Tailer:
         if (not tr.reachable or tr.deleted) and now - tr.last_data >= self.settings.close_inactive:
             last = h.take_partial()
             if last is not None:
+                # closed at the next poll, once this block was handled: given back by unread (processing
+                # failed), it is read again from the open file, where closing now would have lost it
                 out.append(last)
+                return
             self._close(key, "done")
 
     def unread(self, block: Block, offset: int) -> None:

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from auditlog.agent import discovery
-from auditlog.agent.harvester import FileStatus
+from auditlog.agent.harvester import FileStatus, Overlong
 from auditlog.agent.tailer import follow_moves, process_started
 from auditlog.agent.watcher import make_watcher
 from tests.agent.tailer_support import Harness, append, rotate, wait_for_moves
@@ -402,6 +402,34 @@ def test_delete_while_open_drains_then_closes(tmp_path: Path) -> None:
     h.settle()
     assert lines_of(h) == ["a", "b", "c"]
     assert h.tailer.open_files == 0
+
+
+def test_an_unterminated_last_line_given_back_at_close_is_read_again(tmp_path: Path) -> None:
+    """The last line of a deleted file without its newline, given back unhandled, comes again and is not lost."""
+    log, h = _read_a(tmp_path)
+    with log.open("ab") as fh:
+        fh.write(b"tail")
+    log.unlink()
+    h.step()
+    h.clock.now += h.close_inactive + 1
+    h.tailer.scan()
+    (block,) = h.tailer.poll()
+    h.tailer.unread(block, block.lines[0][0])
+    again: list[bytes | Overlong] = []
+    for _ in range(3):  # read again (the file had data: close_inactive starts over), handed out, closed
+        again += [line for b in h.tailer.poll() for _off, line in b.lines]
+        h.clock.now += h.close_inactive + 1
+    assert (again, h.tailer.lost_bytes, h.tailer.open_files) == ([b"tail"], 0, 0)
+
+
+def test_a_file_closes_after_its_unterminated_last_line(tmp_path: Path) -> None:
+    """Once the last line without a newline was handled, the next poll closes the deleted file as done."""
+    log, h = _read_a(tmp_path)
+    with log.open("ab") as fh:
+        fh.write(b"tail")
+    log.unlink()
+    h.settle()
+    assert (lines_of(h), h.tailer.open_files, [r.state for r in h.registry.all()]) == (["a", "tail"], 0, ["done"])
 
 
 def test_restart_resumes_at_checkpoint(tmp_path: Path) -> None:
