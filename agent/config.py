@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.agent.backoff import EqualJitterBackoff
-from auditlog.agent.discovery import DEFAULT_EXCLUDE
+from auditlog.agent.discovery import DEFAULT_EXCLUDE, walk_problem
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
@@ -73,6 +73,19 @@ MAX_BATCH_BYTES = 100 * 1024 * 1024
 MAX_WORKERS = 64
 #: sealed batches waiting for a sender (each holds up to batch.max_bytes)
 MAX_IN_FLIGHT = 64
+#: leading bytes hashed into a file's identity, read again at every check of it (1 MiB)
+MAX_FINGERPRINT_BYTES = 1024 * 1024
+#: a longer line could never be sent: it would not fit a bulk request Elasticsearch takes (MAX_BATCH_BYTES)
+MAX_LINE_BYTES = MAX_BATCH_BYTES
+#: object nesting; the JSON decoder itself refuses deeper lines (and Elasticsearch maps 20 levels by default)
+MAX_DEPTH = 1000
+#: open log files; Linux's default fs.nr_open, above which no process gets descriptors
+MAX_OPEN_FILES = 1024 * 1024
+#: remembered ids (about 60 bytes each on disk, two generations: 12 GB at this bound)
+MAX_ID_WINDOW = 100_000_000
+#: events one digest lists: a seal reads pending events about this many at a time
+#: (DigestSettings.seal_events) and a digest never spans two reads, so larger values made no larger digests
+MAX_DIGEST_EVENTS = 50_000
 
 
 #: the most a configuration file may hold (the sample with every key is 10 kB)
@@ -89,15 +102,17 @@ def _nonempty_list(v: list[str]) -> str | None:
 
 
 def _log_paths(v: list[str]) -> str | None:
-    """Entries are non-empty, and none without a wildcard names a directory (it would ship nothing, and the
-    watcher would watch everything below it: ``/`` meant the whole file system)."""
+    """Entries are non-empty, the ``**`` walk can match each, and none without a wildcard names a directory (it
+    would ship nothing, and the watcher would watch everything below it: ``/`` meant the whole file system)."""
     problem = _nonempty_list(v)
     if problem is not None:
         return problem
     for entry in v:
         path = os.path.expanduser(entry)
+        shown = entry.encode("utf-8", "backslashreplace").decode()[:200]
+        if problem := walk_problem(path):  # a '..' after '**' silently matched nothing
+            return f"{shown!r}: {problem}"
         if not glob.has_magic(path) and os.path.isdir(path):
-            shown = entry.encode("utf-8", "backslashreplace").decode()[:200]
             return f"{shown!r} is a folder: name its files, e.g. {os.path.join(shown, '*.jsonl')!r}"
     return None
 
@@ -121,7 +136,9 @@ def _d(default: float, check: Check | None = None) -> Key:
     return Key((int, float, str), default, check, duration=True)
 
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*")
+# re.ASCII: Python's \d also matches other scripts' digits ("١٢s" was 12 seconds), which no TOML reader,
+# shell or sample shows; the key is refused like any other malformed duration.
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*", re.ASCII)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -152,12 +169,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rescan_interval": _d(5.0, _min(0.05)),
         "poll_interval": _d(0.25, _min(0.01)),
         "close_inactive": _d(5.0, _min(0)),
-        "fingerprint_bytes": _k(int, 1024, _min(16)),
-        "max_line_bytes": _k(int, 1024 * 1024, _min(1024)),
+        "fingerprint_bytes": _k(int, 1024, _bounded(16, MAX_FINGERPRINT_BYTES)),
+        "max_line_bytes": _k(int, 1024 * 1024, _bounded(1024, MAX_LINE_BYTES)),
         "read_chunk_bytes": _k(int, 256 * 1024, _bounded(4096, MAX_READ_CHUNK_BYTES)),
-        "max_depth": _k(int, 20, _min(2)),
+        "max_depth": _k(int, 20, _bounded(2, MAX_DEPTH)),
         "follow_symlinks": _k(bool, False),
-        "max_open_files": _k(int, 0, _min(0)),
+        "max_open_files": _k(int, 0, _bounded(0, MAX_OPEN_FILES)),
     },
     "state": {"dir": _k(str, "/var/lib/auditlog-agent", lambda v: None if v else "must not be empty")},
     "elasticsearch": {
@@ -182,7 +199,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_in_flight": _k(int, 2, _bounded(1, MAX_IN_FLIGHT)),
         "workers": _k(int, 4, _bounded(1, MAX_WORKERS)),
     },
-    "ids": {"window": _k(int, 1_000_000, _min(0))},
+    "ids": {"window": _k(int, 1_000_000, _bounded(0, MAX_ID_WINDOW))},
     "retry": {
         "initial_backoff": _d(0.1, _min(0.001)),
         "max_backoff": _d(30.0, _min(0.001)),
@@ -205,7 +222,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "digest": {
         "enabled": _k(bool, True),
         "interval": _d(10.0, _min(0.05)),
-        "max_events": _k(int, 20000, _min(1)),
+        "max_events": _k(int, 20000, _bounded(1, MAX_DIGEST_EVENTS)),
     },
 }
 

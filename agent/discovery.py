@@ -178,6 +178,24 @@ def walk(pattern: str, follow_symlinks: bool = False, on_skip: SkipReport | None
     return out
 
 
+def walk_problem(pattern: str) -> str | None:
+    """Why :func:`walk` cannot match ``pattern`` as written, or None (pure).
+
+    A ``.`` or ``..`` component after ``**`` matches nothing: the walk lists folders, and no listing holds
+    those names (``glob.glob`` looked each up). Refusing it beats a pattern that silently ships nothing.
+
+    Args:
+        pattern: a glob pattern as configured.
+
+    Returns:
+        One line for the operator, or None when the pattern is fine.
+    """
+    parts = pattern.split(os.sep)
+    if "**" in parts and {".", ".."} & set(parts[parts.index("**"):]):
+        return "'.' or '..' after '**' matches nothing: write the path without them"
+    return None
+
+
 def _component(name: str, part: str) -> bool:
     """Whether one path component matches one pattern component (a leading dot only by a leading dot)."""
     if name.startswith(".") and not part.startswith("."):

@@ -136,7 +136,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _parse_replicas(value: str) -> tuple[str, int]:
     cls, sep, number = value.partition("=")
-    if not sep or cls not in RETENTION_DAYS or not number.isdigit() or int(number) > 9:
+    if not sep or cls not in RETENTION_DAYS or not (number.isascii() and number.isdigit()) or int(number) > 9:
         raise argparse.ArgumentTypeError(
             f"not CLASS=N with CLASS one of {', '.join(RETENTION_DAYS)} and N 0-9: {value!r}")
     return cls, int(number)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-_LIFETIME = re.compile(r"[1-9]\d*[dhms]")
+_LIFETIME = re.compile(r"[1-9]\d*[dhms]", re.ASCII)
 
 
 def key_lifetime(value: str) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-_RELATIVE: Final = re.compile(r"^(\d{1,9})([smhdw])$")
+# re.ASCII: Python's \d also matches other scripts' digits, which int() reads ("٣d" was 3 days ago)
+_RELATIVE: Final = re.compile(r"^(\d{1,9})([smhdw])$", re.ASCII)
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 #: the longest relative age (about 1000 years): counting back further from "now" leaves the calendar
 MAX_AGE: Final = timedelta(days=366_000)
@@ -81,14 +82,14 @@ def parse_time(text: str) -> TimeSpec:
             raise argparse.ArgumentTypeError(f"invalid time {text!r}: a relative age goes back at most "
                                              f"{MAX_AGE.days} days (about 1000 years)")
         return TimeSpec(ago=ago)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII):
         try:
             day = date.fromisoformat(value)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"invalid date {text!r}: {exc}") from None
         return TimeSpec(absolute=_in_range(datetime(day.year, day.month, day.day, tzinfo=UTC), text))
     # RFC 3339 allows lowercase t/z; fromisoformat wants the uppercase letters.
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value):
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value, re.ASCII):
         raise argparse.ArgumentTypeError(
             f"invalid time {text!r}: use RFC 3339 with an offset (2026-11-20T10:00:00Z), "
             "a date (2026-11-20), 'now' or a relative age like 15m, 24h, 7d"

@@ -263,6 +263,12 @@ def test_a_named_pipe_without_a_writer_as_config_is_one_error(tmp_path: Path, mo
     ("[batch]\nmax_events = 9223372036854775808", "batch.max_events: must be <= 1000000"),
     ("[batch]\nmax_bytes = 9223372036854775808", "batch.max_bytes: must be <= 104857600"),
     ("[batch]\nmax_in_flight = 100000", "batch.max_in_flight: must be <= 64"),
+    ("[inputs]\nfingerprint_bytes = 10000000000000000000", "inputs.fingerprint_bytes: must be <= 1048576"),
+    ("[inputs]\nmax_line_bytes = 10000000000000000000", "inputs.max_line_bytes: must be <= 104857600"),
+    ("[inputs]\nmax_depth = 10000000000000000000", "inputs.max_depth: must be <= 1000"),
+    ("[inputs]\nmax_open_files = 10000000000000000000", "inputs.max_open_files: must be <= 1048576"),
+    ("[ids]\nwindow = 10000000000000000000", "ids.window: must be <= 100000000"),
+    ("[digest]\nmax_events = 10000000000000000000", "digest.max_events: must be <= 50000"),
 ])
 def test_a_size_or_count_beyond_its_maximum_is_named(tmp_path: Path, text: str, named: str) -> None:
     """A size or count the agent cannot run with (it used to start and fail later) stops startup naming the key."""
@@ -274,8 +280,23 @@ def test_the_sample_config_states_each_maximum(repo_root: Path) -> None:
     """deploy/agent.toml tells the operator each size and count maximum the loader enforces."""
     sample = (repo_root / "deploy" / "agent.toml").read_text()
     maxima = [config.MAX_READ_CHUNK_BYTES, config.MAX_BATCH_EVENTS, config.MAX_BATCH_BYTES, config.MAX_WORKERS,
-              config.MAX_IN_FLIGHT]
+              config.MAX_IN_FLIGHT, config.MAX_FINGERPRINT_BYTES, config.MAX_LINE_BYTES, config.MAX_DEPTH,
+              config.MAX_OPEN_FILES, config.MAX_ID_WINDOW, config.MAX_DIGEST_EVENTS]
     assert [] == [m for m in maxima if f"to {m}" not in sample]
+
+
+def test_the_digest_bound_is_the_seals_read() -> None:
+    """digest.max_events stops at the events a seal reads at a time, which no digest spans beyond."""
+    from auditlog.agent.digest_writer import DigestSettings
+
+    assert config.MAX_DIGEST_EVENTS == DigestSettings().seal_events
+
+
+@pytest.mark.parametrize("text", ["١٢s", "12\u0660s", "\uff11s", "1.\u0665m"])
+def test_a_duration_with_other_scripts_digits_is_named(tmp_path: Path, text: str) -> None:
+    """Digits of other scripts (Arabic-Indic, full-width) are no duration: the key is named, not read as 12 s."""
+    with pytest.raises(UsageError, match=r"batch\.max_latency: must be seconds or a duration like"):
+        config.load(toml(tmp_path, f'[batch]\nmax_latency = "{text}"\n'), env={})
 
 
 @pytest.mark.parametrize(("text", "name"), [('[state]\ndir = "/x\\u0000y"', "state.dir"),
@@ -302,6 +323,20 @@ def test_a_folder_named_as_a_log_path_stops_startup_naming_the_key(tmp_path: Pat
     path = toml(tmp_path, f'[inputs]\npaths = ["{entry.format(tmp=tmp_path)}"]\n')
     with pytest.raises(UsageError, match=r"inputs\.paths: .* is a folder: name its files, e\.g\. .*\*\.jsonl"):
         config.load(path, env={})
+
+
+@pytest.mark.parametrize("entry", ["{tmp}/**/../*.jsonl", "{tmp}/**/./*.jsonl", "{tmp}/a/**/b/../*.jsonl"])
+def test_a_dot_folder_after_a_double_star_stops_startup_naming_the_key(tmp_path: Path, entry: str) -> None:
+    """'.' or '..' after '**' matches nothing in the walk: refused naming the key, not a glob that ships nothing."""
+    path = toml(tmp_path, f'[inputs]\npaths = ["{entry.format(tmp=tmp_path)}"]\n')
+    with pytest.raises(UsageError, match=r"inputs\.paths: .*: '\.' or '\.\.' after '\*\*' matches nothing"):
+        config.load(path, env={})
+
+
+def test_a_dot_folder_before_a_double_star_is_accepted(tmp_path: Path) -> None:
+    """'..' in the fixed part before '**' is an ordinary path: the walk starts there."""
+    entry = f"{tmp_path}/x/../**/*.jsonl"
+    assert config.load(toml(tmp_path, f'[inputs]\npaths = ["{entry}"]\n'), env={})["inputs.paths"] == [entry]
 
 
 def test_a_log_path_with_a_wildcard_below_a_folder_is_accepted(tmp_path: Path) -> None:

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.agent.discovery import MAX_DEPTH, expand, find_inode, matches, rotated_siblings, walk, watch_dirs
+from auditlog.agent.discovery import (
+    MAX_DEPTH,
+    expand,
+    find_inode,
+    matches,
+    rotated_siblings,
+    walk,
+    walk_problem,
+    watch_dirs,
+)
 from tests.support.deep_tree import nest, unnest
 
 
@@ -127,6 +136,14 @@ def test_the_walk_matches_what_glob_matches_without_links(tmp_path: Path, patter
     _tree(tmp_path)
     files = [p for p in glob.glob(str(tmp_path / pattern), recursive=True) if os.path.isfile(p)]
     assert sorted(p for p in walk(str(tmp_path / pattern)) if os.path.isfile(p)) == sorted(files)
+
+
+@pytest.mark.parametrize(("pattern", "refused"), [("/l/**/../*.jsonl", True), ("/l/**/./x", True),
+                                                  ("/l/**/a/../*.jsonl", True), ("/l/../**/*.jsonl", False),
+                                                  ("/l/./*.jsonl", False), ("/l/**/.h/*.jsonl", False)])
+def test_the_walk_names_the_dot_folders_it_cannot_match(pattern: str, refused: bool) -> None:
+    """'.' or '..' after '**' is reported as a pattern that matches nothing; before it, or hidden names, are fine."""
+    assert refused == (walk_problem(pattern) is not None)
 
 
 def test_a_link_loop_under_a_recursive_glob_ends_and_is_not_followed(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ def test_prefix_from_environment(capsys: pytest.CaptureFixture[str], monkeypatch
         ["setup", "--replicas", "gold=1"],
         ["setup", "--replicas", "enterprise"],
         ["setup", "--replicas", "enterprise=-1"],
+        ["setup", "--replicas", "enterprise=\u0663"],
+        ["setup", "--replicas", "enterprise=\u00b2"],
     ],
 )
 def test_bad_arguments_exit_2(argv: list[str]) -> None:

@@ -16,7 +16,7 @@ def test_lifetimes_with_a_unit_pass_unchanged(value: str) -> None:
     assert value == key_lifetime(value)
 
 
-@pytest.mark.parametrize("value", ["90 days", "0d", "1.5h", "30", "d", "-1d", "1w"])
+@pytest.mark.parametrize("value", ["90 days", "0d", "1.5h", "30", "d", "-1d", "1w", "9\u0660d", "\uff19d"])
 def test_other_lifetimes_are_refused_naming_the_value(value: str) -> None:
     """Anything else is refused with a message quoting the value."""
     with pytest.raises(argparse.ArgumentTypeError, match=f"not a lifetime like 90d, 12h, 30m: {value!r}"):

@@ -28,3 +28,11 @@ def test_an_instant_at_the_calendar_edge_is_refused(text: str) -> None:
 def test_the_longest_relative_age_still_resolves() -> None:
     """The largest accepted age resolves against today's date without leaving the calendar."""
     assert parse_time("366000d").resolve(datetime(2026, 12, 4, tzinfo=UTC)).year > 1000
+
+
+@pytest.mark.parametrize("text", ["\u0663d", "1\u0660m", "\uff17d", "\u0662\u0660\u0662\u0666-11-20",
+                                  "2026-11-20T10:00:00+\u0660\u0661:00"])
+def test_other_scripts_digits_are_no_time(text: str) -> None:
+    """Digits of other scripts (Arabic-Indic, full-width) are refused, never read as an age or a date."""
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid"):
+        parse_time(text)
