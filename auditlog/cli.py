@@ -149,6 +149,26 @@ def _needs_extra(extra: str, module: str) -> Callable[[argparse.Namespace], int]
     return run
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse ``auditlog``'s arguments as :func:`main` does, without running the command.
+
+    Exits 2 (``SystemExit``) with argparse's usage line on malformed arguments.
+
+    Args:
+        argv: arguments without the program name.
+    """
+    args_in = list(argv)
+    # the subcommand is the first argument (the root parser's own options end the run: --help, --version)
+    parser = build_parser(args_in[0] if args_in else None)
+    args_in = glue_dash_values(parser, args_in)
+    # parse_args = parse_known_args + an error on leftovers; a stub for a missing extra takes any arguments
+    args, leftover = parser.parse_known_args(args_in)
+    leftover = [a for a in leftover if a != "--"]  # the end of options, not an argument of its own
+    if leftover and not getattr(args, "missing_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(leftover)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``auditlog`` command.
 
@@ -158,15 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit status.
     """
-    args_in = sys.argv[1:] if argv is None else list(argv)
-    # the subcommand is the first argument (the root parser's own options end the run: --help, --version)
-    parser = build_parser(args_in[0] if args_in else None)
-    args_in = glue_dash_values(parser, args_in)
-    # parse_args = parse_known_args + an error on leftovers; a stub for a missing extra takes any arguments
-    args, leftover = parser.parse_known_args(args_in)
-    leftover = [a for a in leftover if a != "--"]  # the end of options, not an argument of its own
-    if leftover and not getattr(args, "missing_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(leftover)}")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command in DRAWS_ITS_OWN_SCREEN:
         return _run(args)
     # file names, ids, index names and the cluster's reasons reach the output: escapes are shown, not obeyed

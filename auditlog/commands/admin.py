@@ -21,12 +21,12 @@ from auditlog.core.terminal import shown
 from auditlog.indexer import ahead, retention
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
-from auditlog.indexer.ilm import policy_requests
+from auditlog.indexer.ilm import digest_policy_requests, policy_requests
 from auditlog.indexer.kibana import KibanaError, KibanaSettings, load_objects
 from auditlog.indexer.query.timespec import in_calendar
 from auditlog.indexer.security import roles_yml
 from auditlog.indexer.setup import SecurityStoreError, SetupError, run_setup
-from auditlog.indexer.templates import MappingFeatures, render_all
+from auditlog.indexer.templates import MappingFeatures, render_all, render_digest_templates
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.lifetime import key_lifetime
@@ -47,7 +47,7 @@ NEEDS = {
 PRINTABLE = ("template", "policies", "kibana", "roles")
 
 
-def printable(what: str, tiers: TierTable, *, minimal: bool = False) -> str:
+def printable(what: str, tiers: TierTable, *, minimal: bool = False, replicas: dict[str, int] | None = None) -> str:
     """Render what ``auditlog setup`` installs, without a cluster (like ``filebeat export``).
 
     Args:
@@ -56,6 +56,8 @@ def printable(what: str, tiers: TierTable, *, minimal: bool = False) -> str:
         tiers: the namespace.
         minimal: render the templates for the minimal distribution (no ILM, no ECS-only field types)
             instead of the default distribution.
+        replicas: ``number_of_replicas`` per class fixed in the index templates (``--replicas``); a class
+            without one keeps the auto-expanded ``0-1`` (setup fixes it from the cluster's data nodes).
 
     Returns:
         The text, ending in a newline.
@@ -64,12 +66,13 @@ def printable(what: str, tiers: TierTable, *, minimal: bool = False) -> str:
         return roles_yml(tiers)
     if what == "kibana":
         return "".join(json.dumps(obj, ensure_ascii=False) + "\n" for obj in load_objects(tiers))
-    if what == "policies":
-        requests = [(f"_ilm/policy/{r.name}", r.body) for r in policy_requests(tiers)]
-    else:
+    if what == "policies":  # the events' policies, then the digests' (kept a day longer)
+        requests = [(f"_ilm/policy/{r.name}", r.body) for r in policy_requests(tiers) + digest_policy_requests(tiers)]
+    else:  # components, the events' index templates, the digests' index templates: what setup installs
         features = MappingFeatures() if minimal else MappingFeatures.ecs()
-        requests = [(f"_{t.kind}_template/{t.name}", t.body)
-                    for t in render_all(tiers, ilm=not minimal, features=features)]
+        templates = render_all(tiers, ilm=not minimal, features=features, replicas=replicas) + \
+            render_digest_templates(tiers, ilm=not minimal, replicas=replicas)
+        requests = [(f"_{t.kind}_template/{t.name}", t.body) for t in templates]
     return "\n".join(f"PUT {path}\n{json.dumps(body, indent=2, ensure_ascii=False)}\n" for path, body in requests)
 
 
@@ -105,7 +108,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     setup.add_argument("--json", action="store_true", help="print the report as one JSON object")
     setup.add_argument("--print", dest="print_what", choices=PRINTABLE, metavar="WHAT",
                        help="print what setup would install and exit, no cluster needed: template (component "
-                       "and index templates, default distribution) or policies (ILM) as Dev Tools requests, "
+                       "and index templates of events and digests, default distribution; replicas auto-expanded "
+                       "0-1 unless --replicas) or policies (ILM) as Dev Tools requests, "
                        "kibana (saved objects, ndjson), roles (file-realm roles.yml)")
     setup.add_argument("--minimal-cluster", action="store_true",
                        help="with --print template: for a cluster without ILM, match_only_text and wildcard "
@@ -200,10 +204,12 @@ def run_setup_command(args: argparse.Namespace) -> int:
     # flags that would do nothing here: say so instead of silently ignoring them
     if args.minimal_cluster and what != "template":
         raise UsageError("--minimal-cluster: applies to --print template only")
+    if args.replicas and what not in (None, "template"):
+        raise UsageError("--replicas: applies to setup and --print template only")
     if args.key_expiration and not args.api_keys:
         raise UsageError("--key-expiration: applies to the keys --api-keys creates; add --api-keys")
     if what:
-        print(printable(what, tiers, minimal=args.minimal_cluster), end="")
+        print(printable(what, tiers, minimal=args.minimal_cluster, replicas=dict(args.replicas) or None), end="")
         return 0
     kibana = _kibana_settings(args)
 

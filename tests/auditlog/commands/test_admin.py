@@ -7,10 +7,10 @@ import json
 import pytest
 
 from auditlog.cli import main
-from auditlog.indexer.ilm import policy_requests
+from auditlog.indexer.ilm import digest_policy_requests, policy_requests
 from auditlog.indexer.kibana import load_objects
 from auditlog.indexer.security import roles_yml
-from auditlog.indexer.templates import MappingFeatures, render_all
+from auditlog.indexer.templates import MappingFeatures, render_all, render_digest_templates
 from auditlog.indexer.tiers import TierTable
 
 DEAD = "http://127.0.0.1:9"  # nobody listens: proves a command did not need the cluster
@@ -89,10 +89,12 @@ def _dev_tools_requests(text: str) -> list[tuple[str, object]]:
 
 
 def test_print_template_is_what_setup_installs(capsys: pytest.CaptureFixture[str]) -> None:
-    """setup --print template writes every template setup would PUT on the default distribution, with its body."""
+    """setup --print template writes every template setup would PUT on the default distribution, with its body
+    (the digests' index templates included)."""
     assert 0 == main(["setup", "--print", "template", "--prefix", "shop"])
-    expected = [(f"_{t.kind}_template/{t.name}", t.body)
-                for t in render_all(TierTable(prefix="shop"), ilm=True, features=MappingFeatures.ecs())]
+    tiers = TierTable(prefix="shop")
+    expected = [(f"_{t.kind}_template/{t.name}", t.body) for t in [
+        *render_all(tiers, ilm=True, features=MappingFeatures.ecs()), *render_digest_templates(tiers, ilm=True)]]
     assert expected == _dev_tools_requests(capsys.readouterr().out)
 
 
@@ -104,10 +106,22 @@ def test_print_template_for_a_minimal_cluster(capsys: pytest.CaptureFixture[str]
                                           out.startswith("PUT _component_template/"))
 
 
+def test_print_template_with_replicas_fixes_them_in_the_class_templates(capsys: pytest.CaptureFixture[str]) -> None:
+    """--print template --replicas business=2 fixes the business events' and digests' replicas, no other class's."""
+    assert 0 == main(["setup", "--print", "template", "--replicas", "business=2"])
+    bodies = dict(_dev_tools_requests(capsys.readouterr().out))
+    replicas = {path: body["template"]["settings"].get("index", {}).get("number_of_replicas")  # type: ignore[index]
+                for path, body in bodies.items() if path.startswith("_index_template/")}
+    assert {"_index_template/audit-enterprise": None, "_index_template/audit-business": 2,
+            "_index_template/audit-professional": None, "_index_template/audit.digest-enterprise": None,
+            "_index_template/audit.digest-business": 2, "_index_template/audit.digest-professional": None} == replicas
+
+
 def test_print_policies_is_one_put_per_class(capsys: pytest.CaptureFixture[str]) -> None:
-    """setup --print policies writes the ILM policies named after the namespace's classes."""
+    """setup --print policies writes the ILM policies named after the namespace's classes, the digests' too."""
     assert 0 == main(["setup", "--print", "policies"])
-    expected = [(f"_ilm/policy/{r.name}", r.body) for r in policy_requests(TierTable())]
+    expected = [(f"_ilm/policy/{r.name}", r.body)
+                for r in [*policy_requests(TierTable()), *digest_policy_requests(TierTable())]]
     assert expected == _dev_tools_requests(capsys.readouterr().out)
 
 
@@ -146,9 +160,11 @@ def test_a_now_at_the_calendar_edge_exits_2(now: str, capsys: pytest.CaptureFixt
     (["setup", "--key-expiration", "1d"], "--key-expiration"),
     (["setup", "--minimal-cluster"], "--minimal-cluster"),
     (["setup", "--print", "policies", "--minimal-cluster"], "--minimal-cluster"),
+    (["setup", "--print", "roles", "--replicas", "business=1"], "--replicas"),
 ])
 def test_a_flag_that_would_do_nothing_exits_2(argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """--key-expiration without --api-keys, or --minimal-cluster without --print template, exits 2 naming it."""
+    """--key-expiration without --api-keys, --minimal-cluster without --print template, or --replicas with
+    another --print, exits 2 naming it."""
     code = main([*argv, "--es", DEAD])
     err = capsys.readouterr().err.strip().splitlines()
     assert (2, 1, True) == (code, len(err), f"{named}: applies to" in err[0])

@@ -1,0 +1,184 @@
+"""docs/elastic-admin.md's command lines, run as documented against the real node.
+
+Each test names the doc line it runs. The lines run with ``--es`` and ``--prefix`` added (the test's
+node and namespace) and ``--now`` where the doc's output depends on the date; otherwise as written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from auditlog.cli import main
+from auditlog.indexer.security import role_descriptors
+from auditlog.indexer.setup import install_templates
+from auditlog.indexer.tiers import TierTable
+from tests.support.node import SecureNodeInfo
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "elastic-admin.md"
+#: the date at which the doc's `retention status` example was taken: one enterprise and one professional
+#: index overdue, none of business
+EXAMPLE_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+EXAMPLE_DAYS = {
+    "enterprise": [date(2026, 10, 26), date(2026, 11, 24), date(2026, 11, 25)],
+    "business": [date(2026, 11, 20), date(2026, 11, 24), date(2026, 11, 25)],
+    "professional": [date(2026, 11, 22), date(2026, 11, 24), date(2026, 11, 25)],
+}
+DOCS_PER_INDEX = 20
+JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+
+
+def _doc_block(first_line: str) -> list[str]:
+    """The lines of the doc's fenced block that starts with ``first_line``, that line included."""
+    text = DOC.read_text()
+    start = text.index(f"```\n{first_line}\n") + len("```\n")
+    return text[start:text.index("\n```", start)].splitlines()
+
+
+def _dev_tools_requests(text: str) -> list[tuple[str, dict[str, object]]]:
+    """`PUT path` + JSON body blocks as (path, body) pairs."""
+    return [(path, json.loads(body)) for block in text.split("PUT ")[1:] for path, _, body in [block.partition("\n")]]
+
+
+def _example_namespace(es: Elasticsearch, tiers: TierTable) -> None:
+    """The doc's example: three daily indices per class of 20 documents each, templates installed."""
+    install_templates(es, tiers, ilm=False)
+    operations: list[dict[str, object]] = []
+    for cls, days in EXAMPLE_DAYS.items():
+        for day in days:
+            index = tiers.index_for_day(cls, day)
+            for n in range(DOCS_PER_INDEX):
+                operations += [{"create": {"_index": index}},
+                               {"@timestamp": f"{day.isoformat()}T10:00:{n:02d}Z", "message": "example"}]
+    response = es.bulk(operations=operations, refresh=True)
+    assert not response["errors"], response["items"][:3]
+
+
+def _overdue(tiers: TierTable) -> list[str]:
+    return sorted([tiers.index_for_day("enterprise", date(2026, 10, 26)),
+                   tiers.index_for_day("professional", date(2026, 11, 22))])
+
+
+def test_print_template_minimal_cluster_requests_are_what_setup_installs(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """elastic-admin.md:17 and :27: `setup --print template --minimal-cluster` with the replicas of one data node,
+    sent as Dev Tools requests, leaves setup nothing to change on the minimal node."""
+    replicas = [flag for cls in ("enterprise", "business", "professional") for flag in ("--replicas", f"{cls}=0")]
+    assert 0 == main(["setup", "--print", "template", "--minimal-cluster", *replicas, "--prefix", namespace.prefix])
+    for path, body in _dev_tools_requests(capsys.readouterr().out):
+        es.perform_request("PUT", f"/{path}", body=body, headers=JSON_HEADERS)
+    assert 0 == main(["setup", "--es", es_url, "--prefix", namespace.prefix, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    templates = {c["name"]: c["action"] for c in report["changes"] if c["kind"].endswith("template")}
+    assert {name: "unchanged" for name in templates} == templates
+
+
+@pytest.fixture
+def secure_namespace(secure_node: SecureNodeInfo, tmp_path: Path,
+                     monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TierTable, Elasticsearch]]:
+    """A namespace of its own on the secure node, the admin's password in a file named by
+    AUDITLOG_ES_PASSWORD_FILE (as the doc exports it); its objects, roles and keys removed afterwards."""
+    password = tmp_path / "elastic-password"
+    password.write_text(secure_node.password + "\n")
+    password.chmod(0o600)
+    monkeypatch.setenv("AUDITLOG_ES_PASSWORD_FILE", str(password))
+    tiers = TierTable(prefix=f"d{uuid.uuid4().hex[:10]}-audit")
+    admin = Elasticsearch(secure_node.url, basic_auth=(secure_node.username, secure_node.password),
+                          ca_certs=secure_node.ca_certs, request_timeout=60)
+    try:
+        yield tiers, admin
+    finally:
+        ignore = admin.options(ignore_status=404)
+        ignore.indices.delete(index=f"{tiers.prefix}-*,{tiers.prefix}.digest-*", expand_wildcards="all")
+        ignore.indices.delete_index_template(name=f"{tiers.prefix}*")
+        ignore.cluster.delete_component_template(name=f"{tiers.prefix}-*")
+        for name in role_descriptors(tiers):
+            ignore.security.delete_role(name=name)
+        ignore.security.invalidate_api_key(name=f"{tiers.prefix}-*")
+        admin.close()
+
+
+def _secure_flags(node: SecureNodeInfo) -> list[str]:
+    return ["--es", node.url, "--ca-certs", node.ca_certs, "--user", "elastic"]
+
+
+def test_setup_with_a_password_file_in_the_environment(
+    secure_node: SecureNodeInfo, secure_namespace: tuple[TierTable, Elasticsearch],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """elastic-admin.md:7: `AUDITLOG_ES_PASSWORD_FILE=... auditlog setup --es URL --ca-certs ca.crt --user elastic`
+    installs the templates and the roles and exits 0."""
+    tiers, admin = secure_namespace
+    code = main(["setup", *_secure_flags(secure_node), "--prefix", tiers.prefix])
+    out = capsys.readouterr().out
+    installed = admin.indices.get_index_template(name=f"{tiers.prefix}-*")["index_templates"]
+    roles = admin.security.get_role(name=",".join(role_descriptors(tiers)))
+    assert (0, 3, sorted(role_descriptors(tiers))) == (code, len(installed), sorted(roles)), out
+
+
+def test_setup_api_keys_prints_two_keys_that_expire_as_asked(
+    secure_node: SecureNodeInfo, secure_namespace: tuple[TierTable, Elasticsearch],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """elastic-admin.md:246: `auditlog setup --api-keys --key-expiration 90d --user elastic --ca-certs ca.crt --es
+    URL` prints a writer and a reader key line once each, both expiring in 90 days."""
+    tiers, admin = secure_namespace
+    before = datetime.now(UTC)
+    code = main(["setup", "--api-keys", "--key-expiration", "90d", "--user", "elastic",
+                 "--ca-certs", secure_node.ca_certs, "--es", secure_node.url, "--prefix", tiers.prefix])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "AUDITLOG_ES_API_KEY=" in line]
+    ids = [re.search(r"\(shown once, id ([^)]+)\)", line).group(1) for line in lines]  # type: ignore[union-attr]
+    keys = [admin.security.get_api_key(id=key_id)["api_keys"][0] for key_id in ids]
+    days = [round((datetime.fromtimestamp(k["expiration"] / 1000, UTC) - before).total_seconds() / 86400)
+            for k in keys]
+    assert (0, ["writer", "reader"], [90, 90]) == (code, [line.split()[0] for line in lines], days)
+
+
+def test_retention_status_prints_the_table_the_doc_shows(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """elastic-admin.md:203: `auditlog retention status` on the doc's example prints the doc's table (sizes apart)."""
+    _example_namespace(es, namespace)
+    code = main(["retention", "status", "--es", es_url, "--prefix", namespace.prefix,
+                 "--now", EXAMPLE_NOW.isoformat()])
+    shown = [re.split(r"\s{2,}", line) for line in _doc_block("$ auditlog retention status")[1:]]
+    printed = [re.split(r"\s{2,}", line) for line in capsys.readouterr().out.splitlines()]
+    for row in (*shown, *printed):
+        del row[5]  # SIZE: the store's bytes differ from run to run
+    assert (0, shown) == (code, printed)
+
+
+def test_retention_enforce_dry_run_lists_the_overdue_and_deletes_nothing(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """elastic-admin.md:173: `auditlog retention enforce --dry-run` names what is overdue and deletes nothing."""
+    _example_namespace(es, namespace)
+    before = sorted(es.indices.get(index=namespace.read_pattern))
+    code = main(["retention", "enforce", "--dry-run", "--es", es_url, "--prefix", namespace.prefix,
+                 "--now", EXAMPLE_NOW.isoformat()])
+    out = capsys.readouterr().out.splitlines()
+    listed = sorted(line.split()[2] for line in out if line.startswith("would delete ") and "(" in line)
+    after = sorted(es.indices.get(index=namespace.read_pattern))
+    assert (0, _overdue(namespace), "would delete 2 expired indices", before) == (
+        code, listed, next(line for line in out if "expired" in line), after)
+
+
+def test_retention_enforce_deletes_the_overdue_indices(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """elastic-admin.md:174: `auditlog retention enforce` deletes exactly the overdue indices."""
+    _example_namespace(es, namespace)
+    code = main(["retention", "enforce", "--es", es_url, "--prefix", namespace.prefix,
+                 "--now", EXAMPLE_NOW.isoformat()])
+    out = capsys.readouterr().out.splitlines()
+    left = set(es.indices.get(index=namespace.read_pattern))
+    assert (0, "deleted 2 expired indices", set()) == (
+        code, next(line for line in out if "expired" in line), left & set(_overdue(namespace)))
