@@ -1,9 +1,15 @@
 """Tenant API keys: a customer's key reads only its own enterprise events, enforced by Elasticsearch.
 
-A tenant key's role descriptor grants ``read`` and ``view_index_metadata`` on the enterprise class's
-indices only (``<prefix>-enterprise-*``) with a document-level-security query
-``{"term": {"organization.id": ORG}}``: every search, point in time, aggregation, count and get by id
-made with the key sees only that tenant's documents, whatever the client asks for. The key's
+A tenant key's role descriptor grants the enterprise class's indices only (``<prefix>-enterprise-*``),
+with a document-level-security query ``{"term": {"organization.id": ORG}}``, and only the index actions
+the customer view runs (``TENANT_PRIVILEGES``): search (with ``_count`` and aggregations) and opening a
+point in time. Every search, point in time, aggregation and count made with the key sees only that
+tenant's documents, whatever the client asks for. Not ``read``: that would also allow term vectors
+(whose ``term_statistics`` count any value in every tenant's events, even for an artificial document),
+explain, terms enum, field capabilities, get/mget, msearch and ES|QL/EQL/SQL; nor
+``view_index_metadata`` (mappings, settings, query validation). The customer view needs none of them:
+it finds an event by id with an ``ids`` search. Keys made before this narrowing keep ``read`` and
+``view_index_metadata`` until recreated. The key's
 metadata (``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespace": PREFIX}``) tells
 the TUI and export which customer view to open; a key may read its own metadata
 (``GET _security/api_key?id=<own id>``) and cannot change it.
@@ -22,7 +28,6 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from auditlog.core.contract import F
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
-from auditlog.indexer.security import READER_PRIVILEGES
 from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
 
 TENANT = "tenant"
@@ -31,6 +36,14 @@ MANAGED_BY = "auditlog"
 DLS_LICENCES = frozenset({"trial", "platinum", "enterprise"})
 #: The retention class a tenant key may read: the customer view is for enterprise tenants only.
 TENANT_CLASS = "enterprise"
+#: A tenant key's index privileges: the action names the customer view runs (TUI, export, show), nothing more.
+#: Elasticsearch matches each as a prefix, so the first also covers the shard-level search phases and
+#: ``indices:data/read/search/template`` (a search rendered from a template, no more than a search can do).
+TENANT_PRIVILEGES = (
+    "indices:data/read/search",  # search, _count, aggregations, and searches inside a point in time
+    "indices:data/read/open_point_in_time",  # the pager's and the export's snapshot
+    "indices:data/read/open_reader_context",  # the shard-level half of opening a point in time
+)
 
 
 class KeyRefused(Exception):
@@ -85,7 +98,7 @@ def tenant_descriptor(tiers: TierTable, tenant: str) -> dict[str, Any]:
         "cluster": [],
         "indices": [{
             "names": [tiers.class_pattern(TENANT_CLASS)],
-            "privileges": list(READER_PRIVILEGES),
+            "privileges": list(TENANT_PRIVILEGES),
             "query": {"term": {TENANT_FIELD: tenant}},
         }],
         "metadata": {"managed_by": MANAGED_BY, "role": TENANT},

@@ -11,12 +11,12 @@ import contextlib
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from auditlog.cli import main
 from auditlog.indexer.tiers import TierTable
@@ -26,6 +26,15 @@ from tests.tui.support import seed_events as tui_events
 
 #: The tenant the key is made for (an enterprise tenant of the TUI's seed).
 TENANT = "org-1001"
+
+
+def status_of(call: Callable[[], object]) -> int:
+    """Return the status Elasticsearch answers ``call`` with (200 when it succeeds)."""
+    try:
+        call()
+    except ApiError as exc:
+        return exc.meta.status
+    return 200
 
 
 @dataclass(frozen=True)
