@@ -9,7 +9,7 @@ tenant's documents, whatever the client asks for. Not ``read``: that would also 
 explain, terms enum, field capabilities, get/mget, msearch and ES|QL/EQL/SQL; nor
 ``view_index_metadata`` (mappings, settings, query validation). The customer view needs none of them:
 it finds an event by id with an ``ids`` search. Keys made before this narrowing keep ``read`` and
-``view_index_metadata`` until recreated. The key's
+``view_index_metadata`` until recreated; ``list_keys`` marks them ``broader``. The key's
 metadata (``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespace": PREFIX}``) tells
 the TUI and export which customer view to open; a key may read its own metadata
 (``GET _security/api_key?id=<own id>``) and cannot change it.
@@ -20,6 +20,7 @@ licence Elasticsearch refuses to create such a key, so ``create_tenant_key`` che
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +72,8 @@ class KeyInfo:
     created: str
     expires: str | None
     invalidated: bool
+    #: a tenant key granting more than ``tenant_descriptor`` does now (made before it was narrowed): recreate it
+    broader: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,37 @@ def tenant_descriptor(tiers: TierTable, tenant: str) -> dict[str, Any]:
         }],
         "metadata": {"managed_by": MANAGED_BY, "role": TENANT},
     }
+
+
+def broader_than_tenant(descriptors: object) -> bool:
+    """Tell whether an API key's role descriptors grant more than a tenant key made now would (pure).
+
+    Tenant keys made before their privileges were narrowed to ``TENANT_PRIVILEGES`` keep ``read`` and
+    ``view_index_metadata`` (term vectors, explain, terms enum, mappings, ...) until they are recreated.
+
+    Args:
+        descriptors: the key's ``role_descriptors`` as ``_security/_query/api_key`` returns them.
+
+    Returns:
+        True when a descriptor holds a cluster privilege or an index privilege outside ``TENANT_PRIVILEGES``,
+        or when there is none at all (such a key has every privilege of the user who made it).
+    """
+    if not isinstance(descriptors, Mapping):
+        return False  # not Elasticsearch's shape: nothing to judge by, and ``keys list`` must still answer
+    if not descriptors:
+        return True
+    return any(_descriptor_broader(descriptor) for descriptor in descriptors.values())
+
+
+def _descriptor_broader(descriptor: object) -> bool:
+    if not isinstance(descriptor, Mapping):
+        return False
+    if descriptor.get("cluster"):
+        return True
+    entries = descriptor.get("indices")
+    entries = entries if isinstance(entries, list) else []
+    privileges = [p for entry in entries if isinstance(entry, Mapping) for p in entry.get("privileges") or []]
+    return not set(TENANT_PRIVILEGES).issuperset(privileges)
 
 
 def licence_type(client: Elasticsearch) -> tuple[str, str]:
@@ -210,10 +244,12 @@ def list_keys(client: Elasticsearch, tiers: TierTable, *, include_invalidated: b
         if invalidated and not include_invalidated:
             continue
         meta = key.get("metadata") or {}
+        role = str(meta.get("role") or "?")
         keys.append(KeyInfo(
-            id=str(key["id"]), name=str(key.get("name") or ""), role=str(meta.get("role") or "?"),
+            id=str(key["id"]), name=str(key.get("name") or ""), role=role,
             tenant=meta.get("tenant"), created=_iso(int(key["creation"])),
             expires=_iso(int(key["expiration"])) if key.get("expiration") else None, invalidated=invalidated,
+            broader=role == TENANT and broader_than_tenant(key.get("role_descriptors")),
         ))
     return keys
 

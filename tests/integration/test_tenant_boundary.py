@@ -7,7 +7,9 @@ does use see only the tenant's documents (document-level security).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,6 +152,49 @@ def test_another_namespace_is_out_of_reach(tenant_setup: TenantSetup) -> None:
 
 def _daily_index(admin: Elasticsearch, tiers: TierTable) -> str:
     return sorted(admin.indices.get(index=tiers.class_pattern("enterprise")))[0]
+
+
+def test_old_descriptor_key_counts_another_tenant_through_term_vectors(tenant_setup: TenantSetup) -> None:
+    """A key made with the former descriptor (read, view_index_metadata) counts another tenant's events: recreate it."""
+    with _old_key(tenant_setup) as client:
+        index, _ = _other_event(tenant_setup)
+        other = tenant_setup.other_enterprise()
+        vectors = client.termvectors(index=index, doc={"organization": {"id": other}}, term_statistics=True)
+        counted = vectors["term_vectors"]["organization.id"]["terms"][other]["doc_freq"]
+        assert _count(tenant_setup, index, other) == counted
+
+
+def test_keys_list_marks_the_old_descriptor_key_broader(tenant_setup: TenantSetup) -> None:
+    """`auditlog keys list --json` says a key made with the former descriptor is broader, and a new one is not."""
+    with _old_key(tenant_setup) as client:
+        old_id = client.security.authenticate()["api_key"]["id"]
+        code, out, err = tenant_setup.cli("keys", "list", "--json")
+        assert code == 0, err
+        broader = {key["id"]: key["broader"] for key in map(json.loads, out.splitlines())}
+        expected = (True, False)
+        assert expected == (broader[old_id], broader[tenant_setup.key["id"]])
+
+
+@contextlib.contextmanager
+def _old_key(setup: TenantSetup) -> Iterator[Elasticsearch]:
+    """A client with a tenant key as `auditlog keys tenant` made them before the narrowing; revoked afterwards."""
+    descriptor = {"cluster": [], "indices": [{"names": [_enterprise(setup)],
+                                              "privileges": ["read", "view_index_metadata"],
+                                              "query": {"term": {"organization.id": TENANT}}}]}
+    made = setup.admin.security.create_api_key(
+        name=f"{setup.tiers.prefix}-tenant-{TENANT}-old", role_descriptors={f"{setup.tiers.prefix}-tenant": descriptor},
+        metadata={"managed_by": "auditlog", "role": "tenant", "tenant": TENANT, "namespace": setup.tiers.prefix})
+    client = Elasticsearch(setup.node.url, api_key=made["encoded"], ca_certs=setup.node.ca_certs, max_retries=0)
+    try:
+        yield client
+    finally:
+        client.close()
+        setup.admin.security.invalidate_api_key(ids=[made["id"]])
+
+
+def _count(setup: TenantSetup, index: str, tenant: str) -> int:
+    """Events of ``tenant`` in ``index`` (admin's view)."""
+    return int(setup.admin.count(index=index, query={"term": {"organization.id": tenant}})["count"])
 
 
 def test_digest_indices_are_refused(tenant_setup: TenantSetup) -> None:
