@@ -14,6 +14,16 @@ metadata (``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespa
 the TUI and export which customer view to open; a key may read its own metadata
 (``GET _security/api_key?id=<own id>``) and cannot change it.
 
+What the key can still learn is Elasticsearch's, through ``_search`` itself, so no privilege can take it
+away: document-level security hides documents, not the statistics of the shards the tenants share.
+BM25 scores, ``explain`` and ``dfs_query_then_fetch`` use document counts over every tenant; a
+``more_like_this`` keeps or drops a term by its frequency over every tenant (whether any tenant holds a
+guessed value, per daily index); ``significant_terms`` reports every tenant's events as ``bg_count``; a
+``range`` with ``pre_filter_shard_size`` skips only the daily indices where no tenant has an event in
+range; gaps in the tenant's own ``_seq_no`` count the others' writes. No other tenant's event, id or
+field value comes back. docs/elastic-admin.md ("What a tenant key can still learn") lists them with
+their tests; only an index per tenant would close them.
+
 Document-level security needs a licence that includes it (trial, platinum, enterprise); on a basic
 licence Elasticsearch refuses to create such a key, so ``create_tenant_key`` checks first and says so.
 """

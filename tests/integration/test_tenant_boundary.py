@@ -2,15 +2,18 @@
 
 Every read path Elasticsearch offers is tried with the key made by `auditlog keys tenant`. Paths the
 customer view does not use are refused (403: the key holds search and point in time only); paths it
-does use see only the tenant's documents (document-level security).
+does use see only the tenant's documents (document-level security). What still leaks is
+Elasticsearch's own, through ``_search`` itself: statistics of a shard (a daily index) that count every
+tenant's documents. Those tests assert the leak as docs/elastic-admin.md describes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -52,6 +55,21 @@ def _own_event(setup: TenantSetup) -> tuple[str, str]:
 
 def _enterprise(setup: TenantSetup) -> str:
     return setup.tiers.class_pattern("enterprise")
+
+
+def _emails(setup: TenantSetup, tenant: str) -> dict[str, int]:
+    """Events per ``user.email`` of ``tenant`` in the enterprise class (admin's view)."""
+    found = setup.admin.search(index=_enterprise(setup), size=0, query={"term": {"organization.id": tenant}},
+                               aggs={"e": {"terms": {"field": "user.email", "size": 1000}}})
+    return {b["key"]: b["doc_count"] for b in found["aggregations"]["e"]["buckets"]}
+
+
+def _exclusive_emails(setup: TenantSetup) -> tuple[str, str]:
+    """The tenant's rarest email, and the other enterprise tenant's most frequent one the tenant does not have."""
+    mine, theirs = _emails(setup, TENANT), _emails(setup, setup.other_enterprise())
+    own = min(sorted(mine), key=lambda e: mine[e])
+    other = max(sorted(e for e in theirs if e not in mine), key=lambda e: theirs[e])
+    return own, other
 
 
 # ---- paths the customer view does not use: refused --------------------------------------------------------------
@@ -255,3 +273,107 @@ def test_dfs_search_for_another_tenant_finds_nothing(tenant_setup: TenantSetup) 
     found = tenant_setup.client().search(index=_enterprise(tenant_setup), search_type="dfs_query_then_fetch",
                                          query={"term": {"organization.id": tenant_setup.other_enterprise()}})
     assert 0 == found["hits"]["total"]["value"]
+
+
+# ---- what Elasticsearch leaks through _search itself (documented in docs/elastic-admin.md) ----------------------
+
+
+def _explained_counts(explanation: dict[str, Any]) -> dict[str, int]:
+    """The BM25 ``n`` (documents holding the term) and ``N`` (documents with the field) of a score explanation."""
+    found: dict[str, int] = {}
+    for detail in explanation.get("details", []):
+        text = str(detail.get("description", ""))
+        if text.startswith(("n,", "N,")):
+            found[text[0]] = int(detail["value"])
+        found.update({k: v for k, v in _explained_counts(detail).items() if k not in found})
+    return found
+
+
+def test_dfs_explain_counts_every_tenants_events(tenant_setup: TenantSetup) -> None:
+    """A scored search's explanation gives N = every tenant's events of the class, not only the tenant's (a leak)."""
+    found = tenant_setup.client().search(index=_enterprise(tenant_setup), size=1, explain=True,
+                                         search_type="dfs_query_then_fetch",
+                                         query={"term": {"organization.id": TENANT}})
+    counts = _explained_counts(found["hits"]["hits"][0]["_explanation"])
+    everyone = int(tenant_setup.admin.count(index=_enterprise(tenant_setup))["count"])
+    expected = {"n": len(tenant_setup.ids_of[TENANT]), "N": everyone}
+    assert expected == counts
+
+
+def _blended_score(client: Elasticsearch, setup: TenantSetup, *emails: str) -> list[tuple[str, float]]:
+    """Hits and scores of a regexp over ``emails`` whose rewrite blends the terms' document frequencies."""
+    pattern = "|".join(re.sub(r"([^A-Za-z0-9])", r"\\\1", e) for e in emails)
+    found = client.search(index=_enterprise(setup), size=100, search_type="dfs_query_then_fetch", source=False,
+                          query={"regexp": {"user.email": {"value": pattern, "flags": "NONE",
+                                                           "rewrite": "top_terms_blended_freqs_10"}}})
+    return [(hit["_id"], hit["_score"]) for hit in found["hits"]["hits"]]
+
+
+def test_scores_reveal_whether_another_tenant_holds_a_value(tenant_setup: TenantSetup) -> None:
+    """The same own events score differently when the query also names a value only another tenant holds (a leak)."""
+    own, other = _exclusive_emails(tenant_setup)
+    client = tenant_setup.client()
+    with_other = _blended_score(client, tenant_setup, own, other)
+    with_nothing = _blended_score(client, tenant_setup, own, "nobody@nowhere.invalid")
+    expected = (True, True)
+    assert expected == ([i for i, _ in with_other] == [i for i, _ in with_nothing],
+                        [s for _, s in with_other] != [s for _, s in with_nothing])
+
+
+def _more_like(client: Elasticsearch, setup: TenantSetup, *values: str) -> int:
+    """Hits of a more_like_this on user.email needing every value it keeps (it drops terms no document holds)."""
+    found = client.search(index=_enterprise(setup), size=0, query={"more_like_this": {
+        "fields": ["user.email"], "like": list(values), "min_term_freq": 1, "min_doc_freq": 1,
+        "minimum_should_match": "100%"}})
+    return int(found["hits"]["total"]["value"])
+
+
+def test_more_like_this_reveals_whether_another_tenant_holds_a_value(tenant_setup: TenantSetup) -> None:
+    """more_like_this keeps a term by its frequency over every tenant, so its hits say if a value exists (a leak)."""
+    own, other = _exclusive_emails(tenant_setup)
+    client = tenant_setup.client()
+    alone = _emails(tenant_setup, TENANT)[own]
+    expected = (alone, True)
+    together = _more_like(client, tenant_setup, own, other)
+    assert expected == (_more_like(client, tenant_setup, own, "nobody@nowhere.invalid"), together < alone)
+
+
+def test_significant_terms_background_counts_every_tenant(tenant_setup: TenantSetup) -> None:
+    """significant_terms' bg_count is the number of every tenant's events in the class, not the tenant's (a leak)."""
+    found = tenant_setup.client().search(index=_enterprise(tenant_setup), size=0, aggs={
+        "s": {"significant_terms": {"field": "organization.id"}}})
+    everyone = int(tenant_setup.admin.count(index=_enterprise(tenant_setup))["count"])
+    expected = (len(tenant_setup.ids_of[TENANT]), everyone)
+    assert expected == (found["aggregations"]["s"]["doc_count"], found["aggregations"]["s"]["bg_count"])
+
+
+def _newest(setup: TenantSetup, query: dict[str, Any]) -> dict[str, datetime]:
+    """The newest ``@timestamp`` per enterprise index of the events ``query`` selects (admin's view)."""
+    found = setup.admin.search(index=_enterprise(setup), size=0, query=query, aggs={"i": {
+        "terms": {"field": "_index", "size": 1000}, "aggs": {"t": {"max": {"field": "@timestamp"}}}}})
+    return {b["key"]: datetime.fromisoformat(b["t"]["value_as_string"].replace("Z", "+00:00"))
+            for b in found["aggregations"]["i"]["buckets"]}
+
+
+def test_shard_skipping_reveals_other_tenants_later_events(tenant_setup: TenantSetup) -> None:
+    """A range after the tenant's newest event finds nothing, yet skips only indices where no tenant has one later."""
+    own = max(_newest(tenant_setup, {"term": {"organization.id": TENANT}}).values())
+    everyone = _newest(tenant_setup, {"match_all": {}})
+    after = own + timedelta(milliseconds=1)
+    assert any(newest >= after for newest in everyone.values()), "the seed has no other tenant's event later"
+    found = tenant_setup.client().search(index=_enterprise(tenant_setup), size=0, pre_filter_shard_size=1,
+                                         query={"range": {"@timestamp": {"gte": after.isoformat()}}})
+    expected = (0, sum(newest < after for newest in everyone.values()))
+    assert expected == (found["hits"]["total"]["value"], found["_shards"]["skipped"])
+
+
+def test_sequence_numbers_count_other_tenants_writes(tenant_setup: TenantSetup) -> None:
+    """The gaps in the tenant's own `_seq_no` count the other tenants' events written to that index before (a leak)."""
+    index, _ = _own_event(tenant_setup)
+    mine = tenant_setup.client().search(index=index, size=1000, seq_no_primary_term=True, source=False)
+    seq_nos = sorted(int(hit["_seq_no"]) for hit in mine["hits"]["hits"])
+    everyone = tenant_setup.admin.search(index=index, size=1000, seq_no_primary_term=True, source=False)
+    others_before = sum(hit["_id"] not in tenant_setup.ids_of[TENANT] and hit["_seq_no"] < seq_nos[-1]
+                        for hit in everyone["hits"]["hits"])
+    assert others_before > 0, "the seed has no other tenant's event between the tenant's in this index"
+    assert others_before == seq_nos[-1] + 1 - len(seq_nos)
