@@ -1,12 +1,28 @@
 """Tenant API keys: a customer's key reads only its own enterprise events, enforced by Elasticsearch.
 
-A tenant key's role descriptor grants ``read`` and ``view_index_metadata`` on the enterprise class's
-indices only (``<prefix>-enterprise-*``) with a document-level-security query
-``{"term": {"organization.id": ORG}}``: every search, point in time, aggregation, count and get by id
-made with the key sees only that tenant's documents, whatever the client asks for. The key's
+A tenant key's role descriptor grants the enterprise class's indices only (``<prefix>-enterprise-*``),
+with a document-level-security query ``{"term": {"organization.id": ORG}}``, and only the index actions
+the customer view runs (``TENANT_PRIVILEGES``): search (with ``_count`` and aggregations) and opening a
+point in time. Every search, point in time, aggregation and count made with the key sees only that
+tenant's documents, whatever the client asks for. Not ``read``: that would also allow term vectors
+(whose ``term_statistics`` count any value in every tenant's events, even for an artificial document),
+explain, terms enum, field capabilities, get/mget, msearch and ES|QL/EQL/SQL; nor
+``view_index_metadata`` (mappings, settings, query validation). The customer view needs none of them:
+it finds an event by id with an ``ids`` search. Keys made before this narrowing keep ``read`` and
+``view_index_metadata`` until recreated; ``list_keys`` marks them ``broader``. The key's
 metadata (``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespace": PREFIX}``) tells
 the TUI and export which customer view to open; a key may read its own metadata
 (``GET _security/api_key?id=<own id>``) and cannot change it.
+
+What the key can still learn is Elasticsearch's, through ``_search`` itself, so no privilege can take it
+away: document-level security hides documents, not the statistics of the shards the tenants share.
+BM25 scores, ``explain`` and ``dfs_query_then_fetch`` use document counts over every tenant; a
+``more_like_this`` keeps or drops a term by its frequency over every tenant (whether any tenant holds a
+guessed value, per daily index); ``significant_terms`` reports every tenant's events as ``bg_count``; a
+``range`` with ``pre_filter_shard_size`` skips only the daily indices where no tenant has an event in
+range; gaps in the tenant's own ``_seq_no`` count the others' writes. No other tenant's event, id or
+field value comes back. docs/elastic-admin.md ("What a tenant key can still learn") lists them with
+their tests; only an index per tenant would close them.
 
 Document-level security needs a licence that includes it (trial, platinum, enterprise); on a basic
 licence Elasticsearch refuses to create such a key, so ``create_tenant_key`` checks first and says so.
@@ -14,6 +30,7 @@ licence Elasticsearch refuses to create such a key, so ``create_tenant_key`` che
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +39,6 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from auditlog.core.contract import F
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
-from auditlog.indexer.security import READER_PRIVILEGES
 from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
 
 TENANT = "tenant"
@@ -31,6 +47,14 @@ MANAGED_BY = "auditlog"
 DLS_LICENCES = frozenset({"trial", "platinum", "enterprise"})
 #: The retention class a tenant key may read: the customer view is for enterprise tenants only.
 TENANT_CLASS = "enterprise"
+#: A tenant key's index privileges: the action names the customer view runs (TUI, export, show), nothing more.
+#: Elasticsearch matches each as a prefix, so the first also covers the shard-level search phases and
+#: ``indices:data/read/search/template`` (a search rendered from a template, no more than a search can do).
+TENANT_PRIVILEGES = (
+    "indices:data/read/search",  # search, _count, aggregations, and searches inside a point in time
+    "indices:data/read/open_point_in_time",  # the pager's and the export's snapshot
+    "indices:data/read/open_reader_context",  # the shard-level half of opening a point in time
+)
 
 
 class KeyRefused(Exception):
@@ -58,6 +82,8 @@ class KeyInfo:
     created: str
     expires: str | None
     invalidated: bool
+    #: a tenant key granting more than ``tenant_descriptor`` does now (made before it was narrowed): recreate it
+    broader: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,11 +111,42 @@ def tenant_descriptor(tiers: TierTable, tenant: str) -> dict[str, Any]:
         "cluster": [],
         "indices": [{
             "names": [tiers.class_pattern(TENANT_CLASS)],
-            "privileges": list(READER_PRIVILEGES),
+            "privileges": list(TENANT_PRIVILEGES),
             "query": {"term": {TENANT_FIELD: tenant}},
         }],
         "metadata": {"managed_by": MANAGED_BY, "role": TENANT},
     }
+
+
+def broader_than_tenant(descriptors: object) -> bool:
+    """Tell whether an API key's role descriptors grant more than a tenant key made now would (pure).
+
+    Tenant keys made before their privileges were narrowed to ``TENANT_PRIVILEGES`` keep ``read`` and
+    ``view_index_metadata`` (term vectors, explain, terms enum, mappings, ...) until they are recreated.
+
+    Args:
+        descriptors: the key's ``role_descriptors`` as ``_security/_query/api_key`` returns them.
+
+    Returns:
+        True when a descriptor holds a cluster privilege or an index privilege outside ``TENANT_PRIVILEGES``,
+        or when there is none at all (such a key has every privilege of the user who made it).
+    """
+    if not isinstance(descriptors, Mapping):
+        return False  # not Elasticsearch's shape: nothing to judge by, and ``keys list`` must still answer
+    if not descriptors:
+        return True
+    return any(_descriptor_broader(descriptor) for descriptor in descriptors.values())
+
+
+def _descriptor_broader(descriptor: object) -> bool:
+    if not isinstance(descriptor, Mapping):
+        return False
+    if descriptor.get("cluster"):
+        return True
+    entries = descriptor.get("indices")
+    entries = entries if isinstance(entries, list) else []
+    privileges = [p for entry in entries if isinstance(entry, Mapping) for p in entry.get("privileges") or []]
+    return not set(TENANT_PRIVILEGES).issuperset(privileges)
 
 
 def licence_type(client: Elasticsearch) -> tuple[str, str]:
@@ -197,10 +254,12 @@ def list_keys(client: Elasticsearch, tiers: TierTable, *, include_invalidated: b
         if invalidated and not include_invalidated:
             continue
         meta = key.get("metadata") or {}
+        role = str(meta.get("role") or "?")
         keys.append(KeyInfo(
-            id=str(key["id"]), name=str(key.get("name") or ""), role=str(meta.get("role") or "?"),
+            id=str(key["id"]), name=str(key.get("name") or ""), role=role,
             tenant=meta.get("tenant"), created=_iso(int(key["creation"])),
             expires=_iso(int(key["expiration"])) if key.get("expiration") else None, invalidated=invalidated,
+            broader=role == TENANT and broader_than_tenant(key.get("role_descriptors")),
         ))
     return keys
 

@@ -2,7 +2,8 @@
 
 A tenant key reads only one enterprise tenant's events, enforced by Elasticsearch with
 document-level security (``indexer.keys``); ``list`` shows the namespace's auditlog keys without
-secrets; ``revoke`` invalidates keys by id (they get 401 from then on).
+secrets, marking tenant keys that grant more than a new one would (made before tenant keys were
+narrowed: recreate them); ``revoke`` invalidates keys by id (they get 401 from then on).
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def list_command(args: argparse.Namespace) -> int:
                 continue
             who = f"tenant {key.tenant}" if key.tenant else key.role
             state = "revoked" if key.invalidated else f"expires {key.expires}" if key.expires else "no expiry"
-            print(f"{key.id}  {who:<24} created {key.created}  {state}  {key.name}")
+            # only recreating a key narrows it: say which ones still grant what tenant keys no longer get
+            broader = "  BROADER than a new tenant key: recreate it" if key.broader and not key.invalidated else ""
+            print(f"{key.id}  {who:<24} created {key.created}  {state}  {key.name}{broader}")
         if not found and not args.json:
             print(f"no auditlog keys in namespace {tiers.prefix}")
         return 0
