@@ -257,6 +257,14 @@ def test_count_counts_only_the_tenant(tenant_setup: TenantSetup) -> None:
     assert len(tenant_setup.ids_of[TENANT]) == found["count"]
 
 
+def test_the_key_closes_the_points_in_time_it_opens(tenant_setup: TenantSetup) -> None:
+    """A point in time the key opened is freed by the key: a tenant's exports never pile up open contexts."""
+    client = tenant_setup.client()
+    pit = client.open_point_in_time(index=tenant_setup.tiers.read_pattern, keep_alive="1m")
+    closed = client.close_point_in_time(id=pit["id"])
+    assert (True, True) == (closed["succeeded"], closed["num_freed"] > 0)
+
+
 def test_search_features_on_another_tenants_event_return_nothing(tenant_setup: TenantSetup) -> None:
     """An ids search for another tenant's event with explain, highlight, docvalue and stored fields finds nothing."""
     _, event_id = _other_event(tenant_setup)
