@@ -183,3 +183,9 @@ def test_digest_template_follows_its_class_replicas() -> None:
     enterprise = render_digest_templates(TierTable(), ilm=True, replicas={"enterprise": 1})[0]
     settings = enterprise.body["template"]["settings"]
     assert (1, "false") == (settings["index"]["number_of_replicas"], settings["index"]["auto_expand_replicas"])
+
+
+def test_the_admin_guide_names_the_current_template_version(repo_root: Path) -> None:
+    """docs/elastic-admin.md states the version every template carries now."""
+    text = (repo_root / "docs" / "elastic-admin.md").read_text()
+    assert f"Every template carries `version` (currently {TEMPLATE_VERSION})" in text
