@@ -9,7 +9,8 @@ tenant's documents, whatever the client asks for. Not ``read``: that would also 
 explain, terms enum, field capabilities, get/mget, msearch and ES|QL/EQL/SQL; nor
 ``view_index_metadata`` (mappings, settings, query validation). The customer view needs none of them:
 it finds an event by id with an ``ids`` search. Keys made before this narrowing keep ``read`` and
-``view_index_metadata`` until recreated; ``list_keys`` marks them ``broader``. The key's
+``view_index_metadata`` until narrowed in place (``narrow_tenant_keys``) or recreated; ``list_keys`` marks
+them ``broader``. The key's
 metadata (``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespace": PREFIX}``) tells
 the TUI and export which customer view to open; a key may read its own metadata
 (``GET _security/api_key?id=<own id>``) and cannot change it.
@@ -30,7 +31,7 @@ licence Elasticsearch refuses to create such a key, so ``create_tenant_key`` che
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from auditlog.core.contract import F
+from auditlog.indexer.errors import error_reason, one_line
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
 from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
 
@@ -285,6 +287,56 @@ def revoke_keys(client: Elasticsearch, ids: list[str]) -> list[str]:
     if unknown:
         raise KeyRefused(f"no API key with id {', '.join(unknown)}")
     return [str(i) for i in answer.get("invalidated_api_keys", [])]
+
+
+@dataclass(frozen=True)
+class Narrowed:
+    """One broader tenant key ``narrow_tenant_keys`` worked on: narrowed, or why not."""
+
+    id: str
+    tenant: str | None
+    #: None when the key now holds a new key's descriptor; else one line saying why it does not
+    problem: str | None = None
+
+
+def narrow_tenant_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()) -> list[Narrowed]:
+    """Give the namespace's broader tenant keys (or those of ``ids``) a new key's descriptor, in place.
+
+    A key keeps its id, secret and metadata, so the customer's admin changes nothing; it loses what
+    ``TENANT_PRIVILEGES`` no longer grants (term vectors, explain, get, mappings, ...). The descriptor's
+    tenant is the one in the key's metadata, the tenant whose customer view the key opens. Elasticsearch
+    lets only the user who made a key update it: for anyone else it answers as if the key did not exist.
+
+    Args:
+        client: a client of the user who made the keys.
+        tiers: the namespace.
+        ids: only these keys (each must be one of the namespace's broader tenant keys); all when empty.
+
+    Returns:
+        One result per key, in ``list_keys`` order (then ids that are not broader tenant keys).
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: when listing the keys fails.
+    """
+    broader = [k for k in list_keys(client, tiers) if k.broader and (not ids or k.id in ids)]
+    done = [_narrow(client, tiers, key) for key in broader]
+    found = {key.id for key in broader}
+    return done + [Narrowed(i, None, f"not a broader tenant key of namespace {tiers.prefix}")
+                   for i in dict.fromkeys(ids) if i not in found]
+
+
+def _narrow(client: Elasticsearch, tiers: TierTable, key: KeyInfo) -> Narrowed:
+    if not isinstance(key.tenant, str) or not key.tenant:
+        return Narrowed(key.id, None, "its metadata names no tenant: revoke it")
+    try:
+        client.security.update_api_key(
+            id=key.id, role_descriptors={f"{tiers.prefix}-{TENANT}": tenant_descriptor(tiers, key.tenant)})
+    except ApiError as exc:
+        owner = " (only the user who made a key may change it: revoke it and make a new one)" \
+            if exc.meta.status in (403, 404) else ""
+        return Narrowed(key.id, key.tenant, one_line(f"Elasticsearch refused ({exc.meta.status}): "
+                                                     f"{error_reason(exc)}{owner}"))
+    return Narrowed(key.id, key.tenant)
 
 
 def key_scope(client: Elasticsearch) -> TenantScope | None:

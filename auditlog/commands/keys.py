@@ -1,9 +1,10 @@
-"""``auditlog keys tenant|list|revoke``: API keys for customers (tenant keys) and their lifecycle.
+"""``auditlog keys tenant|list|narrow|revoke``: API keys for customers (tenant keys) and their lifecycle.
 
 A tenant key reads only one enterprise tenant's events, enforced by Elasticsearch with
 document-level security (``indexer.keys``); ``list`` shows the namespace's auditlog keys without
 secrets, marking tenant keys that grant more than a new one would (made before tenant keys were
-narrowed: recreate them); ``revoke`` invalidates keys by id (they get 401 from then on).
+narrowed); ``narrow`` gives those a new key's privileges in place, secret unchanged; ``revoke``
+invalidates keys by id (they get 401 from then on).
 """
 
 from __future__ import annotations
@@ -45,13 +46,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--json", action="store_true", help="print one JSON object per key")
     listing.set_defaults(func=list_command)
 
+    narrow = keys_sub.add_parser(
+        "narrow", help="give tenant keys that `list` marks BROADER a new key's privileges (secret unchanged)",
+        description="Tenant keys made before their privileges were narrowed still hold read and "
+                    "view_index_metadata (term vectors, explain, mappings). This updates them in place: id, secret "
+                    "and tenant stay, the customer's admin changes nothing. Only the user who made a key may "
+                    "update it. Exit status 1 when a key could not be narrowed.")
+    narrow.add_argument("ids", nargs="*", metavar="ID", help="only these keys (default: every broader tenant key)")
+    narrow.set_defaults(func=narrow_command)
+
     revoke = keys_sub.add_parser("revoke", help="invalidate keys by id (they get 401 from then on)")
     # Elasticsearch key ids are base64url and may start with '-': auditlog.cli.glue_dash_values hands them
     # to ``ids`` as operands; ``--`` works too.
     revoke.add_argument("ids", nargs="*", metavar="ID", help="key id (from `auditlog keys list`)")
     revoke.set_defaults(func=revoke_command)
 
-    for command in (tenant, listing, revoke):
+    for command in (tenant, listing, narrow, revoke):
         add_connection_args(command)
         add_prefix_arg(command)
 
@@ -106,12 +116,30 @@ def list_command(args: argparse.Namespace) -> int:
                 continue
             who = f"tenant {key.tenant}" if key.tenant else key.role
             state = "revoked" if key.invalidated else f"expires {key.expires}" if key.expires else "no expiry"
-            # only recreating a key narrows it: say which ones still grant what tenant keys no longer get
-            broader = "  BROADER than a new tenant key: recreate it" if key.broader and not key.invalidated else ""
+            # a key keeps the descriptor it was made with: say which ones still grant what new ones do not
+            broader = "  BROADER than a new tenant key: auditlog keys narrow" if key.broader and not key.invalidated \
+                else ""
             print(f"{key.id}  {who:<24} created {key.created}  {state}  {key.name}{broader}")
         if not found and not args.json:
             print(f"no auditlog keys in namespace {tiers.prefix}")
         return 0
+
+    return _with_client(args, work)
+
+
+def narrow_command(args: argparse.Namespace) -> int:
+    """``auditlog keys narrow [ID...]``: one line per broader tenant key, narrowed or why not."""
+    tiers = tiers_from_args(args)
+
+    def work(client: Elasticsearch) -> int:
+        done = keys.narrow_tenant_keys(client, tiers, list(args.ids))
+        for key in done:
+            who = f" (tenant {key.tenant})" if key.tenant else ""
+            print(f"narrowed {key.id}{who}: search and point in time only, secret unchanged" if key.problem is None
+                  else f"not narrowed {key.id}{who}: {key.problem}")
+        if not done:
+            print(f"no broader tenant keys in namespace {tiers.prefix}")
+        return 1 if any(key.problem for key in done) else 0
 
     return _with_client(args, work)
 

@@ -173,7 +173,7 @@ def _daily_index(admin: Elasticsearch, tiers: TierTable) -> str:
 
 
 def test_old_descriptor_key_counts_another_tenant_through_term_vectors(tenant_setup: TenantSetup) -> None:
-    """A key made with the former descriptor (read, view_index_metadata) counts another tenant's events: recreate it."""
+    """A key made with the former descriptor (read, view_index_metadata) counts another tenant's events: narrow it."""
     with _old_key(tenant_setup) as client:
         index, _ = _other_event(tenant_setup)
         other = tenant_setup.other_enterprise()
@@ -191,6 +191,38 @@ def test_keys_list_marks_the_old_descriptor_key_broader(tenant_setup: TenantSetu
         broader = {key["id"]: key["broader"] for key in map(json.loads, out.splitlines())}
         expected = (True, False)
         assert expected == (broader[old_id], broader[tenant_setup.key["id"]])
+
+
+def test_keys_narrow_takes_term_vectors_from_an_old_key_and_keeps_its_secret(tenant_setup: TenantSetup) -> None:
+    """`auditlog keys narrow` updates a key made with the former descriptor in place: same secret, no term vectors."""
+    with _old_key(tenant_setup) as client:
+        old_id = client.security.authenticate()["api_key"]["id"]
+        code, out, err = tenant_setup.cli("keys", "narrow", old_id)
+        index, _ = _other_event(tenant_setup)
+        refused = status_of(lambda: client.termvectors(index=index, doc={"organization": {"id": TENANT}}))
+        counted = client.count(index=tenant_setup.tiers.read_pattern)["count"]
+        expected = (0, f"narrowed {old_id} (tenant {TENANT})", 403, len(tenant_setup.ids_of[TENANT]))
+        assert expected == (code, out.split(":")[0], refused, counted), err
+
+
+def test_keys_list_no_longer_marks_a_narrowed_key(tenant_setup: TenantSetup) -> None:
+    """After `auditlog keys narrow`, `keys list` marks no key of the namespace broader, and a second run has none."""
+    with _old_key(tenant_setup) as client:
+        old_id = client.security.authenticate()["api_key"]["id"]
+        assert tenant_setup.cli("keys", "narrow")[0] == 0
+        code, out, err = tenant_setup.cli("keys", "list", "--json")
+        broader = {key["id"]: key["broader"] for key in map(json.loads, out.splitlines())}
+        again = tenant_setup.cli("keys", "narrow")
+        expected = (0, False, 0, f"no broader tenant keys in namespace {tenant_setup.tiers.prefix}")
+        assert expected == (code, broader[old_id], again[0], again[1].strip()), err
+
+
+def test_keys_narrow_names_an_id_that_is_no_broader_tenant_key(tenant_setup: TenantSetup) -> None:
+    """An id that is not a broader tenant key of the namespace (a new key) is named, exit 1, nothing changed."""
+    code, out, _ = tenant_setup.cli("keys", "narrow", tenant_setup.key["id"])
+    expected = (1, f"not narrowed {tenant_setup.key['id']}: not a broader tenant key of namespace "
+                   f"{tenant_setup.tiers.prefix}")
+    assert expected == (code, out.strip())
 
 
 @contextlib.contextmanager
