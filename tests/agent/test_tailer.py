@@ -404,12 +404,18 @@ def test_delete_while_open_drains_then_closes(tmp_path: Path) -> None:
     assert h.tailer.open_files == 0
 
 
-def test_an_unterminated_last_line_given_back_at_close_is_read_again(tmp_path: Path) -> None:
-    """The last line of a deleted file without its newline, given back unhandled, comes again and is not lost."""
+def _deleted_with_tail(tmp_path: Path) -> Harness:
+    """A harness that read line "a" of a file that then got "tail" without a newline and was deleted."""
     log, h = _read_a(tmp_path)
     with log.open("ab") as fh:
         fh.write(b"tail")
     log.unlink()
+    return h
+
+
+def test_an_unterminated_last_line_given_back_at_close_is_read_again(tmp_path: Path) -> None:
+    """The last line of a deleted file without its newline, given back unhandled, comes again and is not lost."""
+    h = _deleted_with_tail(tmp_path)
     h.step()
     h.clock.now += h.close_inactive + 1
     h.tailer.scan()
@@ -424,10 +430,7 @@ def test_an_unterminated_last_line_given_back_at_close_is_read_again(tmp_path: P
 
 def test_a_file_closes_after_its_unterminated_last_line(tmp_path: Path) -> None:
     """Once the last line without a newline was handled, the next poll closes the deleted file as done."""
-    log, h = _read_a(tmp_path)
-    with log.open("ab") as fh:
-        fh.write(b"tail")
-    log.unlink()
+    h = _deleted_with_tail(tmp_path)
     h.settle()
     assert (lines_of(h), h.tailer.open_files, [r.state for r in h.registry.all()]) == (["a", "tail"], 0, ["done"])
 
