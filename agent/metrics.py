@@ -23,11 +23,13 @@ Exposed families (all prefixed ``auditlog_agent_``):
 from __future__ import annotations
 
 import bisect
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import structlog
 
@@ -237,7 +239,39 @@ def _labelled(name: str, help_: str, label: str, values: dict[str, int] | dict[s
     return "\n".join(lines)
 
 
-class _IPv6Server(ThreadingHTTPServer):
+class _BoundedServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` serving at most :data:`MAX_SCRAPES` connections at once.
+
+    Any local user may connect to the metrics port. Unbounded, each connection held a thread and a descriptor
+    for up to :data:`REQUEST_DEADLINE`, and the descriptors are the harvesters' too: a burst of connections
+    ran the agent out of them (it then lowers ``inputs.max_open_files`` for good). A connection beyond the
+    bound is closed at accept; a scraper retries at its next interval.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_SCRAPES)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)  # starts the thread that releases the slot
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class _IPv6Server(_BoundedServer):
     """The same server on an IPv6 socket (``http.server`` binds IPv4 only)."""
 
     address_family = socket.AF_INET6
@@ -260,9 +294,8 @@ class MetricsServer:
             OSError: when the address is taken.
         """
         handler = _handler(metrics, lag)
-        server_class = _IPv6Server if ":" in host else ThreadingHTTPServer  # "::1", "::": an IPv6 address
+        server_class = _IPv6Server if ":" in host else _BoundedServer  # "::1", "::": an IPv6 address
         self._server = server_class((host, port), handler)
-        self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)
 
@@ -278,11 +311,31 @@ class MetricsServer:
 
 #: seconds a scrape connection may stay silent: one that never sends (slowloris) must not hold a thread for ever
 REQUEST_TIMEOUT = 10.0
+#: seconds a scrape connection may last in all: one that trickles a byte before each timeout must not either
+REQUEST_DEADLINE = 30.0
+#: connections served at once (Prometheus scrapes one at a time; a few spare for curl and a second scraper)
+MAX_SCRAPES = 8
 
 
 def _handler(metrics: Metrics, lag: LagProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         timeout = REQUEST_TIMEOUT  # socket timeout of each connection (StreamRequestHandler applies it)
+        deadline = REQUEST_DEADLINE
+
+        def setup(self) -> None:
+            super().setup()
+            # the socket timeout restarts with every byte: the whole connection's end is a timer's
+            self._cut = threading.Timer(self.deadline, self._expire)
+            self._cut.daemon = True
+            self._cut.start()
+
+        def _expire(self) -> None:
+            with contextlib.suppress(OSError):  # shut down, a blocked read returns end of stream
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def finish(self) -> None:
+            self._cut.cancel()
+            super().finish()
 
         def do_GET(self) -> None:
             if self.path.split("?")[0] != "/metrics":

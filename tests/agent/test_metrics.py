@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import socket
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from auditlog.agent.metrics import Counter, Gauge, Metrics, MetricsServer, Part
+from auditlog.agent.metrics import MAX_SCRAPES, Counter, Gauge, Metrics, MetricsServer, Part
+from tests.support.waiting import wait_until
 
 
 def test_render_has_counters_histogram_and_lag() -> None:
@@ -153,3 +156,57 @@ def test_a_silent_connection_is_closed_and_scrapes_go_on(monkeypatch: pytest.Mon
     finally:
         server.stop()
     assert (True, True) == (closed, b"auditlog_agent_lines_read_total" in body)
+
+
+def _scrape(port: int) -> bytes | None:
+    """The body of one scrape, or None when the server closed the connection without answering."""
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def test_connections_beyond_the_bound_are_closed_at_once_and_scrapes_come_back() -> None:
+    """With every scrape slot held by a silent client, one more is closed at accept; freed slots serve again."""
+    server = MetricsServer(Metrics(), "127.0.0.1", 0)
+    server.start()
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(MAX_SCRAPES)]
+    try:
+        extra = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        extra.settimeout(5)
+        refused = extra.recv(1) == b""  # closed by the server well before the silent clients' timeout
+        extra.close()
+        for sock in held:
+            sock.close()
+        served = wait_until(lambda: _scrape(server.port) is not None)
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+    assert (True, True) == (refused, served)
+
+
+def test_a_trickling_connection_is_cut_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client sending a byte before each read timeout is cut once the connection's deadline passes."""
+    monkeypatch.setattr("auditlog.agent.metrics.REQUEST_DEADLINE", 0.5)
+    server = MetricsServer(Metrics(), "127.0.0.1", 0)
+    server.start()
+    started = time.monotonic()
+    try:
+        trickle = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        trickle.settimeout(0.1)
+        cut = False
+        for byte in b"GET /metrics HTTP/1.1\r\nX-Slow: " + b"a" * 100:
+            try:
+                trickle.sendall(bytes([byte]))
+                cut = trickle.recv(1) == b""
+            except TimeoutError:
+                continue
+            except OSError:  # reset by the server: cut too
+                cut = True
+            if cut:
+                break
+        trickle.close()
+    finally:
+        server.stop()
+    assert (True, True) == (cut, time.monotonic() - started < 5)
