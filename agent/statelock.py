@@ -6,6 +6,11 @@ evidence, sign digests with the same key on two branches: a forked chain that ``
 broken. The second agent therefore refuses to start, naming the first one's pid. The lock is a
 ``flock`` on ``<state dir>/agent.lock``: the kernel drops it when the process ends in any way
 (``kill -9`` included), so a crashed agent never blocks its successor.
+
+The directory must not be writable by other users (group or others): whoever may write it can replace the
+digest signing key, the checkpoints and the pending digest rows (so forge or hide what the agent shipped),
+or plant a link where the agent writes its dead letters. Such a directory stops the agent with one line,
+and the agent's umask never grants group or other write to what it creates.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,8 +39,14 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
             directory cannot be created or written.
     """
     path = Path(state_dir) / LOCK_FILE
+    # Group and other write leave the umask for the agent's life: with a umask of 002 (user-private groups)
+    # the directory made here, the registry and the id record were group-writable.
+    os.umask(os.umask(0o022) | 0o022)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        problem = writable_by_others(os.stat(path.parent))
+        if problem is not None:
+            raise CommandError(f"state.dir {state_dir}: {problem}")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
         raise CommandError(f"cannot use state directory {state_dir}: {exc.strerror or exc}") from None
@@ -50,3 +62,19 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing drops the lock
+
+
+def writable_by_others(st: os.stat_result) -> str | None:
+    """Why a state directory with status ``st`` must not hold the agent's state, or None (pure).
+
+    Args:
+        st: the directory's ``os.stat`` result.
+
+    Returns:
+        One line naming the mode and the fix when the group or others may write the directory.
+    """
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return (f"other users may write it (mode {mode:o}), and with it replace the digest signing key and the "
+                "checkpoints: chmod go-w it, or give the agent a folder of its own")
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -49,3 +50,39 @@ def test_a_killed_holder_frees_the_directory(tmp_path: Path) -> None:
     with hold_state_dir(tmp_path):
         recorded = (tmp_path / LOCK_FILE).read_text().strip()
     assert str(os.getpid()) == recorded
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o775, 0o757])
+def test_a_directory_others_may_write_is_refused_naming_the_mode(tmp_path: Path, mode: int) -> None:
+    """A state directory writable by the group or others (whoever may replace the signing key) stops the agent."""
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(mode)
+    with pytest.raises(CommandError, match=rf"state\.dir .*: other users may write it \(mode {mode:o}\).*chmod go-w"), \
+            hold_state_dir(state):
+        pass
+    assert not (state / LOCK_FILE).exists()
+
+
+def test_a_directory_only_its_owner_writes_is_held(tmp_path: Path) -> None:
+    """Modes 700 and 755 (what mkdir makes with the usual umask) are held as before."""
+    held = []
+    for mode in (0o700, 0o755):
+        state = tmp_path / f"s{mode:o}"
+        state.mkdir()
+        state.chmod(mode)
+        with hold_state_dir(state):
+            held.append((state / LOCK_FILE).exists())
+    assert [True, True] == held
+
+
+def test_a_directory_made_under_a_group_writable_umask_is_held_and_its_files_are_not(tmp_path: Path) -> None:
+    """Under umask 002 the agent makes and holds its own directory, and what it creates there is not group-writable."""
+    previous = os.umask(0o002)
+    try:
+        with hold_state_dir(tmp_path / "state"):
+            (tmp_path / "state" / "made").write_text("x")
+            modes = [stat.S_IMODE((tmp_path / "state" / name).stat().st_mode) & 0o022 for name in (".", "made")]
+    finally:
+        os.umask(previous)
+    assert [0, 0] == modes
