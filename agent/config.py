@@ -423,6 +423,9 @@ def load(
         if secrets_in_file and mode & 0o077:
             notes.append(f"{path} holds {', '.join(secrets_in_file)} and may be read by other users (mode {mode:04o}); "
                          f"chmod 600 {path}, or use AUDITLOG_ES_API_KEY_FILE")
+        if mode & 0o022:  # a warning, not a refusal: an editor under umask 002 writes 664, and a reload re-reads it
+            notes.append(f"{path} may be written by other users (mode {mode:04o}): they could change where the agent "
+                         f"ships events and what it redacts; chmod go-w {path}")
     cfg = AgentConfig(values, str(path) if path is not None else None, tuple(notes))
     cfg.tiers()  # prefix problems surface now, named
     cfg.redactor()

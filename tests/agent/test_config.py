@@ -178,6 +178,16 @@ def test_readable_config_holding_a_key_is_warned_about(tmp_path: Path) -> None:
     assert expected == (len(warnings), "chmod 600" in warnings[0], "the-key" in warnings[0])
 
 
+@pytest.mark.parametrize("mode", [0o664, 0o646])
+def test_a_config_others_may_write_is_warned_about(tmp_path: Path, mode: int) -> None:
+    """A config file the group or others may write loads with one warning saying what they could change."""
+    path = toml(tmp_path, '[batch]\nmax_events = 10\n')
+    path.chmod(mode)
+    warnings = config.load(path, env={}).warnings
+    expected = (1, f"may be written by other users (mode {mode:04o})", True)
+    assert expected == (len(warnings), warnings[0].split(": they")[0].split(" ", 1)[1], "chmod go-w" in warnings[0])
+
+
 def test_private_config_holding_a_key_gives_no_warning(tmp_path: Path) -> None:
     """The same file with mode 0600 loads without a warning."""
     path = toml(tmp_path, '[elasticsearch]\napi_key = "the-key"\n')
