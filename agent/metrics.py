@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from enum import StrEnum
@@ -270,6 +271,12 @@ class _BoundedServer(ThreadingHTTPServer):
         finally:
             self._slots.release()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, never socketserver's traceback on stderr: a client gone or cut mid-answer is no error."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            log.warning("metrics request failed", error=f"{type(error).__name__}: {error}"[:300])
+
 
 class _IPv6Server(_BoundedServer):
     """The same server on an IPv6 socket (``http.server`` binds IPv4 only)."""
@@ -325,16 +332,22 @@ def _handler(metrics: Metrics, lag: LagProvider) -> type[BaseHTTPRequestHandler]
         def setup(self) -> None:
             super().setup()
             # the socket timeout restarts with every byte: the whole connection's end is a timer's
+            self._ending = threading.Lock()
+            self._ended = False
             self._cut = threading.Timer(self.deadline, self._expire)
             self._cut.daemon = True
             self._cut.start()
 
         def _expire(self) -> None:
-            with contextlib.suppress(OSError):  # shut down, a blocked read returns end of stream
-                self.connection.shutdown(socket.SHUT_RDWR)
+            with self._ending:  # never after finish: the descriptor number may belong to another socket by then
+                if not self._ended:
+                    with contextlib.suppress(OSError):  # shut down, a blocked read returns end of stream
+                        self.connection.shutdown(socket.SHUT_RDWR)
 
         def finish(self) -> None:
             self._cut.cancel()
+            with self._ending:
+                self._ended = True
             super().finish()
 
         def do_GET(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -210,3 +211,22 @@ def test_a_trickling_connection_is_cut_at_the_deadline(monkeypatch: pytest.Monke
     finally:
         server.stop()
     assert (True, True) == (cut, time.monotonic() - started < 5)
+
+
+def test_a_connection_cut_mid_request_prints_no_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                           capfd: pytest.CaptureFixture[str]) -> None:
+    """Cut at the deadline halfway through its request line, a connection leaves no traceback on stderr."""
+    monkeypatch.setattr("auditlog.agent.metrics.REQUEST_DEADLINE", 0.3)
+    server = MetricsServer(Metrics(), "127.0.0.1", 0)
+    server.start()
+    try:
+        half = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        half.sendall(b"GET /metrics")
+        half.settimeout(5)
+        with contextlib.suppress(OSError):
+            half.recv(1024)
+        half.close()
+        time.sleep(0.3)  # the handler's answer to the cut socket fails meanwhile
+    finally:
+        server.stop()
+    assert "Traceback" not in capfd.readouterr().err
