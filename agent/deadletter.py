@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 import structlog
 
+from auditlog.agent.statelock import make_state_dir
 from auditlog.core.files import write_all
 
 DEADLETTER_FILE = "deadletter.jsonl"
@@ -146,7 +147,7 @@ class DeadLetterWriter:
                 ``None`` keeps lines as read (``redact.raw_dead_letters``).
         """
         self.path = Path(state_dir) / DEADLETTER_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_state_dir(self.path.parent)
         self._fd = self._open()
         self._redact = redact
         self._lock = threading.Lock()

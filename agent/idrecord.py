@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from auditlog.agent.registry import damaged_database
+from auditlog.agent.statelock import make_state_dir
 from auditlog.core.errors import CommandError
 
 try:  # built by pip install where OpenSSL's and zlib's headers are (optional: the install goes on without)
@@ -97,7 +98,7 @@ class IdRecord:
             raise ValueError("window must be >= 1")
         self.window = window
         path = Path(state_dir) / IDS_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_state_dir(path.parent)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self._lock = threading.Lock()
         try:

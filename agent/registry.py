@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditlog.agent.identity import FileIdentity
+from auditlog.agent.statelock import make_state_dir
 from auditlog.core.errors import CommandError
 
 REGISTRY_FILE = "registry.sqlite"
@@ -130,7 +131,7 @@ class Registry:
             except sqlite3.DatabaseError as exc:  # a directory in its place
                 raise CommandError(damaged_database(self.path, exc)) from None
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_state_dir(self.path.parent)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.execute("SELECT count(*) FROM sqlite_master")  # reads the header: a damaged file fails here

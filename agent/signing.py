@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auditlog.agent.statelock import make_state_dir
 from auditlog.indexer.integrity import key_id
 
 KEY_FILE = "digest-signing.key"
@@ -72,7 +73,7 @@ def load_key(state_dir: str | Path, *, create: bool = True) -> SigningKey:
     """
     path = Path(state_dir) / KEY_FILE
     if create and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_state_dir(path.parent)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )

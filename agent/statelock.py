@@ -43,8 +43,8 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
     # the directory made here, the registry and the id record were group-writable.
     os.umask(os.umask(0o022) | 0o022)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        problem = writable_by_others(os.stat(path.parent))
+        make_state_dir(path.parent)
+        problem = state_dir_problem(os.stat(path.parent), os.geteuid())
         if problem is not None:
             raise CommandError(f"state.dir {state_dir}: {problem}")
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
@@ -64,17 +64,35 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)  # closing drops the lock
 
 
-def writable_by_others(st: os.stat_result) -> str | None:
-    """Why a state directory with status ``st`` must not hold the agent's state, or None (pure).
+def make_state_dir(state_dir: str | os.PathLike[str]) -> None:
+    """Create the state directory (and its parents) when missing: mode 755 whatever the umask.
+
+    Every part of the agent and of the commands that write a state directory creates it here, so one made by
+    ``auditlog agent key`` or ``dlq replay`` under a umask of 002 is not the group-writable folder the agent
+    then refuses.
+
+    Raises:
+        OSError: when it cannot be created.
+    """
+    Path(state_dir).mkdir(parents=True, exist_ok=True, mode=0o755)
+
+
+def state_dir_problem(st: os.stat_result, uid: int) -> str | None:
+    """Why a state directory with status ``st`` must not hold the state of an agent running as ``uid`` (pure).
 
     Args:
         st: the directory's ``os.stat`` result.
+        uid: the agent's effective user id.
 
     Returns:
-        One line naming the mode and the fix when the group or others may write the directory.
+        One line naming the mode or the owner and the fix when the group or others may write the directory,
+        or when it belongs to another user than the agent's or root (who may change its mode at any time).
     """
     mode = stat.S_IMODE(st.st_mode)
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
         return (f"other users may write it (mode {mode:o}), and with it replace the digest signing key and the "
                 "checkpoints: chmod go-w it, or give the agent a folder of its own")
+    if st.st_uid not in (uid, 0):
+        return (f"it belongs to another user (uid {st.st_uid}), who may replace the digest signing key and the "
+                "checkpoints: chown it to the agent's user, or give the agent a folder of its own")
     return None

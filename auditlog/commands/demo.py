@@ -27,6 +27,7 @@ from auditlog.core.terminal import unfiltered
 from auditlog.demo.generator import MAX_BACKFILL_DAYS, DemoGenerator, DemoPlan, emitter_writer
 from auditlog.demo.stack import (
     DemoState,
+    agent_dir,
     auditlog_argv,
     child_env,
     default_state_dir,
@@ -253,7 +254,7 @@ def _start_background(
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     state.processes["agent"] = spawn("agent", auditlog_argv(
-        "agent", "--path", str(logs / "audit*.jsonl"), "--state-dir", str(state_dir / "agent"),
+        "agent", "--path", str(logs / "audit*.jsonl"), "--state-dir", str(agent_dir(state_dir)),
         "--prefix", tiers.prefix, "--metrics-port", str(args.metrics_port)), state_dir, env)
     state.save(state_dir)
     state.processes["generator"] = spawn("generator", auditlog_argv(

@@ -122,6 +122,23 @@ def auditlog_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "auditlog.cli", *args]
 
 
+def agent_dir(state_dir: Path) -> Path:
+    """Return the demo agent's state folder, made the agent's alone to write.
+
+    The agent refuses a state folder the group may write. Earlier versions let the agent make this one under
+    the user's umask (775 under 002); it is the demo's own folder, so its group and other write bits go.
+
+    Raises:
+        OSError: when it cannot be made or changed.
+    """
+    path = state_dir / "agent"
+    path.mkdir(parents=True, exist_ok=True, mode=0o755)
+    st = path.stat()
+    if st.st_uid == os.geteuid() and st.st_mode & 0o022:
+        path.chmod(st.st_mode & 0o7755)
+    return path
+
+
 def spawn(name: str, argv: Sequence[str], state_dir: Path, env: Mapping[str, str]) -> int:
     """Start one background part detached from this terminal.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.agent.statelock import LOCK_FILE, hold_state_dir
+from auditlog.agent.statelock import LOCK_FILE, hold_state_dir, make_state_dir, state_dir_problem
 from auditlog.core.errors import CommandError
 
 HOLD = ("import sys, time\n"
@@ -86,3 +86,24 @@ def test_a_directory_made_under_a_group_writable_umask_is_held_and_its_files_are
     finally:
         os.umask(previous)
     assert [0, 0] == modes
+
+
+def _status(mode: int, uid: int) -> os.stat_result:
+    return os.stat_result((stat.S_IFDIR | mode, 0, 0, 2, uid, 0, 4096, 0, 0, 0))
+
+
+@pytest.mark.parametrize(("owner", "refused"), [(1000, False), (0, False), (1001, True)])
+def test_a_directory_of_another_user_is_refused(owner: int, refused: bool) -> None:
+    """A 755 directory is the agent's when it or root owns it; another user's may be reopened to anyone."""
+    problem = state_dir_problem(_status(0o755, owner), 1000)
+    assert refused == (problem is not None and "belongs to another user (uid 1001)" in problem)
+
+
+def test_a_state_directory_made_by_a_command_under_umask_002_is_not_group_writable(tmp_path: Path) -> None:
+    """The helper every writer of the state directory uses makes it 755 whatever the umask (002 made it 775)."""
+    previous = os.umask(0o002)
+    try:
+        make_state_dir(tmp_path / "a" / "state")
+    finally:
+        os.umask(previous)
+    assert 0o755 == stat.S_IMODE((tmp_path / "a" / "state").stat().st_mode)

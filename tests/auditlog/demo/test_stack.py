@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
 
 from auditlog.cli import main
 from auditlog.core.errors import CommandError
-from auditlog.demo.stack import STATE_FILE, DemoState
+from auditlog.demo.stack import STATE_FILE, DemoState, agent_dir
 
 
 @pytest.mark.parametrize("content", ['{"processes": {"agent": "x"}}', "[1, 2]", "not json", "",
@@ -35,3 +36,10 @@ def test_a_sound_state_file_loads(tmp_path: Path) -> None:
         tmp_path)
     state = DemoState.load(tmp_path)
     assert state is not None and (state.processes, state.node_port) == ({"agent": 4242}, 9200)
+
+
+def test_an_agent_folder_an_earlier_demo_left_group_writable_is_narrowed(tmp_path: Path) -> None:
+    """The demo agent's folder made 775 under umask 002 by an earlier version is the agent's alone again."""
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent").chmod(0o775)
+    assert 0o755 == stat.S_IMODE(agent_dir(tmp_path).stat().st_mode)
