@@ -31,7 +31,8 @@ licence Elasticsearch refuses to create such a key, so ``create_tenant_key`` che
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -245,25 +246,63 @@ def list_keys(client: Elasticsearch, tiers: TierTable, *, include_invalidated: b
     Raises:
         elasticsearch.ApiError / ConnectionError: when the cluster refuses or fails.
     """
+    now = datetime.now(UTC).timestamp() * 1000
+    return [_key_info(key, now) for key in _stored_keys(client, tiers)
+            if include_invalidated or not key.get("invalidated")]
+
+
+def _stored_keys(client: Elasticsearch, tiers: TierTable) -> list[dict[str, Any]]:
     found = client.security.query_api_keys(
         query={"bool": {"filter": [{"term": {"metadata.managed_by": MANAGED_BY}},
                                    {"term": {"metadata.namespace": tiers.prefix}}]}},
         sort=["creation"], size=1000,
     )
-    keys = []
-    for key in found.get("api_keys", []):
-        invalidated = bool(key.get("invalidated"))
-        if invalidated and not include_invalidated:
-            continue
-        meta = key.get("metadata") or {}
-        role = str(meta.get("role") or "?")
-        keys.append(KeyInfo(
-            id=str(key["id"]), name=str(key.get("name") or ""), role=role,
-            tenant=meta.get("tenant"), created=_iso(int(key["creation"])),
-            expires=_iso(int(key["expiration"])) if key.get("expiration") else None, invalidated=invalidated,
-            broader=role == TENANT and broader_than_tenant(key.get("role_descriptors")),
-        ))
-    return keys
+    return [key for key in found.get("api_keys", []) if isinstance(key, dict)]
+
+
+def _key_info(key: dict[str, Any], now_millis: float) -> KeyInfo:
+    meta = key.get("metadata") or {}
+    role = str(meta.get("role") or "?")
+    expiration = key.get("expiration")
+    expired = expiration is not None and int(expiration) <= now_millis  # Elasticsearch updates no expired key
+    return KeyInfo(
+        id=str(key["id"]), name=str(key.get("name") or ""), role=role,
+        tenant=meta.get("tenant"), created=_iso(int(key["creation"])),
+        expires=_iso(int(expiration)) if expiration else None, invalidated=bool(key.get("invalidated")),
+        broader=role == TENANT and not expired and broader_than_tenant(key.get("role_descriptors")),
+    )
+
+
+def descriptor_tenants(descriptors: object) -> set[str] | None:
+    """Return the tenants the document-level queries of an API key's role descriptors name (pure).
+
+    Args:
+        descriptors: the key's ``role_descriptors`` as ``_security/_query/api_key`` returns them (a query
+            may come back as a JSON string or an object).
+
+    Returns:
+        The ``organization.id`` values of the ``term`` queries, or None when an index entry has no such query
+        (it reads every tenant's events) or the shape is not Elasticsearch's.
+    """
+    if not isinstance(descriptors, Mapping):
+        return None
+    tenants: set[str] = set()
+    for descriptor in descriptors.values():
+        entries = descriptor.get("indices") if isinstance(descriptor, Mapping) else None
+        for entry in entries if isinstance(entries, list) else []:
+            query = entry.get("query") if isinstance(entry, Mapping) else None
+            if isinstance(query, str):
+                try:
+                    query = json.loads(query)
+                except ValueError:
+                    return None
+            term = query.get("term") if isinstance(query, Mapping) else None
+            value = term.get(TENANT_FIELD) if isinstance(term, Mapping) else None
+            value = value.get("value") if isinstance(value, Mapping) else value
+            if not isinstance(value, str):
+                return None
+            tenants.add(value)
+    return tenants
 
 
 def revoke_keys(client: Elasticsearch, ids: list[str]) -> list[str]:
@@ -299,30 +338,45 @@ class Narrowed:
     problem: str | None = None
 
 
-def narrow_tenant_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()) -> list[Narrowed]:
+def narrow_tenant_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()) -> Iterator[Narrowed]:
     """Give the namespace's broader tenant keys (or those of ``ids``) a new key's descriptor, in place.
 
     A key keeps its id, secret and metadata, so the customer's admin changes nothing; it loses what
-    ``TENANT_PRIVILEGES`` no longer grants (term vectors, explain, get, mappings, ...). The descriptor's
-    tenant is the one in the key's metadata, the tenant whose customer view the key opens. Elasticsearch
-    lets only the user who made a key update it: for anyone else it answers as if the key did not exist.
+    ``TENANT_PRIVILEGES`` no longer grants (term vectors, explain, get, mappings, ...). Its tenant stays: a
+    key is narrowed only when its document-level query and its metadata name the same one tenant, else it
+    is reported (revoke it and make a new one). Expired keys are not broader (Elasticsearch updates none).
+    Elasticsearch lets only the user who made a key update it: for anyone else it answers as if the key did
+    not exist.
 
     Args:
         client: a client of the user who made the keys.
         tiers: the namespace.
         ids: only these keys (each must be one of the namespace's broader tenant keys); all when empty.
 
-    Returns:
-        One result per key, in ``list_keys`` order (then ids that are not broader tenant keys).
+    Yields:
+        One result per key as it is done, in creation order (then ids that are not broader tenant keys).
 
     Raises:
         elasticsearch.ApiError / ConnectionError: when listing the keys fails.
     """
-    broader = [k for k in list_keys(client, tiers) if k.broader and (not ids or k.id in ids)]
-    done = [_narrow(client, tiers, key) for key in broader]
-    found = {key.id for key in broader}
-    return done + [Narrowed(i, None, f"not a broader tenant key of namespace {tiers.prefix}")
-                   for i in dict.fromkeys(ids) if i not in found]
+    now = datetime.now(UTC).timestamp() * 1000
+    found: set[str] = set()
+    for stored in _stored_keys(client, tiers):
+        key = _key_info(stored, now)
+        if key.invalidated or not key.broader or (ids and key.id not in ids):
+            continue
+        found.add(key.id)
+        queried = descriptor_tenants(stored.get("role_descriptors"))
+        if queried != {key.tenant}:  # narrowing must never move a key to another tenant's events
+            reads = "every tenant" if queried is None else ", ".join(sorted(queried)) or "no index"
+            yield Narrowed(key.id, key.tenant if isinstance(key.tenant, str) else None,
+                           one_line(f"its role reads {reads} but its metadata names {key.tenant!r}: "
+                                    "revoke it and make a new one"))
+            continue
+        yield _narrow(client, tiers, key)
+    for unknown in dict.fromkeys(ids):
+        if unknown not in found:
+            yield Narrowed(unknown, None, f"not a broader tenant key of namespace {tiers.prefix}")
 
 
 def _narrow(client: Elasticsearch, tiers: TierTable, key: KeyInfo) -> Narrowed:

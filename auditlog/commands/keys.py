@@ -132,14 +132,15 @@ def narrow_command(args: argparse.Namespace) -> int:
     tiers = tiers_from_args(args)
 
     def work(client: Elasticsearch) -> int:
-        done = keys.narrow_tenant_keys(client, tiers, list(args.ids))
-        for key in done:
+        seen = failed = 0
+        for key in keys.narrow_tenant_keys(client, tiers, list(args.ids)):  # each line as soon as it is done
+            seen, failed = seen + 1, failed + (key.problem is not None)
             who = f" (tenant {key.tenant})" if key.tenant else ""
             print(f"narrowed {key.id}{who}: search and point in time only, secret unchanged" if key.problem is None
-                  else f"not narrowed {key.id}{who}: {key.problem}")
-        if not done:
+                  else f"not narrowed {key.id}{who}: {key.problem}", flush=True)
+        if not seen:
             print(f"no broader tenant keys in namespace {tiers.prefix}")
-        return 1 if any(key.problem for key in done) else 0
+        return 1 if failed else 0
 
     return _with_client(args, work)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ class _Security:
 
     def __init__(self, keys: list[dict[str, Any]], status: int = 200) -> None:
         self.keys, self.status = keys, status
-        self.updated: list[str] = []
+        self.updated: list[tuple[str, str]] = []  # (key id, the tenant its new descriptor's query names)
 
     def query_api_keys(self, **_: Any) -> dict[str, Any]:
         return {"api_keys": self.keys}
@@ -63,7 +64,8 @@ class _Security:
                                    node=NodeConfig("http", "localhost", 9200))
             raise ApiError("resource_not_found_exception", meta,
                            {"error": {"type": "resource_not_found_exception", "reason": f"no API key\nwith id {id}"}})
-        self.updated.append(id)
+        (descriptor,) = role_descriptors.values()
+        self.updated.append((id, descriptor["indices"][0]["query"]["term"]["organization.id"]))
         return {"updated": True}
 
 
@@ -72,23 +74,55 @@ class _Client:
         self.security = security
 
 
-def _stored(key_id: str, tenant: str | None) -> dict[str, Any]:
+def _stored(key_id: str, tenant: str | None, *, query: object = "same",
+            expiration: int | None = None) -> dict[str, Any]:
+    """A tenant key as the cluster lists it, made with the former descriptor; its query as a JSON string."""
     meta = {"managed_by": "auditlog", "role": "tenant", "namespace": "audit"} | ({"tenant": tenant} if tenant else {})
-    return {"id": key_id, "name": key_id, "creation": 0, "metadata": meta,
-            "role_descriptors": _descriptors("read", "view_index_metadata")}
+    descriptors = _descriptors("read", "view_index_metadata")
+    term = {"term": {"organization.id": tenant if query == "same" else query}}
+    descriptors["audit-tenant"]["indices"][0]["query"] = json.dumps(term)
+    return {"id": key_id, "name": key_id, "creation": 0, "metadata": meta, "role_descriptors": descriptors} | (
+        {"expiration": expiration} if expiration is not None else {})
+
+
+def _narrowed(*stored: dict[str, Any], status: int = 200) -> tuple[list[tuple[str, str | None]], list[tuple[str, str]]]:
+    """(id, problem) per result of narrowing ``stored``, and the (id, tenant) updates the cluster received."""
+    security = _Security(list(stored), status)
+    done = narrow_tenant_keys(_Client(security), TierTable())  # type: ignore[arg-type]
+    return [(d.id, d.problem) for d in done], security.updated
 
 
 def test_narrowing_a_key_of_another_user_says_who_may_change_it() -> None:
     """A key Elasticsearch does not let this user update is reported in one line naming who may, not raised."""
-    security = _Security([_stored("k1", "org-1")], status=404)
-    (done,) = narrow_tenant_keys(_Client(security), TierTable())  # type: ignore[arg-type]
-    assert done.problem is not None and "\n" not in done.problem
-    assert ("k1", "org-1", True) == (done.id, done.tenant, "only the user who made a key" in done.problem)
+    ((key_id, problem),), _ = _narrowed(_stored("k1", "org-1"), status=404)
+    assert problem is not None and "\n" not in problem
+    assert ("k1", True) == (key_id, "only the user who made a key" in problem)
 
 
-def test_a_broader_key_without_a_tenant_is_not_narrowed() -> None:
-    """A tenant key whose metadata names no tenant gets no descriptor (it would read nobody's or the wrong events)."""
-    security = _Security([_stored("k1", None), _stored("k2", "org-2")])
-    done = narrow_tenant_keys(_Client(security), TierTable())  # type: ignore[arg-type]
-    expected = ([("k1", "its metadata names no tenant: revoke it"), ("k2", None)], ["k2"])
-    assert expected == ([(d.id, d.problem) for d in done], security.updated)
+def test_the_narrowed_descriptor_reads_the_keys_own_tenant() -> None:
+    """The descriptor a key gets in place names the tenant its query and metadata named."""
+    assert ([("k1", None)], [("k1", "org-1")]) == _narrowed(_stored("k1", "org-1"))
+
+
+@pytest.mark.parametrize(("stored", "reads"), [
+    (_stored("k1", "org-1", query="org-2"), "org-2"),
+    (_stored("k1", None, query="org-2"), "org-2"),
+    (_stored("k1", "org-1", query={"prefix": "org"}), "every tenant"),
+], ids=["query-names-another-tenant", "metadata-names-none", "no-term-query"])
+def test_a_key_whose_query_and_metadata_disagree_is_not_narrowed(stored: dict[str, Any], reads: str) -> None:
+    """Narrowing never moves a key to another tenant: a key whose query and metadata differ is only reported."""
+    ((key_id, problem),), updated = _narrowed(stored)
+    assert ("k1", True, []) == (key_id, problem is not None and f"its role reads {reads} but" in problem, updated)
+
+
+def test_an_expired_key_is_neither_broader_nor_narrowed() -> None:
+    """Elasticsearch updates no expired key, so `keys list` does not ask for it and `keys narrow` skips it."""
+    assert ([], []) == _narrowed(_stored("k1", "org-1", expiration=1))
+
+
+def test_a_query_given_as_an_object_is_read_too() -> None:
+    """A descriptor whose query comes back as an object, not a JSON string, names its tenant the same way."""
+    stored = _stored("k1", "org-1")
+    indices = stored["role_descriptors"]["audit-tenant"]["indices"][0]
+    indices["query"] = {"term": {"organization.id": {"value": "org-1"}}}
+    assert ([("k1", None)], [("k1", "org-1")]) == _narrowed(stored)
