@@ -38,7 +38,7 @@ from auditlog.demo.stack import (
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.tiers import DEFAULT_PREFIX, TierTable
 from auditlog.options.connection import add_connection_args, settings_from_args
-from auditlog.options.node import heap_arg
+from auditlog.options.node import heap_arg, port_arg
 
 DEMO_LOG = "audit.jsonl"
 #: the most events per second the generator is asked for (far beyond what one emitter writes)
@@ -71,12 +71,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Start everything a demo needs and open the TUI. Background parts keep running after "
                     "the TUI quits; stop them with `auditlog demo stop` (make demo-stop).")
     _add_state_arg(run)
-    run.add_argument("--port", type=_port(1), default=9200, help="port of the local node (default 9200)")
+    run.add_argument("--port", type=port_arg(), default=9200, help="port of the local node (default 9200)")
     run.add_argument("--heap", default="1g", type=heap_arg, help="JVM heap of the local node, e.g. 512m (default 1g)")
     _add_generator_args(run, backfill_days=7, count=20_000, rate=2.0)
     run.add_argument("--prefix", default=DEFAULT_PREFIX, metavar="NAME",
                      help=f"index namespace for setup, agent and TUI (default {DEFAULT_PREFIX!r})")
-    run.add_argument("--metrics-port", type=_port(0), default=0, metavar="PORT",
+    run.add_argument("--metrics-port", type=port_arg(0), default=0, metavar="PORT",
                      help="the agent's Prometheus port (default 0: any free port, see agent.log)")
     run.add_argument("--no-tui", action="store_true", help="start the background parts only")
     run.add_argument("--wait", type=_number(0, MAX_WAIT, "seconds"), default=120.0, metavar="S",
@@ -135,21 +135,6 @@ def _number(lo: float, hi: float, unit: str) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         if not lo <= value <= hi:  # nan fails every comparison
             raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:,.0f} {unit}, got {text!r}")
-        return value
-
-    return parse
-
-
-def _port(lo: int) -> Callable[[str], int]:
-    """An argparse type: a TCP port from ``lo`` to 65535."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a port: {text!r}") from None
-        if not lo <= value <= 65535:
-            raise argparse.ArgumentTypeError(f"must be a TCP port ({lo}-65535), got {value}")
         return value
 
     return parse
@@ -271,8 +256,6 @@ def _start_background(
 def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSettings, DemoState]:
     from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError
 
-    if not 0 < args.port < 65536:
-        raise UsageError(f"--port must be 1-65535, got {args.port}")
     print(f"starting the local Elasticsearch node on port {args.port} (first run downloads it)...")
     node = LocalNode(NodeConfig(port=args.port, heap=args.heap), log=lambda line: print(line, file=sys.stderr))
     try:

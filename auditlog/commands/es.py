@@ -14,7 +14,7 @@ from pathlib import Path
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.indexer.es_cluster import ClusterConfig, LocalCluster, recorded_nodes
 from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError
-from auditlog.options.node import heap_arg
+from auditlog.options.node import heap_arg, port_arg
 
 #: JVM heap of a single node and of each cluster member, unless --heap says otherwise
 SINGLE_HEAP, MEMBER_HEAP = "1g", "512m"
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     es_sub = es.add_subparsers(dest="es_command", metavar="ACTION", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--port", type=int, default=9200, help="HTTP port (default 9200)")
+        p.add_argument("--port", type=port_arg(), default=9200, help="HTTP port (default 9200)")
         p.add_argument("--state-dir", type=Path, default=None,
                        help="node folder (default /var/lib/auditlog/es-PORT as root, "
                             "else ~/.local/state/auditlog/es-PORT)")
@@ -58,19 +58,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status.set_defaults(func=_status)
 
 
-def _check_port(args: argparse.Namespace) -> None:
-    if not 0 < args.port < 65536:
-        raise UsageError(f"--port must be 1-65535, got {args.port}")
-
-
 def _node(args: argparse.Namespace, **extra: object) -> LocalNode:
-    _check_port(args)
     return LocalNode(NodeConfig(state_dir=args.state_dir, port=args.port, **extra),  # type: ignore[arg-type]
                      log=lambda line: print(line, file=sys.stderr))
 
 
 def _cluster(args: argparse.Namespace, nodes: int, **extra: object) -> LocalCluster:
-    _check_port(args)
     if args.port + nodes - 1 + 100 > 65535:
         raise UsageError(f"--port {args.port} leaves no room for {nodes} nodes (ports up to PORT+{nodes - 1}+100)")
     return LocalCluster(ClusterConfig(state_dir=args.state_dir, port=args.port, nodes=nodes, **extra),  # type: ignore[arg-type]
@@ -79,7 +72,6 @@ def _cluster(args: argparse.Namespace, nodes: int, **extra: object) -> LocalClus
 
 def _recorded(args: argparse.Namespace) -> int | None:
     """How many nodes the cluster in this port's state folder has (``None``: it holds no cluster)."""
-    _check_port(args)
     return recorded_nodes(NodeConfig(state_dir=args.state_dir).resolved_state_dir(args.port))
 
 
