@@ -142,13 +142,17 @@ def test_setup_api_keys_prints_two_keys_that_expire_as_asked(
     assert (0, ["writer", "reader"], [90, 90]) == (code, [line.split()[0] for line in lines], days)
 
 
+def _retention(es_url: str, namespace: TierTable, *action: str) -> int:
+    """`auditlog retention ACTION` on the doc's example namespace, as of the doc's moment."""
+    return main(["retention", *action, "--es", es_url, "--prefix", namespace.prefix, "--now", EXAMPLE_NOW.isoformat()])
+
+
 def test_retention_status_prints_the_table_the_doc_shows(
     es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """elastic-admin.md:203: `auditlog retention status` on the doc's example prints the doc's table (sizes apart)."""
     _example_namespace(es, namespace)
-    code = main(["retention", "status", "--es", es_url, "--prefix", namespace.prefix,
-                 "--now", EXAMPLE_NOW.isoformat()])
+    code = _retention(es_url, namespace, "status")
     shown = [re.split(r"\s{2,}", line) for line in _doc_block("$ auditlog retention status")[1:]]
     printed = [re.split(r"\s{2,}", line) for line in capsys.readouterr().out.splitlines()]
     for row in (*shown, *printed):
@@ -162,8 +166,7 @@ def test_retention_enforce_dry_run_lists_the_overdue_and_deletes_nothing(
     """elastic-admin.md:173: `auditlog retention enforce --dry-run` names what is overdue and deletes nothing."""
     _example_namespace(es, namespace)
     before = sorted(es.indices.get(index=namespace.read_pattern))
-    code = main(["retention", "enforce", "--dry-run", "--es", es_url, "--prefix", namespace.prefix,
-                 "--now", EXAMPLE_NOW.isoformat()])
+    code = _retention(es_url, namespace, "enforce", "--dry-run")
     out = capsys.readouterr().out.splitlines()
     listed = sorted(line.split()[2] for line in out if line.startswith("would delete ") and "(" in line)
     after = sorted(es.indices.get(index=namespace.read_pattern))
@@ -176,8 +179,7 @@ def test_retention_enforce_deletes_the_overdue_indices(
 ) -> None:
     """elastic-admin.md:174: `auditlog retention enforce` deletes exactly the overdue indices."""
     _example_namespace(es, namespace)
-    code = main(["retention", "enforce", "--es", es_url, "--prefix", namespace.prefix,
-                 "--now", EXAMPLE_NOW.isoformat()])
+    code = _retention(es_url, namespace, "enforce")
     out = capsys.readouterr().out.splitlines()
     left = set(es.indices.get(index=namespace.read_pattern))
     assert (0, "deleted 2 expired indices", set()) == (

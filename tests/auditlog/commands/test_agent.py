@@ -73,6 +73,18 @@ def test_unusable_state_dir_exits_1_with_message(tmp_path: Path, capsys: pytest.
     assert (code, "cannot use state directory" in capsys.readouterr().err) == (1, True)
 
 
+def test_a_state_dir_others_may_write_exits_1_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`auditlog agent` on a group-writable state directory stops with one line (exit 1) and writes nothing there."""
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o775)
+    code = main(["agent", "--path", str(tmp_path / "*.log"), "--state-dir", str(state),
+                 "--metrics-port", "0", "--es", "http://127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert (1, True, 1, []) == (code, "other users may write it (mode 775)" in err, len(err.strip().splitlines()),
+                                list(state.iterdir()))
+
+
 @pytest.mark.parametrize(("flag", "sample"), [("--print-config", "agent.toml"),
                                               ("--print-unit", "auditlog-agent.service")])
 def test_print_sample_writes_the_deploy_file(flag: str, sample: str, capsys: pytest.CaptureFixture[str]) -> None:
