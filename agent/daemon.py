@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import os
 import signal
@@ -93,6 +94,8 @@ class Agent:
         self.pipeline: Pipeline | None = None
         self._terminate = False
         self._reload = False
+        # received, not logged yet (bounded: appending to a full deque drops its oldest, and takes no lock either)
+        self._signals: collections.deque[int] = collections.deque(maxlen=64)
         self._next_cfg: AgentConfig | None = None
         self._server: MetricsServer | None = None
         self._server_at: tuple[str, int] | None = None  # the (host, port) asked for, port 0 included
@@ -106,14 +109,30 @@ class Agent:
             return None
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # A handler runs in the main thread between two of its bytecodes, and those may hold any lock: the log's
+        # (structlog writes under one), an Event's. Taking it again here waits for ever, so the handler only sets
+        # flags, remembers the signal and wakes the loop (request_stop takes no lock); the loop logs it.
+        self._signals.append(signum)
         if signum == signal.SIGHUP:
             self._reload = True
-            log.info("SIGHUP: reloading configuration")
-        else:
-            self._terminate = True
-            log.info("stop signal received", signal=signal.Signals(signum).name)
-        if self.pipeline is not None and signum != signal.SIGHUP:
-            self.pipeline.request_stop()
+            return
+        self._terminate = True
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.request_stop()
+
+    def _announce_signals(self) -> None:
+        """Log the signals received since the last call (their handler may not log)."""
+        seen: list[int] = []
+        while self._signals:
+            signum = self._signals.popleft()
+            if signum not in seen:  # a storm of the same signal is one line
+                seen.append(signum)
+        for signum in seen:
+            if signum == signal.SIGHUP:
+                log.info("SIGHUP: reloading configuration")
+            else:
+                log.info("stop signal received", signal=signal.Signals(signum).name)
 
     def _lag(self) -> Iterator[tuple[str, str, int]]:
         """The running pipeline's lag per file (none between pipelines)."""
@@ -121,7 +140,10 @@ class Agent:
         return pipeline.lag() if pipeline is not None else iter(())
 
     def _tick(self) -> None:
-        """Called by the pipeline loop: apply a pending reload when the new config is valid."""
+        """Called by the pipeline loop and at its shutdown: log signals; apply a pending reload when it is valid."""
+        self._announce_signals()
+        if self._terminate:
+            return
         now = time.monotonic()
         if not self._reload and self.cfg.source and now >= self._next_config_check:
             self._next_config_check = now + _CONFIG_CHECK_INTERVAL
@@ -243,6 +265,7 @@ class Agent:
                     fallback, self.cfg = self.cfg, self._next_cfg
                     log.info("configuration reloaded", path=self.cfg.source)
         finally:
+            self._announce_signals()  # one that came while no pipeline ran
             if self._server is not None:
                 self._server.stop()
                 self._server, self._server_at = None, None

@@ -60,6 +60,7 @@ from auditlog.agent.sink import Abandoned, Settled, Sink
 from auditlog.agent.tailer import Tailer, TailerSettings
 from auditlog.agent.watcher import Watcher, make_watcher
 from auditlog.core.errors import UsageError
+from auditlog.core.wakeup import Wakeup
 
 log = structlog.get_logger("auditlog.agent.pipeline")
 
@@ -133,7 +134,7 @@ class Pipeline:
         # settled batches for the acknowledger; bounded by the batches that can be past the queue at once
         self._settled: queue.Queue[tuple[Batch, Settled | None] | None] = queue.Queue(maxsize=workers + 1)
         self.stopping = threading.Event()
-        self._stop_requested = threading.Event()
+        self._stop_requested = Wakeup()  # set by a signal handler: threading.Event's lock could deadlock it
         self._deadline: float | None = None
         backoff = cfg.backoff()
         self.sink = Sink(
@@ -455,6 +456,10 @@ class Pipeline:
             log.info("stopping: flushing in-flight batches", timeout=timeout)
 
     def _shutdown(self) -> None:
+        try:
+            self.tick()  # the daemon logs the signal that stopped it there (its handler may not log)
+        except Exception:
+            log.exception("error in the loop's tick at shutdown; shutting down anyway")
         self._begin_stop()
         deadline = self._deadline or time.monotonic()
         try:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import collections
 import os
-import threading
 from typing import Any, Protocol
 
 import structlog
+
+from auditlog.core.wakeup import Wakeup
 
 log = structlog.get_logger("auditlog.agent.watcher")
 
@@ -47,7 +48,7 @@ class PollingWatcher:
     name = "polling"
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._event = Wakeup()  # woken from a signal handler too (threading.Event is not safe there)
 
     def start(self, dirs: list[str]) -> None:
         """Nothing to start."""

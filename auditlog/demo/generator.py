@@ -17,7 +17,6 @@ handler or another thread); it never buffers more than one event.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 
 from auditlog.agent.emitter import AppendWriter, AuditEmitter, LineWriter, build_processors
 from auditlog.agent.redact import DEFAULT_SECRET_KEYS, Redactor
+from auditlog.core.wakeup import Wakeup
 from auditlog.demo.data import emitter_call, fabricate
 
 #: Writes one nested contract event (the emitter adds what is missing: id, timestamp, changed fields).
@@ -98,7 +98,7 @@ class DemoGenerator:
         self.stats = DemoStats()
         self._clock = clock
         self._wall_clock = wall_clock
-        self._stopped = threading.Event()
+        self._stopped = Wakeup()  # stop() runs in a signal handler: threading.Event's lock could deadlock it
         self._wait = wait or self._stopped.wait
 
     def stop(self) -> None:

@@ -173,3 +173,25 @@ def test_a_library_thread_dying_is_one_json_log_line_not_a_traceback() -> None:
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stderr
     assert ("Traceback" in err, len(err.splitlines()), '"thread": "watchdog-ish"' in err,
             "RecursionError: maximum recursion depth exceeded" in err) == (False, 1, True, True)
+
+
+def test_a_stop_signal_at_any_bytecode_of_waits_and_log_writes_stops_the_agent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM's handler, run before every bytecode of threading, the wake-ups and structlog's writer, stops
+    the agent (exit 0); the loop logs the storm of signals, once where it looks (its tick, its end)."""
+    import structlog
+
+    from auditlog.agent import watcher
+    from auditlog.core import wakeup
+    from tests.support.reentry import survives_handler_everywhere
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_text('{"message": "x"}\n' * 3)
+    agent = Agent(config.load(_toml(tmp_path / "agent.toml", tmp_path), env={}))
+    monkeypatch.setattr(daemon.signal, "signal", lambda sig, handler: signal.SIG_DFL)  # the body runs in a thread
+    codes: list[int] = []
+    modules = [threading, wakeup, watcher, structlog._output]
+    survived = survives_handler_everywhere(lambda: codes.append(agent.run()),
+                                           lambda: agent._on_signal(signal.SIGTERM, None), modules, timeout=60)
+    said = capsys.readouterr().err.count('"event": "stop signal received"')
+    assert (survived, codes, said in (1, 2)) == (True, [0], True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from auditlog.agent.watcher import PollingWatcher, WatchdogWatcher, make_watcher
+from auditlog.core.wakeup import Wakeup
 from tests.agent.tailer_support import wait_for_moves
 
 
@@ -51,7 +52,7 @@ def test_wake_interrupts_a_wait() -> None:
 def test_a_wake_just_after_a_timed_out_wait_is_kept_for_the_next() -> None:
     """A change signalled between a wait's timeout and its return wakes the next wait instead of being lost."""
 
-    class LateWake(threading.Event):
+    class LateWake(Wakeup):
         def wait(self, timeout: float | None = None) -> bool:
             woke = super().wait(0)
             self.set()  # the watcher's thread signals right after the waiter timed out
@@ -83,3 +84,14 @@ def test_watchdog_remembers_renames_until_taken(tmp_path: Path) -> None:
 def test_polling_reports_no_renames() -> None:
     """The polling watcher cannot see renames; the tailer's sibling search covers them."""
     assert PollingWatcher().take_moves() == []
+
+
+def test_a_wake_at_any_bytecode_of_a_wait_ends_it() -> None:
+    """wake() run before every bytecode of wait (as a signal handler may) never deadlocks the waiter."""
+    from auditlog.agent import watcher
+    from auditlog.core import wakeup
+    from tests.support.reentry import survives_handler_everywhere
+
+    w = PollingWatcher()
+    assert survives_handler_everywhere(lambda: [w.wait(0.001) for _ in range(20)], w.wake,
+                                       [threading, wakeup, watcher], timeout=30)

@@ -268,3 +268,17 @@ def test_a_plan_with_a_number_that_is_not_finite_is_refused(field: str) -> None:
     values[field] = float("nan")
     with pytest.raises(ValueError, match="finite"):
         DemoPlan(**values)
+
+
+def test_stop_at_any_bytecode_of_the_live_wait_ends_the_run() -> None:
+    """stop() run before every bytecode of the generator's wait (its SIGTERM handler) ends an endless run."""
+    import threading
+
+    from auditlog.core import wakeup
+    from tests.support.reentry import survives_handler_everywhere
+
+    written: list[dict[str, Any]] = []
+    generator = DemoGenerator(DemoPlan(rate=10), written.append)
+    stop_once_writing = lambda: generator.stop() if written else None  # noqa: E731  (so the wait is reached)
+    assert (survives_handler_everywhere(generator.run, stop_once_writing, [threading, wakeup], timeout=30),
+            len(written)) == (True, 1)
