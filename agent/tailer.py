@@ -795,18 +795,8 @@ class Tailer:
 
     def _open_fd(self, path: str) -> int | None:
         try:
-            fd = _open_regular(path, self._open_flags)
+            fd = self._open_retrying(path)
         except OSError as exc:
-            if exc.errno in (errno.EMFILE, errno.ENFILE):
-                self._shrink()
-                if self._room():
-                    try:  # a descriptor was freed: one more try
-                        fd = _open_regular(path, self._open_flags)
-                    except OSError as again:
-                        exc = again
-                    else:
-                        self._refused.pop(path, None)
-                        return fd
             if exc.errno in (errno.EMFILE, errno.ENFILE):
                 self.waiting += 1
                 log.warning("too many open files; the file waits for a free slot (lower inputs.max_open_files)",
@@ -816,6 +806,18 @@ class Tailer:
             return None
         self._refused.pop(path, None)
         return fd
+
+    def _open_retrying(self, path: str) -> int:
+        """Open ``path``; out of descriptors, free some (idle harvesters) and try once more."""
+        try:
+            return _open_regular(path, self._open_flags)
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            self._shrink()
+            if not self._room():
+                raise
+        return _open_regular(path, self._open_flags)  # a descriptor was freed: one more try
 
     def _refuse(self, path: str, why: str) -> None:
         """Say once that ``path`` is not read and why (again only when the reason changes), not at every scan."""
