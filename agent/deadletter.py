@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import fcntl
 import os
 import threading
@@ -162,7 +163,15 @@ class DeadLetterWriter:
         return fd
 
     def _still_there(self) -> None:
-        """Make sure the descriptor is the file at :attr:`path`; open a new one there when it was removed or moved."""
+        """Make sure the descriptor is the file at :attr:`path`; open a new one there when it was removed or moved.
+
+        Raises:
+            OSError: EBADF once :meth:`close` ran. A sender that outlived the shutdown deadline may still write;
+                the closed descriptor's number may be another file's by then (a reload opens the next pipeline's
+                registry), which a write, or a "moved away" check closing it, would damage.
+        """
+        if self._fd < 0:
+            raise OSError(errno.EBADF, "the dead-letter file is closed (the agent is stopping)")
         own = os.fstat(self._fd)
         try:
             st = os.stat(self.path)
@@ -220,9 +229,15 @@ class DeadLetterWriter:
             self._unsynced_bytes = 0
 
     def close(self) -> None:
-        """Sync and close the file."""
-        self.sync()
-        os.close(self._fd)
+        """Sync and close the file; later writes raise ``OSError`` (EBADF) and touch no descriptor."""
+        with self._lock:
+            if self._fd < 0:
+                return
+            try:
+                self._sync()
+            finally:
+                fd, self._fd = self._fd, -1
+                os.close(fd)
 
 
 def read_records(state_dir: str | Path, *, include_replayed: bool = False) -> Iterator[dict[str, Any]]:

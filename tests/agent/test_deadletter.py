@@ -177,3 +177,21 @@ def test_a_recreated_dead_letter_file_that_fills_up_holds_no_half_record(
     w.append(DeadLetter("r2", b"two", 4, "/f", "k"))  # the reader's retry
     w.close()
     assert [r["reason"] for r in read_records(tmp_path)] == ["r1", "r2"]
+
+
+def test_a_write_after_close_is_refused_and_spares_the_file_that_took_its_descriptor(tmp_path: Path) -> None:
+    """A sender writing after close (it outlived the shutdown) gets EBADF; the file that reused the number is intact."""
+    w = DeadLetterWriter(tmp_path / "state")
+    number = w._fd
+    w.close()
+    other = tmp_path / "registry.sqlite"
+    fd = os.open(other, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, b"SQLite format 3\0")
+        assert fd == number  # the lowest free number: the one the dead-letter file held
+        with pytest.raises(OSError) as refused:
+            w.write(DeadLetter("400 mapper_parsing_exception", b'{"a":1}', 0, "/x.log", "k", "index"))
+        os.fstat(fd)  # still open: nothing closed it as a dead-letter file "moved away"
+        assert (refused.value.errno, other.read_bytes()) == (errno.EBADF, b"SQLite format 3\0")
+    finally:
+        os.close(fd)
