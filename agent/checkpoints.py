@@ -100,5 +100,8 @@ class Checkpointer:
                 deadline = self._deadline()
                 if self._stopping.is_set() and deadline is not None and time.monotonic() > deadline:
                     return
-                time.sleep(self._backoff.delay(attempt))
+                pause = self._backoff.delay(attempt)
+                if deadline is not None:  # stopping: a pause (up to 30 s) must not outlast the deadline
+                    pause = min(pause, max(deadline - time.monotonic(), 0.0) + 0.01)
+                time.sleep(pause)
                 attempt += 1

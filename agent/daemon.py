@@ -1,7 +1,7 @@
 """The agent process: logging, metrics endpoint, signals, config reload around a :class:`Pipeline`.
 
 - SIGTERM / SIGINT: graceful stop (stop reading, flush in flight, checkpoint), exit status 0, within
-  ``shutdown.timeout`` seconds plus a second.
+  ``shutdown.timeout`` seconds plus two (however many senders wait on a node that does not answer).
 - SIGHUP, or the config file's modification time changing: the file is re-read; when it is valid
   the running pipeline stops gracefully and a new one starts with it (same process, same metrics
   counters); when it is not, the error is logged with the key named and the agent keeps running. A
@@ -39,11 +39,13 @@ from auditlog.agent.sink import client_options
 from auditlog.agent.statelock import hold_state_dir
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.gc_tuning import relax_for_process
+from auditlog.core.wakeup import Wakeup
 from auditlog.indexer.client import make_client
 
 log = structlog.get_logger("auditlog.agent")
 
 _CONFIG_CHECK_INTERVAL = 2.0
+_RESTART_PAUSE = 1.0  # seconds between a pipeline that failed on its own and the next
 
 
 def _stderr_logger(*_args: object) -> structlog.PrintLogger:
@@ -96,6 +98,7 @@ class Agent:
         self._reload = False
         # received, not logged yet (bounded: appending to a full deque drops its oldest, and takes no lock either)
         self._signals: collections.deque[int] = collections.deque(maxlen=64)
+        self._stopped = Wakeup()  # raised with _terminate: ends the pause before a failed pipeline's successor
         self._next_cfg: AgentConfig | None = None
         self._server: MetricsServer | None = None
         self._server_at: tuple[str, int] | None = None  # the (host, port) asked for, port 0 included
@@ -117,6 +120,7 @@ class Agent:
             self._reload = True
             return
         self._terminate = True
+        self._stopped.set()
         pipeline = self.pipeline
         if pipeline is not None:
             pipeline.request_stop()
@@ -259,7 +263,10 @@ class Agent:
                     self.pipeline.request_stop()
                 self.pipeline.run()
                 client.close()
-                self.pipeline = None
+                failed, self.pipeline = self.pipeline.failed, None
+                if failed and not self._terminate:  # a second in between: a bug hit at every start does not spin
+                    log.warning("the pipeline stopped after an internal error; starting it again in a second")
+                    self._stopped.wait(_RESTART_PAUSE)
                 if self._next_cfg is not None and not self._terminate \
                         and self._switch_metrics(self._next_cfg, reloading=True):
                     fallback, self.cfg = self.cfg, self._next_cfg

@@ -38,10 +38,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
+import structlog
 
 from auditlog.agent.acks import AckTracker
 from auditlog.agent.batcher import Batch, Stamp
 from auditlog.indexer.integrity import HASH_BYTES, UNKNOWN_HASH, Columns, Record, event_hash
+
+log = structlog.get_logger("auditlog.agent.digest")
 
 try:  # built by pip install where OpenSSL's and zlib's headers are (optional: the install goes on without)
     from auditlog.agent._entries import hashes as _native_hashes
@@ -467,7 +470,13 @@ class DigestFeed:
             The advanced offsets, and a write for the checkpoint's transaction (``None``: nothing to add).
         """
         stamps = batch.stamps if len(batch.stamps) == len(batch.entries) else [None] * len(batch.entries)
-        by_key = _per_file(batch, columns_of(batch.entries, stamps), dead, duplicates)
+        try:
+            by_key = _per_file(batch, columns_of(batch.entries, stamps), dead, duplicates)
+        except Exception as exc:  # a bug: the batch is still acknowledged (its checkpoint moves), its events unsealed
+            log.error("the digest records of a batch could not be made; its events stay unsealed (auditlog verify "
+                      "reports them), shipping goes on", events=len(batch.entries),
+                      error=f"{exc.__class__.__name__}: {exc}"[:300])
+            by_key = {}
         out: list[Columns] = []
         with self._lock:
             advanced = acks.ack(batch.seq, list(batch.ends))

@@ -32,11 +32,11 @@ read again at the next start (and answered 409 if it had in fact arrived).
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import structlog
 from elasticsearch import Elasticsearch
@@ -67,6 +67,21 @@ log = structlog.get_logger("auditlog.agent.pipeline")
 _MIN_SCAN_GAP = 0.5  # seconds: watchdog events trigger rescans at most this often
 #: requests in flight when the agent starts, before it has measured anything (within 1 .. batch.workers)
 INITIAL_IN_FLIGHT = 2
+
+
+def _put_by(q: queue.Queue[Any], item: Any, until: float) -> bool:
+    """Put ``item`` on ``q`` if there is room before the monotonic time ``until``; return whether it went in."""
+    while True:
+        left = until - time.monotonic()
+        try:
+            if left > 0:
+                q.put(item, timeout=min(left, 0.25))
+            else:
+                q.put_nowait(item)
+            return True
+        except queue.Full:
+            if left <= 0:
+                return False
 
 
 def reader_wait(now: float, *, poll: float, next_scan: float, scan_due: float | None) -> float:
@@ -135,6 +150,8 @@ class Pipeline:
         self._settled: queue.Queue[tuple[Batch, Settled | None] | None] = queue.Queue(maxsize=workers + 1)
         self.stopping = threading.Event()
         self._stop_requested = Wakeup()  # set by a signal handler: threading.Event's lock could deadlock it
+        self.failed = False  # stopped on its own after an internal error (the daemon starts a new one)
+        self._unsent = 0  # batches left unsent at the shutdown deadline (said once)
         self._deadline: float | None = None
         backoff = cfg.backoff()
         self.sink = Sink(
@@ -405,16 +422,19 @@ class Pipeline:
         started = time.perf_counter()
         try:
             while True:
+                # past the deadline first: each further batch of the block being read would wait a turn otherwise
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    if not self._unsent:
+                        log.warning("shutdown deadline passed with batches unsent; they are re-read next start")
+                    self._unsent += 1
+                    self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
+                    return
                 try:
                     self.queue.put(batch, timeout=0.25)
                     return
                 except queue.Full:  # backpressure: Elasticsearch is slow or down, reading waits
                     if self._stop_requested.is_set():
                         self._begin_stop()
-                    if self._deadline is not None and time.monotonic() > self._deadline:
-                        log.warning("shutdown deadline passed with batches unsent; they are re-read next start")
-                        self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
-                        return
         finally:
             waited = time.perf_counter() - started
             self._slot_wait += waited
@@ -442,8 +462,15 @@ class Pipeline:
             done = self._settled.get()
             if done is None:
                 return
-            self.checkpoints.settle(*done)
-            self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
+            try:
+                self.checkpoints.settle(*done)
+            except Exception:  # a bug: this thread must live on (the senders hand it every batch) and say so
+                log.exception("acknowledging a batch failed; the pipeline starts again from its last checkpoint "
+                              "(nothing is lost: what is sent again is answered 409)")
+                self.failed = True
+                self.request_stop()
+            finally:
+                self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
 
     # -- shutdown ------------------------------------------------------------------------------
 
@@ -464,23 +491,20 @@ class Pipeline:
         deadline = self._deadline or time.monotonic()
         try:
             self._submit(self.batcher.flush())
+            # One clock for every wait below: senders stuck in a request that does not answer must not add a
+            # wait each (64 workers added 20 s, past systemd's stop timeout, which kills: no final seal then).
+            # The whole stop takes shutdown.timeout plus 2 s at most (the daemon's promise).
             for _ in self._senders:
-                while True:
-                    try:
-                        self.queue.put(None, timeout=0.25)
-                        break
-                    except queue.Full:
-                        if time.monotonic() > deadline + 1:
-                            break
+                if not _put_by(self.queue, None, deadline + 0.5):
+                    break
             for t in self._senders:
-                t.join(max(deadline + 2 - time.monotonic(), 0.1))
+                t.join(max(deadline + 1 - time.monotonic(), 0.0))
             if self._acknowledger is not None:
-                with contextlib.suppress(queue.Full):  # a stuck commit: the join below gives up at the deadline
-                    self._settled.put(None, timeout=max(deadline + 1 - time.monotonic(), 0.1))
-                self._acknowledger.join(max(deadline + 2 - time.monotonic(), 0.1))
+                _put_by(self._settled, None, deadline + 1)  # a stuck commit: the join gives up at the deadline
+                self._acknowledger.join(max(deadline + 1.5 - time.monotonic(), 0.0))
             self._digests_stop.set()
             if self.digests is not None:  # seal what was acknowledged; send it if the deadline allows
-                self.digests.flush(timeout=max(deadline + 1 - time.monotonic(), 0.5))
+                self.digests.flush(timeout=max(deadline + 2 - time.monotonic(), 0.5))
         finally:
             if self.watcher is not None:
                 self.watcher.stop()

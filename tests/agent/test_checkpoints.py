@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.batcher import Batch
@@ -50,3 +54,29 @@ def test_acknowledging_time_is_counted(tmp_path: Path) -> None:
     cp.register(batch)
     cp.settle(batch, None)
     assert 0 < metrics.time_spent()[Part.ACKNOWLEDGING]
+
+
+def test_a_commit_failing_while_stopping_gives_up_at_the_deadline_not_after_its_backoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A checkpoint commit that keeps failing during a stop returns at the shutdown deadline, however long the
+    backoff's pause (30 s here); its lines are read again at the next start."""
+    registry = Registry(tmp_path)
+    state = FileState(FileIdentity(1, 2, 16, "ab" * 8, 0), "/var/log/a.jsonl")
+    registry.add(state)
+    stopping = threading.Event()
+    stopping.set()
+    deadline = time.monotonic() + 0.3
+    cp = Checkpointer(registry, DeadLetterWriter(tmp_path), Metrics(), backoff=EqualJitterBackoff(30.0, 30.0),
+                      stopping=stopping, deadline=lambda: deadline)
+    cp.load()
+
+    def full_disk(*args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(registry, "commit_offsets", full_disk)
+    batch = Batch(1, ends={state.key: 100})
+    cp.register(batch)
+    started = time.monotonic()
+    cp.settle(batch, None)
+    assert (time.monotonic() - started < 5, _offset(registry, state.key)) == (True, 0)

@@ -195,3 +195,50 @@ def test_a_stop_signal_at_any_bytecode_of_waits_and_log_writes_stops_the_agent(
                                            lambda: agent._on_signal(signal.SIGTERM, None), modules, timeout=60)
     said = capsys.readouterr().err.count('"event": "stop signal received"')
     assert (survived, codes, said in (1, 2)) == (True, [0], True)
+
+
+def test_a_pipeline_that_failed_on_its_own_is_started_again_and_ships_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded: _Log) -> None:
+    """After an acknowledging bug the agent starts a new pipeline from the last checkpoint: every line is
+    acknowledged in the end, the agent stays up and exits 0 on SIGTERM."""
+    from auditlog.agent.checkpoints import Checkpointer
+    from tests.agent.test_pipeline import GatedES, write
+
+    settle = Checkpointer.settle
+    failures = [1]
+
+    def once_broken(self: Checkpointer, *args: Any) -> None:
+        if failures and failures.pop():
+            raise ValueError("a bug upstream")
+        settle(self, *args)
+
+    es = GatedES()
+    es.open.set()
+    monkeypatch.setattr(Checkpointer, "settle", once_broken)
+    monkeypatch.setattr(daemon, "make_client", lambda *a, **kw: es)
+    monkeypatch.setattr(GatedES, "close", lambda self: None, raising=False)
+    (tmp_path / "logs").mkdir()
+    write(tmp_path / "logs" / "a.jsonl", 0, 40)
+    agent = Agent(config.load(_toml(tmp_path / "agent.toml", tmp_path, batch__max_events="10",
+                                    batch__max_latency='"50ms"'), env={}))
+
+    def caught_up() -> bool:
+        pipeline = agent.pipeline
+        lags = list(pipeline.lag()) if pipeline is not None else []
+        return recorded.has("the pipeline stopped after an internal error; starting it again in a second") \
+            and bool(lags) and all(lag == 0 for *_, lag in lags)
+
+    reached: list[bool] = []
+
+    def drive() -> None:
+        try:
+            reached.append(_wait(caught_up))
+        finally:
+            agent._on_signal(signal.SIGTERM, None)
+
+    helper = threading.Thread(target=drive, daemon=True)
+    helper.start()
+    code = agent.run()
+    helper.join(30)
+    events = sorted({i for i in es.ids if i.startswith("ev-")})  # the digests' documents aside
+    assert (code, reached, events) == (0, [True], [f"ev-{i:08d}" for i in range(40)])

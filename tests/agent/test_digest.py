@@ -386,3 +386,21 @@ def test_pass_through_and_full_path_give_the_same_hash(line: bytes) -> None:
     if isinstance(fast, bytes):  # else the full path ships it either way
         observe("pass-through")
         assert record_of(fast).hash == record_of(full).hash
+
+
+def test_a_batch_whose_records_cannot_be_made_is_acknowledged_unsealed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug making a batch's digest records still moves its checkpoint (its events unsealed, verify says so),
+    and later batches of the file are released as usual."""
+    from auditlog.agent import digest
+
+    feed, acks = DigestFeed(), AckTracker()
+    broken, later = _batch(1, {"f": 10}, "a"), _batch(2, {"f": 20}, "b")
+    for b in (broken, later):
+        acks.register(b.seq, b.ends)
+        feed.register(b.seq, b.ends)
+    real = digest.columns_of
+    monkeypatch.setattr(digest, "columns_of", lambda *a: (_ for _ in ()).throw(ValueError("a bug upstream")))
+    first = feed.ack(acks, broken)
+    monkeypatch.setattr(digest, "columns_of", real)
+    advanced, also = feed.ack(acks, later)
+    assert (first, advanced, [r.id for r in _stored(also)]) == (({"f": 10}, None), {"f": 20}, ["b"])

@@ -396,3 +396,51 @@ def test_a_batch_whose_ids_cannot_be_recorded_is_sent_once_they_can(
         size = (inbox / "a.jsonl").stat().st_size
         assert wait_until(lambda: pipeline.checkpoints.committed(key) == size)
     assert (fails, _events(es)) == ([0], [f"ev-{i:08d}" for i in range(25)])
+
+
+def test_an_acknowledging_error_stops_the_pipeline_as_failed_and_leaves_no_thread_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in acknowledging a batch does not kill the acknowledger silently: the run ends, marked failed,
+    and no sender is left blocked on it."""
+    from auditlog.agent.checkpoints import Checkpointer
+
+    def broken(self: Checkpointer, *args: object) -> None:
+        raise ValueError("a bug upstream")
+
+    monkeypatch.setattr(Checkpointer, "settle", broken)
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    write(inbox / "a.jsonl", 0, 50)
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    thread.join(30)
+    alive = [t.name for t in (*pipeline._senders, pipeline._acknowledger) if t is not None and t.is_alive()]
+    assert (thread.is_alive(), pipeline.failed, alive, len(es.ids) >= 10) == (False, True, [], True)
+
+
+def test_a_stop_with_every_sender_stuck_on_a_silent_node_ends_within_the_timeout_plus_two_seconds(
+    tmp_path: Path,
+) -> None:
+    """32 workers in requests that never answer and a read of many small batches: the stop takes
+    shutdown.timeout (1 s) plus 2 s at most, not a wait per worker or per batch (it took 13 s)."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{inbox}/*.jsonl"]\npoll_interval = 0.02\nwatcher = "polling"\n'
+                      f'[state]\ndir = "{tmp_path / "state"}"\n[shutdown]\ntimeout = 1\n'
+                      "[batch]\nmax_events = 10\nworkers = 32\nmax_in_flight = 32\nmax_latency = 0.05\n"
+                      "[metrics]\nenabled = false\n")
+    es = GatedES()  # never opened while the pipeline runs
+    pipeline = Pipeline(load(config), es)  # type: ignore[arg-type]
+    write(inbox / "a.jsonl", 0, 2000)
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: pipeline.queue.full(), timeout=20)
+        started = time.monotonic()
+        pipeline.request_stop()
+        thread.join(30)
+        took = time.monotonic() - started
+    finally:
+        es.open.set()  # let the stuck senders go (they find the pipeline closed)
+    assert (thread.is_alive(), took <= 1 + 2 + 0.5) == (False, True), took
