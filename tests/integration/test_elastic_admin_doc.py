@@ -7,7 +7,12 @@ node and namespace) and ``--now`` where the doc's output depends on the date; ot
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -17,10 +22,11 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from auditlog.cli import main
-from auditlog.indexer.security import role_descriptors
+from auditlog.indexer.security import READER, WRITER, role_descriptors, role_name
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
+from tests.support.waiting import wait_until
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "elastic-admin.md"
 #: the date at which the doc's `retention status` example was taken: one enterprise and one professional
@@ -184,3 +190,56 @@ def test_retention_enforce_deletes_the_overdue_indices(
     left = set(es.indices.get(index=namespace.read_pattern))
     assert (0, "deleted 2 expired indices", set()) == (
         code, next(line for line in out if "expired" in line), left & set(_overdue(namespace)))
+
+
+def _file_role_privileges(secure_node: SecureNodeInfo, user: tuple[str, str], tiers: TierTable) -> dict[str, bool]:
+    """What ``user`` may do on a daily events index and a digest index of ``tiers`` (every privilege asked)."""
+    asked = ["create_doc", "auto_configure", "read", "view_index_metadata", "index", "write", "delete",
+             "manage"]
+    client = Elasticsearch(secure_node.url, basic_auth=user, ca_certs=secure_node.ca_certs, request_timeout=30)
+    try:
+        answer = client.security.has_privileges(index=[{"names": [tiers.index_for_day("business", date(2026, 12, 4)),
+                                                                  f"{tiers.prefix}.digest-business"],
+                                                        "privileges": asked}])
+    finally:
+        client.close()
+    per_index = answer["index"].values()
+    return {p: all(index[p] for index in per_index) for p in asked}
+
+
+def test_print_roles_appended_to_the_nodes_roles_yml_grants_each_role_its_privileges(
+    secure_node: SecureNodeInfo, secure_namespace: tuple[TierTable, Elasticsearch],
+) -> None:
+    """elastic-admin.md:463: `auditlog setup --print-roles >> .../roles.yml`, run by a shell on the node's own
+    file: within seconds a user holding the file role `writer` may append only, one holding `reader` read only."""
+    tiers, admin = secure_namespace
+    assert secure_node.config_dir, "this test appends to the node's roles.yml: set AUDITLOG_TEST_ES_SECURE_CONFIG"
+    documented = re.search(r"^(auditlog setup --print-roles >> )(\S+)", DOC.read_text(), re.M)
+    assert documented is not None and documented.group(2).endswith("/roles.yml"), "the doc's line moved"
+    roles_file = Path(secure_node.config_dir) / "roles.yml"
+    before = roles_file.read_bytes()
+    users = {role: (f"u{uuid.uuid4().hex[:8]}-{role}", uuid.uuid4().hex) for role in (WRITER, READER)}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "AUDITLOG_INDEX_PREFIX": tiers.prefix}
+    try:
+        shell = subprocess.run(["bash", "-c", documented.group(1) + shlex.quote(str(roles_file))], env=env,
+                               capture_output=True, text=True, timeout=120)
+        assert (0, "") == (shell.returncode, shell.stderr)
+        for role, (name, password) in users.items():
+            admin.security.put_user(username=name, password=password, roles=[role_name(tiers, role)])
+        # the node reads roles.yml again every 5 s (resource.reload.interval.high)
+        def reader_loaded() -> bool:
+            if _file_role_privileges(secure_node, users[READER], tiers)["read"]:
+                return True
+            time.sleep(0.25)
+            return False
+
+        loaded = wait_until(reader_loaded, timeout=60.0)
+        granted = {role: {p for p, ok in _file_role_privileges(secure_node, user, tiers).items() if ok}
+                   for role, user in users.items()}
+    finally:
+        roles_file.write_bytes(before)
+        for name, _ in users.values():
+            admin.options(ignore_status=404).security.delete_user(username=name)
+    assert (loaded, granted) == (True, {WRITER: {"create_doc", "auto_configure"},
+                                        READER: {"read", "view_index_metadata"}})

@@ -21,12 +21,15 @@ class SecureNodeInfo:
     ca_certs: str
     username: str
     password: str
+    #: the node's configuration folder (its ``roles.yml``), when the tests may write there
+    config_dir: str | None = None
 
     @classmethod
     def from_node(cls, node: NodeInfo) -> SecureNodeInfo:
         """Build from the info ``LocalNode.start`` returned."""
         assert node.ca_path is not None and node.password is not None
-        return cls(url=node.url, ca_certs=str(node.ca_path), username="elastic", password=node.password)
+        return cls(url=node.url, ca_certs=str(node.ca_path), username="elastic", password=node.password,
+                   config_dir=str(node.state_dir / "config"))
 
 
 def secure_node_info() -> SecureNodeInfo | None:
@@ -39,6 +42,7 @@ def secure_node_info() -> SecureNodeInfo | None:
         ca_certs=os.environ["AUDITLOG_TEST_ES_SECURE_CA"],
         username="elastic",
         password=os.environ["AUDITLOG_TEST_ES_SECURE_PASSWORD"],
+        config_dir=os.environ.get("AUDITLOG_TEST_ES_SECURE_CONFIG"),
     )
 
 
