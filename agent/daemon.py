@@ -310,7 +310,7 @@ def preflight(cfg: AgentConfig) -> None:
     privileges or templates) is what the sink then meets as backpressure: lines are held, never
     dead-lettered, until the configuration is fixed and reloaded (SIGHUP) or the cluster recovers.
     """
-    report = preflight_checks.check(cfg.connection(), cfg.tiers(), make_client)
+    report = preflight_checks.check(cfg.connection(), cfg.tiers(), make_client, digests=cfg["digest.enabled"])
     for result in report.results:
         emit = {"ok": log.info, "skip": log.info, "warn": log.warning}.get(result.outcome, log.error)
         emit("pre-flight", check=result.name, outcome=result.outcome, detail=result.detail)

@@ -9,7 +9,8 @@ Checks, in order, each depending on the one before:
 2. reach     the node answers HTTP at ``elasticsearch.url``
 3. tls       the certificate verified (``https``), not verified (``verify_certs = false``), or plain http
 4. auth      ``GET _security/_authenticate`` accepted the credentials (or security is off)
-5. privileges ``_has_privileges``: ``create_doc`` and ``auto_configure`` on the namespace's indices
+5. privileges ``_has_privileges``: ``create_doc`` and ``auto_configure`` on the namespace's indices and,
+   with ``digest.enabled``, on its digest indices (a key made before digests existed lacks those)
 6. templates the namespace's index templates exist (a writer key may not read templates: then "skipped")
 
 Every request has a short timeout and no retries, so a wrong key is reported in well under 5 seconds.
@@ -67,13 +68,15 @@ def _security_off(exc: ApiError) -> bool:
     return exc.meta.status in (400, 404, 405, 410) or (exc.meta.status == 500 and "security" in text)
 
 
-def check(settings: ConnectionSettings, tiers: TierTable, client_factory: Callable[..., Elasticsearch]) -> Report:
+def check(settings: ConnectionSettings, tiers: TierTable, client_factory: Callable[..., Elasticsearch], *,
+          digests: bool = True) -> Report:
     """Run every check against the cluster the settings name.
 
     Args:
         settings: where and how the agent connects (already validated).
         tiers: the namespace the agent writes into.
         client_factory: ``make_client``-like: builds a client from settings and keyword overrides.
+        digests: the agent writes digests (``digest.enabled``): its key needs the digest indices too.
 
     Returns:
         The report; checks after a failed prerequisite are ``skip``.
@@ -82,7 +85,7 @@ def check(settings: ConnectionSettings, tiers: TierTable, client_factory: Callab
                                          f"namespace {tiers.prefix}")]
     client = client_factory(settings, request_timeout=TIMEOUT, max_retries=0, retry_on_timeout=False)
     try:
-        results += _remote_checks(client, settings, tiers)
+        results += _remote_checks(client, settings, tiers, digests)
     except ANSWER_ERRORS as exc:  # an answer of another shape (a proxy's page, another product)
         results += [CheckResult("reach", FAIL, describe_answer_error(exc, url=settings.url)),
                     *_skipped("tls", "auth", "privileges", "templates")]
@@ -96,7 +99,8 @@ def _auth_kind(settings: ConnectionSettings) -> str:
         str(settings.redacted()["auth"])]
 
 
-def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: TierTable) -> list[CheckResult]:
+def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: TierTable,
+                   digests: bool) -> list[CheckResult]:
     https = settings.url.startswith("https://")
     url = safe_url(settings.url)
     try:
@@ -141,7 +145,7 @@ def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: T
     key = who.get("api_key") or {}
     name = f"API key {key.get('name')!r}" if key else f"user {who.get('username')!r}"
     results.append(CheckResult("auth", OK, f"accepted: {name}"))
-    results.append(_privileges(client, tiers))
+    results.append(_privileges(client, tiers, digests))
     return [*results, _templates(client, tiers)]
 
 
@@ -149,18 +153,29 @@ def _skipped(*names: str) -> list[CheckResult]:
     return [CheckResult(name, SKIP, "not checked: an earlier check failed") for name in names]
 
 
-def _privileges(client: Elasticsearch, tiers: TierTable) -> CheckResult:
+def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> CheckResult:
+    """The writer's privileges on the events and, when digests are on, on the digest indices too.
+
+    A key made before digests existed holds the events' pattern only: its events are stored and every digest is
+    refused, so without this check tamper evidence would be missing with no line saying why at start.
+    """
+    patterns = [tiers.read_pattern, *([tiers.digest_pattern] if digests else [])]
     try:
-        answer = client.security.has_privileges(
-            index=[{"names": [tiers.read_pattern], "privileges": list(WRITER_PRIVILEGES)}])
+        answer = client.security.has_privileges(index=[{"names": patterns, "privileges": list(WRITER_PRIVILEGES)}])
     except ApiError as exc:
         return CheckResult("privileges", FAIL, f"_has_privileges failed ({exc.meta.status}): {error_reason(exc)}")
-    granted = answer.get("index", {}).get(tiers.read_pattern, {})
-    missing = [p for p in WRITER_PRIVILEGES if not granted.get(p)]
-    if missing:
-        return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {tiers.read_pattern}; use a writer "
-                                               f"key from `auditlog setup --api-keys --prefix {tiers.prefix}`")
-    return CheckResult("privileges", OK, f"{', '.join(WRITER_PRIVILEGES)} on {tiers.read_pattern}")
+    granted = answer.get("index", {})
+    remedy = f"use a writer key from `auditlog setup --api-keys --prefix {tiers.prefix}`"
+    for pattern in patterns:
+        missing = [p for p in WRITER_PRIVILEGES if not granted.get(pattern, {}).get(p)]
+        if not missing:
+            continue
+        if pattern == tiers.read_pattern:
+            return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {pattern}; {remedy}")
+        return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {pattern}: events are stored but "
+                                               f"their digests (tamper evidence) would be refused; {remedy}, or "
+                                               "set digest.enabled = false")
+    return CheckResult("privileges", OK, f"{', '.join(WRITER_PRIVILEGES)} on {' and '.join(patterns)}")
 
 
 def _templates(client: Elasticsearch, tiers: TierTable) -> CheckResult:

@@ -177,7 +177,7 @@ def _check(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(CheckResult("config", "fail", str(exc)).line())
         return 2
-    report = check(connection, cfg.tiers(), make_client)
+    report = check(connection, cfg.tiers(), make_client, digests=cfg["digest.enabled"])
     for result in report.results:
         print(result.line())
     return 0 if report.ok else 1

@@ -201,3 +201,21 @@ def test_writer_key_of_another_namespace_is_backpressure_per_item(keys: Keys) ->
     held, dead, outcome = _send_until_held(client, index, "x2")
     expected: tuple[bool, list[DeadLetter], list[type[BaseException]], bool] = (True, [], [Abandoned], False)
     assert expected == (held >= 3, dead, [type(e) for e in outcome], bool(keys.admin.indices.exists(index=index)))
+
+
+def test_a_writer_key_without_the_digest_indices_fails_unless_digests_are_off(keys: Keys, tmp_path: Path) -> None:
+    """A key for the events only (made before digests existed) fails the privileges check naming the digest
+    indices; with digest.enabled = false it passes."""
+    events_only = keys.admin.security.create_api_key(
+        name=f"{keys.tiers.prefix}-events-only", expiration="1h",
+        role_descriptors={"w": {"indices": [{"names": [keys.tiers.read_pattern],
+                                             "privileges": ["create_doc", "auto_configure"]}]}})["encoded"]
+    flags = ("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--api-key", events_only,
+             "--prefix", keys.tiers.prefix)
+    code, lines, _ = _check(*flags)
+    failing = [line for line in lines if line.startswith("FAIL")]
+    off = tmp_path / "agent.toml"
+    off.write_text(f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n[digest]\nenabled = false\n')
+    code_off, lines_off, _ = _check("--config", str(off), *flags)
+    assert (code, len(failing), f"on {keys.tiers.digest_pattern}:" in failing[0], code_off,
+            _outcomes(lines_off)["privileges"]) == (1, 1, True, 0, "OK")
