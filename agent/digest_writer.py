@@ -48,6 +48,10 @@ from auditlog.indexer.tiers import TierTable
 
 log = structlog.get_logger("auditlog.agent.digest")
 
+#: a digest request's bytes and documents at most (one digest larger than that goes alone)
+SEND_BYTES = 8 << 20
+SEND_ROWS = 1000
+
 _SCHEMA = (
     PENDING_SCHEMA,
     "CREATE TABLE IF NOT EXISTS digest_outbox (seq INTEGER PRIMARY KEY, idx TEXT NOT NULL, doc_id TEXT NOT NULL,"
@@ -248,10 +252,30 @@ class DigestWriter:
             return self._send(timeout)
 
     def _send(self, timeout: float | None) -> int:
-        with self.registry.transaction() as db:
-            rows = db.execute("SELECT seq, idx, doc_id, body FROM digest_outbox ORDER BY seq").fetchall()
-        if not rows:
-            return 0
+        # In requests of at most SEND_BYTES (and SEND_ROWS), read from the outbox one request at a time: an outbox
+        # that grew while every digest was refused (a key without the digest indices, a write block on them) was
+        # read whole into memory and sent as one request, which the node refuses past http.max_content_length.
+        end = None if timeout is None else time.monotonic() + timeout
+        stored, after = 0, -1
+        while True:
+            with self.registry.transaction() as db:
+                rows = db.execute("SELECT seq, idx, doc_id, body FROM digest_outbox WHERE seq > ? ORDER BY seq "
+                                  "LIMIT ?", (after, SEND_ROWS)).fetchall()
+            if not rows:
+                return stored
+            size, take = 0, 0
+            for row in rows:
+                size += len(row[3])
+                if take and size > SEND_BYTES:
+                    break
+                take += 1
+            stored += self._send_rows(rows[:take], None if end is None else max(end - time.monotonic(), 0.1))
+            after = rows[take - 1][0]
+            if end is not None and time.monotonic() >= end:
+                return stored
+
+    def _send_rows(self, rows: list[tuple[int, str, str, bytes]], timeout: float | None) -> int:
+        """Create ``rows`` of the outbox in one bulk request; delete those stored; return how many."""
         body = b"".join(
             b'{"create":{"_index":' + orjson.dumps(idx) + b',"_id":' + orjson.dumps(doc_id) + b"}}\n"
             + bytes(doc) + b"\n"
@@ -259,14 +283,18 @@ class DigestWriter:
         )
         client = self.client if timeout is None else self.client.options(request_timeout=timeout)
         resp = client.bulk(operations=body, filter_path="items.*.status,items.*.error")  # type: ignore[arg-type]
-        done = []
+        done: list[tuple[int]] = []
+        refused: list[tuple[int, str, dict[str, object]]] = []
         for (seq, idx, _doc_id, _doc), item in zip(rows, resp.body["items"], strict=True):
             r = item.get("create") or next(iter(item.values()))
             if r["status"] < 300 or r["status"] == 409:
                 done.append((seq,))
             else:
-                log.warning("digest not stored; retrying later", index=idx, seq=seq, status=r["status"],
-                            error=str(r.get("error"))[:200])
+                refused.append((seq, idx, r))
+        if refused:  # one line per request, not per digest: a refused outbox may hold thousands
+            seq, idx, r = refused[0]
+            log.warning("digests not stored; retrying later", refused=len(refused), index=idx, seq=seq,
+                        status=r["status"], error=str(r.get("error"))[:200])
         with self.registry.transaction() as db:
             db.executemany("DELETE FROM digest_outbox WHERE seq = ?", done)
         self.written += len(done)

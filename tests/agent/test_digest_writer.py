@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import types
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -185,3 +186,70 @@ def test_run_seals_before_the_interval_when_the_mirror_is_full(tmp_path: Path) -
         sealed = [orjson.loads(body)["digest"]["ids"] for (body,) in db.execute("SELECT body FROM digest_outbox")]
     registry.close()
     assert (mirror.events, sealed) == (0, [["a", "b"]])
+
+
+class _Bulk:
+    """A node's _bulk answering every item with ``status``; records each request's body."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.bodies: list[bytes] = []
+
+    def options(self, **kw: Any) -> _Bulk:
+        return self
+
+    def bulk(self, operations: bytes, filter_path: str) -> Any:
+        self.bodies.append(operations)
+        items = [{"create": {"status": self.status, "error": {"type": "security_exception"}}}
+                 for _ in operations.splitlines()[0::2]]
+        return types.SimpleNamespace(body={"items": items})
+
+
+def _outbox_of(tmp_path: Path, digests: int) -> tuple[Registry, DigestWriter]:
+    """A registry whose outbox holds ``digests`` sealed digests (one event each)."""
+    registry = Registry(tmp_path)
+    writer = DigestWriter(registry, Elasticsearch("http://127.0.0.1:9"), load_key(tmp_path), TierTable(),
+                          DigestSettings(max_events=1, seal_events=1_000_000))
+    index = TierTable().index_for_day("professional", date(2026, 12, 2))
+    blob = pack([Record(index, f"e{i}", b"\x07" * 32, "2026-12-02T10:00:00Z") for i in range(digests)])
+
+    def store(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO digest_pending (records) VALUES (?)", (blob,))
+
+    registry.commit_offsets({}, store)
+    writer.seal()
+    return registry, writer
+
+
+def _outbox_left(registry: Registry) -> int:
+    with registry.transaction() as db:
+        return int(db.execute("SELECT COUNT(*) FROM digest_outbox").fetchone()[0])
+
+
+def test_the_outbox_goes_out_in_requests_of_bounded_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An outbox larger than one request's bytes is sent in several requests, each within the bound, all stored."""
+    import auditlog.agent.digest_writer as digest_writer
+
+    registry, writer = _outbox_of(tmp_path, 40)
+    monkeypatch.setattr(digest_writer, "SEND_BYTES", 4096)
+    node = _Bulk(201)
+    writer.client = node  # type: ignore[assignment]
+    sent = writer.send()
+    sizes = [len(b) for b in node.bodies]
+    ids = [orjson.loads(a)["create"]["_id"] for b in node.bodies for a in b.splitlines()[0::2]]
+    assert (sent, _outbox_left(registry), len(sizes) > 1, max(sizes) <= 4096 + 512, len(set(ids))) == (
+        40, 0, True, True, 40)
+
+
+def test_a_refused_outbox_stays_and_says_so_once_per_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Digests refused (a key without the digest indices) stay in the outbox; one warning per request."""
+    import auditlog.agent.digest_writer as digest_writer
+
+    registry, writer = _outbox_of(tmp_path, 30)
+    monkeypatch.setattr(digest_writer, "SEND_ROWS", 10)
+    warned: list[dict[str, Any]] = []
+    monkeypatch.setattr(digest_writer.log, "warning", lambda event, **kw: warned.append(kw))
+    node = _Bulk(403)
+    writer.client = node  # type: ignore[assignment]
+    assert (writer.send(), _outbox_left(registry), len(node.bodies), [w["refused"] for w in warned]) == (
+        0, 30, 3, [10, 10, 10])
