@@ -64,17 +64,29 @@ def _reload(tmp_path: Path, log: _Log, first: dict[str, str], then: dict[str, st
     (tmp_path / "logs").mkdir(exist_ok=True)
     path = _toml(tmp_path / "agent.toml", tmp_path, **first)
     agent = Agent(config.load(path, env={}))
+
+    def step() -> Any:
+        if not _wait(lambda: agent.pipeline is not None):
+            return None
+        _toml(path, tmp_path, **then)
+        agent._reload = True
+        decided = ("configuration reload failed; keeping the running configuration", "configuration reloaded")
+        _wait(lambda: any(log.has(e) for e in decided))
+        _wait(lambda: agent.pipeline is not None)
+        return look(agent)
+
+    code, seen = _run_driven(agent, step)
+    return code, agent, seen[0] if seen else None
+
+
+def _run_driven(agent: Agent, step: Callable[[], Any]) -> tuple[int, list[Any]]:
+    """Run ``agent`` while a helper thread calls ``step`` and then stops it (SIGTERM's handler); return the
+    exit status and what ``step`` returned (nothing when it raised)."""
     seen: list[Any] = []
 
     def drive() -> None:
         try:
-            if _wait(lambda: agent.pipeline is not None):
-                _toml(path, tmp_path, **then)
-                agent._reload = True
-                decided = ("configuration reload failed; keeping the running configuration", "configuration reloaded")
-                _wait(lambda: any(log.has(e) for e in decided))
-                _wait(lambda: agent.pipeline is not None)
-                seen.append(look(agent))
+            seen.append(step())
         finally:
             agent._on_signal(signal.SIGTERM, None)
 
@@ -82,7 +94,7 @@ def _reload(tmp_path: Path, log: _Log, first: dict[str, str], then: dict[str, st
     helper.start()
     code = agent.run()
     helper.join(30)
-    return code, agent, seen[0] if seen else None
+    return code, seen
 
 
 def _errors(log: _Log) -> list[str]:
@@ -228,17 +240,6 @@ def test_a_pipeline_that_failed_on_its_own_is_started_again_and_ships_the_rest(
         return recorded.has("the pipeline stopped after an internal error; starting it again in a second") \
             and bool(lags) and all(lag == 0 for *_, lag in lags)
 
-    reached: list[bool] = []
-
-    def drive() -> None:
-        try:
-            reached.append(_wait(caught_up))
-        finally:
-            agent._on_signal(signal.SIGTERM, None)
-
-    helper = threading.Thread(target=drive, daemon=True)
-    helper.start()
-    code = agent.run()
-    helper.join(30)
+    code, reached = _run_driven(agent, lambda: _wait(caught_up))
     events = sorted({i for i in es.ids if i.startswith("ev-")})  # the digests' documents aside
     assert (code, reached, events) == (0, [True], [f"ev-{i:08d}" for i in range(40)])
