@@ -3,19 +3,24 @@
 Each area has a module in ``auditlog.commands`` with ``register(subparsers)``; a subcommand sets
 ``func(args) -> int``. Errors: ``UsageError`` (bad flags, bad config) exits 2 with one line naming
 the option or key, ``CommandError`` exits 1 with one line saying what to do. argparse itself exits 2
-on malformed arguments.
+on malformed arguments. SIGTERM and SIGHUP stop a command the way Ctrl-C does (its cleanups run), exit
+128 + the signal's number.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import NoReturn, TextIO, cast
 
-from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.errors import CommandError, Terminated, UsageError
 from auditlog.core.terminal import ShownStream, shown
 from auditlog.extras import AREAS, MODULE_EXTRA, missing_extra_message, optional_module
 
@@ -190,10 +195,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = out, err
 
 
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminated_cleanly(command: str) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` while a command runs (where their action is the default).
+
+    Not for the agent: it handles both itself once running, and a service manager takes a death by SIGTERM
+    before that for a clean stop where exit status 143 would be a failure. An ignored SIGHUP (``nohup``) stays
+    ignored. Only the main thread may set handlers (tests call ``main`` from others: nothing changes there).
+    """
+    if command == "agent" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(sig) is signal.SIG_DFL}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; map the project's errors to one line and an exit status."""
     try:
-        return int(args.func(args) or 0)
+        with _terminated_cleanly(args.command):
+            return int(args.func(args) or 0)
+    except Terminated as exc:  # after every cleanup on the way out
+        return 128 + exc.signum
     except ModuleNotFoundError as exc:
         missing = optional_module(exc)
         if missing is None:

@@ -240,7 +240,8 @@ def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bo
         body["slice"] = part
     if after is not None:
         body["search_after"] = after
-    resp = client.perform_request("POST", "/_search", body=body,
+    # allow_partial_search_results=false: a page missing a failed shard's hits would read as deleted events
+    resp = client.perform_request("POST", "/_search?allow_partial_search_results=false", body=body,
                                   headers={"content-type": "application/json", "accept": "application/json"})
     raw = resp.body
     if not isinstance(raw, bytes):  # a decoded body lost the stored bytes: hashes would all differ

@@ -38,6 +38,7 @@ def get_event(
     response = client.search(
         index=index or tiers.read_pattern,
         allow_no_indices=True,
+        allow_partial_search_results=False,  # a failed shard may hold it: "not found" would be a wrong answer
         query={"ids": {"values": [event_id]}},
         sort=SORT[:1],
         size=1,

@@ -167,7 +167,9 @@ def facet_counts(
     if pit is not None:
         response = pit.search(**body)
     else:
-        response = dict(client.search(index=index or tiers.read_pattern, allow_no_indices=True, **body))
+        # counts of the shards that answered would be shown as the counts (the PIT's searches refuse it too)
+        response = dict(client.search(index=index or tiers.read_pattern, allow_no_indices=True,
+                                      allow_partial_search_results=False, **body))
     aggs = response.get("aggregations", {})
     total = int(response.get("hits", {}).get("total", {}).get("value", 0))
     return FacetCounts(

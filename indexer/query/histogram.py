@@ -151,7 +151,8 @@ def histogram(
     def search(**body: Any) -> dict[str, Any]:
         if pit is not None:
             return pit.search(**body)
-        return dict(client.search(index=index or tiers.read_pattern, allow_no_indices=True, **body))
+        return dict(client.search(index=index or tiers.read_pattern, allow_no_indices=True,
+                                  allow_partial_search_results=False, **body))
 
     until = flt.until or now or datetime.now(UTC)
     since = flt.since

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import signal
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -134,3 +137,89 @@ def test_tui_customer_view_refused_for_unknown_tenant(es_url: str, seeded: Any,
     status = main(["tui", "--es", es_url, "--prefix", tiers.prefix, "--tenant", "org-nope"])
     expected = (1, True)
     assert expected == (status, "no audit events found" in capsys.readouterr().err)
+
+
+def _open_search_contexts(es: Elasticsearch) -> int:
+    stats = es.nodes.stats(metric="indices", index_metric="search")["nodes"]
+    return sum(node["indices"]["search"]["open_contexts"] for node in stats.values())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_mid_export_exits_128_plus_it_and_leaves_nothing_behind(
+    signum: int, es: Elasticsearch, es_url: str, seeded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM (or SIGHUP, a closed ssh session) while rows are written: exit 128 + signal, no half file, no
+    hidden temporary file, no rows left in openpyxl's temporary folder, the snapshot closed."""
+    from openpyxl.worksheet import _writer
+
+    import auditlog.tui.export.xlsx as xlsx
+
+    tiers, _summary, _events = seeded
+    rows = 0
+    real_row = xlsx.checked_row
+
+    def row_then_signal(*args: Any) -> Any:
+        nonlocal rows
+        rows += 1
+        if rows == 50:
+            os.kill(os.getpid(), signum)
+        return real_row(*args)
+
+    monkeypatch.setattr(xlsx, "checked_row", row_then_signal)
+    previous = signal.signal(signum, signal.SIG_DFL)  # a test run under nohup ignores SIGHUP; a shell would not
+    contexts, temp_files = _open_search_contexts(es), set(_writer.ALL_TEMP_FILES)
+    try:
+        code = main(["export", "--es", es_url, "--prefix", tiers.prefix, "-o", str(tmp_path / "all.xlsx")])
+    finally:
+        signal.signal(signum, previous)
+    rows_left = [p for p in set(_writer.ALL_TEMP_FILES) - temp_files if Path(p).exists()]
+    assert (code, sorted(tmp_path.iterdir()), rows_left, _open_search_contexts(es)) == (
+        128 + signum, [], [], contexts)
+
+
+@pytest.mark.parametrize("lost", ["snapshot", "oldest-day"])
+def test_reading_lost_on_the_node_mid_export_is_one_line_and_no_file(
+    lost: str, es: Elasticsearch, es_url: str, seeded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The export's point in time closed on the node between two batches (a restart, a long stall), or the
+    oldest day's indices closed (their shards' hits gone, the others' still there): exit 1 with one line and no
+    file, never a shorter workbook and exit 0 (what partial results gave: 31 of 600 events)."""
+    import auditlog.commands.tui as tui_command
+    import auditlog.indexer.query.stream as stream_module
+    import auditlog.tui.export.xlsx as xlsx
+
+    tiers, _summary, _events = seeded
+    opened: list[Any] = []
+    oldest = sorted(es.indices.get(index=tiers.read_pattern), key=lambda name: name.rsplit("-", 1)[-1])[:1]
+    oldest_day = oldest[0].rsplit("-", 1)[-1]
+    day_indices = [name for name in es.indices.get(index=tiers.read_pattern) if name.endswith(oldest_day)]
+
+    class Recorded(stream_module.PointInTime):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    rows = 0
+    real_row = xlsx.checked_row
+
+    def row_then_lose(*args: Any) -> Any:
+        nonlocal rows
+        rows += 1
+        if rows == 10:
+            if lost == "snapshot":
+                es.close_point_in_time(id=opened[0].id)
+            else:
+                es.indices.close(index=",".join(day_indices))
+        return real_row(*args)
+
+    monkeypatch.setattr(stream_module, "PointInTime", Recorded)
+    monkeypatch.setattr(tui_command, "EventStream", functools.partial(EventStream, batch_size=25))
+    monkeypatch.setattr(xlsx, "checked_row", row_then_lose)
+    try:
+        code = main(["export", "--es", es_url, "--prefix", tiers.prefix, "--since", "2000-01-01",
+                     "-o", str(tmp_path / "all.xlsx")])
+    finally:
+        es.indices.open(index=",".join(day_indices))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (code, len(err), "Traceback" in "".join(err), sorted(tmp_path.iterdir())) == (1, 1, False, []), err

@@ -90,6 +90,17 @@ def test_cancel_leaves_no_file(tmp_path: Path) -> None:
     assert leftovers == list(tmp_path.iterdir())
 
 
+def test_cancel_deletes_openpyxls_temporary_rows_at_once(tmp_path: Path) -> None:
+    """A cancelled export deletes the temporary file openpyxl wrote its rows to (not only at process exit)."""
+    from openpyxl.worksheet import _writer
+
+    before = set(_writer.ALL_TEMP_FILES)
+    with pytest.raises(ExportCancelled):
+        export_xlsx(_events(1200), tmp_path / "x.xlsx", cancelled=lambda: True)
+    left = [path for path in set(_writer.ALL_TEMP_FILES) - before if Path(path).exists()]
+    assert left == []
+
+
 def test_progress_reports_rows_and_total(tmp_path: Path) -> None:
     """Progress is reported while writing and once at the end with the final count."""
     seen: list[tuple[int, int | None]] = []
