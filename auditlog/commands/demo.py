@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -258,6 +259,7 @@ def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSe
 
     print(f"starting the local Elasticsearch node on port {args.port} (first run downloads it)...")
     node = LocalNode(NodeConfig(port=args.port, heap=args.heap), log=lambda line: print(line, file=sys.stderr))
+    ours = node.running_info() is None  # a node running before is the user's: never stopped here
     try:
         info = node.start()
     except NodeStartError as exc:
@@ -265,6 +267,14 @@ def _start_node(args: argparse.Namespace, state_dir: Path) -> tuple[ConnectionSe
         if "already in use" in str(exc):
             hint = f" (to use an Elasticsearch already listening there: --es http://127.0.0.1:{args.port})"
         raise CommandError(f"{exc}{hint}") from exc
+    except BaseException:
+        # Ctrl-C (or SIGTERM) while it starts: no state file names it yet, so `demo stop` would not find it,
+        # and the next `demo run` would take it for the user's own node and never stop it either
+        if ours:
+            print("interrupted; stopping the node it was starting", file=sys.stderr)
+            with contextlib.suppress(Exception):
+                node.stop()
+        raise
     # A node that was already running is the user's: `demo stop` leaves it alone.
     state = DemoState(es_url=info.url, node_port=None if info.already_running else info.port,
                       node_state_dir=str(info.state_dir))

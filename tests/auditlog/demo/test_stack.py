@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -43,3 +44,39 @@ def test_an_agent_folder_an_earlier_demo_left_group_writable_is_narrowed(tmp_pat
     (tmp_path / "agent").mkdir()
     (tmp_path / "agent").chmod(0o775)
     assert 0o755 == stat.S_IMODE(agent_dir(tmp_path).stat().st_mode)
+
+
+class _Node:
+    """A stand-in LocalNode whose start is interrupted (Ctrl-C while the node boots)."""
+
+    running_before = False
+    stopped: ClassVar[list[bool]] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def running_info(self) -> object | None:
+        return object() if self.running_before else None
+
+    def start(self) -> object:
+        raise KeyboardInterrupt
+
+    def stop(self) -> bool:
+        self.stopped.append(True)
+        return True
+
+
+@pytest.mark.parametrize("running_before", [False, True], ids=["launched", "users-own"])
+def test_ctrl_c_while_the_node_starts_stops_only_a_node_the_demo_launched(
+    running_before: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Interrupted while its node boots, `demo run` stops that node (no state file names it yet), exit 130;
+    a node that was running before is the user's and is left alone."""
+    import auditlog.indexer.es_node as es_node
+
+    monkeypatch.setattr(_Node, "running_before", running_before)
+    monkeypatch.setattr(_Node, "stopped", [])
+    monkeypatch.setattr(es_node, "LocalNode", _Node)
+    monkeypatch.delenv("AUDITLOG_ES_URL", raising=False)
+    code = main(["demo", "run", "--state-dir", str(tmp_path), "--no-tui"])
+    assert (code, _Node.stopped) == (130, [] if running_before else [True])
