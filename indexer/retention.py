@@ -23,7 +23,7 @@ and every other index is handled as usual.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
@@ -267,6 +267,7 @@ def enforce(
     *,
     dry_run: bool = False,
     inventory: Inventory | None = None,
+    on_deleted: Callable[[list[DailyIndex]], None] | None = None,
 ) -> list[DailyIndex]:
     """Delete the namespace's expired daily indices (never an index whose name is unusable).
 
@@ -276,9 +277,14 @@ def enforce(
         now: the current time (default: now, UTC); injectable for audits and tests.
         dry_run: only report what would be deleted.
         inventory: what ``scan`` found (scanned here when ``None``).
+        on_deleted: called with each chunk once Elasticsearch deleted it (a later chunk may fail: what is
+            gone by then is still said).
 
     Returns:
         The expired indices (deleted unless ``dry_run``), oldest first.
+
+    Raises:
+        elasticsearch.ApiError / elasticsearch.ConnectionError: a delete failed (earlier chunks are deleted).
     """
     # digest indices (tamper evidence) are deleted one day after the events they cover
     indices = (inventory or scan(client, tiers)).indices + list_digest_indices(client, tiers)
@@ -288,4 +294,6 @@ def enforce(
             names = ",".join(i.name for i in due[start:start + DELETE_CHUNK])
             # ignore_unavailable: another enforcer (or ILM) may have deleted one in the meantime.
             client.indices.delete(index=names, ignore_unavailable=True)
+            if on_deleted is not None:
+                on_deleted(due[start:start + DELETE_CHUNK])
     return due

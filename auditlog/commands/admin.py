@@ -299,6 +299,10 @@ def retention_status_command(args: argparse.Namespace) -> int:
     return _with_client(args, "retention status", work)
 
 
+def _enforced_line(verb: str, index: retention.DailyIndex) -> str:
+    return f"{verb} {index.name} ({index.retention_class}, {index.docs} docs, due {index.due:%Y-%m-%d %H:%M} UTC)"
+
+
 def retention_enforce_command(args: argparse.Namespace) -> int:
     """``auditlog retention enforce``: delete (or with ``--dry-run`` list) the expired indices, then create
     today's and tomorrow's daily indices ahead (``indexer.ahead``)."""
@@ -307,7 +311,22 @@ def retention_enforce_command(args: argparse.Namespace) -> int:
     def work(client: Elasticsearch) -> int:
         now = args.now or datetime.now(UTC)
         inventory = retention.scan(client, tiers)
-        due = retention.enforce(client, tiers, now, dry_run=args.dry_run, inventory=inventory)
+        deleted: list[retention.DailyIndex] = []
+
+        def said(chunk: list[retention.DailyIndex]) -> None:  # as each chunk goes: a later failure hides nothing
+            deleted.extend(chunk)
+            if not args.json:
+                for index in chunk:
+                    print(_enforced_line("deleted", index))
+
+        try:
+            due = retention.enforce(client, tiers, now, dry_run=args.dry_run, inventory=inventory, on_deleted=said)
+        except BaseException:
+            if deleted:
+                names = ", ".join(i.name for i in deleted[:5]) + (", ..." if len(deleted) > 5 else "")
+                print(f"deleted {len(deleted)} expired {'index' if len(deleted) == 1 else 'indices'} before the "
+                      f"failure: {names}", file=sys.stderr)
+            raise
         made = ahead.create_ahead(client, tiers, now, dry_run=args.dry_run)
         _warn_unreadable(inventory)
         verb = "would delete" if args.dry_run else "deleted"
@@ -322,9 +341,9 @@ def retention_enforce_command(args: argparse.Namespace) -> int:
                  "due": i.due.isoformat()} for i in due], create_verb.replace(" ", "_"): created,
                 "unreadable": _unreadable_json(inventory)}))
             return 0
-        for index in due:
-            due_at = f"{index.due:%Y-%m-%d %H:%M} UTC"
-            print(f"{verb} {index.name} ({index.retention_class}, {index.docs} docs, due {due_at})")
+        if args.dry_run:  # deleted ones were said as they went
+            for index in due:
+                print(_enforced_line(verb, index))
         print(f"{verb} {len(due)} expired {'index' if len(due) == 1 else 'indices'}")
         for name in created:
             print(f"{create_verb} {name}")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from auditlog.indexer.retention import DailyIndex, expired, summarize, who_deletes
+import pytest
+from elasticsearch import ApiError
+
+from auditlog.indexer.retention import DailyIndex, Inventory, enforce, expired, summarize, who_deletes
 from auditlog.indexer.tiers import TierTable
 from tests.indexer.recording_es import not_found, recording_client
 
@@ -92,3 +95,24 @@ def test_classify_sorts_names_into_usable_unusable_and_foreign() -> None:
     kinds = [type(classify(name, tiers)).__name__ for name in names]
     expected = ["DailyIndex", "Unreadable", "Unreadable", "Unreadable", "Unreadable", "NoneType", "NoneType"]
     assert expected == kinds
+
+
+def test_enforce_says_each_deleted_chunk_before_a_later_one_fails() -> None:
+    """With 60 expired indices and the second delete refused, the first 50 are reported deleted, then it raises."""
+    indices = [_index("professional", date(2026, 9, 1) + timedelta(days=n)) for n in range(60)]
+    deletes = 0
+
+    def respond(method: str, path: str, body: object) -> tuple[int, object]:
+        nonlocal deletes
+        if method == "DELETE":
+            deletes += 1
+            if deletes == 2:
+                return 500, {"error": {"type": "internal_server_error", "reason": "node left"}, "status": 500}
+            return 200, {"acknowledged": True}
+        return 200, []  # _cat/indices of the digests: none
+
+    client, _ = recording_client(respond)
+    said: list[list[DailyIndex]] = []
+    with pytest.raises(ApiError):
+        enforce(client, TierTable(), NOW, inventory=Inventory(indices, []), on_deleted=said.append)
+    assert [len(chunk) for chunk in said] == [50]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -168,3 +169,33 @@ def test_a_flag_that_would_do_nothing_exits_2(argv: list[str], named: str, capsy
     code = main([*argv, "--es", DEAD])
     err = capsys.readouterr().err.strip().splitlines()
     assert (2, 1, True) == (code, len(err), f"{named}: applies to" in err[0])
+
+
+def test_retention_enforce_failing_mid_way_still_says_what_it_deleted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A delete refused after a first chunk went: that chunk's indices are printed and named once more on stderr
+    beside the error line, exit 1."""
+    from datetime import date
+
+    from elastic_transport import ApiResponseMeta, HttpHeaders
+    from elasticsearch import ApiError
+
+    from auditlog.indexer import retention
+
+    gone = [retention.DailyIndex(f"audit-professional-2026.09.0{n}", "professional", date(2026, 9, n), 1, 10)
+            for n in (1, 2)]
+
+    def enforce(*args: object, on_deleted: Callable[[list[retention.DailyIndex]], None],
+                **kwargs: object) -> list[retention.DailyIndex]:
+        on_deleted(gone)
+        meta = ApiResponseMeta(status=500, http_version="1.1", headers=HttpHeaders(), duration=0.0,
+                               node=None)  # type: ignore[arg-type]
+        raise ApiError("internal_server_error", meta, {"error": {"type": "internal_server_error", "reason": "x"}})
+
+    monkeypatch.setattr(retention, "scan", lambda *a, **kw: retention.Inventory([], []))
+    monkeypatch.setattr(retention, "enforce", enforce)
+    code = main(["retention", "enforce", "--es", "http://127.0.0.1:9"])
+    out, err = capsys.readouterr()
+    assert (code, [line.split()[1] for line in out.splitlines()], "deleted 2 expired indices before the failure" in err
+            ) == (1, [i.name for i in gone], True)
