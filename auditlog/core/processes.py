@@ -152,8 +152,11 @@ def judge(recorded: Identity | None, observed: Observed | None, *, markers: Sequ
         return Verdict.OURS if same else Verdict.OTHER
     if not any(marker in observed.cmdline for marker in markers):
         return Verdict.OTHER
-    # a process started after the state file was written cannot be the one it names (e.g. after a reboot)
-    if recorded_at is not None and observed.started_at is not None and observed.started_at > recorded_at:
+    # a process started after the state file was written cannot be the one it names (e.g. after a reboot). The
+    # slack covers a start time read from whole-second btime and coarse mtimes; within it the pid stays unconfirmed
+    # (refused), which is the safe side.
+    started_at, slack = observed.started_at, 2.0
+    if recorded_at is not None and started_at is not None and started_at > recorded_at + slack:
         return Verdict.OTHER
     return Verdict.UNCONFIRMED
 
@@ -293,3 +296,24 @@ def stop_group(pid: int, *, grace: float, kill_grace: float = 10.0, what: str = 
         if gone(time.monotonic() + wait):
             return True
     raise SignalRefused(f"{what} (process group {pid}) is still there after SIGKILL")
+
+
+class Outcome(Enum):
+    """What stopping a recorded process did."""
+
+    STOPPED = "stopped"  # signalled, and every process of its group has exited
+    NOT_RUNNING = "not running"  # nothing was recorded, or it had exited before a signal was sent
+    STALE = "stale"  # the record named a process that is gone or another one: removed, nothing signalled
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """The outcome of stopping one recorded process, and for a stale record why it was stale."""
+
+    outcome: Outcome
+    detail: str = ""
+
+
+def stale_reason(pid: int, seen: Verdict) -> str:
+    """Return why the record of ``pid`` is stale, for the one line that reports it."""
+    return f"pid {pid} is gone" if seen is Verdict.GONE else f"pid {pid} is another process now"
