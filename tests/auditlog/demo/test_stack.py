@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from auditlog.cli import main
 from auditlog.core.errors import CommandError
-from auditlog.demo.stack import STATE_FILE, DemoState, agent_dir
+from auditlog.core.processes import Identity, Outcome, SignalRefused, identify
+from auditlog.demo.stack import STATE_FILE, DemoState, agent_dir, running_parts, stop_part
 
 
 @pytest.mark.parametrize("content", ['{"processes": {"agent": "x"}}', "[1, 2]", "not json", "",
@@ -43,3 +47,61 @@ def test_an_agent_folder_an_earlier_demo_left_group_writable_is_narrowed(tmp_pat
     (tmp_path / "agent").mkdir()
     (tmp_path / "agent").chmod(0o775)
     assert 0o755 == stat.S_IMODE(agent_dir(tmp_path).stat().st_mode)
+
+
+# -- demo stop signals only the very processes demo run recorded (pid, start time and boot id) -------------
+@pytest.fixture
+def users_own_auditlog() -> Iterator[subprocess.Popen[bytes]]:
+    """A process group leader that is no demo part but names auditlog (like the user's own `auditlog tui`)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "auditlog", "tui"],
+                            start_new_session=True)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def _recycled(pid: int) -> Identity:
+    seen = identify(pid)
+    assert seen is not None
+    return Identity(seen.start_ticks + 1, seen.boot_id)
+
+
+def test_identities_survive_demo_json(tmp_path: Path) -> None:
+    """What record() reads at start is what load() gives stop."""
+    DemoState(es_url="http://127.0.0.1:9", processes={"agent": 4242}, identities={"agent": Identity(7, "b")}).save(
+        tmp_path)
+    state = DemoState.load(tmp_path)
+    assert state is not None and state.identities == {"agent": Identity(7, "b")}
+
+
+def test_a_recycled_pid_is_stale_and_not_signalled(users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """A part's pid now held by the user's own auditlog process (another start time) is stale and left alone."""
+    pid = users_own_auditlog.pid
+    state = DemoState(es_url="x", processes={"agent": pid}, identities={"agent": _recycled(pid)})
+    assert (stop_part(state, "agent").outcome, users_own_auditlog.poll()) == (Outcome.STALE, None)
+
+
+def test_a_recycled_pid_is_not_a_running_part(users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """`demo run` does not take a recycled pid for a running demo (it would open the TUI instead of starting)."""
+    pid = users_own_auditlog.pid
+    assert running_parts(DemoState(es_url="x", processes={"agent": pid}, identities={"agent": _recycled(pid)})) == {}
+
+
+def test_an_old_demo_json_never_signals_a_live_auditlog_process(tmp_path: Path,
+                                                                 users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """A demo.json without identities naming a live auditlog process: refused in one line, the process lives."""
+    DemoState(es_url="x", processes={"agent": users_own_auditlog.pid}).save(tmp_path)
+    state = DemoState.load(tmp_path)
+    assert state is not None
+    with pytest.raises(SignalRefused, match="cannot be confirmed"):
+        stop_part(state, "agent")
+    assert users_own_auditlog.poll() is None
+
+
+def test_demo_stop_keeps_a_demo_json_it_refused_to_act_on(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """`demo stop` exits 1 and keeps demo.json when a part could not be confirmed, so nothing is forgotten."""
+    DemoState(es_url="x", processes={"agent": users_own_auditlog.pid}).save(tmp_path)
+    code = main(["demo", "stop", "--state-dir", str(tmp_path)])
+    capsys.readouterr()
+    assert (code, (tmp_path / STATE_FILE).is_file(), users_own_auditlog.poll()) == (1, True, None)
