@@ -24,6 +24,7 @@ from auditlog.indexer.es_node import (
     _write_jvm_options,
     heap_size,
 )
+from tests.support.processes import sleeper
 
 
 def test_secure_settings_turn_on_tls_and_api_keys(tmp_path: Path) -> None:
@@ -136,8 +137,7 @@ IDENTITY_PORT = 19801
 @pytest.fixture
 def decoy() -> Iterator[subprocess.Popen[bytes]]:
     """A process group leader that is no node but names elasticsearch in its arguments."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
-                             "/home/u/elasticsearch-9.5.4/logs/gc.log"], start_new_session=True)
+    proc = sleeper("/home/u/elasticsearch-9.5.4/logs/gc.log")
     yield proc
     proc.kill()
     proc.wait()

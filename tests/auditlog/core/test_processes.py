@@ -21,9 +21,11 @@ from auditlog.core.processes import (
     stop_group,
     verdict,
 )
+from tests.support.processes import sleeper
 
 BOOT = "0b5e4c4e-1111-4222-8333-944455556666"
 ES = (b"elasticsearch",)
+
 
 
 def _seen(start_ticks: int = 500, *, state: str = "S", boot_id: str = BOOT, cmdline: bytes = b"java\0elasticsearch",
@@ -35,8 +37,7 @@ def _seen(start_ticks: int = 500, *, state: str = "S", boot_id: str = BOOT, cmdl
 @pytest.fixture
 def decoy() -> Iterator[subprocess.Popen[bytes]]:
     """A process that is no Elasticsearch node but names one in its arguments (like ``tail -f .../gc.log``)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)",
-                             "/home/u/elasticsearch-9.5.4/logs/gc.log"], start_new_session=True)
+    proc = sleeper("/home/u/elasticsearch-9.5.4/logs/gc.log")
     yield proc
     proc.kill()
     proc.wait()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from auditlog.cli import main
 from auditlog.core.errors import CommandError
 from auditlog.core.processes import Identity, Outcome, SignalRefused, identify
 from auditlog.demo.stack import STATE_FILE, DemoState, agent_dir, running_parts, stop_part
+from tests.support.processes import sleeper
 
 
 @pytest.mark.parametrize("content", ['{"processes": {"agent": "x"}}', "[1, 2]", "not json", "",
@@ -53,8 +53,7 @@ def test_an_agent_folder_an_earlier_demo_left_group_writable_is_narrowed(tmp_pat
 @pytest.fixture
 def users_own_auditlog() -> Iterator[subprocess.Popen[bytes]]:
     """A process group leader that is no demo part but names auditlog (like the user's own `auditlog tui`)."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "auditlog", "tui"],
-                            start_new_session=True)
+    proc = sleeper("auditlog", "tui")
     yield proc
     proc.kill()
     proc.wait()
