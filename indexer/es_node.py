@@ -24,6 +24,11 @@ Choices, written down:
   and ``action.destructive_requires_name`` is off so tests may clean up by pattern.
 - The test distribution has no ``GET /`` handler (the rest-root module is not in it), so the version
   is read from ``GET _nodes/_local``.
+- ``node.json`` records the launcher's identity beyond its pid (start time and boot id,
+  ``auditlog.core.processes``): status, start and stop treat the pid as the node only when both match, and
+  stop signals its process group only when it leads it. A ``node.json`` from before identities were
+  recorded is never acted on while its pid still runs something naming elasticsearch: stop refuses with
+  one line (stop it by hand), any other pid makes it stale; a stale ``node.json`` is removed with one line.
 - A node may be one member of a local cluster (``indexer.es_cluster``): ``NodeConfig.peers`` then
   replaces ``discovery.type: single-node`` with its own transport port, the seed hosts and the initial
   master nodes; a secure member also encrypts the transport layer (Elasticsearch requires it with
@@ -53,6 +58,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from auditlog.core.processes import (
+    Identity,
+    Outcome,
+    SignalRefused,
+    StopResult,
+    Verdict,
+    identify,
+    stale_reason,
+    stop_group,
+    verdict,
+)
+from auditlog.core.processes import group_alive as _group_alive
 from auditlog.indexer.distribution import ES_VERSION, ensure_distribution, install_root
 from auditlog.indexer.esplugin_build import PluginBuildError, ensure_plugin, find_javac, install_plugin
 from auditlog.indexer.java import JavaHome, find_java
@@ -61,6 +78,8 @@ RUN_USER = "auditlog-es"
 HOST = "127.0.0.1"
 #: a cluster member's transport port is its HTTP port plus this (9200 -> 9300, as Elasticsearch's defaults)
 TRANSPORT_OFFSET = 100
+#: for a node.json without a recorded identity: a word the node's command line contains
+_OUR_MARKERS = (b"elasticsearch",)
 
 
 class NodeStartError(RuntimeError):
@@ -139,6 +158,7 @@ class NodeInfo:
     password_file: Path | None = None
     password: str | None = None
     already_running: bool = False
+    identity: Identity | None = None  # None: written before identities were recorded (or no /proc)
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for ``node.json`` (never the password itself)."""
@@ -160,6 +180,7 @@ class NodeInfo:
             log_path=Path(data["log_path"]),
             ca_path=Path(data["ca_path"]) if data.get("ca_path") else None,
             password_file=Path(data["password_file"]) if data.get("password_file") else None,
+            identity=Identity.from_json(data.get("identity")),
         )
         if info.pid <= 1:  # 0 is the caller's own process group to killpg, -1 every process: never signalled
             raise ValueError(f"node.json holds pid {info.pid}")
@@ -192,15 +213,6 @@ def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((HOST, port)) == 0
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    # pids are reused: only count it when it is still an Elasticsearch launcher/JVM
-    return b"elasticsearch" in cmdline
 
 
 def log_tail(path: Path, lines: int = 25) -> str:
@@ -342,17 +354,31 @@ class LocalNode:
     def _info_path(self) -> Path:
         return self.state / "node.json"
 
-    def running_info(self) -> NodeInfo | None:
-        """Return the recorded node when its process is still alive."""
+    def _recorded(self) -> tuple[NodeInfo, Verdict] | None:
+        """Return ``node.json`` and what its pid is now; ``None`` without a readable one."""
+        path = self._info_path()
         try:
-            info = NodeInfo.from_json(json.loads(self._info_path().read_text()))
+            info = NodeInfo.from_json(json.loads(path.read_text()))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):  # no node.json, or not one of ours
             return None
-        return info if _pid_alive(info.pid) else None
+        return info, verdict(info.pid, info.identity, markers=_OUR_MARKERS, state_file=path)
+
+    def _unconfirmed(self, info: NodeInfo) -> str:
+        path = self._info_path()
+        return (f"{path} was written by an older auditlog and pid {info.pid} cannot be confirmed to be its node; "
+                f"nothing signalled: if it is the node, stop it with `kill -TERM -{info.pid}`, then remove {path}")
+
+    def running_info(self) -> NodeInfo | None:
+        """Return the recorded node when its very process (same pid, start time and boot) still runs."""
+        recorded = self._recorded()
+        return recorded[0] if recorded is not None and recorded[1] is Verdict.OURS else None
 
     def status(self) -> NodeStatus:
         """Report whether the node runs, its version and cluster health."""
-        info = self.running_info()
+        recorded = self._recorded()
+        if recorded is not None and recorded[1] is Verdict.UNCONFIRMED:
+            return NodeStatus(running=False, pid=recorded[0].pid, detail=self._unconfirmed(recorded[0]))
+        info = recorded[0] if recorded is not None and recorded[1] is Verdict.OURS else None
         if info is None:
             return NodeStatus(running=False, detail=f"no node running from {self.state}")
         try:
@@ -371,12 +397,15 @@ class LocalNode:
             Where the node listens, with ``already_running`` set when it was up before.
 
         Raises:
-            NodeStartError: port in use, no Java, failed download, or the node died/timed out (log tail included).
+            NodeStartError: port in use, no Java, failed download, the node died/timed out (log tail included),
+                or an old ``node.json`` names a live pid that cannot be confirmed to be the node.
         """
-        existing = self.running_info()
-        if existing is not None:
-            existing.already_running = True
-            return existing
+        recorded = self._recorded()
+        if recorded is not None and recorded[1] is Verdict.OURS:
+            recorded[0].already_running = True
+            return recorded[0]
+        if recorded is not None and recorded[1] is Verdict.UNCONFIRMED:
+            raise NodeStartError(self._unconfirmed(recorded[0]))
         info, proc = self.launch()
         self._wait_ready(info, proc)
         if self.config.secure:
@@ -466,6 +495,8 @@ class LocalNode:
             url=f"{scheme}://{HOST}:{port}", port=port, pid=proc.pid, state_dir=self.state,
             secure=self.config.secure, version=self.config.version, log_path=log_path,
             ca_path=ca_path, password_file=password_file, password=password,
+            # read now, while the launcher is surely our child: stop later signals its group only if it matches
+            identity=identify(proc.pid),
         )
         self._info_path().write_text(json.dumps(info.to_json(), indent=2))
         return info, proc
@@ -613,50 +644,62 @@ class LocalNode:
 
     # -- stop -------------------------------------------------------------------------------------------------
     def stop(self, timeout: float = 60.0) -> bool:
-        """Stop the node; ``False`` when none was running (idempotent).
+        """Stop the node; ``False`` when none was running (idempotent). See :meth:`stop_result`.
 
         Args:
             timeout: seconds to wait after SIGTERM before SIGKILL.
 
         Returns:
-            Whether a running node was stopped.
+            Whether the node's process group was signalled and has exited.
+
+        Raises:
+            SignalRefused: see :meth:`stop_result`.
         """
-        try:
-            info = NodeInfo.from_json(json.loads(self._info_path().read_text()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # no node.json, or not one of ours
-            return False
-        stopped = False
-        if _pid_alive(info.pid):
-            stopped = True
-            signal_group(info.pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while group_alive(info.pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if group_alive(info.pid):
-                signal_group(info.pid, signal.SIGKILL)
+        return self.stop_result(timeout).outcome is Outcome.STOPPED
+
+    def stop_result(self, timeout: float = 60.0) -> StopResult:
+        """Stop the node recorded in ``node.json``, only when its pid is still that very process.
+
+        Args:
+            timeout: seconds to wait after SIGTERM before SIGKILL.
+
+        Returns:
+            STOPPED (signalled and exited; ``node.json`` removed), NOT_RUNNING (no ``node.json``, or the node
+            exited on its own just before the signal) or STALE (``node.json`` named a pid that is gone or
+            another process: removed, nothing signalled; ``detail`` says which).
+
+        Raises:
+            SignalRefused: an old ``node.json`` names a live pid that may be the node, the process does not lead
+                its group, may not be signalled, or outlived SIGKILL; ``node.json`` is kept.
+        """
+        recorded = self._recorded()
+        if recorded is None:
+            return StopResult(Outcome.NOT_RUNNING)
+        info, seen = recorded
+        if seen is Verdict.UNCONFIRMED:
+            raise SignalRefused(self._unconfirmed(info))
+        if seen is not Verdict.OURS:
+            self._info_path().unlink(missing_ok=True)
+            return StopResult(Outcome.STALE, stale_reason(info.pid, seen))
+        stopped = stop_group(info.pid, grace=timeout, what="Elasticsearch")
         self._info_path().unlink(missing_ok=True)
-        return stopped
+        return StopResult(Outcome.STOPPED if stopped else Outcome.NOT_RUNNING)
 
 
 def signal_group(pid: int, sig: signal.Signals) -> None:
-    """Send ``sig`` to the process group a node was started in (nothing when it is gone)."""
+    """Send ``sig`` to the process group a node was started in (nothing when it is gone).
+
+    Only a pid that leads its own group is signalled: for any other, ``killpg`` would reach the group of
+    whatever process now has that number. Callers check the node's identity first (``running_info``).
+    """
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
 
 
 def group_alive(pgid: int) -> bool:
     """Return whether any live process is left in process group ``pgid`` (a node's launcher and JVM)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        # fields[0] is the state, fields[2] the process group; zombies are as good as gone
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return _group_alive(pgid)
 
 
 def _run(cmd: list[str], env: dict[str, str], stdin: str | None = None) -> None:

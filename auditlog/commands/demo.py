@@ -24,9 +24,11 @@ from pathlib import Path
 from types import FrameType
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.processes import Outcome, SignalRefused, StopResult
 from auditlog.core.terminal import unfiltered
 from auditlog.demo.generator import MAX_BACKFILL_DAYS, DemoGenerator, DemoPlan, emitter_writer
 from auditlog.demo.stack import (
+    STATE_FILE,
     DemoState,
     agent_dir,
     auditlog_argv,
@@ -239,14 +241,14 @@ def _start_background(
     _setup(settings, tiers)
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    state.processes["agent"] = spawn("agent", auditlog_argv(
+    state.record("agent", spawn("agent", auditlog_argv(
         "agent", "--path", str(logs / "audit*.jsonl"), "--state-dir", str(agent_dir(state_dir)),
-        "--prefix", tiers.prefix, "--metrics-port", str(args.metrics_port)), state_dir, env)
+        "--prefix", tiers.prefix, "--metrics-port", str(args.metrics_port)), state_dir, env))
     state.save(state_dir)
-    state.processes["generator"] = spawn("generator", auditlog_argv(
+    state.record("generator", spawn("generator", auditlog_argv(
         "demo", "emit", "--path", str(logs / DEMO_LOG), "--backfill-days", f"{args.backfill_days:g}",
         "--count", str(args.count), "--rate", f"{args.rate:g}", "--duration", f"{args.duration:g}",
-        "--seed", str(args.seed)), state_dir, env)
+        "--seed", str(args.seed)), state_dir, env))
     state.save(state_dir)
     print(f"agent (pid {state.processes['agent']}) and generator (pid {state.processes['generator']}) started; "
           f"logs in {state_dir}")
@@ -361,18 +363,37 @@ def run_stop(args: argparse.Namespace) -> int:
     if state is None:
         print(f"no demo state in {state_dir}: nothing to stop")
         return 0
+    refused = False
     for name in ("generator", "agent", *sorted(set(state.processes) - {"generator", "agent"})):
         pid = state.processes.get(name)
         if pid is None:
             continue
-        print(f"{name} (pid {pid}): {'stopped' if stop_part(pid) else 'was not running'}")
+        try:
+            print(f"{name} (pid {pid}): {_said(stop_part(state, name))}")
+        except SignalRefused as exc:  # a pid it cannot confirm is never signalled: say so and go on
+            print(f"{name} (pid {pid}): {exc}")
+            refused = True
     if state.node_port is not None:
         from auditlog.indexer.es_node import LocalNode, NodeConfig
 
         node_dir = Path(state.node_state_dir) if state.node_state_dir else None
-        stopped = LocalNode(NodeConfig(port=state.node_port, state_dir=node_dir)).stop()
-        print(f"Elasticsearch on port {state.node_port}: {'stopped' if stopped else 'was not running'}")
+        try:
+            said = _said(LocalNode(NodeConfig(port=state.node_port, state_dir=node_dir)).stop_result())
+        except SignalRefused as exc:
+            said, refused = str(exc), True
+        print(f"Elasticsearch on port {state.node_port}: {said}")
     if not state.processes and state.node_port is None:
         print("nothing was running")
+    if refused:  # keep the record of what may still run
+        raise CommandError(f"{state_dir / STATE_FILE} kept: stop what is named above by hand, then remove it")
     DemoState.remove(state_dir)
     return 0
+
+
+def _said(result: StopResult) -> str:
+    """Return how `demo stop` reports one part's ``result``."""
+    if result.outcome is Outcome.STOPPED:
+        return "stopped"
+    if result.outcome is Outcome.STALE:
+        return f"was not running (stale record: {result.detail}; nothing signalled)"
+    return "was not running"

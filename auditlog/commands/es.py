@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.processes import Outcome, SignalRefused
 from auditlog.indexer.es_cluster import ClusterConfig, LocalCluster, recorded_nodes
 from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError
 from auditlog.options.node import heap_arg, port_arg
@@ -130,15 +131,22 @@ def _print_credentials(url: str, password_file: Path | None, ca_path: Path | Non
 
 def _stop(args: argparse.Namespace) -> int:
     recorded = _recorded(args)
-    if recorded is not None:
-        if _cluster(args, recorded).stop():
-            print(f"Elasticsearch cluster on ports {args.port}-{args.port + recorded - 1} stopped")
-        else:
-            print(f"no node of the cluster on ports {args.port}-{args.port + recorded - 1} was running "
-                  f"(nothing to do)")
-        return 0
-    if _node(args).stop():
+    try:
+        if recorded is not None:
+            if _cluster(args, recorded).stop():
+                print(f"Elasticsearch cluster on ports {args.port}-{args.port + recorded - 1} stopped")
+            else:
+                print(f"no node of the cluster on ports {args.port}-{args.port + recorded - 1} was running "
+                      f"(nothing to do)")
+            return 0
+        result = _node(args).stop_result()
+    except SignalRefused as exc:  # an unconfirmed pid, or a node that would not go: one line, nothing guessed
+        raise CommandError(str(exc)) from None
+    if result.outcome is Outcome.STOPPED:
         print(f"Elasticsearch on port {args.port} stopped")
+    elif result.outcome is Outcome.STALE:
+        print(f"no Elasticsearch was running on port {args.port}: removed its stale node.json ({result.detail}; "
+              f"nothing signalled)")
     else:
         print(f"no Elasticsearch was running on port {args.port} (nothing to do)")
     return 0

@@ -11,8 +11,11 @@ processes and the local Elasticsearch node when no cluster was named; ``auditlog
   as root, else ``~/.local/state/auditlog/demo``) holds ``demo.json`` (pids, the node's port, the
   Elasticsearch URL), ``logs/audit.jsonl`` (what the generator writes and the agent ships),
   ``agent/`` (the agent's checkpoints and dead letters) and one ``<part>.log`` per background part.
-- A pid is only signalled while its command line still names auditlog: a pid the system reused for
-  another program after a reboot is left alone.
+- A part is only signalled while its pid is still the very process ``demo run`` started: ``demo.json``
+  records each part's start time and boot id (``auditlog.core.processes``) and both must match, so a pid
+  the system reused (after a reboot, or for the user's own ``auditlog tui``) is left alone and reported as
+  stale. A ``demo.json`` from before identities were recorded is not acted on while a part's pid still runs
+  something naming auditlog: ``demo stop`` refuses in one line per part and keeps the file (stop it by hand).
 - Connection settings reach the children through ``AUDITLOG_ES_*`` environment variables, never on
   the command line (``ps`` would show an API key or password).
 """
@@ -22,19 +25,29 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from auditlog.core.errors import CommandError
+from auditlog.core.processes import (
+    Identity,
+    Outcome,
+    SignalRefused,
+    StopResult,
+    Verdict,
+    identify,
+    judge,
+    observe,
+    stale_reason,
+    stop_group,
+)
 from auditlog.indexer.client import ConnectionSettings
 
 STATE_FILE = "demo.json"
-#: words one of which a background part's command line contains (see ``is_ours``).
+#: for a demo.json without identities: words one of which a background part's command line contains
 _OUR_MARKERS = (b"auditlog", b"auditlog.cli")
 
 
@@ -56,12 +69,27 @@ class DemoState:
     node_port: int | None = None  # set when the demo started the local node (stop stops it)
     node_state_dir: str | None = None
     processes: dict[str, int] = field(default_factory=dict)  # part name -> pid (= process group id)
+    # part name -> what tells its process from a later one with the same pid (absent in old state files)
+    identities: dict[str, Identity] = field(default_factory=dict)
+    # when demo.json was written (its mtime), read by load(): judges a pid an old state file records
+    recorded_at: float | None = field(default=None, compare=False)
+
+    def record(self, name: str, pid: int) -> None:
+        """Remember a part just started: its pid and, read now while it is surely ours, its identity."""
+        self.processes[name] = pid
+        identity = identify(pid)
+        if identity is not None:
+            self.identities[name] = identity
+        else:  # gone already (or no /proc): no identity, so stop never signals it
+            self.identities.pop(name, None)
 
     def save(self, state_dir: Path) -> None:
         """Write ``demo.json`` atomically."""
         state_dir.mkdir(parents=True, exist_ok=True)
         tmp = state_dir / f".{STATE_FILE}.tmp"
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        data = asdict(self)
+        data.pop("recorded_at")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(tmp, state_dir / STATE_FILE)
 
     @classmethod
@@ -77,6 +105,8 @@ class DemoState:
         try:
             data = json.loads(path.read_bytes())
             processes = {str(k): int(v) for k, v in data.get("processes", {}).items()}
+            found = {str(k): Identity.from_json(v) for k, v in data.get("identities", {}).items()}
+            identities = {name: identity for name, identity in found.items() if identity is not None}
             if not isinstance(data["es_url"], str) or any(pid <= 1 for pid in processes.values()):
                 raise ValueError("an es_url that is not a text or a pid below 2")
             port, where = data.get("node_port"), data.get("node_state_dir")
@@ -85,7 +115,8 @@ class DemoState:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
             raise CommandError(f"{path} is not a demo state ({type(exc).__name__}: {str(exc)[:80]}); remove it "
                                "and stop what it started by hand (auditlog es stop --port PORT)") from None
-        return cls(es_url=data["es_url"], node_port=port, node_state_dir=where, processes=processes)
+        return cls(es_url=data["es_url"], node_port=port, node_state_dir=where, processes=processes,
+                   identities=identities, recorded_at=path.stat().st_mtime)
 
     @staticmethod
     def remove(state_dir: Path) -> None:
@@ -158,72 +189,54 @@ def spawn(name: str, argv: Sequence[str], state_dir: Path, env: Mapping[str, str
     return proc.pid
 
 
-def is_ours(pid: int) -> bool:
-    """Whether ``pid`` runs and its command line names auditlog (so it may be signalled)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return _alive(pid)  # no /proc (macOS): trust the recorded pid while it exists
-    if not cmdline:  # a process between fork and exec (or exiting) shows no command line yet
-        return _alive(pid)
-    return any(marker in cmdline for marker in _OUR_MARKERS)
+def part_verdict(state: DemoState, name: str) -> Verdict:
+    """Return what the pid recorded for part ``name`` is now (only ``Verdict.OURS`` may be signalled).
+
+    Args:
+        state: the loaded ``demo.json``.
+        name: a part it records.
+
+    Returns:
+        The verdict of ``auditlog.core.processes.judge``.
+    """
+    pid = state.processes[name]
+    _reap(pid)  # our own child that has exited (tests, `demo run` stopping what it started) is gone, not a zombie
+    return judge(state.identities.get(name), observe(pid), markers=_OUR_MARKERS, recorded_at=state.recorded_at)
 
 
 def _reap(pid: int) -> None:
-    # When the part is our own child (tests, or `demo run` stopping what it just started), collect its
-    # exit status so it does not linger as a zombie that still "exists".
+    # When the part is our own child, collect its exit status so it does not linger as a zombie.
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
 
-def _probe(send: Callable[[int, int], None], pid: int) -> bool:
-    """Whether signal 0 reaches ``pid`` (``os.kill``) or process group ``pid`` (``os.killpg``)."""
-    _reap(pid)
-    try:
-        send(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, it is just not ours to signal
-    return True
-
-
-def _alive(pid: int) -> bool:
-    return _probe(os.kill, pid)
-
-
-def _group_alive(pgid: int) -> bool:
-    return _probe(os.killpg, pgid)
-
-
-def stop_part(pid: int, *, grace: float = 15.0) -> bool:
-    """Stop a background part and everything in its process group.
+def stop_part(state: DemoState, name: str, *, grace: float = 15.0) -> StopResult:
+    """Stop a background part and everything in its process group, if its pid is still that very part.
 
     Args:
-        pid: the part's pid (= its process group id).
+        state: the loaded ``demo.json``.
+        name: the part to stop.
         grace: seconds to wait after SIGTERM before SIGKILL.
 
     Returns:
-        True when something was running and is now stopped; False when it was not running.
+        STOPPED (signalled, and its group has exited), NOT_RUNNING (it exited before the signal) or STALE (its
+        pid is gone or another process now; nothing signalled, ``detail`` says which).
+
+    Raises:
+        SignalRefused: an old ``demo.json`` records a live pid that may be the part, or the part does not lead
+            its group, may not be signalled or outlived SIGKILL (the message is one line).
     """
-    if not _group_alive(pid):
-        return False
-    if _alive(pid) and not is_ours(pid):  # the pid was reused by another program: leave it alone
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _group_alive(pid):
-            return True
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    while _group_alive(pid) and time.monotonic() < deadline + 5:
-        time.sleep(0.05)
-    return True
+    pid = state.processes[name]
+    seen = part_verdict(state, name)
+    if seen is Verdict.UNCONFIRMED:
+        raise SignalRefused(f"pid {pid} was recorded by an older auditlog and cannot be confirmed to be the {name}; "
+                            f"nothing signalled: if it is, stop it with `kill -TERM -{pid}`")
+    if seen is not Verdict.OURS:
+        return StopResult(Outcome.STALE, stale_reason(pid, seen))
+    stopped = stop_group(pid, grace=grace, kill_grace=5.0, what=f"the {name}", reap=_reap)
+    return StopResult(Outcome.STOPPED if stopped else Outcome.NOT_RUNNING)
 
 
 def running_parts(state: DemoState) -> dict[str, int]:
-    """Return the recorded parts that still run."""
-    return {name: pid for name, pid in state.processes.items() if _group_alive(pid) and is_ours(pid)}
+    """Return the recorded parts that still run (the very processes recorded, see ``part_verdict``)."""
+    return {name: pid for name, pid in state.processes.items() if part_verdict(state, name) is Verdict.OURS}

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from auditlog.cli import main
+from auditlog.core.processes import Identity, Outcome, SignalRefused, identify
 from auditlog.indexer.es_cluster import CLUSTER_FILE, recorded_nodes
 from auditlog.indexer.es_node import (
     LocalNode,
     NodeConfig,
+    NodeInfo,
     NodeStartError,
     Peers,
     _settings,
     _write_jvm_options,
     heap_size,
 )
+from tests.support.processes import sleeper
 
 
 def test_secure_settings_turn_on_tls_and_api_keys(tmp_path: Path) -> None:
@@ -120,3 +128,87 @@ def test_a_cluster_file_with_an_impossible_count_is_no_cluster(tmp_path: Path, n
     """cluster.json naming fewer than 1 or more than 9 members is not taken for a cluster."""
     (tmp_path / CLUSTER_FILE).write_text(f'{{"nodes": {nodes}}}')
     assert recorded_nodes(tmp_path) is None
+
+
+# -- es stop signals only the very process es start recorded (pid, start time and boot id) -------------
+IDENTITY_PORT = 19801
+
+
+@pytest.fixture
+def decoy() -> Iterator[subprocess.Popen[bytes]]:
+    """A process group leader that is no node but names elasticsearch in its arguments."""
+    proc = sleeper("/home/u/elasticsearch-9.5.4/logs/gc.log")
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def _record(state: Path, pid: int, identity: Identity | None) -> Path:
+    info = NodeInfo(url=f"http://127.0.0.1:{IDENTITY_PORT}", port=IDENTITY_PORT, pid=pid, state_dir=state,
+                    secure=False, version="9", log_path=state / "console.log", identity=identity)
+    path = state / "node.json"
+    path.write_text(json.dumps(info.to_json()))
+    return path
+
+
+def _node(state: Path) -> LocalNode:
+    return LocalNode(NodeConfig(state_dir=state, port=IDENTITY_PORT))
+
+
+def test_the_identity_survives_node_json(tmp_path: Path) -> None:
+    """What launch records beside the pid is read back by stop."""
+    _record(tmp_path, 4242, Identity(77, "boot"))
+    assert NodeInfo.from_json(json.loads((tmp_path / "node.json").read_text())).identity == Identity(77, "boot")
+
+
+def test_a_decoy_named_by_an_old_node_json_is_never_signalled(tmp_path: Path,
+                                                               decoy: subprocess.Popen[bytes]) -> None:
+    """An old node.json (no identity) naming a live decoy: stop refuses in one line, the decoy lives, the file stays."""
+    path = _record(tmp_path, decoy.pid, None)
+    with pytest.raises(SignalRefused, match="cannot be confirmed"):
+        _node(tmp_path).stop()
+    assert (decoy.poll(), path.is_file()) == (None, True)
+
+
+def test_a_recycled_pid_is_stale_and_not_signalled(tmp_path: Path, decoy: subprocess.Popen[bytes]) -> None:
+    """A node.json whose pid now runs a process with another start time is removed as stale; nothing is signalled."""
+    seen = identify(decoy.pid)
+    assert seen is not None
+    path = _record(tmp_path, decoy.pid, Identity(seen.start_ticks + 1, seen.boot_id))
+    result = _node(tmp_path).stop_result()
+    assert (result.outcome, decoy.poll(), path.exists()) == (Outcome.STALE, None, False)
+
+
+def test_a_recycled_pid_is_not_a_running_node(tmp_path: Path, decoy: subprocess.Popen[bytes]) -> None:
+    """status/start do not take a recycled pid for the node (start would otherwise say "already running")."""
+    seen = identify(decoy.pid)
+    assert seen is not None
+    _record(tmp_path, decoy.pid, Identity(seen.start_ticks + 1, seen.boot_id))
+    assert _node(tmp_path).running_info() is None
+
+
+def test_start_on_an_unconfirmed_old_node_json_is_one_clear_error(tmp_path: Path,
+                                                                  decoy: subprocess.Popen[bytes]) -> None:
+    """start neither says "already running" nor launches a second node beside a pid it cannot confirm."""
+    _record(tmp_path, decoy.pid, None)
+    with pytest.raises(NodeStartError, match="cannot be confirmed"):
+        _node(tmp_path).start()
+
+
+def test_the_recorded_node_is_stopped(tmp_path: Path, decoy: subprocess.Popen[bytes]) -> None:
+    """A node.json with the process's own identity: its group is signalled, it exits, stop says stopped."""
+    path = _record(tmp_path, decoy.pid, identify(decoy.pid))
+    stopped = _node(tmp_path).stop(timeout=5)
+    decoy.wait(timeout=5)
+    assert (stopped, path.exists()) == (True, False)
+
+
+def test_cli_stop_on_a_stale_node_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`es stop` on a node.json whose process is gone says so in one line and removes it."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    identity = identify(gone.pid)
+    gone.wait()
+    _record(tmp_path, gone.pid, identity or Identity(1, "boot"))
+    code = main(["es", "stop", "--port", str(IDENTITY_PORT), "--state-dir", str(tmp_path)])
+    out = capsys.readouterr()
+    assert (code, out.out.count("\n"), "stale node.json" in out.out, out.err) == (0, 1, True, "")

@@ -15,6 +15,7 @@ import pytest
 
 from auditlog.agent.contract import parse_timestamp, validate
 from auditlog.cli import main
+from auditlog.core.processes import Outcome
 from auditlog.demo.data import emitter_call, fabricate
 from auditlog.demo.generator import DemoGenerator, DemoPlan, emitter_writer
 from auditlog.demo.stack import DemoState, child_env, spawn, stop_part
@@ -210,10 +211,12 @@ def test_stop_part_stops_the_whole_process_group(tmp_path: Path) -> None:
     while time.monotonic() < deadline and not log.read_text().strip():
         time.sleep(0.05)
     grandchild = int(log.read_text().split()[0])
-    assert stop_part(pid, grace=5)
+    state = DemoState(es_url="http://127.0.0.1:9")
+    state.record("auditlog-fake", pid)
+    assert stop_part(state, "auditlog-fake", grace=5).outcome is Outcome.STOPPED
     time.sleep(0.2)
     assert not Path(f"/proc/{grandchild}").exists() or "Z" in Path(f"/proc/{grandchild}/stat").read_text().split()[2]
-    assert not stop_part(pid)
+    assert stop_part(state, "auditlog-fake").outcome is not Outcome.STOPPED
 
 
 def test_cli_emit_writes_the_history_once_per_file(tmp_path: Path) -> None:

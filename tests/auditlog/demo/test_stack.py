@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,7 +12,9 @@ import pytest
 
 from auditlog.cli import main
 from auditlog.core.errors import CommandError
-from auditlog.demo.stack import STATE_FILE, DemoState, agent_dir
+from auditlog.core.processes import Identity, Outcome, SignalRefused, identify
+from auditlog.demo.stack import STATE_FILE, DemoState, agent_dir, running_parts, stop_part
+from tests.support.processes import sleeper
 
 
 @pytest.mark.parametrize("content", ['{"processes": {"agent": "x"}}', "[1, 2]", "not json", "",
@@ -80,3 +84,60 @@ def test_ctrl_c_while_the_node_starts_stops_only_a_node_the_demo_launched(
     monkeypatch.delenv("AUDITLOG_ES_URL", raising=False)
     code = main(["demo", "run", "--state-dir", str(tmp_path), "--no-tui"])
     assert (code, _Node.stopped) == (130, [] if running_before else [True])
+
+
+# -- demo stop signals only the very processes demo run recorded (pid, start time and boot id) -------------
+@pytest.fixture
+def users_own_auditlog() -> Iterator[subprocess.Popen[bytes]]:
+    """A process group leader that is no demo part but names auditlog (like the user's own `auditlog tui`)."""
+    proc = sleeper("auditlog", "tui")
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def _recycled(pid: int) -> Identity:
+    seen = identify(pid)
+    assert seen is not None
+    return Identity(seen.start_ticks + 1, seen.boot_id)
+
+
+def test_identities_survive_demo_json(tmp_path: Path) -> None:
+    """What record() reads at start is what load() gives stop."""
+    DemoState(es_url="http://127.0.0.1:9", processes={"agent": 4242}, identities={"agent": Identity(7, "b")}).save(
+        tmp_path)
+    state = DemoState.load(tmp_path)
+    assert state is not None and state.identities == {"agent": Identity(7, "b")}
+
+
+def test_a_recycled_pid_is_stale_and_not_signalled(users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """A part's pid now held by the user's own auditlog process (another start time) is stale and left alone."""
+    pid = users_own_auditlog.pid
+    state = DemoState(es_url="x", processes={"agent": pid}, identities={"agent": _recycled(pid)})
+    assert (stop_part(state, "agent").outcome, users_own_auditlog.poll()) == (Outcome.STALE, None)
+
+
+def test_a_recycled_pid_is_not_a_running_part(users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """`demo run` does not take a recycled pid for a running demo (it would open the TUI instead of starting)."""
+    pid = users_own_auditlog.pid
+    assert running_parts(DemoState(es_url="x", processes={"agent": pid}, identities={"agent": _recycled(pid)})) == {}
+
+
+def test_an_old_demo_json_never_signals_a_live_auditlog_process(tmp_path: Path,
+                                                                 users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """A demo.json without identities naming a live auditlog process: refused in one line, the process lives."""
+    DemoState(es_url="x", processes={"agent": users_own_auditlog.pid}).save(tmp_path)
+    state = DemoState.load(tmp_path)
+    assert state is not None
+    with pytest.raises(SignalRefused, match="cannot be confirmed"):
+        stop_part(state, "agent")
+    assert users_own_auditlog.poll() is None
+
+
+def test_demo_stop_keeps_a_demo_json_it_refused_to_act_on(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """`demo stop` exits 1 and keeps demo.json when a part could not be confirmed, so nothing is forgotten."""
+    DemoState(es_url="x", processes={"agent": users_own_auditlog.pid}).save(tmp_path)
+    code = main(["demo", "stop", "--state-dir", str(tmp_path)])
+    capsys.readouterr()
+    assert (code, (tmp_path / STATE_FILE).is_file(), users_own_auditlog.poll()) == (1, True, None)
