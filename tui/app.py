@@ -25,7 +25,8 @@ class AuditLogApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "auditlog"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", show=False)]
+    # priority: a dialog's own bindings and focused inputs see keys first, and ctrl+q must quit from any of them
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
 
     def __init__(self, config: AppConfig) -> None:
         super().__init__()
