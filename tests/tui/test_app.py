@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -17,7 +18,7 @@ from auditlog.tui.screens.verify import VerifyScreen
 from auditlog.tui.summaries import Summarizer
 from tests.tui.support import NOW, make_app, settle
 
-DIALOGS: dict[str, Callable[[Path], Screen[object]]] = {
+DIALOGS: dict[str, Callable[[Path], Screen[Any]]] = {
     "help": lambda _dir: HelpScreen(),
     "custom range": lambda _dir: CustomRangeScreen(lambda: NOW),
     "export": lambda folder: ExportScreen("Exporting", lambda: ([], 0, lambda: None), folder / "x.xlsx", zone="UTC",
