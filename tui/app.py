@@ -2,10 +2,15 @@
 
 Entry point: ``auditlog tui`` (``auditlog.commands.tui``). Tests build ``AuditLogApp(AppConfig(...))`` directly
 with their own client, index namespace, clock and time zone, so screenshots are stable.
+
+Ending: Textual runs thread workers in asyncio's default executor, which ``asyncio.run`` and the interpreter
+wait for at exit; the app makes that executor a :class:`~auditlog.core.background.DaemonExecutor`, so a
+request hanging until its timeout does not keep the process alive after the app ended.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from functools import partial
 from typing import ClassVar
@@ -14,6 +19,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from auditlog.core.background import DaemonExecutor
 from auditlog.tui.config import AppConfig
 from auditlog.tui.screens.main import MainScreen
 
@@ -33,6 +39,10 @@ class AuditLogApp(App[None]):
         self.config = config
         if config.customer is not None:
             self.sub_title = f"{config.customer.tenant} (customer view)"
+
+    def on_load(self) -> None:
+        # before any worker starts: every thread worker then runs in a daemon thread that the exit does not wait for
+        asyncio.get_running_loop().set_default_executor(DaemonExecutor("auditlog-worker"))
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.config))

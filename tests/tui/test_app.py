@@ -1,7 +1,8 @@
-"""Tests for the application shell: keys that work on every screen."""
+"""Tests for the application shell: keys that work on every screen, and ending it (q, signals) under a real pty."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from auditlog.tui.screens.export import ExportScreen
 from auditlog.tui.screens.help import HelpScreen
 from auditlog.tui.screens.verify import VerifyScreen
 from auditlog.tui.summaries import Summarizer
+from tests.support.terminal_app import ALT_SCREEN_ON, silent_cluster, terminal_app
 from tests.tui.support import NOW, make_app, settle
 
 DIALOGS: dict[str, Callable[[Path], Screen[Any]]] = {
@@ -41,3 +43,16 @@ async def test_ctrl_q_quits_from_a_dialog(dialog: str, tmp_path: Path) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert (True, False) == (on_top, app.is_running)
+
+
+def _tui(url: str, folder: Path) -> list[str]:
+    return [sys.executable, "-m", "auditlog", "tui", "--es", url, "--export-dir", str(folder)]
+
+
+def test_q_ends_the_process_while_a_request_hangs(tmp_path: Path) -> None:
+    """`q` ends the process within 2 seconds although the list's request waits for a cluster that never answers."""
+    with silent_cluster() as url, terminal_app(_tui(url, tmp_path)) as app:
+        app.wait_for_output(ALT_SCREEN_ON, 20)
+        app.read_for(1.0)  # the first requests are out and hang
+        app.press(b"q")
+        assert (app.exit_within(10) or 99) < 2.0

@@ -8,6 +8,7 @@ cancels the stale query's worker, and a result that arrives for a filter no long
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -553,6 +554,17 @@ class MainScreen(Screen[None]):
             metadata=(lambda: prove(row)) if prove is not None else None))
 
     def on_unmount(self) -> None:
+        """Close the listing's snapshot without waiting for it.
+
+        The close is a request (and waits for the pager's lock, which a hanging page read holds): it runs in
+        a daemon thread that the exit does not wait for. Should it not finish, the snapshot expires on the
+        cluster after its keep-alive.
+        """
         if self.listing is not None:
-            with contextlib.suppress(Exception):
-                self.listing.pager.close()
+            pager = self.listing.pager
+            threading.Thread(target=_close_quietly, args=(pager.close,), name="auditlog-close", daemon=True).start()
+
+
+def _close_quietly(close: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):  # an expired or unreachable snapshot is gone anyway
+        close()
