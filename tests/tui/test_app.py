@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from auditlog.tui.screens.export import ExportScreen
 from auditlog.tui.screens.help import HelpScreen
 from auditlog.tui.screens.verify import VerifyScreen
 from auditlog.tui.summaries import Summarizer
-from tests.support.terminal_app import ALT_SCREEN_ON, silent_cluster, terminal_app
+from tests.support.terminal_app import ALT_SCREEN_OFF, ALT_SCREEN_ON, MOUSE_OFF, silent_cluster, terminal_app
 from tests.tui.support import NOW, make_app, settle
 
 DIALOGS: dict[str, Callable[[Path], Screen[Any]]] = {
@@ -56,3 +57,17 @@ def test_q_ends_the_process_while_a_request_hangs(tmp_path: Path) -> None:
         app.read_for(1.0)  # the first requests are out and hang
         app.press(b"q")
         assert (app.exit_within(10) or 99) < 2.0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_restores_the_terminal(sig: signal.Signals, tmp_path: Path) -> None:
+    """SIGTERM or SIGHUP ends the app as `q` does: main screen and mouse restored, prompt exit, code 128 + signal."""
+    with silent_cluster() as url, terminal_app(_tui(url, tmp_path)) as app:
+        app.wait_for_output(ALT_SCREEN_ON, 20)
+        app.read_for(1.0)
+        mark = len(app.output)
+        app.kill(sig)
+        took = app.exit_within(10) or 99
+        after = bytes(app.output[mark:])
+        assert (True, True, True, 128 + sig) == (took < 2.0, ALT_SCREEN_OFF in after, MOUSE_OFF in after,
+                                                 app.exit_code)
