@@ -35,12 +35,14 @@ import binascii
 import bisect
 import hashlib
 import itertools
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from auditlog.core.background import check
 from auditlog.indexer.integrity import (
     DIGEST_EXTRA_DAYS,
     HASH_BYTES,
@@ -179,8 +181,13 @@ def verify(
     *,
     pubkeys: list[bytes] | None = None,
     now: datetime | None = None,
+    cancel: threading.Event | None = None,
 ) -> Report:
     """Check the events and digests of the days ``flt`` spans.
+
+    A verification reads every event of those days, which takes long on a big range; ``cancel`` lets the
+    caller give it up (the TUI, when the filter changed or the app ends): it is checked before each index
+    and each page, so the work stops at its next request.
 
     Args:
         client: a client built with :func:`indexer.rawsource.raw_client_options` that may read the namespace.
@@ -188,9 +195,13 @@ def verify(
         flt: which events (time range and filters); the whole namespace when ``None``.
         pubkeys: raw Ed25519 keys the digests must be signed with (``None``: the key each digest names).
         now: the current time (retention decisions); default now.
+        cancel: set by the caller when the report is no longer wanted.
 
     Returns:
         The report.
+
+    Raises:
+        Cancelled: when ``cancel`` is set before the verification is complete.
     """
     flt = flt or Filter()
     now = now or datetime.now(UTC)
@@ -200,7 +211,7 @@ def verify(
                      if (p := tiers.parse_index(i)) is not None and _in(p[1], lo, hi)}
     digest_indices = {i for i in existing_indices(client, tiers.digest_pattern)
                       if (p := tiers.parse_digest_index(i)) is not None and _in(p[1], lo, hi)}
-    digests = _load_digests(client, sorted(digest_indices), pubkeys, report)
+    digests = _load_digests(client, sorted(digest_indices), pubkeys, report, cancel)
     _check_chains(digests, digest_indices, tiers, (lo, hi), now, report)
     by_index: dict[str, list[_Digest]] = {}
     for d in digests:
@@ -216,8 +227,9 @@ def verify(
     narrowed = any((flt.tenants, flt.workers, flt.actions, flt.sources, flt.text, flt.since, flt.until))
     unsealed: dict[str, list[int]] = {}
     for index in sorted(event_indices | set(by_index)):
+        check(cancel)
         _check_index(client, tiers, index, index in event_indices, by_index.get(index, []), query, narrowed,
-                     delivered, now, report, unsealed)
+                     delivered, now, report, unsealed, cancel)
     for stream, ranges in sorted(delivered.items()):
         found = sorted(unsealed.get(stream, ()))  # two documents may claim one number: both were counted pending
         stored = sorted(set(found))
@@ -240,11 +252,12 @@ def verify(
 
 
 def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes] | None,
-                  report: Report) -> list[_Digest]:
+                  report: Report, cancel: threading.Event | None = None) -> list[_Digest]:
     out: list[_Digest] = []
     for start in range(0, len(indices), 50):
         names = ",".join(indices[start:start + 50])
         for hits, _spans in scan(client, names, {"match_all": {}}):
+            check(cancel)
             for h in hits:
                 src = h.get("_source") or {}
                 body = src.get("digest")
@@ -453,7 +466,7 @@ class _Listed:
 
 def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bool, digests: list[_Digest],
                  query: dict[str, Any], narrowed: bool, delivered: dict[str, list[list[int]]], now: datetime,
-                 report: Report, unsealed: dict[str, list[int]]) -> None:
+                 report: Report, unsealed: dict[str, list[int]], cancel: threading.Event | None = None) -> None:
     listed = _Listed(digests, index, report, keep_full=not narrowed)
     total = sum(len(lst) for lst in listed.listings)
     if not exists:
@@ -467,6 +480,7 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
     differing: dict[tuple[int, int], list[str]] = {}  # (digest, position) -> ids of documents whose hash differs
 
     for hits in scan_sources(client, index, query, slices=SLICES):
+        check(cancel)
         report.events += len(hits)
         for h in hits:
             event_id, source = h._id, h._source
@@ -517,7 +531,7 @@ def _check_index(client: Elasticsearch, tiers: TierTable, index: str, exists: bo
     if not unseen:
         return
     if narrowed:  # filtered out is not deleted: ask for the rest by id or by stream number
-        unseen = _outside_filter(client, index, listed, unseen)
+        unseen = _outside_filter(client, index, listed, unseen, cancel)
     for k, pos in unseen:
         lst, ref = listed.listings[k], listed.digests[k].doc_id
         place = lst.where(pos)
@@ -561,8 +575,8 @@ def _check_roots(listed: _Listed, index: str, report: Report) -> None:
                 f"chance at 1 in {256 ** lst.width:,} or by an edit made to match)", digest_id=ref))
 
 
-def _outside_filter(client: Elasticsearch, index: str, listed: _Listed,
-                    unseen: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _outside_filter(client: Elasticsearch, index: str, listed: _Listed, unseen: list[tuple[int, int]],
+                    cancel: threading.Event | None = None) -> list[tuple[int, int]]:
     """Of the unseen positions, those no document of the index holds (the others are outside the filter)."""
     ids = [listed.listings[k].ids[pos - listed.listings[k].numbered] for k, pos in unseen
            if pos >= listed.listings[k].numbered]
@@ -570,12 +584,14 @@ def _outside_filter(client: Elasticsearch, index: str, listed: _Listed,
     for start in range(0, len(ids), _IDS_CHUNK):
         chunk = ids[start:start + _IDS_CHUNK]
         for hits in scan_sources(client, index, {"ids": {"values": chunk}}, source=False):
+            check(cancel)
             present.update(h._id for h in hits)
     numbered = {listed.listings[k].where(pos) for k, pos in unseen if pos < listed.listings[k].numbered}
     streams = sorted({_split_place(p)[0] for p in numbered})
     for start in range(0, len(streams), _IDS_CHUNK):
         chunk = streams[start:start + _IDS_CHUNK]
         for hits in scan_sources(client, index, {"terms": {"audit.stream": chunk}}, source=["audit"]):
+            check(cancel)
             for h in hits:
                 stamp = read_stamp(h._source)
                 if stamp.stream is not None and stamp.seq is not None:

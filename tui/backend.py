@@ -14,14 +14,16 @@ listing is refused (``SnapshotRenewedError``) instead of writing a different set
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from auditlog.core.background import DaemonExecutor, results
 from auditlog.indexer.query import EventStream, FacetCounts, Filter, Histogram, Pager, facet_counts, histogram
 from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE
 from auditlog.indexer.tiers import TierTable
@@ -100,21 +102,37 @@ class Backend:
             raise
         return Listing(flt, pager, total, pager.generation)
 
-    def counts(self, listing: Listing, *, zone: str, now: datetime, with_histogram: bool = True) -> Counts:
+    def counts(self, listing: Listing, *, zone: str, now: datetime, with_histogram: bool = True,
+               cancel: threading.Event | None = None) -> Counts:
         """Count ``listing``'s events per worker, type and source, and over time, in its snapshot.
 
-        The two requests run concurrently: the list is already on screen, the counts follow.
+        The two requests run concurrently, each in a daemon thread: the list is already on screen, the
+        counts follow. A cancelled call returns at once, leaving its requests to end (by answer or
+        timeout) in threads nobody waits for, not even the program's exit.
+
+        Args:
+            listing: the snapshot to count in.
+            zone: the histogram's time zone.
+            now: the current time (the histogram's open end).
+            with_histogram: also read the histogram.
+            cancel: set by the caller when the counts are no longer wanted.
+
+        Returns:
+            The facet counts and the histogram (``None`` without ``with_histogram``).
 
         Raises:
+            Cancelled: when ``cancel`` is set before both answers are in.
             elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
         """
         pit = listing.pager.snapshot()
         flt = listing.filter
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="auditlog-counts") as pool:
-            facets = pool.submit(facet_counts, self.client, self.tiers, flt, pit=pit)
-            hist = pool.submit(histogram, self.client, self.tiers, flt, target=HISTOGRAM_BUCKETS, time_zone=zone,
-                               now=now, pit=pit) if with_histogram else None
-            return Counts(facets.result(), hist.result() if hist is not None else None)
+        pool = DaemonExecutor("auditlog-counts")
+        calls: list[Future[Any]] = [pool.submit(facet_counts, self.client, self.tiers, flt, pit=pit)]
+        if with_histogram:
+            calls.append(pool.submit(histogram, self.client, self.tiers, flt, target=HISTOGRAM_BUCKETS,
+                                     time_zone=zone, now=now, pit=pit))
+        answers = results(calls, cancel)
+        return Counts(answers[0], answers[1] if with_histogram else None)
 
     def export_source(self, listing: Listing, on_renewed: Callable[[], None] | None = None
                       ) -> Callable[[], tuple[Iterable[Mapping[str, Any]], int, Callable[[], None]]]:

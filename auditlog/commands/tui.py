@@ -186,7 +186,8 @@ def run_tui(args: argparse.Namespace) -> int:
     """Run ``auditlog tui``.
 
     Returns:
-        0 after the user quits.
+        0 after the user quits; 128 + the signal's number when SIGTERM or SIGHUP ended it (the terminal
+        is restored either way).
 
     Raises:
         UsageError: bad zone, language, prefix or export folder (exit 2).
@@ -224,11 +225,12 @@ def run_tui(args: argparse.Namespace) -> int:
         verifier = None if view is not None else make_client(settings, **raw_client_options())
         config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,
                            export_dir=export_dir, verify_client=verifier)
+        app = AuditLogApp(config)
         try:
-            AuditLogApp(config).run()
+            app.run()
         finally:
             if verifier is not None:
                 verifier.close()
     finally:
         client.close()
-    return 0
+    return 128 + app.ended_by if app.ended_by is not None else 0

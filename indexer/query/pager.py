@@ -15,6 +15,10 @@ UI should compare ``Page.generation`` with what it shows and reload. ``touch()``
 snapshot alive instead.
 
 Thread-safety: every public method holds one lock, so a UI may call it from worker threads.
+
+Cancelling: ``page`` and ``rows`` take a cancel flag (``threading.Event``), checked before each request of
+the walk, so a read nobody waits for any more stops at its next step (``Cancelled``) instead of walking on
+to its end; the cursors recorded so far are kept for the next read.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from types import TracebackType
 
 from elasticsearch import Elasticsearch
 
+from auditlog.core.background import check
 from auditlog.core.cache import BoundedCache
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
@@ -157,37 +162,40 @@ class Pager:
             assert self._total is not None
             return self._total
 
-    def page(self, number: int) -> Page:
+    def page(self, number: int, cancel: threading.Event | None = None) -> Page:
         """Return page ``number`` (from 0); a page past the end is empty.
 
         Args:
             number: the page, 0 = newest events.
+            cancel: set by the caller when the page is no longer wanted (checked before each request).
 
         Returns:
             The page.
 
         Raises:
             ValueError: on a negative number.
+            Cancelled: when ``cancel`` is set before the page is read.
             elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
         """
         if number < 0:
             raise ValueError(f"page number must be >= 0: {number}")
         with self._lock:
             try:
-                return self._page(number)
+                return self._page(number, cancel)
             except PitExpiredError:
                 self._renew()
-                return self._page(number)
+                return self._page(number, cancel)
 
-    def _page(self, number: int) -> Page:
+    def _page(self, number: int, cancel: threading.Event | None = None) -> Page:
         cache = self._cache
         if cache is not None and (cached := cache.get(number)) is not None:
             return cache.put(number, cached)  # stored again: the page scrolled back to stays longest
         if self._total is not None and number * self.page_size >= self._total:
             return self._make_page(number, [])
-        found, after = self._cursor_for(number)
+        found, after = self._cursor_for(number, cancel)
         if not found:
             return self._make_page(number, [])
+        check(cancel)
         batch = self._fetch(after, self.page_size, with_source=True)
         hits = [Hit.from_raw(raw) for raw in batch.hits]
         if len(hits) == self.page_size and len(self._cursors) == number + 1:
@@ -206,11 +214,12 @@ class Pager:
             generation=self._generation,
         )
 
-    def _cursor_for(self, number: int) -> tuple[bool, Cursor | None]:
+    def _cursor_for(self, number: int, cancel: threading.Event | None = None) -> tuple[bool, Cursor | None]:
         """Walk forward from the last known page boundary; ``(False, None)`` when ``number`` is past the end."""
         # Steps are whole pages, so every step starts exactly at a recorded boundary.
         step = (MAX_BATCH // self.page_size) * self.page_size
         while len(self._cursors) <= number:
+            check(cancel)  # between steps: the boundaries recorded so far stay valid for the next walk
             known = len(self._cursors) - 1
             size = min((number - known) * self.page_size, step)
             batch = self._fetch(self._cursors[known], size, with_source=False)
@@ -223,22 +232,26 @@ class Pager:
             return False, None
         return True, self._cursors[number]
 
-    def rows(self, start: int, stop: int) -> list[Hit]:
+    def rows(self, start: int, stop: int, cancel: threading.Event | None = None) -> list[Hit]:
         """Return the hits at row indices ``start`` (inclusive) to ``stop`` (exclusive), for a virtual list.
 
         Args:
             start: first row, from 0 (newest event).
             stop: one past the last row; clipped to the total.
+            cancel: set by the caller when the rows are no longer wanted (checked before each request).
 
         Returns:
             The hits, fewer when the listing ends first.
+
+        Raises:
+            Cancelled: when ``cancel`` is set before all rows are read.
         """
         if start < 0 or stop < start:
             raise ValueError(f"bad row range {start}..{stop}")
         out: list[Hit] = []
         with self._lock:
             for number in range(start // self.page_size, -(-stop // self.page_size)):
-                page = self.page(number)
+                page = self.page(number, cancel)
                 lo = max(start - page.offset, 0)
                 hi = min(stop - page.offset, len(page.hits))
                 out.extend(page.hits[lo:hi])

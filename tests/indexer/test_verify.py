@@ -1,9 +1,17 @@
-"""Verify's report: the summary line and one line per problem."""
+"""Verify's report: the summary line and one line per problem; giving a verification up."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
 import pytest
 
+from auditlog.core.background import Cancelled
+from auditlog.indexer import verify as verify_module
+from auditlog.indexer.tiers import TierTable
 from auditlog.indexer.verify import Problem, Report, split_hole
 
 
@@ -29,3 +37,24 @@ def test_problem_line_names_kind_index_and_event() -> None:
 def test_a_hole_is_cut_into_stored_and_never_seen_runs(stored: list[int], runs: list[tuple[int, int, bool]]) -> None:
     """A stream's hole 5..10 splits into runs of numbers stored in no digest and numbers never seen, in order."""
     assert split_hole(5, 10, stored) == runs
+
+
+def test_a_cancelled_verification_stops_at_its_next_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verification whose flag is set while it reads digests raises Cancelled without asking for another page."""
+    tiers = TierTable(prefix="t-cancel")
+    flag = threading.Event()
+    pages: list[int] = []
+
+    def endless_scan(*_args: Any, **_kwargs: Any) -> Iterator[tuple[list[Any], list[Any]]]:
+        while True:
+            pages.append(len(pages))
+            flag.set()  # the user moved on while this page was read
+            yield [], []
+
+    monkeypatch.setattr(verify_module, "existing_indices",
+                        lambda _client, pattern: {tiers.digest_index_for_day("enterprise", date(2026, 1, 1))}
+                        if pattern == tiers.digest_pattern else set())
+    monkeypatch.setattr(verify_module, "scan", endless_scan)
+    with pytest.raises(Cancelled):
+        verify_module.verify(None, tiers, cancel=flag)  # type: ignore[arg-type]
+    assert pages == [0]

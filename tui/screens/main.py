@@ -3,11 +3,18 @@
 Every Elasticsearch call runs in a thread worker. The listing query is ``exclusive``: a new filter
 cancels the stale query's worker, and a result that arrives for a filter no longer shown is dropped
 (its snapshot closed). Errors (cluster down, bad key, no results) become notifications.
+
+Cancelling: Textual's cancel only flags a thread worker, so each piece of work also gets a
+``threading.Event`` that the blocking code checks between requests (``auditlog.core.background``): a
+new filter sets the flag of the previous filter's listing and counts, a new listing that of the row
+reads (and cursor walks) of the old one, and leaving the screen sets them all. Verifications go
+through a :class:`~auditlog.tui.verification.VerificationQueue`: one at a time, the newest filter's next.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +29,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
+from auditlog.core.background import Cancelled
 from auditlog.indexer.errors import READ_ERRORS, describe_es_error
 from auditlog.indexer.proof import event_proof
 from auditlog.indexer.query import Filter, tenants_in
@@ -39,7 +47,7 @@ from auditlog.tui.screens.help import HelpScreen
 from auditlog.tui.screens.verify import VerifyScreen
 from auditlog.tui.timerange import PRESETS, preset_range
 from auditlog.tui.values import printable
-from auditlog.tui.verification import badge, export_pairs
+from auditlog.tui.verification import VerificationQueue, badge, export_pairs
 from auditlog.tui.widgets.event_list import EventList, ListHeader
 from auditlog.tui.widgets.facet_list import FacetList
 from auditlog.tui.widgets.histogram import EventHistogram
@@ -51,6 +59,8 @@ _PRESET_KEYS = [key for key, _ in PRESETS if key != "custom"]
 DEFAULT_PRESET = "7d"
 #: Below this width the filter panel starts hidden (toggle with `f`).
 NARROW_SCREEN = 110
+#: What ends a read early: it was given up, or the cluster failed.
+_STOPPED: tuple[type[Exception], ...] = (Cancelled, *READ_ERRORS)
 
 
 class MainScreen(Screen[None]):
@@ -95,6 +105,11 @@ class MainScreen(Screen[None]):
         self.verification: Report | None = None
         self.verifying = False
         self.verify_failed = False
+        self.verifications = VerificationQueue()
+        #: set when the current filter's listing and counts are no longer wanted (a newer filter, leaving)
+        self._listing_cancel = threading.Event()
+        #: set when row reads of the listing on screen are no longer wanted (another listing shown, leaving)
+        self._rows_cancel = threading.Event()
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -174,37 +189,46 @@ class MainScreen(Screen[None]):
         """Query the current filter (a running query for an older filter is cancelled)."""
         self.searching = True
         self._status()
-        self.load_listing(self.filter)
+        self._listing_cancel.set()  # the previous filter's listing and counts stop at their next request
+        self._listing_cancel = threading.Event()
+        self.load_listing(self.filter, self._listing_cancel)
 
     @work(thread=True, exclusive=True, group="listing", exit_on_error=False)
-    def load_listing(self, flt: Filter) -> None:
-        worker = get_current_worker()
+    def load_listing(self, flt: Filter, cancel: threading.Event) -> None:
         try:
             listing = self.backend.open_listing(flt)
-            first = self._rows(listing, 0, self.config.page_size)
         except READ_ERRORS as exc:
-            if not worker.is_cancelled:
+            if not cancel.is_set():
                 self.app.call_from_thread(self._failed, exc)
             return
-        if worker.is_cancelled:
-            listing.pager.close()
+        try:
+            first = self._rows(listing, 0, self.config.page_size, cancel)
+        except _STOPPED as exc:
+            _close_in_background(listing)
+            if not cancel.is_set() and not isinstance(exc, Cancelled):
+                self.app.call_from_thread(self._failed, exc)
+            return
+        if cancel.is_set():
+            _close_in_background(listing)
             return
         self.app.call_from_thread(self._show_listing, listing, first)
-        self._load_counts(listing, lambda: worker.is_cancelled)
+        self._load_counts(listing, cancel)
 
-    def _load_counts(self, listing: Listing, cancelled: Callable[[], bool]) -> None:
+    def _load_counts(self, listing: Listing, cancel: threading.Event) -> None:
         """Read facets and histogram of ``listing`` and show them (called in a worker thread)."""
         try:
-            counts = self.backend.counts(listing, zone=self.config.zone, now=self.config.clock())
+            counts = self.backend.counts(listing, zone=self.config.zone, now=self.config.clock(), cancel=cancel)
+        except Cancelled:
+            return
         except READ_ERRORS as exc:
-            if not cancelled():
+            if not cancel.is_set():
                 self.app.call_from_thread(self._failed, exc)
             return
-        if not cancelled():
+        if not cancel.is_set():
             self.app.call_from_thread(self._show_counts, listing, counts)
 
-    def _rows(self, listing: Listing, start: int, stop: int) -> list[EventRow]:
-        hits = listing.pager.rows(start, stop)
+    def _rows(self, listing: Listing, start: int, stop: int, cancel: threading.Event | None = None) -> list[EventRow]:
+        hits = listing.pager.rows(start, stop, cancel)
         return [EventRow.from_event(hit.source, self.tz, self.config.summarizer) for hit in hits]
 
     def _failed(self, exc: BaseException) -> None:
@@ -224,6 +248,8 @@ class MainScreen(Screen[None]):
             return
         old, self.listing = self.listing, listing
         if old is not None and old.pager is not listing.pager:
+            self._rows_cancel.set()  # rows (and far jumps) still being read for the old list are not wanted
+            self._rows_cancel = threading.Event()
             self.close_pager(old)
         self.searching = False
         self.connected = True
@@ -241,20 +267,34 @@ class MainScreen(Screen[None]):
         if shift is None and self.config.verify_client is not None:
             self.verification, self.verifying, self.verify_failed = None, True, False
             self._status()
-            self.run_verification(listing.filter)
+            cancel = self.verifications.ask(listing.filter)
+            if cancel is not None:
+                self.run_verification(listing.filter, cancel)
 
-    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
-    def run_verification(self, flt: Filter) -> None:
-        """Verify the filter's events against the signed digests (background; the badge shows the result)."""
+    @work(thread=True, group="verify", exit_on_error=False)
+    def run_verification(self, flt: Filter, cancel: threading.Event) -> None:
+        """Verify the filter's events against the signed digests (background; the badge shows the result).
+
+        Not ``exclusive``: the screen's :class:`VerificationQueue` starts one at a time, and a superseded
+        run stops at its next request through ``cancel``; its end starts the newest filter's.
+        """
         client = self.config.verify_client
         assert client is not None
-        worker = get_current_worker()
+        report: Report | None = None
         try:
-            report: Report | None = verify(client, self.config.tiers, flt)
-        except READ_ERRORS:
-            report = None
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._show_verification, flt, report)
+            with contextlib.suppress(*_STOPPED):  # a failure shows as "not verified" (no report)
+                report = verify(client, self.config.tiers, flt, cancel=cancel)
+        finally:  # however it ended, the queue must hear of it, or no verification would start again
+            with contextlib.suppress(RuntimeError):  # the app ended meanwhile: nobody to tell
+                self.app.call_from_thread(self._verification_ended, flt, None if cancel.is_set() else report,
+                                          cancel.is_set())
+
+    def _verification_ended(self, flt: Filter, report: Report | None, cancelled: bool) -> None:
+        nxt = self.verifications.finished()
+        if nxt is not None and self.is_attached:
+            self.run_verification(*nxt)
+        if not cancelled:
+            self._show_verification(flt, report)
 
     def _show_verification(self, flt: Filter, report: Report | None) -> None:
         if self.listing is None or self.listing.filter != flt:
@@ -330,14 +370,17 @@ class MainScreen(Screen[None]):
     @on(EventList.NeedRows)
     def need_rows(self, message: EventList.NeedRows) -> None:
         if self.listing is not None:
-            self.load_rows(self.listing, message.start, message.end)
+            self.load_rows(self.listing, message.start, message.end, self._rows_cancel)
 
     @work(thread=True, group="rows", exit_on_error=False)
-    def load_rows(self, listing: Listing, start: int, stop: int) -> None:
+    def load_rows(self, listing: Listing, start: int, stop: int, cancel: threading.Event) -> None:
         try:
-            rows = self._rows(listing, start, stop)
+            rows = self._rows(listing, start, stop, cancel)
+        except Cancelled:
+            return  # another list is on screen, or the screen is gone
         except READ_ERRORS as exc:
-            self.app.call_from_thread(self._failed, exc)
+            if not cancel.is_set():
+                self.app.call_from_thread(self._failed, exc)
             return
         if listing.renewed:  # these rows come from a newer snapshot than the list on screen
             self.app.call_from_thread(self.snapshot_renewed, listing)
@@ -409,23 +452,36 @@ class MainScreen(Screen[None]):
         # a time: on a slow cluster a look outlasts the interval, and a worker thread is not stopped by the next.
         if self.listing is not None and not self.searching and self.is_current and not self._looking:
             self._looking = True
-            self.check_new(self.listing)
+            self.check_new(self.listing, self._listing_cancel)
 
     @work(thread=True, exclusive=True, group="live", exit_on_error=False)
-    def check_new(self, listing: Listing) -> None:
+    def check_new(self, listing: Listing, cancel: threading.Event) -> None:
         try:
-            self._look(listing)
+            self._look(listing, cancel)
+        except Cancelled:
+            pass  # a new filter (or leaving the screen) made this look pointless
         finally:
             self._looking = False
 
-    def _look(self, listing: Listing) -> None:
-        """Show the events that arrived above ``listing`` (in the live tail's worker)."""
+    def _look(self, listing: Listing, cancel: threading.Event) -> None:
+        """Show the events that arrived above ``listing`` (in the live tail's worker).
+
+        Raises:
+            Cancelled: when ``cancel`` is set before the look is complete.
+        """
         try:
-            top = listing.pager.rows(0, 1)
+            top = listing.pager.rows(0, 1, cancel)
             fresh = self.backend.open_listing(listing.filter)
-            first = self._rows(fresh, 0, self.config.page_size)
         except READ_ERRORS as exc:
-            self.app.call_from_thread(self._failed, exc)
+            if not cancel.is_set():
+                self.app.call_from_thread(self._failed, exc)
+            return
+        try:
+            first = self._rows(fresh, 0, self.config.page_size, cancel)
+        except _STOPPED as exc:
+            _close_in_background(fresh)
+            if not cancel.is_set() and not isinstance(exc, Cancelled):
+                self.app.call_from_thread(self._failed, exc)
             return
         ids = [row.event_id for row in first]
         # Where the old top event sits now is exactly how many events arrived above it.
@@ -436,8 +492,7 @@ class MainScreen(Screen[None]):
         # The answer applies only while the listing it counted from is still the one on screen (a reload, or a
         # second look, may have replaced it meanwhile): the same new events are never counted twice.
         self.app.call_from_thread(self._show_listing, fresh, first, shift=delta, base=listing)
-        worker = get_current_worker()
-        self._load_counts(fresh, lambda: worker.is_cancelled)
+        self._load_counts(fresh, cancel)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -553,6 +608,25 @@ class MainScreen(Screen[None]):
             metadata=(lambda: prove(row)) if prove is not None else None))
 
     def on_unmount(self) -> None:
+        """Close the listing's snapshot without waiting for it.
+
+        The close is a request (and waits for the pager's lock, which a hanging page read holds): it runs in
+        a daemon thread that the exit does not wait for. Should it not finish, the snapshot expires on the
+        cluster after its keep-alive.
+        """
+        # whatever still runs stops at its next request instead of reading on for nobody
+        self._listing_cancel.set()
+        self._rows_cancel.set()
+        self.verifications.stop()
         if self.listing is not None:
-            with contextlib.suppress(Exception):
-                self.listing.pager.close()
+            _close_in_background(self.listing)
+
+
+def _close_in_background(listing: Listing) -> None:
+    """Close ``listing``'s snapshot in a daemon thread: a request nobody needs to wait for (nor the exit)."""
+    threading.Thread(target=_close_quietly, args=(listing.pager.close,), name="auditlog-close", daemon=True).start()
+
+
+def _close_quietly(close: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):  # an expired or unreachable snapshot is gone anyway
+        close()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
+from auditlog.core.background import Cancelled
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.pager import Pager
 from auditlog.indexer.tiers import TierTable
@@ -102,3 +106,34 @@ def test_bad_page_size_is_rejected() -> None:
         _pager(FakeClient(1), 0)
     with pytest.raises(ValueError):
         _pager(FakeClient(1), 10_001)
+
+
+class _CancelsAfterFirstSearch(FakeClient):
+    """A fake cluster whose first search also sets a cancel flag (the user moved on meanwhile)."""
+
+    def __init__(self, count: int, flag: threading.Event) -> None:
+        super().__init__(count)
+        self.flag = flag
+
+    def search(self, **kwargs: Any) -> dict[str, Any]:
+        self.flag.set()
+        return super().search(**kwargs)
+
+
+def test_a_cancelled_walk_stops_at_its_next_request() -> None:
+    """A far jump whose cancel flag is set during the first step raises Cancelled without sending a second request."""
+    flag = threading.Event()
+    client = _CancelsAfterFirstSearch(30_000, flag)
+    pager = _pager(client, 100)
+    with pytest.raises(Cancelled):
+        pager.rows(25_000, 25_100, cancel=flag)
+    assert len(client.searches) == 1
+
+
+def test_a_walk_after_a_cancelled_one_reads_the_right_rows() -> None:
+    """The boundaries a cancelled walk recorded stay valid: the next read without cancel finds the right rows."""
+    flag = threading.Event()
+    pager = _pager(_CancelsAfterFirstSearch(30_000, flag), 100)
+    with pytest.raises(Cancelled):
+        pager.rows(25_000, 25_003, cancel=flag)
+    assert ["e25000", "e25001", "e25002"] == [h.id for h in pager.rows(25_000, 25_003)]
