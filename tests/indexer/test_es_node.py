@@ -24,7 +24,7 @@ from auditlog.indexer.es_node import (
     _write_jvm_options,
     heap_size,
 )
-from tests.support.processes import sleeper
+from tests.support.processes import ES_DECOY, sleeping
 
 
 def test_secure_settings_turn_on_tls_and_api_keys(tmp_path: Path) -> None:
@@ -137,10 +137,8 @@ IDENTITY_PORT = 19801
 @pytest.fixture
 def decoy() -> Iterator[subprocess.Popen[bytes]]:
     """A process group leader that is no node but names elasticsearch in its arguments."""
-    proc = sleeper("/home/u/elasticsearch-9.5.4/logs/gc.log")
-    yield proc
-    proc.kill()
-    proc.wait()
+    with sleeping(ES_DECOY) as proc:
+        yield proc
 
 
 def _record(state: Path, pid: int, identity: Identity | None) -> Path:

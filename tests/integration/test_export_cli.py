@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,23 @@ def test_tui_customer_view_refused_for_unknown_tenant(es_url: str, seeded: Any,
     assert expected == (status, "no audit events found" in capsys.readouterr().err)
 
 
+def _at_row(monkeypatch: pytest.MonkeyPatch, row: int, then: Callable[[], object]) -> None:
+    """Make the export call ``then`` as it writes its ``row``-th row (a signal, a loss on the node)."""
+    import auditlog.tui.export.xlsx as xlsx
+
+    rows = 0
+    real_row = xlsx.checked_row
+
+    def counted(*args: Any) -> Any:
+        nonlocal rows
+        rows += 1
+        if rows == row:
+            then()
+        return real_row(*args)
+
+    monkeypatch.setattr(xlsx, "checked_row", counted)
+
+
 def _open_search_contexts(es: Elasticsearch) -> int:
     stats = es.nodes.stats(metric="indices", index_metric="search")["nodes"]
     return sum(node["indices"]["search"]["open_contexts"] for node in stats.values())
@@ -152,20 +169,9 @@ def test_a_stop_signal_mid_export_exits_128_plus_it_and_leaves_nothing_behind(
     hidden temporary file, no rows left in openpyxl's temporary folder, the snapshot closed."""
     from openpyxl.worksheet import _writer
 
-    import auditlog.tui.export.xlsx as xlsx
 
     tiers, _summary, _events = seeded
-    rows = 0
-    real_row = xlsx.checked_row
-
-    def row_then_signal(*args: Any) -> Any:
-        nonlocal rows
-        rows += 1
-        if rows == 50:
-            os.kill(os.getpid(), signum)
-        return real_row(*args)
-
-    monkeypatch.setattr(xlsx, "checked_row", row_then_signal)
+    _at_row(monkeypatch, 50, lambda: os.kill(os.getpid(), signum))
     previous = signal.signal(signum, signal.SIG_DFL)  # a test run under nohup ignores SIGHUP; a shell would not
     contexts, temp_files = _open_search_contexts(es), set(_writer.ALL_TEMP_FILES)
     try:
@@ -187,7 +193,6 @@ def test_reading_lost_on_the_node_mid_export_is_one_line_and_no_file(
     file, never a shorter workbook and exit 0 (what partial results gave: 31 of 600 events)."""
     import auditlog.commands.tui as tui_command
     import auditlog.indexer.query.stream as stream_module
-    import auditlog.tui.export.xlsx as xlsx
 
     tiers, _summary, _events = seeded
     opened: list[Any] = []
@@ -200,22 +205,15 @@ def test_reading_lost_on_the_node_mid_export_is_one_line_and_no_file(
             super().__init__(*args, **kwargs)
             opened.append(self)
 
-    rows = 0
-    real_row = xlsx.checked_row
-
-    def row_then_lose(*args: Any) -> Any:
-        nonlocal rows
-        rows += 1
-        if rows == 10:
-            if lost == "snapshot":
-                es.close_point_in_time(id=opened[0].id)
-            else:
-                es.indices.close(index=",".join(day_indices))
-        return real_row(*args)
+    def lose() -> None:
+        if lost == "snapshot":
+            es.close_point_in_time(id=opened[0].id)
+        else:
+            es.indices.close(index=",".join(day_indices))
 
     monkeypatch.setattr(stream_module, "PointInTime", Recorded)
     monkeypatch.setattr(tui_command, "EventStream", functools.partial(EventStream, batch_size=25))
-    monkeypatch.setattr(xlsx, "checked_row", row_then_lose)
+    _at_row(monkeypatch, 10, lose)
     try:
         code = main(["export", "--es", es_url, "--prefix", tiers.prefix, "--since", "2000-01-01",
                      "-o", str(tmp_path / "all.xlsx")])

@@ -21,7 +21,7 @@ from auditlog.core.processes import (
     stop_group,
     verdict,
 )
-from tests.support.processes import sleeper
+from tests.support.processes import ES_DECOY, sleeping
 
 BOOT = "0b5e4c4e-1111-4222-8333-944455556666"
 ES = (b"elasticsearch",)
@@ -37,10 +37,8 @@ def _seen(start_ticks: int = 500, *, state: str = "S", boot_id: str = BOOT, cmdl
 @pytest.fixture
 def decoy() -> Iterator[subprocess.Popen[bytes]]:
     """A process that is no Elasticsearch node but names one in its arguments (like ``tail -f .../gc.log``)."""
-    proc = sleeper("/home/u/elasticsearch-9.5.4/logs/gc.log")
-    yield proc
-    proc.kill()
-    proc.wait()
+    with sleeping(ES_DECOY) as proc:
+        yield proc
 
 
 def test_stat_fields_are_counted_after_the_last_parenthesis() -> None:

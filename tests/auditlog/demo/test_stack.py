@@ -14,7 +14,7 @@ from auditlog.cli import main
 from auditlog.core.errors import CommandError
 from auditlog.core.processes import Identity, Outcome, SignalRefused, identify
 from auditlog.demo.stack import STATE_FILE, DemoState, agent_dir, running_parts, stop_part
-from tests.support.processes import sleeper
+from tests.support.processes import sleeping
 
 
 @pytest.mark.parametrize("content", ['{"processes": {"agent": "x"}}', "[1, 2]", "not json", "",
@@ -90,10 +90,8 @@ def test_ctrl_c_while_the_node_starts_stops_only_a_node_the_demo_launched(
 @pytest.fixture
 def users_own_auditlog() -> Iterator[subprocess.Popen[bytes]]:
     """A process group leader that is no demo part but names auditlog (like the user's own `auditlog tui`)."""
-    proc = sleeper("auditlog", "tui")
-    yield proc
-    proc.kill()
-    proc.wait()
+    with sleeping("auditlog", "tui") as proc:
+        yield proc
 
 
 def _recycled(pid: int) -> Identity:
