@@ -9,10 +9,12 @@ unless ``redact.raw_dead_letters`` is set; the file is created with mode 0600 ei
 than ``inputs.max_line_bytes`` arrives here as its first ``PREVIEW_BYTES`` (the harvester never holds
 the rest) and is kept with ``truncated: true``.
 
-``auditlog dlq replay`` records every replayed entry's ``identity:offset`` in
-``deadletter.replayed``; ``dlq list`` hides those, so replay is idempotent and never rewrites the
-file the running agent appends to. After a crash a line may be dead-lettered twice (it is re-read
-from the last checkpoint); readers de-duplicate on ``identity:offset``.
+``auditlog dlq replay`` records every replayed entry's ``identity:offset`` in the registry (table
+``dlq_replayed``, in the same SQLite transaction as the entry's pending digest record, so a replay
+cut short never leaves an event recorded for digests but still listed, nor the reverse); marks in
+``deadletter.replayed`` (where earlier versions kept them) still count. ``dlq list`` hides those, so
+replay is idempotent and never rewrites the file the running agent appends to. After a crash a line may be
+dead-lettered twice (it is re-read from the last checkpoint); readers de-duplicate on ``identity:offset``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -32,11 +35,13 @@ from typing import Any
 import orjson
 import structlog
 
+from auditlog.agent.registry import REGISTRY_FILE, Registry
 from auditlog.agent.statelock import make_state_dir
 from auditlog.core.files import write_all
 
 DEADLETTER_FILE = "deadletter.jsonl"
-REPLAYED_FILE = "deadletter.replayed"
+REPLAYED_FILE = "deadletter.replayed"  # the marks of earlier versions (read, no longer written)
+REPLAYED_SCHEMA = "CREATE TABLE IF NOT EXISTS dlq_replayed (key TEXT PRIMARY KEY)"
 PREVIEW_BYTES = 4096
 
 
@@ -273,20 +278,52 @@ def read_records(state_dir: str | Path, *, include_replayed: bool = False) -> It
 
 
 def replayed_keys(state_dir: str | Path) -> set[str]:
-    """Return the ``identity:offset`` keys that ``dlq replay`` delivered."""
+    """Return the ``identity:offset`` keys that ``dlq replay`` delivered (registry and earlier versions' file).
+
+    Raises:
+        CommandError: when the registry is damaged.
+    """
+    keys: set[str] = set()
     path = Path(state_dir) / REPLAYED_FILE
-    if not path.exists():
-        return set()
-    # keys are ASCII; a damaged byte spoils only its own line (it matches no record), never the listing
-    return {ln for ln in path.read_text("utf-8", errors="replace").splitlines() if ln}
+    if path.exists():
+        # keys are ASCII; a damaged byte spoils only its own line (it matches no record), never the listing
+        keys.update(ln for ln in path.read_text("utf-8", errors="replace").splitlines() if ln)
+    if not (Path(state_dir) / REGISTRY_FILE).exists():
+        return keys
+    registry = Registry(state_dir, readonly=True)  # dlq list must not create or change the agent's state
+    try:
+        with registry.transaction() as db:
+            keys.update(k for (k,) in db.execute("SELECT key FROM dlq_replayed"))
+    except sqlite3.OperationalError:  # no replay has marked anything in this registry yet
+        pass
+    finally:
+        registry.close()
+    return keys
+
+
+def record_replayed(db: sqlite3.Connection, keys: list[str]) -> None:
+    """Mark delivered dead letters inside the caller's registry transaction (with their digest records).
+
+    Args:
+        db: the registry connection holding an open transaction (:meth:`agent.registry.Registry.transaction`).
+        keys: ``identity:offset`` of each delivered dead letter.
+    """
+    db.execute(REPLAYED_SCHEMA)
+    db.executemany("INSERT OR IGNORE INTO dlq_replayed (key) VALUES (?)", [(k,) for k in keys])
 
 
 def mark_replayed(state_dir: str | Path, keys: list[str]) -> None:
-    """Record delivered dead letters (appended and fsynced)."""
+    """Mark delivered dead letters in the registry, in a transaction of their own.
+
+    Args:
+        state_dir: the agent's state directory.
+        keys: ``identity:offset`` of each delivered dead letter.
+    """
     if not keys:
         return
-    path = Path(state_dir) / REPLAYED_FILE
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write("".join(f"{k}\n" for k in keys))
-        fh.flush()
-        os.fsync(fh.fileno())
+    registry = Registry(state_dir)
+    try:
+        with registry.transaction() as db:
+            record_replayed(db, keys)
+    finally:
+        registry.close()

@@ -3,8 +3,8 @@
 Each dead letter is parsed, validated and routed again with the current configuration (a fixed
 tier table, a raised limit...) and sent with bulk ``create`` under the same ``_id`` it would have had
 (its own ``event.id``, or the deterministic id of its original file identity and offset). Created
-(201) and already-present (409) entries are recorded in ``deadletter.replayed`` and no longer listed,
-so running replay twice ships nothing twice.
+(201) and already-present (409) entries are marked replayed in the registry and no longer listed, so
+running replay twice ships nothing twice.
 
 Every record gets its own :class:`Outcome`, and no record can stop the others: a record that is not
 JSON, has bad base64 or a bad offset, fails validation again, is refused by Elasticsearch, or meets an
@@ -12,7 +12,10 @@ internal error is ``rejected`` with the reason; a batch that Elasticsearch did n
 deadline (node away, credentials refused: the agent's backpressure) is ``not_sent``. Truncated entries
 (lines over ``inputs.max_line_bytes``) hold only a preview and are ``rejected``. Delivered entries are
 also recorded for the agent's signed digests (the next agent run seals them), so ``auditlog verify``
-proves them like any other event.
+proves them like any other event; a 409 is recorded with
+:data:`~indexer.integrity.UNKNOWN_HASH`, as the agent records its own 409s (the document stored earlier
+is not the one re-built now). A batch's marks and digest records are committed in one SQLite
+transaction, and its outcomes are told (``on_outcome``) only after that commit.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from elasticsearch import Elasticsearch
 
 from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.batcher import Batch, Batcher, BatchSettings
-from auditlog.agent.deadletter import DeadLetter, mark_replayed, read_records
+from auditlog.agent.deadletter import DeadLetter, mark_replayed, read_records, record_replayed
 from auditlog.agent.digest import record_of, store_pending
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import BLANK, Parser
 from auditlog.agent.registry import Registry
 from auditlog.agent.sink import Abandoned, Sink
+from auditlog.indexer.integrity import UNKNOWN_HASH
 
 #: outcomes of one record.
 REPLAYED, REJECTED, NOT_SENT, SKIPPED = "replayed", "rejected", "not_sent", "skipped"
@@ -102,7 +106,8 @@ def replay(
         timeout: seconds after which a batch Elasticsearch keeps refusing or not answering is given up
             (its records are ``not_sent``; later batches are tried once more each).
         ids: the agent's id record, so that an id sent before with other content stays ``id_conflict``.
-        on_outcome: called with every outcome as it is decided (for printing as it goes).
+        on_outcome: called with every outcome once it is decided and, for a sent batch, committed (for
+            printing as it goes: what was printed is recorded even if the replay is then interrupted).
         digests: record what was delivered for the agent's signed digests (``digest.enabled``), so
             replayed events are proven like the others instead of showing as inserted.
 
@@ -132,28 +137,37 @@ def replay(
         pending = [records[slot] for _key, _path, slot, _line in b.origins]
         failures.clear()
         try:
-            sink.send(b)
+            settled = sink.send(b)
         except Abandoned as exc:
             for dl in pending:
                 decided(Outcome(NOT_SENT, f"Elasticsearch did not take the batch within {timeout:g} s: {exc}"[:300],
                                 dl.identity, dl.offset, dl.file))
             return
-        done, delivered = [], []
-        for entry, (_key, _path, slot, _line), dl in zip(b.entries, b.origins, pending, strict=True):
+        # A 409 is an event stored before (a replay cut short, a batch reported not_sent that arrived): the
+        # bytes re-built now differ from the stored ones (event.ingested), so its record says "hash unknown",
+        # exactly as the agent's own 409s (agent.digest.DigestFeed.ack).
+        stored_before = set(settled.duplicate_items)
+        outcomes, done, delivered = [], [], []
+        for i, (entry, (_key, _path, slot, _line), dl) in enumerate(zip(b.entries, b.origins, pending, strict=True)):
             if slot in failures:
-                decided(Outcome(REJECTED, failures[slot], dl.identity, dl.offset, dl.file))
+                outcomes.append(Outcome(REJECTED, failures[slot], dl.identity, dl.offset, dl.file))
             else:
                 done.append(dl.key)
-                delivered.append(record_of(entry))
-                decided(Outcome(REPLAYED, "", dl.identity, dl.offset, dl.file))
-        if digests:  # before marking them replayed: a crash in between re-sends (409) rather than loses
-            registry = Registry(state_dir)
-            try:
-                with registry.transaction() as db:
+                record = record_of(entry)
+                delivered.append(record._replace(hash=UNKNOWN_HASH) if i in stored_before else record)
+                outcomes.append(Outcome(REPLAYED, "", dl.identity, dl.offset, dl.file))
+        # Marks and digest records in one transaction: a replay cut short (Ctrl-C, a crash) has either both
+        # (the next run skips these records) or neither (the next run re-sends them and records their 409s).
+        registry = Registry(state_dir)
+        try:
+            with registry.transaction() as db:
+                if digests:
                     store_pending(db, delivered)
-            finally:
-                registry.close()
-        mark_replayed(state_dir, done)
+                record_replayed(db, done)
+        finally:
+            registry.close()
+        for o in outcomes:  # told only once committed: an interrupted replay never reports more than it recorded
+            decided(o)
 
     for rec in read_records(state_dir):
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import sqlite3
 import threading
 import time
@@ -20,16 +21,22 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from auditlog.agent.deadletter import read_records
+from auditlog.agent.config import load as load_config
+from auditlog.agent.deadletter import DEADLETTER_FILE, read_records
 from auditlog.agent.digest import unpack_parts
+from auditlog.agent.parser import Parser
+from auditlog.agent.replay import replay
+from auditlog.agent.shipper import ShipperFields
+from auditlog.agent.sink import client_options
 from auditlog.cli import main
 from auditlog.indexer import retention
+from auditlog.indexer.client import make_client
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from auditlog.indexer.verify import Report, verify
 from bench.events import event_lines
-from tests.integration.agent_support import AgentProcess, append_lines, wait_count, write_config
+from tests.integration.agent_support import AgentProcess, append_lines, count, wait_count, write_config
 
 LINES = int(os.environ.get("AUDITLOG_TAMPER_LINES", "20000"))
 KILLS = int(os.environ.get("AUDITLOG_TAMPER_KILLS", "5"))
@@ -246,6 +253,38 @@ def test_a_day_deleted_by_retention_is_expired_not_tampered(
     assert "expired" in capsys.readouterr().out
 
 
+def _dead_lettered(es: Elasticsearch, es_url: str, ship: Shipping, tmp_path: Path) -> int:
+    """Ship 60 events, then 30 more under an inputs.max_depth some exceed; stop with the limit lifted.
+
+    Returns how many were dead-lettered (those nested deeper than 3 levels, 23 of these 30).
+
+    A write block would not do: the agent holds lines a cluster refuses (backpressure), it dead-letters none.
+    """
+    lines = _lines(90, seed=8)
+    append_lines(ship.logs / "app.jsonl", lines[:60])
+    _write_config(ship, es_url, tmp_path)
+    ship.agent.start()
+    wait_count(es, ship.tiers, 60, timeout=60)
+    assert ship.agent.stop() == 0
+    _write_config(ship, es_url, tmp_path, inputs={"max_depth": 3})
+    append_lines(ship.logs / "app.jsonl", lines[60:])
+    ship.agent.start()
+    end = time.monotonic() + 60
+    while count(es, ship.tiers) + len(list(read_records(tmp_path / "state"))) < 90 and time.monotonic() < end:
+        time.sleep(0.2)
+    assert ship.agent.stop() == 0
+    _write_config(ship, es_url, tmp_path)
+    dead = len(list(read_records(tmp_path / "state")))
+    assert dead > 0
+    return dead
+
+
+def _write_config(ship: Shipping, es_url: str, tmp_path: Path, **sections: dict[str, object]) -> None:
+    """Write the agent's configuration as :func:`_shipping` does, with ``sections`` on top."""
+    write_config(ship.agent.config, paths=[f"{ship.logs}/*.jsonl"], state=tmp_path / "state", es_url=es_url,
+                 prefix=ship.tiers.prefix, digest={"interval": 0.3}, **sections)  # type: ignore[arg-type]
+
+
 def test_replayed_dead_letters_are_proven_after_the_next_run(
     es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -253,18 +292,8 @@ def test_replayed_dead_letters_are_proven_after_the_next_run(
     """Events refused, then shipped by `dlq replay`, are in the next run's digests: verify proves every one."""
     tiers = namespace
     ship = _shipping(es, es_url, tiers, tmp_path)
-    lines = _lines(90, seed=8)
-    append_lines(ship.logs / "app.jsonl", lines[:60])
     try:
-        ship.agent.start()
-        wait_count(es, tiers, 60, timeout=60)
-        es.indices.put_settings(index=tiers.read_pattern, settings={"index.blocks.write": True})
-        append_lines(ship.logs / "app.jsonl", lines[60:])
-        end = time.monotonic() + 60
-        while len(list(read_records(tmp_path / "state"))) < 30 and time.monotonic() < end:
-            time.sleep(0.2)
-        assert ship.agent.stop() == 0
-        es.indices.put_settings(index=tiers.read_pattern, settings={"index.blocks.write": False})
+        _dead_lettered(es, es_url, ship, tmp_path)
         assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 0
         ship.agent.start()  # seals what replay recorded
         report = _settled(raw, tiers, 90)
@@ -273,6 +302,74 @@ def test_replayed_dead_letters_are_proven_after_the_next_run(
         ship.agent.ensure_stopped()
     capsys.readouterr()
     assert (report.events, report.proven + report.present, report.problems) == (90, 90, [])
+
+
+class _Interrupted:
+    """A stdout on which the first outcome printed meets Ctrl-C."""
+
+    def write(self, text: str) -> int:
+        raise KeyboardInterrupt
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_replay_interrupted_while_printing_and_run_again_verifies_clean(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C at the first printed outcome, then a second `dlq replay`: every event is covered once, verify is clean."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    try:
+        _dead_lettered(es, es_url, ship, tmp_path)
+        with monkeypatch.context() as m:
+            m.setattr("sys.stdout", _Interrupted())
+            assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 130
+        time.sleep(0.01)  # a re-built document differs from the stored one (event.ingested, in milliseconds)
+        assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 0
+        ship.agent.start()  # seals what the replays recorded
+        report = _settled(raw, tiers, 90)
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    capsys.readouterr()
+    assert (wait_count(es, tiers, 90), report.events, report.proven + report.present, report.problems) == (
+        90, 90, 90, [])
+
+
+def test_dead_letters_elasticsearch_already_holds_are_replayed_without_a_false_alarm(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Dead letters stored by an earlier attempt that recorded nothing (a batch reported not_sent that arrived)
+    are answered 409 on replay: verify counts them present, not altered."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    try:
+        dead = _dead_lettered(es, es_url, ship, tmp_path)
+        # An earlier attempt whose answer was lost: Elasticsearch stored the events, this state folder recorded
+        # nothing (run on a copy of the dead letters, so the real state folder lists them all still).
+        attempt = tmp_path / "attempt"
+        attempt.mkdir()
+        shutil.copy(tmp_path / "state" / DEADLETTER_FILE, attempt / DEADLETTER_FILE)
+        config = load_config(ship.agent.config)
+        client = make_client(config.connection(), **client_options())
+        try:
+            result = replay(attempt, client, Parser(), config.enricher(ShipperFields.for_this_process()),
+                            digests=False)
+        finally:
+            client.close()
+        time.sleep(0.01)  # a re-built document differs from the stored one (event.ingested, in milliseconds)
+        assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 0
+        ship.agent.start()  # seals what the replay recorded
+        report = _settled(raw, tiers, 90)
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    capsys.readouterr()
+    assert (result.summary(), report.events, report.proven + report.present, report.problems) == (
+        f"replayed {dead} dead letters; 0 still rejected; 0 not sent", 90, 90, [])
 
 
 def test_a_malformed_digest_document_is_reported_and_the_rest_still_verified(
