@@ -152,6 +152,7 @@ class Pipeline:
         self._stop_requested = Wakeup()  # set by a signal handler: threading.Event's lock could deadlock it
         self.failed = False  # stopped on its own after an internal error (the daemon starts a new one)
         self._unsent = 0  # batches left unsent at the shutdown deadline (said once)
+        self._closed = False  # the shutdown is over: threads that outlived it end instead of waiting for ever
         self._deadline: float | None = None
         backoff = cfg.backoff()
         self.sink = Sink(
@@ -444,7 +445,12 @@ class Pipeline:
 
     def _sender(self) -> None:
         while True:
-            batch = self.queue.get()
+            try:
+                batch = self.queue.get(timeout=0.5)
+            except queue.Empty:  # a sender that outlived the stop (a request past the deadline) ends here
+                if self._closed:
+                    return
+                continue
             if batch is None:
                 return
             if self._holding and self.watcher is not None:
@@ -455,13 +461,21 @@ class Pipeline:
             except Abandoned:
                 self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
                 continue
-            self._settled.put((batch, settled))
+            while not self._closed:  # nobody acknowledges once the pipeline closed: the batch is re-read
+                try:
+                    self._settled.put((batch, settled), timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
 
     def _acknowledge(self) -> None:
         while True:
             done = self._settled.get()
             if done is None:
                 return
+            if self.failed:  # drain only: a later batch's commit would move a checkpoint past the failed one
+                self.metrics.shift(Gauge.BATCHES_IN_FLIGHT, -1)
+                continue
             try:
                 self.checkpoints.settle(*done)
             except Exception:  # a bug: this thread must live on (the senders hand it every batch) and say so
@@ -506,6 +520,7 @@ class Pipeline:
             if self.digests is not None:  # seal what was acknowledged; send it if the deadline allows
                 self.digests.flush(timeout=max(deadline + 2 - time.monotonic(), 0.5))
         finally:
+            self._closed = True
             if self.watcher is not None:
                 self.watcher.stop()
             self.tailer.close()

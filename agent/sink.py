@@ -183,7 +183,11 @@ class Sink:
                 break
             except Abandoned:
                 raise
-            except Exception:  # an unexpected failure must not drop the batch: retry it
+            except Exception as exc:  # an unexpected failure must not drop the batch: retry it
+                deadline = self.deadline() if self.stopping.is_set() else None
+                if deadline is not None and time.monotonic() > deadline:
+                    # past the stop's deadline (e.g. the dead-letter file is closed): give up quietly, re-read
+                    raise Abandoned(f"{exc.__class__.__name__}: {exc}"[:300]) from None
                 log.exception("bulk send failed unexpectedly; retrying the batch")
                 self._wait(attempt, "unexpected error", len(batch.entries), result)
                 attempt += 1

@@ -444,3 +444,26 @@ def test_a_stop_with_every_sender_stuck_on_a_silent_node_ends_within_the_timeout
     finally:
         es.open.set()  # let the stuck senders go (they find the pipeline closed)
     assert (thread.is_alive(), took <= 1 + 2 + 0.5) == (False, True), took
+
+
+def test_after_an_acknowledging_error_no_later_batch_is_settled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once acknowledging failed, later batches are only drained: a later commit would move a checkpoint past
+    the batch that failed (its digest records lost); the next pipeline reads from the last checkpoint."""
+    from auditlog.agent.checkpoints import Checkpointer
+
+    settled: list[int] = []
+
+    def first_broken(self: Checkpointer, batch: Any, *args: object) -> None:
+        settled.append(batch.seq)
+        if len(settled) == 1:
+            raise ValueError("a bug upstream")
+
+    monkeypatch.setattr(Checkpointer, "settle", first_broken)
+    pipeline, _es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    write(inbox / "a.jsonl", 0, 50)
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert (thread.is_alive(), pipeline.failed, len(settled)) == (False, True, 1)
