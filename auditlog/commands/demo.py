@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from auditlog.core.errors import CommandError, UsageError
-from auditlog.core.processes import Outcome, SignalRefused, StopResult
+from auditlog.core.errors import CommandError, Terminated, UsageError
+from auditlog.core.processes import Outcome, SignalRefused, StopResult, Verdict
 from auditlog.core.terminal import unfiltered
 from auditlog.demo.generator import MAX_BACKFILL_DAYS, DemoGenerator, DemoPlan, emitter_writer
 from auditlog.demo.stack import (
@@ -34,6 +34,7 @@ from auditlog.demo.stack import (
     auditlog_argv,
     child_env,
     default_state_dir,
+    part_verdict,
     running_parts,
     spawn,
     stop_part,
@@ -204,6 +205,12 @@ def run_demo(args: argparse.Namespace) -> int:
         raise UsageError(f"--prefix: {exc}") from None
     state_dir: Path = args.state_dir or default_state_dir()
     existing = DemoState.load(state_dir)
+    unconfirmed = sorted(name for name in (existing.processes if existing else {})
+                         if existing is not None and part_verdict(existing, name) is Verdict.UNCONFIRMED)
+    if unconfirmed:  # an earlier version's state file: overwriting it would forget parts that may still run
+        raise CommandError(f"{state_dir / STATE_FILE} names {', '.join(unconfirmed)}, which may still run but "
+                           "cannot be confirmed (an earlier version wrote it): `auditlog demo stop` says how to "
+                           "stop them by hand; then run again")
     if existing is not None and running_parts(existing):
         print(f"the demo is already running ({', '.join(sorted(running_parts(existing)))}); opening the TUI")
         settings, named = _connection(args)
@@ -217,13 +224,13 @@ def run_demo(args: argparse.Namespace) -> int:
     state.save(state_dir)
     try:
         env = _start_background(args, settings, tiers, state, state_dir)
-    except (CommandError, KeyboardInterrupt) as exc:
+    except (CommandError, KeyboardInterrupt, Terminated) as exc:
         if not state.processes and state.node_port is None:
             DemoState.remove(state_dir)  # nothing was started: nothing to stop later
             raise
         # Whatever started so far keeps running: say how to stop it instead of leaving it unnoticed.
         stop = "auditlog demo stop" + (f" --state-dir {state_dir}" if state_dir != default_state_dir() else "")
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, (KeyboardInterrupt, Terminated)):
             print(f"\ninterrupted; stop what was started with: {stop}", file=sys.stderr)
             raise
         raise CommandError(f"{exc} (stop what was started with: {stop})") from None
@@ -338,12 +345,31 @@ def _wait_for_events(
 def _open_tui(args: argparse.Namespace, env: dict[str, str], state_dir: Path, tiers: TierTable) -> int:
     if args.no_tui:
         return 0
+    tui = subprocess.Popen(auditlog_argv("tui", "--prefix", tiers.prefix), env=env)
     try:
-        status = subprocess.call(auditlog_argv("tui", "--prefix", tiers.prefix), env=env)
-    except KeyboardInterrupt:
+        status = tui.wait()
+    except KeyboardInterrupt:  # a SIGINT to this process (the terminal's ctrl+c is a key to the TUI): end it cleanly
+        _end_child(tui, signal.SIGTERM)
         status = 130
+    except Terminated as exc:
+        # SIGTERM/SIGHUP to `demo run`: the TUI gets the same (it restores the terminal and exits); killing it,
+        # as subprocess.call does on any exception, left the terminal in the alternate screen and raw mode
+        _end_child(tui, signal.Signals(exc.signum))
+        _print_stop_hint(state_dir)
+        raise
     _print_stop_hint(state_dir)
     return 0 if status in (0, 130) else status
+
+
+def _end_child(proc: subprocess.Popen[bytes], sig: signal.Signals, grace: float = 10.0) -> int:
+    """Pass ``sig`` on to ``proc`` and wait for it (killed after ``grace`` seconds); return its exit status."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def _print_stop_hint(state_dir: Path) -> None:

@@ -139,3 +139,51 @@ def test_demo_stop_keeps_a_demo_json_it_refused_to_act_on(tmp_path: Path, capsys
     code = main(["demo", "stop", "--state-dir", str(tmp_path)])
     capsys.readouterr()
     assert (code, (tmp_path / STATE_FILE).is_file(), users_own_auditlog.poll()) == (1, True, None)
+
+
+def test_demo_run_refuses_an_old_demo_json_naming_a_live_process(tmp_path: Path,
+                                                                users_own_auditlog: subprocess.Popen[bytes]) -> None:
+    """`demo run` over an earlier version's demo.json whose pid may still run: exit 1, the file kept as it was."""
+    DemoState(es_url="x", processes={"agent": users_own_auditlog.pid}).save(tmp_path)
+    before = (tmp_path / STATE_FILE).read_bytes()
+    code = main(["demo", "run", "--state-dir", str(tmp_path), "--no-tui", "--es", "http://127.0.0.1:9"])
+    assert (code, (tmp_path / STATE_FILE).read_bytes(), users_own_auditlog.poll()) == (1, before, None)
+
+
+def test_sigterm_to_demo_run_passes_on_to_its_tui_instead_of_killing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM while `demo run` waits for its TUI: the TUI gets SIGTERM (and restores the terminal), not SIGKILL."""
+    import argparse
+    import os
+    import signal
+    import sys
+    import threading
+
+    import auditlog.commands.demo as demo
+    from auditlog.cli import _raise_terminated
+    from auditlog.core.errors import Terminated
+    from auditlog.indexer.tiers import TierTable
+    from tests.support.waiting import wait_until
+
+    ready, got = tmp_path / "ready", tmp_path / "got"
+    script = (f"import signal, sys, time, pathlib\n"
+              f"def term(*a): pathlib.Path({str(got)!r}).write_text('TERM'); sys.exit(0)\n"
+              f"signal.signal(signal.SIGTERM, term)\n"
+              f"pathlib.Path({str(ready)!r}).write_text('up')\ntime.sleep(60)\n")
+    monkeypatch.setattr(demo, "auditlog_argv", lambda *args: [sys.executable, "-c", script])
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+
+    def terminate_once_up() -> None:
+        if wait_until(ready.exists, timeout=20):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    timer = threading.Thread(target=terminate_once_up)
+    timer.start()
+    try:
+        with pytest.raises(Terminated):
+            demo._open_tui(argparse.Namespace(no_tui=False), dict(os.environ), tmp_path, TierTable())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        timer.join(20)
+    assert got.read_text() == "TERM"
