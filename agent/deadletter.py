@@ -37,6 +37,7 @@ import structlog
 
 from auditlog.agent.registry import REGISTRY_FILE, Registry
 from auditlog.agent.statelock import make_state_dir
+from auditlog.core.errors import CommandError
 from auditlog.core.files import write_all
 
 DEADLETTER_FILE = "deadletter.jsonl"
@@ -293,9 +294,12 @@ def replayed_keys(state_dir: str | Path) -> set[str]:
     registry = Registry(state_dir, readonly=True)  # dlq list must not create or change the agent's state
     try:
         with registry.transaction() as db:
-            keys.update(k for (k,) in db.execute("SELECT key FROM dlq_replayed"))
-    except sqlite3.OperationalError:  # no replay has marked anything in this registry yet
-        pass
+            # only a missing table means "nothing marked yet": a locked or damaged database must not read as
+            # "no marks", or a replay would send them all again
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dlq_replayed'").fetchone():
+                keys.update(k for (k,) in db.execute("SELECT key FROM dlq_replayed"))
+    except sqlite3.Error as exc:  # locked past its timeout, or damaged: one line, never "nothing was replayed"
+        raise CommandError(f"cannot read the replay marks in {Path(state_dir) / REGISTRY_FILE}: {exc}") from None
     finally:
         registry.close()
     return keys

@@ -51,6 +51,8 @@ log = structlog.get_logger("auditlog.agent.digest")
 #: a digest request's bytes and documents at most (one digest larger than that goes alone)
 SEND_BYTES = 8 << 20
 SEND_ROWS = 1000
+#: requests per send at most: the rest of a large outbox goes at the next flush (the lock is not held for long)
+SEND_REQUESTS = 8
 
 _SCHEMA = (
     PENDING_SCHEMA,
@@ -257,7 +259,9 @@ class DigestWriter:
         # read whole into memory and sent as one request, which the node refuses past http.max_content_length.
         end = None if timeout is None else time.monotonic() + timeout
         stored, after = 0, -1
-        while True:
+        for _ in range(SEND_REQUESTS):  # a refused backlog of thousands is not re-sent whole, under the lock, each time
+            if end is not None and time.monotonic() >= end:
+                return stored
             with self.registry.transaction() as db:
                 rows = db.execute("SELECT seq, idx, doc_id, body FROM digest_outbox WHERE seq > ? ORDER BY seq "
                                   "LIMIT ?", (after, SEND_ROWS)).fetchall()
@@ -271,8 +275,7 @@ class DigestWriter:
                 take += 1
             stored += self._send_rows(rows[:take], None if end is None else max(end - time.monotonic(), 0.1))
             after = rows[take - 1][0]
-            if end is not None and time.monotonic() >= end:
-                return stored
+        return stored
 
     def _send_rows(self, rows: list[tuple[int, str, str, bytes]], timeout: float | None) -> int:
         """Create ``rows`` of the outbox in one bulk request; delete those stored; return how many."""

@@ -195,3 +195,23 @@ def test_a_write_after_close_is_refused_and_spares_the_file_that_took_its_descri
         assert (refused.value.errno, other.read_bytes()) == (errno.EBADF, b"SQLite format 3\0")
     finally:
         os.close(fd)
+
+
+def test_replay_marks_that_cannot_be_read_are_one_line_not_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A registry locked past its timeout (or damaged) is a CommandError naming it, never "nothing replayed yet"."""
+    import sqlite3
+
+    from auditlog.agent.deadletter import replayed_keys
+    from auditlog.agent.registry import Registry
+    from auditlog.core.errors import CommandError
+
+    Registry(tmp_path).close()
+
+    def locked(self: Registry) -> object:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(Registry, "transaction", locked)
+    with pytest.raises(CommandError, match="cannot read the replay marks"):
+        replayed_keys(tmp_path)

@@ -253,3 +253,19 @@ def test_a_refused_outbox_stays_and_says_so_once_per_request(tmp_path: Path, mon
     writer.client = node  # type: ignore[assignment]
     assert (writer.send(), _outbox_left(registry), len(node.bodies), [w["refused"] for w in warned]) == (
         0, 30, 3, [10, 10, 10])
+
+
+def test_one_send_makes_a_bounded_number_of_requests_and_the_next_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A send stops after SEND_REQUESTS requests (the writer's lock is not held for a whole backlog); the next
+    send takes the rest, in order."""
+    import auditlog.agent.digest_writer as digest_writer
+
+    registry, writer = _outbox_of(tmp_path, 30)
+    monkeypatch.setattr(digest_writer, "SEND_ROWS", 10)
+    monkeypatch.setattr(digest_writer, "SEND_REQUESTS", 2)
+    node = _Bulk(201)
+    writer.client = node  # type: ignore[assignment]
+    first = (writer.send(), _outbox_left(registry))
+    assert (first, writer.send(), _outbox_left(registry), len(node.bodies)) == ((20, 10), 10, 0, 3)
