@@ -398,6 +398,20 @@ def test_a_batch_whose_ids_cannot_be_recorded_is_sent_once_they_can(
     assert (fails, _events(es)) == ([0], [f"ev-{i:08d}" for i in range(25)])
 
 
+def _run_with_settle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     settle: Callable[..., None]) -> tuple[Pipeline, GatedES, threading.Thread]:
+    """Run a pipeline over 50 lines with ``settle`` in place of the checkpointer's; return once it ended (30 s)."""
+    from auditlog.agent.checkpoints import Checkpointer
+
+    monkeypatch.setattr(Checkpointer, "settle", settle)
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    write(inbox / "a.jsonl", 0, 50)
+    thread = threading.Thread(target=pipeline.run, daemon=True)
+    thread.start()
+    thread.join(30)
+    return pipeline, es, thread
+
+
 def test_an_acknowledging_error_stops_the_pipeline_as_failed_and_leaves_no_thread_waiting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -408,12 +422,7 @@ def test_an_acknowledging_error_stops_the_pipeline_as_failed_and_leaves_no_threa
     def broken(self: Checkpointer, *args: object) -> None:
         raise ValueError("a bug upstream")
 
-    monkeypatch.setattr(Checkpointer, "settle", broken)
-    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
-    write(inbox / "a.jsonl", 0, 50)
-    thread = threading.Thread(target=pipeline.run, daemon=True)
-    thread.start()
-    thread.join(30)
+    pipeline, es, thread = _run_with_settle(tmp_path, monkeypatch, broken)
     alive = [t.name for t in (*pipeline._senders, pipeline._acknowledger) if t is not None and t.is_alive()]
     assert (thread.is_alive(), pipeline.failed, alive, len(es.ids) >= 10) == (False, True, [], True)
 
@@ -460,10 +469,5 @@ def test_after_an_acknowledging_error_no_later_batch_is_settled(
         if len(settled) == 1:
             raise ValueError("a bug upstream")
 
-    monkeypatch.setattr(Checkpointer, "settle", first_broken)
-    pipeline, _es, inbox = _inbox_pipeline(tmp_path, 0.02)
-    write(inbox / "a.jsonl", 0, 50)
-    thread = threading.Thread(target=pipeline.run, daemon=True)
-    thread.start()
-    thread.join(30)
+    pipeline, _es, thread = _run_with_settle(tmp_path, monkeypatch, first_broken)
     assert (thread.is_alive(), pipeline.failed, len(settled)) == (False, True, 1)

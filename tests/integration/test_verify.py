@@ -326,16 +326,22 @@ def test_a_replay_interrupted_while_printing_and_run_again_verifies_clean(
         with monkeypatch.context() as m:
             m.setattr("sys.stdout", _Interrupted())
             assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 130
-        time.sleep(0.01)  # a re-built document differs from the stored one (event.ingested, in milliseconds)
-        assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 0
-        ship.agent.start()  # seals what the replays recorded
-        report = _settled(raw, tiers, 90)
-        assert ship.agent.stop() == 0
+        report = _replay_and_seal(ship, raw, tiers)
     finally:
         ship.agent.ensure_stopped()
     capsys.readouterr()
     assert (wait_count(es, tiers, 90), report.events, report.proven + report.present, report.problems) == (
         90, 90, 90, [])
+
+
+def _replay_and_seal(ship: Shipping, raw: Elasticsearch, tiers: TierTable) -> Report:
+    """Run `dlq replay` (the clock moved on), then the agent until all 90 events are sealed; return verify's report."""
+    time.sleep(0.01)  # a re-built document differs from the stored one (event.ingested, in milliseconds)
+    assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 0
+    ship.agent.start()  # seals what the replays recorded
+    report = _settled(raw, tiers, 90)
+    assert ship.agent.stop() == 0
+    return report
 
 
 def test_dead_letters_elasticsearch_already_holds_are_replayed_without_a_false_alarm(
@@ -360,11 +366,7 @@ def test_dead_letters_elasticsearch_already_holds_are_replayed_without_a_false_a
                             digests=False)
         finally:
             client.close()
-        time.sleep(0.01)  # a re-built document differs from the stored one (event.ingested, in milliseconds)
-        assert main(["dlq", "replay", "--config", str(ship.agent.config)]) == 0
-        ship.agent.start()  # seals what the replay recorded
-        report = _settled(raw, tiers, 90)
-        assert ship.agent.stop() == 0
+        report = _replay_and_seal(ship, raw, tiers)
     finally:
         ship.agent.ensure_stopped()
     capsys.readouterr()
