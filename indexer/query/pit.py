@@ -110,18 +110,24 @@ class PointInTime:
         """
         self.search(size=0, track_total_hits=False, filter_path=["pit_id"])
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Release the snapshot on the cluster; closing twice, after expiry or with the cluster down is harmless.
 
         A snapshot that cannot be closed expires by itself after ``keep_alive``, so a failure here is
         not worth masking the caller's own error (``close`` runs in ``finally`` / ``__exit__``).
+
+        Args:
+            timeout: seconds the request may take (``None``: the client's own timeout), for a caller on its way out.
         """
         with self._lock:
             pit_id, self._id = self._id, None
         if pit_id is None:
             return
         with contextlib.suppress(ApiError, TransportError):
-            self.client.options(ignore_status=404).close_point_in_time(id=pit_id)
+            client = self.client.options(ignore_status=404)
+            if timeout is not None:
+                client = client.options(request_timeout=timeout)
+            client.close_point_in_time(id=pit_id)
 
     def __enter__(self) -> PointInTime:
         return self

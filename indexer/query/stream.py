@@ -5,17 +5,24 @@ next one is fetched in a background thread while this one is consumed), so memor
 batches however many events match, and the number of events yielded equals
 ``total`` (the exact count of the same snapshot). Pass the TUI's own ``PointInTime`` to export exactly
 the snapshot on screen; otherwise the stream opens (and closes) its own.
+
+A consumer that stops early (Ctrl-C, SIGTERM, a full disk) does not wait for the request ahead: it runs in
+a daemon thread (:class:`~auditlog.core.background.DaemonExecutor`) and its answer is dropped, and the
+stream's own snapshot is closed at once with a short timeout (a hung node must not hold the exit twice; a
+snapshot that cannot be closed expires after its keep-alive). Waiting for the request used to hold a
+stopped export for up to the client's request timeout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from auditlog.core.background import DaemonExecutor
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.hits import MAX_BATCH, Batch, event_source, fetch_after
@@ -23,6 +30,8 @@ from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE, PointInTime
 from auditlog.indexer.tiers import TierTable
 
 DEFAULT_BATCH_SIZE = 2_000
+#: seconds the close of an abandoned stream's own snapshot may take (it expires by itself otherwise)
+ABANDON_CLOSE_TIMEOUT = 2.0
 
 
 class EventStream:
@@ -82,7 +91,8 @@ class EventStream:
             raise RuntimeError("an EventStream can be iterated only once")
         # The next batch is asked for while this one is consumed: the cluster prepares it and the
         # response arrives (the thread waits with the GIL released) while the consumer renders rows.
-        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-fetch")
+        ahead = DaemonExecutor("export-fetch")
+        finished = False
         try:
             while True:
                 full = len(batch.hits) == self.batch_size
@@ -93,17 +103,21 @@ class EventStream:
                 for raw in batch.hits:
                     yield event_source(raw)
                 if following is None:
+                    finished = True
                     return
                 batch = following.result()
         finally:
-            # a request still running must end before its point in time closes
-            ahead.shutdown(wait=True, cancel_futures=True)
-            self.close()
+            ahead.shutdown(wait=False)  # a request still running is abandoned: nobody wants its answer
+            self.close(timeout=None if finished else ABANDON_CLOSE_TIMEOUT)
 
-    def close(self) -> None:
-        """Release the snapshot if the stream opened it (safe to call twice)."""
+    def close(self, timeout: float | None = None) -> None:
+        """Release the snapshot if the stream opened it (safe to call twice).
+
+        Args:
+            timeout: seconds the request may take (``None``: the client's own timeout).
+        """
         if self._owns_pit:
-            self._pit.close()
+            self._pit.close(timeout=timeout)
 
     def __enter__(self) -> EventStream:
         return self

@@ -221,3 +221,39 @@ def test_reading_lost_on_the_node_mid_export_is_one_line_and_no_file(
         es.indices.open(index=",".join(day_indices))
     err = capsys.readouterr().err.strip().splitlines()
     assert (code, len(err), "Traceback" in "".join(err), sorted(tmp_path.iterdir())) == (1, 1, False, []), err
+
+
+def test_a_stop_signal_while_the_next_batch_hangs_ends_the_export_at_once(
+    es: Elasticsearch, es_url: str, seeded: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM while the request for the next batch hangs on the node: the export ends at once (exit 143, no
+    file, the snapshot closed), not when that request times out."""
+    import threading
+    import time
+
+    import auditlog.commands.tui as tui_command
+    import auditlog.indexer.query.stream as stream_module
+
+    tiers, _summary, _events = seeded
+    release, real_fetch = threading.Event(), stream_module.fetch_after
+
+    def hanging(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("after") is not None:
+            release.wait(60)  # a node that does not answer within the test's patience
+        return real_fetch(*args, **kwargs)
+
+    monkeypatch.setattr(stream_module, "fetch_after", hanging)
+    monkeypatch.setattr(tui_command, "EventStream", functools.partial(EventStream, batch_size=25))
+    _at_row(monkeypatch, 10, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    contexts = _open_search_contexts(es)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    started = time.monotonic()
+    try:
+        code = main(["export", "--es", es_url, "--prefix", tiers.prefix, "--since", "2000-01-01",
+                     "-o", str(tmp_path / "all.xlsx")])
+        took = time.monotonic() - started
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        release.set()
+    assert (code, sorted(tmp_path.iterdir()), _open_search_contexts(es), took < 20) == (
+        128 + signal.SIGTERM, [], contexts, True), took

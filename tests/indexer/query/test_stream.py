@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
 from auditlog.indexer.query.filter import Filter
@@ -34,14 +37,26 @@ def test_the_snapshot_is_closed_at_the_end() -> None:
     assert set() == client.open_pits
 
 
-def test_stopping_early_closes_the_snapshot_after_the_request_ahead() -> None:
-    """A consumer that stops after a few events leaves no open point in time and no request running."""
-    client = FakeClient(50)
+def test_stopping_early_closes_the_snapshot_without_waiting_for_the_request_ahead() -> None:
+    """A consumer that stops after a few events while the request ahead hangs returns at once, snapshot closed."""
+    client, asked, release = FakeClient(50), threading.Event(), threading.Event()
+    real_search = client.search
+
+    def search(**body: Any) -> dict[str, Any]:
+        if body.get("search_after") is not None:
+            asked.set()
+            release.wait(30)
+        return real_search(**body)
+
+    client.search = search  # type: ignore[method-assign]
     events = iter(_stream(client, 10))
     next(events)
+    assert asked.wait(5)
     events.close()  # type: ignore[attr-defined]
-    assert set() == client.open_pits
-    assert 2 == len(client.searches)  # the first batch and the one asked for ahead
+    try:
+        assert (set(), 1) == (client.open_pits, len(client.searches))  # the one ahead still hangs
+    finally:
+        release.set()
 
 
 def test_an_expired_snapshot_raises_instead_of_skipping() -> None:
