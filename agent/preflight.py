@@ -159,7 +159,7 @@ def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> Check
     A key made before digests existed holds the events' pattern only: its events are stored and every digest is
     refused, so without this check tamper evidence would be missing with no line saying why at start.
     """
-    patterns = [tiers.read_pattern, *([tiers.digest_pattern] if digests else [])]
+    patterns = [*tiers.read_patterns, *(tiers.digest_patterns if digests else ())]
     try:
         answer = client.security.has_privileges(index=[{"names": patterns, "privileges": list(WRITER_PRIVILEGES)}])
     except ApiError as exc:
@@ -170,12 +170,13 @@ def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> Check
         missing = [p for p in WRITER_PRIVILEGES if not granted.get(pattern, {}).get(p)]
         if not missing:
             continue
-        if pattern == tiers.read_pattern:
+        if pattern in tiers.read_patterns:
             return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {pattern}; {remedy}")
         return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {pattern}: events are stored but "
                                                f"their digests (tamper evidence) would be refused; {remedy}, or "
                                                "set digest.enabled = false")
-    return CheckResult("privileges", OK, f"{', '.join(WRITER_PRIVILEGES)} on {' and '.join(patterns)}")
+    where = tiers.read_pattern + (f" and {tiers.digest_pattern}" if digests else "")
+    return CheckResult("privileges", OK, f"{', '.join(WRITER_PRIVILEGES)} on {where}")
 
 
 def _templates(client: Elasticsearch, tiers: TierTable) -> CheckResult:

@@ -1,7 +1,11 @@
 """Roles and API keys with the least privilege each auditlog component needs.
 
-Two roles on the namespace's read pattern (``audit-*``) and its digest indices (``audit.digest-*``, tamper
-evidence: the agent appends signed digests there, verify reads them), modelled on Beats' writer/reader roles:
+Two roles on the namespace's event indices (``audit-enterprise-*``, ``audit-business-*``, ``audit-professional-*``)
+and its digest indices (``audit.digest-<class>-*``, tamper evidence: the agent appends signed digests there,
+verify reads them), modelled on Beats' writer/reader roles. One pattern per retention class, never ``audit-*``:
+that also covers every namespace whose prefix starts with ``audit-`` (a writer key of ``audit`` could append to
+``audit-staging``'s indices and forge its digests, or auto-create ``audit-zzz`` with a mapping of its own that
+breaks every reader's sort), and the patterns cover only names our templates shape.
 
 - writer (the agent): index privileges ``create_doc`` (append only: it can neither overwrite nor
   delete an event) and ``auto_configure`` (an event for a day whose index does not exist yet, e.g. a
@@ -33,7 +37,7 @@ from auditlog.indexer.templates import ENV as _ENV
 from auditlog.indexer.tiers import TierTable
 
 #: Bump when a role descriptor changes.
-ROLE_VERSION = 2
+ROLE_VERSION = 3  # 3: one pattern per retention class instead of <prefix>-* and <prefix>.digest-*
 
 WRITER, READER = "writer", "reader"
 
@@ -62,13 +66,15 @@ def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
         role_name(tiers, WRITER): {
             "description": "auditlog agent: append audit events (auto-creating the day's index); no read, no delete",
             "cluster": [],
-            "indices": [{"names": [tiers.read_pattern, tiers.digest_pattern], "privileges": list(WRITER_PRIVILEGES)}],
+            "indices": [{"names": [*tiers.read_patterns, *tiers.digest_patterns],
+                         "privileges": list(WRITER_PRIVILEGES)}],
             "metadata": {**meta, "role": WRITER},
         },
         role_name(tiers, READER): {
             "description": "auditlog TUI/export: search and read audit events; no write, no delete",
             "cluster": [],
-            "indices": [{"names": [tiers.read_pattern, tiers.digest_pattern], "privileges": list(READER_PRIVILEGES)}],
+            "indices": [{"names": [*tiers.read_patterns, *tiers.digest_patterns],
+                         "privileges": list(READER_PRIVILEGES)}],
             "metadata": {**meta, "role": READER},
         },
     }

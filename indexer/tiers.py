@@ -18,6 +18,9 @@ _DAY_STAMP = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})", re.ASCII)
 #: Environment variable naming the index namespace for every command (``--prefix`` wins).
 PREFIX_ENV = "AUDITLOG_INDEX_PREFIX"
 
+#: what separates a prefix from a digest index's class: ``audit.digest-enterprise-2026.12.02``
+DIGEST_INFIX = ".digest"
+
 #: retention class -> days an index is kept, counted from the date in its name.
 RETENTION_DAYS: dict[str, int] = {"enterprise": 30, "business": 7, "professional": 3}
 
@@ -57,6 +60,12 @@ def _prefix_problem(prefix: str) -> str | None:
         return "must be printable without spaces or any of \\ / * ? \" < > | , # :"
     if len(prefix.encode("utf-8")) > MAX_PREFIX_BYTES:  # printable: no lone surrogates, so it encodes
         return f"must be at most {MAX_PREFIX_BYTES} bytes"
+    # Another namespace's patterns would cover this one's indices: "audit"'s "audit-enterprise-*" matches every
+    # index of "audit-enterprise-eu", and "audit"'s "audit.digest-enterprise-*" every event index of "audit.digest".
+    parts = prefix.split("-")
+    if any(part in RETENTION_DAYS for part in parts[1:]) or prefix.endswith(DIGEST_INFIX):
+        return (f"must not have a retention class ({', '.join(RETENTION_DAYS)}) as a '-' part after the first, nor "
+                f"end in '{DIGEST_INFIX}' (another namespace's index patterns would cover its indices)")
     return None
 
 
@@ -122,9 +131,20 @@ class TierTable:
         return f"{self.prefix}-{cls}-*"
 
     @property
+    def read_patterns(self) -> tuple[str, ...]:
+        """The event indices' patterns, one per retention class, e.g. ``audit-enterprise-*``.
+
+        Never ``audit-*``: that would also cover every other namespace whose prefix starts with ``audit-``
+        (``audit-staging-enterprise-...``): a key granted it could read and write there, and a search would
+        mix that namespace's events (and its digests) into this one's. :func:`_prefix_problem` refuses the
+        prefixes these patterns could still cover.
+        """
+        return tuple(self.class_pattern(cls) for cls in RETENTION_DAYS)
+
+    @property
     def read_pattern(self) -> str:
-        """Index pattern that reads every class, e.g. ``audit-*``."""
-        return f"{self.prefix}-*"
+        """The :attr:`read_patterns` as one index expression for a request, e.g. ``audit-enterprise-*,...``."""
+        return ",".join(self.read_patterns)
 
     def digest_index_for_day(self, cls: str, day: date) -> str:
         """Return the daily digest index of class ``cls`` for ``day``, e.g. ``audit.digest-enterprise-2026.12.02``.
@@ -132,16 +152,21 @@ class TierTable:
         Digests (signed lists of event hashes, :mod:`indexer.integrity`) live beside the events but
         outside :attr:`read_pattern`, so lists, facets, exports and Kibana never show them as events.
         """
-        return f"{self.prefix}.digest-{cls}-{day:%Y.%m.%d}"
+        return f"{self.prefix}{DIGEST_INFIX}-{cls}-{day:%Y.%m.%d}"
+
+    @property
+    def digest_patterns(self) -> tuple[str, ...]:
+        """The digest indices' patterns, one per retention class, e.g. ``audit.digest-enterprise-*``."""
+        return tuple(f"{self.prefix}{DIGEST_INFIX}-{cls}-*" for cls in RETENTION_DAYS)
 
     @property
     def digest_pattern(self) -> str:
-        """Index pattern of every digest index of the namespace, e.g. ``audit.digest-*``."""
-        return f"{self.prefix}.digest-*"
+        """The :attr:`digest_patterns` as one index expression for a request."""
+        return ",".join(self.digest_patterns)
 
     def parse_digest_index(self, index: str) -> tuple[str, date] | None:
         """Split a digest index name into (class, day); ``None`` when it is not one of ours."""
-        head = f"{self.prefix}.digest-"
+        head = f"{self.prefix}{DIGEST_INFIX}-"
         if not index.startswith(head):
             return None
         return self.parse_index(f"{self.prefix}-{index[len(head):]}")

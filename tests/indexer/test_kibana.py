@@ -20,9 +20,9 @@ def test_every_line_is_a_saved_object() -> None:
 
 
 def test_data_view_follows_the_namespace() -> None:
-    """The data view's title is the namespace's read pattern and its time field @timestamp."""
+    """The data view's title is the namespace's class patterns (never z-audit-*) and its time field @timestamp."""
     view = next(o for o in load_objects(TierTable(prefix="z-audit")) if o["type"] == "index-pattern")
-    expected = ("z-audit-*", "@timestamp")
+    expected = ("z-audit-enterprise-*,z-audit-business-*,z-audit-professional-*", "@timestamp")
     assert expected == (view["attributes"]["title"], view["attributes"]["timeFieldName"])
 
 

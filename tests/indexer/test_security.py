@@ -10,17 +10,21 @@ from auditlog.indexer.tiers import TierTable
 
 
 def test_writer_may_only_append() -> None:
-    """The writer gets create_doc and auto_configure on the events and digests, and no cluster privilege."""
+    """The writer gets create_doc and auto_configure on each class's events and digests (never x-audit-*), no cluster privilege."""
     writer = role_descriptors(TierTable(prefix="x-audit"))["x-audit-writer"]
-    indices = [{"names": ["x-audit-*", "x-audit.digest-*"], "privileges": ["create_doc", "auto_configure"]}]
+    names = ["x-audit-enterprise-*", "x-audit-business-*", "x-audit-professional-*", "x-audit.digest-enterprise-*",
+               "x-audit.digest-business-*", "x-audit.digest-professional-*"]
+    indices = [{"names": names, "privileges": ["create_doc", "auto_configure"]}]
     expected: tuple[list[str], list[dict[str, Any]]] = ([], indices)
     assert expected == (writer["cluster"], writer["indices"])
 
 
 def test_reader_may_only_read() -> None:
-    """The reader gets read and view_index_metadata on the events and digests and no cluster privilege."""
+    """The reader gets read and view_index_metadata on each class's events and digests (never x-audit-*), no cluster privilege."""
     reader = role_descriptors(TierTable(prefix="x-audit"))["x-audit-reader"]
-    indices = [{"names": ["x-audit-*", "x-audit.digest-*"], "privileges": ["read", "view_index_metadata"]}]
+    names = ["x-audit-enterprise-*", "x-audit-business-*", "x-audit-professional-*", "x-audit.digest-enterprise-*",
+               "x-audit.digest-business-*", "x-audit.digest-professional-*"]
+    indices = [{"names": names, "privileges": ["read", "view_index_metadata"]}]
     expected: tuple[list[str], list[dict[str, Any]]] = ([], indices)
     assert expected == (reader["cluster"], reader["indices"])
 

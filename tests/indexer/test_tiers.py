@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -104,3 +105,65 @@ def test_a_prefix_elasticsearch_or_a_terminal_cannot_take_is_refused(prefix: str
 def test_a_lowercase_unicode_prefix_is_accepted() -> None:
     """Elasticsearch takes lowercase non-ASCII index names, so the namespace may be one."""
     assert "über-enterprise-2026.12.03" == TierTable(prefix="über").index_for_day("enterprise", date(2026, 12, 3))
+
+
+@pytest.mark.parametrize("prefix", ["audit-enterprise", "audit-enterprise-eu", "audit-x-business-y", "a-professional",
+                                    "audit.digest", "audit-x.digest"])
+def test_a_prefix_another_namespace_s_patterns_would_cover_is_refused(prefix: str) -> None:
+    """A class name as a later '-' part, or a '.digest' ending, would put the namespace inside another's patterns."""
+    with pytest.raises(ValueError, match="another namespace's index patterns"):
+        TierTable(prefix=prefix)
+
+
+def test_read_and_digest_patterns_name_each_class() -> None:
+    """The namespace is read and granted per retention class, never as audit-*."""
+    tiers = TierTable()
+    expected = (("audit-enterprise-*", "audit-business-*", "audit-professional-*"),
+                ("audit.digest-enterprise-*", "audit.digest-business-*", "audit.digest-professional-*"),
+                "audit-enterprise-*,audit-business-*,audit-professional-*")
+    assert expected == (tiers.read_patterns, tiers.digest_patterns, tiers.read_pattern)
+
+
+def _covers(pattern: str, name: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+PREFIXES = ["audit", "audit-eu", "audit-staging", "audit.x", "auditx", "a", "a-b", "a-b-c", "enterprise", "x.digest-y",
+            "audit-digest", "über", "a_b-c"]
+
+
+@pytest.mark.parametrize("other", PREFIXES)
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_no_namespace_s_patterns_cover_another_s_indices(prefix: str, other: str) -> None:
+    """Of two accepted, different prefixes, neither's event or digest patterns match an index of the other."""
+    if prefix == other:
+        return
+    mine, theirs = TierTable(prefix=prefix), TierTable(prefix=other)
+    day = date(2026, 12, 4)
+    names = [n for cls in RETENTION_DAYS for n in (theirs.index_for_day(cls, day), theirs.digest_index_for_day(cls, day))]
+    covered = [n for n in names for p in (*mine.read_patterns, *mine.digest_patterns) if _covers(p, n)]
+    assert [] == covered
+
+
+_PARTS = st.sampled_from(["audit", "eu", "digest", "enterprise", "business", "professional", "x", "staging"])
+_GENERATED_PREFIX = st.lists(st.tuples(st.sampled_from(["-", "."]), _PARTS), min_size=0, max_size=4).flatmap(
+    lambda rest: _PARTS.map(lambda first: first + "".join(sep + part for sep, part in rest)))
+
+
+def _accepted(prefix: str) -> TierTable | None:
+    try:
+        return TierTable(prefix=prefix)
+    except ValueError:
+        return None
+
+
+@given(_GENERATED_PREFIX, _GENERATED_PREFIX)
+def test_generated_namespaces_never_cover_each_other(prefix: str, other: str) -> None:
+    """Any two accepted, different prefixes built of class names, dots and dashes keep to their own indices."""
+    mine, theirs = _accepted(prefix), _accepted(other)
+    if mine is None or theirs is None or prefix == other:
+        return
+    day = date(2026, 12, 4)
+    names = [n for cls in RETENTION_DAYS for n in (theirs.index_for_day(cls, day), theirs.digest_index_for_day(cls, day))]
+    covered = [n for n in names for p in (*mine.read_patterns, *mine.digest_patterns) if _covers(p, n)]
+    assert [] == covered

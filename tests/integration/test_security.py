@@ -155,6 +155,35 @@ def test_writer_cannot_create_an_index_of_its_own_or_touch_templates(keyed: Keye
     assert expected == (statuses, bool(keyed.admin.indices.exists(index=tomorrow)))
 
 
+def test_keys_stay_out_of_a_namespace_whose_prefix_extends_theirs(keyed: KeyedNamespace) -> None:
+    """The writer and reader keys of ``P`` can neither write nor read ``P-staging``'s events and digests (``P-*`` could)."""
+    staging = TierTable(prefix=f"{keyed.tiers.prefix}-staging")
+    day = datetime.now(UTC).date()
+    events, digests = staging.index_for_day("enterprise", day), staging.digest_index_for_day("enterprise", day)
+    for index in (events, digests):
+        keyed.admin.index(index=index, id="s-1", document=_event("s-1"), refresh=True)
+    writer, reader = keyed.as_key(WRITER), keyed.as_key(READER)
+    statuses = [
+        *[_bulk_status(writer, index, "s-2") for index in (events, digests)],
+        *[_status(lambda index=index: reader.search(index=index)) for index in (events, digests)],
+    ]
+    seen = reader.count(index=keyed.tiers.read_pattern, query={"ids": {"values": ["s-1"]}})["count"]
+    assert ([403] * 4, 0) == (statuses, seen)
+
+
+def test_writer_cannot_auto_create_an_index_our_templates_do_not_shape(keyed: KeyedNamespace) -> None:
+    """A writer key's event for ``P-zzz`` (no template: a mapping of its own that breaks readers' sort) is refused."""
+    stray = f"{keyed.tiers.prefix}-zzz"
+    status = _bulk_status(keyed.as_key(WRITER), stray, "z-1", {"@timestamp": "not a date"})
+    assert (403, False) == (status, bool(keyed.admin.indices.exists(index=stray)))
+
+
+def _bulk_status(client: Elasticsearch, index: str, event_id: str, document: dict[str, object] | None = None) -> int:
+    """The status of one bulk ``create`` item (the bulk request itself is accepted; its items are authorised)."""
+    result = client.bulk(operations=[{"create": {"_index": index, "_id": event_id}}, document or _event(event_id)])
+    return int(result["items"][0]["create"]["status"])
+
+
 def test_reader_searches_with_point_in_time(keyed: KeyedNamespace) -> None:
     """The reader key opens a point in time, pages through it and closes it."""
     index = _write_one(keyed, "r-ok")
@@ -198,13 +227,12 @@ def test_each_key_holds_exactly_its_privileges(keyed: KeyedNamespace) -> None:
     for role in (WRITER, READER):
         descriptor = role_descriptors(keyed.tiers)[f"{keyed.tiers.prefix}-{role}"]
         expected[role] = (set(descriptor["cluster"]), set(descriptor["indices"][0]["privileges"]))
+        patterns = [*keyed.tiers.read_patterns, *keyed.tiers.digest_patterns]
         answer = keyed.as_key(role).security.has_privileges(
-            cluster=cluster_privileges,
-            index=[{"names": [keyed.tiers.read_pattern], "privileges": index_privileges}],
-        )
-        granted = answer["index"][keyed.tiers.read_pattern]
-        actual[role] = ({p for p, ok in answer["cluster"].items() if ok}, {p for p, ok in granted.items() if ok})
-    assert expected == actual
+            cluster=cluster_privileges, index=[{"names": patterns, "privileges": index_privileges}])
+        granted = [{p for p, ok in answer["index"][pattern].items() if ok} for pattern in patterns]
+        actual[role] = ({p for p, ok in answer["cluster"].items() if ok}, *{frozenset(g) for g in granted})
+    assert {role: (cluster, frozenset(index)) for role, (cluster, index) in expected.items()} == actual
 
 
 def test_revoked_key_gets_401(secure_node: SecureNodeInfo, keyed: KeyedNamespace) -> None:
