@@ -149,6 +149,12 @@ def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: T
     return [*results, _templates(client, tiers)]
 
 
+def _lost(name: str, exc: TransportError) -> CheckResult:
+    """A check whose request got no answer, after earlier ones did (one of several nodes down, a dropped connection)."""
+    first = str(exc.message).splitlines()[0][:160] if str(exc.message) else type(exc).__name__
+    return CheckResult(name, FAIL, f"no answer ({first}); is every node of elasticsearch.url up?")
+
+
 def _skipped(*names: str) -> list[CheckResult]:
     return [CheckResult(name, SKIP, "not checked: an earlier check failed") for name in names]
 
@@ -164,6 +170,8 @@ def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> Check
         answer = client.security.has_privileges(index=[{"names": patterns, "privileges": list(WRITER_PRIVILEGES)}])
     except ApiError as exc:
         return CheckResult("privileges", FAIL, f"_has_privileges failed ({exc.meta.status}): {error_reason(exc)}")
+    except TransportError as exc:
+        return _lost("privileges", exc)
     granted = answer.get("index", {})
     remedy = f"use a writer key from `auditlog setup --api-keys --prefix {tiers.prefix}`"
     for pattern in patterns:
@@ -188,6 +196,8 @@ def _templates(client: Elasticsearch, tiers: TierTable) -> CheckResult:
             return CheckResult("templates", SKIP, "this key may not read templates (the writer needs no such "
                                                   "privilege); `auditlog setup` reports them")
         return CheckResult("templates", FAIL, f"cannot read templates ({exc.meta.status}): {error_reason(exc)}")
+    except TransportError as exc:
+        return _lost("templates", exc)
     if missing:
         return CheckResult("templates", FAIL, f"missing {', '.join(missing)}: run `auditlog setup --prefix "
                                               f"{tiers.prefix}` so new daily indices get the audit mappings")

@@ -10,7 +10,7 @@ from auditlog.indexer.tiers import TierTable
 
 
 def test_writer_may_only_append() -> None:
-    """The writer gets create_doc and auto_configure on each class's events and digests (never x-audit-*), no cluster privilege."""
+    """The writer gets create_doc and auto_configure on each class's events and digests (never x-audit-*) only."""
     writer = role_descriptors(TierTable(prefix="x-audit"))["x-audit-writer"]
     names = ["x-audit-enterprise-*", "x-audit-business-*", "x-audit-professional-*", "x-audit.digest-enterprise-*",
                "x-audit.digest-business-*", "x-audit.digest-professional-*"]
@@ -20,7 +20,7 @@ def test_writer_may_only_append() -> None:
 
 
 def test_reader_may_only_read() -> None:
-    """The reader gets read and view_index_metadata on each class's events and digests (never x-audit-*), no cluster privilege."""
+    """The reader gets read and view_index_metadata on each class's events and digests (never x-audit-*) only."""
     reader = role_descriptors(TierTable(prefix="x-audit"))["x-audit-reader"]
     names = ["x-audit-enterprise-*", "x-audit-business-*", "x-audit-professional-*", "x-audit.digest-enterprise-*",
                "x-audit.digest-business-*", "x-audit.digest-professional-*"]

@@ -124,8 +124,11 @@ def test_read_and_digest_patterns_name_each_class() -> None:
     assert expected == (tiers.read_patterns, tiers.digest_patterns, tiers.read_pattern)
 
 
-def _covers(pattern: str, name: str) -> bool:
-    return fnmatch.fnmatchcase(name, pattern)
+def _covered(mine: TierTable, theirs: TierTable) -> list[str]:
+    """The indices of ``theirs`` (events and digests, every class) that a pattern of ``mine`` matches."""
+    day = date(2026, 12, 4)
+    names = [n for c in RETENTION_DAYS for n in (theirs.index_for_day(c, day), theirs.digest_index_for_day(c, day))]
+    return [n for n in names for p in (*mine.read_patterns, *mine.digest_patterns) if fnmatch.fnmatchcase(n, p)]
 
 
 PREFIXES = ["audit", "audit-eu", "audit-staging", "audit.x", "auditx", "a", "a-b", "a-b-c", "enterprise", "x.digest-y",
@@ -139,10 +142,7 @@ def test_no_namespace_s_patterns_cover_another_s_indices(prefix: str, other: str
     if prefix == other:
         return
     mine, theirs = TierTable(prefix=prefix), TierTable(prefix=other)
-    day = date(2026, 12, 4)
-    names = [n for cls in RETENTION_DAYS for n in (theirs.index_for_day(cls, day), theirs.digest_index_for_day(cls, day))]
-    covered = [n for n in names for p in (*mine.read_patterns, *mine.digest_patterns) if _covers(p, n)]
-    assert [] == covered
+    assert [] == _covered(mine, theirs)
 
 
 _PARTS = st.sampled_from(["audit", "eu", "digest", "enterprise", "business", "professional", "x", "staging"])
@@ -163,7 +163,4 @@ def test_generated_namespaces_never_cover_each_other(prefix: str, other: str) ->
     mine, theirs = _accepted(prefix), _accepted(other)
     if mine is None or theirs is None or prefix == other:
         return
-    day = date(2026, 12, 4)
-    names = [n for cls in RETENTION_DAYS for n in (theirs.index_for_day(cls, day), theirs.digest_index_for_day(cls, day))]
-    covered = [n for n in names for p in (*mine.read_patterns, *mine.digest_patterns) if _covers(p, n)]
-    assert [] == covered
+    assert [] == _covered(mine, theirs)

@@ -283,6 +283,10 @@ Reply = tuple[int, list[tuple[str, str]], bytes]
 _HOP_HEADERS = ("content-length", "transfer-encoding", "connection")
 
 
+class DropConnection(Exception):
+    """Raised by a proxy's ``answer``: close the connection without a reply (a node dying mid-request)."""
+
+
 class _ProxyHandler(BaseHTTPRequestHandler):
     """Reads one request, asks the proxy for the reply and writes it (hop-by-hop headers replaced)."""
 
@@ -292,7 +296,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, headers, data = self.server.proxy.answer(self.command, self.path, dict(self.headers.items()), body)
+        try:
+            status, headers, data = self.server.proxy.answer(self.command, self.path, dict(self.headers.items()), body)
+        except DropConnection:
+            self.close_connection = True
+            return
         self.send_response(status)
         for k, v in headers:
             if k.lower() not in _HOP_HEADERS:

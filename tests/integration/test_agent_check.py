@@ -24,6 +24,7 @@ from auditlog.agent.sink import Abandoned, Sink
 from auditlog.cli import main
 from auditlog.indexer.setup import install_templates, run_setup
 from auditlog.indexer.tiers import TierTable
+from tests.integration.agent_support import DropConnection, NodeProxy, Reply
 from tests.support.node import SecureNodeInfo
 from tests.support.seed import cleanup_namespace
 
@@ -125,6 +126,34 @@ def test_installed_templates_pass_on_the_plain_node(es: Elasticsearch, namespace
     assert expected == (code, _outcomes(lines)["templates"], _outcomes(lines)["auth"])
 
 
+@dataclass
+class _DropsTemplateChecks(NodeProxy):
+    """Forwards everything but the template checks, whose connection it closes unanswered."""
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Drop ``/_index_template/...`` requests; forward the rest."""
+        if path.startswith("/_index_template/"):
+            raise DropConnection
+        return self.forward(method, path, headers, body)
+
+
+def test_a_connection_lost_during_a_later_check_fails_that_check_in_one_line(
+    es: Elasticsearch, namespace: TierTable, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A node that answers the first request and drops the next (one of several nodes down): a FAIL line, no
+    traceback."""
+    install_templates(es, namespace)
+    proxy = _DropsTemplateChecks(es.transport.node_pool.get().base_url)
+    url = proxy.start()
+    try:
+        code, lines, _ = _check("--es", url, "--prefix", namespace.prefix)
+    finally:
+        proxy.stop()
+    failing = [line for line in lines if line.startswith("FAIL")]
+    assert (1, 1, "templates" in failing[0], "Traceback" in capsys.readouterr().err) == (
+        code, len(failing), True, False), lines
+
+
 def test_bad_config_key_exits_2_with_one_line(tmp_path: Path) -> None:
     """A configuration with an unknown key exits 2 with one failing config line naming the key."""
     config = tmp_path / "agent.toml"
@@ -208,7 +237,7 @@ def test_a_writer_key_without_the_digest_indices_fails_unless_digests_are_off(ke
     indices; with digest.enabled = false it passes."""
     events_only = keys.admin.security.create_api_key(
         name=f"{keys.tiers.prefix}-events-only", expiration="1h",
-        role_descriptors={"w": {"indices": [{"names": [keys.tiers.read_pattern],
+        role_descriptors={"w": {"indices": [{"names": list(keys.tiers.read_patterns),
                                              "privileges": ["create_doc", "auto_configure"]}]}})["encoded"]
     flags = ("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--api-key", events_only,
              "--prefix", keys.tiers.prefix)
@@ -217,5 +246,5 @@ def test_a_writer_key_without_the_digest_indices_fails_unless_digests_are_off(ke
     off = tmp_path / "agent.toml"
     off.write_text(f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n[digest]\nenabled = false\n')
     code_off, lines_off, _ = _check("--config", str(off), *flags)
-    assert (code, len(failing), f"on {keys.tiers.digest_pattern}:" in failing[0], code_off,
+    assert (code, len(failing), f"on {keys.tiers.digest_patterns[0]}:" in failing[0], code_off,
             _outcomes(lines_off)["privileges"]) == (1, 1, True, 0, "OK")

@@ -199,7 +199,8 @@ def _file_role_privileges(secure_node: SecureNodeInfo, user: tuple[str, str], ti
     client = Elasticsearch(secure_node.url, basic_auth=user, ca_certs=secure_node.ca_certs, request_timeout=30)
     try:
         answer = client.security.has_privileges(index=[{"names": [tiers.index_for_day("business", date(2026, 12, 4)),
-                                                                  f"{tiers.prefix}.digest-business"],
+                                                                  tiers.digest_index_for_day("business",
+                                                                                             date(2026, 12, 4))],
                                                         "privileges": asked}])
     finally:
         client.close()
