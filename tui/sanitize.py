@@ -5,7 +5,8 @@ Pure logic (no openpyxl workbook, no I/O); the exporter calls ``cell_value`` for
 - Formula injection (OWASP "CSV injection", kibana#56081): a string beginning with ``= + - @``,
   tab or carriage return is prefixed with an apostrophe, so neither Excel nor openpyxl (which
   treats a leading ``=`` as a formula) evaluates it, and a later CSV round-trip stays inert. So is
-  one whose formula character (also the full-width ``＝ ＋ － ＠``, which spreadsheet imports fold to
+  one whose formula character (also every character that Unicode's NFKC folds to one, such as the full-width
+  ``＝ ＋ － ＠``, the small ``﹦ ﹢ ﹣ ﹫`` and the super- and subscript ``⁼ ⁺``: spreadsheet imports fold them to
   ASCII) follows only whitespace, line breaks or zero-width characters: tools that trim a cell
   would otherwise reveal the formula.
 - Sheet titles go through ``sheet_title``: no ``[ ] : * ? / \\``, at most 31 characters, never empty.
@@ -34,13 +35,16 @@ TRUNCATION_MARKER = "…[truncated"
 _FORMULA_FIRST = frozenset("=+-@\t\r")
 #: Characters that show nothing (or only space) and may hide a formula character behind them.
 _INVISIBLE = "\u200b-\u200f\u2060-\u2064\ufeff\u180e"
-#: A formula character (ASCII or full-width), possibly behind whitespace or invisible characters.
-_HIDDEN_FORMULA = re.compile(rf"\A[\s{_INVISIBLE}]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
+#: The characters NFKC folds to text starting with ``= + - @`` (tests/tui/test_sanitize.py derives the same set
+#: from ``unicodedata``; computing it here would cost every start a walk over all code points).
+FOLDED_FORMULA = "\u207a\u207c\u208a\u208c\u2a75\u2a76\ufb29\ufe62\ufe63\ufe66\ufe6b\uff0b\uff0d\uff1d\uff20"
+#: A formula character (ASCII or folding to one), possibly behind whitespace or invisible characters.
+_HIDDEN_FORMULA = re.compile(rf"\A[\s{_INVISIBLE}]*[=+\-@{FOLDED_FORMULA}]")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: Matches wherever ``sanitize_text`` has work to do (a formula start, CR or an illegal character);
 #: most text has none, and one C-level search clears it.
 _NEEDS_WORK = re.compile(
-    rf"\A[=+\-@\t\r\s{_INVISIBLE}\uff1d\uff0b\uff0d\uff20]|[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]"
+    rf"\A[=+\-@\t\r\s{_INVISIBLE}{FOLDED_FORMULA}]|[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]"
 )
 _MAX_EXACT_INT = 2**53
 #: Types a cell keeps as they are (a tuple: a ``X | Y`` union would be built anew on every call).

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import sys
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -10,7 +12,12 @@ import openpyxl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditlog.tui.sanitize import MAX_CELL_CHARS, TRUNCATION_MARKER, cell_value, sanitize_text
+from auditlog.tui.sanitize import FOLDED_FORMULA, MAX_CELL_CHARS, TRUNCATION_MARKER, cell_value, sanitize_text
+
+#: every character that NFKC (what spreadsheet imports apply) folds to text starting with a formula character
+NFKC_FORMULA = "".join(
+    ch for ch in map(chr, range(0x80, sys.maxunicode + 1))
+    if not 0xD800 <= ord(ch) <= 0xDFFF and unicodedata.normalize("NFKC", ch)[:1] in ("=", "+", "-", "@"))
 
 
 def _roundtrip(values: Sequence[object]) -> list[object]:
@@ -95,9 +102,10 @@ def test_sanitised_text_fits_the_limit(text: str, limit: int) -> None:
 def test_safe_text_is_unchanged(text: str) -> None:
     """Text without dangerous starts or illegal characters passes through unchanged."""
     # Strip anything that may start (or hide the start of) a formula: whitespace, invisible characters,
-    # ASCII and full-width formula characters.
-    safe = text.lstrip("=+-@\t\r\uff1d\uff0b\uff0d\uff20\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
-                       "\u2063\u2064\ufeff\u180e" + "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()))
+    # ASCII formula characters and those NFKC folds to one.
+    safe = text.lstrip("=+-@\t\r\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
+                       "\u2063\u2064\ufeff\u180e" + NFKC_FORMULA
+                       + "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()))
     safe = safe.replace("\r", "")
     if not any(ch in safe for ch in map(chr, [*range(9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])):
         assert safe == sanitize_text(safe)
@@ -147,5 +155,16 @@ def test_no_formula_hides_behind_blanks(text: str) -> None:
     """Sanitised text never starts with blanks or invisible characters followed by a formula character."""
     import re
 
-    hidden = re.compile(r"\A[\s\u200b-\u200f\u2060-\u2064\ufeff\u180e]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
+    hidden = re.compile(rf"\A[\s\u200b-\u200f\u2060-\u2064\ufeff\u180e]*[=+\-@{NFKC_FORMULA}]")
     assert hidden.match(sanitize_text(text)) is None
+
+
+@given(st.sampled_from(NFKC_FORMULA), st.text(max_size=5))
+def test_every_character_folding_to_a_formula_start_is_neutralised(first: str, rest: str) -> None:
+    """A cell starting with a character NFKC folds to = + - @ (small ﹦, superscript ⁼, full-width ＝) is defused."""
+    assert sanitize_text(first + rest).startswith("'")
+
+
+def test_the_folded_formula_set_is_what_nfkc_gives() -> None:
+    """The sanitiser's hard-coded set equals the one derived from this Python's Unicode database."""
+    assert sorted(NFKC_FORMULA) == sorted(FOLDED_FORMULA)
