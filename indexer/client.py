@@ -11,13 +11,20 @@ TLS verification is on unless ``--insecure`` is given explicitly. The flags them
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+import urllib3
+from elastic_transport import NodeConfig, Urllib3HttpNode
 from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch
+from urllib3.exceptions import ReadTimeoutError
 
 from auditlog.indexer.decode import TolerantJsonSerializer
 
@@ -212,6 +219,82 @@ class ConnectionSettings:
         }
 
 
+class _ReadAnswer:
+    """An answer read whole: what ``Urllib3HttpNode.perform_request`` takes from urllib3's response."""
+
+    def __init__(self, status: int, headers: Any, data: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.data = data
+
+
+def _seconds(timeout: object) -> float | None:
+    """The whole-request time of a urllib3 timeout (a number, ``None``, or a ``Timeout``'s total), or None."""
+    if isinstance(timeout, urllib3.Timeout):
+        timeout = timeout.total
+    return float(timeout) if isinstance(timeout, int | float) else None
+
+
+class _DeadlinePool:
+    """A urllib3 pool whose ``urlopen`` reads the whole answer before a deadline, or raises ``ReadTimeoutError``.
+
+    urllib3's timeouts bound each socket read, not the answer: a node sending a byte just inside every read
+    timeout holds a request for hours. The body is read here under a watchdog that shuts the socket down when
+    the request's time is up, so a blocked read (in the body, a chunk, a decompressor) returns at once.
+    """
+
+    def __init__(self, pool: urllib3.HTTPConnectionPool, timeout: float | None) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+    def urlopen(self, method: str, url: str, **kw: Any) -> _ReadAnswer:
+        """Send the request and read its whole answer within the request's timeout (the node's or ``timeout``).
+
+        Raises:
+            ReadTimeoutError: the answer was not read whole in time (the node reports "Connection timed out").
+        """
+        timeout = _seconds(kw.get("timeout", self._timeout))
+        started = time.monotonic()
+        response = self._pool.urlopen(method, url, preload_content=False, **kw)
+        if timeout is None:  # no timeout asked for: nothing to bound
+            return _ReadAnswer(response.status, response.headers, response.read())
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            # already read and released, or closed: nothing is blocked
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                response.shutdown()  # wakes the blocked read: it ends at once, short or with an error
+
+        watchdog = threading.Timer(max(0.0, started + timeout - time.monotonic()), expire)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            data = response.read()
+        except Exception:
+            if not expired.is_set():
+                raise
+            data = b""
+        finally:
+            watchdog.cancel()
+        if expired.is_set():  # a body without a length ends "normally" when the socket is shut: never trust it
+            response.close()
+            response.release_conn()
+            raise ReadTimeoutError(self._pool, url, f"the answer was not complete after {timeout:g} s")
+        return _ReadAnswer(response.status, response.headers, data)
+
+
+class DeadlineNode(Urllib3HttpNode):
+    """The default node, but ``request_timeout`` bounds the whole answer, not each socket read."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        super().__init__(config)
+        self.pool = _DeadlinePool(self.pool, config.request_timeout)  # type: ignore[assignment]
+
+
 def make_client(settings: ConnectionSettings, **overrides: object) -> Elasticsearch:
     """Build an Elasticsearch client from ``settings``.
 
@@ -221,11 +304,14 @@ def make_client(settings: ConnectionSettings, **overrides: object) -> Elasticsea
 
     Returns:
         A configured client (no request is made). Responses are decoded by ``TolerantJsonSerializer``
-        (orjson, exact fallback), so no stored document can make an answer unreadable.
+        (orjson, exact fallback), so no stored document can make an answer unreadable. Each request, its
+        answer read whole, takes at most about ``request_timeout`` (:class:`DeadlineNode`): then it fails
+        with ``ConnectionTimeout``.
     """
     kwargs: dict[str, object] = {
         "request_timeout": settings.request_timeout,
         "verify_certs": settings.verify_certs,
+        "node_class": DeadlineNode,  # a trickling node would otherwise hold one request for hours
     }
     if "serializers" not in overrides:  # the agent's sink brings its own set (bulk bodies as bytes)
         kwargs["serializer"] = TolerantJsonSerializer()

@@ -7,6 +7,9 @@ the failure, the description is one line of at most ``MAX_MESSAGE`` characters: 
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,12 +42,65 @@ def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
 
 
 def error_reason(exc: ApiError) -> str:
-    """Return Elasticsearch's own one-line reason from an error response (``error.reason``)."""
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
-    if isinstance(error, dict):
-        return str(error.get("reason") or error.get("type") or exc.message)
-    return str(error or exc.message)
+    """Return Elasticsearch's own reason from an error response (``error.reason``), never the response body.
+
+    An answer that is not Elasticsearch's JSON error (a proxy's HTML page, plain text, JSON of another shape)
+    is named by its status and content type: its text is no reason and may be a page of markup. A reason or
+    type that is not a string is written as JSON, so it is neither lost nor shown as Python's repr.
+
+    Args:
+        exc: an error response of the client (its body decoded, or the bytes of a raw client).
+
+    Returns:
+        One line of at most ``MAX_MESSAGE`` characters.
+    """
+    status = exc.meta.status
+    content_type = _content_type(exc)
+    body = exc.body
+    if isinstance(body, bytes | bytearray | str) and "json" in content_type:
+        # a raw client (rawsource.raw_client_options) leaves every JSON answer undecoded
+        with contextlib.suppress(ValueError, RecursionError):
+            body = json.loads(body)
+    if isinstance(body, dict) and "error" in body:
+        error = body["error"]
+        if isinstance(error, dict):
+            error = next((error[key] for key in ("reason", "type") if error.get(key) not in _EMPTY), None)
+        if error not in _EMPTY:
+            return one_line(_as_text(error))
+        return f"HTTP {status} with an error object that gives no reason"
+    if isinstance(body, dict | list) or (isinstance(body, bool | int | float) and "json" in content_type):
+        return f"HTTP {status} with JSON that holds no error object"
+    if not body:
+        return f"HTTP {status} with an empty body"
+    article = "an" if content_type[:1] in ("a", "e", "i", "o", "u") else "a"
+    kind = f"{article} {content_type} body" if content_type else "a body of no declared type"
+    return f"HTTP {status} with {kind} (not Elasticsearch's JSON)"
+
+
+#: Values that say nothing as a reason.
+_EMPTY: tuple[object, ...] = (None, "", [], {})
+
+_MEDIA_TYPE = re.compile(r"[\w.+-]{1,60}/[\w.+-]{1,60}", re.ASCII)
+
+
+def _content_type(exc: ApiError) -> str:
+    """The answer's media type (``text/html``), or "" when it has none or one that is no media type."""
+    try:
+        value = str(exc.meta.headers.get("content-type") or "")
+    except (AttributeError, TypeError):
+        return ""
+    media = value.partition(";")[0].strip().lower()
+    return media if _MEDIA_TYPE.fullmatch(media) else ""
+
+
+def _as_text(value: object) -> str:
+    """A reason as text: a string as it is, anything else as JSON (control characters escaped)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=lambda other: type(other).__name__)[: MAX_MESSAGE * 2]
+    except (ValueError, RecursionError):  # a reason nested deeper than JSON is written
+        return f"a {type(value).__name__} nested too deep to show"
 
 
 def _connection_reason(exc: ESConnectionError) -> str:

@@ -201,3 +201,15 @@ def test_an_answer_that_is_not_a_bulk_response_acknowledges_nothing() -> None:
                  Raw(["not", "an", "object"]), [201, 201]])
     r = sink(es).send(batch(2))
     assert ((2, 0, 0), 5) == ((r.created, r.duplicates, r.dead), len(es.bodies))
+
+
+def test_the_sink_client_bounds_each_whole_answer() -> None:
+    """The client the agent builds for its sink uses the node whose request timeout bounds the whole answer."""
+    from auditlog.agent.sink import client_options
+    from auditlog.indexer.client import ConnectionSettings, DeadlineNode, make_client
+
+    client = make_client(ConnectionSettings(url="http://127.0.0.1:9200"), **client_options())
+    try:
+        assert [True] == [isinstance(node, DeadlineNode) for node in client.transport.node_pool.all()]
+    finally:
+        client.close()

@@ -1,10 +1,18 @@
-"""Connection settings and the client factory with one or several node URLs (no request is made)."""
+"""Connection settings and the client factory with one or several node URLs; the request deadline against a
+loopback server that trickles its answer."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from elasticsearch import ConnectionTimeout
 
 from auditlog.indexer.client import ConnectionSettings, make_client, safe_url, split_urls
 
@@ -80,3 +88,81 @@ def test_a_password_holding_a_comma_is_not_shown_in_part() -> None:
     with pytest.raises(ValueError, match="es url") as exc:
         ConnectionSettings(url="http://elastic:s3cr,3tPW@host:9200")
     assert "s3cr" not in str(exc.value)
+
+
+#: The answer the trickling server starts: a valid page, padded so that it takes long to send whole.
+_TRICKLED = b'{"took": 1, "hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}' + b" " * 100_000
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """Answers 200 at once, then sends the body a byte every 50 ms (gives up after 20 s: a hang bound)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-elastic-product", "Elasticsearch")
+        if self.server.framing == "length":  # type: ignore[attr-defined]
+            self.send_header("content-length", str(len(_TRICKLED)))
+        else:  # no length: the body ends when the connection does
+            self.send_header("connection", "close")
+        self.end_headers()
+        end = time.monotonic() + 20
+        with contextlib.suppress(OSError):  # the client gave up: that is what the test wants
+            for byte in _TRICKLED:
+                if time.monotonic() > end:
+                    break
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+        self.close_connection = True
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+@contextmanager
+def _trickling_node(framing: str) -> Iterator[str]:
+    """Serve the trickle on a free loopback port, its body framed by ``length`` or ``close``; yield the URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    server.framing = framing  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("framing", ["length", "close"])
+def test_a_trickling_answer_times_out_after_the_request_timeout(framing: str) -> None:
+    """A body sent a byte at a time ends in a timeout near request_timeout, not when the last byte arrives."""
+    with _trickling_node(framing) as url:
+        client = make_client(ConnectionSettings(url=url, request_timeout=1.0), max_retries=0,
+                             retry_on_timeout=False)
+        started = time.monotonic()
+        try:
+            with pytest.raises(ConnectionTimeout):
+                client.search(index="audit-*")
+        finally:
+            client.close()
+    assert time.monotonic() - started < 6
+
+
+def test_a_per_request_timeout_bounds_the_whole_answer_too() -> None:
+    """A request_timeout given through options() is the deadline of that request's whole answer."""
+    with _trickling_node("length") as url:
+        client = make_client(ConnectionSettings(url=url, request_timeout=600.0), max_retries=0,
+                             retry_on_timeout=False)
+        started = time.monotonic()
+        try:
+            with pytest.raises(ConnectionTimeout):
+                client.options(request_timeout=1.0).search(index="audit-*")
+        finally:
+            client.close()
+    assert time.monotonic() - started < 6

@@ -8,11 +8,12 @@ from elasticsearch import ApiError, SSLError
 from elasticsearch import ConnectionError as EsConnectionError
 
 from auditlog.core.errors import CommandError
-from auditlog.indexer.errors import cluster_errors, describe_es_error
+from auditlog.indexer.errors import cluster_errors, describe_es_error, error_reason
 
 
-def _api_error(status: int, body: object) -> ApiError:
-    meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
+def _api_error(status: int, body: object, content_type: str | None = None) -> ApiError:
+    headers = HttpHeaders({"content-type": content_type} if content_type else {})
+    meta = ApiResponseMeta(status=status, http_version="1.1", headers=headers, duration=0.0,
                            node=NodeConfig("http", "localhost", 9200))
     return ApiError("error", meta, body)
 
@@ -67,3 +68,45 @@ def test_server_reasons_are_cut_to_one_line() -> None:
     """A long multi-line reason from Elasticsearch is flattened and cut to 300 characters."""
     text = describe_es_error(_api_error(400, {"error": {"reason": "bad\nquery " * 200}}))
     assert (300, False, True) == (len(text), "\n" in text, text.endswith("…"))
+
+
+def test_an_html_error_page_is_named_by_status_and_type_not_shown() -> None:
+    """A proxy's 502 page is described by its status and content type; none of the page is shown."""
+    page = "<html>\n<body>\nBad gateway\n" + "x" * 5000 + "\n</body></html>"
+    text = describe_es_error(_api_error(502, page, "text/html; charset=utf-8"))
+    assert "Elasticsearch refused (502): HTTP 502 with a text/html body (not Elasticsearch's JSON)" == text
+
+
+def test_an_error_body_without_a_content_type_is_not_shown() -> None:
+    """A text body of no declared type is named as such, never quoted."""
+    assert "HTTP 500 with a body of no declared type (not Elasticsearch's JSON)" == error_reason(
+        _api_error(500, "Internal error: stack trace follows"))
+
+
+def test_a_json_error_the_raw_client_left_as_bytes_still_gives_the_reason() -> None:
+    """The raw-bytes client's error body is parsed for Elasticsearch's reason instead of shown as bytes."""
+    body = b'{"error": {"type": "x", "reason": "index closed"}, "status": 500}'
+    assert "index closed" == error_reason(_api_error(500, body, "application/vnd.elasticsearch+json;compatible-with=9"))
+
+
+def test_a_json_answer_without_an_error_object_names_the_status_only() -> None:
+    """A JSON list or an object without ``error`` gives the status, not the body."""
+    assert "HTTP 500 with JSON that holds no error object" == error_reason(_api_error(500, [1, 2, 3],
+                                                                                        "application/json"))
+
+
+def test_a_reason_of_another_type_is_shown_as_json() -> None:
+    """A reason that is an object is written as JSON: an escape byte shows as text, never as a control byte."""
+    body = {"error": {"type": ["x"], "reason": {"nested": "\x1b[31mred"}}, "status": 500}
+    assert '{"nested": "\\u001b[31mred"}' == error_reason(_api_error(500, body, "application/json"))
+
+
+def test_a_type_that_is_a_list_is_the_reason_when_there_is_none() -> None:
+    """Without a reason, a type that is a list is shown as JSON rather than lost."""
+    assert '["x", 5]' == error_reason(_api_error(500, {"error": {"type": ["x", 5], "reason": None}}))
+
+
+def test_a_reason_is_one_line_for_every_caller() -> None:
+    """error_reason itself returns one line of at most 300 characters (the agent's checks use it bare)."""
+    text = error_reason(_api_error(400, {"error": {"reason": "bad\nquery " * 200}}))
+    assert (300, False) == (len(text), "\n" in text)
