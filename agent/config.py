@@ -37,7 +37,7 @@ from auditlog.indexer.client import (
     ConnectionSettings,
     ca_file_problem,
     credential_problem,
-    safe_url,
+    shown_url,
     split_urls,
     url_problem,
 )
@@ -156,7 +156,7 @@ def parse_duration(text: str) -> float:
 
 def _url_check(v: str) -> str | None:
     if not (split_urls(v) and all(u.startswith(("http://", "https://")) for u in split_urls(v))):
-        return f"must be http:// or https:// URLs (comma-separated), got {safe_url(v)!r}"
+        return f"must be http:// or https:// URLs (comma-separated), got {shown_url(v)}"
     return url_problem(v)  # a host the client cannot parse (its error would quote the password)
 
 

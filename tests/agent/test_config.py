@@ -238,6 +238,21 @@ def test_a_url_the_client_cannot_parse_is_named_without_its_password(tmp_path: P
     assert (True, False) == (str(refused.value).startswith("elasticsearch.url: "), "hunter2" in str(refused.value))
 
 
+@pytest.mark.parametrize("url", ["http://user:TOPSECRET,PW@127.0.0.1:1", "ftp://user:TOPSECRET,PW@127.0.0.1:1"])
+def test_a_url_whose_password_holds_a_comma_is_named_without_any_of_it(tmp_path: Path, url: str) -> None:
+    """elasticsearch.url whose password holds ',' stops startup naming the key, no part of the password shown."""
+    with pytest.raises(UsageError) as refused:
+        config.load(toml(tmp_path, f'[elasticsearch]\nurl = "{url}"\n'), env={})
+    assert (True, False) == (str(refused.value).startswith("elasticsearch.url: "), "TOPSECRET" in str(refused.value))
+
+
+def test_a_url_from_the_environment_whose_password_holds_a_comma_is_not_shown() -> None:
+    """AUDITLOG_ES_URL whose password holds ',' is refused without any part of the password."""
+    with pytest.raises(UsageError) as refused:
+        config.load(None, env={"AUDITLOG_ES_URL": "http://user:TOPSECRET,PW@127.0.0.1:1"})
+    assert "TOPSECRET" not in str(refused.value)
+
+
 def test_a_non_ascii_password_is_named_without_its_value(tmp_path: Path) -> None:
     """elasticsearch.password with an umlaut stops startup naming the key, never the value."""
     path = toml(tmp_path, '[elasticsearch]\nusername = "u"\npassword = "h\u00fcnter2"\n')

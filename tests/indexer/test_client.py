@@ -80,3 +80,15 @@ def test_a_password_holding_a_comma_is_not_shown_in_part() -> None:
     with pytest.raises(ValueError, match="es url") as exc:
         ConnectionSettings(url="http://elastic:s3cr,3tPW@host:9200")
     assert "s3cr" not in str(exc.value)
+
+
+@pytest.mark.parametrize("url", ["http://user:TOPSECRET,PW@127.0.0.1:1", "ftp://user:TOPSECRET,PW@127.0.0.1:1",
+                                 "http://a:9200,http://user:TOPSECRET,PW@b:9200", "http://u:TOPSECRET@b,c@h:1"])
+def test_a_list_whose_password_may_hold_a_comma_is_not_shown(url: str) -> None:
+    """safe_url shows no part of a list whose parts are not each a URL with user-info (a ',' may split a password)."""
+    assert "(not shown: the list holds credentials)" == safe_url(url)
+
+
+def test_a_list_without_credentials_is_shown_as_is() -> None:
+    """safe_url leaves a list that holds no '@' as it is."""
+    assert "http://a:9200,http://b:9200" == safe_url("http://a:9200,http://b:9200")
