@@ -374,6 +374,8 @@ def load(
             raise UsageError(f"invalid TOML in {path}: {exc}") from None
         except UnicodeDecodeError as exc:  # TOML is UTF-8: a binary file or another encoding
             raise UsageError(f"invalid TOML in {path}: not UTF-8 text (byte {exc.start})") from None
+        except RecursionError:  # tomllib recurses per nesting level: '[' * 500 ran out of stack
+            raise UsageError(f"invalid TOML in {path}: nested too deeply (arrays or inline tables)") from None
         for section, table in raw.items():
             if section not in SCHEMA:
                 raise UsageError(f"{section}: unknown section (known: {', '.join(SCHEMA)})")

@@ -231,6 +231,14 @@ def test_a_config_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
         config.load(path, env={})
 
 
+@pytest.mark.parametrize("value", ["[" * 500 + "]" * 500, "{b=" * 500 + "1" + "}" * 500],
+                         ids=["arrays", "inline-tables"])
+def test_a_config_file_nested_too_deeply_is_named(tmp_path: Path, value: str) -> None:
+    """Arrays or inline tables nested hundreds deep stop startup with one line naming the file, not a RecursionError."""
+    with pytest.raises(UsageError, match=r"invalid TOML in .*agent\.toml: nested too deeply"):
+        config.load(toml(tmp_path, f"a = {value}\n"), env={})
+
+
 def test_a_url_the_client_cannot_parse_is_named_without_its_password(tmp_path: Path) -> None:
     """elasticsearch.url with a space in the host stops startup naming the key, the password hidden."""
     with pytest.raises(UsageError) as refused:
