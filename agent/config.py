@@ -44,6 +44,8 @@ from auditlog.indexer.client import (
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
+#: asks for the password of a user name: ``(user, option that named it) -> password``
+AskPassword = Callable[[str, str], str]
 
 #: Keys whose values are secrets: never echoed in a message; a config file holding one should be 0600.
 SECRET_KEYS = frozenset({"elasticsearch.api_key", "elasticsearch.password"})
@@ -341,17 +343,42 @@ def _check(section: str, key: str, value: Any) -> Any:
     return value
 
 
+def _ask_for_password(values: dict[str, dict[str, Any]], args: argparse.Namespace | None, env: Mapping[str, str],
+                      ask_password: AskPassword | None) -> None:
+    """Fill ``elasticsearch.password`` from ``ask_password`` when a flag or variable names a user and no source,
+    the file included, gives a password or an API key. A user name only the file gives is not asked for: the
+    file is incomplete, and the refusal below names its key."""
+    es = values["elasticsearch"]
+    if ask_password is None or es["password"] or es["api_key"]:
+        return
+    if args is not None and getattr(args, "es_username", None):
+        option = "--user"
+    elif env.get("AUDITLOG_ES_USERNAME"):
+        option = "AUDITLOG_ES_USERNAME"
+    else:
+        return
+    es["password"] = _check("elasticsearch", "password", ask_password(es["username"], option))
+
+
 def load(
     path: str | Path | None = None,
     args: argparse.Namespace | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    ask_password: AskPassword | None = None,
 ) -> AgentConfig:
     """Resolve the agent's configuration.
+
+    Each key takes its highest source on its own: ``AUDITLOG_ES_USERNAME`` beside a file holding
+    ``elasticsearch.password`` uses the file's password.
 
     Args:
         path: a TOML file, or None for defaults only.
         args: parsed flags (see ``auditlog.commands.agent``).
         env: environment (defaults to ``os.environ``).
+        ask_password: asks for the password (the shell's terminal prompt) with the user name and the option
+            that gave it, when ``--user`` or ``AUDITLOG_ES_USERNAME`` names a user and no source gives a
+            password or an API key; None: such a configuration is refused.
 
     Returns:
         The validated configuration.
@@ -413,6 +440,7 @@ def load(
                 values[section][key] = _check(section, key, value)
         if getattr(args, "es_insecure", False):
             values["elasticsearch"]["verify_certs"] = False
+    _ask_for_password(values, args, env, ask_password)
     if values["retry"]["max_backoff"] < values["retry"]["initial_backoff"]:
         raise UsageError("retry.max_backoff: must be >= retry.initial_backoff")
     if (values["elasticsearch"]["username"] == "") != (values["elasticsearch"]["password"] == ""):

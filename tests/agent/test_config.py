@@ -261,6 +261,35 @@ def test_a_url_from_the_environment_whose_password_holds_a_comma_is_not_shown() 
     assert "TOPSECRET" not in str(refused.value)
 
 
+def _no_prompt(user: str, option: str) -> str:
+    raise AssertionError(f"asked for {user}'s password ({option})")
+
+
+def test_a_user_name_from_the_environment_takes_the_password_of_the_file(tmp_path: Path) -> None:
+    """AUDITLOG_ES_USERNAME beside a file holding the password keeps that password; nobody is asked."""
+    path = toml(tmp_path, '[elasticsearch]\nusername = "u"\npassword = "from-file"\n')
+    cfg = config.load(path, env={"AUDITLOG_ES_USERNAME": "other"}, ask_password=_no_prompt)
+    assert ("other", "from-file") == (cfg["elasticsearch.username"], cfg["elasticsearch.password"])
+
+
+def test_a_user_name_from_the_environment_without_any_password_is_asked_for_one() -> None:
+    """AUDITLOG_ES_USERNAME with no password anywhere asks for one, naming the variable it came from."""
+    asked: list[tuple[str, str]] = []
+
+    def answer(user: str, option: str) -> str:
+        asked.append((user, option))
+        return "typed"
+
+    cfg = config.load(None, env={"AUDITLOG_ES_USERNAME": "u"}, ask_password=answer)
+    assert ("typed", [("u", "AUDITLOG_ES_USERNAME")]) == (cfg["elasticsearch.password"], asked)
+
+
+def test_a_user_name_from_the_file_alone_is_not_asked_a_password(tmp_path: Path) -> None:
+    """A user name only the file gives, without a password, is refused naming the key, never prompted for."""
+    with pytest.raises(UsageError, match=r"^elasticsearch\.password: username and password go together"):
+        config.load(toml(tmp_path, '[elasticsearch]\nusername = "u"\n'), env={}, ask_password=_no_prompt)
+
+
 def test_a_non_ascii_password_is_named_without_its_value(tmp_path: Path) -> None:
     """elasticsearch.password with an umlaut stops startup naming the key, never the value."""
     path = toml(tmp_path, '[elasticsearch]\nusername = "u"\npassword = "h\u00fcnter2"\n')
