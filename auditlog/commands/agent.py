@@ -206,6 +206,8 @@ def _status(args: argparse.Namespace) -> int:
 def _key(args: argparse.Namespace) -> int:
     from auditlog.agent.signing import KeyFileError, load_key
 
+    if not args.state_dir:  # '' is the working directory to open(): the key landed wherever the command ran
+        raise UsageError("--state-dir: must not be empty (the agent's state directory)")
     try:
         key = load_key(args.state_dir)
     except KeyFileError as exc:

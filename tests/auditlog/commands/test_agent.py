@@ -248,3 +248,13 @@ def test_a_password_typed_at_start_is_kept_for_a_reload(tmp_path: Path, monkeypa
     started = agent_command._load(args)
     reloaded = config.load(None, args)
     assert ("typed", "typed") == (started["elasticsearch.password"], reloaded["elasticsearch.password"])
+
+
+def test_agent_key_with_an_empty_state_dir_exits_2_writing_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """agent key --state-dir '' is a usage error naming the flag, and writes no key into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["agent", "key", "--public", "--state-dir", ""])
+    assert (2, True, []) == (code, capsys.readouterr().err.startswith("auditlog agent: --state-dir: "),
+                             list(tmp_path.iterdir()))
