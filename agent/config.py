@@ -27,7 +27,7 @@ from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.discovery import DEFAULT_EXCLUDE, walk_problem
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
-from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
+from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, RedactionSettingError, Redactor
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
@@ -306,8 +306,8 @@ class AgentConfig:
             return None
         try:
             return Redactor(self["redact.keys"], words=self["redact.words"], mode=self["redact.mode"])
-        except ValueError as exc:
-            raise UsageError(f"redact.{'words' if 'words' in str(exc) else 'keys'}: {exc}") from None
+        except RedactionSettingError as exc:
+            raise UsageError(f"redact.{exc.argument}: {exc}") from None
 
     def dead_letter_redaction(self) -> Callable[[bytes], bytes] | None:
         """What the dead-letter writer applies to each line: the redactor's, unless raw lines are asked for."""

@@ -290,6 +290,13 @@ def test_a_user_name_from_the_file_alone_is_not_asked_a_password(tmp_path: Path)
         config.load(toml(tmp_path, '[elasticsearch]\nusername = "u"\n'), env={}, ask_password=_no_prompt)
 
 
+@pytest.mark.parametrize(("key", "entry"), [("words", "-"), ("keys", "_-")])
+def test_a_redact_name_empty_once_normalised_names_its_own_key(tmp_path: Path, key: str, entry: str) -> None:
+    """A redact.words or redact.keys entry that normalises to nothing is refused naming that key."""
+    with pytest.raises(UsageError, match=rf"^redact\.{key}: "):
+        config.load(toml(tmp_path, f'[redact]\n{key} = ["{entry}"]\n'), env={})
+
+
 def test_a_non_ascii_password_is_named_without_its_value(tmp_path: Path) -> None:
     """elasticsearch.password with an umlaut stops startup naming the key, never the value."""
     path = toml(tmp_path, '[elasticsearch]\nusername = "u"\npassword = "h\u00fcnter2"\n')
