@@ -258,3 +258,13 @@ def test_agent_key_with_an_empty_state_dir_exits_2_writing_nothing(
     code = main(["agent", "key", "--public", "--state-dir", ""])
     assert (2, True, []) == (code, capsys.readouterr().err.startswith("auditlog agent: --state-dir: "),
                              list(tmp_path.iterdir()))
+
+
+def test_agent_check_prints_a_config_name_with_a_line_feed_on_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A config path holding a line feed is escaped in the check's FAIL line, which stays one line (exit 2)."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["agent", "check", "--config", "a\nb"])
+    assert (2, ["FAIL  config      cannot read config a\\x0ab: No such file or directory"]) == (
+        code, capsys.readouterr().out.splitlines())
