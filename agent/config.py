@@ -27,7 +27,7 @@ from auditlog.agent.backoff import EqualJitterBackoff
 from auditlog.agent.discovery import DEFAULT_EXCLUDE, walk_problem
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.idrecord import IdRecord
-from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, Redactor
+from auditlog.agent.redact import DEFAULT_SECRET_KEYS, DEFAULT_SECRET_WORDS, RedactionSettingError, Redactor
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import DEFAULT_MAX_AGE_MARGIN, DEFAULT_MAX_FUTURE_SKEW, BoundsSettings, TimeBounds
 from auditlog.core.errors import UsageError
@@ -37,13 +37,15 @@ from auditlog.indexer.client import (
     ConnectionSettings,
     ca_file_problem,
     credential_problem,
-    safe_url,
+    shown_url,
     split_urls,
     url_problem,
 )
 from auditlog.indexer.tiers import DEFAULT_PREFIX, PREFIX_ENV, RETENTION_DAYS, TierTable
 
 Check = Callable[[Any], str | None]
+#: asks for the password of a user name: ``(user, option that named it) -> password``
+AskPassword = Callable[[str, str], str]
 
 #: Keys whose values are secrets: never echoed in a message; a config file holding one should be 0600.
 SECRET_KEYS = frozenset({"elasticsearch.api_key", "elasticsearch.password"})
@@ -156,7 +158,7 @@ def parse_duration(text: str) -> float:
 
 def _url_check(v: str) -> str | None:
     if not (split_urls(v) and all(u.startswith(("http://", "https://")) for u in split_urls(v))):
-        return f"must be http:// or https:// URLs (comma-separated), got {safe_url(v)!r}"
+        return f"must be http:// or https:// URLs (comma-separated), got {shown_url(v)}"
     return url_problem(v)  # a host the client cannot parse (its error would quote the password)
 
 
@@ -304,8 +306,8 @@ class AgentConfig:
             return None
         try:
             return Redactor(self["redact.keys"], words=self["redact.words"], mode=self["redact.mode"])
-        except ValueError as exc:
-            raise UsageError(f"redact.{'words' if 'words' in str(exc) else 'keys'}: {exc}") from None
+        except RedactionSettingError as exc:
+            raise UsageError(f"redact.{exc.argument}: {exc}") from None
 
     def dead_letter_redaction(self) -> Callable[[bytes], bytes] | None:
         """What the dead-letter writer applies to each line: the redactor's, unless raw lines are asked for."""
@@ -341,17 +343,42 @@ def _check(section: str, key: str, value: Any) -> Any:
     return value
 
 
+def _ask_for_password(values: dict[str, dict[str, Any]], args: argparse.Namespace | None, env: Mapping[str, str],
+                      ask_password: AskPassword | None) -> None:
+    """Fill ``elasticsearch.password`` from ``ask_password`` when a flag or variable names a user and no source,
+    the file included, gives a password or an API key. A user name only the file gives is not asked for: the
+    file is incomplete, and the refusal below names its key."""
+    es = values["elasticsearch"]
+    if ask_password is None or es["password"] or es["api_key"]:
+        return
+    if args is not None and getattr(args, "es_username", None):
+        option = "--user"
+    elif env.get("AUDITLOG_ES_USERNAME"):
+        option = "AUDITLOG_ES_USERNAME"
+    else:
+        return
+    es["password"] = _check("elasticsearch", "password", ask_password(es["username"], option))
+
+
 def load(
     path: str | Path | None = None,
     args: argparse.Namespace | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    ask_password: AskPassword | None = None,
 ) -> AgentConfig:
     """Resolve the agent's configuration.
+
+    Each key takes its highest source on its own: ``AUDITLOG_ES_USERNAME`` beside a file holding
+    ``elasticsearch.password`` uses the file's password.
 
     Args:
         path: a TOML file, or None for defaults only.
         args: parsed flags (see ``auditlog.commands.agent``).
         env: environment (defaults to ``os.environ``).
+        ask_password: asks for the password (the shell's terminal prompt) with the user name and the option
+            that gave it, when ``--user`` or ``AUDITLOG_ES_USERNAME`` names a user and no source gives a
+            password or an API key; None: such a configuration is refused.
 
     Returns:
         The validated configuration.
@@ -374,6 +401,8 @@ def load(
             raise UsageError(f"invalid TOML in {path}: {exc}") from None
         except UnicodeDecodeError as exc:  # TOML is UTF-8: a binary file or another encoding
             raise UsageError(f"invalid TOML in {path}: not UTF-8 text (byte {exc.start})") from None
+        except RecursionError:  # tomllib recurses per nesting level: '[' * 500 ran out of stack
+            raise UsageError(f"invalid TOML in {path}: nested too deeply (arrays or inline tables)") from None
         for section, table in raw.items():
             if section not in SCHEMA:
                 raise UsageError(f"{section}: unknown section (known: {', '.join(SCHEMA)})")
@@ -411,6 +440,7 @@ def load(
                 values[section][key] = _check(section, key, value)
         if getattr(args, "es_insecure", False):
             values["elasticsearch"]["verify_certs"] = False
+    _ask_for_password(values, args, env, ask_password)
     if values["retry"]["max_backoff"] < values["retry"]["initial_backoff"]:
         raise UsageError("retry.max_backoff: must be >= retry.initial_backoff")
     if (values["elasticsearch"]["username"] == "") != (values["elasticsearch"]["password"] == ""):

@@ -26,6 +26,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, SSLError, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 
+from auditlog.core.terminal import shown
 from auditlog.indexer.client import ConnectionSettings, safe_url
 from auditlog.indexer.errors import ANSWER_ERRORS, describe_answer_error, error_reason
 from auditlog.indexer.security import WRITER_PRIVILEGES
@@ -47,8 +48,8 @@ class CheckResult:
     detail: str
 
     def line(self) -> str:
-        """The line ``auditlog agent check`` prints."""
-        return f"{self.outcome.upper():<4}  {self.name:<10}  {self.detail}"
+        """The line ``auditlog agent check`` prints (a line feed in the detail, from a file name, as its escape)."""
+        return f"{self.outcome.upper():<4}  {self.name:<10}  {shown(self.detail, line_breaks=False)}"
 
 
 @dataclass(frozen=True)

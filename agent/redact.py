@@ -41,7 +41,7 @@ import orjson
 from auditlog.core.cache import BoundedCache
 from auditlog.core.contract import CONTRACT
 
-__all__ = ["DEFAULT_SECRET_KEYS", "DEFAULT_SECRET_WORDS", "REDACTED", "Redactor"]
+__all__ = ["DEFAULT_SECRET_KEYS", "DEFAULT_SECRET_WORDS", "REDACTED", "RedactionSettingError", "Redactor"]
 
 #: secret field names redacted by default (ARCHITECTURE.md), matched as substrings once normalised.
 DEFAULT_SECRET_KEYS: tuple[str, ...] = (
@@ -108,6 +108,15 @@ def _strings(value: Any, out: list[str]) -> None:
             _strings(item, out)
 
 
+class RedactionSettingError(ValueError):
+    """A :class:`Redactor` argument that cannot be used; ``argument`` names it (``keys``, ``words``, ...)."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        #: the constructor argument at fault, for a caller that names its own setting (``redact.words``)
+        self.argument = argument
+
+
 class Redactor:
     """Callable that returns ``audit.changes`` with the values of secret fields replaced; see the module doc."""
 
@@ -130,16 +139,18 @@ class Redactor:
             replacement: the string secrets become.
 
         Raises:
-            ValueError: when ``keys`` or ``words`` is a bare string, ``keys`` is empty, a name is not a
-                string or empty once normalised, or ``mode`` is unknown.
+            RedactionSettingError: (a ValueError naming the argument) when ``keys`` or ``words`` is a bare
+                string, ``keys`` is empty, a name is not a string or empty once normalised, or ``mode`` is
+                unknown.
         """
         normalised = self._names(keys, "keys")
         if not normalised:
-            raise ValueError("at least one secret key name is required (pass redact=False to turn redaction off)")
+            raise RedactionSettingError(
+                "keys", "at least one secret key name is required (pass redact=False to turn redaction off)")
         if mode not in ("substring", "exact"):
-            raise ValueError(f"mode must be 'substring' or 'exact', got {mode!r}")
+            raise RedactionSettingError("mode", f"mode must be 'substring' or 'exact', got {mode!r}")
         if not isinstance(replacement, str):
-            raise ValueError(f"replacement must be a string, got {replacement!r}")
+            raise RedactionSettingError("replacement", f"replacement must be a string, got {replacement!r}")
         self._keys: tuple[str, ...] = tuple(dict.fromkeys(normalised))
         self._words: frozenset[str] = frozenset(self._names(words, "words"))
         self._mode = mode
@@ -155,14 +166,14 @@ class Redactor:
     @staticmethod
     def _names(names: Iterable[str], what: str) -> list[str]:
         if isinstance(names, str):
-            raise ValueError(f"{what} must be a list of names, not the string {names!r}")
+            raise RedactionSettingError(what, f"{what} must be a list of names, not the string {names!r}")
         out: list[str] = []
         for name in names:
             if not isinstance(name, str):
-                raise ValueError(f"secret key names must be strings, got {name!r}")
+                raise RedactionSettingError(what, f"secret key names must be strings, got {name!r}")
             norm = _normalise(name)
             if not norm:
-                raise ValueError(f"secret key name {name!r} is empty once normalised")
+                raise RedactionSettingError(what, f"secret key name {name!r} is empty once normalised")
             out.append(norm)
         return out
 

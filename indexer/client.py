@@ -108,9 +108,9 @@ def url_problem(url: str) -> str | None:
     urls = split_urls(url)
     if not urls:
         return "es url must not be empty"
+    hidden = _may_split_credentials(url)  # a password holding ',' splits its URL: no part may be shown
     for one in urls:
-        # a password holding ',' splits its URL in two: a part before the '@' must not be shown
-        shown = repr(safe_url(one)) if "@" in one or "@" not in url else "(not shown: the list holds credentials)"
+        shown = HIDDEN_URLS if hidden else shown_url(one)
         if not one.startswith(("http://", "https://")):
             return f"es url must start with http:// or https://: {shown}"
         problem = host_problem(one)
@@ -165,12 +165,28 @@ def ca_file_problem(path: str) -> str | None:
     return None
 
 
+#: what a message shows instead of a URL list in which a password may have been split at a comma
+HIDDEN_URLS = "(not shown: the list holds credentials)"
+
+
+def _may_split_credentials(url: str) -> bool:
+    """Whether a comma-separated ``url`` holds user-info that a ',' inside a password may have cut (pure).
+
+    ``http://u:pa,ss@h`` splits into ``http://u:pa`` and ``ss@h``: the part before the '@' looks like a URL
+    without credentials. Only a list whose every part is ``scheme://...@...`` can be cleaned part by part.
+    """
+    return "@" in url and not all("://" in part and "@" in part for part in split_urls(url))
+
+
 def safe_url(url: str) -> str:
     """Return ``url`` without credentials in its user-info part (``https://***@host:9200``), for messages (pure).
 
-    A comma-separated list of URLs is cleaned URL by URL.
+    A comma-separated list of URLs is cleaned URL by URL; a list in which a password may have been cut at a
+    comma (a part without '@' or without a scheme while another holds '@') is :data:`HIDDEN_URLS` instead.
     """
     if "," in url:
+        if _may_split_credentials(url):
+            return HIDDEN_URLS
         return ",".join(safe_url(part) for part in split_urls(url))
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -178,6 +194,19 @@ def safe_url(url: str) -> str:
     if "@" in rest:  # up to the last "@": a password may hold "/", "?" or "#" that end the authority early
         return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
     return url
+
+
+def shown_url(url: str) -> str:
+    """Return ``url`` for a message: :func:`safe_url` quoted, or :data:`HIDDEN_URLS` as it is (pure).
+
+    Args:
+        url: one URL or several comma-separated, as the user gave it.
+
+    Returns:
+        ``'https://***@host:9200'`` (quotes included), or the unquoted :data:`HIDDEN_URLS`.
+    """
+    safe = safe_url(url)
+    return safe if safe == HIDDEN_URLS else repr(safe)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from auditlog.indexer.client import api_key_problem, host_problem, safe_url
+from auditlog.indexer.client import api_key_problem, host_problem, safe_url, shown_url
 from auditlog.indexer.tiers import DEFAULT_PREFIX, TierTable
 
 OBJECTS_DIR = Path(__file__).resolve().parent / "kibana"
@@ -57,10 +57,10 @@ class KibanaSettings:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"kibana url must start with http:// or https://: {safe_url(self.url)!r}")
+            raise ValueError(f"kibana url must start with http:// or https://: {shown_url(self.url)}")
         problem = _url_problem(self.url)
         if problem:
-            raise ValueError(f"kibana url {problem}: {safe_url(self.url)!r}")
+            raise ValueError(f"kibana url {problem}: {shown_url(self.url)}")
         if (self.username is None) != (self.password is None):
             raise ValueError("kibana username and password go together")
         # the key goes into a header as it is: anything but printable ASCII cannot be sent (never shown)

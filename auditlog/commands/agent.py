@@ -130,13 +130,18 @@ def _load(args: argparse.Namespace, *, need_state: bool = True) -> AgentConfig:
     """
     from auditlog.agent import config
     from auditlog.options.connection import resolve_secrets
-    from auditlog.options.secrets import warn_stderr
+    from auditlog.options.secrets import prompt_password, warn_stderr
 
     if need_state and not args.config and not getattr(args, "state_dir", None) and not os.environ.get(STATE_ENV):
         raise UsageError(f"--state-dir: required without --config or {STATE_ENV} "
                          "(where checkpoints and dead letters live)")
-    resolve_secrets(args)
-    cfg = config.load(args.config, args)
+    def ask(user: str, option: str) -> str:
+        # kept in the arguments: a reload (SIGHUP) loads again from them, with no terminal to ask on
+        args.es_password = prompt_password(user, option=option)
+        return str(args.es_password)
+
+    resolve_secrets(args, prompt=False)  # the file may hold the password: ask only once it is read
+    cfg = config.load(args.config, args, ask_password=ask)
     for warning in cfg.warnings:
         warn_stderr(warning)
     return cfg
@@ -201,6 +206,8 @@ def _status(args: argparse.Namespace) -> int:
 def _key(args: argparse.Namespace) -> int:
     from auditlog.agent.signing import KeyFileError, load_key
 
+    if not args.state_dir:  # '' is the working directory to open(): the key landed wherever the command ran
+        raise UsageError("--state-dir: must not be empty (the agent's state directory)")
     try:
         key = load_key(args.state_dir)
     except KeyFileError as exc:

@@ -93,7 +93,8 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
     return settings
 
 
-def resolve_secrets(args: argparse.Namespace, env: Mapping[str, str] | None = None, warn: Warn = warn_stderr) -> None:
+def resolve_secrets(args: argparse.Namespace, env: Mapping[str, str] | None = None, warn: Warn = warn_stderr,
+                    *, prompt: bool = True) -> None:
     """Fill ``args.es_api_key`` / ``args.es_password`` from files or a prompt, warning about flag secrets.
 
     Idempotent (a second call neither warns nor reads again). Precedence: the flag, then its file flag,
@@ -104,6 +105,8 @@ def resolve_secrets(args: argparse.Namespace, env: Mapping[str, str] | None = No
         args: parsed arguments from a parser that had ``add_connection_args``.
         env: environment (defaults to ``os.environ``).
         warn: where warnings go.
+        prompt: whether to ask on the terminal; False where a config file may still hold the password
+            (the agent asks through ``agent.config.load`` once it has read the file).
 
     Raises:
         UsageError: a secret file cannot be read, or no password and no terminal to ask on.
@@ -121,8 +124,24 @@ def resolve_secrets(args: argparse.Namespace, env: Mapping[str, str] | None = No
             setattr(args, attr, read_secret_file(path, file_flag, warn))
         elif not env.get(var) and env.get(var + "_FILE"):
             setattr(args, attr, read_secret_file(str(env[var + "_FILE"]), var + "_FILE", warn))
-    user = getattr(args, "es_username", None) or env.get("AUDITLOG_ES_USERNAME")
-    if user and getattr(args, "es_password", None) is None and not env.get("AUDITLOG_ES_PASSWORD") \
+    option, user = _username_source(args, env)
+    if prompt and user and getattr(args, "es_password", None) is None and not env.get("AUDITLOG_ES_PASSWORD") \
             and not getattr(args, "es_api_key", None) and not env.get("AUDITLOG_ES_API_KEY"):
-        args.es_password = prompt_password(user)
+        args.es_password = prompt_password(user, option=option)
     args._secrets_resolved = True
+
+
+def _username_source(args: argparse.Namespace | None, env: Mapping[str, str]) -> tuple[str, str | None]:
+    """Return where the basic-auth user name comes from and the name (pure).
+
+    Args:
+        args: parsed arguments (``es_username``), or None.
+        env: environment (``AUDITLOG_ES_USERNAME``).
+
+    Returns:
+        ``("--user", name)`` or ``("AUDITLOG_ES_USERNAME", name)``, the flag first; ``(..., None)`` for none.
+    """
+    flag = getattr(args, "es_username", None) if args is not None else None
+    if flag:
+        return "--user", flag
+    return "AUDITLOG_ES_USERNAME", env.get("AUDITLOG_ES_USERNAME") or None

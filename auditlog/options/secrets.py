@@ -67,17 +67,18 @@ def read_secret_file(path: str, option: str, warn: Warn = warn_stderr) -> str:
     return lines[0].strip()
 
 
-def prompt_password(user: str, prompt: Callable[[str], str] | None = None) -> str:
+def prompt_password(user: str, prompt: Callable[[str], str] | None = None, *, option: str = "--user") -> str:
     """Ask for ``user``'s password on the terminal without echo.
 
     Args:
         user: named in the prompt.
         prompt: asks and returns the answer (``getpass.getpass`` by default).
+        option: where the user name came from (``--user`` or ``AUDITLOG_ES_USERNAME``), named on refusal.
 
     Raises:
         UsageError: stdin is not a terminal (the message names the non-interactive sources).
     """
     if not sys.stdin.isatty():
-        raise UsageError("--user: no password given; set AUDITLOG_ES_PASSWORD or --password-file FILE "
+        raise UsageError(f"{option}: no password given; set AUDITLOG_ES_PASSWORD or --password-file FILE "
                          "(no terminal to prompt on)")
     return (prompt or getpass.getpass)(f"Elasticsearch password for {user}: ")

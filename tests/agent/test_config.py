@@ -231,11 +231,70 @@ def test_a_config_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
         config.load(path, env={})
 
 
+@pytest.mark.parametrize("value", ["[" * 500 + "]" * 500, "{b=" * 500 + "1" + "}" * 500],
+                         ids=["arrays", "inline-tables"])
+def test_a_config_file_nested_too_deeply_is_named(tmp_path: Path, value: str) -> None:
+    """Arrays or inline tables nested hundreds deep stop startup with one line naming the file, not a RecursionError."""
+    with pytest.raises(UsageError, match=r"invalid TOML in .*agent\.toml: nested too deeply"):
+        config.load(toml(tmp_path, f"a = {value}\n"), env={})
+
+
 def test_a_url_the_client_cannot_parse_is_named_without_its_password(tmp_path: Path) -> None:
     """elasticsearch.url with a space in the host stops startup naming the key, the password hidden."""
     with pytest.raises(UsageError) as refused:
         config.load(toml(tmp_path, '[elasticsearch]\nurl = "http://elastic:hunter2@es node:9200"\n'), env={})
     assert (True, False) == (str(refused.value).startswith("elasticsearch.url: "), "hunter2" in str(refused.value))
+
+
+@pytest.mark.parametrize("url", ["http://user:TOPSECRET,PW@127.0.0.1:1", "ftp://user:TOPSECRET,PW@127.0.0.1:1"])
+def test_a_url_whose_password_holds_a_comma_is_named_without_any_of_it(tmp_path: Path, url: str) -> None:
+    """elasticsearch.url whose password holds ',' stops startup naming the key, no part of the password shown."""
+    with pytest.raises(UsageError) as refused:
+        config.load(toml(tmp_path, f'[elasticsearch]\nurl = "{url}"\n'), env={})
+    assert (True, False) == (str(refused.value).startswith("elasticsearch.url: "), "TOPSECRET" in str(refused.value))
+
+
+def test_a_url_from_the_environment_whose_password_holds_a_comma_is_not_shown() -> None:
+    """AUDITLOG_ES_URL whose password holds ',' is refused without any part of the password."""
+    with pytest.raises(UsageError) as refused:
+        config.load(None, env={"AUDITLOG_ES_URL": "http://user:TOPSECRET,PW@127.0.0.1:1"})
+    assert "TOPSECRET" not in str(refused.value)
+
+
+def _no_prompt(user: str, option: str) -> str:
+    raise AssertionError(f"asked for {user}'s password ({option})")
+
+
+def test_a_user_name_from_the_environment_takes_the_password_of_the_file(tmp_path: Path) -> None:
+    """AUDITLOG_ES_USERNAME beside a file holding the password keeps that password; nobody is asked."""
+    path = toml(tmp_path, '[elasticsearch]\nusername = "u"\npassword = "from-file"\n')
+    cfg = config.load(path, env={"AUDITLOG_ES_USERNAME": "other"}, ask_password=_no_prompt)
+    assert ("other", "from-file") == (cfg["elasticsearch.username"], cfg["elasticsearch.password"])
+
+
+def test_a_user_name_from_the_environment_without_any_password_is_asked_for_one() -> None:
+    """AUDITLOG_ES_USERNAME with no password anywhere asks for one, naming the variable it came from."""
+    asked: list[tuple[str, str]] = []
+
+    def answer(user: str, option: str) -> str:
+        asked.append((user, option))
+        return "typed"
+
+    cfg = config.load(None, env={"AUDITLOG_ES_USERNAME": "u"}, ask_password=answer)
+    assert ("typed", [("u", "AUDITLOG_ES_USERNAME")]) == (cfg["elasticsearch.password"], asked)
+
+
+def test_a_user_name_from_the_file_alone_is_not_asked_a_password(tmp_path: Path) -> None:
+    """A user name only the file gives, without a password, is refused naming the key, never prompted for."""
+    with pytest.raises(UsageError, match=r"^elasticsearch\.password: username and password go together"):
+        config.load(toml(tmp_path, '[elasticsearch]\nusername = "u"\n'), env={}, ask_password=_no_prompt)
+
+
+@pytest.mark.parametrize(("key", "entry"), [("words", "-"), ("keys", "_-")])
+def test_a_redact_name_empty_once_normalised_names_its_own_key(tmp_path: Path, key: str, entry: str) -> None:
+    """A redact.words or redact.keys entry that normalises to nothing is refused naming that key."""
+    with pytest.raises(UsageError, match=rf"^redact\.{key}: "):
+        config.load(toml(tmp_path, f'[redact]\n{key} = ["{entry}"]\n'), env={})
 
 
 def test_a_non_ascii_password_is_named_without_its_value(tmp_path: Path) -> None:

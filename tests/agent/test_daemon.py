@@ -131,6 +131,14 @@ def test_a_reload_without_paths_is_refused(tmp_path: Path, recorded: _Log) -> No
     assert (0, [f"{tmp_path}/logs/*.jsonl"], ["inputs.paths: no files to ship"]) == (code, running, errors)
 
 
+def test_a_reload_of_a_file_nested_too_deeply_keeps_the_running_configuration(tmp_path: Path, recorded: _Log) -> None:
+    """A reload of a file whose arrays nest 500 deep is one error line naming the file; the old paths stay."""
+    code, _, running = _reload(tmp_path, recorded, {}, {"inputs__paths": "[" * 500 + "]" * 500},
+                               lambda a: a.cfg["inputs.paths"])
+    errors = _errors(recorded)
+    assert (0, [f"{tmp_path}/logs/*.jsonl"], 1, True) == (code, running, len(errors), "nested too deeply" in errors[0])
+
+
 def test_a_reload_that_changes_the_metrics_host_moves_the_endpoint(tmp_path: Path, recorded: _Log) -> None:
     """A reload changing only metrics.host (same port) serves the endpoint on the new host."""
     with socket.socket() as probe:

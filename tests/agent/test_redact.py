@@ -9,7 +9,7 @@ from hypothesis import event as observe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditlog.agent.redact import REDACTED, Redactor
+from auditlog.agent.redact import REDACTED, RedactionSettingError, Redactor
 from auditlog.core.contract import CONTRACT
 from tests.support.corpus import put
 
@@ -85,6 +85,15 @@ def test_bad_configuration_raises_at_construction(keys: object, mode: str, messa
     """Bad keys or mode stop construction with a message saying what is wrong."""
     with pytest.raises(ValueError, match=message):
         Redactor(keys, mode=mode)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("keys", "words", "argument"), [(["_-"], [], "keys"), (["password"], ["-"], "words"),
+                                                      ("password", [], "keys"), (["password"], "pass", "words")])
+def test_a_bad_name_list_error_names_its_argument(keys: object, words: object, argument: str) -> None:
+    """The construction error of a bad keys or words list says which of the two it was (argument)."""
+    with pytest.raises(RedactionSettingError) as refused:
+        Redactor(keys, words=words)  # type: ignore[arg-type]
+    assert argument == refused.value.argument
 
 
 @pytest.mark.parametrize(

@@ -166,3 +166,15 @@ def test_a_per_request_timeout_bounds_the_whole_answer_too() -> None:
         finally:
             client.close()
     assert time.monotonic() - started < 6
+
+
+@pytest.mark.parametrize("url", ["http://user:TOPSECRET,PW@127.0.0.1:1", "ftp://user:TOPSECRET,PW@127.0.0.1:1",
+                                 "http://a:9200,http://user:TOPSECRET,PW@b:9200", "http://u:TOPSECRET@b,c@h:1"])
+def test_a_list_whose_password_may_hold_a_comma_is_not_shown(url: str) -> None:
+    """safe_url shows no part of a list whose parts are not each a URL with user-info (a ',' may split a password)."""
+    assert "(not shown: the list holds credentials)" == safe_url(url)
+
+
+def test_a_list_without_credentials_is_shown_as_is() -> None:
+    """safe_url leaves a list that holds no '@' as it is."""
+    assert "http://a:9200,http://b:9200" == safe_url("http://a:9200,http://b:9200")

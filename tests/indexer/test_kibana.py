@@ -109,6 +109,14 @@ def test_credentials_in_the_kibana_url_are_refused_without_showing_them() -> Non
     assert "S3cr3tPW" not in str(caught.value)
 
 
+@pytest.mark.parametrize("url", ["http://user:TOPSECRET,PW@127.0.0.1:1", "ftp://user:TOPSECRET,PW@127.0.0.1:1"])
+def test_a_kibana_url_whose_password_holds_a_comma_is_refused_without_any_of_it(url: str) -> None:
+    """A Kibana URL whose password holds ',' is refused without the part of the password before the comma."""
+    with pytest.raises(ValueError, match="kibana url") as caught:
+        KibanaSettings(url)
+    assert "TOPSECRET" not in str(caught.value)
+
+
 def test_a_kibana_api_key_no_header_can_carry_is_refused_without_showing_it() -> None:
     """A non-ASCII Kibana API key is a settings error that does not contain the key."""
     with pytest.raises(ValueError, match="kibana api key must be printable ASCII") as caught:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
+from auditlog.agent import config
 from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
 from auditlog.agent.identity import FileIdentity
 from auditlog.agent.registry import FileState, Registry
-from auditlog.cli import main
+from auditlog.cli import build_parser, main
+from auditlog.commands import agent as agent_command
 
 
 def test_agent_without_paths_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,3 +218,53 @@ def test_agent_check_reports_a_malformed_api_key_as_its_failing_config_line(
     code = main(["agent", "check", "--config", str(config)])
     out = capsys.readouterr().out
     assert (code, out.startswith("FAIL  config"), "api key must be printable ASCII" in out) == (2, True, True)
+
+
+def test_agent_check_takes_the_config_password_for_a_user_name_from_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AUDITLOG_ES_USERNAME beside a config holding the password uses that password: the config line passes."""
+    config = tmp_path / "agent.toml"
+    config.write_text('[elasticsearch]\nurl = "http://127.0.0.1:9"\nusername = "u"\npassword = "from-file"\n')
+    config.chmod(0o600)
+    monkeypatch.setenv("AUDITLOG_ES_USERNAME", "u")
+    monkeypatch.delenv("AUDITLOG_ES_PASSWORD", raising=False)
+    main(["agent", "check", "--config", str(config)])
+    assert capsys.readouterr().out.startswith("OK    config")
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_password_typed_at_start_is_kept_for_a_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The password asked for --user at start stays in the arguments, so a reload (no terminal asked) keeps it."""
+    monkeypatch.setattr("sys.stdin", _Tty())
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "typed")
+    for var in ("AUDITLOG_ES_PASSWORD", "AUDITLOG_ES_PASSWORD_FILE", "AUDITLOG_ES_API_KEY", "AUDITLOG_ES_API_KEY_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    args = build_parser("agent").parse_args(["agent", "--state-dir", str(tmp_path), "--user", "u"])
+    started = agent_command._load(args)
+    reloaded = config.load(None, args)
+    assert ("typed", "typed") == (started["elasticsearch.password"], reloaded["elasticsearch.password"])
+
+
+def test_agent_key_with_an_empty_state_dir_exits_2_writing_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """agent key --state-dir '' is a usage error naming the flag, and writes no key into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["agent", "key", "--public", "--state-dir", ""])
+    assert (2, True, []) == (code, capsys.readouterr().err.startswith("auditlog agent: --state-dir: "),
+                             list(tmp_path.iterdir()))
+
+
+def test_agent_check_prints_a_config_name_with_a_line_feed_on_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A config path holding a line feed is escaped in the check's FAIL line, which stays one line (exit 2)."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["agent", "check", "--config", "a\nb"])
+    assert (2, ["FAIL  config      cannot read config a\\x0ab: No such file or directory"]) == (
+        code, capsys.readouterr().out.splitlines())

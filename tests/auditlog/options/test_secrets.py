@@ -89,3 +89,12 @@ def test_user_without_password_and_no_terminal_is_refused(monkeypatch: pytest.Mo
     monkeypatch.setattr("sys.stdin", io.StringIO())
     with pytest.raises(UsageError, match="AUDITLOG_ES_PASSWORD or --password-file"):
         resolve_secrets(_args("--user", "elastic"), env={}, warn=lambda _: None)
+
+
+def test_a_user_name_from_the_environment_without_password_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a terminal, a user name from AUDITLOG_ES_USERNAME and no password is refused naming that variable."""
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    with pytest.raises(UsageError, match=r"^AUDITLOG_ES_USERNAME: no password given"):
+        resolve_secrets(_args(), env={"AUDITLOG_ES_USERNAME": "elastic"}, warn=lambda _: None)
