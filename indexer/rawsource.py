@@ -304,6 +304,23 @@ def _parallel(client: Elasticsearch, pit: str, query: dict[str, Any], source: bo
 
 
 def existing_indices(client: Elasticsearch, pattern: str) -> set[str]:
-    """Names of the indices (open or closed) matching ``pattern``."""
-    rows = as_json(client.cat.indices(index=pattern, format="json", h="index", expand_wildcards="all"))
-    return {str(r["index"]) for r in rows}
+    """Names of the indices (open or closed) matching ``pattern``.
+
+    Asked with ``GET /_resolve/index``, which index ``read`` or ``view_index_metadata`` allows (the
+    reader key's); ``_cat/indices`` needs the cluster privilege ``monitor``, which the reader lacks.
+
+    Args:
+        client: any client.
+        pattern: index names or patterns, comma-separated.
+
+    Returns:
+        The names.
+
+    Raises:
+        ValueError: when the answer does not list indices by name.
+    """
+    answer = as_json(client.indices.resolve_index(name=pattern, expand_wildcards="all"))
+    rows = answer.get("indices") if isinstance(answer, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and type(r.get("name")) is str for r in rows):
+        raise ValueError("the index listing (_resolve/index) does not name its indices")
+    return {r["name"] for r in rows}

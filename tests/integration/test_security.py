@@ -7,6 +7,7 @@ made with the key and answered by Elasticsearch.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import uuid
@@ -156,7 +157,8 @@ def test_writer_cannot_create_an_index_of_its_own_or_touch_templates(keyed: Keye
 
 
 def test_keys_stay_out_of_a_namespace_whose_prefix_extends_theirs(keyed: KeyedNamespace) -> None:
-    """The writer and reader keys of ``P`` can neither write nor read ``P-staging``'s events and digests (``P-*`` could)."""
+    """The writer and reader keys of ``P`` can neither write nor read ``P-staging``'s events and digests
+    (``P-*`` could)."""
     staging = TierTable(prefix=f"{keyed.tiers.prefix}-staging")
     day = datetime.now(UTC).date()
     events, digests = staging.index_for_day("enterprise", day), staging.digest_index_for_day("enterprise", day)
@@ -165,7 +167,7 @@ def test_keys_stay_out_of_a_namespace_whose_prefix_extends_theirs(keyed: KeyedNa
     writer, reader = keyed.as_key(WRITER), keyed.as_key(READER)
     statuses = [
         *[_bulk_status(writer, index, "s-2") for index in (events, digests)],
-        *[_status(lambda index=index: reader.search(index=index)) for index in (events, digests)],
+        *[_status(functools.partial(reader.search, index=index)) for index in (events, digests)],
     ]
     seen = reader.count(index=keyed.tiers.read_pattern, query={"ids": {"values": ["s-1"]}})["count"]
     assert ([403] * 4, 0) == (statuses, seen)
@@ -353,3 +355,15 @@ def test_writer_key_appends_digests_and_reader_key_cannot_forge_them(keyed: Keye
     forged = _status(lambda: reader.index(index=tiers.digest_index_for_day("enterprise", day), id="forged",
                                           document={"digest": {"seq": 99}}))
     assert (sealed, sent, stored, forged) == (1, 1, 1, 403)
+
+
+@pytest.mark.parametrize("command", [["verify"], ["export", "--verify", "-o", "out.xlsx"]], ids=["verify", "export"])
+def test_reader_key_verifies_the_namespace(keyed: KeyedNamespace, command: list[str], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`auditlog verify` and `export --verify` with the reader key list the namespace's indices and read its events and
+    digests (no cluster privilege, as docs/elastic-admin.md says), exiting 0."""
+    _write_one(keyed, f"v-{command[0]}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUDITLOG_ES_API_KEY", keyed.key(READER)["encoded"])
+    code = main([*command, "--es", keyed.node.url, "--ca-certs", keyed.node.ca_certs, "--prefix", keyed.tiers.prefix])
+    assert (code, capsys.readouterr().err.strip()) == (0, "")
