@@ -5,6 +5,10 @@ when the request has no ``filter_path`` (a filtered response re-generates them).
 :func:`raw_client_options` hands back the response bytes undecoded; :func:`scan` pages through an
 index in a point in time and yields each page's hits (parsed) with their raw ``_source`` spans, which
 is what :mod:`indexer.verify` hashes.
+
+Answers are not trusted to end: a node (or what answers in its place) that sends the same page again,
+ignores ``search_after`` or leaves ``sort`` out would page forever, so every page must move the cursor
+strictly forward and the pages may not hold more hits than the point in time counted (:class:`ScanError`).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class Hit(msgspec.Struct, gc=False):
 
 class _Hits(msgspec.Struct, gc=False):
     hits: list[Hit]
+    total: Any = None  # asked for on a scan's first page only
 
 
 class _Page(msgspec.Struct, gc=False):
@@ -72,6 +77,9 @@ _decode_page = msgspec.json.Decoder(_Page).decode
 _decode_stamped = msgspec.json.Decoder(_Stamped).decode
 _decode_audit = msgspec.json.Decoder(_AuditStamp).decode
 _NO_STAMP = Stamp()
+
+class ScanError(ValueError):
+    """Pages of a point in time that cannot be followed to their end: a broken or hostile answer."""
 
 
 def read_stamp(source: bytes | msgspec.Raw | None) -> Stamp:
@@ -151,19 +159,19 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
 
     Raises:
         TypeError: when the client decodes responses itself.
+        ScanError: when the pages do not advance or hold more hits than the point in time.
     """
     pit = _open_pit(client, index)
-    after: list[Any] | None = None
+    cursor = _Cursor()
     try:
         while True:
-            raw = _raw_page(client, pit, query, source, None, after)
+            raw = _raw_page(client, pit, query, source, None, cursor)
             data = orjson.loads(raw)
             pit = data.get("pit_id", pit)
             hits = data["hits"]["hits"]
-            if not hits:
+            if not cursor.moved(hits, data["hits"].get("total"), hits[-1].get("sort") if hits else None):
                 return
             yield hits, (source_spans(raw, hits) if source else [None] * len(hits))
-            after = hits[-1]["sort"]
     finally:
         client.options(ignore_status=404).close_point_in_time(id=pit)
 
@@ -189,6 +197,7 @@ def scan_sources(client: Elasticsearch, index: str, query: dict[str, Any], sourc
 
     Raises:
         TypeError: when the client decodes responses itself.
+        ScanError: when the pages do not advance or hold more hits than the point in time.
     """
     pit = _open_pit(client, index)
     try:
@@ -225,21 +234,63 @@ def _open_pit(client: Elasticsearch, index: str, wait: float = SHARD_WAIT) -> st
         pause = min(pause * 2, 1.0)
 
 
+class _Cursor:
+    """Where the scan of one point in time (or slice) stands, so that its paging provably ends.
+
+    A node that answers the same page forever, ignores ``search_after`` or leaves ``sort`` out (the
+    cursor would fall back to the start) must not keep a verification reading: each page has to end
+    strictly after the one before in ``_shard_doc`` order, and together the pages may hold no more hits
+    than the first page's exact total (the point in time is a snapshot; ``track_total_hits`` is asked
+    for on that page only).
+    """
+
+    def __init__(self) -> None:
+        self.after: list[int] | None = None
+        self.total: int | None = None  # hits the point in time holds; None before the first page
+        self.read = 0
+        self.pages = 0
+
+    def moved(self, hits: list[Any], total: Any, sort: Any) -> bool:
+        """Take one page (its hit count, ``hits.total`` and the last hit's ``sort``); ``False`` at the end.
+
+        Raises:
+            ScanError: a first page without an exact total, a last hit without whole-number sort values,
+                a cursor that did not advance, or more hits than the total.
+        """
+        self.pages += 1
+        if self.total is None:
+            if not (isinstance(total, dict) and total.get("relation") == "eq" and type(total.get("value")) is int
+                    and total["value"] >= 0):
+                raise ScanError("the first page has no exact hits.total to bound the scan")
+            self.total = total["value"]
+        if not hits:
+            return False
+        if type(sort) is not list or not sort or not all(type(v) is int for v in sort):
+            raise ScanError(f"page {self.pages} ends in a hit without sort values to continue after")
+        if self.after is not None and not sort > self.after:
+            raise ScanError(f"the cursor did not advance on page {self.pages} (search_after ignored?)")
+        self.read += len(hits)
+        if self.read > self.total:
+            raise ScanError(f"page {self.pages} goes past the {self.total} hits the point in time counted")
+        self.after = sort
+        return True
+
+
 def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
-              part: dict[str, int] | None, after: list[Any] | None) -> bytes:
-    """One page of the point in time in ``_shard_doc`` order, as the response's bytes.
+              part: dict[str, int] | None, cursor: _Cursor) -> bytes:
+    """One page of the point in time in ``_shard_doc`` order after ``cursor``, as the response's bytes.
 
     Raises:
         TypeError: when the client decodes responses itself.
     """
     body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
-                            "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+                            "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": cursor.total is None}
     if source is not True:
         body["_source"] = source
     if part is not None:
         body["slice"] = part
-    if after is not None:
-        body["search_after"] = after
+    if cursor.after is not None:
+        body["search_after"] = cursor.after
     # allow_partial_search_results=false: a page missing a failed shard's hits would read as deleted events
     resp = client.perform_request("POST", "/_search?allow_partial_search_results=false", body=body,
                                   headers={"content-type": "application/json", "accept": "application/json"})
@@ -251,13 +302,13 @@ def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bo
 
 def _pages(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
            part: dict[str, int] | None) -> Iterator[list[Hit]]:
-    after: list[Any] | None = None
+    cursor = _Cursor()
     while True:
-        hits = _decode_page(_raw_page(client, pit, query, source, part, after)).hits.hits
-        if not hits:
+        page = _decode_page(_raw_page(client, pit, query, source, part, cursor))
+        hits = page.hits.hits
+        if not cursor.moved(hits, page.hits.total, hits[-1].sort if hits else None):
             return
         yield hits
-        after = hits[-1].sort
 
 
 def _parallel(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
