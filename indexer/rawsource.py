@@ -9,12 +9,17 @@ is what :mod:`indexer.verify` hashes.
 Answers are not trusted to end: a node (or what answers in its place) that sends the same page again,
 ignores ``search_after`` or leaves ``sort`` out would page forever, so every page must move the cursor
 strictly forward and the pages may not hold more hits than the point in time counted (:class:`ScanError`).
+A stored event may hold an escaped lone UTF-16 surrogate (``"\\ud800"``): Elasticsearch accepts it,
+msgspec and orjson refuse it. Such a page is read from a copy where each of those escapes reads
+``\\ufffd`` (same length), and each ``_source`` is then cut from the original bytes at the same place,
+so its hash is still over the exact stored bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -78,8 +83,33 @@ _decode_stamped = msgspec.json.Decoder(_Stamped).decode
 _decode_audit = msgspec.json.Decoder(_AuditStamp).decode
 _NO_STAMP = Stamp()
 
+#: one JSON escape: a surrogate pair (kept), a lone surrogate (group 1: mended) or any other (kept). Matching
+#: escape by escape from the left tells an escaped backslash followed by the text "ud800" from a surrogate.
+_ESCAPE = re.compile(rb"\\(?:ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2}|u(d[89a-f][0-9a-f]{2})|.)", re.I | re.S)
+_MENDED = b"\\ufffd"
+
+
 class ScanError(ValueError):
     """Pages of a point in time that cannot be followed to their end: a broken or hostile answer."""
+
+
+def mend_escapes(raw: bytes) -> bytes:
+    """Return ``raw`` with each escaped lone UTF-16 surrogate (``\\ud800``) replaced by ``\\ufffd``.
+
+    Elasticsearch stores and returns such an escape; msgspec and orjson refuse the whole document (or
+    page) for it. The copy has the same length, so a span found in it is the same span of ``raw``. Only
+    where things are (ids, ``sort``, stamps) may be read from the copy, never the bytes that are hashed:
+    an event altered from ``\\ufffd`` to ``\\ud800`` would otherwise still match its digest.
+
+    Args:
+        raw: JSON text.
+
+    Returns:
+        The mended copy (equal to ``raw`` when it holds no lone surrogate).
+    """
+    if b"\\u" not in raw:
+        return raw
+    return _ESCAPE.sub(lambda m: _MENDED if m.group(1) is not None else m.group(), raw)
 
 
 def read_stamp(source: bytes | msgspec.Raw | None) -> Stamp:
@@ -88,8 +118,13 @@ def read_stamp(source: bytes | msgspec.Raw | None) -> Stamp:
         return _NO_STAMP
     try:
         doc = _decode_stamped(source)
-    except (msgspec.DecodeError, ValueError):
+    except msgspec.ValidationError:
         return _NO_STAMP
+    except (msgspec.DecodeError, ValueError):
+        try:  # a lone surrogate somewhere (a message): the stamp's fields read the same in the mended copy
+            doc = _decode_stamped(mend_escapes(bytes(source)))
+        except (msgspec.DecodeError, ValueError):
+            return _NO_STAMP
     ts = doc.timestamp if type(doc.timestamp) is str else None
     if not doc.audit:
         return Stamp(ts)
@@ -166,7 +201,10 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
     try:
         while True:
             raw = _raw_page(client, pit, query, source, None, cursor)
-            data = orjson.loads(raw)
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                data = orjson.loads(mend_escapes(raw))  # spans are still cut from ``raw``
             pit = data.get("pit_id", pit)
             hits = data["hits"]["hits"]
             if not cursor.moved(hits, data["hits"].get("total"), hits[-1].get("sort") if hits else None):
@@ -304,11 +342,43 @@ def _pages(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool 
            part: dict[str, int] | None) -> Iterator[list[Hit]]:
     cursor = _Cursor()
     while True:
-        page = _decode_page(_raw_page(client, pit, query, source, part, cursor))
+        page = _read_page(_raw_page(client, pit, query, source, part, cursor))
         hits = page.hits.hits
         if not cursor.moved(hits, page.hits.total, hits[-1].sort if hits else None):
             return
         yield hits
+
+
+def _read_page(raw: bytes) -> _Page:
+    """Decode one page; a page holding a lone surrogate is read from its mended copy, sources cut from ``raw``.
+
+    Raises:
+        msgspec.DecodeError: a page that is not JSON, or not a search response, even mended.
+    """
+    try:
+        return _decode_page(raw)
+    except msgspec.ValidationError:  # valid JSON of another shape: mending cannot help
+        raise
+    except msgspec.DecodeError:
+        mended = mend_escapes(raw)
+        if mended == raw:
+            raise
+    page = _decode_page(mended)
+    view = memoryview(raw)
+    pos = 0
+    for hit in page.hits.hits:
+        if not hit._source:
+            continue
+        mine = bytes(hit._source)
+        # the first place at or after the previous hit's _source that holds these bytes is this hit's: an
+        # object with keys cannot occur inside a string in between (its quotes would be escaped there)
+        at = mended.find(mine, pos)
+        if at < 0:  # not cut from this text: never hash a re-encoded copy
+            raise ScanError("a hit's _source is not where the page holds it")
+        pos = at + len(mine)
+        if mine != view[at:pos]:
+            hit._source = msgspec.Raw(raw[at:pos])
+    return page
 
 
 def _parallel(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],

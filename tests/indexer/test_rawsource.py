@@ -9,11 +9,21 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from auditlog.indexer.rawsource import raw_client_options, scan, scan_sources, source_spans
+from auditlog.indexer.rawsource import (
+    Stamp,
+    mend_escapes,
+    raw_client_options,
+    read_stamp,
+    scan,
+    scan_sources,
+    source_spans,
+)
 from tests.indexer.recording_es import Request, recording_client
 
 #: searches a fake node answers before it gives in with an empty page (a reader that never stops fails, not hangs)
 _GIVE_IN = 50
+#: a stored event whose message holds an escaped lone surrogate, which Elasticsearch accepts
+_LONE = b'{"@timestamp":"2026-01-01T00:00:00Z","message":"\\ud800lone","audit":{"stream":"s1","seq":7}}'
 
 
 def _hit(n: int, source: bytes = b'{"n":1}', sort: bytes | None = None) -> bytes:
@@ -106,3 +116,29 @@ def test_only_the_first_page_counts_the_point_in_time() -> None:
     client, log = _node(lambda n: _page(_hit(n), total=b'{"value":2,"relation":"eq"}') if n < 2 else _page())
     READERS["scan_sources"](client)
     assert [r.body["track_total_hits"] for r in _searches(log)] == [True, False, False]
+
+
+@pytest.mark.parametrize("read", [READERS["scan_sources"], READERS["scan"]], ids=["scan_sources", "scan"])
+def test_a_lone_surrogate_escape_is_read_as_its_stored_bytes(read: Callable[[Elasticsearch], Any]) -> None:
+    """A page holding an event with an escaped lone surrogate yields every hit's _source as stored, that one too."""
+    client, _log = _node(lambda n: _page(_hit(1, _LONE), _hit(2), total=b'{"value":2,"relation":"eq"}')
+                         if n == 0 else _page())
+    assert read(client) == [[_LONE, b'{"n":1}']]
+
+
+def test_the_stamp_of_an_event_holding_a_lone_surrogate_is_read() -> None:
+    """@timestamp, stream and number of an event whose message holds a lone surrogate are read as usual."""
+    assert read_stamp(_LONE) == Stamp("2026-01-01T00:00:00Z", "s1", 7)
+
+
+@pytest.mark.parametrize(("text", "mended"), [
+    (b'"\\ud800lone"', b'"\\ufffdlone"'),
+    (b'"\\uDC00"', b'"\\ufffd"'),
+    (b'"\\ud800\\ud800"', b'"\\ufffd\\ufffd"'),
+    (b'"\\ud83d\\ude00"', b'"\\ud83d\\ude00"'),
+    (b'"\\\\ud800"', b'"\\\\ud800"'),
+    (b'"\\u00e9\\n"', b'"\\u00e9\\n"'),
+], ids=["lone-high", "lone-low", "two-highs", "pair", "escaped-backslash", "other-escapes"])
+def test_only_lone_surrogate_escapes_are_mended(text: bytes, mended: bytes) -> None:
+    """Each lone surrogate escape reads as U+FFFD at the same length; pairs, other escapes and text stay."""
+    assert mend_escapes(text) == mended

@@ -1,5 +1,5 @@
 """Point-in-time scans on the real node: an index whose shard is still starting is waited for, then refused; many
-pages and slices are read to their end."""
+pages and slices are read to their end; a stored lone surrogate escape is read as stored."""
 
 from __future__ import annotations
 
@@ -65,3 +65,15 @@ def test_a_scan_of_many_pages_reads_every_document_once(es: Elasticsearch, raw: 
     monkeypatch.setattr(rawsource, "PAGE", 7)
     pages = list(scan_sources(raw, index, {"match_all": {}}, slices=slices))
     assert (sorted(int(h._id) for page in pages for h in page), len(pages) >= 100 // 7) == (list(range(100)), True)
+
+
+def test_an_event_with_an_escaped_lone_surrogate_is_read_as_stored(es: Elasticsearch, raw: Elasticsearch,
+                                                                   namespace: TierTable) -> None:
+    """An event whose message holds the escape \\ud800 (Elasticsearch accepts it) comes back byte for byte,
+    and so do the events beside it."""
+    index = f"{namespace.prefix}-surrogate"
+    lone, plain = b'{"message":"\\ud800lone","n":1}', b'{"message":"plain","n":2}'
+    es.bulk(operations=b'{"create":{"_index":"%s","_id":"lone"}}\n%s\n{"create":{"_index":"%s","_id":"plain"}}\n%s\n'
+            % (index.encode(), lone, index.encode(), plain), refresh=True)  # type: ignore[arg-type]
+    stored = {h._id: bytes(h._source) for page in scan_sources(raw, index, {"match_all": {}}) for h in page}
+    assert stored == {"lone": lone, "plain": plain}
