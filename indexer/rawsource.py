@@ -5,12 +5,21 @@ when the request has no ``filter_path`` (a filtered response re-generates them).
 :func:`raw_client_options` hands back the response bytes undecoded; :func:`scan` pages through an
 index in a point in time and yields each page's hits (parsed) with their raw ``_source`` spans, which
 is what :mod:`indexer.verify` hashes.
+
+Answers are not trusted to end: a node (or what answers in its place) that sends the same page again,
+ignores ``search_after`` or leaves ``sort`` out would page forever, so every page must move the cursor
+strictly forward and the pages may not hold more hits than the point in time counted (:class:`ScanError`).
+A stored event may hold an escaped lone UTF-16 surrogate (``"\\ud800"``): Elasticsearch accepts it,
+msgspec and orjson refuse it. Such a page is read from a copy where each of those escapes reads
+``\\ufffd`` (same length), and each ``_source`` is then cut from the original bytes at the same place,
+so its hash is still over the exact stored bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -43,6 +52,7 @@ class Hit(msgspec.Struct, gc=False):
 
 class _Hits(msgspec.Struct, gc=False):
     hits: list[Hit]
+    total: Any = None  # asked for on a scan's first page only
 
 
 class _Page(msgspec.Struct, gc=False):
@@ -73,6 +83,34 @@ _decode_stamped = msgspec.json.Decoder(_Stamped).decode
 _decode_audit = msgspec.json.Decoder(_AuditStamp).decode
 _NO_STAMP = Stamp()
 
+#: one JSON escape: a surrogate pair (kept), a lone surrogate (group 1: mended) or any other (kept). Matching
+#: escape by escape from the left tells an escaped backslash followed by the text "ud800" from a surrogate.
+_ESCAPE = re.compile(rb"\\(?:ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2}|u(d[89a-f][0-9a-f]{2})|.)", re.I | re.S)
+_MENDED = b"\\ufffd"
+
+
+class ScanError(ValueError):
+    """Pages of a point in time that cannot be followed to their end: a broken or hostile answer."""
+
+
+def mend_escapes(raw: bytes) -> bytes:
+    """Return ``raw`` with each escaped lone UTF-16 surrogate (``\\ud800``) replaced by ``\\ufffd``.
+
+    Elasticsearch stores and returns such an escape; msgspec and orjson refuse the whole document (or
+    page) for it. The copy has the same length, so a span found in it is the same span of ``raw``. Only
+    where things are (ids, ``sort``, stamps) may be read from the copy, never the bytes that are hashed:
+    an event altered from ``\\ufffd`` to ``\\ud800`` would otherwise still match its digest.
+
+    Args:
+        raw: JSON text.
+
+    Returns:
+        The mended copy (equal to ``raw`` when it holds no lone surrogate).
+    """
+    if b"\\u" not in raw:
+        return raw
+    return _ESCAPE.sub(lambda m: _MENDED if m.group(1) is not None else m.group(), raw)
+
 
 def read_stamp(source: bytes | msgspec.Raw | None) -> Stamp:
     """Read ``@timestamp``, ``audit.stream`` and ``audit.seq`` of a stored event (missing or mistyped: ``None``)."""
@@ -80,8 +118,13 @@ def read_stamp(source: bytes | msgspec.Raw | None) -> Stamp:
         return _NO_STAMP
     try:
         doc = _decode_stamped(source)
-    except (msgspec.DecodeError, ValueError):
+    except msgspec.ValidationError:
         return _NO_STAMP
+    except (msgspec.DecodeError, ValueError):
+        try:  # a lone surrogate somewhere (a message): the stamp's fields read the same in the mended copy
+            doc = _decode_stamped(mend_escapes(bytes(source)))
+        except (msgspec.DecodeError, ValueError):
+            return _NO_STAMP
     ts = doc.timestamp if type(doc.timestamp) is str else None
     if not doc.audit:
         return Stamp(ts)
@@ -151,19 +194,22 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
 
     Raises:
         TypeError: when the client decodes responses itself.
+        ScanError: when the pages do not advance or hold more hits than the point in time.
     """
     pit = _open_pit(client, index)
-    after: list[Any] | None = None
+    cursor = _Cursor()
     try:
         while True:
-            raw = _raw_page(client, pit, query, source, None, after)
-            data = orjson.loads(raw)
+            raw = _raw_page(client, pit, query, source, None, cursor)
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                data = orjson.loads(mend_escapes(raw))  # spans are still cut from ``raw``
             pit = data.get("pit_id", pit)
             hits = data["hits"]["hits"]
-            if not hits:
+            if not cursor.moved(hits, data["hits"].get("total"), hits[-1].get("sort") if hits else None):
                 return
             yield hits, (source_spans(raw, hits) if source else [None] * len(hits))
-            after = hits[-1]["sort"]
     finally:
         client.options(ignore_status=404).close_point_in_time(id=pit)
 
@@ -189,6 +235,7 @@ def scan_sources(client: Elasticsearch, index: str, query: dict[str, Any], sourc
 
     Raises:
         TypeError: when the client decodes responses itself.
+        ScanError: when the pages do not advance or hold more hits than the point in time.
     """
     pit = _open_pit(client, index)
     try:
@@ -225,21 +272,63 @@ def _open_pit(client: Elasticsearch, index: str, wait: float = SHARD_WAIT) -> st
         pause = min(pause * 2, 1.0)
 
 
+class _Cursor:
+    """Where the scan of one point in time (or slice) stands, so that its paging provably ends.
+
+    A node that answers the same page forever, ignores ``search_after`` or leaves ``sort`` out (the
+    cursor would fall back to the start) must not keep a verification reading: each page has to end
+    strictly after the one before in ``_shard_doc`` order, and together the pages may hold no more hits
+    than the first page's exact total (the point in time is a snapshot; ``track_total_hits`` is asked
+    for on that page only).
+    """
+
+    def __init__(self) -> None:
+        self.after: list[int] | None = None
+        self.total: int | None = None  # hits the point in time holds; None before the first page
+        self.read = 0
+        self.pages = 0
+
+    def moved(self, hits: list[Any], total: Any, sort: Any) -> bool:
+        """Take one page (its hit count, ``hits.total`` and the last hit's ``sort``); ``False`` at the end.
+
+        Raises:
+            ScanError: a first page without an exact total, a last hit without whole-number sort values,
+                a cursor that did not advance, or more hits than the total.
+        """
+        self.pages += 1
+        if self.total is None:
+            if not (isinstance(total, dict) and total.get("relation") == "eq" and type(total.get("value")) is int
+                    and total["value"] >= 0):
+                raise ScanError("the first page has no exact hits.total to bound the scan")
+            self.total = total["value"]
+        if not hits:
+            return False
+        if type(sort) is not list or not sort or not all(type(v) is int for v in sort):
+            raise ScanError(f"page {self.pages} ends in a hit without sort values to continue after")
+        if self.after is not None and not sort > self.after:
+            raise ScanError(f"the cursor did not advance on page {self.pages} (search_after ignored?)")
+        self.read += len(hits)
+        if self.read > self.total:
+            raise ScanError(f"page {self.pages} goes past the {self.total} hits the point in time counted")
+        self.after = sort
+        return True
+
+
 def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
-              part: dict[str, int] | None, after: list[Any] | None) -> bytes:
-    """One page of the point in time in ``_shard_doc`` order, as the response's bytes.
+              part: dict[str, int] | None, cursor: _Cursor) -> bytes:
+    """One page of the point in time in ``_shard_doc`` order after ``cursor``, as the response's bytes.
 
     Raises:
         TypeError: when the client decodes responses itself.
     """
     body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
-                            "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": False}
+                            "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": cursor.total is None}
     if source is not True:
         body["_source"] = source
     if part is not None:
         body["slice"] = part
-    if after is not None:
-        body["search_after"] = after
+    if cursor.after is not None:
+        body["search_after"] = cursor.after
     # allow_partial_search_results=false: a page missing a failed shard's hits would read as deleted events
     resp = client.perform_request("POST", "/_search?allow_partial_search_results=false", body=body,
                                   headers={"content-type": "application/json", "accept": "application/json"})
@@ -251,13 +340,45 @@ def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bo
 
 def _pages(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
            part: dict[str, int] | None) -> Iterator[list[Hit]]:
-    after: list[Any] | None = None
+    cursor = _Cursor()
     while True:
-        hits = _decode_page(_raw_page(client, pit, query, source, part, after)).hits.hits
-        if not hits:
+        page = _read_page(_raw_page(client, pit, query, source, part, cursor))
+        hits = page.hits.hits
+        if not cursor.moved(hits, page.hits.total, hits[-1].sort if hits else None):
             return
         yield hits
-        after = hits[-1].sort
+
+
+def _read_page(raw: bytes) -> _Page:
+    """Decode one page; a page holding a lone surrogate is read from its mended copy, sources cut from ``raw``.
+
+    Raises:
+        msgspec.DecodeError: a page that is not JSON, or not a search response, even mended.
+    """
+    try:
+        return _decode_page(raw)
+    except msgspec.ValidationError:  # valid JSON of another shape: mending cannot help
+        raise
+    except msgspec.DecodeError:
+        mended = mend_escapes(raw)
+        if mended == raw:
+            raise
+    page = _decode_page(mended)
+    view = memoryview(raw)
+    pos = 0
+    for hit in page.hits.hits:
+        if not hit._source:
+            continue
+        mine = bytes(hit._source)
+        # the first place at or after the previous hit's _source that holds these bytes is this hit's: an
+        # object with keys cannot occur inside a string in between (its quotes would be escaped there)
+        at = mended.find(mine, pos)
+        if at < 0:  # not cut from this text: never hash a re-encoded copy
+            raise ScanError("a hit's _source is not where the page holds it")
+        pos = at + len(mine)
+        if mine != view[at:pos]:
+            hit._source = msgspec.Raw(raw[at:pos])
+    return page
 
 
 def _parallel(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
@@ -304,6 +425,23 @@ def _parallel(client: Elasticsearch, pit: str, query: dict[str, Any], source: bo
 
 
 def existing_indices(client: Elasticsearch, pattern: str) -> set[str]:
-    """Names of the indices (open or closed) matching ``pattern``."""
-    rows = as_json(client.cat.indices(index=pattern, format="json", h="index", expand_wildcards="all"))
-    return {str(r["index"]) for r in rows}
+    """Names of the indices (open or closed) matching ``pattern``.
+
+    Asked with ``GET /_resolve/index``, which index ``read`` or ``view_index_metadata`` allows (the
+    reader key's); ``_cat/indices`` needs the cluster privilege ``monitor``, which the reader lacks.
+
+    Args:
+        client: any client.
+        pattern: index names or patterns, comma-separated.
+
+    Returns:
+        The names.
+
+    Raises:
+        ValueError: when the answer does not list indices by name.
+    """
+    answer = as_json(client.indices.resolve_index(name=pattern, expand_wildcards="all"))
+    rows = answer.get("indices") if isinstance(answer, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and type(r.get("name")) is str for r in rows):
+        raise ValueError("the index listing (_resolve/index) does not name its indices")
+    return {r["name"] for r in rows}

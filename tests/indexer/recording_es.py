@@ -25,15 +25,16 @@ class Request:
     body: Any
 
 
-#: A responder answers (method, path without query, body) with (status, JSON body).
+#: A responder answers (method, path without query, body) with (status, JSON body); bytes are sent as they are.
 Responder = Callable[[str, str, Any], tuple[int, Any]]
 
 
-def recording_client(responder: Responder) -> tuple[Elasticsearch, list[Request]]:
+def recording_client(responder: Responder, **options: Any) -> tuple[Elasticsearch, list[Request]]:
     """Return a client whose every request is recorded and answered by ``responder``.
 
     Args:
         responder: produces the answer for each request.
+        options: more keyword arguments for the client (e.g. ``raw_client_options()``).
 
     Returns:
         The client and the (live) list of recorded requests.
@@ -50,9 +51,9 @@ def recording_client(responder: Responder) -> tuple[Elasticsearch, list[Request]
                 status=status, http_version="1.1", duration=0.0, node=self.config,
                 headers=HttpHeaders({"content-type": "application/json", "x-elastic-product": "Elasticsearch"}),
             )
-            return NodeApiResponse(meta, json.dumps(answer).encode())
+            return NodeApiResponse(meta, answer if isinstance(answer, bytes) else json.dumps(answer).encode())
 
-    client = Elasticsearch("http://recording.invalid:9200", node_class=RecordingNode, max_retries=0)
+    client = Elasticsearch("http://recording.invalid:9200", node_class=RecordingNode, max_retries=0, **options)
     return client, log
 
 

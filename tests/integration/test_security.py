@@ -354,3 +354,26 @@ def test_writer_key_appends_digests_and_reader_key_cannot_forge_them(keyed: Keye
     forged = _status(lambda: reader.index(index=tiers.digest_index_for_day("enterprise", day), id="forged",
                                           document={"digest": {"seq": 99}}))
     assert (sealed, sent, stored, forged) == (1, 1, 1, 403)
+
+
+def test_reader_key_verifies_the_namespace(keyed: KeyedNamespace, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`auditlog verify` with the reader key lists the namespace's indices and reads its events and digests (no
+    cluster privilege, as docs/elastic-admin.md says): a report, no error line."""
+    _write_one(keyed, "v-verify")
+    monkeypatch.setenv("AUDITLOG_ES_API_KEY", keyed.key(READER)["encoded"])
+    main(["verify", "--json", "--es", keyed.node.url, "--ca-certs", keyed.node.ca_certs,
+          "--prefix", keyed.tiers.prefix])
+    out, err = capsys.readouterr()
+    # other tests of this module leave digests that make problems: the point is a report, not an error line
+    assert (err.strip(), json.loads(out or "{}").get("events", 0) >= 1) == ("", True)
+
+
+def test_reader_key_exports_with_verify(keyed: KeyedNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`auditlog export --verify` with the reader key verifies and writes the workbook: no error line."""
+    _write_one(keyed, "v-export")
+    monkeypatch.setenv("AUDITLOG_ES_API_KEY", keyed.key(READER)["encoded"])
+    main(["export", "--verify", "-o", str(tmp_path / "out.xlsx"), "--es", keyed.node.url, "--ca-certs",
+          keyed.node.ca_certs, "--prefix", keyed.tiers.prefix])
+    assert (capsys.readouterr().err.strip(), (tmp_path / "out.xlsx").is_file()) == ("", True)

@@ -1,5 +1,6 @@
 """Digest formats on the real node: the root of format 3, filtered checks by stream position, formats 1 and 2
-still read (also in one chain with format 3), an edit whose 2-byte hash collides.
+still read (also in one chain with format 3), an edit whose 2-byte hash collides, an event holding an escaped
+lone surrogate.
 
 Events are shipped as the agent ships them (its entry maker, bulk ``create``); the digests are built and
 signed here with the agent's own functions, so a test can also write a digest the agent never would.
@@ -19,7 +20,7 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from auditlog.agent.digest import record_of
+from auditlog.agent.digest import record_of, stamp_of
 from auditlog.agent.enrich import Enricher
 from auditlog.agent.fastpath import EntryMaker
 from auditlog.agent.parser import Parser
@@ -204,6 +205,30 @@ def test_numbers_listed_by_two_digests_are_covered_twice_and_not_deleted(
 
     report = verify(raw, namespace)
     assert ({p.kind for p in report.problems}, report.proven, report.pending) == ({"covered-twice"}, 60, 0)
+
+
+def test_an_event_holding_an_escaped_lone_surrogate_is_proven_with_the_rest(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """An event whose stored bytes hold the escape \\ud800 (Elasticsearch accepts it, msgspec does not) is proven by
+    the hash of those exact bytes, and every other event still is."""
+    install_templates(es, namespace)
+    end = datetime.now(UTC) - timedelta(minutes=1)
+    start = max(end - timedelta(hours=1), end.replace(hour=0, minute=0, second=0, microsecond=0))
+    make = EntryMaker(Parser(), Enricher(namespace))
+    entries = [make(line.rstrip(b"\n"), "file", n) for n, line in enumerate(event_lines(30, seed=22,
+                                                                                        window=(start, end)))]
+    assert all(isinstance(e, bytes) for e in entries)
+    shipped = [e for e in entries if isinstance(e, bytes)]
+    victim = shipped[11]
+    cut = victim.index(b"\n") + 1
+    shipped[11] = victim[:cut] + b'{"note":"\\ud800lone",' + victim[cut + 1:]  # a document no emitter line makes
+    records = [record_of(e, stamp_of(victim) if e is shipped[11] else None) for e in shipped]
+    es.bulk(operations=b"".join(shipped), refresh=True)  # type: ignore[arg-type]
+    _store_digests(es, namespace, load_key(tmp_path), records, _current(load_key(tmp_path)))
+
+    report = verify(raw, namespace)
+    assert (report.problems, report.proven, report.events) == ([], 30, 30)
 
 
 def test_a_chain_mixing_formats_1_2_and_3_proves_every_event(

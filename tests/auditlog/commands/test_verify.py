@@ -1,12 +1,17 @@
-"""``auditlog verify`` usage errors exit 2 before anything is asked of a cluster."""
+"""``auditlog verify``: usage errors exit 2 before anything is asked of a cluster; a node's answers end in one line."""
 
 from __future__ import annotations
 
+import json
+import threading
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from auditlog.cli import main
+from auditlog.indexer.tiers import TierTable
 
 
 def test_unreadable_pubkey_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,3 +32,58 @@ def test_agent_key_public_prints_pem(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["agent", "key", "--public", "--state-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("-----BEGIN PUBLIC KEY-----") and "PRIVATE" not in out
+
+
+class _SamePageNode(BaseHTTPRequestHandler):
+    """A node that lists one events index and answers every search with the same page (``search_after`` ignored).
+
+    After ``GIVE_IN`` searches it answers an empty page, so a verify that never stops fails instead of hanging.
+    """
+
+    GIVE_IN = 50
+    searches = 0
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        path = self.path.split("?", 1)[0]
+        index = TierTable().index_for_day("enterprise", date(2026, 1, 1))
+        body: object
+        if path.startswith("/_search"):
+            type(self).searches += 1
+            hits = [{"_index": index, "_id": "e1", "_score": None, "_source": {"n": 1}, "sort": [1]}]
+            body = {"pit_id": "p", "hits": {"total": {"value": 1000, "relation": "eq"},
+                                            "hits": hits if self.searches <= self.GIVE_IN else []}}
+        elif path.startswith("/_cat/indices"):
+            body = [{"index": index}]
+        elif path.startswith("/_resolve/index"):
+            body = {"indices": [{"name": index, "attributes": ["open"]}], "aliases": [], "data_streams": []}
+        elif path.endswith("/_pit"):
+            body = {"id": "p"} if self.command == "POST" else {"succeeded": True, "num_freed": 1}
+        else:
+            body = {}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-elastic-product", "Elasticsearch")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+def test_a_node_repeating_one_page_ends_verify_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Verify against a node that answers every search with the same page exits 1 with one line, not endless paging."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SamePageNode)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code = main(["verify", "--es", f"http://127.0.0.1:{server.server_address[1]}"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err.strip()
+    assert (code, len(err.splitlines()), "did not advance" in err) == (1, 1, True), err
+    assert _SamePageNode.searches <= 4
