@@ -90,7 +90,7 @@ typedef struct {
     int64_t seq;
     int has_seq;
     int changes_nonempty;
-    int needs_python_texts; /* a text holds '@' or '=': the redactor's regexes decide, in Python */
+    int needs_python_texts; /* a text holds what a redactor regex needs ('@', '=', ...): they decide, in Python */
     Span texts_changes[MAX_TEXTS];
     int ntexts;
     /* change names to look up, and whether their values were already blanked */
@@ -363,13 +363,16 @@ literal(const unsigned char **pp, const unsigned char *end, const char *word, Py
 /* the redactor's cheap checks (agent/redact.py Redactor.suspect_text) as one pass over a text's bytes:
  * 'eyJ', '-----BEGIN', 'bearer' or 'basic' in any ASCII case (str.lower() finds no more here: the only
  * non-ASCII characters it lowers to ASCII letters are U+0130, to "i" plus a combining dot, and U+212A, to
- * "k"; neither completes a needle) mean it might act; '@' or '=' mean its regexes decide (in Python) */
+ * "k"; neither completes a needle) mean it might act; '@', '=', '</', a colon before a blank or a quote
+ * ("password: x") or a colon after a quote and blanks ("{'pwd': x}") mean its regexes decide (in Python).
+ * Those are the literals the assignment rules need, no more: colons in times, dates, ports and "://", which
+ * most emitter texts hold, stay here. */
 static unsigned char interesting[256];
 
 static void
 init_interesting(void)
 {
-    const char *c = "eEbB-@=";
+    const char *c = "eEbB-@=:<";
     for (; *c; c++)
         interesting[(unsigned char)*c] = 1;
 }
@@ -400,6 +403,22 @@ text_clear(Span v, int *python)
         case '@':
         case '=':
             *python = 1;
+            break;
+        case ':':
+            if (left >= 2 && (t[1] == ' ' || t[1] == '\t' || t[1] == '\'' || t[1] == '"')) {
+                *python = 1;
+            }
+            else {
+                Py_ssize_t j = i; /* redact.py's _SQPAIR: a quote, blanks or tabs, the colon */
+                while (j > 0 && (s[j - 1] == ' ' || s[j - 1] == '\t'))
+                    j--;
+                if (j > 0 && s[j - 1] == '\'')
+                    *python = 1;
+            }
+            break;
+        case '<':
+            if (left >= 2 && t[1] == '/')
+                *python = 1;
             break;
         case '-':
             if (left >= 10 && memcmp(t, "-----BEGIN", 10) == 0)

@@ -17,14 +17,30 @@ Values of a secret field become ``"[REDACTED]"``; a ``null`` stays ``null`` so t
 
 **By value shape**, under any name, in ``audit.changes``' strings, ``url.full``, ``message`` and the
 strings of fields the contract does not define: ``Bearer`` / ``Basic`` credentials, JWTs, URL userinfo
-(``scheme://user:pw@``: the password, or a userinfo without one, becomes ``[REDACTED]``),
-``name=value`` pairs with a secret name (query parameters, ``password=...`` in a message), JSON-style
-``"name": value`` pairs with a secret name inside a string, and PEM blocks. Only the secret part is
+(``scheme://user:pw@``: the password, or a userinfo without one, becomes ``[REDACTED]``), PEM blocks,
+and a value assigned to a secret name:
+
+* ``name=value`` and ``name = value`` (query parameters, cookies, ``password=...`` in a message);
+* ``name: value``, where the colon is followed by a blank or a quote (so ``12:30``, ``host:8443`` and
+  ``://`` are not assignments); an HTTP auth scheme before the value stays (``Authorization: Token
+  [REDACTED]``);
+* JSON-style ``"name": value`` (escapes in the name are decoded first: ``"pass\\u0077ord"`` is
+  ``password``; a nested object's own pairs are looked at too) and ``'name': value`` (a Python dict);
+* ``<name>value</name>`` (XML; attributes are not read).
+
+A value may be bare (up to a blank or one of ``& # ; ,``) or quoted with ``"`` or ``'`` (then up to the
+closing quote on the same line; the quotes stay). An empty value and ``null`` / ``None`` stay: they hide
+nothing. Prose that only mentions a name ("the password field", "Forgot your password?") is left alone.
+One exception keeps prose readable where a colon is ambiguous: after ``name:`` a *bare* value counts only
+when the name matches one of the ``keys``, not when it is secret only by one of the ``words`` (``pass: 3
+of 5`` and ``sid: 4`` are ordinary text; ``pin: "1234"``, ``pin=1234`` and ``password: x`` are not). It
+over-redacts on the safe side too: ``Password: reset`` loses the word "reset". Only the secret part is
 replaced; the rest of the text stays readable.
 
 :meth:`Redactor.suspect_text` is the cheap question asked before the value-shape rules run: the
 texts those rules read (``message``, ``url.full``, the strings in ``audit.changes``) joined into one
-string, searched for the literal each rule needs. ``False`` guarantees the rules would change nothing
+string, searched for the literal each rule needs (for the assignment rules ``=``, a colon, ``</``: then
+those rules run, their answer decides). ``False`` guarantees the rules would change nothing
 (a property test checks it), so only suspect events pay for the walk; the agent's pass-through asks the
 same question about the same texts, so both paths decide alike.
 """
@@ -65,9 +81,27 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _AUTH = re.compile(r"\b(bearer|basic)( +)([A-Za-z0-9._~+/-]{8,}=*)", re.I | re.A)
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/\s?#@]*)@", re.A)
 _NAME = r"[A-Za-z0-9_.\-\[\]]"
-_PARAM = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})=([^\s&#;,\"']*)")
-_PAIR = re.compile(r'"([^"\\]{1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^\s,}\]]+)')
+# a quoted value ends on its line: Redactor.suspect_text reads several texts joined by newlines, and a value
+# running on into the next text could swallow a secret there that scrubbing that text alone would find
+_QUOTED = r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'"
+# name=value and name = value (query parameters, cookies, key=value logs)
+_EQ = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})([ \t]*=[ \t]*)({_QUOTED}|[^\s&#;,\"']*)")
+# name: value. A colon counts only before a blank or a quote: "12:30", "host:8443" and "://" are not
+# assignments (the C line check, agent/_linescan.c, relies on it to leave those texts alone). An HTTP auth
+# scheme before the value stays readable; a bare value never starts with another "name:", so "failed:
+# password: x" still reaches the password (the match would otherwise swallow its name)
+_SCHEME = r"(?i:bearer|basic|token|digest|negotiate)[ \t]+"
+_COLON = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})([ \t]*:(?=[ \t'\"])[ \t]*)"
+                    rf"({_QUOTED}|(?:{_SCHEME})?(?!{_NAME}+[ \t]*:[ \t'\"])[^\s&#;,\"']*|)")
+# "name": value (JSON; the name may hold escapes such as \u0077, decoded before it is judged)
+_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^\s,}\]]+)')
+# 'name': value (a Python dict's repr). Blanks and tabs only before the colon, for the same reason as _QUOTED;
+# a bare value stops before brackets and quotes, so "{'a': {'password': ..." still reaches the inner pair
+_SQPAIR = re.compile(rf"'((?:[^'\\\n]|\\.){{1,64}})'([ \t]*:[ \t]*)({_QUOTED}|[^\s,{{}}\[\]'\"]+)")
+# <name>value</name> (XML, SOAP faults); attributes are not read
+_ELEMENT = re.compile(rf"<({_NAME}{{1,64}})>([^<]*)</\1>")
 _USERINFO_HINT = re.compile(r"://[^/\s?#@]*@", re.A)  # what _USERINFO needs, with a literal to search for
+_COLON_HINT = re.compile(r":[ \t]")  # what _COLON needs when no quote follows the colon
 
 #: the contract's own fields per object, from its one definition: strings there are not free text (ids,
 #: names, verbs; the texts the value-shape rules read are named in the module doc); other keys are scrubbed.
@@ -81,6 +115,17 @@ _decode = msgspec.json.Decoder().decode
 
 def _normalise(name: str) -> str:
     return name.lower().translate(_DROP)
+
+
+def _unescaped(name: str) -> str:
+    """A quoted name as its writer meant it: ``pass\\u0077ord`` is ``password`` (escapes must not hide a name)."""
+    if "\\" not in name:
+        return name
+    try:
+        decoded = orjson.loads(f'"{name}"')
+    except orjson.JSONDecodeError:  # not a JSON escape (a single-quoted name's \\'): the backslashes go
+        return name.replace("\\", "")
+    return decoded if type(decoded) is str else name
 
 
 def _texts(event: Mapping[str, Any]) -> list[str]:
@@ -186,14 +231,18 @@ class Redactor:
         """Return whether a field called ``name`` holds a secret."""
         hit = self._cache.get(name)
         if hit is None:
-            norm = _normalise(name)
-            hit = norm in self._keys if self._mode == "exact" else any(key in norm for key in self._keys)
+            hit = self._is_key(name)
             if not hit and self._words:
                 hit = any(word.lower() in self._words for word in _WORDS.findall(name))
             self._cache.put(name, hit)
             if not hit:
                 self._clean.put(name, True)
         return hit
+
+    def _is_key(self, name: str) -> bool:
+        """Whether ``name`` matches one of the configured ``keys`` (the words left out)."""
+        norm = _normalise(name)
+        return norm in self._keys if self._mode == "exact" else any(key in norm for key in self._keys)
 
     def __call__(self, changes: Mapping[str, Any]) -> Any:
         """Return ``changes`` with the values of secret-named fields replaced (names only; see :meth:`event`).
@@ -277,11 +326,22 @@ class Redactor:
             text = _AUTH.sub(self._auth, text)
         if "://" in text:
             text = _USERINFO.sub(self._userinfo, text)
+        text = self._assignments(text)
+        return original if text == original else text  # a sub that kept every match still copies
+
+    def _assignments(self, text: str) -> str:
+        """``text`` with the values assigned to secret names replaced (``=``, ``:``, JSON, dict and XML forms)."""
         if "=" in text:
-            text = _PARAM.sub(self._param, text)
+            text = _EQ.sub(self._param, text)
+        if ": " in text or ":\t" in text or ":'" in text or ':"' in text:  # what _COLON needs
+            text = _COLON.sub(self._param, text)
         if '"' in text:
             text = _PAIR.sub(self._pair, text)
-        return original if text == original else text  # a sub that kept every match still copies
+        if "'" in text:
+            text = _SQPAIR.sub(self._sqpair, text)
+        if "</" in text:
+            text = _ELEMENT.sub(self._element, text)
+        return text
 
     def _auth(self, m: re.Match[str]) -> str:
         credential = m[3]
@@ -294,10 +354,41 @@ class Redactor:
         return f"{m[1]}{user}:{self.replacement}@" if colon else f"{m[1]}{self.replacement}@"
 
     def _param(self, m: re.Match[str]) -> str:
-        return f"{m[1]}={self.replacement}" if m[2] and self.is_secret(m[1]) else m[0]
+        """A :data:`_EQ` or :data:`_COLON` match with its value redacted when it assigns a secret."""
+        name, sep, value = m[1], m[2], m[3]
+        if value[:1] in ("'", '"'):
+            if len(value) > 2 and self.is_secret(name):
+                return f"{name}{sep}{value[0]}{self.replacement}{value[0]}"  # the quotes stay: it reads as written
+            # a quoted value the match took along may hold an assignment of its own (note="password=x")
+            inner = m.re.sub(self._param, value[1:-1])
+            return m[0] if inner == value[1:-1] else f"{name}{sep}{value[0]}{inner}{value[0]}"
+        cut = max(value.rfind(" "), value.rfind("\t")) + 1  # after an auth scheme, which stays
+        if cut == len(value) or not self.is_secret(name):
+            return m[0]  # an empty value hides nothing
+        if ":" in sep and not self._is_key(name):
+            # after a colon a bare value is prose as often as an assignment ("pass: 3 of 5", "sid: 4"): there
+            # only the configured keys count, not the short words, which are ordinary English too
+            return m[0]
+        return f"{name}{sep}{value[:cut]}{self.replacement}"
 
     def _pair(self, m: re.Match[str]) -> str:
-        return f'"{m[1]}"{m[2]}"{self.replacement}"' if m[3] != "null" and self.is_secret(m[1]) else m[0]
+        value = m[3]
+        if value != "null" and self.is_secret(_unescaped(m[1])):
+            return f'"{m[1]}"{m[2]}"{self.replacement}"'
+        if value[0] == "{":  # the match took a nested object along: its own pairs have not been looked at yet
+            inner = _PAIR.sub(self._pair, value)
+            if inner != value:
+                return f'"{m[1]}"{m[2]}{inner}'
+        return m[0]
+
+    def _sqpair(self, m: re.Match[str]) -> str:
+        if m[3] in ("None", "null", "''", '""') or not self.is_secret(_unescaped(m[1])):
+            return m[0]
+        quote = m[3][0] if m[3][0] in "\"'" else ""
+        return f"'{m[1]}'{m[2]}{quote}{self.replacement}{quote}"
+
+    def _element(self, m: re.Match[str]) -> str:
+        return f"<{m[1]}>{self.replacement}</{m[1]}>" if m[2] and self.is_secret(m[1]) else m[0]
 
     def suspect_text(self, text: str) -> bool:
         """Return whether :meth:`scrub_text` could change ``text`` (or any of several texts joined by newlines).
@@ -311,10 +402,13 @@ class Redactor:
             return True
         if "@" in text and _USERINFO_HINT.search(text) is not None:
             return True
-        if "=" in text:
-            for m in _PARAM.finditer(text):
-                if m[2] and self.is_secret(m[1]):
-                    return True
+        # the assignment rules themselves, each behind its literal (most texts hold none): exact by
+        # construction, and a text that holds one is rare enough for the substitution's copy
+        # (one-character searches first: a two-character one costs several times more; the colon of a URL is
+        # in most texts that get here, and a compiled search finds ": " or ":\t" faster than two `in`s)
+        if ("=" in text or ("<" in text and "</" in text)
+                or (":" in text and ("'" in text or _COLON_HINT.search(text) is not None))):  # ':"' returned above
+            return self._assignments(text) != text
         return False
 
     # -- whole events and lines -----------------------------------------------------------------
@@ -381,8 +475,8 @@ class Redactor:
         """Return a raw line (e.g. for a dead letter) with its secrets redacted; ``line`` itself when clean.
 
         A JSON line is redacted as a whole event (:meth:`event`) and re-encoded; anything else (invalid
-        JSON, a truncated preview, bytes that are not UTF-8) gets the value-shape rules and JSON-style
-        ``"name": value`` pairs with a secret name over its text.
+        JSON, a truncated preview, bytes that are not UTF-8) gets the value-shape rules over its text (all
+        the assignment forms of the module doc included, ``"name": value`` with an escaped name too).
         """
         try:
             obj = _decode(line)

@@ -257,7 +257,8 @@ _NUMBER_TOKENS = st.sampled_from(
     lambda f: repr(f).encode())
 _TEXT = st.lists(
     st.sampled_from(["Bearer ", "basic ", "eyJab.eyJcd.ef", "https://", "u:pw@h/", "?access_token=", "&page=",
-                     "password=", "sid=", "-----BEGIN KEY-----", '"pwd": ', "abc12345", "\x01", " ", "x", "@"])
+                     "password=", "sid=", "-----BEGIN KEY-----", '"pwd": ', "abc12345", "\x01", " ", "x", "@",
+                     "password: ", ":'", "'pwd': ", "'", "<pin>", "</pin>", "12:30", "\t"])
     | st.text(max_size=3),
     max_size=6,
 ).map("".join)

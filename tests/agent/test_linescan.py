@@ -182,6 +182,25 @@ def test_text_with_an_at_sign_is_handed_to_the_redactors_regexes() -> None:
     assert "\n".join([ev["message"], ev["url"]["full"], *strings]) == found[8]
 
 
+@pytest.mark.parametrize("text", ["login failed: password: hunter2", "login failed, password:'hunter2'",
+                                  "{'pwd': 'hunter2'}", "{'pwd' :1}", "<pin>1234</pin>"])
+def test_an_assignment_by_colon_or_an_element_is_handed_to_the_redactors_regexes(text: str) -> None:
+    """A colon before a blank or quote, a quote before a colon, or '</' in a text: suspect_text decides, in Python."""
+    line = _line({"message": text})
+    found = _scan()(line)
+    assert found is not None and found[8] is not None and text in found[8]
+    assert native_answer(_WARM, line) is None  # the Python path finds the secret: the full path redacts it
+
+
+def test_times_ports_and_schemes_stay_in_c() -> None:
+    """Colons in times, dates, ports and '://' need no question to the redactor (most emitter texts hold one)."""
+    line = _changed("09:00-13:00", "2026-11-20T17:30")
+    line = line.replace(b'"full":"', b'"full":"https://h:8443/x?').replace(b'"message":"', b'"message":"at 12:30, ')
+    found = _scan()(line)
+    assert found is not None and found[8] is None
+    native_answer(_WARM, line)
+
+
 def test_a_change_name_not_yet_cleared_is_left_to_python() -> None:
     """A change name the redactor has not answered for gets no answer in C; after the Python path, it does."""
     enricher = _enricher()

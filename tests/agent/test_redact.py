@@ -198,7 +198,9 @@ def test_line_keeps_bytes_that_are_not_utf8() -> None:
 _FRAGMENTS = st.sampled_from(
     ["Bearer ", "bearer\t", "BASIC ", "basic", "eyJ", "eyJab.eyJcd.ef", ".", "://", "https://", "u:p@", "@", "=",
      "?token=", "&", "password", "pass", "sid=", "-----BEGIN X-----", "-----END X-----", '"', '"pwd": ', "\\",
-     "\n", " ", "abcdefgh12", "x", "é", "\u00a0", "Z", ";", "#", "/", "[", "]", ":"]
+     "\n", " ", "abcdefgh12", "x", "é", "\u00a0", "Z", ";", "#", "/", "[", "]", ":",
+     ": ", ":\t", " = ", "'", "'pwd'", "password:", "pin", "<", "</", ">", "<pwd>", "</pwd>", "{", "}", "\t",
+     "\\u0077", "Token "]
 )
 
 
@@ -225,3 +227,59 @@ def test_clean_names_hold_only_names_found_not_secret() -> None:
 def test_clean_names_start_empty() -> None:
     """A name never asked about is not in ``clean_names``, so callers must ask."""
     assert not {"email": 1}.keys() <= Redactor().clean_names
+
+
+# ---------------------------------------------------------------------------------------------- assignments
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ('db login failed: password="hunter2"', f'db login failed: password="{REDACTED}"'),
+        ("password='hunter2' rejected", f"password='{REDACTED}' rejected"),
+        ("password: hunter2", f"password: {REDACTED}"),
+        ("login as anna, password = hunter2", f"login as anna, password = {REDACTED}"),
+        ('api_key: "two words"', f'api_key: "{REDACTED}"'),
+        ("Kennwort :\thunter2", f"Kennwort :\t{REDACTED}"),
+        ("pass = 1234", f"pass = {REDACTED}"),
+        ("pin: '1234'", f"pin: '{REDACTED}'"),
+        ("{'api_key': 'X', 'id': 4}", f"{{'api_key': '{REDACTED}', 'id': 4}}"),
+        ("{'db_pass': 42}", f"{{'db_pass': {REDACTED}}}"),
+        ("<password>X</password> ok", f"<password>{REDACTED}</password> ok"),
+        ('{"pass\\u0077ord":"X"} x', f'{{"pass\\u0077ord":"{REDACTED}"}} x'),
+        ('{"x": {"password": "y"}} x', f'{{"x": {{"password": "{REDACTED}"}}}} x'),
+    ],
+    ids=["double-quoted", "single-quoted", "colon", "spaced-equals", "colon-quoted", "colon-tab", "word-equals",
+         "word-colon-quoted", "python-dict", "python-dict-bare", "xml", "escaped-json-key", "nested-json"],
+)
+def test_assigned_secrets_are_redacted_whatever_the_quoting(text: str, want: str) -> None:
+    """A secret name assigned a value with '=' or ':', quoted or not, or as an XML element, loses the value only."""
+    assert Redactor().scrub_text(text) == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the password field is empty", "pass: 3 of 5", "sid: 4, pin: 7", "Forgot your password? Reset it",
+     "password reset: done", "opens 09:00-13:00, 2026-11-20T17:30", "https://h:8443/login", "password=",
+     'password=""', "it's the user's password, isn't it", "<b>password</b>", "<password></password>",
+     "token count: 5", "{'password': null}"],
+)
+def test_names_without_an_assigned_value_are_left_alone(text: str) -> None:
+    """Prose that mentions a secret name, a short word name before a bare colon, or an empty value stays as written."""
+    assert Redactor().scrub_text(text) is text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"db login failed: password=\"hunter2\" {", b"{'api_key': 'hunter2'}", b"password: hunter2",
+     b"password = hunter2", b"<password>hunter2</password>", b'{"pass\\u0077ord":"hunter2"} x'],
+)
+def test_invalid_json_lines_lose_assigned_secrets(line: bytes) -> None:
+    """A dead letter that is not JSON keeps no secret assigned in any of the documented shapes."""
+    assert b"hunter2" not in Redactor().line(line)
+
+
+def test_message_with_a_quoted_password_is_redacted_in_the_event() -> None:
+    """An event whose message assigns a quoted password ships without it."""
+    ev = {"message": 'db login failed: password="hunter2"'}
+    assert Redactor().event(ev)["message"] == f'db login failed: password="{REDACTED}"'
