@@ -15,6 +15,13 @@ cut short never leaves an event recorded for digests but still listed, nor the r
 ``deadletter.replayed`` (where earlier versions kept them) still count. ``dlq list`` hides those, so
 replay is idempotent and never rewrites the file the running agent appends to. After a crash a line may be
 dead-lettered twice (it is re-read from the last checkpoint); readers de-duplicate on ``identity:offset``.
+
+The file must be a regular file of its own: a symbolic link (whoever planted it would have the agent append
+to, and chmod, its target), a FIFO (the open or the read would block for ever) or a device (``/dev/zero``
+never ends) in its place is refused by name, by the agent at its start, by ``dlq list`` and ``dlq replay``;
+one that appears while the agent runs holds reading like a full disk. No record is longer than
+:data:`MAX_RECORD_BYTES` (the writer cuts a longer one down), so a reader holds at most that much of a line:
+a longer one is one ``corrupt dead-letter record`` with a preview.
 """
 
 from __future__ import annotations
@@ -35,15 +42,24 @@ from typing import Any
 import orjson
 import structlog
 
+from auditlog.agent.config import MAX_LINE_BYTES
 from auditlog.agent.registry import REGISTRY_FILE, Registry
 from auditlog.agent.statelock import make_state_dir
 from auditlog.core.errors import CommandError
-from auditlog.core.files import write_all
+from auditlog.core.files import open_regular, write_all
 
 DEADLETTER_FILE = "deadletter.jsonl"
 REPLAYED_FILE = "deadletter.replayed"  # the marks of earlier versions (read, no longer written)
 REPLAYED_SCHEMA = "CREATE TABLE IF NOT EXISTS dlq_replayed (key TEXT PRIMARY KEY)"
 PREVIEW_BYTES = 4096
+#: the longest record (newline included) written or read: the longest line the agent keeps (MAX_LINE_BYTES),
+#: six times over (JSON escapes a control byte as ``\u0001``), plus room for the other fields; a record
+#: that would be longer has its reason cut (an Elasticsearch reason has no bound), then its line (to a preview)
+MAX_RECORD_BYTES = 6 * MAX_LINE_BYTES + (1 << 20)
+#: the most of a reason a record over MAX_RECORD_BYTES keeps
+_REASON_KEPT = 4096
+#: the longest line read from deadletter.replayed (a key is an identity and an offset); longer ones match nothing
+_MAX_KEY_BYTES = 4096
 
 
 @dataclass(slots=True)
@@ -65,7 +81,22 @@ class DeadLetter:
         return f"{self.identity}:{self.offset}"
 
     def to_json(self, now: datetime | None = None) -> bytes:
-        """Render the dead-letter record as one JSON line (with the trailing newline)."""
+        """Render the dead-letter record as one JSON line (with the trailing newline), at most MAX_RECORD_BYTES.
+
+        A longer one keeps the first ``_REASON_KEPT`` characters of its reason; one still too long keeps the
+        first ``PREVIEW_BYTES`` of its line (``truncated``), as an overlong line would: readers then never
+        take a record the agent wrote for a corrupt one.
+        """
+        data = self._render(now)
+        if len(data) > MAX_RECORD_BYTES and len(self.reason) > _REASON_KEPT:
+            data = replace(self, reason=self.reason[:_REASON_KEPT] + "...")._render(now)
+        if len(data) > MAX_RECORD_BYTES:
+            data = replace(self, reason=self.reason[:_REASON_KEPT], line=self.line[:PREVIEW_BYTES],
+                           line_bytes=self.line_bytes if self.line_bytes >= 0 else len(self.line),
+                           truncated=True)._render(now)
+        return data
+
+    def _render(self, now: datetime | None) -> bytes:
         rec: dict[str, Any] = {
             "time": (now or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "reason": self.reason,
@@ -164,7 +195,9 @@ class DeadLetterWriter:
         self.count = 0
 
     def _open(self) -> int:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # a regular file only: through a planted link the agent would append to (and chmod) another file, and
+        # the open of a FIFO would block the agent's start past SIGTERM
+        fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.fchmod(fd, 0o600)  # a file created earlier (or by another tool) may be wider
         return fd
 
@@ -180,12 +213,12 @@ class DeadLetterWriter:
             raise OSError(errno.EBADF, "the dead-letter file is closed (the agent is stopping)")
         own = os.fstat(self._fd)
         try:
-            st = os.stat(self.path)
+            st = os.lstat(self.path)  # a link put in its place is "moved away" too: _open then refuses it
             if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
                 return
         except FileNotFoundError:
             pass
-        fd = self._open()  # the state directory itself gone: raises, and the caller holds the line
+        fd = self._open()  # the state directory gone, or a link in its place: raises, and the caller holds the line
         try:
             _append_whole(fd, self._unsynced)  # all or nothing here too: the retry writes them again
         except OSError:
@@ -230,7 +263,11 @@ class DeadLetterWriter:
     def _sync(self) -> None:
         if self._unsynced:
             self._still_there()
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:  # whoever says it (the daemon's last line) must be able to name the file
+                exc.filename = exc.filename or str(self.path)
+                raise
             self._unsynced.clear()
             self._unsynced_bytes = 0
 
@@ -255,15 +292,32 @@ def read_records(state_dir: str | Path, *, include_replayed: bool = False) -> It
 
     Yields:
         The JSON records, in the order they were written; unreadable lines are yielded as
-        ``{"reason": "corrupt dead-letter record", "raw": ...}`` rather than dropped.
+        ``{"reason": "corrupt dead-letter record", "raw": ...}`` rather than dropped (a line longer than
+        :data:`MAX_RECORD_BYTES` with only its first ``PREVIEW_BYTES`` in ``raw`` and its length in ``raw_bytes``).
+
+    Raises:
+        auditlog.core.files.NotRegularFileError: when the file is a link, a FIFO, a device or a folder.
+        CommandError: when the registry's replay marks cannot be read.
+        OSError: when the file cannot be read.
     """
     path = Path(state_dir) / DEADLETTER_FILE
-    if not path.exists():
+    try:
+        fd = open_regular(path, os.O_RDONLY)
+    except FileNotFoundError:
         return
-    done = set() if include_replayed else replayed_keys(state_dir)
-    seen: set[str] = set()
-    with path.open("rb") as fh:
-        for raw in fh:
+    with os.fdopen(fd, "rb") as fh:
+        done = set() if include_replayed else replayed_keys(state_dir)
+        seen: set[str] = set()
+        limit = MAX_RECORD_BYTES  # looked up per call: tests lower it
+        while raw := fh.readline(limit + 1):
+            if len(raw) > limit:  # no record is this long: say so once, with a preview, and skip to its end
+                size = len(raw)
+                preview, raw = raw[:PREVIEW_BYTES], b""
+                while (more := fh.readline(1 << 20)) and (size := size + len(more)) and not more.endswith(b"\n"):
+                    pass
+                yield {"reason": "corrupt dead-letter record", "raw": preview.decode("utf-8", "replace"),
+                       "raw_bytes": size}
+                continue
             try:
                 rec = orjson.loads(raw)
             except orjson.JSONDecodeError:
@@ -285,10 +339,17 @@ def replayed_keys(state_dir: str | Path) -> set[str]:
         CommandError: when the registry is damaged.
     """
     keys: set[str] = set()
-    path = Path(state_dir) / REPLAYED_FILE
-    if path.exists():
-        # keys are ASCII; a damaged byte spoils only its own line (it matches no record), never the listing
-        keys.update(ln for ln in path.read_text("utf-8", errors="replace").splitlines() if ln)
+    try:
+        fd = open_regular(Path(state_dir) / REPLAYED_FILE, os.O_RDONLY)  # a link to /dev/zero, a FIFO: refused
+    except FileNotFoundError:
+        pass
+    else:
+        with os.fdopen(fd, "rb") as fh:
+            # keys are ASCII; a damaged byte spoils only its own line (it matches no record), never the listing;
+            # a line longer than any key is read a piece at a time, and its pieces match nothing either
+            while raw := fh.readline(_MAX_KEY_BYTES):
+                if key := raw.rstrip(b"\n").decode("utf-8", "replace"):
+                    keys.add(key)
     if not (Path(state_dir) / REGISTRY_FILE).exists():
         return keys
     registry = Registry(state_dir, readonly=True)  # dlq list must not create or change the agent's state

@@ -122,7 +122,11 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.tick = tick
         self.registry = Registry(cfg.state_dir)
-        self.dlq = DeadLetterWriter(cfg.state_dir, cfg.dead_letter_redaction())
+        try:
+            self.dlq = DeadLetterWriter(cfg.state_dir, cfg.dead_letter_redaction())
+        except BaseException:  # a link or a FIFO in its place: a reload refused this way must not leak the registry
+            self.registry.close()
+            raise
         self.ids = cfg.id_record()
         self.tailer = Tailer(
             TailerSettings(

@@ -1,7 +1,9 @@
 """The agent's Ed25519 signing key: created once in the state directory (mode 0600), never printed.
 
 ``auditlog agent key --public`` prints the public half (PEM) for ``auditlog verify --pubkey``. A key
-file readable by group or others is refused: whoever reads it can sign digests in the agent's name.
+file readable by group or others is refused: whoever reads it can sign digests in the agent's name. So is
+one that is not a regular file (a link, a FIFO that would block the agent's start, a device) or that is far
+larger than any key, each with one line naming it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auditlog.agent.statelock import make_state_dir
+from auditlog.core.files import NotRegularFileError, open_regular
 from auditlog.indexer.integrity import key_id
 
 KEY_FILE = "digest-signing.key"
+#: the most bytes a key file may hold (an Ed25519 PEM key is 119): more is some other file, never read whole
+MAX_KEY_BYTES = 64 * 1024
 
 
 class KeyFileError(Exception):
@@ -69,7 +74,8 @@ def load_key(state_dir: str | Path, *, create: bool = True) -> SigningKey:
 
     Raises:
         FileNotFoundError: no key and ``create`` is False.
-        KeyFileError: the file is readable by others or is not an unencrypted Ed25519 PEM key.
+        KeyFileError: the file is readable by others, is not a regular file, is too large, or is not an
+            unencrypted Ed25519 PEM key.
     """
     path = Path(state_dir) / KEY_FILE
     if create and not path.exists():
@@ -86,11 +92,19 @@ def load_key(state_dir: str | Path, *, create: bool = True) -> SigningKey:
                 f.write(pem)
                 f.flush()
                 os.fsync(f.fileno())
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); chmod 600 it")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        fd = open_regular(path, os.O_RDONLY)
+    except NotRegularFileError as exc:
+        raise KeyFileError(str(exc)) from None
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fh.fileno()).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyFileError(f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); chmod 600 it")
+        pem = fh.read(MAX_KEY_BYTES + 1)
+    if len(pem) > MAX_KEY_BYTES:
+        raise KeyFileError(f"{path} is larger than {MAX_KEY_BYTES:,} bytes; it is no signing key")
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError):
         raise KeyFileError(f"{path} is not an unencrypted PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):

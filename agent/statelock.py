@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from auditlog.core.errors import CommandError
+from auditlog.core.files import open_regular
 
 LOCK_FILE = "agent.lock"
 
@@ -47,7 +48,8 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
         problem = state_dir_problem(os.stat(path.parent), os.geteuid())
         if problem is not None:
             raise CommandError(f"state.dir {state_dir}: {problem}")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        # a regular file only: a FIFO or a link to a device here ended in a bare "Invalid argument" naming nothing
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         raise CommandError(f"cannot use state directory {state_dir}: {exc.strerror or exc}") from None
     try:

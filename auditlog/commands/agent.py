@@ -157,7 +157,8 @@ def _existing_state_dir(args: argparse.Namespace) -> Path:
     from auditlog.agent.registry import REGISTRY_FILE
 
     state = _load(args).state_dir
-    if not ((state / REGISTRY_FILE).is_file() or (state / DEADLETTER_FILE).is_file()):
+    # lexists: a link or a FIFO in the dead-letter file's place is named by the reader, not called "no state dir"
+    if not ((state / REGISTRY_FILE).is_file() or os.path.lexists(state / DEADLETTER_FILE)):
         raise CommandError(f"{state} is not an agent state directory (no {REGISTRY_FILE} or {DEADLETTER_FILE}; "
                            "has the agent run with this --state-dir?)")
     return state

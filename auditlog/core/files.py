@@ -5,6 +5,11 @@ the memory of the machine before anything could be said about it. Reading stops 
 limit and the file is refused as too large. Pipes still work (``--password-file <(pass show es)``):
 they are read as they come, up to the limit. A named FIFO (``mkfifo``) that nothing writes to is
 refused after :data:`NAMED_PIPE_WAIT` seconds instead of hanging the command, or a reloading agent.
+
+A program's own files (the agent's state directory) are different: they must be regular files, and
+:func:`open_regular` refuses anything else at once, by name: a symbolic link (whoever planted it would
+have the program write, chmod or read the target), a FIFO (which blocks the open or the read), a device
+(``/dev/zero`` never ends) or a folder.
 """
 
 from __future__ import annotations
@@ -25,6 +30,71 @@ class FileTooLargeError(ValueError):
         """Name the file and the limit."""
         self.path, self.limit = os.fspath(path), limit
         super().__init__(f"{self.path} is larger than {limit:,} bytes; is it the right file?")
+
+
+class NotRegularFileError(OSError):
+    """A file that must be a regular file is a link, a FIFO, a device or a folder; its message names it."""
+
+    def __init__(self, path: str | os.PathLike[str], what: str) -> None:
+        """Name the file and what it is instead."""
+        super().__init__(errno.EINVAL, f"{os.fspath(path)} is {what}, not a regular file; move it away")
+
+    def __str__(self) -> str:
+        """The message alone: it names the file already (no ``[Errno 22]`` in front)."""
+        return str(self.strerror)
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, in a few words ("a symbolic link", "a FIFO", ...) (pure)."""
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return name
+    return "of an unknown type"
+
+
+def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600) -> int:
+    """Open ``path`` and return its descriptor, only when it is a regular file (never through a link).
+
+    ``O_NOFOLLOW`` refuses a link in the last component; the open does not block (a FIFO would wait for
+    its other end), and the type is checked on the descriptor, so a name swapped between a look and the
+    open is refused too. The descriptor returned is blocking and close-on-exec.
+
+    Args:
+        path: the file.
+        flags: ``os.open`` flags (``O_RDONLY``, ``O_WRONLY | O_APPEND | O_CREAT``, ...).
+        mode: the mode of a file ``O_CREAT`` makes.
+
+    Returns:
+        The open descriptor.
+
+    Raises:
+        NotRegularFileError: when it is a link, a FIFO, a device, a socket or a folder.
+        OSError: when it cannot be opened otherwise (``FileNotFoundError`` when it is missing).
+    """
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        # ELOOP: a link (O_NOFOLLOW); ENXIO: a FIFO no one reads (write-only, non-blocking); EISDIR: a folder
+        if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise
+        try:
+            kind = os.lstat(path).st_mode
+        except OSError:
+            raise exc from None
+        if stat.S_ISREG(kind):
+            raise
+        raise NotRegularFileError(path, file_kind(kind)) from None
+    try:
+        kind = os.fstat(fd).st_mode
+        if not stat.S_ISREG(kind):
+            raise NotRegularFileError(path, file_kind(kind))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -166,6 +167,19 @@ def test_a_reload_whose_pipeline_cannot_start_goes_back_to_the_running_one(tmp_p
                                lambda a: (_wait(lambda: a.cfg["batch.max_events"] != 7), a.cfg["batch.max_events"])[1])
     errors = _errors(recorded)
     assert (0, 2000, 1, True) == (code, running, len(errors), "cannot use state directory" in errors[0])
+
+
+def test_a_dead_letter_file_that_is_a_fifo_stops_the_start_with_one_line_naming_it(tmp_path: Path) -> None:
+    """A FIFO where the dead-letter file belongs stops the agent at start, naming it, instead of blocking it."""
+    from auditlog.core.errors import CommandError
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "state").mkdir()
+    os.mkfifo(tmp_path / "state" / "deadletter.jsonl")
+    path = _toml(tmp_path / "agent.toml", tmp_path)
+    with pytest.raises(CommandError, match=r"deadletter\.jsonl is a FIFO, not a regular file") as refused:
+        Agent(config.load(path, env={})).run()
+    assert "\n" not in str(refused.value)
 
 
 def test_a_metrics_host_that_does_not_resolve_is_named_at_start(tmp_path: Path, recorded: _Log) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from auditlog.agent import deadletter
 from auditlog.agent.deadletter import DEADLETTER_FILE, DeadLetter, DeadLetterWriter, mark_replayed, read_records
 from auditlog.agent.redact import REDACTED, Redactor
 
@@ -215,3 +216,95 @@ def test_replay_marks_that_cannot_be_read_are_one_line_not_none(
     monkeypatch.setattr(Registry, "transaction", locked)
     with pytest.raises(CommandError, match="cannot read the replay marks"):
         replayed_keys(tmp_path)
+
+
+def test_a_dead_letter_file_that_is_a_link_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    """A symbolic link in the file's place stops the writer with an error naming it; the target keeps mode and bytes."""
+    target = tmp_path / "victim.txt"
+    target.write_bytes(b"keep\n")
+    os.chmod(target, 0o644)
+    (tmp_path / DEADLETTER_FILE).symlink_to(target)
+    with pytest.raises(OSError, match=f"{DEADLETTER_FILE} is a symbolic link"):
+        DeadLetterWriter(tmp_path)
+    assert (target.read_bytes(), stat.S_IMODE(target.stat().st_mode)) == (b"keep\n", 0o644)
+
+
+def test_a_dead_letter_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO in the file's place (nothing reads it) is refused by name instead of blocking the agent's start."""
+    os.mkfifo(tmp_path / DEADLETTER_FILE)
+    with pytest.raises(OSError, match=f"{DEADLETTER_FILE} is a FIFO"):
+        DeadLetterWriter(tmp_path)
+
+
+def test_a_dead_letter_file_swapped_for_a_link_while_running_is_not_written_through(tmp_path: Path) -> None:
+    """Replaced by a link under the agent, the file is not written through it: the write fails, the caller holds."""
+    target = tmp_path / "victim.txt"
+    target.write_bytes(b"keep\n")
+    w = DeadLetterWriter(tmp_path / "state")
+    w.append(DeadLetter("first", b"one", 0, "/f", "k"))
+    path = tmp_path / "state" / DEADLETTER_FILE
+    path.unlink()
+    path.symlink_to(target)
+    with pytest.raises(OSError, match="is a symbolic link"):
+        w.append(DeadLetter("second", b"two", 4, "/f", "k"))
+    assert target.read_bytes() == b"keep\n"
+    path.unlink()
+    w.close()
+
+
+def test_a_failed_sync_names_the_dead_letter_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fsync that fails (EIO, EINVAL) raises an error that names the file, so its one line says which file."""
+    w = DeadLetterWriter(tmp_path)
+    w.append(DeadLetter("r", b"x", 1, "/f", "id"))
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing)
+    with pytest.raises(OSError) as failed:
+        w.sync()
+    assert failed.value.filename == str(tmp_path / DEADLETTER_FILE)
+
+
+def test_reading_a_dead_letter_file_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    """Reading a link (say to /etc/passwd) raises an error naming the file instead of yielding the target's lines."""
+    target = tmp_path / "passwd"
+    target.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / DEADLETTER_FILE).symlink_to(target)
+    with pytest.raises(OSError, match=f"{DEADLETTER_FILE} is a symbolic link"):
+        list(read_records(tmp_path))
+
+
+def test_reading_a_dead_letter_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO in the file's place is refused by name; reading never waits for a writer."""
+    os.mkfifo(tmp_path / DEADLETTER_FILE)
+    with pytest.raises(OSError, match=f"{DEADLETTER_FILE} is a FIFO"):
+        list(read_records(tmp_path))
+
+
+def test_a_line_longer_than_any_record_is_one_corrupt_record_and_reading_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A line past the record bound is one corrupt record holding a preview (not the line); the next record is read."""
+    monkeypatch.setattr(deadletter, "MAX_RECORD_BYTES", 10_000)
+    (tmp_path / DEADLETTER_FILE).write_bytes(b"\0" * 50_000 + b"\n" + DeadLetter("r", b"x", 1, "/f", "id").to_json())
+    corrupt, good = read_records(tmp_path)
+    assert (corrupt["reason"], len(corrupt["raw"]), corrupt["raw_bytes"], good["reason"]) == (
+        "corrupt dead-letter record", deadletter.PREVIEW_BYTES, 50_001, "r")
+
+
+def test_a_record_over_the_bound_is_written_with_its_reason_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record the bound could not hold (a cluster's endless reason) keeps the line and a cut reason, never more."""
+    monkeypatch.setattr(deadletter, "MAX_RECORD_BYTES", 8000)
+    rendered = DeadLetter("400 mapper_parsing_exception: " + "x" * 20_000, b'{"a": 1}', 0, "/f", "id").to_json()
+    rec = __import__("orjson").loads(rendered)
+    assert (len(rendered) <= 8000, rec["line"], rec["reason"].startswith("400 mapper_parsing_exception: x")) == (
+        True, '{"a": 1}', True)
+
+
+def test_replay_marks_of_earlier_versions_in_a_fifo_are_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO in place of deadletter.replayed is refused by name; listing never waits for a writer."""
+    write(tmp_path, DeadLetter("r", b"x", 1, "/f", "id"))
+    os.mkfifo(tmp_path / "deadletter.replayed")
+    with pytest.raises(OSError, match=r"deadletter\.replayed is a FIFO"):
+        list(read_records(tmp_path))

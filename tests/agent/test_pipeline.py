@@ -471,3 +471,25 @@ def test_after_an_acknowledging_error_no_later_batch_is_settled(
 
     pipeline, _es, thread = _run_with_settle(tmp_path, monkeypatch, first_broken)
     assert (thread.is_alive(), pipeline.failed, len(settled)) == (False, True, 1)
+
+
+def test_a_refused_dead_letter_file_leaves_the_registry_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipeline that cannot open its dead-letter file (a link there) closes the registry it opened before."""
+    from auditlog.agent import registry
+
+    closed: list[Path] = []
+    real_close = registry.Registry.close
+
+    def close(self: registry.Registry) -> None:
+        closed.append(self.path)
+        real_close(self)
+
+    monkeypatch.setattr(registry.Registry, "close", close)
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n'
+                      f'[state]\ndir = "{tmp_path / "state"}"\n[metrics]\nenabled = false\n')
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "deadletter.jsonl").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError, match="is a symbolic link"):
+        Pipeline(load(config), GatedES())  # type: ignore[arg-type]
+    assert closed == [tmp_path / "state" / "registry.sqlite"]

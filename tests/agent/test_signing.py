@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import stat
 from pathlib import Path
 
@@ -44,3 +45,27 @@ def test_signature_verifies_with_the_printed_public_key(tmp_path: Path) -> None:
     public = load_pem_public_key(key.public_pem().encode())
     assert isinstance(public, Ed25519PublicKey)
     public.verify(base64.b64decode(key.sign(b"digest")), b"digest")
+
+
+def test_a_key_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    """A FIFO (mode 0600) in place of the key is refused by name instead of blocking the agent's start for ever."""
+    os.mkfifo(tmp_path / KEY_FILE, 0o600)
+    with pytest.raises(KeyFileError, match=f"{KEY_FILE} is a FIFO, not a regular file"):
+        load_key(tmp_path)
+
+
+def test_a_key_file_that_is_a_dangling_link_is_refused_naming_it(tmp_path: Path) -> None:
+    """A link to nowhere in place of the key is refused naming the file (not a bare "No such file or directory")."""
+    (tmp_path / KEY_FILE).symlink_to(tmp_path / "nowhere")
+    with pytest.raises(KeyFileError, match=f"{KEY_FILE} is a symbolic link, not a regular file"):
+        load_key(tmp_path)
+
+
+def test_a_huge_key_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    """A key file far larger than any PEM key is refused by its size, naming it."""
+    path = tmp_path / KEY_FILE
+    with path.open("wb") as fh:
+        fh.truncate(1 << 30)  # sparse: takes no disk
+    path.chmod(0o600)
+    with pytest.raises(KeyFileError, match=f"{KEY_FILE} is larger than"):
+        load_key(tmp_path)

@@ -107,3 +107,16 @@ def test_a_state_directory_made_by_a_command_under_umask_002_is_not_group_writab
     finally:
         os.umask(previous)
     assert 0o755 == stat.S_IMODE((tmp_path / "a" / "state").stat().st_mode)
+
+
+@pytest.mark.parametrize("plant", ["fifo", "link"])
+def test_a_lock_file_that_is_not_a_regular_file_is_refused_naming_it(tmp_path: Path, plant: str) -> None:
+    """A FIFO or a link (say to /dev/zero) in place of agent.lock is one line naming the file, not a bare errno."""
+    path = tmp_path / LOCK_FILE
+    if plant == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    refused = pytest.raises(CommandError, match=f"{LOCK_FILE} is a (FIFO|symbolic link), not a regular file")
+    with refused, hold_state_dir(tmp_path):
+        pass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.core.files import FileTooLargeError, read_limited
+from auditlog.core.files import FileTooLargeError, NotRegularFileError, open_regular, read_limited
 
 
 def test_an_endless_device_is_refused_after_the_limit() -> None:
@@ -66,3 +66,34 @@ def test_a_shell_pipe_is_read_without_the_wait() -> None:
         writer.join(5)
         os.close(read_end)
     assert b"secret\n" == data
+
+
+def test_open_regular_opens_a_regular_file_blocking(tmp_path: Path) -> None:
+    """A regular file is opened (created with O_CREAT) and its descriptor is blocking."""
+    fd = open_regular(tmp_path / "f", os.O_WRONLY | os.O_CREAT)
+    try:
+        assert (os.get_blocking(fd), (tmp_path / "f").is_file()) == (True, True)
+    finally:
+        os.close(fd)
+
+
+def test_open_regular_refuses_a_link_naming_it(tmp_path: Path) -> None:
+    """A symbolic link, even to a regular file, is refused with a message naming the link."""
+    (tmp_path / "target").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    with pytest.raises(NotRegularFileError, match=r"^\S+/link is a symbolic link, not a regular file"):
+        open_regular(tmp_path / "link", os.O_RDONLY)
+
+
+def test_open_regular_refuses_a_fifo_without_waiting(tmp_path: Path) -> None:
+    """A FIFO no one writes to or reads from is refused at once, for reading and for writing."""
+    os.mkfifo(tmp_path / "fifo")
+    for flags in (os.O_RDONLY, os.O_WRONLY | os.O_APPEND | os.O_CREAT):
+        with pytest.raises(NotRegularFileError, match="is a FIFO"):
+            open_regular(tmp_path / "fifo", flags)
+
+
+def test_open_regular_refuses_a_device() -> None:
+    """A device (/dev/zero never ends) is refused by what it is."""
+    with pytest.raises(NotRegularFileError, match="/dev/zero is a character device"):
+        open_regular("/dev/zero", os.O_RDONLY)
