@@ -2,8 +2,9 @@
 
 ``auditlog agent key --public`` prints the public half (PEM) for ``auditlog verify --pubkey``. A key
 file readable by group or others is refused: whoever reads it can sign digests in the agent's name. So is
-one that is not a regular file (a link, a FIFO that would block the agent's start, a device) or that is far
-larger than any key, each with one line naming it.
+one that is not a regular file (a FIFO that would block the agent's start, a device, a link to nothing) or that
+is far larger than any key, each with one line naming it. A link to a regular key file is read (a key mounted
+from a Kubernetes secret is one); the mode checked is the key's own.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def load_key(state_dir: str | Path, *, create: bool = True) -> SigningKey:
                 f.flush()
                 os.fsync(f.fileno())
     try:
-        fd = open_regular(path, os.O_RDONLY)
+        fd = open_regular(path, os.O_RDONLY, follow_links=True)  # a key mounted from a secret is a link
     except NotRegularFileError as exc:
         raise KeyFileError(str(exc)) from None
     with os.fdopen(fd, "rb") as fh:

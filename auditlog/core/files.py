@@ -54,8 +54,8 @@ def file_kind(mode: int) -> str:
     return "of an unknown type"
 
 
-def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600) -> int:
-    """Open ``path`` and return its descriptor, only when it is a regular file (never through a link).
+def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600, *, follow_links: bool = False) -> int:
+    """Open ``path`` and return its descriptor, only when it is a regular file (by default never through a link).
 
     ``O_NOFOLLOW`` refuses a link in the last component; the open does not block (a FIFO would wait for
     its other end), and the type is checked on the descriptor, so a name swapped between a look and the
@@ -65,6 +65,8 @@ def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600) ->
         path: the file.
         flags: ``os.open`` flags (``O_RDONLY``, ``O_WRONLY | O_APPEND | O_CREAT``, ...).
         mode: the mode of a file ``O_CREAT`` makes.
+        follow_links: open a link's target (still only a regular one), for a file an operator may mount as a
+            link (a key from a Kubernetes secret); a file the program writes is never opened through a link.
 
     Returns:
         The open descriptor.
@@ -74,7 +76,11 @@ def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o600) ->
         OSError: when it cannot be opened otherwise (``FileNotFoundError`` when it is missing).
     """
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+        fd = os.open(path, flags | (0 if follow_links else os.O_NOFOLLOW) | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except FileNotFoundError:
+        if follow_links and os.path.islink(path):
+            raise NotRegularFileError(path, "a symbolic link to nothing") from None
+        raise
     except OSError as exc:
         # ELOOP: a link (O_NOFOLLOW); ENXIO: a FIFO no one reads (write-only, non-blocking); EISDIR: a folder
         if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):

@@ -57,8 +57,16 @@ def test_a_key_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
 def test_a_key_file_that_is_a_dangling_link_is_refused_naming_it(tmp_path: Path) -> None:
     """A link to nowhere in place of the key is refused naming the file (not a bare "No such file or directory")."""
     (tmp_path / KEY_FILE).symlink_to(tmp_path / "nowhere")
-    with pytest.raises(KeyFileError, match=f"{KEY_FILE} is a symbolic link, not a regular file"):
+    with pytest.raises(KeyFileError, match=f"{KEY_FILE} is a symbolic link to nothing, not a regular file"):
         load_key(tmp_path)
+
+
+def test_a_key_file_that_is_a_link_to_a_private_key_is_read(tmp_path: Path) -> None:
+    """A link to a 0600 key file (how a Kubernetes secret is mounted) gives the same key as the file itself."""
+    made = load_key(tmp_path / "secret")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / KEY_FILE).symlink_to(tmp_path / "secret" / KEY_FILE)
+    assert made.public_raw == load_key(tmp_path / "state").public_raw
 
 
 def test_a_huge_key_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
