@@ -115,7 +115,7 @@ def event_source(raw: object) -> dict[str, Any]:
         return undecodable_event(NO_ID, f"the hit is {_kind(raw)}, not an object")
     doc_id = raw.get("_id")
     if not isinstance(doc_id, str) or not doc_id:
-        return undecodable_event(NO_ID, f"the hit's _id is {_kind(doc_id)} ({quoted(doc_id, 60)}), not an id")
+        return undecodable_event(NO_ID, f"the hit's _id is {_kind(doc_id)} ({quoted(repr(doc_id), 60)}), not an id")
     if not isinstance(raw.get("_index"), str):
         return undecodable_event(doc_id, "the hit names no _index")
     source = raw.get("_source")
@@ -129,7 +129,7 @@ def event_source(raw: object) -> dict[str, Any]:
     if event.get("id") is None:
         event["id"] = doc_id
     elif event["id"] != doc_id:
-        return undecodable_event(doc_id, f"event.id {quoted(event['id'], 60)} is not the document's _id")
+        return undecodable_event(doc_id, f"event.id {quoted(repr(event['id']), 60)} is not the document's _id")
     return source
 
 
@@ -230,7 +230,7 @@ def exact_total(response: Mapping[str, Any]) -> int:
     exact = isinstance(total, Mapping) and total.get("relation", "eq") == "eq"
     value = total.get("value") if exact and isinstance(total, Mapping) else None
     if type(value) is not int or value < 0:
-        raise BadAnswerError(f"its answer has no exact hits.total (found {quoted(total, 60)})")
+        raise BadAnswerError(f"its answer has no exact hits.total (found {quoted(repr(total), 60)})")
     return value
 
 
@@ -254,9 +254,9 @@ def check_order(hits: list[Any], after: Cursor | None) -> None:
         sort = raw.get("sort")
         key = cursor_key(sort)
         if key is None:
-            raise BadAnswerError(f"hit {position + 1} of its answer carries no cursor (sort {quoted(sort, 60)}): "
+            raise BadAnswerError(f"hit {position + 1} of its answer carries no cursor (sort {quoted(repr(sort), 60)}): "
                                  "the listing cannot be read on")
         if previous is not None and key <= previous:
-            raise BadAnswerError(f"its hits are out of the listing's order (sort {quoted(sort, 60)} after "
-                                 f"{quoted(previous_sort, 60)}): reading on would repeat events or never end")
+            raise BadAnswerError(f"its hits are out of the listing's order (sort {quoted(repr(sort), 60)} after "
+                                 f"{quoted(repr(previous_sort), 60)}): reading on would repeat events or never end")
         previous, previous_sort = key, sort

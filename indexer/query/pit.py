@@ -37,7 +37,9 @@ class BadAnswerError(TransportError):
 
 
 def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
-    """Return ``value`` for a one-line message: a string as is, anything else as its repr, line breaks removed, cut.
+    """Return ``value`` on one line for a message: a string as is, anything else as its repr, cut to ``limit``.
+
+    Pass ``repr(value)`` to show a string with its quotes (a total ``"5"`` is not the number 5).
 
     Args:
         value: a piece of an answer (a reason, a sort value, a total).

@@ -171,3 +171,12 @@ def test_more_hits_than_asked_for_raise() -> None:
     """An answer holding more hits than the request's size is refused."""
     with pytest.raises(BadAnswerError, match="6 hits where 5 were asked for"):
         _fetch(_hits(lambda found: [*found, {**found[-1], "sort": [0, 99]}]))
+
+
+def test_a_total_of_text_is_quoted_as_text_in_the_message() -> None:
+    """A total "5" is named with its quotes, so the line tells it apart from the number 5."""
+    def tamper(body: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+        response["hits"]["total"] = "5"
+        return response
+    with pytest.raises(BadAnswerError, match=r"\(found '5'\)"):
+        _fetch(tamper)
