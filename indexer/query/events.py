@@ -34,8 +34,8 @@ def get_event(
     Raises:
         ValueError: on an empty id.
         elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
-        BadAnswerError: when the answer is 200 but reports a failure or is of another shape: "not found"
-            would be a wrong answer then.
+        SearchFailedError / BadAnswerError: when the answer is 200 but reports a failure or is of another
+            shape: "not found" would be a wrong answer then.
     """
     if not event_id.strip():
         raise ValueError("event id is empty")

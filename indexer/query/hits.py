@@ -167,8 +167,9 @@ def fetch_after(
 
     Raises:
         PitExpiredError: when the snapshot expired.
-        BadAnswerError: when the answer reports a failure (``check_answer``), has no exact total though one
-            was asked for, more hits than asked for, or hits out of the listing's order or without a cursor.
+        SearchFailedError: when the answer reports a failure (``check_answer``).
+        BadAnswerError: when the answer has no exact total though one was asked for, more hits than asked
+            for, or hits out of the listing's order or without a cursor.
     """
     body: dict[str, Any] = {
         "query": query,
@@ -187,7 +188,7 @@ def fetch_after(
         raise BadAnswerError(f"its answer holds {len(hits):,} hits where {body['size']:,} were asked for")
     check_order(hits, after)
     if hits and len(hits) == body["size"] and not isinstance(hits[-1], dict):
-        raise BadAnswerError("the last hit of a full batch is not an object: there is no cursor to read on from")
+        raise BadAnswerError("the last hit of a full batch is not an object: no cursor to read on from")
     return Batch(hits=hits, total=exact_total(response) if track_total else None)
 
 
@@ -254,9 +255,9 @@ def check_order(hits: list[Any], after: Cursor | None) -> None:
         sort = raw.get("sort")
         key = cursor_key(sort)
         if key is None:
-            raise BadAnswerError(f"hit {position + 1} of its answer carries no cursor (sort {quoted(repr(sort), 60)}): "
-                                 "the listing cannot be read on")
+            # kept short: the reader's line quotes 120 characters of it
+            raise BadAnswerError(f"hit {position + 1} carries no cursor (sort {quoted(repr(sort), 40)})")
         if previous is not None and key <= previous:
-            raise BadAnswerError(f"its hits are out of the listing's order (sort {quoted(repr(sort), 60)} after "
-                                 f"{quoted(repr(previous_sort), 60)}): reading on would repeat events or never end")
+            raise BadAnswerError(f"hits out of the listing's order (sort {quoted(repr(sort), 40)} after "
+                                 f"{quoted(repr(previous_sort), 40)}): paging would loop or repeat")
         previous, previous_sort = key, sort

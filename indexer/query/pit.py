@@ -29,11 +29,18 @@ class PitExpiredError(Exception):
     """The point in time is gone (closed, or idle longer than its keep-alive)."""
 
 
-class BadAnswerError(TransportError):
-    """Elasticsearch answered 200, but with a failure, a partial result or hits that cannot be read on from."""
+class SearchFailedError(TransportError):
+    """Elasticsearch answered 200, but the answer reports a failure: an error object, failed shards, a timeout."""
 
-    # A TransportError, so every reader already shows it as one line ("Elasticsearch failed: ...") where it
-    # shows the client's own errors, instead of an AssertionError or a KeyError of ours.
+    # A TransportError, so every reader already shows it as one line ("Elasticsearch failed: <reason>") where
+    # it shows the client's own errors.
+
+
+class BadAnswerError(ValueError):
+    """An answer of another shape, or one that breaks the listing's promises (order of cursors, exact total)."""
+
+    # A ValueError, one of indexer.errors.ANSWER_ERRORS, so every reader shows it as the one line it gives
+    # any answer it cannot read ("the answer of Elasticsearch is not what this command reads (...)").
 
 
 def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
@@ -94,7 +101,8 @@ def check_answer(response: object) -> dict[str, Any]:
         The body as a dict.
 
     Raises:
-        BadAnswerError: when the body is not an object, carries an error, or reports failed shards or a timeout.
+        BadAnswerError: when the body is not a JSON object.
+        SearchFailedError: when the body carries an error, or reports failed shards or a timeout.
     """
     body = getattr(response, "body", response)
     if not isinstance(body, Mapping):
@@ -102,17 +110,17 @@ def check_answer(response: object) -> dict[str, Any]:
     if "error" in body:
         status = body.get("status")
         code = f" ({status})" if type(status) is int else ""
-        raise BadAnswerError(f"its answer carries an error{code}: {_reason(body['error'])}")
+        raise SearchFailedError(f"its answer carries an error{code}: {_reason(body['error'])}")
     shards = body.get("_shards")
     if isinstance(shards, Mapping) and shards.get("failed") not in (None, 0):
         failed = shards.get("failed")
         failures = shards.get("failures")
         first = failures[0] if isinstance(failures, list) and failures else None
         why = f": {_reason(first)}" if first is not None else ""
-        raise BadAnswerError(f"{quoted(failed)} of {quoted(shards.get('total'))} shards failed{why}; "
+        raise SearchFailedError(f"{quoted(failed)} of {quoted(shards.get('total'))} shards failed{why}; "
                              "a partial answer is not used")
     if body.get("timed_out") not in (None, False):
-        raise BadAnswerError("the search timed out; a partial answer is not used")
+        raise SearchFailedError("the search timed out; a partial answer is not used")
     return dict(body)
 
 
@@ -164,7 +172,8 @@ class PointInTime:
 
         Raises:
             PitExpiredError: when Elasticsearch no longer knows the point in time.
-            BadAnswerError: when the answer is 200 but reports a failure, failed shards or a timeout.
+            SearchFailedError: when the answer is 200 but reports a failure, failed shards or a timeout.
+            BadAnswerError: when the answer is not a JSON object.
         """
         # Never partial results: when some shards' contexts are gone (a node restarted, the snapshot closed while
         # it is read), Elasticsearch would otherwise answer 200 with the other shards' hits, and an export ended

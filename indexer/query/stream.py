@@ -67,7 +67,8 @@ class EventStream:
         Raises:
             ValueError: on a batch size out of range.
             elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
-            BadAnswerError: when the first answer reports a failure or has no exact total.
+            SearchFailedError: when the first answer reports a failure.
+            BadAnswerError: when the first answer has no exact total or its hits cannot be read on from.
         """
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}: {batch_size}")
@@ -92,8 +93,9 @@ class EventStream:
         Raises:
             PitExpiredError: when the snapshot expired between two batches (the consumer paused longer
                 than ``keep_alive``, or a shared snapshot was renewed); nothing is silently skipped.
-            BadAnswerError: when an answer fails or is out of order, or the events outnumber ``total`` or
-                end short of it; the events of a batch that would pass ``total`` are not yielded.
+            SearchFailedError: when an answer reports a failure.
+            BadAnswerError: when an answer is out of order, or the events outnumber ``total`` or end short of
+                it; the events of a batch that would pass ``total`` are not yielded.
             RuntimeError: when iterated a second time.
         """
         batch, self._first = self._first, None

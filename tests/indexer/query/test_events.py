@@ -8,7 +8,7 @@ import pytest
 
 from auditlog.indexer.query.events import get_event
 from auditlog.indexer.query.hits import undecodable_reason
-from auditlog.indexer.query.pit import BadAnswerError
+from auditlog.indexer.query.pit import BadAnswerError, SearchFailedError
 from auditlog.indexer.tiers import TierTable
 from tests.indexer.query.fakes import AnswerClient
 
@@ -21,13 +21,13 @@ def _get(answer: Any) -> dict[str, Any] | None:
 
 def test_a_200_carrying_an_error_is_a_failure_not_not_found() -> None:
     """An error object inside a 200 raises with Elasticsearch's reason instead of answering "not found"."""
-    with pytest.raises(BadAnswerError, match="all shards failed"):
+    with pytest.raises(SearchFailedError, match="all shards failed"):
         _get({"error": {"type": "search_phase_execution_exception", "reason": "all shards failed"}, "status": 500})
 
 
 def test_failed_shards_are_a_failure_not_not_found() -> None:
     """A 200 whose failed shards may hold the event raises instead of answering "not found"."""
-    with pytest.raises(BadAnswerError, match="1 of 2 shards failed"):
+    with pytest.raises(SearchFailedError, match="1 of 2 shards failed"):
         _get({"_shards": {"total": 2, "successful": 1, "failed": 1}, "hits": {"hits": []}})
 
 

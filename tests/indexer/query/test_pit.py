@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from auditlog.indexer.errors import describe_es_error
-from auditlog.indexer.query.pit import BadAnswerError, PointInTime, is_search_context_missing
+from auditlog.indexer.query.pit import BadAnswerError, PointInTime, SearchFailedError, is_search_context_missing
 from tests.indexer.query.fakes import FakeClient, api_error
 
 
@@ -33,7 +33,7 @@ def test_an_expired_snapshot_is_still_recognised_by_its_root_cause() -> None:
 def test_a_200_carrying_an_error_object_raises_with_its_reason() -> None:
     """A 200 whose body is Elasticsearch's error object fails with the error's reason and status."""
     answer = {"error": {"type": "search_phase_execution_exception", "reason": "all shards failed"}, "status": 500}
-    with pytest.raises(BadAnswerError) as caught:
+    with pytest.raises(SearchFailedError) as caught:
         _search_answering(answer)
     assert "its answer carries an error (500): all shards failed" == str(caught.value)
 
@@ -42,13 +42,13 @@ def test_failed_shards_raise_with_the_first_failure_reason() -> None:
     """A 200 reporting failed shards is a partial result: it fails, naming the count and the first reason."""
     answer = {"_shards": {"total": 5, "successful": 2, "skipped": 0, "failed": 3,
                           "failures": [{"shard": 0, "reason": {"type": "x", "reason": "boom"}}]}}
-    with pytest.raises(BadAnswerError, match=r"^3 of 5 shards failed: boom; a partial answer is not used$"):
+    with pytest.raises(SearchFailedError, match=r"^3 of 5 shards failed: boom; a partial answer is not used$"):
         _search_answering(answer)
 
 
 def test_a_timed_out_answer_raises() -> None:
     """A 200 with timed_out true holds only what the shards found in time: it fails."""
-    with pytest.raises(BadAnswerError, match="timed out"):
+    with pytest.raises(SearchFailedError, match="timed out"):
         _search_answering({"timed_out": True})
 
 
@@ -61,7 +61,15 @@ def test_skipped_shards_are_not_failures() -> None:
 def test_a_bad_answer_is_described_on_one_short_line() -> None:
     """A 100 kB multi-line reason is described on one line of at most 300 characters, reason included."""
     answer = {"error": {"type": "x", "reason": "line1\nline2\n" + "R" * 100_000}, "status": 500}
-    with pytest.raises(BadAnswerError) as caught:
+    with pytest.raises(SearchFailedError) as caught:
         _search_answering(answer)
     text = describe_es_error(caught.value)
     assert (True, True, True) == ("\n" not in text, len(text) <= 300, "line1 line2 RRR" in text)
+
+
+def test_an_answer_that_is_no_object_is_of_another_shape() -> None:
+    """A body that is a list is an answer of another shape (a ValueError readers describe as such), not a result."""
+    client = FakeClient(3)
+    client.tamper = lambda body, response: [1, 2, 3]
+    with pytest.raises(BadAnswerError, match="its answer is a list"):
+        PointInTime(client, "x").search(size=3)  # type: ignore[arg-type]
