@@ -7,7 +7,8 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from auditlog.indexer.query.dsl import SORT
-from auditlog.indexer.query.hits import event_source
+from auditlog.indexer.query.hits import answer_hits, event_source
+from auditlog.indexer.query.pit import check_answer
 from auditlog.indexer.tiers import TierTable
 
 
@@ -27,11 +28,14 @@ def get_event(
         index: search this index or pattern instead of ``tiers.read_pattern``.
 
     Returns:
-        The event's contract JSON, or ``None`` when no index holds it.
+        The event's contract JSON (an ``undecodable_event`` placeholder when the document cannot be read as
+        one), or ``None`` when no index holds it.
 
     Raises:
         ValueError: on an empty id.
         elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
+        SearchFailedError / BadAnswerError: when the answer is 200 but reports a failure or is of another
+            shape: "not found" would be a wrong answer then.
     """
     if not event_id.strip():
         raise ValueError("event id is empty")
@@ -44,5 +48,5 @@ def get_event(
         size=1,
         track_total_hits=False,
     )
-    hits = response.get("hits", {}).get("hits", [])
+    hits = answer_hits(check_answer(response))
     return event_source(hits[0]) if hits else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from auditlog.indexer.query.dsl import SORT, Query
-from auditlog.indexer.query.pit import PointInTime
+from auditlog.indexer.query.pit import BadAnswerError, PointInTime, quoted
 
 #: The largest page Elasticsearch serves (``index.max_result_window``); ``search_after`` keeps from at 0.
 MAX_BATCH: Final = 10_000
@@ -18,6 +18,42 @@ Cursor = list[Any]
 #: Key of the placeholder event that stands for a hit whose ``_source`` could not be read; its value is
 #: the reason. Readers show such an event as a marked row ("undecodable event <id>") and count it.
 UNDECODABLE = "_auditlog_undecodable"
+
+#: The id shown for a hit that carries no usable ``_id`` (a hostile answer: Elasticsearch always sends one).
+NO_ID: Final = "(no _id)"
+
+
+def _direction(clause: Mapping[str, Any]) -> int:
+    """+1 for a clause of ``SORT`` in ascending order, -1 for descending."""
+    spec = next(iter(clause.values()))
+    order = spec.get("order") if isinstance(spec, Mapping) else spec
+    return -1 if order == "desc" else 1
+
+
+#: The direction of each value of a cursor, from ``SORT`` (newest ``@timestamp`` first, then ``_shard_doc``).
+_DIRECTIONS: Final = tuple(_direction(clause) for clause in SORT)
+
+
+def cursor_key(values: object) -> tuple[int, ...] | None:
+    """Return a cursor's position in the listing's order (larger = later), or ``None`` when it is no cursor.
+
+    A cursor of ``SORT`` is one integer per clause: the timestamp in epoch units (a missing one is the
+    smallest long) and ``_shard_doc``, which the point in time makes unique per document. So two hits of
+    one snapshot never share a position, and each hit's position is strictly larger than the one before:
+    anything else (a repeated page, a repeated hit, ``sort`` missing, null or of another shape) is an answer
+    the listing cannot be read on from.
+
+    Args:
+        values: a hit's ``sort`` (as found in the answer: any JSON value).
+
+    Returns:
+        A tuple that compares in the listing's order, or ``None``.
+    """
+    if not isinstance(values, list) or len(values) != len(_DIRECTIONS):
+        return None
+    if not all(type(value) is int for value in values):  # not bool, not float, not text
+        return None
+    return tuple(direction * value for direction, value in zip(_DIRECTIONS, values, strict=True))
 
 
 @dataclass(frozen=True)
@@ -30,9 +66,16 @@ class Hit:
     sort: Cursor
 
     @classmethod
-    def from_raw(cls, raw: dict[str, Any]) -> Hit:
-        """Build from one element of ``hits.hits``; ``event.id`` is filled from ``_id`` when absent."""
-        return cls(id=raw["_id"], index=raw["_index"], source=event_source(raw), sort=raw.get("sort", []))
+    def from_raw(cls, raw: object) -> Hit:
+        """Build from one element of ``hits.hits`` (see ``event_source``); never raises on an odd hit.
+
+        ``id`` is the document ``_id`` (``NO_ID`` when the hit has none): the identity ``show`` and verify use.
+        """
+        source = event_source(raw)
+        fields = raw if isinstance(raw, dict) else {}
+        index, sort = fields.get("_index"), fields.get("sort")
+        return cls(id=str(source["event"]["id"]), index=index if isinstance(index, str) else "", source=source,
+                   sort=sort if isinstance(sort, list) else [])
 
 
 def undecodable_event(doc_id: str, reason: str) -> dict[str, Any]:
@@ -46,22 +89,47 @@ def undecodable_reason(event: Mapping[str, Any]) -> str | None:
     return None if reason is None else str(reason)
 
 
-def event_source(raw: dict[str, Any]) -> dict[str, Any]:
-    """Return a hit's ``_source`` with ``event.id`` set (the document id is the event id by contract).
+def _kind(value: object) -> str:
+    return "null" if value is None else f"a {type(value).__name__}"
 
-    A hit whose ``_source`` is not a JSON object becomes an ``undecodable_event`` placeholder, so one
-    odd document never stops a listing or an export.
+
+def event_source(raw: object) -> dict[str, Any]:
+    """Return a hit's ``_source`` with ``event.id`` set to the document ``_id``, or a placeholder.
+
+    The document ``_id`` is the event's identity (the agent indexes each event under its ``event.id``;
+    ``auditlog show`` and verify look events up by ``_id``), so that is the id every reader shows. A
+    source without ``event.id`` (or with ``null``) gets the ``_id``. A hit that cannot be shown as the
+    event it claims to be becomes an ``undecodable_event`` placeholder, so one odd document never stops a
+    listing or an export and is counted instead: a hit that is not an object, or lacks a string
+    ``_id`` or ``_index``; a ``_source`` that is missing, ``null`` or not an object; an ``event`` that is not
+    an object; an ``event.id`` other than the ``_id`` (showing either would name a different event than
+    the other readers find).
+
+    Args:
+        raw: one element of ``hits.hits``, as found in the answer.
+
+    Returns:
+        The event's contract JSON, or the placeholder.
     """
+    if not isinstance(raw, dict):
+        return undecodable_event(NO_ID, f"the hit is {_kind(raw)}, not an object")
+    doc_id = raw.get("_id")
+    if not isinstance(doc_id, str) or not doc_id:
+        return undecodable_event(NO_ID, f"the hit's _id is {_kind(doc_id)} ({quoted(repr(doc_id), 60)}), not an id")
+    if not isinstance(raw.get("_index"), str):
+        return undecodable_event(doc_id, "the hit names no _index")
     source = raw.get("_source")
-    if source is None:
-        source = {}
     if not isinstance(source, dict):
-        return undecodable_event(str(raw.get("_id", "")), f"_source is a {type(source).__name__}, not an object")
+        return undecodable_event(doc_id, f"_source is {_kind(source)}, not an object")
     event = source.get("event")
+    if event is None:
+        event = source["event"] = {}
     if not isinstance(event, dict):
-        event = {}
-        source["event"] = event
-    event.setdefault("id", raw["_id"])
+        return undecodable_event(doc_id, f"event is {_kind(event)}, not an object")
+    if event.get("id") is None:
+        event["id"] = doc_id
+    elif event["id"] != doc_id:
+        return undecodable_event(doc_id, f"event.id {quoted(repr(event['id']), 60)} is not the document's _id")
     return source
 
 
@@ -93,10 +161,15 @@ def fetch_after(
         track_total: ask for the exact total (``track_total_hits: true``).
 
     Returns:
-        The batch; fewer than ``size`` hits means the listing ended.
+        The batch; fewer than ``size`` hits means the listing ended. Every hit that is an object carries a
+        cursor strictly after ``after`` and after the hit before it (``cursor_key``), so a caller that
+        continues from the last hit neither repeats an event nor walks in a circle.
 
     Raises:
         PitExpiredError: when the snapshot expired.
+        SearchFailedError: when the answer reports a failure (``check_answer``).
+        BadAnswerError: when the answer has no exact total though one was asked for, more hits than asked
+            for, or hits out of the listing's order or without a cursor.
     """
     body: dict[str, Any] = {
         "query": query,
@@ -110,6 +183,81 @@ def fetch_after(
         body["source"] = False
         body["filter_path"] = ["pit_id", "hits.total", "hits.hits.sort"]
     response = pit.search(**body)
-    hits_part = response.get("hits", {})
-    total = hits_part.get("total", {}).get("value") if track_total else None
-    return Batch(hits=list(hits_part.get("hits", [])), total=total)
+    hits = answer_hits(response)
+    if len(hits) > body["size"]:
+        raise BadAnswerError(f"its answer holds {len(hits):,} hits where {body['size']:,} were asked for")
+    check_order(hits, after)
+    if hits and len(hits) == body["size"] and not isinstance(hits[-1], dict):
+        raise BadAnswerError("the last hit of a full batch is not an object: no cursor to read on from")
+    return Batch(hits=hits, total=exact_total(response) if track_total else None)
+
+
+def answer_hits(response: Mapping[str, Any]) -> list[Any]:
+    """Return ``hits.hits`` of a search answer (empty when the answer has none).
+
+    Args:
+        response: the answer's body (``check_answer``'s result).
+
+    Returns:
+        The hits as found (each one may still be of any shape: ``event_source`` judges them one by one).
+
+    Raises:
+        BadAnswerError: when ``hits`` is not an object or ``hits.hits`` not a list.
+    """
+    part = response.get("hits", {})
+    if not isinstance(part, Mapping):
+        raise BadAnswerError(f"its answer's hits is {_kind(part)}, not an object")
+    hits = part.get("hits", [])
+    if not isinstance(hits, list):
+        raise BadAnswerError(f"its answer's hits.hits is {_kind(hits)}, not a list")
+    return hits
+
+
+def exact_total(response: Mapping[str, Any]) -> int:
+    """Return the exact ``hits.total`` of a search answer that asked for it (``track_total_hits: true``).
+
+    Args:
+        response: the answer's body.
+
+    Returns:
+        The number of events of the listing, 0 or more.
+
+    Raises:
+        BadAnswerError: when the total is missing, not a count, or only a lower bound.
+    """
+    part = response.get("hits", {})
+    total = part.get("total") if isinstance(part, Mapping) else None
+    # "gte" would be a lower bound: the stream promises exactly ``total`` events
+    exact = isinstance(total, Mapping) and total.get("relation", "eq") == "eq"
+    value = total.get("value") if exact and isinstance(total, Mapping) else None
+    if type(value) is not int or value < 0:
+        raise BadAnswerError(f"its answer has no exact hits.total (found {quoted(repr(total), 60)})")
+    return value
+
+
+def check_order(hits: list[Any], after: Cursor | None) -> None:
+    """Check that every hit that is an object carries a cursor after the one before it (and after ``after``).
+
+    Hits that are not objects carry no cursor and are skipped: they become placeholders
+    (``event_source``), and the next hit is compared with the last cursor seen.
+
+    Args:
+        hits: the hits of one answer.
+        after: the cursor the request continued from (``None`` for the first request).
+
+    Raises:
+        BadAnswerError: at the first hit without a cursor, or whose cursor does not come after the one before.
+    """
+    previous, previous_sort = (cursor_key(after), after) if after is not None else (None, None)
+    for position, raw in enumerate(hits):
+        if not isinstance(raw, dict):
+            continue
+        sort = raw.get("sort")
+        key = cursor_key(sort)
+        if key is None:
+            # kept short: the reader's line quotes 120 characters of it
+            raise BadAnswerError(f"hit {position + 1} carries no cursor (sort {quoted(repr(sort), 40)})")
+        if previous is not None and key <= previous:
+            raise BadAnswerError(f"hits out of the listing's order (sort {quoted(repr(sort), 40)} after "
+                                 f"{quoted(repr(previous_sort), 40)}): paging would loop or repeat")
+        previous, previous_sort = key, sort

@@ -21,8 +21,49 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 DEFAULT_KEEP_ALIVE: Final = "5m"
 
 
+#: The longest piece of an answer (a reason, a value) quoted in a ``BadAnswerError``: its message stays one line.
+QUOTE_LIMIT: Final = 160
+
+
 class PitExpiredError(Exception):
     """The point in time is gone (closed, or idle longer than its keep-alive)."""
+
+
+class SearchFailedError(TransportError):
+    """Elasticsearch answered 200, but the answer reports a failure: an error object, failed shards, a timeout."""
+
+    # A TransportError, so every reader already shows it as one line ("Elasticsearch failed: <reason>") where
+    # it shows the client's own errors.
+
+
+class BadAnswerError(ValueError):
+    """An answer of another shape, or one that breaks the listing's promises (order of cursors, exact total)."""
+
+    # A ValueError, one of indexer.errors.ANSWER_ERRORS, so every reader shows it as the one line it gives
+    # any answer it cannot read ("the answer of Elasticsearch is not what this command reads (...)").
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """Return ``value`` on one line for a message: a string as is, anything else as its repr, cut to ``limit``.
+
+    Pass ``repr(value)`` to show a string with its quotes (a total ``"5"`` is not the number 5).
+
+    Args:
+        value: a piece of an answer (a reason, a sort value, a total).
+        limit: the most characters returned.
+
+    Returns:
+        One line of at most ``limit`` characters.
+    """
+    text = " ".join((value if isinstance(value, str) else repr(value)).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _error_kinds(err: Mapping[str, Any]) -> list[object]:
+    """The ``type`` of an error object and of its root causes, whatever their shape (a list is one value here)."""
+    causes = err.get("root_cause")
+    return [err.get("type"), *(c.get("type") for c in causes if isinstance(c, Mapping))] if isinstance(
+        causes, list) else [err.get("type")]
 
 
 def is_search_context_missing(error: ApiError) -> bool:
@@ -31,8 +72,56 @@ def is_search_context_missing(error: ApiError) -> bool:
     err = body.get("error", {})
     if not isinstance(err, Mapping):
         return False
-    kinds = {err.get("type")} | {c.get("type") for c in err.get("root_cause", []) if isinstance(c, Mapping)}
-    return "search_context_missing_exception" in kinds
+    # compared one by one, not put in a set: a hostile "type" may be a list, which is unhashable
+    return any(kind == "search_context_missing_exception" for kind in _error_kinds(err))
+
+
+def _reason(err: object) -> str:
+    """Elasticsearch's own reason inside an error or shard failure object (its ``reason``, else its ``type``)."""
+    if isinstance(err, Mapping):
+        inner = err.get("reason")
+        if isinstance(inner, Mapping):  # a shard failure nests the error object under "reason"
+            return _reason(inner)
+        return quoted(inner or err.get("type") or "no reason given")
+    return quoted(err)
+
+
+def check_answer(response: object) -> dict[str, Any]:
+    """Return a search answer's body when it is a complete result; raise when it reports a failure.
+
+    The requests ask for ``allow_partial_search_results=false``, so a real node answers a failure with an
+    error status; an answer that is 200 all the same but carries an ``error`` object, failed shards or
+    ``timed_out`` is still a failure (a proxy, another product, a node setting): read as a result, it
+    would show or export part of the events as if they were all.
+
+    Args:
+        response: what ``Elasticsearch.search`` returned (its body is read).
+
+    Returns:
+        The body as a dict.
+
+    Raises:
+        BadAnswerError: when the body is not a JSON object.
+        SearchFailedError: when the body carries an error, or reports failed shards or a timeout.
+    """
+    body = getattr(response, "body", response)
+    if not isinstance(body, Mapping):
+        raise BadAnswerError(f"its answer is a {type(body).__name__}, not a JSON object")
+    if "error" in body:
+        status = body.get("status")
+        code = f" ({status})" if type(status) is int else ""
+        raise SearchFailedError(f"its answer carries an error{code}: {_reason(body['error'])}")
+    shards = body.get("_shards")
+    if isinstance(shards, Mapping) and shards.get("failed") not in (None, 0):
+        failed = shards.get("failed")
+        failures = shards.get("failures")
+        first = failures[0] if isinstance(failures, list) and failures else None
+        why = f": {_reason(first)}" if first is not None else ""
+        raise SearchFailedError(f"{quoted(failed)} of {quoted(shards.get('total'))} shards failed{why}; "
+                             "a partial answer is not used")
+    if body.get("timed_out") not in (None, False):
+        raise SearchFailedError("the search timed out; a partial answer is not used")
+    return dict(body)
 
 
 class PointInTime:
@@ -83,6 +172,8 @@ class PointInTime:
 
         Raises:
             PitExpiredError: when Elasticsearch no longer knows the point in time.
+            SearchFailedError: when the answer is 200 but reports a failure, failed shards or a timeout.
+            BadAnswerError: when the answer is not a JSON object.
         """
         # Never partial results: when some shards' contexts are gone (a node restarted, the snapshot closed while
         # it is read), Elasticsearch would otherwise answer 200 with the other shards' hits, and an export ended
@@ -95,12 +186,13 @@ class PointInTime:
             if is_search_context_missing(exc):
                 raise PitExpiredError(f"point in time expired (keep_alive {self.keep_alive})") from exc
             raise
-        new_id = response.get("pit_id")
-        if new_id:
+        body = check_answer(response)
+        new_id = body.get("pit_id")
+        if isinstance(new_id, str) and new_id:  # anything else is no id: the last good one stays in use
             with self._lock:
                 if self._id is not None:
                     self._id = str(new_id)
-        return dict(response)
+        return body
 
     def touch(self) -> None:
         """Extend the keep-alive without fetching events (call it from an idle UI's timer).

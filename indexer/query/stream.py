@@ -11,6 +11,11 @@ a daemon thread (:class:`~auditlog.core.background.DaemonExecutor`) and its answ
 stream's own snapshot is closed at once with a short timeout (a hung node must not hold the exit twice; a
 snapshot that cannot be closed expires after its keep-alive). Waiting for the request used to hold a
 stopped export for up to the client's request timeout.
+
+The answers are not trusted to keep those promises (``fetch_after`` checks each one): every cursor must
+come strictly after the one before, so a repeated page or hit fails instead of looping or duplicating
+rows, and the stream fails when the events outnumber ``total`` or, at the end, fall short of it. A
+consumer that writes a file therefore never finishes one with a wrong row count.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from auditlog.core.background import DaemonExecutor
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.hits import MAX_BATCH, Batch, event_source, fetch_after
-from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE, PointInTime
+from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE, BadAnswerError, PointInTime
 from auditlog.indexer.tiers import TierTable
 
 DEFAULT_BATCH_SIZE = 2_000
@@ -62,6 +67,8 @@ class EventStream:
         Raises:
             ValueError: on a batch size out of range.
             elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster fails.
+            SearchFailedError: when the first answer reports a failure.
+            BadAnswerError: when the first answer has no exact total or its hits cannot be read on from.
         """
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}: {batch_size}")
@@ -75,7 +82,9 @@ class EventStream:
         except BaseException:
             self.close()
             raise
-        assert self._first.total is not None
+        if self._first.total is None:  # fetch_after raises first; this keeps the promise visible to mypy
+            self.close()
+            raise BadAnswerError("its answer has no exact hits.total")
         self.total: int = self._first.total
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -84,6 +93,9 @@ class EventStream:
         Raises:
             PitExpiredError: when the snapshot expired between two batches (the consumer paused longer
                 than ``keep_alive``, or a shared snapshot was renewed); nothing is silently skipped.
+            SearchFailedError: when an answer reports a failure.
+            BadAnswerError: when an answer is out of order, or the events outnumber ``total`` or end short of
+                it; the events of a batch that would pass ``total`` are not yielded.
             RuntimeError: when iterated a second time.
         """
         batch, self._first = self._first, None
@@ -93,8 +105,13 @@ class EventStream:
         # response arrives (the thread waits with the GIL released) while the consumer renders rows.
         ahead = DaemonExecutor("export-fetch")
         finished = False
+        rows = 0
         try:
             while True:
+                # a bound of its own, besides the cursor's order: an answer that keeps serving new hits ends here
+                if rows + len(batch.hits) > self.total:
+                    raise BadAnswerError(f"it serves more than the {self.total:,} events its snapshot counts")
+                rows += len(batch.hits)
                 full = len(batch.hits) == self.batch_size
                 following: Future[Batch] | None = None
                 if full:
@@ -103,6 +120,9 @@ class EventStream:
                 for raw in batch.hits:
                     yield event_source(raw)
                 if following is None:
+                    if rows != self.total:
+                        raise BadAnswerError(f"it served {rows:,} of the {self.total:,} events its snapshot "
+                                             "counts; the listing ended early")
                     finished = True
                     return
                 batch = following.result()

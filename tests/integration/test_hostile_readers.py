@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from elasticsearch import Elasticsearch
 from auditlog.cli import main
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.query import Filter, Pager, facet_counts
+from auditlog.indexer.query.hits import UNDECODABLE
+from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from tests.support.hostile import BIG, LONG_ID, Hostile, index_hostile
 
@@ -68,3 +70,43 @@ def test_list_and_facets_read_every_document(es_url: str, namespace: TierTable, 
     expected = (len(hostile), len(hostile), True)
     assert expected == (len(ids), counts.total, LONG_ID in ids)
 
+
+
+#: _id -> event.id of documents another producer could store: only "odd-null" and "odd-same" name themselves.
+ODD_IDS: dict[str, Any] = {"odd-same": "odd-same", "odd-null": None, "odd-other": "someone-else",
+                           "odd-list": ["odd-list"], "odd-big": 10**30}
+
+
+@pytest.fixture
+def odd_ids(es: Elasticsearch, namespace: TierTable) -> None:
+    """Index one document per ``ODD_IDS`` entry under its _id, event.id as given, then refresh."""
+    install_templates(es, namespace)
+    for n, (doc_id, event_id) in enumerate(ODD_IDS.items()):
+        at = NOW - timedelta(minutes=n + 1)
+        source = {"@timestamp": at.isoformat().replace("+00:00", "Z"), "message": "odd id",
+                  "event": {"id": event_id, "action": "update"}, "audit": {"source": "slots", "tier": "enterprise"}}
+        es.index(index=namespace.index_for("enterprise", at), id=doc_id, document=source, op_type="create")
+    es.indices.refresh(index=namespace.read_pattern)
+
+
+def test_export_names_every_event_by_its_document_id_and_marks_a_differing_event_id(
+    es_url: str, namespace: TierTable, odd_ids: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Event ID column holds each _id; the three documents whose event.id names another id are marked, counted."""
+    out = tmp_path / "odd.xlsx"
+    code = main(["export", "--es", es_url, "--prefix", namespace.prefix, "-o", str(out)])
+    capsys.readouterr()
+    header, *rows = _rows(out, "Events")
+    marked = sorted(row[-1] for row in rows if str(row[header.index("Summary")]).startswith("undecodable event"))
+    meta = dict(_rows(out, "Metadata"))
+    expected = (0, sorted(ODD_IDS), ["odd-big", "odd-list", "odd-other"], 3)
+    assert expected == (code, sorted(row[-1] for row in rows), marked, meta["Undecodable events"])
+
+
+def test_show_finds_a_document_by_the_id_the_export_shows_and_says_why_it_is_marked(
+    es_url: str, namespace: TierTable, odd_ids: None, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`auditlog show odd-other` prints the event under its _id with the reason its event.id is not shown."""
+    code = main(["show", "--es", es_url, "--prefix", namespace.prefix, "odd-other"])
+    shown = json.loads(capsys.readouterr().out)
+    assert (0, "odd-other", True) == (code, shown["event"]["id"], "someone-else" in shown[UNDECODABLE])

@@ -1,10 +1,14 @@
-"""CLI of the TUI: --tenant is the customer view of exactly one tenant."""
+"""CLI of the TUI: --tenant is the customer view of exactly one tenant; export ends in one line on bad answers."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from auditlog.cli import main
+from tests.indexer.query.fakes import FakeClient
 
 
 def test_tui_with_two_tenants_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -19,3 +23,41 @@ def test_export_to_a_bare_xlsx_suffix_says_a_name_is_missing(capsys: pytest.Capt
     code = main(["export", "-o", ".xlsx", "--es", "http://127.0.0.1:9"])
     err = capsys.readouterr().err.splitlines()
     assert (2, 1, True) == (code, len(err), "needs a name before .xlsx" in err[0])
+
+
+def _export_from(client: FakeClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
+    """Run ``auditlog export`` against ``client``; return the exit code, stderr's lines and the folder's files."""
+    monkeypatch.setattr("auditlog.commands.tui._client", lambda settings: client)
+    code = main(["export", "-o", str(tmp_path / "out.xlsx"), "--es", "http://127.0.0.1:9"])
+    return code, capsys.readouterr().err.splitlines(), sorted(p.name for p in tmp_path.iterdir())
+
+
+def test_export_of_a_cluster_repeating_its_page_exits_1_in_one_line_without_a_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An answer that serves the first full page for every search_after ends the export at once: exit 1, no file."""
+    client, first = FakeClient(5_000), list[dict[str, Any]]()
+
+    def tamper(body: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+        assert len(client.searches) <= 5, "the export kept paging"
+        first[:] = first or response["hits"]["hits"]
+        response["hits"]["hits"] = [dict(hit) for hit in first]
+        return response
+
+    client.tamper = tamper
+    code, err, files = _export_from(client, tmp_path, monkeypatch, capsys)
+    assert (1, 1, True, []) == (code, len(err), "out of the listing's order" in err[0], files)
+
+
+def test_export_of_an_answer_without_total_exits_1_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A search answer without hits.total ends the export with one line, not an AssertionError traceback."""
+    client = FakeClient(5)
+
+    def tamper(body: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+        response["hits"].pop("total", None)
+        return response
+
+    client.tamper = tamper
+    code, err, files = _export_from(client, tmp_path, monkeypatch, capsys)
+    assert (1, 1, True, []) == (code, len(err), "no exact hits.total" in err[0], files)
