@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from elasticsearch import ConnectionTimeout
 
 from auditlog.indexer.client import ConnectionSettings, make_client, safe_url, split_urls
+from tests.support.hostile_cluster import serving
 
 
 def test_comma_separated_urls_are_split_and_trimmed() -> None:
@@ -127,16 +127,8 @@ class _Trickle(BaseHTTPRequestHandler):
 @contextmanager
 def _trickling_node(framing: str) -> Iterator[str]:
     """Serve the trickle on a free loopback port, its body framed by ``length`` or ``close``; yield the URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
-    server.framing = framing  # type: ignore[attr-defined]
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Trickle, framing=framing) as url:
+        yield url
 
 
 @pytest.mark.parametrize("framing", ["length", "close"])

@@ -62,10 +62,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def hostile_cluster(shape: str) -> Iterator[str]:
-    """Serve ``SHAPES[shape]`` to every request on a free loopback port; yield the URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.shape = shape  # type: ignore[attr-defined]
+def serving(handler: type[BaseHTTPRequestHandler], **attributes: object) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port (``attributes`` set on the server for it to read); yield the URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    for name, value in attributes.items():
+        setattr(server, name, value)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -74,3 +75,10 @@ def hostile_cluster(shape: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def hostile_cluster(shape: str) -> Iterator[str]:
+    """Serve ``SHAPES[shape]`` to every request on a free loopback port; yield the URL."""
+    with serving(_Handler, shape=shape) as url:
+        yield url

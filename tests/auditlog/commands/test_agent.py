@@ -184,14 +184,17 @@ def test_dlq_list_on_a_folder_that_is_no_state_dir_exits_1(tmp_path: Path, capsy
     assert (1, 1, True) == (code, len(err), "is not an agent state directory" in err[0])
 
 
-def test_dlq_list_of_a_dead_letter_file_that_is_a_link_is_one_line_naming_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize("argv", [["dlq", "list"], ["dlq", "replay", "--es", "http://127.0.0.1:9", "--timeout", "1"]],
+                         ids=["list", "replay"])
+def test_dlq_on_a_dead_letter_file_that_is_a_link_is_one_line_naming_it(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A link in place of the dead-letter file (say to /etc/passwd) exits 1 with one line; nothing of it is listed."""
+    """A link in place of the dead-letter file (say to /etc/passwd): dlq list and replay exit 1 with one line;
+    nothing of the target is listed or replayed."""
     target = tmp_path / "passwd"
     target.write_text("root:x:0:0:root:/root:/bin/bash\n")
     (tmp_path / "deadletter.jsonl").symlink_to(target)
-    code = main(["dlq", "list", "--state-dir", str(tmp_path)])
+    code = main([*argv, "--state-dir", str(tmp_path)])
     out, err = capsys.readouterr()
     assert (code, out, len(err.splitlines()), "deadletter.jsonl is a symbolic link" in err) == (1, "", 1, True)
 
@@ -204,18 +207,6 @@ def test_dlq_list_of_a_dead_letter_file_that_is_a_fifo_names_it(
     code = main(["dlq", "list", "--state-dir", str(tmp_path)])
     err = capsys.readouterr().err.splitlines()
     assert (code, len(err), "deadletter.jsonl is a FIFO, not a regular file" in err[0]) == (1, 1, True)
-
-
-def test_dlq_replay_of_a_dead_letter_file_that_is_a_link_is_one_line_naming_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
-) -> None:
-    """dlq replay on a linked dead-letter file exits 1 with one line and gives no outcome for the target's lines."""
-    target = tmp_path / "passwd"
-    target.write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (tmp_path / "deadletter.jsonl").symlink_to(target)
-    code = main(["dlq", "replay", "--state-dir", str(tmp_path), "--es", "http://127.0.0.1:9", "--timeout", "1"])
-    out, err = capsys.readouterr()
-    assert (code, out, len(err.splitlines()), "deadletter.jsonl is a symbolic link" in err) == (1, "", 1, True)
 
 
 def test_dlq_list_of_a_state_dir_without_dead_letters_is_empty(
