@@ -388,9 +388,40 @@ folded(const unsigned char *s, Py_ssize_t n, const char *lower, Py_ssize_t k)
     return 1;
 }
 
-/* 1: the cheap checks clear this text (*python set when a regex must look); 0: the redactor might act */
+/* redact.py's _NAME class: the characters of a name before ':' or '=' */
 static int
-text_clear(Span v, int *python)
+name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-' || c == '[' || c == ']';
+}
+
+/* Whether the colon at s[i] (before a blank or a quote) may assign to a secret name, as redact.py's _COLON reads
+ * it: the whole run of name characters before it (blanks between), at most 64 long. 0: no such name, or one the
+ * redactor already found not secret (in clean, its cleared names); 1: the redactor must look; -1: an exception. */
+static int
+colon_needs_python(const unsigned char *s, Py_ssize_t i, PyObject *clean)
+{
+    Py_ssize_t j = i;
+    while (j > 0 && (s[j - 1] == ' ' || s[j - 1] == '\t'))
+        j--;
+    Py_ssize_t k = j;
+    while (k > 0 && name_char(s[k - 1]) && j - k <= 64)
+        k--;
+    if (k == j || j - k > 64)
+        return 0; /* no name, or a run longer than any the rule takes: _COLON cannot match here */
+    PyObject *name = PyUnicode_FromStringAndSize((const char *)s + k, j - k);
+    if (name == NULL)
+        return -1;
+    int known = PySequence_Contains(clean, name);
+    Py_DECREF(name);
+    return known < 0 ? -1 : !known;
+}
+
+/* 1: the cheap checks clear this text (*python set when a regex must look); 0: the redactor might act; -1: an
+ * exception (clean: the redactor's names found not secret) */
+static int
+text_clear(Span v, int *python, PyObject *clean)
 {
     const unsigned char *s = v.s;
     Py_ssize_t n = v.n;
@@ -404,18 +435,22 @@ text_clear(Span v, int *python)
         case '=':
             *python = 1;
             break;
-        case ':':
-            if (left >= 2 && (t[1] == ' ' || t[1] == '\t' || t[1] == '\'' || t[1] == '"')) {
+        case ':': {
+            Py_ssize_t j = i; /* redact.py's _SQPAIR: a quote, blanks or tabs, the colon */
+            while (j > 0 && (s[j - 1] == ' ' || s[j - 1] == '\t'))
+                j--;
+            if (j > 0 && s[j - 1] == '\'')
                 *python = 1;
-            }
-            else {
-                Py_ssize_t j = i; /* redact.py's _SQPAIR: a quote, blanks or tabs, the colon */
-                while (j > 0 && (s[j - 1] == ' ' || s[j - 1] == '\t'))
-                    j--;
-                if (j > 0 && s[j - 1] == '\'')
+            else if (left >= 2 && (t[1] == ' ' || t[1] == '\t' || t[1] == '\'' || t[1] == '"')) {
+                /* _COLON. "failed: ..." is common prose: only a name the redactor has not cleared yet needs it */
+                int need = colon_needs_python(s, i, clean);
+                if (need < 0)
+                    return -1;
+                if (need)
                     *python = 1;
             }
             break;
+        }
         case '<':
             if (left >= 2 && t[1] == '/')
                 *python = 1;
@@ -860,12 +895,17 @@ check_line(Scanner *self, PyObject *line, Found *fd, Span *ip, PyObject **prefix
         return DOUBT;
     if (self->clean_names != NULL) {
         int python = 0;
-        if ((fd->val[R_MSG].s != NULL && !text_clear(fd->val[R_MSG], &python)) ||
-            (fd->val[R_URL].s != NULL && !text_clear(fd->val[R_URL], &python)))
-            return DOUBT;
-        for (int i = 0; i < fd->ntexts; i++)
-            if (!text_clear(fd->texts_changes[i], &python))
+        Span first[2] = {fd->val[R_MSG], fd->val[R_URL]};
+        for (int i = 0; i < 2 + fd->ntexts; i++) {
+            Span text = i < 2 ? first[i] : fd->texts_changes[i - 2];
+            if (text.s == NULL)
+                continue;
+            int clear = text_clear(text, &python, self->clean_names);
+            if (clear < 0)
+                return -1;
+            if (!clear)
                 return DOUBT;
+        }
         fd->needs_python_texts = python;
         for (int i = 0; i < fd->nnames; i++) {
             PyObject *name = text_of(fd->names[i]);

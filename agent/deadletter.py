@@ -311,10 +311,10 @@ def read_records(state_dir: str | Path, *, include_replayed: bool = False) -> It
         limit = MAX_RECORD_BYTES  # looked up per call: tests lower it
         while raw := fh.readline(limit + 1):
             if len(raw) > limit:  # no record is this long: say so once, with a preview, and skip to its end
-                size = len(raw)
+                size, ended = len(raw), raw.endswith(b"\n")  # one byte over with its newline: already whole
                 preview, raw = raw[:PREVIEW_BYTES], b""
-                while (more := fh.readline(1 << 20)) and (size := size + len(more)) and not more.endswith(b"\n"):
-                    pass
+                while not ended and (more := fh.readline(1 << 20)):
+                    size, ended = size + len(more), more.endswith(b"\n")
                 yield {"reason": "corrupt dead-letter record", "raw": preview.decode("utf-8", "replace"),
                        "raw_bytes": size}
                 continue

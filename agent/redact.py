@@ -84,14 +84,16 @@ _NAME = r"[A-Za-z0-9_.\-\[\]]"
 # a quoted value ends on its line: Redactor.suspect_text reads several texts joined by newlines, and a value
 # running on into the next text could swallow a secret there that scrubbing that text alone would find
 _QUOTED = r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'"
-# name=value and name = value (query parameters, cookies, key=value logs)
-_EQ = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})([ \t]*=[ \t]*)({_QUOTED}|[^\s&#;,\"']*)")
+# name=value and name = value (query parameters, cookies, key=value logs). The name is possessive ({1,64}+): ":",
+# "=" and blanks are no name characters, so only a whole run can precede them, and without backtracking into
+# every word a text of prose costs one pass instead of a retry per character of each word (5 us per message)
+_EQ = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}}+)([ \t]*=[ \t]*)({_QUOTED}|[^\s&#;,\"']*)")
 # name: value. A colon counts only before a blank or a quote: "12:30", "host:8443" and "://" are not
 # assignments (the C line check, agent/_linescan.c, relies on it to leave those texts alone). An HTTP auth
 # scheme before the value stays readable; a bare value never starts with another "name:", so "failed:
 # password: x" still reaches the password (the match would otherwise swallow its name)
 _SCHEME = r"(?i:bearer|basic|token|digest|negotiate)[ \t]+"
-_COLON = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}})([ \t]*:(?=[ \t'\"])[ \t]*)"
+_COLON = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}}+)([ \t]*:(?=[ \t'\"])[ \t]*)"
                     rf"({_QUOTED}|(?:{_SCHEME})?(?!{_NAME}+[ \t]*:[ \t'\"])[^\s&#;,\"']*|)")
 # "name": value (JSON; the name may hold escapes such as \u0077, decoded before it is judged)
 _PAIR = re.compile(r'"((?:[^"\\]|\\.){1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^\s,}\]]+)')
@@ -101,7 +103,10 @@ _SQPAIR = re.compile(rf"'((?:[^'\\\n]|\\.){{1,64}})'([ \t]*:[ \t]*)({_QUOTED}|[^
 # <name>value</name> (XML, SOAP faults); attributes are not read
 _ELEMENT = re.compile(rf"<({_NAME}{{1,64}})>([^<]*)</\1>")
 _USERINFO_HINT = re.compile(r"://[^/\s?#@]*@", re.A)  # what _USERINFO needs, with a literal to search for
-_COLON_HINT = re.compile(r":[ \t]")  # what _COLON needs when no quote follows the colon
+_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-[]"  # _NAME's class, for rstrip
+_NAME_REACH = 96  # characters looked at before an operator: a name of 64 and the blanks around it
+_EQ_SIGN = re.compile("=")  # the operators of _EQ and _COLON, found before their names are looked for
+_COLON_SIGN = re.compile(r":(?=[ \t'\"])")
 
 #: the contract's own fields per object, from its one definition: strings there are not free text (ids,
 #: names, verbs; the texts the value-shape rules read are named in the module doc); other keys are scrubbed.
@@ -406,9 +411,30 @@ class Redactor:
         # construction, and a text that holds one is rare enough for the substitution's copy
         # (one-character searches first: a two-character one costs several times more; the colon of a URL is
         # in most texts that get here, and a compiled search finds ": " or ":\t" faster than two `in`s)
-        if ("=" in text or ("<" in text and "</" in text)
-                or (":" in text and ("'" in text or _COLON_HINT.search(text) is not None))):  # ':"' returned above
-            return self._assignments(text) != text
+        if "'" in text or ("<" in text and "</" in text):
+            return self._assignments(text) != text  # rare shapes (dicts, XML): the substitution answers exactly
+        # "=" and ": " are common in prose and log messages ("login failed: ..."): ask only whether a match names
+        # a secret, without the substitution's callbacks and copies (a quoted value returned True above)
+        if "=" in text and self._names_a_secret(_EQ_SIGN, text):
+            return True
+        return ":" in text and self._names_a_secret(_COLON_SIGN, text)
+
+    def _names_a_secret(self, operator: re.Pattern[str], text: str) -> bool:
+        """Whether a name before an ``operator`` (``=``, or ``:`` before a blank or quote) in ``text`` is secret.
+
+        What :meth:`_param` needs before it changes an ``_EQ`` or ``_COLON`` match is a secret name (and a value:
+        not asked, so "True" only means "look closer"). The name is found from the operator backwards, without
+        the rules themselves: a regex tried at every character of a message cost about 1.3 us per text, and the
+        operators are few. Only a whole run of name characters of at most 64 counts, as in the rules.
+        """
+        for m in operator.finditer(text):
+            start = max(0, m.start() - _NAME_REACH)
+            head = text[start:m.start()].rstrip(" \t")
+            run = len(head) - len(head.rstrip(_NAME_CHARS))
+            if run == len(head) and start > 0:
+                return True  # the run may go on before the slice: let the rules decide
+            if 0 < run <= 64 and self.is_secret(head[-run:]):
+                return True
         return False
 
     # -- whole events and lines -----------------------------------------------------------------

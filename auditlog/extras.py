@@ -35,6 +35,7 @@ AREAS: tuple[Area, ...] = (
 MODULE_EXTRA: dict[str, str] = {
     "elasticsearch": "agent",
     "elastic_transport": "agent",
+    "urllib3": "agent",  # elastic_transport's; indexer.client imports it directly (the request deadline)
     "watchdog": "agent",
     "jinja2": "agent",
     "cryptography": "agent",

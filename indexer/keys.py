@@ -40,6 +40,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from auditlog.core.contract import F
+from auditlog.core.errors import CommandError
 from auditlog.indexer.errors import error_reason, one_line
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
 from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
@@ -400,6 +401,7 @@ def key_scope(client: Elasticsearch) -> TenantScope | None:
 
     Raises:
         elasticsearch.ApiError / ConnectionError: when the cluster refuses or fails.
+        CommandError: when the key names a namespace this version refuses (a prefix another's patterns cover).
     """
     try:
         who = client.security.authenticate()
@@ -415,6 +417,10 @@ def key_scope(client: Elasticsearch) -> TenantScope | None:
     if meta.get("managed_by") != MANAGED_BY or meta.get("role") != TENANT or not meta.get("tenant"):
         return None
     namespace = str(meta.get("namespace") or "audit")
+    try:
+        tiers = TierTable(prefix=namespace)
+    except ValueError as exc:  # a namespace an earlier version took: say so, not "an answer of another shape"
+        raise CommandError(f"this tenant key's namespace cannot be used: {exc}") from None
     return TenantScope(tenant=str(meta["tenant"]), namespace=namespace,
-                       index=TierTable(prefix=namespace).class_pattern(TENANT_CLASS), key_id=key_id)
+                       index=tiers.class_pattern(TENANT_CLASS), key_id=key_id)
 

@@ -293,6 +293,17 @@ def test_a_line_longer_than_any_record_is_one_corrupt_record_and_reading_goes_on
         "corrupt dead-letter record", deadletter.PREVIEW_BYTES, 50_001, "r")
 
 
+def test_a_line_one_byte_over_the_bound_with_its_newline_does_not_swallow_the_next_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A line of exactly bound + 1 bytes (its newline read with it) is one corrupt record; the next two are read."""
+    records = [DeadLetter(r, b"x", n, "/f", "id").to_json() for n, r in enumerate(("r1", "r2"))]
+    bound = max(map(len, records)) + 10
+    monkeypatch.setattr(deadletter, "MAX_RECORD_BYTES", bound)
+    (tmp_path / DEADLETTER_FILE).write_bytes(b"y" * bound + b"\n" + b"".join(records))
+    assert ["corrupt dead-letter record", "r1", "r2"] == [rec["reason"] for rec in read_records(tmp_path)]
+
+
 def test_a_record_over_the_bound_is_written_with_its_reason_cut(monkeypatch: pytest.MonkeyPatch) -> None:
     """A record the bound could not hold (a cluster's endless reason) keeps the line and a cut reason, never more."""
     monkeypatch.setattr(deadletter, "MAX_RECORD_BYTES", 8000)

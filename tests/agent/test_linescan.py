@@ -192,6 +192,28 @@ def test_an_assignment_by_colon_or_an_element_is_handed_to_the_redactors_regexes
     assert native_answer(_WARM, line) is None  # the Python path finds the secret: the full path redacts it
 
 
+def test_a_colon_after_a_name_the_redactor_cleared_stays_in_c() -> None:
+    """'login failed: ...' asks the redactor once; once it found 'failed' not secret, such texts stay in C."""
+    enricher = _warm(_enricher())  # the change names cleared, as in a running agent
+    redactor = enricher.redactor
+    assert redactor is not None
+    line = _line({"message": "login failed: bad credentials for anna"})
+    first = _scan(enricher)(line)
+    assert first is not None and first[8] is not None
+    assert redactor.suspect_text(first[8]) is False
+    again = _scan(enricher)(line)
+    assert again is not None and again[8] is None
+
+
+def test_a_colon_after_a_secret_name_always_asks_the_redactor() -> None:
+    """A secret name before ': ' is never cleared: the text goes to the redactor every time, which redacts it."""
+    line = _line({"message": "login failed: password: hunter2"})
+    for _ in range(2):
+        found = _scan()(line)
+        assert found is not None and found[8] is not None
+    assert native_answer(_WARM, line) is None
+
+
 def test_times_ports_and_schemes_stay_in_c() -> None:
     """Colons in times, dates, ports and '://' need no question to the redactor (most emitter texts hold one)."""
     line = _changed("09:00-13:00", "2026-11-20T17:30")

@@ -9,7 +9,16 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
-from auditlog.indexer.keys import TENANT_PRIVILEGES, broader_than_tenant, narrow_tenant_keys, tenant_descriptor
+from auditlog.core.errors import CommandError
+from auditlog.indexer.keys import (
+    MANAGED_BY,
+    TENANT,
+    TENANT_PRIVILEGES,
+    broader_than_tenant,
+    key_scope,
+    narrow_tenant_keys,
+    tenant_descriptor,
+)
 from auditlog.indexer.tiers import TierTable
 
 
@@ -126,3 +135,24 @@ def test_a_query_given_as_an_object_is_read_too() -> None:
     indices = stored["role_descriptors"]["audit-tenant"]["indices"][0]
     indices["query"] = {"term": {"organization.id": {"value": "org-1"}}}
     assert ([("k1", None)], [("k1", "org-1")]) == _narrowed(stored)
+
+
+class _KeyOf:
+    """A client whose API key is a tenant key of ``namespace`` (only what key_scope asks)."""
+
+    def __init__(self, namespace: str) -> None:
+        self.security = self
+        self.namespace = namespace
+
+    def authenticate(self) -> dict[str, object]:
+        return {"authentication_type": "api_key", "api_key": {"id": "k1"}}
+
+    def get_api_key(self, *, id: str) -> dict[str, object]:
+        meta = {"managed_by": MANAGED_BY, "role": TENANT, "tenant": "org-1", "namespace": self.namespace}
+        return {"api_keys": [{"id": id, "metadata": meta}]}
+
+
+def test_a_tenant_key_of_a_namespace_this_version_refuses_is_one_line_naming_it() -> None:
+    """A key an earlier version made for 'acme-business' (now refused: 'acme''s patterns cover it) says so."""
+    with pytest.raises(CommandError, match="tenant key's namespace cannot be used: index prefix must not have"):
+        key_scope(_KeyOf("acme-business"))  # type: ignore[arg-type]
