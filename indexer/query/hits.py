@@ -181,7 +181,8 @@ def fetch_after(
         body["search_after"] = after
     if not with_source:
         body["source"] = False
-        body["filter_path"] = ["pit_id", "hits.total", "hits.hits.sort"]
+        # the answer's failure fields too, or check_answer could not see failed shards or a timeout here
+        body["filter_path"] = ["pit_id", "hits.total", "hits.hits.sort", "_shards", "timed_out"]
     response = pit.search(**body)
     hits = answer_hits(response)
     if len(hits) > body["size"]:

@@ -34,7 +34,7 @@ from auditlog.core.cache import BoundedCache
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.hits import MAX_BATCH, Batch, Cursor, Hit, fetch_after
-from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE, PitExpiredError, PointInTime
+from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE, BadAnswerError, PitExpiredError, PointInTime
 from auditlog.indexer.tiers import TierTable
 
 DEFAULT_PAGE_SIZE = 100
@@ -225,7 +225,10 @@ class Pager:
             batch = self._fetch(self._cursors[known], size, with_source=False)
             for count, raw in enumerate(batch.hits, start=1):
                 if count % self.page_size == 0:
-                    self._cursors.append(raw["sort"])
+                    sort = raw.get("sort") if isinstance(raw, dict) else None
+                    if sort is None:  # an odd hit is a marked row on a page, but no page can start after it
+                        raise BadAnswerError(f"hit {count:,} of a page walk is no hit with sort values")
+                    self._cursors.append(sort)
             if len(batch.hits) < size:
                 break
         if len(self._cursors) <= number:

@@ -200,7 +200,7 @@ class PointInTime:
         Raises:
             PitExpiredError: when it already expired.
         """
-        self.search(size=0, track_total_hits=False, filter_path=["pit_id"])
+        self.search(size=0, track_total_hits=False, filter_path=["pit_id", "_shards", "timed_out"])
 
     def close(self, timeout: float | None = None) -> None:
         """Release the snapshot on the cluster; closing twice, after expiry or with the cluster down is harmless.

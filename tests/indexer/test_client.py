@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -158,6 +160,55 @@ def test_a_per_request_timeout_bounds_the_whole_answer_too() -> None:
         finally:
             client.close()
     assert time.monotonic() - started < 6
+
+
+class _Late(BaseHTTPRequestHandler):
+    """Answers keep-alive with the headers at once and the body 15-25 ms later: near a 20 ms deadline."""
+
+    protocol_version = "HTTP/1.1"
+    _BODY = b'{"took": 1, "hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}'
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-elastic-product", "Elasticsearch")
+        self.send_header("content-length", str(len(self._BODY)))
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(random.uniform(0.015, 0.025))
+        with contextlib.suppress(OSError):
+            self.wfile.write(self._BODY)
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+def test_a_deadline_near_the_last_byte_never_breaks_another_request_on_the_pooled_connection() -> None:
+    """Answers landing at the deadline time out or arrive whole: the watchdog never shuts a connection the
+    pool already gave to the next request (which then failed with a broken connection, not a timeout)."""
+    failures: list[str] = []
+    with serving(_Late) as url:
+        client = make_client(ConnectionSettings(url=url, request_timeout=0.02), max_retries=0, retry_on_timeout=False)
+
+        def searches() -> None:
+            for _ in range(150):
+                try:
+                    client.search(index="audit-*")
+                except ConnectionTimeout:
+                    pass
+                except Exception as exc:  # what the race gave: a protocol error on a healthy answer
+                    failures.append(repr(exc)[:120])
+
+        threads = [threading.Thread(target=searches) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        client.close()
+    assert [] == failures
 
 
 @pytest.mark.parametrize("url", ["http://user:TOPSECRET,PW@127.0.0.1:1", "ftp://user:TOPSECRET,PW@127.0.0.1:1",

@@ -137,3 +137,28 @@ def test_a_walk_after_a_cancelled_one_reads_the_right_rows() -> None:
     with pytest.raises(Cancelled):
         pager.rows(25_000, 25_003, cancel=flag)
     assert ["e25000", "e25001", "e25002"] == [h.id for h in pager.rows(25_000, 25_003)]
+
+
+def test_an_odd_hit_at_a_page_boundary_of_a_jump_is_one_bad_answer() -> None:
+    """A jump whose source-less walk meets a hit that is no object where a page starts says so (no TypeError)."""
+    from auditlog.indexer.query.pit import BadAnswerError
+
+    client = FakeClient(100)
+
+    def odd_boundary(body: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        if body.get("source") is False:
+            answer["hits"]["hits"][9] = "not a hit"
+        return answer
+
+    client.tamper = odd_boundary
+    with pytest.raises(BadAnswerError, match="hit 10 of a page walk"):
+        _pager(client, 10).page(5)
+
+
+def test_failed_shards_in_a_source_less_walk_are_seen() -> None:
+    """The walk's filter_path keeps _shards and timed_out, so failed shards in a jump fail it as in a page read."""
+    client = FakeClient(100)
+    pager = _pager(client, 10)
+    pager.page(5)
+    walks = [s for s in client.searches if s.get("source") is False]
+    assert walks and all({"_shards", "timed_out"} <= set(s["filter_path"]) for s in walks)
