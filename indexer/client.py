@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -264,40 +264,55 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout) if isinstance(timeout, int | float) else None
 
 
-class _GuardedRelease:
-    """Stands in for an answer's pool: hands the connection back only under the watchdog's lock.
+class _Watch:
+    """One request's deadline state: its connection (once the pool gave it) and whether it went back."""
 
-    urllib3 gives the connection back to the pool as the last byte is read, before the read returns; a watchdog
-    firing in that moment would shut down a socket another request already took from the pool (seen: 1-3 of
-    1,200 parallel requests answered near the deadline broke). Once released, the watchdog does nothing.
-    """
-
-    def __init__(self, response: Any) -> None:
+    def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.connection: Any = None
+        self.response: Any = None
         self.released = False
-        self._pool = response._pool  # urllib3's HTTPResponse calls _pool._put_conn(connection) to release
-        response._pool = self
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pool, name)
-
-    def _put_conn(self, connection: Any) -> None:
-        with self.lock:
-            self.released = True
-        self._pool._put_conn(connection)
+        self.expired = False
 
 
 class _DeadlinePool:
-    """A urllib3 pool whose ``urlopen`` reads the whole answer before a deadline, or raises ``ReadTimeoutError``.
+    """A urllib3 pool whose ``urlopen`` gets the whole answer before a deadline, or raises ``ReadTimeoutError``.
 
     urllib3's timeouts bound each socket read, not the answer: a node sending a byte just inside every read
-    timeout holds a request for hours. The body is read here under a watchdog that shuts the socket down when
-    the request's time is up, so a blocked read (in the body, a chunk, a decompressor) returns at once.
+    timeout (of its headers or of its body) holds a request for hours. Here a watchdog started with the request
+    shuts its connection's socket down when the request's time is up, so a blocked read (the status line, a
+    header, the body, a chunk, a decompressor) returns at once.
+
+    The pool's ``_get_conn`` and ``_put_conn`` are wrapped to learn which connection the request took and when
+    it went back: urllib3 returns it to the pool as the last byte is read, before the read returns, and a
+    watchdog firing then would shut down the socket of whichever request took it next (seen: 1-3 of 600
+    parallel requests answered near the deadline broke). Both happen in the request's thread; the watchdog
+    acts only under the request's lock and never once the connection went back.
     """
 
     def __init__(self, pool: urllib3.HTTPConnectionPool, timeout: float | None) -> None:
         self._pool = pool
         self._timeout = timeout
+        self._current = threading.local()  # the _Watch of the request this thread is making
+        get_conn, put_conn = pool._get_conn, pool._put_conn
+
+        def taken(timeout: float | None = None) -> Any:
+            connection = get_conn(timeout=timeout)
+            watch = getattr(self._current, "watch", None)
+            if watch is not None:
+                with watch.lock:
+                    watch.connection, watch.released = connection, False
+            return connection
+
+        def given_back(connection: Any) -> None:
+            watch = getattr(self._current, "watch", None)
+            if watch is not None:
+                with watch.lock:
+                    watch.released = True
+            put_conn(connection)
+
+        pool._get_conn = taken  # type: ignore[method-assign]
+        pool._put_conn = given_back  # type: ignore[method-assign,assignment]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
@@ -309,36 +324,47 @@ class _DeadlinePool:
             ReadTimeoutError: the answer was not read whole in time (the node reports "Connection timed out").
         """
         timeout = _seconds(kw.get("timeout", self._timeout))
-        started = time.monotonic()
-        response = self._pool.urlopen(method, url, preload_content=False, **kw)
         if timeout is None:  # no timeout asked for: nothing to bound
+            response = self._pool.urlopen(method, url, preload_content=False, **kw)
             return _ReadAnswer(response.status, response.headers, response.read())
-        expired = threading.Event()
-        guard = _GuardedRelease(response)
+        watch = _Watch()
 
         def expire() -> None:
-            with guard.lock:
-                if guard.released:  # the connection is the pool's again, maybe another request's by now
+            with watch.lock:
+                if watch.released or watch.connection is None:  # back in the pool (maybe another's), or none yet
                     return
-                expired.set()
-                # already closed: nothing is blocked
+                watch.expired = True
+                # the socket's shutdown wakes the blocked read: it ends at once, short or failed. Once the headers
+                # are in, the answer holds the socket (http.client detaches it from a closing connection)
                 with contextlib.suppress(OSError, RuntimeError, ValueError):
-                    response.shutdown()  # wakes the blocked read: it ends at once, short or with an error
+                    if watch.response is not None:
+                        watch.response.shutdown()
+                    elif getattr(watch.connection, "sock", None) is not None:
+                        watch.connection.sock.shutdown(socket.SHUT_RDWR)
 
-        watchdog = threading.Timer(max(0.0, started + timeout - time.monotonic()), expire)
+        watchdog = threading.Timer(timeout, expire)
         watchdog.daemon = True
+        self._current.watch = watch
         watchdog.start()
         try:
+            response = self._pool.urlopen(method, url, preload_content=False, **kw)
+            with watch.lock:
+                watch.response, late = response, watch.expired
+            if late:  # expired between the headers and now, maybe with no socket to shut: read nothing more
+                response.close()
+                raise ReadTimeoutError(self._pool, url, f"no whole answer after {timeout:g} s")
             data = response.read()
+        except ReadTimeoutError:
+            raise
         except Exception:
-            if not expired.is_set():
+            if not watch.expired:
                 raise
-            data = b""
+            raise ReadTimeoutError(self._pool, url, f"no whole answer after {timeout:g} s") from None
         finally:
             watchdog.cancel()
-        if expired.is_set():  # a body without a length ends "normally" when the socket is shut: never trust it
+            self._current.watch = None
+        if watch.expired:  # a body without a length ends "normally" when the socket is shut: never trust it
             response.close()
-            response.release_conn()
             raise ReadTimeoutError(self._pool, url, f"the answer was not complete after {timeout:g} s")
         return _ReadAnswer(response.status, response.headers, data)
 

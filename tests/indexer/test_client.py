@@ -162,6 +162,42 @@ def test_a_per_request_timeout_bounds_the_whole_answer_too() -> None:
     assert time.monotonic() - started < 6
 
 
+class _SlowHeaders(BaseHTTPRequestHandler):
+    """Sends its status line and headers a byte every 50 ms (each read is quick; the whole is not)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        head = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: Elasticsearch\r\n"
+                + b"x-padding: " + b"p" * 400 + b"\r\ncontent-length: 2\r\n\r\n{}")
+        end = time.monotonic() + 20
+        with contextlib.suppress(OSError):  # the client gave up: that is what the test wants
+            for byte in head:
+                if time.monotonic() > end:
+                    break
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+        self.close_connection = True
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+def test_headers_trickled_a_byte_at_a_time_time_out_too() -> None:
+    """A node sending even its status line and headers a byte at a time is given up near request_timeout."""
+    with serving(_SlowHeaders) as url:
+        client = make_client(ConnectionSettings(url=url, request_timeout=1.0), max_retries=0, retry_on_timeout=False)
+        started = time.monotonic()
+        try:
+            with pytest.raises(ConnectionTimeout):
+                client.search(index="audit-*")
+        finally:
+            client.close()
+    assert time.monotonic() - started < 6
+
+
 class _Late(BaseHTTPRequestHandler):
     """Answers keep-alive with the headers at once and the body 15-25 ms later: near a 20 ms deadline."""
 
