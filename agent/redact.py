@@ -26,7 +26,8 @@ and a value assigned to a secret name:
   [REDACTED]``);
 * JSON-style ``"name": value`` (escapes in the name are decoded first: ``"pass\\u0077ord"`` is
   ``password``; a nested object's own pairs are looked at too) and ``'name': value`` (a Python dict);
-* ``<name>value</name>`` (XML; attributes are not read).
+* ``<name>value</name>`` (XML; attributes are not read);
+* ``\\"name\\": value`` (JSON inside a JSON string: a request body logged as text, a dead letter's raw line).
 
 A value may be bare (up to a blank or one of ``& # ; ,``) or quoted with ``"`` or ``'`` (then up to the
 closing quote on the same line; the quotes stay). An empty value and ``null`` / ``None`` stay: they hide
@@ -100,6 +101,8 @@ _PAIR = re.compile(r'"((?:[^"\\]|\\.){1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]
 # 'name': value (a Python dict's repr). Blanks and tabs only before the colon, for the same reason as _QUOTED;
 # a bare value stops before brackets and quotes, so "{'a': {'password': ..." still reaches the inner pair
 _SQPAIR = re.compile(rf"'((?:[^'\\\n]|\\.){{1,64}})'([ \t]*:[ \t]*)({_QUOTED}|[^\s,{{}}\[\]'\"]+)")
+# \"name\": value (JSON inside a JSON string: a payload logged as text, a dead letter's raw line)
+_EPAIR = re.compile(r'\\"((?:[^"\\]|\\[^"]){1,64})\\"([ \t]*:[ \t]*)(\\"(?:[^"\\]|\\[^"])*\\"|[^\s,}\]\\"]+)')
 # <name>value</name> (XML, SOAP faults); attributes are not read
 _ELEMENT = re.compile(rf"<({_NAME}{{1,64}})>([^<]*)</\1>")
 _USERINFO_HINT = re.compile(r"://[^/\s?#@]*@", re.A)  # what _USERINFO needs, with a literal to search for
@@ -346,6 +349,8 @@ class Redactor:
             text = _SQPAIR.sub(self._sqpair, text)
         if "</" in text:
             text = _ELEMENT.sub(self._element, text)
+        if '\\"' in text:
+            text = _EPAIR.sub(self._epair, text)
         return text
 
     def _auth(self, m: re.Match[str]) -> str:
@@ -391,6 +396,11 @@ class Redactor:
             return m[0]
         quote = m[3][0] if m[3][0] in "\"'" else ""
         return f"'{m[1]}'{m[2]}{quote}{self.replacement}{quote}"
+
+    def _epair(self, m: re.Match[str]) -> str:
+        if m[3] == "null" or not self.is_secret(_unescaped(m[1].replace("\\\\", "\\"))):
+            return m[0]
+        return f'\\"{m[1]}\\"{m[2]}\\"{self.replacement}\\"'
 
     def _element(self, m: re.Match[str]) -> str:
         return f"<{m[1]}>{self.replacement}</{m[1]}>" if m[2] and self.is_secret(m[1]) else m[0]

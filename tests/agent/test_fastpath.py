@@ -258,7 +258,8 @@ _NUMBER_TOKENS = st.sampled_from(
 _TEXT = st.lists(
     st.sampled_from(["Bearer ", "basic ", "eyJab.eyJcd.ef", "https://", "u:pw@h/", "?access_token=", "&page=",
                      "password=", "sid=", "-----BEGIN KEY-----", '"pwd": ', "abc12345", "\x01", " ", "x", "@",
-                     "password: ", ":'", "'pwd': ", "'", "<pin>", "</pin>", "12:30", "\t"])
+                     "password: ", ":'", "'pwd': ", "'", "<pin>", "</pin>", "12:30", "\t", '\\"pwd\\":',
+                     '\\"'])
     | st.text(max_size=3),
     max_size=6,
 ).map("".join)

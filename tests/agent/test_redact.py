@@ -272,11 +272,19 @@ def test_names_without_an_assigned_value_are_left_alone(text: str) -> None:
 @pytest.mark.parametrize(
     "line",
     [b"db login failed: password=\"hunter2\" {", b"{'api_key': 'hunter2'}", b"password: hunter2",
-     b"password = hunter2", b"<password>hunter2</password>", b'{"pass\\u0077ord":"hunter2"} x'],
+     b"password = hunter2", b"<password>hunter2</password>", b'{"pass\\u0077ord":"hunter2"} x',
+     b'{"message":"body {\\"password\\":\\"hunter2\\"} cut', b'x={\\"api_key\\": \\"hunter2\\"}'],
 )
 def test_invalid_json_lines_lose_assigned_secrets(line: bytes) -> None:
     """A dead letter that is not JSON keeps no secret assigned in any of the documented shapes."""
     assert b"hunter2" not in Redactor().line(line)
+
+
+def test_json_logged_inside_a_message_loses_its_secret_and_keeps_the_rest() -> None:
+    """A message holding escaped JSON (a request body logged as text) ships without the secret, other pairs kept."""
+    ev = {"message": 'body {\\"password\\":\\"hunter2\\",\\"user\\":\\"anna\\",\\"token\\":null}'}
+    expected = f'body {{\\"password\\":\\"{REDACTED}\\",\\"user\\":\\"anna\\",\\"token\\":null}}'
+    assert expected == Redactor().event(ev)["message"]
 
 
 def test_message_with_a_quoted_password_is_redacted_in_the_event() -> None:
