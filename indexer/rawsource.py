@@ -30,6 +30,8 @@ import orjson
 from elastic_transport import Serializer
 from elasticsearch import ApiError, Elasticsearch
 
+from auditlog.indexer.query.hits import exact_count
+
 PAGE = 5000
 #: seconds opening a point in time waits for shards that are still starting. A daily index created a
 #: moment ago (the agent's first event or digest of a day) has no started primary yet, and the node
@@ -297,10 +299,9 @@ class _Cursor:
         """
         self.pages += 1
         if self.total is None:
-            if not (isinstance(total, dict) and total.get("relation") == "eq" and type(total.get("value")) is int
-                    and total["value"] >= 0):
+            self.total = exact_count(total)
+            if self.total is None:
                 raise ScanError("the first page has no exact hits.total to bound the scan")
-            self.total = total["value"]
         if not hits:
             return False
         if type(sort) is not list or not sort or not all(type(v) is int for v in sort):

@@ -228,12 +228,21 @@ def exact_total(response: Mapping[str, Any]) -> int:
     """
     part = response.get("hits", {})
     total = part.get("total") if isinstance(part, Mapping) else None
-    # "gte" would be a lower bound: the stream promises exactly ``total`` events
-    exact = isinstance(total, Mapping) and total.get("relation", "eq") == "eq"
-    value = total.get("value") if exact and isinstance(total, Mapping) else None
-    if type(value) is not int or value < 0:
+    value = exact_count(total)
+    if value is None:
         raise BadAnswerError(f"its answer has no exact hits.total (found {quoted(repr(total), 60)})")
     return value
+
+
+def exact_count(total: object) -> int | None:
+    """Return the count of a ``hits.total`` object when it is exact (``relation`` ``eq``), else ``None``.
+
+    "gte" would be a lower bound: readers promise exactly ``total`` events, and scans bound their pages by it.
+    """
+    if not isinstance(total, Mapping) or total.get("relation", "eq") != "eq":
+        return None
+    value = total.get("value")
+    return value if type(value) is int and value >= 0 else None
 
 
 def check_order(hits: list[Any], after: Cursor | None) -> None:

@@ -96,6 +96,33 @@ def test_a_password_holding_a_comma_is_not_shown_in_part() -> None:
 _TRICKLED = b'{"took": 1, "hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}' + b" " * 100_000
 
 
+def _send_slowly(handler: BaseHTTPRequestHandler, data: bytes) -> None:
+    """Write ``data`` a byte every 50 ms, then close (gives up after 20 s: a hang bound for the test)."""
+    end = time.monotonic() + 20
+    with contextlib.suppress(OSError):  # the client gave up: that is what the test wants
+        for byte in data:
+            if time.monotonic() > end:
+                break
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.05)
+    handler.close_connection = True
+
+
+def _times_out_soon(url: str, *, client_timeout: float, request_timeout: float | None = None) -> bool:
+    """Whether one search at ``url`` fails with ConnectionTimeout within 6 s (``request_timeout``: via options())."""
+    client = make_client(ConnectionSettings(url=url, request_timeout=client_timeout), max_retries=0,
+                         retry_on_timeout=False)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectionTimeout):
+            (client if request_timeout is None else client.options(request_timeout=request_timeout)).search(
+                index="audit-*")
+    finally:
+        client.close()
+    return time.monotonic() - started < 6
+
+
 class _Trickle(BaseHTTPRequestHandler):
     """Answers 200 at once, then sends the body a byte every 50 ms (gives up after 20 s: a hang bound)."""
 
@@ -110,15 +137,7 @@ class _Trickle(BaseHTTPRequestHandler):
         else:  # no length: the body ends when the connection does
             self.send_header("connection", "close")
         self.end_headers()
-        end = time.monotonic() + 20
-        with contextlib.suppress(OSError):  # the client gave up: that is what the test wants
-            for byte in _TRICKLED:
-                if time.monotonic() > end:
-                    break
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
-                time.sleep(0.05)
-        self.close_connection = True
+        _send_slowly(self, _TRICKLED)
 
     do_POST = do_GET
 
@@ -137,29 +156,13 @@ def _trickling_node(framing: str) -> Iterator[str]:
 def test_a_trickling_answer_times_out_after_the_request_timeout(framing: str) -> None:
     """A body sent a byte at a time ends in a timeout near request_timeout, not when the last byte arrives."""
     with _trickling_node(framing) as url:
-        client = make_client(ConnectionSettings(url=url, request_timeout=1.0), max_retries=0,
-                             retry_on_timeout=False)
-        started = time.monotonic()
-        try:
-            with pytest.raises(ConnectionTimeout):
-                client.search(index="audit-*")
-        finally:
-            client.close()
-    assert time.monotonic() - started < 6
+        assert _times_out_soon(url, client_timeout=1.0)
 
 
 def test_a_per_request_timeout_bounds_the_whole_answer_too() -> None:
     """A request_timeout given through options() is the deadline of that request's whole answer."""
     with _trickling_node("length") as url:
-        client = make_client(ConnectionSettings(url=url, request_timeout=600.0), max_retries=0,
-                             retry_on_timeout=False)
-        started = time.monotonic()
-        try:
-            with pytest.raises(ConnectionTimeout):
-                client.options(request_timeout=1.0).search(index="audit-*")
-        finally:
-            client.close()
-    assert time.monotonic() - started < 6
+        assert _times_out_soon(url, client_timeout=600.0, request_timeout=1.0)
 
 
 class _SlowHeaders(BaseHTTPRequestHandler):
@@ -169,15 +172,7 @@ class _SlowHeaders(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("content-length") or 0))
         head = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-elastic-product: Elasticsearch\r\n"
                 + b"x-padding: " + b"p" * 400 + b"\r\ncontent-length: 2\r\n\r\n{}")
-        end = time.monotonic() + 20
-        with contextlib.suppress(OSError):  # the client gave up: that is what the test wants
-            for byte in head:
-                if time.monotonic() > end:
-                    break
-                self.wfile.write(bytes([byte]))
-                self.wfile.flush()
-                time.sleep(0.05)
-        self.close_connection = True
+        _send_slowly(self, head)
 
     do_GET = do_POST
 
@@ -188,14 +183,7 @@ class _SlowHeaders(BaseHTTPRequestHandler):
 def test_headers_trickled_a_byte_at_a_time_time_out_too() -> None:
     """A node sending even its status line and headers a byte at a time is given up near request_timeout."""
     with serving(_SlowHeaders) as url:
-        client = make_client(ConnectionSettings(url=url, request_timeout=1.0), max_retries=0, retry_on_timeout=False)
-        started = time.monotonic()
-        try:
-            with pytest.raises(ConnectionTimeout):
-                client.search(index="audit-*")
-        finally:
-            client.close()
-    assert time.monotonic() - started < 6
+        assert _times_out_soon(url, client_timeout=1.0)
 
 
 class _Late(BaseHTTPRequestHandler):

@@ -369,12 +369,27 @@ LINES: Final[list[Case]] = [
     Case("passphrase_and_private_key", line("passphrase_and_private_key", both(
         change("gpg_passphrase", "S3CRET-passphrase"), change("private_key", "S3CRET-privkey"))),
          REDACTED, secrets=("S3CRET-passphrase", "S3CRET-privkey")),
+    Case("quoted_password_in_message", line("quoted_password_in_message",
+                                            put("message", 'db login failed: password="S3CRET-quoted"')),
+         REDACTED, secrets=("S3CRET-quoted",)),
+    Case("colon_password_in_message", line("colon_password_in_message",
+                                           put("message", "login failed: password: S3CRET-colon")),
+         REDACTED, secrets=("S3CRET-colon",)),
+    Case("xml_password_in_message", line("xml_password_in_message",
+                                         put("message", "fault <password>S3CRET-xml</password>")),
+         REDACTED, secrets=("S3CRET-xml",)),
+    Case("json_inside_a_string_in_message", line("json_inside_a_string_in_message",
+                                                 put("message", 'body {\\"password\\":\\"S3CRET-escjson\\"}')),
+         REDACTED, secrets=("S3CRET-escjson",)),
     # secrets in lines that are dead-lettered: the dead-letter file keeps them redacted
     Case("secret_in_out_of_range_line", line("secret_in_out_of_range_line", both(
         put("@timestamp", "9999-01-01T00:00:00Z"), put("message", "password=S3CRET-dlq-valid"))), DEAD,
          "timestamp_out_of_range", secrets=("S3CRET-dlq-valid",)),
     Case("secret_in_broken_line", b'{"api_key": "S3CRET-dlq-broken", "event": \n', DEAD, "invalid JSON",
          secrets=("S3CRET-dlq-broken",)),
+    Case("escaped_json_secret_in_broken_line",
+         b'{"message": "body {\\"password\\":\\"S3CRET-dlq-escjson\\"}", "event": \n', DEAD, "invalid JSON",
+         secrets=("S3CRET-dlq-escjson",)),
     Case("secret_in_overlong_line", line("secret_in_overlong_line", put(
         "message", "Authorization: Bearer S3CRET-overlong " + "y" * MAX_LINE_BYTES)), DEAD,
          "exceeds inputs.max_line_bytes", secrets=("S3CRET-overlong",)),
