@@ -90,7 +90,7 @@ typedef struct {
     int64_t seq;
     int has_seq;
     int changes_nonempty;
-    int needs_python_texts; /* a text holds what a redactor regex needs ('@', '=', ...): they decide, in Python */
+    int needs_python_texts; /* a text holds what a redactor regex needs ('=', '://user@', ...): they decide, in Python */
     Span texts_changes[MAX_TEXTS];
     int ntexts;
     /* change names to look up, and whether their values were already blanked */
@@ -275,6 +275,63 @@ ipv4_ok(Span v)
     return s == end;
 }
 
+static int
+hex_digit(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* agent/contract.py's _HEX_GROUPS over s[0..n): the number of 1-4 digit hex groups between single colons (0 for
+ * an empty span), -1 when the span is not such a run */
+static Py_ssize_t
+hex_groups(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t groups = 0, i = 0;
+    while (n > 0) {
+        Py_ssize_t d = i;
+        while (i < n && hex_digit(s[i]) && i - d < 4)
+            i++;
+        if (i == d)
+            return -1; /* no digit: an empty group, a stray character, or a colon at the end */
+        groups++;
+        if (i == n)
+            return groups;
+        if (s[i++] != ':')
+            return -1; /* a fifth digit or another character */
+    }
+    return 0;
+}
+
+/* A hex-colon IPv6 address as agent/contract.py's _parse_ip reads one without '.' or '%' (eight groups, or at
+ * most seven around one "::"). 0 also for the forms it hands to ipaddress (embedded IPv4, zone ids): those and
+ * anything refused go back to agent.contract.is_ip, which answers them as before. */
+static int
+ipv6_ok(Span v)
+{
+    const unsigned char *s = v.s;
+    Py_ssize_t n = v.n, colons = 0, dbl = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] == '.' || s[i] == '%')
+            return 0;
+        if (s[i] == ':') {
+            colons++;
+            if (dbl < 0 && i + 1 < n && s[i + 1] == ':')
+                dbl = i;
+        }
+    }
+    if (colons == 0)
+        return 0;
+    if (dbl < 0)
+        return colons == 7 && hex_groups(s, n) == 8;
+    const unsigned char *tail = s + dbl + 2;
+    Py_ssize_t tail_n = n - dbl - 2;
+    for (Py_ssize_t i = 0; i + 1 < tail_n; i++)
+        if (tail[i] == ':' && tail[i + 1] == ':')
+            return 0;
+    Py_ssize_t head_groups = hex_groups(s, dbl), tail_groups = hex_groups(tail, tail_n);
+    return head_groups >= 0 && tail_groups >= 0 && head_groups + tail_groups <= 7;
+}
+
 /* ---- numbers and other scalars ------------------------------------------------------------------ */
 
 /* A JSON number at *pp that msgspec decodes to an int within [lo, hi] (when *is_int) or to a finite
@@ -363,7 +420,8 @@ literal(const unsigned char **pp, const unsigned char *end, const char *word, Py
 /* the redactor's cheap checks (agent/redact.py Redactor.suspect_text) as one pass over a text's bytes:
  * 'eyJ', '-----BEGIN', 'bearer' or 'basic' in any ASCII case (str.lower() finds no more here: the only
  * non-ASCII characters it lowers to ASCII letters are U+0130, to "i" plus a combining dot, and U+212A, to
- * "k"; neither completes a needle) mean it might act; '@', '=', '</', a colon before a blank or a quote
+ * "k"; neither completes a needle) mean it might act; "://" and an '@' before any '/', blank, '?' or '#'
+ * (userinfo_hint), '=', '</', a colon before a blank or a quote
  * ("password: x") or a colon after a quote and blanks ("{'pwd': x}") mean its regexes decide (in Python).
  * Those are the literals the assignment rules need, no more: colons in times, dates, ports and "://", which
  * most emitter texts hold, stay here. */
@@ -418,6 +476,22 @@ colon_needs_python(const unsigned char *s, Py_ssize_t i, PyObject *clean)
     return known < 0 ? -1 : !known;
 }
 
+/* redact.py's _USERINFO_HINT ("://", then no '/', blank, '?', '#' or '@', then '@') ending at the '@' at s[i]: the
+ * one rule an '@' serves (mail addresses, which most emitter texts hold, stay here). The run before the '@' stops at
+ * the '@' before it, so a text's '@'s are looked at once in all. */
+static int
+userinfo_hint(const unsigned char *s, Py_ssize_t i)
+{
+    Py_ssize_t k = i;
+    while (k > 0) {
+        unsigned char c = s[k - 1];
+        if (c == '/' || c == ' ' || (c >= '\t' && c <= '\r') || c == '?' || c == '#' || c == '@')
+            break; /* \t \n \v \f \r are 9-13: the blanks of \s with re.ASCII */
+        k--;
+    }
+    return k >= 3 && s[k - 1] == '/' && s[k - 2] == '/' && s[k - 3] == ':';
+}
+
 /* 1: the cheap checks clear this text (*python set when a regex must look); 0: the redactor might act; -1: an
  * exception (clean: the redactor's names found not secret) */
 static int
@@ -432,6 +506,9 @@ text_clear(Span v, int *python, PyObject *clean)
         Py_ssize_t left = n - i;
         switch (*t) {
         case '@':
+            if (userinfo_hint(s, i))
+                *python = 1;
+            break;
         case '=':
             *python = 1;
             break;
@@ -872,7 +949,7 @@ forget_routes(Scanner *self)
 }
 
 /* The line check shared by Scanner.scan and Scanner.run: OK with *fd filled, *ip the address left for
- * agent.contract.is_ip (s NULL: none, or a dotted quad checked here) and *prefix, *index the route memo's answer
+ * agent.contract.is_ip (s NULL: none, or one checked here) and *prefix, *index the route memo's answer
  * (new references, or NULL: the router decides); DOUBT: the Python path decides; -1: an exception is set. */
 static int
 check_line(Scanner *self, PyObject *line, Found *fd, Span *ip, PyObject **prefix, PyObject **index)
@@ -919,9 +996,10 @@ check_line(Scanner *self, PyObject *line, Found *fd, Span *ip, PyObject **prefix
                 return DOUBT; /* not cleared yet: the Python path asks the redactor (and clears it) */
         }
     }
-    /* an address this reads exactly (a dotted quad) is checked here; any other goes back for agent.contract.is_ip */
+    /* an address this reads exactly (a dotted quad, a hex-colon IPv6 address) is checked here; any other goes back
+     * for agent.contract.is_ip */
     *ip = fd->val[R_IP];
-    if (ip->s != NULL && ipv4_ok(*ip))
+    if (ip->s != NULL && (ipv4_ok(*ip) || ipv6_ok(*ip)))
         ip->s = NULL;
     if (fd->val[R_TIER].s != NULL && fd->val[R_TS].s != NULL && !route_of(self, fd->val[R_TIER], fd->val[R_TS], prefix, index))
         *prefix = *index = NULL;

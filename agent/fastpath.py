@@ -18,8 +18,9 @@ answers every line. The pipeline's reader hands it a block's lines a run at a ti
 the C side appends each line's entry, origin and stamp to the open batch and stops at the first line it is
 not sure of, which then goes through :meth:`PassThrough.__call__` like any other (and is checked a second
 time there); so no Python frame of ours runs per line it takes, apart from the redactor's regexes for a text
-with '@' or '=' and :func:`agent.contract.is_ip` for an address other than a dotted quad (1.7-1.9 us of the
-agent's CPU per event, docs/benchmarks.md section 20). The reader tries a run again only after the per-line
+with '=', URL user info (``://user@``) or a colon after a name not cleared yet, and :func:`agent.contract.is_ip`
+for an address other than a dotted quad or a plain hex-colon IPv6 address (docs/benchmarks.md sections 20 and
+27). The reader tries a run again only after the per-line
 pass-through took a line, so a file the pass-through keeps missing costs no run per line.
 
 It never rejects a line on its own: any doubt returns ``None`` and the line takes the full path, which
@@ -291,10 +292,10 @@ class PassThrough:
         if found is None:
             return self._decoded(line)
         event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index = found
-        # texts is set when one holds '@' or '=': the redactor's regexes decide, as on the Python path
+        # texts is set when one holds '=', '://user@' or the like: the redactor's regexes decide, as on the Python path
         if texts is not None and self.enricher.redactor.suspect_text(texts):  # type: ignore[union-attr]
             return self._decoded(line)
-        if ip is not None and not (ip_known(ip) or is_ip(ip)):  # None: no address, or a dotted quad checked in C
+        if ip is not None and not (ip_known(ip) or is_ip(ip)):  # None: no address, or one checked in C
             return None
         if prefix is None:  # the route memo had no answer: the router decides, and the memo learns it
             prefix = self.enricher.route(tier, timestamp)

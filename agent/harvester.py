@@ -126,11 +126,15 @@ class Harvester:
                 self.offset = self._skip_start + self._skip_len + 1
                 self._skip_start, self._skip_len, self._preview = -1, 0, b""
                 data = data[i + 1:]
-            buf = self._buf + data if self._buf else data
-            parts = buf.split(b"\n")
+            # The partial line kept from the last read holds no newline: it joins the first part only (copying it
+            # before the whole chunk cost more than splitting the chunk)
+            parts = data.split(b"\n")
+            held = len(self._buf)
+            if held:
+                parts[0] = self._buf + parts[0]
             rest = parts.pop()
             off = self.offset
-            if len(buf) > max_line:
+            if held + len(data) > max_line:  # a part may be overlong: check each
                 for part in parts:
                     ln = len(part)
                     out.append((off, part if ln <= max_line else Overlong(ln, part[:PREVIEW_BYTES])))

@@ -64,8 +64,9 @@ class Scan(Protocol):
     """Line -> ``(event_id, timestamp, tier, stream, seq, id_json, id_end, ip, texts, prefix, index)`` or ``None``.
 
     ``id_json`` is the id as the line spells it (quotes included), ``id_end`` the offset after it; ``ip`` is
-    ``None`` for a dotted quad checked in C; ``texts`` the redactor's texts joined, when its regexes must look;
-    ``prefix`` and ``index`` the route memo's answer (:meth:`Scanner.remember_route`), or ``None`` for both:
+    ``None`` for an address checked in C (a dotted quad, a plain hex-colon IPv6 address); ``texts`` the
+    redactor's texts joined, when its regexes must look; ``prefix`` and ``index`` the route memo's answer
+    (:meth:`Scanner.remember_route`), or ``None`` for both:
     route in Python.
     """
 
@@ -85,7 +86,7 @@ class Scanner(Protocol):
 
         Per line, what :meth:`agent.fastpath.PassThrough.__call__` and the pipeline's per-line loop do: the
         check of :attr:`scan`, ``suspect(texts)`` where the redactor's regexes must look (``None``: no
-        redactor), ``ip_ok(address)`` for an address other than a dotted quad, the route memo's answer, and
+        redactor), ``ip_ok(address)`` for an address C does not check itself, the route memo's answer, and
         the entry spliced with ``ingested`` and ``suffix`` (:meth:`agent.shipper.ShipperFields.parts_now`).
         Its entry, its origin ``(key, path, offset, line)`` and its stamp are appended to the three lists,
         until ``room_events`` entries or ``room_bytes`` bytes were appended.

@@ -12,10 +12,14 @@ TLS verification is on unless ``--insecure`` is given explicitly. The flags them
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import re
 import socket
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -264,6 +268,75 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout) if isinstance(timeout, int | float) else None
 
 
+class _Alarm:
+    """One deadline of :class:`_Watchdog`: its action, unless cancelled first."""
+
+    __slots__ = ("action", "cancelled")
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action: Callable[[], None] | None = action
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Do not run the action (it may be running already: as ``threading.Timer.cancel``).
+
+        The action (and what it holds: a request's connection and answer) is let go at once, not when the
+        deadline comes up in the heap.
+        """
+        self.cancelled = True
+        self.action = None
+
+
+class _Watchdog:
+    """One daemon thread that runs each request's expiry at its deadline, for every request of the process.
+
+    A ``threading.Timer`` per request started and ended a thread per bulk request: about 0.1 ms of CPU each alone,
+    more beside the agent's busy threads (docs/benchmarks.md, section 27). Deadlines wait in a heap; a cancelled
+    one is dropped when it comes up (at most the requests of one timeout are held). The thread sleeps until the
+    earliest deadline, with none it waits for the next request; it is started on first use (and again in a forked
+    child, where it does not run).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Alarm]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def start(self, seconds: float, action: Callable[[], None]) -> _Alarm:
+        """Run ``action`` on the watchdog's thread ``seconds`` from now unless the returned alarm is cancelled."""
+        alarm = _Alarm(action)
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), alarm))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="request-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is alarm:  # earlier than what the thread sleeps towards
+                self._cond.notify()
+        return alarm
+
+    def _due(self) -> _Alarm:
+        with self._cond:
+            while True:
+                heap = self._heap
+                while heap and heap[0][2].cancelled:
+                    heapq.heappop(heap)
+                now = time.monotonic()
+                if heap and heap[0][0] <= now:
+                    return heapq.heappop(heap)[2]
+                self._cond.wait(heap[0][0] - now if heap else None)
+
+    def _run(self) -> None:
+        while True:
+            action = self._due().action
+            if action is not None:
+                with contextlib.suppress(Exception):  # an action's failure must not stop every later deadline
+                    action()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class _Watch:
     """One request's deadline state: its connection (once the pool gave it) and whether it went back."""
 
@@ -281,7 +354,8 @@ class _DeadlinePool:
     urllib3's timeouts bound each socket read, not the answer: a node sending a byte just inside every read
     timeout (of its headers or of its body) holds a request for hours. Here a watchdog started with the request
     shuts its connection's socket down when the request's time is up, so a blocked read (the status line, a
-    header, the body, a chunk, a decompressor) returns at once.
+    header, the body, a chunk, a decompressor) returns at once. One watchdog thread serves every request
+    (:class:`_Watchdog`).
 
     The pool's ``_get_conn`` and ``_put_conn`` are wrapped to learn which connection the request took and when
     it went back: urllib3 returns it to the pool as the last byte is read, before the read returns, and a
@@ -342,10 +416,8 @@ class _DeadlinePool:
                     elif getattr(watch.connection, "sock", None) is not None:
                         watch.connection.sock.shutdown(socket.SHUT_RDWR)
 
-        watchdog = threading.Timer(timeout, expire)
-        watchdog.daemon = True
         self._current.watch = watch
-        watchdog.start()
+        watchdog = _WATCHDOG.start(timeout, expire)
         try:
             response = self._pool.urlopen(method, url, preload_content=False, **kw)
             with watch.lock:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import random
 import sys
 import threading
 import time
+import zlib
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -137,6 +140,18 @@ def test_any_entries_are_recorded_as_the_reference_records_them(
                for index, key, body, _line in parts]
     lines = [line for *_, line in parts]
     assert sent(entries, lines) == sent_py(entries, lines)
+
+
+def test_line_checksums_equal_zlibs_at_every_length_around_the_folded_blocks() -> None:
+    """Lines of 0-400 bytes (under, at and past each 16- and 64-byte step) and a few large ones get zlib.crc32's
+    values: the folded CRC-32 and its zlib tail agree with zlib."""
+    rng = random.Random(11)
+    lines = [rng.randbytes(n) for n in [*range(401), 843, 4096, 65_537, 1 << 20] for _ in range(2)]
+    lines += [b"\xff" * n for n in range(60, 200)] + [b"\0" * n for n in range(60, 200)]
+    entries = _entries(1) * len(lines)
+    _ids, crcs, lens = sent(entries, lines)
+    assert list(array("I", crcs)) == [zlib.crc32(line) for line in lines]
+    assert list(array("I", lens)) == [len(line) for line in lines]
 
 
 def test_an_empty_batch_is_recorded_as_nothing() -> None:

@@ -7,6 +7,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditlog.agent.harvester import Harvester, Overlong
 from auditlog.agent.identity import FileIdentity
@@ -55,6 +57,28 @@ def test_small_chunks_reassemble_lines(tmp_path: Path) -> None:
     block = h.read(1 << 20)
     assert block is not None
     assert [b"line-%03d" % i for i in range(50)] == [ln for _o, ln in block.lines]
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=25),
+       tail=st.binary(max_size=8).map(lambda b: b.replace(b"\n", b"")), chunk=st.integers(1, 40),
+       budget=st.integers(1, 90), max_line=st.integers(1, 24))
+def test_any_chunking_gives_each_line_with_its_offset_once(tmp_path_factory: pytest.TempPathFactory,
+                                                          lines: list[bytes], tail: bytes, chunk: int, budget: int,
+                                                          max_line: int) -> None:
+    """Whatever the chunk size and budget, every complete line comes once with its offset (overlong ones as markers)."""
+    p = tmp_path_factory.mktemp("h") / "f"
+    p.write_bytes(b"".join(line + b"\n" for line in lines) + tail)
+    h = open_h(p, chunk_bytes=chunk, max_line_bytes=max_line)
+    got: list[tuple[int, bytes | int]] = []
+    while (block := h.read(budget)) is not None:
+        got.extend((o, ln.length if isinstance(ln, Overlong) else ln) for o, ln in block.lines)
+    want, off = [], 0
+    for line in lines:
+        want.append((off, line if len(line) <= max_line else len(line)))
+        off += len(line) + 1
+    assert got == want
+    assert h.offset == off
 
 
 def test_take_partial_returns_unterminated_last_line(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from auditlog.agent.fastpath import MISS_STREAK, PassThrough
 from auditlog.agent.harvester import Overlong
 from auditlog.agent.linescan import AVAILABLE, ROLES, Scan, Scanner, scanner_for, table
 from auditlog.agent.parser import Rejected
-from auditlog.agent.redact import REDACTED, Redactor
+from auditlog.agent.redact import _USERINFO_HINT, REDACTED, Redactor
 from auditlog.agent.shipper import ShipperFields
 from auditlog.agent.timebounds import TIMESTAMP_OUT_OF_RANGE, TimeBounds
 from auditlog.core.contract import CONTRACT, Field
@@ -169,10 +169,10 @@ def test_numbers_and_literals_it_reads_exactly_are_answered_in_c(token: bytes) -
     native_answer(_WARM, line)
 
 
-def test_text_with_an_at_sign_is_handed_to_the_redactors_regexes() -> None:
-    """'@' or '=' in a text: the texts come back joined as the Python path joins them, for suspect_text."""
+def test_user_info_or_an_equals_sign_in_a_text_is_handed_to_the_redactors_regexes() -> None:
+    """'://user@' or '=' in a text: the texts come back joined as the Python path joins them, for suspect_text."""
     line = _changed("x", ["y"])
-    line = line.replace(b'"message":"', b'"message":"from a@b ').replace(b'"full":"', b'"full":"https://h/?page=2#')
+    line = line.replace(b'"message":"', b'"message":"from ftp://a@b ').replace(b'"full":"', b'"full":"https://h/?page=2#')
     found = _scan()(line)
     assert found is not None
     ev = orjson.loads(line)
@@ -180,6 +180,41 @@ def test_text_with_an_at_sign_is_handed_to_the_redactors_regexes() -> None:
     strings = [s for c in changes.values() for v in (c["old"], c["new"]) for s in (v if type(v) is list else [v])
                if type(s) is str]
     assert "\n".join([ev["message"], ev["url"]["full"], *strings]) == found[8]
+
+
+def test_mail_addresses_beside_urls_stay_in_c() -> None:
+    """An '@' that ends no '://user' part (mail addresses, @-mentions) needs no question to the redactor."""
+    line = _line({"message": "Anna updated customer 7 https://app.example/c/7 anna@example.com @team",
+                  "url.full": "https://app.example/customers/7?x#@y"})
+    found = _scan()(line)
+    assert found is not None and found[8] is None
+    native_answer(_WARM, line)
+
+
+@pytest.mark.parametrize("text", ["https://anna:hunter2@host/x", "ftp://anna@host", "x://@h", "see s3://k:s@b?x"])
+def test_user_info_in_a_url_is_handed_to_the_redactor(text: str) -> None:
+    """'://' then an '@' before any '/', blank, '?' or '#': suspect_text decides, in Python (and redacts a password)."""
+    line = _line({"message": text})
+    found = _scan()(line)
+    assert found is not None and found[8] is not None and text in found[8]
+    native_answer(_WARM, line)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(st.sampled_from("ab:/@?# \u00e9"), max_size=24))
+def test_the_c_check_clears_a_text_with_an_at_sign_only_where_suspect_text_would(text: str) -> None:
+    """Texts of URL characters: C asks the redactor exactly when its user-info rule could apply, never less (a tab,
+    escaped in JSON, never reaches the C check)."""
+    redactor = _WARM.redactor
+    assert redactor is not None
+    line = _line({"message": text})
+    found = _scan()(line)
+    assert found is not None
+    if found[8] is None:
+        assert redactor.suspect_text(text) is False, text
+    if "@" in text and ": " not in text:
+        assert (found[8] is not None) == (_USERINFO_HINT.search(text) is not None), text
+    native_answer(_WARM, line)
 
 
 @pytest.mark.parametrize("text", ["login failed: password: hunter2", "login failed, password:'hunter2'",
@@ -310,9 +345,21 @@ def test_a_dotted_quad_is_checked_in_c_as_is_ip_checks_it(ip: str) -> None:
     found = _scan()(_line({"source.ip": ip}))
     assert found is not None
     if found[7] is None:
-        assert is_ip(ip) and ":" not in ip
+        assert is_ip(ip)
     else:
         assert found[7] == ip
+    native_answer(_WARM, _line({"source.ip": ip}))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(ip=st.one_of(st.ip_addresses(v=6).map(str), st.ip_addresses(v=6).map(lambda a: a.exploded.upper()),
+                    st.text(st.sampled_from("0Af9:::"), max_size=42), st.text(st.sampled_from("0f:.%g"), max_size=12)))
+def test_a_hex_colon_address_is_checked_in_c_as_is_ip_checks_it(ip: str) -> None:
+    """An IPv6 address without '.' or '%' is answered in C exactly as is_ip answers it; other forms go back to it."""
+    found = _scan()(_line({"source.ip": ip}))
+    assert found is not None
+    plain = ":" in ip and "." not in ip and "%" not in ip
+    assert (found[7] is None) == (plain and is_ip(ip)), ip
     native_answer(_WARM, _line({"source.ip": ip}))
 
 
@@ -747,7 +794,7 @@ def test_a_question_that_raises_ends_the_run_at_its_line_without_an_exception() 
         raise RuntimeError("question")
 
     lines = emitter_lines(4)
-    flagged = _line({"message": "mail a@b.c", "source.ip": "2a02:168::1"})
+    flagged = _line({"message": "mail ftp://a@b.c", "source.ip": "::ffff:1.2.3.4"})
     (at, added, _s, _e), lists = _run(native, _items([*lines, flagged]), suspect=broken)
     assert (at, added) == (4, 4) and [len(one) for one in lists] == [4, 4, 4]
     (at, added, _s, _e), lists = _run(native, _items([*lines, flagged]), ip_ok=broken)
@@ -843,7 +890,7 @@ def test_an_interrupt_in_a_question_ends_the_run_takes_it_back_and_goes_on_up() 
         raise KeyboardInterrupt
 
     lines = emitter_lines(4)
-    flagged = _line({"message": "mail a@b.c"})
+    flagged = _line({"message": "mail ftp://a@b.c"})
     with pytest.raises(KeyboardInterrupt):
         _run(native, _items([*lines, flagged]), suspect=interrupted)
     lists: list[list[Any]] = [[b"kept"], [b"kept"], [b"kept"]]

@@ -187,13 +187,15 @@ def test_caught_up_reader_wakes_when_a_held_back_scan_may_run() -> None:
 
 def _mixed_block(key: str, path: str) -> Block:
     """Emitter lines with lines the C check leaves to the per-line path among them: blank, broken, overlong,
-    hostile numbers and texts, a time outside the bounds, an unknown tier, an IPv6 address, an '@' in a text."""
+    hostile numbers and texts, a time outside the bounds, an unknown tier, an IPv6 address with an IPv4 tail,
+    user info in a URL."""
     base = emitter_lines(120)
     edited = [base[0].replace(b'"seq":', b'"seq":99999999999999999999999,"x":'),
               base[1].replace(b'"@timestamp":', b'"@timestamp":"x","@timestamp":', 1), base[2][:-1] + b',"extra":1}',
               _edited(base[3], "@timestamp", "2099-01-01T00:00:00.000Z"), _edited(base[4], "tier", "platinum"),
               base[5].replace(b'"message":"', b'"message":"Bearer abc '),
-              base[6].replace(b'"message":"', b'"message":"a@b.c ')]
+              base[6].replace(b'"message":"', b'"message":"ftp://a@b.c '),
+              orjson.dumps({**orjson.loads(base[7]), "source": {"ip": "::ffff:10.0.0.1"}})]
     assert all(one != base[n] for n, one in enumerate(edited))  # each edit took
     odd = [b"", b"not json", b"{}", *edited]
     lines: list[bytes | Overlong] = []

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from elasticsearch import ConnectionTimeout
 
-from auditlog.indexer.client import ConnectionSettings, make_client, safe_url, split_urls
+from auditlog.indexer.client import ConnectionSettings, _Watchdog, make_client, safe_url, split_urls
 from tests.support.hostile_cluster import serving
 
 
@@ -233,6 +233,80 @@ def test_a_deadline_near_the_last_byte_never_breaks_another_request_on_the_poole
             thread.join()
         client.close()
     assert [] == failures
+
+
+class _Quick(BaseHTTPRequestHandler):
+    """Answers every request at once, keep-alive."""
+
+    protocol_version = "HTTP/1.1"
+    _BODY = _Late._BODY
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-elastic-product", "Elasticsearch")
+        self.send_header("content-length", str(len(self._BODY)))
+        self.end_headers()
+        self.wfile.write(self._BODY)
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+def test_requests_start_no_thread_each_for_their_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 requests with a timeout start at most one thread (the shared watchdog), not a timer thread each."""
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def counted(self: threading.Thread) -> None:
+        started.append(self.name)
+        start(self)
+
+    with serving(_Quick) as url:
+        client = make_client(ConnectionSettings(url=url, request_timeout=5.0), max_retries=0)
+        client.search(index="audit-*")  # the first request may start the watchdog
+        monkeypatch.setattr(threading.Thread, "start", counted)
+        for _ in range(40):
+            client.search(index="audit-*")
+        client.close()
+    assert [] == started
+
+
+def test_the_watchdog_runs_each_due_action_once_in_deadline_order_and_never_a_cancelled_one() -> None:
+    """Actions run at their deadlines, earliest first (one added later but due sooner too); cancelled ones never."""
+    dog = _Watchdog()
+    ran: list[str] = []
+    done = threading.Event()
+
+    def last() -> None:
+        ran.append("late")
+        done.set()
+
+    dog.start(0.30, last)
+    dog.start(0.20, lambda: ran.append("middle"))
+    dropped = dog.start(0.10, lambda: ran.append("cancelled"))
+    dog.start(0.05, lambda: ran.append("early"))
+    dropped.cancel()
+    began = time.monotonic()
+    assert done.wait(5)
+    assert ran == ["early", "middle", "late"]
+    assert time.monotonic() - began >= 0.25
+
+
+def test_an_action_that_raises_does_not_stop_later_deadlines() -> None:
+    """A failing action is the watchdog's last concern: the next deadline still fires."""
+    dog = _Watchdog()
+    done = threading.Event()
+
+    def failing() -> None:
+        raise RuntimeError("action")
+
+    dog.start(0.01, failing)
+    dog.start(0.05, done.set)
+    assert done.wait(5)
 
 
 @pytest.mark.parametrize("url", ["http://user:TOPSECRET,PW@127.0.0.1:1", "ftp://user:TOPSECRET,PW@127.0.0.1:1",
