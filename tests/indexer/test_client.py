@@ -200,9 +200,12 @@ class _Late(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(self._BODY)))
         self.end_headers()
         self.wfile.flush()
-        time.sleep(random.uniform(0.015, 0.025))
+        self._pause()
         with contextlib.suppress(OSError):
             self.wfile.write(self._BODY)
+
+    def _pause(self) -> None:
+        time.sleep(random.uniform(0.015, 0.025))
 
     do_GET = do_POST
 
@@ -235,25 +238,11 @@ def test_a_deadline_near_the_last_byte_never_breaks_another_request_on_the_poole
     assert [] == failures
 
 
-class _Quick(BaseHTTPRequestHandler):
+class _Quick(_Late):
     """Answers every request at once, keep-alive."""
 
-    protocol_version = "HTTP/1.1"
-    _BODY = _Late._BODY
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("x-elastic-product", "Elasticsearch")
-        self.send_header("content-length", str(len(self._BODY)))
-        self.end_headers()
-        self.wfile.write(self._BODY)
-
-    do_GET = do_POST
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep the test output quiet."""
+    def _pause(self) -> None:
+        """No wait between the headers and the body."""
 
 
 def test_requests_start_no_thread_each_for_their_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
