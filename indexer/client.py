@@ -293,15 +293,26 @@ class _Watchdog:
     A ``threading.Timer`` per request started and ended a thread per bulk request: about 0.1 ms of CPU each alone,
     more beside the agent's busy threads (docs/benchmarks.md, section 27). Deadlines wait in a heap; a cancelled
     one is dropped when it comes up (at most the requests of one timeout are held). The thread sleeps until the
-    earliest deadline, with none it waits for the next request; it is started on first use (and again in a forked
-    child, where it does not run).
+    earliest deadline, with none it waits for the next request; it is started on first use. A forked child starts
+    afresh (:meth:`after_fork`): no deadline of the parent's, no lock the parent's threads held.
     """
 
     def __init__(self) -> None:
+        self._fresh()
+
+    def _fresh(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._heap: list[tuple[float, int, _Alarm]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+
+    def after_fork(self) -> None:
+        """In a forked child: forget the parent's deadlines (their sockets are the parent's) and its lock state.
+
+        The child has no watchdog thread, and the lock may have been held by one of the parent's threads at the
+        fork; the parent's pending expiries would shut down sockets the child shares with the parent.
+        """
+        self._fresh()
 
     def start(self, seconds: float, action: Callable[[], None]) -> _Alarm:
         """Run ``action`` on the watchdog's thread ``seconds`` from now unless the returned alarm is cancelled."""
@@ -335,6 +346,8 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WATCHDOG.after_fork)
 
 
 class _Watch:

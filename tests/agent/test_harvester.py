@@ -71,8 +71,11 @@ def test_any_chunking_gives_each_line_with_its_offset_once(tmp_path_factory: pyt
     p.write_bytes(b"".join(line + b"\n" for line in lines) + tail)
     h = open_h(p, chunk_bytes=chunk, max_line_bytes=max_line)
     got: list[tuple[int, bytes | int]] = []
-    while (block := h.read(budget)) is not None:
-        got.extend((o, ln.length if isinstance(ln, Overlong) else ln) for o, ln in block.lines)
+    try:
+        while (block := h.read(budget)) is not None:
+            got.extend((o, ln.length if isinstance(ln, Overlong) else ln) for o, ln in block.lines)
+    finally:
+        h.close()
     want, off = [], 0
     for line in lines:
         want.append((off, line if len(line) <= max_line else len(line)))

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from elasticsearch import ConnectionTimeout
 
-from auditlog.indexer.client import ConnectionSettings, _Watchdog, make_client, safe_url, split_urls
+from auditlog.indexer.client import _WATCHDOG, ConnectionSettings, _Watchdog, make_client, safe_url, split_urls
 from tests.support.hostile_cluster import serving
 
 
@@ -296,6 +296,46 @@ def test_an_action_that_raises_does_not_stop_later_deadlines() -> None:
     dog.start(0.01, failing)
     dog.start(0.05, done.set)
     assert done.wait(5)
+
+
+def test_a_forked_child_runs_none_of_the_parents_deadlines_and_keeps_its_own() -> None:
+    """A deadline pending at a fork runs in the parent only (its socket is the parent's); the child's own fires."""
+    read_end, write_end = os.pipe()
+
+    def note(who: str) -> None:
+        os.write(write_end, f"{who}{os.getpid()}\n".encode())
+
+    parents = _WATCHDOG.start(0.3, lambda: note("parent's deadline in "))
+    pid = os.fork()
+    if pid == 0:  # the child: its own deadline, then long enough for the parent's to have come up
+        code = 3
+        try:
+            done = threading.Event()
+
+            def own() -> None:
+                note("child's deadline in ")
+                done.set()
+
+            _WATCHDOG.start(0.05, own)
+            code = 0 if done.wait(5) else 4
+            time.sleep(0.5)
+        finally:
+            os._exit(code)
+    status, waited = None, time.monotonic() + 10
+    while status is None and time.monotonic() < waited:  # a child stuck on a lock held at the fork must not hang us
+        done_pid, raw = os.waitpid(pid, os.WNOHANG)
+        status = raw if done_pid else None
+        time.sleep(0.05)
+    if status is None:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    time.sleep(0.1)
+    parents.cancel()
+    os.close(write_end)
+    with os.fdopen(read_end) as notes:
+        seen = set(notes.read().split("\n")) - {""}
+    assert (0, {f"child's deadline in {pid}", f"parent's deadline in {os.getpid()}"}) == (
+        None if status is None else os.waitstatus_to_exitcode(status), seen)
 
 
 @pytest.mark.parametrize("url", ["http://user:TOPSECRET,PW@127.0.0.1:1", "ftp://user:TOPSECRET,PW@127.0.0.1:1",

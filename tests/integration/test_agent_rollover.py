@@ -137,9 +137,9 @@ def test_rollover_under_load_stalls_no_request(es: Elasticsearch, es_url: str, n
     median = statistics.median([s for _, s in normal] or [0.0])
     # twice the noise: a quiet CI run once saw 45 ms at the rollover against 37 ms elsewhere; a stall on index
     # creation (create-ahead off) measured 6.0 s against at most 1.0 s elsewhere (docs/agent.md, Midnight). With
-    # requests of 8-17 ms a busy test run saw one first write into the new day's shard take 54 ms: no stall is
-    # shorter than a quarter second, so that is the least bound (the causal check above stays exact)
-    bound = max(2 * max(2 * median, max(elsewhere, default=0.0)), 0.25)
+    # requests of 8-17 ms a busy test run saw one first write into the new day's shard take 54 ms: twice that is
+    # the least bound (the causal check above stays exact)
+    bound = max(2 * max(2 * median, max(elsewhere, default=0.0)), 0.11)
     worst = max(around, default=float("inf"))
     assert [] == made_late
     assert (LINES, 2, True) == (arrived, len(days), worst <= bound), (
