@@ -170,3 +170,17 @@ async def test_status_line_counts_undecodable_rows(es: Elasticsearch, hostile: A
         await settle(pilot)
         text = screen_text(app)
         assert (True, True) == ("1 undecodable" in text, "undecodable event odd-1" in text)
+
+
+async def test_status_line_counts_each_undecodable_row_once_by_its_place_not_its_id(
+        es: Elasticsearch, hostile: Any, tmp_path: Path) -> None:
+    """Two marked hits without an id are two undecodable rows (as the export counts them), also when their page is
+    read again."""
+    async with _started(es, hostile, tmp_path, (120, 40)) as (app, pilot, screen):
+        assert screen.listing is not None and screen.listing.total >= 3
+        marked = [EventRow.from_event(undecodable_event("", "_source is a list"), screen.tz, Summarizer("en"))
+                  for _ in range(2)]
+        for _ in range(2):  # a page read twice (scrolled back to) counts its rows once
+            screen._put_rows(screen.listing, 1, marked)
+        await settle(pilot)
+        assert "2 undecodable" in screen_text(app)

@@ -98,8 +98,9 @@ class MainScreen(Screen[None]):
         self._looking = False  # a live-tail look is in flight (set on the app's thread, cleared by its worker)
         #: The last Elasticsearch failure shown to the user (also in a notification).
         self.last_error: str | None = None
-        #: Ids of the loaded rows of the current listing that could not be read (marked, counted in the status).
-        self.undecodable: set[str] = set()
+        #: Positions in the current listing of the loaded rows that could not be read (marked, counted in the
+        #: status). Positions, not ids: hits without an id (or sharing one) are rows each, as the export counts them.
+        self.undecodable: set[int] = set()
         self.searching = False
         #: tamper evidence of the filter on screen (None: not run, or running)
         self.verification: Report | None = None
@@ -259,7 +260,8 @@ class MainScreen(Screen[None]):
             self.undecodable.clear()
         else:
             events.shift(shift, listing.total)
-        self._count_undecodable(first)
+            self.undecodable = {at + shift for at in self.undecodable}  # the new events came in on top
+        self._count_undecodable(0, first)
         events.put_rows(0, first)
         self._status()
         if listing.total == 0 and shift is None:
@@ -389,12 +391,12 @@ class MainScreen(Screen[None]):
 
     def _put_rows(self, listing: Listing, start: int, rows: list[EventRow]) -> None:
         if listing is self.listing:
-            self._count_undecodable(rows)
+            self._count_undecodable(start, rows)
             self.query_one(EventList).put_rows(start, rows)
             self._status()
 
-    def _count_undecodable(self, rows: list[EventRow]) -> None:
-        self.undecodable.update(row.event_id for row in rows if row.problem is not None)
+    def _count_undecodable(self, start: int, rows: list[EventRow]) -> None:
+        self.undecodable.update(start + k for k, row in enumerate(rows) if row.problem is not None)
 
     def fetch_row(self, index: int) -> EventRow | None:
         """Return the row at ``index`` from memory or the snapshot (blocking: call from a worker)."""
