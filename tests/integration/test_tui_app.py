@@ -14,12 +14,15 @@ from elasticsearch import Elasticsearch
 from textual.widgets import Label
 
 from auditlog.indexer.query import Filter
+from auditlog.indexer.query.hits import undecodable_event
 from auditlog.indexer.tiers import TierTable
 from auditlog.tui.access import customer_view
+from auditlog.tui.rowview import EventRow
 from auditlog.tui.screens.detail import DetailScreen
 from auditlog.tui.screens.export import ExportScreen
 from auditlog.tui.screens.help import HelpScreen
 from auditlog.tui.screens.main import MainScreen
+from auditlog.tui.summaries import Summarizer
 from auditlog.tui.widgets.event_list import EventList
 from auditlog.tui.widgets.facet_list import FacetList
 from tests.support.seed import SeedSummary, seed_events, seeded_namespace
@@ -347,6 +350,27 @@ async def test_two_looks_at_the_same_new_events_shift_the_list_once(es: Elastics
         await settle(pilot)
         assert (103, 4, chosen.event_id, looks[0]) == (events_list.total, events_list.cursor,
                                                        (events_list.row(4) or chosen).event_id, screen.listing)
+
+
+async def test_an_undecodable_row_moved_down_by_live_tail_is_still_counted_once(es: Elasticsearch, tmp_path: Path,
+                                                                             namespace: TierTable) -> None:
+    """A marked row counted at its place is counted at its new place once live tail puts events on top (its page
+    read again there adds nothing)."""
+    seed_events(es, namespace, tui_events()[:100])
+    app = make_app(es, namespace, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = _main(app)
+        listing = screen.listing
+        assert listing is not None
+        marked = EventRow.from_event(undecodable_event("", "_source is a list"), screen.tz, Summarizer("en"))
+        screen._put_rows(listing, 5, [marked])
+        seed_events(es, namespace, _newer_events(3))
+        look = screen.backend.open_listing(listing.filter)
+        screen._show_listing(look, screen._rows(look, 0, 100), shift=3, base=listing)
+        screen._put_rows(look, 8, [marked])  # the same row, read again at its new place
+        await settle(pilot)
+        assert (look, {8}, True) == (screen.listing, screen.undecodable, "1 undecodable" in screen_text(app))
 
 
 async def test_a_live_tick_starts_no_look_while_one_is_in_flight(es: Elasticsearch, tmp_path: Path,
