@@ -191,6 +191,11 @@ def _contract_wrong_type(path: str, value: Any, *, emitter: bool = False) -> Cas
     return Case(name, line(name, put(path, value), emitter=emitter), DEAD, f"contract: {path}:")
 
 
+def _secret_in_message(name: str, message: str, secret: str) -> Case:
+    """A line whose message holds ``secret`` in one of the redactor's shapes: shipped with it redacted."""
+    return Case(name, line(name, put("message", message)), REDACTED, secrets=(secret,))
+
+
 LINES: Final[list[Case]] = [
     # numbers the readers cannot round-trip (issue 11, item 1)
     Case("int_400_digits", number("int_400_digits", b"9" * 400), DEAD, "number_out_of_range"),
@@ -323,8 +328,7 @@ LINES: Final[list[Case]] = [
     Case("unknown_tenant", line("unknown_tenant", put("organization.id", "org-never-seen-before")), SHIPPED),
     Case("whitelabel_tier", line("whitelabel_tier", tier="whitelabel", emitter=False), SHIPPED),
     # secrets in every shape the redactor knows (item 8)
-    Case("bearer_in_message", line("bearer_in_message", put("message", "Authorization: Bearer S3CRET-bearer-7f1")),
-         REDACTED, secrets=("S3CRET-bearer-7f1",)),
+    _secret_in_message("bearer_in_message", "Authorization: Bearer S3CRET-bearer-7f1", "S3CRET-bearer-7f1"),
     Case("basic_in_change", line("basic_in_change", change("auth_header", "Basic UzNDUkVULWJhc2lj")), REDACTED,
          secrets=("UzNDUkVULWJhc2lj",)),
     Case("jwt_in_change", line("jwt_in_change", change("note", f"token {JWT}")), REDACTED,
@@ -334,15 +338,10 @@ LINES: Final[list[Case]] = [
     Case("url_query_token", line("url_query_token", put("url.full",
                                                           "https://app.example/cb?access_token=S3CRET-query&p=2")),
          REDACTED, secrets=("S3CRET-query",)),
-    Case("dsn_userinfo_in_message", line("dsn_userinfo_in_message",
-                                         put("message", "connect postgres://app:S3CRET-dsn@db:5432/x failed")),
-         REDACTED, secrets=("S3CRET-dsn",)),
+    _secret_in_message("dsn_userinfo_in_message", "connect postgres://app:S3CRET-dsn@db:5432/x failed", "S3CRET-dsn"),
     Case("pem_in_change", line("pem_in_change", change("certificate", PEM)), REDACTED, secrets=("S3CRET-pem-body",)),
-    Case("password_pair_in_message", line("password_pair_in_message", put("message", "reset, password=S3CRET-pair")),
-         REDACTED, secrets=("S3CRET-pair",)),
-    Case("json_pair_in_message", line("json_pair_in_message",
-                                      put("message", 'body {"client_secret": "S3CRET-jsonpair"}')),
-         REDACTED, secrets=("S3CRET-jsonpair",)),
+    _secret_in_message("password_pair_in_message", "reset, password=S3CRET-pair", "S3CRET-pair"),
+    _secret_in_message("json_pair_in_message", 'body {"client_secret": "S3CRET-jsonpair"}', "S3CRET-jsonpair"),
     Case("german_names", line("german_names", both(change("altes_Kennwort", "S3CRET-kennwort", "S3CRET-kw-old"),
                                                    change("Passwort", "S3CRET-passwort"))),
          REDACTED, secrets=("S3CRET-kennwort", "S3CRET-kw-old", "S3CRET-passwort")),
@@ -369,18 +368,11 @@ LINES: Final[list[Case]] = [
     Case("passphrase_and_private_key", line("passphrase_and_private_key", both(
         change("gpg_passphrase", "S3CRET-passphrase"), change("private_key", "S3CRET-privkey"))),
          REDACTED, secrets=("S3CRET-passphrase", "S3CRET-privkey")),
-    Case("quoted_password_in_message", line("quoted_password_in_message",
-                                            put("message", 'db login failed: password="S3CRET-quoted"')),
-         REDACTED, secrets=("S3CRET-quoted",)),
-    Case("colon_password_in_message", line("colon_password_in_message",
-                                           put("message", "login failed: password: S3CRET-colon")),
-         REDACTED, secrets=("S3CRET-colon",)),
-    Case("xml_password_in_message", line("xml_password_in_message",
-                                         put("message", "fault <password>S3CRET-xml</password>")),
-         REDACTED, secrets=("S3CRET-xml",)),
-    Case("json_inside_a_string_in_message", line("json_inside_a_string_in_message",
-                                                 put("message", 'body {\\"password\\":\\"S3CRET-escjson\\"}')),
-         REDACTED, secrets=("S3CRET-escjson",)),
+    _secret_in_message("quoted_password_in_message", 'db login failed: password="S3CRET-quoted"', "S3CRET-quoted"),
+    _secret_in_message("colon_password_in_message", "login failed: password: S3CRET-colon", "S3CRET-colon"),
+    _secret_in_message("xml_password_in_message", "fault <password>S3CRET-xml</password>", "S3CRET-xml"),
+    _secret_in_message("json_inside_a_string_in_message", 'body {\\"password\\":\\"S3CRET-escjson\\"}',
+                       "S3CRET-escjson"),
     # secrets in lines that are dead-lettered: the dead-letter file keeps them redacted
     Case("secret_in_out_of_range_line", line("secret_in_out_of_range_line", both(
         put("@timestamp", "9999-01-01T00:00:00Z"), put("message", "password=S3CRET-dlq-valid"))), DEAD,
