@@ -41,6 +41,7 @@ from auditlog.indexer.integrity import (
     digest_id,
     layout_body,
     merge_ranges,
+    recent_ranges,
     seal_layout,
     signed_bytes,
 )
@@ -156,8 +157,8 @@ class DigestWriter:
             # left after retention then accounts for every number up to its own events
             sealed = seal_layout(parts, step)  # per events index, step events a window; the streams' ranges
             delivered = self._delivered(db, set(sealed.ranges))
-            for stream, ranges in sealed.ranges.items():
-                delivered[stream] = merge_ranges(delivered.get(stream, []), ranges)
+            for stream, ranges in sealed.ranges.items():  # bounded: the seal's own and the newest history
+                delivered[stream] = recent_ranges(merge_ranges(delivered.get(stream, []), ranges), ranges)
             for index, count, laid in sealed.windows:
                 seq += 1
                 body = layout_body(agent=agent, public_key=self.key.public_b64, seq=seq, prev=prev,

@@ -11,8 +11,10 @@ equal (or unknown) is delivered, different is a conflict. Looking ids up reads t
 milliseconds per answer with 409s at the default window); 409s are rare (re-sends after a crash, replays).
 
 Bounded: the oldest batches are dropped as soon as the rows after them hold more than ``ids.window``
-ids, so an id is remembered for at least ``window`` later ids. Ids are the id's JSON bytes (exact, no
-hash collisions); an upgrade from the earlier per-id tables starts the record afresh. A conflict with
+ids, so an id is remembered for at least ``window`` later ids. The rows' sizes are kept in memory (read
+once at opening), so trimming costs no query per batch; rows another process (``dlq replay``) adds
+meanwhile are not counted, which can only keep rows longer, never drop one early. Ids are the id's JSON
+bytes (exact, no hash collisions); an upgrade from the earlier per-id tables starts the record afresh. A conflict with
 an id sent longer ago than the window, or never sent by this state directory, is not detected (it
 counts as delivered); a different line with the same CRC-32 and length (about 1 in 4 billion) neither.
 """
@@ -23,6 +25,7 @@ import sqlite3
 import threading
 import zlib
 from array import array
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -108,6 +111,10 @@ class IdRecord:
                 self._db.execute(_SCHEMA)
                 for old in ("ids_a", "ids_b", "meta"):  # the per-id tables of earlier versions (ids dropped)
                     self._db.execute(f"DROP TABLE IF EXISTS {old}")
+                # (batch, ids) of the rows, oldest first, and their ids in total: what _trim reads
+                self._rows: deque[tuple[int, int]] = deque(
+                    self._db.execute("SELECT batch, n FROM sent ORDER BY batch").fetchall())
+                self._total = sum(n for _, n in self._rows)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise CommandError(damaged_database(path, exc, "a conflict with an id sent before then goes "
@@ -127,25 +134,29 @@ class IdRecord:
         if not entries:
             return
         with self._lock:
+            kept = self._rows.copy(), self._total  # a few hundred pairs: restored if the transaction fails
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("INSERT INTO sent (n, ids, crcs, lens) VALUES (?, ?, ?, ?)",
-                                 (len(entries), ids, crcs, lens))
+                batch = self._db.execute("INSERT INTO sent (n, ids, crcs, lens) VALUES (?, ?, ?, ?)",
+                                         (len(entries), ids, crcs, lens)).lastrowid
+                self._rows.append((batch, len(entries)))  # type: ignore[arg-type]  # an INSERT always has a rowid
+                self._total += len(entries)
                 self._trim()
                 self._db.execute("COMMIT")
             except BaseException:
+                self._rows, self._total = kept  # what the rolled-back transaction added or dropped is back
                 self._db.execute("ROLLBACK")
                 raise
 
     def _trim(self) -> None:
-        """Drop the oldest batches while the batches after them hold more than ``window`` ids."""
-        rows = self._db.execute("SELECT batch, n FROM sent ORDER BY batch DESC").fetchall()
-        later = 0
-        for batch, n in rows:
-            if later > self.window:
-                self._db.execute("DELETE FROM sent WHERE batch <= ?", (batch,))
-                return
-            later += n
+        """Drop the oldest batches while the batches after them hold more than ``window`` ids (one DELETE)."""
+        rows = self._rows
+        last = None
+        while rows and self._total - rows[0][1] > self.window:
+            last, n = rows.popleft()
+            self._total -= n
+        if last is not None:
+            self._db.execute("DELETE FROM sent WHERE batch <= ?", (last,))
 
     def conflicts(self, entries: Sequence[bytes], lines: Sequence[bytes]) -> list[bool]:
         """For entries answered 409: True where the id was first sent with other content.

@@ -11,7 +11,8 @@ Checks, in order, each depending on the one before:
 4. auth      ``GET _security/_authenticate`` accepted the credentials (or security is off)
 5. privileges ``_has_privileges``: ``create_doc`` and ``auto_configure`` on the namespace's indices and,
    with ``digest.enabled``, on its digest indices (a key made before digests existed lacks those)
-6. templates the namespace's index templates exist (a writer key may not read templates: then "skipped")
+6. templates the namespace's index templates exist and no template of a higher priority overrides them for
+   new daily indices (``indexer.precedence``; a writer key may not read templates: then "skipped")
 
 Every request has a short timeout and no retries, so a wrong key is reported in well under 5 seconds.
 No message ever carries a credential.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, SSLError, TransportError
@@ -29,6 +31,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 from auditlog.core.terminal import shown
 from auditlog.indexer.client import ConnectionSettings, safe_url
 from auditlog.indexer.errors import ANSWER_ERRORS, describe_answer_error, error_reason
+from auditlog.indexer.precedence import shadowed
 from auditlog.indexer.security import WRITER_PRIVILEGES
 from auditlog.indexer.templates import index_template_name
 from auditlog.indexer.tiers import TierTable
@@ -202,4 +205,15 @@ def _templates(client: Elasticsearch, tiers: TierTable) -> CheckResult:
     if missing:
         return CheckResult("templates", FAIL, f"missing {', '.join(missing)}: run `auditlog setup --prefix "
                                               f"{tiers.prefix}` so new daily indices get the audit mappings")
-    return CheckResult("templates", OK, f"{len(names)} index templates installed")
+    try:
+        overridden = shadowed(client, tiers, datetime.now(UTC).date())
+    except ApiError as exc:
+        if exc.meta.status == 403:
+            return CheckResult("templates", OK, f"{len(names)} index templates installed (whether another template "
+                                                "overrides them: this key may not ask; `auditlog setup` does)")
+        return CheckResult("templates", FAIL, f"cannot simulate templates ({exc.meta.status}): {error_reason(exc)}")
+    except TransportError as exc:
+        return _lost("templates", exc)
+    if overridden:
+        return CheckResult("templates", FAIL, overridden[0].line(len(overridden) - 1))
+    return CheckResult("templates", OK, f"{len(names)} index templates installed and applied to new daily indices")

@@ -7,9 +7,10 @@ from here so the two can never disagree.
   emitter line is the line itself). Elasticsearch stores ``_source`` as sent and returns it byte for
   byte in a search response without ``filter_path``, so :mod:`indexer.verify` hashes the same bytes.
 - **Digest**: one document per window (one events index, at most ``max_events`` events) listing the
-  covered events, per emitter stream the sequence ranges it covers and all ranges the agent delivered
-  so far, the events' time span, and the link to the previous digest of the same agent (``prev`` =
-  :func:`digest_hash` of it), signed with the agent's Ed25519 key over :func:`signed_bytes`. Format 3
+  covered events, per emitter stream the sequence ranges it covers and the ranges the agent delivered
+  so far (its own and the newest :data:`HISTORY_HOLES` holes: :func:`recent_ranges`), the events' time
+  span, and the link to the previous digest of the same agent (``prev`` = :func:`digest_hash` of it),
+  signed with the agent's Ed25519 key over :func:`signed_bytes`. Format 3
   (:data:`DIGEST_VERSION`, ``"v": 3``) lists numbered events by their stream position (per stream the
   numbers as MessagePack gaps) and the rest by id, each with the first :data:`SHORT_HASH_BYTES` bytes
   of its hash, plus a ``root`` over the full hashes; format 2 (``"v": 2``) had the numbers as varint
@@ -100,6 +101,38 @@ def merge_ranges(*parts: list[list[int]]) -> list[list[int]]:
         else:
             out.append([a, b])
     return out
+
+
+#: holes of a stream's earlier history a digest carries at most besides its own events' ranges (see
+#: :func:`recent_ranges`): about 16 bytes each, so a stream with many lost lines no longer grows every digest
+HISTORY_HOLES = 1000
+
+
+def recent_ranges(delivered: list[list[int]], own: list[list[int]], limit: int = HISTORY_HOLES) -> list[list[int]]:
+    """What a digest carries of a stream's delivered ranges: its own events' ranges and the newest history.
+
+    Every digest used to carry every range delivered so far, so each hole (a line that never arrived) made
+    every later digest of the stream 16 bytes longer, without bound: 100,000 dead-lettered lines of one
+    stream made each digest 1.7 MB, and ``verify`` merged all of it once per digest. Now a digest carries
+    the ranges its own events lie in, exactly, plus the stream's newest ``limit + 1`` ranges (``limit``
+    holes). Nothing is claimed that was not delivered (the result lies within ``delivered``), and each
+    delivered number is in the digest that sealed it, so the union ``verify`` takes over the digests it
+    reads is exact while they last. What is given up: once the digests of a stretch have expired, holes
+    older than the newest ``limit`` are no longer remembered by later digests, so ``verify`` sees numbers
+    there as outside its digests (neither delivered nor a gap), or, where more than ``limit`` holes lie
+    between surviving digests, as one gap. Pure.
+
+    Args:
+        delivered: every range delivered so far (merged, ascending), the seal's own included.
+        own: the ranges of the numbers this seal covers.
+        limit: holes of the history kept at most.
+
+    Returns:
+        Merged ascending ``[first, last]`` ranges.
+    """
+    if len(delivered) <= limit + 1:
+        return delivered
+    return merge_ranges(own, delivered[-(limit + 1):])
 
 
 def holes(ranges: list[list[int]]) -> list[tuple[int, int]]:
@@ -403,8 +436,9 @@ def window_body(
         events: the covered events, in delivery order (or columns holding them).
         at: the covered events' positions in ``events``, in delivery order (``None``: all of them); the
             agent's seal passes each window's positions rather than copying every column.
-        delivered: per stream (at least those of these events), every sequence range this agent has
-            delivered so far (this digest included). It outlives expired digests: a hole in it is a
+        delivered: per stream (at least those of these events), the sequence ranges this agent has
+            delivered so far (this digest included; the agent bounds them with :func:`recent_ranges`). It outlives
+            expired digests: a hole in it is a
             line that never arrived, while numbers that expired with their day are still accounted for.
 
     Returns:
@@ -439,7 +473,7 @@ def layout_body(
         count: how many events the window covers.
         laid: the window's events as :func:`window_layout` or :func:`seal_layout` lays them out.
         ids: the ids column the layout's ``by_id`` positions point into.
-        delivered: per stream, every sequence range this agent has delivered so far (see :func:`window_body`).
+        delivered: per stream, the sequence ranges this agent has delivered so far (see :func:`window_body`).
 
     Returns:
         The ``digest`` object.

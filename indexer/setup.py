@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
 from auditlog.indexer import ilm as ilm_mod
+from auditlog.indexer import precedence, security
 from auditlog.indexer import replicas as replicas_mod
-from auditlog.indexer import security
 from auditlog.indexer.errors import error_reason
 from auditlog.indexer.features import detect_features
 from auditlog.indexer.kibana import KibanaSettings, import_objects, load_objects
@@ -264,7 +265,8 @@ def run_setup(
         What was done, the new keys, and one-line notes (no ILM, no security).
 
     Raises:
-        SetupError: API keys asked for on a cluster without security or without a usable security index.
+        SetupError: API keys asked for on a cluster without security or without a usable security index; or
+            another index template of a higher priority would override ours for the namespace's daily indices.
         ValueError: ``replicas`` names an unknown class or a negative number.
         SecurityStoreError: the cluster refused to store the API keys.
         KibanaError: the Kibana import failed.
@@ -286,6 +288,11 @@ def run_setup(
     report.replicas = _choose_replicas(client, report, replicas)
     chosen = {c.retention_class: c.replicas for c in report.replicas} if report.replicas else None
     report.changes += sync_templates(client, tiers, ilm=has_ilm, replicas=chosen)
+    # before any index is made from them (the daily indices created ahead): a template of a higher priority
+    # matching our names would otherwise give them dynamic mappings, silently (indexer.precedence)
+    overridden = precedence.shadowed(client, tiers, datetime.now(UTC).date())
+    if overridden:
+        raise SetupError(overridden[0].line(len(overridden) - 1))
     report.changes += _existing_replicas(client, tiers, report)
     if has_security:
         try:

@@ -12,8 +12,9 @@
 - ``inserted``: an event in no digest although an agent already delivered its stream number, or (for
   events without numbers) although digests of its index already cover its time;
 - ``gap``: sequence numbers an emitter stream skipped in what the agents delivered (a line that never
-  reached Elasticsearch); each digest carries its agent's delivered ranges per stream, so numbers whose
-  events and digests expired are still accounted for;
+  reached Elasticsearch); each digest carries its agent's delivered ranges per stream (its own and the
+  newest ``integrity.HISTORY_HOLES`` holes of the history), so numbers whose events and digests expired are
+  still accounted for up to that many holes back;
 - ``unsealed``: numbers of such a hole whose events *are* stored but in no digest: their proof was lost
   (an agent quarantined a damaged pending row, see :mod:`agent.digest_writer`) or an agent is still
   behind on an older file of the stream. Not proven, so a problem; told apart from lines that never
@@ -216,11 +217,14 @@ def verify(
     by_index: dict[str, list[_Digest]] = {}
     for d in digests:
         by_index.setdefault(str(d.body["index"]), []).append(d)
-    delivered: dict[str, list[list[int]]] = {}
+    # every digest's ranges first, one merge per stream after: merging after each digest sorted the union
+    # again per digest (thousands of digests a day, each with up to integrity.HISTORY_HOLES holes)
+    carried: dict[str, list[list[list[int]]]] = {}
     for d in digests:
         for stream, info in (d.body.get("streams") or {}).items():
             if isinstance(info, dict):
-                delivered[stream] = merge_ranges(delivered.get(stream, []), info.get("delivered") or [])
+                carried.setdefault(stream, []).append(info.get("delivered") or [])
+    delivered = {stream: merge_ranges(*parts) for stream, parts in carried.items()}
     lasts = [t for d in digests if (t := d.body.get("last"))]
     report.covered_until = max(lasts, key=lambda s: _ts(s) or datetime.min.replace(tzinfo=UTC)) if lasts else None
     query = build_query(flt)

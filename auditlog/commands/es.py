@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -147,9 +148,22 @@ def _stop(args: argparse.Namespace) -> int:
     elif result.outcome is Outcome.STALE:
         print(f"no Elasticsearch was running on port {args.port}: removed its stale node.json ({result.detail}; "
               f"nothing signalled)")
+    elif _listening(args.port):  # not ours to stop, and "nothing to do" would be untrue
+        folder = NodeConfig(state_dir=args.state_dir).resolved_state_dir(args.port)
+        raise CommandError(f"no node started from {folder} runs on port {args.port}, but something listens there: "
+                           "a node started with another --state-dir? Pass the same --state-dir to stop it")
     else:
         print(f"no Elasticsearch was running on port {args.port} (nothing to do)")
     return 0
+
+
+def _listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port`` (what a local node listens on)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+    except OSError:
+        return False
+    return True
 
 
 def _status(args: argparse.Namespace) -> int:

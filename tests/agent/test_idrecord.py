@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,42 @@ def test_an_id_is_kept_for_one_window_then_forgotten(tmp_path: Path) -> None:
     kept = ids.conflicts([entry("x")], [b"two"])
     ids.remember([entry("d"), entry("e")], [b"d", b"e"])
     assert (kept, ids.conflicts([entry("x")], [b"two"])) == ([True], [False])
+
+
+def test_the_window_counts_the_rows_stored_before_a_restart(tmp_path: Path) -> None:
+    """A record reopened over stored rows trims by them: an id is forgotten once more than 2 later ids are kept."""
+    IdRecord(tmp_path, window=2).remember([entry("x"), entry("a")], [b"one", b"a"])
+    IdRecord(tmp_path, window=2).remember([entry("b"), entry("c")], [b"b", b"c"])
+    ids = IdRecord(tmp_path, window=2)
+    kept = ids.conflicts([entry("x")], [b"two"])
+    ids.remember([entry("d")], [b"d"])
+    assert (kept, ids.conflicts([entry("x")], [b"two"])) == ([True], [False])
+
+
+def test_a_failed_remember_leaves_the_window_as_stored(tmp_path: Path) -> None:
+    """A batch whose transaction failed is not counted as later ids: the ids before it are kept as long as before."""
+    ids = IdRecord(tmp_path, window=2)
+    ids.remember([entry("x"), entry("a")], [b"one", b"a"])
+    real = ids._db
+    ids._db = _FailingCommit(real)  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError):
+        ids.remember([entry("b")], [b"b"])
+    ids._db = real
+    ids.remember([entry("c")], [b"c"])
+    ids.remember([entry("d")], [b"d"])
+    assert ids.conflicts([entry("x")], [b"two"]) == [True]
+
+
+class _FailingCommit:
+    """A connection whose COMMIT fails (a full disk), everything else passed on."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
 
 
 def test_checksum_holds_crc_and_length() -> None:

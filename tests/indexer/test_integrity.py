@@ -31,6 +31,7 @@ from auditlog.indexer.integrity import (
     holes,
     load_public_keys,
     merge_ranges,
+    recent_ranges,
     seq_ranges,
     stream_ranges,
     window_body,
@@ -55,6 +56,28 @@ def test_seq_ranges_of_gapless_numbers_are_one_range() -> None:
 def test_merge_ranges_joins_touching_runs() -> None:
     """Touching and overlapping runs merge into one."""
     assert merge_ranges([[1, 3], [8, 9]], [[4, 5]], [[9, 12]]) == [[1, 5], [8, 12]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.integers(1, 400), max_size=300), st.data(), st.integers(0, 12))
+def test_recent_ranges_claim_nothing_undelivered_keep_their_own_and_stay_bounded(
+    numbers: set[int], data: st.DataObject, limit: int,
+) -> None:
+    """What a digest carries lies within what was delivered, covers its own numbers, and holds at most limit holes
+    besides the ranges of its own numbers."""
+    delivered = seq_ranges(numbers)
+    own_numbers = data.draw(st.sets(st.sampled_from(sorted(numbers)), max_size=20)) if numbers else set()
+    own = seq_ranges(own_numbers)
+    kept = recent_ranges(delivered, own, limit)
+    carried = {n for a, b in kept for n in range(a, b + 1)}
+    assert carried <= numbers and own_numbers <= carried
+    assert kept == merge_ranges(kept) and len(kept) <= limit + 1 + len(own)
+
+
+def test_recent_ranges_keep_the_newest_history() -> None:
+    """Beyond the limit, the oldest holes go and the newest stay, with the seal's own old range kept exactly."""
+    delivered = [[1, 1], [3, 3], [5, 5], [7, 7], [9, 9]]
+    assert recent_ranges(delivered, [[3, 3]], limit=2) == [[3, 3], [5, 5], [7, 7], [9, 9]]
 
 
 def test_holes_are_the_missing_runs() -> None:

@@ -126,6 +126,21 @@ def test_installed_templates_pass_on_the_plain_node(es: Elasticsearch, namespace
     assert expected == (code, _outcomes(lines)["templates"], _outcomes(lines)["auth"])
 
 
+def test_a_template_overriding_ours_fails_the_templates_check(es: Elasticsearch, namespace: TierTable) -> None:
+    """A template of a higher priority matching the namespace's names fails the check, naming it: the agent's daily
+    indices would be made without the audit mappings."""
+    install_templates(es, namespace)
+    foreign = f"{namespace.prefix}-corp-default"
+    es.indices.put_index_template(name=foreign, index_patterns=[f"{namespace.prefix}*"], priority=500)
+    try:
+        code, lines, _ = _check("--es", es.transport.node_pool.get().base_url, "--prefix", namespace.prefix)
+    finally:
+        es.indices.delete_index_template(name=foreign)
+    failing = [line for line in lines if line.startswith("FAIL")]
+    assert (code, len(failing)) == (1, 1)
+    assert failing[0].startswith("FAIL  templates   index template " + foreign) and "overrides" in failing[0]
+
+
 @dataclass
 class _DropsTemplateChecks(NodeProxy):
     """Forwards everything but the template checks, whose connection it closes unanswered."""

@@ -184,3 +184,22 @@ def test_setup_brings_existing_indices_to_the_chosen_replicas(es: Elasticsearch,
     run_setup(es, namespace)
     found = es.indices.get_settings(index=index, flat_settings=True)[index]["settings"]
     assert ("false", "0") == (found["index.auto_expand_replicas"], found["index.number_of_replicas"])
+
+
+def test_a_template_of_higher_priority_over_our_names_stops_setup_before_any_index(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another index template matching the namespace's names at a higher priority makes setup exit 1 with one line
+    naming it, before a daily index is made with the wrong mappings; once it yields, setup passes."""
+    foreign = f"{namespace.prefix}-corp-default"
+    es.indices.put_index_template(name=foreign, index_patterns=[f"{namespace.prefix}*"], priority=500)
+    try:
+        code = main(["setup", "--es", es_url, "--prefix", namespace.prefix])
+        err = capsys.readouterr().err.strip().splitlines()
+        made = es.indices.get(index=f"{namespace.read_pattern},{namespace.digest_pattern}",
+                              allow_no_indices=True, expand_wildcards="all").body
+    finally:
+        es.indices.delete_index_template(name=foreign)
+    assert (code, len(err), made) == (1, 1, {})
+    assert f"index template {foreign} (priority 500, patterns {namespace.prefix}*) overrides " in err[0]
+    assert main(["setup", "--es", es_url, "--prefix", namespace.prefix]) == 0

@@ -31,6 +31,7 @@ from auditlog.agent.sink import client_options
 from auditlog.cli import main
 from auditlog.indexer import retention
 from auditlog.indexer.client import make_client
+from auditlog.indexer.integrity import HISTORY_HOLES
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
@@ -484,3 +485,31 @@ def test_a_damaged_pending_row_is_quarantined_and_verify_reports_its_events_unpr
     assert [(p.kind, p.detail.split(":")[0]) for p in report.problems] == [
         ("unsealed", f"seq {numbers[0]}..{numbers[-1]} stored but in no digest ({len(numbers)} events)")]
     assert (report.events, report.proven, report.pending) == (300, 300 - len(numbers), 0)
+
+
+def test_a_stream_that_lost_many_lines_reports_each_gap_once_and_its_digests_stay_bounded(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+) -> None:
+    """A stream missing every other line over three seals (more holes than HISTORY_HOLES) verifies with exactly
+    its holes as gaps, while no digest carries more than HISTORY_HOLES holes of the history."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    lines = _lines(3 * 900, seed=21)
+    kept = lines[::2]  # seqs 1, 3, 5, ...: each even number a line that never arrived
+    try:
+        ship.agent.start()
+        for r in range(3):  # one round at a time, each sealed before the next: three seals, history carried on
+            append_lines(ship.logs / "app.jsonl", kept[r * 450:(r + 1) * 450])
+            wait_count(es, tiers, (r + 1) * 450, timeout=60)
+            report = _settled(raw, tiers, (r + 1) * 450, problems=(r + 1) * 450 - 1)
+        assert ship.agent.stop() == 0
+    finally:
+        ship.agent.ensure_stopped()
+    stream = orjson.loads(lines[0])["audit"]["stream"]
+    missing = [f"seq {orjson.loads(line)['audit']['seq']} never arrived" for line in lines[1:-1:2]]
+    assert sorted(p.detail.split(" (")[0] for p in report.problems) == sorted(missing)
+    assert {(p.kind, p.index) for p in report.problems} == {("gap", f"stream {stream}")}
+    raw.indices.refresh(index=tiers.digest_pattern)
+    carried = [len(info["delivered"]) for hit in es.search(index=tiers.digest_pattern, size=1000)["hits"]["hits"]
+               for info in hit["_source"]["digest"]["streams"].values()]
+    assert max(carried) <= HISTORY_HOLES + 1 and len(missing) > HISTORY_HOLES

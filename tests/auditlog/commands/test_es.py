@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,24 @@ def test_a_bad_heap_exits_2_before_anything_starts(command: list[str], capsys: p
     with pytest.raises(SystemExit) as exc:
         main([*command, "--heap", "abc"])
     assert (2, True) == (exc.value.code, "argument --heap: must be a size like 512m or 2g" in capsys.readouterr().err)
+
+
+def test_stop_with_another_state_folder_says_what_listens_instead_of_nothing_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`es stop` for a port something listens on, from a folder that started nothing there, exits 1 and says to pass
+    the --state-dir the node was started with (before: "nothing to do", the node running on)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        code = main(["es", "stop", "--port", str(port), "--state-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (code, len(err)) == (1, 1)
+    assert f"no node started from {tmp_path} runs on port {port}, but something listens there" in err[0]
+
+
+def test_stop_of_a_free_port_is_a_no_op(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`es stop` where no node was started and nothing listens exits 0 and says there was nothing to do."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+    code = main(["es", "stop", "--port", str(port), "--state-dir", str(tmp_path)])
+    assert (0, True) == (code, "nothing to do" in capsys.readouterr().out)
