@@ -14,6 +14,7 @@ import sys
 
 from auditlog.core.errors import UsageError
 from auditlog.core.files import read_limited
+from auditlog.core.terminal import json_text_shown
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.integrity import load_public_keys
@@ -82,8 +83,8 @@ def run_verify(args: argparse.Namespace) -> int:
     finally:
         client.close()
     if args.json:
-        json.dump(report.as_dict(), sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # ids and index names are the cluster's: C1 controls and bidi marks as JSON escapes, so the line parses
+        sys.stdout.write(json_text_shown(json.dumps(report.as_dict(), ensure_ascii=False)) + "\n")
     else:
         print(report.summary())
         for problem in report.problems:
