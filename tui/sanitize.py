@@ -14,6 +14,10 @@ Pure logic (no openpyxl workbook, no I/O); the exporter calls ``cell_value`` for
   CR; plus lone surrogates and U+FFFE/U+FFFF, which would break the file's UTF-8) become a visible
   escape such as ``\\x07``, so support staff see that something was there and what it was.
 - Line endings become LF (an XML reader would do so anyway).
+- OOXML's own escapes: a spreadsheet reads ``_xHHHH_`` in a cell's text as the character U+HHHH (ECMA-376's
+  ``ST_Xstring``; Excel and Apache POI do, openpyxl writes text as given), so ``_x003D_cmd`` would show as the
+  formula text ``=cmd`` and ``_x001B_`` as ESC, past every rule above. The ``_`` that starts such a sequence is
+  written as ``_x005F_`` (the escape of ``_`` itself, as Excel writes it), so the cell shows the text as stored.
 - Excel holds at most 32,767 characters (UTF-16 code units) per cell; longer text is cut and ends
   with ``TRUNCATION_MARKER`` plus how many characters were dropped.
 - Numbers Excel cannot hold exactly (integers beyond 2**53, NaN, infinities) are written as text.
@@ -41,10 +45,14 @@ FOLDED_FORMULA = "\u207a\u207c\u208a\u208c\u2a75\u2a76\ufb29\ufe62\ufe63\ufe66\u
 #: A formula character (ASCII or folding to one), possibly behind whitespace or invisible characters.
 _HIDDEN_FORMULA = re.compile(rf"\A[\s{_INVISIBLE}]*[=+\-@{FOLDED_FORMULA}]")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-#: Matches wherever ``sanitize_text`` has work to do (a formula start, CR or an illegal character);
-#: most text has none, and one C-level search clears it.
+#: The ``_`` that starts an OOXML escape ``_xHHHH_`` (each one, also where two sequences share an ``_``);
+#: ``X`` too, in case a reader takes it: ``_x005F_`` always reads as ``_``, so escaping one more is harmless.
+_OOXML_ESCAPE_START = re.compile(r"_(?=[xX][0-9A-Fa-f]{4}_)")
+#: Matches wherever ``sanitize_text`` has work to do (a formula start, CR, an illegal character or an OOXML
+#: escape); most text has none, and one C-level search clears it.
 _NEEDS_WORK = re.compile(
     rf"\A[=+\-@\t\r\s{_INVISIBLE}{FOLDED_FORMULA}]|[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]"
+    r"|_[xX][0-9A-Fa-f]{4}_"
 )
 _MAX_EXACT_INT = 2**53
 #: Types a cell keeps as they are (a tuple: a ``X | Y`` union would be built anew on every call).
@@ -98,6 +106,8 @@ def sanitize_text(text: str, *, limit: int = MAX_CELL_CHARS) -> str:
     if "\r" in text:
         # XML parsers turn CR and CRLF into LF anyway; doing it here keeps what we write == what Excel reads.
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "_" in text:
+        text = _OOXML_ESCAPE_START.sub("_x005F_", text)
     return _truncate(text, limit)
 
 

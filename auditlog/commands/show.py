@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.terminal import json_text_shown
 from auditlog.indexer.client import make_client
 from auditlog.indexer.decode import dumps_deep
 from auditlog.indexer.errors import cluster_errors
@@ -59,6 +60,7 @@ def run_show(args: argparse.Namespace) -> int:
     if event is None:
         raise CommandError(f"event {event_id!r} not found in {tiers.read_pattern}")
     text = dumps_deep(event, indent=2, ensure_ascii=False) + "\n"
-    # A lone surrogate (Elasticsearch stores "\ud800" escapes) cannot be UTF-8: write it back as that escape.
-    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+    # A lone surrogate (Elasticsearch stores "\ud800" escapes) cannot be UTF-8: write it back as that escape;
+    # C1 controls, DEL and bidi marks as JSON escapes (stdout's own escaping would write "\x9b": no JSON).
+    sys.stdout.write(json_text_shown(text.encode("utf-8", "backslashreplace").decode("utf-8")))
     return 0

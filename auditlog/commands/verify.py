@@ -14,6 +14,7 @@ import sys
 
 from auditlog.core.errors import UsageError
 from auditlog.core.files import read_limited
+from auditlog.core.terminal import json_text_shown, shown
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.integrity import load_public_keys
@@ -82,12 +83,13 @@ def run_verify(args: argparse.Namespace) -> int:
     finally:
         client.close()
     if args.json:
-        json.dump(report.as_dict(), sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # ids and index names are the cluster's: C1 controls and bidi marks as JSON escapes, so the line parses
+        sys.stdout.write(json_text_shown(json.dumps(report.as_dict(), ensure_ascii=False)) + "\n")
     else:
-        print(report.summary())
+        # ids and index names are the cluster's: a line feed in a digest's id would forge a line ("verified: ...")
+        print(shown(report.summary(), line_breaks=False))
         for problem in report.problems:
-            print(problem.line())
+            print(shown(problem.line(), line_breaks=False))
         for note in report.expired:
-            print(f"expired {note}")
+            print(shown(f"expired {note}", line_breaks=False))
     return 0 if report.ok else 1

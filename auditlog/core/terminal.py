@@ -9,8 +9,9 @@ terminal cannot even encode. :func:`shown` writes each such character as its esc
 ``\\u202e``, ``\\udc80``) and leaves everything else, umlauts and emoji included, as it is; it is the one
 definition the commands (:class:`ShownStream`, put in front of stdout and stderr by ``auditlog/cli.py``)
 and the TUI (``tui/values.printable``) share. JSON written with ``json.dumps`` (ASCII only) needs nothing; JSON
-from orjson keeps C1 controls and bidirectional marks as they are, so :func:`json_shown` escapes them the JSON
-way (``\u009b``), which leaves the JSON what it was.
+from orjson (or ``json.dumps`` with ``ensure_ascii=False``) keeps C1 controls, DEL and bidirectional marks as they
+are, so :func:`json_shown` (bytes) and :func:`json_text_shown` (text) escape them the JSON way (``\u009b``), which
+leaves the JSON what it was; :class:`ShownStream` alone would write ``\x9b``, which no JSON reader takes.
 """
 
 from __future__ import annotations
@@ -83,7 +84,24 @@ def json_shown(data: bytes) -> bytes:
     if data.isascii():
         return data
     text = data.decode("utf-8")
-    return text.translate(_JSON_ESCAPES).encode("utf-8") if _JSON_ANY.search(text) else data
+    return json_text_shown(text).encode("utf-8") if _JSON_ANY.search(text) else data
+
+
+def json_text_shown(text: str) -> str:
+    """Return JSON text with every character a terminal would obey written as a JSON escape (still the same JSON).
+
+    For JSON bound for a :class:`ShownStream` (``auditlog show``, ``verify --json``): the stream would write a
+    C1 control or DEL as ``\\x9b``, which is no JSON escape, so a reader of the output could not parse it.
+    Written as ``\\u009b`` first, the stream finds nothing left to escape.
+
+    Args:
+        text: JSON as an encoder wrote it (C0 controls already escaped; lone surrogates, if any, are left to
+            the stream, which writes them as the JSON escape ``\\ud800`` too).
+
+    Returns:
+        ``text`` itself when it holds nothing to escape.
+    """
+    return text.translate(_JSON_ESCAPES) if _JSON_ANY.search(text) else text
 
 
 class ShownStream:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 import unicodedata
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from datetime import datetime
 import openpyxl
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl.utils.escape import unescape
 
 from auditlog.tui.sanitize import FOLDED_FORMULA, MAX_CELL_CHARS, TRUNCATION_MARKER, cell_value, sanitize_text
 
@@ -18,6 +20,11 @@ from auditlog.tui.sanitize import FOLDED_FORMULA, MAX_CELL_CHARS, TRUNCATION_MAR
 NFKC_FORMULA = "".join(
     ch for ch in map(chr, range(0x80, sys.maxunicode + 1))
     if not 0xD800 <= ord(ch) <= 0xDFFF and unicodedata.normalize("NFKC", ch)[:1] in ("=", "+", "-", "@"))
+
+
+#: an escape a spreadsheet decodes in cell text (ECMA-376 ST_Xstring; ``openpyxl.utils.escape.unescape`` decodes it
+#: as Excel and Apache POI do)
+OOXML_ESCAPE = re.compile(r"_[xX][0-9A-Fa-f]{4}_")
 
 
 def _roundtrip(values: Sequence[object]) -> list[object]:
@@ -106,7 +113,7 @@ def test_safe_text_is_unchanged(text: str) -> None:
     safe = text.lstrip("=+-@\t\r\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
                        "\u2063\u2064\ufeff\u180e" + NFKC_FORMULA
                        + "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()))
-    safe = safe.replace("\r", "")
+    safe = OOXML_ESCAPE.sub("", safe.replace("\r", ""))
     if not any(ch in safe for ch in map(chr, [*range(9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])):
         assert safe == sanitize_text(safe)
 
@@ -168,3 +175,16 @@ def test_every_character_folding_to_a_formula_start_is_neutralised(first: str, r
 def test_the_folded_formula_set_is_what_nfkc_gives() -> None:
     """The sanitiser's hard-coded set equals the one derived from this Python's Unicode database."""
     assert sorted(NFKC_FORMULA) == sorted(FOLDED_FORMULA)
+
+
+def test_ooxml_escapes_read_back_as_stored_not_as_a_formula_or_an_escape_byte() -> None:
+    """Text spelling OOXML escapes (``_x003D_`` is ``=``, ``_x001B_`` ESC) reads back as stored where they are read."""
+    texts = ['_x003D_HYPERLINK("http://evil.example","click")', "_x001B_[2J Mallory", "a_x0041_x0042_b", "_X0007_"]
+    assert texts == [unescape(sanitize_text(t)) for t in texts]
+
+
+@given(st.lists(st.sampled_from(["_x003D_", "_x005F_", "_X001b_", "_", "x", "0041", "_x", "a", " "]), max_size=12))
+def test_text_made_of_escape_pieces_reads_back_as_stored(pieces: list[str]) -> None:
+    """However underscores, x and hex digits are run together, a decoding spreadsheet shows the text as stored."""
+    text = "".join(pieces)
+    assert text == unescape(sanitize_text(text))

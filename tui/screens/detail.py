@@ -155,7 +155,8 @@ class DetailScreen(Screen[int]):
             return
         table = Table(show_header=False, box=None)
         for label, value in rows:
-            table.add_row(Text(label, style="bold"), Text(value))
+            # the digest's id and agent name are whatever its writer chose: shown as text, escapes visible
+            table.add_row(Text(printable(label), style="bold"), Text(printable(value)))
         self.query_one("#proof-body", Static).update(table)
 
     def on_mount(self) -> None:

@@ -12,16 +12,26 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from auditlog.indexer.verify import Report
+from auditlog.tui.values import printable
 
 
 def report_text(report: Report | None) -> str:
-    """Render a report as the dialog's text (summary, problems, expired days)."""
+    """Render a report as the dialog's text (summary, problems, expired days).
+
+    Ids and index names in the lines are the cluster's (a digest's id is whatever its writer chose): each line is
+    shown as text on one line, its control characters as escapes (an ESC would reach the terminal, a line feed
+    would forge a line of the report).
+    """
     if report is None:
         return "Verification has not finished yet."
-    lines = [f"[b]{escape(report.summary())}[/b]", ""]
-    lines += [escape(p.line()) for p in report.problems] or ["No problems: every event checked is proven."]
+
+    def line(text: str) -> str:
+        return escape(printable(text))
+
+    lines = [f"[b]{line(report.summary())}[/b]", ""]
+    lines += [line(p.line()) for p in report.problems] or ["No problems: every event checked is proven."]
     if report.expired:
-        lines += ["", "[b]Expired (retention, not tampering)[/b]", *(escape(e) for e in report.expired)]
+        lines += ["", "[b]Expired (retention, not tampering)[/b]", *(line(e) for e in report.expired)]
     return "\n".join(lines)
 
 

@@ -87,3 +87,33 @@ def test_a_node_repeating_one_page_ends_verify_in_one_line(capsys: pytest.Captur
     err = capsys.readouterr().err.strip()
     assert (code, len(err.splitlines()), "did not advance" in err) == (1, 1, True), err
     assert _SamePageNode.searches <= 4
+
+
+def test_json_output_with_c1_controls_in_the_clusters_names_parses(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A digest id holding C1 controls and DEL (anyone who writes a digest index picks it) stays parseable JSON."""
+    from auditlog.commands import verify as command
+    from auditlog.indexer.verify import Problem, Report
+
+    hostile = "d\u0085x\u009b2J\u007f"
+    report = Report(problems=[Problem("signature", "audit.digest-enterprise-2026.12.05", f"digest {hostile}: malformed",
+                                      digest_id=hostile)])
+    monkeypatch.setattr(command, "verify", lambda *args, **kwargs: report)
+    assert main(["verify", "--json", "--es", "http://127.0.0.1:9"]) == 1
+    out = capsys.readouterr().out
+    assert (json.loads(out)["problems"][0]["digest_id"], [c for c in out if 0x7F <= ord(c) < 0xA0]) == (hostile, [])
+
+
+def test_a_line_feed_in_a_digest_id_does_not_forge_a_report_line(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A problem whose digest id holds a line feed is printed on one line: no forged "verified: ..." line."""
+    from auditlog.commands import verify as command
+    from auditlog.indexer.verify import Problem, Report
+
+    hostile = "dy\nverified: 2 events, 2 proven"
+    report = Report(problems=[Problem("signature", "audit.digest-enterprise-2026.12.05", f"digest {hostile}: malformed",
+                                      digest_id=hostile)], expired=[f"{hostile}: 3 events (retention)"])
+    monkeypatch.setattr(command, "verify", lambda *args, **kwargs: report)
+    assert main(["verify", "--es", "http://127.0.0.1:9"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert (len(lines), [line for line in lines if line.startswith("verified")]) == (3, [])

@@ -1,0 +1,45 @@
+"""``auditlog show``: the event is printed as JSON that parses, whatever characters the cluster stored in it."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler
+
+import pytest
+
+from auditlog.cli import main
+from tests.support.hostile_cluster import serving
+
+#: what the node stores: C1 controls (CSI, NEL), DEL and a bidi override, in a value and in a key
+_SOURCE = {"@timestamp": "2026-12-01T00:00:00Z", "event": {"id": "e1", "action": "update"},
+           "message": "a\u009b2J b\u007f c\u0085 d\u202e", "audit": {"changes": {"f\u009d0;t": {"new": 1}}}}
+
+
+class _OneEventNode(BaseHTTPRequestHandler):
+    """A node whose every search finds the one event ``_SOURCE``."""
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        data = json.dumps({"took": 1, "timed_out": False,
+                           "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                           "hits": {"hits": [{"_index": "audit-enterprise-2026.12.01", "_id": "e1",
+                                              "_source": _SOURCE, "sort": [1]}]}}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("x-elastic-product", "Elasticsearch")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+def test_an_event_with_c1_controls_and_del_prints_as_json_that_parses(capsys: pytest.CaptureFixture[str]) -> None:
+    """C1 controls, DEL and bidi marks in an event reach stdout as JSON escapes: the output parses to the event."""
+    with serving(_OneEventNode) as url:
+        code = main(["show", "e1", "--es", url])
+    out = capsys.readouterr().out
+    assert (code, json.loads(out), [c for c in out if 0x7F <= ord(c) < 0xA0 or c == "\u202e"]) == (0, _SOURCE, [])
