@@ -112,3 +112,18 @@ def test_a_directory_in_place_of_the_registry_is_one_line_when_read(tmp_path: Pa
     (tmp_path / "registry.sqlite").mkdir()
     with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read"):
         Registry(tmp_path, readonly=True)
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_registry_with_a_damaged_page_is_one_line_at_the_open(tmp_path: Path, readonly: bool) -> None:
+    """A registry whose header is sound but whose table page is damaged is a CommandError at the open, not a later
+    traceback from the first read."""
+    writer = Registry(tmp_path)
+    writer.add(row())
+    writer.close()
+    path = tmp_path / "registry.sqlite"
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xff" * 4096  # page 2: the files table's root
+    path.write_bytes(bytes(data))
+    with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read .*malformed.*move it aside"):
+        Registry(tmp_path, readonly=readonly).all()
