@@ -85,8 +85,31 @@ class FileState:
 REREAD = "files are then read again from their start and Elasticsearch answers 409 for what it has (nothing twice)"
 
 
+#: SQLite's primary result codes of storage that fails under a sound file: SQLITE_IOERR, SQLITE_FULL
+_STORAGE_FAILURES = frozenset({10, 13})
+
+
 def damaged_database(path: Path, exc: sqlite3.DatabaseError, afresh: str = REREAD) -> str:
-    """The one line for a state database that SQLite cannot read: which, why, and what starting afresh means."""
+    """The one line for a state database that SQLite cannot open: which, why, and what to do (pure).
+
+    A full or failing state disk is not a damaged file: the open fails there when SQLite cannot create or grow the
+    ``-wal``/``-shm`` files beside it (``disk I/O error``) or the file itself (``database or disk is full``). Moving
+    the file aside would not help (a new one cannot be written either) and would lose what it holds: the
+    registry's checkpoints and the digest records of events not sealed yet (their proof). That case says to free
+    space instead. (A folder in the file's place fails with an I/O error too: that one is moved aside.)
+
+    Args:
+        path: the database file.
+        exc: what SQLite raised.
+        afresh: what moving a damaged file aside means for the agent.
+
+    Returns:
+        The message.
+    """
+    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _STORAGE_FAILURES and path.is_file():  # not a folder there
+        return (f"{path} cannot be opened ({exc}): the state disk is full or failing; free space on it (or check it) "
+                "and start again, keeping the file where it is (it is not known to be damaged, and moving it aside "
+                "loses what it holds)")
     return f"{path} cannot be read ({exc}); move it aside to start afresh: {afresh}"
 
 

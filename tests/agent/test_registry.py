@@ -127,3 +127,25 @@ def test_a_registry_with_a_damaged_page_is_one_line_at_the_open(tmp_path: Path, 
     path.write_bytes(bytes(data))
     with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read .*malformed.*move it aside"):
         Registry(tmp_path, readonly=readonly).all()
+
+
+def test_a_registry_on_a_full_disk_is_not_called_damaged(tmp_path: Path) -> None:
+    """A sound registry that cannot be opened because no file may grow (a full state disk) says to free space and
+    keep it, never to move it aside (which loses its checkpoints and unsealed digest records)."""
+    import subprocess
+    import sys
+
+    writer = Registry(tmp_path)
+    writer.add(row())
+    writer.close()
+    # RLIMIT_FSIZE 0: every write that would grow a file fails, as on a full disk (the -wal and -shm files here)
+    opens = ("import resource, signal, sys\n"
+             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+             "from auditlog.agent.registry import Registry\n"
+             "from auditlog.core.errors import CommandError\n"
+             "try:\n    Registry(sys.argv[1])\nexcept CommandError as exc:\n    print(exc)\n")
+    said = subprocess.run([sys.executable, "-c", opens, str(tmp_path)], capture_output=True, text=True,
+                          check=True).stdout
+    assert (True, False) == ("registry.sqlite cannot be opened" in said and "free space" in said,
+                             "move it aside" in said)
