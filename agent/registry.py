@@ -87,6 +87,9 @@ REREAD = "files are then read again from their start and Elasticsearch answers 4
 
 #: SQLite's primary result codes of storage that fails under a sound file: SQLITE_IOERR, SQLITE_FULL
 _STORAGE_FAILURES = frozenset({10, 13})
+#: ... and of a user who may not open it: SQLITE_PERM, SQLITE_READONLY (a read-only open of a WAL database needs
+#: its folder's write permission to make the ``-shm`` file), SQLITE_CANTOPEN
+_NO_ACCESS = frozenset({3, 8, 14})
 
 
 def damaged_database(path: Path, exc: sqlite3.DatabaseError, afresh: str = REREAD) -> str:
@@ -96,7 +99,10 @@ def damaged_database(path: Path, exc: sqlite3.DatabaseError, afresh: str = REREA
     ``-wal``/``-shm`` files beside it (``disk I/O error``) or the file itself (``database or disk is full``). Moving
     the file aside would not help (a new one cannot be written either) and would lose what it holds: the
     registry's checkpoints and the digest records of events not sealed yet (their proof). That case says to free
-    space instead. (A folder in the file's place fails with an I/O error too: that one is moved aside.)
+    space instead. A user who may read the file but not write its folder (``auditlog agent status`` run by
+    someone else than the agent's user, the agent stopped: a read-only open of a WAL database makes a ``-shm``
+    file) is not told to move it aside either. (A folder in the file's place fails with an I/O error too: that
+    one is moved aside.)
 
     Args:
         path: the database file.
@@ -106,10 +112,14 @@ def damaged_database(path: Path, exc: sqlite3.DatabaseError, afresh: str = REREA
     Returns:
         The message.
     """
-    if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _STORAGE_FAILURES and path.is_file():  # not a folder there
-        return (f"{path} cannot be opened ({exc}): the state disk is full or failing; free space on it (or check it) "
-                "and start again, keeping the file where it is (it is not known to be damaged, and moving it aside "
-                "loses what it holds)")
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    keep = "keeping the file where it is (it is not known to be damaged, and moving it aside loses what it holds)"
+    if code in _STORAGE_FAILURES and os.path.isfile(path):  # a folder in its place fails with an I/O error too
+        return f"{path} cannot be opened ({exc}): the state disk is full or failing; free space on it (or check it) " \
+               f"and start again, {keep}"
+    if code in _NO_ACCESS and os.path.isfile(path):
+        return f"{path} cannot be opened ({exc}): this user may not read it or write its folder; run this as the " \
+               f"agent's user, {keep}"
     return f"{path} cannot be read ({exc}); move it aside to start afresh: {afresh}"
 
 

@@ -149,3 +149,18 @@ def test_a_registry_on_a_full_disk_is_not_called_damaged(tmp_path: Path) -> None
                           check=True).stdout
     assert (True, False) == ("registry.sqlite cannot be opened" in said and "free space" in said,
                              "move it aside" in said)
+
+
+def test_a_registry_this_user_may_not_open_is_not_called_damaged(tmp_path: Path) -> None:
+    """A sound registry SQLite refuses for want of permission (a read-only open whose folder this user may not
+    write) says to run as the agent's user, never to move it aside."""
+    import sqlite3
+
+    from auditlog.agent.registry import damaged_database
+
+    writer = Registry(tmp_path)
+    writer.close()
+    refused = sqlite3.OperationalError("attempt to write a readonly database")
+    refused.sqlite_errorcode = 1544  # SQLITE_READONLY_DIRECTORY, as a user without write permission on the folder
+    said = damaged_database(tmp_path / "registry.sqlite", refused)
+    assert (True, False) == ("cannot be opened" in said and "agent's user" in said, "move it aside" in said)
