@@ -49,6 +49,9 @@ AskPassword = Callable[[str, str], str]
 
 #: Keys whose values are secrets: never echoed in a message; a config file holding one should be 0600.
 SECRET_KEYS = frozenset({"elasticsearch.api_key", "elasticsearch.password"})
+#: Keys whose values may hold a secret inside (a URL's user-info, ``https://user:pw@host``): a message shows
+#: them only through :func:`indexer.client.shown_url`, never as given.
+URL_KEYS = frozenset({"elasticsearch.url"})
 
 
 def _min(lo: float) -> Check:
@@ -326,8 +329,7 @@ def _check(section: str, key: str, value: Any) -> Any:
     # bool is an int in Python: only accept it where a bool is declared
     if (isinstance(value, bool) and bool not in decl.types) or not isinstance(value, decl.types):
         want = " or ".join(t.__name__ for t in decl.types).replace("list", "array").replace("str", "string")
-        shown = "" if name in SECRET_KEYS else f" {value!r}"  # a secret's value never goes into a message
-        raise UsageError(f"{name}: must be {want}, got {type(value).__name__}{shown}")
+        raise UsageError(f"{name}: must be {want}, got {type(value).__name__}{_shown_wrong_type(name, value)}")
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         raise UsageError(f"{name}: must be an array of strings")
     if any("\0" in v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)):
@@ -341,6 +343,28 @@ def _check(section: str, key: str, value: Any) -> Any:
         if problem:
             raise UsageError(f"{name}: {problem}")
     return value
+
+
+def _shown_wrong_type(name: str, value: Any) -> str:
+    """How a message about a value of the wrong type shows it: as given, but never a secret (pure).
+
+    A secret key's value is not shown at all. An ``elasticsearch.url`` of the wrong type is not shown either: an
+    array of URLs (the natural way to list several nodes) would have put each one's password into the message,
+    and so into the journal on a reload; it gets the form it needs instead.
+
+    Args:
+        name: the dotted key.
+        value: the value of the wrong type.
+
+    Returns:
+        The text to append to the message (empty, or starting with a blank).
+    """
+    if name in SECRET_KEYS:
+        return ""
+    if name in URL_KEYS:
+        return ' (several nodes go into one string, comma-separated: "https://es1:9200,https://es2:9200")' \
+            if isinstance(value, list) else ""
+    return f" {value!r}"
 
 
 def _ask_for_password(values: dict[str, dict[str, Any]], args: argparse.Namespace | None, env: Mapping[str, str],

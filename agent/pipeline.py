@@ -138,6 +138,7 @@ class Pipeline:
                 close_inactive=float(cfg["inputs.close_inactive"]),
                 follow_symlinks=cfg["inputs.follow_symlinks"],
                 max_open_files=cfg["inputs.max_open_files"],
+                own_dir=str(cfg.state_dir),
             ),
             self.registry,
             on_lost=self._on_lost,

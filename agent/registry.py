@@ -85,8 +85,41 @@ class FileState:
 REREAD = "files are then read again from their start and Elasticsearch answers 409 for what it has (nothing twice)"
 
 
+#: SQLite's primary result codes of storage that fails under a sound file: SQLITE_IOERR, SQLITE_FULL
+_STORAGE_FAILURES = frozenset({10, 13})
+#: ... and of a user who may not open it: SQLITE_PERM, SQLITE_READONLY (a read-only open of a WAL database needs
+#: its folder's write permission to make the ``-shm`` file), SQLITE_CANTOPEN
+_NO_ACCESS = frozenset({3, 8, 14})
+
+
 def damaged_database(path: Path, exc: sqlite3.DatabaseError, afresh: str = REREAD) -> str:
-    """The one line for a state database that SQLite cannot read: which, why, and what starting afresh means."""
+    """The one line for a state database that SQLite cannot open: which, why, and what to do (pure).
+
+    A full or failing state disk is not a damaged file: the open fails there when SQLite cannot create or grow the
+    ``-wal``/``-shm`` files beside it (``disk I/O error``) or the file itself (``database or disk is full``). Moving
+    the file aside would not help (a new one cannot be written either) and would lose what it holds: the
+    registry's checkpoints and the digest records of events not sealed yet (their proof). That case says to free
+    space instead. A user who may read the file but not write its folder (``auditlog agent status`` run by
+    someone else than the agent's user, the agent stopped: a read-only open of a WAL database makes a ``-shm``
+    file) is not told to move it aside either. (A folder in the file's place fails with an I/O error too: that
+    one is moved aside.)
+
+    Args:
+        path: the database file.
+        exc: what SQLite raised.
+        afresh: what moving a damaged file aside means for the agent.
+
+    Returns:
+        The message.
+    """
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    keep = "keeping the file where it is (it is not known to be damaged, and moving it aside loses what it holds)"
+    if code in _STORAGE_FAILURES and os.path.isfile(path):  # a folder in its place fails with an I/O error too
+        return f"{path} cannot be opened ({exc}): the state disk is full or failing; free space on it (or check it) " \
+               f"and start again, {keep}"
+    if code in _NO_ACCESS and os.path.isfile(path):
+        return f"{path} cannot be opened ({exc}): this user may not read it or write its folder; run this as the " \
+               f"agent's user, {keep}"
     return f"{path} cannot be read ({exc}); move it aside to start afresh: {afresh}"
 
 
@@ -108,6 +141,22 @@ def _row_to_state(row: tuple[object, ...]) -> FileState:
     ident = FileIdentity(int(dev), int(ino), int(fp_len), str(fp), int(gen))  # type: ignore[call-overload]
     name = os.fsdecode(path) if isinstance(path, bytes) else str(path)
     return FileState(ident, name, int(offset), int(size), str(state), float(updated))  # type: ignore[call-overload, arg-type]
+
+
+def check_pages(db: sqlite3.Connection) -> None:
+    """Read every page of the database once (``PRAGMA quick_check``): a damaged one fails the open, not a later read.
+
+    A file with a sound header and a damaged page opened fine, then the first read of that page raised at the
+    agent's start (a traceback, and again at every restart) or in ``auditlog agent status``; in ``ids.sqlite`` the
+    first batch's record failed, and its sender retried it for ever. The registry is small (a row per file, the
+    digest rows not sealed yet) and the id record about 47 bytes per id: the check costs milliseconds.
+
+    Raises:
+        sqlite3.DatabaseError: naming the first problem SQLite found.
+    """
+    rows = db.execute("PRAGMA quick_check").fetchall()
+    if rows != [("ok",)]:
+        raise sqlite3.DatabaseError(f"database disk image is malformed: {str(rows[0][0] if rows else '?')[:200]}")
 
 
 class Registry:
@@ -135,6 +184,7 @@ class Registry:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.execute("SELECT count(*) FROM sqlite_master")  # reads the header: a damaged file fails here
+            check_pages(self._db)
             if readonly:  # an empty file or another program's database: nothing to create it with here
                 self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files LIMIT 0")
                 self._db.execute("SELECT name, value FROM meta LIMIT 0")

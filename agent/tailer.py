@@ -79,6 +79,14 @@ class TailerSettings:
     close_inactive: float = 5.0
     follow_symlinks: bool = False
     max_open_files: int = 0  # 0: derived from RLIMIT_NOFILE (derive_max_open_files)
+    #: the agent's state directory: a file in it is never harvested, whatever the globs match (see OWN_FILE)
+    own_dir: str | None = None
+
+
+#: why a file in the agent's own state directory is not read: a glob that reaches it (``/var/log/app/**/*.jsonl``
+#: with the state under ``/var/log/app``) read the dead-letter file back, each record failed the contract and was
+#: dead-lettered again, quoted inside a longer one: one bad line grew the file to 300 MB in 10 seconds
+OWN_FILE = "in the agent's own state directory (state.dir): never harvested"
 
 
 #: descriptors left for everything that is not a harvested file (SQLite, sockets, the watcher, stdio).
@@ -163,6 +171,7 @@ class Tailer:
             0 if settings.follow_symlinks else getattr(os, "O_NOFOLLOW", 0))
         self._refused: dict[str, str] = {}  # path -> why it could not be opened, as last logged (said once)
         self._failing: dict[str, type[BaseException]] = {}  # identity -> the error its last poll raised (said once)
+        self._own_dir = _dir_inode(settings.own_dir) if settings.own_dir else None
         self._literal_paths = [os.path.abspath(os.path.expanduser(p)) for p in settings.paths
                                if not glob.has_magic(p)]
         self.max_open_files = settings.max_open_files or derive_max_open_files()
@@ -794,6 +803,9 @@ class Tailer:
         return len(self._tracked)
 
     def _open_fd(self, path: str) -> int | None:
+        if self._own_dir is not None and _dir_inode(os.path.dirname(os.path.realpath(path))) == self._own_dir:
+            self._refuse(path, OWN_FILE)  # every open of a harvested file comes here: scans, rotations, resumes
+            return None
         try:
             fd = self._open_retrying(path)
         except OSError as exc:
@@ -861,6 +873,19 @@ def follow_moves(moves: Iterable[tuple[str, str]], patterns: Iterable[str]) -> l
         at.pop(dest, None)
         at[dest] = None
     return list(at)
+
+
+def _dir_inode(path: str) -> tuple[int, int] | None:
+    """The device and inode of the directory ``path`` (links followed), or None when it cannot be looked at.
+
+    Compared by inode rather than by name, the state directory is recognised under any name: a link to it, a bind
+    mount, a relative path.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _line_starts_at(fd: int, offset: int) -> bool:

@@ -412,3 +412,13 @@ def test_a_log_path_with_a_wildcard_below_a_folder_is_accepted(tmp_path: Path) -
     """The usual form, a folder and a wildcard, is not taken for a folder."""
     assert config.load(toml(tmp_path, f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n'), env={})["inputs.paths"] == [
         f"{tmp_path}/*.jsonl"]
+
+
+@pytest.mark.parametrize("value", ['["https://elastic:TOPSECRET@es1:9200"]',
+                                   '{ url = "https://elastic:TOPSECRET@es1" }'])
+def test_a_url_of_the_wrong_type_is_named_without_its_password(tmp_path: Path, value: str) -> None:
+    """elasticsearch.url given as an array or a table stops startup naming the key, never the password in it."""
+    with pytest.raises(UsageError) as refused:
+        config.load(toml(tmp_path, f"[elasticsearch]\nurl = {value}\n"), env={})
+    assert (True, False) == (str(refused.value).startswith("elasticsearch.url: must be string, got "),
+                             "TOPSECRET" in str(refused.value))

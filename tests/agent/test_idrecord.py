@@ -123,3 +123,17 @@ def test_a_damaged_id_record_is_one_line_saying_what_to_do(tmp_path: Path) -> No
     (tmp_path / "ids.sqlite").write_bytes(bytes(range(256)) * 20)
     with pytest.raises(CommandError, match=r"ids\.sqlite cannot be read .*goes undetected"):
         IdRecord(tmp_path)
+
+
+def test_an_id_record_with_a_damaged_page_is_one_line_at_the_open(tmp_path: Path) -> None:
+    """An ids.sqlite whose header is sound but whose table page is damaged is a CommandError at the open, not a
+    batch its sender retries for ever."""
+    ids = IdRecord(tmp_path)
+    ids.remember([entry("x")], [b"line one"])
+    ids.close()
+    path = tmp_path / "ids.sqlite"
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xff" * 4096  # page 2: the sent table's root
+    path.write_bytes(bytes(data))
+    with pytest.raises(CommandError, match=r"ids\.sqlite cannot be read .*malformed.*goes undetected"):
+        IdRecord(tmp_path)

@@ -495,3 +495,21 @@ def test_a_refused_dead_letter_file_leaves_the_registry_closed(tmp_path: Path, m
     with pytest.raises(OSError, match="is a symbolic link"):
         Pipeline(load(config), GatedES())  # type: ignore[arg-type]
     assert closed == [tmp_path / "state" / "registry.sqlite"]
+
+
+def test_a_glob_that_reaches_the_state_directory_does_not_read_the_dead_letter_file_back(tmp_path: Path) -> None:
+    """With the state directory under the globbed tree, a bad line is dead-lettered once: the agent never harvests
+    its own dead-letter file (read back, every record was dead-lettered again inside a longer one, without end)."""
+    (tmp_path / "app").mkdir()
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/**/*.jsonl"]\npoll_interval = 0.02\nrescan_interval = 0.05\n'
+                      f'watcher = "polling"\n[state]\ndir = "{tmp_path / "agent-state"}"\n'
+                      "[batch]\nmax_latency = 0.05\n[metrics]\nenabled = false\n")
+    es = GatedES()
+    es.open.set()
+    pipeline = Pipeline(load(config), es)  # type: ignore[arg-type]
+    _inbox_lines(tmp_path / "app", "a.jsonl", [b"not json"])
+    with _running(pipeline):
+        assert wait_until(lambda: pipeline.dlq.count >= 1)
+        time.sleep(1.0)  # a dozen scans and polls: time for the dead-letter file to be read back, if it were
+    assert [r["line"] for r in read_records(tmp_path / "agent-state")] == ["not json"]

@@ -112,3 +112,55 @@ def test_a_directory_in_place_of_the_registry_is_one_line_when_read(tmp_path: Pa
     (tmp_path / "registry.sqlite").mkdir()
     with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read"):
         Registry(tmp_path, readonly=True)
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_registry_with_a_damaged_page_is_one_line_at_the_open(tmp_path: Path, readonly: bool) -> None:
+    """A registry whose header is sound but whose table page is damaged is a CommandError at the open, not a later
+    traceback from the first read."""
+    writer = Registry(tmp_path)
+    writer.add(row())
+    writer.close()
+    path = tmp_path / "registry.sqlite"
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xff" * 4096  # page 2: the files table's root
+    path.write_bytes(bytes(data))
+    with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read .*malformed.*move it aside"):
+        Registry(tmp_path, readonly=readonly).all()
+
+
+def test_a_registry_on_a_full_disk_is_not_called_damaged(tmp_path: Path) -> None:
+    """A sound registry that cannot be opened because no file may grow (a full state disk) says to free space and
+    keep it, never to move it aside (which loses its checkpoints and unsealed digest records)."""
+    import subprocess
+    import sys
+
+    writer = Registry(tmp_path)
+    writer.add(row())
+    writer.close()
+    # RLIMIT_FSIZE 0: every write that would grow a file fails, as on a full disk (the -wal and -shm files here)
+    opens = ("import resource, signal, sys\n"
+             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+             "from auditlog.agent.registry import Registry\n"
+             "from auditlog.core.errors import CommandError\n"
+             "try:\n    Registry(sys.argv[1])\nexcept CommandError as exc:\n    print(exc)\n")
+    said = subprocess.run([sys.executable, "-c", opens, str(tmp_path)], capture_output=True, text=True,
+                          check=True).stdout
+    assert (True, False) == ("registry.sqlite cannot be opened" in said and "free space" in said,
+                             "move it aside" in said)
+
+
+def test_a_registry_this_user_may_not_open_is_not_called_damaged(tmp_path: Path) -> None:
+    """A sound registry SQLite refuses for want of permission (a read-only open whose folder this user may not
+    write) says to run as the agent's user, never to move it aside."""
+    import sqlite3
+
+    from auditlog.agent.registry import damaged_database
+
+    writer = Registry(tmp_path)
+    writer.close()
+    refused = sqlite3.OperationalError("attempt to write a readonly database")
+    refused.sqlite_errorcode = 1544  # SQLITE_READONLY_DIRECTORY, as a user without write permission on the folder
+    said = damaged_database(tmp_path / "registry.sqlite", refused)
+    assert (True, False) == ("cannot be opened" in said and "agent's user" in said, "move it aside" in said)
