@@ -207,8 +207,8 @@ def verify(
     now = now or datetime.now(UTC)
     report = Report(pinned=pubkeys is not None)
     lo, hi = _days(flt)
-    event_indices = {i for i in existing_indices(client, tiers.read_pattern)
-                     if (p := tiers.parse_index(i)) is not None and _in(p[1], lo, hi)}
+    existing = existing_indices(client, tiers.read_pattern)
+    event_indices = {i for i in existing if (p := tiers.parse_index(i)) is not None and _in(p[1], lo, hi)}
     digest_indices = {i for i in existing_indices(client, tiers.digest_pattern)
                       if (p := tiers.parse_digest_index(i)) is not None and _in(p[1], lo, hi)}
     digests = _load_digests(client, sorted(digest_indices), pubkeys, report, cancel)
@@ -230,6 +230,9 @@ def verify(
         check(cancel)
         _check_index(client, tiers, index, index in event_indices, by_index.get(index, []), query, narrowed,
                      delivered, now, report, unsealed, cancel)
+    if existing:
+        check(cancel)
+        _check_elsewhere(client, tiers, event_indices, query, report, cancel)
     for stream, ranges in sorted(delivered.items()):
         found = sorted(unsealed.get(stream, ()))  # two documents may claim one number: both were counted pending
         stored = sorted(set(found))
@@ -249,6 +252,34 @@ def verify(
         ids = sorted(d.doc_id for d in digests)
         report.first_digest, report.last_digest = ids[0], ids[-1]
     return report
+
+
+def _check_elsewhere(client: Elasticsearch, tiers: TierTable, checked: set[str], query: dict[str, Any],
+                     report: Report, cancel: threading.Event | None = None) -> None:
+    """Report the events readers see through the class patterns outside the daily indices checked, as inserted.
+
+    A key that may append (the writer's ``auto_configure``) can create ``audit-enterprise-anything``, and an
+    admin any index or alias there: the TUI, exports, Kibana and tenant keys read ``audit-<class>-*`` and show
+    its events, but no agent writes there, so no digest can cover them. Likewise an event the filter selects
+    in a daily index of another day than the days checked: an agent stores each event in its own day's index.
+
+    Args:
+        client: a client built with :func:`indexer.rawsource.raw_client_options`.
+        tiers: the namespace.
+        checked: the daily events indices this verification reads index by index.
+        query: the filter's query.
+        report: gets one ``inserted`` problem per such event, and the events counted.
+        cancel: set by the caller when the report is no longer wanted.
+    """
+    outside = {"bool": {"filter": [query], "must_not": [{"terms": {"_index": sorted(checked)}}]}}
+    for hits in scan_sources(client, tiers.read_pattern, outside, source=False):
+        check(cancel)
+        report.events += len(hits)
+        for h in hits:
+            detail = ("in a daily index of another day than the event's" if tiers.parse_index(h._index)
+                      else "in an index that is not a daily index of the namespace") + (
+                ": no agent stores events there and no digest covers it, yet readers and exports show it")
+            report.problems.append(Problem("inserted", h._index, detail, event_id=h._id))
 
 
 def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes] | None,

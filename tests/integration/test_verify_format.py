@@ -1,6 +1,6 @@
 """Digest formats on the real node: the root of format 3, filtered checks by stream position, formats 1 and 2
 still read (also in one chain with format 3), an edit whose 2-byte hash collides, an event holding an escaped
-lone surrogate.
+lone surrogate, events inserted outside the daily indices checked.
 
 Events are shipped as the agent ships them (its entry maker, bulk ``create``); the digests are built and
 signed here with the agent's own functions, so a test can also write a digest the agent never would.
@@ -276,3 +276,41 @@ def test_an_edit_whose_short_hash_collides_names_its_window(
     report = verify(raw, namespace)
     assert [(p.kind, p.index, p.event_id, "could not be singled out" in p.detail) for p in report.problems] == [
         ("altered", victim.events_index, None, True)]
+
+
+def _copy_of(es: Elasticsearch, record: Record, event_id: str) -> dict[str, Any]:
+    """The stored event of ``record`` under another id: what someone inserting a plausible event would write."""
+    hit = es.search(index=record.events_index, query={"ids": {"values": [record.id]}})["hits"]["hits"][0]
+    return {**hit["_source"], "message": "refund approved", "event": {**hit["_source"]["event"], "id": event_id}}
+
+
+def test_an_event_in_an_index_outside_the_daily_layout_is_inserted(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """An event in ``<prefix>-enterprise-evil`` (which readers and tenant keys search, and a writer key may
+    auto-create) is reported inserted."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    stray = f"{namespace.prefix}-enterprise-evil"
+    es.create(index=stray, id="forged-1", document=_copy_of(es, records[3], "forged-1"), refresh=True)
+
+    report = verify(raw, namespace)
+    assert ([(p.kind, p.index, p.event_id) for p in report.problems], report.proven, report.events) == (
+        [("inserted", stray, "forged-1")], 40, 41)
+
+
+def test_a_filtered_check_reports_an_event_selected_in_another_days_index(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A copy of today's event stored in a daily index of ten days ago is inserted for a check of the last hour."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    parsed = namespace.parse_index(records[3].events_index)
+    assert parsed is not None
+    elsewhere = namespace.index_for_day(parsed[0], parsed[1] - timedelta(days=10))
+    es.create(index=elsewhere, id="forged-2", document=_copy_of(es, records[3], "forged-2"), refresh=True)
+
+    report = verify(raw, namespace, Filter(since=datetime.now(UTC) - timedelta(hours=2)))
+    assert [(p.kind, p.index, p.event_id) for p in report.problems] == [("inserted", elsewhere, "forged-2")]
