@@ -290,11 +290,12 @@ def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes
         for hits, _spans in scan(client, names, {"match_all": {}}):
             check(cancel)
             for h in hits:
-                src = h.get("_source") or {}
-                body = src.get("digest")
-                if not isinstance(body, dict):
-                    report.problems.append(Problem("signature", h["_index"], "not a digest document",
-                                                   digest_id=h["_id"]))
+                src = h.get("_source")
+                body = src.get("digest") if isinstance(src, dict) else None
+                if not isinstance(src, dict) or not isinstance(body, dict):
+                    what = "not a digest document" + ("" if src is not None else " (unreadable JSON, such as a "
+                                                      "number beyond a double)")
+                    report.problems.append(Problem("signature", h["_index"], what, digest_id=h["_id"]))
                     continue
                 malformed = _malformed(body)
                 if malformed is not None:  # forged or broken: reported, and kept out of every later step
