@@ -152,7 +152,15 @@ class _Digest:
 
 
 def _due(cls: str, day: date, extra: int, now: datetime) -> bool:
-    return datetime.combine(day, time(), UTC) + timedelta(days=RETENTION_DAYS[cls] + extra) <= now
+    """Whether retention has deleted a day's index; never for a day whose deletion would lie past the year 9999.
+
+    Such a day is only in a name a writer made up (``audit-enterprise-9999.12.31``; a digest's ``index`` or
+    ``prev_index`` too), and ``retention`` never deletes it either (``indexer.retention``).
+    """
+    try:
+        return datetime.combine(day, time(), UTC) + timedelta(days=RETENTION_DAYS[cls] + extra) <= now
+    except OverflowError:
+        return False
 
 
 def _days(flt: Filter) -> tuple[date | None, date | None]:

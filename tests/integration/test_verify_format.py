@@ -1,7 +1,7 @@
 """Digest formats on the real node: the root of format 3, filtered checks by stream position, formats 1 and 2
 still read (also in one chain with format 3), an edit whose 2-byte hash collides, an event holding an escaped
 lone surrogate, events inserted outside the daily indices checked, hostile digest documents (a number beyond a
-double, a run per listed number).
+double, a run per listed number, a day past the year 9999).
 
 Events are shipped as the agent ships them (its entry maker, bulk ``create``); the digests are built and
 signed here with the agent's own functions, so a test can also write a digest the agent never would.
@@ -15,7 +15,7 @@ import hashlib
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -363,3 +363,26 @@ def test_a_forged_digest_of_a_run_per_event_is_checked_in_linear_time(
     elapsed = time.monotonic() - started
     kinds = collections.Counter(p.kind for p in report.problems)
     assert (kinds, report.proven, elapsed < 20) == (collections.Counter(signature=1, deleted=listed), 40, True)
+
+
+def test_a_digest_naming_a_day_whose_retention_ends_past_the_year_9999_is_reported(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A forged digest whose events index and previous digest index are of 9999-12-31 is reported (both indices
+    are missing), where working out whether their retention had passed overflowed and stopped verify."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    parsed = namespace.parse_index(records[0].events_index)
+    assert parsed is not None
+    last = date(9999, 12, 31)
+    body = {"agent": "forger", "seq": 5, "index": namespace.index_for_day("enterprise", last),
+            "prev_index": namespace.digest_index_for_day("enterprise", last), "v": 3, "width": 2, "ids": ["gone"],
+            "hashes": base64.b64encode(bytes(2)).decode(), "root": "0" * 64, "streams": {}}
+    es.create(index=namespace.digest_index_for_day(*parsed), id="far", refresh=True,
+              document={"@timestamp": records[0].timestamp, "digest": body, "signature": "AAAA"})
+
+    report = verify(raw, namespace)
+    assert ([(p.kind, p.index) for p in report.problems], report.proven) == (
+        [("signature", namespace.digest_index_for_day(*parsed)), ("digest-missing", body["prev_index"]),
+         ("deleted", body["index"])], 40)
