@@ -9,8 +9,9 @@ Checks, in order, each depending on the one before:
 2. reach     the node answers HTTP at ``elasticsearch.url``
 3. tls       the certificate verified (``https``), not verified (``verify_certs = false``), or plain http
 4. auth      ``GET _security/_authenticate`` accepted the credentials (or security is off)
-5. privileges ``_has_privileges``: ``create_doc`` and ``auto_configure`` on the namespace's indices and,
-   with ``digest.enabled``, on its digest indices (a key made before digests existed lacks those)
+5. privileges ``_has_privileges``: a bulk ``create`` and ``auto_configure`` on the namespace's indices and,
+   with ``digest.enabled``, on its digest indices (a key made before digests existed lacks those); a key
+   made before the roles' version 4 holds ``create_doc`` instead of the create action, which also passes
 6. templates the namespace's index templates exist and no template of a higher priority overrides them for
    new daily indices (``indexer.precedence``; a writer key may not read templates: then "skipped")
 
@@ -163,6 +164,11 @@ def _skipped(*names: str) -> list[CheckResult]:
     return [CheckResult(name, SKIP, "not checked: an earlier check failed") for name in names]
 
 
+#: The bulk item's action, and the named privilege older writer keys (roles' version 3 and before) hold for it:
+#: ``_has_privileges`` does not count ``create_doc`` as holding the action, though Elasticsearch authorises it.
+_CREATE, _LEGACY_CREATE = "indices:data/write/index:op_type/create", "create_doc"
+
+
 def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> CheckResult:
     """The writer's privileges on the events and, when digests are on, on the digest indices too.
 
@@ -171,7 +177,8 @@ def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> Check
     """
     patterns = [*tiers.read_patterns, *(tiers.digest_patterns if digests else ())]
     try:
-        answer = client.security.has_privileges(index=[{"names": patterns, "privileges": list(WRITER_PRIVILEGES)}])
+        answer = client.security.has_privileges(index=[{"names": patterns,
+                                                         "privileges": [*WRITER_PRIVILEGES, _LEGACY_CREATE]}])
     except ApiError as exc:
         return CheckResult("privileges", FAIL, f"_has_privileges failed ({exc.meta.status}): {error_reason(exc)}")
     except TransportError as exc:
@@ -179,7 +186,8 @@ def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> Check
     granted = answer.get("index", {})
     remedy = f"use a writer key from `auditlog setup --api-keys --prefix {tiers.prefix}`"
     for pattern in patterns:
-        missing = [p for p in WRITER_PRIVILEGES if not granted.get(pattern, {}).get(p)]
+        held = granted.get(pattern, {})
+        missing = [p for p in WRITER_PRIVILEGES if not held.get(p) and not (p == _CREATE and held.get(_LEGACY_CREATE))]
         if not missing:
             continue
         if pattern in tiers.read_patterns:

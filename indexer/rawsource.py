@@ -206,7 +206,10 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
             try:
                 data = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                data = orjson.loads(mend_escapes(raw))  # spans are still cut from ``raw``
+                try:
+                    data = orjson.loads(mend_escapes(raw))  # spans are still cut from ``raw``
+                except orjson.JSONDecodeError:
+                    data = _page_hit_by_hit(raw)
             pit = data.get("pit_id", pit)
             hits = data["hits"]["hits"]
             if not cursor.moved(hits, data["hits"].get("total"), hits[-1].get("sort") if hits else None):
@@ -214,6 +217,27 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
             yield hits, (source_spans(raw, hits) if source else [None] * len(hits))
     finally:
         client.options(ignore_status=404).close_point_in_time(id=pit)
+
+
+def _page_hit_by_hit(raw: bytes) -> dict[str, Any]:
+    """A page orjson refuses as a whole, decoded hit by hit: a ``_source`` it cannot read is ``None``.
+
+    Elasticsearch stores a number beyond a double (``1e400``) in a field the mapping leaves out, and orjson
+    refuses the whole page for it. One such document, which any key that may append to a digest index can
+    write, made every ``verify`` (and the Proof tab) fail as a whole; now only that hit reads as no document.
+
+    Raises:
+        msgspec.DecodeError: a page that is not JSON, or not a search response, even mended.
+    """
+    page = _read_page(raw)
+    hits: list[dict[str, Any]] = []
+    for h in page.hits.hits:
+        source: Any = None
+        if h._source:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                source = orjson.loads(mend_escapes(bytes(h._source)))
+        hits.append({"_index": h._index, "_id": h._id, "_source": source, "sort": h.sort})
+    return {"pit_id": page.pit_id, "hits": {"hits": hits, "total": page.hits.total}}
 
 
 def scan_sources(client: Elasticsearch, index: str, query: dict[str, Any], source: bool | list[str] = True,

@@ -7,10 +7,16 @@ that also covers every namespace whose prefix starts with ``audit-`` (a writer k
 ``audit-staging``'s indices and forge its digests, or auto-create ``audit-zzz`` with a mapping of its own that
 breaks every reader's sort), and the patterns cover only names our templates shape.
 
-- writer (the agent): index privileges ``create_doc`` (append only: it can neither overwrite nor
-  delete an event) and ``auto_configure`` (an event for a day whose index does not exist yet, e.g. a
-  late one, auto-creates it, with settings and mappings from our templates; setup and retention
-  enforce create today's and tomorrow's ahead). Nothing else: no ``create_index`` (a
+- writer (the agent): the actions of a bulk ``create`` (``indices:data/write/bulk`` and
+  ``indices:data/write/index:op_type/create``: append only, it can neither overwrite nor delete an event) and
+  ``auto_configure`` (an event for a day whose index does not exist yet, e.g. a late one, auto-creates it,
+  with settings and mappings from our templates; setup and retention enforce create today's and tomorrow's
+  ahead). Not the named privilege ``create_doc``: Elasticsearch 9 still lets it put mappings
+  (``indices:admin/mapping/put``, deprecated), so a leaked agent key could add a runtime field shadowing
+  ``organization.id`` to a day's index, which then fails every tenant key's document-level query and every
+  tenant filter until the index expires (and, where Painless is installed, could make that query match
+  other tenants' events); nor does the agent need its auto-generated ids (every event and digest has an
+  ``_id``). Nothing else: no ``create_index`` (a
   leaked agent key cannot pre-create tomorrow's index with a write block or a mapping of its own), no
   ``read`` (it cannot read the audit trail), no cluster privilege (the agent's pre-flight uses
   ``_has_privileges`` and ``_authenticate``, which need none).
@@ -37,12 +43,13 @@ from auditlog.indexer.templates import ENV as _ENV
 from auditlog.indexer.tiers import TierTable
 
 #: Bump when a role descriptor changes.
-ROLE_VERSION = 3  # 3: one pattern per retention class instead of <prefix>-* and <prefix>.digest-*
+ROLE_VERSION = 4  # 3: one pattern per retention class instead of <prefix>-* and <prefix>.digest-*; 4: no create_doc
 
 WRITER, READER = "writer", "reader"
 
-#: The agent's index privileges: append, and auto-create the day's index through the templates.
-WRITER_PRIVILEGES = ("create_doc", "auto_configure")
+#: The agent's index privileges: a bulk ``create`` (append only), and auto-create the day's index through the
+#: templates. Action names, not ``create_doc``, which also allows ``PUT <index>/_mapping`` (module docstring).
+WRITER_PRIVILEGES = ("indices:data/write/bulk", "indices:data/write/index:op_type/create", "auto_configure")
 #: Support staff's index privileges (TUI, export, show).
 READER_PRIVILEGES = ("read", "view_index_metadata")
 

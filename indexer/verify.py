@@ -153,7 +153,15 @@ class _Digest:
 
 
 def _due(cls: str, day: date, extra: int, now: datetime) -> bool:
-    return datetime.combine(day, time(), UTC) + timedelta(days=RETENTION_DAYS[cls] + extra) <= now
+    """Whether retention has deleted a day's index; never for a day whose deletion would lie past the year 9999.
+
+    Such a day is only in a name a writer made up (``audit-enterprise-9999.12.31``; a digest's ``index`` or
+    ``prev_index`` too), and ``retention`` never deletes it either (``indexer.retention``).
+    """
+    try:
+        return datetime.combine(day, time(), UTC) + timedelta(days=RETENTION_DAYS[cls] + extra) <= now
+    except OverflowError:
+        return False
 
 
 def _days(flt: Filter) -> tuple[date | None, date | None]:
@@ -208,8 +216,8 @@ def verify(
     now = now or datetime.now(UTC)
     report = Report(pinned=pubkeys is not None)
     lo, hi = _days(flt)
-    event_indices = {i for i in existing_indices(client, tiers.read_pattern)
-                     if (p := tiers.parse_index(i)) is not None and _in(p[1], lo, hi)}
+    existing = existing_indices(client, tiers.read_pattern)
+    event_indices = {i for i in existing if (p := tiers.parse_index(i)) is not None and _in(p[1], lo, hi)}
     digest_indices = {i for i in existing_indices(client, tiers.digest_pattern)
                       if (p := tiers.parse_digest_index(i)) is not None and _in(p[1], lo, hi)}
     digests = _load_digests(client, sorted(digest_indices), pubkeys, report, cancel)
@@ -234,6 +242,9 @@ def verify(
         check(cancel)
         _check_index(client, tiers, index, index in event_indices, by_index.get(index, []), query, narrowed,
                      delivered, now, report, unsealed, cancel)
+    if existing:
+        check(cancel)
+        _check_elsewhere(client, tiers, event_indices, query, report, cancel)
     for stream, ranges in sorted(delivered.items()):
         found = sorted(unsealed.get(stream, ()))  # two documents may claim one number: both were counted pending
         stored = sorted(set(found))
@@ -255,6 +266,34 @@ def verify(
     return report
 
 
+def _check_elsewhere(client: Elasticsearch, tiers: TierTable, checked: set[str], query: dict[str, Any],
+                     report: Report, cancel: threading.Event | None = None) -> None:
+    """Report the events readers see through the class patterns outside the daily indices checked, as inserted.
+
+    A key that may append (the writer's ``auto_configure``) can create ``audit-enterprise-anything``, and an
+    admin any index or alias there: the TUI, exports, Kibana and tenant keys read ``audit-<class>-*`` and show
+    its events, but no agent writes there, so no digest can cover them. Likewise an event the filter selects
+    in a daily index of another day than the days checked: an agent stores each event in its own day's index.
+
+    Args:
+        client: a client built with :func:`indexer.rawsource.raw_client_options`.
+        tiers: the namespace.
+        checked: the daily events indices this verification reads index by index.
+        query: the filter's query.
+        report: gets one ``inserted`` problem per such event, and the events counted.
+        cancel: set by the caller when the report is no longer wanted.
+    """
+    outside = {"bool": {"filter": [query], "must_not": [{"terms": {"_index": sorted(checked)}}]}}
+    for hits in scan_sources(client, tiers.read_pattern, outside, source=False):
+        check(cancel)
+        report.events += len(hits)
+        for h in hits:
+            detail = ("in a daily index of another day than the event's" if tiers.parse_index(h._index)
+                      else "in an index that is not a daily index of the namespace") + (
+                ": no agent stores events there and no digest covers it, yet readers and exports show it")
+            report.problems.append(Problem("inserted", h._index, detail, event_id=h._id))
+
+
 def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes] | None,
                   report: Report, cancel: threading.Event | None = None) -> list[_Digest]:
     out: list[_Digest] = []
@@ -263,11 +302,12 @@ def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes
         for hits, _spans in scan(client, names, {"match_all": {}}):
             check(cancel)
             for h in hits:
-                src = h.get("_source") or {}
-                body = src.get("digest")
-                if not isinstance(body, dict):
-                    report.problems.append(Problem("signature", h["_index"], "not a digest document",
-                                                   digest_id=h["_id"]))
+                src = h.get("_source")
+                body = src.get("digest") if isinstance(src, dict) else None
+                if not isinstance(src, dict) or not isinstance(body, dict):
+                    what = "not a digest document" + ("" if src is not None else " (unreadable JSON, such as a "
+                                                      "number beyond a double)")
+                    report.problems.append(Problem("signature", h["_index"], what, digest_id=h["_id"]))
                     continue
                 malformed = _malformed(body)
                 if malformed is not None:  # forged or broken: reported, and kept out of every later step

@@ -10,11 +10,12 @@ from auditlog.indexer.tiers import TierTable
 
 
 def test_writer_may_only_append() -> None:
-    """The writer gets create_doc and auto_configure on each class's events and digests (never x-audit-*) only."""
+    """The writer gets a bulk create and auto_configure (not create_doc) on each class's events and digests only."""
     writer = role_descriptors(TierTable(prefix="x-audit"))["x-audit-writer"]
     names = ["x-audit-enterprise-*", "x-audit-business-*", "x-audit-professional-*", "x-audit.digest-enterprise-*",
                "x-audit.digest-business-*", "x-audit.digest-professional-*"]
-    indices = [{"names": names, "privileges": ["create_doc", "auto_configure"]}]
+    indices = [{"names": names, "privileges": ["indices:data/write/bulk", "indices:data/write/index:op_type/create",
+                                               "auto_configure"]}]
     expected: tuple[list[str], list[dict[str, Any]]] = ([], indices)
     assert expected == (writer["cluster"], writer["indices"])
 

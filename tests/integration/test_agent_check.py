@@ -22,6 +22,7 @@ from auditlog.agent.deadletter import DeadLetter
 from auditlog.agent.metrics import Metrics
 from auditlog.agent.sink import Abandoned, Sink
 from auditlog.cli import main
+from auditlog.indexer.security import WRITER_PRIVILEGES
 from auditlog.indexer.setup import install_templates, run_setup
 from auditlog.indexer.tiers import TierTable
 from tests.integration.agent_support import DropConnection, NodeProxy, Reply
@@ -93,12 +94,12 @@ def test_missing_ca_fails_the_tls_check(keys: Keys) -> None:
 
 
 def test_reader_key_lacks_writer_privileges(keys: Keys) -> None:
-    """The reader key authenticates but _has_privileges shows create_doc and auto_configure missing."""
+    """The reader key authenticates but _has_privileges shows the bulk create and auto_configure missing."""
     code, lines, _ = _check("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--api-key", keys.reader,
                             "--prefix", keys.tiers.prefix)
     failing = [line for line in lines if line.startswith("FAIL")]
     expected = (1, 1, True)
-    assert expected == (code, len(failing), "missing create_doc, auto_configure" in failing[0])
+    assert expected == (code, len(failing), f"missing {', '.join(WRITER_PRIVILEGES)}" in failing[0])
 
 
 def test_unreachable_node_fails_the_reach_check() -> None:

@@ -22,7 +22,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from auditlog.cli import main
-from auditlog.indexer.security import READER, WRITER, role_descriptors, role_name
+from auditlog.indexer.security import READER, WRITER, WRITER_PRIVILEGES, role_descriptors, role_name
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
@@ -194,7 +194,7 @@ def test_retention_enforce_deletes_the_overdue_indices(
 
 def _file_role_privileges(secure_node: SecureNodeInfo, user: tuple[str, str], tiers: TierTable) -> dict[str, bool]:
     """What ``user`` may do on a daily events index and a digest index of ``tiers`` (every privilege asked)."""
-    asked = ["create_doc", "auto_configure", "read", "view_index_metadata", "index", "write", "delete",
+    asked = [*WRITER_PRIVILEGES, "create_doc", "read", "view_index_metadata", "index", "write", "delete",
              "manage"]
     client = Elasticsearch(secure_node.url, basic_auth=user, ca_certs=secure_node.ca_certs, request_timeout=30)
     try:
@@ -242,5 +242,5 @@ def test_print_roles_appended_to_the_nodes_roles_yml_grants_each_role_its_privil
         roles_file.write_bytes(before)
         for name, _ in users.values():
             admin.options(ignore_status=404).security.delete_user(username=name)
-    assert (loaded, granted) == (True, {WRITER: {"create_doc", "auto_configure"},
+    assert (loaded, granted) == (True, {WRITER: set(WRITER_PRIVILEGES),
                                         READER: {"read", "view_index_metadata"}})

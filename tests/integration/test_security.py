@@ -21,7 +21,7 @@ from elasticsearch import AuthenticationException, AuthorizationException, Elast
 from elasticsearch import ConnectionError as ESConnectionError
 
 from auditlog.cli import main
-from auditlog.indexer.security import READER, WRITER, role_descriptors
+from auditlog.indexer.security import READER, WRITER, WRITER_PRIVILEGES, role_descriptors
 from auditlog.indexer.setup import UNCHANGED, run_setup
 from auditlog.indexer.tiers import TierTable
 from tests.support.node import SecureNodeInfo
@@ -156,6 +156,20 @@ def test_writer_cannot_create_an_index_of_its_own_or_touch_templates(keyed: Keye
     assert expected == (statuses, bool(keyed.admin.indices.exists(index=tomorrow)))
 
 
+def test_writer_cannot_change_a_mapping(keyed: KeyedNamespace) -> None:
+    """A runtime field shadowing organization.id, or a field on a digest index, put with the writer key is refused."""
+    index = _write_one(keyed, "w-map")
+    digests = keyed.tiers.digest_index_for_day("enterprise", datetime.now(UTC).date())
+    keyed.admin.options(ignore_status=400).indices.create(index=digests)
+    writer = keyed.as_key(WRITER)
+    statuses = [
+        _status(lambda: writer.indices.put_mapping(index=index, runtime={"organization.id": {"type": "long"}})),
+        _status(lambda: writer.indices.put_mapping(index=digests, properties={"forged": {"type": "long"}})),
+    ]
+    runtime = keyed.admin.indices.get_mapping(index=index)[index]["mappings"].get("runtime")
+    assert ([403, 403], None) == (statuses, runtime)
+
+
 def test_keys_stay_out_of_a_namespace_whose_prefix_extends_theirs(keyed: KeyedNamespace) -> None:
     """The writer and reader keys of P can neither write nor read P-staging's events or digests (P-* could)."""
     staging = TierTable(prefix=f"{keyed.tiers.prefix}-staging")
@@ -220,7 +234,7 @@ def test_reader_cannot_write_delete_or_read_other_indices(keyed: KeyedNamespace)
 
 def test_each_key_holds_exactly_its_privileges(keyed: KeyedNamespace) -> None:
     """_has_privileges with each key grants exactly the privileges of its role descriptor, nothing more."""
-    index_privileges = ["create_doc", "create_index", "auto_configure", "read", "view_index_metadata",
+    index_privileges = [*WRITER_PRIVILEGES, "create_doc", "create_index", "read", "view_index_metadata",
                         "index", "write", "delete", "delete_index", "manage"]
     cluster_privileges = ["monitor", "manage_index_templates", "manage_ilm", "manage_security", "manage_api_key",
                           "all"]

@@ -1,6 +1,7 @@
 """Digest formats on the real node: the root of format 3, filtered checks by stream position, formats 1 and 2
 still read (also in one chain with format 3), an edit whose 2-byte hash collides, an event holding an escaped
-lone surrogate.
+lone surrogate, events inserted outside the daily indices checked, hostile digest documents (a number beyond a
+double, a run per listed number, a day past the year 9999).
 
 Events are shipped as the agent ships them (its entry maker, bulk ``create``); the digests are built and
 signed here with the agent's own functions, so a test can also write a digest the agent never would.
@@ -9,10 +10,12 @@ signed here with the agent's own functions, so a test can also write a digest th
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import itertools
+import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from auditlog.indexer.integrity import (
     digest_id,
     digest_listing,
     encode_runs,
+    encode_seqs,
     seq_ranges,
     signed_bytes,
 )
@@ -276,3 +280,109 @@ def test_an_edit_whose_short_hash_collides_names_its_window(
     report = verify(raw, namespace)
     assert [(p.kind, p.index, p.event_id, "could not be singled out" in p.detail) for p in report.problems] == [
         ("altered", victim.events_index, None, True)]
+
+
+def _copy_of(es: Elasticsearch, record: Record, event_id: str) -> dict[str, Any]:
+    """The stored event of ``record`` under another id: what someone inserting a plausible event would write."""
+    hit = es.search(index=record.events_index, query={"ids": {"values": [record.id]}})["hits"]["hits"][0]
+    return {**hit["_source"], "message": "refund approved", "event": {**hit["_source"]["event"], "id": event_id}}
+
+
+def test_an_event_in_an_index_outside_the_daily_layout_is_inserted(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """An event in ``<prefix>-enterprise-evil`` (which readers and tenant keys search, and a writer key may
+    auto-create) is reported inserted."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    stray = f"{namespace.prefix}-enterprise-evil"
+    es.create(index=stray, id="forged-1", document=_copy_of(es, records[3], "forged-1"), refresh=True)
+
+    report = verify(raw, namespace)
+    assert ([(p.kind, p.index, p.event_id) for p in report.problems], report.proven, report.events) == (
+        [("inserted", stray, "forged-1")], 40, 41)
+
+
+def test_a_filtered_check_reports_an_event_selected_in_another_days_index(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A copy of today's event stored in a daily index of ten days ago is inserted for a check of the last hour."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    parsed = namespace.parse_index(records[3].events_index)
+    assert parsed is not None
+    elsewhere = namespace.index_for_day(parsed[0], parsed[1] - timedelta(days=10))
+    es.create(index=elsewhere, id="forged-2", document=_copy_of(es, records[3], "forged-2"), refresh=True)
+
+    report = verify(raw, namespace, Filter(since=datetime.now(UTC) - timedelta(hours=2)))
+    assert [(p.kind, p.index, p.event_id) for p in report.problems] == [("inserted", elsewhere, "forged-2")]
+
+
+def test_a_digest_holding_a_number_beyond_a_double_is_reported_and_the_rest_still_verified(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A document in a digest index holding ``1e400`` (stored by Elasticsearch, refused by orjson) is one problem;
+    every event is still proven."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    parsed = namespace.parse_index(records[0].events_index)
+    assert parsed is not None
+    target = namespace.digest_index_for_day(*parsed)
+    es.perform_request("PUT", f"/{target}/_create/hostile?refresh=true", headers={
+        "content-type": "application/json", "accept": "application/json"},
+        body=b'{"@timestamp":"2026-12-05T00:00:00Z","digest":{"agent":"x","seq":1,"index":"i","n":1e400}}')
+
+    report = verify(raw, namespace)
+    assert ([(p.kind, p.digest_id) for p in report.problems], report.proven) == ([("signature", "hostile")], 40)
+
+
+def test_a_forged_digest_of_a_run_per_event_is_checked_in_linear_time(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A forged digest (110 kB) listing 40,000 numbers in as many runs is reported within seconds, not minutes:
+    naming each listed number no longer walks every run."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    index = records[0].events_index
+    parsed = namespace.parse_index(index)
+    assert parsed is not None
+    listed = 40_000
+    body = {"agent": "forger", "key": "AAAA", "seq": 1, "index": index, "v": 3, "width": 1, "ids": [],
+            "first": records[0].timestamp, "last": records[0].timestamp, "root": "0" * 64,
+            "hashes": base64.b64encode(bytes(listed)).decode(),
+            "streams": {"made-up": {"seqs": encode_seqs(list(range(1, 2 * listed, 2))), "delivered": []}}}
+    es.create(index=namespace.digest_index_for_day(*parsed), id="forged", refresh=True,
+              document={"@timestamp": body["last"], "digest": body, "signature": "AAAA"})
+
+    started = time.monotonic()
+    report = verify(raw, namespace)
+    elapsed = time.monotonic() - started
+    kinds = collections.Counter(p.kind for p in report.problems)
+    assert (kinds, report.proven, elapsed < 20) == (collections.Counter(signature=1, deleted=listed), 40, True)
+
+
+def test_a_digest_naming_a_day_whose_retention_ends_past_the_year_9999_is_reported(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A forged digest whose events index and previous digest index are of 9999-12-31 is reported (both indices
+    are missing), where working out whether their retention had passed overflowed and stopped verify."""
+    records = _ship(es, namespace, 40)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    parsed = namespace.parse_index(records[0].events_index)
+    assert parsed is not None
+    last = date(9999, 12, 31)
+    body = {"agent": "forger", "seq": 5, "index": namespace.index_for_day("enterprise", last),
+            "prev_index": namespace.digest_index_for_day("enterprise", last), "v": 3, "width": 2, "ids": ["gone"],
+            "hashes": base64.b64encode(bytes(2)).decode(), "root": "0" * 64, "streams": {}}
+    es.create(index=namespace.digest_index_for_day(*parsed), id="far", refresh=True,
+              document={"@timestamp": records[0].timestamp, "digest": body, "signature": "AAAA"})
+
+    report = verify(raw, namespace)
+    assert ([(p.kind, p.index) for p in report.problems], report.proven) == (
+        [("signature", namespace.digest_index_for_day(*parsed)), ("digest-missing", body["prev_index"]),
+         ("deleted", body["index"])], 40)
