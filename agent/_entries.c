@@ -9,7 +9,10 @@
  *   joins each entry's JSON _id (entry_id) with newlines and packs each original line's CRC-32 (zlib, as
  *   zlib.crc32) and length as native unsigned ints (array("I")); this does the same in one pass, the CRC-32s
  *   by carry-less multiplication where the processor has it (line_crc: the same values, a fraction of the time).
- * Both read the entries without the GIL, so the agent's other threads go on meanwhile
+ * - seen(...): the id record's table of the ids sent lately (agent/idrecord.py IdTable, reference seen_py): a
+ *   second event under an id already sent with other content is found before it goes out, also when it
+ *   routes to another daily index (where Elasticsearch would store it beside the first, no 409).
+ * hashes and sent read the entries without the GIL, so the agent's other threads go on meanwhile
  * (docs/benchmarks.md, section 17). tests/agent/test_entries.py holds each equal to its reference.
  *
  * It links OpenSSL's libcrypto and zlib (both are what CPython's own hashlib and zlib use). The build is
@@ -344,9 +347,190 @@ done:
     return result;
 }
 
+/* ---- the id table: ids sent lately, by fingerprint, with a content check ----------------------------------------
+ * One table is an array of 64-bit slots, open addressing with linear probing; a slot holds a 40-bit fingerprint of
+ * the id (high bits) and a 24-bit check of the line (its CRC-32 mixed with its length; low bits); 0 is empty. The
+ * fingerprint and the slot come from independent mixes of one 64-bit hash of the id's JSON bytes, keyed with a
+ * random seed per process (no one can choose ids that pile up in one place). A found fingerprint with another
+ * check is a candidate conflict, which the caller confirms against the exact ids (a fingerprint shared by two ids
+ * is about one in 2^40 per probe). agent/idrecord.py's seen_py is the same in Python; tests hold them equal. */
+#define MIX1 0x9E3779B97F4A7C15ULL
+#define MIX2 0xBF58476D1CE4E5B9ULL
+#define MIX3 0x94D049BB133111EBULL
+#define FP_KEY 0x5851F42D4C957F2DULL
+
+static uint64_t
+finish64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * MIX2;
+    z = (z ^ (z >> 27)) * MIX3;
+    return z ^ (z >> 31);
+}
+
+static uint64_t
+id_hash(const unsigned char *s, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ ((uint64_t)n * MIX1);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * MIX2;
+        h ^= h >> 31;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            w |= (uint64_t)s[i] << (8 * i);
+        h = (h ^ w) * MIX2;
+        h ^= h >> 31;
+    }
+    return finish64(h);
+}
+
+/* The slot of fingerprint fp, or of the empty slot where it would go; -1 when the table is full without it. */
+static Py_ssize_t
+probe(const uint64_t *table, Py_ssize_t slots, uint64_t h, uint64_t fp)
+{
+    Py_ssize_t at = (Py_ssize_t)(((h & 0xFFFFFFFFULL) * (uint64_t)slots) >> 32);
+    for (Py_ssize_t n = 0; n < slots; n++) {
+        uint64_t v = table[at];
+        if (v == 0 || (v >> 24) == fp)
+            return at;
+        if (++at == slots)
+            at = 0;
+    }
+    return -1;
+}
+
+PyDoc_STRVAR(seen_doc,
+"seen(current, previous, ids, crcs, lens, start, fill, limit, seed, /)\n--\n\n"
+"Look the ids (newline-joined, as sent() gives them) from position start up in the tables current and previous\n"
+"(writable buffers of 64-bit slots; previous may be None) and add the new ones to current until it holds limit.\n"
+"Returns (the position it stopped at, current's new fill, the positions whose id was found with another check).");
+
+static PyObject *
+seen(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "seen() takes 9 arguments");
+        return NULL;
+    }
+    Py_buffer cur, prev, ids, crcs, lens;
+    memset(&prev, 0, sizeof(prev));
+    if (PyObject_GetBuffer(args[0], &cur, PyBUF_WRITABLE) < 0)
+        return NULL;
+    PyObject *result = NULL, *found = NULL;
+    uint64_t *hashed = NULL;
+    int have_prev = 0, have_ids = 0, have_crcs = 0, have_lens = 0;
+    if (args[1] != Py_None) {
+        if (PyObject_GetBuffer(args[1], &prev, PyBUF_SIMPLE) < 0)
+            goto done;
+        have_prev = 1;
+    }
+    if (PyObject_GetBuffer(args[2], &ids, PyBUF_SIMPLE) < 0)
+        goto done;
+    have_ids = 1;
+    if (PyObject_GetBuffer(args[3], &crcs, PyBUF_SIMPLE) < 0)
+        goto done;
+    have_crcs = 1;
+    if (PyObject_GetBuffer(args[4], &lens, PyBUF_SIMPLE) < 0)
+        goto done;
+    have_lens = 1;
+    Py_ssize_t start = PyLong_AsSsize_t(args[5]), fill = PyLong_AsSsize_t(args[6]), limit = PyLong_AsSsize_t(args[7]);
+    uint64_t seed = PyLong_AsUnsignedLongLongMask(args[8]);
+    if (PyErr_Occurred())
+        goto done;
+    Py_ssize_t count = crcs.len / 4, slots = cur.len / 8, prev_slots = have_prev ? prev.len / 8 : 0;
+    if (crcs.len % 4 || lens.len != crcs.len || cur.len % 8 || (have_prev && prev.len % 8) || slots < 1 ||
+        start < 0 || start > count || fill < 0 || limit < 1 || limit >= slots) {
+        PyErr_SetString(PyExc_ValueError, "seen(): tables, checks or bounds that do not fit");
+        goto done;
+    }
+    found = PyList_New(0);
+    if (found == NULL)
+        goto done;
+    uint64_t *table = cur.buf;
+    const uint64_t *old = have_prev ? prev.buf : NULL;
+    const unsigned char *at = ids.buf, *stop = at + ids.len;
+    const uint32_t *crc = crcs.buf, *len = lens.buf;
+    /* first every id's hash, its slots prefetched (a table of a million ids is far larger than the caches: the
+     * lookups of a batch then overlap their waits instead of taking one after the other) */
+    hashed = PyMem_Malloc(sizeof(uint64_t) * (size_t)(count > start ? count - start : 1));
+    if (hashed == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t i = 0, have = 0;
+    for (; i < count; i++) { /* the ids are newline-joined: walk to position i, then on */
+        const unsigned char *nl = memchr(at, '\n', (size_t)(stop - at));
+        const unsigned char *end = nl ? nl : stop;
+        if (i >= start) {
+            uint64_t h = id_hash(at, (size_t)(end - at), seed);
+            hashed[have++] = h;
+            __builtin_prefetch(&table[((h & 0xFFFFFFFFULL) * (uint64_t)slots) >> 32], 0, 1);
+            if (old != NULL)
+                __builtin_prefetch(&old[((h & 0xFFFFFFFFULL) * (uint64_t)prev_slots) >> 32], 0, 1);
+        }
+        if (nl == NULL) {
+            i++;
+            break;
+        }
+        at = nl + 1;
+    }
+    if (i < count) {
+        PyErr_SetString(PyExc_ValueError, "seen(): fewer ids than checks");
+        goto done;
+    }
+    for (i = start; i < count; i++) {
+        if (fill >= limit)
+            break;
+        uint64_t h = hashed[i - start];
+        uint64_t fp = finish64(h ^ FP_KEY) >> 24;
+        if (fp == 0)
+            fp = 1;
+        uint64_t check = ((uint64_t)crc[i] ^ ((uint64_t)len[i] * 0x9E3779B1ULL)) & 0xFFFFFFULL;
+        Py_ssize_t slot = probe(table, slots, h, fp);
+        uint64_t held = slot >= 0 ? table[slot] : 0, kept = held;
+        if (held == 0 && old != NULL) { /* known to the older table: carried into the current one, so an id
+                                          * sent again lately stays known with the check it was first sent with */
+            Py_ssize_t o = probe(old, prev_slots, h, fp);
+            held = o >= 0 ? old[o] : 0;
+        }
+        if (held != 0 && (held & 0xFFFFFFULL) != check) {
+            PyObject *n = PyLong_FromSsize_t(i);
+            if (n == NULL || PyList_Append(found, n) < 0) {
+                Py_XDECREF(n);
+                goto done;
+            }
+            Py_DECREF(n);
+        }
+        if (kept == 0 && slot >= 0) {
+            table[slot] = held != 0 ? held : (fp << 24) | check;
+            fill++;
+        }
+    }
+    result = Py_BuildValue("(nnO)", i, fill, found);
+done:
+    Py_XDECREF(found);
+    PyMem_Free(hashed);
+    PyBuffer_Release(&cur);
+    if (have_prev)
+        PyBuffer_Release(&prev);
+    if (have_ids)
+        PyBuffer_Release(&ids);
+    if (have_crcs)
+        PyBuffer_Release(&crcs);
+    if (have_lens)
+        PyBuffer_Release(&lens);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"hashes", hashes, METH_O, hashes_doc},
     {"sent", (PyCFunction)(void (*)(void))sent, METH_FASTCALL, sent_doc},
+    {"seen", (PyCFunction)(void (*)(void))seen, METH_FASTCALL, seen_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -35,6 +35,7 @@ class Batch:
     stamps: list[Stamp | None] = field(default_factory=list)  # one per fed entry (agent.digest reads them)
     body: bytes = b""  # the bulk request body, built once at sealing (the entries joined)
     prepared: bool = False  # what must precede sending is done (agent.sink.Sink.prepare)
+    conflicts: list[int] = field(default_factory=list)  # entries reusing an id with other content: never sent
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -10,6 +10,11 @@ microsecond per event; on a 409 the line's checksum is compared with the one sto
 equal (or unknown) is delivered, different is a conflict. Looking ids up reads the rows back (tens of
 milliseconds per answer with 409s at the default window); 409s are rare (re-sends after a crash, replays).
 
+A 409 comes only from the index that holds the id: a second event under an id with another timestamp or tier
+routes to another daily index, where Elasticsearch stores it beside the first. So :meth:`IdRecord.remember` also
+looks every id up in memory (:class:`IdTable`) before the batch goes out, and answers the positions that reuse an
+id with other content; the sink dead-letters those as ``id_conflict`` without sending them.
+
 Bounded: the oldest batches are dropped as soon as the rows after them hold more than ``ids.window``
 ids, so an id is remembered for at least ``window`` later ids. The rows' sizes are kept in memory (read
 once at opening), so trimming costs no query per batch; rows another process (``dlq replay``) adds
@@ -21,6 +26,7 @@ counts as delivered); a different line with the same CRC-32 and length (about 1 
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 import zlib
@@ -34,9 +40,11 @@ from auditlog.agent.statelock import make_state_dir
 from auditlog.core.errors import CommandError
 
 try:  # built by pip install where OpenSSL's and zlib's headers are (optional: the install goes on without)
+    from auditlog.agent._entries import seen as _native_seen
     from auditlog.agent._entries import sent as _native_sent
 except ImportError:  # pragma: no cover - only where the extension could not be built
     _native_sent = None
+    _native_seen = None
 #: whether :func:`sent` runs in C in this installation
 NATIVE_SENT = _native_sent is not None
 
@@ -79,6 +87,128 @@ def sent_py(entries: Sequence[bytes], lines: Sequence[bytes]) -> tuple[bytes, by
             array("I", map(len, lines)).tobytes())
 
 
+_M64 = (1 << 64) - 1
+_MIX1, _MIX2, _MIX3, _FP_KEY = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0x5851F42D4C957F2D
+
+
+def _finish64(z: int) -> int:
+    z = ((z ^ (z >> 30)) * _MIX2) & _M64
+    z = ((z ^ (z >> 27)) * _MIX3) & _M64
+    return z ^ (z >> 31)
+
+
+def _id_hash(data: bytes, seed: int) -> int:
+    h = seed ^ ((len(data) * _MIX1) & _M64)
+    for at in range(0, len(data), 8):
+        h = ((h ^ int.from_bytes(data[at:at + 8], "little")) * _MIX2) & _M64
+        h ^= h >> 31
+    return _finish64(h)
+
+
+def _probe(table: memoryview, h: int, fp: int) -> int:
+    slots = len(table)
+    at = ((h & 0xFFFFFFFF) * slots) >> 32
+    for _ in range(slots):
+        v = table[at]
+        if v == 0 or v >> 24 == fp:
+            return at
+        at = at + 1 if at + 1 < slots else 0
+    return -1
+
+
+def seen_py(current: bytearray, previous: bytearray | None, ids: bytes, crcs: bytes, lens: bytes, start: int,
+            fill: int, limit: int, seed: int) -> tuple[int, int, list[int]]:
+    """The reference for the C ``seen`` (:class:`IdTable`'s step): the same table, the same answers.
+
+    Args:
+        current: the table ids are added to (64-bit slots: a 40-bit fingerprint of the id, a 24-bit check of
+            its line; 0 is empty).
+        previous: the table before it, only read (``None``: none yet).
+        ids: the batch's JSON ids joined by newlines, as :func:`sent` gives them.
+        crcs: their lines' CRC-32s (``array("I")`` bytes).
+        lens: their lines' lengths (``array("I")`` bytes).
+        start: the position to begin at.
+        fill: how many ids ``current`` holds.
+        limit: how many it may hold (below its slots).
+        seed: the process's hash key.
+
+    Returns:
+        The position it stopped at (``len`` when done; earlier when ``current`` reached ``limit``), ``current``'s
+        new fill, and the positions whose id was found with another check (candidate conflicts).
+
+    Raises:
+        ValueError: when the tables, checks or bounds do not fit, or there are fewer ids than checks.
+    """
+    table = memoryview(current).cast("Q")
+    old = None if previous is None else memoryview(previous).cast("Q")
+    crc, size = array("I", crcs), array("I", lens)
+    count = len(crc)
+    if len(size) != count or not 0 <= start <= count or fill < 0 or not 1 <= limit < len(table):
+        raise ValueError("seen(): tables, checks or bounds that do not fit")
+    keys = ids.split(b"\n")
+    if len(keys) < count and count:
+        raise ValueError("seen(): fewer ids than checks")
+    found: list[int] = []
+    i = start
+    while i < count:
+        if fill >= limit:
+            break
+        h = _id_hash(keys[i], seed)
+        fp = (_finish64(h ^ _FP_KEY) >> 24) or 1
+        check = (crc[i] ^ ((size[i] * 0x9E3779B1) & _M64)) & 0xFFFFFF
+        slot = _probe(table, h, fp)
+        held = kept = table[slot] if slot >= 0 else 0
+        if held == 0 and old is not None:
+            at = _probe(old, h, fp)
+            held = old[at] if at >= 0 else 0
+        if held and held & 0xFFFFFF != check:
+            found.append(i)
+        if kept == 0 and slot >= 0:
+            table[slot] = held or (fp << 24) | check
+            fill += 1
+        i += 1
+    return i, fill, found
+
+
+class IdTable:
+    """The ids sent lately, in memory: a second event under one of them with other content is found before it is sent.
+
+    A 409 tells only of an id already in the same index; an event reusing an id with another timestamp or tier goes
+    to another daily index, where Elasticsearch stores it beside the first without a word. So every id is looked up
+    here before its batch goes out. Two tables of ``window // 2`` ids each (64-bit slots: a 40-bit fingerprint of the
+    id, a 24-bit check of the line's CRC-32 and length), the older dropped when the newer is full: an id is known for
+    at least ``window // 2`` later ids, about 12 MB at the default window of 1,000,000. A fingerprint found with
+    another check is only a candidate: :meth:`IdRecord.remember` confirms it against the exact ids. A reuse whose
+    24-bit check happens to match (about 1 in 16 million) passes as a re-send.
+    """
+
+    def __init__(self, window: int) -> None:
+        """An empty table for ``window`` ids (at least 2)."""
+        self.limit = max(1, window // 2)
+        self.slots = self.limit + self.limit // 2 + 1  # at most two thirds full: short probes
+        self.seed = secrets.randbits(64)  # no one can choose ids that collide here
+        self._current = bytearray(8 * self.slots)
+        self._previous: bytearray | None = None
+        self._fill = 0
+        self._seen = _native_seen if _native_seen is not None else seen_py
+
+    def check(self, ids: bytes, crcs: bytes, lens: bytes) -> list[int]:
+        """Add a batch's ids (as :func:`sent` gives them); return the positions found before with another check.
+
+        Raises:
+            ValueError: when the checks and ids do not fit (a bug upstream).
+        """
+        found: list[int] = []
+        count, at = len(crcs) // 4, 0
+        while True:
+            at, self._fill, more = self._seen(self._current, self._previous, ids, crcs, lens, at, self._fill,
+                                              self.limit, self.seed)
+            found += more
+            if at >= count:
+                return found
+            self._previous, self._current, self._fill = self._current, bytearray(8 * self.slots), 0
+
+
 def checksum(line: bytes) -> int:
     """The content checksum of a line: CRC-32 in the high bits, length in the low 32 bits."""
     return (zlib.crc32(line) << 32) | (len(line) & 0xFFFFFFFF)
@@ -118,25 +248,39 @@ class IdRecord:
                 self._rows: deque[tuple[int, int]] = deque(
                     self._db.execute("SELECT batch, n FROM sent ORDER BY batch").fetchall())
                 self._total = sum(n for _, n in self._rows)
-        except sqlite3.DatabaseError as exc:
+                # the ids in memory as they were sent, oldest first (the first content sent under an id is kept)
+                self._table = IdTable(window)
+                for ids, crcs, lens in self._db.execute("SELECT ids, crcs, lens FROM sent ORDER BY batch"):
+                    self._table.check(ids, crcs, lens)
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # also a row whose columns do not fit
             self._db.close()
+            if not isinstance(exc, sqlite3.DatabaseError):
+                exc = sqlite3.DatabaseError(f"a stored row does not fit: {exc}")
             raise CommandError(damaged_database(path, exc, "a conflict with an id sent before then goes "
                                                            "undetected (409s count as delivered)")) from None
 
-    def remember(self, entries: Sequence[bytes], lines: Sequence[bytes]) -> None:
+    def remember(self, entries: Sequence[bytes], lines: Sequence[bytes]) -> list[int]:
         """Store the entries' ids with their lines' checksums (one row), then drop batches beyond the window.
 
         Args:
             entries: bulk entries about to be sent.
             lines: the original line of each entry (same order).
 
+        Returns:
+            The positions of entries whose id was sent before (within the window, this batch included) with other
+            content: conflicts, which must not be sent. Found in memory (:class:`IdTable`), confirmed against the
+            stored ids, so also where the first event went to another daily index (no 409 would come).
+
         Raises:
             ValueError: when the counts differ or an entry has no ``_id`` (bugs upstream).
         """
         ids, crcs, lens = sent(entries, lines)
         if not entries:
-            return
+            return []
         with self._lock:
+            # looked up before the row is stored (a retry after a failed transaction finds its own ids with the
+            # same checks: the same answer)
+            candidates = self._table.check(ids, crcs, lens)
             kept = self._rows.copy(), self._total  # a few hundred pairs: restored if the transaction fails
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -150,6 +294,11 @@ class IdRecord:
                 self._rows, self._total = kept  # what the rolled-back transaction added or dropped is back
                 self._db.execute("ROLLBACK")
                 raise
+        if not candidates:
+            return []
+        # rare (a reuse, or two ids sharing a 40-bit fingerprint): the stored rows say which is a conflict
+        flags = self.conflicts([entries[i] for i in candidates], [lines[i] for i in candidates])
+        return [i for i, conflict in zip(candidates, flags, strict=True) if conflict]
 
     def _trim(self) -> None:
         """Drop the oldest batches while the batches after them hold more than ``window`` ids (one DELETE)."""

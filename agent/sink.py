@@ -161,7 +161,7 @@ class Sink:
         answer and the next request; :meth:`send` calls it for a batch nobody prepared.
         """
         if self.ids is not None:
-            self.ids.remember(batch.entries, [o[3] for o in batch.origins])
+            batch.conflicts = self.ids.remember(batch.entries, [o[3] for o in batch.origins])
         batch.prepared = True
 
     def send(self, batch: Batch) -> Settled:
@@ -179,7 +179,13 @@ class Sink:
             try:
                 if not batch.prepared:  # here too when the reader's try failed (the id record on a full disk)
                     self.prepare(batch)
-                self._settle(batch, list(range(len(batch.entries))), result)
+                pending = list(range(len(batch.entries)))
+                if batch.conflicts:  # found before sending: another daily index would have stored them silently
+                    for i in batch.conflicts:
+                        self._conflict(batch, i, result)
+                    skip = set(batch.conflicts)
+                    pending = [i for i in pending if i not in skip]
+                self._settle(batch, pending, result)
                 break
             except Abandoned:
                 raise
@@ -287,14 +293,18 @@ class Sink:
             return
         flags = self.ids.conflicts([batch.entries[i] for i in dups], [batch.origins[i][3] for i in dups])
         for i, conflict in zip(dups, flags, strict=True):
-            if not conflict:
+            if conflict:
+                self._conflict(batch, i, result)
+            else:
                 result.duplicates += 1
-                continue
-            event_id = entry_id(batch.entries[i]).decode("utf-8", "replace")[:200]
-            self._dead(batch, i, f"id_conflict: event.id {event_id} was already sent with other content", result)
-            self.metrics.add(Counter.ID_CONFLICTS)
-            log.error("id conflict: a different event reuses an id already sent; dead-lettered",
-                      event_id=event_id, file=batch.origins[i][1], offset=batch.origins[i][2])
+
+    def _conflict(self, batch: Batch, i: int, result: Settled) -> None:
+        """Dead-letter entry ``i`` as ``id_conflict`` (its id was sent before with other content), count and say it."""
+        event_id = entry_id(batch.entries[i]).decode("utf-8", "replace")[:200]
+        self._dead(batch, i, f"id_conflict: event.id {event_id} was already sent with other content", result)
+        self.metrics.add(Counter.ID_CONFLICTS)
+        log.error("id conflict: a different event reuses an id already sent; dead-lettered",
+                  event_id=event_id, file=batch.origins[i][1], offset=batch.origins[i][2])
 
     def _dead(self, batch: Batch, i: int, reason: str, result: Settled) -> None:
         key, path, offset, line = batch.origins[i]

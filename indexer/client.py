@@ -183,7 +183,8 @@ def _may_split_credentials(url: str) -> bool:
 
 
 def safe_url(url: str) -> str:
-    """Return ``url`` without credentials in its user-info part (``https://***@host:9200``), for messages (pure).
+    """Return ``url`` without credentials in its user-info part (``https://***@host:9200``) or its query or
+    fragment (``?***``), for messages (pure).
 
     A comma-separated list of URLs is cleaned URL by URL; a list in which a password may have been cut at a
     comma (a part without '@' or without a scheme while another holds '@') is :data:`HIDDEN_URLS` instead.
@@ -194,10 +195,16 @@ def safe_url(url: str) -> str:
         return ",".join(safe_url(part) for part in split_urls(url))
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url.rsplit("@", 1)[1] if "@" in url else url
+        return _no_query(url.rsplit("@", 1)[1] if "@" in url else url)
     if "@" in rest:  # up to the last "@": a password may hold "/", "?" or "#" that end the authority early
-        return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
-    return url
+        return f"{scheme}{sep}***@{_no_query(rest.rsplit('@', 1)[1])}"
+    return f"{scheme}{sep}{_no_query(rest)}"
+
+
+def _no_query(rest: str) -> str:
+    """``rest`` (what follows the user info) with a query or fragment as ``?***``: ``?api_key=...`` is a secret too."""
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=-1)
+    return rest if cut < 0 else rest[:cut] + "?***"
 
 
 def shown_url(url: str) -> str:

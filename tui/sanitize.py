@@ -12,7 +12,9 @@ Pure logic (no openpyxl workbook, no I/O); the exporter calls ``cell_value`` for
 - Sheet titles go through ``sheet_title``: no ``[ ] : * ? / \\``, at most 31 characters, never empty.
 - Characters XML 1.0 forbids (openpyxl's ``ILLEGAL_CHARACTERS_RE``: C0 controls except tab, LF and
   CR; plus lone surrogates and U+FFFE/U+FFFF, which would break the file's UTF-8) become a visible
-  escape such as ``\\x07``, so support staff see that something was there and what it was.
+  escape such as ``\\x07``, so support staff see that something was there and what it was; so do DEL,
+  C1 controls and the bidirectional marks and overrides, which a reader would obey (U+202E reverses
+  what follows it) or never show.
 - Line endings become LF (an XML reader would do so anyway).
 - OOXML's own escapes: a spreadsheet reads ``_xHHHH_`` in a cell's text as the character U+HHHH (ECMA-376's
   ``ST_Xstring``; Excel and Apache POI do, openpyxl writes text as given), so ``_x003D_cmd`` would show as the
@@ -44,14 +46,19 @@ _INVISIBLE = "\u200b-\u200f\u2060-\u2064\ufeff\u180e"
 FOLDED_FORMULA = "\u207a\u207c\u208a\u208c\u2a75\u2a76\ufb29\ufe62\ufe63\ufe66\ufe6b\uff0b\uff0d\uff1d\uff20"
 #: A formula character (ASCII or folding to one), possibly behind whitespace or invisible characters.
 _HIDDEN_FORMULA = re.compile(rf"\A[\s{_INVISIBLE}]*[=+\-@{FOLDED_FORMULA}]")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: What a cell shows as an escape: characters the file cannot hold (C0 controls but tab, LF and CR; lone
+#: surrogates; U+FFFE/U+FFFF), and those a reader would obey or never see: DEL, C1 controls and the
+#: bidirectional marks and overrides (U+202E shows "Anna" + "nimda" as "Annaadmin"), the set the terminal's
+#: escaping (``auditlog.core.terminal``) uses.
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_ILLEGAL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff\ufffe\uffff]")
 #: The ``_`` that starts an OOXML escape ``_xHHHH_`` (each one, also where two sequences share an ``_``);
 #: ``X`` too, in case a reader takes it: ``_x005F_`` always reads as ``_``, so escaping one more is harmless.
 _OOXML_ESCAPE_START = re.compile(r"_(?=[xX][0-9A-Fa-f]{4}_)")
 #: Matches wherever ``sanitize_text`` has work to do (a formula start, CR, an illegal character or an OOXML
 #: escape); most text has none, and one C-level search clears it.
 _NEEDS_WORK = re.compile(
-    rf"\A[=+\-@\t\r\s{_INVISIBLE}{FOLDED_FORMULA}]|[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]"
+    rf"\A[=+\-@\t\r\s{_INVISIBLE}{FOLDED_FORMULA}]|[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff\ufffe\uffff]"
     r"|_[xX][0-9A-Fa-f]{4}_"
 )
 _MAX_EXACT_INT = 2**53

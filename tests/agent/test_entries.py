@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from auditlog.agent import digest, idrecord
 from auditlog.agent.digest import entry_hashes, entry_hashes_py
-from auditlog.agent.idrecord import sent, sent_py
+from auditlog.agent.idrecord import IdTable, seen_py, sent, sent_py
 from tests.agent.test_fastpath import emitter_lines
 from tests.support import sanitized
 from tests.support.memory import retained_bytes
@@ -110,13 +110,15 @@ def test_a_list_changed_by_another_thread_hashes_as_it_was_at_the_call() -> None
 
 
 def test_random_entries_cause_no_memory_error_under_sanitizers(tmp_path: Path) -> None:
-    """A build with AddressSanitizer and UBSan answers 3,000 batches of random entries as the references do."""
+    """A build with AddressSanitizer and UBSan answers 3,000 batches of random entries as the references do (hashes,
+    records, and looks the recorded ids up in random tables)."""
     built = sanitized.build("_entries", tmp_path, libraries=("crypto", "z"))
     run = sanitized.run("tests.support.random_entries", str(built), "3000", "5")
     assert 0 == run.returncode, run.stderr[-3000:]
-    hashed, recorded = map(int, run.stdout.split())
+    hashed, recorded, looked = map(int, run.stdout.split())
     assert hashed > 10_000  # most batches were hashed, not refused at their first entry
     assert recorded > 10_000
+    assert looked == recorded
 
 
 def test_emitter_entries_are_recorded_as_the_reference_records_them() -> None:
@@ -217,3 +219,45 @@ def test_a_refused_record_keeps_no_reference_to_its_entries_or_lines(
         with pytest.raises((ValueError, TypeError)):
             sent(*refused(entries, lines))
     assert [sys.getrefcount(o) for o in (*entries, *lines)] == before
+
+
+#: JSON ids as the record keeps them: short, escaped, one word long and longer
+_IDS = [b'"a"', b'"b"', b'"c"', b'"d"', b'"\\n"', b'"ev-1"', b'"x' + b"y" * 30 + b'"']
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_IDS), st.integers(0, 3), st.integers(0, 3)), max_size=60),
+       st.integers(1, 6), st.integers(0, 2**64 - 1), st.booleans())
+def test_ids_are_looked_up_as_the_reference_looks_them_up(
+    batch: list[tuple[bytes, int, int]], limit: int, seed: int, with_previous: bool,
+) -> None:
+    """seen gives the reference's stop, fill and candidates and leaves the same table, for ids that repeat with the
+    same or another check, over a full table and an older one."""
+    ids = b"\n".join(key for key, _, _ in batch)
+    crcs, lens = array("I", [c for _, c, _ in batch]).tobytes(), array("I", [n for _, _, n in batch]).tobytes()
+    slots = limit + 3
+    previous = None
+    if with_previous:
+        previous = bytearray(8 * slots)
+        seen_py(previous, None, ids, crcs, lens, 0, 0, limit, seed ^ 1)
+    mine, theirs = bytearray(8 * slots), bytearray(8 * slots)
+    args = (0, 0, limit, seed)
+    assert idrecord._native_seen is not None
+    assert idrecord._native_seen(mine, previous, ids, crcs, lens, *args) == seen_py(theirs, previous, ids, crcs, lens,
+                                                                                    *args)
+    assert mine == theirs
+
+
+def test_the_table_names_each_reuse_with_other_content_and_no_re_send() -> None:
+    """Across batches and a turnover of its tables, an id seen again with its first check passes and with another
+    is named; an id older than both tables is forgotten."""
+    table = IdTable(window=4)  # two tables of 2 ids
+
+    def batch(*items: tuple[bytes, int]) -> list[int]:
+        ids = b"\n".join(key for key, _ in items)
+        return table.check(ids, array("I", [c for _, c in items]).tobytes(), array("I", [1] * len(items)).tobytes())
+
+    assert batch((b'"a"', 1), (b'"b"', 2), (b'"a"', 1), (b'"a"', 9)) == [3]
+    assert batch((b'"b"', 7), (b'"c"', 3)) == [0]  # "b" is in the older table now: still known
+    assert batch((b'"d"', 4), (b'"e"', 5)) == []
+    assert batch((b'"a"', 8)) == []  # forgotten: two turnovers later

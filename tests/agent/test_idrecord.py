@@ -93,6 +93,29 @@ class _FailingCommit:
         return self.db.execute(sql, *args)
 
 
+def test_remember_names_a_reuse_with_other_content_before_it_is_sent(tmp_path: Path) -> None:
+    """Remember answers the positions whose id was sent before with another line, in an earlier batch or earlier in
+    the same one; the same line again is no conflict."""
+    ids = IdRecord(tmp_path)
+    assert ids.remember([entry("x"), entry("y")], [b"one", b"y"]) == []
+    assert ids.remember([entry("x"), entry("z"), entry("z"), entry("x")], [b"one", b"z", b"zz", b"two"]) == [2, 3]
+
+
+def test_a_reopened_record_knows_the_ids_sent_before(tmp_path: Path) -> None:
+    """After a restart the ids of the stored rows are known again: a reuse is named, a re-send is not."""
+    IdRecord(tmp_path).remember([entry("x")], [b"one"])
+    assert IdRecord(tmp_path).remember([entry("x"), entry("x")], [b"one", b"two"]) == [1]
+
+
+def test_a_candidate_is_a_conflict_only_when_the_stored_ids_say_so(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table's candidates (two ids may share a fingerprint) are confirmed against the exact stored ids."""
+    ids = IdRecord(tmp_path)
+    ids.remember([entry("x")], [b"one"])
+    monkeypatch.setattr(ids._table, "check", lambda ids, crcs, lens: list(range(len(crcs) // 4)))
+    assert ids.remember([entry("y"), entry("x"), entry("x")], [b"y", b"one", b"two"]) == [2]
+
+
 def test_checksum_holds_crc_and_length() -> None:
     """Checksums differ for lines of equal length and for lines of equal CRC-32 but other length."""
     assert (checksum(b"a") != checksum(b"b"), checksum(b"\xff" * 4096) & 0xFFFFFFFF) == (True, 4096)

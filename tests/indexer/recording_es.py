@@ -71,7 +71,10 @@ __all__ = ["Request", "Responder", "no_handler", "not_found", "recording_client"
 
 
 def one_node_reads(method: str, path: str) -> tuple[int, Any] | None:
-    """Answer what setup reads before choosing replicas: one data node, no existing index; ``None`` otherwise."""
+    """Answer what setup reads around its templates: one data node, no existing index, no other index template over
+    ours (``indexer.precedence``); ``None`` otherwise."""
+    if method == "POST" and path.startswith("/_index_template/_simulate_index/"):
+        return 200, {"overlapping": []}
     if path == "/_cluster/health":
         return 200, {"number_of_nodes": 1, "number_of_data_nodes": 1}
     if method == "GET" and "/_settings" in path:

@@ -74,6 +74,17 @@ def test_a_password_holding_a_slash_is_hidden_in_messages() -> None:
     assert "http://***@h:9200" == safe_url("http://u:pa/ss@h:9200")
 
 
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://h:9200/?api_key=SECRET", "http://h:9200/?***"),
+    ("https://u:p@h:9200/es?token=SECRET#x", "https://***@h:9200/es?***"),
+    ("h:9200#SECRET", "h:9200?***"),
+    ("http://h:9200/es", "http://h:9200/es"),
+])
+def test_a_query_or_fragment_is_hidden_in_messages(url: str, shown: str) -> None:
+    """safe_url hides what follows '?' or '#' (an api_key or token there is a secret too), keeping host and path."""
+    assert shown == safe_url(url)
+
+
 @pytest.mark.parametrize(("field", "value"), [("username", "j\u00fcrgen"), ("password", "p\u00e4sswort"),
                                               ("password", "pw\x1b[2J"), ("username", "a:b")])
 def test_a_credential_that_basic_auth_cannot_carry_is_refused_without_showing_it(field: str, value: str) -> None:

@@ -3,8 +3,9 @@
 ``python -m tests.support.random_entries SO_PATH BATCHES SEED`` loads the extension at ``SO_PATH`` (a build
 with sanitizers, beside the installed one) and gives it ``BATCHES`` batches of entries of random lengths (a
 the shipper's layout with random ids and documents, edge pieces inserted, one entry in five batches broken), comparing
-each answer of ``hashes`` and ``sent`` with its reference; a memory error aborts the process, a different
-answer exits 1. It prints the entries hashed and the entries recorded.
+each answer of ``hashes`` and ``sent`` with its reference, and each recorded batch's ids looked up in small random
+tables by ``seen`` as by its reference; a memory error aborts the process, a different answer exits 1. It
+prints the entries hashed, recorded and looked up.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from auditlog.agent.digest import entry_hashes_py
-from auditlog.agent.idrecord import sent_py
+from auditlog.agent.idrecord import seen_py, sent_py
 from tests.support.sanitized import load
 
 #: pieces that sit at the edges of what the two functions look for
@@ -52,10 +53,32 @@ def same(native: Callable[..., Any], reference: Callable[..., Any], *args: Seque
     return bool(native(*args) == expected)
 
 
+def same_lookup(module: Any, rnd: random.Random, recorded: tuple[bytes, bytes, bytes]) -> bool:
+    """Whether ``seen`` and its reference give the same answer and leave the same tables for one recorded batch
+    (random small tables, some of the ids seen before with the same or another check)."""
+    ids, crcs, lens = recorded
+    count = len(crcs) // 4
+    slots = rnd.randrange(2, 40)
+    limit = rnd.randrange(1, slots)
+    current = bytearray(8 * slots) if rnd.random() < 0.6 else bytearray(rnd.randbytes(8 * slots))  # full or not
+    previous = None if rnd.random() < 0.3 else bytearray(rnd.randbytes(8 * rnd.randrange(1, 40)))
+    args = (rnd.randrange(count + 1), rnd.randrange(limit + 1), limit, rnd.getrandbits(64))
+    mine, theirs = bytearray(current), bytearray(current)
+    try:
+        expected = seen_py(theirs, previous, ids, crcs, lens, *args)
+    except ValueError:
+        try:
+            module.seen(mine, previous, ids, crcs, lens, *args)
+        except ValueError:
+            return True
+        return False
+    return bool(module.seen(mine, previous, ids, crcs, lens, *args) == expected and mine == theirs)
+
+
 def main(argv: list[str]) -> int:
-    """Answer the batches; print how many entries were hashed and recorded."""
+    """Answer the batches; print how many entries were hashed, recorded and looked up."""
     module = load(argv[1], "_entries")
-    rnd, hashed, recorded = random.Random(int(argv[3])), 0, 0
+    rnd, hashed, recorded, looked = random.Random(int(argv[3])), 0, 0, 0
     for _ in range(int(argv[2])):
         batch = [entry(rnd) for _ in range(rnd.randrange(64))]
         if batch and rnd.random() < 0.2:  # one entry in the batch broken
@@ -67,7 +90,11 @@ def main(argv: list[str]) -> int:
             return 1
         hashed += len(batch) if answers[0] else 0
         recorded += len(batch) if answers[1] else 0
-    print(hashed, recorded)
+        if answers[1]:
+            if not same_lookup(module, rnd, sent_py(batch, lines)):
+                return 1
+            looked += len(batch)
+    print(hashed, recorded, looked)
     return 0
 
 

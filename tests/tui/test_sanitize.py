@@ -61,6 +61,13 @@ def test_control_characters_become_visible_escapes() -> None:
     assert expected == sanitize_text("a\x07b")
 
 
+def test_c1_controls_del_and_bidi_overrides_become_visible_escapes() -> None:
+    """A C1 control, DEL and a right-to-left override show as escapes: no reader obeys them (U+202E would show
+    "Anna" + "nimda" as "Annaadmin")."""
+    expected = "Anna\\u202enimda \\x9b2J \\x7f \\u2066x\\u2069"
+    assert sanitize_text("Anna\u202enimda \x9b2J \x7f \u2066x\u2069") == expected
+
+
 def test_long_text_is_truncated_with_marker() -> None:
     """Text over the limit is cut to the limit and ends with the marker and the dropped count."""
     out = sanitize_text("x" * 40_000)
@@ -114,7 +121,9 @@ def test_safe_text_is_unchanged(text: str) -> None:
                        "\u2063\u2064\ufeff\u180e" + NFKC_FORMULA
                        + "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()))
     safe = OOXML_ESCAPE.sub("", safe.replace("\r", ""))
-    if not any(ch in safe for ch in map(chr, [*range(9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])):
+    escaped = [*range(9), 11, 12, *range(14, 32), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+               *range(0x2066, 0x206A), 0xFFFE, 0xFFFF]
+    if not any(ch in safe for ch in map(chr, escaped)):
         assert safe == sanitize_text(safe)
 
 
