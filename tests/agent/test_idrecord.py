@@ -10,6 +10,7 @@ import pytest
 
 from auditlog.agent.idrecord import IdRecord, checksum, entry_id
 from auditlog.core.errors import CommandError
+from tests.support.damage import damage_second_page
 
 
 def entry(event_id: str) -> bytes:
@@ -154,9 +155,6 @@ def test_an_id_record_with_a_damaged_page_is_one_line_at_the_open(tmp_path: Path
     ids = IdRecord(tmp_path)
     ids.remember([entry("x")], [b"line one"])
     ids.close()
-    path = tmp_path / "ids.sqlite"
-    data = bytearray(path.read_bytes())
-    data[4096:8192] = b"\xff" * 4096  # page 2: the sent table's root
-    path.write_bytes(bytes(data))
+    damage_second_page(tmp_path / "ids.sqlite")
     with pytest.raises(CommandError, match=r"ids\.sqlite cannot be read .*malformed.*goes undetected"):
         IdRecord(tmp_path)

@@ -10,6 +10,7 @@ import pytest
 from auditlog.agent.identity import FileIdentity
 from auditlog.agent.registry import FileState, Registry
 from auditlog.core.errors import CommandError
+from tests.support.damage import damage_second_page
 
 
 def row(offset: int = 0) -> FileState:
@@ -121,10 +122,7 @@ def test_a_registry_with_a_damaged_page_is_one_line_at_the_open(tmp_path: Path, 
     writer = Registry(tmp_path)
     writer.add(row())
     writer.close()
-    path = tmp_path / "registry.sqlite"
-    data = bytearray(path.read_bytes())
-    data[4096:8192] = b"\xff" * 4096  # page 2: the files table's root
-    path.write_bytes(bytes(data))
+    damage_second_page(tmp_path / "registry.sqlite")
     with pytest.raises(CommandError, match=r"registry\.sqlite cannot be read .*malformed.*move it aside"):
         Registry(tmp_path, readonly=readonly).all()
 

@@ -41,19 +41,25 @@ SHAPES: dict[str, tuple[int, bytes, str]] = {
 }
 
 
+def send_answer(handler: BaseHTTPRequestHandler, body: bytes, status: int = 200,
+                content_type: str = "application/json") -> None:
+    """Answer a request as a node would: status, content type, the product header the client checks, the body."""
+    handler.send_response(status)
+    handler.send_header("content-type", content_type)
+    handler.send_header("x-elastic-product", "Elasticsearch")  # past the client's product check
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    with contextlib.suppress(OSError):  # the client gave up on a long answer: nothing to tell anyone
+        handler.wfile.write(body)
+
+
 class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         if length:
             self.rfile.read(length)
         status, body, content_type = SHAPES[self.server.shape]  # type: ignore[attr-defined]
-        self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("x-elastic-product", "Elasticsearch")  # past the client's product check
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        with contextlib.suppress(OSError):  # the client gave up on a long answer: nothing to tell anyone
-            self.wfile.write(body)
+        send_answer(self, body, status, content_type)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _answer
 

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from auditlog.cli import main
-from tests.support.hostile_cluster import serving
+from tests.support.hostile_cluster import send_answer, serving
 
 #: what the node stores: C1 controls (CSI, NEL), DEL and a bidi override, in a value and in a key
 _SOURCE = {"@timestamp": "2026-12-01T00:00:00Z", "event": {"id": "e1", "action": "update"},
@@ -24,12 +24,7 @@ class _OneEventNode(BaseHTTPRequestHandler):
                            "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
                            "hits": {"hits": [{"_index": "audit-enterprise-2026.12.01", "_id": "e1",
                                               "_source": _SOURCE, "sort": [1]}]}}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("x-elastic-product", "Elasticsearch")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_answer(self, data)
 
     do_GET = do_POST = _answer
 

@@ -12,6 +12,7 @@ import pytest
 
 from auditlog.cli import main
 from auditlog.indexer.tiers import TierTable
+from tests.support.hostile_cluster import send_answer
 
 
 def test_unreadable_pubkey_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,12 +63,7 @@ class _SamePageNode(BaseHTTPRequestHandler):
         else:
             body = {}
         data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("x-elastic-product", "Elasticsearch")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_answer(self, data)
 
     do_GET = do_POST = do_DELETE = _answer
 
