@@ -7,6 +7,7 @@
   counters); when it is not, the error is logged with the key named and the agent keeps running. A
   valid file that cannot be applied (metrics address in use, state that cannot be opened) is logged
   the same way and the running configuration kept; ``state.dir`` cannot change on a reload (its lock).
+  A SIGHUP during the start (the pre-flight can take seconds) is remembered and done once the agent runs.
 - Start runs the pre-flight checks (``agent.preflight``, also ``auditlog agent check``) and logs each;
   a failing check is an error line, and the agent starts anyway (what failed is then backpressure).
 - The agent's own logs are structlog JSON lines on stderr; connection secrets are never logged
@@ -104,6 +105,7 @@ class Agent:
         self._server_at: tuple[str, int] | None = None  # the (host, port) asked for, port 0 included
         self._next_config_check = time.monotonic() + _CONFIG_CHECK_INTERVAL
         self._config_mtime = self._mtime()
+        self.early_signals: list[int] = []  # SIGHUPs received before :meth:`run` took the signals over
 
     def _mtime(self) -> float | None:
         try:
@@ -238,6 +240,8 @@ class Agent:
             CommandError: the state directory cannot be used at start.
         """
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        while self.early_signals:  # asked for before these handlers were in place (run, below)
+            self._on_signal(self.early_signals.pop(0), None)
         fallback: AgentConfig | None = None  # the configuration before a reload, until the new one runs
         try:
             configure_logging(self.cfg["log.level"])
@@ -320,8 +324,18 @@ def run(cfg: AgentConfig, args: argparse.Namespace | None = None) -> int:
     """Run the agent in this process (blocking); return its exit status."""
     if not cfg["inputs.paths"]:
         raise UsageError("inputs.paths: no files to ship; give --path GLOB or inputs.paths in --config")
-    with hold_state_dir(cfg.state_dir):  # one agent per state directory (agent/statelock.py)
-        configure_logging(cfg["log.level"])
-        preflight(cfg)
-        relax_for_process()  # the full path allocates dozens of acyclic dicts per event (auditlog.core.gc_tuning)
-        return Agent(cfg, args).run()
+    # SIGHUP's default action ends the process: a reload asked while the state directory is taken and the
+    # pre-flight runs (seconds against a node that does not answer; `systemctl reload` right after a start) killed
+    # the agent with status 129. Until the agent's own handlers are in place it is remembered and done then.
+    early: list[int] = []
+    before = signal.signal(signal.SIGHUP, lambda signum, frame: early.append(signum))
+    try:
+        with hold_state_dir(cfg.state_dir):  # one agent per state directory (agent/statelock.py)
+            configure_logging(cfg["log.level"])
+            preflight(cfg)
+            relax_for_process()  # the full path allocates dozens of acyclic dicts per event (auditlog.core.gc_tuning)
+            agent = Agent(cfg, args)
+            agent.early_signals = early
+            return agent.run()
+    finally:
+        signal.signal(signal.SIGHUP, before)
