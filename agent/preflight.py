@@ -100,8 +100,8 @@ def check(settings: ConnectionSettings, tiers: TierTable, client_factory: Callab
 
 
 def _auth_kind(settings: ConnectionSettings) -> str:
-    return {"api_key": "an API key", "basic": f"user {settings.username!r}", "none": "no credentials"}[
-        str(settings.redacted()["auth"])]
+    user = f"user {settings.username!r}" if settings.username else "the user named in the URL"
+    return {"api_key": "an API key", "basic": user, "none": "no credentials"}[str(settings.redacted()["auth"])]
 
 
 def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: TierTable,

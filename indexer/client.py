@@ -253,7 +253,9 @@ class ConnectionSettings:
         """Return the settings as a dict without secrets, for logs and status output."""
         return {
             "url": safe_url(self.url),
-            "auth": "api_key" if self.api_key else ("basic" if self.username else "none"),
+            # the client sends Basic auth from a URL's user info too (https://user:pw@host)
+            "auth": "api_key" if self.api_key else ("basic" if self.username or "***@" in safe_url(self.url)
+                                                    else "none"),
             "ca_certs": self.ca_certs,
             "verify_certs": self.verify_certs,
         }
