@@ -15,6 +15,7 @@ name.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import os
@@ -83,7 +84,9 @@ def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE, *,
                 continue
             try:
                 st = stat_(path)
-            except OSError:
+            except OSError as exc:
+                if exc.errno == errno.ENAMETOOLONG:
+                    said(path, TOO_LONG)
                 continue  # vanished between glob and stat, or unreadable
             if not stat.S_ISREG(st.st_mode):
                 if not stat.S_ISDIR(st.st_mode):  # a directory matched by a wildcard is not worth a word
@@ -95,6 +98,10 @@ def expand(patterns: Iterable[str], exclude: Iterable[str] = DEFAULT_EXCLUDE, *,
             out.setdefault((st.st_dev, st.st_ino), Found(os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
                                                              st.st_mtime))
     return sorted(out.values(), key=lambda f: f.path)
+
+
+#: why a path the system cannot open by its name is not harvested (it was skipped without a word before)
+TOO_LONG = "a path longer than the system takes (PATH_MAX): not read; shorten the folders above it"
 
 
 def not_regular(mode: int) -> str:
@@ -149,7 +156,9 @@ def walk(pattern: str, follow_symlinks: bool = False, on_skip: SkipReport | None
                 if os.path.lexists(path):
                     out.append(path if head else path[len(os.curdir) + 1:])
             continue
-        except OSError:
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG and on_skip is not None:
+                on_skip(directory, TOO_LONG)
             continue  # vanished: what else is there is still walked
         for entry in listed:
             names = (*rel, entry.name)

@@ -12,6 +12,7 @@ import pytest
 
 from auditlog.agent.discovery import (
     MAX_DEPTH,
+    TOO_LONG,
     expand,
     find_inode,
     matches,
@@ -179,6 +180,20 @@ def test_a_tree_deeper_than_the_bound_is_reported_not_walked(tmp_path: Path) -> 
     finally:
         unnest(tmp_path)
     assert skipped == [f"more than {MAX_DEPTH} directories below the pattern's fixed part: not walked"]
+
+
+def test_a_path_longer_than_the_system_takes_is_reported_not_skipped_silently(tmp_path: Path) -> None:
+    """A file below folders whose path passes PATH_MAX cannot be opened by name: the walk says where, once (before,
+    it was never shipped and nothing said so)."""
+    name = "d" * 250
+    nest(tmp_path, 20, "x.jsonl", b"{}\n", name=name)
+    skipped: list[tuple[str, str]] = []
+    try:
+        found = expand([str(tmp_path / "**" / "*.jsonl")], on_skip=lambda p, why: skipped.append((p, why)))
+    finally:
+        unnest(tmp_path, name=name)
+    assert (found, [why for _, why in skipped]) == ([], [TOO_LONG])
+    assert len(skipped[0][0]) > 4096
 
 
 def test_what_a_glob_matches_but_cannot_harvest_is_reported(tmp_path: Path) -> None:
