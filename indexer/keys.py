@@ -252,13 +252,31 @@ def list_keys(client: Elasticsearch, tiers: TierTable, *, include_invalidated: b
             if include_invalidated or not key.get("invalidated")]
 
 
+#: keys asked for per page of ``_security/_query/api_key``
+KEYS_PAGE = 1000
+
+
 def _stored_keys(client: Elasticsearch, tiers: TierTable) -> list[dict[str, Any]]:
-    found = client.security.query_api_keys(
-        query={"bool": {"filter": [{"term": {"metadata.managed_by": MANAGED_BY}},
-                                   {"term": {"metadata.namespace": tiers.prefix}}]}},
-        sort=["creation"], size=1000,
-    )
-    return [key for key in found.get("api_keys", []) if isinstance(key, dict)]
+    """Every auditlog key of the namespace, oldest first, page by page.
+
+    One request of 1,000 used to be all: a namespace with more keys (a tenant key per customer, re-made every
+    year) showed only the oldest 1,000 in ``keys list`` and ``keys narrow`` passed the rest over, broader keys
+    included, without a word. Pages follow ``search_after`` on (creation, index order); an answer that does not
+    move on ends the listing rather than looping.
+    """
+    query = {"bool": {"filter": [{"term": {"metadata.managed_by": MANAGED_BY}},
+                                 {"term": {"metadata.namespace": tiers.prefix}}]}}
+    out: list[dict[str, Any]] = []
+    after: list[Any] | None = None
+    while True:
+        found = client.security.query_api_keys(query=query, sort=["creation", "_doc"], size=KEYS_PAGE,
+                                               search_after=after)
+        page = [key for key in found.get("api_keys", []) if isinstance(key, dict)]
+        out += page
+        last = page[-1].get("_sort") if page else None
+        if len(page) < KEYS_PAGE or not isinstance(last, list) or last == after:
+            return out
+        after = last
 
 
 def _key_info(key: dict[str, Any], now_millis: float) -> KeyInfo:

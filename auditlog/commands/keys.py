@@ -16,6 +16,7 @@ from collections.abc import Callable
 from elasticsearch import Elasticsearch
 
 from auditlog.core.errors import CommandError, UsageError
+from auditlog.core.terminal import shown
 from auditlog.indexer import keys
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
@@ -119,7 +120,8 @@ def list_command(args: argparse.Namespace) -> int:
             # a key keeps the descriptor it was made with: say which ones still grant what new ones do not
             broader = "  BROADER than a new tenant key: auditlog keys narrow" if key.broader and not key.invalidated \
                 else ""
-            print(f"{key.id}  {who:<24} created {key.created}  {state}  {key.name}{broader}")
+            # a key's name and tenant are whoever made it chose: one key, one line
+            print(shown(f"{key.id}  {who:<24} created {key.created}  {state}  {key.name}{broader}", line_breaks=False))
         if not found and not args.json:
             print(f"no auditlog keys in namespace {tiers.prefix}")
         return 0

@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 from elasticsearch import AuthorizationException, Elasticsearch
 
+from auditlog.indexer import keys as keys_module
 from auditlog.indexer.keys import KeyRefused, TenantScope, key_scope, require_dls
 from auditlog.indexer.query import EventStream, Filter, Pager, facet_counts, get_event, histogram
 from auditlog.tui.access import AccessDenied, key_view
@@ -166,6 +167,33 @@ def test_keys_list_shows_the_tenant_key_without_its_secret(tenant_setup: TenantS
     mine = [k for k in listed if k["id"] == tenant_setup.key["id"]]
     expected = (0, [TENANT], False)
     assert expected == (code, [k["tenant"] for k in mine], tenant_setup.key["encoded"] in out)
+
+
+def test_keys_list_pages_past_one_answer(tenant_setup: TenantSetup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With pages of 2, `auditlog keys list` still names every key of the namespace, each once, oldest first
+    (before: one answer was all, so past 1,000 keys the newest went unlisted and `keys narrow` passed them over)."""
+    for _ in range(3):
+        assert tenant_setup.cli("keys", "tenant", TENANT, "--json")[0] == 0
+    monkeypatch.setattr(keys_module, "KEYS_PAGE", 2)
+    code, out, _ = tenant_setup.cli("keys", "list", "--json")
+    listed = [json.loads(line)["id"] for line in out.splitlines()]
+    monkeypatch.setattr(keys_module, "KEYS_PAGE", 1000)
+    _, whole, _ = tenant_setup.cli("keys", "list", "--json")
+    assert (code, listed) == (0, [json.loads(line)["id"] for line in whole.splitlines()])
+    assert len(listed) == len(set(listed)) >= 4
+
+
+def test_a_key_name_holding_a_line_feed_is_listed_on_one_line(tenant_setup: TenantSetup) -> None:
+    """A key made outside auditlog with auditlog's metadata and a name holding a line feed and ESC is one line of
+    `auditlog keys list`, its controls as escapes (a name could otherwise forge a line of the listing)."""
+    made = tenant_setup.admin.security.create_api_key(
+        name="forged\nAAAA  tenant org-1  created 2026  no expiry  \x1b[2J", role_descriptors={},
+        metadata={"managed_by": keys_module.MANAGED_BY, "namespace": tenant_setup.tiers.prefix, "role": "tenant",
+                  "tenant": "org-x"})
+    code, out, _ = tenant_setup.cli("keys", "list")
+    mine = [line for line in out.splitlines() if line.startswith(made["id"])]
+    assert (code, len(mine)) == (0, 1)
+    assert "forged\\x0aAAAA" in mine[0] and "\\x1b[2J" in mine[0] and "\x1b" not in out
 
 
 def test_revoked_tenant_key_gets_401(tenant_setup: TenantSetup) -> None:
