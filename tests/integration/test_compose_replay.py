@@ -223,10 +223,12 @@ def test_agent_key_cannot_read_and_reader_key_cannot_write(stack: Stack, secure_
         client = Elasticsearch(secure_node.url, ca_certs=secure_node.ca_certs,
                                api_key=(stack.root / "secrets" / name).read_text(), request_timeout=60)
         try:
-            created = client.options(ignore_status=(401, 403)).create(
-                index=index, id=uuid.uuid4().hex, document={"@timestamp": "2026-01-01T00:00:00Z"})
+            # a bulk create, as the agent writes (the writer holds its actions, not the single-document API's)
+            created = client.options(ignore_status=(401, 403)).bulk(operations=[
+                {"create": {"_index": index, "_id": uuid.uuid4().hex}}, {"@timestamp": "2026-01-01T00:00:00Z"}])
+            item = created.body["items"][0]["create"]["status"] if created.meta.status == 200 else created.meta.status
             searched = client.options(ignore_status=(401, 403)).search(index=tiers.read_pattern, size=0)
-            statuses[name] = (created.meta.status, searched.meta.status)
+            statuses[name] = (item, searched.meta.status)
         finally:
             client.close()
     assert {"agent-api-key": (201, 403), "tui-api-key": (403, 200)} == statuses
