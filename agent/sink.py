@@ -174,6 +174,7 @@ class Sink:
             Abandoned: when the agent is stopping and its shutdown deadline passed.
         """
         attempt = 0
+        written: set[int] = set()  # conflicts dead-lettered already: a retry of the batch counts, not writes, them
         while True:
             result = Settled()
             try:
@@ -182,7 +183,12 @@ class Sink:
                 pending = list(range(len(batch.entries)))
                 if batch.conflicts:  # found before sending: another daily index would have stored them silently
                     for i in batch.conflicts:
-                        self._conflict(batch, i, result)
+                        if i in written:
+                            result.dead += 1
+                            result.dead_items.append(i)
+                        else:
+                            self._conflict(batch, i, result)
+                            written.add(i)
                     skip = set(batch.conflicts)
                     pending = [i for i in pending if i not in skip]
                 self._settle(batch, pending, result)

@@ -168,11 +168,14 @@ def test_whole_request_401_is_backpressure() -> None:
     assert (r.created, r.dead, m.backpressure) == (2, 0, {"unauthorized": 2})
 
 
-def test_409_for_an_id_sent_with_other_content_is_an_id_conflict(tmp_path: Any) -> None:
-    """With the id record, a 409 whose line differs from the one first sent is dead-lettered as id_conflict."""
+def test_409_for_an_id_sent_with_other_content_is_an_id_conflict(tmp_path: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the id record, a 409 whose line differs from the one first sent is dead-lettered as id_conflict (here
+    the in-memory table does not know the id: a reuse older than its window)."""
     from auditlog.agent.idrecord import IdRecord
 
     ids, m = IdRecord(tmp_path), Metrics()
+    monkeypatch.setattr(ids._table, "check", lambda ids, crcs, lens: [])
     dead: list[DeadLetter] = []
     first, second = batch(1), batch(1)
     second.origins[0] = ("key", "/f", 99, b"another line")
@@ -181,6 +184,34 @@ def test_409_for_an_id_sent_with_other_content_is_an_id_conflict(tmp_path: Any) 
     r = s.send(second)
     got = (r.duplicates, r.dead, m.id_conflicts, [(d.offset, d.reason.split(":")[0]) for d in dead])
     assert got == (0, 1, 1, [(99, "id_conflict")])
+
+
+def test_a_reuse_found_before_sending_is_dead_lettered_and_not_sent(tmp_path: Any) -> None:
+    """An entry whose id was sent before with another line is dead-lettered as id_conflict and left out of the
+    request (another daily index would store it without a 409); the rest of its batch goes out."""
+    from auditlog.agent.idrecord import IdRecord
+
+    es, m, dead = FakeES([[201], [201]]), Metrics(), []  # type: ignore[var-annotated]
+    s = Sink(es, backoff=FAST, metrics=m, dead_letter=dead.append, ids=IdRecord(tmp_path))  # type: ignore[arg-type]
+    s.send(batch(1))
+    second = batch(2)
+    second.origins[0] = ("key", "/f", 99, b"another line")
+    r = s.send(second)
+    got = (r.created, r.dead, r.dead_items, m.id_conflicts, es.bodies[1], [d.reason.split(":")[0] for d in dead])
+    assert got == (1, 1, [0], 1, ["1"], ["id_conflict"])
+
+
+def test_a_retried_batch_writes_its_conflict_once(tmp_path: Any) -> None:
+    """A batch retried after an unexpected failure counts its conflict again but writes its dead letter once."""
+    from auditlog.agent.idrecord import IdRecord
+
+    es, m, dead = FakeES([[201], RuntimeError("an answer nobody expected"), [201]]), Metrics(), []  # type: ignore[var-annotated]
+    s = Sink(es, backoff=FAST, metrics=m, dead_letter=dead.append, ids=IdRecord(tmp_path))  # type: ignore[arg-type]
+    s.send(batch(1))
+    second = batch(2)
+    second.origins[0] = ("key", "/f", 99, b"another line")
+    r = s.send(second)
+    assert (r.created, r.dead, r.dead_items, m.id_conflicts, len(dead)) == (1, 1, [0], 1, 1)
 
 
 def test_409_for_the_same_line_stays_a_duplicate(tmp_path: Any) -> None:
