@@ -98,7 +98,7 @@ def _finish64(z: int) -> int:
 
 
 def _id_hash(data: bytes, seed: int) -> int:
-    h = seed ^ ((len(data) * _MIX1) & _M64)
+    h = (seed & _M64) ^ ((len(data) * _MIX1) & _M64)  # the C side takes the seed modulo 2**64
     for at in range(0, len(data), 8):
         h = ((h ^ int.from_bytes(data[at:at + 8], "little")) * _MIX2) & _M64
         h ^= h >> 31
@@ -168,6 +168,11 @@ def seen_py(current: bytearray, previous: bytearray | None, ids: bytes, crcs: by
             fill += 1
         i += 1
     return i, fill, found
+
+
+#: ids the in-memory table answers for at most (``ids.window`` may be far larger: the table takes about 6 bytes
+#: per id of its window, 48 MB here; beyond it a reuse in another index is no longer found before sending)
+TABLE_WINDOW = 8_000_000
 
 
 class IdTable:
@@ -249,7 +254,7 @@ class IdRecord:
                     self._db.execute("SELECT batch, n FROM sent ORDER BY batch").fetchall())
                 self._total = sum(n for _, n in self._rows)
                 # the ids in memory as they were sent, oldest first (the first content sent under an id is kept)
-                self._table = IdTable(window)
+                self._table = IdTable(min(window, TABLE_WINDOW))
                 for ids, crcs, lens in self._db.execute("SELECT ids, crcs, lens FROM sent ORDER BY batch"):
                     self._table.check(ids, crcs, lens)
         except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # also a row whose columns do not fit
@@ -278,9 +283,6 @@ class IdRecord:
         if not entries:
             return []
         with self._lock:
-            # looked up before the row is stored (a retry after a failed transaction finds its own ids with the
-            # same checks: the same answer)
-            candidates = self._table.check(ids, crcs, lens)
             kept = self._rows.copy(), self._total  # a few hundred pairs: restored if the transaction fails
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -294,6 +296,9 @@ class IdRecord:
                 self._rows, self._total = kept  # what the rolled-back transaction added or dropped is back
                 self._db.execute("ROLLBACK")
                 raise
+            # only once the row is stored: a table changed by a transaction that then failed could not be put back
+            # (a batch of window/2 ids or more turns its tables over), and the retry would miss a conflict
+            candidates = self._table.check(ids, crcs, lens)
         if not candidates:
             return []
         # rare (a reuse, or two ids sharing a 40-bit fingerprint): the stored rows say which is a conflict

@@ -248,6 +248,17 @@ def test_ids_are_looked_up_as_the_reference_looks_them_up(
     assert mine == theirs
 
 
+@pytest.mark.parametrize("seed", [-1, 2**64 + 5, 2**64 - 1, 0])
+def test_a_seed_outside_64_bits_is_taken_modulo_2_64_as_in_c(seed: int) -> None:
+    """The reference reduces its seed as the C side does (empty and short ids, whose hash is mostly the seed)."""
+    ids, crcs, lens = b'\n"a"\n"abcdefgh"', array("I", [1, 2, 3]).tobytes(), array("I", [4, 5, 6]).tobytes()
+    mine, theirs = bytearray(8 * 7), bytearray(8 * 7)
+    assert idrecord._native_seen is not None
+    assert idrecord._native_seen(mine, None, ids, crcs, lens, 0, 0, 6, seed) == seen_py(theirs, None, ids, crcs, lens,
+                                                                                         0, 0, 6, seed)
+    assert mine == theirs
+
+
 def test_the_table_names_each_reuse_with_other_content_and_no_re_send() -> None:
     """Across batches and a turnover of its tables, an id seen again with its first check passes and with another
     is named; an id older than both tables is forgotten."""

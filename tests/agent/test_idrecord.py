@@ -82,6 +82,20 @@ def test_a_failed_remember_leaves_the_window_as_stored(tmp_path: Path) -> None:
     assert ids.conflicts([entry("x")], [b"two"]) == [True]
 
 
+def test_a_batch_retried_after_a_failed_commit_still_names_its_reuse(tmp_path: Path) -> None:
+    """A batch of window/2 ids or more whose commit failed names the same reuse when it is remembered again (the
+    table turns over within such a batch: looked up before the commit, the retry had lost the first content)."""
+    ids = IdRecord(tmp_path, window=4)  # x stays within the window: the batch holds 4 later ids
+    ids.remember([entry("x")], [b"A"])
+    batch, lines = [entry("x"), entry("z"), entry("w"), entry("v")], [b"B", b"z", b"w", b"v"]
+    real = ids._db
+    ids._db = _FailingCommit(real)  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError):
+        ids.remember(batch, lines)
+    ids._db = real
+    assert ids.remember(batch, lines) == [0]
+
+
 class _FailingCommit:
     """A connection whose COMMIT fails (a full disk), everything else passed on."""
 
