@@ -36,6 +36,7 @@ from auditlog.agent.metrics import Counter, Metrics
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import SigningKey
 from auditlog.indexer.integrity import (
+    HISTORY_REACH,
     Columns,
     digest_hash,
     digest_id,
@@ -157,13 +158,16 @@ class DigestWriter:
             # left after retention then accounts for every number up to its own events
             sealed = seal_layout(parts, step)  # per events index, step events a window; the streams' ranges
             delivered = self._delivered(db, set(sealed.ranges))
-            for stream, ranges in sealed.ranges.items():  # bounded: the seal's own and the newest history
-                delivered[stream] = recent_ranges(merge_ranges(delivered.get(stream, []), ranges), ranges)
+            carried: dict[str, list[list[int]]] = {}  # what the digests say (bounded, integrity.recent_ranges)
+            for stream, ranges in sealed.ranges.items():
+                known = merge_ranges(delivered.get(stream, []), ranges)
+                carried[stream] = recent_ranges(known, ranges)
+                delivered[stream] = recent_ranges(known, [], HISTORY_REACH)  # what the agent keeps: bounded too
             for index, count, laid in sealed.windows:
                 seq += 1
                 body = layout_body(agent=agent, public_key=self.key.public_b64, seq=seq, prev=prev,
                                    prev_index=prev_index, index=index, count=count, laid=laid, ids=sealed.ids,
-                                   delivered=delivered)
+                                   delivered=carried)
                 doc = {"@timestamp": body["last"], "digest": body, "signature": self.key.sign(signed_bytes(body))}
                 target = self._digest_index(index)
                 db.execute("INSERT INTO digest_outbox VALUES (?,?,?,?)",

@@ -8,7 +8,7 @@ from here so the two can never disagree.
   byte in a search response without ``filter_path``, so :mod:`indexer.verify` hashes the same bytes.
 - **Digest**: one document per window (one events index, at most ``max_events`` events) listing the
   covered events, per emitter stream the sequence ranges it covers and the ranges the agent delivered
-  so far (its own and the newest :data:`HISTORY_HOLES` holes: :func:`recent_ranges`), the events' time
+  so far (the newest :data:`HISTORY_HOLES` holes, and back to its own: :func:`recent_ranges`), the events' time
   span, and the link to the previous digest of the same agent (``prev`` = :func:`digest_hash` of it),
   signed with the agent's Ed25519 key over :func:`signed_bytes`. Format 3
   (:data:`DIGEST_VERSION`, ``"v": 3``) lists numbered events by their stream position (per stream the
@@ -107,33 +107,40 @@ def merge_ranges(*parts: list[list[int]]) -> list[list[int]]:
 #: holes of a stream's earlier history a digest carries at most besides its own events' ranges (see
 #: :func:`recent_ranges`): about 16 bytes each, so a stream with many lost lines no longer grows every digest
 HISTORY_HOLES = 1000
+#: holes of a stream's history the agent keeps (``digest_streams``), so a seal of an old number (a dead letter
+#: replayed, a file caught up on late) can carry the ranges around it
+HISTORY_REACH = 10 * HISTORY_HOLES
 
 
 def recent_ranges(delivered: list[list[int]], own: list[list[int]], limit: int = HISTORY_HOLES) -> list[list[int]]:
-    """What a digest carries of a stream's delivered ranges: its own events' ranges and the newest history.
+    """What a digest carries of a stream's delivered ranges: the newest history, from its own oldest number on.
 
     Every digest used to carry every range delivered so far, so each hole (a line that never arrived) made
     every later digest of the stream 16 bytes longer, without bound: 100,000 dead-lettered lines of one
-    stream made each digest 1.7 MB, and ``verify`` merged all of it once per digest. Now a digest carries
-    the ranges its own events lie in, exactly, plus the stream's newest ``limit + 1`` ranges (``limit``
-    holes). Nothing is claimed that was not delivered (the result lies within ``delivered``), and each
-    delivered number is in the digest that sealed it, so the union ``verify`` takes over the digests it
-    reads is exact while they last. What is given up: once the digests of a stretch have expired, holes
-    older than the newest ``limit`` are no longer remembered by later digests, so ``verify`` sees numbers
-    there as outside its digests (neither delivered nor a gap), or, where more than ``limit`` holes lie
-    between surviving digests, as one gap. Pure.
+    stream made each digest 1.7 MB, and ``verify`` merged all of it once per digest. Now a digest carries the
+    stream's newest ``limit + 1`` ranges (``limit`` holes), and when its own events lie further back (an old dead
+    letter replayed), every range from the one holding its oldest number on: so the ranges around its numbers
+    are carried too, and no hole is made up there. Nothing is claimed that was not delivered (the result is a
+    suffix of ``delivered``), each delivered number is in the digest that sealed it, so the union ``verify``
+    takes over the digests it reads is exact while they last. What is given up: once the digests of a stretch
+    have expired, holes older than the newest ``limit`` are no longer remembered by later digests, so ``verify``
+    sees numbers there as outside its digests (neither delivered nor a gap), or, where more than ``limit``
+    holes lie between surviving digests, as one gap; so too around a number sealed more than
+    :data:`HISTORY_REACH` holes after its neighbours (which the agent no longer remembers). Pure.
 
     Args:
-        delivered: every range delivered so far (merged, ascending), the seal's own included.
-        own: the ranges of the numbers this seal covers.
-        limit: holes of the history kept at most.
+        delivered: the ranges delivered so far as the agent remembers them, the seal's own merged in (ascending).
+        own: the ranges of the numbers this seal covers (within ``delivered``).
+        limit: holes of the history carried at least (more when ``own`` reaches further back).
 
     Returns:
-        Merged ascending ``[first, last]`` ranges.
+        A suffix of ``delivered``.
     """
-    if len(delivered) <= limit + 1:
-        return delivered
-    return merge_ranges(own, delivered[-(limit + 1):])
+    start = max(0, len(delivered) - (limit + 1))
+    if own and start and own[0][0] < delivered[start][0]:
+        # the range holding the seal's oldest number (delivered holds every own number)
+        start = bisect.bisect_right(delivered, own[0][0], key=operator.itemgetter(0)) - 1
+    return delivered[max(start, 0):]
 
 
 def holes(ranges: list[list[int]]) -> list[tuple[int, int]]:

@@ -12,9 +12,9 @@
 - ``inserted``: an event in no digest although an agent already delivered its stream number, or (for
   events without numbers) although digests of its index already cover its time;
 - ``gap``: sequence numbers an emitter stream skipped in what the agents delivered (a line that never
-  reached Elasticsearch); each digest carries its agent's delivered ranges per stream (its own and the
-  newest ``integrity.HISTORY_HOLES`` holes of the history), so numbers whose events and digests expired are
-  still accounted for up to that many holes back;
+  reached Elasticsearch); each digest carries its agent's delivered ranges per stream (the newest
+  ``integrity.HISTORY_HOLES`` holes of the history, and back to its own numbers), so numbers whose events and
+  digests expired are still accounted for up to that many holes back;
 - ``unsealed``: numbers of such a hole whose events *are* stored but in no digest: their proof was lost
   (an agent quarantined a damaged pending row, see :mod:`agent.digest_writer`) or an agent is still
   behind on an older file of the stream. Not proven, so a problem; told apart from lines that never

@@ -21,7 +21,7 @@ from auditlog.agent.digest_writer import DigestSettings, DigestWriter
 from auditlog.agent.metrics import Metrics
 from auditlog.agent.registry import Registry
 from auditlog.agent.signing import load_key
-from auditlog.indexer.integrity import HISTORY_HOLES, Columns, Record, digest_hash
+from auditlog.indexer.integrity import HISTORY_HOLES, HISTORY_REACH, Columns, Record, digest_hash
 from auditlog.indexer.tiers import TierTable
 
 
@@ -48,28 +48,31 @@ def _sealed(tmp_path: Path, rows: list[list[str]], settings: DigestSettings) -> 
 
 
 def test_digests_of_a_stream_with_many_lost_lines_stay_bounded(tmp_path: Path) -> None:
-    """Seal after seal of a stream that lost every other line, a digest carries its own ranges and at most
-    HISTORY_HOLES holes of the history, and the registry keeps no more (before: every hole ever, in every digest)."""
+    """Seal after seal of a stream that lost every other line, a digest carries HISTORY_HOLES holes of the history
+    and the registry keeps HISTORY_REACH (before: every hole ever, in every digest and in the registry)."""
     tiers = TierTable()
     index = tiers.index_for_day("professional", date(2026, 12, 2))
     registry = Registry(tmp_path)
     writer = DigestWriter(registry, Elasticsearch("http://127.0.0.1:9"), load_key(tmp_path), tiers)
-    per_seal, seals = 800, 3
-    for k in range(seals):
-        seqs = list(range(2 * per_seal * k + 1, 2 * per_seal * (k + 1), 2))  # the even numbers never arrive
+    sizes, first = [4000, 4000, 4000, 10], 1  # events per seal; the last seal a small one
+    for size in sizes:
+        seqs = list(range(first, first + 2 * size, 2))  # the even numbers never arrive
+        first += 2 * size
         records = [Record(index, f"e{n}", b"\x07" * 32, "2026-12-02T10:00:00Z", "s", n) for n in seqs]
         blob = pack(records)
         registry.commit_offsets({}, lambda db, blob=blob: db.execute(  # type: ignore[misc]
             "INSERT INTO digest_pending (records) VALUES (?)", (blob,)))
         writer.seal()
     with registry.transaction() as db:
-        last = orjson.loads(db.execute("SELECT body FROM digest_outbox ORDER BY seq DESC LIMIT 1").fetchone()[0])
+        bodies = [orjson.loads(b) for (b,) in db.execute("SELECT body FROM digest_outbox ORDER BY seq")]
         stored = orjson.loads(db.execute("SELECT ranges FROM digest_streams WHERE stream = 's'").fetchone()[0])
     registry.close()
-    carried = last["digest"]["streams"]["s"]["delivered"]
-    assert (len(carried), len(stored)) == (HISTORY_HOLES + 1, HISTORY_HOLES + 1)
-    assert carried[-1] == [2 * per_seal * seals - 1] * 2  # the newest kept, the oldest let go
-    assert carried[0][0] > 1
+    carried = [len(body["digest"]["streams"]["s"]["delivered"]) for body in bodies]
+    # a digest carries its own ranges (a seal of 4,000 numbers: 4,000) and never fewer than the newest 1,001
+    assert (carried, len(stored)) == ([4000, 4000, 4000, HISTORY_HOLES + 1], HISTORY_REACH + 1)
+    last = bodies[-1]["digest"]["streams"]["s"]["delivered"]
+    assert (last[-1], stored[-1]) == ([first - 2] * 2, [first - 2] * 2)  # the newest kept, the oldest let go
+    assert stored[0][0] > 1
 
 
 def test_seal_reads_pending_rows_in_steps_of_bounded_events(tmp_path: Path) -> None:

@@ -63,21 +63,29 @@ def test_merge_ranges_joins_touching_runs() -> None:
 def test_recent_ranges_claim_nothing_undelivered_keep_their_own_and_stay_bounded(
     numbers: set[int], data: st.DataObject, limit: int,
 ) -> None:
-    """What a digest carries lies within what was delivered, covers its own numbers, and holds at most limit holes
-    besides the ranges of its own numbers."""
+    """What a digest carries is a suffix of what was delivered holding its own numbers: the newest limit + 1 ranges,
+    or from the range of its oldest own number on when that lies further back."""
     delivered = seq_ranges(numbers)
     own_numbers = data.draw(st.sets(st.sampled_from(sorted(numbers)), max_size=20)) if numbers else set()
-    own = seq_ranges(own_numbers)
-    kept = recent_ranges(delivered, own, limit)
+    kept = recent_ranges(delivered, seq_ranges(own_numbers), limit)
     carried = {n for a, b in kept for n in range(a, b + 1)}
-    assert carried <= numbers and own_numbers <= carried
-    assert kept == merge_ranges(kept) and len(kept) <= limit + 1 + len(own)
+    assert kept == delivered[len(delivered) - len(kept):] and own_numbers <= carried
+    oldest = min(own_numbers, default=None)
+    reach = next(i for i, (a, b) in enumerate(delivered) if a <= oldest <= b) if oldest is not None else len(delivered)
+    assert len(kept) == max(min(len(delivered), limit + 1), len(delivered) - reach)
 
 
 def test_recent_ranges_keep_the_newest_history() -> None:
-    """Beyond the limit, the oldest holes go and the newest stay, with the seal's own old range kept exactly."""
-    delivered = [[1, 1], [3, 3], [5, 5], [7, 7], [9, 9]]
-    assert recent_ranges(delivered, [[3, 3]], limit=2) == [[3, 3], [5, 5], [7, 7], [9, 9]]
+    """Beyond the limit, the oldest holes go and the newest stay."""
+    assert recent_ranges([[1, 1], [3, 3], [5, 5], [7, 7], [9, 9]], [[9, 9]], limit=2) == [[5, 5], [7, 7], [9, 9]]
+
+
+def test_an_old_number_sealed_late_carries_the_ranges_around_it() -> None:
+    """A seal of a number far behind the newest (a replayed dead letter) carries the range holding it and every later
+    one: a verify that reads only this digest sees the true holes (15, 17, 19), not a made-up 14..15."""
+    delivered = [[1, 10], [12, 14], [16, 16], [18, 18], [20, 20]]
+    kept = recent_ranges(delivered, [[13, 13]], limit=2)
+    assert (kept, holes(kept)) == ([[12, 14], [16, 16], [18, 18], [20, 20]], [(15, 15), (17, 17), (19, 19)])
 
 
 def test_holes_are_the_missing_runs() -> None:
