@@ -295,6 +295,12 @@ class Tailer:
         for row in self.registry.all():
             if row.state != "active" or row.key in self._tracked:
                 continue
+            if self._own_dir is not None and _dir_inode(os.path.dirname(os.path.realpath(row.path))) == self._own_dir:
+                # harvested by an agent before OWN_FILE: its row would stay active (lag growing) for ever
+                self.registry.update(row.key, state="done")
+                log.warning("no longer reading a file of the agent's own state directory", path=row.path,
+                            identity=row.key)
+                continue
             path = row.path if _same_inode(row.path, row.ident) else None
             if path is None:
                 path = discovery.find_inode(os.path.dirname(row.path), row.ident.dev, row.ident.ino)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import shutil
@@ -14,7 +15,8 @@ import structlog
 
 from auditlog.agent import discovery
 from auditlog.agent.harvester import FileStatus, Overlong
-from auditlog.agent.tailer import follow_moves, process_started
+from auditlog.agent.registry import Registry
+from auditlog.agent.tailer import Tailer, TailerSettings, follow_moves, process_started
 from auditlog.agent.watcher import make_watcher
 from tests.agent.tailer_support import Harness, append, rotate, wait_for_moves
 
@@ -754,3 +756,22 @@ def test_unread_lines_come_back_at_the_next_poll(tmp_path: Path) -> None:
     (block,) = h.tailer.poll()
     h.tailer.unread(block, block.lines[1][0])
     assert [line for b in h.tailer.poll() for _off, line in b.lines] == [b"b", b"c"]
+
+
+def test_a_file_of_the_state_directory_harvested_before_is_closed_at_the_start(tmp_path: Path) -> None:
+    """A registry row of the agent's own dead-letter file, left active by an agent before the state directory was
+    out of bounds, is closed at the next start and the file not read (before: active for ever, its lag growing)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    own = state / "deadletter.jsonl"
+    own.write_bytes(b'{"reason":"x"}\n')
+    registry = Registry(state)
+    settings = TailerSettings((str(state / "*.jsonl"),), fingerprint_bytes=8)
+    before = Tailer(settings, registry)  # an agent that did not keep out of its state directory
+    before.recover()
+    assert [r.state for r in registry.all()] == ["active"]
+    before.close()
+    after = Tailer(dataclasses.replace(settings, own_dir=str(state)), registry)
+    after.recover()
+    assert ([r.state for r in registry.all()], after.poll()) == (["done"], [])
+    after.close()
