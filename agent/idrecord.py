@@ -243,7 +243,8 @@ class IdRecord:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             # a damaged page held every batch at its sender for ever (each retry a traceback naming no file); the
-            # check reads every page once: 19 ms for the default window's 47 MB (1,000,000 ids, warm cache)
+            # check reads every page once: 19 ms for the default window's 47 MB (1,000,000 ids, warm cache); it grows
+            # with the file, so the largest window (ids.window = 100,000,000, some GB) pays seconds at each start
             check_pages(self._db)
             with self._lock:
                 self._db.execute(_SCHEMA)
