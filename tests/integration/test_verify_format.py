@@ -386,3 +386,68 @@ def test_a_digest_naming_a_day_whose_retention_ends_past_the_year_9999_is_report
     assert ([(p.kind, p.index) for p in report.problems], report.proven) == (
         [("signature", namespace.digest_index_for_day(*parsed)), ("digest-missing", body["prev_index"]),
          ("deleted", body["index"])], 40)
+
+
+def _by_index(records: list[Record]) -> list[tuple[str, list[Record]]]:
+    """The records grouped per events index, in the order _store_digests signs them (seq 1, 2, ...)."""
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        groups.setdefault(r.events_index, []).append(r)
+    return sorted(groups.items())
+
+
+def test_an_events_index_deleted_before_its_retention_is_reported_with_its_signed_events(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """Deleting a whole day's events index early is `deleted ... index missing` with the number of signed events
+    (tamper-evidence.md's table), not retention; the other indices' events are still proven."""
+    records = _ship(es, namespace, 30)
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    index, gone = _by_index(records)[0]
+    es.indices.delete(index=index)
+    report = verify(raw, namespace)
+    assert ([(p.kind, p.index, p.detail) for p in report.problems], report.proven) == (
+        [("deleted", index, f"index missing: {len(gone)} signed events gone")], len(records) - len(gone))
+
+
+def test_a_digest_that_does_not_link_to_its_predecessor_is_a_chain_problem(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A digest whose prev is not the hash of the digest before it (signed by the agent's key, so only the link is
+    wrong) is a `chain` problem naming it; every event is still proven."""
+    records = _ship(es, namespace, 30)
+    assert len(_by_index(records)) >= 2
+    key = load_key(tmp_path)
+
+    def relink(body: dict[str, Any]) -> None:
+        if body["seq"] == 2:
+            body["prev"] = "0" * 64
+
+    _store_digests(es, namespace, key, records, _current(key), relink)
+    report = verify(raw, namespace)
+    assert ([(p.kind, p.digest_id) for p in report.problems], report.proven) == (
+        [("chain", digest_id(key.agent_id, 2))], len(records))
+    assert f"agent {key.agent_id}: digest 2 does not link to digest 1" in report.problems[0].detail
+
+
+def test_two_digests_with_one_seq_are_a_fork(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable, tmp_path: Path
+) -> None:
+    """A second digest of the agent with a seq already used (a fork of its chain under another id, linked like the
+    first and listing the same events) is a `chain` problem naming the fork."""
+    records = _ship(es, namespace, 30)
+    groups = _by_index(records)
+    assert len(groups) >= 2
+    key = load_key(tmp_path)
+    _store_digests(es, namespace, key, records, _current(key))
+    (first_index, first_group), (second_index, second_group) = groups[:2]
+    first_parsed, second_parsed = namespace.parse_index(first_index), namespace.parse_index(second_index)
+    assert first_parsed is not None and second_parsed is not None
+    first = _current(key)(1, None, None, first_index, first_group)
+    body = _current(key)(2, digest_hash(first), namespace.digest_index_for_day(*first_parsed), second_index,
+                         second_group)
+    es.create(index=namespace.digest_index_for_day(*second_parsed), id=f"{key.agent_id}-fork", refresh=True,
+              document={"@timestamp": body["last"], "digest": body, "signature": key.sign(signed_bytes(body))})
+    report = verify(raw, namespace)
+    assert [p.detail for p in report.problems if p.kind == "chain"] == [f"agent {key.agent_id}: two digests with seq 2"]
