@@ -180,18 +180,7 @@ class Sink:
             try:
                 if not batch.prepared:  # here too when the reader's try failed (the id record on a full disk)
                     self.prepare(batch)
-                pending = list(range(len(batch.entries)))
-                if batch.conflicts:  # found before sending: another daily index would have stored them silently
-                    for i in batch.conflicts:
-                        if i in written:
-                            result.dead += 1
-                            result.dead_items.append(i)
-                        else:
-                            self._conflict(batch, i, result)
-                            written.add(i)
-                    skip = set(batch.conflicts)
-                    pending = [i for i in pending if i not in skip]
-                self._settle(batch, pending, result)
+                self._settle(batch, self._unsent_conflicts(batch, written, result), result)
                 break
             except Abandoned:
                 raise
@@ -303,6 +292,19 @@ class Sink:
                 self._conflict(batch, i, result)
             else:
                 result.duplicates += 1
+
+    def _unsent_conflicts(self, batch: Batch, written: set[int], result: Settled) -> list[int]:
+        """Dead-letter the batch's conflicts found before sending (each once: ``written`` holds those done in an
+        earlier attempt, only counted again) and return the entries left to send."""
+        for i in batch.conflicts:
+            if i in written:
+                result.dead += 1
+                result.dead_items.append(i)
+            else:
+                self._conflict(batch, i, result)
+                written.add(i)
+        skip = set(batch.conflicts)
+        return [i for i in range(len(batch.entries)) if i not in skip]
 
     def _conflict(self, batch: Batch, i: int, result: Settled) -> None:
         """Dead-letter entry ``i`` as ``id_conflict`` (its id was sent before with other content), count and say it."""

@@ -295,7 +295,7 @@ class Tailer:
         for row in self.registry.all():
             if row.state != "active" or row.key in self._tracked:
                 continue
-            if self._own_dir is not None and _dir_inode(os.path.dirname(os.path.realpath(row.path))) == self._own_dir:
+            if self._in_own_dir(row.path):
                 # harvested by an agent before OWN_FILE: its row would stay active (lag growing) for ever
                 self.registry.update(row.key, state="done")
                 log.warning("no longer reading a file of the agent's own state directory", path=row.path,
@@ -808,8 +808,12 @@ class Tailer:
         """How many file identities are tracked, open or parked."""
         return len(self._tracked)
 
+    def _in_own_dir(self, path: str) -> bool:
+        """Whether ``path`` (links followed) is a file of the agent's own state directory (never harvested)."""
+        return self._own_dir is not None and _dir_inode(os.path.dirname(os.path.realpath(path))) == self._own_dir
+
     def _open_fd(self, path: str) -> int | None:
-        if self._own_dir is not None and _dir_inode(os.path.dirname(os.path.realpath(path))) == self._own_dir:
+        if self._in_own_dir(path):
             self._refuse(path, OWN_FILE)  # every open of a harvested file comes here: scans, rotations, resumes
             return None
         try:

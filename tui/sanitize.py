@@ -32,6 +32,7 @@ import re
 from datetime import date, datetime, time
 from typing import Any
 
+from auditlog.core.terminal import BIDI_CONTROLS
 from auditlog.tui.values import display_value
 
 #: Excel's limit of characters in one cell.
@@ -48,9 +49,8 @@ FOLDED_FORMULA = "\u207a\u207c\u208a\u208c\u2a75\u2a76\ufb29\ufe62\ufe63\ufe66\u
 _HIDDEN_FORMULA = re.compile(rf"\A[\s{_INVISIBLE}]*[=+\-@{FOLDED_FORMULA}]")
 #: What a cell shows as an escape: characters the file cannot hold (C0 controls but tab, LF and CR; lone
 #: surrogates; U+FFFE/U+FFFF), and those a reader would obey or never see: DEL, C1 controls and the
-#: bidirectional marks and overrides (U+202E shows "Anna" + "nimda" as "Annaadmin"), the set the terminal's
-#: escaping (``auditlog.core.terminal``) uses.
-_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+#: bidirectional marks and overrides, the set the terminal's escaping uses (``core.terminal.BIDI_CONTROLS``).
+_BIDI = "".join(f"\\u{code:04x}" for code in BIDI_CONTROLS)
 _ILLEGAL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff\ufffe\uffff]")
 #: The ``_`` that starts an OOXML escape ``_xHHHH_`` (each one, also where two sequences share an ``_``);
 #: ``X`` too, in case a reader takes it: ``_x005F_`` always reads as ``_``, so escaping one more is harmless.

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 from pathlib import Path
 
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.processes import Outcome, SignalRefused
 from auditlog.indexer.es_cluster import ClusterConfig, LocalCluster, recorded_nodes
-from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError
+from auditlog.indexer.es_node import LocalNode, NodeConfig, NodeStartError, port_in_use
 from auditlog.options.node import heap_arg, port_arg
 
 #: JVM heap of a single node and of each cluster member, unless --heap says otherwise
@@ -148,22 +147,13 @@ def _stop(args: argparse.Namespace) -> int:
     elif result.outcome is Outcome.STALE:
         print(f"no Elasticsearch was running on port {args.port}: removed its stale node.json ({result.detail}; "
               f"nothing signalled)")
-    elif _listening(args.port):  # not ours to stop, and "nothing to do" would be untrue
+    elif port_in_use(args.port):  # not ours to stop, and "nothing to do" would be untrue
         folder = NodeConfig(state_dir=args.state_dir).resolved_state_dir(args.port)
         raise CommandError(f"no node started from {folder} runs on port {args.port}, but something listens there: "
                            "a node started with another --state-dir? Pass the same --state-dir to stop it")
     else:
         print(f"no Elasticsearch was running on port {args.port} (nothing to do)")
     return 0
-
-
-def _listening(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:``port`` (what a local node listens on)."""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
-    except OSError:
-        return False
-    return True
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -26,11 +26,13 @@ def _escape(code: int) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+#: The bidirectional marks, embeddings, overrides and isolates: text that reorders what a reader sees
+#: (U+202E shows "Anna" + "nimda" as "Annaadmin"). The workbook's cells escape the same (``tui/sanitize.py``).
+BIDI_CONTROLS: tuple[int, ...] = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
 #: C0 controls but tab and line feed, DEL, C1 controls, bidirectional marks and overrides, lone surrogates.
 _ESCAPES: dict[int, str] = {
     code: _escape(code)
-    for code in (*range(0x20), 0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
-                 *range(0x2066, 0x206A), *range(0xD800, 0xE000))
+    for code in (*range(0x20), 0x7F, *range(0x80, 0xA0), *BIDI_CONTROLS, *range(0xD800, 0xE000))
     if code not in (0x09, 0x0A)
 }
 #: the same and tab and line feed too: one line stays one line.
