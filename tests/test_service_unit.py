@@ -59,6 +59,11 @@ def test_runs_the_agent_as_non_root_with_restart_policy(unit: dict[str, dict[str
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
 
+def test_a_failure_that_lasts_never_stops_the_restarts(unit: dict[str, dict[str, list[str]]]) -> None:
+    """No start limit: after a full disk at start clears, the next restart ships again without an operator."""
+    assert (unit["Unit"].get("StartLimitIntervalSec"), unit["Service"]["RestartSec"]) == (["0"], ["5"])
+
+
 def test_execstart_parses_with_the_real_cli(unit: dict[str, dict[str, list[str]]]) -> None:
     """ExecStart is `auditlog agent --config ...` and the real parser accepts its arguments."""
     argv = shlex.split(unit["Service"]["ExecStart"][0])

@@ -32,7 +32,7 @@ import re
 from datetime import date, datetime, time
 from typing import Any
 
-from auditlog.core.terminal import BIDI_CONTROLS
+from auditlog.core.terminal import BIDI_CONTROLS, INVISIBLE, escape_code
 from auditlog.tui.values import display_value
 
 #: Excel's limit of characters in one cell.
@@ -48,17 +48,18 @@ FOLDED_FORMULA = "\u207a\u207c\u208a\u208c\u2a75\u2a76\ufb29\ufe62\ufe63\ufe66\u
 #: A formula character (ASCII or folding to one), possibly behind whitespace or invisible characters.
 _HIDDEN_FORMULA = re.compile(rf"\A[\s{_INVISIBLE}]*[=+\-@{FOLDED_FORMULA}]")
 #: What a cell shows as an escape: characters the file cannot hold (C0 controls but tab, LF and CR; lone
-#: surrogates; U+FFFE/U+FFFF), and those a reader would obey or never see: DEL, C1 controls and the
-#: bidirectional marks and overrides, the set the terminal's escaping uses (``core.terminal.BIDI_CONTROLS``).
-_BIDI = "".join(f"\\u{code:04x}" for code in BIDI_CONTROLS)
-_ILLEGAL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff\ufffe\uffff]")
+#: surrogates; U+FFFE/U+FFFF), and those a reader would obey or never see: DEL, C1 controls, the
+#: bidirectional marks and overrides and the invisible characters, the sets the terminal's escaping uses
+#: (``core.terminal.BIDI_CONTROLS``, ``core.terminal.INVISIBLE``).
+_UNSEEN = "".join(escape_code(code) for code in (*BIDI_CONTROLS, *INVISIBLE))
+_ILLEGAL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_UNSEEN}\ud800-\udfff\ufffe\uffff]")
 #: The ``_`` that starts an OOXML escape ``_xHHHH_`` (each one, also where two sequences share an ``_``);
 #: ``X`` too, in case a reader takes it: ``_x005F_`` always reads as ``_``, so escaping one more is harmless.
 _OOXML_ESCAPE_START = re.compile(r"_(?=[xX][0-9A-Fa-f]{4}_)")
 #: Matches wherever ``sanitize_text`` has work to do (a formula start, CR, an illegal character or an OOXML
 #: escape); most text has none, and one C-level search clears it.
 _NEEDS_WORK = re.compile(
-    rf"\A[=+\-@\t\r\s{_INVISIBLE}{FOLDED_FORMULA}]|[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff\ufffe\uffff]"
+    rf"\A[=+\-@\t\r\s{_INVISIBLE}{FOLDED_FORMULA}]|[\x00-\x08\x0b-\x1f\x7f-\x9f{_UNSEEN}\ud800-\udfff\ufffe\uffff]"
     r"|_[xX][0-9A-Fa-f]{4}_"
 )
 _MAX_EXACT_INT = 2**53
@@ -68,8 +69,7 @@ CellValue = str | int | float | bool | datetime | date | time | None
 
 
 def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return escape_code(ord(match.group()))
 
 
 def _utf16_len(text: str) -> int:

@@ -22,32 +22,53 @@ from typing import Any, TextIO
 from auditlog.core.ranges import ascending_ranges
 
 
-def _escape(code: int) -> str:
+def escape_code(code: int) -> str:
+    """The escape a reader sees for one character: ``\\x07``, ``\\u202e``, ``\\U000e0041`` (Python's spelling)."""
+    if code > 0xFFFF:
+        return f"\\U{code:08x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 #: The bidirectional marks, embeddings, overrides and isolates: text that reorders what a reader sees
 #: (U+202E shows "Anna" + "nimda" as "Annaadmin"). The workbook's cells escape the same (``tui/sanitize.py``).
 BIDI_CONTROLS: tuple[int, ...] = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
-#: C0 controls but tab and line feed, DEL, C1 controls, bidirectional marks and overrides, lone surrogates.
+#: Characters that show nothing, so two different names look the same ("admin" and "ad" U+200B "min", "root"
+#: U+2060): the soft hyphen, the Hangul fillers, the Mongolian vowel separator, the zero-width space, the word
+#: joiner and invisible operators, the zero-width no-break space (BOM), and the tag characters, which also carry
+#: hidden ASCII ("ASCII smuggling"). The zero-width joiner and non-joiner (U+200C, U+200D) and the variation
+#: selectors stay: emoji sequences and Persian or Indic words need them, and they change how their neighbours are
+#: drawn. The three emoji flags built from tag characters (England, Scotland, Wales) show their escapes.
+INVISIBLE: tuple[int, ...] = (0x00AD, 0x115F, 0x1160, 0x180E, 0x200B, *range(0x2060, 0x2065), 0x3164, 0xFEFF,
+                              0xFFA0, *range(0xE0000, 0xE0080))
+#: C0 controls but tab and line feed, DEL, C1 controls, bidirectional marks and overrides, invisible characters,
+#: lone surrogates.
 _ESCAPES: dict[int, str] = {
-    code: _escape(code)
-    for code in (*range(0x20), 0x7F, *range(0x80, 0xA0), *BIDI_CONTROLS, *range(0xD800, 0xE000))
+    code: escape_code(code)
+    for code in (*range(0x20), 0x7F, *range(0x80, 0xA0), *BIDI_CONTROLS, *INVISIBLE, *range(0xD800, 0xE000))
     if code not in (0x09, 0x0A)
 }
 #: the same and tab and line feed too: one line stays one line.
-_ONE_LINE_ESCAPES: dict[int, str] = {**_ESCAPES, 0x09: _escape(0x09), 0x0A: _escape(0x0A)}
+_ONE_LINE_ESCAPES: dict[int, str] = {**_ESCAPES, 0x09: escape_code(0x09), 0x0A: escape_code(0x0A)}
 
 
 def _any_of(table: dict[int, str]) -> re.Pattern[str]:
     """A regex matching any character ``table`` escapes (its code points as ranges: one character class)."""
     runs = ascending_ranges(sorted(table))
-    return re.compile("[" + "".join(f"{_escape(a)}-{_escape(b)}" if a < b else _escape(a) for a, b in runs) + "]")
+    spans = (f"{escape_code(a)}-{escape_code(b)}" if a < b else escape_code(a) for a, b in runs)
+    return re.compile("[" + "".join(spans) + "]")
 
 
 #: what :func:`json_shown` escapes: the same set above C0 (JSON encoders escape C0), lone surrogates aside
 #: (a JSON encoder never writes one), plus the line and paragraph separators a JSON string may hold raw.
-_JSON_ESCAPES: dict[int, str] = {code: f"\\u{code:04x}" for code in (*_ESCAPES, 0x2028, 0x2029)
+def _json_escape(code: int) -> str:
+    """JSON's escape of one character: a surrogate pair above U+FFFF (JSON has no longer escape)."""
+    if code > 0xFFFF:
+        high, low = divmod(code - 0x10000, 0x400)
+        return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+    return f"\\u{code:04x}"
+
+
+_JSON_ESCAPES: dict[int, str] = {code: _json_escape(code) for code in (*_ESCAPES, 0x2028, 0x2029)
                                  if code >= 0x7F and not 0xD800 <= code < 0xE000}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from auditlog.agent.idrecord import IdRecord, checksum, entry_id
+from auditlog.agent.idrecord import IdRecord, checksum, entry_id, id_position
 from auditlog.core.errors import CommandError
 from tests.support.damage import damage_second_page
 
@@ -20,6 +20,20 @@ def entry(event_id: str) -> bytes:
 def test_entry_id_is_the_json_id_of_the_action_line() -> None:
     """The id is cut from the action line, quotes included, whatever the document holds."""
     assert entry_id(b'{"create":{"_index":"i","_id":"a\\"b"}}\n{"_id":"no"}\n') == b'"a\\"b"'
+
+
+def test_id_position_finds_a_whole_id_only() -> None:
+    """An id is found where it stands whole among the row's ids, not inside a longer or escaped one."""
+    row = b'"ab"\n"x\\"b"\n"b"\n"b"'
+    assert (id_position(row, b'"b"'), id_position(row, b'"ab"'), id_position(row, b'"a"')) == (2, 0, None)
+
+
+def test_an_id_in_a_later_row_is_judged_against_that_row(tmp_path: Path) -> None:
+    """An id first sent in a later batch is found there, with that batch's checksum at its own position."""
+    ids = IdRecord(tmp_path)
+    ids.remember([entry("a"), entry("b")], [b"a1", b"b1"])
+    ids.remember([entry("c"), entry("xb"), entry("b2")], [b"c1", b"xb1", b"b21"])
+    assert ids.conflicts([entry("b2"), entry("b2"), entry("xb")], [b"b21", b"other", b"xb1"]) == [False, True, False]
 
 
 def test_same_line_again_is_no_conflict(tmp_path: Path) -> None:

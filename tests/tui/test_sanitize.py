@@ -68,6 +68,13 @@ def test_c1_controls_del_and_bidi_overrides_become_visible_escapes() -> None:
     assert sanitize_text("Anna\u202enimda \x9b2J \x7f \u2066x\u2069") == expected
 
 
+def test_invisible_characters_become_visible_escapes_and_joiners_stay() -> None:
+    """A zero-width space, a BOM and a tag character in a cell show as escapes; a ZWJ emoji stays as it is."""
+    family = "\U0001f468\u200d\U0001f469"
+    assert (sanitize_text("ad\u200bmin\ufeff"), sanitize_text("x\U000e0041"), sanitize_text(family)) == (
+        "ad\\u200bmin\\ufeff", "x\\U000e0041", family)
+
+
 def test_long_text_is_truncated_with_marker() -> None:
     """Text over the limit is cut to the limit and ends with the marker and the dropped count."""
     out = sanitize_text("x" * 40_000)
@@ -122,7 +129,9 @@ def test_safe_text_is_unchanged(text: str) -> None:
                        + "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()))
     safe = OOXML_ESCAPE.sub("", safe.replace("\r", ""))
     escaped = [*range(9), 11, 12, *range(14, 32), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
-               *range(0x2066, 0x206A), 0xFFFE, 0xFFFF]
+               *range(0x2066, 0x206A), 0xFFFE, 0xFFFF,
+               0xAD, 0x115F, 0x1160, 0x180E, 0x200B, *range(0x2060, 0x2065), 0x3164, 0xFEFF, 0xFFA0,
+               *range(0xE0000, 0xE0080)]  # invisible
     if not any(ch in safe for ch in map(chr, escaped)):
         assert safe == sanitize_text(safe)
 

@@ -67,3 +67,18 @@ def test_json_from_orjson_gets_its_c1_controls_and_bidi_marks_escaped_and_stays_
     raw = '{"file":"c1\u009b31mX\u009d0;p\u202eevil\u2028.jsonl \u00e4"}'.encode()
     out = json_shown(raw)
     assert (json.loads(out), out.decode().count("\\u"), "ä" in out.decode()) == (json.loads(raw), 4, True)
+
+
+def test_an_invisible_character_is_shown_so_two_names_cannot_look_the_same() -> None:
+    """A zero-width space, a word joiner, a soft hyphen and a tag character become escapes; ZWJ emoji stay whole."""
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert (shown("ad\u200bmin"), shown("root\u2060"), shown("ad\u00admin"), shown("x\U000e0041"), shown(family)) == (
+        "ad\\u200bmin", "root\\u2060", "ad\\xadmin", "x\\U000e0041", family)
+
+
+def test_json_escapes_a_tag_character_as_a_surrogate_pair_and_stays_the_same_json() -> None:
+    """A character above U+FFFF that is shown escaped becomes JSON's surrogate pair escape, which reads back as it."""
+    raw = json.dumps({"user": "a\U000e0041\u200b"}, ensure_ascii=False).encode()
+    out = json_shown(raw)
+    shown_text = out.decode()
+    assert (json.loads(out), "\\udb40\\udc41" in shown_text, "\\u200b" in shown_text) == (json.loads(raw), True, True)
