@@ -22,7 +22,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 
 from auditlog.cli import main
 from auditlog.indexer.security import READER, WRITER, WRITER_PRIVILEGES, role_descriptors
-from auditlog.indexer.setup import UNCHANGED, run_setup
+from auditlog.indexer.setup import UNCHANGED, UPDATED, run_setup
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 from tests.support.node import SecureNodeInfo
 
@@ -346,6 +346,25 @@ def test_setup_on_secure_node_stores_roles_and_is_idempotent(secure_node: Secure
         second = run_setup(admin, tiers)
         expected = (set(role_descriptors(tiers)), [UNCHANGED] * len(second.changes))
         assert expected == ({c.name for c in first.changes if c.kind == "role"}, [c.action for c in second.changes])
+    finally:
+        _cleanup(secure_node, tiers)
+
+
+def test_setup_replaces_a_writer_role_of_version_4_by_the_daily_names(secure_node: SecureNodeInfo) -> None:
+    """A writer role an earlier setup stored (version 4: the class patterns) is replaced: its names become the
+    daily regular expressions."""
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
+    admin = _admin(secure_node)
+    name = f"{tiers.prefix}-{WRITER}"
+    try:
+        version_4 = {"indices": [{"names": [*tiers.read_patterns, *tiers.digest_patterns],
+                                  "privileges": list(WRITER_PRIVILEGES)}],
+                     "metadata": {"managed_by": "auditlog", "version": 4, "role": WRITER}}
+        admin.security.put_role(name=name, body=version_4)
+        report = run_setup(admin, tiers)
+        names = admin.security.get_role(name=name)[name]["indices"][0]["names"]
+        action = next(c.action for c in report.changes if c.name == name)
+        assert (UPDATED, [*tiers.daily_regexes, *tiers.digest_daily_regexes]) == (action, names)
     finally:
         _cleanup(secure_node, tiers)
 
