@@ -9,9 +9,13 @@ Checks, in order, each depending on the one before:
 2. reach     the node answers HTTP at ``elasticsearch.url``
 3. tls       the certificate verified (``https``), not verified (``verify_certs = false``), or plain http
 4. auth      ``GET _security/_authenticate`` accepted the credentials (or security is off)
-5. privileges ``_has_privileges``: a bulk ``create`` and ``auto_configure`` on the namespace's indices and,
-   with ``digest.enabled``, on its digest indices (a key made before digests existed lacks those); a key
-   made before the roles' version 4 holds ``create_doc`` instead of the create action, which also passes
+5. privileges ``_has_privileges``: a bulk ``create`` and ``auto_configure`` on every daily index of the
+   namespace and, with ``digest.enabled``, on every daily digest index (a key made before digests existed
+   lacks those). It asks about the writer role's own regular expressions, which Elasticsearch answers by
+   whether the key's names cover all they match: a key of the roles' version 5 holds exactly them, an older
+   key the class patterns around them (``audit-enterprise-*``), and both pass; a key made before version 4
+   holds ``create_doc`` instead of the create action, which also passes. One daily name (today's) would pass
+   a key that may write that day only
 6. templates the namespace's index templates exist and no template of a higher priority overrides them for
    new daily indices (``indexer.precedence``; a writer key may not read templates: then "skipped")
 
@@ -35,7 +39,7 @@ from auditlog.indexer.errors import ANSWER_ERRORS, describe_answer_error, error_
 from auditlog.indexer.precedence import shadowed
 from auditlog.indexer.security import WRITER_PRIVILEGES
 from auditlog.indexer.templates import index_template_name
-from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -170,14 +174,17 @@ _CREATE, _LEGACY_CREATE = "indices:data/write/index:op_type/create", "create_doc
 
 
 def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> CheckResult:
-    """The writer's privileges on the events and, when digests are on, on the digest indices too.
+    """The writer's privileges on every daily events index and, when digests are on, every daily digest index.
 
-    A key made before digests existed holds the events' pattern only: its events are stored and every digest is
+    A key made before digests existed holds the events' names only: its events are stored and every digest is
     refused, so without this check tamper evidence would be missing with no line saying why at start.
     """
-    patterns = [*tiers.read_patterns, *(tiers.digest_patterns if digests else ())]
+    # the role's regular expressions, each with the name shape a person reads in the line
+    shapes = {tiers.daily_regex(cls): tiers.daily_shape(cls) for cls in RETENTION_DAYS}
+    digest_shapes = {tiers.digest_daily_regex(cls): tiers.digest_daily_shape(cls) for cls in RETENTION_DAYS}
+    names = [*shapes, *(digest_shapes if digests else ())]
     try:
-        answer = client.security.has_privileges(index=[{"names": patterns,
+        answer = client.security.has_privileges(index=[{"names": names,
                                                          "privileges": [*WRITER_PRIVILEGES, _LEGACY_CREATE]}])
     except ApiError as exc:
         return CheckResult("privileges", FAIL, f"_has_privileges failed ({exc.meta.status}): {error_reason(exc)}")
@@ -185,17 +192,17 @@ def _privileges(client: Elasticsearch, tiers: TierTable, digests: bool) -> Check
         return _lost("privileges", exc)
     granted = answer.get("index", {})
     remedy = f"use a writer key from `auditlog setup --api-keys --prefix {tiers.prefix}`"
-    for pattern in patterns:
-        held = granted.get(pattern, {})
+    for name in names:
+        held = granted.get(name, {})
         missing = [p for p in WRITER_PRIVILEGES if not held.get(p) and not (p == _CREATE and held.get(_LEGACY_CREATE))]
         if not missing:
             continue
-        if pattern in tiers.read_patterns:
-            return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {pattern}; {remedy}")
-        return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {pattern}: events are stored but "
-                                               f"their digests (tamper evidence) would be refused; {remedy}, or "
-                                               "set digest.enabled = false")
-    where = tiers.read_pattern + (f" and {tiers.digest_pattern}" if digests else "")
+        if name in shapes:
+            return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {shapes[name]}; {remedy}")
+        return CheckResult("privileges", FAIL, f"missing {', '.join(missing)} on {digest_shapes[name]}: events are "
+                                               f"stored but their digests (tamper evidence) would be refused; "
+                                               f"{remedy}, or set digest.enabled = false")
+    where = ",".join(shapes.values()) + (f" and {','.join(digest_shapes.values())}" if digests else "")
     return CheckResult("privileges", OK, f"{', '.join(WRITER_PRIVILEGES)} on {where}")
 
 

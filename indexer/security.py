@@ -2,33 +2,42 @@
 
 Two roles on the namespace's event indices (``audit-enterprise-*``, ``audit-business-*``, ``audit-professional-*``)
 and its digest indices (``audit.digest-<class>-*``, tamper evidence: the agent appends signed digests there,
-verify reads them), modelled on Beats' writer/reader roles. One pattern per retention class, never ``audit-*``:
-that also covers every namespace whose prefix starts with ``audit-`` (a writer key of ``audit`` could append to
+verify reads them), modelled on Beats' writer/reader roles. Per retention class, never ``audit-*``: that also
+covers every namespace whose prefix starts with ``audit-`` (a writer key of ``audit`` could append to
 ``audit-staging``'s indices and forge its digests, or auto-create ``audit-zzz`` with a mapping of its own that
-breaks every reader's sort), and the patterns cover only names our templates shape.
+breaks every reader's sort).
 
 - writer (the agent): the actions of a bulk ``create`` (``indices:data/write/bulk`` and
   ``indices:data/write/index:op_type/create``: append only, it can neither overwrite nor delete an event) and
   ``auto_configure`` (an event for a day whose index does not exist yet, e.g. a late one, auto-creates it,
   with settings and mappings from our templates; setup and retention enforce create today's and tomorrow's
-  ahead). Not the named privilege ``create_doc``: Elasticsearch 9 still lets it put mappings
-  (``indices:admin/mapping/put``, deprecated), so a leaked agent key could add a runtime field shadowing
-  ``organization.id`` to a day's index, which then fails every tenant key's document-level query and every
-  tenant filter until the index expires (and, where Painless is installed, could make that query match
+  ahead). On the daily names only: its ``names`` are Lucene regular expressions
+  (:meth:`~indexer.tiers.TierTable.daily_regex`, ``/audit-enterprise-[0-9]{4}\\.(0[1-9]|1[0-2])\\.(...)/``)
+  matching exactly the names the agent makes, ``<prefix>-<class>-YYYY.MM.DD`` and
+  ``<prefix>.digest-<class>-YYYY.MM.DD``. The class pattern ``audit-enterprise-*`` would let a leaked key
+  auto-create ``audit-enterprise-evil`` or ``audit-enterprise-2026.01.01x``: our templates shape them, but
+  readers, exports and tenant keys show their events and no digest covers them (verify reports them as
+  inserted), and each new name takes shards until the cluster's limit refuses the next real day; nor could a
+  key write to an index an admin made there (``audit-enterprise-archive``). Elasticsearch matches the
+  expressions, not our client. Not the named privilege ``create_doc``: Elasticsearch 9 still lets it put
+  mappings (``indices:admin/mapping/put``, deprecated), so a leaked agent key could add a runtime field
+  shadowing ``organization.id`` to a day's index, which then fails every tenant key's document-level query and
+  every tenant filter until the index expires (and, where Painless is installed, could make that query match
   other tenants' events); nor does the agent need its auto-generated ids (every event and digest has an
-  ``_id``). Nothing else: no ``create_index`` (a
-  leaked agent key cannot pre-create tomorrow's index with a write block or a mapping of its own), no
-  ``read`` (it cannot read the audit trail), no cluster privilege (the agent's pre-flight uses
-  ``_has_privileges`` and ``_authenticate``, which need none).
-- reader (TUI, export, ``auditlog show``, support staff): ``read`` and ``view_index_metadata``; it
-  cannot write, delete or change anything. It reads every tenant: customers get tenant keys
-  (``indexer.keys``), never the reader key.
+  ``_id``). Nothing else: no ``create_index`` (a leaked agent key cannot pre-create tomorrow's index with a
+  write block or a mapping of its own), no ``read`` (it cannot read the audit trail), no cluster privilege
+  (the agent's pre-flight uses ``_has_privileges`` and ``_authenticate``, which need none).
+- reader (TUI, export, ``auditlog show``, verify, support staff): ``read`` and ``view_index_metadata`` on the
+  class patterns, wildcards kept: it must see whatever readers see under ``audit-<class>-*`` (an admin's index,
+  an old key's stray one) so that verify can report those events as inserted. It cannot write, delete or
+  change anything. It reads every tenant: customers get tenant keys (``indexer.keys``), never the reader key.
 
 Roles are named ``<prefix>-writer`` / ``<prefix>-reader`` and carry ``metadata.version``; setup
 replaces an older role and leaves an equal one alone. API keys embed the same descriptors (an API
 key's privileges are the intersection of its descriptors and its creator's), so they keep working
-even if the named roles are later edited. Each ``--api-keys`` run makes *new* keys (a key's secret is
-shown only once); revoke old ones with ``auditlog keys revoke`` (or ``POST _security/api_key/_invalidate``).
+even if the named roles are later edited, and keys made before version 5 keep the class patterns until
+they are replaced. Each ``--api-keys`` run makes *new* keys (a key's secret is shown only once); revoke old
+ones with ``auditlog keys revoke`` (or ``POST _security/api_key/_invalidate``).
 """
 
 from __future__ import annotations
@@ -43,7 +52,8 @@ from auditlog.indexer.templates import ENV as _ENV
 from auditlog.indexer.tiers import TierTable
 
 #: Bump when a role descriptor changes.
-ROLE_VERSION = 4  # 3: one pattern per retention class instead of <prefix>-* and <prefix>.digest-*; 4: no create_doc
+ROLE_VERSION = 5  # 3: one pattern per retention class instead of <prefix>-* and <prefix>.digest-*; 4: no create_doc;
+#                 5: the writer's names are regular expressions of the daily names, not the class patterns
 
 WRITER, READER = "writer", "reader"
 
@@ -63,7 +73,8 @@ def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
     """Return the role descriptors (``PUT _security/role`` bodies) by role name (pure).
 
     Args:
-        tiers: the namespace (its read pattern is what the roles may touch).
+        tiers: the namespace: the writer may append to its daily indices (regular expressions), the reader
+            read its class patterns.
 
     Returns:
         ``{"<prefix>-writer": {...}, "<prefix>-reader": {...}}``.
@@ -73,7 +84,7 @@ def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
         role_name(tiers, WRITER): {
             "description": "auditlog agent: append audit events (auto-creating the day's index); no read, no delete",
             "cluster": [],
-            "indices": [{"names": [*tiers.read_patterns, *tiers.digest_patterns],
+            "indices": [{"names": [*tiers.daily_regexes, *tiers.digest_daily_regexes],
                          "privileges": list(WRITER_PRIVILEGES)}],
             "metadata": {**meta, "role": WRITER},
         },

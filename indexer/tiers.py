@@ -15,6 +15,13 @@ DEFAULT_PREFIX = "audit"
 
 _DAY_STAMP = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})", re.ASCII)
 
+#: A day stamp as :meth:`TierTable.index_for_day` writes it, in Lucene's regular expression syntax (what
+#: Elasticsearch takes between slashes in a role's ``names``): four digits, a month 01-12 and a day 01-31. No
+#: calendar: ``2026.02.30`` matches, but no agent names it (its router only names days that exist) and
+#: :meth:`TierTable.parse_index` refuses it. ``[0-9]``, not ``\d``: both are ASCII digits to Lucene, but the
+#: class says so to every reader.
+DAY_STAMP_REGEX = r"[0-9]{4}\.(0[1-9]|1[0-2])\.(0[1-9]|[12][0-9]|3[01])"
+
 #: Environment variable naming the index namespace for every command (``--prefix`` wins).
 PREFIX_ENV = "AUDITLOG_INDEX_PREFIX"
 
@@ -36,6 +43,24 @@ DEFAULT_TIER_CLASSES: dict[str, str] = {
 
 #: tiers whose tenants may use the customer view (the seed's dashboard is Enterprise-only).
 CUSTOMER_VIEW_TIERS: frozenset[str] = frozenset({"enterprise"})
+
+
+def lucene_regex_literal(text: str) -> str:
+    """Escape ``text`` so that a Lucene regular expression matches it, and only it, literally (pure).
+
+    Every character but an ASCII letter or digit, ``-`` or ``_`` gets a backslash, which Lucene reads as "this
+    character": a prefix may hold ``.``, ``+``, ``(``, ``[``, ``{``, ``@`` (any string), ``&`` (intersection),
+    ``~`` (complement) and more that Lucene gives a meaning; ``-`` and ``_`` mean nothing outside a ``[...]``
+    class, so the common names stay readable (``audit-enterprise-...``). Letters never get one: ``\\d``,
+    ``\\w`` and ``\\s`` (and their capitals) are character classes to Lucene.
+
+    Args:
+        text: any text, e.g. an index prefix.
+
+    Returns:
+        The regular expression (without the slashes a role's ``names`` puts around it).
+    """
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "\\" + c for c in text)
 
 
 class UnknownTierError(ValueError):
@@ -141,6 +166,23 @@ class TierTable:
         """
         return tuple(self.class_pattern(cls) for cls in RETENTION_DAYS)
 
+    def daily_regex(self, cls: str) -> str:
+        """Return every daily index name of class ``cls`` as a Lucene regular expression for a role's ``names``.
+
+        E.g. ``/audit-enterprise-[0-9]{4}\\.(0[1-9]|1[0-2])\\.(0[1-9]|[12][0-9]|3[01])/``: the names
+        :meth:`index_for_day` makes, where :meth:`class_pattern` also covers ``audit-enterprise-evil``.
+        """
+        return f"/{lucene_regex_literal(f'{self.prefix}-{cls}-')}{DAY_STAMP_REGEX}/"
+
+    @property
+    def daily_regexes(self) -> tuple[str, ...]:
+        """:meth:`daily_regex` of each retention class, in the order of :attr:`read_patterns`."""
+        return tuple(self.daily_regex(cls) for cls in RETENTION_DAYS)
+
+    def daily_shape(self, cls: str) -> str:
+        """Return how a daily index name of class ``cls`` looks, for people: ``audit-enterprise-YYYY.MM.DD``."""
+        return f"{self.prefix}-{cls}-YYYY.MM.DD"
+
     @property
     def read_pattern(self) -> str:
         """The :attr:`read_patterns` as one index expression for a request, e.g. ``audit-enterprise-*,...``."""
@@ -158,6 +200,19 @@ class TierTable:
     def digest_patterns(self) -> tuple[str, ...]:
         """The digest indices' patterns, one per retention class, e.g. ``audit.digest-enterprise-*``."""
         return tuple(f"{self.prefix}{DIGEST_INFIX}-{cls}-*" for cls in RETENTION_DAYS)
+
+    def digest_daily_regex(self, cls: str) -> str:
+        """Return every daily digest index name of class ``cls`` as a Lucene regular expression (like daily_regex)."""
+        return f"/{lucene_regex_literal(f'{self.prefix}{DIGEST_INFIX}-{cls}-')}{DAY_STAMP_REGEX}/"
+
+    @property
+    def digest_daily_regexes(self) -> tuple[str, ...]:
+        """:meth:`digest_daily_regex` of each retention class, in the order of :attr:`digest_patterns`."""
+        return tuple(self.digest_daily_regex(cls) for cls in RETENTION_DAYS)
+
+    def digest_daily_shape(self, cls: str) -> str:
+        """Return how a daily digest index name of class ``cls`` looks: ``audit.digest-enterprise-YYYY.MM.DD``."""
+        return f"{self.prefix}{DIGEST_INFIX}-{cls}-YYYY.MM.DD"
 
     @property
     def digest_pattern(self) -> str:

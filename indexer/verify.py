@@ -270,9 +270,10 @@ def _check_elsewhere(client: Elasticsearch, tiers: TierTable, checked: set[str],
                      report: Report, cancel: threading.Event | None = None) -> None:
     """Report the events readers see through the class patterns outside the daily indices checked, as inserted.
 
-    A key that may append (the writer's ``auto_configure``) can create ``audit-enterprise-anything``, and an
-    admin any index or alias there: the TUI, exports, Kibana and tenant keys read ``audit-<class>-*`` and show
-    its events, but no agent writes there, so no digest can cover them. Likewise an event the filter selects
+    A writer key made before the roles' version 5 (``auto_configure`` on the class patterns, where today's may
+    write only the daily names) can create ``audit-enterprise-anything``, and an admin any index or alias
+    there: the TUI, exports, Kibana and tenant keys read ``audit-<class>-*`` and show its events, but no agent
+    writes there, so no digest can cover them. Likewise an event the filter selects
     in a daily index of another day than the days checked: an agent stores each event in its own day's index.
 
     Args:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditlog.indexer.tiers import RETENTION_DAYS, TierTable, UnknownTierError
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable, UnknownTierError, lucene_regex_literal
 from auditlog.options.tiers import tiers_from_args
 
 
@@ -122,6 +123,33 @@ def test_read_and_digest_patterns_name_each_class() -> None:
                 ("audit.digest-enterprise-*", "audit.digest-business-*", "audit.digest-professional-*"),
                 "audit-enterprise-*,audit-business-*,audit-professional-*")
     assert expected == (tiers.read_patterns, tiers.digest_patterns, tiers.read_pattern)
+
+
+def test_daily_regexes_name_each_class_s_daily_layout() -> None:
+    """The writer's names are one Lucene regular expression per class: prefix, class, four digits, month, day."""
+    tiers = TierTable(prefix="x.audit")
+    day = r"[0-9]{4}\.(0[1-9]|1[0-2])\.(0[1-9]|[12][0-9]|3[01])"
+    expected = (tuple(rf"/x\.audit-{cls}-{day}/" for cls in RETENTION_DAYS),
+                tuple(rf"/x\.audit\.digest-{cls}-{day}/" for cls in RETENTION_DAYS))
+    assert expected == (tiers.daily_regexes, tiers.digest_daily_regexes)
+
+
+def test_lucene_regex_literal_escapes_every_character_but_letters_digits_dash_and_underscore() -> None:
+    """Lucene's operators (. + ( ) [ ] { } @ & ~ ^ $ ! % ' ; = `) and non-ASCII letters get a backslash."""
+    text = "a1-_.+()[]{}@&~^$!%';=`é"
+    expected = "a1-_" + "".join("\\" + c for c in ".+()[]{}@&~^$!%';=`é")
+    assert expected == lucene_regex_literal(text)
+
+
+@given(st.dates(min_value=date(1000, 1, 1)), st.sampled_from(sorted(RETENTION_DAYS)))
+def test_every_daily_name_the_router_makes_matches_its_class_s_regex(day: date, cls: str) -> None:
+    """Every events and digest index name of a day with a four-digit year matches its class's regex (the regex
+    read as a Python pattern: the same syntax for digits, classes, counts, groups and escaped literals)."""
+    tiers = TierTable(prefix="a.b-c_d")
+    matched = [re.fullmatch(regex.strip("/"), name, re.ASCII) is not None
+               for regex, name in ((tiers.daily_regex(cls), tiers.index_for_day(cls, day)),
+                                   (tiers.digest_daily_regex(cls), tiers.digest_index_for_day(cls, day)))]
+    assert [True, True] == matched
 
 
 def _covered(mine: TierTable, theirs: TierTable) -> list[str]:

@@ -24,7 +24,7 @@ from auditlog.agent.sink import Abandoned, Sink
 from auditlog.cli import main
 from auditlog.indexer.security import WRITER_PRIVILEGES
 from auditlog.indexer.setup import install_templates, run_setup
-from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 from tests.integration.agent_support import DropConnection, NodeProxy, Reply
 from tests.support.node import SecureNodeInfo
 from tests.support.seed import cleanup_namespace
@@ -203,23 +203,24 @@ def test_revoked_key_at_run_time_is_backpressure_not_dead_letters(keys: Keys) ->
     keys.admin.security.invalidate_api_key(ids=[writer.id])
     client = Elasticsearch(keys.node.url, api_key=writer.encoded, ca_certs=keys.node.ca_certs)
     index = keys.tiers.index_for("enterprise", datetime.now(UTC))
-    held, dead, outcome = _send_until_held(client, index, "x1")
+    held, dead, outcome = _send_until_held(client, [(index, "x1")])
     expected: tuple[bool, list[DeadLetter], list[type[BaseException]]] = (True, [], [Abandoned])
     assert expected == (held >= 3, dead, [type(e) for e in outcome])
 
 
-def _send_until_held(client: Elasticsearch, index: str, doc_id: str) -> tuple[int, list[DeadLetter],
-                                                                             list[BaseException]]:
-    """Send one document through a Sink until it was held as ``unauthorized`` backpressure three times (or 10 s),
-    then stop the sink; return how often it was held, the dead letters and what ``send`` raised."""
+def _send_until_held(client: Elasticsearch, targets: list[tuple[str, str]]) -> tuple[int, list[DeadLetter],
+                                                                                list[BaseException]]:
+    """Send one batch of a document per (index, id) through a Sink until it was held as ``unauthorized``
+    backpressure three times (or 10 s), then stop the sink; return how often it was held, the dead letters and
+    what ``send`` raised."""
     dead: list[DeadLetter] = []
     metrics, stopping = Metrics(), threading.Event()
     sink = Sink(client, backoff=EqualJitterBackoff(0.05, 0.1), metrics=metrics, dead_letter=dead.append,
                 stopping=stopping,
                 deadline=lambda: time.monotonic())
     batch = Batch(1, entries=[b'{"create":{"_index":"%s","_id":"%s"}}\n{"message":"x"}\n'
-                              % (index.encode(), doc_id.encode())],
-                  origins=[("key", "/f", 0, b"{}")])
+                              % (index.encode(), doc_id.encode()) for index, doc_id in targets],
+                  origins=[("key", "/f", offset, b"{}") for offset in range(len(targets))])
     outcome: list[BaseException] = []
 
     def send() -> None:
@@ -243,9 +244,49 @@ def test_writer_key_of_another_namespace_is_backpressure_per_item(keys: Keys) ->
     other = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
     client = Elasticsearch(keys.node.url, api_key=keys.writer, ca_certs=keys.node.ca_certs)
     index = other.index_for("enterprise", datetime.now(UTC))
-    held, dead, outcome = _send_until_held(client, index, "x2")
+    held, dead, outcome = _send_until_held(client, [(index, "x2")])
     expected: tuple[bool, list[DeadLetter], list[type[BaseException]], bool] = (True, [], [Abandoned], False)
     assert expected == (held >= 3, dead, [type(e) for e in outcome], bool(keys.admin.indices.exists(index=index)))
+
+
+def test_a_name_outside_the_daily_layout_is_held_while_its_neighbour_ships(keys: Keys) -> None:
+    """A batch with one event for today's index and one for P-enterprise-evil (no agent names it: its router only
+    names daily indices within its time bounds): the first is created, the second's item-level 403 is held as
+    backpressure, never dead-lettered, and creates no index."""
+    client = Elasticsearch(keys.node.url, api_key=keys.writer, ca_certs=keys.node.ca_certs)
+    today, stray = keys.tiers.index_for("enterprise", datetime.now(UTC)), f"{keys.tiers.prefix}-enterprise-evil"
+    held, dead, outcome = _send_until_held(client, [(today, "n-ok"), (stray, "n-evil")])
+    expected: tuple[bool, list[DeadLetter], list[type[BaseException]], bool, bool] = (
+        True, [], [Abandoned], True, False)
+    assert expected == (held >= 3, dead, [type(e) for e in outcome], bool(keys.admin.exists(index=today, id="n-ok")),
+                        bool(keys.admin.indices.exists(index=stray)))
+
+
+def test_a_writer_key_of_the_roles_version_4_passes_the_privileges_check(keys: Keys) -> None:
+    """A key made before the writer's names became daily regular expressions (the class patterns, the bulk create
+    actions and auto_configure) covers every daily name, so the privileges check passes it."""
+    descriptor = {"indices": [{"names": [*keys.tiers.read_patterns, *keys.tiers.digest_patterns],
+                               "privileges": list(WRITER_PRIVILEGES)}]}
+    old = keys.admin.security.create_api_key(name=f"{keys.tiers.prefix}-v4", expiration="1h",
+                                             role_descriptors={"w": descriptor})["encoded"]
+    code, lines, _ = _check("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--api-key", old,
+                            "--prefix", keys.tiers.prefix)
+    assert (0, "OK") == (code, _outcomes(lines)["privileges"])
+
+
+def test_a_writer_key_for_today_only_fails_the_privileges_check(keys: Keys) -> None:
+    """A key that may append to today's daily indices only fails the check naming the daily name shape: a late
+    event's day, or tomorrow's, would be refused."""
+    today = datetime.now(UTC).date()
+    names = [n for cls in RETENTION_DAYS
+             for n in (keys.tiers.index_for_day(cls, today), keys.tiers.digest_index_for_day(cls, today))]
+    narrow = keys.admin.security.create_api_key(
+        name=f"{keys.tiers.prefix}-today", expiration="1h",
+        role_descriptors={"w": {"indices": [{"names": names, "privileges": list(WRITER_PRIVILEGES)}]}})["encoded"]
+    code, lines, _ = _check("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--api-key", narrow,
+                            "--prefix", keys.tiers.prefix)
+    failing = [line for line in lines if line.startswith("FAIL")]
+    assert (1, 1, True) == (code, len(failing), f"on {keys.tiers.daily_shape('enterprise')};" in failing[0]), lines
 
 
 def test_a_writer_key_without_the_digest_indices_fails_unless_digests_are_off(keys: Keys, tmp_path: Path) -> None:
@@ -262,5 +303,5 @@ def test_a_writer_key_without_the_digest_indices_fails_unless_digests_are_off(ke
     off = tmp_path / "agent.toml"
     off.write_text(f'[inputs]\npaths = ["{tmp_path}/*.jsonl"]\n[digest]\nenabled = false\n')
     code_off, lines_off, _ = _check("--config", str(off), *flags)
-    assert (code, len(failing), f"on {keys.tiers.digest_patterns[0]}:" in failing[0], code_off,
+    assert (code, len(failing), f"on {keys.tiers.digest_daily_shape('enterprise')}:" in failing[0], code_off,
             _outcomes(lines_off)["privileges"]) == (1, 1, True, 0, "OK")

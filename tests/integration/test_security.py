@@ -22,8 +22,8 @@ from elasticsearch import ConnectionError as ESConnectionError
 
 from auditlog.cli import main
 from auditlog.indexer.security import READER, WRITER, WRITER_PRIVILEGES, role_descriptors
-from auditlog.indexer.setup import UNCHANGED, run_setup
-from auditlog.indexer.tiers import TierTable
+from auditlog.indexer.setup import UNCHANGED, UPDATED, run_setup
+from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 from tests.support.node import SecureNodeInfo
 
 
@@ -34,7 +34,8 @@ def _admin(node: SecureNodeInfo) -> Elasticsearch:
 
 def _cleanup(node: SecureNodeInfo, tiers: TierTable) -> None:
     admin = _admin(node)
-    admin.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*", expand_wildcards="all")
+    admin.options(ignore_status=404).indices.delete(index=f"{tiers.prefix}-*,{tiers.prefix}.digest-*,x{tiers.prefix}-*",
+                                                    expand_wildcards="all")
     admin.options(ignore_status=404).indices.delete_index_template(name=f"{tiers.prefix}-*")
     admin.options(ignore_status=404).cluster.delete_component_template(name=f"{tiers.prefix}-*")
     for name in role_descriptors(tiers):
@@ -193,6 +194,59 @@ def test_writer_cannot_auto_create_an_index_our_templates_do_not_shape(keyed: Ke
     assert (403, False) == (status, bool(keyed.admin.indices.exists(index=stray)))
 
 
+#: names under the class patterns that are not daily names: a word, a day without leading zeros, a day with a
+#: tail, a month 13, a day 32, a five-digit year, a daily name with a prefix of its own in front
+_OUTSIDE_THE_LAYOUT = ["{p}-enterprise-evil", "{p}-enterprise-2026.1.1", "{p}-enterprise-2026.01.01x",
+                       "{p}-enterprise-2026.13.01", "{p}-business-2026.01.32", "{p}-professional-20260.01.01",
+                       "{p}.digest-enterprise-evil", "{p}.digest-business-2026.01.01-x", "x{p}-enterprise-2026.01.01"]
+
+
+@pytest.mark.parametrize("template", _OUTSIDE_THE_LAYOUT)
+def test_writer_cannot_auto_create_a_name_outside_the_daily_layout(keyed: KeyedNamespace, template: str) -> None:
+    """A writer key's event for a name the class patterns cover but the daily layout does not is refused (403)
+    and creates no index: Elasticsearch matches the role's regular expressions."""
+    stray = template.format(p=keyed.tiers.prefix)
+    status = _bulk_status(keyed.as_key(WRITER), stray, "o-1")
+    assert (403, False) == (status, bool(keyed.admin.indices.exists(index=stray)))
+
+
+def test_writer_cannot_write_to_an_existing_index_outside_the_daily_layout(keyed: KeyedNamespace) -> None:
+    """An index an admin made under the class patterns (an archive, say) takes no event from the writer key (403)."""
+    archive = f"{keyed.tiers.prefix}-enterprise-archive"
+    keyed.admin.options(ignore_status=400).indices.create(index=archive)
+    status = _bulk_status(keyed.as_key(WRITER), archive, "a-1")
+    keyed.admin.indices.refresh(index=archive)
+    assert (403, 0) == (status, keyed.admin.count(index=archive)["count"])
+
+
+def test_writer_regexes_match_exactly_the_daily_names_of_a_prefix_of_lucene_operators(keyed: KeyedNamespace) -> None:
+    """With a prefix full of characters Lucene gives a meaning (. + ( ) [ ] { } @ & ~ ^ $ ! % ' ; = `, é), a key with
+    that namespace's writer descriptor holds the privileges on its daily names and on no near miss."""
+    tiers = TierTable(prefix="t.a+b(c)[d]{e}@f&g~h^i$j!k%l'm;n=o`p_q-é")
+    day = "2026.12.04"
+    matching = [f"{tiers.prefix}-{cls}-{day}" for cls in RETENTION_DAYS] + [
+        f"{tiers.prefix}.digest-{cls}-{day}" for cls in RETENTION_DAYS] + [
+        f"{tiers.prefix}-enterprise-0001.01.01", f"{tiers.prefix}-business-9999.12.31"]
+    missing = [f"{tiers.prefix}-enterprise-{day}x", f"{tiers.prefix}-enterprise-2026.12.4",
+               f"{tiers.prefix}-enterprise-2026.00.04", f"{tiers.prefix}-enterprise-2026.12.00",
+               f"{tiers.prefix}-enterprise-2026x12.04", f"{tiers.prefix}-enterprise-evil",
+               f"t.a+b(c)[d]{{e}}@f&g~h^i$j!k%l'm;n=o`p_q-e-enterprise-{day}",  # é is no e
+               f"tXa+b(c)[d]{{e}}@f&g~h^i$j!k%l'm;n=o`p_q-é-enterprise-{day}",  # . is no wildcard
+               f"t.aab(c)[d]{{e}}@f&g~h^i$j!k%l'm;n=o`p_q-é-enterprise-{day}",  # + repeats nothing
+               f"t.a+bc[d]{{e}}@f&g~h^i$j!k%l'm;n=o`p_q-é-enterprise-{day}",  # ( ) group nothing
+               f"t.a+b(c)d{{e}}@f&g~h^i$j!k%l'm;n=o`p_q-é-enterprise-{day}",  # [d] is no class
+               f"t.a+b(c)[d]{{e}}@xyzf&g~h^i$j!k%l'm;n=o`p_q-é-enterprise-{day}",  # @ is no "any string"
+               f"{tiers.prefix}-digest-enterprise-{day}"]
+    descriptor = {k: v for k, v in role_descriptors(tiers)[f"{tiers.prefix}-{WRITER}"].items() if k != "description"}
+    created = keyed.admin.security.create_api_key(name=f"{keyed.tiers.prefix}-operators", expiration="1h",
+                                                  role_descriptors={"w": descriptor})
+    client = Elasticsearch(keyed.node.url, api_key=created["encoded"], ca_certs=keyed.node.ca_certs, max_retries=0)
+    answer = client.security.has_privileges(index=[{"names": matching + missing,
+                                                     "privileges": list(WRITER_PRIVILEGES)}])["index"]
+    held = {name for name, privileges in answer.items() if all(privileges.values())}
+    assert (set(matching), set()) == (held, {n for n, p in answer.items() if any(p.values())} - set(matching))
+
+
 def _bulk_status(client: Elasticsearch, index: str, event_id: str, document: dict[str, object] | None = None) -> int:
     """The status of one bulk ``create`` item (the bulk request itself is accepted; its items are authorised)."""
     result = client.bulk(operations=[{"create": {"_index": index, "_id": event_id}}, document or _event(event_id)])
@@ -242,7 +296,10 @@ def test_each_key_holds_exactly_its_privileges(keyed: KeyedNamespace) -> None:
     for role in (WRITER, READER):
         descriptor = role_descriptors(keyed.tiers)[f"{keyed.tiers.prefix}-{role}"]
         expected[role] = (set(descriptor["cluster"]), set(descriptor["indices"][0]["privileges"]))
-        patterns = [*keyed.tiers.read_patterns, *keyed.tiers.digest_patterns]
+        # daily names: the writer's regular expressions cover no class pattern, only the names the agent makes
+        day = datetime.now(UTC).date()
+        patterns = [name for cls in RETENTION_DAYS
+                    for name in (keyed.tiers.index_for_day(cls, day), keyed.tiers.digest_index_for_day(cls, day))]
         answer = keyed.as_key(role).security.has_privileges(
             cluster=cluster_privileges, index=[{"names": patterns, "privileges": index_privileges}])
         granted = [{p for p, ok in answer["index"][pattern].items() if ok} for pattern in patterns]
@@ -289,6 +346,25 @@ def test_setup_on_secure_node_stores_roles_and_is_idempotent(secure_node: Secure
         second = run_setup(admin, tiers)
         expected = (set(role_descriptors(tiers)), [UNCHANGED] * len(second.changes))
         assert expected == ({c.name for c in first.changes if c.kind == "role"}, [c.action for c in second.changes])
+    finally:
+        _cleanup(secure_node, tiers)
+
+
+def test_setup_replaces_a_writer_role_of_version_4_by_the_daily_names(secure_node: SecureNodeInfo) -> None:
+    """A writer role an earlier setup stored (version 4: the class patterns) is replaced: its names become the
+    daily regular expressions."""
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
+    admin = _admin(secure_node)
+    name = f"{tiers.prefix}-{WRITER}"
+    try:
+        version_4 = {"indices": [{"names": [*tiers.read_patterns, *tiers.digest_patterns],
+                                  "privileges": list(WRITER_PRIVILEGES)}],
+                     "metadata": {"managed_by": "auditlog", "version": 4, "role": WRITER}}
+        admin.security.put_role(name=name, body=version_4)
+        report = run_setup(admin, tiers)
+        names = admin.security.get_role(name=name)[name]["indices"][0]["names"]
+        action = next(c.action for c in report.changes if c.name == name)
+        assert (UPDATED, [*tiers.daily_regexes, *tiers.digest_daily_regexes]) == (action, names)
     finally:
         _cleanup(secure_node, tiers)
 
