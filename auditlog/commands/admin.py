@@ -269,6 +269,18 @@ def _unreadable_json(inventory: retention.Inventory) -> list[dict[str, str]]:
     return [{"index": u.name, "reason": u.reason} for u in inventory.unreadable]
 
 
+def _warn_blocked(blocked: list[retention.Blocked], due: bool) -> None:
+    for item in blocked:
+        name = shown(item.name, line_breaks=False)
+        what = "is due but was not deleted" if due else "cannot be deleted by retention when it is due"
+        print(f"warning: index {name} {what}: {item.reason}; remove the block (or delete it by hand) once it may go",
+              file=sys.stderr)
+
+
+def _blocked_json(blocked: list[retention.Blocked]) -> list[dict[str, str]]:
+    return [{"index": b.name, "reason": b.reason} for b in blocked]
+
+
 def retention_status_command(args: argparse.Namespace) -> int:
     """``auditlog retention status``: one row per retention class, a warning per unusable index name."""
     tiers = tiers_from_args(args)
@@ -278,9 +290,10 @@ def retention_status_command(args: argparse.Namespace) -> int:
         inventory = retention.scan(client, tiers)
         rows = retention.status(client, tiers, now, inventory=inventory)
         _warn_unreadable(inventory)
+        _warn_blocked(inventory.blocked, due=False)
         if args.json:
             print(json.dumps({"now": now.isoformat(), "classes": [r.as_dict() for r in rows],
-                              "unreadable": _unreadable_json(inventory)}))
+                              "unreadable": _unreadable_json(inventory), "blocked": _blocked_json(inventory.blocked)}))
             return 0
         header = ("CLASS", "KEEP", "INDICES", "OLDEST", "DOCS", "SIZE", "NEXT DELETION (UTC)", "DELETED BY")
         table = [header]
@@ -329,6 +342,9 @@ def retention_enforce_command(args: argparse.Namespace) -> int:
             raise
         made = ahead.create_ahead(client, tiers, now, dry_run=args.dry_run)
         _warn_unreadable(inventory)
+        # overdue, kept by a block: every other index went, and a nonzero exit tells the timer unit
+        held = retention.overdue_blocked(inventory, tiers, now)
+        _warn_blocked(held, due=True)
         verb = "would delete" if args.dry_run else "deleted"
         create_verb = "would create ahead" if args.dry_run else "created ahead"
         created = [i.name for i in made if i.outcome == ahead.CREATED]
@@ -339,14 +355,14 @@ def retention_enforce_command(args: argparse.Namespace) -> int:
             print(json.dumps({"dry_run": args.dry_run, "now": now.isoformat(), verb.replace(" ", "_"): [
                 {"index": i.name, "class": i.retention_class, "day": i.day.isoformat(), "docs": i.docs,
                  "due": i.due.isoformat()} for i in due], create_verb.replace(" ", "_"): created,
-                "unreadable": _unreadable_json(inventory)}))
-            return 0
+                "unreadable": _unreadable_json(inventory), "blocked": _blocked_json(held)}))
+            return 1 if held else 0
         if args.dry_run:  # deleted ones were said as they went
             for index in due:
                 print(_enforced_line(verb, index))
         print(f"{verb} {len(due)} expired {'index' if len(due) == 1 else 'indices'}")
         for name in created:
             print(f"{create_verb} {name}")
-        return 0
+        return 1 if held else 0
 
     return _with_client(args, "retention enforce", work)
