@@ -68,3 +68,38 @@ def test_enforce_creates_the_next_day_ahead(
     out = capsys.readouterr().out
     expected = (0, _days(namespace, NOW), 6)
     assert expected == (code, _existing(es, namespace), out.count("created ahead"))
+
+
+def _foreign_template(es: Elasticsearch, tiers: TierTable, cls: str) -> str:
+    """Someone else's index template over one class's daily names, at a priority above ours; its name."""
+    name = f"{tiers.prefix}-zz-foreign"  # the namespace fixture deletes it afterwards
+    es.indices.put_index_template(name=name, index_patterns=[tiers.class_pattern(cls)], priority=500,
+                                  template={"settings": {"number_of_shards": 1}})
+    return name
+
+
+def test_no_index_is_made_ahead_through_a_template_that_overrides_ours(es: Elasticsearch, namespace: TierTable) -> None:
+    """A class whose names another template of a higher priority would shape gets no index ahead; the others do."""
+    install_templates(es, namespace, ilm=False)
+    _foreign_template(es, namespace, "professional")
+    made = ahead.create_ahead(es, namespace, NOW)
+    created = {i.name for i in made if i.outcome == ahead.CREATED}
+    expected = (_days(namespace, NOW) - _professional(namespace), _days(namespace, NOW) - _professional(namespace))
+    assert expected == (created, _existing(es, namespace))
+
+
+def _professional(tiers: TierTable) -> set[str]:
+    return {name for name in _days(tiers, NOW) if name.startswith(f"{tiers.prefix}-professional-")}
+
+
+def test_enforce_names_the_overriding_template_and_exits_1(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`retention enforce` says in one warning per day's index which template overrides ours, and exits 1."""
+    install_templates(es, namespace, ilm=False)
+    foreign = _foreign_template(es, namespace, "professional")
+    code = main(["retention", "enforce", "--es", es_url, "--prefix", namespace.prefix, "--now", NOW.isoformat()])
+    err = capsys.readouterr().err
+    warned = sorted(line.split()[3] for line in err.splitlines()
+                    if line.startswith("warning: daily index ") and foreign in line)
+    assert (1, sorted(_professional(namespace))) == (code, warned)
