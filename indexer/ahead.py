@@ -12,6 +12,11 @@ when its class's index template is installed and is the one Elasticsearch would 
 (``indexer.precedence``), so it never ends up without the audit mappings: a template of someone else's
 at a higher priority over the class's names is ``REFUSED``, naming it (``retention enforce`` runs daily
 and used to create tomorrow's indices through such a template, with dynamic mappings, silently).
+
+"Exists" means an open index of that name the agents can write into. A name held by an alias or a data
+stream is ``REFUSED`` (that day's events would go into someone else's index, or a data stream's backing
+index, which retention never deletes), and so is a closed index or one with a write block (the agents'
+writes would fail from the day's first event on): each with one line saying what holds the name.
 """
 
 from __future__ import annotations
@@ -77,7 +82,8 @@ def create_ahead(client: Elasticsearch, tiers: TierTable, now: datetime, *, dry_
 
     Returns:
         One entry per class and day, in ``RETENTION_DAYS`` order then by day; ``REFUSED`` where another
-        index template of a higher priority would shape the new index.
+        index template of a higher priority would shape the new index, or where the name is held by
+        something the agents cannot (or must not) write into.
 
     Raises:
         elasticsearch.ApiError / elasticsearch.ConnectionError: when the cluster refuses or is unreachable.
@@ -85,6 +91,7 @@ def create_ahead(client: Elasticsearch, tiers: TierTable, now: datetime, *, dry_
     days = days_ahead(now)
     results: list[AheadIndex] = []
     templates: list[dict[str, Any]] = []  # every index template, read once when one of ours is overridden
+    taken = _taken(client, [tiers.index_for_day(cls, day) for cls in RETENTION_DAYS for day in days])
     for cls in RETENTION_DAYS:
         ours = index_template_name(tiers, cls)
         has_template = bool(client.indices.exists_index_template(name=ours))
@@ -92,8 +99,10 @@ def create_ahead(client: Elasticsearch, tiers: TierTable, now: datetime, *, dry_
             name = tiers.index_for_day(cls, day)
             if not has_template:
                 results.append(AheadIndex(name, cls, day, NO_TEMPLATE))
-            elif client.indices.exists(index=name, expand_wildcards="all", allow_no_indices=True):
-                results.append(AheadIndex(name, cls, day, EXISTS))
+            elif name in taken:
+                problem = taken[name]
+                results.append(AheadIndex(name, cls, day, EXISTS) if problem is None
+                               else AheadIndex(name, cls, day, REFUSED, problem))
             elif (winner := precedence.overridden(client, ours, name, templates)) is not None:
                 results.append(AheadIndex(name, cls, day, REFUSED, winner.line()))
             else:
@@ -101,6 +110,52 @@ def create_ahead(client: Elasticsearch, tiers: TierTable, now: datetime, *, dry_
                     _create(client, name)
                 results.append(AheadIndex(name, cls, day, CREATED))
     return results
+
+
+#: settings whose ``true`` makes Elasticsearch refuse every write into an index
+WRITE_BLOCKS = ("write", "read_only", "read_only_allow_delete")
+
+
+def _taken(client: Elasticsearch, names: list[str]) -> dict[str, str | None]:
+    """Map each of ``names`` that exists to None (an open index the agents can write into) or what is wrong.
+
+    From the cluster state (cluster privilege ``monitor``): it answers for closed indices and under
+    ``index.blocks.metadata`` too, and names aliases and data streams.
+    """
+    answer = client.cluster.state(
+        metric="metadata", index=",".join(names), expand_wildcards="all", ignore_unavailable=True,
+        allow_no_indices=True, filter_path=["metadata.indices.*.state", "metadata.indices.*.aliases",
+                                            "metadata.indices.*.settings.index.blocks",
+                                            "metadata.data_stream.data_stream.*.indices.index_name"],
+    )
+    metadata = (answer.body or {}).get("metadata") or {}
+    indices = metadata.get("indices") or {}
+    streams = (metadata.get("data_stream") or {}).get("data_stream") or {}
+    found: dict[str, str | None] = {}
+    for name in names:
+        if name in indices:
+            found[name] = _unwritable(indices[name] or {})
+        elif name in streams:
+            backing = ", ".join(str(i.get("index_name")) for i in streams[name].get("indices") or [])
+            found[name] = (f"the name is a data stream (backing index {backing}), not a daily index: that day's "
+                           "events would go where retention never deletes them; remove it")
+        else:
+            holders = sorted(str(i) for i, body in indices.items() if name in ((body or {}).get("aliases") or []))
+            if holders:
+                found[name] = (f"the name is an alias of {', '.join(holders)}, not a daily index: that day's events "
+                               "would go into another index, which retention never deletes; remove the alias")
+    return found
+
+
+def _unwritable(body: dict[str, Any]) -> str | None:
+    if body.get("state") == "close":
+        return "the index exists but is closed: the agents cannot write into it; open it (or delete it, if empty)"
+    blocks = ((body.get("settings") or {}).get("index") or {}).get("blocks") or {}
+    held = [f"index.blocks.{key}" for key in WRITE_BLOCKS if str(blocks.get(key)).lower() == "true"]
+    if held:
+        return (f"the index exists with {' and '.join(f'{key}: true' for key in held)}: the agents cannot write into "
+                "it; remove the block")
+    return None
 
 
 def _create(client: Elasticsearch, name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,3 +104,42 @@ def test_enforce_names_the_overriding_template_and_exits_1(
     warned = sorted(line.split()[3] for line in err.splitlines()
                     if line.startswith("warning: daily index ") and foreign in line)
     assert (1, sorted(_professional(namespace))) == (code, warned)
+
+
+def _alias_of_another_index(es: Elasticsearch, name: str, tiers: TierTable) -> None:
+    es.indices.create(index=f"{tiers.prefix}-zz-other", aliases={name: {"is_write_index": True}})
+
+
+def _closed(es: Elasticsearch, name: str, tiers: TierTable) -> None:
+    es.indices.create(index=name)
+    es.indices.close(index=name)
+
+
+def _write_blocked(es: Elasticsearch, name: str, tiers: TierTable) -> None:
+    es.indices.create(index=name)
+    es.indices.put_settings(index=name, settings={"index.blocks.write": True})
+
+
+@pytest.mark.parametrize(("stage", "said"), [(_alias_of_another_index, "alias"), (_closed, "closed"),
+                                             (_write_blocked, "index.blocks.write")])
+def test_a_name_taken_by_what_agents_cannot_write_into_is_refused_naming_it(
+    es: Elasticsearch, namespace: TierTable, stage: Callable[[Elasticsearch, str, TierTable], None], said: str
+) -> None:
+    """Tomorrow's name held by an alias, a closed index or a write-blocked index is refused in one line saying so."""
+    install_templates(es, namespace, ilm=False)
+    name = namespace.index_for_day("business", (NOW + timedelta(days=1)).date())
+    stage(es, name, namespace)
+    made = {i.name: i for i in ahead.create_ahead(es, namespace, NOW)}
+    expected = (ahead.REFUSED, True, 1)
+    assert expected == (made[name].outcome, said in made[name].detail, len(made[name].detail.splitlines()))
+
+
+def test_setup_names_a_day_taken_by_an_alias_and_exits_1(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`auditlog setup` says in one warning that today's business name is an alias of another index, and exits 1."""
+    name = namespace.index_for_day("business", datetime.now(UTC).date())
+    _alias_of_another_index(es, name, namespace)
+    code = main(["setup", "--es", es_url, "--prefix", namespace.prefix])
+    warned = [line for line in capsys.readouterr().err.splitlines() if name in line]
+    assert (1, 1, True) == (code, len(warned), f"{namespace.prefix}-zz-other" in "".join(warned))
