@@ -83,14 +83,33 @@ def shadowed(client: Elasticsearch, tiers: TierTable, day: date) -> list[Shadowe
     Raises:
         elasticsearch.ApiError / ConnectionError: on refusal or when the cluster is unreachable.
     """
-    out: list[Shadowed] = []
-    everything: list[dict[str, Any]] | None = None
-    for ours, index in our_templates(tiers, day):
-        answer = client.indices.simulate_index_template(name=index, filter_path="overlapping").body
-        overlapping = {str(o.get("name")) for o in (answer or {}).get("overlapping") or [] if isinstance(o, dict)}
-        if ours not in overlapping:  # ours is the template applied (or overlaps nothing)
-            continue
-        if everything is None:
-            everything = list(client.indices.get_index_template().body.get("index_templates") or [])
-        out.append(Shadowed(ours, index, winners_over(everything, index, ours)))
-    return out
+    everything: list[dict[str, Any]] = []  # every index template, read once, when one of ours is overridden
+    found = (overridden(client, ours, index, everything) for ours, index in our_templates(tiers, day))
+    return [one for one in found if one is not None]
+
+
+def overridden(
+    client: Elasticsearch, ours: str, index: str, everything: list[dict[str, Any]] | None = None
+) -> Shadowed | None:
+    """Tell whether Elasticsearch would shape a new index ``index`` by another template than ``ours``.
+
+    Args:
+        client: a client with ``manage_index_templates``.
+        ours: our index template meant for ``index``.
+        index: the index name.
+        everything: a cache of ``GET _index_template``'s entries shared between calls (filled when empty).
+
+    Returns:
+        A :class:`Shadowed` naming the winners, or ``None`` when ours applies (or overlaps nothing).
+
+    Raises:
+        elasticsearch.ApiError / ConnectionError: on refusal or when the cluster is unreachable.
+    """
+    answer = client.indices.simulate_index_template(name=index, filter_path="overlapping").body
+    overlapping = {str(o.get("name")) for o in (answer or {}).get("overlapping") or [] if isinstance(o, dict)}
+    if ours not in overlapping:  # ours is the template applied (or overlaps nothing)
+        return None
+    everything = [] if everything is None else everything
+    if not everything:
+        everything += list(client.indices.get_index_template().body.get("index_templates") or [])
+    return Shadowed(ours, index, winners_over(everything, index, ours))

@@ -19,12 +19,17 @@ a year written with fewer than four digits), lies before the year 1000 (``audit-
 or whose deletion date lies beyond what a date can hold (``audit-business-9999.12.31``) is never
 deleted: ``scan`` lists it as ``Unreadable`` with the reason, the commands print it as a warning,
 and every other index is handled as usual.
+
+An index whose block forbids deleting it (``index.blocks.read_only`` or ``index.blocks.metadata``: a legal
+hold, or someone's mistake) is not deleted either: ``scan`` lists it as ``Blocked``, ``enforce`` leaves it
+out and deletes every other expired index. One such index used to fail the whole request of up to 50
+names, and every later one, so a single block kept a namespace's expired days indefinitely.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
@@ -37,6 +42,9 @@ from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: Indices per DELETE request: keeps the URL short on namespaces with many days.
 DELETE_CHUNK = 50
+#: Index settings whose ``true`` makes Elasticsearch refuse to delete the index (403 ``cluster_block_exception``).
+#: ``read_only_allow_delete``, ``write`` and ``read`` blocks allow it.
+DELETE_BLOCKS = ("index.blocks.read_only", "index.blocks.metadata")
 #: Names dated before this year are out of range (listed with a warning, never deleted).
 MIN_YEAR = 1000
 
@@ -68,11 +76,20 @@ class Unreadable:
 
 
 @dataclass(frozen=True)
+class Blocked:
+    """An index of the namespace (events or digests) that Elasticsearch would refuse to delete, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Inventory:
-    """What ``scan`` found: the usable daily indices and the ones whose names cannot be used."""
+    """What ``scan`` found: the usable daily indices, the ones whose names cannot be used, the undeletable ones."""
 
     indices: list[DailyIndex]
     unreadable: list[Unreadable]
+    blocked: list[Blocked] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -160,15 +177,15 @@ def scan(client: Elasticsearch, tiers: TierTable) -> Inventory:
 
     Returns:
         Usable daily indices sorted by class then day, and the unusable ones sorted by name;
-        other indices matching the pattern are ignored.
+        other indices matching the pattern are ignored. ``blocked``: the namespace's event and digest
+        indices a block keeps from being deleted (:func:`deletion_blocks`).
     """
-    rows = client.cat.indices(
-        index=tiers.read_pattern, format="json", bytes="b", h="index,docs.count,store.size", expand_wildcards="all"
-    )
+    everything = deletion_blocks(client, tiers)
+    # only names of this namespace are reported (an alias of ours may also lead to someone else's index)
+    blocked = [b for b in everything if classify(b.name, tiers) is not None or _digest(b.name, tiers) is not None]
     found: list[DailyIndex] = []
     unreadable: list[Unreadable] = []
-    table = cast("list[dict[str, Any]]", rows.body)  # format=json: a list of row objects
-    for row in table:
+    for row in _index_rows(client, tiers.read_pattern, everything):
         seen = classify(str(row["index"]), tiers, int(row.get("docs.count") or 0), int(row.get("store.size") or 0))
         if isinstance(seen, DailyIndex):
             found.append(seen)
@@ -176,31 +193,86 @@ def scan(client: Elasticsearch, tiers: TierTable) -> Inventory:
             unreadable.append(seen)
     found.sort(key=lambda i: (list(RETENTION_DAYS).index(i.retention_class), i.day))
     unreadable.sort(key=lambda u: u.name)
-    return Inventory(found, unreadable)
+    return Inventory(found, unreadable, blocked)
 
 
-def list_digest_indices(client: Elasticsearch, tiers: TierTable) -> list[DailyIndex]:
+def deletion_blocks(client: Elasticsearch, tiers: TierTable) -> list[Blocked]:
+    """List the namespace's event and digest indices whose settings forbid deleting them, by name.
+
+    Read from the cluster state: ``_settings`` and ``_cat/indices`` themselves fail on an index with
+    ``index.blocks.metadata``.
+
+    Args:
+        client: a client with cluster privilege ``monitor``.
+        tiers: the namespace.
+
+    Returns:
+        One ``Blocked`` per index with a :data:`DELETE_BLOCKS` setting ``true``, naming the settings.
+    """
+    answer = client.cluster.state(
+        metric="metadata", index=f"{tiers.read_pattern},{tiers.digest_pattern}", expand_wildcards="all",
+        allow_no_indices=True, ignore_unavailable=True, filter_path="metadata.indices.*.settings.index.blocks",
+    )
+    indices = ((answer.body or {}).get("metadata") or {}).get("indices") or {}
+    found = []
+    for name, body in indices.items():
+        blocks = ((body or {}).get("settings") or {}).get("index", {}).get("blocks") or {}
+        held = [key for key in DELETE_BLOCKS if str(blocks.get(key.rpartition(".")[2])).lower() == "true"]
+        if held:
+            found.append(Blocked(str(name), f"{' and '.join(f'{key}: true' for key in held)} forbids deleting it"))
+    return sorted(found, key=lambda b: b.name)
+
+
+def _index_rows(client: Elasticsearch, pattern: str, blocked: list[Blocked]) -> list[dict[str, Any]]:
+    """``_cat/indices`` rows (name, docs, bytes) of ``pattern``, every index but the blocked ones."""
+    # _cat/indices refuses the whole request when one index has index.blocks.metadata: leave them out
+    leave_out = "".join(f",-{b.name}" for b in blocked)
+    rows = client.cat.indices(
+        index=pattern + leave_out, format="json", bytes="b", h="index,docs.count,store.size", expand_wildcards="all"
+    )
+    table = cast("list[dict[str, Any]]", rows.body)  # format=json: a list of row objects
+    return table + [{"index": b.name} for b in blocked]  # counted without docs and size
+
+
+def list_digest_indices(
+    client: Elasticsearch, tiers: TierTable, blocked: list[Blocked] | None = None
+) -> list[DailyIndex]:
     """List the namespace's digest indices (``<prefix>.digest-<class>-<day>``), due one day after their events.
 
     Args:
         client: a client with ``monitor`` on the digest indices.
         tiers: the namespace.
+        blocked: indices with a block (:func:`deletion_blocks`), listed without asking for their size.
 
     Returns:
         Digest indices sorted by class then day.
     """
-    rows = client.cat.indices(
-        index=tiers.digest_pattern, format="json", bytes="b", h="index,docs.count,store.size", expand_wildcards="all"
-    )
     found = []
-    for row in cast("list[dict[str, Any]]", rows.body):
-        parsed = tiers.parse_digest_index(str(row["index"]))
-        if parsed is None or parsed[1].year < MIN_YEAR or \
-                parsed[1] > date.max - timedelta(days=RETENTION_DAYS[parsed[0]] + DIGEST_EXTRA_DAYS + 1):
-            continue  # like an unusable events index name: never deleted
-        found.append(DailyIndex(str(row["index"]), parsed[0], parsed[1], int(row.get("docs.count") or 0),
-                                int(row.get("store.size") or 0), extra_days=DIGEST_EXTRA_DAYS))
+    for row in _index_rows(client, tiers.digest_pattern, blocked or []):
+        index = _digest(str(row["index"]), tiers, int(row.get("docs.count") or 0), int(row.get("store.size") or 0))
+        if index is not None:
+            found.append(index)
     return sorted(found, key=lambda i: (list(RETENTION_DAYS).index(i.retention_class), i.day))
+
+
+def _digest(name: str, tiers: TierTable, docs: int = 0, size: int = 0) -> DailyIndex | None:
+    """The digest index ``name`` with its due date, or None when it is not one (or its date is unusable)."""
+    parsed = tiers.parse_digest_index(name)
+    if parsed is None or parsed[1].year < MIN_YEAR or \
+            parsed[1] > date.max - timedelta(days=RETENTION_DAYS[parsed[0]] + DIGEST_EXTRA_DAYS + 1):
+        return None  # like an unusable events index name: never deleted
+    return DailyIndex(name, parsed[0], parsed[1], docs, size, extra_days=DIGEST_EXTRA_DAYS)
+
+
+def overdue_blocked(inventory: Inventory, tiers: TierTable, now: datetime) -> list[Blocked]:
+    """Return the blocked indices of ``inventory`` that are due at ``now``: what ``enforce`` could not delete (pure)."""
+    out = []
+    for held in inventory.blocked:
+        index = classify(held.name, tiers)
+        index = index if isinstance(index, DailyIndex) else _digest(held.name, tiers)
+        if index is not None and index.due <= now:
+            out.append(held)
+    return out
 
 
 def summarize(indices: list[DailyIndex], now: datetime, managed_by: dict[str, str]) -> list[ClassStatus]:
@@ -276,19 +348,21 @@ def enforce(
         tiers: the namespace.
         now: the current time (default: now, UTC); injectable for audits and tests.
         dry_run: only report what would be deleted.
-        inventory: what ``scan`` found (scanned here when ``None``).
+        inventory: what ``scan`` found (scanned here when ``None``); its ``blocked`` indices are not deleted.
         on_deleted: called with each chunk once Elasticsearch deleted it (a later chunk may fail: what is
             gone by then is still said).
 
     Returns:
-        The expired indices (deleted unless ``dry_run``), oldest first.
+        The expired indices (deleted unless ``dry_run``), oldest first; not the blocked ones.
 
     Raises:
         elasticsearch.ApiError / elasticsearch.ConnectionError: a delete failed (earlier chunks are deleted).
     """
+    inventory = inventory or scan(client, tiers)
+    held = {b.name for b in inventory.blocked}
     # digest indices (tamper evidence) are deleted one day after the events they cover
-    indices = (inventory or scan(client, tiers)).indices + list_digest_indices(client, tiers)
-    due = expired(indices, now or datetime.now(UTC))
+    indices = inventory.indices + list_digest_indices(client, tiers, inventory.blocked)
+    due = [i for i in expired(indices, now or datetime.now(UTC)) if i.name not in held]
     if not dry_run:
         for start in range(0, len(due), DELETE_CHUNK):
             names = ",".join(i.name for i in due[start:start + DELETE_CHUNK])

@@ -219,7 +219,10 @@ def run_setup_command(args: argparse.Namespace) -> int:
                                kibana=kibana, replicas=dict(args.replicas))
         except (SetupError, SecurityStoreError, KibanaError) as exc:
             raise CommandError(str(exc)) from None
-        created = [i for i in ahead.create_ahead(client, tiers, datetime.now(UTC)) if i.outcome == ahead.CREATED]
+        made = ahead.create_ahead(client, tiers, datetime.now(UTC))
+        created = [i for i in made if i.outcome == ahead.CREATED]
+        refused = [i for i in made if i.outcome == ahead.REFUSED]
+        _warn_not_ahead(refused)
         if args.json:
             document: dict[str, object] = {
                 "changed": report.changed or bool(created),
@@ -228,11 +231,12 @@ def run_setup_command(args: argparse.Namespace) -> int:
                 "replicas": [vars(c) for c in report.replicas],
                 "api_keys": [vars(k) for k in report.api_keys],
                 "created_ahead": [i.name for i in created],
+                "refused_ahead": _refused_json(refused),
             }
             # the keys by role, so a deployment script can take `.writer.encoded` for the agent
             document.update({k.role: {"id": k.id, "name": k.name, "encoded": k.encoded} for k in report.api_keys})
             print(json.dumps(document))
-            return 0
+            return 1 if refused else 0
         for choice in report.replicas:
             print(f"{'replicas':<10} {choice}")
         for change in report.changes:
@@ -244,7 +248,7 @@ def run_setup_command(args: argparse.Namespace) -> int:
         for key in report.api_keys:
             consumer = "agent" if key.role == "writer" else "TUI/export"
             print(f"{key.role} API key for the {consumer} (shown once, id {key.id}): {key.env_line}")
-        return 0
+        return 1 if refused else 0
 
     return _with_client(args, "setup", work)
 
@@ -269,6 +273,28 @@ def _unreadable_json(inventory: retention.Inventory) -> list[dict[str, str]]:
     return [{"index": u.name, "reason": u.reason} for u in inventory.unreadable]
 
 
+def _warn_blocked(blocked: list[retention.Blocked], due: bool) -> None:
+    for item in blocked:
+        name = shown(item.name, line_breaks=False)
+        what = "is due but was not deleted" if due else "cannot be deleted by retention when it is due"
+        print(f"warning: index {name} {what}: {item.reason}; remove the block (or delete it by hand) once it may go",
+              file=sys.stderr)
+
+
+def _warn_not_ahead(made: list[ahead.AheadIndex]) -> None:
+    for item in made:
+        if item.problem is not None:
+            print(f"warning: daily index {item.name} not created ahead: {item.problem}", file=sys.stderr)
+
+
+def _refused_json(refused: list[ahead.AheadIndex]) -> list[dict[str, str]]:
+    return [{"index": i.name, "reason": i.detail} for i in refused]
+
+
+def _blocked_json(blocked: list[retention.Blocked]) -> list[dict[str, str]]:
+    return [{"index": b.name, "reason": b.reason} for b in blocked]
+
+
 def retention_status_command(args: argparse.Namespace) -> int:
     """``auditlog retention status``: one row per retention class, a warning per unusable index name."""
     tiers = tiers_from_args(args)
@@ -278,9 +304,10 @@ def retention_status_command(args: argparse.Namespace) -> int:
         inventory = retention.scan(client, tiers)
         rows = retention.status(client, tiers, now, inventory=inventory)
         _warn_unreadable(inventory)
+        _warn_blocked(inventory.blocked, due=False)
         if args.json:
             print(json.dumps({"now": now.isoformat(), "classes": [r.as_dict() for r in rows],
-                              "unreadable": _unreadable_json(inventory)}))
+                              "unreadable": _unreadable_json(inventory), "blocked": _blocked_json(inventory.blocked)}))
             return 0
         header = ("CLASS", "KEEP", "INDICES", "OLDEST", "DOCS", "SIZE", "NEXT DELETION (UTC)", "DELETED BY")
         table = [header]
@@ -329,24 +356,27 @@ def retention_enforce_command(args: argparse.Namespace) -> int:
             raise
         made = ahead.create_ahead(client, tiers, now, dry_run=args.dry_run)
         _warn_unreadable(inventory)
+        # overdue, kept by a block: every other index went, and a nonzero exit tells the timer unit
+        held = retention.overdue_blocked(inventory, tiers, now)
+        _warn_blocked(held, due=True)
         verb = "would delete" if args.dry_run else "deleted"
         create_verb = "would create ahead" if args.dry_run else "created ahead"
         created = [i.name for i in made if i.outcome == ahead.CREATED]
-        skipped = [i for i in made if i.outcome == ahead.NO_TEMPLATE]
-        for item in skipped:
-            print(f"warning: daily index {item.name} not created ahead: {item.outcome}", file=sys.stderr)
+        _warn_not_ahead(made)
+        refused = [i for i in made if i.outcome == ahead.REFUSED]
         if args.json:
             print(json.dumps({"dry_run": args.dry_run, "now": now.isoformat(), verb.replace(" ", "_"): [
                 {"index": i.name, "class": i.retention_class, "day": i.day.isoformat(), "docs": i.docs,
                  "due": i.due.isoformat()} for i in due], create_verb.replace(" ", "_"): created,
-                "unreadable": _unreadable_json(inventory)}))
-            return 0
+                "unreadable": _unreadable_json(inventory), "blocked": _blocked_json(held),
+                "refused_ahead": _refused_json(refused)}))
+            return 1 if held or refused else 0
         if args.dry_run:  # deleted ones were said as they went
             for index in due:
                 print(_enforced_line(verb, index))
         print(f"{verb} {len(due)} expired {'index' if len(due) == 1 else 'indices'}")
         for name in created:
             print(f"{create_verb} {name}")
-        return 0
+        return 1 if held or refused else 0
 
     return _with_client(args, "retention enforce", work)

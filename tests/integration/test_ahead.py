@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,3 +69,77 @@ def test_enforce_creates_the_next_day_ahead(
     out = capsys.readouterr().out
     expected = (0, _days(namespace, NOW), 6)
     assert expected == (code, _existing(es, namespace), out.count("created ahead"))
+
+
+def _foreign_template(es: Elasticsearch, tiers: TierTable, cls: str) -> str:
+    """Someone else's index template over one class's daily names, at a priority above ours; its name."""
+    name = f"{tiers.prefix}-zz-foreign"  # the namespace fixture deletes it afterwards
+    es.indices.put_index_template(name=name, index_patterns=[tiers.class_pattern(cls)], priority=500,
+                                  template={"settings": {"number_of_shards": 1}})
+    return name
+
+
+def test_no_index_is_made_ahead_through_a_template_that_overrides_ours(es: Elasticsearch, namespace: TierTable) -> None:
+    """A class whose names another template of a higher priority would shape gets no index ahead; the others do."""
+    install_templates(es, namespace, ilm=False)
+    _foreign_template(es, namespace, "professional")
+    made = ahead.create_ahead(es, namespace, NOW)
+    created = {i.name for i in made if i.outcome == ahead.CREATED}
+    expected = (_days(namespace, NOW) - _professional(namespace), _days(namespace, NOW) - _professional(namespace))
+    assert expected == (created, _existing(es, namespace))
+
+
+def _professional(tiers: TierTable) -> set[str]:
+    return {name for name in _days(tiers, NOW) if name.startswith(f"{tiers.prefix}-professional-")}
+
+
+def test_enforce_names_the_overriding_template_and_exits_1(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`retention enforce` says in one warning per day's index which template overrides ours, and exits 1."""
+    install_templates(es, namespace, ilm=False)
+    foreign = _foreign_template(es, namespace, "professional")
+    code = main(["retention", "enforce", "--es", es_url, "--prefix", namespace.prefix, "--now", NOW.isoformat()])
+    err = capsys.readouterr().err
+    warned = sorted(line.split()[3] for line in err.splitlines()
+                    if line.startswith("warning: daily index ") and foreign in line)
+    assert (1, sorted(_professional(namespace))) == (code, warned)
+
+
+def _alias_of_another_index(es: Elasticsearch, name: str, tiers: TierTable) -> None:
+    es.indices.create(index=f"{tiers.prefix}-zz-other", aliases={name: {"is_write_index": True}})
+
+
+def _closed(es: Elasticsearch, name: str, tiers: TierTable) -> None:
+    es.indices.create(index=name)
+    es.indices.close(index=name)
+
+
+def _write_blocked(es: Elasticsearch, name: str, tiers: TierTable) -> None:
+    es.indices.create(index=name)
+    es.indices.put_settings(index=name, settings={"index.blocks.write": True})
+
+
+@pytest.mark.parametrize(("stage", "said"), [(_alias_of_another_index, "alias"), (_closed, "closed"),
+                                             (_write_blocked, "index.blocks.write")])
+def test_a_name_taken_by_what_agents_cannot_write_into_is_refused_naming_it(
+    es: Elasticsearch, namespace: TierTable, stage: Callable[[Elasticsearch, str, TierTable], None], said: str
+) -> None:
+    """Tomorrow's name held by an alias, a closed index or a write-blocked index is refused in one line saying so."""
+    install_templates(es, namespace, ilm=False)
+    name = namespace.index_for_day("business", (NOW + timedelta(days=1)).date())
+    stage(es, name, namespace)
+    made = {i.name: i for i in ahead.create_ahead(es, namespace, NOW)}
+    expected = (ahead.REFUSED, True, 1)
+    assert expected == (made[name].outcome, said in made[name].detail, len(made[name].detail.splitlines()))
+
+
+def test_setup_names_a_day_taken_by_an_alias_and_exits_1(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`auditlog setup` says in one warning that today's business name is an alias of another index, and exits 1."""
+    name = namespace.index_for_day("business", datetime.now(UTC).date())
+    _alias_of_another_index(es, name, namespace)
+    code = main(["setup", "--es", es_url, "--prefix", namespace.prefix])
+    warned = [line for line in capsys.readouterr().err.splitlines() if name in line]
+    assert (1, 1, True) == (code, len(warned), f"{namespace.prefix}-zz-other" in "".join(warned))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from elasticsearch import Elasticsearch
 
 from auditlog.indexer import retention
@@ -110,3 +111,22 @@ def test_status_survives_a_year_9999_index(es: Elasticsearch, namespace: TierTab
                        namespace.index_for_day("business", (NOW - timedelta(days=2)).date())])
     business = retention.status(es, namespace, NOW)[1]
     assert (1, (NOW - timedelta(days=2)).date()) == (business.indices, business.oldest_day)
+
+
+@pytest.mark.parametrize("block", ["index.blocks.read_only", "index.blocks.metadata"])
+def test_an_index_whose_block_forbids_deleting_it_stays_and_every_other_expired_one_goes(
+    es: Elasticsearch, namespace: TierTable, block: str
+) -> None:
+    """An expired index with a block that forbids deleting it is kept and listed; the other expired ones are deleted."""
+    expect = _back_date(es, namespace)
+    held = namespace.index_for_day("business", (NOW - timedelta(days=8)).date())
+    es.indices.put_settings(index=held, settings={block: True})
+    try:
+        inventory = retention.scan(es, namespace)
+        deleted = retention.enforce(es, namespace, NOW, inventory=inventory)
+    finally:
+        es.indices.put_settings(index=held, settings={block: None})
+    kept = _existing(es, namespace)  # the metadata block refuses this read too
+    gone = {name for name, goes in expect.items() if goes} - {held}
+    expected = (gone, set(expect) - gone, [held])
+    assert expected == ({i.name for i in deleted}, kept, [b.name for b in inventory.blocked])

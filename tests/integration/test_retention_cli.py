@@ -51,3 +51,46 @@ def test_enforce_deletes_the_expired_index_despite_unusable_names(
     expected = (0, [old], sorted(_strange(namespace)), False)
     assert expected == (code, [i["index"] for i in report["deleted"]],
                         [u["index"] for u in report["unreadable"]], es.indices.exists(index=old).body)
+
+
+def _held(es: Elasticsearch, tiers: TierTable, block: str) -> tuple[str, str]:
+    """An expired business index under ``block`` and an expired professional one without: (held, free)."""
+    install_templates(es, tiers, ilm=False)
+    held = tiers.index_for_day("business", (NOW - timedelta(days=9)).date())
+    free = tiers.index_for_day("professional", (NOW - timedelta(days=5)).date())
+    for name in (held, free):
+        es.indices.create(index=name)
+    es.indices.put_settings(index=held, settings={block: True})
+    return held, free
+
+
+def test_enforce_names_the_blocked_overdue_index_deletes_the_rest_and_exits_1(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An overdue index with a read-only block gets one warning naming it and its block; the other one is deleted."""
+    held, free = _held(es, namespace, "index.blocks.read_only")
+    try:
+        code = main(["retention", "enforce", "--es", es_url, "--prefix", namespace.prefix, "--now", NOW.isoformat()])
+    finally:
+        es.indices.put_settings(index=held, settings={"index.blocks.read_only": None})
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if held in line]
+    expected = (1, 1, True, False)
+    assert expected == (code, len(warned), "index.blocks.read_only" in "".join(warned),
+                        es.indices.exists(index=free).body)
+
+
+def test_status_lists_an_index_with_a_metadata_block_and_exits_0(
+    es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An index with index.blocks.metadata (which fails _cat/indices) is counted and named in one warning."""
+    held, _ = _held(es, namespace, "index.blocks.metadata")
+    try:
+        code = main(["retention", "status", "--es", es_url, "--prefix", namespace.prefix, "--now", NOW.isoformat(),
+                     "--json"])
+    finally:
+        es.indices.put_settings(index=held, settings={"index.blocks.metadata": None})
+    out, err = capsys.readouterr()
+    classes = {c["class"]: c["indices"] for c in json.loads(out or "{}").get("classes", [])} if code == 0 else {}
+    expected = (0, {"enterprise": 0, "business": 1, "professional": 1}, 1)
+    assert expected == (code, classes, sum(held in line for line in err.splitlines()))
