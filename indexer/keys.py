@@ -282,11 +282,13 @@ def _stored_keys(client: Elasticsearch, tiers: TierTable) -> list[dict[str, Any]
 def _key_info(key: dict[str, Any], now_millis: float) -> KeyInfo:
     meta = key.get("metadata") or {}
     role = str(meta.get("role") or "?")
+    # anyone who may make an API key may put anything into its metadata: a tenant that is not text is none
+    tenant = meta.get("tenant")
     expiration = key.get("expiration")
     expired = expiration is not None and int(expiration) <= now_millis  # Elasticsearch updates no expired key
     return KeyInfo(
         id=str(key["id"]), name=str(key.get("name") or ""), role=role,
-        tenant=meta.get("tenant"), created=_iso(int(key["creation"])),
+        tenant=tenant if isinstance(tenant, str) else None, created=_iso(int(key["creation"])),
         expires=_iso(int(expiration)) if expiration else None, invalidated=bool(key.get("invalidated")),
         broader=role == TENANT and not expired and broader_than_tenant(key.get("role_descriptors")),
     )
@@ -388,7 +390,7 @@ def narrow_tenant_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[st
         queried = descriptor_tenants(stored.get("role_descriptors"))
         if queried != {key.tenant}:  # narrowing must never move a key to another tenant's events
             reads = "every tenant" if queried is None else ", ".join(sorted(queried)) or "no index"
-            yield Narrowed(key.id, key.tenant if isinstance(key.tenant, str) else None,
+            yield Narrowed(key.id, key.tenant,
                            one_line(f"its role reads {reads} but its metadata names {key.tenant!r}: "
                                     "revoke it and make a new one"))
             continue

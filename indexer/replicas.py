@@ -78,6 +78,10 @@ def data_node_count(client: Elasticsearch) -> int:
 def stale_indices(client: Elasticsearch, tiers: TierTable, choice: ReplicaChoice) -> list[str]:
     """Return the class's existing event and digest indices whose replicas differ from ``choice``.
 
+    Only indices whose own name is a daily event or digest index of the class: a wildcard also resolves an alias
+    named like one of ours to the index behind it, which belongs to someone else (setup set ``foreign-x``'s
+    replicas to 0 through an alias ``audit-enterprise-2027.01.01``).
+
     Raises:
         elasticsearch.ApiError / ConnectionError: refused or unreachable.
     """
@@ -88,6 +92,9 @@ def stale_indices(client: Elasticsearch, tiers: TierTable, choice: ReplicaChoice
     )
     stale = []
     for index, body in found.items():
+        day = tiers.parse_index(index) or tiers.parse_digest_index(index)
+        if day is None or day[0] != choice.retention_class:
+            continue
         settings = body.get("settings", {})
         auto = str(settings.get("index.auto_expand_replicas", "false")).lower()
         if auto != "false" or int(settings.get("index.number_of_replicas", -1)) != choice.replicas:

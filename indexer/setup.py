@@ -185,6 +185,20 @@ def sync_roles(client: Elasticsearch, tiers: TierTable) -> list[Change]:
     return changes
 
 
+def _foreign_roles(client: Elasticsearch, tiers: TierTable) -> list[str]:
+    """The namespace's role names that hold a role someone else made (``audit-writer`` is a plausible name)."""
+    found = []
+    for name in security.role_descriptors(tiers):
+        try:
+            if security.installed_role_version(client, name) == 0:
+                found.append(name)
+        except ApiError as exc:
+            if exc.meta.status in (401, 403):
+                raise
+            return []  # no usable security index: sync_roles says so in its own words
+    return found
+
+
 class SecurityStoreError(Exception):
     """The cluster refused to store a role or API key in its security index (not a privilege problem)."""
 
@@ -265,8 +279,9 @@ def run_setup(
         What was done, the new keys, and one-line notes (no ILM, no security).
 
     Raises:
-        SetupError: API keys asked for on a cluster without security or without a usable security index; or
-            another index template of a higher priority would override ours for the namespace's daily indices.
+        SetupError: API keys asked for on a cluster without security or without a usable security index; a role
+            of the namespace's name exists that auditlog did not make; or another index template of a higher
+            priority would override ours for the namespace's daily indices.
         ValueError: ``replicas`` names an unknown class or a negative number.
         SecurityStoreError: the cluster refused to store the API keys.
         KibanaError: the Kibana import failed.
@@ -276,6 +291,11 @@ def run_setup(
     has_security = security.security_enabled(client)
     if api_keys and not has_security:
         raise SetupError("--api-keys needs a cluster with security enabled (xpack.security.enabled: true)")
+    foreign = _foreign_roles(client, tiers) if has_security else []
+    if foreign:  # before any change: a refusal halfway would leave the namespace half set up
+        raise SetupError(f"role {foreign[0]} exists and was not made by auditlog (no metadata.managed_by); setup "
+                         "would replace it and give everyone holding it this role's privileges: rename or delete "
+                         "it, or choose another --prefix")
     has_ilm = ilm_mod.has_ilm(client)
     if has_ilm:
         # Policies first: an index created between the two steps must find its policy.

@@ -124,6 +124,14 @@ def test_a_key_whose_query_and_metadata_disagree_is_not_narrowed(stored: dict[st
     assert ("k1", True, []) == (key_id, problem is not None and f"its role reads {reads} but" in problem, updated)
 
 
+def test_a_key_whose_metadata_names_no_text_tenant_is_reported_and_the_rest_narrowed() -> None:
+    """A key anyone may make with ``"tenant": {"x": 1}`` in its metadata is reported; the keys after it are narrowed."""
+    hostile = _stored("k0", "org-1")
+    hostile["metadata"]["tenant"] = {"x": 1}
+    results, updated = _narrowed(hostile, _stored("k1", "org-1"))
+    assert (results[1:], updated, results[0][1] is not None) == ([("k1", None)], [("k1", "org-1")], True)
+
+
 def test_an_expired_key_is_neither_broader_nor_narrowed() -> None:
     """Elasticsearch updates no expired key, so `keys list` does not ask for it and `keys narrow` skips it."""
     assert ([], []) == _narrowed(_stored("k1", "org-1", expiration=1))

@@ -22,7 +22,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 
 from auditlog.cli import main
 from auditlog.indexer.security import READER, WRITER, WRITER_PRIVILEGES, role_descriptors
-from auditlog.indexer.setup import UNCHANGED, UPDATED, run_setup
+from auditlog.indexer.setup import UNCHANGED, UPDATED, SetupError, run_setup
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 from tests.support.node import SecureNodeInfo
 
@@ -365,6 +365,26 @@ def test_setup_replaces_a_writer_role_of_version_4_by_the_daily_names(secure_nod
         names = admin.security.get_role(name=name)[name]["indices"][0]["names"]
         action = next(c.action for c in report.changes if c.name == name)
         assert (UPDATED, [*tiers.daily_regexes, *tiers.digest_daily_regexes]) == (action, names)
+    finally:
+        _cleanup(secure_node, tiers)
+
+
+def test_setup_refuses_to_replace_a_role_of_the_same_name_it_did_not_make(secure_node: SecureNodeInfo) -> None:
+    """A role named like the namespace's writer but made by someone else is neither replaced nor joined by templates:
+    setup stops first with one line naming it."""
+    tiers = TierTable(prefix=f"t{uuid.uuid4().hex[:10]}-audit")
+    admin = _admin(secure_node)
+    name = f"{tiers.prefix}-{WRITER}"
+    theirs = {"cluster": ["monitor"], "indices": [{"names": ["their-logs-*"], "privileges": ["read"]}]}
+    try:
+        admin.security.put_role(name=name, body=theirs)
+        with pytest.raises(SetupError) as refused:
+            run_setup(admin, tiers)
+        stored = admin.security.get_role(name=name)[name]
+        templates = admin.options(ignore_status=404).indices.get_index_template(
+            name=f"{tiers.prefix}-*").body.get("index_templates")  # none: 404 with an empty list
+        expected: tuple[list[bool], list[str], list[object]] = ([True], ["their-logs-*"], [])
+        assert expected == ([name in str(refused.value)], stored["indices"][0]["names"], templates)
     finally:
         _cleanup(secure_node, tiers)
 

@@ -186,6 +186,21 @@ def test_setup_brings_existing_indices_to_the_chosen_replicas(es: Elasticsearch,
     assert ("false", "0") == (found["index.auto_expand_replicas"], found["index.number_of_replicas"])
 
 
+def test_setup_leaves_an_index_alone_that_an_alias_of_our_names_points_to(
+    es: Elasticsearch, namespace: TierTable,
+) -> None:
+    """An alias named like a daily index of ours does not make setup change the replicas of the index behind it."""
+    foreign = f"foreign-{namespace.prefix}"
+    es.indices.create(index=foreign, settings={"number_of_replicas": 2},
+                      aliases={f"{namespace.prefix}-enterprise-2030.01.01": {}})
+    try:
+        run_setup(es, namespace)
+        found = es.indices.get_settings(index=foreign, flat_settings=True)[foreign]["settings"]
+    finally:
+        es.indices.delete(index=foreign)
+    assert found["index.number_of_replicas"] == "2"
+
+
 def test_a_template_of_higher_priority_over_our_names_stops_setup_before_any_index(
     es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str],
 ) -> None:
