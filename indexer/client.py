@@ -298,7 +298,10 @@ def _read_bounded(response: Any, limit: int, method: str, url: str) -> bytes:
         _Oversize: the declared length, or the bytes read so far, passed ``limit`` (the response is closed).
     """
     def over() -> _Oversize:
-        response.close()  # the rest is never read: the connection cannot be reused
+        # the rest is never read: the connection is closed, and handed back to the pool as closed (it connects
+        # afresh when next taken); kept out, each such answer would cost the pool a slot until requests wait for ever
+        response.close()
+        response.release_conn()
         path = "".join(ch if ch.isprintable() else "?" for ch in urlsplit(url).path)
         path = path if len(path) <= 100 else path[:99] + "…"  # index patterns can be long: the line stays one
         return _Oversize(f"its answer to {method} {path} is over the {_size_text(limit)} bound on one answer; "

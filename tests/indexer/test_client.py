@@ -392,3 +392,16 @@ def test_an_answer_of_exactly_the_bound_is_read() -> None:
             assert (1 << 20) - 9 == len(client.count(index="audit-x")["a"])
         finally:
             client.close()
+
+
+def test_answers_over_the_bound_do_not_use_up_the_pools_connections() -> None:
+    """More oversize answers than the pool has connections each end in AnswerTooLarge; none waits for a free one."""
+    with oversize_cluster("endless") as (url, requests):
+        client = make_client(ConnectionSettings(url=url, request_timeout=20), answer_limit=1 << 16, max_retries=0)
+        try:
+            for _ in range(12):  # a node's pool holds 10
+                with pytest.raises(AnswerTooLarge):
+                    client.count(index="audit-x")
+        finally:
+            client.close()
+    assert 12 == len(requests)
