@@ -249,7 +249,8 @@ class Agent:
             while not self._terminate:
                 cfg = self.cfg
                 configure_logging(cfg["log.level"])
-                client = make_client(cfg.connection(), **client_options())
+                options = client_options(cfg["batch.max_events"], cfg["batch.max_bytes"])
+                client = make_client(cfg.connection(), **options)
                 self._next_cfg = None
                 try:
                     self.pipeline = Pipeline(cfg, client, self.metrics, tick=self._tick)

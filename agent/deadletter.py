@@ -56,6 +56,21 @@ PREVIEW_BYTES = 4096
 #: six times over (JSON escapes a control byte as ``\u0001``), plus room for the other fields; a record
 #: that would be longer has its reason cut (an Elasticsearch reason has no bound), then its line (to a preview)
 MAX_RECORD_BYTES = 6 * MAX_LINE_BYTES + (1 << 20)
+
+
+def record_limit(max_line_bytes: int) -> int:
+    """The longest record an agent with ``inputs.max_line_bytes`` = ``max_line_bytes`` writes (7 MiB at 1 MiB).
+
+    Readers that know the configuration read no more of a line than this: at the ceiling of 100 MiB lines it
+    is :data:`MAX_RECORD_BYTES` (601 MiB), which ``dlq list`` held whole (2.4 GB of RSS for a 590 MiB line).
+
+    Args:
+        max_line_bytes: the longest line the harvester keeps.
+
+    Returns:
+        Six times the line (escaped JSON) plus 1 MiB for the other fields, at most :data:`MAX_RECORD_BYTES`.
+    """
+    return min(6 * max_line_bytes + (1 << 20), MAX_RECORD_BYTES)
 #: the most of a reason a record over MAX_RECORD_BYTES keeps
 _REASON_KEPT = 4096
 #: the longest line read from deadletter.replayed (a key is an identity and an offset); longer ones match nothing
@@ -80,17 +95,18 @@ class DeadLetter:
         """``identity:offset``: what makes a dead letter unique."""
         return f"{self.identity}:{self.offset}"
 
-    def to_json(self, now: datetime | None = None) -> bytes:
+    def to_json(self, now: datetime | None = None, limit: int | None = None) -> bytes:
         """Render the dead-letter record as one JSON line (with the trailing newline), at most MAX_RECORD_BYTES.
 
         A longer one keeps the first ``_REASON_KEPT`` characters of its reason; one still too long keeps the
         first ``PREVIEW_BYTES`` of its line (``truncated``), as an overlong line would: readers then never
         take a record the agent wrote for a corrupt one.
         """
+        limit = MAX_RECORD_BYTES if limit is None else limit  # the configuration's (record_limit), or the ceiling
         data = self._render(now)
-        if len(data) > MAX_RECORD_BYTES and len(self.reason) > _REASON_KEPT:
+        if len(data) > limit and len(self.reason) > _REASON_KEPT:
             data = replace(self, reason=self.reason[:_REASON_KEPT] + "...")._render(now)
-        if len(data) > MAX_RECORD_BYTES:
+        if len(data) > limit:
             data = replace(self, reason=self.reason[:_REASON_KEPT], line=self.line[:PREVIEW_BYTES],
                            line_bytes=self.line_bytes if self.line_bytes >= 0 else len(self.line),
                            truncated=True)._render(now)
@@ -176,14 +192,18 @@ class DeadLetterWriter:
     records written since the last sync (which the checkpoint does not cover yet) are written to it again.
     """
 
-    def __init__(self, state_dir: str | Path, redact: Callable[[bytes], bytes] | None = None) -> None:
+    def __init__(self, state_dir: str | Path, redact: Callable[[bytes], bytes] | None = None,
+                 limit: int | None = None) -> None:
         """Open (or create) the file, readable by the agent's user only.
 
         Args:
             state_dir: the agent's state directory.
             redact: applied to every line before it is written (e.g. :meth:`agent.redact.Redactor.line`);
                 ``None`` keeps lines as read (``redact.raw_dead_letters``).
+            limit: the longest record written (:func:`record_limit` of the configuration, what ``dlq`` reads);
+                ``None``: :data:`MAX_RECORD_BYTES`.
         """
+        self.limit = limit
         self.path = Path(state_dir) / DEADLETTER_FILE
         make_state_dir(self.path.parent)
         self._fd = self._open()
@@ -244,7 +264,7 @@ class DeadLetterWriter:
 
     def append(self, dl: DeadLetter) -> None:
         """Append one dead letter exactly as given; it is in the kernel's hands (survives a killed agent) on return."""
-        data = dl.to_json()
+        data = dl.to_json(limit=self.limit)
         with self._lock:
             self._still_there()
             _append_whole(self._fd, [data])
@@ -283,12 +303,16 @@ class DeadLetterWriter:
                 os.close(fd)
 
 
-def read_records(state_dir: str | Path, *, include_replayed: bool = False) -> Iterator[dict[str, Any]]:
+def read_records(state_dir: str | Path, *, include_replayed: bool = False,
+                 limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Yield the dead-letter records of a state directory, once per ``identity:offset``.
 
     Args:
         state_dir: the agent's state directory.
         include_replayed: also yield records that ``dlq replay`` already delivered.
+        limit: the longest record read (:func:`record_limit` of the configuration); ``None``:
+            :data:`MAX_RECORD_BYTES`. A longer line is ``over-long dead-letter record`` with its byte offset in
+            the file (``record_offset``), its length and a preview, and is never held whole.
 
     Yields:
         The JSON records, in the order they were written; unreadable lines are yielded as
@@ -308,16 +332,19 @@ def read_records(state_dir: str | Path, *, include_replayed: bool = False) -> It
     with os.fdopen(fd, "rb") as fh:
         done = set() if include_replayed else replayed_keys(state_dir)
         seen: set[str] = set()
-        limit = MAX_RECORD_BYTES  # looked up per call: tests lower it
+        limit = MAX_RECORD_BYTES if limit is None else limit  # looked up per call: tests lower it
+        at = 0  # the byte offset of the next line in the file
         while raw := fh.readline(limit + 1):
             if len(raw) > limit:  # no record is this long: say so once, with a preview, and skip to its end
                 size, ended = len(raw), raw.endswith(b"\n")  # one byte over with its newline: already whole
                 preview, raw = raw[:PREVIEW_BYTES], b""
                 while not ended and (more := fh.readline(1 << 20)):
                     size, ended = size + len(more), more.endswith(b"\n")
-                yield {"reason": "corrupt dead-letter record", "raw": preview.decode("utf-8", "replace"),
-                       "raw_bytes": size}
+                yield {"reason": "over-long dead-letter record", "raw": preview.decode("utf-8", "replace"),
+                       "raw_bytes": size, "record_offset": at, "limit": limit}
+                at += size
                 continue
+            at += len(raw)
             try:
                 rec = orjson.loads(raw)
             except orjson.JSONDecodeError:

@@ -45,7 +45,7 @@ from auditlog.agent.batcher import Batch, Batcher, BatchSettings
 from auditlog.agent.checkpoints import Checkpointer
 from auditlog.agent.concurrency import AdaptiveLimit, RequestSlots
 from auditlog.agent.config import AgentConfig
-from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter
+from auditlog.agent.deadletter import DeadLetter, DeadLetterWriter, record_limit
 from auditlog.agent.digest import DigestFeed, PendingMirror
 from auditlog.agent.digest_writer import DigestSettings, DigestWriter
 from auditlog.agent.discovery import watch_dirs
@@ -123,7 +123,8 @@ class Pipeline:
         self.tick = tick
         self.registry = Registry(cfg.state_dir)
         try:
-            self.dlq = DeadLetterWriter(cfg.state_dir, cfg.dead_letter_redaction())
+            self.dlq = DeadLetterWriter(cfg.state_dir, cfg.dead_letter_redaction(),
+                                        record_limit(cfg["inputs.max_line_bytes"]))  # what dlq reads back
         except BaseException:  # a link or a FIFO in its place: a reload refused this way must not leak the registry
             self.registry.close()
             raise

@@ -93,6 +93,7 @@ def replay(
     ids: IdRecord | None = None,
     on_outcome: Callable[[Outcome], None] = lambda o: None,
     digests: bool = True,
+    limit: int | None = None,
 ) -> ReplayResult:
     """Re-ship the dead letters of ``state_dir``, each to its own outcome.
 
@@ -110,6 +111,8 @@ def replay(
             printing as it goes: what was printed is recorded even if the replay is then interrupted).
         digests: record what was delivered for the agent's signed digests (``digest.enabled``), so
             replayed events are proven like the others instead of showing as inserted.
+        limit: the longest dead-letter record read (``agent.deadletter.record_limit`` of the configuration);
+            a longer one is ``rejected`` with its byte offset in the file, never read whole.
 
     Returns:
         Every record's outcome.
@@ -169,7 +172,7 @@ def replay(
         for o in outcomes:  # told only once committed: an interrupted replay never reports more than it recorded
             decided(o)
 
-    for rec in read_records(state_dir):
+    for rec in read_records(state_dir, limit=limit):
         try:
             entry = _entry(rec, parser, enricher)
         except Exception as exc:  # whatever is wrong with this record stays with this record
@@ -191,6 +194,10 @@ def replay(
 
 def _entry(rec: dict[str, Any], parser: Parser, enricher: Enricher) -> tuple[DeadLetter, bytes] | Outcome:
     """Turn one record into its bulk entry, or into its final outcome when it cannot be sent."""
+    if "record_offset" in rec:
+        return Outcome(REJECTED, f"over-long dead-letter record at byte {rec['record_offset']} of the file: "
+                       f"{rec['raw_bytes']} bytes, over the {rec['limit']} this configuration's inputs.max_line_bytes "
+                       "allows; not read", "", None, "")
     if "raw" in rec:
         return Outcome(REJECTED, "corrupt dead-letter record (not a JSON object)", "", None, "")
     dl = DeadLetter.from_json(rec)

@@ -69,15 +69,40 @@ class _BytesNdjson(NdjsonSerializer):
         return super().dumps(data)
 
 
-def client_options() -> dict[str, Any]:
+def bulk_answer_limit(max_events: int, max_bytes: int) -> int:
+    """The most bytes of one bulk answer the agent reads, for batches of ``max_events`` / ``max_bytes``.
+
+    With :data:`FILTER_PATH` an answer holds a status per item and, for a refused item, Elasticsearch's error:
+    its type, index and a reason that may quote the document's value. So a legitimate answer is at most about
+    twice the body sent (a reason and its cause quoting it), 2 KiB of names per item, and 16 MiB to spare:
+    28 MiB for the default 2,000 events / 4 MiB. A longer one is no answer (``AnswerTooLarge``): retried, as
+    the status policy retries an answer it cannot read, never dead-lettered.
+
+    Args:
+        max_events: ``batch.max_events``.
+        max_bytes: ``batch.max_bytes``.
+
+    Returns:
+        The bound in bytes.
+    """
+    return (16 << 20) + 2 * max_bytes + max_events * 2048
+
+
+def client_options(max_events: int = 2000, max_bytes: int = 4 << 20) -> dict[str, Any]:
     """Keyword arguments for :func:`indexer.client.make_client` when the client feeds a :class:`Sink`.
 
     The client's own retries are off (the sink retries, forever, per item); bulk bodies built as
     bytes are sent as they are; responses are decoded with orjson. Together this halves the
-    client-side CPU per event compared with the defaults.
+    client-side CPU per event compared with the defaults. One answer is read up to
+    :func:`bulk_answer_limit` of the batch settings.
+
+    Args:
+        max_events: ``batch.max_events`` (the default's).
+        max_bytes: ``batch.max_bytes`` (the default's).
     """
     ndjson, json_ = _BytesNdjson(), OrjsonSerializer()
     return {
+        "answer_limit": bulk_answer_limit(max_events, max_bytes),
         "max_retries": 0,
         "retry_on_timeout": False,
         "retry_on_status": (),

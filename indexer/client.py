@@ -7,11 +7,23 @@ answering for the others until it answers again), ``AUDITLOG_ES_API_KEY``, user/
 (``AUDITLOG_ES_USERNAME`` / ``AUDITLOG_ES_PASSWORD``), ``--ca-certs`` / ``AUDITLOG_ES_CA_CERTS``.
 TLS verification is on unless ``--insecure`` is given explicitly. The flags themselves live in the shell
 (``auditlog.options.connection``); this module only builds clients.
+
+No answer is taken past a bound on its size (:data:`ANSWER_LIMIT`, 128 MiB for readers): a hostile or broken node,
+a proxy, a MITM on plain http, or an endless chunked stream would otherwise take the reader's memory (a fake
+200 MB body made ``auditlog show`` use 650 MB of RSS; an endless one reached 4 GB in 10 s). The body is read in
+pieces and the read stops as soon as it passes the bound (a ``content-length`` over it is refused before any
+byte); decompressed bytes count, so a gzip bomb stops too. The request then fails with :class:`AnswerTooLarge`,
+not retried by the client. 128 MiB is one event of the largest line the agent can ever admit
+(``inputs.max_line_bytes`` at most 100 MiB, stored as sent) with 28 MiB for the hit's envelope, and also a whole
+list page of the TUI (100 events) at the default 1 MiB line; readers of larger pages (export's batches, verify's
+raw pages) split a page whose answer is over the bound into halves, down to one event. The agent's bulk answers
+(``filter_path`` keeps statuses and errors) get a bound from its batch settings (``agent.sink.client_options``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import os
@@ -25,7 +37,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
-from elastic_transport import NodeConfig, Urllib3HttpNode
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import NodeConfig, TransportError, Urllib3HttpNode
 from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch
 from urllib3.exceptions import ReadTimeoutError
@@ -33,6 +46,10 @@ from urllib3.exceptions import ReadTimeoutError
 from auditlog.indexer.decode import TolerantJsonSerializer
 
 DEFAULT_URL = "http://127.0.0.1:9200"
+#: the most bytes of one answer a reader takes (see the module's docstring for why this much)
+ANSWER_LIMIT = 128 << 20
+#: bytes asked of the socket (or the decompressor) per read while an answer is bounded
+_PIECE = 1 << 20
 
 
 def split_urls(url: str) -> list[str]:
@@ -261,6 +278,52 @@ class ConnectionSettings:
         }
 
 
+class AnswerTooLarge(TransportError):
+    """An answer was longer than the client's bound: it was not read further (the connection is closed)."""
+
+
+class _Oversize(urllib3.exceptions.HTTPError):
+    """Raised inside the pool for an answer over the bound; the node turns it into :class:`AnswerTooLarge`."""
+
+
+def _size_text(count: int) -> str:
+    """``128 MiB`` for a whole number of MiB, else the bytes (``1,000 bytes``)."""
+    return f"{count >> 20} MiB" if count % (1 << 20) == 0 else f"{count:,} bytes"
+
+
+def _read_bounded(response: Any, limit: int, method: str, url: str) -> bytes:
+    """Read ``response``'s body, decoded, but never more than ``limit`` bytes of it.
+
+    Raises:
+        _Oversize: the declared length, or the bytes read so far, passed ``limit`` (the response is closed).
+    """
+    def over() -> _Oversize:
+        # the rest is never read: the connection is closed, and handed back to the pool as closed (it connects
+        # afresh when next taken); kept out, each such answer would cost the pool a slot until requests wait for ever
+        response.close()
+        response.release_conn()
+        path = "".join(ch if ch.isprintable() else "?" for ch in urlsplit(url).path)
+        path = path if len(path) <= 100 else path[:99] + "…"  # index patterns can be long: the line stays one
+        return _Oversize(f"its answer to {method} {path} is over the {_size_text(limit)} bound on one answer; "
+                         "not read")
+
+    length = str(response.headers.get("content-length") or "")
+    encoded = response.headers.get("content-encoding") not in (None, "", "identity")
+    if length.isdigit() and int(length) > limit:  # said up front (compressed or not): no byte of it is read
+        raise over()
+    if length.isdigit() and not encoded:  # the length is the body's: one read of it, as before
+        return bytes(response.read())
+    pieces: list[bytes] = []
+    taken = 0
+    while piece := response.read(_PIECE):  # decoded bytes, a bounded piece at a time (urllib3 >= 2.6)
+        taken += len(piece)
+        if taken > limit:
+            pieces.clear()
+            raise over()
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 class _ReadAnswer:
     """An answer read whole: what ``Urllib3HttpNode.perform_request`` takes from urllib3's response."""
 
@@ -386,9 +449,10 @@ class _DeadlinePool:
     acts only under the request's lock and never once the connection went back.
     """
 
-    def __init__(self, pool: urllib3.HTTPConnectionPool, timeout: float | None) -> None:
+    def __init__(self, pool: urllib3.HTTPConnectionPool, timeout: float | None, limit: int = ANSWER_LIMIT) -> None:
         self._pool = pool
         self._timeout = timeout
+        self._limit = limit
         self._current = threading.local()  # the _Watch of the request this thread is making
         get_conn, put_conn = pool._get_conn, pool._put_conn
 
@@ -418,11 +482,12 @@ class _DeadlinePool:
 
         Raises:
             ReadTimeoutError: the answer was not read whole in time (the node reports "Connection timed out").
+            _Oversize: the answer is longer than the pool's bound (:func:`_read_bounded`).
         """
         timeout = _seconds(kw.get("timeout", self._timeout))
-        if timeout is None:  # no timeout asked for: nothing to bound
+        if timeout is None:  # no timeout asked for: only the size to bound
             response = self._pool.urlopen(method, url, preload_content=False, **kw)
-            return _ReadAnswer(response.status, response.headers, response.read())
+            return _ReadAnswer(response.status, response.headers, _read_bounded(response, self._limit, method, url))
         watch = _Watch()
 
         def expire() -> None:
@@ -447,8 +512,8 @@ class _DeadlinePool:
             if late:  # expired between the headers and now, maybe with no socket to shut: read nothing more
                 response.close()
                 raise ReadTimeoutError(self._pool, url, f"no whole answer after {timeout:g} s")
-            data = response.read()
-        except ReadTimeoutError:
+            data = _read_bounded(response, self._limit, method, url)
+        except (ReadTimeoutError, _Oversize):
             raise
         except Exception:
             if not watch.expired:
@@ -464,30 +529,59 @@ class _DeadlinePool:
 
 
 class DeadlineNode(Urllib3HttpNode):
-    """The default node, but ``request_timeout`` bounds the whole answer, not each socket read."""
+    """The default node, but ``request_timeout`` bounds the whole answer, not each socket read, and
+    :attr:`answer_limit` its size."""
+
+    #: the most bytes of one answer (:func:`make_client` makes a subclass for another bound)
+    answer_limit = ANSWER_LIMIT
 
     def __init__(self, config: NodeConfig) -> None:
         super().__init__(config)
-        self.pool = _DeadlinePool(self.pool, config.request_timeout)  # type: ignore[assignment]
+        self.pool = _DeadlinePool(self.pool, config.request_timeout, self.answer_limit)  # type: ignore[assignment]
+
+    def perform_request(self, *args: Any, **kwargs: Any) -> Any:
+        """As the default node's, but an answer over the bound is :class:`AnswerTooLarge`.
+
+        Raises:
+            AnswerTooLarge: the answer was longer than :attr:`answer_limit`. Not a ``ConnectionError``, which the
+                client would retry (reading the bound again) and count against the node.
+        """
+        try:
+            return super().perform_request(*args, **kwargs)
+        except TransportConnectionError as exc:
+            if isinstance(exc.__cause__, _Oversize):
+                raise AnswerTooLarge(str(exc.__cause__)) from None
+            raise
 
 
-def make_client(settings: ConnectionSettings, **overrides: object) -> Elasticsearch:
+@functools.cache
+def _node_class(answer_limit: int) -> type[DeadlineNode]:
+    """A :class:`DeadlineNode` with another bound on one answer (one class per bound)."""
+    if answer_limit == DeadlineNode.answer_limit:
+        return DeadlineNode
+    return type("DeadlineNode", (DeadlineNode,), {"answer_limit": answer_limit})
+
+
+def make_client(settings: ConnectionSettings, *, answer_limit: int = ANSWER_LIMIT,
+                **overrides: object) -> Elasticsearch:
     """Build an Elasticsearch client from ``settings``.
 
     Args:
         settings: where and how to connect.
+        answer_limit: the most bytes of one answer the client reads (past it: :class:`AnswerTooLarge`).
         **overrides: extra keyword arguments for ``Elasticsearch`` (e.g. ``max_retries``).
 
     Returns:
         A configured client (no request is made). Responses are decoded by ``TolerantJsonSerializer``
         (orjson, exact fallback), so no stored document can make an answer unreadable. Each request, its
         answer read whole, takes at most about ``request_timeout`` (:class:`DeadlineNode`): then it fails
-        with ``ConnectionTimeout``.
+        with ``ConnectionTimeout``; an answer longer than ``answer_limit`` with :class:`AnswerTooLarge`.
     """
     kwargs: dict[str, object] = {
         "request_timeout": settings.request_timeout,
         "verify_certs": settings.verify_certs,
-        "node_class": DeadlineNode,  # a trickling node would otherwise hold one request for hours
+        # a trickling node would otherwise hold one request for hours, an endless answer take all memory
+        "node_class": _node_class(answer_limit),
     }
     if "serializers" not in overrides:  # the agent's sink brings its own set (bulk bodies as bytes)
         kwargs["serializer"] = TolerantJsonSerializer()

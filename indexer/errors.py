@@ -1,7 +1,8 @@
 """Elasticsearch failures as one line a person can act on: every command and the TUI use this.
 
 401 names the credential options, 403 what the action needs, TLS failures ``--ca-certs``,
-connection failures the URL; anything else carries Elasticsearch's own ``error.reason``. Whatever
+connection failures the URL, an answer over the client's size bound that bound and the request path; anything
+else carries Elasticsearch's own ``error.reason``. Whatever
 the failure, the description is one line of at most ``MAX_MESSAGE`` characters: never a response body.
 """
 
@@ -18,7 +19,7 @@ from elasticsearch import ApiError, SSLError, TransportError
 from elasticsearch import ConnectionError as ESConnectionError
 
 from auditlog.core.errors import CommandError, UsageError
-from auditlog.indexer.client import safe_url
+from auditlog.indexer.client import AnswerTooLarge, safe_url
 
 #: What a call into the client may raise when the cluster misbehaves.
 ES_ERRORS: tuple[type[Exception], ...] = (ApiError, TransportError)
@@ -140,6 +141,9 @@ def _describe(exc: BaseException, *, url: str | None, needs: str | None) -> str:
             what = needs or "read on the audit indices (a reader key: auditlog setup --api-keys)"
             return f"the credentials lack a privilege (403): this needs {what}; Elasticsearch said: {error_reason(exc)}"
         return f"Elasticsearch refused ({exc.meta.status}): {error_reason(exc)}"
+    if isinstance(exc, AnswerTooLarge):  # its message names the bound and the request path, never the body
+        return (f"Elasticsearch{at}: {exc.message}; is --es an Elasticsearch 9 cluster, reached without a proxy "
+                "that rewrites it?")
     if isinstance(exc, SerializationError):
         return f"the answer of Elasticsearch{at} could not be read: {str(exc.message)[:160]}"
     if isinstance(exc, TransportError):

@@ -224,9 +224,11 @@ MAX_REPLAY_TIMEOUT = 86400.0
 
 
 def _dlq_list(args: argparse.Namespace) -> int:
-    from auditlog.agent.deadletter import read_records
+    from auditlog.agent.deadletter import read_records, record_limit
 
-    records = read_records(_existing_state_dir(args), include_replayed=args.all)
+    state = _existing_state_dir(args)
+    # no more of a line than the configuration's agent writes: a huge line must not take the reader's memory
+    records = read_records(state, include_replayed=args.all, limit=record_limit(_load(args)["inputs.max_line_bytes"]))
     out = sys.stdout.buffer  # records hold file names and lines as read: C1 controls and bidi marks escaped
     if args.json:
         out.write(json_shown(orjson.dumps(list(records), option=orjson.OPT_INDENT_2)) + b"\n")
@@ -239,6 +241,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 def _dlq_replay(args: argparse.Namespace) -> int:
     from auditlog.agent.daemon import configure_logging
+    from auditlog.agent.deadletter import record_limit
     from auditlog.agent.parser import Parser
     from auditlog.agent.replay import Outcome, replay
     from auditlog.agent.shipper import ShipperFields
@@ -249,7 +252,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout: must be > 0 and <= {MAX_REPLAY_TIMEOUT:g} seconds, got {args.timeout}")
     cfg = _load(args)
     configure_logging(cfg["log.level"])  # stdout is for the outcomes
-    client = make_client(cfg.connection(), **client_options())
+    client = make_client(cfg.connection(), **client_options(cfg["batch.max_events"], cfg["batch.max_bytes"]))
     ids = cfg.id_record()
     out = sys.stdout
 
@@ -260,7 +263,8 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         enricher = cfg.enricher(ShipperFields.for_this_process())
         result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), enricher,
                         backoff=cfg.backoff(),
-                        timeout=args.timeout, ids=ids, on_outcome=show, digests=cfg["digest.enabled"])
+                        timeout=args.timeout, ids=ids, on_outcome=show, digests=cfg["digest.enabled"],
+                        limit=record_limit(cfg["inputs.max_line_bytes"]))
     finally:
         client.close()
         if ids is not None:

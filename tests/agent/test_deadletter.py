@@ -290,7 +290,7 @@ def test_a_line_longer_than_any_record_is_one_corrupt_record_and_reading_goes_on
     (tmp_path / DEADLETTER_FILE).write_bytes(b"\0" * 50_000 + b"\n" + DeadLetter("r", b"x", 1, "/f", "id").to_json())
     corrupt, good = read_records(tmp_path)
     assert (corrupt["reason"], len(corrupt["raw"]), corrupt["raw_bytes"], good["reason"]) == (
-        "corrupt dead-letter record", deadletter.PREVIEW_BYTES, 50_001, "r")
+        "over-long dead-letter record", deadletter.PREVIEW_BYTES, 50_001, "r")
 
 
 def test_a_line_one_byte_over_the_bound_with_its_newline_does_not_swallow_the_next_record(
@@ -301,7 +301,7 @@ def test_a_line_one_byte_over_the_bound_with_its_newline_does_not_swallow_the_ne
     bound = max(map(len, records)) + 10
     monkeypatch.setattr(deadletter, "MAX_RECORD_BYTES", bound)
     (tmp_path / DEADLETTER_FILE).write_bytes(b"y" * bound + b"\n" + b"".join(records))
-    assert ["corrupt dead-letter record", "r1", "r2"] == [rec["reason"] for rec in read_records(tmp_path)]
+    assert ["over-long dead-letter record", "r1", "r2"] == [rec["reason"] for rec in read_records(tmp_path)]
 
 
 def test_a_record_over_the_bound_is_written_with_its_reason_cut(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -319,3 +319,15 @@ def test_replay_marks_of_earlier_versions_in_a_fifo_are_refused_at_once(tmp_path
     os.mkfifo(tmp_path / "deadletter.replayed")
     with pytest.raises(OSError, match=r"deadletter\.replayed is a FIFO"):
         list(read_records(tmp_path))
+
+
+def test_a_line_over_the_configurations_bound_between_two_records_is_reported_with_its_offset(
+    tmp_path: Path,
+) -> None:
+    """Past record_limit(max_line_bytes): one over-long record naming its byte offset; both neighbours are read."""
+    first, last = (DeadLetter(r, b"x", n, "/f", "id").to_json() for n, r in enumerate(("r1", "r2")))
+    limit = deadletter.record_limit(1024)
+    (tmp_path / DEADLETTER_FILE).write_bytes(first + b"y" * (limit + 10) + b"\n" + last)
+    rows = list(read_records(tmp_path, limit=limit))
+    assert (["r1", "over-long dead-letter record", "r2"], len(first), limit + 11, deadletter.PREVIEW_BYTES) == (
+        [r["reason"] for r in rows], rows[1]["record_offset"], rows[1]["raw_bytes"], len(rows[1]["raw"]))

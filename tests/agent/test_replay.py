@@ -133,3 +133,16 @@ def test_without_digests_nothing_is_recorded_but_the_marks(tmp_path: Path) -> No
     finally:
         db.close()
     assert ([o.outcome for o in told], rows, list(read_records(tmp_path))) == (["replayed"], 0, [])
+
+
+def test_an_over_long_record_between_two_is_rejected_with_its_offset_and_the_others_replayed(tmp_path: Path) -> None:
+    """A line past the configuration's record bound is rejected naming its offset; its neighbours ship."""
+    _dead_letters(tmp_path, 1)
+    path = tmp_path / "deadletter.jsonl"
+    offset = path.stat().st_size
+    with path.open("ab") as fh:
+        fh.write(b"y" * 5000 + b"\n" + DeadLetter("was refused", line(7), 700, "/f", "id:1:2:0").to_json())
+    told = _replay(tmp_path, FakeES(), limit=4096)
+    rejected = [o.reason for o in told if o.outcome == "rejected"]
+    assert (["rejected", "replayed", "replayed"], True) == (  # told as decided: the rejection before the batch
+        sorted(o.outcome for o in told), rejected[0].startswith(f"over-long dead-letter record at byte {offset} of"))

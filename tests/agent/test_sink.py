@@ -244,3 +244,25 @@ def test_the_sink_client_bounds_each_whole_answer() -> None:
         assert [True] == [isinstance(node, DeadlineNode) for node in client.transport.node_pool.all()]
     finally:
         client.close()
+
+
+def test_a_bulk_answer_over_the_bound_is_retried_as_no_answer_and_dead_letters_nothing() -> None:
+    """An answer past the agent's bound is no answer: the batch is sent again until given up, no line dead-lettered."""
+    import time
+
+    from auditlog.agent.sink import bulk_answer_limit, client_options
+    from auditlog.indexer.client import ConnectionSettings, make_client
+    from tests.support.oversize import oversize_cluster
+
+    dead: list[DeadLetter] = []
+    with oversize_cluster("fixed", bulk_answer_limit(2, 1024) + (1 << 20)) as (url, requests):
+        client = make_client(ConnectionSettings(url=url), **client_options(2, 1024))
+        stopping = threading.Event()
+        stopping.set()
+        deadline = time.monotonic() + 1.0
+        try:
+            with pytest.raises(Abandoned):
+                sink(client, dead, stopping=stopping, deadline=lambda: deadline).send(batch(2))  # type: ignore[arg-type]
+        finally:
+            client.close()
+    assert (True, []) == (len(requests) > 1, dead)

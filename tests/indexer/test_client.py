@@ -15,8 +15,17 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from elasticsearch import ConnectionTimeout
 
-from auditlog.indexer.client import _WATCHDOG, ConnectionSettings, _Watchdog, make_client, safe_url, split_urls
+from auditlog.indexer.client import (
+    _WATCHDOG,
+    AnswerTooLarge,
+    ConnectionSettings,
+    _Watchdog,
+    make_client,
+    safe_url,
+    split_urls,
+)
 from tests.support.hostile_cluster import serving
+from tests.support.oversize import oversize_cluster
 
 
 def test_comma_separated_urls_are_split_and_trimmed() -> None:
@@ -359,3 +368,40 @@ def test_a_list_whose_password_may_hold_a_comma_is_not_shown(url: str) -> None:
 def test_a_list_without_credentials_is_shown_as_is() -> None:
     """safe_url leaves a list that holds no '@' as it is."""
     assert "http://a:9200,http://b:9200" == safe_url("http://a:9200,http://b:9200")
+
+
+@pytest.mark.parametrize(("mode", "size"), [("fixed", (1 << 20) + 1), ("endless", 0), ("gzip", 8 << 20)])
+def test_an_answer_over_the_bound_ends_the_request_naming_the_bound_and_the_path(mode: str, size: int) -> None:
+    """A declared, an endless and a decompressed answer over the client's bound end in AnswerTooLarge, asked once."""
+    with oversize_cluster(mode, size) as (url, requests):
+        client = make_client(ConnectionSettings(url=url, request_timeout=20), answer_limit=1 << 20, max_retries=3)
+        try:
+            with pytest.raises(AnswerTooLarge) as caught:
+                client.count(index="audit-x")
+        finally:
+            client.close()
+    message = str(caught.value.message)
+    assert (True, True, 1) == ("over the 1 MiB bound" in message, "POST /audit-x/_count" in message, len(requests))
+
+
+def test_an_answer_of_exactly_the_bound_is_read() -> None:
+    """The bound is the longest answer taken: one of exactly that many bytes is read whole."""
+    with oversize_cluster("fixed", (1 << 20) - 9) as (url, _requests):
+        client = make_client(ConnectionSettings(url=url), answer_limit=1 << 20)
+        try:
+            assert (1 << 20) - 9 == len(client.count(index="audit-x")["a"])
+        finally:
+            client.close()
+
+
+def test_answers_over_the_bound_do_not_use_up_the_pools_connections() -> None:
+    """More oversize answers than the pool has connections each end in AnswerTooLarge; none waits for a free one."""
+    with oversize_cluster("endless") as (url, requests):
+        client = make_client(ConnectionSettings(url=url, request_timeout=20), answer_limit=1 << 16, max_retries=0)
+        try:
+            for _ in range(12):  # a node's pool holds 10
+                with pytest.raises(AnswerTooLarge):
+                    client.count(index="audit-x")
+        finally:
+            client.close()
+    assert 12 == len(requests)

@@ -8,7 +8,8 @@ from elasticsearch import ApiError, SSLError
 from elasticsearch import ConnectionError as EsConnectionError
 
 from auditlog.core.errors import CommandError
-from auditlog.indexer.errors import cluster_errors, describe_es_error, error_reason
+from auditlog.indexer.client import AnswerTooLarge
+from auditlog.indexer.errors import MAX_MESSAGE, cluster_errors, describe_es_error, error_reason
 
 
 def _api_error(status: int, body: object, content_type: str | None = None) -> ApiError:
@@ -110,3 +111,12 @@ def test_a_reason_is_one_line_for_every_caller() -> None:
     """error_reason itself returns one line of at most 300 characters (the agent's checks use it bare)."""
     text = error_reason(_api_error(400, {"error": {"reason": "bad\nquery " * 200}}))
     assert (300, False) == (len(text), "\n" in text)
+
+
+def test_an_answer_over_the_bound_is_one_line_naming_the_bound_the_path_and_the_cluster() -> None:
+    """AnswerTooLarge reads as one line of at most MAX_MESSAGE characters with the bound, the path and the URL."""
+    exc = AnswerTooLarge("its answer to POST /" + "a" * 99 + "… is over the 128 MiB bound on one answer; not read")
+    line = describe_es_error(exc, url="https://u:secret@es.example:9200")
+    assert (True, True, True, False, True) == (
+        line.startswith("Elasticsearch at https://***@es.example:9200: its answer to POST /aaa"),
+        "128 MiB bound" in line, len(line) <= MAX_MESSAGE, "secret" in line, "\n" not in line)
