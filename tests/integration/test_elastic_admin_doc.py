@@ -192,6 +192,25 @@ def test_retention_enforce_deletes_the_overdue_indices(
         code, next(line for line in out if "expired" in line), left & set(_overdue(namespace)))
 
 
+def _troubleshooting_message(starting: str) -> re.Pattern[str]:
+    """The message of the doc's troubleshooting row that starts with ``starting``, ``...`` matching anything."""
+    section = DOC.read_text().split("## 6. Troubleshooting", 1)[1]
+    message = next(m for m in re.findall(r"^\| `([^`]+)` \|", section, re.M) if m.startswith(starting))
+    return re.compile(".*".join(re.escape(part.strip()) for part in message.split("...")))
+
+
+@pytest.mark.parametrize("action", [["list"], ["revoke", "some-id"], ["narrow"], ["tenant", "org-1001"]],
+                         ids=lambda action: action[0])
+def test_keys_on_a_cluster_without_security_print_the_troubleshooting_message(
+    es_url: str, namespace: TierTable, action: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """elastic-admin.md, Troubleshooting: `auditlog keys ACTION` on a node without security (the plain local node)
+    exits 1 with the table's one line, which says how to get a node with security."""
+    code = main(["keys", *action, "--es", es_url, "--prefix", namespace.prefix])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (1, 1, True) == (code, len(err), bool(_troubleshooting_message("API keys need").search(err[0]))), err
+
+
 def _file_role_privileges(secure_node: SecureNodeInfo, user: tuple[str, str], tiers: TierTable) -> dict[str, bool]:
     """What ``user`` may do on a daily events index and a digest index of ``tiers`` (every privilege asked)."""
     asked = [*WRITER_PRIVILEGES, "create_doc", "read", "view_index_metadata", "index", "write", "delete",
