@@ -43,6 +43,7 @@ import io
 import itertools
 import re
 import shlex
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,6 +351,17 @@ def test_a_block_that_runs_auditlog_by_its_path_runs_it_so_on_every_line() -> No
             if len(set().union(*runs.values())) > 1:
                 mixed += [f"{path.relative_to(ROOT)}:{number}" for number, run in runs.items() if "auditlog" in run]
     assert [] == mixed
+
+
+def test_a_documented_agent_state_directory_is_the_sample_configs() -> None:
+    """Every `auditlog agent ...` or `auditlog dlq ...` line that names an absolute --state-dir names the sample
+    agent.toml's state.dir (the systemd unit's StateDirectory): `agent status` and `dlq` find what the agent wrote."""
+    sample = tomllib.loads((ROOT / "deploy" / "agent.toml").read_text())["state"]["dir"]
+    elsewhere = sorted({f"{doc.where}: {argv[i + 1]}" for doc in DOC_LINES for v in variants(doc.text)
+                        for argv in (call.argv for call in auditlog_calls(v)) if argv[:1] in (("agent",), ("dlq",))
+                        for i, word in enumerate(argv[:-1]) if word == "--state-dir" and argv[i + 1].startswith("/")
+                        and argv[i + 1] != sample})
+    assert [] == elsewhere
 
 
 def test_the_placeholder_convention() -> None:
