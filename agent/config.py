@@ -468,7 +468,10 @@ def load(
     if values["retry"]["max_backoff"] < values["retry"]["initial_backoff"]:
         raise UsageError("retry.max_backoff: must be >= retry.initial_backoff")
     if (values["elasticsearch"]["username"] == "") != (values["elasticsearch"]["password"] == ""):
-        raise UsageError("elasticsearch.password: username and password go together")
+        missing = ("a password needs a user name: set elasticsearch.username (or --user, AUDITLOG_ES_USERNAME)"
+                   if values["elasticsearch"]["username"] == "" else "a user name needs a password: set "
+                   "elasticsearch.password (or AUDITLOG_ES_PASSWORD, --password-file)")
+        raise UsageError(f"elasticsearch.password: username and password go together; {missing}")
     notes: list[str] = []
     if path is not None:
         secrets_in_file = [f"{s}.{k}" for s, table in raw.items() for k, v in table.items()

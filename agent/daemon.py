@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import errno
 import logging
 import os
 import signal
@@ -213,6 +214,9 @@ class Agent:
     def _cannot_listen(self, want: tuple[str, int], exc: OSError, reloading: bool) -> bool:
         key = "metrics.host" if isinstance(exc, socket.gaierror) else "metrics.port"  # a name that does not resolve
         message = f"{key}: cannot listen on {want[0]}:{want[1]}: {exc}"
+        if exc.errno == errno.EADDRINUSE:  # another agent on the host (each needs a port of its own), or any program
+            message += ("; another agent or program listens there: give this agent its own metrics.port "
+                        "(--metrics-port), or 0 for any free port (logged at start)")
         if not reloading:
             raise UsageError(message)
         log.error("configuration reload failed; keeping the running configuration", error=message)

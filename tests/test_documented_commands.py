@@ -43,6 +43,7 @@ import io
 import itertools
 import re
 import shlex
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,6 +322,46 @@ def test_every_doc_with_a_command_block_yields_command_lines() -> None:
                 if any(re.match(r"(\$ )?(\S+=\S+ )*(\S*/)?auditlog ", t) for _, t in _fenced_lines(p))}
     found = {d.path.relative_to(ROOT).as_posix() for d in DOC_LINES if not d.fragment}
     assert (expected, True) == (found, {"README.md", "docs/elastic-admin.md", "docs/operations.md"} <= found)
+
+
+def _fenced_blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
+    """The shell fenced blocks of a doc, each as its logical lines with their line numbers."""
+    block: list[tuple[int, str]] = []
+    language: str | None = None
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fence = FENCE.match(line)
+        if fence and language is None:
+            language, block = fence.group(1), []
+        elif fence:
+            if language in SHELL_LANGUAGES:
+                yield block
+            language = None
+        elif language is not None:
+            block.append((number, line))
+
+
+def test_a_block_that_runs_auditlog_by_its_path_runs_it_so_on_every_line() -> None:
+    """A shell block that installs auditlog somewhere and runs it by that path (`/opt/auditlog/bin/auditlog`) never
+    runs a bare `auditlog`, which is not on the PATH of whoever follows the block line by line."""
+    mixed = []
+    for path in DOCS:
+        for block in _fenced_blocks(path):
+            runs = {number: {words[0] for words in simple_commands(_without_comment(text))
+                             if words[0] == "auditlog" or words[0].endswith("/auditlog")} for number, text in block}
+            if len(set().union(*runs.values())) > 1:
+                mixed += [f"{path.relative_to(ROOT)}:{number}" for number, run in runs.items() if "auditlog" in run]
+    assert [] == mixed
+
+
+def test_a_documented_agent_state_directory_is_the_sample_configs() -> None:
+    """Every `auditlog agent ...` or `auditlog dlq ...` line that names an absolute --state-dir names the sample
+    agent.toml's state.dir (the systemd unit's StateDirectory): `agent status` and `dlq` find what the agent wrote."""
+    sample = tomllib.loads((ROOT / "deploy" / "agent.toml").read_text())["state"]["dir"]
+    elsewhere = sorted({f"{doc.where}: {argv[i + 1]}" for doc in DOC_LINES for v in variants(doc.text)
+                        for argv in (call.argv for call in auditlog_calls(v)) if argv[:1] in (("agent",), ("dlq",))
+                        for i, word in enumerate(argv[:-1]) if word == "--state-dir" and argv[i + 1].startswith("/")
+                        and argv[i + 1] != sample})
+    assert [] == elsewhere
 
 
 def test_the_placeholder_convention() -> None:

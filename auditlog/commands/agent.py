@@ -32,7 +32,7 @@ import orjson
 
 from auditlog.agent.config import AgentConfig
 from auditlog.core.errors import CommandError, UsageError
-from auditlog.core.terminal import json_shown
+from auditlog.core.terminal import json_shown, shown
 from auditlog.options.connection import add_connection_args
 
 STATE_ENV = "AUDITLOG_AGENT_STATE_DIR"
@@ -205,10 +205,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _key(args: argparse.Namespace) -> int:
-    from auditlog.agent.signing import KeyFileError, load_key
+    from auditlog.agent.signing import KEY_FILE, KeyFileError, load_key
 
     if not args.state_dir:  # '' is the working directory to open(): the key landed wherever the command ran
         raise UsageError("--state-dir: must not be empty (the agent's state directory)")
+    new = not os.path.lexists(Path(args.state_dir) / KEY_FILE)
     try:
         key = load_key(args.state_dir)
     except KeyFileError as exc:
@@ -216,6 +217,10 @@ def _key(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"cannot use state directory {args.state_dir}: {exc.strerror or exc}") from None
     sys.stdout.write(key.public_pem())
+    if new:  # a mistyped --state-dir pins a key no agent signs with: every digest then "not pinned"
+        print(f"auditlog agent: {shown(str(args.state_dir), line_breaks=False)} held no signing key: made a new one, "
+              "which an agent started on this state directory signs with (is it your agent's --state-dir?)",
+              file=sys.stderr)
     return 0
 
 

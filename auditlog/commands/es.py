@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def _start(args: argparse.Namespace) -> int:
     print(f"Elasticsearch {info.version} is ready at {info.url}")
     if info.secure:
         _print_credentials(info.url, info.password_file, info.ca_path)
-    print(f"  data and logs: {info.state_dir}   stop with: auditlog es stop --port {info.port}")
+    print(f"  data and logs: {info.state_dir}   stop with: {_stop_command(args, info.port)}")
     return 0
 
 
@@ -119,8 +120,16 @@ def _start_cluster(args: argparse.Namespace, nodes: int) -> int:
     if first.secure:
         _print_credentials(first.url, first.password_file, first.ca_path)
     print(f"  connect with: --es {urls}  (or AUDITLOG_ES_URL; every node is tried in turn)")
-    print(f"  data and logs: {info.state_dir}/node-1..{nodes}   stop with: auditlog es stop --port {first.port}")
+    print(f"  data and logs: {info.state_dir}/node-1..{nodes}   stop with: {_stop_command(args, first.port)}")
     return 0
+
+
+def _stop_command(args: argparse.Namespace, port: int) -> str:
+    """The ``auditlog es stop`` line that finds this node: with ``--state-dir`` when start was given one."""
+    where = ["--port", str(port)]
+    if args.state_dir is not None:
+        where += ["--state-dir", str(Path(args.state_dir).absolute())]
+    return shlex.join(["auditlog", "es", "stop", *where])
 
 
 def _print_credentials(url: str, password_file: Path | None, ca_path: Path | None) -> None:

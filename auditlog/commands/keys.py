@@ -20,11 +20,15 @@ from auditlog.core.terminal import shown
 from auditlog.indexer import keys
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
+from auditlog.indexer.security import security_enabled
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.lifetime import key_lifetime
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 NEEDS = "cluster privilege manage_api_key (or manage_own_api_key) and read on the audit indices"
+#: keys on a cluster without security (the plain local node): what it lacks and how to get a node that has it
+NO_SECURITY = ("API keys need a cluster with security enabled (xpack.security.enabled: true); this one has none. "
+               "For the local node: auditlog es start --secure")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,6 +76,8 @@ def _with_client(args: argparse.Namespace, work: Callable[[Elasticsearch], int])
     client = make_client(settings, max_retries=0, retry_on_timeout=False)
     try:
         with cluster_errors(settings.url, NEEDS):
+            if not security_enabled(client):  # before: Elasticsearch's "no handler found for uri ..." (400)
+                raise CommandError(NO_SECURITY)
             try:
                 return work(client)
             except keys.KeyRefused as exc:

@@ -76,6 +76,11 @@ def settings_from_args(args: argparse.Namespace, env: Mapping[str, str] | None =
             if attr == "es_password" and getattr(args, "es_password_file", None):
                 source = "--password-file"
             raise UsageError(f"{source}: {problem}")  # never the value
+    if pick("es_password", "AUDITLOG_ES_PASSWORD") is not None and pick("es_username", "AUDITLOG_ES_USERNAME") is None:
+        source = getattr(args, "es_password_source", None) or (
+            "--password" if getattr(args, "es_password", None) is not None else "AUDITLOG_ES_PASSWORD")
+        raise UsageError(f"{source}: a password needs a user name: add --user NAME (or AUDITLOG_ES_USERNAME), "
+                         "e.g. --user elastic")
     try:
         settings = ConnectionSettings(
             url=url,
@@ -122,8 +127,10 @@ def resolve_secrets(args: argparse.Namespace, env: Mapping[str, str] | None = No
         path = getattr(args, attr + "_file", None)
         if path:
             setattr(args, attr, read_secret_file(path, file_flag, warn))
+            setattr(args, attr + "_source", file_flag)
         elif not env.get(var) and env.get(var + "_FILE"):
             setattr(args, attr, read_secret_file(str(env[var + "_FILE"]), var + "_FILE", warn))
+            setattr(args, attr + "_source", var + "_FILE")
     option, user = _username_source(args, env)
     if prompt and user and getattr(args, "es_password", None) is None and not env.get("AUDITLOG_ES_PASSWORD") \
             and not getattr(args, "es_api_key", None) and not env.get("AUDITLOG_ES_API_KEY"):

@@ -284,6 +284,13 @@ def test_a_user_name_from_the_environment_without_any_password_is_asked_for_one(
     assert ("typed", [("u", "AUDITLOG_ES_USERNAME")]) == (cfg["elasticsearch.password"], asked)
 
 
+def test_a_password_from_the_environment_without_a_user_names_the_keys_to_set() -> None:
+    """AUDITLOG_ES_PASSWORD without any user name is refused saying to set elasticsearch.username or --user."""
+    with pytest.raises(UsageError) as refused:
+        config.load(None, env={"AUDITLOG_ES_PASSWORD": "pw"}, ask_password=_no_prompt)
+    assert "set elasticsearch.username (or --user, AUDITLOG_ES_USERNAME)" in str(refused.value)
+
+
 def test_a_user_name_from_the_file_alone_is_not_asked_a_password(tmp_path: Path) -> None:
     """A user name only the file gives, without a password, is refused naming the key, never prompted for."""
     with pytest.raises(UsageError, match=r"^elasticsearch\.password: username and password go together"):

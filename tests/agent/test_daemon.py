@@ -193,6 +193,25 @@ def test_a_metrics_host_that_does_not_resolve_is_named_at_start(tmp_path: Path, 
         Agent(config.load(path, env={})).run()
 
 
+def test_a_metrics_port_in_use_at_start_says_how_to_choose_another(tmp_path: Path, recorded: _Log) -> None:
+    """At start, a metrics.port another process listens on (a second agent on the host) stops the agent with one
+    line that names --metrics-port and port 0."""
+    from auditlog.core.errors import UsageError
+
+    (tmp_path / "logs").mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = _toml(tmp_path / "agent.toml", tmp_path, metrics__enabled="true", metrics__port=str(port))
+        with pytest.raises(UsageError) as refused:
+            Agent(config.load(path, env={})).run()
+    message = str(refused.value)
+    assert (True, True, True, False) == (message.startswith(f"metrics.port: cannot listen on 127.0.0.1:{port}: "),
+                                         "--metrics-port" in message, "0 for any free port" in message,
+                                         "\n" in message)
+
+
 def test_a_library_thread_dying_is_one_json_log_line_not_a_traceback() -> None:
     """With the agent's logging, an error ending a thread the agent does not own is logged as one JSON line."""
     code = (

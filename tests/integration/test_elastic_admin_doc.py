@@ -148,6 +148,23 @@ def test_setup_api_keys_prints_two_keys_that_expire_as_asked(
     assert (0, ["writer", "reader"], [90, 90]) == (code, [line.split()[0] for line in lines], days)
 
 
+def test_keys_list_runs_in_the_environment_the_security_block_exports(
+    secure_node: SecureNodeInfo, secure_namespace: tuple[TierTable, Elasticsearch],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """elastic-admin.md, section 4: after the block's `export ...` line (its password file the test's), the tenant
+    block's `auditlog keys list` needs only where the cluster is: it exits 0 (before: a password without a user)."""
+    tiers, _ = secure_namespace
+    line = next(text for text in DOC.read_text().splitlines()
+                if text.startswith("export ") and "AUDITLOG_ES_PASSWORD_FILE=" in text)
+    for word in shlex.split(line.split(" #", 1)[0])[1:]:
+        name, _, value = word.partition("=")
+        if name != "AUDITLOG_ES_PASSWORD_FILE":  # the fixture's file holds the test node's password
+            monkeypatch.setenv(name, value)
+    code = main(["keys", "list", "--es", secure_node.url, "--ca-certs", secure_node.ca_certs, "--prefix", tiers.prefix])
+    assert 0 == code, capsys.readouterr().err
+
+
 def _retention(es_url: str, namespace: TierTable, *action: str) -> int:
     """`auditlog retention ACTION` on the doc's example namespace, as of the doc's moment."""
     return main(["retention", *action, "--es", es_url, "--prefix", namespace.prefix, "--now", EXAMPLE_NOW.isoformat()])
@@ -190,6 +207,25 @@ def test_retention_enforce_deletes_the_overdue_indices(
     left = set(es.indices.get(index=namespace.read_pattern))
     assert (0, "deleted 2 expired indices", set()) == (
         code, next(line for line in out if "expired" in line), left & set(_overdue(namespace)))
+
+
+def _troubleshooting_message(starting: str) -> re.Pattern[str]:
+    """The message of the doc's troubleshooting row that starts with ``starting``, ``...`` matching anything."""
+    section = DOC.read_text().split("## 6. Troubleshooting", 1)[1]
+    message = next(m for m in re.findall(r"^\| `([^`]+)` \|", section, re.M) if m.startswith(starting))
+    return re.compile(".*".join(re.escape(part.strip()) for part in message.split("...")))
+
+
+@pytest.mark.parametrize("action", [["list"], ["revoke", "some-id"], ["narrow"], ["tenant", "org-1001"]],
+                         ids=lambda action: action[0])
+def test_keys_on_a_cluster_without_security_print_the_troubleshooting_message(
+    es_url: str, namespace: TierTable, action: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """elastic-admin.md, Troubleshooting: `auditlog keys ACTION` on a node without security (the plain local node)
+    exits 1 with the table's one line, which says how to get a node with security."""
+    code = main(["keys", *action, "--es", es_url, "--prefix", namespace.prefix])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (1, 1, True) == (code, len(err), bool(_troubleshooting_message("API keys need").search(err[0]))), err
 
 
 def _file_role_privileges(secure_node: SecureNodeInfo, user: tuple[str, str], tiers: TierTable) -> dict[str, bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import urllib.error
@@ -61,6 +62,21 @@ def test_cli_start_status_stop_cycle(tmp_path: Path) -> None:
     twice = _auditlog("es", "stop", *where)
     assert (twice.returncode, "nothing to do" in twice.stdout) == (0, True)
     assert _auditlog("es", "status", *where).returncode == 3
+
+
+def test_the_stop_command_start_prints_stops_a_node_of_another_state_folder(tmp_path: Path) -> None:
+    """The `stop with:` command `auditlog es start --state-dir DIR` prints, run as printed, stops that node."""
+    port = free_port()
+    where = ["--port", str(port), "--state-dir", str(node_state_dir(tmp_path))]
+    started = _auditlog("es", "start", "--heap", "512m", *where)
+    try:
+        assert started.returncode == 0, started.stderr
+        printed = shlex.split(started.stdout.split("stop with: ", 1)[1].splitlines()[0])
+        stopped = _auditlog(*printed[1:])
+        status = _auditlog("es", "status", *where)
+    finally:
+        _auditlog("es", "stop", *where)
+    assert (printed[:3], stopped.returncode, status.returncode) == (["auditlog", "es", "stop"], 0, 3), stopped.stderr
 
 
 def test_cli_start_on_busy_port_exits_1_with_one_line(es_url: str) -> None:

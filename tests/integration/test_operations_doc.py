@@ -2,12 +2,14 @@
 
 The agent ships a log of five events it refuses under a too-low ``inputs.max_depth`` and one line
 that is not JSON; then the doc's `auditlog dlq list --state-dir DIR` and, after the fix,
-`auditlog dlq replay --config FILE --state-dir DIR` run through ``auditlog.cli.main``.
+`auditlog dlq replay --config FILE --state-dir DIR` run through ``auditlog.cli.main``. The table of
+typical reasons is compared with the records the agent writes for the lines it names.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,8 +22,17 @@ from auditlog.agent.deadletter import read_records
 from auditlog.cli import main
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
-from tests.integration.agent_support import AgentProcess, append_lines, event_line, wait_count, write_config
+from tests.integration.agent_support import (
+    AgentProcess,
+    agent_run,
+    append_lines,
+    dead_letter_at,
+    event_line,
+    wait_count,
+    write_config,
+)
 
+DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 REFUSED = 5
 NOT_JSON = b"not json\n"
 #: the fields operations.md says every dead letter has
@@ -81,3 +92,24 @@ def test_dlq_replay_after_the_fix_ships_what_the_fix_allows(
     left = [json.loads(line)["line"] for line in capsys.readouterr().out.splitlines()]
     assert (1, f"replayed {REFUSED} dead letters; 1 still rejected; 0 not sent", REFUSED, ["not json"]) == (
         code, summary, wait_count(es, namespace, REFUSED), left)
+
+
+def _reason_row(containing: str) -> tuple[str, str]:
+    """The stage and the reason of the doc's typical-reasons row whose first cell holds ``containing``."""
+    row = next(line for line in DOC.read_text().splitlines() if line.startswith("| `") and containing in line)
+    stage, reason = re.findall(r"`([^`]+)`", row.split(" | ", 1)[0])[:2]
+    return stage, reason
+
+
+def test_the_unknown_tier_row_names_the_stage_and_reason_the_agent_writes(
+    es: Elasticsearch, es_url: str, tmp_path: Path
+) -> None:
+    """operations.md, typical reasons: a line of tier 'gold' is dead-lettered at the row's stage with its reason."""
+    stage, reason = _reason_row("unknown tier 'gold'")
+    event = json.loads(event_line(1))
+    event["audit"]["tier"] = "gold"
+    gold = json.dumps(event).encode() + b"\n"
+    with agent_run(es, es_url, tmp_path, [event_line(0), gold], arrivals=1, dead_letters=1) as run:
+        record = dead_letter_at(run, gold)
+    assert record is not None
+    assert (stage, True) == (record["stage"], record["reason"].startswith(reason)), record["reason"]

@@ -286,6 +286,27 @@ def test_agent_key_with_an_empty_state_dir_exits_2_writing_nothing(
                              list(tmp_path.iterdir()))
 
 
+def test_agent_key_on_a_folder_without_a_key_says_it_made_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """agent key --public on a state directory that holds no key yet (a first start to come, or a mistyped path)
+    prints the new key's public half and says on stderr that it was made there, not found."""
+    code = main(["agent", "key", "--public", "--state-dir", str(tmp_path / "typo")])
+    out, err = capsys.readouterr()
+    assert (0, True, True) == (code, out.startswith("-----BEGIN PUBLIC KEY-----"),
+                               f"{tmp_path / 'typo'} held no signing key: made a new one" in err)
+
+
+def test_agent_key_on_a_folder_with_a_key_prints_only_its_public_half(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """agent key --public a second time on the same state directory prints the same key and nothing on stderr."""
+    main(["agent", "key", "--public", "--state-dir", str(tmp_path)])
+    first = capsys.readouterr().out
+    code = main(["agent", "key", "--public", "--state-dir", str(tmp_path)])
+    assert (0, (first, "")) == (code, capsys.readouterr())
+
+
 def test_agent_check_prints_a_config_name_with_a_line_feed_on_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:

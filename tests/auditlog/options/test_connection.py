@@ -58,3 +58,15 @@ def test_a_ca_bundle_in_the_environment_that_is_missing_names_the_variable(tmp_p
     """AUDITLOG_ES_CA_CERTS naming a missing file is a usage error naming the variable."""
     with pytest.raises(UsageError, match=r"^AUDITLOG_ES_CA_CERTS: no such file"):
         settings_from_args(_args("--es", "https://127.0.0.1:9200"), env={"AUDITLOG_ES_CA_CERTS": str(tmp_path / "x")})
+
+
+def test_a_password_file_without_a_user_names_the_variable_and_the_flag_to_add(tmp_path: Path) -> None:
+    """AUDITLOG_ES_PASSWORD_FILE without a user name is a usage error naming the variable and --user (before: "es
+    username and password go together", which names neither)."""
+    secret = tmp_path / "elastic-password"
+    secret.write_text("pw\n")
+    secret.chmod(0o600)
+    with pytest.raises(UsageError) as refused:
+        settings_from_args(_args(), env={"AUDITLOG_ES_PASSWORD_FILE": str(secret)})
+    assert (True, True) == (str(refused.value).startswith("AUDITLOG_ES_PASSWORD_FILE: "),
+                            "--user NAME (or AUDITLOG_ES_USERNAME)" in str(refused.value))
