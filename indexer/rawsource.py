@@ -30,6 +30,7 @@ import orjson
 from elastic_transport import Serializer
 from elasticsearch import ApiError, Elasticsearch
 
+from auditlog.indexer.client import AnswerTooLarge
 from auditlog.indexer.query.hits import exact_count
 
 PAGE = 5000
@@ -340,13 +341,14 @@ class _Cursor:
 
 
 def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
-              part: dict[str, int] | None, cursor: _Cursor) -> bytes:
-    """One page of the point in time in ``_shard_doc`` order after ``cursor``, as the response's bytes.
+              part: dict[str, int] | None, cursor: _Cursor, size: int = PAGE) -> bytes:
+    """One page of ``size`` hits of the point in time in ``_shard_doc`` order after ``cursor``, as the response's bytes.
 
     Raises:
         TypeError: when the client decodes responses itself.
+        AnswerTooLarge: the answer passed the client's bound on one answer.
     """
-    body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{"_shard_doc": "asc"}],
+    body: dict[str, Any] = {"size": size, "query": query, "sort": [{"_shard_doc": "asc"}],
                             "pit": {"id": pit, "keep_alive": "2m"}, "track_total_hits": cursor.total is None}
     if source is not True:
         body["_source"] = source
@@ -366,8 +368,18 @@ def _raw_page(client: Elasticsearch, pit: str, query: dict[str, Any], source: bo
 def _pages(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool | list[str],
            part: dict[str, int] | None) -> Iterator[list[Hit]]:
     cursor = _Cursor()
+    size = PAGE
     while True:
-        page = _read_page(_raw_page(client, pit, query, source, part, cursor))
+        try:
+            raw = _raw_page(client, pit, query, source, part, cursor, size)
+        except AnswerTooLarge:
+            if size == 1:  # one event over the bound: the scan cannot read it, and says so
+                raise
+            # large events: the same page in halves (the scan ends at an empty page, not a short one); the rest of
+            # the scan keeps the smaller size rather than reading past the bound again at every page
+            size //= 2
+            continue
+        page = _read_page(raw)
         hits = page.hits.hits
         if not cursor.moved(hits, page.hits.total, hits[-1].sort if hits else None):
             return

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from auditlog.indexer.client import AnswerTooLarge
 from auditlog.indexer.query.dsl import SORT, Query
 from auditlog.indexer.query.pit import BadAnswerError, PointInTime, quoted
 
@@ -168,13 +169,34 @@ def fetch_after(
     Raises:
         PitExpiredError: when the snapshot expired.
         SearchFailedError: when the answer reports a failure (``check_answer``).
+        AnswerTooLarge: when one hit alone is over the client's bound on one answer (the pages of more hits are
+            read in halves).
         BadAnswerError: when the answer has no exact total though one was asked for, more hits than asked
             for, or hits out of the listing's order or without a cursor.
     """
+    size = min(size, MAX_BATCH)
+    try:
+        return _fetch(pit, query, size, after, with_source, track_total)
+    except AnswerTooLarge:
+        if size <= 1:  # one event over the bound (none the agent admits is): the one line says so
+            raise
+    # hits that passed the client's bound on one answer together (indexer.client.ANSWER_LIMIT): the same hits in
+    # two requests, each halved again as needed, so a page of large events is read, not refused
+    half = size // 2
+    first = fetch_after(pit, query, size=half, after=after, with_source=with_source, track_total=track_total)
+    if len(first.hits) < half:  # the listing ended in the first half
+        return first
+    rest = fetch_after(pit, query, size=size - half, after=first.hits[-1]["sort"], with_source=with_source)
+    return Batch(hits=first.hits + rest.hits, total=first.total)
+
+
+def _fetch(pit: PointInTime, query: Query, size: int, after: Cursor | None, with_source: bool,
+           track_total: bool) -> Batch:
+    """One request of :func:`fetch_after` (its checks included)."""
     body: dict[str, Any] = {
         "query": query,
         "sort": SORT,
-        "size": min(size, MAX_BATCH),
+        "size": size,
         "track_total_hits": track_total,
     }
     if after is not None:
