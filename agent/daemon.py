@@ -214,11 +214,14 @@ class Agent:
     def _cannot_listen(self, want: tuple[str, int], exc: OSError, reloading: bool) -> bool:
         key = "metrics.host" if isinstance(exc, socket.gaierror) else "metrics.port"  # a name that does not resolve
         message = f"{key}: cannot listen on {want[0]}:{want[1]}: {exc}"
-        if exc.errno == errno.EADDRINUSE:  # another agent on the host (each needs a port of its own), or any program
+        in_use = exc.errno == errno.EADDRINUSE
+        if in_use:  # another agent on the host (each needs a port of its own), or any program
             message += ("; another agent or program listens there: give this agent its own metrics.port "
                         "(--metrics-port), or 0 for any free port (logged at start)")
         if not reloading:
-            raise UsageError(message)
+            # a port in use may be free a moment later (a program holding it at boot): exit 1, which systemd's
+            # unit restarts, where exit 2 (a bad setting) would leave the agent down for good
+            raise CommandError(message) if in_use else UsageError(message)
         log.error("configuration reload failed; keeping the running configuration", error=message)
         return False
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import json
 import os
 import pwd
@@ -213,6 +214,23 @@ def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((HOST, port)) == 0
+
+
+def answers_as_elasticsearch(port: int) -> bool:
+    """Return whether what listens on 127.0.0.1:``port`` answers HTTP as Elasticsearch does (its product header).
+
+    Only to word a message: a node with security on answers 401 with the same header, and any other program
+    (or one that does not answer within a second) is not one.
+    """
+    request = urllib.request.Request(f"http://{HOST}:{port}/", method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=1) as answer:
+            headers = answer.headers
+    except urllib.error.HTTPError as refused:  # 401 of a secured node: its headers say what it is
+        headers = refused.headers
+    except (OSError, ValueError, http.client.HTTPException):  # TLS on the port, garbage, silence: not known
+        return False
+    return headers.get("X-elastic-product") == "Elasticsearch"
 
 
 def log_tail(path: Path, lines: int = 25) -> str:
@@ -435,6 +453,12 @@ class LocalNode:
             if self.config.state_dir is None:
                 self.state = self.config.resolved_state_dir(port)
         if port_in_use(port):
+            if answers_as_elasticsearch(port):  # most often a node of ours started with another --state-dir
+                raise NodeStartError(
+                    f"port {port} on {HOST} is already in use by an Elasticsearch node; if `auditlog es start` "
+                    f"started it, stop it with the state folder it was started with (`auditlog es stop --port "
+                    f"{port} --state-dir DIR`), or choose another port with --port"
+                )
             raise NodeStartError(
                 f"port {port} on {HOST} is already in use by another program; "
                 f"stop it or choose another port with --port"

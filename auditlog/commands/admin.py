@@ -208,6 +208,11 @@ def run_setup_command(args: argparse.Namespace) -> int:
         raise UsageError("--replicas: applies to setup and --print template only")
     if args.key_expiration and not args.api_keys:
         raise UsageError("--key-expiration: applies to the keys --api-keys creates; add --api-keys")
+    if not args.kibana:
+        for flag in ("kibana_api_key", "kibana_user", "kibana_password", "kibana_space", "kibana_ca_certs"):
+            if getattr(args, flag):
+                raise UsageError(f"--{flag.replace('_', '-')}: applies to the import --kibana URL asks for; "
+                                 "add --kibana")
     if what:
         print(printable(what, tiers, minimal=args.minimal_cluster, replicas=dict(args.replicas) or None), end="")
         return 0

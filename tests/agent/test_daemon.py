@@ -194,9 +194,10 @@ def test_a_metrics_host_that_does_not_resolve_is_named_at_start(tmp_path: Path, 
 
 
 def test_a_metrics_port_in_use_at_start_says_how_to_choose_another(tmp_path: Path, recorded: _Log) -> None:
-    """At start, a metrics.port another process listens on (a second agent on the host) stops the agent with one
-    line that names --metrics-port and port 0."""
-    from auditlog.core.errors import UsageError
+    """At start, a metrics.port another process listens on (a second agent on the host, or a program holding it for
+    a moment at boot) stops the agent with one line that names --metrics-port and port 0, as a failure that a
+    restart may cure (exit 1, which the systemd unit restarts), not a bad setting (exit 2, never restarted)."""
+    from auditlog.core.errors import CommandError
 
     (tmp_path / "logs").mkdir()
     with socket.socket() as taken:
@@ -204,7 +205,7 @@ def test_a_metrics_port_in_use_at_start_says_how_to_choose_another(tmp_path: Pat
         taken.listen()
         port = taken.getsockname()[1]
         path = _toml(tmp_path / "agent.toml", tmp_path, metrics__enabled="true", metrics__port=str(port))
-        with pytest.raises(UsageError) as refused:
+        with pytest.raises(CommandError) as refused:
             Agent(config.load(path, env={})).run()
     message = str(refused.value)
     assert (True, True, True, False) == (message.startswith(f"metrics.port: cannot listen on 127.0.0.1:{port}: "),

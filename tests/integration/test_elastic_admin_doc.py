@@ -209,6 +209,28 @@ def test_retention_enforce_deletes_the_overdue_indices(
         code, next(line for line in out if "expired" in line), left & set(_overdue(namespace)))
 
 
+def test_the_cron_line_enforces_retention_with_its_environment_file(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path
+) -> None:
+    """elastic-admin.md's cron line, its command run by sh as cron would (paths moved to the test's), deletes exactly
+    the overdue indices and logs it."""
+    _example_namespace(es, namespace)
+    line = _doc_block("# /etc/cron.d/auditlog-retention")[1]
+    command = line.split("root  ", 1)[1]
+    env_file, log = tmp_path / "retention.env", tmp_path / "retention.log"
+    env_file.write_text(f"AUDITLOG_ES_URL={es_url}\nAUDITLOG_INDEX_PREFIX={namespace.prefix}\n")
+    auditlog = Path(sys.executable).parent / "auditlog"
+    for doc_path, here in (("/etc/auditlog/retention.env", env_file), ("/opt/auditlog/bin/auditlog", auditlog),
+                           ("/var/log/auditlog-retention.log", log)):
+        command = command.replace(doc_path, str(here))
+    # --now: the doc's example dates (the line itself runs at the current time)
+    command = command.replace("retention enforce", f"retention enforce --now {EXAMPLE_NOW.isoformat()}")
+    done = subprocess.run(["sh", "-c", command], env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    left = set(es.indices.get(index=namespace.read_pattern))
+    assert (0, True, set()) == (done.returncode, "deleted 2 expired indices" in log.read_text(),
+                                left & set(_overdue(namespace)))
+
+
 def _troubleshooting_message(starting: str) -> re.Pattern[str]:
     """The message of the doc's troubleshooting row that starts with ``starting``, ``...`` matching anything."""
     section = DOC.read_text().split("## 6. Troubleshooting", 1)[1]

@@ -88,6 +88,15 @@ def test_cli_start_on_busy_port_exits_1_with_one_line(es_url: str) -> None:
     assert "already in use" in busy.stderr
 
 
+def test_start_on_the_port_of_a_node_of_another_state_folder_says_how_to_stop_it(es_url: str) -> None:
+    """A node listening on the port (one started with another --state-dir) is named as Elasticsearch, with the
+    stop line that takes its state folder, not as "another program"."""
+    port = es_url.rsplit(":", 1)[1].rstrip("/")
+    busy = _auditlog("es", "start", "--port", port, "--state-dir", "/nonexistent-auditlog-state")
+    assert (1, True, True) == (busy.returncode, "in use by an Elasticsearch node" in busy.stderr,
+                               f"auditlog es stop --port {port} --state-dir DIR" in busy.stderr)
+
+
 def test_secure_node_rejects_anonymous_requests(secure_node: SecureNodeInfo) -> None:
     """Without credentials the secured node answers 401."""
     import ssl

@@ -162,10 +162,12 @@ def test_a_now_at_the_calendar_edge_exits_2(now: str, capsys: pytest.CaptureFixt
     (["setup", "--minimal-cluster"], "--minimal-cluster"),
     (["setup", "--print", "policies", "--minimal-cluster"], "--minimal-cluster"),
     (["setup", "--print", "roles", "--replicas", "business=1"], "--replicas"),
+    (["setup", "--kibana-space", "support"], "--kibana-space"),
+    (["setup", "--kibana-user", "elastic"], "--kibana-user"),
 ])
 def test_a_flag_that_would_do_nothing_exits_2(argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """--key-expiration without --api-keys, --minimal-cluster without --print template, or --replicas with
-    another --print, exits 2 naming it."""
+    """--key-expiration without --api-keys, --minimal-cluster without --print template, --replicas with another
+    --print, or a Kibana option without --kibana, exits 2 naming it."""
     code = main([*argv, "--es", DEAD])
     err = capsys.readouterr().err.strip().splitlines()
     assert (2, 1, True) == (code, len(err), f"{named}: applies to" in err[0])
