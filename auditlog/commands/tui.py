@@ -22,6 +22,7 @@ from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.terminal import unfiltered
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ANSWER_ERRORS, ES_ERRORS, describe_answer_error, describe_es_error
+from auditlog.indexer.keys import TENANT_CANNOT_VERIFY
 from auditlog.indexer.query import EventStream, PitExpiredError
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.tiers import TierTable
@@ -146,7 +147,7 @@ def run_export(args: argparse.Namespace) -> int:
             tiers = _namespace(tiers, view)
             index = view.index
             if args.verify:
-                raise CommandError("--verify: digests list every tenant's events; verify with the reader key")
+                raise CommandError(f"--verify: {TENANT_CANNOT_VERIFY}")
         if args.verify:
             verifier = make_client(settings, **raw_client_options())
             try:
