@@ -159,7 +159,7 @@ def run_export(args: argparse.Namespace) -> int:
             result = export_xlsx(stream, output, zone=zone, summarizer=summarizer, total=stream.total,
                                  filters=describe_filter(flt, ZoneInfo(zone)) + extra, progress=progress)
     except ES_ERRORS as exc:
-        raise CommandError(describe_es_error(exc)) from None
+        raise CommandError(describe_es_error(exc, url=settings.url)) from None
     except PitExpiredError:
         raise CommandError("the cluster dropped the export's snapshot (point in time) before its last event: a node "
                            f"restarted, or the export stalled longer than the snapshot is kept; {str(output)!r} was "
@@ -171,7 +171,7 @@ def run_export(args: argparse.Namespace) -> int:
     except UsageError:
         raise
     except ANSWER_ERRORS as exc:
-        raise CommandError(describe_answer_error(exc)) from None
+        raise CommandError(describe_answer_error(exc, url=settings.url)) from None
     finally:
         progress.done()
         client.close()
@@ -217,11 +217,11 @@ def run_tui(args: argparse.Namespace) -> int:
         except AccessDenied as exc:
             raise CommandError(str(exc)) from None
         except ES_ERRORS as exc:
-            raise CommandError(describe_es_error(exc)) from None
+            raise CommandError(describe_es_error(exc, url=settings.url)) from None
         except UsageError:
             raise
         except ANSWER_ERRORS as exc:
-            raise CommandError(describe_answer_error(exc)) from None
+            raise CommandError(describe_answer_error(exc, url=settings.url)) from None
         # tamper evidence in the operator's view only: digests list every tenant's event ids
         verifier = None if view is not None else make_client(settings, **raw_client_options())
         config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,
