@@ -170,8 +170,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args, leftover = parser.parse_known_args(args_in)
     leftover = [a for a in leftover if a != "--"]  # the end of options, not an argument of its own
     if leftover and not getattr(args, "missing_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(leftover)}")
+        # said by the subcommand that ran, with its usage: the root's usage line tells nothing about its options
+        _chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(leftover)}")
     return args
+
+
+def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """Return the innermost subcommand's parser ``args`` were parsed by (``parser`` itself without one)."""
+    while True:
+        subs = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if name is None or name not in subs[0].choices:
+            return parser
+        parser = subs[0].choices[name]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -252,6 +252,9 @@ def list_keys(client: Elasticsearch, tiers: TierTable, *, include_invalidated: b
             if include_invalidated or not key.get("invalidated")]
 
 
+#: why a tenant key cannot verify: `auditlog verify` and `auditlog export --verify` refuse it in these words
+TENANT_CANNOT_VERIFY = "digests list every tenant's events; verify with the reader key"
+
 #: keys asked for per page of ``_security/_query/api_key``
 KEYS_PAGE = 1000
 

@@ -6,7 +6,9 @@
   holds events (a restarted demo) only the live trickle is added, unless ``--again``.
 - ``auditlog demo run`` (``make demo``): start the local node (unless ``--es``/``AUDITLOG_ES_URL``
   names a cluster), run ``auditlog setup``, start the agent and the generator in the background,
-  wait until the first events are searchable, open the TUI; on quit print how to stop the rest.
+  wait until the first events are searchable, open the TUI; on quit print how to stop the rest. A
+  generator that ends by itself (``--rate 0`` = history only, or ``--duration`` over) has ended as planned:
+  it leaves ``demo.json`` and the agent (and the TUI) go on; only a generator that exits with an error fails.
 - ``auditlog demo stop`` (``make demo-stop``): stop the generator, the agent and the node it started.
 """
 
@@ -37,6 +39,7 @@ from auditlog.demo.stack import (
     part_verdict,
     running_parts,
     spawn,
+    spawn_process,
     stop_part,
 )
 from auditlog.indexer.client import ConnectionSettings, make_client
@@ -252,14 +255,15 @@ def _start_background(
         "agent", "--path", str(logs / "audit*.jsonl"), "--state-dir", str(agent_dir(state_dir)),
         "--prefix", tiers.prefix, "--metrics-port", str(args.metrics_port)), state_dir, env))
     state.save(state_dir)
-    state.record("generator", spawn("generator", auditlog_argv(
+    generator = spawn_process("generator", auditlog_argv(
         "demo", "emit", "--path", str(logs / DEMO_LOG), "--backfill-days", f"{args.backfill_days:g}",
         "--count", str(args.count), "--rate", f"{args.rate:g}", "--duration", f"{args.duration:g}",
-        "--seed", str(args.seed)), state_dir, env))
+        "--seed", str(args.seed)), state_dir, env)
+    state.record("generator", generator.pid)
     state.save(state_dir)
     print(f"agent (pid {state.processes['agent']}) and generator (pid {state.processes['generator']}) started; "
           f"logs in {state_dir}")
-    _wait_for_events(settings, tiers, state, state_dir, args.wait, expected=args.count)
+    _wait_for_events(settings, tiers, state, state_dir, args.wait, expected=args.count, generator=generator)
     return env
 
 
@@ -310,11 +314,13 @@ def _setup(settings: ConnectionSettings, tiers: TierTable) -> None:
 
 def _wait_for_events(
     settings: ConnectionSettings, tiers: TierTable, state: DemoState, state_dir: Path, timeout: float,
-    expected: int,
+    expected: int, generator: subprocess.Popen[bytes],
 ) -> None:
     """Wait until the back-filled history (``expected`` events) is searchable, a part died, or ``timeout`` passed.
 
-    The TUI opens on a snapshot, so opening it on a half-shipped history would show a half-empty week.
+    The TUI opens on a snapshot, so opening it on a half-shipped history would show a half-empty week. A
+    ``generator`` that exits 0 has ended as planned (``--rate 0``: history only; or its ``--duration`` is over):
+    it is dropped from ``demo.json`` and the wait goes on; any other exit is a failure.
     """
     from elasticsearch import ApiError, TransportError
 
@@ -322,7 +328,14 @@ def _wait_for_events(
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            dead = sorted(set(state.processes) - set(running_parts(state)))
+            # the generator's exit status tells a planned end from a crash: read it before anything reaps it
+            ended = generator.poll() if "generator" in state.processes else None
+            if ended == 0:
+                _forget(state, state_dir, "generator")
+                print("the generator finished as planned (--rate 0 or --duration over); the agent keeps running")
+            # part_verdict reaps what it judges, so the generator (judged by its exit status) is left out
+            dead = sorted({name for name in state.processes if name != "generator"
+                           and part_verdict(state, name) is not Verdict.OURS} | ({"generator"} if ended else set()))
             if dead:
                 logs = ", ".join(str(state_dir / f"{name}.log") for name in dead)
                 raise CommandError(f"the {' and the '.join(dead)} stopped unexpectedly; see {logs}")
@@ -340,6 +353,13 @@ def _wait_for_events(
         print(f"no events searchable after {timeout:g} s yet; see {state_dir}/*.log", file=sys.stderr)
     finally:
         client.close()
+
+
+def _forget(state: DemoState, state_dir: Path, name: str) -> None:
+    """Drop a part that has ended as planned from ``demo.json`` (``demo stop`` has nothing to say about it)."""
+    state.processes.pop(name, None)
+    state.identities.pop(name, None)
+    state.save(state_dir)
 
 
 def _open_tui(args: argparse.Namespace, env: dict[str, str], state_dir: Path, tiers: TierTable) -> int:

@@ -22,6 +22,7 @@ from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.terminal import unfiltered
 from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ANSWER_ERRORS, ES_ERRORS, describe_answer_error, describe_es_error
+from auditlog.indexer.keys import TENANT_CANNOT_VERIFY
 from auditlog.indexer.query import EventStream, PitExpiredError
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.tiers import TierTable
@@ -146,7 +147,7 @@ def run_export(args: argparse.Namespace) -> int:
             tiers = _namespace(tiers, view)
             index = view.index
             if args.verify:
-                raise CommandError("--verify: digests list every tenant's events; verify with the reader key")
+                raise CommandError(f"--verify: {TENANT_CANNOT_VERIFY}")
         if args.verify:
             verifier = make_client(settings, **raw_client_options())
             try:
@@ -158,7 +159,7 @@ def run_export(args: argparse.Namespace) -> int:
             result = export_xlsx(stream, output, zone=zone, summarizer=summarizer, total=stream.total,
                                  filters=describe_filter(flt, ZoneInfo(zone)) + extra, progress=progress)
     except ES_ERRORS as exc:
-        raise CommandError(describe_es_error(exc)) from None
+        raise CommandError(describe_es_error(exc, url=settings.url)) from None
     except PitExpiredError:
         raise CommandError("the cluster dropped the export's snapshot (point in time) before its last event: a node "
                            f"restarted, or the export stalled longer than the snapshot is kept; {str(output)!r} was "
@@ -170,7 +171,7 @@ def run_export(args: argparse.Namespace) -> int:
     except UsageError:
         raise
     except ANSWER_ERRORS as exc:
-        raise CommandError(describe_answer_error(exc)) from None
+        raise CommandError(describe_answer_error(exc, url=settings.url)) from None
     finally:
         progress.done()
         client.close()
@@ -216,11 +217,11 @@ def run_tui(args: argparse.Namespace) -> int:
         except AccessDenied as exc:
             raise CommandError(str(exc)) from None
         except ES_ERRORS as exc:
-            raise CommandError(describe_es_error(exc)) from None
+            raise CommandError(describe_es_error(exc, url=settings.url)) from None
         except UsageError:
             raise
         except ANSWER_ERRORS as exc:
-            raise CommandError(describe_answer_error(exc)) from None
+            raise CommandError(describe_answer_error(exc, url=settings.url)) from None
         # tamper evidence in the operator's view only: digests list every tenant's event ids
         verifier = None if view is not None else make_client(settings, **raw_client_options())
         config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,

@@ -12,12 +12,13 @@ import argparse
 import json
 import sys
 
-from auditlog.core.errors import UsageError
+from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.files import read_limited
 from auditlog.core.terminal import json_text_shown, shown
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.integrity import load_public_keys
+from auditlog.indexer.keys import TENANT_CANNOT_VERIFY, key_scope
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.verify import verify
 from auditlog.options.connection import add_connection_args, settings_from_args
@@ -70,15 +71,25 @@ def run_verify(args: argparse.Namespace) -> int:
 
     Raises:
         UsageError: bad flags or an unreadable --pubkey file (exit 2).
-        CommandError: the cluster cannot answer (exit 1).
+        CommandError: the cluster cannot answer, or the credentials are a tenant key (exit 1).
     """
     keys = _pubkeys(args.pubkey)
     flt = filter_from_args(args)
     tiers = tiers_from_args(args)
     settings = settings_from_args(args)
+    needs = "read on the audit and digest indices"
+    if settings.api_key:  # only an API key can be a tenant key, which reads one tenant and no digests
+        checker = make_client(settings, max_retries=0, retry_on_timeout=False)
+        try:
+            with cluster_errors(settings.url, needs):
+                tenant_key = key_scope(checker) is not None
+        finally:
+            checker.close()
+        if tenant_key:
+            raise CommandError(TENANT_CANNOT_VERIFY)
     client = make_client(settings, max_retries=0, retry_on_timeout=False, **raw_client_options())
     try:
-        with cluster_errors(settings.url, "read on the audit and digest indices"):
+        with cluster_errors(settings.url, needs):
             report = verify(client, tiers, flt, pubkeys=keys)
     finally:
         client.close()

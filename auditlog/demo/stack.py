@@ -182,11 +182,25 @@ def spawn(name: str, argv: Sequence[str], state_dir: Path, env: Mapping[str, str
     Returns:
         The child's pid, which is also its process group id.
     """
+    return spawn_process(name, argv, state_dir, env).pid
+
+
+def spawn_process(name: str, argv: Sequence[str], state_dir: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start one background part as ``spawn`` does; return its process, whose exit status the caller can read.
+
+    Args:
+        name: the part's name (its log is ``<state_dir>/<name>.log``).
+        argv: the command line.
+        state_dir: the demo's state folder.
+        env: the environment of the child.
+
+    Returns:
+        The child process (its pid is also its process group id).
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     with open(state_dir / f"{name}.log", "ab") as log:
-        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=dict(env), start_new_session=True, close_fds=True)
-    return proc.pid
 
 
 def part_verdict(state: DemoState, name: str) -> Verdict:

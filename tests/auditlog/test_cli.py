@@ -38,6 +38,15 @@ def test_unknown_argument_still_exits_2() -> None:
     assert 2 == exc.value.code
 
 
+def test_unknown_argument_of_a_subcommand_shows_that_subcommands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    """`agent check --path GLOB` exits 2 with `agent check`'s usage and error line, not the top-level usage."""
+    with pytest.raises(SystemExit) as exc:
+        main(["agent", "check", "--path", "/tmp/*.log"])
+    err = capsys.readouterr().err.splitlines()
+    expected = (2, True, "auditlog agent check: error: unrecognized arguments: --path /tmp/*.log")
+    assert expected == (exc.value.code, err[0].startswith("usage: auditlog agent check "), err[-1])
+
+
 def test_setup_without_elasticsearch_names_the_agent_extra() -> None:
     """Without the Elasticsearch client, setup exits 1 with one line naming the [agent] extra."""
     done = _run_without("elasticsearch", "setup", "--kibana", "http://kibana:5601", "--api-keys")

@@ -68,6 +68,59 @@ def test_demo_run_ships_every_line_once_and_stop_leaves_nothing(
     assert len(lines) == len(hits)
 
 
+def _run_until_history(es_url: str, namespace: TierTable, state_dir: Path, *live: str) -> int:
+    return main(["demo", "run", "--no-tui", "--es", es_url, "--prefix", namespace.prefix,
+                 "--state-dir", str(state_dir), "--backfill-days", "1", "--count", "500", *live, "--wait", "60"])
+
+
+def test_demo_run_rate_zero_writes_the_history_and_keeps_the_agent(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo run --no-tui --rate 0` exits 0 once the history is searchable, the agent still running and recorded."""
+    state_dir = tmp_path / "demo"
+    monkeypatch.delenv("AUDITLOG_ES_URL", raising=False)
+    try:
+        status = _run_until_history(es_url, namespace, state_dir, "--rate", "0")
+        state = DemoState.load(state_dir)
+        assert status == 0
+        assert state is not None
+        assert set(running_parts(state)) == {"agent"}
+        assert es.count(index=namespace.read_pattern)["count"] == 500
+    finally:
+        main(["demo", "stop", "--state-dir", str(state_dir)])
+    assert running_parts(state) == {}
+
+
+def test_demo_run_short_duration_ends_the_live_phase_cleanly(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo run --no-tui` with a live phase shorter than the shipping of the history still exits 0."""
+    state_dir = tmp_path / "demo"
+    monkeypatch.delenv("AUDITLOG_ES_URL", raising=False)
+    try:
+        status = _run_until_history(es_url, namespace, state_dir, "--rate", "5", "--duration", "0.1")
+        state = DemoState.load(state_dir)
+        assert status == 0
+        assert state is not None
+        assert set(running_parts(state)) == {"agent"}
+    finally:
+        main(["demo", "stop", "--state-dir", str(state_dir)])
+    assert running_parts(state) == {}
+
+
+def test_demo_run_still_reports_a_generator_that_fails(
+    es: Elasticsearch, es_url: str, namespace: TierTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A generator that exits with an error (its file is a folder) is reported and `demo run` exits 1."""
+    state_dir = tmp_path / "demo"
+    (state_dir / "logs" / "audit.jsonl").mkdir(parents=True)
+    monkeypatch.delenv("AUDITLOG_ES_URL", raising=False)
+    try:
+        assert _run_until_history(es_url, namespace, state_dir, "--rate", "0") == 1
+    finally:
+        main(["demo", "stop", "--state-dir", str(state_dir)])
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -111,6 +111,13 @@ def test_cli_export_cannot_leave_the_keys_tenant(tenant_setup: TenantSetup, tmp_
     assert expected == (code, len(err.strip().splitlines()), f"reads only tenant {TENANT!r}" in err)
 
 
+def test_cli_verify_with_the_key_says_to_use_the_reader_key(tenant_setup: TenantSetup) -> None:
+    """`auditlog verify` with a tenant key exits 1 with the one line `export --verify` gives, not a raw 403."""
+    code, _, err = tenant_setup.cli("verify", key=tenant_setup.key["encoded"])
+    expected = (1, ["auditlog verify: digests list every tenant's events; verify with the reader key"])
+    assert expected == (code, err.strip().splitlines())
+
+
 def test_key_metadata_names_tenant_and_namespace(tenant_setup: TenantSetup) -> None:
     """The key reads its own metadata: tenant, namespace and the enterprise class pattern."""
     scope = key_scope(tenant_setup.client())

@@ -25,6 +25,20 @@ def test_export_to_a_bare_xlsx_suffix_says_a_name_is_missing(capsys: pytest.Capt
     assert (2, 1, True) == (code, len(err), "needs a name before .xlsx" in err[0])
 
 
+def test_export_of_an_unreachable_node_names_its_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`export` against a node nobody listens on exits 1 saying it cannot reach Elasticsearch at that URL."""
+    code = main(["export", "-o", str(tmp_path / "out.xlsx"), "--es", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err.splitlines()
+    assert (1, 1, True) == (code, len(err), "cannot reach Elasticsearch at http://127.0.0.1:9: " in err[0])
+
+
+def test_tui_of_an_unreachable_node_names_its_url(capsys: pytest.CaptureFixture[str]) -> None:
+    """`tui --tenant T` against a node nobody listens on exits 1 saying it cannot reach Elasticsearch at that URL."""
+    code = main(["tui", "--tenant", "org-1", "--es", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err.splitlines()
+    assert (1, 1, True) == (code, len(err), "cannot reach Elasticsearch at http://127.0.0.1:9: " in err[0])
+
+
 def _export_from(client: FakeClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
     """Run ``auditlog export`` against ``client``; return the exit code, stderr's lines and the folder's files."""
