@@ -259,7 +259,8 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout: must be > 0 and <= {MAX_REPLAY_TIMEOUT:g} seconds, got {args.timeout}")
     cfg = _load(args)
     configure_logging(cfg["log.level"])  # stdout is for the outcomes
-    client = make_client(cfg.connection(), **client_options(cfg["batch.max_events"], cfg["batch.max_bytes"]))
+    client = make_client(cfg.connection(), **client_options(cfg["batch.max_events"], cfg["batch.max_bytes"],
+                                                            cfg["inputs.max_line_bytes"]))
     ids = cfg.id_record()
     out = sys.stdout
 
