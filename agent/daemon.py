@@ -256,7 +256,7 @@ class Agent:
             while not self._terminate:
                 cfg = self.cfg
                 configure_logging(cfg["log.level"])
-                options = client_options(cfg["batch.max_events"], cfg["batch.max_bytes"])
+                options = client_options(cfg["batch.max_events"], cfg["batch.max_bytes"], cfg["inputs.max_line_bytes"])
                 client = make_client(cfg.connection(), **options)
                 self._next_cfg = None
                 try:

@@ -69,26 +69,29 @@ class _BytesNdjson(NdjsonSerializer):
         return super().dumps(data)
 
 
-def bulk_answer_limit(max_events: int, max_bytes: int) -> int:
+def bulk_answer_limit(max_events: int, max_bytes: int, max_line_bytes: int = 1 << 20) -> int:
     """The most bytes of one bulk answer the agent reads, for batches of ``max_events`` / ``max_bytes``.
 
     With :data:`FILTER_PATH` an answer holds a status per item and, for a refused item, Elasticsearch's error:
     its type, index and a reason that may quote the document's value. So a legitimate answer is at most about
-    twice the body sent (a reason and its cause quoting it), 2 KiB of names per item, and 16 MiB to spare:
-    28 MiB for the default 2,000 events / 4 MiB. A longer one is no answer (``AnswerTooLarge``): retried, as
-    the status policy retries an answer it cannot read, never dead-lettered.
+    twice the body sent (a reason and its cause quoting it), 2 KiB of names per item, and 16 MiB to spare. The
+    body is sealed once it reaches ``max_bytes``, so the longest is just under ``max_bytes`` and one more line
+    of ``inputs.max_line_bytes``: 30 MiB for the default 2,000 events / 4 MiB / 1 MiB lines. A longer one is
+    no answer (``AnswerTooLarge``): retried, as the status policy retries an answer it cannot read, never
+    dead-lettered.
 
     Args:
         max_events: ``batch.max_events``.
         max_bytes: ``batch.max_bytes``.
+        max_line_bytes: ``inputs.max_line_bytes`` (a batch's last entry may be that long, past ``max_bytes``).
 
     Returns:
         The bound in bytes.
     """
-    return (16 << 20) + 2 * max_bytes + max_events * 2048
+    return (16 << 20) + 2 * (max_bytes + max_line_bytes) + max_events * 2048
 
 
-def client_options(max_events: int = 2000, max_bytes: int = 4 << 20) -> dict[str, Any]:
+def client_options(max_events: int = 2000, max_bytes: int = 4 << 20, max_line_bytes: int = 1 << 20) -> dict[str, Any]:
     """Keyword arguments for :func:`indexer.client.make_client` when the client feeds a :class:`Sink`.
 
     The client's own retries are off (the sink retries, forever, per item); bulk bodies built as
@@ -99,10 +102,11 @@ def client_options(max_events: int = 2000, max_bytes: int = 4 << 20) -> dict[str
     Args:
         max_events: ``batch.max_events`` (the default's).
         max_bytes: ``batch.max_bytes`` (the default's).
+        max_line_bytes: ``inputs.max_line_bytes`` (the default's).
     """
     ndjson, json_ = _BytesNdjson(), OrjsonSerializer()
     return {
-        "answer_limit": bulk_answer_limit(max_events, max_bytes),
+        "answer_limit": bulk_answer_limit(max_events, max_bytes, max_line_bytes),
         "max_retries": 0,
         "retry_on_timeout": False,
         "retry_on_status": (),

@@ -311,8 +311,10 @@ def _read_bounded(response: Any, limit: int, method: str, url: str) -> bytes:
     encoded = response.headers.get("content-encoding") not in (None, "", "identity")
     if length.isdigit() and int(length) > limit:  # said up front (compressed or not): no byte of it is read
         raise over()
-    if length.isdigit() and not encoded:  # the length is the body's: one read of it, as before
-        return bytes(response.read())
+    # the length is the body's only without a transfer-encoding: beside "chunked" it is ignored, and a node saying
+    # "content-length: 10" with endless chunks was read whole past any bound
+    if length.isdigit() and not encoded and "transfer-encoding" not in response.headers:
+        return bytes(response.read())  # one read of the declared length, as before
     pieces: list[bytes] = []
     taken = 0
     while piece := response.read(_PIECE):  # decoded bytes, a bounded piece at a time (urllib3 >= 2.6)

@@ -147,8 +147,9 @@ def _load(args: argparse.Namespace, *, need_state: bool = True) -> AgentConfig:
     return cfg
 
 
-def _existing_state_dir(args: argparse.Namespace) -> Path:
-    """The chosen state directory, which must hold the agent's registry or dead letters.
+def _existing_state_dir(args: argparse.Namespace, cfg: AgentConfig | None = None) -> Path:
+    """The chosen state directory (of ``cfg``, loaded here when None), which must hold the agent's registry or dead
+    letters.
 
     Raises:
         CommandError: when it holds neither (not a state directory, or the agent never ran there).
@@ -156,7 +157,7 @@ def _existing_state_dir(args: argparse.Namespace) -> Path:
     from auditlog.agent.deadletter import DEADLETTER_FILE
     from auditlog.agent.registry import REGISTRY_FILE
 
-    state = _load(args).state_dir
+    state = (cfg or _load(args)).state_dir
     # lexists: a link or a FIFO in the dead-letter file's place is named by the reader, not called "no state dir"
     if not ((state / REGISTRY_FILE).is_file() or os.path.lexists(state / DEADLETTER_FILE)):
         raise CommandError(f"{state} is not an agent state directory (no {REGISTRY_FILE} or {DEADLETTER_FILE}; "
@@ -231,9 +232,10 @@ MAX_REPLAY_TIMEOUT = 86400.0
 def _dlq_list(args: argparse.Namespace) -> int:
     from auditlog.agent.deadletter import read_records, record_limit
 
-    state = _existing_state_dir(args)
+    cfg = _load(args)  # once: each load says its warnings again
+    state = _existing_state_dir(args, cfg)
     # no more of a line than the configuration's agent writes: a huge line must not take the reader's memory
-    records = read_records(state, include_replayed=args.all, limit=record_limit(_load(args)["inputs.max_line_bytes"]))
+    records = read_records(state, include_replayed=args.all, limit=record_limit(cfg["inputs.max_line_bytes"]))
     out = sys.stdout.buffer  # records hold file names and lines as read: C1 controls and bidi marks escaped
     if args.json:
         out.write(json_shown(orjson.dumps(list(records), option=orjson.OPT_INDENT_2)) + b"\n")
@@ -257,7 +259,8 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"--timeout: must be > 0 and <= {MAX_REPLAY_TIMEOUT:g} seconds, got {args.timeout}")
     cfg = _load(args)
     configure_logging(cfg["log.level"])  # stdout is for the outcomes
-    client = make_client(cfg.connection(), **client_options(cfg["batch.max_events"], cfg["batch.max_bytes"]))
+    client = make_client(cfg.connection(), **client_options(cfg["batch.max_events"], cfg["batch.max_bytes"],
+                                                            cfg["inputs.max_line_bytes"]))
     ids = cfg.id_record()
     out = sys.stdout
 

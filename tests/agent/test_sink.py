@@ -266,3 +266,19 @@ def test_a_bulk_answer_over_the_bound_is_retried_as_no_answer_and_dead_letters_n
         finally:
             client.close()
     assert (True, []) == (len(requests) > 1, dead)
+
+
+def test_an_answer_quoting_twice_a_batch_sealed_by_one_longest_line_is_read() -> None:
+    """A batch just under batch.max_bytes plus one line of inputs.max_line_bytes may be answered with twice its bytes:
+    that answer is read, not retried for ever as over the bound."""
+    from auditlog.agent.sink import client_options
+    from auditlog.indexer.client import ConnectionSettings, make_client
+    from tests.support.oversize import oversize_cluster
+
+    line = 20 << 20
+    with oversize_cluster("fixed", 2 * (1024 + line)) as (url, _requests):
+        client = make_client(ConnectionSettings(url=url), **client_options(2, 1024, line))
+        try:
+            assert 2 * (1024 + line) == len(client.count(index="audit-x")["a"])
+        finally:
+            client.close()

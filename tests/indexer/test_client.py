@@ -370,9 +370,11 @@ def test_a_list_without_credentials_is_shown_as_is() -> None:
     assert "http://a:9200,http://b:9200" == safe_url("http://a:9200,http://b:9200")
 
 
-@pytest.mark.parametrize(("mode", "size"), [("fixed", (1 << 20) + 1), ("endless", 0), ("gzip", 8 << 20)])
+@pytest.mark.parametrize(("mode", "size"), [("fixed", (1 << 20) + 1), ("endless", 0), ("gzip", 8 << 20),
+                                           ("lying", 8 << 20)])
 def test_an_answer_over_the_bound_ends_the_request_naming_the_bound_and_the_path(mode: str, size: int) -> None:
-    """A declared, an endless and a decompressed answer over the client's bound end in AnswerTooLarge, asked once."""
+    """A declared, an endless, a decompressed and a chunked answer behind a short content-length over the client's
+    bound end in AnswerTooLarge, asked once."""
     with oversize_cluster(mode, size) as (url, requests):
         client = make_client(ConnectionSettings(url=url, request_timeout=20), answer_limit=1 << 20, max_retries=3)
         try:

@@ -1,5 +1,6 @@
 """A fake cluster on loopback whose every answer is too long for a reader: a body longer than a bound, declared up
-front (``content-length``), an endless chunked stream, or a small gzip body that inflates past the bound."""
+front (``content-length``), an endless chunked stream, a small gzip body that inflates past the bound, or a long
+chunked body behind a short ``content-length`` (which the transfer encoding overrides)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ class _Handler(BaseHTTPRequestHandler):
                 for _ in range(size >> 20):
                     self.wfile.write(_PIECE)
                 self.wfile.write(b"x" * (size % (1 << 20)) + b'"}')
+            elif mode == "lying":  # chunked wins over content-length (RFC 9112 6.3): the body is size bytes
+                self.send_header("content-length", "10")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                self.wfile.write(b'7\r\n{"a": "\r\n')
+                for _ in range(size >> 20):
+                    self.wfile.write(b"%x\r\n" % len(_PIECE) + _PIECE + b"\r\n")
+                self.wfile.write(b'2\r\n"}\r\n0\r\n\r\n')
             else:  # endless
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
@@ -56,7 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def oversize_cluster(mode: str, size: int = 0) -> Iterator[tuple[str, list[str]]]:
     """Serve ``mode`` (``fixed``: ``size`` bytes with their length; ``gzip``: ``size`` bytes compressed;
-    ``endless``: chunks for ever) to every request; yield the URL and the paths requested so far."""
+    ``endless``: chunks for ever; ``lying``: ``size`` bytes (whole MiB) chunked, with a content-length of 10) to every
+    request; yield the URL and the paths requested so far."""
     requests: list[str] = []
     with serving(_Handler, mode=mode, size=size, requests=requests) as url:
         yield url, requests

@@ -170,6 +170,16 @@ def test_dlq_list_takes_the_config(tmp_path: Path, capsys: pytest.CaptureFixture
                                       json.loads(capsys.readouterr().out)["reason"])
 
 
+def test_dlq_list_says_a_warning_of_the_config_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """dlq list --config FILE with a password in a file others may read warns about it once, not once per load."""
+    state = _dead_letter_dir(tmp_path)
+    cfg = tmp_path / "agent.toml"
+    cfg.write_text(f'[state]\ndir = "{state}"\n[elasticsearch]\nusername = "u"\npassword = "pw"\n')
+    cfg.chmod(0o644)
+    assert (0, 1) == (main(["dlq", "list", "--config", str(cfg)]),
+                      capsys.readouterr().err.count("holds elasticsearch.password"))
+
+
 def test_dlq_list_json_prints_one_array(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """dlq list --json prints the dead letters as one JSON array."""
     state = _dead_letter_dir(tmp_path)
