@@ -60,6 +60,39 @@ def _shape(body: Any) -> str:
     return f"a {type(body).__name__}"
 
 
+#: A filtered bulk answer whose every item was created, as Elasticsearch writes it: its head, one item, its tail.
+_CREATED_HEAD, _CREATED_ITEM, _CREATED_TAIL = b'{"errors":false,"items":[', b'{"create":{"status":201}}', b"]}"
+
+
+class _BulkAnswers(OrjsonSerializer):
+    """orjson, but a bulk answer whose every item was created is known by its bytes instead of parsed.
+
+    Parsing it built two dicts per event that the sink never reads (with ``errors`` false it counts the items
+    only): 0.34 ms of a sender's CPU per answer of 2,000. The answer must equal, byte for byte, the one
+    Elasticsearch writes for ``n`` created items; anything else (a 409, an error, other spacing) is parsed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._created: dict[int, bytes] = {}  # n -> the answer for n created items (a few sizes: the full batch)
+
+    def loads(self, data: bytes) -> Any:
+        """Decode an answer; for one of created items only, ``{"errors": False, "items": [None] * n}``."""
+        if type(data) is bytes and data.startswith(_CREATED_HEAD) and data.endswith(_CREATED_TAIL):
+            n, rest = divmod(len(data) - len(_CREATED_HEAD) - len(_CREATED_TAIL) + 1, len(_CREATED_ITEM) + 1)
+            if n > 0 and not rest and data == self._all_created(n):
+                return {"errors": False, "items": [None] * n}
+        return super().loads(data)
+
+    def _all_created(self, n: int) -> bytes:
+        answer = self._created.get(n)
+        if answer is None:
+            if len(self._created) >= 4:  # a batch cut short now and then: keep the memory to a few answers
+                self._created.clear()
+            answer = self._created[n] = _CREATED_HEAD + b",".join([_CREATED_ITEM] * n) + _CREATED_TAIL
+        return answer
+
+
 class _BytesNdjson(NdjsonSerializer):
     """NDJSON serializer that passes a ready bulk body (bytes ending in a newline) through uncopied."""
 
@@ -104,7 +137,7 @@ def client_options(max_events: int = 2000, max_bytes: int = 4 << 20, max_line_by
         max_bytes: ``batch.max_bytes`` (the default's).
         max_line_bytes: ``inputs.max_line_bytes`` (the default's).
     """
-    ndjson, json_ = _BytesNdjson(), OrjsonSerializer()
+    ndjson, json_ = _BytesNdjson(), _BulkAnswers()
     return {
         "answer_limit": bulk_answer_limit(max_events, max_bytes, max_line_bytes),
         "max_retries": 0,

@@ -40,8 +40,10 @@ MAX_CELL_CHARS = 32_767
 #: what ends a truncated cell; followed by the number of dropped characters.
 TRUNCATION_MARKER = "…[truncated"
 _FORMULA_FIRST = frozenset("=+-@\t\r")
-#: Characters that show nothing (or only space) and may hide a formula character behind them.
-_INVISIBLE = "\u200b-\u200f\u2060-\u2064\ufeff\u180e"
+#: Characters that show nothing (or only space) and may hide a formula character behind them: the invisible ones
+#: the terminal escapes (``core.terminal.INVISIBLE``), the joiners it keeps, and the left-to-right and right-to-left
+#: marks.
+_INVISIBLE = "".join(escape_code(code) for code in (*INVISIBLE, 0x200C, 0x200D, 0x200E, 0x200F))
 #: The characters NFKC folds to text starting with ``= + - @`` (tests/tui/test_sanitize.py derives the same set
 #: from ``unicodedata``; computing it here would cost every start a walk over all code points).
 FOLDED_FORMULA = "\u207a\u207c\u208a\u208c\u2a75\u2a76\ufb29\ufe62\ufe63\ufe66\ufe6b\uff0b\uff0d\uff1d\uff20"

@@ -148,11 +148,14 @@ def _stop(args: argparse.Namespace) -> int:
                 print(f"no node of the cluster on ports {args.port}-{args.port + recorded - 1} was running "
                       f"(nothing to do)")
             return 0
-        result = _node(args).stop_result()
+        node = _node(args)
+        running = node.running_info()
+        result = node.stop_result()
     except SignalRefused as exc:  # an unconfirmed pid, or a node that would not go: one line, nothing guessed
         raise CommandError(str(exc)) from None
     if result.outcome is Outcome.STOPPED:
-        print(f"Elasticsearch on port {args.port} stopped")
+        # the port the node listened on: with --state-dir alone, --port is its default, not the node's
+        print(f"Elasticsearch on port {running.port if running is not None else args.port} stopped")
     elif result.outcome is Outcome.STALE:
         print(f"no Elasticsearch was running on port {args.port}: removed its stale node.json ({result.detail}; "
               f"nothing signalled)")

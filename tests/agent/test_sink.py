@@ -282,3 +282,36 @@ def test_an_answer_quoting_twice_a_batch_sealed_by_one_longest_line_is_read() ->
             assert 2 * (1024 + line) == len(client.count(index="audit-x")["a"])
         finally:
             client.close()
+
+
+def test_an_answer_of_created_items_is_known_by_its_bytes() -> None:
+    """The answer Elasticsearch writes for 3 created items gives errors false and 3 items without being parsed."""
+    from auditlog.agent.sink import _BulkAnswers
+
+    answer = b'{"errors":false,"items":[' + b",".join([b'{"create":{"status":201}}'] * 3) + b"]}"
+    decoded = _BulkAnswers().loads(answer)
+    assert (decoded["errors"], len(decoded["items"])) == (orjson.loads(answer)["errors"], 3)
+
+
+@pytest.mark.parametrize("answer", [
+    b'{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":409,"error":{"type":"v"}}}]}',
+    b'{"errors":false,"items":[{"create":{"status":201}}, {"create":{"status":201}}]}',
+    b'{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":202}}]}',
+    b'{"errors":false,"items":[{"create":{"status":201}}]}  ',
+    b'{"errors":false,"items":[]}',
+    b'{"errors":false,"items":[{"create":{"status":201}}{"create":{"status":201}},]}',
+], ids=["a-409", "a-blank", "another-status", "trailing-blanks", "no-items", "no-comma"])
+def test_any_other_answer_is_parsed(answer: bytes) -> None:
+    """An answer that is not exactly the all-created one (a 409, a blank, another status) is parsed as JSON: the
+    same result, or the same failure, as the client's own orjson serializer."""
+    from elasticsearch.serializer import OrjsonSerializer
+
+    from auditlog.agent.sink import _BulkAnswers
+
+    def outcome(loads: Any) -> Any:
+        try:
+            return loads(answer)
+        except Exception as exc:  # the failure's type is what is compared
+            return type(exc)
+
+    assert outcome(_BulkAnswers().loads) == outcome(OrjsonSerializer().loads)

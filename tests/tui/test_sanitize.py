@@ -162,6 +162,12 @@ def test_zero_width_characters_before_a_formula_are_neutralised() -> None:
     assert [True] * len(texts) == [sanitize_text(t).startswith("'") for t in texts]
 
 
+def test_every_character_that_shows_nothing_before_a_formula_is_neutralised() -> None:
+    """A soft hyphen, a Hangul filler or a tag character in front of a formula character does not hide it either."""
+    texts = ["\u00ad=1", "\u3164+1", "\U000e0041@x", "\u115f\u00ad-1"]
+    assert [True] * len(texts) == [sanitize_text(t).startswith("'") for t in texts]
+
+
 def test_innocent_leading_space_is_kept() -> None:
     """Text that merely starts with a space (no formula behind it) is unchanged."""
     assert " hello = world" == sanitize_text(" hello = world")

@@ -69,3 +69,26 @@ def test_stop_of_a_free_port_is_a_no_op(tmp_path: Path, capsys: pytest.CaptureFi
         port = server.getsockname()[1]
     code = main(["es", "stop", "--port", str(port), "--state-dir", str(tmp_path)])
     assert (0, True) == (code, "nothing to do" in capsys.readouterr().out)
+
+
+def test_stop_by_state_folder_alone_names_the_port_the_node_listened_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`es stop --state-dir DIR` of a node on port 9351 says port 9351 stopped, not the --port default 9200."""
+    from auditlog.commands import es
+    from auditlog.core.processes import Outcome, StopResult
+    from auditlog.indexer.es_node import NodeInfo
+
+    class Recorded:
+        """A node.json of a node started on 9351 whose process stops when signalled."""
+
+        def running_info(self) -> NodeInfo:
+            return NodeInfo(url="http://127.0.0.1:9351", port=9351, pid=1, state_dir=tmp_path, secure=False,
+                            version="9.5.4", log_path=tmp_path / "es.log")
+
+        def stop_result(self) -> StopResult:
+            return StopResult(Outcome.STOPPED)
+
+    monkeypatch.setattr(es, "_node", lambda args: Recorded())
+    code = main(["es", "stop", "--state-dir", str(tmp_path)])
+    assert (0, "Elasticsearch on port 9351 stopped") == (code, capsys.readouterr().out.strip())
