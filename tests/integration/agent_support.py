@@ -103,6 +103,9 @@ class AgentProcess:
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
     nofile: int | None = None  # RLIMIT_NOFILE (soft and hard) of the agent process
+    #: how the agent is started: this checkout's, or an installed ``auditlog`` program (its environment clean)
+    command: tuple[str, ...] = (sys.executable, "-m", "auditlog.cli")
+    unset: tuple[str, ...] = ()  # variables of this process's environment the agent does not get
     _seen_started: int = 0
 
     def _started_lines(self) -> int:
@@ -111,10 +114,11 @@ class AgentProcess:
     def start(self) -> None:
         self.starts += 1
         self._seen_started = self._started_lines()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITLOG_ES_")} | self.env
+        kept = {k: v for k, v in os.environ.items() if not k.startswith("AUDITLOG_ES_") and k not in self.unset}
+        env = kept | self.env
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "auditlog.cli", "agent", "--config", str(self.config)],
+                [*self.command, "agent", "--config", str(self.config)],
                 stdout=subprocess.DEVNULL, stderr=err, env=env, preexec_fn=self._limits,
             )
 
