@@ -9,8 +9,12 @@ tenant's documents, whatever the client asks for. Not ``read``: that would also 
 explain, terms enum, field capabilities, get/mget, msearch and ES|QL/EQL/SQL; nor
 ``view_index_metadata`` (mappings, settings, query validation). The customer view needs none of them:
 it finds an event by id with an ``ids`` search. Keys made before this narrowing keep ``read`` and
-``view_index_metadata`` until narrowed in place (``narrow_tenant_keys``) or recreated; ``list_keys`` marks
-them ``broader``. The key's
+``view_index_metadata`` until narrowed in place (``narrow_keys``) or recreated; ``list_keys`` marks
+them ``broader``. The same goes for the writer and reader keys ``auditlog setup --api-keys`` makes
+(``indexer.security``): they embed the role descriptor of their day, so writer keys made before the roles'
+version 5 keep the class patterns (they may auto-create ``audit-enterprise-evil``), and writer and reader keys
+made before version 3 keep ``audit-*``; ``list_keys`` marks them ``broader`` and ``narrow_keys`` gives them
+the current descriptor in place, when their old one holds all of it (narrowing never widens). The key's
 metadata (``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespace": PREFIX}``) tells
 the TUI and export which customer view to open; a key may read its own metadata
 (``GET _security/api_key?id=<own id>``) and cannot change it.
@@ -32,7 +36,7 @@ licence Elasticsearch refuses to create such a key, so ``create_tenant_key`` che
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +47,8 @@ from auditlog.core.contract import F
 from auditlog.core.errors import CommandError
 from auditlog.indexer.errors import error_reason, one_line
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
-from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, TierTable
+from auditlog.indexer.security import READER, READER_PRIVILEGES, WRITER, WRITER_PRIVILEGES, key_role_descriptors
+from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, DIGEST_INFIX, RETENTION_DAYS, TierTable
 
 TENANT = "tenant"
 MANAGED_BY = "auditlog"
@@ -86,7 +91,8 @@ class KeyInfo:
     created: str
     expires: str | None
     invalidated: bool
-    #: a tenant key granting more than ``tenant_descriptor`` does now (made before it was narrowed): recreate it
+    #: a key granting more than one of its role made now would (a tenant key made before it was narrowed, a writer
+    #: key made before the roles' version 5): ``auditlog keys narrow``
     broader: bool = False
 
 
@@ -135,22 +141,128 @@ def broader_than_tenant(descriptors: object) -> bool:
         True when a descriptor holds a cluster privilege or an index privilege outside ``TENANT_PRIVILEGES``,
         or when there is none at all (such a key has every privilege of the user who made it).
     """
+    return broader_than(descriptors, None, TENANT_PRIVILEGES)
+
+
+def broader_than(descriptors: object, names: Collection[str] | None, privileges: Collection[str]) -> bool:
+    """Tell whether an API key's role descriptors grant more than ``privileges`` on exactly ``names`` (pure).
+
+    Args:
+        descriptors: the key's ``role_descriptors`` as ``_security/_query/api_key`` returns them.
+        names: the index names (patterns, regular expressions) a key made now holds; None: any (a tenant key's
+            query, not its names, is what keeps it to its tenant).
+        privileges: the index privileges a key made now holds.
+
+    Returns:
+        True when a descriptor holds a cluster privilege (or run-as, application, remote privileges), an index
+        privilege outside ``privileges``, an index name outside ``names`` or restricted indices, or when there is
+        no descriptor at all (such a key has every privilege of the user who made it).
+    """
     if not isinstance(descriptors, Mapping):
         return False  # not Elasticsearch's shape: nothing to judge by, and ``keys list`` must still answer
     if not descriptors:
         return True
-    return any(_descriptor_broader(descriptor) for descriptor in descriptors.values())
+    return any(_descriptor_broader(descriptor, names, privileges) for descriptor in descriptors.values())
 
 
-def _descriptor_broader(descriptor: object) -> bool:
+#: grants outside the index privileges that no auditlog key holds
+_OTHER_GRANTS = ("cluster", "run_as", "applications", "remote_indices", "remote_cluster")
+
+
+def _index_entries(descriptor: object) -> list[Mapping[str, Any]]:
+    """A role descriptor's ``indices`` entries (none when it is not Elasticsearch's shape)."""
+    entries = descriptor.get("indices") if isinstance(descriptor, Mapping) else None
+    return [entry for entry in entries if isinstance(entry, Mapping)] if isinstance(entries, list) else []
+
+
+def _descriptor_broader(descriptor: object, names: Collection[str] | None, privileges: Collection[str]) -> bool:
     if not isinstance(descriptor, Mapping):
         return False
-    if descriptor.get("cluster"):
+    if any(descriptor.get(grant) for grant in _OTHER_GRANTS):
         return True
-    entries = descriptor.get("indices")
-    entries = entries if isinstance(entries, list) else []
-    privileges = [p for entry in entries if isinstance(entry, Mapping) for p in entry.get("privileges") or []]
-    return not set(TENANT_PRIVILEGES).issuperset(privileges)
+    entries = _index_entries(descriptor)
+    held = [p for entry in entries for p in entry.get("privileges") or []]
+    named = [n for entry in entries for n in entry.get("names") or []]
+    return (not set(privileges).issuperset(held) or (names is not None and not set(names).issuperset(named))
+            or any(entry.get("allow_restricted_indices") for entry in entries))
+
+
+#: each privilege a writer or reader key made now holds, and Elasticsearch's named privileges that include it
+#: (``create_doc``: the bulk and create actions; ``manage``: every ``indices:admin/*`` action, ``auto_configure``'s)
+_GRANTED_BY: dict[str, frozenset[str]] = {
+    "indices:data/write/bulk": frozenset({"create_doc", "create", "index", "write", "all"}),
+    "indices:data/write/index:op_type/create": frozenset({"create_doc", "create", "index", "write", "all"}),
+    "auto_configure": frozenset({"auto_configure", "manage", "all"}),
+    "read": frozenset({"read", "all"}),
+    "view_index_metadata": frozenset({"view_index_metadata", "manage", "all"}),
+}
+
+#: what a key of each role made now holds on each of its names
+_ROLE_PRIVILEGES = {WRITER: WRITER_PRIVILEGES, READER: READER_PRIVILEGES}
+
+
+def _role_names(tiers: TierTable, role: str) -> dict[str, tuple[str, str]]:
+    """A key of ``role`` made now: its index names, each with the literal head of every index it matches and how
+    it looks to people (``audit-enterprise-`` and ``audit-enterprise-YYYY.MM.DD`` for the writer's daily regex)."""
+    digest, classes = f"{tiers.prefix}{DIGEST_INFIX}", tuple(RETENTION_DAYS)
+    if role == WRITER:
+        return {**{tiers.daily_regex(c): (f"{tiers.prefix}-{c}-", tiers.daily_shape(c)) for c in classes},
+                **{tiers.digest_daily_regex(c): (f"{digest}-{c}-", tiers.digest_daily_shape(c)) for c in classes}}
+    return {**{tiers.class_pattern(c): (f"{tiers.prefix}-{c}-", tiers.class_pattern(c)) for c in classes},
+            **{f"{digest}-{c}-*": (f"{digest}-{c}-", f"{digest}-{c}-*") for c in classes}}
+
+
+def _name_covers(held: object, name: str, head: str) -> bool:
+    """Whether an index name a key holds covers every index ``name`` matches (all of which start with ``head``):
+    the same name, or a wildcard whose one ``*`` ends it after a start of ``head`` (``audit-*``, ``*``)."""
+    if not isinstance(held, str):
+        return False
+    if held == name:
+        return True
+    stem = held[:-1]
+    return held.endswith("*") and not held.startswith("/") and not any(c in stem for c in "*?") and \
+        head.startswith(stem)
+
+
+def _privilege_covers(held: object, privilege: str) -> bool:
+    """Whether a privilege a key holds includes ``privilege`` (a named one that does, or an action pattern)."""
+    if not isinstance(held, str):
+        return False
+    if held == privilege or held in _GRANTED_BY.get(privilege, frozenset()):
+        return True
+    stem = held[:-1]
+    return privilege.startswith("indices:") and held.endswith("*") and "*" not in stem and privilege.startswith(stem)
+
+
+def not_held(descriptors: object, tiers: TierTable, role: str) -> str | None:
+    """Return what a ``role`` key made now holds that a key of these descriptors does not, or None (pure).
+
+    Giving a key the current descriptor in place is narrowing only when the old one holds all of it; else it
+    would widen the key (a writer key of the first versions holds no digest index).
+
+    Args:
+        descriptors: the key's ``role_descriptors`` as ``_security/_query/api_key`` returns them; none at all
+            holds everything its maker may.
+        tiers: the namespace.
+        role: ``writer`` or ``reader``.
+
+    Returns:
+        One privilege on one index shape that the key lacks (``auto_configure on audit.digest-enterprise-...``),
+        or None when it holds all of them.
+    """
+    if isinstance(descriptors, Mapping) and not descriptors:
+        return None
+    given = descriptors.values() if isinstance(descriptors, Mapping) else []
+    # an entry with a document or field restriction grants less than the current descriptor's unrestricted one
+    entries = [entry for descriptor in given for entry in _index_entries(descriptor)
+               if not entry.get("query") and not entry.get("field_security")]
+    for name, (head, shape) in _role_names(tiers, role).items():
+        for privilege in _ROLE_PRIVILEGES[role]:
+            if not any(any(_name_covers(n, name, head) for n in entry.get("names") or []) and
+                       any(_privilege_covers(p, privilege) for p in entry.get("privileges") or [])
+                       for entry in entries):
+                return f"{privilege} on {shape}"
+    return None
 
 
 def licence_type(client: Elasticsearch) -> tuple[str, str]:
@@ -248,7 +360,7 @@ def list_keys(client: Elasticsearch, tiers: TierTable, *, include_invalidated: b
         elasticsearch.ApiError / ConnectionError: when the cluster refuses or fails.
     """
     now = datetime.now(UTC).timestamp() * 1000
-    return [_key_info(key, now) for key in _stored_keys(client, tiers)
+    return [_key_info(key, now, tiers) for key in _stored_keys(client, tiers)
             if include_invalidated or not key.get("invalidated")]
 
 
@@ -282,7 +394,7 @@ def _stored_keys(client: Elasticsearch, tiers: TierTable) -> list[dict[str, Any]
         after = last
 
 
-def _key_info(key: dict[str, Any], now_millis: float) -> KeyInfo:
+def _key_info(key: dict[str, Any], now_millis: float, tiers: TierTable) -> KeyInfo:
     meta = key.get("metadata") or {}
     role = str(meta.get("role") or "?")
     # anyone who may make an API key may put anything into its metadata: a tenant that is not text is none
@@ -293,8 +405,17 @@ def _key_info(key: dict[str, Any], now_millis: float) -> KeyInfo:
         id=str(key["id"]), name=str(key.get("name") or ""), role=role,
         tenant=tenant if isinstance(tenant, str) else None, created=_iso(int(key["creation"])),
         expires=_iso(int(expiration)) if expiration else None, invalidated=bool(key.get("invalidated")),
-        broader=role == TENANT and not expired and broader_than_tenant(key.get("role_descriptors")),
+        broader=not expired and _broader(role, key.get("role_descriptors"), tiers),
     )
+
+
+def _broader(role: str, descriptors: object, tiers: TierTable) -> bool:
+    """Whether a key of ``role`` (its metadata's) grants more than one made now would; keys of no role we make: no."""
+    if role == TENANT:
+        return broader_than_tenant(descriptors)
+    if role in _ROLE_PRIVILEGES:
+        return broader_than(descriptors, _role_names(tiers, role), _ROLE_PRIVILEGES[role])
+    return False
 
 
 def descriptor_tenants(descriptors: object) -> set[str] | None:
@@ -354,31 +475,36 @@ def revoke_keys(client: Elasticsearch, ids: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Narrowed:
-    """One broader tenant key ``narrow_tenant_keys`` worked on: narrowed, or why not."""
+    """One broader key ``narrow_keys`` worked on: narrowed, or why not."""
 
     id: str
     tenant: str | None
     #: None when the key now holds a new key's descriptor; else one line saying why it does not
     problem: str | None = None
+    #: the key's role (its metadata's): tenant, writer or reader; empty for an id that is no broader key
+    role: str = TENANT
 
 
-def narrow_tenant_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()) -> Iterator[Narrowed]:
-    """Give the namespace's broader tenant keys (or those of ``ids``) a new key's descriptor, in place.
+def narrow_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()) -> Iterator[Narrowed]:
+    """Give the namespace's broader keys (or those of ``ids``) a new key's descriptor of their role, in place.
 
-    A key keeps its id, secret and metadata, so the customer's admin changes nothing; it loses what
-    ``TENANT_PRIVILEGES`` no longer grants (term vectors, explain, get, mappings, ...). Its tenant stays: a
-    key is narrowed only when its document-level query and its metadata name the same one tenant, else it
-    is reported (revoke it and make a new one). Expired keys are not broader (Elasticsearch updates none).
+    A key keeps its id, secret and metadata, so whoever holds it (the customer's admin, the agent) changes
+    nothing. A tenant key loses what ``TENANT_PRIVILEGES`` no longer grants (term vectors, explain, get,
+    mappings, ...); its tenant stays: it is narrowed only when its document-level query and its metadata name
+    the same one tenant, else it is reported (revoke it and make a new one). A writer or reader key gets its
+    role's descriptor as ``auditlog setup --api-keys`` makes it now (a writer key made before version 5 loses
+    the class patterns, keeping the daily names), only when its old descriptor holds all of that: narrowing
+    never widens, such a key is reported. Expired keys are not broader (Elasticsearch updates none).
     Elasticsearch lets only the user who made a key update it: for anyone else it answers as if the key did
     not exist.
 
     Args:
         client: a client of the user who made the keys.
         tiers: the namespace.
-        ids: only these keys (each must be one of the namespace's broader tenant keys); all when empty.
+        ids: only these keys (each must be one of the namespace's broader keys); all when empty.
 
     Yields:
-        One result per key as it is done, in creation order (then ids that are not broader tenant keys).
+        One result per key as it is done, in creation order (then ids that are not broader keys).
 
     Raises:
         elasticsearch.ApiError / ConnectionError: when listing the keys fails.
@@ -386,10 +512,16 @@ def narrow_tenant_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[st
     now = datetime.now(UTC).timestamp() * 1000
     found: set[str] = set()
     for stored in _stored_keys(client, tiers):
-        key = _key_info(stored, now)
+        key = _key_info(stored, now, tiers)
         if key.invalidated or not key.broader or (ids and key.id not in ids):
             continue
         found.add(key.id)
+        if key.role != TENANT:
+            lacks = not_held(stored.get("role_descriptors"), tiers, key.role)
+            yield _update(client, key, key_role_descriptors(tiers, key.role)) if lacks is None else Narrowed(
+                key.id, None, one_line(f"its role lacks {lacks}, which a new {key.role} key holds: narrowing would "
+                                       "widen it; revoke it and make a new one"), key.role)
+            continue
         queried = descriptor_tenants(stored.get("role_descriptors"))
         if queried != {key.tenant}:  # narrowing must never move a key to another tenant's events
             reads = "every tenant" if queried is None else ", ".join(sorted(queried)) or "no index"
@@ -400,21 +532,26 @@ def narrow_tenant_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[st
         yield _narrow(client, tiers, key)
     for unknown in dict.fromkeys(ids):
         if unknown not in found:
-            yield Narrowed(unknown, None, f"not a broader tenant key of namespace {tiers.prefix}")
+            yield Narrowed(unknown, None, f"not a broader key of namespace {tiers.prefix}", "")
 
 
 def _narrow(client: Elasticsearch, tiers: TierTable, key: KeyInfo) -> Narrowed:
     if not isinstance(key.tenant, str) or not key.tenant:
         return Narrowed(key.id, None, "its metadata names no tenant: revoke it")
+    return _update(client, key, {f"{tiers.prefix}-{TENANT}": tenant_descriptor(tiers, key.tenant)})
+
+
+def _update(client: Elasticsearch, key: KeyInfo, descriptors: dict[str, Any]) -> Narrowed:
+    """Give ``key`` ``descriptors`` in place (id, secret, metadata kept); a refusal is one line, not raised."""
+    tenant = key.tenant if key.role == TENANT else None
     try:
-        client.security.update_api_key(
-            id=key.id, role_descriptors={f"{tiers.prefix}-{TENANT}": tenant_descriptor(tiers, key.tenant)})
+        client.security.update_api_key(id=key.id, role_descriptors=descriptors)
     except ApiError as exc:
         owner = " (only the user who made a key may change it: revoke it and make a new one)" \
             if exc.meta.status in (403, 404) else ""
-        return Narrowed(key.id, key.tenant, one_line(f"Elasticsearch refused ({exc.meta.status}): "
-                                                     f"{error_reason(exc)}{owner}"))
-    return Narrowed(key.id, key.tenant)
+        return Narrowed(key.id, tenant, one_line(f"Elasticsearch refused ({exc.meta.status}): "
+                                                 f"{error_reason(exc)}{owner}"), key.role)
+    return Narrowed(key.id, tenant, None, key.role)
 
 
 def key_scope(client: Elasticsearch) -> TenantScope | None:

@@ -98,6 +98,25 @@ def role_descriptors(tiers: TierTable) -> dict[str, dict[str, Any]]:
     }
 
 
+def key_role_descriptors(tiers: TierTable, role: str) -> dict[str, dict[str, Any]]:
+    """Return the ``role_descriptors`` an API key of ``role`` embeds: the role's descriptor, no description (pure).
+
+    What ``create_api_keys`` makes a key with, and what ``auditlog keys narrow`` gives an older key in place.
+
+    Args:
+        tiers: the namespace.
+        role: ``writer`` or ``reader``.
+
+    Returns:
+        ``{"<prefix>-<role>": descriptor}``.
+
+    Raises:
+        KeyError: when ``role`` is neither.
+    """
+    name = role_name(tiers, role)
+    return {name: {k: v for k, v in role_descriptors(tiers)[name].items() if k != "description"}}
+
+
 def roles_yml(tiers: TierTable) -> str:
     """Render the roles as a file-realm ``roles.yml`` (pure).
 
@@ -180,11 +199,11 @@ def create_api_keys(
     """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     keys = []
-    for role, (name, descriptor) in zip((WRITER, READER), role_descriptors(tiers).items(), strict=True):
-        key_name = f"{name}-{stamp}"
+    for role in (WRITER, READER):
+        key_name = f"{role_name(tiers, role)}-{stamp}"
         kwargs: dict[str, Any] = {
             "name": key_name,
-            "role_descriptors": {name: {k: v for k, v in descriptor.items() if k != "description"}},
+            "role_descriptors": key_role_descriptors(tiers, role),
             "metadata": {"managed_by": "auditlog", "role": role, "namespace": tiers.prefix},
         }
         if expiration:

@@ -2,8 +2,10 @@
 
 A tenant key reads only one enterprise tenant's events, enforced by Elasticsearch with
 document-level security (``indexer.keys``); ``list`` shows the namespace's auditlog keys without
-secrets, marking tenant keys that grant more than a new one would (made before tenant keys were
-narrowed); ``narrow`` gives those a new key's privileges in place, secret unchanged; ``revoke``
+secrets, marking keys that grant more than a new one of their role would (tenant keys made before tenant keys
+were narrowed, writer keys made before the roles' version 5 with the class patterns, writer and reader keys made
+before version 3 with ``<prefix>-*``); ``narrow`` gives those a new key's privileges in place, secret unchanged;
+``revoke``
 invalidates keys by id (they get 401 from then on).
 """
 
@@ -20,10 +22,14 @@ from auditlog.core.terminal import shown
 from auditlog.indexer import keys
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
-from auditlog.indexer.security import security_enabled
+from auditlog.indexer.security import READER, WRITER, security_enabled
 from auditlog.options.connection import add_connection_args, settings_from_args
 from auditlog.options.lifetime import key_lifetime
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
+
+#: what ``keys narrow`` leaves a key of each role, after "narrowed ID (...): "
+NARROWED_TO = {keys.TENANT: "search and point in time only", WRITER: "the daily indices only",
+               READER: "the namespace's class patterns only"}
 
 NEEDS = "cluster privilege manage_api_key (or manage_own_api_key) and read on the audit indices"
 #: keys on a cluster without security (the plain local node): what it lacks and how to get a node that has it
@@ -52,12 +58,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.set_defaults(func=list_command)
 
     narrow = keys_sub.add_parser(
-        "narrow", help="give tenant keys that `list` marks BROADER a new key's privileges (secret unchanged)",
+        "narrow", help="give keys that `list` marks BROADER a new key's privileges (secret unchanged)",
         description="Tenant keys made before their privileges were narrowed still hold read and "
-                    "view_index_metadata (term vectors, explain, mappings). This updates them in place: id, secret "
-                    "and tenant stay, the customer's admin changes nothing. Only the user who made a key may "
-                    "update it. Exit status 1 when a key could not be narrowed.")
-    narrow.add_argument("ids", nargs="*", metavar="ID", help="only these keys (default: every broader tenant key)")
+                    "view_index_metadata (term vectors, explain, mappings); writer keys made before the roles' "
+                    "version 5 still hold the class patterns (they may auto-create any name under them). This "
+                    "updates them in place: id, secret, tenant and metadata stay, whoever holds the key changes "
+                    "nothing. It never widens a key, and only the user who made a key may update it. Exit status 1 "
+                    "when a key could not be narrowed.")
+    narrow.add_argument("ids", nargs="*", metavar="ID", help="only these keys (default: every broader key)")
     narrow.set_defaults(func=narrow_command)
 
     revoke = keys_sub.add_parser("revoke", help="invalidate keys by id (they get 401 from then on)")
@@ -124,8 +132,8 @@ def list_command(args: argparse.Namespace) -> int:
             who = f"tenant {key.tenant}" if key.tenant else key.role
             state = "revoked" if key.invalidated else f"expires {key.expires}" if key.expires else "no expiry"
             # a key keeps the descriptor it was made with: say which ones still grant what new ones do not
-            broader = "  BROADER than a new tenant key: auditlog keys narrow" if key.broader and not key.invalidated \
-                else ""
+            broader = f"  BROADER than a new {key.role} key: auditlog keys narrow" \
+                if key.broader and not key.invalidated else ""
             # a key's name and tenant are whoever made it chose: one key, one line
             print(shown(f"{key.id}  {who:<24} created {key.created}  {state}  {key.name}{broader}", line_breaks=False))
         if not found and not args.json:
@@ -136,18 +144,18 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def narrow_command(args: argparse.Namespace) -> int:
-    """``auditlog keys narrow [ID...]``: one line per broader tenant key, narrowed or why not."""
+    """``auditlog keys narrow [ID...]``: one line per broader key, narrowed or why not."""
     tiers = tiers_from_args(args)
 
     def work(client: Elasticsearch) -> int:
         seen = failed = 0
-        for key in keys.narrow_tenant_keys(client, tiers, list(args.ids)):  # each line as soon as it is done
+        for key in keys.narrow_keys(client, tiers, list(args.ids)):  # each line as soon as it is done
             seen, failed = seen + 1, failed + (key.problem is not None)
-            who = f" (tenant {key.tenant})" if key.tenant else ""
-            print(f"narrowed {key.id}{who}: search and point in time only, secret unchanged" if key.problem is None
+            who = f" (tenant {key.tenant})" if key.tenant else f" ({key.role})" if key.role in (WRITER, READER) else ""
+            print(f"narrowed {key.id}{who}: {NARROWED_TO[key.role]}, secret unchanged" if key.problem is None
                   else f"not narrowed {key.id}{who}: {key.problem}", flush=True)
         if not seen:
-            print(f"no broader tenant keys in namespace {tiers.prefix}")
+            print(f"no broader keys in namespace {tiers.prefix}")
         return 1 if failed else 0
 
     return _with_client(args, work)

@@ -16,9 +16,11 @@ from auditlog.indexer.keys import (
     TENANT_PRIVILEGES,
     broader_than_tenant,
     key_scope,
-    narrow_tenant_keys,
+    list_keys,
+    narrow_keys,
     tenant_descriptor,
 )
+from auditlog.indexer.security import READER, WRITER, WRITER_PRIVILEGES, key_role_descriptors
 from auditlog.indexer.tiers import TierTable
 
 
@@ -63,6 +65,7 @@ class _Security:
     def __init__(self, keys: list[dict[str, Any]], status: int = 200) -> None:
         self.keys, self.status = keys, status
         self.updated: list[tuple[str, str]] = []  # (key id, the tenant its new descriptor's query names)
+        self.given: dict[str, dict[str, Any]] = {}  # key id -> the role descriptors it was given
 
     def query_api_keys(self, **_: Any) -> dict[str, Any]:
         return {"api_keys": self.keys}
@@ -73,8 +76,10 @@ class _Security:
                                    node=NodeConfig("http", "localhost", 9200))
             raise ApiError("resource_not_found_exception", meta,
                            {"error": {"type": "resource_not_found_exception", "reason": f"no API key\nwith id {id}"}})
+        self.given[id] = role_descriptors
         (descriptor,) = role_descriptors.values()
-        self.updated.append((id, descriptor["indices"][0]["query"]["term"]["organization.id"]))
+        if "query" in descriptor["indices"][0]:  # a tenant key's; a writer or reader key's has none
+            self.updated.append((id, descriptor["indices"][0]["query"]["term"]["organization.id"]))
         return {"updated": True}
 
 
@@ -97,7 +102,7 @@ def _stored(key_id: str, tenant: str | None, *, query: object = "same",
 def _narrowed(*stored: dict[str, Any], status: int = 200) -> tuple[list[tuple[str, str | None]], list[tuple[str, str]]]:
     """(id, problem) per result of narrowing ``stored``, and the (id, tenant) updates the cluster received."""
     security = _Security(list(stored), status)
-    done = narrow_tenant_keys(_Client(security), TierTable())  # type: ignore[arg-type]
+    done = narrow_keys(_Client(security), TierTable())  # type: ignore[arg-type]
     return [(d.id, d.problem) for d in done], security.updated
 
 
@@ -164,3 +169,96 @@ def test_a_tenant_key_of_a_namespace_this_version_refuses_is_one_line_naming_it(
     """A key an earlier version made for 'acme-business' (now refused: 'acme''s patterns cover it) says so."""
     with pytest.raises(CommandError, match="tenant key's namespace cannot be used: index prefix must not have"):
         key_scope(_KeyOf("acme-business"))  # type: ignore[arg-type]
+
+
+# Writer and reader keys `auditlog setup --api-keys` made with an earlier role version (indexer/security.py)
+
+_TIERS = TierTable()
+_CLASSES = ["audit-enterprise-*", "audit-business-*", "audit-professional-*"]
+_DIGEST_CLASSES = ["audit.digest-enterprise-*", "audit.digest-business-*", "audit.digest-professional-*"]
+#: the writer's descriptor of each earlier role version (names, privileges)
+_WRITER_V1 = (["audit-*"], ["create_doc", "create_index", "auto_configure"])
+_WRITER_V2 = (["audit-*", "audit.digest-*"], ["create_doc", "create_index", "auto_configure"])
+_WRITER_V3 = ([*_CLASSES, *_DIGEST_CLASSES], ["create_doc", "auto_configure"])
+_WRITER_V4 = ([*_CLASSES, *_DIGEST_CLASSES], list(WRITER_PRIVILEGES))
+
+
+def _role_key(key_id: str, role: str, names: list[str] | None = None, privileges: list[str] | None = None,
+              **extra: object) -> dict[str, Any]:
+    """A writer or reader key as the cluster lists it: today's descriptor, or ``names`` and ``privileges``."""
+    descriptors = key_role_descriptors(_TIERS, role)
+    (descriptor,) = descriptors.values()
+    descriptor = json.loads(json.dumps(descriptor)) | extra
+    if names is not None:
+        descriptor["indices"] = [{"names": names, "privileges": privileges, "allow_restricted_indices": False}]
+    meta = {"managed_by": "auditlog", "role": role, "namespace": "audit"}
+    return {"id": key_id, "name": key_id, "creation": 0, "metadata": meta,
+            "role_descriptors": {f"audit-{role}": descriptor}}
+
+
+def _broader(*stored: dict[str, Any]) -> list[bool]:
+    return [key.broader for key in list_keys(_Client(_Security(list(stored))), _TIERS)]  # type: ignore[arg-type]
+
+
+def test_writer_and_reader_keys_made_now_are_not_broader() -> None:
+    """The writer and reader keys `setup --api-keys` makes now are listed as no broader than themselves."""
+    assert [False, False] == _broader(_role_key("w", WRITER), _role_key("r", READER))
+
+
+@pytest.mark.parametrize("version", [_WRITER_V1, _WRITER_V2, _WRITER_V3, _WRITER_V4], ids=["v1", "v2", "v3", "v4"])
+def test_a_writer_key_of_an_earlier_version_is_broader(version: tuple[list[str], list[str]]) -> None:
+    """A writer key made before version 5 (class patterns or ``audit-*``, ``create_doc``) is listed broader."""
+    assert [True] == _broader(_role_key("w", WRITER, *version))
+
+
+def test_a_reader_key_made_before_version_3_is_broader() -> None:
+    """A reader key holding ``audit-*`` and ``audit.digest-*`` (every namespace starting ``audit-``) is broader."""
+    assert [True] == _broader(_role_key("r", READER, ["audit-*", "audit.digest-*"], ["read", "view_index_metadata"]))
+
+
+def test_a_writer_key_that_may_run_as_another_user_is_broader() -> None:
+    """A writer key with today's index grants and a run-as grant is broader (it is more than a writer)."""
+    assert [True] == _broader(_role_key("w", WRITER, run_as=["elastic"]))
+
+
+def _narrow_roles(*stored: dict[str, Any], status: int = 200) -> tuple[list[tuple[str, str | None]], dict[str, Any]]:
+    """(id, problem) per result of narrowing ``stored``, and the descriptors each updated key was given."""
+    security = _Security(list(stored), status)
+    done = narrow_keys(_Client(security), _TIERS)  # type: ignore[arg-type]
+    return [(d.id, d.problem) for d in done], security.given
+
+
+@pytest.mark.parametrize("version", [_WRITER_V2, _WRITER_V3, _WRITER_V4], ids=["v2", "v3", "v4"])
+def test_a_writer_key_of_an_earlier_version_gets_todays_writer_descriptor(version: tuple[list[str], list[str]]) -> None:
+    """Narrowing a writer key made before version 5 gives it exactly the descriptor a new writer key embeds."""
+    assert ([("w", None)], {"w": key_role_descriptors(_TIERS, WRITER)}) == _narrow_roles(
+        _role_key("w", WRITER, *version))
+
+
+def test_a_reader_key_made_before_version_3_gets_todays_reader_descriptor() -> None:
+    """Narrowing a reader key holding ``audit-*`` and ``audit.digest-*`` gives it today's class patterns."""
+    stored = _role_key("r", READER, ["audit-*", "audit.digest-*"], ["read", "view_index_metadata"])
+    assert ([("r", None)], {"r": key_role_descriptors(_TIERS, READER)}) == _narrow_roles(stored)
+
+
+def test_a_writer_key_without_the_digest_indices_is_reported_not_widened() -> None:
+    """A writer key of version 1 (``audit-*`` only, no digest index) is reported in one line and not updated:
+    today's descriptor would add the digest indices."""
+    ((key_id, problem),), given = _narrow_roles(_role_key("w", WRITER, *_WRITER_V1))
+    assert ("w", {}, True) == (key_id, given, problem is not None and "would widen" in problem and "\n" not in problem)
+
+
+def test_a_writer_key_whose_entry_is_restricted_by_a_query_is_reported_not_widened() -> None:
+    """A writer key whose class patterns come with a document query holds less than today's unrestricted names:
+    it is reported, not updated."""
+    stored = _role_key("w", WRITER, *_WRITER_V4)
+    stored["role_descriptors"]["audit-writer"]["indices"][0]["query"] = '{"term": {"organization.id": "org-1"}}'
+    ((key_id, problem),), given = _narrow_roles(stored)
+    assert ("w", {}, True) == (key_id, given, problem is not None and "would widen" in problem)
+
+
+def test_narrowing_a_writer_key_of_another_user_says_who_may_change_it() -> None:
+    """A writer key Elasticsearch does not let this user update is reported in one line naming who may."""
+    ((key_id, problem),), _ = _narrow_roles(_role_key("w", WRITER, *_WRITER_V4), status=404)
+    assert ("w", True, False) == (key_id, problem is not None and "only the user who made a key" in problem,
+                                  "\n" in (problem or ""))

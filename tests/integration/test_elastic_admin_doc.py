@@ -302,3 +302,27 @@ def test_print_roles_appended_to_the_nodes_roles_yml_grants_each_role_its_privil
             admin.options(ignore_status=404).security.delete_user(username=name)
     assert (loaded, granted) == (True, {WRITER: set(WRITER_PRIVILEGES),
                                         READER: {"read", "view_index_metadata"}})
+
+
+def test_keys_list_and_narrow_lines_narrow_a_writer_key_of_version_4(
+    secure_node: SecureNodeInfo, secure_namespace: tuple[TierTable, Elasticsearch],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """elastic-admin.md, writer keys made before version 5: the block's `auditlog keys list` line marks a writer key
+    of version 4 (made by the admin) as its comment says, and its `auditlog keys narrow` line prints its comment."""
+    tiers, admin = secure_namespace
+    descriptor = {"cluster": [], "indices": [{"names": [*tiers.read_patterns, *tiers.digest_patterns],
+                                              "privileges": list(WRITER_PRIVILEGES)}]}
+    made = admin.security.create_api_key(name=f"{tiers.prefix}-{WRITER}-v4",
+                                         role_descriptors={role_name(tiers, WRITER): descriptor},
+                                         metadata={"managed_by": "auditlog", "role": WRITER, "namespace": tiers.prefix})
+    printed: list[tuple[int, str, str]] = []
+    for line in _doc_block("auditlog keys list      # a writer key made before version 5: ...  BROADER than a new "
+                           "writer key: auditlog keys narrow"):
+        command, _, comment = line.partition(" #")
+        code = main([*shlex.split(command)[1:], *_secure_flags(secure_node), "--prefix", tiers.prefix])
+        mine = [text for text in capsys.readouterr().out.splitlines() if made["id"] in text]
+        printed.append((code, mine[0] if mine else "", comment.strip()))
+    (listed, listed_line, listed_says), (narrowed, narrowed_line, narrow_says) = printed
+    assert (0, True) == (listed, listed_line.endswith(listed_says.split("...  ")[1])), listed_line
+    assert (0, narrow_says.replace("ID", made["id"])) == (narrowed, narrowed_line)

@@ -7,7 +7,9 @@ made with the key and answered by Elasticsearch.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import sqlite3
 import uuid
@@ -487,3 +489,94 @@ def test_reader_key_exports_with_verify(keyed: KeyedNamespace, tmp_path: Path, m
     main(["export", "--verify", "-o", str(tmp_path / "out.xlsx"), "--es", keyed.node.url, "--ca-certs",
           keyed.node.ca_certs, "--prefix", keyed.tiers.prefix])
     assert (capsys.readouterr().err.strip(), (tmp_path / "out.xlsx").is_file()) == ("", True)
+
+
+@contextlib.contextmanager
+def _version_4_writer_key(ns: KeyedNamespace) -> Iterator[tuple[str, Elasticsearch]]:
+    """A writer key as `auditlog setup --api-keys` made it with the roles' version 4 (the class patterns), made by
+    the admin; its id and a client authenticating with it; revoked afterwards."""
+    descriptor = {"cluster": [], "indices": [{"names": [*ns.tiers.read_patterns, *ns.tiers.digest_patterns],
+                                              "privileges": list(WRITER_PRIVILEGES)}],
+                  "metadata": {"managed_by": "auditlog", "version": 4, "role": WRITER}}
+    made = ns.admin.security.create_api_key(
+        name=f"{ns.tiers.prefix}-{WRITER}-v4", role_descriptors={f"{ns.tiers.prefix}-{WRITER}": descriptor},
+        metadata={"managed_by": "auditlog", "role": WRITER, "namespace": ns.tiers.prefix})
+    client = Elasticsearch(ns.node.url, api_key=made["encoded"], ca_certs=ns.node.ca_certs, request_timeout=30,
+                           max_retries=0)
+    try:
+        yield str(made["id"]), client
+    finally:
+        client.close()
+        ns.admin.security.invalidate_api_key(ids=[made["id"]])
+
+
+def _keys_cli(ns: KeyedNamespace, *action: str) -> tuple[int, str]:
+    """`auditlog keys ACTION` as the admin (who made the keys) in the namespace: exit status and stdout."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["keys", *action, "--es", ns.node.url, "--ca-certs", ns.node.ca_certs,
+                     "--user", ns.node.username, "--password", ns.node.password, "--prefix", ns.tiers.prefix])
+    return code, out.getvalue()
+
+
+def _listed_broader(ns: KeyedNamespace) -> dict[str, bool]:
+    """`auditlog keys list --json`: key id -> broader."""
+    code, out = _keys_cli(ns, "list", "--json")
+    assert code == 0, out
+    return {key["id"]: key["broader"] for key in map(json.loads, out.splitlines())}
+
+
+def test_a_writer_key_of_version_4_auto_creates_a_name_outside_the_daily_layout(keyed: KeyedNamespace) -> None:
+    """A writer key made with the version-4 descriptor still auto-creates `<prefix>-enterprise-evil` (why it must be
+    narrowed: the key embeds its descriptor, setup's new role does not change it)."""
+    evil = f"{keyed.tiers.prefix}-enterprise-evil4"
+    with _version_4_writer_key(keyed) as (_, client):
+        status = _bulk_status(client, evil, "e-1")
+    assert (201, True) == (status, bool(keyed.admin.indices.exists(index=evil)))
+
+
+def test_keys_list_marks_a_writer_key_of_version_4_broader(keyed: KeyedNamespace) -> None:
+    """`auditlog keys list` marks a version-4 writer key BROADER than a new writer key, and setup's own keys not."""
+    with _version_4_writer_key(keyed) as (key_id, _):
+        broader = _listed_broader(keyed)
+        _, text = _keys_cli(keyed, "list")
+    line = next(line for line in text.splitlines() if line.startswith(key_id))
+    expected = (True, False, False, True)
+    assert expected == (broader[key_id], broader[keyed.key(WRITER)["id"]], broader[keyed.key(READER)["id"]],
+                        line.endswith("  BROADER than a new writer key: auditlog keys narrow"))
+
+
+def test_keys_narrow_takes_the_class_patterns_from_a_writer_key_of_version_4(keyed: KeyedNamespace) -> None:
+    """`auditlog keys narrow ID` gives a version-4 writer key the daily names in place: one line, exit 0, and the same
+    secret now gets 403 for `<prefix>-enterprise-evil`, which is not created."""
+    evil = f"{keyed.tiers.prefix}-enterprise-evil5"
+    with _version_4_writer_key(keyed) as (key_id, client):
+        code, out = _keys_cli(keyed, "narrow", key_id)
+        status = _bulk_status(client, evil, "e-2")
+    expected = (0, [f"narrowed {key_id} (writer): the daily indices only, secret unchanged"], 403, False)
+    assert expected == (code, out.splitlines(), status, bool(keyed.admin.indices.exists(index=evil)))
+
+
+def test_a_narrowed_writer_key_still_writes_today_s_events_and_a_digest(keyed: KeyedNamespace) -> None:
+    """After `auditlog keys narrow`, the version-4 writer key (same secret) appends to today's daily index and
+    auto-creates a digest index of a day without one, as the agent does."""
+    day = datetime.now(UTC) - timedelta(days=6)
+    digest = keyed.tiers.digest_index_for_day("enterprise", day.date())
+    with _version_4_writer_key(keyed) as (key_id, client):
+        assert _keys_cli(keyed, "narrow", key_id)[0] == 0
+        today = keyed.tiers.index_for("enterprise", datetime.now(UTC))
+        statuses = (_bulk_status(client, today, "n-today"),
+                    _bulk_status(client, digest, "n-digest", {"agent": {"id": "a"}, "@timestamp": day.isoformat()}))
+    assert ((201, 201), True) == (statuses, bool(keyed.admin.indices.exists(index=digest)))
+
+
+def test_keys_list_no_longer_marks_a_narrowed_writer_key(keyed: KeyedNamespace) -> None:
+    """`keys list` marks a version-4 writer key broader before `auditlog keys narrow` and no longer after it, its
+    metadata (auditlog's, role writer) kept."""
+    with _version_4_writer_key(keyed) as (key_id, _):
+        before = _listed_broader(keyed)[key_id]
+        assert _keys_cli(keyed, "narrow")[0] == 0
+        after = _listed_broader(keyed)[key_id]
+        meta = keyed.admin.security.get_api_key(id=key_id)["api_keys"][0]["metadata"]
+    expected = (True, False, {"managed_by": "auditlog", "role": WRITER, "namespace": keyed.tiers.prefix})
+    assert expected == (before, after, meta)

@@ -213,14 +213,14 @@ def test_keys_list_no_longer_marks_a_narrowed_key(tenant_setup: TenantSetup) -> 
         code, out, err = tenant_setup.cli("keys", "list", "--json")
         broader = {key["id"]: key["broader"] for key in map(json.loads, out.splitlines())}
         again = tenant_setup.cli("keys", "narrow")
-        expected = (0, False, 0, f"no broader tenant keys in namespace {tenant_setup.tiers.prefix}")
+        expected = (0, False, 0, f"no broader keys in namespace {tenant_setup.tiers.prefix}")
         assert expected == (code, broader[old_id], again[0], again[1].strip()), err
 
 
 def test_keys_narrow_names_an_id_that_is_no_broader_tenant_key(tenant_setup: TenantSetup) -> None:
-    """An id that is not a broader tenant key of the namespace (a new key) is named, exit 1, nothing changed."""
+    """An id that is not a broader key of the namespace (a new key) is named, exit 1, nothing changed."""
     code, out, _ = tenant_setup.cli("keys", "narrow", tenant_setup.key["id"])
-    expected = (1, f"not narrowed {tenant_setup.key['id']}: not a broader tenant key of namespace "
+    expected = (1, f"not narrowed {tenant_setup.key['id']}: not a broader key of namespace "
                    f"{tenant_setup.tiers.prefix}")
     assert expected == (code, out.strip())
 
