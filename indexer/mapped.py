@@ -14,9 +14,9 @@ template earlier. Nothing fails for such an index; it just stops working:
 Our mappings carry no ``_meta`` of their own (the ``_meta`` of our templates is on the template, not
 copied into the index), so the signal is the few field types the product relies on, compared with the
 types our rendered templates give them (:data:`EVENT_FIELDS`, :data:`DIGEST_FIELDS`). The mappings are
-read from the cluster state in one request (cluster privilege ``monitor``): ``GET <pattern>/_mapping``
-fails as a whole on an index with ``index.blocks.metadata``, and answers ``{}`` (not 403) to a key
-without ``view_index_metadata`` on the names, which would read as "every index is fine".
+read from the cluster state in one request (cluster privilege ``monitor``, which setup's and retention's
+credentials hold; the writer key gets 403): ``GET <pattern>/_mapping`` fails as a whole (403) when one
+index has ``index.blocks.metadata``, which a legal hold may set (``indexer.retention``).
 """
 
 from __future__ import annotations
