@@ -86,14 +86,15 @@ def test_an_index_under_a_metadata_block_is_still_read(
     assert [m.index for m in find_misshapen(es, namespace)] == [metadata_blocked]
 
 
-def test_setup_names_an_index_made_before_it_and_exits_1(
+def test_setup_names_an_index_made_before_it_and_exits_0(
     es: Elasticsearch, es_url: str, namespace: TierTable, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`auditlog setup` installs everything, then warns naming today's index made before it, and exits 1."""
+    """`auditlog setup` installs everything, then warns naming today's index made before it; it held nothing back:
+    exit 0."""
     index = _ship_before_setup(es, namespace)
     code = main(["setup", "--es", es_url, "--prefix", namespace.prefix])
     err = capsys.readouterr().err.strip().splitlines()
-    assert (code, len(err)) == (1, 1), err
+    assert (code, len(err)) == (0, 1), err
     assert err[0].startswith(f"warning: daily index {index} was not made from our template: organization.id is "
                              "text (expected keyword)")
     assert "reindex it into a correctly mapped index" in err[0] and "delete it once it is past retention" in err[0]
