@@ -246,9 +246,9 @@ def _mappings(client: Elasticsearch, tiers: TierTable) -> CheckResult:
         found = find_misshapen(client, tiers)
     except ApiError as exc:
         if exc.meta.status == 403:
-            return CheckResult("mappings", SKIP, "this key may not read index mappings (the writer needs no such "
-                                                 "privilege); `auditlog setup` and `auditlog retention status` "
-                                                 "report them")
+            return CheckResult("mappings", SKIP, "this key may not read the indices' mappings (cluster privilege "
+                                                 "monitor; the writer needs no such privilege); `auditlog setup` and "
+                                                 "`auditlog retention status` report them")
         return CheckResult("mappings", FAIL, f"cannot read index mappings ({exc.meta.status}): {error_reason(exc)}")
     except TransportError as exc:
         return _lost("mappings", exc)
