@@ -164,3 +164,11 @@ def test_a_tenant_key_misses_the_events_of_an_index_made_before_setup(
         tenant.close()
     everything = {h["_index"] for h in admin.search(index=tiers.read_pattern, size=10)["hits"]["hits"]}
     assert (seen, everything) == ({ours}, {ours, before})
+
+
+def test_a_closed_index_is_still_read(es: Elasticsearch, namespace: TierTable) -> None:
+    """A closed index made before setup is named too (the cluster state holds its mapping)."""
+    index = _ship_before_setup(es, namespace)
+    es.indices.close(index=index)
+    install_templates(es, namespace, ilm=False)
+    assert [m.index for m in find_misshapen(es, namespace)] == [index]
