@@ -18,6 +18,10 @@ Checks, in order, each depending on the one before:
    a key that may write that day only
 6. templates the namespace's index templates exist and no template of a higher priority overrides them for
    new daily indices (``indexer.precedence``; a writer key may not read templates: then "skipped")
+7. mappings  the existing daily indices were made from those templates (``indexer.mapped``): one not made from
+   them (before setup ran, or through another template) is a warning naming it, its fields' types and what to
+   do: the agent ships fine, but tenant keys, sorting or verify miss its events. Reading mappings needs cluster
+   privilege ``monitor``, which the writer key does not hold: then "skipped"
 
 Every request has a short timeout and no retries, so a wrong key is reported in well under 5 seconds.
 No message ever carries a credential.
@@ -36,6 +40,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 from auditlog.core.terminal import shown
 from auditlog.indexer.client import ConnectionSettings, safe_url
 from auditlog.indexer.errors import ANSWER_ERRORS, describe_answer_error, error_reason
+from auditlog.indexer.mapped import find_misshapen
 from auditlog.indexer.precedence import shadowed
 from auditlog.indexer.security import WRITER_PRIVILEGES
 from auditlog.indexer.templates import index_template_name
@@ -97,7 +102,7 @@ def check(settings: ConnectionSettings, tiers: TierTable, client_factory: Callab
         results += _remote_checks(client, settings, tiers, digests)
     except ANSWER_ERRORS as exc:  # an answer of another shape (a proxy's page, another product)
         results += [CheckResult("reach", FAIL, describe_answer_error(exc, url=settings.url)),
-                    *_skipped("tls", "auth", "privileges", "templates")]
+                    *_skipped("tls", "auth", "privileges", "templates", "mappings")]
     finally:
         client.close()
     return Report(tuple(results))
@@ -119,14 +124,14 @@ def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: T
         return [CheckResult("reach", OK, f"{url} answers"),
                 CheckResult("tls", FAIL, f"certificate not verified ({exc.message}); set elasticsearch.ca_certs "
                                          "(or --ca-certs) to the cluster's CA"),
-                *_skipped("auth", "privileges", "templates")]
+                *_skipped("auth", "privileges", "templates", "mappings")]
     except ESConnectionError as exc:
         return [CheckResult("reach", FAIL, f"cannot reach {url} ({str(exc.message).splitlines()[0][:160]}); "
                                            "is the cluster up and elasticsearch.url right?"),
-                *_skipped("tls", "auth", "privileges", "templates")]
+                *_skipped("tls", "auth", "privileges", "templates", "mappings")]
     except TransportError as exc:
         return [CheckResult("reach", FAIL, f"{url} failed: {exc.message}"),
-                *_skipped("tls", "auth", "privileges", "templates")]
+                *_skipped("tls", "auth", "privileges", "templates", "mappings")]
     except ApiError as exc:
         who, auth_error = None, exc
     results = [CheckResult("reach", OK, f"{url} answers")]
@@ -143,19 +148,19 @@ def _remote_checks(client: Elasticsearch, settings: ConnectionSettings, tiers: T
             return [*results, CheckResult("auth", FAIL, f"the {what} rejected (401); create a writer key with "
                                                         "`auditlog setup --api-keys` and set elasticsearch.api_key "
                                                         "(or AUDITLOG_ES_API_KEY)"),
-                    *_skipped("privileges", "templates")]
+                    *_skipped("privileges", "templates", "mappings")]
         if _security_off(auth_error):
             results += [CheckResult("auth", WARN, "security is off on this cluster: anyone may write and delete"),
                         CheckResult("privileges", SKIP, "security is off")]
-            return [*results, _templates(client, tiers)]
+            return [*results, _templates(client, tiers), _mappings(client, tiers)]
         return [*results, CheckResult("auth", FAIL, f"authentication failed ({status}): {error_reason(auth_error)}"),
-                *_skipped("privileges", "templates")]
+                *_skipped("privileges", "templates", "mappings")]
     assert who is not None
     key = who.get("api_key") or {}
     name = f"API key {key.get('name')!r}" if key else f"user {who.get('username')!r}"
     results.append(CheckResult("auth", OK, f"accepted: {name}"))
     results.append(_privileges(client, tiers, digests))
-    return [*results, _templates(client, tiers)]
+    return [*results, _templates(client, tiers), _mappings(client, tiers)]
 
 
 def _lost(name: str, exc: TransportError) -> CheckResult:
@@ -232,3 +237,21 @@ def _templates(client: Elasticsearch, tiers: TierTable) -> CheckResult:
     if overridden:
         return CheckResult("templates", FAIL, overridden[0].line(len(overridden) - 1))
     return CheckResult("templates", OK, f"{len(names)} index templates installed and applied to new daily indices")
+
+
+def _mappings(client: Elasticsearch, tiers: TierTable) -> CheckResult:
+    """Whether the namespace's existing daily indices were made from our templates (a warning naming those that
+    were not: the agent's writes still go in)."""
+    try:
+        found = find_misshapen(client, tiers)
+    except ApiError as exc:
+        if exc.meta.status == 403:
+            return CheckResult("mappings", SKIP, "this key may not read the indices' mappings (cluster privilege "
+                                                 "monitor; the writer needs no such privilege); `auditlog setup` and "
+                                                 "`auditlog retention status` report them")
+        return CheckResult("mappings", FAIL, f"cannot read index mappings ({exc.meta.status}): {error_reason(exc)}")
+    except TransportError as exc:
+        return _lost("mappings", exc)
+    if found:
+        return CheckResult("mappings", WARN, found[0].line(len(found) - 1))
+    return CheckResult("mappings", OK, "every existing daily index was made from our templates")

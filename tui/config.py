@@ -9,6 +9,8 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.client import safe_url
+from auditlog.indexer.errors import describe_es_error
 from auditlog.indexer.query.pit import DEFAULT_KEEP_ALIVE
 from auditlog.indexer.tiers import TierTable
 from auditlog.tui.access import CustomerView
@@ -39,3 +41,21 @@ class AppConfig:
     #: A client returning raw response bytes (``indexer.verify.raw_client_options``): turns on the
     #: background verification (status badge, ``v``, proof tab, export metadata). ``None``: off.
     verify_client: Elasticsearch | None = None
+    #: The cluster's URL as the user gave it: named, in its safe form (no credentials), in every error shown.
+    url: str | None = None
+
+    def describe(self, exc: BaseException) -> str:
+        """One line for a cluster error, naming the cluster's URL as the command line does.
+
+        Args:
+            exc: the error a request raised.
+
+        Returns:
+            ``indexer.errors.describe_es_error``'s line, with ``at URL`` (the safe form) where it names the cluster.
+        """
+        return describe_es_error(exc, url=self.url)
+
+    @property
+    def shown_url(self) -> str | None:
+        """The cluster's URL without credentials, for the status line (``None`` when not given)."""
+        return safe_url(self.url) if self.url else None

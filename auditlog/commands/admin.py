@@ -18,7 +18,7 @@ from elasticsearch import Elasticsearch
 
 from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.terminal import shown
-from auditlog.indexer import ahead, retention
+from auditlog.indexer import ahead, mapped, retention
 from auditlog.indexer.client import make_client
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.ilm import digest_policy_requests, policy_requests
@@ -198,7 +198,13 @@ def _kibana_settings(args: argparse.Namespace) -> KibanaSettings | None:
 
 
 def run_setup_command(args: argparse.Namespace) -> int:
-    """``auditlog setup``: print one line per object and what happened to it."""
+    """``auditlog setup``: print one line per object and what happened to it.
+
+    Exit 1 when setup held something back (a day not created ahead: each a warning on stderr), after doing
+    everything else. An existing daily index not made from our templates is a warning too, but exit 0: setup held
+    nothing back, and a deployment that runs setup before starting its agents (docker-compose.yml) must not stop
+    shipping over a past day's mappings (``--json`` lists them under ``misshapen`` for scripts).
+    """
     tiers = tiers_from_args(args)
     what = "roles" if args.print_roles else args.print_what
     # flags that would do nothing here: say so instead of silently ignoring them
@@ -228,6 +234,9 @@ def run_setup_command(args: argparse.Namespace) -> int:
         created = [i for i in made if i.outcome == ahead.CREATED]
         refused = [i for i in made if i.outcome == ahead.REFUSED]
         _warn_not_ahead(refused)
+        # after installing: an index made before setup (or through another template) keeps its dynamic mappings
+        misshapen = mapped.find_misshapen(client, tiers)
+        _warn_misshapen(misshapen)
         if args.json:
             document: dict[str, object] = {
                 "changed": report.changed or bool(created),
@@ -237,6 +246,7 @@ def run_setup_command(args: argparse.Namespace) -> int:
                 "api_keys": [vars(k) for k in report.api_keys],
                 "created_ahead": [i.name for i in created],
                 "refused_ahead": _refused_json(refused),
+                "misshapen": _misshapen_json(misshapen),
             }
             # the keys by role, so a deployment script can take `.writer.encoded` for the agent
             document.update({k.role: {"id": k.id, "name": k.name, "encoded": k.encoded} for k in report.api_keys})
@@ -292,6 +302,16 @@ def _warn_not_ahead(made: list[ahead.AheadIndex]) -> None:
             print(f"warning: daily index {item.name} not created ahead: {item.problem}", file=sys.stderr)
 
 
+def _warn_misshapen(found: list[mapped.Misshapen]) -> None:
+    for item in found:
+        print(f"warning: {shown(item.line(), line_breaks=False)}", file=sys.stderr)
+
+
+def _misshapen_json(found: list[mapped.Misshapen]) -> list[dict[str, object]]:
+    return [{"index": m.index, "fields": [{"field": f, "type": t, "expected": e} for f, t, e in m.wrong],
+             "reason": m.line()} for m in found]
+
+
 def _refused_json(refused: list[ahead.AheadIndex]) -> list[dict[str, str]]:
     return [{"index": i.name, "reason": i.detail} for i in refused]
 
@@ -301,7 +321,8 @@ def _blocked_json(blocked: list[retention.Blocked]) -> list[dict[str, str]]:
 
 
 def retention_status_command(args: argparse.Namespace) -> int:
-    """``auditlog retention status``: one row per retention class, a warning per unusable index name."""
+    """``auditlog retention status``: one row per retention class, a warning per unusable index name and per
+    daily index not made from our templates (``indexer.mapped``); exit 0, it only reports."""
     tiers = tiers_from_args(args)
 
     def work(client: Elasticsearch) -> int:
@@ -310,9 +331,12 @@ def retention_status_command(args: argparse.Namespace) -> int:
         rows = retention.status(client, tiers, now, inventory=inventory)
         _warn_unreadable(inventory)
         _warn_blocked(inventory.blocked, due=False)
+        misshapen = mapped.find_misshapen(client, tiers)
+        _warn_misshapen(misshapen)
         if args.json:
             print(json.dumps({"now": now.isoformat(), "classes": [r.as_dict() for r in rows],
-                              "unreadable": _unreadable_json(inventory), "blocked": _blocked_json(inventory.blocked)}))
+                              "unreadable": _unreadable_json(inventory), "blocked": _blocked_json(inventory.blocked),
+                              "misshapen": _misshapen_json(misshapen)}))
             return 0
         header = ("CLASS", "KEEP", "INDICES", "OLDEST", "DOCS", "SIZE", "NEXT DELETION (UTC)", "DELETED BY")
         table = [header]

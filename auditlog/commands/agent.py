@@ -95,11 +95,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     key.set_defaults(func=_key)
 
     check = agent_sub.add_parser(
-        "check", help="pre-flight: config, reachability, TLS, credentials, writer privileges, templates",
+        "check", help="pre-flight: config, reachability, TLS, credentials, writer privileges, templates, mappings",
         description="Check, one line each, that this configuration can ship: config valid, node reachable, TLS "
-                    "verified, credentials accepted, writer privileges (_has_privileges), templates installed. "
-                    "Exit 0 when nothing failed, 1 otherwise (2 for a bad configuration). The agent runs the same "
-                    "checks at start.")
+                    "verified, credentials accepted, writer privileges (_has_privileges), templates installed, "
+                    "existing daily indices made from them (a warning). Exit 0 when nothing failed, 1 otherwise (2 "
+                    "for a bad configuration). The agent runs the same checks at start.")
     _add_config_args(check)
     add_connection_args(check)
     check.set_defaults(func=_check)

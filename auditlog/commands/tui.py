@@ -225,7 +225,7 @@ def run_tui(args: argparse.Namespace) -> int:
         # tamper evidence in the operator's view only: digests list every tenant's event ids
         verifier = None if view is not None else make_client(settings, **raw_client_options())
         config = AppConfig(client=client, tiers=tiers, zone=zone, summarizer=summarizer, customer=view,
-                           export_dir=export_dir, verify_client=verifier)
+                           export_dir=export_dir, verify_client=verifier, url=settings.url)
         app = AuditLogApp(config)
         try:
             app.run()

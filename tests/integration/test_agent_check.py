@@ -72,7 +72,8 @@ def test_good_writer_config_passes_every_check(keys: Keys) -> None:
     """With the writer key and the CA every check prints a line and none fails: exit 0."""
     code, lines, _ = _check("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--api-key", keys.writer,
                             "--prefix", keys.tiers.prefix)
-    expected = (0, {"config": "OK", "reach": "OK", "tls": "OK", "auth": "OK", "privileges": "OK", "templates": "SKIP"})
+    expected = (0, {"config": "OK", "reach": "OK", "tls": "OK", "auth": "OK", "privileges": "OK", "templates": "SKIP",
+                    "mappings": "SKIP"})
     assert expected == (code, _outcomes(lines))
 
 
@@ -106,7 +107,7 @@ def test_unreachable_node_fails_the_reach_check() -> None:
     """Nothing listening at the URL: the reach check fails and the later checks are skipped."""
     code, lines, _ = _check("--es", "http://127.0.0.1:9")
     expected = (1, {"config": "OK", "reach": "FAIL", "tls": "SKIP", "auth": "SKIP", "privileges": "SKIP",
-                    "templates": "SKIP"})
+                    "templates": "SKIP", "mappings": "SKIP"})
     assert expected == (code, _outcomes(lines))
 
 
@@ -140,6 +141,28 @@ def test_a_template_overriding_ours_fails_the_templates_check(es: Elasticsearch,
     failing = [line for line in lines if line.startswith("FAIL")]
     assert (code, len(failing)) == (1, 1)
     assert failing[0].startswith("FAIL  templates   index template " + foreign) and "overrides" in failing[0]
+
+
+def test_a_daily_index_made_before_setup_is_a_mappings_warning(es: Elasticsearch, namespace: TierTable) -> None:
+    """Today's index dynamically mapped before the templates were installed: a WARN line naming it and its
+    organization.id type; the agent can still ship (exit 0)."""
+    index = namespace.index_for_day("enterprise", datetime.now(UTC).date())
+    es.index(index=index, document={"@timestamp": datetime.now(UTC).isoformat(), "event": {"id": "e-1"},
+                                    "organization": {"id": "org-1001"}}, refresh=True)
+    install_templates(es, namespace)
+    code, lines, _ = _check("--es", es.transport.node_pool.get().base_url, "--prefix", namespace.prefix)
+    warning = [line for line in lines if line.split()[1] == "mappings"]
+    assert (code, len(warning)) == (0, 1), lines
+    assert warning[0].startswith(f"WARN  mappings    daily index {index} was not made from our template: "
+                                 "organization.id is text (expected keyword)")
+
+
+def test_an_admin_key_sees_every_daily_index_made_from_our_templates(keys: Keys) -> None:
+    """With credentials that may read the cluster state (the admin's) the mappings check passes on a namespace
+    whose indices setup made."""
+    code, lines, _ = _check("--es", keys.node.url, "--ca-certs", keys.node.ca_certs, "--prefix", keys.tiers.prefix,
+                            "--user", keys.node.username, "--password", keys.node.password)
+    assert (code, _outcomes(lines)["mappings"]) == (0, "OK"), lines
 
 
 @dataclass

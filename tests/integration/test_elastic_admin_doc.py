@@ -17,11 +17,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, helpers
 
 from auditlog.cli import main
+from auditlog.indexer.mapped import find_misshapen
 from auditlog.indexer.security import READER, WRITER, WRITER_PRIVILEGES, role_descriptors, role_name
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
@@ -326,3 +328,55 @@ def test_keys_list_and_narrow_lines_narrow_a_writer_key_of_version_4(
     (listed, listed_line, listed_says), (narrowed, narrowed_line, narrow_says) = printed
     assert (0, True) == (listed, listed_line.endswith(listed_says.split("...  ")[1])), listed_line
     assert (0, narrow_says.replace("ID", made["id"])) == (narrowed, narrowed_line)
+
+
+def _console_requests(first_line: str) -> list[tuple[str, str, dict[str, object] | None]]:
+    """The doc's Dev Tools block starting with ``first_line`` as (method, path, body) requests."""
+    requests: list[tuple[str, str, dict[str, object] | None]] = []
+    for line in _doc_block(first_line):
+        if line.startswith("{"):
+            method, path, _ = requests.pop()
+            requests.append((method, path, json.loads(line)))
+        else:
+            method, _, path = line.partition(" ")
+            requests.append((method, f"/{path}", None))
+    return requests
+
+
+def _reindex_as_elasticsearch_does(es: Elasticsearch, body: dict[str, Any]) -> None:
+    """``POST _reindex?refresh=true`` with ``body``, by scroll and bulk: the test distribution has no reindex module.
+
+    What the doc's bodies use: ``source.index``, ``dest.index``, ``dest.op_type`` and ``conflicts: proceed`` (a
+    document of that ``_id`` already there is left and counted a conflict, not a failure).
+    """
+    source, dest = body["source"], body["dest"]
+    actions = [{"_op_type": dest.get("op_type", "index"), "_index": dest["index"], "_id": hit["_id"],
+                "_source": hit["_source"]} for hit in helpers.scan(es, index=source["index"])]
+    _, errors = helpers.bulk(es, actions, raise_on_error=False, refresh=True)
+    failed = [e for e in (errors if isinstance(errors, list) else []) if not (body.get("conflicts") == "proceed" and
+                                        next(iter(e.values())).get("status") == 409)]
+    assert not failed, failed[:3]
+
+
+def test_the_reindex_requests_remap_an_index_made_before_setup(es: Elasticsearch, namespace: TierTable) -> None:
+    """elastic-admin.md, troubleshooting: the Dev Tools requests run on an index made before setup, into which an
+    agent writes after it was deleted, leave it under its name, made from our template, with every event, found by a
+    term on organization.id (the reindex requests carried out by scroll and bulk: the test node lacks the module)."""
+    index = namespace.index_for_day("enterprise", datetime.now(UTC).date())
+    for n in range(3):
+        es.index(index=index, id=f"e-{n}", refresh=True, document={
+            "@timestamp": datetime.now(UTC).isoformat(), "event": {"id": f"e-{n}"}, "organization": {"id": "org-1"}})
+    install_templates(es, namespace, ilm=False)
+    example = "audit-enterprise-2026.12.05"
+    for method, path, body in _console_requests("POST _reindex?refresh=true"):
+        body = json.loads(json.dumps(body).replace(example, index)) if body else None
+        if path == "/_reindex?refresh=true" and body is not None:
+            _reindex_as_elasticsearch_does(es, body)
+        else:
+            es.perform_request(method, path.replace(example, index), headers=JSON_HEADERS, body=body)
+        if method == "DELETE" and path.endswith(example):  # an agent's event arrives in between
+            es.index(index=index, id="e-3", refresh=True, document={
+                "@timestamp": datetime.now(UTC).isoformat(), "event": {"id": "e-3"}, "organization": {"id": "org-1"}})
+    found = es.search(index=index, query={"term": {"organization.id": "org-1"}})["hits"]["total"]["value"]
+    left = sorted(es.indices.get(index=namespace.read_pattern))
+    assert (find_misshapen(es, namespace), found, left) == ([], 4, [index])

@@ -110,10 +110,13 @@ class DetailScreen(Screen[int]):
 
     def __init__(self, index: int, row: EventRow, total: int, fetch: RowFetcher,
                  on_move: Callable[[int], None], on_download: Callable[[EventRow], None], *,
-                 prove: Callable[[EventRow], list[tuple[str, str]]] | None = None) -> None:
-        """``prove`` (blocking, run in a worker) adds a Proof tab: the event's hash and its signed digest."""
+                 prove: Callable[[EventRow], list[tuple[str, str]]] | None = None,
+                 describe: Callable[[BaseException], str] = describe_es_error) -> None:
+        """``prove`` (blocking, run in a worker) adds a Proof tab: the event's hash and its signed digest;
+        ``describe`` turns a cluster error into the line shown (the app's names the cluster's URL)."""
         super().__init__()
         self.prove = prove
+        self.describe = describe
         self.index = index
         self.row = row
         self.total = total
@@ -147,7 +150,7 @@ class DetailScreen(Screen[int]):
         try:
             rows = self.prove(row)
         except READ_ERRORS as exc:
-            rows = [("Proof", f"not available: {describe_es_error(exc)}")]
+            rows = [("Proof", f"not available: {self.describe(exc)}")]
         self.app.call_from_thread(self._show_proof, row, rows)
 
     def _show_proof(self, row: EventRow, rows: list[tuple[str, str]]) -> None:
@@ -197,7 +200,7 @@ class DetailScreen(Screen[int]):
         try:
             row = self.fetch(index)
         except READ_ERRORS as exc:
-            self.app.call_from_thread(self._failed, describe_es_error(exc))
+            self.app.call_from_thread(self._failed, self.describe(exc))
             return
         if row is not None:
             self.app.call_from_thread(self._moved, index, row)

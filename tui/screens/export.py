@@ -37,9 +37,12 @@ class ExportScreen(ModalScreen[ExportResult | None]):
 
     def __init__(self, title: str, source: EventSource, path: Path, *, zone: str, summarizer: Summarizer,
                  filters: list[tuple[str, str]],
-                 metadata: Callable[[], list[tuple[str, str]]] | None = None) -> None:
-        """``metadata`` adds Metadata rows computed in the worker (e.g. a single event's proof)."""
+                 metadata: Callable[[], list[tuple[str, str]]] | None = None,
+                 describe: Callable[[BaseException], str] = describe_es_error) -> None:
+        """``metadata`` adds Metadata rows computed in the worker (e.g. a single event's proof); ``describe`` turns
+        a cluster error into the line shown (the app's names the cluster's URL)."""
         super().__init__()
+        self.describe = describe
         self.title_text = title
         self.source = source
         self.path = path
@@ -79,7 +82,7 @@ class ExportScreen(ModalScreen[ExportResult | None]):
         except ExportCancelled:
             self.app.call_from_thread(self._done, None, "Export cancelled; no file written.")
         except ES_ERRORS as exc:
-            self.app.call_from_thread(self._done, None, f"Export failed: {describe_es_error(exc)}")
+            self.app.call_from_thread(self._done, None, f"Export failed: {self.describe(exc)}")
         except Exception as exc:  # a disk or data problem must not crash the app
             self.app.call_from_thread(self._done, None, f"Export failed: {one_line(str(exc))}")
         else:

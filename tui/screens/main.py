@@ -32,7 +32,7 @@ from textual.widgets import Footer, Input, Label, Select, SelectionList, Static
 from textual.worker import Worker, WorkerState
 
 from auditlog.core.background import Cancelled
-from auditlog.indexer.errors import READ_ERRORS, describe_es_error
+from auditlog.indexer.errors import READ_ERRORS
 from auditlog.indexer.proof import event_proof
 from auditlog.indexer.query import Filter, tenants_in
 from auditlog.indexer.verify import Report, verify
@@ -235,7 +235,7 @@ class MainScreen(Screen[None]):
     def _failed(self, exc: BaseException) -> None:
         self.searching = False
         self.connected = False
-        self.last_error = describe_es_error(exc)
+        self.last_error = self.config.describe(exc)
         self.query_one(EventList).forget_pending()
         self._status()
         self.notify(self.last_error, title="Elasticsearch", severity="error", timeout=8, markup=False)
@@ -363,7 +363,7 @@ class MainScreen(Screen[None]):
         """Any unexpected failure in a worker becomes a notification, never a crash."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             error = event.worker.error
-            self.last_error = describe_es_error(error)
+            self.last_error = self.config.describe(error)
             self.searching = False
             self.query_one(EventList).forget_pending()
             self._status()
@@ -425,7 +425,8 @@ class MainScreen(Screen[None]):
         parts.append(self.config.zone)
         if self.config.customer is not None:
             parts.append(f"tenant {self.config.customer.tenant} ({self.config.customer.tier})")
-        parts.append({None: "○ connecting", True: "● connected", False: "✖ cluster unreachable"}[self.connected])
+        at = f" at {self.config.shown_url}" if self.config.shown_url else ""
+        parts.append({None: "○ connecting", True: "● connected", False: f"✖ cluster{at} unreachable"}[self.connected])
         if self.live_timer is not None:
             parts.append("LIVE")
         if self.config.verify_client is not None:
@@ -558,7 +559,8 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(DetailScreen(message.index, row, self.listing.total, self.fetch_row, moved,
                                           self.export_row,
-                                          prove=self.prove if self.config.verify_client is not None else None))
+                                          prove=self.prove if self.config.verify_client is not None else None,
+                                          describe=self.config.describe))
 
     def _export_path(self, stem: str) -> Path:
         stamp = self.config.clock().astimezone(self.tz).strftime("%Y%m%d-%H%M%S")
@@ -579,7 +581,8 @@ class MainScreen(Screen[None]):
             f"Exporting {listing.total:,} events",
             self.backend.export_source(listing, lambda: self.app.call_from_thread(self.snapshot_renewed, listing)),
             self._export_path("auditlog-export"), zone=self.config.zone, summarizer=self.config.summarizer,
-            filters=describe_filter(listing.filter, self.tz) + self._verification_rows(listing)))
+            filters=describe_filter(listing.filter, self.tz) + self._verification_rows(listing),
+            describe=self.config.describe))
 
     def _verification_rows(self, listing: Listing) -> list[tuple[str, str]]:
         """The export's verification rows: the result for exactly this filter, or why there is none."""
@@ -607,7 +610,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(ExportScreen(
             f"Downloading event {row.event_id}", source, self._export_path(f"auditlog-event-{row.event_id}"),
             zone=self.config.zone, summarizer=self.config.summarizer, filters=[("Event ID", row.event_id)],
-            metadata=(lambda: prove(row)) if prove is not None else None))
+            metadata=(lambda: prove(row)) if prove is not None else None, describe=self.config.describe))
 
     def on_unmount(self) -> None:
         """Close the listing's snapshot without waiting for it.

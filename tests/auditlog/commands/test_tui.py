@@ -39,6 +39,24 @@ def test_tui_of_an_unreachable_node_names_its_url(capsys: pytest.CaptureFixture[
     assert (1, 1, True) == (code, len(err), "cannot reach Elasticsearch at http://127.0.0.1:9: " in err[0])
 
 
+def test_tui_gives_the_app_the_cluster_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tui --es URL` hands URL to the app, which names it in the errors its screens show."""
+    started: list[Any] = []
+
+    class Recording:
+        ended_by = None
+
+        def __init__(self, config: Any) -> None:
+            started.append(config)
+
+        def run(self) -> None:
+            """Return at once: the app's screens are tested in tests/tui."""
+
+    monkeypatch.setattr("auditlog.tui.app.AuditLogApp", Recording)
+    code = main(["tui", "--es", "http://127.0.0.1:9"])
+    assert (code, [c.url for c in started]) == (0, ["http://127.0.0.1:9"])
+
+
 def _export_from(client: FakeClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
     """Run ``auditlog export`` against ``client``; return the exit code, stderr's lines and the folder's files."""

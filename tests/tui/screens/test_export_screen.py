@@ -8,9 +8,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import Elasticsearch
 from textual.app import App
 from textual.pilot import Pilot
 
+from auditlog.tui.config import AppConfig
 from auditlog.tui.screens.export import ExportScreen
 from auditlog.tui.summaries import Summarizer
 
@@ -34,9 +37,10 @@ async def _finished(pilot: Pilot[Any], done: threading.Event, timeout: float = 2
 class ExportApp(App[None]):
     """Shows one export dialog over an empty screen."""
 
-    def __init__(self, source: Callable[[], Any], path: Path) -> None:
+    def __init__(self, source: Callable[[], Any], path: Path, **options: Any) -> None:
         super().__init__()
-        self.dialog = ExportScreen("Exporting", source, path, zone="UTC", summarizer=Summarizer("en"), filters=[])
+        self.dialog = ExportScreen("Exporting", source, path, zone="UTC", summarizer=Summarizer("en"), filters=[],
+                                   **options)
 
     def on_mount(self) -> None:
         self.push_screen(self.dialog)
@@ -69,3 +73,17 @@ async def test_finished_export_reports_rows_and_path(tmp_path: Path) -> None:
         expected = (3, tmp_path / "small.xlsx", True)
         assert expected == (result.rows if result else None, result.path if result else None,
                             (tmp_path / "small.xlsx").exists())
+
+
+async def test_a_cluster_error_names_the_cluster_url(tmp_path: Path) -> None:
+    """An export whose cluster cannot be reached says so in the app's one line, naming the cluster's safe URL."""
+    def unreachable() -> Any:
+        raise ESConnectionError("Connection refused")
+
+    app = ExportApp(unreachable, tmp_path / "never.xlsx",
+                    describe=AppConfig(client=Elasticsearch("http://127.0.0.1:1"),
+                                       url="https://elastic:s3cret@es.example:9200").describe)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await _finished(pilot, app.dialog.finished)
+        error = app.dialog.error or ""
+    assert error.startswith("Export failed: cannot reach Elasticsearch at https://***@es.example:9200: "), error
