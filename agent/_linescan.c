@@ -892,7 +892,9 @@ current_clock(PyObject *owner, PyObject *learnt)
  * later. Within one Scanner.run the clock is read for the first routed line only, while the memo keeps its
  * generation: a run is at most a batch (milliseconds of lines), so its lines are judged at the moment it began,
  * as event.ingested is read once per run; the attribute reads and the call per line were about a tenth of the
- * reader's time. The only Python a run executes besides is its two questions (the redactor's, is_ip). */
+ * reader's time. The only Python a run executes besides is its two questions (the redactor's, is_ip): a question
+ * asked ends the reading's use (Python may have given the router a new window, bounds or clock, which the memo's
+ * generation does not see), so the next routed line reads the clock again through owner.bounds_window. */
 static int
 route_of(Scanner *self, Span tier, Span ts, PyObject **prefix, PyObject **index)
 {
@@ -1214,10 +1216,14 @@ Scanner_run(Scanner *self, PyObject *const *args, Py_ssize_t nargs)
         int ok = !(off == -1 && PyErr_Occurred()) && check_line(self, line, &fd, &ip, &prefix, &index) == OK &&
                  prefix != NULL;
         /* the order of PassThrough._accept: the texts, then the address */
-        if (ok && fd.needs_python_texts)
+        if (ok && fd.needs_python_texts) {
             ok = ask(suspect, joined_texts(&fd)) == 0;
-        if (ok && ip.s != NULL)
+            self->run_clock_read = 0; /* a question runs Python, which may move the router's window or clock */
+        }
+        if (ok && ip.s != NULL) {
             ok = ask(ip_ok, text_of(ip)) == 1;
+            self->run_clock_read = 0;
+        }
         if (ok) {
             entry = entry_of(prefix, fd.val[R_ID], line, ingested, suffix);
             origin = PyTuple_Pack(4, key, path, offset, line);

@@ -114,9 +114,11 @@ class Scanner(Protocol):
 
         From then on :attr:`scan` hands ``prefix`` and ``index`` back for a line of that tier and day whose
         "...Z" second lies from ``earliest`` to ``latest`` of ``window`` while ``owner.bounds_window`` is still
-        that very tuple and ``owner.bounds.clock()`` (read per answer, as the router reads it) is below its
-        ``until``: exactly when the router (:meth:`agent.enrich.Enricher.route`) would answer from its cache
-        without asking the bounds. Whatever Python does meanwhile (the attribute reads and the clock run
+        that very tuple and ``owner.bounds.clock()`` is below its ``until``: exactly when the router
+        (:meth:`agent.enrich.Enricher.route`) would answer from its cache without asking the bounds. :attr:`scan`
+        reads the clock per answer, as the router does; :attr:`run` reads it (and ``owner.bounds_window``) for its
+        first routed line and again after each question it asks, which runs Python that may move the window.
+        Whatever Python does meanwhile (the attribute reads and the clock run
         Python), an answer comes only from a memo unchanged across those calls; a failing clock gets no
         answer (the router reads it again). The memo keeps the 16 tier-and-day keys given last. The texts and
         the prefix must be exactly ``str`` and ``bytes`` and the window a ``tuple``.

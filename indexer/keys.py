@@ -493,8 +493,9 @@ def narrow_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()
     mappings, ...); its tenant stays: it is narrowed only when its document-level query and its metadata name
     the same one tenant, else it is reported (revoke it and make a new one). A writer or reader key gets its
     role's descriptor as ``auditlog setup --api-keys`` makes it now (a writer key made before version 5 loses
-    the class patterns, keeping the daily names), only when its old descriptor holds all of that: narrowing
-    never widens, such a key is reported. Expired keys are not broader (Elasticsearch updates none).
+    the class patterns, keeping the daily names), only when its old descriptor and its maker's privileges when it
+    was made (``limited_by``: an update takes the maker's privileges of today) hold all of that: narrowing never
+    widens, such a key is reported. Expired keys are not broader (Elasticsearch updates none).
     Elasticsearch lets only the user who made a key update it: for anyone else it answers as if the key did
     not exist.
 
@@ -518,9 +519,13 @@ def narrow_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()
         found.add(key.id)
         if key.role != TENANT:
             lacks = not_held(stored.get("role_descriptors"), tiers, key.role)
-            yield _update(client, key, key_role_descriptors(tiers, key.role)) if lacks is None else Narrowed(
-                key.id, None, one_line(f"its role lacks {lacks}, which a new {key.role} key holds: narrowing would "
-                                       "widen it; revoke it and make a new one"), key.role)
+            if lacks is None:
+                problem = _maker_lacks(client, key, tiers)
+                yield _update(client, key, key_role_descriptors(tiers, key.role)) if problem is None else Narrowed(
+                    key.id, None, problem, key.role)
+                continue
+            yield Narrowed(key.id, None, one_line(f"its role lacks {lacks}, which a new {key.role} key holds: "
+                                                  "narrowing would widen it; revoke it and make a new one"), key.role)
             continue
         queried = descriptor_tenants(stored.get("role_descriptors"))
         if queried != {key.tenant}:  # narrowing must never move a key to another tenant's events
@@ -533,6 +538,34 @@ def narrow_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()
     for unknown in dict.fromkeys(ids):
         if unknown not in found:
             yield Narrowed(unknown, None, f"not a broader key of namespace {tiers.prefix}", "")
+
+
+def _maker_lacks(client: Elasticsearch, key: KeyInfo, tiers: TierTable) -> str | None:
+    """Why narrowing ``key`` could widen it through its maker's privileges, or None when it cannot (one line).
+
+    A key may do what its descriptors grant *and* its maker could when it was made (``limited_by``, a snapshot);
+    updating it takes a new snapshot of the maker's privileges of today. A maker given more since then (a key
+    made by a user who could only read, holding ``all``) would hand the key what it never could do: the update
+    narrows only when that old snapshot held everything a new key of its role holds.
+    """
+    try:
+        found = client.security.get_api_key(id=key.id, with_limited_by=True).get("api_keys") or []
+    except ApiError as exc:
+        if exc.meta.status == 404:  # not this user's key: the update is refused too, and says who may change it
+            return None
+        return one_line(f"its maker's privileges could not be read ({exc.meta.status}): {error_reason(exc)}; "
+                        "narrowing could widen it: revoke it and make a new one")
+    if not found:
+        return None  # as a 404
+    limited = found[0].get("limited_by") if isinstance(found[0], Mapping) else None
+    # a list of {role name: descriptor}, one per role the maker had: any of them grants
+    snapshot = {f"{i}:{name}": descriptor for i, roles in enumerate(limited if isinstance(limited, list) else [])
+                if isinstance(roles, Mapping) for name, descriptor in roles.items()}
+    lacks = not_held(snapshot, tiers, key.role) if snapshot else "every privilege"
+    if lacks is None:
+        return None
+    return one_line(f"its maker could not grant {lacks} when it was made, and updating it would grant the maker's "
+                    "privileges of today: narrowing could widen it; revoke it and make a new one")
 
 
 def _narrow(client: Elasticsearch, tiers: TierTable, key: KeyInfo) -> Narrowed:

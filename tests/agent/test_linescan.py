@@ -935,3 +935,16 @@ def test_a_clock_moved_past_the_window_between_runs_ends_the_next_runs_routes() 
     taken = _run(native, [(0, edge)])[0][1]
     now[0] = _NOW + 10
     assert (taken, _run(native, [(0, edge)])[0][1]) == (1, 0)
+
+
+def test_a_question_that_moves_the_routers_window_ends_the_runs_routes() -> None:
+    """An address question (Python) that gives the router a new window mid-run leaves the run's next line to the
+    router, as the per-line check does: the clock read for the run's first line judged the old window only."""
+    native = _warm_pass()
+
+    def moving(address: str) -> bool:
+        native.enricher.bounds_window = ("", "", float("-inf"))  # as route() does when the window moves
+        return is_ip(address)
+
+    lines = [_line({"source.ip": "::ffff:1.2.3.4"}), *emitter_lines(3)]
+    assert _run(native, _items(lines), ip_ok=moving)[0][:2] == (1, 1)

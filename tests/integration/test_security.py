@@ -580,3 +580,52 @@ def test_keys_list_no_longer_marks_a_narrowed_writer_key(keyed: KeyedNamespace) 
         meta = keyed.admin.security.get_api_key(id=key_id)["api_keys"][0]["metadata"]
     expected = (True, False, {"managed_by": "auditlog", "role": WRITER, "namespace": keyed.tiers.prefix})
     assert expected == (before, after, meta)
+
+
+@contextlib.contextmanager
+def _reading_maker(ns: KeyedNamespace) -> Iterator[tuple[str, str, Callable[[], object]]]:
+    """A user who may only read the namespace (and manage its own API keys); yields its name, its password and a
+    function that lets it write there too (a role added later). User and roles are deleted afterwards."""
+    user, password = f"{ns.tiers.prefix}-maker", uuid.uuid4().hex
+    names = [f"{ns.tiers.prefix}-*", f"{ns.tiers.prefix}.digest-*"]
+    ns.admin.security.put_role(name=f"{user}-read", cluster=["manage_own_api_key"],
+                               indices=[{"names": names, "privileges": ["read"]}])
+    ns.admin.security.put_role(name=f"{user}-all", indices=[{"names": names, "privileges": ["all"]}])
+    ns.admin.security.put_user(username=user, password=password, roles=[f"{user}-read"])
+    try:
+        yield user, password, lambda: ns.admin.security.put_user(username=user, roles=[f"{user}-read", f"{user}-all"])
+    finally:
+        ns.admin.options(ignore_status=404).security.delete_user(username=user)
+        for role in (f"{user}-read", f"{user}-all"):
+            ns.admin.options(ignore_status=404).security.delete_role(name=role)
+
+
+def test_keys_narrow_never_lets_a_key_write_that_its_maker_could_not_when_it_was_made(keyed: KeyedNamespace) -> None:
+    """`keys narrow` refuses a writer key whose descriptor held `all` while its maker could only read, after the maker
+    was given more: the update takes the maker's privileges of today, so the key would write where it could not."""
+    today = keyed.tiers.index_for("enterprise", datetime.now(UTC))
+    with _reading_maker(keyed) as (user, password, widen_maker):
+        maker = Elasticsearch(keyed.node.url, basic_auth=(user, password), ca_certs=keyed.node.ca_certs,
+                              request_timeout=30)
+        made = maker.security.create_api_key(
+            name=f"{keyed.tiers.prefix}-{WRITER}-old", role_descriptors={f"{keyed.tiers.prefix}-{WRITER}": {
+                "indices": [{"names": [f"{keyed.tiers.prefix}-*", f"{keyed.tiers.prefix}.digest-*"],
+                             "privileges": ["all"]}]}},
+            metadata={"managed_by": "auditlog", "role": WRITER, "namespace": keyed.tiers.prefix})
+        key = Elasticsearch(keyed.node.url, api_key=made["encoded"], ca_certs=keyed.node.ca_certs, request_timeout=30,
+                            max_retries=0)
+        try:
+            before = _status(lambda: _bulk_status(key, today, "m-before"))
+            widen_maker()
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                code = main(["keys", "narrow", made["id"], "--es", keyed.node.url, "--ca-certs",
+                             keyed.node.ca_certs, "--user", user, "--password", password, "--prefix",
+                             keyed.tiers.prefix])
+            after = _status(lambda: _bulk_status(key, today, "m-after"))
+        finally:
+            key.close()
+            maker.close()
+            keyed.admin.security.invalidate_api_key(ids=[made["id"]])
+    assert (before, code, out.getvalue().startswith(f"not narrowed {made['id']} (writer): "), after) == \
+        (403, 1, True, 403), (out.getvalue(), after)
