@@ -166,7 +166,7 @@ def broader_than(descriptors: object, names: Collection[str] | None, privileges:
 
 
 #: grants outside the index privileges that no auditlog key holds
-_OTHER_GRANTS = ("cluster", "run_as", "applications", "remote_indices", "remote_cluster")
+_OTHER_GRANTS = ("cluster", "global", "run_as", "applications", "remote_indices", "remote_cluster")
 
 
 def _index_entries(descriptor: object) -> list[Mapping[str, Any]]:

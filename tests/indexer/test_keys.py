@@ -227,6 +227,12 @@ def test_a_writer_key_that_may_run_as_another_user_is_broader() -> None:
     assert [True] == _broader(_role_key("w", WRITER, run_as=["elastic"]))
 
 
+def test_a_writer_key_with_a_configurable_cluster_privilege_is_broader() -> None:
+    """A writer key with today's index grants and a ``global`` grant (application privileges) is broader."""
+    grant = {"global": {"application": {"manage": {"applications": ["*"]}}}}
+    assert [True] == _broader(_role_key("w", WRITER, **grant))
+
+
 def _narrow_roles(*stored: dict[str, Any], status: int = 200) -> tuple[list[tuple[str, str | None]], dict[str, Any]]:
     """(id, problem) per result of narrowing ``stored``, and the descriptors each updated key was given."""
     security = _Security(list(stored), status)
