@@ -229,8 +229,9 @@ def test_a_writer_key_that_may_run_as_another_user_is_broader() -> None:
 
 def test_a_writer_key_with_a_configurable_cluster_privilege_is_broader() -> None:
     """A writer key with today's index grants and a ``global`` grant (application privileges) is broader."""
-    grant = {"global": {"application": {"manage": {"applications": ["*"]}}}}
-    assert [True] == _broader(_role_key("w", WRITER, **grant))
+    key = _role_key("w", WRITER)
+    key["role_descriptors"]["audit-writer"]["global"] = {"application": {"manage": {"applications": ["*"]}}}
+    assert [True] == _broader(key)
 
 
 def _narrow_roles(*stored: dict[str, Any], status: int = 200) -> tuple[list[tuple[str, str | None]], dict[str, Any]]:
