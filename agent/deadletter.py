@@ -52,10 +52,6 @@ DEADLETTER_FILE = "deadletter.jsonl"
 REPLAYED_FILE = "deadletter.replayed"  # the marks of earlier versions (read, no longer written)
 REPLAYED_SCHEMA = "CREATE TABLE IF NOT EXISTS dlq_replayed (key TEXT PRIMARY KEY)"
 PREVIEW_BYTES = 4096
-#: the longest record (newline included) written or read: the longest line the agent keeps (MAX_LINE_BYTES),
-#: six times over (JSON escapes a control byte as ``\u0001``), plus room for the other fields; a record
-#: that would be longer has its reason cut (an Elasticsearch reason has no bound), then its line (to a preview)
-MAX_RECORD_BYTES = 6 * MAX_LINE_BYTES + (1 << 20)
 
 
 def record_limit(max_line_bytes: int) -> int:
@@ -65,12 +61,18 @@ def record_limit(max_line_bytes: int) -> int:
     is :data:`MAX_RECORD_BYTES` (601 MiB), which ``dlq list`` held whole (2.4 GB of RSS for a 590 MiB line).
 
     Args:
-        max_line_bytes: the longest line the harvester keeps.
+        max_line_bytes: the longest line the harvester keeps (at most ``MAX_LINE_BYTES``).
 
     Returns:
-        Six times the line (escaped JSON) plus 1 MiB for the other fields, at most :data:`MAX_RECORD_BYTES`.
+        Six times the line (escaped JSON) plus 1 MiB for the other fields.
     """
-    return min(6 * max_line_bytes + (1 << 20), MAX_RECORD_BYTES)
+    return 6 * min(max_line_bytes, MAX_LINE_BYTES) + (1 << 20)
+
+
+#: the longest record (newline included) written or read: the longest line the agent keeps (MAX_LINE_BYTES),
+#: six times over (JSON escapes a control byte as ``\u0001``), plus room for the other fields; a record
+#: that would be longer has its reason cut (an Elasticsearch reason has no bound), then its line (to a preview)
+MAX_RECORD_BYTES = record_limit(MAX_LINE_BYTES)
 #: the most of a reason a record over MAX_RECORD_BYTES keeps
 _REASON_KEPT = 4096
 #: the longest line read from deadletter.replayed (a key is an identity and an offset); longer ones match nothing

@@ -28,6 +28,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from auditlog.indexer import precedence
+from auditlog.indexer.retention import blocks_held
 from auditlog.indexer.templates import index_template_name
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
@@ -150,8 +151,7 @@ def _taken(client: Elasticsearch, names: list[str]) -> dict[str, str | None]:
 def _unwritable(body: dict[str, Any]) -> str | None:
     if body.get("state") == "close":
         return "the index exists but is closed: the agents cannot write into it; open it (or delete it, if empty)"
-    blocks = ((body.get("settings") or {}).get("index") or {}).get("blocks") or {}
-    held = [f"index.blocks.{key}" for key in WRITE_BLOCKS if str(blocks.get(key)).lower() == "true"]
+    held = blocks_held(body, WRITE_BLOCKS)
     if held:
         return (f"the index exists with {' and '.join(f'{key}: true' for key in held)}: the agents cannot write into "
                 "it; remove the block")

@@ -48,7 +48,7 @@ from auditlog.core.errors import CommandError
 from auditlog.indexer.errors import error_reason, one_line
 from auditlog.indexer.query.dsl import SORT, TENANT_FIELD
 from auditlog.indexer.security import READER, READER_PRIVILEGES, WRITER, WRITER_PRIVILEGES, key_role_descriptors
-from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, DIGEST_INFIX, RETENTION_DAYS, TierTable
+from auditlog.indexer.tiers import CUSTOMER_VIEW_TIERS, RETENTION_DAYS, TierTable
 
 TENANT = "tenant"
 MANAGED_BY = "auditlog"
@@ -204,12 +204,14 @@ _ROLE_PRIVILEGES = {WRITER: WRITER_PRIVILEGES, READER: READER_PRIVILEGES}
 def _role_names(tiers: TierTable, role: str) -> dict[str, tuple[str, str]]:
     """A key of ``role`` made now: its index names, each with the literal head of every index it matches and how
     it looks to people (``audit-enterprise-`` and ``audit-enterprise-YYYY.MM.DD`` for the writer's daily regex)."""
-    digest, classes = f"{tiers.prefix}{DIGEST_INFIX}", tuple(RETENTION_DAYS)
+    classes = tuple(RETENTION_DAYS)
     if role == WRITER:
-        return {**{tiers.daily_regex(c): (f"{tiers.prefix}-{c}-", tiers.daily_shape(c)) for c in classes},
-                **{tiers.digest_daily_regex(c): (f"{digest}-{c}-", tiers.digest_daily_shape(c)) for c in classes}}
-    return {**{tiers.class_pattern(c): (f"{tiers.prefix}-{c}-", tiers.class_pattern(c)) for c in classes},
-            **{f"{digest}-{c}-*": (f"{digest}-{c}-", f"{digest}-{c}-*") for c in classes}}
+        return {**{tiers.daily_regex(c): (tiers.daily_head(c), tiers.daily_shape(c)) for c in classes},
+                **{tiers.digest_daily_regex(c): (tiers.digest_daily_head(c), tiers.digest_daily_shape(c))
+                   for c in classes}}
+    return {**{tiers.daily_head(c) + "*": (tiers.daily_head(c), tiers.daily_head(c) + "*") for c in classes},
+            **{tiers.digest_daily_head(c) + "*": (tiers.digest_daily_head(c), tiers.digest_daily_head(c) + "*")
+               for c in classes}}
 
 
 def _name_covers(held: object, name: str, head: str) -> bool:

@@ -44,7 +44,21 @@ from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 DELETE_CHUNK = 50
 #: Index settings whose ``true`` makes Elasticsearch refuse to delete the index (403 ``cluster_block_exception``).
 #: ``read_only_allow_delete``, ``write`` and ``read`` blocks allow it.
-DELETE_BLOCKS = ("index.blocks.read_only", "index.blocks.metadata")
+DELETE_BLOCKS = ("read_only", "metadata")
+
+
+def blocks_held(body: Any, blocks: Iterable[str]) -> list[str]:
+    """The settings among ``index.blocks.<block>`` that are ``true`` on an index of the cluster state (pure).
+
+    Args:
+        body: the index's entry in ``GET _cluster/state/metadata`` (``{"settings": {"index": {"blocks": ...}}}``).
+        blocks: the blocks asked about, e.g. :data:`DELETE_BLOCKS`.
+
+    Returns:
+        Their full setting names, e.g. ``["index.blocks.read_only"]``.
+    """
+    found = (((body or {}).get("settings") or {}).get("index") or {}).get("blocks") or {}
+    return [f"index.blocks.{block}" for block in blocks if str(found.get(block)).lower() == "true"]
 #: Names dated before this year are out of range (listed with a warning, never deleted).
 MIN_YEAR = 1000
 
@@ -207,7 +221,7 @@ def deletion_blocks(client: Elasticsearch, tiers: TierTable) -> list[Blocked]:
         tiers: the namespace.
 
     Returns:
-        One ``Blocked`` per index with a :data:`DELETE_BLOCKS` setting ``true``, naming the settings.
+        One ``Blocked`` per index with a :data:`DELETE_BLOCKS` block ``true``, naming the settings.
     """
     answer = client.cluster.state(
         metric="metadata", index=f"{tiers.read_pattern},{tiers.digest_pattern}", expand_wildcards="all",
@@ -216,8 +230,7 @@ def deletion_blocks(client: Elasticsearch, tiers: TierTable) -> list[Blocked]:
     indices = ((answer.body or {}).get("metadata") or {}).get("indices") or {}
     found = []
     for name, body in indices.items():
-        blocks = ((body or {}).get("settings") or {}).get("index", {}).get("blocks") or {}
-        held = [key for key in DELETE_BLOCKS if str(blocks.get(key.rpartition(".")[2])).lower() == "true"]
+        held = blocks_held(body, DELETE_BLOCKS)
         if held:
             found.append(Blocked(str(name), f"{' and '.join(f'{key}: true' for key in held)} forbids deleting it"))
     return sorted(found, key=lambda b: b.name)

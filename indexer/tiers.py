@@ -63,6 +63,15 @@ def lucene_regex_literal(text: str) -> str:
     return "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "\\" + c for c in text)
 
 
+#: How a day stamp looks to a person, in lines that name a daily index's shape.
+DAY_SHAPE = "YYYY.MM.DD"
+
+
+def _day_regex(head: str) -> str:
+    """Every name of ``head`` followed by a day stamp, as a role's Lucene regular expression (slashes included)."""
+    return f"/{lucene_regex_literal(head)}{DAY_STAMP_REGEX}/"
+
+
 class UnknownTierError(ValueError):
     """An event names a tier that the table does not know."""
 
@@ -166,13 +175,17 @@ class TierTable:
         """
         return tuple(self.class_pattern(cls) for cls in RETENTION_DAYS)
 
+    def daily_head(self, cls: str) -> str:
+        """Return what every daily index name of class ``cls`` starts with: ``audit-enterprise-``."""
+        return f"{self.prefix}-{cls}-"
+
     def daily_regex(self, cls: str) -> str:
         """Return every daily index name of class ``cls`` as a Lucene regular expression for a role's ``names``.
 
         E.g. ``/audit-enterprise-[0-9]{4}\\.(0[1-9]|1[0-2])\\.(0[1-9]|[12][0-9]|3[01])/``: the names
         :meth:`index_for_day` makes, where :meth:`class_pattern` also covers ``audit-enterprise-evil``.
         """
-        return f"/{lucene_regex_literal(f'{self.prefix}-{cls}-')}{DAY_STAMP_REGEX}/"
+        return _day_regex(self.daily_head(cls))
 
     @property
     def daily_regexes(self) -> tuple[str, ...]:
@@ -181,7 +194,7 @@ class TierTable:
 
     def daily_shape(self, cls: str) -> str:
         """Return how a daily index name of class ``cls`` looks, for people: ``audit-enterprise-YYYY.MM.DD``."""
-        return f"{self.prefix}-{cls}-YYYY.MM.DD"
+        return self.daily_head(cls) + DAY_SHAPE
 
     @property
     def read_pattern(self) -> str:
@@ -201,9 +214,13 @@ class TierTable:
         """The digest indices' patterns, one per retention class, e.g. ``audit.digest-enterprise-*``."""
         return tuple(f"{self.prefix}{DIGEST_INFIX}-{cls}-*" for cls in RETENTION_DAYS)
 
+    def digest_daily_head(self, cls: str) -> str:
+        """Return what every daily digest index name of class ``cls`` starts with: ``audit.digest-enterprise-``."""
+        return f"{self.prefix}{DIGEST_INFIX}-{cls}-"
+
     def digest_daily_regex(self, cls: str) -> str:
         """Return every daily digest index name of class ``cls`` as a Lucene regular expression (like daily_regex)."""
-        return f"/{lucene_regex_literal(f'{self.prefix}{DIGEST_INFIX}-{cls}-')}{DAY_STAMP_REGEX}/"
+        return _day_regex(self.digest_daily_head(cls))
 
     @property
     def digest_daily_regexes(self) -> tuple[str, ...]:
@@ -212,7 +229,7 @@ class TierTable:
 
     def digest_daily_shape(self, cls: str) -> str:
         """Return how a daily digest index name of class ``cls`` looks: ``audit.digest-enterprise-YYYY.MM.DD``."""
-        return f"{self.prefix}{DIGEST_INFIX}-{cls}-YYYY.MM.DD"
+        return self.digest_daily_head(cls) + DAY_SHAPE
 
     @property
     def digest_pattern(self) -> str:
