@@ -35,6 +35,8 @@ enum { R_NONE = 0, R_ID, R_TS, R_TIER, R_STREAM, R_SEQ, R_ORG, R_USER, R_IP, R_M
 #define MAX_TOPS 16
 #define MAX_TEXTS 256
 #define MAX_ROUTES 16
+#define CLEARED_SLOTS 512 /* a power of two */
+#define CLEARED_NAME 48   /* longer change names are asked of Python every time */
 #define SECOND_LEN 19 /* YYYY-MM-DDTHH:MM:SS */
 #define DAY_LEN 10    /* YYYY-MM-DD */
 
@@ -86,6 +88,15 @@ typedef struct {
         char day[DAY_LEN];
         PyObject *prefix, *index; /* bytes: the action line's start; str: the index name */
     } routes[MAX_ROUTES];
+    /* change names clean_names held when this scanner asked (the redactor's answer for a name never changes for
+     * one redactor, whose set is bounded and may forget it): found here by their bytes, no str made per name.
+     * Open addressing, filled up to half the slots and then no more; emptied whenever the table is set. */
+    int ncleared;
+    struct {
+        uint32_t hash;
+        unsigned char used, len;
+        char s[CLEARED_NAME];
+    } cleared[CLEARED_SLOTS];
 } Scanner;
 
 typedef struct { const unsigned char *s; Py_ssize_t n; } Span;
@@ -803,6 +814,52 @@ scan_line(Scanner *self, const unsigned char *p, const unsigned char *end, Found
     return OK;
 }
 
+static uint32_t
+name_hash(Span v)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < v.n; i++)
+        h = (h ^ v.s[i]) * 16777619u;
+    return h;
+}
+
+/* whether clean_names held change name ``v`` when this scanner last asked: 1 yes, 0 not known here */
+static int
+cleared_known(Scanner *self, Span v, uint32_t h)
+{
+    if (v.n > CLEARED_NAME)
+        return 0;
+    for (uint32_t at = h & (CLEARED_SLOTS - 1);; at = (at + 1) & (CLEARED_SLOTS - 1)) {
+        if (!self->cleared[at].used)
+            return 0;
+        if (self->cleared[at].hash == h && self->cleared[at].len == v.n && memcmp(self->cleared[at].s, v.s, (size_t)v.n) == 0)
+            return 1;
+    }
+}
+
+static void
+cleared_keep(Scanner *self, Span v, uint32_t h)
+{
+    if (v.n > CLEARED_NAME || self->ncleared >= CLEARED_SLOTS / 2)
+        return;
+    uint32_t at = h & (CLEARED_SLOTS - 1);
+    while (self->cleared[at].used)
+        at = (at + 1) & (CLEARED_SLOTS - 1);
+    self->cleared[at].used = 1;
+    self->cleared[at].hash = h;
+    self->cleared[at].len = (unsigned char)v.n;
+    memcpy(self->cleared[at].s, v.s, (size_t)v.n);
+    self->ncleared++;
+}
+
+static void
+forget_cleared(Scanner *self)
+{
+    self->ncleared = 0;
+    for (int i = 0; i < CLEARED_SLOTS; i++)
+        self->cleared[i].used = 0;
+}
+
 static PyObject *
 text_of(Span v)
 {
@@ -1007,6 +1064,9 @@ check_line(Scanner *self, PyObject *line, Found *fd, Span *ip, PyObject **prefix
         }
         fd->needs_python_texts = python;
         for (int i = 0; i < fd->nnames; i++) {
+            uint32_t h = name_hash(fd->names[i]);
+            if (cleared_known(self, fd->names[i], h))
+                continue;
             PyObject *name = text_of(fd->names[i]);
             if (name == NULL)
                 return -1;
@@ -1016,6 +1076,7 @@ check_line(Scanner *self, PyObject *line, Found *fd, Span *ip, PyObject **prefix
                 return -1;
             if (!clean)
                 return DOUBT; /* not cleared yet: the Python path asks the redactor (and clears it) */
+            cleared_keep(self, fd->names[i], h);
         }
     }
     /* an address this reads exactly (a dotted quad, a hex-colon IPv6 address) is checked here; any other goes back
@@ -1335,6 +1396,7 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
     Py_ssize_t n = PyTuple_GET_SIZE(tops);
     self->ntops = 0; /* until the whole table is read: a failed (re-)initialisation leaves a scanner that answers nothing */
     forget_routes(self);
+    forget_cleared(self); /* another redactor may clear other names */
     if (n > MAX_TOPS) {
         PyErr_SetString(PyExc_ValueError, "too many top-level keys");
         return -1;
@@ -1454,6 +1516,7 @@ Scanner_clear(Scanner *self)
     self->ntops = 0; /* a cleared scanner answers nothing (clean_names NULL alone would mean "no redactor") */
     Py_CLEAR(self->clean_names);
     forget_routes(self);
+    forget_cleared(self);
     return 0;
 }
 
@@ -1492,9 +1555,90 @@ entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return spliced(span_of(args[0]), span_of(args[1]), args[2], id_end, args[4], args[5]);
 }
 
+/* split_lines(out, data, held, offset) -> (offset, rest): agent/harvester.py's split of a chunk into lines, without a
+ * Python frame per line. ``held`` (the partial line kept from the last read, no newline in it) joins the first line;
+ * every complete line is appended to ``out`` as (its file offset, its bytes), ``offset`` being the first one's; the
+ * result is the offset after the last complete line and the unterminated rest (``held`` + ``data`` when ``data``
+ * holds no newline). Lines are not checked against any length bound: the caller calls this only when ``held`` and
+ * ``data`` together cannot hold an overlong line. */
+static PyObject *
+split_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_CheckExact(args[0]) || !PyBytes_CheckExact(args[1]) || !PyBytes_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "split_lines(out: list, data: bytes, held: bytes, offset: int) expected");
+        return NULL;
+    }
+    PyObject *out = args[0], *data = args[1], *held = args[2];
+    long long off = PyLong_AsLongLong(args[3]);
+    if (off == -1 && PyErr_Occurred())
+        return NULL;
+    if (off < 0) {
+        PyErr_SetString(PyExc_ValueError, "split_lines(): negative offset");
+        return NULL;
+    }
+    const char *s = PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data), h = PyBytes_GET_SIZE(held), pos = 0;
+    for (;;) {
+        const char *nl = memchr(s + pos, '\n', (size_t)(n - pos));
+        if (nl == NULL)
+            break;
+        Py_ssize_t len = nl - (s + pos);
+        PyObject *line;
+        if (h) { /* the first line: the held part, then this chunk's */
+            line = PyBytes_FromStringAndSize(NULL, h + len);
+            if (line != NULL) {
+                memcpy(PyBytes_AS_STRING(line), PyBytes_AS_STRING(held), (size_t)h);
+                memcpy(PyBytes_AS_STRING(line) + h, s + pos, (size_t)len);
+            }
+            len += h;
+            h = 0;
+        }
+        else {
+            line = PyBytes_FromStringAndSize(s + pos, len);
+        }
+        if (line == NULL)
+            return NULL;
+        PyObject *at = PyLong_FromLongLong(off);
+        PyObject *item = at == NULL ? NULL : PyTuple_New(2);
+        if (item == NULL) {
+            Py_XDECREF(at);
+            Py_DECREF(line);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(item, 0, at);
+        PyTuple_SET_ITEM(item, 1, line);
+        int failed = PyList_Append(out, item);
+        Py_DECREF(item);
+        if (failed)
+            return NULL;
+        off += (long long)len + 1;
+        pos = nl - s + 1;
+    }
+    PyObject *rest;
+    if (h) {
+        rest = PyBytes_FromStringAndSize(NULL, h + n - pos);
+        if (rest != NULL) {
+            memcpy(PyBytes_AS_STRING(rest), PyBytes_AS_STRING(held), (size_t)h);
+            memcpy(PyBytes_AS_STRING(rest) + h, s + pos, (size_t)(n - pos));
+        }
+    }
+    else if (pos == 0) {
+        rest = Py_NewRef(data);
+    }
+    else {
+        rest = PyBytes_FromStringAndSize(s + pos, n - pos);
+    }
+    if (rest == NULL)
+        return NULL;
+    return Py_BuildValue("(LN)", off, rest);
+}
+
 static PyMethodDef module_methods[] = {
     {"entry", (PyCFunction)(void (*)(void))entry, METH_FASTCALL,
      "entry(head, id_json, line, id_end, ingested, suffix) -> the bulk entry (agent/shipper.py ShipperFields.entry_at)"},
+    {"split_lines", (PyCFunction)(void (*)(void))split_lines, METH_FASTCALL,
+     "split_lines(out, data, held, offset) -> (offset, rest): a chunk's complete lines appended to out as "
+     "(offset, line) (agent/harvester.py)"},
     {NULL, NULL, 0, NULL},
 };
 

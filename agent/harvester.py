@@ -58,6 +58,39 @@ class FileStatus:
     truncated: bool
 
 
+def split_lines_py(out: list[Line], data: bytes, held: bytes, offset: int) -> tuple[int, bytes]:
+    """Append ``data``'s complete lines to ``out`` as ``(offset, line)``; return the offset after them and the rest.
+
+    ``held`` (a partial line kept from the last read, no newline in it) joins the first line; ``offset`` is
+    where that line starts. No length bound is applied (the caller checks overlong lines itself). The reference
+    for the C extension's ``split_lines`` (``agent/_linescan.c``), held equal by tests/agent/test_harvester.py.
+
+    Args:
+        out: where the lines go.
+        data: a chunk just read.
+        held: the partial line kept from the last read.
+        offset: the file offset of ``held``'s first byte (of ``data``'s when ``held`` is empty).
+
+    Returns:
+        The file offset after the last complete line, and the unterminated rest (``held`` included).
+    """
+    # The partial line joins the first part only (copying it before the whole chunk cost more than splitting)
+    parts = data.split(b"\n")
+    if held:
+        parts[0] = held + parts[0]
+    rest = parts.pop()
+    for part in parts:
+        out.append((offset, part))
+        offset += len(part) + 1
+    return offset, rest
+
+
+try:  # the same without a Python frame per line, beside the C line check: about 0.1 us less per line
+    from auditlog.agent._linescan import split_lines as _split_lines
+except ImportError:
+    _split_lines = split_lines_py
+
+
 class Harvester:
     """Reads complete lines from one open file, starting at a checkpointed offset."""
 
@@ -126,23 +159,18 @@ class Harvester:
                 self.offset = self._skip_start + self._skip_len + 1
                 self._skip_start, self._skip_len, self._preview = -1, 0, b""
                 data = data[i + 1:]
-            # The partial line kept from the last read holds no newline: it joins the first part only (copying it
-            # before the whole chunk cost more than splitting the chunk)
-            parts = data.split(b"\n")
-            held = len(self._buf)
-            if held:
-                parts[0] = self._buf + parts[0]
-            rest = parts.pop()
-            off = self.offset
-            if held + len(data) > max_line:  # a part may be overlong: check each
+            if len(self._buf) + len(data) <= max_line:  # no line here can be overlong
+                off, rest = _split_lines(out, data, self._buf, self.offset)
+            else:  # a part may be overlong: check each
+                parts = data.split(b"\n")
+                if self._buf:  # the partial line kept from the last read joins the first part only
+                    parts[0] = self._buf + parts[0]
+                rest = parts.pop()
+                off = self.offset
                 for part in parts:
                     ln = len(part)
                     out.append((off, part if ln <= max_line else Overlong(ln, part[:PREVIEW_BYTES])))
                     off += ln + 1
-            else:
-                for part in parts:
-                    out.append((off, part))
-                    off += len(part) + 1
             self.offset = off
             if len(rest) > max_line:
                 self._skip_start, self._skip_len, self._preview = off, len(rest), rest[:PREVIEW_BYTES]

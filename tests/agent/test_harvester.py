@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditlog.agent.harvester import Harvester, Overlong
+from auditlog.agent.harvester import Harvester, Line, Overlong, split_lines_py
 from auditlog.agent.identity import FileIdentity
 
 IDENT = FileIdentity(1, 2, 3, "fp")
@@ -82,6 +82,32 @@ def test_any_chunking_gives_each_line_with_its_offset_once(tmp_path_factory: pyt
         off += len(line) + 1
     assert got == want
     assert h.offset == off
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.binary(max_size=60).map(lambda b: b.replace(b"\0", b"\n")),
+       held=st.binary(max_size=10).map(lambda b: b.replace(b"\n", b"")), offset=st.integers(0, 2**62))
+def test_the_c_split_gives_what_the_python_reference_gives(data: bytes, held: bytes, offset: int) -> None:
+    """The C extension's split of a chunk appends the same (offset, line) items and returns the same rest."""
+    from auditlog.agent._linescan import split_lines  # the tests require the C extension (agent/linescan.py)
+
+    ours: list[Line] = [(0, b"before")]
+    ref: list[Line] = [(0, b"before")]
+    assert split_lines(ours, data, held, offset) == split_lines_py(ref, data, held, offset)
+    assert ours == ref
+    assert all(type(line) is bytes for _off, line in ours)
+
+
+def test_the_c_split_refuses_what_is_not_a_list_bytes_and_a_non_negative_offset() -> None:
+    """Wrong argument types or a negative offset raise rather than read memory they do not own."""
+    from auditlog.agent._linescan import split_lines
+
+    bad: tuple[tuple[object, object, object, int], ...] = (
+        ((), b"a\n", b"", 0), ([], "a\n", b"", 0), ([], b"a\n", bytearray(), 0), ([], b"a\n", b"", -1),
+        ([], b"a\n", b"", 2**64))
+    for args in bad:
+        with pytest.raises((TypeError, ValueError, OverflowError)):
+            split_lines(*args)
 
 
 def test_take_partial_returns_unterminated_last_line(tmp_path: Path) -> None:

@@ -267,6 +267,33 @@ def test_a_change_name_not_yet_cleared_is_left_to_python() -> None:
     assert _scan(enricher)(line) is not None
 
 
+def test_a_change_name_cleared_once_is_known_to_the_scanner_until_it_is_set_again() -> None:
+    """A scanner keeps the names it found cleared (the redactor's bounded set may forget them; its answer would not
+    change); initialised again, for another redactor, it asks again."""
+    names = {"colour": True}
+    line = _line({"audit.changes": {"colour": {"old": "red", "new": "blue"}}, "audit.changed_fields": ["colour"]})
+    scanner = scanner_for(names.keys(), "x")
+    assert scanner is not None
+    assert scanner.scan(line) is not None
+    names.clear()  # the redactor's set forgot it
+    assert scanner.scan(line) is not None
+    scanner.__init__(table(), {}.keys(), b"x")  # type: ignore[misc]
+    assert scanner.scan(line) is None
+
+
+def test_many_cleared_names_each_keep_their_own_answer() -> None:
+    """Names past what the scanner keeps, longer than it keeps, or sharing a slot are answered as the set says."""
+    names = {f"field_{i}": True for i in range(400)} | {"n" * 60: True}
+    scanner = scanner_for(names.keys(), "x")
+    assert scanner is not None
+    for name in [*names, "field_400", "n" * 61, "field_1x"]:
+        line = _line({"audit.changes": {name: {"old": "a", "new": "b"}}, "audit.changed_fields": [name]})
+        assert (scanner.scan(line) is not None) == (name in names), name
+    for name in ("field_7", "n" * 60):  # asked again: answered (the kept from the table, the rest from the set)
+        line = _line({"audit.changes": {name: {"old": "a", "new": "b"}}, "audit.changed_fields": [name]})
+        assert scanner.scan(line) is not None
+
+
 def test_a_blanked_secret_change_needs_no_clearing() -> None:
     """A change already blank on both sides (the emitter redacted it) is answered in C without a look-up."""
     line = _line({"audit.changes": {"password": {"old": REDACTED, "new": None}}, "audit.changed_fields": ["password"]})
@@ -371,13 +398,14 @@ def test_answering_lines_keeps_no_memory() -> None:
 
 def test_mutated_lines_cause_no_memory_error_under_sanitizers(tmp_path: Path) -> None:
     """A build with AddressSanitizer and UBSan reads 40,000 mutated lines (three redactor states, two route memos),
-    and runs of them."""
+    runs of them, and the harvester's split of chunks cut from them."""
     run = sanitized.run("tests.support.mutated_scan", str(sanitized.build("_linescan", tmp_path)), "40000", "7")
     assert 0 == run.returncode, run.stderr[-3000:]
-    _, answered, _, routed, _, taken = run.stdout.split()
+    _, answered, _, routed, _, taken, _, split = run.stdout.split()
     assert int(answered) > 1000  # enough lines were read to the end, not refused at the first byte
     assert int(routed) > 500  # and the route memo answered for some of them
     assert int(taken) > 1000  # and runs of them took lines whole
+    assert int(split) > 5000  # and the harvester's split cut chunks of them into lines
 
 
 def test_a_failed_reinitialisation_leaves_a_scanner_that_answers_nothing() -> None:

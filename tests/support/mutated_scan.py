@@ -5,7 +5,8 @@ with sanitizers, beside the installed one) and scans ``COUNT`` lines made from e
 cuts, insertions of JSON's and UTF-8's edge bytes, overwritten bytes and splices; a memory error aborts
 the process (the sanitizers' ``halt_on_error``). Two of the three scanners hold a route memo of the seeds'
 tiers and days. It prints how many lines the check answered, how many of those the memo routed, and how
-many lines runs of them (:meth:`Scanner.run`, with questions that answer either way or raise) took.
+many lines runs of them (:meth:`Scanner.run`, with questions that answer either way or raise) took, and how
+many lines the harvester's split (``split_lines``) made of chunks cut from them, equal to its Python reference.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from auditlog.agent.harvester import Line, split_lines_py
 from auditlog.agent.linescan import table
 from auditlog.agent.redact import Redactor
 from tests.fuzz.targets import seeds
@@ -79,10 +81,11 @@ def main(argv: list[str]) -> int:
         for line in base:
             with contextlib.suppress(orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
                 ev = orjson.loads(line)
+                names.update(dict.fromkeys(ev["audit"].get("changes") or {}, 1))  # so the cleared names' table fills
                 scanner.remember_route(ev["audit"]["tier"], ev["@timestamp"], b"prefix", "index", router, WHOLE)
     scans = [scanner.scan for scanner in scanners]
     rnd = random.Random(int(argv[3]))
-    answered = routed = taken = 0
+    answered = routed = taken = split = 0
     items: list[tuple[int, bytes]] = []
     for n in range(int(argv[2])):
         line = mutated(rnd, base)
@@ -106,7 +109,14 @@ def main(argv: list[str]) -> int:
                     taken += added
                     start = at + 1
             items = []
-    print(f"answered {answered} routed {routed} taken {taken}")
+        if n % 8 == 0:  # the harvester's split of a chunk, cut anywhere, against its Python reference
+            chunk, held = line[rnd.randrange(len(line) + 1):] + b"\n" + rnd.choice(base), rnd.choice(base)[:20]
+            ours: list[Line] = []
+            ref: list[Line] = []
+            held = held.replace(b"\n", b"")
+            assert module.split_lines(ours, chunk, held, n) == split_lines_py(ref, chunk, held, n) and ours == ref
+            split += len(ours)
+    print(f"answered {answered} routed {routed} taken {taken} split {split}")
     return 0
 
 
