@@ -82,6 +82,8 @@ MAX_IN_FLIGHT = 64
 MAX_FINGERPRINT_BYTES = 1024 * 1024
 #: a longer line could never be sent: it would not fit a bulk request Elasticsearch takes (MAX_BATCH_BYTES)
 MAX_LINE_BYTES = MAX_BATCH_BYTES
+#: the shortest inputs.max_line_bytes: a line any audit event fits in
+MIN_LINE_BYTES = 1024
 #: object nesting; the JSON decoder itself refuses deeper lines (and Elasticsearch maps 20 levels by default)
 MAX_DEPTH = 1000
 #: open log files; Linux's default fs.nr_open, above which no process gets descriptors
@@ -175,7 +177,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "poll_interval": _d(0.25, _min(0.01)),
         "close_inactive": _d(5.0, _min(0)),
         "fingerprint_bytes": _k(int, 1024, _bounded(16, MAX_FINGERPRINT_BYTES)),
-        "max_line_bytes": _k(int, 1024 * 1024, _bounded(1024, MAX_LINE_BYTES)),
+        "max_line_bytes": _k(int, 1024 * 1024, _bounded(MIN_LINE_BYTES, MAX_LINE_BYTES)),
         "read_chunk_bytes": _k(int, 256 * 1024, _bounded(4096, MAX_READ_CHUNK_BYTES)),
         "max_depth": _k(int, 20, _bounded(2, MAX_DEPTH)),
         "follow_symlinks": _k(bool, False),

@@ -22,6 +22,10 @@ never ends) in its place is refused by name, by the agent at its start, by ``dlq
 one that appears while the agent runs holds reading like a full disk. No record is longer than
 :data:`MAX_RECORD_BYTES` (the writer cuts a longer one down), so a reader holds at most that much of a line:
 a longer one is one ``corrupt dead-letter record`` with a preview.
+
+The writer records the bound it writes under (:func:`record_limit` of ``inputs.max_line_bytes``, or the larger
+one an earlier start recorded) in ``<state-dir>/deadletter.limit`` (JSON, mode 0600), so ``dlq list --state-dir``
+without the configuration reads what the agent wrote (:func:`saved_limit`) instead of the default's 7 MiB.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from typing import Any
 import orjson
 import structlog
 
-from auditlog.agent.config import MAX_LINE_BYTES
+from auditlog.agent.config import MAX_LINE_BYTES, MIN_LINE_BYTES
 from auditlog.agent.registry import REGISTRY_FILE, Registry
 from auditlog.agent.statelock import make_state_dir
 from auditlog.core.errors import CommandError
@@ -73,6 +77,10 @@ def record_limit(max_line_bytes: int) -> int:
 #: six times over (JSON escapes a control byte as ``\u0001``), plus room for the other fields; a record
 #: that would be longer has its reason cut (an Elasticsearch reason has no bound), then its line (to a preview)
 MAX_RECORD_BYTES = record_limit(MAX_LINE_BYTES)
+#: the bound the agent's records were written under (``{"record_limit": N}``), for readers without its configuration
+LIMIT_FILE = "deadletter.limit"
+#: the most of LIMIT_FILE read: it holds one small JSON object
+_MAX_LIMIT_FILE_BYTES = 256
 #: the most of a reason a record over MAX_RECORD_BYTES keeps
 _REASON_KEPT = 4096
 #: the longest line read from deadletter.replayed (a key is an identity and an offset); longer ones match nothing
@@ -209,6 +217,12 @@ class DeadLetterWriter:
         self.path = Path(state_dir) / DEADLETTER_FILE
         make_state_dir(self.path.parent)
         self._fd = self._open()
+        if limit is not None:
+            try:
+                save_limit(state_dir, limit)
+            except BaseException:
+                os.close(self._fd)
+                raise
         self._redact = redact
         self._lock = threading.Lock()
         self._unsynced: list[bytes] = []  # records since the last sync (the next sync's work); written again
@@ -303,6 +317,62 @@ class DeadLetterWriter:
             finally:
                 fd, self._fd = self._fd, -1
                 os.close(fd)
+
+
+def save_limit(state_dir: str | Path, limit: int) -> None:
+    """Record ``limit`` (the longest record the agent writes) in ``LIMIT_FILE``, mode 0600, replaced whole.
+
+    A larger bound recorded before is kept: the file may still hold records an agent configured with a longer
+    ``inputs.max_line_bytes`` wrote.
+
+    Raises:
+        OSError: when the file cannot be written (a link or a folder where its temporary file goes included).
+    """
+    path = Path(state_dir) / LIMIT_FILE
+    recorded, _problem = saved_limit(state_dir)
+    data = orjson.dumps({"record_limit": max(limit, recorded or 0)})
+    temporary = path.with_name(f"{LIMIT_FILE}.tmp")
+    fd = open_regular(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a temporary file left wider by another tool
+        write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+
+
+def saved_limit(state_dir: str | Path) -> tuple[int | None, str | None]:
+    """The bound the agent recorded in ``LIMIT_FILE`` (:func:`save_limit`), or why there is none to use.
+
+    Whoever may write the state directory may write this file: a value that is no record limit an agent writes
+    (not an integer, below :func:`record_limit` of the smallest ``inputs.max_line_bytes``, above
+    :data:`MAX_RECORD_BYTES`) is refused, never followed.
+
+    Returns:
+        ``(limit, None)``; ``(None, None)`` when there is no file (an agent of an earlier version);
+        ``(None, problem)`` with one line naming the file when it cannot be read or holds no sound limit.
+    """
+    path = Path(state_dir) / LIMIT_FILE
+    try:
+        fd = open_regular(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"{path}: {exc.strerror or exc}"
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read(_MAX_LIMIT_FILE_BYTES + 1)
+    except OSError as exc:
+        return None, f"{path}: {exc.strerror or exc}"
+    try:
+        value = orjson.loads(raw).get("record_limit") if len(raw) <= _MAX_LIMIT_FILE_BYTES else None
+    except (orjson.JSONDecodeError, AttributeError):
+        value = None
+    low = record_limit(MIN_LINE_BYTES)
+    if type(value) is not int or not low <= value <= MAX_RECORD_BYTES:
+        return None, f"{path} holds no record limit (an integer from {low} to {MAX_RECORD_BYTES})"
+    return value, None
 
 
 def read_records(state_dir: str | Path, *, include_replayed: bool = False,

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from auditlog.agent.registry import check_pages, damaged_database
-from auditlog.agent.statelock import make_state_dir
+from auditlog.agent.statelock import make_state_dir, private_database
 from auditlog.core.errors import CommandError
 
 try:  # built by pip install where OpenSSL's and zlib's headers are (optional: the install goes on without)
@@ -254,12 +254,15 @@ class IdRecord:
 
         Raises:
             ValueError: when ``window`` is below 1.
+            OSError: when the file (or a side file of SQLite) cannot be made the agent user's alone: a link,
+                a FIFO or a folder in its place (:func:`~auditlog.agent.statelock.private_database`).
         """
         if window < 1:
             raise ValueError("window must be >= 1")
         self.window = window
         path = Path(state_dir) / IDS_FILE
         make_state_dir(path.parent)
+        private_database(path)  # the ids of the events shipped: 600, not the umask's 644
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         self._lock = threading.Lock()
         try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditlog.agent.identity import FileIdentity
-from auditlog.agent.statelock import make_state_dir
+from auditlog.agent.statelock import make_state_dir, private_database
 from auditlog.core.errors import CommandError
 
 REGISTRY_FILE = "registry.sqlite"
@@ -167,6 +167,8 @@ class Registry:
 
         Raises:
             FileNotFoundError: when ``readonly`` and there is no registry yet.
+            OSError: when the file (or a side file of SQLite) cannot be made the agent user's alone: a link,
+                a FIFO or a folder in its place (:func:`~auditlog.agent.statelock.private_database`).
         """
         self.path = Path(state_dir) / REGISTRY_FILE
         self._lock = threading.Lock()
@@ -181,6 +183,7 @@ class Registry:
                 raise CommandError(damaged_database(self.path, exc)) from None
         else:
             make_state_dir(self.path.parent)
+            private_database(self.path)  # offsets per file name, pending digest rows: 600, not the umask's 644
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.execute("SELECT count(*) FROM sqlite_master")  # reads the header: a damaged file fails here

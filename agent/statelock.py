@@ -11,6 +11,11 @@ The directory must not be writable by other users (group or others): whoever may
 digest signing key, the checkpoints and the pending digest rows (so forge or hide what the agent shipped),
 or plant a link where the agent writes its dead letters. Such a directory stops the agent with one line,
 and the agent's umask never grants group or other write to what it creates.
+
+What the directory holds names the files, event ids and events of an audit log, so it is the agent user's
+alone to read too: a state directory made here is mode 700, and every state file the agent makes is mode 600
+whatever the umask (:func:`private_file`; SQLite gives a database's ``-wal``, ``-shm`` and ``-journal`` files
+the database's own mode).
 """
 
 from __future__ import annotations
@@ -67,16 +72,69 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
 
 
 def make_state_dir(state_dir: str | os.PathLike[str]) -> None:
-    """Create the state directory (and its parents) when missing: mode 755 whatever the umask.
+    """Create the state directory (and its parents) when missing: mode 700 whatever the umask.
 
     Every part of the agent and of the commands that write a state directory creates it here, so one made by
     ``auditlog agent key`` or ``dlq replay`` under a umask of 002 is not the group-writable folder the agent
-    then refuses.
+    then refuses, nor under a umask of 022 one that others may list. One that exists keeps its mode.
 
     Raises:
         OSError: when it cannot be created.
     """
-    Path(state_dir).mkdir(parents=True, exist_ok=True, mode=0o755)
+    Path(state_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+#: the files SQLite keeps beside a database while it is open (WAL) or in a transaction (rollback journal)
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_file(path: str | os.PathLike[str], *, create: bool = True) -> None:
+    """Make the state file ``path`` the agent user's alone: created mode 600 whatever the umask when missing.
+
+    One that exists (made by an earlier version under a umask of 022) loses its group and other bits; none is
+    ever widened. Called before SQLite opens a database, so that SQLite, which creates a database under the
+    umask (644) and its side files with the database's mode, makes them 600 too.
+
+    Args:
+        path: the file.
+        create: create it when missing (else a missing file is left missing).
+
+    Raises:
+        auditlog.core.files.NotRegularFileError: when it is a link, a FIFO, a device or a folder.
+        OSError: when it cannot be created or changed.
+    """
+    try:
+        fd = open_regular(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600) if create else -1
+    except FileExistsError:
+        fd = -1
+    if fd >= 0:
+        mode, want = -1, 0o600  # made here: the umask may have taken more than group and other bits
+    else:
+        try:
+            fd = open_regular(path, os.O_RDONLY)
+        except FileNotFoundError:
+            if create:
+                raise
+            return
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        want = mode & ~0o077
+    try:
+        if mode != want:
+            os.fchmod(fd, want)
+    finally:
+        os.close(fd)
+
+
+def private_database(path: str | os.PathLike[str]) -> None:
+    """:func:`private_file` for a SQLite database about to be opened, and for the side files it has already.
+
+    Raises:
+        auditlog.core.files.NotRegularFileError: when one of them is a link, a FIFO, a device or a folder.
+        OSError: when one cannot be created or changed.
+    """
+    private_file(path)
+    for side in SQLITE_SIDE_FILES:
+        private_file(f"{os.fspath(path)}{side}", create=False)
 
 
 def state_dir_problem(st: os.stat_result, uid: int) -> str | None:

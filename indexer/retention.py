@@ -24,16 +24,23 @@ An index whose block forbids deleting it (``index.blocks.read_only`` or ``index.
 hold, or someone's mistake) is not deleted either: ``scan`` lists it as ``Blocked``, ``enforce`` leaves it
 out and deletes every other expired index. One such index used to fail the whole request of up to 50
 names, and every later one, so a single block kept a namespace's expired days indefinitely.
+
+No request names more indices than fit Elasticsearch's request line (``http.max_initial_line_length``,
+4 KiB by default, which refuses a longer one whole): ``_cat/indices`` leaves the blocked indices out of the
+namespace's pattern while their names fit :data:`MAX_EXPRESSION_BYTES`, and past that asks for the other
+indices by name in chunks that do; deletes go in such chunks too.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
+from urllib.parse import quote
 
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, NotFoundError
 
 from auditlog.indexer import ilm
 from auditlog.indexer.integrity import DIGEST_EXTRA_DAYS
@@ -42,6 +49,10 @@ from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: Indices per DELETE request: keeps the URL short on namespaces with many days.
 DELETE_CHUNK = 50
+#: the longest index expression (percent-encoded, as the client sends it) one request names: the request line
+#: around it (method, path, query string) must stay under Elasticsearch's ``http.max_initial_line_length``
+#: (4 KiB by default), past which the whole request fails (``too_long_http_line_exception``)
+MAX_EXPRESSION_BYTES = 3000
 #: Index settings whose ``true`` makes Elasticsearch refuse to delete the index (403 ``cluster_block_exception``).
 #: ``read_only_allow_delete``, ``write`` and ``read`` blocks allow it.
 DELETE_BLOCKS = ("read_only", "metadata")
@@ -236,15 +247,54 @@ def deletion_blocks(client: Elasticsearch, tiers: TierTable) -> list[Blocked]:
     return sorted(found, key=lambda b: b.name)
 
 
+def expressions(names: Iterable[str], limit: int = MAX_EXPRESSION_BYTES) -> list[str]:
+    """``names`` joined by commas into as few index expressions as keep each within ``limit`` bytes encoded (pure).
+
+    A name longer than ``limit`` on its own (none is: an index name has at most 255 bytes, 765 encoded) is an
+    expression of its own.
+    """
+    out: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for name in names:
+        cost = len(quote(name, ",*")) + 1  # the client's encoding, and a comma
+        if chunk and size + cost > limit + 1:
+            out.append(",".join(chunk))
+            chunk, size = [], 0
+        chunk.append(name)
+        size += cost
+    return [*out, ",".join(chunk)] if chunk else out
+
+
+def _cat_rows(client: Elasticsearch, expression: str) -> list[dict[str, Any]]:
+    """``_cat/indices`` rows (name, docs, bytes) of ``expression``."""
+    rows = client.cat.indices(
+        index=expression, format="json", bytes="b", h="index,docs.count,store.size", expand_wildcards="all"
+    )
+    return cast("list[dict[str, Any]]", rows.body)  # format=json: a list of row objects
+
+
 def _index_rows(client: Elasticsearch, pattern: str, blocked: list[Blocked]) -> list[dict[str, Any]]:
     """``_cat/indices`` rows (name, docs, bytes) of ``pattern``, every index but the blocked ones."""
     # _cat/indices refuses the whole request when one index has index.blocks.metadata: leave them out
     leave_out = "".join(f",-{b.name}" for b in blocked)
-    rows = client.cat.indices(
-        index=pattern + leave_out, format="json", bytes="b", h="index,docs.count,store.size", expand_wildcards="all"
-    )
-    table = cast("list[dict[str, Any]]", rows.body)  # format=json: a list of row objects
-    return table + [{"index": b.name} for b in blocked]  # counted without docs and size
+    counted_apart = [{"index": b.name} for b in blocked]  # counted without docs and size
+    if len(quote(pattern + leave_out, ",*")) <= MAX_EXPRESSION_BYTES:
+        return _cat_rows(client, pattern + leave_out) + counted_apart
+    # too many to leave out in one request line: ask for the others by name (the cluster state lists them)
+    answer = client.cluster.state(metric="metadata", index=pattern, expand_wildcards="all", allow_no_indices=True,
+                                  ignore_unavailable=True, filter_path="metadata.indices.*.state")
+    held = {b.name for b in blocked}
+    names = sorted(set(((answer.body or {}).get("metadata") or {}).get("indices") or {}) - held)
+    table: list[dict[str, Any]] = []
+    for expression in expressions(names):
+        try:
+            table += _cat_rows(client, expression)
+        except NotFoundError:  # one deleted since (another enforcer, ILM): ask for each alone, the gone one skipped
+            for name in expression.split(","):
+                with contextlib.suppress(NotFoundError):
+                    table += _cat_rows(client, name)
+    return table + counted_apart
 
 
 def list_digest_indices(
@@ -378,9 +428,11 @@ def enforce(
     due = [i for i in expired(indices, now or datetime.now(UTC)) if i.name not in held]
     if not dry_run:
         for start in range(0, len(due), DELETE_CHUNK):
-            names = ",".join(i.name for i in due[start:start + DELETE_CHUNK])
-            # ignore_unavailable: another enforcer (or ILM) may have deleted one in the meantime.
-            client.indices.delete(index=names, ignore_unavailable=True)
-            if on_deleted is not None:
-                on_deleted(due[start:start + DELETE_CHUNK])
+            batch = due[start:start + DELETE_CHUNK]
+            for names in expressions(i.name for i in batch):  # 50 long names pass the request line: fewer then
+                # ignore_unavailable: another enforcer (or ILM) may have deleted one in the meantime.
+                client.indices.delete(index=names, ignore_unavailable=True)
+                if on_deleted is not None:
+                    gone = set(names.split(","))
+                    on_deleted([i for i in batch if i.name in gone])
     return due

@@ -229,13 +229,33 @@ def _key(args: argparse.Namespace) -> int:
 MAX_REPLAY_TIMEOUT = 86400.0
 
 
+def _dlq_limit(args: argparse.Namespace, cfg: AgentConfig, state: Path) -> int:
+    """The longest dead-letter record ``dlq`` reads: what the agent writes, never the whole of a huge line.
+
+    With ``--config`` the configuration's bound; without it, the one the agent recorded in the state directory
+    (``deadletter.limit``), so records of an agent with a longer ``inputs.max_line_bytes`` are read whole; one
+    missing (an earlier agent) or unsound is the default configuration's, the latter said in one warning line.
+    """
+    from auditlog.agent.deadletter import record_limit, saved_limit
+    from auditlog.options.secrets import warn_stderr
+
+    configured = record_limit(cfg["inputs.max_line_bytes"])
+    if args.config:
+        return configured
+    saved, problem = saved_limit(state)
+    if problem is not None:
+        warn_stderr(f"{shown(problem, line_breaks=False)}; reading records of up to {configured:,} bytes "
+                    "(--config reads the configuration's bound)")
+    return configured if saved is None else saved
+
+
 def _dlq_list(args: argparse.Namespace) -> int:
-    from auditlog.agent.deadletter import read_records, record_limit
+    from auditlog.agent.deadletter import read_records
 
     cfg = _load(args)  # once: each load says its warnings again
     state = _existing_state_dir(args, cfg)
     # no more of a line than the configuration's agent writes: a huge line must not take the reader's memory
-    records = read_records(state, include_replayed=args.all, limit=record_limit(cfg["inputs.max_line_bytes"]))
+    records = read_records(state, include_replayed=args.all, limit=_dlq_limit(args, cfg, state))
     out = sys.stdout.buffer  # records hold file names and lines as read: C1 controls and bidi marks escaped
     if args.json:
         out.write(json_shown(orjson.dumps(list(records), option=orjson.OPT_INDENT_2)) + b"\n")
@@ -248,7 +268,6 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 def _dlq_replay(args: argparse.Namespace) -> int:
     from auditlog.agent.daemon import configure_logging
-    from auditlog.agent.deadletter import record_limit
     from auditlog.agent.parser import Parser
     from auditlog.agent.replay import Outcome, replay
     from auditlog.agent.shipper import ShipperFields
@@ -272,7 +291,7 @@ def _dlq_replay(args: argparse.Namespace) -> int:
         result = replay(cfg.state_dir, client, Parser(cfg["inputs.max_depth"]), enricher,
                         backoff=cfg.backoff(),
                         timeout=args.timeout, ids=ids, on_outcome=show, digests=cfg["digest.enabled"],
-                        limit=record_limit(cfg["inputs.max_line_bytes"]))
+                        limit=_dlq_limit(args, cfg, cfg.state_dir))
     finally:
         client.close()
         if ids is not None:

@@ -331,3 +331,32 @@ def test_a_line_over_the_configurations_bound_between_two_records_is_reported_wi
     rows = list(read_records(tmp_path, limit=limit))
     assert (["r1", "over-long dead-letter record", "r2"], len(first), limit + 11, deadletter.PREVIEW_BYTES) == (
         [r["reason"] for r in rows], rows[1]["record_offset"], rows[1]["raw_bytes"], len(rows[1]["raw"]))
+
+
+def test_the_writer_records_its_bound_and_keeps_a_larger_one_recorded_before(tmp_path: Path) -> None:
+    """A writer records its record limit (mode 0600); a later one with a smaller bound leaves the larger, since the
+    file may still hold records written under it."""
+    large, small = deadletter.record_limit(16 << 20), deadletter.record_limit(1 << 20)
+    DeadLetterWriter(tmp_path, limit=large).close()
+    DeadLetterWriter(tmp_path, limit=small).close()
+    mode = stat.S_IMODE((tmp_path / deadletter.LIMIT_FILE).stat().st_mode)
+    assert ((large, None), 0o600) == (deadletter.saved_limit(tmp_path), mode)
+
+
+@pytest.mark.parametrize("content", [b"not json", b"[1]", b'{"record_limit": true}', b'{"record_limit": "7340032"}',
+                                     b'{"record_limit": -1}', b'{"record_limit": 1e400}',
+                                     b'{"record_limit": 99999999999999999999}',
+                                     b'{"record_limit": 7340032}' + b" " * 300],
+                         ids=["text", "list", "bool", "string", "negative", "float", "huge", "long-file"])
+def test_a_recorded_bound_that_is_no_record_limit_is_refused_naming_the_file(tmp_path: Path, content: bytes) -> None:
+    """A hostile or damaged deadletter.limit gives no bound, only one line naming the file (never a larger bound)."""
+    (tmp_path / deadletter.LIMIT_FILE).write_bytes(content)
+    limit, problem = deadletter.saved_limit(tmp_path)
+    assert (None, True) == (limit, problem is not None and deadletter.LIMIT_FILE in problem and "\n" not in problem)
+
+
+def test_a_recorded_bound_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A FIFO in place of deadletter.limit is refused at once, naming it, instead of blocking the reader."""
+    os.mkfifo(tmp_path / deadletter.LIMIT_FILE)
+    limit, problem = deadletter.saved_limit(tmp_path)
+    assert (None, True) == (limit, problem is not None and "is a FIFO" in problem)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.agent.statelock import LOCK_FILE, hold_state_dir, make_state_dir, state_dir_problem
+from auditlog.agent.statelock import LOCK_FILE, hold_state_dir, make_state_dir, private_database, state_dir_problem
 from auditlog.core.errors import CommandError
 
 HOLD = ("import sys, time\n"
@@ -100,13 +100,13 @@ def test_a_directory_of_another_user_is_refused(owner: int, refused: bool) -> No
 
 
 def test_a_state_directory_made_by_a_command_under_umask_002_is_not_group_writable(tmp_path: Path) -> None:
-    """The helper every writer of the state directory uses makes it 755 whatever the umask (002 made it 775)."""
+    """The helper every writer of the state directory uses makes it 700 whatever the umask (002 made it 775)."""
     previous = os.umask(0o002)
     try:
         make_state_dir(tmp_path / "a" / "state")
     finally:
         os.umask(previous)
-    assert 0o755 == stat.S_IMODE((tmp_path / "a" / "state").stat().st_mode)
+    assert 0o700 == stat.S_IMODE((tmp_path / "a" / "state").stat().st_mode)
 
 
 @pytest.mark.parametrize("plant", ["fifo", "link"])
@@ -120,3 +120,46 @@ def test_a_lock_file_that_is_not_a_regular_file_is_refused_naming_it(tmp_path: P
     refused = pytest.raises(CommandError, match=f"{LOCK_FILE} is a (FIFO|symbolic link), not a regular file")
     with refused, hold_state_dir(tmp_path):
         pass
+
+
+def test_every_file_an_agent_run_leaves_in_its_state_directory_is_the_owners_alone(tmp_path: Path) -> None:
+    """Under umask 022 a run that ships, dead-letters, records ids and signs a digest makes its state directory 700
+    and every file in it (the SQLite side files included) 600."""
+    from auditlog.agent.config import load
+    from auditlog.agent.pipeline import Pipeline
+    from tests.agent.test_pipeline import GatedES, _inbox_lines, _now_line, _running
+    from tests.support.waiting import wait_until
+
+    (tmp_path / "in").mkdir()
+    state = tmp_path / "state"
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/in/*.jsonl"]\npoll_interval = 0.02\nwatcher = "polling"\n'
+                      f'[state]\ndir = "{state}"\n[batch]\nmax_latency = 0.05\n[digest]\ninterval = 0.05\n'
+                      "[metrics]\nenabled = false\n")
+    es = GatedES()
+    es.open.set()
+    modes: dict[str, int] = {}
+    previous = os.umask(0o022)
+    try:
+        with hold_state_dir(state):
+            pipeline = Pipeline(load(config), es)  # type: ignore[arg-type]
+            _inbox_lines(tmp_path / "in", "a.jsonl", [_now_line(0), b"not json", _now_line(1)])
+            with _running(pipeline):
+                assert wait_until(lambda: pipeline.dlq.count == 1 and any(not i.startswith("ev-") for i in es.ids))
+                modes |= {p.name: stat.S_IMODE(p.lstat().st_mode) for p in state.iterdir()}  # -wal, -shm open
+            modes |= {p.name: stat.S_IMODE(p.lstat().st_mode) for p in state.iterdir()}
+        modes["."] = stat.S_IMODE(state.stat().st_mode)
+    finally:
+        os.umask(previous)
+    assert {"registry.sqlite-wal", "ids.sqlite-shm", "digest-signing.key", "deadletter.jsonl"} <= modes.keys()
+    assert {name: 0o700 if name == "." else 0o600 for name in modes} == modes
+
+
+def test_state_files_an_earlier_version_left_readable_are_narrowed_and_none_is_widened(tmp_path: Path) -> None:
+    """A registry and its WAL made 644 before lose their group and other bits; a 400 side file stays 400."""
+    for name, mode in (("registry.sqlite", 0o644), ("registry.sqlite-wal", 0o644), ("registry.sqlite-shm", 0o400)):
+        (tmp_path / name).write_bytes(b"")
+        (tmp_path / name).chmod(mode)
+    private_database(tmp_path / "registry.sqlite")
+    assert {"registry.sqlite": 0o600, "registry.sqlite-wal": 0o600, "registry.sqlite-shm": 0o400} == {
+        p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}

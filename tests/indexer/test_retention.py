@@ -7,7 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from elasticsearch import ApiError
 
-from auditlog.indexer.retention import DailyIndex, Inventory, enforce, expired, summarize, who_deletes
+from auditlog.indexer.retention import (
+    Blocked,
+    DailyIndex,
+    Inventory,
+    enforce,
+    expired,
+    list_digest_indices,
+    summarize,
+    who_deletes,
+)
 from auditlog.indexer.tiers import TierTable
 from tests.indexer.recording_es import not_found, recording_client
 
@@ -116,3 +125,37 @@ def test_enforce_says_each_deleted_chunk_before_a_later_one_fails() -> None:
     with pytest.raises(ApiError):
         enforce(client, TierTable(), NOW, inventory=Inventory(indices, []), on_deleted=said.append)
     assert [len(chunk) for chunk in said] == [50]
+
+
+def test_enforce_deletes_long_names_in_requests_whose_line_fits_the_nodes_limit() -> None:
+    """50 expired indices of a 190-byte prefix (11 KB of names) are deleted, all of them, in DELETE requests whose
+    request line stays under Elasticsearch's 4 KiB http.max_initial_line_length."""
+    tiers = TierTable(prefix="a" * 190)
+    indices = [DailyIndex(tiers.index_for_day("professional", date(2026, 9, 1) + timedelta(days=n)), "professional",
+                          date(2026, 9, 1) + timedelta(days=n), 1, 100) for n in range(50)]
+    client, log = recording_client(lambda method, path, body: (200, {"acknowledged": True} if method == "DELETE"
+                                                                     else []))
+    said: list[list[DailyIndex]] = []
+    enforce(client, tiers, NOW, inventory=Inventory(indices, []), on_deleted=said.append)
+    lines = [len(f"{r.method} {r.path} HTTP/1.1") for r in log if r.method == "DELETE"]
+    assert (True, indices) == (max(lines) < 4096, [i for chunk in said for i in chunk])
+
+
+def test_an_index_deleted_between_the_listing_and_its_count_is_skipped_not_fatal() -> None:
+    """Past one request line of blocked names the others are asked for by name; one deleted meanwhile (its chunk
+    answers 404) is left out and the rest are counted."""
+    tiers = TierTable(prefix="a" * 190)
+    day = date(2026, 9, 1)
+    blocked = [Blocked(tiers.digest_index_for_day("business", day + timedelta(days=n)), "held") for n in range(20)]
+    alive, gone = (tiers.digest_index_for_day("business", day - timedelta(days=n)) for n in (1, 2))
+
+    def respond(method: str, path: str, body: object) -> tuple[int, object]:
+        if path.startswith("/_cluster/state"):
+            return 200, {"metadata": {"indices": {name: {"state": "open"} for name in (alive, gone)}}}
+        if path == f"/_cat/indices/{alive}":
+            return 200, [{"index": alive, "docs.count": "3", "store.size": "10"}]
+        return not_found(path)
+
+    client, _ = recording_client(respond)
+    found = list_digest_indices(client, tiers, blocked)
+    assert [(alive, 3)] == [(i.name, i.docs) for i in found if i.docs]

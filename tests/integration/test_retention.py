@@ -130,3 +130,29 @@ def test_an_index_whose_block_forbids_deleting_it_stays_and_every_other_expired_
     gone = {name for name, goes in expect.items() if goes} - {held}
     expected = (gone, set(expect) - gone, [held])
     assert expected == ({i.name for i in deleted}, kept, [b.name for b in inventory.blocked])
+
+
+def test_more_blocked_indices_than_one_request_line_can_name_are_listed_and_the_rest_enforced(
+    es: Elasticsearch, namespace: TierTable
+) -> None:
+    """With so many blocked indices of long names that leaving them all out of one ``_cat/indices`` URL passes
+    Elasticsearch's 4 KiB request line, the scan lists them and counts the others, and the free expired one goes."""
+    tiers = TierTable(prefix=f"{namespace.prefix}-{'l' * (190 - len(namespace.prefix))}")  # cleaned with the fixture's
+    held = [tiers.index_for_day("business", (NOW - timedelta(days=8 + i)).date()) for i in range(20)]
+    free, kept = (tiers.index_for_day("business", (NOW - timedelta(days=age)).date()) for age in (40, 2))
+    assert len("".join(f",-{name}" for name in held)) > 4096
+    operations: list[dict[str, object]] = []
+    for name in [*held, free, kept]:
+        operations += [{"create": {"_index": name}}, {"@timestamp": f"{name[-10:].replace('.', '-')}T12:00:00Z"}]
+    assert not es.bulk(operations=operations, refresh=True)["errors"]
+    es.indices.put_settings(index=",".join(held[:10]), settings={"index.blocks.metadata": True})
+    es.indices.put_settings(index=",".join(held[10:]), settings={"index.blocks.read_only": True})
+    try:
+        inventory = retention.scan(es, tiers)
+        deleted = retention.enforce(es, tiers, NOW, inventory=inventory)
+    finally:
+        es.indices.put_settings(index=",".join(held[:10]), settings={"index.blocks.metadata": None})
+        es.indices.put_settings(index=",".join(held[10:]), settings={"index.blocks.read_only": None})
+    expected = (sorted(held), {free, kept}, [free], {*held, kept})  # free and kept counted with their document
+    assert expected == ([b.name for b in inventory.blocked], {i.name for i in inventory.indices if i.docs},
+                        [i.name for i in deleted], _existing(es, tiers))

@@ -325,3 +325,42 @@ def test_agent_check_prints_a_config_name_with_a_line_feed_on_one_line(
     code = main(["agent", "check", "--config", "a\nb"])
     assert (2, ["FAIL  config      cannot read config a\\x0ab: No such file or directory"]) == (
         code, capsys.readouterr().out.splitlines())
+
+
+def _long_dead_letter_dir(tmp_path: Path, line_bytes: int) -> Path:
+    """A state directory with one dead letter of ``line_bytes`` bytes, written by an agent whose
+    inputs.max_line_bytes keeps it."""
+    from auditlog.agent.deadletter import record_limit
+
+    state = tmp_path / "state"
+    w = DeadLetterWriter(state, limit=record_limit(2 * line_bytes))
+    w.write(DeadLetter("mapping conflict", b"x" * line_bytes, 12, "/f.log", "id"))
+    w.close()
+    return state
+
+
+@pytest.mark.parametrize("argv", [["dlq", "list"], ["dlq", "replay", "--es", "http://127.0.0.1:9", "--timeout", "0.5"]],
+                         ids=["list", "replay"])
+def test_dlq_without_the_config_reads_records_as_long_as_the_agent_wrote(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without --config, dlq list and replay read an 8 MiB record an agent with a longer inputs.max_line_bytes
+    wrote (over the default's 7 MiB bound) as the record, not as an over-long one."""
+    state = _long_dead_letter_dir(tmp_path, 8 << 20)
+    main([*argv, "--state-dir", str(state)])
+    out = capsys.readouterr().out
+    assert [12] == [json.loads(row).get("offset") for row in out.splitlines()]  # an over-long one has none
+
+
+def test_dlq_list_with_an_unsound_recorded_bound_warns_once_and_reads_with_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A deadletter.limit that holds no record limit is one warning line; the records are read with the default
+    bound (the 8 MiB one is over-long, the bound not raised) and the command exits 0."""
+    state = _long_dead_letter_dir(tmp_path, 8 << 20)
+    (state / "deadletter.limit").write_text('{"record_limit": 99999999999999}')
+    code = main(["dlq", "list", "--state-dir", str(state)])
+    out, err = capsys.readouterr()
+    rec = json.loads(out)
+    assert (0, 1, True, "over-long dead-letter record", 7 << 20) == (
+        code, len(err.splitlines()), "deadletter.limit holds no record limit" in err, rec["reason"], rec["limit"])
