@@ -14,10 +14,11 @@ them ``broader``. The same goes for the writer and reader keys ``auditlog setup 
 (``indexer.security``): they embed the role descriptor of their day, so writer keys made before the roles'
 version 5 keep the class patterns (they may auto-create ``audit-enterprise-evil``), and writer and reader keys
 made before version 3 keep ``audit-*``; ``list_keys`` marks them ``broader`` and ``narrow_keys`` gives them
-the current descriptor in place, when their old one holds all of it (narrowing never widens). The key's
-metadata (``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespace": PREFIX}``) tells
-the TUI and export which customer view to open; a key may read its own metadata
-(``GET _security/api_key?id=<own id>``) and cannot change it.
+the current descriptor in place, when their old one holds all of it (narrowing never widens, for a key of any
+role, nor through the privileges of its maker: see ``narrow_keys``). The key's metadata
+(``{"managed_by": "auditlog", "role": "tenant", "tenant": ORG, "namespace": PREFIX}``) tells the TUI and
+export which customer view to open; a key may read its own metadata (``GET _security/api_key?id=<own id>``)
+and cannot change it.
 
 What the key can still learn is Elasticsearch's, through ``_search`` itself, so no privilege can take it
 away: document-level security hides documents, not the statistics of the shards the tenants share.
@@ -187,9 +188,11 @@ def _descriptor_broader(descriptor: object, names: Collection[str] | None, privi
             or any(entry.get("allow_restricted_indices") for entry in entries))
 
 
-#: each privilege a writer or reader key made now holds, and Elasticsearch's named privileges that include it
-#: (``create_doc``: the bulk and create actions; ``manage``: every ``indices:admin/*`` action, ``auto_configure``'s)
+#: each privilege a key made now holds, and Elasticsearch's named privileges that include it (``create_doc``: the
+#: bulk and create actions; ``manage``: every ``indices:admin/*`` action, ``auto_configure``'s; ``read``: every
+#: ``indices:data/read/*`` action, a tenant key's three)
 _GRANTED_BY: dict[str, frozenset[str]] = {
+    **{action: frozenset({"read", "all"}) for action in TENANT_PRIVILEGES},
     "indices:data/write/bulk": frozenset({"create_doc", "create", "index", "write", "all"}),
     "indices:data/write/index:op_type/create": frozenset({"create_doc", "create", "index", "write", "all"}),
     "auto_configure": frozenset({"auto_configure", "manage", "all"}),
@@ -198,13 +201,15 @@ _GRANTED_BY: dict[str, frozenset[str]] = {
 }
 
 #: what a key of each role made now holds on each of its names
-_ROLE_PRIVILEGES = {WRITER: WRITER_PRIVILEGES, READER: READER_PRIVILEGES}
+_ROLE_PRIVILEGES = {WRITER: WRITER_PRIVILEGES, READER: READER_PRIVILEGES, TENANT: TENANT_PRIVILEGES}
 
 
 def _role_names(tiers: TierTable, role: str) -> dict[str, tuple[str, str]]:
     """A key of ``role`` made now: its index names, each with the literal head of every index it matches and how
     it looks to people (``audit-enterprise-`` and ``audit-enterprise-YYYY.MM.DD`` for the writer's daily regex)."""
     classes = tuple(RETENTION_DAYS)
+    if role == TENANT:
+        return {tiers.class_pattern(TENANT_CLASS): (tiers.daily_head(TENANT_CLASS), tiers.class_pattern(TENANT_CLASS))}
     if role == WRITER:
         return {**{tiers.daily_regex(c): (tiers.daily_head(c), tiers.daily_shape(c)) for c in classes},
                 **{tiers.digest_daily_regex(c): (tiers.digest_daily_head(c), tiers.digest_daily_shape(c))
@@ -236,34 +241,45 @@ def _privilege_covers(held: object, privilege: str) -> bool:
     return privilege.startswith("indices:") and held.endswith("*") and "*" not in stem and privilege.startswith(stem)
 
 
-def not_held(descriptors: object, tiers: TierTable, role: str) -> str | None:
+def not_held(descriptors: object, tiers: TierTable, role: str, tenant: str | None = None) -> str | None:
     """Return what a ``role`` key made now holds that a key of these descriptors does not, or None (pure).
 
     Giving a key the current descriptor in place is narrowing only when the old one holds all of it; else it
-    would widen the key (a writer key of the first versions holds no digest index).
+    would widen the key (a writer key of the first versions holds no digest index). The same goes for the
+    privileges its maker had when it was made (``limited_by``, see ``narrow_keys``).
+
+    An entry with a field restriction (``field_security``) or a document-level ``query`` grants less than a new
+    key's entry, so it holds nothing here, with one exception for a tenant key: a ``query`` that is the new
+    descriptor's own (``{"term": {"organization.id": tenant}}``, as text or object, ``value`` form or not) holds
+    it. The key's own query restricts it to ``tenant``'s events before and after; an entry restricted to exactly
+    those events granted all of them, so the key saw all it will see (a key's or role's query names one tenant).
+    Any other query (another tenant, a ``terms``, a ``bool``, a template) may hide some of them: it holds nothing.
 
     Args:
-        descriptors: the key's ``role_descriptors`` as ``_security/_query/api_key`` returns them; none at all
-            holds everything its maker may.
+        descriptors: the key's ``role_descriptors`` as ``_security/_query/api_key`` returns them, or its maker's
+            roles when it was made (``limited_by``); none at all holds everything its maker may.
         tiers: the namespace.
-        role: ``writer`` or ``reader``.
+        role: ``writer``, ``reader`` or ``tenant``.
+        tenant: a tenant key's ``organization.id`` (the only document-level query that holds a tenant key's
+            grants); None for a writer or reader key.
 
     Returns:
-        One privilege on one index shape that the key lacks (``auto_configure on audit.digest-enterprise-...``),
-        or None when it holds all of them.
+        One privilege on one index shape that the key lacks (``auto_configure on audit.digest-enterprise-...``,
+        ``indices:data/read/search on org-1's events in audit-enterprise-*``), or None when it holds all of them.
     """
     if isinstance(descriptors, Mapping) and not descriptors:
         return None
     given = descriptors.values() if isinstance(descriptors, Mapping) else []
-    # an entry with a document or field restriction grants less than the current descriptor's unrestricted one
     entries = [entry for descriptor in given for entry in _index_entries(descriptor)
-               if not entry.get("query") and not entry.get("field_security")]
+               if not entry.get("field_security") and
+               (not entry.get("query") or (tenant is not None and _query_tenant(entry["query"]) == tenant))]
+    events = f"{tenant}'s events in " if role == TENANT else ""
     for name, (head, shape) in _role_names(tiers, role).items():
         for privilege in _ROLE_PRIVILEGES[role]:
             if not any(any(_name_covers(n, name, head) for n in entry.get("names") or []) and
                        any(_privilege_covers(p, privilege) for p in entry.get("privileges") or [])
                        for entry in entries):
-                return f"{privilege} on {shape}"
+                return f"{privilege} on {events}{shape}"
     return None
 
 
@@ -437,19 +453,25 @@ def descriptor_tenants(descriptors: object) -> set[str] | None:
     for descriptor in descriptors.values():
         entries = descriptor.get("indices") if isinstance(descriptor, Mapping) else None
         for entry in entries if isinstance(entries, list) else []:
-            query = entry.get("query") if isinstance(entry, Mapping) else None
-            if isinstance(query, str):
-                try:
-                    query = json.loads(query)
-                except ValueError:
-                    return None
-            term = query.get("term") if isinstance(query, Mapping) else None
-            value = term.get(TENANT_FIELD) if isinstance(term, Mapping) else None
-            value = value.get("value") if isinstance(value, Mapping) else value
-            if not isinstance(value, str):
+            value = _query_tenant(entry.get("query") if isinstance(entry, Mapping) else None)
+            if value is None:
                 return None
             tenants.add(value)
     return tenants
+
+
+def _query_tenant(query: object) -> str | None:
+    """The tenant a document-level query names (``{"term": {"organization.id": ORG}}``, as text or object, with or
+    without ``value``), or None when it is no such query."""
+    if isinstance(query, str):
+        try:
+            query = json.loads(query)
+        except ValueError:
+            return None
+    term = query.get("term") if isinstance(query, Mapping) else None
+    value = term.get(TENANT_FIELD) if isinstance(term, Mapping) else None
+    value = value.get("value") if isinstance(value, Mapping) else value
+    return value if isinstance(value, str) else None
 
 
 def revoke_keys(client: Elasticsearch, ids: list[str]) -> list[str]:
@@ -495,9 +517,11 @@ def narrow_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()
     mappings, ...); its tenant stays: it is narrowed only when its document-level query and its metadata name
     the same one tenant, else it is reported (revoke it and make a new one). A writer or reader key gets its
     role's descriptor as ``auditlog setup --api-keys`` makes it now (a writer key made before version 5 loses
-    the class patterns, keeping the daily names), only when its old descriptor and its maker's privileges when it
-    was made (``limited_by``: an update takes the maker's privileges of today) hold all of that: narrowing never
-    widens, such a key is reported. Expired keys are not broader (Elasticsearch updates none).
+    the class patterns, keeping the daily names). Any key is narrowed only when its old descriptor and its
+    maker's privileges when it was made (``limited_by``: an update takes the maker's privileges of today) hold
+    all of the new one (``not_held``; for a tenant key: its class's index names and ``TENANT_PRIVILEGES``, not
+    restricted by another document-level query or a field restriction): narrowing never widens, such a key is
+    reported. Expired keys are not broader (Elasticsearch updates none).
     Elasticsearch lets only the user who made a key update it: for anyone else it answers as if the key did
     not exist.
 
@@ -519,24 +543,24 @@ def narrow_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()
         if key.invalidated or not key.broader or (ids and key.id not in ids):
             continue
         found.add(key.id)
-        if key.role != TENANT:
-            lacks = not_held(stored.get("role_descriptors"), tiers, key.role)
-            if lacks is None:
-                problem = _maker_lacks(client, key, tiers)
-                yield _update(client, key, key_role_descriptors(tiers, key.role)) if problem is None else Narrowed(
-                    key.id, None, problem, key.role)
+        tenant = key.tenant if key.role == TENANT else None
+        if key.role == TENANT:
+            queried = descriptor_tenants(stored.get("role_descriptors"))
+            if queried != {key.tenant}:  # narrowing must never move a key to another tenant's events
+                reads = "every tenant" if queried is None else ", ".join(sorted(queried)) or "no index"
+                yield Narrowed(key.id, key.tenant,
+                               one_line(f"its role reads {reads} but its metadata names {key.tenant!r}: "
+                                        "revoke it and make a new one"))
                 continue
-            yield Narrowed(key.id, None, one_line(f"its role lacks {lacks}, which a new {key.role} key holds: "
-                                                  "narrowing would widen it; revoke it and make a new one"), key.role)
-            continue
-        queried = descriptor_tenants(stored.get("role_descriptors"))
-        if queried != {key.tenant}:  # narrowing must never move a key to another tenant's events
-            reads = "every tenant" if queried is None else ", ".join(sorted(queried)) or "no index"
-            yield Narrowed(key.id, key.tenant,
-                           one_line(f"its role reads {reads} but its metadata names {key.tenant!r}: "
-                                    "revoke it and make a new one"))
-            continue
-        yield _narrow(client, tiers, key)
+        lacks = not_held(stored.get("role_descriptors"), tiers, key.role, tenant)
+        problem = one_line(f"its role lacks {lacks}, which a new {key.role} key holds: narrowing would widen it; "
+                           "revoke it and make a new one") if lacks is not None else _maker_lacks(client, key, tiers)
+        if problem is not None:
+            yield Narrowed(key.id, tenant, problem, key.role)
+        elif key.role == TENANT:
+            yield _narrow(client, tiers, key)
+        else:
+            yield _update(client, key, key_role_descriptors(tiers, key.role))
     for unknown in dict.fromkeys(ids):
         if unknown not in found:
             yield Narrowed(unknown, None, f"not a broader key of namespace {tiers.prefix}", "")
@@ -547,11 +571,14 @@ def _maker_lacks(client: Elasticsearch, key: KeyInfo, tiers: TierTable) -> str |
 
     A key may do what its descriptors grant *and* its maker could when it was made (``limited_by``, a snapshot);
     updating it takes a new snapshot of the maker's privileges of today. A maker given more since then (a key
-    made by a user who could only read, holding ``all``) would hand the key what it never could do: the update
-    narrows only when that old snapshot held everything a new key of its role holds.
+    made by a user who could only read, holding ``all``; a tenant key made by a user who could read only another
+    tenant's events, or no enterprise index) would hand the key what it never could do: the update narrows only
+    when that old snapshot held everything a new key of its role holds (``not_held``: for a tenant key, a snapshot
+    entry restricted by the key's own tenant query holds, any other query or field restriction does not).
     """
     try:
-        found = client.security.get_api_key(id=key.id, with_limited_by=True).get("api_keys") or []
+        # owner: a user with only manage_own_api_key may read its own keys' snapshots, and is refused (403) without it
+        found = client.security.get_api_key(id=key.id, owner=True, with_limited_by=True).get("api_keys") or []
     except ApiError as exc:
         if exc.meta.status == 404:  # not this user's key: the update is refused too, and says who may change it
             return None
@@ -563,7 +590,8 @@ def _maker_lacks(client: Elasticsearch, key: KeyInfo, tiers: TierTable) -> str |
     # a list of {role name: descriptor}, one per role the maker had: any of them grants
     snapshot = {f"{i}:{name}": descriptor for i, roles in enumerate(limited if isinstance(limited, list) else [])
                 if isinstance(roles, Mapping) for name, descriptor in roles.items()}
-    lacks = not_held(snapshot, tiers, key.role) if snapshot else "every privilege"
+    lacks = not_held(snapshot, tiers, key.role, key.tenant if key.role == TENANT else None) if snapshot \
+        else "every privilege"
     if lacks is None:
         return None
     return one_line(f"its maker could not grant {lacks} when it was made, and updating it would grant the maker's "

@@ -18,6 +18,7 @@ from auditlog.indexer.keys import (
     key_scope,
     list_keys,
     narrow_keys,
+    not_held,
     tenant_descriptor,
 )
 from auditlog.indexer.security import READER, WRITER, WRITER_PRIVILEGES, key_role_descriptors
@@ -59,22 +60,26 @@ def test_an_answer_of_another_shape_is_not_judged(descriptors: object) -> None:
     assert broader_than_tenant(descriptors) is False
 
 
-class _Security:
-    """The security client of a cluster where updating a key answers ``status`` (200: updated)."""
+_SUPERUSER = {"superuser": {"cluster": ["all"], "indices": [{"names": ["*"], "privileges": ["all"]}]}}
 
-    def __init__(self, keys: list[dict[str, Any]], status: int = 200) -> None:
-        self.keys, self.status = keys, status
+
+class _Security:
+    """The security client of a cluster where updating a key answers ``status`` (200: updated) and every key's maker
+    had the roles ``limited_by`` when it made the key (a superuser's by default)."""
+
+    def __init__(self, keys: list[dict[str, Any]], status: int = 200,
+                 limited_by: dict[str, Any] | None = None) -> None:
+        self.keys, self.status, self.limited_by = keys, status, limited_by or _SUPERUSER
         self.updated: list[tuple[str, str]] = []  # (key id, the tenant its new descriptor's query names)
         self.given: dict[str, dict[str, Any]] = {}  # key id -> the role descriptors it was given
 
     def query_api_keys(self, **_: Any) -> dict[str, Any]:
         return {"api_keys": self.keys}
 
-    def get_api_key(self, *, id: str, with_limited_by: bool) -> dict[str, Any]:
-        """The key with its maker's privileges (a superuser's); another user's key (status not 200) is not seen."""
-        superuser = {"superuser": {"cluster": ["all"], "indices": [{"names": ["*"], "privileges": ["all"]}]}}
-        return {"api_keys": [{"id": id, "limited_by": [superuser]}] if self.status == 200 and with_limited_by
-                else []}
+    def get_api_key(self, *, id: str, owner: bool, with_limited_by: bool) -> dict[str, Any]:
+        """The key with its maker's privileges; another user's key (status not 200) is not seen."""
+        return {"api_keys": [{"id": id, "limited_by": [self.limited_by]}] if self.status == 200 and with_limited_by
+                and owner else []}
 
     def update_api_key(self, *, id: str, role_descriptors: dict[str, Any]) -> dict[str, Any]:
         if self.status != 200:
@@ -275,3 +280,89 @@ def test_narrowing_a_writer_key_of_another_user_says_who_may_change_it() -> None
     ((key_id, problem),), _ = _narrow_roles(_role_key("w", WRITER, *_WRITER_V4), status=404)
     assert ("w", True, False) == (key_id, problem is not None and "only the user who made a key" in problem,
                                   "\n" in (problem or ""))
+
+
+# A tenant key's maker (``limited_by``): the update takes the maker's privileges of today, so the snapshot taken
+# when the key was made must have held all a new tenant key grants (indexer/keys.py, not_held and _maker_lacks)
+
+
+def _maker(*privileges: str, names: tuple[str, ...] = ("audit-enterprise-*",), **restriction: object) -> dict[str, Any]:
+    """A maker's role as ``limited_by`` lists it: ``privileges`` on ``names``, maybe with a ``query`` or
+    ``field_security``."""
+    return {"maker": {"cluster": ["manage_own_api_key"],
+                      "indices": [{"names": list(names), "privileges": list(privileges or ("read",))} | restriction]}}
+
+
+def _own_query(tenant: str = "org-1") -> str:
+    """A tenant's document-level query as Elasticsearch lists it: JSON text."""
+    return json.dumps({"term": {"organization.id": tenant}})
+
+
+def test_a_maker_who_could_read_every_index_held_a_tenant_key() -> None:
+    """A superuser's snapshot holds all a new tenant key grants."""
+    assert not_held(_SUPERUSER, _TIERS, TENANT, "org-1") is None
+
+
+def test_a_maker_who_could_read_the_enterprise_class_held_a_tenant_key() -> None:
+    """``read`` on ``audit-enterprise-*`` holds search and both point-in-time actions."""
+    assert not_held(_maker("read"), _TIERS, TENANT, "org-1") is None
+
+
+def test_a_maker_who_could_read_only_another_tenants_events_did_not_hold_a_tenant_key() -> None:
+    """A snapshot restricted by another tenant's query lacks the key's tenant's events, named in the answer."""
+    expected = "indices:data/read/search on org-1's events in audit-enterprise-*"
+    assert expected == not_held(_maker(query=_own_query("org-2")), _TIERS, TENANT, "org-1")
+
+
+def test_a_maker_restricted_to_the_keys_own_tenant_held_a_tenant_key() -> None:
+    """A snapshot restricted by exactly the key's own tenant query granted all the key will ever read: it holds."""
+    assert not_held(_maker(query=_own_query()), _TIERS, TENANT, "org-1") is None
+
+
+def test_the_keys_own_tenant_query_as_an_object_with_value_holds_too() -> None:
+    """The own tenant query given as an object in the ``value`` form holds as its JSON text does."""
+    query = {"term": {"organization.id": {"value": "org-1"}}}
+    assert not_held(_maker(query=query), _TIERS, TENANT, "org-1") is None
+
+
+def test_a_maker_restricted_by_another_query_naming_the_tenant_did_not_hold_a_tenant_key() -> None:
+    """A query other than the key's own ``term`` (a ``bool`` that also names the tenant) may hide events: no hold."""
+    query = {"bool": {"filter": [{"term": {"organization.id": "org-1"}}, {"term": {"audit.source": "x"}}]}}
+    assert not_held(_maker(query=query), _TIERS, TENANT, "org-1") is not None
+
+
+def test_a_maker_with_field_level_security_did_not_hold_a_tenant_key() -> None:
+    """A snapshot with a field restriction lacks fields a new key reads, even with the key's own tenant query."""
+    restricted = _maker(query=_own_query(), field_security={"grant": ["@timestamp"]})
+    assert not_held(restricted, _TIERS, TENANT, "org-1") is not None
+
+
+def test_a_maker_who_could_read_another_class_only_did_not_hold_a_tenant_key() -> None:
+    """A snapshot reading ``audit-business-*`` only lacks the enterprise class."""
+    assert not_held(_maker(names=("audit-business-*",)), _TIERS, TENANT, "org-1") is not None
+
+
+def test_a_maker_who_could_search_but_not_open_a_point_in_time_did_not_hold_a_tenant_key() -> None:
+    """A snapshot with the search action only lacks opening a point in time, named in the answer."""
+    expected = "indices:data/read/open_point_in_time on org-1's events in audit-enterprise-*"
+    assert expected == not_held(_maker("indices:data/read/search"), _TIERS, TENANT, "org-1")
+
+
+def test_a_tenant_key_whose_maker_read_another_tenants_events_is_reported_not_widened() -> None:
+    """`keys narrow` reports a tenant key made by a user who read only another tenant's events, in one line, and
+    does not update it."""
+    security = _Security([_stored("k1", "org-1")], limited_by=_maker(query=_own_query("org-2")))
+    (done,) = narrow_keys(_Client(security), _TIERS)  # type: ignore[arg-type]
+    problem = done.problem or ""
+    assert ({}, True, False) == (security.given, problem.startswith("its maker could not grant"), "\n" in problem)
+
+
+def test_a_tenant_key_whose_own_role_lacks_a_point_in_time_is_reported_not_widened() -> None:
+    """A broader tenant key whose own descriptor holds search and get but not opening a point in time is reported:
+    the new descriptor would add it."""
+    stored = _stored("k1", "org-1")
+    stored["role_descriptors"]["audit-tenant"]["indices"][0]["privileges"] = ["indices:data/read/search",
+                                                                              "indices:data/read/get"]
+    ((key_id, problem),), updated = _narrowed(stored)
+    assert ("k1", [], True) == (key_id, updated, problem is not None and "its role lacks indices:data/read/open_p"
+                                in problem)

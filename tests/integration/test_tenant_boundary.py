@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -225,13 +227,90 @@ def test_keys_narrow_names_an_id_that_is_no_broader_tenant_key(tenant_setup: Ten
     assert expected == (code, out.strip())
 
 
+#: what the maker of a tenant key could read when it made the key: only another tenant's enterprise events (a
+#: document-level query), or no enterprise index at all
+_MAKER_READ: dict[str, Callable[[TenantSetup], dict[str, Any]]] = {
+    "another-tenants-events": lambda setup: {"names": [_enterprise(setup)], "privileges": ["read"],
+                                             "query": {"term": {"organization.id": setup.other_enterprise()}}},
+    "no-enterprise-index": lambda setup: {"names": [setup.tiers.class_pattern("business")], "privileges": ["read"]},
+}
+#: what the maker of a tenant key could read that holds all a new key of its tenant reads: the whole enterprise
+#: class, or exactly the key's tenant's events (a document-level query the same as the key's own)
+_MAKER_HELD: dict[str, Callable[[TenantSetup], dict[str, Any]]] = {
+    "the-whole-class": lambda setup: {"names": [_enterprise(setup)], "privileges": ["read"]},
+    "the-keys-own-tenant": lambda setup: {"names": [_enterprise(setup)], "privileges": ["read"],
+                                          "query": {"term": {"organization.id": TENANT}}},
+}
+
+
+@dataclass(frozen=True)
+class _MakersKey:
+    """A tenant key of the former descriptor made by a user, narrowed by that user: what the key counted before and
+    after, and what `auditlog keys narrow ID` printed."""
+
+    id: str
+    before: int
+    code: int
+    out: str
+    err: str
+    after: int
+
+
+def _narrow_as_maker(setup: TenantSetup, reads: dict[str, Any], *, widen: bool) -> _MakersKey:
+    """Have a user who may make its own API keys and read only ``reads`` make a key of the former descriptor, let
+    it read the whole enterprise class too when ``widen`` (a role added later), then run `auditlog keys narrow`
+    on the key as that user. User, roles and key are deleted afterwards."""
+    user, password = f"{setup.tiers.prefix}-tenant-maker", uuid.uuid4().hex
+    setup.admin.security.put_role(name=f"{user}-then", cluster=["manage_own_api_key"], indices=[reads])
+    setup.admin.security.put_role(name=f"{user}-now", indices=[{"names": [_enterprise(setup)], "privileges": ["read"]}])
+    setup.admin.security.put_user(username=user, password=password, roles=[f"{user}-then"])
+    maker = Elasticsearch(setup.node.url, basic_auth=(user, password), ca_certs=setup.node.ca_certs,
+                          request_timeout=30)
+    try:
+        with _old_key(setup, maker) as client:
+            key_id = client.security.authenticate()["api_key"]["id"]
+            before = client.count(index=setup.tiers.read_pattern)["count"]
+            if widen:
+                setup.admin.security.put_user(username=user, roles=[f"{user}-then", f"{user}-now"])
+            code, out, err = setup.cli("keys", "narrow", key_id, user=(user, password))
+            return _MakersKey(key_id, before, code, out, err, client.count(index=setup.tiers.read_pattern)["count"])
+    finally:
+        maker.close()
+        setup.admin.options(ignore_status=404).security.delete_user(username=user)
+        for role in (f"{user}-then", f"{user}-now"):
+            setup.admin.options(ignore_status=404).security.delete_role(name=role)
+
+
+@pytest.mark.parametrize("reads", sorted(_MAKER_READ))
+def test_keys_narrow_never_lets_a_tenant_key_read_what_its_maker_could_not_when_it_was_made(
+        tenant_setup: TenantSetup, reads: str) -> None:
+    """`keys narrow` refuses a tenant key whose maker could read only another tenant's events (or no enterprise
+    index) when it made the key and the whole class since: the update would take the maker's privileges of today,
+    and the key, which read nothing, would read its tenant's events; it still reads nothing."""
+    key = _narrow_as_maker(tenant_setup, _MAKER_READ[reads](tenant_setup), widen=True)
+    expected = (0, 1, f"not narrowed {key.id} (tenant {TENANT}): its maker could not grant", 0)
+    assert expected == (key.before, key.code, key.out[:len(expected[2])], key.after), (key.out, key.err)
+
+
+@pytest.mark.parametrize("reads", sorted(_MAKER_HELD))
+def test_keys_narrow_narrows_a_tenant_key_whose_maker_could_read_all_its_tenant_s_events(
+        tenant_setup: TenantSetup, reads: str) -> None:
+    """`keys narrow` run by a maker with only `manage_own_api_key`, who could read the whole class (or exactly the
+    key's tenant's events) when it made the key, narrows it: it reads the same events before and after."""
+    key = _narrow_as_maker(tenant_setup, _MAKER_HELD[reads](tenant_setup), widen=False)
+    events = len(tenant_setup.ids_of[TENANT])
+    expected = (events, 0, f"narrowed {key.id} (tenant {TENANT})", events)
+    assert expected == (key.before, key.code, key.out.split(":")[0], key.after), (key.out, key.err)
+
+
 @contextlib.contextmanager
-def _old_key(setup: TenantSetup) -> Iterator[Elasticsearch]:
-    """A client with a tenant key as `auditlog keys tenant` made them before the narrowing; revoked afterwards."""
+def _old_key(setup: TenantSetup, maker: Elasticsearch | None = None) -> Iterator[Elasticsearch]:
+    """A client with a tenant key as `auditlog keys tenant` made them before the narrowing, made by ``maker`` (the
+    admin by default); revoked afterwards."""
     descriptor = {"cluster": [], "indices": [{"names": [_enterprise(setup)],
                                               "privileges": ["read", "view_index_metadata"],
                                               "query": {"term": {"organization.id": TENANT}}}]}
-    made = setup.admin.security.create_api_key(
+    made = (maker or setup.admin).security.create_api_key(
         name=f"{setup.tiers.prefix}-tenant-{TENANT}-old", role_descriptors={f"{setup.tiers.prefix}-tenant": descriptor},
         metadata={"managed_by": "auditlog", "role": "tenant", "tenant": TENANT, "namespace": setup.tiers.prefix})
     client = Elasticsearch(setup.node.url, api_key=made["encoded"], ca_certs=setup.node.ca_certs, max_retries=0)

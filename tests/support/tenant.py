@@ -54,11 +54,13 @@ class TenantSetup:
         return Elasticsearch(self.node.url, api_key=self.key["encoded"], ca_certs=self.node.ca_certs,
                              request_timeout=30, max_retries=0)
 
-    def cli(self, *args: str, key: str | None = None) -> tuple[int, str, str]:
-        """Run `auditlog ARGS` against the node (admin credentials, or ``key``); return status, stdout, stderr."""
+    def cli(self, *args: str, key: str | None = None, user: tuple[str, str] | None = None) -> tuple[int, str, str]:
+        """Run `auditlog ARGS` against the node (admin credentials, ``key``, or ``user``'s name and password); return
+        status, stdout, stderr."""
         # secrets through the environment, as the docs recommend (a flag would add a `ps` warning)
-        secrets = {"AUDITLOG_ES_API_KEY": key} if key else {"AUDITLOG_ES_USERNAME": self.node.username,
-                                                            "AUDITLOG_ES_PASSWORD": self.node.password}
+        username, password = user or (self.node.username, self.node.password)
+        secrets = {"AUDITLOG_ES_API_KEY": key} if key else {"AUDITLOG_ES_USERNAME": username,
+                                                            "AUDITLOG_ES_PASSWORD": password}
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), mock.patch.dict(os.environ, secrets):
             code = main([*args, "--es", self.node.url, "--ca-certs", self.node.ca_certs, "--prefix", self.tiers.prefix])
