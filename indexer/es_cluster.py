@@ -38,9 +38,11 @@ from auditlog.indexer.es_node import (
     log_tail,
     node_name,
     port_in_use,
+    read_state_file,
     request_any,
     request_json,
     signal_group,
+    write_state_file,
 )
 from auditlog.indexer.java import JavaHome, find_java
 
@@ -113,7 +115,7 @@ def holds_cluster(state_dir: Path) -> bool:
 def recorded_nodes(state_dir: Path) -> int | None:
     """Return how many members the cluster in ``state_dir`` has (``None``: no cluster there)."""
     try:
-        nodes = int(json.loads((state_dir / CLUSTER_FILE).read_text())["nodes"])
+        nodes = int(json.loads(read_state_file(state_dir / CLUSTER_FILE))["nodes"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return nodes if 1 <= nodes <= 9 else None  # what es start --nodes allows; anything else is not our file
@@ -179,7 +181,7 @@ class LocalCluster:
             return ClusterInfo(nodes=up, state_dir=self.state, already_running=True)
         self.state.mkdir(parents=True, exist_ok=True)
         self.state.chmod(0o755)
-        (self.state / CLUSTER_FILE).write_text(json.dumps(
+        write_state_file(self.state / CLUSTER_FILE, json.dumps(
             {"nodes": self.config.nodes, "port": self.port, "secure": self.config.secure}, indent=2))
         home, java = self._runtime()
         launched: list[tuple[NodeInfo, Any]] = []

@@ -59,6 +59,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from auditlog.core.files import open_regular, write_all
 from auditlog.core.processes import (
     Identity,
     Outcome,
@@ -81,6 +82,45 @@ HOST = "127.0.0.1"
 TRANSPORT_OFFSET = 100
 #: for a node.json without a recorded identity: a word the node's command line contains
 _OUR_MARKERS = (b"elasticsearch",)
+#: the most of node.json or cluster.json read (a few hundred bytes of numbers and paths when ours)
+STATE_FILE_BYTES = 64 * 1024
+
+
+def read_state_file(path: Path) -> str:
+    """The text of a small file of the node's state folder (node.json, cluster.json), when it is one of ours.
+
+    A regular file only, never through a link, and no more than :data:`STATE_FILE_BYTES`: a FIFO in its place
+    hung ``es status``, ``stop`` and ``start`` (a plain read waits for a writer), a link to ``/dev/zero`` would
+    take all memory.
+
+    Raises:
+        OSError: it cannot be opened (``NotRegularFileError``: a link, a FIFO, a device, a folder).
+        ValueError: it is longer than the bound, or not UTF-8.
+    """
+    with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as fh:
+        data = fh.read(STATE_FILE_BYTES + 1)
+    if len(data) > STATE_FILE_BYTES:
+        raise ValueError(f"{path} holds more than {STATE_FILE_BYTES} bytes")
+    return data.decode()
+
+
+def write_state_file(path: Path, text: str) -> None:
+    """Write a small file of the node's state folder whole, in place of whatever is at ``path``.
+
+    Written to a new file and renamed over ``path``: a FIFO there would block the write (with the node already
+    started), and a link there would have it write through to the link's target.
+
+    Raises:
+        OSError: when it cannot be written.
+    """
+    temporary = path.with_name(f"{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        write_all(fd, text.encode())
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
 
 
 class NodeStartError(RuntimeError):
@@ -376,7 +416,7 @@ class LocalNode:
         """Return ``node.json`` and what its pid is now; ``None`` without a readable one."""
         path = self._info_path()
         try:
-            info = NodeInfo.from_json(json.loads(path.read_text()))
+            info = NodeInfo.from_json(json.loads(read_state_file(path)))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):  # no node.json, or not one of ours
             return None
         return info, verdict(info.pid, info.identity, markers=_OUR_MARKERS, state_file=path)
@@ -522,7 +562,7 @@ class LocalNode:
             # read now, while the launcher is surely our child: stop later signals its group only if it matches
             identity=identify(proc.pid),
         )
-        self._info_path().write_text(json.dumps(info.to_json(), indent=2))
+        write_state_file(self._info_path(), json.dumps(info.to_json(), indent=2))
         return info, proc
 
     def ensure_trial(self, info: NodeInfo) -> None:

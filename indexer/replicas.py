@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
 
+from auditlog.indexer.retention import expressions
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 #: replicas with two or more data nodes (one copy survives the loss of any node)
@@ -108,8 +109,9 @@ def apply_to_existing(client: Elasticsearch, indices: list[str], replicas: int) 
     Raises:
         elasticsearch.ApiError / ConnectionError: refused (index privilege ``manage``) or unreachable.
     """
-    # a long comma-joined name list could pass the URL limit: a few requests of at most 50 names
+    # a long comma-joined name list could pass the request line's 4 KiB, which fails the whole request: a few
+    # requests of at most 50 names, fewer when they are long (a long prefix)
     for start in range(0, len(indices), 50):
-        client.indices.put_settings(index=",".join(indices[start:start + 50]),
-                                    settings={"index": {"auto_expand_replicas": "false",
-                                                        "number_of_replicas": replicas}})
+        for names in expressions(indices[start:start + 50]):
+            client.indices.put_settings(index=names, settings={"index": {"auto_expand_replicas": "false",
+                                                                         "number_of_replicas": replicas}})

@@ -59,6 +59,7 @@ from auditlog.indexer.integrity import (
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.rawsource import Stamp, existing_indices, read_stamp, scan, scan_sources
+from auditlog.indexer.retention import expressions
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 _IDS_CHUNK = 5000
@@ -298,8 +299,8 @@ def _check_elsewhere(client: Elasticsearch, tiers: TierTable, checked: set[str],
 def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes] | None,
                   report: Report, cancel: threading.Event | None = None) -> list[_Digest]:
     out: list[_Digest] = []
-    for start in range(0, len(indices), 50):
-        names = ",".join(indices[start:start + 50])
+    # at most 50 names per search, fewer when they are long: past the request line's 4 KiB the whole request fails
+    for names in (n for start in range(0, len(indices), 50) for n in expressions(indices[start:start + 50])):
         for hits, _spans in scan(client, names, {"match_all": {}}):
             check(cancel)
             for h in hits:

@@ -299,7 +299,10 @@ def _warn_blocked(blocked: list[retention.Blocked], due: bool) -> None:
 def _warn_not_ahead(made: list[ahead.AheadIndex]) -> None:
     for item in made:
         if item.problem is not None:
-            print(f"warning: daily index {item.name} not created ahead: {item.problem}", file=sys.stderr)
+            # the problem names what holds the day's name (an alias's index, a data stream's backing indices):
+            # Elasticsearch allows a line feed in an index name, which must not start a line of its own
+            print(f"warning: daily index {item.name} not created ahead: {shown(item.problem, line_breaks=False)}",
+                  file=sys.stderr)
 
 
 def _warn_misshapen(found: list[mapped.Misshapen]) -> None:

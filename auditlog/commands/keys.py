@@ -152,8 +152,9 @@ def narrow_command(args: argparse.Namespace) -> int:
         for key in keys.narrow_keys(client, tiers, list(args.ids)):  # each line as soon as it is done
             seen, failed = seen + 1, failed + (key.problem is not None)
             who = f" (tenant {key.tenant})" if key.tenant else f" ({key.role})" if key.role in (WRITER, READER) else ""
-            print(f"narrowed {key.id}{who}: {NARROWED_TO[key.role]}, secret unchanged" if key.problem is None
-                  else f"not narrowed {key.id}{who}: {key.problem}", flush=True)
+            # a tenant is whatever the key's maker put in its metadata, a reason what Elasticsearch said: one line
+            print(shown(f"narrowed {key.id}{who}: {NARROWED_TO[key.role]}, secret unchanged" if key.problem is None
+                        else f"not narrowed {key.id}{who}: {key.problem}", line_breaks=False), flush=True)
         if not seen:
             print(f"no broader keys in namespace {tiers.prefix}")
         return 1 if failed else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,10 @@ def test_waiting_for_an_index_asks_its_health_until_it_exists_and_is_green(
                     version="9.5.4", log_path=tmp_path / "log")
     _cluster(tmp_path)._wait_formed([info], [], timeout=60, status="green", index=".security")
     assert (["/_cluster/health/.security"] * 3, []) == (asked, answers)
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_in_place_of_the_cluster_file_is_no_cluster_without_blocking(tmp_path: Path) -> None:
+    """A FIFO where cluster.json goes is no cluster, at once: es status, stop and start no longer wait for a writer."""
+    os.mkfifo(tmp_path / es_cluster.CLUSTER_FILE)
+    assert recorded_nodes(tmp_path) is None

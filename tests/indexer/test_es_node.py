@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from auditlog.indexer.es_node import (
     _settings,
     _write_jvm_options,
     heap_size,
+    read_state_file,
+    write_state_file,
 )
 from tests.support.processes import ES_DECOY, sleeping
 
@@ -210,3 +213,25 @@ def test_cli_stop_on_a_stale_node_json_is_one_line(tmp_path: Path, capsys: pytes
     code = main(["es", "stop", "--port", str(IDENTITY_PORT), "--state-dir", str(tmp_path)])
     out = capsys.readouterr()
     assert (code, out.out.count("\n"), "stale node.json" in out.out, out.err) == (0, 1, True, "")
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_in_place_of_node_json_is_no_node_without_blocking(tmp_path: Path) -> None:
+    """A FIFO where node.json goes is read as no node at once; status and stop no longer wait for a writer."""
+    os.mkfifo(tmp_path / "node.json")
+    node = LocalNode(NodeConfig(state_dir=tmp_path, port=19802))
+    assert (None, False, False) == (node.running_info(), node.status().running, node.stop())
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo"])
+@pytest.mark.timeout(20)
+def test_a_state_file_is_written_in_place_of_a_link_or_fifo_not_through_it(tmp_path: Path, kind: str) -> None:
+    """write_state_file replaces a link or FIFO at the path: the link's target is left as it was, nothing blocks."""
+    target, path = tmp_path / "victim", tmp_path / "node.json"
+    target.write_text("keep")
+    if kind == "link":
+        path.symlink_to(target)
+    else:
+        os.mkfifo(path)
+    write_state_file(path, '{"nodes": 2}')
+    assert ("keep", '{"nodes": 2}', False) == (target.read_text(), read_state_file(path), path.is_symlink())

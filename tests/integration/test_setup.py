@@ -218,3 +218,20 @@ def test_a_template_of_higher_priority_over_our_names_stops_setup_before_any_ind
     assert (code, len(err), made) == (1, 1, {})
     assert f"index template {foreign} (priority 500, patterns {namespace.prefix}*) overrides " in err[0]
     assert main(["setup", "--es", es_url, "--prefix", namespace.prefix]) == 0
+
+
+def test_setup_brings_more_long_named_indices_to_the_chosen_replicas_than_one_request_line_names(
+    es: Elasticsearch, namespace: TierTable,
+) -> None:
+    """Fifty existing daily indices of a long prefix (their names past Elasticsearch's 4 KiB request line together)
+    all get the replicas setup chose, instead of setup failing with too_long_http_line_exception."""
+    tiers = TierTable(prefix=f"{namespace.prefix}-{'l' * (120 - len(namespace.prefix))}")  # cleaned with the fixture's
+    names = [tiers.index_for_day("business", datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=i))
+             for i in range(50)]
+    assert len(",".join(names)) > 4096
+    for name in names:
+        es.indices.create(index=name, settings={"number_of_replicas": 0, "auto_expand_replicas": "0-1"})
+    run_setup(es, tiers)
+    found = es.indices.get_settings(index=",".join(names[:10]), flat_settings=True)  # a URL of ten fits
+    assert {("false", "0")} == {(f["settings"]["index.auto_expand_replicas"], f["settings"]["index.number_of_replicas"])
+                                for f in found.values()}

@@ -513,3 +513,17 @@ def test_a_stream_that_lost_many_lines_reports_each_gap_once_and_its_digests_sta
     carried = [len(info["delivered"]) for hit in es.search(index=tiers.digest_pattern, size=1000)["hits"]["hits"]
                for info in hit["_source"]["digest"]["streams"].values()]
     assert max(carried) <= HISTORY_HOLES + 1 and len(missing) > HISTORY_HOLES
+
+
+def test_more_digest_indices_of_a_long_prefix_than_one_request_line_names_are_read(
+    es: Elasticsearch, raw: Elasticsearch, namespace: TierTable,
+) -> None:
+    """Fifty digest indices whose names together pass Elasticsearch's 4 KiB request line are read in searches that
+    fit it: verify reports on them instead of failing with too_long_http_line_exception."""
+    tiers = TierTable(prefix=f"{namespace.prefix}-{'l' * (120 - len(namespace.prefix))}")  # cleaned with the fixture's
+    names = [tiers.digest_index_for_day("business", datetime(2026, 1, 1, tzinfo=UTC).date() + timedelta(days=i))
+             for i in range(50)]
+    assert len(",".join(names)) > 4096
+    for name in names:
+        es.indices.create(index=name, settings={"number_of_replicas": 0})
+    assert (0, []) == ((report := verify(raw, tiers)).events, report.problems)

@@ -201,3 +201,19 @@ def test_retention_enforce_failing_mid_way_still_says_what_it_deleted(
     out, err = capsys.readouterr()
     assert (code, [line.split()[1] for line in out.splitlines()], "deleted 2 expired indices before the failure" in err
             ) == (1, [i.name for i in gone], True)
+
+
+def test_a_day_not_created_ahead_is_one_warning_line_whatever_the_alias_holder_is_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An index holding one of our daily names as an alias may be named with a line feed (Elasticsearch allows it):
+    the warning naming it stays one line, so the name cannot add a line of its own to setup's or enforce's output."""
+    from datetime import date
+
+    from auditlog.commands.admin import _warn_not_ahead
+    from auditlog.indexer.ahead import REFUSED, AheadIndex
+
+    refused = AheadIndex("audit-enterprise-2026.12.05", "enterprise", date(2026, 12, 5), REFUSED,
+                         "the name is an alias of zz\nforged-line, not a daily index")
+    _warn_not_ahead([refused])
+    assert 1 == capsys.readouterr().err.count("\n")

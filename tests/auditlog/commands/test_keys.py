@@ -40,3 +40,19 @@ def test_an_empty_tenant_exits_2_without_the_cluster(org: str, capsys: pytest.Ca
     with pytest.raises(SystemExit) as caught:
         main(["keys", "tenant", org, "--es", "http://127.0.0.1:9"])
     assert (2, True) == (caught.value.code, "argument ORG: must be an organization.id" in capsys.readouterr().err)
+
+
+def test_narrow_writes_a_tenant_with_a_line_feed_on_the_keys_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A tenant in a key's metadata (whoever made the key chose it) holding a line feed stays on the key's one line,
+    so it cannot forge a line of its own (``narrowed KEY ..., secret unchanged``)."""
+    from auditlog.commands import keys as command
+    from auditlog.indexer.keys import Narrowed
+
+    forged = "org\nnarrowed id2 (tenant org-2): tenant key, secret unchanged"
+    hostile = Narrowed("id1", forged, "its role reads every tenant", "tenant")
+    monkeypatch.setattr(command, "_with_client", lambda _args, work: work(None))
+    monkeypatch.setattr(command.keys, "narrow_keys", lambda *_a: iter([hostile]))
+    code = main(["keys", "narrow", "--es", UNREACHABLE])
+    assert (1, ["not narrowed id1"]) == (code, [line[:16] for line in capsys.readouterr().out.splitlines()])
