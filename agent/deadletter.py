@@ -50,7 +50,7 @@ from auditlog.agent.config import MAX_LINE_BYTES, MIN_LINE_BYTES
 from auditlog.agent.registry import REGISTRY_FILE, Registry
 from auditlog.agent.statelock import make_state_dir
 from auditlog.core.errors import CommandError
-from auditlog.core.files import open_regular, write_all
+from auditlog.core.files import NotRegularFileError, file_kind, open_regular, write_all
 
 DEADLETTER_FILE = "deadletter.jsonl"
 REPLAYED_FILE = "deadletter.replayed"  # the marks of earlier versions (read, no longer written)
@@ -329,6 +329,8 @@ def save_limit(state_dir: str | Path, limit: int) -> None:
         OSError: when the file cannot be written (a link or a folder where its temporary file goes included).
     """
     path = Path(state_dir) / LIMIT_FILE
+    if path.is_symlink() or (path.exists() and not path.is_file()):  # named, not the temporary file: and not
+        raise NotRegularFileError(path, file_kind(os.lstat(path).st_mode))  # replaced by rename (a folder stays)
     recorded, _problem = saved_limit(state_dir)
     data = orjson.dumps({"record_limit": max(limit, recorded or 0)})
     temporary = path.with_name(f"{LIMIT_FILE}.tmp")
@@ -339,7 +341,11 @@ def save_limit(state_dir: str | Path, limit: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(temporary, path)
+    try:
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def saved_limit(state_dir: str | Path) -> tuple[int | None, str | None]:
@@ -358,6 +364,8 @@ def saved_limit(state_dir: str | Path) -> tuple[int | None, str | None]:
         fd = open_regular(path, os.O_RDONLY)
     except FileNotFoundError:
         return None, None
+    except NotRegularFileError as exc:  # its message names the file
+        return None, str(exc)
     except OSError as exc:
         return None, f"{path}: {exc.strerror or exc}"
     try:

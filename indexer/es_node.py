@@ -78,6 +78,9 @@ from auditlog.indexer.java import JavaHome, find_java
 
 RUN_USER = "auditlog-es"
 HOST = "127.0.0.1"
+#: the files of a secure node's state folder that node.json names (the ``elastic`` password, the CA for clients)
+PASSWORD_FILE = "elastic-password"
+CA_FILE = "ca.crt"
 #: a cluster member's transport port is its HTTP port plus this (9200 -> 9300, as Elasticsearch's defaults)
 TRANSPORT_OFFSET = 100
 #: for a node.json without a recorded identity: a word the node's command line contains
@@ -209,8 +212,20 @@ class NodeInfo:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> NodeInfo:
-        """Inverse of ``to_json``; reads the password file when there is one."""
+    def from_json(cls, data: dict[str, Any], state_dir: Path | None = None) -> NodeInfo:
+        """Inverse of ``to_json``; reads the password file when there is one.
+
+        Args:
+            data: ``node.json``'s object.
+            state_dir: the folder ``data`` was read from: then only what a node started there records is
+                taken (its URL on 127.0.0.1 at the recorded port, its password and CA files in that folder). Whoever
+                may write the folder could otherwise name any file as the password, sent as Basic credentials to
+                any URL by ``es status``.
+
+        Raises:
+            ValueError: a pid that is no node's, or (with ``state_dir``) a URL or file a node never records there.
+            KeyError / TypeError: a field missing or of the wrong type.
+        """
         info = cls(
             url=data["url"],
             port=int(data["port"]),
@@ -225,9 +240,26 @@ class NodeInfo:
         )
         if info.pid <= 1:  # 0 is the caller's own process group to killpg, -1 every process: never signalled
             raise ValueError(f"node.json holds pid {info.pid}")
-        if info.password_file and info.password_file.is_file():
-            info.password = info.password_file.read_text().strip()
+        if state_dir is not None:
+            _check_recorded(info, state_dir)
+        if info.password_file:
+            with contextlib.suppress(OSError, ValueError):  # no password file (yet): requests go without one
+                info.password = read_state_file(info.password_file).strip()
         return info
+
+
+def _check_recorded(info: NodeInfo, state_dir: Path) -> None:
+    """Refuse (ValueError) what :meth:`LocalNode.start` never writes into ``state_dir``'s ``node.json``."""
+    scheme = "https" if info.secure else "http"
+    wants = {"url": (info.url, f"{scheme}://{HOST}:{info.port}"),
+             "password_file": (info.password_file, state_dir / PASSWORD_FILE if info.secure else None),
+             "ca_path": (info.ca_path, state_dir / CA_FILE if info.secure else None)}
+    for name, (held, want) in wants.items():
+        same = held == want if held is None or want is None else os.path.realpath(held) == os.path.realpath(want)
+        if held is not None and not same:  # (the folder may be named otherwise now: relative, through a link)
+            raise ValueError(f"node.json names {name} {str(held)!r}, not {str(want)!r}")
+    if not 0 < info.port < 65536:
+        raise ValueError(f"node.json holds port {info.port}")
 
 
 @dataclass(frozen=True)
@@ -416,7 +448,7 @@ class LocalNode:
         """Return ``node.json`` and what its pid is now; ``None`` without a readable one."""
         path = self._info_path()
         try:
-            info = NodeInfo.from_json(json.loads(read_state_file(path)))
+            info = NodeInfo.from_json(json.loads(read_state_file(path)), self.state)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):  # no node.json, or not one of ours
             return None
         return info, verdict(info.pid, info.identity, markers=_OUR_MARKERS, state_file=path)
@@ -641,7 +673,7 @@ class LocalNode:
         """
         config = self.state / "config"
         certs = config / "certs"
-        password_file = self.state / "elastic-password"
+        password_file = self.state / PASSWORD_FILE
         if self.config.reset_credentials:
             shutil.rmtree(certs, ignore_errors=True)
             password_file.unlink(missing_ok=True)
@@ -677,7 +709,7 @@ class LocalNode:
             _run([keystore, "create"], env)
             _run([keystore, "add", "--force", "--stdin", "bootstrap.password"], env, stdin=password)
         # a copy of the CA outside the node's own config, for clients
-        ca_path = self.state / "ca.crt"
+        ca_path = self.state / CA_FILE
         shutil.copy(certs / "ca" / "ca.crt", ca_path)
         ca_path.chmod(0o644)
         return password, password_file, ca_path

@@ -360,3 +360,17 @@ def test_a_recorded_bound_that_is_a_fifo_is_refused_without_blocking(tmp_path: P
     os.mkfifo(tmp_path / deadletter.LIMIT_FILE)
     limit, problem = deadletter.saved_limit(tmp_path)
     assert (None, True) == (limit, problem is not None and "is a FIFO" in problem)
+
+
+def test_a_folder_in_place_of_the_recorded_bound_stops_the_writer_naming_it_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    """A folder where deadletter.limit goes: the writer refuses naming that file (not its temporary one), and leaves
+    no temporary file behind; the reader names the file once."""
+    (tmp_path / deadletter.LIMIT_FILE).mkdir()
+    with pytest.raises(OSError) as raised:
+        DeadLetterWriter(tmp_path, limit=deadletter.record_limit(1 << 20))
+    _limit, problem = deadletter.saved_limit(tmp_path)
+    named = f"{tmp_path / deadletter.LIMIT_FILE} is a directory"
+    assert (str(raised.value).startswith(named), sorted(p.name for p in tmp_path.iterdir() if "limit" in p.name),
+            problem is not None and problem.count(deadletter.LIMIT_FILE) == 1) == (True, [deadletter.LIMIT_FILE], True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,6 +162,40 @@ def test_the_identity_survives_node_json(tmp_path: Path) -> None:
     """What launch records beside the pid is read back by stop."""
     _record(tmp_path, 4242, Identity(77, "boot"))
     assert NodeInfo.from_json(json.loads((tmp_path / "node.json").read_text())).identity == Identity(77, "boot")
+
+
+@pytest.mark.parametrize("forged", ["password file elsewhere", "url elsewhere"])
+def test_a_forged_node_json_sends_no_file_anywhere(tmp_path: Path, decoy: subprocess.Popen[bytes], forged: str) -> None:
+    """node.json naming a file outside its folder as the password, or a URL that is not 127.0.0.1 at its port, is
+    no node of the folder: es status sends nothing (before, the named file went as Basic credentials to the URL)."""
+    secret = tmp_path / "someone-elses-secret"
+    secret.write_text("s3cret-not-the-node-password\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "elastic-password").write_text("the-node-password\n")
+    heard: list[str] = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            heard.append(self.headers.get("Authorization", ""))
+            self.send_error(500)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.HTTPServer(("127.0.0.1", 0), Listener) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        info = NodeInfo(url=f"http://127.0.0.1:{port}", port=port if forged != "url elsewhere" else port + 1,
+                        pid=decoy.pid, state_dir=state, secure=True, version="9", log_path=state / "console.log",
+                        password_file=secret if forged == "password file elsewhere" else state / "elastic-password",
+                        identity=identify(decoy.pid))
+        (state / "node.json").write_text(json.dumps(info.to_json()))
+        try:
+            status = _node(state).status()
+        finally:
+            server.shutdown()
+    assert (status.running, heard) == (False, [])
 
 
 def test_a_decoy_named_by_an_old_node_json_is_never_signalled(tmp_path: Path,
