@@ -513,3 +513,33 @@ def test_processes_appending_concurrently_never_interleave(log_path: Path) -> No
     messages = {e["message"] for e in events}
     assert (len(events), len(messages), all(validate(e) == [] for e in events)) == (6000, 6000, True)
     assert len({e["event"]["id"] for e in events}) == 6000
+
+
+def test_configure_refuses_a_fifo_instead_of_hanging(tmp_path: Path) -> None:
+    """A FIFO at the log path (no one reading) is refused at once with an OSError naming it, not waited on."""
+    fifo = tmp_path / "audit.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="FIFO"):
+        configure(path=fifo, strict=True)
+
+
+def test_writer_refuses_a_fifo_someone_reads(tmp_path: Path) -> None:
+    """A FIFO with a reader is refused too: its writes would block the app whenever the reader lags."""
+    fifo = tmp_path / "audit.jsonl"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(OSError, match="FIFO"):
+            AppendWriter(fifo)
+    finally:
+        os.close(reader)
+
+
+def test_writer_refuses_a_fifo_swapped_in_at_rotation(log_path: Path) -> None:
+    """A FIFO put at the path after a rotation makes the next write raise OSError instead of hanging."""
+    writer = AppendWriter(log_path, reopen_interval=0)
+    log_path.rename(log_path.with_suffix(".1"))
+    os.mkfifo(log_path)
+    with pytest.raises(OSError, match="FIFO"):
+        writer.write(b"line\n")
+    writer.close()
