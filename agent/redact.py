@@ -104,7 +104,11 @@ _SCHEME = r"(?i:bearer|basic|token|digest|negotiate)[ \t]+"
 _COLON = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}}+)([ \t]*:(?=[ \t'\"])[ \t]*)"
                     rf"({_QUOTED}|(?:{_SCHEME})?(?!{_NAME}+[ \t]*:[ \t'\"])[^\s&#;,\"']*|)")
 # "name": value (JSON; the name may hold escapes such as \u0077, decoded before it is judged)
-_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^\s,}\]]+)')
+# A value that opens an object the match cannot take whole (nested, or not closed) is left empty: the pairs
+# inside are the next matches (Redactor._pairs), instead of a recursion per level that a text like '":{":{...'
+# ran out of (RecursionError) after a thousand levels; _BARE then takes such a value when its name is secret
+_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|(?!\{)[^\s,}\]]+|(?=\{))')
+_BARE = re.compile(r"[^\s,}\]]+")
 # 'name': value (a Python dict's repr). Blanks and tabs only before the colon, for the same reason as _QUOTED;
 # a bare value stops before brackets and quotes, so "{'a': {'password': ..." still reaches the inner pair
 _SQPAIR = re.compile(rf"'((?:[^'\\\n]|\\.){{1,64}})'([ \t]*:[ \t]*)({_QUOTED}|[^\s,{{}}\[\]'\"]+)")
@@ -351,7 +355,7 @@ class Redactor:
         if ": " in text or ":\t" in text or ":'" in text or ':"' in text:  # what _COLON needs
             text = _COLON.sub(self._param, text)
         if '"' in text:
-            text = _PAIR.sub(self._pair, text)
+            text = self._pairs(text)
         if "'" in text:
             text = _SQPAIR.sub(self._sqpair, text)
         if "</" in text:
@@ -391,15 +395,25 @@ class Redactor:
             return m[0]
         return f"{name}{sep}{value[:cut]}{self.replacement}"
 
-    def _pair(self, m: re.Match[str]) -> str:
-        value = m[3]
-        if value != "null" and self.is_secret(_unescaped(m[1])):
-            return f'"{m[1]}"{m[2]}"{self.replacement}"'
-        if value[0] == "{":  # the match took a nested object along: its own pairs have not been looked at yet
-            inner = _PAIR.sub(self._pair, value)
-            if inner != value:
-                return f'"{m[1]}"{m[2]}{inner}'
-        return m[0]
+    def _pairs(self, text: str) -> str:
+        """``text`` with the values of JSON-style ``"name": value`` pairs with a secret name replaced.
+
+        A loop, not ``sub``: after a pair whose value is an object, the search goes on *inside* it, so a
+        nested object's own pairs are looked at, at any depth, in one pass over the text.
+        """
+        parts: list[str] = []
+        last = pos = 0
+        while (m := _PAIR.search(text, pos)) is not None:
+            value = m[3]
+            if value != "null" and self.is_secret(_unescaped(m[1])):
+                end = m.end() if value else _BARE.match(text, m.end()).end()  # type: ignore[union-attr]
+                parts += (text[last:m.start()], f'"{m[1]}"{m[2]}"{self.replacement}"')
+                last = pos = end
+            elif not value or value[0] == "{":
+                pos = m.start(3)  # an object (the "{" starts no pair): its own pairs are next
+            else:
+                pos = m.end()
+        return text if not parts else "".join(parts) + text[last:]
 
     def _sqpair(self, m: re.Match[str]) -> str:
         if m[3] in ("None", "null", "''", '""') or not self.is_secret(_unescaped(m[1])):

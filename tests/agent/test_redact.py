@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import event as observe
 from hypothesis import given, settings
@@ -319,3 +320,20 @@ def test_a_jwt_inside_a_run_of_word_characters_is_still_redacted() -> None:
 def test_userinfo_after_leading_digits_is_still_redacted() -> None:
     """A scheme whose run starts with digits ("1http://u:pw@h") keeps the digits and loses the password."""
     assert Redactor().scrub_text("see 1http://u:pw@h/x") == f"see 1http://u:{REDACTED}@h/x"
+
+
+def test_a_secret_in_deeply_nested_json_text_is_redacted() -> None:
+    """A password 3000 objects deep in compact JSON text is redacted (the per-level recursion raised RecursionError)."""
+    text = '{"a":' * 3000 + '{"password":"hunter2"}' + "}" * 3000
+    assert Redactor().scrub_text(text) == text.replace('"hunter2"', f'"{REDACTED}"')
+
+
+def test_a_raw_line_of_nested_json_text_is_redacted_without_error() -> None:
+    """A dead letter's line whose message is '":{' repeated is returned whole (it raised RecursionError)."""
+    line = orjson.dumps({"message": '":{' * 2000})
+    assert Redactor().line(line) == line
+
+
+def test_a_secret_named_unclosed_object_value_is_redacted() -> None:
+    """JSON text cut off inside a secret-named object loses the object's text up to the next delimiter."""
+    assert Redactor().scrub_text('{"password":{"v":"x"') == f'{{"password":"{REDACTED}"'
