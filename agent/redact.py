@@ -50,6 +50,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from enum import Enum
+from pathlib import PurePath
 from typing import Any, Literal
 
 import msgspec
@@ -131,6 +134,31 @@ _CONTRACT: dict[str, frozenset[str]] = {
 _TOP = frozenset(CONTRACT.tops())
 _decode = msgspec.json.Decoder().decode
 
+#: the types of JSON's own scalars (what the agent decodes): the walks take them as they are. Anything else an app
+#: hands the emitter (a tuple, a dataclass, an enum, a set, a subclass of str or dict) is read as the JSON the
+#: emitter's renderer will write for it (:func:`_plain`), so a secret inside is seen before orjson writes it.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_NOT_JSON: Any = object()
+
+
+def json_default(value: Any) -> Any:
+    """Serialise what orjson does not know natively, the way an auditor would read it (the emitter's renderer)."""
+    if isinstance(value, Decimal | PurePath):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as the JSON the renderer writes for it, decoded (``_NOT_JSON``: it cannot; the renderer refuses it)."""
+    try:
+        return orjson.loads(orjson.dumps(value, default=json_default))
+    except (orjson.JSONEncodeError, orjson.JSONDecodeError):
+        return _NOT_JSON
+
 
 def _normalise(name: str) -> str:
     return name.lower().translate(_DROP)
@@ -153,9 +181,11 @@ def _texts(event: Mapping[str, Any]) -> list[str]:
     message = event.get("message")
     if type(message) is str:
         texts.append(message)
+    elif isinstance(message, str):  # a subclass (markupsafe's Markup, Django's SafeString): its text
+        texts.append(str(message))
     url = event.get("url")
-    if type(url) is dict and type(full := url.get("full")) is str:
-        texts.append(full)
+    if type(url) is dict and isinstance(full := url.get("full"), str):
+        texts.append(str(full))
     audit = event.get("audit")
     if type(audit) is dict and type(changes := audit.get("changes")) is dict:
         _strings(changes, texts)
@@ -170,6 +200,8 @@ def _strings(value: Any, out: list[str]) -> None:
             out.append(item)
         elif kind is dict or kind is list:
             _strings(item, out)
+        elif kind not in _SCALARS and (plain := _plain(item)) is not _NOT_JSON:  # a tuple, a dataclass, ...
+            _strings([plain], out)
 
 
 class RedactionSettingError(ValueError):
@@ -284,7 +316,7 @@ class Redactor:
                 # the usual {"old", "new"} pair: only nested values can hide secrets (one loop over
                 # the values costs less than two lookups and two type checks)
                 for value in change.values():
-                    if type(value) is dict or type(value) is list:
+                    if type(value) not in _SCALARS:  # a dict, a list, or a value the renderer turns into JSON
                         break
                 else:
                     continue
@@ -317,7 +349,7 @@ class Redactor:
             for key, item in value.items():
                 if names and isinstance(key, str) and self.is_secret(key):
                     replaced: Any = None if item is None else self.replacement
-                elif isinstance(item, dict | list) or (text and type(item) is str):
+                elif isinstance(item, dict | list) or (text and type(item) is str) or type(item) not in _SCALARS:
                     replaced = self._deep(item, text=text, names=names)
                 else:
                     continue
@@ -329,7 +361,13 @@ class Redactor:
         if isinstance(value, list):
             items = [self._deep(item, text=text, names=names) for item in value]
             return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-        return value
+        if type(value) in _SCALARS:
+            return value
+        plain = _plain(value)  # a tuple, a dataclass, an enum, a set, a str subclass: read as it will be written
+        if plain is _NOT_JSON:
+            return value
+        clean = self._deep(plain, text=text, names=names)
+        return value if clean is plain else clean
 
     # -- value shapes ---------------------------------------------------------------------------
 
@@ -502,7 +540,7 @@ class Redactor:
             for obj, key in (("url", "full"), ("", "message")):
                 holder = out.get(obj) if obj else out
                 value = holder.get(key) if type(holder) is dict else None
-                if type(value) is str:
+                if isinstance(value, str):
                     scrubbed = self.scrub_text(value)
                     if scrubbed is not value:
                         out = dict(out) if out is event else out

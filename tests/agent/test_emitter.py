@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import enum
 import multiprocessing
 import os
 import threading
@@ -543,3 +546,44 @@ def test_writer_refuses_a_fifo_swapped_in_at_rotation(log_path: Path) -> None:
     with pytest.raises(OSError, match="FIFO"):
         writer.write(b"line\n")
     writer.close()
+
+
+@dataclasses.dataclass
+class _Login:
+    user: str
+    password: str
+
+
+class _Setting(enum.Enum):
+    DB = {"password": "S3CRET-enum"}  # noqa: RUF012 - an enum member, not a class attribute
+
+
+class _Markup(str):
+    """A str subclass, like markupsafe's Markup or Django's SafeString."""
+
+
+@pytest.mark.parametrize(
+    ("message", "fields"),
+    [
+        ("m", {"login": _Login("anna", "S3CRET-dataclass")}),
+        ("m", {"changes": {"login": (None, _Login("anna", "S3CRET-dataclass"))}}),
+        ("m", {"meta": ({"password": "S3CRET-tuple"},)}),
+        ("m", {"changes": {"cfg": (None, ({"password": "S3CRET-tuple"},))}}),
+        ("m", {"setting": _Setting.DB}),
+        ("m", {"changes": {"cfg": (None, collections.OrderedDict(password="S3CRET-ordered"))}}),
+        ("m", {"changes": collections.OrderedDict(password={"old": None, "new": "S3CRET-ordered"})}),
+        ("m", {"changes": {"hdrs": (None, {"Authorization: Bearer S3CRET-set-1x2y3z"})}}),
+        ("m", {"changes": {"note": (None, _Markup("password=S3CRET-strsub"))}}),
+        ("m", {"note": _Markup("password=S3CRET-strsub")}),
+        (_Markup("signed in with password=S3CRET-message"), {}),
+    ],
+    ids=["dataclass", "dataclass-change", "tuple", "tuple-change", "enum", "ordereddict-change",
+         "ordereddict-changes", "set-change", "str-subclass-change", "str-subclass-field", "str-subclass-message"],
+)
+def test_secrets_inside_any_value_shape_are_redacted_in_the_line(log_path: Path, message: str,
+                                                                  fields: dict[str, Any]) -> None:
+    """A secret inside a dataclass, tuple, enum, set, dict or str subclass never reaches the file."""
+    configure(path=log_path, strict=True)
+    get_audit_logger(**TENANT).update(message, source="slots", **fields)
+    line = log_path.read_bytes()
+    assert (line.count(b"\n"), b"S3CRET" in line, REDACTED.encode() in line) == (1, False, True)
