@@ -351,7 +351,12 @@ class AuditLogger(BoundLoggerBase):
         Bound and context values fill only what ``event`` lacks. Used by the demo generator and by
         code that builds events itself.
         """
-        fields = dict(event)
+        try:
+            fields = dict(event)
+        except (TypeError, ValueError):  # not a mapping (None, a list...): a bad call like any other, per the policy
+            problem = Problem("$", f"expected an object (a mapping) holding the event, got {type(event).__name__}")
+            self._reject(ContractError([problem]), {})
+            return
         message = fields.pop("message", None)
         ev = fields.pop("event", None)
         if isinstance(ev, Mapping):

@@ -587,3 +587,12 @@ def test_secrets_inside_any_value_shape_are_redacted_in_the_line(log_path: Path,
     get_audit_logger(**TENANT).update(message, source="slots", **fields)
     line = log_path.read_bytes()
     assert (line.count(b"\n"), b"S3CRET" in line, REDACTED.encode() in line) == (1, False, True)
+
+
+def test_emit_of_a_non_mapping_follows_the_lenient_policy(log_path: Path) -> None:
+    """emit(None) in lenient mode is reported and dropped like any bad call, not a TypeError into the app."""
+    reports: list[Any] = []
+    configure(path=log_path, strict=False, on_problem=lambda event, problems: reports.append(problems))
+    get_audit_logger(**TENANT).emit(None)  # type: ignore[arg-type]
+    assert (len(reports), log_path.read_bytes()) == (1, b"")
+
