@@ -24,11 +24,13 @@ the bound context, and FieldMapper rebuilds every contract object), never the ca
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import math
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import orjson
@@ -422,6 +424,14 @@ def _non_finite(value: Any, path: str) -> str | None:
                 return found
     elif isinstance(value, float):
         return None if math.isfinite(value) else path
+    elif isinstance(value, dict):  # an OrderedDict...: orjson writes its NaN as null as well
+        return _non_finite(dict(value), path)
+    elif isinstance(value, list | tuple | set | frozenset):
+        return _non_finite(list(value), path)
+    elif isinstance(value, Enum):
+        return _non_finite(value.value, path)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _non_finite({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, path)
     return None
 
 

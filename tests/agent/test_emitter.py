@@ -596,3 +596,19 @@ def test_emit_of_a_non_mapping_follows_the_lenient_policy(log_path: Path) -> Non
     get_audit_logger(**TENANT).emit(None)  # type: ignore[arg-type]
     assert (len(reports), log_path.read_bytes()) == (1, b"")
 
+
+@dataclasses.dataclass
+class _Reading:
+    value: float
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"changes": {"f": (None, collections.OrderedDict(x=float("nan")))}}, {"meta": _Reading(float("inf"))}],
+    ids=["ordereddict", "dataclass"],
+)
+def test_nan_inside_a_dict_subclass_or_dataclass_is_refused(log_path: Path, fields: dict[str, Any]) -> None:
+    """NaN or infinity inside an OrderedDict or a dataclass is refused, not written silently as null."""
+    configure(path=log_path, strict=True)
+    with pytest.raises(ContractError, match="NaN or infinity"):
+        get_audit_logger(**TENANT).update("m", source="slots", **fields)
