@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import sys
 import threading
 import time
@@ -136,12 +137,19 @@ class AppendWriter:
         self._lock = threading.Lock()
 
     def _open(self) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        # O_NONBLOCK: opening a FIFO for writing would wait for a reader, and hang the app, for ever
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         try:
             fd = os.open(self.path, flags, self._mode)
         except OSError as exc:
-            raise OSError(exc.errno, f"cannot open audit log {self.path} for appending: {exc.strerror}") from None
+            reason = "it is a FIFO, not a file" if exc.errno == errno.ENXIO and _is_fifo(self.path) else exc.strerror
+            raise OSError(exc.errno, f"cannot open audit log {self.path} for appending: {reason}") from None
         st = os.fstat(fd)
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):  # a FIFO someone reads: its writes block too
+            os.close(fd)
+            raise OSError(errno.EINVAL, f"cannot open audit log {self.path} for appending: it is "
+                          f"{'a FIFO' if stat.S_ISFIFO(st.st_mode) else 'a socket'}, not a file")
+        os.set_blocking(fd, True)  # a file or device: writes wait as they always did (a full disk raises)
         old, self._fd = self._fd, fd
         self._identity = (st.st_dev, st.st_ino)
         self._next_check = time.monotonic() + self._interval
@@ -203,6 +211,13 @@ def _writers_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_writers_after_fork)
+
+
+def _is_fifo(path: Path) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 class _Policy:
@@ -336,7 +351,12 @@ class AuditLogger(BoundLoggerBase):
         Bound and context values fill only what ``event`` lacks. Used by the demo generator and by
         code that builds events itself.
         """
-        fields = dict(event)
+        try:
+            fields = dict(event)
+        except (TypeError, ValueError):  # not a mapping (None, a list...): a bad call like any other, per the policy
+            problem = Problem("$", f"expected an object (a mapping) holding the event, got {type(event).__name__}")
+            self._reject(ContractError([problem]), {})
+            return
         message = fields.pop("message", None)
         ev = fields.pop("event", None)
         if isinstance(ev, Mapping):

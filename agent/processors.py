@@ -24,14 +24,13 @@ the bound context, and FieldMapper rebuilds every contract object), never the ca
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import math
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from enum import Enum
-from pathlib import PurePath
 from typing import Any
 
 import orjson
@@ -40,7 +39,7 @@ import structlog.contextvars
 from auditlog.agent.contract import ContractError, Problem, expand_dotted, format_timestamp, validate
 from auditlog.agent.enrichment import ActionCategories, changed_fields_of
 from auditlog.agent.ids import uuid7
-from auditlog.agent.redact import Redactor
+from auditlog.agent.redact import Redactor, json_default
 from auditlog.agent.typing import EventDict, WrappedLogger
 from auditlog.core.cache import BoundedCache
 from auditlog.core.contract import CONTRACT
@@ -353,9 +352,12 @@ class ChangeRecorder:
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         audit = event_dict.get("audit")
         changes = audit.get("changes") if type(audit) is dict else None
-        if type(changes) is not dict and (changes is None or not isinstance(changes, Mapping)):
-            changes = None  # absent, or wrong: the validator names it
-        else:
+        if type(changes) is not dict:
+            if changes is None or not isinstance(changes, Mapping):
+                changes = None  # absent, or wrong: the validator names it
+            else:  # an OrderedDict, a mapping proxy...: a dict of its own, which the redactor reads as the agent would
+                changes = audit["changes"] = dict(changes)  # type: ignore[index]
+        if changes is not None:
             pairs = None
             for name, change in changes.items():
                 kind = type(change)
@@ -405,17 +407,6 @@ class ContractValidator:
         return event_dict
 
 
-def _default(value: Any) -> Any:
-    """Serialise what orjson does not know natively, the way an auditor would read it."""
-    if isinstance(value, Decimal | PurePath):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def _non_finite(value: Any, path: str) -> str | None:
     """Return the dotted path of the first NaN or infinity inside ``value``, or ``None``."""
     kind = type(value)
@@ -433,6 +424,14 @@ def _non_finite(value: Any, path: str) -> str | None:
                 return found
     elif isinstance(value, float):
         return None if math.isfinite(value) else path
+    elif isinstance(value, dict):  # an OrderedDict...: orjson writes its NaN as null as well
+        return _non_finite(dict(value), path)
+    elif isinstance(value, list | tuple | set | frozenset):
+        return _non_finite(list(value), path)
+    elif isinstance(value, Enum):
+        return _non_finite(value.value, path)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _non_finite({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, path)
     return None
 
 
@@ -454,7 +453,7 @@ class OrjsonRenderer:
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> bytes:
         try:
-            line = orjson.dumps(event_dict, default=_default, option=self._option)
+            line = orjson.dumps(event_dict, default=json_default, option=self._option)
         except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which readers cannot decode
             raise ContractError([Problem("$", f"not JSON-serialisable: {exc}")], event_dict) from None
         # orjson writes NaN and infinities as null, silently; only a line with a null can hide one

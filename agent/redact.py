@@ -50,6 +50,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from enum import Enum
+from pathlib import PurePath
 from typing import Any, Literal
 
 import msgspec
@@ -78,9 +81,16 @@ _CACHE_LIMIT = 4096  # distinct field names remembered; apps use a few dozen
 # Value shapes. ASCII-only classes and flags on purpose: Redactor.suspect_text looks for a literal each
 # pattern needs (case-folded for bearer/basic), which is only sound when the patterns match no more.
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,64})-----.*?(?:-----END \1-----|\Z)", re.S)
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+# eyJ, its segment, and the other two when they follow. The segment is possessive and a match that is no JWT
+# still consumes it: a JWT match from any "eyJ" of a run of segment characters ends where the run ends, so the
+# first "eyJ" of a run decides for all of them, and a text of "eyJeyJeyJ..." is read once, not once per "eyJ"
+# (a 300 KB message took 10 s, quadratically)
+_JWT = re.compile(r"eyJ([A-Za-z0-9_-]*+)(\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*)?")
 _AUTH = re.compile(r"\b(bearer|basic)( +)([A-Za-z0-9._~+/-]{8,}=*)", re.I | re.A)
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/\s?#@]*)@", re.A)
+# The scheme is tried only from the start of a run of scheme characters (its leading non-letters kept in group 1):
+# from any letter of a run it reaches the same "://", so the run's first letter decides, and a long run without
+# "://" after it is read once instead of once per letter (quadratic: 400 KB of letters before a "://" took 2 min)
+_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])([0-9+.-]*+[A-Za-z][A-Za-z0-9+.-]*://)([^/\s?#@]*)@", re.A)
 _NAME = r"[A-Za-z0-9_.\-\[\]]"
 # a quoted value ends on its line: Redactor.suspect_text reads several texts joined by newlines, and a value
 # running on into the next text could swallow a secret there that scrubbing that text alone would find
@@ -97,7 +107,11 @@ _SCHEME = r"(?i:bearer|basic|token|digest|negotiate)[ \t]+"
 _COLON = re.compile(rf"(?<!{_NAME})({_NAME}{{1,64}}+)([ \t]*:(?=[ \t'\"])[ \t]*)"
                     rf"({_QUOTED}|(?:{_SCHEME})?(?!{_NAME}+[ \t]*:[ \t'\"])[^\s&#;,\"']*|)")
 # "name": value (JSON; the name may hold escapes such as \u0077, decoded before it is judged)
-_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|[^\s,}\]]+)')
+# A value that opens an object the match cannot take whole (nested, or not closed) is left empty: the pairs
+# inside are the next matches (Redactor._pairs), instead of a recursion per level that a text like '":{":{...'
+# ran out of (RecursionError) after a thousand levels; _BARE then takes such a value when its name is secret
+_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,64})"(\s*:\s*)("(?:[^"\\]|\\.)*"|\{[^{}]*\}|(?!\{)[^\s,}\]]+|(?=\{))')
+_BARE = re.compile(r"[^\s,}\]]+")
 # 'name': value (a Python dict's repr). Blanks and tabs only before the colon, for the same reason as _QUOTED;
 # a bare value stops before brackets and quotes, so "{'a': {'password': ..." still reaches the inner pair
 _SQPAIR = re.compile(rf"'((?:[^'\\\n]|\\.){{1,64}})'([ \t]*:[ \t]*)({_QUOTED}|[^\s,{{}}\[\]'\"]+)")
@@ -119,6 +133,31 @@ _CONTRACT: dict[str, frozenset[str]] = {
 }
 _TOP = frozenset(CONTRACT.tops())
 _decode = msgspec.json.Decoder().decode
+
+#: the types of JSON's own scalars (what the agent decodes): the walks take them as they are. Anything else an app
+#: hands the emitter (a tuple, a dataclass, an enum, a set, a subclass of str or dict) is read as the JSON the
+#: emitter's renderer will write for it (:func:`_plain`), so a secret inside is seen before orjson writes it.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_NOT_JSON: Any = object()
+
+
+def json_default(value: Any) -> Any:
+    """Serialise what orjson does not know natively, the way an auditor would read it (the emitter's renderer)."""
+    if isinstance(value, Decimal | PurePath):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as the JSON the renderer writes for it, decoded (``_NOT_JSON``: it cannot; the renderer refuses it)."""
+    try:
+        return orjson.loads(orjson.dumps(value, default=json_default))
+    except (orjson.JSONEncodeError, orjson.JSONDecodeError):
+        return _NOT_JSON
 
 
 def _normalise(name: str) -> str:
@@ -142,9 +181,11 @@ def _texts(event: Mapping[str, Any]) -> list[str]:
     message = event.get("message")
     if type(message) is str:
         texts.append(message)
+    elif isinstance(message, str):  # a subclass (markupsafe's Markup, Django's SafeString): its text
+        texts.append(str(message))
     url = event.get("url")
-    if type(url) is dict and type(full := url.get("full")) is str:
-        texts.append(full)
+    if type(url) is dict and isinstance(full := url.get("full"), str):
+        texts.append(str(full))
     audit = event.get("audit")
     if type(audit) is dict and type(changes := audit.get("changes")) is dict:
         _strings(changes, texts)
@@ -159,6 +200,8 @@ def _strings(value: Any, out: list[str]) -> None:
             out.append(item)
         elif kind is dict or kind is list:
             _strings(item, out)
+        elif kind not in _SCALARS and (plain := _plain(item)) is not _NOT_JSON:  # a tuple, a dataclass, ...
+            _strings([plain], out)
 
 
 class RedactionSettingError(ValueError):
@@ -273,7 +316,7 @@ class Redactor:
                 # the usual {"old", "new"} pair: only nested values can hide secrets (one loop over
                 # the values costs less than two lookups and two type checks)
                 for value in change.values():
-                    if type(value) is dict or type(value) is list:
+                    if type(value) not in _SCALARS:  # a dict, a list, or a value the renderer turns into JSON
                         break
                 else:
                     continue
@@ -306,7 +349,7 @@ class Redactor:
             for key, item in value.items():
                 if names and isinstance(key, str) and self.is_secret(key):
                     replaced: Any = None if item is None else self.replacement
-                elif isinstance(item, dict | list) or (text and type(item) is str):
+                elif isinstance(item, dict | list) or (text and type(item) is str) or type(item) not in _SCALARS:
                     replaced = self._deep(item, text=text, names=names)
                 else:
                     continue
@@ -318,7 +361,13 @@ class Redactor:
         if isinstance(value, list):
             items = [self._deep(item, text=text, names=names) for item in value]
             return value if all(a is b for a, b in zip(items, value, strict=True)) else items
-        return value
+        if type(value) in _SCALARS:
+            return value
+        plain = _plain(value)  # a tuple, a dataclass, an enum, a set, a str subclass: read as it will be written
+        if plain is _NOT_JSON:
+            return value
+        clean = self._deep(plain, text=text, names=names)
+        return value if clean is plain else clean
 
     # -- value shapes ---------------------------------------------------------------------------
 
@@ -328,7 +377,7 @@ class Redactor:
         if "-----BEGIN" in text:
             text = _PEM.sub(lambda m: f"-----BEGIN {m[1]}-----{self.replacement}-----END {m[1]}-----", text)
         if "eyJ" in text:
-            text = _JWT.sub(self.replacement, text)
+            text = _JWT.sub(self._jwt, text)
         low = text.lower()
         if "bearer" in low or "basic" in low:
             text = _AUTH.sub(self._auth, text)
@@ -344,7 +393,7 @@ class Redactor:
         if ": " in text or ":\t" in text or ":'" in text or ':"' in text:  # what _COLON needs
             text = _COLON.sub(self._param, text)
         if '"' in text:
-            text = _PAIR.sub(self._pair, text)
+            text = self._pairs(text)
         if "'" in text:
             text = _SQPAIR.sub(self._sqpair, text)
         if "</" in text:
@@ -352,6 +401,9 @@ class Redactor:
         if '\\"' in text:
             text = _EPAIR.sub(self._epair, text)
         return text
+
+    def _jwt(self, m: re.Match[str]) -> str:
+        return self.replacement if m[2] is not None and len(m[1]) >= 2 else m[0]
 
     def _auth(self, m: re.Match[str]) -> str:
         credential = m[3]
@@ -381,15 +433,25 @@ class Redactor:
             return m[0]
         return f"{name}{sep}{value[:cut]}{self.replacement}"
 
-    def _pair(self, m: re.Match[str]) -> str:
-        value = m[3]
-        if value != "null" and self.is_secret(_unescaped(m[1])):
-            return f'"{m[1]}"{m[2]}"{self.replacement}"'
-        if value[0] == "{":  # the match took a nested object along: its own pairs have not been looked at yet
-            inner = _PAIR.sub(self._pair, value)
-            if inner != value:
-                return f'"{m[1]}"{m[2]}{inner}'
-        return m[0]
+    def _pairs(self, text: str) -> str:
+        """``text`` with the values of JSON-style ``"name": value`` pairs with a secret name replaced.
+
+        A loop, not ``sub``: after a pair whose value is an object, the search goes on *inside* it, so a
+        nested object's own pairs are looked at, at any depth, in one pass over the text.
+        """
+        parts: list[str] = []
+        last = pos = 0
+        while (m := _PAIR.search(text, pos)) is not None:
+            value = m[3]
+            if value != "null" and self.is_secret(_unescaped(m[1])):
+                end = m.end() if value else _BARE.match(text, m.end()).end()  # type: ignore[union-attr]
+                parts += (text[last:m.start()], f'"{m[1]}"{m[2]}"{self.replacement}"')
+                last = pos = end
+            elif not value or value[0] == "{":
+                pos = m.start(3)  # an object (the "{" starts no pair): its own pairs are next
+            else:
+                pos = m.end()
+        return text if not parts else "".join(parts) + text[last:]
 
     def _sqpair(self, m: re.Match[str]) -> str:
         if m[3] in ("None", "null", "''", '""') or not self.is_secret(_unescaped(m[1])):
@@ -478,7 +540,7 @@ class Redactor:
             for obj, key in (("url", "full"), ("", "message")):
                 holder = out.get(obj) if obj else out
                 value = holder.get(key) if type(holder) is dict else None
-                if type(value) is str:
+                if isinstance(value, str):
                     scrubbed = self.scrub_text(value)
                     if scrubbed is not value:
                         out = dict(out) if out is event else out

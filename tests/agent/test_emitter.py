@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import enum
 import multiprocessing
 import os
 import threading
@@ -513,3 +516,99 @@ def test_processes_appending_concurrently_never_interleave(log_path: Path) -> No
     messages = {e["message"] for e in events}
     assert (len(events), len(messages), all(validate(e) == [] for e in events)) == (6000, 6000, True)
     assert len({e["event"]["id"] for e in events}) == 6000
+
+
+def test_configure_refuses_a_fifo_instead_of_hanging(tmp_path: Path) -> None:
+    """A FIFO at the log path (no one reading) is refused at once with an OSError naming it, not waited on."""
+    fifo = tmp_path / "audit.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="FIFO"):
+        configure(path=fifo, strict=True)
+
+
+def test_writer_refuses_a_fifo_someone_reads(tmp_path: Path) -> None:
+    """A FIFO with a reader is refused too: its writes would block the app whenever the reader lags."""
+    fifo = tmp_path / "audit.jsonl"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with pytest.raises(OSError, match="FIFO"):
+            AppendWriter(fifo)
+    finally:
+        os.close(reader)
+
+
+def test_writer_refuses_a_fifo_swapped_in_at_rotation(log_path: Path) -> None:
+    """A FIFO put at the path after a rotation makes the next write raise OSError instead of hanging."""
+    writer = AppendWriter(log_path, reopen_interval=0)
+    log_path.rename(log_path.with_suffix(".1"))
+    os.mkfifo(log_path)
+    with pytest.raises(OSError, match="FIFO"):
+        writer.write(b"line\n")
+    writer.close()
+
+
+@dataclasses.dataclass
+class _Login:
+    user: str
+    password: str
+
+
+class _Setting(enum.Enum):
+    DB = {"password": "S3CRET-enum"}  # noqa: RUF012 - an enum member, not a class attribute
+
+
+class _Markup(str):
+    """A str subclass, like markupsafe's Markup or Django's SafeString."""
+
+
+@pytest.mark.parametrize(
+    ("message", "fields"),
+    [
+        ("m", {"login": _Login("anna", "S3CRET-dataclass")}),
+        ("m", {"changes": {"login": (None, _Login("anna", "S3CRET-dataclass"))}}),
+        ("m", {"meta": ({"password": "S3CRET-tuple"},)}),
+        ("m", {"changes": {"cfg": (None, ({"password": "S3CRET-tuple"},))}}),
+        ("m", {"setting": _Setting.DB}),
+        ("m", {"changes": {"cfg": (None, collections.OrderedDict(password="S3CRET-ordered"))}}),
+        ("m", {"changes": collections.OrderedDict(password={"old": None, "new": "S3CRET-ordered"})}),
+        ("m", {"changes": {"hdrs": (None, {"Authorization: Bearer S3CRET-set-1x2y3z"})}}),
+        ("m", {"changes": {"note": (None, _Markup("password=S3CRET-strsub"))}}),
+        ("m", {"note": _Markup("password=S3CRET-strsub")}),
+        (_Markup("signed in with password=S3CRET-message"), {}),
+    ],
+    ids=["dataclass", "dataclass-change", "tuple", "tuple-change", "enum", "ordereddict-change",
+         "ordereddict-changes", "set-change", "str-subclass-change", "str-subclass-field", "str-subclass-message"],
+)
+def test_secrets_inside_any_value_shape_are_redacted_in_the_line(log_path: Path, message: str,
+                                                                  fields: dict[str, Any]) -> None:
+    """A secret inside a dataclass, tuple, enum, set, dict or str subclass never reaches the file."""
+    configure(path=log_path, strict=True)
+    get_audit_logger(**TENANT).update(message, source="slots", **fields)
+    line = log_path.read_bytes()
+    assert (line.count(b"\n"), b"S3CRET" in line, REDACTED.encode() in line) == (1, False, True)
+
+
+def test_emit_of_a_non_mapping_follows_the_lenient_policy(log_path: Path) -> None:
+    """emit(None) in lenient mode is reported and dropped like any bad call, not a TypeError into the app."""
+    reports: list[Any] = []
+    configure(path=log_path, strict=False, on_problem=lambda event, problems: reports.append(problems))
+    get_audit_logger(**TENANT).emit(None)  # type: ignore[arg-type]
+    assert (len(reports), log_path.read_bytes()) == (1, b"")
+
+
+@dataclasses.dataclass
+class _Reading:
+    value: float
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"changes": {"f": (None, collections.OrderedDict(x=float("nan")))}}, {"meta": _Reading(float("inf"))}],
+    ids=["ordereddict", "dataclass"],
+)
+def test_nan_inside_a_dict_subclass_or_dataclass_is_refused(log_path: Path, fields: dict[str, Any]) -> None:
+    """NaN or infinity inside an OrderedDict or a dataclass is refused, not written silently as null."""
+    configure(path=log_path, strict=True)
+    with pytest.raises(ContractError, match="NaN or infinity"):
+        get_audit_logger(**TENANT).update("m", source="slots", **fields)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import event as observe
 from hypothesis import given, settings
@@ -291,3 +293,47 @@ def test_message_with_a_quoted_password_is_redacted_in_the_event() -> None:
     """An event whose message assigns a quoted password ships without it."""
     ev = {"message": 'db login failed: password="hunter2"'}
     assert Redactor().event(ev)["message"] == f'db login failed: password="{REDACTED}"'
+
+
+def _scrub_seconds(text: str) -> float:
+    start = time.perf_counter()
+    Redactor().scrub_text(text)
+    return time.perf_counter() - start
+
+
+def test_a_long_run_of_eyj_is_read_in_linear_time() -> None:
+    """300 KB of "eyJeyJ..." with no JWT in it is scrubbed in well under a second (it was quadratic: ~20 s)."""
+    assert _scrub_seconds("eyJ" * 100_000) < 1.0
+
+
+def test_a_long_scheme_run_before_a_double_slash_is_read_in_linear_time() -> None:
+    """200 KB of letters before a "://" is scrubbed in well under a second (it was quadratic: ~30 s)."""
+    assert _scrub_seconds("a" * 200_000 + "://host") < 1.0
+
+
+def test_a_jwt_inside_a_run_of_word_characters_is_still_redacted() -> None:
+    """A JWT glued to the letters before it is found from its "eyJ", as before the linear-time rule."""
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"
+    assert Redactor().scrub_text(f"id=x tok{jwt} and eyJa.b") == f"id=x tok{REDACTED} and eyJa.b"
+
+
+def test_userinfo_after_leading_digits_is_still_redacted() -> None:
+    """A scheme whose run starts with digits ("1http://u:pw@h") keeps the digits and loses the password."""
+    assert Redactor().scrub_text("see 1http://u:pw@h/x") == f"see 1http://u:{REDACTED}@h/x"
+
+
+def test_a_secret_in_deeply_nested_json_text_is_redacted() -> None:
+    """A password 3000 objects deep in compact JSON text is redacted (the per-level recursion raised RecursionError)."""
+    text = '{"a":' * 3000 + '{"password":"hunter2"}' + "}" * 3000
+    assert Redactor().scrub_text(text) == text.replace('"hunter2"', f'"{REDACTED}"')
+
+
+def test_a_raw_line_of_nested_json_text_is_redacted_without_error() -> None:
+    """A dead letter's line whose message is '":{' repeated is returned whole (it raised RecursionError)."""
+    line = orjson.dumps({"message": '":{' * 2000})
+    assert Redactor().line(line) == line
+
+
+def test_a_secret_named_unclosed_object_value_is_redacted() -> None:
+    """JSON text cut off inside a secret-named object loses the object's text up to the next delimiter."""
+    assert Redactor().scrub_text('{"password":{"v":"x"') == f'{{"password":"{REDACTED}"'
