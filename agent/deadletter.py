@@ -270,9 +270,21 @@ class DeadLetterWriter:
         """Return the record as it will be written: line and reason redacted (unless raw lines were asked for)."""
         if self._redact is None:
             return dl
-        # a reason may quote a value (e.g. a malformed field), so it gets the same rules as the line
-        reason = self._redact(dl.reason.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
-        return replace(dl, line=self._redact(dl.line), reason=reason)
+        # A redactor that raises (a bug, a line it cannot read) must neither stop the record nor let the raw text
+        # out: the reader would meet the same line again and again (held for good), and the raw line may hold a
+        # secret. What could not be redacted is not kept; the line stays in its file at the record's offset.
+        try:  # a reason may quote a value (e.g. a malformed field), so it gets the same rules as the line
+            reason = self._redact(dl.reason.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+        except Exception as exc:
+            reason = f"(reason not kept: redacting it failed: {exc.__class__.__name__})"
+        try:
+            line = self._redact(dl.line)
+        except Exception as exc:
+            size = dl.line_bytes if dl.line_bytes >= 0 else len(dl.line)
+            return replace(dl, line=b"", line_bytes=size, truncated=True,
+                           reason=f"{reason}; the line ({size} bytes) is not kept: redacting it failed "
+                                  f"({exc.__class__.__name__}); it is in its file at this offset")
+        return replace(dl, line=line, reason=reason)
 
     def write(self, dl: DeadLetter) -> None:
         """Append one dead letter (:meth:`prepare` d); it is in the kernel's hands on return."""

@@ -102,6 +102,23 @@ def test_reason_quoting_a_secret_is_redacted(tmp_path: Path) -> None:
     assert next(read_records(tmp_path))["reason"] == f"event.action: got 'Bearer {REDACTED}'"
 
 
+def test_a_redactor_that_raises_costs_the_line_not_the_record_nor_its_secret(tmp_path: Path) -> None:
+    """A redactor that raises on a line: the record is still written (the reader is not held on it), without the
+    raw line (it may hold a secret), marked truncated with the line's length and why; the reason is kept."""
+    def failing(data: bytes) -> bytes:
+        if b"hunter2" in data:
+            raise RecursionError("maximum recursion depth exceeded")
+        return data
+
+    w = DeadLetterWriter(tmp_path, failing)
+    w.write(DeadLetter("invalid JSON", b'{"password": "hunter2"', 7, "/f", "id"))
+    w.close()
+    record = next(read_records(tmp_path))
+    assert ("hunter2" in (tmp_path / DEADLETTER_FILE).read_text(), record["truncated"], record["line_bytes"],
+            record["reason"].startswith("invalid JSON; the line (22 bytes) is not kept: redacting it failed "
+                                        "(RecursionError)")) == (False, True, 22, True)
+
+
 def test_a_file_name_that_is_not_utf8_is_recorded_readable_and_exact(tmp_path: Path) -> None:
     """The record shows the name with escapes in ``file`` and holds its bytes in ``file_b64``; it reads back exact."""
     path = os.fsdecode(b"/logs/audit-\xff.jsonl")
