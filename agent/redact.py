@@ -81,11 +81,13 @@ _CACHE_LIMIT = 4096  # distinct field names remembered; apps use a few dozen
 # Value shapes. ASCII-only classes and flags on purpose: Redactor.suspect_text looks for a literal each
 # pattern needs (case-folded for bearer/basic), which is only sound when the patterns match no more.
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,64})-----.*?(?:-----END \1-----|\Z)", re.S)
-# eyJ, its segment, and the other two when they follow. The segment is possessive and a match that is no JWT
-# still consumes it: a JWT match from any "eyJ" of a run of segment characters ends where the run ends, so the
-# first "eyJ" of a run decides for all of them, and a text of "eyJeyJeyJ..." is read once, not once per "eyJ"
-# (a 300 KB message took 10 s, quadratically)
-_JWT = re.compile(r"eyJ([A-Za-z0-9_-]*+)(\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*)?")
+# A JWT: "eyJ", at least two more characters of its first segment, and two more segments. Read by
+# Redactor._jwts, a run of segment characters at a time: a match from an "eyJ" must take the run to its end (a
+# segment stops only at a character outside it), so the first "eyJ" of a run decides for every later one in it
+# (they leave fewer characters before the same end); a run that holds no JWT is skipped whole, and a text of
+# "eyJeyJeyJ..." is read once, not once per "eyJ" (a 300 KB message took 10 s, quadratically)
+_JWT_HEAD = re.compile(r"eyJ[A-Za-z0-9_-]*+")
+_JWT_TAIL = re.compile(r"\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _AUTH = re.compile(r"\b(bearer|basic)( +)([A-Za-z0-9._~+/-]{8,}=*)", re.I | re.A)
 # The scheme is tried only from the start of a run of scheme characters (its leading non-letters kept in group 1):
 # from any letter of a run it reaches the same "://", so the run's first letter decides, and a long run without
@@ -377,7 +379,7 @@ class Redactor:
         if "-----BEGIN" in text:
             text = _PEM.sub(lambda m: f"-----BEGIN {m[1]}-----{self.replacement}-----END {m[1]}-----", text)
         if "eyJ" in text:
-            text = _JWT.sub(self._jwt, text)
+            text = self._jwts(text)
         low = text.lower()
         if "bearer" in low or "basic" in low:
             text = _AUTH.sub(self._auth, text)
@@ -402,8 +404,19 @@ class Redactor:
             text = _EPAIR.sub(self._epair, text)
         return text
 
-    def _jwt(self, m: re.Match[str]) -> str:
-        return self.replacement if m[2] is not None and len(m[1]) >= 2 else m[0]
+    def _jwts(self, text: str) -> str:
+        """``text`` with every JWT-shaped token replaced (what ``eyJ[seg]{2,}\\.[seg]{2,}\\.[seg]*`` finds, leftmost
+        first), in time linear in the text (see :data:`_JWT_HEAD`)."""
+        parts: list[str] = []
+        last = pos = 0
+        while (head := _JWT_HEAD.search(text, pos)) is not None:
+            tail = _JWT_TAIL.match(text, head.end()) if head.end() - head.start() >= 5 else None
+            if tail is None:
+                pos = head.end()  # no later "eyJ" of this run can start one either
+                continue
+            parts += (text[last:head.start()], self.replacement)
+            last = pos = tail.end()
+        return text if not parts else "".join(parts) + text[last:]
 
     def _auth(self, m: re.Match[str]) -> str:
         credential = m[3]
