@@ -229,8 +229,8 @@ class Pipeline:
         try:
             self.tailer.recover()
             self.checkpoints.load()
-        except BaseException:  # a start that fails leaves no observer thread behind (a reload builds a new one)
-            self.watcher.stop()
+        except BaseException:  # a start that fails leaves no thread or open file behind (a reload builds a new one)
+            self._shutdown()
             raise
         log.info("agent started", paths=cfg["inputs.paths"], state_dir=str(cfg.state_dir),
                  max_open_files=self.tailer.max_open_files,
