@@ -32,6 +32,7 @@ read again at the next start (and answered 409 if it had in fact arrived).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -100,6 +101,18 @@ def reader_wait(now: float, *, poll: float, next_scan: float, scan_due: float | 
     """
     until = next_scan if scan_due is None else min(next_scan, scan_due)
     return max(0.0, min(poll, until - now))
+
+
+def _folders(dirs: list[str]) -> list[tuple[str, int, int]]:
+    """Each folder of ``dirs`` with the device and inode it has now (links followed): what a watch is on."""
+    out = []
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        out.append((d, st.st_dev, st.st_ino))
+    return out
 
 
 class Pipeline:
@@ -191,6 +204,8 @@ class Pipeline:
         self._digests_stop = threading.Event()
         self._holding = False  # the reader caught up but kept its partial batch: every sink slot was taken
         self._scan_failing: type[BaseException] | None = None  # the error the last scan raised (said once)
+        self._watching: list[tuple[str, int, int]] = []  # the folders the watcher observes: path, device, inode
+        self._watch_failing: type[BaseException] | None = None  # the error the last new watch raised (said once)
         self.watcher: Watcher | None = None
         self._senders: list[threading.Thread] = []
         self._acknowledger: threading.Thread | None = None
@@ -225,7 +240,9 @@ class Pipeline:
             threading.Thread(target=self.digests.run, args=(self._digests_stop,), name="digests", daemon=True).start()
         # Watch before the recovering scan: a file created or renamed in while it runs is then signalled, and
         # a scan follows within the scan gap, rather than at the periodic rescan.
-        self.watcher = make_watcher(cfg["inputs.watcher"], watch_dirs(cfg["inputs.paths"]))
+        dirs = watch_dirs(cfg["inputs.paths"])
+        self._watching = _folders(dirs)
+        self.watcher = make_watcher(cfg["inputs.watcher"], dirs)
         try:
             self.tailer.recover()
             self.checkpoints.load()
@@ -308,6 +325,27 @@ class Pipeline:
             self._scan_failing = type(exc)
         else:
             self._scan_failing = None
+        self._watch_again()
+
+    def _watch_again(self) -> None:
+        """Watch the folders anew when they changed since the watch began: one appeared, or was removed, renamed
+        or replaced (a link swapped) and made again. The watch stayed on the folder it began on (or on none), and
+        files made in the new one waited for the periodic rescan. One stat per watched folder per scan."""
+        dirs = watch_dirs(self.cfg["inputs.paths"])
+        folders = _folders(dirs)
+        if folders == self._watching or self.watcher is None:
+            return
+        self._watching = folders
+        try:
+            self.watcher.start(dirs)
+        except Exception as exc:  # no inotify watch left...: the periodic rescan still finds every change
+            if self._watch_failing is not type(exc):
+                log.warning("cannot watch the folders again; files are found at the periodic rescan", dirs=dirs,
+                            error=f"{exc.__class__.__name__}: {exc}"[:300])
+            self._watch_failing = type(exc)
+            return
+        self._watch_failing = None
+        log.info("watching the folders again (one appeared, or was renamed or replaced)", dirs=dirs)
 
     def _unread(self, blocks: list[Block]) -> None:
         """Hand blocks read but not (wholly) handled back to their files: their lines are read again, none lost.

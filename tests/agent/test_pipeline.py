@@ -155,6 +155,23 @@ def test_a_file_created_while_the_agent_recovers_is_read_within_the_scan_gap(tmp
         assert wait_until(lambda: len(es.ids) == 7, timeout=30.0), "the file waited for a poll tick or the rescan"
 
 
+def test_a_watched_folder_removed_and_made_again_is_watched_again(tmp_path: Path) -> None:
+    """After the watched folder is removed and made again, files created in it are read at once, not at the
+    periodic rescan (the watch had ended with the folder it began on)."""
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, poll=0.02)
+    with _running(pipeline):
+        write(inbox / "a.jsonl", 0, 2)
+        assert wait_until(lambda: len(_events(es)) == 2, timeout=30.0)
+        (inbox / "a.jsonl").unlink()
+        inbox.rmdir()
+        inbox.mkdir()
+        for n in range(1, 4):
+            time.sleep(1.5)  # the scans the removal woke are over
+            write(inbox / f"{n}.jsonl", 10 * n, 2)
+            assert wait_until(lambda want=2 + 2 * n: len(_events(es)) == want,  # type: ignore[misc]
+                              timeout=15.0), f"file {n} waited for the rescan"
+
+
 def test_a_start_that_fails_to_recover_leaves_no_watcher_running(tmp_path: Path) -> None:
     """When the recovering scan raises, run() raises it and the watcher it started is stopped again."""
     config = tmp_path / "agent.toml"
