@@ -156,6 +156,7 @@ class Pipeline:
             ),
             self.registry,
             on_lost=self._on_lost,
+            on_refused=lambda path, why: self.metrics.add(Counter.FILES_REFUSED),
         )
         self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher(ShipperFields.for_this_process()))
         # the pass-through's runs of lines (None once one failed unexpectedly: the per-line path does it all)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -170,6 +171,23 @@ def test_a_watched_folder_removed_and_made_again_is_watched_again(tmp_path: Path
             write(inbox / f"{n}.jsonl", 10 * n, 2)
             assert wait_until(lambda want=2 + 2 * n: len(_events(es)) == want,  # type: ignore[misc]
                               timeout=15.0), f"file {n} waited for the rescan"
+
+
+def test_a_matched_path_that_is_not_read_is_counted_once_in_the_metrics(tmp_path: Path) -> None:
+    """A glob match the agent refuses (a FIFO here) shows in ``files_refused_total`` once, as its warning does,
+    however many scans see it: an operator alerting on metrics learns that a matched file ships nothing."""
+    from auditlog.agent.metrics import Counter
+
+    (tmp_path / "app").mkdir()
+    os.mkfifo(tmp_path / "app" / "audit.jsonl")
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/app/*.jsonl"]\npoll_interval = 0.02\nrescan_interval = 0.05\n'
+                      f'watcher = "polling"\n[state]\ndir = "{tmp_path / "state"}"\n[metrics]\nenabled = false\n')
+    pipeline = Pipeline(load(config), GatedES())  # type: ignore[arg-type]
+    with _running(pipeline):
+        time.sleep(0.5)  # ten scans
+    counted = pipeline.metrics.value(Counter.FILES_REFUSED)
+    assert (1, True) == (counted, "auditlog_agent_files_refused_total 1" in pipeline.metrics.render())
 
 
 def test_a_start_that_fails_to_recover_leaves_no_watcher_running(tmp_path: Path) -> None:
