@@ -103,6 +103,10 @@ def reader_wait(now: float, *, poll: float, next_scan: float, scan_due: float | 
     return max(0.0, min(poll, until - now))
 
 
+class _StoppedHolding(Exception):
+    """The agent stops while reading is held on a dead letter that cannot be written (not a reader error)."""
+
+
 def _folders(dirs: list[str]) -> list[tuple[str, int, int]]:
     """Each folder of ``dirs`` with the device and inode it has now (links followed): what a watch is on."""
     out = []
@@ -288,6 +292,9 @@ class Pipeline:
                         self._submit(self.batcher.flush())
                     metrics.spent(Part.BUILDING, clock() - read - (self._slot_wait - waited))
                     self.tick()
+                except _StoppedHolding:  # said when the hold began: the lines not handled are read at the next start
+                    self._unread(blocks[handled:])
+                    break
                 except Exception:  # a bug, or a resource gone: keep going, say so, and lose no line
                     log.exception("reader loop error; retrying in a second")
                     self._unread(blocks[handled:])
@@ -439,7 +446,8 @@ class Pipeline:
                     log.error("dead-letter file cannot be written; reading is held until it can",
                               path=str(self.dlq.path), error=str(exc), file=dl.file, offset=dl.offset)
                 if self._stop_requested.wait(1.0):
-                    raise  # stopping: the line stays behind the checkpoint and is read again at the next start
+                    # stopping: the line stays behind the checkpoint and is read again at the next start
+                    raise _StoppedHolding from exc
         if held:
             log.warning("dead-letter file writable again; reading goes on", path=str(self.dlq.path))
         self.metrics.dead_lettered(dl.stage)

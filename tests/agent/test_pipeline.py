@@ -372,6 +372,33 @@ def test_a_dead_letter_that_cannot_be_written_holds_the_reader_and_loses_nothing
     assert [r["line"] for r in read_records(tmp_path / "state")] == ["not json", "{broken"]
 
 
+def test_a_stop_while_a_dead_letter_cannot_be_written_is_no_reader_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopping while reading is held on a dead-letter file that cannot be written logs no reader error (a
+    traceback at a clean stop); the held line stays behind the checkpoint, read again at the next start."""
+    from auditlog.agent import pipeline as module
+
+    errors: list[str] = []
+    real = module.log
+
+    class _Recorder:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def exception(self, event: str, **kw: Any) -> None:
+            errors.append(event)
+
+    monkeypatch.setattr(module, "log", _Recorder())
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    full_disk, left = _failing(pipeline.dlq.append, 10**6, OSError(28, "No space left on device"))
+    monkeypatch.setattr(pipeline.dlq, "append", full_disk)
+    _inbox_lines(inbox, "a.jsonl", [_now_line(0), b"not json", _now_line(1)])
+    with _running(pipeline):
+        assert wait_until(lambda: left[0] < 10**6, timeout=20)  # held on the bad line
+    assert (errors, "ev-00000001" in _events(es)) == ([], False)
+
+
 def test_a_block_that_fails_halfway_is_read_again_from_its_first_unhandled_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
