@@ -270,10 +270,21 @@ class Agent:
                     self.cfg, fallback = fallback, None
                     self._switch_metrics(self.cfg, reloading=True)
                     continue
-                fallback = None
+                before, fallback = fallback, None  # the configuration to go back to if this one cannot start
                 if self._terminate:
                     self.pipeline.request_stop()
-                self.pipeline.run()
+                try:
+                    self.pipeline.run()
+                except sqlite3.Error as exc:  # its recovering scan could not write the registry (a state disk full)
+                    client.close()
+                    self.pipeline = None
+                    message = f"cannot use state directory {cfg.state_dir}: {exc}"
+                    if before is None:
+                        raise CommandError(message) from None
+                    log.error("configuration reload failed; going back to the previous configuration", error=message)
+                    self.cfg = before
+                    self._switch_metrics(self.cfg, reloading=True)
+                    continue
                 client.close()
                 failed, self.pipeline = self.pipeline.failed, None
                 if failed and not self._terminate:  # a second in between: a bug hit at every start does not spin

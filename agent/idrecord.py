@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
-from auditlog.agent.registry import check_pages, damaged_database
+from auditlog.agent.registry import check_pages, check_writable, damaged_database
 from auditlog.agent.statelock import make_state_dir, private_database
 from auditlog.core.errors import CommandError
 
@@ -276,6 +276,7 @@ class IdRecord:
                 self._db.execute(_SCHEMA)
                 for old in ("ids_a", "ids_b", "meta"):  # the per-id tables of earlier versions (ids dropped)
                     self._db.execute(f"DROP TABLE IF EXISTS {old}")
+                check_writable(self._db)  # a file SQLite may only read: one line now, not every batch held for ever
                 # (batch, ids) of the rows, oldest first, and their ids in total: what _trim reads
                 self._rows: deque[tuple[int, int]] = deque(
                     self._db.execute("SELECT batch, n FROM sent ORDER BY batch").fetchall())

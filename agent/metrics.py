@@ -54,6 +54,7 @@ class Counter(StrEnum):
     BULK_RETRIES = "bulk_retries"
     LOST_BYTES = "lost_bytes"
     DIGEST_ROWS_QUARANTINED = "digest_rows_quarantined"
+    FILES_REFUSED = "files_refused"
 
 
 class Gauge(StrEnum):
@@ -86,6 +87,8 @@ _HELP: dict[str, str] = {
     Counter.LOST_BYTES: "Bytes that could not be read (truncated or removed before shipping).",
     Counter.DIGEST_ROWS_QUARANTINED: "Pending digest rows that could not be read back, moved aside (their events "
                                      "stay unproven).",
+    Counter.FILES_REFUSED: "Matched paths not read (not a regular file, a link not followed, no permission...), "
+                           "each counted when its warning is logged: once per path until the reason changes.",
     Gauge.OPEN_FILES: "Files being harvested.",
     Gauge.BATCHES_IN_FLIGHT: "Batches sealed but not yet acknowledged.",
     Gauge.REQUESTS_IN_FLIGHT: "Bulk requests sent and not yet answered.",

@@ -32,6 +32,7 @@ read again at the next start (and answered 409 if it had in fact arrived).
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -102,6 +103,22 @@ def reader_wait(now: float, *, poll: float, next_scan: float, scan_due: float | 
     return max(0.0, min(poll, until - now))
 
 
+class _StoppedHolding(Exception):
+    """The agent stops while reading is held on a dead letter that cannot be written (not a reader error)."""
+
+
+def _folders(dirs: list[str]) -> list[tuple[str, int, int]]:
+    """Each folder of ``dirs`` with the device and inode it has now (links followed): what a watch is on."""
+    out = []
+    for d in dirs:
+        try:
+            st = os.stat(d)
+        except OSError:
+            continue
+        out.append((d, st.st_dev, st.st_ino))
+    return out
+
+
 class Pipeline:
     """One running configuration of the agent."""
 
@@ -143,6 +160,7 @@ class Pipeline:
             ),
             self.registry,
             on_lost=self._on_lost,
+            on_refused=lambda path, why: self.metrics.add(Counter.FILES_REFUSED),
         )
         self.entries = EntryMaker(Parser(cfg["inputs.max_depth"]), cfg.enricher(ShipperFields.for_this_process()))
         # the pass-through's runs of lines (None once one failed unexpectedly: the per-line path does it all)
@@ -191,6 +209,8 @@ class Pipeline:
         self._digests_stop = threading.Event()
         self._holding = False  # the reader caught up but kept its partial batch: every sink slot was taken
         self._scan_failing: type[BaseException] | None = None  # the error the last scan raised (said once)
+        self._watching: list[tuple[str, int, int]] = []  # the folders the watcher observes: path, device, inode
+        self._watch_failing: type[BaseException] | None = None  # the error the last new watch raised (said once)
         self.watcher: Watcher | None = None
         self._senders: list[threading.Thread] = []
         self._acknowledger: threading.Thread | None = None
@@ -225,12 +245,14 @@ class Pipeline:
             threading.Thread(target=self.digests.run, args=(self._digests_stop,), name="digests", daemon=True).start()
         # Watch before the recovering scan: a file created or renamed in while it runs is then signalled, and
         # a scan follows within the scan gap, rather than at the periodic rescan.
-        self.watcher = make_watcher(cfg["inputs.watcher"], watch_dirs(cfg["inputs.paths"]))
+        dirs = watch_dirs(cfg["inputs.paths"])
+        self._watching = _folders(dirs)
+        self.watcher = make_watcher(cfg["inputs.watcher"], dirs)
         try:
             self.tailer.recover()
             self.checkpoints.load()
-        except BaseException:  # a start that fails leaves no observer thread behind (a reload builds a new one)
-            self.watcher.stop()
+        except BaseException:  # a start that fails leaves no thread or open file behind (a reload builds a new one)
+            self._shutdown()
             raise
         log.info("agent started", paths=cfg["inputs.paths"], state_dir=str(cfg.state_dir),
                  max_open_files=self.tailer.max_open_files,
@@ -270,6 +292,9 @@ class Pipeline:
                         self._submit(self.batcher.flush())
                     metrics.spent(Part.BUILDING, clock() - read - (self._slot_wait - waited))
                     self.tick()
+                except _StoppedHolding:  # said when the hold began: the lines not handled are read at the next start
+                    self._unread(blocks[handled:])
+                    break
                 except Exception:  # a bug, or a resource gone: keep going, say so, and lose no line
                     log.exception("reader loop error; retrying in a second")
                     self._unread(blocks[handled:])
@@ -308,6 +333,27 @@ class Pipeline:
             self._scan_failing = type(exc)
         else:
             self._scan_failing = None
+        self._watch_again()
+
+    def _watch_again(self) -> None:
+        """Watch the folders anew when they changed since the watch began: one appeared, or was removed, renamed
+        or replaced (a link swapped) and made again. The watch stayed on the folder it began on (or on none), and
+        files made in the new one waited for the periodic rescan. One stat per watched folder per scan."""
+        dirs = watch_dirs(self.cfg["inputs.paths"])
+        folders = _folders(dirs)
+        if folders == self._watching or self.watcher is None:
+            return
+        self._watching = folders
+        try:
+            self.watcher.start(dirs)
+        except Exception as exc:  # no inotify watch left...: the periodic rescan still finds every change
+            if self._watch_failing is not type(exc):
+                log.warning("cannot watch the folders again; files are found at the periodic rescan", dirs=dirs,
+                            error=f"{exc.__class__.__name__}: {exc}"[:300])
+            self._watch_failing = type(exc)
+            return
+        self._watch_failing = None
+        log.info("watching the folders again (one appeared, or was renamed or replaced)", dirs=dirs)
 
     def _unread(self, blocks: list[Block]) -> None:
         """Hand blocks read but not (wholly) handled back to their files: their lines are read again, none lost.
@@ -400,7 +446,8 @@ class Pipeline:
                     log.error("dead-letter file cannot be written; reading is held until it can",
                               path=str(self.dlq.path), error=str(exc), file=dl.file, offset=dl.offset)
                 if self._stop_requested.wait(1.0):
-                    raise  # stopping: the line stays behind the checkpoint and is read again at the next start
+                    # stopping: the line stays behind the checkpoint and is read again at the next start
+                    raise _StoppedHolding from exc
         if held:
             log.warning("dead-letter file writable again; reading goes on", path=str(self.dlq.path))
         self.metrics.dead_lettered(dl.stage)

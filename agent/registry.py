@@ -118,8 +118,8 @@ def damaged_database(path: Path, exc: sqlite3.DatabaseError, afresh: str = REREA
         return f"{path} cannot be opened ({exc}): the state disk is full or failing; free space on it (or check it) " \
                f"and start again, {keep}"
     if code in _NO_ACCESS and os.path.isfile(path):
-        return f"{path} cannot be opened ({exc}): this user may not read it or write its folder; run this as the " \
-               f"agent's user, {keep}"
+        return f"{path} cannot be opened ({exc}): this user may not read or write it or its folder (its mode or " \
+               f"owner, an immutable flag, a read-only mount); run this as the agent's user or fix that, {keep}"
     return f"{path} cannot be read ({exc}); move it aside to start afresh: {afresh}"
 
 
@@ -141,6 +141,24 @@ def _row_to_state(row: tuple[object, ...]) -> FileState:
     ident = FileIdentity(int(dev), int(ino), int(fp_len), str(fp), int(gen))  # type: ignore[call-overload]
     name = os.fsdecode(path) if isinstance(path, bytes) else str(path)
     return FileState(ident, name, int(offset), int(size), str(state), float(updated))  # type: ignore[call-overload, arg-type]
+
+
+def check_writable(db: sqlite3.Connection) -> None:
+    """Make a write fail at the open when SQLite opened the database for reading only (rolled back: nothing changes).
+
+    SQLite opens a file it may not write (mode 444 for the agent's user, an immutable flag) for reading without a
+    word and refuses only the first write: the registry's came in the agent's first scan, a traceback that stopped
+    the agent; the id record's in the first batch's, whose sender retried it for ever. A full disk does not fail
+    here (the page is written only at a commit).
+
+    Raises:
+        sqlite3.OperationalError: ``attempt to write a readonly database`` (SQLITE_READONLY).
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("CREATE TABLE write_check (x)")
+    finally:
+        db.execute("ROLLBACK")
 
 
 def check_pages(db: sqlite3.Connection) -> None:
@@ -195,6 +213,7 @@ class Registry:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
+                check_writable(self._db)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise CommandError(damaged_database(self.path, exc)) from None

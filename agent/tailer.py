@@ -134,7 +134,7 @@ class Tailer:
 
     def __init__(self, settings: TailerSettings, registry: Registry, *, clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time, on_lost: Callable[[str, str, int], None] | None = None,
-                 started: float | None = None):
+                 started: float | None = None, on_refused: Callable[[str, str], None] | None = None):
         """Set up tailing (nothing is opened before :meth:`recover` or :meth:`scan`).
 
         Args:
@@ -145,6 +145,8 @@ class Tailer:
             on_lost: called with (path, identity, bytes) for bytes that can no longer be read.
             started: wall-clock time the agent started, the horizon for rotated files on a first start
                 (no scan recorded yet); default: when this process started.
+            on_refused: called with (path, reason) when a matched path is not read, as its warning is logged
+                (once until the reason changes).
         """
         self.settings = settings
         self.registry = registry
@@ -181,6 +183,7 @@ class Tailer:
         self.waiting = 0  # files that found no room in the last scan: scan again soon
         self.lost_bytes = 0  # bytes that were never read (copytruncate window, files removed unshipped)
         self.on_lost = on_lost
+        self.on_refused = on_refused
 
     # -- discovery -------------------------------------------------------------------------------
 
@@ -850,6 +853,8 @@ class Tailer:
             del self._refused[next(iter(self._refused))]
         self._refused[path] = why
         log.warning("not reading file (said once until the reason changes)", path=path, reason=why)
+        if self.on_refused is not None:
+            self.on_refused(path, why)
 
     def close(self) -> None:
         """Close every harvester (their identities stay active for the next start)."""

@@ -285,3 +285,22 @@ def test_a_pipeline_that_failed_on_its_own_is_started_again_and_ships_the_rest(
     code, reached = _run_driven(agent, lambda: _wait(caught_up))
     events = sorted({i for i in es.ids if i.startswith("ev-")})  # the digests' documents aside
     assert (code, reached, events) == (0, [True], [f"ev-{i:08d}" for i in range(40)])
+
+
+def test_a_state_disk_that_fills_during_the_first_scan_stops_the_start_with_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry write refused while the start's scan registers the files found (a state disk with room to open the
+    databases, not to grow them) stops the agent with one line naming the state directory, not a traceback."""
+    import sqlite3
+
+    from auditlog.agent.tailer import Tailer
+    from auditlog.core.errors import CommandError
+
+    def full(self: Tailer) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Tailer, "recover", full)
+    (tmp_path / "logs").mkdir()
+    path = _toml(tmp_path / "agent.toml", tmp_path)
+    with pytest.raises(CommandError, match=r"^cannot use state directory .*state: database or disk is full$"):
+        Agent(config.load(path, env={})).run()

@@ -202,3 +202,16 @@ def test_a_whole_batch_of_409s_is_judged_by_one_split_of_each_row_not_a_search_p
         last = [entry(f"{batch}-{i}") for i in range(2000)]
         ids.remember(last, lines)
     assert (ids.conflicts(last, lines), searched) == ([False] * 2000, [])
+
+
+def test_an_id_record_sqlite_may_only_read_is_one_line_at_the_open(tmp_path: Path) -> None:
+    """An id record SQLite can open only for reading is refused at the open with one line that keeps the file,
+    rather than opened and failing every batch's record, which held the batch at its sender for ever."""
+    from tests.agent.test_registry import _unwritable
+
+    IdRecord(tmp_path).close()
+    with _unwritable(tmp_path / "ids.sqlite"), pytest.raises(CommandError) as refused:
+        IdRecord(tmp_path)
+    said = str(refused.value)
+    assert (True, False) == ("ids.sqlite cannot be opened" in said and "immutable flag" in said,
+                             "move it aside" in said)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -153,6 +154,40 @@ def test_a_file_created_while_the_agent_recovers_is_read_within_the_scan_gap(tmp
     pipeline.tailer.recover = recover_then_write  # type: ignore[method-assign]
     with _running(pipeline):
         assert wait_until(lambda: len(es.ids) == 7, timeout=30.0), "the file waited for a poll tick or the rescan"
+
+
+def test_a_watched_folder_removed_and_made_again_is_watched_again(tmp_path: Path) -> None:
+    """After the watched folder is removed and made again, files created in it are read at once, not at the
+    periodic rescan (the watch had ended with the folder it began on)."""
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, poll=0.02)
+    with _running(pipeline):
+        write(inbox / "a.jsonl", 0, 2)
+        assert wait_until(lambda: len(_events(es)) == 2, timeout=30.0)
+        (inbox / "a.jsonl").unlink()
+        inbox.rmdir()
+        inbox.mkdir()
+        for n in range(1, 4):
+            time.sleep(1.5)  # the scans the removal woke are over
+            write(inbox / f"{n}.jsonl", 10 * n, 2)
+            assert wait_until(lambda want=2 + 2 * n: len(_events(es)) == want,  # type: ignore[misc]
+                              timeout=15.0), f"file {n} waited for the rescan"
+
+
+def test_a_matched_path_that_is_not_read_is_counted_once_in_the_metrics(tmp_path: Path) -> None:
+    """A glob match the agent refuses (a FIFO here) shows in ``files_refused_total`` once, as its warning does,
+    however many scans see it: an operator alerting on metrics learns that a matched file ships nothing."""
+    from auditlog.agent.metrics import Counter
+
+    (tmp_path / "app").mkdir()
+    os.mkfifo(tmp_path / "app" / "audit.jsonl")
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/app/*.jsonl"]\npoll_interval = 0.02\nrescan_interval = 0.05\n'
+                      f'watcher = "polling"\n[state]\ndir = "{tmp_path / "state"}"\n[metrics]\nenabled = false\n')
+    pipeline = Pipeline(load(config), GatedES())  # type: ignore[arg-type]
+    with _running(pipeline):
+        time.sleep(0.5)  # ten scans
+    counted = pipeline.metrics.value(Counter.FILES_REFUSED)
+    assert (1, True) == (counted, "auditlog_agent_files_refused_total 1" in pipeline.metrics.render())
 
 
 def test_a_start_that_fails_to_recover_leaves_no_watcher_running(tmp_path: Path) -> None:
@@ -335,6 +370,33 @@ def test_a_dead_letter_that_cannot_be_written_holds_the_reader_and_loses_nothing
         assert wait_until(lambda: len(_events(es)) >= 15 and pipeline.dlq.count == 2, timeout=20)
     assert _events(es) == [f"ev-{i:08d}" for i in range(15)]
     assert [r["line"] for r in read_records(tmp_path / "state")] == ["not json", "{broken"]
+
+
+def test_a_stop_while_a_dead_letter_cannot_be_written_is_no_reader_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopping while reading is held on a dead-letter file that cannot be written logs no reader error (a
+    traceback at a clean stop); the held line stays behind the checkpoint, read again at the next start."""
+    from auditlog.agent import pipeline as module
+
+    errors: list[str] = []
+    real = module.log
+
+    class _Recorder:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def exception(self, event: str, **kw: Any) -> None:
+            errors.append(event)
+
+    monkeypatch.setattr(module, "log", _Recorder())
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    full_disk, left = _failing(pipeline.dlq.append, 10**6, OSError(28, "No space left on device"))
+    monkeypatch.setattr(pipeline.dlq, "append", full_disk)
+    _inbox_lines(inbox, "a.jsonl", [_now_line(0), b"not json", _now_line(1)])
+    with _running(pipeline):
+        assert wait_until(lambda: left[0] < 10**6, timeout=20)  # held on the bad line
+    assert (errors, "ev-00000001" in _events(es)) == ([], False)
 
 
 def test_a_block_that_fails_halfway_is_read_again_from_its_first_unhandled_line(

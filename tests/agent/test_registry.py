@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,3 +165,29 @@ def test_a_registry_this_user_may_not_open_is_not_called_damaged(tmp_path: Path)
     refused.sqlite_errorcode = 1544  # SQLITE_READONLY_DIRECTORY, as a user without write permission on the folder
     said = damaged_database(tmp_path / "registry.sqlite", refused)
     assert (True, False) == ("cannot be opened" in said and "agent's user" in said, "move it aside" in said)
+
+
+@contextlib.contextmanager
+def _unwritable(path: Path) -> Iterator[None]:
+    """``path`` as a file SQLite can only read: mode 444 for a user, an immutable flag for root (who ignores modes)."""
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("no immutable flag on this file system (chattr)")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        path.chmod(0o444)
+        yield
+
+
+def test_a_registry_sqlite_may_only_read_is_one_line_at_the_open(tmp_path: Path) -> None:
+    """A registry SQLite can open only for reading is refused at the open with one line that says to fix its
+    permissions and keep it, rather than opened and failing at the agent's first write (a traceback)."""
+    Registry(tmp_path).close()
+    with _unwritable(tmp_path / "registry.sqlite"), pytest.raises(CommandError) as refused:
+        Registry(tmp_path)
+    said = str(refused.value)
+    assert (True, False) == ("registry.sqlite cannot be opened" in said and "immutable flag" in said,
+                             "move it aside" in said)
