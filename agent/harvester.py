@@ -25,6 +25,8 @@ from auditlog.agent.identity import FileIdentity
 
 DEFAULT_CHUNK_BYTES = 256 * 1024
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
+#: how many of the bytes just before the read position a harvester keeps to tell the file was rewritten under it
+MARK_BYTES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,9 @@ class Harvester:
         self._skip_start = -1  # >= 0 while skipping the rest of an overlong line
         self._skip_len = 0
         self._preview = b""
+        # The last bytes read, ending at pos (None: not known, after a rewind or a hole skipped): a file cut back
+        # to a prefix longer than its fingerprint and written past pos again is told apart by them (mark_holds)
+        self._mark: bytes | None = None
 
     def read(self, budget: int) -> Block | None:
         """Read up to about ``budget`` bytes and return the complete lines found.
@@ -148,6 +153,8 @@ class Harvester:
             got = True
             n = len(data)
             self.pos += n
+            mark = self._mark
+            self._mark = data[-MARK_BYTES:] if n >= MARK_BYTES or mark is None else (mark + data)[-MARK_BYTES:]
             budget -= n
             if self._skip_start >= 0:
                 i = data.find(b"\n")
@@ -196,12 +203,14 @@ class Harvester:
         if data > self.pos:
             self._skip_len += data - self.pos
             self.pos = data
+            self._mark = None  # a hole's zeros were not read
 
     def rewind(self, offset: int) -> None:
         """Read again from ``offset`` (a line start at or before :attr:`offset`): lines returned but never handled."""
         self.offset = self.pos = min(offset, self.offset)
         self._buf = b""
         self._skip_start, self._skip_len, self._preview = -1, 0, b""
+        self._mark = None
 
     def take_partial(self) -> Block | None:
         """Return the unterminated last line as a block (the file is closed for good), if any."""
@@ -216,6 +225,19 @@ class Harvester:
         else:
             return None
         return Block(self.key, self.path, [line], self.offset)
+
+    def mark_holds(self) -> bool:
+        """Whether the bytes just before the read position are still those read there (True when not known).
+
+        The fingerprint (the file's first bytes) cannot tell a file cut back to a longer prefix and written past
+        the read position again before the next look: reading on at the old position would skip every line
+        written after the cut. One ``pread`` of :data:`MARK_BYTES` per look at a file that grew.
+
+        Raises:
+            OSError: when the file cannot be read.
+        """
+        mark = self._mark
+        return mark is None or os.pread(self.fd, len(mark), self.pos - len(mark)) == mark
 
     def status(self) -> FileStatus:
         """Return size, link count and whether the file shrank below what was read (copytruncate)."""

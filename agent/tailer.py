@@ -532,8 +532,9 @@ class Tailer:
         st = h.status()
         # Before reading new bytes, make sure they still belong to this identity: a file truncated and
         # rewritten to at least its old size between two looks (copytruncate, in-place rewrite) is not
-        # caught by the size check, and reading it here would attribute another file's lines to it.
-        if st.truncated or (st.size > h.pos and not matches(h.fd, h.ident)):
+        # caught by the size check, and reading it here would attribute another file's lines to it; one cut
+        # back to a prefix that keeps its first bytes is caught by the bytes just before the read position.
+        if st.truncated or (st.size > h.pos and not (matches(h.fd, h.ident) and h.mark_holds())):
             self._truncated(tr, prev_size)
             return
         block = h.read(budget_per_file)

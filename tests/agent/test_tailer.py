@@ -396,6 +396,24 @@ def test_copytruncate_regrown_past_offset_is_detected_by_fingerprint(tmp_path: P
     assert lines_of(h) == ["first-line-of-old-content", "second-file-content-which-is-longer-than-before", "more"]
 
 
+def test_a_truncation_that_keeps_the_first_bytes_and_regrows_past_the_offset_is_detected(tmp_path: Path) -> None:
+    """A file cut back to a prefix longer than its fingerprint and written past the read offset before the next look
+    is a new content: every line written after the cut is read (none skipped by reading on at the old offset)."""
+    log = tmp_path / "audit.log"
+    old = [f"old-line-{i:02d}-" + "x" * i for i in range(10)]
+    append(log, *old)
+    h = Harness(tmp_path, tmp_path / "state", fingerprint_bytes=8)
+    h.step()
+    os.truncate(log, len(old[0]) + 1)  # the first line stays: so does the fingerprint
+    new = [f"new-line-{i:02d}-" + "y" * 20 for i in range(12)]
+    append(log, *new)
+    assert os.path.getsize(log) > sum(len(line) + 1 for line in old)  # past the old offset before the next look
+    h.step()
+    h.step()  # the look that finds the new content, then the one that reads it (as the agent polls on)
+    read = lines_of(h)
+    assert [line for line in new if line not in read] == []
+
+
 def test_delete_while_open_drains_then_closes(tmp_path: Path) -> None:
     """A deleted file that is still open is read to its end, then closed."""
     log, h = _read_a(tmp_path)
