@@ -286,6 +286,8 @@ class Agent:
                     self._switch_metrics(self.cfg, reloading=True)
                     continue
                 client.close()
+                if self.pipeline.lost_state is not None:  # a new pipeline would write a state no lock guards
+                    raise CommandError(self.pipeline.lost_state)
                 failed, self.pipeline = self.pipeline.failed, None
                 if failed and not self._terminate:  # a second in between: a bug hit at every start does not spin
                     log.warning("the pipeline stopped after an internal error; starting it again in a second")

@@ -119,6 +119,15 @@ def _folders(dirs: list[str]) -> list[tuple[str, int, int]]:
     return out
 
 
+def _folder_id(path: object) -> tuple[int, int] | None:
+    """A folder's device and inode (links followed), or None when it cannot be looked at."""
+    try:
+        st = os.stat(path)  # type: ignore[arg-type]
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class Pipeline:
     """One running configuration of the agent."""
 
@@ -139,6 +148,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.tick = tick
         self.registry = Registry(cfg.state_dir)
+        self._state_id = _folder_id(cfg.state_dir)  # what _check_state_dir compares with at each scan
         try:
             self.dlq = DeadLetterWriter(cfg.state_dir, cfg.dead_letter_redaction(),
                                         record_limit(cfg["inputs.max_line_bytes"]))  # what dlq reads back
@@ -175,6 +185,9 @@ class Pipeline:
         self.stopping = threading.Event()
         self._stop_requested = Wakeup()  # set by a signal handler: threading.Event's lock could deadlock it
         self.failed = False  # stopped on its own after an internal error (the daemon starts a new one)
+        # set when the state directory was removed or replaced while this ran: the daemon stops with it (a new
+        # pipeline would write a fresh registry without the lock the daemon holds on the old folder's file)
+        self.lost_state: str | None = None
         self._unsent = 0  # batches left unsent at the shutdown deadline (said once)
         self._closed = False  # the shutdown is over: threads that outlived it end instead of waiting for ever
         self._deadline: float | None = None
@@ -334,6 +347,23 @@ class Pipeline:
         else:
             self._scan_failing = None
         self._watch_again()
+        self._check_state_dir()
+
+    def _check_state_dir(self) -> None:
+        """Stop when the state directory is no longer the one this pipeline opened (removed, or replaced).
+
+        Its registry, id record and lock file would be written on in a folder no one can open again, unnoticed:
+        the next start would find none of them and send everything again (answered 409, nothing lost), and a
+        second agent could take the new folder meanwhile. One stat per scan.
+        """
+        seen = _folder_id(self.cfg.state_dir)
+        if seen == self._state_id or self.lost_state is not None:
+            return
+        self.lost_state = (f"state directory {self.cfg.state_dir} was removed or replaced while the agent ran: "
+                           "stopping (started again, the agent begins with a new state; what it sends again "
+                           "is answered 409, nothing is lost)")
+        log.error("state directory removed or replaced; stopping", state_dir=str(self.cfg.state_dir))
+        self.request_stop()
 
     def _watch_again(self) -> None:
         """Watch the folders anew when they changed since the watch began: one appeared, or was removed, renamed

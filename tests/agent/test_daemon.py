@@ -304,3 +304,24 @@ def test_a_state_disk_that_fills_during_the_first_scan_stops_the_start_with_one_
     path = _toml(tmp_path / "agent.toml", tmp_path)
     with pytest.raises(CommandError, match=r"^cannot use state directory .*state: database or disk is full$"):
         Agent(config.load(path, env={})).run()
+
+
+def test_a_state_directory_removed_while_the_agent_runs_stops_it_with_one_line(tmp_path: Path) -> None:
+    """The state directory removed under a running agent: it stops with one line naming the directory (exit 1 from
+    the CLI), rather than starting a pipeline again on a fresh folder its lock does not guard."""
+    import shutil
+
+    from auditlog.core.errors import CommandError
+
+    (tmp_path / "logs").mkdir()
+    agent = Agent(config.load(_toml(tmp_path / "agent.toml", tmp_path), env={}))
+
+    def remove() -> None:
+        if _wait(lambda: agent.pipeline is not None):
+            shutil.rmtree(tmp_path / "state")
+
+    helper = threading.Thread(target=remove, daemon=True)
+    helper.start()
+    with pytest.raises(CommandError, match=r"^state directory .*state was removed or replaced while the agent ran"):
+        agent.run()
+    helper.join(30)

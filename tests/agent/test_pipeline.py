@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -397,6 +398,20 @@ def test_a_stop_while_a_dead_letter_cannot_be_written_is_no_reader_error(
     with _running(pipeline):
         assert wait_until(lambda: left[0] < 10**6, timeout=20)  # held on the bad line
     assert (errors, "ev-00000001" in _events(es)) == ([], False)
+
+
+def test_a_state_directory_removed_while_running_stops_the_pipeline_saying_why(tmp_path: Path) -> None:
+    """The state directory removed under a running pipeline: the next scan stops it with one line saying so, rather
+    than writing checkpoints on into a folder no one can open again."""
+    pipeline, es, inbox = _inbox_pipeline(tmp_path, 0.02)
+    with _running(pipeline):
+        _inbox_lines(inbox, "a.jsonl", [_now_line(0)])
+        assert wait_until(lambda: "ev-00000000" in _events(es), timeout=20)  # running
+        shutil.rmtree(tmp_path / "state")
+        _inbox_lines(inbox, "b.jsonl", [_now_line(1)])  # a change: the watcher asks for a scan
+        assert wait_until(lambda: pipeline.lost_state is not None, timeout=20)
+        assert wait_until(pipeline._stop_requested.is_set, timeout=5)
+    assert pipeline.lost_state is not None and str(tmp_path / "state") in pipeline.lost_state
 
 
 def test_a_block_that_fails_halfway_is_read_again_from_its_first_unhandled_line(
