@@ -185,8 +185,11 @@ def run_emit(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         stats = generator.run()
+    except OSError as exc:  # a full disk, a device that takes no more (/dev/full): the file named, one line
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
-        close()
+        with contextlib.suppress(OSError):  # the write's own error is the one to tell
+            close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print(f"wrote {stats.backfilled} back-filled and {stats.live} live events to {path}", file=sys.stderr)

@@ -285,3 +285,10 @@ def test_stop_at_any_bytecode_of_the_live_wait_ends_the_run() -> None:
     stop_once_writing = lambda: generator.stop() if written else None  # noqa: E731  (so the wait is reached)
     assert (survives_handler_everywhere(generator.run, stop_once_writing, [threading, wakeup], timeout=30),
             len(written)) == (True, 1)
+
+
+def test_cli_emit_to_a_device_that_takes_nothing_is_one_line_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo emit --path /dev/full`: exit 1 with one line naming the path (before: the bare OS error)."""
+    status = main(["demo", "emit", "--path", "/dev/full", "--backfill-days", "1", "--count", "5"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (status, err) == (1, ["auditlog demo: cannot write /dev/full: No space left on device"])
