@@ -117,7 +117,15 @@ def _json_type(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    """``value`` for a message, at most 60 characters: never raises, never renders a huge value whole."""
+    if type(value) is int and value.bit_length() > 192:  # repr of an int past 4,300 digits raises (and is slow)
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    if isinstance(value, str | bytes) and len(value) > 64:  # a 100 MB text is not copied to show 57 characters
+        value = value[:64]
+    try:
+        text = repr(value)
+    except Exception as exc:  # an app's object whose __repr__ raises: the message still says what it is
+        return f"<a {type(value).__name__} that cannot be shown: {exc.__class__.__name__}>"[:60]
     return text if len(text) <= 60 else text[:57] + "..."
 
 

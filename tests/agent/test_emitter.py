@@ -366,6 +366,13 @@ def test_strict_mode_names_a_value_that_cannot_become_text(log_path: Path) -> No
         get_audit_logger(**TENANT).update("x", source="slots", changes={"when": _circular()})
 
 
+def test_a_huge_integer_in_a_contract_field_is_refused_naming_the_field(log_path: Path) -> None:
+    """An integer of 5,001 digits as event.id is refused naming the field (its repr raised, hiding which field)."""
+    configure(path=log_path, strict=True)
+    with pytest.raises(ContractError, match=r"event\.id: .*an integer of about 5001 digits"):
+        get_audit_logger(**TENANT).update("x", source="slots", event_id=10**5000)
+
+
 def test_default_is_strict_under_pytest(log_path: Path) -> None:
     """With strict=None the emitter is strict while pytest runs."""
     assert configure(path=log_path).strict is True
