@@ -553,8 +553,16 @@ def narrow_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()
                                         "revoke it and make a new one"))
                 continue
         lacks = not_held(stored.get("role_descriptors"), tiers, key.role, tenant)
-        problem = one_line(f"its role lacks {lacks}, which a new {key.role} key holds: narrowing would widen it; "
-                           "revoke it and make a new one") if lacks is not None else _maker_lacks(client, key, tiers)
+        restricted = _restricted(stored.get("role_descriptors"))
+        if restricted is not None:  # the update replaces the descriptors whole: the restriction would be gone
+            problem: str | None = one_line(f"its role {restricted!r} holds a restriction (the workflows it may "
+                                           "serve) that a new key does not: narrowing would lift it; revoke it and "
+                                           "make a new one")
+        elif lacks is not None:
+            problem = one_line(f"its role lacks {lacks}, which a new {key.role} key holds: narrowing would widen it; "
+                               "revoke it and make a new one")
+        else:
+            problem = _maker_lacks(client, key, tiers)
         if problem is not None:
             yield Narrowed(key.id, tenant, problem, key.role)
         elif key.role == TENANT:
@@ -564,6 +572,14 @@ def narrow_keys(client: Elasticsearch, tiers: TierTable, ids: Sequence[str] = ()
     for unknown in dict.fromkeys(ids):
         if unknown not in found:
             yield Narrowed(unknown, None, f"not a broader key of namespace {tiers.prefix}", "")
+
+
+def _restricted(descriptors: object) -> str | None:
+    """The name of a descriptor of ``descriptors`` that holds a ``restriction`` (None: none does)."""
+    if not isinstance(descriptors, Mapping):
+        return None
+    return next((str(name) for name, descriptor in descriptors.items()
+                 if isinstance(descriptor, Mapping) and descriptor.get("restriction")), None)
 
 
 def _maker_lacks(client: Elasticsearch, key: KeyInfo, tiers: TierTable) -> str | None:

@@ -275,6 +275,20 @@ def test_a_writer_key_whose_entry_is_restricted_by_a_query_is_reported_not_widen
     assert ("w", {}, True) == (key_id, given, problem is not None and "would widen" in problem)
 
 
+def test_a_key_whose_role_holds_a_workflow_restriction_is_reported_not_lifted() -> None:
+    """A key whose descriptor restricts the workflows it serves is reported, not updated: today's descriptor has no
+    restriction, and the update replaces the descriptors whole."""
+    stored = _role_key("w", WRITER, *_WRITER_V4)
+    stored["role_descriptors"]["audit-writer"]["restriction"] = {"workflows": ["search_application_query"]}
+    tenant = _stored("k1", "org-1")
+    tenant["role_descriptors"]["audit-tenant"]["restriction"] = {"workflows": ["search_application_query"]}
+    ((key_id, problem),), given = _narrow_roles(stored)
+    ((tenant_id, tenant_problem),), updated = _narrowed(tenant)
+    assert ("w", {}, True, "k1", [], True) == (
+        key_id, given, problem is not None and "restriction" in problem, tenant_id, updated,
+        tenant_problem is not None and "restriction" in tenant_problem)
+
+
 def test_narrowing_a_writer_key_of_another_user_says_who_may_change_it() -> None:
     """A writer key Elasticsearch does not let this user update is reported in one line naming who may."""
     ((key_id, problem),), _ = _narrow_roles(_role_key("w", WRITER, *_WRITER_V4), status=404)
