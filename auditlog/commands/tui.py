@@ -28,7 +28,7 @@ from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.tiers import TierTable
 from auditlog.indexer.verify import verify
 from auditlog.options.connection import add_connection_args, settings_from_args
-from auditlog.options.filters import add_filter_args, filter_from_args
+from auditlog.options.filters import add_filter_args, filter_from_args, typed_text
 from auditlog.options.tiers import tiers_from_args
 from auditlog.options.view import add_view_args, summarizer_from_args, zone_from_args
 from auditlog.tui.access import AccessDenied, CustomerView, key_view
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Support view of all tenants; with --tenant, the customer view of one enterprise tenant.",
     )
     # append, not store: a second --tenant is refused instead of silently replacing the first
-    tui.add_argument("--tenant", action="append", metavar="ORG",
+    tui.add_argument("--tenant", action="append", type=typed_text, metavar="ORG",
                      help="customer view: only this tenant (enterprise tier only; one tenant)")
     tui.add_argument("--export-dir", metavar="DIR", default=".", help="where `e` and `d` write workbooks (default .)")
     add_view_args(tui)

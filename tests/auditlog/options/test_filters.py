@@ -151,3 +151,15 @@ def test_repeated_flag_keeps_both_values(command: str, flag: str) -> None:
 
     args = build_parser().parse_args([command, *_REQUIRED.get(command, []), flag, "b-value", flag, "a-value"])
     assert ("b-value", "a-value") == getattr(filter_from_args(args, now=NOW), REPEATABLE[flag])
+
+
+#: what Python makes of a Latin-1 terminal's "Müller" on a UTF-8 system: the byte 0xfc as a lone surrogate
+NOT_UTF8 = b"M\xfcller".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("flag", [*sorted(REPEATABLE), "--query"])
+def test_a_value_that_is_not_utf8_is_a_usage_error_naming_the_flag(capsys: pytest.CaptureFixture[str],
+                                                                    flag: str) -> None:
+    """A filter value holding bytes that are not UTF-8 exits 2 naming the flag, instead of failing the request."""
+    err = _usage_error(capsys, flag, NOT_UTF8)
+    assert f"argument {flag}: 'M\\udcfcller' holds bytes that are not UTF-8" in err, err
