@@ -17,6 +17,7 @@ import argparse
 from datetime import UTC, datetime
 
 from auditlog.core.errors import UsageError
+from auditlog.indexer.query.dsl import text_problem
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.timespec import TimeSpec, parse_time
 
@@ -44,6 +45,13 @@ def _value(text: str) -> str:
     return value
 
 
+def _query(text: str) -> str:
+    problem = text_problem(typed_text(text))
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _action(text: str) -> str:
     return _value(text).lower()
 
@@ -67,7 +75,7 @@ def add_filter_args(parser: argparse.ArgumentParser) -> None:
                        help="from this time: RFC 3339, a date, or relative like 15m, 24h, 7d")
     group.add_argument("--until", type=parse_time, metavar="TIME",
                        help="up to this time (inclusive): RFC 3339, a date, or relative")
-    group.add_argument("--query", dest="text", type=typed_text, metavar="TEXT",
+    group.add_argument("--query", dest="text", type=_query, metavar="TEXT",
                        help="free text in message, worker, organization, changed fields, URL, ...")
 
 
