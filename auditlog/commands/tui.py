@@ -24,6 +24,7 @@ from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ANSWER_ERRORS, ES_ERRORS, describe_answer_error, describe_es_error
 from auditlog.indexer.keys import TENANT_CANNOT_VERIFY
 from auditlog.indexer.query import EventStream, PitExpiredError
+from auditlog.indexer.query.pit import SnapshotIndexDeletedError
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.tiers import TierTable
 from auditlog.indexer.verify import verify
@@ -160,6 +161,9 @@ def run_export(args: argparse.Namespace) -> int:
                                  filters=describe_filter(flt, ZoneInfo(zone)) + extra, progress=progress)
     except ES_ERRORS as exc:
         raise CommandError(describe_es_error(exc, url=settings.url)) from None
+    except SnapshotIndexDeletedError as exc:
+        raise CommandError(f"index {exc.index} was deleted while the export read it (retention?); {str(output)!r} "
+                           "was not written, export again") from None
     except PitExpiredError:
         raise CommandError("the cluster dropped the export's snapshot (point in time) before its last event: a node "
                            f"restarted, or the export stalled longer than the snapshot is kept; {str(output)!r} was "

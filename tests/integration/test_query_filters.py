@@ -211,6 +211,20 @@ def test_expired_snapshot_is_renewed(es: Elasticsearch, namespace: TierTable) ->
         assert len(expected) == 20
 
 
+def test_a_snapshot_that_lost_an_index_to_retention_is_renewed_without_it(es: Elasticsearch,
+                                                                          namespace: TierTable) -> None:
+    """An index of the snapshot deleted after it opened: the pager opens a new one (generation 1) holding the
+    other indices' events, instead of every later page failing with "no such index"."""
+    seed_events(es, namespace, realistic_events(120, seed=3, start=START, end=END))
+    with Pager(es, namespace, Filter(), page_size=50, cached_pages=0) as pager:
+        assert pager.page(0).generation == 0
+        newest = max(es.indices.get(index=namespace.read_pattern), key=lambda name: name.rsplit("-", 1)[-1])
+        left = 120 - es.count(index=newest)["count"]
+        es.indices.delete(index=newest)
+        page = pager.page(0)
+        assert (1, left) == (page.generation, page.total)
+
+
 def test_touch_keeps_the_snapshot(es: Elasticsearch, namespace: TierTable) -> None:
     """touch() extends the point in time without changing the listing."""
     seed_events(es, namespace, realistic_events(10, seed=4, start=START, end=END))

@@ -361,7 +361,8 @@ class MainScreen(Screen[None]):
         """
         if listing is not self.listing or self.searching:
             return
-        self.notify("The list was idle too long and its snapshot expired; reloaded.", timeout=6, markup=False)
+        self.notify("The list's snapshot expired (idle too long, or retention deleted one of its indices); reloaded.",
+                    timeout=6, markup=False)
         self.reload()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
