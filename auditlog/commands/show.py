@@ -17,6 +17,7 @@ from auditlog.indexer.decode import dumps_deep
 from auditlog.indexer.errors import cluster_errors
 from auditlog.indexer.query.events import get_event
 from auditlog.options.connection import add_connection_args, settings_from_args
+from auditlog.options.filters import typed_text
 from auditlog.options.tiers import add_prefix_arg, tiers_from_args
 
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="print one audit event as JSON",
         description="Print the event with this id (event.id) as JSON, searching every daily index of the namespace.",
     )
-    show.add_argument("event_id", metavar="ID", help="the event's id (event.id, the document _id)")
+    show.add_argument("event_id", type=typed_text, metavar="ID", help="the event's id (event.id, the document _id)")
     add_prefix_arg(show)
     add_connection_args(show)
     show.set_defaults(func=run_show)

@@ -24,11 +24,12 @@ from auditlog.indexer.client import ConnectionSettings, make_client
 from auditlog.indexer.errors import ANSWER_ERRORS, ES_ERRORS, describe_answer_error, describe_es_error
 from auditlog.indexer.keys import TENANT_CANNOT_VERIFY
 from auditlog.indexer.query import EventStream, PitExpiredError
+from auditlog.indexer.query.pit import SnapshotIndexDeletedError
 from auditlog.indexer.rawsource import raw_client_options
 from auditlog.indexer.tiers import TierTable
 from auditlog.indexer.verify import verify
 from auditlog.options.connection import add_connection_args, settings_from_args
-from auditlog.options.filters import add_filter_args, filter_from_args
+from auditlog.options.filters import add_filter_args, filter_from_args, typed_text
 from auditlog.options.tiers import tiers_from_args
 from auditlog.options.view import add_view_args, summarizer_from_args, zone_from_args
 from auditlog.tui.access import AccessDenied, CustomerView, key_view
@@ -57,7 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Support view of all tenants; with --tenant, the customer view of one enterprise tenant.",
     )
     # append, not store: a second --tenant is refused instead of silently replacing the first
-    tui.add_argument("--tenant", action="append", metavar="ORG",
+    tui.add_argument("--tenant", action="append", type=typed_text, metavar="ORG",
                      help="customer view: only this tenant (enterprise tier only; one tenant)")
     tui.add_argument("--export-dir", metavar="DIR", default=".", help="where `e` and `d` write workbooks (default .)")
     add_view_args(tui)
@@ -160,6 +161,9 @@ def run_export(args: argparse.Namespace) -> int:
                                  filters=describe_filter(flt, ZoneInfo(zone)) + extra, progress=progress)
     except ES_ERRORS as exc:
         raise CommandError(describe_es_error(exc, url=settings.url)) from None
+    except SnapshotIndexDeletedError as exc:
+        raise CommandError(f"index {exc.index} was deleted while the export read it (retention?); {str(output)!r} "
+                           "was not written, export again") from None
     except PitExpiredError:
         raise CommandError("the cluster dropped the export's snapshot (point in time) before its last event: a node "
                            f"restarted, or the export stalled longer than the snapshot is kept; {str(output)!r} was "

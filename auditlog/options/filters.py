@@ -17,15 +17,39 @@ import argparse
 from datetime import UTC, datetime
 
 from auditlog.core.errors import UsageError
+from auditlog.indexer.query.dsl import text_problem
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.timespec import TimeSpec, parse_time
 
 
+def typed_text(text: str) -> str:
+    """Return ``text`` unchanged when it is valid UTF-8 as typed (an argparse ``type``).
+
+    A command line holding bytes that are not UTF-8 (a Latin-1 terminal's ``ü``) reaches Python as lone
+    surrogates (``\\udcfc``), which no request to Elasticsearch can carry: the client failed on it, reported as
+    an unreadable *answer* of the cluster with the request body quoted.
+
+    Raises:
+        argparse.ArgumentTypeError: naming the value, when it holds such bytes (exit 2, naming the flag).
+    """
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise argparse.ArgumentTypeError(f"{text!r} holds bytes that are not UTF-8: is the terminal's encoding "
+                                         "UTF-8 (LANG, LC_ALL)?")
+    return text
+
+
 def _value(text: str) -> str:
-    value = text.strip()
+    value = typed_text(text).strip()
     if not value:
         raise argparse.ArgumentTypeError("must not be empty")
     return value
+
+
+def _query(text: str) -> str:
+    problem = text_problem(typed_text(text))
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _action(text: str) -> str:
@@ -51,7 +75,7 @@ def add_filter_args(parser: argparse.ArgumentParser) -> None:
                        help="from this time: RFC 3339, a date, or relative like 15m, 24h, 7d")
     group.add_argument("--until", type=parse_time, metavar="TIME",
                        help="up to this time (inclusive): RFC 3339, a date, or relative")
-    group.add_argument("--query", dest="text", metavar="TEXT",
+    group.add_argument("--query", dest="text", type=_query, metavar="TEXT",
                        help="free text in message, worker, organization, changed fields, URL, ...")
 
 

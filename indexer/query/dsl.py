@@ -16,9 +16,11 @@ All clauses go into ``bool.filter`` (no scoring: the order is always by time). F
 ``simple_query_string`` because it never raises on bad syntax (an unbalanced quote or a stray ``+`` is
 read literally instead of failing the request); ``lenient`` keeps a word like ``abc`` from failing on
 the IP field, every term must match (``default_operator: and``, like a search box), and only the cheap
-operators are enabled (no fuzzy/slop/near, which are costly on keyword fields). The text is cut to
-``MAX_TEXT_TERMS`` words and ``MAX_TEXT_CHARS`` characters so that many words times many fields can
-never exceed the cluster's clause limit.
+operators are enabled (no fuzzy/slop/near, which are costly on keyword fields). Text of more than
+``MAX_TEXT_TERMS`` words or ``MAX_TEXT_CHARS`` characters is refused (``text_problem`` says why in one
+line), so that many words times many fields can never exceed the cluster's clause limit. It used to be
+cut to those limits silently: a 65th word was dropped, so the list and the export held events the
+search excluded while the export's Metadata named the whole text.
 """
 
 from __future__ import annotations
@@ -103,23 +105,47 @@ def time_range(since: datetime | None, until: datetime | None) -> Query | None:
     return {"range": {TIME_FIELD: {**bounds, "format": "strict_date_optional_time_nanos"}}}
 
 
+def text_problem(text: str | None) -> str | None:
+    """Return why ``text`` cannot be searched as typed (one line for the user), or ``None`` when it can.
+
+    Args:
+        text: what the user typed.
+
+    Returns:
+        ``None``, or the limit it exceeds and by how much.
+    """
+    words = (text or "").split()
+    chars = len(" ".join(words))
+    if len(words) <= MAX_TEXT_TERMS and chars <= MAX_TEXT_CHARS:
+        return None
+    return (f"search text too long: at most {MAX_TEXT_TERMS} words and {MAX_TEXT_CHARS} characters are searched "
+            f"(this has {len(words):,} word{'' if len(words) == 1 else 's'}, {chars:,} characters); shorten it")
+
+
 def text_query(text: str | None) -> Query | None:
     """Return the free-text clause for ``text``, or ``None`` when it is empty or blank.
 
     Args:
-        text: what the user typed; any string is safe (see the module docs).
+        text: what the user typed; any string within the limits is safe (see the module docs).
 
     Returns:
         A ``simple_query_string`` clause.
+
+    Raises:
+        ValueError: when ``text`` exceeds ``MAX_TEXT_TERMS`` words or ``MAX_TEXT_CHARS`` characters
+            (``text_problem``): cutting it would search for something else than what was asked.
     """
     if text is None:
         return None
     words = text.split()
     if not words:
         return None
+    problem = text_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
     return {
         "simple_query_string": {
-            "query": " ".join(words[:MAX_TEXT_TERMS])[:MAX_TEXT_CHARS],
+            "query": " ".join(words),
             "fields": list(TEXT_FIELDS),
             "default_operator": "and",
             "flags": TEXT_FLAGS,

@@ -29,6 +29,17 @@ class PitExpiredError(Exception):
     """The point in time is gone (closed, or idle longer than its keep-alive)."""
 
 
+class SnapshotIndexDeletedError(PitExpiredError):
+    """An index of the point in time was deleted (retention, an admin) after it opened: the snapshot is gone too."""
+
+    # A PitExpiredError: the pager renews its snapshot (without that index) as on expiry, and an export stops
+    # without a file, instead of every later page, count and export of the listing failing with "no such index".
+
+    def __init__(self, index: str) -> None:
+        super().__init__(f"index {index} was deleted while its events were read (retention?)")
+        self.index = index
+
+
 class SearchFailedError(TransportError):
     """Elasticsearch answered 200, but the answer reports a failure: an error object, failed shards, a timeout."""
 
@@ -64,6 +75,21 @@ def _error_kinds(err: Mapping[str, Any]) -> list[object]:
     causes = err.get("root_cause")
     return [err.get("type"), *(c.get("type") for c in causes if isinstance(c, Mapping))] if isinstance(
         causes, list) else [err.get("type")]
+
+
+def deleted_index(error: ApiError) -> str | None:
+    """Return the index a search inside a point in time names as missing (it was deleted), or ``None``.
+
+    The snapshot names concrete indices, so a 404 ``index_not_found_exception`` there means one of them went.
+    """
+    body = error.body if isinstance(error.body, Mapping) else {}
+    err = body.get("error", {})
+    if error.meta.status != 404 or not isinstance(err, Mapping):
+        return None
+    if not any(kind == "index_not_found_exception" for kind in _error_kinds(err)):
+        return None
+    name = err.get("index")
+    return quoted(name) if isinstance(name, str) and name else "an index"
 
 
 def is_search_context_missing(error: ApiError) -> bool:
@@ -171,7 +197,8 @@ class PointInTime:
             The response body as a dict.
 
         Raises:
-            PitExpiredError: when Elasticsearch no longer knows the point in time.
+            PitExpiredError: when Elasticsearch no longer knows the point in time, or
+                ``SnapshotIndexDeletedError`` when one of its indices was deleted.
             SearchFailedError: when the answer is 200 but reports a failure, failed shards or a timeout.
             BadAnswerError: when the answer is not a JSON object.
         """
@@ -185,6 +212,9 @@ class PointInTime:
         except ApiError as exc:
             if is_search_context_missing(exc):
                 raise PitExpiredError(f"point in time expired (keep_alive {self.keep_alive})") from exc
+            gone = deleted_index(exc)
+            if gone is not None:
+                raise SnapshotIndexDeletedError(gone) from exc
             raise
         body = check_answer(response)
         new_id = body.get("pit_id")

@@ -257,3 +257,22 @@ def test_a_stop_signal_while_the_next_batch_hangs_ends_the_export_at_once(
         release.set()
     assert (code, sorted(tmp_path.iterdir()), _open_search_contexts(es), took < 20) == (
         128 + signal.SIGTERM, [], contexts, True), took
+
+
+def test_an_index_deleted_by_retention_mid_export_is_one_line_naming_it_and_no_file(
+    es: Elasticsearch, es_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Retention deletes one of the exported indices between two batches: exit 1 with one line naming the index and
+    saying nothing was written, not "Elasticsearch refused (404): no such index"."""
+    import auditlog.commands.tui as tui_command
+
+    with seeded_namespace(es, seed_events()[:200], label="export-del") as (tiers, _summary):
+        newest = max(es.indices.get(index=tiers.read_pattern), key=lambda name: name.rsplit("-", 1)[-1])
+        monkeypatch.setattr(tui_command, "EventStream", functools.partial(EventStream, batch_size=25))
+        _at_row(monkeypatch, 10, lambda: es.indices.delete(index=newest))
+        code = main(["export", "--es", es_url, "--prefix", tiers.prefix, "--since", "2000-01-01",
+                     "-o", str(tmp_path / "all.xlsx")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (code, err, sorted(tmp_path.iterdir())) == (
+        1, [f"auditlog export: index {newest} was deleted while the export read it (retention?); "
+            f"{str(tmp_path / 'all.xlsx')!r} was not written, export again"], [])

@@ -11,6 +11,7 @@ from elasticsearch import Elasticsearch
 
 from auditlog.agent.contract import parse_timestamp
 from auditlog.indexer.query import EventStream, Filter, Pager, facet_counts, get_event, histogram
+from auditlog.indexer.query.dsl import MAX_TEXT_CHARS, MAX_TEXT_TERMS
 from auditlog.indexer.tiers import TierTable
 from tests.support.paging import all_pages
 from tests.support.seed import SeedSummary, realistic_events, seed_events, seeded_namespace
@@ -122,13 +123,25 @@ def test_free_text_finds_an_exact_event_id(es: Elasticsearch, seeded: Seeded) ->
     assert [events[42]["event"]["id"]] == _ids(es, tiers, Filter(text=events[42]["event"]["id"]))
 
 
-@pytest.mark.parametrize("text", ['"unbalanced', "a AND OR", "(((", "*", "x" * 5000, "🙂 ümlaut", "user.name:foo",
-                                  "\\", "-", "+-|~", "10.0.0.1/33", "NOT", "a" * 200 + "~5", "[1 TO 2]"])
+@pytest.mark.parametrize("text", ['"unbalanced', "a AND OR", "(((", "*", "x" * MAX_TEXT_CHARS, "🙂 ümlaut",
+                                  "user.name:foo", "\\", "-", "+-|~", "10.0.0.1/33", "NOT", "a" * 200 + "~5",
+                                  "[1 TO 2]",
+                                  # at both limits at once, each word many tokens on the text fields (clause count)
+                                  " ".join(["a-b-c-d"] * MAX_TEXT_TERMS), "-".join(["a"] * (MAX_TEXT_CHARS // 2))])
 def test_free_text_never_errors(es: Elasticsearch, seeded: Seeded, text: str) -> None:
     """Whatever a user types, the query runs (it may match nothing)."""
     tiers, _, _ = seeded
     counts = facet_counts(es, tiers, Filter(text=text))
     assert counts.total >= 0
+
+
+def test_text_past_the_word_limit_is_refused_not_widened(es: Elasticsearch, seeded: Seeded) -> None:
+    """A word past MAX_TEXT_TERMS that matches nothing is refused, never dropped to count the other words' events."""
+    tiers, _, events = seeded
+    action = events[0]["event"]["action"]  # a short word: 65 of them stay within MAX_TEXT_CHARS
+    assert facet_counts(es, tiers, Filter(text=" ".join([action] * (MAX_TEXT_TERMS - 1) + ["zzz"]))).total == 0
+    with pytest.raises(ValueError, match=r"^search text too long: .* \(this has 65 words"):
+        facet_counts(es, tiers, Filter(text=" ".join([action] * MAX_TEXT_TERMS + ["zzz"])))
 
 
 def test_get_event_returns_the_indexed_event(es: Elasticsearch, seeded: Seeded) -> None:
@@ -196,6 +209,20 @@ def test_expired_snapshot_is_renewed(es: Elasticsearch, namespace: TierTable) ->
         assert page.generation == 1
         assert expected == [h.id for h in page.hits]
         assert len(expected) == 20
+
+
+def test_a_snapshot_that_lost_an_index_to_retention_is_renewed_without_it(es: Elasticsearch,
+                                                                          namespace: TierTable) -> None:
+    """An index of the snapshot deleted after it opened: the pager opens a new one (generation 1) holding the
+    other indices' events, instead of every later page failing with "no such index"."""
+    seed_events(es, namespace, realistic_events(120, seed=3, start=START, end=END))
+    with Pager(es, namespace, Filter(), page_size=50, cached_pages=0) as pager:
+        assert pager.page(0).generation == 0
+        newest = max(es.indices.get(index=namespace.read_pattern), key=lambda name: name.rsplit("-", 1)[-1])
+        left = 120 - es.count(index=newest)["count"]
+        es.indices.delete(index=newest)
+        page = pager.page(0)
+        assert (1, left) == (page.generation, page.total)
 
 
 def test_touch_keeps_the_snapshot(es: Elasticsearch, namespace: TierTable) -> None:

@@ -35,6 +35,7 @@ from auditlog.core.background import Cancelled
 from auditlog.indexer.errors import READ_ERRORS
 from auditlog.indexer.proof import event_proof
 from auditlog.indexer.query import Filter, tenants_in
+from auditlog.indexer.query.dsl import text_problem
 from auditlog.indexer.verify import Report, verify
 from auditlog.tui.backend import Backend, Counts, Listing
 from auditlog.tui.filenames import safe_stem
@@ -174,6 +175,10 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#search")
     def search_submitted(self, event: Input.Submitted) -> None:
+        problem = text_problem(event.value)
+        if problem is not None:  # refused, not cut: a cut text would list events the search excludes
+            self.notify(problem, title="Search", severity="error", timeout=8, markup=False)
+            return
         self.filter = self.filter.with_(text=event.value.strip() or None)
         self.reload()
         self.query_one(EventList).focus()
@@ -356,7 +361,8 @@ class MainScreen(Screen[None]):
         """
         if listing is not self.listing or self.searching:
             return
-        self.notify("The list was idle too long and its snapshot expired; reloaded.", timeout=6, markup=False)
+        self.notify("The list's snapshot expired (idle too long, or retention deleted one of its indices); reloaded.",
+                    timeout=6, markup=False)
         self.reload()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -55,3 +55,11 @@ def test_an_answer_over_the_bound_is_one_line_and_takes_no_memory_of_its_size(mo
     allowed = size // 2 if mode == "fixed" else ANSWER_LIMIT + size // 2
     assert (1, 1, True, True) == (found["code"], len(lines), "128 MiB bound" in lines[0] and len(lines[0]) <= 400,
                                   found["growth"] < allowed), (found["growth"], lines)
+
+
+def test_an_id_that_is_not_utf8_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """An id holding bytes that are not UTF-8 is a usage error before any request (none could carry it)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["show", "--es", "http://127.0.0.1:9", b"id\xff".decode("utf-8", "surrogateescape")])
+    err = capsys.readouterr().err
+    assert (2, True) == (exc.value.code, "argument ID: 'id\\udcff' holds bytes that are not UTF-8" in err), err

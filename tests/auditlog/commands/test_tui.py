@@ -93,3 +93,11 @@ def test_export_of_an_answer_without_total_exits_1_in_one_line(
     client.tamper = tamper
     code, err, files = _export_from(client, tmp_path, monkeypatch, capsys)
     assert (1, 1, True, []) == (code, len(err), "no exact hits.total" in err[0], files)
+
+
+def test_tui_tenant_that_is_not_utf8_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """tui --tenant with bytes that are not UTF-8 is a usage error, not "the answer could not be read"."""
+    with pytest.raises(SystemExit) as exc:
+        main(["tui", "--tenant", b"org\xff".decode("utf-8", "surrogateescape"), "--es", "http://127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert (2, True) == (exc.value.code, "argument --tenant: 'org\\udcff' holds bytes that are not UTF-8" in err), err

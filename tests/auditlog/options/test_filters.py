@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from auditlog.core.errors import UsageError
+from auditlog.indexer.query.dsl import MAX_TEXT_TERMS
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.timespec import TimeSpec, parse_time
 from auditlog.options.filters import add_filter_args, filter_from_args
@@ -151,3 +152,21 @@ def test_repeated_flag_keeps_both_values(command: str, flag: str) -> None:
 
     args = build_parser().parse_args([command, *_REQUIRED.get(command, []), flag, "b-value", flag, "a-value"])
     assert ("b-value", "a-value") == getattr(filter_from_args(args, now=NOW), REPEATABLE[flag])
+
+
+#: what Python makes of a Latin-1 terminal's "Müller" on a UTF-8 system: the byte 0xfc as a lone surrogate
+NOT_UTF8 = b"M\xfcller".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("flag", [*sorted(REPEATABLE), "--query"])
+def test_a_value_that_is_not_utf8_is_a_usage_error_naming_the_flag(capsys: pytest.CaptureFixture[str],
+                                                                    flag: str) -> None:
+    """A filter value holding bytes that are not UTF-8 exits 2 naming the flag, instead of failing the request."""
+    err = _usage_error(capsys, flag, NOT_UTF8)
+    assert f"argument {flag}: 'M\\udcfcller' holds bytes that are not UTF-8" in err, err
+
+
+def test_query_over_the_limits_is_a_usage_error_naming_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """--query with more words than are searched exits 2 naming the flag, instead of dropping the extra words."""
+    err = _usage_error(capsys, "--query", " ".join(["w"] * (MAX_TEXT_TERMS + 1)))
+    assert f"argument --query: search text too long: at most {MAX_TEXT_TERMS} words" in err, err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from auditlog.indexer.query.dsl import (
     MAX_TEXT_CHARS,
     MAX_TEXT_TERMS,
@@ -12,6 +14,7 @@ from auditlog.indexer.query.dsl import (
     build_query,
     filter_clauses,
     format_time,
+    text_problem,
     text_query,
     time_range,
 )
@@ -109,14 +112,24 @@ def test_blank_text_gives_no_clause() -> None:
     assert text_query(None) is None
 
 
-def test_text_is_capped_in_words_and_characters() -> None:
-    """Very long input is cut to MAX_TEXT_TERMS words and MAX_TEXT_CHARS characters."""
-    query = text_query(" ".join(f"w{i}" for i in range(1000)))
-    assert query is not None
-    assert len(query["simple_query_string"]["query"].split()) == MAX_TEXT_TERMS
-    long_word = text_query("x" * 10_000)
-    assert long_word is not None
-    assert len(long_word["simple_query_string"]["query"]) == MAX_TEXT_CHARS
+def test_text_at_the_limits_is_searched_whole() -> None:
+    """MAX_TEXT_TERMS words, or one word of MAX_TEXT_CHARS characters, are searched as typed."""
+    words = " ".join(["w"] * MAX_TEXT_TERMS)
+    queries = [text_query(text) for text in (words, "x" * MAX_TEXT_CHARS)]
+    assert [words, "x" * MAX_TEXT_CHARS] == [q["simple_query_string"]["query"] if q else None for q in queries]
+
+
+def test_text_over_the_word_limit_is_refused_not_cut() -> None:
+    """One word more than MAX_TEXT_TERMS is refused in one line: dropping it would widen the search."""
+    with pytest.raises(ValueError, match=rf"^search text too long: .* \(this has {MAX_TEXT_TERMS + 1} words"):
+        text_query(" ".join(["w"] * MAX_TEXT_TERMS + ["excluded"]))
+
+
+def test_text_over_the_character_limit_is_refused_not_cut() -> None:
+    """A character more than MAX_TEXT_CHARS is refused in one line, even a 100 KB paste."""
+    assert [text_problem("x" * (MAX_TEXT_CHARS + 1)), text_problem("x" * 100_000)] == [
+        f"search text too long: at most {MAX_TEXT_TERMS} words and {MAX_TEXT_CHARS} characters are searched "
+        f"(this has 1 word, {n:,} characters); shorten it" for n in (MAX_TEXT_CHARS + 1, 100_000)]
 
 
 def test_exclude_leaves_out_one_dimension() -> None:

@@ -1,0 +1,31 @@
+"""The main screen's search box: what it does with text the query layer cannot search as typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+from textual.widgets import Input
+
+from auditlog.indexer.query.dsl import MAX_TEXT_TERMS
+from auditlog.indexer.tiers import TierTable
+from auditlog.tui.screens.main import MainScreen
+from tests.tui.support import make_app, settle
+
+
+async def test_text_over_the_limits_is_refused_in_one_line_and_the_filter_kept(tmp_path: Path) -> None:
+    """Submitting more words than are searched notifies "search text too long" and leaves the filter as it was."""
+    client = Elasticsearch("http://127.0.0.1:9", request_timeout=2, max_retries=0)  # nothing listens: fails fast
+    app = make_app(client, TierTable(prefix="t-search"), tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        before = screen.filter
+        app._notifications.clear()
+        await pilot.press("slash")
+        screen.query_one("#search", Input).value = " ".join(["w"] * (MAX_TEXT_TERMS + 1))
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = [n.message for n in app._notifications]
+        assert (before, 1) == (screen.filter, sum(m.startswith("search text too long: ") for m in shown)), shown
