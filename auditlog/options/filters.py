@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from auditlog.core.errors import UsageError
 from auditlog.indexer.query.dsl import text_problem
-from auditlog.indexer.query.filter import Filter
+from auditlog.indexer.query.filter import Filter, values_problem
 from auditlog.indexer.query.timespec import TimeSpec, parse_time
 
 
@@ -106,7 +106,7 @@ def filter_from_args(
             parser.error(message)
         raise UsageError(message)
     text = getattr(args, "text", None)
-    return Filter(
+    flt = Filter(
         tenants=tuple(dict.fromkeys(getattr(args, "tenants", None) or ())),
         workers=tuple(dict.fromkeys(getattr(args, "workers", None) or ())),
         actions=tuple(dict.fromkeys(getattr(args, "actions", None) or ())),
@@ -115,3 +115,9 @@ def filter_from_args(
         until=until,
         text=text if text and text.strip() else None,
     )
+    problem = values_problem(flt)
+    if problem is not None:
+        if parser is not None:
+            parser.error(problem)
+        raise UsageError(problem)
+    return flt

@@ -11,7 +11,7 @@ from __future__ import annotations
 from auditlog.indexer.query.dsl import SORT, build_query, filter_clauses
 from auditlog.indexer.query.events import get_event
 from auditlog.indexer.query.facets import Facet, FacetBucket, FacetCounts, facet_counts
-from auditlog.indexer.query.filter import Filter, tenants_in
+from auditlog.indexer.query.filter import Filter, tenants_in, values_problem
 from auditlog.indexer.query.histogram import Histogram, HistogramBucket, Interval, choose_interval, histogram
 from auditlog.indexer.query.hits import Hit
 from auditlog.indexer.query.pager import Page, Pager
@@ -44,4 +44,5 @@ __all__ = [
     "parse_time",
     "stream_events",
     "tenants_in",
+    "values_problem",
 ]

@@ -32,6 +32,30 @@ class Filter:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+#: the most values one filter dimension ORs: Elasticsearch's ``index.max_terms_count`` (its default), past which a
+#: ``terms`` clause fails every shard with a message that names no limit
+MAX_VALUES = 65_536
+#: the filter dimensions that hold OR-ed values, with the flag a user sets them by
+VALUE_DIMENSIONS = {"tenants": "--tenant", "workers": "--worker", "actions": "--action", "sources": "--source"}
+
+
+def values_problem(flt: Filter) -> str | None:
+    """Why ``flt`` cannot be searched (one line naming the dimension and the limit), or ``None`` when it can.
+
+    Args:
+        flt: a filter.
+
+    Returns:
+        ``None``, or the dimension holding more than :data:`MAX_VALUES` values.
+    """
+    for name in VALUE_DIMENSIONS:
+        count = len(getattr(flt, name))
+        if count > MAX_VALUES:
+            return (f"too many {name}: at most {MAX_VALUES:,} are searched at once (Elasticsearch's "
+                    f"index.max_terms_count), this has {count:,}; narrow it")
+    return None
+
+
 def tenants_in(text: str) -> tuple[str, ...]:
     """Read the tenants typed into one box: separated by commas or spaces (as ``--tenant`` repeats), each once.
 

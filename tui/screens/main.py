@@ -34,7 +34,7 @@ from textual.worker import Worker, WorkerState
 from auditlog.core.background import Cancelled
 from auditlog.indexer.errors import READ_ERRORS
 from auditlog.indexer.proof import event_proof
-from auditlog.indexer.query import Filter, tenants_in
+from auditlog.indexer.query import Filter, tenants_in, values_problem
 from auditlog.indexer.query.dsl import text_problem
 from auditlog.indexer.verify import Report, verify
 from auditlog.tui.backend import Backend, Counts, Listing
@@ -185,7 +185,12 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#tenant")
     def tenant_submitted(self, event: Input.Submitted) -> None:
-        self.filter = self.filter.with_(tenants=tenants_in(event.value))
+        wanted = self.filter.with_(tenants=tenants_in(event.value))
+        problem = values_problem(wanted)
+        if problem is not None:  # Elasticsearch would fail every shard without naming the limit
+            self.notify(problem, title="Tenant", severity="error", timeout=8, markup=False)
+            return
+        self.filter = wanted
         self.reload()
         self.query_one(EventList).focus()
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from auditlog.core.errors import UsageError
+from auditlog.indexer.query import filter as filter_module
 from auditlog.indexer.query.dsl import MAX_TEXT_TERMS
 from auditlog.indexer.query.filter import Filter
 from auditlog.indexer.query.timespec import TimeSpec, parse_time
@@ -170,3 +171,13 @@ def test_query_over_the_limits_is_a_usage_error_naming_the_flag(capsys: pytest.C
     """--query with more words than are searched exits 2 naming the flag, instead of dropping the extra words."""
     err = _usage_error(capsys, "--query", " ".join(["w"] * (MAX_TEXT_TERMS + 1)))
     assert f"argument --query: search text too long: at most {MAX_TEXT_TERMS} words" in err, err
+
+
+def test_more_workers_than_are_searched_at_once_are_a_usage_error_naming_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--worker repeated past the terms limit exits 2 naming the dimension and the limit (the limit lowered here:
+    argparse takes minutes over 131,074 arguments)."""
+    monkeypatch.setattr(filter_module, "MAX_VALUES", 3)
+    err = _usage_error(capsys, *[arg for i in range(4) for arg in ("--worker", f"w{i}")])
+    assert "too many workers: at most 3 are searched at once" in err, err[-300:]

@@ -8,6 +8,7 @@ from elasticsearch import Elasticsearch
 from textual.widgets import Input
 
 from auditlog.indexer.query.dsl import MAX_TEXT_TERMS
+from auditlog.indexer.query.filter import MAX_VALUES
 from auditlog.indexer.tiers import TierTable
 from auditlog.tui.screens.main import MainScreen
 from tests.tui.support import make_app, settle
@@ -29,3 +30,25 @@ async def test_text_over_the_limits_is_refused_in_one_line_and_the_filter_kept(t
         await settle(pilot)
         shown = [n.message for n in app._notifications]
         assert (before, 1) == (screen.filter, sum(m.startswith("search text too long: ") for m in shown)), shown
+
+
+async def test_more_tenants_than_are_searched_at_once_are_refused_in_one_line_and_the_filter_kept(
+    tmp_path: Path,
+) -> None:
+    """Pasting more tenants than one terms clause holds notifies "too many tenants" and leaves the filter as it was
+    (Elasticsearch failed every shard with a message naming no limit)."""
+    client = Elasticsearch("http://127.0.0.1:9", request_timeout=2, max_retries=0)  # nothing listens: fails fast
+    app = make_app(client, TierTable(prefix="t-tenants"), tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        before = screen.filter
+        app._notifications.clear()
+        box = screen.query_one("#tenant", Input)
+        box.focus()
+        box.value = " ".join(f"t{i}" for i in range(MAX_VALUES + 1))
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = [n.message for n in app._notifications]
+        assert (before, 1) == (screen.filter, sum(m.startswith("too many tenants: ") for m in shown)), shown
