@@ -15,6 +15,10 @@
   reached Elasticsearch); each digest carries its agent's delivered ranges per stream (the newest
   ``integrity.HISTORY_HOLES`` holes of the history, and back to its own numbers), so numbers whose events and
   digests expired are still accounted for up to that many holes back;
+- ``mapping``: an events index whose mapping lets searches read something else than the stored events (a
+  runtime field, a field our template maps left unmapped or mapped otherwise, e.g. ``ignore_above: 1`` on
+  ``organization.id`` and the events put again byte for byte: their ``_source`` still proves, but no tenant filter
+  or tenant key finds them), a default analyzer of its own, or a mapping it may not read (``index.blocks.metadata``);
 - ``unsealed``: numbers of such a hole whose events *are* stored but in no digest: their proof was lost
   (an agent quarantined a damaged pending row, see :mod:`agent.digest_writer`) or an agent is still
   behind on an older file of the stream. Not proven, so a problem; told apart from lines that never
@@ -41,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from auditlog.core.background import check
 from auditlog.indexer.integrity import (
@@ -58,8 +62,9 @@ from auditlog.indexer.integrity import (
 )
 from auditlog.indexer.query.dsl import build_query
 from auditlog.indexer.query.filter import Filter
-from auditlog.indexer.rawsource import Stamp, existing_indices, read_stamp, scan, scan_sources
+from auditlog.indexer.rawsource import Stamp, as_json, existing_indices, read_stamp, scan, scan_sources
 from auditlog.indexer.retention import expressions
+from auditlog.indexer.templates import MappingFeatures, render_component_templates
 from auditlog.indexer.tiers import RETENTION_DAYS, TierTable
 
 _IDS_CHUNK = 5000
@@ -67,7 +72,7 @@ _IDS_CHUNK = 5000
 SLICES = 2
 
 KINDS = ("signature", "chain", "digest-missing", "covered-twice", "deleted", "altered", "inserted", "gap",
-         "unsealed")
+         "unsealed", "mapping")
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,8 @@ def verify(
         check(cancel)
         _check_index(client, tiers, index, index in event_indices, by_index.get(index, []), query, narrowed,
                      delivered, now, report, unsealed, cancel)
+    check(cancel)
+    _check_mappings(client, sorted(event_indices), report)
     if existing:
         check(cancel)
         _check_elsewhere(client, tiers, event_indices, query, report, cancel)
@@ -294,6 +301,113 @@ def _check_elsewhere(client: Elasticsearch, tiers: TierTable, checked: set[str],
                       else "in an index that is not a daily index of the namespace") + (
                 ": no agent stores events there and no digest covers it, yet readers and exports show it")
             report.problems.append(Problem("inserted", h._index, detail, event_id=h._id))
+
+
+def _flat(properties: Any, head: str = "") -> dict[str, dict[str, Any]]:
+    """A mapping's ``properties`` as dotted path -> that field's parameters (its sub-fields and multi-fields apart)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not isinstance(properties, dict):
+        return out
+    for name, spec in properties.items():
+        if not isinstance(spec, dict):
+            continue
+        path = f"{head}{name}"
+        out[path] = {k: v for k, v in spec.items() if k not in ("properties", "fields")}
+        out.update(_flat(spec.get("properties"), f"{path}."))
+        out.update(_flat(spec.get("fields"), f"{path}."))
+    return out
+
+
+def _template_fields() -> dict[str, list[dict[str, Any]]]:
+    """Per field path, the parameters our mappings template gives it on any cluster (the types ECS uses or not)."""
+    allowed: dict[str, list[dict[str, Any]]] = {}
+    for features in (MappingFeatures(), MappingFeatures.ecs(), MappingFeatures(match_only_text=True),
+                     MappingFeatures(wildcard=True)):
+        mappings = render_component_templates(TierTable(), features=features)[1].body["template"]["mappings"]
+        for path, spec in _flat(mappings["properties"]).items():
+            if spec not in allowed.setdefault(path, []):
+                allowed[path].append(spec)
+    return allowed
+
+
+_TEMPLATE_FIELDS = _template_fields()
+
+
+def mapping_problem(mapping: Any, settings: Any = None) -> str | None:
+    """Why an events index's mapping (and analysis settings) may make searches read other than its stored events (pure).
+
+    ``verify`` proves the stored ``_source`` bytes, but every search (the TUI, exports, filters, tenant keys'
+    document-level query) reads the index: a runtime field shadowing a field, a field our template maps that
+    is unmapped or mapped otherwise (``ignore_above: 1`` on ``organization.id``, then the events put again byte
+    for byte: no tenant filter finds them), or an analyzer of the index's own hides or re-labels events while
+    their bytes still prove. Our template sets no runtime field and no analyzer; Elasticsearch may leave out a
+    parameter it holds at its default, so a field may have fewer parameters than the template's, not others.
+
+    Args:
+        mapping: the index's ``mappings`` as ``GET <index>/_mapping`` returns them.
+        settings: the index's ``settings`` (only ``index.analysis`` is read), if known.
+
+    Returns:
+        ``None``, or one line naming what differs.
+    """
+    if not isinstance(mapping, dict):
+        return "no mapping"
+    wrong: list[str] = []
+    runtime = mapping.get("runtime")
+    if runtime:
+        names = sorted(runtime) if isinstance(runtime, dict) else []
+        wrong.append(f"runtime fields {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
+    fields = _flat(mapping.get("properties"))
+    for path, specs in _TEMPLATE_FIELDS.items():
+        have = fields.get(path)
+        if have is None:
+            wrong.append(f"{path} unmapped")
+        elif not any(all(spec.get(k, object()) == v for k, v in have.items()) for spec in specs):
+            wrong.append(f"{path} {have}")
+    analysis = (((settings or {}).get("index") or {}).get("analysis") or {}) if isinstance(settings, dict) else {}
+    analyzers = analysis.get("analyzer") if isinstance(analysis, dict) else None
+    if isinstance(analyzers, dict) and any(name in analyzers for name in ("default", "default_search")):
+        wrong.append("a default analyzer of its own")
+    if not wrong:
+        return None
+    more = f" and {len(wrong) - 4} more" if len(wrong) > 4 else ""
+    return ("its mapping is not auditlog's (" + "; ".join(wrong[:4]) + more + "): searches, filters and tenant keys "
+            "read that, not the stored events, so events proven here may be hidden from them or shown otherwise")
+
+
+def _check_mappings(client: Elasticsearch, indices: list[str], report: Report) -> None:
+    """Report the events indices whose mapping lets searches read other than their events (:func:`mapping_problem`).
+
+    Read with ``GET <names>/_mapping`` and ``_settings`` (the reader's ``view_index_metadata``), names chunked to fit
+    the request line. An index with ``index.blocks.metadata`` refuses both, and the whole request with it: then its
+    chunk is asked index by index, and such an index is reported (what its searches read cannot be checked).
+    """
+    def ask(names: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        mappings = as_json(client.indices.get_mapping(index=names, expand_wildcards="all", ignore_unavailable=True))
+        settings = as_json(client.indices.get_settings(index=names, name="index.analysis*", expand_wildcards="all",
+                                                       ignore_unavailable=True, flat_settings=False))
+        return mappings, settings
+
+    for names in expressions(indices):
+        try:
+            answers = [ask(names)]
+        except ApiError as exc:
+            if exc.meta.status != 403:
+                raise
+            answers = []
+            for name in names.split(","):
+                try:
+                    answers.append(ask(name))
+                except ApiError as one:
+                    if one.meta.status != 403:
+                        raise
+                    report.problems.append(Problem("mapping", name, "its mapping cannot be read (index.blocks."
+                                                   "metadata?): what searches select there is not checked"))
+        for mappings, settings in answers:
+            for name, body in sorted(mappings.items()):
+                why = mapping_problem((body or {}).get("mappings"), ((settings.get(name) or {}).get("settings")))
+                if why is not None:
+                    report.problems.append(Problem("mapping", name, why))
 
 
 def _load_digests(client: Elasticsearch, indices: list[str], pubkeys: list[bytes] | None,

@@ -58,3 +58,31 @@ def test_a_cancelled_verification_stops_at_its_next_page(monkeypatch: pytest.Mon
     with pytest.raises(Cancelled):
         verify_module.verify(None, tiers, cancel=flag)  # type: ignore[arg-type]
     assert pages == [0]
+
+
+def _template_mapping(**features: bool) -> dict[str, Any]:
+    from auditlog.indexer.templates import MappingFeatures, render_component_templates
+
+    rendered = render_component_templates(TierTable(), features=MappingFeatures(**features))[1].body
+    mapping: dict[str, Any] = rendered["template"]["mappings"]
+    return mapping
+
+
+@pytest.mark.parametrize("features", [{}, {"match_only_text": True, "wildcard": True}, {"wildcard": True}])
+def test_a_mapping_made_by_our_template_is_no_problem(features: dict[str, bool]) -> None:
+    """Our template's mapping on any cluster, and with a parameter Elasticsearch leaves out at its default."""
+    mapping = _template_mapping(**features)
+    del mapping["properties"]["audit"]["properties"]["changes"]["depth_limit"]  # 20: GET _mapping omits it
+    assert verify_module.mapping_problem(mapping, {"index": {"query": {}}}) is None
+
+
+def test_a_mapping_that_lets_searches_read_other_than_the_stored_events_is_a_problem() -> None:
+    """A runtime field, a lowered ignore_above, an unmapped field, an analyzer param, a default analyzer: each named."""
+    mapping = _template_mapping()
+    mapping["runtime"] = {"organization.id": {"type": "long"}}
+    mapping["properties"]["organization"]["properties"]["id"]["ignore_above"] = 1
+    del mapping["properties"]["event"]["properties"]["action"]
+    mapping["properties"]["message"]["search_analyzer"] = "stop"
+    why = verify_module.mapping_problem(mapping, {"index": {"analysis": {"analyzer": {"default_search": {}}}}}) or ""
+    assert all(part in why for part in ("runtime fields organization.id", "organization.id {", "event.action unmapped",
+                                        "message {", "and 1 more"))

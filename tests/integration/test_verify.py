@@ -32,7 +32,7 @@ from auditlog.cli import main
 from auditlog.indexer import retention
 from auditlog.indexer.client import make_client
 from auditlog.indexer.integrity import HISTORY_HOLES
-from auditlog.indexer.rawsource import raw_client_options
+from auditlog.indexer.rawsource import raw_client_options, scan_sources
 from auditlog.indexer.setup import install_templates
 from auditlog.indexer.tiers import TierTable
 from auditlog.indexer.verify import Report, verify
@@ -527,3 +527,35 @@ def test_more_digest_indices_of_a_long_prefix_than_one_request_line_names_are_re
     for name in names:
         es.indices.create(index=name, settings={"number_of_replicas": 0})
     assert (0, []) == ((report := verify(raw, tiers)).events, report.problems)
+
+
+def test_an_event_hidden_from_tenant_filters_by_its_index_mapping_is_a_mapping_problem(
+    es: Elasticsearch, es_url: str, raw: Elasticsearch, namespace: TierTable, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An admin sets ``ignore_above: 1`` on organization.id and puts one event again byte for byte: its ``_source``
+    still proves, but no tenant filter (nor a tenant key's document-level query) finds it any more. Before, verify
+    and ``verify --tenant`` both said "verified" (exit 0); now the index's mapping is reported (exit 1)."""
+    tiers = namespace
+    ship = _shipping(es, es_url, tiers, tmp_path)
+    append_lines(ship.logs / "app.jsonl", _lines(200, seed=31))
+    _ship_until_proven(raw, ship, 200)
+    es.indices.refresh(index=tiers.read_pattern)
+    hit = es.search(index=tiers.read_pattern, size=1, sort=[{"@timestamp": "asc"}])["hits"]["hits"][0]
+    index, tenant = hit["_index"], hit["_source"]["organization"]["id"]
+    stored = [bytes(h._source) for page in scan_sources(raw, index, {"ids": {"values": [hit["_id"]]}}) for h in page]
+    before = es.count(index=index, query={"term": {"organization.id": tenant}})["count"]
+
+    es.indices.put_mapping(index=index, properties={"organization": {"properties": {
+        "id": {"type": "keyword", "ignore_above": 1}}}})
+    es.perform_request("PUT", f"/{index}/_doc/{hit['_id']}", params={"refresh": "true"}, body=stored[0],
+                       headers={"content-type": "application/json", "accept": "application/json"})
+    after = es.count(index=index, query={"term": {"organization.id": tenant}})["count"]
+    again = [bytes(h._source) for page in scan_sources(raw, index, {"ids": {"values": [hit["_id"]]}}) for h in page]
+    assert (after, again) == (before - 1, stored)  # hidden from the tenant, its bytes unchanged
+
+    report = verify(raw, tiers)
+    assert (report.proven, [(p.kind, p.index) for p in report.problems]) == (200, [("mapping", index)])
+    assert "organization.id" in report.problems[0].detail
+    capsys.readouterr()
+    assert (_cli(es_url, tiers), _cli(es_url, tiers, "--tenant", tenant)) == (1, 1)
