@@ -61,6 +61,7 @@ class _Hits(msgspec.Struct, gc=False):
 class _Page(msgspec.Struct, gc=False):
     hits: _Hits
     pit_id: str | None = None
+    timed_out: Any = False  # a page cut short by a search timeout (search.default_search_timeout) holds fewer hits
 
 
 class _AuditStamp(msgspec.Struct, gc=False):
@@ -211,6 +212,7 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
                     data = orjson.loads(mend_escapes(raw))  # spans are still cut from ``raw``
                 except orjson.JSONDecodeError:
                     data = _page_hit_by_hit(raw)
+            _whole(data.get("timed_out", False))
             pit = data.get("pit_id", pit)
             hits = data["hits"]["hits"]
             if not cursor.moved(hits, data["hits"].get("total"), hits[-1].get("sort") if hits else None):
@@ -218,6 +220,19 @@ def scan(client: Elasticsearch, index: str, query: dict[str, Any],
             yield hits, (source_spans(raw, hits) if source else [None] * len(hits))
     finally:
         client.options(ignore_status=404).close_point_in_time(id=pit)
+
+
+def _whole(timed_out: object) -> None:
+    """Refuse a page a search timeout cut short (``timed_out`` not false): it may hold fewer hits than stored.
+
+    Its missing hits would read as deleted events, or end the scan early with inserted ones unseen.
+
+    Raises:
+        ScanError: when the page timed out.
+    """
+    if timed_out is not False:
+        raise ScanError("a page of the scan timed out (a search timeout on the cluster: "
+                        "search.default_search_timeout?): it may hold fewer events than stored")
 
 
 def _page_hit_by_hit(raw: bytes) -> dict[str, Any]:
@@ -238,7 +253,7 @@ def _page_hit_by_hit(raw: bytes) -> dict[str, Any]:
             with contextlib.suppress(orjson.JSONDecodeError):
                 source = orjson.loads(mend_escapes(bytes(h._source)))
         hits.append({"_index": h._index, "_id": h._id, "_source": source, "sort": h.sort})
-    return {"pit_id": page.pit_id, "hits": {"hits": hits, "total": page.hits.total}}
+    return {"pit_id": page.pit_id, "timed_out": page.timed_out, "hits": {"hits": hits, "total": page.hits.total}}
 
 
 def scan_sources(client: Elasticsearch, index: str, query: dict[str, Any], source: bool | list[str] = True,
@@ -380,6 +395,7 @@ def _pages(client: Elasticsearch, pit: str, query: dict[str, Any], source: bool 
             size //= 2
             continue
         page = _read_page(raw)
+        _whole(page.timed_out)
         hits = page.hits.hits
         if not cursor.moved(hits, page.hits.total, hits[-1].sort if hits else None):
             return

@@ -102,6 +102,15 @@ def test_more_hits_than_the_point_in_time_counted_end_in_one_error(read: Callabl
     assert len(_searches(log)) <= 6
 
 
+@pytest.mark.parametrize("read", READERS.values(), ids=READERS.keys())
+def test_a_page_cut_short_by_a_search_timeout_ends_in_one_error(read: Callable[[Elasticsearch], Any]) -> None:
+    """A page answered with ``timed_out`` (a cluster's search timeout) may hold fewer hits than stored: an error,
+    never a scan that ends early or reads the missing events as deleted."""
+    client, _log = _node(lambda n: _page(_hit(n)).replace(b'{"pit_id"', b'{"timed_out":true,"pit_id"'))
+    with pytest.raises(ValueError, match="timed out"):
+        read(client)
+
+
 @pytest.mark.parametrize("total", [b"null", b'{"value":5,"relation":"gte"}', b'{"value":"5","relation":"eq"}'],
                          ids=["missing", "lower-bound", "text"])
 def test_a_first_page_without_an_exact_total_ends_in_one_error(total: bytes) -> None:
