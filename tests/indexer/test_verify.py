@@ -76,6 +76,17 @@ def test_a_mapping_made_by_our_template_is_no_problem(features: dict[str, bool])
     assert verify_module.mapping_problem(mapping, {"index": {"query": {}}}) is None
 
 
+def test_a_template_field_no_search_selects_by_may_be_missing_from_an_older_index() -> None:
+    """A field outside the searched ones (one a later template may have added) missing from an index is no problem;
+    a searched one missing is."""
+    mapping = _template_mapping()
+    del mapping["properties"]["host"]  # the shipper fields came to the template later than the contract's
+    searched = _template_mapping()
+    del searched["properties"]["organization"]["properties"]["id"]
+    why = verify_module.mapping_problem(searched) or ""
+    assert (verify_module.mapping_problem(mapping), "organization.id unmapped" in why) == (None, True)
+
+
 def test_a_mapping_that_lets_searches_read_other_than_the_stored_events_is_a_problem() -> None:
     """A runtime field, a lowered ignore_above, an unmapped field, an analyzer param, a default analyzer: each named."""
     mapping = _template_mapping()
