@@ -146,3 +146,15 @@ def test_an_over_long_record_between_two_is_rejected_with_its_offset_and_the_oth
     rejected = [o.reason for o in told if o.outcome == "rejected"]
     assert (["rejected", "replayed", "replayed"], True) == (  # told as decided: the rejection before the batch
         sorted(o.outcome for o in told), rejected[0].startswith(f"over-long dead-letter record at byte {offset} of"))
+
+
+@pytest.mark.parametrize("offset", ["05", 5.0, True, None])
+def test_a_record_whose_offset_is_no_integer_is_rejected_not_replayed_on_every_run(tmp_path: Path, offset: Any) -> None:
+    """An offset of "05", 5.0, true or none is rejected, never shipped under a key its replay mark never matches."""
+    rec: dict[str, Any] = {"reason": "x", "file": "/f", "identity": "id:1:2:0", "line": line(0).decode()}
+    if offset is not None:
+        rec["offset"] = offset
+    (tmp_path / "deadletter.jsonl").write_bytes(orjson.dumps(rec) + b"\n")
+    es = FakeES()
+    told = _replay(tmp_path, es)
+    assert ([o.outcome for o in told], es.sent) == (["rejected"], [])
