@@ -16,6 +16,7 @@ from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import Parser
 from auditlog.agent.registry import REGISTRY_FILE
 from auditlog.agent.replay import Outcome, replay
+from auditlog.core.errors import CommandError
 from auditlog.indexer.integrity import UNKNOWN_HASH, Record
 from auditlog.indexer.tiers import TierTable
 from tests.agent.events import line
@@ -158,3 +159,18 @@ def test_a_record_whose_offset_is_no_integer_is_rejected_not_replayed_on_every_r
     es = FakeES()
     told = _replay(tmp_path, es)
     assert ([o.outcome for o in told], es.sent) == (["rejected"], [])
+
+
+def test_a_second_replay_of_the_same_state_dir_is_refused_while_one_runs(tmp_path: Path) -> None:
+    """A replay started while another runs on the same state directory stops, so no record is shipped twice."""
+    _dead_letters(tmp_path, 1)
+    second: list[BaseException] = []
+
+    def start_another(o: Outcome) -> None:
+        try:
+            _replay(tmp_path, FakeES())
+        except CommandError as exc:
+            second.append(exc)
+
+    _replay(tmp_path, FakeES(), on_outcome=start_another)
+    assert [str(e) for e in second] == [f"another dlq replay is running on {tmp_path}; wait for it to end"]
