@@ -153,12 +153,19 @@ class DeadLetter:
         Raises:
             ValueError: for a record that cannot be one (bad base64, an offset that is not a number).
         """
+        if not sound_key(rec):  # "05", 5.0, true or no offset: int() made "id:5" of it, which the reader's key
+            # ("id:05") never matched, so the replay mark was never seen and the record was replayed on every run
+            raise ValueError("identity must be a string and offset a non-negative integer, got "
+                             f"{type(rec.get('identity')).__name__} and {type(rec.get('offset')).__name__}")
         b64 = rec.get("line_b64")
-        line = base64.b64decode(b64, validate=True) if b64 is not None else str(rec.get("line", "")).encode("utf-8")
+        text = rec.get("line", "")
+        if b64 is None and not isinstance(text, str):
+            raise ValueError(f"line must be a string, got {type(text).__name__}")
+        line = base64.b64decode(b64, validate=True) if b64 is not None else text.encode("utf-8")
         return cls(
             reason=str(rec.get("reason", "")),
             line=line,
-            offset=int(rec.get("offset", -1)),
+            offset=rec["offset"],
             file=os.fsdecode(base64.b64decode(rec["file_b64"], validate=True)) if "file_b64" in rec
             else str(rec.get("file", "")),
             identity=str(rec.get("identity", "")),
@@ -166,6 +173,13 @@ class DeadLetter:
             line_bytes=int(rec.get("line_bytes", len(line))),
             truncated=bool(rec.get("truncated", False)),
         )
+
+
+def sound_key(rec: dict[str, Any]) -> bool:
+    """Whether a record's ``identity`` (absent or a string) and ``offset`` (an integer >= 0) are as the agent writes
+    them: only then is ``identity:offset`` the same key for the reader's de-duplication and the replay mark."""
+    offset = rec.get("offset")
+    return isinstance(rec.get("identity", ""), str) and type(offset) is int and offset >= 0
 
 
 log = structlog.get_logger("auditlog.agent.deadletter")
@@ -444,7 +458,10 @@ def read_records(state_dir: str | Path, *, include_replayed: bool = False,
             if not isinstance(rec, dict):
                 yield {"reason": "corrupt dead-letter record", "raw": raw.decode("utf-8", "replace")}
                 continue
-            key = f"{rec.get('identity', '')}:{rec.get('offset', '')}"
+            if not sound_key(rec):  # no key to de-duplicate on: each such record is its own (replay rejects it)
+                yield rec
+                continue
+            key = f"{rec.get('identity', '')}:{rec['offset']}"
             if key in seen or key in done:
                 continue
             seen.add(key)

@@ -20,9 +20,12 @@ transaction, and its outcomes are told (``on_outcome``) only after that commit.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,13 @@ from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import BLANK, Parser
 from auditlog.agent.registry import Registry
 from auditlog.agent.sink import Abandoned, Sink
+from auditlog.core.errors import CommandError
+from auditlog.core.files import open_regular
 from auditlog.indexer.integrity import UNKNOWN_HASH
+
+#: held (flock) while a replay runs: two at once each shipped every record, and each told it "replayed" and
+#: recorded it for digests (the second with the unknown hash), as their marks were read before either committed
+REPLAY_LOCK_FILE = "dlq-replay.lock"
 
 #: outcomes of one record.
 REPLAYED, REJECTED, NOT_SENT, SKIPPED = "replayed", "rejected", "not_sent", "skipped"
@@ -117,6 +126,50 @@ def replay(
     Returns:
         Every record's outcome.
     """
+    with _only_replay(state_dir):
+        return _replay(state_dir, client, parser, enricher, batch=batch, backoff=backoff, timeout=timeout, ids=ids,
+                       on_outcome=on_outcome, digests=digests, limit=limit)
+
+
+@contextlib.contextmanager
+def _only_replay(state_dir: str | Path) -> Iterator[None]:
+    """Hold the state directory's replay lock while the block runs.
+
+    Raises:
+        CommandError: when another replay holds it, or the lock file cannot be opened (a link, a FIFO).
+    """
+    path = Path(state_dir) / REPLAY_LOCK_FILE
+    if not path.parent.is_dir():  # no state directory: no dead letters either, and nothing to create here
+        yield
+        return
+    try:
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise CommandError(f"cannot use {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CommandError(f"another dlq replay is running on {state_dir}; wait for it to end") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _replay(
+    state_dir: str | Path,
+    client: Elasticsearch,
+    parser: Parser,
+    enricher: Enricher,
+    *,
+    batch: BatchSettings | None,
+    backoff: EqualJitterBackoff | None,
+    timeout: float,
+    ids: IdRecord | None,
+    on_outcome: Callable[[Outcome], None],
+    digests: bool,
+    limit: int | None,
+) -> ReplayResult:
     result = ReplayResult()
     batcher = Batcher(batch or BatchSettings())
     failures: dict[int, str] = {}

@@ -16,6 +16,7 @@ from auditlog.agent.enrich import Enricher
 from auditlog.agent.parser import Parser
 from auditlog.agent.registry import REGISTRY_FILE
 from auditlog.agent.replay import Outcome, replay
+from auditlog.core.errors import CommandError
 from auditlog.indexer.integrity import UNKNOWN_HASH, Record
 from auditlog.indexer.tiers import TierTable
 from tests.agent.events import line
@@ -146,3 +147,30 @@ def test_an_over_long_record_between_two_is_rejected_with_its_offset_and_the_oth
     rejected = [o.reason for o in told if o.outcome == "rejected"]
     assert (["rejected", "replayed", "replayed"], True) == (  # told as decided: the rejection before the batch
         sorted(o.outcome for o in told), rejected[0].startswith(f"over-long dead-letter record at byte {offset} of"))
+
+
+@pytest.mark.parametrize("offset", ["05", 5.0, True, None])
+def test_a_record_whose_offset_is_no_integer_is_rejected_not_replayed_on_every_run(tmp_path: Path, offset: Any) -> None:
+    """An offset of "05", 5.0, true or none is rejected, never shipped under a key its replay mark never matches."""
+    rec: dict[str, Any] = {"reason": "x", "file": "/f", "identity": "id:1:2:0", "line": line(0).decode()}
+    if offset is not None:
+        rec["offset"] = offset
+    (tmp_path / "deadletter.jsonl").write_bytes(orjson.dumps(rec) + b"\n")
+    es = FakeES()
+    told = _replay(tmp_path, es)
+    assert ([o.outcome for o in told], es.sent) == (["rejected"], [])
+
+
+def test_a_second_replay_of_the_same_state_dir_is_refused_while_one_runs(tmp_path: Path) -> None:
+    """A replay started while another runs on the same state directory stops, so no record is shipped twice."""
+    _dead_letters(tmp_path, 1)
+    second: list[BaseException] = []
+
+    def start_another(o: Outcome) -> None:
+        try:
+            _replay(tmp_path, FakeES())
+        except CommandError as exc:
+            second.append(exc)
+
+    _replay(tmp_path, FakeES(), on_outcome=start_another)
+    assert [str(e) for e in second] == [f"another dlq replay is running on {tmp_path}; wait for it to end"]
