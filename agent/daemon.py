@@ -88,6 +88,10 @@ def _log_thread_death(args: threading.ExceptHookArgs) -> None:
         thread=getattr(args.thread, "name", "?"), error=f"{args.exc_type.__name__}: {str(args.exc_value)[:300]}")
 
 
+#: bind() errors that a metrics.host is the cause of (not its port)
+_HOST_ERRNOS = frozenset({errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT})
+
+
 class Agent:
     """Runs pipelines until told to stop, reloading the configuration on request."""
 
@@ -212,7 +216,10 @@ class Agent:
         return True
 
     def _cannot_listen(self, want: tuple[str, int], exc: OSError, reloading: bool) -> bool:
-        key = "metrics.host" if isinstance(exc, socket.gaierror) else "metrics.port"  # a name that does not resolve
+        # the host's fault: a name that does not resolve, an address no interface of this host holds, a family
+        # (IPv6) the kernel lacks; any other failure (in use, privileged port) is the port's
+        host_at_fault = isinstance(exc, socket.gaierror) or exc.errno in _HOST_ERRNOS
+        key = "metrics.host" if host_at_fault else "metrics.port"
         message = f"{key}: cannot listen on {want[0]}:{want[1]}: {exc}"
         in_use = exc.errno == errno.EADDRINUSE
         if in_use:  # another agent on the host (each needs a port of its own), or any program

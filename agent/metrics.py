@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -274,6 +276,20 @@ class _BoundedServer(ThreadingHTTPServer):
         finally:
             self._slots.release()
 
+    def get_request(self) -> tuple[Any, Any]:
+        """Accept a connection; out of descriptors (or kernel memory), wait :data:`ACCEPT_PAUSE` first.
+
+        A failed accept leaves the connection in the backlog, so the listening socket stays readable and
+        ``serve_forever`` tried again at once: one client connecting while the process was out of descriptors
+        (the harvesters at their cap) made this thread spin a core and hold the GIL the reader needs.
+        """
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in _NO_RESOURCES:
+                time.sleep(ACCEPT_PAUSE)
+            raise  # socketserver drops the attempt; the connection is accepted on a later try
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line, never socketserver's traceback on stderr: a client gone or cut mid-answer is no error."""
         error = sys.exc_info()[1]
@@ -323,6 +339,10 @@ class MetricsServer:
 REQUEST_TIMEOUT = 10.0
 #: seconds a scrape connection may last in all: one that trickles a byte before each timeout must not either
 REQUEST_DEADLINE = 30.0
+#: seconds the server waits before it accepts again after running out of descriptors (no busy loop meanwhile)
+ACCEPT_PAUSE = 0.1
+#: accept() errors of a process (or system) out of resources, which persist while the connection waits
+_NO_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: connections served at once (Prometheus scrapes one at a time; a few spare for curl and a second scraper)
 MAX_SCRAPES = 8
 

@@ -193,6 +193,17 @@ def test_a_metrics_host_that_does_not_resolve_is_named_at_start(tmp_path: Path, 
         Agent(config.load(path, env={})).run()
 
 
+def test_a_metrics_host_that_is_not_an_address_of_this_host_is_named_at_start(tmp_path: Path, recorded: _Log) -> None:
+    """At start, a metrics.host no interface of this host holds (EADDRNOTAVAIL) stops the agent naming metrics.host."""
+    from auditlog.core.errors import UsageError
+
+    (tmp_path / "logs").mkdir()
+    path = _toml(tmp_path / "agent.toml", tmp_path, metrics__enabled="true", metrics__port="0",
+                 metrics__host='"192.0.2.1"')  # TEST-NET-1 (RFC 5737): never assigned to a host
+    with pytest.raises(UsageError, match=r"^metrics\.host: cannot listen on 192\.0\.2\.1:0"):
+        Agent(config.load(path, env={})).run()
+
+
 def test_a_metrics_port_in_use_at_start_says_how_to_choose_another(tmp_path: Path, recorded: _Log) -> None:
     """At start, a metrics.port another process listens on (a second agent on the host, or a program holding it for
     a moment at boot) stops the agent with one line that names --metrics-port and port 0, as a failure that a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import os
 import re
@@ -230,3 +231,25 @@ def test_a_connection_cut_mid_request_prints_no_traceback(monkeypatch: pytest.Mo
     finally:
         server.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_accept_out_of_descriptors_is_retried_at_a_pause_not_in_a_busy_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While accept() fails with EMFILE, a waiting connection is tried again at a pause, never in a busy loop."""
+    server = MetricsServer(Metrics(), "127.0.0.1", 0)
+    server.start()
+    calls = []
+
+    def out_of_descriptors(self: socket.socket) -> tuple[socket.socket, object]:
+        calls.append(1)
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(socket.socket, "accept", out_of_descriptors)
+    waiting = socket.create_connection(("127.0.0.1", server.port), timeout=5)  # stays in the backlog, readable
+    try:
+        time.sleep(0.5)
+        tried = len(calls)
+    finally:
+        monkeypatch.undo()
+        waiting.close()
+        server.stop()
+    assert 1 <= tried <= 20
