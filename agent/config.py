@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import ipaddress
 import os
 import re
 import stat
@@ -98,6 +99,23 @@ MAX_DIGEST_EVENTS = 50_000
 #: the most a configuration file may hold (the sample with every key is 10 kB)
 CONFIG_FILE_LIMIT = 1024 * 1024
 _MAX_SPAN = 100 * 366 * 86400.0  # seconds: a century is plenty for a clock skew or a retention margin
+
+
+def _listen_host(value: str) -> str | None:
+    """Why ``value`` is no address or host name to listen on (None: it is one).
+
+    A multicast or broadcast address binds without an error, but nothing can ever connect to it: an endpoint
+    silently dead, so it is refused here.
+    """
+    if not (value and value.isprintable() and value.strip() == value):
+        return f"must be an address or host name to listen on (0.0.0.0 for all interfaces), got {value!r}"
+    try:
+        address = ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        return None  # a host name: resolved at start, where one that does not resolve is named
+    if address.is_multicast or (address.version == 4 and int(address) == 0xFFFFFFFF):
+        return f"must be an address of this host to listen on, not a multicast or broadcast one, got {value!r}"
+    return None
 
 
 def _choice(*options: str) -> Check:
@@ -220,8 +238,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "metrics": {
         "enabled": _k(bool, True),
-        "host": _k(str, "127.0.0.1", lambda v: None if v and v.isprintable() and v.strip() == v else
-                   f"must be an address or host name to listen on (0.0.0.0 for all interfaces), got {v!r}"),
+        "host": _k(str, "127.0.0.1", _listen_host),
         "port": _k(int, 9108, lambda v: None if 0 <= v <= 65535 else f"must be a TCP port (0-65535), got {v}"),
     },
     "log": {"level": _k(str, "info", _choice("debug", "info", "warning", "error"))},

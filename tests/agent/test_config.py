@@ -320,6 +320,16 @@ def test_an_empty_metrics_host_is_named(tmp_path: Path, host: str) -> None:
         config.load(toml(tmp_path, f'[metrics]\nhost = {host}\n'), env={})
 
 
+@pytest.mark.parametrize("host", ["224.0.0.1", "255.255.255.255", "ff02::1"])
+def test_a_multicast_or_broadcast_metrics_host_is_named(tmp_path: Path, host: str) -> None:
+    """A multicast or broadcast metrics.host (it binds, and nothing can ever connect) stops startup naming the key;
+    all interfaces, a loopback address and a host name are taken."""
+    with pytest.raises(UsageError, match=r"metrics\.host: must be an address of this host .* multicast or broadcast"):
+        config.load(toml(tmp_path, f'[metrics]\nhost = "{host}"\n'), env={})
+    for fine in ("0.0.0.0", "::", "127.0.0.1", "localhost"):
+        assert config.load(toml(tmp_path, f'[metrics]\nhost = "{fine}"\n'), env={})["metrics.host"] == fine
+
+
 def test_a_named_pipe_without_a_writer_as_config_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A FIFO nothing writes to, given as the config file, is a usage error after the wait, not a hang."""
     import os
