@@ -26,6 +26,7 @@ from textual.screen import Screen
 from auditlog.core.background import DaemonExecutor
 from auditlog.tui.config import AppConfig
 from auditlog.tui.screens.main import MainScreen
+from auditlog.tui.terminal_input import tolerate_invalid_utf8
 
 __all__ = ["AppConfig", "AuditLogApp"]
 
@@ -43,6 +44,7 @@ class AuditLogApp(App[None]):
 
     def __init__(self, config: AppConfig) -> None:
         super().__init__()
+        tolerate_invalid_utf8()  # a byte the terminal sends that is not UTF-8 ended the app (tui/terminal_input.py)
         self.config = config
         if config.customer is not None:
             self.sub_title = f"{config.customer.tenant} (customer view)"

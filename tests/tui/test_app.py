@@ -71,3 +71,18 @@ def test_a_signal_restores_the_terminal(sig: signal.Signals, tmp_path: Path) -> 
         after = bytes(app.output[mark:])
         assert (True, True, True, 128 + sig) == (took < 2.0, ALT_SCREEN_OFF in after, MOUSE_OFF in after,
                                                  app.exit_code)
+
+
+def test_bytes_that_are_not_utf8_typed_into_the_terminal_do_not_end_the_app(tmp_path: Path) -> None:
+    """A byte a Latin-1 terminal sends for "ü" (not UTF-8) is taken as a replacement character: the app goes on and
+    `q` still ends it cleanly (Textual's input thread decoded strictly and the app ended with a traceback)."""
+    with silent_cluster() as url, terminal_app(_tui(url, tmp_path)) as app:
+        app.wait_for_output(ALT_SCREEN_ON, 20)
+        app.read_for(1.0)
+        app.press(b"/k\xfcr")  # into the search box
+        app.read_for(1.5)
+        still_running = app.exit_within(0.2) is None
+        if still_running:
+            app.press(b"\x11")  # ctrl+q: quits from the search box too
+            app.exit_within(10)
+        assert (still_running, app.exit_code, b"Traceback" in app.output) == (True, 0, False)
