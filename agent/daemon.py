@@ -111,6 +111,9 @@ class Agent:
         self._next_config_check = time.monotonic() + _CONFIG_CHECK_INTERVAL
         self._config_mtime = self._mtime()
         self.early_signals: list[int] = []  # SIGHUPs received before :meth:`run` took the signals over
+        #: the state directory the lock guards (device, inode; agent/statelock.py): every pipeline checks it is
+        #: still that folder before it makes anything there (None: not held by run(), as in tests)
+        self.state_id: tuple[int, int] | None = None
 
     def _mtime(self) -> float | None:
         try:
@@ -267,7 +270,7 @@ class Agent:
                 client = make_client(cfg.connection(), **options)
                 self._next_cfg = None
                 try:
-                    self.pipeline = Pipeline(cfg, client, self.metrics, tick=self._tick)
+                    self.pipeline = Pipeline(cfg, client, self.metrics, tick=self._tick, state_id=self.state_id)
                 except (OSError, sqlite3.Error) as exc:
                     client.close()
                     message = f"cannot use state directory {cfg.state_dir}: {exc}"
@@ -358,11 +361,12 @@ def run(cfg: AgentConfig, args: argparse.Namespace | None = None) -> int:
     early: list[int] = []
     before = signal.signal(signal.SIGHUP, lambda signum, frame: early.append(signum))
     try:
-        with hold_state_dir(cfg.state_dir):  # one agent per state directory (agent/statelock.py)
+        with hold_state_dir(cfg.state_dir) as guarded:  # one agent per state directory (agent/statelock.py)
             configure_logging(cfg["log.level"])
             preflight(cfg)
             relax_for_process()  # the full path allocates dozens of acyclic dicts per event (auditlog.core.gc_tuning)
             agent = Agent(cfg, args)
+            agent.state_id = guarded
             agent.early_signals = early
             return agent.run()
     finally:

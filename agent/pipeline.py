@@ -60,7 +60,7 @@ from auditlog.agent.signing import KeyFileError, load_key
 from auditlog.agent.sink import Abandoned, Settled, Sink
 from auditlog.agent.tailer import Tailer, TailerSettings
 from auditlog.agent.watcher import Watcher, make_watcher
-from auditlog.core.errors import UsageError
+from auditlog.core.errors import CommandError, UsageError
 from auditlog.core.wakeup import Wakeup
 
 log = structlog.get_logger("auditlog.agent.pipeline")
@@ -119,6 +119,12 @@ def _folders(dirs: list[str]) -> list[tuple[str, int, int]]:
     return out
 
 
+def _lost_state(state_dir: object) -> str:
+    """The one line that stops an agent whose state directory was removed or replaced under it."""
+    return (f"state directory {state_dir} was removed or replaced while the agent ran: stopping (started again, "
+            "the agent begins with a new state; what it sends again is answered 409, nothing is lost)")
+
+
 def _folder_id(path: object) -> tuple[int, int] | None:
     """A folder's device and inode (links followed), or None when it cannot be looked at."""
     try:
@@ -132,7 +138,7 @@ class Pipeline:
     """One running configuration of the agent."""
 
     def __init__(self, cfg: AgentConfig, client: Elasticsearch, metrics: Metrics | None = None, *,
-                 tick: Callable[[], None] = lambda: None) -> None:
+                 tick: Callable[[], None] = lambda: None, state_id: tuple[int, int] | None = None) -> None:
         """Open the registry and dead-letter file and build every stage (no thread starts yet).
 
         Args:
@@ -140,15 +146,22 @@ class Pipeline:
             client: an Elasticsearch client with :func:`agent.sink.client_options`.
             metrics: the counters to update (shared across reloads by the daemon).
             tick: called once per reader loop (the daemon applies a pending reload there).
+            state_id: the device and inode of the state directory the daemon's lock guards
+                (:func:`agent.statelock.hold_state_dir`); ``None``: the one found now.
 
         Raises:
             auditlog.core.errors.UsageError: when the configuration cannot be turned into stages.
+            auditlog.core.errors.CommandError: when ``state_id`` is given and the state directory is no longer
+                that folder (removed or replaced since the lock was taken: nothing is made in the new one).
         """
+        if state_id is not None and _folder_id(cfg.state_dir) != state_id:
+            raise CommandError(_lost_state(cfg.state_dir))
         self.cfg = cfg
         self.metrics = metrics or Metrics()
         self.tick = tick
         self.registry = Registry(cfg.state_dir)
-        self._state_id = _folder_id(cfg.state_dir)  # what _check_state_dir compares with at each scan
+        # what _check_state_dir compares with at each scan: the folder the lock guards, else the one opened here
+        self._state_id = state_id if state_id is not None else _folder_id(cfg.state_dir)
         try:
             self.dlq = DeadLetterWriter(cfg.state_dir, cfg.dead_letter_redaction(),
                                         record_limit(cfg["inputs.max_line_bytes"]))  # what dlq reads back
@@ -359,9 +372,7 @@ class Pipeline:
         seen = _folder_id(self.cfg.state_dir)
         if seen == self._state_id or self.lost_state is not None:
             return
-        self.lost_state = (f"state directory {self.cfg.state_dir} was removed or replaced while the agent ran: "
-                           "stopping (started again, the agent begins with a new state; what it sends again "
-                           "is answered 409, nothing is lost)")
+        self.lost_state = _lost_state(self.cfg.state_dir)
         log.error("state directory removed or replaced; stopping", state_dir=str(self.cfg.state_dir))
         self.request_stop()
 

@@ -34,11 +34,15 @@ LOCK_FILE = "agent.lock"
 
 
 @contextlib.contextmanager
-def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
+def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[tuple[int, int]]:
     """Hold the state directory's lock while the block runs.
 
     Args:
         state_dir: the agent's state directory (created when missing, as the agent would).
+
+    Yields:
+        The directory's device and inode when the lock was taken: the folder the lock guards (a pipeline started
+        later checks that ``state_dir`` still names it, :class:`agent.pipeline.Pipeline`).
 
     Raises:
         CommandError: another process holds the lock (its pid is named when it wrote one), or the
@@ -66,7 +70,8 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[None]:
                                "or give this agent a state.dir of its own") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        folder = os.stat(path.parent)
+        yield folder.st_dev, folder.st_ino
     finally:
         os.close(fd)  # closing drops the lock
 

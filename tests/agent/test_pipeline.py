@@ -414,6 +414,24 @@ def test_a_state_directory_removed_while_running_stops_the_pipeline_saying_why(t
     assert pipeline.lost_state is not None and str(tmp_path / "state") in pipeline.lost_state
 
 
+def test_a_pipeline_built_after_its_state_directory_was_replaced_makes_nothing_there(tmp_path: Path) -> None:
+    """The state directory replaced after the lock was taken (during the pre-flight, a reload, a restart): the next
+    pipeline refuses in one line and makes no registry in the new folder, which no lock guards."""
+    from auditlog.agent.statelock import hold_state_dir
+    from auditlog.core.errors import CommandError
+
+    (tmp_path / "in").mkdir()
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[inputs]\npaths = ["{tmp_path}/in/*.jsonl"]\n[state]\ndir = "{tmp_path / "state"}"\n'
+                      "[metrics]\nenabled = false\n")
+    with hold_state_dir(tmp_path / "state") as guarded:
+        os.rename(tmp_path / "state", tmp_path / "state.old")
+        (tmp_path / "state").mkdir()
+        with pytest.raises(CommandError, match=r"^state directory .*state was removed or replaced"):
+            Pipeline(load(config), GatedES(), state_id=guarded)  # type: ignore[arg-type]
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == []
+
+
 def test_a_block_that_fails_halfway_is_read_again_from_its_first_unhandled_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
