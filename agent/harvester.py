@@ -25,8 +25,10 @@ from auditlog.agent.identity import FileIdentity
 
 DEFAULT_CHUNK_BYTES = 256 * 1024
 DEFAULT_MAX_LINE_BYTES = 1024 * 1024
-#: how many of the bytes just before the read position a harvester keeps to tell the file was rewritten under it
-MARK_BYTES = 16
+#: how many of the bytes just before the read position a harvester keeps to tell the file was rewritten under it:
+#: enough for a whole line of most producers (an emitter line is under 1 KiB), so the window holds an event's id
+#: and time, not only a line end that every JSON line of a file may share
+MARK_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +233,9 @@ class Harvester:
 
         The fingerprint (the file's first bytes) cannot tell a file cut back to a longer prefix and written past
         the read position again before the next look: reading on at the old position would skip every line
-        written after the cut. One ``pread`` of :data:`MARK_BYTES` per look at a file that grew.
+        written after the cut. One ``pread`` of :data:`MARK_BYTES` per look at a file that grew. A new content
+        identical to the old over those bytes before the position is taken for the same (lines that repeat
+        byte for byte over 4 KiB, with no id or time in them).
 
         Raises:
             OSError: when the file cannot be read.

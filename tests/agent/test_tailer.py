@@ -414,6 +414,23 @@ def test_a_truncation_that_keeps_the_first_bytes_and_regrows_past_the_offset_is_
     assert [line for line in new if line not in read] == []
 
 
+def test_a_cut_and_regrow_with_lines_that_end_alike_is_still_detected(tmp_path: Path) -> None:
+    """Lines of one length that end in the same bytes (as JSON lines often do) rewritten after a cut to a whole number
+    of them: the bytes before the read position must still tell the new content apart (every new line read)."""
+    log = tmp_path / "audit.log"
+    old = [f"{i:04d}-old-" + "z" * 24 + '"ecs":"9.4.0"}' for i in range(10)]
+    append(log, *old)
+    h = Harness(tmp_path, tmp_path / "state", fingerprint_bytes=8)
+    h.step()
+    os.truncate(log, 5 * (len(old[0]) + 1))  # five whole lines stay: the fingerprint and the line ends too
+    new = [f"{i:04d}-new-" + "z" * 24 + '"ecs":"9.4.0"}' for i in range(7)]
+    append(log, *new)
+    h.step()
+    h.step()
+    read = lines_of(h)
+    assert [line for line in new if line not in read] == []
+
+
 def test_delete_while_open_drains_then_closes(tmp_path: Path) -> None:
     """A deleted file that is still open is read to its end, then closed."""
     log, h = _read_a(tmp_path)
