@@ -177,8 +177,8 @@ class NodeConfig:
 
     def resolved_state_dir(self, port: int) -> Path:
         """Return the state folder for a node on ``port``."""
-        if self.state_dir is not None:
-            return Path(self.state_dir)
+        if self.state_dir is not None:  # absolute: node.json names its files by it, read from any folder later
+            return Path(self.state_dir).absolute()
         base = os.environ.get("AUDITLOG_HOME")
         if base:
             return Path(base) / f"es-{port}"
@@ -255,6 +255,11 @@ def _check_recorded(info: NodeInfo, state_dir: Path) -> None:
              "password_file": (info.password_file, state_dir / PASSWORD_FILE if info.secure else None),
              "ca_path": (info.ca_path, state_dir / CA_FILE if info.secure else None)}
     for name, (held, want) in wants.items():
+        if isinstance(held, Path) and isinstance(want, Path) and not held.is_absolute() and held.name == want.name:
+            # written relative to the folder `es start` ran in (a relative --state-dir, before paths were made
+            # absolute): the folder's own file of that name is the one meant, and the one read from now on
+            setattr(info, name, want)
+            continue
         same = held == want if held is None or want is None else os.path.realpath(held) == os.path.realpath(want)
         if held is not None and not same:  # (the folder may be named otherwise now: relative, through a link)
             raise ValueError(f"node.json names {name} {str(held)!r}, not {str(want)!r}")

@@ -198,6 +198,27 @@ def test_a_forged_node_json_sends_no_file_anywhere(tmp_path: Path, decoy: subpro
     assert (status.running, heard) == (False, [])
 
 
+def test_a_secure_node_started_with_a_relative_state_dir_is_found_from_any_folder(
+    tmp_path: Path, decoy: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A state folder given relative is recorded absolute; a node.json an earlier version wrote with paths relative
+    to where `es start` ran is still the folder's node (its own password and CA files) from another folder."""
+    (tmp_path / "here" / "rel").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    state = tmp_path / "here" / "rel"
+    (state / "elastic-password").write_text("pw\n")
+    monkeypatch.chdir(tmp_path / "here")
+    assert NodeConfig(state_dir=Path("rel"), port=IDENTITY_PORT).resolved_state_dir(IDENTITY_PORT) == state
+    info = NodeInfo(url=f"https://127.0.0.1:{IDENTITY_PORT}", port=IDENTITY_PORT, pid=decoy.pid, state_dir=Path("rel"),
+                    secure=True, version="9", log_path=Path("rel/console.log"), ca_path=Path("rel/ca.crt"),
+                    password_file=Path("rel/elastic-password"), identity=identify(decoy.pid))
+    (state / "node.json").write_text(json.dumps(info.to_json()))
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    recorded = _node(state)._recorded()
+    assert recorded is not None
+    assert (recorded[0].password_file, recorded[0].password) == (state / "elastic-password", "pw")
+
+
 def test_a_decoy_named_by_an_old_node_json_is_never_signalled(tmp_path: Path,
                                                                decoy: subprocess.Popen[bytes]) -> None:
     """An old node.json (no identity) naming a live decoy: stop refuses in one line, the decoy lives, the file stays."""
