@@ -113,6 +113,8 @@ def _listen_host(value: str) -> str | None:
         address = ipaddress.ip_address(value.strip("[]"))
     except ValueError:
         return None  # a host name: resolved at start, where one that does not resolve is named
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:224.0.0.1 is the IPv4 multicast address it maps
     if address.is_multicast or (address.version == 4 and int(address) == 0xFFFFFFFF):
         return f"must be an address of this host to listen on, not a multicast or broadcast one, got {value!r}"
     return None

@@ -320,7 +320,7 @@ def test_an_empty_metrics_host_is_named(tmp_path: Path, host: str) -> None:
         config.load(toml(tmp_path, f'[metrics]\nhost = {host}\n'), env={})
 
 
-@pytest.mark.parametrize("host", ["224.0.0.1", "255.255.255.255", "ff02::1"])
+@pytest.mark.parametrize("host", ["224.0.0.1", "255.255.255.255", "ff02::1", "::ffff:224.0.0.1"])
 def test_a_multicast_or_broadcast_metrics_host_is_named(tmp_path: Path, host: str) -> None:
     """A multicast or broadcast metrics.host (it binds, and nothing can ever connect) stops startup naming the key;
     all interfaces, a loopback address and a host name are taken."""
