@@ -21,8 +21,6 @@ transaction, and its outcomes are told (``on_outcome``) only after that commit.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,8 +39,7 @@ from auditlog.agent.idrecord import IdRecord
 from auditlog.agent.parser import BLANK, Parser
 from auditlog.agent.registry import Registry
 from auditlog.agent.sink import Abandoned, Sink
-from auditlog.core.errors import CommandError
-from auditlog.core.files import open_regular
+from auditlog.agent.statelock import exclusive_lock
 from auditlog.indexer.integrity import UNKNOWN_HASH
 
 #: held (flock) while a replay runs: two at once each shipped every record, and each told it "replayed" and
@@ -142,18 +139,9 @@ def _only_replay(state_dir: str | Path) -> Iterator[None]:
     if not path.parent.is_dir():  # no state directory: no dead letters either, and nothing to create here
         yield
         return
-    try:
-        fd = open_regular(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise CommandError(f"cannot use {path}: {exc.strerror or exc}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CommandError(f"another dlq replay is running on {state_dir}; wait for it to end") from None
+    with exclusive_lock(path, lambda _fd: f"another dlq replay is running on {state_dir}; wait for it to end",
+                        f"cannot use {path}"):
         yield
-    finally:
-        os.close(fd)
 
 
 def _replay(

@@ -24,7 +24,7 @@ import contextlib
 import fcntl
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from auditlog.core.errors import CommandError
@@ -57,21 +57,45 @@ def hold_state_dir(state_dir: str | os.PathLike[str]) -> Iterator[tuple[int, int
         problem = state_dir_problem(os.stat(path.parent), os.geteuid())
         if problem is not None:
             raise CommandError(f"state.dir {state_dir}: {problem}")
-        # a regular file only: a FIFO or a link to a device here ended in a bare "Invalid argument" naming nothing
-        fd = open_regular(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         raise CommandError(f"cannot use state directory {state_dir}: {exc.strerror or exc}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            raise CommandError(f"state.dir {state_dir} is in use by another agent (pid {holder}); stop it, "
-                               "or give this agent a state.dir of its own") from None
+
+    def busy(fd: int) -> str:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        return f"state.dir {state_dir} is in use by another agent (pid {holder}); stop it, or give this agent a " \
+               "state.dir of its own"
+
+    with exclusive_lock(path, busy, f"cannot use state directory {state_dir}") as fd:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         folder = os.stat(path.parent)
         yield folder.st_dev, folder.st_ino
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, busy: Callable[[int], str], cannot: str) -> Iterator[int]:
+    """Hold an exclusive ``flock`` on the file ``path`` (created 600) while the block runs; yield its descriptor.
+
+    A regular file only: a FIFO or a link to a device there ended in a bare "Invalid argument" naming nothing.
+
+    Args:
+        path: the lock file.
+        busy: the one line for a lock another process holds (given the descriptor, to read what the holder wrote).
+        cannot: what a failure to open it says first.
+
+    Raises:
+        CommandError: when another process holds the lock, or the file cannot be opened (a link, a FIFO).
+    """
+    try:
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise CommandError(f"{cannot}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CommandError(busy(fd)) from None
+        yield fd
     finally:
         os.close(fd)  # closing drops the lock
 
