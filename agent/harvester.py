@@ -89,7 +89,7 @@ def split_lines_py(out: list[Line], data: bytes, held: bytes, offset: int) -> tu
     return offset, rest
 
 
-try:  # the same without a Python frame per line, beside the C line check: about 0.1 us less per line
+try:  # the same without a Python frame per line, beside the C line check: 0.59 -> 0.31 us per line (benchmarks 30)
     from auditlog.agent._linescan import split_lines as _split_lines
 except ImportError:
     _split_lines = split_lines_py
